@@ -1,0 +1,236 @@
+package pod
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func intp(i int) *int    { return &i }
+func boolp(b bool) *bool { return &b }
+
+func TestParseRunArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		args string // split on spaces; "_" stands for an empty argument
+		want *RunRequest
+	}{
+		{"one image", "example.com/hello", &RunRequest{Apps: []AppRequest{{Image: "example.com/hello"}}}},
+		{"several images", "a b c", &RunRequest{Apps: []AppRequest{{Image: "a"}, {Image: "b"}, {Image: "c"}}}},
+		{"args to the end", "a -- -x --exec y", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"-x", "--exec", "y"}}}}},
+		{"args then next image", "a -- x --- b --exec /bin/b -- y z --- c",
+			&RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"x"}}, {Image: "b", Exec: "/bin/b", Args: []string{"y", "z"}}, {Image: "c"}}}},
+		{"empty arg list", "a -- --- b", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{}}, {Image: "b"}}}},
+		{"-- inside args is an arg", "a -- -- --", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"--", "--"}}}}},
+		{"app flags bind to the preceding image", "--hostname h a --name one --user 1 b --name two --group=2 --readonly-rootfs",
+			&RunRequest{Hostname: "h", Apps: []AppRequest{{Image: "a", Name: "one", User: "1"}, {Image: "b", Name: "two", Group: "2", ReadOnlyRootFS: true}}}},
+		{"pod flag after images", "a --net=host b --dns 1.1.1.1 --dns=::1",
+			&RunRequest{Net: "host", DNS: []string{"1.1.1.1", "::1"}, Apps: []AppRequest{{Image: "a"}, {Image: "b"}}}},
+		{"single dash flags", "-net none a -name x", &RunRequest{Net: "none", Apps: []AppRequest{{Image: "a", Name: "x"}}}},
+		{"volumes and mounts", "--volume data,kind=host,source=/srv/d/,readOnly=true,recursive=false --volume tmp,kind=empty,mode=0700,uid=5,gid=6 --mount volume=tmp,target=/tmp a --mount volume=data,target=/data/",
+			&RunRequest{
+				Volumes: []VolumeFlag{
+					{Name: "data", Kind: "host", Source: "/srv/d", ReadOnly: true, Recursive: boolp(false)},
+					{Name: "tmp", Kind: "empty", Mode: "0700", UID: intp(5), GID: intp(6)},
+				},
+				Mounts: []MountFlag{{Volume: "tmp", Target: "/tmp"}},
+				Apps:   []AppRequest{{Image: "a", Mounts: []MountFlag{{Volume: "data", Target: "/data"}}}},
+			}},
+		{"env flags", "--set-env A=1 --set-env B= --set-env-file /e --inherit-env a --environment A=2 --environment C=x=y",
+			&RunRequest{SetEnv: []EnvVar{{"A", "1"}, {"B", ""}}, SetEnvFiles: []string{"/e"}, InheritEnv: true,
+				Apps: []AppRequest{{Image: "a", Environment: []EnvVar{{"A", "2"}, {"C", "x=y"}}}}}},
+		{"isolator flags", "a --memory 64M --cpu=500m --caps-retain net_admin,CAP_KILL,kill --seccomp mode=remove,errno=EPERM,mount,umount2 --oom-score-adj -500 --supplementary-gids 10,20 --working-dir /w",
+			&RunRequest{Apps: []AppRequest{{Image: "a", Memory: "64M", CPU: "500m", CapsRetain: []string{"CAP_NET_ADMIN", "CAP_KILL"},
+				Seccomp: &SeccompFlag{Mode: "remove", Errno: "EPERM", Set: []string{"mount", "umount2"}}, OOMScoreAdj: intp(-500),
+				SupplementaryGIDs: []int{10, 20}, WorkingDir: "/w"}}}},
+		{"caps-remove and seccomp wildcard", "a --caps-remove CAP_MKNOD --seccomp mode=retain,@appc.io/all",
+			&RunRequest{Apps: []AppRequest{{Image: "a", CapsRemove: []string{"CAP_MKNOD"}, Seccomp: &SeccompFlag{Mode: "retain", Set: []string{"@appc.io/all"}}}}}},
+		{"misc pod flags", "--uuid-file-save /u --insecure-options image,tls --insecure-options=image,paths --pull-policy never --stop-timeout 3 --no-overlay=true --dns-search example.com --hosts-entry 10.0.0.1=db a",
+			&RunRequest{UUIDFileSave: "/u", InsecureOptions: []string{"image", "tls", "paths"}, PullPolicy: "never", StopTimeout: 3 * time.Second,
+				NoOverlay: true, DNSSearch: []string{"example.com"}, HostsEntries: []HostsEntry{{"10.0.0.1", "db"}}, Apps: []AppRequest{{Image: "a"}}}},
+		{"stop timeout duration", "--stop-timeout=1m30s a", &RunRequest{StopTimeout: 90 * time.Second, Apps: []AppRequest{{Image: "a"}}}},
+		{"pod manifest", "--pod-manifest /p.json --net none", &RunRequest{PodManifest: "/p.json", Net: "none"}},
+		{"boolean false", "--inherit-env=false a --readonly-rootfs=false", &RunRequest{Apps: []AppRequest{{Image: "a"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseRunArgs(split(tt.args))
+			if err != nil {
+				t.Fatalf("ParseRunArgs(%q): %v", tt.args, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ParseRunArgs(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+func split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	f := strings.Split(s, " ")
+	for i := range f {
+		if f[i] == "_" {
+			f[i] = ""
+		}
+	}
+	return f
+}
+
+func TestParseRunArgsErrors(t *testing.T) {
+	tests := []struct {
+		args string
+		want string // substring of the error
+	}{
+		{"", "no image given"},
+		{"-- x", `"--": app arguments must follow an image`},
+		{"a -- x --- -- y", `image a: only one "--" argument list per image`},
+		{"a --- b", `"---" outside an argument list`},
+		{"--exec /x a", "flag --exec must follow an image"},
+		{"--name x a", "flag --name must follow an image"},
+		{"a --bogus", "unknown flag --bogus"},
+		{"a --name", "flag --name needs a value"},
+		{"a --name x --name y", "flag --name given twice for image a"},
+		{"--hostname a --hostname b c", "flag --hostname given twice"},
+		{"a --name Bad_Name", `--name "Bad_Name": "Bad_Name" is not an AC Name`},
+		{"a --name x b --name x", "--name x: given to both a and b"},
+		{"a --exec bin/sh", `--exec "bin/sh": exec "bin/sh" is not an absolute path`},
+		{"--volume data,kind=host a", `--volume "data,kind=host": kind=host needs source=PATH`},
+		{"--volume data,kind=host,source=rel a", `source "rel" is not an absolute path`},
+		{"--volume data,kind=host,source=/x,readonly=true a", `--volume "data,kind=host,source=/x,readonly=true": unknown key "readonly"`},
+		{"--volume data,kind=host,source=/x,readOnly=yes a", `readOnly=yes: not a boolean`},
+		{"--volume data,kind=host,source=/x,mode=0700 a", `key "mode" applies to kind=empty volumes only`},
+		{"--volume data,kind=empty,source=/x a", `key "source" applies to kind=host volumes only`},
+		{"--volume data,kind=empty,mode=999 a", `mode=999: not an octal file mode`},
+		{"--volume data,kind=empty,uid=-1 a", `uid=-1: not a non-negative number`},
+		{"--volume data,kind=nfs a", `kind=nfs: unknown kind`},
+		{"--volume data a", `kind=host or kind=empty is required`},
+		{"--volume Data,kind=empty a", `volume name: "Data" is not an AC Name`},
+		{"--volume d,kind=empty,kind=host a", `key "kind" given twice`},
+		{"--volume d,kind=empty,novalue a", `"novalue" is not KEY=VALUE`},
+		{"--volume d,kind=empty --volume d,kind=empty a", "--volume d: volume name given twice"},
+		{"a --mount volume=nope,target=/x", "--mount volume=nope,target=/x (image a): no --volume named nope"},
+		{"--mount volume=nope,target=/x a", "--mount volume=nope,target=/x: no --volume named nope"},
+		{"--volume v,kind=empty a --mount volume=v,target=/x --mount volume=v,target=/x/", "target mounted twice"},
+		{"a --mount volume=v", "target=PATH is required"},
+		{"a --mount target=/x", "volume=NAME is required"},
+		{"a --mount volume=v,target=x", `target "x" is not an absolute path`},
+		{"a --mount volume=v,target=/x,readOnly=true", `unknown key "readOnly"`},
+		{"a --seccomp mount,umount", "mode=retain or mode=remove is required"},
+		{"a --seccomp mode=keep,mount", "mode=keep: mode is retain or remove"},
+		{"a --seccomp mode=retain", "no system calls given"},
+		{"a --seccomp mode=retain,errno=EWHAT,read", "errno=EWHAT: not an errno name"},
+		{"a --seccomp mode=retain,Read", `"Read" is not a system call name`},
+		{"a --seccomp mode=retain,mode=remove,read", `key "mode" given twice`},
+		{"a --seccomp mode=retain,level=3,read", `unknown key "level"`},
+		{"a --seccomp mode=retain,@appc.io/most", `"@appc.io/most" is not a system call name`},
+		{"a --caps-retain CAP_FLY", `"CAP_FLY" is not a Linux capability`},
+		{"a --caps-retain CAP_KILL --caps-remove CAP_KILL", "--caps-retain and --caps-remove exclude each other"},
+		{"a --memory 16m", "too low; did you mean 16M?"},
+		{"a --memory lots", `unknown suffix`},
+		{"a --memory 1e9", `is not a quantity`},
+		{"a --cpu 0", "at least 1m"},
+		{"a --oom-score-adj 2000", "not a number from -1000 to 1000"},
+		{"a --supplementary-gids 1,x", `"x" is not a group ID`},
+		{"a --working-dir rel", "not an absolute path"},
+		{"a --environment NOEQUALS", "not NAME=VALUE"},
+		{"a --environment =x", `invalid variable name ""`},
+		{"a --environment A=1 --environment A=2", "variable A already set"},
+		{"--set-env A=1 --set-env A=2 a", "variable A already set"},
+		{"--dns 1.2.3 a", "not an IP address, host or none"},
+		{"--dns host --dns 1.1.1.1 a", "--dns host cannot be combined"},
+		{"--hosts-entry 1.2.3.4 a", "not IP=NAME"},
+		{"--hosts-entry x=db a", `"x" is not an IP address`},
+		{"--hosts-entry 1.2.3.4=-db a", "not a valid host name"},
+		{"--hostname my_host a", "not a valid host name"},
+		{"--dns-search bad..domain a", "not a valid domain name"},
+		{"--insecure-options image,everything a", `unknown option "everything"`},
+		{"--pull-policy sometimes a", "new, update or never"},
+		{"--net default a", "host or none"},
+		{"--stop-timeout soon a", "not a duration"},
+		{"--stop-timeout -1s a", "must be positive"},
+		{"--inherit-env=maybe a", "not a boolean"},
+		{"--pod-manifest /p a", "--pod-manifest /p: the pod manifest defines the apps and volumes; remove images"},
+		{"--pod-manifest /p --set-env A=1 --inherit-env", "remove --set-env, --inherit-env"},
+		{"_", "empty image name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			got, err := ParseRunArgs(split(tt.args))
+			if err == nil {
+				t.Fatalf("ParseRunArgs(%q) = %+v, want error containing %q", tt.args, got, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ParseRunArgs(%q) error %q, want it to contain %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlagsDescribeParser(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range Flags() {
+		if seen[f.Name] {
+			t.Errorf("flag %s listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		if f.Help == "" {
+			t.Errorf("flag %s has no help", f.Name)
+		}
+		// Every listed flag is known to the parser.
+		args := []string{"a", "--" + f.Name}
+		if f.Value != "" {
+			args = append(args, "x")
+		}
+		if _, err := ParseRunArgs(args); err != nil && strings.Contains(err.Error(), "unknown flag") {
+			t.Errorf("flag %s listed but not parsed: %v", f.Name, err)
+		}
+	}
+	for _, want := range []string{"volume", "hostname", "dns", "dns-search", "hosts-entry", "set-env", "set-env-file",
+		"inherit-env", "uuid-file-save", "insecure-options", "pull-policy", "net", "pod-manifest", "stop-timeout", "no-overlay",
+		"exec", "name", "user", "group", "supplementary-gids", "working-dir", "environment", "mount", "memory", "cpu",
+		"caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {
+		if !seen[want] {
+			t.Errorf("flag %s missing from Flags()", want)
+		}
+	}
+}
+
+func TestParseQuantity(t *testing.T) {
+	for s, want := range map[string]float64{"1": 1, "500m": 0.5, "64M": 64e6, "1Gi": 1 << 30, "1.5k": 1500, ".5Ki": 512} {
+		got, err := ParseQuantity(s)
+		if err != nil || got != want {
+			t.Errorf("ParseQuantity(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "M", "1MB", "-1", "0x10", "1e3", "Inf", "NaN", "1 M"} {
+		if got, err := ParseQuantity(s); err == nil {
+			t.Errorf("ParseQuantity(%q) = %v, want error", s, got)
+		}
+	}
+}
+
+func FuzzParseRunArgs(f *testing.F) {
+	f.Add("a -- x --- b --exec /y --volume v,kind=empty --mount volume=v,target=/v")
+	f.Add("--seccomp mode=retain,errno=EPERM,read a")
+	f.Add("--pod-manifest /p --dns 1.1.1.1")
+	f.Fuzz(func(t *testing.T, s string) {
+		req, err := ParseRunArgs(strings.Fields(s))
+		if err != nil {
+			if req != nil {
+				t.Fatalf("both a request and an error: %v", err)
+			}
+			return
+		}
+		if req.PodManifest == "" && len(req.Apps) == 0 {
+			t.Fatalf("accepted %q without an image", s)
+		}
+		for _, a := range req.Apps {
+			if a.Exec != "" && a.Exec[0] != '/' {
+				t.Fatalf("relative exec accepted: %q", a.Exec)
+			}
+		}
+	})
+}

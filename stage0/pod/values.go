@@ -1,0 +1,643 @@
+package pod
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// acName is the appc AC Name: pod app, volume and mount point names.
+var acName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// syscallName is what a seccomp set may hold besides the appc wildcards.
+var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+func checkACName(s string) error {
+	if !acName.MatchString(s) {
+		return fmt.Errorf("%q is not an AC Name (lower-case letters, digits and single dashes, e.g. data-1)", s)
+	}
+	return nil
+}
+
+func checkAbs(what, p string) error {
+	if p == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	if !path.IsAbs(p) {
+		return fmt.Errorf("%s %q is not an absolute path", what, p)
+	}
+	if strings.ContainsRune(p, 0) {
+		return fmt.Errorf("%s contains a NUL byte", what)
+	}
+	return nil
+}
+
+// keyValues splits "k=v,k=v" and refuses unknown or repeated keys.
+func keyValues(parts []string, allowed ...string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, part := range parts {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not KEY=VALUE", part)
+		}
+		known := false
+		for _, a := range allowed {
+			known = known || a == k
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown key %q (known: %s)", k, strings.Join(allowed, ", "))
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("key %q given twice", k)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// ParseVolume parses the value of --volume in appc's syntax:
+// NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL] or
+// NAME,kind=empty[,mode=OCTAL][,uid=N][,gid=N][,readOnly=BOOL].
+func ParseVolume(s string) (VolumeFlag, error) {
+	parts := strings.Split(s, ",")
+	var v VolumeFlag
+	v.Name = parts[0]
+	if err := checkACName(v.Name); err != nil {
+		return v, fmt.Errorf("volume name: %w", err)
+	}
+	kv, err := keyValues(parts[1:], "kind", "source", "readOnly", "recursive", "mode", "uid", "gid")
+	if err != nil {
+		return v, err
+	}
+	v.Kind = kv["kind"]
+	if ro, ok := kv["readOnly"]; ok {
+		if v.ReadOnly, err = parseBool(ro); err != nil {
+			return v, fmt.Errorf("readOnly=%s: %w", ro, err)
+		}
+	}
+	only := func(kind string, keys ...string) error {
+		for _, k := range keys {
+			if _, ok := kv[k]; ok {
+				return fmt.Errorf("key %q applies to kind=%s volumes only", k, kind)
+			}
+		}
+		return nil
+	}
+	switch v.Kind {
+	case "host":
+		if err := only("empty", "mode", "uid", "gid"); err != nil {
+			return v, err
+		}
+		src, ok := kv["source"]
+		if !ok {
+			return v, errors.New("kind=host needs source=PATH")
+		}
+		if err := checkAbs("source", src); err != nil {
+			return v, err
+		}
+		v.Source = path.Clean(src)
+		if r, ok := kv["recursive"]; ok {
+			b, err := parseBool(r)
+			if err != nil {
+				return v, fmt.Errorf("recursive=%s: %w", r, err)
+			}
+			v.Recursive = &b
+		}
+	case "empty":
+		if err := only("host", "source", "recursive"); err != nil {
+			return v, err
+		}
+		if m, ok := kv["mode"]; ok {
+			n, err := strconv.ParseUint(m, 8, 32)
+			if err != nil || n > 0o7777 {
+				return v, fmt.Errorf("mode=%s: not an octal file mode such as 0755", m)
+			}
+			v.Mode = m
+		}
+		for _, k := range []string{"uid", "gid"} {
+			s, ok := kv[k]
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseUint(s, 10, 31)
+			if err != nil {
+				return v, fmt.Errorf("%s=%s: not a non-negative number", k, s)
+			}
+			id := int(n)
+			if k == "uid" {
+				v.UID = &id
+			} else {
+				v.GID = &id
+			}
+		}
+	case "":
+		return v, errors.New("kind=host or kind=empty is required")
+	default:
+		return v, fmt.Errorf("kind=%s: unknown kind (host or empty)", v.Kind)
+	}
+	return v, nil
+}
+
+// ParseMount parses the value of --mount: volume=NAME,target=PATH.
+func ParseMount(s string) (MountFlag, error) {
+	kv, err := keyValues(strings.Split(s, ","), "volume", "target")
+	if err != nil {
+		return MountFlag{}, err
+	}
+	m := MountFlag{Volume: kv["volume"], Target: kv["target"]}
+	if _, ok := kv["volume"]; !ok {
+		return m, errors.New("volume=NAME is required")
+	}
+	if err := checkACName(m.Volume); err != nil {
+		return m, fmt.Errorf("volume: %w", err)
+	}
+	if _, ok := kv["target"]; !ok {
+		return m, errors.New("target=PATH is required")
+	}
+	if err := checkAbs("target", m.Target); err != nil {
+		return m, err
+	}
+	m.Target = path.Clean(m.Target)
+	return m, nil
+}
+
+// ParseSeccomp parses the value of --seccomp:
+// mode=retain|remove[,errno=ERRNO],SYSCALL[,SYSCALL...]. The set may use
+// the appc wildcards @appc.io/all and @appc.io/empty.
+func ParseSeccomp(s string) (*SeccompFlag, error) {
+	f := &SeccompFlag{}
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, isKV := strings.Cut(part, "=")
+		if !isKV {
+			switch {
+			case part == "@appc.io/all" || part == "@appc.io/empty":
+			case syscallName.MatchString(part):
+			default:
+				return nil, fmt.Errorf("%q is not a system call name", part)
+			}
+			f.Set = append(f.Set, part)
+			continue
+		}
+		if seen[k] {
+			return nil, fmt.Errorf("key %q given twice", k)
+		}
+		seen[k] = true
+		switch k {
+		case "mode":
+			if v != "retain" && v != "remove" {
+				return nil, fmt.Errorf("mode=%s: mode is retain or remove", v)
+			}
+			f.Mode = v
+		case "errno":
+			if !isErrnoName(v) {
+				return nil, fmt.Errorf("errno=%s: not an errno name such as EPERM", v)
+			}
+			f.Errno = v
+		default:
+			return nil, fmt.Errorf("unknown key %q (mode, errno)", k)
+		}
+	}
+	if f.Mode == "" {
+		return nil, errors.New("mode=retain or mode=remove is required")
+	}
+	if len(f.Set) == 0 {
+		return nil, errors.New("no system calls given")
+	}
+	return f, nil
+}
+
+func isErrnoName(s string) bool {
+	if !strings.HasPrefix(s, "E") {
+		return false
+	}
+	for e := syscall.Errno(1); e < 4096; e++ {
+		if unix.ErrnoName(e) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// capabilityNames are the Linux capabilities in kernel order.
+func capabilityNames() []string {
+	return []string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+		"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+		"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+		"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+		"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+		"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+		"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+		"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+	}
+}
+
+// ParseCapabilities parses a comma-separated capability list. Names are
+// accepted in any case, with or without the CAP_ prefix, and returned in
+// the canonical CAP_NAME form the appc isolators use.
+func ParseCapabilities(s string) ([]string, error) {
+	known := map[string]bool{}
+	for _, c := range capabilityNames() {
+		known[c] = true
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range strings.Split(s, ",") {
+		n := strings.ToUpper(strings.TrimSpace(c))
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		if !known[n] {
+			return nil, fmt.Errorf("%q is not a Linux capability", c)
+		}
+		if !seen[n] {
+			out = append(out, n)
+			seen[n] = true
+		}
+	}
+	return out, nil
+}
+
+// ParseQuantity parses a resource quantity as appc isolators write them
+// (Kubernetes syntax): a decimal number with an optional suffix m, k, M, G,
+// T, P, E or Ki, Mi, Gi, Ti, Pi, Ei. It returns the value in base units.
+func ParseQuantity(s string) (float64, error) {
+	num := strings.TrimRightFunc(s, func(r rune) bool { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') })
+	suffix := s[len(num):]
+	mult := map[string]float64{
+		"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+		"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60,
+	}[suffix]
+	if mult == 0 {
+		return 0, fmt.Errorf("%q: unknown suffix %q (use m, k, M, G, T, Ki, Mi, Gi, Ti...)", s, suffix)
+	}
+	if num == "" || strings.ContainsAny(num, "eE+-_xXpP") {
+		return 0, fmt.Errorf("%q is not a quantity such as 64M or 500m", s)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a quantity such as 64M or 500m", s)
+	}
+	return f * mult, nil
+}
+
+// checkHostname accepts an RFC 1123 host name that sethostname(2) takes.
+func checkHostname(s string) error {
+	if s == "" || len(s) > 64 {
+		return fmt.Errorf("%q: a host name has 1 to 64 characters", s)
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is not a valid host name", s)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("%q is not a valid host name", s)
+			}
+		}
+	}
+	return nil
+}
+
+// checkDomain is checkHostname without the sethostname length limit.
+func checkDomain(s string) error {
+	if len(s) > 253 {
+		return fmt.Errorf("%q: longer than 253 characters", s)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if err := checkHostname(label); err != nil {
+			return fmt.Errorf("%q is not a valid domain name", s)
+		}
+	}
+	return nil
+}
+
+// parseEnvAssignment parses NAME=VALUE.
+func parseEnvAssignment(s string) (EnvVar, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return EnvVar{}, errors.New("not NAME=VALUE")
+	}
+	if k == "" || strings.ContainsAny(k, "\x00") {
+		return EnvVar{}, fmt.Errorf("invalid variable name %q", k)
+	}
+	if strings.ContainsRune(v, 0) {
+		return EnvVar{}, errors.New("value contains a NUL byte")
+	}
+	return EnvVar{Name: k, Value: v}, nil
+}
+
+func addEnv(list []EnvVar, s string) ([]EnvVar, error) {
+	e, err := parseEnvAssignment(s)
+	if err != nil {
+		return list, err
+	}
+	for _, o := range list {
+		if o.Name == e.Name {
+			return list, fmt.Errorf("variable %s already set", e.Name)
+		}
+	}
+	return append(list, e), nil
+}
+
+func insecureOptionNames() []string {
+	return []string{"none", "image", "tls", "http", "pubkey", "ondisk", "capabilities", "paths", "seccomp", "all-fetch", "all-run", "all"}
+}
+
+// The flag setters. Errors need not repeat the flag name and value:
+// ParseRunArgs prefixes them.
+
+func (p *parser) setVolume(s string) error {
+	v, err := ParseVolume(s)
+	if err != nil {
+		return err
+	}
+	p.req.Volumes = append(p.req.Volumes, v)
+	return nil
+}
+
+func (p *parser) setHostname(s string) error {
+	if err := checkHostname(s); err != nil {
+		return err
+	}
+	p.req.Hostname = s
+	return nil
+}
+
+func (p *parser) setDNS(s string) error {
+	if s != "host" && s != "none" {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return errors.New("not an IP address, host or none")
+		}
+		s = a.String()
+	}
+	p.req.DNS = append(p.req.DNS, s)
+	return nil
+}
+
+func (p *parser) setDNSSearch(s string) error {
+	if err := checkDomain(s); err != nil {
+		return err
+	}
+	p.req.DNSSearch = append(p.req.DNSSearch, s)
+	return nil
+}
+
+func (p *parser) setHostsEntry(s string) error {
+	ip, name, ok := strings.Cut(s, "=")
+	if !ok {
+		return errors.New("not IP=NAME")
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return fmt.Errorf("%q is not an IP address", ip)
+	}
+	if err := checkHostname(name); err != nil {
+		return err
+	}
+	p.req.HostsEntries = append(p.req.HostsEntries, HostsEntry{IP: a.String(), Name: name})
+	return nil
+}
+
+func (p *parser) setSetEnv(s string) (err error) {
+	p.req.SetEnv, err = addEnv(p.req.SetEnv, s)
+	return err
+}
+
+func (p *parser) setSetEnvFile(s string) error {
+	if s == "" {
+		return errors.New("empty file name")
+	}
+	p.req.SetEnvFiles = append(p.req.SetEnvFiles, s)
+	return nil
+}
+
+func (p *parser) setInheritEnv(s string) (err error) {
+	p.req.InheritEnv, err = parseBool(s)
+	return err
+}
+
+func (p *parser) setUUIDFileSave(s string) error {
+	if s == "" {
+		return errors.New("empty file name")
+	}
+	p.req.UUIDFileSave = s
+	return nil
+}
+
+func (p *parser) setInsecure(s string) error {
+	for _, o := range strings.Split(s, ",") {
+		known := false
+		for _, k := range insecureOptionNames() {
+			known = known || k == o
+		}
+		if !known {
+			return fmt.Errorf("unknown option %q (known: %s)", o, strings.Join(insecureOptionNames(), ", "))
+		}
+		dup := false
+		for _, have := range p.req.InsecureOptions {
+			dup = dup || have == o
+		}
+		if !dup {
+			p.req.InsecureOptions = append(p.req.InsecureOptions, o)
+		}
+	}
+	return nil
+}
+
+func (p *parser) setPullPolicy(s string) error {
+	switch s {
+	case "new", "update", "never":
+		p.req.PullPolicy = s
+		return nil
+	}
+	return errors.New("the pull policy is new, update or never")
+}
+
+func (p *parser) setNet(s string) error {
+	switch s {
+	case "host", "none":
+		p.req.Net = s
+		return nil
+	}
+	return errors.New("the network is host or none")
+}
+
+func (p *parser) setPodManifest(s string) error {
+	if s == "" {
+		return errors.New("empty file name")
+	}
+	p.req.PodManifest = s
+	return nil
+}
+
+func (p *parser) setStopTimeout(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		n, nerr := strconv.ParseUint(s, 10, 31)
+		if nerr != nil {
+			return errors.New("not a duration such as 10s or a number of seconds")
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d <= 0 {
+		return errors.New("the stop timeout must be positive")
+	}
+	p.req.StopTimeout = d
+	return nil
+}
+
+func (p *parser) setNoOverlay(s string) (err error) {
+	p.req.NoOverlay, err = parseBool(s)
+	return err
+}
+
+func (p *parser) setExec(s string) error {
+	if err := checkAbs("exec", s); err != nil {
+		return err
+	}
+	p.last().Exec = s
+	return nil
+}
+
+func (p *parser) setName(s string) error {
+	if err := checkACName(s); err != nil {
+		return err
+	}
+	p.last().Name = s
+	return nil
+}
+
+func (p *parser) setUser(s string) error {
+	if s == "" {
+		return errors.New("empty user")
+	}
+	p.last().User = s
+	return nil
+}
+
+func (p *parser) setGroup(s string) error {
+	if s == "" {
+		return errors.New("empty group")
+	}
+	p.last().Group = s
+	return nil
+}
+
+func (p *parser) setGIDs(s string) error {
+	var gids []int
+	for _, g := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(g, 10, 31)
+		if err != nil {
+			return fmt.Errorf("%q is not a group ID", g)
+		}
+		gids = append(gids, int(n))
+	}
+	p.last().SupplementaryGIDs = gids
+	return nil
+}
+
+func (p *parser) setWorkingDir(s string) error {
+	if err := checkAbs("working directory", s); err != nil {
+		return err
+	}
+	p.last().WorkingDir = s
+	return nil
+}
+
+func (p *parser) setEnvironment(s string) (err error) {
+	app := p.last()
+	app.Environment, err = addEnv(app.Environment, s)
+	return err
+}
+
+func (p *parser) setMount(s string) error {
+	m, err := ParseMount(s)
+	if err != nil {
+		return err
+	}
+	if app := p.last(); app != nil {
+		app.Mounts = append(app.Mounts, m)
+	} else {
+		p.req.Mounts = append(p.req.Mounts, m)
+	}
+	return nil
+}
+
+func (p *parser) setMemory(s string) error {
+	n, err := ParseQuantity(s)
+	if err != nil {
+		return err
+	}
+	// As rkt: anything under 4 KiB is almost surely a typo (16m is 16 millibytes).
+	if n < 4096 {
+		return fmt.Errorf("a memory limit of %v bytes is too low; did you mean %sM?", n, strings.TrimRight(s, "m"))
+	}
+	p.last().Memory = s
+	return nil
+}
+
+func (p *parser) setCPU(s string) error {
+	n, err := ParseQuantity(s)
+	if err != nil {
+		return err
+	}
+	if n < 0.001 {
+		return errors.New("the CPU limit must be at least 1m")
+	}
+	p.last().CPU = s
+	return nil
+}
+
+func (p *parser) setCapsRetain(s string) error {
+	app := p.last()
+	if app.CapsRemove != nil {
+		return errors.New("--caps-retain and --caps-remove exclude each other")
+	}
+	caps, err := ParseCapabilities(s)
+	app.CapsRetain = caps
+	return err
+}
+
+func (p *parser) setCapsRemove(s string) error {
+	app := p.last()
+	if app.CapsRetain != nil {
+		return errors.New("--caps-retain and --caps-remove exclude each other")
+	}
+	caps, err := ParseCapabilities(s)
+	app.CapsRemove = caps
+	return err
+}
+
+func (p *parser) setSeccomp(s string) error {
+	f, err := ParseSeccomp(s)
+	if err != nil {
+		return err
+	}
+	p.last().Seccomp = f
+	return nil
+}
+
+func (p *parser) setReadOnlyRootFS(s string) (err error) {
+	p.last().ReadOnlyRootFS, err = parseBool(s)
+	return err
+}
+
+func (p *parser) setOOMScoreAdj(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < -1000 || n > 1000 {
+		return errors.New("not a number from -1000 to 1000")
+	}
+	p.last().OOMScoreAdj = &n
+	return nil
+}
