@@ -1,0 +1,257 @@
+// Package discovery turns an image reference such as
+// "example.com/app:1.0,os=linux,arch=amd64" into the URLs of the image and its
+// detached signature, following appc meta discovery (spec/discovery.md): the
+// page at https://NAME?ac-discovery=1 carries <meta name="ac-discovery">
+// templates, and the path is walked up until one is found.
+//
+// The package does no fetching of images itself and keeps no state: the HTTP
+// client (with its TLS roots, credentials and insecure policy) is handed in by
+// the caller, normally the one built by stage0/fetch.
+package discovery
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+)
+
+// DefaultVersion is the value of {version} used when rendering a template for
+// a reference that names no version. It is a rendering default only: it is
+// never added to the labels an image has to match.
+const DefaultVersion = "latest"
+
+// App is a parsed image reference: an image name and the labels that were
+// asked for. The version given after ':' is the label "version".
+type App struct {
+	// Name is the image name, an AC Identifier.
+	Name string
+	// Labels maps label names (AC Identifiers, never "name") to values.
+	Labels map[string]string
+}
+
+// ParseApp parses an image reference of the form
+//
+//	NAME[:VERSION][,LABEL=VALUE]...
+//
+// for example "example.com/app:1.0,os=linux,arch=amd64". The name and the
+// label names must be AC Identifiers; a label may be given once, "name" is not
+// a label, and values may not be empty or contain white space, control
+// characters or braces. The errors name the part of the reference that is
+// wrong. No label is defaulted here: see WithDefaults.
+func ParseApp(ref string) (App, error) {
+	if ref == "" {
+		return App{}, errors.New("empty image reference")
+	}
+	fail := func(format string, args ...any) (App, error) {
+		return App{}, fmt.Errorf("image reference %q: %s", ref, fmt.Sprintf(format, args...))
+	}
+	app := App{Labels: map[string]string{}}
+	rest := ref
+	i := strings.IndexAny(rest, ":,")
+	if i < 0 {
+		app.Name, rest = rest, ""
+	} else {
+		app.Name, rest = rest[:i], rest[i:]
+	}
+	if err := ValidateIdentifier(app.Name); err != nil {
+		return fail("name: %v", err)
+	}
+	if strings.HasPrefix(rest, ":") {
+		rest = rest[1:]
+		version := rest
+		if j := strings.IndexByte(rest, ','); j >= 0 {
+			version, rest = rest[:j], rest[j:]
+		} else {
+			rest = ""
+		}
+		if err := validateValue(version); err != nil {
+			return fail("version %q: %v", version, err)
+		}
+		app.Labels["version"] = version
+	}
+	if rest == "" {
+		return app, nil
+	}
+	// rest starts with ','.
+	for _, part := range strings.Split(rest[1:], ",") {
+		key, value, ok := strings.Cut(part, "=")
+		if !ok {
+			return fail("label %q has no value (want NAME=VALUE)", part)
+		}
+		if err := ValidateIdentifier(key); err != nil {
+			return fail("label name %q: %v", key, err)
+		}
+		if key == "name" {
+			return fail(`"name" is not allowed as a label name`)
+		}
+		if err := validateValue(value); err != nil {
+			return fail("label %s value %q: %v", key, value, err)
+		}
+		if _, dup := app.Labels[key]; dup {
+			return fail("label %s given more than once", key)
+		}
+		app.Labels[key] = value
+	}
+	return app, nil
+}
+
+func validateValue(v string) error {
+	if v == "" {
+		return errors.New("empty value")
+	}
+	for _, r := range v {
+		switch {
+		case r <= ' ' || r == 0x7f:
+			return fmt.Errorf("contains white space or control character %q", r)
+		case r == '{' || r == '}':
+			return fmt.Errorf("contains %q", r)
+		}
+	}
+	return nil
+}
+
+// ValidateIdentifier reports whether s is an AC Identifier: lower-case
+// letters and digits in runs separated by single '-', '.', '_', '~' or '/'
+// characters (^[a-z0-9]+([-._~/][a-z0-9]+)*$).
+func ValidateIdentifier(s string) error {
+	if s == "" {
+		return errors.New("empty identifier")
+	}
+	prevSep := true // at the start a separator is not allowed either
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			prevSep = false
+		case c == '-' || c == '.' || c == '_' || c == '~' || c == '/':
+			if prevSep {
+				return fmt.Errorf("%q is not an AC Identifier: %q at offset %d must follow a letter or digit", s, c, i)
+			}
+			prevSep = true
+		default:
+			return fmt.Errorf("%q is not an AC Identifier: character %q at offset %d (only a-z, 0-9 and -._~/ are allowed)", s, c, i)
+		}
+	}
+	if prevSep {
+		return fmt.Errorf("%q is not an AC Identifier: it must end with a letter or digit", s)
+	}
+	return nil
+}
+
+// String formats the reference so that ParseApp gives it back: the version
+// after ':' and the other labels sorted by name.
+func (a App) String() string {
+	var b strings.Builder
+	b.WriteString(a.Name)
+	if v, ok := a.Labels["version"]; ok {
+		b.WriteString(":")
+		b.WriteString(v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+		if k == "version" {
+			continue
+		}
+		fmt.Fprintf(&b, ",%s=%s", k, a.Labels[k])
+	}
+	return b.String()
+}
+
+// Clone returns a copy of a whose Labels map can be changed freely.
+func (a App) Clone() App {
+	c := App{Name: a.Name, Labels: make(map[string]string, len(a.Labels))}
+	maps.Copy(c.Labels, a.Labels)
+	return c
+}
+
+// WithDefaults returns a copy of a with every label of defaults that a does
+// not set added. It is the explicit step that gives a reference the host's os
+// and arch (WithDefaults(HostLabels())) before discovery; labels the user gave
+// always win. It never adds a version: "latest" is only a rendering default.
+func (a App) WithDefaults(defaults map[string]string) App {
+	c := a.Clone()
+	for k, v := range defaults {
+		if _, ok := c.Labels[k]; !ok {
+			c.Labels[k] = v
+		}
+	}
+	return c
+}
+
+// HostLabels returns the os and arch labels of the machine acirun runs on,
+// in appc names (see OSArch).
+func HostLabels() map[string]string {
+	goarm := ""
+	if runtime.GOARCH == "arm" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "GOARM" {
+					goarm = s.Value
+				}
+			}
+		}
+	}
+	osName, arch := OSArch(runtime.GOOS, runtime.GOARCH, goarm)
+	return map[string]string{"os": osName, "arch": arch}
+}
+
+// OSArch maps Go's GOOS, GOARCH and GOARM to the os and arch label values the
+// appc spec uses (schema/types/labels.go): 386 is i386, arm64 is aarch64,
+// 32-bit arm is armv6l or armv7l by GOARM (armv7l when unknown), and amd64 is
+// x86_64 on darwin. Architectures the spec does not list keep their Go name.
+func OSArch(goos, goarch, goarm string) (osName, arch string) {
+	arch = goarch
+	switch goarch {
+	case "386":
+		arch = "i386"
+	case "arm64":
+		arch = "aarch64"
+	case "arm64be":
+		arch = "aarch64_be"
+	case "arm", "armbe":
+		v := "7"
+		if goarm != "" {
+			v = goarm[:1]
+		}
+		if goos == "freebsd" {
+			arch = "arm"
+			break
+		}
+		suffix := "l"
+		if goarch == "armbe" {
+			suffix = "b"
+		}
+		arch = "armv" + v + suffix
+	case "amd64":
+		if goos == "darwin" {
+			arch = "x86_64"
+		}
+	}
+	return goos, arch
+}
+
+// MatchManifest checks an image manifest against the reference it was
+// fetched for (spec B8): the manifest name must equal a.Name, and every label
+// that was asked for must have the same value in the manifest if the manifest
+// has that label at all. Labels of the manifest that were not asked for do not
+// matter, and a version of "latest" (the rendering default) is never
+// required. The error names the name or the label that differs.
+func MatchManifest(a App, name string, labels map[string]string) error {
+	if name != a.Name {
+		return fmt.Errorf("image manifest name %q does not match the requested name %q", name, a.Name)
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+		want := a.Labels[k]
+		if k == "version" && want == DefaultVersion {
+			continue
+		}
+		got, ok := labels[k]
+		if ok && got != want {
+			return fmt.Errorf("image %s: manifest label %s=%q does not match the requested %s=%q", name, k, got, k, want)
+		}
+	}
+	return nil
+}
