@@ -1,0 +1,441 @@
+package aci
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"path"
+	"strings"
+)
+
+// The two top-level names of an ACI (spec/aci.md): the image manifest, a
+// regular file, and the directory holding the app's root filesystem.
+const (
+	ManifestEntry = "manifest"
+	RootfsEntry   = "rootfs"
+)
+
+// archiveManifestLimit caps the manifest an archive may carry. Real manifests
+// are a few KiB; the cap keeps a hostile image from making us buffer an
+// arbitrary amount of memory before the manifest parser even sees it.
+const archiveManifestLimit = 4 << 20
+
+// ArchiveInfo is what one pass over an ACI learns about it.
+type ArchiveInfo struct {
+	// ID is the image ID: "sha512-" followed by the lowercase hex SHA-512
+	// of the whole uncompressed tar stream, end-of-archive blocks and
+	// padding included, i.e. what `gzip -dc FILE | sha512sum` prints.
+	ID string
+	// Compression is the outer encoding found by the magic bytes.
+	Compression Compression
+	// ManifestJSON is the content of the manifest entry, unparsed.
+	ManifestJSON []byte
+	// Entries counts the tar entries making up the image: manifest,
+	// rootfs and everything below it (a leading "./" entry and pax global
+	// headers are not counted).
+	Entries int
+	// ContentSize is the sum of the sizes of the regular files.
+	ContentSize int64
+	// TarSize is the length of the uncompressed tar stream.
+	TarSize int64
+	// ArchiveSize is the number of bytes read from the input, i.e. the
+	// size of the ACI file as stored.
+	ArchiveSize int64
+}
+
+// ArchiveError reports an ACI whose content is invalid: its layout, one of
+// its entries, its tar structure or its compressed data. Errors reading the
+// underlying input and errors returned by a WalkArchive callback are not
+// ArchiveErrors, so a caller can tell a bad image from a failed download.
+type ArchiveError struct {
+	// Entry is the entry's name as stored in the archive, or "" when the
+	// problem is with the archive as a whole.
+	Entry string
+	// Msg says what is wrong.
+	Msg string
+	// Err is the underlying decoder error, if any.
+	Err error
+}
+
+func (e *ArchiveError) Error() string {
+	var b strings.Builder
+	if e.Entry != "" {
+		fmt.Fprintf(&b, "entry %q: ", e.Entry)
+	}
+	b.WriteString(e.Msg)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *ArchiveError) Unwrap() error { return e.Err }
+
+func badEntry(name, format string, args ...any) *ArchiveError {
+	return &ArchiveError{Entry: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// WalkArchive reads an ACI from r in one pass and in constant memory: it
+// detects the compression by the magic bytes, hashes the uncompressed stream
+// into the image ID while parsing the tar, and checks the layout strictly:
+//
+//   - at the top level exactly a regular file "manifest" (at most 4 MiB) and
+//     a directory "rootfs", with everything else below "rootfs/";
+//   - no name twice (names are compared cleaned: "./rootfs/a/" and
+//     "rootfs/a" are the same entry), no absolute names, no ".." elements;
+//   - hard links only to an earlier non-directory entry below "rootfs/",
+//     symlinks with a non-empty target, only file, directory, link, device
+//     and fifo entries;
+//   - the stream ends with the tar end-of-archive marker, followed by
+//     nothing but zero padding, and the compressed data is intact.
+//
+// A "./" entry at the top, as `tar -C dir -cf x.aci .` writes, is accepted
+// and skipped, and pax global headers are skipped when they carry nothing but
+// comments (as `git archive` writes).
+//
+// fn, if not nil, is called for "rootfs" and every entry below it, in
+// archive order, with the header and the entry's body (which fn may read
+// or not). The header's Name is cleaned ("rootfs/bin/sh", no "./" or
+// trailing slash), a hard link's Linkname likewise, and an old-GNU sparse
+// file arrives as TypeReg. fn is not called for the manifest, which may be
+// anywhere in the archive (the appc reference writer puts it last): its
+// bytes are in ArchiveInfo.ManifestJSON, unparsed. Because the layout can
+// only be known to be valid at the end, a caller extracting through fn must
+// discard its work if WalkArchive returns an error.
+//
+// Memory use is constant except for 16 bytes per entry for the duplicate
+// check. The decompressor runs in its own goroutine, which has returned
+// before WalkArchive does.
+func WalkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*ArchiveInfo, error) {
+	src := &countingReader{r: r}
+	zr, comp, err := Decompress(src)
+	if err != nil {
+		if src.err != nil {
+			return nil, fmt.Errorf("read archive: %w", src.err)
+		}
+		return nil, &ArchiveError{Msg: "not an ACI", Err: err}
+	}
+	defer zr.Close()
+
+	h := sha512.New()
+	pipe := newWalkPipe(zr, h)
+	defer pipe.stop()
+
+	w := archiveWalker{
+		info:  &ArchiveInfo{Compression: comp},
+		seed1: maphash.MakeSeed(),
+		seed2: maphash.MakeSeed(),
+		seen:  make(map[[2]uint64]bool),
+		pipe:  pipe,
+	}
+	if err := w.walk(tar.NewReader(pipe), fn); err != nil {
+		return nil, w.streamError(err, pipe, src)
+	}
+	nonZero, err := pipe.drain()
+	if err != nil {
+		return nil, w.streamError(err, pipe, src)
+	}
+	if nonZero >= 0 {
+		return nil, &ArchiveError{Msg: fmt.Sprintf("data after the end-of-archive marker at offset %d", nonZero)}
+	}
+	if !w.haveManifest {
+		return nil, &ArchiveError{Msg: "no manifest: an ACI must hold a regular file \"manifest\" at the top level"}
+	}
+	if !w.haveRootfs {
+		return nil, &ArchiveError{Msg: "no rootfs: an ACI must hold a directory \"rootfs/\" at the top level"}
+	}
+	w.info.ID = "sha512-" + hex.EncodeToString(h.Sum(nil))
+	w.info.TarSize = pipe.recv
+	w.info.ArchiveSize = src.n
+	return w.info, nil
+}
+
+// streamError turns a failure reading the tar stream into the error
+// WalkArchive returns: errors of fn and of the input pass through; the rest
+// says where in the archive the stream broke.
+func (w *archiveWalker) streamError(err error, pipe *walkPipe, src *countingReader) error {
+	var ae *ArchiveError
+	if errors.As(err, &ae) {
+		return err
+	}
+	where := "at the start"
+	if w.last != "" {
+		where = fmt.Sprintf("in or after entry %q", w.last)
+	}
+	var fe *archiveFuncError
+	if errors.As(err, &fe) {
+		// fn failing because the body it was reading broke off is a
+		// broken archive (or input), not fn's own failure.
+		broken := errors.Is(fe.err, io.ErrUnexpectedEOF) || (pipe.err() != nil && errors.Is(fe.err, pipe.err()))
+		if !broken {
+			return fmt.Errorf("entry %q: %w", fe.entry, fe.err)
+		}
+		err = fe.err
+		where = fmt.Sprintf("in entry %q", fe.entry)
+	}
+	if src.err != nil && errors.Is(err, src.err) {
+		return fmt.Errorf("read archive: %w", err)
+	}
+	kind := w.info.Compression.String()
+	if w.info.Compression == CompressionNone {
+		kind = "tar"
+	}
+	what := "corrupt"
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		what = "truncated"
+	}
+	msg := fmt.Sprintf("%s %s stream %s (offset %d of the tar stream)", what, kind, where, pipe.pos)
+	return &ArchiveError{Msg: msg, Err: err}
+}
+
+// archiveFuncError carries an error returned by the WalkArchive callback.
+type archiveFuncError struct {
+	entry string
+	err   error
+}
+
+func (e *archiveFuncError) Error() string { return e.err.Error() }
+
+type archiveWalker struct {
+	info         *ArchiveInfo
+	seed1, seed2 maphash.Seed
+	// seen maps a 128-bit hash of each cleaned name to whether it is a
+	// directory. With per-process random seeds a collision is not
+	// something an image author can arrange.
+	seen         map[[2]uint64]bool
+	haveManifest bool
+	haveRootfs   bool
+	last         string // name of the last complete entry, for errors
+	pipe         *walkPipe
+}
+
+func (w *archiveWalker) key(name string) [2]uint64 {
+	return [2]uint64{maphash.String(w.seed1, name), maphash.String(w.seed2, name)}
+}
+
+func (w *archiveWalker) walk(tr *tar.Reader, fn func(*tar.Header, io.Reader) error) error {
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return w.checkEnd()
+		}
+		if err != nil {
+			return err
+		}
+		if err := w.entry(tr, hdr, fn); err != nil {
+			return err
+		}
+		w.last = hdr.Name
+	}
+}
+
+// checkEnd tells a proper end-of-archive marker (two zero blocks) from a
+// stream that simply stops at an entry boundary or after one zero block,
+// which archive/tar also reports as io.EOF. After a proper marker archive/tar
+// has not seen the end of our stream yet.
+func (w *archiveWalker) checkEnd() error {
+	if w.pipe.eof {
+		where := "at the start"
+		if w.last != "" {
+			where = fmt.Sprintf("after entry %q", w.last)
+		}
+		return &ArchiveError{Msg: "truncated tar stream " + where + ": no end-of-archive marker"}
+	}
+	return nil
+}
+
+func (w *archiveWalker) entry(tr *tar.Reader, hdr *tar.Header, fn func(*tar.Header, io.Reader) error) error {
+	raw := hdr.Name
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		for k := range hdr.PAXRecords {
+			if k != "comment" {
+				return badEntry(raw, "pax global header with record %q: global headers are not supported", k)
+			}
+		}
+		return nil
+	}
+	name, err := cleanArchiveName(raw)
+	if err != nil {
+		return badEntry(raw, "%s", err)
+	}
+	if name == "." {
+		if hdr.Typeflag != tar.TypeDir {
+			return badEntry(raw, "top-level \".\" entry is not a directory (type %s)", tarTypeName(hdr.Typeflag))
+		}
+		return nil
+	}
+	k := w.key(name)
+	if _, dup := w.seen[k]; dup {
+		return badEntry(raw, "duplicate entry: %q is already in the archive", name)
+	}
+	w.seen[k] = hdr.Typeflag == tar.TypeDir
+	w.info.Entries++
+
+	top, _, below := strings.Cut(name, "/")
+	switch {
+	case name == ManifestEntry:
+		return w.manifest(tr, hdr, raw)
+	case name == RootfsEntry:
+		if hdr.Typeflag != tar.TypeDir {
+			return badEntry(raw, "rootfs is not a directory (type %s)", tarTypeName(hdr.Typeflag))
+		}
+		w.haveRootfs = true
+	case top == RootfsEntry && below:
+		if err := w.rootfsEntry(hdr, name, raw); err != nil {
+			return err
+		}
+	case top == ManifestEntry:
+		return badEntry(raw, "entry below \"manifest\", which must be a regular file")
+	default:
+		return badEntry(raw, "unexpected top-level name %q: an ACI holds only \"manifest\" and \"rootfs/\"", top)
+	}
+
+	if hdr.Typeflag == tar.TypeReg {
+		w.info.ContentSize += hdr.Size
+	}
+	if fn == nil {
+		return nil
+	}
+	hdr.Name = name
+	if err := fn(hdr, tr); err != nil {
+		return &archiveFuncError{entry: name, err: err}
+	}
+	return nil
+}
+
+func (w *archiveWalker) manifest(tr *tar.Reader, hdr *tar.Header, raw string) error {
+	if hdr.Typeflag != tar.TypeReg {
+		return badEntry(raw, "manifest is not a regular file (type %s)", tarTypeName(hdr.Typeflag))
+	}
+	if hdr.Size > archiveManifestLimit {
+		return badEntry(raw, "manifest is %d bytes, more than the limit of %d", hdr.Size, archiveManifestLimit)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(hdr.Size))
+	if _, err := io.Copy(&buf, tr); err != nil {
+		return err
+	}
+	w.info.ManifestJSON = buf.Bytes()
+	w.info.ContentSize += hdr.Size
+	w.haveManifest = true
+	return nil
+}
+
+func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeGNUSparse:
+		// archive/tar has already turned the sparse map into a
+		// reader of the logical content.
+		hdr.Typeflag = tar.TypeReg
+	case tar.TypeSymlink:
+		if hdr.Linkname == "" {
+			return badEntry(raw, "symlink with an empty target")
+		}
+	case tar.TypeLink:
+		target, err := cleanArchiveName(hdr.Linkname)
+		if err != nil {
+			return badEntry(raw, "hard link target %q: %s", hdr.Linkname, err)
+		}
+		if t, _, _ := strings.Cut(target, "/"); t != RootfsEntry || target == RootfsEntry {
+			return badEntry(raw, "hard link to %q, which is not below rootfs/", hdr.Linkname)
+		}
+		isDir, ok := w.seen[w.key(target)]
+		if !ok || target == name {
+			return badEntry(raw, "hard link to %q, which is not an earlier entry", hdr.Linkname)
+		}
+		if isDir {
+			return badEntry(raw, "hard link to directory %q", hdr.Linkname)
+		}
+		hdr.Linkname = target
+	default:
+		return badEntry(raw, "unsupported entry type %s", tarTypeName(hdr.Typeflag))
+	}
+	return nil
+}
+
+// cleanArchiveName checks a name (or hard link target) from the archive and
+// returns it cleaned: no "./" prefix, no trailing or doubled slashes.
+func cleanArchiveName(name string) (string, error) {
+	switch {
+	case name == "":
+		return "", errors.New("empty name")
+	case strings.HasPrefix(name, "/"):
+		return "", errors.New("absolute path")
+	case strings.IndexByte(name, 0) >= 0:
+		return "", errors.New("NUL byte in name")
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." {
+			return "", errors.New("\"..\" in path")
+		}
+	}
+	return path.Clean(name), nil
+}
+
+// tarTypeName names a tar type flag for error messages.
+func tarTypeName(t byte) string {
+	switch t {
+	case tar.TypeReg:
+		return "regular file"
+	case tar.TypeLink:
+		return "hard link"
+	case tar.TypeSymlink:
+		return "symlink"
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeDir:
+		return "directory"
+	case tar.TypeFifo:
+		return "fifo"
+	case tar.TypeCont:
+		return "contiguous file"
+	case tar.TypeGNUSparse:
+		return "sparse file"
+	}
+	return fmt.Sprintf("%q", t)
+}
+
+// countingReader counts the bytes read from the input and remembers its
+// first error other than io.EOF, so that a failing disk or connection is not
+// reported as a corrupt image.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// ValidateArchive reads a whole ACI from r and checks it as WalkArchive
+// does, returning what it learnt. It does not parse the manifest.
+func ValidateArchive(r io.Reader) (*ArchiveInfo, error) {
+	return WalkArchive(r, nil)
+}
+
+// ReadManifest returns the raw manifest of the ACI read from r. It reads and
+// validates the whole archive: the manifest may be its last entry, and a
+// manifest from an archive that turns out to be broken is not to be
+// trusted.
+func ReadManifest(r io.Reader) ([]byte, error) {
+	info, err := WalkArchive(r, nil)
+	if err != nil {
+		return nil, err
+	}
+	return info.ManifestJSON, nil
+}

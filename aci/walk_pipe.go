@@ -1,0 +1,200 @@
+package aci
+
+import (
+	"errors"
+	"hash"
+	"io"
+)
+
+// The pipeline between the decompressor and the tar parser. Inflating gzip is
+// the slowest step of reading an ACI and SHA-512 is the second slowest; run in
+// one goroutine they add up, run side by side the hash is nearly free. A
+// producer goroutine fills fixed chunks from the decompressor; the consumer
+// hashes each chunk as it arrives and then serves it to archive/tar. The
+// chunks circulate between two channels, so memory stays at
+// walkChunks*walkChunkSize whatever the size of the image.
+const (
+	walkChunkSize = 256 << 10
+	walkChunks    = 8
+)
+
+type walkChunk struct {
+	b   []byte
+	n   int   // valid bytes in b
+	err error // set on the last chunk: io.EOF at the clean end, else the failure
+}
+
+// walkPipe is the consumer end. It is an io.Reader (and a forward-only
+// io.Seeker, so that archive/tar skips unread file bodies without copying
+// them) over the uncompressed stream, and it hashes every byte it receives,
+// read or skipped.
+type walkPipe struct {
+	full   chan *walkChunk
+	free   chan *walkChunk
+	done   chan struct{} // closed by stop: the producer must quit
+	exited chan struct{} // closed by the producer when it returns
+
+	cur  *walkChunk
+	off  int
+	pos  int64 // bytes handed out or skipped, i.e. the reader's position
+	recv int64 // bytes received (and hashed)
+	h    hash.Hash
+	eof  bool // Read has returned io.EOF
+}
+
+// newWalkPipe starts the producer goroutine reading src. The caller must call
+// stop when done, which waits for the producer to return: src is not touched
+// after stop returns.
+func newWalkPipe(src io.Reader, h hash.Hash) *walkPipe {
+	p := &walkPipe{
+		full:   make(chan *walkChunk, walkChunks),
+		free:   make(chan *walkChunk, walkChunks),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+		h:      h,
+	}
+	for range walkChunks {
+		p.free <- &walkChunk{b: make([]byte, walkChunkSize)}
+	}
+	go p.produce(src)
+	return p
+}
+
+func (p *walkPipe) produce(src io.Reader) {
+	defer close(p.exited)
+	for {
+		var c *walkChunk
+		select {
+		case c = <-p.free:
+		case <-p.done:
+			return
+		}
+		c.n, c.err = fillChunk(src, c.b)
+		select {
+		case p.full <- c:
+		case <-p.done:
+			return
+		}
+		if c.err != nil {
+			return
+		}
+	}
+}
+
+// fillChunk reads until b is full or src fails. Unlike io.ReadFull it passes
+// the source's own io.ErrUnexpectedEOF (a truncated compressed stream)
+// through unchanged and reports a clean end as io.EOF.
+func fillChunk(src io.Reader, b []byte) (int, error) {
+	n, idle := 0, 0
+	for n < len(b) {
+		m, err := src.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m > 0 {
+			idle = 0
+		} else if idle++; idle == 100 {
+			return n, io.ErrNoProgress
+		}
+	}
+	return n, nil
+}
+
+// next makes p.cur a chunk with unread bytes, or returns the stream's
+// terminal error.
+func (p *walkPipe) next() error {
+	for p.cur == nil || p.off == p.cur.n {
+		if p.cur != nil {
+			if p.cur.err != nil {
+				if p.cur.err == io.EOF {
+					p.eof = true
+				}
+				return p.cur.err
+			}
+			p.free <- p.cur
+			p.cur = nil
+		}
+		c, ok := <-p.full
+		if !ok {
+			return errors.New("internal error: walk pipe closed")
+		}
+		p.h.Write(c.b[:c.n])
+		p.recv += int64(c.n)
+		p.cur, p.off = c, 0
+	}
+	return nil
+}
+
+func (p *walkPipe) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if err := p.next(); err != nil {
+		return 0, err
+	}
+	n := copy(b, p.cur.b[p.off:p.cur.n])
+	p.off += n
+	p.pos += int64(n)
+	return n, nil
+}
+
+// Seek supports only moving forward from the current position, which is all
+// archive/tar asks for when it skips a body. Skipped bytes are still hashed.
+// Like a file seek past the end it does not report a short stream: the next
+// Read does.
+func (p *walkPipe) Seek(offset int64, whence int) (int64, error) {
+	if whence != io.SeekCurrent || offset < 0 {
+		return p.pos, errors.New("walk pipe: only forward relative seeks")
+	}
+	for offset > 0 {
+		if err := p.next(); err != nil {
+			break
+		}
+		n := min(int64(p.cur.n-p.off), offset)
+		p.off += int(n)
+		p.pos += n
+		offset -= n
+	}
+	return p.pos, nil
+}
+
+// drain consumes the rest of the stream, so that the hash covers every byte,
+// and reports the offset of the first non-zero byte found (-1 if none) and
+// the stream's terminal error other than io.EOF.
+func (p *walkPipe) drain() (nonZero int64, err error) {
+	nonZero = -1
+	for {
+		if err := p.next(); err != nil {
+			if err == io.EOF {
+				return nonZero, nil
+			}
+			return nonZero, err
+		}
+		if nonZero < 0 {
+			for i, c := range p.cur.b[p.off:p.cur.n] {
+				if c != 0 {
+					nonZero = p.pos + int64(i)
+					break
+				}
+			}
+		}
+		p.pos += int64(p.cur.n - p.off)
+		p.off = p.cur.n
+	}
+}
+
+// err returns the stream's terminal error other than io.EOF once the
+// consumer has reached it, and nil before.
+func (p *walkPipe) err() error {
+	if p.cur != nil && p.off == p.cur.n && p.cur.err != io.EOF {
+		return p.cur.err
+	}
+	return nil
+}
+
+// stop tells the producer to quit and waits until it has.
+func (p *walkPipe) stop() {
+	close(p.done)
+	<-p.exited
+}
