@@ -1,0 +1,196 @@
+package fetch
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Credentials is what is sent to one host, read from an auth.d file.
+type Credentials struct {
+	// Type is "basic" (User and Password) or "oauth" (Token, sent as a
+	// bearer token).
+	Type     string
+	User     string
+	Password string
+	Token    string
+	// Source is the file the credentials were read from, for messages.
+	Source string
+}
+
+// header returns the value of the Authorization header.
+func (c Credentials) header() string {
+	if c.Type == "basic" {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.User+":"+c.Password))
+	}
+	return "Bearer " + c.Token
+}
+
+// Auth maps hosts to their credentials. A key is a host name
+// ("example.com"), which applies on any port, or host:port
+// ("example.com:8443"), which applies on that port only and wins over the
+// bare name.
+type Auth map[string]Credentials
+
+// For returns the credentials for the host of u, if any.
+func (a Auth) For(u *url.URL) (Credentials, bool) {
+	if c, ok := a[strings.ToLower(u.Host)]; ok {
+		return c, true
+	}
+	c, ok := a[strings.ToLower(u.Hostname())]
+	return c, ok
+}
+
+// authFile is an auth.d file in rkt's format (rkt Documentation/configuration.md):
+//
+//	{"rktKind": "auth", "rktVersion": "v1", "domains": ["example.com"],
+//	 "type": "basic", "credentials": {"user": "u", "password": "p"}}
+//
+// or "type": "oauth" with "credentials": {"token": "t"}. No acKind is needed
+// or looked at.
+type authFile struct {
+	RktKind     string          `json:"rktKind"`
+	RktVersion  string          `json:"rktVersion"`
+	Domains     []string        `json:"domains"`
+	Type        string          `json:"type"`
+	Credentials json.RawMessage `json:"credentials"`
+}
+
+// LoadAuth reads the credentials of CONFIGDIR/auth.d/*.json for each of
+// configDirs, in order: a later directory overrides an earlier one domain by
+// domain (pass the system directory first, then the local one, as rkt did
+// with /usr/lib/rkt and /etc/rkt). Missing directories are fine. Files not
+// ending in .json are ignored; files of rkt's other kind in auth.d,
+// "dockerAuth", are skipped. Any other problem is an error naming the file:
+// bad JSON, a missing rktKind or rktVersion, an unknown kind, version or
+// type, no domains, empty credentials, or a domain given twice in one
+// directory.
+func LoadAuth(configDirs ...string) (Auth, error) {
+	all := Auth{}
+	for _, dir := range configDirs {
+		one, err := loadAuthDir(filepath.Join(dir, "auth.d"))
+		if err != nil {
+			return nil, err
+		}
+		for d, c := range one {
+			all[d] = c
+		}
+	}
+	return all, nil
+}
+
+func loadAuthDir(dir string) (Auth, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return Auth{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read auth config: %w", err)
+	}
+	auth := Auth{}
+	for _, e := range entries { // ReadDir sorts by name
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		fi, err := os.Stat(path) // follows symlinks
+		if err != nil {
+			return nil, fmt.Errorf("read auth config: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read auth config: %w", err)
+		}
+		domains, creds, err := parseAuthFile(raw)
+		if err != nil {
+			return nil, fmt.Errorf("auth config %s: %w", path, err)
+		}
+		creds.Source = path
+		for _, d := range domains {
+			if prev, dup := auth[d]; dup {
+				return nil, fmt.Errorf("auth config %s: domain %q is already configured in %s", path, d, prev.Source)
+			}
+			auth[d] = creds
+		}
+	}
+	return auth, nil
+}
+
+// parseAuthFile parses one auth.d file. A dockerAuth file gives no domains
+// and no error.
+func parseAuthFile(raw []byte) ([]string, Credentials, error) {
+	var f authFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, Credentials{}, err
+	}
+	switch {
+	case f.RktKind == "":
+		return nil, Credentials{}, errors.New("no rktKind")
+	case f.RktKind == "dockerAuth":
+		return nil, Credentials{}, nil
+	case f.RktKind != "auth":
+		return nil, Credentials{}, fmt.Errorf("rktKind %q is not \"auth\"", f.RktKind)
+	case f.RktVersion == "":
+		return nil, Credentials{}, errors.New("no rktVersion")
+	case f.RktVersion != "v1":
+		return nil, Credentials{}, fmt.Errorf("unknown rktVersion %q of kind auth (want v1)", f.RktVersion)
+	case len(f.Domains) == 0:
+		return nil, Credentials{}, errors.New("no domains")
+	}
+	domains := make([]string, 0, len(f.Domains))
+	for _, d := range f.Domains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" || strings.ContainsAny(d, "/@?# ") {
+			return nil, Credentials{}, fmt.Errorf("domain %q is not a host or host:port", d)
+		}
+		if !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
+	}
+	c := Credentials{Type: f.Type}
+	if len(f.Credentials) == 0 {
+		return nil, Credentials{}, errors.New("no credentials")
+	}
+	switch f.Type {
+	case "basic":
+		var b struct {
+			User     string `json:"user"`
+			Password string `json:"password"`
+		}
+		if err := json.Unmarshal(f.Credentials, &b); err != nil {
+			return nil, Credentials{}, fmt.Errorf("credentials: %w", err)
+		}
+		if b.User == "" || b.Password == "" {
+			return nil, Credentials{}, errors.New("basic credentials need a user and a password")
+		}
+		if strings.Contains(b.User, ":") {
+			return nil, Credentials{}, errors.New("basic credentials: the user name contains ':'")
+		}
+		c.User, c.Password = b.User, b.Password
+	case "oauth":
+		var o struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(f.Credentials, &o); err != nil {
+			return nil, Credentials{}, fmt.Errorf("credentials: %w", err)
+		}
+		if o.Token == "" {
+			return nil, Credentials{}, errors.New("oauth credentials need a token")
+		}
+		c.Token = o.Token
+	case "":
+		return nil, Credentials{}, errors.New("no type")
+	default:
+		return nil, Credentials{}, fmt.Errorf("unknown type %q (want basic or oauth)", f.Type)
+	}
+	return domains, c, nil
+}
