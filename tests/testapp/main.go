@@ -1,0 +1,479 @@
+// Command testapp is the program end-to-end tests put into test images. It is
+// built static (CGO_ENABLED=0, standard library only) so that it runs in a
+// rootfs holding nothing else, and it prints what it sees in lines that are
+// easy to assert on: KEY=VALUE or "OP ok" / "OP error=ERRNO message".
+//
+// Usage: testapp CMD [ARGS...] [+ CMD [ARGS...]]...
+//
+// Several commands separated by a lone "+" run in order, so one pod can check
+// several things. The commands are:
+//
+//	env                  the environment, sorted, one NAME=VALUE a line
+//	ids                  uid=, gid=, euid=, egid=, groups=
+//	caps                 CapInh= CapPrm= CapEff= CapBnd= CapAmb= (hex) and *-names= lists
+//	mounts               /proc/self/mountinfo as is
+//	hostname             hostname=NAME
+//	cwd                  cwd=PATH
+//	pid                  pid=N ppid=N
+//	cat FILE             the file's content
+//	write FILE CONTENT   writes CONTENT to FILE, prints "write FILE ok" or an error line
+//	stat PATH            type= perm= uid= gid= size= (lstat), or an error line
+//	ls DIR               the names in DIR, sorted
+//	exit N               exits with status N
+//	sleep DURATION       sleeps (Go duration, e.g. 2s)
+//	serve ADDR           serves "hello from testapp" over HTTP on ADDR, forever
+//	ignore-sigterm [D]   ignores SIGTERM, prints "ignoring SIGTERM", sleeps D (default 1h)
+//	fds                  the open file descriptors: "fd=N target=..."
+//	zombies              orphans children that exit, waits, prints zombies=N
+//	exe-overwrite        tries to write /proc/self/exe and /proc/1/exe and to read /proc/1/root
+//	seccomp [CALL...]    tries mount, umount2, unshare, keyctl, setns, bpf; prints the errno of each
+//
+// A command that cannot run (bad arguments) prints "testapp: ..." to stderr
+// and exits 2. Failures of what is probed are printed, not fatal.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	args := os.Args[1:]
+	if len(args) == 0 {
+		usage("no command")
+	}
+	var cmd []string
+	for i := 0; i <= len(args); i++ {
+		if i == len(args) || args[i] == "+" {
+			if len(cmd) == 0 {
+				usage("empty command")
+			}
+			run(cmd[0], cmd[1:])
+			cmd = nil
+			continue
+		}
+		cmd = append(cmd, args[i])
+	}
+}
+
+func usage(msg string) {
+	fmt.Fprintf(os.Stderr, "testapp: %s\nusage: testapp CMD [ARGS...] [+ CMD [ARGS...]]...\n", msg)
+	os.Exit(2)
+}
+
+func nargs(cmd string, args []string, n int) {
+	if len(args) != n {
+		usage(fmt.Sprintf("%s takes %d argument(s), got %d", cmd, n, len(args)))
+	}
+}
+
+func run(cmd string, args []string) {
+	switch cmd {
+	case "env":
+		nargs(cmd, args, 0)
+		env := os.Environ()
+		sort.Strings(env)
+		for _, e := range env {
+			fmt.Println(e)
+		}
+	case "ids":
+		nargs(cmd, args, 0)
+		groups, err := os.Getgroups()
+		if err != nil {
+			fmt.Printf("groups error=%s %v\n", errnoName(err), err)
+		}
+		gs := make([]string, len(groups))
+		for i, g := range groups {
+			gs[i] = strconv.Itoa(g)
+		}
+		fmt.Printf("uid=%d\ngid=%d\neuid=%d\negid=%d\ngroups=%s\n", os.Getuid(), os.Getgid(), os.Geteuid(), os.Getegid(), strings.Join(gs, ","))
+	case "caps":
+		nargs(cmd, args, 0)
+		caps()
+	case "mounts":
+		nargs(cmd, args, 0)
+		cat("/proc/self/mountinfo")
+	case "hostname":
+		nargs(cmd, args, 0)
+		h, err := os.Hostname()
+		report("hostname", err)
+		fmt.Printf("hostname=%s\n", h)
+	case "cwd":
+		nargs(cmd, args, 0)
+		wd, err := os.Getwd()
+		report("getwd", err)
+		fmt.Printf("cwd=%s\n", wd)
+	case "pid":
+		nargs(cmd, args, 0)
+		fmt.Printf("pid=%d\nppid=%d\n", os.Getpid(), os.Getppid())
+	case "cat":
+		nargs(cmd, args, 1)
+		cat(args[0])
+	case "write":
+		nargs(cmd, args, 2)
+		err := os.WriteFile(args[0], []byte(args[1]), 0o644)
+		report("write "+args[0], err)
+	case "stat":
+		nargs(cmd, args, 1)
+		statPath(args[0])
+	case "ls":
+		nargs(cmd, args, 1)
+		ents, err := os.ReadDir(args[0])
+		if err != nil {
+			report("ls "+args[0], err)
+			return
+		}
+		for _, e := range ents {
+			fmt.Println(e.Name())
+		}
+	case "exit":
+		nargs(cmd, args, 1)
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			usage("exit: not a number: " + args[0])
+		}
+		os.Exit(n)
+	case "sleep":
+		nargs(cmd, args, 1)
+		time.Sleep(duration(args[0]))
+	case "serve":
+		nargs(cmd, args, 1)
+		serve(args[0])
+	case "ignore-sigterm":
+		d := time.Hour
+		if len(args) > 1 {
+			usage("ignore-sigterm takes at most one argument")
+		} else if len(args) == 1 {
+			d = duration(args[0])
+		}
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ignoring SIGTERM")
+		time.Sleep(d)
+	case "fds":
+		nargs(cmd, args, 0)
+		fds()
+	case "zombies":
+		nargs(cmd, args, 0)
+		zombies()
+	case "zombies-child": // internal: orphan N grandchildren and exit at once
+		nargs(cmd, args, 1)
+		n, _ := strconv.Atoi(args[0])
+		for i := 0; i < n; i++ {
+			c := exec.Command("/proc/self/exe", "sleep", "100ms")
+			if err := c.Start(); err != nil {
+				fmt.Fprintf(os.Stderr, "testapp: zombies-child: %v\n", err)
+				os.Exit(1)
+			}
+		}
+		os.Exit(0)
+	case "exe-overwrite":
+		nargs(cmd, args, 0)
+		exeOverwrite()
+	case "seccomp":
+		probeSeccomp(args)
+	default:
+		usage("unknown command " + strconv.Quote(cmd))
+	}
+}
+
+func duration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		usage("not a duration: " + s)
+	}
+	return d
+}
+
+// report prints "OP ok" or "OP error=ERRNO message".
+func report(op string, err error) {
+	if err == nil {
+		fmt.Printf("%s ok\n", op)
+		return
+	}
+	fmt.Printf("%s error=%s %v\n", op, errnoName(err), err)
+}
+
+func errnoName(err error) string {
+	var e syscall.Errno
+	if !errors.As(err, &e) {
+		return "none"
+	}
+	names := map[syscall.Errno]string{
+		syscall.EPERM: "EPERM", syscall.ENOENT: "ENOENT", syscall.ESRCH: "ESRCH", syscall.EINTR: "EINTR",
+		syscall.EIO: "EIO", syscall.ENXIO: "ENXIO", syscall.EBADF: "EBADF", syscall.EAGAIN: "EAGAIN",
+		syscall.ENOMEM: "ENOMEM", syscall.EACCES: "EACCES", syscall.EFAULT: "EFAULT", syscall.EBUSY: "EBUSY",
+		syscall.EEXIST: "EEXIST", syscall.EXDEV: "EXDEV", syscall.ENODEV: "ENODEV", syscall.ENOTDIR: "ENOTDIR",
+		syscall.EISDIR: "EISDIR", syscall.EINVAL: "EINVAL", syscall.EMFILE: "EMFILE", syscall.ETXTBSY: "ETXTBSY",
+		syscall.ENOSPC: "ENOSPC", syscall.EROFS: "EROFS", syscall.ENOSYS: "ENOSYS", syscall.ELOOP: "ELOOP",
+		syscall.ENOTEMPTY: "ENOTEMPTY", syscall.ENOKEY: "ENOKEY",
+		syscall.EDQUOT: "EDQUOT", syscall.ESPIPE: "ESPIPE", syscall.EOPNOTSUPP: "EOPNOTSUPP",
+	}
+	if n, ok := names[e]; ok {
+		return n
+	}
+	return "errno" + strconv.Itoa(int(e))
+}
+
+func cat(name string) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		report("cat "+name, err)
+		return
+	}
+	os.Stdout.Write(b)
+}
+
+func statPath(name string) {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		report("stat "+name, err)
+		return
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	typ := "file"
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		typ = "dir"
+	case m&os.ModeSymlink != 0:
+		typ = "symlink"
+	case m&os.ModeCharDevice != 0:
+		typ = "chardev"
+	case m&os.ModeDevice != 0:
+		typ = "blockdev"
+	case m&os.ModeNamedPipe != 0:
+		typ = "fifo"
+	case m&os.ModeSocket != 0:
+		typ = "socket"
+	}
+	fmt.Printf("type=%s\nperm=%04o\nuid=%d\ngid=%d\nsize=%d\n", typ, st.Mode&0o7777, st.Uid, st.Gid, st.Size)
+	if typ == "symlink" {
+		t, _ := os.Readlink(name)
+		fmt.Printf("target=%s\n", t)
+	}
+}
+
+func caps() {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		report("read /proc/self/status", err)
+		return
+	}
+	names := []string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+		"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+		"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+		"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+		"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+		"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+		"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+		"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || !strings.HasPrefix(k, "Cap") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		fmt.Printf("%s=%s\n", k, v)
+		mask, err := strconv.ParseUint(v, 16, 64)
+		if err != nil {
+			continue
+		}
+		var set []string
+		for i := 0; i < 64; i++ {
+			if mask&(1<<i) == 0 {
+				continue
+			}
+			if i < len(names) {
+				set = append(set, names[i])
+			} else {
+				set = append(set, "CAP_"+strconv.Itoa(i))
+			}
+		}
+		fmt.Printf("%s-names=%s\n", k, strings.Join(set, ","))
+	}
+}
+
+func serve(addr string) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello from testapp")
+	})
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("serving %s\n", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		fmt.Fprintf(os.Stderr, "testapp: serve %s: %v\n", addr, err)
+		os.Exit(1)
+	}
+}
+
+// fds lists the open descriptors with raw system calls, so that the Go
+// runtime opens none of its own (no netpoller); run it as the first command.
+func fds() {
+	dfd, err := syscall.Open("/proc/self/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		report("open /proc/self/fd", err)
+		return
+	}
+	defer syscall.Close(dfd)
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := syscall.ReadDirent(dfd, buf)
+		if err != nil {
+			report("getdents /proc/self/fd", err)
+			return
+		}
+		if n == 0 {
+			break
+		}
+		_, _, names = syscall.ParseDirent(buf[:n], -1, names)
+	}
+	var nums []int
+	for _, n := range names {
+		if i, err := strconv.Atoi(n); err == nil && i != dfd {
+			nums = append(nums, i)
+		}
+	}
+	sort.Ints(nums)
+	for _, n := range nums {
+		t, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(n))
+		if err != nil {
+			t = "?"
+		}
+		fmt.Printf("fd=%d target=%s\n", n, t)
+	}
+}
+
+// zombies orphans children that exit after their parent, so that the pod's
+// PID 1 inherits them, then counts the processes in state Z that it can see.
+func zombies() {
+	const n = 3
+	c := exec.Command("/proc/self/exe", "zombies-child", strconv.Itoa(n))
+	c.Stderr = os.Stderr
+	if err := c.Run(); err != nil {
+		report("zombies-child", err)
+		return
+	}
+	time.Sleep(time.Second)
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var z []string
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		// The state follows the last ')' (the command name may contain one).
+		i := strings.LastIndexByte(s, ')')
+		if i >= 0 && i+2 < len(s) && s[i+2] == 'Z' {
+			z = append(z, strings.Fields(s)[0])
+		}
+	}
+	fmt.Printf("orphaned=%d\nzombies=%d\n", n, len(z))
+	if len(z) > 0 {
+		fmt.Printf("zombie-pids=%s\n", strings.Join(z, ","))
+	}
+}
+
+// exeOverwrite tries what CVE-2019-5736 and its relatives do: open the
+// runtime's binary through /proc/*/exe for writing and reach the host
+// through /proc/1/root.
+func exeOverwrite() {
+	for _, p := range []string{"/proc/self/exe", "/proc/1/exe"} {
+		t, err := os.Readlink(p)
+		if err != nil {
+			report("readlink "+p, err)
+		} else {
+			fmt.Printf("readlink %s ok target=%s\n", p, t)
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		report("open-write "+p, err)
+		if err == nil {
+			f.Close()
+		}
+		f, err = os.Open(p)
+		report("open-read "+p, err)
+		if err == nil {
+			f.Close()
+		}
+	}
+	ents, err := os.ReadDir("/proc/1/root/")
+	report("readdir /proc/1/root", err)
+	if err == nil {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		fmt.Printf("/proc/1/root entries=%s\n", strings.Join(names, ","))
+	}
+	f, err := os.OpenFile("/proc/1/root/.testapp-escape", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	report("create /proc/1/root/.testapp-escape", err)
+	if err == nil {
+		f.Close()
+		os.Remove("/proc/1/root/.testapp-escape")
+	}
+}
+
+// probeSeccomp makes system calls a default seccomp filter should deny, with
+// arguments that do no harm if they are allowed.
+func probeSeccomp(which []string) {
+	calls := map[string]func() error{
+		"mount": func() error {
+			return syscall.Mount("none", "/nonexistent-testapp", "tmpfs", 0, "")
+		},
+		"umount2": func() error { return syscall.Unmount("/nonexistent-testapp", 0) },
+		"unshare": func() error {
+			// A new UTS namespace for this thread only, which stays
+			// locked to this goroutine until exit; harmless.
+			runtime.LockOSThread()
+			return syscall.Unshare(syscall.CLONE_NEWUTS)
+		},
+		"keyctl": func() error {
+			// KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3), no create.
+			return rawSyscall(syscall.SYS_KEYCTL, 0, ^uintptr(2), 0)
+		},
+		"setns": func() error {
+			// fd -1: EBADF when allowed.
+			return rawSyscall(sysSetns, ^uintptr(0), 0, 0)
+		},
+		"bpf": func() error {
+			// BPF_PROG_LOAD with a NULL attribute: EFAULT or EINVAL when allowed.
+			return rawSyscall(sysBPF, 5, 0, 0)
+		},
+	}
+	if len(which) == 0 {
+		which = []string{"mount", "umount2", "unshare", "keyctl", "setns", "bpf"}
+	}
+	for _, w := range which {
+		f, ok := calls[w]
+		if !ok {
+			usage("seccomp: unknown call " + w)
+		}
+		report(w, f())
+	}
+}
+
+// errSkipped reports a probe this architecture cannot make.
+var errSkipped = errors.New("skipped: system call number unknown on this architecture")
+
+func rawSyscall(nr int, a1, a2, a3 uintptr) error {
+	if nr < 0 {
+		return errSkipped
+	}
+	_, _, e := syscall.Syscall(uintptr(nr), a1, a2, a3)
+	if e == 0 {
+		return nil
+	}
+	return e
+}
