@@ -1,0 +1,61 @@
+// Package extract writes the entries of a tar archive (an ACI's rootfs) into
+// a directory without ever writing outside it, whatever the archive says.
+//
+// The archive is treated as hostile. Every entry is created relative to a
+// directory file descriptor of its parent, and parents are opened one path
+// component at a time with O_NOFOLLOW (or in one openat2 call with
+// RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS|RESOLVE_BENEATH), so no symlink the
+// archive planted is ever followed, and ".." or absolute names are refused
+// before any file system call. Files are created with O_CREAT|O_EXCL|O_NOFOLLOW:
+// nothing is ever written through a symlink or into an inode that already
+// exists (which could be a hard link to something else).
+//
+// Decisions (each one is also enforced by a test):
+//
+//   - Names: absolute names, any ".." component, NUL bytes, paths longer than
+//     MaxPathLen (4096) bytes and components longer than MaxNameLen (255)
+//     bytes are errors. "./" prefixes and repeated slashes are cleaned.
+//   - Duplicate entries are errors (spec A1: an ACI has no duplicate
+//     entries), including an explicit non-directory for a path that an
+//     earlier entry already used as a parent directory. With
+//     Options.Overwrite (used when layering dependencies, spec A16) a later
+//     entry replaces an earlier one instead: a directory replacing a
+//     directory is merged, anything else is removed first (a directory
+//     recursively, never following symlinks inside it), and a symlink found
+//     where a parent directory is needed is replaced by a directory, not
+//     followed.
+//   - Symlinks are created verbatim: their targets are never resolved by
+//     the extractor, so an absolute or "../.." target is harmless here; it
+//     is resolved later only inside the pod's own root.
+//   - Hard links must name a regular file inside the root that already
+//     exists (in strict mode: an earlier regular-file entry of the same
+//     archive). Links to symlinks, directories, devices or missing files
+//     are errors.
+//   - Character and block devices are not created: they are skipped and
+//     listed in Result.SkippedDevices. The executor provides /dev itself
+//     (spec E), and a device node inside an image would give the image's
+//     owner a way to reach host devices (a world-writable /dev/sda in a
+//     lower layer) past the namespaces. FIFOs are created (they carry no
+//     privilege). Sockets cannot be expressed in tar.
+//   - Modes are kept, setuid, setgid and sticky bits included (spec A2:
+//     files keep their modes). Ownership is restored with fchown/lchown
+//     before the mode, so the kernel does not clear the bits afterwards.
+//     With Options.NoOwnership (extracting as an unprivileged user) owners
+//     are not restored and setuid/setgid are dropped, because a setuid file
+//     owned by the wrong user is never what the image meant.
+//   - Extended attributes (PAX SCHILY.xattr.*, spec A2) are kept only in the
+//     user.* namespace and security.capability (file capabilities, the
+//     modern replacement for setuid, still bounded by the app's capability
+//     set). trusted.* (overlayfs keeps its own metadata there: a planted
+//     trusted.overlay.redirect would steer the pod's overlay), security.*
+//     labels other than capabilities (the host policy labels files) and
+//     system.* (ACLs) are dropped and counted in Result.DroppedXattrs. At
+//     most MaxXattrs per entry and 64 KiB per value.
+//   - Sizes are bounded: Options.MaxEntries entries and Options.MaxBytes
+//     bytes of file content in total; a header announcing more fails before
+//     anything is written. PAX headers are bounded by archive/tar (1 MiB).
+//   - Ownership and times are restored after the content: mtime and atime
+//     with utimensat(AT_SYMLINK_NOFOLLOW) on the entry itself (symlinks
+//     included); directory metadata is applied in Finish, after all of
+//     their children exist, so that creating children does not disturb it.
+package extract

@@ -1,0 +1,979 @@
+package extract
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bounds on names that hold whatever the options say. They are the Linux
+// PATH_MAX and NAME_MAX.
+const (
+	MaxPathLen = 4096
+	MaxNameLen = 255
+	// MaxXattrs is the most extended attributes one entry may carry.
+	MaxXattrs = 128
+	// maxXattrValue is the kernel's XATTR_SIZE_MAX.
+	maxXattrValue = 64 << 10
+)
+
+// Defaults for the zero Options fields.
+const (
+	DefaultMaxEntries = 1 << 20
+	DefaultMaxBytes   = 64 << 30
+)
+
+// Options bound and shape an extraction.
+type Options struct {
+	// MaxEntries is the most entries (of any type) accepted; 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
+	// MaxBytes is the most bytes of regular-file content written in total;
+	// 0 means DefaultMaxBytes.
+	MaxBytes int64
+	// Overwrite lets a later entry replace an earlier one (layering, spec
+	// A16) instead of failing as a duplicate.
+	Overwrite bool
+	// NoOwnership skips restoring owners (for an unprivileged caller) and
+	// then drops setuid and setgid bits.
+	NoOwnership bool
+}
+
+// Result says what an extraction did.
+type Result struct {
+	// Entries counts the entries handed to Add, skipped ones included.
+	Entries int
+	// Bytes is the regular-file content written.
+	Bytes int64
+	// SkippedDevices names the character and block devices that were not
+	// created (at most the first 1000).
+	SkippedDevices []string
+	// DroppedXattrs counts extended attributes not restored because of
+	// their namespace.
+	DroppedXattrs int
+}
+
+// Kinds of paths remembered in strict mode to refuse duplicates.
+const (
+	seenImplicitDir = 'i'
+	seenDir         = 'd'
+	seenFile        = 'f'
+	seenOther       = 'o'
+)
+
+// meta is the metadata of a directory, applied in Finish.
+type meta struct {
+	mode     uint32
+	uid, gid int
+	atime    time.Time
+	mtime    time.Time
+	xattrs   [][2]string
+	implicit bool
+}
+
+// Extractor writes entries below one root directory. It is not safe for
+// concurrent use; one archive is one goroutine's work.
+type Extractor struct {
+	rootFD int
+	opts   Options
+	seen   map[string]byte
+	dirs   map[string]*meta
+	res    Result
+
+	cachePath string
+	cacheFD   int
+	buf       []byte
+}
+
+// New opens root, which must be an existing directory, for extraction.
+// Entry names given to Add are relative to root. Close releases it.
+func New(root string, opts Options) (*Extractor, error) {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultMaxEntries
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	x := &Extractor{
+		rootFD:  fd,
+		opts:    opts,
+		dirs:    make(map[string]*meta),
+		cacheFD: -1,
+	}
+	if !opts.Overwrite {
+		x.seen = make(map[string]byte)
+	}
+	return x, nil
+}
+
+// Close releases the root directory. It does not remove anything.
+func (x *Extractor) Close() error {
+	x.dropCache()
+	if x.rootFD < 0 {
+		return nil
+	}
+	err := unix.Close(x.rootFD)
+	x.rootFD = -1
+	return err
+}
+
+// Result returns the counters so far.
+func (x *Extractor) Result() Result { return x.res }
+
+// CleanName turns an archive entry name into a clean relative path (“.” for
+// the root itself), refusing absolute names, “..” components, NUL bytes and
+// over-long names or components.
+func CleanName(name string) (string, error) {
+	switch {
+	case name == "":
+		return "", errors.New("empty name")
+	case strings.IndexByte(name, 0) >= 0:
+		return "", errors.New("name contains a NUL byte")
+	case len(name) > MaxPathLen:
+		return "", fmt.Errorf("name is %d bytes long, more than %d", len(name), MaxPathLen)
+	case name[0] == '/':
+		return "", errors.New("absolute name")
+	}
+	parts := strings.Split(name, "/")
+	out := parts[:0]
+	for _, p := range parts {
+		switch {
+		case p == "" || p == ".":
+			continue
+		case p == "..":
+			return "", errors.New(`name has a ".." component`)
+		case len(p) > MaxNameLen:
+			return "", fmt.Errorf("name component is %d bytes long, more than %d", len(p), MaxNameLen)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return ".", nil
+	}
+	return strings.Join(out, "/"), nil
+}
+
+// Add writes one entry. body is read for regular files only (exactly
+// hdr.Size bytes). Any error leaves the root in an unspecified state: the
+// caller is expected to throw the whole directory away.
+func (x *Extractor) Add(ctx context.Context, hdr *tar.Header, body io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil // archive-wide PAX defaults, not a file
+	}
+	x.res.Entries++
+	if x.res.Entries > x.opts.MaxEntries {
+		return fmt.Errorf("extract %q: more than %d entries", hdr.Name, x.opts.MaxEntries)
+	}
+	name, err := CleanName(hdr.Name)
+	if err != nil {
+		return fmt.Errorf("extract %q: %w", hdr.Name, err)
+	}
+	if err := x.add(name, hdr, body); err != nil {
+		return fmt.Errorf("extract %q: %w", hdr.Name, err)
+	}
+	return nil
+}
+
+func (x *Extractor) add(name string, hdr *tar.Header, body io.Reader) error {
+	if name == "." {
+		if hdr.Typeflag != tar.TypeDir {
+			return errors.New("the root must be a directory")
+		}
+		if x.seen != nil {
+			if x.seen["."] == seenDir {
+				return errors.New("duplicate entry")
+			}
+			x.seen["."] = seenDir
+		}
+		return x.recordDir(".", hdr)
+	}
+	if x.seen != nil {
+		if k, ok := x.seen[name]; ok && !(k == seenImplicitDir && hdr.Typeflag == tar.TypeDir) {
+			if k == seenImplicitDir {
+				return errors.New("a parent directory of earlier entries must stay a directory")
+			}
+			return errors.New("duplicate entry")
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
+		return x.file(name, hdr, body)
+	case tar.TypeDir:
+		return x.dir(name, hdr)
+	case tar.TypeSymlink:
+		return x.symlink(name, hdr)
+	case tar.TypeLink:
+		return x.hardlink(name, hdr)
+	case tar.TypeChar, tar.TypeBlock:
+		if len(x.res.SkippedDevices) < 1000 {
+			x.res.SkippedDevices = append(x.res.SkippedDevices, name)
+		}
+		return nil
+	case tar.TypeFifo:
+		return x.fifo(name, hdr)
+	}
+	return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+}
+
+func (x *Extractor) mark(name string, k byte) {
+	if x.seen != nil {
+		x.seen[name] = k
+	}
+}
+
+// parent returns a borrowed descriptor of name's parent directory (created
+// as needed) and name's last component.
+func (x *Extractor) parent(name string) (int, string, error) {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	if dir == x.cachePath && x.cacheFD >= 0 {
+		return x.cacheFD, base, nil
+	}
+	fd, err := x.openDir(dir, true)
+	if err != nil {
+		return -1, "", err
+	}
+	x.dropCache()
+	x.cachePath, x.cacheFD = dir, fd
+	return fd, base, nil
+}
+
+func (x *Extractor) dropCache() {
+	if x.cacheFD >= 0 {
+		unix.Close(x.cacheFD)
+	}
+	x.cachePath, x.cacheFD = "", -1
+}
+
+// openDir opens the directory dir (relative to the root) without following
+// any symlink. With create, missing components are created as implicit
+// directories, and in Overwrite mode a non-directory in the way is replaced.
+// The caller owns the returned descriptor.
+func (x *Extractor) openDir(dir string, create bool) (int, error) {
+	if dir == "." {
+		return unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
+	}
+	fd, err := unix.Openat2(x.rootFD, dir, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err == nil {
+		return fd, nil
+	}
+	// Slow path: one component at a time, so each failure can be named
+	// and, where allowed, repaired.
+	cur, err := unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	parts := strings.Split(dir, "/")
+	for i, comp := range parts {
+		sofar := strings.Join(parts[:i+1], "/")
+		next, err := unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENOENT) && create:
+			if err := unix.Mkdirat(cur, comp, 0o755); err != nil {
+				unix.Close(cur)
+				return -1, fmt.Errorf("create parent %s: %w", sofar, err)
+			}
+			x.mark(sofar, seenImplicitDir)
+			x.dirs[sofar] = &meta{mode: 0o755, implicit: true}
+			next, err = unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		case (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)) && create && x.opts.Overwrite:
+			// Spec A16: a symlink (or file) in a lower layer where an upper
+			// layer needs a directory is replaced, never followed.
+			if err := x.removeAt(cur, comp, sofar); err != nil {
+				unix.Close(cur)
+				return -1, err
+			}
+			if err := unix.Mkdirat(cur, comp, 0o755); err != nil {
+				unix.Close(cur)
+				return -1, fmt.Errorf("create parent %s: %w", sofar, err)
+			}
+			x.dirs[sofar] = &meta{mode: 0o755, implicit: true}
+			next, err = unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR):
+			var st unix.Stat_t
+			serr := unix.Fstatat(cur, comp, &st, unix.AT_SYMLINK_NOFOLLOW)
+			unix.Close(cur)
+			if serr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return -1, fmt.Errorf("parent %s is a symlink: refusing to follow it", sofar)
+			}
+			return -1, fmt.Errorf("parent %s is not a directory", sofar)
+		}
+		unix.Close(cur)
+		if err != nil {
+			return -1, fmt.Errorf("open parent %s: %w", sofar, err)
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// removeAt removes whatever is at dirfd/base (known to the caller as name),
+// recursively for a directory, never following a symlink. A missing entry
+// is not an error.
+func (x *Extractor) removeAt(dirfd int, base, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if err := removeAllAt(dirfd, base); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+		if x.cachePath == name || strings.HasPrefix(x.cachePath, name+"/") {
+			x.dropCache()
+		}
+		for d := range x.dirs {
+			if d == name || strings.HasPrefix(d, name+"/") {
+				delete(x.dirs, d)
+			}
+		}
+		return nil
+	}
+	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return nil
+}
+
+// removeAllAt removes the directory dirfd/base and everything below it
+// through descriptors only.
+func removeAllAt(dirfd int, base string) error {
+	fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), base)
+	for {
+		names, err := f.Readdirnames(512)
+		for _, n := range names {
+			var st unix.Stat_t
+			if err := unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				if errors.Is(err, unix.ENOENT) {
+					continue
+				}
+				f.Close()
+				return err
+			}
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				err = removeAllAt(fd, n)
+			} else {
+				err = unix.Unlinkat(fd, n, 0)
+			}
+			if err != nil && !errors.Is(err, unix.ENOENT) {
+				f.Close()
+				return err
+			}
+		}
+		if err == io.EOF || len(names) == 0 {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+	}
+	f.Close()
+	if err := unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return nil
+}
+
+// prepare finds the parent of a non-directory entry and, in Overwrite mode,
+// clears the way.
+func (x *Extractor) prepare(name string) (int, string, error) {
+	pfd, base, err := x.parent(name)
+	if err != nil {
+		return -1, "", err
+	}
+	if x.opts.Overwrite {
+		if err := x.removeAt(pfd, base, name); err != nil {
+			return -1, "", err
+		}
+	}
+	return pfd, base, nil
+}
+
+func (x *Extractor) perm(hdr *tar.Header) uint32 {
+	p := uint32(hdr.Mode) & 0o7777
+	if x.opts.NoOwnership {
+		p &^= unix.S_ISUID | unix.S_ISGID
+	}
+	return p
+}
+
+func checkIDs(hdr *tar.Header) error {
+	if hdr.Uid < 0 || hdr.Uid > 1<<32-2 || hdr.Gid < 0 || hdr.Gid > 1<<32-2 {
+		return fmt.Errorf("owner %d:%d out of range", hdr.Uid, hdr.Gid)
+	}
+	return nil
+}
+
+// xattrs returns the extended attributes of hdr that are restored, counting
+// the dropped ones.
+func (x *Extractor) xattrs(hdr *tar.Header) ([][2]string, error) {
+	var out [][2]string
+	n := 0
+	for k, v := range hdr.PAXRecords {
+		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
+		if !ok {
+			continue
+		}
+		n++
+		if n > MaxXattrs {
+			return nil, fmt.Errorf("more than %d extended attributes", MaxXattrs)
+		}
+		if len(v) > maxXattrValue || len(name) > 255 || name == "" {
+			return nil, fmt.Errorf("extended attribute %.64q too large", name)
+		}
+		if !KeepXattr(name) {
+			x.res.DroppedXattrs++
+			continue
+		}
+		out = append(out, [2]string{name, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out, nil
+}
+
+// KeepXattr says whether an extended attribute of an image is restored: only
+// user.* and security.capability are (see the package documentation).
+func KeepXattr(name string) bool {
+	return strings.HasPrefix(name, "user.") && len(name) > len("user.") || name == "security.capability"
+}
+
+func setXattrs(fd int, name string, xs [][2]string) error {
+	for _, kv := range xs {
+		err := unix.Fsetxattr(fd, kv[0], []byte(kv[1]), 0)
+		if err == nil {
+			continue
+		}
+		if kv[0] != "security.capability" && (errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)) {
+			continue // the file system has no user xattrs; nothing to keep them in
+		}
+		return fmt.Errorf("set extended attribute %s on %s: %w", kv[0], name, err)
+	}
+	return nil
+}
+
+func times(hdr *tar.Header) []unix.Timespec {
+	at := hdr.AccessTime
+	if at.IsZero() {
+		at = hdr.ModTime
+	}
+	return []unix.Timespec{timespec(at), timespec(hdr.ModTime)}
+}
+
+// timespec converts without UnixNano's overflow for dates far from now; the
+// kernel clamps to what the file system can store.
+func timespec(t time.Time) unix.Timespec {
+	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
+}
+
+// writer hides os.File's ReadFrom so that io.CopyBuffer uses our buffer.
+type writer struct{ f *os.File }
+
+func (w writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
+	if hdr.Size < 0 {
+		return fmt.Errorf("negative size %d", hdr.Size)
+	}
+	if hdr.Size > x.opts.MaxBytes-x.res.Bytes {
+		return fmt.Errorf("size %d exceeds the limit of %d bytes of content", hdr.Size, x.opts.MaxBytes)
+	}
+	if err := checkIDs(hdr); err != nil {
+		return err
+	}
+	xs, err := x.xattrs(hdr)
+	if err != nil {
+		return err
+	}
+	pfd, base, err := x.prepare(name)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return errors.New("duplicate entry")
+		}
+		return fmt.Errorf("create: %w", err)
+	}
+	x.mark(name, seenFile)
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if hdr.Size > 0 {
+		if x.buf == nil {
+			x.buf = make([]byte, 256<<10)
+		}
+		n, err := io.CopyBuffer(writer{f}, io.LimitReader(body, hdr.Size), x.buf)
+		x.res.Bytes += n
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if n != hdr.Size {
+			return fmt.Errorf("content ends after %d of %d bytes: %w", n, hdr.Size, io.ErrUnexpectedEOF)
+		}
+	}
+	if !x.opts.NoOwnership {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	if err := unix.Fchmod(fd, x.perm(hdr)); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	// After chown: the kernel clears security.capability on chown.
+	if err := setXattrs(fd, name, xs); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
+func (x *Extractor) recordDir(name string, hdr *tar.Header) error {
+	if err := checkIDs(hdr); err != nil {
+		return err
+	}
+	xs, err := x.xattrs(hdr)
+	if err != nil {
+		return err
+	}
+	x.dirs[name] = &meta{
+		mode:   x.perm(hdr),
+		uid:    hdr.Uid,
+		gid:    hdr.Gid,
+		atime:  hdr.AccessTime,
+		mtime:  hdr.ModTime,
+		xattrs: xs,
+	}
+	return nil
+}
+
+func (x *Extractor) dir(name string, hdr *tar.Header) error {
+	pfd, base, err := x.parent(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+		if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("mkdir: %w", err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("stat: %w", err)
+		}
+		switch {
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR && (x.seen == nil || x.seen[name] == seenImplicitDir):
+			// Merge with the directory already there.
+		case x.opts.Overwrite:
+			if err := x.removeAt(pfd, base, name); err != nil {
+				return err
+			}
+			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+				return fmt.Errorf("mkdir: %w", err)
+			}
+		default:
+			return errors.New("duplicate entry")
+		}
+	}
+	x.mark(name, seenDir)
+	return x.recordDir(name, hdr)
+}
+
+func (x *Extractor) symlink(name string, hdr *tar.Header) error {
+	target := hdr.Linkname
+	switch {
+	case target == "":
+		return errors.New("symlink with an empty target")
+	case len(target) > MaxPathLen:
+		return fmt.Errorf("symlink target is %d bytes long, more than %d", len(target), MaxPathLen)
+	case strings.IndexByte(target, 0) >= 0:
+		return errors.New("symlink target contains a NUL byte")
+	}
+	if err := checkIDs(hdr); err != nil {
+		return err
+	}
+	pfd, base, err := x.prepare(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.Symlinkat(target, pfd, base); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return errors.New("duplicate entry")
+		}
+		return fmt.Errorf("symlink: %w", err)
+	}
+	x.mark(name, seenOther)
+	if !x.opts.NoOwnership {
+		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("lchown: %w", err)
+		}
+	}
+	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
+func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
+	target, err := CleanName(hdr.Linkname)
+	if err != nil {
+		return fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
+	}
+	if target == name || target == "." {
+		return fmt.Errorf("hard link to %q: not a file", hdr.Linkname)
+	}
+	if x.seen != nil && x.seen[target] != seenFile {
+		return fmt.Errorf("hard link to %q: not an earlier regular file of this archive", hdr.Linkname)
+	}
+	tdir, tbase := path.Split(target)
+	tdir = strings.TrimSuffix(tdir, "/")
+	if tdir == "" {
+		tdir = "."
+	}
+	tfd, err := x.openDir(tdir, false)
+	if err != nil {
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
+	}
+	defer unix.Close(tfd)
+	var st unix.Stat_t
+	if err := unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("hard link to %q: not a regular file", hdr.Linkname)
+	}
+	pfd, base, err := x.prepare(name)
+	if err != nil {
+		return err
+	}
+	// flags 0: linkat never follows a symlink at the target; the check
+	// above already made sure it is a regular file.
+	if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return errors.New("duplicate entry")
+		}
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
+	}
+	x.mark(name, seenFile)
+	return nil
+}
+
+func (x *Extractor) fifo(name string, hdr *tar.Header) error {
+	if err := checkIDs(hdr); err != nil {
+		return err
+	}
+	pfd, base, err := x.prepare(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return errors.New("duplicate entry")
+		}
+		return fmt.Errorf("mkfifo: %w", err)
+	}
+	x.mark(name, seenOther)
+	// Open without blocking (O_PATH) to get a descriptor of exactly the
+	// node we made.
+	fd, err := unix.Openat(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	if !x.opts.NoOwnership {
+		if err := unix.Fchownat(fd, "", hdr.Uid, hdr.Gid, unix.AT_EMPTY_PATH); err != nil {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	if err := unix.Fchmodat(pfd, base, x.perm(hdr), 0); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
+// LinkFrom adds the regular file name as a new hard link to the file
+// srcBase in the directory srcDir (outside the root, on the same file
+// system), falling back to a copy across file systems. The source's
+// metadata is kept as it is. It is how rendering layers already-extracted
+// trees without copying their content.
+func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBase string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x.res.Entries++
+	if x.res.Entries > x.opts.MaxEntries {
+		return fmt.Errorf("extract %q: more than %d entries", name, x.opts.MaxEntries)
+	}
+	clean, err := CleanName(name)
+	if err != nil || clean == "." {
+		return fmt.Errorf("link %q: bad name", name)
+	}
+	if x.seen != nil && x.seen[clean] != 0 {
+		return fmt.Errorf("link %q: duplicate entry", name)
+	}
+	pfd, base, err := x.prepare(clean)
+	if err != nil {
+		return fmt.Errorf("link %q: %w", name, err)
+	}
+	err = unix.Linkat(srcDir, srcBase, pfd, base, 0)
+	if errors.Is(err, unix.EXDEV) {
+		err = copyFile(srcDir, srcBase, pfd, base, x.opts.NoOwnership)
+	}
+	if err != nil {
+		return fmt.Errorf("link %q: %w", name, err)
+	}
+	x.mark(clean, seenFile)
+	return nil
+}
+
+// copyFile copies a regular file with its owner, mode, xattrs and times.
+func copyFile(srcDir int, srcBase string, dstDir int, dstBase string, noOwner bool) error {
+	sfd, err := unix.Openat(srcDir, srcBase, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	src := os.NewFile(uintptr(sfd), srcBase)
+	defer src.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(sfd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return errors.New("not a regular file")
+	}
+	dfd, err := unix.Openat(dstDir, dstBase, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	dst := os.NewFile(uintptr(dfd), dstBase)
+	defer dst.Close()
+	if _, err := io.Copy(dst, src); err != nil {
+		return err
+	}
+	mode := st.Mode & 0o7777
+	if noOwner {
+		mode &^= unix.S_ISUID | unix.S_ISGID
+	} else if err := unix.Fchown(dfd, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(dfd, mode); err != nil {
+		return err
+	}
+	xs, err := ReadXattrs(sfd)
+	if err != nil {
+		return err
+	}
+	if err := setXattrs(dfd, dstBase, xs); err != nil {
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	return unix.UtimesNanoAt(dstDir, dstBase, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// ReadXattrs returns the extended attributes of an open file that KeepXattr
+// accepts, sorted by name.
+func ReadXattrs(fd int) ([][2]string, error) {
+	sz, err := unix.Flistxattr(fd, nil)
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if sz == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, sz)
+	sz, err = unix.Flistxattr(fd, buf)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for _, n := range strings.Split(string(buf[:sz]), "\x00") {
+		if n == "" || !KeepXattr(n) {
+			continue
+		}
+		vsz, err := unix.Fgetxattr(fd, n, nil)
+		if err != nil {
+			return nil, err
+		}
+		v := make([]byte, vsz)
+		vsz, err = unix.Fgetxattr(fd, n, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{n, string(v[:vsz])})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out, nil
+}
+
+// Prune removes every non-directory for which keep returns false, then every
+// directory for which keep returns false and that has nothing left in it.
+// It is how a pathWhitelist is applied (spec A14, A16); call it before
+// Finish so directory times are restored after the removals.
+func (x *Extractor) Prune(ctx context.Context, keep func(name string, isDir bool) bool) error {
+	x.dropCache()
+	fd, err := unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = x.prune(ctx, fd, "", keep)
+	return err
+}
+
+// prune works on the open directory fd (consumed) named dir ("" for the
+// root) and reports whether anything is left in it.
+func (x *Extractor) prune(ctx context.Context, fd int, dir string, keep func(string, bool) bool) (bool, error) {
+	f := os.NewFile(uintptr(fd), dir)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return false, fmt.Errorf("prune %s: %w", dir, err)
+	}
+	left := false
+	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		name := n
+		if dir != "" {
+			name = dir + "/" + n
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return false, fmt.Errorf("prune %s: %w", name, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if keep(name, false) {
+				left = true
+				continue
+			}
+			if err := unix.Unlinkat(fd, n, 0); err != nil {
+				return false, fmt.Errorf("prune %s: %w", name, err)
+			}
+			continue
+		}
+		cfd, err := unix.Openat(fd, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return false, fmt.Errorf("prune %s: %w", name, err)
+		}
+		sub, err := x.prune(ctx, cfd, name, keep)
+		if err != nil {
+			return false, err
+		}
+		if sub || keep(name, true) {
+			left = true
+			continue
+		}
+		if err := unix.Unlinkat(fd, n, unix.AT_REMOVEDIR); err != nil {
+			return false, fmt.Errorf("prune %s: %w", name, err)
+		}
+		delete(x.dirs, name)
+	}
+	return left, nil
+}
+
+// Finish restores the owners, modes, extended attributes and times of the
+// directories, deepest first, now that nothing more is created in them.
+func (x *Extractor) Finish(ctx context.Context) (Result, error) {
+	x.dropCache()
+	names := make([]string, 0, len(x.dirs))
+	for n := range x.dirs {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		di, dj := strings.Count(names[i], "/"), strings.Count(names[j], "/")
+		if names[i] == "." || names[j] == "." {
+			return names[j] == "." && names[i] != "."
+		}
+		if di != dj {
+			return di > dj
+		}
+		return names[i] < names[j]
+	})
+	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			return x.res, err
+		}
+		m := x.dirs[n]
+		fd, err := x.openDir(n, false)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return x.res, fmt.Errorf("finish directory %s: %w", n, err)
+		}
+		err = x.applyDir(fd, n, m)
+		unix.Close(fd)
+		if err != nil {
+			return x.res, fmt.Errorf("finish directory %s: %w", n, err)
+		}
+	}
+	return x.res, nil
+}
+
+func (x *Extractor) applyDir(fd int, name string, m *meta) error {
+	if !m.implicit && !x.opts.NoOwnership {
+		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	if err := unix.Fchmod(fd, m.mode); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	if err := setXattrs(fd, name, m.xattrs); err != nil {
+		return err
+	}
+	if m.implicit {
+		return nil
+	}
+	at := m.atime
+	if at.IsZero() {
+		at = m.mtime
+	}
+	ts := []unix.Timespec{timespec(at), timespec(m.mtime)}
+	if err := unix.UtimesNanoAt(fd, ".", ts, 0); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}

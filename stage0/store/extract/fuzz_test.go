@@ -1,0 +1,34 @@
+package extract
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+)
+
+// FuzzExtract feeds arbitrary bytes as a tar stream, in strict and in
+// layering (Overwrite) mode, and checks the one property that matters:
+// nothing outside the target directory changes.
+func FuzzExtract(f *testing.F) {
+	f.Add(mkTar(f, file("a", "x")), false)
+	f.Add(mkTar(f, dir("d"), file("d/f", "hello"), hardlink("d/h", "d/f"), symlink("d/s", "../f")), false)
+	f.Add(mkTar(f, symlink("l", "../canary"), file("l/secret", "pwned")), true)
+	f.Add(mkTar(f, symlink("l", "/"), dir("l/x"), hardlink("h", "l/etc/passwd")), true)
+	f.Add(mkTar(f, dir("d"), symlink("d", "../canary"), file("d/secret", "pwned")), true)
+	f.Add(mkTar(f, file("f", "x"), dir("f"), file("f/g", "y"), hardlink("g", "f/g")), true)
+	f.Fuzz(func(t *testing.T, data []byte, overwrite bool) {
+		base, target, canary := setupCanary(t)
+		before := snapshot(t, canary)
+		_, _ = Tar(context.Background(), bytes.NewReader(data), target, Options{
+			MaxEntries: 200, MaxBytes: 1 << 20, Overwrite: overwrite,
+			NoOwnership: os.Geteuid() != 0,
+		})
+		if after := snapshot(t, canary); after != before {
+			t.Fatalf("canary changed:\n%s\n---\n%s", before, after)
+		}
+		if names, _ := os.ReadDir(base); len(names) != 2 {
+			t.Fatalf("base holds %d entries", len(names))
+		}
+	})
+}
