@@ -1,0 +1,662 @@
+package trust
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+)
+
+// MaxSignatureSize bounds a detached signature file. A signature is a few
+// hundred bytes; callers reading .aci.asc from the network should stop at
+// this size.
+const MaxSignatureSize = 64 << 10
+
+// Reasons a signature is refused. A *VerifyError wraps exactly one of them
+// (ErrUnknownSigner also matches ErrUntrusted), so callers can test with
+// errors.Is.
+var (
+	ErrNoSignature        = errors.New("no signature")
+	ErrMalformedSignature = errors.New("malformed signature")
+	ErrBadSignature       = errors.New("signature does not match the image")
+	ErrUntrusted          = errors.New("signer not trusted for this image name")
+	ErrUnknownSigner      = errors.New("signer unknown to the trust store")
+	ErrExpired            = errors.New("expired")
+	ErrRevoked            = errors.New("revoked")
+	ErrWeakHash           = errors.New("weak digest algorithm")
+	ErrWeakKey            = errors.New("weak key")
+)
+
+// VerifyError is a refused signature. Its message names the image, the
+// signing key and the reason.
+type VerifyError struct {
+	Image       string // image name the signature was checked for
+	KeyID       string // issuer key ID (16 upper-case hex digits), if known
+	Fingerprint string // primary key fingerprint, if the key is known
+	Reason      error  // one of the Err* values of this package
+	Detail      string // human-readable specifics
+	Err         error  // underlying library error, if any
+}
+
+func (e *VerifyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "verify signature of image %s", e.Image)
+	switch {
+	case e.Fingerprint != "":
+		fmt.Fprintf(&b, " (key %s)", e.Fingerprint)
+	case e.KeyID != "":
+		fmt.Fprintf(&b, " (key ID %s)", e.KeyID)
+	}
+	fmt.Fprintf(&b, ": %v", e.Reason)
+	if e.Detail != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, " (%v)", e.Err)
+	}
+	return b.String()
+}
+
+// Unwrap exposes the reason, and for ErrUnknownSigner also ErrUntrusted.
+// The library error is deliberately not exposed: its sentinels are not
+// part of this package's contract.
+func (e *VerifyError) Unwrap() []error {
+	if e.Reason == ErrUnknownSigner {
+		return []error{e.Reason, ErrUntrusted}
+	}
+	return []error{e.Reason}
+}
+
+// Signer describes the key that made an accepted signature.
+type Signer struct {
+	Fingerprint string    // primary key fingerprint, lower-case hex
+	KeyID       string    // ID of the key that signed (a subkey or the primary)
+	UserIDs     []string  // primary user ID first
+	SignedAt    time.Time // signature creation time
+	Hash        crypto.Hash
+	Root        bool   // trusted through root.d
+	Prefix      string // else the prefix the key is trusted for
+	Path        string // the key file that granted trust
+	Entity      *openpgp.Entity
+}
+
+// weakHashes are the digests refused for image signatures whatever the
+// library's defaults are.
+var weakHashes = map[crypto.Hash]bool{crypto.MD5: true, crypto.SHA1: true, crypto.RIPEMD160: true}
+
+// Verifier checks a detached signature over bytes written to it, so the
+// fetcher can tee a download into it while the same bytes are
+// decompressed and extracted. Write every byte of the image file, then
+// call Verify once. A Verifier is not safe for concurrent use. It holds no
+// goroutine or file, so an abandoned Verifier needs no cleanup.
+type Verifier struct {
+	store   *Store
+	image   string
+	trusted []*trustedKey
+	md      *openpgp.MessageDetails
+	src     feed
+	buf     []byte
+	n       int64
+	done    bool
+}
+
+// feed is the io.Reader the library pulls the signed data from. Write
+// hands it each chunk and drains it synchronously.
+type feed struct {
+	pending []byte
+	eof     bool
+}
+
+func (f *feed) Read(p []byte) (int, error) {
+	if len(f.pending) == 0 {
+		if f.eof {
+			return 0, io.EOF
+		}
+		return 0, nil
+	}
+	n := copy(p, f.pending)
+	f.pending = f.pending[n:]
+	return n, nil
+}
+
+// NewVerifier prepares the check of signature (the .aci.asc file, armored
+// or binary) for the image named imageName. It fails early, before any
+// image byte is read, when the signature is missing or malformed, uses a
+// weak digest, or is made by no key trusted for imageName. Only binary
+// signatures (signature type 0x00, gpg's default for --detach-sign) are
+// accepted: a text-mode signature would also match the image with its line
+// endings changed.
+func (s *Store) NewVerifier(imageName string, signature []byte) (*Verifier, error) {
+	fail := func(reason error, keyID, fp, detail string, err error) (*Verifier, error) {
+		return nil, &VerifyError{Image: imageName, KeyID: keyID, Fingerprint: fp, Reason: reason, Detail: detail, Err: err}
+	}
+	if err := ValidatePrefix(imageName); err != nil {
+		return nil, fmt.Errorf("verify signature: image name: %w", err)
+	}
+	sigs, bin, err := parseSignature(signature)
+	if err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			ve.Image = imageName
+		}
+		return nil, err
+	}
+	trusted, err := s.trusted(imageName)
+	if err != nil {
+		return nil, fmt.Errorf("verify signature of image %s: %w", imageName, err)
+	}
+	var keyring openpgp.EntityList
+	for _, tk := range trusted {
+		keyring = append(keyring, tk.copies[0].entity)
+	}
+	// Keep the library to signatures we would accept at all, and say why
+	// when none is left.
+	var usable int
+	var weak *packet.Signature
+	for _, sig := range sigs {
+		if len(keyring.EntitiesById(*sig.IssuerKeyId)) == 0 {
+			continue
+		}
+		if weakHashes[sig.Hash] {
+			weak = sig
+			continue
+		}
+		usable++
+	}
+	if usable == 0 {
+		if weak != nil {
+			return fail(ErrWeakHash, keyIDString(*weak.IssuerKeyId), fingerprintOf(keyring, *weak.IssuerKeyId), fmt.Sprintf("signed with %s; re-sign with SHA-256 or better (gpg --digest-algo SHA256)", hashName(weak.Hash)), nil)
+		}
+		return nil, s.untrusted(imageName, sigs)
+	}
+	v := &Verifier{store: s, image: imageName, trusted: trusted, buf: make([]byte, 64<<10)}
+	v.md, err = openpgp.VerifyDetachedSignatureReader(keyring, &v.src, bytes.NewReader(bin), &packet.Config{Time: s.now})
+	if err != nil {
+		return fail(ErrMalformedSignature, "", "", "", err)
+	}
+	return v, nil
+}
+
+// Write hashes p as the next bytes of the image. It fails only after
+// Verify.
+func (v *Verifier) Write(p []byte) (int, error) {
+	if v.done {
+		return 0, errors.New("trust: write after Verify")
+	}
+	v.src.pending = p
+	for len(v.src.pending) > 0 {
+		if _, err := v.md.UnverifiedBody.Read(v.buf); err != nil {
+			// Cannot happen before EOF: the feed never fails.
+			v.src.pending = nil
+			return 0, fmt.Errorf("trust: hash image: %w", err)
+		}
+	}
+	v.n += int64(len(p))
+	return len(p), nil
+}
+
+// Verify finishes the check after the last byte was written. It returns
+// the signer when a signature verifies against a key trusted for the
+// image name, and otherwise a *VerifyError. Beyond the library's checks
+// (key valid when it signed, signature not expired, digest and key
+// strength) it requires the signing key and primary key to be neither
+// revoked nor expired now, in any stored copy of the key.
+func (v *Verifier) Verify() (*Signer, error) {
+	if v.done {
+		return nil, errors.New("trust: Verify called twice")
+	}
+	v.done = true
+	v.src.eof = true
+	for {
+		_, err := v.md.UnverifiedBody.Read(v.buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &VerifyError{Image: v.image, Reason: ErrMalformedSignature, Err: err}
+		}
+	}
+	md := v.md
+	if md.SignatureError != nil || md.SignedBy == nil || md.Signature == nil {
+		return nil, v.libraryRefusal()
+	}
+	sig := md.Signature
+	key := md.SignedBy
+	fp := Fingerprint(key.Entity)
+	ve := func(reason error, detail string) error {
+		return &VerifyError{Image: v.image, KeyID: key.PublicKey.KeyIdString(), Fingerprint: fp, Reason: reason, Detail: detail}
+	}
+	if weakHashes[sig.Hash] {
+		return nil, ve(ErrWeakHash, "signed with "+hashName(sig.Hash))
+	}
+	if sig.SigType != packet.SigTypeBinary {
+		return nil, ve(ErrMalformedSignature, fmt.Sprintf("signature type %#x, want a binary-document signature (0x00)", uint8(sig.SigType)))
+	}
+	now := v.store.now()
+	var tk *trustedKey
+	for _, t := range v.trusted {
+		if t.fingerprint == fp {
+			tk = t
+		}
+	}
+	if tk == nil {
+		// The library only knows the keyring we gave it.
+		return nil, ve(ErrUntrusted, "signer missing from the keyring")
+	}
+	for _, c := range tk.copies {
+		if detail, reason := keyStateNow(c.entity, key.PublicKey.KeyId, now); reason != nil {
+			if reason == ErrRevoked || c.entity == key.Entity {
+				return nil, ve(reason, detail)
+			}
+		}
+	}
+	signer := &Signer{
+		Fingerprint: fp,
+		KeyID:       key.PublicKey.KeyIdString(),
+		UserIDs:     describe(key.Entity, now).UserIDs,
+		SignedAt:    sig.CreationTime,
+		Hash:        sig.Hash,
+		Root:        tk.copies[0].root,
+		Prefix:      tk.copies[0].prefix,
+		Path:        tk.copies[0].path,
+		Entity:      key.Entity,
+	}
+	return signer, nil
+}
+
+// keyStateNow checks, at time now, the primary key of e and the key with
+// ID keyID in it (the signing key, maybe a subkey): revoked or expired.
+func keyStateNow(e *openpgp.Entity, keyID uint64, now time.Time) (detail string, reason error) {
+	if e.Revoked(now) {
+		return "the key is revoked", ErrRevoked
+	}
+	if _, err := e.VerifyPrimaryKey(now, nil); err != nil {
+		switch {
+		case errors.Is(err, pgperrors.ErrKeyRevoked):
+			return "the key is revoked", ErrRevoked
+		case errors.Is(err, pgperrors.ErrKeyExpired):
+			return "the key " + expiryText(e, now), ErrExpired
+		default:
+			return "the key has no valid self-signature: " + err.Error(), ErrBadSignature
+		}
+	}
+	if e.PrimaryKey.KeyId == keyID {
+		return "", nil
+	}
+	for i := range e.Subkeys {
+		sk := &e.Subkeys[i]
+		if sk.PublicKey.KeyId != keyID {
+			continue
+		}
+		if sk.Revoked(nil, now) {
+			return "signing subkey " + sk.PublicKey.KeyIdString() + " is revoked", ErrRevoked
+		}
+		if _, err := sk.Verify(now, nil); err != nil {
+			switch {
+			case errors.Is(err, pgperrors.ErrKeyRevoked):
+				return "signing subkey " + sk.PublicKey.KeyIdString() + " is revoked", ErrRevoked
+			case errors.Is(err, pgperrors.ErrKeyExpired):
+				return "signing subkey " + sk.PublicKey.KeyIdString() + " has expired", ErrExpired
+			default:
+				return "signing subkey " + sk.PublicKey.KeyIdString() + " has no valid binding signature: " + err.Error(), ErrBadSignature
+			}
+		}
+	}
+	return "", nil
+}
+
+func expiryText(e *openpgp.Entity, now time.Time) string {
+	ki := describe(e, now)
+	if !ki.Expires.IsZero() {
+		return "expired on " + ki.Expires.UTC().Format(time.RFC3339)
+	}
+	return "has expired"
+}
+
+// libraryRefusal turns the library's verdict into a *VerifyError, finding
+// out what it means: the library reports a revoked or expired signing
+// subkey only as "no valid signing key".
+func (v *Verifier) libraryRefusal() error {
+	md := v.md
+	err := md.SignatureError
+	cand := md.SelectedCandidate
+	ve := &VerifyError{Image: v.image, Err: err, Reason: ErrBadSignature}
+	if cand == nil {
+		ve.Reason = ErrMalformedSignature
+		return ve
+	}
+	ve.KeyID = keyIDString(cand.IssuerKeyId)
+	var sigTime time.Time
+	if cand.CorrespondingSig != nil {
+		sigTime = cand.CorrespondingSig.CreationTime
+	}
+	if cand.SignedByEntity != nil {
+		ve.Fingerprint = Fingerprint(cand.SignedByEntity)
+	}
+	var weak pgperrors.WeakAlgorithmError
+	var sigErr pgperrors.SignatureError
+	switch {
+	case errors.Is(err, pgperrors.ErrSignatureExpired):
+		ve.Reason, ve.Detail, ve.Err = ErrExpired, "the signature has expired", nil
+		if s := cand.CorrespondingSig; s != nil && s.SigLifetimeSecs != nil {
+			ve.Detail = "the signature expired on " + s.CreationTime.Add(time.Duration(*s.SigLifetimeSecs)*time.Second).UTC().Format(time.RFC3339)
+		}
+	case errors.Is(err, pgperrors.ErrKeyExpired):
+		ve.Reason, ve.Detail, ve.Err = ErrExpired, "the key had expired when the signature was made ("+sigTime.UTC().Format(time.RFC3339)+")", nil
+	case errors.Is(err, pgperrors.ErrKeyRevoked):
+		ve.Reason, ve.Detail, ve.Err = ErrRevoked, "the key is revoked", nil
+	case errors.Is(err, pgperrors.ErrSignatureOlderThanKey):
+		ve.Reason, ve.Detail, ve.Err = ErrBadSignature, "the signature predates the key's creation", nil
+	case errors.Is(err, pgperrors.ErrUnknownIssuer):
+		ve.Reason = ErrUnknownSigner
+	case cand.SignedByEntity != nil && !sigTime.IsZero() && predates(cand.SignedByEntity, cand.IssuerKeyId, sigTime):
+		// The library checks the key at signature time first and so
+		// reports this only as "no valid self signature".
+		ve.Reason, ve.Detail, ve.Err = ErrBadSignature, "the signature ("+sigTime.UTC().Format(time.RFC3339)+") predates the signing key's creation", nil
+	case errors.As(err, &weak):
+		ve.Reason = ErrWeakKey
+	case errors.As(err, &sigErr) && strings.Contains(string(sigErr), "hash algorithm"):
+		ve.Reason = ErrWeakHash
+	default:
+		// Includes a tampered image ("hash tag doesn't match", "RSA
+		// verification failure"), and keys the library found unusable for
+		// signing at signature time; look closer at the latter.
+		if e := cand.SignedByEntity; e != nil && !sigTime.IsZero() {
+			if detail, reason := keyStateNow(e, cand.IssuerKeyId, sigTime); reason != nil {
+				ve.Reason, ve.Detail, ve.Err = reason, detail+" (when the signature was made)", nil
+				return ve
+			}
+			if detail, reason := keyStateNow(e, cand.IssuerKeyId, v.store.now()); reason != nil {
+				ve.Reason, ve.Detail, ve.Err = reason, detail, nil
+				return ve
+			}
+			if weak := weakKey(e.PrimaryKey); weak != "" {
+				ve.Reason, ve.Detail, ve.Err = ErrWeakKey, weak, nil
+				return ve
+			}
+		}
+		if errors.As(err, &sigErr) {
+			ve.Detail = "the image was modified or the signature is for other data"
+		}
+	}
+	return ve
+}
+
+// untrusted explains why none of sigs is made by a key trusted for image:
+// the key is trusted for other prefixes only, masked, or unknown.
+func (s *Store) untrusted(image string, sigs []*packet.Signature) error {
+	ve := &VerifyError{Image: image, Reason: ErrUnknownSigner}
+	var ids []string
+	for _, sig := range sigs {
+		ids = append(ids, keyIDString(*sig.IssuerKeyId))
+	}
+	ve.KeyID = strings.Join(ids, ",")
+	all, err := s.List()
+	if err != nil {
+		ve.Detail = "cannot list trusted keys: " + err.Error()
+		return ve
+	}
+	var prefixes, masked []string
+	for _, sig := range sigs {
+		for _, ki := range all {
+			if ki.Entity == nil || len(openpgp.EntityList{ki.Entity}.EntitiesById(*sig.IssuerKeyId)) == 0 {
+				continue
+			}
+			ve.Fingerprint = ki.Fingerprint
+			where := "root"
+			if !ki.Root {
+				where = ki.Prefix
+			}
+			switch ki.Status {
+			case StatusTrusted:
+				prefixes = appendUnique(prefixes, where)
+			case StatusMasked:
+				masked = appendUnique(masked, where)
+			}
+		}
+	}
+	switch {
+	case len(prefixes) > 0:
+		ve.Reason = ErrUntrusted
+		ve.Detail = "the key is trusted only for prefix " + strings.Join(prefixes, ", ")
+	case len(masked) > 0 || ve.Fingerprint != "":
+		ve.Reason = ErrUntrusted
+		ve.Detail = "the key is masked or not trusted for this name"
+	default:
+		ve.Detail = "no trusted key has this ID; trust one with acirun trust --prefix"
+	}
+	if len(prefixes) == 0 && len(masked) > 0 {
+		ve.Detail = "the system key is masked by the local configuration"
+	}
+	return ve
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+func keyIDString(id uint64) string { return fmt.Sprintf("%016X", id) }
+
+func fingerprintOf(el openpgp.EntityList, id uint64) string {
+	if es := el.EntitiesById(id); len(es) > 0 {
+		return Fingerprint(es[0])
+	}
+	return ""
+}
+
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.MD5:
+		return "MD5"
+	case crypto.SHA1:
+		return "SHA-1"
+	case crypto.RIPEMD160:
+		return "RIPEMD-160"
+	}
+	if h.Available() {
+		return h.String()
+	}
+	return fmt.Sprintf("hash %d", h)
+}
+
+// parseSignature decodes a detached signature file, armored or binary,
+// into its signature packets and their binary form. Anything but
+// binary-document signature packets with an issuer is refused.
+func parseSignature(signature []byte) ([]*packet.Signature, []byte, error) {
+	fail := func(reason error, detail string, err error) ([]*packet.Signature, []byte, error) {
+		return nil, nil, &VerifyError{Reason: reason, Detail: detail, Err: err}
+	}
+	if len(bytes.TrimSpace(signature)) == 0 {
+		return fail(ErrNoSignature, "the signature file is empty", nil)
+	}
+	if len(signature) > MaxSignatureSize {
+		return fail(ErrMalformedSignature, fmt.Sprintf("larger than %d bytes", MaxSignatureSize), nil)
+	}
+	bin := signature
+	if isArmored(signature) {
+		block, err := armor.Decode(bytes.NewReader(signature))
+		if err != nil {
+			return fail(ErrMalformedSignature, "bad ASCII armor", err)
+		}
+		if block.Type != openpgp.SignatureType {
+			return fail(ErrMalformedSignature, fmt.Sprintf("armored block is %q, want %q", block.Type, openpgp.SignatureType), nil)
+		}
+		if bin, err = io.ReadAll(block.Body); err != nil {
+			return fail(ErrMalformedSignature, "bad ASCII armor", err)
+		}
+	}
+	var sigs []*packet.Signature
+	weakSeen := false
+	packets := packet.NewReader(bytes.NewReader(bin))
+	for {
+		p, err := packets.NextWithUnsupported()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(ErrMalformedSignature, "", err)
+		}
+		if u, ok := p.(*packet.UnsupportedPacket); ok {
+			// The library cannot parse MD5 and RIPEMD-160 signatures at
+			// all; find them to report them as weak, with their issuer.
+			if weakSeen {
+				continue
+			}
+			weak := weakSignatures(bin)
+			if len(weak) == 0 {
+				return fail(ErrMalformedSignature, "unsupported packet", u.Error)
+			}
+			weakSeen = true
+			sigs = append(sigs, weak...)
+			continue
+		}
+		sig, ok := p.(*packet.Signature)
+		if !ok {
+			return fail(ErrMalformedSignature, fmt.Sprintf("found a %T packet; a detached signature holds signature packets only", p), nil)
+		}
+		if sig.SigType != packet.SigTypeBinary {
+			return fail(ErrMalformedSignature, fmt.Sprintf("signature type %#x, want a binary-document signature (0x00; text-mode signatures are refused)", uint8(sig.SigType)), nil)
+		}
+		if sig.IssuerKeyId == nil {
+			return fail(ErrMalformedSignature, "the signature names no issuer key", nil)
+		}
+		sigs = append(sigs, sig)
+	}
+	if len(sigs) == 0 {
+		return fail(ErrMalformedSignature, "no signature packet found", nil)
+	}
+	return sigs, bin, nil
+}
+
+// Verify checks signature over everything read from image for imageName;
+// a convenience over NewVerifier for images already on disk.
+func (s *Store) Verify(imageName string, image io.Reader, signature []byte) (*Signer, error) {
+	v, err := s.NewVerifier(imageName, signature)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(v, image); err != nil {
+		return nil, fmt.Errorf("verify signature of image %s: read image: %w", imageName, err)
+	}
+	return v.Verify()
+}
+
+// predates reports whether a signature made at t is older than the primary
+// key of e or than its key with ID keyID.
+func predates(e *openpgp.Entity, keyID uint64, t time.Time) bool {
+	if t.Unix() < e.PrimaryKey.CreationTime.Unix() {
+		return true
+	}
+	for _, sk := range e.Subkeys {
+		if sk.PublicKey.KeyId == keyID && t.Unix() < sk.PublicKey.CreationTime.Unix() {
+			return true
+		}
+	}
+	return false
+}
+
+// weakSignatures finds the v4 signature packets in bin that use a digest
+// the library does not even parse (MD5, RIPEMD-160) and parses them with
+// the digest ID replaced, so that the issuer can be named. The returned
+// signatures carry the real (weak) Hash and are never verified.
+func weakSignatures(bin []byte) []*packet.Signature {
+	var out []*packet.Signature
+	for b := bin; len(b) > 0; {
+		tag, body, rest, ok := nextPacket(b)
+		if !ok {
+			break
+		}
+		b = rest
+		if tag != 2 || len(body) < 4 || body[0] != 4 {
+			continue
+		}
+		var h crypto.Hash
+		switch body[3] { // OpenPGP hash algorithm IDs, RFC 4880 9.4
+		case 1:
+			h = crypto.MD5
+		case 3:
+			h = crypto.RIPEMD160
+		default:
+			continue
+		}
+		fixed := bytes.Clone(body)
+		fixed[3] = 8 // SHA-256
+		var pkt bytes.Buffer
+		pkt.WriteByte(0xc2) // new format, tag 2
+		pkt.WriteByte(0xff)
+		pkt.Write(binary.BigEndian.AppendUint32(nil, uint32(len(fixed))))
+		pkt.Write(fixed)
+		p, err := packet.Read(&pkt)
+		sig, ok := p.(*packet.Signature)
+		if err != nil || !ok || sig.IssuerKeyId == nil {
+			continue
+		}
+		sig.Hash = h
+		out = append(out, sig)
+	}
+	return out
+}
+
+// nextPacket splits the first OpenPGP packet off b (RFC 4880 4.2); partial
+// and indeterminate lengths, which signatures do not use, are refused.
+func nextPacket(b []byte) (tag byte, body, rest []byte, ok bool) {
+	if len(b) < 2 || b[0]&0x80 == 0 {
+		return 0, nil, nil, false
+	}
+	var n, hdr int
+	if b[0]&0x40 != 0 {
+		tag = b[0] & 0x3f
+		switch l := b[1]; {
+		case l < 192:
+			n, hdr = int(l), 2
+		case l < 224:
+			if len(b) < 3 {
+				return 0, nil, nil, false
+			}
+			n, hdr = (int(l)-192)<<8+int(b[2])+192, 3
+		case l == 255:
+			if len(b) < 6 {
+				return 0, nil, nil, false
+			}
+			n, hdr = int(binary.BigEndian.Uint32(b[2:6])), 6
+		default:
+			return 0, nil, nil, false
+		}
+	} else {
+		tag = (b[0] >> 2) & 0x0f
+		switch b[0] & 3 {
+		case 0:
+			n, hdr = int(b[1]), 2
+		case 1:
+			if len(b) < 3 {
+				return 0, nil, nil, false
+			}
+			n, hdr = int(binary.BigEndian.Uint16(b[1:3])), 3
+		case 2:
+			if len(b) < 5 {
+				return 0, nil, nil, false
+			}
+			n, hdr = int(binary.BigEndian.Uint32(b[1:5])), 5
+		default:
+			return 0, nil, nil, false
+		}
+	}
+	if n < 0 || n > len(b)-hdr {
+		return 0, nil, nil, false
+	}
+	return tag, b[hdr : hdr+n], b[hdr+n:], true
+}

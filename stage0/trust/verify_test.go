@@ -1,0 +1,326 @@
+package trust
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// place puts one file into a test key store.
+type place struct {
+	system bool
+	prefix string // "" for root.d
+	key    string // fixture key name
+	arm    bool   // write the armored export
+	data   []byte // content instead of the key's export
+	mask   bool   // zero-size file named by the key's fingerprint
+	name   string // file name instead of the key's fingerprint
+}
+
+// newTestStore builds a store in fresh temporary directories. Warnings
+// are collected in the returned buffer.
+func newTestStore(t *testing.T, places ...place) (*Store, *bytes.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	s := NewStore(filepath.Join(dir, "usr/lib/acirun/trustedkeys"), filepath.Join(dir, "etc/acirun/trustedkeys"))
+	var warn bytes.Buffer
+	s.Warnings = &warn
+	for _, p := range places {
+		base := s.LocalDir
+		if p.system {
+			base = s.SystemDir
+		}
+		var k *gpgKey
+		if p.key != "" {
+			k = fixture.keys[p.key]
+		}
+		name := p.name
+		if name == "" {
+			name = k.fp
+		}
+		data := p.data
+		switch {
+		case p.mask:
+			data = []byte{}
+		case data == nil && p.arm:
+			data = k.pubArm
+		case data == nil:
+			data = k.pub
+		}
+		d := locDir(base, p.prefix == "", p.prefix)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, &warn
+}
+
+func TestVerify(t *testing.T) {
+	f := fixture
+	ed, other, sub := f.keys["ed"], f.keys["other"], f.keys["sub"]
+	tampered := bytes.Clone(f.image)
+	tampered[len(tampered)/2] ^= 0x01
+	const img = "example.com/hello"
+
+	tests := []struct {
+		name    string
+		image   string // default img
+		places  []place
+		sig     string // fixture signature name
+		rawSig  []byte // instead of sig
+		data    []byte // instead of f.image
+		want    error  // nil: must verify
+		detail  string // substring of the error, or of the signer's trust location
+		warning string // substring expected in the warnings
+	}{
+		// rkt's TestTrust, in order.
+		{name: "unsigned", places: []place{{key: "ed", prefix: img}}, rawSig: nil, want: ErrNoSignature},
+		{name: "signed but no key trusted", sig: "ed.asc", want: ErrUnknownSigner, detail: "key ID " + strings.ToUpper(ed.fp[24:])},
+		{name: "key trusted for a wrong prefix", places: []place{{key: "ed", prefix: "wrong-prefix.com/my-app"}}, sig: "ed.asc", want: ErrUntrusted, detail: "trusted only for prefix wrong-prefix.com/my-app"},
+		{name: "right prefix, wrong key", places: []place{{key: "other", prefix: img}}, sig: "ed.asc", want: ErrUnknownSigner},
+		{name: "right prefix, right key", places: []place{{key: "other", prefix: img}, {key: "ed", prefix: img}}, sig: "ed.asc", detail: "prefix " + img},
+		{name: "second image under another name", image: "rkt-alternative.com/my-app", places: []place{{key: "ed", prefix: img}}, sig: "ed.asc", want: ErrUntrusted},
+		{name: "unrelated prefixes grant nothing", places: []place{{key: "ed", prefix: "foo.com"}, {key: "ed", prefix: "example.com/my-app"}}, sig: "ed.asc", want: ErrUntrusted, detail: "example.com/my-app, foo.com"},
+		{name: "root key covers everything", image: "rkt-alternative.com/my-app", places: []place{{key: "ed"}}, sig: "ed.asc", detail: "root"},
+
+		// Whole-segment prefixes.
+		{name: "sibling prefix hello vs helloworld", image: "example.com/helloworld", places: []place{{key: "ed", prefix: "example.com/hello"}}, sig: "ed.asc", want: ErrUntrusted, detail: "example.com/hello"},
+		{name: "sibling prefix helloworld vs hello", places: []place{{key: "ed", prefix: "example.com/helloworld"}}, sig: "ed.asc", want: ErrUntrusted},
+		{name: "domain sibling", image: "example.company/hello", places: []place{{key: "ed", prefix: "example.com"}}, sig: "ed.asc", want: ErrUntrusted},
+		{name: "parent prefix covers child", image: "example.com/hello/x", places: []place{{key: "ed", prefix: "example.com"}}, sig: "ed.asc", detail: "prefix example.com"},
+		{name: "prefix covers deeper child", image: "example.com/hello/x/y", places: []place{{key: "ed", prefix: "example.com/hello"}}, sig: "ed.asc"},
+		{name: "child prefix does not cover parent", places: []place{{key: "ed", prefix: "example.com/hello/x"}}, sig: "ed.asc", want: ErrUntrusted},
+		{name: "system prefix key", places: []place{{system: true, key: "ed", prefix: "example.com"}}, sig: "ed.asc"},
+		{name: "system root key", places: []place{{system: true, key: "ed"}}, sig: "ed.asc"},
+
+		// Masks.
+		{name: "system root key masked by local root mask", places: []place{{system: true, key: "ed"}, {mask: true, key: "ed"}}, sig: "ed.asc", want: ErrUntrusted, detail: "masked"},
+		{name: "system prefix key masked at its prefix", places: []place{{system: true, key: "ed", prefix: "example.com"}, {mask: true, key: "ed", prefix: "example.com"}}, sig: "ed.asc", want: ErrUntrusted},
+		{name: "system root key masked below a prefix", places: []place{{system: true, key: "ed"}, {mask: true, key: "ed", prefix: img}}, sig: "ed.asc", want: ErrUntrusted},
+		{name: "mask below a prefix leaves other names", image: "example.com/other", places: []place{{system: true, key: "ed"}, {mask: true, key: "ed", prefix: img}}, sig: "ed.asc"},
+		{name: "mask of another fingerprint", places: []place{{system: true, key: "ed"}, {mask: true, key: "other"}}, sig: "ed.asc"},
+		{name: "masks do not affect local keys", places: []place{{key: "ed"}, {mask: true, key: "ed", prefix: img}}, sig: "ed.asc"},
+		{name: "local key beside a masked system key", places: []place{{system: true, key: "ed"}, {mask: true, key: "ed"}, {key: "ed", prefix: "example.com"}}, sig: "ed.asc"},
+		{name: "empty file in the system dir is not a key", places: []place{{system: true, mask: true, key: "ed"}}, sig: "ed.asc", want: ErrUnknownSigner, warning: "empty file in the system directory"},
+
+		// File names.
+		{name: "key under another key's fingerprint", places: []place{{key: "ed", prefix: img, name: other.fp}}, sig: "ed.asc", want: ErrUnknownSigner, warning: "does not match the key's fingerprint " + ed.fp},
+		{name: "upper-case fingerprint name", places: []place{{key: "ed", prefix: img, name: strings.ToUpper(ed.fp)}}, sig: "ed.asc", want: ErrUnknownSigner, warning: "not a full lower-case hex fingerprint"},
+		{name: "key ID as name", places: []place{{key: "ed", prefix: img, name: ed.fp[24:]}}, sig: "ed.asc", want: ErrUnknownSigner, warning: "not a full lower-case hex fingerprint"},
+		{name: "file with .asc suffix", places: []place{{key: "ed", prefix: img, name: ed.fp + ".asc"}}, sig: "ed.asc", want: ErrUnknownSigner, warning: ed.fp + ".asc"},
+		{name: "ignored file beside a good key", places: []place{{key: "ed", prefix: img}, {key: "other", prefix: img, name: "README"}}, sig: "ed.asc", warning: "README"},
+		{name: "unparsable key file", places: []place{{key: "ed", prefix: img, data: []byte("not a key")}}, sig: "ed.asc", want: ErrUnknownSigner, warning: ed.fp},
+		{name: "secret key file", places: []place{{key: "ed", prefix: img, data: f.secretArm}}, sig: "ed.asc", want: ErrUnknownSigner, warning: "secret key"},
+		{name: "two keys in one file", places: []place{{key: "ed", prefix: img, data: f.twoKeys}}, sig: "ed.asc", want: ErrUnknownSigner, warning: "found 2 keys"},
+
+		// Formats.
+		{name: "binary key, armored signature", places: []place{{key: "ed", prefix: img}}, sig: "ed.asc"},
+		{name: "binary key, binary signature", places: []place{{key: "ed", prefix: img}}, sig: "ed.sig"},
+		{name: "armored key, armored signature", places: []place{{key: "ed", prefix: img, arm: true}}, sig: "ed.asc"},
+		{name: "armored key, binary signature", places: []place{{key: "ed", prefix: img, arm: true}}, sig: "ed.sig"},
+		{name: "rsa armored SHA-512", places: []place{{key: "rsa", prefix: img, arm: true}}, sig: "rsa.asc"},
+		{name: "rsa binary SHA-256", places: []place{{key: "rsa", prefix: img}}, sig: "rsa.sig"},
+		{name: "signed by a subkey", places: []place{{key: "sub", prefix: img}}, sig: "sub.asc"},
+		{name: "untrusted and trusted signature in one file", places: []place{{key: "ed", prefix: img}}, sig: "other+ed.sig"},
+		{name: "two untrusted signatures", places: []place{{key: "rsa", prefix: img}}, sig: "other+ed.sig", want: ErrUnknownSigner, detail: strings.ToUpper(other.fp[24:])},
+		{name: "text-mode signature", places: []place{{key: "ed", prefix: img}}, sig: "text.asc", want: ErrMalformedSignature, detail: "text-mode"},
+		{name: "garbage signature", places: []place{{key: "ed", prefix: img}}, rawSig: []byte("garbage\x00\xff"), want: ErrMalformedSignature},
+		{name: "empty signature", places: []place{{key: "ed", prefix: img}}, rawSig: []byte("\n"), want: ErrNoSignature},
+		{name: "public key as signature", places: []place{{key: "ed", prefix: img}}, rawSig: ed.pubArm, want: ErrMalformedSignature, detail: "PGP PUBLIC KEY BLOCK"},
+		{name: "binary public key as signature", places: []place{{key: "ed", prefix: img}}, rawSig: ed.pub, want: ErrMalformedSignature},
+		{name: "truncated armor", places: []place{{key: "ed", prefix: img}}, rawSig: f.sigs["ed.asc"][:len(f.sigs["ed.asc"])/2], want: ErrMalformedSignature},
+		{name: "clear-signed message", places: []place{{key: "ed", prefix: img}}, rawSig: []byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nhello\n" + string(f.sigs["ed.asc"])), want: ErrMalformedSignature},
+
+		// Data.
+		{name: "tampered byte", places: []place{{key: "ed", prefix: img}}, sig: "ed.asc", data: tampered, want: ErrBadSignature},
+		{name: "tampered byte rsa", places: []place{{key: "rsa", prefix: img}}, sig: "rsa.sig", data: tampered, want: ErrBadSignature},
+		{name: "truncated image", places: []place{{key: "ed", prefix: img}}, sig: "ed.asc", data: f.image[:len(f.image)-1], want: ErrBadSignature},
+		{name: "appended byte", places: []place{{key: "ed", prefix: img}}, sig: "ed.sig", data: append(bytes.Clone(f.image), 0), want: ErrBadSignature},
+		{name: "empty image", places: []place{{key: "ed", prefix: img}}, sig: "ed.sig", data: []byte{}, want: ErrBadSignature},
+		{name: "CRLF turned to LF", places: []place{{key: "ed", prefix: img}}, sig: "ed.sig", data: bytes.ReplaceAll(f.image, []byte("\r\n"), []byte("\n")), want: ErrBadSignature},
+
+		// Key and signature validity.
+		{name: "expired key", places: []place{{key: "expired", prefix: img}}, sig: "expired.asc", want: ErrExpired, detail: "expired on"},
+		{name: "expired signature", places: []place{{key: "old", prefix: img}}, sig: "sigexpired.asc", want: ErrExpired, detail: "signature expired"},
+		{name: "signature older than the key", places: []place{{key: "ed", prefix: img}}, sig: "predates.asc", want: ErrBadSignature, detail: "predates"},
+		{name: "revoked key", places: []place{{key: "revoked", prefix: img, data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked},
+		{name: "revoked key, unrevoked export is fine", places: []place{{key: "revoked", prefix: img}}, sig: "revoked.asc"},
+		{name: "revocation in the system copy counts", places: []place{{key: "revoked", prefix: img}, {system: true, key: "revoked", data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked},
+		{name: "revocation in a local copy counts", places: []place{{key: "revoked", data: f.revokedPub}, {system: true, key: "revoked", prefix: img}}, sig: "revoked.asc", want: ErrRevoked},
+		{name: "revoked signing subkey", places: []place{{key: "sub", prefix: img, data: f.subRevokedPub}}, sig: "sub.asc", want: ErrRevoked, detail: "subkey " + strings.ToUpper(sub.subFP[24:])},
+		{name: "SHA-1", places: []place{{key: "rsa", prefix: img}}, sig: "sha1.sig", want: ErrWeakHash, detail: "SHA-1"},
+		{name: "MD5", places: []place{{key: "rsa", prefix: img}}, sig: "md5.sig", want: ErrWeakHash, detail: "MD5"},
+		{name: "RIPEMD-160", places: []place{{key: "rsa", prefix: img}}, sig: "ripemd160.sig", want: ErrWeakHash, detail: "RIPEMD-160"},
+		{name: "SHA-1 by an untrusted key is untrusted", places: []place{{key: "ed", prefix: img}}, sig: "sha1.sig", want: ErrUnknownSigner},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, warn := newTestStore(t, tc.places...)
+			image := tc.image
+			if image == "" {
+				image = img
+			}
+			sig := tc.rawSig
+			if tc.sig != "" {
+				sig = f.sigs[tc.sig]
+				if sig == nil {
+					t.Fatalf("no fixture signature %q", tc.sig)
+				}
+			}
+			data := tc.data
+			if data == nil {
+				data = f.image
+			}
+			signer, err := verifyChunked(s, image, data, sig, 32<<10)
+			checkResult(t, image, signer, err, tc.want, tc.detail)
+			if tc.warning != "" && !strings.Contains(warn.String(), tc.warning) {
+				t.Errorf("warnings %q do not mention %q", warn.String(), tc.warning)
+			}
+			if tc.warning == "" && warn.Len() != 0 {
+				t.Errorf("unexpected warnings: %s", warn.String())
+			}
+			// The same through the convenience wrapper and in odd chunks.
+			signer2, err2 := s.Verify(image, bytes.NewReader(data), sig)
+			checkResult(t, image, signer2, err2, tc.want, tc.detail)
+			signer3, err3 := verifyChunked(s, image, data, sig, 7)
+			checkResult(t, image, signer3, err3, tc.want, tc.detail)
+		})
+	}
+}
+
+// verifyChunked feeds data to a Verifier in chunks of n bytes.
+func verifyChunked(s *Store, image string, data, sig []byte, n int) (*Signer, error) {
+	v, err := s.NewVerifier(image, sig)
+	if err != nil {
+		return nil, err
+	}
+	for len(data) > 0 {
+		c := min(n, len(data))
+		if w, err := v.Write(data[:c]); err != nil || w != c {
+			return nil, errors.Join(errors.New("short write"), err)
+		}
+		data = data[c:]
+	}
+	return v.Verify()
+}
+
+func checkResult(t *testing.T, image string, signer *Signer, err error, want error, detail string) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatalf("want success, got %v", err)
+		}
+		if signer == nil || signer.Fingerprint == "" || signer.Entity == nil {
+			t.Fatalf("no signer: %+v", signer)
+		}
+		loc := "prefix " + signer.Prefix
+		if signer.Root {
+			loc = "root"
+		}
+		if !strings.Contains(loc, detail) {
+			t.Errorf("trusted through %q, want %q", loc, detail)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("want %v, verified by %s", want, signer.Fingerprint)
+	}
+	if signer != nil {
+		t.Errorf("signer %v returned with error", signer.Fingerprint)
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("want %v, got %v", want, err)
+	}
+	var ve *VerifyError
+	if !errors.As(err, &ve) {
+		t.Fatalf("%v is not a *VerifyError", err)
+	}
+	if !strings.Contains(err.Error(), image) {
+		t.Errorf("error %q does not name image %s", err, image)
+	}
+	if want != ErrNoSignature && want != ErrMalformedSignature && ve.KeyID == "" && ve.Fingerprint == "" {
+		t.Errorf("error %q names no key", err)
+	}
+	if detail != "" && !strings.Contains(err.Error(), detail) {
+		t.Errorf("error %q does not contain %q", err, detail)
+	}
+}
+
+func TestVerifyClock(t *testing.T) {
+	f := fixture
+	s, _ := newTestStore(t, place{key: "old", prefix: "example.com"})
+	// "old" was made 30 days ago; sigexpired.asc was made 10 days ago
+	// and expired a day later. With the clock set back within its
+	// validity, it verifies: the Store's clock is used, not time.Now.
+	s.Now = func() time.Time { return time.Now().Add(-10*24*time.Hour + time.Hour) }
+	if _, err := s.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["sigexpired.asc"]); err != nil {
+		t.Fatalf("with the clock set back: %v", err)
+	}
+	s.Now = nil
+	if _, err := s.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["sigexpired.asc"]); !errors.Is(err, ErrExpired) {
+		t.Fatalf("now: want ErrExpired, got %v", err)
+	}
+	// The expired key's signature would verify if the clock were inside
+	// the key's validity.
+	s2, _ := newTestStore(t, place{key: "expired", prefix: "example.com"})
+	s2.Now = func() time.Time { return time.Now().Add(-30*24*time.Hour + 2*time.Hour) }
+	if _, err := s2.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["expired.asc"]); err != nil {
+		t.Fatalf("expired key inside its validity: %v", err)
+	}
+}
+
+func TestVerifierMisuse(t *testing.T) {
+	f := fixture
+	s, _ := newTestStore(t, place{key: "ed", prefix: "example.com"})
+	v, err := s.NewVerifier("example.com/x", f.sigs["ed.sig"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Write(f.image); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Write([]byte("x")); err == nil {
+		t.Error("Write after Verify succeeded")
+	}
+	if _, err := v.Verify(); err == nil {
+		t.Error("second Verify succeeded")
+	}
+	for _, name := range []string{"", "Example.com/x", "example.com/../x", "/example.com", "example.com/", "a//b"} {
+		if _, err := s.NewVerifier(name, f.sigs["ed.sig"]); err == nil {
+			t.Errorf("image name %q accepted", name)
+		}
+	}
+}
+
+// BenchmarkVerifier measures the streaming check per byte of image.
+func BenchmarkVerifier(b *testing.B) {
+	f := fixture
+	dir := b.TempDir()
+	s := NewStore(filepath.Join(dir, "sys"), filepath.Join(dir, "local"))
+	if _, _, err := s.AddKey("example.com", bytes.NewReader(f.keys["rsa"].pub)); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(f.image)))
+	for b.Loop() {
+		v, err := s.NewVerifier("example.com/x", f.sigs["rsa.asc"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for off := 0; off < len(f.image); off += 32 << 10 {
+			v.Write(f.image[off:min(off+32<<10, len(f.image))])
+		}
+		if _, err := v.Verify(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
