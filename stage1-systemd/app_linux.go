@@ -1,0 +1,252 @@
+package stage1
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// specPath is the PATH every app starts with (ace.md).
+const specPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func appMain(args []string) int {
+	// Credentials, capabilities and seccomp are per thread: everything
+	// below happens on this one, which finally executes the app. No garbage
+	// collection between loading a filter and executing, either.
+	runtime.LockOSThread()
+	debug.SetGCPercent(-1)
+	o, err := parseAppOptions(args, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 app: %v\n", err)
+		return 2
+	}
+	err = execApp(o)
+	fmt.Fprintf(os.Stderr, "acirun: app %s (%s): %v\n", o.name, o.phase, err)
+	return exitCodeFailure
+}
+
+// execApp enters the app's root and executes the app (or one of its event
+// handlers). It returns only on failure.
+func execApp(o *appOptions) error {
+	spec, err := loadPodSpec(o.podDir)
+	if err != nil {
+		return err
+	}
+	var app *appSpec
+	for _, a := range spec.apps {
+		if a.name == o.name {
+			app = a
+		}
+	}
+	if app == nil {
+		return fmt.Errorf("no app %q in the pod manifest", o.name)
+	}
+	for _, cg := range o.cgroups {
+		if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte("0"), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", cg, err)
+		}
+	}
+	root := filepath.Join(o.podDir, "apps", app.name, "rootfs")
+	if err := enterRoot(root); err != nil {
+		return err
+	}
+
+	argv, userName, groupName, supp := app.exec, app.user, app.group, app.suppGIDs
+	switch o.phase {
+	case "pre-start":
+		argv, userName, groupName, supp = app.preStart, "0", "0", nil
+	case "post-stop":
+		argv, userName, groupName, supp = app.postStop, "0", "0", nil
+	}
+	rootFd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	uid, err := resolveID(rootFd, userName, "/etc/passwd", "user")
+	if err != nil {
+		return err
+	}
+	gid, err := resolveID(rootFd, groupName, "/etc/group", "group")
+	if err != nil {
+		return err
+	}
+	unix.Close(rootFd)
+	env := appEnv(app)
+	wd := app.workDir
+	if st, err := os.Stat(wd); err != nil || !st.IsDir() {
+		return fmt.Errorf("working directory %s does not exist in the app's root (image and volumes)", wd)
+	}
+	prog, err := lookPath(argv[0], env)
+	if err != nil {
+		return err
+	}
+	iso := &app.isolators
+	caps := decideCaps(iso.capsRetain, iso.capsRemove, o.insecure.capabilities)
+	if iso.capsBound != nil {
+		caps.set &= *iso.capsBound
+	}
+	plan, err := planSeccomp(iso.seccomp, o.insecure.seccomp)
+	if err != nil {
+		return err
+	}
+	if iso.oomScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*iso.oomScoreAdj)), 0); err != nil {
+			return fmt.Errorf("oom-score-adj %d: %w", *iso.oomScoreAdj, err)
+		}
+	}
+	if err := os.Chdir(wd); err != nil {
+		return fmt.Errorf("working directory %s: %w", wd, err)
+	}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	if err := dropPrivileges(uid, gid, supp, caps.set, iso.noNewPrivs, plan); err != nil {
+		return err
+	}
+	err = unix.Exec(prog, argv, env)
+	return fmt.Errorf("exec %s: %w", prog, err)
+}
+
+// enterRoot makes root the process's root directory with pivot_root in the
+// private mount namespace the process was started in, and detaches the old
+// root, so the app sees neither the host's nor the other apps' files.
+func enterRoot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("enter root %s: %w", root, err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", root, err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// resolveID resolves an app's user or group per A12: a name in the image's
+// /etc/passwd or /etc/group, else a number, else an absolute path in the
+// root whose owner is taken. The files are read inside the root, without
+// following magic links.
+func resolveID(root int, val, file, what string) (uint32, error) {
+	fd, err := openInRoot(root, file, unix.O_RDONLY, resolveContained)
+	if err == nil {
+		f := os.NewFile(uintptr(fd), file)
+		id, ok, err := lookupID(f, val)
+		f.Close()
+		if err != nil {
+			return 0, fmt.Errorf("%s %q: read %s: %w", what, val, file, err)
+		}
+		if ok {
+			return id, nil
+		}
+	}
+	if id, ok := parseNumericID(val); ok {
+		return id, nil
+	}
+	if strings.HasPrefix(val, "/") {
+		fd, err := openInRoot(root, val, unix.O_PATH, resolveContained)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q: %w", what, val, err)
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return 0, fmt.Errorf("%s %q: %w", what, val, err)
+		}
+		if what == "user" {
+			return st.Uid, nil
+		}
+		return st.Gid, nil
+	}
+	return 0, fmt.Errorf("%s %q: not in the image's %s, not a number, not an absolute path", what, val, file)
+}
+
+// appEnv is the app's environment (E5): PATH, AC_APP_NAME and container
+// first, then the app's own variables, which may override them.
+func appEnv(app *appSpec) []string {
+	env := [][2]string{{"PATH", specPath}, {"AC_APP_NAME", app.name}, {"container", "acirun"}}
+	for _, kv := range app.env {
+		replaced := false
+		for i := range env {
+			if env[i][0] == kv[0] {
+				env[i][1], replaced = kv[1], true
+			}
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+	}
+	out := make([]string, len(env))
+	for i, kv := range env {
+		out[i] = kv[0] + "=" + kv[1]
+	}
+	return out
+}
+
+// lookPath finds a bare command name in the app's PATH (A12).
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	p := specPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			p = v
+		}
+	}
+	for _, dir := range filepath.SplitList(p) {
+		if dir == "" {
+			dir = "."
+		}
+		c := path.Join(dir, name)
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w in PATH %s", name, errors.New("executable not found"), p)
+}
+
+// dropPrivileges takes the calling thread from root with every capability
+// to the app's credentials: bounding set, groups, no_new_privs, seccomp,
+// user, then permitted/effective sets (inheritable and ambient emptied).
+// The filter is loaded while we still have CAP_SYS_ADMIN, so it does not
+// need no_new_privs unless the app asked for it.
+func dropPrivileges(uid, gid uint32, supp []uint32, caps capSet, nnp bool, plan *seccompPlan) error {
+	if err := dropBounding(caps); err != nil {
+		return err
+	}
+	groups := make([]uint32, len(supp))
+	copy(groups, supp)
+	groups = append(groups, 0) // never empty: &groups[0] below
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(supp)), uintptr(unsafe.Pointer(&groups[0])), 0); e != 0 {
+		return fmt.Errorf("setgroups %v: %w", supp, e)
+	}
+	runtime.KeepAlive(groups)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
+		return fmt.Errorf("setresgid %d: %w", gid, e)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_KEEPCAPS): %w", err)
+	}
+	if nnp {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+		}
+	}
+	if err := loadSeccomp(plan.filter); err != nil {
+		return err
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+		return fmt.Errorf("setresuid %d: %w", uid, e)
+	}
+	return setCaps(caps)
+}

@@ -1,0 +1,194 @@
+package stage1
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// cgroupMounts are where the memory and cpu controllers can be used from the
+// current process: a cgroup v1 hierarchy per controller, or the v2 unified
+// hierarchy when it is the only one.
+type cgroupMounts struct {
+	memory, cpu string // directories of our own cgroup in each hierarchy ("" if none)
+	v2          string // our own cgroup in a pure v2 system ("" otherwise)
+}
+
+// findCgroups reads /proc/self/mountinfo and /proc/self/cgroup.
+func findCgroups() (cgroupMounts, error) {
+	var cm cgroupMounts
+	own := map[string]string{} // controller (or "" for v2) -> path
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return cm, err
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			own[""] = parts[2]
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			own[c] = parts[2]
+		}
+	}
+	f.Close()
+	mi, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return cm, err
+	}
+	defer mi.Close()
+	sc = bufio.NewScanner(mi)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		sep := -1
+		for i, f := range fields {
+			if f == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(fields) < sep+4 || len(fields) < 5 {
+			continue
+		}
+		root, mnt, fstype, super := fields[3], fields[4], fields[sep+1], fields[sep+3]
+		rel := func(p string) string {
+			r := strings.TrimPrefix(p, root)
+			return filepath.Join(mnt, r)
+		}
+		switch fstype {
+		case "cgroup2":
+			if mnt == "/sys/fs/cgroup" {
+				if p, ok := own[""]; ok {
+					cm.v2 = rel(p)
+				}
+			}
+		case "cgroup":
+			for _, o := range strings.Split(super, ",") {
+				if p, ok := own[o]; ok && (o == "memory" || o == "cpu") {
+					if o == "memory" {
+						cm.memory = rel(p)
+					} else {
+						cm.cpu = rel(p)
+					}
+				}
+			}
+		}
+	}
+	return cm, sc.Err()
+}
+
+// podCgroupName is the directory, under our own cgroup in each hierarchy,
+// that holds the pod's per-app cgroups.
+func podCgroupName(uuid string) string { return "acirun-" + uuid }
+
+// setupAppCgroups creates the app's cgroups for its memory and cpu limits and
+// returns the directories the app must join, plus one report line per limit.
+func setupAppCgroups(cm cgroupMounts, uuid, app string, memLimit, cpuMilli *int64) (dirs []string, reports []string) {
+	mk := func(base string) (string, error) {
+		if base == "" {
+			return "", errors.New("no cgroup hierarchy for it")
+		}
+		d := filepath.Join(base, podCgroupName(uuid), app)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+		return d, nil
+	}
+	write := func(dir, file, val string) error {
+		return os.WriteFile(filepath.Join(dir, file), []byte(val), 0o644)
+	}
+	if memLimit != nil {
+		var d string
+		var err error
+		if cm.v2 != "" {
+			if d, err = mk(cm.v2); err == nil {
+				err = write(d, "memory.max", strconv.FormatInt(*memLimit, 10))
+			}
+		} else if d, err = mk(cm.memory); err == nil {
+			err = write(d, "memory.limit_in_bytes", strconv.FormatInt(*memLimit, 10))
+		}
+		if err != nil {
+			reports = append(reports, fmt.Sprintf("resource/memory: not enforced (%v)", err))
+		} else {
+			dirs = append(dirs, d)
+			reports = append(reports, fmt.Sprintf("resource/memory: enforced, limit %d bytes (%s)", *memLimit, d))
+		}
+	}
+	if cpuMilli != nil {
+		quota := *cpuMilli * 100 // µs per 100 ms period
+		if quota < 1000 {
+			quota = 1000
+		}
+		var d string
+		var err error
+		if cm.v2 != "" {
+			if d, err = mk(cm.v2); err == nil {
+				err = write(d, "cpu.max", fmt.Sprintf("%d 100000", quota))
+			}
+		} else if d, err = mk(cm.cpu); err == nil {
+			if err = write(d, "cpu.cfs_period_us", "100000"); err == nil {
+				err = write(d, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
+			}
+		}
+		if err != nil {
+			reports = append(reports, fmt.Sprintf("resource/cpu: not enforced (%v)", err))
+		} else {
+			if len(dirs) == 0 || dirs[len(dirs)-1] != d {
+				dirs = append(dirs, d)
+			}
+			reports = append(reports, fmt.Sprintf("resource/cpu: enforced, %d millicores (%s)", *cpuMilli, d))
+		}
+	}
+	return dirs, reports
+}
+
+// removePodCgroups removes the pod's cgroups once its processes are gone.
+// The kernel frees a cgroup's last tasks asynchronously after they exit, so
+// a busy cgroup is retried for a short while.
+func removePodCgroups(cm cgroupMounts, uuid string) error {
+	var errs []error
+	for _, base := range []string{cm.memory, cm.cpu, cm.v2} {
+		if base == "" {
+			continue
+		}
+		dir := filepath.Join(base, podCgroupName(uuid))
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				if err := rmdirRetry(filepath.Join(dir, e.Name())); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if err := rmdirRetry(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func rmdirRetry(d string) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		err := os.Remove(d)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("remove cgroup %s: %w", d, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

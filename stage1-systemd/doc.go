@@ -1,0 +1,28 @@
+// Package stage1 is the pod side of acirun: everything that happens between
+// "run this prepared pod directory" and the apps' exit codes.
+//
+// stage0 prepares a pod directory (see docs/pod-layout.md, the contract) and
+// then runs the hidden command `acirun stage1 run [flags] POD-DIR`, which the
+// CLI hands to [Main]. stage1 re-executes the acirun binary itself (never an
+// external runtime, never cgo) in three roles:
+//
+//   - `stage1 run [flags] POD-DIR` stays on the host: it takes the pod's lock,
+//     writes `pid`, starts the pod's PID 1 in new mount, PID, UTS and IPC (and
+//     usually network) namespaces from a sealed in-memory copy of the binary,
+//     forwards SIGTERM/SIGINT, removes the pod's cgroups afterwards and exits
+//     with the pod's exit code.
+//   - `stage1 init [flags] POD-DIR` is PID 1 of the pod: it builds each app's
+//     root (overlay, /proc, /sys, /dev, volumes, /etc/hosts, masked paths), runs
+//     the event handlers and the apps, reaps zombies, stops the pod and writes
+//     `exit.json`. Its flags are exactly those of `run`.
+//   - `stage1 app [--phase=main|pre-start|post-stop] [--insecure-options=…]
+//     [--cgroup=DIR]… POD-DIR NAME` is the last step before an app (or one of
+//     its event handlers) runs: it enters a private mount namespace, pivots into
+//     the app's root, resolves user and group inside it, applies capabilities,
+//     no_new_privs, seccomp and oom-score-adj, and executes the app.
+//
+// All three mark themselves non-dumpable, and the pod's processes run from a
+// sealed memfd copy of the binary, so an app that is root in its pod can
+// neither open the host's acirun binary through /proc/PID/exe nor walk into
+// the host's root through /proc/1/root (CVE-2019-5736).
+package stage1

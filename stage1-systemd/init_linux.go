@@ -1,0 +1,410 @@
+package stage1
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+func initMain(args []string) int {
+	// PID 1 lives as long as the pod: keep its heap small.
+	debug.SetGCPercent(25)
+	o, err := parsePodOptions("init", args, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
+		return 2
+	}
+	p := &pod{o: o, procs: map[int]*proc{}}
+	code, err := p.run()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
+		return exitCodeFailure
+	}
+	return code
+}
+
+// pod is the state of PID 1.
+type pod struct {
+	o        *podOptions
+	spec     *podSpec
+	apps     []*appRun
+	procs    map[int]*proc // our children by PID
+	stopping bool
+	killed   int // stop escalation: 0 none, 1 apps SIGKILLed, 2 everything
+	code     int
+	codeSet  bool
+	timer    *time.Timer
+}
+
+// appRun is one app's progress through pre-start, main and post-stop.
+type appRun struct {
+	spec     *appSpec
+	cgroups  []string
+	mainPid  int
+	started  bool // main was started
+	running  bool // main is running
+	done     bool // main and post-stop are over (or will never run)
+	exit     appExit
+	exited   bool
+	handlers int // event handlers running
+}
+
+type proc struct {
+	app   *appRun
+	phase string
+}
+
+func (p *pod) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "acirun: "+format+"\n", args...)
+}
+
+func (p *pod) debugf(format string, args ...any) {
+	if p.o.debug {
+		p.logf(format, args...)
+	}
+}
+
+// run sets the pod up, runs it to the end and returns its exit code.
+func (p *pod) run() (int, error) {
+	o := p.o
+	// Our mounts must never propagate to the host: from here on the host's
+	// mount events reach us, ours do not reach it.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return 0, fmt.Errorf("make / a slave mount: %w", err)
+	}
+	spec, err := loadPodSpec(o.podDir)
+	if err != nil {
+		return 0, err
+	}
+	p.spec = spec
+	hostname := o.hostname
+	if hostname == "" {
+		u := spec.uuid
+		if len(u) > 8 {
+			u = u[:8]
+		}
+		hostname = "acirun-" + u
+	}
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
+		return 0, fmt.Errorf("set hostname %q: %w", hostname, err)
+	}
+	if o.net != "host" {
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("bring up loopback: %w", err)
+		}
+	}
+	if err := makeEmptyVolumes(spec); err != nil {
+		return 0, err
+	}
+	cm, cgErr := findCgroups()
+	for _, a := range spec.apps {
+		r := &appRun{spec: a, exit: appExit{Name: a.name}}
+		p.apps = append(p.apps, r)
+		if err := p.reportIsolators(a); err != nil {
+			return 0, fmt.Errorf("app %s: %w", a.name, err)
+		}
+		if a.isolators.memoryLimit != nil || a.isolators.cpuLimitMilli != nil {
+			if cgErr != nil {
+				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
+			} else {
+				dirs, reports := setupAppCgroups(cm, spec.uuid, a.name, a.isolators.memoryLimit, a.isolators.cpuLimitMilli)
+				r.cgroups = dirs
+				for _, l := range reports {
+					p.logf("app %s: isolator %s", a.name, l)
+				}
+			}
+		}
+		if err := buildAppRoot(o, a, hostname, p.logf); err != nil {
+			return 0, err
+		}
+		p.debugf("app %s: root ready", a.name)
+	}
+
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
+	p.timer = time.NewTimer(time.Hour)
+	p.timer.Stop()
+	for _, r := range p.apps {
+		if p.stopping {
+			r.done = true
+			continue
+		}
+		if r.spec.preStart != nil {
+			p.start(r, "pre-start")
+		} else {
+			p.start(r, "main")
+		}
+	}
+	for !p.allDone() {
+		select {
+		case s := <-sigs:
+			if s == unix.SIGCHLD {
+				p.reap()
+			} else {
+				p.debugf("received %v: stopping the pod", s)
+				p.stop()
+			}
+		case <-p.timer.C:
+			p.escalate()
+		}
+	}
+	// Stray processes (daemons the apps left behind) go with the pod.
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(-1, &ws, 0, nil); err == unix.ECHILD || (err != nil && err != unix.EINTR) {
+			break
+		}
+	}
+	code := 0
+	if p.codeSet {
+		code = p.code
+	}
+	exits := make([]appExit, 0, len(p.apps))
+	for _, r := range p.apps {
+		exits = append(exits, r.exit)
+	}
+	if err := writeExit(filepath.Join(o.podDir, "exit.json"), code, exits); err != nil {
+		p.logf("%v", err)
+	}
+	return code, nil
+}
+
+// reportIsolators prints one line per isolator of app: enforced, modified
+// or ignored (E9), and fails on isolators that cannot be honoured safely.
+func (p *pod) reportIsolators(a *appSpec) error {
+	iso := &a.isolators
+	d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.insecure.capabilities)
+	if iso.capsBound != nil {
+		d.set &= *iso.capsBound
+	}
+	switch {
+	case d.denied:
+		p.logf("app %s: isolator capabilities: modified: bounding set %s; %s refused (needs --insecure-options=capabilities)", a.name, d.set, d.extra)
+	case d.extra != 0:
+		p.logf("app %s: WARNING: capabilities beyond the default granted by --insecure-options=capabilities: %s", a.name, d.extra)
+		p.logf("app %s: isolator capabilities: enforced: bounding set %s", a.name, d.set)
+	case iso.capsRetain != nil || iso.capsRemove != nil || iso.capsBound != nil:
+		p.logf("app %s: isolator capabilities: enforced: bounding set %s", a.name, d.set)
+	}
+	plan, err := planSeccomp(iso.seccomp, p.o.insecure.seccomp)
+	if err != nil {
+		return err
+	}
+	if iso.seccomp != nil {
+		p.logf("app %s: isolator seccomp: enforced: %s", a.name, plan.report)
+	} else {
+		p.debugf("app %s: seccomp: %s", a.name, plan.report)
+	}
+	if iso.noNewPrivs {
+		p.logf("app %s: isolator os/linux/no-new-privileges: enforced", a.name)
+	}
+	if iso.oomScoreAdj != nil {
+		p.logf("app %s: isolator os/linux/oom-score-adj: enforced (%d)", a.name, *iso.oomScoreAdj)
+	}
+	for _, n := range iso.ignored {
+		p.logf("app %s: isolator %s: ignored (not supported by this stage1)", a.name, n)
+	}
+	return nil
+}
+
+// start starts one phase of an app as a child of PID 1.
+func (p *pod) start(r *appRun, phase string) {
+	argv := []string{"acirun", "stage1", "app", "--phase=" + phase}
+	if s := p.o.insecure.String(); s != "" {
+		argv = append(argv, "--insecure-options="+s)
+	}
+	for _, cg := range r.cgroups {
+		argv = append(argv, "--cgroup="+cg)
+	}
+	if p.o.debug {
+		argv = append(argv, "--debug")
+	}
+	argv = append(argv, p.o.podDir, r.spec.name)
+	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS},
+	})
+	if err != nil {
+		p.logf("app %s: start %s: %v", r.spec.name, phase, err)
+		p.finished(r, phase, exitCodeFailure, "")
+		return
+	}
+	p.debugf("app %s: %s started as pid %d", r.spec.name, phase, pid)
+	p.procs[pid] = &proc{app: r, phase: phase}
+	switch phase {
+	case "main":
+		r.started, r.running, r.mainPid = true, true, pid
+	default:
+		r.handlers++
+	}
+}
+
+// reap collects every exited child; orphans re-parented to us are reaped too.
+func (p *pod) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		pr, ok := p.procs[pid]
+		if !ok {
+			continue // an orphan: nothing more to do than reaping it
+		}
+		delete(p.procs, pid)
+		sig := ""
+		if ws.Signaled() {
+			sig = unix.SignalName(ws.Signal())
+		}
+		if pr.phase != "main" {
+			pr.app.handlers--
+		}
+		p.finished(pr.app, pr.phase, statusCode(ws), sig)
+	}
+}
+
+// finished moves an app on after one of its phases ended.
+func (p *pod) finished(r *appRun, phase string, code int, sig string) {
+	name := r.spec.name
+	switch phase {
+	case "pre-start":
+		if code != 0 {
+			p.logf("app %s: pre-start handler failed with exit code %d; the app is not started", name, code)
+			r.exit.ExitCode, r.exit.Signal, r.exited = code, sig, true
+			p.setCode(code)
+			r.done = true
+			p.stop()
+			return
+		}
+		if p.stopping {
+			r.done = true
+			return
+		}
+		p.start(r, "main")
+	case "main":
+		r.running = false
+		r.exit.ExitCode, r.exit.Signal, r.exited = code, sig, true
+		p.debugf("app %s: exited with %d %s", name, code, sig)
+		if code != 0 {
+			p.setCode(code)
+			if !p.stopping {
+				p.logf("app %s: exited with code %d: stopping the pod", name, code)
+				p.stop()
+			}
+		}
+		if r.spec.postStop != nil && p.killed < 2 {
+			p.start(r, "post-stop")
+			return
+		}
+		r.done = true
+	case "post-stop":
+		if code != 0 {
+			p.logf("app %s: post-stop handler failed with exit code %d", name, code)
+		}
+		r.done = r.handlers == 0
+	}
+}
+
+func (p *pod) setCode(code int) {
+	if !p.codeSet {
+		p.code, p.codeSet = code, true
+	}
+}
+
+// stop sends SIGTERM to every running app and arms the stop timeout.
+func (p *pod) stop() {
+	if p.stopping {
+		return
+	}
+	p.stopping = true
+	for _, r := range p.apps {
+		if r.running {
+			_ = unix.Kill(r.mainPid, unix.SIGTERM)
+		} else if !r.started && r.handlers == 0 {
+			r.done = true
+		}
+	}
+	p.timer.Reset(p.o.stopTimeout)
+}
+
+// escalate runs when the stop timeout expires: first the apps still running
+// get SIGKILL (their post-stop handlers still run, with one more timeout),
+// then everything left in the pod does.
+func (p *pod) escalate() {
+	p.killed++
+	if p.killed == 1 {
+		for _, r := range p.apps {
+			if r.running {
+				p.logf("app %s: still running after %s: SIGKILL", r.spec.name, p.o.stopTimeout)
+				_ = unix.Kill(r.mainPid, unix.SIGKILL)
+			}
+		}
+		p.timer.Reset(p.o.stopTimeout)
+		return
+	}
+	p.logf("pod: handlers still running after the stop timeout: SIGKILL")
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for _, r := range p.apps {
+		if !r.running {
+			r.done = true
+		}
+	}
+}
+
+func (p *pod) allDone() bool {
+	for _, r := range p.apps {
+		if !r.done {
+			return false
+		}
+	}
+	return true
+}
+
+// makeEmptyVolumes creates POD-DIR/volumes/NAME for each empty volume, with
+// its mode and owner, once per pod; all apps share it.
+func makeEmptyVolumes(spec *podSpec) error {
+	vols := map[*volumeSpec]bool{}
+	for _, v := range spec.volumes {
+		vols[v] = true
+	}
+	for _, a := range spec.apps {
+		for _, m := range a.mounts {
+			vols[m.volume] = true
+		}
+	}
+	for v := range vols {
+		if v.kind != "empty" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(v.source), 0o755); err != nil {
+			return fmt.Errorf("volume %s: %w", v.name, err)
+		}
+		if err := os.Mkdir(v.source, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("volume %s: %w", v.name, err)
+		}
+		if err := os.Lchown(v.source, v.uid, v.gid); err != nil {
+			return fmt.Errorf("volume %s: %w", v.name, err)
+		}
+		if err := unix.Chmod(v.source, uint32(v.mode)); err != nil {
+			return fmt.Errorf("volume %s: %w", v.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package stage1
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Paths inside an app's root come from an untrusted image: every lookup is
+// done with openat2(RESOLVE_IN_ROOT), so that an absolute or ".." symlink
+// stays inside the root, and without magic links, so that /proc/PID/root and
+// friends cannot lead out. Mounts then target the resolved file descriptor
+// through /proc/self/fd/N, never the path again.
+
+const (
+	// resolveContained resolves symlinks as if the root were "/".
+	resolveContained = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+	// resolveStrict refuses any symlink on the way (for /proc, /sys, /dev).
+	resolveStrict = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS
+)
+
+// openInRoot opens p (absolute or relative to root) inside root.
+func openInRoot(root int, p string, flags int, resolve uint64) (int, error) {
+	p = strings.TrimLeft(path.Clean("/"+p), "/")
+	if p == "" {
+		p = "."
+	}
+	for {
+		fd, err := unix.Openat2(root, p, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Mode: 0, Resolve: resolve})
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "openat2", Path: "/" + p, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// mkdirAllInRoot makes directory p and its parents inside root (mode 0755,
+// owned by the caller, as E3 asks for created targets) and returns an O_PATH
+// descriptor of it.
+func mkdirAllInRoot(root int, p string, resolve uint64) (int, error) {
+	p = path.Clean("/" + p)
+	fd, err := openInRoot(root, p, unix.O_PATH|unix.O_DIRECTORY, resolve)
+	if err == nil || p == "/" || !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	parent, err := mkdirAllInRoot(root, path.Dir(p), resolve)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(parent)
+	if err := unix.Mkdirat(parent, path.Base(p), 0o755); err != nil && err != unix.EEXIST {
+		return -1, &os.PathError{Op: "mkdir", Path: p, Err: err}
+	}
+	return openInRoot(root, p, unix.O_PATH|unix.O_DIRECTORY, resolve)
+}
+
+// ensureFileInRoot makes sure p exists inside root as a non-directory (to
+// bind-mount a file over) and returns an O_PATH descriptor of it.
+func ensureFileInRoot(root int, p string, resolve uint64) (int, error) {
+	p = path.Clean("/" + p)
+	fd, err := openInRoot(root, p, unix.O_PATH, resolve)
+	if err == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "mount file", Path: p, Err: unix.EISDIR}
+		}
+		return fd, nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return -1, err
+	}
+	parent, err := mkdirAllInRoot(root, path.Dir(p), resolve)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(parent)
+	nfd, err := unix.Openat(parent, path.Base(p), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil && err != unix.EEXIST {
+		return -1, &os.PathError{Op: "create", Path: p, Err: err}
+	}
+	if err == nil {
+		unix.Close(nfd)
+	}
+	return openInRoot(root, p, unix.O_PATH, resolve)
+}
+
+// writeFileInRoot replaces p inside root with a regular file holding data.
+// A symlink at p is replaced, not followed.
+func writeFileInRoot(root int, p string, data []byte, mode uint32) error {
+	p = path.Clean("/" + p)
+	parent, err := mkdirAllInRoot(root, path.Dir(p), resolveContained)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	// O_PATH descriptors cannot be used with unlinkat/openat for writing
+	// on all kernels' semantics here, so reopen the parent directory.
+	dir, err := unix.Openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path.Dir(p), Err: err}
+	}
+	defer unix.Close(dir)
+	base := path.Base(p)
+	tmp := "." + base + ".acirun-tmp"
+	_ = unix.Unlinkat(dir, tmp, 0)
+	fd, err := unix.Openat(dir, tmp, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: p, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), p)
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = unix.Fchmodat(dir, tmp, mode, 0)
+	}
+	if werr == nil {
+		werr = unix.Renameat(dir, tmp, dir, base)
+	}
+	if werr != nil {
+		_ = unix.Unlinkat(dir, tmp, 0)
+		return &os.PathError{Op: "write", Path: p, Err: werr}
+	}
+	return nil
+}
+
+// fdPath is the /proc/self/fd path of fd, usable as a mount source or target.
+func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+// mountFd mounts onto the object fd refers to.
+func mountFd(source string, fd int, fstype string, flags uintptr, data string) error {
+	if err := unix.Mount(source, fdPath(fd), fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s (%s) flags %#x: %w", source, fstype, flags, err)
+	}
+	return nil
+}

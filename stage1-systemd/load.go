@@ -1,0 +1,216 @@
+package stage1
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/acirun/acirun/aci"
+)
+
+// loadPodSpec reads and checks POD-DIR/pod.
+func loadPodSpec(podDir string) (*podSpec, error) {
+	p := filepath.Join(podDir, "pod")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read pod manifest: %w", err)
+	}
+	pm, err := aci.ParsePodManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("pod manifest %s: %w", p, err)
+	}
+	spec, err := specFromManifest(pm, podDir)
+	if err != nil {
+		return nil, fmt.Errorf("pod manifest %s: %w", p, err)
+	}
+	return spec, nil
+}
+
+// specFromManifest turns a reified pod manifest into what stage1 runs. It
+// insists on the reification the contract promises: every app complete,
+// every mount naming a volume.
+func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
+	spec := &podSpec{uuid: filepath.Base(podDir), volumes: map[string]*volumeSpec{}}
+	for _, v := range pm.Volumes {
+		vs, err := volumeFromManifest(v, podDir)
+		if err != nil {
+			return nil, err
+		}
+		spec.volumes[string(v.Name)] = vs
+	}
+	for _, ra := range pm.Apps {
+		name := string(ra.Name)
+		a := ra.App
+		if a == nil {
+			return nil, fmt.Errorf("app %s: no app section (the pod manifest is not reified)", name)
+		}
+		if len(a.Exec) == 0 {
+			return nil, fmt.Errorf("app %s: nothing to execute (empty exec)", name)
+		}
+		as := &appSpec{
+			name:     name,
+			exec:     a.Exec,
+			user:     a.User,
+			group:    a.Group,
+			suppGIDs: a.SupplementaryGIDs,
+			workDir:  a.WorkingDir(),
+			readOnly: ra.ReadOnlyRootFS,
+			imageDir: filepath.Join(podDir, "apps", name, "image"),
+		}
+		for _, e := range a.Environment {
+			as.env = append(as.env, [2]string{e.Name, e.Value})
+		}
+		for _, h := range a.EventHandlers {
+			switch h.Name {
+			case aci.EventPreStart:
+				as.preStart = h.Exec
+			case aci.EventPostStop:
+				as.postStop = h.Exec
+			}
+		}
+		for _, m := range ra.Mounts {
+			vol := spec.volumes[string(m.Volume)]
+			if m.AppVolume != nil {
+				v, err := volumeFromManifest(*m.AppVolume, podDir)
+				if err != nil {
+					return nil, fmt.Errorf("app %s: %w", name, err)
+				}
+				vol = v
+			}
+			if vol == nil {
+				return nil, fmt.Errorf("app %s: mount at %s names volume %q, which the pod does not define", name, m.Path, m.Volume)
+			}
+			ms := mountSpec{volume: vol, target: m.Path}
+			for _, mp := range a.MountPoints {
+				if mp.Path == m.Path && mp.ReadOnly {
+					ms.readOnly = true
+				}
+			}
+			as.mounts = append(as.mounts, ms)
+		}
+		for _, mp := range a.MountPoints {
+			found := false
+			for _, m := range ra.Mounts {
+				found = found || m.Path == mp.Path
+			}
+			if !found {
+				return nil, fmt.Errorf("app %s: mount point %s (%s) has no mount (the pod manifest is not reified)", name, mp.Name, mp.Path)
+			}
+		}
+		iso, err := isolatorsFromManifest(a.Isolators, pm.Isolators)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+		as.isolators = iso
+		spec.apps = append(spec.apps, as)
+	}
+	return spec, nil
+}
+
+func volumeFromManifest(v aci.Volume, podDir string) (*volumeSpec, error) {
+	vs := &volumeSpec{name: string(v.Name), kind: string(v.Kind), readOnly: v.ReadOnly}
+	switch v.Kind {
+	case aci.VolumeHost:
+		vs.source, vs.recursive = v.Source, v.Recursive
+	case aci.VolumeEmpty:
+		mode, err := v.EmptyMode()
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		vs.mode, vs.uid, vs.gid = os.FileMode(mode), v.UID, v.GID
+		vs.source = filepath.Join(podDir, "volumes", string(v.Name))
+	default:
+		return nil, fmt.Errorf("volume %s: unknown kind %q", v.Name, v.Kind)
+	}
+	return vs, nil
+}
+
+// isolatorsFromManifest collects the app's isolators, bounded by the pod's
+// (E9): the pod's capability sets and resource limits cap the app's, and
+// the pod's other Linux isolators apply where the app has none. When an
+// isolator repeats, the last one counts, as in the reference code.
+func isolatorsFromManifest(app, pod aci.Isolators) (appIsolators, error) {
+	var ai appIsolators
+	apply := func(is aci.Isolators, podLevel bool) error {
+		for _, i := range is {
+			switch v := i.Value.(type) {
+			case aci.LinuxCapabilitiesRetainSet:
+				s, err := capsFromManifest(v.Set)
+				if err != nil {
+					return fmt.Errorf("%s: %w", i.Name, err)
+				}
+				if podLevel {
+					b := s
+					if ai.capsBound != nil {
+						b &= *ai.capsBound
+					}
+					ai.capsBound = &b
+				} else {
+					ai.capsRetain = &s
+				}
+			case aci.LinuxCapabilitiesRemoveSet:
+				s, err := capsFromManifest(v.Set)
+				if err != nil {
+					return fmt.Errorf("%s: %w", i.Name, err)
+				}
+				if podLevel {
+					b := ^s
+					if ai.capsBound != nil {
+						b &= *ai.capsBound
+					}
+					ai.capsBound = &b
+				} else {
+					ai.capsRemove = &s
+				}
+			case aci.LinuxNoNewPrivileges:
+				ai.noNewPrivs = ai.noNewPrivs || bool(v)
+			case aci.LinuxSeccompRetainSet:
+				if !podLevel || ai.seccomp == nil {
+					ai.seccomp = &seccompIsolator{retain: true, set: v.Set, errno: v.Errno}
+				}
+			case aci.LinuxSeccompRemoveSet:
+				if !podLevel || ai.seccomp == nil {
+					ai.seccomp = &seccompIsolator{set: v.Set, errno: v.Errno}
+				}
+			case aci.LinuxOOMScoreAdj:
+				if !podLevel || ai.oomScoreAdj == nil {
+					n := int(v)
+					ai.oomScoreAdj = &n
+				}
+			case aci.ResourceMemory:
+				if v.Limit > 0 && (ai.memoryLimit == nil || v.Limit < *ai.memoryLimit) {
+					n := v.Limit
+					ai.memoryLimit = &n
+				}
+			case aci.ResourceCPU:
+				if v.LimitMilli > 0 && (ai.cpuLimitMilli == nil || v.LimitMilli < *ai.cpuLimitMilli) {
+					n := v.LimitMilli
+					ai.cpuLimitMilli = &n
+				}
+			default:
+				where := ""
+				if podLevel {
+					where = " (pod)"
+				}
+				ai.ignored = append(ai.ignored, string(i.Name)+where)
+			}
+		}
+		return nil
+	}
+	if err := apply(app, false); err != nil {
+		return ai, err
+	}
+	if err := apply(pod, true); err != nil {
+		return ai, fmt.Errorf("pod isolators: %w", err)
+	}
+	return ai, nil
+}
+
+func capsFromManifest(set []aci.LinuxCapability) (capSet, error) {
+	names := make([]string, len(set))
+	for i, c := range set {
+		names[i] = strings.TrimSpace(string(c))
+	}
+	return parseCaps(names)
+}

@@ -1,0 +1,43 @@
+package stage1
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Main runs one of the hidden `acirun stage1` entry points; args are the
+// words after "stage1": `run [flags] POD-DIR`, `init [flags] POD-DIR` or
+// `app [flags] POD-DIR NAME`. It returns the process exit code: for run and
+// init the pod's exit code, 254 when stage1 itself fails, 2 on bad usage.
+func Main(args []string) int {
+	// Nothing of ours may be inspected or entered by an app through
+	// /proc/PID: not our executable, not our root, not our memory.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1: prctl(PR_SET_DUMPABLE): %v\n", err)
+		return 254
+	}
+	// Whatever descriptors our caller leaked to us must not reach an app.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1: close_range: %v\n", err)
+		return 254
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: acirun stage1 run|init|app ...")
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return runMain(args[1:])
+	case "init":
+		return initMain(args[1:])
+	case "app":
+		return appMain(args[1:])
+	}
+	fmt.Fprintf(os.Stderr, "acirun stage1: unknown command %q (want run, init or app)\n", args[0])
+	return 2
+}
+
+// exitCodeFailure is the exit code of a pod that stage1 could not run.
+const exitCodeFailure = 254

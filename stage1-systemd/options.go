@@ -1,0 +1,258 @@
+package stage1
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// defaultStopTimeout is how long a stopping pod's apps get between SIGTERM and
+// SIGKILL when --stop-timeout is not given (systemd's default as well).
+const defaultStopTimeout = 10 * time.Second
+
+// podOptions are the flags of `stage1 run`, passed unchanged to `stage1 init`.
+type podOptions struct {
+	net           string // "host" or "none"
+	hostname      string
+	dns           []string // nameserver IPs, or the single word "host" or "none"
+	dnsSearch     []string
+	hostsEntry    []hostsEntry
+	hostsFromHost bool // --hosts-entry=host: copy the host's /etc/hosts
+	stopTimeout   time.Duration
+	insecure      insecureOptions
+	noOverlay     bool
+	debug         bool
+	podDir        string
+}
+
+// hostsEntry is one --hosts-entry IP=NAME.
+type hostsEntry struct {
+	ip   netip.Addr
+	name string
+}
+
+// insecureOptions are the security relaxations an operator asked for.
+type insecureOptions struct {
+	capabilities bool // allow capabilities beyond the default bounding set
+	paths        bool // no masked or read-only paths under /proc and /sys
+	seccomp      bool // no default seccomp deny list
+}
+
+func (o insecureOptions) String() string {
+	var s []string
+	if o.capabilities {
+		s = append(s, "capabilities")
+	}
+	if o.paths {
+		s = append(s, "paths")
+	}
+	if o.seccomp {
+		s = append(s, "seccomp")
+	}
+	return strings.Join(s, ",")
+}
+
+// parseInsecureOptions parses a comma-separated --insecure-options value.
+// Options that concern stage0 only (image, tls, http, ondisk, pubkey) are
+// accepted and ignored so that stage0 may pass its value through; anything
+// else is an error.
+func parseInsecureOptions(v string, o *insecureOptions) error {
+	for _, w := range strings.Split(v, ",") {
+		switch strings.TrimSpace(w) {
+		case "":
+		case "capabilities":
+			o.capabilities = true
+		case "paths":
+			o.paths = true
+		case "seccomp":
+			o.seccomp = true
+		case "all-run":
+			o.capabilities, o.paths, o.seccomp = true, true, true
+		case "image", "tls", "http", "ondisk", "pubkey", "all-fetch":
+		case "all":
+			o.capabilities, o.paths, o.seccomp = true, true, true
+		default:
+			return fmt.Errorf("--insecure-options: unknown option %q (want capabilities, paths, seccomp)", w)
+		}
+	}
+	return nil
+}
+
+// listFlag collects a repeatable flag; each use may hold comma-separated values.
+type listFlag struct {
+	vals  *[]string
+	comma bool
+}
+
+func (l listFlag) String() string {
+	if l.vals == nil {
+		return ""
+	}
+	return strings.Join(*l.vals, ",")
+}
+
+func (l listFlag) Set(v string) error {
+	if l.comma {
+		for _, w := range strings.Split(v, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				*l.vals = append(*l.vals, w)
+			}
+		}
+		return nil
+	}
+	*l.vals = append(*l.vals, v)
+	return nil
+}
+
+// parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
+// followed by exactly one POD-DIR.
+func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, error) {
+	o := &podOptions{net: "none", stopTimeout: defaultStopTimeout}
+	fs := flag.NewFlagSet("stage1 "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var hosts, insecure []string
+	fs.StringVar(&o.net, "net", o.net, "network: host (share the host's) or none (loopback only)")
+	fs.StringVar(&o.hostname, "hostname", "", "pod hostname (default acirun- and the UUID's first 8 characters)")
+	fs.Var(listFlag{&o.dns, true}, "dns", "nameserver IP (repeatable), or host, or none")
+	fs.Var(listFlag{&o.dnsSearch, true}, "dns-search", "DNS search domain (repeatable)")
+	fs.Var(listFlag{&hosts, false}, "hosts-entry", "IP=NAME line for /etc/hosts (repeatable), or host")
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", o.stopTimeout, "time between SIGTERM and SIGKILL when stopping")
+	fs.Var(listFlag{&insecure, true}, "insecure-options", "capabilities,paths,seccomp")
+	fs.BoolVar(&o.noOverlay, "no-overlay", false, "give each app a private copy of its rendered tree instead of an overlay")
+	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 1 {
+		return nil, fmt.Errorf("stage1 %s: want exactly one POD-DIR, got %d arguments", cmd, fs.NArg())
+	}
+	o.podDir = fs.Arg(0)
+	switch o.net {
+	case "host", "none":
+	default:
+		return nil, fmt.Errorf("--net=%s: this stage1 supports host and none", o.net)
+	}
+	if o.stopTimeout < 0 {
+		return nil, fmt.Errorf("--stop-timeout=%s: must not be negative", o.stopTimeout)
+	}
+	if o.hostname != "" && !validHostname(o.hostname) {
+		return nil, fmt.Errorf("--hostname=%q: not a valid host name", o.hostname)
+	}
+	for _, w := range insecure {
+		if err := parseInsecureOptions(w, &o.insecure); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkDNS(o.dns); err != nil {
+		return nil, err
+	}
+	for _, s := range o.dnsSearch {
+		if !validHostname(s) {
+			return nil, fmt.Errorf("--dns-search=%q: not a valid domain", s)
+		}
+	}
+	for _, h := range hosts {
+		if h == "host" {
+			o.hostsFromHost = true
+			continue
+		}
+		e, err := parseHostsEntry(h)
+		if err != nil {
+			return nil, err
+		}
+		o.hostsEntry = append(o.hostsEntry, e)
+	}
+	return o, nil
+}
+
+func checkDNS(dns []string) error {
+	for _, d := range dns {
+		if d == "host" || d == "none" {
+			if len(dns) != 1 {
+				return fmt.Errorf("--dns=%s cannot be combined with other --dns values", d)
+			}
+			continue
+		}
+		if _, err := netip.ParseAddr(d); err != nil {
+			return fmt.Errorf("--dns=%q: not an IP address, host or none", d)
+		}
+	}
+	return nil
+}
+
+func parseHostsEntry(s string) (hostsEntry, error) {
+	ip, name, ok := strings.Cut(s, "=")
+	if !ok {
+		return hostsEntry{}, fmt.Errorf("--hosts-entry=%q: want IP=NAME", s)
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return hostsEntry{}, fmt.Errorf("--hosts-entry=%q: %q is not an IP address", s, ip)
+	}
+	if !validHostname(name) {
+		return hostsEntry{}, fmt.Errorf("--hosts-entry=%q: %q is not a valid host name", s, name)
+	}
+	return hostsEntry{ip: addr, name: name}, nil
+}
+
+// validHostname accepts RFC 1123 host names (letters, digits, '-' and '.'),
+// which also keeps /etc/hosts and resolv.conf free of injected lines.
+func validHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// appOptions are the flags of `stage1 app`.
+type appOptions struct {
+	phase    string // "main", "pre-start" or "post-stop"
+	insecure insecureOptions
+	cgroups  []string // cgroup directories to join before executing
+	debug    bool
+	podDir   string
+	name     string
+}
+
+func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
+	o := &appOptions{}
+	fs := flag.NewFlagSet("stage1 app", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var insecure []string
+	fs.StringVar(&o.phase, "phase", "main", "main, pre-start or post-stop")
+	fs.Var(listFlag{&insecure, true}, "insecure-options", "capabilities,paths,seccomp")
+	fs.Var(listFlag{&o.cgroups, false}, "cgroup", "cgroup directory to join (repeatable)")
+	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 2 {
+		return nil, errors.New("stage1 app: want POD-DIR NAME")
+	}
+	switch o.phase {
+	case "main", "pre-start", "post-stop":
+	default:
+		return nil, fmt.Errorf("stage1 app: --phase=%q: want main, pre-start or post-stop", o.phase)
+	}
+	for _, w := range insecure {
+		if err := parseInsecureOptions(w, &o.insecure); err != nil {
+			return nil, err
+		}
+	}
+	o.podDir, o.name = fs.Arg(0), fs.Arg(1)
+	return o, nil
+}

@@ -1,0 +1,425 @@
+package stage1
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// maskedPaths are hidden from apps (as runc and Docker do): files get
+// /dev/null bound over them, directories an empty read-only tmpfs.
+var maskedPaths = [...]string{
+	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/sys/firmware", "/sys/devices/virtual/powercap",
+}
+
+// readOnlyPaths are made read-only in every app's /proc.
+var readOnlyPaths = [...]string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+
+// devices are bound from the host's /dev into every app's /dev: mknod may be
+// denied to us (user namespaces, device cgroups), a bind mount is not.
+var devices = [...]string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// appRoot is an app's root being assembled by PID 1 in the pod's mount
+// namespace.
+type appRoot struct {
+	path string // POD-DIR/apps/NAME/rootfs
+	fd   int    // O_PATH descriptor of the mounted root
+}
+
+// buildAppRoot mounts app's root at POD-DIR/apps/NAME/rootfs: the overlay (or
+// the private copy), /etc/hosts and resolv.conf, /proc, /sys, /dev, the
+// volumes, the masked and read-only paths, and finally the read-only root if
+// asked for. Everything is mounted in the pod's mount namespace, which dies
+// with the pod, so nothing is left on the host however this ends.
+func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string, ...any)) (err error) {
+	appDir := filepath.Join(o.podDir, "apps", app.name)
+	r := &appRoot{path: filepath.Join(appDir, "rootfs"), fd: -1}
+	if err := r.mountBase(o, appDir); err != nil {
+		return err
+	}
+	defer func() {
+		if r.fd >= 0 {
+			unix.Close(r.fd)
+		}
+	}()
+	r.fd, err = unix.Open(r.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open app root %s: %w", r.path, err)
+	}
+	if err := r.writeEtcFiles(o, hostname); err != nil {
+		return fmt.Errorf("app %s: %w", app.name, err)
+	}
+	if err := r.mountSystem(); err != nil {
+		return fmt.Errorf("app %s: %w", app.name, err)
+	}
+	if err := r.mountVolumes(app, logf); err != nil {
+		return fmt.Errorf("app %s: %w", app.name, err)
+	}
+	if !o.insecure.paths {
+		if err := r.maskPaths(); err != nil {
+			return fmt.Errorf("app %s: %w", app.name, err)
+		}
+	}
+	if app.readOnly {
+		if err := setMountAttr(r.fd, unix.MOUNT_ATTR_RDONLY, false); err != nil {
+			return fmt.Errorf("app %s: read-only root: %w", app.name, err)
+		}
+	}
+	return nil
+}
+
+// mountBase mounts the app's root file system itself.
+func (r *appRoot) mountBase(o *podOptions, appDir string) error {
+	lowerPath := filepath.Join(appDir, "image", "rootfs")
+	lower, err := unix.Open(lowerPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rendered image %s: %w", lowerPath, err)
+	}
+	defer unix.Close(lower)
+	var st unix.Stat_t
+	if err := unix.Fstat(lower, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", lowerPath, err)
+	}
+	if o.noOverlay {
+		if err := copyTree(lowerPath, r.path); err != nil {
+			return fmt.Errorf("copy %s: %w", lowerPath, err)
+		}
+		if err := unix.Mount(r.path, r.path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", r.path, err)
+		}
+		return setMountAttr(-1, unix.MOUNT_ATTR_NODEV, false, r.path)
+	}
+	upper, work := filepath.Join(appDir, "upper"), filepath.Join(appDir, "work")
+	for _, d := range []string{upper, work, r.path} {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	// The overlay's root takes the upper directory's owner and mode.
+	if err := os.Chown(upper, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	if err := os.Chmod(upper, os.FileMode(st.Mode&0o7777)); err != nil {
+		return err
+	}
+	// lowerdir through /proc/self/fd: no escaping of ':' or ',' in paths, and
+	// the symlink to the store is resolved exactly once.
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", fdPath(lower), upper, work)
+	if strings.ContainsAny(upper+work, ",:") {
+		return fmt.Errorf("pod directory %s: overlay paths must not contain ',' or ':'", o.podDir)
+	}
+	if err := unix.Mount("overlay", r.path, "overlay", unix.MS_NODEV, data); err != nil {
+		return fmt.Errorf("mount overlay on %s (%s): %w", r.path, data, err)
+	}
+	return nil
+}
+
+// writeEtcFiles writes /etc/hosts and /etc/resolv.conf into the root (the
+// pod's upper layer, never the image) as the options ask.
+func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
+	var hosts []byte
+	switch {
+	case o.hostsFromHost:
+		b, err := os.ReadFile("/etc/hosts")
+		if err != nil {
+			return fmt.Errorf("--hosts-entry=host: %w", err)
+		}
+		hosts = append(b, hostsFile(hostname, o.hostsEntry)...)
+	case len(o.hostsEntry) > 0:
+		hosts = hostsFile(hostname, o.hostsEntry)
+	default:
+		// The spec asks not to modify an image's own /etc/hosts.
+		fd, err := openInRoot(r.fd, "/etc/hosts", unix.O_PATH|unix.O_NOFOLLOW, resolveContained)
+		if err == nil {
+			var st unix.Stat_t
+			ferr := unix.Fstat(fd, &st)
+			unix.Close(fd)
+			if ferr == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+				break
+			}
+		}
+		hosts = hostsFile(hostname, nil)
+	}
+	if hosts != nil {
+		if err := writeFileInRoot(r.fd, "/etc/hosts", hosts, 0o644); err != nil {
+			return err
+		}
+	}
+	var resolv []byte
+	switch {
+	case len(o.dns) == 1 && o.dns[0] == "none", len(o.dns) == 0 && len(o.dnsSearch) == 0:
+	case len(o.dns) == 1 && o.dns[0] == "host":
+		b, err := os.ReadFile("/etc/resolv.conf")
+		if err != nil {
+			return fmt.Errorf("--dns=host: %w", err)
+		}
+		resolv = b
+	default:
+		resolv = resolvConf(o.dns, o.dnsSearch)
+	}
+	if resolv != nil {
+		return writeFileInRoot(r.fd, "/etc/resolv.conf", resolv, 0o644)
+	}
+	return nil
+}
+
+// mountSystem mounts /proc, /sys and /dev. Their mount points must not be
+// symlinks: a hostile image's /proc -> / is refused, never followed.
+func (r *appRoot) mountSystem() error {
+	const nsd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	for _, m := range []struct {
+		target, fstype string
+		flags          uintptr
+		data           string
+	}{
+		{"/proc", "proc", nsd, ""},
+		{"/sys", "sysfs", nsd | unix.MS_RDONLY, ""},
+		{"/dev", "tmpfs", unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, "mode=755,size=65536k"},
+		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		{"/dev/shm", "tmpfs", nsd, "mode=1777,size=65536k"},
+	} {
+		fd, err := mkdirAllInRoot(r.fd, m.target, resolveStrict)
+		if err != nil {
+			return fmt.Errorf("mount point %s (symlinks are refused here): %w", m.target, err)
+		}
+		err = mountFd(m.fstype, fd, m.fstype, m.flags, m.data)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.target, err)
+		}
+	}
+	console := "/dev/null"
+	if t, err := os.Readlink("/proc/self/fd/1"); err == nil && isTerminal(1) {
+		console = t
+	}
+	for _, d := range devices {
+		if err := r.bindDevice("/dev/"+d, "/dev/"+d); err != nil {
+			return err
+		}
+	}
+	if err := r.bindDevice(console, "/dev/console"); err != nil {
+		return err
+	}
+	dev, err := openInRoot(r.fd, "/dev", unix.O_RDONLY|unix.O_DIRECTORY, resolveStrict)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dev)
+	for name, target := range map[string]string{
+		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
+	} {
+		if err := unix.Symlinkat(target, dev, name); err != nil {
+			return fmt.Errorf("symlink /dev/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *appRoot) bindDevice(host, target string) error {
+	fd, err := ensureFileInRoot(r.fd, target, resolveStrict)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", target, err)
+	}
+	defer unix.Close(fd)
+	if err := mountFd(host, fd, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("device %s: %w", target, err)
+	}
+	return nil
+}
+
+// maskPaths hides and write-protects the dangerous parts of /proc and /sys.
+func (r *appRoot) maskPaths() error {
+	for _, p := range maskedPaths {
+		fd, err := openInRoot(r.fd, p, unix.O_PATH|unix.O_NOFOLLOW, resolveStrict)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		var st unix.Stat_t
+		if err = unix.Fstat(fd, &st); err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				err = mountFd("tmpfs", fd, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0k,nr_inodes=1")
+			} else {
+				err = mountFd("/dev/null", fd, "", unix.MS_BIND, "")
+			}
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	for _, p := range readOnlyPaths {
+		if err := r.bindReadOnly(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindReadOnly makes p inside the root a read-only bind mount of itself.
+func (r *appRoot) bindReadOnly(p string) error {
+	fd, err := openInRoot(r.fd, p, unix.O_PATH|unix.O_NOFOLLOW, resolveStrict)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read-only %s: %w", p, err)
+	}
+	err = mountFd(fdPath(fd), fd, "", unix.MS_BIND|unix.MS_REC, "")
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("read-only %s: %w", p, err)
+	}
+	// Reopen: the descriptor now names the new mount, not the one under it.
+	fd, err = openInRoot(r.fd, p, unix.O_PATH|unix.O_NOFOLLOW, resolveStrict)
+	if err != nil {
+		return fmt.Errorf("read-only %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	if err := setMountAttr(fd, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
+		return fmt.Errorf("read-only %s: %w", p, err)
+	}
+	return nil
+}
+
+// setMountAttr sets attributes on the mount fd (or the path, when fd < 0)
+// refers to, and on the mounts below it when recursive.
+func setMountAttr(fd int, attr uint64, recursive bool, p ...string) error {
+	flags := unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	name := ""
+	if fd < 0 {
+		fd, name, flags = unix.AT_FDCWD, p[0], flags&^unix.AT_EMPTY_PATH
+	}
+	if err := unix.MountSetattr(fd, name, uint(flags), &unix.MountAttr{Attr_set: attr}); err != nil {
+		return fmt.Errorf("mount_setattr %#x: %w", attr, err)
+	}
+	return nil
+}
+
+// mountVolumes binds the app's volumes into its root, shallowest first so
+// that nested targets land on their parent volume. Targets are resolved
+// inside the root; a symlinked target cannot lead out of it.
+func (r *appRoot) mountVolumes(app *appSpec, logf func(string, ...any)) error {
+	mounts := append([]mountSpec(nil), app.mounts...)
+	sort.SliceStable(mounts, func(i, j int) bool {
+		return strings.Count(path.Clean(mounts[i].target), "/") < strings.Count(path.Clean(mounts[j].target), "/")
+	})
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		t := path.Clean("/" + m.target)
+		if seen[t] {
+			return fmt.Errorf("volume %s: target %s is used by another mount", m.volume.name, t)
+		}
+		seen[t] = true
+		if t == "/" || t == "/proc" || strings.HasPrefix(t, "/proc/") || t == "/sys" || strings.HasPrefix(t, "/sys/") {
+			return fmt.Errorf("volume %s: target %s is not allowed", m.volume.name, t)
+		}
+		if err := r.mountVolume(m, t, logf); err != nil {
+			return fmt.Errorf("volume %s at %s: %w", m.volume.name, t, err)
+		}
+	}
+	return nil
+}
+
+func (r *appRoot) mountVolume(m mountSpec, target string, logf func(string, ...any)) error {
+	src := m.volume.source
+	src, err := volumeSource(m.volume, src)
+	if err != nil {
+		return err
+	}
+	sfd, err := unix.Open(src, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src, err)
+	}
+	defer unix.Close(sfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(sfd, &st); err != nil {
+		return err
+	}
+	var tfd int
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		tfd, err = mkdirAllInRoot(r.fd, target, resolveContained)
+		if errors.Is(err, unix.ENOTDIR) {
+			// E3: a file where a directory volume goes is replaced, with a warning.
+			logf("volume %s: replacing file %s with a directory", m.volume.name, target)
+			if perr := r.removeInRoot(target); perr != nil {
+				return perr
+			}
+			tfd, err = mkdirAllInRoot(r.fd, target, resolveContained)
+		}
+	} else {
+		tfd, err = ensureFileInRoot(r.fd, target, resolveContained)
+	}
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	flags := uintptr(unix.MS_BIND)
+	if m.volume.kind != "host" || m.volume.recursive {
+		flags |= unix.MS_REC
+	}
+	err = mountFd(fdPath(sfd), tfd, "", flags, "")
+	unix.Close(tfd)
+	if err != nil {
+		return err
+	}
+	attr := uint64(unix.MOUNT_ATTR_NODEV)
+	if m.readOnly || m.volume.readOnly {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	nfd, err := openInRoot(r.fd, target, unix.O_PATH|unix.O_NOFOLLOW, resolveContained)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(nfd)
+	return setMountAttr(nfd, attr, flags&unix.MS_REC != 0)
+}
+
+// removeInRoot removes the non-directory at p inside the root.
+func (r *appRoot) removeInRoot(p string) error {
+	dir, err := openInRoot(r.fd, path.Dir(p), unix.O_RDONLY|unix.O_DIRECTORY, resolveContained)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	return unix.Unlinkat(dir, path.Base(p), 0)
+}
+
+// volumeSource checks a volume's host side and returns the path to bind.
+func volumeSource(v *volumeSpec, src string) (string, error) {
+	if v.kind != "host" {
+		return src, nil
+	}
+	if !filepath.IsAbs(src) {
+		return "", fmt.Errorf("host source %q is not absolute", src)
+	}
+	if _, err := os.Lstat(src); err != nil {
+		return "", fmt.Errorf("host source: %w", err)
+	}
+	// E3: refuse a symlinked source or a symlinked parent directory.
+	if real, err := filepath.EvalSymlinks(src); err != nil {
+		return "", fmt.Errorf("host source: %w", err)
+	} else if real != filepath.Clean(src) {
+		return "", fmt.Errorf("host source %s goes through a symlink (to %s); name the real path", src, real)
+	}
+	return src, nil
+}
+
+// isTerminal reports whether fd is a terminal.
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,303 @@
+package stage1
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+func runMain(args []string) int {
+	o, err := parsePodOptions("run", args, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+		return 2
+	}
+	code, err := runPod(o, args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+		return exitCodeFailure
+	}
+	return code
+}
+
+// runPod is `stage1 run`: the host-side supervisor of one pod.
+func runPod(o *podOptions, args []string) (int, error) {
+	podDir, err := filepath.Abs(o.podDir)
+	if err != nil {
+		return 0, err
+	}
+	o.podDir = podDir
+	lock, err := os.OpenFile(filepath.Join(podDir, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		return 0, fmt.Errorf("pod %s: %w", podDir, err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if err == unix.EWOULDBLOCK {
+			return 0, fmt.Errorf("pod %s is locked: it is being prepared or is already running", podDir)
+		}
+		return 0, fmt.Errorf("lock pod %s: %w", podDir, err)
+	}
+	if _, err := os.Stat(filepath.Join(podDir, "prepared")); err != nil {
+		return 0, fmt.Errorf("pod %s is not prepared (no %s)", podDir, "prepared")
+	}
+	if _, err := os.Stat(filepath.Join(podDir, "exit.json")); err == nil {
+		return 0, fmt.Errorf("pod %s has already run (exit.json exists)", podDir)
+	}
+	// Everything that can be checked before anything is started is checked
+	// here, so that bad input leaves nothing behind.
+	if _, err := loadPodSpec(podDir); err != nil {
+		return 0, err
+	}
+	if !o.noOverlay {
+		if err := checkOverlaySupport(filepath.Join(podDir, "apps")); err != nil {
+			return 0, err
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(podDir, "pid"), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+		return 0, err
+	}
+
+	exe, err := sealedExecutable()
+	if err != nil {
+		return 0, err
+	}
+	defer exe.Close()
+
+	// Pdeathsig follows the thread that forked: keep it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	defer signal.Stop(sigs)
+
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if o.net != "host" {
+		flags |= unix.CLONE_NEWNET
+	}
+	argv := append([]string{"acirun", "stage1", "init"}, args...)
+	pid, err := syscall.ForkExec(fdPath(int(exe.Fd())), argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start pod init: %w", err)
+	}
+	exe.Close()
+	if err := writeFileAtomic(filepath.Join(podDir, "ppid1"), []byte(strconv.Itoa(pid)+"\n")); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+
+	done := make(chan unix.WaitStatus, 1)
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			done <- ws
+			return
+		}
+	}()
+	var ws unix.WaitStatus
+wait:
+	for {
+		select {
+		case s := <-sigs:
+			if s == unix.SIGHUP {
+				s = unix.SIGTERM
+			}
+			_ = unix.Kill(pid, s.(unix.Signal))
+		case ws = <-done:
+			break wait
+		}
+	}
+	code := statusCode(ws)
+
+	var cleanupErr error
+	if cm, err := findCgroups(); err == nil {
+		cleanupErr = removePodCgroups(cm, filepath.Base(podDir))
+	}
+	exitPath := filepath.Join(podDir, "exit.json")
+	if _, err := os.Stat(exitPath); err != nil {
+		// init died before it could tell: record what we know.
+		if ws.Signaled() {
+			fmt.Fprintf(os.Stderr, "acirun stage1 run: pod init killed by %v\n", ws.Signal())
+		}
+		if err := writeExit(exitPath, code, nil); err != nil {
+			return code, err
+		}
+	}
+	if cleanupErr != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", cleanupErr)
+	}
+	return code, nil
+}
+
+// statusCode is the shell's convention: the exit code, or 128+N for signal N.
+func statusCode(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// exitFile is exit.json (docs/pod-layout.md).
+type exitFile struct {
+	ExitCode int       `json:"exitCode"`
+	Apps     []appExit `json:"apps"`
+}
+
+type appExit struct {
+	Name     string `json:"name"`
+	ExitCode int    `json:"exitCode"`
+	Signal   string `json:"signal"`
+}
+
+func writeExit(p string, code int, apps []appExit) error {
+	if apps == nil {
+		apps = []appExit{}
+	}
+	b, err := json.Marshal(exitFile{ExitCode: code, Apps: apps})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(p, append(b, '\n'))
+}
+
+// writeFileAtomic writes p through a temporary file and a rename, so that
+// readers see either nothing or everything.
+func writeFileAtomic(p string, data []byte) error {
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// sealedExecutable returns a sealed in-memory copy of our own executable.
+// The pod runs from it, so that a process in the pod that reaches
+// /proc/PID/exe of one of ours finds an immutable copy, never the host's
+// acirun binary (CVE-2019-5736).
+func sealedExecutable() (*os.File, error) {
+	fd, err := unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if err == unix.EINVAL { // kernels before 6.3 know no MFD_EXEC
+		fd, err = unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	mem := os.NewFile(uintptr(fd), "memfd:acirun-stage1")
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("open own executable: %w", err)
+	}
+	defer self.Close()
+	if _, err := io.Copy(mem, self); err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("copy own executable: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("seal own executable copy: %w", err)
+	}
+	return mem, nil
+}
+
+// overlayfsMagic is OVERLAYFS_SUPER_MAGIC.
+const overlayfsMagic = 0x794c7630
+
+// checkOverlaySupport checks, before anything is mounted, that dir can hold
+// overlay upper and work directories: it must not be on overlayfs itself,
+// and must report file types in directory entries and store trusted xattrs.
+func checkOverlaySupport(dir string) error {
+	hint := "; run the pod with --no-overlay (a private copy of each image per pod) or move the data directory"
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(dir, &sfs); err != nil {
+		return fmt.Errorf("overlay check: %w", err)
+	}
+	if sfs.Type == overlayfsMagic {
+		return fmt.Errorf("%s is on overlayfs, which cannot hold an overlay upper layer%s", dir, hint)
+	}
+	probe, err := os.MkdirTemp(dir, ".overlay-probe-")
+	if err != nil {
+		return fmt.Errorf("overlay check: %w", err)
+	}
+	defer os.RemoveAll(probe)
+	if err := os.WriteFile(filepath.Join(probe, "f"), nil, 0o600); err != nil {
+		return fmt.Errorf("overlay check: %w", err)
+	}
+	if err := unix.Setxattr(probe, "trusted.overlay.acirun-probe", []byte("y"), 0); err != nil {
+		return fmt.Errorf("%s cannot store trusted.* extended attributes (%v), which overlayfs needs%s", dir, err, hint)
+	}
+	ok, err := direntHasType(probe, "f")
+	if err != nil {
+		return fmt.Errorf("overlay check: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("%s does not report file types in directory entries (d_type), which overlayfs needs%s", dir, hint)
+	}
+	return nil
+}
+
+// direntHasType reads dir with getdents64 and reports whether the entry name
+// carries a file type (not DT_UNKNOWN).
+func direntHasType(dir, name string) (bool, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return false, err
+		}
+		if n == 0 {
+			return false, errors.New("probe file not listed")
+		}
+		for b := buf[:n]; len(b) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return false, errors.New("malformed directory entry")
+			}
+			typ := b[18]
+			nm := b[19:reclen]
+			if i := indexByte(nm, 0); i >= 0 {
+				nm = nm[:i]
+			}
+			if string(nm) == name {
+				return typ != unix.DT_UNKNOWN, nil
+			}
+			b = b[reclen:]
+		}
+	}
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}

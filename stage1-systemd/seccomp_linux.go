@@ -1,0 +1,226 @@
+package stage1
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"unsafe"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// seccompDefaultDeny are refused (EPERM) to every app unless the operator
+// passes --insecure-options=seccomp: mounting and namespace games, kernel
+// keyrings and modules, kexec, eBPF, handle-based opens (the "shocker"
+// escape), perf, userfaultfd, and clock, swap, reboot and accounting
+// controls. ptrace stays allowed, as in Docker: without CAP_SYS_PTRACE it
+// reaches only the app's own processes, and debuggers need it.
+var seccompDefaultDeny = [...]string{
+	"mount", "umount2", "pivot_root",
+	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+	"unshare", "setns",
+	"keyctl", "add_key", "request_key",
+	"kexec_load", "kexec_file_load",
+	"bpf",
+	"init_module", "finit_module", "delete_module", "create_module", "get_kernel_syms", "query_module",
+	"open_by_handle_at", "name_to_handle_at",
+	"perf_event_open", "userfaultfd",
+	"swapon", "swapoff", "reboot", "acct",
+	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+	"syslog", "iopl", "ioperm", "quotactl", "lookup_dcookie", "nfsservctl", "uselib",
+	"_sysctl", "ustat", "sysfs", "vhangup", "process_vm_writev",
+}
+
+// seccompEssential are the calls stage1 itself makes between loading an
+// app's filter and executing the app. A retain set without them could not
+// start anything, so they are added (and the isolator reported as modified).
+var seccompEssential = [...]string{
+	"execve", "exit", "exit_group", "futex", "rt_sigprocmask", "rt_sigreturn", "rt_sigaction",
+	"sigaltstack", "sched_yield", "nanosleep", "mmap", "munmap", "madvise", "getpid", "gettid",
+	"tgkill", "setresuid", "capget", "capset", "prctl", "write", "close",
+}
+
+// seccompPlan is the filter an app gets, and what to report about it.
+type seccompPlan struct {
+	filter []bpf.RawInstruction // nil: no filter
+	report string
+}
+
+// errnoByName maps a POSIX/C99 errno name (EPERM) to its number.
+func errnoByName(name string) (unix.Errno, bool) {
+	for e := unix.Errno(1); e < 256; e++ {
+		if unix.ErrnoName(e) == name {
+			return e, true
+		}
+	}
+	return 0, false
+}
+
+// planSeccomp turns an app's seccomp isolator (nil if none) into a filter.
+func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	known := func(n string) bool { _, ok := info.SyscallNames[n]; return ok }
+	var deny []string // the default deny list, for this architecture
+	if !insecure {
+		for _, n := range seccompDefaultDeny {
+			if known(n) {
+				deny = append(deny, n)
+			}
+		}
+	}
+	eperm := seccomp.ActionErrno | seccomp.Action(unix.EPERM)
+	if iso == nil {
+		if insecure {
+			return &seccompPlan{report: "no filter (--insecure-options=seccomp)"}, nil
+		}
+		f, err := assembleSeccomp(seccomp.ActionAllow, []seccomp.SyscallGroup{
+			{Names: deny, Action: eperm},
+			{NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone", Conditions: []seccomp.Condition{
+				{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_NEWUSER}}}}, Action: eperm},
+			{Names: []string{"clone3"}, Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS)},
+		})
+		return &seccompPlan{filter: f, report: fmt.Sprintf("default deny list (%d calls)", len(deny))}, err
+	}
+	blocked := seccomp.ActionKillProcess
+	if iso.errno != "" {
+		e, ok := errnoByName(iso.errno)
+		if !ok {
+			return nil, fmt.Errorf("seccomp errno %q: not a known errno", iso.errno)
+		}
+		blocked = seccomp.ActionErrno | seccomp.Action(e)
+	}
+	set := map[string]bool{}
+	all, empty := false, false
+	for _, n := range iso.set {
+		switch n {
+		case "@appc.io/all":
+			all = true
+		case "@appc.io/empty":
+			empty = true
+		default:
+			if !known(n) {
+				return nil, fmt.Errorf("seccomp set: unknown system call %q for %s", n, runtime.GOARCH)
+			}
+			set[n] = true
+		}
+	}
+	var notes []string
+	retain := iso.retain
+	if !retain && all { // remove everything: only what starting the app needs
+		retain, all, set = true, false, map[string]bool{}
+	}
+	if retain && all { // retain everything: as without an isolator
+		plan, err := planSeccomp(nil, insecure)
+		if plan != nil {
+			plan.report = "retain @appc.io/all: " + plan.report
+		}
+		return plan, err
+	}
+	_ = empty // @appc.io/empty: retain nothing / remove nothing
+	if !retain {
+		var names []string
+		for n := range set {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		groups := []seccomp.SyscallGroup{{Names: names, Action: blocked}}
+		var extra []string
+		for _, n := range deny {
+			if !set[n] {
+				extra = append(extra, n)
+			}
+		}
+		if len(extra) > 0 {
+			groups = append(groups, seccomp.SyscallGroup{Names: extra, Action: eperm})
+			notes = append(notes, fmt.Sprintf("plus the default deny list (%d calls)", len(extra)))
+		}
+		f, err := assembleSeccomp(seccomp.ActionAllow, groups)
+		return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("remove set of %d calls", len(names)), notes)}, err
+	}
+	var added []string
+	for _, n := range seccompEssential {
+		if known(n) && !set[n] {
+			set[n] = true
+			added = append(added, n)
+		}
+	}
+	if len(added) > 0 {
+		notes = append(notes, "added "+strings.Join(added, ",")+" (needed to start the app)")
+	}
+	var dropped []string
+	for _, n := range deny {
+		if set[n] {
+			delete(set, n)
+			dropped = append(dropped, n)
+		}
+	}
+	if len(dropped) > 0 {
+		notes = append(notes, "denied "+strings.Join(dropped, ",")+" (default deny list; --insecure-options=seccomp allows them)")
+	}
+	var names []string
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	f, err := assembleSeccomp(blocked, []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionAllow}})
+	return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("retain set of %d calls", len(names)), notes)}, err
+}
+
+func joinReport(s string, notes []string) string {
+	if len(notes) == 0 {
+		return s
+	}
+	return s + "; modified: " + strings.Join(notes, "; ")
+}
+
+// assembleSeccomp builds the BPF program. Unlike the library's own program it
+// also refuses (ENOSYS) every call made through a foreign ABI (i386 through
+// int 0x80 on amd64), which would otherwise bypass a deny list, and it allows
+// any default action, errno included.
+func assembleSeccomp(def seccomp.Action, groups []seccomp.SyscallGroup) ([]bpf.RawInstruction, error) {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return nil, err
+	}
+	p := seccomp.Policy{DefaultAction: seccomp.ActionAllow, Syscalls: groups}
+	insts, err := p.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	last, ok := insts[len(insts)-1].(bpf.RetConstant)
+	if !ok || last.Val != uint32(seccomp.ActionAllow) {
+		return nil, fmt.Errorf("seccomp: unexpected program shape (last instruction %v)", insts[len(insts)-1])
+	}
+	insts[len(insts)-1] = bpf.RetConstant{Val: uint32(def)}
+	prog := append([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: 4, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.ENOSYS)},
+	}, insts...)
+	return bpf.Assemble(prog)
+}
+
+// loadSeccomp installs filter on the calling thread.
+func loadSeccomp(filter []bpf.RawInstruction) error {
+	if len(filter) == 0 {
+		return nil
+	}
+	sf := make([]unix.SockFilter, len(filter))
+	for i, in := range filter {
+		sf[i] = unix.SockFilter{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	prog := unix.SockFprog{Len: uint16(len(sf)), Filter: &sf[0]}
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(sf)
+	if errno != 0 {
+		return fmt.Errorf("load seccomp filter: %w", errno)
+	}
+	return nil
+}

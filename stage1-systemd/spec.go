@@ -1,0 +1,67 @@
+package stage1
+
+import "os"
+
+// podSpec is what stage1 takes from the reified pod manifest (POD-DIR/pod).
+// It is built by specFromManifest so that the mechanics below never depend on
+// the manifest's Go types.
+type podSpec struct {
+	uuid    string
+	apps    []*appSpec
+	volumes map[string]*volumeSpec
+}
+
+// appSpec is one app of the pod, with everything stage1 needs to run it.
+type appSpec struct {
+	name      string
+	exec      []string
+	user      string
+	group     string
+	suppGIDs  []uint32
+	workDir   string
+	env       [][2]string // the app's environment, in order
+	preStart  []string
+	postStop  []string
+	mounts    []mountSpec
+	readOnly  bool // readOnlyRootFS
+	isolators appIsolators
+	imageDir  string // POD-DIR/apps/NAME/image
+}
+
+// mountSpec is one volume mounted into an app.
+type mountSpec struct {
+	volume   *volumeSpec
+	target   string // absolute path inside the app's root
+	readOnly bool   // the mount point asked for read-only
+}
+
+// volumeSpec is a pod volume.
+type volumeSpec struct {
+	name      string
+	kind      string // "host" or "empty"
+	source    string // host: absolute host path
+	readOnly  bool
+	recursive bool
+	mode      os.FileMode // empty
+	uid, gid  int         // empty
+}
+
+// appIsolators holds the isolators stage1 understands, already bounded by
+// the pod's, plus the names of the others (reported as ignored).
+type appIsolators struct {
+	capsRetain, capsRemove *capSet
+	capsBound              *capSet // the pod's capability isolators, if any
+	noNewPrivs             bool
+	seccomp                *seccompIsolator
+	oomScoreAdj            *int
+	memoryLimit            *int64 // bytes
+	cpuLimitMilli          *int64 // thousandths of a core
+	ignored                []string
+}
+
+// seccompIsolator is os/linux/seccomp-retain-set or -remove-set.
+type seccompIsolator struct {
+	retain bool
+	set    []string
+	errno  string // "" means kill with SIGSYS
+}

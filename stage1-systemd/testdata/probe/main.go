@@ -1,0 +1,128 @@
+// Command probe is the app the stage1 tests run inside pods. It is built
+// statically on the fly; each argument is one action, done in order:
+//
+//	env                print the environment
+//	ids                print uid, gid and groups
+//	status             print the Cap*, NoNewPrivs and Seccomp lines of /proc/self/status
+//	hostname           print the host name
+//	cat:FILE           print FILE
+//	write:FILE         write "probe" to FILE
+//	open-write:FILE    open FILE for writing, print "ok" or the error
+//	open-read:FILE     open FILE for reading, print "ok" or the error
+//	fds                print the open file descriptors (from /proc/self/fd)
+//	exit:N             exit with code N
+//	sleep:DUR          sleep DUR
+//	ignore-term        ignore SIGTERM from now on
+//	zombie             start a child that exits at once, never wait for it
+//	mount              try mount(2), print "ok" or the error
+//	pwd                print the working directory
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	for _, a := range os.Args[1:] {
+		verb, arg, _ := strings.Cut(a, ":")
+		switch verb {
+		case "env":
+			for _, e := range os.Environ() {
+				fmt.Println("env", e)
+			}
+		case "ids":
+			g, _ := os.Getgroups()
+			fmt.Printf("uid %d gid %d groups %v\n", os.Getuid(), os.Getgid(), g)
+		case "status":
+			f, err := os.Open("/proc/self/status")
+			if err != nil {
+				fmt.Println("status error", err)
+				continue
+			}
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				l := sc.Text()
+				if strings.HasPrefix(l, "Cap") || strings.HasPrefix(l, "NoNewPrivs") || strings.HasPrefix(l, "Seccomp:") {
+					fmt.Println("status", strings.Join(strings.Fields(l), " "))
+				}
+			}
+			f.Close()
+		case "hostname":
+			h, _ := os.Hostname()
+			fmt.Println("hostname", h)
+		case "cat":
+			b, err := os.ReadFile(arg)
+			if err != nil {
+				fmt.Println("cat error", err)
+				continue
+			}
+			fmt.Printf("cat %s\n%s\n", arg, b)
+		case "write":
+			if err := os.WriteFile(arg, []byte("probe"), 0o644); err != nil {
+				fmt.Println("write error", err)
+			} else {
+				fmt.Println("write ok", arg)
+			}
+		case "open-write", "open-read":
+			flag := os.O_RDONLY
+			if verb == "open-write" {
+				flag = os.O_WRONLY
+			}
+			f, err := os.OpenFile(arg, flag, 0)
+			if err != nil {
+				fmt.Println(verb, arg, "error", err)
+				continue
+			}
+			if verb == "open-write" {
+				if _, err := f.Write([]byte("x")); err != nil {
+					fmt.Println(verb, arg, "write-error", err)
+					f.Close()
+					continue
+				}
+			}
+			f.Close()
+			fmt.Println(verb, arg, "ok")
+		case "fds":
+			ents, _ := os.ReadDir("/proc/self/fd")
+			var fds []string
+			for _, e := range ents {
+				fds = append(fds, e.Name())
+			}
+			fmt.Println("fds", strings.Join(fds, " "))
+		case "exit":
+			n, _ := strconv.Atoi(arg)
+			os.Exit(n)
+		case "sleep":
+			d, _ := time.ParseDuration(arg)
+			time.Sleep(d)
+		case "ignore-term":
+			signal.Ignore(syscall.SIGTERM)
+		case "zombie":
+			p, err := os.StartProcess("/probe", []string{"/probe", "exit:0"}, &os.ProcAttr{})
+			if err != nil {
+				fmt.Println("zombie error", err)
+				continue
+			}
+			fmt.Println("zombie pid", p.Pid)
+		case "mount":
+			if err := syscall.Mount("none", "/mnt", "tmpfs", 0, ""); err != nil {
+				fmt.Println("mount error", err)
+			} else {
+				fmt.Println("mount ok")
+			}
+		case "pwd":
+			wd, _ := os.Getwd()
+			fmt.Println("pwd", wd)
+		default:
+			fmt.Fprintln(os.Stderr, "probe: unknown action", a)
+			os.Exit(99)
+		}
+	}
+}
