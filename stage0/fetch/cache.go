@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,6 +66,8 @@ func parseCacheControl(v string) (maxAge time.Duration, noCache, noStore bool) {
 			arg = strings.Trim(strings.TrimSpace(arg), `"`)
 			secs, err := strconv.ParseUint(arg, 10, 64)
 			switch {
+			case errors.Is(err, strconv.ErrRange) && arg != "":
+				maxAge = maxMaxAge // RFC 9111 5.2: an overflowing value means "very long"
 			case err != nil:
 				maxAge = 0
 			case secs > uint64(maxMaxAge/time.Second):

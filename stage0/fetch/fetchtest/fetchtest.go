@@ -14,6 +14,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -106,6 +108,9 @@ func (n *Net) ServeTLS(t testing.TB, h http.Handler, hosts ...string) *httptest.
 	t.Helper()
 	s := httptest.NewUnstartedServer(h)
 	s.TLS = &tls.Config{Certificates: []tls.Certificate{n.Certificate(t, hosts...)}}
+	// Handshakes refused by clients that do not trust the CA are what
+	// some tests are about; keep them out of the test log.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	n.Register(s.Listener.Addr().String(), "443", hosts...)

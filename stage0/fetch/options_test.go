@@ -1,0 +1,262 @@
+package fetch
+
+import (
+	"bytes"
+	"flag"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseInsecure(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Insecure
+		str  string
+	}{
+		{"", 0, "none"},
+		{"none", 0, "none"},
+		{"image", InsecureImage, "image"},
+		{"tls,http", InsecureTLS | InsecureHTTP, "tls,http"},
+		{" Image , pubkey ", InsecureImage | InsecurePubKey, "image,pubkey"},
+		{"all-fetch", InsecureAllFetch, "all-fetch"},
+		{"image,tls,http,pubkey", InsecureAllFetch, "all-fetch"},
+		{"all-fetch,seccomp", InsecureAllFetch | InsecureSeccomp, "all-fetch,seccomp"},
+		{"capabilities,paths,seccomp", InsecureAllRun, "all-run"},
+		{"all", InsecureAll, "all"},
+		{"all-fetch,all-run", InsecureAll, "all"},
+		{"paths,image", InsecureImage | InsecurePaths, "image,paths"},
+	} {
+		got, err := ParseInsecure(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseInsecure(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			continue
+		}
+		if got.String() != tc.str {
+			t.Errorf("ParseInsecure(%q).String() = %q, want %q", tc.in, got.String(), tc.str)
+		}
+		if again, err := ParseInsecure(got.String()); err != nil || again != got {
+			t.Errorf("round trip of %q: %v, %v", tc.in, again, err)
+		}
+	}
+	for _, bad := range []string{"ondisk", "image,", "tlss", "all fetch", "image;tls"} {
+		if _, err := ParseInsecure(bad); err == nil {
+			t.Errorf("ParseInsecure(%q) succeeded", bad)
+		}
+	}
+	_, err := ParseInsecure("image,bogus")
+	if err == nil || !strings.Contains(err.Error(), `"bogus"`) {
+		t.Errorf("error %v does not name the bad word", err)
+	}
+	if !InsecureAll.Has(InsecureTLS) || InsecureImage.Has(InsecureAllFetch) || InsecureAll.Has(0) {
+		t.Error("Has is wrong")
+	}
+}
+
+func TestInsecureFlag(t *testing.T) {
+	var o Insecure
+	var p PullPolicy
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.Var(&o, "insecure-options", "")
+	fs.Var(&p, "pull-policy", "")
+	if err := fs.Parse([]string{"--insecure-options=image", "--insecure-options=tls", "--pull-policy=update"}); err != nil {
+		t.Fatal(err)
+	}
+	if o != InsecureImage|InsecureTLS || p != PullUpdate {
+		t.Errorf("flags gave %v, %v", o, p)
+	}
+	fs.SetOutput(&bytes.Buffer{})
+	if err := fs.Parse([]string{"--insecure-options=nope"}); err == nil {
+		t.Error("bad --insecure-options accepted")
+	}
+	if err := fs.Parse([]string{"--pull-policy=always"}); err == nil {
+		t.Error("bad --pull-policy accepted")
+	}
+}
+
+func TestWarn(t *testing.T) {
+	var b bytes.Buffer
+	Warn(&b, InsecureImage, "signature of %s not checked", "example.com/app")
+	if got, want := b.String(), "warning: --insecure-options=image: signature of example.com/app not checked\n"; got != want {
+		t.Errorf("Warn wrote %q, want %q", got, want)
+	}
+	Warn(nil, InsecureImage, "nothing") // must not panic
+}
+
+func TestPullPolicy(t *testing.T) {
+	for _, s := range []string{"new", "update", "never"} {
+		p, err := ParsePullPolicy(s)
+		if err != nil || p.String() != s {
+			t.Errorf("ParsePullPolicy(%q) = %v, %v", s, p, err)
+		}
+	}
+	for _, s := range []string{"", "New", "always", "update "} {
+		if _, err := ParsePullPolicy(s); err == nil {
+			t.Errorf("ParsePullPolicy(%q) succeeded", s)
+		}
+	}
+	var zero PullPolicy
+	if zero != PullNew {
+		t.Error("the zero PullPolicy is not new")
+	}
+}
+
+func TestParseCacheControl(t *testing.T) {
+	for _, tc := range []struct {
+		in               string
+		maxAge           time.Duration
+		noCache, noStore bool
+	}{
+		{"", 0, false, false},
+		{"max-age=3600", time.Hour, false, false},
+		{"public, max-age=60", time.Minute, false, false},
+		{`MAX-AGE="120"`, 2 * time.Minute, false, false},
+		{"max-age = 5", 5 * time.Second, false, false},
+		{"max-age=-1", 0, false, false},
+		{"max-age=1e3", 0, false, false},
+		{"max-age=", 0, false, false},
+		{"max-age=99999999999999999999", maxMaxAge, false, false},
+		{"no-cache, max-age=60", time.Minute, true, false},
+		{"no-store", 0, false, true},
+		{"private,no-store,no-cache", 0, true, true},
+	} {
+		m, nc, ns := parseCacheControl(tc.in)
+		if m != tc.maxAge || nc != tc.noCache || ns != tc.noStore {
+			t.Errorf("parseCacheControl(%q) = %v %v %v, want %v %v %v", tc.in, m, nc, ns, tc.maxAge, tc.noCache, tc.noStore)
+		}
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		h      http.Header
+		maxAge time.Duration
+	}{
+		{http.Header{"Cache-Control": {"max-age=600"}, "Age": {"100"}}, 500 * time.Second},
+		{http.Header{"Cache-Control": {"max-age=600"}, "Age": {"700"}}, 0},
+		{http.Header{"Cache-Control": {"no-cache, max-age=600"}}, 0},
+		{http.Header{"Cache-Control": {"no-store, max-age=600"}}, 0},
+	} {
+		if c := cacheInfo(tc.h, now); c.MaxAge != tc.maxAge || !c.FetchedAt.Equal(now) {
+			t.Errorf("cacheInfo(%v) = %+v, want MaxAge %v", tc.h, c, tc.maxAge)
+		}
+	}
+}
+
+func TestFresh(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := CacheInfo{ETag: `"x"`, MaxAge: time.Hour, FetchedAt: at}
+	for _, tc := range []struct {
+		now  time.Time
+		want bool
+	}{
+		{at, true},
+		{at.Add(59 * time.Minute), true},
+		{at.Add(time.Hour), false},
+		{at.Add(-time.Second), false}, // clock went back
+	} {
+		if got := c.Fresh(tc.now); got != tc.want {
+			t.Errorf("Fresh(%v) = %v, want %v", tc.now, got, tc.want)
+		}
+	}
+	if (CacheInfo{MaxAge: time.Hour}).Fresh(at) {
+		t.Error("a copy without fetch time is fresh")
+	}
+	if (CacheInfo{FetchedAt: at}).Fresh(at) {
+		t.Error("a copy without max-age is fresh")
+	}
+}
+
+func writeAuth(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "auth.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "auth.d", name), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadAuth(t *testing.T) {
+	system, local := t.TempDir(), t.TempDir()
+	writeAuth(t, system, "common.json", `{"rktKind":"auth","rktVersion":"v1","domains":["coreos.com","tectonic.com","kubernetes.io"],
+		"type":"oauth","credentials":{"token":"common-token"}}`)
+	writeAuth(t, local, "coreos.json", `{"rktKind":"auth","rktVersion":"v1","domains":["coreos.com"],
+		"type":"basic","credentials":{"user":"foo","password":"bar"}}`)
+	writeAuth(t, local, "tectonic.json", `{"rktKind":"auth","rktVersion":"v1","domains":["Tectonic.com:8443"],
+		"type":"oauth","credentials":{"token":"tectonic-token"}}`)
+	writeAuth(t, local, "docker.json", `{"rktKind":"dockerAuth","rktVersion":"v1","registries":["quay.io"],
+		"credentials":{"user":"a","password":"b"}}`)
+	writeAuth(t, local, "README", "not json, ignored")
+	if err := os.Mkdir(filepath.Join(local, "auth.d", "sub.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("coreos.json", filepath.Join(local, "auth.d", "link.json.disabled")); err != nil {
+		t.Fatal(err)
+	}
+
+	auth, err := LoadAuth(system, local, filepath.Join(t.TempDir(), "missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		url, header string
+	}{
+		// The rkt documentation's example, with the local overrides.
+		{"https://kubernetes.io/x", "Bearer common-token"},
+		{"https://coreos.com/x", "Basic Zm9vOmJhcg=="},
+		{"https://coreos.com:444/x", "Basic Zm9vOmJhcg=="},
+		{"https://tectonic.com/x", "Bearer common-token"},
+		{"https://tectonic.com:8443/x", "Bearer tectonic-token"},
+		{"https://quay.io/x", ""},
+		{"https://example.com/x", ""},
+	} {
+		u, _ := url.Parse(tc.url)
+		c, ok := auth.For(u)
+		if got := map[bool]string{true: c.header(), false: ""}[ok]; got != tc.header {
+			t.Errorf("For(%s) = %q, want %q", tc.url, got, tc.header)
+		}
+	}
+	if c, _ := auth.For(&url.URL{Host: "coreos.com"}); c.Source != filepath.Join(local, "auth.d", "coreos.json") {
+		t.Errorf("Source = %q", c.Source)
+	}
+}
+
+func TestLoadAuthErrors(t *testing.T) {
+	for _, tc := range []struct {
+		content, errPart string
+	}{
+		{`{`, "unexpected end"},
+		{`{"rktVersion":"v1","domains":["a"],"type":"oauth","credentials":{"token":"t"}}`, "no rktKind"},
+		{`{"rktKind":"auth","domains":["a"],"type":"oauth","credentials":{"token":"t"}}`, "no rktVersion"},
+		{`{"rktKind":"paths","rktVersion":"v1"}`, `rktKind "paths"`},
+		{`{"rktKind":"auth","rktVersion":"v2","domains":["a"],"type":"oauth","credentials":{"token":"t"}}`, `rktVersion "v2"`},
+		{`{"rktKind":"auth","rktVersion":"v1","type":"oauth","credentials":{"token":"t"}}`, "no domains"},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["https://a/"],"type":"oauth","credentials":{"token":"t"}}`, "not a host"},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["a"],"credentials":{"token":"t"}}`, "no type"},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["a"],"type":"digest","credentials":{"token":"t"}}`, `unknown type "digest"`},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["a"],"type":"oauth"}`, "no credentials"},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["a"],"type":"oauth","credentials":{}}`, "need a token"},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["a"],"type":"basic","credentials":{"user":"u"}}`, "need a user and a password"},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["a"],"type":"basic","credentials":{"user":"u:v","password":"p"}}`, "contains ':'"},
+		{`{"rktKind":"auth","rktVersion":"v1","domains":["a"],"type":"basic","credentials":"x"}`, "credentials:"},
+	} {
+		dir := t.TempDir()
+		writeAuth(t, dir, "bad.json", tc.content)
+		_, err := LoadAuth(dir)
+		if err == nil || !strings.Contains(err.Error(), tc.errPart) || !strings.Contains(err.Error(), "bad.json") {
+			t.Errorf("LoadAuth(%s) = %v, want an error naming bad.json and %q", tc.content, err, tc.errPart)
+		}
+	}
+
+	// The same domain twice in one directory is an error naming both files.
+	dir := t.TempDir()
+	writeAuth(t, dir, "a.json", `{"rktKind":"auth","rktVersion":"v1","domains":["x.com"],"type":"oauth","credentials":{"token":"1"}}`)
+	writeAuth(t, dir, "b.json", `{"rktKind":"auth","rktVersion":"v1","domains":["X.com"],"type":"oauth","credentials":{"token":"2"}}`)
+	_, err := LoadAuth(dir)
+	if err == nil || !strings.Contains(err.Error(), "a.json") || !strings.Contains(err.Error(), "b.json") {
+		t.Errorf("duplicate domain: %v", err)
+	}
+}
