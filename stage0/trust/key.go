@@ -163,10 +163,11 @@ func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
 	return b, nil
 }
 
-// isArmored reports whether b starts, after white space, with an ASCII
-// armor header line.
+// isArmored reports whether b is ASCII armor rather than binary packets.
+// Binary OpenPGP data starts with a packet tag byte, which always has its
+// high bit set; armor (and any text before it) is ASCII.
 func isArmored(b []byte) bool {
-	return bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("-----BEGIN "))
+	return len(b) > 0 && b[0]&0x80 == 0
 }
 
 // parseKey parses raw as one public key and returns it together with its
@@ -175,6 +176,9 @@ func parseKey(raw []byte) (*openpgp.Entity, []byte, error) {
 	bin := raw
 	if isArmored(raw) {
 		block, err := armor.Decode(bytes.NewReader(raw))
+		if err == io.EOF {
+			return nil, nil, errors.New("parse key: neither binary OpenPGP data nor ASCII armor")
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("parse armored key: %w", err)
 		}

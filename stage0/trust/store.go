@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -117,8 +118,12 @@ func readLocation(base string, system, root bool, prefix string) ([]keyFile, err
 	}
 	dir := locDir(base, root, prefix)
 	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
+	}
+	if errors.Is(err, syscall.ENOTDIR) {
+		// A file where a prefix directory belongs trusts nothing.
+		return []keyFile{{path: dir, system: system, root: root, prefix: prefix, problem: "not a directory"}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read trusted keys: %w", err)

@@ -489,6 +489,9 @@ func parseSignature(signature []byte) ([]*packet.Signature, []byte, error) {
 	bin := signature
 	if isArmored(signature) {
 		block, err := armor.Decode(bytes.NewReader(signature))
+		if err == io.EOF {
+			return fail(ErrMalformedSignature, "neither binary OpenPGP data nor ASCII armor", nil)
+		}
 		if err != nil {
 			return fail(ErrMalformedSignature, "bad ASCII armor", err)
 		}
