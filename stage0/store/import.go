@@ -1,0 +1,291 @@
+package store
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/store/extract"
+	"golang.org/x/sys/unix"
+)
+
+// ImportOptions describe one import.
+type ImportOptions struct {
+	// ExpectedID, if set, is the full ID the image must have (a
+	// dependency's imageID, or an ID the user asked for); a different
+	// hash fails the import.
+	ExpectedID string
+	// Verify, if set, is called once the whole stream has been read (the
+	// caller typically tees the stream into a signature check and
+	// finishes it here) and before anything becomes visible. An error
+	// fails the import.
+	Verify func() error
+	// Origin is recorded in the index entry.
+	Origin Origin
+}
+
+// ctxReader fails reads once ctx is done, so a cancelled import stops
+// within one buffer.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Import reads one ACI from r in a single pass: the bytes are stored as
+// received, decompressed, hashed into the image ID, validated and
+// extracted into private staging at the same time. Only when the stream is
+// complete, the ID is the expected one, the manifest is valid and
+// opts.Verify has passed does the entry become visible, atomically. An
+// image without dependencies is rendered by then (its tree is the
+// extracted rootfs with pathWhitelist applied); one with dependencies
+// needs Render once they are in the store.
+//
+// If the image is already in the store, the staging is discarded, the new
+// origin recorded, and the existing entry returned. Parallel imports of the
+// same image end with exactly one entry. Any error leaves nothing visible.
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*Image, error) {
+	img, err := s.doImport(ctx, r, opts)
+	if err != nil {
+		return nil, fmt.Errorf("import image: %w", err)
+	}
+	return img, nil
+}
+
+func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (*Image, error) {
+	if opts.ExpectedID != "" {
+		if err := checkID(opts.ExpectedID); err != nil {
+			return nil, fmt.Errorf("expected ID: %w", err)
+		}
+	}
+	st, err := s.newStaging("import")
+	if err != nil {
+		return nil, err
+	}
+	defer st.remove()
+
+	blob, err := os.OpenFile(filepath.Join(st.dir, "blob"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer blob.Close()
+	bw := bufio.NewWriterSize(blob, 1<<20)
+	src := io.TeeReader(ctxReader{ctx, r}, bw)
+
+	tree := filepath.Join(st.dir, "tree")
+	rootfs := filepath.Join(tree, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return nil, err
+	}
+	lim := s.opts.Limits
+	lim.Overwrite = false
+	lim.NoOwnership = os.Geteuid() != 0
+	x, err := extract.New(rootfs, lim)
+	if err != nil {
+		return nil, err
+	}
+	defer x.Close()
+
+	// The image's own explicit directories survive its whitelist (see
+	// whitelist); implicit parents do not.
+	own := make(map[string]bool)
+	info, err := aci.WalkArchive(src, func(hdr *tar.Header, body io.Reader) error {
+		h := rootfsHeader(hdr)
+		if h.Typeflag == tar.TypeDir {
+			own[h.Name] = true
+		}
+		return x.Add(ctx, h, body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Read to the end of the input, so that the stored file and whatever
+	// the caller tees the stream into see every byte.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return nil, fmt.Errorf("read archive: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("store archive: %w", err)
+	}
+	if opts.ExpectedID != "" && info.ID != opts.ExpectedID {
+		return nil, fmt.Errorf("image hash mismatch: the archive is %s, expected %s", info.ID, opts.ExpectedID)
+	}
+	m, err := aci.ParseImageManifest(info.ManifestJSON)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: manifest: %w", info.ID, err)
+	}
+	if opts.Verify != nil {
+		if err := opts.Verify(); err != nil {
+			return nil, fmt.Errorf("image %s (%s): %w", m.Name, info.ID, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	if len(m.Dependencies) == 0 {
+		if err := x.Prune(ctx, whitelist(m.PathWhitelist, own)); err != nil {
+			return nil, err
+		}
+	} else if err := writeOwnDirs(filepath.Join(tree, ownDirsFile), own); err != nil {
+		return nil, err
+	}
+	res, err := x.Finish(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tree, "manifest"), info.ManifestJSON, 0o644); err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	img := &Image{
+		ID:             info.ID,
+		Name:           string(m.Name),
+		Labels:         m.Labels,
+		Origin:         opts.Origin,
+		FetchedAt:      now,
+		ImportTime:     now,
+		Size:           info.ArchiveSize,
+		TarSize:        info.TarSize,
+		Compression:    info.Compression.String(),
+		SkippedDevices: res.SkippedDevices,
+		Manifest:       info.ManifestJSON,
+	}
+	if len(m.Dependencies) == 0 {
+		h, err := TreeHash(ctx, tree)
+		if err != nil {
+			return nil, err
+		}
+		img.Rendered, img.TreeHash = true, h
+	}
+	if !s.opts.NoSync {
+		// One syncfs for the blob and the thousands of extracted files,
+		// instead of an fsync each.
+		if err := unix.Syncfs(int(blob.Fd())); err != nil {
+			return nil, fmt.Errorf("sync: %w", err)
+		}
+	}
+	if err := blob.Close(); err != nil {
+		return nil, err
+	}
+	return s.commit(ctx, st, img)
+}
+
+// rootfsHeader turns a header from aci.WalkArchive ("rootfs",
+// "rootfs/bin/sh", hard links to "rootfs/...") into one relative to the
+// rootfs directory.
+func rootfsHeader(hdr *tar.Header) *tar.Header {
+	h := *hdr
+	h.Name = strings.TrimPrefix(strings.TrimPrefix(hdr.Name, aci.RootfsEntry), "/")
+	if h.Name == "" {
+		h.Name = "."
+	}
+	if h.Typeflag == tar.TypeLink {
+		h.Linkname = strings.TrimPrefix(hdr.Linkname, aci.RootfsEntry+"/")
+	}
+	return &h
+}
+
+// commit moves the staged blob and tree into place under the image lock and
+// writes the index entry last.
+func (s *Store) commit(ctx context.Context, st *staging, img *Image) (*Image, error) {
+	l, err := s.lockImage(ctx, img.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	defer l.unlock()
+	if old, err := s.read(img.ID); err == nil {
+		// Someone else imported it first. Keep theirs, record our origin.
+		if img.Origin != (Origin{}) {
+			old.Origin, old.FetchedAt = img.Origin, img.FetchedAt
+			if err := s.write(old); err != nil {
+				return nil, err
+			}
+		}
+		return old, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	treeDst := s.treeDir(img.ID)
+	if !img.Rendered {
+		treeDst = s.layerDir(img.ID)
+	}
+	// Leftovers of an import that died after its renames but before its
+	// index entry are invisible; replace them.
+	for _, p := range []string{s.blobPath(img.ID), s.treeDir(img.ID), s.layerDir(img.ID)} {
+		if err := s.discard(p); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Rename(filepath.Join(st.dir, "blob"), s.blobPath(img.ID)); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(st.dir, "tree"), treeDst); err != nil {
+		return nil, err
+	}
+	if !s.opts.NoSync {
+		for _, d := range []string{s.path("blobs"), filepath.Dir(treeDst)} {
+			if err := syncDir(d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := s.write(img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// discard removes path (a file or directory tree) by first renaming it into
+// tmp/, so that it disappears atomically from where it was.
+func (s *Store) discard(path string) error {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	st, err := s.newStaging("trash")
+	if err != nil {
+		return err
+	}
+	defer st.remove()
+	if err := os.Rename(path, filepath.Join(st.dir, "x")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// whitelist returns the keep function for extract.Prune that applies a
+// pathWhitelist (spec A14, A16): with an empty list everything stays;
+// otherwise a path stays if it is listed, and a directory also if it is in
+// own (the image's own directories, which its whitelist never removes, as
+// in the appc reference renderer) or still holds something that stays.
+func whitelist(pwl []string, own map[string]bool) func(string, bool) bool {
+	if len(pwl) == 0 {
+		return func(string, bool) bool { return true }
+	}
+	set := make(map[string]bool, len(pwl))
+	for _, p := range pwl {
+		if c, err := extract.CleanName(strings.TrimLeft(p, "/")); err == nil && c != "." {
+			set[c] = true
+		}
+	}
+	return func(name string, isDir bool) bool {
+		if set[name] {
+			return true
+		}
+		return isDir && own[name]
+	}
+}

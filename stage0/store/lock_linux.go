@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// lock is a held flock on a file.
+type lock struct{ f *os.File }
+
+// unlock releases the lock. Removing the lock file first (while holding it)
+// is done by unlinkAndUnlock.
+func (l *lock) unlock() {
+	if l != nil && l.f != nil {
+		l.f.Close() // closing the descriptor drops the flock
+		l.f = nil
+	}
+}
+
+// unlinkAndUnlock removes the lock file and then releases it; waiters notice
+// that the file they locked is gone and retry with a fresh one.
+func (l *lock) unlinkAndUnlock() {
+	if l != nil && l.f != nil {
+		os.Remove(l.f.Name())
+		l.unlock()
+	}
+}
+
+// tryLock takes a flock on path (creating the file) without waiting. It
+// returns nil, nil if someone else holds a conflicting lock.
+func tryLock(path string, exclusive bool) (*lock, error) {
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|oNoFollow, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		// The holder before us may have removed the file while we
+		// waited to open it: then our lock is on an orphan inode.
+		var a, b unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(path, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+			return &lock{f: f}, nil
+		}
+		f.Close()
+	}
+}
+
+// oNoFollow keeps a symlink planted in a shared lock directory
+// from redirecting our O_CREAT.
+const oNoFollow = unix.O_NOFOLLOW
+
+// takeLock waits for a flock on path until ctx is done.
+func takeLock(ctx context.Context, path string, exclusive bool) (*lock, error) {
+	delay := time.Millisecond
+	for {
+		l, err := tryLock(path, exclusive)
+		if err != nil || l != nil {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+func (s *Store) lockImage(ctx context.Context, id string, exclusive bool) (*lock, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return takeLock(ctx, s.lockPath(id), exclusive)
+}
+
+// staging is a private directory under tmp/, alive while its lock is held.
+type staging struct {
+	dir  string
+	lock *lock
+}
+
+// newStaging makes tmp/KIND-RANDOM with its lock file tmp/KIND-RANDOM.lock
+// held. The lock file comes first, so a directory without one is always an
+// orphan.
+func (s *Store) newStaging(kind string) (*staging, error) {
+	for {
+		var rnd [8]byte
+		rand.Read(rnd[:])
+		name := s.path("tmp", kind+"-"+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(name+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("staging: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			continue // a cleaner got it between create and lock
+		}
+		var a, b unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(name+".lock", &b) != nil || a.Ino != b.Ino {
+			f.Close() // a cleaner removed it before we locked it
+			continue
+		}
+		if err := os.Mkdir(name, 0o700); err != nil {
+			os.Remove(name + ".lock")
+			f.Close()
+			return nil, fmt.Errorf("staging: %w", err)
+		}
+		return &staging{dir: name, lock: &lock{f: f}}, nil
+	}
+}
+
+// remove deletes the staging directory and then its lock file.
+func (st *staging) remove() {
+	if st == nil || st.lock == nil {
+		return
+	}
+	os.RemoveAll(st.dir)
+	st.lock.unlinkAndUnlock()
+	st.lock = nil
+}
+
+// cleanStaging removes every tmp/ entry whose owner is gone: directories
+// whose lock file is missing or can be locked, and unlocked lock files. It
+// returns how many directories it removed.
+func (s *Store) cleanStaging() (int, error) {
+	tmp := s.path("tmp")
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return 0, fmt.Errorf("clean staging: %w", err)
+	}
+	n := 0
+	for _, e := range ents {
+		name := e.Name()
+		if base, ok := strings.CutSuffix(name, ".lock"); ok {
+			l, err := tryLock(filepath.Join(tmp, name), true)
+			if err != nil || l == nil {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(tmp, base)); err == nil {
+				n++
+			}
+			os.RemoveAll(filepath.Join(tmp, base))
+			l.unlinkAndUnlock()
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(tmp, name+".lock")); errors.Is(err, os.ErrNotExist) {
+			// Re-check under the lock protocol: an owner creates the
+			// lock file before the directory, so none means orphan.
+			os.RemoveAll(filepath.Join(tmp, name))
+			n++
+		}
+	}
+	return n, nil
+}

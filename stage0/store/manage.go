@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/acirun/acirun/stage0/store/extract"
+)
+
+// Hold keeps id from being removed (by Remove or GC) until release is
+// called, and records the use in LastUsed. stage0/pod holds an image from
+// before it reads the tree until the pod is recorded as prepared, after
+// which GC's in-use set protects it.
+func (s *Store) Hold(ctx context.Context, id string) (img *Image, release func(), err error) {
+	l, err := s.lockImage(ctx, id, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
+	}
+	img, err = s.read(id)
+	if err != nil {
+		l.unlock()
+		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
+	}
+	img.LastUsed = time.Now().UTC()
+	if err := s.write(img); err != nil {
+		l.unlock()
+		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
+	}
+	return img, l.unlock, nil
+}
+
+// UpdateOrigin records fresh origin information for id, e.g. after the
+// server answered 304 Not Modified to a conditional request.
+func (s *Store) UpdateOrigin(ctx context.Context, id string, o Origin) error {
+	l, err := s.lockImage(ctx, id, true)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", id, err)
+	}
+	defer l.unlock()
+	img, err := s.read(id)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", id, err)
+	}
+	img.Origin, img.FetchedAt = o, time.Now().UTC()
+	if err := s.write(img); err != nil {
+		return fmt.Errorf("update %s: %w", id, err)
+	}
+	return nil
+}
+
+// Remove deletes id: its index entry first (so it is gone at once), then
+// its tree, layer and blob. It fails if the image is held (Hold) or being
+// changed. It does not know about pods: the caller checks that no pod uses
+// the image, as GC does.
+func (s *Store) Remove(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	l, err := tryLock(s.lockPath(id), true)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	if l == nil {
+		return fmt.Errorf("remove %s: the image is in use by another acirun process", id)
+	}
+	if _, err := s.read(id); err != nil {
+		l.unlock()
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	if err := s.removeLocked(id); err != nil {
+		l.unlock()
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	l.unlinkAndUnlock()
+	return nil
+}
+
+// removeLocked removes everything of id; the caller holds its lock
+// exclusively.
+func (s *Store) removeLocked(id string) error {
+	if err := os.Remove(s.indexPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if !s.opts.NoSync {
+		syncDir(s.path("images"))
+	}
+	for _, p := range []string{s.treeDir(id), s.layerDir(id), s.blobPath(id)} {
+		if err := s.discard(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Export writes the ACI file of id exactly as it was received, so that
+// importing it again gives the same ID.
+func (s *Store) Export(ctx context.Context, id string, w io.Writer) error {
+	l, err := s.lockImage(ctx, id, false)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", id, err)
+	}
+	defer l.unlock()
+	if _, err := s.read(id); err != nil {
+		return fmt.Errorf("export %s: %w", id, err)
+	}
+	f, err := os.Open(s.blobPath(id))
+	if err != nil {
+		return fmt.Errorf("export %s: %w", id, err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(w, ctxReader{ctx, f}); err != nil {
+		return fmt.Errorf("export %s: %w", id, err)
+	}
+	return nil
+}
+
+// ExtractTo extracts the image's own rootfs (no dependencies, no
+// whitelist) from its stored ACI into dir, which must not exist or be
+// empty. The stored ACI is re-hashed on the way. Run as non-root, owners are
+// not restored and setuid/setgid bits are dropped.
+func (s *Store) ExtractTo(ctx context.Context, id, dir string) error {
+	l, err := s.lockImage(ctx, id, false)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", id, err)
+	}
+	defer l.unlock()
+	if _, err := s.read(id); err != nil {
+		return fmt.Errorf("extract %s: %w", id, err)
+	}
+	if err := prepareTarget(dir); err != nil {
+		return fmt.Errorf("extract %s: %w", id, err)
+	}
+	if _, _, err := s.extractBlob(ctx, id, dir, nil, false); err != nil {
+		return fmt.Errorf("extract %s to %s: %w", id, dir, err)
+	}
+	return nil
+}
+
+// RenderTo copies the rendered tree of id (manifest and rootfs/) into dir,
+// which must not exist or be empty. The copy shares nothing with the store.
+func (s *Store) RenderTo(ctx context.Context, id, dir string) error {
+	l, err := s.lockImage(ctx, id, false)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", id, err)
+	}
+	defer l.unlock()
+	img, err := s.read(id)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", id, err)
+	}
+	if !img.Rendered {
+		return fmt.Errorf("render %s: not rendered yet (its dependencies are missing)", id)
+	}
+	if err := prepareTarget(dir); err != nil {
+		return fmt.Errorf("render %s: %w", id, err)
+	}
+	lim := s.opts.Limits
+	lim.NoOwnership = os.Geteuid() != 0
+	x, err := extract.New(dir, lim)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", id, err)
+	}
+	defer x.Close()
+	if err := copyTree(ctx, s.treeDir(id), x, false, nil); err != nil {
+		return fmt.Errorf("render %s to %s: %w", id, dir, err)
+	}
+	if _, err := x.Finish(ctx); err != nil {
+		return fmt.Errorf("render %s to %s: %w", id, dir, err)
+	}
+	return nil
+}
+
+// VerifyTree re-hashes the rendered tree of id and compares it with the hash
+// recorded when it was rendered. A difference is reported as an error
+// wrapping ErrTreeMismatch; RepairTree fixes it.
+func (s *Store) VerifyTree(ctx context.Context, id string) error {
+	l, err := s.lockImage(ctx, id, false)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", id, err)
+	}
+	defer l.unlock()
+	img, err := s.read(id)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", id, err)
+	}
+	if !img.Rendered {
+		return fmt.Errorf("verify %s: not rendered yet", id)
+	}
+	h, err := TreeHash(ctx, s.treeDir(id))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("verify %s: %w: the tree is missing", id, ErrTreeMismatch)
+		}
+		return fmt.Errorf("verify %s: %w", id, err)
+	}
+	if h != img.TreeHash {
+		return fmt.Errorf("verify %s: %w (recorded %s, found %s)", id, ErrTreeMismatch, img.TreeHash, h)
+	}
+	return nil
+}
+
+// RepairTree renders id again from the stored ACI files (re-hashing each
+// one) and replaces its tree atomically. Pods already running on the old
+// tree keep their mounts; it should not be used on an image in use.
+func (s *Store) RepairTree(ctx context.Context, id string, resolve DepResolver) (*Image, error) {
+	img, err := s.render(ctx, id, resolve, nil, true)
+	if err != nil {
+		return nil, fmt.Errorf("repair %s: %w", id, err)
+	}
+	return img, nil
+}
+
+// GCOptions say what GC may remove.
+type GCOptions struct {
+	// GracePeriod spares images imported or used more recently.
+	GracePeriod time.Duration
+	// InUse returns the IDs of the images that prepared or running pods
+	// use (required). It is called after GC has locked its candidates, so
+	// a pod prepared concurrently is either in the set or still holding
+	// its image (Hold), which makes GC skip it.
+	InUse func() (map[string]bool, error)
+}
+
+// GCResult says what GC did.
+type GCResult struct {
+	Removed []string // image IDs removed
+	InUse   []string // candidates kept because a pod uses them
+	Held    []string // candidates kept because a process holds them
+	// Leftovers counts removed staging directories and unreferenced blobs,
+	// trees and layers of imports that died.
+	Leftovers int
+}
+
+// GC removes images not used for GracePeriod that no pod uses, stale
+// staging, and leftovers of imports that died before becoming visible.
+func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
+	if opts.InUse == nil {
+		return nil, errors.New("gc: no in-use set given")
+	}
+	res := &GCResult{}
+	n, err := s.cleanStaging()
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	res.Leftovers += n
+	imgs, err := s.List(Filter{})
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	cutoff := time.Now().Add(-opts.GracePeriod)
+	locks := make(map[string]*lock)
+	defer func() {
+		for _, l := range locks {
+			l.unlock()
+		}
+	}()
+	for _, img := range imgs {
+		last := img.ImportTime
+		if img.LastUsed.After(last) {
+			last = img.LastUsed
+		}
+		if last.After(cutoff) {
+			continue
+		}
+		l, err := tryLock(s.lockPath(img.ID), true)
+		if err != nil {
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		if l == nil {
+			res.Held = append(res.Held, img.ID)
+			continue
+		}
+		locks[img.ID] = l
+	}
+	inUse, err := opts.InUse()
+	if err != nil {
+		return nil, fmt.Errorf("gc: listing images in use: %w", err)
+	}
+	for _, img := range imgs {
+		l := locks[img.ID]
+		if l == nil {
+			continue
+		}
+		if inUse[img.ID] {
+			res.InUse = append(res.InUse, img.ID)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if err := s.removeLocked(img.ID); err != nil {
+			return res, fmt.Errorf("gc: remove %s: %w", img.ID, err)
+		}
+		l.unlinkAndUnlock()
+		delete(locks, img.ID)
+		res.Removed = append(res.Removed, img.ID)
+	}
+	n, err = s.removeLeftovers(ctx)
+	res.Leftovers += n
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	return res, nil
+}
+
+// removeLeftovers removes blobs, trees and layers that have no index entry
+// and whose image nobody has locked (a commit in progress holds the lock).
+func (s *Store) removeLeftovers(ctx context.Context) (int, error) {
+	n := 0
+	for _, sub := range []string{"blobs", "trees", "layers"} {
+		ents, err := os.ReadDir(s.path(sub))
+		if err != nil {
+			return n, err
+		}
+		for _, e := range ents {
+			id := e.Name()
+			if checkID(id) != nil {
+				continue
+			}
+			if _, err := os.Lstat(s.indexPath(id)); err == nil {
+				continue
+			}
+			l, err := tryLock(s.lockPath(id), true)
+			if err != nil || l == nil {
+				continue
+			}
+			if _, err := os.Lstat(s.indexPath(id)); errors.Is(err, os.ErrNotExist) {
+				if err := s.discard(filepath.Join(s.path(sub), id)); err != nil {
+					l.unlock()
+					return n, err
+				}
+				n++
+				l.unlinkAndUnlock()
+				continue
+			}
+			l.unlock()
+		}
+	}
+	return n, ctx.Err()
+}

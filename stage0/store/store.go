@@ -1,0 +1,390 @@
+// Package store is acirun's content-addressed image store: the ACI files as
+// they were received, keyed by image ID (the sha512 of the uncompressed
+// tar), their rendered trees (image plus dependencies, pathWhitelist applied,
+// what a pod mounts read-only as its overlay lower layer), and a small JSON
+// index entry per image.
+//
+// Layout under the store directory DIR (`--dir`, /var/lib/acirun):
+//
+//	blobs/ID            the ACI exactly as received (so export gives the same ID back)
+//	images/ID.json      index entry; its existence is what makes an image visible
+//	trees/ID/manifest   rendered tree: the image manifest ...
+//	trees/ID/rootfs/    ... and the rendered root file system
+//	layers/ID/          an image with dependencies: its own manifest and rootfs,
+//	                    kept from import until Render has composed trees/ID
+//	tmp/NAME/, NAME.lock  private staging of one import or render, flock-held
+//	                    by its owner; anything unlocked there is removed on Open
+//
+// and under the lock directory (a parameter, e.g. /run/acirun/store):
+//
+//	ID.lock             flock: exclusive while an entry is created, changed or
+//	                    removed, shared while it is read or held for a pod
+//
+// Every change becomes visible atomically: files are written in staging,
+// moved into place with rename(2), and the index entry is written last with
+// temp file + fsync + rename. A process killed at any point leaves either
+// nothing visible or a complete entry; its staging is removed on the next
+// Open and unreferenced leftovers by GC.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/store/extract"
+)
+
+// ErrNotFound is returned (wrapped) when no image matches.
+var ErrNotFound = errors.New("image not found")
+
+// ErrTreeMismatch is returned (wrapped) by VerifyTree when a rendered tree no
+// longer matches the hash recorded when it was rendered.
+var ErrTreeMismatch = errors.New("rendered tree does not match its recorded hash")
+
+// Options configure a Store.
+type Options struct {
+	// LockDir holds the per-image lock files. It should be on a tmpfs
+	// such as /run/acirun/store; empty means DIR/locks.
+	LockDir string
+	// Limits bound what one image may extract to (entries, bytes of
+	// content); zero fields take the extract package defaults.
+	Limits extract.Options
+	// NoSync skips the fsync/syncfs calls that make an entry durable
+	// before it becomes visible. For tests and benchmarks only.
+	NoSync bool
+}
+
+// Store is an open image store. Its methods are safe for concurrent use by
+// goroutines and processes: coordination is through flock(2), not memory.
+type Store struct {
+	dir     string
+	lockDir string
+	opts    Options
+}
+
+// Origin is where an image came from and how fresh that knowledge is; the
+// fetch pipeline uses it for --pull-policy=update (ETag, Cache-Control).
+type Origin struct {
+	// URL the ACI was downloaded from ("" for a local file).
+	URL string `json:"url,omitempty"`
+	// ETag of the HTTP response, for If-None-Match.
+	ETag string `json:"etag,omitempty"`
+	// MaxAge from Cache-Control: the image is fresh until FetchedAt+MaxAge.
+	MaxAge time.Duration `json:"maxAge,omitempty"`
+	// Signer is the fingerprint of the key whose signature was verified
+	// ("" when verification was skipped by --insecure-options=image).
+	Signer string `json:"signer,omitempty"`
+}
+
+// Image is the index entry of one stored image.
+type Image struct {
+	// ID is the full image ID, "sha512-" and 128 hex digits.
+	ID     string       `json:"id"`
+	Name   string       `json:"name"`
+	Labels []aci.Label  `json:"labels,omitempty"`
+	Origin Origin       `json:"origin"`
+	// FetchedAt is when Origin was last confirmed by the server (import,
+	// or a 304 Not Modified recorded with UpdateOrigin).
+	FetchedAt  time.Time `json:"fetchedAt"`
+	ImportTime time.Time `json:"importTime"`
+	// LastUsed is the last time Hold was called for it (zero: never).
+	LastUsed time.Time `json:"lastUsed,omitzero"`
+	// Size is the size of the ACI file as stored; TarSize the size of its
+	// uncompressed tar.
+	Size        int64  `json:"size"`
+	TarSize     int64  `json:"tarSize"`
+	Compression string `json:"compression"`
+	// Rendered says trees/ID is complete; TreeHash is its hash taken at
+	// render time (see VerifyTree).
+	Rendered bool   `json:"rendered"`
+	TreeHash string `json:"treeHash,omitempty"`
+	// Dependencies are the IDs the rendered tree was composed from, in
+	// application order of the manifest's list.
+	Dependencies []string `json:"dependencies,omitempty"`
+	// SkippedDevices lists device nodes of the image that were not
+	// created (see package extract).
+	SkippedDevices []string `json:"skippedDevices,omitempty"`
+	// Manifest is the image manifest as found in the ACI.
+	Manifest json.RawMessage `json:"manifest"`
+}
+
+// Open opens the store in dir, creating its directories as needed, and
+// removes staging left behind by processes that died.
+func Open(dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("open store: no directory given")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if opts.LockDir == "" {
+		opts.LockDir = filepath.Join(dir, "locks")
+	}
+	s := &Store{dir: dir, lockDir: opts.LockDir, opts: opts}
+	for _, d := range []string{dir, s.path("blobs"), s.path("images"), s.path("trees"), s.path("layers"), s.path("tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
+	// The store directory itself must be searchable for a pod's overlay
+	// (trees are read by root only, but mounts traverse it).
+	if err := os.MkdirAll(s.lockDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store %s: lock directory: %w", dir, err)
+	}
+	if _, err := s.cleanStaging(); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Dir returns the store directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.dir}, elem...)...)
+}
+
+func (s *Store) indexPath(id string) string { return s.path("images", id+".json") }
+func (s *Store) blobPath(id string) string  { return s.path("blobs", id) }
+func (s *Store) treeDir(id string) string   { return s.path("trees", id) }
+func (s *Store) layerDir(id string) string  { return s.path("layers", id) }
+func (s *Store) lockPath(id string) string  { return filepath.Join(s.lockDir, id+".lock") }
+
+// TreePath returns the directory of id's rendered tree, holding "manifest"
+// and "rootfs/". stage0/pod links apps/NAME/image to it; stage1 mounts
+// rootfs/ read-only as an overlay lower layer. It fails if the image is not
+// in the store or not rendered yet.
+func (s *Store) TreePath(id string) (string, error) {
+	img, err := s.read(id)
+	if err != nil {
+		return "", err
+	}
+	if !img.Rendered {
+		return "", fmt.Errorf("image %s: not rendered yet (its dependencies are missing)", id)
+	}
+	return s.treeDir(id), nil
+}
+
+// checkID makes sure id is a full image ID, so that it is safe as a file
+// name.
+func checkID(id string) error {
+	p, err := aci.ParseImageID(id)
+	if err != nil {
+		return err
+	}
+	if !p.IsFull() {
+		return fmt.Errorf("image ID %q is not a full ID", id)
+	}
+	return nil
+}
+
+// read loads the index entry of a full ID.
+func (s *Store) read(id string) (*Image, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(s.indexPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("image %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", id, err)
+	}
+	var img Image
+	if err := json.Unmarshal(b, &img); err != nil {
+		return nil, fmt.Errorf("image %s: index entry %s: %w", id, s.indexPath(id), err)
+	}
+	if img.ID != id {
+		return nil, fmt.Errorf("image %s: index entry %s names %q", id, s.indexPath(id), img.ID)
+	}
+	return &img, nil
+}
+
+// write replaces the index entry atomically.
+func (s *Store) write(img *Image) error {
+	b, err := json.MarshalIndent(img, "", "\t")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.indexPath(img.ID), append(b, '\n'), !s.opts.NoSync)
+}
+
+// writeFileAtomic writes data to a temp file beside path, syncs it and
+// renames it over path, then syncs the directory.
+func writeFileAtomic(path string, data []byte, sync bool) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err = f.Write(data); err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if sync {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Filter selects images in List. Empty fields match everything.
+type Filter struct {
+	// IDPrefix matches IDs starting with it ("sha512-" optional).
+	IDPrefix string
+	// Name matches the image name exactly.
+	Name string
+	// Labels must all be present with these values.
+	Labels []aci.Label
+}
+
+func (f Filter) match(img *Image) bool {
+	if f.IDPrefix != "" && !strings.HasPrefix(img.ID, normPrefix(f.IDPrefix)) {
+		return false
+	}
+	if f.Name != "" && img.Name != f.Name {
+		return false
+	}
+	for _, want := range f.Labels {
+		ok := false
+		for _, l := range img.Labels {
+			if l.Name == want.Name && l.Value == want.Value {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func normPrefix(p string) string {
+	if !strings.HasPrefix(p, aci.ImageIDPrefix) {
+		return aci.ImageIDPrefix + p
+	}
+	return p
+}
+
+// List returns the images matching f, newest import first.
+func (s *Store) List(f Filter) ([]*Image, error) {
+	ents, err := os.ReadDir(s.path("images"))
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var out []*Image
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || strings.HasPrefix(id, ".") || checkID(id) != nil {
+			continue
+		}
+		img, err := s.read(id)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list images: %w", err)
+		}
+		if f.match(img) {
+			out = append(out, img)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].ImportTime.Equal(out[j].ImportTime) {
+			return out[i].ImportTime.After(out[j].ImportTime)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Get returns the image with the full ID ref, or the only one whose ID
+// starts with ref ("sha512-" may be left out). An ambiguous prefix is an
+// error that lists the candidates.
+func (s *Store) Get(ref string) (*Image, error) {
+	if ref == "" {
+		return nil, errors.New("get image: empty ID")
+	}
+	p := normPrefix(ref)
+	if checkID(p) == nil {
+		return s.read(p)
+	}
+	if _, err := aci.ParsePartialImageID(p); err != nil || strings.HasSuffix(p, "...") {
+		return nil, fmt.Errorf("get image %q: not an image ID or ID prefix", ref)
+	}
+	imgs, err := s.List(Filter{IDPrefix: p})
+	if err != nil {
+		return nil, err
+	}
+	switch len(imgs) {
+	case 0:
+		return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+	case 1:
+		return imgs[0], nil
+	}
+	var ids []string
+	for _, img := range imgs {
+		ids = append(ids, img.ID[:min(len(img.ID), aci.ShortImageIDLen+8)]+"…")
+	}
+	return nil, fmt.Errorf("image ID prefix %q is ambiguous: it matches %d images: %s", ref, len(imgs), strings.Join(ids, ", "))
+}
+
+// GetByName returns the most recently imported image called name that
+// carries all the given labels.
+func (s *Store) GetByName(name string, labels []aci.Label) (*Image, error) {
+	imgs, err := s.List(Filter{Name: name, Labels: labels})
+	if err != nil {
+		return nil, err
+	}
+	if len(imgs) == 0 {
+		var b strings.Builder
+		b.WriteString(name)
+		for _, l := range labels {
+			fmt.Fprintf(&b, ",%s=%s", l.Name, l.Value)
+		}
+		return nil, fmt.Errorf("image %s: %w", b.String(), ErrNotFound)
+	}
+	return imgs[0], nil
+}
+
+// ImageManifest parses the stored manifest of img.
+func (img *Image) ImageManifest() (*aci.ImageManifest, error) {
+	m, err := aci.ParseImageManifest(img.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: manifest: %w", img.ID, err)
+	}
+	return m, nil
+}
