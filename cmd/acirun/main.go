@@ -1,0 +1,91 @@
+// Command acirun runs App Container Images (appc ACIs) as pods under systemd.
+//
+// This package is only the command line: it parses flags, prints help and
+// results, and maps errors to exit codes. The work is done by the packages
+// under aci/, stage0/ and stage1-systemd/.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes of the whole CLI. `run` exits with the pod's own code instead.
+const (
+	exitOK      = 0
+	exitUsage   = 2
+	exitFailure = 254
+)
+
+func main() {
+	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Main runs the command line args and returns the process exit code. It is a
+// function of its arguments and streams so that tests can call it directly.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if code, ok := hiddenEntry(args); ok {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cli := &CLI{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	err := cli.Run(ctx, args)
+	return cli.exitCode(err)
+}
+
+// usageError marks an error in how acirun was called (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// exitCodeError carries an exit code chosen by the command (the pod's own
+// code for `run`, or 254 after the command already printed its failures).
+type exitCodeError struct {
+	code int
+	// msg, when set, is printed; an empty msg means the command already said
+	// what went wrong.
+	msg string
+}
+
+func (e exitCodeError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (c *CLI) exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	var ec exitCodeError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(c.Stderr, "acirun: %v\n", err)
+		if c.current != nil {
+			fmt.Fprintf(c.Stderr, "usage: acirun %s\nRun 'acirun %s --help' for details.\n", c.current.usage, c.current.name)
+		} else {
+			fmt.Fprintln(c.Stderr, "Run 'acirun help' for the list of commands.")
+		}
+		return exitUsage
+	case errors.As(err, &ec):
+		if ec.msg != "" {
+			fmt.Fprintf(c.Stderr, "acirun: %s\n", ec.msg)
+		}
+		return ec.code
+	}
+	fmt.Fprintf(c.Stderr, "acirun: %v\n", err)
+	return exitFailure
+}
