@@ -334,4 +334,3 @@ func version() string {
 	}
 	return "dev"
 }
-
