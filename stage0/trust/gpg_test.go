@@ -18,7 +18,7 @@ import (
 // they can be generated in parallel.
 
 type gpgKey struct {
-	home   string
+	home   string // removed once the fixture is made
 	fp     string // lower-case primary fingerprint
 	subFP  string // lower-case signing subkey fingerprint, if any
 	pub    []byte // gpg --export
@@ -26,7 +26,6 @@ type gpgKey struct {
 }
 
 type fixtureData struct {
-	dir   string
 	image []byte
 	keys  map[string]*gpgKey
 	// sigs holds detached signatures over image by name, see makeFixture.
@@ -49,25 +48,10 @@ func TestMain(m *testing.M) {
 	f, err := makeFixture()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "make gpg fixture:", err)
-		if f != nil {
-			f.cleanup()
-		}
 		os.Exit(1)
 	}
 	fixture = f
-	code := m.Run()
-	f.cleanup()
-	os.Exit(code)
-}
-
-func (f *fixtureData) cleanup() {
-	for _, k := range f.keys {
-		if k != nil {
-			// Stop the gpg-agent this homedir started.
-			exec.Command("gpgconf", "--homedir", k.home, "--kill", "gpg-agent").Run()
-		}
-	}
-	os.RemoveAll(f.dir)
+	os.Exit(m.Run())
 }
 
 func gpg(home string, stdin []byte, args ...string) ([]byte, error) {
@@ -168,7 +152,18 @@ func makeFixture() (*fixtureData, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fixtureData{dir: dir, keys: map[string]*gpgKey{}, sigs: map[string][]byte{}}
+	f := &fixtureData{keys: map[string]*gpgKey{}, sigs: map[string][]byte{}}
+	// Everything the tests need is kept in memory: stop the agents and
+	// remove the homedirs right away, so that a test binary killed later
+	// (a fuzz worker, a timeout) leaves no process or file behind.
+	defer func() {
+		for _, k := range f.keys {
+			if k != nil {
+				exec.Command("gpgconf", "--homedir", k.home, "--kill", "gpg-agent").Run()
+			}
+		}
+		os.RemoveAll(dir)
+	}()
 	// 300 KiB of random bytes with CR LF sprinkled in: a text-mode
 	// signature would treat those differently.
 	f.image = make([]byte, 300<<10)
