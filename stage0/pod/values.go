@@ -327,13 +327,30 @@ func parseEnvAssignment(s string) (EnvVar, error) {
 	if !ok {
 		return EnvVar{}, errors.New("not NAME=VALUE")
 	}
-	if k == "" || strings.ContainsAny(k, "\x00") {
-		return EnvVar{}, fmt.Errorf("invalid variable name %q", k)
+	if !validEnvName(k) {
+		return EnvVar{}, fmt.Errorf("invalid variable name %q (letters, digits, _ . -, not starting with a digit)", k)
 	}
 	if strings.ContainsRune(v, 0) {
 		return EnvVar{}, errors.New("value contains a NUL byte")
 	}
 	return EnvVar{Name: k, Value: v}, nil
+}
+
+// validEnvName is appc's rule for environment names: ^[A-Za-z_][A-Za-z_0-9.-]*$.
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func addEnv(list []EnvVar, s string) ([]EnvVar, error) {

@@ -1,0 +1,462 @@
+package pod
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/aci"
+)
+
+// Names in the pods directory besides the pods themselves.
+const (
+	podsLockName    = ".lock"     // LOCK_SH by every Prepare, LOCK_EX by LockPrepares
+	tempPrefix      = ".prepare-" // pods being written
+	removingPrefix  = ".remove-"  // pods being deleted
+	hostnamePrefix  = "acirun-"
+	stage1ArgsName  = "stage1-args.json"
+	podManifestName = "pod"
+)
+
+// Config says where Prepare writes the pod and how it finds its images.
+type Config struct {
+	// DataDir is the data directory (--dir); pods live in DataDir/pods.
+	DataDir string
+	// Resolver finds and renders the images.
+	Resolver ImageResolver
+	// HostEnv is the host environment (os.Environ() in the CLI), passed to
+	// the apps only with --inherit-env.
+	HostEnv []string
+	// Debug adds --debug to the stage1 command line.
+	Debug bool
+}
+
+// Prepare makes a pod ready to run: it resolves the images, builds the
+// reified pod manifest and writes the pod directory of docs/pod-layout.md.
+// The directory is written under a temporary name and renamed into place
+// complete, with `prepared` in it: a pod is never seen half-written, and a
+// failure leaves nothing behind. The notes are for the user (for instance
+// a mount point given an implicit empty volume).
+func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, error) {
+	if cfg.DataDir == "" || cfg.Resolver == nil {
+		return nil, nil, errors.New("prepare: no data directory or image resolver")
+	}
+	podsDir := filepath.Join(cfg.DataDir, "pods")
+	if err := os.MkdirAll(podsDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	// Keep the store's gc from removing an image between its resolution
+	// and the pod manifest that refers to it.
+	unlock, err := lockFile(ctx, filepath.Join(podsDir, podsLockName), unix.LOCK_SH)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	defer unlock()
+
+	in := &reifyInput{req: req, host: cfg.HostEnv}
+	var pm *aci.PodManifest
+	if req.PodManifest != "" {
+		b, err := os.ReadFile(req.PodManifest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--pod-manifest: %w", err)
+		}
+		if in.manual, err = aci.ParsePodManifest(b); err != nil {
+			return nil, nil, fmt.Errorf("--pod-manifest %s: %w", req.PodManifest, err)
+		}
+		for _, ra := range in.manual.Apps {
+			img, err := cfg.Resolver.ResolveRuntimeImage(ctx, ra.Image)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--pod-manifest %s: app %s: %w", req.PodManifest, ra.Name, err)
+			}
+			if err := checkImage(img, "app "+string(ra.Name)); err != nil {
+				return nil, nil, err
+			}
+			in.images = append(in.images, img)
+		}
+		if pm, err = in.reifyManifest(); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		for _, ar := range req.Apps {
+			img, err := cfg.Resolver.ResolveImage(ctx, ar.Image)
+			if err != nil {
+				return nil, nil, fmt.Errorf("image %s: %w", ar.Image, err)
+			}
+			if err := checkImage(img, ar.Image); err != nil {
+				return nil, nil, err
+			}
+			in.images = append(in.images, img)
+		}
+		for _, f := range req.SetEnvFiles {
+			env, err := ReadEnvFile(f)
+			if err != nil {
+				return nil, nil, err
+			}
+			in.envs = append(in.envs, env...)
+		}
+		if pm, err = in.reify(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := pm.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("prepare: the pod manifest is invalid: %w", err)
+	}
+	if err := pm.ValidateReified(nil); err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	if err := checkVolumeSources(pm); err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+
+	uuid, err := NewUUID()
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	args := stage1Args(req, uuid, cfg.Debug)
+	dir, err := writePodDir(podsDir, uuid, pm, in.images, args, !req.NoOverlay)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.UUIDFileSave != "" {
+		// As rkt: the bare UUID, no newline.
+		if err := os.WriteFile(req.UUIDFileSave, []byte(uuid), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("--uuid-file-save: %w", err)
+		}
+	}
+	p, err := loadDir(dir, uuid)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, in.notes, nil
+}
+
+// checkImage refuses what the resolver should never return.
+func checkImage(img *Image, what string) error {
+	if img == nil || img.Manifest == nil || !img.ID.IsFull() {
+		return fmt.Errorf("image %s: resolver returned no image, manifest or full ID", what)
+	}
+	if !filepath.IsAbs(img.Tree) {
+		return fmt.Errorf("image %s: rendered tree %q is not an absolute path", what, img.Tree)
+	}
+	if fi, err := os.Stat(filepath.Join(img.Tree, "rootfs")); err != nil || !fi.IsDir() {
+		return fmt.Errorf("image %s: rendered tree %s has no rootfs directory", what, img.Tree)
+	}
+	return nil
+}
+
+// stage1Args are the flags for `acirun stage1 run` decided at prepare time.
+func stage1Args(req *RunRequest, uuid string, debug bool) []string {
+	var a []string
+	if req.Net != "" {
+		a = append(a, "--net="+req.Net)
+	}
+	host := req.Hostname
+	if host == "" {
+		host = hostnamePrefix + uuid[:8]
+	}
+	a = append(a, "--hostname="+host)
+	for _, d := range req.DNS {
+		a = append(a, "--dns="+d)
+	}
+	for _, d := range req.DNSSearch {
+		a = append(a, "--dns-search="+d)
+	}
+	for _, h := range req.HostsEntries {
+		a = append(a, "--hosts-entry="+h.IP+"="+h.Name)
+	}
+	if req.StopTimeout > 0 {
+		a = append(a, "--stop-timeout="+req.StopTimeout.String())
+	}
+	if ins := runInsecureOptions(req.InsecureOptions); len(ins) > 0 {
+		a = append(a, "--insecure-options="+strings.Join(ins, ","))
+	}
+	if req.NoOverlay {
+		a = append(a, "--no-overlay")
+	}
+	if debug {
+		a = append(a, "--debug")
+	}
+	return a
+}
+
+// runInsecureOptions keeps the options stage1 acts on, expanding all-run
+// and all.
+func runInsecureOptions(opts []string) []string {
+	var out []string
+	add := func(o string) {
+		for _, have := range out {
+			if have == o {
+				return
+			}
+		}
+		out = append(out, o)
+	}
+	for _, o := range opts {
+		switch o {
+		case "capabilities", "paths", "seccomp":
+			add(o)
+		case "all-run", "all":
+			add("capabilities")
+			add("paths")
+			add("seccomp")
+		}
+	}
+	return out
+}
+
+// NewUUID returns a random RFC 4122 version 4 UUID in canonical form.
+func NewUUID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate pod UUID: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x",
+		binary.BigEndian.Uint32(b[0:4]), binary.BigEndian.Uint16(b[4:6]), binary.BigEndian.Uint16(b[6:8]),
+		binary.BigEndian.Uint16(b[8:10]), b[10:16]), nil
+}
+
+// IsUUID reports whether s is a UUID in canonical lower-case form.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// writePodDir writes the pod directory under a temporary name in podsDir
+// and renames it to UUID once complete. On error nothing is left.
+func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, args []string, overlay bool) (dir string, err error) {
+	tmp, err := os.MkdirTemp(podsDir, tempPrefix+uuid+"-")
+	if err != nil {
+		return "", fmt.Errorf("prepare pod %s: %w", uuid, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+			err = fmt.Errorf("prepare pod %s: %w", uuid, err)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return "", err
+	}
+	if overlay {
+		if err := checkOverlayUpper(tmp); err != nil {
+			return "", err
+		}
+	}
+	lock, err := os.OpenFile(filepath.Join(tmp, "lock"), os.O_RDONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return "", fmt.Errorf("lock: %w", err)
+	}
+	b, err := json.MarshalIndent(pm, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode pod manifest: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(tmp, podManifestName), append(b, '\n'), 0o640); err != nil {
+		return "", err
+	}
+	for i, ra := range pm.Apps {
+		appDir := filepath.Join(tmp, "apps", string(ra.Name))
+		if err := os.MkdirAll(appDir, 0o700); err != nil {
+			return "", err
+		}
+		if err := os.Symlink(images[i].Tree, filepath.Join(appDir, "image")); err != nil {
+			return "", err
+		}
+	}
+	if args == nil {
+		args = []string{}
+	}
+	ab, err := json.Marshal(args)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileSync(filepath.Join(tmp, stage1ArgsName), append(ab, '\n'), 0o640); err != nil {
+		return "", err
+	}
+	if err := writeFileSync(filepath.Join(tmp, "prepared"), nil, 0o640); err != nil {
+		return "", err
+	}
+	if err := syncDir(tmp); err != nil {
+		return "", err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_UN); err != nil {
+		return "", fmt.Errorf("unlock: %w", err)
+	}
+	dir = filepath.Join(podsDir, uuid)
+	// rename(2) does not replace a non-empty directory: a UUID clash fails.
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	if err := syncDir(podsDir); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+func writeFileSync(name string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(name string) error {
+	d, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	return nil
+}
+
+// checkOverlayUpper checks that dir's filesystem can hold an overlay upper
+// directory: not overlayfs itself, with d_type and trusted.* xattrs. It is
+// checked here, before anything is mounted, so that the user is told to
+// use --no-overlay instead of seeing stage1 fail halfway.
+func checkOverlayUpper(dir string) error {
+	hint := "; run the pod with --no-overlay (each app gets a private copy of its image)"
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	if st.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		return fmt.Errorf("the data directory %s is on overlayfs, which cannot hold an overlay's upper directory%s", filepath.Dir(dir), hint)
+	}
+	probe := filepath.Join(dir, "overlay-check")
+	if err := os.Mkdir(probe, 0o700); err != nil {
+		return err
+	}
+	defer os.Remove(probe)
+	err := unix.Setxattr(probe, "trusted.acirun.check", []byte("1"), 0)
+	switch {
+	case errors.Is(err, unix.ENOTSUP):
+		return fmt.Errorf("the data directory %s does not support trusted.* extended attributes, which overlayfs needs%s", filepath.Dir(dir), hint)
+	case errors.Is(err, unix.EPERM):
+		// Not root: stage1 will need root anyway and will tell.
+	case err != nil:
+		return fmt.Errorf("setxattr %s: %w", probe, err)
+	}
+	if ok, err := hasDType(dir); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("the data directory %s does not report file types in directory entries (d_type), which overlayfs needs%s", filepath.Dir(dir), hint)
+	}
+	return nil
+}
+
+// hasDType reads dir's entries raw and reports whether the filesystem
+// fills in d_type (it must hold at least the probe directory).
+func hasDType(dir string) (bool, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return false, fmt.Errorf("getdents %s: %w", dir, err)
+		}
+		if n == 0 {
+			return true, nil // nothing to judge by
+		}
+		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+		for off := 0; off+19 <= n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+			if reclen == 0 {
+				break
+			}
+			if buf[off+18] == unix.DT_UNKNOWN {
+				return false, nil
+			}
+			if buf[off+18] == unix.DT_DIR || buf[off+18] == unix.DT_REG {
+				return true, nil
+			}
+			off += reclen
+		}
+	}
+}
+
+// lockFile takes a flock on name (created if needed), retrying until ctx is
+// done, and returns the function that releases it.
+func lockFile(ctx context.Context, name string, how int) (func(), error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// LockPrepares waits for running prepares to finish and keeps new ones from
+// starting until the returned function is called. The store's gc holds it
+// while it calls InUseImages and removes images, so that no image is
+// removed between a prepare resolving it and the pod manifest naming it.
+func LockPrepares(ctx context.Context, dataDir string) (unlock func(), err error) {
+	podsDir := filepath.Join(dataDir, "pods")
+	if err := os.MkdirAll(podsDir, 0o700); err != nil {
+		return nil, err
+	}
+	return lockFile(ctx, filepath.Join(podsDir, podsLockName), unix.LOCK_EX)
+}

@@ -1,0 +1,313 @@
+package pod
+
+import (
+	"crypto/sha512"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/acirun/acirun/aci"
+)
+
+// testImage makes an image as the store would hand it over: a parsed
+// manifest, an ID and a rendered tree with a rootfs directory.
+func testImage(t *testing.T, manifest string) *Image {
+	t.Helper()
+	m, err := aci.ParseImageManifest([]byte(manifest))
+	if err != nil {
+		t.Fatalf("test manifest: %v\n%s", err, manifest)
+	}
+	sum := sha512.Sum512([]byte(manifest))
+	id, err := aci.ParseImageID("sha512-" + hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(t.TempDir(), "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "manifest"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &Image{ID: id, Manifest: m, Tree: tree}
+}
+
+func manifestJSON(name, app string) string {
+	s := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"` + name + `"`
+	if app != "" {
+		s += `,"app":` + app
+	}
+	return s + "}"
+}
+
+func mustParse(t *testing.T, args string) *RunRequest {
+	t.Helper()
+	req, err := ParseRunArgs(split(args))
+	if err != nil {
+		t.Fatalf("ParseRunArgs(%q): %v", args, err)
+	}
+	return req
+}
+
+func envMap(e aci.Environment) map[string]string {
+	m := map[string]string{}
+	for _, v := range e {
+		m[v.Name] = v.Value
+	}
+	return m
+}
+
+func TestReifyEnvironmentPrecedence(t *testing.T) {
+	img := testImage(t, manifestJSON("example.com/env", `{"exec":["/bin/env"],"user":"0","group":"0",
+		"environment":[{"name":"A","value":"image"},{"name":"B","value":"image"},{"name":"C","value":"image"},{"name":"D","value":"image"}]}`))
+	other := testImage(t, manifestJSON("example.com/other", `{"exec":["/bin/other"],"user":"0","group":"0"}`))
+	host := []string{"A=host", "H=host", "BASH_FUNC_f%%=() { :; }", "NOVALUE", "E=host"}
+	fileEnv, err := parseEnvFile("f", []byte("# comment\n\nB=file\nC=file\nE=file=x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inherit := range []bool{false, true} {
+		args := "--set-env C=set --set-env D=set example.com/env --environment D=app example.com/other"
+		if inherit {
+			args = "--inherit-env " + args
+		}
+		in := &reifyInput{req: mustParse(t, args), images: []*Image{img, other}, envs: fileEnv, host: host}
+		pm, err := in.reify()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"A": "image", "B": "file", "C": "set", "D": "app", "E": "file=x"}
+		wantOther := map[string]string{"B": "file", "C": "set", "D": "set", "E": "file=x"}
+		if inherit {
+			want["H"], wantOther["H"], wantOther["A"] = "host", "host", "host"
+		}
+		if got := envMap(pm.Apps[0].App.Environment); !reflect.DeepEqual(got, want) {
+			t.Errorf("inherit=%v: app env %v, want %v", inherit, got, want)
+		}
+		if got := envMap(pm.Apps[1].App.Environment); !reflect.DeepEqual(got, wantOther) {
+			t.Errorf("inherit=%v: other app env %v, want %v", inherit, got, wantOther)
+		}
+		if inherit && pm.Apps[1].App.Environment[0].Name != "A" {
+			t.Errorf("host environment should come first: %v", pm.Apps[1].App.Environment)
+		}
+	}
+	// The store's manifest is not touched.
+	if len(img.Manifest.App.Environment) != 4 || img.Manifest.App.Environment[3].Value != "image" {
+		t.Errorf("image manifest modified: %v", img.Manifest.App.Environment)
+	}
+}
+
+func TestReifyAppOverrides(t *testing.T) {
+	full := testImage(t, manifestJSON("example.com/full", `{"exec":["/bin/app","-x"],"user":"app","group":"app",
+		"supplementaryGIDs":[5],"workingDirectory":"/srv",
+		"isolators":[{"name":"resource/memory","value":{"limit":"1G"}},
+			{"name":"os/linux/capabilities-retain-set","value":{"set":["CAP_NET_ADMIN"]}},
+			{"name":"os/linux/seccomp-remove-set","value":{"set":["reboot"]}}]}`))
+	noApp := testImage(t, manifestJSON("example.com/base", ""))
+	noExec := testImage(t, manifestJSON("example.com/noexec", `{"user":"0","group":"0"}`))
+	tests := []struct {
+		name   string
+		args   string
+		images []*Image
+		check  func(t *testing.T, pm *aci.PodManifest)
+		err    string
+	}{
+		{name: "image app as is", args: "img", images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
+			ra := pm.Apps[0]
+			if ra.Name != "full" || ra.Image.ID != full.ID || ra.Image.Name != "example.com/full" {
+				t.Errorf("runtime app %+v", ra)
+			}
+			if !reflect.DeepEqual(ra.App.Exec, []string{"/bin/app", "-x"}) || ra.App.User != "app" || ra.App.WorkingDirectory != "/srv" {
+				t.Errorf("app %+v", ra.App)
+			}
+		}},
+		{name: "args appended as rkt", args: "img -- a b", images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
+			if got := pm.Apps[0].App.Exec; !reflect.DeepEqual(got, []string{"/bin/app", "-x", "a", "b"}) {
+				t.Errorf("exec %q", got)
+			}
+		}},
+		{name: "exec override with args", args: "img --exec /bin/sh -- -c true", images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
+			if got := pm.Apps[0].App.Exec; !reflect.DeepEqual(got, []string{"/bin/sh", "-c", "true"}) {
+				t.Errorf("exec %q", got)
+			}
+		}},
+		{name: "identity overrides", args: "img --user 1000 --group 100 --supplementary-gids 7,8 --working-dir /tmp --readonly-rootfs", images: []*Image{full},
+			check: func(t *testing.T, pm *aci.PodManifest) {
+				a := pm.Apps[0].App
+				if a.User != "1000" || a.Group != "100" || !reflect.DeepEqual(a.SupplementaryGIDs, []uint32{7, 8}) || a.WorkingDirectory != "/tmp" || !pm.Apps[0].ReadOnlyRootFS {
+					t.Errorf("app %+v readOnly %v", a, pm.Apps[0].ReadOnlyRootFS)
+				}
+			}},
+		{name: "isolator overrides replace the image's", args: "img --memory 64Mi --cpu 500m --caps-remove CAP_MKNOD --seccomp mode=retain,errno=EPERM,read,write --oom-score-adj 100",
+			images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
+				is := pm.Apps[0].App.Isolators
+				if m, ok := is.Memory(); !ok || m.Limit != 64<<20 || m.Request != 64<<20 {
+					t.Errorf("memory %+v %v", m, ok)
+				}
+				if c, ok := is.CPU(); !ok || c.LimitMilli != 500 {
+					t.Errorf("cpu %+v %v", c, ok)
+				}
+				if _, ok := is.CapabilitiesRetain(); ok {
+					t.Errorf("image's retain set kept beside --caps-remove: %+v", is)
+				}
+				if r, ok := is.CapabilitiesRemove(); !ok || !reflect.DeepEqual(r.Set, []aci.LinuxCapability{"CAP_MKNOD"}) {
+					t.Errorf("caps remove %+v %v", r, ok)
+				}
+				if _, ok := is.SeccompRemove(); ok {
+					t.Errorf("image's seccomp remove set kept beside --seccomp mode=retain")
+				}
+				if s, ok := is.SeccompRetain(); !ok || s.Errno != "EPERM" || !reflect.DeepEqual(s.Set, []string{"read", "write"}) {
+					t.Errorf("seccomp %+v %v", s, ok)
+				}
+				if o, ok := is.OOMScoreAdj(); !ok || o != 100 {
+					t.Errorf("oom %v %v", o, ok)
+				}
+				if len(is) != 5 {
+					t.Errorf("%d isolators, want 5: %+v", len(is), is)
+				}
+				if m, _ := full.Manifest.App.Isolators.Memory(); m.Limit != 1e9 {
+					t.Errorf("image manifest modified: memory %+v", m)
+				}
+			}},
+		{name: "image without app needs --exec", args: "base", images: []*Image{noApp}, err: "has no app: give --exec"},
+		{name: "image without app and --exec", args: "base --exec /bin/sh", images: []*Image{noApp}, check: func(t *testing.T, pm *aci.PodManifest) {
+			a := pm.Apps[0].App
+			if !reflect.DeepEqual(a.Exec, []string{"/bin/sh"}) || a.User != "0" || a.Group != "0" {
+				t.Errorf("app %+v", a)
+			}
+		}},
+		{name: "app without exec", args: "noexec", images: []*Image{noExec}, err: "its app has no exec: give --exec"},
+		{name: "duplicate default names", args: "a b", images: []*Image{full, testImage(t, manifestJSON("other.org/full", `{"exec":["/x"],"user":"0","group":"0"}`))},
+			err: `would both be app "full" in the pod: give one of them --name`},
+		{name: "--name resolves the clash", args: "a b --name full2", images: []*Image{full, testImage(t, manifestJSON("other.org/full", `{"exec":["/x"],"user":"0","group":"0"}`))},
+			check: func(t *testing.T, pm *aci.PodManifest) {
+				if pm.Apps[0].Name != "full" || pm.Apps[1].Name != "full2" {
+					t.Errorf("names %s %s", pm.Apps[0].Name, pm.Apps[1].Name)
+				}
+			}},
+		{name: "default name sanitized", args: "x", images: []*Image{testImage(t, manifestJSON("example.com/hello_world", `{"exec":["/x"],"user":"0","group":"0"}`))},
+			check: func(t *testing.T, pm *aci.PodManifest) {
+				if pm.Apps[0].Name != "hello-world" {
+					t.Errorf("name %s", pm.Apps[0].Name)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &reifyInput{req: mustParse(t, tt.args), images: tt.images}
+			pm, err := in.reify()
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pm.Validate(); err != nil {
+				t.Errorf("invalid pod manifest: %v", err)
+			}
+			if err := pm.ValidateReified(nil); err != nil {
+				t.Errorf("not reified: %v", err)
+			}
+			tt.check(t, pm)
+		})
+	}
+}
+
+func TestReifyMounts(t *testing.T) {
+	web := testImage(t, manifestJSON("example.com/web", `{"exec":["/web"],"user":"0","group":"0","mountPoints":[
+		{"name":"data","path":"/data"},{"name":"cache","path":"/cache"},{"name":"logs","path":"/var/log","readOnly":true}]}`))
+	worker := testImage(t, manifestJSON("example.com/worker", `{"exec":["/w"],"user":"0","group":"0","mountPoints":[
+		{"name":"cache","path":"/cache"},{"name":"data","path":"/data"}]}`))
+	host := t.TempDir()
+	args := "--volume data,kind=host,source=" + host + " --volume shared,kind=empty,mode=0700,uid=1 --mount volume=shared,target=/shared " +
+		"web --mount volume=shared,target=/var/log worker --mount volume=data,target=/shared"
+	in := &reifyInput{req: mustParse(t, args), images: []*Image{web, worker}}
+	pm, err := in.reify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pm.ValidateReified(nil); err != nil {
+		t.Fatalf("not reified: %v", err)
+	}
+	mounts := func(ra aci.RuntimeApp) map[string]aci.ACName {
+		m := map[string]aci.ACName{}
+		for _, x := range ra.Mounts {
+			m[x.Path] = x.Volume
+		}
+		return m
+	}
+	wantWeb := map[string]aci.ACName{"/var/log": "shared", "/shared": "shared", "/data": "data", "/cache": "cache"}
+	if got := mounts(pm.Apps[0]); !reflect.DeepEqual(got, wantWeb) {
+		t.Errorf("web mounts %v, want %v", got, wantWeb)
+	}
+	// worker: its own --mount wins over the pod-wide one for /shared; its
+	// cache mount point gets a second implicit volume.
+	wantWorker := map[string]aci.ACName{"/shared": "data", "/data": "data", "/cache": "worker-cache"}
+	if got := mounts(pm.Apps[1]); !reflect.DeepEqual(got, wantWorker) {
+		t.Errorf("worker mounts %v, want %v", got, wantWorker)
+	}
+	var names []string
+	for _, v := range pm.Volumes {
+		names = append(names, string(v.Name)+":"+string(v.Kind))
+	}
+	if want := []string{"data:host", "shared:empty", "cache:empty", "worker-cache:empty"}; !slices.Equal(names, want) {
+		t.Errorf("volumes %v, want %v", names, want)
+	}
+	if v := pm.Volumes[0]; v.Source != host || !v.Recursive || v.ReadOnly {
+		t.Errorf("host volume %+v", v)
+	}
+	if v := pm.Volumes[1]; v.Mode != "0700" || v.UID != 1 || v.GID != 0 {
+		t.Errorf("empty volume %+v", v)
+	}
+	if len(in.notes) != 2 || !strings.Contains(in.notes[0], "app web: no volume for mount point cache (/cache): using a new empty volume cache") {
+		t.Errorf("notes %q", in.notes)
+	}
+}
+
+func TestReifyPodManifest(t *testing.T) {
+	img := testImage(t, manifestJSON("example.com/db", `{"exec":["/db"],"user":"0","group":"0","mountPoints":[{"name":"data","path":"/var/db"}]}`))
+	pm, err := aci.ParsePodManifest([]byte(`{"acKind":"PodManifest","acVersion":"0.8.11",
+		"apps":[{"name":"db","image":{"name":"example.com/db"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &reifyInput{req: &RunRequest{PodManifest: "p.json"}, images: []*Image{img}, manual: pm}
+	got, err := in.reifyManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := got.Apps[0]
+	if ra.Image.ID != img.ID || ra.App == nil || ra.App.Exec[0] != "/db" || len(ra.Mounts) != 1 || ra.Mounts[0].Volume != "data" {
+		t.Errorf("reified app %+v", ra)
+	}
+	if len(got.Volumes) != 1 || got.Volumes[0].Kind != aci.VolumeEmpty {
+		t.Errorf("volumes %+v", got.Volumes)
+	}
+
+	noApp := testImage(t, manifestJSON("example.com/base", ""))
+	pm2, _ := aci.ParsePodManifest([]byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"b","image":{"name":"example.com/base"}}]}`))
+	in = &reifyInput{req: &RunRequest{PodManifest: "p.json"}, images: []*Image{noApp}, manual: pm2}
+	if _, err := in.reifyManifest(); err == nil || !strings.Contains(err.Error(), "app b: image example.com/base") {
+		t.Errorf("pod manifest app without app: error %v", err)
+	}
+}
+
+func TestParseEnvFile(t *testing.T) {
+	env, err := parseEnvFile("f", []byte("A=1\r\n  # indented comment\nB=two words\nA=3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []EnvVar{{"B", "two words"}, {"A", "3"}}; !reflect.DeepEqual(env, want) {
+		t.Errorf("env %v, want %v", env, want)
+	}
+	if _, err := parseEnvFile("f", []byte("A=1\nexport B=2\n")); err == nil || !strings.Contains(err.Error(), "f:2: invalid variable name") {
+		t.Errorf("bad line: %v", err)
+	}
+}

@@ -1,0 +1,429 @@
+package pod
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/aci"
+)
+
+// State is where a pod is in its life, derived from its directory as
+// docs/pod-layout.md says.
+type State string
+
+// The states of a pod.
+const (
+	// StatePreparing: no `prepared`, lock held.
+	StatePreparing State = "preparing"
+	// StateAbandoned: no `prepared`, lock free: a prepare that died.
+	StateAbandoned State = "abandoned"
+	// StatePrepared: ready to run (run-prepared), never started.
+	StatePrepared State = "prepared"
+	// StateRunning: stage1 holds the lock.
+	StateRunning State = "running"
+	// StateExited: stopped, lock free. ExitCode is nil if stage1 died
+	// before writing exit.json.
+	StateExited State = "exited"
+)
+
+// Pod is what list and status show of a pod.
+type Pod struct {
+	UUID  string
+	Dir   string
+	State State
+	// Manifest is the reified pod manifest (nil while preparing).
+	Manifest *aci.PodManifest
+	Apps     []AppStatus
+	// Created is when preparation finished; Started when stage1 wrote its
+	// pid; Exited when it wrote exit.json. Zero when not (yet) known.
+	Created, Started, Exited time.Time
+	// PID is the host PID of `acirun stage1 run` (0 if unknown).
+	PID int
+	// ExitCode is the pod's exit code, from exit.json.
+	ExitCode *int
+	// Stage1Args are the flags for `acirun stage1 run` chosen at prepare time.
+	Stage1Args []string
+}
+
+// AppStatus is one app of a pod.
+type AppStatus struct {
+	Name      string
+	ImageName string
+	ImageID   aci.ImageID
+	ExitCode  *int   // from exit.json
+	Signal    string // the signal that killed it, e.g. "SIGKILL"
+}
+
+// exitFile is exit.json as stage1 writes it.
+type exitFile struct {
+	ExitCode *int `json:"exitCode"`
+	Apps     []struct {
+		Name     string `json:"name"`
+		ExitCode *int   `json:"exitCode"`
+		Signal   string `json:"signal"`
+	} `json:"apps"`
+}
+
+// ErrNotFound is returned (wrapped) by Load when no pod matches.
+var ErrNotFound = errors.New("no such pod")
+
+// Load returns the pod whose UUID is uuidOrPrefix or starts with it. A
+// prefix that matches several pods is an error listing them.
+func Load(dataDir, uuidOrPrefix string) (*Pod, error) {
+	if uuidOrPrefix == "" {
+		return nil, errors.New("load pod: empty UUID")
+	}
+	podsDir := filepath.Join(dataDir, "pods")
+	uuid := uuidOrPrefix
+	if !IsUUID(uuid) {
+		names, err := podNames(podsDir)
+		if err != nil {
+			return nil, err
+		}
+		var match []string
+		for _, n := range names {
+			if strings.HasPrefix(n, uuidOrPrefix) {
+				match = append(match, n)
+			}
+		}
+		switch len(match) {
+		case 0:
+			return nil, fmt.Errorf("pod %s: %w", uuidOrPrefix, ErrNotFound)
+		case 1:
+			uuid = match[0]
+		default:
+			return nil, fmt.Errorf("pod %s is ambiguous: it starts %s", uuidOrPrefix, strings.Join(match, ", "))
+		}
+	}
+	p, err := loadDir(filepath.Join(podsDir, uuid), uuid)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("pod %s: %w", uuidOrPrefix, ErrNotFound)
+	}
+	return p, err
+}
+
+// List returns every pod in dataDir, oldest first. Pods that vanish while
+// being read (removed by gc) are left out.
+func List(dataDir string) ([]*Pod, error) {
+	names, err := podNames(filepath.Join(dataDir, "pods"))
+	if err != nil {
+		return nil, err
+	}
+	var pods []*Pod
+	for _, n := range names {
+		p, err := loadDir(filepath.Join(dataDir, "pods", n), n)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		pods = append(pods, p)
+	}
+	sort.SliceStable(pods, func(i, j int) bool { return pods[i].Created.Before(pods[j].Created) })
+	return pods, nil
+}
+
+// podNames lists the pod directories (names that are UUIDs).
+func podNames(podsDir string) ([]string, error) {
+	ents, err := os.ReadDir(podsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() && IsUUID(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// loadDir reads a pod directory. The files that decide the state are read
+// while holding a shared lock when the lock is free, so that nobody who
+// changes the pod (and holds the lock exclusively) is seen halfway.
+func loadDir(dir, uuid string) (*Pod, error) {
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", uuid, err)
+	}
+	defer lock.Close()
+	held := false
+	switch err := unix.Flock(int(lock.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
+	case errors.Is(err, unix.EWOULDBLOCK):
+		held = true
+	case err != nil:
+		return nil, fmt.Errorf("pod %s: lock: %w", uuid, err)
+	}
+	p := &Pod{UUID: uuid, Dir: dir}
+	exists := func(name string) (time.Time, bool) {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			return time.Time{}, false
+		}
+		return fi.ModTime(), true
+	}
+	var prepared, hasPID, hasExit bool
+	p.Created, prepared = exists("prepared")
+	p.Started, hasPID = exists("pid")
+	p.Exited, hasExit = exists("exit.json")
+
+	if hasPID {
+		b, err := os.ReadFile(filepath.Join(dir, "pid"))
+		if err == nil {
+			p.PID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	var exit exitFile
+	if hasExit {
+		b, err := os.ReadFile(filepath.Join(dir, "exit.json"))
+		if err != nil {
+			return nil, fmt.Errorf("pod %s: %w", uuid, err)
+		}
+		if err := json.Unmarshal(b, &exit); err != nil {
+			return nil, fmt.Errorf("pod %s: exit.json: %w", uuid, err)
+		}
+		p.ExitCode = exit.ExitCode
+	}
+	switch {
+	case held && !prepared:
+		p.State = StatePreparing
+	case held:
+		// stage1 holds the lock; it may not have written its pid yet.
+		p.State = StateRunning
+		p.ExitCode = nil
+	case hasExit || hasPID:
+		// A pid without exit.json: stage1 died without writing it.
+		p.State = StateExited
+	case !prepared:
+		p.State = StateAbandoned
+	default:
+		p.State = StatePrepared
+	}
+	if p.State != StateExited {
+		p.Exited = time.Time{}
+	}
+
+	if b, err := os.ReadFile(filepath.Join(dir, podManifestName)); err == nil {
+		pm, err := aci.ParsePodManifest(b)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s: pod manifest: %w", uuid, err)
+		}
+		p.Manifest = pm
+		for _, ra := range pm.Apps {
+			a := AppStatus{Name: string(ra.Name), ImageName: string(ra.Image.Name), ImageID: ra.Image.ID}
+			if p.State == StateExited {
+				for _, e := range exit.Apps {
+					if e.Name == a.Name {
+						a.ExitCode, a.Signal = e.ExitCode, e.Signal
+					}
+				}
+			}
+			p.Apps = append(p.Apps, a)
+		}
+	} else if prepared {
+		return nil, fmt.Errorf("pod %s: %w", uuid, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, stage1ArgsName)); err == nil {
+		if err := json.Unmarshal(b, &p.Stage1Args); err != nil {
+			return nil, fmt.Errorf("pod %s: %s: %w", uuid, stage1ArgsName, err)
+		}
+	} else if prepared {
+		return nil, fmt.Errorf("pod %s: %w", uuid, err)
+	}
+	return p, nil
+}
+
+// Stage1Command returns the argv that runs the pod: binary (the acirun
+// executable, e.g. /proc/self/exe resolved) then `stage1 run`, the flags
+// chosen at prepare time, and the pod directory. `acirun run` and
+// `run-prepared` exec it; a systemd unit runs it as its main process.
+func Stage1Command(p *Pod, binary string) []string {
+	argv := []string{binary, "stage1", "run"}
+	argv = append(argv, p.Stage1Args...)
+	return append(argv, p.Dir)
+}
+
+// InUseImages returns the IDs of the images of pods that may still run:
+// preparing, prepared or running. The store's gc must keep them; it calls
+// this while holding LockPrepares.
+func InUseImages(dataDir string) ([]aci.ImageID, error) {
+	pods, err := List(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var ids []aci.ImageID
+	for _, p := range pods {
+		if p.State == StateExited || p.State == StateAbandoned {
+			continue
+		}
+		for _, a := range p.Apps {
+			if !a.ImageID.IsZero() && !seen[a.ImageID.String()] {
+				seen[a.ImageID.String()] = true
+				ids = append(ids, a.ImageID)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// Remove deletes a pod that is not running: prepared, exited or abandoned
+// (gc passes only exited and abandoned ones). It takes the pod's lock so
+// that the pod cannot start meanwhile, refuses if anything is still
+// mounted below the pod directory (deleting through a leftover mount could
+// delete a host volume's data), moves the directory out of sight, then
+// deletes it.
+func Remove(dataDir, uuid string) error {
+	if !IsUUID(uuid) {
+		return fmt.Errorf("remove pod: %q is not a pod UUID", uuid)
+	}
+	podsDir := filepath.Join(dataDir, "pods")
+	dir := filepath.Join(podsDir, uuid)
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("remove pod %s: %w", uuid, ErrNotFound)
+		}
+		// No lock file: nothing can be using it.
+	} else if err != nil {
+		return fmt.Errorf("remove pod %s: %w", uuid, err)
+	} else {
+		defer lock.Close()
+		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return fmt.Errorf("remove pod %s: it is running (or being prepared)", uuid)
+			}
+			return fmt.Errorf("remove pod %s: lock: %w", uuid, err)
+		}
+	}
+	if err := checkNoMounts(dir); err != nil {
+		return fmt.Errorf("remove pod %s: %w", uuid, err)
+	}
+	gone := filepath.Join(podsDir, removingPrefix+uuid)
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("remove pod %s: %w", uuid, err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("remove pod %s: %w", uuid, err)
+	}
+	return nil
+}
+
+// RemoveStale deletes what dead prepares and removals left in the pods
+// directory (temporary directories never renamed into place or not fully
+// deleted). It holds LockPrepares, so no prepare is under way.
+func RemoveStale(ctx context.Context, dataDir string) error {
+	unlock, err := LockPrepares(ctx, dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	podsDir := filepath.Join(dataDir, "pods")
+	ents, err := os.ReadDir(podsDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() || !(strings.HasPrefix(n, tempPrefix) || strings.HasPrefix(n, removingPrefix)) {
+			continue
+		}
+		p := filepath.Join(podsDir, n)
+		if strings.HasPrefix(n, removingPrefix) {
+			// A removal under way holds the pod's lock.
+			if ok, _ := lockFree(filepath.Join(p, "lock")); !ok {
+				continue
+			}
+		}
+		if err := checkNoMounts(p); err != nil {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lockFree(name string) (bool, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	return err == nil, nil
+}
+
+// checkNoMounts fails if anything is mounted at or below dir in this mount
+// namespace.
+func checkNoMounts(dir string) error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dir = filepath.Clean(dir)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	var found []string
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			found = append(found, mp)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("still mounted below the pod directory: %s (unmount first)", strings.Join(found, ", "))
+	}
+	return nil
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for space...) of
+// /proc/self/mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
