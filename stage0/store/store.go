@@ -86,10 +86,10 @@ type Origin struct {
 // Image is the index entry of one stored image.
 type Image struct {
 	// ID is the full image ID, "sha512-" and 128 hex digits.
-	ID     string       `json:"id"`
-	Name   string       `json:"name"`
-	Labels []aci.Label  `json:"labels,omitempty"`
-	Origin Origin       `json:"origin"`
+	ID     string      `json:"id"`
+	Name   string      `json:"name"`
+	Labels []aci.Label `json:"labels,omitempty"`
+	Origin Origin      `json:"origin"`
 	// FetchedAt is when Origin was last confirmed by the server (import,
 	// or a 304 Not Modified recorded with UpdateOrigin).
 	FetchedAt  time.Time `json:"fetchedAt"`

@@ -1,0 +1,309 @@
+package store
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acirun/acirun/aci"
+)
+
+func TestImportExportRoundTrip(t *testing.T) {
+	s := openStore(t)
+	raw := mkACI(t, manifest("example.com/hello", `"labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"}]`),
+		dirm("bin", 0o755), regm("bin/hello", "#!/bin/sh\necho hi\n", 0o755), sym("bin/sh", "/bin/busybox"),
+		tent{name: "bin/hi", typ: '1', link: "bin/hello"}, regm("etc/secret", "s", 0o600))
+	sum := sha512.Sum512(raw)
+	wantID := "sha512-" + hex.EncodeToString(sum[:])
+	data := gz(t, raw)
+
+	verified := false
+	img, err := s.Import(context.Background(), bytes.NewReader(data), ImportOptions{
+		ExpectedID: wantID,
+		Verify:     func() error { verified = true; return nil },
+		Origin:     Origin{URL: "https://example.com/hello.aci", ETag: `"abc"`, MaxAge: time.Hour, Signer: "ABCD"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !verified {
+		t.Error("Verify was not called")
+	}
+	if img.ID != wantID || img.Name != "example.com/hello" || !img.Rendered || img.Compression != "gzip" ||
+		img.Size != int64(len(data)) || img.TarSize != int64(len(raw)) || img.Origin.ETag != `"abc"` || img.TreeHash == "" {
+		t.Errorf("image = %+v", img)
+	}
+
+	// Lookups.
+	for _, ref := range []string{wantID, wantID[:20], strings.TrimPrefix(wantID, "sha512-")[:10]} {
+		if g, err := s.Get(ref); err != nil || g.ID != wantID {
+			t.Errorf("Get(%q) = %v, %v", ref, g, err)
+		}
+	}
+	if _, err := s.Get("sha512-ffff" + strings.Repeat("0", 10)); !errors.Is(err, ErrNotFound) && wantID[7:11] != "ffff" {
+		t.Errorf("Get(unknown) error = %v", err)
+	}
+	if g, err := s.GetByName("example.com/hello", []aci.Label{{Name: "version", Value: "1.0"}}); err != nil || g.ID != wantID {
+		t.Errorf("GetByName = %v, %v", g, err)
+	}
+	if _, err := s.GetByName("example.com/hello", []aci.Label{{Name: "version", Value: "2.0"}}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetByName(other version) error = %v", err)
+	}
+
+	// The rendered tree.
+	tree, err := s.TreePath(wantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(tree, "rootfs/bin/hi"))
+	if err != nil || string(b) != "#!/bin/sh\necho hi\n" {
+		t.Errorf("bin/hi = %q, %v", b, err)
+	}
+	if l, _ := os.Readlink(filepath.Join(tree, "rootfs/bin/sh")); l != "/bin/busybox" {
+		t.Errorf("bin/sh -> %q", l)
+	}
+	if m, _ := os.ReadFile(filepath.Join(tree, "manifest")); !bytes.Contains(m, []byte("example.com/hello")) {
+		t.Errorf("manifest = %q", m)
+	}
+
+	// Export gives the same bytes, and so the same ID on re-import.
+	var out bytes.Buffer
+	if err := s.Export(context.Background(), wantID, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Error("export differs from what was imported")
+	}
+	s2 := openStore(t)
+	if img2 := mustImport(t, s2, out.Bytes()); img2.ID != wantID {
+		t.Errorf("re-import ID = %s", img2.ID)
+	}
+
+	// Importing again keeps one entry and records the new origin.
+	again, err := s.Import(context.Background(), bytes.NewReader(data), ImportOptions{Origin: Origin{URL: "file:///x.aci"}})
+	if err != nil || again.ID != wantID || again.Origin.URL != "file:///x.aci" {
+		t.Errorf("second import = %+v, %v", again, err)
+	}
+	if imgs, _ := s.List(Filter{}); len(imgs) != 1 {
+		t.Errorf("%d images after importing twice", len(imgs))
+	}
+
+	// ExtractTo and RenderTo.
+	ex := filepath.Join(t.TempDir(), "x")
+	if err := s.ExtractTo(context.Background(), wantID, ex); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ex, "etc/secret")); string(b) != "s" {
+		t.Errorf("extracted etc/secret = %q", b)
+	}
+	if err := s.ExtractTo(context.Background(), wantID, ex); err == nil {
+		t.Error("ExtractTo into a non-empty directory succeeded")
+	}
+	rd := filepath.Join(t.TempDir(), "r")
+	if err := s.RenderTo(context.Background(), wantID, rd); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := TreeHash(context.Background(), rd); err != nil || h != img.TreeHash {
+		t.Errorf("RenderTo copy hashes to %s (%v), tree recorded %s", h, err, img.TreeHash)
+	}
+	// The copy shares no inode with the store.
+	var a, c os.FileInfo
+	a, _ = os.Stat(filepath.Join(rd, "rootfs/bin/hello"))
+	c, _ = os.Stat(filepath.Join(tree, "rootfs/bin/hello"))
+	if os.SameFile(a, c) {
+		t.Error("RenderTo hard-linked into the store")
+	}
+
+	// Verify, break, verify, repair.
+	if err := s.VerifyTree(context.Background(), wantID); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "rootfs/etc/secret"), []byte("tampered"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyTree(context.Background(), wantID); !errors.Is(err, ErrTreeMismatch) {
+		t.Fatalf("VerifyTree after tampering = %v", err)
+	}
+	if _, err := s.RepairTree(context.Background(), wantID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyTree(context.Background(), wantID); err != nil {
+		t.Errorf("VerifyTree after repair = %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(tree, "rootfs/etc/secret")); string(b) != "s" {
+		t.Errorf("repaired etc/secret = %q", b)
+	}
+	if n := dirEntries(t, s, "tmp"); len(n) != 0 {
+		t.Errorf("tmp/ holds %q", n)
+	}
+}
+
+func TestAmbiguousPrefix(t *testing.T) {
+	s := openStore(t)
+	var ids []string
+	// Import images until two share the first hex digit.
+	for i := 0; i < 40; i++ {
+		img := mustImport(t, s, mkACI(t, manifest("example.com/p"), reg("f", strings.Repeat("x", i))))
+		for _, id := range ids {
+			if id[7] == img.ID[7] {
+				_, err := s.Get(img.ID[:8])
+				if err == nil || !strings.Contains(err.Error(), "ambiguous") || !strings.Contains(err.Error(), id[:20]) {
+					t.Fatalf("Get(%s) error = %v", img.ID[:8], err)
+				}
+				return
+			}
+		}
+		ids = append(ids, img.ID)
+	}
+	t.Fatal("no two IDs shared a first digit")
+}
+
+// TestImportFailuresLeaveNothing: every failure of an import leaves the
+// store exactly as empty as before.
+func TestImportFailuresLeaveNothing(t *testing.T) {
+	good := mkACI(t, manifest("example.com/a"), reg("f", "hello"))
+	cases := []struct {
+		name    string
+		data    []byte
+		opts    ImportOptions
+		ctx     func() context.Context
+		wantErr string
+	}{
+		{name: "verify fails", data: good, opts: ImportOptions{Verify: func() error { return errors.New("bad signature") }}, wantErr: "bad signature"},
+		{name: "hash mismatch", data: good, opts: ImportOptions{ExpectedID: "sha512-" + strings.Repeat("ab", 64)}, wantErr: "hash mismatch"},
+		{name: "invalid manifest", data: mkACI(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"Bad Name"}`, reg("f", "x")), wantErr: "manifest"},
+		{name: "extra top-level entry", data: mkACIWithTop(t), wantErr: "unexpected top-level"},
+		{name: "truncated gzip", data: func() []byte { b := gz(t, good); return b[:len(b)-20] }(), wantErr: "truncated"},
+		{name: "hostile symlink escape", data: mkACI(t, manifest("example.com/a"), sym("l", "/"), reg("l/tmp/pwned", "x")), wantErr: "symlink"},
+		{name: "not an ACI", data: []byte("hello world"), wantErr: "not an ACI"},
+		{name: "cancelled", data: good, ctx: func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, wantErr: "context canceled"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			ctx := context.Background()
+			if tc.ctx != nil {
+				ctx = tc.ctx()
+			}
+			_, err := s.Import(ctx, bytes.NewReader(tc.data), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error = %v, want one containing %q", err, tc.wantErr)
+			}
+			assertEmptyStore(t, s)
+		})
+	}
+}
+
+// mkACIWithTop builds an ACI with a third top-level entry.
+func mkACIWithTop(t *testing.T) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "rootfs/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "etc-passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4})
+	tw.Write([]byte("root"))
+	m := manifest("example.com/a")
+	tw.WriteHeader(&tar.Header{Name: "manifest", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(m))})
+	tw.Write([]byte(m))
+	tw.Close()
+	return buf.Bytes()
+}
+
+func TestRemoveAndHold(t *testing.T) {
+	s := openStore(t)
+	img := mustImport(t, s, gz(t, mkACI(t, manifest("example.com/r"), reg("f", "x"))))
+	_, release, err := s.Hold(context.Background(), img.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(context.Background(), img.ID); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("Remove of a held image = %v", err)
+	}
+	release()
+	if g, _ := s.Get(img.ID); g == nil || g.LastUsed.IsZero() {
+		t.Errorf("LastUsed not recorded: %+v", g)
+	}
+	if err := s.Remove(context.Background(), img.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(img.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Remove = %v", err)
+	}
+	assertEmptyStore(t, s)
+	if err := s.Remove(context.Background(), img.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Remove = %v", err)
+	}
+}
+
+func TestGC(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	old := mustImport(t, s, mkACI(t, manifest("example.com/old"), reg("f", "1")))
+	used := mustImport(t, s, mkACI(t, manifest("example.com/used"), reg("f", "2")))
+	held := mustImport(t, s, mkACI(t, manifest("example.com/held"), reg("f", "3")))
+	// Age the three.
+	for _, img := range []*Image{old, used, held} {
+		img.ImportTime = time.Now().Add(-48 * time.Hour)
+		if err := s.write(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := mustImport(t, s, mkACI(t, manifest("example.com/fresh"), reg("f", "4")))
+
+	// Leftovers of a dead import: a blob and a tree without index entry,
+	// and stale staging.
+	ghost := "sha512-" + strings.Repeat("0", 128)
+	os.WriteFile(s.blobPath(ghost), []byte("x"), 0o644)
+	os.MkdirAll(filepath.Join(s.treeDir(ghost), "rootfs"), 0o755)
+	os.MkdirAll(s.path("tmp", "import-dead"), 0o755)
+
+	_, release, err := s.Hold(ctx, held.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// Hold refreshed LastUsed: age it again to make it a candidate.
+	h, _ := s.read(held.ID)
+	h.LastUsed = time.Time{}
+	s.write(h)
+
+	res, err := s.GC(ctx, GCOptions{GracePeriod: 24 * time.Hour, InUse: func() (map[string]bool, error) {
+		return map[string]bool{used.ID: true}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) != 1 || res.Removed[0] != old.ID {
+		t.Errorf("removed %v, want only %s", res.Removed, old.ID)
+	}
+	if len(res.InUse) != 1 || len(res.Held) != 1 || res.Leftovers != 3 {
+		t.Errorf("result = %+v", res)
+	}
+	for _, id := range []string{used.ID, held.ID, fresh.ID} {
+		if _, err := s.TreePath(id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if _, err := s.Get(old.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old image still there: %v", err)
+	}
+	for _, p := range []string{s.blobPath(ghost), s.treeDir(ghost), s.path("tmp", "import-dead"), s.blobPath(old.ID), s.treeDir(old.ID)} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s survived GC", p)
+		}
+	}
+	if _, err := s.GC(ctx, GCOptions{}); err == nil {
+		t.Error("GC without an in-use set succeeded")
+	}
+}
