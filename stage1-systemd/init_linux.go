@@ -154,7 +154,7 @@ func (p *pod) run() (int, error) {
 				p.reap()
 			} else {
 				p.debugf("received %v: stopping the pod", s)
-				p.stop()
+				p.stop(s.(unix.Signal))
 			}
 		case <-p.timer.C:
 			p.escalate()
@@ -290,7 +290,7 @@ func (p *pod) finished(r *appRun, phase string, code int, sig string) {
 			r.exit.ExitCode, r.exit.Signal, r.exited = code, sig, true
 			p.setCode(code)
 			r.done = true
-			p.stop()
+			p.stop(unix.SIGTERM)
 			return
 		}
 		if p.stopping {
@@ -306,7 +306,7 @@ func (p *pod) finished(r *appRun, phase string, code int, sig string) {
 			p.setCode(code)
 			if !p.stopping {
 				p.logf("app %s: exited with code %d: stopping the pod", name, code)
-				p.stop()
+				p.stop(unix.SIGTERM)
 			}
 		}
 		if r.spec.postStop != nil && p.killed < 2 {
@@ -328,15 +328,16 @@ func (p *pod) setCode(code int) {
 	}
 }
 
-// stop sends SIGTERM to every running app and arms the stop timeout.
-func (p *pod) stop() {
+// stop sends sig (SIGTERM, or the SIGINT we received) to every running app
+// and arms the stop timeout.
+func (p *pod) stop(sig unix.Signal) {
 	if p.stopping {
 		return
 	}
 	p.stopping = true
 	for _, r := range p.apps {
 		if r.running {
-			_ = unix.Kill(r.mainPid, unix.SIGTERM)
+			_ = unix.Kill(r.mainPid, sig)
 		} else if !r.started && r.handlers == 0 {
 			r.done = true
 		}

@@ -44,22 +44,60 @@ func openInRoot(root int, p string, flags int, resolve uint64) (int, error) {
 
 // mkdirAllInRoot makes directory p and its parents inside root (mode 0755,
 // owned by the caller, as E3 asks for created targets) and returns an O_PATH
-// descriptor of it.
+// descriptor of it. A dangling symlink on the way is resolved inside the
+// root and its target created there (unless resolve refuses symlinks).
 func mkdirAllInRoot(root int, p string, resolve uint64) (int, error) {
+	return mkdirAllDepth(root, p, resolve, 0)
+}
+
+func mkdirAllDepth(root int, p string, resolve uint64, depth int) (int, error) {
 	p = path.Clean("/" + p)
+	if depth > 40 {
+		return -1, &os.PathError{Op: "mkdir", Path: p, Err: unix.ELOOP}
+	}
 	fd, err := openInRoot(root, p, unix.O_PATH|unix.O_DIRECTORY, resolve)
 	if err == nil || p == "/" || !errors.Is(err, unix.ENOENT) {
 		return fd, err
 	}
-	parent, err := mkdirAllInRoot(root, path.Dir(p), resolve)
+	parent, err := mkdirAllDepth(root, path.Dir(p), resolve, depth+1)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(parent)
-	if err := unix.Mkdirat(parent, path.Base(p), 0o755); err != nil && err != unix.EEXIST {
+	err = unix.Mkdirat(parent, path.Base(p), 0o755)
+	if err == unix.EEXIST && resolve&unix.RESOLVE_NO_SYMLINKS == 0 {
+		if target, ok := danglingTarget(root, parent, path.Base(p)); ok {
+			return mkdirAllDepth(root, target, resolve, depth+1)
+		}
+	}
+	if err != nil && err != unix.EEXIST {
 		return -1, &os.PathError{Op: "mkdir", Path: p, Err: err}
 	}
 	return openInRoot(root, p, unix.O_PATH|unix.O_DIRECTORY, resolve)
+}
+
+// danglingTarget reads the symlink name in directory parent and returns
+// where it points as a path inside root.
+func danglingTarget(root, parent int, name string) (string, bool) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(parent, name, buf)
+	if err != nil {
+		return "", false
+	}
+	link := string(buf[:n])
+	if path.IsAbs(link) {
+		return link, true
+	}
+	rootPath, err1 := os.Readlink(fdPath(root))
+	dirPath, err2 := os.Readlink(fdPath(parent))
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	rel, ok := strings.CutPrefix(dirPath, rootPath)
+	if !ok || rel != "" && rel[0] != '/' && rootPath != "/" {
+		return "", false
+	}
+	return path.Join("/", rel, link), true
 }
 
 // ensureFileInRoot makes sure p exists inside root as a non-directory (to
@@ -147,4 +185,38 @@ func mountFd(source string, fd int, fstype string, flags uintptr, data string) e
 		return fmt.Errorf("mount %s (%s) flags %#x: %w", source, fstype, flags, err)
 	}
 	return nil
+}
+
+// bindFd binds the file or tree src refers to onto the object dst refers to,
+// with attr (MOUNT_ATTR_*) set on the new mount and, when recursive, on the
+// mounts below it. The new mount is built detached (open_tree) and attached
+// in one step (move_mount), so no path is looked up again.
+func bindFd(src, dst int, recursive bool, attr uint64) error {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(src, "", flags)
+	if err != nil {
+		return fmt.Errorf("open_tree %s: %w", fdTarget(src), err)
+	}
+	defer unix.Close(tree)
+	if attr != 0 {
+		if err := setMountAttr(tree, attr, recursive); err != nil {
+			return err
+		}
+	}
+	if err := unix.MoveMount(tree, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount onto %s: %w", fdTarget(dst), err)
+	}
+	return nil
+}
+
+// fdTarget names what fd refers to, for error messages.
+func fdTarget(fd int) string {
+	t, err := os.Readlink(fdPath(fd))
+	if err != nil {
+		return fdPath(fd)
+	}
+	return t
 }

@@ -276,18 +276,8 @@ func (r *appRoot) bindReadOnly(p string) error {
 	if err != nil {
 		return fmt.Errorf("read-only %s: %w", p, err)
 	}
-	err = mountFd(fdPath(fd), fd, "", unix.MS_BIND|unix.MS_REC, "")
-	unix.Close(fd)
-	if err != nil {
-		return fmt.Errorf("read-only %s: %w", p, err)
-	}
-	// Reopen: the descriptor now names the new mount, not the one under it.
-	fd, err = openInRoot(r.fd, p, unix.O_PATH|unix.O_NOFOLLOW, resolveStrict)
-	if err != nil {
-		return fmt.Errorf("read-only %s: %w", p, err)
-	}
 	defer unix.Close(fd)
-	if err := setMountAttr(fd, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
+	if err := bindFd(fd, fd, true, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC); err != nil {
 		return fmt.Errorf("read-only %s: %w", p, err)
 	}
 	return nil
@@ -367,25 +357,13 @@ func (r *appRoot) mountVolume(m mountSpec, target string, logf func(string, ...a
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
-	flags := uintptr(unix.MS_BIND)
-	if m.volume.kind != "host" || m.volume.recursive {
-		flags |= unix.MS_REC
-	}
-	err = mountFd(fdPath(sfd), tfd, "", flags, "")
-	unix.Close(tfd)
-	if err != nil {
-		return err
-	}
+	defer unix.Close(tfd)
+	recursive := m.volume.kind != "host" || m.volume.recursive
 	attr := uint64(unix.MOUNT_ATTR_NODEV)
 	if m.readOnly || m.volume.readOnly {
 		attr |= unix.MOUNT_ATTR_RDONLY
 	}
-	nfd, err := openInRoot(r.fd, target, unix.O_PATH|unix.O_NOFOLLOW, resolveContained)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(nfd)
-	return setMountAttr(nfd, attr, flags&unix.MS_REC != 0)
+	return bindFd(sfd, tfd, recursive, attr)
 }
 
 // removeInRoot removes the non-directory at p inside the root.

@@ -16,12 +16,18 @@
 //	zombie             start a child that exits at once, never wait for it
 //	mount              try mount(2), print "ok" or the error
 //	pwd                print the working directory
+//	mkdir:DIR          mkdir DIR, print "ok" or the error
+//	spawn:ACTIONS      start "probe ACTIONS" (ACTIONS joined by '+'), print its PID, do not wait
+//	orphan             spawn a child that spawns a short-lived grandchild and exits; later
+//	                   check that the orphaned grandchild was reaped by PID 1
+//	stat:FILE          print the type and permissions of FILE (lstat)
 package main
 
 import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -93,9 +99,45 @@ func main() {
 			ents, _ := os.ReadDir("/proc/self/fd")
 			var fds []string
 			for _, e := range ents {
-				fds = append(fds, e.Name())
+				l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+				fds = append(fds, e.Name()+"="+l)
 			}
 			fmt.Println("fds", strings.Join(fds, " "))
+		case "mkdir":
+			if err := os.Mkdir(arg, 0o755); err != nil {
+				fmt.Println("mkdir error", err)
+			} else {
+				fmt.Println("mkdir ok")
+			}
+		case "spawn":
+			argv := append([]string{"/probe"}, strings.Split(arg, "+")...)
+			p, err := os.StartProcess("/probe", argv, &os.ProcAttr{Files: []*os.File{nil, os.Stdout, os.Stderr}})
+			if err != nil {
+				fmt.Println("spawn error", err)
+				continue
+			}
+			fmt.Println("spawned", p.Pid)
+		case "orphan":
+			out, err := exec.Command("/probe", "spawn:sleep:100ms").Output()
+			if err != nil {
+				fmt.Println("orphan error", err)
+				continue
+			}
+			pid := strings.TrimSpace(strings.TrimPrefix(string(out), "spawned"))
+			time.Sleep(600 * time.Millisecond)
+			b, err := os.ReadFile("/proc/" + pid + "/stat")
+			if err != nil {
+				fmt.Println("orphan reaped")
+			} else {
+				fmt.Println("orphan not reaped:", string(b))
+			}
+		case "stat":
+			st, err := os.Lstat(arg)
+			if err != nil {
+				fmt.Println("stat error", err)
+				continue
+			}
+			fmt.Println("stat", arg, st.Mode())
 		case "exit":
 			n, _ := strconv.Atoi(arg)
 			os.Exit(n)
