@@ -1,0 +1,278 @@
+package pod
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acirun/acirun/aci"
+)
+
+// mapResolver stands in for the CLI's store-backed resolver: images by
+// command-line reference, and by ID or name for pod manifests.
+type mapResolver map[string]*Image
+
+func (r mapResolver) ResolveImage(ctx context.Context, ref string) (*Image, error) {
+	if img, ok := r[ref]; ok {
+		return img, nil
+	}
+	return nil, fmt.Errorf("not in the store: %s", ref)
+}
+
+func (r mapResolver) ResolveRuntimeImage(ctx context.Context, ri aci.RuntimeImage) (*Image, error) {
+	for _, img := range r {
+		if (!ri.ID.IsZero() && img.ID == ri.ID) || (ri.ID.IsZero() && img.Manifest.Name == ri.Name) {
+			return img, nil
+		}
+	}
+	return nil, fmt.Errorf("not in the store: %v", ri)
+}
+
+// podsDirEntries lists the pods directory, the prepare lock left out.
+func podsDirEntries(t *testing.T, dataDir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dataDir, "pods"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Name() != podsLockName {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestPrepareWritesPodDir(t *testing.T) {
+	data := t.TempDir()
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0","mountPoints":[{"name":"data","path":"/data"}]}`))
+	src := t.TempDir()
+	uuidFile := filepath.Join(t.TempDir(), "uuid")
+	req := mustParse(t, "--volume data,kind=host,source="+src+",readOnly=true --net=none --dns 9.9.9.9 --dns-search example.com "+
+		"--hosts-entry 10.1.1.1=db --stop-timeout 5s --insecure-options image,all-run --uuid-file-save "+uuidFile+" example.com/hello -- world")
+	cfg := Config{DataDir: data, Resolver: mapResolver{"example.com/hello": img}, Debug: true}
+	p, notes, err := Prepare(context.Background(), cfg, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 0 {
+		t.Errorf("notes %q", notes)
+	}
+	if !IsUUID(p.UUID) || p.UUID[14] != '4' || !strings.ContainsRune("89ab", rune(p.UUID[19])) {
+		t.Errorf("UUID %q is not a version 4 UUID", p.UUID)
+	}
+	dir := filepath.Join(data, "pods", p.UUID)
+	if p.Dir != dir || p.State != StatePrepared || p.Created.IsZero() {
+		t.Errorf("pod %+v", p)
+	}
+	if got := podsDirEntries(t, data); !reflect.DeepEqual(got, []string{p.UUID}) {
+		t.Errorf("pods directory holds %v, want only the pod", got)
+	}
+	for _, f := range []string{"lock", "pod", "stage1-args.json", "prepared"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("pod file: %v", err)
+		}
+	}
+	link, err := os.Readlink(filepath.Join(dir, "apps", "hello", "image"))
+	if err != nil || link != img.Tree {
+		t.Errorf("apps/hello/image -> %q, %v; want %s", link, err, img.Tree)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := aci.ParsePodManifest(b)
+	if err != nil {
+		t.Fatalf("pod manifest does not parse back: %v\n%s", err, b)
+	}
+	if !pm.IsReified() || pm.Apps[0].Image.ID != img.ID || strings.Join(pm.Apps[0].App.Exec, " ") != "/hello world" {
+		t.Errorf("pod manifest %s", b)
+	}
+	var args []string
+	b, _ = os.ReadFile(filepath.Join(dir, "stage1-args.json"))
+	if err := json.Unmarshal(b, &args); err != nil {
+		t.Fatal(err)
+	}
+	wantArgs := []string{"--net=none", "--hostname=acirun-" + p.UUID[:8], "--dns=9.9.9.9", "--dns-search=example.com",
+		"--hosts-entry=10.1.1.1=db", "--stop-timeout=5s", "--insecure-options=capabilities,paths,seccomp", "--debug"}
+	if !reflect.DeepEqual(args, wantArgs) || !reflect.DeepEqual(p.Stage1Args, wantArgs) {
+		t.Errorf("stage1 args %q (loaded %q), want %q", args, p.Stage1Args, wantArgs)
+	}
+	if got, want := Stage1Command(p, "/usr/bin/acirun"), append(append([]string{"/usr/bin/acirun", "stage1", "run"}, wantArgs...), dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("Stage1Command = %q, want %q", got, want)
+	}
+	if b, _ := os.ReadFile(uuidFile); string(b) != p.UUID {
+		t.Errorf("--uuid-file-save wrote %q, want %q", b, p.UUID)
+	}
+	if len(p.Apps) != 1 || p.Apps[0].Name != "hello" || p.Apps[0].ImageID != img.ID {
+		t.Errorf("apps %+v", p.Apps)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("pod directory mode %v, %v; want 0700", fi.Mode(), err)
+	}
+}
+
+func TestPrepareFailureLeavesNothing(t *testing.T) {
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	noRootfs := &Image{ID: img.ID, Manifest: img.Manifest, Tree: t.TempDir()}
+	tests := []struct {
+		name     string
+		args     string
+		resolver mapResolver
+		err      string
+	}{
+		{"unknown image", "example.com/nope", mapResolver{}, "image example.com/nope: not in the store"},
+		{"missing host source", "--volume v,kind=host,source=/nonexistent/acirun-test a", mapResolver{"a": img}, "volume v: host source /nonexistent/acirun-test does not exist"},
+		{"symlinked host source", "--volume v,kind=host,source=" + symlinkTo(t, t.TempDir()) + " a", mapResolver{"a": img}, "goes through a symlink; give the real path"},
+		{"uuid file unwritable", "--uuid-file-save /nonexistent/dir/uuid a", mapResolver{"a": img}, "--uuid-file-save"},
+		{"tree without rootfs", "a", mapResolver{"a": noRootfs}, "has no rootfs directory"},
+		{"env file missing", "--set-env-file /nonexistent/env a", mapResolver{"a": img}, "--set-env-file"},
+		{"pod manifest missing", "--pod-manifest /nonexistent/pod.json", mapResolver{}, "--pod-manifest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := t.TempDir()
+			_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: tt.resolver}, mustParse(t, tt.args))
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error %v, want %q", err, tt.err)
+			}
+			if got := podsDirEntries(t, data); len(got) != 0 {
+				t.Errorf("failed prepare left %v", got)
+			}
+		})
+	}
+}
+
+func symlinkTo(t *testing.T, target string) string {
+	l := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(target, l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestPreparePodManifest(t *testing.T) {
+	data := t.TempDir()
+	img := testImage(t, manifestJSON("example.com/db", `{"exec":["/db"],"user":"0","group":"0","mountPoints":[{"name":"data","path":"/var/db"}]}`))
+	pmFile := filepath.Join(t.TempDir(), "pod.json")
+	os.WriteFile(pmFile, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"db","image":{"name":"example.com/db"}}]}`), 0o644)
+	p, notes, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"x": img}}, mustParse(t, "--pod-manifest "+pmFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "mount point data") {
+		t.Errorf("notes %q", notes)
+	}
+	if !p.Manifest.IsReified() || p.Apps[0].ImageID != img.ID {
+		t.Errorf("pod %+v", p)
+	}
+}
+
+func TestConcurrentPrepares(t *testing.T) {
+	data := t.TempDir()
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	cfg := Config{DataDir: data, Resolver: mapResolver{"a": img}}
+	const n = 8
+	var wg sync.WaitGroup
+	uuids := make([]string, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, _, err := Prepare(context.Background(), cfg, mustParse(t, "a"))
+			if err == nil {
+				uuids[i] = p.UUID
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pods, err := List(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, p := range pods {
+		if p.State != StatePrepared {
+			t.Errorf("pod %s is %s", p.UUID, p.State)
+		}
+		listed = append(listed, p.UUID)
+	}
+	sort.Strings(listed)
+	sort.Strings(uuids)
+	if !reflect.DeepEqual(listed, uuids) {
+		t.Errorf("listed %v, prepared %v", listed, uuids)
+	}
+	if got := podsDirEntries(t, data); len(got) != n {
+		t.Errorf("pods directory holds %v", got)
+	}
+}
+
+func TestLockPreparesBlocksPrepare(t *testing.T) {
+	data := t.TempDir()
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	cfg := Config{DataDir: data, Resolver: mapResolver{"a": img}}
+	unlock, err := LockPrepares(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := Prepare(ctx, cfg, mustParse(t, "a")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Prepare under LockPrepares: %v, want deadline exceeded", err)
+	}
+	unlock()
+	if _, _, err := Prepare(context.Background(), cfg, mustParse(t, "a")); err != nil {
+		t.Errorf("Prepare after unlock: %v", err)
+	}
+}
+
+func TestCheckOverlayUpper(t *testing.T) {
+	if err := checkOverlayUpper(t.TempDir()); err != nil {
+		t.Errorf("temp dir: %v", err)
+	}
+	ok, err := hasDType(t.TempDir())
+	if err != nil || !ok {
+		t.Errorf("hasDType(empty dir) = %v, %v", ok, err)
+	}
+}
+
+// TestWritePodDirFailure makes writing fail halfway (two apps of one name:
+// the second image symlink cannot be created) and checks nothing is left.
+func TestWritePodDirFailure(t *testing.T) {
+	data := t.TempDir()
+	pods := filepath.Join(data, "pods")
+	if err := os.MkdirAll(pods, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	in := &reifyInput{req: mustParse(t, "a"), images: []*Image{img}}
+	pm, err := in.reify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm.Apps = append(pm.Apps, pm.Apps[0])
+	uuid, _ := NewUUID()
+	if _, err := writePodDir(pods, uuid, pm, []*Image{img, img}, nil, true); err == nil || !strings.Contains(err.Error(), "prepare pod "+uuid) {
+		t.Fatalf("writePodDir error %v", err)
+	}
+	if got := podsDirEntries(t, data); len(got) != 0 {
+		t.Errorf("failed write left %v", got)
+	}
+}

@@ -1,0 +1,310 @@
+package pod
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestMain doubles as the lock holder: with ACIRUN_TEST_HOLD_LOCK set, the
+// test binary takes LOCK_EX on that file, says "locked", and keeps it until
+// its stdin closes, as a running stage1 would.
+func TestMain(m *testing.M) {
+	if name := os.Getenv("ACIRUN_TEST_HOLD_LOCK"); name != "" {
+		f, err := os.Open(name)
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Stdout.WriteString("locked\n")
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// holdLock makes another process hold the lock until the test ends.
+func holdLock(t *testing.T, name string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ACIRUN_TEST_HOLD_LOCK="+name)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "locked\n" {
+		t.Fatalf("lock holder: %q, %v", line, err)
+	}
+}
+
+// preparedPod prepares a pod with one app and returns its directory.
+func preparedPod(t *testing.T, data string) *Pod {
+	t.Helper()
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	p, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"a": img}}, mustParse(t, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func write(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPodStates(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		want  State
+		check func(t *testing.T, p *Pod)
+	}{
+		{"prepared", func(t *testing.T, dir string) {}, StatePrepared, nil},
+		{"running", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "pid"), "4242\n")
+			holdLock(t, filepath.Join(dir, "lock"))
+		}, StateRunning, func(t *testing.T, p *Pod) {
+			if p.PID != 4242 || p.Started.IsZero() || p.ExitCode != nil {
+				t.Errorf("pod %+v", p)
+			}
+		}},
+		{"starting: lock held, no pid yet", func(t *testing.T, dir string) {
+			holdLock(t, filepath.Join(dir, "lock"))
+		}, StateRunning, nil},
+		{"stopping: exit.json written, lock still held", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "pid"), "1\n")
+			write(t, filepath.Join(dir, "exit.json"), `{"exitCode":3,"apps":[]}`)
+			holdLock(t, filepath.Join(dir, "lock"))
+		}, StateRunning, func(t *testing.T, p *Pod) {
+			if p.ExitCode != nil || !p.Exited.IsZero() {
+				t.Errorf("a running pod has no exit code yet: %+v", p)
+			}
+		}},
+		{"exited", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "pid"), "4242\n")
+			write(t, filepath.Join(dir, "exit.json"), `{"exitCode": 137, "apps": [{"name": "hello", "exitCode": 137, "signal": "SIGKILL"}]}`)
+		}, StateExited, func(t *testing.T, p *Pod) {
+			if p.ExitCode == nil || *p.ExitCode != 137 || p.Exited.IsZero() {
+				t.Errorf("pod %+v", p)
+			}
+			if a := p.Apps[0]; a.ExitCode == nil || *a.ExitCode != 137 || a.Signal != "SIGKILL" {
+				t.Errorf("app %+v", a)
+			}
+		}},
+		{"stage1 died without exit.json", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "pid"), "4242\n")
+		}, StateExited, func(t *testing.T, p *Pod) {
+			if p.ExitCode != nil {
+				t.Errorf("exit code %d, want unknown", *p.ExitCode)
+			}
+		}},
+		{"abandoned", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "prepared"))
+		}, StateAbandoned, nil},
+		{"preparing", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "prepared"))
+			holdLock(t, filepath.Join(dir, "lock"))
+		}, StatePreparing, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := t.TempDir()
+			p := preparedPod(t, data)
+			tt.setup(t, p.Dir)
+			got, err := Load(data, p.UUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != tt.want {
+				t.Errorf("state %s, want %s", got.State, tt.want)
+			}
+			if tt.check != nil {
+				tt.check(t, got)
+			}
+		})
+	}
+}
+
+func TestLoadByPrefix(t *testing.T) {
+	data := t.TempDir()
+	p := preparedPod(t, data)
+	got, err := Load(data, p.UUID[:6])
+	if err != nil || got.UUID != p.UUID {
+		t.Fatalf("Load(prefix) = %v, %v", got, err)
+	}
+	if _, err := Load(data, "ffffffff-0000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Load(unknown) error %v, want ErrNotFound", err)
+	}
+	if _, err := Load(data, "00000000-0000-4000-8000-000000000000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Load(unknown full UUID) error %v, want ErrNotFound", err)
+	}
+	// Two pods whose UUIDs share a prefix (renamed by hand).
+	q := preparedPod(t, data)
+	fake := p.UUID[:9] + q.UUID[9:]
+	if fake == p.UUID {
+		t.Skip("UUID collision")
+	}
+	if err := os.Rename(q.Dir, filepath.Join(data, "pods", fake)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(data, p.UUID[:9]); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+}
+
+func TestInUseImages(t *testing.T) {
+	data := t.TempDir()
+	mk := func(name string) *Pod {
+		img := testImage(t, manifestJSON("example.com/"+name, `{"exec":["/x"],"user":"0","group":"0"}`))
+		p, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"a": img}}, mustParse(t, "a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	prepared, running, exited, abandoned := mk("prepared"), mk("running"), mk("exited"), mk("abandoned")
+	holdLock(t, filepath.Join(running.Dir, "lock"))
+	write(t, filepath.Join(running.Dir, "pid"), "1\n")
+	write(t, filepath.Join(exited.Dir, "exit.json"), `{"exitCode":0,"apps":[]}`)
+	os.Remove(filepath.Join(abandoned.Dir, "prepared"))
+	ids, err := InUseImages(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, id := range ids {
+		got[id.String()] = true
+	}
+	want := map[string]bool{prepared.Apps[0].ImageID.String(): true, running.Apps[0].ImageID.String(): true}
+	if len(got) != 2 || !got[prepared.Apps[0].ImageID.String()] || !got[running.Apps[0].ImageID.String()] {
+		t.Errorf("in use %v, want %v", got, want)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	data := t.TempDir()
+	running := preparedPod(t, data)
+	holdLock(t, filepath.Join(running.Dir, "lock"))
+	if err := Remove(data, running.UUID); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Errorf("Remove(running) = %v", err)
+	}
+	exited := preparedPod(t, data)
+	write(t, filepath.Join(exited.Dir, "exit.json"), `{"exitCode":0,"apps":[]}`)
+	// The image symlink is removed, never followed.
+	tree, _ := os.Readlink(filepath.Join(exited.Dir, "apps", "hello", "image"))
+	if err := Remove(data, exited.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "rootfs")); err != nil {
+		t.Errorf("image tree damaged by Remove: %v", err)
+	}
+	if _, err := Load(data, exited.UUID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("removed pod still loads: %v", err)
+	}
+	if err := Remove(data, exited.UUID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove twice: %v", err)
+	}
+	if got := podsDirEntries(t, data); len(got) != 1 || got[0] != running.UUID {
+		t.Errorf("pods directory holds %v", got)
+	}
+}
+
+func TestRemoveRefusesMounts(t *testing.T) {
+	if os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root to mount")
+		}
+		t.Skip("needs root to mount")
+	}
+	data := t.TempDir()
+	p := preparedPod(t, data)
+	write(t, filepath.Join(p.Dir, "exit.json"), `{"exitCode":0,"apps":[]}`)
+	target := filepath.Join(p.Dir, "apps", "hello", "rootfs")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A host directory left bind-mounted in the pod: Remove must not
+	// delete its contents.
+	hostDir := t.TempDir()
+	write(t, filepath.Join(hostDir, "precious"), "data")
+	if err := unix.Mount(hostDir, target, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(target, unix.MNT_DETACH)
+	if err := Remove(data, p.UUID); err == nil || !strings.Contains(err.Error(), "still mounted") {
+		t.Errorf("Remove with a mount below: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(hostDir, "precious")); err != nil {
+		t.Errorf("host data lost: %v", err)
+	}
+	if err := unix.Unmount(target, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(data, p.UUID); err != nil {
+		t.Errorf("Remove after unmount: %v", err)
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	data := t.TempDir()
+	p := preparedPod(t, data)
+	pods := filepath.Join(data, "pods")
+	for _, d := range []string{tempPrefix + "x-1", removingPrefix + p.UUID[:8]} {
+		if err := os.MkdirAll(filepath.Join(pods, d, "apps"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveStale(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if got := podsDirEntries(t, data); len(got) != 1 || got[0] != p.UUID {
+		t.Errorf("pods directory holds %v", got)
+	}
+}
+
+func TestUUID(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 100; i++ {
+		u, err := NewUUID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !IsUUID(u) || u[14] != '4' || !strings.ContainsRune("89ab", rune(u[19])) || seen[u] {
+			t.Fatalf("bad or repeated UUID %q", u)
+		}
+		seen[u] = true
+	}
+	for _, s := range []string{"", "ABCDEF01-0000-4000-8000-000000000000", "abcdef01-0000-4000-8000-00000000000", "abcdef01x0000-4000-8000-000000000000"} {
+		if IsUUID(s) {
+			t.Errorf("IsUUID(%q) = true", s)
+		}
+	}
+}
