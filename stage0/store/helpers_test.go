@@ -73,7 +73,11 @@ func mkACI(t testing.TB, man string, ents ...tent) []byte {
 			t.Fatal(err)
 		}
 	}
-	must(tw.WriteHeader(&tar.Header{Name: "rootfs", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mt}))
+	rootMode := int64(0o755)
+	if len(ents) > 0 && ents[0].name == "." {
+		rootMode, ents = ents[0].mode, ents[1:]
+	}
+	must(tw.WriteHeader(&tar.Header{Name: "rootfs", Typeflag: tar.TypeDir, Mode: rootMode, ModTime: mt}))
 	for _, e := range ents {
 		h := &tar.Header{Name: "rootfs/" + e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, ModTime: mt}
 		if e.link != "" && e.typ == tar.TypeLink {

@@ -167,7 +167,7 @@ func (s *Store) compose(ctx context.Context, id string, st *staging, rootfs stri
 	if err != nil {
 		return err
 	}
-	if err := copyTree(ctx, filepath.Join(layer, "rootfs"), x, true, nil); err != nil {
+	if err := copyTree(ctx, filepath.Join(layer, "rootfs"), x, true, own); err != nil {
 		return fmt.Errorf("layer image %s: %w", id, err)
 	}
 	if err := x.Prune(ctx, whitelist(m.PathWhitelist, own)); err != nil {

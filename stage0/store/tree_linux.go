@@ -131,9 +131,10 @@ func xattrRecords(fd int) (map[string]string, error) {
 
 // copyTree adds everything below src (itself included, as ".") to x. With
 // link, regular files become hard links to src's files (trees in the
-// store share content); otherwise they are copied. dirs, if not nil,
-// collects the directories seen.
-func copyTree(ctx context.Context, src string, x *extract.Extractor, link bool, dirs map[string]bool) error {
+// store share content); otherwise they are copied. If explicit is not nil,
+// directories not in it are only parents: they are created if missing but
+// do not change the metadata of a directory a lower layer put there.
+func copyTree(ctx context.Context, src string, x *extract.Extractor, link bool, explicit map[string]bool) error {
 	return walkTree(ctx, src, func(e *treeEntry) error {
 		h, err := e.header()
 		if err != nil || h == nil {
@@ -141,8 +142,8 @@ func copyTree(ctx context.Context, src string, x *extract.Extractor, link bool, 
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if dirs != nil {
-				dirs[e.name] = true
+			if explicit != nil && !explicit[e.name] {
+				return x.Implicit(ctx, e.name)
 			}
 			if h.PAXRecords, err = xattrRecords(e.fd); err != nil {
 				return fmt.Errorf("%s: %w", e.name, err)

@@ -613,6 +613,29 @@ func (x *Extractor) dir(name string, hdr *tar.Header) error {
 	return x.recordDir(name, hdr)
 }
 
+// Implicit makes sure the directory name exists, like a parent that no
+// entry describes: a missing one is created with mode 0755, an existing
+// directory is left as it is (its metadata included), and in Overwrite mode
+// a non-directory in the way is replaced. Layering uses it for directories
+// an upper image only has as parents of its entries.
+func (x *Extractor) Implicit(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	clean, err := CleanName(name)
+	if err != nil {
+		return fmt.Errorf("directory %q: %w", name, err)
+	}
+	if clean == "." {
+		return nil
+	}
+	fd, err := x.openDir(clean, true)
+	if err != nil {
+		return fmt.Errorf("directory %q: %w", name, err)
+	}
+	return unix.Close(fd)
+}
+
 func (x *Extractor) symlink(name string, hdr *tar.Header) error {
 	target := hdr.Linkname
 	switch {
