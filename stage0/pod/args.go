@@ -30,6 +30,7 @@ type RunRequest struct {
 	DNS             []string     // --dns: IP addresses, or exactly one of "host" or "none"
 	DNSSearch       []string     // --dns-search
 	HostsEntries    []HostsEntry // --hosts-entry IP=NAME
+	HostsFromHost   bool         // --hosts-entry host: start from the host's /etc/hosts
 	SetEnv          []EnvVar     // --set-env K=V, pod-wide
 	SetEnvFiles     []string     // --set-env-file F, read at prepare time
 	InheritEnv      bool         // --inherit-env
@@ -136,7 +137,7 @@ func flagDefs() []flagDef {
 		{FlagInfo{"hostname", "NAME", "the pod's hostname (default acirun- and the first 8 characters of the UUID)", false, false}, (*parser).setHostname},
 		{FlagInfo{"dns", "IP|host|none", "name server for the pod's /etc/resolv.conf; host copies the host's file, none writes none", false, true}, (*parser).setDNS},
 		{FlagInfo{"dns-search", "DOMAIN", "search domain for the pod's /etc/resolv.conf", false, true}, (*parser).setDNSSearch},
-		{FlagInfo{"hosts-entry", "IP=NAME", "add a line to the pod's /etc/hosts", false, true}, (*parser).setHostsEntry},
+		{FlagInfo{"hosts-entry", "IP=NAME|host", "add a line to the pod's /etc/hosts; host copies the host's file", false, true}, (*parser).setHostsEntry},
 		{FlagInfo{"set-env", "NAME=VALUE", "set an environment variable for every app (over the image's and --set-env-file)", false, true}, (*parser).setSetEnv},
 		{FlagInfo{"set-env-file", "FILE", "read NAME=VALUE lines (# comments) for every app's environment", false, true}, (*parser).setSetEnvFile},
 		{FlagInfo{"inherit-env", "", "pass the host's environment to the apps (lowest precedence)", false, false}, (*parser).setInheritEnv},

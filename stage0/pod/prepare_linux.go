@@ -174,6 +174,9 @@ func stage1Args(req *RunRequest, uuid string, debug bool) []string {
 	for _, d := range req.DNSSearch {
 		a = append(a, "--dns-search="+d)
 	}
+	if req.HostsFromHost {
+		a = append(a, "--hosts-entry=host")
+	}
 	for _, h := range req.HostsEntries {
 		a = append(a, "--hosts-entry="+h.IP+"="+h.Name)
 	}

@@ -313,7 +313,7 @@ func checkDomain(s string) error {
 	if len(s) > 253 {
 		return fmt.Errorf("%q: longer than 253 characters", s)
 	}
-	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+	for _, label := range strings.Split(s, ".") {
 		if err := checkHostname(label); err != nil {
 			return fmt.Errorf("%q is not a valid domain name", s)
 		}
@@ -411,9 +411,13 @@ func (p *parser) setDNSSearch(s string) error {
 }
 
 func (p *parser) setHostsEntry(s string) error {
+	if s == "host" {
+		p.req.HostsFromHost = true
+		return nil
+	}
 	ip, name, ok := strings.Cut(s, "=")
 	if !ok {
-		return errors.New("not IP=NAME")
+		return errors.New("not IP=NAME (or host)")
 	}
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
