@@ -42,9 +42,11 @@ type walkPipe struct {
 	eof  bool // Read has returned io.EOF
 }
 
-// newWalkPipe starts the producer goroutine reading src. The caller must call
-// stop when done, which waits for the producer to return: src is not touched
-// after stop returns.
+// newWalkPipe starts reading src. The first chunk is read synchronously: a
+// stream that fits in it (a tiny image, a fuzzer's input) needs no goroutine
+// and no more memory. Otherwise a producer goroutine reads the rest. The
+// caller must call stop when done, which waits for the producer to return:
+// src is not touched after stop returns.
 func newWalkPipe(src io.Reader, h hash.Hash) *walkPipe {
 	p := &walkPipe{
 		full:   make(chan *walkChunk, walkChunks),
@@ -53,7 +55,14 @@ func newWalkPipe(src io.Reader, h hash.Hash) *walkPipe {
 		exited: make(chan struct{}),
 		h:      h,
 	}
-	for range walkChunks {
+	first := &walkChunk{b: make([]byte, walkChunkSize)}
+	first.n, first.err = fillChunk(src, first.b)
+	p.full <- first
+	if first.err != nil {
+		close(p.exited)
+		return p
+	}
+	for range walkChunks - 1 {
 		p.free <- &walkChunk{b: make([]byte, walkChunkSize)}
 	}
 	go p.produce(src)
