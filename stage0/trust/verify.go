@@ -105,27 +105,20 @@ type Verifier struct {
 	md      *openpgp.MessageDetails
 	src     feed
 	buf     []byte
-	n       int64
+	n       int64 // bytes written
 	done    bool
 }
 
-// feed is the io.Reader the library pulls the signed data from. Write
-// hands it each chunk and drains it synchronously.
-type feed struct {
-	pending []byte
-	eof     bool
-}
+// feed is the io.Reader the library would pull the signed data from. The
+// data goes straight into the candidates' hashes (see Write), so the feed
+// is empty until Verify sets eof.
+type feed struct{ eof bool }
 
 func (f *feed) Read(p []byte) (int, error) {
-	if len(f.pending) == 0 {
-		if f.eof {
-			return 0, io.EOF
-		}
-		return 0, nil
+	if f.eof {
+		return 0, io.EOF
 	}
-	n := copy(p, f.pending)
-	f.pending = f.pending[n:]
-	return n, nil
+	return 0, nil
 }
 
 // NewVerifier prepares the check of signature (the .aci.asc file, armored
@@ -178,7 +171,7 @@ func (s *Store) NewVerifier(imageName string, signature []byte) (*Verifier, erro
 		}
 		return nil, s.untrusted(imageName, sigs)
 	}
-	v := &Verifier{store: s, image: imageName, trusted: trusted, buf: make([]byte, 64<<10)}
+	v := &Verifier{store: s, image: imageName, trusted: trusted, buf: make([]byte, 512)}
 	v.md, err = openpgp.VerifyDetachedSignatureReader(keyring, &v.src, bytes.NewReader(bin), &packet.Config{Time: s.now})
 	if err != nil {
 		return fail(ErrMalformedSignature, "", "", "", err)
@@ -187,17 +180,18 @@ func (s *Store) NewVerifier(imageName string, signature []byte) (*Verifier, erro
 }
 
 // Write hashes p as the next bytes of the image. It fails only after
-// Verify.
+// Verify. p is hashed in place, never copied or modified.
 func (v *Verifier) Write(p []byte) (int, error) {
 	if v.done {
 		return 0, errors.New("trust: write after Verify")
 	}
-	v.src.pending = p
-	for len(v.src.pending) > 0 {
-		if _, err := v.md.UnverifiedBody.Read(v.buf); err != nil {
-			// Cannot happen before EOF: the feed never fails.
-			v.src.pending = nil
-			return 0, fmt.Errorf("trust: hash image: %w", err)
+	// This is what the library's reader does with each chunk it reads
+	// (v2 signatureCheckReader.Read), done here directly on the caller's
+	// bytes to save a copy: the library pulls nothing from v.src until
+	// Verify, then finds EOF and checks the candidates' hashes.
+	for _, c := range v.md.SignatureCandidates {
+		if c.SignatureError == nil && c.SignedByEntity != nil {
+			c.WrappedHash.Write(p)
 		}
 	}
 	v.n += int64(len(p))
@@ -385,7 +379,7 @@ func (v *Verifier) libraryRefusal() error {
 			}
 		}
 		if errors.As(err, &sigErr) {
-			ve.Detail = "the image was modified or the signature is for other data"
+			ve.Detail = fmt.Sprintf("the image (%d bytes read) was modified or the signature is for other data", v.n)
 		}
 	}
 	return ve
