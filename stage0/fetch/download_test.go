@@ -1,0 +1,411 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acirun/acirun/stage0/fetch/fetchtest"
+)
+
+// object serves one piece of content with Range support (http.ServeContent)
+// and can misbehave in the ways a download must survive.
+type object struct {
+	mu          sync.Mutex
+	etag        string
+	data        []byte
+	cutAt       int    // >0: a whole-content request is cut after this many bytes
+	cuts        int    // how many requests to cut
+	onCut       func() // called after each cut
+	ignoreRange bool   // answer 200 with everything, whatever was asked
+	badRange    bool   // answer a Range request with a wrong Content-Range
+	ranges      []string
+	ifRanges    []string
+}
+
+func newObject(size int, etag string) *object {
+	data := make([]byte, size)
+	r := rand.New(rand.NewPCG(1, uint64(size)))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	return &object{etag: etag, data: data}
+}
+
+func (o *object) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.ranges = append(o.ranges, r.Header.Get("Range"))
+	o.ifRanges = append(o.ifRanges, r.Header.Get("If-Range"))
+	etag, data := o.etag, o.data
+	cut := o.cutAt > 0 && o.cuts > 0 && r.Header.Get("Range") == ""
+	if cut {
+		o.cuts--
+	}
+	onCut, ignore, bad := o.onCut, o.ignoreRange, o.badRange
+	o.mu.Unlock()
+
+	if etag != "" {
+		w.Header().Set("ETag", etag)
+	}
+	switch {
+	case cut:
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(data[:o.cutAt])
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		conn.Close()
+		if onCut != nil {
+			onCut()
+		}
+	case ignore:
+		w.Write(data)
+	case bad && r.Header.Get("Range") != "":
+		w.Header().Set("Content-Range", "bytes 0-9/"+strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(data[:10])
+	default:
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	}
+}
+
+func (o *object) requests() (ranges, ifRanges []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.ranges...), append([]string(nil), o.ifRanges...)
+}
+
+func serveObject(t *testing.T, o *object) *Fetcher {
+	n := fetchtest.New(t)
+	n.ServeTLS(t, o, "example.com")
+	return New(baseOptions(n))
+}
+
+const objURL = "https://example.com/app.aci"
+
+// leavePartial makes what an interrupted earlier Download leaves behind.
+func leavePartial(t *testing.T, path string, data []byte, info partialInfo) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(info)
+	if err := os.WriteFile(path+".info", raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func assertGone(t *testing.T, partial string) {
+	t.Helper()
+	for _, p := range []string{partial, partial + ".info"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind after success (%v)", p, err)
+		}
+	}
+}
+
+func TestDownloadResumesAfterCut(t *testing.T) {
+	o := newObject(1<<20, `"c1"`)
+	o.cutAt, o.cuts = 300<<10, 1
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "app.aci.part")
+	var out bytes.Buffer
+	r, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{Label: "image"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), o.data) {
+		t.Fatalf("got %d bytes, not the content (%d bytes)", out.Len(), len(o.data))
+	}
+	if r.Outcome != Fetched || r.Size != int64(len(o.data)) || r.Cache.ETag != `"c1"` {
+		t.Errorf("response %+v", r)
+	}
+	ranges, ifRanges := o.requests()
+	if len(ranges) != 2 || ranges[0] != "" || ranges[1] != "bytes=307200-" || ifRanges[1] != `"c1"` {
+		t.Errorf("requests: Range %q, If-Range %q", ranges, ifRanges)
+	}
+	assertGone(t, partial)
+}
+
+// cancelWriter stands for an operator who interrupts the fetch: it cancels
+// the context once it has seen limit bytes.
+type cancelWriter struct {
+	bytes.Buffer
+	limit  int
+	cancel func()
+}
+
+func (w *cancelWriter) Write(b []byte) (int, error) {
+	n, err := w.Buffer.Write(b)
+	if w.Len() >= w.limit {
+		w.cancel()
+	}
+	return n, err
+}
+
+func TestDownloadResumesAcrossCalls(t *testing.T) {
+	o := newObject(1<<20, `"c1"`)
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "p")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := &cancelWriter{limit: 300_000, cancel: cancel}
+	_, err := f.Download(ctx, objURL, partial, first, GetOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted call: %v", err)
+	}
+	fi, err := os.Stat(partial)
+	if err != nil || fi.Size() < 300_000 || fi.Size() >= int64(len(o.data)) {
+		t.Fatalf("partial after the interruption: %v, %v", fi, err)
+	}
+	kept := fi.Size()
+
+	// A second call replays the kept bytes into the new writer and asks
+	// only for the rest.
+	var second bytes.Buffer
+	if _, err := f.Download(context.Background(), objURL, partial, &second, GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(second.Bytes(), o.data) {
+		t.Fatalf("second call wrote %d bytes, not the content", second.Len())
+	}
+	ranges, ifRanges := o.requests()
+	if want := fmt.Sprintf("bytes=%d-", kept); len(ranges) != 2 || ranges[1] != want || ifRanges[1] != `"c1"` {
+		t.Errorf("requests %q %q, want the second to ask for %s", ranges, ifRanges, want)
+	}
+	assertGone(t, partial)
+}
+
+func TestDownloadPartialNotResumable(t *testing.T) {
+	for _, tc := range []struct {
+		what string
+		info partialInfo
+	}{
+		{"other URL", partialInfo{URL: "https://example.com/other.aci", ETag: `"c1"`}},
+		{"weak ETag only", partialInfo{URL: objURL, ETag: `W/"c1"`}},
+		{"no validator", partialInfo{URL: objURL}},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			o := newObject(10_000, `"c1"`)
+			f := serveObject(t, o)
+			partial := filepath.Join(t.TempDir(), "p")
+			leavePartial(t, partial, []byte("garbage"), tc.info)
+			var out bytes.Buffer
+			if _, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), o.data) {
+				t.Error("content wrong")
+			}
+			if ranges, _ := o.requests(); len(ranges) != 1 || ranges[0] != "" {
+				t.Errorf("Range sent: %q", ranges)
+			}
+		})
+	}
+	// A missing info file is the same.
+	o := newObject(10_000, `"c1"`)
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "p")
+	os.WriteFile(partial, []byte("garbage"), 0o600)
+	var out bytes.Buffer
+	if _, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{}); err != nil || !bytes.Equal(out.Bytes(), o.data) {
+		t.Errorf("no info file: %v", err)
+	}
+}
+
+func TestDownloadRestartsOn200(t *testing.T) {
+	o := newObject(100_000, `"c1"`)
+	o.ignoreRange = true
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "p")
+	// The partial bytes are not even a prefix: they must not reach w.
+	leavePartial(t, partial, bytes.Repeat([]byte("X"), 40_000), partialInfo{URL: objURL, ETag: `"c1"`})
+	var out bytes.Buffer
+	if _, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), o.data) {
+		t.Fatalf("wrote %d bytes, not the content", out.Len())
+	}
+	if ranges, _ := o.requests(); len(ranges) != 1 || ranges[0] != "bytes=40000-" {
+		t.Errorf("requests %q", ranges)
+	}
+	assertGone(t, partial)
+}
+
+func TestDownloadLastModifiedValidator(t *testing.T) {
+	o := newObject(10_000, "")
+	n := fetchtest.New(t)
+	mod := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	n.ServeTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.ranges = append(o.ranges, r.Header.Get("Range"))
+		o.ifRanges = append(o.ifRanges, r.Header.Get("If-Range"))
+		http.ServeContent(w, r, "", mod, bytes.NewReader(o.data))
+	}), "example.com")
+	f := New(baseOptions(n))
+	partial := filepath.Join(t.TempDir(), "p")
+	leavePartial(t, partial, o.data[:4000], partialInfo{URL: objURL, LastModified: mod.Format(http.TimeFormat)})
+	var out bytes.Buffer
+	if _, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), o.data) || len(o.ranges) != 1 || o.ranges[0] != "bytes=4000-" || o.ifRanges[0] != mod.Format(http.TimeFormat) {
+		t.Errorf("Range %q If-Range %q, content ok %v", o.ranges, o.ifRanges, bytes.Equal(out.Bytes(), o.data))
+	}
+}
+
+func TestDownloadChangedMidway(t *testing.T) {
+	o := newObject(100_000, `"c1"`)
+	o.cutAt, o.cuts = 30_000, 1
+	newData := newObject(70_000, "").data
+	o.onCut = func() {
+		o.mu.Lock()
+		o.etag, o.data = `"c2"`, newData
+		o.mu.Unlock()
+	}
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "p")
+	var out bytes.Buffer
+	_, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("content changed midway: %v", err)
+	}
+	// The next call, with a fresh writer, starts over and gets the new
+	// content.
+	var again bytes.Buffer
+	r, err := f.Download(context.Background(), objURL, partial, &again, GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), newData) || r.Cache.ETag != `"c2"` {
+		t.Errorf("second call: %d bytes, ETag %q", again.Len(), r.Cache.ETag)
+	}
+	if ranges, _ := o.requests(); ranges[len(ranges)-1] != "" {
+		t.Errorf("second call sent Range %q", ranges[len(ranges)-1])
+	}
+}
+
+func TestDownloadBad206(t *testing.T) {
+	o := newObject(100_000, `"c1"`)
+	o.badRange = true
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "p")
+	leavePartial(t, partial, o.data[:5000], partialInfo{URL: objURL, ETag: `"c1"`})
+	var out bytes.Buffer
+	_, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{})
+	if err == nil || !strings.Contains(err.Error(), `Content-Range "bytes 0-9/100000": starts at 0, asked for 5000`) {
+		t.Fatalf("bad 206: %v", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("%d bytes written to w on a bad 206", out.Len())
+	}
+	if fi, err := os.Stat(partial); err != nil || fi.Size() != 0 {
+		t.Errorf("partial not reset: %v, %v", fi, err)
+	}
+	if _, err := os.Stat(partial + ".info"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("info not removed: %v", err)
+	}
+}
+
+func TestDownloadPartialTooLong(t *testing.T) {
+	o := newObject(10_000, `"c1"`)
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "p")
+	leavePartial(t, partial, append(append([]byte(nil), o.data...), "extra"...), partialInfo{URL: objURL, ETag: `"c1"`})
+	var out bytes.Buffer
+	if _, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), o.data) {
+		t.Error("content wrong after 416")
+	}
+	if ranges, _ := o.requests(); len(ranges) != 2 || ranges[0] != "bytes=10005-" || ranges[1] != "" {
+		t.Errorf("requests %q", ranges)
+	}
+}
+
+type failWriter struct{ n, limit int }
+
+func (w *failWriter) Write(b []byte) (int, error) {
+	if w.n+len(b) > w.limit {
+		return 0, errors.New("verifier says no")
+	}
+	w.n += len(b)
+	return len(b), nil
+}
+
+func TestDownloadWriterError(t *testing.T) {
+	o := newObject(1<<20, `"c1"`)
+	f := serveObject(t, o)
+	partial := filepath.Join(t.TempDir(), "p")
+	_, err := f.Download(context.Background(), objURL, partial, &failWriter{limit: 200_000}, GetOptions{})
+	if err == nil || !strings.Contains(err.Error(), "verifier says no") {
+		t.Fatalf("writer error: %v", err)
+	}
+	if len(o.ranges) != 1 {
+		t.Errorf("a writer error was retried: %q", o.ranges)
+	}
+	// The bytes stay for a later call; RemovePartial throws them away.
+	if fi, err := os.Stat(partial); err != nil || fi.Size() == 0 {
+		t.Errorf("partial: %v, %v", fi, err)
+	}
+	if err := RemovePartial(partial); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, partial)
+	if err := RemovePartial(partial); err != nil {
+		t.Errorf("RemovePartial of nothing: %v", err)
+	}
+}
+
+func TestDownloadErrors(t *testing.T) {
+	n := fetchtest.New(t)
+	n.ServeTLS(t, http.NotFoundHandler(), "example.com")
+	f := New(baseOptions(n))
+	var se *StatusError
+	_, err := f.Download(context.Background(), objURL, filepath.Join(t.TempDir(), "p"), &bytes.Buffer{}, GetOptions{})
+	if !errors.As(err, &se) || se.StatusCode != 404 {
+		t.Errorf("404: %v", err)
+	}
+	_, err = f.Download(context.Background(), objURL, filepath.Join(t.TempDir(), "no", "such", "dir"), &bytes.Buffer{}, GetOptions{})
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("bad partial path: %v", err)
+	}
+}
+
+func TestParseContentRange(t *testing.T) {
+	for _, tc := range []struct {
+		in               string
+		start, end, size int64
+		ok               bool
+	}{
+		{"bytes 0-9/10", 0, 9, 10, true},
+		{"bytes 100-199/*", 100, 199, -1, true},
+		{"bytes 5-4/10", 0, 0, 0, false},
+		{"bytes 0-10/10", 0, 0, 0, false},
+		{"bytes -1-5/10", 0, 0, 0, false},
+		{"bytes */10", 0, 0, 0, false},
+		{"items 0-1/2", 0, 0, 0, false},
+		{"bytes 0-1", 0, 0, 0, false},
+		{"", 0, 0, 0, false},
+	} {
+		s, e, z, err := parseContentRange(tc.in)
+		if (err == nil) != tc.ok || s != tc.start || e != tc.end || z != tc.size {
+			t.Errorf("parseContentRange(%q) = %d %d %d %v", tc.in, s, e, z, err)
+		}
+	}
+}
