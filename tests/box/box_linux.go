@@ -528,6 +528,12 @@ func (b *Box) WaitRunning(ctx context.Context) error {
 		case <-tick.C:
 		}
 		if conn == nil {
+			// Cheap check first: dialing spawns a process.
+			if p, err := b.Path("/run/systemd/private"); err != nil {
+				continue
+			} else if _, err := os.Stat(p); err != nil {
+				continue
+			}
 			c, err := b.dial(ctx, "/run/systemd/private", false)
 			if err != nil {
 				continue // not up yet

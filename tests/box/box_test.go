@@ -351,7 +351,8 @@ func TestTwoBoxesAndClose(t *testing.T) {
 		t.Fatal("two boxes with one name")
 	}
 
-	var gone []string // what must not exist on the host afterwards
+	var gone []string   // names and paths that must not be on the host afterwards
+	var nsGone []string // the boxes' namespaces, e.g. net:[4026532291]
 	for i, b := range boxes {
 		veth := fmt.Sprintf("abx-two%d", i)
 		script := fmt.Sprintf(`set -e
@@ -385,7 +386,7 @@ systemctl is-system-running`, veth, veth, b.Name())
 			if err != nil {
 				t.Fatal(err)
 			}
-			gone = append(gone, l) // e.g. net:[4026532291]
+			nsGone = append(nsGone, l)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(os.TempDir(), "acirun-box-probe")); err == nil {
@@ -393,6 +394,19 @@ systemctl is-system-running`, veth, veth, b.Name())
 	}
 	during := snapshot(t)
 	compareHost(t, "while the boxes ran", before, during, nil)
+	// Namespace inode numbers are reused, so a namespace of a box counts
+	// as left only if what holds it after Close already held it before.
+	var heldBefore []string
+	for _, p := range during.procs {
+		if slices.ContainsFunc(nsGone, func(ns string) bool { return strings.Contains(p, ns) }) {
+			heldBefore = append(heldBefore, p)
+		}
+	}
+	for _, m := range strings.Split(during.allMounts, "\n") {
+		if slices.ContainsFunc(nsGone, func(ns string) bool { return strings.Contains(m, ns) }) {
+			heldBefore = append(heldBefore, m)
+		}
+	}
 
 	start := time.Now()
 	for i, b := range boxes {
@@ -407,6 +421,11 @@ systemctl is-system-running`, veth, veth, b.Name())
 	}
 	after := snapshot(t)
 	compareHost(t, "after Close", before, after, gone)
+	for _, p := range append(after.procs, strings.Split(after.allMounts, "\n")...) {
+		if slices.Contains(heldBefore, p) {
+			t.Errorf("after Close: a namespace of a box is still held: %s", p)
+		}
+	}
 	if got, err := os.ReadFile(sentinel); err != nil || string(got) != "keep me\n" {
 		t.Errorf("a file in the host's /tmp changed: %q, %v", got, err)
 	}

@@ -76,6 +76,7 @@ var maskedUnits = []string{
 	"ldconfig.service", "systemd-journal-flush.service", "systemd-journald-audit.socket",
 	"systemd-ask-password-console.path", "systemd-ask-password-wall.path",
 	"e2scrub_reap.service", "systemd-update-utmp.service",
+	"systemd-sysusers.service", "systemd-remount-fs.service",
 }
 
 // hostTimers lists the timers the host's timers.target wants (apt-daily
@@ -92,6 +93,24 @@ func hostTimers() []string {
 		}
 	}
 	return ts
+}
+
+// hostGenerators lists the host's systemd generators. The box masks them
+// all: they would turn the host's fstab, crypttab, SysV scripts and
+// kernel command line into units, and running them (some are shell
+// scripts) is a good part of a box's boot time.
+func hostGenerators() []string {
+	var gs []string
+	for _, d := range []string{"/etc/systemd/system-generators", "/lib/systemd/system-generators",
+		"/usr/lib/systemd/system-generators", "/usr/local/lib/systemd/system-generators"} {
+		es, _ := os.ReadDir(d)
+		for _, e := range es {
+			if !slices.Contains(gs, e.Name()) {
+				gs = append(gs, e.Name())
+			}
+		}
+	}
+	return gs
 }
 
 // devNodes are bound from the host's /dev into the box's fresh one.
@@ -169,6 +188,11 @@ func setupBox(cfg *initConfig) error {
 	}
 	for _, u := range append(cfg.Masks, hostTimers()...) {
 		if err := writeBoxFile(root, file{Path: "/etc/systemd/system/" + u, Data: "/dev/null", Link: true}); err != nil {
+			return err
+		}
+	}
+	for _, g := range hostGenerators() {
+		if err := writeBoxFile(root, file{Path: "/etc/systemd/system-generators/" + g, Data: "/dev/null", Link: true}); err != nil {
 			return err
 		}
 	}
