@@ -339,6 +339,10 @@ func (v *Verifier) libraryRefusal() error {
 	var weak pgperrors.WeakAlgorithmError
 	var sigErr pgperrors.SignatureError
 	switch {
+	case errors.Is(err, pgperrors.ErrSignatureExpired) && sigTime.Unix() > v.store.now().Unix():
+		// The library calls a signature from the future expired.
+		ve.Reason, ve.Err = ErrBadSignature, nil
+		ve.Detail = "the signature is dated in the future (" + sigTime.UTC().Format(time.RFC3339) + "); check the clocks"
 	case errors.Is(err, pgperrors.ErrSignatureExpired):
 		ve.Reason, ve.Detail, ve.Err = ErrExpired, "the signature has expired", nil
 		if s := cand.CorrespondingSig; s != nil && s.SigLifetimeSecs != nil {
@@ -399,22 +403,24 @@ func (s *Store) untrusted(image string, sigs []*packet.Signature) error {
 		ve.Detail = "cannot list trusted keys: " + err.Error()
 		return ve
 	}
-	var prefixes, masked []string
+	var prefixes []string
+	masked := false
 	for _, sig := range sigs {
 		for _, ki := range all {
 			if ki.Entity == nil || len(openpgp.EntityList{ki.Entity}.EntitiesById(*sig.IssuerKeyId)) == 0 {
 				continue
 			}
 			ve.Fingerprint = ki.Fingerprint
-			where := "root"
-			if !ki.Root {
-				where = ki.Prefix
-			}
-			switch ki.Status {
-			case StatusTrusted:
-				prefixes = appendUnique(prefixes, where)
-			case StatusMasked:
-				masked = appendUnique(masked, where)
+			switch {
+			case ki.Status == StatusMasked:
+				masked = true
+			case ki.Status != StatusTrusted:
+			case ki.Root || covers(ki.Prefix, image):
+				// In force here but not in the keyring: a mask below
+				// the key's location covers this name.
+				masked = true
+			default:
+				prefixes = appendUnique(prefixes, ki.Prefix)
 			}
 		}
 	}
@@ -422,14 +428,14 @@ func (s *Store) untrusted(image string, sigs []*packet.Signature) error {
 	case len(prefixes) > 0:
 		ve.Reason = ErrUntrusted
 		ve.Detail = "the key is trusted only for prefix " + strings.Join(prefixes, ", ")
-	case len(masked) > 0 || ve.Fingerprint != "":
+		if masked {
+			ve.Detail += " (and masked where it would cover this name)"
+		}
+	case masked:
 		ve.Reason = ErrUntrusted
-		ve.Detail = "the key is masked or not trusted for this name"
+		ve.Detail = "the key is a system key masked by the local configuration"
 	default:
-		ve.Detail = "no trusted key has this ID; trust one with acirun trust --prefix"
-	}
-	if len(prefixes) == 0 && len(masked) > 0 {
-		ve.Detail = "the system key is masked by the local configuration"
+		ve.Detail = "no trusted key has this ID"
 	}
 	return ve
 }

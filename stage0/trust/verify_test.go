@@ -238,6 +238,9 @@ func checkResult(t *testing.T, image string, signer *Signer, err error, want err
 	if !errors.Is(err, want) {
 		t.Fatalf("want %v, got %v", want, err)
 	}
+	if want == ErrUnknownSigner && !errors.Is(err, ErrUntrusted) {
+		t.Errorf("unknown signer %v does not match ErrUntrusted", err)
+	}
 	var ve *VerifyError
 	if !errors.As(err, &ve) {
 		t.Fatalf("%v is not a *VerifyError", err)
@@ -266,6 +269,12 @@ func TestVerifyClock(t *testing.T) {
 	s.Now = nil
 	if _, err := s.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["sigexpired.asc"]); !errors.Is(err, ErrExpired) {
 		t.Fatalf("now: want ErrExpired, got %v", err)
+	}
+	// A signature from the future is refused as such.
+	s3, _ := newTestStore(t, place{key: "ed", prefix: "example.com"})
+	s3.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+	if _, err := s3.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["ed.asc"]); !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "in the future") {
+		t.Fatalf("signature from the future: %v", err)
 	}
 	// The expired key's signature would verify if the clock were inside
 	// the key's validity.
