@@ -2,6 +2,7 @@ package stage1
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func TestPodHostsResolv(t *testing.T) {
 	})
 	t.Run("image files kept", func(t *testing.T) {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "cat:/etc/hosts", "cat:/etc/resolv.conf"},
-			rootfs: func(t *testing.T, dir string) {
+			rootfs: func(t testing.TB, dir string) {
 				must(t, os.WriteFile(filepath.Join(dir, "etc/hosts"), []byte("1.2.3.4 image-hosts\n"), 0o644))
 				must(t, os.WriteFile(filepath.Join(dir, "etc/resolv.conf"), []byte("nameserver 9.9.9.9\n"), 0o644))
 			}}}, nil)
@@ -278,7 +279,7 @@ func TestPodHostileRootfs(t *testing.T) {
 	hostFile := filepath.Join(t.TempDir(), "host-secret")
 	must(t, os.WriteFile(hostFile, []byte("secret"), 0o644))
 	t.Run("proc symlink", func(t *testing.T) {
-		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, rootfs: func(t *testing.T, dir string) {
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, rootfs: func(t testing.TB, dir string) {
 			must(t, os.Remove(filepath.Join(dir, "proc")))
 			must(t, os.Symlink("/", filepath.Join(dir, "proc")))
 		}}}, nil)
@@ -288,7 +289,7 @@ func TestPodHostileRootfs(t *testing.T) {
 		}
 	})
 	t.Run("dev symlink", func(t *testing.T) {
-		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, rootfs: func(t *testing.T, dir string) {
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, rootfs: func(t testing.TB, dir string) {
 			must(t, os.Remove(filepath.Join(dir, "dev")))
 			must(t, os.Symlink(filepath.Dir(hostFile), filepath.Join(dir, "dev")))
 		}}}, nil)
@@ -298,7 +299,7 @@ func TestPodHostileRootfs(t *testing.T) {
 		}
 	})
 	t.Run("dev null symlink", func(t *testing.T) {
-		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "write:/dev/null", "stat:/dev/null"}, rootfs: func(t *testing.T, dir string) {
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "write:/dev/null", "stat:/dev/null"}, rootfs: func(t testing.TB, dir string) {
 			must(t, os.Symlink(hostFile, filepath.Join(dir, "dev/null")))
 		}}}, nil)
 		r := p.run(t, "--net=none")
@@ -309,7 +310,7 @@ func TestPodHostileRootfs(t *testing.T) {
 		vol := `{"name":"v","kind":"empty"}`
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "write:/data/x", "cat:/etc/hosts"},
 			mounts: [][2]string{{"v", "/data"}},
-			rootfs: func(t *testing.T, dir string) {
+			rootfs: func(t testing.TB, dir string) {
 				must(t, os.Symlink(hostFile, filepath.Join(dir, "etc/hosts")))
 				must(t, os.Symlink("../../../../../../../.."+hostDir, filepath.Join(dir, "data")))
 			}}}, []string{vol})
@@ -456,4 +457,45 @@ func TestPodLocked(t *testing.T) {
 	if r3.code != exitCodeFailure || !strings.Contains(r3.stderr, "already run") {
 		t.Errorf("rerun of an exited pod: exit %d", r3.code)
 	}
+}
+
+// TestSealedExecutable checks both ways the pod's executable is protected:
+// neither can be opened for writing, even by root on the host.
+func TestSealedExecutable(t *testing.T) {
+	needRoot(t)
+	plain := filepath.Join(t.TempDir(), "binary")
+	must(t, os.WriteFile(plain, []byte("not running"), 0o755))
+	bind := func() (*os.File, error) { return readOnlyBind(plain) }
+	for name, open := range map[string]func() (*os.File, error){"bind": bind, "memfd": memfdExecutable} {
+		t.Run(name, func(t *testing.T) {
+			f, err := open()
+			must(t, err)
+			defer f.Close()
+			w, err := os.OpenFile(fdPath(int(f.Fd())), os.O_WRONLY, 0)
+			if err == nil {
+				_, err = w.Write([]byte("x"))
+				w.Close()
+			}
+			if err == nil {
+				t.Fatal("the pod's executable is writable")
+			}
+			if name == "bind" && !errors.Is(err, syscall.EROFS) {
+				t.Errorf("write through the bind: %v, want EROFS", err)
+			}
+			t.Logf("write refused: %v", err)
+		})
+	}
+	// And through a running pod's PID 1, from the host.
+	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:1s"}}}, nil)
+	wait, _ := startPod(t, p, "--net=none")
+	b, err := os.ReadFile(filepath.Join(p.dir, "ppid1"))
+	must(t, err)
+	exe := "/proc/" + strings.TrimSpace(string(b)) + "/exe"
+	if w, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+		w.Close()
+		t.Errorf("%s opened for writing", exe)
+	} else if !errors.Is(err, syscall.EROFS) && !errors.Is(err, syscall.ETXTBSY) {
+		t.Logf("open %s for writing: %v", exe, err)
+	}
+	wait()
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ type testApp struct {
 	iso      []string    // isolator JSON objects
 	readOnly bool
 	// rootfs customises the image's rootfs after the standard layout.
-	rootfs func(t *testing.T, dir string)
+	rootfs func(t testing.TB, dir string)
 }
 
 // testPod is a pod directory laid out by hand per docs/pod-layout.md.
@@ -86,7 +87,7 @@ type testPod struct {
 var passwd = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\ndaemon:x:2:2::/:\n"
 var group = "root:x:0:\nuser:x:1000:\nstaff:x:50:user\n"
 
-func newPod(t *testing.T, apps []testApp, volumes []string, podIsolators ...string) *testPod {
+func newPod(t testing.TB, apps []testApp, volumes []string, podIsolators ...string) *testPod {
 	t.Helper()
 	needRoot(t)
 	base := t.TempDir()
@@ -194,7 +195,7 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func copyFileT(t *testing.T, src, dst string, mode os.FileMode) {
+func copyFileT(t testing.TB, src, dst string, mode os.FileMode) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	must(t, err)
@@ -209,7 +210,7 @@ type podResult struct {
 }
 
 // run runs `stage1 run FLAGS… POD-DIR` and waits for it.
-func (p *testPod) run(t *testing.T, flags ...string) *podResult {
+func (p *testPod) run(t testing.TB, flags ...string) *podResult {
 	t.Helper()
 	cmd := p.command(flags...)
 	var out, errb bytes.Buffer
@@ -226,7 +227,7 @@ func (p *testPod) command(flags ...string) *exec.Cmd {
 	return cmd
 }
 
-func (p *testPod) result(t *testing.T, cmd *exec.Cmd, err error, out, errb *bytes.Buffer) *podResult {
+func (p *testPod) result(t testing.TB, cmd *exec.Cmd, err error, out, errb *bytes.Buffer) *podResult {
 	t.Helper()
 	r := &podResult{stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError
@@ -248,7 +249,7 @@ func (p *testPod) result(t *testing.T, cmd *exec.Cmd, err error, out, errb *byte
 
 // checkClean verifies that a pod left nothing behind on the host: no
 // mounts, no processes, no cgroups.
-func (p *testPod) checkClean(t *testing.T) {
+func (p *testPod) checkClean(t testing.TB) {
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	must(t, err)
 	if strings.Contains(string(mi), p.uuid) {
@@ -310,5 +311,49 @@ func TestPodExitCodes(t *testing.T) {
 				t.Errorf("exit.json lists %d apps, want %d", len(r.exit.Apps), len(tc.apps))
 			}
 		})
+	}
+}
+
+// BenchmarkWarmStart measures `stage1 run` of a pod whose app exits at once
+// (--net=none): namespaces, sealed executable, overlay, /proc, /sys, /dev,
+// masks, app start and teardown.
+func BenchmarkWarmStart(b *testing.B) {
+	needRoot(b)
+	if probeBin == "" {
+		b.Fatal("probe not built")
+	}
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p := newPod(b, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}}}, nil)
+		cmd := p.command("--net=none")
+		b.StartTimer()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("pod: %v\n%s", err, out)
+		}
+	}
+}
+
+// TestInitRSS measures the resident memory of the pod's PID 1 while an app
+// runs; the target is under 4 MiB.
+func TestInitRSS(t *testing.T) {
+	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:1s"}}}, nil)
+	wait, _ := startPod(t, p, "--net=none")
+	b, err := os.ReadFile(filepath.Join(p.dir, "ppid1"))
+	must(t, err)
+	status, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/status")
+	must(t, err)
+	var rss string
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "RssAnon:") || strings.HasPrefix(l, "RssFile:") || strings.HasPrefix(l, "RssShmem:") {
+			t.Log(l)
+		}
+		if strings.HasPrefix(l, "VmRSS:") {
+			rss = strings.Fields(l)[1]
+		}
+	}
+	wait()
+	kb, _ := strconv.Atoi(rss)
+	if kb == 0 || kb > 4096 {
+		t.Errorf("PID 1 resident set is %d KiB, want under 4096", kb)
 	}
 }
