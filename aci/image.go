@@ -49,6 +49,9 @@ func ParseImageManifest(data []byte) (*ImageManifest, error) {
 	if err != nil {
 		return nil, ErrorList{{Msg: err.Error()}}
 	}
+	if err := wrongKind(root, ACKindImageManifest); err != nil {
+		return nil, err
+	}
 	var d decoder
 	m := d.imageManifest(root)
 	if m == nil {
@@ -255,4 +258,19 @@ func ParseManifest(data []byte) (Manifest, error) {
 		return nil, err
 	}
 	return im, nil
+}
+
+// wrongKind returns an error when the document is plainly the other kind of
+// manifest: listing all its fields as unknown would bury the real problem.
+func wrongKind(root *jval, want ACKind) error {
+	if root.kind != jobject {
+		return nil
+	}
+	for _, m := range root.obj {
+		if m.key == "acKind" && m.val.kind == jstring && m.val.s != string(want) &&
+			(m.val.s == string(ACKindImageManifest) || m.val.s == string(ACKindPodManifest)) {
+			return ErrorList{{Path: "acKind", Msg: fmt.Sprintf("%q is not %q", m.val.s, want)}}
+		}
+	}
+	return nil
 }

@@ -93,7 +93,9 @@ func (r RawIsolatorValue) MarshalJSON() ([]byte, error) {
 }
 
 func (r RawIsolatorValue) validate(errs *ErrorList, path string) {
-	if len(r) > 0 && !json.Valid(r) {
+	if len(r) == 0 {
+		errs.add(path, "required")
+	} else if !json.Valid(r) {
 		errs.add(path, "raw isolator value is not valid JSON")
 	}
 }
@@ -157,10 +159,13 @@ func (is Isolators) validate(errs *ErrorList, path string) {
 			continue
 		}
 		if !IsKnownIsolator(i.Name) {
-			if _, ok := i.Value.(RawIsolatorValue); !ok && i.Value != nil {
+			switch v := i.Value.(type) {
+			case nil:
+				errs.add(join(p, "value"), fmt.Sprintf("required for isolator %s", i.Name))
+			case RawIsolatorValue:
+				v.validate(errs, join(p, "value"))
+			default:
 				errs.add(join(p, "value"), fmt.Sprintf("isolator %s is unknown but has a typed value %T", i.Name, i.Value))
-			} else if i.Value != nil {
-				i.Value.validate(errs, join(p, "value"))
 			}
 			continue
 		}
@@ -207,14 +212,12 @@ func (d *decoder) isolators(v *jval, path string) Isolators {
 		val := o.get("value")
 		o.done("name", "value")
 		vp := join(p, "value")
-		if IsKnownIsolator(iso.Name) {
-			if val == nil {
-				d.errorf(vp, "required for isolator %s", iso.Name)
-				out = append(out, iso)
-				continue
-			}
+		switch {
+		case val == nil:
+			d.errorf(vp, "required for isolator %s", iso.Name)
+		case IsKnownIsolator(iso.Name):
 			iso.Value = d.isolatorValue(iso.Name, val, vp)
-		} else if val != nil {
+		default:
 			var b bytes.Buffer
 			val.compact(&b)
 			iso.Value = RawIsolatorValue(b.Bytes())

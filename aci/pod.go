@@ -104,6 +104,9 @@ func ParsePodManifest(data []byte) (*PodManifest, error) {
 	if err != nil {
 		return nil, ErrorList{{Msg: err.Error()}}
 	}
+	if err := wrongKind(root, ACKindPodManifest); err != nil {
+		return nil, err
+	}
 	var d decoder
 	pm := d.podManifest(root)
 	if pm == nil {

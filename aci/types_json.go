@@ -251,6 +251,10 @@ func (d *decoder) errorf(path, format string, args ...any) {
 
 // wrongType reports a value of the wrong JSON type.
 func (d *decoder) wrongType(path string, v *jval, want string) {
+	if v.kind == jnull {
+		d.errorf(path, "null, want %s", want)
+		return
+	}
 	d.errorf(path, "%s is %s, want %s", v.quote(), v.kind, want)
 }
 
