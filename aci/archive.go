@@ -4,11 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
+	"os"
 	"path"
 	"strings"
 )
@@ -20,17 +20,12 @@ const (
 	RootfsEntry   = "rootfs"
 )
 
-// archiveManifestLimit caps the manifest an archive may carry. Real manifests
-// are a few KiB; the cap keeps a hostile image from making us buffer an
-// arbitrary amount of memory before the manifest parser even sees it.
-const archiveManifestLimit = 4 << 20
-
 // ArchiveInfo is what one pass over an ACI learns about it.
 type ArchiveInfo struct {
-	// ID is the image ID: "sha512-" followed by the lowercase hex SHA-512
-	// of the whole uncompressed tar stream, end-of-archive blocks and
-	// padding included, i.e. what `gzip -dc FILE | sha512sum` prints.
-	ID string
+	// ID is the image ID: the SHA-512 of the whole uncompressed tar
+	// stream, end-of-archive blocks and padding included, i.e. what
+	// `gzip -dc FILE | sha512sum` prints.
+	ID ImageID
 	// Compression is the outer encoding found by the magic bytes.
 	Compression Compression
 	// ManifestJSON is the content of the manifest entry, unparsed.
@@ -85,7 +80,8 @@ func badEntry(name, format string, args ...any) *ArchiveError {
 // detects the compression by the magic bytes, hashes the uncompressed stream
 // into the image ID while parsing the tar, and checks the layout strictly:
 //
-//   - at the top level exactly a regular file "manifest" (at most 4 MiB) and
+//   - at the top level exactly a regular file "manifest" (at most
+//     MaxManifestSize bytes) and
 //     a directory "rootfs", with everything else below "rootfs/";
 //   - no name twice (names are compared cleaned: "./rootfs/a/" and
 //     "rootfs/a" are the same entry), no absolute names, no ".." elements;
@@ -150,7 +146,9 @@ func WalkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*
 	if !w.haveRootfs {
 		return nil, &ArchiveError{Msg: "no rootfs: an ACI must hold a directory \"rootfs/\" at the top level"}
 	}
-	w.info.ID = "sha512-" + hex.EncodeToString(h.Sum(nil))
+	if w.info.ID, err = ImageIDFromHash(h); err != nil {
+		return nil, err
+	}
 	w.info.TarSize = pipe.recv
 	w.info.ArchiveSize = src.n
 	return w.info, nil
@@ -313,8 +311,8 @@ func (w *archiveWalker) manifest(tr *tar.Reader, hdr *tar.Header, raw string) er
 	if hdr.Typeflag != tar.TypeReg {
 		return badEntry(raw, "manifest is not a regular file (type %s)", tarTypeName(hdr.Typeflag))
 	}
-	if hdr.Size > archiveManifestLimit {
-		return badEntry(raw, "manifest is %d bytes, more than the limit of %d", hdr.Size, archiveManifestLimit)
+	if hdr.Size > MaxManifestSize {
+		return badEntry(raw, "manifest is %d bytes, more than the limit of %d", hdr.Size, MaxManifestSize)
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(hdr.Size))
@@ -438,4 +436,33 @@ func ReadManifest(r io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return info.ManifestJSON, nil
+}
+
+// ReadImage reads a whole ACI from r, checks it as WalkArchive does and
+// parses and validates its manifest. A manifest error is an *ArchiveError
+// for the entry "manifest" wrapping the parser's ErrorList.
+func ReadImage(r io.Reader) (*ImageManifest, *ArchiveInfo, error) {
+	info, err := WalkArchive(r, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := ParseImageManifest(info.ManifestJSON)
+	if err != nil {
+		return nil, nil, &ArchiveError{Entry: ManifestEntry, Msg: "invalid image manifest", Err: err}
+	}
+	return m, info, nil
+}
+
+// OpenImage is ReadImage for the ACI file named file.
+func OpenImage(file string) (*ImageManifest, *ArchiveInfo, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	m, info, err := ReadImage(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return m, info, nil
 }

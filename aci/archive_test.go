@@ -118,7 +118,7 @@ func TestWalkArchiveValid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := arSHA512ID(raw); info.ID != want {
+			if want := arSHA512ID(raw); info.ID.String() != want {
 				t.Errorf("ID = %s, want %s", info.ID, want)
 			}
 			if info.Compression != tc.comp {
@@ -335,7 +335,7 @@ func TestWalkArchiveBad(t *testing.T) {
 }
 
 func TestWalkArchiveManifestLimit(t *testing.T) {
-	big := strings.Repeat(" ", archiveManifestLimit+1)
+	big := strings.Repeat(" ", MaxManifestSize+1)
 	_, err := WalkArchive(bytes.NewReader(arTar(t, arReg("manifest", big), arDir("rootfs"))), nil)
 	if err == nil || !strings.Contains(err.Error(), `entry "manifest": manifest is 4194305 bytes, more than the limit of 4194304`) {
 		t.Fatalf("err = %v", err)
@@ -410,7 +410,7 @@ func TestWalkArchiveGNUTar(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := arSHA512ID(plain); info.ID != want {
+			if want := arSHA512ID(plain); info.ID.String() != want {
 				t.Errorf("ID = %s\nwant %s (%s -dc | sha512sum)", info.ID, want, tc.decomp)
 			}
 			if info.Compression != tc.comp {
@@ -466,4 +466,32 @@ func arRunOut(t testing.TB, stdin []byte, name string, args ...string) []byte {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
 	}
 	return out
+}
+
+func TestReadImage(t *testing.T) {
+	raw := arTar(t, arValidEntries()...)
+	m, info, err := ReadImage(bytes.NewReader(arGzip(t, raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Name.String() != "example.com/test" || info.ID.String() != arSHA512ID(raw) {
+		t.Errorf("got name %v ID %v", m.Name, info.ID)
+	}
+	if !info.ID.IsFull() || len(info.ID.Short()) != ShortImageIDLen {
+		t.Errorf("ID %v is not a full ImageID", info.ID)
+	}
+
+	bad := arTar(t, arReg("manifest", `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"Not A Name"}`), arDir("rootfs"))
+	_, _, err = ReadImage(bytes.NewReader(bad))
+	var ae *ArchiveError
+	var el ErrorList
+	if !errors.As(err, &ae) || !errors.As(err, &el) || !strings.Contains(err.Error(), `entry "manifest": invalid image manifest: name: `) {
+		t.Fatalf("err = %v, want an ArchiveError wrapping the manifest's ErrorList", err)
+	}
+
+	file := filepath.Join(t.TempDir(), "x.aci")
+	os.WriteFile(file, bad, 0o644)
+	if _, _, err := OpenImage(file); err == nil || !strings.HasPrefix(err.Error(), file+": ") {
+		t.Errorf("OpenImage error %v does not start with the file name", err)
+	}
 }

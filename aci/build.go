@@ -3,7 +3,6 @@ package aci
 import (
 	"archive/tar"
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,10 +163,10 @@ func readBuildManifest(dir string) ([]byte, fs.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, nil, fmt.Errorf("build %s: not a regular file", p)
 	}
-	if fi.Size() > archiveManifestLimit {
-		return nil, nil, fmt.Errorf("build %s: %d bytes, more than the limit of %d", p, fi.Size(), archiveManifestLimit)
+	if fi.Size() > MaxManifestSize {
+		return nil, nil, fmt.Errorf("build %s: %d bytes, more than the limit of %d", p, fi.Size(), MaxManifestSize)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, archiveManifestLimit+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("build: read %s: %w", p, err)
 	}
@@ -182,10 +181,8 @@ func readBuildManifest(dir string) ([]byte, fs.FileInfo, error) {
 
 // checkBuildManifest validates the manifest before anything is written.
 func checkBuildManifest(data []byte) error {
-	if !json.Valid(data) {
-		return errors.New("not valid JSON")
-	}
-	return nil
+	_, err := ParseImageManifest(data)
+	return err
 }
 
 // buildInode identifies a file for hard link detection.

@@ -348,6 +348,9 @@ func TestBuildLayoutErrors(t *testing.T) {
 		{"invalid manifest", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, "manifest"), []byte(`{"acKind":`), 0o644)
 		}, "invalid image manifest"},
+		{"manifest with a bad name", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "manifest"), []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"Bad Name"}`), 0o644)
+		}, "invalid image manifest:\nname: "},
 		{"socket", func(t *testing.T, dir string) {
 			l, err := net.Listen("unix", filepath.Join(dir, "rootfs/etc/sock"))
 			if err != nil {
