@@ -121,7 +121,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("store archive: %w", err)
 	}
-	if opts.ExpectedID != "" && info.ID != opts.ExpectedID {
+	if opts.ExpectedID != "" && info.ID.String() != opts.ExpectedID {
 		return nil, fmt.Errorf("image hash mismatch: the archive is %s, expected %s", info.ID, opts.ExpectedID)
 	}
 	m, err := aci.ParseImageManifest(info.ManifestJSON)
@@ -153,7 +153,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	}
 	now := time.Now().UTC()
 	img := &Image{
-		ID:             info.ID,
+		ID:             info.ID.String(),
 		Name:           string(m.Name),
 		Labels:         m.Labels,
 		Origin:         opts.Origin,

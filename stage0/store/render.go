@@ -251,7 +251,7 @@ func (s *Store) extractBlob(ctx context.Context, id, rootfs string, pwl []string
 	if err != nil {
 		return nil, extract.Result{}, fmt.Errorf("stored image %s: %w", id, err)
 	}
-	if info.ID != id {
+	if info.ID.String() != id {
 		return nil, extract.Result{}, fmt.Errorf("stored image %s is corrupt: it now hashes to %s", id, info.ID)
 	}
 	if pwl != nil {

@@ -1,0 +1,231 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Child modes of the test binary, selected by ACIRUN_STORE_CHILD.
+//
+//	import DIR LOCKDIR FILE        import FILE and exit 0, or print the error and exit 1
+//	import-stall DIR LOCKDIR FILE  import FILE, but after half of it create FILE.half and stall forever
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("ACIRUN_STORE_CHILD"); mode != "" {
+		os.Exit(child(mode, strings.Split(os.Getenv("ACIRUN_STORE_CHILD_ARGS"), "\n")))
+	}
+	os.Exit(m.Run())
+}
+
+func child(mode string, args []string) int {
+	dir, lockDir, file := args[0], args[1], args[2]
+	s, err := Open(dir, Options{LockDir: lockDir, NoSync: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var r io.Reader = bytes.NewReader(data)
+	if mode == "import-stall" {
+		r = &stallReader{data: data, half: file + ".half"}
+	}
+	img, err := s.Import(context.Background(), r, ImportOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(img.ID)
+	return 0
+}
+
+// stallReader hands out the first half of data, then signals and blocks.
+type stallReader struct {
+	data []byte
+	off  int
+	half string
+}
+
+func (r *stallReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.data)/2 {
+		os.WriteFile(r.half, nil, 0o644)
+		select {} // wait for SIGKILL
+	}
+	n := copy(p, r.data[r.off:min(len(r.data)/2, r.off+len(p))])
+	r.off += n
+	return n, nil
+}
+
+func childCmd(t *testing.T, mode string, s *Store, file string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ACIRUN_STORE_CHILD="+mode,
+		"ACIRUN_STORE_CHILD_ARGS="+strings.Join([]string{s.dir, s.lockDir, file}, "\n"))
+	return cmd
+}
+
+// bigImage is an image large enough that imports overlap in time.
+func bigImage(t testing.TB, files, size int) []byte {
+	var ents []tent
+	for i := 0; i < files; i++ {
+		ents = append(ents, reg(fmt.Sprintf("d%d/f%d", i%16, i), strings.Repeat(fmt.Sprintf("%08d", i), size/8)))
+	}
+	return gz(t, mkACI(t, manifest("example.com/big"), ents...))
+}
+
+func assertOneEntry(t *testing.T, s *Store, id string) {
+	t.Helper()
+	imgs, err := s.List(Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 || imgs[0].ID != id {
+		t.Fatalf("store lists %d images, want exactly %s", len(imgs), id)
+	}
+	for _, sub := range []string{"blobs", "trees", "images"} {
+		if n := dirEntries(t, s, sub); len(n) != 1 {
+			t.Errorf("%s/ holds %q, want one entry", sub, n)
+		}
+	}
+	if n := dirEntries(t, s, "tmp"); len(n) != 0 {
+		t.Errorf("tmp/ holds %q", n)
+	}
+	if err := s.VerifyTree(context.Background(), id); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestParallelImportGoroutines(t *testing.T) {
+	s := openStore(t)
+	data := bigImage(t, 200, 4096)
+	var wg sync.WaitGroup
+	ids := make([]string, 10)
+	errs := make([]error, 10)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			img, err := s.Import(context.Background(), bytes.NewReader(data), ImportOptions{})
+			errs[i] = err
+			if err == nil {
+				ids[i] = img.ID
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 10 {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Fatalf("import %d: %s, %v", i, ids[i], errs[i])
+		}
+	}
+	assertOneEntry(t, s, ids[0])
+}
+
+func TestParallelImportProcesses(t *testing.T) {
+	s := openStore(t)
+	file := filepath.Join(t.TempDir(), "big.aci")
+	if err := os.WriteFile(file, bigImage(t, 200, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for range 10 {
+		cmd := childCmd(t, "import", s, file)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, &out)
+	}
+	var ids []string
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("child %d: %v: %s", i, err, outs[i])
+		}
+		ids = append(ids, strings.TrimSpace(outs[i].String()))
+	}
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("children printed different IDs: %q", ids)
+		}
+	}
+	assertOneEntry(t, s, ids[0])
+}
+
+func TestKill9MidImport(t *testing.T) {
+	s := openStore(t)
+	data := bigImage(t, 200, 4096)
+	file := filepath.Join(t.TempDir(), "big.aci")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := childCmd(t, "import-stall", s, file)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(file + ".half"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("child never reached half way: %s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	// The dead import left staging behind (with files in it) but nothing
+	// visible.
+	if n := dirEntries(t, s, "tmp"); len(n) != 2 {
+		t.Fatalf("tmp/ holds %q, want the dead import's staging and lock", n)
+	}
+	if imgs, _ := s.List(Filter{}); len(imgs) != 0 {
+		t.Fatalf("%d images visible after the killed import", len(imgs))
+	}
+	// The next Open cleans up; importing again gives one good entry.
+	s2, err := Open(s.dir, Options{LockDir: s.lockDir, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := dirEntries(t, s2, "tmp"); len(n) != 0 {
+		t.Fatalf("tmp/ holds %q after Open", n)
+	}
+	img := mustImport(t, s2, data)
+	assertOneEntry(t, s2, img.ID)
+}
+
+// A live import's staging survives another process's Open (which cleans
+// only what is unlocked).
+func TestOpenKeepsLiveStaging(t *testing.T) {
+	s := openStore(t)
+	st, err := s.newStaging("import")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.remove()
+	if _, err := Open(s.dir, Options{LockDir: s.lockDir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(st.dir); err != nil {
+		t.Fatalf("live staging removed: %v", err)
+	}
+}
