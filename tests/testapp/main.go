@@ -21,7 +21,8 @@
 //	ls DIR               the names in DIR, sorted
 //	exit N               exits with status N
 //	sleep DURATION       sleeps (Go duration, e.g. 2s)
-//	serve ADDR           serves "hello from testapp" over HTTP on ADDR, forever
+//	serve ADDR           serves "hello from testapp" over HTTP on ADDR, forever;
+//	                     prints "serving HOST:PORT" once listening (port 0 works)
 //	ignore-sigterm [D]   ignores SIGTERM, prints "ignoring SIGTERM", sleeps D (default 1h)
 //	fds                  the open file descriptors: "fd=N target=..."
 //	zombies              orphans children that exit, waits, prints zombies=N
@@ -35,6 +36,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -305,13 +307,20 @@ func caps() {
 	}
 }
 
+// serve listens first and then prints the address it got, so that a test
+// can ask for port 0 and learn the port.
 func serve(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testapp: serve %s: %v\n", addr, err)
+		os.Exit(1)
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello from testapp")
 	})
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("serving %s\n", addr)
-	if err := srv.ListenAndServe(); err != nil {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("serving %s\n", ln.Addr())
+	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintf(os.Stderr, "testapp: serve %s: %v\n", addr, err)
 		os.Exit(1)
 	}

@@ -2,15 +2,19 @@ package testimage
 
 import (
 	"archive/tar"
+	"bufio"
 	"debug/elf"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func run(t *testing.T, bin string, env []string, args ...string) (string, int) {
@@ -143,4 +147,56 @@ func TestBuildAndRunTestapp(t *testing.T) {
 			t.Errorf("ACI has top-level entry %q", name)
 		}
 	}
+}
+
+func TestTestappServeAndIgnoreSigterm(t *testing.T) {
+	bin := Binary(t)
+
+	srv := exec.Command(bin, "serve", "127.0.0.1:0")
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "serving 127.0.0.1:") {
+		t.Fatalf("serve: %q, %v", line, err)
+	}
+	resp, err := http.Get("http://" + strings.TrimSpace(strings.TrimPrefix(line, "serving ")) + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello from testapp\n" {
+		t.Errorf("body %q", body)
+	}
+
+	ign := exec.Command(bin, "ignore-sigterm", "30s")
+	out, err = ign.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ign.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ign.Process.Kill() }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ignoring SIGTERM\n" {
+		t.Fatalf("ignore-sigterm: %q, %v", line, err)
+	}
+	if err := ign.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ign.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("ignore-sigterm died of SIGTERM: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	ign.Process.Kill()
+	<-done
 }
