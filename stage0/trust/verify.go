@@ -233,7 +233,7 @@ func (v *Verifier) Verify() (*Signer, error) {
 		return nil, ve(ErrWeakHash, "signed with "+hashName(sig.Hash))
 	}
 	if sig.SigType != packet.SigTypeBinary {
-		return nil, ve(ErrMalformedSignature, fmt.Sprintf("signature type %#x, want a binary-document signature (0x00)", uint8(sig.SigType)))
+		return nil, ve(ErrMalformedSignature, fmt.Sprintf("signature type 0x%02x, want a binary-document signature (0x00)", uint8(sig.SigType)))
 	}
 	now := v.store.now()
 	var tk *trustedKey
@@ -370,7 +370,7 @@ func (v *Verifier) libraryRefusal() error {
 		// signing at signature time; look closer at the latter.
 		if e := cand.SignedByEntity; e != nil && !sigTime.IsZero() {
 			if detail, reason := keyStateNow(e, cand.IssuerKeyId, sigTime); reason != nil {
-				ve.Reason, ve.Detail, ve.Err = reason, detail+" (when the signature was made)", nil
+				ve.Reason, ve.Detail, ve.Err = reason, detail, nil
 				return ve
 			}
 			if detail, reason := keyStateNow(e, cand.IssuerKeyId, v.store.now()); reason != nil {
@@ -532,7 +532,7 @@ func parseSignature(signature []byte) ([]*packet.Signature, []byte, error) {
 			return fail(ErrMalformedSignature, fmt.Sprintf("found a %T packet; a detached signature holds signature packets only", p), nil)
 		}
 		if sig.SigType != packet.SigTypeBinary {
-			return fail(ErrMalformedSignature, fmt.Sprintf("signature type %#x, want a binary-document signature (0x00; text-mode signatures are refused)", uint8(sig.SigType)), nil)
+			return fail(ErrMalformedSignature, fmt.Sprintf("signature type 0x%02x, want a binary-document signature (0x00; text-mode signatures are refused)", uint8(sig.SigType)), nil)
 		}
 		if sig.IssuerKeyId == nil {
 			return fail(ErrMalformedSignature, "the signature names no issuer key", nil)

@@ -179,6 +179,9 @@ func TestVerify(t *testing.T) {
 				data = f.image
 			}
 			signer, err := verifyChunked(s, image, data, sig, 32<<10)
+			if err != nil {
+				t.Log(err)
+			}
 			checkResult(t, image, signer, err, tc.want, tc.detail)
 			if tc.warning != "" && !strings.Contains(warn.String(), tc.warning) {
 				t.Errorf("warnings %q do not mention %q", warn.String(), tc.warning)
