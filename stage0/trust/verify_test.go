@@ -366,3 +366,37 @@ func BenchmarkVerifierStream(b *testing.B) {
 		})
 	}
 }
+
+func TestNextPacket(t *testing.T) {
+	body := bytes.Repeat([]byte{0xab}, 300)
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+		tag  byte
+		n    int // body length, -1 for refused
+	}{
+		{"old 1-byte length", append([]byte{0x88, 5}, body[:5]...), 2, 5},
+		{"old 2-byte length", append([]byte{0x89, 0x01, 0x2c}, body...), 2, 300},
+		{"old 4-byte length", append([]byte{0x8a, 0, 0, 0x01, 0x2c}, body...), 2, 300},
+		{"old indeterminate", append([]byte{0x8b}, body...), 0, -1},
+		{"new 1-byte length", append([]byte{0xc2, 5}, body[:5]...), 2, 5},
+		{"new 2-byte length", append([]byte{0xc2, 192, 108}, body...), 2, 300},
+		{"new 5-byte length", append([]byte{0xc2, 0xff, 0, 0, 0x01, 0x2c}, body...), 2, 300},
+		{"new partial length", append([]byte{0xc2, 0xe1}, body...), 0, -1},
+		{"no tag bit", []byte{0x02, 0}, 0, -1},
+		{"truncated body", append([]byte{0x89, 0x01, 0x2c}, body[:10]...), 0, -1},
+		{"truncated header", []byte{0xc2, 0xff, 0}, 0, -1},
+		{"huge length", []byte{0xc2, 0xff, 0xff, 0xff, 0xff, 0xff}, 0, -1},
+	} {
+		tag, b, rest, ok := nextPacket(tc.pkt)
+		if tc.n < 0 {
+			if ok {
+				t.Errorf("%s: accepted", tc.name)
+			}
+			continue
+		}
+		if !ok || tag != tc.tag || len(b) != tc.n || len(rest) != 0 {
+			t.Errorf("%s: tag %d, %d bytes, %d rest, ok %v", tc.name, tag, len(b), len(rest), ok)
+		}
+	}
+}
