@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/aci"
 )
 
 func intp(i int) *int    { return &i }
@@ -232,6 +234,64 @@ func FuzzParseRunArgs(f *testing.F) {
 			if a.Exec != "" && a.Exec[0] != '/' {
 				t.Fatalf("relative exec accepted: %q", a.Exec)
 			}
+		}
+	})
+}
+
+func FuzzParseVolume(f *testing.F) {
+	f.Add("data,kind=host,source=/srv,readOnly=true,recursive=false")
+	f.Add("tmp,kind=empty,mode=0700,uid=1,gid=2")
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVolume(s)
+		if err != nil {
+			return
+		}
+		av := volumeFromFlag(v)
+		var errs []string
+		if err := (&aci.PodManifest{ACKind: aci.ACKindPodManifest, Volumes: []aci.Volume{av}}).Validate(); err != nil {
+			for _, e := range strings.Split(err.Error(), "\n") {
+				if strings.Contains(e, "volumes") {
+					errs = append(errs, e)
+				}
+			}
+		}
+		if len(errs) > 0 {
+			t.Fatalf("ParseVolume(%q) accepted a volume the pod manifest refuses: %v", s, errs)
+		}
+	})
+}
+
+func FuzzParseSeccomp(f *testing.F) {
+	f.Add("mode=retain,errno=EPERM,read,write")
+	f.Add("mode=remove,@appc.io/all")
+	f.Fuzz(func(t *testing.T, s string) {
+		sc, err := ParseSeccomp(s)
+		if err != nil {
+			return
+		}
+		if sc.Mode != "retain" && sc.Mode != "remove" || len(sc.Set) == 0 {
+			t.Fatalf("ParseSeccomp(%q) = %+v", s, sc)
+		}
+		var v aci.IsolatorValue = aci.LinuxSeccompRemoveSet{Set: sc.Set, Errno: sc.Errno}
+		if err := (aci.Isolators{aci.NewIsolator(v)}).Validate(); err != nil {
+			t.Fatalf("ParseSeccomp(%q) accepted what the isolator refuses: %v", s, err)
+		}
+	})
+}
+
+func FuzzParseEnvFile(f *testing.F) {
+	f.Add([]byte("A=1\n# c\n\nB=x=y\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		env, err := parseEnvFile("f", b)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, e := range env {
+			if !validEnvName(e.Name) || seen[e.Name] {
+				t.Fatalf("bad or repeated name %q", e.Name)
+			}
+			seen[e.Name] = true
 		}
 	})
 }
