@@ -3,7 +3,6 @@
 package box
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,22 +42,29 @@ var v1MountOptions = []string{"rw", "ro", "xattr", "noprefix", "clone_children",
 // name gets its cgroups: directly below the caller's own, so that limits the
 // caller is under apply to the box too.
 func hostHierarchies(name string) ([]hierarchy, error) {
-	own, err := ownCgroups()
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	cgroup, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	return parseHierarchies(string(mountinfo), string(cgroup), name)
+}
+
+// parseHierarchies is hostHierarchies on the text of /proc/self/mountinfo
+// and /proc/self/cgroup.
+func parseHierarchies(mountinfo, cgroup, name string) ([]hierarchy, error) {
+	own, err := parseOwnCgroups(cgroup)
+	if err != nil {
+		return nil, err
+	}
 	var hs []hierarchy
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
+	for _, line := range strings.Split(mountinfo, "\n") {
 		// 36 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:1 - cgroup cgroup rw,memory
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		pre, post, ok := strings.Cut(line, " - ")
 		if !ok {
 			continue
 		}
@@ -92,7 +98,7 @@ func hostHierarchies(name string) ([]hierarchy, error) {
 		}
 		path, ok := own[key]
 		if !ok {
-			return nil, fmt.Errorf("cgroup hierarchy %s (%s) mounted at %s: not found in /proc/self/cgroup", typ, key, mnt)
+			return nil, fmt.Errorf("cgroup hierarchy %s (%s) mounted at %s: not in /proc/self/cgroup", typ, key, mnt)
 		}
 		seen[typ+":"+key] = true
 		hs = append(hs, hierarchy{
@@ -102,27 +108,21 @@ func hostHierarchies(name string) ([]hierarchy, error) {
 			Dir:        filepath.Join(mnt, path, name),
 		})
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read /proc/self/mountinfo: %w", err)
-	}
 	if len(hs) == 0 {
 		return nil, errors.New("no cgroup hierarchy mounted")
 	}
 	return hs, nil
 }
 
-// ownCgroups reads /proc/self/cgroup into a map from the sorted controller
-// list of each hierarchy ("" for the unified one) to the caller's cgroup.
-func ownCgroups() (map[string]string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return nil, err
-	}
+// parseOwnCgroups reads /proc/self/cgroup into a map from the sorted
+// controller list of each hierarchy ("" for the unified one) to the
+// caller's cgroup.
+func parseOwnCgroups(text string) (map[string]string, error) {
 	m := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		// 4:memory:/process_api/xyz or 0::/
 		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
 			return nil, fmt.Errorf("/proc/self/cgroup: bad line %q", line)
 		}
 		ctrls := strings.Split(parts[1], ",")
