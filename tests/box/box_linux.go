@@ -102,9 +102,6 @@ type Box struct {
 // The test binary must call Main or Reexec in its TestMain: that is how the
 // re-executed binary finds the box's init step.
 func New(ctx context.Context, opts Options) (*Box, error) {
-	if os.Geteuid() != 0 {
-		return nil, ErrNotRoot
-	}
 	start := time.Now()
 	b := &Box{name: opts.Name, dir: opts.Dir, done: make(chan struct{})}
 	if b.name == "" {
@@ -112,6 +109,19 @@ func New(ctx context.Context, opts Options) (*Box, error) {
 	}
 	if !validName.MatchString(b.name) {
 		return nil, fmt.Errorf("box: name %q: not a valid hostname (letters, digits, -; at most 63)", b.name)
+	}
+	for _, d := range opts.Tmpfs {
+		if !filepath.IsAbs(d) {
+			return nil, fmt.Errorf("box %s: tmpfs %q: not an absolute path", b.name, d)
+		}
+	}
+	for n := range opts.Units {
+		if n == "" || strings.ContainsRune(n, '/') {
+			return nil, fmt.Errorf("box %s: unit name %q: not a plain file name", b.name, n)
+		}
+	}
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
 	}
 	systemd := opts.Systemd
 	if systemd == "" {

@@ -573,3 +573,21 @@ func cgroupDirs(name string) []string {
 	})
 	return dirs
 }
+
+// Bad options are refused before anything is made.
+func TestBadOptions(t *testing.T) {
+	for _, tt := range []struct {
+		opts box.Options
+		err  string
+	}{
+		{box.Options{Name: "no_underscores"}, `name "no_underscores": not a valid hostname`},
+		{box.Options{Name: "-lead"}, `name "-lead": not a valid hostname`},
+		{box.Options{Name: "b", Tmpfs: []string{"var/x"}}, `tmpfs "var/x": not an absolute path`},
+		{box.Options{Name: "b", Units: map[string]string{"../x.service": ""}}, `unit name "../x.service": not a plain file name`},
+	} {
+		_, err := box.New(context.Background(), tt.opts)
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("New(%+v): %v, want %q", tt.opts, err, tt.err)
+		}
+	}
+}
