@@ -137,7 +137,11 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 		}
 	}
 	p, err := loadDir(dir, uuid)
+	if err == nil && p.Problem != "" {
+		err = fmt.Errorf("prepare pod %s: reading it back: %s", uuid, p.Problem)
+	}
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	return p, in.notes, nil

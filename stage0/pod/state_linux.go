@@ -55,6 +55,10 @@ type Pod struct {
 	ExitCode *int
 	// Stage1Args are the flags for `acirun stage1 run` chosen at prepare time.
 	Stage1Args []string
+	// Problem, when not empty, says what of the pod directory could not be
+	// read (a damaged pod manifest, exit.json or stage1-args.json). Such a
+	// pod must not be run; gc may remove it when its state allows.
+	Problem string
 }
 
 // AppStatus is one app of a pod.
@@ -156,21 +160,37 @@ func podNames(podsDir string) ([]string, error) {
 
 // loadDir reads a pod directory. The files that decide the state are read
 // while holding a shared lock when the lock is free, so that nobody who
-// changes the pod (and holds the lock exclusively) is seen halfway.
+// changes the pod (and holds the lock exclusively) is seen halfway. A file
+// that cannot be read or decoded does not make the pod vanish from list: it
+// is reported in Problem. The only error is a pod directory that is gone
+// (wrapping fs.ErrNotExist) or unreadable.
 func loadDir(dir, uuid string) (*Pod, error) {
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("pod %s: %w", uuid, err)
 	}
-	defer lock.Close()
-	held := false
-	switch err := unix.Flock(int(lock.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
-	case errors.Is(err, unix.EWOULDBLOCK):
-		held = true
-	case err != nil:
-		return nil, fmt.Errorf("pod %s: lock: %w", uuid, err)
-	}
 	p := &Pod{UUID: uuid, Dir: dir}
+	problem := func(format string, args ...any) {
+		if p.Problem == "" {
+			p.Problem = fmt.Sprintf(format, args...)
+		}
+	}
+	held := false
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Nobody can hold a lock that does not exist.
+		problem("no lock file")
+	case err != nil:
+		return nil, fmt.Errorf("pod %s: %w", uuid, err)
+	default:
+		defer lock.Close()
+		switch err := unix.Flock(int(lock.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
+		case errors.Is(err, unix.EWOULDBLOCK):
+			held = true
+		case err != nil:
+			return nil, fmt.Errorf("pod %s: lock: %w", uuid, err)
+		}
+	}
 	exists := func(name string) (time.Time, bool) {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
@@ -192,11 +212,11 @@ func loadDir(dir, uuid string) (*Pod, error) {
 	var exit exitFile
 	if hasExit {
 		b, err := os.ReadFile(filepath.Join(dir, "exit.json"))
-		if err != nil {
-			return nil, fmt.Errorf("pod %s: %w", uuid, err)
+		if err == nil {
+			err = json.Unmarshal(b, &exit)
 		}
-		if err := json.Unmarshal(b, &exit); err != nil {
-			return nil, fmt.Errorf("pod %s: exit.json: %w", uuid, err)
+		if err != nil {
+			problem("exit.json: %v", err)
 		}
 		p.ExitCode = exit.ExitCode
 	}
@@ -219,13 +239,16 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		p.Exited = time.Time{}
 	}
 
-	if b, err := os.ReadFile(filepath.Join(dir, podManifestName)); err == nil {
-		pm, err := aci.ParsePodManifest(b)
-		if err != nil {
-			return nil, fmt.Errorf("pod %s: pod manifest: %w", uuid, err)
+	b, err := os.ReadFile(filepath.Join(dir, podManifestName))
+	if err == nil {
+		p.Manifest, err = aci.ParsePodManifest(b)
+	}
+	if err != nil {
+		if prepared {
+			problem("pod manifest: %v", err)
 		}
-		p.Manifest = pm
-		for _, ra := range pm.Apps {
+	} else {
+		for _, ra := range p.Manifest.Apps {
 			a := AppStatus{Name: string(ra.Name), ImageName: string(ra.Image.Name), ImageID: ra.Image.ID}
 			if p.State == StateExited {
 				for _, e := range exit.Apps {
@@ -236,15 +259,13 @@ func loadDir(dir, uuid string) (*Pod, error) {
 			}
 			p.Apps = append(p.Apps, a)
 		}
-	} else if prepared {
-		return nil, fmt.Errorf("pod %s: %w", uuid, err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, stage1ArgsName)); err == nil {
-		if err := json.Unmarshal(b, &p.Stage1Args); err != nil {
-			return nil, fmt.Errorf("pod %s: %s: %w", uuid, stage1ArgsName, err)
-		}
-	} else if prepared {
-		return nil, fmt.Errorf("pod %s: %w", uuid, err)
+	b, err = os.ReadFile(filepath.Join(dir, stage1ArgsName))
+	if err == nil {
+		err = json.Unmarshal(b, &p.Stage1Args)
+	}
+	if err != nil && prepared {
+		problem("%s: %v", stage1ArgsName, err)
 	}
 	return p, nil
 }

@@ -308,3 +308,39 @@ func TestUUID(t *testing.T) {
 		}
 	}
 }
+
+func TestListDamagedPods(t *testing.T) {
+	data := t.TempDir()
+	good := preparedPod(t, data)
+	badManifest := preparedPod(t, data)
+	write(t, filepath.Join(badManifest.Dir, "pod"), "{not json")
+	badExit := preparedPod(t, data)
+	write(t, filepath.Join(badExit.Dir, "exit.json"), "{")
+	noLock := preparedPod(t, data)
+	os.Remove(filepath.Join(noLock.Dir, "lock"))
+	pods, err := List(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*Pod{}
+	for _, p := range pods {
+		got[p.UUID] = p
+	}
+	if len(got) != 4 {
+		t.Fatalf("listed %d pods, want 4", len(got))
+	}
+	check := func(p *Pod, state State, problem string) {
+		t.Helper()
+		q := got[p.UUID]
+		if q.State != state || !strings.Contains(q.Problem, problem) || (problem == "" && q.Problem != "") {
+			t.Errorf("pod state %s problem %q, want %s and %q", q.State, q.Problem, state, problem)
+		}
+	}
+	check(good, StatePrepared, "")
+	check(badManifest, StatePrepared, "pod manifest:")
+	check(badExit, StateExited, "exit.json:")
+	check(noLock, StatePrepared, "no lock file")
+	if err := Remove(data, noLock.UUID); err != nil {
+		t.Errorf("Remove(pod without lock): %v", err)
+	}
+}
