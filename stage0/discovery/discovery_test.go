@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/fetch/fetchtest"
 )
 
@@ -266,5 +268,54 @@ func TestBadName(t *testing.T) {
 	}
 	if _, err := d.PublicKeys(context.Background(), "example.com/../x"); err == nil {
 		t.Error("PublicKeys accepted a bad name")
+	}
+}
+
+func TestWithFetchClient(t *testing.T) {
+	n := fetchtest.New(t)
+	inner := &pages{t: t, files: map[string]string{"/myapp": "meta01.html"}}
+	n.ServeTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer sesame" {
+			http.Error(w, "login first", http.StatusUnauthorized)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}), "example.com")
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "auth.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "auth.d", "example.json"), []byte(`{"rktKind":"auth","rktVersion":"v1",
+		"domains":["example.com"],"type":"oauth","credentials":{"token":"sesame"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := fetch.LoadAuth(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noProxy := func(*http.Request) (*url.URL, error) { return nil, nil }
+	app := App{"example.com/myapp", full}
+
+	// Without credentials every level says 401 and only simple discovery is left.
+	f := fetch.New(fetch.Options{RootCAs: n.Pool, DialContext: n.DialContext, Proxy: noProxy})
+	eps, err := (&Discoverer{Client: f.Client()}).Endpoints(context.Background(), app)
+	if err != nil || len(eps) != 1 || !eps[0].Simple || !strings.Contains(eps[0].Reason, "401 Unauthorized") {
+		t.Errorf("without credentials: %+v, %v", eps, err)
+	}
+
+	// With the auth.d credentials of the host the page is read.
+	f = fetch.New(fetch.Options{RootCAs: n.Pool, DialContext: n.DialContext, Proxy: noProxy, Auth: auth})
+	d := &Discoverer{Client: f.Client()}
+	eps, err = d.Endpoints(context.Background(), app)
+	if want := []Endpoint{endpoint(storage + "myapp-1.0.0-linux-amd64.aci")}; err != nil || !reflect.DeepEqual(eps, want) {
+		t.Errorf("with credentials: %+v, %v", eps, err)
+	}
+
+	// AllowHTTP in discovery does not override the fetch policy: the
+	// plain-http retry is refused by the client.
+	d.AllowHTTP = true
+	_, err = d.PublicKeys(context.Background(), "example.com/nothing/here")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "--insecure-options=http") {
+		t.Errorf("http retry without the fetch relaxation: %v", err)
 	}
 }

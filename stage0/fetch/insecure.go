@@ -39,23 +39,28 @@ const (
 	InsecureAll = InsecureAllFetch | InsecureAllRun
 )
 
-// insecureWords are the names of --insecure-options, single relaxations in
-// bit order first.
-var insecureWords = []struct {
+// insecureWord is one name of --insecure-options.
+type insecureWord struct {
 	word string
 	bits Insecure
-}{
-	{"image", InsecureImage},
-	{"tls", InsecureTLS},
-	{"http", InsecureHTTP},
-	{"pubkey", InsecurePubKey},
-	{"capabilities", InsecureCapabilities},
-	{"paths", InsecurePaths},
-	{"seccomp", InsecureSeccomp},
-	{"all-fetch", InsecureAllFetch},
-	{"all-run", InsecureAllRun},
-	{"all", InsecureAll},
-	{"none", 0},
+}
+
+// insecureWords returns the names of --insecure-options, single relaxations
+// in bit order first.
+func insecureWords() []insecureWord {
+	return []insecureWord{
+		{"image", InsecureImage},
+		{"tls", InsecureTLS},
+		{"http", InsecureHTTP},
+		{"pubkey", InsecurePubKey},
+		{"capabilities", InsecureCapabilities},
+		{"paths", InsecurePaths},
+		{"seccomp", InsecureSeccomp},
+		{"all-fetch", InsecureAllFetch},
+		{"all-run", InsecureAllRun},
+		{"all", InsecureAll},
+		{"none", 0},
+	}
 }
 
 // ParseInsecure parses the value of --insecure-options: a comma-separated
@@ -69,7 +74,7 @@ func ParseInsecure(s string) (Insecure, error) {
 	for _, w := range strings.Split(s, ",") {
 		w = strings.ToLower(strings.TrimSpace(w))
 		found := false
-		for _, iw := range insecureWords {
+		for _, iw := range insecureWords() {
 			if iw.word == w {
 				o |= iw.bits
 				found = true
@@ -77,9 +82,9 @@ func ParseInsecure(s string) (Insecure, error) {
 			}
 		}
 		if !found {
-			names := make([]string, len(insecureWords))
-			for i, iw := range insecureWords {
-				names[i] = iw.word
+			names := make([]string, 0, 11)
+			for _, iw := range insecureWords() {
+				names = append(names, iw.word)
 			}
 			return 0, fmt.Errorf("unknown insecure option %q (valid: %s)", w, strings.Join(names, ", "))
 		}
@@ -107,7 +112,7 @@ func (o Insecure) String() string {
 			rest &^= group.bits
 		}
 	}
-	for _, iw := range insecureWords[:7] {
+	for _, iw := range insecureWords()[:7] {
 		if rest.Has(iw.bits) {
 			words = append(words, iw.word)
 		}

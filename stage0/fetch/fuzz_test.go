@@ -1,0 +1,99 @@
+package fetch
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func FuzzParseContentRange(f *testing.F) {
+	for _, s := range []string{"bytes 0-9/10", "bytes 100-199/*", "bytes 5-4/10", "bytes */10", "bytes 0-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		start, end, size, err := parseContentRange(s)
+		if err != nil {
+			return
+		}
+		if start < 0 || end < start || (size != -1 && size <= end) {
+			t.Fatalf("parseContentRange(%q) = %d %d %d", s, start, end, size)
+		}
+		sz := "*"
+		if size >= 0 {
+			sz = fmt.Sprint(size)
+		}
+		again := fmt.Sprintf("bytes %d-%d/%s", start, end, sz)
+		s2, e2, z2, err := parseContentRange(again)
+		if err != nil || s2 != start || e2 != end || z2 != size {
+			t.Fatalf("%q and its canonical form %q disagree", s, again)
+		}
+	})
+}
+
+func FuzzParseCacheControl(f *testing.F) {
+	for _, s := range []string{"max-age=3600", "no-cache, max-age=60", `max-age="1"`, "no-store", "max-age=99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		maxAge, _, _ := parseCacheControl(s)
+		if maxAge < 0 || maxAge > maxMaxAge {
+			t.Fatalf("parseCacheControl(%q) max-age %v", s, maxAge)
+		}
+		c := CacheInfo{MaxAge: maxAge, FetchedAt: time.Unix(1e9, 0)}
+		c.Fresh(time.Unix(2e9, 0)) // must not overflow or panic
+	})
+}
+
+func FuzzParseInsecure(f *testing.F) {
+	for _, s := range []string{"image,tls", "all", "all-fetch,seccomp", "none", "", "bogus"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := ParseInsecure(s)
+		if err != nil {
+			return
+		}
+		if o&^InsecureAll != 0 {
+			t.Fatalf("ParseInsecure(%q) = %b has unknown bits", s, o)
+		}
+		if again, err := ParseInsecure(o.String()); err != nil || again != o {
+			t.Fatalf("round trip of %q via %q: %v %v", s, o.String(), again, err)
+		}
+	})
+}
+
+func FuzzParseAuthFile(f *testing.F) {
+	for _, s := range []string{
+		`{"rktKind":"auth","rktVersion":"v1","domains":["a.com"],"type":"basic","credentials":{"user":"u","password":"p"}}`,
+		`{"rktKind":"auth","rktVersion":"v1","domains":["a.com:1"],"type":"oauth","credentials":{"token":"t"}}`,
+		`{"rktKind":"dockerAuth","rktVersion":"v1"}`, `{}`, `[]`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		domains, c, err := parseAuthFile(raw)
+		if err != nil {
+			return
+		}
+		for _, d := range domains {
+			if d == "" || d != strings.ToLower(d) || strings.ContainsAny(d, "/@?# ") {
+				t.Fatalf("bad domain %q accepted", d)
+			}
+		}
+		if len(domains) > 0 {
+			switch c.Type {
+			case "basic":
+				if c.User == "" || c.Password == "" || strings.Contains(c.User, ":") {
+					t.Fatalf("bad basic credentials accepted: %+v", c)
+				}
+			case "oauth":
+				if c.Token == "" {
+					t.Fatal("empty token accepted")
+				}
+			default:
+				t.Fatalf("type %q accepted", c.Type)
+			}
+		}
+	})
+}
