@@ -62,19 +62,19 @@ type authFile struct {
 	Credentials json.RawMessage `json:"credentials"`
 }
 
-// LoadAuth reads the credentials of CONFIGDIR/auth.d/*.json for each of
-// configDirs, in order: a later directory overrides an earlier one domain by
-// domain (pass the system directory first, then the local one, as rkt did
-// with /usr/lib/rkt and /etc/rkt). Missing directories are fine. Files not
-// ending in .json are ignored; files of rkt's other kind in auth.d,
-// "dockerAuth", are skipped. Any other problem is an error naming the file:
-// bad JSON, a missing rktKind or rktVersion, an unknown kind, version or
+// LoadAuth reads the credentials in the *.json files of each of authDirs
+// (auth.d directories, e.g. /usr/lib/acirun/auth.d then /etc/acirun/auth.d),
+// in order: a later directory overrides an earlier one domain by domain, as
+// rkt's local configuration overrode its system one. Missing directories are
+// fine. Files not ending in .json are ignored; files of rkt's other kind in
+// auth.d, "dockerAuth", are skipped. Any other problem is an error naming the
+// file: bad JSON, a missing rktKind or rktVersion, an unknown kind, version or
 // type, no domains, empty credentials, or a domain given twice in one
 // directory.
-func LoadAuth(configDirs ...string) (Auth, error) {
+func LoadAuth(authDirs ...string) (Auth, error) {
 	all := Auth{}
-	for _, dir := range configDirs {
-		one, err := loadAuthDir(filepath.Join(dir, "auth.d"))
+	for _, dir := range authDirs {
+		one, err := loadAuthDir(dir)
 		if err != nil {
 			return nil, err
 		}

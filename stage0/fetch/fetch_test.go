@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -206,7 +207,7 @@ func authDir(t *testing.T, files map[string]string) Auth {
 	for name, content := range files {
 		writeAuth(t, dir, name, content)
 	}
-	a, err := LoadAuth(dir)
+	a, err := LoadAuth(filepath.Join(dir, "auth.d"))
 	if err != nil {
 		t.Fatal(err)
 	}

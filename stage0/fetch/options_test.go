@@ -197,7 +197,7 @@ func TestLoadAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	auth, err := LoadAuth(system, local, filepath.Join(t.TempDir(), "missing"))
+	auth, err := LoadAuth(filepath.Join(system, "auth.d"), filepath.Join(local, "auth.d"), filepath.Join(t.TempDir(), "missing"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestLoadAuthErrors(t *testing.T) {
 	} {
 		dir := t.TempDir()
 		writeAuth(t, dir, "bad.json", tc.content)
-		_, err := LoadAuth(dir)
+		_, err := LoadAuth(filepath.Join(dir, "auth.d"))
 		if err == nil || !strings.Contains(err.Error(), tc.errPart) || !strings.Contains(err.Error(), "bad.json") {
 			t.Errorf("LoadAuth(%s) = %v, want an error naming bad.json and %q", tc.content, err, tc.errPart)
 		}
@@ -255,7 +255,7 @@ func TestLoadAuthErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeAuth(t, dir, "a.json", `{"rktKind":"auth","rktVersion":"v1","domains":["x.com"],"type":"oauth","credentials":{"token":"1"}}`)
 	writeAuth(t, dir, "b.json", `{"rktKind":"auth","rktVersion":"v1","domains":["X.com"],"type":"oauth","credentials":{"token":"2"}}`)
-	_, err := LoadAuth(dir)
+	_, err := LoadAuth(filepath.Join(dir, "auth.d"))
 	if err == nil || !strings.Contains(err.Error(), "a.json") || !strings.Contains(err.Error(), "b.json") {
 		t.Errorf("duplicate domain: %v", err)
 	}
