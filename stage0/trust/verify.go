@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,6 +108,10 @@ type Verifier struct {
 	buf     []byte
 	n       int64 // bytes written
 	done    bool
+	// sigs are the parsed signature packets, for error messages.
+	sigs []*packet.Signature
+	// deferred: the image name is given to VerifyFor, not NewVerifier.
+	deferred bool
 }
 
 // feed is the io.Reader the library would pull the signed data from. The
@@ -129,11 +134,100 @@ func (f *feed) Read(p []byte) (int, error) {
 // accepted: a text-mode signature would also match the image with its line
 // endings changed.
 func (s *Store) NewVerifier(imageName string, signature []byte) (*Verifier, error) {
-	fail := func(reason error, keyID, fp, detail string, err error) (*Verifier, error) {
-		return nil, &VerifyError{Image: imageName, KeyID: keyID, Fingerprint: fp, Reason: reason, Detail: detail, Err: err}
-	}
 	if err := ValidatePrefix(imageName); err != nil {
 		return nil, fmt.Errorf("verify signature: image name: %w", err)
+	}
+	trusted, err := s.trusted(imageName)
+	if err != nil {
+		return nil, fmt.Errorf("verify signature of image %s: %w", imageName, err)
+	}
+	return s.newVerifier(imageName, trusted, signature)
+}
+
+// NewDeferredVerifier prepares the check of signature for an image whose
+// name is not known yet: a local file or a URL, whose manifest comes at the
+// end of the tar. source (the file or URL) names the image in errors until
+// VerifyFor gives its name. Every key trusted for some name takes part in hashing;
+// VerifyFor then requires the signer to be trusted for the name the
+// manifest gives. It fails early, like NewVerifier, when the signature is
+// malformed, weak, or made by no trusted key at all.
+func (s *Store) NewDeferredVerifier(source string, signature []byte) (*Verifier, error) {
+	all, err := s.allTrusted()
+	if err != nil {
+		return nil, fmt.Errorf("verify signature: %w", err)
+	}
+	v, err := s.newVerifier(source, all, signature)
+	if err != nil {
+		return nil, err
+	}
+	v.deferred = true
+	return v, nil
+}
+
+// allTrusted returns every key in force for at least one name: local and
+// system key files that are neither masks nor ignored. Masks are applied
+// per name later, by VerifyFor.
+func (s *Store) allTrusted() ([]*trustedKey, error) {
+	local, err := scanAll(s.LocalDir, false)
+	if err != nil {
+		return nil, err
+	}
+	system, err := scanAll(s.SystemDir, true)
+	if err != nil {
+		return nil, err
+	}
+	byFP := map[string]*trustedKey{}
+	var out []*trustedKey
+	for _, kf := range slices.Concat(local, system) {
+		if kf.problem != "" || kf.mask || kf.entity == nil {
+			continue
+		}
+		tk := byFP[kf.name]
+		if tk == nil {
+			tk = &trustedKey{fingerprint: kf.name}
+			byFP[kf.name] = tk
+			out = append(out, tk)
+		}
+		tk.copies = append(tk.copies, kf)
+	}
+	return out, nil
+}
+
+// VerifyFor finishes the check, like Verify, for the image named name. For
+// a Verifier made by NewVerifier, name must be the name it was made for.
+// For one made by NewDeferredVerifier, the signer must be trusted for name
+// (root key, or a prefix covering it on whole segments, not masked).
+func (v *Verifier) VerifyFor(name string) (*Signer, error) {
+	if !v.deferred {
+		if name != v.image {
+			return nil, fmt.Errorf("verify signature: image is named %s, the signature was checked for %s", name, v.image)
+		}
+		return v.Verify()
+	}
+	if err := ValidatePrefix(name); err != nil {
+		return nil, fmt.Errorf("verify signature: image name: %w", err)
+	}
+	trusted, err := v.store.trusted(name)
+	if err != nil {
+		return nil, fmt.Errorf("verify signature of image %s: %w", name, err)
+	}
+	v.image = name
+	signer, err := v.Verify()
+	if err != nil {
+		return nil, err
+	}
+	for _, tk := range trusted {
+		if tk.fingerprint == signer.Fingerprint {
+			signer.Root, signer.Prefix, signer.Path = tk.copies[0].root, tk.copies[0].prefix, tk.copies[0].path
+			return signer, nil
+		}
+	}
+	return nil, v.store.untrusted(name, v.sigs)
+}
+
+func (s *Store) newVerifier(imageName string, trusted []*trustedKey, signature []byte) (*Verifier, error) {
+	fail := func(reason error, keyID, fp, detail string, err error) (*Verifier, error) {
+		return nil, &VerifyError{Image: imageName, KeyID: keyID, Fingerprint: fp, Reason: reason, Detail: detail, Err: err}
 	}
 	sigs, bin, err := parseSignature(signature)
 	if err != nil {
@@ -142,10 +236,6 @@ func (s *Store) NewVerifier(imageName string, signature []byte) (*Verifier, erro
 			ve.Image = imageName
 		}
 		return nil, err
-	}
-	trusted, err := s.trusted(imageName)
-	if err != nil {
-		return nil, fmt.Errorf("verify signature of image %s: %w", imageName, err)
 	}
 	var keyring openpgp.EntityList
 	for _, tk := range trusted {
@@ -171,7 +261,7 @@ func (s *Store) NewVerifier(imageName string, signature []byte) (*Verifier, erro
 		}
 		return nil, s.untrusted(imageName, sigs)
 	}
-	v := &Verifier{store: s, image: imageName, trusted: trusted, buf: make([]byte, 512)}
+	v := &Verifier{store: s, image: imageName, trusted: trusted, sigs: sigs, buf: make([]byte, 512)}
 	v.md, err = openpgp.VerifyDetachedSignatureReader(keyring, &v.src, bytes.NewReader(bin), &packet.Config{Time: s.now})
 	if err != nil {
 		return fail(ErrMalformedSignature, "", "", "", err)

@@ -194,6 +194,10 @@ func TestVerify(t *testing.T) {
 			checkResult(t, image, signer2, err2, tc.want, tc.detail)
 			signer3, err3 := verifyChunked(s, image, data, sig, 7)
 			checkResult(t, image, signer3, err3, tc.want, tc.detail)
+			// The same verdict when the name is known only at the end,
+			// as for a local file or a URL.
+			signer4, err4 := verifyDeferred(s, image, data, sig)
+			checkDeferred(t, image, signer4, err4, tc.want)
 		})
 	}
 }
@@ -212,6 +216,57 @@ func verifyChunked(s *Store, image string, data, sig []byte, n int) (*Signer, er
 		data = data[c:]
 	}
 	return v.Verify()
+}
+
+// verifyDeferred checks sig the way a file or URL image is checked: the
+// name is given after the last byte.
+func verifyDeferred(s *Store, image string, data, sig []byte) (*Signer, error) {
+	v, err := s.NewDeferredVerifier("/images/hello.aci", sig)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := v.Write(data); err != nil {
+		return nil, err
+	}
+	return v.VerifyFor(image)
+}
+
+// checkDeferred asserts the verdict of verifyDeferred: the same reason as
+// the direct check, and an error naming the image or, when it failed
+// before the name was known, the file.
+func checkDeferred(t *testing.T, image string, signer *Signer, err error, want error) {
+	t.Helper()
+	if want == nil {
+		if err != nil || signer == nil || signer.Fingerprint == "" {
+			t.Fatalf("deferred: want success, got %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("deferred: want %v, verified by %s", want, signer.Fingerprint)
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("deferred: want %v, got %v", want, err)
+	}
+	if !strings.Contains(err.Error(), image) && !strings.Contains(err.Error(), "/images/hello.aci") {
+		t.Errorf("deferred: error %q names neither the image nor the file", err)
+	}
+}
+
+func TestDeferredVerifierMisuse(t *testing.T) {
+	f := fixture
+	s, _ := newTestStore(t, place{key: "ed", prefix: "example.com/hello"})
+	v, err := s.NewVerifier("example.com/hello", f.sigs["ed.asc"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Write(f.image)
+	if _, err := v.VerifyFor("example.com/other"); err == nil || !strings.Contains(err.Error(), "example.com/other") {
+		t.Errorf("VerifyFor with another name than NewVerifier's: %v", err)
+	}
+	if _, err := verifyDeferred(s, "Not A Name", f.image, f.sigs["ed.asc"]); err == nil {
+		t.Errorf("VerifyFor accepted an invalid image name")
+	}
 }
 
 func checkResult(t *testing.T, image string, signer *Signer, err error, want error, detail string) {
