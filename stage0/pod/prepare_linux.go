@@ -63,6 +63,13 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	defer unlock()
 
 	in := &reifyInput{req: req, host: cfg.HostEnv}
+	defer func() {
+		for _, img := range in.images {
+			if img.Release != nil {
+				img.Release()
+			}
+		}
+	}()
 	var pm *aci.PodManifest
 	if req.PodManifest != "" {
 		b, err := os.ReadFile(req.PodManifest)
@@ -77,10 +84,12 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 			if err != nil {
 				return nil, nil, fmt.Errorf("--pod-manifest %s: app %s: %w", req.PodManifest, ra.Name, err)
 			}
+			if img != nil {
+				in.images = append(in.images, img)
+			}
 			if err := checkImage(img, "app "+string(ra.Name)); err != nil {
 				return nil, nil, err
 			}
-			in.images = append(in.images, img)
 		}
 		if pm, err = in.reifyManifest(); err != nil {
 			return nil, nil, err
@@ -91,10 +100,12 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 			if err != nil {
 				return nil, nil, fmt.Errorf("image %s: %w", ar.Image, err)
 			}
+			if img != nil {
+				in.images = append(in.images, img)
+			}
 			if err := checkImage(img, ar.Image); err != nil {
 				return nil, nil, err
 			}
-			in.images = append(in.images, img)
 		}
 		for _, f := range req.SetEnvFiles {
 			env, err := ReadEnvFile(f)
@@ -457,9 +468,12 @@ func lockFile(ctx context.Context, name string, how int) (func(), error) {
 }
 
 // LockPrepares waits for running prepares to finish and keeps new ones from
-// starting until the returned function is called. The store's gc holds it
-// while it calls InUseImages and removes images, so that no image is
-// removed between a prepare resolving it and the pod manifest naming it.
+// starting until the returned function is called. It is a coarser way than
+// Image.Release to keep the store's gc from removing an image between a
+// prepare resolving it and the pod manifest naming it: gc would hold it
+// around InUseImages and the removal. Never wait for it while holding
+// store locks a prepare may be waiting for (a prepare holds it shared while
+// it resolves images).
 func LockPrepares(ctx context.Context, dataDir string) (unlock func(), err error) {
 	podsDir := filepath.Join(dataDir, "pods")
 	if err := os.MkdirAll(podsDir, 0o700); err != nil {

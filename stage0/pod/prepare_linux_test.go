@@ -276,3 +276,50 @@ func TestWritePodDirFailure(t *testing.T) {
 		t.Errorf("failed write left %v", got)
 	}
 }
+
+func TestPrepareReleasesImages(t *testing.T) {
+	base := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	tests := []struct {
+		name string
+		args string
+		ok   bool
+	}{
+		{"success", "a b --name b", true},
+		{"second image missing", "a missing", false},
+		{"bad volume after resolving", "--volume v,kind=host,source=/nonexistent/x a b --name b", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			released := map[string]int{}
+			var inUseAtRelease []int
+			data := t.TempDir()
+			r := mapResolver{}
+			for _, ref := range []string{"a", "b"} {
+				img := *base
+				img.Release = func() {
+					released[ref]++
+					ids, err := InUseImages(data)
+					if err != nil {
+						t.Error(err)
+					}
+					inUseAtRelease = append(inUseAtRelease, len(ids))
+				}
+				r[ref] = &img
+			}
+			_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: r}, mustParse(t, tt.args))
+			if (err == nil) != tt.ok {
+				t.Fatalf("Prepare: %v", err)
+			}
+			if released["a"] != 1 || (strings.Contains(tt.args, " b") && released["b"] != 1) {
+				t.Errorf("releases %v, want each resolved image once", released)
+			}
+			// On success the pod is listed (its image in use) before any
+			// release; on failure there is no pod.
+			for _, n := range inUseAtRelease {
+				if tt.ok && n != 1 || !tt.ok && n != 0 {
+					t.Errorf("images in use at release: %v", inUseAtRelease)
+				}
+			}
+		})
+	}
+}

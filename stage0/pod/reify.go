@@ -23,6 +23,13 @@ type Image struct {
 	// Tree is the absolute path of the rendered tree: a directory holding
 	// manifest and rootfs/ (image plus dependencies, pathWhitelist applied).
 	Tree string
+	// Release, if not nil, is called exactly once by Prepare when it no
+	// longer needs the image protected: after the pod directory is in place
+	// (from then on InUseImages reports the image) or after preparation
+	// failed. A resolver that holds the image in the store (store.Hold)
+	// passes the hold's release here, so that the store's gc never removes
+	// an image between its resolution and the pod that names it.
+	Release func()
 }
 
 // ImageResolver turns image references into rendered images. The CLI

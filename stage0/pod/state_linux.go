@@ -348,14 +348,24 @@ func Remove(dataDir, uuid string) error {
 
 // RemoveStale deletes what dead prepares and removals left in the pods
 // directory (temporary directories never renamed into place or not fully
-// deleted). It holds LockPrepares, so no prepare is under way.
+// deleted). It does nothing, successfully, while a prepare is under way:
+// its temporary directory cannot be told from a dead one then.
 func RemoveStale(ctx context.Context, dataDir string) error {
-	unlock, err := LockPrepares(ctx, dataDir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	podsDir := filepath.Join(dataDir, "pods")
+	lock, err := os.OpenFile(filepath.Join(podsDir, podsLockName), os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no pods directory: nothing stale
+	}
+	if err != nil {
+		return fmt.Errorf("remove stale pods: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil
+		}
+		return fmt.Errorf("remove stale pods: lock: %w", err)
+	}
 	ents, err := os.ReadDir(podsDir)
 	if err != nil {
 		return err
@@ -364,6 +374,9 @@ func RemoveStale(ctx context.Context, dataDir string) error {
 		n := e.Name()
 		if !e.IsDir() || !(strings.HasPrefix(n, tempPrefix) || strings.HasPrefix(n, removingPrefix)) {
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		p := filepath.Join(podsDir, n)
 		if strings.HasPrefix(n, removingPrefix) {

@@ -282,6 +282,19 @@ func TestRemoveStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// While a prepare is under way (it holds the pods lock shared), a
+	// temporary directory may be its own: nothing is removed.
+	unlock, err := lockFile(context.Background(), filepath.Join(pods, podsLockName), unix.LOCK_SH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveStale(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if got := podsDirEntries(t, data); len(got) != 3 {
+		t.Errorf("RemoveStale during a prepare: pods directory holds %v", got)
+	}
+	unlock()
 	if err := RemoveStale(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
