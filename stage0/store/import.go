@@ -27,7 +27,13 @@ type ImportOptions struct {
 	// caller typically tees the stream into a signature check and
 	// finishes it here) and before anything becomes visible. An error
 	// fails the import.
-	Verify func() error
+	//
+	// It is given the parsed manifest, because the name that selects the
+	// trusted keys of a file or URL image is known only from it (the
+	// manifest comes last in the tar), and the origin to be recorded, so
+	// that it can add what it learnt (the signer's fingerprint, caching
+	// data of the finished download).
+	Verify func(m *aci.ImageManifest, origin *Origin) error
 	// Origin is recorded in the index entry.
 	Origin Origin
 }
@@ -128,8 +134,9 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("image %s: manifest: %w", info.ID, err)
 	}
+	origin := opts.Origin
 	if opts.Verify != nil {
-		if err := opts.Verify(); err != nil {
+		if err := opts.Verify(m, &origin); err != nil {
 			return nil, fmt.Errorf("image %s (%s): %w", m.Name, info.ID, err)
 		}
 	}
@@ -156,7 +163,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		ID:             info.ID.String(),
 		Name:           string(m.Name),
 		Labels:         m.Labels,
-		Origin:         opts.Origin,
+		Origin:         origin,
 		FetchedAt:      now,
 		ImportTime:     now,
 		Size:           info.ArchiveSize,

@@ -28,8 +28,15 @@ func TestImportExportRoundTrip(t *testing.T) {
 	verified := false
 	img, err := s.Import(context.Background(), bytes.NewReader(data), ImportOptions{
 		ExpectedID: wantID,
-		Verify:     func() error { verified = true; return nil },
-		Origin:     Origin{URL: "https://example.com/hello.aci", ETag: `"abc"`, MaxAge: time.Hour, Signer: "ABCD"},
+		Verify: func(m *aci.ImageManifest, o *Origin) error {
+			if m == nil || m.Name == "" {
+				t.Errorf("Verify got no manifest")
+			}
+			verified = true
+			o.Signer = "ABCD"
+			return nil
+		},
+		Origin: Origin{URL: "https://example.com/hello.aci", ETag: `"abc"`, MaxAge: time.Hour},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 		t.Error("Verify was not called")
 	}
 	if img.ID != wantID || img.Name != "example.com/hello" || !img.Rendered || img.Compression != "gzip" ||
-		img.Size != int64(len(data)) || img.TarSize != int64(len(raw)) || img.Origin.ETag != `"abc"` || img.TreeHash == "" {
+		img.Size != int64(len(data)) || img.TarSize != int64(len(raw)) || img.Origin.ETag != `"abc"` || img.Origin.Signer != "ABCD" || img.TreeHash == "" {
 		t.Errorf("image = %+v", img)
 	}
 
@@ -177,7 +184,7 @@ func TestImportFailuresLeaveNothing(t *testing.T) {
 		ctx     func() context.Context
 		wantErr string
 	}{
-		{name: "verify fails", data: good, opts: ImportOptions{Verify: func() error { return errors.New("bad signature") }}, wantErr: "bad signature"},
+		{name: "verify fails", data: good, opts: ImportOptions{Verify: func(*aci.ImageManifest, *Origin) error { return errors.New("bad signature") }}, wantErr: "bad signature"},
 		{name: "hash mismatch", data: good, opts: ImportOptions{ExpectedID: "sha512-" + strings.Repeat("ab", 64)}, wantErr: "hash mismatch"},
 		{name: "invalid manifest", data: mkACI(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"Bad Name"}`, reg("f", "x")), wantErr: "manifest"},
 		{name: "extra top-level entry", data: mkACIWithTop(t), wantErr: "unexpected top-level"},
