@@ -9,6 +9,7 @@ package pod
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,7 +50,7 @@ type AppRequest struct {
 	// resolving it is the ImageResolver's job.
 	Image string
 	Name  string // --name; empty means the basename of the image name
-	Exec  string // --exec; replaces the image's exec[0] and its arguments
+	Exec  string // --exec; replaces the image's exec (absolute path or bare name)
 	// Args are the arguments given between "--" and "---". As in rkt they
 	// are appended to the exec (the image's, or --exec). Nil means none given.
 	Args              []string
@@ -149,7 +150,7 @@ func flagDefs() []flagDef {
 		{FlagInfo{"stop-timeout", "DURATION", "time between SIGTERM and SIGKILL when the pod stops (e.g. 10s)", false, false}, (*parser).setStopTimeout},
 		{FlagInfo{"no-overlay", "", "give each app a private copy of its image instead of an overlay", false, false}, (*parser).setNoOverlay},
 
-		{FlagInfo{"exec", "PATH", "override the image's exec (arguments follow --)", true, false}, (*parser).setExec},
+		{FlagInfo{"exec", "CMD", "override the image's exec: an absolute path, or a name looked up in PATH in the app (arguments follow --)", true, false}, (*parser).setExec},
 		{FlagInfo{"name", "NAME", "the app's name in the pod (default: the last part of the image name)", true, false}, (*parser).setName},
 		{FlagInfo{"user", "USER", "user to run the app as: a name from the image, a number, or a path in the image", true, false}, (*parser).setUser},
 		{FlagInfo{"group", "GROUP", "group to run the app as: a name from the image, a number, or a path in the image", true, false}, (*parser).setGroup},
@@ -188,7 +189,8 @@ func (p *parser) last() *AppRequest {
 // follow. "--" starts the preceding image's arguments; they run up to a lone
 // "---" or the end. Pod flags may appear anywhere outside argument lists.
 // --mount before the first image applies to every app. Errors name the flag
-// and the value.
+// and the value; -h, -help or --help outside an argument list returns
+// flag.ErrHelp.
 func ParseRunArgs(args []string) (*RunRequest, error) {
 	defs := flagDefs()
 	byName := make(map[string]*flagDef, len(defs))
@@ -223,6 +225,8 @@ func ParseRunArgs(args []string) (*RunRequest, error) {
 			inArgs = true
 		case a == "---":
 			return nil, errors.New(`"---" outside an argument list: it only ends the arguments started by "--"`)
+		case a == "-h" || a == "-help" || a == "--help":
+			return nil, flag.ErrHelp
 		case len(a) > 1 && a[0] == '-':
 			name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
 			value, hasValue := "", false

@@ -1,6 +1,8 @@
 package pod
 
 import (
+	"errors"
+	"flag"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,6 +55,8 @@ func TestParseRunArgs(t *testing.T) {
 				NoOverlay: true, DNSSearch: []string{"example.com"}, HostsEntries: []HostsEntry{{"10.0.0.1", "db"}}, HostsFromHost: true, Apps: []AppRequest{{Image: "a"}}}},
 		{"stop timeout duration", "--stop-timeout=1m30s a", &RunRequest{StopTimeout: 90 * time.Second, Apps: []AppRequest{{Image: "a"}}}},
 		{"pod manifest", "--pod-manifest /p.json --net none", &RunRequest{PodManifest: "/p.json", Net: "none"}},
+		{"bare exec name", "a --exec sh -- -c", &RunRequest{Apps: []AppRequest{{Image: "a", Exec: "sh", Args: []string{"-c"}}}}},
+		{"help inside args is an arg", "a -- --help", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"--help"}}}}},
 		{"boolean false", "--inherit-env=false a --readonly-rootfs=false", &RunRequest{Apps: []AppRequest{{Image: "a"}}}},
 	}
 	for _, tt := range tests {
@@ -98,7 +102,8 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--hostname a --hostname b c", "flag --hostname given twice"},
 		{"a --name Bad_Name", `--name "Bad_Name": "Bad_Name" is not an AC Name`},
 		{"a --name x b --name x", "--name x: given to both a and b"},
-		{"a --exec bin/sh", `--exec "bin/sh": exec "bin/sh" is not an absolute path`},
+		{"a --exec bin/sh", `--exec "bin/sh": exec "bin/sh" is a relative path`},
+		{"a --exec ./sh", `is a relative path`},
 		{"--volume data,kind=host a", `--volume "data,kind=host": kind=host needs source=PATH`},
 		{"--volume data,kind=host,source=rel a", `source "rel" is not an absolute path`},
 		{"--volume data,kind=host,source=/x,readonly=true a", `--volume "data,kind=host,source=/x,readonly=true": unknown key "readonly"`},
@@ -172,6 +177,14 @@ func TestParseRunArgsErrors(t *testing.T) {
 	}
 }
 
+func TestParseRunArgsHelp(t *testing.T) {
+	for _, args := range []string{"--help", "a -h", "--net none a -help"} {
+		if _, err := ParseRunArgs(split(args)); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("ParseRunArgs(%q) error %v, want flag.ErrHelp", args, err)
+		}
+	}
+}
+
 func TestFlagsDescribeParser(t *testing.T) {
 	seen := map[string]bool{}
 	for _, f := range Flags() {
@@ -231,7 +244,7 @@ func FuzzParseRunArgs(f *testing.F) {
 			t.Fatalf("accepted %q without an image", s)
 		}
 		for _, a := range req.Apps {
-			if a.Exec != "" && a.Exec[0] != '/' {
+			if a.Exec != "" && a.Exec[0] != '/' && strings.Contains(a.Exec, "/") {
 				t.Fatalf("relative exec accepted: %q", a.Exec)
 			}
 		}

@@ -524,8 +524,13 @@ func (p *parser) setNoOverlay(s string) (err error) {
 }
 
 func (p *parser) setExec(s string) error {
-	if err := checkAbs("exec", s); err != nil {
-		return err
+	// As the appc App: an absolute path, or a bare name looked up in PATH
+	// inside the app; never a relative path.
+	if s == "" || strings.ContainsRune(s, 0) {
+		return errors.New("empty exec")
+	}
+	if !path.IsAbs(s) && strings.Contains(s, "/") {
+		return fmt.Errorf("exec %q is a relative path: give an absolute path or a bare command name", s)
 	}
 	p.last().Exec = s
 	return nil
