@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,6 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// initMain is PID 1 of the pod, in two stages. The first sets the pod up
+// (mounts, hostname, loopback, volumes, cgroups) and then executes itself
+// again with --supervise and the few facts the second stage needs (app
+// names, which handlers exist, cgroup directories). The second stage only
+// starts, reaps and stops processes: a fresh image that never touches the
+// manifest or mount code keeps PID 1's resident memory small for the whole
+// life of the pod.
 func initMain(args []string) int {
 	// PID 1 lives as long as the pod: keep its heap small.
 	debug.SetGCPercent(25)
@@ -23,18 +31,33 @@ func initMain(args []string) int {
 		return 2
 	}
 	p := &pod{o: o, procs: map[int]*proc{}}
-	code, err := p.run()
-	if err != nil {
+	if !o.supervise {
+		next, err := p.setup()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
+			return exitCodeFailure
+		}
+		argv := append([]string{"acirun", "stage1", "init", "--supervise"}, next...)
+		argv = append(argv, args...)
+		err = unix.Exec("/proc/self/exe", argv, os.Environ())
+		fmt.Fprintf(os.Stderr, "acirun stage1 init: exec the supervisor: %v\n", err)
+		return exitCodeFailure
+	}
+	// The supervisor allocates next to nothing per event: collecting
+	// garbage would only page the collector back in. The limit still bounds
+	// the heap should that ever change.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(32 << 20)
+	if err := p.appsFromArgs(); err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return exitCodeFailure
 	}
-	return code
+	return p.supervise()
 }
 
 // pod is the state of PID 1.
 type pod struct {
 	o        *podOptions
-	spec     *podSpec
 	apps     []*appRun
 	procs    map[int]*proc // our children by PID
 	stopping bool
@@ -46,7 +69,9 @@ type pod struct {
 
 // appRun is one app's progress through pre-start, main and post-stop.
 type appRun struct {
-	spec     *appSpec
+	name     string
+	preStart bool
+	postStop bool
 	cgroups  []string
 	mainPid  int
 	started  bool // main was started
@@ -72,19 +97,19 @@ func (p *pod) debugf(format string, args ...any) {
 	}
 }
 
-// run sets the pod up, runs it to the end and returns its exit code.
-func (p *pod) run() (int, error) {
+// setup is init's first stage: it builds every app's root and returns the
+// flags that tell the second stage about the apps.
+func (p *pod) setup() ([]string, error) {
 	o := p.o
 	// Our mounts must never propagate to the host: from here on the host's
 	// mount events reach us, ours do not reach it.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-		return 0, fmt.Errorf("make / a slave mount: %w", err)
+		return nil, fmt.Errorf("make / a slave mount: %w", err)
 	}
 	spec, err := loadPodSpec(o.podDir)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	p.spec = spec
 	hostname := o.hostname
 	if hostname == "" {
 		u := spec.uuid
@@ -94,7 +119,7 @@ func (p *pod) run() (int, error) {
 		hostname = "acirun-" + u
 	}
 	if err := unix.Sethostname([]byte(hostname)); err != nil {
-		return 0, fmt.Errorf("set hostname %q: %w", hostname, err)
+		return nil, fmt.Errorf("set hostname %q: %w", hostname, err)
 	}
 	if o.net != "host" {
 		lo, err := netlink.LinkByName("lo")
@@ -102,35 +127,87 @@ func (p *pod) run() (int, error) {
 			err = netlink.LinkSetUp(lo)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("bring up loopback: %w", err)
+			return nil, fmt.Errorf("bring up loopback: %w", err)
 		}
 	}
 	if err := makeEmptyVolumes(spec); err != nil {
-		return 0, err
+		return nil, err
 	}
 	cm, cgErr := findCgroups()
+	var next []string
 	for _, a := range spec.apps {
-		r := &appRun{spec: a, exit: appExit{Name: a.name}}
-		p.apps = append(p.apps, r)
+		arg := a.name
+		if a.preStart != nil {
+			arg += ",pre-start"
+		}
+		if a.postStop != nil {
+			arg += ",post-stop"
+		}
+		next = append(next, "--app="+arg)
 		if err := p.reportIsolators(a); err != nil {
-			return 0, fmt.Errorf("app %s: %w", a.name, err)
+			return nil, fmt.Errorf("app %s: %w", a.name, err)
 		}
 		if a.isolators.memoryLimit != nil || a.isolators.cpuLimitMilli != nil {
 			if cgErr != nil {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
 			} else {
 				dirs, reports := setupAppCgroups(cm, spec.uuid, a.name, a.isolators.memoryLimit, a.isolators.cpuLimitMilli)
-				r.cgroups = dirs
+				for _, d := range dirs {
+					next = append(next, "--app-cgroup="+a.name+"="+d)
+				}
 				for _, l := range reports {
 					p.logf("app %s: isolator %s", a.name, l)
 				}
 			}
 		}
 		if err := buildAppRoot(o, a, hostname, p.logf); err != nil {
-			return 0, err
+			return nil, err
 		}
 		p.debugf("app %s: root ready", a.name)
 	}
+	return next, nil
+}
+
+// appsFromArgs reads the --app and --app-cgroup flags of the second stage.
+func (p *pod) appsFromArgs() error {
+	for _, a := range p.o.appArgs {
+		parts := strings.Split(a, ",")
+		r := &appRun{name: parts[0], exit: appExit{Name: parts[0]}}
+		for _, h := range parts[1:] {
+			switch h {
+			case "pre-start":
+				r.preStart = true
+			case "post-stop":
+				r.postStop = true
+			default:
+				return fmt.Errorf("--app=%s: unknown handler %q", a, h)
+			}
+		}
+		p.apps = append(p.apps, r)
+	}
+	for _, c := range p.o.appCgroups {
+		name, dir, _ := strings.Cut(c, "=")
+		found := false
+		for _, r := range p.apps {
+			if r.name == name {
+				r.cgroups = append(r.cgroups, dir)
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("--app-cgroup=%s: no such app", c)
+		}
+	}
+	if len(p.apps) == 0 {
+		return fmt.Errorf("no --app given")
+	}
+	return nil
+}
+
+// supervise is init's second stage: it runs the apps to the end and returns
+// the pod's exit code.
+func (p *pod) supervise() int {
+	o := p.o
 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
@@ -141,12 +218,14 @@ func (p *pod) run() (int, error) {
 			r.done = true
 			continue
 		}
-		if r.spec.preStart != nil {
+		if r.preStart {
 			p.start(r, "pre-start")
 		} else {
 			p.start(r, "main")
 		}
 	}
+	// What starting the apps needed is not needed again while they run.
+	dropStartupPages()
 	for !p.allDone() {
 		select {
 		case s := <-sigs:
@@ -179,7 +258,7 @@ func (p *pod) run() (int, error) {
 	if err := writeExit(filepath.Join(o.podDir, "exit.json"), code, exits); err != nil {
 		p.logf("%v", err)
 	}
-	return code, nil
+	return code
 }
 
 // reportIsolators prints one line per isolator of app: enforced, modified
@@ -232,18 +311,18 @@ func (p *pod) start(r *appRun, phase string) {
 	if p.o.debug {
 		argv = append(argv, "--debug")
 	}
-	argv = append(argv, p.o.podDir, r.spec.name)
+	argv = append(argv, p.o.podDir, r.name)
 	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS},
 	})
 	if err != nil {
-		p.logf("app %s: start %s: %v", r.spec.name, phase, err)
+		p.logf("app %s: start %s: %v", r.name, phase, err)
 		p.finished(r, phase, exitCodeFailure, "")
 		return
 	}
-	p.debugf("app %s: %s started as pid %d", r.spec.name, phase, pid)
+	p.debugf("app %s: %s started as pid %d", r.name, phase, pid)
 	p.procs[pid] = &proc{app: r, phase: phase}
 	switch phase {
 	case "main":
@@ -282,7 +361,7 @@ func (p *pod) reap() {
 
 // finished moves an app on after one of its phases ended.
 func (p *pod) finished(r *appRun, phase string, code int, sig string) {
-	name := r.spec.name
+	name := r.name
 	switch phase {
 	case "pre-start":
 		if code != 0 {
@@ -309,7 +388,7 @@ func (p *pod) finished(r *appRun, phase string, code int, sig string) {
 				p.stop(unix.SIGTERM)
 			}
 		}
-		if r.spec.postStop != nil && p.killed < 2 {
+		if r.postStop && p.killed < 2 {
 			p.start(r, "post-stop")
 			return
 		}
@@ -353,7 +432,7 @@ func (p *pod) escalate() {
 	if p.killed == 1 {
 		for _, r := range p.apps {
 			if r.running {
-				p.logf("app %s: still running after %s: SIGKILL", r.spec.name, p.o.stopTimeout)
+				p.logf("app %s: still running after %s: SIGKILL", r.name, p.o.stopTimeout)
 				_ = unix.Kill(r.mainPid, unix.SIGKILL)
 			}
 		}

@@ -2,7 +2,6 @@ package stage1
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -165,15 +164,44 @@ type appExit struct {
 	Signal   string `json:"signal"`
 }
 
+// writeExit writes exit.json. It is written by hand, not with encoding/json,
+// so that PID 1's second stage never pages in the reflection-based encoder.
 func writeExit(p string, code int, apps []appExit) error {
-	if apps == nil {
-		apps = []appExit{}
+	b := []byte(`{"exitCode":`)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"apps":[`...)
+	for i, a := range apps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, a.Name)
+		b = append(b, `,"exitCode":`...)
+		b = strconv.AppendInt(b, int64(a.ExitCode), 10)
+		b = append(b, `,"signal":`...)
+		b = appendJSONString(b, a.Signal)
+		b = append(b, '}')
 	}
-	b, err := json.Marshal(exitFile{ExitCode: code, Apps: apps})
-	if err != nil {
-		return err
+	b = append(b, "]}\n"...)
+	return writeFileAtomic(p, b)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
 	}
-	return writeFileAtomic(p, append(b, '\n'))
+	return append(b, '"')
 }
 
 // writeFileAtomic writes p through a temporary file and a rename, so that
