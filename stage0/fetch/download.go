@@ -169,15 +169,12 @@ func (d *download) run(ctx context.Context) (*Response, error) {
 	resumes, retried416 := 0, false
 	for {
 		u, _ := parseURL(d.u)
-		req, err := d.f.newRequest(ctx, u, d.opts)
-		if err != nil {
-			return nil, err
-		}
-		if d.have > 0 {
-			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", d.have))
-			req.Header.Set("If-Range", d.info.validator())
-		}
-		resp, err := d.f.client.Do(req)
+		req, resp, err := d.f.send(ctx, u, d.opts, func(h http.Header) {
+			if d.have > 0 {
+				h.Set("Range", fmt.Sprintf("bytes=%d-", d.have))
+				h.Set("If-Range", d.info.validator())
+			}
+		})
 		if err != nil {
 			return nil, err
 		}

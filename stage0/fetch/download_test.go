@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -407,5 +408,90 @@ func TestParseContentRange(t *testing.T) {
 		if (err == nil) != tc.ok || s != tc.start || e != tc.end || z != tc.size {
 			t.Errorf("parseContentRange(%q) = %d %d %d %v", tc.in, s, e, z, err)
 		}
+	}
+}
+
+func TestDownloadResumesAfterStall(t *testing.T) {
+	o := newObject(1<<20, `"c1"`)
+	n := fetchtest.New(t)
+	stalls := 1
+	var mu sync.Mutex
+	n.ServeTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		stall := stalls > 0 && r.Header.Get("Range") == ""
+		if stall {
+			stalls--
+		}
+		mu.Unlock()
+		if stall {
+			w.Header().Set("ETag", o.etag)
+			w.Header().Set("Content-Length", strconv.Itoa(len(o.data)))
+			w.Write(o.data[:100_000])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // say nothing more until the client gives up
+			return
+		}
+		o.ServeHTTP(w, r)
+	}), "example.com")
+	opts := baseOptions(n)
+	opts.StallTimeout = 300 * time.Millisecond
+	f := New(opts)
+	var out bytes.Buffer
+	start := time.Now()
+	if _, err := f.Download(context.Background(), objURL, filepath.Join(t.TempDir(), "p"), &out, GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), o.data) {
+		t.Fatal("content wrong after a stall")
+	}
+	if ranges, _ := o.requests(); len(ranges) != 1 || ranges[0] != "bytes=100000-" {
+		t.Errorf("resume requests %q", ranges)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+
+	// Get reports the stall as such.
+	mu.Lock()
+	stalls = 1
+	mu.Unlock()
+	r, err := f.Get(context.Background(), objURL, GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	_, err = io.Copy(io.Discard, r.Body)
+	if !errors.Is(err, ErrStalled) {
+		t.Errorf("stalled Get body: %v", err)
+	}
+}
+
+// A slow reader is not a stalled network.
+func TestSlowReaderIsNotStall(t *testing.T) {
+	o := newObject(64<<10, `"c1"`)
+	opts := Options{StallTimeout: 100 * time.Millisecond}
+	n := fetchtest.New(t)
+	n.ServeTLS(t, o, "example.com")
+	opts.RootCAs, opts.DialContext, opts.Proxy = n.Pool, n.DialContext, noProxy
+	r, err := New(opts).Get(context.Background(), objURL, GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var got []byte
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := r.Body.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	if !bytes.Equal(got, o.data) {
+		t.Error("content wrong")
 	}
 }

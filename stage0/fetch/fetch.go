@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +59,9 @@ type Options struct {
 	MaxRedirects int
 	// UserAgent is sent with every request; "" means "acirun".
 	UserAgent string
+	// StallTimeout ends a transfer that receives nothing for this long
+	// (Download then resumes it); 0 means one minute, negative means never.
+	StallTimeout time.Duration
 }
 
 // Fetcher performs HTTP requests under one policy. It is safe for concurrent
@@ -81,6 +85,9 @@ func New(opts Options) *Fetcher {
 	}
 	if opts.Proxy == nil {
 		opts.Proxy = http.ProxyFromEnvironment
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = time.Minute
 	}
 	f := &Fetcher{opts: opts, warned: map[string]bool{}}
 	dial := opts.DialContext
@@ -312,15 +319,63 @@ func parseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-func (f *Fetcher) newRequest(ctx context.Context, u *url.URL, opts GetOptions) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+// ErrStalled is wrapped by the read error of a body that delivered nothing
+// for Options.StallTimeout. Download resumes after it.
+var ErrStalled = errors.New("transfer stalled")
+
+// send performs a GET of u. header may add request headers. The response
+// body stops with ErrStalled if the network gives nothing for the stall
+// timeout; time the caller spends between reads does not count.
+func (f *Fetcher) send(ctx context.Context, u *url.URL, opts GetOptions, header func(http.Header)) (*http.Request, *http.Response, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
+		cancel(nil)
+		return nil, nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
 	if opts.Cache != nil && opts.Cache.ETag != "" {
 		req.Header.Set("If-None-Match", opts.Cache.ETag)
 	}
-	return req, nil
+	if header != nil {
+		header(req.Header)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		cancel(nil)
+		return nil, nil, err
+	}
+	resp.Body = &stallReader{rc: resp.Body, timeout: f.opts.StallTimeout, cancel: cancel}
+	return req, resp, nil
+}
+
+// stallReader cancels the request when one Read waits longer than timeout.
+type stallReader struct {
+	rc      io.ReadCloser
+	timeout time.Duration
+	cancel  context.CancelCauseFunc
+	stalled atomic.Bool
+}
+
+func (r *stallReader) Read(b []byte) (int, error) {
+	if r.timeout <= 0 {
+		return r.rc.Read(b)
+	}
+	t := time.AfterFunc(r.timeout, func() {
+		r.stalled.Store(true)
+		r.cancel(ErrStalled)
+	})
+	n, err := r.rc.Read(b)
+	t.Stop()
+	if err != nil && err != io.EOF && r.stalled.Load() {
+		err = fmt.Errorf("%w: nothing received for %v (%v)", ErrStalled, r.timeout, err)
+	}
+	return n, err
+}
+
+func (r *stallReader) Close() error {
+	err := r.rc.Close()
+	r.cancel(nil)
+	return err
 }
 
 // Get requests rawURL and returns the body to be streamed by the caller. A
@@ -334,11 +389,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, opts GetOptions) (*Res
 	if opts.Cache != nil && opts.Cache.Fresh(time.Now()) {
 		return &Response{Outcome: StillFresh, URL: u.String(), Size: -1, Cache: *opts.Cache}, nil
 	}
-	req, err := f.newRequest(ctx, u, opts)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.client.Do(req)
+	req, resp, err := f.send(ctx, u, opts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
