@@ -50,7 +50,10 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	if cfg.DataDir == "" || cfg.Resolver == nil {
 		return nil, nil, errors.New("prepare: no data directory or image resolver")
 	}
-	podsDir := filepath.Join(cfg.DataDir, "pods")
+	podsDir, err := podsPath(cfg.DataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
 	if err := os.MkdirAll(podsDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -156,6 +159,20 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 		return nil, nil, err
 	}
 	return p, in.notes, nil
+}
+
+// podsPath returns the absolute pods directory of dataDir, so that pod
+// directories and the stage1 command line do not depend on the working
+// directory.
+func podsPath(dataDir string) (string, error) {
+	if dataDir == "" {
+		return "", errors.New("no data directory")
+	}
+	d, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "pods"), nil
 }
 
 // checkImage refuses what the resolver should never return.

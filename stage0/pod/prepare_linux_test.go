@@ -323,3 +323,23 @@ func TestPrepareReleasesImages(t *testing.T) {
 		})
 	}
 }
+
+func TestPrepareRelativeDataDir(t *testing.T) {
+	base := t.TempDir()
+	t.Chdir(base)
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	p, _, err := Prepare(context.Background(), Config{DataDir: "data", Resolver: mapResolver{"a": img}}, mustParse(t, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(base, "data", "pods", p.UUID)
+	if p.Dir != want {
+		t.Errorf("pod dir %s, want %s", p.Dir, want)
+	}
+	if argv := Stage1Command(p, "acirun"); argv[len(argv)-1] != want {
+		t.Errorf("stage1 command %q", argv)
+	}
+	if q, err := Load("data", p.UUID[:8]); err != nil || q.Dir != want {
+		t.Errorf("Load relative: %v, %v", q, err)
+	}
+}

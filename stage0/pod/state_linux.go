@@ -89,7 +89,10 @@ func Load(dataDir, uuidOrPrefix string) (*Pod, error) {
 	if uuidOrPrefix == "" {
 		return nil, errors.New("load pod: empty UUID")
 	}
-	podsDir := filepath.Join(dataDir, "pods")
+	podsDir, err := podsPath(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("load pod: %w", err)
+	}
 	uuid := uuidOrPrefix
 	if !IsUUID(uuid) {
 		names, err := podNames(podsDir)
@@ -121,13 +124,17 @@ func Load(dataDir, uuidOrPrefix string) (*Pod, error) {
 // List returns every pod in dataDir, oldest first. Pods that vanish while
 // being read (removed by gc) are left out.
 func List(dataDir string) ([]*Pod, error) {
-	names, err := podNames(filepath.Join(dataDir, "pods"))
+	podsDir, err := podsPath(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	names, err := podNames(podsDir)
 	if err != nil {
 		return nil, err
 	}
 	var pods []*Pod
 	for _, n := range names {
-		p, err := loadDir(filepath.Join(dataDir, "pods", n), n)
+		p, err := loadDir(filepath.Join(podsDir, n), n)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
