@@ -212,7 +212,28 @@ func (v *Verifier) VerifyFor(name string) (*Signer, error) {
 		return nil, fmt.Errorf("verify signature of image %s: %w", name, err)
 	}
 	v.image = name
-	signer, err := v.Verify()
+	// Only signatures by keys trusted for name may decide: drop the
+	// others' candidates (the library then ignores them, as it does
+	// unknown issuers), so that a valid signature by a key trusted
+	// elsewhere neither wins nor hides one by a key trusted here.
+	inForce := map[string]bool{}
+	for _, tk := range trusted {
+		inForce[tk.fingerprint] = true
+	}
+	left := 0
+	for _, c := range v.md.SignatureCandidates {
+		if c.SignedByEntity != nil && !inForce[Fingerprint(c.SignedByEntity)] {
+			c.SignedByEntity = nil
+		}
+		if c.SignedByEntity != nil {
+			left++
+		}
+	}
+	if left == 0 {
+		v.done = true
+		return nil, v.store.untrusted(name, v.sigs)
+	}
+	signer, err := v.verify()
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +316,14 @@ func (v *Verifier) Write(p []byte) (int, error) {
 // strength) it requires the signing key and primary key to be neither
 // revoked nor expired now, in any stored copy of the key.
 func (v *Verifier) Verify() (*Signer, error) {
+	if v.deferred {
+		// Its keyring holds every trusted key, whatever its prefix.
+		return nil, errors.New("trust: Verify on a deferred Verifier; call VerifyFor with the image name")
+	}
+	return v.verify()
+}
+
+func (v *Verifier) verify() (*Signer, error) {
 	if v.done {
 		return nil, errors.New("trust: Verify called twice")
 	}
