@@ -24,6 +24,19 @@ type Credentials struct {
 	Source string
 }
 
+// String describes the credentials without their secret, so that they can
+// be logged or printed with %v safely.
+func (c Credentials) String() string {
+	who := ""
+	if c.Type == "basic" {
+		who = " of user " + c.User
+	}
+	return fmt.Sprintf("%s credentials%s from %s", c.Type, who, c.Source)
+}
+
+// GoString keeps %#v from printing the secret too.
+func (c Credentials) GoString() string { return c.String() }
+
 // header returns the value of the Authorization header.
 func (c Credentials) header() string {
 	if c.Type == "basic" {

@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -219,8 +220,14 @@ func TestLoadAuth(t *testing.T) {
 			t.Errorf("For(%s) = %q, want %q", tc.url, got, tc.header)
 		}
 	}
-	if c, _ := auth.For(&url.URL{Host: "coreos.com"}); c.Source != filepath.Join(local, "auth.d", "coreos.json") {
+	c, _ := auth.For(&url.URL{Host: "coreos.com"})
+	if c.Source != filepath.Join(local, "auth.d", "coreos.json") {
 		t.Errorf("Source = %q", c.Source)
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v %#v", c, c), fmt.Sprint(auth)} {
+		if strings.Contains(s, "bar") || strings.Contains(s, "common-token") || strings.Contains(s, "Zm9v") {
+			t.Errorf("secret printed: %s", s)
+		}
 	}
 }
 
