@@ -196,6 +196,20 @@ func TestPreparedPodRuns(t *testing.T) {
 		}
 	})
 
+	t.Run("pod manifest", func(t *testing.T) {
+		pm := filepath.Join(t.TempDir(), "pod.json")
+		if err := os.WriteFile(pm, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"pm",
+			"image":{"name":"example.com/testapp"},
+			"app":{"exec":["/testapp","env","+","exit","4"],"user":"0","group":"0","environment":[{"name":"FROM_POD","value":"yes"}]}}]}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run := runPod(t, data, r, "--net=none", "--hostname", "pm-host", "--pod-manifest", pm)
+		if run.code != 4 {
+			t.Errorf("exit code %d, want 4\n%s", run.code, run.out)
+		}
+		run.has(t, "AC_APP_NAME=pm", "FROM_POD=yes")
+	})
+
 	t.Run("probes", func(t *testing.T) {
 		run := runPod(t, data, r, "example.com/testapp", "--exec", AppPath, "--",
 			"fds", "+", "caps", "+", "seccomp", "+", "exe-overwrite", "+", "zombies", "+", "ids")
