@@ -365,7 +365,22 @@ func (v *Verifier) verify() (*Signer, error) {
 		// The library only knows the keyring we gave it.
 		return nil, ve(ErrUntrusted, "signer missing from the keyring")
 	}
-	for _, c := range tk.copies {
+	// Revocation is a property of the key, not of where it is trusted: a
+	// revoked copy anywhere in the store (another prefix, a masked system
+	// file) counts.
+	copies := tk.copies
+	if !v.deferred {
+		all, err := v.store.allTrusted()
+		if err != nil {
+			return nil, fmt.Errorf("verify signature of image %s: %w", v.image, err)
+		}
+		for _, t := range all {
+			if t.fingerprint == fp {
+				copies = append(slices.Clip(copies), t.copies...)
+			}
+		}
+	}
+	for _, c := range copies {
 		if detail, reason := keyStateNow(c.entity, key.PublicKey.KeyId, now); reason != nil {
 			if reason == ErrRevoked || c.entity == key.Entity {
 				return nil, ve(reason, detail)

@@ -154,6 +154,8 @@ func TestVerify(t *testing.T) {
 		{name: "revoked key, unrevoked export is fine", places: []place{{key: "revoked", prefix: img}}, sig: "revoked.asc"},
 		{name: "revocation in the system copy counts", places: []place{{key: "revoked", prefix: img}, {system: true, key: "revoked", data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked},
 		{name: "revocation in a local copy counts", places: []place{{key: "revoked", data: f.revokedPub}, {system: true, key: "revoked", prefix: img}}, sig: "revoked.asc", want: ErrRevoked},
+		{name: "revoked copy under another prefix counts", places: []place{{key: "revoked", prefix: img}, {key: "revoked", prefix: "example.org", data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked},
+		{name: "revoked copy in a masked system file counts", places: []place{{key: "revoked", prefix: img}, {system: true, key: "revoked", data: f.revokedPub}, {mask: true, key: "revoked"}}, sig: "revoked.asc", want: ErrRevoked},
 		{name: "revoked signing subkey", places: []place{{key: "sub", prefix: img, data: f.subRevokedPub}}, sig: "sub.asc", want: ErrRevoked, detail: "subkey " + strings.ToUpper(sub.subFP[24:])},
 		{name: "SHA-1", places: []place{{key: "rsa", prefix: img}}, sig: "sha1.sig", want: ErrWeakHash, detail: "SHA-1"},
 		{name: "MD5", places: []place{{key: "rsa", prefix: img}}, sig: "md5.sig", want: ErrWeakHash, detail: "MD5"},
