@@ -83,8 +83,8 @@ type exitFile struct {
 // ErrNotFound is returned (wrapped) by Load when no pod matches.
 var ErrNotFound = errors.New("no such pod")
 
-// Load returns the pod whose UUID is uuidOrPrefix or starts with it. A
-// prefix that matches several pods is an error listing them.
+// Load returns the pod whose UUID is uuidOrPrefix or starts with it (in
+// any case). A prefix that matches several pods is an error listing them.
 func Load(dataDir, uuidOrPrefix string) (*Pod, error) {
 	if uuidOrPrefix == "" {
 		return nil, errors.New("load pod: empty UUID")
@@ -93,6 +93,7 @@ func Load(dataDir, uuidOrPrefix string) (*Pod, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load pod: %w", err)
 	}
+	uuidOrPrefix = strings.ToLower(uuidOrPrefix)
 	uuid := uuidOrPrefix
 	if !IsUUID(uuid) {
 		names, err := podNames(podsDir)

@@ -156,7 +156,7 @@ func TestPodStates(t *testing.T) {
 func TestLoadByPrefix(t *testing.T) {
 	data := t.TempDir()
 	p := preparedPod(t, data)
-	got, err := Load(data, p.UUID[:6])
+	got, err := Load(data, strings.ToUpper(p.UUID[:6]))
 	if err != nil || got.UUID != p.UUID {
 		t.Fatalf("Load(prefix) = %v, %v", got, err)
 	}
