@@ -74,6 +74,9 @@ const resumeAttempts = 3
 // (Body nil) carries the caching data. On error the partial file stays for
 // the next call, which must be given a fresh w (the old one has received a
 // prefix). A 304 or a still-fresh opts.Cache writes nothing to w.
+//
+// Downloads of the same partialPath are serialized with a flock on it, across
+// processes too: a second one waits for the first and then starts afresh.
 func (f *Fetcher) Download(ctx context.Context, rawURL, partialPath string, w io.Writer, opts GetOptions) (*Response, error) {
 	u, err := parseURL(rawURL)
 	if err != nil {
@@ -82,11 +85,11 @@ func (f *Fetcher) Download(ctx context.Context, rawURL, partialPath string, w io
 	if opts.Cache != nil && opts.Cache.Fresh(time.Now()) {
 		return &Response{Outcome: StillFresh, URL: u.String(), Size: -1, Cache: *opts.Cache}, nil
 	}
-	file, err := os.OpenFile(partialPath, os.O_RDWR|os.O_CREATE, 0o600)
+	file, err := lockPartial(ctx, partialPath)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
-	defer file.Close()
+	defer file.Close() // releases the lock, after the removal below
 	d := &download{f: f, u: u.String(), file: file, path: partialPath, w: w, opts: opts}
 	if err := d.loadPartial(); err != nil {
 		return nil, fmt.Errorf("fetch %s: partial download %s: %w", u.Redacted(), partialPath, err)
@@ -96,7 +99,6 @@ func (f *Fetcher) Download(ctx context.Context, rawURL, partialPath string, w io
 		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
 	if resp.Outcome == Fetched {
-		file.Close()
 		if err := RemovePartial(partialPath); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 		}

@@ -495,3 +495,55 @@ func TestSlowReaderIsNotStall(t *testing.T) {
 		t.Error("content wrong")
 	}
 }
+
+func TestDownloadSamePartialSerialized(t *testing.T) {
+	o := newObject(256<<10, `"c1"`)
+	var mu sync.Mutex
+	active, most := 0, 0
+	n := fetchtest.New(t)
+	n.ServeTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		active++
+		most = max(most, active)
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			active--
+			mu.Unlock()
+		}()
+		time.Sleep(100 * time.Millisecond)
+		o.ServeHTTP(w, r)
+	}), "example.com")
+	f := New(baseOptions(n))
+	partial := filepath.Join(t.TempDir(), "p")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	outs := make([]bytes.Buffer, 4)
+	for i := range 4 {
+		wg.Go(func() {
+			_, errs[i] = f.Download(context.Background(), objURL, partial, &outs[i], GetOptions{})
+		})
+	}
+	wg.Wait()
+	for i := range 4 {
+		if errs[i] != nil || !bytes.Equal(outs[i].Bytes(), o.data) {
+			t.Errorf("download %d: %v, %d bytes", i, errs[i], outs[i].Len())
+		}
+	}
+	if most != 1 {
+		t.Errorf("%d downloads of the same partial file ran at once", most)
+	}
+	assertGone(t, partial)
+
+	// A waiting Download gives up with its context.
+	lock, err := lockPartial(context.Background(), partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := f.Download(ctx, objURL, partial, &bytes.Buffer{}, GetOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting on a held lock: %v", err)
+	}
+}
