@@ -80,6 +80,8 @@ func commands() []*command {
 	cmds = append(cmds, helpCommands()...)
 	cmds = append(cmds, imageCommands()...)
 	cmds = append(cmds, trustCommands()...)
+	cmds = append(cmds, storeCommands()...)
+	cmds = append(cmds, podCommands()...)
 	cmds = append(cmds, extraCommands()...)
 	return cmds
 }

@@ -1,12 +1,20 @@
 package main
 
-// extraCommands lists the commands of the image pipeline and the pod runtime.
+import stage1 "github.com/acirun/acirun/stage1-systemd"
+
+// extraCommands lists commands added by later parts of acirun (systemd
+// units, networking); none yet.
 func extraCommands() []*command {
 	return nil
 }
 
 // hiddenEntry dispatches the entry points that acirun re-executes itself
-// into; they are not commands a user types.
+// into (docs/pod-layout.md); they are not commands a user types. This is
+// the one place the CLI reaches into the pod side: the acirun binary is
+// also stage1.
 func hiddenEntry(args []string) (int, bool) {
+	if len(args) > 0 && args[0] == "stage1" {
+		return stage1.Main(args[1:]), true
+	}
 	return 0, false
 }

@@ -1,0 +1,419 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/pod"
+	"github.com/acirun/acirun/stage0/pull"
+	"github.com/acirun/acirun/stage0/store"
+)
+
+// fetchFlags are the flags of every command that may fetch images.
+type fetchFlags struct {
+	insecure fetch.Insecure
+	policy   fetch.PullPolicy
+	quiet    bool
+}
+
+func (f *fetchFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.insecure, "insecure-options", "relax security checks, comma-separated: image (no signature check), tls, http, pubkey, all-fetch; each use is reported")
+	fs.Var(&f.policy, "pull-policy", "when to fetch: new (only what the store lacks), update (ask the server whether it changed), never (store only)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+}
+
+// openStore opens the image store under --dir.
+func (c *CLI) openStore() (*store.Store, error) {
+	return store.Open(filepath.Join(c.Dir, "store"), store.Options{})
+}
+
+// puller builds the image pipeline with the command's fetch flags.
+func (c *CLI) puller(f *fetchFlags) (*pull.Puller, error) {
+	st, err := c.openStore()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := fetch.LoadAuth(filepath.Join(c.SystemConfig, "auth.d"), filepath.Join(c.LocalConfig, "auth.d"))
+	if err != nil {
+		return nil, err
+	}
+	fetcher := fetch.New(fetch.Options{Insecure: f.insecure, Auth: auth, Warnings: c.Stderr, Progress: c.Stderr, Quiet: f.quiet})
+	return &pull.Puller{
+		Store:      st,
+		Trust:      c.trustStore(),
+		Fetcher:    fetcher,
+		Policy:     f.policy,
+		Insecure:   f.insecure,
+		Warnings:   c.Stderr,
+		PartialDir: filepath.Join(c.Dir, "store", "partial"),
+	}, nil
+}
+
+func storeCommands() []*command {
+	var (
+		ff         fetchFlags
+		full       bool
+		format     string
+		grace      time.Duration
+		overwrite  bool
+		repair     bool
+		rootfsOnly bool
+	)
+	idOf := func(img *store.Image) string {
+		if full {
+			return img.ID
+		}
+		return img.ID[:min(len(img.ID), len("sha512-")+32)]
+	}
+	return []*command{
+		{
+			name:    "fetch",
+			usage:   "fetch [--insecure-options=…] [--pull-policy=new|update|never] [--full] IMAGE...",
+			summary: "Fetch images into the store, checking their signatures",
+			help: `IMAGE is a local file (signature FILE.asc beside it), an http(s) URL (signature at
+URL.asc), an image name with optional version and labels resolved by appc discovery
+(example.com/app:1.0,os=linux,arch=amd64), or an image ID (prefix) already stored.
+
+The image is verified against the keys trusted for its name's prefix (see "acirun
+trust"), hashed, and extracted in one pass; it appears in the store only if all of
+it checks out. Dependencies are fetched the same way and the rendered tree is
+composed now, so that running it later costs no extraction. Prints the image ID.`,
+			flags: func(fs *flag.FlagSet) {
+				ff.register(fs)
+				fs.BoolVar(&full, "full", false, "print the whole image ID")
+			},
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				if len(args) == 0 {
+					return usagef("fetch needs at least one IMAGE")
+				}
+				p, err := c.puller(&ff)
+				if err != nil {
+					return err
+				}
+				for _, ref := range args {
+					img, err := p.Pull(ctx, ref)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(c.Stdout, idOf(img))
+				}
+				return nil
+			},
+		},
+		{
+			name:    "image list",
+			usage:   "image list [--format=table|json] [--full]",
+			summary: "List the images in the store",
+			flags: func(fs *flag.FlagSet) {
+				fs.StringVar(&format, "format", "table", "output format: table or json")
+				fs.BoolVar(&full, "full", false, "print whole image IDs")
+			},
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				if len(args) != 0 {
+					return usagef("image list takes no arguments")
+				}
+				st, err := c.openStore()
+				if err != nil {
+					return err
+				}
+				imgs, err := st.List(store.Filter{})
+				if err != nil {
+					return err
+				}
+				switch format {
+				case "json":
+					type entry struct {
+						ID         string            `json:"id"`
+						Name       string            `json:"name"`
+						Labels     map[string]string `json:"labels,omitempty"`
+						ImportTime time.Time         `json:"importTime"`
+						LastUsed   time.Time         `json:"lastUsed,omitzero"`
+						Size       int64             `json:"size"`
+						Source     string            `json:"source,omitempty"`
+						Signer     string            `json:"signer,omitempty"`
+					}
+					out := []entry{}
+					for _, img := range imgs {
+						e := entry{ID: idOf(img), Name: img.Name, ImportTime: img.ImportTime, LastUsed: img.LastUsed, Size: img.Size, Source: img.Origin.URL, Signer: img.Origin.Signer}
+						if len(img.Labels) > 0 {
+							e.Labels = map[string]string{}
+							for _, l := range img.Labels {
+								e.Labels[string(l.Name)] = l.Value
+							}
+						}
+						out = append(out, e)
+					}
+					enc := json.NewEncoder(c.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(out)
+				case "table":
+					tw := tabwriter.NewWriter(c.Stdout, 2, 8, 2, ' ', 0)
+					fmt.Fprintf(tw, "ID\tNAME\tSIZE\tIMPORT TIME\tLAST USED\n")
+					for _, img := range imgs {
+						name := img.Name
+						for _, l := range img.Labels {
+							if l.Name == "version" {
+								name += ":" + l.Value
+							}
+						}
+						last := "never"
+						if !img.LastUsed.IsZero() {
+							last = img.LastUsed.Local().Format(time.DateTime)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idOf(img), name, humanSize(img.Size), img.ImportTime.Local().Format(time.DateTime), last)
+					}
+					return tw.Flush()
+				}
+				return usagef("--format: %q is not table or json", format)
+			},
+		},
+		{
+			name:    "image rm",
+			usage:   "image rm ID...",
+			summary: "Remove images from the store (not those a pod uses)",
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				if len(args) == 0 {
+					return usagef("image rm needs an image ID")
+				}
+				st, err := c.openStore()
+				if err != nil {
+					return err
+				}
+				inUse, err := inUseImages(c.Dir)
+				if err != nil {
+					return err
+				}
+				failed := 0
+				for _, ref := range args {
+					img, err := st.Get(ref)
+					if err == nil && inUse[img.ID] {
+						err = fmt.Errorf("image %s is used by a prepared or running pod", ref)
+					}
+					if err == nil {
+						err = st.Remove(ctx, img.ID)
+					}
+					if err != nil {
+						fmt.Fprintf(c.Stderr, "acirun: %v\n", err)
+						failed++
+						continue
+					}
+					fmt.Fprintf(c.Stdout, "removed %s\n", idOf(img))
+				}
+				if failed > 0 {
+					return exitCodeError{code: exitFailure}
+				}
+				return nil
+			},
+		},
+		{
+			name:    "image export",
+			usage:   "image export [--overwrite] ID OUT.aci",
+			summary: "Write a stored image out as an ACI file (same image ID)",
+			flags: func(fs *flag.FlagSet) {
+				fs.BoolVar(&overwrite, "overwrite", false, "replace OUT.aci if it exists")
+			},
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				if len(args) != 2 {
+					return usagef("image export takes ID and OUT.aci")
+				}
+				st, err := c.openStore()
+				if err != nil {
+					return err
+				}
+				img, err := st.Get(args[0])
+				if err != nil {
+					return err
+				}
+				return writeFileAtomic(args[1], overwrite, func(w io.Writer) error {
+					return st.Export(ctx, img.ID, w)
+				})
+			},
+		},
+		{
+			name:    "image extract",
+			usage:   "image extract [--rootfs] ID DIR",
+			summary: "Extract a stored image's own rootfs into a new directory",
+			flags: func(fs *flag.FlagSet) {
+				fs.BoolVar(&rootfsOnly, "rootfs", true, "extract only rootfs (always true: the manifest is printed by cat-manifest)")
+			},
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				if len(args) != 2 {
+					return usagef("image extract takes ID and DIR")
+				}
+				st, err := c.openStore()
+				if err != nil {
+					return err
+				}
+				img, err := st.Get(args[0])
+				if err != nil {
+					return err
+				}
+				return st.ExtractTo(ctx, img.ID, args[1])
+			},
+		},
+		{
+			name:    "image render",
+			usage:   "image render ID DIR",
+			summary: "Copy a stored image's rendered tree (dependencies and whitelist applied) into a new directory",
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				if len(args) != 2 {
+					return usagef("image render takes ID and DIR")
+				}
+				st, err := c.openStore()
+				if err != nil {
+					return err
+				}
+				img, err := st.Get(args[0])
+				if err != nil {
+					return err
+				}
+				return st.RenderTo(ctx, img.ID, args[1])
+			},
+		},
+		{
+			name:    "image verify",
+			usage:   "image verify [--repair] [ID...]",
+			summary: "Re-hash rendered trees against the hashes recorded at render time",
+			flags: func(fs *flag.FlagSet) {
+				fs.BoolVar(&repair, "repair", true, "render a damaged tree again from the stored image")
+			},
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				p, err := c.puller(&ff)
+				if err != nil {
+					return err
+				}
+				st := p.Store
+				var imgs []*store.Image
+				if len(args) == 0 {
+					if imgs, err = st.List(store.Filter{}); err != nil {
+						return err
+					}
+				}
+				for _, ref := range args {
+					img, err := st.Get(ref)
+					if err != nil {
+						return err
+					}
+					imgs = append(imgs, img)
+				}
+				bad := 0
+				for _, img := range imgs {
+					err := st.VerifyTree(ctx, img.ID)
+					switch {
+					case err == nil:
+						fmt.Fprintf(c.Stdout, "%s: ok\n", idOf(img))
+					case repair:
+						if _, rerr := p.Repair(ctx, img.ID); rerr != nil {
+							fmt.Fprintf(c.Stdout, "%s: %v; repair failed: %v\n", idOf(img), err, rerr)
+							bad++
+						} else {
+							fmt.Fprintf(c.Stdout, "%s: %v; repaired\n", idOf(img), err)
+						}
+					default:
+						fmt.Fprintf(c.Stdout, "%s: %v\n", idOf(img), err)
+						bad++
+					}
+				}
+				if bad > 0 {
+					return exitCodeError{code: exitFailure, msg: fmt.Sprintf("%d images damaged", bad)}
+				}
+				return nil
+			},
+		},
+		{
+			name:    "image gc",
+			usage:   "image gc [--grace-period=DURATION]",
+			summary: "Remove images no pod uses and not used within the grace period",
+			flags: func(fs *flag.FlagSet) {
+				fs.DurationVar(&grace, "grace-period", 24*time.Hour, "keep images imported or used more recently than this")
+			},
+			run: func(ctx context.Context, c *CLI, args []string) error {
+				if len(args) != 0 {
+					return usagef("image gc takes no arguments")
+				}
+				st, err := c.openStore()
+				if err != nil {
+					return err
+				}
+				res, err := st.GC(ctx, store.GCOptions{GracePeriod: grace, InUse: func() (map[string]bool, error) {
+					return inUseImages(c.Dir)
+				}})
+				if err != nil {
+					return err
+				}
+				for _, id := range res.Removed {
+					fmt.Fprintf(c.Stdout, "removed %s\n", id)
+				}
+				for _, id := range res.InUse {
+					c.debugf("kept %s: used by a pod", id)
+				}
+				return nil
+			},
+		},
+	}
+}
+
+// humanSize prints a byte count the way ls -h does.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// writeFileAtomic writes path through a temporary file beside it, renamed
+// into place only when write succeeded.
+func writeFileAtomic(path string, overwrite bool, write func(io.Writer) error) error {
+	if !overwrite {
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("%s exists (use --overwrite to replace it)", path)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// inUseImages is the set of image IDs that prepared or running pods use.
+func inUseImages(dataDir string) (map[string]bool, error) {
+	ids, err := pod.InUseImages(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id.String()] = true
+	}
+	return set, nil
+}

@@ -1,0 +1,482 @@
+// Package pull gets images into the store: it resolves an image reference
+// (a file, an http(s) URL, a name found by appc discovery, or an image ID),
+// downloads the image and its detached signature, and imports it in one
+// pass in which the same bytes are verified against the trust store,
+// decompressed, hashed and extracted. Nothing becomes visible in the store
+// unless the hash, the manifest and the signature all check out.
+//
+// Dependencies are fetched the same way, by discovery on their names, and
+// the rendered tree is composed at fetch time, so that running a pod later
+// costs no extraction.
+package pull
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/discovery"
+	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/store"
+	"github.com/acirun/acirun/stage0/trust"
+)
+
+// maxSignatureSize bounds a detached signature: a few hundred bytes in
+// practice; a server must not make us buffer more.
+const maxSignatureSize = 1 << 20
+
+// Puller brings images into a store under one policy.
+type Puller struct {
+	Store   *store.Store
+	Trust   *trust.Store
+	Fetcher *fetch.Fetcher
+	// Policy says when the network is consulted (rkt's semantics): new
+	// fetches only what the store lacks, update asks the server whether a
+	// stored copy changed, never uses the store only.
+	Policy fetch.PullPolicy
+	// Insecure is the set of relaxations; InsecureImage skips signature
+	// checks (and is reported on Warnings for every image).
+	Insecure fetch.Insecure
+	// Warnings receives one line per relaxation used; nil discards.
+	Warnings io.Writer
+	// PartialDir keeps interrupted downloads so that the next attempt
+	// resumes them; "" disables resuming.
+	PartialDir string
+	// HostLabels are the os/arch labels discovery adds when the reference
+	// does not give them; nil means discovery.HostLabels().
+	HostLabels map[string]string
+}
+
+// Kind says how a reference was understood.
+type Kind int
+
+// The kinds of image reference.
+const (
+	KindFile Kind = iota
+	KindURL
+	KindID
+	KindName
+)
+
+func (k Kind) String() string {
+	return [...]string{"file", "URL", "image ID", "name"}[k]
+}
+
+// Classify says how ref will be resolved: an http(s) URL; "sha512-…" (an
+// image ID or ID prefix in the store); a path to an existing file, or
+// anything that looks like a path (starts with /, ./ or ../, or ends in
+// .aci); otherwise an image name with optional version and labels
+// (example.com/app:1.0,os=linux).
+func Classify(ref string) Kind {
+	switch {
+	case strings.HasPrefix(ref, "https://"), strings.HasPrefix(ref, "http://"):
+		return KindURL
+	case strings.HasPrefix(ref, "file://"):
+		return KindFile
+	case strings.HasPrefix(ref, aci.ImageIDPrefix):
+		return KindID
+	case strings.HasPrefix(ref, "/"), strings.HasPrefix(ref, "./"), strings.HasPrefix(ref, "../"), strings.HasSuffix(ref, ".aci"):
+		return KindFile
+	}
+	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
+		return KindFile
+	}
+	return KindName
+}
+
+// Pull resolves ref per the policy and returns the stored, rendered image.
+func (p *Puller) Pull(ctx context.Context, ref string) (*store.Image, error) {
+	var img *store.Image
+	var err error
+	switch Classify(ref) {
+	case KindURL:
+		img, err = p.pullURL(ctx, ref)
+	case KindFile:
+		img, err = p.pullFile(ctx, strings.TrimPrefix(ref, "file://"))
+	case KindID:
+		img, err = p.Store.Get(ref)
+	default:
+		var app discovery.App
+		app, err = discovery.ParseApp(ref)
+		if err == nil {
+			img, err = p.pullName(ctx, app, "")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.render(ctx, img)
+}
+
+// render makes sure img's tree is composed, fetching missing dependencies.
+func (p *Puller) render(ctx context.Context, img *store.Image) (*store.Image, error) {
+	if img.Rendered {
+		return img, nil
+	}
+	return p.Store.Render(ctx, img.ID, p.resolveDependency)
+}
+
+// resolveDependency finds or fetches one dependency (spec A13): by its image
+// ID when the store has it, otherwise by discovery on its name and labels,
+// with the signature checked for the dependency's own name.
+func (p *Puller) resolveDependency(ctx context.Context, dep aci.Dependency) (string, error) {
+	want := dep.ImageID.String()
+	if want != "" {
+		if img, err := p.Store.Get(want); err == nil {
+			return img.ID, nil
+		}
+	}
+	app := discovery.App{Name: string(dep.ImageName), Labels: map[string]string{}}
+	for _, l := range dep.Labels {
+		app.Labels[string(l.Name)] = l.Value
+	}
+	img, err := p.pullName(ctx, app, want)
+	if err != nil {
+		return "", fmt.Errorf("dependency %s: %w", app, err)
+	}
+	if want != "" && img.ID != want {
+		return "", fmt.Errorf("dependency %s: image ID %s, the manifest asks for %s", app, img.ID, want)
+	}
+	return img.ID, nil
+}
+
+// pullFile imports a local ACI file; its signature is FILE.asc.
+func (p *Puller) pullFile(ctx context.Context, path string) (*store.Image, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open image: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("image %s: not a regular file", path)
+	}
+	var sig []byte
+	if !p.skipSignatures(path) {
+		sig, err = readSignatureFile(abs + ".asc")
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", path, err)
+		}
+	}
+	img, err := p.importStream(ctx, f, importSpec{source: path, sig: sig})
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+func readSignatureFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no signature: %s does not exist (sign the image with gpg --armor --detach-sign, or skip the check with --insecure-options=image)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read signature: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSignatureSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read signature %s: %w", path, err)
+	}
+	if len(b) > maxSignatureSize {
+		return nil, fmt.Errorf("signature %s is larger than %d bytes", path, maxSignatureSize)
+	}
+	return b, nil
+}
+
+// skipSignatures reports whether --insecure-options=image is in force, and
+// says so for what.
+func (p *Puller) skipSignatures(what string) bool {
+	if !p.Insecure.Has(fetch.InsecureImage) {
+		return false
+	}
+	fetch.Warn(p.Warnings, fetch.InsecureImage, "signature of %s not checked", what)
+	return true
+}
+
+// pullURL fetches an ACI from an http(s) URL; its signature is URL.asc.
+func (p *Puller) pullURL(ctx context.Context, rawURL string) (*store.Image, error) {
+	stored := p.storedByURL(rawURL)
+	switch {
+	case p.Policy == fetch.PullNever:
+		if stored == nil {
+			return nil, fmt.Errorf("image %s is not in the store and --pull-policy=never forbids fetching it", rawURL)
+		}
+		return stored, nil
+	case p.Policy == fetch.PullNew && stored != nil:
+		return stored, nil
+	}
+	return p.download(ctx, fetchSpec{aciURL: rawURL, sigURL: rawURL + ".asc", stored: stored})
+}
+
+// storedByURL returns the newest stored image downloaded from rawURL.
+func (p *Puller) storedByURL(rawURL string) *store.Image {
+	imgs, err := p.Store.List(store.Filter{})
+	if err != nil {
+		return nil
+	}
+	for _, img := range imgs {
+		if img.Origin.URL == rawURL {
+			return img
+		}
+	}
+	return nil
+}
+
+// pullName resolves an image name by the store and by discovery.
+func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID string) (*store.Image, error) {
+	stored := p.storedByName(app)
+	switch {
+	case p.Policy == fetch.PullNever:
+		if stored == nil {
+			return nil, fmt.Errorf("image %s is not in the store and --pull-policy=never forbids fetching it", app)
+		}
+		return stored, nil
+	case p.Policy == fetch.PullNew && stored != nil:
+		return stored, nil
+	}
+	hostLabels := p.HostLabels
+	if hostLabels == nil {
+		hostLabels = discovery.HostLabels()
+	}
+	full := app.WithDefaults(hostLabels)
+	d := &discovery.Discoverer{Client: p.Fetcher.Client(), AllowHTTP: p.Insecure.Has(fetch.InsecureHTTP)}
+	eps, err := d.Endpoints(ctx, full)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, ep := range eps {
+		img, err := p.download(ctx, fetchSpec{aciURL: ep.ACI, sigURL: ep.Sig, app: &app, expectedID: expectedID, stored: stored})
+		if err == nil {
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		if ep.Simple {
+			err = fmt.Errorf("%w (meta discovery found nothing: %s)", err, ep.Reason)
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("fetch %s: %w", app, errors.Join(errs...))
+}
+
+// storedByName finds the newest stored image with app's name and labels.
+func (p *Puller) storedByName(app discovery.App) *store.Image {
+	var labels []aci.Label
+	keys := make([]string, 0, len(app.Labels))
+	for k := range app.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "version" && app.Labels[k] == discovery.DefaultVersion {
+			continue // "latest" is the newest, not a label to match
+		}
+		labels = append(labels, aci.Label{Name: aci.ACIdentifier(k), Value: app.Labels[k]})
+	}
+	img, err := p.Store.GetByName(app.Name, labels)
+	if err != nil {
+		return nil
+	}
+	return img
+}
+
+// fetchSpec is one image download.
+type fetchSpec struct {
+	aciURL, sigURL string
+	// app is what discovery was asked for; the manifest must match it.
+	app        *discovery.App
+	expectedID string
+	// stored is the copy already in the store (for --pull-policy=update).
+	stored *store.Image
+}
+
+// errNotModified ends an import whose download found the stored copy current.
+var errNotModified = errors.New("not modified")
+
+// download fetches the signature, then streams the image into the store.
+func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, error) {
+	var cache *fetch.CacheInfo
+	if fs.stored != nil && fs.stored.Origin.URL == fs.aciURL {
+		cache = &fetch.CacheInfo{ETag: fs.stored.Origin.ETag, MaxAge: fs.stored.Origin.MaxAge, FetchedAt: fs.stored.FetchedAt}
+		if cache.Fresh(time.Now()) {
+			return fs.stored, nil
+		}
+	}
+	var sig []byte
+	if !p.skipSignatures(fs.aciURL) {
+		var err error
+		sig, err = p.fetchSignature(ctx, fs.sigURL)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", fs.aciURL, err)
+		}
+	}
+	partial := ""
+	if p.PartialDir != "" {
+		if err := os.MkdirAll(p.PartialDir, 0o700); err != nil {
+			return nil, fmt.Errorf("partial downloads: %w", err)
+		}
+		sum := sha256.Sum256([]byte(fs.aciURL))
+		partial = filepath.Join(p.PartialDir, hex.EncodeToString(sum[:16])+".aci.part")
+	}
+	pr, pw := io.Pipe()
+	type result struct {
+		resp *fetch.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var resp *fetch.Response
+		var err error
+		if partial != "" {
+			resp, err = p.Fetcher.Download(ctx, fs.aciURL, partial, pw, fetch.GetOptions{Label: "image", Cache: cache})
+		} else {
+			resp, err = p.Fetcher.Get(ctx, fs.aciURL, fetch.GetOptions{Label: "image", Cache: cache})
+			if err == nil && resp.Body != nil {
+				_, err = io.Copy(pw, resp.Body)
+				resp.Body.Close()
+			}
+		}
+		if err == nil && resp.Outcome != fetch.Fetched {
+			err = errNotModified
+		}
+		pw.CloseWithError(err)
+		done <- result{resp, err}
+	}()
+	origin := store.Origin{URL: fs.aciURL}
+	img, err := p.importStream(ctx, pr, importSpec{source: fs.aciURL, sig: sig, app: fs.app, expectedID: fs.expectedID, origin: &origin, cache: func() *fetch.CacheInfo {
+		r := <-done
+		done <- r
+		if r.resp == nil {
+			return nil
+		}
+		return &r.resp.Cache
+	}})
+	pr.CloseWithError(errors.New("import ended"))
+	r := <-done
+	if errors.Is(r.err, errNotModified) && fs.stored != nil {
+		o := fs.stored.Origin
+		o.ETag, o.MaxAge = r.resp.Cache.ETag, r.resp.Cache.MaxAge
+		if o.ETag == "" {
+			o.ETag = fs.stored.Origin.ETag
+		}
+		if err := p.Store.UpdateOrigin(ctx, fs.stored.ID, o); err != nil {
+			return nil, err
+		}
+		return fs.stored, nil
+	}
+	if err != nil {
+		if r.err != nil && !errors.Is(err, r.err) {
+			return nil, fmt.Errorf("fetch %s: %w", fs.aciURL, r.err)
+		}
+		return nil, err
+	}
+	return img, nil
+}
+
+// fetchSignature downloads a detached signature.
+func (p *Puller) fetchSignature(ctx context.Context, sigURL string) ([]byte, error) {
+	resp, err := p.Fetcher.Get(ctx, sigURL, fetch.GetOptions{})
+	if err != nil {
+		var se *fetch.StatusError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("no signature at %s: %w (skip the check with --insecure-options=image)", sigURL, err)
+		}
+		return nil, fmt.Errorf("fetch signature: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxSignatureSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch signature %s: %w", sigURL, err)
+	}
+	if len(b) > maxSignatureSize {
+		return nil, fmt.Errorf("signature %s is larger than %d bytes", sigURL, maxSignatureSize)
+	}
+	return b, nil
+}
+
+// importSpec is one import from a stream.
+type importSpec struct {
+	source     string
+	sig        []byte // nil: not checked (--insecure-options=image)
+	app        *discovery.App
+	expectedID string
+	origin     *store.Origin
+	// cache, when set, gives the caching data of the download once the
+	// stream is complete.
+	cache func() *fetch.CacheInfo
+}
+
+// importStream imports r into the store, teeing it into the signature
+// check. The manifest's name selects the trusted keys; for a discovered
+// image it must also match what was asked.
+func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (*store.Image, error) {
+	var v *trust.Verifier
+	if is.sig != nil {
+		var err error
+		if is.app != nil {
+			v, err = p.Trust.NewVerifier(is.app.Name, is.sig)
+		} else {
+			v, err = p.Trust.NewDeferredVerifier(is.source, is.sig)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", is.source, err)
+		}
+		r = io.TeeReader(r, v)
+	}
+	opts := store.ImportOptions{ExpectedID: is.expectedID}
+	if is.origin != nil {
+		opts.Origin = *is.origin
+	}
+	opts.Verify = func(m *aci.ImageManifest, o *store.Origin) error {
+		if is.app != nil {
+			labels := map[string]string{}
+			for _, l := range m.Labels {
+				labels[string(l.Name)] = l.Value
+			}
+			if err := discovery.MatchManifest(*is.app, string(m.Name), labels); err != nil {
+				return fmt.Errorf("image %s: %w", is.source, err)
+			}
+		}
+		if v != nil {
+			signer, err := v.VerifyFor(string(m.Name))
+			if err != nil {
+				return err
+			}
+			o.Signer = signer.Fingerprint
+		}
+		if is.cache != nil {
+			if c := is.cache(); c != nil {
+				o.ETag, o.MaxAge = c.ETag, c.MaxAge
+			}
+		}
+		return nil
+	}
+	img, err := p.Store.Import(ctx, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// Repair renders id again from its stored ACI files (after VerifyTree found
+// its tree damaged), fetching dependencies that are missing.
+func (p *Puller) Repair(ctx context.Context, id string) (*store.Image, error) {
+	return p.Store.RepairTree(ctx, id, p.resolveDependency)
+}
