@@ -280,11 +280,11 @@ func (s *Store) List() ([]KeyInfo, error) {
 		base   string
 		system bool
 	}{{s.LocalDir, false}, {s.SystemDir, true}} {
-		fs, err := scanAll(d.base, d.system)
+		found, err := scanAll(d.base, d.system)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, fs...)
+		files = append(files, found...)
 	}
 	// masks[fp] lists the locations ("" = root) of local masks.
 	masks := map[string][]string{}
