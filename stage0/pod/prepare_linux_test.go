@@ -343,3 +343,18 @@ func TestPrepareRelativeDataDir(t *testing.T) {
 		t.Errorf("Load relative: %v, %v", q, err)
 	}
 }
+
+func TestPreparePodManifestAppVolumeSource(t *testing.T) {
+	data := t.TempDir()
+	img := testImage(t, manifestJSON("example.com/db", `{"exec":["/db"],"user":"0","group":"0"}`))
+	pmFile := filepath.Join(t.TempDir(), "pod.json")
+	os.WriteFile(pmFile, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"db","image":{"name":"example.com/db"},
+		"mounts":[{"volume":"x","path":"/x","appVolume":{"name":"x","kind":"host","source":"/nonexistent/acirun"}}]}]}`), 0o644)
+	_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"x": img}}, mustParse(t, "--pod-manifest "+pmFile))
+	if err == nil || !strings.Contains(err.Error(), "volume x: host source /nonexistent/acirun does not exist") {
+		t.Errorf("error %v", err)
+	}
+	if got := podsDirEntries(t, data); len(got) != 0 {
+		t.Errorf("left %v", got)
+	}
+}

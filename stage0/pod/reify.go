@@ -388,7 +388,15 @@ func parseEnvFile(name string, b []byte) ([]EnvVar, error) {
 // volume's source exists and is reached without symlinks (the spec asks to
 // reject symlinked sources, which could be switched under the runtime).
 func checkVolumeSources(pm *aci.PodManifest) error {
-	for _, v := range pm.Volumes {
+	vols := slices.Clone(pm.Volumes)
+	for _, ra := range pm.Apps {
+		for _, m := range ra.Mounts {
+			if m.AppVolume != nil {
+				vols = append(vols, *m.AppVolume)
+			}
+		}
+	}
+	for _, v := range vols {
 		if v.Kind != aci.VolumeHost {
 			continue
 		}
