@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -66,6 +67,12 @@ func New(t testing.TB) *Net {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return &Net{Pool: pool, caCert: cert, caKey: key, addrs: map[string]string{}}
+}
+
+// CAPEM returns the test CA certificate in PEM form, for a child process
+// that has to trust the same servers.
+func (n *Net) CAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: n.caCert.Raw})
 }
 
 // Certificate returns a server certificate signed by the test CA for hosts.
