@@ -21,12 +21,13 @@ const (
 	// InsecureHTTP allows plain http:// for images, signatures, keys and
 	// discovery.
 	InsecureHTTP
-	// InsecurePubKey accepts public keys fetched over plain http or trusts
-	// discovered keys without a fingerprint review.
+	// InsecurePubKey lets public keys be fetched over insecure
+	// connections (plain http, or TLS that does not verify), as in rkt.
 	InsecurePubKey
 	// InsecureCapabilities runs apps with all capabilities.
 	InsecureCapabilities
-	// InsecurePaths leaves the restricted /proc and /sys paths writable.
+	// InsecurePaths leaves the paths that are normally masked or
+	// read-only in /proc and /sys as they are.
 	InsecurePaths
 	// InsecureSeccomp runs apps without a seccomp filter.
 	InsecureSeccomp
