@@ -163,7 +163,10 @@ func (w *archiveWalker) streamError(err error, pipe *walkPipe, src *countingRead
 		return err
 	}
 	where := "at the start"
-	if w.last != "" {
+	switch {
+	case w.cur != "":
+		where = fmt.Sprintf("in entry %q", w.cur)
+	case w.last != "":
 		where = fmt.Sprintf("in or after entry %q", w.last)
 	}
 	var fe *archiveFuncError
@@ -175,18 +178,22 @@ func (w *archiveWalker) streamError(err error, pipe *walkPipe, src *countingRead
 			return fmt.Errorf("entry %q: %w", fe.entry, fe.err)
 		}
 		err = fe.err
-		where = fmt.Sprintf("in entry %q", fe.entry)
 	}
 	if src.err != nil && errors.Is(err, src.err) {
 		return fmt.Errorf("read archive: %w", err)
 	}
-	kind := w.info.Compression.String()
-	if w.info.Compression == CompressionNone {
-		kind = "tar"
+	// A failure of the decompressor is a broken compressed stream; a tar
+	// stream that breaks while the decompressor is fine is a broken tar.
+	kind := "tar"
+	if pipe.err() != nil && w.info.Compression != CompressionNone {
+		kind = w.info.Compression.String()
 	}
 	what := "corrupt"
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		what = "truncated"
+	case kind == "tar" && errors.Is(err, tar.ErrHeader):
+		what = "invalid"
 	}
 	msg := fmt.Sprintf("%s %s stream %s (offset %d of the tar stream)", what, kind, where, pipe.pos)
 	return &ArchiveError{Msg: msg, Err: err}
@@ -210,6 +217,7 @@ type archiveWalker struct {
 	haveManifest bool
 	haveRootfs   bool
 	last         string // name of the last complete entry, for errors
+	cur          string // name of the entry being read, for errors
 	pipe         *walkPipe
 }
 
@@ -226,10 +234,11 @@ func (w *archiveWalker) walk(tr *tar.Reader, fn func(*tar.Header, io.Reader) err
 		if err != nil {
 			return err
 		}
+		w.cur = hdr.Name
 		if err := w.entry(tr, hdr, fn); err != nil {
 			return err
 		}
-		w.last = hdr.Name
+		w.last, w.cur = w.cur, ""
 	}
 }
 

@@ -184,7 +184,7 @@ func TestWalkArchiveCallbackTruncated(t *testing.T) {
 		return err
 	})
 	var ae *ArchiveError
-	if !errors.As(err, &ae) || !strings.Contains(err.Error(), `truncated gzip stream in entry "rootfs/a"`) {
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), `truncated tar stream in entry "rootfs/a"`) {
 		t.Fatalf("err = %v, want an ArchiveError about the truncated stream", err)
 	}
 }
@@ -315,14 +315,23 @@ func TestWalkArchiveBad(t *testing.T) {
 			`not an ACI: unrecognised format`},
 		{"empty file", nil,
 			`not an ACI: empty file`},
+		{"gzip header only", []byte{0x1f, 0x8b, 8},
+			`not an ACI: truncated gzip header`},
+		{"bad gzip header", []byte{0x1f, 0x8b, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+			`not an ACI: gzip: invalid header`},
+		{"bad xz header", []byte{0xfd, '7', 'z', 'X', 'Z', 0, 9, 9, 9, 9, 9, 9, 9, 9},
+			`not an ACI: xz: `},
+		{"bzip2 garbage", []byte("BZh9 this is not bzip2 data at all"),
+			`corrupt bzip2 stream at the start`},
 		{"gzip of garbage", arGzip(t, []byte(strings.Repeat("garbage ", 100))),
-			`corrupt gzip stream at the start`},
+			`invalid tar stream at the start (offset 512 of the tar stream): archive/tar: invalid tar header`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			info, err := WalkArchive(bytes.NewReader(tc.data), nil)
 			if err == nil {
 				t.Fatalf("accepted (ID %s), want error containing %q", info.ID, tc.want)
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q\n does not contain %q", err, tc.want)
 			}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
@@ -103,7 +105,7 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	case CompressionGzip:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, c, fmt.Errorf("gzip: %w", err)
+			return nil, c, headerError(c, err)
 		}
 		return zr, c, nil
 	case CompressionBzip2:
@@ -111,12 +113,25 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	case CompressionXz:
 		xr, err := xz.NewReader(br)
 		if err != nil {
-			return nil, c, fmt.Errorf("xz: %w", err)
+			return nil, c, headerError(c, err)
 		}
 		return io.NopCloser(xr), c, nil
 	}
 	if len(head) == 0 {
-		return nil, c, fmt.Errorf("empty file: not an ACI")
+		return nil, c, fmt.Errorf("empty file")
 	}
 	return nil, c, fmt.Errorf("unrecognised format: not a tar, gzip, bzip2 or xz stream")
+}
+
+// headerError describes a failure to read a compressed stream's header. The
+// decompressors' own messages already name the format ("gzip: invalid
+// header"); a bare end of input does not.
+func headerError(c Compression, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("truncated %s header: %w", c, io.ErrUnexpectedEOF)
+	}
+	if strings.HasPrefix(err.Error(), c.String()+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", c, err)
 }
