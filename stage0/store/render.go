@@ -92,7 +92,18 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 			if err != nil {
 				return nil, err
 			}
-			if _, err := s.render(ctx, did, resolve, append(stack, id), false); err != nil {
+			for _, a := range append(stack, id) {
+				if a == did {
+					return nil, fmt.Errorf("dependency cycle: %s", strings.Join(append(append(stack, id), did), " -> "))
+				}
+			}
+			depForce := false
+			if force {
+				// Repairing: repair a damaged dependency tree first.
+				err := s.VerifyTree(ctx, did)
+				depForce = errors.Is(err, ErrTreeMismatch)
+			}
+			if _, err := s.render(ctx, did, resolve, append(stack, id), depForce); err != nil {
 				return nil, fmt.Errorf("dependency %s (%s): %w", dep.ImageName, did, err)
 			}
 			depIDs = append(depIDs, did)

@@ -248,6 +248,21 @@ func TestRenderErrors(t *testing.T) {
 			return img.ID, nil
 		}
 	}
+	t.Run("self dependency", func(t *testing.T) {
+		s := openStore(t)
+		x := mustImport(t, s, mkACI(t, manifest("example.com/x", deps([2]string{"example.com/x", ""}))))
+		for _, force := range []bool{false, true} {
+			var err error
+			if force {
+				_, err = s.RepairTree(ctx, x.ID, byName(s))
+			} else {
+				_, err = s.Render(ctx, x.ID, byName(s))
+			}
+			if err == nil || !strings.Contains(err.Error(), "dependency cycle") {
+				t.Errorf("force=%v: error = %v", force, err)
+			}
+		}
+	})
 	t.Run("cycle", func(t *testing.T) {
 		s := openStore(t)
 		x := mustImport(t, s, mkACI(t, manifest("example.com/x", deps([2]string{"example.com/y", ""}))))
@@ -306,14 +321,19 @@ func TestRenderErrors(t *testing.T) {
 		}
 		tree, _ := s.TreePath(ids["a"])
 		os.Remove(filepath.Join(tree, "rootfs/g"))
+		btree, _ := s.TreePath(ids["b"])
+		os.Remove(filepath.Join(btree, "rootfs/f"))
+		os.WriteFile(filepath.Join(btree, "rootfs/f"), []byte("corrupt"), 0o644)
 		if err := s.VerifyTree(ctx, ids["a"]); !errors.Is(err, ErrTreeMismatch) {
 			t.Fatalf("VerifyTree = %v", err)
 		}
 		if _, err := s.RepairTree(ctx, ids["a"], nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.VerifyTree(ctx, ids["a"]); err != nil {
-			t.Error(err)
+		for _, n := range []string{"a", "b"} {
+			if err := s.VerifyTree(ctx, ids[n]); err != nil {
+				t.Error(err)
+			}
 		}
 		checkRendered(t, filepath.Join(tree, "rootfs"), map[string]finfo{"f": F(1), "g": F(1)})
 	})

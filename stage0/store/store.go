@@ -134,8 +134,13 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
 	}
-	// The store directory itself must be searchable for a pod's overlay
-	// (trees are read by root only, but mounts traverse it).
+	// Trees hold images' setuid files with their owners: no host user may
+	// reach them, whatever the mode of DIR itself.
+	for _, d := range []string{s.path("trees"), s.path("layers"), s.path("tmp")} {
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
 	if err := os.MkdirAll(s.lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store %s: lock directory: %w", dir, err)
 	}
