@@ -6,8 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -15,43 +15,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// initMain is PID 1 of the pod, in two stages. The first sets the pod up
-// (mounts, hostname, loopback, volumes, cgroups) and then executes itself
-// again with --supervise and the few facts the second stage needs (app
-// names, which handlers exist, cgroup directories). The second stage only
-// starts, reaps and stops processes: a fresh image that never touches the
-// manifest or mount code keeps PID 1's resident memory small for the whole
-// life of the pod.
+// initMain is PID 1 of the pod. It sets the pod up (mounts, hostname,
+// loopback, volumes, cgroups), then sheds what setting up cost it (the
+// garbage, and the pages of the binary it touched) and supervises the apps
+// with the collector off: PID 1 lives as long as the pod, and its resident
+// memory should be its working set, about 3 MB.
 func initMain(args []string) int {
-	// PID 1 lives as long as the pod: keep its heap small.
-	debug.SetGCPercent(25)
 	o, err := parsePodOptions("init", args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return 2
 	}
 	p := &pod{o: o, procs: map[int]*proc{}}
-	if !o.supervise {
-		next, err := p.setup()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
-			return exitCodeFailure
-		}
-		argv := append([]string{"acirun", "stage1", "init", "--supervise"}, next...)
-		argv = append(argv, args...)
-		err = unix.Exec("/proc/self/exe", argv, os.Environ())
-		fmt.Fprintf(os.Stderr, "acirun stage1 init: exec the supervisor: %v\n", err)
+	if err := p.setup(); err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return exitCodeFailure
 	}
+	runtime.GC()
+	debug.FreeOSMemory()
 	// The supervisor allocates next to nothing per event: collecting
 	// garbage would only page the collector back in. The limit still bounds
 	// the heap should that ever change.
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(32 << 20)
-	if err := p.appsFromArgs(); err != nil {
-		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
-		return exitCodeFailure
-	}
 	return p.supervise()
 }
 
@@ -97,18 +83,17 @@ func (p *pod) debugf(format string, args ...any) {
 	}
 }
 
-// setup is init's first stage: it builds every app's root and returns the
-// flags that tell the second stage about the apps.
-func (p *pod) setup() ([]string, error) {
+// setup builds every app's root and the pod around them.
+func (p *pod) setup() error {
 	o := p.o
 	// Our mounts must never propagate to the host: from here on the host's
 	// mount events reach us, ours do not reach it.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-		return nil, fmt.Errorf("make / a slave mount: %w", err)
+		return fmt.Errorf("make / a slave mount: %w", err)
 	}
 	spec, err := loadPodSpec(o.podDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hostname := o.hostname
 	if hostname == "" {
@@ -119,7 +104,7 @@ func (p *pod) setup() ([]string, error) {
 		hostname = "acirun-" + u
 	}
 	if err := unix.Sethostname([]byte(hostname)); err != nil {
-		return nil, fmt.Errorf("set hostname %q: %w", hostname, err)
+		return fmt.Errorf("set hostname %q: %w", hostname, err)
 	}
 	if o.net != "host" {
 		lo, err := netlink.LinkByName("lo")
@@ -127,85 +112,39 @@ func (p *pod) setup() ([]string, error) {
 			err = netlink.LinkSetUp(lo)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("bring up loopback: %w", err)
+			return fmt.Errorf("bring up loopback: %w", err)
 		}
 	}
 	if err := makeEmptyVolumes(spec); err != nil {
-		return nil, err
+		return err
 	}
 	cm, cgErr := findCgroups()
-	var next []string
 	for _, a := range spec.apps {
-		arg := a.name
-		if a.preStart != nil {
-			arg += ",pre-start"
-		}
-		if a.postStop != nil {
-			arg += ",post-stop"
-		}
-		next = append(next, "--app="+arg)
+		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}}
+		p.apps = append(p.apps, r)
 		if err := p.reportIsolators(a); err != nil {
-			return nil, fmt.Errorf("app %s: %w", a.name, err)
+			return fmt.Errorf("app %s: %w", a.name, err)
 		}
 		if a.isolators.memoryLimit != nil || a.isolators.cpuLimitMilli != nil {
 			if cgErr != nil {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
 			} else {
 				dirs, reports := setupAppCgroups(cm, spec.uuid, a.name, a.isolators.memoryLimit, a.isolators.cpuLimitMilli)
-				for _, d := range dirs {
-					next = append(next, "--app-cgroup="+a.name+"="+d)
-				}
+				r.cgroups = dirs
 				for _, l := range reports {
 					p.logf("app %s: isolator %s", a.name, l)
 				}
 			}
 		}
 		if err := buildAppRoot(o, a, hostname, p.logf); err != nil {
-			return nil, err
+			return err
 		}
 		p.debugf("app %s: root ready", a.name)
-	}
-	return next, nil
-}
-
-// appsFromArgs reads the --app and --app-cgroup flags of the second stage.
-func (p *pod) appsFromArgs() error {
-	for _, a := range p.o.appArgs {
-		parts := strings.Split(a, ",")
-		r := &appRun{name: parts[0], exit: appExit{Name: parts[0]}}
-		for _, h := range parts[1:] {
-			switch h {
-			case "pre-start":
-				r.preStart = true
-			case "post-stop":
-				r.postStop = true
-			default:
-				return fmt.Errorf("--app=%s: unknown handler %q", a, h)
-			}
-		}
-		p.apps = append(p.apps, r)
-	}
-	for _, c := range p.o.appCgroups {
-		name, dir, _ := strings.Cut(c, "=")
-		found := false
-		for _, r := range p.apps {
-			if r.name == name {
-				r.cgroups = append(r.cgroups, dir)
-				found = true
-			}
-		}
-		if !found {
-			return fmt.Errorf("--app-cgroup=%s: no such app", c)
-		}
-	}
-	if len(p.apps) == 0 {
-		return fmt.Errorf("no --app given")
 	}
 	return nil
 }
 
-// supervise is init's second stage: it runs the apps to the end and returns
-// the pod's exit code.
+// supervise runs the apps to the end and returns the pod's exit code.
 func (p *pod) supervise() int {
 	o := p.o
 

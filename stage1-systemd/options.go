@@ -27,11 +27,6 @@ type podOptions struct {
 	noOverlay     bool
 	debug         bool
 	podDir        string
-
-	// Set only by init for its own second stage (see initMain).
-	supervise  bool
-	appArgs    []string // NAME[,pre-start][,post-stop]
-	appCgroups []string // NAME=DIR
 }
 
 // hostsEntry is one --hosts-entry IP=NAME.
@@ -129,11 +124,6 @@ func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, 
 	fs.Var(listFlag{&insecure, true}, "insecure-options", "capabilities,paths,seccomp")
 	fs.BoolVar(&o.noOverlay, "no-overlay", false, "give each app a private copy of its rendered tree instead of an overlay")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
-	if cmd == "init" {
-		fs.BoolVar(&o.supervise, "supervise", false, "internal: the pod is set up, supervise its apps")
-		fs.Var(listFlag{&o.appArgs, false}, "app", "internal: NAME[,pre-start][,post-stop] (repeatable)")
-		fs.Var(listFlag{&o.appCgroups, false}, "app-cgroup", "internal: NAME=DIR (repeatable)")
-	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func TestParsePodOptions(t *testing.T) {
 		{}, {"a", "b"}, {"--net=default", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
 		{"--hosts-entry=1.2.3.4", "p"}, {"--hosts-entry=1.2.3.4=bad name", "p"}, {"--hosts-entry=x=y", "p"},
 		{"--hostname=a\nb", "p"}, {"--insecure-options=everything", "p"}, {"--stop-timeout=-1s", "p"},
-		{"--dns-search=a\nnameserver 6.6.6.6", "p"}, {"--supervise", "p"},
+		{"--dns-search=a\nnameserver 6.6.6.6", "p"},
 	} {
 		if _, err := parsePodOptions("run", bad, devNull(t)); err == nil {
 			t.Errorf("parsePodOptions(%q) accepted", bad)
