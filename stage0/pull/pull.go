@@ -32,7 +32,7 @@ import (
 
 // maxSignatureSize bounds a detached signature: a few hundred bytes in
 // practice; a server must not make us buffer more.
-const maxSignatureSize = 1 << 20
+const maxSignatureSize = trust.MaxSignatureSize
 
 // Puller brings images into a store under one policy.
 type Puller struct {
@@ -382,6 +382,12 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 		return fs.stored, nil
 	}
 	if err != nil {
+		// The partial file holds bytes that failed a check (hash,
+		// manifest, signature) or a transfer that broke for good: do not
+		// resume from them.
+		if partial != "" && r.err == nil {
+			fetch.RemovePartial(partial)
+		}
 		if r.err != nil && !errors.Is(err, r.err) {
 			return nil, fmt.Errorf("fetch %s: %w", fs.aciURL, r.err)
 		}
@@ -451,7 +457,7 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 				labels[string(l.Name)] = l.Value
 			}
 			if err := discovery.MatchManifest(*is.app, string(m.Name), labels); err != nil {
-				return fmt.Errorf("image %s: %w", is.source, err)
+				return err
 			}
 		}
 		if v != nil {
@@ -470,7 +476,7 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 	}
 	img, err := p.Store.Import(ctx, r, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fetch %s: %w", is.source, err)
 	}
 	return img, nil
 }

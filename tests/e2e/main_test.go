@@ -1,0 +1,170 @@
+// Package e2e holds end-to-end tests of acirun as a user drives it: the real
+// binary, keys and signatures made with real gpg, images made with our
+// builder and with plain tar, HTTPS servers with a test CA on loopback or in
+// the test box's own network namespace, and pods run in a plain root shell
+// and as systemd units in a box running a real systemd (tests/box).
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/acirun/acirun/tests/box"
+)
+
+// env is what every test of the package shares.
+type env struct {
+	repo    string // repository root
+	acirun  string // the binary under test, in repo/bin so the box sees it
+	testapp string // the static test program
+}
+
+var (
+	shared box.Shared
+	e      env
+)
+
+func TestMain(m *testing.M) {
+	box.Reexec()
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		os.Exit(1)
+	}
+	if err := shared.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	_, file, _, _ := runtime.Caller(0)
+	e.repo = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	dir := filepath.Join(e.repo, "bin", "e2e")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	e.acirun = filepath.Join(dir, "acirun")
+	e.testapp = filepath.Join(dir, "testapp")
+	for out, pkg := range map[string]string{e.acirun: "./cmd/acirun", e.testapp: "./tests/testapp"} {
+		build := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+		build.Dir = e.repo
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := build.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return m.Run(), nil
+}
+
+// needRoot skips a test that needs root outside CI and fails it in CI.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root, and CI runs as root")
+	}
+	t.Skip("needs root (namespaces, mounts); run as root")
+}
+
+// result is what one acirun invocation did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// host is an acirun setup on the host: its own data and config dirs.
+type host struct {
+	t      *testing.T
+	dir    string // scratch
+	data   string
+	local  string
+	system string
+	env    []string // extra environment (SSL_CERT_FILE, …)
+}
+
+func newHost(t *testing.T) *host {
+	dir := t.TempDir()
+	return &host{t: t, dir: dir, data: filepath.Join(dir, "data"), local: filepath.Join(dir, "etc"), system: filepath.Join(dir, "usr")}
+}
+
+func (h *host) args(args ...string) []string {
+	return append([]string{"--dir=" + h.data, "--local-config=" + h.local, "--system-config=" + h.system}, args...)
+}
+
+// run runs acirun with h's directories.
+func (h *host) run(args ...string) result {
+	h.t.Helper()
+	return h.runCtx(context.Background(), args...)
+}
+
+func (h *host) runCtx(ctx context.Context, args ...string) result {
+	h.t.Helper()
+	cmd := exec.CommandContext(ctx, e.acirun, h.args(args...)...)
+	cmd.Env = append(os.Environ(), h.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("acirun %s: %v", strings.Join(args, " "), err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// ok runs acirun and fails the test unless it exits 0.
+func (h *host) ok(args ...string) result {
+	h.t.Helper()
+	r := h.run(args...)
+	if r.code != 0 {
+		h.t.Fatalf("acirun %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// fails runs acirun, requires exit code 254 and every want in stderr.
+func (h *host) fails(want []string, args ...string) result {
+	h.t.Helper()
+	r := h.run(args...)
+	if r.code != 254 {
+		h.t.Fatalf("acirun %s: want exit 254: %s", strings.Join(args, " "), r)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			h.t.Errorf("acirun %s: stderr lacks %q:\n%s", strings.Join(args, " "), w, r.stderr)
+		}
+	}
+	return r
+}
+
+// storeIDs lists the full IDs in the store.
+func (h *host) storeIDs() []string {
+	h.t.Helper()
+	r := h.ok("image", "list", "--format=json", "--full")
+	var ids []string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, `"id": "`) {
+			ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(line, `"id": "`), `",`))
+		}
+	}
+	return ids
+}
