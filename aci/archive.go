@@ -20,6 +20,12 @@ const (
 	RootfsEntry   = "rootfs"
 )
 
+// MaxArchiveEntries caps the number of entries in an ACI. The duplicate
+// check remembers every name (as a 16-byte hash), so without a cap a small,
+// highly compressed archive of empty files could make WalkArchive use
+// unbounded memory. Real images have at most a few hundred thousand files.
+const MaxArchiveEntries = 1 << 20
+
 // ArchiveInfo is what one pass over an ACI learns about it.
 type ArchiveInfo struct {
 	// ID is the image ID: the SHA-512 of the whole uncompressed tar
@@ -105,10 +111,14 @@ func badEntry(name, format string, args ...any) *ArchiveError {
 // only be known to be valid at the end, a caller extracting through fn must
 // discard its work if WalkArchive returns an error.
 //
-// Memory use is constant except for 16 bytes per entry for the duplicate
-// check. The decompressor runs in its own goroutine, which has returned
+// Memory use is constant except for the duplicate check, which keeps a
+// 16-byte hash of each name (at most MaxArchiveEntries of them). The decompressor runs in its own goroutine, which has returned
 // before WalkArchive does.
 func WalkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*ArchiveInfo, error) {
+	return walkArchive(r, fn, MaxArchiveEntries)
+}
+
+func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, maxEntries int) (*ArchiveInfo, error) {
 	src := &countingReader{r: r}
 	zr, comp, err := Decompress(src)
 	if err != nil {
@@ -129,6 +139,7 @@ func WalkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*
 		seed2: maphash.MakeSeed(),
 		seen:  make(map[[2]uint64]bool),
 		pipe:  pipe,
+		max:   maxEntries,
 	}
 	if err := w.walk(tar.NewReader(pipe), fn); err != nil {
 		return nil, w.streamError(err, pipe, src)
@@ -218,6 +229,7 @@ type archiveWalker struct {
 	haveRootfs   bool
 	last         string // name of the last complete entry, for errors
 	cur          string // name of the entry being read, for errors
+	max          int    // most entries allowed
 	pipe         *walkPipe
 }
 
@@ -276,6 +288,9 @@ func (w *archiveWalker) entry(tr *tar.Reader, hdr *tar.Header, fn func(*tar.Head
 			return badEntry(raw, "top-level \".\" entry is not a directory (type %s)", tarTypeName(hdr.Typeflag))
 		}
 		return nil
+	}
+	if len(w.seen) >= w.max {
+		return badEntry(raw, "more than %d entries in the archive", w.max)
 	}
 	k := w.key(name)
 	if _, dup := w.seen[k]; dup {

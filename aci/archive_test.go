@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -502,5 +503,20 @@ func TestReadImage(t *testing.T) {
 	os.WriteFile(file, bad, 0o644)
 	if _, _, err := OpenImage(file); err == nil || !strings.HasPrefix(err.Error(), file+": ") {
 		t.Errorf("OpenImage error %v does not start with the file name", err)
+	}
+}
+
+func TestWalkArchiveEntryLimit(t *testing.T) {
+	entries := []arEntry{arReg("manifest", arManifest), arDir("rootfs/")}
+	for i := range 10 {
+		entries = append(entries, arReg("rootfs/"+strconv.Itoa(i), ""))
+	}
+	raw := arTar(t, entries...)
+	if _, err := walkArchive(bytes.NewReader(raw), nil, 12); err != nil {
+		t.Fatalf("12 entries refused with a limit of 12: %v", err)
+	}
+	_, err := walkArchive(bytes.NewReader(raw), nil, 11)
+	if want := `entry "rootfs/9": more than 11 entries in the archive`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 }
