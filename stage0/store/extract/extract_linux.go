@@ -753,7 +753,8 @@ func (x *Extractor) fifo(name string, hdr *tar.Header) error {
 
 // LinkFrom adds the regular file name as a new hard link to the file
 // srcBase in the directory srcDir (outside the root, on the same file
-// system), falling back to a copy across file systems. The source's
+// system), falling back to a copy across file systems or when the
+// source has too many links already. The source's
 // metadata is kept as it is. It is how rendering layers already-extracted
 // trees without copying their content.
 func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBase string) error {
@@ -776,7 +777,9 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 		return fmt.Errorf("link %q: %w", name, err)
 	}
 	err = unix.Linkat(srcDir, srcBase, pfd, base, 0)
-	if errors.Is(err, unix.EXDEV) {
+	if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EMLINK) {
+		// Another file system, or the inode has as many links as the
+		// file system allows: copy instead.
 		err = copyFile(srcDir, srcBase, pfd, base, x.opts.NoOwnership)
 	}
 	if err != nil {
