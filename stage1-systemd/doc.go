@@ -8,9 +8,9 @@
 //
 //   - `stage1 run [flags] POD-DIR` stays on the host: it takes the pod's lock,
 //     writes `pid`, starts the pod's PID 1 in new mount, PID, UTS and IPC (and
-//     usually network) namespaces from a sealed in-memory copy of the binary,
-//     forwards SIGTERM/SIGINT, removes the pod's cgroups afterwards and exits
-//     with the pod's exit code.
+//     usually network) namespaces from a read-only view of the binary (see
+//     below), forwards SIGTERM/SIGINT, removes the pod's cgroups afterwards
+//     and exits with the pod's exit code.
 //   - `stage1 init [flags] POD-DIR` is PID 1 of the pod: it builds each app's
 //     root (overlay, /proc, /sys, /dev, volumes, /etc/hosts, masked paths), runs
 //     the event handlers and the apps, reaps zombies, stops the pod and writes
@@ -21,8 +21,11 @@
 //     the app's root, resolves user and group inside it, applies capabilities,
 //     no_new_privs, seccomp and oom-score-adj, and executes the app.
 //
-// All three mark themselves non-dumpable, and the pod's processes run from a
-// sealed memfd copy of the binary, so an app that is root in its pod can
-// neither open the host's acirun binary through /proc/PID/exe nor walk into
-// the host's root through /proc/1/root (CVE-2019-5736).
+// All three mark themselves non-dumpable, so that an app, even root in its
+// pod, cannot open /proc/PID/exe, /proc/PID/root or /proc/PID/cwd of them
+// (the way to the host's root), and the pod's processes execute the binary
+// through a private read-only bind mount of it (a sealed memfd copy on
+// kernels without open_tree), so that even an app that gets hold of one of
+// our executables cannot overwrite the host's acirun binary (CVE-2019-5736).
+// Every descriptor inherited from the caller is made close-on-exec on entry.
 package stage1

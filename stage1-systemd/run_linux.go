@@ -35,6 +35,15 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, err
 	}
 	o.podDir = podDir
+	if o.insecure.capabilities {
+		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=capabilities: apps may get capabilities beyond the default bounding set")
+	}
+	if o.insecure.paths {
+		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=paths: /proc and /sys are neither masked nor read-only")
+	}
+	if o.insecure.seccomp {
+		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=seccomp: no default seccomp filter")
+	}
 	lock, err := os.OpenFile(filepath.Join(podDir, "lock"), os.O_RDWR, 0)
 	if err != nil {
 		return 0, fmt.Errorf("pod %s: %w", podDir, err)
@@ -304,18 +313,14 @@ func checkOverlaySupport(dir string) error {
 	if sfs.Type == overlayfsMagic {
 		return fmt.Errorf("%s is on overlayfs, which cannot hold an overlay upper layer%s", dir, hint)
 	}
-	probe, err := os.MkdirTemp(dir, ".overlay-probe-")
-	if err != nil {
-		return fmt.Errorf("overlay check: %w", err)
-	}
-	defer os.RemoveAll(probe)
-	if err := os.WriteFile(filepath.Join(probe, "f"), nil, 0o600); err != nil {
-		return fmt.Errorf("overlay check: %w", err)
-	}
-	if err := unix.Setxattr(probe, "trusted.overlay.acirun-probe", []byte("y"), 0); err != nil {
+	// Probe with what is there (no files created): a trusted xattr set and
+	// removed on dir itself, and the type of an entry of its parent.
+	const attr = "trusted.overlay.acirun-probe"
+	if err := unix.Setxattr(dir, attr, []byte("y"), 0); err != nil {
 		return fmt.Errorf("%s cannot store trusted.* extended attributes (%v), which overlayfs needs%s", dir, err, hint)
 	}
-	ok, err := direntHasType(probe, "f")
+	_ = unix.Removexattr(dir, attr)
+	ok, err := direntHasType(filepath.Dir(dir), filepath.Base(dir))
 	if err != nil {
 		return fmt.Errorf("overlay check: %w", err)
 	}
@@ -340,7 +345,7 @@ func direntHasType(dir, name string) (bool, error) {
 			return false, err
 		}
 		if n == 0 {
-			return false, errors.New("probe file not listed")
+			return false, fmt.Errorf("%s not listed in %s", name, dir)
 		}
 		for b := buf[:n]; len(b) >= 19; {
 			reclen := int(binary.NativeEndian.Uint16(b[16:18]))

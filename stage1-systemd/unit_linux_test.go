@@ -117,18 +117,20 @@ func TestOverlayCheck(t *testing.T) {
 	merged := filepath.Join(dir, "merged")
 	must(t, unix.Mount("overlay", merged, "overlay", 0, "lowerdir="+dir+"/lower,upperdir="+dir+"/upper,workdir="+dir+"/work"))
 	defer unix.Unmount(merged, unix.MNT_DETACH)
-	err := checkOverlaySupport(merged)
+	must(t, os.Mkdir(filepath.Join(merged, "apps"), 0o755))
+	err := checkOverlaySupport(filepath.Join(merged, "apps"))
 	if err == nil || !strings.Contains(err.Error(), "--no-overlay") || !strings.Contains(err.Error(), "overlayfs") {
 		t.Errorf("overlayfs data directory: %v", err)
 	}
 	tmp := filepath.Join(dir, "tmp")
 	must(t, unix.Mount("tmpfs", tmp, "tmpfs", 0, ""))
 	defer unix.Unmount(tmp, unix.MNT_DETACH)
-	if err := checkOverlaySupport(tmp); err != nil {
+	must(t, os.Mkdir(filepath.Join(tmp, "apps"), 0o755))
+	if err := checkOverlaySupport(filepath.Join(tmp, "apps")); err != nil {
 		t.Errorf("tmpfs data directory: %v", err)
 	}
-	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
-		t.Errorf("probe left behind: %v", ents)
+	if ents, _ := os.ReadDir(tmp); len(ents) != 1 {
+		t.Errorf("probe left something behind: %v", ents)
 	}
 }
 
