@@ -35,23 +35,23 @@ that of the first app to fail, or 128+N for an app killed by signal N, or 0.`
 
 func runFlagsHelp() string {
 	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nPod flags:\n")
+	fmt.Fprintf(&b, "\nPod flags:\n")
 	for _, f := range pod.Flags() {
 		if !f.PerApp {
-			printFlagInfo(tw, f)
+			printFlagInfo(&b, f)
 		}
 	}
-	fmt.Fprintf(tw, "\nApp flags (after an IMAGE):\n")
+	fmt.Fprintf(&b, "\nApp flags (after an IMAGE):\n")
 	for _, f := range pod.Flags() {
 		if f.PerApp {
-			printFlagInfo(tw, f)
+			printFlagInfo(&b, f)
 		}
 	}
-	tw.Flush()
 	return b.String()
 }
 
+// printFlagInfo prints a flag and, on the next line, what it does: the
+// value syntaxes are too long for a table.
 func printFlagInfo(w io.Writer, f pod.FlagInfo) {
 	arg := "--" + f.Name
 	if f.Value != "" {
@@ -61,7 +61,7 @@ func printFlagInfo(w io.Writer, f pod.FlagInfo) {
 	if f.Repeatable {
 		rep = " (repeatable)"
 	}
-	fmt.Fprintf(w, "  %s\t%s%s\n", arg, f.Help, rep)
+	fmt.Fprintf(w, "  %s\n        %s%s\n", arg, f.Help, rep)
 }
 
 // globalFlagNames are the global flags run and prepare accept among their
