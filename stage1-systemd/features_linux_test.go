@@ -499,3 +499,31 @@ func TestSealedExecutable(t *testing.T) {
 	}
 	wait()
 }
+
+func TestPodAppsIsolated(t *testing.T) {
+	p := newPod(t, []testApp{
+		{name: "a", exec: []string{"/probe", "write:/tmp/only-a", "sleep:500ms"}},
+		{name: "b", exec: []string{"/probe", "sleep:200ms", "stat:/tmp/only-a", "cat:/proc/self/mountinfo"}},
+	}, nil)
+	r := p.run(t, "--net=none")
+	r.has(t, "write ok /tmp/only-a", "stat error")
+	// Its own overlay's options name its upper directory (as in runc);
+	// nothing of app a's may appear.
+	if strings.Contains(r.stdout, "apps/a/") {
+		t.Error("app b sees app a's root in its mounts")
+	}
+}
+
+func TestPodNetwork(t *testing.T) {
+	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "ifaces", "userns"}}}, nil)
+	r := p.run(t, "--net=none")
+	r.has(t, "iface lo true\n", "userns error")
+	if n := strings.Count(r.stdout, "iface "); n != 1 {
+		t.Errorf("--net=none: %d interfaces, want lo only", n)
+	}
+	p = newPod(t, []testApp{{name: "a", exec: []string{"/probe", "ifaces"}}}, nil)
+	r = p.run(t, "--net=host")
+	if n := strings.Count(r.stdout, "iface "); n < 2 {
+		t.Errorf("--net=host: %d interfaces, want the host's", n)
+	}
+}

@@ -21,11 +21,14 @@
 //	orphan             spawn a child that spawns a short-lived grandchild and exits; later
 //	                   check that the orphaned grandchild was reaped by PID 1
 //	stat:FILE          print the type and permissions of FILE (lstat)
+//	ifaces             print the network interfaces and whether they are up
+//	userns             try to start a child in a new user namespace, print "ok" or the error
 package main
 
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -130,6 +133,19 @@ func main() {
 				fmt.Println("orphan reaped")
 			} else {
 				fmt.Println("orphan not reaped:", string(b))
+			}
+		case "ifaces":
+			ifs, _ := net.Interfaces()
+			for _, i := range ifs {
+				fmt.Println("iface", i.Name, i.Flags&net.FlagUp != 0)
+			}
+		case "userns":
+			cmd := exec.Command("/probe", "exit:0")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+			if err := cmd.Run(); err != nil {
+				fmt.Println("userns error", err)
+			} else {
+				fmt.Println("userns ok")
 			}
 		case "stat":
 			st, err := os.Lstat(arg)
