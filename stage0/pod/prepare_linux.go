@@ -38,6 +38,12 @@ type Config struct {
 	HostEnv []string
 	// Debug adds --debug to the stage1 command line.
 	Debug bool
+	// Sync makes the pod durable before it becomes visible (fsync of its
+	// files and directories). `acirun prepare` wants it: its pod may be run
+	// after a reboot. `acirun run` does not: its pod runs at once, and the
+	// fsyncs would cost several milliseconds of every warm start; after a
+	// crash such a pod may be listed with a Problem, and gc removes it.
+	Sync bool
 }
 
 // Prepare makes a pod ready to run: it resolves the images, builds the
@@ -139,7 +145,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	args := stage1Args(req, uuid, cfg.Debug)
-	dir, err := writePodDir(podsDir, uuid, pm, in.images, args, !req.NoOverlay)
+	dir, err := writePodDir(podsDir, uuid, pm, in.images, args, !req.NoOverlay, cfg.Sync)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -288,7 +294,7 @@ func IsUUID(s string) bool {
 
 // writePodDir writes the pod directory under a temporary name in podsDir
 // and renames it to UUID once complete. On error nothing is left.
-func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, args []string, overlay bool) (dir string, err error) {
+func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, args []string, overlay, sync bool) (dir string, err error) {
 	tmp, err := os.MkdirTemp(podsDir, tempPrefix+uuid+"-")
 	if err != nil {
 		return "", fmt.Errorf("prepare pod %s: %w", uuid, err)
@@ -303,7 +309,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 		return "", err
 	}
 	if overlay {
-		if err := checkOverlayUpper(tmp); err != nil {
+		if err := checkOverlayUpper(tmp, sync); err != nil {
 			return "", err
 		}
 	}
@@ -319,7 +325,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 	if err != nil {
 		return "", fmt.Errorf("encode pod manifest: %w", err)
 	}
-	if err := writeFileSync(filepath.Join(tmp, podManifestName), append(b, '\n'), 0o640); err != nil {
+	if err := writeFile(filepath.Join(tmp, podManifestName), append(b, '\n'), 0o640, sync); err != nil {
 		return "", err
 	}
 	for i, ra := range pm.Apps {
@@ -338,14 +344,16 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileSync(filepath.Join(tmp, stage1ArgsName), append(ab, '\n'), 0o640); err != nil {
+	if err := writeFile(filepath.Join(tmp, stage1ArgsName), append(ab, '\n'), 0o640, sync); err != nil {
 		return "", err
 	}
-	if err := writeFileSync(filepath.Join(tmp, "prepared"), nil, 0o640); err != nil {
+	if err := writeFile(filepath.Join(tmp, "prepared"), nil, 0o640, sync); err != nil {
 		return "", err
 	}
-	if err := syncDir(tmp); err != nil {
-		return "", err
+	if sync {
+		if err := syncDir(tmp); err != nil {
+			return "", err
+		}
 	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_UN); err != nil {
 		return "", fmt.Errorf("unlock: %w", err)
@@ -355,15 +363,18 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", err
 	}
-	if err := syncDir(podsDir); err != nil {
-		os.RemoveAll(dir)
-		return "", err
+	if sync {
+		if err := syncDir(podsDir); err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
 	}
 	return dir, nil
 }
 
-func writeFileSync(name string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+// writeFile creates name with data, fsynced if sync is set.
+func writeFile(name string, data []byte, mode os.FileMode, sync bool) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, mode)
 	if err != nil {
 		return err
 	}
@@ -371,9 +382,11 @@ func writeFileSync(name string, data []byte, mode os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	return f.Close()
 }
@@ -391,10 +404,13 @@ func syncDir(name string) error {
 }
 
 // checkOverlayUpper checks that dir's filesystem can hold an overlay upper
-// directory: not overlayfs itself, with d_type and trusted.* xattrs. It is
-// checked here, before anything is mounted, so that the user is told to
-// use --no-overlay instead of seeing stage1 fail halfway.
-func checkOverlayUpper(dir string) error {
+// directory: not overlayfs itself and, when full is set, with d_type and
+// trusted.* xattrs. It runs before anything is mounted, so that the user is
+// told to use --no-overlay instead of seeing stage1 fail halfway. stage1
+// checks everything again before it mounts; the full probe (a directory
+// made and removed) is kept for `prepare` (Config.Sync), whose pod may run
+// much later, and spared from every warm `run`.
+func checkOverlayUpper(dir string, full bool) error {
 	hint := "; run the pod with --no-overlay (each app gets a private copy of its image)"
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
@@ -402,6 +418,9 @@ func checkOverlayUpper(dir string) error {
 	}
 	if st.Type == unix.OVERLAYFS_SUPER_MAGIC {
 		return fmt.Errorf("the data directory %s is on overlayfs, which cannot hold an overlay's upper directory%s", filepath.Dir(dir), hint)
+	}
+	if !full {
+		return nil
 	}
 	probe := filepath.Join(dir, "overlay-check")
 	if err := os.Mkdir(probe, 0o700); err != nil {

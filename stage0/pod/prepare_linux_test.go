@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
 )
@@ -60,7 +63,7 @@ func TestPrepareWritesPodDir(t *testing.T) {
 	uuidFile := filepath.Join(t.TempDir(), "uuid")
 	req := mustParse(t, "--volume data,kind=host,source="+src+",readOnly=true --net=none --dns 9.9.9.9 --dns-search example.com "+
 		"--hosts-entry 10.1.1.1=db --stop-timeout 5s --insecure-options image,all-run --uuid-file-save "+uuidFile+" example.com/hello -- world")
-	cfg := Config{DataDir: data, Resolver: mapResolver{"example.com/hello": img}, Debug: true}
+	cfg := Config{DataDir: data, Resolver: mapResolver{"example.com/hello": img}, Debug: true, Sync: true}
 	p, notes, err := Prepare(context.Background(), cfg, req)
 	if err != nil {
 		t.Fatal(err)
@@ -244,8 +247,10 @@ func TestLockPreparesBlocksPrepare(t *testing.T) {
 }
 
 func TestCheckOverlayUpper(t *testing.T) {
-	if err := checkOverlayUpper(t.TempDir()); err != nil {
-		t.Errorf("temp dir: %v", err)
+	for _, full := range []bool{false, true} {
+		if err := checkOverlayUpper(t.TempDir(), full); err != nil {
+			t.Errorf("temp dir (full %v): %v", full, err)
+		}
 	}
 	ok, err := hasDType(t.TempDir())
 	if err != nil || !ok {
@@ -269,7 +274,7 @@ func TestWritePodDirFailure(t *testing.T) {
 	}
 	pm.Apps = append(pm.Apps, pm.Apps[0])
 	uuid, _ := NewUUID()
-	if _, err := writePodDir(pods, uuid, pm, []*Image{img, img}, nil, true); err == nil || !strings.Contains(err.Error(), "prepare pod "+uuid) {
+	if _, err := writePodDir(pods, uuid, pm, []*Image{img, img}, nil, true, true); err == nil || !strings.Contains(err.Error(), "prepare pod "+uuid) {
 		t.Fatalf("writePodDir error %v", err)
 	}
 	if got := podsDirEntries(t, data); len(got) != 0 {
@@ -356,5 +361,73 @@ func TestPreparePodManifestAppVolumeSource(t *testing.T) {
 	}
 	if got := podsDirEntries(t, data); len(got) != 0 {
 		t.Errorf("left %v", got)
+	}
+}
+
+// BenchmarkPrepare measures stage0's share of a warm start: a one-app pod
+// prepared from an image already in the store, as `run` (no fsync) and as
+// `prepare` (fsync) do it.
+func BenchmarkPrepare(b *testing.B) {
+	for _, sync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sync=%v", sync), func(b *testing.B) {
+			data := b.TempDir()
+			tree := filepath.Join(b.TempDir(), "tree")
+			if err := os.MkdirAll(filepath.Join(tree, "rootfs"), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			m, err := aci.ParseImageManifest([]byte(manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			id, _ := aci.ParseImageID("sha512-" + strings.Repeat("ab", 64))
+			cfg := Config{DataDir: data, Resolver: mapResolver{"a": {ID: id, Manifest: m, Tree: tree}}, Sync: sync}
+			req, err := ParseRunArgs([]string{"--net=none", "a"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := Prepare(context.Background(), cfg, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestPrepareRefusesOverlayDataDir(t *testing.T) {
+	if os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root to mount overlayfs")
+		}
+		t.Skip("needs root to mount overlayfs")
+	}
+	base := t.TempDir()
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged := filepath.Join(base, "merged")
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", filepath.Join(base, "lower"), filepath.Join(base, "upper"), filepath.Join(base, "work"))
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		t.Fatalf("mount overlay: %v", err)
+	}
+	defer unix.Unmount(merged, unix.MNT_DETACH)
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	cfg := Config{DataDir: filepath.Join(merged, "data"), Resolver: mapResolver{"a": img}}
+	_, _, err := Prepare(context.Background(), cfg, mustParse(t, "a"))
+	if err == nil || !strings.Contains(err.Error(), "is on overlayfs") || !strings.Contains(err.Error(), "--no-overlay") {
+		t.Errorf("Prepare on overlayfs: %v", err)
+	}
+	if got := podsDirEntries(t, cfg.DataDir); len(got) != 0 {
+		t.Errorf("left %v", got)
+	}
+	p, _, err := Prepare(context.Background(), cfg, mustParse(t, "--no-overlay a"))
+	if err != nil {
+		t.Fatalf("Prepare --no-overlay on overlayfs: %v", err)
+	}
+	if !slices.Contains(p.Stage1Args, "--no-overlay") {
+		t.Errorf("stage1 args %q lack --no-overlay", p.Stage1Args)
 	}
 }
