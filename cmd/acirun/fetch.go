@@ -224,11 +224,7 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 				if len(args) != 2 {
 					return usagef("image export takes ID and OUT.aci")
 				}
-				st, err := c.openStore()
-				if err != nil {
-					return err
-				}
-				img, err := st.Get(args[0])
+				st, img, err := c.storedImage(args[0])
 				if err != nil {
 					return err
 				}
@@ -248,11 +244,7 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 				if len(args) != 2 {
 					return usagef("image extract takes ID and DIR")
 				}
-				st, err := c.openStore()
-				if err != nil {
-					return err
-				}
-				img, err := st.Get(args[0])
+				st, img, err := c.storedImage(args[0])
 				if err != nil {
 					return err
 				}
@@ -267,11 +259,7 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 				if len(args) != 2 {
 					return usagef("image render takes ID and DIR")
 				}
-				st, err := c.openStore()
-				if err != nil {
-					return err
-				}
-				img, err := st.Get(args[0])
+				st, img, err := c.storedImage(args[0])
 				if err != nil {
 					return err
 				}
@@ -359,6 +347,20 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 			},
 		},
 	}
+}
+
+// storedImage opens the store and finds the image ref (an ID or a unique
+// prefix of one) in it.
+func (c *CLI) storedImage(ref string) (*store.Store, *store.Image, error) {
+	st, err := c.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := st.Get(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, img, nil
 }
 
 // humanSize prints a byte count the way ls -h does.

@@ -233,14 +233,24 @@ func (s *Store) trusted(name string) ([]*trustedKey, error) {
 			masked[kf.name] = true
 		}
 	}
-	byFP := map[string]*trustedKey{}
-	var out []*trustedKey
-	for _, kf := range slices.Concat(local, system) {
+	return groupKeys(slices.Concat(local, system), func(kf *keyFile) bool {
 		if kf.problem != "" {
 			s.warnf("ignoring trusted key file %s: %s", kf.path, kf.problem)
-			continue
+			return false
 		}
-		if kf.mask || (kf.system && masked[kf.name]) {
+		return !kf.mask && !(kf.system && masked[kf.name])
+	}), nil
+}
+
+// groupKeys gathers the key files that keep accepts by fingerprint, in
+// order: a key stored at several places is one trustedKey with several
+// copies.
+func groupKeys(files []keyFile, keep func(*keyFile) bool) []*trustedKey {
+	byFP := map[string]*trustedKey{}
+	var out []*trustedKey
+	for i := range files {
+		kf := &files[i]
+		if !keep(kf) {
 			continue
 		}
 		tk := byFP[kf.name]
@@ -249,9 +259,9 @@ func (s *Store) trusted(name string) ([]*trustedKey, error) {
 			byFP[kf.name] = tk
 			out = append(out, tk)
 		}
-		tk.copies = append(tk.copies, kf)
+		tk.copies = append(tk.copies, *kf)
 	}
-	return out, nil
+	return out
 }
 
 // KeyringFor returns the keys trusted for image name: root keys and keys of

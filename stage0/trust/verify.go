@@ -176,21 +176,9 @@ func (s *Store) allTrusted() ([]*trustedKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	byFP := map[string]*trustedKey{}
-	var out []*trustedKey
-	for _, kf := range slices.Concat(local, system) {
-		if kf.problem != "" || kf.mask || kf.entity == nil {
-			continue
-		}
-		tk := byFP[kf.name]
-		if tk == nil {
-			tk = &trustedKey{fingerprint: kf.name}
-			byFP[kf.name] = tk
-			out = append(out, tk)
-		}
-		tk.copies = append(tk.copies, kf)
-	}
-	return out, nil
+	return groupKeys(slices.Concat(local, system), func(kf *keyFile) bool {
+		return kf.problem == "" && !kf.mask && kf.entity != nil
+	}), nil
 }
 
 // VerifyFor finishes the check, like Verify, for the image named name. For
