@@ -67,6 +67,9 @@ func execApp(o *appOptions) error {
 	case "post-stop":
 		argv, userName, groupName, supp = app.postStop, "0", "0", nil
 	}
+	if len(argv) == 0 {
+		return fmt.Errorf("no %s command in the pod manifest", o.phase)
+	}
 	rootFd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err

@@ -353,6 +353,11 @@ func (p *pod) stop(sig unix.Signal) {
 		return
 	}
 	p.stopping = true
+	for pid, pr := range p.procs {
+		if pr.phase == "pre-start" { // the app it prepares will not start
+			_ = unix.Kill(pid, sig)
+		}
+	}
 	for _, r := range p.apps {
 		if r.running {
 			_ = unix.Kill(r.mainPid, sig)
