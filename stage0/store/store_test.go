@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -313,4 +314,73 @@ func TestGC(t *testing.T) {
 	if _, err := s.GC(ctx, GCOptions{}); err == nil {
 		t.Error("GC without an in-use set succeeded")
 	}
+}
+
+func TestListFiltersAndLatestByName(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	v := func(ver string) string {
+		return fmt.Sprintf(`"labels":[{"name":"version","value":%q},{"name":"os","value":"linux"}]`, ver)
+	}
+	a1 := mustImport(t, s, mkACI(t, manifest("example.com/app", v("1.0")), reg("f", "1")))
+	time.Sleep(5 * time.Millisecond)
+	a2 := mustImport(t, s, mkACI(t, manifest("example.com/app", v("2.0")), reg("f", "2")))
+	time.Sleep(5 * time.Millisecond)
+	a3 := mustImport(t, s, mkACI(t, manifest("example.com/app", v("2.0")), reg("f", "3")))
+	mustImport(t, s, mkACI(t, manifest("example.com/other", v("2.0")), reg("f", "4")))
+
+	imgs, err := s.List(Filter{Name: "example.com/app", Labels: []aci.Label{{Name: "version", Value: "2.0"}}})
+	if err != nil || len(imgs) != 2 || imgs[0].ID != a3.ID || imgs[1].ID != a2.ID {
+		t.Errorf("List(app, 2.0) = %v, %v", imgs, err)
+	}
+	if g, err := s.GetByName("example.com/app", []aci.Label{{Name: "os", Value: "linux"}}); err != nil || g.ID != a3.ID {
+		t.Errorf("GetByName = %v, %v; want the latest import", g, err)
+	}
+	if imgs, _ := s.List(Filter{IDPrefix: a1.ID[:30]}); len(imgs) != 1 || imgs[0].ID != a1.ID {
+		t.Errorf("List(prefix) = %v", imgs)
+	}
+	if imgs, _ := s.List(Filter{}); len(imgs) != 4 {
+		t.Errorf("List() = %d images", len(imgs))
+	}
+
+	// UpdateOrigin (a 304 Not Modified) refreshes the origin and FetchedAt.
+	before := a1.FetchedAt
+	if err := s.UpdateOrigin(ctx, a1.ID, Origin{URL: "https://x/app.aci", ETag: `"e2"`, MaxAge: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := s.Get(a1.ID)
+	if g.Origin.ETag != `"e2"` || g.Origin.MaxAge != time.Minute || !g.FetchedAt.After(before) {
+		t.Errorf("after UpdateOrigin: %+v", g)
+	}
+}
+
+// The Verify callback sees the manifest (the fetch pipeline picks the
+// trusted keys by its name) and can add to the recorded origin.
+func TestImportVerifyGetsManifest(t *testing.T) {
+	s := openStore(t)
+	img, err := s.Import(context.Background(), bytes.NewReader(mkACI(t, manifest("example.com/signed"), reg("f", "x"))), ImportOptions{
+		Origin: Origin{URL: "https://example.com/signed.aci"},
+		Verify: func(m *aci.ImageManifest, o *Origin) error {
+			if m.Name != "example.com/signed" {
+				return fmt.Errorf("name %s", m.Name)
+			}
+			o.Signer = "0123456789ABCDEF"
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Origin.Signer != "0123456789ABCDEF" || img.Origin.URL != "https://example.com/signed.aci" {
+		t.Errorf("origin = %+v", img.Origin)
+	}
+	// A refusal by name leaves nothing.
+	s2 := openStore(t)
+	_, err = s2.Import(context.Background(), bytes.NewReader(mkACI(t, manifest("example.com/evil"), reg("f", "x"))), ImportOptions{
+		Verify: func(m *aci.ImageManifest, o *Origin) error { return fmt.Errorf("no key trusted for %s", m.Name) },
+	})
+	if err == nil || !strings.Contains(err.Error(), "no key trusted for example.com/evil") {
+		t.Errorf("error = %v", err)
+	}
+	assertEmptyStore(t, s2)
 }
