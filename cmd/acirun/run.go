@@ -111,20 +111,29 @@ type resolver struct {
 	p *pull.Puller
 }
 
+// image holds img in the store (so that gc cannot remove it before the pod
+// that uses it is recorded; Prepare calls Release) and describes it.
 func (r resolver) image(ctx context.Context, img *store.Image) (*pod.Image, error) {
-	m, err := img.ImageManifest()
+	held, release, err := r.p.Store.Hold(ctx, img.ID)
 	if err != nil {
 		return nil, err
 	}
-	tree, err := r.p.Store.TreePath(img.ID)
+	m, err := held.ImageManifest()
 	if err != nil {
+		release()
 		return nil, err
 	}
-	id, err := aci.ParseImageID(img.ID)
+	tree, err := r.p.Store.TreePath(held.ID)
 	if err != nil {
+		release()
 		return nil, err
 	}
-	return &pod.Image{ID: id, Manifest: m, Tree: tree}, nil
+	id, err := aci.ParseImageID(held.ID)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &pod.Image{ID: id, Manifest: m, Tree: tree, Release: release}, nil
 }
 
 func (r resolver) ResolveImage(ctx context.Context, ref string) (*pod.Image, error) {
@@ -148,7 +157,10 @@ func (r resolver) ResolveRuntimeImage(ctx context.Context, ri aci.RuntimeImage) 
 }
 
 // preparePod parses a run/prepare command line and prepares the pod.
-func (c *CLI) preparePod(ctx context.Context, args []string) (*pod.Pod, error) {
+// sync makes the pod directory durable before it is recorded as prepared
+// (prepare: the pod may be run after a crash); run starts the pod at once
+// and skips the cost.
+func (c *CLI) preparePod(ctx context.Context, args []string, sync bool) (*pod.Pod, error) {
 	args, err := c.takeGlobalFlags(args)
 	if err != nil {
 		return nil, err
@@ -171,7 +183,7 @@ func (c *CLI) preparePod(ctx context.Context, args []string) (*pod.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := pod.Config{DataDir: c.Dir, Resolver: resolver{p}, HostEnv: os.Environ(), Debug: c.Debug}
+	cfg := pod.Config{DataDir: c.Dir, Resolver: resolver{p}, HostEnv: os.Environ(), Debug: c.Debug, Sync: sync}
 	pd, notes, err := pod.Prepare(ctx, cfg, req)
 	if err != nil {
 		return nil, err
@@ -212,7 +224,7 @@ func podCommands() []*command {
 			help:    runHelp + "\n" + runFlagsHelp(),
 			rawArgs: true,
 			run: func(ctx context.Context, c *CLI, args []string) error {
-				pd, err := c.preparePod(ctx, args)
+				pd, err := c.preparePod(ctx, args, false)
 				if err != nil {
 					return err
 				}
@@ -226,7 +238,7 @@ func podCommands() []*command {
 			help:    "Fetches the images and writes the pod, as run does, without starting it.\n" + runFlagsHelp(),
 			rawArgs: true,
 			run: func(ctx context.Context, c *CLI, args []string) error {
-				pd, err := c.preparePod(ctx, args)
+				pd, err := c.preparePod(ctx, args, true)
 				if err != nil {
 					return err
 				}
@@ -248,6 +260,9 @@ func podCommands() []*command {
 				}
 				if pd.State != pod.StatePrepared {
 					return fmt.Errorf("pod %s is %s, not prepared", pd.UUID, pd.State)
+				}
+				if pd.Problem != "" {
+					return fmt.Errorf("pod %s cannot run: %s", pd.UUID, pd.Problem)
 				}
 				return c.execStage1(pd)
 			},
