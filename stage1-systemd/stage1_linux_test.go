@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,31 +23,44 @@ import (
 
 const testMainEnv = "ACIRUN_STAGE1_TEST_MAIN"
 
-// probeBin is the path of the built probe program, set by TestMain.
-var probeBin string
+// probe is the probe program, built once on first use.
+var probe struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// probeBin builds testdata/probe statically (CGO_ENABLED=0) and returns its path.
+func probeBin(t testing.TB) string {
+	t.Helper()
+	probe.once.Do(func() {
+		probe.dir, probe.err = os.MkdirTemp("", "stage1-probe-")
+		if probe.err != nil {
+			return
+		}
+		probe.path = filepath.Join(probe.dir, "probe")
+		cmd := exec.Command("go", "build", "-o", probe.path, "./testdata/probe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			probe.err = fmt.Errorf("build probe: %v\n%s", err, out)
+		}
+	})
+	if probe.err != nil {
+		t.Fatal(probe.err)
+	}
+	return probe.path
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(testMainEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "stage1" {
 		os.Exit(Main(os.Args[2:]))
 	}
-	if os.Getuid() == 0 {
-		dir, err := os.MkdirTemp("", "stage1-probe-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		probeBin = filepath.Join(dir, "probe")
-		cmd := exec.Command("go", "build", "-o", probeBin, "./testdata/probe")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build probe: %v\n%s", err, out)
-			os.Exit(1)
-		}
-		code := m.Run()
-		os.RemoveAll(dir)
-		os.Exit(code)
+	code := m.Run()
+	if probe.dir != "" {
+		os.RemoveAll(probe.dir)
 	}
-	os.Exit(m.Run())
+	os.Exit(code)
 }
 
 // needRoot skips a test that needs root, except in CI where it fails.
@@ -101,7 +115,7 @@ func newPod(t testing.TB, apps []testApp, volumes []string, podIsolators ...stri
 			must(t, os.MkdirAll(filepath.Join(rootfs, d), 0o755))
 		}
 		must(t, os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777))
-		copyFileT(t, probeBin, filepath.Join(rootfs, "probe"), 0o755)
+		copyFileT(t, probeBin(t), filepath.Join(rootfs, "probe"), 0o755)
 		must(t, os.WriteFile(filepath.Join(rootfs, "etc/passwd"), []byte(passwd), 0o644))
 		must(t, os.WriteFile(filepath.Join(rootfs, "etc/group"), []byte(group), 0o644))
 		must(t, os.Chown(filepath.Join(rootfs, "home/user"), 1000, 50))
@@ -319,9 +333,6 @@ func TestPodExitCodes(t *testing.T) {
 // masks, app start and teardown.
 func BenchmarkWarmStart(b *testing.B) {
 	needRoot(b)
-	if probeBin == "" {
-		b.Fatal("probe not built")
-	}
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		p := newPod(b, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}}}, nil)

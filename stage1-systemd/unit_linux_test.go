@@ -1,6 +1,7 @@
 package stage1
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,4 +160,25 @@ func TestPodOnOverlay(t *testing.T) {
 	if strings.Contains(string(out), p.uuid) {
 		t.Errorf("pod mounts left:\n%s", out)
 	}
+}
+
+// FuzzPodOptions: whatever the flags, parsing never panics, and what it
+// accepts cannot inject lines into /etc/hosts or resolv.conf.
+func FuzzPodOptions(f *testing.F) {
+	f.Add("--dns=1.1.1.1", "--hosts-entry=10.0.0.1=db", "--hostname=web")
+	f.Add("--dns-search=a.b", "--insecure-options=all", "--stop-timeout=1s")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		o, err := parsePodOptions("run", []string{a, b, c, "/pod"}, io.Discard)
+		if err != nil {
+			return
+		}
+		out := string(hostsFile(o.hostname, o.hostsEntry)) + string(resolvConf(o.dns, o.dnsSearch))
+		lines := 3 + len(o.hostsEntry) + 1 + len(o.dns)
+		if len(o.dnsSearch) > 0 {
+			lines++
+		}
+		if strings.Count(out, "\n") != lines {
+			t.Fatalf("flags %q %q %q rendered %q", a, b, c, out)
+		}
+	})
 }
