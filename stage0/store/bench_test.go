@@ -75,3 +75,29 @@ func BenchmarkImport(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTreeHash measures the hash taken of every rendered tree (the part
+// of an import that reads the extracted files back).
+func BenchmarkTreeHash(b *testing.B) {
+	data, tarSize := benchImage(b, 2000, 20<<10)
+	dir := b.TempDir()
+	if d := os.Getenv("ACIRUN_BENCH_DIR"); d != "" {
+		dir, _ = os.MkdirTemp(d, "bench")
+		defer os.RemoveAll(dir)
+	}
+	s, err := Open(filepath.Join(dir, "s"), Options{LockDir: filepath.Join(dir, "l"), NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, err := s.Import(context.Background(), bytes.NewReader(data), ImportOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(tarSize))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := TreeHash(context.Background(), s.treeDir(img.ID)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -109,6 +109,44 @@ func assertOneEntry(t *testing.T, s *Store, id string) {
 func TestParallelImportGoroutines(t *testing.T) {
 	s := openStore(t)
 	data := bigImage(t, 200, 4096)
+	// A reader polls all the while: whatever it sees listed must be
+	// complete (blob and tree in place).
+	stop := make(chan struct{})
+	readerDone := make(chan error, 1)
+	go func() {
+		seen := 0
+		for {
+			select {
+			case <-stop:
+				if seen == 0 {
+					readerDone <- fmt.Errorf("the reader never saw the image")
+					return
+				}
+				readerDone <- nil
+				return
+			default:
+			}
+			imgs, err := s.List(Filter{})
+			if err != nil {
+				readerDone <- err
+				return
+			}
+			for _, img := range imgs {
+				seen++
+				tree, err := s.TreePath(img.ID)
+				if err != nil {
+					readerDone <- err
+					return
+				}
+				n := 0
+				filepath.WalkDir(filepath.Join(tree, "rootfs"), func(string, os.DirEntry, error) error { n++; return nil })
+				if fi, err := os.Stat(s.blobPath(img.ID)); err != nil || fi.Size() != img.Size || n != 200+16+1 {
+					readerDone <- fmt.Errorf("visible image is incomplete: %d tree entries, blob %v %v", n, fi, err)
+					return
+				}
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	ids := make([]string, 10)
 	errs := make([]error, 10)
@@ -124,6 +162,10 @@ func TestParallelImportGoroutines(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	if err := <-readerDone; err != nil {
+		t.Error(err)
+	}
 	for i := range 10 {
 		if errs[i] != nil || ids[i] != ids[0] {
 			t.Fatalf("import %d: %s, %v", i, ids[i], errs[i])
