@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -204,25 +205,49 @@ func (p *pod) supervise() int {
 // or ignored (E9), and fails on isolators that cannot be honoured safely.
 func (p *pod) reportIsolators(a *appSpec) error {
 	iso := &a.isolators
-	d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.insecure.capabilities)
-	if iso.capsBound != nil {
-		d.set &= *iso.capsBound
+	var names []string
+	if iso.capsRetain != nil {
+		names = append(names, "os/linux/capabilities-retain-set")
 	}
-	switch {
-	case d.denied:
-		p.logf("app %s: isolator capabilities: modified: bounding set %s; %s refused (needs --insecure-options=capabilities)", a.name, d.set, d.extra)
-	case d.extra != 0:
-		p.logf("app %s: WARNING: capabilities beyond the default granted by --insecure-options=capabilities: %s", a.name, d.extra)
-		p.logf("app %s: isolator capabilities: enforced: bounding set %s", a.name, d.set)
-	case iso.capsRetain != nil || iso.capsRemove != nil || iso.capsBound != nil:
-		p.logf("app %s: isolator capabilities: enforced: bounding set %s", a.name, d.set)
+	if iso.capsRemove != nil {
+		names = append(names, "os/linux/capabilities-remove-set")
+	}
+	if iso.capsBound != nil {
+		names = append(names, "the pod's capabilities isolators")
+	}
+	if names != nil {
+		asked := decideCaps(iso.capsRetain, iso.capsRemove, true).set
+		d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.insecure.capabilities)
+		if iso.capsBound != nil {
+			d.set &= *iso.capsBound
+		}
+		verdict, detail := "enforced", ""
+		if d.denied {
+			detail += fmt.Sprintf("; %s refused (needs --insecure-options=capabilities)", d.extra)
+		} else if d.extra != 0 {
+			p.logf("app %s: WARNING: capabilities beyond the default granted by --insecure-options=capabilities: %s", a.name, d.extra)
+		}
+		if iso.capsBound != nil && asked&^*iso.capsBound != 0 {
+			detail += fmt.Sprintf("; %s outside the pod's bound", asked&^*iso.capsBound)
+		}
+		if d.set != asked {
+			verdict = "modified"
+		}
+		p.logf("app %s: isolator %s: %s: bounding set %s%s", a.name, strings.Join(names, " + "), verdict, d.set, detail)
 	}
 	plan, err := planSeccomp(iso.seccomp, p.o.insecure.seccomp)
 	if err != nil {
 		return err
 	}
 	if iso.seccomp != nil {
-		p.logf("app %s: isolator seccomp: enforced: %s", a.name, plan.report)
+		name, verdict := "os/linux/seccomp-remove-set", "enforced"
+		if iso.seccomp.retain {
+			name = "os/linux/seccomp-retain-set"
+		}
+		if plan.modified {
+			verdict = "modified"
+		}
+		p.logf("app %s: isolator %s: %s: %s", a.name, name, verdict, plan.report)
 	} else {
 		p.debugf("app %s: seccomp: %s", a.name, plan.report)
 	}

@@ -46,8 +46,9 @@ var seccompEssential = [...]string{
 
 // seccompPlan is the filter an app gets, and what to report about it.
 type seccompPlan struct {
-	filter []bpf.RawInstruction // nil: no filter
-	report string
+	filter   []bpf.RawInstruction // nil: no filter
+	report   string
+	modified bool // the isolator's set was changed (not merely added to)
 }
 
 // errnoByName maps a POSIX/C99 errno name (EPERM) to its number.
@@ -170,14 +171,14 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 	}
 	sort.Strings(names)
 	f, err := assembleSeccomp(blocked, []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionAllow}})
-	return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("retain set of %d calls", len(names)), notes)}, err
+	return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("retain set of %d calls", len(names)), notes), modified: len(notes) > 0}, err
 }
 
 func joinReport(s string, notes []string) string {
 	if len(notes) == 0 {
 		return s
 	}
-	return s + "; modified: " + strings.Join(notes, "; ")
+	return s + "; " + strings.Join(notes, "; ")
 }
 
 // assembleSeccomp builds the BPF program. Unlike the library's own program it

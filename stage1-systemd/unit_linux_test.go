@@ -22,7 +22,7 @@ func TestPlanSeccomp(t *testing.T) {
 	}{
 		{"default", nil, false, false, "default deny list", ""},
 		{"insecure", nil, true, true, "no filter", ""},
-		{"remove", &seccompIsolator{set: []string{"mkdir"}, errno: "EPERM"}, false, false, "remove set of 1 calls; modified: plus the default deny list", ""},
+		{"remove", &seccompIsolator{set: []string{"mkdir"}, errno: "EPERM"}, false, false, "remove set of 1 calls; plus the default deny list", ""},
 		{"remove insecure", &seccompIsolator{set: []string{"mkdir"}}, true, false, "remove set of 1 calls", ""},
 		{"retain", &seccompIsolator{retain: true, set: []string{"read", "mount"}}, false, false, "denied mount", ""},
 		{"retain adds essentials", &seccompIsolator{retain: true, set: []string{"read"}}, false, false, "added execve", ""},
