@@ -104,7 +104,11 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, memLimit, cpuMilli *int6
 		return d, nil
 	}
 	write := func(dir, file, val string) error {
-		return os.WriteFile(filepath.Join(dir, file), []byte(val), 0o644)
+		err := os.WriteFile(filepath.Join(dir, file), []byte(val), 0)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s has no %s: the controller is not enabled for acirun's cgroup", dir, file)
+		}
+		return err
 	}
 	if memLimit != nil {
 		var d string

@@ -77,6 +77,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 
 	exe, err := sealedExecutable()
 	if err != nil {
+		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
 		return 0, err
 	}
 	defer exe.Close()
@@ -99,6 +100,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
 	})
 	if err != nil {
+		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
 		return 0, fmt.Errorf("start pod init: %w", err)
 	}
 	exe.Close()
