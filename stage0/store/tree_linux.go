@@ -175,17 +175,24 @@ func copyTree(ctx context.Context, src string, x *extract.Extractor, link bool, 
 // The result is "sha256-" and 64 hex digits.
 func TreeHash(ctx context.Context, dir string) (string, error) {
 	h := sha256.New()
-	w := bufio.NewWriter(h)
+	if err := writeTreeRecords(ctx, dir, h); err != nil {
+		return "", err
+	}
+	return "sha256-" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeTreeRecords writes the text TreeHash hashes: one line per entry.
+func writeTreeRecords(ctx context.Context, dir string, out io.Writer) error {
+	w := bufio.NewWriter(out)
 	buf := make([]byte, 1<<20)
 	fh := sha256.New()
 	err := walkTree(ctx, dir, func(e *treeEntry) error {
 		return hashEntry(w, fh, buf, e)
 	})
 	if err != nil {
-		return "", fmt.Errorf("hash tree %s: %w", dir, err)
+		return fmt.Errorf("hash tree %s: %w", dir, err)
 	}
-	w.Flush()
-	return "sha256-" + hex.EncodeToString(h.Sum(nil)), nil
+	return w.Flush()
 }
 
 func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry) error {
