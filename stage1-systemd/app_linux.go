@@ -83,7 +83,7 @@ func execApp(o *appOptions) error {
 		return err
 	}
 	unix.Close(rootFd)
-	env := appEnv(app)
+	env := appEnv(app, o.metadataURL)
 	wd := app.workDir
 	if st, err := os.Stat(wd); err != nil || !st.IsDir() {
 		return fmt.Errorf("working directory %s does not exist in the app's root (image and volumes)", wd)
@@ -173,10 +173,15 @@ func resolveID(root int, val, file, what string) (uint32, error) {
 	return 0, fmt.Errorf("%s %q: not in the image's %s, not a number, not an absolute path", what, val, file)
 }
 
-// appEnv is the app's environment (E5): PATH, AC_APP_NAME and container
-// first, then the app's own variables, which may override them.
-func appEnv(app *appSpec) []string {
-	env := [][2]string{{"PATH", specPath}, {"AC_APP_NAME", app.name}, {"container", "acirun"}}
+// appEnv is the app's environment (E5): PATH, AC_APP_NAME, AC_METADATA_URL
+// (when a metadata service serves the pod) and container first, then the
+// app's own variables, which may override them.
+func appEnv(app *appSpec, metadataURL string) []string {
+	env := [][2]string{{"PATH", specPath}, {"AC_APP_NAME", app.name}}
+	if metadataURL != "" {
+		env = append(env, [2]string{"AC_METADATA_URL", metadataURL})
+	}
+	env = append(env, [2]string{"container", "acirun"})
 	for _, kv := range app.env {
 		replaced := false
 		for i := range env {

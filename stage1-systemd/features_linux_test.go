@@ -20,11 +20,11 @@ func TestPodEnvHostname(t *testing.T) {
 		exec: []string{"/probe", "env", "hostname", "pwd"},
 		env:  map[string]string{"FOO": "bar", "container": "mine"},
 	}}, nil)
-	r := p.run(t, "--net=none")
+	r := p.run(t, "--net=none", "--metadata-url=http://169.254.169.255:18112/token")
 	if r.code != 0 {
 		t.Fatalf("exit %d", r.code)
 	}
-	r.has(t, "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+	r.has(t, "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", "env AC_METADATA_URL=http://169.254.169.255:18112/token\n",
 		"env AC_APP_NAME=envapp\n", "env FOO=bar\n", "env container=mine\n",
 		"hostname acirun-"+p.uuid[:8]+"\n", "pwd /\n")
 	r.lacks(t, "env "+testMainEnv, "env HOME=", "env container=acirun")

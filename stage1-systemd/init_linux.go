@@ -272,6 +272,9 @@ func (p *pod) start(r *appRun, phase string) {
 	for _, cg := range r.cgroups {
 		argv = append(argv, "--cgroup="+cg)
 	}
+	if p.o.metadataURL != "" {
+		argv = append(argv, "--metadata-url="+p.o.metadataURL)
+	}
 	if p.o.debug {
 		argv = append(argv, "--debug")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -25,6 +26,7 @@ type podOptions struct {
 	stopTimeout   time.Duration
 	insecure      insecureOptions
 	noOverlay     bool
+	metadataURL   string // AC_METADATA_URL for the apps, if a metadata service serves the pod
 	debug         bool
 	podDir        string
 }
@@ -123,9 +125,13 @@ func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, 
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", o.stopTimeout, "time between SIGTERM and SIGKILL when stopping")
 	fs.Var(listFlag{&insecure, true}, "insecure-options", "capabilities,paths,seccomp")
 	fs.BoolVar(&o.noOverlay, "no-overlay", false, "give each app a private copy of its rendered tree instead of an overlay")
+	fs.StringVar(&o.metadataURL, "metadata-url", "", "AC_METADATA_URL given to the apps")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if u, err := url.Parse(o.metadataURL); o.metadataURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		return nil, fmt.Errorf("--metadata-url=%q: want an http or https URL", o.metadataURL)
 	}
 	if fs.NArg() != 1 {
 		return nil, fmt.Errorf("stage1 %s: want exactly one POD-DIR, got %d arguments", cmd, fs.NArg())
@@ -220,12 +226,13 @@ func validHostname(s string) bool {
 
 // appOptions are the flags of `stage1 app`.
 type appOptions struct {
-	phase    string // "main", "pre-start" or "post-stop"
-	insecure insecureOptions
-	cgroups  []string // cgroup directories to join before executing
-	debug    bool
-	podDir   string
-	name     string
+	phase       string // "main", "pre-start" or "post-stop"
+	insecure    insecureOptions
+	metadataURL string
+	cgroups     []string // cgroup directories to join before executing
+	debug       bool
+	podDir      string
+	name        string
 }
 
 func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
@@ -236,6 +243,7 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	fs.StringVar(&o.phase, "phase", "main", "main, pre-start or post-stop")
 	fs.Var(listFlag{&insecure, true}, "insecure-options", "capabilities,paths,seccomp")
 	fs.Var(listFlag{&o.cgroups, false}, "cgroup", "cgroup directory to join (repeatable)")
+	fs.StringVar(&o.metadataURL, "metadata-url", "", "AC_METADATA_URL")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
