@@ -438,7 +438,22 @@ func TestPodCgroups(t *testing.T) {
 	if strings.Contains(r.stderr, "resource/memory: enforced") {
 		r.has(t, "acirun-"+p.uuid+"/a")
 	}
-	// checkClean (at cleanup) asserts the cgroups are gone.
+
+	// While a pod runs, its limits are in place; checkClean (at cleanup)
+	// asserts the cgroups are gone afterwards.
+	cm, err := findCgroups()
+	must(t, err)
+	if cm.memory == "" {
+		return
+	}
+	p = newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:1s"},
+		iso: []string{`{"name":"resource/memory","value":{"limit":"64Mi"}}`}}}, nil)
+	wait, _ := startPod(t, p, "--net=none")
+	b, err := os.ReadFile(filepath.Join(cm.memory, podCgroupName(p.uuid), "a", "memory.limit_in_bytes"))
+	if err != nil || strings.TrimSpace(string(b)) != "67108864" {
+		t.Errorf("memory limit of the running app: %q, %v", b, err)
+	}
+	wait()
 }
 
 func TestPodLocked(t *testing.T) {

@@ -276,10 +276,15 @@ func (p *testPod) checkClean(t testing.TB) {
 			t.Errorf("process of pod %s left: %s %q", p.uuid, c, b)
 		}
 	}
-	cg, _ := filepath.Glob("/sys/fs/cgroup/*/*" + p.uuid + "*")
-	cg2, _ := filepath.Glob("/sys/fs/cgroup/*/*/*" + p.uuid + "*")
-	if len(cg)+len(cg2) > 0 {
-		t.Errorf("cgroups of pod %s left: %v %v", p.uuid, cg, cg2)
+	cm, err := findCgroups()
+	must(t, err)
+	for _, base := range []string{cm.memory, cm.cpu, cm.v2} {
+		if base == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(base, podCgroupName(p.uuid))); err == nil {
+			t.Errorf("cgroup of pod %s left in %s", p.uuid, base)
+		}
 	}
 }
 
