@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -518,5 +519,43 @@ func TestWalkArchiveEntryLimit(t *testing.T) {
 	_, err := walkArchive(bytes.NewReader(raw), nil, 11)
 	if want := `entry "rootfs/9": more than 11 entries in the archive`; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
+	}
+}
+
+// TestWalkArchiveAbortPipeline stops walks of archives larger than one
+// pipeline chunk early, with the producer goroutine running, and checks
+// that nothing is left behind.
+func TestWalkArchiveAbortPipeline(t *testing.T) {
+	entries := []arEntry{arReg("manifest", arManifest), arDir("rootfs/")}
+	body := strings.Repeat("0123456789abcdef", 4096)
+	for i := range 200 {
+		entries = append(entries, arReg("rootfs/f"+strconv.Itoa(i), body))
+	}
+	good := arTar(t, entries...)
+	bad := arTar(t, append(entries, arReg("extra", ""))...)
+	before := runtime.NumGoroutine()
+	for _, data := range [][]byte{good, arGzip(t, good)} {
+		info, err := ValidateArchive(bytes.NewReader(data))
+		if err != nil || info.ID.String() != arSHA512ID(good) || info.Entries != 202 {
+			t.Fatalf("valid large archive: %v, %+v", err, info)
+		}
+		stop := errors.New("stop")
+		_, err = WalkArchive(bytes.NewReader(data), func(hdr *tar.Header, _ io.Reader) error {
+			if hdr.Name == "rootfs/f20" {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) {
+			t.Fatalf("err = %v, want the callback's", err)
+		}
+	}
+	for _, data := range [][]byte{bad, arGzip(t, bad)} {
+		if _, err := ValidateArchive(bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), `entry "extra"`) {
+			t.Fatalf("err = %v, want the extra entry named", err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines before, %d after: the producer leaked", before, after)
 	}
 }
