@@ -155,6 +155,14 @@ func TestPodWorkingDirectory(t *testing.T) {
 	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "pwd"}, workDir: "/home/user"}}, nil)
 	r := p.run(t, "--net=none")
 	r.has(t, "pwd /home/user\n")
+	// A working directory that only a volume provides counts (E5).
+	p = newPod(t, []testApp{{name: "a", exec: []string{"/probe", "pwd", "write:x"}, workDir: "/srv/data",
+		mounts: [][2]string{{"v", "/srv/data"}}}}, []string{`{"name":"v","kind":"empty"}`})
+	r = p.run(t, "--net=none")
+	r.has(t, "pwd /srv/data\n", "write ok x")
+	if _, err := os.Stat(filepath.Join(p.dir, "volumes/v/x")); err != nil {
+		t.Errorf("write in the working directory did not reach the volume: %v", err)
+	}
 	p = newPod(t, []testApp{{name: "a", exec: []string{"/probe", "pwd"}, workDir: "/nowhere"}}, nil)
 	r = p.run(t, "--net=none")
 	if r.code != exitCodeFailure || !strings.Contains(r.stderr, "working directory /nowhere does not exist") {
