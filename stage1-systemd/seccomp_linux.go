@@ -16,8 +16,10 @@ import (
 // seccompDefaultDeny are refused (EPERM) to every app unless the operator
 // passes --insecure-options=seccomp: mounting and namespace games, kernel
 // keyrings and modules, kexec, eBPF, handle-based opens (the "shocker"
-// escape), perf, userfaultfd, and clock, swap, reboot and accounting
-// controls. ptrace stays allowed, as in Docker: without CAP_SYS_PTRACE it
+// escape), perf, userfaultfd, io_uring (as Docker since 2023), and clock,
+// swap, reboot and accounting controls; clone with CLONE_NEWUSER is refused
+// too, and clone3 reports ENOSYS (its flags cannot be inspected) so that
+// libraries fall back to clone. ptrace stays allowed, as in Docker: without CAP_SYS_PTRACE it
 // reaches only the app's own processes, and debuggers need it.
 var seccompDefaultDeny = [...]string{
 	"mount", "umount2", "pivot_root",
@@ -32,7 +34,8 @@ var seccompDefaultDeny = [...]string{
 	"swapon", "swapoff", "reboot", "acct",
 	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
 	"syslog", "iopl", "ioperm", "quotactl", "lookup_dcookie", "nfsservctl", "uselib",
-	"_sysctl", "ustat", "sysfs", "vhangup", "process_vm_writev",
+	"_sysctl", "ustat", "sysfs", "vhangup",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
 }
 
 // seccompEssential are the calls stage1 itself makes between loading an
