@@ -42,8 +42,8 @@ type appRoot struct {
 func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string, ...any)) (err error) {
 	appDir := filepath.Join(o.podDir, "apps", app.name)
 	r := &appRoot{path: filepath.Join(appDir, "rootfs"), fd: -1}
-	if err := r.mountBase(o, appDir); err != nil {
-		return err
+	if err := r.mountBase(o, appDir, filepath.Join(app.imageDir, "rootfs")); err != nil {
+		return fmt.Errorf("app %s: %w", app.name, err)
 	}
 	defer func() {
 		if r.fd >= 0 {
@@ -77,8 +77,7 @@ func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string
 }
 
 // mountBase mounts the app's root file system itself.
-func (r *appRoot) mountBase(o *podOptions, appDir string) error {
-	lowerPath := filepath.Join(appDir, "image", "rootfs")
+func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 	lower, err := unix.Open(lowerPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open rendered image %s: %w", lowerPath, err)
