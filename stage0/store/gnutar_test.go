@@ -80,8 +80,8 @@ func TestImportGNUTar(t *testing.T) {
 			must(err)
 			if got != want {
 				var a, b bytes.Buffer
-				writeTreeRecords(context.Background(), src, &a)
-				writeTreeRecords(context.Background(), tree, &b)
+				writeTreeRecords(context.Background(), src, &a, nil)
+				writeTreeRecords(context.Background(), tree, &b, nil)
 				t.Errorf("rendered tree hashes to %s, the source directory to %s:\nsource:\n%s\nrendered:\n%s", got, want, a.String(), b.String())
 			}
 			a, _ := os.Stat(filepath.Join(tree, "rootfs/usr/bin/tool"))

@@ -100,6 +100,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	lim := s.opts.Limits
 	lim.Overwrite = false
 	lim.NoOwnership = os.Geteuid() != 0
+	lim.HashContent = true
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
 		return nil, err
@@ -173,7 +174,15 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		Manifest:       info.ManifestJSON,
 	}
 	if len(m.Dependencies) == 0 {
-		h, err := TreeHash(ctx, tree)
+		// The content was hashed as it was written; the walk adds the
+		// final metadata.
+		h, err := treeHash(ctx, tree, func(name string) (extract.Digest, bool) {
+			n, ok := strings.CutPrefix(name, "rootfs/")
+			if !ok {
+				return extract.Digest{}, false
+			}
+			return x.Digest(n)
+		})
 		if err != nil {
 			return nil, err
 		}

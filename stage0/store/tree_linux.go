@@ -174,20 +174,27 @@ func copyTree(ctx context.Context, src string, x *extract.Extractor, link bool, 
 // Directory times are left out (they change with every entry made in them).
 // The result is "sha256-" and 64 hex digits.
 func TreeHash(ctx context.Context, dir string) (string, error) {
+	return treeHash(ctx, dir, nil)
+}
+
+// treeHash is TreeHash taking the content digests of regular files from
+// known (names relative to dir) when it has them with the right size,
+// instead of reading the files: import records them as it writes.
+func treeHash(ctx context.Context, dir string, known func(name string) (extract.Digest, bool)) (string, error) {
 	h := sha256.New()
-	if err := writeTreeRecords(ctx, dir, h); err != nil {
+	if err := writeTreeRecords(ctx, dir, h, known); err != nil {
 		return "", err
 	}
 	return "sha256-" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // writeTreeRecords writes the text TreeHash hashes: one line per entry.
-func writeTreeRecords(ctx context.Context, dir string, out io.Writer) error {
+func writeTreeRecords(ctx context.Context, dir string, out io.Writer, known func(string) (extract.Digest, bool)) error {
 	w := bufio.NewWriter(out)
 	buf := make([]byte, 1<<20)
 	fh := sha256.New()
 	err := walkTree(ctx, dir, func(e *treeEntry) error {
-		return hashEntry(w, fh, buf, e)
+		return hashEntry(w, fh, buf, e, known)
 	})
 	if err != nil {
 		return fmt.Errorf("hash tree %s: %w", dir, err)
@@ -195,7 +202,7 @@ func writeTreeRecords(ctx context.Context, dir string, out io.Writer) error {
 	return w.Flush()
 }
 
-func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry) error {
+func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(string) (extract.Digest, bool)) error {
 	hdr, err := e.header()
 	if err != nil || hdr == nil {
 		return err
@@ -216,12 +223,22 @@ func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry) error {
 		}
 		f := os.NewFile(uintptr(fd), e.name)
 		defer f.Close()
-		fh.Reset()
-		n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", e.name, err)
+		var d extract.Digest
+		ok := false
+		if known != nil {
+			d, ok = known(e.name)
+			ok = ok && d.Size == hdr.Size
 		}
-		fmt.Fprintf(w, " %d %d %x", n, hdr.ModTime.UnixNano(), fh.Sum(nil))
+		if !ok {
+			fh.Reset()
+			n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", e.name, err)
+			}
+			d.Size = n
+			fh.Sum(d.Sum[:0])
+		}
+		fmt.Fprintf(w, " %d %d %x", d.Size, hdr.ModTime.UnixNano(), d.Sum)
 		xfd = fd
 	}
 	if xfd >= 0 {

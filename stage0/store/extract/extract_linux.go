@@ -3,8 +3,10 @@ package extract
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
@@ -46,6 +48,16 @@ type Options struct {
 	// NoOwnership skips restoring owners (for an unprivileged caller) and
 	// then drops setuid and setgid bits.
 	NoOwnership bool
+	// HashContent records a SHA-256 of every regular file's content as it
+	// is written (see Digest), so that a tree hash need not read the files
+	// back.
+	HashContent bool
+}
+
+// Digest is the SHA-256 and length of a regular file's content.
+type Digest struct {
+	Sum  [sha256.Size]byte
+	Size int64
 }
 
 // Result says what an extraction did.
@@ -92,6 +104,9 @@ type Extractor struct {
 	cachePath string
 	cacheFD   int
 	buf       []byte
+
+	hash    hash.Hash
+	digests map[string]Digest
 }
 
 // New opens root, which must be an existing directory, for extraction.
@@ -116,7 +131,19 @@ func New(root string, opts Options) (*Extractor, error) {
 	if !opts.Overwrite {
 		x.seen = make(map[string]byte)
 	}
+	if opts.HashContent {
+		x.hash = sha256.New()
+		x.digests = make(map[string]Digest)
+	}
 	return x, nil
+}
+
+// Digest returns the content digest of the regular file (or hard link)
+// name as written by Add, when Options.HashContent is set. Entries replaced
+// later (Overwrite) or added by LinkFrom have none.
+func (x *Extractor) Digest(name string) (Digest, bool) {
+	d, ok := x.digests[name]
+	return d, ok
 }
 
 // Close releases the root directory. It does not remove anything.
@@ -353,8 +380,14 @@ func (x *Extractor) removeAt(dirfd int, base, name string) error {
 				delete(x.dirs, d)
 			}
 		}
+		for d := range x.digests {
+			if strings.HasPrefix(d, name+"/") {
+				delete(x.digests, d)
+			}
+		}
 		return nil
 	}
+	delete(x.digests, name)
 	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
@@ -529,11 +562,19 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	x.mark(name, seenFile)
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
+	delete(x.digests, name)
+	if x.hash != nil {
+		x.hash.Reset()
+	}
 	if hdr.Size > 0 {
 		if x.buf == nil {
 			x.buf = make([]byte, 256<<10)
 		}
-		n, err := io.CopyBuffer(writer{f}, io.LimitReader(body, hdr.Size), x.buf)
+		var w io.Writer = writer{f}
+		if x.hash != nil {
+			w = io.MultiWriter(w, x.hash)
+		}
+		n, err := io.CopyBuffer(w, io.LimitReader(body, hdr.Size), x.buf)
 		x.res.Bytes += n
 		if err != nil {
 			return fmt.Errorf("write: %w", err)
@@ -559,6 +600,11 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	}
 	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times: %w", err)
+	}
+	if x.hash != nil {
+		d := Digest{Size: hdr.Size}
+		x.hash.Sum(d.Sum[:0])
+		x.digests[name] = d
 	}
 	return nil
 }
@@ -712,6 +758,11 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 	}
 	x.mark(name, seenFile)
+	if d, ok := x.digests[target]; ok {
+		x.digests[name] = d
+	} else {
+		delete(x.digests, name)
+	}
 	return nil
 }
 
@@ -776,6 +827,7 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 	if err != nil {
 		return fmt.Errorf("link %q: %w", name, err)
 	}
+	delete(x.digests, clean)
 	err = unix.Linkat(srcDir, srcBase, pfd, base, 0)
 	if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EMLINK) {
 		// Another file system, or the inode has as many links as the
