@@ -351,7 +351,12 @@ func (p *pod) finished(r *appRun, phase string, code int, sig string) {
 		if code != 0 {
 			p.setCode(code)
 			if !p.stopping {
-				p.logf("app %s: exited with code %d: stopping the pod", name, code)
+				for _, o := range p.apps {
+					if o != r && !o.done {
+						p.logf("app %s: exited with code %d: stopping the pod", name, code)
+						break
+					}
+				}
 				p.stop(unix.SIGTERM)
 			}
 		}
