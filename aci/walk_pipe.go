@@ -16,6 +16,10 @@ import (
 const (
 	walkChunkSize = 256 << 10
 	walkChunks    = 8
+	// walkFirstChunk is the size of the first chunk, read before deciding
+	// whether a goroutine is worth it; small, so that walking a tiny
+	// archive costs little.
+	walkFirstChunk = 16 << 10
 )
 
 type walkChunk struct {
@@ -49,20 +53,22 @@ type walkPipe struct {
 // src is not touched after stop returns.
 func newWalkPipe(src io.Reader, h hash.Hash) *walkPipe {
 	p := &walkPipe{
-		full:   make(chan *walkChunk, walkChunks),
+		full:   make(chan *walkChunk, walkChunks+1),
 		free:   make(chan *walkChunk, walkChunks),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
 		h:      h,
 	}
-	first := &walkChunk{b: make([]byte, walkChunkSize)}
+	first := &walkChunk{b: make([]byte, walkFirstChunk)}
 	first.n, first.err = fillChunk(src, first.b)
 	p.full <- first
 	if first.err != nil {
 		close(p.exited)
 		return p
 	}
-	for range walkChunks - 1 {
+	// The first chunk is not reused: the full ring is walkChunks chunks
+	// of walkChunkSize once the first is consumed.
+	for range walkChunks {
 		p.free <- &walkChunk{b: make([]byte, walkChunkSize)}
 	}
 	go p.produce(src)
@@ -121,7 +127,9 @@ func (p *walkPipe) next() error {
 				}
 				return p.cur.err
 			}
-			p.free <- p.cur
+			if len(p.cur.b) == walkChunkSize {
+				p.free <- p.cur
+			}
 			p.cur = nil
 		}
 		c, ok := <-p.full
