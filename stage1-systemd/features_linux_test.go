@@ -46,6 +46,19 @@ func TestPodHostsResolv(t *testing.T) {
 		r := p.run(t, "--net=none", "--dns=none")
 		r.has(t, "1.2.3.4 image-hosts", "nameserver 9.9.9.9")
 	})
+	t.Run("from the host", func(t *testing.T) {
+		hosts, err := os.ReadFile("/etc/hosts")
+		must(t, err)
+		resolv, rerr := os.ReadFile("/etc/resolv.conf")
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "cat:/etc/hosts", "cat:/etc/resolv.conf"}}}, nil)
+		r := p.run(t, "--net=none", "--hosts-entry=host", "--dns=host")
+		r.has(t, string(hosts))
+		if rerr == nil {
+			r.has(t, string(resolv))
+		} else if r.code != exitCodeFailure {
+			t.Errorf("--dns=host without a host resolv.conf: exit %d", r.code)
+		}
+	})
 	t.Run("default hosts", func(t *testing.T) {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "cat:/etc/hosts"}}}, nil)
 		r := p.run(t, "--net=none")
