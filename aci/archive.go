@@ -63,6 +63,8 @@ type ArchiveError struct {
 	Err error
 }
 
+// Error returns `entry "NAME": what is wrong: underlying error`, leaving out
+// the parts that are empty.
 func (e *ArchiveError) Error() string {
 	var b strings.Builder
 	if e.Entry != "" {
@@ -76,6 +78,8 @@ func (e *ArchiveError) Error() string {
 	return b.String()
 }
 
+// Unwrap gives errors.Is and errors.As access to the underlying error (for
+// example io.ErrUnexpectedEOF, or the manifest's ErrorList).
 func (e *ArchiveError) Unwrap() error { return e.Err }
 
 func badEntry(name, format string, args ...any) *ArchiveError {

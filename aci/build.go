@@ -355,7 +355,11 @@ func newCompressWriter(w io.Writer, c Compression) (*compressWriter, error) {
 // when the archive is complete, so a failure never leaves a partial out.
 // Without opts.Overwrite an existing out is an error, checked atomically at
 // the end; out may not lie inside dir.
-func BuildFile(dir, out string, opts BuildOptions) (err error) {
+func BuildFile(dir, out string, opts BuildOptions) error {
+	return buildFile(dir, out, opts)
+}
+
+func buildFile(dir, out string, opts BuildOptions) (err error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
