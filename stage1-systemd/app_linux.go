@@ -82,12 +82,16 @@ func execApp(o *appOptions) error {
 	if err != nil {
 		return err
 	}
+	// We still hold every capability, CAP_SYS_PTRACE included: a working
+	// directory such as /proc/1/root would be the host's root. Resolve it
+	// inside the root, without magic links, and enter it by descriptor.
+	wd := app.workDir
+	wdFd, err := openInRoot(rootFd, wd, unix.O_PATH|unix.O_DIRECTORY, resolveContained)
+	if err != nil {
+		return fmt.Errorf("working directory %s does not exist in the app's root (image and volumes): %w", wd, err)
+	}
 	unix.Close(rootFd)
 	env := appEnv(app, o.metadataURL)
-	wd := app.workDir
-	if st, err := os.Stat(wd); err != nil || !st.IsDir() {
-		return fmt.Errorf("working directory %s does not exist in the app's root (image and volumes)", wd)
-	}
 	prog, err := lookPath(argv[0], env)
 	if err != nil {
 		return err
@@ -106,9 +110,10 @@ func execApp(o *appOptions) error {
 			return fmt.Errorf("oom-score-adj %d: %w", *iso.oomScoreAdj, err)
 		}
 	}
-	if err := os.Chdir(wd); err != nil {
+	if err := unix.Fchdir(wdFd); err != nil {
 		return fmt.Errorf("working directory %s: %w", wd, err)
 	}
+	unix.Close(wdFd)
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close_range: %w", err)
 	}

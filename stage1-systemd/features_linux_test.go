@@ -289,6 +289,14 @@ func TestPodHostEscape(t *testing.T) {
 	r := p.run(t, "--net=none")
 	r.has(t, "open-write /proc/1/exe error", "open-read /proc/1/exe error", "open-read /proc/1/root/etc/hostname error",
 		"stat error", "open-read /proc/1/cwd/pod error")
+	// A working directory through a magic link must not become the host's root.
+	for _, wd := range []string{"/proc/1/root", "/proc/1/cwd", "/proc/self/root/../../proc/1/root/etc"} {
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "pwd", "cat:hostname", "cat:passwd"}, workDir: wd}}, nil)
+		r := p.run(t, "--net=none")
+		if r.code != exitCodeFailure || !strings.Contains(r.stderr, "working directory") {
+			t.Errorf("working directory %s: exit %d", wd, r.code)
+		}
+	}
 	after, err := os.ReadFile("/proc/self/exe")
 	must(t, err)
 	if !bytes.Equal(self, after) {

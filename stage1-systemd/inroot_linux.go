@@ -25,8 +25,10 @@ const (
 )
 
 // openInRoot opens p (absolute or relative to root) inside root.
+// The path is not cleaned lexically: ".." is resolved by the kernel, after
+// symlinks, and never above root.
 func openInRoot(root int, p string, flags int, resolve uint64) (int, error) {
-	p = strings.TrimLeft(path.Clean("/"+p), "/")
+	p = strings.TrimLeft(p, "/")
 	if p == "" {
 		p = "."
 	}
