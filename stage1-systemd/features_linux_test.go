@@ -388,6 +388,25 @@ func TestPodVolumes(t *testing.T) {
 		t.Errorf("empty volume owner %d:%d mode %o", st.Uid, st.Gid, st.Mode&0o7777)
 	}
 
+	t.Run("symlinked source", func(t *testing.T) {
+		link := filepath.Join(t.TempDir(), "link")
+		must(t, os.Symlink(src, link))
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, mounts: [][2]string{{"l", "/mnt"}}}},
+			[]string{fmt.Sprintf(`{"name":"l","kind":"host","source":%q}`, link)})
+		r := p.run(t, "--net=none")
+		if r.code != exitCodeFailure || !strings.Contains(r.stderr, "symlink") {
+			t.Errorf("symlinked source: exit %d", r.code)
+		}
+	})
+	t.Run("single file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "conf")
+		must(t, os.WriteFile(file, []byte("file volume"), 0o644))
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "cat:/etc/app.conf", "write:/etc/app.conf"},
+			mounts: [][2]string{{"f", "/etc/app.conf"}}, mountRO: []string{"/etc/app.conf"}}},
+			[]string{fmt.Sprintf(`{"name":"f","kind":"host","source":%q}`, file)})
+		r := p.run(t, "--net=none")
+		r.has(t, "cat /etc/app.conf\nfile volume", "write error open /etc/app.conf: read-only file system")
+	})
 	t.Run("missing source", func(t *testing.T) {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, mounts: [][2]string{{"gone", "/mnt"}}}},
 			[]string{`{"name":"gone","kind":"host","source":"/nonexistent/acirun-test"}`})
