@@ -143,7 +143,7 @@ func flagDefs() []flagDef {
 		{FlagInfo{"set-env-file", "FILE", "read NAME=VALUE lines (# comments) for every app's environment", false, true}, (*parser).setSetEnvFile},
 		{FlagInfo{"inherit-env", "", "pass the host's environment to the apps (lowest precedence)", false, false}, (*parser).setInheritEnv},
 		{FlagInfo{"uuid-file-save", "FILE", "write the pod's UUID to FILE", false, false}, (*parser).setUUIDFileSave},
-		{FlagInfo{"insecure-options", "OPT[,OPT...]", "turn off security features: image,tls,http,pubkey,ondisk,capabilities,paths,seccomp,all-fetch,all-run,all", false, true}, (*parser).setInsecure},
+		{FlagInfo{"insecure-options", "OPT[,OPT...]", "turn off security features: image,tls,http,pubkey,capabilities,paths,seccomp,all-fetch,all-run,all (each use is reported)", false, true}, (*parser).setInsecure},
 		{FlagInfo{"pull-policy", "new|update|never", "when to fetch an image: new (only if not in the store), update (always), never (store only)", false, false}, (*parser).setPullPolicy},
 		{FlagInfo{"net", "host|none", "the pod's network: the host's, or loopback only", false, false}, (*parser).setNet},
 		{FlagInfo{"pod-manifest", "FILE", "run the apps of this pod manifest instead of images from the command line", false, false}, (*parser).setPodManifest},

@@ -155,7 +155,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--dns-search bad..domain a", "not a valid domain name"},
 		{"--dns-search example.com. a", "not a valid domain name"},
 		{"--insecure-options image,everything a", `unknown option "everything"`},
-		{"--pull-policy sometimes a", "new, update or never"},
+		{"--pull-policy sometimes a", "valid: new, update, never"},
 		{"--net default a", "host or none"},
 		{"--stop-timeout soon a", "not a duration"},
 		{"--stop-timeout -1s a", "must be positive"},

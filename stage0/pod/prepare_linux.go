@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/fetch"
 )
 
 // Names in the pods directory besides the pods themselves.
@@ -234,25 +235,19 @@ func stage1Args(req *RunRequest, uuid string, debug bool) []string {
 }
 
 // runInsecureOptions keeps the options stage1 acts on, expanding all-run
-// and all.
+// and all. The words were validated by ParseRunArgs.
 func runInsecureOptions(opts []string) []string {
-	var out []string
-	add := func(o string) {
-		for _, have := range out {
-			if have == o {
-				return
-			}
-		}
-		out = append(out, o)
+	ins, err := fetch.ParseInsecure(strings.Join(opts, ","))
+	if err != nil {
+		return nil
 	}
-	for _, o := range opts {
-		switch o {
-		case "capabilities", "paths", "seccomp":
-			add(o)
-		case "all-run", "all":
-			add("capabilities")
-			add("paths")
-			add("seccomp")
+	var out []string
+	for _, o := range []struct {
+		bit  fetch.Insecure
+		word string
+	}{{fetch.InsecureCapabilities, "capabilities"}, {fetch.InsecurePaths, "paths"}, {fetch.InsecureSeccomp, "seccomp"}} {
+		if ins.Has(o.bit) {
+			out = append(out, o.word)
 		}
 	}
 	return out

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/stage0/fetch"
 )
 
 // acName is the appc AC Name: pod app, volume and mount point names.
@@ -366,10 +368,6 @@ func addEnv(list []EnvVar, s string) ([]EnvVar, error) {
 	return append(list, e), nil
 }
 
-func insecureOptionNames() []string {
-	return []string{"none", "image", "tls", "http", "pubkey", "ondisk", "capabilities", "paths", "seccomp", "all-fetch", "all-run", "all"}
-}
-
 // The flag setters. Errors need not repeat the flag name and value:
 // ParseRunArgs prefixes them.
 
@@ -457,14 +455,11 @@ func (p *parser) setUUIDFileSave(s string) error {
 }
 
 func (p *parser) setInsecure(s string) error {
+	if _, err := fetch.ParseInsecure(s); err != nil {
+		return err
+	}
 	for _, o := range strings.Split(s, ",") {
-		known := false
-		for _, k := range insecureOptionNames() {
-			known = known || k == o
-		}
-		if !known {
-			return fmt.Errorf("unknown option %q (known: %s)", o, strings.Join(insecureOptionNames(), ", "))
-		}
+		o = strings.ToLower(strings.TrimSpace(o))
 		dup := false
 		for _, have := range p.req.InsecureOptions {
 			dup = dup || have == o
@@ -477,12 +472,11 @@ func (p *parser) setInsecure(s string) error {
 }
 
 func (p *parser) setPullPolicy(s string) error {
-	switch s {
-	case "new", "update", "never":
-		p.req.PullPolicy = s
-		return nil
+	if _, err := fetch.ParsePullPolicy(s); err != nil {
+		return err
 	}
-	return errors.New("the pull policy is new, update or never")
+	p.req.PullPolicy = s
+	return nil
 }
 
 func (p *parser) setNet(s string) error {
