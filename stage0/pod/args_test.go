@@ -154,7 +154,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--hostname my_host a", "not a valid host name"},
 		{"--dns-search bad..domain a", "not a valid domain name"},
 		{"--dns-search example.com. a", "not a valid domain name"},
-		{"--insecure-options image,everything a", `unknown option "everything"`},
+		{"--insecure-options image,everything a", `unknown insecure option "everything"`},
 		{"--pull-policy sometimes a", "valid: new, update, never"},
 		{"--net default a", "host or none"},
 		{"--stop-timeout soon a", "not a duration"},
