@@ -310,6 +310,10 @@ type fetchSpec struct {
 // errNotModified ends an import whose download found the stored copy current.
 var errNotModified = errors.New("not modified")
 
+// errImportEnded is what the download sees when the import stopped reading
+// (it failed, or it had what it needed): the import's result decides then.
+var errImportEnded = errors.New("import ended")
+
 // download fetches the signature, then streams the image into the store.
 func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, error) {
 	var cache *fetch.CacheInfo
@@ -368,7 +372,7 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 		}
 		return &r.resp.Cache
 	}})
-	pr.CloseWithError(errors.New("import ended"))
+	pr.CloseWithError(errImportEnded)
 	r := <-done
 	if errors.Is(r.err, errNotModified) && fs.stored != nil {
 		o := fs.stored.Origin
@@ -385,10 +389,13 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 		// The partial file holds bytes that failed a check (hash,
 		// manifest, signature) or a transfer that broke for good: do not
 		// resume from them.
-		if partial != "" && r.err == nil {
+		if partial != "" && (r.err == nil || errors.Is(r.err, errImportEnded)) {
 			fetch.RemovePartial(partial)
 		}
-		if r.err != nil && !errors.Is(err, r.err) {
+		// A broken transfer explains the import's failure (a short
+		// stream), unless the transfer broke only because the import had
+		// already failed and stopped reading.
+		if r.err != nil && !errors.Is(err, r.err) && !errors.Is(r.err, errImportEnded) {
 			return nil, fmt.Errorf("fetch %s: %w", fs.aciURL, r.err)
 		}
 		return nil, err
