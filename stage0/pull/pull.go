@@ -223,18 +223,23 @@ func (p *Puller) pullURL(ctx context.Context, rawURL string) (*store.Image, erro
 	return p.download(ctx, fetchSpec{aciURL: rawURL, sigURL: rawURL + ".asc", stored: stored})
 }
 
-// storedByURL returns the newest stored image downloaded from rawURL.
+// storedByURL returns the stored image most recently fetched from rawURL.
+// That is the latest FetchedAt, not the latest import: an image fetched
+// again from rawURL keeps its import time but records the new fetch (and
+// caching data) in its origin, and it, not a newer import whose content the
+// server no longer serves, is what rawURL stands for now.
 func (p *Puller) storedByURL(rawURL string) *store.Image {
 	imgs, err := p.Store.List(store.Filter{})
 	if err != nil {
 		return nil
 	}
+	var best *store.Image
 	for _, img := range imgs {
-		if img.Origin.URL == rawURL {
-			return img
+		if img.Origin.URL == rawURL && (best == nil || img.FetchedAt.After(best.FetchedAt)) {
+			best = img
 		}
 	}
-	return nil
+	return best
 }
 
 // pullName resolves an image name by the store and by discovery.
