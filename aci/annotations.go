@@ -77,6 +77,7 @@ func (a Annotations) Validate() error {
 }
 
 func (a Annotations) validate(errs *ErrorList, path string) {
+	names := seen[ACIdentifier]{}
 	for i, an := range a {
 		p := index(path, i)
 		if an.Name == "" {
@@ -87,11 +88,8 @@ func (a Annotations) validate(errs *ErrorList, path string) {
 			errs.add(join(p, "name"), err.Error())
 			continue
 		}
-		for j := 0; j < i; j++ {
-			if a[j].Name == an.Name {
-				errs.add(join(p, "name"), fmt.Sprintf("duplicate annotation %q (also %s)", an.Name, index(path, j)))
-				break
-			}
+		if j, dup := names.dup(an.Name, i); dup {
+			errs.add(join(p, "name"), fmt.Sprintf("duplicate annotation %q (also %s)", an.Name, index(path, j)))
 		}
 		if err := checkAnnotationValue(an.Name, an.Value); err != nil {
 			errs.add(join(p, "value"), err.Error())

@@ -1,6 +1,7 @@
 package aci
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -64,42 +65,56 @@ func (l ErrorList) Unwrap() []error {
 	return errs
 }
 
+// maxErrors bounds how many errors a parse reports: past a hundred, more
+// lines help nobody and a hostile manifest could make millions.
+const maxErrors = 100
+
+// truncated returns l cut to maxErrors entries, with a last entry saying
+// how many were left out.
+func (l ErrorList) truncated() ErrorList {
+	if len(l) <= maxErrors {
+		return l
+	}
+	out := append(ErrorList(nil), l[:maxErrors]...)
+	return append(out, &Error{Msg: fmt.Sprintf("... and %d more errors", len(l)-maxErrors)})
+}
+
 // add appends an entry.
 func (l *ErrorList) add(path, msg string) {
 	*l = append(*l, &Error{Path: path, Msg: msg})
 }
 
-// addList appends every entry of o whose path is not covered by a path in
-// l already: when decoding already reported a value as malformed, the
+// addUncovered appends every entry of o whose path is not covered by a path
+// in l already: when decoding already reported a value as malformed, the
 // validation of the zero value left in its place would only repeat it.
+// It runs in time linear in the sizes of both lists.
 func (l *ErrorList) addUncovered(o ErrorList) {
+	decoded := make(map[string]bool, len(*l))
+	for _, e := range *l {
+		decoded[e.Path] = true
+	}
 	for _, e := range o {
-		covered := false
-		for _, have := range *l {
-			if pathCovers(have.Path, e.Path) {
-				covered = true
-				break
-			}
-		}
-		if !covered {
+		if !coveredBy(decoded, e.Path) {
 			*l = append(*l, e)
 		}
 	}
 }
 
-// pathCovers reports whether path q is p or lies below p.
-func pathCovers(p, q string) bool {
-	if p == "" {
+// coveredBy reports whether path q or one of its ancestors is in set.
+func coveredBy(set map[string]bool, q string) bool {
+	if set[""] {
 		return true
 	}
-	if !strings.HasPrefix(q, p) {
-		return false
+	for {
+		if set[q] {
+			return true
+		}
+		i := strings.LastIndexAny(q, ".[")
+		if i <= 0 {
+			return false
+		}
+		q = q[:i]
 	}
-	if len(q) == len(p) {
-		return true
-	}
-	c := q[len(p)]
-	return c == '.' || c == '['
 }
 
 // join builds a child path for an object member.
@@ -113,4 +128,18 @@ func join(path, key string) string {
 // index builds a child path for an array element.
 func index(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// seen remembers where each key first appeared, so that duplicates in long
+// lists are found in linear time.
+type seen[K comparable] map[K]int
+
+// dup returns the index of k's first appearance and true if k was seen
+// before; otherwise it records k at i.
+func (s seen[K]) dup(k K, i int) (int, bool) {
+	if j, ok := s[k]; ok {
+		return j, true
+	}
+	s[k] = i
+	return 0, false
 }

@@ -55,13 +55,13 @@ func ParseImageManifest(data []byte) (*ImageManifest, error) {
 	var d decoder
 	m := d.imageManifest(root)
 	if m == nil {
-		return nil, d.errs
+		return nil, d.errs.truncated()
 	}
 	var verrs ErrorList
 	m.validate(&verrs)
 	d.errs.addUncovered(verrs)
 	if len(d.errs) > 0 {
-		return nil, d.errs
+		return nil, d.errs.truncated()
 	}
 	return m, nil
 }
@@ -95,14 +95,12 @@ func (m *ImageManifest) validate(errs *ErrorList) {
 		}
 		dep.Labels.validate(errs, join(p, "labels"))
 	}
+	paths := seen[string]{}
 	for i, w := range m.PathWhitelist {
 		p := index("pathWhitelist", i)
 		validateAbsPath(errs, p, w)
-		for j := 0; j < i; j++ {
-			if path.Clean(m.PathWhitelist[j]) == path.Clean(w) {
-				errs.add(p, fmt.Sprintf("%q listed twice (also %s)", clip(w), index("pathWhitelist", j)))
-				break
-			}
+		if j, dup := paths.dup(path.Clean(w), i); dup {
+			errs.add(p, fmt.Sprintf("%q listed twice (also %s)", clip(w), index("pathWhitelist", j)))
 		}
 	}
 }

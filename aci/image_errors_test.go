@@ -164,3 +164,16 @@ func TestImageManifestEncoding(t *testing.T) {
 	}
 	roundTripImage(t, m2)
 }
+
+// A manifest within the size cap but made of tiny values is refused before
+// it costs much memory.
+func TestManifestValueCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"a","pathWhitelist":[`)
+	for i := 0; i < maxValues; i++ {
+		b.WriteString(`0,`)
+	}
+	b.WriteString(`0]}`)
+	_, err := ParseImageManifest([]byte(b.String()))
+	wantErr(t, err, "", "more than 262144 JSON values")
+}

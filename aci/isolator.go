@@ -445,13 +445,11 @@ func checkSet[T ~string](errs *ErrorList, path string, set []T) bool {
 		return false
 	}
 	ok := true
+	names := seen[T]{}
 	for i, s := range set {
-		for j := 0; j < i; j++ {
-			if set[j] == s {
-				errs.add(index(path, i), fmt.Sprintf("%q listed twice (also %s)", string(s), index(path, j)))
-				ok = false
-				break
-			}
+		if j, dup := names.dup(s, i); dup {
+			errs.add(index(path, i), fmt.Sprintf("%q listed twice (also %s)", clip(string(s)), index(path, j)))
+			ok = false
 		}
 	}
 	return ok

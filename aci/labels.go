@@ -45,6 +45,7 @@ func (l Labels) Validate() error {
 
 func (l Labels) validate(errs *ErrorList, path string) {
 	osIdx := -1
+	names := seen[ACIdentifier]{}
 	for i, lb := range l {
 		p := index(path, i)
 		if lb.Name == "" {
@@ -58,11 +59,8 @@ func (l Labels) validate(errs *ErrorList, path string) {
 		if lb.Name == "name" {
 			errs.add(join(p, "name"), `"name" is not allowed as a label name`)
 		}
-		for j := 0; j < i; j++ {
-			if l[j].Name == lb.Name {
-				errs.add(join(p, "name"), fmt.Sprintf("duplicate label %q (also labels[%d])", lb.Name, j))
-				break
-			}
+		if j, dup := names.dup(lb.Name, i); dup {
+			errs.add(join(p, "name"), fmt.Sprintf("duplicate label %q (also %s)", lb.Name, index(path, j)))
 		}
 		if lb.Name == "os" {
 			osIdx = i

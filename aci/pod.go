@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -110,13 +111,13 @@ func ParsePodManifest(data []byte) (*PodManifest, error) {
 	var d decoder
 	pm := d.podManifest(root)
 	if pm == nil {
-		return nil, d.errs
+		return nil, d.errs.truncated()
 	}
 	var verrs ErrorList
 	pm.validate(&verrs)
 	d.errs.addUncovered(verrs)
 	if len(d.errs) > 0 {
-		return nil, d.errs
+		return nil, d.errs.truncated()
 	}
 	return pm, nil
 }
@@ -146,14 +147,12 @@ func (pm *PodManifest) validate(errs *ErrorList) {
 		}
 		vols[v.Name] = true
 	}
+	appNames := seen[ACName]{}
 	for i, ra := range pm.Apps {
 		p := index("apps", i)
 		validateName(errs, join(p, "name"), ra.Name)
-		for j := 0; j < i; j++ {
-			if pm.Apps[j].Name == ra.Name {
-				errs.add(join(p, "name"), fmt.Sprintf("app %q given twice (also %s)", ra.Name, index("apps", j)))
-				break
-			}
+		if j, dup := appNames.dup(ra.Name, i); dup {
+			errs.add(join(p, "name"), fmt.Sprintf("app %q given twice (also %s)", ra.Name, index("apps", j)))
 		}
 		ip := join(p, "image")
 		if ra.Image.Name != "" {
@@ -171,15 +170,13 @@ func (pm *PodManifest) validate(errs *ErrorList) {
 			ra.App.validate(errs, join(p, "app"))
 		}
 		mp := join(p, "mounts")
+		mountPaths := seen[string]{}
 		for k, m := range ra.Mounts {
 			q := index(mp, k)
 			validateName(errs, join(q, "volume"), m.Volume)
 			validateAbsPath(errs, join(q, "path"), m.Path)
-			for j := 0; j < k; j++ {
-				if ra.Mounts[j].Path == m.Path {
-					errs.add(join(q, "path"), fmt.Sprintf("%q mounted twice (also %s)", clip(m.Path), index(mp, j)))
-					break
-				}
+			if j, dup := mountPaths.dup(m.Path, k); dup {
+				errs.add(join(q, "path"), fmt.Sprintf("%q mounted twice (also %s)", clip(m.Path), index(mp, j)))
 			}
 			if m.AppVolume != nil {
 				m.AppVolume.validate(errs, join(q, "appVolume"))
@@ -194,14 +191,12 @@ func (pm *PodManifest) validate(errs *ErrorList) {
 	}
 	pm.Isolators.validate(errs, "isolators")
 	pm.Annotations.validate(errs, "annotations")
+	portNames := seen[ACName]{}
 	for i, ep := range pm.Ports {
 		p := index("ports", i)
 		validateName(errs, join(p, "name"), ep.Name)
-		for j := 0; j < i; j++ {
-			if pm.Ports[j].Name == ep.Name {
-				errs.add(join(p, "name"), fmt.Sprintf("port %q exposed twice (also %s)", ep.Name, index("ports", j)))
-				break
-			}
+		if j, dup := portNames.dup(ep.Name, i); dup {
+			errs.add(join(p, "name"), fmt.Sprintf("port %q exposed twice (also %s)", ep.Name, index("ports", j)))
 		}
 		if ep.HostPort < 1 || ep.HostPort > 65535 {
 			errs.add(join(p, "hostPort"), fmt.Sprintf("%d out of range 1-65535", ep.HostPort))
@@ -321,9 +316,13 @@ func (pm *PodManifest) UnmarshalJSON(b []byte) error {
 // without a full image ID, or a mount point without a mount. Mount points
 // are those of each app's App override; when image is not nil, it is asked
 // for the manifest of apps without an override (it may return nil if it
-// does not know the image). The result is nil or an ErrorList.
+// does not know the image). With the apps known it also checks the rules
+// that need them: port names unique across the pod's apps, and every
+// exposed port without a podPort naming an app port. The result is nil or
+// an ErrorList.
 func (pm *PodManifest) ValidateReified(image func(ImageID) *ImageManifest) error {
 	var errs ErrorList
+	apps := make([]*App, len(pm.Apps)) // effective apps, nil when unknown
 	for i, ra := range pm.Apps {
 		p := index("apps", i)
 		if !ra.Image.ID.IsFull() {
@@ -337,22 +336,43 @@ func (pm *PodManifest) ValidateReified(image func(ImageID) *ImageManifest) error
 		if app == nil && image != nil && ra.Image.ID.IsFull() {
 			if im := image(ra.Image.ID); im != nil {
 				app = im.App
+				if app == nil {
+					app = &App{} // an image without an app: no mount points, no ports
+				}
 			}
 		}
+		apps[i] = app
 		if app == nil {
 			continue
 		}
+		mounted := make(map[string]bool, len(ra.Mounts))
+		for _, m := range ra.Mounts {
+			mounted[m.Path] = true
+		}
 		for j, mp := range app.MountPoints {
-			covered := false
-			for _, m := range ra.Mounts {
-				if m.Path == mp.Path {
-					covered = true
-					break
-				}
-			}
-			if !covered {
+			if !mounted[mp.Path] {
 				errs.add(join(p, "mounts"), fmt.Sprintf("no mount for mount point %q (%s), app.mountPoints[%d]: the pod is not reified", mp.Name, mp.Path, j))
 			}
+		}
+	}
+	// Port names across apps.
+	portApp := map[ACName]int{}
+	for i, app := range apps {
+		if app == nil {
+			continue
+		}
+		for _, port := range app.Ports {
+			if j, dup := portApp[port.Name]; dup && j != i {
+				errs.add(index("apps", i), fmt.Sprintf("port name %q is also used by app %q; port names must be unique in a pod", port.Name, pm.Apps[j].Name))
+				continue
+			}
+			portApp[port.Name] = i
+		}
+	}
+	allKnown := !slices.Contains(apps, nil)
+	for i, ep := range pm.Ports {
+		if _, ok := portApp[ep.Name]; !ok && allKnown && ep.PodPort == nil {
+			errs.add(join(index("ports", i), "name"), fmt.Sprintf("no app in the pod has a port called %q", ep.Name))
 		}
 	}
 	return errs.Err()

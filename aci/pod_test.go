@@ -221,3 +221,28 @@ func p2(t *testing.T, p *PodManifest) *PodManifest {
 	}
 	return q
 }
+
+func TestPodReifiedPorts(t *testing.T) {
+	doc := pod(`[{"name":"a","image":{"id":"`+testID+`"},"app":{"user":"0","group":"0","ports":[{"name":"http","protocol":"tcp","port":80}]}},
+		{"name":"b","image":{"id":"`+testID+`"}}]`,
+		`"ports":[{"name":"http","hostPort":8080},{"name":"metrics","hostPort":9090},{"name":"x","hostPort":1,"podPort":{"name":"x","protocol":"tcp","port":1}}]`)
+	p, err := ParsePodManifest(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// App b's image is unknown: nothing about exposed ports can be said.
+	if err := p.ValidateReified(nil); err != nil {
+		t.Errorf("ValidateReified(nil) = %v", err)
+	}
+	imgApp := &App{User: "0", Group: "0", Ports: []Port{{Name: "http", Protocol: "tcp", Port: 81}}}
+	err = p.ValidateReified(func(ImageID) *ImageManifest { return &ImageManifest{App: imgApp} })
+	wantErr(t, err, "apps[1]", `port name "http" is also used by app "a"`)
+	wantErr(t, err, "ports[1].name", `no app in the pod has a port called "metrics"`)
+	if el := err.(ErrorList); len(el) != 2 {
+		t.Errorf("errors: %v", err)
+	}
+	imgApp.Ports[0].Name = "metrics"
+	if err := p.ValidateReified(func(ImageID) *ImageManifest { return &ImageManifest{App: imgApp} }); err != nil {
+		t.Errorf("ValidateReified = %v", err)
+	}
+}

@@ -34,6 +34,28 @@ type App struct {
 	UserLabels      map[string]string `json:"userLabels,omitempty"`
 }
 
+// UnmarshalJSON decodes and validates an app on its own (for instance an
+// override given on the command line) as strictly as ParseImageManifest
+// decodes the app inside a manifest; error paths start with "app".
+func (a *App) UnmarshalJSON(b []byte) error {
+	root, err := parseJSON(b)
+	if err != nil {
+		return ErrorList{{Path: "app", Msg: err.Error()}}
+	}
+	var d decoder
+	app := d.app(root, "app")
+	if app != nil {
+		var verrs ErrorList
+		app.validate(&verrs, "app")
+		d.errs.addUncovered(verrs)
+	}
+	if len(d.errs) > 0 {
+		return d.errs.truncated()
+	}
+	*a = *app
+	return nil
+}
+
 // WorkingDir returns WorkingDirectory, or "/" if it is empty.
 func (a *App) WorkingDir() string {
 	if a.WorkingDirectory == "" {
@@ -176,20 +198,18 @@ func (a *App) validate(errs *ErrorList, p string) {
 			errs.add(index(join(p, "supplementaryGIDs"), i), "4294967295 is not a valid group ID")
 		}
 	}
-	if wd := a.WorkingDirectory; wd != "" && !path.IsAbs(wd) {
-		errs.add(join(p, "workingDirectory"), fmt.Sprintf("%q is not an absolute path", clip(wd)))
+	if a.WorkingDirectory != "" {
+		validateAbsPath(errs, join(p, "workingDirectory"), a.WorkingDirectory)
 	}
 	ep := join(p, "eventHandlers")
+	handlers, envNames, mpNames, portNames := seen[string]{}, seen[string]{}, seen[ACName]{}, seen[ACName]{}
 	for i, h := range a.EventHandlers {
 		hp := index(ep, i)
 		if h.Name != EventPreStart && h.Name != EventPostStop {
 			errs.add(join(hp, "name"), fmt.Sprintf("%q is not %q or %q", clip(h.Name), EventPreStart, EventPostStop))
 		}
-		for j := 0; j < i; j++ {
-			if a.EventHandlers[j].Name == h.Name {
-				errs.add(join(hp, "name"), fmt.Sprintf("%q given twice (also %s)", h.Name, index(ep, j)))
-				break
-			}
+		if j, dup := handlers.dup(h.Name, i); dup {
+			errs.add(join(hp, "name"), fmt.Sprintf("%q given twice (also %s)", h.Name, index(ep, j)))
 		}
 		validateExec(errs, join(hp, "exec"), h.Exec, true)
 	}
@@ -199,11 +219,8 @@ func (a *App) validate(errs *ErrorList, p string) {
 		if !validEnvName(e.Name) {
 			errs.add(join(vp, "name"), fmt.Sprintf("%q is not a valid variable name (^[A-Za-z_][A-Za-z_0-9.-]*$)", clip(e.Name)))
 		}
-		for j := 0; j < i; j++ {
-			if a.Environment[j].Name == e.Name {
-				errs.add(join(vp, "name"), fmt.Sprintf("%q given twice (also %s)", e.Name, index(envp, j)))
-				break
-			}
+		if j, dup := envNames.dup(e.Name, i); dup {
+			errs.add(join(vp, "name"), fmt.Sprintf("%q given twice (also %s)", clip(e.Name), index(envp, j)))
 		}
 		if strings.ContainsRune(e.Value, 0) {
 			errs.add(join(vp, "value"), "contains a NUL byte")
@@ -213,22 +230,16 @@ func (a *App) validate(errs *ErrorList, p string) {
 	for i, m := range a.MountPoints {
 		mp := index(mpp, i)
 		validateName(errs, join(mp, "name"), m.Name)
-		for j := 0; j < i; j++ {
-			if a.MountPoints[j].Name == m.Name {
-				errs.add(join(mp, "name"), fmt.Sprintf("%q given twice (also %s)", m.Name, index(mpp, j)))
-				break
-			}
+		if j, dup := mpNames.dup(m.Name, i); dup {
+			errs.add(join(mp, "name"), fmt.Sprintf("%q given twice (also %s)", m.Name, index(mpp, j)))
 		}
 		validateAbsPath(errs, join(mp, "path"), m.Path)
 	}
 	pp := join(p, "ports")
 	for i, port := range a.Ports {
 		validatePort(errs, index(pp, i), port)
-		for j := 0; j < i; j++ {
-			if a.Ports[j].Name == port.Name {
-				errs.add(join(index(pp, i), "name"), fmt.Sprintf("%q given twice (also %s)", port.Name, index(pp, j)))
-				break
-			}
+		if j, dup := portNames.dup(port.Name, i); dup {
+			errs.add(join(index(pp, i), "name"), fmt.Sprintf("%q given twice (also %s)", port.Name, index(pp, j)))
 		}
 	}
 	a.Isolators.validate(errs, join(p, "isolators"))

@@ -1,6 +1,7 @@
 package aci
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -151,4 +152,20 @@ func TestAppValidateInCode(t *testing.T) {
 	}
 	a.Ports[0].Port = 0
 	wantErr(t, a.Validate(), "app.ports[0].port", "0 out of range 1-65535")
+}
+
+func TestAppUnmarshalJSON(t *testing.T) {
+	var a App
+	if err := json.Unmarshal([]byte(`{"user":"0","group":"0","exec":["/x"],"supplementaryGids":[5]}`), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.SupplementaryGIDs[0] != 5 || a.Exec[0] != "/x" {
+		t.Errorf("App = %+v", a)
+	}
+	err := json.Unmarshal([]byte(`{"user":"0","group":"0","exec":["x/y"],"bogus":1}`), &a)
+	wantErr(t, err, "app.exec[0]", "relative path")
+	wantErr(t, err, "app.bogus", "unknown field")
+	if a.Exec[0] != "/x" {
+		t.Error("failed Unmarshal changed the app")
+	}
 }

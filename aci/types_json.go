@@ -23,6 +23,12 @@ const MaxManifestSize = 4 << 20
 // rest of the budget is for unknown isolator values, which are kept verbatim.
 const maxDepth = 64
 
+// maxValues bounds the number of JSON values (scalars, arrays, objects) in a
+// manifest. Each costs about a hundred bytes decoded; the cap keeps a
+// hostile manifest of MaxManifestSize bytes of "[0,0,0,…" from turning into
+// hundreds of megabytes. Real manifests have a few hundred values.
+const maxValues = 1 << 18
+
 // jkind is the type of a JSON value.
 type jkind int
 
@@ -82,7 +88,8 @@ func parseJSON(data []byte) (*jval, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := readValue(dec, 0)
+	r := &jreader{dec: dec}
+	v, err := r.value(0)
 	if err != nil {
 		return nil, jsonError(err)
 	}
@@ -106,15 +113,22 @@ func jsonError(err error) error {
 	return fmt.Errorf("invalid JSON: %w", err)
 }
 
-func readValue(dec *json.Decoder, depth int) (*jval, error) {
+// jreader builds a jval tree from a token stream, within maxDepth and
+// maxValues.
+type jreader struct {
+	dec    *json.Decoder
+	values int
+}
+
+func (r *jreader) value(depth int) (*jval, error) {
+	dec := r.dec
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
-	return valueFrom(dec, tok, depth)
-}
-
-func valueFrom(dec *json.Decoder, tok json.Token, depth int) (*jval, error) {
+	if r.values++; r.values > maxValues {
+		return nil, fmt.Errorf("more than %d JSON values", maxValues)
+	}
 	switch t := tok.(type) {
 	case nil:
 		return &jval{kind: jnull}, nil
@@ -132,7 +146,7 @@ func valueFrom(dec *json.Decoder, tok json.Token, depth int) (*jval, error) {
 		case '[':
 			v := &jval{kind: jarray}
 			for dec.More() {
-				e, err := readValue(dec, depth+1)
+				e, err := r.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
@@ -153,7 +167,7 @@ func valueFrom(dec *json.Decoder, tok json.Token, depth int) (*jval, error) {
 				if !ok {
 					return nil, fmt.Errorf("object key is %v, not a string", kt)
 				}
-				e, err := readValue(dec, depth+1)
+				e, err := r.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
@@ -275,13 +289,11 @@ func (d *decoder) object(v *jval, path string) *object {
 		return nil
 	}
 	o := &object{d: d, path: path, v: v, used: make([]bool, len(v.obj))}
+	keys := seen[string]{}
 	for i, m := range v.obj {
-		for j := 0; j < i; j++ {
-			if v.obj[j].key == m.key {
-				d.errorf(join(path, m.key), "duplicate field")
-				o.used[i] = true // reported already; not "unknown" too
-				break
-			}
+		if _, dup := keys.dup(m.key, i); dup {
+			d.errorf(join(path, m.key), "duplicate field")
+			o.used[i] = true // reported already; not "unknown" too
 		}
 	}
 	return o
