@@ -106,14 +106,18 @@ func (c *CLI) takeGlobalFlags(args []string) ([]string, error) {
 	return rest, nil
 }
 
-// resolver implements pod.ImageResolver over the image pipeline.
+// resolver implements pod.ImageResolver over the image pipeline, for one
+// prepare. An image named again (rkt's `run IMG --- IMG`) is not pulled a
+// second time: importing it again would wait for an exclusive lock on the
+// image that this very prepare holds shared until the pod is recorded.
 type resolver struct {
-	p *pull.Puller
+	p    *pull.Puller
+	seen map[string]string // reference → image ID already pulled
 }
 
 // image holds img in the store (so that gc cannot remove it before the pod
 // that uses it is recorded; Prepare calls Release) and describes it.
-func (r resolver) image(ctx context.Context, img *store.Image) (*pod.Image, error) {
+func (r *resolver) image(ctx context.Context, img *store.Image) (*pod.Image, error) {
 	held, release, err := r.p.Store.Hold(ctx, img.ID)
 	if err != nil {
 		return nil, err
@@ -136,15 +140,22 @@ func (r resolver) image(ctx context.Context, img *store.Image) (*pod.Image, erro
 	return &pod.Image{ID: id, Manifest: m, Tree: tree, Release: release}, nil
 }
 
-func (r resolver) ResolveImage(ctx context.Context, ref string) (*pod.Image, error) {
+func (r *resolver) ResolveImage(ctx context.Context, ref string) (*pod.Image, error) {
+	if id, ok := r.seen[ref]; ok {
+		return r.image(ctx, &store.Image{ID: id})
+	}
 	img, err := r.p.Pull(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
+	if r.seen == nil {
+		r.seen = map[string]string{}
+	}
+	r.seen[ref] = img.ID
 	return r.image(ctx, img)
 }
 
-func (r resolver) ResolveRuntimeImage(ctx context.Context, ri aci.RuntimeImage) (*pod.Image, error) {
+func (r *resolver) ResolveRuntimeImage(ctx context.Context, ri aci.RuntimeImage) (*pod.Image, error) {
 	ref := ri.ID.String()
 	if ref == "" {
 		parts := []string{string(ri.Name)}
@@ -183,7 +194,7 @@ func (c *CLI) preparePod(ctx context.Context, args []string, sync bool) (*pod.Po
 	if err != nil {
 		return nil, err
 	}
-	cfg := pod.Config{DataDir: c.Dir, Resolver: resolver{p}, HostEnv: os.Environ(), Debug: c.Debug, Sync: sync}
+	cfg := pod.Config{DataDir: c.Dir, Resolver: &resolver{p: p}, HostEnv: os.Environ(), Debug: c.Debug, Sync: sync}
 	pd, notes, err := pod.Prepare(ctx, cfg, req)
 	if err != nil {
 		return nil, err
