@@ -28,6 +28,10 @@
 //	zombies              orphans children that exit, waits, prints zombies=N
 //	exe-overwrite        tries to write /proc/self/exe and /proc/1/exe and to read /proc/1/root
 //	seccomp [CALL...]    tries mount, umount2, unshare, keyctl, setns, bpf; prints the errno of each
+//	signal NAME          sends itself signal NAME (KILL, TERM, INT, HUP) with its default
+//	                     action; prints "signal NAME survived" and exits 1 if alive after 5s
+//	alloc MIB            allocates and touches MIB mebibytes, printing "allocated N MiB" every
+//	                     8 MiB, then "alloc ok" (a memory limit ends it on the way)
 //
 // A command that cannot run (bad arguments) prints "testapp: ..." to stderr
 // and exits 2. Failures of what is probed are printed, not fatal.
@@ -184,6 +188,16 @@ func run(cmd string, args []string) {
 		exeOverwrite()
 	case "seccomp":
 		probeSeccomp(args)
+	case "signal":
+		nargs(cmd, args, 1)
+		raise(args[0])
+	case "alloc":
+		nargs(cmd, args, 1)
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 0 {
+			usage("alloc: not a number of MiB: " + args[0])
+		}
+		alloc(n)
 	default:
 		usage("unknown command " + strconv.Quote(cmd))
 	}
@@ -485,4 +499,45 @@ func rawSyscall(nr int, a1, a2, a3 uintptr) error {
 		return nil
 	}
 	return e
+}
+
+// raise sends the process a signal with its default action restored, so
+// that it dies of it. Signals the Go runtime turns into a panic (SEGV, ABRT,
+// QUIT …) are left out: the process would exit 2 instead.
+func raise(name string) {
+	sigs := map[string]syscall.Signal{
+		"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP,
+	}
+	sig, ok := sigs[strings.TrimPrefix(name, "SIG")]
+	if !ok {
+		usage("signal: unknown signal " + name)
+	}
+	signal.Reset(sig)
+	if err := syscall.Kill(os.Getpid(), sig); err != nil {
+		report("kill "+name, err)
+		os.Exit(1)
+	}
+	time.Sleep(5 * time.Second)
+	fmt.Printf("signal %s survived\n", name)
+	os.Exit(1)
+}
+
+// alloc allocates n MiB and writes to every page, so that the memory is
+// really charged to the process (and its cgroup), and keeps it until it
+// returns.
+func alloc(n int) {
+	const mib = 1 << 20
+	chunks := make([][]byte, 0, n)
+	for i := 1; i <= n; i++ {
+		c := make([]byte, mib)
+		for j := 0; j < len(c); j += 4096 {
+			c[j] = byte(i)
+		}
+		chunks = append(chunks, c)
+		if i%8 == 0 {
+			fmt.Printf("allocated %d MiB\n", i)
+		}
+	}
+	fmt.Println("alloc ok")
+	runtime.KeepAlive(chunks)
 }
