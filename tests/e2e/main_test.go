@@ -96,11 +96,24 @@ type host struct {
 	local  string
 	system string
 	env    []string // extra environment (SSL_CERT_FILE, …)
+	box    *box.Box // when set, acirun runs inside this box (see newBoxHost)
 }
 
 func newHost(t *testing.T) *host {
 	dir := t.TempDir()
 	return &host{t: t, dir: dir, data: filepath.Join(dir, "data"), local: filepath.Join(dir, "etc"), system: filepath.Join(dir, "usr")}
+}
+
+// newBoxHost is a host whose acirun runs inside the box b, with its
+// directories under b.Dir() (the same path on both sides), removed when the
+// test ends.
+func newBoxHost(t *testing.T, b *box.Box) *host {
+	dir, err := os.MkdirTemp(b.Dir(), "host-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return &host{t: t, dir: dir, data: filepath.Join(dir, "data"), local: filepath.Join(dir, "etc"), system: filepath.Join(dir, "usr"), box: b}
 }
 
 func (h *host) args(args ...string) []string {
@@ -115,8 +128,16 @@ func (h *host) run(args ...string) result {
 
 func (h *host) runCtx(ctx context.Context, args ...string) result {
 	h.t.Helper()
-	cmd := exec.CommandContext(ctx, e.acirun, h.args(args...)...)
-	cmd.Env = append(os.Environ(), h.env...)
+	var cmd *exec.Cmd
+	if h.box != nil {
+		// env(1) carries h.env into the box, whose commands start with a
+		// minimal environment.
+		argv := append(append([]string{"env"}, h.env...), e.acirun)
+		cmd = h.box.Command(ctx, append(argv, h.args(args...)...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, e.acirun, h.args(args...)...)
+		cmd.Env = append(os.Environ(), h.env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
