@@ -88,22 +88,50 @@ type LinuxCPUShares int
 // pod's namespaces, by name ("net.ipv4.tcp_fin_timeout").
 type UnixSysctl map[string]string
 
-// IsolatorName implementations tie each value type to its name.
-func (ResourceCPU) IsolatorName() ACIdentifier                { return IsolatorResourceCPU }
-func (ResourceMemory) IsolatorName() ACIdentifier             { return IsolatorResourceMemory }
-func (ResourceBlockBandwidth) IsolatorName() ACIdentifier     { return IsolatorResourceBlockBandwidth }
-func (ResourceBlockIOPS) IsolatorName() ACIdentifier          { return IsolatorResourceBlockIOPS }
-func (ResourceNetworkBandwidth) IsolatorName() ACIdentifier   { return IsolatorResourceNetworkBandwidth }
+// IsolatorName returns IsolatorResourceCPU.
+func (ResourceCPU) IsolatorName() ACIdentifier { return IsolatorResourceCPU }
+
+// IsolatorName returns IsolatorResourceMemory.
+func (ResourceMemory) IsolatorName() ACIdentifier { return IsolatorResourceMemory }
+
+// IsolatorName returns IsolatorResourceBlockBandwidth.
+func (ResourceBlockBandwidth) IsolatorName() ACIdentifier { return IsolatorResourceBlockBandwidth }
+
+// IsolatorName returns IsolatorResourceBlockIOPS.
+func (ResourceBlockIOPS) IsolatorName() ACIdentifier { return IsolatorResourceBlockIOPS }
+
+// IsolatorName returns IsolatorResourceNetworkBandwidth.
+func (ResourceNetworkBandwidth) IsolatorName() ACIdentifier { return IsolatorResourceNetworkBandwidth }
+
+// IsolatorName returns IsolatorCapabilitiesRetainSet.
 func (LinuxCapabilitiesRetainSet) IsolatorName() ACIdentifier { return IsolatorCapabilitiesRetainSet }
+
+// IsolatorName returns IsolatorCapabilitiesRemoveSet.
 func (LinuxCapabilitiesRemoveSet) IsolatorName() ACIdentifier { return IsolatorCapabilitiesRemoveSet }
-func (LinuxNoNewPrivileges) IsolatorName() ACIdentifier       { return IsolatorNoNewPrivileges }
-func (LinuxSeccompRetainSet) IsolatorName() ACIdentifier      { return IsolatorSeccompRetainSet }
-func (LinuxSeccompRemoveSet) IsolatorName() ACIdentifier      { return IsolatorSeccompRemoveSet }
-func (LinuxSELinuxContext) IsolatorName() ACIdentifier        { return IsolatorSELinuxContext }
-func (LinuxAppArmorProfile) IsolatorName() ACIdentifier       { return IsolatorAppArmorProfile }
-func (LinuxOOMScoreAdj) IsolatorName() ACIdentifier           { return IsolatorOOMScoreAdj }
-func (LinuxCPUShares) IsolatorName() ACIdentifier             { return IsolatorCPUShares }
-func (UnixSysctl) IsolatorName() ACIdentifier                 { return IsolatorSysctl }
+
+// IsolatorName returns IsolatorNoNewPrivileges.
+func (LinuxNoNewPrivileges) IsolatorName() ACIdentifier { return IsolatorNoNewPrivileges }
+
+// IsolatorName returns IsolatorSeccompRetainSet.
+func (LinuxSeccompRetainSet) IsolatorName() ACIdentifier { return IsolatorSeccompRetainSet }
+
+// IsolatorName returns IsolatorSeccompRemoveSet.
+func (LinuxSeccompRemoveSet) IsolatorName() ACIdentifier { return IsolatorSeccompRemoveSet }
+
+// IsolatorName returns IsolatorSELinuxContext.
+func (LinuxSELinuxContext) IsolatorName() ACIdentifier { return IsolatorSELinuxContext }
+
+// IsolatorName returns IsolatorAppArmorProfile.
+func (LinuxAppArmorProfile) IsolatorName() ACIdentifier { return IsolatorAppArmorProfile }
+
+// IsolatorName returns IsolatorOOMScoreAdj.
+func (LinuxOOMScoreAdj) IsolatorName() ACIdentifier { return IsolatorOOMScoreAdj }
+
+// IsolatorName returns IsolatorCPUShares.
+func (LinuxCPUShares) IsolatorName() ACIdentifier { return IsolatorCPUShares }
+
+// IsolatorName returns IsolatorSysctl.
+func (UnixSysctl) IsolatorName() ACIdentifier { return IsolatorSysctl }
 
 // --- validation (for values built in code; the decoder checks as it goes) ---
 
