@@ -1,0 +1,207 @@
+#!/bin/sh
+# bench/start.sh BIN — how fast does a pod start, and how small is its PID 1?
+#
+# Targets (issue 5), all measured side by side on this machine:
+#   1. Warm start (image in the store, `BIN run --net=none IMAGE-ID`) of a
+#      trivial app (testapp exit 0) in a plain root shell: at most the time of
+#      Debian's `runc run` on the same rootfs, aiming at half of it. Bare
+#      `unshare` + `chroot` is shown as the floor.
+#   2. Per-pod memory: VmRSS of the pod's PID 1 (`acirun stage1 init`) while
+#      a sleeping app runs, under 4 MB.
+#   3. Start cost does not grow with image size: a 250 MB image starts as fast
+#      as a 2 MB one, within 20 %.
+#
+# Needs root, go (to build tests/testapp), hyperfine and runc (Debian:
+# apt-get install hyperfine runc). Without hyperfine a shell loop timed with
+# date +%s%N is used; without runc the comparison is skipped and the verdict
+# for target 1 is FAIL (it cannot be checked). Images, the OCI bundle and the
+# data directory live in $BENCH_DIR (default /var/tmp/acirun-bench, which must
+# not be on overlayfs); the images are built once and kept.
+#
+# Environment: BENCH_DIR, RUNS (default 30). Exit status 0 on PASS, 1 on
+# FAIL, 2 on usage errors, 254 if the benchmark itself could not run.
+set -eu
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 BIN  (BIN is the acirun binary to benchmark)" >&2
+	exit 2
+fi
+BIN=$1
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+[ -x "$BIN" ] || { echo "$0: $BIN is not an executable" >&2; exit 2; }
+die() { echo "$0: $*" >&2; exit 254; }
+[ "$(id -u)" = 0 ] || die "needs root (namespaces, mounts)"
+command -v go >/dev/null || die "go is needed to build tests/testapp"
+
+BENCH_DIR=${BENCH_DIR:-/var/tmp/acirun-bench}
+RUNS=${RUNS:-30}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+S=$BENCH_DIR/start
+DATA=$S/data
+mkdir -p "$S"
+TMP=$(mktemp -d)
+cleanup() {
+	[ -n "${SLEEPER:-}" ] && kill "$SLEEPER" 2>/dev/null && wait "$SLEEPER" 2>/dev/null
+	"$BIN" --dir="$DATA" gc --grace-period=0s >/dev/null 2>&1 || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+A() { "$BIN" --dir="$DATA" --local-config="$S/etc" --system-config="$S/usr" "$@"; }
+
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }'; then
+	echo "warning: load average $LOAD on $(nproc) CPUs: the figures below are unreliable" >&2
+fi
+
+# --- images ----------------------------------------------------------------
+# small: testapp alone (~2 MB compressed); big: the same plus 250 MB of
+# incompressible data. Both run `testapp exit 0`.
+ARCH=$(go env GOARCH)
+case $ARCH in arm64) ARCH=aarch64 ;; 386) ARCH=i386 ;; esac
+(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$S/testapp.new" ./tests/testapp) ||
+	die "cannot build tests/testapp"
+if ! cmp -s "$S/testapp.new" "$S/testapp"; then
+	mv "$S/testapp.new" "$S/testapp"
+	rm -f "$S/small.aci" "$S/big.aci"
+else
+	rm -f "$S/testapp.new"
+fi
+layout() { # layout DIR NAME
+	rm -rf "$1"
+	mkdir -p "$1/rootfs"
+	cp "$S/testapp" "$1/rootfs/testapp"
+	cat >"$1/manifest" <<-EOF
+	{"acKind": "ImageManifest", "acVersion": "0.8.11", "name": "example.com/acirun-bench/$2",
+	 "labels": [{"name": "os", "value": "linux"}, {"name": "arch", "value": "$ARCH"}],
+	 "app": {"exec": ["/testapp", "exit", "0"], "user": "0", "group": "0"}}
+	EOF
+}
+if [ ! -s "$S/small.aci" ]; then
+	layout "$S/small" small
+	"$BIN" image build --overwrite "$S/small" "$S/small.aci" >/dev/null || die "image build small failed"
+fi
+if [ ! -s "$S/big.aci" ]; then
+	echo "building $S/big.aci (250 MB, once) ..."
+	layout "$TMP/big" big
+	mkdir -p "$TMP/big/rootfs/data"
+	i=0
+	while [ $i -lt 25 ]; do
+		head -c 10485760 /dev/urandom >"$TMP/big/rootfs/data/blob$i"
+		i=$((i + 1))
+	done
+	"$BIN" image build --overwrite "$TMP/big" "$S/big.aci.tmp" >/dev/null || die "image build big failed"
+	mv "$S/big.aci.tmp" "$S/big.aci"
+	rm -rf "$TMP/big"
+fi
+SMALL=$(A fetch --insecure-options=image --full "$S/small.aci" 2>/dev/null) || die "fetch small.aci failed"
+BIG=$(A fetch --insecure-options=image --full "$S/big.aci" 2>/dev/null) || die "fetch big.aci failed"
+echo "images: small $(($(wc -c <"$S/small.aci") / 1024)) KiB, big $(($(wc -c <"$S/big.aci") / 1048576)) MiB (compressed)"
+
+# The same rootfs for the peers: the rendered tree of the small image.
+ROOTFS=$S/bundle/rootfs
+rm -rf "$S/bundle"
+mkdir -p "$ROOTFS"
+cp "$S/testapp" "$ROOTFS/testapp"
+
+# --- the timer ---------------------------------------------------------------
+# timeit NAME CMD...: median wall time in ms of RUNS runs after 3 warm-ups.
+if command -v hyperfine >/dev/null; then
+	TIMER=hyperfine
+else
+	TIMER="date +%s%N loop"
+fi
+timeit() {
+	name=$1
+	shift
+	if [ "$TIMER" = hyperfine ]; then
+		# -N: no shell in between; the command line is split on spaces.
+		hyperfine -N --style=none --warmup 3 --runs "$RUNS" --export-csv "$TMP/$name.csv" "$*" >/dev/null 2>&1 ||
+			die "$* failed under hyperfine"
+		awk -F, 'NR == 2 { printf "%.1f\n", $4 * 1000 }' "$TMP/$name.csv" # column 4: median (s)
+	else
+		n=0
+		: >"$TMP/$name.ms"
+		while [ $n -lt $((RUNS + 3)) ]; do
+			t0=$(date +%s%N)
+			"$@" >/dev/null 2>&1 || die "$* failed"
+			t1=$(date +%s%N)
+			[ $n -ge 3 ] && echo $(((t1 - t0) / 1000)) >>"$TMP/$name.ms"
+			n=$((n + 1))
+		done
+		sort -n "$TMP/$name.ms" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1000 }'
+	fi
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "timer: $TIMER, median of $RUNS runs after 3 warm-ups"
+status=0
+
+# --- 1. warm start against runc and unshare+chroot ---------------------------
+T_ACI=$(timeit acirun "$BIN" --dir="$DATA" run --net=none "$SMALL")
+A gc --grace-period=0s >/dev/null
+T_UNSHARE=$(timeit unshare unshare --mount --pid --fork --uts --ipc --net chroot "$ROOTFS" /testapp exit 0)
+printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_ACI" "unshare -mpfuin chroot ROOTFS /testapp" "$T_UNSHARE"
+if command -v runc >/dev/null; then
+	(cd "$S/bundle" && rm -f config.json && runc spec) || die "runc spec failed"
+	# testapp exit 0, no terminal; runc spec's namespaces already include a
+	# network namespace of its own (as --net=none) and a read-only root.
+	sed -i -e 's/"terminal": true/"terminal": false/' \
+		-e 's|^\(\s*\)"sh"$|\1"/testapp", "exit", "0"|' "$S/bundle/config.json"
+	grep -q '"/testapp", "exit", "0"' "$S/bundle/config.json" || die "could not edit the runc config"
+	T_RUNC=$(timeit runc runc --root "$S/runc-state" run --bundle "$S/bundle" acirun-bench-start)
+	printf '%-44s %7s ms\n' "runc run (same rootfs)" "$T_RUNC"
+	R=$(ratio "$T_ACI" "$T_RUNC")
+	if awk -v r="$R" 'BEGIN { exit !(r <= 1) }'; then
+		echo "PASS warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
+	else
+		echo "FAIL warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
+		status=1
+	fi
+else
+	echo "FAIL warm start: runc not installed, no comparison (apt-get install runc)"
+	status=1
+fi
+
+# --- 2. memory of the pod's PID 1 ---------------------------------------------
+rm -f "$TMP/uuid"
+# Started without a subshell, so that $SLEEPER is acirun, which becomes the
+# pod's stage1 supervisor (exec).
+"$BIN" --dir="$DATA" run --net=none --uuid-file-save="$TMP/uuid" "$SMALL" --exec=/testapp -- sleep 30s >/dev/null 2>&1 &
+SLEEPER=$!
+i=0
+while [ ! -s "$DATA/pods/$(cat "$TMP/uuid" 2>/dev/null)/ppid1" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+PPID1=$(cat "$DATA/pods/$(cat "$TMP/uuid")/ppid1" 2>/dev/null) || die "the sleeping pod did not start"
+sleep 2 # let PID 1 settle into supervising
+RSS=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PPID1/status")
+ANON=$(awk '/^RssAnon:/ { print $2 }' "/proc/$PPID1/status")
+SUP=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SLEEPER/status")
+echo "pod PID 1 ($(tr '\0' ' ' <"/proc/$PPID1/cmdline" | cut -d' ' -f1-3)): VmRSS $RSS KB (anonymous $ANON KB)"
+echo "pod supervisor on the host ($(tr '\0' ' ' <"/proc/$SLEEPER/cmdline" | cut -d' ' -f1-3)): VmRSS $SUP KB"
+kill "$SLEEPER"
+wait "$SLEEPER" 2>/dev/null || true
+SLEEPER=
+if [ "$RSS" -lt 4096 ]; then
+	echo "PASS memory: pod PID 1 VmRSS $RSS KB < 4096 KB"
+else
+	echo "FAIL memory: pod PID 1 VmRSS $RSS KB (limit 4096 KB)"
+	status=1
+fi
+A gc --grace-period=0s >/dev/null
+
+# --- 3. start cost against image size ----------------------------------------
+T_SMALL=$(timeit small "$BIN" --dir="$DATA" run --net=none "$SMALL")
+A gc --grace-period=0s >/dev/null
+T_BIG=$(timeit big "$BIN" --dir="$DATA" run --net=none "$BIG")
+A gc --grace-period=0s >/dev/null
+R=$(ratio "$T_BIG" "$T_SMALL")
+printf '%-44s %7s ms\n' "acirun run, 2 MB image" "$T_SMALL" "acirun run, 250 MB image" "$T_BIG"
+if awk -v r="$R" 'BEGIN { exit !(r >= 0.8 && r <= 1.2) }'; then
+	echo "PASS image size: 250 MB image starts in $R x the time of the 2 MB one (limit 1 +- 0.2)"
+else
+	echo "FAIL image size: 250 MB image starts in $R x the time of the 2 MB one (limit 1 +- 0.2)"
+	status=1
+fi
+exit $status
