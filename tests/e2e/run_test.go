@@ -841,3 +841,96 @@ func TestRunBadInput(t *testing.T) {
 		t.Errorf("run-prepared without a UUID: %s", r)
 	}
 }
+
+func TestRunHostIsolation(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/isolation", nil, "fds", "+", "zombies", "+", "exe-overwrite"), nil)
+	binBefore, err := os.ReadFile(e.acirun)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A descriptor the caller leaves open (not close-on-exec) must not
+	// reach the app, nor any of acirun's own (store and pod locks).
+	leak, err := os.Open("/etc/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.acirun, h.args("run", "--insecure-options=image", "--net=none", img)...)
+	cmd.ExtraFiles = []*os.File{leak} // fd 3 in acirun
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	h.noLeftovers()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if fds := outLines(r.stdout, "fd="); len(fds) != 3 || !strings.HasPrefix(fds[0], "fd=0 ") || !strings.HasPrefix(fds[2], "fd=2 ") {
+		t.Errorf("descriptors other than 0-2 reach the app: %q", fds)
+	}
+	// Orphans are reaped by the pod's PID 1.
+	wantLines(t, r, "orphaned=3", "zombies=0")
+	// CVE-2019-5736: the runtime's binary cannot be opened for writing, the
+	// host's root is out of reach through /proc/1/root.
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, "open-write ") && !strings.Contains(l, " error=") ||
+			strings.HasPrefix(l, "create /proc/1/root") && !strings.Contains(l, " error=") ||
+			strings.HasPrefix(l, "readdir /proc/1/root ok") {
+			t.Errorf("the app reached the host: %q", l)
+		}
+	}
+	if len(outLines(r.stdout, "open-write ")) != 2 {
+		t.Errorf("exe-overwrite did not run:\n%s", r)
+	}
+	if binAfter, _ := os.ReadFile(e.acirun); !slices.Equal(binBefore, binAfter) {
+		t.Errorf("the acirun binary changed while the pod ran")
+	}
+}
+
+func TestRunHostileRootfs(t *testing.T) {
+	h := podHost(t)
+	sentinel := t.TempDir()
+	if err := os.WriteFile(filepath.Join(sentinel, "file"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := map[string]any{"mountPoints": []map[string]any{{"name": "data", "path": "/data"}}}
+	args := []string{"stat", "/dev/null", "+", "write", "/dev/null", "x", "+", "write", "/data/x", "y", "+", "ls", "/data"}
+	check := func(t *testing.T) {
+		t.Helper()
+		if b, _ := os.ReadFile(filepath.Join(sentinel, "file")); string(b) != "keep" {
+			t.Errorf("the host file behind a symlink in the image changed: %q", b)
+		}
+		if ents, _ := os.ReadDir(sentinel); len(ents) != 1 {
+			t.Errorf("the pod wrote into the host directory behind a symlink: %v", ents)
+		}
+	}
+
+	// /dev/null a symlink to a host file: /dev is the pod's own tmpfs.
+	img := podImage(t, podManifest(t, "example.com/hostile-devnull", app, args...),
+		&testimage.Options{Symlinks: map[string]string{"/dev/null": filepath.Join(sentinel, "file")}})
+	r := h.pod("--net=none", img)
+	wantExit(t, r, 0)
+	wantLines(t, r, "type=chardev", "write /dev/null ok", "write /data/x ok", "x")
+	check(t)
+
+	// A mount point that is a symlink leading out of the root: resolved
+	// inside the root, the volume lands there, the host directory stays.
+	img = podImage(t, podManifest(t, "example.com/hostile-target", app, args...),
+		&testimage.Options{Symlinks: map[string]string{"/data": "../../../../../../../.." + sentinel}})
+	r = h.pod("--net=none", img)
+	wantExit(t, r, 0)
+	wantLines(t, r, "write /data/x ok", "x")
+	check(t)
+
+	// /proc a symlink to /: refused, naming it, before the app runs.
+	img = podImage(t, podManifest(t, "example.com/hostile-proc", app, args...),
+		&testimage.Options{Symlinks: map[string]string{"/proc": "/"}})
+	r = h.pod("--net=none", img)
+	if r.code != 254 || !strings.Contains(r.stderr, "/proc") || r.stdout != "" {
+		t.Errorf("symlinked /proc: want exit 254 naming /proc, and no app: %s", r)
+	}
+	check(t)
+}
