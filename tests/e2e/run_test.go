@@ -234,7 +234,7 @@ func TestRunExitCodes(t *testing.T) {
 	r := h.pod("--net=none", "--uuid-file-save="+f,
 		img, "--name=fine", "--exec=/testapp", "--", "exit", "0", "---",
 		img, "--name=sleeper", "--exec=/testapp", "--", "sleep", "1h", "---",
-		img, "--name=failing", "--exec=/testapp", "--", "sleep", "500ms", "+", "exit", "9")
+		img, "--name=failing", "--exec=/testapp", "--", "sleep", "1s", "+", "exit", "9")
 	wantExit(t, r, 9)
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("the pod took %v to stop after an app failed", d)
