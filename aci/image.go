@@ -61,6 +61,7 @@ func ParseImageManifest(data []byte) (*ImageManifest, error) {
 	m.validate(&verrs)
 	d.errs.addUncovered(verrs)
 	if len(d.errs) > 0 {
+		sortErrors(root, d.errs)
 		return nil, d.errs.truncated()
 	}
 	return m, nil

@@ -23,9 +23,9 @@ func ExampleParseImageManifest() {
 		}
 	}
 	// Output:
+	// app.exec[0]: "bin/hello" is a relative path; use an absolute path or a bare command name
 	// app.ports[0].port: 70000 out of range 1-65535
 	// app.isolators[0].value: required for isolator resource/memory
-	// app.exec[0]: "bin/hello" is a relative path; use an absolute path or a bare command name
 }
 
 func ExampleImageID_Short() {

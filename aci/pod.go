@@ -117,6 +117,7 @@ func ParsePodManifest(data []byte) (*PodManifest, error) {
 	pm.validate(&verrs)
 	d.errs.addUncovered(verrs)
 	if len(d.errs) > 0 {
+		sortErrors(root, d.errs)
 		return nil, d.errs.truncated()
 	}
 	return pm, nil

@@ -50,6 +50,7 @@ func (a *App) UnmarshalJSON(b []byte) error {
 		d.errs.addUncovered(verrs)
 	}
 	if len(d.errs) > 0 {
+		sortErrors(root, d.errs)
 		return d.errs.truncated()
 	}
 	*a = *app

@@ -65,6 +65,7 @@ func (k jkind) String() string {
 // numbers exactly as written.
 type jval struct {
 	kind jkind
+	pos  int // byte offset in the document, to sort errors
 	b    bool
 	s    string // string value, or the literal text of a number
 	arr  []*jval
@@ -131,6 +132,15 @@ func (p *jparser) value(depth int) (*jval, error) {
 	if p.pos >= len(p.data) {
 		return nil, p.errorf("")
 	}
+	start := p.pos
+	v, err := p.value1(depth)
+	if v != nil {
+		v.pos = start
+	}
+	return v, err
+}
+
+func (p *jparser) value1(depth int) (*jval, error) {
 	if p.values++; p.values > maxValues {
 		return nil, fmt.Errorf("invalid JSON: more than %d JSON values", maxValues)
 	}
@@ -658,4 +668,66 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// offsetOf returns the byte offset of the value at path in the document
+// rooted at v, or of its nearest ancestor present there (a missing field
+// sorts with its parent). Keys may contain '.' and '[', so each step tries
+// the members whose key is followed in the path by a separator.
+func (v *jval) offsetOf(path string) int {
+	best := v.pos
+	for path != "" {
+		switch {
+		case v.kind == jarray && path[0] == '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				return best
+			}
+			i, err := strconv.Atoi(path[1:end])
+			if err != nil || i < 0 || i >= len(v.arr) {
+				return best
+			}
+			v, path = v.arr[i], path[end+1:]
+		case v.kind == jobject:
+			path = strings.TrimPrefix(path, ".")
+			var next *jval
+			rest := ""
+			for _, m := range v.obj {
+				if strings.HasPrefix(path, m.key) {
+					r := path[len(m.key):]
+					if r == "" || r[0] == '.' || r[0] == '[' {
+						if next == nil || len(m.key) > len(path)-len(rest) {
+							next, rest = m.val, r
+						}
+					}
+				}
+			}
+			if next == nil {
+				return best
+			}
+			v, path = next, rest
+		default:
+			return best
+		}
+		best = v.pos
+	}
+	return best
+}
+
+// sortErrors orders errors as their values appear in the document, so that
+// a user reads them top to bottom; errors without a path come first. Past
+// a few times maxErrors (a hostile document) the order is left alone: each
+// lookup walks the document's objects.
+func sortErrors(root *jval, errs ErrorList) {
+	if len(errs) < 2 || len(errs) > 4*maxErrors || root == nil {
+		return
+	}
+	offs := make(map[*Error]int, len(errs))
+	for _, e := range errs {
+		offs[e] = -1
+		if e.Path != "" {
+			offs[e] = root.offsetOf(e.Path)
+		}
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int { return offs[a] - offs[b] })
 }

@@ -108,3 +108,30 @@ func FuzzParseJSON(f *testing.F) {
 		checkJSONAgainstStdlib(t, data)
 	})
 }
+
+func TestOffsetOf(t *testing.T) {
+	doc := `{"a":{"b.c":[10,{"d":1}],"b":2},"sys":{"net.ipv4.x":"1","net":"2"}}`
+	root, err := parseJSON([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"":                  `{"a"`,
+		"a":                 `{"b.c"`,
+		"a.b.c":             `[10`,
+		"a.b.c[1]":          `{"d"`,
+		"a.b.c[1].d":        `1}`,
+		"a.b.c[0]":          `10,`,
+		"a.b":               `2}`,
+		"a.b.c[7]":          `[10`,    // no such element: the array
+		"a.missing":         `{"b.c"`, // missing field: its parent
+		"sys.net.ipv4.x":    `"1"`,
+		"sys.net":           `"2"`,
+		"sys.net.ipv4.x.zz": `"1"`,
+	} {
+		off := root.offsetOf(path)
+		if !strings.HasPrefix(doc[off:], want) {
+			t.Errorf("offsetOf(%q) = %d (%q), want at %q", path, off, doc[off:], want)
+		}
+	}
+}
