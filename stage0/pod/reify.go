@@ -237,6 +237,14 @@ func toCaps(s []string) []aci.LinuxCapability {
 	return out
 }
 
+// runtimeEnv are the variables the runtime defines for every app (E5):
+// AC_APP_NAME names the pod app, container the runtime, AC_METADATA_URL the
+// pod's metadata service. A host that is itself a container has them too;
+// --inherit-env must not pass those off as this pod's.
+func runtimeEnv(name string) bool {
+	return name == "AC_APP_NAME" || name == "AC_METADATA_URL" || name == "container"
+}
+
 // mergeEnv merges the environment in rkt's precedence, lowest first: the
 // host's (--inherit-env only), the image's, --set-env-file, --set-env,
 // then the app's --environment.
@@ -247,6 +255,9 @@ func (in *reifyInput) mergeEnv(image aci.Environment, appEnv []EnvVar) aci.Envir
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || !validEnvName(k) || strings.ContainsRune(v, 0) {
 				continue // not expressible in a pod manifest (e.g. BASH_FUNC_f%%)
+			}
+			if runtimeEnv(k) {
+				continue // the host's own container context, not this pod's
 			}
 			env.Set(k, v)
 		}

@@ -65,7 +65,8 @@ func TestReifyEnvironmentPrecedence(t *testing.T) {
 	img := testImage(t, manifestJSON("example.com/env", `{"exec":["/bin/env"],"user":"0","group":"0",
 		"environment":[{"name":"A","value":"image"},{"name":"B","value":"image"},{"name":"C","value":"image"},{"name":"D","value":"image"}]}`))
 	other := testImage(t, manifestJSON("example.com/other", `{"exec":["/bin/other"],"user":"0","group":"0"}`))
-	host := []string{"A=host", "H=host", "BASH_FUNC_f%%=() { :; }", "NOVALUE", "E=host"}
+	host := []string{"A=host", "H=host", "BASH_FUNC_f%%=() { :; }", "NOVALUE", "E=host",
+		"AC_APP_NAME=host", "container=docker", "AC_METADATA_URL=http://host"} // the runtime's own: never inherited
 	fileEnv, err := parseEnvFile("f", []byte("# comment\n\nB=file\nC=file\nE=file=x\n"))
 	if err != nil {
 		t.Fatal(err)
