@@ -366,10 +366,15 @@ func TestRunEnvironment(t *testing.T) {
 
 	// --inherit-env: the host's environment comes first, everything else
 	// overrides it; without the flag none of it reaches the app.
-	h.env = []string{"HOSTONLY=host", "A=host", "D=host"}
+	// The runtime's own variables are the pod's even when the host, itself
+	// in a container, has them.
+	h.env = []string{"HOSTONLY=host", "A=host", "D=host", "AC_APP_NAME=host", "container=docker"}
 	r = h.pod(append([]string{"--inherit-env"}, args...)...)
 	wantExit(t, r, 0)
 	wantLines(t, r, "HOSTONLY=host", "A=image", "D=app", "AC_APP_NAME=envapp", "container=acirun")
+	if got := outLines(r.stdout, "AC_APP_NAME="); len(got) != 1 {
+		t.Errorf("AC_APP_NAME set %d times: %q", len(got), got)
+	}
 	r = h.pod(args...)
 	wantExit(t, r, 0)
 	if got := podEnv(r); !slices.Equal(got, want) {
