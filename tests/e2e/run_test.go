@@ -670,6 +670,45 @@ func TestRunStopTimeout(t *testing.T) {
 	h.noLeftovers()
 }
 
+func TestRunMemoryIsolator(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/hog", nil, "alloc", "128"), nil)
+	f, uuid := uuidSaveFile(t)
+	r := h.pod("--net=none", "--uuid-file-save="+f, img, "--memory=32M")
+	if !strings.Contains(r.stderr, "resource/memory") {
+		t.Errorf("the memory isolator is not reported: %s", r)
+	}
+	if strings.Contains(r.stderr, "resource/memory: enforced") {
+		// Enforced: the app dies by SIGKILL on the way to 128 MiB.
+		wantExit(t, r, 137)
+		if strings.Contains(r.stdout, "alloc ok") || strings.Contains(r.stdout, "allocated 40 MiB") || !strings.Contains(r.stdout, "allocated 8 MiB") {
+			t.Errorf("the app got past --memory=32M: %s", r)
+		}
+	} else {
+		// No writable memory cgroup: it runs, and acirun says so.
+		t.Logf("no writable memory cgroup here: %s", r.stderr)
+		wantExit(t, r, 0)
+		if !strings.Contains(r.stderr, "resource/memory: not enforced") {
+			t.Errorf("the memory isolator is neither enforced nor reported as not enforced: %s", r)
+		}
+	}
+	// Nothing of the pod is left in any cgroup hierarchy.
+	name := "acirun-" + uuid()
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if d.Name() == name {
+			t.Errorf("cgroup of the pod left: %s", p)
+			return filepath.SkipDir
+		}
+		if strings.Count(p, "/") > 10 {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+}
+
 func TestRunEventHandlers(t *testing.T) {
 	h := podHost(t)
 	opt := &testimage.Options{Files: map[string]string{
