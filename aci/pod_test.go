@@ -1,6 +1,7 @@
 package aci
 
 import (
+	"encoding/json"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -244,5 +245,39 @@ func TestPodReifiedPorts(t *testing.T) {
 	imgApp.Ports[0].Name = "metrics"
 	if err := p.ValidateReified(func(ImageID) *ImageManifest { return &ImageManifest{App: imgApp} }); err != nil {
 		t.Errorf("ValidateReified = %v", err)
+	}
+}
+
+func TestPodMiscAPI(t *testing.T) {
+	var wrapper struct {
+		P PodManifest `json:"p"`
+	}
+	if err := json.Unmarshal([]byte(`{"p":`+string(readExample(t, "pod_runtime.json"))+`}`), &wrapper); err != nil {
+		t.Fatal(err)
+	}
+	if len(wrapper.P.Apps) != 3 {
+		t.Errorf("apps = %d", len(wrapper.P.Apps))
+	}
+	if err := json.Unmarshal([]byte(`{"p":{"acKind":"PodManifest","acVersion":"0.8.11","apps":[]}}`), &wrapper); err == nil {
+		t.Error("pod without apps accepted through json.Unmarshal")
+	}
+	if _, err := (Volume{Name: "v", Kind: VolumeEmpty, Mode: "9"}).EmptyMode(); err == nil {
+		t.Error("EmptyMode(9) ok")
+	}
+	if m, err := (Volume{Name: "v", Kind: VolumeEmpty, Mode: "0700"}).EmptyMode(); err != nil || m != 0o700 {
+		t.Errorf("EmptyMode(0700) = %o, %v", m, err)
+	}
+	if iso, ok := wrapper.P.Isolators.Get(IsolatorSysctl); !ok || iso.Value.(UnixSysctl)["net.ipv4.tcp_fin_timeout"] != "6" {
+		t.Errorf("Get(sysctl) = %v, %v", iso, ok)
+	}
+	if _, ok := wrapper.P.Isolators.Get("example.com/none"); ok {
+		t.Error("Get found a missing isolator")
+	}
+	var v SemVer
+	if err := v.UnmarshalText([]byte("1.2.3-rc.1")); err != nil || v.Pre != "rc.1" {
+		t.Errorf("UnmarshalText = %+v, %v", v, err)
+	}
+	if err := v.UnmarshalText([]byte("1.2")); err == nil {
+		t.Error("UnmarshalText(1.2) ok")
 	}
 }
