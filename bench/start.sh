@@ -11,10 +11,9 @@
 #   3. Start cost does not grow with image size: a 250 MB image starts as fast
 #      as a 2 MB one, within 20 %.
 #
-# Needs root, go (to build tests/testapp), hyperfine and runc (Debian:
-# apt-get install hyperfine runc). Without hyperfine a shell loop timed with
-# date +%s%N is used; without runc the comparison is skipped and the verdict
-# for target 1 is FAIL (it cannot be checked). Images, the OCI bundle and the
+# Needs root, go (to build tests/testapp), runc (Debian: apt-get install
+# runc) and unshare (util-linux). The commands compared run alternately (see
+# "the timer"), so a busy machine slows them alike. Images, the OCI bundle and the
 # data directory live in $BENCH_DIR (default /var/tmp/acirun-bench, which must
 # not be on overlayfs); the images are built once and kept.
 #
@@ -104,61 +103,61 @@ mkdir -p "$ROOTFS"
 cp "$S/testapp" "$ROOTFS/testapp"
 
 # --- the timer ---------------------------------------------------------------
-# timeit NAME CMD...: median wall time in ms of RUNS runs after 3 warm-ups.
-if command -v hyperfine >/dev/null; then
-	TIMER=hyperfine
-else
-	TIMER="date +%s%N loop"
-fi
-timeit() {
-	name=$1
-	shift
-	if [ "$TIMER" = hyperfine ]; then
-		# -N: no shell in between; the command line is split on spaces.
-		hyperfine -N --style=none --warmup 3 --runs "$RUNS" --export-csv "$TMP/$name.csv" "$*" >/dev/null 2>&1 ||
-			die "$* failed under hyperfine"
-		awk -F, 'NR == 2 { printf "%.1f\n", $4 * 1000 }' "$TMP/$name.csv" # column 4: median (s)
-	else
-		n=0
-		: >"$TMP/$name.ms"
-		while [ $n -lt $((RUNS + 3)) ]; do
+# The machine is shared, and its load changes from second to second, so the
+# commands compared are not timed one after the other (as hyperfine would)
+# but alternately: run i of every command happens within the same moment.
+# Each run is timed with date +%s%N around it (the same fork overhead for
+# every command); the median of RUNS runs after 3 warm-ups is compared.
+#
+# alternate NAME=CMD... : each argument is a name, "=", and a command line
+# (split on spaces); writes the median in ms to $TMP/NAME.median.
+alternate() {
+	for spec in "$@"; do
+		: >"$TMP/${spec%%=*}.ms"
+	done
+	n=0
+	while [ $n -lt $((RUNS + 3)) ]; do
+		for spec in "$@"; do
+			name=${spec%%=*}
 			t0=$(date +%s%N)
-			"$@" >/dev/null 2>&1 || die "$* failed"
+			${spec#*=} >/dev/null 2>&1 || die "${spec#*=} failed"
 			t1=$(date +%s%N)
 			[ $n -ge 3 ] && echo $(((t1 - t0) / 1000)) >>"$TMP/$name.ms"
-			n=$((n + 1))
 		done
-		sort -n "$TMP/$name.ms" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1000 }'
-	fi
+		n=$((n + 1))
+	done
+	for spec in "$@"; do
+		name=${spec%%=*}
+		sort -n "$TMP/$name.ms" | awk '{ v[NR] = $1 } END {
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1000 }' >"$TMP/$name.median"
+	done
 }
+median() { cat "$TMP/$1.median"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-echo "timer: $TIMER, median of $RUNS runs after 3 warm-ups"
+echo "median of $RUNS alternating runs after 3 warm-ups, timed with date +%s%N"
 status=0
 
 # --- 1. warm start against runc and unshare+chroot ---------------------------
-T_ACI=$(timeit acirun "$BIN" --dir="$DATA" run --net=none "$SMALL")
+command -v runc >/dev/null || die "runc is needed for the comparison (apt-get install runc)"
+(cd "$S/bundle" && rm -f config.json && runc spec) || die "runc spec failed"
+# testapp exit 0, no terminal; runc spec's namespaces already include a
+# network namespace of its own (as --net=none) and a read-only root.
+sed -i -e 's/"terminal": true/"terminal": false/' \
+	-e 's|^\(\s*\)"sh"$|\1"/testapp", "exit", "0"|' "$S/bundle/config.json"
+grep -q '"/testapp", "exit", "0"' "$S/bundle/config.json" || die "could not edit the runc config"
+alternate "acirun=$BIN --dir=$DATA run --net=none $SMALL" \
+	"runc=runc --root $S/runc-state run --bundle $S/bundle acirun-bench-start" \
+	"unshare=unshare --mount --pid --fork --uts --ipc --net chroot $ROOTFS /testapp exit 0"
 A gc --grace-period=0s >/dev/null
-T_UNSHARE=$(timeit unshare unshare --mount --pid --fork --uts --ipc --net chroot "$ROOTFS" /testapp exit 0)
-printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_ACI" "unshare -mpfuin chroot ROOTFS /testapp" "$T_UNSHARE"
-if command -v runc >/dev/null; then
-	(cd "$S/bundle" && rm -f config.json && runc spec) || die "runc spec failed"
-	# testapp exit 0, no terminal; runc spec's namespaces already include a
-	# network namespace of its own (as --net=none) and a read-only root.
-	sed -i -e 's/"terminal": true/"terminal": false/' \
-		-e 's|^\(\s*\)"sh"$|\1"/testapp", "exit", "0"|' "$S/bundle/config.json"
-	grep -q '"/testapp", "exit", "0"' "$S/bundle/config.json" || die "could not edit the runc config"
-	T_RUNC=$(timeit runc runc --root "$S/runc-state" run --bundle "$S/bundle" acirun-bench-start)
-	printf '%-44s %7s ms\n' "runc run (same rootfs)" "$T_RUNC"
-	R=$(ratio "$T_ACI" "$T_RUNC")
-	if awk -v r="$R" 'BEGIN { exit !(r <= 1) }'; then
-		echo "PASS warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
-	else
-		echo "FAIL warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
-		status=1
-	fi
+T_ACI=$(median acirun) T_RUNC=$(median runc) T_UNSHARE=$(median unshare)
+printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_ACI" "runc run (same rootfs, own netns)" "$T_RUNC" \
+	"unshare -mpfuin chroot ROOTFS /testapp" "$T_UNSHARE"
+R=$(ratio "$T_ACI" "$T_RUNC")
+if awk -v r="$R" 'BEGIN { exit !(r <= 1) }'; then
+	echo "PASS warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
 else
-	echo "FAIL warm start: runc not installed, no comparison (apt-get install runc)"
+	echo "FAIL warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
 	status=1
 fi
 
@@ -192,10 +191,9 @@ fi
 A gc --grace-period=0s >/dev/null
 
 # --- 3. start cost against image size ----------------------------------------
-T_SMALL=$(timeit small "$BIN" --dir="$DATA" run --net=none "$SMALL")
+alternate "small=$BIN --dir=$DATA run --net=none $SMALL" "big=$BIN --dir=$DATA run --net=none $BIG"
 A gc --grace-period=0s >/dev/null
-T_BIG=$(timeit big "$BIN" --dir="$DATA" run --net=none "$BIG")
-A gc --grace-period=0s >/dev/null
+T_SMALL=$(median small) T_BIG=$(median big)
 R=$(ratio "$T_BIG" "$T_SMALL")
 printf '%-44s %7s ms\n' "acirun run, 2 MB image" "$T_SMALL" "acirun run, 250 MB image" "$T_BIG"
 if awk -v r="$R" 'BEGIN { exit !(r >= 0.8 && r <= 1.2) }'; then
