@@ -1,6 +1,9 @@
 package aci
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // LinuxCapability is a capability name as isolators write it: "CAP_" and the
 // kernel's upper-case name, e.g. "CAP_NET_BIND_SERVICE".
@@ -124,6 +127,22 @@ func (c LinuxCapability) Number() (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ParseLinuxCapability returns the capability s names, accepting s as people
+// type it on a command line (and as rkt accepted it): in any case, with or
+// without the "CAP_" prefix, surrounding spaces ignored. Manifests are
+// stricter: an isolator's set must hold the exact names (see Number).
+func ParseLinuxCapability(s string) (LinuxCapability, error) {
+	n := strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(n, "CAP_") {
+		n = "CAP_" + n
+	}
+	c := LinuxCapability(n)
+	if _, ok := c.Number(); !ok {
+		return "", fmt.Errorf("%q is not a Linux capability", s)
+	}
+	return c, nil
 }
 
 // DefaultCapabilities returns the spec's default bounding set for apps

@@ -2,6 +2,7 @@ package aci
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -352,4 +353,48 @@ func TestCapabilities(t *testing.T) {
 			t.Errorf("%q.Number() ok", c)
 		}
 	}
+}
+
+func TestParseLinuxCapability(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want LinuxCapability
+	}{
+		{"CAP_NET_ADMIN", "CAP_NET_ADMIN"},
+		{"sys_admin", "CAP_SYS_ADMIN"},
+		{"cap_kill", "CAP_KILL"},
+		{" Chown ", "CAP_CHOWN"},
+		{"CAP_CHECKPOINT_RESTORE", "CAP_CHECKPOINT_RESTORE"},
+	} {
+		got, err := ParseLinuxCapability(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseLinuxCapability(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{"", " ", "CAP_", "CAP_FLY", "CAP_41", "CAP_CAP_KILL", "NET ADMIN"} {
+		if got, err := ParseLinuxCapability(in); err == nil {
+			t.Errorf("ParseLinuxCapability(%q) = %q, want an error", in, got)
+		} else if want := fmt.Sprintf("%q is not a Linux capability", in); err.Error() != want {
+			t.Errorf("ParseLinuxCapability(%q) error %q, want %q", in, err, want)
+		}
+	}
+}
+
+func FuzzParseLinuxCapability(f *testing.F) {
+	for _, s := range []string{"CAP_CHOWN", "net_admin", " kill ", "", "CAP_FLY"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseLinuxCapability(s)
+		if err != nil {
+			return
+		}
+		n, ok := c.Number()
+		if !ok || LinuxCapabilities()[n] != c {
+			t.Fatalf("ParseLinuxCapability(%q) = %q, not a canonical name (Number %d, %v)", s, c, n, ok)
+		}
+		if again, err := ParseLinuxCapability(string(c)); err != nil || again != c {
+			t.Fatalf("ParseLinuxCapability(%q) = %q, %v; want it unchanged", c, again, err)
+		}
+	})
 }

@@ -138,8 +138,11 @@ func (p Port) MarshalJSON() ([]byte, error) {
 	return json.Marshal(q)
 }
 
-// validEnvName checks ^[A-Za-z_][A-Za-z_0-9.-]*$.
-func validEnvName(s string) bool {
+// ValidEnvironmentName reports whether s may name an environment variable
+// in an app: the spec's ^[A-Za-z_][A-Za-z_0-9.-]*$. It is exported so that
+// names given on the command line (--environment, --set-env) are held to the
+// same rule as the manifests they end up in.
+func ValidEnvironmentName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -217,7 +220,7 @@ func (a *App) validate(errs *ErrorList, p string) {
 	envp := join(p, "environment")
 	for i, e := range a.Environment {
 		vp := index(envp, i)
-		if !validEnvName(e.Name) {
+		if !ValidEnvironmentName(e.Name) {
 			errs.add(join(vp, "name"), fmt.Sprintf("%q is not a valid variable name (^[A-Za-z_][A-Za-z_0-9.-]*$)", clip(e.Name)))
 		}
 		if j, dup := envNames.dup(e.Name, i); dup {

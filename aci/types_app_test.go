@@ -169,3 +169,18 @@ func TestAppUnmarshalJSON(t *testing.T) {
 		t.Error("failed Unmarshal changed the app")
 	}
 }
+
+func TestValidEnvironmentName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"PATH", true}, {"_", true}, {"a", true}, {"A_b.c-d", true}, {"x1", true}, {"_9.-", true},
+		{"", false}, {"1A", false}, {".a", false}, {"-a", false}, {"A B", false}, {"A=B", false},
+		{"BASH_FUNC_f%%", false}, {"é", false}, {"A\x00", false}, {"A\n", false},
+	} {
+		if got := ValidEnvironmentName(tt.name); got != tt.ok {
+			t.Errorf("ValidEnvironmentName(%q) = %v, want %v", tt.name, got, tt.ok)
+		}
+	}
+}

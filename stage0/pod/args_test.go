@@ -301,7 +301,7 @@ func FuzzParseEnvFile(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, e := range env {
-			if !validEnvName(e.Name) || seen[e.Name] {
+			if !aci.ValidEnvironmentName(e.Name) || seen[e.Name] {
 				t.Fatalf("bad or repeated name %q", e.Name)
 			}
 			seen[e.Name] = true

@@ -253,7 +253,7 @@ func (in *reifyInput) mergeEnv(image aci.Environment, appEnv []EnvVar) aci.Envir
 	if in.req.InheritEnv {
 		for _, kv := range in.host {
 			k, v, ok := strings.Cut(kv, "=")
-			if !ok || !validEnvName(k) || strings.ContainsRune(v, 0) {
+			if !ok || !aci.ValidEnvironmentName(k) || strings.ContainsRune(v, 0) {
 				continue // not expressible in a pod manifest (e.g. BASH_FUNC_f%%)
 			}
 			if runtimeEnv(k) {

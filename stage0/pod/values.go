@@ -13,17 +13,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/fetch"
 )
-
-// acName is the appc AC Name: pod app, volume and mount point names.
-var acName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // syscallName is what a seccomp set may hold besides the appc wildcards.
 var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
+// checkACName accepts an appc AC Name (aci.ACName): pod app, volume and
+// mount point names.
 func checkACName(s string) error {
-	if !acName.MatchString(s) {
+	if aci.ACName(s).Validate() != nil {
 		return fmt.Errorf("%q is not an AC Name (lower-case letters, digits and single dashes, e.g. data-1)", s)
 	}
 	return nil
@@ -229,41 +229,21 @@ func isErrnoName(s string) bool {
 	return false
 }
 
-// capabilityNames are the Linux capabilities in kernel order.
-func capabilityNames() []string {
-	return []string{
-		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-		"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-		"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-		"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-		"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-		"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-		"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-		"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-	}
-}
-
 // ParseCapabilities parses a comma-separated capability list. Names are
-// accepted in any case, with or without the CAP_ prefix, and returned in
-// the canonical CAP_NAME form the appc isolators use.
+// accepted as aci.ParseLinuxCapability takes them (any case, with or without
+// the CAP_ prefix) and returned once each, in the canonical CAP_NAME form the
+// appc isolators use.
 func ParseCapabilities(s string) ([]string, error) {
-	known := map[string]bool{}
-	for _, c := range capabilityNames() {
-		known[c] = true
-	}
 	var out []string
 	seen := map[string]bool{}
 	for _, c := range strings.Split(s, ",") {
-		n := strings.ToUpper(strings.TrimSpace(c))
-		if !strings.HasPrefix(n, "CAP_") {
-			n = "CAP_" + n
+		n, err := aci.ParseLinuxCapability(c)
+		if err != nil {
+			return nil, err
 		}
-		if !known[n] {
-			return nil, fmt.Errorf("%q is not a Linux capability", c)
-		}
-		if !seen[n] {
-			out = append(out, n)
-			seen[n] = true
+		if !seen[string(n)] {
+			out = append(out, string(n))
+			seen[string(n)] = true
 		}
 	}
 	return out, nil
@@ -329,30 +309,13 @@ func parseEnvAssignment(s string) (EnvVar, error) {
 	if !ok {
 		return EnvVar{}, errors.New("not NAME=VALUE")
 	}
-	if !validEnvName(k) {
+	if !aci.ValidEnvironmentName(k) {
 		return EnvVar{}, fmt.Errorf("invalid variable name %q (letters, digits, _ . -, not starting with a digit)", k)
 	}
 	if strings.ContainsRune(v, 0) {
 		return EnvVar{}, errors.New("value contains a NUL byte")
 	}
 	return EnvVar{Name: k, Value: v}, nil
-}
-
-// validEnvName is appc's rule for environment names: ^[A-Za-z_][A-Za-z_0-9.-]*$.
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c == '_':
-		case i > 0 && (c >= '0' && c <= '9' || c == '.' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func addEnv(list []EnvVar, s string) ([]EnvVar, error) {
