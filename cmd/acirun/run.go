@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -141,7 +142,17 @@ func (r *resolver) image(ctx context.Context, img *store.Image) (*pod.Image, err
 }
 
 func (r *resolver) ResolveImage(ctx context.Context, ref string) (*pod.Image, error) {
-	if id, ok := r.seen[ref]; ok {
+	key := ref
+	if pull.Classify(ref) == pull.KindFile {
+		// One file however it is spelled (t.aci, ./t.aci, a symlink).
+		if p, err := filepath.Abs(strings.TrimPrefix(ref, "file://")); err == nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				p = real
+			}
+			key = "file://" + p
+		}
+	}
+	if id, ok := r.seen[key]; ok {
 		return r.image(ctx, &store.Image{ID: id})
 	}
 	img, err := r.p.Pull(ctx, ref)
@@ -151,7 +162,7 @@ func (r *resolver) ResolveImage(ctx context.Context, ref string) (*pod.Image, er
 	if r.seen == nil {
 		r.seen = map[string]string{}
 	}
-	r.seen[ref] = img.ID
+	r.seen[key] = img.ID
 	return r.image(ctx, img)
 }
 
