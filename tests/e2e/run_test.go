@@ -264,6 +264,22 @@ func TestRunExitCodes(t *testing.T) {
 			t.Errorf("status %s=%q, want %q (status %v)", k, got, v, st)
 		}
 	}
+	// The same image file named three ways in one pod (as given, through
+	// a symlink, relative): pulled once, no waiting on the pod's own hold.
+	link := filepath.Join(t.TempDir(), "link.aci")
+	if err := os.Symlink(img, link); err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantExit(t, h.pod("--net=none", img, "--name=a", link, "--name=b", rel, "--name=c", "--exec=/testapp", "--", "exit", "5"), 5)
+
 	b, err := os.ReadFile(filepath.Join(h.data, "pods", uuid(), "exit.json"))
 	if err != nil {
 		t.Fatal(err)
