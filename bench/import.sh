@@ -1,0 +1,219 @@
+#!/bin/sh
+# bench/import.sh BIN — how fast does `BIN fetch URL` import a large gzip ACI
+# from a loopback HTTP server, signature checked, compared with
+# `gzip -dc IMAGE > /dev/null` on the same file? And how fast does a second
+# `fetch --pull-policy=new` answer from the store?
+#
+# Targets (issue 4): import wall time at most 1.3x gzip's, peak RSS under
+# 64 MB; the second fetch under 50 ms.
+#
+# The image is the one bench/validate.sh builds (a copy of the Go toolchain,
+# ~250 MB / ~17k files), cached in $BENCH_DIR (default /var/tmp/acirun-bench)
+# and built here the same way if it is missing. A throw-away gpg key signs it
+# (gpg --armor --detach-sign) and is trusted for the image's name; python3's
+# http.server serves the image and its .asc on 127.0.0.1 (plain http, hence
+# --insecure-options=http, which relaxes the transport only: the signature is
+# still checked). Each import starts from an empty store in $BENCH_DIR/data
+# (on the same file system as the image, like /var/lib/acirun); deleting the
+# previous store is not timed. Both commands run $RUNS times (default 5),
+# alternating, after one warm-up run each; medians are compared.
+#
+# The second fetch is timed by image name (example.com/acirun-bench/tree:1.0.0,
+# answered from the store without discovery under --pull-policy=new) and by
+# URL (the stored image's origin), $RUNS times each with bench/measure
+# (millisecond resolution); their medians are compared with 50 ms.
+#
+# For context (no verdict), `tar -xzf IMAGE` into a fresh directory beside the
+# store is timed once: the file system's cost of creating ~17k files, which
+# gzip -dc >/dev/null does not pay and an extracting import cannot avoid.
+#
+# Environment: BENCH_DIR, RUNS, BENCH_TREE (tree to pack, default
+# `go env GOROOT`), BENCH_STORE_DIR (where the store is made, default
+# $BENCH_DIR; e.g. /dev/shm to take the disk out of the figures). Exit status 0 on PASS, 1 on FAIL, 2 on usage errors, 254
+# if the benchmark itself could not run.
+set -eu
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 BIN  (BIN is the acirun binary to benchmark)" >&2
+	exit 2
+fi
+BIN=$1
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+[ -x "$BIN" ] || { echo "$0: $BIN is not an executable" >&2; exit 2; }
+BENCH_DIR=${BENCH_DIR:-/var/tmp/acirun-bench}
+RUNS=${RUNS:-5}
+HERE=$(cd "$(dirname "$0")" && pwd)
+IMAGE=$BENCH_DIR/gotree.aci
+NAME=example.com/acirun-bench/tree
+MAX_RATIO=1.3
+MAX_RSS_KB=$((64 * 1024))
+MAX_NEW_MS=50
+
+die() { echo "$0: $*" >&2; exit 254; }
+
+for c in gzip gpg python3 go; do
+	command -v $c >/dev/null || die "$c is needed"
+done
+mkdir -p "$BENCH_DIR"
+
+# --- the image (as bench/validate.sh builds it) -----------------------------
+if [ ! -s "$IMAGE" ]; then
+	TREE=${BENCH_TREE:-$(go env GOROOT 2>/dev/null || true)}
+	[ -n "$TREE" ] && [ -d "$TREE" ] || die "no tree to pack: set BENCH_TREE or put go in PATH"
+	LAYOUT=$BENCH_DIR/layout.$$
+	rm -rf "$LAYOUT"
+	mkdir -p "$LAYOUT"
+	echo "building $IMAGE from a copy of $TREE (once) ..."
+	cp -a "$TREE" "$LAYOUT/rootfs"
+	cat >"$LAYOUT/manifest" <<-EOF
+	{
+	  "acKind": "ImageManifest",
+	  "acVersion": "0.8.11",
+	  "name": "$NAME",
+	  "labels": [{"name": "version", "value": "1.0.0"}]
+	}
+	EOF
+	"$BIN" image build --overwrite "$LAYOUT" "$IMAGE.tmp.$$" || die "image build failed"
+	mv "$IMAGE.tmp.$$" "$IMAGE"
+	rm -rf "$LAYOUT"
+fi
+SIZE=$(wc -c <"$IMAGE")
+WANT=sha512-$(gzip -dc "$IMAGE" | sha512sum | cut -d' ' -f1)
+echo "image: $IMAGE, $((SIZE / 1048576)) MiB gzip, $WANT"
+
+MEASURE=$BENCH_DIR/measure
+(cd "$HERE/measure" && go build -o "$MEASURE" .) || die "cannot build bench/measure"
+
+TMP=$(mktemp -d)
+STORE_DIR=${BENCH_STORE_DIR:-$BENCH_DIR}
+mkdir -p "$STORE_DIR"
+DATA=$STORE_DIR/acirun-data.$$
+UNTAR=$STORE_DIR/acirun-untar.$$
+SERVER=
+cleanup() {
+	[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
+	gpgconf --homedir "$TMP/gnupg" --kill all 2>/dev/null || true
+	rm -rf "$TMP" "$DATA" "$UNTAR"
+}
+trap cleanup EXIT
+trap 'exit 254' INT TERM
+
+# --- key, signature, server -------------------------------------------------
+mkdir -m 0700 "$TMP/gnupg" "$TMP/www"
+g() { gpg --batch --quiet --homedir "$TMP/gnupg" --passphrase '' --pinentry-mode loopback "$@"; }
+g --quick-gen-key "acirun bench <bench@example.com>" ed25519 sign never
+g --armor --output "$TMP/key.asc" --export bench@example.com
+ln "$IMAGE" "$TMP/www/gotree.aci" 2>/dev/null || cp "$IMAGE" "$TMP/www/gotree.aci"
+g --armor --detach-sign --output "$TMP/www/gotree.aci.asc" "$TMP/www/gotree.aci"
+
+(cd "$TMP/www" && exec python3 -u -m http.server 0 --bind 127.0.0.1 >"$TMP/server.log" 2>&1) &
+SERVER=$!
+PORT=
+i=0
+while [ -z "$PORT" ] && [ $i -lt 100 ]; do
+	PORT=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9]*\).*/\1/p' "$TMP/server.log")
+	[ -n "$PORT" ] || sleep 0.1
+	i=$((i + 1))
+done
+[ -n "$PORT" ] || die "python3 -m http.server did not start: $(cat "$TMP/server.log")"
+URL=http://127.0.0.1:$PORT/gotree.aci
+
+A() { "$BIN" --dir="$DATA" --local-config="$TMP/etc" --system-config="$TMP/usr" "$@"; }
+A trust --prefix="$NAME" --skip-fingerprint-review "$TMP/key.asc" >/dev/null || die "trust failed"
+
+# The import must work (signature checked, right ID), or timing it means nothing.
+OUT=$(A fetch --full --quiet --insecure-options=http "$URL" 2>"$TMP/err") || die "fetch failed: $(cat "$TMP/err")"
+[ "$OUT" = "$WANT" ] || die "fetch printed $OUT, want $WANT"
+grep -q "warning: --insecure-options=http" "$TMP/err" || die "no warning for plain http: $(cat "$TMP/err")"
+SIGNER=$(A image list --format=json | sed -n 's/.*"signer": "\(.*\)".*/\1/p')
+[ -n "$SIGNER" ] || die "the stored image records no signer: the signature was not checked"
+
+# measure NAME CMD... appends "SECONDS RSS_KB" for one run to $TMP/NAME,
+# with the command's stdout thrown away.
+measure() {
+	name=$1
+	shift
+	"$MEASURE" "$TMP/one" "$@" 2>"$TMP/err" || die "$* failed: $(cat "$TMP/err")"
+	cat "$TMP/one" >>"$TMP/$name"
+}
+median() {
+	sort -n -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {
+		if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2 }'
+}
+best() { sort -n -k1,1 "$1" | head -n1 | cut -d' ' -f1; }
+maxcol() { sort -n -k"$2","$2" "$1" | tail -n1 | cut -d' ' -f"$2"; }
+fresh() { rm -rf "$DATA"; }
+
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
+CPUS=$(nproc)
+if awk -v l="$LOAD" -v c="$CPUS" 'BEGIN { exit !(l > c) }'; then
+	echo "warning: load average $LOAD on $CPUS CPUs: the figures below are unreliable" >&2
+fi
+
+echo "timer: bench/measure, $RUNS alternating runs after a warm-up; server: python3 http.server on 127.0.0.1; store in $STORE_DIR"
+measure warm gzip -dc "$IMAGE"
+fresh
+measure warm "$BIN" --dir="$DATA" --local-config="$TMP/etc" --system-config="$TMP/usr" fetch --quiet --insecure-options=http "$URL"
+i=0
+while [ $i -lt "$RUNS" ]; do
+	measure gzip gzip -dc "$IMAGE"
+	fresh
+	measure acirun "$BIN" --dir="$DATA" --local-config="$TMP/etc" --system-config="$TMP/usr" fetch --quiet --insecure-options=http "$URL"
+	i=$((i + 1))
+done
+
+mkdir "$UNTAR"
+measure tar tar -C "$UNTAR" -xzf "$IMAGE"
+rm -rf "$UNTAR"
+
+# The store now holds the image: time the second fetch, by name and by URL.
+i=0
+while [ $i -lt "$RUNS" ]; do
+	measure byname "$BIN" --dir="$DATA" --local-config="$TMP/etc" --system-config="$TMP/usr" fetch --pull-policy=new "$NAME:1.0.0"
+	measure byurl "$BIN" --dir="$DATA" --local-config="$TMP/etc" --system-config="$TMP/usr" fetch --pull-policy=new --insecure-options=http "$URL"
+	i=$((i + 1))
+done
+REQS=$(grep -c '"GET /gotree.aci HTTP' "$TMP/server.log" || true)
+EXPECT=$((RUNS + 2)) # the check, the warm-up and the timed imports
+[ "$REQS" -eq "$EXPECT" ] || die "the server saw $REQS image requests, want $EXPECT: --pull-policy=new went to the network"
+[ "$(A fetch --full --pull-policy=new "$NAME:1.0.0")" = "$WANT" ] || die "fetch by name did not answer $WANT"
+
+G=$(median "$TMP/gzip" 1)
+I=$(median "$TMP/acirun" 1)
+RSS=$(maxcol "$TMP/acirun" 2)
+GRSS=$(maxcol "$TMP/gzip" 2)
+RATIO=$(awk -v a="$I" -v g="$G" 'BEGIN { printf "%.3f", a / g }')
+BRATIO=$(awk -v a="$(best "$TMP/acirun")" -v g="$(best "$TMP/gzip")" 'BEGIN { printf "%.3f", a / g }')
+NMS=$(awk -v s="$(median "$TMP/byname" 1)" 'BEGIN { printf "%.1f", s * 1000 }')
+UMS=$(awk -v s="$(median "$TMP/byurl" 1)" 'BEGIN { printf "%.1f", s * 1000 }')
+
+printf 'gzip -dc IMAGE >/dev/null         median %6.3f s  best %6.3f s  peak RSS %6d KB\n' "$G" "$(best "$TMP/gzip")" "$GRSS"
+printf 'acirun fetch URL (signed, http)   median %6.3f s  best %6.3f s  peak RSS %6d KB\n' "$I" "$(best "$TMP/acirun")" "$RSS"
+echo "ratio (medians) $RATIO, ratio (bests) $BRATIO; limits: ratio <= $MAX_RATIO, RSS < $MAX_RSS_KB KB"
+T=$(cut -d' ' -f1 "$TMP/tar")
+printf 'for context: tar -xzf IMAGE in %s, one run: %.3f s; acirun fetch / tar -xzf = %s\n' "$STORE_DIR" "$T" "$(awk -v a="$I" -v t="$T" 'BEGIN { printf "%.3f", a / t }')"
+echo "second fetch --pull-policy=new: by name $NMS ms, by URL $UMS ms (medians; no request reached the server); limit $MAX_NEW_MS ms"
+
+status=0
+if awk -v r="$RATIO" -v m="$MAX_RATIO" 'BEGIN { exit !(r <= m) }'; then
+	echo "PASS time: $RATIO x gzip -dc"
+else
+	echo "FAIL time: $RATIO x gzip -dc (limit $MAX_RATIO)"
+	status=1
+fi
+if [ "$RSS" -lt "$MAX_RSS_KB" ]; then
+	echo "PASS memory: $RSS KB peak RSS"
+else
+	echo "FAIL memory: $RSS KB peak RSS (limit $MAX_RSS_KB KB)"
+	status=1
+fi
+for f in "by name:$NMS" "by URL:$UMS"; do
+	ms=${f#*:}
+	if awk -v m="$ms" -v l="$MAX_NEW_MS" 'BEGIN { exit !(m < l) }'; then
+		echo "PASS second fetch ${f%%:*}: $ms ms"
+	else
+		echo "FAIL second fetch ${f%%:*}: $ms ms (limit $MAX_NEW_MS ms)"
+		status=1
+	fi
+done
+exit $status
