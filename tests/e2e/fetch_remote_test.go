@@ -117,8 +117,12 @@ func TestFetchURL(t *testing.T) {
 	// Signed and trusted: fetched, the short ID printed, the URL and the
 	// signer recorded.
 	u := srv.url("/images/hello.aci")
-	if id := h.fetchID(u); id != short(want) {
+	r := h.ok("fetch", u)
+	if id := strings.TrimSpace(r.stdout); id != short(want) {
 		t.Fatalf("fetch %s printed %q, want %s", u, id, short(want))
+	}
+	if r.stderr != "" {
+		t.Errorf("fetch with stderr on a pipe wrote to it (no progress bar on a pipe): %q", r.stderr)
 	}
 	reqs := srv.requests()
 	if len(only(reqs, "/images/hello.aci.asc")) != 1 || len(only(reqs, "/images/hello.aci")) != 1 || len(reqs) != 2 {
@@ -139,7 +143,7 @@ func TestFetchURL(t *testing.T) {
 	unsigned := makeImage(t, "example.com/hello/unsigned", "exit", "0")
 	srv.putFile("/images/unsigned.aci", unsigned)
 	uu := srv.url("/images/unsigned.aci")
-	r := h.fails([]string{uu + ".asc", "--insecure-options=image", "404"}, "fetch", uu)
+	r = h.fails([]string{uu + ".asc", "--insecure-options=image", "404"}, "fetch", uu)
 	if strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("a refused fetch printed %q", r.stdout)
 	}
@@ -389,6 +393,23 @@ func TestFetchAuth(t *testing.T) {
 	for _, r := range reqs {
 		if a := r.header.Get("Authorization"); a != "" {
 			t.Errorf("second host, %s: got Authorization %q; credentials must not follow a redirect to another host", r.path, a)
+		}
+	}
+
+	// Bearer tokens ("oauth") reach their host too.
+	oauth := `{"rktKind": "auth", "rktVersion": "v1", "domains": ["127.0.0.2"], "type": "oauth", "credentials": {"token": "s3cret"}}`
+	if err := os.WriteFile(filepath.Join(authDir, "token.json"), []byte(oauth), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h4 := newHost(t)
+	h4.useCA(ca)
+	h4.local = h.local
+	if id := h4.fetchID(other.url("/public.aci")); id != want {
+		t.Fatalf("fetch with a bearer token: %s, want %s", id, want)
+	}
+	for _, r := range other.requests() {
+		if a := r.header.Get("Authorization"); a != "Bearer s3cret" {
+			t.Errorf("%s: Authorization %q, want the bearer token", r.path, a)
 		}
 	}
 
@@ -648,6 +669,20 @@ func TestDiscoveryInBox(t *testing.T) {
 		t.Errorf("refused fetches changed the store: %v", ids)
 	}
 
+	// No meta tag for example.com/simple: simple discovery,
+	// https://{name}-{version}-{os}-{arch}.{ext}.
+	simple := makeACI(t, manifest("example.com/simple", map[string]string{"version": "1.0"}, nil, "exit", "0"), nil)
+	alice.sign(simple)
+	srv.putFile("/simple-1.0-linux-"+appcArch()+".aci", simple)
+	h.ok("trust", "--prefix=example.com/simple", "--skip-fingerprint-review", "https://example.com/keys/alice.gpg")
+	srv.requests()
+	if id := h.fetchID("--full", "example.com/simple:1.0"); id != imageID(t, simple) {
+		t.Errorf("fetch by simple discovery: %s, want %s", id, imageID(t, simple))
+	}
+	if reqs := srv.requests(); len(only(reqs, "/simple-1.0-linux-"+appcArch()+".aci")) != 1 {
+		t.Errorf("simple discovery requests:\n%s", summary(reqs))
+	}
+
 	// A dependency (A13) fetched by discovery on its name and labels, its
 	// imageID checked; the rendered tree holds both layers with the app's
 	// pathWhitelist applied.
@@ -683,8 +718,8 @@ func TestDiscoveryInBox(t *testing.T) {
 		t.Errorf("the dependency was not fetched by discovery:\n%s", summary(reqs))
 	}
 	ids := h.storeIDs()
-	if len(ids) != 3 || !slices.Contains(ids, baseID) || !slices.Contains(ids, appID) {
-		t.Errorf("store: %v, want hello, base %s and app %s", ids, baseID, appID)
+	if len(ids) != 4 || !slices.Contains(ids, baseID) || !slices.Contains(ids, appID) {
+		t.Errorf("store: %v, want hello, simple, base %s and app %s", ids, baseID, appID)
 	}
 	dir := filepath.Join(h.dir, "rendered")
 	h.ok("image", "render", appID, dir)
