@@ -118,10 +118,10 @@ func TestPodCapabilities(t *testing.T) {
 		eff    capSet
 		stderr string
 	}{
-		{"default root", nil, "", nil, defaultCaps, defaultCaps, ""},
-		{"default user", nil, "user", nil, defaultCaps, 0, ""},
+		{"default root", nil, "", nil, defaultCaps(), defaultCaps(), ""},
+		{"default user", nil, "user", nil, defaultCaps(), 0, ""},
 		{"retain", []string{retain}, "", nil, mustCaps("CAP_NET_BIND_SERVICE", "CAP_KILL"), mustCaps("CAP_NET_BIND_SERVICE", "CAP_KILL"), "enforced"},
-		{"remove", []string{remove}, "", nil, defaultCaps &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), defaultCaps &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), "enforced"},
+		{"remove", []string{remove}, "", nil, defaultCaps() &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), defaultCaps() &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), "enforced"},
 		{"sys_admin refused", []string{admin}, "", nil, mustCaps("CAP_KILL"), mustCaps("CAP_KILL"), "refused (needs --insecure-options=capabilities)"},
 		{"sys_admin allowed", []string{admin}, "", []string{"--insecure-options=capabilities"}, mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), "WARNING"},
 	} {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/acirun/acirun/aci"
 )
@@ -136,7 +135,7 @@ func isolatorsFromManifest(app, pod aci.Isolators) (appIsolators, error) {
 		for _, i := range is {
 			switch v := i.Value.(type) {
 			case aci.LinuxCapabilitiesRetainSet:
-				s, err := capsFromManifest(v.Set)
+				s, err := parseCaps(v.Set)
 				if err != nil {
 					return fmt.Errorf("%s: %w", i.Name, err)
 				}
@@ -150,7 +149,7 @@ func isolatorsFromManifest(app, pod aci.Isolators) (appIsolators, error) {
 					ai.capsRetain = &s
 				}
 			case aci.LinuxCapabilitiesRemoveSet:
-				s, err := capsFromManifest(v.Set)
+				s, err := parseCaps(v.Set)
 				if err != nil {
 					return fmt.Errorf("%s: %w", i.Name, err)
 				}
@@ -205,12 +204,4 @@ func isolatorsFromManifest(app, pod aci.Isolators) (appIsolators, error) {
 		return ai, fmt.Errorf("pod isolators: %w", err)
 	}
 	return ai, nil
-}
-
-func capsFromManifest(set []aci.LinuxCapability) (capSet, error) {
-	names := make([]string, len(set))
-	for i, c := range set {
-		names[i] = strings.TrimSpace(string(c))
-	}
-	return parseCaps(names)
 }

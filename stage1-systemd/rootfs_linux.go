@@ -12,20 +12,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maskedPaths are hidden from apps (as runc and Docker do): files get
-// /dev/null bound over them, directories an empty read-only tmpfs.
-var maskedPaths = [...]string{
-	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-	"/sys/firmware", "/sys/devices/virtual/powercap",
+// maskedPaths returns the paths hidden from apps (as runc and Docker do):
+// files get /dev/null bound over them, directories an empty read-only tmpfs.
+func maskedPaths() []string {
+	return []string{
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/sys/firmware", "/sys/devices/virtual/powercap",
+	}
 }
 
-// readOnlyPaths are made read-only in every app's /proc.
-var readOnlyPaths = [...]string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+// readOnlyPaths returns the paths made read-only in every app's /proc.
+func readOnlyPaths() []string {
+	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+}
 
-// devices are bound from the host's /dev into every app's /dev: mknod may be
-// denied to us (user namespaces, device cgroups), a bind mount is not.
-var devices = [...]string{"null", "zero", "full", "random", "urandom", "tty"}
+// devices returns the nodes bound from the host's /dev into every app's
+// /dev: mknod may be denied to us (user namespaces, device cgroups), a bind
+// mount is not.
+func devices() []string {
+	return []string{"null", "zero", "full", "random", "urandom", "tty"}
+}
 
 // appRoot is an app's root being assembled by PID 1 in the pod's mount
 // namespace.
@@ -199,7 +206,7 @@ func (r *appRoot) mountSystem() error {
 	if t, err := os.Readlink("/proc/self/fd/1"); err == nil && isTerminal(1) {
 		console = t
 	}
-	for _, d := range devices {
+	for _, d := range devices() {
 		if err := r.bindDevice("/dev/"+d, "/dev/"+d); err != nil {
 			return err
 		}
@@ -237,7 +244,7 @@ func (r *appRoot) bindDevice(host, target string) error {
 
 // maskPaths hides and write-protects the dangerous parts of /proc and /sys.
 func (r *appRoot) maskPaths() error {
-	for _, p := range maskedPaths {
+	for _, p := range maskedPaths() {
 		fd, err := openInRoot(r.fd, p, unix.O_PATH|unix.O_NOFOLLOW, resolveStrict)
 		if errors.Is(err, unix.ENOENT) {
 			continue
@@ -258,7 +265,7 @@ func (r *appRoot) maskPaths() error {
 			return fmt.Errorf("mask %s: %w", p, err)
 		}
 	}
-	for _, p := range readOnlyPaths {
+	for _, p := range readOnlyPaths() {
 		if err := r.bindReadOnly(p); err != nil {
 			return err
 		}

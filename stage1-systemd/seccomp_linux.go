@@ -13,38 +13,43 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// seccompDefaultDeny are refused (EPERM) to every app unless the operator
-// passes --insecure-options=seccomp: mounting and namespace games, kernel
-// keyrings and modules, kexec, eBPF, handle-based opens (the "shocker"
-// escape), perf, userfaultfd, io_uring (as Docker since 2023), and clock,
-// swap, reboot and accounting controls; clone with CLONE_NEWUSER is refused
-// too, and clone3 reports ENOSYS (its flags cannot be inspected) so that
-// libraries fall back to clone. ptrace stays allowed, as in Docker: without CAP_SYS_PTRACE it
-// reaches only the app's own processes, and debuggers need it.
-var seccompDefaultDeny = [...]string{
-	"mount", "umount2", "pivot_root",
-	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
-	"unshare", "setns",
-	"keyctl", "add_key", "request_key",
-	"kexec_load", "kexec_file_load",
-	"bpf",
-	"init_module", "finit_module", "delete_module", "create_module", "get_kernel_syms", "query_module",
-	"open_by_handle_at", "name_to_handle_at",
-	"perf_event_open", "userfaultfd",
-	"swapon", "swapoff", "reboot", "acct",
-	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-	"syslog", "iopl", "ioperm", "quotactl", "lookup_dcookie", "nfsservctl", "uselib",
-	"_sysctl", "ustat", "sysfs", "vhangup",
-	"io_uring_setup", "io_uring_enter", "io_uring_register",
+// seccompDefaultDeny returns the calls refused (EPERM) to every app unless
+// the operator passes --insecure-options=seccomp: mounting and namespace
+// games, kernel keyrings and modules, kexec, eBPF, handle-based opens (the
+// "shocker" escape), perf, userfaultfd, io_uring (as Docker since 2023), and
+// clock, swap, reboot and accounting controls; clone with CLONE_NEWUSER is
+// refused too, and clone3 reports ENOSYS (its flags cannot be inspected) so
+// that libraries fall back to clone. ptrace stays allowed, as in Docker:
+// without CAP_SYS_PTRACE it reaches only the app's own processes, and
+// debuggers need it.
+func seccompDefaultDeny() []string {
+	return []string{
+		"mount", "umount2", "pivot_root",
+		"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+		"unshare", "setns",
+		"keyctl", "add_key", "request_key",
+		"kexec_load", "kexec_file_load",
+		"bpf",
+		"init_module", "finit_module", "delete_module", "create_module", "get_kernel_syms", "query_module",
+		"open_by_handle_at", "name_to_handle_at",
+		"perf_event_open", "userfaultfd",
+		"swapon", "swapoff", "reboot", "acct",
+		"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+		"syslog", "iopl", "ioperm", "quotactl", "lookup_dcookie", "nfsservctl", "uselib",
+		"_sysctl", "ustat", "sysfs", "vhangup",
+		"io_uring_setup", "io_uring_enter", "io_uring_register",
+	}
 }
 
-// seccompEssential are the calls stage1 itself makes between loading an
+// seccompEssential returns the calls stage1 itself makes between loading an
 // app's filter and executing the app. A retain set without them could not
 // start anything, so they are added (and the isolator reported as modified).
-var seccompEssential = [...]string{
-	"execve", "exit", "exit_group", "futex", "rt_sigprocmask", "rt_sigreturn", "rt_sigaction",
-	"sigaltstack", "sched_yield", "nanosleep", "mmap", "munmap", "madvise", "getpid", "gettid",
-	"tgkill", "setresuid", "capget", "capset", "prctl", "write", "close",
+func seccompEssential() []string {
+	return []string{
+		"execve", "exit", "exit_group", "futex", "rt_sigprocmask", "rt_sigreturn", "rt_sigaction",
+		"sigaltstack", "sched_yield", "nanosleep", "mmap", "munmap", "madvise", "getpid", "gettid",
+		"tgkill", "setresuid", "capget", "capset", "prctl", "write", "close",
+	}
 }
 
 // seccompPlan is the filter an app gets, and what to report about it.
@@ -73,7 +78,7 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 	known := func(n string) bool { _, ok := info.SyscallNames[n]; return ok }
 	var deny []string // the default deny list, for this architecture
 	if !insecure {
-		for _, n := range seccompDefaultDeny {
+		for _, n := range seccompDefaultDeny() {
 			if known(n) {
 				deny = append(deny, n)
 			}
@@ -149,7 +154,7 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 		return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("remove set of %d calls", len(names)), notes)}, err
 	}
 	var added []string
-	for _, n := range seccompEssential {
+	for _, n := range seccompEssential() {
 		if known(n) && !set[n] {
 			set[n] = true
 			added = append(added, n)
