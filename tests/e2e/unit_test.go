@@ -42,6 +42,16 @@ func newBoxPod(t *testing.T) *boxPod {
 		if left := podProcesses(p.data + "/pods/"); len(left) > 0 {
 			t.Errorf("processes of the pod left running:\n%s", strings.Join(left, "\n"))
 		}
+		// The box's own mount table (its systemd's) has no mount of the pod.
+		mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", b.Pid()))
+		if err != nil || !strings.Contains(string(mi), b.Dir()) {
+			t.Errorf("the box's mount table (want its bind of %s): %v\n%s", b.Dir(), err, mi)
+		}
+		for _, l := range strings.Split(string(mi), "\n") {
+			if strings.Contains(l, p.data) {
+				t.Errorf("mount of the pod left in the box: %s", l)
+			}
+		}
 		os.RemoveAll(dir)
 	})
 	return p
