@@ -237,9 +237,14 @@ func TestPodUnitMemoryMax(t *testing.T) {
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/unit-hog", nil, "alloc", "256"), nil))
 
+	// Fetched first, so that only the pod runs under the limit.
+	id, err := p.b.Output(ctx, p.acirun("fetch", "--insecure-options=image", "--full", img)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, code := p.systemdRun(ctx, append([]string{"--unit=pod-hog", "--wait", "--collect",
 		"-p", "KillMode=mixed", "-p", "MemoryMax=32M", "-p", "MemorySwapMax=0"},
-		p.acirun("run", "--insecure-options=image", "--net=none", img)...)...)
+		p.acirun("run", "--net=none", strings.TrimSpace(string(id)))...)...)
 	journal, _ := p.b.Journal(ctx, "pod-hog.service")
 	if code != 137 || !strings.Contains(out, "status=137") {
 		t.Errorf("systemd-run --wait: exit %d, want 137 (the app killed by SIGKILL):\n%s\njournal:\n%s", code, out, journal)
