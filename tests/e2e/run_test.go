@@ -994,3 +994,35 @@ func TestRunHostileRootfs(t *testing.T) {
 	}
 	check(t)
 }
+
+func TestRunRootsArePrivate(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/roots", nil, "exit", "0"),
+		&testimage.Options{Files: map[string]string{"/etc/motd": "from the image\n"}})
+	for _, mode := range [][]string{nil, {"--no-overlay"}} {
+		// An app's writes to its root stay in its pod and its app: the
+		// next pod of the same image, and the other app of the same pod,
+		// see the image as it is.
+		args := append([]string{"--net=none"}, mode...)
+		r := h.pod(append(args, img, "--exec=/testapp", "--", "write", "/written", "x", "+", "write", "/etc/motd", "clobbered")...)
+		wantExit(t, r, 0)
+		wantLines(t, r, "write /written ok", "write /etc/motd ok")
+		r = h.pod(append(args,
+			img, "--name=writer", "--exec=/testapp", "--", "write", "/mine", "x", "---",
+			img, "--name=reader", "--exec=/testapp", "--", "sleep", "1s", "+", "stat", "/mine", "+", "stat", "/written", "+", "cat", "/etc/motd")...)
+		wantExit(t, r, 0)
+		wantLines(t, r, "write /mine ok", "stat /mine error=ENOENT lstat /mine: no such file or directory",
+			"stat /written error=ENOENT lstat /written: no such file or directory", "from the image")
+	}
+	// The store's rendered tree is untouched.
+	motd, _ := filepath.Glob(filepath.Join(h.data, "store", "trees", "*", "rootfs", "etc", "motd"))
+	if len(motd) != 1 {
+		t.Fatalf("rendered tree not found where expected: %v", motd)
+	}
+	if b, _ := os.ReadFile(motd[0]); string(b) != "from the image\n" {
+		t.Errorf("a pod wrote into the store's tree: %q", b)
+	}
+	if written, _ := filepath.Glob(filepath.Join(h.data, "store", "*", "*", "rootfs", "written")); len(written) != 0 {
+		t.Errorf("a pod wrote into the store: %v", written)
+	}
+}
