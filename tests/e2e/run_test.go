@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -1024,5 +1025,37 @@ func TestRunRootsArePrivate(t *testing.T) {
 	}
 	if written, _ := filepath.Glob(filepath.Join(h.data, "store", "*", "*", "rootfs", "written")); len(written) != 0 {
 		t.Errorf("a pod wrote into the store: %v", written)
+	}
+}
+
+func TestRunConcurrentPods(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/many", nil, "exit", "0"), nil)
+	// Six pods of one image not yet in the store, at once: one import, six
+	// pods, each with its own exit code.
+	const n = 6
+	codes := make(chan [2]int, n)
+	for i := 1; i <= n; i++ {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, e.acirun, h.args("run", "--insecure-options=image", "--net=none",
+				img, "--exec=/testapp", "--", "exit", strconv.Itoa(i))...)
+			cmd.Run()
+			codes <- [2]int{i, cmd.ProcessState.ExitCode()}
+		}()
+	}
+	for range n {
+		c := <-codes
+		if c[0] != c[1] {
+			t.Errorf("pod %d exited %d", c[0], c[1])
+		}
+	}
+	h.noLeftovers()
+	if ids := h.storeIDs(); len(ids) != 1 {
+		t.Errorf("store after concurrent pods: %v", ids)
+	}
+	if dirs := h.podDirs(); len(dirs) != n {
+		t.Errorf("want %d pods, have %v", n, dirs)
 	}
 }
