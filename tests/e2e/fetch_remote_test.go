@@ -531,7 +531,7 @@ func TestFetchParallel(t *testing.T) {
 	alice.sign(img)
 	h.ok("trust", "--prefix=example.com/busy", "--skip-fingerprint-review", alice.arm)
 	srv.putFile("/busy.aci", img)
-	srv.setTrickle(64 << 10) // ~6 MB/s, so that the fetches overlap
+	srv.setTrickle(256 << 10) // ~25 MB/s: the fetches overlap
 	want := imageID(t, img)
 
 	const n = 10
