@@ -109,33 +109,37 @@ func ValidOSArch(os, arch string) bool {
 }
 
 // GoOSArch maps Go's GOOS/GOARCH (plus GOARM for arm) to appc's os and arch
-// label values, e.g. linux/arm64 → linux/aarch64. It fails for combinations
-// appc has no name for.
+// label values, e.g. linux/arm64 → linux/aarch64: 386 is i386, 32-bit arm is
+// armv6l or armv7l by GOARM (armv7l when GOARM is empty; a suffix such as
+// ",softfloat" does not matter), big-endian arm is armv7b, arm on freebsd is
+// arm, and amd64 is x86_64 on darwin. It fails for combinations appc has no
+// name for.
 func GoOSArch(goos, goarch, goarm string) (os, arch string, err error) {
-	os = goos
+	os, arch = goos, goarch
 	switch goarch {
-	case "amd64":
-		arch = "amd64"
-		if goos == "darwin" {
-			arch = "x86_64"
-		}
 	case "386":
 		arch = "i386"
 	case "arm64":
 		arch = "aarch64"
 	case "arm64be":
 		arch = "aarch64_be"
-	case "arm":
-		switch {
-		case goos == "freebsd":
-			arch = "arm"
-		case goarm == "6":
-			arch = "armv6l"
-		case goarm == "7" || goarm == "":
-			arch = "armv7l"
+	case "arm", "armbe":
+		v := "7"
+		if goarm != "" {
+			v = goarm[:1]
 		}
-	case "ppc64", "ppc64le", "s390x":
-		arch = goarch
+		suffix := "l"
+		if goarch == "armbe" {
+			suffix = "b"
+		}
+		arch = "armv" + v + suffix
+		if goos == "freebsd" {
+			arch = "arm"
+		}
+	case "amd64":
+		if goos == "darwin" {
+			arch = "x86_64"
+		}
 	}
 	if arch == "" || !ValidOSArch(os, arch) {
 		return "", "", fmt.Errorf("no appc os/arch for GOOS=%s GOARCH=%s", goos, goarch)

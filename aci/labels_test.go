@@ -62,11 +62,23 @@ func TestGoOSArch(t *testing.T) {
 		{"linux", "386", "", "linux", "i386"},
 		{"linux", "arm", "6", "linux", "armv6l"},
 		{"linux", "arm", "7", "linux", "armv7l"},
+		{"linux", "arm", "", "linux", "armv7l"},
+		{"linux", "arm", "6,softfloat", "linux", "armv6l"},
+		{"linux", "arm", "7,hardfloat", "linux", "armv7l"},
+		{"linux", "armbe", "", "linux", "armv7b"},
+		{"linux", "arm64be", "", "linux", "aarch64_be"},
+		{"linux", "ppc64", "", "linux", "ppc64"},
 		{"linux", "ppc64le", "", "linux", "ppc64le"},
+		{"linux", "s390x", "", "linux", "s390x"},
 		{"darwin", "amd64", "", "darwin", "x86_64"},
+		{"darwin", "386", "", "darwin", "i386"},
 		{"freebsd", "arm", "", "freebsd", "arm"},
+		{"freebsd", "amd64", "", "freebsd", "amd64"},
 		{"windows", "amd64", "", "", ""},
 		{"linux", "riscv64", "", "", ""},
+		{"linux", "arm", "5", "", ""},
+		{"darwin", "arm64", "", "", ""},
+		{"freebsd", "arm64", "", "", ""},
 	}
 	for _, tt := range tests {
 		os, arch, err := GoOSArch(tt.goos, tt.goarch, tt.goarm)

@@ -17,6 +17,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // DefaultVersion is the value of {version} used when rendering a template for
@@ -199,38 +201,14 @@ func HostLabels() map[string]string {
 }
 
 // OSArch maps Go's GOOS, GOARCH and GOARM to the os and arch label values the
-// appc spec uses (schema/types/labels.go): 386 is i386, arm64 is aarch64,
-// 32-bit arm is armv6l or armv7l by GOARM (armv7l when unknown), and amd64 is
-// x86_64 on darwin. Architectures the spec does not list keep their Go name.
+// appc spec uses, as aci.GoOSArch does (386 is i386, arm64 is aarch64, 32-bit
+// arm is armv6l or armv7l by GOARM...). Combinations the spec does not list
+// keep their Go names.
 func OSArch(goos, goarch, goarm string) (osName, arch string) {
-	arch = goarch
-	switch goarch {
-	case "386":
-		arch = "i386"
-	case "arm64":
-		arch = "aarch64"
-	case "arm64be":
-		arch = "aarch64_be"
-	case "arm", "armbe":
-		v := "7"
-		if goarm != "" {
-			v = goarm[:1]
-		}
-		if goos == "freebsd" {
-			arch = "arm"
-			break
-		}
-		suffix := "l"
-		if goarch == "armbe" {
-			suffix = "b"
-		}
-		arch = "armv" + v + suffix
-	case "amd64":
-		if goos == "darwin" {
-			arch = "x86_64"
-		}
+	if osName, arch, err := aci.GoOSArch(goos, goarch, goarm); err == nil {
+		return osName, arch
 	}
-	return goos, arch
+	return goos, goarch
 }
 
 // MatchManifest checks an image manifest against the reference it was

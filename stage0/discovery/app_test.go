@@ -101,6 +101,11 @@ func TestOSArch(t *testing.T) {
 		{"darwin", "amd64", "", "darwin", "x86_64"},
 		{"freebsd", "arm", "7", "freebsd", "arm"},
 		{"freebsd", "386", "", "freebsd", "i386"},
+		{"linux", "armbe", "", "linux", "armv7b"},
+		// no appc name: Go's names stay
+		{"linux", "arm", "5", "linux", "arm"},
+		{"darwin", "arm64", "", "darwin", "arm64"},
+		{"windows", "amd64", "", "windows", "amd64"},
 	} {
 		os, arch := OSArch(tc.goos, tc.goarch, tc.goarm)
 		if os != tc.os || arch != tc.arch {
