@@ -187,40 +187,46 @@ func TestPodUnitStop(t *testing.T) {
 
 	out, code := p.systemdRun(ctx, append([]string{"--unit=pod-long", "--collect",
 		"-p", "KillMode=mixed", "-p", "TimeoutStopSec=20s"},
-		p.acirun("run", "--insecure-options=image", "--net=none", "--volume=data,kind=host,source="+vol, img)...)...)
+		p.acirun("run", "--insecure-options=image", "--net=none", "--volume=data,kind=host,source="+vol, "--stop-timeout=2s",
+			img, img, "--name=stubborn", "--exec=/testapp", "--", "ignore-sigterm")...)...)
 	if code != 0 {
 		t.Fatalf("systemd-run: exit %d\n%s", code, out)
 	}
 	started := filepath.Join(vol, "started")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := os.Stat(started); err == nil {
+		_, err := os.Stat(started)
+		j, _ := p.b.Journal(ctx, "pod-long.service")
+		if err == nil && strings.Contains(j, "ignoring SIGTERM") {
 			break
 		}
 		if time.Now().After(deadline) {
-			j, _ := p.b.Journal(ctx, "pod-long.service")
-			t.Fatalf("the pod's app did not start in 30s:\n%s", j)
+			t.Fatalf("the pod's apps did not start in 30s:\n%s", j)
 		}
 	}
 	props := p.show(ctx, "pod-long.service", "ActiveState", "MainPID")
 	if props["ActiveState"] != "active" || props["MainPID"] == "0" {
 		t.Fatalf("pod-long.service is not running: %v", props)
 	}
-	if len(podProcesses(p.data+"/pods/")) < 3 { // stage1 run, init, the app
+	if len(podProcesses(p.data+"/pods/")) != 4 { // stage1 run, init, two apps
 		t.Fatalf("pod processes: %q", podProcesses(p.data+"/pods/"))
 	}
 	stopStart := time.Now()
 	if err := p.b.Exec(ctx, "systemctl", "stop", "pod-long.service"); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(stopStart); d > 10*time.Second {
-		t.Errorf("systemctl stop took %v for an app that honours SIGTERM", d)
+	// The stubborn app is killed after the pod's 2s stop timeout, long
+	// before systemd's TimeoutStopSec.
+	if d := time.Since(stopStart); d < 2*time.Second || d > 10*time.Second {
+		t.Errorf("systemctl stop took %v, want the pod's 2s stop timeout", d)
 	}
 	if left := podProcesses(p.data + "/pods/"); len(left) > 0 {
 		t.Errorf("processes left after systemctl stop:\n%s", strings.Join(left, "\n"))
 	}
 	b, m := p.exitJSON()
-	if m["exitCode"] != float64(143) {
-		t.Errorf("exit.json after systemctl stop: %s, want exit code 143 (SIGTERM)", b)
+	if m["exitCode"] != float64(143) ||
+		!strings.Contains(b, `{"name":"unit-long","exitCode":143,"signal":"SIGTERM"}`) ||
+		!strings.Contains(b, `{"name":"stubborn","exitCode":137,"signal":"SIGKILL"}`) {
+		t.Errorf("exit.json after systemctl stop: %s, want 143 (SIGTERM), the stubborn app SIGKILLed", b)
 	}
 	if got, err := os.ReadFile(filepath.Join(vol, "post-stop")); err != nil || string(got) != "ran" {
 		t.Errorf("the post-stop handler did not run: %q, %v", got, err)
