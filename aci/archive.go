@@ -26,6 +26,15 @@ const (
 // unbounded memory. Real images have at most a few hundred thousand files.
 const MaxArchiveEntries = 1 << 20
 
+// maxTrailer bounds the zero padding read after the end-of-archive marker.
+// Tar writers pad to their record size (GNU tar: 10 KiB by default, at most
+// a few MiB with a large blocking factor); more is a decompression bomb that
+// would only burn CPU hashing zeros.
+const maxTrailer = 16 << 20
+
+// errTrailerTooLong ends a drain that read more than maxTrailer bytes.
+var errTrailerTooLong = errors.New("trailer too long")
+
 // ArchiveInfo is what one pass over an ACI learns about it.
 type ArchiveInfo struct {
 	// ID is the image ID: the SHA-512 of the whole uncompressed tar
@@ -148,7 +157,10 @@ func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, ma
 	if err := w.walk(tar.NewReader(pipe), fn); err != nil {
 		return nil, w.streamError(err, pipe, src)
 	}
-	nonZero, err := pipe.drain()
+	nonZero, err := pipe.drain(maxTrailer)
+	if err == errTrailerTooLong {
+		return nil, &ArchiveError{Msg: fmt.Sprintf("more than %d bytes of zero padding after the end-of-archive marker", maxTrailer)}
+	}
 	if err != nil {
 		return nil, w.streamError(err, pipe, src)
 	}

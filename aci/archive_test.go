@@ -559,3 +559,33 @@ func TestWalkArchiveAbortPipeline(t *testing.T) {
 		t.Errorf("%d goroutines before, %d after: the producer leaked", before, after)
 	}
 }
+
+// TestWalkArchiveTrailerBomb: zeros after the end-of-archive marker are
+// hashed (they are part of the image ID) but only up to a bound, so a small
+// gzip of endless zeros cannot make a reader hash gigabytes.
+func TestWalkArchiveTrailerBomb(t *testing.T) {
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
+	tw.Write([]byte("{}"))
+	tw.WriteHeader(&tar.Header{Name: "rootfs/", Mode: 0o755, Typeflag: tar.TypeDir})
+	tw.Close()
+	for _, tc := range []struct {
+		pad  int
+		fail bool
+	}{{10 << 10, false}, {maxTrailer - 4096, false}, {maxTrailer + 1<<20, true}} {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(tarball.Bytes())
+		zw.Write(make([]byte, tc.pad))
+		zw.Close()
+		_, err := WalkArchive(bytes.NewReader(gz.Bytes()), func(*tar.Header, io.Reader) error { return nil })
+		var ae *ArchiveError
+		switch {
+		case tc.fail && (!errors.As(err, &ae) || !strings.Contains(err.Error(), "zero padding")):
+			t.Errorf("padding %d: want an ArchiveError about zero padding, got %v", tc.pad, err)
+		case !tc.fail && err != nil:
+			t.Errorf("padding %d: %v", tc.pad, err)
+		}
+	}
+}

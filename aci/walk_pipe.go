@@ -179,8 +179,9 @@ func (p *walkPipe) Seek(offset int64, whence int) (int64, error) {
 // drain consumes the rest of the stream, so that the hash covers every byte,
 // and reports the offset of the first non-zero byte found (-1 if none) and
 // the stream's terminal error other than io.EOF.
-func (p *walkPipe) drain() (nonZero int64, err error) {
+func (p *walkPipe) drain(limit int64) (nonZero int64, err error) {
 	nonZero = -1
+	start := p.pos
 	for {
 		if err := p.next(); err != nil {
 			if err == io.EOF {
@@ -188,16 +189,18 @@ func (p *walkPipe) drain() (nonZero int64, err error) {
 			}
 			return nonZero, err
 		}
-		if nonZero < 0 {
-			for i, c := range p.cur.b[p.off:p.cur.n] {
-				if c != 0 {
-					nonZero = p.pos + int64(i)
-					break
-				}
+		for i, c := range p.cur.b[p.off:p.cur.n] {
+			if c != 0 {
+				// Data after the end: the archive is invalid, no need
+				// to read on.
+				return p.pos + int64(i), nil
 			}
 		}
 		p.pos += int64(p.cur.n - p.off)
 		p.off = p.cur.n
+		if p.pos-start > limit {
+			return -1, errTrailerTooLong
+		}
 	}
 }
 
