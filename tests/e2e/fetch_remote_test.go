@@ -645,6 +645,15 @@ func TestDiscoveryInBox(t *testing.T) {
 		t.Errorf("fetching a stored name sent requests:\n%s", summary(reqs))
 	}
 	h.fails([]string{"example.com/hello", "3.0", "--pull-policy=never"}, "fetch", "--pull-policy=never", "example.com/hello:3.0")
+	// update by name: discovery again, then a conditional request for the
+	// image, answered 304.
+	if id := h.fetchID("--full", "--pull-policy=update", "example.com/hello:1.0"); id != helloID {
+		t.Errorf("--pull-policy=update of a stored name: %s", id)
+	}
+	reqs = only(srv.requests(), path("example.com/hello", "1.0"))
+	if len(reqs) != 1 || reqs[0].status != http.StatusNotModified || reqs[0].header.Get("If-None-Match") == "" {
+		t.Errorf("--pull-policy=update of a stored name: want one conditional request answered 304:\n%s", summary(reqs))
+	}
 
 	// A tag for example.com/hello does not serve example.com/helloworld,
 	// though a signed image waits at the path its template would give.
