@@ -3,6 +3,7 @@ package aci
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ACIdentifier names images, labels, annotations and isolators:
@@ -20,8 +21,8 @@ func NewACIdentifier(s string) (ACIdentifier, error) {
 
 // Validate reports whether the identifier is well formed.
 func (id ACIdentifier) Validate() error {
-	if !validWord(string(id), "-._~/") {
-		return fmt.Errorf("%q is not a valid AC Identifier (lower-case letters and digits separated by single '-', '.', '_', '~' or '/')", string(id))
+	if why := wordError(string(id), "-._~/"); why != "" {
+		return fmt.Errorf("%q is not a valid AC Identifier: %s", string(id), why)
 	}
 	return nil
 }
@@ -45,8 +46,8 @@ func NewACName(s string) (ACName, error) {
 
 // Validate reports whether the name is well formed.
 func (n ACName) Validate() error {
-	if !validWord(string(n), "-") {
-		return fmt.Errorf("%q is not a valid AC Name (lower-case letters and digits separated by single '-')", string(n))
+	if why := wordError(string(n), "-"); why != "" {
+		return fmt.Errorf("%q is not a valid AC Name: %s", string(n), why)
 	}
 	return nil
 }
@@ -79,9 +80,14 @@ func SanitizeACName(s string) (ACName, error) {
 }
 
 // validWord checks ^[a-z0-9]+([seps][a-z0-9]+)*$.
-func validWord(s, seps string) bool {
+func validWord(s, seps string) bool { return wordError(s, seps) == "" }
+
+// wordError says where s breaks ^[a-z0-9]+([seps][a-z0-9]+)*$, or returns ""
+// if it does not: the first offending byte and its offset, so that a long
+// name with one bad character is easy to fix.
+func wordError(s, seps string) string {
 	if s == "" {
-		return false
+		return "empty"
 	}
 	prevSep := true // a separator may not start the string
 	for i := 0; i < len(s); i++ {
@@ -91,14 +97,21 @@ func validWord(s, seps string) bool {
 			prevSep = false
 		case strings.IndexByte(seps, c) >= 0:
 			if prevSep {
-				return false
+				return fmt.Sprintf("%q at offset %d must follow a letter or digit", c, i)
 			}
 			prevSep = true
 		default:
-			return false
+			what := fmt.Sprintf("byte 0x%02x", c)
+			if r, _ := utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError {
+				what = fmt.Sprintf("character %q", r)
+			}
+			return fmt.Sprintf("%s at offset %d (only a-z, 0-9 and %s are allowed)", what, i, seps)
 		}
 	}
-	return !prevSep
+	if prevSep {
+		return "it must end with a letter or digit"
+	}
+	return ""
 }
 
 // ACKind says which of the two manifest types a JSON document is.

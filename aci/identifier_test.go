@@ -66,3 +66,23 @@ func TestSanitizeACName(t *testing.T) {
 		}
 	}
 }
+
+func TestIdentifierErrors(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{ACIdentifier("").Validate(), `"" is not a valid AC Identifier: empty`},
+		{ACIdentifier("Example.com").Validate(), `"Example.com" is not a valid AC Identifier: character 'E' at offset 0 (only a-z, 0-9 and -._~/ are allowed)`},
+		{ACIdentifier("example.com//app").Validate(), `"example.com//app" is not a valid AC Identifier: '/' at offset 12 must follow a letter or digit`},
+		{ACIdentifier("example.com/app/").Validate(), `"example.com/app/" is not a valid AC Identifier: it must end with a letter or digit`},
+		{ACIdentifier("ünicode").Validate(), `"ünicode" is not a valid AC Identifier: character 'ü' at offset 0 (only a-z, 0-9 and -._~/ are allowed)`},
+		{ACIdentifier("a\xffb").Validate(), `"a\xffb" is not a valid AC Identifier: byte 0xff at offset 1 (only a-z, 0-9 and -._~/ are allowed)`},
+		{ACName("foo_bar").Validate(), `"foo_bar" is not a valid AC Name: character '_' at offset 3 (only a-z, 0-9 and - are allowed)`},
+		{ACName("-foo").Validate(), `"-foo" is not a valid AC Name: '-' at offset 0 must follow a letter or digit`},
+	} {
+		if tt.err == nil || tt.err.Error() != tt.want {
+			t.Errorf("error %v, want %s", tt.err, tt.want)
+		}
+	}
+}

@@ -116,32 +116,12 @@ func validateValue(v string) error {
 	return nil
 }
 
-// ValidateIdentifier reports whether s is an AC Identifier: lower-case
-// letters and digits in runs separated by single '-', '.', '_', '~' or '/'
-// characters (^[a-z0-9]+([-._~/][a-z0-9]+)*$).
+// ValidateIdentifier reports whether s is an AC Identifier (aci.ACIdentifier):
+// lower-case letters and digits in runs separated by single '-', '.', '_',
+// '~' or '/' characters (^[a-z0-9]+([-._~/][a-z0-9]+)*$). The error names the
+// first offending character and its offset.
 func ValidateIdentifier(s string) error {
-	if s == "" {
-		return errors.New("empty identifier")
-	}
-	prevSep := true // at the start a separator is not allowed either
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			prevSep = false
-		case c == '-' || c == '.' || c == '_' || c == '~' || c == '/':
-			if prevSep {
-				return fmt.Errorf("%q is not an AC Identifier: %q at offset %d must follow a letter or digit", s, c, i)
-			}
-			prevSep = true
-		default:
-			return fmt.Errorf("%q is not an AC Identifier: character %q at offset %d (only a-z, 0-9 and -._~/ are allowed)", s, c, i)
-		}
-	}
-	if prevSep {
-		return fmt.Errorf("%q is not an AC Identifier: it must end with a letter or digit", s)
-	}
-	return nil
+	return aci.ACIdentifier(s).Validate()
 }
 
 // String formats the reference so that ParseApp gives it back: the version

@@ -57,7 +57,8 @@ func TestParseApp(t *testing.T) {
 		{"example.com/app:{os}", "version"},
 		{"example.com/app,,os=linux", `label "" has no value`},
 		{"example.com/app,os=linux,", `label "" has no value`},
-		{"example.com/äpp", "not an AC Identifier"},
+		{"example.com/äpp", "not a valid AC Identifier: character 'ä' at offset 12"},
+		{"example.com/\xffpp", "byte 0xff at offset 12"},
 	}
 	for _, tc := range bad {
 		_, err := ParseApp(tc.in)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,8 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // MaxKeySize bounds a public key file, armored or binary. Real keys are a
@@ -22,20 +23,19 @@ import (
 // being read into memory whole.
 const MaxKeySize = 1 << 20
 
-// acIdentifier is the AC Identifier grammar of the appc spec (types.md).
-// It also rules out "..", ".", empty and absolute segments, so a valid
-// prefix is always a safe relative path below prefix.d.
-var acIdentifier = regexp.MustCompile(`^[a-z0-9]+([-._~/][a-z0-9]+)*$`)
-
 // ValidatePrefix reports whether prefix may name a prefix.d directory: it
 // must be a non-empty AC Identifier (lower-case letters, digits and the
 // separators - . _ ~ /, each separator between two alphanumerics). Image
 // names obey the same rule.
+//
+// The AC Identifier grammar (aci.ACIdentifier) also rules out "..", ".",
+// empty and absolute segments, so a valid prefix is always a safe relative
+// path below prefix.d.
 func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return errors.New("empty prefix")
 	}
-	if !acIdentifier.MatchString(prefix) {
+	if aci.ACIdentifier(prefix).Validate() != nil {
 		return fmt.Errorf("invalid prefix %q: not an AC Identifier (want ^[a-z0-9]+([-._~/][a-z0-9]+)*$)", prefix)
 	}
 	return nil
