@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // Default locations; every one of them can be changed by a global flag, and
@@ -317,15 +319,12 @@ func helpCommands() []*command {
 				if len(args) > 0 {
 					return usagef("version takes no arguments")
 				}
-				fmt.Fprintf(c.Stdout, "acirun version %s\nappc version %s\n", version(), appcVersion)
+				fmt.Fprintf(c.Stdout, "acirun version %s\nappc version %s\n", version(), aci.SpecVersion)
 				return nil
 			},
 		},
 	}
 }
-
-// appcVersion is the version of the App Container spec acirun implements.
-const appcVersion = "0.8.11"
 
 // version is set at link time by the Makefile (-X main.buildVersion=...).
 var buildVersion string
