@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -307,4 +308,16 @@ func FuzzParseEnvFile(f *testing.F) {
 			seen[e.Name] = true
 		}
 	})
+}
+
+func TestIsSyscallName(t *testing.T) {
+	re := regexp.MustCompile(`^[a-z_][a-z0-9_]*$`) // the rule, as the spec of isSyscallName
+	for _, s := range []string{
+		"read", "_sysctl", "io_uring_setup", "a1", "_", "x9_",
+		"", "Read", "1read", "9", "read-2", "@appc.io/all", "read\n", "rèad", "read ",
+	} {
+		if got, want := isSyscallName(s), re.MatchString(s); got != want {
+			t.Errorf("isSyscallName(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

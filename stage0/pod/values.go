@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,9 +15,6 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/fetch"
 )
-
-// syscallName is what a seccomp set may hold besides the appc wildcards.
-var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 // checkACName accepts an appc AC Name (aci.ACName): pod app, volume and
 // mount point names.
@@ -182,7 +178,7 @@ func ParseSeccomp(s string) (*SeccompFlag, error) {
 		if !isKV {
 			switch {
 			case part == "@appc.io/all" || part == "@appc.io/empty":
-			case syscallName.MatchString(part):
+			case isSyscallName(part):
 			default:
 				return nil, fmt.Errorf("%q is not a system call name", part)
 			}
@@ -215,6 +211,21 @@ func ParseSeccomp(s string) (*SeccompFlag, error) {
 		return nil, errors.New("no system calls given")
 	}
 	return f, nil
+}
+
+// isSyscallName reports whether s may be a system call name in a seccomp
+// set (besides the appc wildcards): ^[a-z_][a-z0-9_]*$.
+func isSyscallName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func isErrnoName(s string) bool {

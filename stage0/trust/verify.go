@@ -90,9 +90,15 @@ type Signer struct {
 	Entity      *openpgp.Entity
 }
 
-// weakHashes are the digests refused for image signatures whatever the
-// library's defaults are.
-var weakHashes = map[crypto.Hash]bool{crypto.MD5: true, crypto.SHA1: true, crypto.RIPEMD160: true}
+// weakHash reports whether h is a digest refused for image signatures
+// whatever the library's defaults are: MD5, SHA-1 and RIPEMD-160.
+func weakHash(h crypto.Hash) bool {
+	switch h {
+	case crypto.MD5, crypto.SHA1, crypto.RIPEMD160:
+		return true
+	}
+	return false
+}
 
 // Verifier checks a detached signature over bytes written to it, so the
 // fetcher can tee a download into it while the same bytes are
@@ -258,7 +264,7 @@ func (s *Store) newVerifier(imageName string, trusted []*trustedKey, signature [
 		if len(keyring.EntitiesById(*sig.IssuerKeyId)) == 0 {
 			continue
 		}
-		if weakHashes[sig.Hash] {
+		if weakHash(sig.Hash) {
 			weak = sig
 			continue
 		}
@@ -336,7 +342,7 @@ func (v *Verifier) verify() (*Signer, error) {
 	ve := func(reason error, detail string) error {
 		return &VerifyError{Image: v.image, KeyID: key.PublicKey.KeyIdString(), Fingerprint: fp, Reason: reason, Detail: detail}
 	}
-	if weakHashes[sig.Hash] {
+	if weakHash(sig.Hash) {
 		return nil, ve(ErrWeakHash, "signed with "+hashName(sig.Hash))
 	}
 	if sig.SigType != packet.SigTypeBinary {
