@@ -46,11 +46,17 @@ type LinuxCapabilitiesRemoveSet struct{ Set []LinuxCapability }
 // the app runs with PR_SET_NO_NEW_PRIVS.
 type LinuxNoNewPrivileges bool
 
+// The seccomp wildcards a seccomp set may hold besides syscall names.
+const (
+	SeccompAll   = "@appc.io/all"   // every syscall
+	SeccompEmpty = "@appc.io/empty" // no syscall
+)
+
 // LinuxSeccompRetainSet is the value of os/linux/seccomp-retain-set: only
 // the syscalls in Set are allowed. The others fail with Errno (a name such
 // as "EPERM"), or kill the app with SIGSYS if Errno is empty. Set entries
-// are syscall names or groups starting with '@' ("@appc.io/all",
-// "@appc.io/empty").
+// are syscall names or groups starting with '@' (SeccompAll,
+// SeccompEmpty).
 type LinuxSeccompRetainSet struct {
 	Set   []string
 	Errno string

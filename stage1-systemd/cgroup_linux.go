@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // cgroupMounts are where the memory and cpu controllers can be used from the
@@ -121,10 +123,10 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, memLimit, cpuMilli *int6
 			err = write(d, "memory.limit_in_bytes", strconv.FormatInt(*memLimit, 10))
 		}
 		if err != nil {
-			reports = append(reports, fmt.Sprintf("resource/memory: not enforced (%v)", err))
+			reports = append(reports, fmt.Sprintf("%s: not enforced (%v)", aci.IsolatorResourceMemory, err))
 		} else {
 			dirs = append(dirs, d)
-			reports = append(reports, fmt.Sprintf("resource/memory: enforced, limit %d bytes (%s)", *memLimit, d))
+			reports = append(reports, fmt.Sprintf("%s: enforced, limit %d bytes (%s)", aci.IsolatorResourceMemory, *memLimit, d))
 		}
 	}
 	if cpuMilli != nil {
@@ -144,12 +146,12 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, memLimit, cpuMilli *int6
 			}
 		}
 		if err != nil {
-			reports = append(reports, fmt.Sprintf("resource/cpu: not enforced (%v)", err))
+			reports = append(reports, fmt.Sprintf("%s: not enforced (%v)", aci.IsolatorResourceCPU, err))
 		} else {
 			if len(dirs) == 0 || dirs[len(dirs)-1] != d {
 				dirs = append(dirs, d)
 			}
-			reports = append(reports, fmt.Sprintf("resource/cpu: enforced, %d millicores (%s)", *cpuMilli, d))
+			reports = append(reports, fmt.Sprintf("%s: enforced, %d millicores (%s)", aci.IsolatorResourceCPU, *cpuMilli, d))
 		}
 	}
 	return dirs, reports

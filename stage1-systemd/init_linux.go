@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // initMain is PID 1 of the pod. It sets the pod up (mounts, hostname,
@@ -207,10 +209,10 @@ func (p *pod) reportIsolators(a *appSpec) error {
 	iso := &a.isolators
 	var names []string
 	if iso.capsRetain != nil {
-		names = append(names, "os/linux/capabilities-retain-set")
+		names = append(names, string(aci.IsolatorCapabilitiesRetainSet))
 	}
 	if iso.capsRemove != nil {
-		names = append(names, "os/linux/capabilities-remove-set")
+		names = append(names, string(aci.IsolatorCapabilitiesRemoveSet))
 	}
 	if iso.capsBound != nil {
 		names = append(names, "the pod's capabilities isolators")
@@ -240,9 +242,9 @@ func (p *pod) reportIsolators(a *appSpec) error {
 		return err
 	}
 	if iso.seccomp != nil {
-		name, verdict := "os/linux/seccomp-remove-set", "enforced"
+		name, verdict := aci.IsolatorSeccompRemoveSet, "enforced"
 		if iso.seccomp.retain {
-			name = "os/linux/seccomp-retain-set"
+			name = aci.IsolatorSeccompRetainSet
 		}
 		if plan.modified {
 			verdict = "modified"
@@ -252,10 +254,10 @@ func (p *pod) reportIsolators(a *appSpec) error {
 		p.debugf("app %s: seccomp: %s", a.name, plan.report)
 	}
 	if iso.noNewPrivs {
-		p.logf("app %s: isolator os/linux/no-new-privileges: enforced", a.name)
+		p.logf("app %s: isolator %s: enforced", a.name, aci.IsolatorNoNewPrivileges)
 	}
 	if iso.oomScoreAdj != nil {
-		p.logf("app %s: isolator os/linux/oom-score-adj: enforced (%d)", a.name, *iso.oomScoreAdj)
+		p.logf("app %s: isolator %s: enforced (%d)", a.name, aci.IsolatorOOMScoreAdj, *iso.oomScoreAdj)
 	}
 	for _, n := range iso.ignored {
 		p.logf("app %s: isolator %s: ignored (not supported by this stage1)", a.name, n)

@@ -11,6 +11,8 @@ import (
 	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // seccompDefaultDeny returns the calls refused (EPERM) to every app unless
@@ -109,9 +111,9 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 	all, empty := false, false
 	for _, n := range iso.set {
 		switch n {
-		case "@appc.io/all":
+		case aci.SeccompAll:
 			all = true
-		case "@appc.io/empty":
+		case aci.SeccompEmpty:
 			empty = true
 		default:
 			if !known(n) {
@@ -128,7 +130,7 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 	if retain && all { // retain everything: as without an isolator
 		plan, err := planSeccomp(nil, insecure)
 		if plan != nil {
-			plan.report = "retain @appc.io/all: " + plan.report
+			plan.report = "retain " + aci.SeccompAll + ": " + plan.report
 		}
 		return plan, err
 	}

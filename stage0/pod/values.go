@@ -177,7 +177,7 @@ func ParseSeccomp(s string) (*SeccompFlag, error) {
 		k, v, isKV := strings.Cut(part, "=")
 		if !isKV {
 			switch {
-			case part == "@appc.io/all" || part == "@appc.io/empty":
+			case part == aci.SeccompAll || part == aci.SeccompEmpty:
 			case isSyscallName(part):
 			default:
 				return nil, fmt.Errorf("%q is not a system call name", part)
