@@ -187,7 +187,7 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 				if err != nil {
 					return err
 				}
-				inUse, err := inUseImages(c.Dir)
+				inUse, err := inUseImages(c.Dir, st)
 				if err != nil {
 					return err
 				}
@@ -332,7 +332,7 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 					return err
 				}
 				res, err := st.GC(ctx, store.GCOptions{GracePeriod: grace, InUse: func() (map[string]bool, error) {
-					return inUseImages(c.Dir)
+					return inUseImages(c.Dir, st)
 				}})
 				if err != nil {
 					return err
@@ -407,15 +407,29 @@ func writeFileAtomic(path string, overwrite bool, write func(io.Writer) error) e
 	return os.Rename(tmp.Name(), path)
 }
 
-// inUseImages is the set of image IDs that prepared or running pods use.
-func inUseImages(dataDir string) (map[string]bool, error) {
+// inUseImages is the set of image IDs that prepared or running pods use,
+// with the dependencies their rendered trees were composed from (a repair
+// of such a tree needs them).
+func inUseImages(dataDir string, st *store.Store) (map[string]bool, error) {
 	ids, err := pod.InUseImages(dataDir)
 	if err != nil {
 		return nil, err
 	}
 	set := make(map[string]bool, len(ids))
+	var add func(id string)
+	add = func(id string) {
+		if set[id] {
+			return
+		}
+		set[id] = true
+		if img, err := st.Get(id); err == nil {
+			for _, dep := range img.Dependencies {
+				add(dep)
+			}
+		}
+	}
 	for _, id := range ids {
-		set[id.String()] = true
+		add(id.String())
 	}
 	return set, nil
 }

@@ -95,6 +95,7 @@ func Classify(ref string) Kind {
 
 // Pull resolves ref per the policy and returns the stored, rendered image.
 func (p *Puller) Pull(ctx context.Context, ref string) (*store.Image, error) {
+	start := time.Now()
 	var img *store.Image
 	var err error
 	switch Classify(ref) {
@@ -114,7 +115,19 @@ func (p *Puller) Pull(ctx context.Context, ref string) (*store.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.render(ctx, img)
+	rendered, err := p.render(ctx, img)
+	if err != nil {
+		// An image whose dependencies cannot be had is not usable: if
+		// this pull brought it in, take it out again, so that a failed
+		// fetch leaves nothing visible.
+		if !img.ImportTime.Before(start) {
+			if rerr := p.Store.Remove(context.WithoutCancel(ctx), img.ID); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove unrenderable image %s: %w", img.ID, rerr))
+			}
+		}
+		return nil, err
+	}
+	return rendered, nil
 }
 
 // render makes sure img's tree is composed, fetching missing dependencies.

@@ -769,4 +769,10 @@ func TestDiscoveryInBox(t *testing.T) {
 	if r2 := h2.run("image", "render", imageID(t, bad), filepath.Join(h2.dir, "r")); r2.code == 0 {
 		t.Errorf("an image whose dependency failed its imageID was rendered: %s", r2)
 	}
+	// Nor is it left in the store: a failed fetch leaves nothing visible.
+	for _, id := range h2.storeIDs() {
+		if id == imageID(t, bad) {
+			t.Errorf("an image whose dependency failed is still listed in the store")
+		}
+	}
 }
