@@ -219,11 +219,33 @@ func rootfsHeader(hdr *tar.Header) *tar.Header {
 // commit moves the staged blob and tree into place under the image lock and
 // writes the index entry last.
 func (s *Store) commit(ctx context.Context, st *staging, img *Image) (*Image, error) {
+	// An image already stored needs no exclusive lock, which would wait
+	// for every holder, this process's own Holds included (a pod naming
+	// two files of the same content). Its origin is updated only if the
+	// lock can be had at once.
+	if sl, err := s.lockImage(ctx, img.ID, false); err == nil {
+		old, rerr := s.read(img.ID)
+		sl.unlock()
+		if rerr == nil {
+			if l, err := tryLock(s.lockPath(img.ID), true); err == nil && l != nil {
+				defer l.unlock()
+				return s.commitLocked(st, img)
+			}
+			return old, nil
+		}
+	}
 	l, err := s.lockImage(ctx, img.ID, true)
 	if err != nil {
 		return nil, err
 	}
 	defer l.unlock()
+	return s.commitLocked(st, img)
+}
+
+// commitLocked, with the image's exclusive lock held, returns the stored
+// entry of img's ID with img's origin recorded, or moves the staging st
+// into place and makes img the entry.
+func (s *Store) commitLocked(st *staging, img *Image) (*Image, error) {
 	if old, err := s.read(img.ID); err == nil {
 		// Someone else imported it first. Keep theirs, record our origin.
 		if img.Origin != (Origin{}) {

@@ -254,6 +254,32 @@ func TestRemoveAndHold(t *testing.T) {
 	}
 }
 
+// TestImportWhileHeld: importing an image that this process holds (a pod
+// naming two files of the same content) returns the stored entry instead of
+// waiting for an exclusive lock that the hold keeps forever.
+func TestImportWhileHeld(t *testing.T) {
+	s := openStore(t)
+	data := gz(t, mkACI(t, manifest("example.com/held"), reg("f", "x")))
+	img := mustImport(t, s, data)
+	_, release, err := s.Hold(context.Background(), img.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	again, err := s.Import(ctx, bytes.NewReader(data), ImportOptions{Origin: Origin{URL: "https://example.com/other.aci"}})
+	if err != nil {
+		t.Fatalf("import of a held image: %v", err)
+	}
+	if again.ID != img.ID {
+		t.Errorf("import returned %s, want %s", again.ID, img.ID)
+	}
+	if imgs, _ := s.List(Filter{}); len(imgs) != 1 {
+		t.Errorf("%d entries, want 1", len(imgs))
+	}
+}
+
 func TestGC(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
