@@ -26,8 +26,10 @@ func (s *Store) Hold(ctx context.Context, id string) (img *Image, release func()
 		l.unlock()
 		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
 	}
+	// The last use only feeds gc's grace period: not worth two fsyncs on
+	// every pod start.
 	img.LastUsed = time.Now().UTC()
-	if err := s.write(img); err != nil {
+	if err := s.writeIndex(img, false); err != nil {
 		l.unlock()
 		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
 	}

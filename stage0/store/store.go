@@ -237,11 +237,18 @@ func (s *Store) read(id string) (*Image, error) {
 
 // write replaces the index entry atomically.
 func (s *Store) write(img *Image) error {
+	return s.writeIndex(img, !s.opts.NoSync)
+}
+
+// writeIndex writes img's index entry atomically; sync makes it durable
+// first. Only a record that may be lost in a crash without harm (the last
+// use of an image) is written without.
+func (s *Store) writeIndex(img *Image, sync bool) error {
 	b, err := json.MarshalIndent(img, "", "\t")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.indexPath(img.ID), append(b, '\n'), !s.opts.NoSync)
+	return writeFileAtomic(s.indexPath(img.ID), append(b, '\n'), sync)
 }
 
 // writeFileAtomic writes data to a temp file beside path, syncs it and
