@@ -62,11 +62,12 @@ func ParseCompression(s string) (Compression, error) {
 	return CompressionUnknown, fmt.Errorf("unknown compression %q (want gzip, bzip2, xz or none)", s)
 }
 
-var (
-	magicGzip  = []byte{0x1f, 0x8b}
-	magicBzip2 = []byte("BZh")
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicUstar = []byte("ustar")
+// The magic numbers, as constants so that nothing can change them.
+const (
+	magicGzip  = "\x1f\x8b"
+	magicBzip2 = "BZh"
+	magicXz    = "\xfd7zXZ\x00"
+	magicUstar = "ustar"
 )
 
 // tarMagicOffset is where a POSIX/GNU tar header holds its "ustar" magic.
@@ -76,14 +77,14 @@ const tarMagicOffset = 257
 // bytes for a plain tar to be recognised) and says how it is encoded.
 func DetectCompression(head []byte) Compression {
 	switch {
-	case bytes.HasPrefix(head, magicXz):
+	case bytes.HasPrefix(head, []byte(magicXz)):
 		return CompressionXz
-	case bytes.HasPrefix(head, magicGzip):
+	case bytes.HasPrefix(head, []byte(magicGzip)):
 		return CompressionGzip
-	case bytes.HasPrefix(head, magicBzip2):
+	case bytes.HasPrefix(head, []byte(magicBzip2)):
 		return CompressionBzip2
 	case len(head) >= tarMagicOffset+len(magicUstar) &&
-		bytes.Equal(head[tarMagicOffset:tarMagicOffset+len(magicUstar)], magicUstar):
+		string(head[tarMagicOffset:tarMagicOffset+len(magicUstar)]) == magicUstar:
 		return CompressionNone
 	}
 	return CompressionUnknown

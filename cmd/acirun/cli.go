@@ -34,11 +34,20 @@ type Globals struct {
 	Debug bool
 }
 
+// register adds the global flags to fs with their defaults.
 func (g *Globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.Dir, "dir", defaultDataDir, "data directory: image store and pods")
-	fs.StringVar(&g.LocalConfig, "local-config", defaultLocalConfig, "local configuration directory (trusted keys, auth.d)")
-	fs.StringVar(&g.SystemConfig, "system-config", defaultSystemConfig, "system configuration directory (vendor trusted keys)")
-	fs.BoolVar(&g.Debug, "debug", false, "print debugging information on stderr")
+	*g = Globals{Dir: defaultDataDir, LocalConfig: defaultLocalConfig, SystemConfig: defaultSystemConfig}
+	g.registerCurrent(fs)
+}
+
+// registerCurrent adds the global flags to fs with g's current values as
+// defaults: a command's own flag set takes them again after the command
+// name, and run takes them among its arguments.
+func (g *Globals) registerCurrent(fs *flag.FlagSet) {
+	fs.StringVar(&g.Dir, "dir", g.Dir, "data directory: image store and pods")
+	fs.StringVar(&g.LocalConfig, "local-config", g.LocalConfig, "local configuration directory (trusted keys, auth.d)")
+	fs.StringVar(&g.SystemConfig, "system-config", g.SystemConfig, "system configuration directory (vendor trusted keys)")
+	fs.BoolVar(&g.Debug, "debug", g.Debug, "print debugging information on stderr")
 }
 
 // CLI holds the streams and the global options of one invocation.
@@ -130,13 +139,9 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
-	// Re-register the globals on the command's set with the values parsed
+	// Register the globals on the command's set too, with the values parsed
 	// so far as defaults, so both positions work.
-	g := c.Globals
-	fs.StringVar(&c.Dir, "dir", g.Dir, "data directory: image store and pods")
-	fs.StringVar(&c.LocalConfig, "local-config", g.LocalConfig, "local configuration directory (trusted keys, auth.d)")
-	fs.StringVar(&c.SystemConfig, "system-config", g.SystemConfig, "system configuration directory (vendor trusted keys)")
-	fs.BoolVar(&c.Debug, "debug", g.Debug, "print debugging information on stderr")
+	c.Globals.registerCurrent(fs)
 	pos, err := parseInterspersed(fs, rest)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -65,20 +65,12 @@ func printFlagInfo(w io.Writer, f pod.FlagInfo) {
 	fmt.Fprintf(w, "  %s\n        %s%s\n", arg, f.Help, rep)
 }
 
-// globalFlagNames are the global flags run and prepare accept among their
-// own, before the first image.
-var globalFlagNames = []string{"dir", "local-config", "system-config", "debug"}
-
 // takeGlobalFlags moves global flags out of a run/prepare argument list
 // (they may only come before the first image) and applies them.
 func (c *CLI) takeGlobalFlags(args []string) ([]string, error) {
 	fs := flag.NewFlagSet("acirun", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	g := c.Globals
-	fs.StringVar(&c.Dir, "dir", g.Dir, "")
-	fs.StringVar(&c.LocalConfig, "local-config", g.LocalConfig, "")
-	fs.StringVar(&c.SystemConfig, "system-config", g.SystemConfig, "")
-	fs.BoolVar(&c.Debug, "debug", g.Debug, "")
+	c.Globals.registerCurrent(fs)
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -87,16 +79,13 @@ func (c *CLI) takeGlobalFlags(args []string) ([]string, error) {
 		}
 		name := strings.TrimLeft(a, "-")
 		name, _, hasValue := strings.Cut(name, "=")
-		global := false
-		for _, g := range globalFlagNames {
-			global = global || name == g
-		}
-		if !global {
+		f := fs.Lookup(name)
+		if f == nil {
 			rest = append(rest, a)
 			continue
 		}
 		fa := []string{a}
-		if !hasValue && name != "debug" && i+1 < len(args) {
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && bf.IsBoolFlag()) && i+1 < len(args) {
 			i++
 			fa = append(fa, args[i])
 		}
