@@ -225,3 +225,19 @@ func TestUsageAndHelp(t *testing.T) {
 	mustRun(t, "--debug", "image", "build", dir, out)
 	mustRun(t, "image", "validate", out, "--dir", t.TempDir(), "--debug")
 }
+
+// TestRunTakesGlobalFlags: run and prepare accept the global flags among
+// their own, before the first image; a boolean one takes no value.
+func TestRunTakesGlobalFlags(t *testing.T) {
+	data := t.TempDir()
+	missing := filepath.Join(t.TempDir(), "missing.aci")
+	r := acirun(t, "run", "--dir", data, "--debug", "--insecure-options=image", missing)
+	if r.code != 254 || !strings.Contains(r.stderr, missing) {
+		t.Fatalf("run of a missing image: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "store")); err != nil {
+		t.Errorf("--dir given after run was not used: %v", err)
+	}
+	// Had --debug taken the next word as its value, the command line
+	// would have been a usage error (exit 2).
+}
