@@ -118,6 +118,14 @@ func (p *pod) setup() error {
 			return fmt.Errorf("bring up loopback: %w", err)
 		}
 	}
+	// The pod's sysctls, in its namespaces, before any app can run.
+	if err := checkSysctlNet(spec.sysctls, o.net); err != nil {
+		return err
+	}
+	if err := writeSysctls(spec.sysctls); err != nil {
+		return err
+	}
+	p.reportSysctls(spec.sysctls)
 	if err := makeEmptyVolumes(spec); err != nil {
 		return err
 	}
@@ -263,6 +271,24 @@ func (p *pod) reportIsolators(a *appSpec) error {
 		p.logf("app %s: isolator %s: ignored (not supported by this stage1)", a.name, n)
 	}
 	return nil
+}
+
+// reportSysctls prints one line per source of os/unix/sysctl settings (the
+// pod, or an app): all of them are enforced, pod-wide, or the pod would not
+// have got this far.
+func (p *pod) reportSysctls(sysctls []sysctlSetting) {
+	for i := 0; i < len(sysctls); {
+		from := sysctls[i].from
+		var set []string
+		for ; i < len(sysctls) && sysctls[i].from == from; i++ {
+			set = append(set, sysctls[i].String())
+		}
+		scope := ""
+		if from != "pod" {
+			scope = " for the whole pod"
+		}
+		p.logf("%s: isolator %s: enforced%s: %s", from, aci.IsolatorSysctl, scope, strings.Join(set, " "))
+	}
 }
 
 // start starts one phase of an app as a child of PID 1.

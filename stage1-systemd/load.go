@@ -31,6 +31,11 @@ func loadPodSpec(podDir string) (*podSpec, error) {
 // every mount naming a volume.
 func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 	spec := &podSpec{uuid: filepath.Base(podDir), volumes: map[string]*volumeSpec{}}
+	sysctls, err := podSysctls(pm)
+	if err != nil {
+		return nil, err
+	}
+	spec.sysctls = sysctls
 	for _, v := range pm.Volumes {
 		vs, err := volumeFromManifest(v, podDir)
 		if err != nil {
@@ -182,6 +187,8 @@ func isolatorsFromManifest(app, pod aci.Isolators) (appIsolators, error) {
 					n := v.Limit
 					ai.memoryLimit = &n
 				}
+			case aci.UnixSysctl:
+				// Pod scope: collected for the whole pod by podSysctls.
 			case aci.ResourceCPU:
 				if v.LimitMilli > 0 && (ai.cpuLimitMilli == nil || v.LimitMilli < *ai.cpuLimitMilli) {
 					n := v.LimitMilli

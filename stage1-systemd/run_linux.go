@@ -63,8 +63,12 @@ func runPod(o *podOptions, args []string) (int, error) {
 	}
 	// Everything that can be checked before anything is started is checked
 	// here, so that bad input leaves nothing behind.
-	if _, err := loadPodSpec(podDir); err != nil {
+	spec, err := loadPodSpec(podDir)
+	if err != nil {
 		return 0, err
+	}
+	if err := checkSysctlNet(spec.sysctls, o.net); err != nil {
+		return 0, fmt.Errorf("pod %s: %w", podDir, err)
 	}
 	if !o.noOverlay {
 		if err := checkOverlaySupport(filepath.Join(podDir, "apps")); err != nil {

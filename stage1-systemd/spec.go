@@ -9,6 +9,7 @@ type podSpec struct {
 	uuid    string
 	apps    []*appSpec
 	volumes map[string]*volumeSpec
+	sysctls []sysctlSetting // os/unix/sysctl of the pod and of every app (pod scope)
 }
 
 // appSpec is one app of the pod, with everything stage1 needs to run it.
