@@ -11,7 +11,8 @@
 //     usually network) namespaces from a read-only view of the binary (see
 //     below), forwards SIGTERM/SIGINT, removes the pod's cgroups afterwards
 //     and exits with the pod's exit code.
-//   - `stage1 init [flags] POD-DIR` is PID 1 of the pod: it builds each app's
+//   - `stage1 init [flags] POD-DIR` is PID 1 of the pod: it sets the pod's
+//     sysctls (only those of its own namespaces), builds each app's
 //     root (overlay, /proc, /sys, /dev, volumes, /etc/hosts, masked paths), runs
 //     the event handlers and the apps, reaps zombies, stops the pod and writes
 //     `exit.json`. Its flags are exactly those of `run`.
