@@ -114,9 +114,16 @@ func execApp(o *appOptions) error {
 		return fmt.Errorf("working directory %s: %w", wd, err)
 	}
 	unix.Close(wdFd)
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close_range: %w", err)
+	// Nothing of ours reaches the app but its socket-activated fds.
+	var listen []string
+	if o.phase == "main" {
+		listen = listenNames(app)
 	}
+	listenEnv, err := takeListenFds(listen, o.listenFds)
+	if err != nil {
+		return err
+	}
+	env = setEnv(env, listenEnv)
 	if err := dropPrivileges(uid, gid, supp, caps.set, iso.noNewPrivs, plan); err != nil {
 		return err
 	}

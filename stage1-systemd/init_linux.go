@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -68,7 +69,8 @@ type appRun struct {
 	done     bool // main and post-stop are over (or will never run)
 	exit     appExit
 	exited   bool
-	handlers int // event handlers running
+	handlers int   // event handlers running
+	listen   []int // socket-activated fds for main, closed once it started
 }
 
 type proc struct {
@@ -126,12 +128,25 @@ func (p *pod) setup() error {
 		return err
 	}
 	p.reportSysctls(spec.sysctls)
+	// Socket-activated ports, after the sysctls (which may bear on them)
+	// and before any app starts: a port we cannot open refuses the pod.
+	if err := checkListenProtocols(spec.apps); err != nil {
+		return err
+	}
+	listen := make([][]int, len(spec.apps))
+	for i, a := range spec.apps {
+		fds, err := openListeners(a, p.logf)
+		if err != nil {
+			return err
+		}
+		listen[i] = fds
+	}
 	if err := makeEmptyVolumes(spec); err != nil {
 		return err
 	}
 	cm, cgErr := findCgroups()
-	for _, a := range spec.apps {
-		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}}
+	for i, a := range spec.apps {
+		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}, listen: listen[i]}
 		p.apps = append(p.apps, r)
 		if err := p.reportIsolators(a); err != nil {
 			return fmt.Errorf("app %s: %w", a.name, err)
@@ -306,12 +321,25 @@ func (p *pod) start(r *appRun, phase string) {
 	if p.o.debug {
 		argv = append(argv, "--debug")
 	}
+	files := []uintptr{0, 1, 2}
+	if phase == "main" && len(r.listen) > 0 {
+		argv = append(argv, "--listen-fds="+strconv.Itoa(len(r.listen)))
+		for _, fd := range r.listen {
+			files = append(files, uintptr(fd))
+		}
+	}
 	argv = append(argv, p.o.podDir, r.name)
 	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2},
+		Files: files,
 		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS},
 	})
+	if phase == "main" {
+		// The app has its copies (or will never run): the ports live as
+		// long as it holds them.
+		closeFds(r.listen)
+		r.listen = nil
+	}
 	if err != nil {
 		p.logf("app %s: start %s: %v", r.name, phase, err)
 		p.finished(r, phase, exitCodeFailure, "")

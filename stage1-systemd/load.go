@@ -62,6 +62,16 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			readOnly: ra.ReadOnlyRootFS,
 			imageDir: filepath.Join(podDir, "apps", name, "image"),
 		}
+		for _, port := range a.Ports {
+			if !port.SocketActivated {
+				continue
+			}
+			n := port.Count
+			if n == 0 {
+				n = 1
+			}
+			as.listen = append(as.listen, listenPort{name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n})
+		}
 		for _, e := range a.Environment {
 			as.env = append(as.env, [2]string{e.Name, e.Value})
 		}

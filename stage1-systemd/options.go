@@ -230,6 +230,7 @@ type appOptions struct {
 	insecure    insecureOptions
 	metadataURL string
 	cgroups     []string // cgroup directories to join before executing
+	listenFds   int      // socket-activated fds passed as 3, 4, … (main phase only)
 	debug       bool
 	podDir      string
 	name        string
@@ -244,6 +245,7 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	fs.Var(listFlag{&insecure, true}, "insecure-options", "capabilities,paths,seccomp")
 	fs.Var(listFlag{&o.cgroups, false}, "cgroup", "cgroup directory to join (repeatable)")
 	fs.StringVar(&o.metadataURL, "metadata-url", "", "AC_METADATA_URL")
+	fs.IntVar(&o.listenFds, "listen-fds", 0, "number of socket-activated fds passed from fd 3 on")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -255,6 +257,9 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	case "main", "pre-start", "post-stop":
 	default:
 		return nil, fmt.Errorf("stage1 app: --phase=%q: want main, pre-start or post-stop", o.phase)
+	}
+	if o.listenFds < 0 || (o.listenFds > 0 && o.phase != "main") {
+		return nil, fmt.Errorf("stage1 app: --listen-fds=%d: want a count, for the main phase only", o.listenFds)
 	}
 	for _, w := range insecure {
 		if err := parseInsecureOptions(w, &o.insecure); err != nil {

@@ -27,6 +27,18 @@ type appSpec struct {
 	readOnly  bool // readOnlyRootFS
 	isolators appIsolators
 	imageDir  string // POD-DIR/apps/NAME/image
+	// listen are the app's socketActivated ports, in manifest order: PID 1
+	// opens them and the app receives them from fd 3 on (E8).
+	listen []listenPort
+}
+
+// listenPort is one socketActivated port of an app: count sockets on
+// port, port+1, … The protocol is checked when PID 1 opens them.
+type listenPort struct {
+	name     string
+	protocol string
+	port     uint
+	count    uint
 }
 
 // mountSpec is one volume mounted into an app.

@@ -87,6 +87,7 @@ type testApp struct {
 	mounts   [][2]string // volume, path
 	mountRO  []string    // mountPoint paths that are read-only
 	iso      []string    // isolator JSON objects
+	ports    []string    // port JSON objects
 	readOnly bool
 	// rootfs customises the image's rootfs after the standard layout.
 	rootfs func(t testing.TB, dir string)
@@ -159,6 +160,9 @@ func newPod(t testing.TB, apps []testApp, volumes []string, podIsolators ...stri
 		}
 		if mps != nil {
 			app["mountPoints"] = mps
+		}
+		if a.ports != nil {
+			app["ports"] = json.RawMessage("[" + strings.Join(a.ports, ",") + "]")
 		}
 		if a.iso != nil {
 			app["isolators"] = json.RawMessage("[" + strings.Join(a.iso, ",") + "]")

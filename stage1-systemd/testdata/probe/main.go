@@ -23,11 +23,19 @@
 //	stat:FILE          print the type and permissions of FILE (lstat)
 //	ifaces             print the network interfaces and whether they are up
 //	userns             try to start a child in a new user namespace, print "ok" or the error
+//	listen-fds:LABEL   print "LABEL" lines: LISTEN_FDS, LISTEN_FDNAMES, whether LISTEN_PID is our
+//	                   PID, each fd from 3 on (LISTEN_FDS of them): type, family, port; and how
+//	                   many of our fds are sockets
+//	serve:FD           accept one connection on listening socket FD, answer "hello" (10s timeout)
+//	recv:FD            read one datagram from socket FD and print it (10s timeout)
+//	dial:HOST:PORT     connect over TCP, print the answer
+//	send-udp:HOST:PORT send the datagram "ping"
 package main
 
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -178,9 +186,87 @@ func main() {
 		case "pwd":
 			wd, _ := os.Getwd()
 			fmt.Println("pwd", wd)
+		case "listen-fds":
+			listenFds(arg)
+		case "serve", "recv":
+			fd, _ := strconv.Atoi(arg)
+			tv := syscall.Timeval{Sec: 10}
+			if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+				fmt.Println(verb, arg, "error", err)
+				continue
+			}
+			if verb == "recv" {
+				b := make([]byte, 64)
+				n, _, err := syscall.Recvfrom(fd, b, 0)
+				if err != nil {
+					fmt.Println("recv", arg, "error", err)
+				} else {
+					fmt.Printf("recv %s %s\n", arg, b[:n])
+				}
+				continue
+			}
+			c, _, err := syscall.Accept(fd)
+			if err != nil {
+				fmt.Println("serve", arg, "error", err)
+				continue
+			}
+			_, err = syscall.Write(c, []byte("hello"))
+			syscall.Close(c)
+			fmt.Println("served", arg, err)
+		case "dial":
+			c, err := net.DialTimeout("tcp", arg, 5*time.Second)
+			if err != nil {
+				fmt.Println("dial", arg, "error", err)
+				continue
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			b, err := io.ReadAll(c)
+			c.Close()
+			fmt.Printf("dial %s reply %q %v\n", arg, b, err)
+		case "send-udp":
+			c, err := net.Dial("udp", arg)
+			if err == nil {
+				_, err = c.Write([]byte("ping"))
+				c.Close()
+			}
+			fmt.Println("send-udp", arg, err)
 		default:
 			fmt.Fprintln(os.Stderr, "probe: unknown action", a)
 			os.Exit(99)
 		}
 	}
+}
+
+// listenFds prints what sd_listen_fds(3) would see.
+func listenFds(label string) {
+	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	pid, set := os.LookupEnv("LISTEN_PID")
+	fmt.Printf("%s LISTEN_FDS=%s LISTEN_FDNAMES=%s pid-set=%v pid-match=%v\n", label, os.Getenv("LISTEN_FDS"),
+		os.Getenv("LISTEN_FDNAMES"), set, pid == strconv.Itoa(os.Getpid()))
+	for fd := 3; fd < 3+n; fd++ {
+		typ, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE)
+		if err != nil {
+			fmt.Printf("%s fd %d error %v\n", label, fd, err)
+			continue
+		}
+		t := map[int]string{syscall.SOCK_STREAM: "tcp", syscall.SOCK_DGRAM: "udp"}[typ]
+		acc, _ := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN)
+		sa, err := syscall.Getsockname(fd)
+		switch sa := sa.(type) {
+		case *syscall.SockaddrInet6:
+			fmt.Printf("%s fd %d %s inet6 port %d listening %v\n", label, fd, t, sa.Port, acc == 1)
+		case *syscall.SockaddrInet4:
+			fmt.Printf("%s fd %d %s inet port %d listening %v\n", label, fd, t, sa.Port, acc == 1)
+		default:
+			fmt.Printf("%s fd %d getsockname %T %v\n", label, fd, sa, err)
+		}
+	}
+	ents, _ := os.ReadDir("/proc/self/fd")
+	socks := 0
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.HasPrefix(l, "socket:") {
+			socks++
+		}
+	}
+	fmt.Printf("%s sockets %d\n", label, socks)
 }
