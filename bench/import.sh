@@ -44,7 +44,6 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/acirun-bench}
 RUNS=${RUNS:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
 IMAGE=$BENCH_DIR/gotree.aci
-NAME=example.com/acirun-bench/tree
 MAX_RATIO=1.3
 MAX_RSS_KB=$((64 * 1024))
 MAX_NEW_MS=50
@@ -56,27 +55,10 @@ for c in gzip gpg python3 go; do
 done
 mkdir -p "$BENCH_DIR"
 
-# --- the image (as bench/validate.sh builds it) -----------------------------
-if [ ! -s "$IMAGE" ]; then
-	TREE=${BENCH_TREE:-$(go env GOROOT 2>/dev/null || true)}
-	[ -n "$TREE" ] && [ -d "$TREE" ] || die "no tree to pack: set BENCH_TREE or put go in PATH"
-	LAYOUT=$BENCH_DIR/layout.$$
-	rm -rf "$LAYOUT"
-	mkdir -p "$LAYOUT"
-	echo "building $IMAGE from a copy of $TREE (once) ..."
-	cp -a "$TREE" "$LAYOUT/rootfs"
-	cat >"$LAYOUT/manifest" <<-EOF
-	{
-	  "acKind": "ImageManifest",
-	  "acVersion": "0.8.11",
-	  "name": "$NAME",
-	  "labels": [{"name": "version", "value": "1.0.0"}]
-	}
-	EOF
-	"$BIN" image build --overwrite "$LAYOUT" "$IMAGE.tmp.$$" || die "image build failed"
-	mv "$IMAGE.tmp.$$" "$IMAGE"
-	rm -rf "$LAYOUT"
-fi
+# --- the image -------------------------------------------------------------
+. "$HERE/bigimage.sh"
+build_big_image
+NAME=$BIGIMAGE_NAME
 SIZE=$(wc -c <"$IMAGE")
 WANT=sha512-$(gzip -dc "$IMAGE" | sha512sum | cut -d' ' -f1)
 echo "image: $IMAGE, $((SIZE / 1048576)) MiB gzip, $WANT"

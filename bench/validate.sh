@@ -37,26 +37,8 @@ command -v gzip >/dev/null || die "gzip is needed for the comparison"
 mkdir -p "$BENCH_DIR"
 
 # --- the image -------------------------------------------------------------
-if [ ! -s "$IMAGE" ]; then
-	TREE=${BENCH_TREE:-$(go env GOROOT 2>/dev/null || true)}
-	[ -n "$TREE" ] && [ -d "$TREE" ] || die "no tree to pack: set BENCH_TREE or put go in PATH"
-	LAYOUT=$BENCH_DIR/layout
-	rm -rf "$LAYOUT"
-	mkdir -p "$LAYOUT"
-	echo "building $IMAGE from a copy of $TREE (once) ..."
-	cp -a "$TREE" "$LAYOUT/rootfs"
-	cat >"$LAYOUT/manifest" <<-EOF
-	{
-	  "acKind": "ImageManifest",
-	  "acVersion": "0.8.11",
-	  "name": "example.com/acirun-bench/tree",
-	  "labels": [{"name": "version", "value": "1.0.0"}]
-	}
-	EOF
-	"$BIN" image build --overwrite "$LAYOUT" "$IMAGE.tmp" || die "image build failed"
-	mv "$IMAGE.tmp" "$IMAGE"
-	rm -rf "$LAYOUT"
-fi
+. "$HERE/bigimage.sh"
+build_big_image
 SIZE=$(wc -c <"$IMAGE")
 TARSIZE=$(gzip -dc "$IMAGE" | wc -c)
 echo "image: $IMAGE, $((SIZE / 1048576)) MiB gzip, $((TARSIZE / 1048576)) MiB tar"
