@@ -132,9 +132,14 @@ func WalkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*
 }
 
 func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, maxEntries int) (*ArchiveInfo, error) {
+	// The input is read ahead in a goroutine of its own (see walk_pipe.go).
+	// src is looked at only once that goroutine has stopped.
 	src := &countingReader{r: r}
-	zr, comp, err := Decompress(src)
+	in := newWalkPipe(src, nil)
+	defer in.stop()
+	zr, comp, err := Decompress(in)
 	if err != nil {
+		in.stop()
 		if src.err != nil {
 			return nil, fmt.Errorf("read archive: %w", src.err)
 		}
@@ -155,14 +160,14 @@ func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, ma
 		max:   maxEntries,
 	}
 	if err := w.walk(tar.NewReader(pipe), fn); err != nil {
-		return nil, w.streamError(err, pipe, src)
+		return nil, w.streamError(err, pipe, in, src)
 	}
 	nonZero, err := pipe.drain(maxTrailer)
 	if err == errTrailerTooLong {
 		return nil, &ArchiveError{Msg: fmt.Sprintf("more than %d bytes of zero padding after the end-of-archive marker", maxTrailer)}
 	}
 	if err != nil {
-		return nil, w.streamError(err, pipe, src)
+		return nil, w.streamError(err, pipe, in, src)
 	}
 	if nonZero >= 0 {
 		return nil, &ArchiveError{Msg: fmt.Sprintf("data after the end-of-archive marker at offset %d", nonZero)}
@@ -177,14 +182,19 @@ func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, ma
 		return nil, err
 	}
 	w.info.TarSize = pipe.recv
+	pipe.stop()
+	in.stop()
 	w.info.ArchiveSize = src.n
 	return w.info, nil
 }
 
 // streamError turns a failure reading the tar stream into the error
 // WalkArchive returns: errors of fn and of the input pass through; the rest
-// says where in the archive the stream broke.
-func (w *archiveWalker) streamError(err error, pipe *walkPipe, src *countingReader) error {
+// says where in the archive the stream broke. It stops the pipes first, so
+// that src is no longer being read.
+func (w *archiveWalker) streamError(err error, pipe, in *walkPipe, src *countingReader) error {
+	pipe.stop()
+	in.stop()
 	var ae *ArchiveError
 	if errors.As(err, &ae) {
 		return err

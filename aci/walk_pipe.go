@@ -6,13 +6,15 @@ import (
 	"io"
 )
 
-// The pipeline between the decompressor and the tar parser. Inflating gzip is
-// the slowest step of reading an ACI and SHA-512 is the second slowest; run in
-// one goroutine they add up, run side by side the hash is nearly free. A
-// producer goroutine fills fixed chunks from the decompressor; the consumer
-// hashes each chunk as it arrives and then serves it to archive/tar. The
-// chunks circulate between two channels, so memory stays at
-// walkChunks*walkChunkSize whatever the size of the image.
+// The pipelines of a walk. Inflating gzip is the slowest step of reading an
+// ACI, SHA-512 of the uncompressed stream the second slowest, and whatever
+// the caller's reader does (a download, a signature digest and a copy to the
+// store teed off it) the third; run in one goroutine they add up, run side by
+// side they overlap. Two walkPipes connect three goroutines: one reads the
+// caller's input ahead of the decompressor, one decompresses, and the walker
+// hashes each uncompressed chunk as it arrives and then serves it to
+// archive/tar. The chunks circulate between two channels, so memory stays at
+// walkChunks*walkChunkSize per pipe whatever the size of the image.
 const (
 	walkChunkSize = 256 << 10
 	walkChunks    = 8
@@ -30,39 +32,44 @@ type walkChunk struct {
 
 // walkPipe is the consumer end. It is an io.Reader (and a forward-only
 // io.Seeker, so that archive/tar skips unread file bodies without copying
-// them) over the uncompressed stream, and it hashes every byte it receives,
-// read or skipped.
+// them) over its source. With a hash, every byte received, read or skipped,
+// is hashed on the way, in a goroutine of its own between the producer and
+// the consumer.
 type walkPipe struct {
-	full   chan *walkChunk
-	free   chan *walkChunk
-	done   chan struct{} // closed by stop: the producer must quit
-	exited chan struct{} // closed by the producer when it returns
+	full   chan *walkChunk // chunks ready for the consumer
+	free   chan *walkChunk // chunks the consumer is done with
+	done   chan struct{}   // closed by stop: the goroutines must quit
+	exited chan struct{}   // closed when the pipe's goroutines have returned
 
-	cur  *walkChunk
-	off  int
-	pos  int64 // bytes handed out or skipped, i.e. the reader's position
-	recv int64 // bytes received (and hashed)
-	h    hash.Hash
-	eof  bool // Read has returned io.EOF
+	cur     *walkChunk
+	off     int
+	pos     int64 // bytes handed out or skipped, i.e. the reader's position
+	recv    int64 // bytes received (and hashed)
+	eof     bool  // Read has returned io.EOF
+	stopped bool
 }
 
-// newWalkPipe starts reading src. The first chunk is read synchronously: a
-// stream that fits in it (a tiny image, a fuzzer's input) needs no goroutine
-// and no more memory. Otherwise a producer goroutine reads the rest. The
-// caller must call stop when done, which waits for the producer to return:
-// src is not touched after stop returns.
+// newWalkPipe starts reading src, hashing into h if it is not nil; h holds
+// the hash of the whole stream once the consumer has met its end. The first
+// chunk is read (and hashed) synchronously: a stream that fits in it (a tiny
+// image, a fuzzer's input) needs no goroutine and no more memory. Otherwise a
+// producer goroutine reads the rest ahead of the consumer. The caller must
+// call stop when done, which waits for the goroutines to return: src, h and
+// whatever src's reads touch are not used after stop returns.
 func newWalkPipe(src io.Reader, h hash.Hash) *walkPipe {
 	p := &walkPipe{
 		full:   make(chan *walkChunk, walkChunks+1),
 		free:   make(chan *walkChunk, walkChunks),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
-		h:      h,
 	}
 	first := &walkChunk{b: make([]byte, walkFirstChunk)}
 	first.n, first.err = fillChunk(src, first.b)
-	p.full <- first
 	if first.err != nil {
+		if h != nil {
+			h.Write(first.b[:first.n])
+		}
+		p.full <- first
 		close(p.exited)
 		return p
 	}
@@ -71,26 +78,60 @@ func newWalkPipe(src io.Reader, h hash.Hash) *walkPipe {
 	for range walkChunks {
 		p.free <- &walkChunk{b: make([]byte, walkChunkSize)}
 	}
-	go p.produce(src)
+	out := p.full
+	if h != nil {
+		out = make(chan *walkChunk, walkChunks+1)
+		hashed := make(chan struct{})
+		go p.hash(h, out, hashed)
+		go func() {
+			p.produce(src, first, out)
+			<-hashed
+			close(p.exited)
+		}()
+		return p
+	}
+	go func() {
+		p.produce(src, first, out)
+		close(p.exited)
+	}()
 	return p
 }
 
-func (p *walkPipe) produce(src io.Reader) {
-	defer close(p.exited)
+// produce sends first and then chunks filled from src to out, until the
+// stream ends or the pipe is stopped. It closes out when it returns, so that
+// a consumer waiting for a chunk that will never come (it is itself the
+// producer of a pipe being stopped) gets an error instead.
+func (p *walkPipe) produce(src io.Reader, first *walkChunk, out chan<- *walkChunk) {
+	defer close(out)
+	c := first
 	for {
-		var c *walkChunk
+		select {
+		case out <- c:
+		case <-p.done:
+			return
+		}
+		if c.err != nil {
+			return
+		}
 		select {
 		case c = <-p.free:
 		case <-p.done:
 			return
 		}
 		c.n, c.err = fillChunk(src, c.b)
+	}
+}
+
+// hash passes the chunks from in on to the consumer, hashing each one on the
+// way. It closes p.full, as produce closes in, and then hashed.
+func (p *walkPipe) hash(h hash.Hash, in <-chan *walkChunk, hashed chan<- struct{}) {
+	defer close(hashed)
+	defer close(p.full)
+	for c := range in {
+		h.Write(c.b[:c.n])
 		select {
 		case p.full <- c:
 		case <-p.done:
-			return
-		}
-		if c.err != nil {
 			return
 		}
 	}
@@ -134,9 +175,8 @@ func (p *walkPipe) next() error {
 		}
 		c, ok := <-p.full
 		if !ok {
-			return errors.New("internal error: walk pipe closed")
+			return errors.New("walk pipe stopped")
 		}
-		p.h.Write(c.b[:c.n])
 		p.recv += int64(c.n)
 		p.cur, p.off = c, 0
 	}
@@ -213,8 +253,13 @@ func (p *walkPipe) err() error {
 	return nil
 }
 
-// stop tells the producer to quit and waits until it has.
+// stop tells the producer to quit and waits until it has. Calling it again
+// does nothing.
 func (p *walkPipe) stop() {
+	if p.stopped {
+		return
+	}
+	p.stopped = true
 	close(p.done)
 	<-p.exited
 }
