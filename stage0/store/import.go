@@ -145,12 +145,17 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		return nil, err
 	}
 
-	if len(m.Dependencies) == 0 {
+	switch {
+	case len(m.Dependencies) > 0:
+		// Rendered later, over the dependencies: keep what the whitelist
+		// needs to know.
+		if err := writeOwnDirs(filepath.Join(tree, ownDirsFile), own); err != nil {
+			return nil, err
+		}
+	case len(m.PathWhitelist) > 0:
 		if err := x.Prune(ctx, whitelist(m.PathWhitelist, own)); err != nil {
 			return nil, err
 		}
-	} else if err := writeOwnDirs(filepath.Join(tree, ownDirsFile), own); err != nil {
-		return nil, err
 	}
 	res, err := x.Finish(ctx)
 	if err != nil {

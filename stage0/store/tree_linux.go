@@ -217,27 +217,31 @@ func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(s
 	case tar.TypeFifo:
 		fmt.Fprintf(w, " %d", hdr.ModTime.UnixNano())
 	case tar.TypeReg:
-		fd, err := unix.Openat(e.dirfd, e.base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", e.name, err)
-		}
-		f := os.NewFile(uintptr(fd), e.name)
-		defer f.Close()
 		var d extract.Digest
 		ok := false
 		if known != nil {
 			d, ok = known(e.name)
 			ok = ok && d.Size == hdr.Size
 		}
-		if !ok {
-			fh.Reset()
-			n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
-			if err != nil {
-				return fmt.Errorf("read %s: %w", e.name, err)
-			}
-			d.Size = n
-			fh.Sum(d.Sum[:0])
+		if ok {
+			// Content and xattrs as written: no need to open the file.
+			fmt.Fprintf(w, " %d %d %x", d.Size, hdr.ModTime.UnixNano(), d.Sum)
+			writeXattrRecords(w, d.Xattrs)
+			break
 		}
+		fd, err := unix.Openat(e.dirfd, e.base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", e.name, err)
+		}
+		f := os.NewFile(uintptr(fd), e.name)
+		defer f.Close()
+		fh.Reset()
+		n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", e.name, err)
+		}
+		d.Size = n
+		fh.Sum(d.Sum[:0])
 		fmt.Fprintf(w, " %d %d %x", d.Size, hdr.ModTime.UnixNano(), d.Sum)
 		xfd = fd
 	}
@@ -246,12 +250,18 @@ func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(s
 		if err != nil {
 			return fmt.Errorf("xattrs of %s: %w", e.name, err)
 		}
-		for _, kv := range xs {
-			fmt.Fprintf(w, " %s=%x", kv[0], kv[1])
-		}
+		writeXattrRecords(w, xs)
 	}
 	_, err = io.WriteString(w, "\n")
 	return err
+}
+
+// writeXattrRecords appends the extended attributes xs (sorted by name) to
+// an entry's record.
+func writeXattrRecords(w io.Writer, xs [][2]string) {
+	for _, kv := range xs {
+		fmt.Fprintf(w, " %s=%x", kv[0], kv[1])
+	}
 }
 
 const ownDirsFile = "owndirs"

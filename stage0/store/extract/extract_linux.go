@@ -54,10 +54,15 @@ type Options struct {
 	HashContent bool
 }
 
-// Digest is the SHA-256 and length of a regular file's content.
+// Digest is the SHA-256 and length of a regular file's content, and the
+// extended attributes it was given: what a tree hash needs of a file besides
+// its stat, so that it need not open the file.
 type Digest struct {
 	Sum  [sha256.Size]byte
 	Size int64
+	// Xattrs are the extended attributes set on the file, sorted by name;
+	// being newly created, it has no others that KeepXattr accepts.
+	Xattrs [][2]string
 }
 
 // Result says what an extraction did.
@@ -501,18 +506,24 @@ func KeepXattr(name string) bool {
 	return strings.HasPrefix(name, "user.") && len(name) > len("user.") || name == "security.capability"
 }
 
-func setXattrs(fd int, name string, xs [][2]string) error {
+// setXattrs sets the extended attributes xs on fd and returns those that
+// were set, squeezed to the front of xs: user.* attributes on a file system
+// without them are left out.
+func setXattrs(fd int, name string, xs [][2]string) ([][2]string, error) {
+	n := 0
 	for _, kv := range xs {
 		err := unix.Fsetxattr(fd, kv[0], []byte(kv[1]), 0)
-		if err == nil {
-			continue
+		switch {
+		case err == nil:
+			xs[n] = kv
+			n++
+		case kv[0] != "security.capability" && (errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)):
+			// The file system has no user xattrs; nothing to keep them in.
+		default:
+			return nil, fmt.Errorf("set extended attribute %s on %s: %w", kv[0], name, err)
 		}
-		if kv[0] != "security.capability" && (errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)) {
-			continue // the file system has no user xattrs; nothing to keep them in
-		}
-		return fmt.Errorf("set extended attribute %s on %s: %w", kv[0], name, err)
 	}
-	return nil
+	return xs[:n], nil
 }
 
 func times(hdr *tar.Header) []unix.Timespec {
@@ -592,7 +603,7 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		return fmt.Errorf("chmod: %w", err)
 	}
 	// After chown: the kernel clears security.capability on chown.
-	if err := setXattrs(fd, name, xs); err != nil {
+	if xs, err = setXattrs(fd, name, xs); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -602,7 +613,7 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		return fmt.Errorf("set times: %w", err)
 	}
 	if x.hash != nil {
-		d := Digest{Size: hdr.Size}
+		d := Digest{Size: hdr.Size, Xattrs: xs}
 		x.hash.Sum(d.Sum[:0])
 		x.digests[name] = d
 	}
@@ -878,7 +889,7 @@ func copyFile(srcDir int, srcBase string, dstDir int, dstBase string, noOwner bo
 	if err != nil {
 		return err
 	}
-	if err := setXattrs(dfd, dstBase, xs); err != nil {
+	if _, err := setXattrs(dfd, dstBase, xs); err != nil {
 		return err
 	}
 	if err := dst.Close(); err != nil {
@@ -1039,7 +1050,7 @@ func (x *Extractor) applyDir(fd int, name string, m *meta) error {
 	if err := unix.Fchmod(fd, m.mode); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
-	if err := setXattrs(fd, name, m.xattrs); err != nil {
+	if _, err := setXattrs(fd, name, m.xattrs); err != nil {
 		return err
 	}
 	if m.implicit {
