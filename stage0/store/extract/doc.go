@@ -39,7 +39,10 @@
 //     privilege). Sockets cannot be expressed in tar.
 //   - Modes are kept, setuid, setgid and sticky bits included (spec A2:
 //     files keep their modes). Ownership is restored with fchown/lchown
-//     before the mode, so the kernel does not clear the bits afterwards.
+//     before the mode, so the kernel does not clear the bits afterwards; a
+//     file whose owner is the extractor's own user and group (most files of
+//     most images, extracted by root) is created with its final mode and
+//     needs neither call, unless the umask took bits off.
 //     With Options.NoOwnership (extracting as an unprivileged user) owners
 //     are not restored and setuid/setgid are dropped, because a setuid file
 //     owned by the wrong user is never what the image meant.

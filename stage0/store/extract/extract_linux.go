@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,6 +113,30 @@ type Extractor struct {
 
 	hash    hash.Hash
 	digests map[string]Digest
+
+	// The owner a new file gets, whether that is known (ownOwner), and
+	// the process's umask, to spare a chown and a chmod per file.
+	uid, gid int
+	ownOwner bool
+	umask    uint32
+}
+
+// processUmask reads the process's umask without changing it (umask(2) can
+// only set it, and the setting is process-wide); it answers 0o777, "every
+// bit may be cleared", if it cannot tell.
+func processUmask() uint32 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o777
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return uint32(m) & 0o777
+			}
+		}
+	}
+	return 0o777
 }
 
 // New opens root, which must be an existing directory, for extraction.
@@ -127,12 +152,26 @@ func New(root string, opts Options) (*Extractor, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: root, Err: err}
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat", Path: root, Err: err}
+	}
 	x := &Extractor{
 		rootFD:  fd,
 		opts:    opts,
 		dirs:    make(map[string]*meta),
 		cacheFD: -1,
+		uid:     os.Geteuid(),
+		gid:     os.Getegid(),
+		umask:   processUmask(),
 	}
+	// Every directory below the root is made by the extractor itself
+	// (unless it layers over an existing tree), so a new file gets the
+	// extractor's user and, whether the file system takes the group from
+	// the process or (setgid directory, grpid mount) from the parent, the
+	// root's group.
+	x.ownOwner = !opts.Overwrite && int(st.Gid) == x.gid
 	if !opts.Overwrite {
 		x.seen = make(map[string]byte)
 	}
@@ -540,10 +579,28 @@ func timespec(t time.Time) unix.Timespec {
 	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
 }
 
-// writer hides os.File's ReadFrom so that io.CopyBuffer uses our buffer.
-type writer struct{ f *os.File }
+// fdWriter writes to a bare descriptor: a file made by the extractor is
+// never wrapped in an os.File, whose construction costs an fcntl and an
+// allocation with a finalizer, for each of thousands of files.
+type fdWriter int
 
-func (w writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(int(w), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.ErrShortWrite
+		}
+		n += m
+	}
+	return n, nil
+}
 
 func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	if hdr.Size < 0 {
@@ -563,7 +620,17 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	if err != nil {
 		return err
 	}
-	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// A new file belongs to the extractor's own user and group (see
+	// New). When that is the owner wanted, it is made with its final mode
+	// at once; otherwise it starts private, and chown comes before chmod so
+	// that the kernel does not clear setuid and setgid afterwards.
+	perm := x.perm(hdr)
+	chown := !x.opts.NoOwnership && !(x.ownOwner && hdr.Uid == x.uid && hdr.Gid == x.gid)
+	mode := uint32(0o600)
+	if !chown {
+		mode = perm
+	}
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
 	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return errors.New("duplicate entry")
@@ -571,8 +638,11 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		return fmt.Errorf("create: %w", err)
 	}
 	x.mark(name, seenFile)
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
 	delete(x.digests, name)
 	if x.hash != nil {
 		x.hash.Reset()
@@ -581,7 +651,7 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		if x.buf == nil {
 			x.buf = make([]byte, 256<<10)
 		}
-		var w io.Writer = writer{f}
+		var w io.Writer = fdWriter(fd)
 		if x.hash != nil {
 			w = io.MultiWriter(w, x.hash)
 		}
@@ -594,19 +664,23 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 			return fmt.Errorf("content ends after %d of %d bytes: %w", n, hdr.Size, io.ErrUnexpectedEOF)
 		}
 	}
-	if !x.opts.NoOwnership {
+	if chown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
 			return fmt.Errorf("chown: %w", err)
 		}
 	}
-	if err := unix.Fchmod(fd, x.perm(hdr)); err != nil {
-		return fmt.Errorf("chmod: %w", err)
+	if chown || mode&x.umask != 0 {
+		if err := unix.Fchmod(fd, perm); err != nil {
+			return fmt.Errorf("chmod: %w", err)
+		}
 	}
 	// After chown: the kernel clears security.capability on chown.
 	if xs, err = setXattrs(fd, name, xs); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	err = unix.Close(fd)
+	fd = -1
+	if err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
 	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
