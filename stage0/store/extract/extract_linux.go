@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path"
@@ -120,8 +119,14 @@ type Extractor struct {
 	cacheFD   int
 	buf       []byte
 
-	hash    hash.Hash
+	// With HashContent: the digests of finished files, and the files whose
+	// content hasher is still working on (name → content ID, and the size
+	// and xattrs of each ID).
+	hasher  *contentHasher
+	nextID  int
 	digests map[string]Digest
+	pending map[string]int
+	known   map[int]Digest
 
 	// The owner a new file gets, whether that is known (ownOwner), and
 	// the process's umask, to spare a chown and a chmod per file.
@@ -185,8 +190,9 @@ func New(root string, opts Options) (*Extractor, error) {
 		x.seen = make(map[string]byte)
 	}
 	if opts.HashContent {
-		x.hash = sha256.New()
 		x.digests = make(map[string]Digest)
+		x.pending = make(map[string]int)
+		x.known = make(map[int]Digest)
 	}
 	return x, nil
 }
@@ -195,12 +201,38 @@ func New(root string, opts Options) (*Extractor, error) {
 // name as written by Add, when Options.HashContent is set. Entries replaced
 // later (Overwrite) or added by LinkFrom have none.
 func (x *Extractor) Digest(name string) (Digest, bool) {
+	x.settle()
 	d, ok := x.digests[name]
 	return d, ok
 }
 
+// settle waits for the content hasher and moves its results into digests.
+func (x *Extractor) settle() {
+	if x.hasher == nil {
+		return
+	}
+	sums := x.hasher.wait()
+	x.hasher = nil
+	for name, id := range x.pending {
+		if sum, ok := sums[id]; ok {
+			d := x.known[id]
+			d.Sum = sum
+			x.digests[name] = d
+		}
+	}
+	clear(x.pending)
+	clear(x.known)
+}
+
+// forget drops what is known of name's content.
+func (x *Extractor) forget(name string) {
+	delete(x.digests, name)
+	delete(x.pending, name)
+}
+
 // Close releases the root directory. It does not remove anything.
 func (x *Extractor) Close() error {
+	x.settle()
 	x.dropCache()
 	if x.rootFD < 0 {
 		return nil
@@ -438,9 +470,14 @@ func (x *Extractor) removeAt(dirfd int, base, name string) error {
 				delete(x.digests, d)
 			}
 		}
+		for d := range x.pending {
+			if strings.HasPrefix(d, name+"/") {
+				delete(x.pending, d)
+			}
+		}
 		return nil
 	}
-	delete(x.digests, name)
+	x.forget(name)
 	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
@@ -652,19 +689,14 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 			unix.Close(fd)
 		}
 	}()
-	delete(x.digests, name)
-	if x.hash != nil {
-		x.hash.Reset()
+	x.forget(name)
+	if x.opts.HashContent && x.hasher == nil {
+		x.hasher = newContentHasher()
 	}
+	id := x.nextID
+	x.nextID++
 	if hdr.Size > 0 {
-		if x.buf == nil {
-			x.buf = make([]byte, 256<<10)
-		}
-		var w io.Writer = fdWriter(fd)
-		if x.hash != nil {
-			w = io.MultiWriter(w, x.hash)
-		}
-		n, err := io.CopyBuffer(w, io.LimitReader(body, hdr.Size), x.buf)
+		n, err := x.copyContent(fd, id, body, hdr.Size)
 		x.res.Bytes += n
 		if err != nil {
 			return fmt.Errorf("write: %w", err)
@@ -672,6 +704,9 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		if n != hdr.Size {
 			return fmt.Errorf("content ends after %d of %d bytes: %w", n, hdr.Size, io.ErrUnexpectedEOF)
 		}
+	}
+	if x.hasher != nil {
+		x.hasher.end(id)
 	}
 	if x.opts.Writeback && hdr.Size >= writebackMin {
 		// Only a hint: a file system without it still syncs at the end.
@@ -699,12 +734,48 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times: %w", err)
 	}
-	if x.hash != nil {
-		d := Digest{Size: hdr.Size, Xattrs: xs}
-		x.hash.Sum(d.Sum[:0])
-		x.digests[name] = d
+	if x.hasher != nil {
+		x.pending[name] = id
+		x.known[id] = Digest{Size: hdr.Size, Xattrs: xs}
 	}
 	return nil
+}
+
+// copyContent writes size bytes of body to fd, through the content hasher's
+// buffers (which hash it on the way) when there is one.
+func (x *Extractor) copyContent(fd, id int, body io.Reader, size int64) (int64, error) {
+	var done int64
+	for done < size {
+		var b []byte
+		if x.hasher != nil {
+			b = x.hasher.buffer()
+		} else {
+			if x.buf == nil {
+				x.buf = make([]byte, 256<<10)
+			}
+			b = x.buf
+		}
+		if int64(len(b)) > size-done {
+			b = b[:size-done]
+		}
+		n, err := body.Read(b)
+		if n > 0 {
+			if _, werr := fdWriter(fd).Write(b[:n]); werr != nil {
+				return done, werr
+			}
+			if x.hasher != nil {
+				x.hasher.add(id, n)
+			}
+			done += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 func (x *Extractor) recordDir(name string, hdr *tar.Header) error {
@@ -856,10 +927,11 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 	}
 	x.mark(name, seenFile)
-	if d, ok := x.digests[target]; ok {
+	x.forget(name)
+	if id, ok := x.pending[target]; ok {
+		x.pending[name] = id
+	} else if d, ok := x.digests[target]; ok {
 		x.digests[name] = d
-	} else {
-		delete(x.digests, name)
 	}
 	return nil
 }
@@ -925,7 +997,7 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 	if err != nil {
 		return fmt.Errorf("link %q: %w", name, err)
 	}
-	delete(x.digests, clean)
+	x.forget(clean)
 	err = unix.Linkat(srcDir, srcBase, pfd, base, 0)
 	if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EMLINK) {
 		// Another file system, or the inode has as many links as the
