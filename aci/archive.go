@@ -125,8 +125,11 @@ func badEntry(name, format string, args ...any) *ArchiveError {
 // discard its work if WalkArchive returns an error.
 //
 // Memory use is constant except for the duplicate check, which keeps a
-// 16-byte hash of each name (at most MaxArchiveEntries of them). The decompressor runs in its own goroutine, which has returned
-// before WalkArchive does.
+// 16-byte hash of each name (at most MaxArchiveEntries of them). Reading r,
+// decompressing and hashing each run in a goroutine of their own, side by
+// side with fn; all have returned before WalkArchive does, so r is not read
+// after it returns. r is read ahead of what the decompressor has used, up to
+// a few MiB, and to its end for a valid archive.
 func WalkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*ArchiveInfo, error) {
 	return walkArchive(r, fn, MaxArchiveEntries)
 }

@@ -128,7 +128,7 @@ grep -q "warning: --insecure-options=http" "$TMP/err" || die "no warning for pla
 SIGNER=$(A image list --format=json | sed -n 's/.*"signer": "\(.*\)".*/\1/p')
 [ -n "$SIGNER" ] || die "the stored image records no signer: the signature was not checked"
 
-# measure NAME CMD... appends "SECONDS RSS_KB" for one run to $TMP/NAME,
+# measure NAME CMD... appends "SECONDS RSS_KB CPU_SECONDS" for one run to $TMP/NAME,
 # with the command's stdout thrown away.
 measure() {
 	name=$1
@@ -212,8 +212,8 @@ BRATIO=$(awk -v a="$(best "$TMP/acirun")" -v g="$(best "$TMP/gzip")" 'BEGIN { pr
 NMS=$(awk -v s="$(median "$TMP/byname" 1)" 'BEGIN { printf "%.1f", s * 1000 }')
 UMS=$(awk -v s="$(median "$TMP/byurl" 1)" 'BEGIN { printf "%.1f", s * 1000 }')
 
-printf 'gzip -dc IMAGE >/dev/null         median %6.3f s  best %6.3f s  peak RSS %6d KB\n' "$G" "$(best "$TMP/gzip")" "$GRSS"
-printf 'acirun fetch URL (signed, http)   median %6.3f s  best %6.3f s  peak RSS %6d KB\n' "$I" "$(best "$TMP/acirun")" "$RSS"
+printf 'gzip -dc IMAGE >/dev/null         median %6.3f s  best %6.3f s  peak RSS %6d KB  CPU %6.3f s\n' "$G" "$(best "$TMP/gzip")" "$GRSS" "$(median "$TMP/gzip" 3)"
+printf 'acirun fetch URL (signed, http)   median %6.3f s  best %6.3f s  peak RSS %6d KB  CPU %6.3f s\n' "$I" "$(best "$TMP/acirun")" "$RSS" "$(median "$TMP/acirun" 3)"
 echo "ratio (medians) $RATIO, ratio (bests) $BRATIO; limits: ratio <= $MAX_RATIO, RSS < $MAX_RSS_KB KB"
 T=$(cut -d' ' -f1 "$TMP/tar")
 printf 'for context: tar -xzf IMAGE in %s, one run: %.3f s; acirun fetch / tar -xzf = %s\n' "$STORE_DIR" "$T" "$(awk -v a="$I" -v t="$T" 'BEGIN { printf "%.3f", a / t }')"

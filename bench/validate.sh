@@ -61,7 +61,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# measure NAME CMD... appends "SECONDS RSS_KB" for one run to $TMP/NAME,
+# measure NAME CMD... appends "SECONDS RSS_KB CPU_SECONDS" for one run to $TMP/NAME,
 # with the command's stdout thrown away.
 measure() {
 	name=$1
