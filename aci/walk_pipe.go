@@ -10,10 +10,10 @@ import (
 // ACI, SHA-512 of the uncompressed stream the second slowest, and whatever
 // the caller's reader does (a download, a signature digest and a copy to the
 // store teed off it) the third; run in one goroutine they add up, run side by
-// side they overlap. Two walkPipes connect three goroutines: one reads the
-// caller's input ahead of the decompressor, one decompresses, and the walker
-// hashes each uncompressed chunk as it arrives and then serves it to
-// archive/tar. The chunks circulate between two channels, so memory stays at
+// side they overlap. Two walkPipes connect four goroutines: one reads the
+// caller's input ahead of the decompressor, one decompresses, one hashes each
+// uncompressed chunk, and the walker serves the chunks to archive/tar. The
+// chunks circulate between two channels, so memory stays at
 // walkChunks*walkChunkSize per pipe whatever the size of the image.
 const (
 	walkChunkSize = 256 << 10

@@ -223,27 +223,27 @@ func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(s
 			d, ok = known(e.name)
 			ok = ok && d.Size == hdr.Size
 		}
-		if ok {
-			// Content and xattrs as written: no need to open the file.
-			fmt.Fprintf(w, " %d %d %x", d.Size, hdr.ModTime.UnixNano(), d.Sum)
-			writeXattrRecords(w, d.Xattrs)
-			break
+		// Known: content and xattrs as written, no need to open the file.
+		if !ok {
+			fd, err := unix.Openat(e.dirfd, e.base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open %s: %w", e.name, err)
+			}
+			f := os.NewFile(uintptr(fd), e.name)
+			defer f.Close()
+			fh.Reset()
+			n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", e.name, err)
+			}
+			d.Size = n
+			fh.Sum(d.Sum[:0])
+			xfd = fd
 		}
-		fd, err := unix.Openat(e.dirfd, e.base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", e.name, err)
-		}
-		f := os.NewFile(uintptr(fd), e.name)
-		defer f.Close()
-		fh.Reset()
-		n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", e.name, err)
-		}
-		d.Size = n
-		fh.Sum(d.Sum[:0])
 		fmt.Fprintf(w, " %d %d %x", d.Size, hdr.ModTime.UnixNano(), d.Sum)
-		xfd = fd
+		if ok {
+			writeXattrRecords(w, d.Xattrs)
+		}
 	}
 	if xfd >= 0 {
 		xs, err := extract.ReadXattrs(xfd)

@@ -53,7 +53,7 @@ func TestDigests(t *testing.T) {
 	run := func(t *testing.T, opts Options, raws ...[]byte) *Extractor {
 		t.Helper()
 		root := filepath.Join(t.TempDir(), "root")
-		must(t, mkdir(root))
+		must(t, os.Mkdir(root, 0o755))
 		opts.HashContent = true
 		x, err := New(root, opts)
 		must(t, err)
@@ -100,5 +100,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
-func mkdir(dir string) error { return os.Mkdir(dir, 0o755) }

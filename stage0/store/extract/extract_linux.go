@@ -230,6 +230,21 @@ func (x *Extractor) forget(name string) {
 	delete(x.pending, name)
 }
 
+// forgetBelow drops what is known of the content of everything below the
+// directory dir.
+func (x *Extractor) forgetBelow(dir string) {
+	for n := range x.digests {
+		if strings.HasPrefix(n, dir+"/") {
+			delete(x.digests, n)
+		}
+	}
+	for n := range x.pending {
+		if strings.HasPrefix(n, dir+"/") {
+			delete(x.pending, n)
+		}
+	}
+}
+
 // Close releases the root directory. It does not remove anything.
 func (x *Extractor) Close() error {
 	x.settle()
@@ -465,16 +480,7 @@ func (x *Extractor) removeAt(dirfd int, base, name string) error {
 				delete(x.dirs, d)
 			}
 		}
-		for d := range x.digests {
-			if strings.HasPrefix(d, name+"/") {
-				delete(x.digests, d)
-			}
-		}
-		for d := range x.pending {
-			if strings.HasPrefix(d, name+"/") {
-				delete(x.pending, d)
-			}
-		}
+		x.forgetBelow(name)
 		return nil
 	}
 	x.forget(name)
