@@ -8,8 +8,10 @@
 // On ext4 without a journal, allocating an inode skips every inode freed in
 // the last minutes (five, while the inode table blocks are dirty) in the same
 // block group, one buffer lookup each: right after a large tree was deleted,
-// a file creation costs half a millisecond instead of a few microseconds. The
-// import benchmark waits for that to pass before it times anything.
+// a file creation costs half a millisecond instead of a few microseconds. Only
+// blocks still in the buffer cache are looked at, so a sync and a drop of the
+// clean page cache end it at once; the import benchmark does that as root, and
+// otherwise waits for it to pass, before it times anything.
 //
 // Usage: fsprobe DIR N
 package main
