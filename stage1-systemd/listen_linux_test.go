@@ -64,9 +64,11 @@ func TestPodSocketActivation(t *testing.T) {
 		"web sockets 3\n",
 		"served 3 <nil>", "served 4 <nil>", "recv 5 ping",
 		`dial 127.0.0.1:8080 reply "hello" <nil>`, `dial [::1]:8081 reply "hello" <nil>`, "send-udp 127.0.0.1:5353 <nil>",
-		"client LISTEN_FDS= LISTEN_FDNAMES= pid-set=false pid-match=false\nclient sockets 0\n",
-		"pre-start LISTEN_FDS= LISTEN_FDNAMES= pid-set=false pid-match=false\npre-start sockets 0\n",
-		"post-stop LISTEN_FDS= LISTEN_FDNAMES= pid-set=false pid-match=false\npost-stop sockets 0\n",
+		// One line at a time: the client and web's pre-start handler run at
+		// the same time, so their lines may interleave.
+		"client LISTEN_FDS= LISTEN_FDNAMES= pid-set=false pid-match=false\n", "client sockets 0\n",
+		"pre-start LISTEN_FDS= LISTEN_FDNAMES= pid-set=false pid-match=false\n", "pre-start sockets 0\n",
+		"post-stop LISTEN_FDS= LISTEN_FDNAMES= pid-set=false pid-match=false\n", "post-stop sockets 0\n",
 	)
 	for _, l := range []string{
 		"app web: socket-activated port www tcp/8080 passed as fd 3",
