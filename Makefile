@@ -33,7 +33,7 @@ test: lint build
 	scripts/fuzz-brief $(FUZZTIME)
 
 unit:
-	$(GO) test -count=1 ./aci/... ./stage0/... ./unitgen/... ./netns/...
+	$(GO) test -count=1 ./aci/... ./internal/... ./stage0/... ./unitgen/... ./netns/...
 
 fuzz:
 	scripts/fuzz-brief $(FUZZTIME)

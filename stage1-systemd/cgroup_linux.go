@@ -1,7 +1,6 @@
 package stage1
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/mountinfo"
 )
 
 // cgroupMounts are where the memory and cpu controllers can be used from the
@@ -21,17 +21,16 @@ type cgroupMounts struct {
 	v2          string // our own cgroup in a pure v2 system ("" otherwise)
 }
 
-// findCgroups reads /proc/self/mountinfo and /proc/self/cgroup.
+// findCgroups reads this process's cgroups and the mount table.
 func findCgroups() (cgroupMounts, error) {
 	var cm cgroupMounts
 	own := map[string]string{} // controller (or "" for v2) -> path
-	f, err := os.Open("/proc/self/cgroup")
+	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return cm, err
 	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
@@ -42,39 +41,28 @@ func findCgroups() (cgroupMounts, error) {
 			own[c] = parts[2]
 		}
 	}
-	f.Close()
-	mi, err := os.Open("/proc/self/mountinfo")
+	ms, err := mountinfo.Self()
 	if err != nil {
 		return cm, err
 	}
-	defer mi.Close()
-	sc = bufio.NewScanner(mi)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(fields) < sep+4 || len(fields) < 5 {
-			continue
-		}
-		root, mnt, fstype, super := fields[3], fields[4], fields[sep+1], fields[sep+3]
+	for _, m := range ms {
+		// Our cgroup p as a path below the mount point, which shows the
+		// hierarchy from m.Root down.
 		rel := func(p string) string {
-			r := strings.TrimPrefix(p, root)
-			return filepath.Join(mnt, r)
+			if m.Root != "/" {
+				p = strings.TrimPrefix(p, m.Root)
+			}
+			return filepath.Join(m.Mountpoint, p)
 		}
-		switch fstype {
+		switch m.FSType {
 		case "cgroup2":
-			if mnt == "/sys/fs/cgroup" {
+			if m.Mountpoint == "/sys/fs/cgroup" {
 				if p, ok := own[""]; ok {
 					cm.v2 = rel(p)
 				}
 			}
 		case "cgroup":
-			for _, o := range strings.Split(super, ",") {
+			for _, o := range strings.Split(m.SuperOptions, ",") {
 				if p, ok := own[o]; ok && (o == "memory" || o == "cpu") {
 					if o == "memory" {
 						cm.memory = rel(p)
@@ -85,7 +73,7 @@ func findCgroups() (cgroupMounts, error) {
 			}
 		}
 	}
-	return cm, sc.Err()
+	return cm, nil
 }
 
 // podCgroupName is the directory, under our own cgroup in each hierarchy,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/mountinfo"
 )
 
 // hierarchy is one cgroup hierarchy the host has mounted, and the box's
@@ -54,25 +56,23 @@ func hostHierarchies(name string) ([]hierarchy, error) {
 }
 
 // parseHierarchies is hostHierarchies on the text of /proc/self/mountinfo
-// and /proc/self/cgroup.
-func parseHierarchies(mountinfo, cgroup, name string) ([]hierarchy, error) {
+// (text) and /proc/self/cgroup.
+func parseHierarchies(text, cgroup, name string) ([]hierarchy, error) {
 	own, err := parseOwnCgroups(cgroup)
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := mountinfo.Parse(text)
 	if err != nil {
 		return nil, err
 	}
 	var hs []hierarchy
 	seen := map[string]bool{}
-	for _, line := range strings.Split(mountinfo, "\n") {
-		// 36 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:1 - cgroup cgroup rw,memory
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
+	for _, m := range mounts {
+		if m.Root != "/" {
 			continue
 		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 3 || pf[3] != "/" {
-			continue
-		}
-		typ, mnt, super := qf[0], unescapeMountinfo(pf[4]), qf[2]
+		typ, mnt, super := m.FSType, m.Mountpoint, m.SuperOptions
 		var key, opts string
 		switch typ {
 		case "cgroup2":
@@ -130,25 +130,6 @@ func parseOwnCgroups(text string) (map[string]string, error) {
 		m[strings.Join(ctrls, ",")] = parts[2]
 	}
 	return m, nil
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for space …) of mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // createCgroups makes the box's cgroup in every hierarchy. cpuset needs its

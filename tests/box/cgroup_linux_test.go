@@ -52,6 +52,10 @@ func TestParseHierarchies(t *testing.T) {
 		{"mounted but not ours", hybridMountinfo, "4:memory:/\n", nil, "cgroup hierarchy cgroup (cpu) mounted at /sys/fs/cgroup/cpu: not in /proc/self/cgroup"},
 		{"no cgroups", "22 27 0:21 / /proc rw,relatime - proc proc rw\n", "0::/\n", nil, "no cgroup hierarchy mounted"},
 		{"bad cgroup line", hybridMountinfo, "garbage\n", nil, `/proc/self/cgroup: bad line "garbage"`},
+		{"bad mountinfo line", "garbage\n", "0::/\n", nil, `mountinfo line 1 "garbage": no " - " separator`},
+		{"escaped mount point",
+			`30 25 0:26 / /sys/fs/cgroup/my\040cpu rw - cgroup cgroup rw,cpu` + "\n", "1:cpu:/a\n",
+			[]hierarchy{{"/sys/fs/cgroup/my cpu", "cgroup", "cpu", "/sys/fs/cgroup/my cpu/a/b"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,20 +73,6 @@ func TestParseHierarchies(t *testing.T) {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestUnescapeMountinfo(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:            "/plain",
-		`/with\040space`:    "/with space",
-		`/tab\011and\134bs`: "/tab\tand\\bs",
-		`/short\04`:         `/short\04`,
-		`/notoctal\999`:     `/notoctal\999`,
-	} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 
