@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -210,11 +211,31 @@ func TestPodEventHandlers(t *testing.T) {
 	})
 }
 
+// lockedBuffer is a bytes.Buffer that a command's output goroutine can fill
+// while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // startPod starts a pod and returns once its app has produced output.
 func startPod(t *testing.T, p *testPod, flags ...string) (wait func() *podResult, signal func(syscall.Signal)) {
 	t.Helper()
 	cmd := p.command(flags...)
-	var out, errb bytes.Buffer
+	var out lockedBuffer
+	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	must(t, cmd.Start())
 	deadline := time.Now().Add(10 * time.Second)
@@ -222,8 +243,8 @@ func startPod(t *testing.T, p *testPod, flags ...string) (wait func() *podResult
 		time.Sleep(10 * time.Millisecond)
 	}
 	return func() *podResult {
-			err := cmd.Wait()
-			return p.result(t, cmd, err, &out, &errb)
+			err := cmd.Wait() // after it, nothing writes to out
+			return p.result(t, cmd, err, &out.buf, &errb)
 		}, func(s syscall.Signal) {
 			must(t, cmd.Process.Signal(s))
 		}
