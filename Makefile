@@ -1,7 +1,7 @@
 # acirun — build, test, benchmark, install.
 #
 #   make demo    build acirun and a demo ACI from this repo, then run it
-#   make test    the whole suite: lint, unit, fuzz (briefly), end-to-end
+#   make test    the whole suite: lint, unit, race detector, fuzz (briefly), end-to-end
 #   make bench   speed and memory targets, side by side with the peers
 
 GO        ?= go
@@ -17,7 +17,7 @@ DEMO_DIR  ?= $(CURDIR)/build/demo
 
 export CGO_ENABLED = 0
 
-.PHONY: all build test unit e2e fuzz lint bench install demo demo-image clean
+.PHONY: all build test unit e2e fuzz lint race bench install demo demo-image clean
 
 all: build
 
@@ -30,7 +30,15 @@ bin/acirun: $(shell find . -name '*.go' -not -path './build/*' -not -name '*_tes
 # boot a real systemd in a namespace box (tests/README.md).
 test: lint build
 	$(GO) test -count=1 -timeout 40m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 	scripts/fuzz-brief $(FUZZTIME)
+
+# The race detector (it needs cgo) over the packages whose work runs in
+# goroutines side by side: the import pipeline, fetches, locks. make test runs
+# it on these (under a minute); make race on everything (about 2 minutes).
+RACE_PKGS ?= ./aci/... ./internal/... ./stage0/...
+race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 40m ./...
 
 unit:
 	$(GO) test -count=1 ./aci/... ./internal/... ./stage0/... ./unitgen/... ./netns/...
