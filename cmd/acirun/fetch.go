@@ -35,13 +35,19 @@ func (c *CLI) openStore() (*store.Store, error) {
 	return store.Open(filepath.Join(c.Dir, "store"), store.Options{})
 }
 
+// loadAuth reads the per-host credentials of auth.d, system then local,
+// warning on stderr of any file every user can read.
+func (c *CLI) loadAuth() (fetch.Auth, error) {
+	return fetch.LoadAuth(c.Stderr, filepath.Join(c.SystemConfig, "auth.d"), filepath.Join(c.LocalConfig, "auth.d"))
+}
+
 // puller builds the image pipeline with the command's fetch flags.
 func (c *CLI) puller(f *fetchFlags) (*pull.Puller, error) {
 	st, err := c.openStore()
 	if err != nil {
 		return nil, err
 	}
-	auth, err := fetch.LoadAuth(filepath.Join(c.SystemConfig, "auth.d"), filepath.Join(c.LocalConfig, "auth.d"))
+	auth, err := c.loadAuth()
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/acirun/acirun/stage0/discovery"
@@ -27,7 +26,7 @@ func (c *CLI) loadKeys(ctx context.Context, prefix string, args []string, allowH
 	var fetcher *fetch.Fetcher
 	client := func() (*fetch.Fetcher, error) {
 		if fetcher == nil {
-			auth, err := fetch.LoadAuth(filepath.Join(c.SystemConfig, "auth.d"), filepath.Join(c.LocalConfig, "auth.d"))
+			auth, err := c.loadAuth()
 			if err != nil {
 				return nil, err
 			}

@@ -289,7 +289,7 @@ func TestWithFetchClient(t *testing.T) {
 		"domains":["example.com"],"type":"oauth","credentials":{"token":"sesame"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := fetch.LoadAuth(filepath.Join(dir, "auth.d"))
+	auth, err := fetch.LoadAuth(nil, filepath.Join(dir, "auth.d"))
 	if err != nil {
 		t.Fatal(err)
 	}

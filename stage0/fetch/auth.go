@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -83,11 +84,12 @@ type authFile struct {
 // auth.d, "dockerAuth", are skipped. Any other problem is an error naming the
 // file: bad JSON, a missing rktKind or rktVersion, an unknown kind, version or
 // type, no domains, empty credentials, or a domain given twice in one
-// directory.
-func LoadAuth(authDirs ...string) (Auth, error) {
+// directory. A file every user may read is used, with a warning to
+// warnings (if not nil): its secrets are not secret.
+func LoadAuth(warnings io.Writer, authDirs ...string) (Auth, error) {
 	all := Auth{}
 	for _, dir := range authDirs {
-		one, err := loadAuthDir(dir)
+		one, err := loadAuthDir(warnings, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +100,7 @@ func LoadAuth(authDirs ...string) (Auth, error) {
 	return all, nil
 }
 
-func loadAuthDir(dir string) (Auth, error) {
+func loadAuthDir(warnings io.Writer, dir string) (Auth, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return Auth{}, nil
@@ -118,6 +120,9 @@ func loadAuthDir(dir string) (Auth, error) {
 		}
 		if !fi.Mode().IsRegular() {
 			continue
+		}
+		if perm := fi.Mode().Perm(); perm&0o004 != 0 && warnings != nil {
+			fmt.Fprintf(warnings, "warning: auth config %s is readable by every user (mode %04o): anyone on this host can read its credentials (chmod o-r %s)\n", path, perm, path)
 		}
 		raw, err := os.ReadFile(path)
 		if err != nil {

@@ -207,7 +207,7 @@ func authDir(t *testing.T, files map[string]string) Auth {
 	for name, content := range files {
 		writeAuth(t, dir, name, content)
 	}
-	a, err := LoadAuth(filepath.Join(dir, "auth.d"))
+	a, err := LoadAuth(nil, filepath.Join(dir, "auth.d"))
 	if err != nil {
 		t.Fatal(err)
 	}

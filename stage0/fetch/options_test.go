@@ -198,9 +198,18 @@ func TestLoadAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	auth, err := LoadAuth(filepath.Join(system, "auth.d"), filepath.Join(local, "auth.d"), filepath.Join(t.TempDir(), "missing"))
+	// A file every user can read is used, with a warning naming it.
+	common := filepath.Join(system, "auth.d", "common.json")
+	if err := os.Chmod(common, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warnings strings.Builder
+	auth, err := LoadAuth(&warnings, filepath.Join(system, "auth.d"), filepath.Join(local, "auth.d"), filepath.Join(t.TempDir(), "missing"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := "warning: auth config " + common + " is readable by every user (mode 0644)"; !strings.HasPrefix(warnings.String(), want) || strings.Count(warnings.String(), "\n") != 1 {
+		t.Errorf("warnings %q, want one line starting %q", warnings.String(), want)
 	}
 	for _, tc := range []struct {
 		url, header string
@@ -252,7 +261,7 @@ func TestLoadAuthErrors(t *testing.T) {
 	} {
 		dir := t.TempDir()
 		writeAuth(t, dir, "bad.json", tc.content)
-		_, err := LoadAuth(filepath.Join(dir, "auth.d"))
+		_, err := LoadAuth(nil, filepath.Join(dir, "auth.d"))
 		if err == nil || !strings.Contains(err.Error(), tc.errPart) || !strings.Contains(err.Error(), "bad.json") {
 			t.Errorf("LoadAuth(%s) = %v, want an error naming bad.json and %q", tc.content, err, tc.errPart)
 		}
@@ -262,7 +271,7 @@ func TestLoadAuthErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeAuth(t, dir, "a.json", `{"rktKind":"auth","rktVersion":"v1","domains":["x.com"],"type":"oauth","credentials":{"token":"1"}}`)
 	writeAuth(t, dir, "b.json", `{"rktKind":"auth","rktVersion":"v1","domains":["X.com"],"type":"oauth","credentials":{"token":"2"}}`)
-	_, err := LoadAuth(filepath.Join(dir, "auth.d"))
+	_, err := LoadAuth(nil, filepath.Join(dir, "auth.d"))
 	if err == nil || !strings.Contains(err.Error(), "a.json") || !strings.Contains(err.Error(), "b.json") {
 		t.Errorf("duplicate domain: %v", err)
 	}

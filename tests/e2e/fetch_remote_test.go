@@ -373,6 +373,23 @@ func TestFetchAuth(t *testing.T) {
 		}
 	}
 
+	// A file every user can read is still used, with a warning naming it.
+	authFile := filepath.Join(authDir, "test.json")
+	if err := os.Chmod(authFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.ok("fetch", "--pull-policy=update", srv.url("/private.aci"))
+	if want := "warning: auth config " + authFile + " is readable by every user (mode 0644)"; !strings.Contains(r.stderr, want) {
+		t.Errorf("world-readable auth config: stderr lacks %q:\n%s", want, r.stderr)
+	}
+	if err := os.Chmod(authFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.ok("fetch", srv.url("/private.aci")); strings.Contains(r.stderr, "readable by every user") {
+		t.Errorf("auth config of mode 0600: warned anyway:\n%s", r.stderr)
+	}
+	srv.requests()
+
 	// A redirect to another host: the image comes from there, without the
 	// first host's credentials.
 	h2 := newHost(t)
