@@ -223,6 +223,7 @@ func (p *Puller) skipSignatures(what string) bool {
 
 // pullURL fetches an ACI from an http(s) URL; its signature is URL.asc.
 func (p *Puller) pullURL(ctx context.Context, rawURL string) (*store.Image, error) {
+	since := time.Now()
 	stored := p.storedByURL(rawURL)
 	switch {
 	case p.Policy == fetch.PullNever:
@@ -233,7 +234,7 @@ func (p *Puller) pullURL(ctx context.Context, rawURL string) (*store.Image, erro
 	case p.Policy == fetch.PullNew && stored != nil:
 		return stored, nil
 	}
-	return p.download(ctx, fetchSpec{aciURL: rawURL, sigURL: rawURL + ".asc", stored: stored})
+	return p.download(ctx, fetchSpec{aciURL: rawURL, sigURL: rawURL + ".asc", stored: stored, since: since})
 }
 
 // storedByURL returns the stored image most recently fetched from rawURL.
@@ -257,6 +258,7 @@ func (p *Puller) storedByURL(rawURL string) *store.Image {
 
 // pullName resolves an image name by the store and by discovery.
 func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID string) (*store.Image, error) {
+	since := time.Now()
 	stored := p.storedByName(app)
 	switch {
 	case p.Policy == fetch.PullNever:
@@ -279,7 +281,7 @@ func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID str
 	}
 	var errs []error
 	for _, ep := range eps {
-		img, err := p.download(ctx, fetchSpec{aciURL: ep.ACI, sigURL: ep.Sig, app: &app, expectedID: expectedID, stored: stored})
+		img, err := p.download(ctx, fetchSpec{aciURL: ep.ACI, sigURL: ep.Sig, app: &app, expectedID: expectedID, stored: stored, since: since})
 		if err == nil {
 			return img, nil
 		}
@@ -323,6 +325,9 @@ type fetchSpec struct {
 	expectedID string
 	// stored is the copy already in the store (for --pull-policy=update).
 	stored *store.Image
+	// since is when the pull looked in the store: an image another fetch
+	// of aciURL stored after that is as new as this download would be.
+	since time.Time
 }
 
 // errNotModified ends an import whose download found the stored copy current.
@@ -341,9 +346,20 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 			return fs.stored, nil
 		}
 	}
+	// One download of a URL at a time, so that parallel fetches of one image
+	// download it once: a fetch that finds, once it holds the lock, that
+	// another fetched the URL since this pull looked in the store takes
+	// what that one stored, if it passes this fetch's own checks.
+	unlock, err := p.Store.LockSource(ctx, fs.aciURL)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if img := p.storedByURL(fs.aciURL); img != nil && !img.FetchedAt.Before(fs.since) && p.accepts(img, fs) {
+		return img, nil
+	}
 	var sig []byte
 	if !p.skipSignatures(fs.aciURL) {
-		var err error
 		sig, err = p.fetchSignature(ctx, fs.sigURL)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", fs.aciURL, err)
@@ -419,6 +435,26 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 		return nil, err
 	}
 	return img, nil
+}
+
+// accepts says whether img, stored by another fetch of fs.aciURL, passes
+// the checks fs would have made: the image ID asked for, the name and labels
+// asked for, and a signature unless --insecure-options=image (said as for a
+// download).
+func (p *Puller) accepts(img *store.Image, fs fetchSpec) bool {
+	if fs.expectedID != "" && img.ID != fs.expectedID {
+		return false
+	}
+	if fs.app != nil {
+		labels := map[string]string{}
+		for _, l := range img.Labels {
+			labels[string(l.Name)] = l.Value
+		}
+		if discovery.MatchManifest(*fs.app, img.Name, labels) != nil {
+			return false
+		}
+	}
+	return img.Origin.Signer != "" || p.skipSignatures(fs.aciURL)
 }
 
 // fetchSignature downloads a detached signature.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -269,5 +270,50 @@ func TestOpenKeepsLiveStaging(t *testing.T) {
 	}
 	if _, err := os.Stat(st.dir); err != nil {
 		t.Fatalf("live staging removed: %v", err)
+	}
+}
+
+// TestLockSource: one holder per source at a time; other sources are free;
+// a waiter gives up when its context ends.
+func TestLockSource(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	const url = "https://example.com/app.aci"
+	unlock, err := s.LockSource(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.LockSource(ctx, "https://example.com/other.aci")
+	if err != nil {
+		t.Fatalf("another source: %v", err)
+	}
+	other()
+
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := s.LockSource(short, url); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), url) {
+		t.Fatalf("second holder while the first holds it: %v, want a deadline error naming %s", err, url)
+	}
+
+	got := make(chan time.Time, 1)
+	go func() {
+		u, err := s.LockSource(ctx, url)
+		if err != nil {
+			t.Error(err)
+		} else {
+			u()
+		}
+		got <- time.Now()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	released := time.Now()
+	unlock()
+	select {
+	case at := <-got:
+		if at.Before(released) {
+			t.Error("the waiter got the lock before it was released")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter did not get the lock after it was released")
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -92,6 +93,20 @@ func (s *Store) lockImage(ctx context.Context, id string, exclusive bool) (*lock
 		return nil, err
 	}
 	return takeLock(ctx, s.lockPath(id), exclusive)
+}
+
+// LockSource serializes the fetches of one source, an image URL, among all
+// the processes that use this store: of two fetches of the same URL at once,
+// the second waits for the first and can then take the image it stored
+// instead of downloading it again. The lock lasts until unlock is called or
+// the process ends.
+func (s *Store) LockSource(ctx context.Context, source string) (unlock func(), err error) {
+	sum := sha256.Sum256([]byte(source))
+	l, err := takeLock(ctx, filepath.Join(s.lockDir, "source-"+hex.EncodeToString(sum[:16])+".lock"), true)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", source, err)
+	}
+	return l.unlinkAndUnlock, nil
 }
 
 // staging is a private directory under tmp/, alive while its lock is held.

@@ -536,7 +536,8 @@ func TestFetchKilled(t *testing.T) {
 }
 
 // TestFetchParallel: ten acirun fetch of one image at once end with one
-// entry, and all ten print its ID.
+// entry, all ten print its ID, and the image and its signature are
+// downloaded once: the other nine wait for the first and take what it stored.
 func TestFetchParallel(t *testing.T) {
 	needRoot(t)
 	ca := newCA(t)
@@ -568,7 +569,10 @@ func TestFetchParallel(t *testing.T) {
 	if left := dirEntries(t, filepath.Join(h.data, "store", "tmp")); len(left) != 0 {
 		t.Errorf("staging left: %v", left)
 	}
-	t.Logf("requests for the image: %d", len(only(srv.requests(), "/busy.aci")))
+	reqs := srv.requests()
+	if len(only(reqs, "/busy.aci")) != 1 || len(only(reqs, "/busy.aci.asc")) != 1 {
+		t.Errorf("%d parallel fetches: want one download of the image and one of its signature, got:\n%s", n, summary(reqs))
+	}
 }
 
 // addHosts appends lines to the box's /etc/hosts until the test ends.
