@@ -127,7 +127,23 @@ func (p *Puller) Pull(ctx context.Context, ref string) (*store.Image, error) {
 		}
 		return nil, err
 	}
+	p.warnUnsigned(rendered)
 	return rendered, nil
+}
+
+// warnUnsigned says so when an image that went into the store without a
+// signature check (a fetch with --insecure-options=image) is used by a pull
+// that did not relax that check: the relaxation outlives the command that
+// gave it, and the operator should see where.
+func (p *Puller) warnUnsigned(img *store.Image) {
+	if img.Origin.Signer != "" || p.Insecure.Has(fetch.InsecureImage) || p.Warnings == nil {
+		return
+	}
+	short := img.ID
+	if len(short) > aci.ShortImageIDLen {
+		short = short[:aci.ShortImageIDLen]
+	}
+	fmt.Fprintf(p.Warnings, "warning: image %s (%s) is in the store without a verified signature: it was fetched with --insecure-options=image\n", img.Name, short)
 }
 
 // render makes sure img's tree is composed, fetching missing dependencies.
@@ -145,6 +161,7 @@ func (p *Puller) resolveDependency(ctx context.Context, dep aci.Dependency) (str
 	want := dep.ImageID.String()
 	if want != "" {
 		if img, err := p.Store.Get(want); err == nil {
+			p.warnUnsigned(img)
 			return img.ID, nil
 		}
 	}

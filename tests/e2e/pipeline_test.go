@@ -96,6 +96,19 @@ func TestTrustAndFetchFile(t *testing.T) {
 	if !strings.Contains(r.stderr, "insecure") || !strings.Contains(r.stderr, unsigned) {
 		t.Errorf("--insecure-options=image did not warn: %q", r.stderr)
 	}
+	// Used later from the store by a command without the option, it is
+	// still said to be unverified; a signed image is not.
+	uid := strings.TrimSpace(r.stdout)
+	const unverified = "is in the store without a verified signature: it was fetched with --insecure-options=image"
+	if r := h.ok("fetch", uid); !strings.Contains(r.stderr, "warning: image example.com/unsigned ("+uid+") "+unverified) {
+		t.Errorf("stored unsigned image used without --insecure-options=image: no warning: %s", r)
+	}
+	if r := h.ok("fetch", "--insecure-options=image", uid); strings.Contains(r.stderr, unverified) {
+		t.Errorf("stored unsigned image used with --insecure-options=image: warned anyway: %s", r)
+	}
+	if r := h.ok("fetch", img); strings.Contains(r.stderr, "warning") {
+		t.Errorf("signed image: %s", r)
+	}
 }
 
 // TestPlainToolsImage: an image made with tar, signed with gpg --armor
