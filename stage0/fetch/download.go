@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acirun/acirun/internal/flock"
 )
 
 // partialInfo is kept beside a partial download (PATH.info) so that a later
@@ -85,7 +87,9 @@ func (f *Fetcher) Download(ctx context.Context, rawURL, partialPath string, w io
 	if opts.Cache != nil && opts.Cache.Fresh(time.Now()) {
 		return &Response{Outcome: StillFresh, URL: u.String(), Size: -1, Cache: *opts.Cache}, nil
 	}
-	file, err := lockPartial(ctx, partialPath)
+	// The lock on the partial file keeps two Downloads of it, in this
+	// process or another, from writing it at the same time.
+	file, err := flock.Lock(ctx, partialPath, true)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/stage0/fetch/fetchtest"
 )
 
@@ -536,7 +537,7 @@ func TestDownloadSamePartialSerialized(t *testing.T) {
 	assertGone(t, partial)
 
 	// A waiting Download gives up with its context.
-	lock, err := lockPartial(context.Background(), partial)
+	lock, err := flock.Lock(context.Background(), partial, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/stage0/fetch"
 )
 
@@ -66,7 +66,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	}
 	// Keep the store's gc from removing an image between its resolution
 	// and the pod manifest that refers to it.
-	unlock, err := lockFile(ctx, filepath.Join(podsDir, podsLockName), unix.LOCK_SH)
+	unlock, err := lockFile(ctx, filepath.Join(podsDir, podsLockName), false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -473,29 +473,14 @@ func hasDType(dir string) (bool, error) {
 	}
 }
 
-// lockFile takes a flock on name (created if needed), retrying until ctx is
-// done, and returns the function that releases it.
-func lockFile(ctx context.Context, name string, how int) (func(), error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+// lockFile takes a flock on name (created if needed), waiting while ctx
+// allows, and returns the function that releases it.
+func lockFile(ctx context.Context, name string, exclusive bool) (func(), error) {
+	f, err := flock.Lock(ctx, name, exclusive)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return func() { f.Close() }, nil
 }
 
 // LockPrepares waits for running prepares to finish and keeps new ones from
@@ -510,5 +495,5 @@ func LockPrepares(ctx context.Context, dataDir string) (unlock func(), err error
 	if err := os.MkdirAll(podsDir, 0o700); err != nil {
 		return nil, err
 	}
-	return lockFile(ctx, filepath.Join(podsDir, podsLockName), unix.LOCK_EX)
+	return lockFile(ctx, filepath.Join(podsDir, podsLockName), true)
 }

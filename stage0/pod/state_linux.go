@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/mountinfo"
 )
 
@@ -389,7 +390,7 @@ func RemoveStale(ctx context.Context, dataDir string) error {
 		p := filepath.Join(podsDir, n)
 		if strings.HasPrefix(n, removingPrefix) {
 			// A removal under way holds the pod's lock.
-			if ok, _ := lockFree(filepath.Join(p, "lock")); !ok {
+			if ok, _ := flock.Free(filepath.Join(p, "lock")); !ok {
 				continue
 			}
 		}
@@ -401,19 +402,6 @@ func RemoveStale(ctx context.Context, dataDir string) error {
 		}
 	}
 	return nil
-}
-
-func lockFree(name string) (bool, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	return err == nil, nil
 }
 
 // checkNoMounts fails if anything is mounted at or below dir in this mount

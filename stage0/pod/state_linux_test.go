@@ -284,7 +284,7 @@ func TestRemoveStale(t *testing.T) {
 	}
 	// While a prepare is under way (it holds the pods lock shared), a
 	// temporary directory may be its own: nothing is removed.
-	unlock, err := lockFile(context.Background(), filepath.Join(pods, podsLockName), unix.LOCK_SH)
+	unlock, err := lockFile(context.Background(), filepath.Join(pods, podsLockName), false)
 	if err != nil {
 		t.Fatal(err)
 	}

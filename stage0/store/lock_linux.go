@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/flock"
 )
 
 // lock is a held flock on a file.
@@ -39,30 +40,11 @@ func (l *lock) unlinkAndUnlock() {
 // tryLock takes a flock on path (creating the file) without waiting. It
 // returns nil, nil if someone else holds a conflicting lock.
 func tryLock(path string, exclusive bool) (*lock, error) {
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
+	f, err := flock.TryLock(path, exclusive)
+	if err != nil || f == nil {
+		return nil, err
 	}
-	for {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|oNoFollow, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
-			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		// The holder before us may have removed the file while we
-		// waited to open it: then our lock is on an orphan inode.
-		var a, b unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(path, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
-			return &lock{f: f}, nil
-		}
-		f.Close()
-	}
+	return &lock{f: f}, nil
 }
 
 // oNoFollow keeps a symlink planted in a shared lock directory
@@ -71,21 +53,11 @@ const oNoFollow = unix.O_NOFOLLOW
 
 // takeLock waits for a flock on path until ctx is done.
 func takeLock(ctx context.Context, path string, exclusive bool) (*lock, error) {
-	delay := time.Millisecond
-	for {
-		l, err := tryLock(path, exclusive)
-		if err != nil || l != nil {
-			return l, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
-		case <-time.After(delay):
-		}
-		if delay < 50*time.Millisecond {
-			delay *= 2
-		}
+	f, err := flock.Lock(ctx, path, exclusive)
+	if err != nil {
+		return nil, err
 	}
+	return &lock{f: f}, nil
 }
 
 func (s *Store) lockImage(ctx context.Context, id string, exclusive bool) (*lock, error) {

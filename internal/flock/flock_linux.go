@@ -1,0 +1,99 @@
+// Package flock takes flock(2) locks on lock files, the one way acirun's
+// processes keep out of each other's way: the store's images, staging and
+// sources, partial downloads, and pod preparation. A lock belongs to the
+// open file, so it ends when the file is closed or the process dies, and a
+// killed acirun leaves no stale lock behind.
+//
+// Lock files may be removed by their last holder (so that they do not pile
+// up); TryLock and Lock notice when the file they locked was removed or
+// replaced meanwhile and lock the file now at the path instead, so that two
+// processes never both hold "the" lock of a path.
+package flock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TryLock opens path (creating it with mode 0600, never through a symlink)
+// and takes an exclusive or shared flock on it without waiting. It returns
+// the locked file, or nil and no error if a conflicting lock is held.
+// Closing the file releases the lock.
+func TryLock(path string, exclusive bool) (*os.File, error) {
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		var held, now unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		err = unix.Stat(path, &now)
+		if err == nil && held.Dev == now.Dev && held.Ino == now.Ino {
+			return f, nil
+		}
+		f.Close()
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		// The holder before us removed the file after we opened it: our
+		// lock is on an orphan. Lock the one at path now.
+	}
+}
+
+// Lock is TryLock that waits for a conflicting lock to be released, polling
+// (flock cannot wait on a context), for as long as ctx allows.
+func Lock(ctx context.Context, path string, exclusive bool) (*os.File, error) {
+	delay := time.Millisecond
+	for {
+		f, err := TryLock(path, exclusive)
+		if err != nil || f != nil {
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// Free reports whether path can be locked exclusively right now, that is,
+// whether no one holds a lock on it. A missing file is free. It creates
+// nothing.
+func Free(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -1,0 +1,129 @@
+package flock
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTryLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	for _, tc := range []struct {
+		name          string
+		first, second bool // exclusive?
+		want          bool // second lock taken
+	}{
+		{"exclusive, exclusive", true, true, false},
+		{"exclusive, shared", true, false, false},
+		{"shared, exclusive", false, true, false},
+		{"shared, shared", false, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := TryLock(path, tc.first)
+			if err != nil || a == nil {
+				t.Fatalf("first lock: %v, %v", a, err)
+			}
+			defer a.Close()
+			b, err := TryLock(path, tc.second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (b != nil) != tc.want {
+				t.Errorf("second lock taken: %v, want %v", b != nil, tc.want)
+			}
+			if b != nil {
+				b.Close()
+			}
+			if free, err := Free(path); free || err != nil {
+				t.Errorf("Free while held: %v, %v", free, err)
+			}
+		})
+	}
+	if free, err := Free(path); !free || err != nil {
+		t.Errorf("Free after release: %v, %v", free, err)
+	}
+	if free, err := Free(filepath.Join(t.TempDir(), "missing")); !free || err != nil {
+		t.Errorf("Free of a missing file: %v, %v", free, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("lock file: %v, %v; want mode 0600", fi, err)
+	}
+}
+
+func TestTryLockSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	link := filepath.Join(dir, "x.lock")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := TryLock(link, true); err == nil || !strings.Contains(err.Error(), "lock "+link) {
+		t.Errorf("lock through a symlink: %v, %v; want an error naming it", f, err)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the symlink's target was created: %v", err)
+	}
+}
+
+// TestLockRemovedByHolder: a waiter whose lock file is removed by the
+// holder before it is released locks the new file at the path, not the
+// orphan, so that a third process cannot hold the path's lock beside it.
+func TestLockRemovedByHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	held, err := TryLock(path, true)
+	if err != nil || held == nil {
+		t.Fatal(err)
+	}
+	got := make(chan *os.File, 1)
+	go func() {
+		f, err := Lock(context.Background(), path, true)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- f
+	}()
+	time.Sleep(20 * time.Millisecond)
+	os.Remove(path)
+	held.Close()
+	f := <-got
+	if f == nil {
+		return
+	}
+	defer f.Close()
+	var a, b os.FileInfo
+	if a, err = f.Stat(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = os.Stat(path); err != nil {
+		t.Fatalf("no lock file at the path after Lock: %v", err)
+	}
+	if !os.SameFile(a, b) {
+		t.Error("Lock returned a file that is no longer the one at the path")
+	}
+	if other, err := TryLock(path, true); err != nil || other != nil {
+		t.Errorf("a second holder got the path's lock: %v, %v", other, err)
+	}
+}
+
+func TestLockContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	held, err := TryLock(path, false)
+	if err != nil || held == nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if f, err := Lock(ctx, path, true); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Lock while held: %v, %v; want the deadline, naming the path", f, err)
+	}
+	shared, err := Lock(context.Background(), path, false)
+	if err != nil {
+		t.Fatalf("a shared Lock beside a shared holder: %v", err)
+	}
+	shared.Close()
+}
