@@ -77,7 +77,7 @@ func storeCommands() []*command {
 		if full {
 			return img.ID
 		}
-		return img.ID[:min(len(img.ID), len("sha512-")+32)]
+		return img.ShortID()
 	}
 	return []*command{
 		{

@@ -139,11 +139,7 @@ func (p *Puller) warnUnsigned(img *store.Image) {
 	if img.Origin.Signer != "" || p.Insecure.Has(fetch.InsecureImage) || p.Warnings == nil {
 		return
 	}
-	short := img.ID
-	if len(short) > aci.ShortImageIDLen {
-		short = short[:aci.ShortImageIDLen]
-	}
-	fmt.Fprintf(p.Warnings, "warning: image %s (%s) is in the store without a verified signature: it was fetched with --insecure-options=image\n", img.Name, short)
+	fmt.Fprintf(p.Warnings, "warning: image %s (%s) is in the store without a verified signature: it was fetched with --insecure-options=image\n", img.Name, img.ShortID())
 }
 
 // render makes sure img's tree is composed, fetching missing dependencies.

@@ -414,6 +414,10 @@ func (s *Store) GetByName(name string, labels []aci.Label) (*Image, error) {
 	return imgs[0], nil
 }
 
+// ShortID returns the image ID in its display form, "sha512-" and the first
+// 32 hex digits (as aci.ImageID.Short).
+func (img *Image) ShortID() string { return img.ID[:min(len(img.ID), aci.ShortImageIDLen)] }
+
 // ImageManifest parses the stored manifest of img.
 func (img *Image) ImageManifest() (*aci.ImageManifest, error) {
 	m, err := aci.ParseImageManifest(img.Manifest)
