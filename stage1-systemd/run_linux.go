@@ -98,8 +98,13 @@ func runPod(o *podOptions, args []string) (int, error) {
 		flags |= unix.CLONE_NEWNET
 	}
 	argv := append([]string{"acirun", "stage1", "init"}, args...)
+	// PID 1 is one event loop, and every P the Go runtime makes beyond
+	// the first (it makes one per CPU) costs it memory for as long as the
+	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it
+	// starts inherit the setting; the apps do not (their environment is
+	// the manifest's).
 	pid, err := syscall.ForkExec(fdPath(int(exe.Fd())), argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
+		Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
 	})
