@@ -29,7 +29,7 @@ type object struct {
 	data        []byte
 	cutAt       int    // >0: a whole-content request is cut after this many bytes
 	cuts        int    // how many requests to cut
-	onCut       func() // called after each cut
+	onCut       func() // called at each cut, before the connection closes
 	ignoreRange bool   // answer 200 with everything, whatever was asked
 	badRange    bool   // answer a Range request with a wrong Content-Range
 	ranges      []string
@@ -70,10 +70,12 @@ func (o *object) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			panic(err)
 		}
-		conn.Close()
+		// Before the cut, which the client answers with its next
+		// request at once: that one must find what onCut did.
 		if onCut != nil {
 			onCut()
 		}
+		conn.Close()
 	case ignore:
 		w.Write(data)
 	case bad && r.Header.Get("Range") != "":
