@@ -257,7 +257,7 @@ func (d *download) run(ctx context.Context) (*Response, error) {
 			return nil, d.f.statusError(resp)
 		}
 
-		n, rerr, werr := d.copyBody(resp.Body)
+		n, rerr, werr := d.copyBody(ctx, resp.Body)
 		resp.Body.Close()
 		if werr != nil {
 			return nil, werr
@@ -294,10 +294,15 @@ func (d *download) replay() error {
 
 // copyBody appends the body to the partial file and to w. It returns the
 // bytes moved, the read error (io.EOF is nil) and the write error separately:
-// only a broken read is worth resuming.
-func (d *download) copyBody(body io.Reader) (n int64, rerr, werr error) {
+// only a broken read is worth resuming. It stops, as a read error, at the
+// first chunk after ctx is done: what the transport had already buffered
+// would otherwise still be copied, however much that is.
+func (d *download) copyBody(ctx context.Context, body io.Reader) (n int64, rerr, werr error) {
 	buf := make([]byte, 128<<10)
 	for {
+		if err := ctx.Err(); err != nil {
+			return n, err, nil
+		}
 		m, err := body.Read(buf)
 		if m > 0 {
 			if _, e := d.file.Write(buf[:m]); e != nil {
