@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +20,7 @@ const (
 	defaultDataDir      = "/var/lib/acirun"
 	defaultLocalConfig  = "/etc/acirun"
 	defaultSystemConfig = "/usr/lib/acirun"
+	defaultRunDir       = "/run/acirun"
 )
 
 // Globals are the flags every command accepts, with rkt's names.
@@ -30,8 +32,23 @@ type Globals struct {
 	LocalConfig string
 	// SystemConfig is the vendor's configuration, masked by LocalConfig.
 	SystemConfig string
+	// RunDir holds what must not outlive a boot: the lock files. ""
+	// means /run/acirun, or DIR/run when Dir is not the default, so that
+	// two stores never share their locks.
+	RunDir string
 	// Debug makes acirun say what it does on stderr.
 	Debug bool
+}
+
+// runDir is RunDir with its default filled in.
+func (g *Globals) runDir() string {
+	switch {
+	case g.RunDir != "":
+		return g.RunDir
+	case g.Dir == defaultDataDir:
+		return defaultRunDir
+	}
+	return filepath.Join(g.Dir, "run")
 }
 
 // register adds the global flags to fs with their defaults.
@@ -47,6 +64,7 @@ func (g *Globals) registerCurrent(fs *flag.FlagSet) {
 	fs.StringVar(&g.Dir, "dir", g.Dir, "data directory: image store and pods")
 	fs.StringVar(&g.LocalConfig, "local-config", g.LocalConfig, "local configuration directory (trusted keys, auth.d)")
 	fs.StringVar(&g.SystemConfig, "system-config", g.SystemConfig, "system configuration directory (vendor trusted keys)")
+	fs.StringVar(&g.RunDir, "run-dir", g.RunDir, "runtime directory, for lock files (default "+defaultRunDir+", or DIR/run with --dir)")
 	fs.BoolVar(&g.Debug, "debug", g.Debug, "print debugging information on stderr")
 }
 

@@ -30,9 +30,10 @@ func (f *fetchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 }
 
-// openStore opens the image store under --dir.
+// openStore opens the image store under --dir, with its lock files under
+// --run-dir.
 func (c *CLI) openStore() (*store.Store, error) {
-	return store.Open(filepath.Join(c.Dir, "store"), store.Options{})
+	return store.Open(filepath.Join(c.Dir, "store"), store.Options{LockDir: filepath.Join(c.runDir(), "store")})
 }
 
 // loadAuth reads the per-host credentials of auth.d, system then local,

@@ -72,8 +72,8 @@ var ErrTreeMismatch = errors.New("rendered tree does not match its recorded hash
 
 // Options configure a Store.
 type Options struct {
-	// LockDir holds the per-image lock files. It should be on a tmpfs
-	// such as /run/acirun/store; empty means DIR/locks.
+	// LockDir holds the lock files of images and sources. It should be on
+	// a tmpfs such as /run/acirun/store; empty means DIR/locks.
 	LockDir string
 	// Limits bound what one image may extract to (entries, bytes of
 	// content); zero fields take the extract package defaults.

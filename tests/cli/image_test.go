@@ -241,3 +241,34 @@ func TestRunTakesGlobalFlags(t *testing.T) {
 	// Had --debug taken the next word as its value, the command line
 	// would have been a usage error (exit 2).
 }
+
+// TestRunDir: the store's lock files go to --run-dir/store, or, with --dir
+// but no --run-dir, to DIR/run/store, never into the store itself, so that
+// they do not outlive a boot (/run/acirun by default) and two stores never
+// share them.
+func TestRunDir(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "hello.aci")
+	mustRun(t, "image", "build", imageDir(t, helloManifest), img)
+	locks := func(dir string) []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "sha512-*.lock"))
+		return m
+	}
+
+	data := t.TempDir()
+	mustRun(t, "--dir", data, "fetch", "--insecure-options=image", img)
+	if got := locks(filepath.Join(data, "run", "store")); len(got) != 1 {
+		t.Errorf("--dir only: lock files in DIR/run/store: %q, want the image's", got)
+	}
+
+	data, run := t.TempDir(), t.TempDir()
+	mustRun(t, "fetch", "--dir", data, "--run-dir", run, "--insecure-options=image", img)
+	if got := locks(filepath.Join(run, "store")); len(got) != 1 {
+		t.Errorf("--run-dir: lock files in RUN-DIR/store: %q, want the image's", got)
+	}
+	if _, err := os.Stat(filepath.Join(data, "run")); !os.IsNotExist(err) {
+		t.Errorf("--run-dir given, yet DIR/run exists: %v", err)
+	}
+	if got, _ := filepath.Glob(filepath.Join(data, "store", "locks", "*")); len(got) != 0 {
+		t.Errorf("lock files in the store: %q", got)
+	}
+}
