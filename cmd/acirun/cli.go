@@ -45,7 +45,7 @@ func (g *Globals) runDir() string {
 	switch {
 	case g.RunDir != "":
 		return g.RunDir
-	case g.Dir == defaultDataDir:
+	case filepath.Clean(g.Dir) == defaultDataDir:
 		return defaultRunDir
 	}
 	return filepath.Join(g.Dir, "run")
