@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/atomicfile"
 )
 
 func runMain(args []string) int {
@@ -224,18 +226,11 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// writeFileAtomic writes p through a temporary file and a rename, so that
-// readers see either nothing or everything.
+// writeFileAtomic writes p for readers that must see either nothing or
+// everything (the pod's pid files and exit status); they need not survive a
+// power cut, so nothing is synced.
 func writeFileAtomic(p string, data []byte) error {
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
+	return atomicfile.WriteFile(p, data, atomicfile.Options{NoSync: true})
 }
 
 // sealedExecutable returns a descriptor of our own executable that no

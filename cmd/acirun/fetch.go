@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
 
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pod"
 	"github.com/acirun/acirun/stage0/pull"
@@ -384,34 +387,19 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// writeFileAtomic writes path through a temporary file beside it, renamed
-// into place only when write succeeded.
+// writeFileAtomic writes path through a temporary file beside it, put in
+// place only when write succeeded; without overwrite, an existing path is
+// an error, even one that appears meanwhile.
 func writeFileAtomic(path string, overwrite bool, write func(io.Writer) error) error {
-	if !overwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("%s exists (use --overwrite to replace it)", path)
-		}
+	exists := fmt.Errorf("%s exists (use --overwrite to replace it)", path)
+	if _, err := os.Lstat(path); err == nil && !overwrite {
+		return exists // before writing it all
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
+	err := atomicfile.Write(path, atomicfile.Options{NoReplace: !overwrite}, write)
+	if errors.Is(err, fs.ErrExist) && !overwrite {
+		return exists
 	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return err
 }
 
 // inUseImages is the set of image IDs that prepared or running pods use,

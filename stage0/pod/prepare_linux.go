@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/stage0/fetch"
 )
@@ -346,7 +347,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 		return "", err
 	}
 	if sync {
-		if err := syncDir(tmp); err != nil {
+		if err := atomicfile.SyncDir(tmp); err != nil {
 			return "", err
 		}
 	}
@@ -359,7 +360,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 		return "", err
 	}
 	if sync {
-		if err := syncDir(podsDir); err != nil {
+		if err := atomicfile.SyncDir(podsDir); err != nil {
 			os.RemoveAll(dir)
 			return "", err
 		}
@@ -384,18 +385,6 @@ func writeFile(name string, data []byte, mode os.FileMode, sync bool) error {
 		}
 	}
 	return f.Close()
-}
-
-func syncDir(name string) error {
-	d, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", name, err)
-	}
-	return nil
 }
 
 // checkOverlayUpper checks that dir's filesystem can hold an overlay upper

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 	"golang.org/x/sys/unix"
 )
@@ -323,7 +324,7 @@ func (s *Store) commitLocked(st *staging, img *Image) (*Image, error) {
 	}
 	if !s.opts.NoSync {
 		for _, d := range []string{s.path("blobs"), filepath.Dir(treeDst)} {
-			if err := syncDir(d); err != nil {
+			if err := atomicfile.SyncDir(d); err != nil {
 				return nil, err
 			}
 		}

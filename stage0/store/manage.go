@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
 
@@ -89,7 +90,7 @@ func (s *Store) removeLocked(id string) error {
 		return err
 	}
 	if !s.opts.NoSync {
-		syncDir(s.path("images"))
+		atomicfile.SyncDir(s.path("images"))
 	}
 	for _, p := range []string{s.treeDir(id), s.layerDir(id), s.blobPath(id)} {
 		if err := s.discard(p); err != nil {

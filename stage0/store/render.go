@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
 
@@ -126,7 +127,7 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 		return nil, err
 	}
 	if !s.opts.NoSync {
-		if err := syncDir(s.path("trees")); err != nil {
+		if err := atomicfile.SyncDir(s.path("trees")); err != nil {
 			return nil, err
 		}
 	}

@@ -60,6 +60,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
 
@@ -248,50 +249,7 @@ func (s *Store) writeIndex(img *Image, sync bool) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.indexPath(img.ID), append(b, '\n'), sync)
-}
-
-// writeFileAtomic writes data to a temp file beside path, syncs it and
-// renames it over path, then syncs the directory.
-func writeFileAtomic(path string, data []byte, sync bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err = f.Write(data); err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if sync {
-		return syncDir(dir)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.WriteFile(s.indexPath(img.ID), append(b, '\n'), atomicfile.Options{NoSync: !sync})
 }
 
 // Filter selects images in List. Empty fields match everything.

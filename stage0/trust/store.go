@@ -38,6 +38,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/acirun/acirun/internal/atomicfile"
 )
 
 // Directory names inside a trusted keys directory.
@@ -543,45 +545,13 @@ func removeEmptyDirs(top, dir string) {
 	}
 }
 
-// writeFileAtomic writes data to dir/name through a hidden temporary file
-// in dir, synced and renamed into place, so readers see the old file or
-// the new one and a crash leaves at most a hidden temporary file that the
-// store ignores.
+// writeFileAtomic writes data to dir/name (making dir if needed) with
+// atomicfile, so readers see the old file or the new one, and a crash
+// leaves at most a hidden temporary file, which the store ignores.
 func writeFileAtomic(dir, name string, data []byte) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return "", err
-	}
-	tmp := f.Name()
-	fail := func(err error) (string, error) {
-		f.Close()
-		os.Remove(tmp)
-		return "", err
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
 	dst := filepath.Join(dir, name)
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return dst, nil
+	return dst, atomicfile.WriteFile(dst, data, atomicfile.Options{})
 }
