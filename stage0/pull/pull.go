@@ -458,16 +458,19 @@ func (p *Puller) accepts(img *store.Image, fs fetchSpec) bool {
 	if fs.expectedID != "" && img.ID != fs.expectedID {
 		return false
 	}
-	if fs.app != nil {
-		labels := map[string]string{}
-		for _, l := range img.Labels {
-			labels[string(l.Name)] = l.Value
-		}
-		if discovery.MatchManifest(*fs.app, img.Name, labels) != nil {
-			return false
-		}
+	if fs.app != nil && matchApp(*fs.app, img.Name, img.Labels) != nil {
+		return false
 	}
 	return img.Origin.Signer != "" || p.skipSignatures(fs.aciURL)
+}
+
+// matchApp is discovery.MatchManifest on a manifest's name and labels.
+func matchApp(app discovery.App, name string, labels []aci.Label) error {
+	m := make(map[string]string, len(labels))
+	for _, l := range labels {
+		m[string(l.Name)] = l.Value
+	}
+	return discovery.MatchManifest(app, name, m)
 }
 
 // fetchSignature downloads a detached signature.
@@ -526,11 +529,7 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 	}
 	opts.Verify = func(m *aci.ImageManifest, o *store.Origin) error {
 		if is.app != nil {
-			labels := map[string]string{}
-			for _, l := range m.Labels {
-				labels[string(l.Name)] = l.Value
-			}
-			if err := discovery.MatchManifest(*is.app, string(m.Name), labels); err != nil {
+			if err := matchApp(*is.app, string(m.Name), m.Labels); err != nil {
 				return err
 			}
 		}
