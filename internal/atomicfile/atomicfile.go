@@ -30,15 +30,12 @@ type Options struct {
 // Write writes path with what write writes to it. Unless NoSync, the file is
 // on disk, under its name, when Write returns nil.
 func Write(path string, opts Options, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
+	dir := filepath.Dir(path)
 	perm := opts.Perm
 	if perm == 0 {
 		perm = 0o644
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
