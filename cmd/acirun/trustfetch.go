@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
@@ -49,7 +48,7 @@ func (c *CLI) loadKeys(ctx context.Context, prefix string, args []string, allowH
 	}
 	var keys []keySource
 	for _, a := range args {
-		if !strings.HasPrefix(a, "https://") && !strings.HasPrefix(a, "http://") {
+		if !fetch.IsURL(a) {
 			data, err := os.ReadFile(a)
 			if err != nil {
 				return nil, fmt.Errorf("read key: %w", err)

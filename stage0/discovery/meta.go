@@ -146,7 +146,20 @@ func renderEndpoint(tpl string, app App) (Endpoint, error) {
 	if u.Host == "" {
 		return Endpoint{}, fmt.Errorf("template %s: rendered URL %s has no host", tpl, aci)
 	}
-	return Endpoint{ACI: aci, Sig: sig}, nil
+	return Endpoint{ACI: lowerScheme(aci, u), Sig: lowerScheme(sig, u)}, nil
+}
+
+// lowerScheme returns raw, which url.Parse made into u, with its scheme in
+// lower case. Schemes are case-insensitive (RFC 3986, 3.1), so a page may
+// say HTTPS://; the URLs discovery returns spell it "https" so that callers
+// comparing strings see what the parser saw. url.Parse takes the scheme
+// from the first len(u.Scheme) bytes of raw, and the signature URL, rendered
+// from the same template, starts the same way.
+func lowerScheme(raw string, u *url.URL) string {
+	if n := len(u.Scheme); n > 0 && len(raw) > n && raw[n] == ':' {
+		return u.Scheme + raw[n:]
+	}
+	return raw
 }
 
 // endpointsFromMeta renders every ac-discovery tag of a page that applies to
@@ -164,7 +177,7 @@ func endpointsFromMeta(metas []meta, app App, allowHTTP bool) (eps []Endpoint, s
 			skipped = append(skipped, err.Error())
 			continue
 		}
-		if strings.HasPrefix(ep.ACI, "https:") {
+		if strings.HasPrefix(ep.ACI, "https:") { // renderEndpoint lowered the scheme
 			eps = append(eps, ep)
 		} else if allowHTTP {
 			plain = append(plain, ep)
@@ -190,9 +203,9 @@ func keysFromMeta(metas []meta, name string, allowHTTP bool) (keys []string, ski
 		case u.Host == "":
 			skipped = append(skipped, fmt.Sprintf("key URL %s has no host", m.value))
 		case u.Scheme == "https":
-			keys = append(keys, m.value)
+			keys = append(keys, lowerScheme(m.value, u))
 		case u.Scheme == "http" && allowHTTP:
-			plain = append(plain, m.value)
+			plain = append(plain, lowerScheme(m.value, u))
 		case u.Scheme == "http":
 			skipped = append(skipped, fmt.Sprintf("key URL %s: plain http needs --insecure-options=http", m.value))
 		default:

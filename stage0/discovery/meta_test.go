@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -114,6 +115,8 @@ func TestRenderEndpoint(t *testing.T) {
 		{"https://s.example.com/{channel}/{name}.{ext}", "https://s.example.com/{os}/example.com/reduce-worker.aci", ""},
 		{"https://s.example.com/{name}.{ext}?v={version}", "https://s.example.com/example.com/reduce-worker.aci?v=1.0.0", ""},
 		{"http://s.example.com/{name}.{ext}", "http://s.example.com/example.com/reduce-worker.aci", ""},
+		// Schemes are case-insensitive; the URL comes back with "https".
+		{"HTTPS://S.example.com/{name}.{ext}", "https://S.example.com/example.com/reduce-worker.aci", ""},
 		{"https://s.example.com/{name}.aci", "", "no {ext}"},
 		{"https://s.example.com/{name}-{flavor}.{ext}", "", "no value for {flavor}"},
 		{"https://s.example.com/{name}-{.{ext}", "", "no value for {.{ext}"},
@@ -136,6 +139,44 @@ func TestRenderEndpoint(t *testing.T) {
 		}
 		if ep.ACI != tc.aci || ep.Sig != strings.Replace(tc.aci, ".aci", ".aci.asc", 1) {
 			t.Errorf("renderEndpoint(%q) = %+v, want ACI %q", tc.tpl, ep, tc.aci)
+		}
+	}
+}
+
+func TestKeysFromMeta(t *testing.T) {
+	metas := []meta{
+		{metaPubKeys, "example.com", "HTTP://example.com/plain.gpg"},
+		{metaPubKeys, "example.com", "hTtps://example.com/mixed.gpg"},
+		{metaPubKeys, "example.com", "https://example.com/lower.gpg"},
+		{metaPubKeys, "example.com", "ftp://example.com/ftp.gpg"},
+		{metaPubKeys, "example.com", "https:///nohost.gpg"},
+		{metaPubKeys, "other.org", "https://other.org/other.gpg"},
+		{metaDiscovery, "example.com", "https://example.com/{name}.{ext}"},
+	}
+	for _, tc := range []struct {
+		allowHTTP bool
+		keys      []string
+		skipped   []string
+	}{
+		{false,
+			[]string{"https://example.com/mixed.gpg", "https://example.com/lower.gpg"},
+			[]string{"plain http needs --insecure-options=http", `scheme "ftp"`, "no host"}},
+		{true,
+			[]string{"https://example.com/mixed.gpg", "https://example.com/lower.gpg", "http://example.com/plain.gpg"},
+			[]string{`scheme "ftp"`, "no host"}},
+	} {
+		keys, skipped := keysFromMeta(metas, "example.com/app", tc.allowHTTP)
+		if !slices.Equal(keys, tc.keys) {
+			t.Errorf("allowHTTP=%v: keys %q, want %q", tc.allowHTTP, keys, tc.keys)
+		}
+		if len(skipped) != len(tc.skipped) {
+			t.Errorf("allowHTTP=%v: skipped %q, want %d reasons", tc.allowHTTP, skipped, len(tc.skipped))
+			continue
+		}
+		for i, want := range tc.skipped {
+			if !strings.Contains(skipped[i], want) {
+				t.Errorf("allowHTTP=%v: skipped[%d] = %q, want it to contain %q", tc.allowHTTP, i, skipped[i], want)
+			}
 		}
 	}
 }

@@ -307,6 +307,15 @@ type Response struct {
 	Cache CacheInfo
 }
 
+// IsURL reports whether s is meant as a URL for a Fetcher: it starts with
+// http:// or https://, in any case, since schemes are case-insensitive
+// (RFC 3986, 3.1). Callers use it to tell a URL from a file name or an image
+// name; whether the rest of the URL is valid is for Get to say.
+func IsURL(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	return ok && (strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http"))
+}
+
 // parseURL checks that rawURL is an absolute http(s) URL.
 func parseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)

@@ -78,7 +78,7 @@ func (k Kind) String() string {
 // (example.com/app:1.0,os=linux).
 func Classify(ref string) Kind {
 	switch {
-	case strings.HasPrefix(ref, "https://"), strings.HasPrefix(ref, "http://"):
+	case fetch.IsURL(ref):
 		return KindURL
 	case strings.HasPrefix(ref, "file://"):
 		return KindFile

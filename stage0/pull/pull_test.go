@@ -25,6 +25,8 @@ func TestClassify(t *testing.T) {
 	}{
 		{"https://example.com/hello.aci", KindURL},
 		{"http://example.com/hello.aci", KindURL},
+		{"HTTPS://example.com/hello.aci", KindURL}, // schemes are case-insensitive
+		{"Http://example.com/hello.aci", KindURL},
 		{"file:///srv/hello.aci", KindFile},
 		{"/srv/hello.aci", KindFile},
 		{"./hello", KindFile},
