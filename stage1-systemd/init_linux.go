@@ -30,7 +30,17 @@ func initMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return 2
 	}
-	p := &pod{o: o, procs: map[int]*proc{}}
+	p := &pod{o: o, procs: map[int]*proc{}, control: -1}
+	if o.controlFd >= 0 {
+		// No app may inherit it, and nothing may start before `stage1 run`
+		// has registered the pod (which can move PID 1 to another cgroup).
+		unix.CloseOnExec(o.controlFd)
+		if err := awaitGo(o.controlFd); err != nil {
+			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
+			return exitCodeFailure
+		}
+		p.control = o.controlFd
+	}
 	if err := p.setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return exitCodeFailure
@@ -55,6 +65,43 @@ type pod struct {
 	code     int
 	codeSet  bool
 	timer    *time.Timer
+	control  int // the control socket to `stage1 run` until the apps have started, or -1
+}
+
+// awaitGo waits for `stage1 run` to send ctlGo on the control socket.
+func awaitGo(fd int) error {
+	b := make([]byte, 1)
+	for {
+		n, err := unix.Read(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("control socket: %w", err)
+		}
+		if n != 1 || b[0] != ctlGo {
+			return errors.New("control socket: stage1 run went away before the pod started")
+		}
+		return nil
+	}
+}
+
+// startedAll tells `stage1 run`, once, that every app's main process has
+// started, for it to tell systemd the pod is ready.
+func (p *pod) startedAll() {
+	if p.control < 0 {
+		return
+	}
+	for _, r := range p.apps {
+		if !r.started {
+			return
+		}
+	}
+	if _, err := unix.Write(p.control, []byte{ctlReady}); err != nil {
+		p.debugf("control socket: %v", err)
+	}
+	unix.Close(p.control)
+	p.control = -1
 }
 
 // appRun is one app's progress through pre-start, main and post-stop.
@@ -350,6 +397,7 @@ func (p *pod) start(r *appRun, phase string) {
 	switch phase {
 	case "main":
 		r.started, r.running, r.mainPid = true, true, pid
+		p.startedAll()
 	default:
 		r.handlers++
 	}

@@ -29,6 +29,11 @@ type podOptions struct {
 	metadataURL   string // AC_METADATA_URL for the apps, if a metadata service serves the pod
 	debug         bool
 	podDir        string
+	// controlFd (init only, set by run) is PID 1's end of a socket pair
+	// with `stage1 run`: run sends one byte when PID 1 may go on (the pod
+	// is registered, and in its final cgroup), PID 1 sends one when every
+	// app has started. -1 when there is none.
+	controlFd int
 }
 
 // hostsEntry is one --hosts-entry IP=NAME.
@@ -113,7 +118,7 @@ func (l listFlag) Set(v string) error {
 // parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
 // followed by exactly one POD-DIR.
 func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, error) {
-	o := &podOptions{net: "none", stopTimeout: defaultStopTimeout}
+	o := &podOptions{net: "none", stopTimeout: defaultStopTimeout, controlFd: -1}
 	fs := flag.NewFlagSet("stage1 "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var hosts, insecure []string
@@ -127,6 +132,9 @@ func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, 
 	fs.BoolVar(&o.noOverlay, "no-overlay", false, "give each app a private copy of its rendered tree instead of an overlay")
 	fs.StringVar(&o.metadataURL, "metadata-url", "", "AC_METADATA_URL given to the apps")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
+	if cmd == "init" {
+		fs.IntVar(&o.controlFd, "control-fd", -1, "descriptor of the socket to stage1 run (set by run)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
