@@ -1,10 +1,9 @@
 package e2e
 
-// Pods as systemd sees them, in the box (tests/box): the shipped
-// units/aci@.service run with a signed image, a Type=notify unit that
-// becomes active only once the apps have started, and every pod registered
-// with systemd-machined, in the unit it runs in or, run from a shell, in a
-// scope of its own that machinectl terminate stops.
+// Pods as systemd sees them, in the box (tests/box): a Type=notify unit
+// that becomes active only once the apps have started, and every pod
+// registered with systemd-machined, in the unit it runs in or, run from a
+// shell, in a scope of its own that machinectl terminate stops.
 
 import (
 	"context"
@@ -240,108 +239,5 @@ func TestPodMachineScope(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "WARNING") {
 		t.Errorf("the pod warned:\n%s", out.String())
-	}
-}
-
-// TestAciTemplateUnit: the shipped units/aci@.service, unchanged, with
-// acirun installed in the box's /usr/local/bin and its default directories:
-// a key trusted for the image's prefix, the signed image fetched, then
-// `systemctl start aci@NAME:VERSION.service`.
-func TestAciTemplateUnit(t *testing.T) {
-	p := newBoxPod(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	unit, err := os.ReadFile(filepath.Join(e.repo, "units", "aci@.service"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.b.WriteFile("/etc/systemd/system/aci@.service", unit, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin, err := p.b.Path("/usr/local/bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(e.acirun, filepath.Join(bin, "acirun")); err != nil && !os.IsExist(err) {
-		t.Fatal(err)
-	}
-	if err := p.b.Exec(ctx, "systemctl", "daemon-reload"); err != nil {
-		t.Fatal(err)
-	}
-
-	img := p.image(makeACI(t, manifest("example.com/tpl-app", map[string]string{"version": "1.0"}, nil,
-		"hostname", "+", "sleep", "1h"), nil))
-	alice := newSigner(t, "alice")
-	alice.sign(img) // img.asc beside the copy, where fetch looks
-	key := filepath.Join(p.dir, "alice.gpg")
-	if b, err := os.ReadFile(alice.pub); err != nil {
-		t.Fatal(err)
-	} else if err := os.WriteFile(key, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Default directories, the box's own: /etc/acirun is in its upper
-	// layer, /var/lib/acirun and /run/acirun on its tmpfs.
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		p.b.Exec(c, "systemctl", "stop", `aci@example.com-tpl\x2dapp:1.0.service`)
-		p.b.Exec(c, "rm", "-rf", "/etc/acirun", "/var/lib/acirun/pods", "/var/lib/acirun/store", "/run/acirun")
-	})
-	if err := p.b.Exec(ctx, e.acirun, "trust", "--prefix=example.com/tpl-app", "--skip-fingerprint-review", key); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.b.Exec(ctx, e.acirun, "fetch", img); err != nil {
-		t.Fatal(err)
-	}
-	name, err := p.b.Output(ctx, "systemd-escape", "--template=aci@.service", "example.com/tpl-app:1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := strings.TrimSpace(string(name))
-	if u != `aci@example.com-tpl\x2dapp:1.0.service` {
-		t.Fatalf("systemd-escape: %q", u)
-	}
-	if err := p.b.Exec(ctx, "systemctl", "start", u); err != nil {
-		j, _ := p.b.Journal(ctx, u)
-		t.Fatalf("%v\njournal:\n%s", err, j)
-	}
-	props := p.show(ctx, u, "ActiveState", "SubState", "StatusText", "Type", "Delegate")
-	if props["ActiveState"] != "active" || props["SubState"] != "running" || props["Type"] != "notify" ||
-		props["StatusText"] != "Running 1 app(s)" || props["Delegate"] != "yes" {
-		t.Errorf("%s after systemctl start: %v", u, props)
-	}
-	data, err := p.b.Path("/var/lib/acirun")
-	if err != nil {
-		t.Fatal(err)
-	}
-	uuid := onlyPod(t, data)
-	if m := p.machineOf(ctx, uuid); m["Unit"] != u {
-		t.Errorf("machine of the pod: %v, want unit %s", m, u)
-	}
-	var journal string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		journal, _ = p.b.Journal(ctx, u)
-		if strings.Contains(journal, "hostname=acirun-"+uuid[:8]) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("journal of %s lacks the app's output:\n%s", u, journal)
-		}
-	}
-	if strings.Contains(journal, "WARNING") || strings.Contains(journal, "insecure") {
-		t.Errorf("the pod of a signed image warned:\n%s", journal)
-	}
-	if err := p.b.Exec(ctx, "systemctl", "stop", u); err != nil {
-		t.Fatal(err)
-	}
-	if st := p.show(ctx, u, "ActiveState", "ExecMainStatus"); st["ActiveState"] != "inactive" && st["ActiveState"] != "failed" {
-		t.Errorf("%s after systemctl stop: %v", u, st)
-	}
-	st, err := p.b.Output(ctx, e.acirun, "status", uuid)
-	if err != nil || !strings.Contains(string(st), "state=exited\n") || !strings.Contains(string(st), "exit-code=143\n") {
-		t.Errorf("acirun status after systemctl stop: %s %v", st, err)
 	}
 }
