@@ -3,6 +3,7 @@ package stage1
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/netns"
 )
 
 // initMain is PID 1 of the pod. It sets the pod up (mounts, hostname,
@@ -35,7 +37,12 @@ func initMain(args []string) int {
 		// No app may inherit it, and nothing may start before `stage1 run`
 		// has registered the pod (which can move PID 1 to another cgroup).
 		unix.CloseOnExec(o.controlFd)
-		if err := awaitGo(o.controlFd); err != nil {
+		msg, err := awaitGo(o.controlFd)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
+			return exitCodeFailure
+		}
+		if p.addr, p.gateway, err = parseGo(msg); err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 			return exitCodeFailure
 		}
@@ -66,24 +73,45 @@ type pod struct {
 	codeSet  bool
 	timer    *time.Timer
 	control  int // the control socket to `stage1 run` until the apps have started, or -1
+	// addr and gateway are the pod's address on its pod network, and the
+	// host's: zero unless it is on one.
+	addr, gateway netip.Addr
 }
 
-// awaitGo waits for `stage1 run` to send ctlGo on the control socket.
-func awaitGo(fd int) error {
-	b := make([]byte, 1)
+// awaitGo waits for `stage1 run` to send its go message on the control
+// socket, and returns it.
+func awaitGo(fd int) (string, error) {
+	b := make([]byte, 128)
 	for {
 		n, err := unix.Read(fd, b)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("control socket: %w", err)
+			return "", fmt.Errorf("control socket: %w", err)
 		}
-		if n != 1 || b[0] != ctlGo {
-			return errors.New("control socket: stage1 run went away before the pod started")
+		if n < 1 || b[0] != ctlGo {
+			return "", errors.New("control socket: stage1 run went away before the pod started")
 		}
-		return nil
+		return string(b[:n]), nil
 	}
+}
+
+// parseGo reads the pod's address and gateway from the go message, if it
+// carries them (a pod on a pod network).
+func parseGo(msg string) (addr, gateway netip.Addr, err error) {
+	f := strings.Fields(msg)
+	switch {
+	case len(f) == 1:
+		return addr, gateway, nil
+	case len(f) == 3:
+		addr, err1 := netip.ParseAddr(f[1])
+		gateway, err2 := netip.ParseAddr(f[2])
+		if err1 == nil && err2 == nil {
+			return addr, gateway, nil
+		}
+	}
+	return addr, gateway, fmt.Errorf("control socket: bad go message %q", msg)
 }
 
 // startedAll tells `stage1 run`, once, that every app's main process has
@@ -166,6 +194,15 @@ func (p *pod) setup() error {
 		if err != nil {
 			return fmt.Errorf("bring up loopback: %w", err)
 		}
+	}
+	if o.net == "default" {
+		if !p.addr.IsValid() {
+			return errors.New("pod network: stage1 run gave no address")
+		}
+		if err := netns.ConfigurePod(p.addr, p.gateway); err != nil {
+			return err
+		}
+		p.debugf("network: %s on %s, gateway %s", p.addr, netns.PodInterface, p.gateway)
 	}
 	// The pod's sysctls, in its namespaces, before any app can run.
 	if err := checkSysctlNet(spec.sysctls, o.net); err != nil {

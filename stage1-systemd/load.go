@@ -2,6 +2,7 @@ package stage1
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -43,6 +44,11 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 		}
 		spec.volumes[string(v.Name)] = vs
 	}
+	exposed := map[aci.ACName]aci.ExposedPort{}
+	used := map[aci.ACName]bool{}
+	for _, ep := range pm.Ports {
+		exposed[ep.Name] = ep
+	}
 	for _, ra := range pm.Apps {
 		name := string(ra.Name)
 		a := ra.App
@@ -63,12 +69,27 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			imageDir: filepath.Join(podDir, "apps", name, "image"),
 		}
 		for _, port := range a.Ports {
-			if !port.SocketActivated {
-				continue
-			}
 			n := port.Count
 			if n == 0 {
 				n = 1
+			}
+			ps := portSpec{app: name, name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n,
+				hostIP: netip.IPv4Unspecified(), hostPort: port.Port}
+			if ep, ok := exposed[port.Name]; ok {
+				ps.explicit, ps.hostPort = true, ep.HostPort
+				if ep.HostIP.IsValid() {
+					ps.hostIP = ep.HostIP
+				}
+				used[port.Name] = true
+			} else {
+				ps.hostIP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+			}
+			if ps.hostPort+n-1 > 65535 {
+				return nil, fmt.Errorf("app %s: port %s: host ports %d-%d run past 65535", name, port.Name, ps.hostPort, ps.hostPort+n-1)
+			}
+			spec.ports = append(spec.ports, ps)
+			if !port.SocketActivated {
+				continue
 			}
 			as.listen = append(as.listen, listenPort{name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n})
 		}
@@ -118,6 +139,11 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 		}
 		as.isolators = iso
 		spec.apps = append(spec.apps, as)
+	}
+	for i, ep := range pm.Ports {
+		if !used[ep.Name] {
+			return nil, fmt.Errorf("ports[%d]: no app of the pod has a port named %q", i, ep.Name)
+		}
 	}
 	return spec, nil
 }

@@ -132,8 +132,43 @@ func runPod(o *podOptions, args []string) (int, error) {
 	_ = unix.SetNonblock(ctl[0], true) // for the runtime's poller
 	control := os.NewFile(uintptr(ctl[0]), "pod control socket")
 	defer control.Close()
+	goMsg := []byte{ctlGo}
+	var ifindices []int32
+	if o.net == "default" {
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		pn, warnings, err := attachNetwork(ctx, o, spec, podDir, pid)
+		cancel()
+		if err != nil {
+			// PID 1 waits for us and has started nothing: it goes, and
+			// its network namespace with it.
+			_ = unix.Kill(pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			for {
+				if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+					break
+				}
+			}
+			_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
+			return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
+		}
+		defer func() {
+			if err := pn.close(); err != nil {
+				fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+			}
+		}()
+		for _, w := range warnings {
+			fmt.Fprintf(os.Stderr, "acirun: %s\n", w)
+		}
+		debugf(o, "pod on network %s: %s (gateway %s, host interface %s)", pn.att.Network.Name, pn.att.Addr, pn.att.Gateway, pn.att.HostIface)
+		for _, m := range pn.pub.Published() {
+			debugf(o, "port %s", m)
+		}
+		ifindices = []int32{int32(pn.att.HostIndex)}
+		goMsg = append(goMsg, ' ')
+		goMsg = append(goMsg, pn.att.Addr.String()+" "+pn.att.Gateway.String()...)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
-	m, err := registerMachine(ctx, spec.uuid, pid, nil)
+	m, err := registerMachine(ctx, spec.uuid, pid, ifindices)
 	cancel()
 	switch {
 	case err == nil:
@@ -144,7 +179,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: machinectl will not show the pod\n", err)
 	}
 	// PID 1 may go on; a PID 1 that already died finds nothing to read.
-	_, _ = control.Write([]byte{ctlGo})
+	_, _ = control.Write(goMsg)
 	ready := make(chan bool, 1)
 	go func() {
 		b := make([]byte, 1)
@@ -222,7 +257,7 @@ const machinedTimeout = 10 * time.Second
 
 // The bytes of the control socket between `stage1 run` and PID 1.
 const (
-	ctlGo    = 'g' // run to PID 1: go on, the pod is registered
+	ctlGo    = 'g' // run to PID 1: go on, the pod is registered; on a pod network "g ADDR GATEWAY"
 	ctlReady = 'r' // PID 1 to run: every app's main process has started
 )
 

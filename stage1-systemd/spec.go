@@ -1,6 +1,9 @@
 package stage1
 
-import "os"
+import (
+	"net/netip"
+	"os"
+)
 
 // podSpec is what stage1 takes from the reified pod manifest (POD-DIR/pod).
 // It is built by specFromManifest so that the mechanics below never depend on
@@ -10,6 +13,20 @@ type podSpec struct {
 	apps    []*appSpec
 	volumes map[string]*volumeSpec
 	sysctls []sysctlSetting // os/unix/sysctl of the pod and of every app (pod scope)
+	ports   []portSpec      // every app's ports, as the pod publishes them on the host
+}
+
+// portSpec is one port an app declares (count ports from port on), and
+// where the host publishes it on a pod network: on hostIP:hostPort (and the
+// ports after it) if the pod manifest's ports name it (explicit; an
+// unspecified hostIP is every host address), else on the host's loopback
+// at the same number, if that is free.
+type portSpec struct {
+	app, name, protocol string
+	port, count         uint
+	hostIP              netip.Addr
+	hostPort            uint
+	explicit            bool
 }
 
 // appSpec is one app of the pod, with everything stage1 needs to run it.

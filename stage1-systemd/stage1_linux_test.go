@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,6 +239,11 @@ func (p *testPod) run(t testing.TB, flags ...string) *podResult {
 }
 
 func (p *testPod) command(flags ...string) *exec.Cmd {
+	// Off the test machine's network unless a test asks: the default
+	// network would change it (tests/e2e tests that one in its box).
+	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--net=") }) {
+		flags = append([]string{"--net=none"}, flags...)
+	}
 	args := append([]string{"stage1", "run"}, flags...)
 	args = append(args, p.dir)
 	cmd := exec.Command(os.Args[0], args...)

@@ -71,8 +71,16 @@ func TestParsePodOptions(t *testing.T) {
 		o.stopTimeout.Seconds() != 3 || !o.insecure.paths || o.insecure.seccomp || !o.noOverlay || o.podDir != "/pods/x" {
 		t.Errorf("parsed %+v", o)
 	}
+	// The defaults: the default network, its leases in /run/acirun/net;
+	// only init has a control socket.
+	if o, err := parsePodOptions("run", []string{"p"}, os.Stderr); err != nil || o.net != "default" || o.netDir != "/run/acirun/net" || o.controlFd != -1 {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	if o, err := parsePodOptions("init", []string{"--control-fd=3", "--net-dir=/r/net", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.netDir != "/r/net" {
+		t.Errorf("init flags: %+v, %v", o, err)
+	}
 	for _, bad := range [][]string{
-		{}, {"a", "b"}, {"--net=default", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
+		{}, {"a", "b"}, {"--net=bridge", "p"}, {"--net-dir=run/net", "p"}, {"--control-fd=3", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
 		{"--hosts-entry=1.2.3.4", "p"}, {"--hosts-entry=1.2.3.4=bad name", "p"}, {"--hosts-entry=x=y", "p"},
 		{"--hostname=a\nb", "p"}, {"--insecure-options=everything", "p"}, {"--stop-timeout=-1s", "p"},
 		{"--dns-search=a\nnameserver 6.6.6.6", "p"},

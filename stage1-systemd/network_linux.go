@@ -1,0 +1,122 @@
+package stage1
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acirun/acirun/internal/flock"
+	"github.com/acirun/acirun/netns"
+)
+
+// networkTimeout bounds the wait for the lease lock of a pod network.
+const networkTimeout = 30 * time.Second
+
+// podNetwork is what `stage1 run` keeps on the host for a pod on the
+// default network: its link and lease, and its published ports.
+type podNetwork struct {
+	att *netns.Attachment
+	pub *netns.Publisher
+}
+
+// netFile is POD-DIR/net.json: the pod's network, for `acirun status`.
+type netFile struct {
+	Network       string    `json:"network"`
+	Interface     string    `json:"interface"`
+	IP            string    `json:"ip"`
+	Gateway       string    `json:"gateway"`
+	HostInterface string    `json:"hostInterface"`
+	Ports         []netPort `json:"ports"`
+}
+
+type netPort struct {
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Pod      string `json:"pod"`
+}
+
+// hostInterface names the host end of the pod's link: "ac-" and the first
+// 12 hex digits of its UUID, within the kernel's 15 bytes.
+func hostInterface(uuid string) string {
+	h := strings.ReplaceAll(uuid, "-", "")
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return "ac-" + h
+}
+
+// portMaps is where each of the pod's ports is published on the host,
+// given the pod's address.
+func portMaps(ports []portSpec, pod netip.Addr) []netns.PortMap {
+	var maps []netns.PortMap
+	for _, p := range ports {
+		for i := uint(0); i < p.count; i++ {
+			name := p.name
+			if p.count > 1 {
+				name += "+" + strconv.Itoa(int(i))
+			}
+			maps = append(maps, netns.PortMap{
+				Name:     name,
+				Protocol: p.protocol,
+				Host:     netip.AddrPortFrom(p.hostIP, uint16(p.hostPort+i)),
+				Pod:      netip.AddrPortFrom(pod, uint16(p.port+i)),
+				Implicit: !p.explicit,
+			})
+		}
+	}
+	return maps
+}
+
+// attachNetwork puts the pod whose PID 1 is pid on the default network and
+// publishes its ports. It returns warnings about ports the apps declare
+// that could not be published on the host's loopback. On error nothing is
+// left behind.
+func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir string, pid int) (*podNetwork, []string, error) {
+	n := netns.Default(o.netDir)
+	// A lease's owner is a pod directory; it still needs its address while
+	// its stage1 holds the pod's lock.
+	alive := func(owner string) bool {
+		free, err := flock.Free(filepath.Join(owner, "lock"))
+		return err != nil || !free
+	}
+	att, err := n.Attach(ctx, podDir, alive, hostInterface(spec.uuid), pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps := portMaps(spec.ports, att.Addr)
+	pub, warnings, err := netns.Publish(maps, func(format string, args ...any) {
+		debugf(o, format, args...)
+	})
+	if err != nil {
+		att.Detach()
+		return nil, nil, err
+	}
+	pn := &podNetwork{att: att, pub: pub}
+	nf := netFile{Network: n.Name, Interface: netns.PodInterface, IP: att.Addr.String(), Gateway: att.Gateway.String(),
+		HostInterface: att.HostIface, Ports: []netPort{}}
+	for _, m := range pub.Published() {
+		nf.Ports = append(nf.Ports, netPort{Name: m.Name, Protocol: m.Protocol, Host: m.Host.String(), Pod: m.Pod.String()})
+	}
+	b, err := json.Marshal(nf)
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(podDir, "net.json"), append(b, '\n'))
+	}
+	if err != nil {
+		pn.close()
+		return nil, nil, fmt.Errorf("pod network: %w", err)
+	}
+	return pn, warnings, nil
+}
+
+// close stops publishing the ports, removes the link and gives the address
+// back.
+func (pn *podNetwork) close() error {
+	pn.pub.Close()
+	return pn.att.Detach()
+}
