@@ -213,7 +213,14 @@ func (c *CLI) execStage1(pd *pod.Pod) error {
 	if err != nil {
 		return fmt.Errorf("find the acirun binary: %w", err)
 	}
-	argv := pod.Stage1Command(pd, self)
+	var runFlags []string
+	if c.RunDir != "" {
+		// The address leases of the pod networks are the host's, not a
+		// store's: they stay in stage1's /run/acirun/net unless the run
+		// directory is given.
+		runFlags = append(runFlags, "--net-dir="+filepath.Join(c.RunDir, "net"))
+	}
+	argv := pod.Stage1Command(pd, self, runFlags...)
 	c.debugf("exec %s", strings.Join(argv, " "))
 	if err := syscall.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec stage1 for pod %s: %w", pd.UUID, err)
@@ -328,6 +335,12 @@ func podCommands() []*command {
 				if pd.ExitCode != nil {
 					fmt.Fprintf(c.Stdout, "exit-code=%d\n", *pd.ExitCode)
 				}
+				if n := pd.Network; n != nil {
+					fmt.Fprintf(c.Stdout, "network=%s\nip=%s\n", n.Name, n.IP)
+					for _, pp := range n.Ports {
+						fmt.Fprintf(c.Stdout, "port-%s=%s/%s\n", pp.Name, pp.Host, pp.Protocol)
+					}
+				}
 				for _, a := range pd.Apps {
 					line := fmt.Sprintf("app-%s=%s", a.Name, a.ImageID.Short())
 					if a.ExitCode != nil {
@@ -422,18 +435,19 @@ func printPods(w io.Writer, pods []*pod.Pod, format string, full bool) error {
 			Signal   string `json:"signal,omitempty"`
 		}
 		type entry struct {
-			UUID     string    `json:"uuid"`
-			State    string    `json:"state"`
-			PID      int       `json:"pid,omitempty"`
-			Created  time.Time `json:"created,omitzero"`
-			Started  time.Time `json:"started,omitzero"`
-			Exited   time.Time `json:"exited,omitzero"`
-			ExitCode *int      `json:"exitCode,omitempty"`
-			Apps     []app     `json:"apps"`
+			UUID     string       `json:"uuid"`
+			State    string       `json:"state"`
+			PID      int          `json:"pid,omitempty"`
+			Created  time.Time    `json:"created,omitzero"`
+			Started  time.Time    `json:"started,omitzero"`
+			Exited   time.Time    `json:"exited,omitzero"`
+			ExitCode *int         `json:"exitCode,omitempty"`
+			Network  *pod.Network `json:"network,omitempty"`
+			Apps     []app        `json:"apps"`
 		}
 		out := []entry{}
 		for _, pd := range pods {
-			e := entry{UUID: pd.UUID, State: string(pd.State), PID: pd.PID, Created: pd.Created, Started: pd.Started, Exited: pd.Exited, ExitCode: pd.ExitCode, Apps: []app{}}
+			e := entry{UUID: pd.UUID, State: string(pd.State), PID: pd.PID, Created: pd.Created, Started: pd.Started, Exited: pd.Exited, ExitCode: pd.ExitCode, Network: pd.Network, Apps: []app{}}
 			for _, a := range pd.Apps {
 				e.Apps = append(e.Apps, app{a.Name, a.ImageName, a.ImageID.String(), a.ExitCode, a.Signal})
 			}

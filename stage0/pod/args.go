@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // RunRequest is the parsed command line of `acirun run` or `acirun prepare`:
@@ -27,19 +29,20 @@ type RunRequest struct {
 	// they apply to every app (an app's own --mount of the same target wins).
 	Mounts []MountFlag
 
-	Hostname        string       // --hostname; empty means "acirun-" + the UUID's first 8 characters
-	DNS             []string     // --dns: IP addresses, or exactly one of "host" or "none"
-	DNSSearch       []string     // --dns-search
-	HostsEntries    []HostsEntry // --hosts-entry IP=NAME
-	HostsFromHost   bool         // --hosts-entry host: start from the host's /etc/hosts
-	SetEnv          []EnvVar     // --set-env K=V, pod-wide
-	SetEnvFiles     []string     // --set-env-file F, read at prepare time
-	InheritEnv      bool         // --inherit-env
-	UUIDFileSave    string       // --uuid-file-save F
-	InsecureOptions []string     // --insecure-options, validated names
-	PullPolicy      string       // --pull-policy: "", "new", "update" or "never"
-	Net             string       // --net: "", "host" or "none"; "" leaves the choice to stage1
-	PodManifest     string       // --pod-manifest FILE, used instead of images
+	Hostname        string            // --hostname; empty means "acirun-" + the UUID's first 8 characters
+	DNS             []string          // --dns: IP addresses, or exactly one of "host" or "none"
+	DNSSearch       []string          // --dns-search
+	HostsEntries    []HostsEntry      // --hosts-entry IP=NAME
+	HostsFromHost   bool              // --hosts-entry host: start from the host's /etc/hosts
+	SetEnv          []EnvVar          // --set-env K=V, pod-wide
+	SetEnvFiles     []string          // --set-env-file F, read at prepare time
+	InheritEnv      bool              // --inherit-env
+	UUIDFileSave    string            // --uuid-file-save F
+	InsecureOptions []string          // --insecure-options, validated names
+	PullPolicy      string            // --pull-policy: "", "new", "update" or "never"
+	Net             string            // --net: "", "default", "host" or "none"; "" leaves the choice to stage1 (default)
+	Ports           []aci.ExposedPort // --port NAME:[IP:]HOSTPORT, in the pod manifest's ports
+	PodManifest     string            // --pod-manifest FILE, used instead of images
 	StopTimeout     time.Duration
 	NoOverlay       bool // --no-overlay
 }
@@ -145,7 +148,8 @@ func flagDefs() []flagDef {
 		{FlagInfo{"uuid-file-save", "FILE", "write the pod's UUID to FILE", false, false}, (*parser).setUUIDFileSave},
 		{FlagInfo{"insecure-options", "OPT[,OPT...]", "turn off security features: image,tls,http,pubkey,capabilities,paths,seccomp,all-fetch,all-run,all (each use is reported)", false, true}, (*parser).setInsecure},
 		{FlagInfo{"pull-policy", "new|update|never", "when to fetch an image: new (only if not in the store), update (always), never (store only)", false, false}, (*parser).setPullPolicy},
-		{FlagInfo{"net", "host|none", "the pod's network: the host's, or loopback only", false, false}, (*parser).setNet},
+		{FlagInfo{"net", "default|host|none", "the pod's network: default (its own address, a veth pair to the host, NAT beyond), the host's, or loopback only", false, false}, (*parser).setNet},
+		{FlagInfo{"port", "NAME:[IP:]HOSTPORT", "publish the app port NAME on the host at HOSTPORT, on IP or every address (default network; unasked, each app port is published on 127.0.0.1 under its own number)", false, true}, (*parser).setPort},
 		{FlagInfo{"pod-manifest", "FILE", "run the apps of this pod manifest instead of images from the command line", false, false}, (*parser).setPodManifest},
 		{FlagInfo{"stop-timeout", "DURATION", "time between SIGTERM and SIGKILL when the pod stops (e.g. 10s)", false, false}, (*parser).setStopTimeout},
 		{FlagInfo{"no-overlay", "", "give each app a private copy of its image instead of an overlay", false, false}, (*parser).setNoOverlay},
@@ -301,6 +305,9 @@ func (r *RunRequest) validate() error {
 		}
 		if r.InheritEnv {
 			conflict = append(conflict, "--inherit-env")
+		}
+		if len(r.Ports) > 0 {
+			conflict = append(conflict, "--port")
 		}
 		if len(conflict) > 0 {
 			return fmt.Errorf("--pod-manifest %s: the pod manifest defines the apps and volumes; remove %s", r.PodManifest, strings.Join(conflict, ", "))

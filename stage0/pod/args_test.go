@@ -3,6 +3,7 @@ package pod
 import (
 	"errors"
 	"flag"
+	"net/netip"
 	"reflect"
 	"regexp"
 	"strings"
@@ -33,6 +34,9 @@ func TestParseRunArgs(t *testing.T) {
 		{"pod flag after images", "a --net=host b --dns 1.1.1.1 --dns=::1",
 			&RunRequest{Net: "host", DNS: []string{"1.1.1.1", "::1"}, Apps: []AppRequest{{Image: "a"}, {Image: "b"}}}},
 		{"single dash flags", "-net none a -name x", &RunRequest{Net: "none", Apps: []AppRequest{{Image: "a", Name: "x"}}}},
+		{"ports", "--net=default --port http:8080 a --port=dns:192.0.2.1:53",
+			&RunRequest{Net: "default", Ports: []aci.ExposedPort{{Name: "http", HostPort: 8080}, {Name: "dns", HostPort: 53, HostIP: netip.MustParseAddr("192.0.2.1")}},
+				Apps: []AppRequest{{Image: "a"}}}},
 		{"volumes and mounts", "--volume data,kind=host,source=/srv/d/,readOnly=true,recursive=false --volume tmp,kind=empty,mode=0700,uid=5,gid=6 --mount volume=tmp,target=/tmp a --mount volume=data,target=/data/",
 			&RunRequest{
 				Volumes: []VolumeFlag{
@@ -157,7 +161,16 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--dns-search example.com. a", "not a valid domain name"},
 		{"--insecure-options image,everything a", `unknown insecure option "everything"`},
 		{"--pull-policy sometimes a", "valid: new, update, never"},
-		{"--net default a", "host or none"},
+		{"--net bridge a", "the network is default, host or none"},
+		{"--port http a", "want NAME:[IP:]HOSTPORT"},
+		{"--port :80 a", "want NAME:[IP:]HOSTPORT"},
+		{"--port Http:80 a", `port name: "Http" is not an AC Name`},
+		{"--port http:0 a", `host port "0": want 1-65535`},
+		{"--port http:70000 a", `host port "70000": want 1-65535`},
+		{"--port http:::1:80 a", `"::1" is not an IPv4 address`},
+		{"--port http:localhost:80 a", `"localhost" is not an IPv4 address`},
+		{"--port http:80 --port http:81 a", "port http is published twice"},
+		{"--pod-manifest /p --port http:80", "remove --port"},
 		{"--stop-timeout soon a", "not a duration"},
 		{"--stop-timeout -1s a", "must be positive"},
 		{"--inherit-env=maybe a", "not a boolean"},
@@ -233,6 +246,7 @@ func FuzzParseRunArgs(f *testing.F) {
 	f.Add("a -- x --- b --exec /y --volume v,kind=empty --mount volume=v,target=/v")
 	f.Add("--seccomp mode=retain,errno=EPERM,read a")
 	f.Add("--pod-manifest /p --dns 1.1.1.1")
+	f.Add("--net=default --port http:8080 --port dns:192.0.2.1:53 a")
 	f.Fuzz(func(t *testing.T, s string) {
 		req, err := ParseRunArgs(strings.Fields(s))
 		if err != nil {

@@ -108,6 +108,23 @@ func (in *reifyInput) reify() (*aci.PodManifest, error) {
 		}
 		pm.Apps = append(pm.Apps, ra)
 	}
+	for _, ep := range req.Ports {
+		var names []string
+		found := false
+		for _, ra := range pm.Apps {
+			for _, port := range ra.App.Ports {
+				found = found || port.Name == ep.Name
+				names = append(names, string(port.Name))
+			}
+		}
+		if !found {
+			if len(names) == 0 {
+				return nil, fmt.Errorf("--port=%s: no app of the pod declares a port (the image manifest's app.ports)", ep.Name)
+			}
+			return nil, fmt.Errorf("--port=%s: no app of the pod declares a port named %s (they declare %s)", ep.Name, ep.Name, strings.Join(names, ", "))
+		}
+		pm.Ports = append(pm.Ports, ep)
+	}
 	in.coverMountPoints(pm)
 	return pm, nil
 }

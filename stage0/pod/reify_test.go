@@ -3,6 +3,7 @@ package pod
 import (
 	"crypto/sha512"
 	"encoding/hex"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -310,5 +311,42 @@ func TestParseEnvFile(t *testing.T) {
 	}
 	if _, err := parseEnvFile("f", []byte("A=1\nexport B=2\n")); err == nil || !strings.Contains(err.Error(), "f:2: invalid variable name") {
 		t.Errorf("bad line: %v", err)
+	}
+}
+
+func TestReifyPorts(t *testing.T) {
+	web := testImage(t, manifestJSON("example.com/web", `{"exec":["/bin/web"],"user":"0","group":"0",
+		"ports":[{"name":"http","protocol":"tcp","port":80},{"name":"metrics","protocol":"tcp","port":9100}]}`))
+	bare := testImage(t, manifestJSON("example.com/bare", `{"exec":["/bin/bare"],"user":"0","group":"0"}`))
+	for _, tc := range []struct {
+		args   string
+		images []*Image
+		want   []aci.ExposedPort
+		err    string
+	}{
+		{"--port http:8080 --port metrics:127.0.0.1:9100 a b", []*Image{bare, web},
+			[]aci.ExposedPort{{Name: "http", HostPort: 8080}, {Name: "metrics", HostPort: 9100, HostIP: netip.MustParseAddr("127.0.0.1")}}, ""},
+		{"a", []*Image{web}, nil, ""},
+		{"--port https:8443 a", []*Image{web}, nil, "--port=https: no app of the pod declares a port named https (they declare http, metrics)"},
+		{"--port http:80 a", []*Image{bare}, nil, "--port=http: no app of the pod declares a port"},
+	} {
+		in := &reifyInput{req: mustParse(t, tc.args), images: tc.images}
+		pm, err := in.reify()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: %v, want an error containing %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.args, err)
+			continue
+		}
+		if !reflect.DeepEqual(pm.Ports, tc.want) {
+			t.Errorf("%s: pod ports %+v, want %+v", tc.args, pm.Ports, tc.want)
+		}
+		if err := pm.ValidateReified(nil); err != nil {
+			t.Errorf("%s: %v", tc.args, err)
+		}
 	}
 }

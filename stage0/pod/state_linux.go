@@ -56,10 +56,32 @@ type Pod struct {
 	ExitCode *int
 	// Stage1Args are the flags for `acirun stage1 run` chosen at prepare time.
 	Stage1Args []string
+	// Network is the pod's place on a pod network, from net.json: nil
+	// unless it was started on one.
+	Network *Network
 	// Problem, when not empty, says what of the pod directory could not be
 	// read (a damaged pod manifest, exit.json or stage1-args.json). Such a
 	// pod must not be run; gc may remove it when its state allows.
 	Problem string
+}
+
+// Network is net.json as stage1 writes it: the pod's network, its address
+// and the host's end, and the ports published on the host.
+type Network struct {
+	Name          string          `json:"network"`
+	Interface     string          `json:"interface"`
+	IP            string          `json:"ip"`
+	Gateway       string          `json:"gateway"`
+	HostInterface string          `json:"hostInterface"`
+	Ports         []PublishedPort `json:"ports"`
+}
+
+// PublishedPort is one app port published on the host.
+type PublishedPort struct {
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Pod      string `json:"pod"`
 }
 
 // AppStatus is one app of a pod.
@@ -248,6 +270,14 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		p.Exited = time.Time{}
 	}
 
+	if b, err := os.ReadFile(filepath.Join(dir, "net.json")); err == nil {
+		var n Network
+		if err := json.Unmarshal(b, &n); err != nil {
+			problem("net.json: %v", err)
+		} else {
+			p.Network = &n
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(dir, podManifestName))
 	if err == nil {
 		p.Manifest, err = aci.ParsePodManifest(b)
@@ -281,11 +311,14 @@ func loadDir(dir, uuid string) (*Pod, error) {
 
 // Stage1Command returns the argv that runs the pod: binary (the acirun
 // executable, e.g. /proc/self/exe resolved) then `stage1 run`, the flags
-// chosen at prepare time, and the pod directory. `acirun run` and
-// `run-prepared` exec it; a systemd unit runs it as its main process.
-func Stage1Command(p *Pod, binary string) []string {
+// chosen at prepare time, the flags of this start (runFlags: where this
+// host keeps what does not outlive a boot, such as --net-dir), and the pod
+// directory. `acirun run` and `run-prepared` exec it; a systemd unit runs
+// it as its main process.
+func Stage1Command(p *Pod, binary string, runFlags ...string) []string {
 	argv := []string{binary, "stage1", "run"}
 	argv = append(argv, p.Stage1Args...)
+	argv = append(argv, runFlags...)
 	return append(argv, p.Dir)
 }
 

@@ -455,11 +455,43 @@ func (p *parser) setPullPolicy(s string) error {
 
 func (p *parser) setNet(s string) error {
 	switch s {
-	case "host", "none":
+	case "default", "host", "none":
 		p.req.Net = s
 		return nil
 	}
-	return errors.New("the network is host or none")
+	return errors.New("the network is default, host or none")
+}
+
+// setPort parses NAME:HOSTPORT or NAME:IP:HOSTPORT.
+func (p *parser) setPort(s string) error {
+	name, rest, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return errors.New("want NAME:[IP:]HOSTPORT")
+	}
+	if err := checkACName(name); err != nil {
+		return fmt.Errorf("port name: %v", err)
+	}
+	ep := aci.ExposedPort{Name: aci.ACName(name)}
+	port := rest
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		ip, err := netip.ParseAddr(rest[:i])
+		if err != nil || !ip.Is4() {
+			return fmt.Errorf("%q is not an IPv4 address", rest[:i])
+		}
+		ep.HostIP, port = ip, rest[i+1:]
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Errorf("host port %q: want 1-65535", port)
+	}
+	ep.HostPort = uint(n)
+	for _, o := range p.req.Ports {
+		if o.Name == ep.Name {
+			return fmt.Errorf("port %s is published twice", name)
+		}
+	}
+	p.req.Ports = append(p.req.Ports, ep)
+	return nil
 }
 
 func (p *parser) setPodManifest(s string) error {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,10 @@ type podRun struct {
 // the real stage1, and loads its state afterwards.
 func runPod(t *testing.T, data string, r dirResolver, args ...string) podRun {
 	t.Helper()
+	// Off the test machine's network: the default network would change it.
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--net=") }) {
+		args = append([]string{"--net=none"}, args...)
+	}
 	req, err := pod.ParseRunArgs(args)
 	if err != nil {
 		t.Fatal(err)
