@@ -128,6 +128,9 @@ func (h *host) run(args ...string) result {
 
 func (h *host) runCtx(ctx context.Context, args ...string) result {
 	h.t.Helper()
+	if h.box == nil {
+		args = hostNetNone(args)
+	}
 	var cmd *exec.Cmd
 	if h.box != nil {
 		// env(1) carries h.env into the box, whose commands start with a
@@ -149,6 +152,26 @@ func (h *host) runCtx(ctx context.Context, args ...string) result {
 		h.t.Fatalf("acirun %s: %v", strings.Join(args, " "), err)
 	}
 	return result{stdout.String(), stderr.String(), code}
+}
+
+// hostNetNone adds --net=none to a run or prepare that chooses no network:
+// pods run on the test machine itself (not in the box) stay off its
+// network, which the default network would change (a veth pair, an
+// address, forwarding and NAT). The default network is tested in the box,
+// which has a network namespace of its own.
+func hostNetNone(args []string) []string {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "prepare") {
+		return args
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "--net=") || a == "--net" {
+			return args
+		}
+	}
+	return append([]string{args[0], "--net=none"}, args[1:]...)
 }
 
 // ok runs acirun and fails the test unless it exits 0.

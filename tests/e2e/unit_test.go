@@ -61,6 +61,12 @@ func newBoxPod(t *testing.T) *boxPod {
 func (p *boxPod) image(aci string) string {
 	p.t.Helper()
 	dst := filepath.Join(p.dir, filepath.Base(aci))
+	for i := 2; ; i++ { // several images of one test are all image.aci
+		if _, err := os.Lstat(dst); os.IsNotExist(err) {
+			break
+		}
+		dst = filepath.Join(p.dir, fmt.Sprintf("%s-%d%s", strings.TrimSuffix(filepath.Base(aci), ".aci"), i, ".aci"))
+	}
 	in, err := os.Open(aci)
 	if err != nil {
 		p.t.Fatal(err)

@@ -23,6 +23,8 @@
 //	sleep DURATION       sleeps (Go duration, e.g. 2s)
 //	serve ADDR           serves "hello from testapp" over HTTP on ADDR, forever;
 //	                     prints "serving HOST:PORT" once listening (port 0 works)
+//	get URL              an HTTP GET (5s timeout): "get URL status=N body=FIRST-LINE" or "get URL error=..."
+//	addrs                every interface's addresses: "addr NAME PREFIX", in order
 //	ignore-sigterm [D]   ignores SIGTERM, prints "ignoring SIGTERM", sleeps D (default 1h)
 //	fds                  the open file descriptors: "fd=N target=..."
 //	zombies              orphans children that exit, waits, prints zombies=N
@@ -40,6 +42,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -156,6 +159,12 @@ func run(cmd string, args []string) {
 	case "serve":
 		nargs(cmd, args, 1)
 		serve(args[0])
+	case "get":
+		nargs(cmd, args, 1)
+		get(args[0])
+	case "addrs":
+		nargs(cmd, args, 0)
+		addrs()
 	case "ignore-sigterm":
 		d := time.Hour
 		if len(args) > 1 {
@@ -337,6 +346,35 @@ func serve(addr string) {
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintf(os.Stderr, "testapp: serve %s: %v\n", addr, err)
 		os.Exit(1)
+	}
+}
+
+// get prints the outcome of one HTTP GET.
+func get(url string) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Printf("get %s error=%v\n", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	line, _, _ := strings.Cut(string(b), "\n")
+	fmt.Printf("get %s status=%d body=%s\n", url, resp.StatusCode, line)
+}
+
+// addrs prints the addresses of every interface.
+func addrs() {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		fmt.Printf("addrs error=%v\n", err)
+		return
+	}
+	for _, i := range ifs {
+		as, _ := i.Addrs()
+		for _, a := range as {
+			fmt.Printf("addr %s %s\n", i.Name, a)
+		}
 	}
 }
 

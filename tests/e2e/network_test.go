@@ -1,0 +1,411 @@
+package e2e
+
+// The default pod network, in the box (tests/box), whose network namespace
+// stands for the host's: nothing here touches the test machine's network.
+// A pod gets its own address on a veth pair; the box reaches it there and,
+// for the ports its app declares, on the box's loopback; --port publishes a
+// port elsewhere; pods reach each other and, through NAT, an "upstream"
+// network namespace the test makes inside the box; and when a pod ends its
+// link, lease and ports are gone.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// bgPod is a pod started in the box in the background.
+type bgPod struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  *lockedOutput
+	done chan struct{}
+	uuid string
+	dir  string
+}
+
+// lockedOutput collects a command's output for reading while it runs.
+type lockedOutput struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (o *lockedOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *lockedOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// startPod starts `acirun run ARGS` in the box and waits until its output
+// has a line starting with ready.
+func (p *boxPod) startPod(ctx context.Context, ready string, args ...string) *bgPod {
+	p.t.Helper()
+	uuidFile := filepath.Join(p.dir, fmt.Sprintf("uuid-%d", time.Now().UnixNano()))
+	cmd := p.b.Command(ctx, p.acirun(append([]string{"--debug", "run", "--insecure-options=image", "--uuid-file-save=" + uuidFile}, args...)...)...)
+	bg := &bgPod{t: p.t, cmd: cmd, out: &lockedOutput{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = bg.out, bg.out
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(bg.done) }()
+	p.t.Cleanup(func() {
+		select {
+		case <-bg.done:
+		default:
+			if bg.uuid != "" {
+				p.b.Exec(context.Background(), "machinectl", "terminate", "acirun-"+bg.uuid)
+			}
+			select {
+			case <-bg.done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(uuidFile); err == nil && bg.uuid == "" {
+			bg.uuid = strings.TrimSpace(string(b))
+			bg.dir = filepath.Join(p.data, "pods", bg.uuid)
+		}
+		if bg.uuid != "" && strings.Contains("\n"+bg.out.String(), "\n"+ready) {
+			return bg
+		}
+		select {
+		case <-bg.done:
+			p.t.Fatalf("acirun run %q ended before %q:\n%s", args, ready, bg.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("acirun run %q: no %q after 30s:\n%s", args, ready, bg.out.String())
+		}
+	}
+}
+
+// stop terminates the pod's machine and waits for acirun run to end.
+func (bg *bgPod) stop(p *boxPod) {
+	bg.t.Helper()
+	if err := p.b.Exec(context.Background(), "machinectl", "terminate", "acirun-"+bg.uuid); err != nil {
+		bg.t.Fatal(err)
+	}
+	select {
+	case <-bg.done:
+	case <-time.After(30 * time.Second):
+		bg.t.Fatalf("pod %s still running 30s after machinectl terminate", bg.uuid)
+	}
+}
+
+// netJSON is POD-DIR/net.json.
+type netJSON struct {
+	Network, Interface, IP, Gateway, HostInterface string
+	Ports                                          []struct{ Name, Protocol, Host, Pod string }
+}
+
+func (bg *bgPod) net() netJSON {
+	bg.t.Helper()
+	b, err := os.ReadFile(filepath.Join(bg.dir, "net.json"))
+	if err != nil {
+		bg.t.Fatalf("net.json: %v", err)
+	}
+	var n netJSON
+	if err := json.Unmarshal(b, &n); err != nil {
+		bg.t.Fatalf("net.json %s: %v", b, err)
+	}
+	return n
+}
+
+// boxGet does an HTTP GET from the box's network namespace (or one made in
+// it, by name) and returns the body. The connection is made on InNetNS's
+// thread itself: an http.Client would dial from other threads, which are
+// in the test machine's namespace.
+func boxGet(t *testing.T, p *boxPod, ns, url string) (string, error) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Close = true
+	var c net.Conn
+	if err := p.b.InNetNS(ns, func() (err error) {
+		c, err = net.DialTimeout("tcp4", req.URL.Host, 5*time.Second)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := req.Write(c); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// machineInterfaces asks machined, over the box's system bus, for the
+// network interfaces of the pod's machine (machinectl show omits them).
+func machineInterfaces(t *testing.T, p *boxPod, ctx context.Context, uuid string) []int32 {
+	t.Helper()
+	conn, err := p.b.SystemBus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var path dbus.ObjectPath
+	if err := conn.Object("org.freedesktop.machine1", "/org/freedesktop/machine1").CallWithContext(ctx,
+		"org.freedesktop.machine1.Manager.GetMachine", 0, "acirun-"+uuid).Store(&path); err != nil {
+		t.Fatal(err)
+	}
+	v, err := conn.Object("org.freedesktop.machine1", path).GetProperty("org.freedesktop.machine1.Machine.NetworkInterfaces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifs, _ := v.Value().([]int32)
+	return ifs
+}
+
+// inBox runs f in the box's network namespace.
+func inBox(t *testing.T, p *boxPod, f func() error) {
+	t.Helper()
+	if err := p.b.InNetNS("", f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPodNetwork(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	web := p.image(podImage(t, podManifest(t, "example.com/net-web", map[string]any{
+		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8080}},
+	}, "addrs", "+", "serve", ":8080"), nil))
+	client := p.image(podImage(t, podManifest(t, "example.com/net-client", nil, "sleep", "1h"), nil))
+
+	// One pod on the default network (no --net: the default).
+	a := p.startPod(ctx, "serving", web)
+	na := a.net()
+	addr, err := netip.ParseAddr(na.IP)
+	if err != nil || !netip.MustParsePrefix("172.16.28.0/24").Contains(addr) || na.Gateway != "172.16.28.1" ||
+		na.Network != "default" || na.Interface != "eth0" || !strings.HasPrefix(na.HostInterface, "ac-") {
+		t.Fatalf("net.json: %+v", na)
+	}
+	if !strings.Contains(a.out.String(), "addr eth0 "+na.IP+"/32") || !strings.Contains(a.out.String(), "addr lo 127.0.0.1/8") {
+		t.Errorf("the app does not see its address on eth0 and loopback:\n%s", a.out.String())
+	}
+	if len(na.Ports) != 1 || na.Ports[0].Host != "127.0.0.1:8080" || na.Ports[0].Pod != na.IP+":8080" {
+		t.Errorf("published ports: %+v, want http on 127.0.0.1:8080", na.Ports)
+	}
+	// The host reaches the pod at its address, and at the declared port on
+	// its own loopback.
+	for _, url := range []string{"http://" + na.IP + ":8080/", "http://127.0.0.1:8080/"} {
+		if body, err := boxGet(t, p, "", url); err != nil || body != "hello from testapp\n" {
+			t.Errorf("GET %s from the host: %q, %v", url, body, err)
+		}
+	}
+	var hostIndex int
+	inBox(t, p, func() error {
+		i, err := net.InterfaceByName(na.HostInterface)
+		if err != nil {
+			return err
+		}
+		hostIndex = i.Index
+		as, _ := i.Addrs()
+		var v4 []string
+		for _, a := range as {
+			if a.(*net.IPNet).IP.To4() != nil {
+				v4 = append(v4, a.String())
+			}
+		}
+		if len(v4) != 1 || v4[0] != "172.16.28.1/32" {
+			t.Errorf("host end %s has IPv4 addresses %v, want 172.16.28.1/32", na.HostInterface, v4)
+		}
+		return nil
+	})
+	if ifs := machineInterfaces(t, p, ctx, a.uuid); len(ifs) != 1 || ifs[0] != int32(hostIndex) {
+		t.Errorf("machined has the pod's interfaces as %v, want the host end's index %d", ifs, hostIndex)
+	}
+	if st, err := p.b.Output(ctx, p.acirun("status", a.uuid)...); err != nil ||
+		!strings.Contains(string(st), "\nnetwork=default\nip="+na.IP+"\nport-http=127.0.0.1:8080/tcp\n") {
+		t.Errorf("acirun status of a pod on the default network: %s %v", st, err)
+	}
+	lease := filepath.Join("/run/acirun/net/default", na.IP)
+	if b, err := p.b.Output(ctx, "cat", lease); err != nil || strings.TrimSpace(string(b)) != a.dir {
+		t.Errorf("lease %s: %q, %v; want the pod directory %s", lease, b, err, a.dir)
+	}
+
+	// A second pod publishing its port elsewhere, and a third that reaches
+	// the first through the host.
+	b := p.startPod(ctx, "serving", "--port=http:18080", web)
+	nb := b.net()
+	if nb.IP == na.IP {
+		t.Fatalf("two pods with the address %s", na.IP)
+	}
+	if len(nb.Ports) != 1 || nb.Ports[0].Host != "0.0.0.0:18080" {
+		t.Errorf("--port=http:18080: published %+v", nb.Ports)
+	}
+	if strings.Contains(b.out.String(), "not published") {
+		t.Errorf("the second pod, whose http --port names, tried its declared port too:\n%s", b.out.String())
+	}
+	if body, err := boxGet(t, p, "", "http://127.0.0.1:18080/"); err != nil || body != "hello from testapp\n" {
+		t.Errorf("GET the second pod on its --port: %q, %v", body, err)
+	}
+	c := p.startPod(ctx, "get ", client, "--exec=/testapp", "--", "get", "http://"+na.IP+":8080/", "+", "get", "http://172.16.28.1:18080/", "+", "sleep", "1h")
+	for deadline := time.Now().Add(15 * time.Second); strings.Count(c.out.String(), "\nget ") < 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"get http://" + na.IP + ":8080/ status=200 body=hello from testapp", // pod to pod
+		"get http://172.16.28.1:18080/ status=200 body=hello from testapp",  // pod to the host's published port
+	} {
+		if !strings.Contains(c.out.String(), want) {
+			t.Errorf("the client pod lacks %q:\n%s", want, c.out.String())
+		}
+	}
+
+	// Ended: link, lease and port are gone, and the address is free.
+	a.stop(p)
+	inBox(t, p, func() error {
+		if _, err := net.InterfaceByName(na.HostInterface); err == nil {
+			t.Errorf("the host end %s outlived its pod", na.HostInterface)
+		}
+		ln, err := net.Listen("tcp4", "127.0.0.1:8080")
+		if err != nil {
+			t.Errorf("127.0.0.1:8080 still taken after the pod ended: %v", err)
+		} else {
+			ln.Close()
+		}
+		return nil
+	})
+	if _, err := p.b.Output(ctx, "test", "!", "-e", lease); err != nil {
+		t.Errorf("the lease %s outlived its pod", lease)
+	}
+	b.stop(p)
+	c.stop(p)
+}
+
+// TestPodNetworkNAT: a pod reaches a network beyond the host (an "upstream"
+// namespace made in the box, routed from the box's own), and what arrives
+// there comes from the host's address: the pod's is masqueraded.
+func TestPodNetworkNAT(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, cmd := range [][]string{
+		{"ip", "netns", "add", "upstream"},
+		{"ip", "link", "add", "up-host", "type", "veth", "peer", "name", "up-world", "netns", "upstream"},
+		{"ip", "addr", "add", "198.51.100.2/24", "dev", "up-host"},
+		{"ip", "link", "set", "up-host", "up"},
+		{"ip", "-n", "upstream", "addr", "add", "198.51.100.1/24", "dev", "up-world"},
+		{"ip", "-n", "upstream", "link", "set", "up-world", "up"},
+		{"ip", "-n", "upstream", "link", "set", "lo", "up"},
+	} {
+		if err := p.b.Exec(ctx, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		p.b.Exec(context.Background(), "ip", "link", "del", "up-host")
+		p.b.Exec(context.Background(), "ip", "netns", "del", "upstream")
+	})
+	// The upstream server says who called.
+	var ln net.Listener
+	if err := p.b.InNetNS("upstream", func() (err error) {
+		ln, err = net.Listen("tcp4", "198.51.100.1:80")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		fmt.Fprintf(w, "from=%s\n", host)
+	}))
+
+	img := p.image(podImage(t, podManifest(t, "example.com/net-nat", nil, "get", "http://198.51.100.1/"), nil))
+	out, err := p.b.Output(ctx, p.acirun("run", "--insecure-options=image", img)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "get http://198.51.100.1/ status=200 body=from=198.51.100.2") {
+		t.Errorf("the pod's request upstream, want it from the host's 198.51.100.2:\n%s", out)
+	}
+}
+
+// TestPodNetworkBadInput: a port the pod asks for that is taken, or that no
+// app declares, refuses the pod and leaves no link, lease or pod running.
+func TestPodNetworkBadInput(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	web := p.image(podImage(t, podManifest(t, "example.com/net-bad", map[string]any{
+		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8080}},
+	}, "serve", ":8080"), nil))
+	var busy net.Listener
+	inBox(t, p, func() (err error) {
+		busy, err = net.Listen("tcp4", "0.0.0.0:18081")
+		return err
+	})
+	defer busy.Close()
+	links := func() []string {
+		var names []string
+		inBox(t, p, func() error {
+			ifs, err := net.Interfaces()
+			for _, i := range ifs {
+				if strings.HasPrefix(i.Name, "ac-") {
+					names = append(names, i.Name)
+				}
+			}
+			return err
+		})
+		return names
+	}
+	before := links()
+	leases, _ := p.b.Output(ctx, "ls", "/run/acirun/net/default")
+	for _, tc := range []struct {
+		port string
+		want []string
+	}{
+		{"--port=http:18081", []string{"publish port http on 0.0.0.0:18081", "address already in use"}},
+		{"--port=https:443", []string{"--port=https: no app of the pod declares a port named https (they declare http)"}},
+	} {
+		cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", tc.port, web)...)
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 254 {
+			t.Errorf("%s: %v, want exit code 254:\n%s", tc.port, err, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.port, w, out)
+			}
+		}
+	}
+	if after := links(); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("host ends before %v, after the refused pods %v", before, after)
+	}
+	if after, _ := p.b.Output(ctx, "ls", "/run/acirun/net/default"); string(after) != string(leases) {
+		t.Errorf("leases before:\n%s\nafter the refused pods:\n%s", leases, after)
+	}
+}
