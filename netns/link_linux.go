@@ -92,8 +92,11 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 // more than once.
 func (a *Attachment) Detach() error {
 	var errs []error
-	if l, err := netlink.LinkByName(a.HostIface); err == nil {
-		if a.HostIndex == 0 || l.Attrs().Index == a.HostIndex {
+	// Only the link Attach made: a name taken by another pod's link
+	// (Attach failed on it) is not ours to remove. A link made but never
+	// found goes when the pod's namespace does.
+	if l, err := netlink.LinkByName(a.HostIface); err == nil && a.HostIndex != 0 {
+		if l.Attrs().Index == a.HostIndex {
 			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
 				errs = append(errs, fmt.Errorf("network %s: remove %s: %w", a.Network.Name, a.HostIface, err))
 			}

@@ -315,6 +315,9 @@ func (r *RunRequest) validate() error {
 	} else if len(r.Apps) == 0 {
 		return errors.New("no image given (and no --pod-manifest)")
 	}
+	if len(r.Ports) > 0 && (r.Net == "host" || r.Net == "none") {
+		return fmt.Errorf("--port needs the default network, not --net=%s", r.Net)
+	}
 
 	vols := map[string]bool{}
 	for _, v := range r.Volumes {

@@ -171,6 +171,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--port http:localhost:80 a", `"localhost" is not an IPv4 address`},
 		{"--port http:80 --port http:81 a", "port http is published twice"},
 		{"--pod-manifest /p --port http:80", "remove --port"},
+		{"--net=host --port http:80 a", "--port needs the default network, not --net=host"},
 		{"--stop-timeout soon a", "not a duration"},
 		{"--stop-timeout -1s a", "must be positive"},
 		{"--inherit-env=maybe a", "not a boolean"},
