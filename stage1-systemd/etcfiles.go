@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -34,6 +35,53 @@ func resolvConf(servers, search []string) []byte {
 		fmt.Fprintf(&b, "nameserver %s\n", s)
 	}
 	return b.Bytes()
+}
+
+// podResolvConf is the resolv.conf a pod on the default network gets when
+// it asks for no DNS: the host's name servers, as far as the pod can reach
+// them. A loopback name server (systemd-resolved's 127.0.0.53, a local
+// dnsmasq) is the host's own and not the pod's, and the network is IPv4
+// only, so such servers are dropped; when only loopback ones were there,
+// resolved's list of its upstream servers (upstream,
+// /run/systemd/resolve/resolv.conf) is used instead, if given.
+// search, domain and options lines are kept. Nil when no server is left:
+// the image's own file stays.
+func podResolvConf(host, upstream []byte) []byte {
+	keep := func(conf []byte) (lines []string, servers int, local bool) {
+		for _, l := range strings.Split(string(conf), "\n") {
+			f := strings.Fields(l)
+			if len(f) == 0 || f[0][0] == '#' || f[0][0] == ';' {
+				continue
+			}
+			switch f[0] {
+			case "nameserver":
+				if len(f) < 2 {
+					continue
+				}
+				a, err := netip.ParseAddr(f[1])
+				if err != nil || a.IsLoopback() || !a.Is4() {
+					local = local || (err == nil && a.IsLoopback())
+					continue
+				}
+				servers++
+			case "search", "domain", "options":
+			default:
+				continue
+			}
+			lines = append(lines, strings.Join(f, " "))
+		}
+		return lines, servers, local
+	}
+	lines, n, local := keep(host)
+	if n == 0 && local && upstream != nil {
+		if ul, un, _ := keep(upstream); un > 0 {
+			lines, n = ul, un
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return []byte("# written by acirun stage1 from the host's name servers\n" + strings.Join(lines, "\n") + "\n")
 }
 
 // maxIDFile bounds how much of an image's /etc/passwd or /etc/group is read:

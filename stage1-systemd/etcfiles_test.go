@@ -97,3 +97,73 @@ func TestWriteExit(t *testing.T) {
 		t.Errorf("exit.json round trip: %+v", got)
 	}
 }
+
+func TestPodResolvConf(t *testing.T) {
+	const resolved = "# managed by systemd-resolved\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example\n"
+	const upstream = "nameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch corp.example\n"
+	for _, tc := range []struct {
+		name           string
+		host, upstream string
+		want           string // "" for no file
+	}{
+		{"plain servers kept", "nameserver 192.0.2.1\n; comment\n# comment\nsearch a.example b.example\nsortlist 10.0.0.0\n", "",
+			"nameserver 192.0.2.1\nsearch a.example b.example\n"},
+		{"resolved stub: its upstream servers (IPv4: the pod network's)", resolved, upstream, "nameserver 192.0.2.53\nsearch corp.example\n"},
+		{"resolved stub, no upstream list", resolved, "", ""},
+		{"resolved stub, upstream list empty", resolved, "# no servers\n", ""},
+		{"loopback and IPv6 dropped, others kept", "nameserver 127.0.0.1\nnameserver ::1\nnameserver fe80::1\nnameserver 198.51.100.7\n", upstream,
+			"nameserver 198.51.100.7\n"},
+		{"malformed lines dropped", "nameserver\nnameserver not-an-ip\nnameserver 192.0.2.9 extra\n", "", "nameserver 192.0.2.9 extra\n"},
+		{"empty", "", upstream, ""},
+	} {
+		var up []byte
+		if tc.upstream != "" {
+			up = []byte(tc.upstream)
+		}
+		got := podResolvConf([]byte(tc.host), up)
+		if tc.want == "" {
+			if got != nil {
+				t.Errorf("%s: %q, want no file", tc.name, got)
+			}
+			continue
+		}
+		if want := "# written by acirun stage1 from the host's name servers\n" + tc.want; string(got) != want {
+			t.Errorf("%s:\n%s\nwant:\n%s", tc.name, got, want)
+		}
+	}
+}
+
+// FuzzPodResolvConf: whatever the host's files hold, the pod's file names
+// only IPv4 servers off loopback and holds only the kinds of lines kept.
+func FuzzPodResolvConf(f *testing.F) {
+	f.Add([]byte("nameserver 127.0.0.53\nsearch a.example\n"), []byte("nameserver 192.0.2.53\n"))
+	f.Add([]byte("nameserver 192.0.2.1\noptions ndots:2\n"), []byte(nil))
+	f.Fuzz(func(t *testing.T, host, upstream []byte) {
+		out := podResolvConf(host, upstream)
+		if out == nil {
+			return
+		}
+		lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		servers := 0
+		for _, l := range lines[1:] {
+			f := strings.Fields(l)
+			if len(f) == 0 || strings.Join(f, " ") != l {
+				t.Fatalf("line %q in %q", l, out)
+			}
+			switch f[0] {
+			case "nameserver":
+				a, err := netip.ParseAddr(f[1])
+				if err != nil || !a.Is4() || a.IsLoopback() {
+					t.Fatalf("server %q in %q", f[1], out)
+				}
+				servers++
+			case "search", "domain", "options":
+			default:
+				t.Fatalf("line %q in %q", l, out)
+			}
+		}
+		if servers == 0 {
+			t.Fatalf("a file without servers: %q", out)
+		}
+	})
+}

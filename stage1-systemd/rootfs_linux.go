@@ -161,6 +161,14 @@ func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 	}
 	var resolv []byte
 	switch {
+	case len(o.dns) == 0 && len(o.dnsSearch) == 0 && o.net == "default":
+		// On its own network, a pod that asks for nothing resolves names
+		// as the host does, through servers it can reach.
+		host, err := os.ReadFile("/etc/resolv.conf")
+		if err == nil {
+			upstream, _ := os.ReadFile("/run/systemd/resolve/resolv.conf")
+			resolv = podResolvConf(host, upstream)
+		}
 	case len(o.dns) == 1 && o.dns[0] == "none", len(o.dns) == 0 && len(o.dnsSearch) == 0:
 	case len(o.dns) == 1 && o.dns[0] == "host":
 		b, err := os.ReadFile("/etc/resolv.conf")

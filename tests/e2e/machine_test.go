@@ -161,8 +161,8 @@ func TestPodMachineScope(t *testing.T) {
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/scope-pod", nil, "sleep", "1h"), nil))
 	cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", "--net=none", img, img, "--name=second")...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &lockedOutput{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -409,3 +409,42 @@ func TestPodNetworkBadInput(t *testing.T) {
 		t.Errorf("leases before:\n%s\nafter the refused pods:\n%s", leases, after)
 	}
 }
+
+// TestPodNetworkDNS: a pod on the default network that asks for no DNS gets
+// the host's name servers it can reach: behind systemd-resolved's stub,
+// resolved's upstream servers.
+func TestPodNetworkDNS(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conf, err := p.b.Path("/etc/resolv.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(conf, saved, 0o644)
+		p.b.Exec(context.Background(), "rm", "-rf", "/run/systemd/resolve")
+	})
+	if err := os.WriteFile(conf, []byte("nameserver 127.0.0.53\nsearch corp.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Exec(ctx, "mkdir", "-p", "/run/systemd/resolve"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.WriteFile("/run/systemd/resolve/resolv.conf", []byte("nameserver 192.0.2.53\nsearch corp.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := p.image(podImage(t, podManifest(t, "example.com/net-dns", nil, "cat", "/etc/resolv.conf"), nil))
+	out, err := p.b.Output(ctx, p.acirun("run", "--insecure-options=image", img)...)
+	if err != nil || !strings.Contains(string(out), "\nnameserver 192.0.2.53\nsearch corp.example\n") || strings.Contains(string(out), "127.0.0.53") {
+		t.Errorf("the pod's resolv.conf on the default network: %v\n%s", err, out)
+	}
+	out, err = p.b.Output(ctx, p.acirun("run", "--insecure-options=image", "--dns=198.51.100.53", img)...)
+	if err != nil || !strings.Contains(string(out), "nameserver 198.51.100.53\n") || strings.Contains(string(out), "192.0.2.53") {
+		t.Errorf("--dns on the default network: %v\n%s", err, out)
+	}
+}
