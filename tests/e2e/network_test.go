@@ -448,3 +448,53 @@ func TestPodNetworkDNS(t *testing.T) {
 		t.Errorf("--dns on the default network: %v\n%s", err, out)
 	}
 }
+
+// TestPodNetworkKilled: the supervisor killed with SIGKILL takes the pod
+// with it, and its link and published port go too (the kernel removes the
+// veth pair with the pod's namespace, the port with the process); the next
+// pod takes the port (the dead pod's lease is taken back when its address
+// is needed: netns.TestLeaseWrapsAndTakesBackStale).
+func TestPodNetworkKilled(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	web := p.image(podImage(t, podManifest(t, "example.com/net-killed", map[string]any{
+		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8081}},
+	}, "serve", ":8081"), nil))
+	a := p.startPod(ctx, "serving", web)
+	na := a.net()
+	pid, err := os.ReadFile(filepath.Join(a.dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Exec(ctx, "kill", "-KILL", strings.TrimSpace(string(pid))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("acirun run did not end after SIGKILL")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		gone := true
+		inBox(t, p, func() error {
+			_, err := net.InterfaceByName(na.HostInterface)
+			gone = err != nil
+			return nil
+		})
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host end %s outlived its killed pod by 10s", na.HostInterface)
+		}
+	}
+	b := p.startPod(ctx, "serving", web)
+	if nb := b.net(); len(nb.Ports) != 1 || nb.Ports[0].Host != "127.0.0.1:8081" {
+		t.Errorf("the next pod did not get the port back: %+v", nb.Ports)
+	}
+	if body, err := boxGet(t, p, "", "http://127.0.0.1:8081/"); err != nil || body != "hello from testapp\n" {
+		t.Errorf("GET the next pod: %q, %v", body, err)
+	}
+	b.stop(p)
+}
