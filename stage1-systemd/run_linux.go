@@ -133,6 +133,8 @@ func runPod(o *podOptions, args []string) (int, error) {
 	control := os.NewFile(uintptr(ctl[0]), "pod control socket")
 	defer control.Close()
 	goMsg := []byte{ctlGo}
+	// What systemctl status says of a running pod.
+	status := "Running " + strconv.Itoa(len(spec.apps)) + " app(s)"
 	var ifindices []int32
 	if o.net == "default" {
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
@@ -164,6 +166,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 			debugf(o, "port %s", m)
 		}
 		ifindices = []int32{int32(pn.att.HostIndex)}
+		status += " at " + pn.att.Addr.String()
 		goMsg = append(goMsg, ' ')
 		goMsg = append(goMsg, pn.att.Addr.String()+" "+pn.att.Gateway.String()...)
 	}
@@ -218,7 +221,7 @@ wait:
 		case ok := <-readyC:
 			readyC = nil
 			if ok {
-				notifyf("READY=1\nSTATUS=Running " + strconv.Itoa(len(spec.apps)) + " app(s)")
+				notifyf("READY=1\nSTATUS=" + status)
 			}
 		case ws = <-done:
 			break wait
