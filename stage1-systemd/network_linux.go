@@ -78,7 +78,7 @@ func portMaps(ports []portSpec, pod netip.Addr) []netns.PortMap {
 // that could not be published on the host's loopback. On error nothing is
 // left behind.
 func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir string, pid int) (*podNetwork, []string, error) {
-	n := netns.Default(o.netDir)
+	n := netns.Default(filepath.Join(o.runDir, "net"))
 	// A lease's owner is a pod directory; it still needs its address while
 	// its stage1 holds the pod's lock.
 	alive := func(owner string) bool {

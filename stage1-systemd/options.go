@@ -12,10 +12,12 @@ import (
 	"time"
 )
 
-// defaultNetDir holds the address leases of the pod networks unless
-// --net-dir says otherwise: one place per host, since addresses are the
-// host's, and gone at reboot with the pods that held them.
-const defaultNetDir = "/run/acirun/net"
+// defaultRunDir is where stage1 keeps the host's share of what its pods
+// need beyond one pod, and that must not outlive a boot, unless --run-dir
+// says otherwise: the pod networks' address leases (RUN-DIR/net) and the
+// metadata service's signing key (RUN-DIR/metadata). One place per host,
+// since addresses and pod identities are the host's.
+const defaultRunDir = "/run/acirun"
 
 // defaultStopTimeout is how long a stopping pod's apps get between SIGTERM and
 // SIGKILL when --stop-timeout is not given (systemd's default as well).
@@ -24,7 +26,7 @@ const defaultStopTimeout = 10 * time.Second
 // podOptions are the flags of `stage1 run`, passed unchanged to `stage1 init`.
 type podOptions struct {
 	net           string // "default", "host" or "none"
-	netDir        string // where the networks' address leases live
+	runDir        string // the host's runtime state shared by pods (defaultRunDir)
 	hostname      string
 	dns           []string // nameserver IPs, or the single word "host" or "none"
 	dnsSearch     []string
@@ -125,12 +127,12 @@ func (l listFlag) Set(v string) error {
 // parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
 // followed by exactly one POD-DIR.
 func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, error) {
-	o := &podOptions{net: "default", netDir: defaultNetDir, stopTimeout: defaultStopTimeout, controlFd: -1}
+	o := &podOptions{net: "default", runDir: defaultRunDir, stopTimeout: defaultStopTimeout, controlFd: -1}
 	fs := flag.NewFlagSet("stage1 "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var hosts, insecure []string
 	fs.StringVar(&o.net, "net", o.net, "network: default (a veth pair to the host, NAT beyond it), host (share the host's) or none (loopback only)")
-	fs.StringVar(&o.netDir, "net-dir", o.netDir, "directory of the networks' address leases")
+	fs.StringVar(&o.runDir, "run-dir", o.runDir, "the host's runtime state shared by pods: address leases, the metadata signing key")
 	fs.StringVar(&o.hostname, "hostname", "", "pod hostname (default acirun- and the UUID's first 8 characters)")
 	fs.Var(listFlag{&o.dns, true}, "dns", "nameserver IP (repeatable), or host, or none")
 	fs.Var(listFlag{&o.dnsSearch, true}, "dns-search", "DNS search domain (repeatable)")
@@ -158,8 +160,8 @@ func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, 
 	default:
 		return nil, fmt.Errorf("--net=%s: this stage1 supports default, host and none", o.net)
 	}
-	if !filepath.IsAbs(o.netDir) {
-		return nil, fmt.Errorf("--net-dir=%q: want an absolute path", o.netDir)
+	if !filepath.IsAbs(o.runDir) {
+		return nil, fmt.Errorf("--run-dir=%q: want an absolute path", o.runDir)
 	}
 	if o.stopTimeout < 0 {
 		return nil, fmt.Errorf("--stop-timeout=%s: must not be negative", o.stopTimeout)

@@ -73,14 +73,14 @@ func TestParsePodOptions(t *testing.T) {
 	}
 	// The defaults: the default network, its leases in /run/acirun/net;
 	// only init has a control socket.
-	if o, err := parsePodOptions("run", []string{"p"}, os.Stderr); err != nil || o.net != "default" || o.netDir != "/run/acirun/net" || o.controlFd != -1 {
+	if o, err := parsePodOptions("run", []string{"p"}, os.Stderr); err != nil || o.net != "default" || o.runDir != "/run/acirun" || o.controlFd != -1 {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
-	if o, err := parsePodOptions("init", []string{"--control-fd=3", "--net-dir=/r/net", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.netDir != "/r/net" {
+	if o, err := parsePodOptions("init", []string{"--control-fd=3", "--run-dir=/r", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.runDir != "/r" {
 		t.Errorf("init flags: %+v, %v", o, err)
 	}
 	for _, bad := range [][]string{
-		{}, {"a", "b"}, {"--net=bridge", "p"}, {"--net-dir=run/net", "p"}, {"--control-fd=3", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
+		{}, {"a", "b"}, {"--net=bridge", "p"}, {"--run-dir=run", "p"}, {"--control-fd=3", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
 		{"--hosts-entry=1.2.3.4", "p"}, {"--hosts-entry=1.2.3.4=bad name", "p"}, {"--hosts-entry=x=y", "p"},
 		{"--hostname=a\nb", "p"}, {"--insecure-options=everything", "p"}, {"--stop-timeout=-1s", "p"},
 		{"--dns-search=a\nnameserver 6.6.6.6", "p"},

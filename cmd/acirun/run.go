@@ -215,10 +215,10 @@ func (c *CLI) execStage1(pd *pod.Pod) error {
 	}
 	var runFlags []string
 	if c.RunDir != "" {
-		// The address leases of the pod networks are the host's, not a
-		// store's: they stay in stage1's /run/acirun/net unless the run
-		// directory is given.
-		runFlags = append(runFlags, "--net-dir="+filepath.Join(c.RunDir, "net"))
+		// What stage1 keeps for the host (address leases, the metadata
+		// key) is the host's, not a store's: it stays in /run/acirun
+		// unless the run directory is given.
+		runFlags = append(runFlags, "--run-dir="+c.RunDir)
 	}
 	argv := pod.Stage1Command(pd, self, runFlags...)
 	c.debugf("exec %s", strings.Join(argv, " "))

@@ -312,7 +312,7 @@ func loadDir(dir, uuid string) (*Pod, error) {
 // Stage1Command returns the argv that runs the pod: binary (the acirun
 // executable, e.g. /proc/self/exe resolved) then `stage1 run`, the flags
 // chosen at prepare time, the flags of this start (runFlags: where this
-// host keeps what does not outlive a boot, such as --net-dir), and the pod
+// host keeps what does not outlive a boot, --run-dir), and the pod
 // directory. `acirun run` and `run-prepared` exec it; a systemd unit runs
 // it as its main process.
 func Stage1Command(p *Pod, binary string, runFlags ...string) []string {
