@@ -42,9 +42,13 @@ func initMain(args []string) int {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 			return exitCodeFailure
 		}
-		if p.addr, p.gateway, err = parseGo(msg); err != nil {
+		var metadataURL string
+		if p.addr, p.gateway, metadataURL, err = parseGo(msg); err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 			return exitCodeFailure
+		}
+		if o.metadataURL == "" {
+			o.metadataURL = metadataURL
 		}
 		p.control = o.controlFd
 	}
@@ -81,7 +85,7 @@ type pod struct {
 // awaitGo waits for `stage1 run` to send its go message on the control
 // socket, and returns it.
 func awaitGo(fd int) (string, error) {
-	b := make([]byte, 128)
+	b := make([]byte, 512)
 	for {
 		n, err := unix.Read(fd, b)
 		if err == unix.EINTR {
@@ -97,21 +101,24 @@ func awaitGo(fd int) (string, error) {
 	}
 }
 
-// parseGo reads the pod's address and gateway from the go message, if it
-// carries them (a pod on a pod network).
-func parseGo(msg string) (addr, gateway netip.Addr, err error) {
+// parseGo reads the go message: on a pod network, the pod's address and
+// gateway, and the metadata service's URL if `stage1 run` serves one.
+func parseGo(msg string) (addr, gateway netip.Addr, metadataURL string, err error) {
 	f := strings.Fields(msg)
 	switch {
 	case len(f) == 1:
-		return addr, gateway, nil
-	case len(f) == 3:
+		return addr, gateway, "", nil
+	case len(f) == 3 || len(f) == 4:
 		addr, err1 := netip.ParseAddr(f[1])
 		gateway, err2 := netip.ParseAddr(f[2])
+		if len(f) == 4 {
+			metadataURL = f[3]
+		}
 		if err1 == nil && err2 == nil {
-			return addr, gateway, nil
+			return addr, gateway, metadataURL, nil
 		}
 	}
-	return addr, gateway, fmt.Errorf("control socket: bad go message %q", msg)
+	return addr, gateway, "", fmt.Errorf("control socket: bad go message %q", msg)
 }
 
 // startedAll tells `stage1 run`, once, that every app's main process has

@@ -136,22 +136,25 @@ func runPod(o *podOptions, args []string) (int, error) {
 	// What systemctl status says of a running pod.
 	status := "Running " + strconv.Itoa(len(spec.apps)) + " app(s)"
 	var ifindices []int32
+	// abort ends a pod whose PID 1 waits for us and has started nothing:
+	// it goes, and its network namespace with it.
+	abort := func(err error) (int, error) {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+				break
+			}
+		}
+		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
+		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
+	}
 	if o.net == "default" {
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		pn, warnings, err := attachNetwork(ctx, o, spec, podDir, pid)
 		cancel()
 		if err != nil {
-			// PID 1 waits for us and has started nothing: it goes, and
-			// its network namespace with it.
-			_ = unix.Kill(pid, unix.SIGKILL)
-			var ws unix.WaitStatus
-			for {
-				if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
-					break
-				}
-			}
-			_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
-			return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
+			return abort(err)
 		}
 		defer func() {
 			if err := pn.close(); err != nil {
@@ -169,6 +172,15 @@ func runPod(o *podOptions, args []string) (int, error) {
 		status += " at " + pn.att.Addr.String()
 		goMsg = append(goMsg, ' ')
 		goMsg = append(goMsg, pn.att.Addr.String()+" "+pn.att.Gateway.String()...)
+		if o.metadataURL == "" {
+			ms, err := startMetadata(podDir, o.runDir, pn.att.HostIface, pn.att.Gateway)
+			if err != nil {
+				return abort(err)
+			}
+			defer ms.Close()
+			debugf(o, "metadata service at %s", ms.URL)
+			goMsg = append(goMsg, " "+ms.URL...)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
 	m, err := registerMachine(ctx, spec.uuid, pid, ifindices)
@@ -260,7 +272,7 @@ const machinedTimeout = 10 * time.Second
 
 // The bytes of the control socket between `stage1 run` and PID 1.
 const (
-	ctlGo    = 'g' // run to PID 1: go on, the pod is registered; on a pod network "g ADDR GATEWAY"
+	ctlGo    = 'g' // run to PID 1: go on, the pod is registered; on a pod network "g ADDR GATEWAY [METADATA-URL]"
 	ctlReady = 'r' // PID 1 to run: every app's main process has started
 )
 

@@ -498,3 +498,69 @@ func TestPodNetworkKilled(t *testing.T) {
 	}
 	b.stop(p)
 }
+
+// TestPodMetadata: on the default network every app has AC_METADATA_URL,
+// served by its pod's own supervisor on the gateway: the pod's UUID, its
+// image's ID, and an identity signature that another pod verifies. A pod
+// that uses another's URL reaches only its own service, which refuses the
+// other's token.
+func TestPodMetadata(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/net-meta", nil, "sleep", "1h"), nil))
+	id := strings.TrimSpace(func() string {
+		out, err := p.b.Output(ctx, p.acirun("fetch", "--insecure-options=image", "--full", img)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}())
+	a := p.startPod(ctx, "meta-sign", img, "--exec=/testapp", "--", "env", "+",
+		"meta", "pod/uuid", "+", "meta", "apps/net-meta/image/id", "+", "meta-sign", "hello from a", "+", "sleep", "1h")
+	out := a.out.String()
+	var url, sig string
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "AC_METADATA_URL="); ok {
+			url = v
+		}
+		if v, ok := strings.CutPrefix(l, "meta-sign status=200 signature="); ok {
+			sig = v
+		}
+	}
+	if !strings.HasPrefix(url, "http://172.16.28.1:18112/") || len(url) != len("http://172.16.28.1:18112/")+32 {
+		t.Fatalf("AC_METADATA_URL=%q, want the gateway, port 18112 and a 128-bit token:\n%s", url, out)
+	}
+	for _, want := range []string{
+		"meta pod/uuid status=200 body=" + a.uuid,
+		"meta apps/net-meta/image/id status=200 body=" + id,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pod a lacks %q:\n%s", want, out)
+		}
+	}
+	if sig == "" {
+		t.Fatalf("pod a signed nothing:\n%s", out)
+	}
+
+	b := p.startPod(ctx, "meta-verify", img, "--exec=/testapp", "--",
+		"meta-verify", "hello from a", a.uuid, sig, "+", "meta-verify", "hello from b", a.uuid, sig, "+",
+		"get", url+"/acMetadata/v1/pod/uuid", "+", "sleep", "1h")
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(b.out.String(), "\nget ") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	outB := b.out.String()
+	for _, want := range []string{
+		"meta-verify status=200\nmeta-verify status=403\n", // a's signature verifies, only for what a signed
+		"get " + url + "/acMetadata/v1/pod/uuid status=401", // a's token at b's own service
+	} {
+		if !strings.Contains(outB, want) {
+			t.Errorf("pod b lacks %q:\n%s", want, outB)
+		}
+	}
+	a.stop(p)
+	b.stop(p)
+	if _, err := p.b.Output(ctx, "test", "-s", "/run/acirun/metadata/hmac.key"); err != nil {
+		t.Errorf("no host key in /run/acirun/metadata: %v", err)
+	}
+}

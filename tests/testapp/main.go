@@ -25,6 +25,10 @@
 //	                     prints "serving HOST:PORT" once listening (port 0 works)
 //	get URL              an HTTP GET (5s timeout): "get URL status=N body=FIRST-LINE" or "get URL error=..."
 //	addrs                every interface's addresses: "addr NAME PREFIX", in order
+//	meta PATH            GET $AC_METADATA_URL/acMetadata/v1/PATH: "meta PATH status=N body=FIRST-LINE"
+//	meta-sign CONTENT    POST pod/hmac/sign: "meta-sign status=N signature=SIG"
+//	meta-verify CONTENT UUID SIG
+//	                     POST pod/hmac/verify: "meta-verify status=N"
 //	ignore-sigterm [D]   ignores SIGTERM, prints "ignoring SIGTERM", sleeps D (default 1h)
 //	fds                  the open file descriptors: "fd=N target=..."
 //	zombies              orphans children that exit, waits, prints zombies=N
@@ -45,6 +49,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -165,6 +170,15 @@ func run(cmd string, args []string) {
 	case "addrs":
 		nargs(cmd, args, 0)
 		addrs()
+	case "meta":
+		nargs(cmd, args, 1)
+		meta("meta "+args[0], "GET", args[0], nil)
+	case "meta-sign":
+		nargs(cmd, args, 1)
+		meta("meta-sign", "POST", "pod/hmac/sign", url.Values{"content": {args[0]}})
+	case "meta-verify":
+		nargs(cmd, args, 3)
+		meta("meta-verify", "POST", "pod/hmac/verify", url.Values{"content": {args[0]}, "uuid": {args[1]}, "signature": {args[2]}})
 	case "ignore-sigterm":
 		d := time.Hour
 		if len(args) > 1 {
@@ -361,6 +375,43 @@ func get(url string) {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	line, _, _ := strings.Cut(string(b), "\n")
 	fmt.Printf("get %s status=%d body=%s\n", url, resp.StatusCode, line)
+}
+
+// meta asks the pod's metadata service, at AC_METADATA_URL.
+func meta(what, method, path string, form url.Values) {
+	base := os.Getenv("AC_METADATA_URL")
+	if base == "" {
+		fmt.Printf("%s error=no AC_METADATA_URL\n", what)
+		return
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, base+"/acMetadata/v1/"+path, body)
+	if err != nil {
+		fmt.Printf("%s error=%v\n", what, err)
+		return
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		fmt.Printf("%s error=%v\n", what, err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	line, _, _ := strings.Cut(string(b), "\n")
+	switch what {
+	case "meta-sign":
+		fmt.Printf("%s status=%d signature=%s\n", what, resp.StatusCode, line)
+	case "meta-verify":
+		fmt.Printf("%s status=%d\n", what, resp.StatusCode)
+	default:
+		fmt.Printf("%s status=%d body=%s\n", what, resp.StatusCode, line)
+	}
 }
 
 // addrs prints the addresses of every interface.
