@@ -551,7 +551,7 @@ func TestPodMetadata(t *testing.T) {
 	}
 	outB := b.out.String()
 	for _, want := range []string{
-		"meta-verify status=200\nmeta-verify status=403\n", // a's signature verifies, only for what a signed
+		"meta-verify status=200\nmeta-verify status=403\n",  // a's signature verifies, only for what a signed
 		"get " + url + "/acMetadata/v1/pod/uuid status=401", // a's token at b's own service
 	} {
 		if !strings.Contains(outB, want) {
