@@ -193,6 +193,9 @@ func appEnv(app *appSpec, metadataURL string) []string {
 	if metadataURL != "" {
 		env = append(env, [2]string{"AC_METADATA_URL", metadataURL})
 	}
+	if app.notify && app.notifySocket != "" {
+		env = append(env, [2]string{"NOTIFY_SOCKET", app.notifySocket})
+	}
 	env = append(env, [2]string{"container", "acirun"})
 	for _, kv := range app.env {
 		replaced := false

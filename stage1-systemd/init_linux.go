@@ -77,6 +77,7 @@ type pod struct {
 	codeSet  bool
 	timer    *time.Timer
 	control  int // the control socket to `stage1 run` until the apps have started, or -1
+	notified chan int // index in apps of an app that sent READY=1
 	// addr and gateway are the pod's address on its pod network, and the
 	// host's: zero unless it is on one.
 	addr, gateway netip.Addr
@@ -121,14 +122,49 @@ func parseGo(msg string) (addr, gateway netip.Addr, metadataURL string, err erro
 	return addr, gateway, "", fmt.Errorf("control socket: bad go message %q", msg)
 }
 
+// listenNotify binds the abstract socket on which app i sends its
+// sd_notify messages, and passes each READY=1 on to the event loop.
+func (p *pod) listenNotify(i int, name string) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("notify socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: name}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("notify socket %s: %w", name, err)
+	}
+	if p.notified == nil {
+		p.notified = make(chan int, len(p.apps)+8)
+	}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, _, err := unix.Recvfrom(fd, b, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			for _, l := range strings.Split(string(b[:n]), "\n") {
+				if l == "READY=1" {
+					p.notified <- i
+				}
+			}
+		}
+	}()
+	return nil
+}
+
 // startedAll tells `stage1 run`, once, that every app's main process has
-// started, for it to tell systemd the pod is ready.
+// started, and every app that tells when it is ready has, for it to tell
+// systemd the pod is ready.
 func (p *pod) startedAll() {
 	if p.control < 0 {
 		return
 	}
 	for _, r := range p.apps {
-		if !r.started {
+		if !r.started || (r.notify && !r.ready) {
 			return
 		}
 	}
@@ -153,6 +189,8 @@ type appRun struct {
 	exited   bool
 	handlers int   // event handlers running
 	listen   []int // socket-activated fds for main, closed once it started
+	notify   bool  // the app tells when it is ready (sd_notify READY=1)
+	ready    bool  // it has
 }
 
 type proc struct {
@@ -237,8 +275,13 @@ func (p *pod) setup() error {
 	}
 	cm, cgErr := findCgroups()
 	for i, a := range spec.apps {
-		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}, listen: listen[i]}
+		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}, listen: listen[i], notify: a.notify}
 		p.apps = append(p.apps, r)
+		if a.notify {
+			if err := p.listenNotify(len(p.apps)-1, a.notifySocket); err != nil {
+				return fmt.Errorf("app %s: %w", a.name, err)
+			}
+		}
 		if err := p.reportIsolators(a); err != nil {
 			return fmt.Errorf("app %s: %w", a.name, err)
 		}
@@ -293,6 +336,12 @@ func (p *pod) supervise() int {
 			}
 		case <-p.timer.C:
 			p.escalate()
+		case i := <-p.notified:
+			if r := p.apps[i]; !r.ready {
+				r.ready = true
+				p.debugf("app %s: ready", r.name)
+				p.startedAll()
+			}
 		}
 	}
 	// Stray processes (daemons the apps left behind) go with the pod.

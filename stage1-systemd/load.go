@@ -1,7 +1,11 @@
 package stage1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -67,6 +71,14 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			workDir:  a.WorkingDir(),
 			readOnly: ra.ReadOnlyRootFS,
 			imageDir: filepath.Join(podDir, "apps", name, "image"),
+		}
+		notify, err := imageSupportsNotify(filepath.Join(as.imageDir, "manifest"))
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+		as.notify = notify
+		if notify {
+			as.notifySocket = notifySocketName(spec.uuid, name)
 		}
 		for _, port := range a.Ports {
 			n := port.Count
@@ -146,6 +158,36 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 		}
 	}
 	return spec, nil
+}
+
+// notifySocketName is the abstract unix socket (in the pod's network
+// namespace, so no file in any root) on which PID 1 hears an app's sd_notify
+// messages. Names too long for a socket address are shortened to a hash.
+func notifySocketName(uuid, app string) string {
+	n := "@acirun/" + uuid + "/" + app
+	if len(n) > 100 {
+		sum := sha256.Sum256([]byte(app))
+		n = "@acirun/" + uuid + "/" + hex.EncodeToString(sum[:16])
+	}
+	return n
+}
+
+// imageSupportsNotify reads the image manifest of an app for the
+// annotation appc.io/executor/supports-systemd-notify. A pod directory
+// without it (only in tests) means no.
+func imageSupportsNotify(path string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("image manifest: %w", err)
+	}
+	im, err := aci.ParseImageManifest(b)
+	if err != nil {
+		return false, fmt.Errorf("image manifest %s: %w", path, err)
+	}
+	return im.Annotations.SupportsSystemdNotify(), nil
 }
 
 func volumeFromManifest(v aci.Volume, podDir string) (*volumeSpec, error) {

@@ -241,3 +241,40 @@ func TestPodMachineScope(t *testing.T) {
 		t.Errorf("the pod warned:\n%s", out.String())
 	}
 }
+
+// TestPodUnitNotifyApp: an image whose app tells systemd when it is ready
+// (appc.io/executor/supports-systemd-notify) makes its pod's Type=notify
+// unit wait for the app's own READY=1, sent to the NOTIFY_SOCKET the pod
+// gives it, not just for its start.
+func TestPodUnitNotifyApp(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, manifest("example.com/notify-app", nil, map[string]any{
+		"annotations": []map[string]string{{"name": "appc.io/executor/supports-systemd-notify", "value": "true"}},
+	}, "env", "+", "sleep", "2s", "+", "notify", "READY=1", "+", "sleep", "1h"), nil))
+	start := time.Now()
+	out, code := p.systemdRun(ctx, append([]string{"--unit=pod-notify-app", "--collect",
+		"-p", "Type=notify", "-p", "KillMode=mixed", "-p", "TimeoutStartSec=30s"},
+		p.acirun("run", "--insecure-options=image", "--net=none", img)...)...)
+	if code != 0 {
+		j, _ := p.b.Journal(ctx, "pod-notify-app.service")
+		t.Fatalf("systemd-run: exit %d\n%s\njournal:\n%s", code, out, j)
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Errorf("the unit was up after %v, before the app said it was ready (after 2s)", d)
+	}
+	uuid := onlyPod(t, p.data)
+	journal, _ := p.b.Journal(ctx, "pod-notify-app.service")
+	for _, want := range []string{"NOTIFY_SOCKET=@acirun/" + uuid + "/notify-app", "notify READY=1 ok"} {
+		if !strings.Contains(journal, want) {
+			t.Errorf("the journal lacks %q:\n%s", want, journal)
+		}
+	}
+	if st := p.show(ctx, "pod-notify-app.service", "ActiveState"); st["ActiveState"] != "active" {
+		t.Errorf("pod-notify-app.service: %v", st)
+	}
+	if err := p.b.Exec(ctx, "systemctl", "stop", "pod-notify-app.service"); err != nil {
+		t.Fatal(err)
+	}
+}

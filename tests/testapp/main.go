@@ -25,6 +25,7 @@
 //	                     prints "serving HOST:PORT" once listening (port 0 works)
 //	get URL              an HTTP GET (5s timeout): "get URL status=N body=FIRST-LINE" or "get URL error=..."
 //	addrs                every interface's addresses: "addr NAME PREFIX", in order
+//	notify STATE         sends STATE (e.g. READY=1) to $NOTIFY_SOCKET: "notify STATE ok" or an error line
 //	meta PATH            GET $AC_METADATA_URL/acMetadata/v1/PATH: "meta PATH status=N body=FIRST-LINE"
 //	meta-sign CONTENT    POST pod/hmac/sign: "meta-sign status=N signature=SIG"
 //	meta-verify CONTENT UUID SIG
@@ -170,6 +171,9 @@ func run(cmd string, args []string) {
 	case "addrs":
 		nargs(cmd, args, 0)
 		addrs()
+	case "notify":
+		nargs(cmd, args, 1)
+		notify(args[0])
 	case "meta":
 		nargs(cmd, args, 1)
 		meta("meta "+args[0], "GET", args[0], nil)
@@ -375,6 +379,25 @@ func get(url string) {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	line, _, _ := strings.Cut(string(b), "\n")
 	fmt.Printf("get %s status=%d body=%s\n", url, resp.StatusCode, line)
+}
+
+// notify sends one sd_notify message, as an app that supports it would.
+func notify(state string) {
+	name := os.Getenv("NOTIFY_SOCKET")
+	if name == "" {
+		fmt.Printf("notify %s error=no NOTIFY_SOCKET\n", state)
+		return
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err == nil {
+		_, err = c.Write([]byte(state))
+		c.Close()
+	}
+	if err != nil {
+		fmt.Printf("notify %s error=%v\n", state, err)
+		return
+	}
+	fmt.Printf("notify %s ok\n", state)
 }
 
 // meta asks the pod's metadata service, at AC_METADATA_URL.
