@@ -76,7 +76,7 @@ type pod struct {
 	code     int
 	codeSet  bool
 	timer    *time.Timer
-	control  int // the control socket to `stage1 run` until the apps have started, or -1
+	control  int      // the control socket to `stage1 run` until the apps have started, or -1
 	notified chan int // index in apps of an app that sent READY=1
 	// addr and gateway are the pod's address on its pod network, and the
 	// host's: zero unless it is on one.
