@@ -105,6 +105,19 @@ func registerMachine(ctx context.Context, uuid string, leader int, ifindices []i
 // systemBus connects to the system bus and authenticates as our uid,
 // without a user name lookup (acirun is static).
 func systemBus(ctx context.Context) (*dbus.Conn, error) {
+	if os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") == "" {
+		// godbus says only "system bus not found" when neither of the
+		// usual sockets is there: that is a host without a bus.
+		found := false
+		for _, p := range []string{"/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket"} {
+			if _, err := os.Stat(p); err == nil {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%w (no system bus socket)", errNoMachined)
+		}
+	}
 	conn, err := dbus.SystemBusPrivate(dbus.WithContext(ctx))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
