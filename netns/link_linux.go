@@ -23,13 +23,17 @@ type Attachment struct {
 	HostIndex int        // its interface index on the host
 	Addr      netip.Addr // the pod's address
 	Gateway   netip.Addr // the host end's address
+	// NATError, if not nil, says why the host does not masquerade the
+	// network's traffic: the pod reaches the host and other pods only.
+	NATError error
 }
 
 // Attach puts the pod whose PID 1 is podPid on network n: it leases an
 // address to owner, makes the veth pair hostIface (on the host, in the
 // caller's network namespace) and PodInterface (in podPid's namespace),
 // gives the host end the gateway address and a route to the pod, and makes
-// sure the host forwards and masquerades the network's traffic. The pod's
+// sure the host forwards and masquerades the network's traffic (a failure
+// of the last is no error: see NATError). The pod's
 // end is left down and unaddressed: PID 1 configures it with
 // ConfigurePod. On error nothing is left behind.
 func (n Network) Attach(ctx context.Context, owner string, alive func(string) bool, hostIface string, podPid int) (_ *Attachment, err error) {
@@ -82,7 +86,9 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	if err := ensureMasquerade(n.Subnet); err != nil {
-		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		// A kernel without nftables: the pod still reaches the host and
+		// the other pods, and the caller says that it reaches no further.
+		a.NATError = fmt.Errorf("network %s: no NAT beyond the host: %w", n.Name, err)
 	}
 	return a, nil
 }

@@ -89,10 +89,15 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	if err != nil {
 		return nil, nil, err
 	}
+	var warnings []string
+	if att.NATError != nil {
+		warnings = append(warnings, fmt.Sprintf("WARNING: %v", att.NATError))
+	}
 	maps := portMaps(spec.ports, att.Addr)
-	pub, warnings, err := netns.Publish(maps, func(format string, args ...any) {
+	pub, portWarnings, err := netns.Publish(maps, func(format string, args ...any) {
 		debugf(o, format, args...)
 	})
+	warnings = append(warnings, portWarnings...)
 	if err != nil {
 		att.Detach()
 		return nil, nil, err
