@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,91 @@ func TestGCUnits(t *testing.T) {
 	}
 	if st := p.show(ctx, "acirun-gc.service", "Result", "ActiveState"); st["Result"] != "success" || st["ActiveState"] != "inactive" {
 		t.Errorf("acirun-gc.service after its run: %v", st)
+	}
+}
+
+// TestAciTemplateUnitDiscovery: the brief's own example, end to end. Nothing
+// is in the store: `systemctl start aci@example.com-disc\x2dapp:1.0.service`
+// makes the unit resolve the name by appc discovery over https (a server of
+// the test on the box's 127.0.0.1:443, its CA given to the unit in a
+// drop-in, as an administrator would), fetch the image and its signature,
+// verify it with the key trusted by discovery, and run it.
+func TestAciTemplateUnitDiscovery(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p.installUnits(ctx)
+	ca := newCA(t)
+	var ln net.Listener
+	if err := p.b.InNetNS("", func() (err error) {
+		ln, err = net.Listen("tcp4", "127.0.0.1:443")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := ca.serve(t, ln, "example.com")
+	addHosts(t, p.b, "127.0.0.1 example.com")
+	caFile := filepath.Join(p.dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.net.CAPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dropIn := "/etc/systemd/system/aci@.service.d/ca.conf"
+	if err := p.b.Exec(ctx, "mkdir", "-p", filepath.Dir(dropIn)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.WriteFile(dropIn, []byte("[Service]\nEnvironment=SSL_CERT_FILE="+caFile+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const unit = `aci@example.com-disc\x2dapp:1.0.service`
+	t.Cleanup(func() {
+		c := context.Background()
+		p.b.Exec(c, "systemctl", "stop", unit)
+		p.b.Exec(c, "rm", "-rf", filepath.Dir(dropIn))
+		p.b.Exec(c, "systemctl", "daemon-reload")
+	})
+	if err := p.b.Exec(ctx, "systemctl", "daemon-reload"); err != nil {
+		t.Fatal(err)
+	}
+
+	alice := newSigner(t, "alice")
+	srv.put("/keys/alice.gpg", mustRead(t, alice.arm))
+	tpl := "https://example.com/images/{name}-{version}-{os}-{arch}.{ext}"
+	srv.put("/?ac-discovery=1", []byte(`<html><head>
+<meta name="ac-discovery" content="example.com `+tpl+`">
+<meta name="ac-discovery-pubkeys" content="example.com https://example.com/keys/alice.gpg">
+</head></html>`))
+	img := makeACI(t, manifest("example.com/disc-app", map[string]string{"version": "1.0"}, nil, "hostname", "+", "sleep", "1h"), nil)
+	alice.sign(img)
+	srv.putFile("/images/example.com/disc-app-1.0-linux-"+appcArch()+".aci", img)
+
+	if err := p.b.Exec(ctx, "env", "SSL_CERT_FILE="+caFile, "acirun", "trust", "--prefix=example.com/disc-app", "--skip-fingerprint-review"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Exec(ctx, "systemctl", "start", unit); err != nil {
+		j, _ := p.b.Journal(ctx, unit)
+		t.Fatalf("%v\njournal:\n%s", err, j)
+	}
+	if st := p.show(ctx, unit, "ActiveState", "SubState"); st["ActiveState"] != "active" || st["SubState"] != "running" {
+		t.Errorf("%s: %v", unit, st)
+	}
+	uuid := onlyPod(t, p.defaultData())
+	var journal string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		journal, _ = p.b.Journal(ctx, unit)
+		if strings.Contains(journal, "hostname=acirun-"+uuid[:8]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal of %s lacks the app's output:\n%s", unit, journal)
+		}
+	}
+	if strings.Contains(journal, "WARNING") || strings.Contains(journal, "insecure") {
+		t.Errorf("the unit warned:\n%s", journal)
+	}
+	if n := len(only(srv.requests(), "/images/example.com/disc-app-1.0-linux-"+appcArch()+".aci.asc")); n != 1 {
+		t.Errorf("the unit fetched the signature %d times, want 1", n)
+	}
+	if err := p.b.Exec(ctx, "systemctl", "stop", unit); err != nil {
+		t.Fatal(err)
 	}
 }
