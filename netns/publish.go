@@ -23,6 +23,7 @@ type PortMap struct {
 	Implicit bool
 }
 
+// String says what the map does, for logs: "http (tcp) 127.0.0.1:8080 -> 172.16.28.2:8080".
 func (m PortMap) String() string {
 	return fmt.Sprintf("%s (%s) %s -> %s", m.Name, m.Protocol, m.Host, m.Pod)
 }

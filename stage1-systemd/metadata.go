@@ -124,6 +124,8 @@ const (
 	contentText = "text/plain; charset=us-ascii"
 )
 
+// ServeHTTP answers one request: the token first (401 if it is not the
+// pod's), then the endpoint (404 if there is none, 405 for another method).
 func (s *metadataService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if subtle.ConstantTimeCompare([]byte(token), []byte(s.token)) != 1 {
