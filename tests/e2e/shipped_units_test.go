@@ -54,6 +54,21 @@ func (p *boxPod) installUnits(ctx context.Context) {
 	})
 }
 
+// waitJournal waits up to 10 s for the journal of unit to hold want (an
+// app's output, which may come after the unit is up) and returns it.
+func (p *boxPod) waitJournal(ctx context.Context, unit, want string) string {
+	p.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		journal, _ := p.b.Journal(ctx, unit)
+		if strings.Contains(journal, want) {
+			return journal
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("journal of %s lacks %q:\n%s", unit, want, journal)
+		}
+	}
+}
+
 // defaultData is the host's path to the box's /var/lib/acirun.
 func (p *boxPod) defaultData() string {
 	p.t.Helper()
@@ -115,16 +130,7 @@ func TestAciTemplateUnit(t *testing.T) {
 	if m := p.machineOf(ctx, uuid); m["Unit"] != u {
 		t.Errorf("machine of the pod: %v, want unit %s", m, u)
 	}
-	var journal string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		journal, _ = p.b.Journal(ctx, u)
-		if strings.Contains(journal, "hostname=acirun-"+uuid[:8]) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("journal of %s lacks the app's output:\n%s", u, journal)
-		}
-	}
+	journal := p.waitJournal(ctx, u, "hostname=acirun-"+uuid[:8])
 	if strings.Contains(journal, "WARNING") || strings.Contains(journal, "insecure") {
 		t.Errorf("the pod of a signed image warned:\n%s", journal)
 	}
@@ -268,16 +274,7 @@ func TestAciTemplateUnitDiscovery(t *testing.T) {
 		t.Errorf("%s: %v", unit, st)
 	}
 	uuid := onlyPod(t, p.defaultData())
-	var journal string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		journal, _ = p.b.Journal(ctx, unit)
-		if strings.Contains(journal, "hostname=acirun-"+uuid[:8]) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("journal of %s lacks the app's output:\n%s", unit, journal)
-		}
-	}
+	journal := p.waitJournal(ctx, unit, "hostname=acirun-"+uuid[:8])
 	if strings.Contains(journal, "WARNING") || strings.Contains(journal, "insecure") {
 		t.Errorf("the unit warned:\n%s", journal)
 	}
