@@ -102,24 +102,34 @@ func awaitGo(fd int) (string, error) {
 	}
 }
 
-// parseGo reads the go message: on a pod network, the pod's address and
-// gateway, and the metadata service's URL if `stage1 run` serves one.
+// parseGo reads the go message: "g", then on a pod network the pod's
+// address and gateway (addr=, gateway=), and the metadata service's URL
+// (metadata=) if `stage1 run` serves one.
 func parseGo(msg string) (addr, gateway netip.Addr, metadataURL string, err error) {
 	f := strings.Fields(msg)
-	switch {
-	case len(f) == 1:
-		return addr, gateway, "", nil
-	case len(f) == 3 || len(f) == 4:
-		addr, err1 := netip.ParseAddr(f[1])
-		gateway, err2 := netip.ParseAddr(f[2])
-		if len(f) == 4 {
-			metadataURL = f[3]
+	if len(f) == 0 || f[0] != string(ctlGo) {
+		return addr, gateway, "", fmt.Errorf("control socket: bad go message %q", msg)
+	}
+	for _, kv := range f[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "addr":
+			addr, err = netip.ParseAddr(v)
+		case "gateway":
+			gateway, err = netip.ParseAddr(v)
+		case "metadata":
+			metadataURL = v
+		default:
+			err = fmt.Errorf("unknown field %q", k)
 		}
-		if err1 == nil && err2 == nil {
-			return addr, gateway, metadataURL, nil
+		if err != nil {
+			return netip.Addr{}, netip.Addr{}, "", fmt.Errorf("control socket: go message %q: %w", msg, err)
 		}
 	}
-	return addr, gateway, "", fmt.Errorf("control socket: bad go message %q", msg)
+	if addr.IsValid() != gateway.IsValid() {
+		return netip.Addr{}, netip.Addr{}, "", fmt.Errorf("control socket: go message %q: an address without a gateway", msg)
+	}
+	return addr, gateway, metadataURL, nil
 }
 
 // listenNotify binds the abstract socket on which app i sends its

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -30,12 +31,11 @@ type metadataServer struct {
 	URL  string // AC_METADATA_URL
 }
 
-// startMetadata serves the pod's metadata on gateway:metadataPort, taking
-// only connections that come over the pod's link hostIface (the socket is
-// bound to it, so every pod's supervisor has the same address and port for
-// its own pod, and no pod reaches another's), at a URL with a fresh token.
-func startMetadata(podDir, runDir, hostIface string, gateway netip.Addr) (*metadataServer, error) {
-	key, err := metadataKey(filepath.Join(runDir, "metadata", "hmac.key"))
+// startMetadata serves the pod's metadata on a listener the pod can reach,
+// at a URL with a fresh token. Where the listener is depends on the pod's
+// network (metadataListener).
+func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*metadataServer, error) {
+	key, err := metadataKey(filepath.Join(o.runDir, "metadata", "hmac.key"))
 	if err != nil {
 		return nil, err
 	}
@@ -48,31 +48,102 @@ func startMetadata(podDir, runDir, hostIface string, gateway netip.Addr) (*metad
 	if err != nil {
 		return nil, err
 	}
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, hostIface)
-		})
-		if err == nil {
-			err = serr
-		}
-		return err
-	}}
-	addr := netip.AddrPortFrom(gateway, metadataPort)
-	ln, err := lc.Listen(context.Background(), "tcp4", addr.String())
+	ln, host, err := metadataListener(o.net, pn, pid)
 	if err != nil {
-		return nil, fmt.Errorf("metadata service on %s (%s): %w", addr, hostIface, err)
+		return nil, fmt.Errorf("metadata service: %w", err)
 	}
 	m := &metadataServer{
 		srv:  &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute},
 		done: make(chan struct{}),
-		URL:  fmt.Sprintf("http://%s/%s", addr, token),
+		URL:  fmt.Sprintf("http://%s/%s", host, token),
 	}
 	go func() {
 		defer close(m.done)
 		m.srv.Serve(ln)
 	}()
 	return m, nil
+}
+
+// metadataListener opens where the pod finds its metadata service, and
+// returns the host:port for its URL:
+//
+//   - default network: the gateway, port metadataPort, on a socket bound to
+//     the pod's own link, so that every pod's supervisor has the same address
+//     and no pod reaches another's;
+//   - none: port metadataPort on the pod's own loopback, a socket made in
+//     the pod's network namespace (from a thread that enters it and is
+//     thrown away), reachable by nothing else;
+//   - host: a free port on the host's 127.0.0.1, which the pod shares.
+//
+// The token keeps others out wherever others can connect.
+func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, string, error) {
+	switch network {
+	case "default":
+		iface := pn.att.HostIface
+		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface)
+			})
+			if err == nil {
+				err = serr
+			}
+			return err
+		}}
+		addr := netip.AddrPortFrom(pn.att.Gateway, metadataPort).String()
+		ln, err := lc.Listen(context.Background(), "tcp4", addr)
+		if err != nil {
+			return nil, "", fmt.Errorf("listen on %s (%s): %w", addr, iface, err)
+		}
+		return ln, addr, nil
+	case "none":
+		// 0.0.0.0: the namespace has nothing but loopback, whose
+		// 127.0.0.1 exists only once PID 1 brings it up.
+		ln, err := listenInNetNS(pid, fmt.Sprintf("0.0.0.0:%d", metadataPort))
+		if err != nil {
+			return nil, "", err
+		}
+		return ln, fmt.Sprintf("127.0.0.1:%d", metadataPort), nil
+	default:
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, "", fmt.Errorf("listen on the host's loopback: %w", err)
+		}
+		return ln, ln.Addr().String(), nil
+	}
+}
+
+// listenInNetNS opens a TCP listener on addr inside the network namespace
+// of process pid. The socket is made on an OS thread that joins the
+// namespace and is never given back to the Go scheduler (the goroutine
+// ends locked, so the runtime ends the thread); the listener serves from
+// any thread afterwards.
+func listenInNetNS(pid int, addr string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+		if err != nil {
+			ch <- result{err: fmt.Errorf("pod network namespace: %w", err)}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("enter the pod network namespace: %w", err)}
+			return
+		}
+		ln, err := net.Listen("tcp4", addr)
+		if err != nil {
+			err = fmt.Errorf("listen on %s in the pod: %w", addr, err)
+		}
+		ch <- result{ln, err}
+	}()
+	r := <-ch
+	return r.ln, r.err
 }
 
 // Close stops the service and waits for it.

@@ -149,6 +149,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
 		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
 	}
+	var network *podNetwork
 	if o.net == "default" {
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		pn, warnings, err := attachNetwork(ctx, o, spec, podDir, pid)
@@ -170,17 +171,17 @@ func runPod(o *podOptions, args []string) (int, error) {
 		}
 		ifindices = []int32{int32(pn.att.HostIndex)}
 		status += " at " + pn.att.Addr.String()
-		goMsg = append(goMsg, ' ')
-		goMsg = append(goMsg, pn.att.Addr.String()+" "+pn.att.Gateway.String()...)
-		if o.metadataURL == "" {
-			ms, err := startMetadata(podDir, o.runDir, pn.att.HostIface, pn.att.Gateway)
-			if err != nil {
-				return abort(err)
-			}
-			defer ms.Close()
-			debugf(o, "metadata service at %s", ms.URL)
-			goMsg = append(goMsg, " "+ms.URL...)
+		goMsg = append(goMsg, " addr="+pn.att.Addr.String()+" gateway="+pn.att.Gateway.String()...)
+		network = pn
+	}
+	if o.metadataURL == "" {
+		ms, err := startMetadata(o, podDir, network, pid)
+		if err != nil {
+			return abort(err)
 		}
+		defer ms.Close()
+		debugf(o, "metadata service at %s", ms.URL)
+		goMsg = append(goMsg, " metadata="+ms.URL...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
 	m, err := registerMachine(ctx, spec.uuid, pid, ifindices)
@@ -272,7 +273,7 @@ const machinedTimeout = 10 * time.Second
 
 // The bytes of the control socket between `stage1 run` and PID 1.
 const (
-	ctlGo    = 'g' // run to PID 1: go on, the pod is registered; on a pod network "g ADDR GATEWAY [METADATA-URL]"
+	ctlGo    = 'g' // run to PID 1: go on, the pod is registered; then " addr=A gateway=G" on a pod network, " metadata=URL"
 	ctlReady = 'r' // PID 1 to run: every app's main process has started
 )
 

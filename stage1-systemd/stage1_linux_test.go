@@ -244,6 +244,9 @@ func (p *testPod) command(flags ...string) *exec.Cmd {
 	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--net=") }) {
 		flags = append([]string{"--net=none"}, flags...)
 	}
+	// The host state pods share (the metadata key), in the pod's test
+	// directory rather than the test machine's /run/acirun.
+	flags = append([]string{"--run-dir=" + filepath.Join(filepath.Dir(p.dir), "run")}, flags...)
 	args := append([]string{"stage1", "run"}, flags...)
 	args = append(args, p.dir)
 	cmd := exec.Command(os.Args[0], args...)

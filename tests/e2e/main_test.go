@@ -117,7 +117,10 @@ func newBoxHost(t *testing.T, b *box.Box) *host {
 }
 
 func (h *host) args(args ...string) []string {
-	return append([]string{"--dir=" + h.data, "--local-config=" + h.local, "--system-config=" + h.system}, args...)
+	// --run-dir as --dir would default it, but given: stage0 then passes
+	// it on, and stage1 keeps its host state (address leases, the
+	// metadata key) there, not in the test machine's /run/acirun.
+	return append([]string{"--dir=" + h.data, "--run-dir=" + filepath.Join(h.data, "run"), "--local-config=" + h.local, "--system-config=" + h.system}, args...)
 }
 
 // run runs acirun with h's directories.

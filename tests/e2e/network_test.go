@@ -564,3 +564,29 @@ func TestPodMetadata(t *testing.T) {
 		t.Errorf("no host key in /run/acirun/metadata: %v", err)
 	}
 }
+
+// TestPodMetadataOtherNetworks: a pod with no network has its metadata
+// service on its own loopback (a listener its supervisor makes inside the
+// pod's namespace), one on the host's network on a free port of the host's
+// loopback; both answer with the pod's UUID.
+func TestPodMetadataOtherNetworks(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/meta-nets", nil, "env", "+", "meta", "pod/uuid"), nil))
+	for _, tc := range []struct{ net, url string }{
+		{"none", "http://127.0.0.1:18112/"},
+		{"host", "http://127.0.0.1:"},
+	} {
+		uuidFile := filepath.Join(p.dir, "uuid-"+tc.net)
+		out, err := p.b.Output(ctx, p.acirun("run", "--insecure-options=image", "--net="+tc.net, "--uuid-file-save="+uuidFile, img)...)
+		if err != nil {
+			t.Fatalf("--net=%s: %v\n%s", tc.net, err, out)
+		}
+		uuid, _ := os.ReadFile(uuidFile)
+		if !strings.Contains(string(out), "AC_METADATA_URL="+tc.url) ||
+			!strings.Contains(string(out), "meta pod/uuid status=200 body="+strings.TrimSpace(string(uuid))) {
+			t.Errorf("--net=%s: want AC_METADATA_URL=%s… and the pod's UUID from it:\n%s", tc.net, tc.url, out)
+		}
+	}
+}
