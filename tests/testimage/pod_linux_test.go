@@ -117,7 +117,7 @@ func runPod(t *testing.T, data string, r dirResolver, args ...string) podRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv := pod.Stage1Command(p, os.Args[0])
+	argv := pod.Stage1Command(p, os.Args[0], "--run-dir="+filepath.Join(data, "run"))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
