@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -345,9 +346,16 @@ func TestRunArgsAndExec(t *testing.T) {
 }
 
 // podEnv returns the NAME=VALUE lines of testapp env in r, sorted.
+// podEnv is the environment testapp env printed, sorted. The metadata
+// URL, whose token is new for every pod, reads "AC_METADATA_URL=TOKEN-URL"
+// if it has the form the pod's own metadata service gives a pod with no
+// network (port 18112 of its loopback, a 128-bit token).
 func podEnv(r result) []string {
 	var env []string
 	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if metadataURLLine.MatchString(l) {
+			l = "AC_METADATA_URL=TOKEN-URL"
+		}
 		if l != "" {
 			env = append(env, l)
 		}
@@ -355,6 +363,8 @@ func podEnv(r result) []string {
 	sort.Strings(env)
 	return env
 }
+
+var metadataURLLine = regexp.MustCompile(`^AC_METADATA_URL=http://127\.0\.0\.1:18112/[0-9a-f]{32}$`)
 
 func TestRunEnvironment(t *testing.T) {
 	h := podHost(t)
@@ -374,7 +384,7 @@ func TestRunEnvironment(t *testing.T) {
 	r := h.pod(args...)
 	wantExit(t, r, 0)
 	want := []string{
-		"A=image", "AC_APP_NAME=envapp", "APP=app", "B=file", "C=set", "D=app", "FILE=file", "IMG=image",
+		"A=image", "AC_APP_NAME=envapp", "AC_METADATA_URL=TOKEN-URL", "APP=app", "B=file", "C=set", "D=app", "FILE=file", "IMG=image",
 		"PATH=" + appcPath, "SET=set", "container=acirun",
 	}
 	if got := podEnv(r); !slices.Equal(got, want) {
@@ -385,12 +395,15 @@ func TestRunEnvironment(t *testing.T) {
 	// overrides it; without the flag none of it reaches the app.
 	// The runtime's own variables are the pod's even when the host, itself
 	// in a container, has them.
-	h.env = []string{"HOSTONLY=host", "A=host", "D=host", "AC_APP_NAME=host", "container=docker"}
+	h.env = []string{"HOSTONLY=host", "A=host", "D=host", "AC_APP_NAME=host", "container=docker", "AC_METADATA_URL=http://host"}
 	r = h.pod(append([]string{"--inherit-env"}, args...)...)
 	wantExit(t, r, 0)
 	wantLines(t, r, "HOSTONLY=host", "A=image", "D=app", "AC_APP_NAME=envapp", "container=acirun")
 	if got := outLines(r.stdout, "AC_APP_NAME="); len(got) != 1 {
 		t.Errorf("AC_APP_NAME set %d times: %q", len(got), got)
+	}
+	if got := outLines(r.stdout, "AC_METADATA_URL="); len(got) != 1 || !metadataURLLine.MatchString(got[0]) {
+		t.Errorf("AC_METADATA_URL: %q, want once, the pod's own", got)
 	}
 	r = h.pod(args...)
 	wantExit(t, r, 0)
