@@ -91,7 +91,7 @@ func execApp(o *appOptions) error {
 		return fmt.Errorf("working directory %s does not exist in the app's root (image and volumes): %w", wd, err)
 	}
 	unix.Close(rootFd)
-	env := appEnv(app, o.metadataURL)
+	env := appEnv(app, o.metadataURL, o.notifySocket)
 	prog, err := lookPath(argv[0], env)
 	if err != nil {
 		return err
@@ -188,13 +188,13 @@ func resolveID(root int, val, file, what string) (uint32, error) {
 // appEnv is the app's environment (E5): PATH, AC_APP_NAME, AC_METADATA_URL
 // (when a metadata service serves the pod) and container first, then the
 // app's own variables, which may override them.
-func appEnv(app *appSpec, metadataURL string) []string {
+func appEnv(app *appSpec, metadataURL, notifySocket string) []string {
 	env := [][2]string{{"PATH", specPath}, {"AC_APP_NAME", app.name}}
 	if metadataURL != "" {
 		env = append(env, [2]string{"AC_METADATA_URL", metadataURL})
 	}
-	if app.notify && app.notifySocket != "" {
-		env = append(env, [2]string{"NOTIFY_SOCKET", app.notifySocket})
+	if notifySocket != "" {
+		env = append(env, [2]string{"NOTIFY_SOCKET", notifySocket})
 	}
 	env = append(env, [2]string{"container", "acirun"})
 	for _, kv := range app.env {

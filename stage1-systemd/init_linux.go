@@ -174,7 +174,7 @@ func (p *pod) startedAll() {
 		return
 	}
 	for _, r := range p.apps {
-		if !r.started || (r.notify && !r.ready) {
+		if !r.started || (r.notifySocket != "" && !r.ready) {
 			return
 		}
 	}
@@ -199,8 +199,10 @@ type appRun struct {
 	exited   bool
 	handlers int   // event handlers running
 	listen   []int // socket-activated fds for main, closed once it started
-	notify   bool  // the app tells when it is ready (sd_notify READY=1)
-	ready    bool  // it has
+	// notifySocket is where the app tells when it is ready (sd_notify
+	// READY=1), if its image says it does; "" if not.
+	notifySocket string
+	ready        bool // it has
 }
 
 type proc struct {
@@ -285,10 +287,15 @@ func (p *pod) setup() error {
 	}
 	cm, cgErr := findCgroups()
 	for i, a := range spec.apps {
-		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}, listen: listen[i], notify: a.notify}
+		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}, listen: listen[i]}
 		p.apps = append(p.apps, r)
-		if a.notify {
-			if err := p.listenNotify(len(p.apps)-1, a.notifySocket); err != nil {
+		notify, err := imageSupportsNotify(filepath.Join(a.imageDir, "manifest"))
+		if err != nil {
+			return fmt.Errorf("app %s: %w", a.name, err)
+		}
+		if notify {
+			r.notifySocket = notifySocketName(spec.uuid, a.name)
+			if err := p.listenNotify(len(p.apps)-1, r.notifySocket); err != nil {
 				return fmt.Errorf("app %s: %w", a.name, err)
 			}
 		}
@@ -467,6 +474,9 @@ func (p *pod) start(r *appRun, phase string) {
 	}
 	if p.o.metadataURL != "" {
 		argv = append(argv, "--metadata-url="+p.o.metadataURL)
+	}
+	if r.notifySocket != "" {
+		argv = append(argv, "--notify-socket="+r.notifySocket)
 	}
 	if p.o.debug {
 		argv = append(argv, "--debug")

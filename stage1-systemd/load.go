@@ -72,20 +72,12 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			readOnly: ra.ReadOnlyRootFS,
 			imageDir: filepath.Join(podDir, "apps", name, "image"),
 		}
-		notify, err := imageSupportsNotify(filepath.Join(as.imageDir, "manifest"))
-		if err != nil {
-			return nil, fmt.Errorf("app %s: %w", name, err)
-		}
-		as.notify = notify
-		if notify {
-			as.notifySocket = notifySocketName(spec.uuid, name)
-		}
 		for _, port := range a.Ports {
 			n := port.Count
 			if n == 0 {
 				n = 1
 			}
-			ps := portSpec{app: name, name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n,
+			ps := portSpec{name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n,
 				hostIP: netip.IPv4Unspecified(), hostPort: port.Port}
 			if ep, ok := exposed[port.Name]; ok {
 				ps.explicit, ps.hostPort = true, ep.HostPort
@@ -173,8 +165,10 @@ func notifySocketName(uuid, app string) string {
 }
 
 // imageSupportsNotify reads the image manifest of an app for the
-// annotation appc.io/executor/supports-systemd-notify. A pod directory
-// without it (only in tests) means no.
+// annotation appc.io/executor/supports-systemd-notify: such an app gets
+// NOTIFY_SOCKET, and the pod is ready only once it has sent READY=1. Only
+// PID 1, which listens for it, reads it. A pod directory without the
+// manifest (only in tests) means no.
 func imageSupportsNotify(path string) (bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

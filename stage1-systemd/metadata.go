@@ -78,15 +78,7 @@ func newMetadataService(podDir, token string, key []byte) (*metadataService, err
 		}
 		merged := append(aci.Annotations(nil), im.Annotations...)
 		for _, a := range ra.Annotations {
-			replaced := false
-			for i := range merged {
-				if merged[i].Name == a.Name {
-					merged[i].Value, replaced = a.Value, true
-				}
-			}
-			if !replaced {
-				merged = append(merged, a)
-			}
+			merged.Set(a.Name, a.Value)
 		}
 		annots, err := annotationsJSON(merged)
 		if err != nil {

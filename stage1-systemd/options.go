@@ -250,11 +250,14 @@ type appOptions struct {
 	phase       string // "main", "pre-start" or "post-stop"
 	insecure    insecureOptions
 	metadataURL string
-	cgroups     []string // cgroup directories to join before executing
-	listenFds   int      // socket-activated fds passed as 3, 4, … (main phase only)
-	debug       bool
-	podDir      string
-	name        string
+	// notifySocket is the app's NOTIFY_SOCKET, where PID 1 hears its
+	// sd_notify messages; "" for an app whose image does not use them.
+	notifySocket string
+	cgroups      []string // cgroup directories to join before executing
+	listenFds    int      // socket-activated fds passed as 3, 4, … (main phase only)
+	debug        bool
+	podDir       string
+	name         string
 }
 
 func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
@@ -266,6 +269,7 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	fs.Var(listFlag{&insecure, true}, "insecure-options", "capabilities,paths,seccomp")
 	fs.Var(listFlag{&o.cgroups, false}, "cgroup", "cgroup directory to join (repeatable)")
 	fs.StringVar(&o.metadataURL, "metadata-url", "", "AC_METADATA_URL")
+	fs.StringVar(&o.notifySocket, "notify-socket", "", "NOTIFY_SOCKET of the app (an abstract socket of PID 1)")
 	fs.IntVar(&o.listenFds, "listen-fds", 0, "number of socket-activated fds passed from fd 3 on")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {

@@ -135,17 +135,11 @@ func runPod(o *podOptions, args []string) (int, error) {
 	goMsg := []byte{ctlGo}
 	// What systemctl status says of a running pod.
 	status := "Running " + strconv.Itoa(len(spec.apps)) + " app(s)"
-	var ifindices []int32
 	// abort ends a pod whose PID 1 waits for us and has started nothing:
 	// it goes, and its network namespace with it.
 	abort := func(err error) (int, error) {
 		_ = unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		for {
-			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
-				break
-			}
-		}
+		waitPid(pid)
 		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
 		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
 	}
@@ -169,7 +163,6 @@ func runPod(o *podOptions, args []string) (int, error) {
 		for _, m := range pn.pub.Published() {
 			debugf(o, "port %s", m)
 		}
-		ifindices = []int32{int32(pn.att.HostIndex)}
 		status += " at " + pn.att.Addr.String()
 		goMsg = append(goMsg, " addr="+pn.att.Addr.String()+" gateway="+pn.att.Gateway.String()...)
 		network = pn
@@ -182,6 +175,10 @@ func runPod(o *podOptions, args []string) (int, error) {
 		defer ms.Close()
 		debugf(o, "metadata service at %s", ms.URL)
 		goMsg = append(goMsg, " metadata="+ms.URL...)
+	}
+	var ifindices []int32
+	if network != nil {
+		ifindices = []int32{int32(network.att.HostIndex)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
 	m, err := registerMachine(ctx, spec.uuid, pid, ifindices)
@@ -210,17 +207,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 	}
 
 	done := make(chan unix.WaitStatus, 1)
-	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			done <- ws
-			return
-		}
-	}()
+	go func() { done <- waitPid(pid) }()
 	var ws unix.WaitStatus
 wait:
 	for {
@@ -281,6 +268,16 @@ const (
 func debugf(o *podOptions, format string, args ...any) {
 	if o.debug {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: "+format+"\n", args...)
+	}
+}
+
+// waitPid waits for our child pid to end and returns how it did.
+func waitPid(pid int) unix.WaitStatus {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			return ws
+		}
 	}
 }
 

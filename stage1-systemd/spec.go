@@ -22,11 +22,11 @@ type podSpec struct {
 // unspecified hostIP is every host address), else on the host's loopback
 // at the same number, if that is free.
 type portSpec struct {
-	app, name, protocol string
-	port, count         uint
-	hostIP              netip.Addr
-	hostPort            uint
-	explicit            bool
+	name, protocol string
+	port, count    uint
+	hostIP         netip.Addr
+	hostPort       uint
+	explicit       bool
 }
 
 // appSpec is one app of the pod, with everything stage1 needs to run it.
@@ -44,11 +44,6 @@ type appSpec struct {
 	readOnly  bool // readOnlyRootFS
 	isolators appIsolators
 	imageDir  string // POD-DIR/apps/NAME/image
-	// notify: the image says its app tells systemd when it is ready
-	// (appc.io/executor/supports-systemd-notify): the app gets
-	// NOTIFY_SOCKET, and the pod is ready only once it has sent READY=1.
-	notify       bool
-	notifySocket string // the abstract socket PID 1 listens on for it, "@acirun/UUID/NAME"
 	// listen are the app's socketActivated ports, in manifest order: PID 1
 	// opens them and the app receives them from fd 3 on (E8).
 	listen []listenPort
