@@ -24,23 +24,11 @@ type cgroupMounts struct {
 // findCgroups reads this process's cgroups and the mount table.
 func findCgroups() (cgroupMounts, error) {
 	var cm cgroupMounts
-	own := map[string]string{} // controller (or "" for v2) -> path
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return cm, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[1] == "" {
-			own[""] = parts[2]
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			own[c] = parts[2]
-		}
-	}
+	own := procCgroups(string(b))
 	ms, err := mountinfo.Self()
 	if err != nil {
 		return cm, err

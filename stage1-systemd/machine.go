@@ -28,6 +28,26 @@ func machineID(uuid string) ([]byte, error) {
 	return id, nil
 }
 
+// procCgroups reads the text of /proc/PID/cgroup: the process's cgroup
+// path in each hierarchy, by controller (or named hierarchy, such as
+// "name=systemd"), and in the unified hierarchy under "".
+func procCgroups(text string) map[string]string {
+	own := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			own[""] = parts[2]
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			own[c] = parts[2]
+		}
+	}
+	return own
+}
+
 // keepUnit decides, from the text of /proc/self/cgroup, whether the pod is
 // registered with the systemd unit it already runs in, or gets a new scope
 // unit of its own. It returns the unit and true when the unit can be the
@@ -43,19 +63,10 @@ func machineID(uuid string) ([]byte, error) {
 // belongs to that unit. The name=systemd hierarchy is used on cgroup v1,
 // the unified one otherwise.
 func keepUnit(procCgroup string) (unit string, keep bool) {
-	var path string
-	for _, line := range strings.Split(procCgroup, "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[1] == "name=systemd" {
-			path = parts[2]
-			break
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			path = parts[2]
-		}
+	own := procCgroups(procCgroup)
+	path, ok := own["name=systemd"]
+	if !ok {
+		path = own[""]
 	}
 	for _, c := range strings.Split(path, "/") {
 		if c == "" || strings.HasSuffix(c, ".slice") {
