@@ -282,6 +282,9 @@ func podCommands() []*command {
 				if pd.Problem != "" {
 					return fmt.Errorf("pod %s cannot run: %s", pd.UUID, pd.Problem)
 				}
+				if err := c.settleImages(ctx, pd); err != nil {
+					return fmt.Errorf("pod %s: %w", pd.UUID, err)
+				}
 				return c.execStage1(pd)
 			},
 		},
@@ -482,4 +485,23 @@ func printPods(w io.Writer, pods []*pod.Pod, format string, full bool) error {
 		return tw.Flush()
 	}
 	return usagef("--format: %q is not table or json", format)
+}
+
+// settleImages holds each image of a prepared pod for a moment: a pod
+// prepared in an earlier boot may use trees that boot never wrote to disk,
+// which Hold verifies (and renders again if damaged) before the pod mounts
+// them.
+func (c *CLI) settleImages(ctx context.Context, pd *pod.Pod) error {
+	st, err := c.openStore()
+	if err != nil {
+		return err
+	}
+	for _, a := range pd.Apps {
+		_, release, err := st.Hold(ctx, a.ImageID.String())
+		if err != nil {
+			return err
+		}
+		release()
+	}
+	return nil
 }

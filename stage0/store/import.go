@@ -107,7 +107,6 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	lim.Overwrite = false
 	lim.NoOwnership = os.Geteuid() != 0
 	lim.HashContent = true
-	lim.Writeback = !s.opts.NoSync
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
 		return nil, err
@@ -185,27 +184,6 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		SkippedDevices: res.SkippedDevices,
 		Manifest:       info.ManifestJSON,
 	}
-	// One syncfs for the blob and the thousands of extracted files,
-	// instead of an fsync each. Their writeback has been under way since
-	// each was written; the tree hash below only reads, so it is taken
-	// while the sync waits for the disk.
-	synced := func() error { return nil }
-	if !s.opts.NoSync {
-		done := make(chan error, 1)
-		go func() { done <- unix.Syncfs(int(blob.Fd())) }()
-		synced = func() error {
-			if done == nil {
-				return nil
-			}
-			err := <-done
-			done = nil
-			if err != nil {
-				return fmt.Errorf("sync: %w", err)
-			}
-			return nil
-		}
-		defer synced()
-	}
 	if len(m.Dependencies) == 0 {
 		// The content was hashed as it was written; the walk adds the
 		// final metadata.
@@ -221,7 +199,15 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		}
 		img.Rendered, img.TreeHash = true, h
 	}
-	if err := synced(); err != nil {
+	// The blob alone is waited for (its writeback has been under way all
+	// along); the tree is recorded as unsynced (see the package
+	// documentation).
+	if !s.opts.NoSync {
+		if err := unix.Fdatasync(int(blob.Fd())); err != nil {
+			return nil, fmt.Errorf("sync %s: %w", blob.Name(), err)
+		}
+	}
+	if img.Unsynced, err = s.unsynced(); err != nil {
 		return nil, err
 	}
 	if err := blob.Close(); err != nil {
@@ -231,8 +217,8 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 }
 
 // writebackWriter writes to f and starts writing each chunk to disk at once
-// (sync_file_range, without waiting), so that the sync at the end of an
-// import finds the blob mostly on disk already.
+// (sync_file_range, without waiting), so that the fdatasync at the end of
+// an import finds the blob mostly on disk already.
 type writebackWriter struct {
 	f   *os.File
 	off int64

@@ -16,8 +16,13 @@ import (
 // Hold keeps id from being removed (by Remove or GC) until release is
 // called, and records the use in LastUsed. stage0/pod holds an image from
 // before it reads the tree until the pod is recorded as prepared, after
-// which GC's in-use set protects it.
+// which GC's in-use set protects it. A tree written in an earlier boot and
+// not known to have reached the disk is verified first, and rendered again
+// from the blob if damaged (see the package documentation).
 func (s *Store) Hold(ctx context.Context, id string) (img *Image, release func(), err error) {
+	if err := s.settle(ctx, id, nil); err != nil {
+		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
+	}
 	l, err := s.lockImage(ctx, id, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
@@ -147,6 +152,9 @@ func (s *Store) ExtractTo(ctx context.Context, id, dir string) error {
 // RenderTo copies the rendered tree of id (manifest and rootfs/) into dir,
 // which must not exist or be empty. The copy shares nothing with the store.
 func (s *Store) RenderTo(ctx context.Context, id, dir string) error {
+	if err := s.settle(ctx, id, nil); err != nil {
+		return fmt.Errorf("render %s: %w", id, err)
+	}
 	l, err := s.lockImage(ctx, id, false)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", id, err)
@@ -191,6 +199,12 @@ func (s *Store) VerifyTree(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", id, err)
 	}
+	return s.verifyTreeLocked(ctx, img)
+}
+
+// verifyTreeLocked is VerifyTree with img's lock held.
+func (s *Store) verifyTreeLocked(ctx context.Context, img *Image) error {
+	id := img.ID
 	if !img.Rendered {
 		return fmt.Errorf("verify %s: not rendered yet", id)
 	}
@@ -306,6 +320,13 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	n, err = s.removeLeftovers(ctx)
 	res.Leftovers += n
 	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	for _, l := range locks {
+		l.unlock()
+	}
+	clear(locks)
+	if err := s.confirmSynced(ctx); err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	return res, nil

@@ -50,6 +50,9 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 			return nil, fmt.Errorf("dependency cycle: %s", strings.Join(append(stack[i:], id), " -> "))
 		}
 	}
+	if err := s.settle(ctx, id, stack); err != nil {
+		return nil, err
+	}
 	l, err := s.lockImage(ctx, id, true)
 	if err != nil {
 		return nil, err
@@ -64,6 +67,14 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 			return img, nil
 		}
 	}
+	return s.renderLocked(ctx, img, resolve, stack, force)
+}
+
+// renderLocked renders img, whose exclusive lock the caller holds. Without
+// a resolver, an image rendered before is composed from the dependencies it
+// was rendered from.
+func (s *Store) renderLocked(ctx context.Context, img *Image, resolve DepResolver, stack []string, force bool) (*Image, error) {
+	id := img.ID
 	m, err := img.ImageManifest()
 	if err != nil {
 		return nil, err
@@ -88,8 +99,14 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 		}
 		img.SkippedDevices = res.SkippedDevices
 	} else {
-		for _, dep := range m.Dependencies {
-			did, err := s.resolveDep(ctx, dep, resolve)
+		for i, dep := range m.Dependencies {
+			r := resolve
+			if r == nil && len(img.Dependencies) == len(m.Dependencies) {
+				// Rendered before: the same dependencies again.
+				recorded := img.Dependencies[i]
+				r = func(context.Context, aci.Dependency) (string, error) { return recorded, nil }
+			}
+			did, err := s.resolveDep(ctx, dep, r)
 			if err != nil {
 				return nil, err
 			}
@@ -132,6 +149,9 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 		}
 	}
 	img.Rendered, img.TreeHash, img.Dependencies = true, h, depIDs
+	if img.Unsynced, err = s.unsynced(); err != nil {
+		return nil, err
+	}
 	if err := s.write(img); err != nil {
 		return nil, err
 	}

@@ -24,9 +24,20 @@
 // moved into place with rename(2), and the index entry is written last with
 // temp file + fsync + rename. A process killed at any point leaves either
 // nothing visible or a complete entry; its staging is removed on the next
-// Open and unreferenced leftovers by GC. Durability costs one syncfs(2) per
-// import (not an fsync per extracted file) plus fsyncs of the directories
-// renamed into.
+// Open and unreferenced leftovers by GC.
+//
+// Durability: what cannot be made again is on disk before an entry becomes
+// visible (the blob is fdatasync'ed, the directories renamed into and the
+// index entry fsync'ed); the tree, which the blob can make again, is not
+// waited for. Syncing the thousands of files of a tree would cost a large
+// import a third of its time, mostly waiting for the disk. Instead the
+// entry records the boot in which its tree was written (Image.Unsynced):
+// in that boot the tree is what was written, whether or not the kernel has
+// written it back yet; in a later boot (after a crash, it may be partly
+// lost) it is verified against its TreeHash before its first use and
+// rendered again from the blob if it differs (see settle). GC syncs the
+// store's file system and clears the record of the trees it covered, so
+// that after a reboot only trees written since the last GC are verified.
 //
 // Decisions:
 //
@@ -82,6 +93,10 @@ type Options struct {
 	// NoSync skips the fsync/syncfs calls that make an entry durable
 	// before it becomes visible. For tests and benchmarks only.
 	NoSync bool
+	// BootID names the running boot (see Image.Unsynced); empty means the
+	// kernel's, /proc/sys/kernel/random/boot_id. Tests set it to play a
+	// reboot.
+	BootID string
 }
 
 // Store is an open image store. Its methods are safe for concurrent use by
@@ -128,6 +143,10 @@ type Image struct {
 	// render time (see VerifyTree).
 	Rendered bool   `json:"rendered"`
 	TreeHash string `json:"treeHash,omitempty"`
+	// Unsynced, if set, says the tree (or, not rendered yet, the layer)
+	// was written without waiting for the disk, in the boot it names; nil
+	// means it is known to be on disk (see the package documentation).
+	Unsynced *Unsynced `json:"unsynced,omitempty"`
 	// Dependencies are the IDs the rendered tree was composed from, in
 	// application order of the manifest's list.
 	Dependencies []string `json:"dependencies,omitempty"`
@@ -136,6 +155,15 @@ type Image struct {
 	SkippedDevices []string `json:"skippedDevices,omitempty"`
 	// Manifest is the image manifest as found in the ACI.
 	Manifest json.RawMessage `json:"manifest"`
+}
+
+// Unsynced records when a tree was written without waiting for the disk.
+type Unsynced struct {
+	// Boot is the boot ID of the kernel that wrote it.
+	Boot string `json:"boot"`
+	// At is when the tree was complete, on that boot's CLOCK_BOOTTIME: a
+	// syncfs begun later covers it.
+	At time.Duration `json:"at"`
 }
 
 // Open opens the store in dir, creating its directories as needed, and
@@ -150,6 +178,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.LockDir == "" {
 		opts.LockDir = filepath.Join(dir, "locks")
+	}
+	if opts.BootID == "" {
+		if opts.BootID, err = bootID(); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
 	}
 	s := &Store{dir: dir, lockDir: opts.LockDir, opts: opts}
 	for _, d := range []string{dir, s.path("blobs"), s.path("images"), s.path("trees"), s.path("layers"), s.path("tmp")} {

@@ -52,16 +52,7 @@ type Options struct {
 	// is written (see Digest), so that a tree hash need not read the files
 	// back.
 	HashContent bool
-	// Writeback starts writing each large file's content to disk as soon
-	// as it is complete (sync_file_range, without waiting), for a caller
-	// that will sync the whole tree at the end: the disk then works while
-	// the extraction goes on, and the final sync has little left to do.
-	Writeback bool
 }
-
-// writebackMin is the smallest file whose writeback Options.Writeback starts
-// on its own; smaller ones are left to the final sync.
-const writebackMin = 64 << 10
 
 // Digest is the SHA-256 and length of a regular file's content, and the
 // extended attributes it was given: what a tree hash needs of a file besides
@@ -713,10 +704,6 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	}
 	if x.hasher != nil {
 		x.hasher.end(id)
-	}
-	if x.opts.Writeback && hdr.Size >= writebackMin {
-		// Only a hint: a file system without it still syncs at the end.
-		unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 	}
 	if chown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
