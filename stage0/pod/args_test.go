@@ -131,6 +131,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"a --mount volume=v,target=x", `target "x" is not an absolute path`},
 		{"a --mount volume=v,target=/x,readOnly=true", `unknown key "readOnly"`},
 		{"a --seccomp mount,umount", "mode=retain or mode=remove is required"},
+		{"a --seccomp mode=retain,read,read", `system call "read" given twice`},
 		{"a --seccomp mode=keep,mount", "mode=keep: mode is retain or remove"},
 		{"a --seccomp mode=retain", "no system calls given"},
 		{"a --seccomp mode=retain,errno=EWHAT,read", "errno=EWHAT: not an errno name"},

@@ -173,6 +173,7 @@ func ParseMount(s string) (MountFlag, error) {
 func ParseSeccomp(s string) (*SeccompFlag, error) {
 	f := &SeccompFlag{}
 	seen := map[string]bool{}
+	listed := map[string]bool{}
 	for _, part := range strings.Split(s, ",") {
 		k, v, isKV := strings.Cut(part, "=")
 		if !isKV {
@@ -182,6 +183,10 @@ func ParseSeccomp(s string) (*SeccompFlag, error) {
 			default:
 				return nil, fmt.Errorf("%q is not a system call name", part)
 			}
+			if listed[part] {
+				return nil, fmt.Errorf("system call %q given twice", part)
+			}
+			listed[part] = true
 			f.Set = append(f.Set, part)
 			continue
 		}
