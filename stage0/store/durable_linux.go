@@ -52,33 +52,29 @@ func (s *Store) needsSettle(img *Image) bool {
 }
 
 // settle makes sure the tree of id can be used after the boot that wrote it
-// ended, maybe in a crash that lost part of it: it re-hashes the tree, and
-// if it differs from TreeHash (or is missing) renders it again from the
-// stored blobs, its dependencies' first. An image not rendered yet has its
-// layer discarded, to be extracted again from the blob by Render. A tree
-// that checks out is on disk now: its record is cleared. In the boot that
-// wrote it, or once settled, settle costs one read of the index entry.
-//
-// stack holds the images being rendered above this one, for render's cycle
-// check.
+// ended, maybe in a crash that lost part of it (see settleLocked). stack
+// holds the images being rendered above this one, for render's cycle check.
 func (s *Store) settle(ctx context.Context, id string, stack []string) error {
-	l, err := s.lockImage(ctx, id, false)
-	if err != nil {
-		return err
-	}
-	img, err := s.read(id)
-	l.unlock()
-	if err != nil || !s.needsSettle(img) {
-		return err
-	}
-	l, err = s.lockImage(ctx, id, true)
+	l, err := s.lockImage(ctx, id, true)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	if img, err = s.read(id); err != nil || !s.needsSettle(img) {
+	img, err := s.read(id)
+	if err != nil || !s.needsSettle(img) {
 		return err
 	}
+	return s.settleLocked(ctx, img, stack)
+}
+
+// settleLocked, with img's exclusive lock held and s.needsSettle(img) true,
+// re-hashes the tree, and if it differs from TreeHash (or is missing)
+// renders it again from the stored blobs, its dependencies' first. An image
+// not rendered yet has its layer discarded, to be extracted again from the
+// blob by Render. A tree that checks out is on disk now: its record is
+// cleared.
+func (s *Store) settleLocked(ctx context.Context, img *Image, stack []string) error {
+	id := img.ID
 	if !img.Rendered {
 		if err := s.discard(s.layerDir(id)); err != nil {
 			return fmt.Errorf("settle %s: %w", id, err)
@@ -86,7 +82,7 @@ func (s *Store) settle(ctx context.Context, id string, stack []string) error {
 		img.Unsynced = nil
 		return s.write(img)
 	}
-	err = s.verifyTreeLocked(ctx, img)
+	err := s.verifyTreeLocked(ctx, img)
 	if errors.Is(err, ErrTreeMismatch) {
 		if _, err := s.renderLocked(ctx, img, nil, stack, true); err != nil {
 			return fmt.Errorf("settle %s: the tree was written in an earlier boot and is damaged: render it again: %w", id, err)
@@ -98,6 +94,30 @@ func (s *Store) settle(ctx context.Context, id string, stack []string) error {
 	}
 	img.Unsynced = nil
 	return s.write(img)
+}
+
+// readSettled returns id's entry with its shared lock held, its tree
+// settled first if needed: in the boot that wrote the tree, or once settled,
+// that costs nothing beyond the read.
+func (s *Store) readSettled(ctx context.Context, id string) (*Image, *lock, error) {
+	for {
+		l, err := s.lockImage(ctx, id, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		img, err := s.read(id)
+		if err != nil {
+			l.unlock()
+			return nil, nil, err
+		}
+		if !s.needsSettle(img) {
+			return img, l, nil
+		}
+		l.unlock()
+		if err := s.settle(ctx, id, nil); err != nil {
+			return nil, nil, err
+		}
+	}
 }
 
 // confirmSynced syncs the store's file system and then clears the record of

@@ -20,16 +20,8 @@ import (
 // not known to have reached the disk is verified first, and rendered again
 // from the blob if damaged (see the package documentation).
 func (s *Store) Hold(ctx context.Context, id string) (img *Image, release func(), err error) {
-	if err := s.settle(ctx, id, nil); err != nil {
-		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
-	}
-	l, err := s.lockImage(ctx, id, false)
+	img, l, err := s.readSettled(ctx, id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
-	}
-	img, err = s.read(id)
-	if err != nil {
-		l.unlock()
 		return nil, nil, fmt.Errorf("hold %s: %w", id, err)
 	}
 	// The last use only feeds gc's grace period: not worth two fsyncs on
@@ -152,18 +144,11 @@ func (s *Store) ExtractTo(ctx context.Context, id, dir string) error {
 // RenderTo copies the rendered tree of id (manifest and rootfs/) into dir,
 // which must not exist or be empty. The copy shares nothing with the store.
 func (s *Store) RenderTo(ctx context.Context, id, dir string) error {
-	if err := s.settle(ctx, id, nil); err != nil {
-		return fmt.Errorf("render %s: %w", id, err)
-	}
-	l, err := s.lockImage(ctx, id, false)
+	img, l, err := s.readSettled(ctx, id)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", id, err)
 	}
 	defer l.unlock()
-	img, err := s.read(id)
-	if err != nil {
-		return fmt.Errorf("render %s: %w", id, err)
-	}
 	if !img.Rendered {
 		return fmt.Errorf("render %s: not rendered yet (its dependencies are missing)", id)
 	}

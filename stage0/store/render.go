@@ -50,9 +50,6 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 			return nil, fmt.Errorf("dependency cycle: %s", strings.Join(append(stack[i:], id), " -> "))
 		}
 	}
-	if err := s.settle(ctx, id, stack); err != nil {
-		return nil, err
-	}
 	l, err := s.lockImage(ctx, id, true)
 	if err != nil {
 		return nil, err
@@ -61,6 +58,14 @@ func (s *Store) render(ctx context.Context, id string, resolve DepResolver, stac
 	img, err := s.read(id)
 	if err != nil {
 		return nil, err
+	}
+	if s.needsSettle(img) {
+		if err := s.settleLocked(ctx, img, stack); err != nil {
+			return nil, err
+		}
+		if img, err = s.read(id); err != nil {
+			return nil, err
+		}
 	}
 	if img.Rendered && !force {
 		if _, err := os.Stat(filepath.Join(s.treeDir(id), "rootfs")); err == nil {
