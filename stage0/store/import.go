@@ -106,7 +106,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	lim := s.opts.Limits
 	lim.Overwrite = false
 	lim.NoOwnership = os.Geteuid() != 0
-	lim.HashContent = true
+	lim.Record = true
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
 		return nil, err
@@ -185,19 +185,10 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		Manifest:       info.ManifestJSON,
 	}
 	if len(m.Dependencies) == 0 {
-		// The content was hashed as it was written; the walk adds the
-		// final metadata.
-		h, err := treeHash(ctx, tree, func(name string) (extract.Digest, bool) {
-			n, ok := strings.CutPrefix(name, "rootfs/")
-			if !ok {
-				return extract.Digest{}, false
-			}
-			return x.Digest(n)
-		})
-		if err != nil {
+		if img.TreeHash, err = importTreeHash(ctx, tree, x); err != nil {
 			return nil, err
 		}
-		img.Rendered, img.TreeHash = true, h
+		img.Rendered = true
 	}
 	// The blob alone is waited for (its writeback has been under way all
 	// along); the tree is recorded as unsynced (see the package
@@ -214,6 +205,26 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		return nil, err
 	}
 	return s.commit(ctx, st, img)
+}
+
+// importTreeHash hashes the tree an import has just extracted. The
+// extractor recorded every entry as it made it, so no walk is needed, unless
+// a whitelist pruned the tree; then the walk takes the content digests from
+// the extractor and adds the final metadata.
+func importTreeHash(ctx context.Context, tree string, x *extract.Extractor) (string, error) {
+	if ents, ok := x.Entries(); ok {
+		h, ok, err := recordedTreeHash(ctx, tree, ents)
+		if err != nil || ok {
+			return h, err
+		}
+	}
+	return treeHash(ctx, tree, func(name string) (extract.Digest, bool) {
+		n, ok := strings.CutPrefix(name, "rootfs/")
+		if !ok {
+			return extract.Digest{}, false
+		}
+		return x.Digest(n)
+	})
 }
 
 // writebackWriter writes to f and starts writing each chunk to disk at once

@@ -55,7 +55,11 @@
 //   - Rendered trees share file content with their dependencies' trees
 //     (hard links); stage1 never writes into a tree. TreeHash covers names,
 //     types, modes, owners, kept xattrs, symlink targets, file sizes, mtimes
-//     and content (SHA-256), not directory times.
+//     and content (SHA-256), not directory times. An import takes it
+//     without reading the tree back: the content is hashed as it is
+//     written, and the extractor records each entry's stat once its
+//     metadata is final (extract.Options.Record); a whitelist, which prunes
+//     the tree, falls back to a walk. Render and verification walk.
 //   - trees/, layers/ and tmp/ are mode 0700 so host users never reach the
 //     setuid files of images.
 package store

@@ -83,6 +83,16 @@ func walkDir(ctx context.Context, e *treeEntry, fn func(*treeEntry) error) error
 	return nil
 }
 
+// readlink returns the target of the symlink e.
+func (e *treeEntry) readlink() (string, error) {
+	buf := make([]byte, extract.MaxPathLen+1)
+	n, err := unix.Readlinkat(e.dirfd, e.base, buf)
+	if err != nil {
+		return "", fmt.Errorf("readlink %s: %w", e.name, err)
+	}
+	return string(buf[:n]), nil
+}
+
 func ts(t unix.Timespec) time.Time { return time.Unix(t.Sec, t.Nsec) }
 
 // header describes e as a tar header (without xattrs).
@@ -103,12 +113,10 @@ func (e *treeEntry) header() (*tar.Header, error) {
 		h.Size = e.st.Size
 	case unix.S_IFLNK:
 		h.Typeflag = tar.TypeSymlink
-		buf := make([]byte, extract.MaxPathLen+1)
-		n, err := unix.Readlinkat(e.dirfd, e.base, buf)
-		if err != nil {
-			return nil, fmt.Errorf("readlink %s: %w", e.name, err)
+		var err error
+		if h.Linkname, err = e.readlink(); err != nil {
+			return nil, err
 		}
-		h.Linkname = string(buf[:n])
 	case unix.S_IFIFO:
 		h.Typeflag = tar.TypeFifo
 	default:
@@ -188,6 +196,66 @@ func treeHash(ctx context.Context, dir string, known func(name string) (extract.
 	return "sha256-" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// recordedTreeHash is TreeHash of a tree just imported, taken without a
+// walk of its rootfs: rootfs is the extractor's account of it
+// (extract.Extractor.Entries). Only the tree's top level is read, and it
+// must hold exactly the manifest and rootfs; ok is false otherwise, and
+// then only a walk can tell.
+func recordedTreeHash(ctx context.Context, tree string, rootfs []extract.Entry) (h string, ok bool, err error) {
+	fd, err := unix.Open(tree, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false, &os.PathError{Op: "open", Path: tree, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), tree)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return "", false, fmt.Errorf("hash tree %s: %w", tree, err)
+	}
+	sort.Strings(names)
+	if len(names) != 2 || names[0] != "manifest" || names[1] != "rootfs" {
+		return "", false, nil
+	}
+	sum := sha256.New()
+	w := bufio.NewWriter(sum)
+	// The walk's order: the tree, its manifest, then rootfs (extract's
+	// "."), then what is below.
+	top := treeEntry{name: ".", dirfd: fd, base: ".", fd: fd}
+	man := treeEntry{name: "manifest", dirfd: fd, base: "manifest", fd: -1}
+	if err := unix.Fstat(fd, &top.st); err != nil {
+		return "", false, fmt.Errorf("hash tree %s: %w", tree, err)
+	}
+	if err := unix.Fstatat(fd, man.base, &man.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return "", false, fmt.Errorf("hash tree %s: stat manifest: %w", tree, err)
+	}
+	buf := make([]byte, 64<<10)
+	for _, e := range []*treeEntry{&top, &man} {
+		if err := hashEntry(w, sha256.New(), buf, e, nil); err != nil {
+			return "", false, fmt.Errorf("hash tree %s: %w", tree, err)
+		}
+	}
+	for i := range rootfs {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return "", false, err
+			}
+		}
+		e := rootfs[i]
+		if e.Name == "." {
+			e.Name = "rootfs"
+		} else {
+			e.Name = "rootfs/" + e.Name
+		}
+		if err := writeRecord(w, &e); err != nil {
+			return "", false, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return "", false, err
+	}
+	return "sha256-" + hex.EncodeToString(sum.Sum(nil)), true, nil
+}
+
 // writeTreeRecords writes the text TreeHash hashes: one line per entry.
 func writeTreeRecords(ctx context.Context, dir string, out io.Writer, known func(string) (extract.Digest, bool)) error {
 	w := bufio.NewWriter(out)
@@ -202,57 +270,90 @@ func writeTreeRecords(ctx context.Context, dir string, out io.Writer, known func
 	return w.Flush()
 }
 
+// hashEntry writes the record of the walked entry e. Regular files are read
+// unless known has their digest.
 func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(string) (extract.Digest, bool)) error {
-	hdr, err := e.header()
-	if err != nil || hdr == nil {
-		return err
-	}
-	fmt.Fprintf(w, "%s\x00%c %o %d %d", e.name, hdr.Typeflag, hdr.Mode, hdr.Uid, hdr.Gid)
-	var xfd = -1
-	switch hdr.Typeflag {
-	case tar.TypeDir:
+	r := extract.Entry{Name: e.name, Mode: e.st.Mode, Uid: e.st.Uid, Gid: e.st.Gid, Mtime: e.st.Mtim}
+	xfd := -1
+	switch e.st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
 		xfd = e.fd
-	case tar.TypeSymlink:
-		fmt.Fprintf(w, " %d -> %s", hdr.ModTime.UnixNano(), hdr.Linkname)
-	case tar.TypeFifo:
-		fmt.Fprintf(w, " %d", hdr.ModTime.UnixNano())
-	case tar.TypeReg:
+	case unix.S_IFLNK:
+		var err error
+		if r.Linkname, err = e.readlink(); err != nil {
+			return err
+		}
+	case unix.S_IFIFO:
+	case unix.S_IFREG:
+		r.Size = e.st.Size
 		var d extract.Digest
 		ok := false
 		if known != nil {
 			d, ok = known(e.name)
-			ok = ok && d.Size == hdr.Size
+			ok = ok && d.Size == r.Size
 		}
-		// Known: content and xattrs as written, no need to open the file.
-		if !ok {
-			fd, err := unix.Openat(e.dirfd, e.base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("open %s: %w", e.name, err)
-			}
-			f := os.NewFile(uintptr(fd), e.name)
-			defer f.Close()
-			fh.Reset()
-			n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
-			if err != nil {
-				return fmt.Errorf("read %s: %w", e.name, err)
-			}
-			d.Size = n
-			fh.Sum(d.Sum[:0])
-			xfd = fd
-		}
-		fmt.Fprintf(w, " %d %d %x", d.Size, hdr.ModTime.UnixNano(), d.Sum)
 		if ok {
-			writeXattrRecords(w, d.Xattrs)
+			// Content and xattrs as written: no need to open the file.
+			r.Sum, r.Xattrs = d.Sum, d.Xattrs
+			break
 		}
+		fd, err := unix.Openat(e.dirfd, e.base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", e.name, err)
+		}
+		f := os.NewFile(uintptr(fd), e.name)
+		defer f.Close()
+		fh.Reset()
+		n, err := io.CopyBuffer(fh, struct{ io.Reader }{f}, buf)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", e.name, err)
+		}
+		r.Size = n
+		fh.Sum(r.Sum[:0])
+		xfd = fd
+	default:
+		return nil // devices and sockets are never part of a tree
 	}
 	if xfd >= 0 {
-		xs, err := extract.ReadXattrs(xfd)
-		if err != nil {
+		var err error
+		if r.Xattrs, err = extract.ReadXattrs(xfd); err != nil {
 			return fmt.Errorf("xattrs of %s: %w", e.name, err)
 		}
-		writeXattrRecords(w, xs)
 	}
-	_, err = io.WriteString(w, "\n")
+	return writeRecord(w, &r)
+}
+
+// writeRecord writes the line TreeHash hashes for one entry: name, type,
+// permissions, owner, and by type the mtime and symlink target (symlinks,
+// FIFOs), the size, mtime and content digest (regular files) and the
+// extended attributes (regular files and directories).
+func writeRecord(w io.Writer, e *extract.Entry) error {
+	var typ byte
+	switch e.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		typ = tar.TypeDir
+	case unix.S_IFREG:
+		typ = tar.TypeReg
+	case unix.S_IFLNK:
+		typ = tar.TypeSymlink
+	case unix.S_IFIFO:
+		typ = tar.TypeFifo
+	default:
+		return nil
+	}
+	fmt.Fprintf(w, "%s\x00%c %o %d %d", e.Name, typ, e.Mode&0o7777, e.Uid, e.Gid)
+	switch typ {
+	case tar.TypeSymlink:
+		fmt.Fprintf(w, " %d -> %s", e.Mtime.Nano(), e.Linkname)
+	case tar.TypeFifo:
+		fmt.Fprintf(w, " %d", e.Mtime.Nano())
+	case tar.TypeReg:
+		fmt.Fprintf(w, " %d %d %x", e.Size, e.Mtime.Nano(), e.Sum)
+		writeXattrRecords(w, e.Xattrs)
+	case tar.TypeDir:
+		writeXattrRecords(w, e.Xattrs)
+	}
+	_, err := io.WriteString(w, "\n")
 	return err
 }
 

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +54,37 @@ type Options struct {
 	// is written (see Digest), so that a tree hash need not read the files
 	// back.
 	HashContent bool
+	// Record keeps every entry's final metadata as the kernel reports it
+	// (see Entries), so that a tree hash need not walk the tree after
+	// the extraction: in an import that walk was the longest step left
+	// once the last byte had arrived. It implies HashContent, and only
+	// strict extraction (no Overwrite) records.
+	Record bool
+}
+
+// Entry is one entry of an extracted tree as Entries reports it: what a tree
+// hash takes of it. Stat fields are read back with fstat once the entry's
+// metadata is final, not derived from the archive, so that they are what a
+// walk of the tree finds (the file system may round times, the group may
+// come from a setgid parent).
+type Entry struct {
+	// Name is relative to the root, "." for the root itself.
+	Name string
+	// Mode is st_mode: the type and permission bits.
+	Mode     uint32
+	Uid, Gid uint32
+	// Mtime is the modification time (tree hashes leave directories' out:
+	// they change with every entry made in them).
+	Mtime unix.Timespec
+	// Size, Sum: a regular file's length and content SHA-256.
+	Size int64
+	Sum  [sha256.Size]byte
+	// Linkname is a symlink's target.
+	Linkname string
+	// Xattrs are the extended attributes set (regular files and
+	// directories), sorted by name; a new inode has no others that
+	// KeepXattr accepts.
+	Xattrs [][2]string
 }
 
 // Digest is the SHA-256 and length of a regular file's content, and the
@@ -119,6 +152,13 @@ type Extractor struct {
 	pending map[string]int
 	known   map[int]Digest
 
+	// With Record: whether recording still holds, the entries made so far
+	// (directories are recorded by Finish, which then sorts them all), and
+	// whether Finish has run.
+	recording bool
+	recs      []Entry
+	finished  bool
+
 	// The owner a new file gets, whether that is known (ownOwner), and
 	// the process's umask, to spare a chown and a chmod per file.
 	uid, gid int
@@ -153,6 +193,12 @@ func New(root string, opts Options) (*Extractor, error) {
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = DefaultMaxBytes
 	}
+	if opts.Overwrite {
+		opts.Record = false
+	}
+	if opts.Record {
+		opts.HashContent = true
+	}
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: root, Err: err}
@@ -180,6 +226,7 @@ func New(root string, opts Options) (*Extractor, error) {
 	if !opts.Overwrite {
 		x.seen = make(map[string]byte)
 	}
+	x.recording = opts.Record
 	if opts.HashContent {
 		x.digests = make(map[string]Digest)
 		x.pending = make(map[string]int)
@@ -234,6 +281,93 @@ func (x *Extractor) forgetBelow(dir string) {
 			delete(x.pending, n)
 		}
 	}
+}
+
+// record adds the entry name, whose metadata is final, as the file system
+// reports it (dirfd and base name it; base "" means dirfd itself).
+func (x *Extractor) record(name string, dirfd int, base string, e Entry) error {
+	if !x.recording {
+		return nil
+	}
+	var st unix.Stat_t
+	var err error
+	if base == "" {
+		err = unix.Fstat(dirfd, &st)
+	} else {
+		err = unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	e.Name, e.Mode, e.Uid, e.Gid, e.Mtime = name, st.Mode, st.Uid, st.Gid, st.Mtim
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		e.Size = st.Size
+	}
+	x.recs = append(x.recs, e)
+	return nil
+}
+
+// stopRecording ends Record for this extraction: the tree is changed in a
+// way the records do not follow.
+func (x *Extractor) stopRecording() {
+	x.recording, x.recs = false, nil
+}
+
+// Entries returns every entry of the extracted tree (the root included),
+// parents before children and the names in each directory in byte order,
+// as a walk of the tree would find them. It is for after Finish; ok is false
+// if Options.Record was not set (or not possible: Overwrite), or the tree
+// was changed in a way the records do not follow (Prune, LinkFrom,
+// Implicit, an Add after Finish), and then only a walk can tell. The slice
+// is the extractor's own: read it, do not change it.
+func (x *Extractor) Entries() (entries []Entry, ok bool) {
+	if !x.recording || !x.finished {
+		return nil, false
+	}
+	x.settle()
+	for i := range x.recs {
+		e := &x.recs[i]
+		if e.Mode&unix.S_IFMT == unix.S_IFREG {
+			d, ok := x.digests[e.Name]
+			if !ok || d.Size != e.Size {
+				return nil, false
+			}
+			e.Sum, e.Xattrs = d.Sum, d.Xattrs
+		}
+	}
+	return x.recs, true
+}
+
+// WalkCompare orders relative names (of one tree, "." its root) as a walk
+// does that visits a directory before its children and the names in each
+// directory in byte order: "a" < "a/b" < "a.b" < "b". It is a comparison
+// of the names' components, which plain string order is not ("a.b" <
+// "a/b" as strings, '.' being below '/').
+func WalkCompare(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == ".":
+		return -1
+	case b == ".":
+		return 1
+	}
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		switch {
+		case ca == cb:
+			continue
+		case ca == '/':
+			return -1
+		case cb == '/':
+			return 1
+		case ca < cb:
+			return -1
+		default:
+			return 1
+		}
+	}
+	return cmp.Compare(len(a), len(b))
 }
 
 // Close releases the root directory. It does not remove anything.
@@ -293,6 +427,9 @@ func (x *Extractor) Add(ctx context.Context, hdr *tar.Header, body io.Reader) er
 	}
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // archive-wide PAX defaults, not a file
+	}
+	if x.finished {
+		x.stopRecording() // Finish has recorded the directories already
 	}
 	x.res.Entries++
 	if x.res.Entries > x.opts.MaxEntries {
@@ -731,7 +868,7 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		x.pending[name] = id
 		x.known[id] = Digest{Size: hdr.Size, Xattrs: xs}
 	}
-	return nil
+	return x.record(name, pfd, base, Entry{})
 }
 
 // copyContent writes size bytes of body to fd, through the content hasher's
@@ -837,6 +974,7 @@ func (x *Extractor) Implicit(ctx context.Context, name string) error {
 	if clean == "." {
 		return nil
 	}
+	x.stopRecording()
 	fd, err := x.openDir(clean, true)
 	if err != nil {
 		return fmt.Errorf("directory %q: %w", name, err)
@@ -876,7 +1014,7 @@ func (x *Extractor) symlink(name string, hdr *tar.Header) error {
 	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times: %w", err)
 	}
-	return nil
+	return x.record(name, pfd, base, Entry{Linkname: target})
 }
 
 func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
@@ -926,7 +1064,8 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 	} else if d, ok := x.digests[target]; ok {
 		x.digests[name] = d
 	}
-	return nil
+	// The target's inode, whose metadata is final.
+	return x.record(name, pfd, base, Entry{})
 }
 
 func (x *Extractor) fifo(name string, hdr *tar.Header) error {
@@ -962,7 +1101,7 @@ func (x *Extractor) fifo(name string, hdr *tar.Header) error {
 	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times: %w", err)
 	}
-	return nil
+	return x.record(name, fd, "", Entry{})
 }
 
 // LinkFrom adds the regular file name as a new hard link to the file
@@ -986,6 +1125,7 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 	if x.seen != nil && x.seen[clean] != 0 {
 		return fmt.Errorf("link %q: duplicate entry", name)
 	}
+	x.stopRecording()
 	pfd, base, err := x.prepare(clean)
 	if err != nil {
 		return fmt.Errorf("link %q: %w", name, err)
@@ -1093,6 +1233,7 @@ func ReadXattrs(fd int) ([][2]string, error) {
 // It is how a pathWhitelist is applied (spec A14, A16); call it before
 // Finish so directory times are restored after the removals.
 func (x *Extractor) Prune(ctx context.Context, keep func(name string, isDir bool) bool) error {
+	x.stopRecording()
 	x.dropCache()
 	fd, err := unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -1158,6 +1299,9 @@ func (x *Extractor) prune(ctx context.Context, fd int, dir string, keep func(str
 // directories, deepest first, now that nothing more is created in them.
 func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	x.dropCache()
+	if x.finished {
+		x.stopRecording() // the directories are recorded already
+	}
 	names := make([]string, 0, len(x.dirs))
 	for n := range x.dirs {
 		names = append(names, n)
@@ -1184,29 +1328,43 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 			}
 			return x.res, fmt.Errorf("finish directory %s: %w", n, err)
 		}
-		err = x.applyDir(fd, n, m)
+		xs, err := x.applyDir(fd, n, m)
+		if err == nil {
+			err = x.record(n, fd, "", Entry{Xattrs: xs})
+		}
 		unix.Close(fd)
 		if err != nil {
 			return x.res, fmt.Errorf("finish directory %s: %w", n, err)
 		}
 	}
+	if _, ok := x.dirs["."]; !ok {
+		if err := x.record(".", x.rootFD, "", Entry{}); err != nil {
+			return x.res, fmt.Errorf("finish directory .: %w", err)
+		}
+	}
+	x.finished = true
+	// Sorted here, once: the records are all there is to sort.
+	slices.SortFunc(x.recs, func(a, b Entry) int { return WalkCompare(a.Name, b.Name) })
 	return x.res, nil
 }
 
-func (x *Extractor) applyDir(fd int, name string, m *meta) error {
+// applyDir gives the directory fd (name) its metadata m and returns the
+// extended attributes it set, which are all it has that KeepXattr accepts.
+func (x *Extractor) applyDir(fd int, name string, m *meta) ([][2]string, error) {
 	if !m.implicit && !x.opts.NoOwnership {
 		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			return nil, fmt.Errorf("chown: %w", err)
 		}
 	}
 	if err := unix.Fchmod(fd, m.mode); err != nil {
-		return fmt.Errorf("chmod: %w", err)
+		return nil, fmt.Errorf("chmod: %w", err)
 	}
-	if _, err := setXattrs(fd, name, m.xattrs); err != nil {
-		return err
+	xs, err := setXattrs(fd, name, m.xattrs)
+	if err != nil {
+		return nil, err
 	}
 	if m.implicit {
-		return nil
+		return xs, nil
 	}
 	at := m.atime
 	if at.IsZero() {
@@ -1214,7 +1372,7 @@ func (x *Extractor) applyDir(fd int, name string, m *meta) error {
 	}
 	ts := []unix.Timespec{timespec(at), timespec(m.mtime)}
 	if err := unix.UtimesNanoAt(fd, ".", ts, 0); err != nil {
-		return fmt.Errorf("set times: %w", err)
+		return nil, fmt.Errorf("set times: %w", err)
 	}
-	return nil
+	return xs, nil
 }

@@ -1,0 +1,297 @@
+package extract
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// walkEntries describes the tree below root as Entries should: every
+// directory, regular file, symlink and FIFO, read back from disk in walk
+// order (filepath.WalkDir visits a directory before its children and each
+// directory's names sorted). Directory mtimes are left zero: tree hashes
+// leave them out.
+func walkEntries(t testing.TB, root string) []Entry {
+	t.Helper()
+	var out []Entry
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		e := Entry{Name: rel, Mode: st.Mode, Uid: st.Uid, Gid: st.Gid, Mtime: st.Mtim}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			e.Mtime = unix.Timespec{}
+			if e.Xattrs, err = pathXattrs(p); err != nil {
+				return err
+			}
+		case unix.S_IFREG:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			e.Size, e.Sum = st.Size, sha256.Sum256(b)
+			if e.Xattrs, err = pathXattrs(p); err != nil {
+				return err
+			}
+		case unix.S_IFLNK:
+			if e.Linkname, err = os.Readlink(p); err != nil {
+				return err
+			}
+		case unix.S_IFIFO:
+		default:
+			return nil
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", root, err)
+	}
+	return out
+}
+
+func pathXattrs(p string) ([][2]string, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return ReadXattrs(fd)
+}
+
+func describeEntries(es []Entry) string {
+	var b strings.Builder
+	for _, e := range es {
+		fmt.Fprintf(&b, "%q %o %d:%d %d %d.%d %x %q %q\n", e.Name, e.Mode, e.Uid, e.Gid, e.Size, e.Mtime.Sec, e.Mtime.Nsec, e.Sum[:4], e.Linkname, e.Xattrs)
+	}
+	return b.String()
+}
+
+// checkEntries fails unless x's records of root are exactly what a walk of
+// root finds, in the same order.
+func checkEntries(t testing.TB, x *Extractor, root string) {
+	t.Helper()
+	got, ok := x.Entries()
+	if !ok {
+		t.Fatal("Entries: not recorded")
+	}
+	for i := range got {
+		if got[i].Mode&unix.S_IFMT == unix.S_IFDIR {
+			got[i].Mtime = unix.Timespec{}
+		}
+	}
+	want := walkEntries(t, root)
+	if !slices.EqualFunc(got, want, func(a, b Entry) bool { return describeEntries([]Entry{a}) == describeEntries([]Entry{b}) }) {
+		t.Fatalf("recorded entries differ from a walk:\nrecorded:\n%swalk:\n%s", describeEntries(got), describeEntries(want))
+	}
+}
+
+// tarChecked extracts a tar stream like Tar, recording (in strict mode),
+// and when the extraction succeeds checks the records against a walk.
+func tarChecked(t testing.TB, r io.Reader, root string, opts Options) (Result, error) {
+	t.Helper()
+	opts.Record = !opts.Overwrite
+	x, err := New(root, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	defer x.Close()
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return x.Result(), fmt.Errorf("read tar: %w", err)
+		}
+		if err := x.Add(context.Background(), hdr, tr); err != nil {
+			return x.Result(), err
+		}
+	}
+	res, err := x.Finish(context.Background())
+	if err == nil && opts.Record {
+		checkEntries(t, x, root)
+	}
+	return res, err
+}
+
+// The extractor's records of what it made are what a walk of the tree
+// finds: types, modes (setuid, sticky), owners, mtimes to the nanosecond,
+// sizes, content digests (across the hasher's buffers), symlink targets,
+// kept xattrs, hard links, FIFOs, implicit parents, names whose walk order
+// is not their string order, and skipped devices.
+func TestEntriesMatchWalk(t *testing.T) {
+	root := os.Geteuid() == 0
+	if !root && os.Getenv("CI") == "true" {
+		t.Fatal("CI runs as root: owners and setuid bits must be checked")
+	}
+	owned := func(e ent, uid, gid int) ent { e.uid, e.gid = uid, gid; return e }
+	moded := func(e ent, m int64) ent { e.mode = m; return e }
+	fcaps := string([]byte{1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	big := strings.Repeat("0123456789abcdef", 3*hashBufferSize/16+7)
+	cases := []struct {
+		name string
+		ents []ent
+	}{
+		{"empty", nil},
+		{"root entry", []ent{moded(dir("."), 0o750), file("f", "x")}},
+		{"walk order", []ent{file("a.b", "1"), dir("a"), file("a/b", "2"), file("a-b", "3"), file("a b", "4"), file("a/b.c/d", "5"), file("ä", "6"), file("A", "7")}},
+		{"implicit parents", []ent{file("x/y/z/f", "deep"), dir("x/y"), file("x/g", "")}},
+		{"modes", []ent{moded(file("suid", "s"), 0o4755), moded(file("sgid", "s"), 0o2711), moded(dir("tmp"), 0o1777), moded(file("none", ""), 0), moded(file("private", "p"), 0o600)}},
+		{"owners", []ent{owned(file("o", "x"), 1234, 5678), owned(dir("d"), 42, 43), owned(symlink("d/l", "../o"), 7, 8), owned(moded(file("d/s", "x"), 0o4750), 1000, 1000)}},
+		{"links", []ent{file("f", "content"), hardlink("h", "f"), dir("d"), hardlink("d/h2", "h"), symlink("s", "/abs/target"), symlink("d/rel", "../f")}},
+		{"fifo and devices", []ent{{name: "p", typ: tar.TypeFifo, mode: 0o620}, {name: "sda", typ: tar.TypeChar, mode: 0o666, devmaj: 8}, {name: "loop", typ: tar.TypeBlock, devmaj: 7}}},
+		{"xattrs", []ent{
+			{name: "x", typ: tar.TypeReg, mode: 0o755, body: "x", pax: map[string]string{"SCHILY.xattr.user.b": "2", "SCHILY.xattr.user.a": "1", "SCHILY.xattr.trusted.x": "no", "SCHILY.xattr.security.capability": fcaps}},
+			{name: "d", typ: tar.TypeDir, mode: 0o755, pax: map[string]string{"SCHILY.xattr.user.dir": "yes"}},
+			hardlink("d/x", "x"),
+		}},
+		{"big and empty content", []ent{file("big", big), file("empty", ""), file("small", "s"), hardlink("big2", "big")}},
+		{"nanosecond times", []ent{{name: "t", typ: tar.TypeReg, body: "t", mtime: time.Unix(1500000000, 123456789)}, {name: "l", typ: tar.TypeSymlink, link: "t", mtime: time.Unix(1600000000, 987654321)}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !root {
+				for _, e := range tc.ents {
+					if e.uid != 0 || e.gid != 0 {
+						t.Skip("owners need root")
+					}
+				}
+			}
+			target := t.TempDir()
+			r, _ := decompress(mkTar(t, tc.ents...))
+			if _, err := tarChecked(t, r, target, Options{NoOwnership: !root}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Records are not given where they could be wrong: before Finish, in
+// Overwrite mode, and after Prune, LinkFrom or Implicit changed the tree.
+func TestEntriesNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	add := func(t *testing.T, x *Extractor, es ...ent) {
+		t.Helper()
+		tr := tar.NewReader(mustReader(t, mkTar(t, es...)))
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := x.Add(ctx, hdr, tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srcFD, err := unix.Open(src, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(srcFD)
+	cases := []struct {
+		name   string
+		opts   Options
+		change func(t *testing.T, x *Extractor)
+	}{
+		{"overwrite", Options{Overwrite: true}, nil},
+		{"not asked", Options{HashContent: true}, nil},
+		{"prune", Options{}, func(t *testing.T, x *Extractor) {
+			if err := x.Prune(ctx, func(n string, isDir bool) bool { return n != "a/f" }); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"link from", Options{}, func(t *testing.T, x *Extractor) {
+			if err := x.LinkFrom(ctx, "a/linked", srcFD, "f"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"implicit", Options{}, func(t *testing.T, x *Extractor) {
+			if err := x.Implicit(ctx, "new/dir"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// Finish would have to record the directories again.
+		{"add after finish", Options{}, func(t *testing.T, x *Extractor) {
+			if _, err := x.Finish(ctx); err != nil {
+				t.Fatal(err)
+			}
+			add(t, x, file("late", "z"))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Record = !tc.opts.HashContent
+			opts.NoOwnership = os.Geteuid() != 0
+			x, err := New(t.TempDir(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			add(t, x, dir("a"), file("a/f", "x"), file("a/g", "y"))
+			if tc.change != nil {
+				tc.change(t, x)
+			}
+			if _, ok := x.Entries(); ok {
+				t.Error("Entries before Finish: ok")
+			}
+			if _, err := x.Finish(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := x.Entries(); ok {
+				t.Error("Entries: ok, want no records")
+			}
+		})
+	}
+}
+
+func mustReader(t testing.TB, b []byte) io.Reader {
+	t.Helper()
+	r, err := decompress(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// WalkCompare agrees with the order of a real walk.
+func TestWalkCompare(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{".", ".", 0}, {".", "a", -1}, {"-", ".", 1}, {"a", "a/b", -1}, {"a/b", "a.b", -1},
+		{"a.b", "a/b", 1}, {"a/b/c", "a/b.c", -1}, {"a b", "a", 1}, {"a", "b", -1}, {"b/a", "a/b", 1},
+		{"ab", "a/b", 1}, {"a/z", "aa", -1},
+	} {
+		if got := WalkCompare(tc.a, tc.b); got != tc.want {
+			t.Errorf("WalkCompare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
