@@ -134,6 +134,15 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("store archive: %w", err)
 	}
+	// The blob alone is synced before the entry appears; the tree is
+	// recorded as unsynced (see the package documentation). The blob's
+	// writeback has been under way all along, and the wait for the rest
+	// overlaps with the checks and finishing the tree.
+	waitBlob := func() error { return nil }
+	if !s.opts.NoSync {
+		waitBlob = syncInBackground(blob)
+		defer waitBlob() // no return while the blob is being synced
+	}
 	if opts.ExpectedID != "" && info.ID.String() != opts.ExpectedID {
 		return nil, fmt.Errorf("image hash mismatch: the archive is %s, expected %s", info.ID, opts.ExpectedID)
 	}
@@ -190,13 +199,8 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		}
 		img.Rendered = true
 	}
-	// The blob alone is waited for (its writeback has been under way all
-	// along); the tree is recorded as unsynced (see the package
-	// documentation).
-	if !s.opts.NoSync {
-		if err := unix.Fdatasync(int(blob.Fd())); err != nil {
-			return nil, fmt.Errorf("sync %s: %w", blob.Name(), err)
-		}
+	if err := waitBlob(); err != nil {
+		return nil, fmt.Errorf("sync %s: %w", blob.Name(), err)
 	}
 	if img.Unsynced, err = s.unsynced(); err != nil {
 		return nil, err
@@ -225,6 +229,29 @@ func importTreeHash(ctx context.Context, tree string, x *extract.Extractor) (str
 		}
 		return x.Digest(n)
 	})
+}
+
+// syncInBackground starts fdatasync of f in a goroutine of its own and
+// returns the function that waits for it and returns its error; every call
+// returns the same. f must not be closed before that function has returned
+// (os.File's own reference keeps the descriptor valid meanwhile).
+func syncInBackground(f *os.File) func() error {
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		rc, cerr := f.SyscallConn()
+		if cerr == nil {
+			cerr = rc.Control(func(fd uintptr) { err = unix.Fdatasync(int(fd)) })
+		}
+		if cerr != nil {
+			err = cerr
+		}
+	}()
+	return func() error {
+		<-done
+		return err
+	}
 }
 
 // writebackWriter writes to f and starts writing each chunk to disk at once

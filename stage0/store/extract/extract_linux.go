@@ -1299,6 +1299,12 @@ func (x *Extractor) prune(ctx context.Context, fd int, dir string, keep func(str
 // directories, deepest first, now that nothing more is created in them.
 func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	x.dropCache()
+	if x.hasher != nil {
+		// No file content comes before Finish returns: the hasher gets
+		// what it has not seen yet, and hashes it while the directories
+		// are done.
+		x.hasher.send()
+	}
 	if x.finished {
 		x.stopRecording() // the directories are recorded already
 	}
@@ -1344,14 +1350,42 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	}
 	x.finished = true
 	// Sorted here, once: the records are all there is to sort.
-	slices.SortFunc(x.recs, func(a, b Entry) int { return WalkCompare(a.Name, b.Name) })
+	x.recs = sortWalkOrder(x.recs)
 	return x.res, nil
+}
+
+// sortWalkOrder returns es sorted by name in WalkCompare's order. It
+// compares keys in which each '/' is a NUL, which no name holds and which
+// sorts below every other byte, so that plain string comparison (memcmp)
+// gives that order: comparing the names a byte at a time, as WalkCompare
+// does, took a fifth of the time an import spends after its last byte.
+func sortWalkOrder(es []Entry) []Entry {
+	type keyed struct {
+		key string
+		i   int
+	}
+	ks := make([]keyed, len(es))
+	for i := range es {
+		k := ""
+		if n := es[i].Name; n != "." {
+			k = strings.ReplaceAll(n, "/", "\x00")
+		}
+		ks[i] = keyed{k, i}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	sorted := make([]Entry, len(es))
+	for j, k := range ks {
+		sorted[j] = es[k.i]
+	}
+	return sorted
 }
 
 // applyDir gives the directory fd (name) its metadata m and returns the
 // extended attributes it set, which are all it has that KeepXattr accepts.
 func (x *Extractor) applyDir(fd int, name string, m *meta) ([][2]string, error) {
-	if !m.implicit && !x.opts.NoOwnership {
+	// A directory the extractor made already has its user and group when
+	// they are the extractor's (see New).
+	if !m.implicit && !x.opts.NoOwnership && !(x.ownOwner && m.uid == x.uid && m.gid == x.gid) {
 		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
 			return nil, fmt.Errorf("chown: %w", err)
 		}

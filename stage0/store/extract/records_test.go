@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -292,6 +293,34 @@ func TestWalkCompare(t *testing.T) {
 	} {
 		if got := WalkCompare(tc.a, tc.b); got != tc.want {
 			t.Errorf("WalkCompare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// sortWalkOrder, which Finish uses, sorts as WalkCompare does, on names
+// chosen to have their first difference at a '/', a '.' and the bytes
+// around them.
+func TestSortWalkOrder(t *testing.T) {
+	parts := []string{"a", "b", "-", ".x", "a.b", "a b", "\x01", "\xff", "a/b", "ab"}
+	var es []Entry
+	for _, p := range parts {
+		es = append(es, Entry{Name: p})
+		for _, q := range parts {
+			es = append(es, Entry{Name: p + "/" + q})
+		}
+	}
+	es = append(es, Entry{Name: "."})
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] })
+	got := sortWalkOrder(es)
+	if len(got) != len(es) {
+		t.Fatalf("%d entries sorted, want %d", len(got), len(es))
+	}
+	if got[0].Name != "." {
+		t.Errorf("first is %q, want the root", got[0].Name)
+	}
+	for i := 1; i < len(got); i++ {
+		if WalkCompare(got[i-1].Name, got[i].Name) > 0 {
+			t.Errorf("%q sorted before %q", got[i-1].Name, got[i].Name)
 		}
 	}
 }
