@@ -41,11 +41,11 @@ mkdir -p "$S"
 TMP=$(mktemp -d)
 cleanup() {
 	[ -n "${SLEEPER:-}" ] && kill "$SLEEPER" 2>/dev/null && wait "$SLEEPER" 2>/dev/null
-	"$BIN" --dir="$DATA" gc --grace-period=0s >/dev/null 2>&1 || true
+	"$BIN" --dir="$DATA" --run-dir="$TMP/run" gc --grace-period=0s >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-A() { "$BIN" --dir="$DATA" --local-config="$S/etc" --system-config="$S/usr" "$@"; }
+A() { "$BIN" --dir="$DATA" --run-dir="$TMP/run" --local-config="$S/etc" --system-config="$S/usr" "$@"; }
 
 LOAD=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v l="$LOAD" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }'; then
@@ -146,7 +146,7 @@ command -v runc >/dev/null || die "runc is needed for the comparison (apt-get in
 sed -i -e 's/"terminal": true/"terminal": false/' \
 	-e 's|^\(\s*\)"sh"$|\1"/testapp", "exit", "0"|' "$S/bundle/config.json"
 grep -q '"/testapp", "exit", "0"' "$S/bundle/config.json" || die "could not edit the runc config"
-alternate "acirun=$BIN --dir=$DATA run --net=none $SMALL" \
+alternate "acirun=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" \
 	"runc=runc --root $S/runc-state run --bundle $S/bundle acirun-bench-start" \
 	"unshare=unshare --mount --pid --fork --uts --ipc --net chroot $ROOTFS /testapp exit 0"
 A gc --grace-period=0s >/dev/null
@@ -165,7 +165,7 @@ fi
 rm -f "$TMP/uuid"
 # Started without a subshell, so that $SLEEPER is acirun, which becomes the
 # pod's stage1 supervisor (exec).
-"$BIN" --dir="$DATA" run --net=none --uuid-file-save="$TMP/uuid" "$SMALL" --exec=/testapp -- sleep 30s >/dev/null 2>&1 &
+"$BIN" --dir="$DATA" --run-dir="$TMP/run" run --net=none --uuid-file-save="$TMP/uuid" "$SMALL" --exec=/testapp -- sleep 30s >/dev/null 2>&1 &
 SLEEPER=$!
 i=0
 while [ ! -s "$DATA/pods/$(cat "$TMP/uuid" 2>/dev/null)/ppid1" ] && [ $i -lt 100 ]; do
@@ -191,7 +191,7 @@ fi
 A gc --grace-period=0s >/dev/null
 
 # --- 3. start cost against image size ----------------------------------------
-alternate "small=$BIN --dir=$DATA run --net=none $SMALL" "big=$BIN --dir=$DATA run --net=none $BIG"
+alternate "small=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" "big=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $BIG"
 A gc --grace-period=0s >/dev/null
 T_SMALL=$(median small) T_BIG=$(median big)
 R=$(ratio "$T_BIG" "$T_SMALL")
