@@ -233,8 +233,9 @@ func importTreeHash(ctx context.Context, tree string, x *extract.Extractor) (str
 
 // syncInBackground starts fdatasync of f in a goroutine of its own and
 // returns the function that waits for it and returns its error; every call
-// returns the same. f must not be closed before that function has returned
-// (os.File's own reference keeps the descriptor valid meanwhile).
+// returns the same. The sync holds os.File's reference to the descriptor, so
+// a Close meanwhile cannot pull it away; still, the caller waits before it
+// closes f or returns, so that no sync outlives the import.
 func syncInBackground(f *os.File) func() error {
 	done := make(chan struct{})
 	var err error

@@ -2,7 +2,6 @@ package extract
 
 import (
 	"archive/tar"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -336,38 +335,6 @@ func (x *Extractor) Entries() (entries []Entry, ok bool) {
 		}
 	}
 	return x.recs, true
-}
-
-// WalkCompare orders relative names (of one tree, "." its root) as a walk
-// does that visits a directory before its children and the names in each
-// directory in byte order: "a" < "a/b" < "a.b" < "b". It is a comparison
-// of the names' components, which plain string order is not ("a.b" <
-// "a/b" as strings, '.' being below '/').
-func WalkCompare(a, b string) int {
-	switch {
-	case a == b:
-		return 0
-	case a == ".":
-		return -1
-	case b == ".":
-		return 1
-	}
-	for i := 0; i < len(a) && i < len(b); i++ {
-		ca, cb := a[i], b[i]
-		switch {
-		case ca == cb:
-			continue
-		case ca == '/':
-			return -1
-		case cb == '/':
-			return 1
-		case ca < cb:
-			return -1
-		default:
-			return 1
-		}
-	}
-	return cmp.Compare(len(a), len(b))
 }
 
 // Close releases the root directory. It does not remove anything.
@@ -782,6 +749,13 @@ func (w fdWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// needsChown says whether an entry the extractor made must be given the
+// owner uid:gid: not without ownership, nor when it has that owner already,
+// being the extractor's own (see New).
+func (x *Extractor) needsChown(uid, gid int) bool {
+	return !x.opts.NoOwnership && !(x.ownOwner && uid == x.uid && gid == x.gid)
+}
+
 func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	if hdr.Size < 0 {
 		return fmt.Errorf("negative size %d", hdr.Size)
@@ -805,7 +779,7 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	// at once; otherwise it starts private, and chown comes before chmod so
 	// that the kernel does not clear setuid and setgid afterwards.
 	perm := x.perm(hdr)
-	chown := !x.opts.NoOwnership && !(x.ownOwner && hdr.Uid == x.uid && hdr.Gid == x.gid)
+	chown := x.needsChown(hdr.Uid, hdr.Gid)
 	mode := uint32(0o600)
 	if !chown {
 		mode = perm
@@ -1354,11 +1328,14 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	return x.res, nil
 }
 
-// sortWalkOrder returns es sorted by name in WalkCompare's order. It
+// sortWalkOrder returns es sorted by name (relative, "." the root) as a
+// walk finds them that visits a directory before its children and the names
+// in each directory in byte order: "." < "a" < "a/b" < "a.b" < "b", which
+// plain string order is not ("a.b" < "a/b", '.' being below '/'). It
 // compares keys in which each '/' is a NUL, which no name holds and which
 // sorts below every other byte, so that plain string comparison (memcmp)
-// gives that order: comparing the names a byte at a time, as WalkCompare
-// does, took a fifth of the time an import spends after its last byte.
+// gives that order: comparing the names' components a byte at a time took a
+// fifth of the time an import spends after its last byte.
 func sortWalkOrder(es []Entry) []Entry {
 	type keyed struct {
 		key string
@@ -1383,9 +1360,7 @@ func sortWalkOrder(es []Entry) []Entry {
 // applyDir gives the directory fd (name) its metadata m and returns the
 // extended attributes it set, which are all it has that KeepXattr accepts.
 func (x *Extractor) applyDir(fd int, name string, m *meta) ([][2]string, error) {
-	// A directory the extractor made already has its user and group when
-	// they are the extractor's (see New).
-	if !m.implicit && !x.opts.NoOwnership && !(x.ownOwner && m.uid == x.uid && m.gid == x.gid) {
+	if !m.implicit && x.needsChown(m.uid, m.gid) {
 		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
 			return nil, fmt.Errorf("chown: %w", err)
 		}

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -281,7 +282,7 @@ func mustReader(t testing.TB, b []byte) io.Reader {
 	return r
 }
 
-// WalkCompare agrees with the order of a real walk.
+// walkCompare agrees with the order of a real walk.
 func TestWalkCompare(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
@@ -291,13 +292,13 @@ func TestWalkCompare(t *testing.T) {
 		{"a.b", "a/b", 1}, {"a/b/c", "a/b.c", -1}, {"a b", "a", 1}, {"a", "b", -1}, {"b/a", "a/b", 1},
 		{"ab", "a/b", 1}, {"a/z", "aa", -1},
 	} {
-		if got := WalkCompare(tc.a, tc.b); got != tc.want {
-			t.Errorf("WalkCompare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		if got := walkCompare(tc.a, tc.b); got != tc.want {
+			t.Errorf("walkCompare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
 }
 
-// sortWalkOrder, which Finish uses, sorts as WalkCompare does, on names
+// sortWalkOrder, which Finish uses, sorts as walkCompare does, on names
 // chosen to have their first difference at a '/', a '.' and the bytes
 // around them.
 func TestSortWalkOrder(t *testing.T) {
@@ -319,8 +320,41 @@ func TestSortWalkOrder(t *testing.T) {
 		t.Errorf("first is %q, want the root", got[0].Name)
 	}
 	for i := 1; i < len(got); i++ {
-		if WalkCompare(got[i-1].Name, got[i].Name) > 0 {
+		if walkCompare(got[i-1].Name, got[i].Name) > 0 {
 			t.Errorf("%q sorted before %q", got[i-1].Name, got[i].Name)
 		}
 	}
+}
+
+// walkCompare orders relative names (of one tree, "." its root) as a walk
+// does that visits a directory before its children and the names in each
+// directory in byte order: "a" < "a/b" < "a.b" < "b". It is a comparison
+// of the names' components, which plain string order is not ("a.b" <
+// "a/b" as strings, '.' being below '/'). It is the tests' oracle for
+// sortWalkOrder, written as the definition, not as the fast keys.
+func walkCompare(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == ".":
+		return -1
+	case b == ".":
+		return 1
+	}
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		switch {
+		case ca == cb:
+			continue
+		case ca == '/':
+			return -1
+		case cb == '/':
+			return 1
+		case ca < cb:
+			return -1
+		default:
+			return 1
+		}
+	}
+	return cmp.Compare(len(a), len(b))
 }
