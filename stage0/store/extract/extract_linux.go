@@ -130,7 +130,10 @@ type meta struct {
 }
 
 // Extractor writes entries below one root directory. It is not safe for
-// concurrent use; one archive is one goroutine's work.
+// concurrent use; one archive is one goroutine's work. In strict mode it
+// hands small files to a goroutine of its own (see writer_linux.go); they
+// are made by the time Finish, Prune, LinkFrom or Close returns, and a
+// failure to make one is returned by a later call, naming the file.
 type Extractor struct {
 	rootFD int
 	opts   Options
@@ -138,9 +141,16 @@ type Extractor struct {
 	dirs   map[string]*meta
 	res    Result
 
+	// The parent directory of the last entry, kept open: entries come
+	// in runs per directory.
 	cachePath string
-	cacheFD   int
+	cache     *dirRef
 	buf       []byte
+
+	// The writer of small files (see writer_linux.go), started with the
+	// first one, and the error it reported.
+	w        *fileWriter
+	writeErr error
 
 	// With HashContent: the digests of finished files, and the files whose
 	// content hasher is still working on (name → content ID, and the size
@@ -208,13 +218,12 @@ func New(root string, opts Options) (*Extractor, error) {
 		return nil, &os.PathError{Op: "stat", Path: root, Err: err}
 	}
 	x := &Extractor{
-		rootFD:  fd,
-		opts:    opts,
-		dirs:    make(map[string]*meta),
-		cacheFD: -1,
-		uid:     os.Geteuid(),
-		gid:     os.Getegid(),
-		umask:   processUmask(),
+		rootFD: fd,
+		opts:   opts,
+		dirs:   make(map[string]*meta),
+		uid:    os.Geteuid(),
+		gid:    os.Getegid(),
+		umask:  processUmask(),
 	}
 	// Every directory below the root is made by the extractor itself
 	// (unless it layers over an existing tree), so a new file gets the
@@ -245,6 +254,7 @@ func (x *Extractor) Digest(name string) (Digest, bool) {
 
 // settle waits for the content hasher and moves its results into digests.
 func (x *Extractor) settle() {
+	x.drainWriters()
 	if x.hasher == nil {
 		return
 	}
@@ -288,6 +298,17 @@ func (x *Extractor) record(name string, dirfd int, base string, e Entry) error {
 	if !x.recording {
 		return nil
 	}
+	if err := statEntry(dirfd, base, &e); err != nil {
+		return err
+	}
+	e.Name = name
+	x.recs = append(x.recs, e)
+	return nil
+}
+
+// statEntry fills in e's metadata from the entry base in the directory dirfd
+// (dirfd itself if base is empty), as the kernel reports it.
+func statEntry(dirfd int, base string, e *Entry) error {
 	var st unix.Stat_t
 	var err error
 	if base == "" {
@@ -298,11 +319,10 @@ func (x *Extractor) record(name string, dirfd int, base string, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("stat: %w", err)
 	}
-	e.Name, e.Mode, e.Uid, e.Gid, e.Mtime = name, st.Mode, st.Uid, st.Gid, st.Mtim
+	e.Mode, e.Uid, e.Gid, e.Mtime = st.Mode, st.Uid, st.Gid, st.Mtim
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
 		e.Size = st.Size
 	}
-	x.recs = append(x.recs, e)
 	return nil
 }
 
@@ -339,6 +359,7 @@ func (x *Extractor) Entries() (entries []Entry, ok bool) {
 
 // Close releases the root directory. It does not remove anything.
 func (x *Extractor) Close() error {
+	x.stopWriters()
 	x.settle()
 	x.dropCache()
 	if x.rootFD < 0 {
@@ -395,6 +416,9 @@ func (x *Extractor) Add(ctx context.Context, hdr *tar.Header, body io.Reader) er
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // archive-wide PAX defaults, not a file
 	}
+	if x.writeErr != nil {
+		return x.writeErr
+	}
 	if x.finished {
 		x.stopRecording() // Finish has recorded the directories already
 	}
@@ -407,6 +431,9 @@ func (x *Extractor) Add(ctx context.Context, hdr *tar.Header, body io.Reader) er
 		return fmt.Errorf("extract %q: %w", hdr.Name, err)
 	}
 	if err := x.add(name, hdr, body); err != nil {
+		if x.writeErr != nil && errors.Is(err, x.writeErr) {
+			return x.writeErr // it names its own entry, an earlier one
+		}
 		return fmt.Errorf("extract %q: %w", hdr.Name, err)
 	}
 	return nil
@@ -467,23 +494,25 @@ func (x *Extractor) parent(name string) (int, string, error) {
 	if dir == "" {
 		dir = "."
 	}
-	if dir == x.cachePath && x.cacheFD >= 0 {
-		return x.cacheFD, base, nil
+	if x.cache != nil && dir == x.cachePath {
+		return x.cache.fd, base, nil
 	}
 	fd, err := x.openDir(dir, true)
 	if err != nil {
 		return -1, "", err
 	}
 	x.dropCache()
-	x.cachePath, x.cacheFD = dir, fd
+	x.cachePath, x.cache = dir, newDirRef(fd)
 	return fd, base, nil
 }
 
+// dropCache lets go of the cached parent; batched files not made yet keep
+// it open until they are.
 func (x *Extractor) dropCache() {
-	if x.cacheFD >= 0 {
-		unix.Close(x.cacheFD)
+	if x.cache != nil {
+		x.cache.release()
 	}
-	x.cachePath, x.cacheFD = "", -1
+	x.cachePath, x.cache = "", nil
 }
 
 // openDir opens the directory dir (relative to the root) without following
@@ -511,6 +540,15 @@ func (x *Extractor) openDir(dir string, create bool) (int, error) {
 	for i, comp := range parts {
 		sofar := strings.Join(parts[:i+1], "/")
 		next, err := unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) && x.w != nil && x.seen[sofar] == seenFile {
+			// A batched file not made yet: make it first, so that
+			// it is in the way as it would be in archive order.
+			if err := x.drainWriters(); err != nil {
+				unix.Close(cur)
+				return -1, err
+			}
+			next, err = unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENOENT) && create:
@@ -757,16 +795,7 @@ func (x *Extractor) needsChown(uid, gid int) bool {
 }
 
 func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
-	if hdr.Size < 0 {
-		return fmt.Errorf("negative size %d", hdr.Size)
-	}
-	if hdr.Size > x.opts.MaxBytes-x.res.Bytes {
-		return fmt.Errorf("size %d exceeds the limit of %d bytes of content", hdr.Size, x.opts.MaxBytes)
-	}
-	if err := checkIDs(hdr); err != nil {
-		return err
-	}
-	xs, err := x.xattrs(hdr)
+	f, err := x.planFile(name, hdr)
 	if err != nil {
 		return err
 	}
@@ -774,73 +803,45 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	if err != nil {
 		return err
 	}
-	// A new file belongs to the extractor's own user and group (see
-	// New). When that is the owner wanted, it is made with its final mode
-	// at once; otherwise it starts private, and chown comes before chmod so
-	// that the kernel does not clear setuid and setgid afterwards.
-	perm := x.perm(hdr)
-	chown := x.needsChown(hdr.Uid, hdr.Gid)
-	mode := uint32(0o600)
-	if !chown {
-		mode = perm
+	f.base = base
+	// In strict mode, small files go to the writer (see
+	// writer_linux.go); with Overwrite, order is everything.
+	if x.seen != nil && f.size <= maxBatched {
+		return x.batchFile(&f, body)
 	}
-	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	fd, err := f.create(pfd)
 	if err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return errors.New("duplicate entry")
-		}
-		return fmt.Errorf("create: %w", err)
+		return err
 	}
 	x.mark(name, seenFile)
-	defer func() {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}()
 	x.forget(name)
 	if x.opts.HashContent && x.hasher == nil {
 		x.hasher = newContentHasher()
 	}
 	id := x.nextID
 	x.nextID++
-	if hdr.Size > 0 {
-		n, err := x.copyContent(fd, id, body, hdr.Size)
+	if f.size > 0 {
+		n, err := x.copyContent(fd, id, body, f.size)
 		x.res.Bytes += n
 		if err != nil {
+			unix.Close(fd)
 			return fmt.Errorf("write: %w", err)
 		}
-		if n != hdr.Size {
-			return fmt.Errorf("content ends after %d of %d bytes: %w", n, hdr.Size, io.ErrUnexpectedEOF)
+		if n != f.size {
+			unix.Close(fd)
+			return fmt.Errorf("content ends after %d of %d bytes: %w", n, f.size, io.ErrUnexpectedEOF)
 		}
 	}
 	if x.hasher != nil {
 		x.hasher.end(id)
 	}
-	if chown {
-		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("chown: %w", err)
-		}
-	}
-	if chown || mode&x.umask != 0 {
-		if err := unix.Fchmod(fd, perm); err != nil {
-			return fmt.Errorf("chmod: %w", err)
-		}
-	}
-	// After chown: the kernel clears security.capability on chown.
-	if xs, err = setXattrs(fd, name, xs); err != nil {
-		return err
-	}
-	err = unix.Close(fd)
-	fd = -1
+	xs, err := f.complete(fd, pfd)
 	if err != nil {
-		return fmt.Errorf("close: %w", err)
-	}
-	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("set times: %w", err)
+		return err
 	}
 	if x.hasher != nil {
 		x.pending[name] = id
-		x.known[id] = Digest{Size: hdr.Size, Xattrs: xs}
+		x.known[id] = Digest{Size: f.size, Xattrs: xs}
 	}
 	return x.record(name, pfd, base, Entry{})
 }
@@ -948,6 +949,9 @@ func (x *Extractor) Implicit(ctx context.Context, name string) error {
 	if clean == "." {
 		return nil
 	}
+	if err := x.drainWriters(); err != nil {
+		return err
+	}
 	x.stopRecording()
 	fd, err := x.openDir(clean, true)
 	if err != nil {
@@ -1001,6 +1005,10 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 	}
 	if x.seen != nil && x.seen[target] != seenFile {
 		return fmt.Errorf("hard link to %q: not an earlier regular file of this archive", hdr.Linkname)
+	}
+	// The target may be a batched file not made yet.
+	if err := x.drainWriters(); err != nil {
+		return err
 	}
 	tdir, tbase := path.Split(target)
 	tdir = strings.TrimSuffix(tdir, "/")
@@ -1098,6 +1106,9 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 	}
 	if x.seen != nil && x.seen[clean] != 0 {
 		return fmt.Errorf("link %q: duplicate entry", name)
+	}
+	if err := x.drainWriters(); err != nil {
+		return err
 	}
 	x.stopRecording()
 	pfd, base, err := x.prepare(clean)
@@ -1207,6 +1218,9 @@ func ReadXattrs(fd int) ([][2]string, error) {
 // It is how a pathWhitelist is applied (spec A14, A16); call it before
 // Finish so directory times are restored after the removals.
 func (x *Extractor) Prune(ctx context.Context, keep func(name string, isDir bool) bool) error {
+	if err := x.drainWriters(); err != nil {
+		return err
+	}
 	x.stopRecording()
 	x.dropCache()
 	fd, err := unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
@@ -1272,6 +1286,11 @@ func (x *Extractor) prune(ctx context.Context, fd int, dir string, keep func(str
 // Finish restores the owners, modes, extended attributes and times of the
 // directories, deepest first, now that nothing more is created in them.
 func (x *Extractor) Finish(ctx context.Context) (Result, error) {
+	// Every file first: directories get their metadata after their
+	// children are made.
+	if err := x.drainWriters(); err != nil {
+		return x.res, err
+	}
 	x.dropCache()
 	if x.hasher != nil {
 		// No file content comes before Finish returns: the hasher gets

@@ -149,6 +149,29 @@ func TestEntriesMatchWalk(t *testing.T) {
 	moded := func(e ent, m int64) ent { e.mode = m; return e }
 	fcaps := string([]byte{1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	big := strings.Repeat("0123456789abcdef", 3*hashBufferSize/16+7)
+	// More small files than one batch holds, by count and by bytes, in
+	// several directories, with owners and modes of their own, a file
+	// just over the batched size among them, hard links to batched files
+	// (made before the link), and a file under one of them's sibling
+	// directory made as an implicit parent.
+	var many []ent
+	for i := range 3 * batchFiles {
+		e := file(fmt.Sprintf("d%d/f%03d", i%5, i), strings.Repeat(string(rune('a'+i%26)), i*7%4000))
+		if i%3 == 0 {
+			e = moded(e, 0o640)
+		}
+		if i%7 == 0 {
+			e = owned(e, 100+i, 200+i)
+		}
+		many = append(many, e)
+		switch i {
+		case 100:
+			many = append(many, file("d0/large", strings.Repeat("L", maxBatched+1)), hardlink("d0/link", "d1/f001"))
+		case 600:
+			many = append(many, hardlink("link2", "d4/f599"), file("new/sub/f", "implicit"))
+		}
+	}
+	many = append(many, file("exact", strings.Repeat("E", maxBatched)))
 	cases := []struct {
 		name string
 		ents []ent
@@ -166,6 +189,7 @@ func TestEntriesMatchWalk(t *testing.T) {
 			{name: "d", typ: tar.TypeDir, mode: 0o755, pax: map[string]string{"SCHILY.xattr.user.dir": "yes"}},
 			hardlink("d/x", "x"),
 		}},
+		{"many small files", many},
 		{"big and empty content", []ent{file("big", big), file("empty", ""), file("small", "s"), hardlink("big2", "big")}},
 		{"nanosecond times", []ent{{name: "t", typ: tar.TypeReg, body: "t", mtime: time.Unix(1500000000, 123456789)}, {name: "l", typ: tar.TypeSymlink, link: "t", mtime: time.Unix(1600000000, 987654321)}}},
 	}

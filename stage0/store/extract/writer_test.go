@@ -1,0 +1,84 @@
+package extract
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A writer's failure (here the file system filling up under batched files)
+// fails the extraction with the name of the file it could not make, however
+// many entries the extracting goroutine has taken on since, and Close leaves
+// no writer running.
+func TestWriterErrorNamesFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root: the writer's failure must be tested")
+		}
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("acirun-test", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Error(err)
+		}
+	})
+	root := filepath.Join(mnt, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var es []ent
+	for i := range 64 {
+		es = append(es, file(fmt.Sprintf("d/f%02d", i), strings.Repeat("x", 32<<10)))
+	}
+	ctx := context.Background()
+	before := runtime.NumGoroutine()
+	x, err := New(root, Options{Record: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(mkTar(t, es...)))
+	for {
+		hdr, rerr := tr.Next()
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if err = x.Add(ctx, hdr, tr); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		_, err = x.Finish(ctx)
+	}
+	if cerr := x.Close(); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if !errors.Is(err, unix.ENOSPC) || !regexp.MustCompile(`^extract "d/f\d\d": write: `).MatchString(err.Error()) {
+		t.Fatalf("error = %v, want the batched file that did not fit named, and ENOSPC", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
