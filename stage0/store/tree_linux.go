@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -272,7 +273,7 @@ func writeTreeRecords(ctx context.Context, dir string, out io.Writer, known func
 
 // hashEntry writes the record of the walked entry e. Regular files are read
 // unless known has their digest.
-func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(string) (extract.Digest, bool)) error {
+func hashEntry(w *bufio.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(string) (extract.Digest, bool)) error {
 	r := extract.Entry{Name: e.name, Mode: e.st.Mode, Uid: e.st.Uid, Gid: e.st.Gid, Mtime: e.st.Mtim}
 	xfd := -1
 	switch e.st.Mode & unix.S_IFMT {
@@ -327,7 +328,10 @@ func hashEntry(w io.Writer, fh hash.Hash, buf []byte, e *treeEntry, known func(s
 // permissions, owner, and by type the mtime and symlink target (symlinks,
 // FIFOs), the size, mtime and content digest (regular files) and the
 // extended attributes (regular files and directories).
-func writeRecord(w io.Writer, e *extract.Entry) error {
+//
+// The line is built with appends, not fmt: an import hashes one per file,
+// after its last byte has arrived.
+func writeRecord(w *bufio.Writer, e *extract.Entry) error {
 	var typ byte
 	switch e.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
@@ -341,28 +345,49 @@ func writeRecord(w io.Writer, e *extract.Entry) error {
 	default:
 		return nil
 	}
-	fmt.Fprintf(w, "%s\x00%c %o %d %d", e.Name, typ, e.Mode&0o7777, e.Uid, e.Gid)
+	var a [256]byte
+	b := append(a[:0], e.Name...)
+	b = append(b, 0, typ, ' ')
+	b = strconv.AppendUint(b, uint64(e.Mode&0o7777), 8)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(e.Uid), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(e.Gid), 10)
 	switch typ {
 	case tar.TypeSymlink:
-		fmt.Fprintf(w, " %d -> %s", e.Mtime.Nano(), e.Linkname)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.Mtime.Nano(), 10)
+		b = append(b, " -> "...)
+		b = append(b, e.Linkname...)
 	case tar.TypeFifo:
-		fmt.Fprintf(w, " %d", e.Mtime.Nano())
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.Mtime.Nano(), 10)
 	case tar.TypeReg:
-		fmt.Fprintf(w, " %d %d %x", e.Size, e.Mtime.Nano(), e.Sum)
-		writeXattrRecords(w, e.Xattrs)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.Size, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.Mtime.Nano(), 10)
+		b = append(b, ' ')
+		b = hex.AppendEncode(b, e.Sum[:])
+		b = appendXattrRecords(b, e.Xattrs)
 	case tar.TypeDir:
-		writeXattrRecords(w, e.Xattrs)
+		b = appendXattrRecords(b, e.Xattrs)
 	}
-	_, err := io.WriteString(w, "\n")
+	b = append(b, '\n')
+	_, err := w.Write(b)
 	return err
 }
 
-// writeXattrRecords appends the extended attributes xs (sorted by name) to
+// appendXattrRecords appends the extended attributes xs (sorted by name) to
 // an entry's record.
-func writeXattrRecords(w io.Writer, xs [][2]string) {
+func appendXattrRecords(b []byte, xs [][2]string) []byte {
 	for _, kv := range xs {
-		fmt.Fprintf(w, " %s=%x", kv[0], kv[1])
+		b = append(b, ' ')
+		b = append(b, kv[0]...)
+		b = append(b, '=')
+		b = hex.AppendEncode(b, []byte(kv[1]))
 	}
+	return b
 }
 
 const ownDirsFile = "owndirs"
