@@ -30,7 +30,7 @@ import (
 // batched (the extracting goroutine makes parents itself), and nothing the
 // extracting goroutine does later depends on a batched file existing except
 // a hard link to it, an entry beneath its name, pruning, layering and
-// Finish, which all wait for the writer first (drainWriters). Directories
+// Finish, which all wait for the writer first (drainWriter). Directories
 // get their metadata in Finish, after that wait, as before. Duplicates are
 // refused by name before anything is batched (strict mode only: with
 // Overwrite every file is made in order by the extracting goroutine).
@@ -180,7 +180,7 @@ type batchFile struct {
 	off int     // where its content starts in the batch's buffer
 }
 
-// madeFile is what a writer reports of a file it made: its record (with
+// madeFile is what the writer reports of a file it made: its record (with
 // Record) and its digest (with HashContent).
 type madeFile struct {
 	rec Entry
@@ -275,8 +275,8 @@ func makeBatched(content []byte, f *batchFile, h hash.Hash, record bool) (madeFi
 	return m, nil
 }
 
-// batchFile reads f's content from body into a batch, for a writer to make.
-// f.base is set, and pfd (the cached parent, x.cache) is its directory.
+// batchFile reads f's content from body into a batch, for the writer to
+// make. f.base is set, and the cached parent (x.cache) is its directory.
 func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
 	if x.writeErr != nil {
 		return x.writeErr
@@ -359,9 +359,9 @@ func (x *Extractor) absorb(b *batch) {
 	x.w.idle = append(x.w.idle, b)
 }
 
-// drainWriters waits until every batched file is made (or failed) and
+// drainWriter waits until every batched file is made (or failed) and
 // returns the writer's error, if any.
-func (x *Extractor) drainWriters() error {
+func (x *Extractor) drainWriter() error {
 	w := x.w
 	if w == nil {
 		return x.writeErr
@@ -373,12 +373,12 @@ func (x *Extractor) drainWriters() error {
 	return x.writeErr
 }
 
-// stopWriters drains and ends the writer goroutine.
-func (x *Extractor) stopWriters() {
+// stopWriter drains and ends the writer goroutine.
+func (x *Extractor) stopWriter() {
 	if x.w == nil {
 		return
 	}
-	x.drainWriters()
+	x.drainWriter()
 	close(x.w.work)
 	<-x.w.done
 	x.w = nil
