@@ -41,8 +41,12 @@ const (
 	batchSize  = 256 << 10
 	maxBatched = 64 << 10
 	// batchFiles bounds the files of one batch, so that a run of empty
-	// files still goes out in pieces.
+	// files still goes out in pieces; batchDirs the directories it holds
+	// open, so that an archive of one file per directory cannot make the
+	// ring hold more than batches*batchDirs descriptors (the serial
+	// extraction holds one).
 	batchFiles = 256
+	batchDirs  = 32
 	// batches is the size of the ring.
 	batches = 6
 )
@@ -191,6 +195,7 @@ type batch struct {
 	buf   []byte
 	fill  int
 	files []batchFile
+	dirs  int // directories held (a change of directory from file to file counts)
 	// Filled in by the writer: the files made, in order, and the error
 	// that stopped it, if any (the files after it are not made).
 	made []madeFile
@@ -286,7 +291,8 @@ func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
 	}
 	w := x.w
 	size := int(f.size)
-	if b := w.cur; b != nil && (b.fill+size > len(b.buf) || len(b.files) == batchFiles) {
+	if b := w.cur; b != nil && (b.fill+size > len(b.buf) || len(b.files) == batchFiles ||
+		b.dirs == batchDirs && b.files[len(b.files)-1].dir != x.cache) {
 		w.send()
 	}
 	if w.cur == nil {
@@ -321,6 +327,9 @@ func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
 	}
 	x.mark(f.name, seenFile)
 	x.forget(f.name)
+	if len(b.files) == 0 || b.files[len(b.files)-1].dir != x.cache {
+		b.dirs++
+	}
 	b.files = append(b.files, batchFile{newFile: *f, dir: x.cache.hold(), off: b.fill})
 	b.fill += size
 	return nil
@@ -355,7 +364,7 @@ func (x *Extractor) absorb(b *batch) {
 		x.writeErr = b.err
 	}
 	clear(b.files) // no references to directories or names kept
-	b.files, b.made, b.fill, b.err = b.files[:0], b.made[:0], 0, nil
+	b.files, b.made, b.fill, b.dirs, b.err = b.files[:0], b.made[:0], 0, 0, nil
 	x.w.idle = append(x.w.idle, b)
 }
 

@@ -82,3 +82,31 @@ func TestWriterErrorNamesFile(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// An archive of one file per directory does not make the writer hold a
+// descriptor for each: the extraction fits in a few hundred descriptors
+// however many directories there are.
+func TestWriterBoundsOpenDirectories(t *testing.T) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	lim := old
+	lim.Cur = uint64(len(fds) + batches*batchDirs + 32)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	var es []ent
+	for i := range 3000 {
+		es = append(es, file(fmt.Sprintf("d%04d/f", i), "x"))
+	}
+	target := t.TempDir()
+	if _, err := tarChecked(t, bytes.NewReader(mkTar(t, es...)), target, Options{NoOwnership: os.Geteuid() != 0}); err != nil {
+		t.Fatal(err)
+	}
+}
