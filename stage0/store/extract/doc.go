@@ -61,12 +61,12 @@
 //     with utimensat(AT_SYMLINK_NOFOLLOW) on the entry itself (symlinks
 //     included); directory metadata is applied in Finish, after all of
 //     their children exist, so that creating children does not disturb it.
-//   - In strict mode, regular files of at most 64 KiB are made by a writer
-//     goroutine, in batches, while the archive is read on: the same checks
+//   - In strict mode, regular files of at most 64 KiB are made by writer
+//     goroutines, in batches, while the archive is read on: the same checks
 //     decide them first, their parent directories exist before they are
 //     handed over (each held open by descriptor), and whatever depends on
 //     one existing (a hard link to it, a file beneath its name, pruning,
-//     layering, Finish) waits for the writer. The tree is the one the
+//     layering, Finish) waits for the writers. The tree is the one the
 //     archive order gives; only the order in which files are created
 //     differs, which nothing records.
 package extract

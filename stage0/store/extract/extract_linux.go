@@ -131,7 +131,7 @@ type meta struct {
 
 // Extractor writes entries below one root directory. It is not safe for
 // concurrent use; one archive is one goroutine's work. In strict mode it
-// hands small files to a goroutine of its own (see writer_linux.go); they
+// hands small files to goroutines of its own (see writer_linux.go); they
 // are made by the time Finish, Prune, LinkFrom or Close returns, and a
 // failure to make one is returned by a later call, naming the file.
 type Extractor struct {
@@ -147,8 +147,8 @@ type Extractor struct {
 	cache     *dirRef
 	buf       []byte
 
-	// The writer of small files (see writer_linux.go), started with the
-	// first one, and the error it reported.
+	// The writers of small files (see writer_linux.go), started with the
+	// first one, and the first error they reported.
 	w        *fileWriter
 	writeErr error
 
@@ -254,7 +254,7 @@ func (x *Extractor) Digest(name string) (Digest, bool) {
 
 // settle waits for the content hasher and moves its results into digests.
 func (x *Extractor) settle() {
-	x.drainWriter()
+	x.drainWriters()
 	if x.hasher == nil {
 		return
 	}
@@ -359,7 +359,7 @@ func (x *Extractor) Entries() (entries []Entry, ok bool) {
 
 // Close releases the root directory. It does not remove anything.
 func (x *Extractor) Close() error {
-	x.stopWriter()
+	x.stopWriters()
 	x.settle()
 	x.dropCache()
 	if x.rootFD < 0 {
@@ -543,7 +543,7 @@ func (x *Extractor) openDir(dir string, create bool) (int, error) {
 		if errors.Is(err, unix.ENOENT) && x.w != nil && x.seen[sofar] == seenFile {
 			// A batched file not made yet: make it first, so that
 			// it is in the way as it would be in archive order.
-			if err := x.drainWriter(); err != nil {
+			if err := x.drainWriters(); err != nil {
 				unix.Close(cur)
 				return -1, err
 			}
@@ -804,7 +804,7 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		return err
 	}
 	f.base = base
-	// In strict mode, small files go to the writer (see
+	// In strict mode, small files go to the writers (see
 	// writer_linux.go); with Overwrite, order is everything.
 	if x.seen != nil && f.size <= maxBatched {
 		return x.batchFile(&f, body)
@@ -949,7 +949,7 @@ func (x *Extractor) Implicit(ctx context.Context, name string) error {
 	if clean == "." {
 		return nil
 	}
-	if err := x.drainWriter(); err != nil {
+	if err := x.drainWriters(); err != nil {
 		return err
 	}
 	x.stopRecording()
@@ -1007,7 +1007,7 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 		return fmt.Errorf("hard link to %q: not an earlier regular file of this archive", hdr.Linkname)
 	}
 	// The target may be a batched file not made yet.
-	if err := x.drainWriter(); err != nil {
+	if err := x.drainWriters(); err != nil {
 		return err
 	}
 	tdir, tbase := path.Split(target)
@@ -1107,7 +1107,7 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 	if x.seen != nil && x.seen[clean] != 0 {
 		return fmt.Errorf("link %q: duplicate entry", name)
 	}
-	if err := x.drainWriter(); err != nil {
+	if err := x.drainWriters(); err != nil {
 		return err
 	}
 	x.stopRecording()
@@ -1218,7 +1218,7 @@ func ReadXattrs(fd int) ([][2]string, error) {
 // It is how a pathWhitelist is applied (spec A14, A16); call it before
 // Finish so directory times are restored after the removals.
 func (x *Extractor) Prune(ctx context.Context, keep func(name string, isDir bool) bool) error {
-	if err := x.drainWriter(); err != nil {
+	if err := x.drainWriters(); err != nil {
 		return err
 	}
 	x.stopRecording()
@@ -1288,7 +1288,7 @@ func (x *Extractor) prune(ctx context.Context, fd int, dir string, keep func(str
 func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	// Every file first: directories get their metadata after their
 	// children are made.
-	if err := x.drainWriter(); err != nil {
+	if err := x.drainWriters(); err != nil {
 		return x.res, err
 	}
 	x.dropCache()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -22,18 +23,20 @@ import (
 // copies its content into a batch; a writer goroutine then makes the batch's
 // files, hashes their content and records them. Many files go to one batch,
 // so the hand-off costs a channel send per batch, not per file, and memory
-// stays at batches*batchSize. One writer: the files of a batch are mostly of
-// one directory, whose lock every create takes, so a second writer would
-// mostly wait for the first; on two CPUs it only crowded out decompression.
+// stays at batches*batchSize. Two writers: with one, the writer became the
+// step the others waited for in a run of small files, and a CPU idled; a
+// second takes the next batch meanwhile (creates in one directory still
+// take its lock in turn, but writing, closing and setting times do not).
 //
-// Ordering: a batched file's parent directory exists before the file is
-// batched (the extracting goroutine makes parents itself), and nothing the
-// extracting goroutine does later depends on a batched file existing except
-// a hard link to it, an entry beneath its name, pruning, layering and
-// Finish, which all wait for the writer first (drainWriter). Directories
-// get their metadata in Finish, after that wait, as before. Duplicates are
-// refused by name before anything is batched (strict mode only: with
-// Overwrite every file is made in order by the extracting goroutine).
+// Ordering: batches are made in any order. A batched file's parent
+// directory exists before the file is batched (the extracting goroutine
+// makes parents itself), and nothing the extracting goroutine does later
+// depends on a batched file existing except a hard link to it, an entry
+// beneath its name, pruning, layering and Finish, which all wait for the
+// writers first (drainWriters). Directories get their metadata in Finish,
+// after that wait, as before. Duplicates are refused by name before
+// anything is batched (strict mode only: with Overwrite every file is made
+// in order by the extracting goroutine).
 const (
 	// batchSize is the content one batch holds; maxBatched the largest
 	// file batched. Larger files are written by the extracting goroutine
@@ -47,8 +50,10 @@ const (
 	// extraction holds one).
 	batchFiles = 256
 	batchDirs  = 32
-	// batches is the size of the ring.
+	// batches is the size of the ring; writers how many goroutines make
+	// them.
 	batches = 6
+	writers = 2
 )
 
 // dirRef is a directory descriptor shared by the extracting goroutine's
@@ -184,7 +189,7 @@ type batchFile struct {
 	off int     // where its content starts in the batch's buffer
 }
 
-// madeFile is what the writer reports of a file it made: its record (with
+// madeFile is what a writer reports of a file it made: its record (with
 // Record) and its digest (with HashContent).
 type madeFile struct {
 	rec Entry
@@ -196,38 +201,40 @@ type batch struct {
 	fill  int
 	files []batchFile
 	dirs  int // directories held (a change of directory from file to file counts)
-	// Filled in by the writer: the files made, in order, and the error
+	// Filled in by a writer: the files made, in order, and the error
 	// that stopped it, if any (the files after it are not made).
 	made []madeFile
 	err  error
 }
 
-// fileWriter is the ring of batches and the writer. Its fields other than
-// the channels are the extracting goroutine's.
+// fileWriter is the ring of batches and the writers. Its fields other than
+// the channels and wg are the extracting goroutine's.
 type fileWriter struct {
-	work chan *batch   // filled batches, for the writer
-	back chan *batch   // batches the writer is done with
-	done chan struct{} // closed when the writer has returned
-	idle []*batch      // empty batches in hand
-	cur  *batch        // the batch being filled
-	out  int           // batches sent and not back yet
+	work chan *batch // filled batches, for the writers
+	back chan *batch // batches the writers are done with
+	wg   sync.WaitGroup
+	idle []*batch // empty batches in hand
+	cur  *batch   // the batch being filled
+	out  int      // batches sent and not back yet
 }
 
 func newFileWriter(hashContent, record bool) *fileWriter {
 	w := &fileWriter{
 		work: make(chan *batch, batches),
 		back: make(chan *batch, batches),
-		done: make(chan struct{}),
 	}
 	for range batches {
 		w.idle = append(w.idle, &batch{buf: make([]byte, batchSize)})
 	}
-	go w.run(hashContent, record)
+	w.wg.Add(writers)
+	for range writers {
+		go w.run(hashContent, record)
+	}
 	return w
 }
 
 func (w *fileWriter) run(hashContent, record bool) {
-	defer close(w.done)
+	defer w.wg.Done()
 	var h hash.Hash
 	if hashContent {
 		h = sha256.New()
@@ -280,7 +287,7 @@ func makeBatched(content []byte, f *batchFile, h hash.Hash, record bool) (madeFi
 	return m, nil
 }
 
-// batchFile reads f's content from body into a batch, for the writer to
+// batchFile reads f's content from body into a batch, for the writers to
 // make. f.base is set, and the cached parent (x.cache) is its directory.
 func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
 	if x.writeErr != nil {
@@ -335,7 +342,7 @@ func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
 	return nil
 }
 
-// send hands the batch being filled to the writer.
+// send hands the batch being filled to the writers.
 func (w *fileWriter) send() {
 	if w.cur == nil {
 		return
@@ -349,7 +356,7 @@ func (w *fileWriter) send() {
 	w.cur = nil
 }
 
-// absorb takes in what the writer reports of a batch that came back and
+// absorb takes in what a writer reports of a batch that came back and
 // makes the batch empty and idle again.
 func (x *Extractor) absorb(b *batch) {
 	for _, m := range b.made {
@@ -368,9 +375,9 @@ func (x *Extractor) absorb(b *batch) {
 	x.w.idle = append(x.w.idle, b)
 }
 
-// drainWriter waits until every batched file is made (or failed) and
-// returns the writer's error, if any.
-func (x *Extractor) drainWriter() error {
+// drainWriters waits until every batched file is made (or failed) and
+// returns the first error a writer reported, if any.
+func (x *Extractor) drainWriters() error {
 	w := x.w
 	if w == nil {
 		return x.writeErr
@@ -382,13 +389,13 @@ func (x *Extractor) drainWriter() error {
 	return x.writeErr
 }
 
-// stopWriter drains and ends the writer goroutine.
-func (x *Extractor) stopWriter() {
+// stopWriters drains and ends the writer goroutines.
+func (x *Extractor) stopWriters() {
 	if x.w == nil {
 		return
 	}
-	x.drainWriter()
+	x.drainWriters()
 	close(x.w.work)
-	<-x.w.done
+	x.w.wg.Wait()
 	x.w = nil
 }

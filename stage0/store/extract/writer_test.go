@@ -25,7 +25,7 @@ import (
 func TestWriterErrorNamesFile(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root: the writer's failure must be tested")
+			t.Fatal("CI runs as root: the writers' failure must be tested")
 		}
 		t.Skip("mounting a small tmpfs needs root")
 	}
@@ -83,7 +83,7 @@ func TestWriterErrorNamesFile(t *testing.T) {
 	}
 }
 
-// An archive of one file per directory does not make the writer hold a
+// An archive of one file per directory does not make the writers hold a
 // descriptor for each: the extraction fits in a few hundred descriptors
 // however many directories there are.
 func TestWriterBoundsOpenDirectories(t *testing.T) {
