@@ -66,7 +66,7 @@
 //     decide them first, their parent directories exist before they are
 //     handed over (each held open by descriptor), and whatever depends on
 //     one existing (a hard link to it, a file beneath its name, pruning,
-//     layering, Finish) waits for the writers. The tree is the one the
+//     Finish) waits for the writers. The tree is the one the
 //     archive order gives; only the order in which files are created
 //     differs, which nothing records.
 package extract

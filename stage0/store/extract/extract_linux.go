@@ -132,7 +132,7 @@ type meta struct {
 // Extractor writes entries below one root directory. It is not safe for
 // concurrent use; one archive is one goroutine's work. In strict mode it
 // hands small files to goroutines of its own (see writer_linux.go); they
-// are made by the time Finish, Prune, LinkFrom or Close returns, and a
+// are made by the time Finish, Prune, Digest or Close returns, and a
 // failure to make one is returned by a later call, naming the file.
 type Extractor struct {
 	rootFD int
@@ -949,9 +949,6 @@ func (x *Extractor) Implicit(ctx context.Context, name string) error {
 	if clean == "." {
 		return nil
 	}
-	if err := x.drainWriters(); err != nil {
-		return err
-	}
 	x.stopRecording()
 	fd, err := x.openDir(clean, true)
 	if err != nil {
@@ -1106,9 +1103,6 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 	}
 	if x.seen != nil && x.seen[clean] != 0 {
 		return fmt.Errorf("link %q: duplicate entry", name)
-	}
-	if err := x.drainWriters(); err != nil {
-		return err
 	}
 	x.stopRecording()
 	pfd, base, err := x.prepare(clean)

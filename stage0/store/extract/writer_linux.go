@@ -32,7 +32,7 @@ import (
 // directory exists before the file is batched (the extracting goroutine
 // makes parents itself), and nothing the extracting goroutine does later
 // depends on a batched file existing except a hard link to it, an entry
-// beneath its name, pruning, layering and Finish, which all wait for the
+// beneath its name (openDir), pruning and Finish, which all wait for the
 // writers first (drainWriters). Directories get their metadata in Finish,
 // after that wait, as before. Duplicates are refused by name before
 // anything is batched (strict mode only: with Overwrite every file is made
