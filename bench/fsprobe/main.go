@@ -6,12 +6,15 @@
 // what it measures; see below); the caller removes DIR's contents later.
 //
 // On ext4 without a journal, allocating an inode skips every inode freed in
-// the last minutes (five, while the inode table blocks are dirty) in the same
-// block group, one buffer lookup each: right after a large tree was deleted,
-// a file creation costs half a millisecond instead of a few microseconds. Only
-// blocks still in the buffer cache are looked at, so a sync and a drop of the
-// clean page cache end it at once; the import benchmark does that as root, and
-// otherwise waits for it to pass, before it times anything.
+// the last minutes in the same block group, one buffer lookup each: one freed
+// less than 60 s ago if its inode-table block is cached, less than 360 s ago
+// if that block is dirty (as it is once a new inode in it was written). Right
+// after a large tree was deleted, a file creation costs half a millisecond
+// instead of a few microseconds. A sync and a drop of the clean page cache
+// make it cheaper, but only the six minutes end it. The import benchmark
+// waits for them after its own deletions, and uses this probe for those it
+// cannot know of. One probe samples a few block groups only: the benchmark
+// asks for three good ones in a row.
 //
 // Usage: fsprobe DIR N
 package main
