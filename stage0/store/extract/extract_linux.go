@@ -794,6 +794,12 @@ func (x *Extractor) needsChown(uid, gid int) bool {
 	return !x.opts.NoOwnership && !(x.ownOwner && uid == x.uid && gid == x.gid)
 }
 
+// shortContent is the error for a file whose body ended after n of its size
+// bytes, whichever goroutine makes it.
+func shortContent(n, size int64) error {
+	return fmt.Errorf("content ends after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+}
+
 func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	f, err := x.planFile(name, hdr)
 	if err != nil {
@@ -829,7 +835,7 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 		}
 		if n != f.size {
 			unix.Close(fd)
-			return fmt.Errorf("content ends after %d of %d bytes: %w", n, f.size, io.ErrUnexpectedEOF)
+			return shortContent(n, f.size)
 		}
 	}
 	if x.hasher != nil {

@@ -330,7 +330,7 @@ func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
 	}
 	x.res.Bytes += int64(n)
 	if n != size {
-		return fmt.Errorf("content ends after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+		return shortContent(int64(n), f.size)
 	}
 	x.mark(f.name, seenFile)
 	x.forget(f.name)
