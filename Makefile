@@ -12,7 +12,7 @@ GOARCH    := $(shell $(GO) env GOARCH)
 ACI_ARCH  := $(if $(filter arm64,$(GOARCH)),aarch64,$(if $(filter 386,$(GOARCH)),i386,$(GOARCH)))
 LDFLAGS   := -s -w -X main.buildVersion=$(VERSION)
 FUZZTIME  ?= 5s
-STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
+STATICCHECK ?= $(GO) tool staticcheck
 DEMO_DIR  ?= $(CURDIR)/build/demo
 
 export CGO_ENABLED = 0
