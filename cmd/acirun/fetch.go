@@ -55,7 +55,11 @@ func (c *CLI) puller(f *fetchFlags) (*pull.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	fetcher := fetch.New(fetch.Options{Insecure: f.insecure, Auth: auth, Warnings: c.Stderr, Progress: c.Stderr, Quiet: f.quiet})
+	opts := fetch.Options{Insecure: f.insecure, Auth: auth, Warnings: c.Stderr}
+	if !f.quiet {
+		opts.Progress = terminalProgress(c.Stderr)
+	}
+	fetcher := fetch.New(opts)
 	return &pull.Puller{
 		Store:      st,
 		Trust:      c.trustStore(),
@@ -178,7 +182,7 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 						if !img.LastUsed.IsZero() {
 							last = img.LastUsed.Local().Format(time.DateTime)
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idOf(img), name, humanSize(img.Size), img.ImportTime.Local().Format(time.DateTime), last)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idOf(img), name, formatSize(img.Size, ""), img.ImportTime.Local().Format(time.DateTime), last)
 					}
 					return tw.Flush()
 				}
@@ -371,20 +375,6 @@ func (c *CLI) storedImage(ref string) (*store.Store, *store.Image, error) {
 		return nil, nil, err
 	}
 	return st, img, nil
-}
-
-// humanSize prints a byte count the way ls -h does.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // writeFileAtomic writes path through a temporary file beside it, put in

@@ -122,7 +122,7 @@ type download struct {
 	info    partialInfo
 	have    int64 // bytes in the partial file
 	written int64 // bytes given to w
-	prog    *progress
+	prog    *transfer
 }
 
 // loadPartial looks at what a previous call left and keeps it only if it can
@@ -171,7 +171,7 @@ func (d *download) saveInfo() error {
 }
 
 func (d *download) run(ctx context.Context) (*Response, error) {
-	defer func() { d.prog.finish() }() // d.prog is set below; finish is nil-safe
+	defer func() { d.prog.done() }() // d.prog is set below; done is nil-safe
 	resumes, retried416 := 0, false
 	for {
 		u, _ := parseURL(d.u)
@@ -213,7 +213,7 @@ func (d *download) run(ctx context.Context) (*Response, error) {
 				total = end + 1
 			}
 			if d.prog == nil {
-				d.prog = d.f.newProgress(d.opts.Label, total, d.have)
+				d.prog = d.f.newTransfer(d.opts.Label, total, d.have)
 			}
 			if d.written < d.have {
 				if err := d.replay(); err != nil {
@@ -240,7 +240,7 @@ func (d *download) run(ctx context.Context) (*Response, error) {
 			}
 			total = resp.ContentLength
 			if d.prog == nil {
-				d.prog = d.f.newProgress(d.opts.Label, total, 0)
+				d.prog = d.f.newTransfer(d.opts.Label, total, 0)
 			}
 
 		case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && d.have > 0 && !retried416 && d.written == 0:

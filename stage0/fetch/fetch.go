@@ -4,7 +4,8 @@
 // with --insecure-options=tls), https only (unless --insecure-options=http),
 // redirects followed but credentials never carried to another host, per-host
 // credentials from auth.d, proxies from the environment, conditional requests
-// for --pull-policy=update, resumable downloads and a progress bar.
+// for --pull-policy=update and resumable downloads. It reports the progress
+// of transfers through Options.Progress and draws nothing itself.
 //
 // Bodies are streamed: the caller tees them into signature verification,
 // decompression and hashing while they arrive, so nothing is read twice.
@@ -44,11 +45,9 @@ type Options struct {
 	// certificate that did not verify, a plain http request). Normally
 	// os.Stderr; nil discards them.
 	Warnings io.Writer
-	// Progress receives the progress bar, normally os.Stderr. The bar is
-	// drawn only if Progress is a terminal and Quiet is false, so a pipe or
-	// a log file gets nothing.
-	Progress io.Writer
-	Quiet    bool
+	// Progress is told of every labelled transfer (GetOptions.Label); nil
+	// reports none. The CLI draws a bar with it on a terminal.
+	Progress Progress
 	// Proxy chooses the proxy for a request; nil means
 	// http.ProxyFromEnvironment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
 	Proxy func(*http.Request) (*url.URL, error)
@@ -418,7 +417,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, opts GetOptions) (*Res
 		Cache:   cacheInfo(resp.Header, now),
 		Body:    resp.Body,
 	}
-	if p := f.newProgress(opts.Label, r.Size, 0); p != nil {
+	if p := f.newTransfer(opts.Label, r.Size, 0); p != nil {
 		r.Body = &progressReader{rc: resp.Body, p: p}
 	}
 	return r, nil

@@ -1,126 +1,77 @@
 package fetch
 
 import (
-	"fmt"
 	"io"
 	"sync"
-	"time"
-
-	"golang.org/x/term"
 )
 
-// isTerminal reports whether w is a terminal, the only place a progress bar
-// is drawn.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Fd() uintptr })
-	return ok && term.IsTerminal(int(f.Fd()))
+// Progress is how a Fetcher reports transfers to whoever shows them: it is
+// called when a transfer's size is known, with the label of the request
+// (GetOptions.Label), the size of the whole content (-1 if unknown) and the
+// bytes already there from an earlier, resumed attempt. The Transfer it
+// returns is told of every chunk that arrives and, once, of the end. The
+// library draws nothing: the CLI turns this into a bar on a terminal, and
+// another front end may log it or ignore it.
+type Progress func(label string, total, resumed int64) Transfer
+
+// Transfer receives the progress of one transfer.
+type Transfer interface {
+	// Add says that n more bytes arrived.
+	Add(n int)
+	// Done says the transfer ended, complete or not. It is called once.
+	Done()
 }
 
-// progress draws a one-line bar: label, bytes done and total, rate and ETA.
-type progress struct {
-	w     io.Writer
-	label string
-	total int64 // -1 if unknown
-	base  int64 // bytes that were already there (resumed), not counted in the rate
-	start time.Time
-
-	mu       sync.Mutex
-	done     int64
-	lastDraw time.Time
-	finished bool
+// transfer wraps the caller's Transfer so that Done is called once
+// however the transfer ends (EOF, Close, an error), and so that a nil
+// *transfer (no progress wanted) costs nothing.
+type transfer struct {
+	t    Transfer
+	once sync.Once
 }
 
-// drawInterval keeps the bar from costing more than the download.
-const drawInterval = 200 * time.Millisecond
-
-// newProgress returns a bar for label, or nil if none is to be drawn.
-func (f *Fetcher) newProgress(label string, total, base int64) *progress {
-	if label == "" || f.opts.Quiet || f.opts.Progress == nil || !isTerminal(f.opts.Progress) {
+// newTransfer starts reporting a transfer, or returns nil if none is to be
+// reported (no Progress, or a request without a label).
+func (f *Fetcher) newTransfer(label string, total, resumed int64) *transfer {
+	if label == "" || f.opts.Progress == nil {
 		return nil
 	}
-	return &progress{w: f.opts.Progress, label: label, total: total, base: base, done: base, start: time.Now()}
+	t := f.opts.Progress(label, total, resumed)
+	if t == nil {
+		return nil
+	}
+	return &transfer{t: t}
 }
 
-func (p *progress) add(n int) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done += int64(n)
-	if now := time.Now(); now.Sub(p.lastDraw) >= drawInterval {
-		p.lastDraw = now
-		fmt.Fprint(p.w, "\r"+formatProgress(p.label, p.done, p.total, p.done-p.base, now.Sub(p.start))+"\x1b[K")
+func (p *transfer) add(n int) {
+	if p != nil && n > 0 {
+		p.t.Add(n)
 	}
 }
 
-// finish draws the final state and ends the line.
-func (p *progress) finish() {
-	if p == nil {
-		return
+func (p *transfer) done() {
+	if p != nil {
+		p.once.Do(p.t.Done)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.finished {
-		return
-	}
-	p.finished = true
-	fmt.Fprint(p.w, "\r"+formatProgress(p.label, p.done, p.total, p.done-p.base, time.Since(p.start))+"\x1b[K\n")
 }
 
-// formatProgress renders the bar text: what, how much of how much, the rate
-// of the bytes moved in this session and the time left at that rate.
-func formatProgress(label string, done, total, moved int64, elapsed time.Duration) string {
-	s := "Downloading " + label + ": " + formatBytes(done)
-	if total >= 0 {
-		pct := int64(100)
-		if total > 0 {
-			pct = done * 100 / total
-		}
-		s += fmt.Sprintf(" / %s (%d%%)", formatBytes(total), pct)
-	}
-	if elapsed <= 0 {
-		return s
-	}
-	rate := float64(moved) / elapsed.Seconds()
-	s += fmt.Sprintf("  %s/s", formatBytes(int64(rate)))
-	if total >= 0 && rate > 0 && done < total {
-		eta := time.Duration(float64(total-done) / rate * float64(time.Second))
-		s += "  ETA " + eta.Round(time.Second).String()
-	}
-	return s
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n), -1
-	for v >= unit && i < 5 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i])
-}
-
-// progressReader counts what is read through it and ends the bar at EOF or
-// Close.
+// progressReader reports what is read through it and ends the transfer at
+// EOF or Close.
 type progressReader struct {
 	rc io.ReadCloser
-	p  *progress
+	p  *transfer
 }
 
 func (r *progressReader) Read(b []byte) (int, error) {
 	n, err := r.rc.Read(b)
 	r.p.add(n)
 	if err == io.EOF {
-		r.p.finish()
+		r.p.done()
 	}
 	return n, err
 }
 
 func (r *progressReader) Close() error {
-	r.p.finish()
+	r.p.done()
 	return r.rc.Close()
 }

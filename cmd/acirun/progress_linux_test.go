@@ -1,18 +1,14 @@
-package fetch
+package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/acirun/acirun/stage0/fetch/fetchtest"
 )
 
 // openPTY returns the master and the slave side of a new pseudo-terminal.
@@ -32,44 +28,24 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, os.NewFile(fd, "pty-slave")
 }
 
-// drain collects what the master side receives until the slave is closed.
-func drain(master *os.File) <-chan string {
-	ch := make(chan string, 1)
+func TestProgressOnTerminalOnly(t *testing.T) {
+	// A terminal gets the bar, ending at 100% with a newline.
+	master, slave := openPTY(t)
+	defer master.Close()
+	got := make(chan string, 1)
 	go func() {
 		var b bytes.Buffer
 		io.Copy(&b, master) // ends with EIO once the slave is closed
-		ch <- b.String()
+		got <- b.String()
 	}()
-	return ch
-}
-
-func TestProgressOnTerminalOnly(t *testing.T) {
-	o := newObject(3<<20, `"c1"`)
-	n := fetchtest.New(t)
-	n.ServeTLS(t, o, "example.com")
-
-	run := func(progress io.Writer, quiet bool, label string) {
-		t.Helper()
-		opts := baseOptions(n)
-		opts.Progress, opts.Quiet = progress, quiet
-		f := New(opts)
-		var out bytes.Buffer
-		if _, err := f.Download(context.Background(), objURL, filepath.Join(t.TempDir(), "p"), &out, GetOptions{Label: label}); err != nil {
-			t.Fatal(err)
-		}
-		r, err := f.Get(context.Background(), objURL, GetOptions{Label: label})
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, r.Body)
-		r.Body.Close()
+	p := terminalProgress(slave)
+	if p == nil {
+		t.Fatal("no progress for a terminal")
 	}
-
-	// A terminal gets the bar, ending at 100% with a newline, once per fetch.
-	master, slave := openPTY(t)
-	defer master.Close()
-	got := drain(master)
-	run(slave, false, "image")
+	tr := p("image", 3<<20, 0)
+	tr.Add(1 << 20)
+	tr.Add(2 << 20)
+	tr.Done()
 	slave.Close()
 	var text string
 	select {
@@ -77,33 +53,26 @@ func TestProgressOnTerminalOnly(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no EOF from the pty")
 	}
-	if strings.Count(text, "Downloading image: 3.0 MiB / 3.0 MiB (100%)") != 2 || strings.Count(text, "\n") != 2 {
+	if !strings.Contains(text, "Downloading image: 3.0 MiB / 3.0 MiB (100%)") || strings.Count(text, "\n") != 1 {
 		t.Errorf("terminal output %q", text)
 	}
 
-	// Quiet on a terminal, no label, a pipe, a file: nothing.
-	master, slave = openPTY(t)
-	defer master.Close()
-	got = drain(master)
-	run(slave, true, "image")
-	run(slave, false, "")
-	slave.Close()
-	if text := <-got; text != "" {
-		t.Errorf("quiet terminal got %q", text)
-	}
+	// A pipe, a file, a buffer: no bar at all.
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(pw, false, "image")
-	pw.Close()
-	if b, _ := io.ReadAll(pr); len(b) != 0 {
-		t.Errorf("pipe got %q", b)
+	defer pr.Close()
+	defer pw.Close()
+	f, err := os.Create(t.TempDir() + "/log")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	run(&buf, false, "image")
-	if buf.Len() != 0 {
-		t.Errorf("buffer got %q", buf.String())
+	defer f.Close()
+	for _, w := range []io.Writer{pw, f, &bytes.Buffer{}} {
+		if terminalProgress(w) != nil {
+			t.Errorf("progress drawn on %T", w)
+		}
 	}
 }
 
@@ -124,6 +93,24 @@ func TestFormatProgress(t *testing.T) {
 	} {
 		if got := formatProgress("image", tc.done, tc.total, tc.moved, tc.elapsed); got != tc.want {
 			t.Errorf("formatProgress(%d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.moved, tc.elapsed, got, tc.want)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n         int64
+		sep, want string
+	}{
+		{0, "", "0B"},
+		{1023, " ", "1023 B"},
+		{1024, "", "1.0KiB"},
+		{1536, " ", "1.5 KiB"},
+		{5 << 30, "", "5.0GiB"},
+		{1 << 62, " ", "4.0 EiB"},
+	} {
+		if got := formatSize(tc.n, tc.sep); got != tc.want {
+			t.Errorf("formatSize(%d, %q) = %q, want %q", tc.n, tc.sep, got, tc.want)
 		}
 	}
 }
