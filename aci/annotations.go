@@ -1,6 +1,7 @@
 package aci
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -27,6 +28,18 @@ const (
 	// report readiness; its value is "true" or "false".
 	AnnotationSupportsSystemdNotify ACIdentifier = "appc.io/executor/supports-systemd-notify"
 )
+
+// MarshalJSON writes a JSON list, [] rather than null when there are none:
+// the spec's annotations are a list, and a pod manifest always carries its
+// own (see PodManifest), so that what an app decodes from the metadata
+// service's /pod/manifest equals what /pod/annotations returns. The ACE
+// validator compares the two and failed on null against [].
+func (a Annotations) MarshalJSON() ([]byte, error) {
+	if a == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Annotation(a))
+}
 
 // Get returns the value of the annotation called name.
 func (a Annotations) Get(name ACIdentifier) (string, bool) {

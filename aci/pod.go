@@ -14,12 +14,16 @@ import (
 // executor reifies it (fills in every image ID and a volume for every mount
 // point) before running it. See ValidateReified.
 type PodManifest struct {
-	ACVersion   SemVer        `json:"acVersion"`
-	ACKind      ACKind        `json:"acKind"`
-	Apps        []RuntimeApp  `json:"apps"`
-	Volumes     []Volume      `json:"volumes,omitempty"`
-	Isolators   Isolators     `json:"isolators,omitempty"`
-	Annotations Annotations   `json:"annotations,omitempty"`
+	ACVersion SemVer       `json:"acVersion"`
+	ACKind    ACKind       `json:"acKind"`
+	Apps      []RuntimeApp `json:"apps"`
+	Volumes   []Volume     `json:"volumes,omitempty"`
+	Isolators Isolators    `json:"isolators,omitempty"`
+	// Annotations are always written, [] when there are none, as the
+	// spec's own schema writes them: the metadata service serves the
+	// manifest as written and its annotations apart, and the two must
+	// decode alike.
+	Annotations Annotations   `json:"annotations"`
 	Ports       []ExposedPort `json:"ports,omitempty"`
 	// UserAnnotations and UserLabels are for people; they must not change
 	// how the pod runs.

@@ -281,3 +281,50 @@ func TestPodMiscAPI(t *testing.T) {
 		t.Error("UnmarshalText(1.2) ok")
 	}
 }
+
+// TestPodAnnotationsWritten: a pod manifest always carries its annotations
+// as a list, [] when there are none, so that an app decoding the metadata
+// service's /pod/manifest gets what /pod/annotations says (the ACE
+// validator compares the two with reflect.DeepEqual); the image manifest
+// and a pod's apps still leave theirs out when empty.
+func TestPodAnnotationsWritten(t *testing.T) {
+	for _, tc := range []struct{ extra, want string }{
+		{"", `[]`},
+		{`"annotations":null`, `[]`},
+		{`"annotations":[]`, `[]`},
+		{`"annotations":[{"name":"ip-address","value":"10.1.2.3"}]`, `[{"name":"ip-address","value":"10.1.2.3"}]`},
+	} {
+		p, err := ParsePodManifest(pod(oneApp, tc.extra))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.extra, err)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(b, &fields); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(fields["annotations"]); got != tc.want {
+			t.Errorf("%s: written as %s: annotations %q, want %s", tc.extra, b, got, tc.want)
+		}
+		var apps []map[string]json.RawMessage
+		if err := json.Unmarshal(fields["apps"], &apps); err != nil || len(apps) != 1 {
+			t.Fatalf("apps %s: %v", fields["apps"], err)
+		}
+		if _, ok := apps[0]["annotations"]; ok {
+			t.Errorf("%s: an app without annotations written with them: %s", tc.extra, fields["apps"])
+		}
+		if a, err := json.Marshal(p.Annotations); err != nil || string(a) != tc.want {
+			t.Errorf("%s: the annotations alone: %s, %v; want %s", tc.extra, a, err, tc.want)
+		}
+	}
+	im, err := ParseImageManifest([]byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(im); strings.Contains(string(b), "annotations") {
+		t.Errorf("image manifest without annotations written with them: %s", b)
+	}
+}

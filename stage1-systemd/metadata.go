@@ -90,11 +90,8 @@ func newMetadataService(podDir, token string, key []byte) (*metadataService, err
 }
 
 // annotationsJSON is a list of annotations as the service returns it: a
-// JSON array, empty rather than null.
+// JSON array, empty rather than null (aci.Annotations writes it so).
 func annotationsJSON(a aci.Annotations) ([]byte, error) {
-	if a == nil {
-		a = aci.Annotations{}
-	}
 	b, err := json.Marshal(a)
 	if err != nil {
 		return nil, fmt.Errorf("metadata service: annotations: %w", err)

@@ -2,13 +2,17 @@ package stage1
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/aci"
 )
 
 const (
@@ -149,5 +153,44 @@ func TestMetadataServiceBadPod(t *testing.T) {
 	}
 	if _, err := newMetadataService(t.TempDir(), testToken, nil); err == nil {
 		t.Error("a directory without a pod: no error")
+	}
+}
+
+// TestMetadataPodAnnotationsAgree: a pod without annotations, its manifest
+// written as stage0 writes it (aci's marshalling): /pod/annotations and the
+// annotations of /pod/manifest decode to the same value, which the ACE
+// validator checks with reflect.DeepEqual (it failed on [] against an
+// absent field).
+func TestMetadataPodAnnotationsAgree(t *testing.T) {
+	dir := metadataPod(t)
+	pm, err := aci.ParsePodManifest([]byte(`{"acKind":"PodManifest","acVersion":"0.8.11",
+		"apps":[{"name":"web","image":{"id":"` + testImageID + `"},"app":{"exec":["/web"],"user":"0","group":"0"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pod"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := newMetadataService(dir, testToken, make([]byte, metadataKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(what string, v any) {
+		w := httptest.NewRecorder()
+		svc.ServeHTTP(w, httptest.NewRequest("GET", "/"+testToken+"/acMetadata/v1/"+what, nil))
+		if err := json.Unmarshal(w.Body.Bytes(), v); w.Code != 200 || err != nil {
+			t.Fatalf("%s: %d %q: %v", what, w.Code, w.Body.String(), err)
+		}
+	}
+	var served []aci.Annotation
+	var manifest struct{ Annotations []aci.Annotation }
+	get("pod/annotations", &served)
+	get("pod/manifest", &manifest)
+	if !reflect.DeepEqual(served, manifest.Annotations) || served == nil {
+		t.Errorf("/pod/annotations %#v, /pod/manifest's annotations %#v: want the same empty list", served, manifest.Annotations)
 	}
 }
