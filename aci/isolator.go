@@ -373,7 +373,7 @@ func (d *decoder) requestLimit(v *jval, path string, scale int64, limitOnly bool
 			d.wrongType(join(path, key), q, "a quantity string")
 			return 0, true, false
 		}
-		n, err := parseQuantity(s, scale)
+		n, err := ParseQuantity(s, scale)
 		if err != nil {
 			d.errorf(join(path, key), "%v", err)
 			return 0, true, false

@@ -2,14 +2,17 @@ package aci
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 )
 
-// parseQuantity parses a resource quantity as the appc spec (borrowing
+// ParseQuantity parses a resource quantity as the appc spec (borrowing
 // Kubernetes' syntax) writes it and returns it multiplied by scale, rounded
 // up to a whole number: scale 1000 gives millicores for resource/cpu, scale
-// 1 gives bytes (or bytes/s, or I/O operations/s).
+// 1 gives bytes (or bytes/s, or I/O operations/s). It is the one parser of
+// quantities: the isolators of a manifest and the --memory and --cpu flags
+// of a run both read them here, so that a value one accepts the other does.
 //
 // The syntax is a non-negative decimal number ("1", "0.5", ".5", "+2")
 // followed by at most one suffix:
@@ -18,8 +21,10 @@ import (
 //   - an exponent: e or E and a signed integer ("1e3", "5E-1").
 //
 // "K" is not a suffix: the reference implementation rejects "1K", so does
-// this one. Negative quantities and values above the int64 range are errors.
-func parseQuantity(s string, scale int64) (int64, error) {
+// this one. Negative quantities and values above the int64 range are errors
+// here, where they are parsed ("8Ei" is one byte too many), never a
+// negative count handed on.
+func ParseQuantity(s string, scale int64) (int64, error) {
 	bad := func(why string) error { return fmt.Errorf("%q is not a valid quantity: %s", clip(s), why) }
 	if s == "" {
 		return 0, bad("empty")
@@ -86,7 +91,10 @@ func parseQuantity(s string, scale int64) (int64, error) {
 		q.Add(q, big.NewInt(1))
 	}
 	if !q.IsInt64() {
-		return 0, bad("too large")
+		if scale == 1 {
+			return 0, bad(fmt.Sprintf("too large (the most is %d, just under 8Ei)", int64(math.MaxInt64)))
+		}
+		return 0, bad(fmt.Sprintf("too large (the most is %d/%d)", int64(math.MaxInt64), scale))
 	}
 	return q.Int64(), nil
 }

@@ -1,6 +1,9 @@
 package aci
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseQuantity(t *testing.T) {
 	tests := []struct {
@@ -43,9 +46,9 @@ func TestParseQuantity(t *testing.T) {
 		{"7Ei", 1, 7 << 60},
 	}
 	for _, tt := range tests {
-		got, err := parseQuantity(tt.s, tt.scale)
+		got, err := ParseQuantity(tt.s, tt.scale)
 		if err != nil || got != tt.want {
-			t.Errorf("parseQuantity(%q, %d) = %d, %v; want %d", tt.s, tt.scale, got, err, tt.want)
+			t.Errorf("ParseQuantity(%q, %d) = %d, %v; want %d", tt.s, tt.scale, got, err, tt.want)
 		}
 	}
 	bad := []string{
@@ -54,14 +57,14 @@ func TestParseQuantity(t *testing.T) {
 		"1000000000000000000000000000000000000000000000000000000000000000000",
 	}
 	for _, s := range bad {
-		if got, err := parseQuantity(s, 1); err == nil {
-			t.Errorf("parseQuantity(%q) = %d, want error", s, got)
+		if got, err := ParseQuantity(s, 1); err == nil {
+			t.Errorf("ParseQuantity(%q) = %d, want error", s, got)
 		}
 	}
-	if _, err := parseQuantity("9223372036854775807m", 1000); err != nil {
+	if _, err := ParseQuantity("9223372036854775807m", 1000); err != nil {
 		t.Errorf("max int64 millicores: %v", err)
 	}
-	if _, err := parseQuantity("9223372036854775808m", 1000); err == nil {
+	if _, err := ParseQuantity("9223372036854775808m", 1000); err == nil {
 		t.Error("max int64 + 1 millicores accepted")
 	}
 }
@@ -71,9 +74,46 @@ func TestFormatMilli(t *testing.T) {
 		if got := formatMilli(m); got != want {
 			t.Errorf("formatMilli(%d) = %q, want %q", m, got, want)
 		}
-		back, err := parseQuantity(formatMilli(m), 1000)
+		back, err := ParseQuantity(formatMilli(m), 1000)
 		if err != nil || back != m {
-			t.Errorf("parseQuantity(formatMilli(%d)) = %d, %v", m, back, err)
+			t.Errorf("ParseQuantity(formatMilli(%d)) = %d, %v", m, back, err)
 		}
 	}
+}
+
+// TestParseQuantityTooLarge checks that a quantity past the int64 range is
+// refused where it is parsed, with an error that says so, never wrapped
+// into a negative count.
+func TestParseQuantityTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		s     string
+		scale int64
+	}{{"8Ei", 1}, {"9223372036854775808", 1}, {"10E", 1}, {"9224P", 1}, {"9223372036854776", 1000}, {"1e19", 1}} {
+		n, err := ParseQuantity(tc.s, tc.scale)
+		if err == nil || !strings.Contains(err.Error(), "too large") {
+			t.Errorf("ParseQuantity(%q, %d) = %d, %v; want a too large error", tc.s, tc.scale, n, err)
+		}
+	}
+}
+
+// FuzzParseQuantity checks that an accepted quantity is never negative,
+// and that scaling by 1000 never accepts what scaling by 1 would make
+// smaller (the rounding is upwards).
+func FuzzParseQuantity(f *testing.F) {
+	for _, s := range []string{"1", "500m", "64M", "1Gi", "1e9", "8Ei", "7Ei", ".5Ki", "1e-40", "+0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseQuantity(s, 1)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseQuantity(%q, 1) = %d", s, n)
+		}
+		m, err := ParseQuantity(s, 1000)
+		if err == nil && (m < 0 || m < n) {
+			t.Fatalf("ParseQuantity(%q): %d base units, %d thousandths", s, n, m)
+		}
+	})
 }

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // specPath is the PATH every app starts with (ace.md).
@@ -97,11 +99,11 @@ func execApp(o *appOptions) error {
 		return err
 	}
 	iso := &app.isolators
-	caps := decideCaps(iso.capsRetain, iso.capsRemove, o.insecure.capabilities)
+	caps := decideCaps(iso.capsRetain, iso.capsRemove, o.insecure.Has(podcontract.InsecureCapabilities))
 	if iso.capsBound != nil {
 		caps.set &= *iso.capsBound
 	}
-	plan, err := planSeccomp(iso.seccomp, o.insecure.seccomp)
+	plan, err := planSeccomp(iso.seccomp, o.insecure.Has(podcontract.InsecureSeccomp))
 	if err != nil {
 		return err
 	}

@@ -8,17 +8,19 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // hostsFile renders /etc/hosts for an app: localhost, the pod's hostname and
 // the operator's --hosts-entry lines, in that order.
-func hostsFile(hostname string, entries []hostsEntry) []byte {
+func hostsFile(hostname string, entries []podcontract.HostsEntry) []byte {
 	var b bytes.Buffer
 	b.WriteString("# written by acirun stage1\n")
 	fmt.Fprintf(&b, "127.0.0.1\tlocalhost localhost.localdomain %s\n", hostname)
 	fmt.Fprintf(&b, "::1\tlocalhost ip6-localhost ip6-loopback %s\n", hostname)
 	for _, e := range entries {
-		fmt.Fprintf(&b, "%s\t%s\n", e.ip, e.name)
+		fmt.Fprintf(&b, "%s\t%s\n", e.IP, e.Name)
 	}
 	return b.Bytes()
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 func TestLookupID(t *testing.T) {
@@ -63,7 +65,7 @@ func FuzzLookupID(f *testing.F) {
 }
 
 func TestHostsFile(t *testing.T) {
-	got := string(hostsFile("acirun-12345678", []hostsEntry{{netip.MustParseAddr("10.0.0.1"), "db"}}))
+	got := string(hostsFile("acirun-12345678", []podcontract.HostsEntry{{IP: netip.MustParseAddr("10.0.0.1"), Name: "db"}}))
 	for _, want := range []string{"127.0.0.1\tlocalhost localhost.localdomain acirun-12345678\n", "::1\t", "10.0.0.1\tdb\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("hosts file %q lacks %q", got, want)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
 )
 
@@ -399,7 +400,7 @@ func (p *pod) reportIsolators(a *appSpec) error {
 	}
 	if names != nil {
 		asked := decideCaps(iso.capsRetain, iso.capsRemove, true).set
-		d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.insecure.capabilities)
+		d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.insecure.Has(podcontract.InsecureCapabilities))
 		if iso.capsBound != nil {
 			d.set &= *iso.capsBound
 		}
@@ -417,7 +418,7 @@ func (p *pod) reportIsolators(a *appSpec) error {
 		}
 		p.logf("app %s: isolator %s: %s: bounding set %s%s", a.name, strings.Join(names, " + "), verdict, d.set, detail)
 	}
-	plan, err := planSeccomp(iso.seccomp, p.o.insecure.seccomp)
+	plan, err := planSeccomp(iso.seccomp, p.o.insecure.Has(podcontract.InsecureSeccomp))
 	if err != nil {
 		return err
 	}
@@ -466,8 +467,8 @@ func (p *pod) reportSysctls(sysctls []sysctlSetting) {
 // start starts one phase of an app as a child of PID 1.
 func (p *pod) start(r *appRun, phase string) {
 	argv := []string{"acirun", "stage1", "app", "--phase=" + phase}
-	if s := p.o.insecure.String(); s != "" {
-		argv = append(argv, "--insecure-options="+s)
+	if run := p.o.insecure & podcontract.InsecureAllRun; run != 0 {
+		argv = append(argv, "--insecure-options="+run.String())
 	}
 	for _, cg := range r.cgroups {
 		argv = append(argv, "--cgroup="+cg)

@@ -5,11 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // defaultRunDir is where stage1 keeps the host's share of what its pods
@@ -30,10 +31,10 @@ type podOptions struct {
 	hostname      string
 	dns           []string // nameserver IPs, or the single word "host" or "none"
 	dnsSearch     []string
-	hostsEntry    []hostsEntry
+	hostsEntry    []podcontract.HostsEntry
 	hostsFromHost bool // --hosts-entry=host: copy the host's /etc/hosts
 	stopTimeout   time.Duration
-	insecure      insecureOptions
+	insecure      podcontract.Insecure // only the run relaxations matter here
 	noOverlay     bool
 	metadataURL   string // AC_METADATA_URL for the apps, if a metadata service serves the pod
 	debug         bool
@@ -43,59 +44,6 @@ type podOptions struct {
 	// is registered, and in its final cgroup), PID 1 sends one when every
 	// app has started. -1 when there is none.
 	controlFd int
-}
-
-// hostsEntry is one --hosts-entry IP=NAME.
-type hostsEntry struct {
-	ip   netip.Addr
-	name string
-}
-
-// insecureOptions are the security relaxations an operator asked for.
-type insecureOptions struct {
-	capabilities bool // allow capabilities beyond the default bounding set
-	paths        bool // no masked or read-only paths under /proc and /sys
-	seccomp      bool // no default seccomp deny list
-}
-
-func (o insecureOptions) String() string {
-	var s []string
-	if o.capabilities {
-		s = append(s, "capabilities")
-	}
-	if o.paths {
-		s = append(s, "paths")
-	}
-	if o.seccomp {
-		s = append(s, "seccomp")
-	}
-	return strings.Join(s, ",")
-}
-
-// parseInsecureOptions parses a comma-separated --insecure-options value.
-// Options that concern stage0 only (image, tls, http, ondisk, pubkey) are
-// accepted and ignored so that stage0 may pass its value through; anything
-// else is an error.
-func parseInsecureOptions(v string, o *insecureOptions) error {
-	for _, w := range strings.Split(v, ",") {
-		switch strings.TrimSpace(w) {
-		case "":
-		case "capabilities":
-			o.capabilities = true
-		case "paths":
-			o.paths = true
-		case "seccomp":
-			o.seccomp = true
-		case "all-run":
-			o.capabilities, o.paths, o.seccomp = true, true, true
-		case "image", "tls", "http", "ondisk", "pubkey", "all-fetch":
-		case "all":
-			o.capabilities, o.paths, o.seccomp = true, true, true
-		default:
-			return fmt.Errorf("--insecure-options: unknown option %q (want capabilities, paths, seccomp)", w)
-		}
-	}
-	return nil
 }
 
 // listFlag collects a repeatable flag; each use may hold comma-separated values.
@@ -166,89 +114,55 @@ func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, 
 	if o.stopTimeout < 0 {
 		return nil, fmt.Errorf("--stop-timeout=%s: must not be negative", o.stopTimeout)
 	}
-	if o.hostname != "" && !validHostname(o.hostname) {
-		return nil, fmt.Errorf("--hostname=%q: not a valid host name", o.hostname)
-	}
-	for _, w := range insecure {
-		if err := parseInsecureOptions(w, &o.insecure); err != nil {
-			return nil, err
+	if o.hostname != "" {
+		if err := podcontract.CheckHostname(o.hostname); err != nil {
+			return nil, fmt.Errorf("--hostname: %w", err)
 		}
 	}
-	if err := checkDNS(o.dns); err != nil {
+	if err := parseInsecure(insecure, &o.insecure); err != nil {
+		return nil, err
+	}
+	for _, d := range o.dns {
+		if _, err := podcontract.ParseNameserver(d); err != nil {
+			return nil, fmt.Errorf("--dns: %w", err)
+		}
+	}
+	if err := podcontract.CheckNameservers(o.dns); err != nil {
 		return nil, err
 	}
 	for _, s := range o.dnsSearch {
-		if !validHostname(s) {
-			return nil, fmt.Errorf("--dns-search=%q: not a valid domain", s)
+		if err := podcontract.CheckDomain(s); err != nil {
+			return nil, fmt.Errorf("--dns-search: %w", err)
 		}
 	}
 	for _, h := range hosts {
-		if h == "host" {
+		if h == podcontract.HostsFromHost {
 			o.hostsFromHost = true
 			continue
 		}
-		e, err := parseHostsEntry(h)
+		e, err := podcontract.ParseHostsEntry(h)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--hosts-entry: %w", err)
 		}
 		o.hostsEntry = append(o.hostsEntry, e)
 	}
 	return o, nil
 }
 
-func checkDNS(dns []string) error {
-	for _, d := range dns {
-		if d == "host" || d == "none" {
-			if len(dns) != 1 {
-				return fmt.Errorf("--dns=%s cannot be combined with other --dns values", d)
-			}
-			continue
-		}
-		if _, err := netip.ParseAddr(d); err != nil {
-			return fmt.Errorf("--dns=%q: not an IP address, host or none", d)
+// parseInsecure adds the --insecure-options values words to o.
+func parseInsecure(words []string, o *podcontract.Insecure) error {
+	for _, w := range words {
+		if err := o.Set(w); err != nil {
+			return fmt.Errorf("--insecure-options: %w", err)
 		}
 	}
 	return nil
 }
 
-func parseHostsEntry(s string) (hostsEntry, error) {
-	ip, name, ok := strings.Cut(s, "=")
-	if !ok {
-		return hostsEntry{}, fmt.Errorf("--hosts-entry=%q: want IP=NAME", s)
-	}
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return hostsEntry{}, fmt.Errorf("--hosts-entry=%q: %q is not an IP address", s, ip)
-	}
-	if !validHostname(name) {
-		return hostsEntry{}, fmt.Errorf("--hosts-entry=%q: %q is not a valid host name", s, name)
-	}
-	return hostsEntry{ip: addr, name: name}, nil
-}
-
-// validHostname accepts RFC 1123 host names (letters, digits, '-' and '.'),
-// which also keeps /etc/hosts and resolv.conf free of injected lines.
-func validHostname(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // appOptions are the flags of `stage1 app`.
 type appOptions struct {
 	phase       string // "main", "pre-start" or "post-stop"
-	insecure    insecureOptions
+	insecure    podcontract.Insecure
 	metadataURL string
 	// notifySocket is the app's NOTIFY_SOCKET, where PID 1 hears its
 	// sd_notify messages; "" for an app whose image does not use them.
@@ -286,10 +200,8 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	if o.listenFds < 0 || (o.listenFds > 0 && o.phase != "main") {
 		return nil, fmt.Errorf("stage1 app: --listen-fds=%d: want a count, for the main phase only", o.listenFds)
 	}
-	for _, w := range insecure {
-		if err := parseInsecureOptions(w, &o.insecure); err != nil {
-			return nil, err
-		}
+	if err := parseInsecure(insecure, &o.insecure); err != nil {
+		return nil, err
 	}
 	o.podDir, o.name = fs.Arg(0), fs.Arg(1)
 	return o, nil

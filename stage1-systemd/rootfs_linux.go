@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // maskedPaths returns the paths hidden from apps (as runc and Docker do):
@@ -70,7 +72,7 @@ func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string
 	if err := r.mountVolumes(app, logf); err != nil {
 		return fmt.Errorf("app %s: %w", app.name, err)
 	}
-	if !o.insecure.paths {
+	if !o.insecure.Has(podcontract.InsecurePaths) {
 		if err := r.maskPaths(); err != nil {
 			return fmt.Errorf("app %s: %w", app.name, err)
 		}

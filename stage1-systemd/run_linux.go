@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 func runMain(args []string) int {
@@ -39,13 +40,13 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, err
 	}
 	o.podDir = podDir
-	if o.insecure.capabilities {
+	if o.insecure.Has(podcontract.InsecureCapabilities) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=capabilities: apps may get capabilities beyond the default bounding set")
 	}
-	if o.insecure.paths {
+	if o.insecure.Has(podcontract.InsecurePaths) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=paths: /proc and /sys are neither masked nor read-only")
 	}
-	if o.insecure.seccomp {
+	if o.insecure.Has(podcontract.InsecureSeccomp) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=seccomp: no default seccomp filter")
 	}
 	lock, err := os.OpenFile(filepath.Join(podDir, "lock"), os.O_RDWR, 0)

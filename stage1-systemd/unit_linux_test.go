@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 func TestPlanSeccomp(t *testing.T) {
@@ -68,7 +70,7 @@ func TestParsePodOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.net != "host" || len(o.dns) != 2 || o.dnsSearch[0] != "a.example" || len(o.hostsEntry) != 1 || !o.hostsFromHost ||
-		o.stopTimeout.Seconds() != 3 || !o.insecure.paths || o.insecure.seccomp || !o.noOverlay || o.podDir != "/pods/x" {
+		o.stopTimeout.Seconds() != 3 || !o.insecure.Has(podcontract.InsecurePaths) || o.insecure.Has(podcontract.InsecureSeccomp) || !o.noOverlay || o.podDir != "/pods/x" {
 		t.Errorf("parsed %+v", o)
 	}
 	// The defaults: the default network, its leases in /run/acirun/net;
@@ -79,11 +81,18 @@ func TestParsePodOptions(t *testing.T) {
 	if o, err := parsePodOptions("init", []string{"--control-fd=3", "--run-dir=/r", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.runDir != "/r" {
 		t.Errorf("init flags: %+v, %v", o, err)
 	}
+	// What stage0 accepts and writes into stage1-args.json.
+	if _, err := parsePodOptions("run", []string{"--hostname=" + strings.Repeat("a", 63), "--hosts-entry=::1=" + strings.Repeat("a", 63) + ".b",
+		"--dns=host", "--insecure-options=all-run", "--insecure-options=Image", "p"}, os.Stderr); err != nil {
+		t.Errorf("stage0's flags: %v", err)
+	}
 	for _, bad := range [][]string{
 		{}, {"a", "b"}, {"--net=bridge", "p"}, {"--run-dir=run", "p"}, {"--control-fd=3", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
 		{"--hosts-entry=1.2.3.4", "p"}, {"--hosts-entry=1.2.3.4=bad name", "p"}, {"--hosts-entry=x=y", "p"},
 		{"--hostname=a\nb", "p"}, {"--insecure-options=everything", "p"}, {"--stop-timeout=-1s", "p"},
-		{"--dns-search=a\nnameserver 6.6.6.6", "p"},
+		{"--dns-search=a\nnameserver 6.6.6.6", "p"}, {"--insecure-options=ondisk", "p"},
+		// stage0 refuses a host name sethostname(2) would: so does stage1.
+		{"--hostname=" + strings.Repeat("a", 63) + ".b", "p"},
 	} {
 		if _, err := parsePodOptions("run", bad, devNull(t)); err == nil {
 			t.Errorf("parsePodOptions(%q) accepted", bad)
@@ -104,12 +113,12 @@ func FuzzHostsEntry(f *testing.F) {
 	f.Add("10.0.0.1=db.local")
 	f.Add("::1=x")
 	f.Fuzz(func(t *testing.T, s string) {
-		e, err := parseHostsEntry(s)
+		e, err := podcontract.ParseHostsEntry(s)
 		if err != nil {
 			return
 		}
-		out := string(hostsFile("h", []hostsEntry{e}))
-		if strings.Count(out, "\n") != 4 || strings.ContainsAny(e.name, " \t\r\n#") {
+		out := string(hostsFile("h", []podcontract.HostsEntry{e}))
+		if strings.Count(out, "\n") != 4 || strings.ContainsAny(e.Name, " \t\r\n#") {
 			t.Fatalf("entry %q rendered as %q", s, out)
 		}
 	})

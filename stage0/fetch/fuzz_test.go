@@ -45,24 +45,6 @@ func FuzzParseCacheControl(f *testing.F) {
 	})
 }
 
-func FuzzParseInsecure(f *testing.F) {
-	for _, s := range []string{"image,tls", "all", "all-fetch,seccomp", "none", "", "bogus"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		o, err := ParseInsecure(s)
-		if err != nil {
-			return
-		}
-		if o&^InsecureAll != 0 {
-			t.Fatalf("ParseInsecure(%q) = %b has unknown bits", s, o)
-		}
-		if again, err := ParseInsecure(o.String()); err != nil || again != o {
-			t.Fatalf("round trip of %q via %q: %v %v", s, o.String(), again, err)
-		}
-	})
-}
-
 func FuzzParseAuthFile(f *testing.F) {
 	for _, s := range []string{
 		`{"rktKind":"auth","rktVersion":"v1","domains":["a.com"],"type":"basic","credentials":{"user":"u","password":"p"}}`,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // RunRequest is the parsed command line of `acirun run` or `acirun prepare`:
@@ -354,14 +355,7 @@ func (r *RunRequest) validate() error {
 			names[a.Name] = a.Image
 		}
 	}
-	if len(r.DNS) > 1 {
-		for _, d := range r.DNS {
-			if d == "host" || d == "none" {
-				return fmt.Errorf("--dns %s cannot be combined with other --dns flags", d)
-			}
-		}
-	}
-	return nil
+	return podcontract.CheckNameservers(r.DNS)
 }
 
 func parseBool(v string) (bool, error) {

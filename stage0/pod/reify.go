@@ -209,18 +209,17 @@ func setIsolator(is aci.Isolators, v aci.IsolatorValue, drop ...aci.ACIdentifier
 // (both capability sets for --caps-*, both seccomp sets for --seccomp).
 func overrideIsolators(app *aci.App, ar *AppRequest) error {
 	if ar.Memory != "" {
-		n, err := ParseQuantity(ar.Memory)
+		n, err := aci.ParseQuantity(ar.Memory, 1)
 		if err != nil {
 			return fmt.Errorf("--memory: %w", err)
 		}
-		app.Isolators = setIsolator(app.Isolators, aci.ResourceMemory{Request: int64(n), Limit: int64(n)}, aci.IsolatorResourceMemory)
+		app.Isolators = setIsolator(app.Isolators, aci.ResourceMemory{Request: n, Limit: n}, aci.IsolatorResourceMemory)
 	}
 	if ar.CPU != "" {
-		n, err := ParseQuantity(ar.CPU)
+		milli, err := aci.ParseQuantity(ar.CPU, 1000)
 		if err != nil {
 			return fmt.Errorf("--cpu: %w", err)
 		}
-		milli := int64(n*1000 + 0.5)
 		app.Isolators = setIsolator(app.Isolators, aci.ResourceCPU{RequestMilli: milli, LimitMilli: milli}, aci.IsolatorResourceCPU)
 	}
 	capsets := []aci.ACIdentifier{aci.IsolatorCapabilitiesRetainSet, aci.IsolatorCapabilitiesRemoveSet}

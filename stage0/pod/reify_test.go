@@ -350,3 +350,48 @@ func TestReifyPorts(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantityFlagsAgreeWithManifests feeds the same quantities to an image
+// manifest's resource isolators and to --memory and --cpu: each is accepted
+// by both or refused by both, and an accepted one means the same limit.
+// (1e9 was once refused by the flags alone, and 8Ei became a negative
+// limit that only the manifest refused.)
+func TestQuantityFlagsAgreeWithManifests(t *testing.T) {
+	for _, q := range []string{
+		"1e9", "64M", "64Mi", "1G", "1.5Gi", ".5Gi", "+2G", "5.", "4Ki", "1E", "7Ei", "1e+6", "5e-1", "500m", "250m", "2", "1n",
+		"8Ei", "10E", "1e40", "1K", "1g", "64MB", "-1G", "0x10", "1 G", "", "1e", "Gi",
+	} {
+		for _, r := range []struct {
+			flag, isolator string
+			value          func(aci.Isolators) (int64, bool)
+		}{
+			{"--memory", "resource/memory", func(is aci.Isolators) (int64, bool) { m, ok := is.Memory(); return m.Limit, ok }},
+			{"--cpu", "resource/cpu", func(is aci.Isolators) (int64, bool) { c, ok := is.CPU(); return c.LimitMilli, ok }},
+		} {
+			manifest := manifestJSON("example.com/q", `{"exec":["/a"],"user":"0","group":"0","isolators":[{"name":"`+r.isolator+`","value":{"limit":"`+q+`"}}]}`)
+			m, merr := aci.ParseImageManifest([]byte(manifest))
+			want := int64(-1)
+			if merr == nil {
+				want, _ = r.value(m.App.Isolators)
+			}
+			req, ferr := ParseRunArgs([]string{"a", r.flag, q})
+			if ferr == nil {
+				app := &aci.App{}
+				if err := overrideIsolators(app, &req.Apps[0]); err != nil {
+					t.Errorf("%s %q: accepted, then %v", r.flag, q, err)
+					continue
+				}
+				got, _ := r.value(app.Isolators)
+				if got != want {
+					t.Errorf("%s %q: limit %d; the manifest's %d (%v)", r.flag, q, got, want, merr)
+				}
+				continue
+			}
+			// The flags may refuse more: a memory limit under 4 KiB (a
+			// typo of 16M as 16m) and a CPU limit of 0.
+			if merr == nil && !(r.flag == "--memory" && want < 4096) && !(r.flag == "--cpu" && want == 0) {
+				t.Errorf("%s %q refused (%v), accepted in a manifest as %d", r.flag, q, ferr, want)
+			}
+		}
+	}
+}

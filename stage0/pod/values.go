@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/fetch"
 )
 
@@ -265,60 +266,6 @@ func ParseCapabilities(s string) ([]string, error) {
 	return out, nil
 }
 
-// ParseQuantity parses a resource quantity as appc isolators write them
-// (Kubernetes syntax): a decimal number with an optional suffix m, k, M, G,
-// T, P, E or Ki, Mi, Gi, Ti, Pi, Ei. It returns the value in base units.
-func ParseQuantity(s string) (float64, error) {
-	num := strings.TrimRightFunc(s, func(r rune) bool { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') })
-	suffix := s[len(num):]
-	mult := map[string]float64{
-		"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-		"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60,
-	}[suffix]
-	if mult == 0 {
-		return 0, fmt.Errorf("%q: unknown suffix %q (use m, k, M, G, T, Ki, Mi, Gi, Ti...)", s, suffix)
-	}
-	if num == "" || strings.ContainsAny(num, "eE+-_xXpP") {
-		return 0, fmt.Errorf("%q is not a quantity such as 64M or 500m", s)
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a quantity such as 64M or 500m", s)
-	}
-	return f * mult, nil
-}
-
-// checkHostname accepts an RFC 1123 host name that sethostname(2) takes.
-func checkHostname(s string) error {
-	if s == "" || len(s) > 64 {
-		return fmt.Errorf("%q: a host name has 1 to 64 characters", s)
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("%q is not a valid host name", s)
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-				return fmt.Errorf("%q is not a valid host name", s)
-			}
-		}
-	}
-	return nil
-}
-
-// checkDomain is checkHostname without the sethostname length limit.
-func checkDomain(s string) error {
-	if len(s) > 253 {
-		return fmt.Errorf("%q: longer than 253 characters", s)
-	}
-	for _, label := range strings.Split(s, ".") {
-		if err := checkHostname(label); err != nil {
-			return fmt.Errorf("%q is not a valid domain name", s)
-		}
-	}
-	return nil
-}
-
 // parseEnvAssignment parses NAME=VALUE.
 func parseEnvAssignment(s string) (EnvVar, error) {
 	k, v, ok := strings.Cut(s, "=")
@@ -360,7 +307,7 @@ func (p *parser) setVolume(s string) error {
 }
 
 func (p *parser) setHostname(s string) error {
-	if err := checkHostname(s); err != nil {
+	if err := podcontract.CheckHostname(s); err != nil {
 		return err
 	}
 	p.req.Hostname = s
@@ -368,19 +315,16 @@ func (p *parser) setHostname(s string) error {
 }
 
 func (p *parser) setDNS(s string) error {
-	if s != "host" && s != "none" {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return errors.New("not an IP address, host or none")
-		}
-		s = a.String()
+	s, err := podcontract.ParseNameserver(s)
+	if err != nil {
+		return err
 	}
 	p.req.DNS = append(p.req.DNS, s)
 	return nil
 }
 
 func (p *parser) setDNSSearch(s string) error {
-	if err := checkDomain(s); err != nil {
+	if err := podcontract.CheckDomain(s); err != nil {
 		return err
 	}
 	p.req.DNSSearch = append(p.req.DNSSearch, s)
@@ -388,22 +332,15 @@ func (p *parser) setDNSSearch(s string) error {
 }
 
 func (p *parser) setHostsEntry(s string) error {
-	if s == "host" {
+	if s == podcontract.HostsFromHost {
 		p.req.HostsFromHost = true
 		return nil
 	}
-	ip, name, ok := strings.Cut(s, "=")
-	if !ok {
-		return errors.New("not IP=NAME (or host)")
-	}
-	a, err := netip.ParseAddr(ip)
+	e, err := podcontract.ParseHostsEntry(s)
 	if err != nil {
-		return fmt.Errorf("%q is not an IP address", ip)
-	}
-	if err := checkHostname(name); err != nil {
 		return err
 	}
-	p.req.HostsEntries = append(p.req.HostsEntries, HostsEntry{IP: a.String(), Name: name})
+	p.req.HostsEntries = append(p.req.HostsEntries, HostsEntry{IP: e.IP.String(), Name: e.Name})
 	return nil
 }
 
@@ -606,24 +543,24 @@ func (p *parser) setMount(s string) error {
 }
 
 func (p *parser) setMemory(s string) error {
-	n, err := ParseQuantity(s)
+	n, err := aci.ParseQuantity(s, 1)
 	if err != nil {
 		return err
 	}
 	// As rkt: anything under 4 KiB is almost surely a typo (16m is 16 millibytes).
 	if n < 4096 {
-		return fmt.Errorf("a memory limit of %v bytes is too low; did you mean %sM?", n, strings.TrimRight(s, "m"))
+		return fmt.Errorf("a memory limit of %d bytes is too low; did you mean %sM?", n, strings.TrimRight(s, "m"))
 	}
 	p.last().Memory = s
 	return nil
 }
 
 func (p *parser) setCPU(s string) error {
-	n, err := ParseQuantity(s)
+	milli, err := aci.ParseQuantity(s, 1000)
 	if err != nil {
 		return err
 	}
-	if n < 0.001 {
+	if milli < 1 {
 		return errors.New("the CPU limit must be at least 1m")
 	}
 	p.last().CPU = s
