@@ -2,6 +2,7 @@ package extract
 
 import (
 	"crypto/sha256"
+	"strings"
 )
 
 // Content hashing off the extracting goroutine. Extraction is the busiest
@@ -115,4 +116,117 @@ func (c *contentHasher) wait() map[int][sha256.Size]byte {
 	close(c.jobs)
 	<-c.done
 	return c.sums
+}
+
+// contentDigests keeps, with Options.HashContent, the content digest of
+// every regular file made: the writers hand in whole digests of the files
+// they made; the content the extracting goroutine writes itself is hashed
+// by a contentHasher, and each such file is known by an ID until the hasher
+// is done (settle).
+type contentDigests struct {
+	on      bool
+	hasher  *contentHasher // started with the first file written serially
+	nextID  int
+	done    map[string]Digest
+	pending map[string]int // name → content ID in the hasher
+	known   map[int]Digest // content ID → size and xattrs
+}
+
+func newContentDigests(on bool) contentDigests {
+	c := contentDigests{on: on}
+	if on {
+		c.done = make(map[string]Digest)
+		c.pending = make(map[string]int)
+		c.known = make(map[int]Digest)
+	}
+	return c
+}
+
+// begin returns the content ID of a file the extracting goroutine is about
+// to write, starting the hasher if there is none.
+func (c *contentDigests) begin() int {
+	if c.on && c.hasher == nil {
+		c.hasher = newContentHasher()
+	}
+	id := c.nextID
+	c.nextID++
+	return id
+}
+
+// ended marks the content of file id as complete.
+func (c *contentDigests) ended(id int) {
+	if c.hasher != nil {
+		c.hasher.end(id)
+	}
+}
+
+// wrote says that file id, whose content ended, was made as name with the
+// given size and extended attributes.
+func (c *contentDigests) wrote(name string, id int, size int64, xs [][2]string) {
+	if c.hasher != nil {
+		c.pending[name] = id
+		c.known[id] = Digest{Size: size, Xattrs: xs}
+	}
+}
+
+// put records the digest of a file a writer made and hashed.
+func (c *contentDigests) put(name string, d Digest) {
+	if c.done != nil {
+		c.done[name] = d
+	}
+}
+
+// link gives name, a new hard link to target, target's digest.
+func (c *contentDigests) link(name, target string) {
+	c.forget(name)
+	if id, ok := c.pending[target]; ok {
+		c.pending[name] = id
+	} else if d, ok := c.done[target]; ok {
+		c.done[name] = d
+	}
+}
+
+// settle waits for the hasher and moves its results into done.
+func (c *contentDigests) settle() {
+	if c.hasher == nil {
+		return
+	}
+	sums := c.hasher.wait()
+	c.hasher = nil
+	for name, id := range c.pending {
+		if sum, ok := sums[id]; ok {
+			d := c.known[id]
+			d.Sum = sum
+			c.done[name] = d
+		}
+	}
+	clear(c.pending)
+	clear(c.known)
+}
+
+// get returns name's digest; settle first.
+func (c *contentDigests) get(name string) (Digest, bool) {
+	d, ok := c.done[name]
+	return d, ok
+}
+
+// forget drops what is known of name's content.
+func (c *contentDigests) forget(name string) {
+	delete(c.done, name)
+	delete(c.pending, name)
+}
+
+// forgetBelow drops what is known of the content of everything below the
+// directory dir.
+func (c *contentDigests) forgetBelow(dir string) {
+	for n := range c.done {
+		if strings.HasPrefix(n, dir+"/") {
+			delete(c.done, n)
+		}
+	}
+	for n := range c.pending {
+		if strings.HasPrefix(n, dir+"/") {
+			delete(c.pending, n)
+		}
+	}
 }

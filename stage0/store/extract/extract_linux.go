@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,11 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Bounds on names that hold whatever the options say. They are the Linux
-// PATH_MAX and NAME_MAX.
+// Bounds on an entry's extended attributes (MaxPathLen and MaxNameLen, the
+// bounds on names, are with the name rules in resolve_linux.go).
 const (
-	MaxPathLen = 4096
-	MaxNameLen = 255
 	// MaxXattrs is the most extended attributes one entry may carry.
 	MaxXattrs = 128
 	// maxXattrValue is the kernel's XATTR_SIZE_MAX.
@@ -134,39 +130,29 @@ type meta struct {
 // hands small files to goroutines of its own (see writer_linux.go); they
 // are made by the time Finish, Prune, Digest or Close returns, and a
 // failure to make one is returned by a later call, naming the file.
+//
+// It decides each entry (duplicates, types, modes, owners, bounds) and
+// composes the parts that do the rest, each with its own file:
+// the resolver (resolve_linux.go) turns names into parent directories
+// without leaving the root, the writer (writer_linux.go) makes small files
+// in batches, the content digests (contenthash.go) and the records
+// (records_linux.go) keep what a tree hash needs.
 type Extractor struct {
-	rootFD int
-	opts   Options
-	seen   map[string]byte
-	dirs   map[string]*meta
-	res    Result
+	r    resolver
+	w    fileWriter
+	digs contentDigests // with HashContent
+	recs records        // with Record
+	opts Options
+	res  Result
 
-	// The parent directory of the last entry, kept open: entries come
-	// in runs per directory.
-	cachePath string
-	cache     *dirRef
-	buf       []byte
+	// seen remembers the kind of every name made, to refuse duplicates
+	// (strict mode only); dirs the metadata of every directory, applied
+	// in Finish.
+	seen map[string]byte
+	dirs map[string]*meta
 
-	// The writers of small files (see writer_linux.go), started with the
-	// first one, and the first error they reported.
-	w        *fileWriter
-	writeErr error
-
-	// With HashContent: the digests of finished files, and the files whose
-	// content hasher is still working on (name → content ID, and the size
-	// and xattrs of each ID).
-	hasher  *contentHasher
-	nextID  int
-	digests map[string]Digest
-	pending map[string]int
-	known   map[int]Digest
-
-	// With Record: whether recording still holds, the entries made so far
-	// (directories are recorded by Finish, which then sorts them all), and
-	// whether Finish has run.
-	recording bool
-	recs      []Entry
-	finished  bool
+	// buf is the serial write path's buffer when nothing hashes.
+	buf []byte
 
 	// The owner a new file gets, whether that is known (ownOwner), and
 	// the process's umask, to spare a chown and a chmod per file.
@@ -208,23 +194,21 @@ func New(root string, opts Options) (*Extractor, error) {
 	if opts.Record {
 		opts.HashContent = true
 	}
-	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, st, err := openRoot(root)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: root, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, &os.PathError{Op: "stat", Path: root, Err: err}
+		return nil, err
 	}
 	x := &Extractor{
-		rootFD: fd,
-		opts:   opts,
-		dirs:   make(map[string]*meta),
-		uid:    os.Geteuid(),
-		gid:    os.Getegid(),
-		umask:  processUmask(),
+		opts:  opts,
+		dirs:  make(map[string]*meta),
+		uid:   os.Geteuid(),
+		gid:   os.Getegid(),
+		umask: processUmask(),
+		digs:  newContentDigests(opts.HashContent),
+		recs:  records{on: opts.Record},
 	}
+	x.r = resolver{fd: fd, overwrite: opts.Overwrite, book: x}
+	x.w = fileWriter{hash: opts.HashContent, digs: &x.digs, recs: &x.recs}
 	// Every directory below the root is made by the extractor itself
 	// (unless it layers over an existing tree), so a new file gets the
 	// extractor's user and, whether the file system takes the group from
@@ -234,12 +218,6 @@ func New(root string, opts Options) (*Extractor, error) {
 	if !opts.Overwrite {
 		x.seen = make(map[string]byte)
 	}
-	x.recording = opts.Record
-	if opts.HashContent {
-		x.digests = make(map[string]Digest)
-		x.pending = make(map[string]int)
-		x.known = make(map[int]Digest)
-	}
 	return x, nil
 }
 
@@ -248,88 +226,13 @@ func New(root string, opts Options) (*Extractor, error) {
 // later (Overwrite) or added by LinkFrom have none.
 func (x *Extractor) Digest(name string) (Digest, bool) {
 	x.settle()
-	d, ok := x.digests[name]
-	return d, ok
+	return x.digs.get(name)
 }
 
-// settle waits for the content hasher and moves its results into digests.
+// settle waits for the writers and the content hasher.
 func (x *Extractor) settle() {
-	x.drainWriters()
-	if x.hasher == nil {
-		return
-	}
-	sums := x.hasher.wait()
-	x.hasher = nil
-	for name, id := range x.pending {
-		if sum, ok := sums[id]; ok {
-			d := x.known[id]
-			d.Sum = sum
-			x.digests[name] = d
-		}
-	}
-	clear(x.pending)
-	clear(x.known)
-}
-
-// forget drops what is known of name's content.
-func (x *Extractor) forget(name string) {
-	delete(x.digests, name)
-	delete(x.pending, name)
-}
-
-// forgetBelow drops what is known of the content of everything below the
-// directory dir.
-func (x *Extractor) forgetBelow(dir string) {
-	for n := range x.digests {
-		if strings.HasPrefix(n, dir+"/") {
-			delete(x.digests, n)
-		}
-	}
-	for n := range x.pending {
-		if strings.HasPrefix(n, dir+"/") {
-			delete(x.pending, n)
-		}
-	}
-}
-
-// record adds the entry name, whose metadata is final, as the file system
-// reports it (dirfd and base name it; base "" means dirfd itself).
-func (x *Extractor) record(name string, dirfd int, base string, e Entry) error {
-	if !x.recording {
-		return nil
-	}
-	if err := statEntry(dirfd, base, &e); err != nil {
-		return err
-	}
-	e.Name = name
-	x.recs = append(x.recs, e)
-	return nil
-}
-
-// statEntry fills in e's metadata from the entry base in the directory dirfd
-// (dirfd itself if base is empty), as the kernel reports it.
-func statEntry(dirfd int, base string, e *Entry) error {
-	var st unix.Stat_t
-	var err error
-	if base == "" {
-		err = unix.Fstat(dirfd, &st)
-	} else {
-		err = unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
-	}
-	if err != nil {
-		return fmt.Errorf("stat: %w", err)
-	}
-	e.Mode, e.Uid, e.Gid, e.Mtime = st.Mode, st.Uid, st.Gid, st.Mtim
-	if st.Mode&unix.S_IFMT == unix.S_IFREG {
-		e.Size = st.Size
-	}
-	return nil
-}
-
-// stopRecording ends Record for this extraction: the tree is changed in a
-// way the records do not follow.
-func (x *Extractor) stopRecording() {
-	x.recording, x.recs = false, nil
+	x.w.drain()
+	x.digs.settle()
 }
 
 // Entries returns every entry of the extracted tree (the root included),
@@ -340,71 +243,48 @@ func (x *Extractor) stopRecording() {
 // Implicit, an Add after Finish), and then only a walk can tell. The slice
 // is the extractor's own: read it, do not change it.
 func (x *Extractor) Entries() (entries []Entry, ok bool) {
-	if !x.recording || !x.finished {
+	if !x.recs.on || !x.recs.finished {
 		return nil, false
 	}
 	x.settle()
-	for i := range x.recs {
-		e := &x.recs[i]
-		if e.Mode&unix.S_IFMT == unix.S_IFREG {
-			d, ok := x.digests[e.Name]
-			if !ok || d.Size != e.Size {
-				return nil, false
-			}
-			e.Sum, e.Xattrs = d.Sum, d.Xattrs
-		}
-	}
-	return x.recs, true
+	return x.recs.entries(&x.digs)
 }
 
 // Close releases the root directory. It does not remove anything.
 func (x *Extractor) Close() error {
-	x.stopWriters()
+	x.w.stop()
 	x.settle()
-	x.dropCache()
-	if x.rootFD < 0 {
-		return nil
+	return x.r.close()
+}
+
+// The Extractor is the resolver's bookkeeping (treeBook).
+
+func (x *Extractor) unmade(name string) bool {
+	return x.w.running() && x.seen[name] == seenFile
+}
+
+func (x *Extractor) flush() error { return x.w.drain() }
+
+func (x *Extractor) madeDir(name string) {
+	x.mark(name, seenImplicitDir)
+	x.dirs[name] = &meta{mode: 0o755, implicit: true}
+}
+
+func (x *Extractor) removed(name string, isDir bool) {
+	if !isDir {
+		x.digs.forget(name)
+		return
 	}
-	err := unix.Close(x.rootFD)
-	x.rootFD = -1
-	return err
+	for d := range x.dirs {
+		if d == name || strings.HasPrefix(d, name+"/") {
+			delete(x.dirs, d)
+		}
+	}
+	x.digs.forgetBelow(name)
 }
 
 // Result returns the counters so far.
 func (x *Extractor) Result() Result { return x.res }
-
-// CleanName turns an archive entry name into a clean relative path (“.” for
-// the root itself), refusing absolute names, “..” components, NUL bytes and
-// over-long names or components.
-func CleanName(name string) (string, error) {
-	switch {
-	case name == "":
-		return "", errors.New("empty name")
-	case strings.IndexByte(name, 0) >= 0:
-		return "", errors.New("name contains a NUL byte")
-	case len(name) > MaxPathLen:
-		return "", fmt.Errorf("name is %d bytes long, more than %d", len(name), MaxPathLen)
-	case name[0] == '/':
-		return "", errors.New("absolute name")
-	}
-	parts := strings.Split(name, "/")
-	out := parts[:0]
-	for _, p := range parts {
-		switch {
-		case p == "" || p == ".":
-			continue
-		case p == "..":
-			return "", errors.New(`name has a ".." component`)
-		case len(p) > MaxNameLen:
-			return "", fmt.Errorf("name component is %d bytes long, more than %d", len(p), MaxNameLen)
-		}
-		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return ".", nil
-	}
-	return strings.Join(out, "/"), nil
-}
 
 // Add writes one entry. body is read for regular files only (exactly
 // hdr.Size bytes). Any error leaves the root in an unspecified state: the
@@ -416,11 +296,11 @@ func (x *Extractor) Add(ctx context.Context, hdr *tar.Header, body io.Reader) er
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // archive-wide PAX defaults, not a file
 	}
-	if x.writeErr != nil {
-		return x.writeErr
+	if x.w.err != nil {
+		return x.w.err
 	}
-	if x.finished {
-		x.stopRecording() // Finish has recorded the directories already
+	if x.recs.finished {
+		x.recs.stop() // Finish has recorded the directories already
 	}
 	x.res.Entries++
 	if x.res.Entries > x.opts.MaxEntries {
@@ -431,8 +311,8 @@ func (x *Extractor) Add(ctx context.Context, hdr *tar.Header, body io.Reader) er
 		return fmt.Errorf("extract %q: %w", hdr.Name, err)
 	}
 	if err := x.add(name, hdr, body); err != nil {
-		if x.writeErr != nil && errors.Is(err, x.writeErr) {
-			return x.writeErr // it names its own entry, an earlier one
+		if x.w.err != nil && errors.Is(err, x.w.err) {
+			return x.w.err // it names its own entry, an earlier one
 		}
 		return fmt.Errorf("extract %q: %w", hdr.Name, err)
 	}
@@ -486,196 +366,15 @@ func (x *Extractor) mark(name string, k byte) {
 	}
 }
 
-// parent returns a borrowed descriptor of name's parent directory (created
-// as needed) and name's last component.
-func (x *Extractor) parent(name string) (int, string, error) {
-	dir, base := path.Split(name)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		dir = "."
-	}
-	if x.cache != nil && dir == x.cachePath {
-		return x.cache.fd, base, nil
-	}
-	fd, err := x.openDir(dir, true)
-	if err != nil {
-		return -1, "", err
-	}
-	x.dropCache()
-	x.cachePath, x.cache = dir, newDirRef(fd)
-	return fd, base, nil
-}
-
-// dropCache lets go of the cached parent; batched files not made yet keep
-// it open until they are.
-func (x *Extractor) dropCache() {
-	if x.cache != nil {
-		x.cache.release()
-	}
-	x.cachePath, x.cache = "", nil
-}
-
-// openDir opens the directory dir (relative to the root) without following
-// any symlink. With create, missing components are created as implicit
-// directories, and in Overwrite mode a non-directory in the way is replaced.
-// The caller owns the returned descriptor.
-func (x *Extractor) openDir(dir string, create bool) (int, error) {
-	if dir == "." {
-		return unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
-	}
-	fd, err := unix.Openat2(x.rootFD, dir, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-	})
-	if err == nil {
-		return fd, nil
-	}
-	// Slow path: one component at a time, so each failure can be named
-	// and, where allowed, repaired.
-	cur, err := unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	parts := strings.Split(dir, "/")
-	for i, comp := range parts {
-		sofar := strings.Join(parts[:i+1], "/")
-		next, err := unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.ENOENT) && x.w != nil && x.seen[sofar] == seenFile {
-			// A batched file not made yet: make it first, so that
-			// it is in the way as it would be in archive order.
-			if err := x.drainWriters(); err != nil {
-				unix.Close(cur)
-				return -1, err
-			}
-			next, err = unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.ENOENT) && create:
-			if err := unix.Mkdirat(cur, comp, 0o755); err != nil {
-				unix.Close(cur)
-				return -1, fmt.Errorf("create parent %s: %w", sofar, err)
-			}
-			x.mark(sofar, seenImplicitDir)
-			x.dirs[sofar] = &meta{mode: 0o755, implicit: true}
-			next, err = unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		case (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)) && create && x.opts.Overwrite:
-			// Spec A16: a symlink (or file) in a lower layer where an upper
-			// layer needs a directory is replaced, never followed.
-			if err := x.removeAt(cur, comp, sofar); err != nil {
-				unix.Close(cur)
-				return -1, err
-			}
-			if err := unix.Mkdirat(cur, comp, 0o755); err != nil {
-				unix.Close(cur)
-				return -1, fmt.Errorf("create parent %s: %w", sofar, err)
-			}
-			x.dirs[sofar] = &meta{mode: 0o755, implicit: true}
-			next, err = unix.Openat(cur, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR):
-			var st unix.Stat_t
-			serr := unix.Fstatat(cur, comp, &st, unix.AT_SYMLINK_NOFOLLOW)
-			unix.Close(cur)
-			if serr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return -1, fmt.Errorf("parent %s is a symlink: refusing to follow it", sofar)
-			}
-			return -1, fmt.Errorf("parent %s is not a directory", sofar)
-		}
-		unix.Close(cur)
-		if err != nil {
-			return -1, fmt.Errorf("open parent %s: %w", sofar, err)
-		}
-		cur = next
-	}
-	return cur, nil
-}
-
-// removeAt removes whatever is at dirfd/base (known to the caller as name),
-// recursively for a directory, never following a symlink. A missing entry
-// is not an error.
-func (x *Extractor) removeAt(dirfd int, base, name string) error {
-	var st unix.Stat_t
-	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return fmt.Errorf("stat %s: %w", name, err)
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		if err := removeAllAt(dirfd, base); err != nil {
-			return fmt.Errorf("remove %s: %w", name, err)
-		}
-		if x.cachePath == name || strings.HasPrefix(x.cachePath, name+"/") {
-			x.dropCache()
-		}
-		for d := range x.dirs {
-			if d == name || strings.HasPrefix(d, name+"/") {
-				delete(x.dirs, d)
-			}
-		}
-		x.forgetBelow(name)
-		return nil
-	}
-	x.forget(name)
-	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	return nil
-}
-
-// removeAllAt removes the directory dirfd/base and everything below it
-// through descriptors only.
-func removeAllAt(dirfd int, base string) error {
-	fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	f := os.NewFile(uintptr(fd), base)
-	for {
-		names, err := f.Readdirnames(512)
-		for _, n := range names {
-			var st unix.Stat_t
-			if err := unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				if errors.Is(err, unix.ENOENT) {
-					continue
-				}
-				f.Close()
-				return err
-			}
-			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-				err = removeAllAt(fd, n)
-			} else {
-				err = unix.Unlinkat(fd, n, 0)
-			}
-			if err != nil && !errors.Is(err, unix.ENOENT) {
-				f.Close()
-				return err
-			}
-		}
-		if err == io.EOF || len(names) == 0 {
-			break
-		}
-		if err != nil {
-			f.Close()
-			return err
-		}
-	}
-	f.Close()
-	if err := unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
-		return err
-	}
-	return nil
-}
-
 // prepare finds the parent of a non-directory entry and, in Overwrite mode,
 // clears the way.
 func (x *Extractor) prepare(name string) (int, string, error) {
-	pfd, base, err := x.parent(name)
+	pfd, base, err := x.r.parent(name)
 	if err != nil {
 		return -1, "", err
 	}
 	if x.opts.Overwrite {
-		if err := x.removeAt(pfd, base, name); err != nil {
+		if err := x.r.removeAt(pfd, base, name); err != nil {
 			return -1, "", err
 		}
 	}
@@ -813,19 +512,22 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	// In strict mode, small files go to the writers (see
 	// writer_linux.go); with Overwrite, order is everything.
 	if x.seen != nil && f.size <= maxBatched {
-		return x.batchFile(&f, body)
+		n, err := x.w.add(&f, x.r.cached(), body)
+		x.res.Bytes += n
+		if err != nil {
+			return err
+		}
+		x.mark(name, seenFile)
+		x.digs.forget(name)
+		return nil
 	}
 	fd, err := f.create(pfd)
 	if err != nil {
 		return err
 	}
 	x.mark(name, seenFile)
-	x.forget(name)
-	if x.opts.HashContent && x.hasher == nil {
-		x.hasher = newContentHasher()
-	}
-	id := x.nextID
-	x.nextID++
+	x.digs.forget(name)
+	id := x.digs.begin()
 	if f.size > 0 {
 		n, err := x.copyContent(fd, id, body, f.size)
 		x.res.Bytes += n
@@ -838,18 +540,13 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 			return shortContent(n, f.size)
 		}
 	}
-	if x.hasher != nil {
-		x.hasher.end(id)
-	}
+	x.digs.ended(id)
 	xs, err := f.complete(fd, pfd)
 	if err != nil {
 		return err
 	}
-	if x.hasher != nil {
-		x.pending[name] = id
-		x.known[id] = Digest{Size: f.size, Xattrs: xs}
-	}
-	return x.record(name, pfd, base, Entry{})
+	x.digs.wrote(name, id, f.size, xs)
+	return x.recs.record(name, pfd, base, Entry{})
 }
 
 // copyContent writes size bytes of body to fd, through the content hasher's
@@ -858,8 +555,8 @@ func (x *Extractor) copyContent(fd, id int, body io.Reader, size int64) (int64, 
 	var done int64
 	for done < size {
 		var b []byte
-		if x.hasher != nil {
-			b = x.hasher.buffer()
+		if x.digs.hasher != nil {
+			b = x.digs.hasher.buffer()
 		} else {
 			if x.buf == nil {
 				x.buf = make([]byte, 256<<10)
@@ -874,8 +571,8 @@ func (x *Extractor) copyContent(fd, id int, body io.Reader, size int64) (int64, 
 			if _, werr := fdWriter(fd).Write(b[:n]); werr != nil {
 				return done, werr
 			}
-			if x.hasher != nil {
-				x.hasher.add(id, n)
+			if x.digs.hasher != nil {
+				x.digs.hasher.add(id, n)
 			}
 			done += int64(n)
 		}
@@ -909,7 +606,7 @@ func (x *Extractor) recordDir(name string, hdr *tar.Header) error {
 }
 
 func (x *Extractor) dir(name string, hdr *tar.Header) error {
-	pfd, base, err := x.parent(name)
+	pfd, base, err := x.r.parent(name)
 	if err != nil {
 		return err
 	}
@@ -925,7 +622,7 @@ func (x *Extractor) dir(name string, hdr *tar.Header) error {
 		case st.Mode&unix.S_IFMT == unix.S_IFDIR && (x.seen == nil || x.seen[name] == seenImplicitDir):
 			// Merge with the directory already there.
 		case x.opts.Overwrite:
-			if err := x.removeAt(pfd, base, name); err != nil {
+			if err := x.r.removeAt(pfd, base, name); err != nil {
 				return err
 			}
 			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
@@ -955,8 +652,8 @@ func (x *Extractor) Implicit(ctx context.Context, name string) error {
 	if clean == "." {
 		return nil
 	}
-	x.stopRecording()
-	fd, err := x.openDir(clean, true)
+	x.recs.stop()
+	fd, err := x.r.openDir(clean, true)
 	if err != nil {
 		return fmt.Errorf("directory %q: %w", name, err)
 	}
@@ -995,7 +692,7 @@ func (x *Extractor) symlink(name string, hdr *tar.Header) error {
 	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times: %w", err)
 	}
-	return x.record(name, pfd, base, Entry{Linkname: target})
+	return x.recs.record(name, pfd, base, Entry{Linkname: target})
 }
 
 func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
@@ -1010,26 +707,14 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 		return fmt.Errorf("hard link to %q: not an earlier regular file of this archive", hdr.Linkname)
 	}
 	// The target may be a batched file not made yet.
-	if err := x.drainWriters(); err != nil {
+	if err := x.w.drain(); err != nil {
 		return err
 	}
-	tdir, tbase := path.Split(target)
-	tdir = strings.TrimSuffix(tdir, "/")
-	if tdir == "" {
-		tdir = "."
-	}
-	tfd, err := x.openDir(tdir, false)
+	tfd, tbase, err := x.r.openFile(target)
 	if err != nil {
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 	}
 	defer unix.Close(tfd)
-	var st unix.Stat_t
-	if err := unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return fmt.Errorf("hard link to %q: not a regular file", hdr.Linkname)
-	}
 	pfd, base, err := x.prepare(name)
 	if err != nil {
 		return err
@@ -1043,14 +728,9 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 	}
 	x.mark(name, seenFile)
-	x.forget(name)
-	if id, ok := x.pending[target]; ok {
-		x.pending[name] = id
-	} else if d, ok := x.digests[target]; ok {
-		x.digests[name] = d
-	}
+	x.digs.link(name, target)
 	// The target's inode, whose metadata is final.
-	return x.record(name, pfd, base, Entry{})
+	return x.recs.record(name, pfd, base, Entry{})
 }
 
 func (x *Extractor) fifo(name string, hdr *tar.Header) error {
@@ -1086,7 +766,7 @@ func (x *Extractor) fifo(name string, hdr *tar.Header) error {
 	if err := unix.UtimesNanoAt(pfd, base, times(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times: %w", err)
 	}
-	return x.record(name, fd, "", Entry{})
+	return x.recs.record(name, fd, "", Entry{})
 }
 
 // LinkFrom adds the regular file name as a new hard link to the file
@@ -1110,12 +790,12 @@ func (x *Extractor) LinkFrom(ctx context.Context, name string, srcDir int, srcBa
 	if x.seen != nil && x.seen[clean] != 0 {
 		return fmt.Errorf("link %q: duplicate entry", name)
 	}
-	x.stopRecording()
+	x.recs.stop()
 	pfd, base, err := x.prepare(clean)
 	if err != nil {
 		return fmt.Errorf("link %q: %w", name, err)
 	}
-	x.forget(clean)
+	x.digs.forget(clean)
 	err = unix.Linkat(srcDir, srcBase, pfd, base, 0)
 	if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EMLINK) {
 		// Another file system, or the inode has as many links as the
@@ -1218,12 +898,12 @@ func ReadXattrs(fd int) ([][2]string, error) {
 // It is how a pathWhitelist is applied (spec A14, A16); call it before
 // Finish so directory times are restored after the removals.
 func (x *Extractor) Prune(ctx context.Context, keep func(name string, isDir bool) bool) error {
-	if err := x.drainWriters(); err != nil {
+	if err := x.w.drain(); err != nil {
 		return err
 	}
-	x.stopRecording()
-	x.dropCache()
-	fd, err := unix.FcntlInt(uintptr(x.rootFD), unix.F_DUPFD_CLOEXEC, 0)
+	x.recs.stop()
+	x.r.dropCache()
+	fd, err := x.r.dupRoot()
 	if err != nil {
 		return err
 	}
@@ -1263,7 +943,7 @@ func (x *Extractor) prune(ctx context.Context, fd int, dir string, keep func(str
 			}
 			continue
 		}
-		cfd, err := unix.Openat(fd, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		cfd, err := openChildDir(fd, n)
 		if err != nil {
 			return false, fmt.Errorf("prune %s: %w", name, err)
 		}
@@ -1288,18 +968,18 @@ func (x *Extractor) prune(ctx context.Context, fd int, dir string, keep func(str
 func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	// Every file first: directories get their metadata after their
 	// children are made.
-	if err := x.drainWriters(); err != nil {
+	if err := x.w.drain(); err != nil {
 		return x.res, err
 	}
-	x.dropCache()
-	if x.hasher != nil {
+	x.r.dropCache()
+	if x.digs.hasher != nil {
 		// No file content comes before Finish returns: the hasher gets
 		// what it has not seen yet, and hashes it while the directories
 		// are done.
-		x.hasher.send()
+		x.digs.hasher.send()
 	}
-	if x.finished {
-		x.stopRecording() // the directories are recorded already
+	if x.recs.finished {
+		x.recs.stop() // the directories are recorded already
 	}
 	names := make([]string, 0, len(x.dirs))
 	for n := range x.dirs {
@@ -1320,7 +1000,7 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 			return x.res, err
 		}
 		m := x.dirs[n]
-		fd, err := x.openDir(n, false)
+		fd, err := x.r.openDir(n, false)
 		if err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				continue
@@ -1329,7 +1009,7 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 		}
 		xs, err := x.applyDir(fd, n, m)
 		if err == nil {
-			err = x.record(n, fd, "", Entry{Xattrs: xs})
+			err = x.recs.record(n, fd, "", Entry{Xattrs: xs})
 		}
 		unix.Close(fd)
 		if err != nil {
@@ -1337,43 +1017,13 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 		}
 	}
 	if _, ok := x.dirs["."]; !ok {
-		if err := x.record(".", x.rootFD, "", Entry{}); err != nil {
+		if err := x.recs.record(".", x.r.fd, "", Entry{}); err != nil {
 			return x.res, fmt.Errorf("finish directory .: %w", err)
 		}
 	}
-	x.finished = true
 	// Sorted here, once: the records are all there is to sort.
-	x.recs = sortWalkOrder(x.recs)
+	x.recs.finish()
 	return x.res, nil
-}
-
-// sortWalkOrder returns es sorted by name (relative, "." the root) as a
-// walk finds them that visits a directory before its children and the names
-// in each directory in byte order: "." < "a" < "a/b" < "a.b" < "b", which
-// plain string order is not ("a.b" < "a/b", '.' being below '/'). It
-// compares keys in which each '/' is a NUL, which no name holds and which
-// sorts below every other byte, so that plain string comparison (memcmp)
-// gives that order: comparing the names' components a byte at a time took a
-// fifth of the time an import spends after its last byte.
-func sortWalkOrder(es []Entry) []Entry {
-	type keyed struct {
-		key string
-		i   int
-	}
-	ks := make([]keyed, len(es))
-	for i := range es {
-		k := ""
-		if n := es[i].Name; n != "." {
-			k = strings.ReplaceAll(n, "/", "\x00")
-		}
-		ks[i] = keyed{k, i}
-	}
-	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
-	sorted := make([]Entry, len(es))
-	for j, k := range ks {
-		sorted[j] = es[k.i]
-	}
-	return sorted
 }
 
 // applyDir gives the directory fd (name) its metadata m and returns the

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"io"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +32,7 @@ import (
 // makes parents itself), and nothing the extracting goroutine does later
 // depends on a batched file existing except a hard link to it, an entry
 // beneath its name (openDir), pruning and Finish, which all wait for the
-// writers first (drainWriters). Directories get their metadata in Finish,
+// writers first (fileWriter.drain). Directories get their metadata in Finish,
 // after that wait, as before. Duplicates are refused by name before
 // anything is batched (strict mode only: with Overwrite every file is made
 // in order by the extracting goroutine).
@@ -55,33 +54,6 @@ const (
 	batches = 6
 	writers = 2
 )
-
-// dirRef is a directory descriptor shared by the extracting goroutine's
-// parent cache and the batched files to be made in it. The last holder to
-// let go closes it, so that moving on to another directory never closes a
-// descriptor a writer still uses (nor lets the kernel hand its number to
-// another file).
-type dirRef struct {
-	fd   int
-	refs atomic.Int32
-}
-
-func newDirRef(fd int) *dirRef {
-	d := &dirRef{fd: fd}
-	d.refs.Store(1)
-	return d
-}
-
-func (d *dirRef) hold() *dirRef {
-	d.refs.Add(1)
-	return d
-}
-
-func (d *dirRef) release() {
-	if d.refs.Add(-1) == 0 {
-		unix.Close(d.fd)
-	}
-}
 
 // newFile is a regular file to make, as decided from its header before
 // anything is written: the same for a file the extracting goroutine makes
@@ -207,30 +179,41 @@ type batch struct {
 	err  error
 }
 
-// fileWriter is the ring of batches and the writers. Its fields other than
-// the channels and wg are the extracting goroutine's.
+// fileWriter is the ring of batches and the writers, started with the first
+// file batched. It hands what the writers report to the extraction's
+// records and content digests. Its fields other than the channels and wg
+// are the extracting goroutine's.
 type fileWriter struct {
-	work chan *batch // filled batches, for the writers
+	work chan *batch // filled batches, for the writers; nil until started
 	back chan *batch // batches the writers are done with
 	wg   sync.WaitGroup
 	idle []*batch // empty batches in hand
 	cur  *batch   // the batch being filled
 	out  int      // batches sent and not back yet
+	// err is the first error a writer reported: it names its file.
+	err error
+
+	hash bool            // the writers hash content (Options.HashContent)
+	digs *contentDigests // where the writers' digests go
+	recs *records        // and their records
 }
 
-func newFileWriter(hashContent, record bool) *fileWriter {
-	w := &fileWriter{
-		work: make(chan *batch, batches),
-		back: make(chan *batch, batches),
-	}
+// running reports whether the writers were started and not stopped since.
+func (w *fileWriter) running() bool { return w.work != nil }
+
+// start makes the ring and starts the writers; they record the files they
+// make if recording is on now.
+func (w *fileWriter) start() {
+	w.work = make(chan *batch, batches)
+	w.back = make(chan *batch, batches)
+	w.idle = w.idle[:0]
 	for range batches {
 		w.idle = append(w.idle, &batch{buf: make([]byte, batchSize)})
 	}
 	w.wg.Add(writers)
 	for range writers {
-		go w.run(hashContent, record)
+		go w.run(w.hash, w.recs.on)
 	}
-	return w
 }
 
 func (w *fileWriter) run(hashContent, record bool) {
@@ -287,27 +270,27 @@ func makeBatched(content []byte, f *batchFile, h hash.Hash, record bool) (madeFi
 	return m, nil
 }
 
-// batchFile reads f's content from body into a batch, for the writers to
-// make. f.base is set, and the cached parent (x.cache) is its directory.
-func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
-	if x.writeErr != nil {
-		return x.writeErr
+// add reads f's content from body into a batch, for the writers to make
+// in the directory dir (which it holds until then), and returns how many
+// bytes it read. f.base is set.
+func (w *fileWriter) add(f *newFile, dir *dirRef, body io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
 	}
-	if x.w == nil {
-		x.w = newFileWriter(x.opts.HashContent, x.recording)
+	if !w.running() {
+		w.start()
 	}
-	w := x.w
 	size := int(f.size)
 	if b := w.cur; b != nil && (b.fill+size > len(b.buf) || len(b.files) == batchFiles ||
-		b.dirs == batchDirs && b.files[len(b.files)-1].dir != x.cache) {
+		b.dirs == batchDirs && b.files[len(b.files)-1].dir != dir) {
 		w.send()
 	}
 	if w.cur == nil {
 		if len(w.idle) == 0 {
-			x.absorb(<-w.back)
+			w.absorb(<-w.back)
 			w.out--
-			if x.writeErr != nil {
-				return x.writeErr
+			if w.err != nil {
+				return 0, w.err
 			}
 		}
 		w.cur = w.idle[len(w.idle)-1]
@@ -324,22 +307,18 @@ func (x *Extractor) batchFile(f *newFile, body io.Reader) error {
 			break
 		}
 		if err != nil {
-			x.res.Bytes += int64(n)
-			return fmt.Errorf("write: %w", err)
+			return int64(n), fmt.Errorf("write: %w", err)
 		}
 	}
-	x.res.Bytes += int64(n)
 	if n != size {
-		return shortContent(int64(n), f.size)
+		return int64(n), shortContent(int64(n), f.size)
 	}
-	x.mark(f.name, seenFile)
-	x.forget(f.name)
-	if len(b.files) == 0 || b.files[len(b.files)-1].dir != x.cache {
+	if len(b.files) == 0 || b.files[len(b.files)-1].dir != dir {
 		b.dirs++
 	}
-	b.files = append(b.files, batchFile{newFile: *f, dir: x.cache.hold(), off: b.fill})
+	b.files = append(b.files, batchFile{newFile: *f, dir: dir.hold(), off: b.fill})
 	b.fill += size
-	return nil
+	return int64(n), nil
 }
 
 // send hands the batch being filled to the writers.
@@ -358,44 +337,39 @@ func (w *fileWriter) send() {
 
 // absorb takes in what a writer reports of a batch that came back and
 // makes the batch empty and idle again.
-func (x *Extractor) absorb(b *batch) {
+func (w *fileWriter) absorb(b *batch) {
 	for _, m := range b.made {
-		if x.recording {
-			x.recs = append(x.recs, m.rec)
-		}
-		if x.digests != nil {
-			x.digests[m.rec.Name] = m.dig
-		}
+		w.recs.add(m.rec)
+		w.digs.put(m.rec.Name, m.dig)
 	}
-	if b.err != nil && x.writeErr == nil {
-		x.writeErr = b.err
+	if b.err != nil && w.err == nil {
+		w.err = b.err
 	}
 	clear(b.files) // no references to directories or names kept
 	b.files, b.made, b.fill, b.dirs, b.err = b.files[:0], b.made[:0], 0, 0, nil
-	x.w.idle = append(x.w.idle, b)
+	w.idle = append(w.idle, b)
 }
 
-// drainWriters waits until every batched file is made (or failed) and
-// returns the first error a writer reported, if any.
-func (x *Extractor) drainWriters() error {
-	w := x.w
-	if w == nil {
-		return x.writeErr
+// drain waits until every batched file is made (or failed) and returns the
+// first error a writer reported, if any.
+func (w *fileWriter) drain() error {
+	if !w.running() {
+		return w.err
 	}
 	w.send()
 	for ; w.out > 0; w.out-- {
-		x.absorb(<-w.back)
+		w.absorb(<-w.back)
 	}
-	return x.writeErr
+	return w.err
 }
 
-// stopWriters drains and ends the writer goroutines.
-func (x *Extractor) stopWriters() {
-	if x.w == nil {
+// stop drains and ends the writer goroutines; the error stays.
+func (w *fileWriter) stop() {
+	if !w.running() {
 		return
 	}
-	x.drainWriters()
-	close(x.w.work)
-	x.w.wg.Wait()
-	x.w = nil
+	w.drain()
+	close(w.work)
+	w.wg.Wait()
+	w.work, w.back, w.idle, w.cur = nil, nil, nil, nil
 }
