@@ -10,6 +10,14 @@
 // nothing is ever written through a symlink or into an inode that already
 // exists (which could be a hard link to something else).
 //
+// Where to look: resolve_linux.go holds all of the resolution of names
+// below the root, the part to audit (CleanName, the parent directories
+// opened without following symlinks, removal through descriptors), with
+// its own tests and fuzz target (FuzzResolve) in resolve_linux_test.go.
+// extract_linux.go decides each entry; writer_linux.go makes small files
+// in batches; contenthash.go and records_linux.go keep the content digests
+// and the entries' metadata a tree hash takes.
+//
 // Decisions (each one is also enforced by a test):
 //
 //   - Names: absolute names, any ".." component, NUL bytes, paths longer than

@@ -245,14 +245,10 @@ func (r *resolver) openDir(dir string, create bool) (int, error) {
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENOENT) && create:
-			if err := unix.Mkdirat(cur, comp, 0o755); err != nil {
+			if next, err = r.makeDir(cur, comp, sofar); err != nil {
 				unix.Close(cur)
-				return -1, fmt.Errorf("create parent %s: %w", sofar, err)
+				return -1, err
 			}
-			if r.book != nil {
-				r.book.madeDir(sofar)
-			}
-			next, err = openChildDir(cur, comp)
 		case (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)) && create && r.overwrite:
 			// Spec A16: a symlink (or file) in a lower layer where an upper
 			// layer needs a directory is replaced, never followed.
@@ -260,14 +256,10 @@ func (r *resolver) openDir(dir string, create bool) (int, error) {
 				unix.Close(cur)
 				return -1, err
 			}
-			if err := unix.Mkdirat(cur, comp, 0o755); err != nil {
+			if next, err = r.makeDir(cur, comp, sofar); err != nil {
 				unix.Close(cur)
-				return -1, fmt.Errorf("create parent %s: %w", sofar, err)
+				return -1, err
 			}
-			if r.book != nil {
-				r.book.madeDir(sofar)
-			}
-			next, err = openChildDir(cur, comp)
 		case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR):
 			var st unix.Stat_t
 			serr := unix.Fstatat(cur, comp, &st, unix.AT_SYMLINK_NOFOLLOW)
@@ -284,6 +276,22 @@ func (r *resolver) openDir(dir string, create bool) (int, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// makeDir makes the directory comp (known as sofar) in the directory cur,
+// as a parent no entry describes, and opens it.
+func (r *resolver) makeDir(cur int, comp, sofar string) (int, error) {
+	if err := unix.Mkdirat(cur, comp, 0o755); err != nil {
+		return -1, fmt.Errorf("create parent %s: %w", sofar, err)
+	}
+	if r.book != nil {
+		r.book.madeDir(sofar)
+	}
+	fd, err := openChildDir(cur, comp)
+	if err != nil {
+		return -1, fmt.Errorf("open parent %s: %w", sofar, err)
+	}
+	return fd, nil
 }
 
 // openFile finds the existing regular file name (clean, not ".") without
