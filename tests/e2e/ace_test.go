@@ -192,8 +192,9 @@ func TestACEReport(t *testing.T) {
 }
 
 // TestACEValidator runs the spec's conformance suite as one pod, signed
-// and verified, once on the default network with an empty `database`
-// volume and once with --net=none and a host directory as the volume.
+// and verified: on the default network with an empty `database` volume,
+// with --net=none and a host directory as the volume, and from a pod
+// manifest that gives the pod and the main app annotations of their own.
 func TestACEValidator(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -213,16 +214,42 @@ func TestACEValidator(t *testing.T) {
 	if err := os.Mkdir(db, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, net, volume string }{
-		{"default network", "", "--volume=database,kind=empty"},
-		{"net=none", "--net=none", "--volume=database,kind=host,source=" + db},
+	// A pod manifest with annotations of the pod and of the main app (one
+	// overriding the image's "lorem", one new): the validator checks the
+	// metadata service's merge of them, in order.
+	ids, err := p.b.Output(ctx, p.acirun("fetch", "--full", main, sidekick)...)
+	if err != nil || len(strings.Fields(string(ids))) != 2 {
+		t.Fatalf("fetch of the ACE images: %v\n%s", err, ids)
+	}
+	id := strings.Fields(string(ids))
+	pm, err := json.Marshal(map[string]any{
+		"acVersion": aceVersion, "acKind": "PodManifest",
+		"apps": []map[string]any{
+			{"name": "ace-validator-main", "image": map[string]string{"id": id[0]},
+				"annotations": []map[string]string{{"name": "lorem", "value": "dolor"}, {"name": "example.com/role", "value": "main"}}},
+			{"name": "ace-validator-sidekick", "image": map[string]string{"id": id[1]}},
+		},
+		"volumes":     []map[string]string{{"name": "database", "kind": "empty"}},
+		"annotations": []map[string]string{{"name": "ip-address", "value": "10.1.2.3"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	podManifest := filepath.Join(p.dir, "ace-pod.json")
+	if err := os.WriteFile(podManifest, pm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"default network", []string{"--volume=database,kind=empty", main, sidekick}},
+		{"net=none", []string{"--net=none", "--volume=database,kind=host,source=" + db, main, sidekick}},
+		{"pod manifest with annotations", []string{"--pod-manifest=" + podManifest}},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "-"), func(t *testing.T) {
-			args := []string{"run", tc.volume}
-			if tc.net != "" {
-				args = append(args, tc.net)
-			}
-			cmd := p.b.Command(ctx, p.acirun(append(args, main, sidekick)...)...)
+			cmd := p.b.Command(ctx, p.acirun(append([]string{"run"}, tc.args...)...)...)
 			var out lockedOutput
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
@@ -239,6 +266,17 @@ func TestACEValidator(t *testing.T) {
 				t.Logf("output of the pod:\n%s", out.String())
 			}
 		})
+	}
+	// The validator compared what the service said with the pod manifest
+	// it served: that manifest carried the annotations given.
+	pods, _ := filepath.Glob(filepath.Join(p.data, "pods", "*", "pod"))
+	found := false
+	for _, f := range pods {
+		b, err := os.ReadFile(f)
+		found = found || err == nil && strings.Contains(string(b), `"ip-address"`) && strings.Contains(string(b), `"dolor"`)
+	}
+	if !found {
+		t.Errorf("no pod of %v carries the pod manifest's annotations", pods)
 	}
 	// Both apps wrote into the host directory through their mount point.
 	for _, f := range []string{"main", "sidekick"} {
