@@ -6,67 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/host"
 )
-
-// Default locations; every one of them can be changed by a global flag, and
-// the tests always do.
-const (
-	defaultDataDir      = "/var/lib/acirun"
-	defaultLocalConfig  = "/etc/acirun"
-	defaultSystemConfig = "/usr/lib/acirun"
-	defaultRunDir       = "/run/acirun"
-)
-
-// Globals are the flags every command accepts, with rkt's names.
-type Globals struct {
-	// Dir is the data directory: the image store and the pods.
-	Dir string
-	// LocalConfig is the administrator's configuration (trusted keys
-	// written by `acirun trust`, auth.d credentials).
-	LocalConfig string
-	// SystemConfig is the vendor's configuration, masked by LocalConfig.
-	SystemConfig string
-	// RunDir holds what must not outlive a boot: the lock files. ""
-	// means /run/acirun, or DIR/run when Dir is not the default, so that
-	// two stores never share their locks.
-	RunDir string
-	// Debug makes acirun say what it does on stderr.
-	Debug bool
-}
-
-// runDir is RunDir with its default filled in.
-func (g *Globals) runDir() string {
-	switch {
-	case g.RunDir != "":
-		return g.RunDir
-	case filepath.Clean(g.Dir) == defaultDataDir:
-		return defaultRunDir
-	}
-	return filepath.Join(g.Dir, "run")
-}
-
-// register adds the global flags to fs with their defaults.
-func (g *Globals) register(fs *flag.FlagSet) {
-	*g = Globals{Dir: defaultDataDir, LocalConfig: defaultLocalConfig, SystemConfig: defaultSystemConfig}
-	g.registerCurrent(fs)
-}
-
-// registerCurrent adds the global flags to fs with g's current values as
-// defaults: a command's own flag set takes them again after the command
-// name, and run takes them among its arguments.
-func (g *Globals) registerCurrent(fs *flag.FlagSet) {
-	fs.StringVar(&g.Dir, "dir", g.Dir, "data directory: image store and pods")
-	fs.StringVar(&g.LocalConfig, "local-config", g.LocalConfig, "local configuration directory (trusted keys, auth.d)")
-	fs.StringVar(&g.SystemConfig, "system-config", g.SystemConfig, "system configuration directory (vendor trusted keys)")
-	fs.StringVar(&g.RunDir, "run-dir", g.RunDir, "runtime directory, for lock files (default "+defaultRunDir+", or DIR/run with --dir)")
-	fs.BoolVar(&g.Debug, "debug", g.Debug, "print debugging information on stderr")
-}
 
 // CLI holds the streams and the global options of one invocation.
 type CLI struct {
@@ -78,41 +23,18 @@ type CLI struct {
 	current *command
 }
 
+// host is the host side under the global flags; warnings go to stderr.
+func (c *CLI) host() *host.Host {
+	cfg := c.Globals.hostConfig()
+	cfg.Warnings = c.Stderr
+	return host.New(cfg)
+}
+
 // debugf prints on stderr when --debug is set.
 func (c *CLI) debugf(format string, args ...any) {
 	if c.Debug {
 		fmt.Fprintf(c.Stderr, "acirun: debug: "+format+"\n", args...)
 	}
-}
-
-// command is one verb of the CLI, possibly with a group word before it
-// ("image build").
-type command struct {
-	name    string // words, space separated: "image build"
-	usage   string // after "acirun ": "image build [flags] DIR OUT.aci"
-	summary string // one line for the command list
-	help    string // paragraphs printed by --help after the usage line
-	hidden  bool
-	// flags registers the command's own flags; the globals are added to the
-	// same set.
-	flags func(fs *flag.FlagSet)
-	// rawArgs passes the arguments after the command name unparsed (for
-	// commands such as run whose argument grammar is not flag's).
-	rawArgs bool
-	run     func(ctx context.Context, c *CLI, args []string) error
-}
-
-// commands lists every command. It is built by a function, not kept in a
-// package variable, so that each invocation gets fresh flag bindings.
-func commands() []*command {
-	var cmds []*command
-	cmds = append(cmds, helpCommands()...)
-	cmds = append(cmds, imageCommands()...)
-	cmds = append(cmds, trustCommands()...)
-	cmds = append(cmds, storeCommands()...)
-	cmds = append(cmds, podCommands()...)
-	cmds = append(cmds, extraCommands()...)
-	return cmds
 }
 
 // Run parses args and runs the command they name.
@@ -311,50 +233,4 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		fmt.Fprintf(tw, "  %s\t%s%s\n", arg, usage, def)
 	})
 	tw.Flush()
-}
-
-func helpCommands() []*command {
-	return []*command{
-		{
-			name:    "help",
-			usage:   "help [COMMAND]",
-			summary: "Show the list of commands, or one command's help",
-			run: func(ctx context.Context, c *CLI, args []string) error {
-				if len(args) == 0 {
-					return c.printHelp(nil)
-				}
-				cmd, rest := lookup(commands(), args)
-				if cmd == nil || len(rest) > 0 {
-					if g := groupOf(commands(), args[0]); g != "" && len(args) == 1 {
-						c.printGroup(c.Stdout, g)
-						return nil
-					}
-					return usagef("no such command %q", strings.Join(args, " "))
-				}
-				return c.printHelp(cmd)
-			},
-		},
-		{
-			name:    "version",
-			usage:   "version",
-			summary: "Print acirun's version and the appc spec version it implements",
-			run: func(ctx context.Context, c *CLI, args []string) error {
-				if len(args) > 0 {
-					return usagef("version takes no arguments")
-				}
-				fmt.Fprintf(c.Stdout, "acirun version %s\nappc version %s\n", version(), aci.SpecVersion)
-				return nil
-			},
-		},
-	}
-}
-
-// version is set at link time by the Makefile (-X main.buildVersion=...).
-var buildVersion string
-
-func version() string {
-	if buildVersion != "" {
-		return buildVersion
-	}
-	return "dev"
 }

@@ -2,12 +2,6 @@ package main
 
 import stage1 "github.com/acirun/acirun/stage1-systemd"
 
-// extraCommands lists commands added by later parts of acirun (systemd
-// units, networking); none yet.
-func extraCommands() []*command {
-	return nil
-}
-
 // hiddenEntry dispatches the entry points that acirun re-executes itself
 // into (docs/pod-layout.md); they are not commands a user types. This is
 // the one place the CLI reaches into the pod side: the acirun binary is

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/host"
+	"github.com/acirun/acirun/stage0/store"
+)
+
+// fetchFlags are the flags of a command that fetches images.
+type fetchFlags struct {
+	insecure fetch.Insecure
+	policy   fetch.PullPolicy
+	quiet    bool
+}
+
+func (f *fetchFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.insecure, "insecure-options", "relax security checks, comma-separated: image (no signature check), tls, http, pubkey, all-fetch; each use is reported")
+	fs.Var(&f.policy, "pull-policy", "when to fetch: new (only what the store lacks), update (ask the server whether it changed), never (store only)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+}
+
+// options are the host's fetch options; the progress bar is drawn on
+// stderr when it is a terminal, unless --quiet.
+func (f *fetchFlags) options(c *CLI) host.FetchOptions {
+	o := host.FetchOptions{Insecure: f.insecure, Policy: f.policy}
+	if !f.quiet {
+		o.Progress = terminalProgress(c.Stderr)
+	}
+	return o
+}
+
+// imageID is an image's ID as the image commands print it: short, or all
+// 128 hex digits with --full.
+func imageID(img *store.Image, full bool) string {
+	if full {
+		return img.ID
+	}
+	return img.ShortID()
+}
+
+func cmdFetch() *command {
+	var (
+		ff   fetchFlags
+		full bool
+	)
+	return &command{
+		name:    "fetch",
+		usage:   "fetch [--insecure-options=…] [--pull-policy=new|update|never] [--full] IMAGE...",
+		summary: "Fetch images into the store, checking their signatures",
+		help: `IMAGE is a local file (signature FILE.asc beside it), an http(s) URL (signature at
+URL.asc), an image name with optional version and labels resolved by appc discovery
+(example.com/app:1.0,os=linux,arch=amd64), or an image ID (prefix) already stored.
+
+The image is verified against the keys trusted for its name's prefix (see "acirun
+trust"), hashed, and extracted in one pass; it appears in the store only if all of
+it checks out. Dependencies are fetched the same way and the rendered tree is
+composed now, so that running it later costs no extraction. Prints the image ID.`,
+		flags: func(fs *flag.FlagSet) {
+			ff.register(fs)
+			fs.BoolVar(&full, "full", false, "print the whole image ID")
+		},
+		run: func(ctx context.Context, c *CLI, args []string) error {
+			if len(args) == 0 {
+				return usagef("fetch needs at least one IMAGE")
+			}
+			imgs, err := c.host().Fetch(ctx, ff.options(c), args...)
+			for _, img := range imgs {
+				fmt.Fprintln(c.Stdout, imageID(img, full))
+			}
+			return err
+		},
+	}
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+func cmdImageRm() *command {
+	return &command{
+		name:    "image rm",
+		usage:   "image rm ID...",
+		summary: "Remove images from the store (not those a pod uses)",
+		run: func(ctx context.Context, c *CLI, args []string) error {
+			if len(args) == 0 {
+				return usagef("image rm needs an image ID")
+			}
+			h := c.host()
+			return c.eachArg(args, func(ref string) error {
+				img, err := h.RemoveImage(ctx, ref)
+				if err == nil {
+					fmt.Fprintf(c.Stdout, "removed %s\n", img.ShortID())
+				}
+				return err
+			})
+		},
+	}
+}
+
+// eachArg runs do for every argument of a command that acts on several
+// (rm, image rm): a failure is printed and the others are still done; the
+// exit status says whether any failed.
+func (c *CLI) eachArg(args []string, do func(arg string) error) error {
+	failed := 0
+	for _, a := range args {
+		if err := do(a); err != nil {
+			fmt.Fprintf(c.Stderr, "acirun: %v\n", err)
+			failed++
+		}
+	}
+	if failed > 0 {
+		return exitCodeError{code: exitFailure}
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/acirun/acirun/stage0/host"
+	"github.com/acirun/acirun/stage0/pod"
+)
+
+// runHelp documents the grammar of run and prepare; the flag table is
+// printed from the flag definitions so it always matches the parser.
+const runHelp = `Runs a pod of one or more apps, each from an image: a file, an http(s) URL, a
+name resolved by appc discovery, or an image ID. Images are fetched per
+--pull-policy and run only if their signatures verify (see "acirun trust").
+
+  acirun run [pod flags] IMAGE [app flags] [-- ARGS... [---]] [IMAGE ...]...
+
+App flags apply to the image they follow; arguments after "--" run up to "---"
+and are appended to the app's exec. acirun run exits with the pod's exit code:
+that of the first app to fail, or 128+N for an app killed by signal N, or 0.`
+
+func cmdRun() *command {
+	return &command{
+		name:    "run",
+		usage:   "run [pod flags] IMAGE [app flags] [-- ARGS [---]] [IMAGE ...]",
+		summary: "Run a pod of apps from images, in their own namespaces",
+		help:    runHelp + "\n" + runFlagsHelp(),
+		rawArgs: true,
+		run: func(ctx context.Context, c *CLI, args []string) error {
+			req, err := c.parseRunArgs(args)
+			if err != nil {
+				return err
+			}
+			return c.host().Run(ctx, req, c.prepareOptions(false), c.execStage1)
+		},
+	}
+}
+
+// runFlagsHelp is the table of the pod and app flags of run and prepare.
+func runFlagsHelp() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nPod flags:\n")
+	for _, f := range pod.Flags() {
+		if !f.PerApp {
+			printFlagInfo(&b, f)
+		}
+	}
+	fmt.Fprintf(&b, "\nApp flags (after an IMAGE):\n")
+	for _, f := range pod.Flags() {
+		if f.PerApp {
+			printFlagInfo(&b, f)
+		}
+	}
+	return b.String()
+}
+
+// printFlagInfo prints a flag and, on the next line, what it does: the
+// value syntaxes are too long for a table.
+func printFlagInfo(w io.Writer, f pod.FlagInfo) {
+	arg := "--" + f.Name
+	if f.Value != "" {
+		arg += "=" + f.Value
+	}
+	rep := ""
+	if f.Repeatable {
+		rep = " (repeatable)"
+	}
+	fmt.Fprintf(w, "  %s\n        %s%s\n", arg, f.Help, rep)
+}
+
+// parseRunArgs parses a run/prepare command line: the global flags it
+// holds, then the pod and its apps.
+func (c *CLI) parseRunArgs(args []string) (*pod.RunRequest, error) {
+	args, err := c.takeGlobalFlags(args)
+	if err != nil {
+		return nil, err
+	}
+	req, err := pod.ParseRunArgs(args)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return req, nil
+}
+
+// takeGlobalFlags moves global flags out of a run/prepare argument list
+// (they may only come before the first image) and applies them.
+func (c *CLI) takeGlobalFlags(args []string) ([]string, error) {
+	fs := flag.NewFlagSet("acirun", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.Globals.registerCurrent(fs)
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			return append(rest, args[i:]...), nil
+		}
+		name := strings.TrimLeft(a, "-")
+		name, _, hasValue := strings.Cut(name, "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			rest = append(rest, a)
+			continue
+		}
+		fa := []string{a}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && bf.IsBoolFlag()) && i+1 < len(args) {
+			i++
+			fa = append(fa, args[i])
+		}
+		if err := fs.Parse(fa); err != nil {
+			return nil, usagef("%v", err)
+		}
+	}
+	return rest, nil
+}
+
+// prepareOptions are the host's options for run (sync false: the pod runs
+// at once) and prepare (sync true: it may run after a crash). The progress
+// bar is drawn only with --debug: a pod's output should not follow one.
+// Prepare's notes about the pod are printed on stderr.
+func (c *CLI) prepareOptions(sync bool) host.PrepareOptions {
+	o := host.PrepareOptions{Sync: sync, HostEnv: os.Environ(), Note: func(n string) {
+		fmt.Fprintf(c.Stderr, "acirun: %s\n", n)
+	}}
+	if c.Debug {
+		o.Progress = terminalProgress(c.Stderr)
+	}
+	return o
+}
+
+// execStage1 is the host.Starter of the CLI: it replaces acirun with the
+// pod's stage1 supervisor, so that the pod keeps this process's PID (a
+// systemd unit's main process stays the same), its terminal and its exit
+// code.
+func (c *CLI) execStage1(pd *pod.Pod, argv []string) error {
+	c.debugf("exec %s", strings.Join(argv, " "))
+	if err := syscall.Exec(argv[0], argv, os.Environ()); err != nil {
+		return fmt.Errorf("exec stage1 for pod %s: %w", pd.UUID, err)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+)
+
+// command is one verb of the CLI, possibly with a group word before it
+// ("image build"). Each lives in a file of its own, cmd_WORDS.go
+// (cmd_image_build.go), as a function returning a fresh *command: its flag
+// variables are locals of that function, bound anew for each invocation.
+type command struct {
+	name    string // words, space separated: "image build"
+	usage   string // after "acirun ": "image build [flags] DIR OUT.aci"
+	summary string // one line for the command list
+	help    string // paragraphs printed by --help after the usage line
+	hidden  bool
+	// flags registers the command's own flags; the globals are added to the
+	// same set.
+	flags func(fs *flag.FlagSet)
+	// rawArgs passes the arguments after the command name unparsed (for
+	// commands such as run whose argument grammar is not flag's).
+	rawArgs bool
+	run     func(ctx context.Context, c *CLI, args []string) error
+}
+
+// commands lists every command. To add one, write its cmd_WORDS.go and
+// name its function here; help, the command list and the dispatch follow.
+func commands() []*command {
+	return []*command{
+		cmdHelp(),
+		cmdVersion(),
+
+		cmdFetch(),
+		cmdImageBuild(),
+		cmdImageValidate(),
+		cmdImageCatManifest(),
+		cmdImageList(),
+		cmdImageRm(),
+		cmdImageExport(),
+		cmdImageExtract(),
+		cmdImageRender(),
+		cmdImageVerify(),
+		cmdImageGC(),
+
+		cmdTrust(),
+		cmdTrustList(),
+		cmdTrustRm(),
+
+		cmdRun(),
+		cmdPrepare(),
+		cmdRunPrepared(),
+		cmdList(),
+		cmdStatus(),
+		cmdRm(),
+		cmdGC(),
+	}
+}

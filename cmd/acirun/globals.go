@@ -1,0 +1,47 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/acirun/acirun/stage0/host"
+)
+
+// Globals are the flags every command accepts, with rkt's names. They are
+// defined here once: the parser of every position and every help text take
+// them from register.
+type Globals struct {
+	// Dir is the data directory: the image store and the pods.
+	Dir string
+	// LocalConfig is the administrator's configuration (trusted keys
+	// written by `acirun trust`, auth.d credentials).
+	LocalConfig string
+	// SystemConfig is the vendor's configuration, masked by LocalConfig.
+	SystemConfig string
+	// RunDir holds what must not outlive a boot; "" means the default
+	// of host.Config.LockDir.
+	RunDir string
+	// Debug makes acirun say what it does on stderr.
+	Debug bool
+}
+
+// register adds the global flags to fs with their defaults.
+func (g *Globals) register(fs *flag.FlagSet) {
+	*g = Globals{Dir: host.DefaultDataDir, LocalConfig: host.DefaultLocalConfig, SystemConfig: host.DefaultSystemConfig}
+	g.registerCurrent(fs)
+}
+
+// registerCurrent adds the global flags to fs with g's current values as
+// defaults: a command's own flag set takes them again after the command
+// name, and run takes them among its arguments.
+func (g *Globals) registerCurrent(fs *flag.FlagSet) {
+	fs.StringVar(&g.Dir, "dir", g.Dir, "data directory: image store and pods")
+	fs.StringVar(&g.LocalConfig, "local-config", g.LocalConfig, "local configuration directory (trusted keys, auth.d)")
+	fs.StringVar(&g.SystemConfig, "system-config", g.SystemConfig, "system configuration directory (vendor trusted keys)")
+	fs.StringVar(&g.RunDir, "run-dir", g.RunDir, "runtime directory, for lock files (default "+host.DefaultRunDir+", or DIR/run with --dir)")
+	fs.BoolVar(&g.Debug, "debug", g.Debug, "print debugging information on stderr")
+}
+
+// hostConfig is the host-side configuration the globals describe.
+func (g *Globals) hostConfig() host.Config {
+	return host.Config{DataDir: g.Dir, LocalConfig: g.LocalConfig, SystemConfig: g.SystemConfig, RunDir: g.RunDir, Debug: g.Debug}
+}

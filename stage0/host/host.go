@@ -1,0 +1,136 @@
+// Package host is what acirun does on the host, as plain functions over one
+// configuration: fetch images, prepare and start pods, list, inspect and
+// remove pods and images, collect garbage, manage the trusted keys. It holds
+// the policy that ties the lower packages together (which images a pod
+// keeps in use, how an image reference on a command line becomes a held,
+// rendered image, what is re-checked before a prepared pod starts), so that
+// every front end applies the same rules: the command line (cmd/acirun)
+// today, a Kubernetes CRI server later.
+//
+// It prints nothing to a terminal and reads nothing from one. Warnings go to
+// Config.Warnings, the progress of downloads to FetchOptions.Progress, and
+// questions (may this key be trusted?) to callbacks; results are returned
+// as values for the front end to show.
+package host
+
+import (
+	"io"
+	"path/filepath"
+
+	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/pull"
+	"github.com/acirun/acirun/stage0/store"
+	"github.com/acirun/acirun/stage0/trust"
+)
+
+// The default locations, rkt's. Every one of them can be changed in Config
+// (the CLI's global flags), and the tests always do.
+const (
+	DefaultDataDir      = "/var/lib/acirun"
+	DefaultLocalConfig  = "/etc/acirun"
+	DefaultSystemConfig = "/usr/lib/acirun"
+	DefaultRunDir       = "/run/acirun"
+)
+
+// Config says where a Host keeps its state and where it says what it does.
+type Config struct {
+	// DataDir is the data directory: the image store (DataDir/store) and
+	// the pods (DataDir/pods).
+	DataDir string
+	// LocalConfig is the administrator's configuration (trusted keys
+	// written by TrustKeys, auth.d credentials).
+	LocalConfig string
+	// SystemConfig is the vendor's configuration, masked by LocalConfig.
+	SystemConfig string
+	// RunDir holds what must not outlive a boot. "" means DefaultRunDir,
+	// or DataDir/run when DataDir is not the default, so that two stores
+	// never share their locks (see LockDir).
+	RunDir string
+	// Debug makes the pods' stage1 say what it does.
+	Debug bool
+	// Warnings receives one line per warning: a relaxed security check
+	// that was used, an image in the store without a verified signature,
+	// a credentials file every user can read. Nil discards them.
+	Warnings io.Writer
+}
+
+// Host runs the host-side operations under one Config. It keeps no state
+// besides its Config: every call opens what it needs, so that a Host is
+// safe for concurrent use and sees what other processes did meanwhile.
+type Host struct {
+	cfg Config
+}
+
+// New returns a Host for cfg.
+func New(cfg Config) *Host {
+	return &Host{cfg: cfg}
+}
+
+// Config returns the configuration the Host was made with.
+func (h *Host) Config() Config { return h.cfg }
+
+// LockDir is the directory of what must not outlive a boot: RunDir, or its
+// default.
+func (c Config) LockDir() string {
+	switch {
+	case c.RunDir != "":
+		return c.RunDir
+	case filepath.Clean(c.DataDir) == DefaultDataDir:
+		return DefaultRunDir
+	}
+	return filepath.Join(c.DataDir, "run")
+}
+
+// OpenStore opens the image store under DataDir, with its lock files under
+// LockDir.
+func (h *Host) OpenStore() (*store.Store, error) {
+	return store.Open(filepath.Join(h.cfg.DataDir, "store"), store.Options{LockDir: filepath.Join(h.cfg.LockDir(), "store")})
+}
+
+// TrustStore is the key store of the configured directories.
+func (h *Host) TrustStore() *trust.Store {
+	return trust.NewStore(filepath.Join(h.cfg.SystemConfig, "trustedkeys"), filepath.Join(h.cfg.LocalConfig, "trustedkeys"))
+}
+
+// FetchOptions are the relaxations and the policy of one operation that
+// may fetch images or keys.
+type FetchOptions struct {
+	// Insecure is the set of relaxed checks (--insecure-options).
+	Insecure fetch.Insecure
+	// Policy says when the network is consulted (--pull-policy).
+	Policy fetch.PullPolicy
+	// Progress is told of every download; nil reports none.
+	Progress fetch.Progress
+}
+
+// fetcher builds the HTTP side with the per-host credentials of auth.d,
+// system then local.
+func (h *Host) fetcher(opts FetchOptions) (*fetch.Fetcher, error) {
+	auth, err := fetch.LoadAuth(h.cfg.Warnings, filepath.Join(h.cfg.SystemConfig, "auth.d"), filepath.Join(h.cfg.LocalConfig, "auth.d"))
+	if err != nil {
+		return nil, err
+	}
+	return fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress}), nil
+}
+
+// Puller builds the image pipeline over the store, the trust store and the
+// network.
+func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
+	st, err := h.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.fetcher(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &pull.Puller{
+		Store:      st,
+		Trust:      h.TrustStore(),
+		Fetcher:    f,
+		Policy:     opts.Policy,
+		Insecure:   opts.Insecure,
+		Warnings:   h.cfg.Warnings,
+		PartialDir: filepath.Join(h.cfg.DataDir, "store", "partial"),
+	}, nil
+}

@@ -1,0 +1,282 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/pod"
+	"github.com/acirun/acirun/stage0/pull"
+	"github.com/acirun/acirun/stage0/store"
+)
+
+// PrepareOptions adjust one Prepare.
+type PrepareOptions struct {
+	// Sync makes the pod directory durable before the pod is recorded as
+	// prepared: a pod prepared to run later may be run after a crash. A
+	// pod run at once skips the cost.
+	Sync bool
+	// HostEnv is the host's environment, given to the apps only with
+	// --inherit-env.
+	HostEnv []string
+	// Progress is told of every image download; nil reports none.
+	Progress fetch.Progress
+	// Note is told what the user should know about the pod (a mount
+	// point given an implicit empty volume, say), before it starts; nil
+	// discards it.
+	Note func(string)
+}
+
+// Prepare fetches the images req names (per its pull policy, signatures
+// enforced unless its insecure options say otherwise), holds them so that
+// no gc removes them meanwhile, and writes the pod.
+func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOptions) (*pod.Pod, error) {
+	ins, err := fetch.ParseInsecure(strings.Join(req.InsecureOptions, ","))
+	if err != nil {
+		return nil, err
+	}
+	var policy fetch.PullPolicy
+	if req.PullPolicy != "" {
+		if policy, err = fetch.ParsePullPolicy(req.PullPolicy); err != nil {
+			return nil, err
+		}
+	}
+	p, err := h.Puller(FetchOptions{Insecure: ins, Policy: policy, Progress: opts.Progress})
+	if err != nil {
+		return nil, err
+	}
+	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync}
+	pd, notes, err := pod.Prepare(ctx, cfg, req)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Note != nil {
+		for _, n := range notes {
+			opts.Note(n)
+		}
+	}
+	return pd, nil
+}
+
+// Starter starts a pod's stage1 from its command line (pod.Stage1Command).
+// The CLI execs it in place of itself, so that the pod keeps acirun's PID
+// (a unit's main process), terminal and exit code; another front end may
+// hand it to systemd as a unit of its own.
+type Starter func(pd *pod.Pod, argv []string) error
+
+// Run prepares the pod req describes and starts it with start.
+func (h *Host) Run(ctx context.Context, req *pod.RunRequest, opts PrepareOptions, start Starter) error {
+	pd, err := h.Prepare(ctx, req, opts)
+	if err != nil {
+		return err
+	}
+	argv, err := h.Stage1Command(pd)
+	if err != nil {
+		return err
+	}
+	return start(pd, argv)
+}
+
+// RunPrepared starts the prepared pod ref (a UUID or a unique prefix of
+// one) with start. A pod prepared in an earlier boot may use rendered trees
+// that boot never wrote to disk: each of its images is held for a moment
+// first, which verifies such a tree (and renders it again if damaged)
+// before the pod mounts it.
+func (h *Host) RunPrepared(ctx context.Context, ref string, start Starter) error {
+	pd, err := pod.Load(h.cfg.DataDir, ref)
+	if err != nil {
+		return err
+	}
+	if pd.State != pod.StatePrepared {
+		return fmt.Errorf("pod %s is %s, not prepared", pd.UUID, pd.State)
+	}
+	if pd.Problem != "" {
+		return fmt.Errorf("pod %s cannot run: %s", pd.UUID, pd.Problem)
+	}
+	if err := h.settleImages(ctx, pd); err != nil {
+		return fmt.Errorf("pod %s: %w", pd.UUID, err)
+	}
+	argv, err := h.Stage1Command(pd)
+	if err != nil {
+		return err
+	}
+	return start(pd, argv)
+}
+
+// settleImages holds each image of a prepared pod for a moment (see
+// RunPrepared).
+func (h *Host) settleImages(ctx context.Context, pd *pod.Pod) error {
+	st, err := h.OpenStore()
+	if err != nil {
+		return err
+	}
+	for _, a := range pd.Apps {
+		_, release, err := st.Hold(ctx, a.ImageID.String())
+		if err != nil {
+			return err
+		}
+		release()
+	}
+	return nil
+}
+
+// Stage1Command is the command line that runs pd: this executable's stage1
+// with the flags of this start. What stage1 keeps for the host (address
+// leases, the metadata key) is the host's, not a store's: it stays in
+// DefaultRunDir unless RunDir is given.
+func (h *Host) Stage1Command(pd *pod.Pod) ([]string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the acirun binary: %w", err)
+	}
+	var runFlags []string
+	if h.cfg.RunDir != "" {
+		runFlags = append(runFlags, "--run-dir="+h.cfg.RunDir)
+	}
+	return pod.Stage1Command(pd, self, runFlags...), nil
+}
+
+// Pods lists the pods and their states.
+func (h *Host) Pods(ctx context.Context) ([]*pod.Pod, error) {
+	return pod.List(h.cfg.DataDir)
+}
+
+// Pod loads the pod ref (a UUID or a unique prefix of one).
+func (h *Host) Pod(ctx context.Context, ref string) (*pod.Pod, error) {
+	return pod.Load(h.cfg.DataDir, ref)
+}
+
+// RemovePod removes the pod ref, which must not be running.
+func (h *Host) RemovePod(ctx context.Context, ref string) (*pod.Pod, error) {
+	pd, err := pod.Load(h.cfg.DataDir, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := pod.Remove(h.cfg.DataDir, pd.UUID); err != nil {
+		return nil, err
+	}
+	return pd, nil
+}
+
+// GCPods removes what dead prepares left, abandoned pods, and pods that
+// exited longer than grace ago, and returns the UUIDs removed. A pod that
+// cannot be removed does not stop the others; the errors are joined.
+func (h *Host) GCPods(ctx context.Context, grace time.Duration) ([]string, error) {
+	if err := pod.RemoveStale(ctx, h.cfg.DataDir); err != nil {
+		return nil, err
+	}
+	pods, err := pod.List(h.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := time.Now().Add(-grace)
+	var removed []string
+	var errs []error
+	for _, pd := range pods {
+		switch pd.State {
+		case pod.StateExited:
+			if pd.Exited.After(cutoff) {
+				continue
+			}
+		case pod.StateAbandoned:
+		default:
+			continue
+		}
+		if err := pod.Remove(h.cfg.DataDir, pd.UUID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, pd.UUID)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Resolver implements pod.ImageResolver over the image pipeline, for one
+// prepare. An image named again (rkt's `run IMG --- IMG`) is not pulled a
+// second time: importing it again would wait for an exclusive lock on the
+// image that this very prepare holds shared until the pod is recorded.
+type Resolver struct {
+	p    *pull.Puller
+	seen map[string]string // reference → image ID already pulled
+}
+
+// NewResolver returns a Resolver pulling with p.
+func NewResolver(p *pull.Puller) *Resolver {
+	return &Resolver{p: p, seen: map[string]string{}}
+}
+
+// image holds img in the store (so that gc cannot remove it before the pod
+// that uses it is recorded; Prepare calls Release) and describes it.
+func (r *Resolver) image(ctx context.Context, img *store.Image) (*pod.Image, error) {
+	held, release, err := r.p.Store.Hold(ctx, img.ID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := held.ImageManifest()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	tree, err := r.p.Store.TreePath(held.ID)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	id, err := aci.ParseImageID(held.ID)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &pod.Image{ID: id, Manifest: m, Tree: tree, Release: release}, nil
+}
+
+// sameRef is the key under which a reference is remembered: one file
+// however it is spelled (t.aci, ./t.aci, file://…, a symlink), anything
+// else as it is.
+func sameRef(ref string) string {
+	if pull.Classify(ref) != pull.KindFile {
+		return ref
+	}
+	p, err := filepath.Abs(strings.TrimPrefix(ref, "file://"))
+	if err != nil {
+		return ref
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	return "file://" + p
+}
+
+// ResolveImage pulls ref, once per prepare, and holds it.
+func (r *Resolver) ResolveImage(ctx context.Context, ref string) (*pod.Image, error) {
+	key := sameRef(ref)
+	if id, ok := r.seen[key]; ok {
+		return r.image(ctx, &store.Image{ID: id})
+	}
+	img, err := r.p.Pull(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	r.seen[key] = img.ID
+	return r.image(ctx, img)
+}
+
+// ResolveRuntimeImage resolves an image of a pod manifest: by its ID when
+// it has one, else by its name and labels.
+func (r *Resolver) ResolveRuntimeImage(ctx context.Context, ri aci.RuntimeImage) (*pod.Image, error) {
+	ref := ri.ID.String()
+	if ref == "" {
+		parts := []string{string(ri.Name)}
+		for _, l := range ri.Labels {
+			parts = append(parts, fmt.Sprintf("%s=%s", l.Name, l.Value))
+		}
+		ref = strings.Join(parts, ",")
+	}
+	return r.ResolveImage(ctx, ref)
+}

@@ -1,0 +1,98 @@
+package host
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/acirun/acirun/stage0/trust"
+)
+
+// writeKey makes a new OpenPGP key and writes its public half, as
+// `gpg --export` would, to a file.
+func writeKey(t *testing.T, name string) string {
+	t.Helper()
+	e, err := openpgp.NewEntity(name, "", name+"@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name+".gpg")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := e.Serialize(f); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestTrustKeys: keys are added for the prefix only when the review
+// accepts them, listed, and removed by fingerprint.
+func TestTrustKeys(t *testing.T) {
+	ctx := context.Background()
+	h := newHost(t)
+	alice, bob := writeKey(t, "alice"), writeKey(t, "bob")
+	var asked []string
+	added, err := h.TrustKeys(ctx, TrustOptions{Prefix: "example.com/hello", Sources: []string{alice, bob},
+		Review: func(k *trust.KeyInfo, source string) (bool, error) {
+			asked = append(asked, source)
+			return source == alice, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(asked, " ") != alice+" "+bob {
+		t.Errorf("review asked about %q, want both keys in order", asked)
+	}
+	if len(added) != 1 || added[0].Source != alice || len(added[0].UserIDs) != 1 || !strings.Contains(added[0].UserIDs[0], "alice@example.com") ||
+		added[0].Path != filepath.Join(h.Config().LocalConfig, "trustedkeys", "prefix.d", "example.com", "hello", added[0].Fingerprint) {
+		t.Fatalf("added %+v, want alice's key under the prefix", added)
+	}
+	keys, err := h.TrustedKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].Fingerprint != added[0].Fingerprint || keys[0].Prefix != "example.com/hello" {
+		t.Errorf("trusted keys %+v", keys)
+	}
+	removed, masked, err := h.Untrust(ctx, added[0].Fingerprint)
+	if err != nil || len(removed) != 1 || len(masked) != 0 {
+		t.Errorf("Untrust = %v, %v, %v", removed, masked, err)
+	}
+	if keys, err := h.TrustedKeys(ctx); err != nil || len(keys) != 0 {
+		t.Errorf("after Untrust: %+v, %v", keys, err)
+	}
+}
+
+func TestTrustKeysRefusesBadOptions(t *testing.T) {
+	h := newHost(t)
+	key := writeKey(t, "carol")
+	for _, tc := range []struct {
+		name string
+		opts TrustOptions
+		want string
+	}{
+		{"neither prefix nor root", TrustOptions{Sources: []string{key}}, "exactly one"},
+		{"both", TrustOptions{Prefix: "example.com", Root: true, Sources: []string{key}}, "exactly one"},
+		{"root without keys", TrustOptions{Root: true}, "needs a key"},
+		{"bad prefix", TrustOptions{Prefix: "Example.com/../x", Sources: []string{key}}, "prefix"},
+		{"missing file", TrustOptions{Prefix: "example.com", Sources: []string{key + ".missing"}}, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			added, err := h.TrustKeys(context.Background(), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || len(added) != 0 {
+				t.Errorf("TrustKeys = %v, %v; want an error containing %q", added, err, tc.want)
+			}
+		})
+	}
+	if keys, _ := h.TrustedKeys(context.Background()); len(keys) != 0 {
+		t.Errorf("refused calls left keys: %+v", keys)
+	}
+}
