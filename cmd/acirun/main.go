@@ -1,8 +1,12 @@
 // Command acirun runs App Container Images (appc ACIs) as pods under systemd.
 //
-// This package is only the command line: it parses flags, prints help and
-// results, and maps errors to exit codes. The work is done by the packages
-// under aci/, stage0/ and stage1-systemd/.
+// This package is only the command line, a shell over stage0/host: one
+// file per command (cmd_WORDS.go: cmd_run.go, cmd_image_gc.go), each
+// parsing its flags, calling one host-side function, printing the result
+// and mapping errors to exit codes; commands.go lists them. Terminal
+// matters live here too: the help text, the progress bar (progress.go),
+// the review of a key's fingerprint. The binary is also stage1
+// (stage1.go), the one place the pod side is reached.
 package main
 
 import (
