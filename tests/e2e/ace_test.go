@@ -194,7 +194,8 @@ func TestACEReport(t *testing.T) {
 // TestACEValidator runs the spec's conformance suite as one pod, signed
 // and verified: on the default network with an empty `database` volume,
 // with --net=none and a host directory as the volume, and from a pod
-// manifest that gives the pod and the main app annotations of their own.
+// manifest that gives the pod and the main app annotations of their own,
+// and with --no-overlay.
 func TestACEValidator(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -247,6 +248,8 @@ func TestACEValidator(t *testing.T) {
 		{"default network", []string{"--volume=database,kind=empty", main, sidekick}},
 		{"net=none", []string{"--net=none", "--volume=database,kind=host,source=" + db, main, sidekick}},
 		{"pod manifest with annotations", []string{"--pod-manifest=" + podManifest}},
+		// Roots that are private copies instead of overlays.
+		{"no overlay", []string{"--net=none", "--no-overlay", "--volume=database,kind=empty", main, sidekick}},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "-"), func(t *testing.T) {
 			cmd := p.b.Command(ctx, p.acirun(append([]string{"run"}, tc.args...)...)...)
