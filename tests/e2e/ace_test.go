@@ -165,6 +165,21 @@ func aceReport(out string) []string {
 	return fails
 }
 
+// checkACE fails t naming each failed check in out, the output of the ACE
+// pod, and if the pod failed (runErr).
+func checkACE(t *testing.T, how, out string, runErr error) {
+	t.Helper()
+	for _, f := range aceReport(out) {
+		t.Errorf("ACE check failed (%s): %s", how, f)
+	}
+	if runErr != nil {
+		t.Errorf("acirun run of the ACE pod (%s): %v", how, runErr)
+	}
+	if t.Failed() {
+		t.Logf("output of the pod:\n%s", out)
+	}
+}
+
 func TestACEReport(t *testing.T) {
 	for _, tc := range []struct {
 		name, out string
@@ -195,7 +210,7 @@ func TestACEReport(t *testing.T) {
 // and verified: on the default network with an empty `database` volume,
 // with --net=none and a host directory as the volume, and from a pod
 // manifest that gives the pod and the main app annotations of their own,
-// and with --no-overlay.
+// with --no-overlay, and as a systemd unit.
 func TestACEValidator(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -259,17 +274,32 @@ func TestACEValidator(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("the ACE pod did not end in time:\n%s", out.String())
 			}
-			for _, f := range aceReport(out.String()) {
-				t.Errorf("ACE check failed (%s): %s", tc.name, f)
-			}
-			if err != nil {
-				t.Errorf("acirun run of the ACE pod: %v", err)
-			}
-			if t.Failed() {
-				t.Logf("output of the pod:\n%s", out.String())
-			}
+			checkACE(t, tc.name, out.String(), err)
 		})
 	}
+	// As the main process of a systemd unit, its output in the journal.
+	t.Run("systemd-unit", func(t *testing.T) {
+		out, code := p.systemdRun(ctx, append([]string{"--unit=ace-pod", "--wait", "--collect", "-p", "KillMode=mixed"},
+			p.acirun("run", "--volume=database,kind=empty", main, sidekick)...)...)
+		// journald may not have stored the last lines yet when the
+		// unit ends: read until every phase has reported, for 10s.
+		var journal string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			j, err := p.b.Journal(ctx, "ace-pod.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			journal = j
+			if !strings.Contains(strings.Join(aceReport(j), "\n"), "no report") || time.Now().After(deadline) {
+				break
+			}
+		}
+		var runErr error
+		if code != 0 {
+			runErr = fmt.Errorf("systemd-run --wait exited %d:\n%s", code, out)
+		}
+		checkACE(t, "systemd unit", journal, runErr)
+	})
 	// The validator compared what the service said with the pod manifest
 	// it served: that manifest carried the annotations given.
 	pods, _ := filepath.Glob(filepath.Join(p.data, "pods", "*", "pod"))
