@@ -42,16 +42,19 @@ func TestV6Key(t *testing.T) {
 	if signer.Fingerprint != fp {
 		t.Errorf("signer %s, want %s", signer.Fingerprint, fp)
 	}
+	checkLibraryAgrees(t, s, "example.com/v6", fixture.image, sig.Bytes(), err, stricter{})
 	tampered := bytes.Clone(fixture.image)
 	tampered[0] ^= 1
-	if _, err := s.Verify("example.com/v6", bytes.NewReader(tampered), sig.Bytes()); !errors.Is(err, ErrBadSignature) {
+	if _, err = s.Verify("example.com/v6", bytes.NewReader(tampered), sig.Bytes()); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("tampered: %v", err)
 	}
+	checkLibraryAgrees(t, s, "example.com/v6", tampered, sig.Bytes(), err, stricter{})
 	// A v6 key under its 40-digit prefix is ignored.
 	if err := os.Rename(p, filepath.Join(filepath.Dir(p), fp[:40])); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Verify("example.com/v6", bytes.NewReader(fixture.image), sig.Bytes()); !errors.Is(err, ErrUnknownSigner) {
+	if _, err = s.Verify("example.com/v6", bytes.NewReader(fixture.image), sig.Bytes()); !errors.Is(err, ErrUnknownSigner) {
 		t.Errorf("misnamed v6 key: %v", err)
 	}
+	checkLibraryAgrees(t, s, "example.com/v6", fixture.image, sig.Bytes(), err, stricter{})
 }

@@ -62,6 +62,10 @@ func newTestStore(t *testing.T, places ...place) (*Store, *bytes.Buffer) {
 	return s, &warn
 }
 
+// revokedElsewhere is why the Verifier refuses what go-crypto accepts when
+// the copy of a key in force is not revoked but another stored copy is.
+const revokedElsewhere = "a revocation in any stored copy of the key counts; the library sees only the copy in force"
+
 func TestVerify(t *testing.T) {
 	f := fixture
 	ed, other, sub := f.keys["ed"], f.keys["other"], f.keys["sub"]
@@ -79,6 +83,9 @@ func TestVerify(t *testing.T) {
 		want    error  // nil: must verify
 		detail  string // substring of the error, or of the signer's trust location
 		warning string // substring expected in the warnings
+		// lib says why our policy refuses a signature that go-crypto's
+		// own verification accepts (zero: they agree).
+		lib stricter
 	}{
 		// rkt's TestTrust, in order.
 		{name: "unsigned", places: []place{{key: "ed", prefix: img}}, rawSig: nil, want: ErrNoSignature},
@@ -147,17 +154,17 @@ func TestVerify(t *testing.T) {
 		{name: "CRLF turned to LF", places: []place{{key: "ed", prefix: img}}, sig: "ed.sig", data: bytes.ReplaceAll(f.image, []byte("\r\n"), []byte("\n")), want: ErrBadSignature},
 
 		// Key and signature validity.
-		{name: "expired key", places: []place{{key: "expired", prefix: img}}, sig: "expired.asc", want: ErrExpired, detail: "expired on"},
+		{name: "expired key", places: []place{{key: "expired", prefix: img}}, sig: "expired.asc", want: ErrExpired, detail: "expired on", lib: stricter{v2: "v2 checks the key at the signature's time only; we also require it unexpired now (as v1 does)"}},
 		{name: "expired signature", places: []place{{key: "old", prefix: img}}, sig: "sigexpired.asc", want: ErrExpired, detail: "signature expired"},
-		{name: "signature older than the key", places: []place{{key: "ed", prefix: img}}, sig: "predates.asc", want: ErrBadSignature, detail: "predates"},
+		{name: "signature older than the key", places: []place{{key: "ed", prefix: img}}, sig: "predates.asc", want: ErrBadSignature, detail: "predates", lib: stricter{v1: "v1 does not compare the signature's date with the key's creation (v2 does)"}},
 		{name: "revoked key", places: []place{{key: "revoked", prefix: img, data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked},
 		{name: "revoked key, unrevoked export is fine", places: []place{{key: "revoked", prefix: img}}, sig: "revoked.asc"},
-		{name: "revocation in the system copy counts", places: []place{{key: "revoked", prefix: img}, {system: true, key: "revoked", data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked},
+		{name: "revocation in the system copy counts", places: []place{{key: "revoked", prefix: img}, {system: true, key: "revoked", data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked, lib: both(revokedElsewhere)},
 		{name: "revocation in a local copy counts", places: []place{{key: "revoked", data: f.revokedPub}, {system: true, key: "revoked", prefix: img}}, sig: "revoked.asc", want: ErrRevoked},
-		{name: "revoked copy under another prefix counts", places: []place{{key: "revoked", prefix: img}, {key: "revoked", prefix: "example.org", data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked},
-		{name: "revoked copy in a masked system file counts", places: []place{{key: "revoked", prefix: img}, {system: true, key: "revoked", data: f.revokedPub}, {mask: true, key: "revoked"}}, sig: "revoked.asc", want: ErrRevoked},
+		{name: "revoked copy under another prefix counts", places: []place{{key: "revoked", prefix: img}, {key: "revoked", prefix: "example.org", data: f.revokedPub}}, sig: "revoked.asc", want: ErrRevoked, lib: both(revokedElsewhere)},
+		{name: "revoked copy in a masked system file counts", places: []place{{key: "revoked", prefix: img}, {system: true, key: "revoked", data: f.revokedPub}, {mask: true, key: "revoked"}}, sig: "revoked.asc", want: ErrRevoked, lib: both(revokedElsewhere)},
 		{name: "revoked signing subkey", places: []place{{key: "sub", prefix: img, data: f.subRevokedPub}}, sig: "sub.asc", want: ErrRevoked, detail: "subkey " + strings.ToUpper(sub.subFP[24:])},
-		{name: "SHA-1", places: []place{{key: "rsa", prefix: img}}, sig: "sha1.sig", want: ErrWeakHash, detail: "SHA-1"},
+		{name: "SHA-1", places: []place{{key: "rsa", prefix: img}}, sig: "sha1.sig", want: ErrWeakHash, detail: "SHA-1", lib: stricter{v1: "v1 accepts SHA-1 message signatures; we refuse SHA-1 whatever the library's defaults (v2 refuses it too)"}},
 		{name: "MD5", places: []place{{key: "rsa", prefix: img}}, sig: "md5.sig", want: ErrWeakHash, detail: "MD5"},
 		{name: "RIPEMD-160", places: []place{{key: "rsa", prefix: img}}, sig: "ripemd160.sig", want: ErrWeakHash, detail: "RIPEMD-160"},
 		{name: "SHA-1 by an untrusted key is untrusted", places: []place{{key: "ed", prefix: img}}, sig: "sha1.sig", want: ErrUnknownSigner},
@@ -200,6 +207,9 @@ func TestVerify(t *testing.T) {
 			// as for a local file or a URL.
 			signer4, err4 := verifyDeferred(s, image, data, sig)
 			checkDeferred(t, image, signer4, err4, tc.want)
+			// The same verdict from go-crypto alone, or the stated
+			// difference.
+			checkLibraryAgrees(t, s, image, data, sig, err, tc.lib)
 		})
 	}
 }
@@ -323,26 +333,31 @@ func TestVerifyClock(t *testing.T) {
 	// and expired a day later. With the clock set back within its
 	// validity, it verifies: the Store's clock is used, not time.Now.
 	s.Now = func() time.Time { return time.Now().Add(-10*24*time.Hour + time.Hour) }
-	if _, err := s.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["sigexpired.asc"]); err != nil {
+	_, err := s.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["sigexpired.asc"])
+	if err != nil {
 		t.Fatalf("with the clock set back: %v", err)
 	}
+	checkLibraryAgrees(t, s, "example.com/x", f.image, f.sigs["sigexpired.asc"], err, stricter{})
 	s.Now = nil
-	if _, err := s.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["sigexpired.asc"]); !errors.Is(err, ErrExpired) {
+	if _, err = s.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["sigexpired.asc"]); !errors.Is(err, ErrExpired) {
 		t.Fatalf("now: want ErrExpired, got %v", err)
 	}
+	checkLibraryAgrees(t, s, "example.com/x", f.image, f.sigs["sigexpired.asc"], err, stricter{})
 	// A signature from the future is refused as such.
 	s3, _ := newTestStore(t, place{key: "ed", prefix: "example.com"})
 	s3.Now = func() time.Time { return time.Now().Add(-time.Hour) }
-	if _, err := s3.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["ed.asc"]); !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "in the future") {
+	if _, err = s3.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["ed.asc"]); !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "in the future") {
 		t.Fatalf("signature from the future: %v", err)
 	}
+	checkLibraryAgrees(t, s3, "example.com/x", f.image, f.sigs["ed.asc"], err, stricter{})
 	// The expired key's signature would verify if the clock were inside
 	// the key's validity.
 	s2, _ := newTestStore(t, place{key: "expired", prefix: "example.com"})
 	s2.Now = func() time.Time { return time.Now().Add(-30*24*time.Hour + 2*time.Hour) }
-	if _, err := s2.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["expired.asc"]); err != nil {
+	if _, err = s2.Verify("example.com/x", bytes.NewReader(f.image), f.sigs["expired.asc"]); err != nil {
 		t.Fatalf("expired key inside its validity: %v", err)
 	}
+	checkLibraryAgrees(t, s2, "example.com/x", f.image, f.sigs["expired.asc"], err, stricter{})
 }
 
 func TestVerifierMisuse(t *testing.T) {
