@@ -20,6 +20,14 @@
 //
 // Prefixes match whole path segments: a key for example.com/hello covers
 // example.com/hello and example.com/hello/x but not example.com/helloworld.
+//
+// Verification (verify.go) decides accept or refuse, with go-crypto doing
+// the cryptography; a refusal is a *VerifyError whose reason is one of the
+// Err* values (errors.Is), explained in refusal.go with the image, the key,
+// the specifics and what to do. Where the policy is stricter than
+// go-crypto's own verification (SHA-1, a key expired or revoked in any
+// stored copy now), the tests say so case by case, and fail if go-crypto's
+// verdict on any case of the suite changes (library_test.go).
 package trust
 
 import (

@@ -22,61 +22,6 @@ import (
 // this size.
 const MaxSignatureSize = 64 << 10
 
-// Reasons a signature is refused. A *VerifyError wraps exactly one of them
-// (ErrUnknownSigner also matches ErrUntrusted), so callers can test with
-// errors.Is.
-var (
-	ErrNoSignature        = errors.New("no signature")
-	ErrMalformedSignature = errors.New("malformed signature")
-	ErrBadSignature       = errors.New("signature does not match the image")
-	ErrUntrusted          = errors.New("signer not trusted for this image name")
-	ErrUnknownSigner      = errors.New("signer unknown to the trust store")
-	ErrExpired            = errors.New("expired")
-	ErrRevoked            = errors.New("revoked")
-	ErrWeakHash           = errors.New("weak digest algorithm")
-	ErrWeakKey            = errors.New("weak key")
-)
-
-// VerifyError is a refused signature. Its message names the image, the
-// signing key and the reason.
-type VerifyError struct {
-	Image       string // image name the signature was checked for
-	KeyID       string // issuer key ID (16 upper-case hex digits), if known
-	Fingerprint string // primary key fingerprint, if the key is known
-	Reason      error  // one of the Err* values of this package
-	Detail      string // human-readable specifics
-	Err         error  // underlying library error, if any
-}
-
-func (e *VerifyError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "verify signature of image %s", e.Image)
-	switch {
-	case e.Fingerprint != "":
-		fmt.Fprintf(&b, " (key %s)", e.Fingerprint)
-	case e.KeyID != "":
-		fmt.Fprintf(&b, " (key ID %s)", e.KeyID)
-	}
-	fmt.Fprintf(&b, ": %v", e.Reason)
-	if e.Detail != "" {
-		fmt.Fprintf(&b, ": %s", e.Detail)
-	}
-	if e.Err != nil {
-		fmt.Fprintf(&b, " (%v)", e.Err)
-	}
-	return b.String()
-}
-
-// Unwrap exposes the reason, and for ErrUnknownSigner also ErrUntrusted.
-// The library error is deliberately not exposed: its sentinels are not
-// part of this package's contract.
-func (e *VerifyError) Unwrap() []error {
-	if e.Reason == ErrUnknownSigner {
-		return []error{e.Reason, ErrUntrusted}
-	}
-	return []error{e.Reason}
-}
-
 // Signer describes the key that made an accepted signature.
 type Signer struct {
 	Fingerprint string    // primary key fingerprint, lower-case hex
@@ -110,6 +55,7 @@ type Verifier struct {
 	image   string
 	trusted []*trustedKey
 	md      *openpgp.MessageDetails
+	cfg     *packet.Config // the library's policy: the store's clock, its defaults otherwise
 	src     feed
 	buf     []byte
 	n       int64 // bytes written
@@ -272,12 +218,12 @@ func (s *Store) newVerifier(imageName string, trusted []*trustedKey, signature [
 	}
 	if usable == 0 {
 		if weak != nil {
-			return fail(ErrWeakHash, keyIDString(*weak.IssuerKeyId), fingerprintOf(keyring, *weak.IssuerKeyId), fmt.Sprintf("signed with %s; re-sign with SHA-256 or better (gpg --digest-algo SHA256)", hashName(weak.Hash)), nil)
+			return fail(ErrWeakHash, keyIDString(*weak.IssuerKeyId), fingerprintOf(keyring, *weak.IssuerKeyId), "signed with "+hashName(weak.Hash), nil)
 		}
 		return nil, s.untrusted(imageName, sigs)
 	}
-	v := &Verifier{store: s, image: imageName, trusted: trusted, sigs: sigs, buf: make([]byte, 512)}
-	v.md, err = openpgp.VerifyDetachedSignatureReader(keyring, &v.src, bytes.NewReader(bin), &packet.Config{Time: s.now})
+	v := &Verifier{store: s, image: imageName, trusted: trusted, sigs: sigs, buf: make([]byte, 512), cfg: &packet.Config{Time: s.now}}
+	v.md, err = openpgp.VerifyDetachedSignatureReader(keyring, &v.src, bytes.NewReader(bin), v.cfg)
 	if err != nil {
 		return fail(ErrMalformedSignature, "", "", "", err)
 	}
@@ -490,8 +436,11 @@ func (v *Verifier) libraryRefusal() error {
 		ve.Reason, ve.Detail, ve.Err = ErrBadSignature, "the signature ("+sigTime.UTC().Format(time.RFC3339)+") predates the signing key's creation", nil
 	case errors.As(err, &weak):
 		ve.Reason = ErrWeakKey
-	case errors.As(err, &sigErr) && strings.Contains(string(sigErr), "hash algorithm"):
+	case rejectedHash(cand, v.cfg) != 0:
+		// Decided from the signatures and the library's policy, not
+		// from the text of its error.
 		ve.Reason = ErrWeakHash
+		ve.Detail = "signed with " + hashName(rejectedHash(cand, v.cfg))
 	default:
 		// Includes a tampered image ("hash tag doesn't match", "RSA
 		// verification failure"), and keys the library found unusable for
@@ -515,6 +464,21 @@ func (v *Verifier) libraryRefusal() error {
 		}
 	}
 	return ve
+}
+
+// rejectedHash returns the digest algorithm the library's policy cfg
+// refuses in the candidate's signature or in the binding signatures of its
+// signing key, or 0 if there is none.
+func rejectedHash(cand *openpgp.SignatureCandidate, cfg *packet.Config) crypto.Hash {
+	if s := cand.CorrespondingSig; s != nil && cfg.RejectMessageHashAlgorithm(s.Hash) {
+		return s.Hash
+	}
+	if e := cand.SignedByEntity; e != nil {
+		if s, err := e.PrimarySelfSignature(time.Time{}, cfg); err == nil && s != nil && cfg.RejectHashAlgorithm(s.Hash) {
+			return s.Hash
+		}
+	}
+	return 0
 }
 
 // untrusted explains why none of sigs is made by a key trusted for image:
