@@ -13,7 +13,7 @@ func cmdPrepare() *command {
 		help:    "Fetches the images and writes the pod, as run does, without starting it.\n" + runFlagsHelp(),
 		rawArgs: true,
 		run: func(ctx context.Context, c *CLI, args []string) error {
-			req, err := c.parseRunArgs(args)
+			req, err := c.runRequest(args)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ func cmdRun() *command {
 		help:    runHelp + "\n" + runFlagsHelp(),
 		rawArgs: true,
 		run: func(ctx context.Context, c *CLI, args []string) error {
-			req, err := c.parseRunArgs(args)
+			req, err := c.runRequest(args)
 			if err != nil {
 				return err
 			}
@@ -46,13 +46,13 @@ func cmdRun() *command {
 func runFlagsHelp() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nPod flags:\n")
-	for _, f := range pod.Flags() {
+	for _, f := range runFlags() {
 		if !f.PerApp {
 			printFlagInfo(&b, f)
 		}
 	}
 	fmt.Fprintf(&b, "\nApp flags (after an IMAGE):\n")
-	for _, f := range pod.Flags() {
+	for _, f := range runFlags() {
 		if f.PerApp {
 			printFlagInfo(&b, f)
 		}
@@ -62,7 +62,7 @@ func runFlagsHelp() string {
 
 // printFlagInfo prints a flag and, on the next line, what it does: the
 // value syntaxes are too long for a table.
-func printFlagInfo(w io.Writer, f pod.FlagInfo) {
+func printFlagInfo(w io.Writer, f runFlag) {
 	arg := "--" + f.Name
 	if f.Value != "" {
 		arg += "=" + f.Value
@@ -74,14 +74,14 @@ func printFlagInfo(w io.Writer, f pod.FlagInfo) {
 	fmt.Fprintf(w, "  %s\n        %s%s\n", arg, f.Help, rep)
 }
 
-// parseRunArgs parses a run/prepare command line: the global flags it
-// holds, then the pod and its apps.
-func (c *CLI) parseRunArgs(args []string) (*pod.RunRequest, error) {
+// runRequest parses a run/prepare command line: the global flags it
+// holds, then the pod and its apps (parseRunArgs).
+func (c *CLI) runRequest(args []string) (*pod.RunRequest, error) {
 	args, err := c.takeGlobalFlags(args)
 	if err != nil {
 		return nil, err
 	}
-	req, err := pod.ParseRunArgs(args)
+	req, err := parseRunArgs(args)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -58,6 +58,9 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	if cfg.DataDir == "" || cfg.Resolver == nil {
 		return nil, nil, errors.New("prepare: no data directory or image resolver")
 	}
+	if err := req.Validate(); err != nil {
+		return nil, nil, err
+	}
 	podsDir, err := podsPath(cfg.DataDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
@@ -236,7 +239,7 @@ func stage1Args(req *RunRequest, uuid string, debug bool) []string {
 }
 
 // runInsecureOptions keeps the options stage1 acts on, expanding all-run
-// and all. The words were validated by ParseRunArgs.
+// and all. The words were validated by the front end (the CLI's --insecure-options).
 func runInsecureOptions(opts []string) []string {
 	ins, err := fetch.ParseInsecure(strings.Join(opts, ","))
 	if err != nil {

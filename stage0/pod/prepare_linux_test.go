@@ -41,6 +41,21 @@ func (r mapResolver) ResolveRuntimeImage(ctx context.Context, ri aci.RuntimeImag
 }
 
 // podsDirEntries lists the pods directory, the prepare lock left out.
+// apps is a request for a pod of these images and nothing else.
+func apps(images ...string) *RunRequest {
+	r := &RunRequest{}
+	for _, img := range images {
+		r.Apps = append(r.Apps, AppRequest{Image: img})
+	}
+	return r
+}
+
+// withVolume adds a volume to r.
+func withVolume(r *RunRequest, v VolumeFlag) *RunRequest {
+	r.Volumes = append(r.Volumes, v)
+	return r
+}
+
 func podsDirEntries(t *testing.T, dataDir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(dataDir, "pods"))
@@ -61,8 +76,12 @@ func TestPrepareWritesPodDir(t *testing.T) {
 	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0","mountPoints":[{"name":"data","path":"/data"}]}`))
 	src := t.TempDir()
 	uuidFile := filepath.Join(t.TempDir(), "uuid")
-	req := mustParse(t, "--volume data,kind=host,source="+src+",readOnly=true --net=none --dns 9.9.9.9 --dns-search example.com "+
-		"--hosts-entry 10.1.1.1=db --stop-timeout 5s --insecure-options image,all-run --uuid-file-save "+uuidFile+" example.com/hello -- world")
+	req := &RunRequest{
+		Volumes: []VolumeFlag{{Name: "data", Kind: "host", Source: src, ReadOnly: true}},
+		Net:     "none", DNS: []string{"9.9.9.9"}, DNSSearch: []string{"example.com"}, HostsEntries: []HostsEntry{{IP: "10.1.1.1", Name: "db"}},
+		StopTimeout: 5 * time.Second, InsecureOptions: []string{"image", "all-run"}, UUIDFileSave: uuidFile,
+		Apps: []AppRequest{{Image: "example.com/hello", Args: []string{"world"}}},
+	}
 	cfg := Config{DataDir: data, Resolver: mapResolver{"example.com/hello": img}, Debug: true, Sync: true}
 	p, notes, err := Prepare(context.Background(), cfg, req)
 	if err != nil {
@@ -130,22 +149,23 @@ func TestPrepareFailureLeavesNothing(t *testing.T) {
 	noRootfs := &Image{ID: img.ID, Manifest: img.Manifest, Tree: t.TempDir()}
 	tests := []struct {
 		name     string
-		args     string
+		req      *RunRequest
 		resolver mapResolver
 		err      string
 	}{
-		{"unknown image", "example.com/nope", mapResolver{}, "image example.com/nope: not in the store"},
-		{"missing host source", "--volume v,kind=host,source=/nonexistent/acirun-test a", mapResolver{"a": img}, "volume v: host source /nonexistent/acirun-test does not exist"},
-		{"symlinked host source", "--volume v,kind=host,source=" + symlinkTo(t, t.TempDir()) + " a", mapResolver{"a": img}, "goes through a symlink; give the real path"},
-		{"uuid file unwritable", "--uuid-file-save /nonexistent/dir/uuid a", mapResolver{"a": img}, "--uuid-file-save"},
-		{"tree without rootfs", "a", mapResolver{"a": noRootfs}, "has no rootfs directory"},
-		{"env file missing", "--set-env-file /nonexistent/env a", mapResolver{"a": img}, "--set-env-file"},
-		{"pod manifest missing", "--pod-manifest /nonexistent/pod.json", mapResolver{}, "--pod-manifest"},
+		{"unknown image", apps("example.com/nope"), mapResolver{}, "image example.com/nope: not in the store"},
+		{"missing host source", withVolume(apps("a"), VolumeFlag{Name: "v", Kind: "host", Source: "/nonexistent/acirun-test"}), mapResolver{"a": img}, "volume v: host source /nonexistent/acirun-test does not exist"},
+		{"symlinked host source", withVolume(apps("a"), VolumeFlag{Name: "v", Kind: "host", Source: symlinkTo(t, t.TempDir())}), mapResolver{"a": img}, "goes through a symlink; give the real path"},
+		{"uuid file unwritable", &RunRequest{UUIDFileSave: "/nonexistent/dir/uuid", Apps: []AppRequest{{Image: "a"}}}, mapResolver{"a": img}, "--uuid-file-save"},
+		{"tree without rootfs", apps("a"), mapResolver{"a": noRootfs}, "has no rootfs directory"},
+		{"env file missing", &RunRequest{SetEnvFiles: []string{"/nonexistent/env"}, Apps: []AppRequest{{Image: "a"}}}, mapResolver{"a": img}, "--set-env-file"},
+		{"pod manifest missing", &RunRequest{PodManifest: "/nonexistent/pod.json"}, mapResolver{}, "--pod-manifest"},
+		{"invalid request", &RunRequest{Ports: []aci.ExposedPort{{Name: "http", HostPort: 80}}, Net: "host", Apps: []AppRequest{{Image: "a"}}}, mapResolver{"a": img}, "--port needs the default network"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := t.TempDir()
-			_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: tt.resolver}, mustParse(t, tt.args))
+			_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: tt.resolver}, tt.req)
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Fatalf("error %v, want %q", err, tt.err)
 			}
@@ -169,7 +189,7 @@ func TestPreparePodManifest(t *testing.T) {
 	img := testImage(t, manifestJSON("example.com/db", `{"exec":["/db"],"user":"0","group":"0","mountPoints":[{"name":"data","path":"/var/db"}]}`))
 	pmFile := filepath.Join(t.TempDir(), "pod.json")
 	os.WriteFile(pmFile, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"db","image":{"name":"example.com/db"}}]}`), 0o644)
-	p, notes, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"x": img}}, mustParse(t, "--pod-manifest "+pmFile))
+	p, notes, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"x": img}}, &RunRequest{PodManifest: pmFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +213,7 @@ func TestConcurrentPrepares(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, _, err := Prepare(context.Background(), cfg, mustParse(t, "a"))
+			p, _, err := Prepare(context.Background(), cfg, apps("a"))
 			if err == nil {
 				uuids[i] = p.UUID
 			}
@@ -237,11 +257,11 @@ func TestLockPreparesBlocksPrepare(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, _, err := Prepare(ctx, cfg, mustParse(t, "a")); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := Prepare(ctx, cfg, apps("a")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Prepare under LockPrepares: %v, want deadline exceeded", err)
 	}
 	unlock()
-	if _, _, err := Prepare(context.Background(), cfg, mustParse(t, "a")); err != nil {
+	if _, _, err := Prepare(context.Background(), cfg, apps("a")); err != nil {
 		t.Errorf("Prepare after unlock: %v", err)
 	}
 }
@@ -267,7 +287,7 @@ func TestWritePodDirFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
-	in := &reifyInput{req: mustParse(t, "a"), images: []*Image{img}}
+	in := &reifyInput{req: apps("a"), images: []*Image{img}}
 	pm, err := in.reify()
 	if err != nil {
 		t.Fatal(err)
@@ -286,12 +306,13 @@ func TestPrepareReleasesImages(t *testing.T) {
 	base := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
 	tests := []struct {
 		name string
-		args string
+		req  *RunRequest
 		ok   bool
 	}{
-		{"success", "a b --name b", true},
-		{"second image missing", "a missing", false},
-		{"bad volume after resolving", "--volume v,kind=host,source=/nonexistent/x a b --name b", false},
+		{"success", &RunRequest{Apps: []AppRequest{{Image: "a"}, {Image: "b", Name: "b"}}}, true},
+		{"second image missing", apps("a", "missing"), false},
+		{"bad volume after resolving", &RunRequest{Volumes: []VolumeFlag{{Name: "v", Kind: "host", Source: "/nonexistent/x"}},
+			Apps: []AppRequest{{Image: "a"}, {Image: "b", Name: "b"}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,11 +332,11 @@ func TestPrepareReleasesImages(t *testing.T) {
 				}
 				r[ref] = &img
 			}
-			_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: r}, mustParse(t, tt.args))
+			_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: r}, tt.req)
 			if (err == nil) != tt.ok {
 				t.Fatalf("Prepare: %v", err)
 			}
-			if released["a"] != 1 || (strings.Contains(tt.args, " b") && released["b"] != 1) {
+			if released["a"] != 1 || (len(tt.req.Apps) > 1 && tt.req.Apps[1].Image == "b" && released["b"] != 1) {
 				t.Errorf("releases %v, want each resolved image once", released)
 			}
 			// On success the pod is listed (its image in use) before any
@@ -333,7 +354,7 @@ func TestPrepareRelativeDataDir(t *testing.T) {
 	base := t.TempDir()
 	t.Chdir(base)
 	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
-	p, _, err := Prepare(context.Background(), Config{DataDir: "data", Resolver: mapResolver{"a": img}}, mustParse(t, "a"))
+	p, _, err := Prepare(context.Background(), Config{DataDir: "data", Resolver: mapResolver{"a": img}}, apps("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +376,7 @@ func TestPreparePodManifestAppVolumeSource(t *testing.T) {
 	pmFile := filepath.Join(t.TempDir(), "pod.json")
 	os.WriteFile(pmFile, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"db","image":{"name":"example.com/db"},
 		"mounts":[{"volume":"x","path":"/x","appVolume":{"name":"x","kind":"host","source":"/nonexistent/acirun"}}]}]}`), 0o644)
-	_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"x": img}}, mustParse(t, "--pod-manifest "+pmFile))
+	_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"x": img}}, &RunRequest{PodManifest: pmFile})
 	if err == nil || !strings.Contains(err.Error(), "volume x: host source /nonexistent/acirun does not exist") {
 		t.Errorf("error %v", err)
 	}
@@ -381,10 +402,7 @@ func BenchmarkPrepare(b *testing.B) {
 			}
 			id, _ := aci.ParseImageID("sha512-" + strings.Repeat("ab", 64))
 			cfg := Config{DataDir: data, Resolver: mapResolver{"a": {ID: id, Manifest: m, Tree: tree}}, Sync: sync}
-			req, err := ParseRunArgs([]string{"--net=none", "a"})
-			if err != nil {
-				b.Fatal(err)
-			}
+			req := &RunRequest{Net: "none", Apps: []AppRequest{{Image: "a"}}}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, _, err := Prepare(context.Background(), cfg, req); err != nil {
@@ -416,14 +434,14 @@ func TestPrepareRefusesOverlayDataDir(t *testing.T) {
 	defer unix.Unmount(merged, unix.MNT_DETACH)
 	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
 	cfg := Config{DataDir: filepath.Join(merged, "data"), Resolver: mapResolver{"a": img}}
-	_, _, err := Prepare(context.Background(), cfg, mustParse(t, "a"))
+	_, _, err := Prepare(context.Background(), cfg, apps("a"))
 	if err == nil || !strings.Contains(err.Error(), "is on overlayfs") || !strings.Contains(err.Error(), "--no-overlay") {
 		t.Errorf("Prepare on overlayfs: %v", err)
 	}
 	if got := podsDirEntries(t, cfg.DataDir); len(got) != 0 {
 		t.Errorf("left %v", got)
 	}
-	p, _, err := Prepare(context.Background(), cfg, mustParse(t, "--no-overlay a"))
+	p, _, err := Prepare(context.Background(), cfg, &RunRequest{NoOverlay: true, Apps: []AppRequest{{Image: "a"}}})
 	if err != nil {
 		t.Fatalf("Prepare --no-overlay on overlayfs: %v", err)
 	}

@@ -69,7 +69,7 @@ func (in *reifyInput) reify() (*aci.PodManifest, error) {
 	}
 	pm := &aci.PodManifest{ACVersion: ver, ACKind: aci.ACKindPodManifest}
 	for _, v := range req.Volumes {
-		pm.Volumes = append(pm.Volumes, volumeFromFlag(v))
+		pm.Volumes = append(pm.Volumes, v.Volume())
 	}
 	names := map[aci.ACName]string{}
 	for i, ar := range req.Apps {
@@ -328,27 +328,6 @@ func (in *reifyInput) coverMountPoints(pm *aci.PodManifest) {
 	}
 }
 
-func volumeFromFlag(f VolumeFlag) aci.Volume {
-	v := aci.Volume{Name: aci.ACName(f.Name), Kind: aci.VolumeKind(f.Kind), ReadOnly: f.ReadOnly}
-	switch v.Kind {
-	case aci.VolumeHost:
-		v.Source = f.Source
-		v.Recursive = f.Recursive == nil || *f.Recursive
-	case aci.VolumeEmpty:
-		v.Mode = f.Mode
-		if v.Mode == "" {
-			v.Mode = aci.DefaultEmptyVolumeMode
-		}
-		if f.UID != nil {
-			v.UID = *f.UID
-		}
-		if f.GID != nil {
-			v.GID = *f.GID
-		}
-	}
-	return v
-}
-
 // reifyManifest completes a --pod-manifest: every app gets its image's ID
 // and a complete app (the image's unless the manifest gives one), and every
 // mount point a mount.
@@ -398,7 +377,7 @@ func parseEnvFile(name string, b []byte) ([]EnvVar, error) {
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
 		}
-		e, err := parseEnvAssignment(line)
+		e, err := ParseEnvAssignment(line)
 		if err != nil {
 			return nil, fmt.Errorf("--set-env-file %s:%d: %w", name, n, err)
 		}

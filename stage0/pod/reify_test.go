@@ -45,15 +45,6 @@ func manifestJSON(name, app string) string {
 	return s + "}"
 }
 
-func mustParse(t *testing.T, args string) *RunRequest {
-	t.Helper()
-	req, err := ParseRunArgs(split(args))
-	if err != nil {
-		t.Fatalf("ParseRunArgs(%q): %v", args, err)
-	}
-	return req
-}
-
 func envMap(e aci.Environment) map[string]string {
 	m := map[string]string{}
 	for _, v := range e {
@@ -73,11 +64,9 @@ func TestReifyEnvironmentPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, inherit := range []bool{false, true} {
-		args := "--set-env C=set --set-env D=set example.com/env --environment D=app example.com/other"
-		if inherit {
-			args = "--inherit-env " + args
-		}
-		in := &reifyInput{req: mustParse(t, args), images: []*Image{img, other}, envs: fileEnv, host: host}
+		req := &RunRequest{SetEnv: []EnvVar{{"C", "set"}, {"D", "set"}}, InheritEnv: inherit,
+			Apps: []AppRequest{{Image: "example.com/env", Environment: []EnvVar{{"D", "app"}}}, {Image: "example.com/other"}}}
+		in := &reifyInput{req: req, images: []*Image{img, other}, envs: fileEnv, host: host}
 		pm, err := in.reify()
 		if err != nil {
 			t.Fatal(err)
@@ -113,12 +102,12 @@ func TestReifyAppOverrides(t *testing.T) {
 	noExec := testImage(t, manifestJSON("example.com/noexec", `{"user":"0","group":"0"}`))
 	tests := []struct {
 		name   string
-		args   string
+		req    *RunRequest
 		images []*Image
 		check  func(t *testing.T, pm *aci.PodManifest)
 		err    string
 	}{
-		{name: "image app as is", args: "img", images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
+		{name: "image app as is", req: &RunRequest{Apps: []AppRequest{{Image: "img"}}}, images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
 			ra := pm.Apps[0]
 			if ra.Name != "full" || ra.Image.ID != full.ID || ra.Image.Name != "example.com/full" {
 				t.Errorf("runtime app %+v", ra)
@@ -127,24 +116,25 @@ func TestReifyAppOverrides(t *testing.T) {
 				t.Errorf("app %+v", ra.App)
 			}
 		}},
-		{name: "args appended as rkt", args: "img -- a b", images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
+		{name: "args appended as rkt", req: &RunRequest{Apps: []AppRequest{{Image: "img", Args: []string{"a", "b"}}}}, images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
 			if got := pm.Apps[0].App.Exec; !reflect.DeepEqual(got, []string{"/bin/app", "-x", "a", "b"}) {
 				t.Errorf("exec %q", got)
 			}
 		}},
-		{name: "exec override with args", args: "img --exec /bin/sh -- -c true", images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
+		{name: "exec override with args", req: &RunRequest{Apps: []AppRequest{{Image: "img", Exec: "/bin/sh", Args: []string{"-c", "true"}}}}, images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
 			if got := pm.Apps[0].App.Exec; !reflect.DeepEqual(got, []string{"/bin/sh", "-c", "true"}) {
 				t.Errorf("exec %q", got)
 			}
 		}},
-		{name: "identity overrides", args: "img --user 1000 --group 100 --supplementary-gids 7,8 --working-dir /tmp --readonly-rootfs", images: []*Image{full},
+		{name: "identity overrides", req: &RunRequest{Apps: []AppRequest{{Image: "img", User: "1000", Group: "100", SupplementaryGIDs: []int{7, 8}, WorkingDir: "/tmp", ReadOnlyRootFS: true}}}, images: []*Image{full},
 			check: func(t *testing.T, pm *aci.PodManifest) {
 				a := pm.Apps[0].App
 				if a.User != "1000" || a.Group != "100" || !reflect.DeepEqual(a.SupplementaryGIDs, []uint32{7, 8}) || a.WorkingDirectory != "/tmp" || !pm.Apps[0].ReadOnlyRootFS {
 					t.Errorf("app %+v readOnly %v", a, pm.Apps[0].ReadOnlyRootFS)
 				}
 			}},
-		{name: "isolator overrides replace the image's", args: "img --memory 64Mi --cpu 500m --caps-remove CAP_MKNOD --seccomp mode=retain,errno=EPERM,read,write --oom-score-adj 100",
+		{name: "isolator overrides replace the image's", req: &RunRequest{Apps: []AppRequest{{Image: "img", Memory: "64Mi", CPU: "500m", CapsRemove: []string{"CAP_MKNOD"},
+			Seccomp: &SeccompFlag{Mode: "retain", Errno: "EPERM", Set: []string{"read", "write"}}, OOMScoreAdj: intp(100)}}},
 			images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
 				is := pm.Apps[0].App.Isolators
 				if m, ok := is.Memory(); !ok || m.Limit != 64<<20 || m.Request != 64<<20 {
@@ -175,23 +165,23 @@ func TestReifyAppOverrides(t *testing.T) {
 					t.Errorf("image manifest modified: memory %+v", m)
 				}
 			}},
-		{name: "image without app needs --exec", args: "base", images: []*Image{noApp}, err: "has no app: give --exec"},
-		{name: "image without app and --exec", args: "base --exec /bin/sh", images: []*Image{noApp}, check: func(t *testing.T, pm *aci.PodManifest) {
+		{name: "image without app needs --exec", req: &RunRequest{Apps: []AppRequest{{Image: "base"}}}, images: []*Image{noApp}, err: "has no app: give --exec"},
+		{name: "image without app and --exec", req: &RunRequest{Apps: []AppRequest{{Image: "base", Exec: "/bin/sh"}}}, images: []*Image{noApp}, check: func(t *testing.T, pm *aci.PodManifest) {
 			a := pm.Apps[0].App
 			if !reflect.DeepEqual(a.Exec, []string{"/bin/sh"}) || a.User != "0" || a.Group != "0" {
 				t.Errorf("app %+v", a)
 			}
 		}},
-		{name: "app without exec", args: "noexec", images: []*Image{noExec}, err: "its app has no exec: give --exec"},
-		{name: "duplicate default names", args: "a b", images: []*Image{full, testImage(t, manifestJSON("other.org/full", `{"exec":["/x"],"user":"0","group":"0"}`))},
+		{name: "app without exec", req: &RunRequest{Apps: []AppRequest{{Image: "noexec"}}}, images: []*Image{noExec}, err: "its app has no exec: give --exec"},
+		{name: "duplicate default names", req: &RunRequest{Apps: []AppRequest{{Image: "a"}, {Image: "b"}}}, images: []*Image{full, testImage(t, manifestJSON("other.org/full", `{"exec":["/x"],"user":"0","group":"0"}`))},
 			err: `would both be app "full" in the pod: give one of them --name`},
-		{name: "--name resolves the clash", args: "a b --name full2", images: []*Image{full, testImage(t, manifestJSON("other.org/full", `{"exec":["/x"],"user":"0","group":"0"}`))},
+		{name: "--name resolves the clash", req: &RunRequest{Apps: []AppRequest{{Image: "a"}, {Image: "b", Name: "full2"}}}, images: []*Image{full, testImage(t, manifestJSON("other.org/full", `{"exec":["/x"],"user":"0","group":"0"}`))},
 			check: func(t *testing.T, pm *aci.PodManifest) {
 				if pm.Apps[0].Name != "full" || pm.Apps[1].Name != "full2" {
 					t.Errorf("names %s %s", pm.Apps[0].Name, pm.Apps[1].Name)
 				}
 			}},
-		{name: "default name sanitized", args: "x", images: []*Image{testImage(t, manifestJSON("example.com/hello_world", `{"exec":["/x"],"user":"0","group":"0"}`))},
+		{name: "default name sanitized", req: &RunRequest{Apps: []AppRequest{{Image: "x"}}}, images: []*Image{testImage(t, manifestJSON("example.com/hello_world", `{"exec":["/x"],"user":"0","group":"0"}`))},
 			check: func(t *testing.T, pm *aci.PodManifest) {
 				if pm.Apps[0].Name != "hello-world" {
 					t.Errorf("name %s", pm.Apps[0].Name)
@@ -200,7 +190,7 @@ func TestReifyAppOverrides(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := &reifyInput{req: mustParse(t, tt.args), images: tt.images}
+			in := &reifyInput{req: tt.req, images: tt.images}
 			pm, err := in.reify()
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
@@ -228,9 +218,15 @@ func TestReifyMounts(t *testing.T) {
 	worker := testImage(t, manifestJSON("example.com/worker", `{"exec":["/w"],"user":"0","group":"0","mountPoints":[
 		{"name":"cache","path":"/cache"},{"name":"data","path":"/data"}]}`))
 	host := t.TempDir()
-	args := "--volume data,kind=host,source=" + host + " --volume shared,kind=empty,mode=0700,uid=1 --mount volume=shared,target=/shared " +
-		"web --mount volume=shared,target=/var/log worker --mount volume=data,target=/shared"
-	in := &reifyInput{req: mustParse(t, args), images: []*Image{web, worker}}
+	req := &RunRequest{
+		Volumes: []VolumeFlag{{Name: "data", Kind: "host", Source: host}, {Name: "shared", Kind: "empty", Mode: "0700", UID: intp(1)}},
+		Mounts:  []MountFlag{{Volume: "shared", Target: "/shared"}},
+		Apps: []AppRequest{
+			{Image: "web", Mounts: []MountFlag{{Volume: "shared", Target: "/var/log"}}},
+			{Image: "worker", Mounts: []MountFlag{{Volume: "data", Target: "/shared"}}},
+		},
+	}
+	in := &reifyInput{req: req, images: []*Image{web, worker}}
 	pm, err := in.reify()
 	if err != nil {
 		t.Fatal(err)
@@ -318,19 +314,24 @@ func TestReifyPorts(t *testing.T) {
 	web := testImage(t, manifestJSON("example.com/web", `{"exec":["/bin/web"],"user":"0","group":"0",
 		"ports":[{"name":"http","protocol":"tcp","port":80},{"name":"metrics","protocol":"tcp","port":9100}]}`))
 	bare := testImage(t, manifestJSON("example.com/bare", `{"exec":["/bin/bare"],"user":"0","group":"0"}`))
+	published := []aci.ExposedPort{{Name: "http", HostPort: 8080}, {Name: "metrics", HostPort: 9100, HostIP: netip.MustParseAddr("127.0.0.1")}}
 	for _, tc := range []struct {
-		args   string
+		args   string // as the command line would say it
+		ports  []aci.ExposedPort
 		images []*Image
 		want   []aci.ExposedPort
 		err    string
 	}{
-		{"--port http:8080 --port metrics:127.0.0.1:9100 a b", []*Image{bare, web},
-			[]aci.ExposedPort{{Name: "http", HostPort: 8080}, {Name: "metrics", HostPort: 9100, HostIP: netip.MustParseAddr("127.0.0.1")}}, ""},
-		{"a", []*Image{web}, nil, ""},
-		{"--port https:8443 a", []*Image{web}, nil, "--port=https: no app of the pod declares a port named https (they declare http, metrics)"},
-		{"--port http:80 a", []*Image{bare}, nil, "--port=http: no app of the pod declares a port"},
+		{"--port http:8080 --port metrics:127.0.0.1:9100 a b", published, []*Image{bare, web}, published, ""},
+		{"a", nil, []*Image{web}, nil, ""},
+		{"--port https:8443 a", []aci.ExposedPort{{Name: "https", HostPort: 8443}}, []*Image{web}, nil, "--port=https: no app of the pod declares a port named https (they declare http, metrics)"},
+		{"--port http:80 a", []aci.ExposedPort{{Name: "http", HostPort: 80}}, []*Image{bare}, nil, "--port=http: no app of the pod declares a port"},
 	} {
-		in := &reifyInput{req: mustParse(t, tc.args), images: tc.images}
+		req := &RunRequest{Ports: tc.ports}
+		for _, img := range tc.images {
+			req.Apps = append(req.Apps, AppRequest{Image: string(img.Manifest.Name)})
+		}
+		in := &reifyInput{req: req, images: tc.images}
 		pm, err := in.reify()
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -351,47 +352,70 @@ func TestReifyPorts(t *testing.T) {
 	}
 }
 
-// TestQuantityFlagsAgreeWithManifests feeds the same quantities to an image
-// manifest's resource isolators and to --memory and --cpu: each is accepted
-// by both or refused by both, and an accepted one means the same limit.
-// (1e9 was once refused by the flags alone, and 8Ei became a negative
-// limit that only the manifest refused.)
-func TestQuantityFlagsAgreeWithManifests(t *testing.T) {
-	for _, q := range []string{
-		"1e9", "64M", "64Mi", "1G", "1.5Gi", ".5Gi", "+2G", "5.", "4Ki", "1E", "7Ei", "1e+6", "5e-1", "500m", "250m", "2", "1n",
-		"8Ei", "10E", "1e40", "1K", "1g", "64MB", "-1G", "0x10", "1 G", "", "1e", "Gi",
-	} {
+func intp(i int) *int { return &i }
+
+// quantities are resource limits as users write them, valid and not.
+var quantities = []string{
+	"1e9", "64M", "64Mi", "1G", "1.5Gi", ".5Gi", "+2G", "5.", "4Ki", "1E", "7Ei", "1e+6", "5e-1", "500m", "250m", "2", "1n",
+	"8Ei", "10E", "1e40", "1K", "1g", "64MB", "-1G", "0x10", "1 G", "", "1e", "Gi",
+}
+
+// TestQuantityOptionsAgreeWithManifests feeds the same quantities to an
+// image manifest's resource isolators and to an app's Memory and CPU
+// options: each is accepted by both or refused by both, and an accepted one
+// means the same limit. (1e9 was once refused by the flags alone, and 8Ei
+// became a negative limit that only the manifest refused.) The CLI's flags
+// accept what aci.ParseQuantity accepts, less limits too low to be meant
+// (cmd/acirun's TestQuantityFlags).
+func TestQuantityOptionsAgreeWithManifests(t *testing.T) {
+	for _, q := range quantities {
 		for _, r := range []struct {
-			flag, isolator string
-			value          func(aci.Isolators) (int64, bool)
+			option, isolator string
+			app              AppRequest
+			value            func(aci.Isolators) (int64, bool)
 		}{
-			{"--memory", "resource/memory", func(is aci.Isolators) (int64, bool) { m, ok := is.Memory(); return m.Limit, ok }},
-			{"--cpu", "resource/cpu", func(is aci.Isolators) (int64, bool) { c, ok := is.CPU(); return c.LimitMilli, ok }},
+			{"Memory", "resource/memory", AppRequest{Memory: q}, func(is aci.Isolators) (int64, bool) { m, ok := is.Memory(); return m.Limit, ok }},
+			{"CPU", "resource/cpu", AppRequest{CPU: q}, func(is aci.Isolators) (int64, bool) { c, ok := is.CPU(); return c.LimitMilli, ok }},
 		} {
 			manifest := manifestJSON("example.com/q", `{"exec":["/a"],"user":"0","group":"0","isolators":[{"name":"`+r.isolator+`","value":{"limit":"`+q+`"}}]}`)
 			m, merr := aci.ParseImageManifest([]byte(manifest))
-			want := int64(-1)
-			if merr == nil {
-				want, _ = r.value(m.App.Isolators)
-			}
-			req, ferr := ParseRunArgs([]string{"a", r.flag, q})
-			if ferr == nil {
-				app := &aci.App{}
-				if err := overrideIsolators(app, &req.Apps[0]); err != nil {
-					t.Errorf("%s %q: accepted, then %v", r.flag, q, err)
-					continue
-				}
-				got, _ := r.value(app.Isolators)
-				if got != want {
-					t.Errorf("%s %q: limit %d; the manifest's %d (%v)", r.flag, q, got, want, merr)
+			app := &aci.App{}
+			err := overrideIsolators(app, &r.app)
+			if q == "" {
+				// An empty option is no option; an empty limit is refused.
+				if err != nil || merr == nil {
+					t.Errorf("%s %q: %v; manifest %v", r.option, q, err, merr)
 				}
 				continue
 			}
-			// The flags may refuse more: a memory limit under 4 KiB (a
-			// typo of 16M as 16m) and a CPU limit of 0.
-			if merr == nil && !(r.flag == "--memory" && want < 4096) && !(r.flag == "--cpu" && want == 0) {
-				t.Errorf("%s %q refused (%v), accepted in a manifest as %d", r.flag, q, ferr, want)
+			if (err == nil) != (merr == nil) {
+				t.Errorf("%s %q: %v; the manifest's %v", r.option, q, err, merr)
+				continue
+			}
+			if err != nil {
+				continue
+			}
+			want, _ := r.value(m.App.Isolators)
+			if got, _ := r.value(app.Isolators); got != want {
+				t.Errorf("%s %q: limit %d; the manifest's %d", r.option, q, got, want)
 			}
 		}
 	}
+}
+
+func FuzzParseEnvFile(f *testing.F) {
+	f.Add([]byte("A=1\n# c\n\nB=x=y\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		env, err := parseEnvFile("f", b)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, e := range env {
+			if !aci.ValidEnvironmentName(e.Name) || seen[e.Name] {
+				t.Fatalf("bad or repeated name %q", e.Name)
+			}
+			seen[e.Name] = true
+		}
+	})
 }

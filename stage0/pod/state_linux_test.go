@@ -66,7 +66,7 @@ func holdLock(t *testing.T, name string) {
 func preparedPod(t *testing.T, data string) *Pod {
 	t.Helper()
 	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
-	p, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"a": img}}, mustParse(t, "a"))
+	p, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"a": img}}, apps("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestInUseImages(t *testing.T) {
 	data := t.TempDir()
 	mk := func(name string) *Pod {
 		img := testImage(t, manifestJSON("example.com/"+name, `{"exec":["/x"],"user":"0","group":"0"}`))
-		p, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"a": img}}, mustParse(t, "a"))
+		p, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: mapResolver{"a": img}}, apps("a"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,17 +100,13 @@ type podRun struct {
 	loaded *pod.Pod
 }
 
-// runPod parses args as `acirun run` would, prepares and runs the pod with
-// the real stage1, and loads its state afterwards.
-func runPod(t *testing.T, data string, r dirResolver, args ...string) podRun {
+// runPod prepares and runs the pod req describes with the real stage1, and
+// loads its state afterwards. The pod has no network unless req asks for
+// one: the default network would change the test machine's.
+func runPod(t *testing.T, data string, r dirResolver, req *pod.RunRequest) podRun {
 	t.Helper()
-	// Off the test machine's network: the default network would change it.
-	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--net=") }) {
-		args = append([]string{"--net=none"}, args...)
-	}
-	req, err := pod.ParseRunArgs(args)
-	if err != nil {
-		t.Fatal(err)
+	if req.Net == "" {
+		req.Net = "none"
 	}
 	p, notes, err := pod.Prepare(context.Background(), pod.Config{DataDir: data, Resolver: r}, req)
 	if err != nil {
@@ -163,8 +158,9 @@ func TestPreparedPodRuns(t *testing.T) {
 		if err := os.WriteFile(envFile, []byte("FROM_FILE=file\nBOTH=file\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		run := runPod(t, data, r, "--set-env-file", envFile, "--set-env", "BOTH=set", "--set-env", "POD=set",
-			"example.com/testapp", "--environment", "POD=app", "--exec", AppPath, "--", "env", "+", "hostname", "+", "exit", "5")
+		run := runPod(t, data, r, &pod.RunRequest{SetEnvFiles: []string{envFile}, SetEnv: []pod.EnvVar{{Name: "BOTH", Value: "set"}, {Name: "POD", Value: "set"}},
+			Apps: []pod.AppRequest{{Image: "example.com/testapp", Environment: []pod.EnvVar{{Name: "POD", Value: "app"}}, Exec: AppPath,
+				Args: []string{"env", "+", "hostname", "+", "exit", "5"}}}})
 		if run.code != 5 {
 			t.Errorf("exit code %d, want 5", run.code)
 		}
@@ -185,8 +181,8 @@ func TestPreparedPodRuns(t *testing.T) {
 		m := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/vols","app":{"exec":["/testapp"],
 			"user":"0","group":"0","mountPoints":[{"name":"data","path":"/data"},{"name":"scratch","path":"/scratch"}]}}`
 		r.add(t, "vols", Build(t, filepath.Join(t.TempDir(), "img"), []byte(m), bin, nil))
-		run := runPod(t, data, r, "--volume", "data,kind=host,source="+src, "vols", "--",
-			"cat", "/data/in", "+", "write", "/data/out", "from pod", "+", "write", "/scratch/x", "y", "+", "cat", "/scratch/x")
+		run := runPod(t, data, r, &pod.RunRequest{Volumes: []pod.VolumeFlag{{Name: "data", Kind: "host", Source: src}},
+			Apps: []pod.AppRequest{{Image: "vols", Args: []string{"cat", "/data/in", "+", "write", "/data/out", "from pod", "+", "write", "/scratch/x", "y", "+", "cat", "/scratch/x"}}}})
 		if run.code != 0 {
 			t.Fatalf("exit code %d\n%s", run.code, run.out)
 		}
@@ -208,7 +204,7 @@ func TestPreparedPodRuns(t *testing.T) {
 			"app":{"exec":["/testapp","env","+","exit","4"],"user":"0","group":"0","environment":[{"name":"FROM_POD","value":"yes"}]}}]}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		run := runPod(t, data, r, "--net=none", "--hostname", "pm-host", "--pod-manifest", pm)
+		run := runPod(t, data, r, &pod.RunRequest{Net: "none", Hostname: "pm-host", PodManifest: pm})
 		if run.code != 4 {
 			t.Errorf("exit code %d, want 4\n%s", run.code, run.out)
 		}
@@ -216,8 +212,8 @@ func TestPreparedPodRuns(t *testing.T) {
 	})
 
 	t.Run("probes", func(t *testing.T) {
-		run := runPod(t, data, r, "example.com/testapp", "--exec", AppPath, "--",
-			"fds", "+", "caps", "+", "seccomp", "+", "exe-overwrite", "+", "zombies", "+", "ids")
+		run := runPod(t, data, r, &pod.RunRequest{Apps: []pod.AppRequest{{Image: "example.com/testapp", Exec: AppPath,
+			Args: []string{"fds", "+", "caps", "+", "seccomp", "+", "exe-overwrite", "+", "zombies", "+", "ids"}}}})
 		t.Logf("probe output:\n%s", run.out)
 		if run.code != 0 {
 			t.Fatalf("exit code %d", run.code)

@@ -1,4 +1,9 @@
-package pod
+package main
+
+// The values of the flags of `acirun run` and `acirun prepare`: their syntax
+// (appc's volume syntax, rkt's --seccomp, capability lists) and the setters
+// that put them into a pod.RunRequest. Values stage1 reads too are parsed by
+// internal/podcontract, quantities by aci.
 
 import (
 	"errors"
@@ -15,6 +20,7 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/pod"
 )
 
 // checkACName accepts an appc AC Name (aci.ACName): pod app, volume and
@@ -62,12 +68,12 @@ func keyValues(parts []string, allowed ...string) (map[string]string, error) {
 	return m, nil
 }
 
-// ParseVolume parses the value of --volume in appc's syntax:
+// parseVolume parses the value of --volume in appc's syntax:
 // NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL] or
 // NAME,kind=empty[,mode=OCTAL][,uid=N][,gid=N][,readOnly=BOOL].
-func ParseVolume(s string) (VolumeFlag, error) {
+func parseVolume(s string) (pod.VolumeFlag, error) {
 	parts := strings.Split(s, ",")
-	var v VolumeFlag
+	var v pod.VolumeFlag
 	v.Name = parts[0]
 	if err := checkACName(v.Name); err != nil {
 		return v, fmt.Errorf("volume name: %w", err)
@@ -145,13 +151,13 @@ func ParseVolume(s string) (VolumeFlag, error) {
 	return v, nil
 }
 
-// ParseMount parses the value of --mount: volume=NAME,target=PATH.
-func ParseMount(s string) (MountFlag, error) {
+// parseMount parses the value of --mount: volume=NAME,target=PATH.
+func parseMount(s string) (pod.MountFlag, error) {
 	kv, err := keyValues(strings.Split(s, ","), "volume", "target")
 	if err != nil {
-		return MountFlag{}, err
+		return pod.MountFlag{}, err
 	}
-	m := MountFlag{Volume: kv["volume"], Target: kv["target"]}
+	m := pod.MountFlag{Volume: kv["volume"], Target: kv["target"]}
 	if _, ok := kv["volume"]; !ok {
 		return m, errors.New("volume=NAME is required")
 	}
@@ -168,11 +174,11 @@ func ParseMount(s string) (MountFlag, error) {
 	return m, nil
 }
 
-// ParseSeccomp parses the value of --seccomp:
+// parseSeccomp parses the value of --seccomp:
 // mode=retain|remove[,errno=ERRNO],SYSCALL[,SYSCALL...]. The set may use
 // the appc wildcards @appc.io/all and @appc.io/empty.
-func ParseSeccomp(s string) (*SeccompFlag, error) {
-	f := &SeccompFlag{}
+func parseSeccomp(s string) (*pod.SeccompFlag, error) {
+	f := &pod.SeccompFlag{}
 	seen := map[string]bool{}
 	listed := map[string]bool{}
 	for _, part := range strings.Split(s, ",") {
@@ -246,11 +252,11 @@ func isErrnoName(s string) bool {
 	return false
 }
 
-// ParseCapabilities parses a comma-separated capability list. Names are
+// parseCapabilities parses a comma-separated capability list. Names are
 // accepted as aci.ParseLinuxCapability takes them (any case, with or without
 // the CAP_ prefix) and returned once each, in the canonical CAP_NAME form the
 // appc isolators use.
-func ParseCapabilities(s string) ([]string, error) {
+func parseCapabilities(s string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, c := range strings.Split(s, ",") {
@@ -266,23 +272,8 @@ func ParseCapabilities(s string) ([]string, error) {
 	return out, nil
 }
 
-// parseEnvAssignment parses NAME=VALUE.
-func parseEnvAssignment(s string) (EnvVar, error) {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok {
-		return EnvVar{}, errors.New("not NAME=VALUE")
-	}
-	if !aci.ValidEnvironmentName(k) {
-		return EnvVar{}, fmt.Errorf("invalid variable name %q (letters, digits, _ . -, not starting with a digit)", k)
-	}
-	if strings.ContainsRune(v, 0) {
-		return EnvVar{}, errors.New("value contains a NUL byte")
-	}
-	return EnvVar{Name: k, Value: v}, nil
-}
-
-func addEnv(list []EnvVar, s string) ([]EnvVar, error) {
-	e, err := parseEnvAssignment(s)
+func addEnv(list []pod.EnvVar, s string) ([]pod.EnvVar, error) {
+	e, err := pod.ParseEnvAssignment(s)
 	if err != nil {
 		return list, err
 	}
@@ -295,10 +286,10 @@ func addEnv(list []EnvVar, s string) ([]EnvVar, error) {
 }
 
 // The flag setters. Errors need not repeat the flag name and value:
-// ParseRunArgs prefixes them.
+// parseRunArgs prefixes them.
 
-func (p *parser) setVolume(s string) error {
-	v, err := ParseVolume(s)
+func (p *runParser) setVolume(s string) error {
+	v, err := parseVolume(s)
 	if err != nil {
 		return err
 	}
@@ -306,7 +297,7 @@ func (p *parser) setVolume(s string) error {
 	return nil
 }
 
-func (p *parser) setHostname(s string) error {
+func (p *runParser) setHostname(s string) error {
 	if err := podcontract.CheckHostname(s); err != nil {
 		return err
 	}
@@ -314,7 +305,7 @@ func (p *parser) setHostname(s string) error {
 	return nil
 }
 
-func (p *parser) setDNS(s string) error {
+func (p *runParser) setDNS(s string) error {
 	s, err := podcontract.ParseNameserver(s)
 	if err != nil {
 		return err
@@ -323,7 +314,7 @@ func (p *parser) setDNS(s string) error {
 	return nil
 }
 
-func (p *parser) setDNSSearch(s string) error {
+func (p *runParser) setDNSSearch(s string) error {
 	if err := podcontract.CheckDomain(s); err != nil {
 		return err
 	}
@@ -331,7 +322,7 @@ func (p *parser) setDNSSearch(s string) error {
 	return nil
 }
 
-func (p *parser) setHostsEntry(s string) error {
+func (p *runParser) setHostsEntry(s string) error {
 	if s == podcontract.HostsFromHost {
 		p.req.HostsFromHost = true
 		return nil
@@ -340,16 +331,16 @@ func (p *parser) setHostsEntry(s string) error {
 	if err != nil {
 		return err
 	}
-	p.req.HostsEntries = append(p.req.HostsEntries, HostsEntry{IP: e.IP.String(), Name: e.Name})
+	p.req.HostsEntries = append(p.req.HostsEntries, pod.HostsEntry{IP: e.IP.String(), Name: e.Name})
 	return nil
 }
 
-func (p *parser) setSetEnv(s string) (err error) {
+func (p *runParser) setSetEnv(s string) (err error) {
 	p.req.SetEnv, err = addEnv(p.req.SetEnv, s)
 	return err
 }
 
-func (p *parser) setSetEnvFile(s string) error {
+func (p *runParser) setSetEnvFile(s string) error {
 	if s == "" {
 		return errors.New("empty file name")
 	}
@@ -357,12 +348,12 @@ func (p *parser) setSetEnvFile(s string) error {
 	return nil
 }
 
-func (p *parser) setInheritEnv(s string) (err error) {
+func (p *runParser) setInheritEnv(s string) (err error) {
 	p.req.InheritEnv, err = parseBool(s)
 	return err
 }
 
-func (p *parser) setUUIDFileSave(s string) error {
+func (p *runParser) setUUIDFileSave(s string) error {
 	if s == "" {
 		return errors.New("empty file name")
 	}
@@ -370,7 +361,7 @@ func (p *parser) setUUIDFileSave(s string) error {
 	return nil
 }
 
-func (p *parser) setInsecure(s string) error {
+func (p *runParser) setInsecure(s string) error {
 	if _, err := fetch.ParseInsecure(s); err != nil {
 		return err
 	}
@@ -387,7 +378,7 @@ func (p *parser) setInsecure(s string) error {
 	return nil
 }
 
-func (p *parser) setPullPolicy(s string) error {
+func (p *runParser) setPullPolicy(s string) error {
 	if _, err := fetch.ParsePullPolicy(s); err != nil {
 		return err
 	}
@@ -395,7 +386,7 @@ func (p *parser) setPullPolicy(s string) error {
 	return nil
 }
 
-func (p *parser) setNet(s string) error {
+func (p *runParser) setNet(s string) error {
 	switch s {
 	case "default", "host", "none":
 		p.req.Net = s
@@ -405,7 +396,7 @@ func (p *parser) setNet(s string) error {
 }
 
 // setPort parses NAME:HOSTPORT or NAME:IP:HOSTPORT.
-func (p *parser) setPort(s string) error {
+func (p *runParser) setPort(s string) error {
 	name, rest, ok := strings.Cut(s, ":")
 	if !ok || name == "" {
 		return errors.New("want NAME:[IP:]HOSTPORT")
@@ -436,7 +427,7 @@ func (p *parser) setPort(s string) error {
 	return nil
 }
 
-func (p *parser) setPodManifest(s string) error {
+func (p *runParser) setPodManifest(s string) error {
 	if s == "" {
 		return errors.New("empty file name")
 	}
@@ -444,7 +435,7 @@ func (p *parser) setPodManifest(s string) error {
 	return nil
 }
 
-func (p *parser) setStopTimeout(s string) error {
+func (p *runParser) setStopTimeout(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		n, nerr := strconv.ParseUint(s, 10, 31)
@@ -460,12 +451,12 @@ func (p *parser) setStopTimeout(s string) error {
 	return nil
 }
 
-func (p *parser) setNoOverlay(s string) (err error) {
+func (p *runParser) setNoOverlay(s string) (err error) {
 	p.req.NoOverlay, err = parseBool(s)
 	return err
 }
 
-func (p *parser) setExec(s string) error {
+func (p *runParser) setExec(s string) error {
 	// As the appc App: an absolute path, or a bare name looked up in PATH
 	// inside the app; never a relative path.
 	if s == "" || strings.ContainsRune(s, 0) {
@@ -478,7 +469,7 @@ func (p *parser) setExec(s string) error {
 	return nil
 }
 
-func (p *parser) setName(s string) error {
+func (p *runParser) setName(s string) error {
 	if err := checkACName(s); err != nil {
 		return err
 	}
@@ -486,7 +477,7 @@ func (p *parser) setName(s string) error {
 	return nil
 }
 
-func (p *parser) setUser(s string) error {
+func (p *runParser) setUser(s string) error {
 	if s == "" {
 		return errors.New("empty user")
 	}
@@ -494,7 +485,7 @@ func (p *parser) setUser(s string) error {
 	return nil
 }
 
-func (p *parser) setGroup(s string) error {
+func (p *runParser) setGroup(s string) error {
 	if s == "" {
 		return errors.New("empty group")
 	}
@@ -502,7 +493,7 @@ func (p *parser) setGroup(s string) error {
 	return nil
 }
 
-func (p *parser) setGIDs(s string) error {
+func (p *runParser) setGIDs(s string) error {
 	var gids []int
 	for _, g := range strings.Split(s, ",") {
 		n, err := strconv.ParseUint(g, 10, 31)
@@ -515,7 +506,7 @@ func (p *parser) setGIDs(s string) error {
 	return nil
 }
 
-func (p *parser) setWorkingDir(s string) error {
+func (p *runParser) setWorkingDir(s string) error {
 	if err := checkAbs("working directory", s); err != nil {
 		return err
 	}
@@ -523,14 +514,14 @@ func (p *parser) setWorkingDir(s string) error {
 	return nil
 }
 
-func (p *parser) setEnvironment(s string) (err error) {
+func (p *runParser) setEnvironment(s string) (err error) {
 	app := p.last()
 	app.Environment, err = addEnv(app.Environment, s)
 	return err
 }
 
-func (p *parser) setMount(s string) error {
-	m, err := ParseMount(s)
+func (p *runParser) setMount(s string) error {
+	m, err := parseMount(s)
 	if err != nil {
 		return err
 	}
@@ -542,7 +533,7 @@ func (p *parser) setMount(s string) error {
 	return nil
 }
 
-func (p *parser) setMemory(s string) error {
+func (p *runParser) setMemory(s string) error {
 	n, err := aci.ParseQuantity(s, 1)
 	if err != nil {
 		return err
@@ -555,7 +546,7 @@ func (p *parser) setMemory(s string) error {
 	return nil
 }
 
-func (p *parser) setCPU(s string) error {
+func (p *runParser) setCPU(s string) error {
 	milli, err := aci.ParseQuantity(s, 1000)
 	if err != nil {
 		return err
@@ -567,28 +558,28 @@ func (p *parser) setCPU(s string) error {
 	return nil
 }
 
-func (p *parser) setCapsRetain(s string) error {
+func (p *runParser) setCapsRetain(s string) error {
 	app := p.last()
 	if app.CapsRemove != nil {
 		return errors.New("--caps-retain and --caps-remove exclude each other")
 	}
-	caps, err := ParseCapabilities(s)
+	caps, err := parseCapabilities(s)
 	app.CapsRetain = caps
 	return err
 }
 
-func (p *parser) setCapsRemove(s string) error {
+func (p *runParser) setCapsRemove(s string) error {
 	app := p.last()
 	if app.CapsRetain != nil {
 		return errors.New("--caps-retain and --caps-remove exclude each other")
 	}
-	caps, err := ParseCapabilities(s)
+	caps, err := parseCapabilities(s)
 	app.CapsRemove = caps
 	return err
 }
 
-func (p *parser) setSeccomp(s string) error {
-	f, err := ParseSeccomp(s)
+func (p *runParser) setSeccomp(s string) error {
+	f, err := parseSeccomp(s)
 	if err != nil {
 		return err
 	}
@@ -596,12 +587,12 @@ func (p *parser) setSeccomp(s string) error {
 	return nil
 }
 
-func (p *parser) setReadOnlyRootFS(s string) (err error) {
+func (p *runParser) setReadOnlyRootFS(s string) (err error) {
 	p.last().ReadOnlyRootFS, err = parseBool(s)
 	return err
 }
 
-func (p *parser) setOOMScoreAdj(s string) error {
+func (p *runParser) setOOMScoreAdj(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < -1000 || n > 1000 {
 		return errors.New("not a number from -1000 to 1000")

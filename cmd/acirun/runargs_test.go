@@ -1,4 +1,4 @@
-package pod
+package main
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/pod"
 )
 
 func intp(i int) *int    { return &i }
@@ -20,58 +21,58 @@ func TestParseRunArgs(t *testing.T) {
 	tests := []struct {
 		name string
 		args string // split on spaces; "_" stands for an empty argument
-		want *RunRequest
+		want *pod.RunRequest
 	}{
-		{"one image", "example.com/hello", &RunRequest{Apps: []AppRequest{{Image: "example.com/hello"}}}},
-		{"several images", "a b c", &RunRequest{Apps: []AppRequest{{Image: "a"}, {Image: "b"}, {Image: "c"}}}},
-		{"args to the end", "a -- -x --exec y", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"-x", "--exec", "y"}}}}},
+		{"one image", "example.com/hello", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "example.com/hello"}}}},
+		{"several images", "a b c", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a"}, {Image: "b"}, {Image: "c"}}}},
+		{"args to the end", "a -- -x --exec y", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Args: []string{"-x", "--exec", "y"}}}}},
 		{"args then next image", "a -- x --- b --exec /bin/b -- y z --- c",
-			&RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"x"}}, {Image: "b", Exec: "/bin/b", Args: []string{"y", "z"}}, {Image: "c"}}}},
-		{"empty arg list", "a -- --- b", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{}}, {Image: "b"}}}},
-		{"-- inside args is an arg", "a -- -- --", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"--", "--"}}}}},
+			&pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Args: []string{"x"}}, {Image: "b", Exec: "/bin/b", Args: []string{"y", "z"}}, {Image: "c"}}}},
+		{"empty arg list", "a -- --- b", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Args: []string{}}, {Image: "b"}}}},
+		{"-- inside args is an arg", "a -- -- --", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Args: []string{"--", "--"}}}}},
 		{"app flags bind to the preceding image", "--hostname h a --name one --user 1 b --name two --group=2 --readonly-rootfs",
-			&RunRequest{Hostname: "h", Apps: []AppRequest{{Image: "a", Name: "one", User: "1"}, {Image: "b", Name: "two", Group: "2", ReadOnlyRootFS: true}}}},
+			&pod.RunRequest{Hostname: "h", Apps: []pod.AppRequest{{Image: "a", Name: "one", User: "1"}, {Image: "b", Name: "two", Group: "2", ReadOnlyRootFS: true}}}},
 		{"pod flag after images", "a --net=host b --dns 1.1.1.1 --dns=::1",
-			&RunRequest{Net: "host", DNS: []string{"1.1.1.1", "::1"}, Apps: []AppRequest{{Image: "a"}, {Image: "b"}}}},
-		{"single dash flags", "-net none a -name x", &RunRequest{Net: "none", Apps: []AppRequest{{Image: "a", Name: "x"}}}},
+			&pod.RunRequest{Net: "host", DNS: []string{"1.1.1.1", "::1"}, Apps: []pod.AppRequest{{Image: "a"}, {Image: "b"}}}},
+		{"single dash flags", "-net none a -name x", &pod.RunRequest{Net: "none", Apps: []pod.AppRequest{{Image: "a", Name: "x"}}}},
 		{"ports", "--net=default --port http:8080 a --port=dns:192.0.2.1:53",
-			&RunRequest{Net: "default", Ports: []aci.ExposedPort{{Name: "http", HostPort: 8080}, {Name: "dns", HostPort: 53, HostIP: netip.MustParseAddr("192.0.2.1")}},
-				Apps: []AppRequest{{Image: "a"}}}},
+			&pod.RunRequest{Net: "default", Ports: []aci.ExposedPort{{Name: "http", HostPort: 8080}, {Name: "dns", HostPort: 53, HostIP: netip.MustParseAddr("192.0.2.1")}},
+				Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"volumes and mounts", "--volume data,kind=host,source=/srv/d/,readOnly=true,recursive=false --volume tmp,kind=empty,mode=0700,uid=5,gid=6 --mount volume=tmp,target=/tmp a --mount volume=data,target=/data/",
-			&RunRequest{
-				Volumes: []VolumeFlag{
+			&pod.RunRequest{
+				Volumes: []pod.VolumeFlag{
 					{Name: "data", Kind: "host", Source: "/srv/d", ReadOnly: true, Recursive: boolp(false)},
 					{Name: "tmp", Kind: "empty", Mode: "0700", UID: intp(5), GID: intp(6)},
 				},
-				Mounts: []MountFlag{{Volume: "tmp", Target: "/tmp"}},
-				Apps:   []AppRequest{{Image: "a", Mounts: []MountFlag{{Volume: "data", Target: "/data"}}}},
+				Mounts: []pod.MountFlag{{Volume: "tmp", Target: "/tmp"}},
+				Apps:   []pod.AppRequest{{Image: "a", Mounts: []pod.MountFlag{{Volume: "data", Target: "/data"}}}},
 			}},
 		{"env flags", "--set-env A=1 --set-env B= --set-env-file /e --inherit-env a --environment A=2 --environment C=x=y",
-			&RunRequest{SetEnv: []EnvVar{{"A", "1"}, {"B", ""}}, SetEnvFiles: []string{"/e"}, InheritEnv: true,
-				Apps: []AppRequest{{Image: "a", Environment: []EnvVar{{"A", "2"}, {"C", "x=y"}}}}}},
+			&pod.RunRequest{SetEnv: []pod.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: ""}}, SetEnvFiles: []string{"/e"}, InheritEnv: true,
+				Apps: []pod.AppRequest{{Image: "a", Environment: []pod.EnvVar{{Name: "A", Value: "2"}, {Name: "C", Value: "x=y"}}}}}},
 		{"isolator flags", "a --memory 64M --cpu=500m --caps-retain net_admin,CAP_KILL,kill --seccomp mode=remove,errno=EPERM,mount,umount2 --oom-score-adj -500 --supplementary-gids 10,20 --working-dir /w",
-			&RunRequest{Apps: []AppRequest{{Image: "a", Memory: "64M", CPU: "500m", CapsRetain: []string{"CAP_NET_ADMIN", "CAP_KILL"},
-				Seccomp: &SeccompFlag{Mode: "remove", Errno: "EPERM", Set: []string{"mount", "umount2"}}, OOMScoreAdj: intp(-500),
+			&pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Memory: "64M", CPU: "500m", CapsRetain: []string{"CAP_NET_ADMIN", "CAP_KILL"},
+				Seccomp: &pod.SeccompFlag{Mode: "remove", Errno: "EPERM", Set: []string{"mount", "umount2"}}, OOMScoreAdj: intp(-500),
 				SupplementaryGIDs: []int{10, 20}, WorkingDir: "/w"}}}},
 		{"caps-remove and seccomp wildcard", "a --caps-remove CAP_MKNOD --seccomp mode=retain,@appc.io/all",
-			&RunRequest{Apps: []AppRequest{{Image: "a", CapsRemove: []string{"CAP_MKNOD"}, Seccomp: &SeccompFlag{Mode: "retain", Set: []string{"@appc.io/all"}}}}}},
+			&pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", CapsRemove: []string{"CAP_MKNOD"}, Seccomp: &pod.SeccompFlag{Mode: "retain", Set: []string{"@appc.io/all"}}}}}},
 		{"misc pod flags", "--uuid-file-save /u --insecure-options image,tls --insecure-options=image,paths --pull-policy never --stop-timeout 3 --no-overlay=true --dns-search example.com --hosts-entry 10.0.0.1=db --hosts-entry host a",
-			&RunRequest{UUIDFileSave: "/u", InsecureOptions: []string{"image", "tls", "paths"}, PullPolicy: "never", StopTimeout: 3 * time.Second,
-				NoOverlay: true, DNSSearch: []string{"example.com"}, HostsEntries: []HostsEntry{{"10.0.0.1", "db"}}, HostsFromHost: true, Apps: []AppRequest{{Image: "a"}}}},
-		{"stop timeout duration", "--stop-timeout=1m30s a", &RunRequest{StopTimeout: 90 * time.Second, Apps: []AppRequest{{Image: "a"}}}},
-		{"pod manifest", "--pod-manifest /p.json --net none", &RunRequest{PodManifest: "/p.json", Net: "none"}},
-		{"bare exec name", "a --exec sh -- -c", &RunRequest{Apps: []AppRequest{{Image: "a", Exec: "sh", Args: []string{"-c"}}}}},
-		{"help inside args is an arg", "a -- --help", &RunRequest{Apps: []AppRequest{{Image: "a", Args: []string{"--help"}}}}},
-		{"boolean false", "--inherit-env=false a --readonly-rootfs=false", &RunRequest{Apps: []AppRequest{{Image: "a"}}}},
+			&pod.RunRequest{UUIDFileSave: "/u", InsecureOptions: []string{"image", "tls", "paths"}, PullPolicy: "never", StopTimeout: 3 * time.Second,
+				NoOverlay: true, DNSSearch: []string{"example.com"}, HostsEntries: []pod.HostsEntry{{IP: "10.0.0.1", Name: "db"}}, HostsFromHost: true, Apps: []pod.AppRequest{{Image: "a"}}}},
+		{"stop timeout duration", "--stop-timeout=1m30s a", &pod.RunRequest{StopTimeout: 90 * time.Second, Apps: []pod.AppRequest{{Image: "a"}}}},
+		{"pod manifest", "--pod-manifest /p.json --net none", &pod.RunRequest{PodManifest: "/p.json", Net: "none"}},
+		{"bare exec name", "a --exec sh -- -c", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Exec: "sh", Args: []string{"-c"}}}}},
+		{"help inside args is an arg", "a -- --help", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Args: []string{"--help"}}}}},
+		{"boolean false", "--inherit-env=false a --readonly-rootfs=false", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseRunArgs(split(tt.args))
+			got, err := parseRunArgs(split(tt.args))
 			if err != nil {
-				t.Fatalf("ParseRunArgs(%q): %v", tt.args, err)
+				t.Fatalf("parseRunArgs(%q): %v", tt.args, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("ParseRunArgs(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)
+				t.Errorf("parseRunArgs(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)
 			}
 		})
 	}
@@ -184,12 +185,12 @@ func TestParseRunArgsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
-			got, err := ParseRunArgs(split(tt.args))
+			got, err := parseRunArgs(split(tt.args))
 			if err == nil {
-				t.Fatalf("ParseRunArgs(%q) = %+v, want error containing %q", tt.args, got, tt.want)
+				t.Fatalf("parseRunArgs(%q) = %+v, want error containing %q", tt.args, got, tt.want)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("ParseRunArgs(%q) error %q, want it to contain %q", tt.args, err, tt.want)
+				t.Errorf("parseRunArgs(%q) error %q, want it to contain %q", tt.args, err, tt.want)
 			}
 		})
 	}
@@ -197,15 +198,15 @@ func TestParseRunArgsErrors(t *testing.T) {
 
 func TestParseRunArgsHelp(t *testing.T) {
 	for _, args := range []string{"--help", "a -h", "--net none a -help"} {
-		if _, err := ParseRunArgs(split(args)); !errors.Is(err, flag.ErrHelp) {
-			t.Errorf("ParseRunArgs(%q) error %v, want flag.ErrHelp", args, err)
+		if _, err := parseRunArgs(split(args)); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("parseRunArgs(%q) error %v, want flag.ErrHelp", args, err)
 		}
 	}
 }
 
 func TestFlagsDescribeParser(t *testing.T) {
 	seen := map[string]bool{}
-	for _, f := range Flags() {
+	for _, f := range runFlags() {
 		if seen[f.Name] {
 			t.Errorf("flag %s listed twice", f.Name)
 		}
@@ -218,7 +219,7 @@ func TestFlagsDescribeParser(t *testing.T) {
 		if f.Value != "" {
 			args = append(args, "x")
 		}
-		if _, err := ParseRunArgs(args); err != nil && strings.Contains(err.Error(), "unknown flag") {
+		if _, err := parseRunArgs(args); err != nil && strings.Contains(err.Error(), "unknown flag") {
 			t.Errorf("flag %s listed but not parsed: %v", f.Name, err)
 		}
 	}
@@ -227,7 +228,7 @@ func TestFlagsDescribeParser(t *testing.T) {
 		"exec", "name", "user", "group", "supplementary-gids", "working-dir", "environment", "mount", "memory", "cpu",
 		"caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {
 		if !seen[want] {
-			t.Errorf("flag %s missing from Flags()", want)
+			t.Errorf("flag %s missing from runFlags()", want)
 		}
 	}
 }
@@ -238,7 +239,7 @@ func FuzzParseRunArgs(f *testing.F) {
 	f.Add("--pod-manifest /p --dns 1.1.1.1")
 	f.Add("--net=default --port http:8080 --port dns:192.0.2.1:53 a")
 	f.Fuzz(func(t *testing.T, s string) {
-		req, err := ParseRunArgs(strings.Fields(s))
+		req, err := parseRunArgs(strings.Fields(s))
 		if err != nil {
 			if req != nil {
 				t.Fatalf("both a request and an error: %v", err)
@@ -260,11 +261,11 @@ func FuzzParseVolume(f *testing.F) {
 	f.Add("data,kind=host,source=/srv,readOnly=true,recursive=false")
 	f.Add("tmp,kind=empty,mode=0700,uid=1,gid=2")
 	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseVolume(s)
+		v, err := parseVolume(s)
 		if err != nil {
 			return
 		}
-		av := volumeFromFlag(v)
+		av := v.Volume()
 		var errs []string
 		if err := (&aci.PodManifest{ACKind: aci.ACKindPodManifest, Volumes: []aci.Volume{av}}).Validate(); err != nil {
 			for _, e := range strings.Split(err.Error(), "\n") {
@@ -274,7 +275,7 @@ func FuzzParseVolume(f *testing.F) {
 			}
 		}
 		if len(errs) > 0 {
-			t.Fatalf("ParseVolume(%q) accepted a volume the pod manifest refuses: %v", s, errs)
+			t.Fatalf("parseVolume(%q) accepted a volume the pod manifest refuses: %v", s, errs)
 		}
 	})
 }
@@ -283,33 +284,16 @@ func FuzzParseSeccomp(f *testing.F) {
 	f.Add("mode=retain,errno=EPERM,read,write")
 	f.Add("mode=remove,@appc.io/all")
 	f.Fuzz(func(t *testing.T, s string) {
-		sc, err := ParseSeccomp(s)
+		sc, err := parseSeccomp(s)
 		if err != nil {
 			return
 		}
 		if sc.Mode != "retain" && sc.Mode != "remove" || len(sc.Set) == 0 {
-			t.Fatalf("ParseSeccomp(%q) = %+v", s, sc)
+			t.Fatalf("parseSeccomp(%q) = %+v", s, sc)
 		}
 		var v aci.IsolatorValue = aci.LinuxSeccompRemoveSet{Set: sc.Set, Errno: sc.Errno}
 		if err := (aci.Isolators{aci.NewIsolator(v)}).Validate(); err != nil {
-			t.Fatalf("ParseSeccomp(%q) accepted what the isolator refuses: %v", s, err)
-		}
-	})
-}
-
-func FuzzParseEnvFile(f *testing.F) {
-	f.Add([]byte("A=1\n# c\n\nB=x=y\r\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		env, err := parseEnvFile("f", b)
-		if err != nil {
-			return
-		}
-		seen := map[string]bool{}
-		for _, e := range env {
-			if !aci.ValidEnvironmentName(e.Name) || seen[e.Name] {
-				t.Fatalf("bad or repeated name %q", e.Name)
-			}
-			seen[e.Name] = true
+			t.Fatalf("parseSeccomp(%q) accepted what the isolator refuses: %v", s, err)
 		}
 	})
 }
@@ -322,6 +306,39 @@ func TestIsSyscallName(t *testing.T) {
 	} {
 		if got, want := isSyscallName(s), re.MatchString(s); got != want {
 			t.Errorf("isSyscallName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestQuantityFlags: --memory and --cpu accept what aci.ParseQuantity
+// accepts (what image manifests' isolators accept: stage0/pod's
+// TestQuantityOptionsAgreeWithManifests), less limits too low to be meant: a
+// memory limit under 4 KiB (16m is 16 millibytes, a typo of 16M) and a CPU
+// limit under 1m. The request carries the value as given.
+func TestQuantityFlags(t *testing.T) {
+	for _, q := range []string{
+		"1e9", "64M", "64Mi", "1G", "1.5Gi", ".5Gi", "+2G", "5.", "4Ki", "1E", "7Ei", "1e+6", "5e-1", "500m", "250m", "2", "1n",
+		"8Ei", "10E", "1e40", "1K", "1g", "64MB", "-1G", "0x10", "1 G", "", "1e", "Gi", "16m", "4095", "4096", "0", "0.5m",
+	} {
+		for _, r := range []struct {
+			flag string
+			unit int64
+			min  int64
+			got  func(*pod.AppRequest) string
+		}{
+			{"--memory", 1, 4096, func(a *pod.AppRequest) string { return a.Memory }},
+			{"--cpu", 1000, 1, func(a *pod.AppRequest) string { return a.CPU }},
+		} {
+			n, perr := aci.ParseQuantity(q, r.unit)
+			want := perr == nil && n >= r.min
+			req, err := parseRunArgs([]string{"a", r.flag, q})
+			if (err == nil) != want {
+				t.Errorf("%s %q: %v; aci.ParseQuantity: %d, %v", r.flag, q, err, n, perr)
+				continue
+			}
+			if err == nil && r.got(&req.Apps[0]) != q {
+				t.Errorf("%s %q: request carries %q", r.flag, q, r.got(&req.Apps[0]))
+			}
 		}
 	}
 }
