@@ -8,11 +8,12 @@ import (
 func cmdImageRm() *command {
 	return &command{
 		name:    "image rm",
-		usage:   "image rm ID...",
+		usage:   "image rm IMAGE...",
 		summary: "Remove images from the store (not those a pod uses)",
+		help:    imageRefHelp,
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			if len(args) == 0 {
-				return usagef("image rm needs an image ID")
+				return usagef("image rm needs at least one IMAGE")
 			}
 			h := c.host()
 			return c.eachArg(args, func(ref string) error {

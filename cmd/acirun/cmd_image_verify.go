@@ -10,8 +10,9 @@ func cmdImageVerify() *command {
 	var repair bool
 	return &command{
 		name:    "image verify",
-		usage:   "image verify [--repair] [ID...]",
+		usage:   "image verify [--repair] [IMAGE...]",
 		summary: "Re-hash rendered trees against the hashes recorded at render time",
+		help:    "Without IMAGE, every stored image is verified.\n\n" + imageRefHelp,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&repair, "repair", true, "render a damaged tree again from the stored image")
 		},

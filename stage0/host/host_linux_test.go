@@ -13,6 +13,7 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pod"
+	"github.com/acirun/acirun/stage0/store"
 )
 
 func TestLockDir(t *testing.T) {
@@ -45,21 +46,28 @@ func newHost(t *testing.T) *Host {
 // JSON if any) into dir and returns its path.
 func buildACI(t *testing.T, dir, name, deps string) string {
 	t.Helper()
+	extra := ""
+	if deps != "" {
+		extra = `,"dependencies":` + deps
+	}
+	return buildACIWith(t, filepath.Join(dir, strings.ReplaceAll(name, "/", "-")+".aci"), name, extra)
+}
+
+// buildACIWith writes the ACI out of an image called name whose manifest
+// ends with extra (JSON members after a comma, or "").
+func buildACIWith(t *testing.T, out, name, extra string) string {
+	t.Helper()
 	src := filepath.Join(t.TempDir(), "src")
 	if err := os.MkdirAll(filepath.Join(src, "rootfs", "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(src, "rootfs", "bin", strings.ReplaceAll(name, "/", "-")), []byte(name), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(src, "rootfs", "bin", strings.ReplaceAll(name, "/", "-")), []byte(out), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	m := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"` + name + `","app":{"exec":["/bin/true"],"user":"0","group":"0"}`
-	if deps != "" {
-		m += `,"dependencies":` + deps
-	}
+	m := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"` + name + `","app":{"exec":["/bin/true"],"user":"0","group":"0"}` + extra
 	if err := os.WriteFile(filepath.Join(src, "manifest"), []byte(m+"}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, strings.ReplaceAll(name, "/", "-")+".aci")
 	if err := aci.BuildFile(src, out, aci.BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -215,5 +223,169 @@ func TestResolverPullsOnce(t *testing.T) {
 	held = append(held, img)
 	if img.ID != held[0].ID {
 		t.Errorf("ResolveRuntimeImage by ID = %s, want %s", img.ID, held[0].ID)
+	}
+}
+
+// TestFindImage: the one way a command names a stored image, by ID (whole,
+// a prefix, "sha512-" left out) or by name with version and labels; a name
+// matching several images is refused with their IDs, except "latest", the
+// newest.
+func TestFindImage(t *testing.T) {
+	ctx := context.Background()
+	h := newHost(t)
+	dir := t.TempDir()
+	labels := func(version, arch string) string {
+		return `,"labels":[{"name":"version","value":"` + version + `"},{"name":"os","value":"linux"},{"name":"arch","value":"` + arch + `"}]`
+	}
+	v1 := fetchOne(t, h, buildACIWith(t, filepath.Join(dir, "v1.aci"), "example.com/hello", labels("1.0", "amd64")))
+	v1arm := fetchOne(t, h, buildACIWith(t, filepath.Join(dir, "v1arm.aci"), "example.com/hello", labels("1.0", "aarch64")))
+	v2 := fetchOne(t, h, buildACIWith(t, filepath.Join(dir, "v2.aci"), "example.com/hello", labels("2.0", "amd64")))
+	other := fetchOne(t, h, buildACI(t, dir, "example.com/other", ""))
+
+	for _, tc := range []struct {
+		ref, want string
+		err       error  // wrapped by the error, if any
+		mention   string // in the error
+	}{
+		{ref: v1, want: v1},
+		{ref: v1[:20], want: v1},
+		{ref: strings.TrimPrefix(v2, "sha512-")[:16], want: v2},
+		{ref: "example.com/hello:2.0", want: v2},
+		{ref: "example.com/hello:1.0,arch=aarch64", want: v1arm},
+		{ref: "example.com/hello,arch=aarch64", want: v1arm},
+		{ref: "example.com/hello:latest", want: v2},
+		{ref: "example.com/other", want: other},
+		{ref: "example.com/hello", err: ErrAmbiguousImage, mention: v1[:aci.ShortImageIDLen] + " (example.com/hello:1.0)"},
+		{ref: "example.com/hello:1.0", err: ErrAmbiguousImage, mention: v1arm[:aci.ShortImageIDLen]},
+		{ref: "example.com/hello:3.0", err: store.ErrNotFound, mention: "acirun fetch example.com/hello:3.0"},
+		{ref: "example.com/nothing", err: store.ErrNotFound},
+		{ref: "sha512-ffff", err: store.ErrNotFound},
+		{ref: "Not A Name", mention: "neither an image ID"},
+	} {
+		img, err := h.FindImage(ctx, tc.ref)
+		switch {
+		case tc.want != "" && (err != nil || img.ID != tc.want):
+			t.Errorf("FindImage(%q) = %v, %v; want %s", tc.ref, img, err, tc.want)
+		case tc.want == "" && err == nil:
+			t.Errorf("FindImage(%q) = %s, want an error", tc.ref, img.ID)
+		case tc.want == "" && tc.err != nil && !errors.Is(err, tc.err):
+			t.Errorf("FindImage(%q) error %v, want it to wrap %v", tc.ref, err, tc.err)
+		case tc.want == "" && !strings.Contains(err.Error(), tc.mention):
+			t.Errorf("FindImage(%q) error %q does not mention %q", tc.ref, err, tc.mention)
+		}
+	}
+	// The image commands take names: rm by name removes that image only.
+	if img, err := h.RemoveImage(ctx, "example.com/hello:2.0"); err != nil || img.ID != v2 {
+		t.Fatalf("RemoveImage by name = %v, %v", img, err)
+	}
+	if imgs, _ := h.Images(ctx); len(imgs) != 3 {
+		t.Errorf("%d images left, want 3", len(imgs))
+	}
+}
+
+// TestWriteDirAtomic: an output directory appears whole or not at all; an
+// existing one is replaced only when empty or with overwrite.
+func TestWriteDirAtomic(t *testing.T) {
+	fill := func(out string) error {
+		if err := os.Mkdir(out, 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(out, "new"), nil, 0o644)
+	}
+	failing := func(out string) error {
+		if err := fill(out); err != nil {
+			return err
+		}
+		return errors.New("disk on fire")
+	}
+	for _, tc := range []struct {
+		name      string
+		before    func(dir string) // lays out what is there first
+		overwrite bool
+		fill      func(string) error
+		want      string // file in dir afterwards
+		err       string // in the error, if any
+	}{
+		{name: "absent", fill: fill, want: "new"},
+		{name: "empty dir", before: func(d string) { os.Mkdir(d, 0o755) }, fill: fill, want: "new"},
+		{name: "non-empty dir", before: func(d string) { os.Mkdir(d, 0o755); os.WriteFile(filepath.Join(d, "old"), nil, 0o644) }, fill: fill, want: "old", err: "use --overwrite"},
+		{name: "non-empty dir, overwrite", before: func(d string) { os.Mkdir(d, 0o755); os.WriteFile(filepath.Join(d, "old"), nil, 0o644) }, overwrite: true, fill: fill, want: "new"},
+		{name: "a file", before: func(d string) { os.WriteFile(d, nil, 0o644) }, overwrite: true, fill: fill, err: "not a directory"},
+		{name: "fill fails", fill: failing, err: "disk on fire"},
+		{name: "fill fails, overwrite", before: func(d string) { os.Mkdir(d, 0o755); os.WriteFile(filepath.Join(d, "old"), nil, 0o644) }, overwrite: true, fill: failing, want: "old", err: "disk on fire"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "out")
+			if tc.before != nil {
+				tc.before(dir)
+			}
+			err := writeDirAtomic(dir, tc.overwrite, tc.fill)
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("error %v, want one saying %q", err, tc.err)
+			}
+			if m, _ := filepath.Glob(filepath.Join(parent, ".*")); len(m) != 0 {
+				t.Errorf("temporary directories left: %v", m)
+			}
+			if tc.want != "" {
+				got, _ := os.ReadDir(dir)
+				if len(got) != 1 || got[0].Name() != tc.want {
+					t.Errorf("dir holds %v, want only %s", got, tc.want)
+				}
+			} else if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+				t.Errorf("%s exists after a failure", dir)
+			}
+		})
+	}
+}
+
+// TestExtractAndRender: what each writes, with and without RootfsOnly.
+func TestExtractAndRender(t *testing.T) {
+	ctx := context.Background()
+	h := newHost(t)
+	dir := t.TempDir()
+	base := fetchOne(t, h, buildACI(t, dir, "example.com/base", ""))
+	app := fetchOne(t, h, buildACI(t, dir, "example.com/app", `[{"imageName":"example.com/base","imageID":"`+base+`"}]`))
+	out := t.TempDir()
+	for _, tc := range []struct {
+		name   string
+		do     func(ref, dir string, o TreeOptions) error
+		opts   TreeOptions
+		has    []string
+		hasnot []string
+	}{
+		{"extract", func(r, d string, o TreeOptions) error { return h.ExtractImage(ctx, r, d, o) }, TreeOptions{}, []string{"manifest", "rootfs/bin/example.com-app"}, []string{"rootfs/bin/example.com-base"}},
+		{"extract-rootfs", func(r, d string, o TreeOptions) error { return h.ExtractImage(ctx, r, d, o) }, TreeOptions{RootfsOnly: true}, []string{"bin/example.com-app"}, []string{"manifest", "rootfs"}},
+		{"render", func(r, d string, o TreeOptions) error { return h.RenderImage(ctx, r, d, o) }, TreeOptions{}, []string{"manifest", "rootfs/bin/example.com-app", "rootfs/bin/example.com-base"}, nil},
+		{"render-rootfs", func(r, d string, o TreeOptions) error { return h.RenderImage(ctx, r, d, o) }, TreeOptions{RootfsOnly: true}, []string{"bin/example.com-app", "bin/example.com-base"}, []string{"manifest", "rootfs"}},
+	} {
+		d := filepath.Join(out, tc.name)
+		if err := tc.do("example.com/app", d, tc.opts); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for _, p := range tc.has {
+			if _, err := os.Lstat(filepath.Join(d, p)); err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		}
+		for _, p := range tc.hasnot {
+			if _, err := os.Lstat(filepath.Join(d, p)); err == nil {
+				t.Errorf("%s wrote %s", tc.name, p)
+			}
+		}
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: %s has mode %v (%v), want 0755", tc.name, d, fi.Mode(), err)
+		}
+		// Again: refused, then replaced with Overwrite.
+		if err := tc.do(app, d, tc.opts); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+			t.Errorf("%s into a full directory: %v", tc.name, err)
+		}
+		tc.opts.Overwrite = true
+		if err := tc.do(app, d, tc.opts); err != nil {
+			t.Errorf("%s with Overwrite: %v", tc.name, err)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(out, ".*")); len(m) != 0 {
+		t.Errorf("temporary directories left: %v", m)
 	}
 }

@@ -7,11 +7,17 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/pod"
+	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
+	"golang.org/x/sys/unix"
 )
 
 // Fetch brings each image reference into the store (a file, an http(s)
@@ -43,18 +49,87 @@ func (h *Host) Images(ctx context.Context) ([]*store.Image, error) {
 	return st.List(store.Filter{})
 }
 
-// storedImage opens the store and finds ref (an image ID or a unique prefix
-// of one) in it.
+// storedImage opens the store and finds ref in it (see FindImage).
 func (h *Host) storedImage(ref string) (*store.Store, *store.Image, error) {
 	st, err := h.OpenStore()
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := st.Get(ref)
+	img, err := findImage(st, ref)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, img, nil
+}
+
+// ErrAmbiguousImage is wrapped by the error of FindImage for a reference
+// that matches several stored images.
+var ErrAmbiguousImage = errors.New("ambiguous image reference")
+
+// FindImage finds the stored image ref names, without fetching anything:
+// an image ID or a unique prefix of one ("sha512-" may be left out), or a
+// name with optional version and labels (example.com/hello:1.0,os=linux).
+// A name must match exactly one stored image, except that version
+// "latest" means the newest of those that match; otherwise the error wraps
+// ErrAmbiguousImage and lists the candidates' IDs, so that the user can
+// name one. A name that matches nothing wraps store.ErrNotFound. Every
+// command that acts on a stored image (image rm, export, extract, render,
+// cat-manifest, verify) finds it here.
+func (h *Host) FindImage(ctx context.Context, ref string) (*store.Image, error) {
+	_, img, err := h.storedImage(ref)
+	return img, err
+}
+
+func findImage(st *store.Store, ref string) (*store.Image, error) {
+	if strings.HasPrefix(ref, aci.ImageIDPrefix) {
+		return st.Get(ref)
+	}
+	app, perr := discovery.ParseApp(ref)
+	if perr != nil {
+		if isHexPrefix(ref) {
+			return st.Get(ref)
+		}
+		return nil, fmt.Errorf("image %q is neither an image ID (sha512-…) nor an image name: %w", ref, perr)
+	}
+	imgs, err := st.List(pull.NameFilter(app))
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(imgs) == 1, len(imgs) > 1 && app.Labels["version"] == discovery.DefaultVersion:
+		return imgs[0], nil // List gives the newest first
+	case len(imgs) == 0:
+		// A bare hex string is an ID prefix with "sha512-" left out,
+		// unless an image is called so.
+		if isHexPrefix(ref) {
+			return st.Get(ref)
+		}
+		return nil, fmt.Errorf("image %s: %w (acirun image list shows the stored images; acirun fetch %s brings it in)", ref, store.ErrNotFound, ref)
+	}
+	cands := make([]string, len(imgs))
+	for i, img := range imgs {
+		cands[i] = img.ShortID() + " (" + DisplayName(img) + ")"
+	}
+	return nil, fmt.Errorf("image name %s matches %d stored images: %s; name one by its ID, or by a version or labels that only it has: %w",
+		ref, len(imgs), strings.Join(cands, ", "), ErrAmbiguousImage)
+}
+
+// isHexPrefix says whether s could be an image ID prefix without its
+// "sha512-".
+func isHexPrefix(s string) bool {
+	_, err := aci.ParsePartialImageID(aci.ImageIDPrefix + s)
+	return err == nil && !strings.HasSuffix(s, "...")
+}
+
+// DisplayName is an image's name with its version, as the image commands
+// show it: example.com/hello:1.0.
+func DisplayName(img *store.Image) string {
+	for _, l := range img.Labels {
+		if l.Name == "version" {
+			return img.Name + ":" + l.Value
+		}
+	}
+	return img.Name
 }
 
 // InUseImages is the set of image IDs that prepared or running pods use,
@@ -156,23 +231,120 @@ func writeFileAtomic(path string, overwrite bool, write func(io.Writer) error) e
 	return err
 }
 
-// ExtractImage copies the image's own rootfs into the new directory dir.
-func (h *Host) ExtractImage(ctx context.Context, ref, dir string) error {
-	st, img, err := h.storedImage(ref)
-	if err != nil {
-		return err
-	}
-	return st.ExtractTo(ctx, img.ID, dir)
+// TreeOptions say what ExtractImage and RenderImage write into their
+// directory and whether they may replace one (rkt's flags of the same
+// names).
+type TreeOptions struct {
+	// RootfsOnly writes the rootfs' contents into the directory, without
+	// the manifest beside them.
+	RootfsOnly bool
+	// Overwrite replaces an existing, non-empty directory.
+	Overwrite bool
 }
 
-// RenderImage copies the image's rendered tree (manifest and rootfs with
-// the dependencies and the whitelist applied) into the new directory dir.
-func (h *Host) RenderImage(ctx context.Context, ref, dir string) error {
+// ExtractImage writes the image's own files (no dependencies, no
+// whitelist), as its ACI holds them, into dir: dir/manifest and
+// dir/rootfs/, or with RootfsOnly the rootfs' contents. dir appears only
+// when complete (see writeDirAtomic).
+func (h *Host) ExtractImage(ctx context.Context, ref, dir string, opts TreeOptions) error {
 	st, img, err := h.storedImage(ref)
 	if err != nil {
 		return err
 	}
-	return st.RenderTo(ctx, img.ID, dir)
+	return writeDirAtomic(dir, opts.Overwrite, func(out string) error {
+		if opts.RootfsOnly {
+			return st.ExtractTo(ctx, img.ID, out)
+		}
+		if err := os.Mkdir(out, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, "manifest"), img.Manifest, 0o644); err != nil {
+			return err
+		}
+		return st.ExtractTo(ctx, img.ID, filepath.Join(out, "rootfs"))
+	})
+}
+
+// RenderImage writes the image's rendered tree (the rootfs with the
+// dependencies and the whitelist applied, as a pod sees it) into dir:
+// dir/manifest and dir/rootfs/, or with RootfsOnly the rootfs' contents.
+// dir appears only when complete (see writeDirAtomic).
+func (h *Host) RenderImage(ctx context.Context, ref, dir string, opts TreeOptions) error {
+	st, img, err := h.storedImage(ref)
+	if err != nil {
+		return err
+	}
+	return writeDirAtomic(dir, opts.Overwrite, func(out string) error {
+		if !opts.RootfsOnly {
+			return st.RenderTo(ctx, img.ID, out)
+		}
+		whole := out + ".whole"
+		if err := st.RenderTo(ctx, img.ID, whole); err != nil {
+			return err
+		}
+		return os.Rename(filepath.Join(whole, "rootfs"), out)
+	})
+}
+
+// writeDirAtomic makes the directory dir with fill, which is given a path
+// that does not exist yet, in a hidden temporary directory beside dir, and
+// puts it in place only when fill succeeded, so that a failure leaves no
+// partial tree. dir may exist if it is an empty directory; a non-empty one
+// is an error unless overwrite, and is then swapped for the new tree in one
+// step (renameat2 RENAME_EXCHANGE) and removed.
+func writeDirAtomic(dir string, overwrite bool, fill func(out string) error) error {
+	notEmpty := fmt.Errorf("%s exists and is not empty (use --overwrite to replace it, or name a new directory)", dir)
+	state := func() (exists, empty bool, err error) {
+		fi, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, false, nil
+		}
+		if err != nil {
+			return false, false, err
+		}
+		if !fi.IsDir() {
+			return true, false, fmt.Errorf("%s exists and is not a directory", dir)
+		}
+		ents, err := os.ReadDir(dir)
+		return true, len(ents) == 0, err
+	}
+	if exists, empty, err := state(); err != nil {
+		return err
+	} else if exists && !empty && !overwrite {
+		return notEmpty // before doing the work
+	}
+	work, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	defer os.RemoveAll(work) // the new tree on failure; the old one after a swap
+	out := filepath.Join(work, "tree")
+	if err := fill(out); err != nil {
+		return err
+	}
+	exists, empty, err := state()
+	switch {
+	case err != nil:
+		return err
+	case !exists || empty:
+		// rename(2) replaces an empty directory, and fails if it is
+		// not empty any more.
+		err = unix.Rename(out, dir) // os.Rename refuses any directory
+		if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+			if !overwrite {
+				return notEmpty
+			}
+			err = unix.Renameat2(unix.AT_FDCWD, out, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
+		}
+	case !overwrite:
+		return notEmpty
+	default:
+		err = unix.Renameat2(unix.AT_FDCWD, out, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
+	}
+	if err != nil {
+		return fmt.Errorf("put %s in place: %w", dir, err)
+	}
+	return nil
 }
 
 // VerifyResult is the verdict on one image's rendered tree.
@@ -207,7 +379,7 @@ func (h *Host) VerifyImages(ctx context.Context, refs []string, repair bool) ([]
 		}
 	}
 	for _, ref := range refs {
-		img, err := st.Get(ref)
+		img, err := findImage(st, ref)
 		if err != nil {
 			return nil, err
 		}

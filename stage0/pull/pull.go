@@ -311,23 +311,31 @@ func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID str
 
 // storedByName finds the newest stored image with app's name and labels.
 func (p *Puller) storedByName(app discovery.App) *store.Image {
-	var labels []aci.Label
+	f := NameFilter(app)
+	img, err := p.Store.GetByName(f.Name, f.Labels)
+	if err != nil {
+		return nil
+	}
+	return img
+}
+
+// NameFilter is the store filter for the images an image name stands for:
+// its name and its labels, in a stable order. Version "latest" is not a
+// label to match but the newest of them, as in discovery, so it is left out.
+func NameFilter(app discovery.App) store.Filter {
 	keys := make([]string, 0, len(app.Labels))
 	for k := range app.Labels {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	f := store.Filter{Name: app.Name}
 	for _, k := range keys {
 		if k == "version" && app.Labels[k] == discovery.DefaultVersion {
-			continue // "latest" is the newest, not a label to match
+			continue
 		}
-		labels = append(labels, aci.Label{Name: aci.ACIdentifier(k), Value: app.Labels[k]})
+		f.Labels = append(f.Labels, aci.Label{Name: aci.ACIdentifier(k), Value: app.Labels[k]})
 	}
-	img, err := p.Store.GetByName(app.Name, labels)
-	if err != nil {
-		return nil
-	}
-	return img
+	return f
 }
 
 // fetchSpec is one image download.

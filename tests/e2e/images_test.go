@@ -81,16 +81,24 @@ func TestImageCommands(t *testing.T) {
 		t.Errorf("image cat-manifest of the export:\n%s", r.stdout)
 	}
 
-	// extract (the image's own rootfs) and render (manifest + rootfs/) into
-	// new directories; a non-empty directory is refused and left alone.
+	// extract (the image's own manifest and rootfs/, or with --rootfs-only
+	// the rootfs' contents) and render (manifest + rootfs/) into new
+	// directories; a non-empty directory is refused and left alone.
 	app := mustRead(t, e.testapp)
 	ext := filepath.Join(h.dir, "extract")
 	h.ok("image", "extract", idA, ext)
-	if got := mustRead(t, filepath.Join(ext, "etc", "a.conf")); string(got) != "a\n" {
-		t.Errorf("extract: etc/a.conf = %q", got)
+	if got := mustRead(t, filepath.Join(ext, "rootfs", "etc", "a.conf")); string(got) != "a\n" {
+		t.Errorf("extract: rootfs/etc/a.conf = %q", got)
 	}
+	if m := mustRead(t, filepath.Join(ext, "manifest")); !strings.Contains(string(m), "example.com/a") {
+		t.Errorf("extract: manifest %s", m)
+	}
+	h.ok("image", "extract", "--rootfs-only", "--overwrite", "example.com/a", ext)
 	if got := mustRead(t, filepath.Join(ext, testimage.AppPath)); !bytes.Equal(got, app) {
-		t.Errorf("extract: %s differs from testapp", testimage.AppPath)
+		t.Errorf("extract --rootfs-only: %s differs from testapp", testimage.AppPath)
+	}
+	if _, err := os.Stat(filepath.Join(ext, "manifest")); !os.IsNotExist(err) {
+		t.Errorf("extract --rootfs-only --overwrite left the manifest of the first extract: %v", err)
 	}
 	ren := filepath.Join(h.dir, "render")
 	h.ok("image", "render", idA, ren)
