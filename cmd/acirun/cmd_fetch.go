@@ -46,10 +46,11 @@ func cmdFetch() *command {
 	var (
 		ff   fetchFlags
 		full bool
+		sig  string
 	)
 	return &command{
 		name:    "fetch",
-		usage:   "fetch [--insecure-options=…] [--pull-policy=new|update|never] [--full] IMAGE...",
+		usage:   "fetch [--insecure-options=…] [--pull-policy=new|update|never] [--full] [--signature=FILE] IMAGE...",
 		summary: "Fetch images into the store, checking their signatures",
 		help: `IMAGE is a local file (signature FILE.asc beside it), an http(s) URL (signature at
 URL.asc), an image name with optional version and labels resolved by appc discovery
@@ -58,16 +59,27 @@ URL.asc), an image name with optional version and labels resolved by appc discov
 The image is verified against the keys trusted for its name's prefix (see "acirun
 trust"), hashed, and extracted in one pass; it appears in the store only if all of
 it checks out. Dependencies are fetched the same way and the rendered tree is
-composed now, so that running it later costs no extraction. Prints the image ID.`,
+composed now, so that running it later costs no extraction. Prints the image ID.
+
+--signature=FILE checks the one IMAGE named against the detached signature in FILE
+instead of the one beside it or discovered with it. It applies to an image that is
+fetched: not to an image ID, nor to a name the store already has under
+--pull-policy=new (that image was checked when it came in).`,
 		flags: func(fs *flag.FlagSet) {
 			ff.register(fs)
 			fs.BoolVar(&full, "full", false, "print the whole image ID")
+			fs.StringVar(&sig, "signature", "", "check the image against the detached signature in this `FILE` (one IMAGE only)")
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			if len(args) == 0 {
 				return usagef("fetch needs at least one IMAGE")
 			}
-			imgs, err := c.host().Fetch(ctx, ff.options(c), args...)
+			if sig != "" && len(args) > 1 {
+				return usagef("--signature is the signature of one image, and %d are named: fetch them one at a time", len(args))
+			}
+			opts := ff.options(c)
+			opts.Signature = sig
+			imgs, err := c.host().Fetch(ctx, opts, args...)
 			for _, img := range imgs {
 				fmt.Fprintln(c.Stdout, imageID(img, full))
 			}

@@ -101,6 +101,10 @@ type FetchOptions struct {
 	Policy fetch.PullPolicy
 	// Progress is told of every download; nil reports none.
 	Progress fetch.Progress
+	// Signature, if set, is a file holding the detached signature of the
+	// one image fetched, in place of the one beside it or discovered with
+	// it (pull.Puller.PullSigned; rkt's fetch --signature).
+	Signature string
 }
 
 // fetcher builds the HTTP side with the per-host credentials of auth.d,

@@ -23,15 +23,24 @@ import (
 // Fetch brings each image reference into the store (a file, an http(s)
 // URL, a name found by discovery, or a stored image ID), verified and
 // rendered, and returns the images in order. On an error it returns the
-// images fetched before it.
+// images fetched before it. A signature file (opts.Signature) is for one
+// image only.
 func (h *Host) Fetch(ctx context.Context, opts FetchOptions, refs ...string) ([]*store.Image, error) {
+	if opts.Signature != "" && len(refs) != 1 {
+		return nil, fmt.Errorf("a signature file is for one image, and %d are named", len(refs))
+	}
 	p, err := h.Puller(opts)
 	if err != nil {
 		return nil, err
 	}
 	var imgs []*store.Image
 	for _, ref := range refs {
-		img, err := p.Pull(ctx, ref)
+		var img *store.Image
+		if opts.Signature != "" {
+			img, err = p.PullSigned(ctx, ref, opts.Signature)
+		} else {
+			img, err = p.Pull(ctx, ref)
+		}
 		if err != nil {
 			return imgs, err
 		}

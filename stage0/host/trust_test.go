@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,12 +11,21 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/trust"
 )
 
 // writeKey makes a new OpenPGP key and writes its public half, as
 // `gpg --export` would, to a file.
 func writeKey(t *testing.T, name string) string {
+	t.Helper()
+	_, path := newKey(t, name)
+	return path
+}
+
+// newKey makes a new OpenPGP key, writes its public half to a file, and
+// returns both.
+func newKey(t *testing.T, name string) (*openpgp.Entity, string) {
 	t.Helper()
 	e, err := openpgp.NewEntity(name, "", name+"@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
@@ -30,7 +40,7 @@ func writeKey(t *testing.T, name string) string {
 	if err := e.Serialize(f); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return e, path
 }
 
 // TestTrustKeys: keys are added for the prefix only when the review
@@ -94,5 +104,67 @@ func TestTrustKeysRefusesBadOptions(t *testing.T) {
 	}
 	if keys, _ := h.TrustedKeys(context.Background()); len(keys) != 0 {
 		t.Errorf("refused calls left keys: %+v", keys)
+	}
+}
+
+// TestFetchSignatureFile: a signature file given for the fetch is checked
+// in place of FILE.asc; a wrong one, a second image, an image ID or
+// --insecure-options=image with it are refused, and nothing is stored.
+func TestFetchSignatureFile(t *testing.T) {
+	ctx := context.Background()
+	h := newHost(t)
+	e, pub := newKey(t, "signer")
+	if _, err := h.TrustKeys(ctx, TrustOptions{Prefix: "example.com", Sources: []string{pub},
+		Review: func(*trust.KeyInfo, string) (bool, error) { return true, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	img := buildACI(t, dir, "example.com/hello", "")
+	other := buildACI(t, dir, "example.com/other", "")
+	sign := func(file string) string {
+		in, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		sig := filepath.Join(t.TempDir(), "detached.sig")
+		out, err := os.Create(sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		if err := openpgp.ArmoredDetachSign(out, e, in, nil); err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+	good, wrong := sign(img), sign(other)
+
+	for _, tc := range []struct {
+		name string
+		opts FetchOptions
+		refs []string
+		err  string
+	}{
+		{"no signature beside it", FetchOptions{}, []string{img}, img + ".asc does not exist"},
+		{"the signature of another image", FetchOptions{Signature: wrong}, []string{img}, "signature does not match the image"},
+		{"a missing signature file", FetchOptions{Signature: good + ".missing"}, []string{img}, good + ".missing does not exist"},
+		{"two images", FetchOptions{Signature: good}, []string{img, other}, "one image"},
+		{"with --insecure-options=image", FetchOptions{Signature: good, Insecure: fetch.InsecureImage}, []string{img}, "contradict"},
+		{"an image ID", FetchOptions{Signature: good}, []string{"sha512-0123"}, "not to an image ID"},
+	} {
+		if _, err := h.Fetch(ctx, tc.opts, tc.refs...); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.err)
+		}
+	}
+	if imgs, _ := h.Images(ctx); len(imgs) != 0 {
+		t.Fatalf("refused fetches stored %d images", len(imgs))
+	}
+	imgs, err := h.Fetch(ctx, FetchOptions{Signature: good}, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.ToUpper(hex.EncodeToString(e.PrimaryKey.Fingerprint)); !strings.EqualFold(imgs[0].Origin.Signer, want) {
+		t.Errorf("signer %q, want %s", imgs[0].Origin.Signer, want)
 	}
 }

@@ -95,21 +95,46 @@ func Classify(ref string) Kind {
 
 // Pull resolves ref per the policy and returns the stored, rendered image.
 func (p *Puller) Pull(ctx context.Context, ref string) (*store.Image, error) {
+	return p.pull(ctx, ref, "")
+}
+
+// PullSigned is Pull with the detached signature in the file sigFile in
+// place of the one beside the image (FILE.asc, URL.asc) or found by
+// discovery (rkt's fetch --signature). It checks the image that is
+// fetched, not its dependencies, and not an image the policy takes from
+// the store without fetching (it was checked when it came in); an image ID
+// is refused, since nothing is fetched for it.
+func (p *Puller) PullSigned(ctx context.Context, ref, sigFile string) (*store.Image, error) {
+	if sigFile == "" {
+		return nil, fmt.Errorf("image %s: empty signature file name", ref)
+	}
+	if Classify(ref) == KindID {
+		return nil, fmt.Errorf("image %s: a signature file applies to an image that is fetched (a file, URL or name), not to an image ID already in the store", ref)
+	}
+	if p.Insecure.Has(fetch.InsecureImage) {
+		return nil, fmt.Errorf("image %s: a signature file and --insecure-options=image contradict each other: drop one", ref)
+	}
+	return p.pull(ctx, ref, sigFile)
+}
+
+// pull is Pull, with sigFile ("" for none) in place of the image's own
+// signature.
+func (p *Puller) pull(ctx context.Context, ref, sigFile string) (*store.Image, error) {
 	start := time.Now()
 	var img *store.Image
 	var err error
 	switch Classify(ref) {
 	case KindURL:
-		img, err = p.pullURL(ctx, ref)
+		img, err = p.pullURL(ctx, ref, sigFile)
 	case KindFile:
-		img, err = p.pullFile(ctx, strings.TrimPrefix(ref, "file://"))
+		img, err = p.pullFile(ctx, strings.TrimPrefix(ref, "file://"), sigFile)
 	case KindID:
 		img, err = p.Store.Get(ref)
 	default:
 		var app discovery.App
 		app, err = discovery.ParseApp(ref)
 		if err == nil {
-			img, err = p.pullName(ctx, app, "")
+			img, err = p.pullName(ctx, app, "", sigFile)
 		}
 	}
 	if err != nil {
@@ -165,7 +190,7 @@ func (p *Puller) resolveDependency(ctx context.Context, dep aci.Dependency) (str
 	for _, l := range dep.Labels {
 		app.Labels[string(l.Name)] = l.Value
 	}
-	img, err := p.pullName(ctx, app, want)
+	img, err := p.pullName(ctx, app, want, "")
 	if err != nil {
 		return "", fmt.Errorf("dependency %s: %w", app, err)
 	}
@@ -175,8 +200,9 @@ func (p *Puller) resolveDependency(ctx context.Context, dep aci.Dependency) (str
 	return img.ID, nil
 }
 
-// pullFile imports a local ACI file; its signature is FILE.asc.
-func (p *Puller) pullFile(ctx context.Context, path string) (*store.Image, error) {
+// pullFile imports a local ACI file; its signature is sigFile, or
+// FILE.asc if that is "".
+func (p *Puller) pullFile(ctx context.Context, path, sigFile string) (*store.Image, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
@@ -193,7 +219,10 @@ func (p *Puller) pullFile(ctx context.Context, path string) (*store.Image, error
 	}
 	var sig []byte
 	if !p.skipSignatures(path) {
-		sig, err = readSignatureFile(abs + ".asc")
+		if sigFile == "" {
+			sigFile = abs + ".asc"
+		}
+		sig, err = readSignatureFile(sigFile)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", path, err)
 		}
@@ -234,8 +263,9 @@ func (p *Puller) skipSignatures(what string) bool {
 	return true
 }
 
-// pullURL fetches an ACI from an http(s) URL; its signature is URL.asc.
-func (p *Puller) pullURL(ctx context.Context, rawURL string) (*store.Image, error) {
+// pullURL fetches an ACI from an http(s) URL; its signature is the file
+// sigFile, or URL.asc if that is "".
+func (p *Puller) pullURL(ctx context.Context, rawURL, sigFile string) (*store.Image, error) {
 	since := time.Now()
 	stored := p.storedByURL(rawURL)
 	switch {
@@ -247,7 +277,7 @@ func (p *Puller) pullURL(ctx context.Context, rawURL string) (*store.Image, erro
 	case p.Policy == fetch.PullNew && stored != nil:
 		return stored, nil
 	}
-	return p.download(ctx, fetchSpec{aciURL: rawURL, sigURL: rawURL + ".asc", stored: stored, since: since})
+	return p.download(ctx, fetchSpec{aciURL: rawURL, sigURL: rawURL + ".asc", sigFile: sigFile, stored: stored, since: since})
 }
 
 // storedByURL returns the stored image most recently fetched from rawURL.
@@ -269,8 +299,9 @@ func (p *Puller) storedByURL(rawURL string) *store.Image {
 	return best
 }
 
-// pullName resolves an image name by the store and by discovery.
-func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID string) (*store.Image, error) {
+// pullName resolves an image name by the store and by discovery; the
+// signature is the discovered one, or the file sigFile if not "".
+func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID, sigFile string) (*store.Image, error) {
 	since := time.Now()
 	stored := p.storedByName(app)
 	switch {
@@ -294,7 +325,7 @@ func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID str
 	}
 	var errs []error
 	for _, ep := range eps {
-		img, err := p.download(ctx, fetchSpec{aciURL: ep.ACI, sigURL: ep.Sig, app: &app, expectedID: expectedID, stored: stored, since: since})
+		img, err := p.download(ctx, fetchSpec{aciURL: ep.ACI, sigURL: ep.Sig, sigFile: sigFile, app: &app, expectedID: expectedID, stored: stored, since: since})
 		if err == nil {
 			return img, nil
 		}
@@ -341,6 +372,8 @@ func NameFilter(app discovery.App) store.Filter {
 // fetchSpec is one image download.
 type fetchSpec struct {
 	aciURL, sigURL string
+	// sigFile, if set, is read instead of fetching sigURL.
+	sigFile string
 	// app is what discovery was asked for; the manifest must match it.
 	app        *discovery.App
 	expectedID string
@@ -381,7 +414,11 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 	}
 	var sig []byte
 	if !p.skipSignatures(fs.aciURL) {
-		sig, err = p.fetchSignature(ctx, fs.sigURL)
+		if fs.sigFile != "" {
+			sig, err = readSignatureFile(fs.sigFile)
+		} else {
+			sig, err = p.fetchSignature(ctx, fs.sigURL)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", fs.aciURL, err)
 		}
