@@ -57,7 +57,7 @@ func execApp(o *appOptions) error {
 			return fmt.Errorf("join cgroup %s: %w", cg, err)
 		}
 	}
-	root := filepath.Join(o.podDir, "apps", app.name, "rootfs")
+	root := filepath.Join(podcontract.AppDir(o.podDir, app.name), podcontract.AppRootfsDir)
 	if err := enterRoot(root); err != nil {
 		return err
 	}

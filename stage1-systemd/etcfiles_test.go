@@ -1,9 +1,7 @@
 package stage1
 
 import (
-	"encoding/json"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
@@ -78,25 +76,6 @@ func TestResolvConf(t *testing.T) {
 	want := "# written by acirun stage1\nsearch example.com corp\nnameserver 10.0.0.53\nnameserver ::1\n"
 	if got != want {
 		t.Errorf("resolvConf = %q, want %q", got, want)
-	}
-}
-
-func TestWriteExit(t *testing.T) {
-	p := t.TempDir() + "/exit.json"
-	apps := []appExit{{Name: "a", ExitCode: 0}, {Name: "b\"\\\x01é", ExitCode: 137, Signal: "SIGKILL"}}
-	if err := writeExit(p, 137, apps); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got exitFile
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatalf("exit.json %s: %v", b, err)
-	}
-	if got.ExitCode != 137 || len(got.Apps) != 2 || got.Apps[1].Signal != "SIGKILL" || got.Apps[0].Name != "a" {
-		t.Errorf("exit.json round trip: %+v", got)
 	}
 }
 

@@ -43,13 +43,14 @@ func initMain(args []string) int {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 			return exitCodeFailure
 		}
-		var metadataURL string
-		if p.addr, p.gateway, metadataURL, err = parseGo(msg); err != nil {
+		m, err := podcontract.ParseGoMessage(msg)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 			return exitCodeFailure
 		}
-		if o.metadataURL == "" {
-			o.metadataURL = metadataURL
+		p.addr, p.gateway = m.Addr, m.Gateway
+		if o.MetadataURL == "" {
+			o.MetadataURL = m.MetadataURL
 		}
 		p.control = o.controlFd
 	}
@@ -85,52 +86,22 @@ type pod struct {
 }
 
 // awaitGo waits for `stage1 run` to send its go message on the control
-// socket, and returns it.
-func awaitGo(fd int) (string, error) {
-	b := make([]byte, 512)
+// socket (podcontract.GoMessage), and returns it.
+func awaitGo(fd int) ([]byte, error) {
+	b := make([]byte, podcontract.MaxControlMessage)
 	for {
 		n, err := unix.Read(fd, b)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("control socket: %w", err)
+			return nil, fmt.Errorf("control socket: %w", err)
 		}
-		if n < 1 || b[0] != ctlGo {
-			return "", errors.New("control socket: stage1 run went away before the pod started")
+		if n < 1 {
+			return nil, errors.New("control socket: stage1 run went away before the pod started")
 		}
-		return string(b[:n]), nil
+		return b[:n], nil
 	}
-}
-
-// parseGo reads the go message: "g", then on a pod network the pod's
-// address and gateway (addr=, gateway=), and the metadata service's URL
-// (metadata=) if `stage1 run` serves one.
-func parseGo(msg string) (addr, gateway netip.Addr, metadataURL string, err error) {
-	f := strings.Fields(msg)
-	if len(f) == 0 || f[0] != string(ctlGo) {
-		return addr, gateway, "", fmt.Errorf("control socket: bad go message %q", msg)
-	}
-	for _, kv := range f[1:] {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "addr":
-			addr, err = netip.ParseAddr(v)
-		case "gateway":
-			gateway, err = netip.ParseAddr(v)
-		case "metadata":
-			metadataURL = v
-		default:
-			err = fmt.Errorf("unknown field %q", k)
-		}
-		if err != nil {
-			return netip.Addr{}, netip.Addr{}, "", fmt.Errorf("control socket: go message %q: %w", msg, err)
-		}
-	}
-	if addr.IsValid() != gateway.IsValid() {
-		return netip.Addr{}, netip.Addr{}, "", fmt.Errorf("control socket: go message %q: an address without a gateway", msg)
-	}
-	return addr, gateway, metadataURL, nil
 }
 
 // listenNotify binds the abstract socket on which app i sends its
@@ -179,7 +150,7 @@ func (p *pod) startedAll() {
 			return
 		}
 	}
-	if _, err := unix.Write(p.control, []byte{ctlReady}); err != nil {
+	if _, err := unix.Write(p.control, []byte{podcontract.ControlReady}); err != nil {
 		p.debugf("control socket: %v", err)
 	}
 	unix.Close(p.control)
@@ -196,7 +167,7 @@ type appRun struct {
 	started  bool // main was started
 	running  bool // main is running
 	done     bool // main and post-stop are over (or will never run)
-	exit     appExit
+	exit     podcontract.AppExit
 	exited   bool
 	handlers int   // event handlers running
 	listen   []int // socket-activated fds for main, closed once it started
@@ -216,7 +187,7 @@ func (p *pod) logf(format string, args ...any) {
 }
 
 func (p *pod) debugf(format string, args ...any) {
-	if p.o.debug {
+	if p.o.Debug {
 		p.logf(format, args...)
 	}
 }
@@ -233,7 +204,7 @@ func (p *pod) setup() error {
 	if err != nil {
 		return err
 	}
-	hostname := o.hostname
+	hostname := o.Hostname
 	if hostname == "" {
 		u := spec.uuid
 		if len(u) > 8 {
@@ -244,7 +215,7 @@ func (p *pod) setup() error {
 	if err := unix.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("set hostname %q: %w", hostname, err)
 	}
-	if o.net != "host" {
+	if o.Net != "host" {
 		lo, err := netlink.LinkByName("lo")
 		if err == nil {
 			err = netlink.LinkSetUp(lo)
@@ -253,7 +224,7 @@ func (p *pod) setup() error {
 			return fmt.Errorf("bring up loopback: %w", err)
 		}
 	}
-	if o.net == "default" {
+	if o.Net == "default" {
 		if !p.addr.IsValid() {
 			return errors.New("pod network: stage1 run gave no address")
 		}
@@ -263,7 +234,7 @@ func (p *pod) setup() error {
 		p.debugf("network: %s on %s, gateway %s", p.addr, netns.PodInterface, p.gateway)
 	}
 	// The pod's sysctls, in its namespaces, before any app can run.
-	if err := checkSysctlNet(spec.sysctls, o.net); err != nil {
+	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {
 		return err
 	}
 	if err := writeSysctls(spec.sysctls); err != nil {
@@ -288,7 +259,7 @@ func (p *pod) setup() error {
 	}
 	cm, cgErr := findCgroups()
 	for i, a := range spec.apps {
-		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: appExit{Name: a.name}, listen: listen[i]}
+		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i]}
 		p.apps = append(p.apps, r)
 		notify, err := imageSupportsNotify(filepath.Join(a.imageDir, "manifest"))
 		if err != nil {
@@ -374,11 +345,11 @@ func (p *pod) supervise() int {
 	if p.codeSet {
 		code = p.code
 	}
-	exits := make([]appExit, 0, len(p.apps))
+	exits := make([]podcontract.AppExit, 0, len(p.apps))
 	for _, r := range p.apps {
 		exits = append(exits, r.exit)
 	}
-	if err := writeExit(filepath.Join(o.podDir, "exit.json"), code, exits); err != nil {
+	if err := podcontract.WriteExit(o.podDir, &podcontract.Exit{ExitCode: code, Apps: exits}); err != nil {
 		p.logf("%v", err)
 	}
 	return code
@@ -400,7 +371,7 @@ func (p *pod) reportIsolators(a *appSpec) error {
 	}
 	if names != nil {
 		asked := decideCaps(iso.capsRetain, iso.capsRemove, true).set
-		d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.insecure.Has(podcontract.InsecureCapabilities))
+		d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.Insecure.Has(podcontract.InsecureCapabilities))
 		if iso.capsBound != nil {
 			d.set &= *iso.capsBound
 		}
@@ -418,7 +389,7 @@ func (p *pod) reportIsolators(a *appSpec) error {
 		}
 		p.logf("app %s: isolator %s: %s: bounding set %s%s", a.name, strings.Join(names, " + "), verdict, d.set, detail)
 	}
-	plan, err := planSeccomp(iso.seccomp, p.o.insecure.Has(podcontract.InsecureSeccomp))
+	plan, err := planSeccomp(iso.seccomp, p.o.Insecure.Has(podcontract.InsecureSeccomp))
 	if err != nil {
 		return err
 	}
@@ -467,19 +438,19 @@ func (p *pod) reportSysctls(sysctls []sysctlSetting) {
 // start starts one phase of an app as a child of PID 1.
 func (p *pod) start(r *appRun, phase string) {
 	argv := []string{"acirun", "stage1", "app", "--phase=" + phase}
-	if run := p.o.insecure & podcontract.InsecureAllRun; run != 0 {
+	if run := p.o.Insecure & podcontract.InsecureAllRun; run != 0 {
 		argv = append(argv, "--insecure-options="+run.String())
 	}
 	for _, cg := range r.cgroups {
 		argv = append(argv, "--cgroup="+cg)
 	}
-	if p.o.metadataURL != "" {
-		argv = append(argv, "--metadata-url="+p.o.metadataURL)
+	if p.o.MetadataURL != "" {
+		argv = append(argv, "--metadata-url="+p.o.MetadataURL)
 	}
 	if r.notifySocket != "" {
 		argv = append(argv, "--notify-socket="+r.notifySocket)
 	}
-	if p.o.debug {
+	if p.o.Debug {
 		argv = append(argv, "--debug")
 	}
 	files := []uintptr{0, 1, 2}
@@ -616,7 +587,7 @@ func (p *pod) stop(sig unix.Signal) {
 			r.done = true
 		}
 	}
-	p.timer.Reset(p.o.stopTimeout)
+	p.timer.Reset(p.o.StopTimeout)
 }
 
 // escalate runs when the stop timeout expires: first the apps still running
@@ -627,11 +598,11 @@ func (p *pod) escalate() {
 	if p.killed == 1 {
 		for _, r := range p.apps {
 			if r.running {
-				p.logf("app %s: still running after %s: SIGKILL", r.name, p.o.stopTimeout)
+				p.logf("app %s: still running after %s: SIGKILL", r.name, p.o.StopTimeout)
 				_ = unix.Kill(r.mainPid, unix.SIGKILL)
 			}
 		}
-		p.timer.Reset(p.o.stopTimeout)
+		p.timer.Reset(p.o.StopTimeout)
 		return
 	}
 	p.logf("pod: handlers still running after the stop timeout: SIGKILL")

@@ -11,11 +11,12 @@ import (
 	"path/filepath"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // loadPodSpec reads and checks POD-DIR/pod.
 func loadPodSpec(podDir string) (*podSpec, error) {
-	p := filepath.Join(podDir, "pod")
+	p := filepath.Join(podDir, podcontract.ManifestFile)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read pod manifest: %w", err)
@@ -70,7 +71,7 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			suppGIDs: a.SupplementaryGIDs,
 			workDir:  a.WorkingDir(),
 			readOnly: ra.ReadOnlyRootFS,
-			imageDir: filepath.Join(podDir, "apps", name, "image"),
+			imageDir: filepath.Join(podcontract.AppDir(podDir, name), podcontract.AppImageLink),
 		}
 		for _, port := range a.Ports {
 			n := port.Count
@@ -195,7 +196,7 @@ func volumeFromManifest(v aci.Volume, podDir string) (*volumeSpec, error) {
 			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 		}
 		vs.mode, vs.uid, vs.gid = os.FileMode(mode), v.UID, v.GID
-		vs.source = filepath.Join(podDir, "volumes", string(v.Name))
+		vs.source = podcontract.VolumeDir(podDir, string(v.Name))
 	default:
 		return nil, fmt.Errorf("volume %s: unknown kind %q", v.Name, v.Kind)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // The metadata service of the appc spec (ace.md, "App Container Metadata
@@ -49,7 +50,7 @@ type appMeta struct {
 // newMetadataService loads what the pod's service serves from its
 // directory: the reified pod manifest and each app's image manifest.
 func newMetadataService(podDir, token string, key []byte) (*metadataService, error) {
-	raw, err := os.ReadFile(filepath.Join(podDir, "pod"))
+	raw, err := os.ReadFile(filepath.Join(podDir, podcontract.ManifestFile))
 	if err != nil {
 		return nil, fmt.Errorf("metadata service: %w", err)
 	}
@@ -68,7 +69,7 @@ func newMetadataService(podDir, token string, key []byte) (*metadataService, err
 	}
 	for _, ra := range pm.Apps {
 		name := string(ra.Name)
-		m, err := os.ReadFile(filepath.Join(podDir, "apps", name, "image", "manifest"))
+		m, err := os.ReadFile(filepath.Join(podcontract.AppDir(podDir, name), podcontract.AppImageLink, "manifest"))
 		if err != nil {
 			return nil, fmt.Errorf("metadata service: app %s: %w", name, err)
 		}

@@ -35,7 +35,7 @@ type metadataServer struct {
 // at a URL with a fresh token. Where the listener is depends on the pod's
 // network (metadataListener).
 func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*metadataServer, error) {
-	key, err := metadataKey(filepath.Join(o.runDir, "metadata", "hmac.key"))
+	key, err := metadataKey(filepath.Join(o.RunDir, "metadata", "hmac.key"))
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*meta
 	if err != nil {
 		return nil, err
 	}
-	ln, host, err := metadataListener(o.net, pn, pid)
+	ln, host, err := metadataListener(o.Net, pn, pid)
 	if err != nil {
 		return nil, fmt.Errorf("metadata service: %w", err)
 	}

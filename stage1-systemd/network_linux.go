@@ -2,7 +2,6 @@ package stage1
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/internal/flock"
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
 )
 
@@ -22,23 +22,6 @@ const networkTimeout = 30 * time.Second
 type podNetwork struct {
 	att *netns.Attachment
 	pub *netns.Publisher
-}
-
-// netFile is POD-DIR/net.json: the pod's network, for `acirun status`.
-type netFile struct {
-	Network       string    `json:"network"`
-	Interface     string    `json:"interface"`
-	IP            string    `json:"ip"`
-	Gateway       string    `json:"gateway"`
-	HostInterface string    `json:"hostInterface"`
-	Ports         []netPort `json:"ports"`
-}
-
-type netPort struct {
-	Name     string `json:"name"`
-	Protocol string `json:"protocol"`
-	Host     string `json:"host"`
-	Pod      string `json:"pod"`
 }
 
 // hostInterface names the host end of the pod's link: "ac-" and the first
@@ -78,11 +61,11 @@ func portMaps(ports []portSpec, pod netip.Addr) []netns.PortMap {
 // that could not be published on the host's loopback. On error nothing is
 // left behind.
 func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir string, pid int) (*podNetwork, []string, error) {
-	n := netns.Default(filepath.Join(o.runDir, "net"))
+	n := netns.Default(filepath.Join(o.RunDir, "net"))
 	// A lease's owner is a pod directory; it still needs its address while
 	// its stage1 holds the pod's lock.
 	alive := func(owner string) bool {
-		free, err := flock.Free(filepath.Join(owner, "lock"))
+		free, err := flock.Free(filepath.Join(owner, podcontract.LockFile))
 		return err != nil || !free
 	}
 	att, err := n.Attach(ctx, podDir, alive, hostInterface(spec.uuid), pid)
@@ -103,16 +86,12 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 		return nil, nil, err
 	}
 	pn := &podNetwork{att: att, pub: pub}
-	nf := netFile{Network: n.Name, Interface: netns.PodInterface, IP: att.Addr.String(), Gateway: att.Gateway.String(),
-		HostInterface: att.HostIface, Ports: []netPort{}}
+	nf := &podcontract.Network{Name: n.Name, Interface: netns.PodInterface, IP: att.Addr.String(), Gateway: att.Gateway.String(),
+		HostInterface: att.HostIface}
 	for _, m := range pub.Published() {
-		nf.Ports = append(nf.Ports, netPort{Name: m.Name, Protocol: m.Protocol, Host: m.Host.String(), Pod: m.Pod.String()})
+		nf.Ports = append(nf.Ports, podcontract.PublishedPort{Name: m.Name, Protocol: m.Protocol, Host: m.Host.String(), Pod: m.Pod.String()})
 	}
-	b, err := json.Marshal(nf)
-	if err == nil {
-		err = writeFileAtomic(filepath.Join(podDir, "net.json"), append(b, '\n'))
-	}
-	if err != nil {
+	if err := podcontract.WriteNetwork(podDir, nf); err != nil {
 		pn.close()
 		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}

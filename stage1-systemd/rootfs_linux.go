@@ -49,8 +49,8 @@ type appRoot struct {
 // asked for. Everything is mounted in the pod's mount namespace, which dies
 // with the pod, so nothing is left on the host however this ends.
 func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string, ...any)) (err error) {
-	appDir := filepath.Join(o.podDir, "apps", app.name)
-	r := &appRoot{path: filepath.Join(appDir, "rootfs"), fd: -1}
+	appDir := podcontract.AppDir(o.podDir, app.name)
+	r := &appRoot{path: filepath.Join(appDir, podcontract.AppRootfsDir), fd: -1}
 	if err := r.mountBase(o, appDir, filepath.Join(app.imageDir, "rootfs")); err != nil {
 		return fmt.Errorf("app %s: %w", app.name, err)
 	}
@@ -72,7 +72,7 @@ func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string
 	if err := r.mountVolumes(app, logf); err != nil {
 		return fmt.Errorf("app %s: %w", app.name, err)
 	}
-	if !o.insecure.Has(podcontract.InsecurePaths) {
+	if !o.Insecure.Has(podcontract.InsecurePaths) {
 		if err := r.maskPaths(); err != nil {
 			return fmt.Errorf("app %s: %w", app.name, err)
 		}
@@ -96,7 +96,7 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 	if err := unix.Fstat(lower, &st); err != nil {
 		return fmt.Errorf("stat %s: %w", lowerPath, err)
 	}
-	if o.noOverlay {
+	if o.NoOverlay {
 		if err := copyTree(lowerPath, r.path); err != nil {
 			return fmt.Errorf("copy %s: %w", lowerPath, err)
 		}
@@ -135,14 +135,14 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 	var hosts []byte
 	switch {
-	case o.hostsFromHost:
+	case o.HostsFromHost:
 		b, err := os.ReadFile("/etc/hosts")
 		if err != nil {
 			return fmt.Errorf("--hosts-entry=host: %w", err)
 		}
-		hosts = append(b, hostsFile(hostname, o.hostsEntry)...)
-	case len(o.hostsEntry) > 0:
-		hosts = hostsFile(hostname, o.hostsEntry)
+		hosts = append(b, hostsFile(hostname, o.HostsEntries)...)
+	case len(o.HostsEntries) > 0:
+		hosts = hostsFile(hostname, o.HostsEntries)
 	default:
 		// The spec asks not to modify an image's own /etc/hosts.
 		fd, err := openInRoot(r.fd, "/etc/hosts", unix.O_PATH|unix.O_NOFOLLOW, resolveContained)
@@ -163,7 +163,7 @@ func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 	}
 	var resolv []byte
 	switch {
-	case len(o.dns) == 0 && len(o.dnsSearch) == 0 && o.net == "default":
+	case len(o.DNS) == 0 && len(o.DNSSearch) == 0 && o.Net == "default":
 		// On its own network, a pod that asks for nothing resolves names
 		// as the host does, through servers it can reach.
 		host, err := os.ReadFile("/etc/resolv.conf")
@@ -171,15 +171,15 @@ func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 			upstream, _ := os.ReadFile("/run/systemd/resolve/resolv.conf")
 			resolv = podResolvConf(host, upstream)
 		}
-	case len(o.dns) == 1 && o.dns[0] == "none", len(o.dns) == 0 && len(o.dnsSearch) == 0:
-	case len(o.dns) == 1 && o.dns[0] == "host":
+	case len(o.DNS) == 1 && o.DNS[0] == "none", len(o.DNS) == 0 && len(o.DNSSearch) == 0:
+	case len(o.DNS) == 1 && o.DNS[0] == "host":
 		b, err := os.ReadFile("/etc/resolv.conf")
 		if err != nil {
 			return fmt.Errorf("--dns=host: %w", err)
 		}
 		resolv = b
 	default:
-		resolv = resolvConf(o.dns, o.dnsSearch)
+		resolv = resolvConf(o.DNS, o.DNSSearch)
 	}
 	if resolv != nil {
 		return writeFileInRoot(r.fd, "/etc/resolv.conf", resolv, 0o644)

@@ -40,31 +40,28 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, err
 	}
 	o.podDir = podDir
-	if o.insecure.Has(podcontract.InsecureCapabilities) {
+	if o.Insecure.Has(podcontract.InsecureCapabilities) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=capabilities: apps may get capabilities beyond the default bounding set")
 	}
-	if o.insecure.Has(podcontract.InsecurePaths) {
+	if o.Insecure.Has(podcontract.InsecurePaths) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=paths: /proc and /sys are neither masked nor read-only")
 	}
-	if o.insecure.Has(podcontract.InsecureSeccomp) {
+	if o.Insecure.Has(podcontract.InsecureSeccomp) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=seccomp: no default seccomp filter")
 	}
-	lock, err := os.OpenFile(filepath.Join(podDir, "lock"), os.O_RDWR, 0)
+	lock, err := podcontract.LockPod(podDir, true)
 	if err != nil {
 		return 0, fmt.Errorf("pod %s: %w", podDir, err)
 	}
+	if lock == nil {
+		return 0, fmt.Errorf("pod %s is locked: it is being prepared or is already running", podDir)
+	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if err == unix.EWOULDBLOCK {
-			return 0, fmt.Errorf("pod %s is locked: it is being prepared or is already running", podDir)
-		}
-		return 0, fmt.Errorf("lock pod %s: %w", podDir, err)
+	if _, err := os.Stat(filepath.Join(podDir, podcontract.PreparedFile)); err != nil {
+		return 0, fmt.Errorf("pod %s is not prepared (no %s)", podDir, podcontract.PreparedFile)
 	}
-	if _, err := os.Stat(filepath.Join(podDir, "prepared")); err != nil {
-		return 0, fmt.Errorf("pod %s is not prepared (no %s)", podDir, "prepared")
-	}
-	if _, err := os.Stat(filepath.Join(podDir, "exit.json")); err == nil {
-		return 0, fmt.Errorf("pod %s has already run (exit.json exists)", podDir)
+	if _, err := os.Stat(filepath.Join(podDir, podcontract.ExitFile)); err == nil {
+		return 0, fmt.Errorf("pod %s has already run (%s exists)", podDir, podcontract.ExitFile)
 	}
 	// Everything that can be checked before anything is started is checked
 	// here, so that bad input leaves nothing behind.
@@ -72,21 +69,21 @@ func runPod(o *podOptions, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := checkSysctlNet(spec.sysctls, o.net); err != nil {
+	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {
 		return 0, fmt.Errorf("pod %s: %w", podDir, err)
 	}
-	if !o.noOverlay {
-		if err := checkOverlaySupport(filepath.Join(podDir, "apps")); err != nil {
+	if !o.NoOverlay {
+		if err := checkOverlaySupport(filepath.Join(podDir, podcontract.AppsDir)); err != nil {
 			return 0, err
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(podDir, "pid"), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+	if err := writeFileAtomic(filepath.Join(podDir, podcontract.PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
 		return 0, err
 	}
 
 	exe, err := sealedExecutable()
 	if err != nil {
-		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, err
 	}
 	defer exe.Close()
@@ -99,14 +96,14 @@ func runPod(o *podOptions, args []string) (int, error) {
 	defer signal.Stop(sigs)
 
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if o.net != "host" {
+	if o.Net != "host" {
 		flags |= unix.CLONE_NEWNET
 	}
 	// PID 1 waits on its end of ctl until the pod is registered, and tells
 	// through it when the apps have started.
 	ctl, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, fmt.Errorf("pod control socket: %w", err)
 	}
 	argv := append([]string{"acirun", "stage1", "init", "--control-fd=3"}, args...)
@@ -123,17 +120,17 @@ func runPod(o *podOptions, args []string) (int, error) {
 	unix.Close(ctl[1])
 	if err != nil {
 		unix.Close(ctl[0])
-		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, fmt.Errorf("start pod init: %w", err)
 	}
 	exe.Close()
-	if err := writeFileAtomic(filepath.Join(podDir, "ppid1"), []byte(strconv.Itoa(pid)+"\n")); err != nil {
+	if err := writeFileAtomic(filepath.Join(podDir, podcontract.PPID1File), []byte(strconv.Itoa(pid)+"\n")); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
 	_ = unix.SetNonblock(ctl[0], true) // for the runtime's poller
 	control := os.NewFile(uintptr(ctl[0]), "pod control socket")
 	defer control.Close()
-	goMsg := []byte{ctlGo}
+	var goMsg podcontract.GoMessage
 	// What systemctl status says of a running pod.
 	status := "Running " + strconv.Itoa(len(spec.apps)) + " app(s)"
 	// abort ends a pod whose PID 1 waits for us and has started nothing:
@@ -141,11 +138,11 @@ func runPod(o *podOptions, args []string) (int, error) {
 	abort := func(err error) (int, error) {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		waitPid(pid)
-		_ = writeExit(filepath.Join(podDir, "exit.json"), exitCodeFailure, nil)
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
 	}
 	var network *podNetwork
-	if o.net == "default" {
+	if o.Net == "default" {
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		pn, warnings, err := attachNetwork(ctx, o, spec, podDir, pid)
 		cancel()
@@ -165,17 +162,17 @@ func runPod(o *podOptions, args []string) (int, error) {
 			debugf(o, "port %s", m)
 		}
 		status += " at " + pn.att.Addr.String()
-		goMsg = append(goMsg, " addr="+pn.att.Addr.String()+" gateway="+pn.att.Gateway.String()...)
+		goMsg.Addr, goMsg.Gateway = pn.att.Addr, pn.att.Gateway
 		network = pn
 	}
-	if o.metadataURL == "" {
+	if o.MetadataURL == "" {
 		ms, err := startMetadata(o, podDir, network, pid)
 		if err != nil {
 			return abort(err)
 		}
 		defer ms.Close()
 		debugf(o, "metadata service at %s", ms.URL)
-		goMsg = append(goMsg, " metadata="+ms.URL...)
+		goMsg.MetadataURL = ms.URL
 	}
 	var ifindices []int32
 	if network != nil {
@@ -192,13 +189,17 @@ func runPod(o *podOptions, args []string) (int, error) {
 	default:
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: machinectl will not show the pod\n", err)
 	}
+	msg, err := goMsg.Encode()
+	if err != nil {
+		return abort(err)
+	}
 	// PID 1 may go on; a PID 1 that already died finds nothing to read.
-	_, _ = control.Write(goMsg)
+	_, _ = control.Write(msg)
 	ready := make(chan bool, 1)
 	go func() {
-		b := make([]byte, 1)
+		b := make([]byte, podcontract.MaxControlMessage)
 		n, _ := control.Read(b)
-		ready <- n == 1 && b[0] == ctlReady
+		ready <- n == 1 && b[0] == podcontract.ControlReady
 	}()
 	readyC := ready
 	notifyf := func(state string) {
@@ -239,13 +240,12 @@ wait:
 	if cm, err := findCgroups(); err == nil {
 		cleanupErr = removePodCgroups(cm, filepath.Base(podDir))
 	}
-	exitPath := filepath.Join(podDir, "exit.json")
-	if _, err := os.Stat(exitPath); err != nil {
+	if _, err := os.Stat(filepath.Join(podDir, podcontract.ExitFile)); err != nil {
 		// init died before it could tell: record what we know.
 		if ws.Signaled() {
 			fmt.Fprintf(os.Stderr, "acirun stage1 run: pod init killed by %v\n", ws.Signal())
 		}
-		if err := writeExit(exitPath, code, nil); err != nil {
+		if err := podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: code}); err != nil {
 			return code, err
 		}
 	}
@@ -259,15 +259,9 @@ wait:
 // pod whose machined does not answer starts unregistered, with a warning.
 const machinedTimeout = 10 * time.Second
 
-// The bytes of the control socket between `stage1 run` and PID 1.
-const (
-	ctlGo    = 'g' // run to PID 1: go on, the pod is registered; then " addr=A gateway=G" on a pod network, " metadata=URL"
-	ctlReady = 'r' // PID 1 to run: every app's main process has started
-)
-
 // debugf prints a --debug line of `stage1 run`.
 func debugf(o *podOptions, format string, args ...any) {
-	if o.debug {
+	if o.Debug {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: "+format+"\n", args...)
 	}
 }
@@ -288,58 +282,6 @@ func statusCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
-}
-
-// exitFile is exit.json (docs/pod-layout.md).
-type exitFile struct {
-	ExitCode int       `json:"exitCode"`
-	Apps     []appExit `json:"apps"`
-}
-
-type appExit struct {
-	Name     string `json:"name"`
-	ExitCode int    `json:"exitCode"`
-	Signal   string `json:"signal"`
-}
-
-// writeExit writes exit.json. It is written by hand, not with encoding/json,
-// so that PID 1's second stage never pages in the reflection-based encoder.
-func writeExit(p string, code int, apps []appExit) error {
-	b := []byte(`{"exitCode":`)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, `,"apps":[`...)
-	for i, a := range apps {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"name":`...)
-		b = appendJSONString(b, a.Name)
-		b = append(b, `,"exitCode":`...)
-		b = strconv.AppendInt(b, int64(a.ExitCode), 10)
-		b = append(b, `,"signal":`...)
-		b = appendJSONString(b, a.Signal)
-		b = append(b, '}')
-	}
-	b = append(b, "]}\n"...)
-	return writeFileAtomic(p, b)
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20 || c >= 0x7f:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 // writeFileAtomic writes p for readers that must see either nothing or

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // The tests run real pods: the test binary is the acirun binary (TestMain
@@ -225,7 +227,7 @@ func copyFileT(t testing.TB, src, dst string, mode os.FileMode) {
 type podResult struct {
 	code           int
 	stdout, stderr string
-	exit           exitFile
+	exit           podcontract.Exit
 }
 
 // run runs `stage1 run FLAGS… POD-DIR` and waits for it.

@@ -69,16 +69,16 @@ func TestParsePodOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.net != "host" || len(o.dns) != 2 || o.dnsSearch[0] != "a.example" || len(o.hostsEntry) != 1 || !o.hostsFromHost ||
-		o.stopTimeout.Seconds() != 3 || !o.insecure.Has(podcontract.InsecurePaths) || o.insecure.Has(podcontract.InsecureSeccomp) || !o.noOverlay || o.podDir != "/pods/x" {
+	if o.Net != "host" || len(o.DNS) != 2 || o.DNSSearch[0] != "a.example" || len(o.HostsEntries) != 1 || !o.HostsFromHost ||
+		o.StopTimeout.Seconds() != 3 || !o.Insecure.Has(podcontract.InsecurePaths) || o.Insecure.Has(podcontract.InsecureSeccomp) || !o.NoOverlay || o.podDir != "/pods/x" {
 		t.Errorf("parsed %+v", o)
 	}
 	// The defaults: the default network, its leases in /run/acirun/net;
 	// only init has a control socket.
-	if o, err := parsePodOptions("run", []string{"p"}, os.Stderr); err != nil || o.net != "default" || o.runDir != "/run/acirun" || o.controlFd != -1 {
+	if o, err := parsePodOptions("run", []string{"p"}, os.Stderr); err != nil || o.Net != "default" || o.RunDir != "/run/acirun" || o.controlFd != -1 {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
-	if o, err := parsePodOptions("init", []string{"--control-fd=3", "--run-dir=/r", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.runDir != "/r" {
+	if o, err := parsePodOptions("init", []string{"--control-fd=3", "--run-dir=/r", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.RunDir != "/r" {
 		t.Errorf("init flags: %+v, %v", o, err)
 	}
 	// What stage0 accepts and writes into stage1-args.json.
@@ -189,9 +189,9 @@ func FuzzPodOptions(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out := string(hostsFile(o.hostname, o.hostsEntry)) + string(resolvConf(o.dns, o.dnsSearch))
-		lines := 3 + len(o.hostsEntry) + 1 + len(o.dns)
-		if len(o.dnsSearch) > 0 {
+		out := string(hostsFile(o.Hostname, o.HostsEntries)) + string(resolvConf(o.DNS, o.DNSSearch))
+		lines := 3 + len(o.HostsEntries) + 1 + len(o.DNS)
+		if len(o.DNSSearch) > 0 {
 			lines++
 		}
 		if strings.Count(out, "\n") != lines {

@@ -25,12 +25,23 @@ import (
 // the locked file, or nil and no error if a conflicting lock is held.
 // Closing the file releases the lock.
 func TryLock(path string, exclusive bool) (*os.File, error) {
+	return tryLock(path, os.O_RDWR|os.O_CREATE, exclusive)
+}
+
+// TryLockExisting is TryLock for a lock file that must already exist (a
+// pod's, made with the pod): it creates nothing, and a missing file is an
+// error wrapping fs.ErrNotExist.
+func TryLockExisting(path string, exclusive bool) (*os.File, error) {
+	return tryLock(path, os.O_RDONLY, exclusive)
+}
+
+func tryLock(path string, flags int, exclusive bool) (*os.File, error) {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
 	}
 	for {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+		f, err := os.OpenFile(path, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}

@@ -127,3 +127,31 @@ func TestLockContext(t *testing.T) {
 	}
 	shared.Close()
 }
+
+// TestTryLockExisting checks that the variant for lock files made
+// elsewhere creates nothing and conflicts with TryLock as TryLock does.
+func TestTryLockExisting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	if f, err := TryLockExisting(path, false); !errors.Is(err, os.ErrNotExist) || f != nil {
+		t.Fatalf("missing file: %v, %v", f, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("TryLockExisting created %s: %v", path, err)
+	}
+	a, err := TryLock(path, true)
+	if err != nil || a == nil {
+		t.Fatal(a, err)
+	}
+	if b, err := TryLockExisting(path, false); err != nil || b != nil {
+		t.Fatalf("shared lock beside an exclusive one: %v, %v", b, err)
+	}
+	a.Close()
+	b, err := TryLockExisting(path, false)
+	if err != nil || b == nil {
+		t.Fatalf("shared lock of a free file: %v, %v", b, err)
+	}
+	defer b.Close()
+	if c, err := TryLock(path, true); err != nil || c != nil {
+		t.Fatalf("exclusive lock beside a shared one: %v, %v", c, err)
+	}
+}

@@ -115,12 +115,19 @@ func (o Insecure) String() string {
 			rest &^= group.bits
 		}
 	}
+	return strings.Join(append(words, rest.singles()...), ",")
+}
+
+// singles lists the single relaxations in o, in bit order (no "all"
+// words): the form stage1's arguments spell them out in.
+func (o Insecure) singles() []string {
+	var words []string
 	for _, iw := range insecureWords()[:7] {
-		if rest.Has(iw.bits) {
+		if o.Has(iw.bits) {
 			words = append(words, iw.word)
 		}
 	}
-	return strings.Join(words, ",")
+	return words
 }
 
 // Set implements flag.Value: each --insecure-options adds to the set.

@@ -16,18 +16,12 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/internal/flock"
-	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
-// Names in the pods directory besides the pods themselves.
-const (
-	podsLockName    = ".lock"     // LOCK_SH by every Prepare, LOCK_EX by LockPrepares
-	tempPrefix      = ".prepare-" // pods being written
-	removingPrefix  = ".remove-"  // pods being deleted
-	hostnamePrefix  = "acirun-"
-	stage1ArgsName  = "stage1-args.json"
-	podManifestName = "pod"
-)
+// hostnamePrefix starts a pod's default host name, before the first 8
+// characters of its UUID.
+const hostnamePrefix = "acirun-"
 
 // Config says where Prepare writes the pod and how it finds its images.
 type Config struct {
@@ -70,7 +64,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	}
 	// Keep the store's gc from removing an image between its resolution
 	// and the pod manifest that refers to it.
-	unlock, err := lockFile(ctx, filepath.Join(podsDir, podsLockName), false)
+	unlock, err := lockFile(ctx, filepath.Join(podsDir, podcontract.PodsLockFile), false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -149,7 +143,10 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
-	args := stage1Args(req, uuid, cfg.Debug)
+	args, err := stage1Args(req, uuid, cfg.Debug)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
 	dir, err := writePodDir(podsDir, uuid, pm, in.images, args, !req.NoOverlay, cfg.Sync)
 	if err != nil {
 		return nil, nil, err
@@ -183,7 +180,7 @@ func podsPath(dataDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d, "pods"), nil
+	return filepath.Join(d, podcontract.PodsDir), nil
 }
 
 // checkImage refuses what the resolver should never return.
@@ -200,61 +197,35 @@ func checkImage(img *Image, what string) error {
 	return nil
 }
 
-// stage1Args are the flags for `acirun stage1 run` decided at prepare time.
-func stage1Args(req *RunRequest, uuid string, debug bool) []string {
-	var a []string
+// stage1Args are the flags for `acirun stage1 run` decided at prepare
+// time. The request's values were checked by RunRequest.Validate and the
+// front end with the parsers stage1 uses (podcontract's).
+func stage1Args(req *RunRequest, uuid string, debug bool) ([]string, error) {
+	o := podcontract.DefaultRunOptions()
 	if req.Net != "" {
-		a = append(a, "--net="+req.Net)
-	}
-	host := req.Hostname
-	if host == "" {
-		host = hostnamePrefix + uuid[:8]
-	}
-	a = append(a, "--hostname="+host)
-	for _, d := range req.DNS {
-		a = append(a, "--dns="+d)
-	}
-	for _, d := range req.DNSSearch {
-		a = append(a, "--dns-search="+d)
-	}
-	if req.HostsFromHost {
-		a = append(a, "--hosts-entry=host")
-	}
-	for _, h := range req.HostsEntries {
-		a = append(a, "--hosts-entry="+h.IP+"="+h.Name)
+		o.Net = req.Net
 	}
 	if req.StopTimeout > 0 {
-		a = append(a, "--stop-timeout="+req.StopTimeout.String())
+		o.StopTimeout = req.StopTimeout
 	}
-	if ins := runInsecureOptions(req.InsecureOptions); len(ins) > 0 {
-		a = append(a, "--insecure-options="+strings.Join(ins, ","))
+	o.Hostname, o.DNS, o.DNSSearch, o.HostsFromHost = req.Hostname, req.DNS, req.DNSSearch, req.HostsFromHost
+	o.NoOverlay, o.Debug = req.NoOverlay, debug
+	if o.Hostname == "" {
+		o.Hostname = hostnamePrefix + uuid[:8]
 	}
-	if req.NoOverlay {
-		a = append(a, "--no-overlay")
-	}
-	if debug {
-		a = append(a, "--debug")
-	}
-	return a
-}
-
-// runInsecureOptions keeps the options stage1 acts on, expanding all-run
-// and all. The words were validated by the front end (the CLI's --insecure-options).
-func runInsecureOptions(opts []string) []string {
-	ins, err := fetch.ParseInsecure(strings.Join(opts, ","))
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, o := range []struct {
-		bit  fetch.Insecure
-		word string
-	}{{fetch.InsecureCapabilities, "capabilities"}, {fetch.InsecurePaths, "paths"}, {fetch.InsecureSeccomp, "seccomp"}} {
-		if ins.Has(o.bit) {
-			out = append(out, o.word)
+	for _, h := range req.HostsEntries {
+		e, err := podcontract.ParseHostsEntry(h.IP + "=" + h.Name)
+		if err != nil {
+			return nil, fmt.Errorf("hosts entry: %w", err)
 		}
+		o.HostsEntries = append(o.HostsEntries, e)
 	}
-	return out
+	ins, err := podcontract.ParseInsecure(strings.Join(req.InsecureOptions, ","))
+	if err != nil {
+		return nil, err
+	}
+	o.Insecure = ins & podcontract.InsecureAllRun
+	return o.Args(), nil
 }
 
 // NewUUID returns a random RFC 4122 version 4 UUID in canonical form.
@@ -294,7 +265,7 @@ func IsUUID(s string) bool {
 // writePodDir writes the pod directory under a temporary name in podsDir
 // and renames it to UUID once complete. On error nothing is left.
 func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, args []string, overlay, sync bool) (dir string, err error) {
-	tmp, err := os.MkdirTemp(podsDir, tempPrefix+uuid+"-")
+	tmp, err := os.MkdirTemp(podsDir, podcontract.PreparingPrefix+uuid+"-")
 	if err != nil {
 		return "", fmt.Errorf("prepare pod %s: %w", uuid, err)
 	}
@@ -312,41 +283,31 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 			return "", err
 		}
 	}
-	lock, err := os.OpenFile(filepath.Join(tmp, "lock"), os.O_RDONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	lock, err := podcontract.CreatePodLock(tmp)
 	if err != nil {
 		return "", err
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return "", fmt.Errorf("lock: %w", err)
-	}
 	b, err := json.MarshalIndent(pm, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("encode pod manifest: %w", err)
 	}
-	if err := writeFile(filepath.Join(tmp, podManifestName), append(b, '\n'), 0o640, sync); err != nil {
+	if err := writeFile(filepath.Join(tmp, podcontract.ManifestFile), append(b, '\n'), 0o640, sync); err != nil {
 		return "", err
 	}
 	for i, ra := range pm.Apps {
-		appDir := filepath.Join(tmp, "apps", string(ra.Name))
+		appDir := podcontract.AppDir(tmp, string(ra.Name))
 		if err := os.MkdirAll(appDir, 0o700); err != nil {
 			return "", err
 		}
-		if err := os.Symlink(images[i].Tree, filepath.Join(appDir, "image")); err != nil {
+		if err := os.Symlink(images[i].Tree, filepath.Join(appDir, podcontract.AppImageLink)); err != nil {
 			return "", err
 		}
 	}
-	if args == nil {
-		args = []string{}
-	}
-	ab, err := json.Marshal(args)
-	if err != nil {
+	if err := writeFile(filepath.Join(tmp, podcontract.Stage1ArgsFile), podcontract.EncodeStage1Args(args), 0o640, sync); err != nil {
 		return "", err
 	}
-	if err := writeFile(filepath.Join(tmp, stage1ArgsName), append(ab, '\n'), 0o640, sync); err != nil {
-		return "", err
-	}
-	if err := writeFile(filepath.Join(tmp, "prepared"), nil, 0o640, sync); err != nil {
+	if err := writeFile(filepath.Join(tmp, podcontract.PreparedFile), nil, 0o640, sync); err != nil {
 		return "", err
 	}
 	if sync {
@@ -354,7 +315,8 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 			return "", err
 		}
 	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_UN); err != nil {
+	// Whoever finds the pod once it is in place may lock it.
+	if err := lock.Close(); err != nil {
 		return "", fmt.Errorf("unlock: %w", err)
 	}
 	dir = filepath.Join(podsDir, uuid)
@@ -483,9 +445,9 @@ func lockFile(ctx context.Context, name string, exclusive bool) (func(), error) 
 // store locks a prepare may be waiting for (a prepare holds it shared while
 // it resolves images).
 func LockPrepares(ctx context.Context, dataDir string) (unlock func(), err error) {
-	podsDir := filepath.Join(dataDir, "pods")
+	podsDir := filepath.Join(dataDir, podcontract.PodsDir)
 	if err := os.MkdirAll(podsDir, 0o700); err != nil {
 		return nil, err
 	}
-	return lockFile(ctx, filepath.Join(podsDir, podsLockName), true)
+	return lockFile(ctx, filepath.Join(podsDir, podcontract.PodsLockFile), true)
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // mapResolver stands in for the CLI's store-backed resolver: images by
@@ -64,7 +65,7 @@ func podsDirEntries(t *testing.T, dataDir string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.Name() != podsLockName {
+		if e.Name() != podcontract.PodsLockFile {
 			names = append(names, e.Name())
 		}
 	}

@@ -2,7 +2,6 @@ package pod
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,11 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/mountinfo"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // State is where a pod is in its life, derived from its directory as
@@ -67,22 +65,10 @@ type Pod struct {
 
 // Network is net.json as stage1 writes it: the pod's network, its address
 // and the host's end, and the ports published on the host.
-type Network struct {
-	Name          string          `json:"network"`
-	Interface     string          `json:"interface"`
-	IP            string          `json:"ip"`
-	Gateway       string          `json:"gateway"`
-	HostInterface string          `json:"hostInterface"`
-	Ports         []PublishedPort `json:"ports"`
-}
+type Network = podcontract.Network
 
 // PublishedPort is one app port published on the host.
-type PublishedPort struct {
-	Name     string `json:"name"`
-	Protocol string `json:"protocol"`
-	Host     string `json:"host"`
-	Pod      string `json:"pod"`
-}
+type PublishedPort = podcontract.PublishedPort
 
 // AppStatus is one app of a pod.
 type AppStatus struct {
@@ -91,16 +77,6 @@ type AppStatus struct {
 	ImageID   aci.ImageID
 	ExitCode  *int   // from exit.json
 	Signal    string // the signal that killed it, e.g. "SIGKILL"
-}
-
-// exitFile is exit.json as stage1 writes it.
-type exitFile struct {
-	ExitCode *int `json:"exitCode"`
-	Apps     []struct {
-		Name     string `json:"name"`
-		ExitCode *int   `json:"exitCode"`
-		Signal   string `json:"signal"`
-	} `json:"apps"`
 }
 
 // ErrNotFound is returned (wrapped) by Load when no pod matches.
@@ -206,21 +182,17 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		}
 	}
 	held := false
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	lock, err := podcontract.LockPod(dir, false)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Nobody can hold a lock that does not exist.
 		problem("no lock file")
 	case err != nil:
 		return nil, fmt.Errorf("pod %s: %w", uuid, err)
+	case lock == nil:
+		held = true
 	default:
 		defer lock.Close()
-		switch err := unix.Flock(int(lock.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
-		case errors.Is(err, unix.EWOULDBLOCK):
-			held = true
-		case err != nil:
-			return nil, fmt.Errorf("pod %s: lock: %w", uuid, err)
-		}
 	}
 	exists := func(name string) (time.Time, bool) {
 		fi, err := os.Stat(filepath.Join(dir, name))
@@ -230,26 +202,28 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		return fi.ModTime(), true
 	}
 	var prepared, hasPID, hasExit bool
-	p.Created, prepared = exists("prepared")
-	p.Started, hasPID = exists("pid")
-	p.Exited, hasExit = exists("exit.json")
+	p.Created, prepared = exists(podcontract.PreparedFile)
+	p.Started, hasPID = exists(podcontract.PIDFile)
+	p.Exited, hasExit = exists(podcontract.ExitFile)
 
 	if hasPID {
-		b, err := os.ReadFile(filepath.Join(dir, "pid"))
+		b, err := os.ReadFile(filepath.Join(dir, podcontract.PIDFile))
 		if err == nil {
 			p.PID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
 	}
-	var exit exitFile
+	exit := &podcontract.Exit{}
 	if hasExit {
-		b, err := os.ReadFile(filepath.Join(dir, "exit.json"))
+		b, err := os.ReadFile(filepath.Join(dir, podcontract.ExitFile))
 		if err == nil {
-			err = json.Unmarshal(b, &exit)
+			exit, err = podcontract.ParseExit(b)
 		}
 		if err != nil {
-			problem("exit.json: %v", err)
+			problem("%s: %v", podcontract.ExitFile, err)
+			exit = &podcontract.Exit{}
+		} else {
+			p.ExitCode = &exit.ExitCode
 		}
-		p.ExitCode = exit.ExitCode
 	}
 	switch {
 	case held && !prepared:
@@ -270,15 +244,12 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		p.Exited = time.Time{}
 	}
 
-	if b, err := os.ReadFile(filepath.Join(dir, "net.json")); err == nil {
-		var n Network
-		if err := json.Unmarshal(b, &n); err != nil {
-			problem("net.json: %v", err)
-		} else {
-			p.Network = &n
+	if b, err := os.ReadFile(filepath.Join(dir, podcontract.NetFile)); err == nil {
+		if p.Network, err = podcontract.ParseNetwork(b); err != nil {
+			problem("%s: %v", podcontract.NetFile, err)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, podManifestName))
+	b, err := os.ReadFile(filepath.Join(dir, podcontract.ManifestFile))
 	if err == nil {
 		p.Manifest, err = aci.ParsePodManifest(b)
 	}
@@ -292,19 +263,19 @@ func loadDir(dir, uuid string) (*Pod, error) {
 			if p.State == StateExited {
 				for _, e := range exit.Apps {
 					if e.Name == a.Name {
-						a.ExitCode, a.Signal = e.ExitCode, e.Signal
+						a.ExitCode, a.Signal = &e.ExitCode, e.Signal
 					}
 				}
 			}
 			p.Apps = append(p.Apps, a)
 		}
 	}
-	b, err = os.ReadFile(filepath.Join(dir, stage1ArgsName))
+	b, err = os.ReadFile(filepath.Join(dir, podcontract.Stage1ArgsFile))
 	if err == nil {
-		err = json.Unmarshal(b, &p.Stage1Args)
+		p.Stage1Args, err = podcontract.ParseStage1Args(b)
 	}
 	if err != nil && prepared {
-		problem("%s: %v", stage1ArgsName, err)
+		problem("%s: %v", podcontract.Stage1ArgsFile, err)
 	}
 	return p, nil
 }
@@ -356,29 +327,26 @@ func Remove(dataDir, uuid string) error {
 	if !IsUUID(uuid) {
 		return fmt.Errorf("remove pod: %q is not a pod UUID", uuid)
 	}
-	podsDir := filepath.Join(dataDir, "pods")
+	podsDir := filepath.Join(dataDir, podcontract.PodsDir)
 	dir := filepath.Join(podsDir, uuid)
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, fs.ErrNotExist) {
+	lock, err := podcontract.LockPod(dir, true)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
 			return fmt.Errorf("remove pod %s: %w", uuid, ErrNotFound)
 		}
 		// No lock file: nothing can be using it.
-	} else if err != nil {
+	case err != nil:
 		return fmt.Errorf("remove pod %s: %w", uuid, err)
-	} else {
+	case lock == nil:
+		return fmt.Errorf("remove pod %s: it is running (or being prepared)", uuid)
+	default:
 		defer lock.Close()
-		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return fmt.Errorf("remove pod %s: it is running (or being prepared)", uuid)
-			}
-			return fmt.Errorf("remove pod %s: lock: %w", uuid, err)
-		}
 	}
 	if err := checkNoMounts(dir); err != nil {
 		return fmt.Errorf("remove pod %s: %w", uuid, err)
 	}
-	gone := filepath.Join(podsDir, removingPrefix+uuid)
+	gone := filepath.Join(podsDir, podcontract.RemovingPrefix+uuid)
 	if err := os.Rename(dir, gone); err != nil {
 		return fmt.Errorf("remove pod %s: %w", uuid, err)
 	}
@@ -393,37 +361,33 @@ func Remove(dataDir, uuid string) error {
 // deleted). It does nothing, successfully, while a prepare is under way:
 // its temporary directory cannot be told from a dead one then.
 func RemoveStale(ctx context.Context, dataDir string) error {
-	podsDir := filepath.Join(dataDir, "pods")
-	lock, err := os.OpenFile(filepath.Join(podsDir, podsLockName), os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if errors.Is(err, fs.ErrNotExist) {
+	podsDir := filepath.Join(dataDir, podcontract.PodsDir)
+	lock, err := flock.TryLock(filepath.Join(podsDir, podcontract.PodsLockFile), true)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil // no pods directory: nothing stale
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("remove stale pods: %w", err)
+	case lock == nil:
+		return nil // a prepare is under way
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil
-		}
-		return fmt.Errorf("remove stale pods: lock: %w", err)
-	}
 	ents, err := os.ReadDir(podsDir)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if !e.IsDir() || !(strings.HasPrefix(n, tempPrefix) || strings.HasPrefix(n, removingPrefix)) {
+		if !e.IsDir() || !(strings.HasPrefix(n, podcontract.PreparingPrefix) || strings.HasPrefix(n, podcontract.RemovingPrefix)) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		p := filepath.Join(podsDir, n)
-		if strings.HasPrefix(n, removingPrefix) {
+		if strings.HasPrefix(n, podcontract.RemovingPrefix) {
 			// A removal under way holds the pod's lock.
-			if ok, _ := flock.Free(filepath.Join(p, "lock")); !ok {
+			if ok, _ := flock.Free(filepath.Join(p, podcontract.LockFile)); !ok {
 				continue
 			}
 		}

@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/flock"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // TestMain doubles as the lock holder: with ACIRUN_TEST_HOLD_LOCK set, the
@@ -19,15 +22,12 @@ import (
 // its stdin closes, as a running stage1 would.
 func TestMain(m *testing.M) {
 	if name := os.Getenv("ACIRUN_TEST_HOLD_LOCK"); name != "" {
-		f, err := os.Open(name)
+		f, err := flock.Lock(context.Background(), name, true)
 		if err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			os.Stderr.WriteString(err.Error() + "\n")
-			os.Exit(1)
-		}
+		defer f.Close()
 		os.Stdout.WriteString("locked\n")
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
@@ -277,14 +277,14 @@ func TestRemoveStale(t *testing.T) {
 	data := t.TempDir()
 	p := preparedPod(t, data)
 	pods := filepath.Join(data, "pods")
-	for _, d := range []string{tempPrefix + "x-1", removingPrefix + p.UUID[:8]} {
+	for _, d := range []string{podcontract.PreparingPrefix + "x-1", podcontract.RemovingPrefix + p.UUID[:8]} {
 		if err := os.MkdirAll(filepath.Join(pods, d, "apps"), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// While a prepare is under way (it holds the pods lock shared), a
 	// temporary directory may be its own: nothing is removed.
-	unlock, err := lockFile(context.Background(), filepath.Join(pods, podsLockName), false)
+	unlock, err := lockFile(context.Background(), filepath.Join(pods, podcontract.PodsLockFile), false)
 	if err != nil {
 		t.Fatal(err)
 	}

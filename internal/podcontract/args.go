@@ -1,0 +1,237 @@
+package podcontract
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The networks of a pod (--net).
+const (
+	NetDefault = "default" // a veth pair to the host, NAT beyond it
+	NetHost    = "host"    // the host's network namespace
+	NetNone    = "none"    // loopback only
+)
+
+// DefaultRunDir is where stage1 keeps the host's share of what its pods
+// need beyond one pod, and that must not outlive a boot, unless --run-dir
+// says otherwise: the pod networks' address leases (RUN-DIR/net) and the
+// metadata service's signing key (RUN-DIR/metadata). One place per host,
+// since addresses and pod identities are the host's.
+const DefaultRunDir = "/run/acirun"
+
+// DefaultStopTimeout is how long a stopping pod's apps get between SIGTERM
+// and SIGKILL when --stop-timeout is not given (systemd's default as well).
+const DefaultStopTimeout = 10 * time.Second
+
+// RunOptions are the flags of `acirun stage1 run` (and of the pod's PID 1,
+// `stage1 init`, which gets them unchanged). stage0 chooses most of them at
+// prepare time and writes them into the pod directory (Stage1ArgsFile, as
+// Args gives them); `run-prepared` and a systemd unit add the flags of
+// their start (--run-dir); stage1 reads them back with ParseRunFlags. A
+// RunOptions from ParseRunFlags has every default filled in, and Args
+// leaves the defaults out, so that each is written in one place; one made
+// to be written starts from DefaultRunOptions.
+type RunOptions struct {
+	Net           string        // NetDefault, NetHost or NetNone
+	RunDir        string        // the host's runtime state shared by pods (DefaultRunDir)
+	Hostname      string        // the pod's host name; "" for stage1's default (acirun-UUID8)
+	DNS           []string      // nameserver IPs, or the single word DNSHost or DNSNone
+	DNSSearch     []string      // search domains
+	HostsEntries  []HostsEntry  // lines of the apps' /etc/hosts
+	HostsFromHost bool          // --hosts-entry=host: start from the host's /etc/hosts
+	StopTimeout   time.Duration // between SIGTERM and SIGKILL when stopping
+	Insecure      Insecure      // only the run relaxations are acted on (and written)
+	NoOverlay     bool          // a private copy of each app's tree instead of an overlay
+	MetadataURL   string        // the apps' AC_METADATA_URL when another service serves it
+	Debug         bool          // each step on stderr
+}
+
+// DefaultRunOptions returns the options of a `stage1 run` given no flags.
+func DefaultRunOptions() RunOptions {
+	return RunOptions{Net: NetDefault, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout}
+}
+
+// Args returns o as flags of `stage1 run`, each in --flag=value form,
+// leaving out the defaults (and the fetch relaxations of Insecure).
+func (o *RunOptions) Args() []string {
+	def := DefaultRunOptions()
+	a := []string{}
+	if o.Net != "" && o.Net != def.Net {
+		a = append(a, "--net="+o.Net)
+	}
+	if o.RunDir != "" && o.RunDir != def.RunDir {
+		a = append(a, "--run-dir="+o.RunDir)
+	}
+	if o.Hostname != "" {
+		a = append(a, "--hostname="+o.Hostname)
+	}
+	for _, d := range o.DNS {
+		a = append(a, "--dns="+d)
+	}
+	for _, d := range o.DNSSearch {
+		a = append(a, "--dns-search="+d)
+	}
+	if o.HostsFromHost {
+		a = append(a, "--hosts-entry="+HostsFromHost)
+	}
+	for _, h := range o.HostsEntries {
+		a = append(a, "--hosts-entry="+h.String())
+	}
+	if o.StopTimeout != def.StopTimeout {
+		a = append(a, "--stop-timeout="+o.StopTimeout.String())
+	}
+	if run := o.Insecure & InsecureAllRun; run != 0 {
+		a = append(a, "--insecure-options="+strings.Join(run.singles(), ","))
+	}
+	if o.NoOverlay {
+		a = append(a, "--no-overlay")
+	}
+	if o.MetadataURL != "" {
+		a = append(a, "--metadata-url="+o.MetadataURL)
+	}
+	if o.Debug {
+		a = append(a, "--debug")
+	}
+	return a
+}
+
+// ParseRunFlags parses args, the flags of `stage1 run` and then its
+// operands, with fs (on which the caller may have defined flags of its
+// own, as `stage1 init` does --control-fd), and checks every value with
+// the parsers of this package. It returns the options, defaults filled in;
+// fs.Args() are the operands.
+func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
+	o := DefaultRunOptions()
+	fs.StringVar(&o.Net, "net", o.Net, "network: default (a veth pair to the host, NAT beyond it), host (share the host's) or none (loopback only)")
+	fs.StringVar(&o.RunDir, "run-dir", o.RunDir, "the host's runtime state shared by pods: address leases, the metadata signing key")
+	fs.Func("hostname", "pod hostname (default acirun- and the UUID's first 8 characters)", func(s string) error {
+		o.Hostname = s
+		return CheckHostname(s)
+	})
+	fs.Func("dns", "nameserver IP (repeatable, or comma-separated), or host, or none", func(s string) error {
+		for _, w := range commaList(s) {
+			d, err := ParseNameserver(w)
+			if err != nil {
+				return err
+			}
+			o.DNS = append(o.DNS, d)
+		}
+		return nil
+	})
+	fs.Func("dns-search", "DNS search domain (repeatable, or comma-separated)", func(s string) error {
+		for _, w := range commaList(s) {
+			if err := CheckDomain(w); err != nil {
+				return err
+			}
+			o.DNSSearch = append(o.DNSSearch, w)
+		}
+		return nil
+	})
+	fs.Func("hosts-entry", "IP=NAME line for /etc/hosts (repeatable), or host", func(s string) error {
+		if s == HostsFromHost {
+			o.HostsFromHost = true
+			return nil
+		}
+		e, err := ParseHostsEntry(s)
+		o.HostsEntries = append(o.HostsEntries, e)
+		return err
+	})
+	fs.DurationVar(&o.StopTimeout, "stop-timeout", o.StopTimeout, "time between SIGTERM and SIGKILL when stopping")
+	fs.Var(&o.Insecure, "insecure-options", "capabilities,paths,seccomp")
+	fs.BoolVar(&o.NoOverlay, "no-overlay", false, "give each app a private copy of its rendered tree instead of an overlay")
+	fs.StringVar(&o.MetadataURL, "metadata-url", "", "AC_METADATA_URL given to the apps")
+	fs.BoolVar(&o.Debug, "debug", false, "log each step to stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// check checks what the flags' own parsers cannot: the values that depend
+// on each other, and those of plain string and duration flags.
+func (o *RunOptions) check() error {
+	switch o.Net {
+	case NetDefault, NetHost, NetNone:
+	default:
+		return fmt.Errorf("--net=%s: this stage1 supports default, host and none", o.Net)
+	}
+	if !filepath.IsAbs(o.RunDir) {
+		return fmt.Errorf("--run-dir=%q: want an absolute path", o.RunDir)
+	}
+	if o.StopTimeout < 0 {
+		return fmt.Errorf("--stop-timeout=%s: must not be negative", o.StopTimeout)
+	}
+	if o.MetadataURL != "" {
+		if err := CheckMetadataURL(o.MetadataURL); err != nil {
+			return fmt.Errorf("--metadata-url: %w", err)
+		}
+	}
+	return CheckNameservers(o.DNS)
+}
+
+// CheckMetadataURL accepts the URL of a metadata service: http or https,
+// with a host, and nothing (space, control characters) that could not be
+// passed on as one word.
+func CheckMetadataURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("%q: want an http or https URL", s)
+	}
+	return nil
+}
+
+// commaList splits a comma-separated flag value, dropping empty words.
+func commaList(s string) []string {
+	var out []string
+	for _, w := range strings.Split(s, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// EncodeStage1Args is the content of Stage1ArgsFile: the flags as a JSON
+// array of strings, then a newline.
+func EncodeStage1Args(args []string) []byte {
+	if args == nil {
+		args = []string{}
+	}
+	b, _ := json.Marshal(args) // a []string always encodes
+	return append(b, '\n')
+}
+
+// ParseStage1Args reads Stage1ArgsFile's content and checks that its flags
+// are ones `stage1 run` takes, so that a damaged file is found when the pod
+// is listed, not when it is started.
+func ParseStage1Args(b []byte) ([]string, error) {
+	var args []string
+	if err := json.Unmarshal(b, &args); err != nil {
+		return nil, err
+	}
+	if args == nil {
+		return nil, errors.New("not a JSON array of flags")
+	}
+	for i, a := range args {
+		if !strings.HasPrefix(a, "--") {
+			return nil, fmt.Errorf("argument %d %s: not a flag", i, strconv.Quote(a))
+		}
+	}
+	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := ParseRunFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return args, nil
+}

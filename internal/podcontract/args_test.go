@@ -1,0 +1,113 @@
+package podcontract
+
+import (
+	"flag"
+	"io"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parseRun(args []string) (*RunOptions, []string, error) {
+	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o, err := ParseRunFlags(fs, args)
+	return o, fs.Args(), err
+}
+
+func TestRunOptionsRoundTrip(t *testing.T) {
+	for _, o := range []RunOptions{
+		DefaultRunOptions(),
+		{Net: NetNone, RunDir: "/tmp/r", Hostname: "acirun-12345678", DNS: []string{"9.9.9.9", "2001:db8::1"}, DNSSearch: []string{"example.com"},
+			HostsEntries: []HostsEntry{{IP: netip.MustParseAddr("10.0.0.1"), Name: "db"}}, HostsFromHost: true,
+			StopTimeout: 3 * time.Second, Insecure: InsecurePaths | InsecureSeccomp, NoOverlay: true, MetadataURL: "http://127.0.0.1:1/x", Debug: true},
+		{Net: NetHost, RunDir: DefaultRunDir, DNS: []string{DNSHost}, StopTimeout: 0, Insecure: InsecureAllRun}, // SIGKILL at once
+	} {
+		args := o.Args()
+		got, rest, err := parseRun(append(args, "/pod"))
+		if err != nil {
+			t.Errorf("%q: %v", args, err)
+			continue
+		}
+		if len(rest) != 1 || rest[0] != "/pod" {
+			t.Errorf("%q: operands %q", args, rest)
+		}
+		if !reflect.DeepEqual(got.Args(), args) {
+			t.Errorf("%q parsed, written again as %q", args, got.Args())
+		}
+		if o.Net == NetNone && !reflect.DeepEqual(*got, o) {
+			t.Errorf("%q parsed as %+v, want %+v", args, *got, o)
+		}
+	}
+	// The fetch relaxations are stage0's: never written for stage1.
+	o := DefaultRunOptions()
+	o.Insecure = InsecureImage | InsecurePaths
+	if a := o.Args(); !reflect.DeepEqual(a, []string{"--insecure-options=paths"}) {
+		t.Errorf("Args() = %q", a)
+	}
+}
+
+func TestParseRunFlags(t *testing.T) {
+	o, _, err := parseRun([]string{"--net=host", "--dns=1.1.1.1,8.8.8.8", "--dns-search=a.example", "--hosts-entry=10.0.0.1=db",
+		"--hosts-entry=host", "--stop-timeout=3s", "--insecure-options=paths,image", "--no-overlay", "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Net != NetHost || len(o.DNS) != 2 || o.DNSSearch[0] != "a.example" || len(o.HostsEntries) != 1 || !o.HostsFromHost ||
+		o.StopTimeout != 3*time.Second || !o.Insecure.Has(InsecurePaths) || o.Insecure.Has(InsecureSeccomp) || !o.NoOverlay {
+		t.Errorf("parsed %+v", o)
+	}
+	for _, bad := range [][]string{
+		{"--net=bridge"}, {"--run-dir=run"}, {"--dns=host,1.1.1.1"}, {"--dns=nope"}, {"--hosts-entry=1.2.3.4"},
+		{"--hosts-entry=1.2.3.4=bad name"}, {"--hostname=a\nb"}, {"--hostname=" + strings.Repeat("a", 65)},
+		{"--insecure-options=everything"}, {"--insecure-options=ondisk"}, {"--stop-timeout=-1s"}, {"--dns-search=a\nnameserver 6.6.6.6"},
+		{"--metadata-url=ftp://x/"}, {"--metadata-url=http://x/ y"}, {"--control-fd=3"},
+	} {
+		if o, _, err := parseRun(append(bad, "p")); err == nil {
+			t.Errorf("ParseRunFlags(%q) = %+v, want an error", bad, o)
+		}
+	}
+}
+
+func TestStage1ArgsFile(t *testing.T) {
+	o := RunOptions{Net: NetNone, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout, Hostname: "h", Debug: true}
+	b := EncodeStage1Args(o.Args())
+	if string(b) != `["--net=none","--hostname=h","--debug"]`+"\n" {
+		t.Errorf("EncodeStage1Args = %q", b)
+	}
+	if args, err := ParseStage1Args(b); err != nil || !reflect.DeepEqual(args, o.Args()) {
+		t.Errorf("ParseStage1Args(%q) = %q, %v", b, args, err)
+	}
+	if string(EncodeStage1Args(nil)) != "[]\n" {
+		t.Error("no flags is not []")
+	}
+	for _, s := range []string{"", "null", "{}", `["--net=bridge"]`, `["/pod"]`, `["--bogus"]`, `[1]`} {
+		if args, err := ParseStage1Args([]byte(s)); err == nil {
+			t.Errorf("ParseStage1Args(%q) = %q, want an error", s, args)
+		}
+	}
+}
+
+// FuzzParseRunFlags checks that whatever stage1 accepts, written again by
+// Args (as stage0 writes stage1-args.json), parses to the same options.
+func FuzzParseRunFlags(f *testing.F) {
+	f.Add("--net=none --hostname=h --dns=1.1.1.1 --hosts-entry=::1=a.b --insecure-options=all --stop-timeout=1m p")
+	f.Add("--dns=host --dns-search=x,y --metadata-url=http://h/ --no-overlay --debug p")
+	f.Fuzz(func(t *testing.T, s string) {
+		o, _, err := parseRun(strings.Fields(s))
+		if err != nil {
+			return
+		}
+		args := o.Args()
+		again, _, err := parseRun(args)
+		if err != nil {
+			t.Fatalf("%q parsed, written as %q, refused: %v", s, args, err)
+		}
+		o.Insecure &= InsecureAllRun
+		if !reflect.DeepEqual(again, o) {
+			t.Fatalf("%q parsed as %+v, written as %q, parsed as %+v", s, o, args, again)
+		}
+	})
+}

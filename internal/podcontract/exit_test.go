@@ -1,0 +1,88 @@
+package podcontract
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// checkExitAgainstJSON checks that the hand-written encoder says what
+// encoding/json says: both decode to the same record, and ParseExit reads
+// it back.
+func checkExitAgainstJSON(t *testing.T, e *Exit) {
+	t.Helper()
+	ours := e.AppendJSON(nil)
+	theirs, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b Exit
+	if err := json.Unmarshal(ours, &a); err != nil {
+		t.Fatalf("%q: %v", ours, err)
+	}
+	if err := json.Unmarshal(theirs, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Apps == nil {
+		a.Apps = []AppExit{}
+	}
+	if b.Apps == nil {
+		b.Apps = []AppExit{}
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("AppendJSON %q decodes as %+v; encoding/json %q as %+v", ours, a, theirs, b)
+	}
+	p, err := ParseExit(ours)
+	if err != nil || !reflect.DeepEqual(*p, a) {
+		t.Fatalf("ParseExit(%q) = %+v, %v; want %+v", ours, p, err, a)
+	}
+}
+
+func TestExitRoundTrip(t *testing.T) {
+	for _, e := range []*Exit{
+		{ExitCode: 0},
+		{ExitCode: 254, Apps: []AppExit{}},
+		{ExitCode: 137, Apps: []AppExit{{Name: "web", ExitCode: 137, Signal: "SIGKILL"}, {Name: "db", ExitCode: 0}}},
+		{ExitCode: -1, Apps: []AppExit{{Name: "a\"b\\c\n\t\x00\x1f\x7f", ExitCode: 1 << 31}}},
+		{ExitCode: 3, Apps: []AppExit{{Name: "é✓", Signal: "\xff\xfe"}, {Name: "x\xc3"}}},
+	} {
+		checkExitAgainstJSON(t, e)
+	}
+}
+
+func TestWriteExit(t *testing.T) {
+	dir := t.TempDir()
+	want := &Exit{ExitCode: 2, Apps: []AppExit{{Name: "a", ExitCode: 2}}}
+	if err := WriteExit(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ExitFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseExit(b)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("read back %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func TestParseExitDamaged(t *testing.T) {
+	for _, s := range []string{"", "{", "[]", `{"apps":[]}`, `{"exitCode":"1"}`, `{"exitCode":1,"apps":[{"name":"a"}]}`, `{"exitCode":1.5}`} {
+		if e, err := ParseExit([]byte(s)); err == nil {
+			t.Errorf("ParseExit(%q) = %+v, want an error", s, e)
+		}
+	}
+}
+
+// FuzzExitEncoding compares the hand-written encoder with encoding/json.
+func FuzzExitEncoding(f *testing.F) {
+	f.Add(0, "web", 137, "SIGKILL")
+	f.Add(-5, "a\"\\\x00", 1, "\xff")
+	f.Add(254, "é", 0, "")
+	f.Fuzz(func(t *testing.T, code int, name string, appCode int, signal string) {
+		checkExitAgainstJSON(t, &Exit{ExitCode: code, Apps: []AppExit{{Name: name, ExitCode: appCode, Signal: signal}, {Name: strings.ToUpper(name)}}})
+	})
+}

@@ -1,0 +1,29 @@
+package podcontract
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/acirun/acirun/internal/flock"
+)
+
+// LockPod takes the lock of the pod directory podDir (LockFile) without
+// waiting: exclusively to change or run the pod, shared to read its state
+// knowing that nobody changes it meanwhile. It returns nil and no error
+// when a conflicting lock is held, and an error wrapping fs.ErrNotExist
+// when the pod has no lock file. Closing the file releases the lock.
+func LockPod(podDir string, exclusive bool) (*os.File, error) {
+	return flock.TryLockExisting(filepath.Join(podDir, LockFile), exclusive)
+}
+
+// CreatePodLock makes the lock file of a pod being written in podDir (a
+// directory nobody else knows yet) and holds it exclusively.
+func CreatePodLock(podDir string) (*os.File, error) {
+	p := filepath.Join(podDir, LockFile)
+	f, err := flock.TryLock(p, true)
+	if err == nil && f == nil {
+		err = fmt.Errorf("lock %s: held by another process", p)
+	}
+	return f, err
+}

@@ -1,0 +1,66 @@
+package podcontract
+
+import "path/filepath"
+
+// The files of a pod directory (DATA/pods/UUID). docs/pod-layout.md says
+// who writes each, when, and what it holds.
+const (
+	// LockFile is empty; whoever changes the pod holds flock(LOCK_EX) on
+	// it: stage0 while preparing, `stage1 run` while the pod runs.
+	LockFile = "lock"
+	// ManifestFile is the reified pod manifest (an aci.PodManifest).
+	ManifestFile = "pod"
+	// AppsDir holds a directory per app: apps/NAME/image (a symlink to
+	// the rendered image), and while it runs upper, work and rootfs.
+	AppsDir = "apps"
+	// Stage1ArgsFile is a JSON array of the flags of `stage1 run` chosen
+	// at prepare time (RunOptions.Args).
+	Stage1ArgsFile = "stage1-args.json"
+	// PreparedFile is empty and made last: the pod is complete.
+	PreparedFile = "prepared"
+	// PIDFile is the decimal host PID of `stage1 run`, then "\n".
+	PIDFile = "pid"
+	// PPID1File is the decimal host PID of the pod's PID 1, then "\n".
+	PPID1File = "ppid1"
+	// VolumesDir holds the backing directory of each kind=empty volume.
+	VolumesDir = "volumes"
+	// NetFile describes the pod's place on the default network.
+	NetFile = "net.json"
+	// ExitFile is the exit record (Exit), written when the pod stopped.
+	ExitFile = "exit.json"
+)
+
+// The names stage0 keeps in the pods directory (DATA/pods) besides the
+// pods themselves, which are named by their UUID.
+const (
+	// PodsDir is the pods directory's name in the data directory (--dir).
+	PodsDir = "pods"
+	// PodsLockFile: every prepare holds LOCK_SH on it from resolving its
+	// images until its pod is in place; cleaning up needs LOCK_EX.
+	PodsLockFile = ".lock"
+	// PreparingPrefix starts the name of a pod being written
+	// (.prepare-UUID-RANDOM).
+	PreparingPrefix = ".prepare-"
+	// RemovingPrefix starts the name of a pod being deleted (.remove-UUID).
+	RemovingPrefix = ".remove-"
+)
+
+// The entries of an app's directory (AppDir).
+const (
+	// AppImageLink is a symlink to the rendered tree of the app's image in
+	// the store: manifest and rootfs/, never written by stage1.
+	AppImageLink = "image"
+	// AppRootfsDir is where the app's root is mounted (inside the pod's
+	// mount namespace), or its private copy with --no-overlay.
+	AppRootfsDir = "rootfs"
+)
+
+// AppDir returns the directory of app name in the pod directory podDir.
+func AppDir(podDir, name string) string {
+	return filepath.Join(podDir, AppsDir, name)
+}
+
+// VolumeDir returns the backing directory of the kind=empty volume name.
+func VolumeDir(podDir, name string) string {
+	return filepath.Join(podDir, VolumesDir, name)
+}
