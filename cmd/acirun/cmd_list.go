@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,16 +17,19 @@ import (
 
 func cmdList() *command {
 	var (
-		format string
-		full   bool
+		format         string
+		full, noLegend bool
 	)
 	return &command{
 		name:    "list",
-		usage:   "list [--format=table|json] [--full]",
+		usage:   "list [--format=table|json] [--full] [--no-legend]",
 		summary: "List pods and their states",
+		help: `The table has a line per app: the pod's UUID (--full: whole, with each app's image
+ID), the app, its image, the pod's state and when it was created.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&format, "format", "table", "output format: table or json")
-			fs.BoolVar(&full, "full", false, "print whole UUIDs and image IDs")
+			fs.BoolVar(&full, "full", false, "print whole UUIDs, and the apps' image IDs")
+			fs.BoolVar(&noLegend, "no-legend", false, "print no header line")
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			if len(args) != 0 {
@@ -34,13 +39,16 @@ func cmdList() *command {
 			if err != nil {
 				return err
 			}
-			return printPods(c.Stdout, pods, format, full)
+			if format == "json" && noLegend {
+				return usagef("--no-legend is for the table")
+			}
+			return printPods(c.Stdout, pods, format, full, noLegend)
 		},
 	}
 }
 
 // printPods prints pods as a table or as JSON.
-func printPods(w io.Writer, pods []*pod.Pod, format string, full bool) error {
+func printPods(w io.Writer, pods []*pod.Pod, format string, full, noLegend bool) error {
 	switch format {
 	case "json":
 		type app struct {
@@ -74,7 +82,17 @@ func printPods(w io.Writer, pods []*pod.Pod, format string, full bool) error {
 		return enc.Encode(out)
 	case "table":
 		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintf(tw, "UUID\tAPP\tIMAGE NAME\tSTATE\tCREATED\n")
+		// row prints one line; the image ID column is there with --full.
+		row := func(uuid, app, image, imageID, state, created string) {
+			cells := []string{uuid, app, image, imageID, state, created}
+			if !full {
+				cells = slices.Delete(cells, 3, 4)
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		if !noLegend {
+			row("UUID", "APP", "IMAGE NAME", "IMAGE ID", "STATE", "CREATED")
+		}
 		sort.SliceStable(pods, func(i, j int) bool { return pods[i].Created.Before(pods[j].Created) })
 		for _, pd := range pods {
 			uuid := pd.UUID
@@ -86,13 +104,13 @@ func printPods(w io.Writer, pods []*pod.Pod, format string, full bool) error {
 				created = pd.Created.Local().Format(time.DateTime)
 			}
 			if len(pd.Apps) == 0 {
-				fmt.Fprintf(tw, "%s\t-\t-\t%s\t%s\n", uuid, pd.State, created)
+				row(uuid, "-", "-", "-", string(pd.State), created)
 			}
 			for i, a := range pd.Apps {
 				if i > 0 {
 					uuid, created = "", ""
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", uuid, a.Name, a.ImageName, pd.State, created)
+				row(uuid, a.Name, a.ImageName, a.ImageID.String(), string(pd.State), created)
 			}
 		}
 		return tw.Flush()

@@ -27,7 +27,7 @@ func cmdStatus() *command {
 				return err
 			}
 			if format == "json" {
-				return printPods(c.Stdout, []*pod.Pod{pd}, format, true)
+				return printPods(c.Stdout, []*pod.Pod{pd}, format, true, false)
 			}
 			fmt.Fprintf(c.Stdout, "uuid=%s\nstate=%s\n", pd.UUID, pd.State)
 			if pd.PID != 0 {

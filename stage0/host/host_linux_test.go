@@ -389,3 +389,30 @@ func TestExtractAndRender(t *testing.T) {
 		t.Errorf("temporary directories left: %v", m)
 	}
 }
+
+// TestLatestImages: the newest import of each name is the latest, as
+// FindImage's NAME:latest finds it (ties go to the lower ID, as
+// store.List orders them).
+func TestLatestImages(t *testing.T) {
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	img := func(id, name string, age time.Duration) *store.Image {
+		return &store.Image{ID: id, Name: name, ImportTime: t0.Add(-age)}
+	}
+	imgs := []*store.Image{
+		img("sha512-a", "example.com/x", 2*time.Hour),
+		img("sha512-b", "example.com/x", time.Hour),
+		img("sha512-c", "example.com/y", time.Hour),
+		img("sha512-e", "example.com/z", 0),
+		img("sha512-d", "example.com/z", 0),
+	}
+	got := LatestImages(imgs)
+	want := map[string]bool{"sha512-b": true, "sha512-c": true, "sha512-d": true}
+	if len(got) != len(want) {
+		t.Errorf("latest %v, want %v", got, want)
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("latest %v, want %v", got, want)
+		}
+	}
+}

@@ -405,3 +405,19 @@ func (h *Host) VerifyImages(ctx context.Context, refs []string, repair bool) ([]
 	}
 	return res, nil
 }
+
+// LatestImages says which of imgs are the newest import of their name:
+// what NAME:latest finds (FindImage), rkt's "latest" column.
+func LatestImages(imgs []*store.Image) map[string]bool {
+	newest := map[string]*store.Image{}
+	for _, img := range imgs {
+		if n := newest[img.Name]; n == nil || img.ImportTime.After(n.ImportTime) || img.ImportTime.Equal(n.ImportTime) && img.ID < n.ID {
+			newest[img.Name] = img
+		}
+	}
+	latest := make(map[string]bool, len(newest))
+	for _, img := range newest {
+		latest[img.ID] = true
+	}
+	return latest
+}

@@ -27,13 +27,13 @@ func TestImageCommands(t *testing.T) {
 	h.fetchID("--insecure-options=image", fileA)
 	h.fetchID("--insecure-options=image", fileB)
 
-	// list: a table with short IDs and name:version, newest first;
-	// --full; json.
+	// list: a table with short IDs and name:version, in rkt's columns,
+	// oldest first; --full; json.
 	r := h.ok("image", "list")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 3 || !regexp.MustCompile(`^ID\s+NAME\s+SIZE\s+IMPORT TIME\s+LAST USED$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`^`+short(idB)+`\s+example.com/b\s+\d`).MatchString(lines[1]) ||
-		!regexp.MustCompile(`^`+short(idA)+`\s+example.com/a:1.0\s+\d`).MatchString(lines[2]) ||
+	if len(lines) != 3 || !regexp.MustCompile(`^ID\s+NAME\s+IMPORT TIME\s+LAST USED\s+SIZE\s+LATEST$`).MatchString(lines[0]) ||
+		!regexp.MustCompile(`^`+short(idA)+`\s+example.com/a:1.0\s+\d.*\s+true$`).MatchString(lines[1]) ||
+		!regexp.MustCompile(`^`+short(idB)+`\s+example.com/b\s+\d.*\s+true$`).MatchString(lines[2]) ||
 		strings.Contains(r.stdout, idA) {
 		t.Errorf("image list:\n%s", r.stdout)
 	}
@@ -51,8 +51,8 @@ func TestImageCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(h.ok("image", "list", "--format=json").stdout), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[1].ID != short(idA) || list[1].Name != "example.com/a" || list[1].Labels["version"] != "1.0" ||
-		list[1].Labels["os"] != "linux" || list[1].Size <= 0 || time.Since(list[1].ImportTime) > time.Hour {
+	if len(list) != 2 || list[0].ID != short(idA) || list[0].Name != "example.com/a" || list[0].Labels["version"] != "1.0" ||
+		list[0].Labels["os"] != "linux" || list[0].Size <= 0 || time.Since(list[0].ImportTime) > time.Hour {
 		t.Errorf("image list --format=json: %+v", list)
 	}
 	if r := h.run("image", "list", "--format=yaml"); r.code != 2 || !strings.Contains(r.stderr, "yaml") {
