@@ -208,7 +208,7 @@ func (c *CLI) printHelp(cmd *command) error {
 			printFlags(w, fs)
 		}
 	}
-	fmt.Fprintf(w, "\nGlobal flags: --dir, --local-config, --system-config, --debug (see 'acirun help').\n")
+	fmt.Fprintf(w, "\nGlobal flags, before or after the command name: %s (see 'acirun help').\n", globalFlagNames())
 	return nil
 }
 

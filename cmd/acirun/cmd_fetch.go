@@ -10,15 +10,14 @@ import (
 	"github.com/acirun/acirun/stage0/store"
 )
 
-// fetchFlags are the flags of a command that fetches images.
+// fetchFlags are the flags of a command that fetches images (besides the
+// global --insecure-options).
 type fetchFlags struct {
-	insecure fetch.Insecure
-	policy   fetch.PullPolicy
-	quiet    bool
+	policy fetch.PullPolicy
+	quiet  bool
 }
 
 func (f *fetchFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.insecure, "insecure-options", "relax security checks, comma-separated: image (no signature check), tls, http, pubkey, all-fetch; each use is reported")
 	fs.Var(&f.policy, "pull-policy", "when to fetch: new (only what the store lacks), update (ask the server whether it changed), never (store only)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 }
@@ -26,7 +25,7 @@ func (f *fetchFlags) register(fs *flag.FlagSet) {
 // options are the host's fetch options; the progress bar is drawn on
 // stderr when it is a terminal, unless --quiet.
 func (f *fetchFlags) options(c *CLI) host.FetchOptions {
-	o := host.FetchOptions{Insecure: f.insecure, Policy: f.policy}
+	o := host.FetchOptions{Insecure: c.Insecure, Policy: f.policy}
 	if !f.quiet {
 		o.Progress = terminalProgress(c.Stderr)
 	}

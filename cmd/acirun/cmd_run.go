@@ -74,49 +74,21 @@ func printFlagInfo(w io.Writer, f runFlag) {
 	fmt.Fprintf(w, "  %s\n        %s%s\n", arg, f.Help, rep)
 }
 
-// runRequest parses a run/prepare command line: the global flags it
-// holds, then the pod and its apps (parseRunArgs).
+// runRequest parses a run/prepare command line (parseRunArgs), the
+// global flags among its pod flags included, and gives the request the
+// global --insecure-options.
 func (c *CLI) runRequest(args []string) (*pod.RunRequest, error) {
-	args, err := c.takeGlobalFlags(args)
-	if err != nil {
-		return nil, err
-	}
-	req, err := parseRunArgs(args)
+	globals := flag.NewFlagSet("acirun", flag.ContinueOnError)
+	globals.SetOutput(io.Discard)
+	c.Globals.registerCurrent(globals)
+	req, err := parseRunArgs(args, globals)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return req, nil
-}
-
-// takeGlobalFlags moves global flags out of a run/prepare argument list
-// (they may only come before the first image) and applies them.
-func (c *CLI) takeGlobalFlags(args []string) ([]string, error) {
-	fs := flag.NewFlagSet("acirun", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	c.Globals.registerCurrent(fs)
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") {
-			return append(rest, args[i:]...), nil
-		}
-		name := strings.TrimLeft(a, "-")
-		name, _, hasValue := strings.Cut(name, "=")
-		f := fs.Lookup(name)
-		if f == nil {
-			rest = append(rest, a)
-			continue
-		}
-		fa := []string{a}
-		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && bf.IsBoolFlag()) && i+1 < len(args) {
-			i++
-			fa = append(fa, args[i])
-		}
-		if err := fs.Parse(fa); err != nil {
-			return nil, usagef("%v", err)
-		}
+	if c.Insecure != 0 {
+		req.InsecureOptions = strings.Split(c.Insecure.String(), ",")
 	}
-	return rest, nil
+	return req, nil
 }
 
 // prepareOptions are the host's options for run (sync false: the pod runs

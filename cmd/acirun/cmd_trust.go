@@ -44,7 +44,6 @@ without a terminal the command refuses unless --skip-fingerprint-review.`,
 			fs.BoolVar(&opts.Root, "root", false, "trust the keys for every image name")
 			fs.BoolVar(&skipReview, "skip-fingerprint-review", false, "add the keys without asking for confirmation")
 			fs.BoolVar(&allowHTTP, "insecure-allow-http", false, "allow fetching keys over plain http")
-			fs.Var(&opts.Insecure, "insecure-options", "relax checks: tls (accept any certificate)")
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			if (opts.Prefix == "") == !opts.Root {
@@ -58,6 +57,9 @@ without a terminal the command refuses unless --skip-fingerprint-review.`,
 					return usagef("--prefix: %v", err)
 				}
 			}
+			// Of the global --insecure-options, tls and http concern
+			// fetching keys.
+			opts.Insecure = c.Insecure
 			if allowHTTP {
 				opts.Insecure |= fetch.InsecureHTTP
 			}

@@ -2,13 +2,16 @@ package main
 
 import (
 	"flag"
+	"strings"
 
+	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/host"
 )
 
 // Globals are the flags every command accepts, with rkt's names. They are
-// defined here once: the parser of every position and every help text take
-// them from register.
+// defined here once: the parser of every position (before the command name,
+// after it, and among run's and prepare's pod flags) and every help text
+// take them from register.
 type Globals struct {
 	// Dir is the data directory: the image store and the pods.
 	Dir string
@@ -22,6 +25,12 @@ type Globals struct {
 	RunDir string
 	// Debug makes acirun say what it does on stderr.
 	Debug bool
+	// Insecure are the security checks --insecure-options switches off. As
+	// in rkt it is a global flag, so that `acirun --insecure-options=image
+	// run IMAGE` works; each command acts on the relaxations that concern
+	// it (fetching: image, tls, http, pubkey; running: capabilities, paths,
+	// seccomp) and reports each use. Repeated, the sets add up.
+	Insecure fetch.Insecure
 }
 
 // register adds the global flags to fs with their defaults.
@@ -39,6 +48,18 @@ func (g *Globals) registerCurrent(fs *flag.FlagSet) {
 	fs.StringVar(&g.SystemConfig, "system-config", g.SystemConfig, "system configuration directory (vendor trusted keys)")
 	fs.StringVar(&g.RunDir, "run-dir", g.RunDir, "runtime directory, for lock files (default "+host.DefaultRunDir+", or DIR/run with --dir)")
 	fs.BoolVar(&g.Debug, "debug", g.Debug, "print debugging information on stderr")
+	fs.Var(&g.Insecure, "insecure-options", "switch security checks off, comma-separated: image (no signature check), tls, http, pubkey (fetching); capabilities, paths, seccomp (running); all-fetch, all-run, all; each use is reported")
+}
+
+// globalFlagNames lists the global flags as help texts name them:
+// "--dir, --local-config, ...".
+func globalFlagNames() string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	var g Globals
+	g.register(fs)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+	return strings.Join(names, ", ")
 }
 
 // hostConfig is the host-side configuration the globals describe.

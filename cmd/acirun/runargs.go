@@ -54,7 +54,6 @@ func runFlagDefs() []runFlagDef {
 		{runFlag{"set-env-file", "FILE", "read NAME=VALUE lines (# comments) for every app's environment", false, true}, (*runParser).setSetEnvFile},
 		{runFlag{"inherit-env", "", "pass the host's environment to the apps (lowest precedence)", false, false}, (*runParser).setInheritEnv},
 		{runFlag{"uuid-file-save", "FILE", "write the pod's UUID to FILE", false, false}, (*runParser).setUUIDFileSave},
-		{runFlag{"insecure-options", "OPT[,OPT...]", "turn off security features: image,tls,http,pubkey,capabilities,paths,seccomp,all-fetch,all-run,all (each use is reported)", false, true}, (*runParser).setInsecure},
 		{runFlag{"pull-policy", "new|update|never", "when to fetch an image: new (only if not in the store), update (always), never (store only)", false, false}, (*runParser).setPullPolicy},
 		{runFlag{"net", "default|host|none", "the pod's network: default (its own address, a veth pair to the host, NAT beyond), the host's, or loopback only", false, false}, (*runParser).setNet},
 		{runFlag{"port", "NAME:[IP:]HOSTPORT", "publish the app port NAME on the host at HOSTPORT, on IP or every address (default network; unasked, each app port is published on 127.0.0.1 under its own number)", false, true}, (*runParser).setPort},
@@ -99,11 +98,12 @@ func (p *runParser) last() *pod.AppRequest {
 //
 // Anything that is not a flag is an image. App flags apply to the image they
 // follow. "--" starts the preceding image's arguments; they run up to a lone
-// "---" or the end. Pod flags may appear anywhere outside argument lists.
-// --mount before the first image applies to every app. Errors name the flag
-// and the value; -h, -help or --help outside an argument list returns
-// flag.ErrHelp.
-func parseRunArgs(args []string) (*pod.RunRequest, error) {
+// "---" or the end. Pod flags, and the flags of globals (acirun's global
+// flags, nil for none), may appear anywhere outside argument lists; a
+// global flag is set on globals. --mount before the first image applies to
+// every app. Errors name the flag and the value; -h, -help or --help
+// outside an argument list returns flag.ErrHelp.
+func parseRunArgs(args []string, globals *flag.FlagSet) (*pod.RunRequest, error) {
 	defs := runFlagDefs()
 	byName := make(map[string]*runFlagDef, len(defs))
 	for i := range defs {
@@ -146,19 +146,35 @@ func parseRunArgs(args []string) (*pod.RunRequest, error) {
 				name, value, hasValue = k, v, true
 			}
 			d := byName[name]
-			if d == nil {
+			var global *flag.Flag
+			if d == nil && globals != nil {
+				global = globals.Lookup(name)
+			}
+			if d == nil && global == nil {
 				return nil, fmt.Errorf("unknown flag --%s", name)
 			}
-			if d.Value == "" { // boolean
+			syntax := ""
+			if d != nil {
+				syntax = d.Value
+			} else if bf, ok := global.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
+				syntax, _ = flag.UnquoteUsage(global)
+			}
+			if syntax == "" { // boolean
 				if !hasValue {
 					value = "true"
 				}
 			} else if !hasValue {
 				if i+1 >= len(args) {
-					return nil, fmt.Errorf("flag --%s needs a value: %s", name, d.Value)
+					return nil, fmt.Errorf("flag --%s needs a value: %s", name, syntax)
 				}
 				i++
 				value = args[i]
+			}
+			if global != nil {
+				if err := globals.Set(name, value); err != nil {
+					return nil, fmt.Errorf("--%s %q: %w", name, value, err)
+				}
+				continue
 			}
 			key := name
 			if d.PerApp {

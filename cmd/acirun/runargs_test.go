@@ -56,8 +56,8 @@ func TestParseRunArgs(t *testing.T) {
 				SupplementaryGIDs: []int{10, 20}, WorkingDir: "/w"}}}},
 		{"caps-remove and seccomp wildcard", "a --caps-remove CAP_MKNOD --seccomp mode=retain,@appc.io/all",
 			&pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", CapsRemove: []string{"CAP_MKNOD"}, Seccomp: &pod.SeccompFlag{Mode: "retain", Set: []string{"@appc.io/all"}}}}}},
-		{"misc pod flags", "--uuid-file-save /u --insecure-options image,tls --insecure-options=image,paths --pull-policy never --stop-timeout 3 --no-overlay=true --dns-search example.com --hosts-entry 10.0.0.1=db --hosts-entry host a",
-			&pod.RunRequest{UUIDFileSave: "/u", InsecureOptions: []string{"image", "tls", "paths"}, PullPolicy: "never", StopTimeout: 3 * time.Second,
+		{"misc pod flags", "--uuid-file-save /u --pull-policy never --stop-timeout 3 --no-overlay=true --dns-search example.com --hosts-entry 10.0.0.1=db --hosts-entry host a",
+			&pod.RunRequest{UUIDFileSave: "/u", PullPolicy: "never", StopTimeout: 3 * time.Second,
 				NoOverlay: true, DNSSearch: []string{"example.com"}, HostsEntries: []pod.HostsEntry{{IP: "10.0.0.1", Name: "db"}}, HostsFromHost: true, Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"stop timeout duration", "--stop-timeout=1m30s a", &pod.RunRequest{StopTimeout: 90 * time.Second, Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"pod manifest", "--pod-manifest /p.json --net none", &pod.RunRequest{PodManifest: "/p.json", Net: "none"}},
@@ -67,7 +67,7 @@ func TestParseRunArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseRunArgs(split(tt.args))
+			got, err := parseRunArgs(split(tt.args), nil)
 			if err != nil {
 				t.Fatalf("parseRunArgs(%q): %v", tt.args, err)
 			}
@@ -163,7 +163,6 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--hostname my_host a", "not a valid host name"},
 		{"--dns-search bad..domain a", "not a valid domain name"},
 		{"--dns-search example.com. a", "not a valid domain name"},
-		{"--insecure-options image,everything a", `unknown insecure option "everything"`},
 		{"--pull-policy sometimes a", "valid: new, update, never"},
 		{"--net bridge a", "the network is default, host or none"},
 		{"--port http a", "want NAME:[IP:]HOSTPORT"},
@@ -185,7 +184,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
-			got, err := parseRunArgs(split(tt.args))
+			got, err := parseRunArgs(split(tt.args), nil)
 			if err == nil {
 				t.Fatalf("parseRunArgs(%q) = %+v, want error containing %q", tt.args, got, tt.want)
 			}
@@ -198,7 +197,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 
 func TestParseRunArgsHelp(t *testing.T) {
 	for _, args := range []string{"--help", "a -h", "--net none a -help"} {
-		if _, err := parseRunArgs(split(args)); !errors.Is(err, flag.ErrHelp) {
+		if _, err := parseRunArgs(split(args), nil); !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("parseRunArgs(%q) error %v, want flag.ErrHelp", args, err)
 		}
 	}
@@ -219,12 +218,21 @@ func TestFlagsDescribeParser(t *testing.T) {
 		if f.Value != "" {
 			args = append(args, "x")
 		}
-		if _, err := parseRunArgs(args); err != nil && strings.Contains(err.Error(), "unknown flag") {
+		if _, err := parseRunArgs(args, nil); err != nil && strings.Contains(err.Error(), "unknown flag") {
 			t.Errorf("flag %s listed but not parsed: %v", f.Name, err)
 		}
 	}
+	// A global flag is one of the globals, wherever it is given: no flag
+	// of run may shadow one.
+	globals := flag.NewFlagSet("", flag.ContinueOnError)
+	new(Globals).register(globals)
+	globals.VisitAll(func(g *flag.Flag) {
+		if seen[g.Name] {
+			t.Errorf("run flag --%s shadows the global flag", g.Name)
+		}
+	})
 	for _, want := range []string{"volume", "hostname", "dns", "dns-search", "hosts-entry", "set-env", "set-env-file",
-		"inherit-env", "uuid-file-save", "insecure-options", "pull-policy", "net", "pod-manifest", "stop-timeout", "no-overlay",
+		"inherit-env", "uuid-file-save", "pull-policy", "net", "pod-manifest", "stop-timeout", "no-overlay",
 		"exec", "name", "user", "group", "supplementary-gids", "working-dir", "environment", "mount", "memory", "cpu",
 		"caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {
 		if !seen[want] {
@@ -239,7 +247,7 @@ func FuzzParseRunArgs(f *testing.F) {
 	f.Add("--pod-manifest /p --dns 1.1.1.1")
 	f.Add("--net=default --port http:8080 --port dns:192.0.2.1:53 a")
 	f.Fuzz(func(t *testing.T, s string) {
-		req, err := parseRunArgs(strings.Fields(s))
+		req, err := parseRunArgs(strings.Fields(s), nil)
 		if err != nil {
 			if req != nil {
 				t.Fatalf("both a request and an error: %v", err)
@@ -331,7 +339,7 @@ func TestQuantityFlags(t *testing.T) {
 		} {
 			n, perr := aci.ParseQuantity(q, r.unit)
 			want := perr == nil && n >= r.min
-			req, err := parseRunArgs([]string{"a", r.flag, q})
+			req, err := parseRunArgs([]string{"a", r.flag, q}, nil)
 			if (err == nil) != want {
 				t.Errorf("%s %q: %v; aci.ParseQuantity: %d, %v", r.flag, q, err, n, perr)
 				continue

@@ -361,23 +361,6 @@ func (p *runParser) setUUIDFileSave(s string) error {
 	return nil
 }
 
-func (p *runParser) setInsecure(s string) error {
-	if _, err := fetch.ParseInsecure(s); err != nil {
-		return err
-	}
-	for _, o := range strings.Split(s, ",") {
-		o = strings.ToLower(strings.TrimSpace(o))
-		dup := false
-		for _, have := range p.req.InsecureOptions {
-			dup = dup || have == o
-		}
-		if !dup {
-			p.req.InsecureOptions = append(p.req.InsecureOptions, o)
-		}
-	}
-	return nil
-}
-
 func (p *runParser) setPullPolicy(s string) error {
 	if _, err := fetch.ParsePullPolicy(s); err != nil {
 		return err

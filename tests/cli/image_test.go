@@ -227,19 +227,38 @@ func TestUsageAndHelp(t *testing.T) {
 }
 
 // TestRunTakesGlobalFlags: run and prepare accept the global flags among
-// their own, before the first image; a boolean one takes no value.
+// their own, before and after the images; a boolean one takes no value.
+// --insecure-options is one of them (rkt's `rkt --insecure-options=image
+// run`): an unsigned image is prepared with it wherever it is given, and
+// refused without it.
 func TestRunTakesGlobalFlags(t *testing.T) {
-	data := t.TempDir()
-	missing := filepath.Join(t.TempDir(), "missing.aci")
-	r := acirun(t, "run", "--dir", data, "--debug", "--insecure-options=image", missing)
-	if r.code != 254 || !strings.Contains(r.stderr, missing) {
-		t.Fatalf("run of a missing image: exit %d, stderr %q", r.code, r.stderr)
+	img := filepath.Join(t.TempDir(), "hello.aci")
+	mustRun(t, "image", "build", imageDir(t, helloManifest), img)
+	for _, args := range [][]string{
+		{"prepare", "--dir", "DATA", "--debug", "--insecure-options=image", img},
+		{"--insecure-options=image", "prepare", img, "--dir", "DATA", "--debug"},
+		{"prepare", "--insecure-options", "image", img, "--name", "x", "--debug", "--dir=DATA"},
+	} {
+		data := t.TempDir()
+		for i := range args {
+			args[i] = strings.ReplaceAll(args[i], "DATA", data)
+		}
+		// Had --debug taken the next word as its value, the command line
+		// would have been a usage error (exit 2).
+		r := mustRun(t, args...)
+		if !strings.Contains(r.stderr, "--insecure-options=image") {
+			t.Errorf("%q: the relaxation is not reported: %q", args, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(data, "pods", strings.TrimSpace(r.stdout))); err != nil {
+			t.Errorf("%q: pod %q not under --dir: %v", args, r.stdout, err)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(data, "store")); err != nil {
-		t.Errorf("--dir given after run was not used: %v", err)
+	if r := acirun(t, "prepare", "--dir", t.TempDir(), img); r.code != 254 || !strings.Contains(r.stderr, "signature") {
+		t.Errorf("an unsigned image without --insecure-options: exit %d, stderr %q", r.code, r.stderr)
 	}
-	// Had --debug taken the next word as its value, the command line
-	// would have been a usage error (exit 2).
+	if r := acirun(t, "run", img, "--insecure-options=imgae"); r.code != 2 || !strings.Contains(r.stderr, `unknown insecure option "imgae"`) {
+		t.Errorf("a bad --insecure-options: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // TestRunDir: the store's lock files go to --run-dir/store, or, with --dir
