@@ -54,5 +54,7 @@ func commands() []*command {
 		cmdStatus(),
 		cmdRm(),
 		cmdGC(),
+
+		cmdConfig(),
 	}
 }

@@ -107,10 +107,16 @@ type FetchOptions struct {
 	Signature string
 }
 
-// fetcher builds the HTTP side with the per-host credentials of auth.d,
-// system then local.
+// Auth reads the per-host credentials of auth.d, system then local (a
+// local file overrides the system's domain by domain): those every fetch
+// sends, and those `acirun config` shows.
+func (h *Host) Auth() (fetch.Auth, error) {
+	return fetch.LoadAuth(h.cfg.Warnings, filepath.Join(h.cfg.SystemConfig, "auth.d"), filepath.Join(h.cfg.LocalConfig, "auth.d"))
+}
+
+// fetcher builds the HTTP side with the credentials of Auth.
 func (h *Host) fetcher(opts FetchOptions) (*fetch.Fetcher, error) {
-	auth, err := fetch.LoadAuth(h.cfg.Warnings, filepath.Join(h.cfg.SystemConfig, "auth.d"), filepath.Join(h.cfg.LocalConfig, "auth.d"))
+	auth, err := h.Auth()
 	if err != nil {
 		return nil, err
 	}

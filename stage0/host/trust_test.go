@@ -168,3 +168,28 @@ func TestFetchSignatureFile(t *testing.T) {
 		t.Errorf("signer %q, want %s", imgs[0].Origin.Signer, want)
 	}
 }
+
+// TestAuth: the credentials come from the system's auth.d and the local
+// one, the local file winning for a domain both name.
+func TestAuth(t *testing.T) {
+	h := newHost(t)
+	write := func(dir, name, body string) {
+		d := filepath.Join(dir, "auth.d")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(h.Config().SystemConfig, "sys.json", `{"rktKind":"auth","rktVersion":"v1","domains":["a.example","b.example"],"type":"basic","credentials":{"user":"sys","password":"p"}}`)
+	write(h.Config().LocalConfig, "mine.json", `{"rktKind":"auth","rktVersion":"v1","domains":["a.example"],"type":"oauth","credentials":{"token":"t"}}`)
+	auth, err := h.Auth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(auth) != 2 || auth["a.example"].Type != "oauth" || auth["a.example"].Token != "t" || auth["b.example"].User != "sys" ||
+		auth["a.example"].Source != filepath.Join(h.Config().LocalConfig, "auth.d", "mine.json") {
+		t.Errorf("auth %v, want a.example from the local file and b.example from the system's", auth)
+	}
+}
