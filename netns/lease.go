@@ -148,3 +148,45 @@ func (n Network) Release(a netip.Addr, owner string) error {
 func isBroadcast(a netip.Addr, subnet netip.Prefix) bool {
 	return !subnet.Contains(a.Next())
 }
+
+// ReleaseStale gives back the leases whose owners are not alive (a pod
+// whose stage1 was killed before it could release its address), for
+// garbage collection; Lease takes them back too, but only when it needs
+// an address. It returns the addresses released.
+func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool) ([]netip.Addr, error) {
+	ents, err := os.ReadDir(n.LeaseDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	lock, err := flock.Lock(ctx, filepath.Join(n.LeaseDir, ".lock"), true)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	defer lock.Close()
+	var released []netip.Addr
+	for _, e := range ents {
+		a, err := netip.ParseAddr(e.Name())
+		if err != nil || !n.Subnet.Contains(a) {
+			continue // .lock, .last
+		}
+		b, err := os.ReadFile(filepath.Join(n.LeaseDir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return released, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err)
+		}
+		owner := strings.TrimSpace(string(b))
+		if owner == "" || alive(owner) {
+			continue
+		}
+		if err := n.Release(a, owner); err != nil {
+			return released, err
+		}
+		released = append(released, a)
+	}
+	return released, nil
+}

@@ -85,6 +85,34 @@ func TestLeaseWrapsAndTakesBackStale(t *testing.T) {
 	}
 }
 
+// TestReleaseStale: only the leases of owners that are gone are released;
+// the lock and the last-lease record stay, and a network that never
+// leased anything has nothing to release.
+func TestReleaseStale(t *testing.T) {
+	ctx := context.Background()
+	n := testNetwork(t, "10.9.0.0/29")
+	if got, err := n.ReleaseStale(ctx, everyoneAlive); err != nil || len(got) != 0 {
+		t.Fatalf("no leases yet: %v, %v", got, err)
+	}
+	for _, o := range []string{"/pods/a", "/pods/b", "/pods/c"} {
+		if _, err := n.Lease(ctx, o, everyoneAlive); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := n.ReleaseStale(ctx, func(o string) bool { return o == "/pods/b" })
+	if err != nil || fmt.Sprint(got) != "[10.9.0.2 10.9.0.4]" {
+		t.Fatalf("released %v, %v; want a's and c's addresses", got, err)
+	}
+	ents, _ := os.ReadDir(n.LeaseDir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != ".last .lock 10.9.0.3" {
+		t.Errorf("lease directory after ReleaseStale: %q", names)
+	}
+}
+
 func TestLeaseBadSubnet(t *testing.T) {
 	for _, s := range []string{"10.0.0.0/31", "10.0.0.0/32", "fd00::/64"} {
 		n := testNetwork(t, s)

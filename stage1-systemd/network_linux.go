@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
 )
@@ -64,11 +63,7 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	n := netns.Default(filepath.Join(o.RunDir, "net"))
 	// A lease's owner is a pod directory; it still needs its address while
 	// its stage1 holds the pod's lock.
-	alive := func(owner string) bool {
-		free, err := flock.Free(filepath.Join(owner, podcontract.LockFile))
-		return err != nil || !free
-	}
-	att, err := n.Attach(ctx, podDir, alive, hostInterface(spec.uuid), pid)
+	att, err := n.Attach(ctx, podDir, podcontract.Running, hostInterface(spec.uuid), pid)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,7 +23,16 @@ name resolved by appc discovery, or an image ID. Images are fetched per
 
 App flags apply to the image they follow; arguments after "--" run up to "---"
 and are appended to the app's exec. acirun run exits with the pod's exit code:
-that of the first app to fail, or 128+N for an app killed by signal N, or 0.`
+that of the first app to fail, or 128+N for an app killed by signal N, or 0.
+
+Where systemd is the init system the pod runs as the transient service
+acirun-UUID.service, with this terminal as its standard input and output;
+Ctrl-C stops it. Unless acirun already is a service's main process (as in
+aci@.service), which then runs the pod itself. Flags of run alone:
+  --unit=NAME      name the unit NAME.service instead
+  --no-unit        run the pod in this process, without a unit of its own
+  -d, --detach     return once the pod is ready, printing its UUID and unit;
+                   its output goes to the journal (journalctl -u UNIT)`
 
 func cmdRun() *command {
 	return &command{
@@ -33,11 +42,34 @@ func cmdRun() *command {
 		help:    runHelp + "\n" + runFlagsHelp(),
 		rawArgs: true,
 		run: func(ctx context.Context, c *CLI, args []string) error {
-			req, err := c.runRequest(args)
+			var u host.UnitOptions
+			req, err := c.runRequestWith(args, func(fs *flag.FlagSet) {
+				fs.StringVar(&u.Name, "unit", "", "")
+				fs.BoolVar(&u.NoUnit, "no-unit", false, "")
+				fs.BoolVar(&u.Detach, "detach", false, "")
+				fs.BoolVar(&u.Detach, "d", false, "")
+			})
 			if err != nil {
 				return err
 			}
-			return c.host().Run(ctx, req, c.prepareOptions(false), c.execStage1)
+			if u.Name != "" && !strings.Contains(u.Name, ".") {
+				u.Name += ".service"
+			}
+			// The unit gets the streams when they are files (a terminal,
+			// a pipe); tests that call Main with buffers get the journal.
+			u.Stdin, _ = c.Stdin.(*os.File)
+			u.Stdout, _ = c.Stdout.(*os.File)
+			u.Stderr, _ = c.Stderr.(*os.File)
+			res, err := c.host().RunPod(ctx, req, c.prepareOptions(false), u, c.execStage1)
+			switch {
+			case err != nil:
+				return err
+			case u.Detach:
+				fmt.Fprintf(c.Stdout, "%s %s\n", res.UUID, res.Unit)
+			case res.ExitCode != 0:
+				return exitCodeError{code: res.ExitCode}
+			}
+			return nil
 		},
 	}
 }
@@ -78,9 +110,18 @@ func printFlagInfo(w io.Writer, f runFlag) {
 // global flags among its pod flags included, and gives the request the
 // global --insecure-options.
 func (c *CLI) runRequest(args []string) (*pod.RunRequest, error) {
+	return c.runRequestWith(args, nil)
+}
+
+// runRequestWith is runRequest with the flags more registers (run's own,
+// which are not pod flags) taken like the global ones.
+func (c *CLI) runRequestWith(args []string, more func(*flag.FlagSet)) (*pod.RunRequest, error) {
 	globals := flag.NewFlagSet("acirun", flag.ContinueOnError)
 	globals.SetOutput(io.Discard)
 	c.Globals.registerCurrent(globals)
+	if more != nil {
+		more(globals)
+	}
 	req, err := parseRunArgs(args, globals)
 	if err != nil {
 		return nil, usageError{err}

@@ -27,3 +27,11 @@ func CreatePodLock(podDir string) (*os.File, error) {
 	}
 	return f, err
 }
+
+// Running reports whether a stage1 runs the pod in podDir: it holds the
+// pod's lock. A lock that cannot be read counts as held, so that nothing
+// the pod may still use (its address lease) is taken from it.
+func Running(podDir string) bool {
+	free, err := flock.Free(filepath.Join(podDir, LockFile))
+	return err != nil || !free
+}

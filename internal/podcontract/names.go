@@ -18,6 +18,9 @@ const (
 	Stage1ArgsFile = "stage1-args.json"
 	// PreparedFile is empty and made last: the pod is complete.
 	PreparedFile = "prepared"
+	// UnitFile names the transient unit stage0 started the pod in, then
+	// "\n" (only pods run as one).
+	UnitFile = "unit"
 	// PIDFile is the decimal host PID of `stage1 run`, then "\n".
 	PIDFile = "pid"
 	// PPID1File is the decimal host PID of the pod's PID 1, then "\n".

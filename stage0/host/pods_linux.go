@@ -165,8 +165,11 @@ func (h *Host) RemovePod(ctx context.Context, ref string) (*pod.Pod, error) {
 }
 
 // GCPods removes what dead prepares left, abandoned pods, and pods that
-// exited longer than grace ago, and returns the UUIDs removed. A pod that
-// cannot be removed does not stop the others; the errors are joined.
+// exited longer than grace ago, and returns the UUIDs removed. What a pod
+// killed with SIGKILL could not clean up itself goes too: the failed
+// transient unit of each pod removed (reset, so systemd unloads it) and
+// the network leases of pods no stage1 runs. A pod that cannot be removed
+// does not stop the others; the errors are joined.
 func (h *Host) GCPods(ctx context.Context, grace time.Duration) ([]string, error) {
 	if err := pod.RemoveStale(ctx, h.cfg.DataDir); err != nil {
 		return nil, err
@@ -176,7 +179,7 @@ func (h *Host) GCPods(ctx context.Context, grace time.Duration) ([]string, error
 		return nil, err
 	}
 	cutoff := time.Now().Add(-grace)
-	var removed []string
+	var removed, units []string
 	var errs []error
 	for _, pd := range pods {
 		switch pd.State {
@@ -188,11 +191,21 @@ func (h *Host) GCPods(ctx context.Context, grace time.Duration) ([]string, error
 		default:
 			continue
 		}
+		unit := podUnit(pd)
 		if err := pod.Remove(h.cfg.DataDir, pd.UUID); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		removed = append(removed, pd.UUID)
+		if unit != "" {
+			units = append(units, unit)
+		}
+	}
+	if err := resetFailedUnits(ctx, units); err != nil {
+		errs = append(errs, err)
+	}
+	if err := h.releaseStaleLeases(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)
 }

@@ -1,0 +1,361 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	sdbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+
+	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/stage0/pod"
+	"github.com/acirun/acirun/unitgen"
+)
+
+// SystemdBooted reports whether systemd is the init system, as
+// sd_booted(3) tells: /run/systemd/system exists (systemd makes it early in
+// boot; a container's systemd too).
+func SystemdBooted() bool {
+	fi, err := os.Lstat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+// UnitOptions say how RunPod hands a pod to systemd.
+type UnitOptions struct {
+	// NoUnit runs the pod in this process even where systemd could
+	// supervise it (--no-unit).
+	NoUnit bool
+	// Name is the unit's name (--unit); "" means unitgen.UnitName(UUID).
+	Name string
+	// Detach returns once the pod is ready (its unit's start job is done),
+	// leaving its output to the journal. Otherwise RunPod waits for the
+	// pod to end, with Stdin, Stdout and Stderr handed to the unit.
+	Detach bool
+	// Stdin, Stdout and Stderr are the caller's, passed to the unit as
+	// file descriptors (what `systemd-run --pipe` does) unless Detach.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// UnitResult is what RunPod did with a unit.
+type UnitResult struct {
+	UUID string
+	Unit string
+	// ExitCode is the pod's exit code (0, N, or 128+N for a signal), once
+	// it has ended; with Detach it is not known and is 0.
+	ExitCode int
+}
+
+// RunPod runs the pod req describes: as a transient systemd unit (RunUnit)
+// where systemd is the init system, or in this process with inPlace (the
+// CLI execs stage1 in its place): with opts.NoUnit, without systemd, and
+// when this process is already the main process of a service, which was
+// made for this pod (units/aci@.service, `systemd-run acirun run …`, a
+// unit of the administrator's), so that its unit, not a new one,
+// supervises the pod. Being a process of a service is not enough: a script
+// that a service runs gets a unit of its own for each pod it starts, as it
+// would with systemd-run; and a process of a scope (a login session,
+// `systemd-run --scope`) is never a service's main process. The result is
+// nil when the pod ran in this process (inPlace returned).
+func (h *Host) RunPod(ctx context.Context, req *pod.RunRequest, prep PrepareOptions, opts UnitOptions, inPlace Starter) (*UnitResult, error) {
+	if opts.NoUnit || !SystemdBooted() {
+		if opts.Detach {
+			return nil, errors.New("--detach needs systemd to supervise the pod, and this host has none or --no-unit was given")
+		}
+		return nil, h.Run(ctx, req, prep, inPlace)
+	}
+	conn, err := connectSystemd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	main, err := mainProcessOfService(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if main {
+		if opts.Detach || opts.Name != "" {
+			return nil, errors.New("--detach and --unit make a unit of the pod's own, but acirun is already the main process of a service, which runs the pod: drop them, or start acirun some other way")
+		}
+		conn.Close()
+		return nil, h.Run(ctx, req, prep, inPlace)
+	}
+	return h.runUnit(ctx, conn, req, prep, opts)
+}
+
+// mainProcessOfService reports whether this process is the main process of
+// the service it runs in, as systemd knows it (GetUnitByPID, then the
+// service's MainPID): the environment ($INVOCATION_ID, $NOTIFY_SOCKET) is
+// inherited by every descendant and proves nothing.
+func mainProcessOfService(ctx context.Context, conn *sdbus.Conn) (bool, error) {
+	self := os.Getpid()
+	name, err := conn.GetUnitNameByPID(ctx, uint32(self))
+	var de dbus.Error
+	if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoUnitForPID" {
+		// In no unit at all: the root cgroup.
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ask systemd for the unit of process %d: %w", self, err)
+	}
+	if !strings.HasSuffix(name, ".service") {
+		return false, nil
+	}
+	v, err := conn.GetServicePropertyContext(ctx, name, "MainPID")
+	if err != nil {
+		return false, fmt.Errorf("ask systemd for the main process of %s: %w", name, err)
+	}
+	pid, _ := v.Value.Value().(uint32)
+	return int(pid) == self, nil
+}
+
+// connectSystemd connects to systemd: its private socket as root (what
+// systemctl and systemd-run use; it needs no bus daemon), else the system
+// bus. The connection outlives ctx (godbus would close it when ctx is
+// done): a cancelled run still has to stop its unit and watch it end.
+func connectSystemd(ctx context.Context) (*sdbus.Conn, error) {
+	ctx = context.WithoutCancel(ctx)
+	if os.Geteuid() == 0 {
+		if conn, err := sdbus.NewSystemdConnectionContext(ctx); err == nil {
+			return conn, nil
+		}
+	}
+	conn, err := sdbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to systemd: %w (run the pod in this process with --no-unit)", err)
+	}
+	return conn, nil
+}
+
+// runUnit prepares the pod req describes and starts it as a transient
+// systemd service (unitgen describes it) whose main process is the pod's
+// stage1, so that the unit runs the pod whether or not this process lives
+// on. Unless opts.Detach it waits for the pod to end and returns its exit
+// code: a cancelled ctx (the user's Ctrl-C) stops the unit, gracefully,
+// and runUnit still waits for the pod to stop and its post-stop handlers
+// to run (systemd's TimeoutStopSec bounds that). A pod whose unit cannot
+// be started is removed.
+func (h *Host) runUnit(ctx context.Context, conn *sdbus.Conn, req *pod.RunRequest, prep PrepareOptions, opts UnitOptions) (*UnitResult, error) {
+	pd, err := h.Prepare(ctx, req, prep)
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.startUnit(ctx, conn, pd, req.StopTimeout, opts)
+	if err != nil || opts.Detach {
+		return res, err
+	}
+	return res, h.waitUnit(ctx, conn, pd, res)
+}
+
+// startUnit starts pd's unit and waits for its start job. The pod is
+// removed if the unit could not be made.
+func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, stopTimeout time.Duration, opts UnitOptions) (res *UnitResult, err error) {
+	argv, err := h.Stage1Command(pd)
+	if err != nil {
+		return nil, h.dropPod(pd, err)
+	}
+	u, err := unitgen.New(unitgen.Pod{UUID: pd.UUID, Manifest: pd.Manifest, Command: argv, StopTimeout: stopTimeout, Name: opts.Name})
+	if err != nil {
+		return nil, h.dropPod(pd, err)
+	}
+	props, err := u.Properties()
+	if err != nil {
+		return nil, h.dropPod(pd, err)
+	}
+	if !opts.Detach {
+		props = append(props, terminalProperties(opts.Stdin, opts.Stdout, opts.Stderr)...)
+	}
+	if err := os.WriteFile(filepath.Join(pd.Dir, podcontract.UnitFile), []byte(u.Name()+"\n"), 0o644); err != nil {
+		return nil, h.dropPod(pd, fmt.Errorf("pod %s: record its unit: %w", pd.UUID, err))
+	}
+	res = &UnitResult{UUID: pd.UUID, Unit: u.Name()}
+	// Watch the unit's properties before it exists, so that no change of
+	// a pod that ends at once is missed (see waitUnit).
+	if err := conn.Subscribe(); err != nil {
+		return nil, h.dropPod(pd, fmt.Errorf("subscribe to systemd's signals: %w", err))
+	}
+	job := make(chan string, 1)
+	if _, err := conn.StartTransientUnitContext(ctx, u.Name(), "fail", props, job); err != nil {
+		return nil, h.dropPod(pd, fmt.Errorf("pod %s: start unit %s: %w", pd.UUID, u.Name(), err))
+	}
+	select {
+	case r := <-job:
+		if r != "done" && opts.Detach {
+			return res, fmt.Errorf("pod %s: unit %s did not start (job %s): see journalctl -u %s", pd.UUID, u.Name(), r, u.Name())
+		}
+	case <-ctx.Done():
+		// Interrupted while starting: the pod stops as it would once
+		// running; a detached start then fails.
+		if opts.Detach {
+			stopUnit(conn, u.Name())
+			return res, fmt.Errorf("pod %s: start of unit %s interrupted: %w", pd.UUID, u.Name(), ctx.Err())
+		}
+	}
+	return res, nil
+}
+
+// dropPod removes a pod that never ran, so that a failed start leaves
+// nothing behind, and returns err.
+func (h *Host) dropPod(pd *pod.Pod, err error) error {
+	if rerr := pod.Remove(h.cfg.DataDir, pd.UUID); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// terminalProperties hand the caller's standard streams to the unit, as
+// systemd-run --pipe does. They are properties of this start alone, not of
+// the pod's unit (a unit file cannot hold them), so unitgen does not know
+// them.
+func terminalProperties(stdin, stdout, stderr *os.File) []sdbus.Property {
+	var props []sdbus.Property
+	for _, s := range []struct {
+		name string
+		f    *os.File
+	}{{"StandardInputFileDescriptor", stdin}, {"StandardOutputFileDescriptor", stdout}, {"StandardErrorFileDescriptor", stderr}} {
+		if s.f != nil {
+			props = append(props, sdbus.Property{Name: s.name, Value: dbus.MakeVariant(dbus.UnixFD(s.f.Fd()))})
+		}
+	}
+	return props
+}
+
+// stopUnit asks systemd to stop a unit (SIGTERM to stage1 alone, which
+// stops the apps and runs their post-stop handlers). It does not wait:
+// the caller watches the unit end.
+func stopUnit(conn *sdbus.Conn, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := conn.StopUnitContext(ctx, name, "replace", nil)
+	return err
+}
+
+// waitUnit waits for the unit of a started pod to end (ActiveState
+// inactive or failed), stopping it when ctx is cancelled, and sets the
+// pod's exit code: exit.json's, the pod's own record, or else (stage1 was
+// killed before it could write one) the unit's main process status. A unit
+// that failed is then reset, so that it is collected: its status has been
+// reported, and the pod directory and the journal keep the rest.
+func (h *Host) waitUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, res *UnitResult) error {
+	// The updates only wake the loop, which reads the state itself; a full
+	// channel (many units changing at once) reports on errs, which wakes
+	// it too, so no change is lost. Updates of other units are dropped.
+	updates := make(chan *sdbus.PropertiesUpdate, 256)
+	errs := make(chan error, 1)
+	conn.SetPropertiesSubscriber(updates, errs)
+	defer conn.SetPropertiesSubscriber(nil, nil)
+
+	done := ctx.Done()
+	bg := context.Background()
+	for {
+		st, err := conn.GetUnitPropertyContext(bg, res.Unit, "ActiveState")
+		if err != nil {
+			return fmt.Errorf("pod %s: read the state of unit %s: %w", pd.UUID, res.Unit, err)
+		}
+		if s, _ := st.Value.Value().(string); s == "inactive" || s == "failed" {
+			break
+		}
+		select {
+		case u := <-updates:
+			if u.UnitName != res.Unit {
+				continue
+			}
+		case <-errs:
+		case <-done:
+			done = nil
+			if err := stopUnit(conn, res.Unit); err != nil {
+				return fmt.Errorf("pod %s: stop unit %s: %w", pd.UUID, res.Unit, err)
+			}
+		}
+	}
+	code, err := h.unitExitCode(bg, conn, pd, res.Unit)
+	if err != nil {
+		return err
+	}
+	res.ExitCode = code
+	if err := conn.ResetFailedUnitContext(bg, res.Unit); err != nil && !isNotFailed(err) {
+		return fmt.Errorf("pod %s: reset failed unit %s: %w", pd.UUID, res.Unit, err)
+	}
+	return nil
+}
+
+// isNotFailed tells the errors of ResetFailedUnit for a unit that is not
+// failed or no longer loaded, which are no failure of ours.
+func isNotFailed(err error) bool {
+	var de dbus.Error
+	return errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || de.Name == "org.freedesktop.systemd1.UnitInactive")
+}
+
+// Child status codes of ExecMainCode (waitid(2)'s si_code).
+const (
+	cldExited = 1
+	cldKilled = 2
+	cldDumped = 3
+)
+
+// mainExitCode is the exit code of a process as a shell reports it (N, or
+// 128+N for signal N) from a unit's ExecMainCode and ExecMainStatus; false
+// when the main process has not ended (code 0).
+func mainExitCode(code, status int32) (int, bool) {
+	switch code {
+	case cldExited:
+		return int(status), true
+	case cldKilled, cldDumped:
+		return 128 + int(status), true
+	}
+	return 0, false
+}
+
+// unitExitCode is the exit code of a pod whose unit has ended.
+func (h *Host) unitExitCode(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, unit string) (int, error) {
+	if p, err := pod.Load(h.cfg.DataDir, pd.UUID); err == nil && p.ExitCode != nil {
+		return *p.ExitCode, nil
+	}
+	props, err := conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
+	if err != nil {
+		return 0, fmt.Errorf("pod %s: read the exit status of unit %s: %w", pd.UUID, unit, err)
+	}
+	code, _ := props["ExecMainCode"].(int32)
+	status, _ := props["ExecMainStatus"].(int32)
+	if c, ok := mainExitCode(code, status); ok {
+		return c, nil
+	}
+	result, _ := props["Result"].(string)
+	return 0, fmt.Errorf("pod %s: unit %s ended (result %s) without an exit status: see journalctl -u %s", pd.UUID, unit, result, unit)
+}
+
+// podUnit is the name of the transient unit pd was started in (the unit
+// file of its directory), or "".
+func podUnit(pd *pod.Pod) string {
+	b, err := os.ReadFile(filepath.Join(pd.Dir, podcontract.UnitFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// resetFailedUnits resets the failed transient units of removed pods (a pod
+// whose stage1 was killed leaves one, and a detached pod that failed), so
+// that systemd unloads them. Units that are not failed, or gone, are no
+// error.
+func resetFailedUnits(ctx context.Context, units []string) error {
+	if len(units) == 0 || !SystemdBooted() {
+		return nil
+	}
+	conn, err := connectSystemd(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var errs []error
+	for _, u := range units {
+		if err := conn.ResetFailedUnitContext(ctx, u); err != nil && !isNotFailed(err) {
+			errs = append(errs, fmt.Errorf("reset failed unit %s: %w", u, err))
+		}
+	}
+	return errors.Join(errs...)
+}

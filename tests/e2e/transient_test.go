@@ -1,0 +1,379 @@
+package e2e
+
+// `acirun run` in the box, where systemd is PID 1: the pod becomes the
+// transient service acirun-UUID.service, yet the command still behaves as
+// a foreground one (its output on acirun's stdout, its exit code acirun's,
+// Ctrl-C stopping it), or with -d returns once the pod is ready. A pod
+// killed while it starts leaves nothing once acirun gc has run.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// clientPid finds the host PID of the acirun process whose command line
+// holds marker (the box's Command wrapper execs into it).
+func clientPid(t *testing.T, marker string) int {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			argv := strings.Split(string(b), "\x00")
+			if argv[0] == e.acirun && slices.Contains(argv, marker) && !slices.Contains(argv, "stage1") {
+				var pid int
+				fmt.Sscan(filepath.Base(filepath.Dir(p)), &pid)
+				return pid
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no acirun process with %q after 30s", marker)
+		}
+	}
+}
+
+// units lists the box's units matching pattern, loaded in any state.
+func (p *boxPod) units(ctx context.Context, pattern string) []string {
+	p.t.Helper()
+	out, err := p.b.Output(ctx, "systemctl", "list-units", "--all", "--plain", "--no-legend", pattern)
+	if err != nil {
+		p.t.Fatalf("systemctl list-units %s: %v", pattern, err)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			names = append(names, strings.Join(f[:min(len(f), 4)], " "))
+		}
+	}
+	return names
+}
+
+// runInBox runs acirun ARGS in the box and returns what it did.
+func (p *boxPod) runInBox(ctx context.Context, args ...string) result {
+	p.t.Helper()
+	cmd := p.b.Command(ctx, p.acirun(args...)...)
+	var out, errb lockedOutput
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil && cmd.ProcessState == nil {
+		p.t.Fatalf("acirun %q: %v", args, err)
+	}
+	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+}
+
+// TestTransientRun: a one-shot `acirun run` is a transient unit while it
+// runs, its output reaches acirun's stdout, its exit code is acirun's, and
+// SIGINT to acirun (Ctrl-C) stops the unit, whose post-stop handler runs.
+// No unit is left once acirun has returned.
+func TestTransientRun(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	vol := filepath.Join(p.dir, "vol")
+	if err := os.MkdirAll(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	img := p.image(podImage(t, podManifest(t, "example.com/transient", map[string]any{
+		"mountPoints": []map[string]any{{"name": "data", "path": "/data"}},
+		"eventHandlers": []map[string]any{
+			{"name": "post-stop", "exec": []string{"/testapp", "write", "/data/post", "post-stop"}},
+		},
+	}, "hostname"), nil))
+	run := func(args ...string) result {
+		t.Helper()
+		return p.runInBox(ctx, append([]string{"run", "--insecure-options=image", "--net=none",
+			"--volume=data,kind=host,source=" + vol, img, "--"}, args...)...)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"+", "exit", "0"}, 0},
+		{[]string{"+", "exit", "3"}, 3},
+		{[]string{"+", "signal", "KILL"}, 137},
+	} {
+		r := run(tc.args...)
+		if r.code != tc.code || !slices.ContainsFunc(strings.Split(r.stdout, "\n"), func(l string) bool { return strings.HasPrefix(l, "hostname=acirun-") }) {
+			t.Errorf("acirun run … %q: want exit %d and the app's output on stdout: %s", tc.args, tc.code, r)
+		}
+		if u := p.units(ctx, "acirun-*.service"); len(u) != 0 {
+			t.Errorf("units left after acirun run … %q: %q", tc.args, u)
+		}
+	}
+
+	// A pod that runs until Ctrl-C.
+	os.Remove(filepath.Join(vol, "post"))
+	uuidFile := filepath.Join(p.dir, "uuid-sigint")
+	marker := "--uuid-file-save=" + uuidFile
+	cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", "--net=none", marker,
+		"--volume=data,kind=host,source="+vol, img, "--", "+", "sleep", "1h")...)
+	out := &lockedOutput{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Kill()
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "hostname="); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod printed nothing after 30s:\n%s", out.String())
+		}
+	}
+	b, err := os.ReadFile(uuidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := "acirun-" + strings.TrimSpace(string(b)) + ".service"
+	t.Cleanup(func() { p.b.Exec(context.Background(), "systemctl", "stop", unit) })
+	if u := p.units(ctx, "acirun-*.service"); len(u) != 1 || u[0] != unit+" loaded active running" {
+		t.Errorf("systemctl list-units 'acirun-*.service' while the pod runs: %q, want %s active", u, unit)
+	}
+	if err := syscall.Kill(clientPid(t, marker), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("acirun run still running 40s after SIGINT:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Errorf("acirun run after SIGINT: exit %d, want 143 (the app stopped by SIGTERM):\n%s", code, out.String())
+	}
+	if b, err := os.ReadFile(filepath.Join(vol, "post")); err != nil || string(b) != "post-stop" {
+		t.Errorf("the post-stop handler after SIGINT: %q, %v", b, err)
+	}
+	if u := p.units(ctx, "acirun-*.service"); len(u) != 0 {
+		t.Errorf("units left after SIGINT: %q", u)
+	}
+}
+
+// TestTransientDetach: run -d returns once the pod is ready, printing its
+// UUID and unit; list shows it running, the unit carries MemoryMax from
+// --memory, and systemctl stop ends the pod.
+func TestTransientDetach(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/detached", nil, "hostname", "+", "sleep", "1h"), nil))
+	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", "--net=none", img, "--memory=64M")
+	f := strings.Fields(r.stdout)
+	if r.code != 0 || len(f) != 2 || f[1] != "acirun-"+f[0]+".service" {
+		t.Fatalf("run -d: want \"UUID acirun-UUID.service\": %s", r)
+	}
+	uuid, unit := f[0], f[1]
+	t.Cleanup(func() {
+		p.b.Exec(context.Background(), "systemctl", "stop", unit)
+		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
+	})
+	if strings.Contains(r.stdout+r.stderr, "hostname=") {
+		t.Errorf("run -d: the pod's output reached acirun's:\n%s", r)
+	}
+	lr := p.runInBox(ctx, "list", "--format=json")
+	var pods []map[string]any
+	if err := json.Unmarshal([]byte(lr.stdout), &pods); err != nil || len(pods) != 1 || pods[0]["uuid"] != uuid || pods[0]["state"] != "running" {
+		t.Errorf("list --format=json after run -d: want %s running: %v\n%s", uuid, err, lr)
+	}
+	if st := p.show(ctx, unit, "ActiveState", "MemoryMax"); st["ActiveState"] != "active" || st["MemoryMax"] != "64000000" {
+		t.Errorf("systemctl show %s: %v, want active with MemoryMax=64000000", unit, st)
+	}
+	p.waitJournal(ctx, unit, "hostname=acirun-"+uuid[:8])
+	if m := p.machineOf(ctx, uuid); m["Unit"] != unit {
+		t.Errorf("machinectl show acirun-%s: %v, want the pod registered in %s", uuid, m, unit)
+	}
+	if err := p.b.Exec(ctx, "systemctl", "stop", unit); err != nil {
+		t.Fatal(err)
+	}
+	if _, m := p.exitJSON(); m["exitCode"] != float64(143) {
+		t.Errorf("exit.json after systemctl stop: %v, want 143", m)
+	}
+}
+
+// TestTransientNoUnit: --no-unit runs the pod in acirun's own process, as
+// before: acirun execs stage1 (--debug says so).
+func TestTransientNoUnit(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/no-unit", nil, "exit", "4"), nil))
+	r := p.runInBox(ctx, "--debug", "run", "--no-unit", "--insecure-options=image", "--net=none", img)
+	if r.code != 4 || !strings.Contains(r.stderr, "exec "+e.acirun+" stage1 run") {
+		t.Errorf("run --no-unit: want exit 4 from stage1 exec'd in place: %s", r)
+	}
+}
+
+// TestTransientHostileArgs: arguments that unit syntax would change reach
+// the app byte for byte, and so does a data directory whose path (in the
+// unit's ExecStart) holds them.
+func TestTransientHostileArgs(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	hostile := []string{"$HOME", "${HOME}", "%n", "%%", `\`, `\\`, "a\nb", `"`, "'", ";", "-x", "@x"}
+	vol := filepath.Join(p.dir, "vol")
+	if err := os.MkdirAll(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	img := p.image(podImage(t, podManifest(t, "example.com/hostile", map[string]any{
+		"mountPoints": []map[string]any{{"name": "data", "path": "/data"}},
+	}, "hostname"), nil))
+	var args []string
+	for i, h := range hostile {
+		args = append(args, "+", "write", fmt.Sprintf("/data/%d", i), h)
+	}
+	// The data directory's name is hostile too: it is in ExecStart. (No
+	// backslash: overlayfs reads it as an escape in its mount options.)
+	p.data = filepath.Join(p.dir, `d $HOME %n%% ; "x" 'y'`)
+	r := p.runInBox(ctx, append([]string{"run", "--insecure-options=image", "--net=none",
+		"--volume=data,kind=host,source=" + vol, img, "--"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("acirun run: %s", r)
+	}
+	for i, h := range hostile {
+		if b, err := os.ReadFile(filepath.Join(vol, fmt.Sprint(i))); err != nil || string(b) != h {
+			t.Errorf("argument %q reached the app as %q (%v)", h, b, err)
+		}
+	}
+}
+
+// TestTransientKilled: stage1, the unit's main process, killed with
+// SIGKILL at several moments of the start; once acirun gc has run there is
+// no unit, mount, link, lease, cgroup or process of the pod left.
+func TestTransientKilled(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/killed", map[string]any{
+		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8082}},
+	}, "serve", ":8082"), nil))
+	leases, err := p.b.Path("/run/acirun/net/default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond, time.Second} {
+		cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", img)...)
+		out := &lockedOutput{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var pid []byte
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+			pods, _ := filepath.Glob(filepath.Join(p.data, "pods", "*-*-*-*-*", "pid"))
+			if len(pods) == 1 {
+				if pid, _ = os.ReadFile(pods[0]); len(pid) > 0 && pid[len(pid)-1] == '\n' {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no pod started after 30s:\n%s", out.String())
+			}
+		}
+		time.Sleep(delay)
+		// The pid is the box's: kill in the box.
+		if err := p.b.Exec(ctx, "kill", "-KILL", strings.TrimSpace(string(pid))); err != nil {
+			t.Logf("kill after %s: %v (the pod ended already?)", delay, err)
+		}
+		if err := cmd.Wait(); err == nil {
+			t.Errorf("killed after %s: acirun run exited 0:\n%s", delay, out.String())
+		} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
+			t.Errorf("killed after %s: acirun run: %v, want exit 137 (stage1 killed by SIGKILL):\n%s", delay, err, out.String())
+		}
+		uuid := onlyPodDir(t, p.data)
+		if r := p.runInBox(ctx, "gc", "--grace-period=0s"); r.code != 0 || !strings.Contains(r.stdout, "removed "+uuid) {
+			t.Errorf("gc after the pod killed after %s: %s", delay, r)
+		}
+		if u := p.units(ctx, "acirun-*.service"); len(u) != 0 {
+			t.Errorf("units left after the pod killed after %s and gc: %q", delay, u)
+		}
+		if ents, _ := os.ReadDir(leases); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".") }) {
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Errorf("leases left after the pod killed after %s and gc: %q", delay, names)
+		}
+		links, err := p.b.Output(ctx, "ip", "-o", "link", "show")
+		if err != nil || strings.Contains(string(links), "ac-") {
+			t.Errorf("links left after the pod killed after %s: %v\n%s", delay, err, links)
+		}
+		for _, h := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/memory"} {
+			if path, err := p.b.Path(h + "/machine.slice/acirun-" + uuid + ".service"); err == nil {
+				if _, err := os.Stat(path); err == nil {
+					t.Errorf("cgroup left after the pod killed after %s: %s", delay, path)
+				}
+			}
+		}
+		if left := podProcesses(p.data + "/pods/"); len(left) > 0 {
+			t.Errorf("processes left after the pod killed after %s: %q", delay, left)
+		}
+		mi, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", p.b.Pid()))
+		if strings.Contains(string(mi), p.data) {
+			t.Errorf("mount left in the box after the pod killed after %s", delay)
+		}
+	}
+
+	// Detached, nobody reads the unit's status: the killed pod's unit
+	// stays failed until gc.
+	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", img)
+	f := strings.Fields(r.stdout)
+	if r.code != 0 || len(f) != 2 {
+		t.Fatalf("run -d: %s", r)
+	}
+	pid, err := os.ReadFile(filepath.Join(p.data, "pods", f[0], "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Exec(ctx, "kill", "-KILL", strings.TrimSpace(string(pid))); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		u := p.units(ctx, "acirun-*.service")
+		if len(u) == 1 && u[0] == f[1]+" loaded failed failed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("units after the detached pod was killed: %q, want %s failed", u, f[1])
+		}
+	}
+	if st := p.show(ctx, f[1], "Result", "ExecMainStatus"); st["Result"] != "signal" || st["ExecMainStatus"] != "9" {
+		t.Errorf("the killed pod's unit: %v", st)
+	}
+	if r := p.runInBox(ctx, "gc", "--grace-period=0s"); r.code != 0 || !strings.Contains(r.stdout, "removed "+f[0]) {
+		t.Errorf("gc after the detached pod was killed: %s", r)
+	}
+	if u := p.units(ctx, "acirun-*.service"); len(u) != 0 {
+		t.Errorf("units left after gc: %q", u)
+	}
+	if ents, _ := os.ReadDir(leases); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".") }) {
+		t.Errorf("a lease left after the detached pod was killed and gc")
+	}
+}
+
+// onlyPodDir returns the UUID of the one pod directory of dataDir.
+func onlyPodDir(t *testing.T, dataDir string) string {
+	t.Helper()
+	pods, _ := filepath.Glob(filepath.Join(dataDir, "pods", "*-*-*-*-*"))
+	if len(pods) != 1 {
+		t.Fatalf("want one pod in %s, have %q", dataDir, pods)
+	}
+	return filepath.Base(pods[0])
+}
