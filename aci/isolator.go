@@ -319,7 +319,7 @@ func (d *decoder) isolatorValue(name ACIdentifier, v *jval, path string) Isolato
 		}
 		return LinuxOOMScoreAdj(n)
 	case IsolatorCPUShares:
-		n, ok := d.integer(v, path, 2, 262144)
+		n, ok := d.integer(v, path, MinCPUShares, MaxCPUShares)
 		if !ok {
 			return nil
 		}

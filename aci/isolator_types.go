@@ -86,9 +86,15 @@ type LinuxAppArmorProfile struct{ Profile string }
 // LinuxOOMScoreAdj is the value of os/linux/oom-score-adj (-1000..1000).
 type LinuxOOMScoreAdj int
 
-// LinuxCPUShares is the value of os/linux/cpu-shares (2..262144), the
-// cgroup v1 cpu.shares weight.
+// LinuxCPUShares is the value of os/linux/cpu-shares (MinCPUShares to
+// MaxCPUShares), the cgroup v1 cpu.shares weight.
 type LinuxCPUShares int
+
+// The bounds of LinuxCPUShares, the kernel's for cpu.shares.
+const (
+	MinCPUShares = 2
+	MaxCPUShares = 262144
+)
 
 // UnixSysctl is the value of os/unix/sysctl: kernel parameters to set in the
 // pod's namespaces, by name ("net.ipv4.tcp_fin_timeout").
@@ -279,8 +285,8 @@ func (v LinuxOOMScoreAdj) validate(errs *ErrorList, path string) {
 }
 
 func (v LinuxCPUShares) validate(errs *ErrorList, path string) {
-	if v < 2 || v > 262144 {
-		errs.add(path, fmt.Sprintf("%d out of range 2-262144", int(v)))
+	if v < MinCPUShares || v > MaxCPUShares {
+		errs.add(path, fmt.Sprintf("%d out of range %d-%d", int(v), MinCPUShares, MaxCPUShares))
 	}
 }
 

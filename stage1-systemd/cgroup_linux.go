@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,9 +69,11 @@ func findCgroups() (cgroupMounts, error) {
 // that holds the pod's per-app cgroups.
 func podCgroupName(uuid string) string { return "acirun-" + uuid }
 
-// setupAppCgroups creates the app's cgroups for its memory and cpu limits and
-// returns the directories the app must join, plus one report line per limit.
-func setupAppCgroups(cm cgroupMounts, uuid, app string, memLimit, cpuMilli *int64) (dirs []string, reports []string) {
+// setupAppCgroups creates the app's cgroups for its memory and cpu limits
+// and its cpu weight (iso), and returns the directories the app must join,
+// plus one report line per isolator.
+func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs []string, reports []string) {
+	memLimit, cpuMilli := iso.memoryLimit, iso.cpuLimitMilli
 	mk := func(base string) (string, error) {
 		if base == "" {
 			return "", errors.New("no cgroup hierarchy for it")
@@ -130,7 +133,36 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, memLimit, cpuMilli *int6
 			reports = append(reports, fmt.Sprintf("%s: enforced, %d millicores (%s)", aci.IsolatorResourceCPU, *cpuMilli, d))
 		}
 	}
+	if shares := iso.cpuShares; shares != nil {
+		var d, set string
+		var err error
+		if cm.v2 != "" {
+			if d, err = mk(cm.v2); err == nil {
+				set = "cpu.weight " + strconv.FormatInt(cpuWeight(*shares), 10)
+				err = write(d, "cpu.weight", strconv.FormatInt(cpuWeight(*shares), 10))
+			}
+		} else if d, err = mk(cm.cpu); err == nil {
+			set = "cpu.shares " + strconv.FormatInt(*shares, 10)
+			err = write(d, "cpu.shares", strconv.FormatInt(*shares, 10))
+		}
+		if err != nil {
+			reports = append(reports, fmt.Sprintf("%s: not enforced (%v)", aci.IsolatorCPUShares, err))
+		} else {
+			if !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+			reports = append(reports, fmt.Sprintf("%s: enforced, %s (%s)", aci.IsolatorCPUShares, set, d))
+		}
+	}
 	return dirs, reports
+}
+
+// cpuWeight is the cgroup v2 cpu.weight (1-10000) of cpu.shares (2-262144)
+// as systemd converts CPUShares= to CPUWeight=: scaled so that the
+// defaults, 1024 and 100, meet, and an app weighs against the processes
+// that set neither as it would on cgroup v1.
+func cpuWeight(shares int64) int64 {
+	return min(max(shares*100/1024, 1), 10000)
 }
 
 // removePodCgroups removes the pod's cgroups once its processes are gone.

@@ -516,13 +516,28 @@ func TestPodCgroups(t *testing.T) {
 		return
 	}
 	p = newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:1s"},
-		iso: []string{`{"name":"resource/memory","value":{"limit":"64Mi"}}`}}}, nil)
+		iso: []string{`{"name":"resource/memory","value":{"limit":"64Mi"}}`, `{"name":"os/linux/cpu-shares","value":512}`}}}, nil)
 	wait, _ := startPod(t, p, "--net=none")
 	b, err := os.ReadFile(filepath.Join(cm.memory, podCgroupName(p.uuid), "a", "memory.limit_in_bytes"))
 	if err != nil || strings.TrimSpace(string(b)) != "67108864" {
 		t.Errorf("memory limit of the running app: %q, %v", b, err)
 	}
-	wait()
+	// os/linux/cpu-shares: the app's cgroup weighs 512 (cpu.weight 50 on
+	// cgroup v2), and the app is in it.
+	weight, want := filepath.Join(cm.cpu, podCgroupName(p.uuid), "a", "cpu.shares"), "512"
+	if cm.v2 != "" {
+		weight, want = filepath.Join(cm.v2, podCgroupName(p.uuid), "a", "cpu.weight"), "50"
+	}
+	if b, err := os.ReadFile(weight); err != nil || strings.TrimSpace(string(b)) != want {
+		t.Errorf("%s of the running app: %q, %v; want %s", weight, b, err, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(weight), "cgroup.procs")); err != nil || len(strings.Fields(string(b))) == 0 {
+		t.Errorf("no process in the app's cpu cgroup: %q, %v", b, err)
+	}
+	r = wait()
+	if !strings.Contains(r.stderr, "os/linux/cpu-shares: enforced") {
+		t.Errorf("cpu-shares not reported enforced: %s", r.stderr)
+	}
 }
 
 func TestPodLocked(t *testing.T) {

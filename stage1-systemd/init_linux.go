@@ -274,11 +274,11 @@ func (p *pod) setup() error {
 		if err := p.reportIsolators(a); err != nil {
 			return fmt.Errorf("app %s: %w", a.name, err)
 		}
-		if a.isolators.memoryLimit != nil || a.isolators.cpuLimitMilli != nil {
+		if a.isolators.memoryLimit != nil || a.isolators.cpuLimitMilli != nil || a.isolators.cpuShares != nil {
 			if cgErr != nil {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
 			} else {
-				dirs, reports := setupAppCgroups(cm, spec.uuid, a.name, a.isolators.memoryLimit, a.isolators.cpuLimitMilli)
+				dirs, reports := setupAppCgroups(cm, spec.uuid, a.name, &a.isolators)
 				r.cgroups = dirs
 				for _, l := range reports {
 					p.logf("app %s: isolator %s", a.name, l)

@@ -262,6 +262,13 @@ func isolatorsFromManifest(app, pod aci.Isolators) (appIsolators, error) {
 				}
 			case aci.UnixSysctl:
 				// Pod scope: collected for the whole pod by podSysctls.
+			case aci.LinuxCPUShares:
+				// The app's own weight; the pod's is the default of
+				// apps that give none.
+				if !podLevel || ai.cpuShares == nil {
+					n := int64(v)
+					ai.cpuShares = &n
+				}
 			case aci.ResourceCPU:
 				if v.LimitMilli > 0 && (ai.cpuLimitMilli == nil || v.LimitMilli < *ai.cpuLimitMilli) {
 					n := v.LimitMilli

@@ -86,6 +86,7 @@ type appIsolators struct {
 	oomScoreAdj            *int
 	memoryLimit            *int64 // bytes
 	cpuLimitMilli          *int64 // thousandths of a core
+	cpuShares              *int64 // os/linux/cpu-shares: the cgroup's cpu.shares (cpu.weight on cgroup v2)
 	ignored                []string
 }
 

@@ -71,6 +71,7 @@ func runFlagDefs() []runFlagDef {
 		{runFlag{"mount", "volume=NAME,target=PATH", "mount a volume in the app (before any image: in every app)", true, true}, (*runParser).setMount},
 		{runFlag{"memory", "QUANTITY", "memory limit of the app (e.g. 64M, 1Gi)", true, false}, (*runParser).setMemory},
 		{runFlag{"cpu", "QUANTITY", "CPU limit of the app (e.g. 500m, 2)", true, false}, (*runParser).setCPU},
+		{runFlag{"cpu-shares", "N", "the app's CPU weight against other processes, 2 to 262144 (1024 is a default process's; the cgroup's cpu.shares, or cpu.weight N*100/1024)", true, false}, (*runParser).setCPUShares},
 		{runFlag{"caps-retain", "CAP[,CAP...]", "capability bounding set of the app: exactly these", true, false}, (*runParser).setCapsRetain},
 		{runFlag{"caps-remove", "CAP[,CAP...]", "remove these capabilities from the default bounding set", true, false}, (*runParser).setCapsRemove},
 		{runFlag{"seccomp", "mode=retain|remove[,errno=ERRNO],SYSCALL[,SYSCALL...]", "seccomp filter of the app", true, false}, (*runParser).setSeccomp},

@@ -15,6 +15,10 @@ import (
 )
 
 func intp(i int) *int    { return &i }
+func sharesp(n int) *aci.LinuxCPUShares {
+	s := aci.LinuxCPUShares(n)
+	return &s
+}
 func boolp(b bool) *bool { return &b }
 
 func TestParseRunArgs(t *testing.T) {
@@ -54,6 +58,8 @@ func TestParseRunArgs(t *testing.T) {
 			&pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Memory: "64M", CPU: "500m", CapsRetain: []string{"CAP_NET_ADMIN", "CAP_KILL"},
 				Seccomp: &pod.SeccompFlag{Mode: "remove", Errno: "EPERM", Set: []string{"mount", "umount2"}}, OOMScoreAdj: intp(-500),
 				SupplementaryGIDs: []int{10, 20}, WorkingDir: "/w"}}}},
+		{"cpu-shares", "a --cpu-shares 2 b --cpu-shares=262144",
+			&pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", CPUShares: sharesp(2)}, {Image: "b", CPUShares: sharesp(262144)}}}},
 		{"caps-remove and seccomp wildcard", "a --caps-remove CAP_MKNOD --seccomp mode=retain,@appc.io/all",
 			&pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", CapsRemove: []string{"CAP_MKNOD"}, Seccomp: &pod.SeccompFlag{Mode: "retain", Set: []string{"@appc.io/all"}}}}}},
 		{"misc pod flags", "--uuid-file-save /u --pull-policy never --stop-timeout 3 --no-overlay=true --dns-search example.com --hosts-entry 10.0.0.1=db --hosts-entry host a",
@@ -148,6 +154,12 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"a --memory 8Ei", `too large`},
 		{"a --cpu 10E", `too large`},
 		{"a --cpu 0", "at least 1m"},
+		{"--cpu-shares 512 a", "flag --cpu-shares must follow an image"},
+		{"a --cpu-shares 1", `--cpu-shares "1": not a CPU weight from 2 to 262144`},
+		{"a --cpu-shares 262145", "not a CPU weight from 2 to 262144"},
+		{"a --cpu-shares -5", "not a CPU weight"},
+		{"a --cpu-shares 1k", "not a CPU weight"},
+		{"a --cpu-shares 512 --cpu-shares 512", "flag --cpu-shares given twice for image a"},
 		{"a --oom-score-adj 2000", "not a number from -1000 to 1000"},
 		{"a --supplementary-gids 1,x", `"x" is not a group ID`},
 		{"a --working-dir rel", "not an absolute path"},
@@ -234,7 +246,7 @@ func TestFlagsDescribeParser(t *testing.T) {
 	for _, want := range []string{"volume", "hostname", "dns", "dns-search", "hosts-entry", "set-env", "set-env-file",
 		"inherit-env", "uuid-file-save", "pull-policy", "net", "pod-manifest", "stop-timeout", "no-overlay",
 		"exec", "name", "user", "group", "supplementary-gids", "working-dir", "environment", "mount", "memory", "cpu",
-		"caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {
+		"cpu-shares", "caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {
 		if !seen[want] {
 			t.Errorf("flag %s missing from runFlags()", want)
 		}

@@ -541,6 +541,19 @@ func (p *runParser) setCPU(s string) error {
 	return nil
 }
 
+func (p *runParser) setCPUShares(s string) error {
+	n, err := strconv.ParseUint(s, 10, 31)
+	v := aci.LinuxCPUShares(n)
+	if err == nil {
+		err = aci.Isolators{aci.NewIsolator(v)}.Validate()
+	}
+	if err != nil {
+		return fmt.Errorf("not a CPU weight from %d to %d", aci.MinCPUShares, aci.MaxCPUShares)
+	}
+	p.last().CPUShares = &v
+	return nil
+}
+
 func (p *runParser) setCapsRetain(s string) error {
 	app := p.last()
 	if app.CapsRemove != nil {

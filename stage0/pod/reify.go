@@ -204,8 +204,8 @@ func setIsolator(is aci.Isolators, v aci.IsolatorValue, drop ...aci.ACIdentifier
 	return is
 }
 
-// overrideIsolators applies --memory, --cpu, --caps-*, --seccomp and
-// --oom-score-adj: each replaces the image's isolator of the same kind
+// overrideIsolators applies --memory, --cpu, --cpu-shares, --caps-*,
+// --seccomp and --oom-score-adj: each replaces the image's isolator of the same kind
 // (both capability sets for --caps-*, both seccomp sets for --seccomp).
 func overrideIsolators(app *aci.App, ar *AppRequest) error {
 	if ar.Memory != "" {
@@ -221,6 +221,9 @@ func overrideIsolators(app *aci.App, ar *AppRequest) error {
 			return fmt.Errorf("--cpu: %w", err)
 		}
 		app.Isolators = setIsolator(app.Isolators, aci.ResourceCPU{RequestMilli: milli, LimitMilli: milli}, aci.IsolatorResourceCPU)
+	}
+	if ar.CPUShares != nil {
+		app.Isolators = setIsolator(app.Isolators, *ar.CPUShares, aci.IsolatorCPUShares)
 	}
 	capsets := []aci.ACIdentifier{aci.IsolatorCapabilitiesRetainSet, aci.IsolatorCapabilitiesRemoveSet}
 	if ar.CapsRetain != nil {

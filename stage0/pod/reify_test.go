@@ -92,12 +92,15 @@ func TestReifyEnvironmentPrecedence(t *testing.T) {
 	}
 }
 
+func sharesp(n int) *aci.LinuxCPUShares { s := aci.LinuxCPUShares(n); return &s }
+
 func TestReifyAppOverrides(t *testing.T) {
 	full := testImage(t, manifestJSON("example.com/full", `{"exec":["/bin/app","-x"],"user":"app","group":"app",
 		"supplementaryGIDs":[5],"workingDirectory":"/srv",
 		"isolators":[{"name":"resource/memory","value":{"limit":"1G"}},
 			{"name":"os/linux/capabilities-retain-set","value":{"set":["CAP_NET_ADMIN"]}},
-			{"name":"os/linux/seccomp-remove-set","value":{"set":["reboot"]}}]}`))
+			{"name":"os/linux/seccomp-remove-set","value":{"set":["reboot"]}},
+			{"name":"os/linux/cpu-shares","value":100}]}`))
 	noApp := testImage(t, manifestJSON("example.com/base", ""))
 	noExec := testImage(t, manifestJSON("example.com/noexec", `{"user":"0","group":"0"}`))
 	tests := []struct {
@@ -134,7 +137,7 @@ func TestReifyAppOverrides(t *testing.T) {
 				}
 			}},
 		{name: "isolator overrides replace the image's", req: &RunRequest{Apps: []AppRequest{{Image: "img", Memory: "64Mi", CPU: "500m", CapsRemove: []string{"CAP_MKNOD"},
-			Seccomp: &SeccompFlag{Mode: "retain", Errno: "EPERM", Set: []string{"read", "write"}}, OOMScoreAdj: intp(100)}}},
+			Seccomp: &SeccompFlag{Mode: "retain", Errno: "EPERM", Set: []string{"read", "write"}}, OOMScoreAdj: intp(100), CPUShares: sharesp(512)}}},
 			images: []*Image{full}, check: func(t *testing.T, pm *aci.PodManifest) {
 				is := pm.Apps[0].App.Isolators
 				if m, ok := is.Memory(); !ok || m.Limit != 64<<20 || m.Request != 64<<20 {
@@ -158,8 +161,17 @@ func TestReifyAppOverrides(t *testing.T) {
 				if o, ok := is.OOMScoreAdj(); !ok || o != 100 {
 					t.Errorf("oom %v %v", o, ok)
 				}
-				if len(is) != 5 {
-					t.Errorf("%d isolators, want 5: %+v", len(is), is)
+				var shares []aci.IsolatorValue
+				for _, i := range is {
+					if i.Name == aci.IsolatorCPUShares {
+						shares = append(shares, i.Value)
+					}
+				}
+				if !reflect.DeepEqual(shares, []aci.IsolatorValue{aci.LinuxCPUShares(512)}) {
+					t.Errorf("cpu-shares isolators %v, want --cpu-shares's alone", shares)
+				}
+				if len(is) != 6 {
+					t.Errorf("%d isolators, want 6: %+v", len(is), is)
 				}
 				if m, _ := full.Manifest.App.Isolators.Memory(); m.Limit != 1e9 {
 					t.Errorf("image manifest modified: memory %+v", m)

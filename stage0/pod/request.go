@@ -58,8 +58,9 @@ type AppRequest struct {
 	WorkingDir        string
 	Environment       []EnvVar // --environment K=V, this app only
 	Mounts            []MountFlag
-	Memory            string // --memory, a resource quantity such as 64M
-	CPU               string // --cpu, a resource quantity such as 500m
+	Memory            string              // --memory, a resource quantity such as 64M
+	CPU               string              // --cpu, a resource quantity such as 500m
+	CPUShares         *aci.LinuxCPUShares // --cpu-shares, the os/linux/cpu-shares isolator
 	CapsRetain        []string
 	CapsRemove        []string
 	Seccomp           *SeccompFlag
