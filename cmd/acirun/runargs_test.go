@@ -14,7 +14,7 @@ import (
 	"github.com/acirun/acirun/stage0/pod"
 )
 
-func intp(i int) *int    { return &i }
+func intp(i int) *int { return &i }
 func sharesp(n int) *aci.LinuxCPUShares {
 	s := aci.LinuxCPUShares(n)
 	return &s
