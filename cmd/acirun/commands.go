@@ -19,9 +19,12 @@ type command struct {
 	// same set.
 	flags func(fs *flag.FlagSet)
 	// rawArgs passes the arguments after the command name unparsed (for
-	// commands such as run whose argument grammar is not flag's).
-	rawArgs bool
-	run     func(ctx context.Context, c *CLI, args []string) error
+	// commands such as run whose argument grammar is not flag's); such a
+	// command describes its flags with docFlags, for the completions and
+	// the man page.
+	rawArgs  bool
+	docFlags func() []flagDoc
+	run      func(ctx context.Context, c *CLI, args []string) error
 }
 
 // commands lists every command. To add one, write its cmd_WORDS.go and
@@ -56,5 +59,6 @@ func commands() []*command {
 		cmdGC(),
 
 		cmdConfig(),
+		cmdCompletion(),
 	}
 }

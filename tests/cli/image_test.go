@@ -192,23 +192,7 @@ func TestUsageAndHelp(t *testing.T) {
 			t.Errorf("acirun %v: exit %d, want 2 (stderr %q)", args, r.code, r.stderr)
 		}
 	}
-	help := mustRun(t, "help").stdout
-	var cmds []string
-	inCommands := false
-	for _, line := range strings.Split(help, "\n") {
-		switch {
-		case strings.HasPrefix(line, "Commands:"):
-			inCommands = true
-		case inCommands && strings.HasPrefix(line, "  "):
-			// Names and summaries are separated by at least two spaces.
-			cmds = append(cmds, strings.SplitN(strings.TrimSpace(line), "  ", 2)[0])
-		case inCommands:
-			inCommands = false
-		}
-	}
-	if len(cmds) < 5 {
-		t.Fatalf("help lists too few commands: %v\n%s", cmds, help)
-	}
+	cmds := helpCommands(t)
 	for _, c := range cmds {
 		args := append(strings.Fields(c), "--help")
 		r := mustRun(t, args...)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"sort"
+	"strings"
+)
+
+// flagDoc is one flag as the shell completions and the man page describe
+// it. They are made from the flag definitions themselves (a command's
+// FlagSet, the run grammar's table, the globals' register), so that a
+// flag cannot be added without them knowing.
+type flagDoc struct {
+	Name    string // without dashes
+	Value   string // the value's syntax; "" for a boolean flag
+	Help    string
+	Default string // "" when there is nothing worth saying
+	// Repeatable flags may be given more than once.
+	Repeatable bool
+	// PerApp marks run's app flags, which follow an IMAGE.
+	PerApp bool
+}
+
+// flagSetDocs describes the flags register defines on a FlagSet.
+func flagSetDocs(register func(*flag.FlagSet)) []flagDoc {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	register(fs)
+	var docs []flagDoc
+	fs.VisitAll(func(f *flag.Flag) {
+		value, usage := flag.UnquoteUsage(f)
+		if value == "string" || value == "value" {
+			// flag's names of the Go types say nothing: the flag's
+			// own name does (--dir=DIR), unless its usage names the
+			// value in back quotes.
+			value = strings.ToUpper(f.Name)
+		}
+		d := flagDoc{Name: f.Name, Value: value, Help: usage}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			d.Default = f.DefValue
+		}
+		docs = append(docs, d)
+	})
+	return docs
+}
+
+// globalFlagDocs describes the flags every command takes.
+func globalFlagDocs() []flagDoc {
+	var g Globals
+	return flagSetDocs(g.register)
+}
+
+// runFlagDocs describes the flags of run's grammar (run, prepare).
+func runFlagDocs() []flagDoc {
+	var docs []flagDoc
+	for _, f := range runFlags() {
+		docs = append(docs, flagDoc{Name: f.Name, Value: f.Value, Help: f.Help, Repeatable: f.Repeatable, PerApp: f.PerApp})
+	}
+	return docs
+}
+
+// flagDocs describes cmd's own flags (the globals apart).
+func (cmd *command) flagDocs() []flagDoc {
+	switch {
+	case cmd.docFlags != nil:
+		return cmd.docFlags()
+	case cmd.flags != nil:
+		return flagSetDocs(cmd.flags)
+	}
+	return nil
+}
+
+// visibleCommands are the commands help lists, sorted by name.
+func visibleCommands() []*command {
+	var out []*command
+	for _, cmd := range commands() {
+		if !cmd.hidden {
+			out = append(out, cmd)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
