@@ -25,18 +25,71 @@ func hostsFile(hostname string, entries []podcontract.HostsEntry) []byte {
 	return b.Bytes()
 }
 
-// resolvConf renders /etc/resolv.conf from --dns nameservers and --dns-search
-// domains. The words host and none are handled by the caller.
-func resolvConf(servers, search []string) []byte {
+// resolvSettings are what the --dns flags put into /etc/resolv.conf, each
+// value checked by podcontract's parsers.
+type resolvSettings struct {
+	servers []string // --dns: addresses (the words host and none are the caller's)
+	search  []string // --dns-search
+	options []string // --dns-opt
+	domain  string   // --dns-domain
+}
+
+// resolvSettingsOf are the settings the pod's flags ask for.
+func resolvSettingsOf(o *podOptions) resolvSettings {
+	return resolvSettings{servers: o.DNS, search: o.DNSSearch, options: o.DNSOptions, domain: o.DNSDomain}
+}
+
+// empty reports whether s asks for nothing.
+func (s resolvSettings) empty() bool {
+	return len(s.servers) == 0 && len(s.search) == 0 && len(s.options) == 0 && s.domain == ""
+}
+
+// resolvConf renders /etc/resolv.conf from s. The domain line comes before
+// the search line: the C libraries take the last of the two, and a search
+// list given with a domain is meant to be the search list.
+func resolvConf(s resolvSettings) []byte {
 	var b bytes.Buffer
 	b.WriteString("# written by acirun stage1\n")
-	if len(search) > 0 {
-		fmt.Fprintf(&b, "search %s\n", strings.Join(search, " "))
-	}
-	for _, s := range servers {
-		fmt.Fprintf(&b, "nameserver %s\n", s)
+	b.WriteString(resolvLines(s))
+	for _, ns := range s.servers {
+		fmt.Fprintf(&b, "nameserver %s\n", ns)
 	}
 	return b.Bytes()
+}
+
+// resolvLines are the domain, search and options lines of s.
+func resolvLines(s resolvSettings) string {
+	var b strings.Builder
+	if s.domain != "" {
+		fmt.Fprintf(&b, "domain %s\n", s.domain)
+	}
+	if len(s.search) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(s.search, " "))
+	}
+	if len(s.options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(s.options, " "))
+	}
+	return b.String()
+}
+
+// overrideResolv is conf (a file podResolvConf wrote) with the lines s
+// sets in place of the host's of the same kind: --dns-opt replaces the
+// options lines, --dns-search and --dns-domain the search and domain lines
+// (one setting: the last of them wins). The servers stay the host's.
+func overrideResolv(conf []byte, s resolvSettings) []byte {
+	var kept []string
+	for _, l := range strings.SplitAfter(string(conf), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 0:
+			continue
+		case f[0] == "options" && len(s.options) > 0:
+		case (f[0] == "search" || f[0] == "domain") && (len(s.search) > 0 || s.domain != ""):
+		default:
+			kept = append(kept, l)
+		}
+	}
+	return []byte(strings.Join(kept, "") + resolvLines(resolvSettings{search: s.search, options: s.options, domain: s.domain}))
 }
 
 // podResolvConf is the resolv.conf a pod on the default network gets when

@@ -72,10 +72,44 @@ func TestHostsFile(t *testing.T) {
 }
 
 func TestResolvConf(t *testing.T) {
-	got := string(resolvConf([]string{"10.0.0.53", "::1"}, []string{"example.com", "corp"}))
-	want := "# written by acirun stage1\nsearch example.com corp\nnameserver 10.0.0.53\nnameserver ::1\n"
-	if got != want {
-		t.Errorf("resolvConf = %q, want %q", got, want)
+	for _, tc := range []struct {
+		s    resolvSettings
+		want string
+	}{
+		{resolvSettings{servers: []string{"10.0.0.53", "::1"}, search: []string{"example.com", "corp"}},
+			"search example.com corp\nnameserver 10.0.0.53\nnameserver ::1\n"},
+		{resolvSettings{servers: []string{"10.0.0.53"}, options: []string{"ndots:2", "rotate"}, domain: "corp.example"},
+			"domain corp.example\noptions ndots:2 rotate\nnameserver 10.0.0.53\n"},
+		// The domain first: the C libraries take the last of domain and
+		// search, and the search list is the one meant.
+		{resolvSettings{search: []string{"a.example"}, domain: "corp.example", options: []string{"edns0"}},
+			"domain corp.example\nsearch a.example\noptions edns0\n"},
+	} {
+		if got, want := string(resolvConf(tc.s)), "# written by acirun stage1\n"+tc.want; got != want {
+			t.Errorf("resolvConf(%+v) =\n%s\nwant\n%s", tc.s, got, want)
+		}
+	}
+}
+
+// TestOverrideResolv: on the default network without --dns, the host's
+// servers stay and the flags replace the lines of their kind.
+func TestOverrideResolv(t *testing.T) {
+	const host = "# written by acirun stage1 from the host's name servers\nnameserver 192.0.2.1\nsearch h.example\noptions edns0\nnameserver 192.0.2.2\n"
+	for _, tc := range []struct {
+		s    resolvSettings
+		want string
+	}{
+		{resolvSettings{options: []string{"ndots:3"}},
+			"nameserver 192.0.2.1\nsearch h.example\nnameserver 192.0.2.2\noptions ndots:3\n"},
+		{resolvSettings{domain: "d.example"},
+			"nameserver 192.0.2.1\noptions edns0\nnameserver 192.0.2.2\ndomain d.example\n"},
+		{resolvSettings{search: []string{"a.example", "b.example"}, options: []string{"rotate", "timeout:1"}},
+			"nameserver 192.0.2.1\nnameserver 192.0.2.2\nsearch a.example b.example\noptions rotate timeout:1\n"},
+	} {
+		got := string(overrideResolv([]byte(host), tc.s))
+		if want := "# written by acirun stage1 from the host's name servers\n" + tc.want; got != want {
+			t.Errorf("overrideResolv(%+v) =\n%s\nwant\n%s", tc.s, got, want)
+		}
 	}
 }
 

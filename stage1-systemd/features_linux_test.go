@@ -38,6 +38,15 @@ func TestPodHostsResolv(t *testing.T) {
 		r.has(t, "hostname web1\n", "127.0.0.1\tlocalhost localhost.localdomain web1\n", "10.1.2.3\tdb.local\n",
 			"search example.com\nnameserver 10.0.0.53\nnameserver 10.0.0.54\n")
 	})
+	t.Run("options and domain", func(t *testing.T) {
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "cat:/etc/resolv.conf"}}}, nil)
+		r := p.run(t, "--net=none", "--dns=10.0.0.53", "--dns-opt=ndots:3", "--dns-opt=rotate", "--dns-domain=corp.example", "--dns-search=a.example")
+		r.has(t, "cat /etc/resolv.conf\n# written by acirun stage1\ndomain corp.example\nsearch a.example\noptions ndots:3 rotate\nnameserver 10.0.0.53\n")
+		r = p.run(t, "--net=none", "--dns=host", "--dns-opt=rotate")
+		if r.code != 2 || !strings.Contains(r.stderr, "--dns-opt would be ignored") {
+			t.Errorf("--dns=host --dns-opt: exit %d, %s", r.code, r.stderr)
+		}
+	})
 	t.Run("image files kept", func(t *testing.T) {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "cat:/etc/hosts", "cat:/etc/resolv.conf"},
 			rootfs: func(t testing.TB, dir string) {

@@ -162,24 +162,31 @@ func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 		}
 	}
 	var resolv []byte
+	set := resolvSettingsOf(o)
 	switch {
-	case len(o.DNS) == 0 && len(o.DNSSearch) == 0 && o.Net == "default":
-		// On its own network, a pod that asks for nothing resolves names
-		// as the host does, through servers it can reach.
+	case len(o.DNS) == 0 && o.Net == "default":
+		// On its own network, a pod that names no server resolves names
+		// as the host does, through servers it can reach, with the
+		// search domains and options it asks for.
 		host, err := os.ReadFile("/etc/resolv.conf")
 		if err == nil {
 			upstream, _ := os.ReadFile("/run/systemd/resolve/resolv.conf")
 			resolv = podResolvConf(host, upstream)
 		}
-	case len(o.DNS) == 1 && o.DNS[0] == "none", len(o.DNS) == 0 && len(o.DNSSearch) == 0:
-	case len(o.DNS) == 1 && o.DNS[0] == "host":
+		if resolv != nil && !set.empty() {
+			resolv = overrideResolv(resolv, set)
+		} else if resolv == nil && !set.empty() {
+			resolv = resolvConf(set)
+		}
+	case len(o.DNS) == 1 && o.DNS[0] == podcontract.DNSNone, set.empty():
+	case len(o.DNS) == 1 && o.DNS[0] == podcontract.DNSHost:
 		b, err := os.ReadFile("/etc/resolv.conf")
 		if err != nil {
 			return fmt.Errorf("--dns=host: %w", err)
 		}
 		resolv = b
 	default:
-		resolv = resolvConf(o.DNS, o.DNSSearch)
+		resolv = resolvConf(set)
 	}
 	if resolv != nil {
 		return writeFileInRoot(r.fd, "/etc/resolv.conf", resolv, 0o644)

@@ -184,15 +184,18 @@ func TestPodOnOverlay(t *testing.T) {
 func FuzzPodOptions(f *testing.F) {
 	f.Add("--dns=1.1.1.1", "--hosts-entry=10.0.0.1=db", "--hostname=web")
 	f.Add("--dns-search=a.b", "--insecure-options=all", "--stop-timeout=1s")
+	f.Add("--dns-opt=ndots:3", "--dns-domain=d.example", "--dns-opt=rotate")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		o, err := parsePodOptions("run", []string{a, b, c, "/pod"}, io.Discard)
 		if err != nil {
 			return
 		}
-		out := string(hostsFile(o.Hostname, o.HostsEntries)) + string(resolvConf(o.DNS, o.DNSSearch))
+		out := string(hostsFile(o.Hostname, o.HostsEntries)) + string(resolvConf(resolvSettingsOf(o)))
 		lines := 3 + len(o.HostsEntries) + 1 + len(o.DNS)
-		if len(o.DNSSearch) > 0 {
-			lines++
+		for _, some := range []bool{len(o.DNSSearch) > 0, len(o.DNSOptions) > 0, o.DNSDomain != ""} {
+			if some {
+				lines++
+			}
 		}
 		if strings.Count(out, "\n") != lines {
 			t.Fatalf("flags %q %q %q rendered %q", a, b, c, out)

@@ -49,6 +49,8 @@ func runFlagDefs() []runFlagDef {
 		{runFlag{"hostname", "NAME", "the pod's hostname (default acirun- and the first 8 characters of the UUID)", false, false}, (*runParser).setHostname},
 		{runFlag{"dns", "IP|host|none", "name server for the pod's /etc/resolv.conf; host copies the host's file, none writes none", false, true}, (*runParser).setDNS},
 		{runFlag{"dns-search", "DOMAIN", "search domain for the pod's /etc/resolv.conf", false, true}, (*runParser).setDNSSearch},
+		{runFlag{"dns-opt", "OPT", "option for the pod's /etc/resolv.conf, as resolv.conf(5) has them: ndots:N, timeout:N, attempts:N, rotate, edns0, ...", false, true}, (*runParser).setDNSOpt},
+		{runFlag{"dns-domain", "DOMAIN", "local domain for the pod's /etc/resolv.conf (with --dns-search, the search list wins, as resolv.conf(5) says)", false, false}, (*runParser).setDNSDomain},
 		{runFlag{"hosts-entry", "IP=NAME|host", "add a line to the pod's /etc/hosts; host copies the host's file", false, true}, (*runParser).setHostsEntry},
 		{runFlag{"set-env", "NAME=VALUE", "set an environment variable for every app (over the image's and --set-env-file)", false, true}, (*runParser).setSetEnv},
 		{runFlag{"set-env-file", "FILE", "read NAME=VALUE lines (# comments) for every app's environment", false, true}, (*runParser).setSetEnvFile},

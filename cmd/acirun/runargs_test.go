@@ -65,6 +65,8 @@ func TestParseRunArgs(t *testing.T) {
 		{"misc pod flags", "--uuid-file-save /u --pull-policy never --stop-timeout 3 --no-overlay=true --dns-search example.com --hosts-entry 10.0.0.1=db --hosts-entry host a",
 			&pod.RunRequest{UUIDFileSave: "/u", PullPolicy: "never", StopTimeout: 3 * time.Second,
 				NoOverlay: true, DNSSearch: []string{"example.com"}, HostsEntries: []pod.HostsEntry{{IP: "10.0.0.1", Name: "db"}}, HostsFromHost: true, Apps: []pod.AppRequest{{Image: "a"}}}},
+		{"dns options and domain", "--dns 10.0.0.53 --dns-opt ndots:03 a --dns-opt=rotate --dns-domain corp.example",
+			&pod.RunRequest{DNS: []string{"10.0.0.53"}, DNSOptions: []string{"ndots:3", "rotate"}, DNSDomain: "corp.example", Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"stop timeout duration", "--stop-timeout=1m30s a", &pod.RunRequest{StopTimeout: 90 * time.Second, Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"pod manifest", "--pod-manifest /p.json --net none", &pod.RunRequest{PodManifest: "/p.json", Net: "none"}},
 		{"bare exec name", "a --exec sh -- -c", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Exec: "sh", Args: []string{"-c"}}}}},
@@ -175,6 +177,12 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--hostname my_host a", "not a valid host name"},
 		{"--dns-search bad..domain a", "not a valid domain name"},
 		{"--dns-search example.com. a", "not a valid domain name"},
+		{"--dns-opt ndots:99 a", `--dns-opt "ndots:99": resolv.conf option ndots:99: want ndots:N, N from 0 to 15`},
+		{"--dns-opt nodots a", `"nodots" is not a resolv.conf option (known: ndots:N`},
+		{"--dns-domain bad_domain a", `--dns-domain "bad_domain": "bad_domain" is not a valid domain name`},
+		{"--dns-domain a.example --dns-domain b.example a", "flag --dns-domain given twice"},
+		{"--dns host --dns-domain a.example a", "--dns=host copies the host's /etc/resolv.conf as it is: --dns-domain would be ignored"},
+		{"--dns none --dns-search a.example a", "--dns=none leaves the image's /etc/resolv.conf as it is: --dns-search would be ignored"},
 		{"--pull-policy sometimes a", "valid: new, update, never"},
 		{"--net bridge a", "the network is default, host or none"},
 		{"--port http a", "want NAME:[IP:]HOSTPORT"},
@@ -243,7 +251,7 @@ func TestFlagsDescribeParser(t *testing.T) {
 			t.Errorf("run flag --%s shadows the global flag", g.Name)
 		}
 	})
-	for _, want := range []string{"volume", "hostname", "dns", "dns-search", "hosts-entry", "set-env", "set-env-file",
+	for _, want := range []string{"volume", "hostname", "dns", "dns-search", "dns-opt", "dns-domain", "hosts-entry", "set-env", "set-env-file",
 		"inherit-env", "uuid-file-save", "pull-policy", "net", "pod-manifest", "stop-timeout", "no-overlay",
 		"exec", "name", "user", "group", "supplementary-gids", "working-dir", "environment", "mount", "memory", "cpu",
 		"cpu-shares", "caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {

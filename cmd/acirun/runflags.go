@@ -322,6 +322,23 @@ func (p *runParser) setDNSSearch(s string) error {
 	return nil
 }
 
+func (p *runParser) setDNSOpt(s string) error {
+	o, err := podcontract.ParseDNSOption(s)
+	if err != nil {
+		return err
+	}
+	p.req.DNSOptions = append(p.req.DNSOptions, o)
+	return nil
+}
+
+func (p *runParser) setDNSDomain(s string) error {
+	if err := podcontract.CheckDomain(s); err != nil {
+		return err
+	}
+	p.req.DNSDomain = s
+	return nil
+}
+
 func (p *runParser) setHostsEntry(s string) error {
 	if s == podcontract.HostsFromHost {
 		p.req.HostsFromHost = true

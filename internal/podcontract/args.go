@@ -45,6 +45,8 @@ type RunOptions struct {
 	Hostname      string        // the pod's host name; "" for stage1's default (acirun-UUID8)
 	DNS           []string      // nameserver IPs, or the single word DNSHost or DNSNone
 	DNSSearch     []string      // search domains
+	DNSOptions    []string      // options of resolv.conf (ParseDNSOption)
+	DNSDomain     string        // the local domain of resolv.conf
 	HostsEntries  []HostsEntry  // lines of the apps' /etc/hosts
 	HostsFromHost bool          // --hosts-entry=host: start from the host's /etc/hosts
 	StopTimeout   time.Duration // between SIGTERM and SIGKILL when stopping
@@ -78,6 +80,12 @@ func (o *RunOptions) Args() []string {
 	}
 	for _, d := range o.DNSSearch {
 		a = append(a, "--dns-search="+d)
+	}
+	for _, d := range o.DNSOptions {
+		a = append(a, "--dns-opt="+d)
+	}
+	if o.DNSDomain != "" {
+		a = append(a, "--dns-domain="+o.DNSDomain)
 	}
 	if o.HostsFromHost {
 		a = append(a, "--hosts-entry="+HostsFromHost)
@@ -135,6 +143,15 @@ func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 		}
 		return nil
 	})
+	fs.Func("dns-opt", "resolv.conf option, NAME or NAME:N (repeatable)", func(s string) error {
+		opt, err := ParseDNSOption(s)
+		o.DNSOptions = append(o.DNSOptions, opt)
+		return err
+	})
+	fs.Func("dns-domain", "the local domain of resolv.conf", func(s string) error {
+		o.DNSDomain = s
+		return CheckDomain(s)
+	})
 	fs.Func("hosts-entry", "IP=NAME line for /etc/hosts (repeatable), or host", func(s string) error {
 		if s == HostsFromHost {
 			o.HostsFromHost = true
@@ -177,7 +194,7 @@ func (o *RunOptions) check() error {
 			return fmt.Errorf("--metadata-url: %w", err)
 		}
 	}
-	return CheckNameservers(o.DNS)
+	return CheckResolv(o.DNS, o.DNSSearch, o.DNSOptions, o.DNSDomain)
 }
 
 // CheckMetadataURL accepts the URL of a metadata service: http or https,

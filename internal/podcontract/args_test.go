@@ -50,12 +50,12 @@ func TestRunOptionsRoundTrip(t *testing.T) {
 }
 
 func TestParseRunFlags(t *testing.T) {
-	o, _, err := parseRun([]string{"--net=host", "--dns=1.1.1.1,8.8.8.8", "--dns-search=a.example", "--hosts-entry=10.0.0.1=db",
-		"--hosts-entry=host", "--stop-timeout=3s", "--insecure-options=paths,image", "--no-overlay", "p"})
+	o, _, err := parseRun([]string{"--net=host", "--dns=1.1.1.1,8.8.8.8", "--dns-search=a.example", "--dns-opt=ndots:02", "--dns-opt=rotate", "--dns-domain=corp.example",
+		"--hosts-entry=10.0.0.1=db", "--hosts-entry=host", "--stop-timeout=3s", "--insecure-options=paths,image", "--no-overlay", "p"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Net != NetHost || len(o.DNS) != 2 || o.DNSSearch[0] != "a.example" || len(o.HostsEntries) != 1 || !o.HostsFromHost ||
+	if o.Net != NetHost || len(o.DNS) != 2 || o.DNSSearch[0] != "a.example" || !reflect.DeepEqual(o.DNSOptions, []string{"ndots:2", "rotate"}) || o.DNSDomain != "corp.example" || len(o.HostsEntries) != 1 || !o.HostsFromHost ||
 		o.StopTimeout != 3*time.Second || !o.Insecure.Has(InsecurePaths) || o.Insecure.Has(InsecureSeccomp) || !o.NoOverlay {
 		t.Errorf("parsed %+v", o)
 	}
@@ -63,6 +63,7 @@ func TestParseRunFlags(t *testing.T) {
 		{"--net=bridge"}, {"--run-dir=run"}, {"--dns=host,1.1.1.1"}, {"--dns=nope"}, {"--hosts-entry=1.2.3.4"},
 		{"--hosts-entry=1.2.3.4=bad name"}, {"--hostname=a\nb"}, {"--hostname=" + strings.Repeat("a", 65)},
 		{"--insecure-options=everything"}, {"--insecure-options=ondisk"}, {"--stop-timeout=-1s"}, {"--dns-search=a\nnameserver 6.6.6.6"},
+		{"--dns-opt=ndots:16"}, {"--dns-opt=rotate\nnameserver 6.6.6.6"}, {"--dns-domain=a b"}, {"--dns=host", "--dns-opt=rotate"},
 		{"--metadata-url=ftp://x/"}, {"--metadata-url=http://x/ y"}, {"--control-fd=3"},
 	} {
 		if o, _, err := parseRun(append(bad, "p")); err == nil {
@@ -95,6 +96,7 @@ func TestStage1ArgsFile(t *testing.T) {
 func FuzzParseRunFlags(f *testing.F) {
 	f.Add("--net=none --hostname=h --dns=1.1.1.1 --hosts-entry=::1=a.b --insecure-options=all --stop-timeout=1m p")
 	f.Add("--dns=host --dns-search=x,y --metadata-url=http://h/ --no-overlay --debug p")
+	f.Add("--dns=1.1.1.1 --dns-search=x,y --dns-opt=ndots:2 --dns-opt=edns0 --dns-domain=d.example p")
 	f.Fuzz(func(t *testing.T, s string) {
 		o, _, err := parseRun(strings.Fields(s))
 		if err != nil {

@@ -209,6 +209,7 @@ func stage1Args(req *RunRequest, uuid string, debug bool) ([]string, error) {
 		o.StopTimeout = req.StopTimeout
 	}
 	o.Hostname, o.DNS, o.DNSSearch, o.HostsFromHost = req.Hostname, req.DNS, req.DNSSearch, req.HostsFromHost
+	o.DNSOptions, o.DNSDomain = req.DNSOptions, req.DNSDomain
 	o.NoOverlay, o.Debug = req.NoOverlay, debug
 	if o.Hostname == "" {
 		o.Hostname = hostnamePrefix + uuid[:8]

@@ -27,6 +27,8 @@ type RunRequest struct {
 	Hostname        string            // --hostname; empty means "acirun-" + the UUID's first 8 characters
 	DNS             []string          // --dns: IP addresses, or exactly one of "host" or "none"
 	DNSSearch       []string          // --dns-search
+	DNSOptions      []string          // --dns-opt, in podcontract.ParseDNSOption's canonical form
+	DNSDomain       string            // --dns-domain
 	HostsEntries    []HostsEntry      // --hosts-entry IP=NAME
 	HostsFromHost   bool              // --hosts-entry host: start from the host's /etc/hosts
 	SetEnv          []EnvVar          // --set-env K=V, pod-wide
@@ -177,7 +179,7 @@ func (r *RunRequest) Validate() error {
 			names[a.Name] = a.Image
 		}
 	}
-	return podcontract.CheckNameservers(r.DNS)
+	return podcontract.CheckResolv(r.DNS, r.DNSSearch, r.DNSOptions, r.DNSDomain)
 }
 
 // ParseEnvAssignment parses an environment assignment NAME=VALUE, as
