@@ -36,7 +36,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := hiddenEntry(args); ok {
 		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a terminal that goes away ends a foreground command as
+	// Ctrl-C does (run stops its pod's unit rather than dying and leaving
+	// the unit running).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	cli := &CLI{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	err := cli.Run(ctx, args)

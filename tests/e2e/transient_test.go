@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // clientPid finds the host PID of the acirun process whose command line
@@ -376,4 +378,99 @@ func onlyPodDir(t *testing.T, dataDir string) string {
 		t.Fatalf("want one pod in %s, have %q", dataDir, pods)
 	}
 	return filepath.Base(pods[0])
+}
+
+// TestTransientMemoryMax: --memory is the transient unit's MemoryMax, and
+// an app that allocates beyond it is killed (stage1's own cgroups for the
+// app sit below the unit's delegated cgroup).
+func TestTransientMemoryMax(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/transient-hog", nil, "alloc", "256"), nil))
+	r := p.runInBox(ctx, "run", "--insecure-options=image", "--net=none", img, "--memory=32M")
+	if r.code != 137 || strings.Contains(r.stdout, "allocated 64 MiB") || !strings.Contains(r.stdout, "allocated 8 MiB") {
+		t.Errorf("an app over --memory=32M: want it to run and be killed (137) before 64 MiB: %s", r)
+	}
+}
+
+// TestTransientTerminal: on a terminal (a pty), the pod's output reaches
+// the terminal through the unit, and SIGINT to acirun (what Ctrl-C sends
+// to a shell's foreground job) stops the unit: the pod ends by SIGTERM
+// and so does acirun. (The ^C key itself is not typed: the box's nsenter
+// would be in the foreground job too, and die of it.)
+func TestTransientTerminal(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/terminal", nil, "hostname", "+", "sleep", "1h"), nil))
+	// A pty of the box's own devpts, as a terminal of the host is of the
+	// host's: stage1 gives the apps their terminal by its path.
+	ptmx, err := p.b.Path("/dev/pts/ptmx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptm, err := os.OpenFile(ptmx, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptm.Close()
+	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptsPath, err := p.b.Path(fmt.Sprintf("/dev/pts/%d", n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile(ptsPath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	marker := "--uuid-file-save=" + filepath.Join(p.dir, "uuid-terminal")
+	cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", "--net=none", marker, img)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	out := &lockedOutput{}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := ptm.Read(b)
+			out.Write(b[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "hostname=acirun-"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the pod's output did not reach the terminal in 30s:\n%s", out.String())
+		}
+	}
+	uuid := onlyPod(t, p.data)
+	unit := "acirun-" + uuid + ".service"
+	t.Cleanup(func() { p.b.Exec(context.Background(), "systemctl", "stop", unit) })
+	if err := syscall.Kill(clientPid(t, marker), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("acirun run did not end 40s after SIGINT:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Errorf("acirun run after SIGINT: exit %d, want 143:\n%s", code, out.String())
+	}
+	if u := p.units(ctx, unit); len(u) != 0 {
+		t.Errorf("%s left after SIGINT: %q", unit, u)
+	}
 }
