@@ -43,13 +43,20 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 	pre := flag.NewFlagSet("acirun", flag.ContinueOnError)
 	pre.SetOutput(io.Discard)
 	c.Globals.register(pre)
+	showVersion := pre.Bool("version", false, "print the version, as `acirun version` does")
 	if err := pre.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c.printHelp(nil)
 		}
-		return usagef("%v", err)
+		return c.flagError(nil, err)
 	}
 	args = pre.Args()
+	if *showVersion {
+		if len(args) > 0 {
+			return usagef("--version takes no command")
+		}
+		return cmdVersion().run(ctx, c, nil)
+	}
 	if len(args) == 0 {
 		c.printOverview(c.Stderr)
 		return usageError{errors.New("no command given")}
@@ -60,7 +67,7 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 			c.printGroup(c.Stderr, g)
 			return usagef("%q needs a subcommand", g)
 		}
-		return usagef("unknown command %q", strings.Join(firstWords(args, 2), " "))
+		return unknownCommand(commands(), args)
 	}
 	c.current = cmd
 	if cmd.rawArgs {
@@ -87,7 +94,7 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return c.printHelp(cmd)
 		}
-		return usagef("%v", err)
+		return c.flagError(cmd, err)
 	}
 	return cmd.run(ctx, c, pos)
 }
@@ -151,15 +158,8 @@ func groupOf(cmds []*command, word string) string {
 	return ""
 }
 
-func firstWords(args []string, n int) []string {
-	if len(args) < n {
-		return args
-	}
-	return args[:n]
-}
-
 func (c *CLI) printOverview(w io.Writer) {
-	fmt.Fprintf(w, "acirun runs App Container Images (ACI) as pods under systemd.\n\nUsage: acirun [global flags] COMMAND [flags] [args]\n\nCommands:\n")
+	fmt.Fprintf(w, "acirun runs App Container Images (ACI) as pods under systemd.\n\nUsage: acirun [global flags] COMMAND [flags] [args]\n       acirun --version\n\nCommands:\n")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	cmds := commands()
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
@@ -170,10 +170,7 @@ func (c *CLI) printOverview(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nGlobal flags (accepted by every command):\n")
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	var g Globals
-	g.register(fs)
-	printFlags(w, fs)
+	printFlags(w, globalFlags())
 	fmt.Fprintf(w, "\nExit status: 0 success, 2 usage error, 254 failure; `run` exits with the pod's code.\nRun 'acirun COMMAND --help' for a command's flags.\n")
 }
 

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"strings"
 
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/host"
 )
@@ -39,6 +40,15 @@ func (g *Globals) register(fs *flag.FlagSet) {
 	g.registerCurrent(fs)
 }
 
+// globalFlags is a flag set of the global flags alone, with their
+// defaults, for help texts.
+func globalFlags() *flag.FlagSet {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	var g Globals
+	g.register(fs)
+	return fs
+}
+
 // registerCurrent adds the global flags to fs with g's current values as
 // defaults: a command's own flag set takes them again after the command
 // name, and run takes them among its arguments.
@@ -48,21 +58,32 @@ func (g *Globals) registerCurrent(fs *flag.FlagSet) {
 	fs.StringVar(&g.SystemConfig, "system-config", g.SystemConfig, "system configuration directory (vendor trusted keys)")
 	fs.StringVar(&g.RunDir, "run-dir", g.RunDir, "runtime directory, for lock files (default "+host.DefaultRunDir+", or DIR/run with --dir)")
 	fs.BoolVar(&g.Debug, "debug", g.Debug, "print debugging information on stderr")
-	fs.Var(&g.Insecure, "insecure-options", "switch security checks off, comma-separated: image (no signature check), tls, http, pubkey (fetching); capabilities, paths, seccomp (running); all-fetch, all-run, all; each use is reported")
+	fs.Var(&g.Insecure, "insecure-options", "switch security checks off, comma-separated: "+insecureWords(fetch.InsecureAllFetch)+
+		" (fetching: image is no signature check); "+insecureWords(fetch.InsecureAllRun)+" (running); all; each use is reported")
 }
 
 // globalFlagNames lists the global flags as help texts name them:
 // "--dir, --local-config, ...".
 func globalFlagNames() string {
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	var g Globals
-	g.register(fs)
 	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+	globalFlags().VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
 	return strings.Join(names, ", ")
 }
 
 // hostConfig is the host-side configuration the globals describe.
 func (g *Globals) hostConfig() host.Config {
 	return host.Config{DataDir: g.Dir, LocalConfig: g.LocalConfig, SystemConfig: g.SystemConfig, RunDir: g.RunDir, Debug: g.Debug}
+}
+
+// insecureWords lists the --insecure-options words that relax only checks
+// of within (fetch.InsecureAllFetch for fetch, fetch.InsecureAll for run),
+// from the parser's own list.
+func insecureWords(within fetch.Insecure) string {
+	var out []string
+	for _, w := range podcontract.InsecureWords() {
+		if x, err := fetch.ParseInsecure(w); err == nil && x != 0 && within.Has(x) {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, ",")
 }

@@ -85,11 +85,7 @@ func ParseInsecure(s string) (Insecure, error) {
 			}
 		}
 		if !found {
-			names := make([]string, 0, 11)
-			for _, iw := range insecureWords() {
-				names = append(names, iw.word)
-			}
-			return 0, fmt.Errorf("unknown insecure option %q (valid: %s)", w, strings.Join(names, ", "))
+			return 0, fmt.Errorf("unknown insecure option %q (valid: %s)", w, strings.Join(InsecureWords(), ", "))
 		}
 	}
 	return o, nil
@@ -138,4 +134,16 @@ func (o *Insecure) Set(s string) error {
 	}
 	*o |= x
 	return nil
+}
+
+// InsecureWords lists the words --insecure-options takes, as ParseInsecure
+// reads them: the single relaxations in bit order, then all-fetch, all-run,
+// all and none. Help texts are made from it, so that they list what the
+// parser takes.
+func InsecureWords() []string {
+	var out []string
+	for _, iw := range insecureWords() {
+		out = append(out, iw.word)
+	}
+	return out
 }

@@ -106,7 +106,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 		for _, ar := range req.Apps {
 			img, err := cfg.Resolver.ResolveImage(ctx, ar.Image)
 			if err != nil {
-				return nil, nil, fmt.Errorf("image %s: %w", ar.Image, err)
+				return nil, nil, err // it names the image
 			}
 			if img != nil {
 				in.images = append(in.images, img)

@@ -29,7 +29,7 @@ func (r mapResolver) ResolveImage(ctx context.Context, ref string) (*Image, erro
 	if img, ok := r[ref]; ok {
 		return img, nil
 	}
-	return nil, fmt.Errorf("not in the store: %s", ref)
+	return nil, fmt.Errorf("image %s: not in the store", ref)
 }
 
 func (r mapResolver) ResolveRuntimeImage(ctx context.Context, ri aci.RuntimeImage) (*Image, error) {

@@ -38,6 +38,7 @@ type Image struct {
 type ImageResolver interface {
 	// ResolveImage returns the image a command-line reference names: an
 	// image ID (or a unique prefix), a file path, a URL or a name[:version].
+	// Its errors name ref: Prepare passes them on as they are.
 	ResolveImage(ctx context.Context, ref string) (*Image, error)
 	// ResolveRuntimeImage returns the image of an app of a --pod-manifest:
 	// by ID if it has one, else by name and labels.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -94,8 +95,9 @@ func Classify(ref string) Kind {
 }
 
 // Pull resolves ref per the policy and returns the stored, rendered image.
+// Its errors name ref, once.
 func (p *Puller) Pull(ctx context.Context, ref string) (*store.Image, error) {
-	return p.pull(ctx, ref, "")
+	return p.pullNamed(ctx, ref, "")
 }
 
 // PullSigned is Pull with the detached signature in the file sigFile in
@@ -114,7 +116,26 @@ func (p *Puller) PullSigned(ctx context.Context, ref, sigFile string) (*store.Im
 	if p.Insecure.Has(fetch.InsecureImage) {
 		return nil, fmt.Errorf("image %s: a signature file and --insecure-options=image contradict each other: drop one", ref)
 	}
-	return p.pull(ctx, ref, sigFile)
+	return p.pullNamed(ctx, ref, sigFile)
+}
+
+// pullNamed is pull, with its errors naming ref, once.
+func (p *Puller) pullNamed(ctx context.Context, ref, sigFile string) (*store.Image, error) {
+	img, err := p.pull(ctx, ref, sigFile)
+	if err != nil {
+		return nil, nameOnce(ref, err)
+	}
+	return img, nil
+}
+
+// nameOnce makes err name the image reference ref: most errors of a pull
+// already say which file, URL or name failed, and saying it again would
+// only repeat it ("image x: image x: ...").
+func nameOnce(ref string, err error) error {
+	if strings.Contains(err.Error(), ref) {
+		return err
+	}
+	return fmt.Errorf("image %s: %w", ref, err)
 }
 
 // pull is Pull, with sigFile ("" for none) in place of the image's own
@@ -227,7 +248,7 @@ func (p *Puller) pullFile(ctx context.Context, path, sigFile string) (*store.Ima
 			return nil, fmt.Errorf("image %s: %w", path, err)
 		}
 	}
-	img, err := p.importStream(ctx, f, importSpec{source: path, sig: sig})
+	img, err := p.importStream(ctx, f, importSpec{source: path, file: abs, sig: sig})
 	if err != nil {
 		return nil, err
 	}
@@ -332,12 +353,47 @@ func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID, si
 		if ctx.Err() != nil {
 			return nil, err
 		}
+		if herr := unresolved(app, ep, err); herr != nil {
+			return nil, herr
+		}
 		if ep.Simple {
 			err = fmt.Errorf("%w (meta discovery found nothing: %s)", err, ep.Reason)
 		}
 		errs = append(errs, err)
 	}
 	return nil, fmt.Errorf("fetch %s: %w", app, errors.Join(errs...))
+}
+
+// UnresolvedError is an image name whose host does not resolve: meta
+// discovery (https://HOST/…?ac-discovery=1) and the simple discovery's URL
+// on the same host failed alike, so the name is most likely mistyped, or
+// not a name at all.
+type UnresolvedError struct {
+	Name string // the image name, as asked
+	Host string // the host that did not resolve
+	Err  *net.DNSError
+}
+
+func (e *UnresolvedError) Error() string {
+	return fmt.Sprintf("image %s: the host %s does not resolve (%s): check the image name, or give the image as a file (./IMAGE.aci) or an http(s) URL", e.Name, e.Host, e.Err.Err)
+}
+
+func (e *UnresolvedError) Unwrap() error { return e.Err }
+
+// unresolved says whether err, the failure of ep, the simple discovery's
+// endpoint of app, is the lookup of the name's own host failing: meta
+// discovery asked that host first, and failed the same way. The nested
+// errors of both say nothing more than that.
+func unresolved(app discovery.App, ep discovery.Endpoint, err error) error {
+	var dnsErr *net.DNSError
+	if !ep.Simple || !errors.As(err, &dnsErr) {
+		return nil
+	}
+	host, _, _ := strings.Cut(app.Name, "/")
+	if !strings.EqualFold(strings.TrimSuffix(dnsErr.Name, "."), host) {
+		return nil
+	}
+	return &UnresolvedError{Name: app.String(), Host: host, Err: dnsErr}
 }
 
 // storedByName finds the newest stored image with app's name and labels.
@@ -541,7 +597,11 @@ func (p *Puller) fetchSignature(ctx context.Context, sigURL string) ([]byte, err
 
 // importSpec is one import from a stream.
 type importSpec struct {
-	source     string
+	source string
+	// file is the source's path when it is a local file, read again for
+	// the image's name when the signer is refused before the manifest
+	// arrives.
+	file       string
 	sig        []byte // nil: not checked (--insecure-options=image)
 	app        *discovery.App
 	expectedID string
@@ -564,7 +624,7 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 			v, err = p.Trust.NewDeferredVerifier(is.source, is.sig)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", is.source, err)
+			return nil, p.refusal(is, err)
 		}
 		r = io.TeeReader(r, v)
 	}
@@ -593,10 +653,37 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 		return nil
 	}
 	img, err := p.Store.Import(ctx, r, opts)
+	var ve *trust.VerifyError
+	if errors.As(err, &ve) {
+		return nil, p.refusal(is, ve)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", is.source, err)
 	}
 	return img, nil
+}
+
+// refusal is the error for a signature the trust store refused, naming the
+// image once. A signer that no key in the store knows is refused before
+// the manifest is read, for an image known then only by its source: for a
+// local file the name is read from it, so that the refusal can say which
+// prefix a key would have to be trusted for.
+func (p *Puller) refusal(is importSpec, err error) error {
+	var ve *trust.VerifyError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("image %s: %w", is.source, err)
+	}
+	if ve.Image == is.source && is.file != "" && errors.Is(ve, trust.ErrUntrusted) {
+		if m, _, merr := aci.OpenImage(is.file); merr == nil {
+			named := *ve
+			named.Image = string(m.Name)
+			ve = &named
+		}
+	}
+	if ve.Image == is.source {
+		return ve
+	}
+	return fmt.Errorf("image %s: %w", is.source, ve)
 }
 
 // Repair renders id again from its stored ACI files (after VerifyTree found

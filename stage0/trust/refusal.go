@@ -55,7 +55,7 @@ func (e *VerifyError) Error() string {
 	if e.Err != nil {
 		fmt.Fprintf(&b, " (%v)", e.Err)
 	}
-	if f := fix(e.Reason); f != "" {
+	if f := fix(e.Reason, e.Image); f != "" {
 		fmt.Fprintf(&b, "; %s", f)
 	}
 	return b.String()
@@ -71,8 +71,10 @@ func (e *VerifyError) Unwrap() []error {
 	return []error{e.Reason}
 }
 
-// fix says what to do about a refusal for reason.
-func fix(reason error) string {
+// fix says what to do about a refusal for reason of the image named image
+// (its source, a file or URL, when its name is not known: then the prefix
+// to trust is left for the user to fill in).
+func fix(reason error, image string) string {
 	switch reason {
 	case ErrNoSignature:
 		return "fetch the image's detached signature (IMAGE.aci.asc, made with gpg --detach-sign) with it"
@@ -81,7 +83,11 @@ func fix(reason error) string {
 	case ErrBadSignature:
 		return "fetch the image and its signature again; if this persists, the image is not the one that was signed"
 	case ErrUnknownSigner, ErrUntrusted:
-		return "if you trust the signing key for this name, add it with acirun trust --prefix=PREFIX KEYFILE"
+		prefix := "PREFIX"
+		if ValidatePrefix(image) == nil {
+			prefix = image
+		}
+		return "if you trust the signing key for this name, add it with acirun trust --prefix=" + prefix + " KEYFILE"
 	case ErrExpired:
 		return "ask the image's publisher for a signature by a current key, or check the clock"
 	case ErrRevoked:

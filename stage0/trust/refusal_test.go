@@ -16,8 +16,8 @@ func TestRefusalExplains(t *testing.T) {
 		{ErrNoSignature, "detached signature"},
 		{ErrMalformedSignature, "gpg --detach-sign"},
 		{ErrBadSignature, "fetch the image and its signature again"},
-		{ErrUntrusted, "acirun trust --prefix"},
-		{ErrUnknownSigner, "acirun trust --prefix"},
+		{ErrUntrusted, "acirun trust --prefix=example.com/app KEYFILE"},
+		{ErrUnknownSigner, "acirun trust --prefix=example.com/app KEYFILE"},
 		{ErrExpired, "current key"},
 		{ErrRevoked, "revoked it"},
 		{ErrWeakHash, "--digest-algo SHA256"},
@@ -32,6 +32,21 @@ func TestRefusalExplains(t *testing.T) {
 		}
 		if !errors.Is(e, tc.reason) {
 			t.Errorf("%v: errors.Is fails", tc.reason)
+		}
+	}
+}
+
+// The prefix to trust is the image's name; an image known only by its
+// source (a URL) leaves it for the user to fill in.
+func TestRefusalNamesPrefix(t *testing.T) {
+	for image, want := range map[string]string{
+		"example.com/app":             "acirun trust --prefix=example.com/app KEYFILE",
+		"https://example.com/app.aci": "acirun trust --prefix=PREFIX KEYFILE",
+		"./app.aci":                   "acirun trust --prefix=PREFIX KEYFILE",
+	} {
+		e := &VerifyError{Image: image, KeyID: "0123456789ABCDEF", Reason: ErrUnknownSigner}
+		if msg := e.Error(); !strings.Contains(msg, want) {
+			t.Errorf("%s: %q does not say %q", image, msg, want)
 		}
 	}
 }
