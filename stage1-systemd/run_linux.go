@@ -223,6 +223,11 @@ wait:
 		case ok := <-readyC:
 			readyC = nil
 			if ok {
+				// For readers without a unit to ask (acirun status
+				// --wait-ready): the same moment as READY=1.
+				if err := writeFileAtomic(filepath.Join(podDir, podcontract.ReadyFile), nil); err != nil {
+					fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+				}
 				notifyf("READY=1\nSTATUS=" + status)
 			}
 		case ws = <-done:

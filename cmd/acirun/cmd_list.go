@@ -51,35 +51,11 @@ ID), the app, its image, the pod's state and when it was created.`,
 func printPods(w io.Writer, pods []*pod.Pod, format string, full, noLegend bool) error {
 	switch format {
 	case "json":
-		type app struct {
-			Name     string `json:"name"`
-			Image    string `json:"imageName"`
-			ImageID  string `json:"imageID"`
-			ExitCode *int   `json:"exitCode,omitempty"`
-			Signal   string `json:"signal,omitempty"`
-		}
-		type entry struct {
-			UUID     string       `json:"uuid"`
-			State    string       `json:"state"`
-			PID      int          `json:"pid,omitempty"`
-			Created  time.Time    `json:"created,omitzero"`
-			Started  time.Time    `json:"started,omitzero"`
-			Exited   time.Time    `json:"exited,omitzero"`
-			ExitCode *int         `json:"exitCode,omitempty"`
-			Network  *pod.Network `json:"network,omitempty"`
-			Apps     []app        `json:"apps"`
-		}
-		out := []entry{}
+		out := []podEntry{}
 		for _, pd := range pods {
-			e := entry{UUID: pd.UUID, State: string(pd.State), PID: pd.PID, Created: pd.Created, Started: pd.Started, Exited: pd.Exited, ExitCode: pd.ExitCode, Network: pd.Network, Apps: []app{}}
-			for _, a := range pd.Apps {
-				e.Apps = append(e.Apps, app{a.Name, a.ImageName, a.ImageID.String(), a.ExitCode, a.Signal})
-			}
-			out = append(out, e)
+			out = append(out, podJSON(pd))
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(w, out)
 	case "table":
 		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 		// row prints one line; the image ID column is there with --full.
@@ -116,4 +92,41 @@ func printPods(w io.Writer, pods []*pod.Pod, format string, full, noLegend bool)
 		return tw.Flush()
 	}
 	return usagef("--format: %q is not table or json", format)
+}
+
+// podEntry is a pod in JSON (list and status).
+type podEntry struct {
+	UUID     string       `json:"uuid"`
+	State    string       `json:"state"`
+	PID      int          `json:"pid,omitempty"`
+	Created  time.Time    `json:"created,omitzero"`
+	Started  time.Time    `json:"started,omitzero"`
+	Exited   time.Time    `json:"exited,omitzero"`
+	ExitCode *int         `json:"exitCode,omitempty"`
+	Network  *pod.Network `json:"network,omitempty"`
+	Apps     []appEntry   `json:"apps"`
+}
+
+// appEntry is an app of a pod in JSON.
+type appEntry struct {
+	Name     string `json:"name"`
+	Image    string `json:"imageName"`
+	ImageID  string `json:"imageID"`
+	ExitCode *int   `json:"exitCode,omitempty"`
+	Signal   string `json:"signal,omitempty"`
+}
+
+func podJSON(pd *pod.Pod) podEntry {
+	e := podEntry{UUID: pd.UUID, State: string(pd.State), PID: pd.PID, Created: pd.Created, Started: pd.Started, Exited: pd.Exited, ExitCode: pd.ExitCode, Network: pd.Network, Apps: []appEntry{}}
+	for _, a := range pd.Apps {
+		e.Apps = append(e.Apps, appEntry{a.Name, a.ImageName, a.ImageID.String(), a.ExitCode, a.Signal})
+	}
+	return e
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

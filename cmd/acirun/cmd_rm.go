@@ -2,15 +2,22 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 )
 
 func cmdRm() *command {
+	var uuidFile string
 	return &command{
 		name:    "rm",
-		usage:   "rm UUID...",
+		usage:   "rm [--uuid-file=FILE] UUID...",
 		summary: "Remove pods that are not running",
+		flags:   func(fs *flag.FlagSet) { uuidFileFlag(fs, &uuidFile) },
 		run: func(ctx context.Context, c *CLI, args []string) error {
+			args, err := withUUIDFile(args, uuidFile)
+			if err != nil {
+				return err
+			}
 			if len(args) == 0 {
 				return usagef("rm needs a UUID")
 			}

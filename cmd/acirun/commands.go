@@ -55,6 +55,8 @@ func commands() []*command {
 		cmdRunPrepared(),
 		cmdList(),
 		cmdStatus(),
+		cmdStop(),
+		cmdCatManifest(),
 		cmdRm(),
 		cmdGC(),
 

@@ -29,6 +29,10 @@ const (
 	VolumesDir = "volumes"
 	// NetFile describes the pod's place on the default network.
 	NetFile = "net.json"
+	// ReadyFile is empty, made when every app's main process has started
+	// (and every app that notifies has said READY=1): when `stage1 run`
+	// tells systemd READY=1, for readers without a unit to ask.
+	ReadyFile = "ready"
 	// ExitFile is the exit record (Exit), written when the pod stopped.
 	ExitFile = "exit.json"
 )

@@ -127,9 +127,9 @@ func TestImageGCKeepsWhatPodsUse(t *testing.T) {
 		t.Errorf("gc removed %v and kept %v, want removed [%s] and kept %v", res.Removed, res.InUse, other, want)
 	}
 
-	// A prepared pod is not garbage for the pods' gc, whatever its age.
-	if removed, err := h.GCPods(ctx, 0); err != nil || len(removed) != 0 {
-		t.Errorf("GCPods = %v, %v; want nothing removed", removed, err)
+	// A prepared pod is not garbage for the pods' gc unless it expired.
+	if res, err := h.GCPods(ctx, GCOptions{ExpirePrepared: time.Hour}); err != nil || len(res.Removed) != 0 {
+		t.Errorf("GCPods = %v, %v; want nothing removed", res, err)
 	}
 	if _, err := h.RemovePod(ctx, pd.UUID[:8]); err != nil {
 		t.Fatal(err)

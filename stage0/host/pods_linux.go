@@ -164,42 +164,74 @@ func (h *Host) RemovePod(ctx context.Context, ref string) (*pod.Pod, error) {
 	return pd, nil
 }
 
-// GCPods removes what dead prepares left, abandoned pods, and pods that
-// exited longer than grace ago, and returns the UUIDs removed. What a pod
-// killed with SIGKILL could not clean up itself goes too: the failed
-// transient unit of each pod removed (reset, so systemd unloads it) and
-// the network leases of pods no stage1 runs. A pod that cannot be removed
-// does not stop the others; the errors are joined.
-func (h *Host) GCPods(ctx context.Context, grace time.Duration) ([]string, error) {
-	if err := pod.RemoveStale(ctx, h.cfg.DataDir); err != nil {
-		return nil, err
+// GCOptions say which pods GCPods takes.
+type GCOptions struct {
+	// Grace spares pods that exited less than Grace ago (by their exit
+	// record's time).
+	Grace time.Duration
+	// ExpirePrepared removes prepared pods that were prepared more than
+	// ExpirePrepared ago and never started (rkt's --expire-prepared: 0
+	// expires every one). A negative value keeps them all.
+	ExpirePrepared time.Duration
+	// MarkOnly finds the garbage and removes nothing, not even what dead
+	// prepares and killed pods left. acirun has no garbage state of its
+	// own to move pods into, as rkt's mark phase did: an exited pod becomes
+	// garbage when its grace period has passed, and MarkOnly reports which
+	// pods are garbage now.
+	MarkOnly bool
+}
+
+// GCResult is what GCPods did.
+type GCResult struct {
+	// Removed lists the pods removed (with MarkOnly, those that would
+	// have been), by UUID.
+	Removed []string
+}
+
+// GCPods removes what dead prepares left, abandoned pods, pods that
+// exited longer than opts.Grace ago and prepared pods older than
+// opts.ExpirePrepared. What a pod killed with SIGKILL could not clean up
+// itself goes too: the failed transient unit of each pod removed (reset,
+// so systemd unloads it) and the network leases of pods no stage1 runs. A
+// pod that cannot be removed does not stop the others; the errors are
+// joined. A prepared pod that starts while gc looks at it is left alone.
+func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
+	if !opts.MarkOnly {
+		if err := pod.RemoveStale(ctx, h.cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	pods, err := pod.List(h.cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	cutoff := time.Now().Add(-grace)
-	var removed, units []string
+	now := time.Now()
+	res := &GCResult{}
+	var units []string
 	var errs []error
 	for _, pd := range pods {
-		switch pd.State {
-		case pod.StateExited:
-			if pd.Exited.After(cutoff) {
-				continue
-			}
-		case pod.StateAbandoned:
-		default:
+		if !isGarbage(pd, opts, now) {
+			continue
+		}
+		if opts.MarkOnly {
+			res.Removed = append(res.Removed, pd.UUID)
 			continue
 		}
 		unit := podUnit(pd)
 		if err := pod.Remove(h.cfg.DataDir, pd.UUID); err != nil {
+			if now, lerr := pod.Load(h.cfg.DataDir, pd.UUID); lerr == nil && now.State == pod.StateRunning {
+				continue // run-prepared took it meanwhile
+			}
 			errs = append(errs, err)
 			continue
 		}
-		removed = append(removed, pd.UUID)
+		res.Removed = append(res.Removed, pd.UUID)
 		if unit != "" {
 			units = append(units, unit)
 		}
+	}
+	if opts.MarkOnly {
+		return res, nil
 	}
 	if err := resetFailedUnits(ctx, units); err != nil {
 		errs = append(errs, err)
@@ -207,7 +239,21 @@ func (h *Host) GCPods(ctx context.Context, grace time.Duration) ([]string, error
 	if err := h.releaseStaleLeases(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	return removed, errors.Join(errs...)
+	return res, errors.Join(errs...)
+}
+
+// isGarbage is the pods' gc rule: abandoned pods, exited pods past the
+// grace period, prepared pods past their expiry.
+func isGarbage(pd *pod.Pod, opts GCOptions, now time.Time) bool {
+	switch pd.State {
+	case pod.StateAbandoned:
+		return true
+	case pod.StateExited:
+		return !pd.Exited.After(now.Add(-opts.Grace))
+	case pod.StatePrepared:
+		return opts.ExpirePrepared >= 0 && !pd.Created.After(now.Add(-opts.ExpirePrepared))
+	}
+	return false
 }
 
 // Resolver implements pod.ImageResolver over the image pipeline, for one
