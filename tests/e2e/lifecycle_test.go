@@ -72,8 +72,8 @@ func (p *boxPod) unitPod(ctx context.Context, unit string, args ...string) strin
 	return strings.TrimSpace(string(b))
 }
 
-// shellPod starts `acirun run ARGS` from a shell of the box (no unit of its
-// own) and returns the pod's UUID, once status --wait-ready says it is
+// shellPod starts `acirun run --no-unit ARGS` from a shell of the box (no
+// unit of its own) and returns the pod's UUID, once status --wait-ready says it is
 // ready, the running command, and a channel closed when it has ended.
 func (p *boxPod) shellPod(ctx context.Context, args ...string) (string, *exec.Cmd, chan struct{}) {
 	p.t.Helper()
@@ -83,7 +83,7 @@ func (p *boxPod) shellPod(ctx context.Context, args ...string) (string, *exec.Cm
 	}
 	f.Close()
 	uuidFile := f.Name()
-	cmd := p.b.Command(ctx, p.acirun(append([]string{"run", "--insecure-options=image", "--net=none", "--uuid-file-save=" + uuidFile}, args...)...)...)
+	cmd := p.b.Command(ctx, p.acirun(append([]string{"run", "--no-unit", "--insecure-options=image", "--net=none", "--uuid-file-save=" + uuidFile}, args...)...)...)
 	out := &lockedOutput{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
