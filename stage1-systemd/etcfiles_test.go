@@ -182,3 +182,18 @@ func FuzzPodResolvConf(f *testing.F) {
 		}
 	})
 }
+
+func FuzzHostsEntry(f *testing.F) {
+	f.Add("10.0.0.1=db.local")
+	f.Add("::1=x")
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := podcontract.ParseHostsEntry(s)
+		if err != nil {
+			return
+		}
+		out := string(hostsFile("h", []podcontract.HostsEntry{e}))
+		if strings.Count(out, "\n") != 4 || strings.ContainsAny(e.Name, " \t\r\n#") {
+			t.Fatalf("entry %q rendered as %q", s, out)
+		}
+	})
+}

@@ -2,7 +2,6 @@ package stage1
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/internal/podcontract"
 )
 
@@ -77,7 +75,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 			return 0, err
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(podDir, podcontract.PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+	if err := podcontract.WritePID(podDir, podcontract.PIDFile, os.Getpid()); err != nil {
 		return 0, err
 	}
 
@@ -124,7 +122,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, fmt.Errorf("start pod init: %w", err)
 	}
 	exe.Close()
-	if err := writeFileAtomic(filepath.Join(podDir, podcontract.PPID1File), []byte(strconv.Itoa(pid)+"\n")); err != nil {
+	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
 	_ = unix.SetNonblock(ctl[0], true) // for the runtime's poller
@@ -287,158 +285,4 @@ func statusCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
-}
-
-// writeFileAtomic writes p for readers that must see either nothing or
-// everything (the pod's pid files and exit status); they need not survive a
-// power cut, so nothing is synced.
-func writeFileAtomic(p string, data []byte) error {
-	return atomicfile.WriteFile(p, data, atomicfile.Options{NoSync: true})
-}
-
-// sealedExecutable returns a descriptor of our own executable that no
-// process can write through, for the pod to run from: an app that reaches
-// /proc/PID/exe of one of ours must never be able to overwrite the host's
-// acirun binary (CVE-2019-5736).
-//
-// The cheap way (as runc 1.2 does) is a private read-only bind mount of the
-// binary, detached from every mount namespace (open_tree): exec'd through it,
-// /proc/PID/exe names a read-only mount, and reopening it for writing fails
-// with EROFS. Where the kernel lacks open_tree or mount_setattr (before 5.12)
-// the binary is copied into a sealed memfd instead, which costs a copy of
-// the binary per pod.
-func sealedExecutable() (*os.File, error) {
-	if f, err := readOnlyBind("/proc/self/exe"); err == nil {
-		return f, nil
-	}
-	return memfdExecutable()
-}
-
-// readOnlyBind returns an O_PATH descriptor of file p in a private, detached,
-// read-only bind mount.
-func readOnlyBind(p string) (*os.File, error) {
-	tree, err := unix.OpenTree(unix.AT_FDCWD, p, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("open_tree %s: %w", p, err)
-	}
-	err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{
-		Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV})
-	if err != nil {
-		unix.Close(tree)
-		return nil, fmt.Errorf("read-only bind of %s: %w", p, err)
-	}
-	return os.NewFile(uintptr(tree), p+" (read-only bind)"), nil
-}
-
-// memfdExecutable copies our executable into a sealed memfd.
-func memfdExecutable() (*os.File, error) {
-	fd, err := unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
-	if err == unix.EINVAL { // kernels before 6.3 know no MFD_EXEC
-		fd, err = unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
-	}
-	mem := os.NewFile(uintptr(fd), "memfd:acirun-stage1")
-	self, err := os.Open("/proc/self/exe")
-	if err != nil {
-		mem.Close()
-		return nil, fmt.Errorf("open own executable: %w", err)
-	}
-	defer self.Close()
-	st, err := self.Stat()
-	if err != nil {
-		mem.Close()
-		return nil, err
-	}
-	for off, size := int64(0), st.Size(); off < size; {
-		n, err := unix.Sendfile(fd, int(self.Fd()), nil, int(size-off))
-		if err != nil || n == 0 {
-			mem.Close()
-			return nil, fmt.Errorf("copy own executable: %v", err)
-		}
-		off += int64(n)
-	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
-		mem.Close()
-		return nil, fmt.Errorf("seal own executable copy: %w", err)
-	}
-	return mem, nil
-}
-
-// overlayfsMagic is OVERLAYFS_SUPER_MAGIC.
-const overlayfsMagic = 0x794c7630
-
-// checkOverlaySupport checks, before anything is mounted, that dir can hold
-// overlay upper and work directories: it must not be on overlayfs itself,
-// and must report file types in directory entries and store trusted xattrs.
-func checkOverlaySupport(dir string) error {
-	hint := "; run the pod with --no-overlay (a private copy of each image per pod) or move the data directory"
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(dir, &sfs); err != nil {
-		return fmt.Errorf("overlay check: %w", err)
-	}
-	if sfs.Type == overlayfsMagic {
-		return fmt.Errorf("%s is on overlayfs, which cannot hold an overlay upper layer%s", dir, hint)
-	}
-	// Probe with what is there (no files created): a trusted xattr set and
-	// removed on dir itself, and the type of an entry of its parent.
-	const attr = "trusted.overlay.acirun-probe"
-	if err := unix.Setxattr(dir, attr, []byte("y"), 0); err != nil {
-		return fmt.Errorf("%s cannot store trusted.* extended attributes (%v), which overlayfs needs%s", dir, err, hint)
-	}
-	_ = unix.Removexattr(dir, attr)
-	ok, err := direntHasType(filepath.Dir(dir), filepath.Base(dir))
-	if err != nil {
-		return fmt.Errorf("overlay check: %w", err)
-	}
-	if !ok {
-		return fmt.Errorf("%s does not report file types in directory entries (d_type), which overlayfs needs%s", dir, hint)
-	}
-	return nil
-}
-
-// direntHasType reads dir with getdents64 and reports whether the entry name
-// carries a file type (not DT_UNKNOWN).
-func direntHasType(dir, name string) (bool, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false, err
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return false, err
-		}
-		if n == 0 {
-			return false, fmt.Errorf("%s not listed in %s", name, dir)
-		}
-		for b := buf[:n]; len(b) >= 19; {
-			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
-			if reclen < 19 || reclen > len(b) {
-				return false, errors.New("malformed directory entry")
-			}
-			typ := b[18]
-			nm := b[19:reclen]
-			if i := indexByte(nm, 0); i >= 0 {
-				nm = nm[:i]
-			}
-			if string(nm) == name {
-				return typ != unix.DT_UNKNOWN, nil
-			}
-			b = b[reclen:]
-		}
-	}
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }

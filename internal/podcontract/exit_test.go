@@ -86,3 +86,22 @@ func FuzzExitEncoding(f *testing.F) {
 		checkExitAgainstJSON(t, &Exit{ExitCode: code, Apps: []AppExit{{Name: name, ExitCode: appCode, Signal: signal}, {Name: strings.ToUpper(name)}}})
 	})
 }
+
+func TestPIDFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := WritePID(dir, PIDFile, 4242); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, PIDFile))
+	if err != nil || string(b) != "4242\n" {
+		t.Fatalf("%q, %v", b, err)
+	}
+	if pid, err := ParsePID(b); err != nil || pid != 4242 {
+		t.Errorf("ParsePID(%q) = %d, %v", b, pid, err)
+	}
+	for _, s := range []string{"", "x", "0", "-1", "1 2"} {
+		if pid, err := ParsePID([]byte(s)); err == nil {
+			t.Errorf("ParsePID(%q) = %d", s, pid)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -209,7 +208,7 @@ func loadDir(dir, uuid string) (*Pod, error) {
 	if hasPID {
 		b, err := os.ReadFile(filepath.Join(dir, podcontract.PIDFile))
 		if err == nil {
-			p.PID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			p.PID, _ = podcontract.ParsePID(b)
 		}
 	}
 	exit := &podcontract.Exit{}

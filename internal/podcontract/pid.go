@@ -1,0 +1,26 @@
+package podcontract
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/acirun/acirun/internal/atomicfile"
+)
+
+// WritePID writes pid as podDir's file name (PIDFile or PPID1File): the
+// decimal PID and a newline, atomically, not synced (a PID means nothing
+// after a reboot).
+func WritePID(podDir, name string, pid int) error {
+	return atomicfile.WriteFile(filepath.Join(podDir, name), []byte(strconv.Itoa(pid)+"\n"), atomicfile.Options{NoSync: true})
+}
+
+// ParsePID reads the content of a PID file.
+func ParsePID(b []byte) (int, error) {
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%q is not a PID", b)
+	}
+	return pid, nil
+}

@@ -1,0 +1,79 @@
+package stage1
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// sealedExecutable returns a descriptor of our own executable that no
+// process can write through, for the pod to run from: an app that reaches
+// /proc/PID/exe of one of ours must never be able to overwrite the host's
+// acirun binary (CVE-2019-5736).
+//
+// The cheap way (as runc 1.2 does) is a private read-only bind mount of the
+// binary, detached from every mount namespace (open_tree): exec'd through it,
+// /proc/PID/exe names a read-only mount, and reopening it for writing fails
+// with EROFS. Where the kernel lacks open_tree or mount_setattr (before 5.12)
+// the binary is copied into a sealed memfd instead, which costs a copy of
+// the binary per pod.
+func sealedExecutable() (*os.File, error) {
+	if f, err := readOnlyBind("/proc/self/exe"); err == nil {
+		return f, nil
+	}
+	return memfdExecutable()
+}
+
+// readOnlyBind returns an O_PATH descriptor of file p in a private, detached,
+// read-only bind mount.
+func readOnlyBind(p string) (*os.File, error) {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, p, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree %s: %w", p, err)
+	}
+	err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{
+		Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV})
+	if err != nil {
+		unix.Close(tree)
+		return nil, fmt.Errorf("read-only bind of %s: %w", p, err)
+	}
+	return os.NewFile(uintptr(tree), p+" (read-only bind)"), nil
+}
+
+// memfdExecutable copies our executable into a sealed memfd.
+func memfdExecutable() (*os.File, error) {
+	fd, err := unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if err == unix.EINVAL { // kernels before 6.3 know no MFD_EXEC
+		fd, err = unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	mem := os.NewFile(uintptr(fd), "memfd:acirun-stage1")
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("open own executable: %w", err)
+	}
+	defer self.Close()
+	st, err := self.Stat()
+	if err != nil {
+		mem.Close()
+		return nil, err
+	}
+	for off, size := int64(0), st.Size(); off < size; {
+		n, err := unix.Sendfile(fd, int(self.Fd()), nil, int(size-off))
+		if err != nil || n == 0 {
+			mem.Close()
+			return nil, fmt.Errorf("copy own executable: %v", err)
+		}
+		off += int64(n)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("seal own executable copy: %w", err)
+	}
+	return mem, nil
+}
