@@ -1,7 +1,8 @@
 // Package stage1 is the pod side of acirun: everything that happens between
 // "run this prepared pod directory" and the apps' exit codes.
 //
-// stage0 prepares a pod directory (see docs/pod-layout.md, the contract) and
+// stage0 prepares a pod directory (internal/podcontract defines it, and
+// docs/pod-layout.md describes it) and
 // then runs the hidden command `acirun stage1 run [flags] POD-DIR`, which the
 // CLI hands to [Main]. stage1 re-executes the acirun binary itself (never an
 // external runtime, never cgo) in three roles:
