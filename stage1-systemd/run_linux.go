@@ -223,7 +223,7 @@ wait:
 			if ok {
 				// For readers without a unit to ask (acirun status
 				// --wait-ready): the same moment as READY=1.
-				if err := writeFileAtomic(filepath.Join(podDir, podcontract.ReadyFile), nil); err != nil {
+				if err := podcontract.WriteReady(podDir); err != nil {
 					fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 				}
 				notifyf("READY=1\nSTATUS=" + status)

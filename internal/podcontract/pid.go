@@ -24,3 +24,9 @@ func ParsePID(b []byte) (int, error) {
 	}
 	return pid, nil
 }
+
+// WriteReady makes podDir's ReadyFile (empty, atomically, not synced): the
+// pod's apps have all started.
+func WriteReady(podDir string) error {
+	return atomicfile.WriteFile(filepath.Join(podDir, ReadyFile), nil, atomicfile.Options{NoSync: true})
+}
