@@ -87,9 +87,12 @@ func (h *Host) OpenStore() (*store.Store, error) {
 	return store.Open(filepath.Join(h.cfg.DataDir, "store"), store.Options{LockDir: filepath.Join(h.cfg.LockDir(), "store")})
 }
 
-// TrustStore is the key store of the configured directories.
+// TrustStore is the key store of the configured directories. A key file it
+// ignores (not named by its key's fingerprint, unreadable) is a warning.
 func (h *Host) TrustStore() *trust.Store {
-	return trust.NewStore(filepath.Join(h.cfg.SystemConfig, "trustedkeys"), filepath.Join(h.cfg.LocalConfig, "trustedkeys"))
+	s := trust.NewStore(filepath.Join(h.cfg.SystemConfig, "trustedkeys"), filepath.Join(h.cfg.LocalConfig, "trustedkeys"))
+	s.Warnings = h.cfg.Warnings
+	return s
 }
 
 // FetchOptions are the relaxations and the policy of one operation that

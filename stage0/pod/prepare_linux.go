@@ -437,18 +437,3 @@ func lockFile(ctx context.Context, name string, exclusive bool) (func(), error) 
 	}
 	return func() { f.Close() }, nil
 }
-
-// LockPrepares waits for running prepares to finish and keeps new ones from
-// starting until the returned function is called. It is a coarser way than
-// Image.Release to keep the store's gc from removing an image between a
-// prepare resolving it and the pod manifest naming it: gc would hold it
-// around InUseImages and the removal. Never wait for it while holding
-// store locks a prepare may be waiting for (a prepare holds it shared while
-// it resolves images).
-func LockPrepares(ctx context.Context, dataDir string) (unlock func(), err error) {
-	podsDir := filepath.Join(dataDir, podcontract.PodsDir)
-	if err := os.MkdirAll(podsDir, 0o700); err != nil {
-		return nil, err
-	}
-	return lockFile(ctx, filepath.Join(podsDir, podcontract.PodsLockFile), true)
-}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
 )
 
@@ -248,20 +249,27 @@ func TestConcurrentPrepares(t *testing.T) {
 	}
 }
 
-func TestLockPreparesBlocksPrepare(t *testing.T) {
+// TestPodsLockBlocksPrepare: a prepare takes the pods directory's lock
+// shared, so RemoveStale, which takes it exclusively, never deletes the
+// temporary directory of a prepare under way.
+func TestPodsLockBlocksPrepare(t *testing.T) {
 	data := t.TempDir()
 	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
 	cfg := Config{DataDir: data, Resolver: mapResolver{"a": img}}
-	unlock, err := LockPrepares(context.Background(), data)
-	if err != nil {
+	podsDir := filepath.Join(data, podcontract.PodsDir)
+	if err := os.MkdirAll(podsDir, 0o700); err != nil {
 		t.Fatal(err)
+	}
+	lock, err := flock.TryLock(filepath.Join(podsDir, podcontract.PodsLockFile), true)
+	if err != nil || lock == nil {
+		t.Fatalf("lock the pods directory: %v, %v", lock, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if _, _, err := Prepare(ctx, cfg, apps("a")); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Prepare under LockPrepares: %v, want deadline exceeded", err)
+		t.Errorf("Prepare while the pods directory is locked: %v, want deadline exceeded", err)
 	}
-	unlock()
+	lock.Close()
 	if _, _, err := Prepare(context.Background(), cfg, apps("a")); err != nil {
 		t.Errorf("Prepare after unlock: %v", err)
 	}

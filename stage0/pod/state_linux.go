@@ -293,8 +293,10 @@ func Stage1Command(p *Pod, binary string, runFlags ...string) []string {
 }
 
 // InUseImages returns the IDs of the images of pods that may still run:
-// preparing, prepared or running. The store's gc must keep them; it calls
-// this while holding LockPrepares.
+// preparing, prepared or running. The store's gc must keep them. An image a
+// prepare has resolved but not yet recorded in a pod is kept by the
+// prepare's store.Hold instead, until the pod is in place: gc takes each
+// candidate's lock before it calls this, so it sees one or the other.
 func InUseImages(dataDir string) ([]aci.ImageID, error) {
 	pods, err := List(dataDir)
 	if err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,32 @@ func TestNameThatDoesNotResolve(t *testing.T) {
 		if r.code != 254 || r.stderr != want {
 			t.Errorf("acirun %s: exit %d, stderr\n%q\nwant\n%q", strings.Join(cmd, " "), r.code, r.stderr, want)
 		}
+	}
+}
+
+// TestIgnoredKeyFileWarns: a key file the trust store ignores (here one not
+// named by its key's fingerprint) is said once on stderr when a signature is
+// checked, naming the file, as the README promises; the fetch still works
+// with the properly named key beside it.
+func TestIgnoredKeyFileWarns(t *testing.T) {
+	h := newHost(t)
+	img := makeImage(t, "example.com/hello", "exit", "0")
+	alice := newSigner(t, "alice")
+	alice.sign(img)
+	h.ok("trust", "--prefix=example.com/hello", "--skip-fingerprint-review", alice.pub)
+	key, err := os.ReadFile(alice.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := filepath.Join(h.local, "trustedkeys", "prefix.d", "example.com", "hello", "alice.gpg")
+	if err := os.WriteFile(stray, key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run("fetch", img)
+	if r.code != 0 {
+		t.Fatalf("fetch: %s", r)
+	}
+	if !strings.Contains(r.stderr, "warning: ") || strings.Count(r.stderr, stray) != 1 {
+		t.Errorf("fetch with a misnamed key file: stderr %q, want one warning naming %s", r.stderr, stray)
 	}
 }
