@@ -59,6 +59,8 @@ func commands() []*command {
 		cmdCatManifest(),
 		cmdRm(),
 		cmdGC(),
+		cmdUnitGenerate(),
+		cmdUnitName(),
 
 		cmdConfig(),
 		cmdCompletion(),
