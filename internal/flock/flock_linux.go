@@ -35,6 +35,16 @@ func TryLockExisting(path string, exclusive bool) (*os.File, error) {
 	return tryLock(path, os.O_RDONLY, exclusive)
 }
 
+// TryLockNew creates path, which must not exist (an error wrapping
+// fs.ErrExist if it does), and locks it exclusively. It returns nil and no
+// error if another process took or removed the new file before the lock was
+// had, as a cleaner of abandoned lock files may: the caller picks another
+// name. It is for lock files named at random, whose creator must be the
+// first and only holder.
+func TryLockNew(path string) (*os.File, error) {
+	return tryLock(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, true)
+}
+
 func tryLock(path string, flags int, exclusive bool) (*os.File, error) {
 	how := unix.LOCK_SH
 	if exclusive {
@@ -64,6 +74,9 @@ func tryLock(path string, flags int, exclusive bool) (*os.File, error) {
 		f.Close()
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if flags&os.O_EXCL != 0 {
+			return nil, nil // the file we made is gone: not ours to lock
 		}
 		// The holder before us removed the file after we opened it: our
 		// lock is on an orphan. Lock the one at path now.

@@ -3,6 +3,7 @@ package flock
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,5 +154,35 @@ func TestTryLockExisting(t *testing.T) {
 	defer b.Close()
 	if c, err := TryLock(path, true); err != nil || c != nil {
 		t.Fatalf("exclusive lock beside a shared one: %v, %v", c, err)
+	}
+}
+
+// TestTryLockNew: the creator of a new lock file holds it; an existing
+// file is fs.ErrExist, never a second holder; a symlink at the name is not
+// followed.
+func TestTryLockNew(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "new.lock")
+	f, err := TryLockNew(p)
+	if err != nil || f == nil {
+		t.Fatalf("TryLockNew of a new name: %v, %v", f, err)
+	}
+	defer f.Close()
+	if other, err := TryLock(p, false); err != nil || other != nil {
+		t.Errorf("a shared lock beside the new file's holder: %v, %v; want none", other, err)
+	}
+	if g, err := TryLockNew(p); !errors.Is(err, fs.ErrExist) || g != nil {
+		t.Errorf("TryLockNew of an existing name: %v, %v; want fs.ErrExist", g, err)
+	}
+	target := filepath.Join(dir, "target")
+	link := filepath.Join(dir, "link.lock")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := TryLockNew(link); err == nil || g != nil {
+		t.Errorf("TryLockNew through a symlink: %v, %v; want an error", g, err)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("TryLockNew created the symlink's target: %v", err)
 	}
 }

@@ -7,11 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/flock"
 )
@@ -46,10 +45,6 @@ func tryLock(path string, exclusive bool) (*lock, error) {
 	}
 	return &lock{f: f}, nil
 }
-
-// oNoFollow keeps a symlink planted in a shared lock directory
-// from redirecting our O_CREAT.
-const oNoFollow = unix.O_NOFOLLOW
 
 // takeLock waits for a flock on path until ctx is done.
 func takeLock(ctx context.Context, path string, exclusive bool) (*lock, error) {
@@ -95,21 +90,15 @@ func (s *Store) newStaging(kind string) (*staging, error) {
 		var rnd [8]byte
 		rand.Read(rnd[:])
 		name := s.path("tmp", kind+"-"+hex.EncodeToString(rnd[:]))
-		f, err := os.OpenFile(name+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
-		if errors.Is(err, os.ErrExist) {
+		f, err := flock.TryLockNew(name + ".lock")
+		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("staging: %w", err)
 		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			f.Close()
+		if f == nil {
 			continue // a cleaner got it between create and lock
-		}
-		var a, b unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(name+".lock", &b) != nil || a.Ino != b.Ino {
-			f.Close() // a cleaner removed it before we locked it
-			continue
 		}
 		if err := os.Mkdir(name, 0o700); err != nil {
 			os.Remove(name + ".lock")
