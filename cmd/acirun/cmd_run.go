@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,6 +53,15 @@ func cmdRun() *command {
 			})
 			if err != nil {
 				return err
+			}
+			// Contradictions of the command line, refused before anything
+			// is prepared: a detached pod needs systemd to supervise it, and
+			// a pod run in this process has no unit to name.
+			switch {
+			case u.NoUnit && u.Detach:
+				return usageError{errors.New("--detach and --no-unit cannot be combined: a detached pod runs as a unit of systemd, while --no-unit runs it in this process until it ends; drop one of them")}
+			case u.NoUnit && u.Name != "":
+				return usageError{fmt.Errorf("--unit=%s and --no-unit cannot be combined: --no-unit runs the pod in this process, without a unit to name; drop one of them", u.Name)}
 			}
 			if u.Name != "" && !strings.Contains(u.Name, ".") {
 				u.Name += ".service"

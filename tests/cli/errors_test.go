@@ -25,6 +25,9 @@ func TestUsageErrorsSuggest(t *testing.T) {
 		{[]string{"run-prepared", "--dns", "1.1.1.1", "x"}, []string{"unknown flag --dns for run-prepared: a pod's flags are chosen when it is prepared"}},
 		{[]string{"fetch", "--hostname=h", "x"}, []string{"unknown flag --hostname for fetch: it is a flag of run and prepare"}},
 		{[]string{"--version", "run"}, []string{"--version takes no command"}},
+		{[]string{"run", "-d", "--no-unit", "x"}, []string{"acirun: --detach and --no-unit cannot be combined", "drop one of them", "usage: acirun run"}},
+		{[]string{"run", "--no-unit", "x", "--detach"}, []string{"--detach and --no-unit cannot be combined"}},
+		{[]string{"run", "--unit=web", "--no-unit", "x"}, []string{"acirun: --unit=web and --no-unit cannot be combined"}},
 	} {
 		r := acirun(t, tc.args...)
 		if r.code != 2 {
