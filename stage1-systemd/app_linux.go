@@ -116,6 +116,11 @@ func execApp(o *appOptions) error {
 		return fmt.Errorf("working directory %s: %w", wd, err)
 	}
 	unix.Close(wdFd)
+	if o.consoleFd >= 0 {
+		if err := takeTerminal(o.consoleFd, uid); err != nil {
+			return err
+		}
+	}
 	// Nothing of ours reaches the app but its socket-activated fds.
 	var listen []string
 	if o.phase == "main" {

@@ -54,6 +54,9 @@ func initMain(args []string) int {
 		}
 		p.control = o.controlFd
 	}
+	if o.consoleFd >= 0 {
+		unix.CloseOnExec(o.consoleFd)
+	}
 	if err := p.setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return exitCodeFailure
@@ -460,6 +463,14 @@ func (p *pod) start(r *appRun, phase string) {
 			files = append(files, uintptr(fd))
 		}
 	}
+	// The terminal of an interactive pod goes to its one app's main
+	// process, once.
+	console := -1
+	if phase == "main" && p.o.consoleFd >= 0 {
+		console, p.o.consoleFd = p.o.consoleFd, -1
+		argv = append(argv, "--console-fd="+strconv.Itoa(len(files)))
+		files = append(files, uintptr(console))
+	}
 	argv = append(argv, p.o.podDir, r.name)
 	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
@@ -471,6 +482,9 @@ func (p *pod) start(r *appRun, phase string) {
 		// long as it holds them.
 		closeFds(r.listen)
 		r.listen = nil
+		if console >= 0 {
+			unix.Close(console)
+		}
 	}
 	if err != nil {
 		p.logf("app %s: start %s: %v", r.name, phase, err)

@@ -16,16 +16,21 @@ type podOptions struct {
 	// controlFd (init only, set by run) is PID 1's end of a socket pair
 	// with `stage1 run` (podcontract.GoMessage). -1 when there is none.
 	controlFd int
+	// consoleFd (init only, set by an interactive run on a terminal) is
+	// the socket the app's launcher sends its terminal over
+	// (terminal_linux.go). -1 when there is none.
+	consoleFd int
 }
 
 // parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
 // followed by exactly one POD-DIR.
 func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, error) {
-	o := &podOptions{controlFd: -1}
+	o := &podOptions{controlFd: -1, consoleFd: -1}
 	fs := flag.NewFlagSet("stage1 "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	if cmd == "init" {
 		fs.IntVar(&o.controlFd, "control-fd", -1, "descriptor of the socket to stage1 run (set by run)")
+		fs.IntVar(&o.consoleFd, "console-fd", -1, "descriptor of the socket the app's terminal goes to stage1 run over (set by run)")
 	}
 	ro, err := podcontract.ParseRunFlags(fs, args)
 	if err != nil {
@@ -48,13 +53,14 @@ type appOptions struct {
 	notifySocket string
 	cgroups      []string // cgroup directories to join before executing
 	listenFds    int      // socket-activated fds passed as 3, 4, … (main phase only)
+	consoleFd    int      // the socket to send the app's terminal over (terminal_linux.go), or -1
 	debug        bool
 	podDir       string
 	name         string
 }
 
 func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
-	o := &appOptions{}
+	o := &appOptions{consoleFd: -1}
 	fs := flag.NewFlagSet("stage1 app", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.phase, "phase", "main", "main, pre-start or post-stop")
@@ -66,6 +72,7 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	fs.StringVar(&o.metadataURL, "metadata-url", "", "AC_METADATA_URL")
 	fs.StringVar(&o.notifySocket, "notify-socket", "", "NOTIFY_SOCKET of the app (an abstract socket of PID 1)")
 	fs.IntVar(&o.listenFds, "listen-fds", 0, "number of socket-activated fds passed from fd 3 on")
+	fs.IntVar(&o.consoleFd, "console-fd", -1, "socket to send the app's terminal over, after the socket-activated fds (main phase only)")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -80,6 +87,9 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	}
 	if o.listenFds < 0 || (o.listenFds > 0 && o.phase != "main") {
 		return nil, fmt.Errorf("stage1 app: --listen-fds=%d: want a count, for the main phase only", o.listenFds)
+	}
+	if o.consoleFd >= 0 && (o.phase != "main" || o.consoleFd != 3+o.listenFds) {
+		return nil, fmt.Errorf("stage1 app: --console-fd=%d: want the descriptor after the socket-activated ones, for the main phase only", o.consoleFd)
 	}
 	o.podDir, o.name = fs.Arg(0), fs.Arg(1)
 	return o, nil

@@ -70,6 +70,11 @@ func runPod(o *podOptions, args []string) (int, error) {
 	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {
 		return 0, fmt.Errorf("pod %s: %w", podDir, err)
 	}
+	if o.Interactive {
+		if err := podcontract.CheckInteractive(len(spec.apps)); err != nil {
+			return 0, fmt.Errorf("pod %s: %w", podDir, err)
+		}
+	}
 	if !o.NoOverlay {
 		if err := checkOverlaySupport(filepath.Join(podDir, podcontract.AppsDir)); err != nil {
 			return 0, err
@@ -104,7 +109,30 @@ func runPod(o *podOptions, args []string) (int, error) {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, fmt.Errorf("pod control socket: %w", err)
 	}
-	argv := append([]string{"acirun", "stage1", "init", "--control-fd=3"}, args...)
+	files := []uintptr{0, 1, 2, uintptr(ctl[1])}
+	initArgs := []string{"acirun", "stage1", "init", "--control-fd=3"}
+	// The apps read our standard input only with --interactive: the app
+	// then has this terminal through a pseudo-terminal of its own
+	// (terminal_linux.go), or this standard input if it is no terminal.
+	var con *console
+	if !o.Interactive || isTerminal(0) {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
+			return 0, err
+		}
+		defer null.Close()
+		files[0] = null.Fd()
+	}
+	if o.Interactive && isTerminal(0) {
+		if con, err = newConsole(os.Stdin, os.Stdout); err != nil {
+			_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
+			return 0, err
+		}
+		files = append(files, uintptr(con.child))
+		initArgs = append(initArgs, "--console-fd=4")
+	}
+	argv := append(initArgs, args...)
 	// PID 1 is one event loop, and every P the Go runtime makes beyond
 	// the first (it makes one per CPU) costs it memory for as long as the
 	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it
@@ -112,10 +140,19 @@ func runPod(o *podOptions, args []string) (int, error) {
 	// the manifest's).
 	pid, err := syscall.ForkExec(fdPath(int(exe.Fd())), argv, &syscall.ProcAttr{
 		Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
-		Files: []uintptr{0, 1, 2, uintptr(ctl[1])},
+		Files: files,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
 	})
 	unix.Close(ctl[1])
+	if con != nil {
+		unix.Close(con.child)
+		if err != nil {
+			unix.Close(con.sock)
+		} else {
+			go con.relay()
+			defer con.restore()
+		}
+	}
 	if err != nil {
 		unix.Close(ctl[0])
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
@@ -238,6 +275,9 @@ wait:
 		notifyf("READY=1")
 	}
 	code := statusCode(ws)
+	if con != nil {
+		con.restore()
+	}
 
 	var cleanupErr error
 	if cm, err := findCgroups(); err == nil {

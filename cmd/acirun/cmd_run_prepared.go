@@ -3,15 +3,58 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"slices"
+
+	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/stage0/pod"
 )
 
+// runPreparedFlags are the pod flags run-prepared takes, rkt's: each
+// replaces what prepare recorded (pod.StartOptions). Their values are
+// parsed by run's own setters.
+var runPreparedFlags = []string{"net", "hostname", "dns", "dns-search", "dns-opt", "dns-domain", "interactive"}
+
 func cmdRunPrepared() *command {
-	var uuidFile string
+	p := &runParser{req: &pod.RunRequest{}, seen: map[string]bool{}}
+	var (
+		mdsRegister bool
+		uuidFile    string
+	)
 	return &command{
 		name:    "run-prepared",
-		usage:   "run-prepared [--uuid-file=FILE] UUID",
+		usage:   "run-prepared [--net=…] [--hostname=…] [--dns=…]… [--interactive] [--uuid-file=FILE] UUID",
 		summary: "Run a pod made by prepare",
-		flags:   func(fs *flag.FlagSet) { uuidFileFlag(fs, &uuidFile) },
+		help: `Starts a pod that prepare made. The flags below replace what prepare recorded:
+the value given here wins, and a repeatable flag (--dns, --dns-search,
+--dns-opt) given here replaces prepare's whole list. The other pod flags
+(volumes, ports, environment, ...) are chosen at prepare.
+
+--mds-register is accepted for rkt's command lines and does nothing: each
+pod's supervisor serves the pod's own metadata service; there is no
+separate service to register with.`,
+		flags: func(fs *flag.FlagSet) {
+			for _, d := range runFlagDefs() {
+				if !slices.Contains(runPreparedFlags, d.Name) {
+					continue
+				}
+				set := func(v string) error { return d.set(p, v) }
+				help := d.Help + " (replaces prepare's)"
+				if d.Value == "" {
+					fs.BoolFunc(d.Name, help, set)
+				} else {
+					fs.Func(d.Name, fmt.Sprintf("`%s`: %s", d.Value, help), set)
+				}
+			}
+			fs.BoolVar(&mdsRegister, "mds-register", false, "accepted for rkt's command lines; does nothing (each pod serves its own metadata)")
+			uuidFileFlag(fs, &uuidFile)
+		},
+		unknownFlag: func(name string) string {
+			if d := lookupRunFlag(name); d != nil && !d.PerApp {
+				return fmt.Sprintf("run-prepared does not take --%s: it is chosen at prepare (acirun prepare --%s=… IMAGE)", name, name)
+			}
+			return ""
+		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			args, err := withUUIDFile(args, uuidFile)
 			if err != nil {
@@ -20,7 +63,26 @@ func cmdRunPrepared() *command {
 			if len(args) != 1 {
 				return usagef("run-prepared takes one UUID")
 			}
-			return c.host().RunPrepared(ctx, args[0], c.execStage1)
+			if mdsRegister {
+				fmt.Fprintln(c.Stderr, "acirun: --mds-register does nothing: the pod's supervisor serves its metadata service itself")
+			}
+			r := p.req
+			if err := podcontract.CheckNameservers(r.DNS); err != nil {
+				return usageError{err}
+			}
+			o := pod.StartOptions{Net: r.Net, Hostname: r.Hostname, DNS: r.DNS, DNSSearch: r.DNSSearch,
+				DNSOptions: r.DNSOptions, DNSDomain: r.DNSDomain, Interactive: r.Interactive}
+			return c.host().RunPrepared(ctx, args[0], o, c.execStage1)
 		},
 	}
+}
+
+// lookupRunFlag returns the definition of run's flag name, or nil.
+func lookupRunFlag(name string) *runFlagDef {
+	for _, d := range runFlagDefs() {
+		if d.Name == name {
+			return &d
+		}
+	}
+	return nil
 }

@@ -61,6 +61,7 @@ func runFlagDefs() []runFlagDef {
 		{runFlag{"port", "NAME:[IP:]HOSTPORT", "publish the app port NAME on the host at HOSTPORT, on IP or every address (default network; unasked, each app port is published on 127.0.0.1 under its own number)", false, true}, (*runParser).setPort},
 		{runFlag{"pod-manifest", "FILE", "run the apps of this pod manifest instead of images from the command line", false, false}, (*runParser).setPodManifest},
 		{runFlag{"stop-timeout", "DURATION", "time between SIGTERM and SIGKILL when the pod stops (e.g. 10s)", false, false}, (*runParser).setStopTimeout},
+		{runFlag{"interactive", "", "give the pod's one app this terminal (a shell works: --exec /bin/sh), or this standard input when it is no terminal; without it the apps' standard input is /dev/null", false, false}, (*runParser).setInteractive},
 		{runFlag{"no-overlay", "", "give each app a private copy of its image instead of an overlay", false, false}, (*runParser).setNoOverlay},
 
 		{runFlag{"exec", "CMD", "override the image's exec: an absolute path, or a name looked up in PATH in the app (arguments follow --)", true, false}, (*runParser).setExec},

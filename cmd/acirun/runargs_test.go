@@ -67,6 +67,7 @@ func TestParseRunArgs(t *testing.T) {
 				NoOverlay: true, DNSSearch: []string{"example.com"}, HostsEntries: []pod.HostsEntry{{IP: "10.0.0.1", Name: "db"}}, HostsFromHost: true, Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"dns options and domain", "--dns 10.0.0.53 --dns-opt ndots:03 a --dns-opt=rotate --dns-domain corp.example",
 			&pod.RunRequest{DNS: []string{"10.0.0.53"}, DNSOptions: []string{"ndots:3", "rotate"}, DNSDomain: "corp.example", Apps: []pod.AppRequest{{Image: "a"}}}},
+		{"interactive", "--interactive a --exec /bin/sh", &pod.RunRequest{Interactive: true, Apps: []pod.AppRequest{{Image: "a", Exec: "/bin/sh"}}}},
 		{"stop timeout duration", "--stop-timeout=1m30s a", &pod.RunRequest{StopTimeout: 90 * time.Second, Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"pod manifest", "--pod-manifest /p.json --net none", &pod.RunRequest{PodManifest: "/p.json", Net: "none"}},
 		{"bare exec name", "a --exec sh -- -c", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Exec: "sh", Args: []string{"-c"}}}}},
@@ -183,6 +184,8 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--dns-domain a.example --dns-domain b.example a", "flag --dns-domain given twice"},
 		{"--dns host --dns-domain a.example a", "--dns=host copies the host's /etc/resolv.conf as it is: --dns-domain would be ignored"},
 		{"--dns none --dns-search a.example a", "--dns=none leaves the image's /etc/resolv.conf as it is: --dns-search would be ignored"},
+		{"--interactive a b", "--interactive gives the terminal to one app, and the pod has 2"},
+		{"--interactive=yes a", `--interactive "yes": not a boolean`},
 		{"--pull-policy sometimes a", "valid: new, update, never"},
 		{"--net bridge a", "the network is default, host or none"},
 		{"--port http a", "want NAME:[IP:]HOSTPORT"},
@@ -252,7 +255,7 @@ func TestFlagsDescribeParser(t *testing.T) {
 		}
 	})
 	for _, want := range []string{"volume", "hostname", "dns", "dns-search", "dns-opt", "dns-domain", "hosts-entry", "set-env", "set-env-file",
-		"inherit-env", "uuid-file-save", "pull-policy", "net", "pod-manifest", "stop-timeout", "no-overlay",
+		"inherit-env", "uuid-file-save", "pull-policy", "net", "pod-manifest", "stop-timeout", "interactive", "no-overlay",
 		"exec", "name", "user", "group", "supplementary-gids", "working-dir", "environment", "mount", "memory", "cpu",
 		"cpu-shares", "caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {
 		if !seen[want] {

@@ -451,6 +451,11 @@ func (p *runParser) setStopTimeout(s string) error {
 	return nil
 }
 
+func (p *runParser) setInteractive(s string) (err error) {
+	p.req.Interactive, err = parseBool(s)
+	return err
+}
+
 func (p *runParser) setNoOverlay(s string) (err error) {
 	p.req.NoOverlay, err = parseBool(s)
 	return err

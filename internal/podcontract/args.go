@@ -52,8 +52,13 @@ type RunOptions struct {
 	StopTimeout   time.Duration // between SIGTERM and SIGKILL when stopping
 	Insecure      Insecure      // only the run relaxations are acted on (and written)
 	NoOverlay     bool          // a private copy of each app's tree instead of an overlay
-	MetadataURL   string        // the apps' AC_METADATA_URL when another service serves it
-	Debug         bool          // each step on stderr
+	// Interactive gives the pod's one app the terminal of `stage1 run`'s
+	// standard input (a pseudo-terminal relayed to it), or that standard
+	// input itself when it is no terminal. Without it the apps' standard
+	// input is /dev/null.
+	Interactive bool
+	MetadataURL string // the apps' AC_METADATA_URL when another service serves it
+	Debug       bool   // each step on stderr
 }
 
 // DefaultRunOptions returns the options of a `stage1 run` given no flags.
@@ -101,6 +106,9 @@ func (o *RunOptions) Args() []string {
 	}
 	if o.NoOverlay {
 		a = append(a, "--no-overlay")
+	}
+	if o.Interactive {
+		a = append(a, "--interactive")
 	}
 	if o.MetadataURL != "" {
 		a = append(a, "--metadata-url="+o.MetadataURL)
@@ -164,6 +172,7 @@ func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", o.StopTimeout, "time between SIGTERM and SIGKILL when stopping")
 	fs.Var(&o.Insecure, "insecure-options", "capabilities,paths,seccomp")
 	fs.BoolVar(&o.NoOverlay, "no-overlay", false, "give each app a private copy of its rendered tree instead of an overlay")
+	fs.BoolVar(&o.Interactive, "interactive", false, "give the one app the terminal (or the standard input) of stage1 run")
 	fs.StringVar(&o.MetadataURL, "metadata-url", "", "AC_METADATA_URL given to the apps")
 	fs.BoolVar(&o.Debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -195,6 +204,15 @@ func (o *RunOptions) check() error {
 		}
 	}
 	return CheckResolv(o.DNS, o.DNSSearch, o.DNSOptions, o.DNSDomain)
+}
+
+// CheckInteractive refuses --interactive for a pod of apps apps other than
+// one, as rkt did: a terminal has one reader, and job control one session.
+func CheckInteractive(apps int) error {
+	if apps != 1 {
+		return fmt.Errorf("--interactive gives the terminal to one app, and the pod has %d: run the app that needs the terminal in a pod of its own", apps)
+	}
+	return nil
 }
 
 // CheckMetadataURL accepts the URL of a metadata service: http or https,

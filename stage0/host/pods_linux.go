@@ -84,11 +84,12 @@ func (h *Host) Run(ctx context.Context, req *pod.RunRequest, opts PrepareOptions
 }
 
 // RunPrepared starts the prepared pod ref (a UUID or a unique prefix of
-// one) with start. A pod prepared in an earlier boot may use rendered trees
+// one) with start, with the options of o in place of those prepare
+// recorded (pod.StartOptions: o's win). A pod prepared in an earlier boot may use rendered trees
 // that boot never wrote to disk: each of its images is held for a moment
 // first, which verifies such a tree (and renders it again if damaged)
 // before the pod mounts it.
-func (h *Host) RunPrepared(ctx context.Context, ref string, start Starter) error {
+func (h *Host) RunPrepared(ctx context.Context, ref string, o pod.StartOptions, start Starter) error {
 	pd, err := pod.Load(h.cfg.DataDir, ref)
 	if err != nil {
 		return err
@@ -98,6 +99,9 @@ func (h *Host) RunPrepared(ctx context.Context, ref string, start Starter) error
 	}
 	if pd.Problem != "" {
 		return fmt.Errorf("pod %s cannot run: %s", pd.UUID, pd.Problem)
+	}
+	if pd.Stage1Args, err = pd.StartArgs(o); err != nil {
+		return err
 	}
 	if err := h.settleImages(ctx, pd); err != nil {
 		return fmt.Errorf("pod %s: %w", pd.UUID, err)

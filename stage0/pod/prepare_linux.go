@@ -87,6 +87,11 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 		if in.manual, err = aci.ParsePodManifest(b); err != nil {
 			return nil, nil, fmt.Errorf("--pod-manifest %s: %w", req.PodManifest, err)
 		}
+		if req.Interactive {
+			if err := podcontract.CheckInteractive(len(in.manual.Apps)); err != nil {
+				return nil, nil, fmt.Errorf("--pod-manifest %s: %w", req.PodManifest, err)
+			}
+		}
 		for _, ra := range in.manual.Apps {
 			img, err := cfg.Resolver.ResolveRuntimeImage(ctx, ra.Image)
 			if err != nil {
@@ -210,7 +215,7 @@ func stage1Args(req *RunRequest, uuid string, debug bool) ([]string, error) {
 	}
 	o.Hostname, o.DNS, o.DNSSearch, o.HostsFromHost = req.Hostname, req.DNS, req.DNSSearch, req.HostsFromHost
 	o.DNSOptions, o.DNSDomain = req.DNSOptions, req.DNSDomain
-	o.NoOverlay, o.Debug = req.NoOverlay, debug
+	o.NoOverlay, o.Debug, o.Interactive = req.NoOverlay, debug, req.Interactive
 	if o.Hostname == "" {
 		o.Hostname = hostnamePrefix + uuid[:8]
 	}

@@ -42,6 +42,9 @@ type RunRequest struct {
 	PodManifest     string            // --pod-manifest FILE, used instead of images
 	StopTimeout     time.Duration
 	NoOverlay       bool // --no-overlay
+	// Interactive (--interactive) gives the pod's one app the terminal (or
+	// the standard input) it is run from.
+	Interactive bool
 }
 
 // AppRequest is one image on the command line and the app flags following it.
@@ -139,6 +142,11 @@ func (r *RunRequest) Validate() error {
 		}
 	} else if len(r.Apps) == 0 {
 		return errors.New("no image given (and no --pod-manifest)")
+	}
+	if r.Interactive && r.PodManifest == "" {
+		if err := podcontract.CheckInteractive(len(r.Apps)); err != nil {
+			return err
+		}
 	}
 	if len(r.Ports) > 0 && (r.Net == "host" || r.Net == "none") {
 		return fmt.Errorf("--port needs the default network, not --net=%s", r.Net)
