@@ -66,13 +66,8 @@
 # if the benchmark itself could not run.
 set -eu
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 BIN  (BIN is the acirun binary to benchmark)" >&2
-	exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-[ -x "$BIN" ] || { echo "$0: $BIN is not an executable" >&2; exit 2; }
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 BENCH_DIR=${BENCH_DIR:-/var/tmp/acirun-bench}
 RUNS=${RUNS:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -80,8 +75,6 @@ IMAGE=$BENCH_DIR/gotree.aci
 MAX_RATIO=1.3
 MAX_RSS_KB=$((64 * 1024))
 MAX_NEW_MS=50
-
-die() { echo "$0: $*" >&2; exit 254; }
 
 for c in gzip gpg python3 go tar sync; do
 	command -v $c >/dev/null || die "$c is needed"
@@ -175,12 +168,6 @@ measure() {
 	"$MEASURE" "$TMP/one" "$@" 2>"$TMP/err" || die "$* failed: $(cat "$TMP/err")"
 	cat "$TMP/one" >>"$TMP/$name"
 }
-median() {
-	sort -n -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {
-		if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2 }'
-}
-best() { sort -n -k1,1 "$1" | head -n1 | cut -d' ' -f1; }
-maxcol() { sort -n -k"$2","$2" "$1" | tail -n1 | cut -d' ' -f"$2"; }
 # fresh NAME makes $DATA a new, empty store directory $STORES/NAME, evicting
 # the previous one from the page cache (see above).
 fresh() {
@@ -230,11 +217,8 @@ while :; do
 done
 echo "file creation in $STORES: $US us per file$([ $waited -gt 0 ] && echo ", after waiting ${waited}s")"
 
-LOAD=$(cut -d' ' -f1 /proc/loadavg)
 CPUS=$(nproc)
-if awk -v l="$LOAD" -v c="$CPUS" 'BEGIN { exit !(l > c) }'; then
-	echo "warning: load average $LOAD on $CPUS CPUs: the figures below are unreliable" >&2
-fi
+warn_if_loaded 1
 
 echo "timer: bench/measure, $RUNS alternating runs after a warm-up; server: python3 http.server on 127.0.0.1; store in $STORE_DIR"
 measure warm gzip -dc "$IMAGE"
@@ -308,18 +292,7 @@ fi
 echo "second fetch --pull-policy=new: by name $NMS ms, by URL $UMS ms (medians; no request reached the server); limit $MAX_NEW_MS ms"
 
 status=0
-if awk -v r="$RATIO" -v m="$MAX_RATIO" 'BEGIN { exit !(r <= m) }'; then
-	echo "PASS time: $RATIO x gzip -dc"
-else
-	echo "FAIL time: $RATIO x gzip -dc (limit $MAX_RATIO)"
-	status=1
-fi
-if [ "$RSS" -lt "$MAX_RSS_KB" ]; then
-	echo "PASS memory: $RSS KB peak RSS"
-else
-	echo "FAIL memory: $RSS KB peak RSS (limit $MAX_RSS_KB KB)"
-	status=1
-fi
+verdict_gzip "$RATIO" "$MAX_RATIO" "$RSS" "$MAX_RSS_KB"
 for f in "by name:$NMS" "by URL:$UMS"; do
 	ms=${f#*:}
 	if awk -v m="$ms" -v l="$MAX_NEW_MS" 'BEGIN { exit !(m < l) }'; then

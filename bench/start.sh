@@ -21,14 +21,8 @@
 # FAIL, 2 on usage errors, 254 if the benchmark itself could not run.
 set -eu
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 BIN  (BIN is the acirun binary to benchmark)" >&2
-	exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-[ -x "$BIN" ] || { echo "$0: $BIN is not an executable" >&2; exit 2; }
-die() { echo "$0: $*" >&2; exit 254; }
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 [ "$(id -u)" = 0 ] || die "needs root (namespaces, mounts)"
 command -v go >/dev/null || die "go is needed to build tests/testapp"
 
@@ -47,10 +41,7 @@ cleanup() {
 trap cleanup EXIT
 A() { "$BIN" --dir="$DATA" --run-dir="$TMP/run" --local-config="$S/etc" --system-config="$S/usr" "$@"; }
 
-LOAD=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$LOAD" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }'; then
-	echo "warning: load average $LOAD on $(nproc) CPUs: the figures below are unreliable" >&2
-fi
+warn_if_loaded 2
 
 # --- images ----------------------------------------------------------------
 # small: testapp alone (~2 MB compressed); big: the same plus 250 MB of
@@ -132,7 +123,7 @@ alternate() {
 			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1000 }' >"$TMP/$name.median"
 	done
 }
-median() { cat "$TMP/$1.median"; }
+median_ms() { cat "$TMP/$1.median"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "median of $RUNS alternating runs after 3 warm-ups, timed with date +%s%N"
@@ -150,7 +141,7 @@ alternate "acirun=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" \
 	"runc=runc --root $S/runc-state run --bundle $S/bundle acirun-bench-start" \
 	"unshare=unshare --mount --pid --fork --uts --ipc --net chroot $ROOTFS /testapp exit 0"
 A gc --grace-period=0s >/dev/null
-T_ACI=$(median acirun) T_RUNC=$(median runc) T_UNSHARE=$(median unshare)
+T_ACI=$(median_ms acirun) T_RUNC=$(median_ms runc) T_UNSHARE=$(median_ms unshare)
 printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_ACI" "runc run (same rootfs, own netns)" "$T_RUNC" \
 	"unshare -mpfuin chroot ROOTFS /testapp" "$T_UNSHARE"
 R=$(ratio "$T_ACI" "$T_RUNC")
@@ -193,7 +184,7 @@ A gc --grace-period=0s >/dev/null
 # --- 3. start cost against image size ----------------------------------------
 alternate "small=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" "big=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $BIG"
 A gc --grace-period=0s >/dev/null
-T_SMALL=$(median small) T_BIG=$(median big)
+T_SMALL=$(median_ms small) T_BIG=$(median_ms big)
 R=$(ratio "$T_BIG" "$T_SMALL")
 printf '%-44s %7s ms\n' "acirun run, 2 MB image" "$T_SMALL" "acirun run, 250 MB image" "$T_BIG"
 if awk -v r="$R" 'BEGIN { exit !(r >= 0.8 && r <= 1.2) }'; then

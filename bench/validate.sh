@@ -17,21 +17,14 @@
 # 2 on usage errors, 254 if the benchmark itself could not run.
 set -eu
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 BIN  (BIN is the acirun binary to benchmark)" >&2
-	exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-[ -x "$BIN" ] || { echo "$0: $BIN is not an executable" >&2; exit 2; }
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 BENCH_DIR=${BENCH_DIR:-/var/tmp/acirun-bench}
 RUNS=${RUNS:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
 IMAGE=$BENCH_DIR/gotree.aci
 MAX_RATIO=1.3
 MAX_RSS_KB=$((64 * 1024))
-
-die() { echo "$0: $*" >&2; exit 254; }
 
 command -v gzip >/dev/null || die "gzip is needed for the comparison"
 mkdir -p "$BENCH_DIR"
@@ -75,18 +68,8 @@ measure() {
 }
 
 # median FILE COLUMN
-median() {
-	sort -n -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {
-		if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2 }'
-}
-best() { sort -n -k1,1 "$1" | head -n1 | cut -d' ' -f1; }
-maxcol() { sort -n -k"$2","$2" "$1" | tail -n1 | cut -d' ' -f"$2"; }
 
-LOAD=$(cut -d' ' -f1 /proc/loadavg)
-CPUS=$(nproc)
-if awk -v l="$LOAD" -v c="$CPUS" 'BEGIN { exit !(l > c) }'; then
-	echo "warning: load average $LOAD on $CPUS CPUs: the figures below are unreliable" >&2
-fi
+warn_if_loaded 1
 
 echo "timer: $TIMER, $RUNS alternating runs after a warm-up"
 measure warm gzip -dc "$IMAGE"
@@ -110,16 +93,5 @@ printf 'acirun image validate IMAGE median %6.3f s  best %6.3f s  peak RSS %6d K
 echo "ratio (medians) $RATIO, ratio (bests) $BRATIO; limits: ratio <= $MAX_RATIO, RSS < $MAX_RSS_KB KB"
 
 status=0
-if awk -v r="$RATIO" -v m="$MAX_RATIO" 'BEGIN { exit !(r <= m) }'; then
-	echo "PASS time: $RATIO x gzip -dc"
-else
-	echo "FAIL time: $RATIO x gzip -dc (limit $MAX_RATIO)"
-	status=1
-fi
-if [ "$RSS" -lt "$MAX_RSS_KB" ]; then
-	echo "PASS memory: $RSS KB peak RSS"
-else
-	echo "FAIL memory: $RSS KB peak RSS (limit $MAX_RSS_KB KB)"
-	status=1
-fi
+verdict_gzip "$RATIO" "$MAX_RATIO" "$RSS" "$MAX_RSS_KB"
 exit $status

@@ -1,0 +1,54 @@
+# bench/lib.sh — sourced first by the benchmark scripts: what they all do the
+# same way, so that every script takes its binary, gives up and reads its
+# figures alike. Exit status of a script: 0 on PASS, 1 on FAIL, 2 on usage
+# errors (bench_args), 254 if the benchmark itself could not run (die).
+
+# bench_args BIN: the script's arguments, exactly one, the acirun binary to
+# benchmark; sets BIN to its absolute path.
+bench_args() {
+	if [ $# -ne 1 ]; then
+		echo "usage: $0 BIN  (BIN is the acirun binary to benchmark)" >&2
+		exit 2
+	fi
+	BIN=$1
+	case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+	[ -x "$BIN" ] || { echo "$0: $BIN is not an executable" >&2; exit 2; }
+}
+
+die() { echo "$0: $*" >&2; exit 254; }
+
+# warn_if_loaded DIVISOR: a warning on stderr when the load average is above
+# the CPUs there are divided by DIVISOR (the figures are then unreliable).
+warn_if_loaded() {
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	cpus=$(nproc)
+	if awk -v l="$load" -v c="$cpus" -v d="$1" 'BEGIN { exit !(l > c / d) }'; then
+		echo "warning: load average $load on $cpus CPUs: the figures below are unreliable" >&2
+	fi
+}
+
+# Files of runs, one line per run: "SECONDS RSS_KB CPU_SECONDS".
+# median FILE COLUMN, best FILE (the least seconds), maxcol FILE COLUMN.
+median() {
+	sort -n -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {
+		if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2 }'
+}
+best() { sort -n -k1,1 "$1" | head -n1 | cut -d' ' -f1; }
+maxcol() { sort -n -k"$2","$2" "$1" | tail -n1 | cut -d' ' -f"$2"; }
+
+# verdict_gzip RATIO MAX_RATIO RSS_KB MAX_RSS_KB: PASS or FAIL lines for a
+# time against gzip -dc's and a peak RSS; sets status=1 on a FAIL.
+verdict_gzip() {
+	if awk -v r="$1" -v m="$2" 'BEGIN { exit !(r <= m) }'; then
+		echo "PASS time: $1 x gzip -dc"
+	else
+		echo "FAIL time: $1 x gzip -dc (limit $2)"
+		status=1
+	fi
+	if [ "$3" -lt "$4" ]; then
+		echo "PASS memory: $3 KB peak RSS"
+	else
+		echo "FAIL memory: $3 KB peak RSS (limit $4 KB)"
+		status=1
+	fi
+}
