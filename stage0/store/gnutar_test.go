@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // An ACI made with plain GNU tar (gzip, xz, bzip2, none) from a directory
@@ -21,9 +23,7 @@ func TestImportGNUTar(t *testing.T) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("no tar")
 	}
-	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
-		t.Skip("needs root to own files as other users")
-	}
+	testenv.NeedRoot(t, "to own files as other users")
 	src := filepath.Join(t.TempDir(), "image")
 	must := func(err error) {
 		t.Helper()

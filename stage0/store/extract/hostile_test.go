@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/internal/testenv"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 )
@@ -148,9 +149,7 @@ func setupCanary(t testing.TB) (base, target, canary string) {
 }
 
 func TestHostileArchives(t *testing.T) {
-	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
-		t.Skip("needs root to restore owners and make fifos as the store does")
-	}
+	testenv.NeedRoot(t, "to restore owners and make fifos as the store does")
 	big := strings.Repeat("x", 300)
 	type check func(t *testing.T, target string, res Result)
 	cases := []struct {

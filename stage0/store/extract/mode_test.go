@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // Files keep exactly the mode and owner of their entry whatever the
@@ -17,12 +19,7 @@ import (
 // and then chowned and chmodded otherwise), and whatever group the root
 // directory has (a setgid or grpid root hands its group down).
 func TestModesAndOwners(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root (to own files as other users); CI runs as root")
-		}
-		t.Skip("needs root to own files as other users")
-	}
+	testenv.NeedRoot(t, "to own files as other users")
 	entries := []ent{
 		{name: "open", typ: tar.TypeReg, mode: 0o666, body: "a"},
 		{name: "suid", typ: tar.TypeReg, mode: 0o4755, body: "b"},

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // A writer's failure (here the file system filling up under batched files)
@@ -23,12 +25,7 @@ import (
 // many entries the extracting goroutine has taken on since, and Close leaves
 // no writer running.
 func TestWriterErrorNamesFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root: the writers' failure must be tested")
-		}
-		t.Skip("mounting a small tmpfs needs root")
-	}
+	testenv.NeedRoot(t, "to mount a small tmpfs")
 	mnt := t.TempDir()
 	if err := unix.Mount("acirun-test", mnt, "tmpfs", 0, "size=256k"); err != nil {
 		t.Fatal(err)
