@@ -115,18 +115,8 @@ func tarChecked(t testing.TB, r io.Reader, root string, opts Options) (Result, e
 		return Result{}, err
 	}
 	defer x.Close()
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return x.Result(), fmt.Errorf("read tar: %w", err)
-		}
-		if err := x.Add(context.Background(), hdr, tr); err != nil {
-			return x.Result(), err
-		}
+	if err := x.addTar(context.Background(), r); err != nil {
+		return x.Result(), err
 	}
 	res, err := x.Finish(context.Background())
 	if err == nil && opts.Record {

@@ -16,18 +16,25 @@ func Tar(ctx context.Context, r io.Reader, root string, opts Options) (Result, e
 		return Result{}, err
 	}
 	defer x.Close()
+	if err := x.addTar(ctx, r); err != nil {
+		return x.Result(), err
+	}
+	return x.Finish(ctx)
+}
+
+// addTar adds every entry of the tar stream r, stopping at the first error.
+func (x *Extractor) addTar(ctx context.Context, r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return x.Result(), fmt.Errorf("read tar: %w", err)
+			return fmt.Errorf("read tar: %w", err)
 		}
 		if err := x.Add(ctx, hdr, tr); err != nil {
-			return x.Result(), err
+			return err
 		}
 	}
-	return x.Finish(ctx)
 }
