@@ -140,23 +140,48 @@ func (p *jparser) value(depth int) (*jval, error) {
 	return v, err
 }
 
+// open enters the object or array whose opening bracket is at p.pos, at
+// depth: false when it is empty (closer follows), p then past closer.
+func (p *jparser) open(depth int, closer byte) (bool, error) {
+	if depth >= maxDepth {
+		return false, p.errorf("nested more than %d levels deep", maxDepth)
+	}
+	p.pos++
+	p.space()
+	if p.pos < len(p.data) && p.data[p.pos] == closer {
+		p.pos++
+		return false, nil
+	}
+	return true, nil
+}
+
+// next reads what follows an element of an object or array (what): ','
+// before another element (true), or closer, which ends it (false).
+func (p *jparser) next(closer byte, what string) (bool, error) {
+	p.space()
+	if p.pos >= len(p.data) {
+		return false, p.errorf("")
+	}
+	switch p.data[p.pos] {
+	case ',':
+		p.pos++
+		return true, nil
+	case closer:
+		p.pos++
+		return false, nil
+	}
+	return false, p.errorf("want ',' or '%c' in %s", closer, what)
+}
+
 func (p *jparser) value1(depth int) (*jval, error) {
 	if p.values++; p.values > maxValues {
 		return nil, fmt.Errorf("invalid JSON: more than %d JSON values", maxValues)
 	}
 	switch c := p.data[p.pos]; {
 	case c == '{':
-		if depth >= maxDepth {
-			return nil, p.errorf("nested more than %d levels deep", maxDepth)
-		}
-		p.pos++
 		v := &jval{kind: jobject}
-		p.space()
-		if p.pos < len(p.data) && p.data[p.pos] == '}' {
-			p.pos++
-			return v, nil
-		}
-		for {
+		more, err := p.open(depth, '}')
+		for ; more; more, err = p.next('}', "object") {
 			p.space()
 			if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 				return nil, p.errorf("want a string as object key")
@@ -175,51 +200,25 @@ func (p *jparser) value1(depth int) (*jval, error) {
 				return nil, err
 			}
 			v.obj = append(v.obj, jmember{key, e})
-			p.space()
-			if p.pos >= len(p.data) {
-				return nil, p.errorf("")
-			}
-			if p.data[p.pos] == ',' {
-				p.pos++
-				continue
-			}
-			if p.data[p.pos] == '}' {
-				p.pos++
-				return v, nil
-			}
-			return nil, p.errorf("want ',' or '}' in object")
 		}
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
 	case c == '[':
-		if depth >= maxDepth {
-			return nil, p.errorf("nested more than %d levels deep", maxDepth)
-		}
-		p.pos++
 		v := &jval{kind: jarray}
-		p.space()
-		if p.pos < len(p.data) && p.data[p.pos] == ']' {
-			p.pos++
-			return v, nil
-		}
-		for {
+		more, err := p.open(depth, ']')
+		for ; more; more, err = p.next(']', "array") {
 			e, err := p.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
 			v.arr = append(v.arr, e)
-			p.space()
-			if p.pos >= len(p.data) {
-				return nil, p.errorf("")
-			}
-			if p.data[p.pos] == ',' {
-				p.pos++
-				continue
-			}
-			if p.data[p.pos] == ']' {
-				p.pos++
-				return v, nil
-			}
-			return nil, p.errorf("want ',' or ']' in array")
 		}
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
 	case c == '"':
 		s, err := p.str()
 		if err != nil {
