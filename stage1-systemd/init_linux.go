@@ -174,6 +174,9 @@ type appRun struct {
 	exited   bool
 	handlers int   // event handlers running
 	listen   []int // socket-activated fds for main, closed once it started
+	// stdout and stderr are the descriptors PID 1 gives each of the app's
+	// processes as 1 and 2: its own, or the app's from stage1 run.
+	stdout, stderr int
 	// notifySocket is where the app tells when it is ready (sd_notify
 	// READY=1), if its image says it does; "" if not.
 	notifySocket string
@@ -204,6 +207,10 @@ func (p *pod) setup() error {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
 	spec, err := loadPodSpec(o.podDir)
+	if err != nil {
+		return err
+	}
+	stdio, err := appStdio(o.appStdioFd, len(spec.apps))
 	if err != nil {
 		return err
 	}
@@ -262,7 +269,8 @@ func (p *pod) setup() error {
 	}
 	cm, cgErr := findCgroups()
 	for i, a := range spec.apps {
-		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i]}
+		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
+			stdout: stdio[2*i], stderr: stdio[2*i+1]}
 		p.apps = append(p.apps, r)
 		notify, err := imageSupportsNotify(filepath.Join(a.imageDir, "manifest"))
 		if err != nil {
@@ -296,6 +304,25 @@ func (p *pod) setup() error {
 	return nil
 }
 
+// appStdio returns the stdout and stderr of each of n apps, two a piece:
+// the n*2 descriptors from first on that stage1 run passed (made
+// close-on-exec: only the app they belong to gets them), or PID 1's own 1
+// and 2 when first is -1.
+func appStdio(first, n int) ([]int, error) {
+	fds := make([]int, 2*n)
+	for i := range fds {
+		fds[i] = 1 + i%2
+		if first < 0 {
+			continue
+		}
+		fds[i] = first + i
+		if _, err := unix.FcntlInt(uintptr(fds[i]), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return nil, fmt.Errorf("app output descriptor %d (--app-stdio-fd=%d, %d apps): %w", fds[i], first, n, err)
+		}
+	}
+	return fds, nil
+}
+
 // supervise runs the apps to the end and returns the pod's exit code.
 func (p *pod) supervise() int {
 	o := p.o
@@ -318,6 +345,7 @@ func (p *pod) supervise() int {
 	// What starting the apps needed is not needed again while they run.
 	dropStartupPages()
 	for !p.allDone() {
+		p.closeDoneOutputs()
 		select {
 		case s := <-sigs:
 			if s == unix.SIGCHLD {
@@ -456,7 +484,7 @@ func (p *pod) start(r *appRun, phase string) {
 	if p.o.Debug {
 		argv = append(argv, "--debug")
 	}
-	files := []uintptr{0, 1, 2}
+	files := []uintptr{0, uintptr(r.stdout), uintptr(r.stderr)}
 	if phase == "main" && len(r.listen) > 0 {
 		argv = append(argv, "--listen-fds="+strconv.Itoa(len(r.listen)))
 		for _, fd := range r.listen {
@@ -624,6 +652,24 @@ func (p *pod) escalate() {
 	for _, r := range p.apps {
 		if !r.running {
 			r.done = true
+		}
+	}
+}
+
+// closeDoneOutputs closes our copies of the output descriptors of the
+// apps that are done (main and post-stop over): an app's output then ends
+// when its last process does, and stage1 run sends its last line, one
+// without a newline too, without waiting for the whole pod.
+func (p *pod) closeDoneOutputs() {
+	for _, r := range p.apps {
+		if !r.done {
+			continue
+		}
+		for _, fd := range []*int{&r.stdout, &r.stderr} {
+			if *fd > 2 {
+				unix.Close(*fd)
+				*fd = -1
+			}
 		}
 	}
 }

@@ -20,17 +20,22 @@ type podOptions struct {
 	// the socket the app's launcher sends its terminal over
 	// (terminal_linux.go). -1 when there is none.
 	consoleFd int
+	// appStdioFd (init only, set by run) is the first of the descriptors
+	// that are the apps' stdout and stderr, two per app in the pod
+	// manifest's order (podOutput). -1: the apps' are PID 1's own.
+	appStdioFd int
 }
 
 // parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
 // followed by exactly one POD-DIR.
 func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, error) {
-	o := &podOptions{controlFd: -1, consoleFd: -1}
+	o := &podOptions{controlFd: -1, consoleFd: -1, appStdioFd: -1}
 	fs := flag.NewFlagSet("stage1 "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	if cmd == "init" {
 		fs.IntVar(&o.controlFd, "control-fd", -1, "descriptor of the socket to stage1 run (set by run)")
 		fs.IntVar(&o.consoleFd, "console-fd", -1, "descriptor of the socket the app's terminal goes to stage1 run over (set by run)")
+		fs.IntVar(&o.appStdioFd, "app-stdio-fd", -1, "first descriptor of the apps' stdout and stderr, two per app (set by run)")
 	}
 	ro, err := podcontract.ParseRunFlags(fs, args)
 	if err != nil {

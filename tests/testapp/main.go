@@ -39,6 +39,10 @@
 //	                     action; prints "signal NAME survived" and exits 1 if alive after 5s
 //	alloc MIB            allocates and touches MIB mebibytes, printing "allocated N MiB" every
 //	                     8 MiB, then "alloc ok" (a memory limit ends it on the way)
+//	print TEXT           TEXT and a newline on stdout
+//	print-err TEXT       TEXT and a newline on stderr
+//	print-partial TEXT   TEXT on stdout, no newline
+//	print-long N         a line of N bytes on stdout: "0123456789" over and over, then a newline
 //
 // A command that cannot run (bad arguments) prints "testapp: ..." to stderr
 // and exits 2. Failures of what is probed are printed, not fatal.
@@ -225,6 +229,22 @@ func run(cmd string, args []string) {
 			usage("alloc: not a number of MiB: " + args[0])
 		}
 		alloc(n)
+	case "print":
+		nargs(cmd, args, 1)
+		fmt.Println(args[0])
+	case "print-err":
+		nargs(cmd, args, 1)
+		fmt.Fprintln(os.Stderr, args[0])
+	case "print-partial":
+		nargs(cmd, args, 1)
+		fmt.Print(args[0])
+	case "print-long":
+		nargs(cmd, args, 1)
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 0 {
+			usage("print-long: not a length: " + args[0])
+		}
+		fmt.Println(longLine(n))
 	default:
 		usage("unknown command " + strconv.Quote(cmd))
 	}
@@ -652,4 +672,10 @@ func alloc(n int) {
 	}
 	fmt.Println("alloc ok")
 	runtime.KeepAlive(chunks)
+}
+
+// longLine is the line print-long prints without its newline: n bytes of
+// "0123456789" repeated, so that a line cut into pieces can be checked.
+func longLine(n int) string {
+	return strings.Repeat("0123456789", n/10+1)[:n]
 }
