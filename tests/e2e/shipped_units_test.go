@@ -131,6 +131,15 @@ func TestAciTemplateUnit(t *testing.T) {
 		t.Errorf("machine of the pod: %v, want unit %s", m, u)
 	}
 	journal := p.waitJournal(ctx, u, "hostname=acirun-"+uuid[:8])
+	// The app's lines are its own entries in the unit (journal_test.go).
+	for _, m := range p.journalEntries(ctx, "-u", u, "SYSLOG_IDENTIFIER=tpl-app") {
+		if m["ACIRUN_APP"] != "tpl-app" || m["ACIRUN_POD_UUID"] != uuid || (m["MESSAGE"] != "hostname ok" && m["MESSAGE"] != "hostname=acirun-"+uuid[:8]) {
+			t.Errorf("journal entry of app tpl-app in %s: %v", u, m)
+		}
+	}
+	if got := p.journalEntries(ctx, "-t", "tpl-app", "ACIRUN_POD_UUID="+uuid); len(got) != 2 {
+		t.Errorf("journalctl -t tpl-app ACIRUN_POD_UUID=%s: %q, want the app's two lines", uuid, messages(got))
+	}
 	if strings.Contains(journal, "WARNING") || strings.Contains(journal, "insecure") {
 		t.Errorf("the pod of a signed image warned:\n%s", journal)
 	}
