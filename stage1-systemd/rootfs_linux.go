@@ -118,14 +118,23 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 	if err := os.Chmod(upper, os.FileMode(st.Mode&0o7777)); err != nil {
 		return err
 	}
-	// lowerdir through /proc/self/fd: no escaping of ':' or ',' in paths, and
-	// the symlink to the store is resolved exactly once.
-	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", fdPath(lower), upper, work)
-	if strings.ContainsAny(upper+work, ",:") {
-		return fmt.Errorf("pod directory %s: overlay paths must not contain ',' or ':'", o.podDir)
+	// Every directory through /proc/self/fd: overlayfs splits its options
+	// at ',' and the lower layers at ':', and reads '\' as an escape, in
+	// every option, so a pod directory holding any of them (a --dir the
+	// user chose) would otherwise need escaping by the kernel's rules of
+	// the day. The symlink to the store is also resolved exactly once.
+	dirs := []int{lower}
+	for _, d := range []string{upper, work} {
+		fd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open overlay directory %s: %w", d, err)
+		}
+		defer unix.Close(fd)
+		dirs = append(dirs, fd)
 	}
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", fdPath(dirs[0]), fdPath(dirs[1]), fdPath(dirs[2]))
 	if err := unix.Mount("overlay", r.path, "overlay", unix.MS_NODEV, data); err != nil {
-		return fmt.Errorf("mount overlay on %s (%s): %w", r.path, data, err)
+		return fmt.Errorf("mount overlay on %s (lowerdir %s, upperdir %s, workdir %s): %w", r.path, lowerPath, upper, work, err)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // TestDemo runs the README's first command, make demo, twice into a fresh
@@ -15,12 +17,7 @@ import (
 // the host's run-time state stays under the demo directory, and the output
 // ends with the commands that look at the pod and run it again, which work.
 func TestDemo(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("make demo runs a pod, which needs root, and CI runs as root")
-		}
-		t.Skip("make demo runs a pod: needs root")
-	}
+	testenv.NeedRoot(t, "make demo runs a pod")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	demo := t.TempDir()

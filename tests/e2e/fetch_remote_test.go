@@ -77,18 +77,23 @@ func manifest(name string, labels map[string]string, more map[string]any, args .
 	return b
 }
 
-// makeACI builds an ACI from manifest and the rootfs opt describes (with
-// testapp unless opt.NoApp) with our own builder, as makeImage does for a
-// plain manifest, and returns its path.
+// newWebHost starts a remote fetch test (it needs root): a host whose
+// acirun trusts a new test CA, and an HTTPS server with that CA's
+// certificate on 127.0.0.1.
+func newWebHost(t *testing.T) (*host, *testCA, *web) {
+	t.Helper()
+	needRoot(t)
+	ca := newCA(t)
+	h := newHost(t)
+	h.useCA(ca)
+	return h, ca, ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+}
+
+// makeACI is podImage under the name shipped_units_test.go still calls it
+// by; new code calls podImage.
 func makeACI(t *testing.T, manifest []byte, opt *testimage.Options) string {
 	t.Helper()
-	dir := t.TempDir()
-	testimage.Build(t, filepath.Join(dir, "img"), manifest, e.testapp, opt)
-	out := filepath.Join(dir, "image.aci")
-	if b, err := exec.Command(e.acirun, "image", "build", filepath.Join(dir, "img"), out).CombinedOutput(); err != nil {
-		t.Fatalf("image build: %v\n%s", err, b)
-	}
-	return out
+	return podImage(t, manifest, opt)
 }
 
 // fetchID runs a fetch that must succeed and returns the ID it printed.
@@ -101,11 +106,7 @@ func (h *host) fetchID(args ...string) string {
 // TestFetchURL: images and their URL.asc signatures over HTTPS with a CA
 // the operator trusts; no signature, no image; plain http only when asked.
 func TestFetchURL(t *testing.T) {
-	needRoot(t)
-	ca := newCA(t)
-	h := newHost(t)
-	h.useCA(ca)
-	srv := ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+	h, ca, srv := newWebHost(t)
 
 	img := makeImage(t, "example.com/hello", "exit", "0")
 	alice := newSigner(t, "alice")
@@ -217,15 +218,11 @@ func mustRead(t *testing.T, file string) []byte {
 // image, and makes no request while Cache-Control max-age lasts; never
 // fetches nothing.
 func TestFetchPullPolicy(t *testing.T) {
-	needRoot(t)
-	ca := newCA(t)
-	h := newHost(t)
-	h.useCA(ca)
-	srv := ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+	h, _, srv := newWebHost(t)
 	alice := newSigner(t, "alice")
 	h.ok("trust", "--prefix=example.com/app", "--skip-fingerprint-review", alice.arm)
-	v1 := makeACI(t, manifest("example.com/app", map[string]string{"version": "1"}, nil, "exit", "1"), nil)
-	v2 := makeACI(t, manifest("example.com/app", map[string]string{"version": "2"}, nil, "exit", "2"), nil)
+	v1 := podImage(t, manifest("example.com/app", map[string]string{"version": "1"}, nil, "exit", "1"), nil)
+	v2 := podImage(t, manifest("example.com/app", map[string]string{"version": "2"}, nil, "exit", "2"), nil)
 	alice.sign(v1)
 	alice.sign(v2)
 	id1, id2 := imageID(t, v1), imageID(t, v2)
@@ -320,11 +317,7 @@ func firstHeader(reqs []webReq, name string) string {
 // TestFetchAuth: credentials from LOCAL-CONFIG/auth.d reach their host, and
 // only their host: a redirect elsewhere drops them.
 func TestFetchAuth(t *testing.T) {
-	needRoot(t)
-	ca := newCA(t)
-	h := newHost(t)
-	h.useCA(ca)
-	srv := ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+	h, ca, srv := newWebHost(t)
 	other := ca.serve(t, listen(t, "127.0.0.2:0"), "127.0.0.2")
 	img := makeImage(t, "example.com/private", "exit", "0")
 	alice := newSigner(t, "alice")
@@ -462,11 +455,7 @@ func dirEntries(t *testing.T, dir string) []string {
 // download leaves nothing visible; the next fetch resumes the download with
 // Range, ends with exactly one good entry and cleans the dead staging.
 func TestFetchKilled(t *testing.T) {
-	needRoot(t)
-	ca := newCA(t)
-	h := newHost(t)
-	h.useCA(ca)
-	srv := ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+	h, _, srv := newWebHost(t)
 	img := makeImage(t, "example.com/slow", "exit", "0")
 	alice := newSigner(t, "alice")
 	alice.sign(img)
@@ -539,11 +528,7 @@ func TestFetchKilled(t *testing.T) {
 // entry, all ten print its ID, and the image and its signature are
 // downloaded once: the other nine wait for the first and take what it stored.
 func TestFetchParallel(t *testing.T) {
-	needRoot(t)
-	ca := newCA(t)
-	h := newHost(t)
-	h.useCA(ca)
-	srv := ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+	h, _, srv := newWebHost(t)
 	img := makeImage(t, "example.com/busy", "exit", "0")
 	alice := newSigner(t, "alice")
 	alice.sign(img)
@@ -623,7 +608,7 @@ func TestDiscoveryInBox(t *testing.T) {
 	path := func(name, version string) string {
 		return "/images/" + name + "-" + version + "-linux-" + appcArch() + ".aci"
 	}
-	hello := makeACI(t, manifest("example.com/hello", map[string]string{"version": "1.0"}, nil, "exit", "0"), nil)
+	hello := podImage(t, manifest("example.com/hello", map[string]string{"version": "1.0"}, nil, "exit", "0"), nil)
 	alice.sign(hello)
 	srv.putFile(path("example.com/hello", "1.0"), hello)
 	helloID := imageID(t, hello)
@@ -678,7 +663,7 @@ func TestDiscoveryInBox(t *testing.T) {
 
 	// A tag for example.com/hello does not serve example.com/helloworld,
 	// though a signed image waits at the path its template would give.
-	world := makeACI(t, manifest("example.com/helloworld", map[string]string{"version": "1.0"}, nil, "exit", "0"), nil)
+	world := podImage(t, manifest("example.com/helloworld", map[string]string{"version": "1.0"}, nil, "exit", "0"), nil)
 	alice.sign(world)
 	srv.putFile(path("example.com/helloworld", "1.0"), world)
 	h.fails([]string{"example.com/helloworld"}, "fetch", "example.com/helloworld:1.0")
@@ -701,7 +686,7 @@ func TestDiscoveryInBox(t *testing.T) {
 
 	// No meta tag for example.com/simple: simple discovery,
 	// https://{name}-{version}-{os}-{arch}.{ext}.
-	simple := makeACI(t, manifest("example.com/simple", map[string]string{"version": "1.0"}, nil, "exit", "0"), nil)
+	simple := podImage(t, manifest("example.com/simple", map[string]string{"version": "1.0"}, nil, "exit", "0"), nil)
 	alice.sign(simple)
 	srv.putFile("/simple-1.0-linux-"+appcArch()+".aci", simple)
 	h.ok("trust", "--prefix=example.com/simple", "--skip-fingerprint-review", "https://example.com/keys/alice.gpg")
@@ -716,7 +701,7 @@ func TestDiscoveryInBox(t *testing.T) {
 	// A dependency (A13) fetched by discovery on its name and labels, its
 	// imageID checked; the rendered tree holds both layers with the app's
 	// pathWhitelist applied.
-	base := makeACI(t, manifest("example.com/base", map[string]string{"version": "1.0"}, nil), &testimage.Options{
+	base := podImage(t, manifest("example.com/base", map[string]string{"version": "1.0"}, nil), &testimage.Options{
 		NoApp: true,
 		Files: map[string]string{"/base.txt": "base\n", "/etc/base.conf": "conf\n", "/junk/file": "junk\n"},
 	})
@@ -733,7 +718,7 @@ func TestDiscoveryInBox(t *testing.T) {
 			"pathWhitelist": []string{testimage.AppPath, "/app.txt", "/base.txt", "/etc/base.conf"},
 		}
 	}
-	app := makeACI(t, manifest("example.com/hello/app", map[string]string{"version": "1.0"}, dep(baseID), "exit", "0"),
+	app := podImage(t, manifest("example.com/hello/app", map[string]string{"version": "1.0"}, dep(baseID), "exit", "0"),
 		&testimage.Options{Files: map[string]string{"/app.txt": "app\n", "/base.txt": "app's\n"}})
 	alice.sign(app)
 	srv.putFile(path("example.com/hello/app", "1.0"), app)
@@ -780,7 +765,7 @@ func TestDiscoveryInBox(t *testing.T) {
 
 	// A dependency whose imageID does not match what discovery brings is
 	// refused, and no tree is rendered for the image.
-	bad := makeACI(t, manifest("example.com/hello/bad", map[string]string{"version": "1.0"}, dep(helloID), "exit", "0"), nil)
+	bad := podImage(t, manifest("example.com/hello/bad", map[string]string{"version": "1.0"}, dep(helloID), "exit", "0"), nil)
 	alice.sign(bad)
 	srv.putFile(path("example.com/hello/bad", "1.0"), bad)
 	h2 := newBoxHost(t, b)

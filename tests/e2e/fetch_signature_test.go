@@ -12,11 +12,7 @@ import (
 // of FILE.asc or URL.asc, which are neither read nor requested; a
 // signature of other bytes is refused; it is for one image only.
 func TestFetchSignatureFlag(t *testing.T) {
-	needRoot(t)
-	ca := newCA(t)
-	h := newHost(t)
-	h.useCA(ca)
-	srv := ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+	h, _, srv := newWebHost(t)
 	alice := newSigner(t, "alice")
 	h.ok("trust", "--prefix=example.com/hello", "--skip-fingerprint-review", alice.arm)
 

@@ -20,9 +20,9 @@ import (
 func TestImageCommands(t *testing.T) {
 	needRoot(t)
 	h := newHost(t)
-	fileA := makeACI(t, manifest("example.com/a", map[string]string{"version": "1.0"}, nil, "exit", "0"),
+	fileA := podImage(t, manifest("example.com/a", map[string]string{"version": "1.0"}, nil, "exit", "0"),
 		&testimage.Options{Files: map[string]string{"/etc/a.conf": "a\n"}})
-	fileB := makeACI(t, manifest("example.com/b", nil, nil, "exit", "0"), nil)
+	fileB := podImage(t, manifest("example.com/b", nil, nil, "exit", "0"), nil)
 	idA, idB := imageID(t, fileA), imageID(t, fileB)
 	h.fetchID("--insecure-options=image", fileA)
 	h.fetchID("--insecure-options=image", fileB)
@@ -200,7 +200,7 @@ func TestImageIDPrefix(t *testing.T) {
 	var a, b string
 	for i := 0; a == ""; i++ {
 		name := fmt.Sprintf("example.com/tiny-%d", i)
-		f := makeACI(t, manifest(name, nil, nil), &testimage.Options{NoApp: true, Files: map[string]string{"/n": name}})
+		f := podImage(t, manifest(name, nil, nil), &testimage.Options{NoApp: true, Files: map[string]string{"/n": name}})
 		id := h.fetchID("--full", "--insecure-options=image", f)
 		c := id[len("sha512-")]
 		if other, ok := first[c]; ok {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acirun/acirun/internal/testenv"
 	"github.com/acirun/acirun/tests/box"
 )
 
@@ -66,16 +67,10 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// needRoot skips a test that needs root outside CI and fails it in CI.
+// needRoot is testenv.NeedRoot with the reason of this package's tests.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI runs as root")
-	}
-	t.Skip("needs root (namespaces, mounts); run as root")
+	testenv.NeedRoot(t, "namespaces, mounts")
 }
 
 // result is what one acirun invocation did.

@@ -241,9 +241,9 @@ func TestTransientHostileArgs(t *testing.T) {
 	for i, h := range hostile {
 		args = append(args, "+", "write", fmt.Sprintf("/data/%d", i), h)
 	}
-	// The data directory's name is hostile too: it is in ExecStart. (No
-	// backslash: overlayfs reads it as an escape in its mount options.)
-	p.data = filepath.Join(p.dir, `d $HOME %n%% ; "x" 'y'`)
+	// The data directory's name is hostile too: it is in ExecStart, and in
+	// the overlay's mount options ('\', ',' and ':' are overlayfs's).
+	p.data = filepath.Join(p.dir, `d $HOME %n%% ; "x" 'y' \ \\,a:b`)
 	r := p.runInBox(ctx, append([]string{"run", "--insecure-options=image", "--net=none",
 		"--volume=data,kind=host,source=" + vol, img, "--"}, args...)...)
 	if r.code != 0 {
