@@ -131,26 +131,7 @@ func checkAnnotationValue(name ACIdentifier, v string) error {
 }
 
 func (d *decoder) annotations(v *jval, path string) Annotations {
-	var out Annotations
-	for i, e := range d.array(v, path) {
-		p := index(path, i)
-		if e.kind == jnull {
-			d.errorf(p, "null is not an annotation")
-			continue
-		}
-		o := d.object(e, p)
-		if o == nil {
-			continue
-		}
-		var an Annotation
-		an.Name = ACIdentifier(d.str(o.get("name"), join(p, "name")))
-		val := o.get("value")
-		if val == nil {
-			d.errorf(join(p, "value"), "required")
-		}
-		an.Value = d.str(val, join(p, "value"))
-		o.done("name", "value")
-		out = append(out, an)
-	}
-	return out
+	return nameValues(d, v, path, "an annotation", func(name ACIdentifier, value string) Annotation {
+		return Annotation{Name: name, Value: value}
+	})
 }

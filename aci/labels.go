@@ -148,26 +148,33 @@ func GoOSArch(goos, goarch, goarm string) (os, arch string, err error) {
 }
 
 func (d *decoder) labels(v *jval, path string) Labels {
-	var out Labels
+	return nameValues(d, v, path, "a label", func(name ACIdentifier, value string) Label {
+		return Label{Name: name, Value: value}
+	})
+}
+
+// nameValues decodes the array at path of {"name", "value"} objects, an
+// ACIdentifier and a required string (labels, annotations), made into Ts
+// by mk; what names one element in the error for a null.
+func nameValues[T any](d *decoder, v *jval, path, what string, mk func(name ACIdentifier, value string) T) []T {
+	var out []T
 	for i, e := range d.array(v, path) {
 		p := index(path, i)
 		if e.kind == jnull {
-			d.errorf(p, "null is not a label")
+			d.errorf(p, "null is not %s", what)
 			continue
 		}
 		o := d.object(e, p)
 		if o == nil {
 			continue
 		}
-		var lb Label
-		lb.Name = ACIdentifier(d.str(o.get("name"), join(p, "name")))
+		name := ACIdentifier(d.str(o.get("name"), join(p, "name")))
 		val := o.get("value")
 		if val == nil {
 			d.errorf(join(p, "value"), "required")
 		}
-		lb.Value = d.str(val, join(p, "value"))
+		out = append(out, mk(name, d.str(val, join(p, "value"))))
 		o.done("name", "value")
-		out = append(out, lb)
 	}
 	return out
 }
