@@ -61,6 +61,7 @@ func commands() []*command {
 		cmdList(),
 		cmdStatus(),
 		cmdStop(),
+		cmdLogs(),
 		cmdCatManifest(),
 		cmdRm(),
 		cmdGC(),
