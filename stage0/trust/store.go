@@ -139,6 +139,31 @@ func readLocation(base string, system, root bool, prefix string) ([]keyFile, err
 		return nil, fmt.Errorf("read trusted keys: %w", err)
 	}
 	var out []keyFile
+	for _, de := range statEntries(dir, ents) {
+		if de.err != nil {
+			out = append(out, keyFile{path: de.path, name: de.name, system: system, root: root, prefix: prefix, problem: de.err.Error()})
+			continue
+		}
+		if de.fi.IsDir() {
+			continue
+		}
+		out = append(out, loadKeyFile(de.path, de.name, de.fi, system, root, prefix))
+	}
+	return out, nil
+}
+
+// statEntry is an entry of a directory of keys, with what os.Stat says of
+// it (a symlink followed, as the key is read through it).
+type statEntry struct {
+	name, path string
+	fi         fs.FileInfo
+	err        error
+}
+
+// statEntries stats the entries ents of dir that may be key files or prefix
+// directories: hidden names (our temporary files) are skipped.
+func statEntries(dir string, ents []fs.DirEntry) []statEntry {
+	var out []statEntry
 	for _, de := range ents {
 		name := de.Name()
 		if strings.HasPrefix(name, ".") {
@@ -146,16 +171,9 @@ func readLocation(base string, system, root bool, prefix string) ([]keyFile, err
 		}
 		p := filepath.Join(dir, name)
 		fi, err := os.Stat(p)
-		if err != nil {
-			out = append(out, keyFile{path: p, name: name, system: system, root: root, prefix: prefix, problem: err.Error()})
-			continue
-		}
-		if fi.IsDir() {
-			continue
-		}
-		out = append(out, loadKeyFile(p, name, fi, system, root, prefix))
+		out = append(out, statEntry{name: name, path: p, fi: fi, err: err})
 	}
-	return out, nil
+	return out
 }
 
 // loadKeyFile reads and checks one key file.
@@ -392,15 +410,10 @@ func scanAll(base string, system bool) ([]keyFile, error) {
 		if err != nil {
 			return fmt.Errorf("read trusted keys: %w", err)
 		}
-		for _, de := range ents {
-			name := de.Name()
-			if strings.HasPrefix(name, ".") {
-				continue
-			}
-			p := filepath.Join(dir, name)
-			fi, err := os.Stat(p)
-			if err != nil {
-				out = append(out, keyFile{path: p, name: name, system: system, prefix: rel, problem: err.Error()})
+		for _, de := range statEntries(dir, ents) {
+			p, name, fi := de.path, de.name, de.fi
+			if de.err != nil {
+				out = append(out, keyFile{path: p, name: name, system: system, prefix: rel, problem: de.err.Error()})
 				continue
 			}
 			if fi.IsDir() {
