@@ -228,14 +228,15 @@ func (r *appRoot) mountSystem() error {
 			return fmt.Errorf("%s: %w", m.target, err)
 		}
 	}
-	console := "/dev/null"
-	if t, err := os.Readlink("/proc/self/fd/1"); err == nil && isTerminal(1) {
-		console = t
-	}
 	for _, d := range devices() {
 		if err := r.bindDevice("/dev/"+d, "/dev/"+d); err != nil {
 			return err
 		}
+	}
+	console := "/dev/null"
+	if t := terminalNode(1); t >= 0 {
+		defer unix.Close(t)
+		console = fdPath(t)
 	}
 	if err := r.bindDevice(console, "/dev/console"); err != nil {
 		return err
@@ -426,6 +427,39 @@ func volumeSource(v *volumeSpec, src string) (string, error) {
 		return "", fmt.Errorf("host source %s goes through a symlink (to %s); name the real path", src, real)
 	}
 	return src, nil
+}
+
+// terminalNode opens (O_PATH) the device node of the terminal fd is open
+// on, as this mount namespace reaches it, for /dev/console; -1 when fd is
+// no terminal or its node cannot be reached here. The node is found by the
+// path the kernel gives for fd, which only names it if its devpts instance
+// is mounted there in this namespace too: a terminal of another instance
+// (a pty of a container's devpts, or of the host's handed into a
+// container) has a path like /dev/pts/3 that here names some other
+// terminal, or none. So the node found must be the very one fd is open on
+// (same device, inode and device number): binding another would give the
+// pod a stranger's terminal as its console. Without it the pod's console
+// is /dev/null, as when there is no terminal; the apps still write to the
+// terminal through the descriptors they inherit.
+func terminalNode(fd int) int {
+	if !isTerminal(fd) {
+		return -1
+	}
+	path, err := os.Readlink(fdPath(fd))
+	if err != nil || !filepath.IsAbs(path) {
+		return -1
+	}
+	node, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	var want, got unix.Stat_t
+	if unix.Fstat(fd, &want) != nil || unix.Fstat(node, &got) != nil ||
+		got.Mode&unix.S_IFMT != unix.S_IFCHR || got.Dev != want.Dev || got.Ino != want.Ino || got.Rdev != want.Rdev {
+		unix.Close(node)
+		return -1
+	}
+	return node
 }
 
 // isTerminal reports whether fd is a terminal.
