@@ -98,6 +98,12 @@ func TestLogs(t *testing.T) {
 		t.Errorf("logs -f: want a-one, a-two, b-one and the later a-late:\n%s%s", &fout, &ferr)
 	}
 
+	if r := p.runInBox(ctx, "logs", "--app=logb", uuid); r.code != 0 || !slices.Equal(lineEnds(r.stdout), []string{"b-one"}) {
+		t.Errorf("logs --app=logb: want b-one alone: %s", r)
+	}
+	if !strings.Contains(all.stdout, "loga | a-one\n") || !strings.Contains(all.stdout, "logb | b-one\n") {
+		t.Errorf("logs of a two-app pod: want each line after its app's name:\n%s", all.stdout)
+	}
 	if r := p.runInBox(ctx, "logs", "-n", "1", uuid); r.code != 0 || !slices.Equal(lineEnds(r.stdout), []string{"a-late"}) {
 		t.Errorf("logs -n 1 after the pod exited: want the one line a-late: %s", r)
 	}
