@@ -32,55 +32,119 @@ func appMain(args []string) int {
 		return 2
 	}
 	err = execApp(o)
-	fmt.Fprintf(os.Stderr, "acirun: app %s (%s): %v\n", o.name, o.phase, err)
+	if o.phase == "enter" {
+		fmt.Fprintf(os.Stderr, "acirun enter: app %s: %v\n", o.name, err)
+	} else {
+		fmt.Fprintf(os.Stderr, "acirun: app %s (%s): %v\n", o.name, o.phase, err)
+	}
 	return exitCodeFailure
 }
 
-// execApp enters the app's root and executes the app (or one of its event
-// handlers). It returns only on failure.
+// execApp enters the app's root (or, for `stage1 enter`, the namespaces of
+// the app's running process) and executes the app, one of its event
+// handlers or the command entered. It returns only on failure.
 func execApp(o *appOptions) error {
-	spec, err := loadPodSpec(o.podDir)
+	app, err := loadApp(o.podDir, o.name)
 	if err != nil {
 		return err
 	}
-	var app *appSpec
+	if err := joinCgroups(o.cgroups); err != nil {
+		return err
+	}
+	l := &appLaunch{
+		argv: app.exec, user: app.user, group: app.group, supp: app.suppGIDs,
+		insecure: o.insecure, metadataURL: o.metadataURL, notifySocket: o.notifySocket, consoleFd: -1,
+	}
+	switch o.phase {
+	case "pre-start":
+		l.argv, l.user, l.group, l.supp = app.preStart, "0", "0", nil
+	case "post-stop":
+		l.argv, l.user, l.group, l.supp = app.postStop, "0", "0", nil
+	case "main":
+		l.listen, l.listenFds, l.consoleFd = listenNames(app), o.listenFds, o.consoleFd
+	case "enter":
+		l.argv = o.command
+	}
+	if len(l.argv) == 0 {
+		return fmt.Errorf("no %s command in the pod manifest", o.phase)
+	}
+	if o.phase == "enter" {
+		err = joinAppNamespaces(o.pidfd)
+	} else {
+		err = enterRoot(filepath.Join(podcontract.AppDir(o.podDir, app.name), podcontract.AppRootfsDir))
+	}
+	if err != nil {
+		return err
+	}
+	return execConfined(app, l)
+}
+
+// loadApp returns app name of the pod in podDir, as its reified pod
+// manifest describes it.
+func loadApp(podDir, name string) (*appSpec, error) {
+	spec, err := loadPodSpec(podDir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
 	for _, a := range spec.apps {
-		if a.name == o.name {
-			app = a
+		if a.name == name {
+			return a, nil
 		}
+		names = append(names, a.name)
 	}
-	if app == nil {
-		return fmt.Errorf("no app %q in the pod manifest", o.name)
-	}
-	for _, cg := range o.cgroups {
+	return nil, fmt.Errorf("no app %q in the pod manifest (its apps: %s)", name, strings.Join(names, ", "))
+}
+
+// joinCgroups moves the calling process into each cgroup directory.
+func joinCgroups(dirs []string) error {
+	for _, cg := range dirs {
 		if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte("0"), 0); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", cg, err)
 		}
 	}
-	root := filepath.Join(podcontract.AppDir(o.podDir, app.name), podcontract.AppRootfsDir)
-	if err := enterRoot(root); err != nil {
-		return err
-	}
+	return nil
+}
 
-	argv, userName, groupName, supp := app.exec, app.user, app.group, app.suppGIDs
-	switch o.phase {
-	case "pre-start":
-		argv, userName, groupName, supp = app.preStart, "0", "0", nil
-	case "post-stop":
-		argv, userName, groupName, supp = app.postStop, "0", "0", nil
-	}
-	if len(argv) == 0 {
-		return fmt.Errorf("no %s command in the pod manifest", o.phase)
-	}
+// appLaunch is what differs between the processes of one app: the app's
+// main process, its event handlers, and what `stage1 enter` runs in it.
+// Everything else of their confinement is the app's (appSpec).
+type appLaunch struct {
+	argv        []string
+	user, group string
+	supp        []uint32
+	// insecure, metadataURL and notifySocket are PID 1's launch options
+	// for the app (recorded as podcontract.AppProcess for enter).
+	insecure     podcontract.Insecure
+	metadataURL  string
+	notifySocket string
+	// listen names the socket-activated fds 3… passed to the main
+	// process, listenFds how many there are.
+	listen    []string
+	listenFds int
+	// consoleFd is the socket the main process of an interactive pod
+	// sends its terminal over (takeTerminal), or -1.
+	consoleFd int
+}
+
+// execConfined makes the calling thread, already in the app's root, one of
+// the app's processes and executes l.argv: user and groups resolved in the
+// app's root, its working directory, environment and oom-score-adj, then
+// its capability bounding set, no_new_privs, seccomp filter and
+// credentials. The app launcher and `stage1 enter` both end here, so that
+// a process entered into an app is confined exactly as the app is (rkt's
+// enter was not: CVE-2019-10144, -10145). It returns only on failure.
+func execConfined(app *appSpec, l *appLaunch) error {
 	rootFd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	uid, err := resolveID(rootFd, userName, "/etc/passwd", "user")
+	defer unix.Close(rootFd)
+	uid, err := resolveID(rootFd, l.user, "/etc/passwd", "user")
 	if err != nil {
 		return err
 	}
-	gid, err := resolveID(rootFd, groupName, "/etc/group", "group")
+	gid, err := resolveID(rootFd, l.group, "/etc/group", "group")
 	if err != nil {
 		return err
 	}
@@ -92,18 +156,18 @@ func execApp(o *appOptions) error {
 	if err != nil {
 		return fmt.Errorf("working directory %s does not exist in the app's root (image and volumes): %w", wd, err)
 	}
-	unix.Close(rootFd)
-	env := appEnv(app, o.metadataURL, o.notifySocket)
-	prog, err := lookPath(argv[0], env)
+	defer unix.Close(wdFd)
+	env := appEnv(app, l.metadataURL, l.notifySocket)
+	prog, err := lookPath(l.argv[0], env)
 	if err != nil {
 		return err
 	}
 	iso := &app.isolators
-	caps := decideCaps(iso.capsRetain, iso.capsRemove, o.insecure.Has(podcontract.InsecureCapabilities))
+	caps := decideCaps(iso.capsRetain, iso.capsRemove, l.insecure.Has(podcontract.InsecureCapabilities))
 	if iso.capsBound != nil {
 		caps.set &= *iso.capsBound
 	}
-	plan, err := planSeccomp(iso.seccomp, o.insecure.Has(podcontract.InsecureSeccomp))
+	plan, err := planSeccomp(iso.seccomp, l.insecure.Has(podcontract.InsecureSeccomp))
 	if err != nil {
 		return err
 	}
@@ -115,26 +179,21 @@ func execApp(o *appOptions) error {
 	if err := unix.Fchdir(wdFd); err != nil {
 		return fmt.Errorf("working directory %s: %w", wd, err)
 	}
-	unix.Close(wdFd)
-	if o.consoleFd >= 0 {
-		if err := takeTerminal(o.consoleFd, uid); err != nil {
+	if l.consoleFd >= 0 {
+		if err := takeTerminal(l.consoleFd, uid); err != nil {
 			return err
 		}
 	}
 	// Nothing of ours reaches the app but its socket-activated fds.
-	var listen []string
-	if o.phase == "main" {
-		listen = listenNames(app)
-	}
-	listenEnv, err := takeListenFds(listen, o.listenFds)
+	listenEnv, err := takeListenFds(l.listen, l.listenFds)
 	if err != nil {
 		return err
 	}
 	env = setEnv(env, listenEnv)
-	if err := dropPrivileges(uid, gid, supp, caps.set, iso.noNewPrivs, plan); err != nil {
+	if err := dropPrivileges(uid, gid, l.supp, caps.set, iso.noNewPrivs, plan); err != nil {
 		return err
 	}
-	err = unix.Exec(prog, argv, env)
+	err = unix.Exec(prog, l.argv, env)
 	return fmt.Errorf("exec %s: %w", prog, err)
 }
 

@@ -524,6 +524,12 @@ func (p *pod) start(r *appRun, phase string) {
 	switch phase {
 	case "main":
 		r.started, r.running, r.mainPid = true, true, pid
+		// What `stage1 enter` needs to find the app and launch as we did.
+		rec := &podcontract.AppProcess{PID: pid, Insecure: p.o.Insecure & podcontract.InsecureAllRun,
+			MetadataURL: p.o.MetadataURL, NotifySocket: r.notifySocket}
+		if err := podcontract.WriteAppProcess(p.o.podDir, r.name, rec); err != nil {
+			p.logf("app %s: %v (acirun enter will not find it)", r.name, err)
+		}
 		p.startedAll()
 	default:
 		r.handlers++
@@ -577,6 +583,9 @@ func (p *pod) finished(r *appRun, phase string, code int, sig string) {
 		p.start(r, "main")
 	case "main":
 		r.running = false
+		if err := podcontract.RemoveAppProcess(p.o.podDir, name); err != nil {
+			p.logf("app %s: %v", name, err)
+		}
 		r.exit.ExitCode, r.exit.Signal, r.exited = code, sig, true
 		p.debugf("app %s: exited with %d %s", name, code, sig)
 		if code != 0 {

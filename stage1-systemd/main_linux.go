@@ -8,8 +8,8 @@ import (
 )
 
 // Main runs one of the hidden `acirun stage1` entry points; args are the
-// words after "stage1": `run [flags] POD-DIR`, `init [flags] POD-DIR` or
-// `app [flags] POD-DIR NAME`. It returns the process exit code: for run and
+// words after "stage1": `run [flags] POD-DIR`, `init [flags] POD-DIR`,
+// `app [flags] POD-DIR NAME` or `enter [flags] POD-DIR NAME CMD...`. It returns the process exit code: for run and
 // init the pod's exit code, 254 when stage1 itself fails, 2 on bad usage.
 func Main(args []string) int {
 	// Nothing of ours may be inspected or entered by an app through
@@ -24,7 +24,7 @@ func Main(args []string) int {
 		return 254
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: acirun stage1 run|init|app ...")
+		fmt.Fprintln(os.Stderr, "usage: acirun stage1 run|init|app|enter ...")
 		return 2
 	}
 	switch args[0] {
@@ -34,8 +34,10 @@ func Main(args []string) int {
 		return initMain(args[1:])
 	case "app":
 		return appMain(args[1:])
+	case "enter":
+		return enterMain(args[1:])
 	}
-	fmt.Fprintf(os.Stderr, "acirun stage1: unknown command %q (want run, init or app)\n", args[0])
+	fmt.Fprintf(os.Stderr, "acirun stage1: unknown command %q (want run, init, app or enter)\n", args[0])
 	return 2
 }
 

@@ -50,7 +50,7 @@ func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, 
 
 // appOptions are the flags of `stage1 app`.
 type appOptions struct {
-	phase       string // "main", "pre-start" or "post-stop"
+	phase       string // "main", "pre-start", "post-stop", or "enter" (started by `stage1 enter`)
 	insecure    podcontract.Insecure
 	metadataURL string
 	// notifySocket is the app's NOTIFY_SOCKET, where PID 1 hears its
@@ -62,13 +62,19 @@ type appOptions struct {
 	debug        bool
 	podDir       string
 	name         string
+	// pidfd (enter only) is a pidfd of the app's main process, whose
+	// namespaces the process joins instead of building the app's root.
+	pidfd int
+	// command (enter only) is what to execute in the app.
+	command []string
 }
 
 func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	o := &appOptions{consoleFd: -1}
 	fs := flag.NewFlagSet("stage1 app", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.phase, "phase", "main", "main, pre-start or post-stop")
+	fs.StringVar(&o.phase, "phase", "main", "main, pre-start, post-stop or enter")
+	fs.IntVar(&o.pidfd, "pidfd", -1, "pidfd of the app's main process (enter only)")
 	fs.Var(&o.insecure, "insecure-options", "capabilities,paths,seccomp")
 	fs.Func("cgroup", "cgroup directory to join (repeatable)", func(s string) error {
 		o.cgroups = append(o.cgroups, s)
@@ -82,13 +88,21 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() != 2 {
-		return nil, errors.New("stage1 app: want POD-DIR NAME")
-	}
 	switch o.phase {
 	case "main", "pre-start", "post-stop":
+		if fs.NArg() != 2 {
+			return nil, errors.New("stage1 app: want POD-DIR NAME")
+		}
+		if o.pidfd != -1 {
+			return nil, errors.New("stage1 app: --pidfd is for --phase=enter only")
+		}
+	case "enter":
+		if fs.NArg() < 3 || o.pidfd < 3 {
+			return nil, errors.New("stage1 app --phase=enter: want --pidfd=FD POD-DIR NAME CMD [ARGS...]")
+		}
+		o.command = fs.Args()[2:]
 	default:
-		return nil, fmt.Errorf("stage1 app: --phase=%q: want main, pre-start or post-stop", o.phase)
+		return nil, fmt.Errorf("stage1 app: --phase=%q: want main, pre-start, post-stop or enter", o.phase)
 	}
 	if o.listenFds < 0 || (o.listenFds > 0 && o.phase != "main") {
 		return nil, fmt.Errorf("stage1 app: --listen-fds=%d: want a count, for the main phase only", o.listenFds)

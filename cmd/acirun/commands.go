@@ -63,6 +63,7 @@ func commands() []*command {
 		cmdStop(),
 		cmdLogs(),
 		cmdCatManifest(),
+		cmdEnter(),
 		cmdRm(),
 		cmdGC(),
 		cmdUnitGenerate(),

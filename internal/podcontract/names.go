@@ -60,6 +60,10 @@ const (
 	// AppRootfsDir is where the app's root is mounted (inside the pod's
 	// mount namespace), or its private copy with --no-overlay.
 	AppRootfsDir = "rootfs"
+	// AppProcessFile records the app's main process while it runs
+	// (AppProcess), written by PID 1 when it starts it and removed when
+	// it has exited.
+	AppProcessFile = "process.json"
 )
 
 // AppDir returns the directory of app name in the pod directory podDir.

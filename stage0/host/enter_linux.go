@@ -1,0 +1,55 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/acirun/acirun/stage0/pod"
+)
+
+// DefaultEnterCommand is what EnterCommand runs when given no command.
+const DefaultEnterCommand = "/bin/sh"
+
+// EnterCommand returns the command line that runs argv (DefaultEnterCommand
+// when empty) in app of the running pod ref (a UUID or a unique prefix of
+// one): this executable's `stage1 enter`, which joins the app's namespaces
+// and cgroups and confines the command as the app is confined. app may be ""
+// for a pod of one app. The CLI execs it in place of itself, so that the
+// command has acirun's terminal and exit code.
+func (h *Host) EnterCommand(ctx context.Context, ref, app string, argv []string) ([]string, error) {
+	pd, err := pod.Load(h.cfg.DataDir, ref)
+	if err != nil {
+		return nil, err
+	}
+	if pd.State != pod.StateRunning {
+		return nil, fmt.Errorf("pod %s is %s: only a running pod can be entered", pd.UUID, pd.State)
+	}
+	var names []string
+	for _, a := range pd.Apps {
+		names = append(names, a.Name)
+	}
+	switch {
+	case app == "" && len(names) == 1:
+		app = names[0]
+	case app == "":
+		return nil, fmt.Errorf("pod %s has %d apps (%s): choose one with --app=NAME", pd.UUID, len(names), strings.Join(names, ", "))
+	case !slices.Contains(names, app):
+		return nil, fmt.Errorf("pod %s has no app %q (its apps: %s)", pd.UUID, app, strings.Join(names, ", "))
+	}
+	if len(argv) == 0 {
+		argv = []string{DefaultEnterCommand}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the acirun binary: %w", err)
+	}
+	cmd := []string{self, "stage1", "enter"}
+	if h.cfg.Debug {
+		cmd = append(cmd, "--debug")
+	}
+	cmd = append(cmd, pd.Dir, app)
+	return append(cmd, argv...), nil
+}
