@@ -175,9 +175,9 @@ func findAppProcess(podDir, name string, rec *podcontract.AppProcess) (int, int,
 	if err != nil {
 		return -1, 0, fmt.Errorf("pod %s: the pod's PID 1: %w", podDir, err)
 	}
-	ppid1, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || ppid1 < 2 {
-		return -1, 0, fmt.Errorf("pod %s: %s: not a PID: %q", podDir, podcontract.PPID1File, b)
+	ppid1, err := podcontract.ParsePID(b)
+	if err != nil {
+		return -1, 0, fmt.Errorf("pod %s: %s: %w", podDir, podcontract.PPID1File, err)
 	}
 	host, err := childWithNSPid(ppid1, rec.PID)
 	if err != nil {

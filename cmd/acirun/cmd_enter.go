@@ -18,17 +18,19 @@ of acirun's but the terminal's. A pod of several apps needs --app. acirun
 enter exits with CMD's exit code (128+N if a signal N killed it), 254 when
 it could not enter.
 
-Flags end at UUID: what follows it is the command and its arguments. Put
-"--" before a command that takes -h or --help.`
+Flags end at UUID (or, with --uuid-file, at the first argument): what follows
+is the command and its arguments. Put "--" before a command that takes -h or
+--help.`
 
 func cmdEnter() *command {
-	var app string
+	var app, uuidFile string
 	flags := func(fs *flag.FlagSet) {
 		fs.StringVar(&app, "app", "", "the app to enter (needed when the pod has several)")
+		uuidFileFlag(fs, &uuidFile)
 	}
 	return &command{
 		name:     "enter",
-		usage:    "enter [--app=NAME] UUID [CMD [ARGS...]]",
+		usage:    "enter [--app=NAME] UUID|--uuid-file=FILE [CMD [ARGS...]]",
 		summary:  "Run a command in a running pod's app, confined as the app is",
 		help:     enterHelp,
 		rawArgs:  true,
@@ -42,7 +44,10 @@ func cmdEnter() *command {
 			if err := fs.Parse(args); err != nil {
 				return usagef("%v", err)
 			}
-			rest := fs.Args()
+			rest, err := withUUIDFile(fs.Args(), uuidFile)
+			if err != nil {
+				return err
+			}
 			if len(rest) == 0 {
 				return usagef("enter takes a pod UUID")
 			}

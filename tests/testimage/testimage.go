@@ -42,6 +42,9 @@ type Options struct {
 	Symlinks map[string]string
 	// Dirs are directories to create (mode 0755).
 	Dirs []string
+	// Copies maps a path in the rootfs to a file of the host copied there
+	// with its mode (a host program and its libraries, say).
+	Copies map[string]string
 	// NoApp leaves testapp out (an image of files only).
 	NoApp bool
 }
@@ -89,6 +92,22 @@ func Build(t testing.TB, dir string, manifest []byte, binary string, opt *Option
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(inRoot(p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, src := range opt.Copies {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(inRoot(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(inRoot(p), b, st.Mode().Perm()); err != nil {
 			t.Fatal(err)
 		}
 	}
