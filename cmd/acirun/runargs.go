@@ -72,6 +72,8 @@ func runFlagDefs() []runFlagDef {
 		{runFlag{"working-dir", "PATH", "the app's working directory", true, false}, (*runParser).setWorkingDir},
 		{runFlag{"environment", "NAME=VALUE", "set an environment variable for this app (over --set-env)", true, true}, (*runParser).setEnvironment},
 		{runFlag{"mount", "volume=NAME,target=PATH", "mount a volume in the app (before any image: in every app)", true, true}, (*runParser).setMount},
+		{runFlag{"user-annotation", "NAME=VALUE", "add a user annotation to the app (its userAnnotations in the pod manifest; NAME an AC Identifier); the metadata service serves it among the app's annotations, over the image's of the same NAME (before any image: in every app)", true, true}, (*runParser).setUserAnnotation},
+		{runFlag{"user-label", "NAME=VALUE", "add a user label to the app (its userLabels in the pod manifest, shown by cat-manifest; NAME an AC Identifier; never changes how the app runs) (before any image: in every app)", true, true}, (*runParser).setUserLabel},
 		{runFlag{"memory", "QUANTITY", "memory limit of the app (e.g. 64M, 1Gi)", true, false}, (*runParser).setMemory},
 		{runFlag{"cpu", "QUANTITY", "CPU limit of the app (e.g. 500m, 2)", true, false}, (*runParser).setCPU},
 		{runFlag{"cpu-shares", "N", "the app's CPU weight against other processes, 2 to 262144 (1024 is a default process's; the cgroup's cpu.shares, or cpu.weight N*100/1024)", true, false}, (*runParser).setCPUShares},
@@ -104,8 +106,8 @@ func (p *runParser) last() *pod.AppRequest {
 // follow. "--" starts the preceding image's arguments; they run up to a lone
 // "---" or the end. Pod flags, and the flags of globals (acirun's global
 // flags, nil for none), may appear anywhere outside argument lists; a
-// global flag is set on globals. --mount before the first image applies to
-// every app. Errors name the flag and the value; -h, -help or --help
+// global flag is set on globals. --mount, --user-annotation and
+// --user-label before the first image apply to every app. Errors name the flag and the value; -h, -help or --help
 // outside an argument list returns flag.ErrHelp.
 func parseRunArgs(args []string, globals *flag.FlagSet) (*pod.RunRequest, error) {
 	defs := runFlagDefs()
@@ -183,7 +185,7 @@ func parseRunArgs(args []string, globals *flag.FlagSet) (*pod.RunRequest, error)
 			key := name
 			if d.PerApp {
 				app := p.last()
-				if app == nil && name != "mount" {
+				if app == nil && !forEveryApp(name) {
 					return nil, fmt.Errorf("flag --%s must follow an image", name)
 				}
 				key = fmt.Sprintf("%d/%s", len(p.req.Apps), name)
@@ -209,6 +211,16 @@ func parseRunArgs(args []string, globals *flag.FlagSet) (*pod.RunRequest, error)
 		return nil, err
 	}
 	return p.req, nil
+}
+
+// forEveryApp reports whether the app flag name may come before the first
+// image, where it applies to every app.
+func forEveryApp(name string) bool {
+	switch name {
+	case "mount", "user-annotation", "user-label":
+		return true
+	}
+	return false
 }
 
 func parseBool(v string) (bool, error) {

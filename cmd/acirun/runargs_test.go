@@ -51,6 +51,9 @@ func TestParseRunArgs(t *testing.T) {
 				Mounts: []pod.MountFlag{{Volume: "tmp", Target: "/tmp"}},
 				Apps:   []pod.AppRequest{{Image: "a", Mounts: []pod.MountFlag{{Volume: "data", Target: "/data"}}}},
 			}},
+		{"user annotations and labels", "--user-annotation team=ops --user-label=env=prod a --user-annotation example.com/role=a=b --user-annotation team= --user-label tier=front b",
+			&pod.RunRequest{UserAnnotations: map[string]string{"team": "ops"}, UserLabels: map[string]string{"env": "prod"},
+				Apps: []pod.AppRequest{{Image: "a", UserAnnotations: map[string]string{"example.com/role": "a=b", "team": ""}, UserLabels: map[string]string{"tier": "front"}}, {Image: "b"}}}},
 		{"env flags", "--set-env A=1 --set-env B= --set-env-file /e --inherit-env a --environment A=2 --environment C=x=y",
 			&pod.RunRequest{SetEnv: []pod.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: ""}}, SetEnvFiles: []string{"/e"}, InheritEnv: true,
 				Apps: []pod.AppRequest{{Image: "a", Environment: []pod.EnvVar{{Name: "A", Value: "2"}, {Name: "C", Value: "x=y"}}}}}},
@@ -112,6 +115,12 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--exec /x a", "flag --exec must follow an image"},
 		{"--name x a", "flag --name must follow an image"},
 		{"a --bogus", "unknown flag --bogus"},
+		{"a --user-annotation Team=x", `--user-annotation "Team=x": name "Team" is not an AC Identifier`},
+		{"a --user-label x", `--user-label "x": not NAME=VALUE`},
+		{"a --user-annotation created=yesterday", `is not an RFC 3339 date-time`},
+		{"a --user-label =x", `--user-label "=x": name "" is not an AC Identifier`},
+		{"a --user-annotation k=1 --user-annotation k=2", `--user-annotation "k=2": name k given twice`},
+		{"--user-label k=1 --pod-manifest /p", "remove --user-label"},
 		{"a --name", "flag --name needs a value"},
 		{"a --name x --name y", "flag --name given twice for image a"},
 		{"--hostname a --hostname b c", "flag --hostname given twice"},
@@ -269,6 +278,7 @@ func FuzzParseRunArgs(f *testing.F) {
 	f.Add("--seccomp mode=retain,errno=EPERM,read a")
 	f.Add("--pod-manifest /p --dns 1.1.1.1")
 	f.Add("--net=default --port http:8080 --port dns:192.0.2.1:53 a")
+	f.Add("--user-annotation a=b a --user-label example.com/x=y")
 	f.Fuzz(func(t *testing.T, s string) {
 		req, err := parseRunArgs(strings.Fields(s), nil)
 		if err != nil {
@@ -281,6 +291,11 @@ func FuzzParseRunArgs(f *testing.F) {
 			t.Fatalf("accepted %q without an image", s)
 		}
 		for _, a := range req.Apps {
+			for k := range a.UserAnnotations {
+				if aci.ACIdentifier(k).Validate() != nil {
+					t.Fatalf("user annotation name %q accepted", k)
+				}
+			}
 			if a.Exec != "" && a.Exec[0] != '/' && strings.Contains(a.Exec, "/") {
 				t.Fatalf("relative exec accepted: %q", a.Exec)
 			}

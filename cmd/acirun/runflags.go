@@ -32,6 +32,27 @@ func checkACName(s string) error {
 	return nil
 }
 
+// parseUserKeyValue parses the NAME=VALUE of --user-annotation and
+// --user-label. NAME is an AC Identifier (see pod.AppRequest.UserAnnotations
+// for why) and may be given once per app; VALUE is any string.
+func parseUserKeyValue(m map[string]string, s string) (map[string]string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return m, errors.New("not NAME=VALUE")
+	}
+	if aci.ACIdentifier(k).Validate() != nil {
+		return m, fmt.Errorf("name %q is not an AC Identifier (lower-case letters and digits, with single - . _ ~ / between them, e.g. example.com/team)", k)
+	}
+	if _, dup := m[k]; dup {
+		return m, fmt.Errorf("name %s given twice", k)
+	}
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m, nil
+}
+
 func checkAbs(what, p string) error {
 	if p == "" {
 		return fmt.Errorf("%s is empty", what)
@@ -536,6 +557,31 @@ func (p *runParser) setMount(s string) error {
 		p.req.Mounts = append(p.req.Mounts, m)
 	}
 	return nil
+}
+
+func (p *runParser) setUserAnnotation(s string) (err error) {
+	// Served as an annotation too (see pod.AppRequest): the values of the
+	// names appc defines (created, homepage, ...) must be valid.
+	if k, v, ok := strings.Cut(s, "="); ok && aci.ACIdentifier(k).Validate() == nil {
+		if err := (aci.Annotations{{Name: aci.ACIdentifier(k), Value: v}}).Validate(); err != nil {
+			return err
+		}
+	}
+	if app := p.last(); app != nil {
+		app.UserAnnotations, err = parseUserKeyValue(app.UserAnnotations, s)
+	} else {
+		p.req.UserAnnotations, err = parseUserKeyValue(p.req.UserAnnotations, s)
+	}
+	return err
+}
+
+func (p *runParser) setUserLabel(s string) (err error) {
+	if app := p.last(); app != nil {
+		app.UserLabels, err = parseUserKeyValue(app.UserLabels, s)
+	} else {
+		p.req.UserLabels, err = parseUserKeyValue(p.req.UserLabels, s)
+	}
+	return err
 }
 
 func (p *runParser) setMemory(s string) error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -97,6 +98,7 @@ func (in *reifyInput) reify() (*aci.PodManifest, error) {
 			Image:          aci.RuntimeImage{Name: img.Manifest.Name, ID: img.ID, Labels: slices.Clone(img.Manifest.Labels)},
 			App:            app,
 			ReadOnlyRootFS: ar.ReadOnlyRootFS,
+			Annotations:    userAnnotations(req.UserAnnotations, ar.UserAnnotations),
 		}
 		// Mounts: the app's own, then the pod-wide ones for other targets.
 		for _, m := range ar.Mounts {
@@ -178,7 +180,44 @@ func (in *reifyInput) overrideApp(ar *AppRequest, img *Image, desc string) (*aci
 		return nil, fmt.Errorf("image %s: %w", desc, err)
 	}
 	app.Environment = in.mergeEnv(app.Environment, ar.Environment)
+	app.UserAnnotations = overlayMaps(app.UserAnnotations, in.req.UserAnnotations, ar.UserAnnotations)
+	app.UserLabels = overlayMaps(app.UserLabels, in.req.UserLabels, ar.UserLabels)
 	return &app, nil
+}
+
+// userAnnotations are the app's annotations in the pod manifest made of
+// --user-annotation (before the first image, then the app's own), sorted by
+// name. appc's RuntimeApp has no user annotations of its own: rkt, and
+// overrideApp, put them in its app's userAnnotations, which the spec says
+// must not change how the app runs. The metadata service serves an app's
+// annotations as the image's with the RuntimeApp's annotations over them
+// (the ACE validator checks exactly that), so that is where they also go
+// for an app to read them at /acMetadata/v1/apps/NAME/annotations. Their
+// names are AC Identifiers and well-known values valid: the CLI checked.
+func userAnnotations(pod, app map[string]string) aci.Annotations {
+	m := overlayMaps(pod, app)
+	var out aci.Annotations
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, aci.Annotation{Name: aci.ACIdentifier(k), Value: m[k]})
+	}
+	return out
+}
+
+// overlayMaps is a new map of every entry of ms, a later map's value
+// winning: the image app's user annotations or labels, then those given
+// before the first image, then the app's own. Nil if there are none, so
+// that the manifest leaves the key out.
+func overlayMaps(ms ...map[string]string) map[string]string {
+	var out map[string]string
+	for _, m := range ms {
+		for k, v := range m {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func cloneApp(a *aci.App) aci.App {

@@ -431,3 +431,67 @@ func FuzzParseEnvFile(f *testing.F) {
 		}
 	})
 }
+
+// TestReifyUserAnnotations: --user-annotation and --user-label land in the
+// app's userAnnotations and userLabels, over the image app's own, the
+// pod-wide ones (given before the first image) under each app's own, and
+// survive the pod manifest's JSON round trip.
+func TestReifyUserAnnotations(t *testing.T) {
+	web := testImage(t, manifestJSON("example.com/web", `{"exec":["/web"],"user":"0","group":"0",
+		"userAnnotations":{"team":"image","keep":"image"},"userLabels":{"tier":"image"}}`))
+	worker := testImage(t, manifestJSON("example.com/worker", `{"exec":["/w"],"user":"0","group":"0"}`))
+	bare := testImage(t, manifestJSON("example.com/bare", `{"exec":["/b"],"user":"0","group":"0"}`))
+	req := &RunRequest{
+		UserAnnotations: map[string]string{"team": "pod", "owner": "ops"},
+		UserLabels:      map[string]string{"env": "prod"},
+		Apps: []AppRequest{
+			{Image: "web", UserAnnotations: map[string]string{"owner": "web-team"}, UserLabels: map[string]string{"tier": "front"}},
+			{Image: "worker"},
+		},
+	}
+	pm, err := (&reifyInput{req: req, images: []*Image{web, worker}}).reify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := pm.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := aci.ParsePodManifest(raw)
+	if err != nil {
+		t.Fatalf("reparse: %v\n%s", err, raw)
+	}
+	tests := []struct {
+		app                 int
+		annotations, labels map[string]string
+	}{
+		{0, map[string]string{"team": "pod", "keep": "image", "owner": "web-team"}, map[string]string{"tier": "front", "env": "prod"}},
+		{1, map[string]string{"team": "pod", "owner": "ops"}, map[string]string{"env": "prod"}},
+	}
+	for _, tt := range tests {
+		app := back.Apps[tt.app].App
+		if !reflect.DeepEqual(app.UserAnnotations, tt.annotations) {
+			t.Errorf("app %s userAnnotations %v, want %v", back.Apps[tt.app].Name, app.UserAnnotations, tt.annotations)
+		}
+		if !reflect.DeepEqual(app.UserLabels, tt.labels) {
+			t.Errorf("app %s userLabels %v, want %v", back.Apps[tt.app].Name, app.UserLabels, tt.labels)
+		}
+	}
+	// The given ones are the apps' annotations too, for the metadata service.
+	if got, want := back.Apps[0].Annotations, (aci.Annotations{{Name: "owner", Value: "web-team"}, {Name: "team", Value: "pod"}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("web annotations %v, want %v", got, want)
+	}
+	if web.Manifest.App.UserAnnotations["team"] != "image" {
+		t.Error("reify changed the image's manifest")
+	}
+
+	// None given and none in the image: the keys are left out.
+	pm, err = (&reifyInput{req: &RunRequest{Apps: []AppRequest{{Image: "bare"}}}, images: []*Image{bare}}).reify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = pm.MarshalJSON()
+	if strings.Contains(string(raw), "userAnnotations") || strings.Contains(string(raw), "userLabels") {
+		t.Errorf("empty user annotations written: %s", raw)
+	}
+}

@@ -45,6 +45,11 @@ type RunRequest struct {
 	// Interactive (--interactive) gives the pod's one app the terminal (or
 	// the standard input) it is run from.
 	Interactive bool
+	// UserAnnotations and UserLabels are --user-annotation and --user-label
+	// given before the first image: as --mount there, they apply to every
+	// app (an app's own of the same name wins). Names are AC Identifiers.
+	UserAnnotations map[string]string
+	UserLabels      map[string]string
 }
 
 // AppRequest is one image on the command line and the app flags following it.
@@ -71,6 +76,15 @@ type AppRequest struct {
 	Seccomp           *SeccompFlag
 	ReadOnlyRootFS    bool
 	OOMScoreAdj       *int
+	// UserAnnotations and UserLabels (--user-annotation, --user-label
+	// NAME=VALUE) go where appc and rkt put them: the userAnnotations and
+	// userLabels of the app in the pod manifest, over the image app's own.
+	// appc lets their keys be any string; acirun's are AC Identifiers,
+	// because the user annotations are also the app's annotations in the
+	// pod manifest, which the metadata service serves over the image's
+	// (see userAnnotations in reify.go).
+	UserAnnotations map[string]string
+	UserLabels      map[string]string
 }
 
 // VolumeFlag is one --volume, in appc's volume syntax.
@@ -136,6 +150,12 @@ func (r *RunRequest) Validate() error {
 		}
 		if len(r.Ports) > 0 {
 			conflict = append(conflict, "--port")
+		}
+		if len(r.UserAnnotations) > 0 {
+			conflict = append(conflict, "--user-annotation")
+		}
+		if len(r.UserLabels) > 0 {
+			conflict = append(conflict, "--user-label")
 		}
 		if len(conflict) > 0 {
 			return fmt.Errorf("--pod-manifest %s: the pod manifest defines the apps and volumes; remove %s", r.PodManifest, strings.Join(conflict, ", "))

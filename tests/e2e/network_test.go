@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -568,18 +569,34 @@ func TestPodMetadata(t *testing.T) {
 // TestPodMetadataOtherNetworks: a pod with no network has its metadata
 // service on its own loopback (a listener its supervisor makes inside the
 // pod's namespace), one on the host's network on a free port of the host's
-// loopback; both answer with the pod's UUID.
+// loopback; both answer with the pod's UUID and the app's annotations: the
+// image's, with --user-annotation (before the image, then the app's own)
+// over them.
 func TestPodMetadataOtherNetworks(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	img := p.image(podImage(t, podManifest(t, "example.com/meta-nets", nil, "env", "+", "meta", "pod/uuid"), nil))
-	for _, tc := range []struct{ net, url string }{
-		{"none", "http://127.0.0.1:18112/"},
-		{"host", "http://127.0.0.1:"},
+	var m map[string]any
+	if err := json.Unmarshal(podManifest(t, "example.com/meta-nets", nil, "env", "+", "meta", "pod/uuid", "+", "meta", "apps/meta-nets/annotations"), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["annotations"] = []map[string]string{{"name": "owner", "value": "image"}, {"name": "authors", "value": "acirun"}}
+	manifest, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := p.image(podImage(t, manifest, nil))
+	for _, tc := range []struct {
+		net, url string
+		flags    []string
+		annots   string
+	}{
+		{"none", "http://127.0.0.1:18112/", []string{"--user-annotation=example.com/team=ops", img, "--user-annotation=owner=user", "--user-label=tier=test"},
+			`[{"name":"owner","value":"user"},{"name":"authors","value":"acirun"},{"name":"example.com/team","value":"ops"}]`},
+		{"host", "http://127.0.0.1:", []string{img}, `[{"name":"owner","value":"image"},{"name":"authors","value":"acirun"}]`},
 	} {
 		uuidFile := filepath.Join(p.dir, "uuid-"+tc.net)
-		out, err := p.b.Output(ctx, p.acirun("run", "--insecure-options=image", "--net="+tc.net, "--uuid-file-save="+uuidFile, img)...)
+		out, err := p.b.Output(ctx, p.acirun(append([]string{"run", "--insecure-options=image", "--net=" + tc.net, "--uuid-file-save=" + uuidFile}, tc.flags...)...)...)
 		if err != nil {
 			t.Fatalf("--net=%s: %v\n%s", tc.net, err, out)
 		}
@@ -588,5 +605,24 @@ func TestPodMetadataOtherNetworks(t *testing.T) {
 			!strings.Contains(string(out), "meta pod/uuid status=200 body="+strings.TrimSpace(string(uuid))) {
 			t.Errorf("--net=%s: want AC_METADATA_URL=%s… and the pod's UUID from it:\n%s", tc.net, tc.url, out)
 		}
+		if want := "meta apps/meta-nets/annotations status=200 body=" + tc.annots; !strings.Contains(string(out), want) {
+			t.Errorf("--net=%s: want %s:\n%s", tc.net, want, out)
+		}
+	}
+	// The user label stays in the app's userLabels in the pod manifest.
+	uuid, _ := os.ReadFile(filepath.Join(p.dir, "uuid-none"))
+	pm, err := p.b.Output(ctx, p.acirun("cat-manifest", strings.TrimSpace(string(uuid)))...)
+	var got struct {
+		Apps []struct {
+			App struct{ UserAnnotations, UserLabels map[string]string }
+		}
+	}
+	if err == nil {
+		err = json.Unmarshal(pm, &got)
+	}
+	if err != nil || len(got.Apps) != 1 ||
+		!reflect.DeepEqual(got.Apps[0].App.UserAnnotations, map[string]string{"example.com/team": "ops", "owner": "user"}) ||
+		!reflect.DeepEqual(got.Apps[0].App.UserLabels, map[string]string{"tier": "test"}) {
+		t.Errorf("cat-manifest: %v: want the app's userAnnotations and userLabels:\n%s", err, pm)
 	}
 }
