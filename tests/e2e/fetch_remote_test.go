@@ -89,6 +89,19 @@ func newWebHost(t *testing.T) (*host, *testCA, *web) {
 	return h, ca, ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
 }
 
+// servedSigned makes an image named name (testapp exit 0), signed by a new
+// key alice that h trusts for name, and serves it with its signature at
+// path of srv; it returns the image's file and its signer.
+func servedSigned(h *host, srv *web, name, path string) (string, *signer) {
+	h.t.Helper()
+	img := makeImage(h.t, name, "exit", "0")
+	alice := newSigner(h.t, "alice")
+	alice.sign(img)
+	h.ok("trust", "--prefix="+name, "--skip-fingerprint-review", alice.arm)
+	srv.putFile(path, img)
+	return img, alice
+}
+
 // makeACI is podImage under the name shipped_units_test.go still calls it
 // by; new code calls podImage.
 func makeACI(t *testing.T, manifest []byte, opt *testimage.Options) string {
@@ -108,11 +121,7 @@ func (h *host) fetchID(args ...string) string {
 func TestFetchURL(t *testing.T) {
 	h, ca, srv := newWebHost(t)
 
-	img := makeImage(t, "example.com/hello", "exit", "0")
-	alice := newSigner(t, "alice")
-	alice.sign(img)
-	h.ok("trust", "--prefix=example.com/hello", "--skip-fingerprint-review", alice.arm)
-	srv.putFile("/images/hello.aci", img)
+	img, alice := servedSigned(h, srv, "example.com/hello", "/images/hello.aci")
 	want := imageID(t, img)
 
 	// Signed and trusted: fetched, the short ID printed, the URL and the
@@ -456,11 +465,7 @@ func dirEntries(t *testing.T, dir string) []string {
 // Range, ends with exactly one good entry and cleans the dead staging.
 func TestFetchKilled(t *testing.T) {
 	h, _, srv := newWebHost(t)
-	img := makeImage(t, "example.com/slow", "exit", "0")
-	alice := newSigner(t, "alice")
-	alice.sign(img)
-	h.ok("trust", "--prefix=example.com/slow", "--skip-fingerprint-review", alice.arm)
-	srv.putFile("/slow.aci", img)
+	img, _ := servedSigned(h, srv, "example.com/slow", "/slow.aci")
 	size := int64(len(mustRead(t, img)))
 	want := imageID(t, img)
 	u := srv.url("/slow.aci")
@@ -529,11 +534,7 @@ func TestFetchKilled(t *testing.T) {
 // downloaded once: the other nine wait for the first and take what it stored.
 func TestFetchParallel(t *testing.T) {
 	h, _, srv := newWebHost(t)
-	img := makeImage(t, "example.com/busy", "exit", "0")
-	alice := newSigner(t, "alice")
-	alice.sign(img)
-	h.ok("trust", "--prefix=example.com/busy", "--skip-fingerprint-review", alice.arm)
-	srv.putFile("/busy.aci", img)
+	img, _ := servedSigned(h, srv, "example.com/busy", "/busy.aci")
 	srv.setTrickle(256 << 10) // ~25 MB/s: the fetches overlap
 	want := imageID(t, img)
 
