@@ -197,7 +197,7 @@ func (c *CLI) printOverview(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nGlobal flags (accepted by every command):\n")
-	printFlags(w, globalFlags())
+	printFlags(w, globalFlagDocs())
 	fmt.Fprintf(w, "\nExit status: 0 success, 2 usage error, 254 failure; `run` exits with the pod's code.\nRun 'acirun COMMAND --help' for a command's flags.\n")
 }
 
@@ -224,37 +224,28 @@ func (c *CLI) printHelp(cmd *command) error {
 	if cmd.help != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(cmd.help))
 	}
-	if cmd.flags != nil {
-		fs := flag.NewFlagSet("", flag.ContinueOnError)
-		cmd.flags(fs)
-		if hasFlags(fs) {
-			fmt.Fprintf(w, "\nFlags:\n")
-			printFlags(w, fs)
-		}
+	if docs := cmd.flagDocs(); cmd.flags != nil && len(docs) > 0 { // run's grammar prints its own
+		fmt.Fprintf(w, "\nFlags:\n")
+		printFlags(w, docs)
 	}
 	fmt.Fprintf(w, "\nGlobal flags, before or after the command name: %s (see 'acirun help').\n", globalFlagNames())
 	return nil
 }
 
-func hasFlags(fs *flag.FlagSet) bool {
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	return n > 0
-}
-
-func printFlags(w io.Writer, fs *flag.FlagSet) {
+// printFlags lists flags as --NAME=VALUE and their help, the value named
+// as the man page names it (both are made from the same flagDocs).
+func printFlags(w io.Writer, docs []flagDoc) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
-		arg := "--" + f.Name
-		if name != "" {
-			arg += "=" + name
+	for _, d := range docs {
+		arg := "--" + d.Name
+		if d.Value != "" {
+			arg += "=" + d.Value
 		}
 		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		if d.Default != "" {
+			def = fmt.Sprintf(" (default %s)", d.Default)
 		}
-		fmt.Fprintf(tw, "  %s\t%s%s\n", arg, usage, def)
-	})
+		fmt.Fprintf(tw, "  %s\t%s%s\n", arg, d.Help, def)
+	}
 	tw.Flush()
 }

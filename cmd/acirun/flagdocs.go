@@ -28,11 +28,23 @@ func flagSetDocs(register func(*flag.FlagSet)) []flagDoc {
 	var docs []flagDoc
 	fs.VisitAll(func(f *flag.Flag) {
 		value, usage := flag.UnquoteUsage(f)
-		if value == "string" || value == "value" {
-			// flag's names of the Go types say nothing: the flag's
-			// own name does (--dir=DIR), unless its usage names the
-			// value in back quotes.
+		// flag names the value by its Go type unless the usage names it
+		// in back quotes: "string" and "value" say nothing, the flag's
+		// own name does (--dir=DIR); numbers and durations are N and
+		// DURATION, as run's flags name them.
+		switch value {
+		case "string", "value":
 			value = strings.ToUpper(f.Name)
+		case "duration":
+			value = "DURATION"
+		case "int", "uint", "float":
+			value = "N"
+		}
+		// A usage that starts with its back-quoted value and a colon
+		// ("`IP|host|none`: name server ...", as run-prepared defines
+		// run's flags) names the value once, in the value's place.
+		if rest, ok := strings.CutPrefix(f.Usage, "`"+value+"`: "); ok {
+			usage = rest
 		}
 		d := flagDoc{Name: f.Name, Value: value, Help: usage}
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
