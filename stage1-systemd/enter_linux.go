@@ -206,6 +206,11 @@ func findAppProcess(podDir, name string, rec *podcontract.AppProcess) (int, int,
 		if !podcontract.Running(podDir) {
 			return fmt.Errorf("pod %s is not running", podDir)
 		}
+		// PID 1 removes the record before it starts anything after the
+		// app's exit (a post-stop handler that may get its PID back).
+		if now, err := podcontract.ReadAppProcess(podDir, name); err != nil || now.PID != rec.PID {
+			return errors.New("it has exited")
+		}
 		return nil
 	}
 	if err := check(); err != nil {
