@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,6 +27,14 @@ type BuildOptions struct {
 	// Overwrite lets BuildFile replace an existing output file. Without it
 	// BuildFile refuses to touch one.
 	Overwrite bool
+	// Rootfs, when set, is the tree stored as rootfs/ instead of the
+	// layout's own rootfs (which must still be there): a pod's private
+	// copy of an image, exported with the image's manifest.
+	Rootfs string
+	// Upper, when set, is an overlayfs upper directory whose changes are
+	// applied to the rootfs as it is stored, as overlayfs shows the merged
+	// tree (see build_merge.go): a pod's app, exported.
+	Upper string
 }
 
 // Build writes an ACI to w from the image layout in dir, which must hold
@@ -71,16 +80,24 @@ func Build(dir string, w io.Writer, opts BuildOptions) error {
 		return err
 	}
 	root := filepath.Join(dir, RootfsEntry)
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("build %s: %w", dir, err)
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		return b.add(p, filepath.ToSlash(rel), d)
-	})
+	if opts.Rootfs != "" {
+		root = opts.Rootfs
+	}
+	if opts.Upper != "" {
+		b.overlay = true
+		err = b.addMerged(root, opts.Upper, RootfsEntry)
+	} else {
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return fmt.Errorf("build %s: %w", dir, err)
+			}
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			return b.add(p, path.Join(RootfsEntry, filepath.ToSlash(rel)), d)
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -191,6 +208,9 @@ type buildInode struct{ dev, ino uint64 }
 type builder struct {
 	tw     *tar.Writer
 	inodes map[buildInode]string // first archive name of each multiply linked inode
+	// overlay: the tree is an overlay's layers, whose trusted.overlay.*
+	// attributes are overlayfs's bookkeeping, not the files'.
+	overlay bool
 }
 
 func (b *builder) writeManifest(p string, fi fs.FileInfo, data []byte) error {
@@ -234,6 +254,13 @@ func (b *builder) header(p, name string, fi fs.FileInfo) (*tar.Header, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build: %s: %w", p, err)
 	}
+	if b.overlay {
+		for k := range xattrs {
+			if strings.HasPrefix(k, overlayXattrPrefix) {
+				delete(xattrs, k)
+			}
+		}
+	}
 	if len(xattrs) > 0 {
 		keys := make([]string, 0, len(xattrs))
 		for k := range xattrs {
@@ -255,6 +282,11 @@ func (b *builder) add(p, name string, d fs.DirEntry) error {
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
+	return b.addInfo(p, name, fi)
+}
+
+// addInfo stores the file at p, described by fi, as name.
+func (b *builder) addInfo(p, name string, fi fs.FileInfo) error {
 	hdr, err := b.header(p, name, fi)
 	if err != nil {
 		return err

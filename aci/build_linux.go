@@ -77,3 +77,11 @@ func buildXattrCall(call func([]byte) (int, error)) ([]byte, error) {
 	}
 	return nil, unix.ERANGE
 }
+
+// deviceNumber returns a device node's device number (st_rdev).
+func deviceNumber(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Rdev)
+	}
+	return ^uint64(0)
+}

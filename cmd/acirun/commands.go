@@ -62,6 +62,7 @@ func commands() []*command {
 		cmdStatus(),
 		cmdStop(),
 		cmdLogs(),
+		cmdExport(),
 		cmdCatManifest(),
 		cmdEnter(),
 		cmdRm(),

@@ -17,6 +17,7 @@
 //	pid                  pid=N ppid=N
 //	cat FILE             the file's content
 //	write FILE CONTENT   writes CONTENT to FILE, prints "write FILE ok" or an error line
+//	rm PATH              removes PATH and what it holds, prints "rm PATH ok" or an error line
 //	stat PATH            type= perm= uid= gid= size= (lstat), or an error line
 //	ls DIR               the names in DIR, sorted
 //	exit N               exits with status N
@@ -143,6 +144,9 @@ func run(cmd string, args []string) {
 		nargs(cmd, args, 2)
 		err := os.WriteFile(args[0], []byte(args[1]), 0o644)
 		report("write "+args[0], err)
+	case "rm":
+		nargs(cmd, args, 1)
+		report("rm "+args[0], os.RemoveAll(args[0]))
 	case "stat":
 		nargs(cmd, args, 1)
 		statPath(args[0])

@@ -1,0 +1,73 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/stage0/pod"
+)
+
+// ExportPod writes the root of app (the pod's only app when app is "") of
+// the pod ref as the ACI out, like rkt export: the app's image with the
+// pod's changes, under the image's manifest. Its overlay's upper directory
+// is merged into the rendered image (aci.BuildOptions.Upper); a pod run
+// with --no-overlay has its private copy exported instead. The pod must
+// not be running: its files would change while they are read. The file is
+// written by aci.BuildFile, whole or not at all.
+func (h *Host) ExportPod(ctx context.Context, ref, app, out string, overwrite bool) error {
+	pd, err := pod.Load(h.cfg.DataDir, ref)
+	if err != nil {
+		return err
+	}
+	switch pd.State {
+	case pod.StateRunning:
+		return fmt.Errorf("export pod %s: it is running; stop it first (acirun stop %s), its files change while it runs", pd.UUID, pd.UUID)
+	case pod.StatePreparing, pod.StateAbandoned:
+		return fmt.Errorf("export pod %s: it is %s and has no apps to export", pd.UUID, pd.State)
+	}
+	names := make([]string, 0, len(pd.Apps))
+	for _, a := range pd.Apps {
+		names = append(names, a.Name)
+	}
+	switch {
+	case app == "" && len(names) == 1:
+		app = names[0]
+	case app == "":
+		return fmt.Errorf("export pod %s: it has several apps (%s): name one with --app", pd.UUID, strings.Join(names, ", "))
+	case !slices.Contains(names, app):
+		return fmt.Errorf("export pod %s: it has no app %q (its apps: %s)", pd.UUID, app, strings.Join(names, ", "))
+	}
+	appDir := podcontract.AppDir(pd.Dir, app)
+	image, err := filepath.EvalSymlinks(filepath.Join(appDir, podcontract.AppImageLink))
+	if err != nil {
+		return fmt.Errorf("export pod %s app %s: its image: %w (was the image removed from the store?)", pd.UUID, app, err)
+	}
+	opts := aci.BuildOptions{Overwrite: overwrite}
+	if slices.Contains(pd.Stage1Args, "--no-overlay") || slices.Contains(pd.Stage1Args, "--no-overlay=true") {
+		opts.Rootfs = filepath.Join(appDir, podcontract.AppRootfsDir)
+	} else {
+		opts.Upper = filepath.Join(appDir, "upper")
+	}
+	for _, p := range []string{opts.Rootfs, opts.Upper} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			// Never run: the image as it is.
+			opts.Rootfs, opts.Upper = "", ""
+		} else if err != nil {
+			return fmt.Errorf("export pod %s app %s: %w", pd.UUID, app, err)
+		}
+	}
+	if err := aci.BuildFile(image, out, opts); err != nil {
+		return fmt.Errorf("export pod %s app %s: %w", pd.UUID, app, err)
+	}
+	return nil
+}
