@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // The tests run real pods: the test binary is the acirun binary (TestMain
@@ -66,15 +67,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needRoot skips a test that needs root, except in CI where it fails.
+// needRoot is testenv.NeedRoot for the tests of stage1, which all need root
+// for the same reason.
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root")
-		}
-		t.Skip("needs root")
-	}
+	testenv.NeedRoot(t, "namespaces, mounts and cgroups of a pod")
 }
 
 // testApp describes one app of a test pod.

@@ -20,6 +20,7 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // mapResolver stands in for the CLI's store-backed resolver: images by
@@ -423,12 +424,7 @@ func BenchmarkPrepare(b *testing.B) {
 }
 
 func TestPrepareRefusesOverlayDataDir(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to mount overlayfs")
-		}
-		t.Skip("needs root to mount overlayfs")
-	}
+	testenv.NeedRoot(t, "to mount overlayfs")
 	base := t.TempDir()
 	for _, d := range []string{"lower", "upper", "work", "merged"} {
 		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // TestMain doubles as the lock holder: with ACIRUN_TEST_HOLD_LOCK set, the
@@ -238,12 +239,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestRemoveRefusesMounts(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to mount")
-		}
-		t.Skip("needs root to mount")
-	}
+	testenv.NeedRoot(t, "to mount")
 	data := t.TempDir()
 	p := preparedPod(t, data)
 	write(t, filepath.Join(p.Dir, "exit.json"), `{"exitCode":0,"apps":[]}`)

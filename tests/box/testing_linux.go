@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // BootTimeout bounds New when called through Start or Shared.
@@ -49,24 +51,15 @@ func Main(m *testing.M, shared ...*Shared) {
 	os.Exit(code)
 }
 
-// requireRoot skips t when not root, unless CI=true: then it fails it.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("booting a box needs root (namespaces, mounts, cgroups), and CI=true forbids skipping")
-	}
-	t.Skip("booting a box needs root (namespaces, mounts, cgroups)")
-}
+// bootNeeds is why booting a box needs root, for testenv.NeedRoot.
+const bootNeeds = "to boot a box: namespaces, mounts, cgroups"
 
 // Start boots a box for one test and closes it when the test ends; a box
 // that does not close cleanly fails the test. Not root, it skips the test,
 // or fails it when CI=true.
 func Start(t testing.TB, opts Options) *Box {
 	t.Helper()
-	requireRoot(t)
+	testenv.NeedRoot(t, bootNeeds)
 	ctx, cancel := context.WithTimeout(context.Background(), BootTimeout)
 	defer cancel()
 	b, err := New(ctx, opts)
@@ -101,7 +94,7 @@ type Shared struct {
 // that asks for it fails with that error.
 func (s *Shared) Get(t testing.TB) *Box {
 	t.Helper()
-	requireRoot(t)
+	testenv.NeedRoot(t, bootNeeds)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.booted {

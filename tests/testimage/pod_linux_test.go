@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/testenv"
 	"github.com/acirun/acirun/stage0/pod"
 	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
@@ -31,16 +32,6 @@ func TestMain(m *testing.M) {
 		os.Exit(stage1.Main(os.Args[2:]))
 	}
 	os.Exit(m.Run())
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("end-to-end pod tests need root")
-		}
-		t.Skip("end-to-end pod tests need root")
-	}
 }
 
 // dirResolver resolves references to image directories made by Build: an
@@ -147,7 +138,7 @@ func (r podRun) has(t *testing.T, lines ...string) {
 }
 
 func TestPreparedPodRuns(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "end-to-end pod tests run a real stage1")
 	bin := Binary(t)
 	data := t.TempDir()
 	r := dirResolver{}
