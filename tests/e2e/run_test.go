@@ -131,25 +131,67 @@ func (h *host) noLeftovers() {
 	h.t.Errorf("processes of the pod left running:\n%s", strings.Join(left, "\n"))
 }
 
-// podProcesses lists the processes that belong to a pod under dir.
+// podProcesses lists the processes that belong to a pod under dir: those
+// whose command line names it (stage1 run and the pod's PID 1), those in a
+// pod's mount namespace, and every process in the PID namespace whose PID 1
+// is one of these (the apps: after pivot_root nothing in their mount table
+// names the pod directory, since stage1 hands overlayfs its directories as
+// /proc/self/fd/N).
 func podProcesses(dir string) []string {
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	var left []string
+	listed := make(map[string]bool)
+	podNS := make(map[string]bool)
 	for _, p := range procs {
 		cmdline, err := os.ReadFile(p + "/cmdline")
 		if err != nil || len(cmdline) == 0 { // gone, or a zombie or kernel thread
 			continue
 		}
 		cl := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		if strings.Contains(cl, dir) {
+		switch mi, _ := os.ReadFile(p + "/mountinfo"); {
+		case strings.Contains(cl, dir):
 			left = append(left, filepath.Base(p)+": "+cl)
+		case strings.Contains(string(mi), dir):
+			left = append(left, filepath.Base(p)+": "+cl+" (in a pod's mount namespace)")
+		default:
 			continue
 		}
-		if mi, err := os.ReadFile(p + "/mountinfo"); err == nil && strings.Contains(string(mi), dir) {
-			left = append(left, filepath.Base(p)+": "+cl+" (in a pod's mount namespace)")
+		listed[p] = true
+		if ns, err := os.Readlink(p + "/ns/pid"); err == nil && isNamespaceInit(p) {
+			podNS[ns] = true
 		}
 	}
+	for _, p := range procs {
+		if listed[p] {
+			continue
+		}
+		ns, err := os.Readlink(p + "/ns/pid")
+		if err != nil || !podNS[ns] {
+			continue
+		}
+		cmdline, err := os.ReadFile(p + "/cmdline")
+		if err != nil || len(cmdline) == 0 {
+			continue
+		}
+		left = append(left, filepath.Base(p)+": "+strings.ReplaceAll(string(cmdline), "\x00", " ")+" (in a pod's PID namespace)")
+	}
 	return left
+}
+
+// isNamespaceInit tells whether the process /proc/N is PID 1 of its own PID
+// namespace: the last of its NSpid numbers is 1.
+func isNamespaceInit(proc string) bool {
+	status, err := os.ReadFile(proc + "/status")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if ids, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(ids)
+			return len(f) > 1 && f[len(f)-1] == "1"
+		}
+	}
+	return false
 }
 
 // lines returns the lines of out that start with prefix, in order.
