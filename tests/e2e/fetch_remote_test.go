@@ -102,13 +102,6 @@ func servedSigned(h *host, srv *web, name, path string) (string, *signer) {
 	return img, alice
 }
 
-// makeACI is podImage under the name shipped_units_test.go still calls it
-// by; new code calls podImage.
-func makeACI(t *testing.T, manifest []byte, opt *testimage.Options) string {
-	t.Helper()
-	return podImage(t, manifest, opt)
-}
-
 // fetchID runs a fetch that must succeed and returns the ID it printed.
 func (h *host) fetchID(args ...string) string {
 	h.t.Helper()

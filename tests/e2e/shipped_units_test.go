@@ -88,7 +88,7 @@ func TestAciTemplateUnit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p.installUnits(ctx)
-	img := p.image(makeACI(t, manifest("example.com/tpl-app", map[string]string{"version": "1.0"}, nil,
+	img := p.image(podImage(t, manifest("example.com/tpl-app", map[string]string{"version": "1.0"}, nil,
 		"hostname", "+", "sleep", "1h"), nil))
 	alice := newSigner(t, "alice")
 	alice.sign(img) // img.asc beside the copy, where fetch looks
@@ -268,7 +268,7 @@ func TestAciTemplateUnitDiscovery(t *testing.T) {
 <meta name="ac-discovery" content="example.com `+tpl+`">
 <meta name="ac-discovery-pubkeys" content="example.com https://example.com/keys/alice.gpg">
 </head></html>`))
-	img := makeACI(t, manifest("example.com/disc-app", map[string]string{"version": "1.0"}, nil, "hostname", "+", "sleep", "1h"), nil)
+	img := podImage(t, manifest("example.com/disc-app", map[string]string{"version": "1.0"}, nil, "hostname", "+", "sleep", "1h"), nil)
 	alice.sign(img)
 	srv.putFile("/images/example.com/disc-app-1.0-linux-"+appcArch()+".aci", img)
 
