@@ -23,14 +23,8 @@
 # itself could not run.
 set -eu
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 BIN  (BIN is the acirun binary to benchmark)" >&2
-	exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-[ -x "$BIN" ] || { echo "$0: $BIN is not an executable" >&2; exit 2; }
-die() { echo "$0: $*" >&2; exit 254; }
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 [ "$(id -u)" = 0 ] || die "needs root (the box: namespaces, mounts, cgroups)"
 command -v go >/dev/null || die "go is needed to build tests/testapp and bench/unitstart"
 
@@ -39,10 +33,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 S=$BENCH_DIR/unit
 mkdir -p "$S"
 
-LOAD=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$LOAD" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }'; then
-	echo "warning: load average $LOAD on $(nproc) CPUs: the figures below are unreliable" >&2
-fi
+warn_if_loaded 2
 
 ARCH=$(go env GOARCH)
 case $ARCH in arm64) ARCH=aarch64 ;; 386) ARCH=i386 ;; esac
