@@ -1,11 +1,14 @@
 // Package testenv is what tests of several packages ask of the machine
-// they run on, asked one way: a test that needs root skips where it cannot
-// run, except with CI=true, where tests run as root and a skip would hide
-// a test that should have run (tests/README.md).
+// they run on, asked one way: a test that needs root or a program skips
+// where it cannot run, except with CI=true, where tests run as root with
+// every program scripts/setup installs and a skip would hide a test that
+// should have run (tests/README.md).
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -16,8 +19,28 @@ func NeedRoot(t testing.TB, why string) {
 	if os.Geteuid() == 0 {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("needs root (%s), and CI=true forbids skipping: CI runs as root", why)
+	unmet(t, "needs root ("+why+")", "CI runs as root")
+}
+
+// NeedTool returns the path of the program name, found as exec.LookPath
+// finds it; where it is missing it skips t, saying why the test needs it,
+// and with CI=true fails t instead.
+func NeedTool(t testing.TB, name, why string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
 	}
-	t.Skipf("needs root (%s)", why)
+	unmet(t, fmt.Sprintf("needs %s (%s): %v", name, why, err), "CI has every program scripts/setup installs")
+	return ""
+}
+
+// unmet skips t for the need it states, or with CI=true fails it, saying
+// why CI should have met it.
+func unmet(t testing.TB, need, inCI string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s, and CI=true forbids skipping: %s", need, inCI)
+	}
+	t.Skip(need)
 }

@@ -15,6 +15,32 @@ func TestNeedRoot(t *testing.T) {
 		return
 	}
 	NeedRoot(t, "to run the child as nobody") // and, as root, returns
+	checkChild(t, "TestNeedRoot", []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, "needs root (the reason)")
+}
+
+// TestNeedTool runs NeedTool in a child test for a program that is not
+// installed, with and without CI=true: skipped without, failed with; a
+// program that is there is found.
+func TestNeedTool(t *testing.T) {
+	if os.Getenv("TESTENV_CHILD") == "1" {
+		NeedTool(t, "acirun-testenv-no-such-program", "the reason")
+		return
+	}
+	want, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := NeedTool(t, "sh", "to find it"); got != want {
+		t.Errorf("NeedTool(sh) = %q, want %q", got, want)
+	}
+	checkChild(t, "TestNeedTool", nil, `needs acirun-testenv-no-such-program (the reason): exec: "acirun-testenv-no-such-program"`)
+}
+
+// checkChild runs test in a child of this test binary (behind the command
+// prefix, if any), with TESTENV_CHILD=1, without and with CI=true: it must
+// be skipped, then failed, with the message want both times.
+func checkChild(t *testing.T, test string, prefix []string, want string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -24,10 +50,11 @@ func TestNeedRoot(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"", 0, "--- SKIP: TestNeedRoot"},
-		{"true", 1, "--- FAIL: TestNeedRoot"},
+		{"", 0, "--- SKIP: " + test},
+		{"true", 1, "--- FAIL: " + test},
 	} {
-		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestNeedRoot$", "-test.v")
+		argv := append(append([]string{}, prefix...), exe, "-test.run=^"+test+"$", "-test.v")
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), "TESTENV_CHILD=1", "CI="+tc.ci)
 		out, err := cmd.CombinedOutput()
 		code := 0
@@ -36,8 +63,8 @@ func TestNeedRoot(t *testing.T) {
 		} else if err != nil {
 			t.Fatalf("run the child: %v", err)
 		}
-		if code != tc.wantCode || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "needs root (the reason)") {
-			t.Errorf("CI=%q as nobody: exit %d, want %d with %q and the reason:\n%s", tc.ci, code, tc.wantCode, tc.want, out)
+		if code != tc.wantCode || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), want) {
+			t.Errorf("CI=%q: exit %d, want %d with %q and %q:\n%s", tc.ci, code, tc.wantCode, tc.want, want, out)
 		}
 	}
 }

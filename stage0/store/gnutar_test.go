@@ -20,9 +20,7 @@ import (
 // symlink targets, mtimes, content), hard links stay hard links, and
 // exporting gives the same ID back.
 func TestImportGNUTar(t *testing.T) {
-	if _, err := exec.LookPath("tar"); err != nil {
-		t.Skip("no tar")
-	}
+	testenv.NeedTool(t, "tar", "ACIs made with plain GNU tar")
 	testenv.NeedRoot(t, "to own files as other users")
 	src := filepath.Join(t.TempDir(), "image")
 	must := func(err error) {
