@@ -16,19 +16,6 @@ import (
 	"time"
 )
 
-// boxRun is the result of acirun run in the box.
-func (p *boxPod) boxRun(ctx context.Context, args ...string) result {
-	p.t.Helper()
-	cmd := p.b.Command(ctx, p.acirun(args...)...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if err != nil && cmd.ProcessState == nil {
-		p.t.Fatalf("acirun %s: %v", strings.Join(args, " "), err)
-	}
-	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
-}
-
 // stopImage is an image whose app sleeps, with a post-stop handler that
 // records that it ran in the host directory vol (mounted at /data).
 func (p *boxPod) stopImage(name string) (img, vol string) {
@@ -124,7 +111,7 @@ func (p *boxPod) shellPod(ctx context.Context, args ...string) (string, *exec.Cm
 			p.t.Fatalf("no UUID from acirun run after 30s:\n%s", out)
 		}
 	}
-	r := p.boxRun(ctx, "status", "--wait-ready=30s", "--uuid-file="+uuidFile)
+	r := p.runInBox(ctx, "status", "--wait-ready=30s", "--uuid-file="+uuidFile)
 	if r.code != 0 || !strings.Contains(r.stdout, "state=running") {
 		p.t.Fatalf("status --wait-ready of a pod run from a shell: %s\nacirun run:\n%s", r, out)
 	}
@@ -164,7 +151,7 @@ func TestStopShellPod(t *testing.T) {
 	if err := os.WriteFile(uuidFile, []byte(uuid+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := p.boxRun(ctx, "stop", "--uuid-file="+uuidFile)
+	r := p.runInBox(ctx, "stop", "--uuid-file="+uuidFile)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "stopped "+uuid {
 		t.Fatalf("stop: %s", r)
 	}
@@ -185,7 +172,7 @@ func TestStopShellPod(t *testing.T) {
 
 	// Not running: an error per UUID, the others stopped.
 	uuid2, _, done2 := p.shellPod(ctx, "--volume=data,kind=host,source="+vol, img, "--name=second")
-	r = p.boxRun(ctx, "stop", uuid, uuid2)
+	r = p.runInBox(ctx, "stop", uuid, uuid2)
 	if r.code != 254 || !strings.Contains(r.stderr, uuid) || !strings.Contains(r.stderr, "not running") ||
 		strings.TrimSpace(r.stdout) != "stopped "+uuid2 {
 		t.Errorf("stop of an exited and a running pod: %s", r)
@@ -195,7 +182,7 @@ func TestStopShellPod(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the second pod still runs after stop")
 	}
-	if r := p.boxRun(ctx, "stop"); r.code != 2 {
+	if r := p.runInBox(ctx, "stop"); r.code != 2 {
 		t.Errorf("stop without a UUID: %s, want a usage error", r)
 	}
 }
@@ -214,13 +201,13 @@ func TestStopUnitPod(t *testing.T) {
 	uuid := p.unitPod(ctx, "pod-stop", "--volume=data,kind=host,source="+vol, "--stop-timeout=2s",
 		img, img, "--name=stubborn", "--exec=/testapp", "--", "ignore-sigterm")
 
-	r := p.boxRun(ctx, "status", "--wait-ready=30s", uuid)
+	r := p.runInBox(ctx, "status", "--wait-ready=30s", uuid)
 	for _, want := range []string{"state=running", "unit=pod-stop.service", "unit-state=active", "unit-sub-state=running"} {
 		if !strings.Contains(r.stdout, want+"\n") {
 			t.Errorf("status --wait-ready lacks %q: %s", want, r)
 		}
 	}
-	r = p.boxRun(ctx, "status", "--format=json", uuid)
+	r = p.runInBox(ctx, "status", "--format=json", uuid)
 	var st []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 1 {
 		t.Fatalf("status --format=json: %v\n%s", err, r)
@@ -238,7 +225,7 @@ func TestStopUnitPod(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	r = p.boxRun(ctx, "stop", uuid[:8])
+	r = p.runInBox(ctx, "stop", uuid[:8])
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "stopped (unit pod-stop.service) "+uuid {
 		t.Fatalf("stop: %s", r)
 	}
@@ -256,18 +243,18 @@ func TestStopUnitPod(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(vol, "post-stop")); err != nil || string(got) != "ran" {
 		t.Errorf("the post-stop handler did not run: %q, %v", got, err)
 	}
-	if r := p.boxRun(ctx, "status", uuid); !strings.Contains(r.stdout, "state=exited\n") || !strings.Contains(r.stdout, "exit-code=143\n") {
+	if r := p.runInBox(ctx, "status", uuid); !strings.Contains(r.stdout, "state=exited\n") || !strings.Contains(r.stdout, "exit-code=143\n") {
 		t.Errorf("status after stop: %s", r)
 	}
 
 	// --force: at once, though an app ignores SIGTERM.
 	uuid = p.unitPod(ctx, "pod-kill", "--volume=data,kind=host,source="+vol, "--stop-timeout=30s",
 		img, "--exec=/testapp", "--", "ignore-sigterm")
-	if r := p.boxRun(ctx, "status", "--wait-ready=30s", uuid); r.code != 0 {
+	if r := p.runInBox(ctx, "status", "--wait-ready=30s", uuid); r.code != 0 {
 		t.Fatalf("status --wait-ready: %s", r)
 	}
 	start = time.Now()
-	r = p.boxRun(ctx, "stop", "--force", uuid)
+	r = p.runInBox(ctx, "stop", "--force", uuid)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "killed (unit pod-kill.service) "+uuid {
 		t.Fatalf("stop --force: %s", r)
 	}
@@ -296,13 +283,13 @@ func TestStatusWait(t *testing.T) {
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/wait", nil, "sleep", "3s", "+", "exit", "4"), nil))
 	uuidFile := filepath.Join(p.dir, "uuid")
-	r := p.boxRun(ctx, "prepare", "--insecure-options=image", "--net=none", "--uuid-file-save="+uuidFile, img)
+	r := p.runInBox(ctx, "prepare", "--insecure-options=image", "--net=none", "--uuid-file-save="+uuidFile, img)
 	if r.code != 0 {
 		t.Fatalf("prepare: %s", r)
 	}
 	uuid := strings.TrimSpace(r.stdout)
 	// A prepared pod is waited for through its run.
-	r = p.boxRun(ctx, "status", "--wait=300ms", uuid)
+	r = p.runInBox(ctx, "status", "--wait=300ms", uuid)
 	if r.code != 254 || !strings.Contains(r.stderr, "--wait=300ms elapsed") || !strings.Contains(r.stderr, "it is prepared") {
 		t.Errorf("status --wait=300ms of a prepared pod: %s", r)
 	}
@@ -311,18 +298,18 @@ func TestStatusWait(t *testing.T) {
 		t.Fatalf("systemd-run: %s", out)
 	}
 	start := time.Now()
-	r = p.boxRun(ctx, "status", "--wait", "--uuid-file="+uuidFile)
+	r = p.runInBox(ctx, "status", "--wait", "--uuid-file="+uuidFile)
 	if r.code != 0 || !strings.Contains(r.stdout, "state=exited\n") || !strings.Contains(r.stdout, "exit-code=4\n") {
 		t.Errorf("status --wait: %s", r)
 	}
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("status --wait returned after %v, before the pod's 3s", d)
 	}
-	r = p.boxRun(ctx, "status", "--wait-ready=10s", uuid)
+	r = p.runInBox(ctx, "status", "--wait-ready=10s", uuid)
 	if r.code != 254 || !strings.Contains(r.stderr, "exited before it was ready (exit code 4)") {
 		t.Errorf("status --wait-ready of an exited pod: %s", r)
 	}
-	if r := p.boxRun(ctx, "status", "--wait=soon", uuid); r.code != 2 || !strings.Contains(r.stderr, `"soon" is neither a duration`) {
+	if r := p.runInBox(ctx, "status", "--wait=soon", uuid); r.code != 2 || !strings.Contains(r.stderr, `"soon" is neither a duration`) {
 		t.Errorf("status --wait=soon: %s", r)
 	}
 }
@@ -336,12 +323,12 @@ func TestCatManifestAndUUIDFile(t *testing.T) {
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/catm", nil, "exit", "0"), nil))
 	uuidFile := filepath.Join(p.dir, "uuid")
-	r := p.boxRun(ctx, "prepare", "--insecure-options=image", "--net=none", "--uuid-file-save="+uuidFile, img, "--environment=FOO=bar")
+	r := p.runInBox(ctx, "prepare", "--insecure-options=image", "--net=none", "--uuid-file-save="+uuidFile, img, "--environment=FOO=bar")
 	if r.code != 0 {
 		t.Fatalf("prepare: %s", r)
 	}
 	uuid := strings.TrimSpace(r.stdout)
-	r = p.boxRun(ctx, "cat-manifest", "--uuid-file="+uuidFile)
+	r = p.runInBox(ctx, "cat-manifest", "--uuid-file="+uuidFile)
 	var pm struct {
 		ACKind string `json:"acKind"`
 		Apps   []struct {
@@ -359,7 +346,7 @@ func TestCatManifestAndUUIDFile(t *testing.T) {
 	if !strings.Contains(r.stdout, `"FOO"`) {
 		t.Errorf("cat-manifest lacks the --environment override: %s", r.stdout)
 	}
-	if r2 := p.boxRun(ctx, "cat-manifest", uuid[:8]); r2.stdout != r.stdout {
+	if r2 := p.runInBox(ctx, "cat-manifest", uuid[:8]); r2.stdout != r.stdout {
 		t.Errorf("cat-manifest by UUID prefix differs:\n%s", r2)
 	}
 	empty := filepath.Join(p.dir, "empty")
@@ -371,18 +358,18 @@ func TestCatManifestAndUUIDFile(t *testing.T) {
 		if cmd == "export" {
 			args = append(args, filepath.Join(p.dir, "out.aci"))
 		}
-		if r := p.boxRun(ctx, args...); r.code != 254 || !strings.Contains(r.stderr, empty+": the file is empty") {
+		if r := p.runInBox(ctx, args...); r.code != 254 || !strings.Contains(r.stderr, empty+": the file is empty") {
 			t.Errorf("%s --uuid-file=EMPTY: %s", cmd, r)
 		}
 		args[1] = "--uuid-file=" + bad
-		if r := p.boxRun(ctx, args...); r.code != 254 || !strings.Contains(r.stderr, `"not-a-uuid" is not a pod UUID`) {
+		if r := p.runInBox(ctx, args...); r.code != 254 || !strings.Contains(r.stderr, `"not-a-uuid" is not a pod UUID`) {
 			t.Errorf("%s --uuid-file=BAD: %s", cmd, r)
 		}
 	}
-	if r := p.boxRun(ctx, "cat-manifest", "--uuid-file="+uuidFile, uuid); r.code != 2 {
+	if r := p.runInBox(ctx, "cat-manifest", "--uuid-file="+uuidFile, uuid); r.code != 2 {
 		t.Errorf("cat-manifest with both --uuid-file and a UUID: %s, want a usage error", r)
 	}
-	if r := p.boxRun(ctx, "rm", "--uuid-file="+uuidFile); r.code != 0 || !strings.Contains(r.stdout, "removed "+uuid) {
+	if r := p.runInBox(ctx, "rm", "--uuid-file="+uuidFile); r.code != 0 || !strings.Contains(r.stdout, "removed "+uuid) {
 		t.Errorf("rm --uuid-file: %s", r)
 	}
 }
@@ -397,7 +384,7 @@ func TestGCExpirePreparedMarkOnly(t *testing.T) {
 	img := p.image(podImage(t, podManifest(t, "example.com/gc", nil, "exit", "0"), nil))
 	var uuids []string
 	for range 3 {
-		r := p.boxRun(ctx, "prepare", "--insecure-options=image", "--net=none", img)
+		r := p.runInBox(ctx, "prepare", "--insecure-options=image", "--net=none", img)
 		if r.code != 0 {
 			t.Fatalf("prepare: %s", r)
 		}
@@ -407,27 +394,27 @@ func TestGCExpirePreparedMarkOnly(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(p.data, "pods", uuids[0], "prepared"), old, old); err != nil {
 		t.Fatal(err)
 	}
-	if r := p.boxRun(ctx, "run-prepared", uuids[1]); r.code != 0 {
+	if r := p.runInBox(ctx, "run-prepared", uuids[1]); r.code != 0 {
 		t.Fatalf("run-prepared: %s", r)
 	}
 	pods := func() int {
 		m, _ := filepath.Glob(filepath.Join(p.data, "pods", "*-*-*-*-*"))
 		return len(m)
 	}
-	r := p.boxRun(ctx, "gc", "--mark-only", "--grace-period=0")
+	r := p.runInBox(ctx, "gc", "--mark-only", "--grace-period=0")
 	want := "garbage " + uuids[0] + "\ngarbage " + uuids[1] + "\n"
 	if r.code != 0 || !sameLines(r.stdout, want) || pods() != 3 {
 		t.Errorf("gc --mark-only: %s\nwant:\n%s(and 3 pods left, have %d)", r, want, pods())
 	}
-	r = p.boxRun(ctx, "gc", "--grace-period=1h")
+	r = p.runInBox(ctx, "gc", "--grace-period=1h")
 	if r.code != 0 || r.stdout != "removed "+uuids[0]+"\n" || pods() != 2 {
 		t.Errorf("gc --grace-period=1h: %s, want only the expired prepared pod removed", r)
 	}
-	r = p.boxRun(ctx, "gc", "--grace-period=0", "--expire-prepared=0")
+	r = p.runInBox(ctx, "gc", "--grace-period=0", "--expire-prepared=0")
 	if r.code != 0 || !sameLines(r.stdout, "removed "+uuids[1]+"\nremoved "+uuids[2]+"\n") || pods() != 0 {
 		t.Errorf("gc --expire-prepared=0: %s", r)
 	}
-	if r := p.boxRun(ctx, "gc", "--expire-prepared=-1h"); r.code != 2 {
+	if r := p.runInBox(ctx, "gc", "--expire-prepared=-1h"); r.code != 2 {
 		t.Errorf("gc --expire-prepared=-1h: %s, want a usage error", r)
 	}
 }

@@ -34,12 +34,12 @@ func TestUnitName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := p.boxRun(ctx, "unit", "name", img)
+		r := p.runInBox(ctx, "unit", "name", img)
 		if r.code != 0 || r.stdout != string(want) {
 			t.Errorf("unit name %s: %s\nsystemd-escape: %s", img, r, want)
 		}
 	}
-	if r := p.boxRun(ctx, "unit", "name"); r.code != 2 {
+	if r := p.runInBox(ctx, "unit", "name"); r.code != 2 {
 		t.Errorf("unit name without an image: %s", r)
 	}
 }
@@ -52,7 +52,7 @@ func TestUnitGenerate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/gen", nil, "hostname", "+", "env", "+", "sleep", "1h"), nil))
-	r := p.boxRun(ctx, "unit", "generate", "--insecure-options=image", "--net=none", "--hostname=gen-pod", "--stop-timeout=3s", "--set-env=HOSTILE=$HOME %n \\ 'q'", img)
+	r := p.runInBox(ctx, "unit", "generate", "--insecure-options=image", "--net=none", "--hostname=gen-pod", "--stop-timeout=3s", "--set-env=HOSTILE=$HOME %n \\ 'q'", img)
 	if r.code != 0 {
 		t.Fatalf("unit generate: %s", r)
 	}
@@ -85,7 +85,7 @@ func TestUnitGenerate(t *testing.T) {
 	// The unit file's escaping kept the value byte for byte.
 	p.waitJournal(ctx, name, "HOSTILE=$HOME %n \\ 'q'")
 	uuid := onlyPod(t, p.data)
-	if r := p.boxRun(ctx, "status", uuid); !strings.Contains(r.stdout, "unit="+name+"\n") {
+	if r := p.runInBox(ctx, "status", uuid); !strings.Contains(r.stdout, "unit="+name+"\n") {
 		t.Errorf("status of the generated unit's pod: %s", r)
 	}
 	if err := p.b.Exec(ctx, "systemctl", "stop", name); err != nil {
