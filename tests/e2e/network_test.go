@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -355,15 +356,22 @@ func TestPodNetworkNAT(t *testing.T) {
 	}
 }
 
+// servingImage is the image name whose app serves HTTP on port, a port it
+// declares as "http".
+func (p *boxPod) servingImage(name string, port int) string {
+	p.t.Helper()
+	return p.image(podImage(p.t, podManifest(p.t, name, map[string]any{
+		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": port}},
+	}, "serve", ":"+strconv.Itoa(port)), nil))
+}
+
 // TestPodNetworkBadInput: a port the pod asks for that is taken, or that no
 // app declares, refuses the pod and leaves no link, lease or pod running.
 func TestPodNetworkBadInput(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	web := p.image(podImage(t, podManifest(t, "example.com/net-bad", map[string]any{
-		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8080}},
-	}, "serve", ":8080"), nil))
+	web := p.servingImage("example.com/net-bad", 8080)
 	var busy net.Listener
 	inBox(t, p, func() (err error) {
 		busy, err = net.Listen("tcp4", "0.0.0.0:18081")
@@ -459,9 +467,7 @@ func TestPodNetworkKilled(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	web := p.image(podImage(t, podManifest(t, "example.com/net-killed", map[string]any{
-		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8081}},
-	}, "serve", ":8081"), nil))
+	web := p.servingImage("example.com/net-killed", 8081)
 	a := p.startPod(ctx, "serving", web)
 	na := a.net()
 	pid, err := os.ReadFile(filepath.Join(a.dir, "pid"))

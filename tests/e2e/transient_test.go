@@ -263,9 +263,7 @@ func TestTransientKilled(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	img := p.image(podImage(t, podManifest(t, "example.com/killed", map[string]any{
-		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8082}},
-	}, "serve", ":8082"), nil))
+	img := p.servingImage("example.com/killed", 8082)
 	for _, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond, time.Second} {
 		cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", img)...)
 		out := &lockedOutput{}

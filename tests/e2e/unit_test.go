@@ -7,7 +7,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -125,19 +124,7 @@ func (p *boxPod) show(ctx context.Context, unit string, props ...string) map[str
 // exitJSON reads the only pod's exit.json.
 func (p *boxPod) exitJSON() (string, map[string]any) {
 	p.t.Helper()
-	pods, _ := filepath.Glob(filepath.Join(p.data, "pods", "*-*-*-*-*"))
-	if len(pods) != 1 {
-		p.t.Fatalf("want one pod in %s, have %v", p.data, pods)
-	}
-	b, err := os.ReadFile(filepath.Join(pods[0], "exit.json"))
-	if err != nil {
-		p.t.Fatalf("exit.json: %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		p.t.Fatalf("exit.json %s: %v", b, err)
-	}
-	return string(b), m
+	return p.exitOf(onlyPodDir(p.t, p.data))
 }
 
 func TestPodUnit(t *testing.T) {
