@@ -3,6 +3,7 @@ package aci
 import (
 	"archive/tar"
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,14 @@ type BuildOptions struct {
 	// applied to the rootfs as it is stored, as overlayfs shows the merged
 	// tree (see build_merge.go): a pod's app, exported.
 	Upper string
+	// Rendered says that the rootfs is a rendered tree, the image's
+	// dependencies already laid under it and its pathWhitelist already
+	// applied (a store's rendered image, or a pod's app made from one).
+	// The manifest is then stored without dependencies and pathWhitelist,
+	// which the stored rootfs already reflects: a consumer that applied
+	// them again would lay the dependencies over the files that replaced
+	// or deleted theirs, and fetch images the ACI no longer needs.
+	Rendered bool
 }
 
 // Build writes an ACI to w from the image layout in dir, which must hold
@@ -64,6 +73,11 @@ func Build(dir string, w io.Writer, opts BuildOptions) error {
 	manifest, mfi, err := readBuildManifest(dir)
 	if err != nil {
 		return err
+	}
+	if opts.Rendered {
+		if manifest, err = standaloneManifest(manifest); err != nil {
+			return fmt.Errorf("build %s: %w", dir, err)
+		}
 	}
 
 	comp := opts.Compression
@@ -200,6 +214,26 @@ func readBuildManifest(dir string) ([]byte, fs.FileInfo, error) {
 func checkBuildManifest(data []byte) error {
 	_, err := ParseImageManifest(data)
 	return err
+}
+
+// standaloneManifest returns the image manifest data (already validated)
+// without its dependencies and pathWhitelist, for a rendered rootfs; data
+// without either is returned unchanged. Decoding is strict, so re-encoding
+// loses nothing else.
+func standaloneManifest(data []byte) ([]byte, error) {
+	m, err := ParseImageManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image manifest:\n%w", err)
+	}
+	if len(m.Dependencies) == 0 && len(m.PathWhitelist) == 0 {
+		return data, nil
+	}
+	m.Dependencies, m.PathWhitelist = nil, nil
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode the manifest without dependencies and pathWhitelist: %w", err)
+	}
+	return out, nil
 }
 
 // buildInode identifies a file for hard link detection.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -444,5 +445,68 @@ func TestBuildFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "rootfs/self.aci")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("output inside the layout was written: %v", err)
+	}
+}
+
+// TestBuildRendered: a rendered rootfs is stored under a manifest without
+// the dependencies and pathWhitelist it already reflects, and with every
+// other field as it was; otherwise the manifest is stored byte for byte.
+func TestBuildRendered(t *testing.T) {
+	const full = `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/app",` +
+		`"labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"}],` +
+		`"app":{"exec":["/bin/hello"],"user":"0","group":"0"},` +
+		`"annotations":[{"name":"authors","value":"someone"}],` +
+		`"dependencies":[{"imageName":"example.com/base","labels":[{"name":"version","value":"2"}]}],` +
+		`"pathWhitelist":["/bin/hello","/etc/big"]}`
+	for _, tc := range []struct {
+		name     string
+		manifest string
+		rendered bool
+		same     bool // stored byte for byte
+	}{
+		{"rendered, with dependencies and whitelist", full, true, false},
+		{"not rendered", full, false, true},
+		{"rendered, nothing to drop", arManifest, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			arWriteLayout(t, dir)
+			if err := os.WriteFile(filepath.Join(dir, "manifest"), []byte(tc.manifest), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := Build(dir, &buf, BuildOptions{Compression: CompressionNone, Rendered: tc.rendered}); err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			tr := tar.NewReader(&buf)
+			hdr, err := tr.Next()
+			if err != nil || hdr.Name != ManifestEntry {
+				t.Fatalf("first entry: %v, %v; want the manifest", hdr, err)
+			}
+			stored, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.same {
+				if string(stored) != tc.manifest {
+					t.Errorf("stored manifest %s, want it unchanged: %s", stored, tc.manifest)
+				}
+				return
+			}
+			got, err := ParseImageManifest(stored)
+			if err != nil {
+				t.Fatalf("stored manifest does not parse: %v\n%s", err, stored)
+			}
+			if len(got.Dependencies) != 0 || len(got.PathWhitelist) != 0 {
+				t.Errorf("stored manifest keeps dependencies %v, pathWhitelist %v", got.Dependencies, got.PathWhitelist)
+			}
+			want, _ := ParseImageManifest([]byte(tc.manifest))
+			want.Dependencies, want.PathWhitelist = nil, nil
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			if !bytes.Equal(gj, wj) {
+				t.Errorf("stored manifest\n%s\nwant the image's other fields unchanged\n%s", gj, wj)
+			}
+		})
 	}
 }

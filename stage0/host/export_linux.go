@@ -3,7 +3,9 @@ package host
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,8 +18,10 @@ import (
 
 // ExportPod writes the root of app (the pod's only app when app is "") of
 // the pod ref as the ACI out, like rkt export: the app's image with the
-// pod's changes, under the image's manifest. Its overlay's upper directory
-// is merged into the rendered image (aci.BuildOptions.Upper); a pod run
+// pod's changes, under the image's manifest without the dependencies and
+// pathWhitelist that the rendered tree already reflects (rkt kept them,
+// and a consumer applied them twice). Its overlay's upper directory is
+// merged into the rendered image (aci.BuildOptions.Upper); a pod run
 // with --no-overlay has its private copy exported instead. The pod must
 // not be running: its files would change while they are read. The file is
 // written by aci.BuildFile, whole or not at all.
@@ -49,8 +53,16 @@ func (h *Host) ExportPod(ctx context.Context, ref, app, out string, overwrite bo
 	if err != nil {
 		return fmt.Errorf("export pod %s app %s: its image: %w (was the image removed from the store?)", pd.UUID, app, err)
 	}
-	opts := aci.BuildOptions{Overwrite: overwrite}
-	if slices.Contains(pd.Stage1Args, "--no-overlay") || slices.Contains(pd.Stage1Args, "--no-overlay=true") {
+	// The image link is the rendered tree: its dependencies are laid in
+	// and its pathWhitelist applied, so the ACI must not name them again.
+	opts := aci.BuildOptions{Overwrite: overwrite, Rendered: true}
+	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	ro, err := podcontract.ParseRunFlags(fs, pd.Stage1Args)
+	if err != nil {
+		return fmt.Errorf("export pod %s: %s: %w", pd.UUID, podcontract.Stage1ArgsFile, err)
+	}
+	if ro.NoOverlay {
 		opts.Rootfs = filepath.Join(appDir, podcontract.AppRootfsDir)
 	} else {
 		opts.Upper = filepath.Join(appDir, "upper")
