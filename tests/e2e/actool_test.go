@@ -4,7 +4,9 @@ package e2e
 // (github.com/appc/spec/actool, pinned in go.mod as a tool dependency):
 // `actool validate` accepts every ACI that `acirun image build` (each
 // compression) and `acirun image export` write, without a warning, and
-// `actool cat-manifest` reads back the manifest that went in.
+// `actool cat-manifest` reads back the manifest that went in. What
+// `acirun export` writes from a pod is checked with the same
+// checkWithActool in TestExportPod (export_test.go), where the pod is.
 
 import (
 	"bytes"
