@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/acirun/acirun/stage0/pod"
 )
@@ -27,17 +25,8 @@ func (h *Host) EnterCommand(ctx context.Context, ref, app string, argv []string)
 	if pd.State != pod.StateRunning {
 		return nil, fmt.Errorf("pod %s is %s: only a running pod can be entered", pd.UUID, pd.State)
 	}
-	var names []string
-	for _, a := range pd.Apps {
-		names = append(names, a.Name)
-	}
-	switch {
-	case app == "" && len(names) == 1:
-		app = names[0]
-	case app == "":
-		return nil, fmt.Errorf("pod %s has %d apps (%s): choose one with --app=NAME", pd.UUID, len(names), strings.Join(names, ", "))
-	case !slices.Contains(names, app):
-		return nil, fmt.Errorf("pod %s has no app %q (its apps: %s)", pd.UUID, app, strings.Join(names, ", "))
+	if app, err = podApp(pd, app); err != nil {
+		return nil, err
 	}
 	if len(argv) == 0 {
 		argv = []string{DefaultEnterCommand}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
@@ -36,17 +34,8 @@ func (h *Host) ExportPod(ctx context.Context, ref, app, out string, overwrite bo
 	case pod.StatePreparing, pod.StateAbandoned:
 		return fmt.Errorf("export pod %s: it is %s and has no apps to export", pd.UUID, pd.State)
 	}
-	names := make([]string, 0, len(pd.Apps))
-	for _, a := range pd.Apps {
-		names = append(names, a.Name)
-	}
-	switch {
-	case app == "" && len(names) == 1:
-		app = names[0]
-	case app == "":
-		return fmt.Errorf("export pod %s: it has several apps (%s): name one with --app", pd.UUID, strings.Join(names, ", "))
-	case !slices.Contains(names, app):
-		return fmt.Errorf("export pod %s: it has no app %q (its apps: %s)", pd.UUID, app, strings.Join(names, ", "))
+	if app, err = podApp(pd, app); err != nil {
+		return fmt.Errorf("export %w", err)
 	}
 	appDir := podcontract.AppDir(pd.Dir, app)
 	image, err := filepath.EvalSymlinks(filepath.Join(appDir, podcontract.AppImageLink))

@@ -1,10 +1,7 @@
 package host
 
 import (
-	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/acirun/acirun/stage0/pod"
@@ -61,12 +58,8 @@ func journalctlArgs(pd *pod.Pod, o LogsOptions, now time.Time) ([]string, error)
 	}
 	args = append(args, journalFieldPod+"="+pd.UUID)
 	if o.App != "" {
-		names := make([]string, 0, len(pd.Apps))
-		for _, a := range pd.Apps {
-			names = append(names, a.Name)
-		}
-		if !slices.Contains(names, o.App) {
-			return nil, fmt.Errorf("pod %s has no app %q (its apps: %s)", pd.UUID, o.App, strings.Join(names, ", "))
+		if _, err := podApp(pd, o.App); err != nil {
+			return nil, err
 		}
 		args = append(args, JournalFieldApp+"="+o.App)
 	}
