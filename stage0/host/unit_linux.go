@@ -11,6 +11,7 @@ import (
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
+	"golang.org/x/term"
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/pod"
@@ -143,6 +144,17 @@ func (h *Host) runUnit(ctx context.Context, conn *sdbus.Conn, req *pod.RunReques
 	pd, err := h.Prepare(ctx, req, prep)
 	if err != nil {
 		return nil, err
+	}
+	if req.Interactive && !opts.Detach && opts.Stdin != nil {
+		// This process holds the terminal for the whole of the pod's
+		// life, so it puts its settings back as it found them. Others
+		// change them meanwhile: systemd resets a terminal it is handed
+		// as standard input (IUTF8, IMAXBEL; it flushes what was typed
+		// ahead), and the unit's stage1 makes it raw and restores only
+		// what it found after systemd, and nothing when it is killed.
+		if st, err := term.GetState(int(opts.Stdin.Fd())); err == nil {
+			defer func() { _ = term.Restore(int(opts.Stdin.Fd()), st) }()
+		}
 	}
 	res, err := h.startUnit(ctx, conn, pd, req.StopTimeout, opts)
 	if err != nil || opts.Detach {

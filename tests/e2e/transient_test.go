@@ -368,33 +368,7 @@ func TestTransientTerminal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/terminal", nil, "hostname", "+", "sleep", "1h"), nil))
-	// A pty of the box's own devpts, as a terminal of the host is of the
-	// host's: stage1 gives the apps their terminal by its path.
-	ptmx, err := p.b.Path("/dev/pts/ptmx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ptm, err := os.OpenFile(ptmx, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptm.Close()
-	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ptsPath, err := p.b.Path(fmt.Sprintf("/dev/pts/%d", n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts, err := os.OpenFile(ptsPath, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pts.Close()
+	ptm, pts := p.pty()
 	marker := "--uuid-file-save=" + filepath.Join(p.dir, "uuid-terminal")
 	cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", "--net=none", marker, img)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
@@ -403,17 +377,7 @@ func TestTransientTerminal(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	out := &lockedOutput{}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := ptm.Read(b)
-			out.Write(b[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
+	out := readPty(ptm)
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "hostname=acirun-"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
@@ -437,4 +401,37 @@ func TestTransientTerminal(t *testing.T) {
 	if u := p.units(ctx, unit); len(u) != 0 {
 		t.Errorf("%s left after SIGINT: %q", unit, u)
 	}
+}
+
+// pty opens a new pseudo-terminal of the box's own devpts, as a terminal
+// of the host is of the host's (stage1 gives the apps their terminal by
+// its path): its master and its peer, closed when the test ends.
+func (p *boxPod) pty() (ptm, pts *os.File) {
+	p.t.Helper()
+	ptmx, err := p.b.Path("/dev/pts/ptmx")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	ptm, err = os.OpenFile(ptmx, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { ptm.Close() })
+	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		p.t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	ptsPath, err := p.b.Path(fmt.Sprintf("/dev/pts/%d", n))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pts, err = os.OpenFile(ptsPath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { pts.Close() })
+	return ptm, pts
 }
