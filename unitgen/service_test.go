@@ -29,11 +29,7 @@ func TestNewService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for _, o := range opts {
-		got[o.Section+"."+o.Name] = o.Value
-	}
-	for k, v := range map[string]string{
+	checkSettings(t, opts, string(b), map[string]string{
 		"Unit.Description":         "App Container pod example.com/web:1.0",
 		"Service.Type":             "notify",
 		"Service.KillMode":         "mixed",
@@ -42,11 +38,7 @@ func TestNewService(t *testing.T) {
 		"Service.Delegate":         "yes",
 		"Service.SyslogIdentifier": "%N",
 		"Install.WantedBy":         "multi-user.target",
-	} {
-		if got[k] != v {
-			t.Errorf("%s=%q, want %q\n%s", k, got[k], v, b)
-		}
-	}
+	})
 	if _, err := u.Properties(); err == nil {
 		t.Error("a service's unit gave transient properties")
 	}

@@ -35,11 +35,7 @@ func TestTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for _, o := range opts {
-		got[o.Section+"."+o.Name] = o.Value
-	}
-	for k, v := range map[string]string{
+	checkSettings(t, opts, "", map[string]string{
 		"Unit.Description":         "App Container pod %I",
 		"Service.ExecStart":        "acirun run %I",
 		"Service.Type":             "notify",
@@ -50,11 +46,7 @@ func TestTemplate(t *testing.T) {
 		"Service.TimeoutStartSec":  "5min",
 		"Service.SyslogIdentifier": "%N",
 		"Install.WantedBy":         "multi-user.target",
-	} {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
+	})
 }
 
 // TestReadmeRecipe: the README's systemd-run recipe is the template's

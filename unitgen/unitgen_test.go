@@ -438,3 +438,19 @@ func TestTemplateHasNoProperties(t *testing.T) {
 		t.Fatal("Template().Properties() did not fail")
 	}
 }
+
+// checkSettings fails t for each Section.Name of want whose value in opts
+// (the last one given) is not want's; file, when not "", is the unit file
+// shown with the errors.
+func checkSettings(t *testing.T, opts []*unit.UnitOption, file string, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, o := range opts {
+		got[o.Section+"."+o.Name] = o.Value
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q\n%s", k, got[k], v, file)
+		}
+	}
+}
