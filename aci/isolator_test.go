@@ -398,3 +398,13 @@ func FuzzParseLinuxCapability(f *testing.F) {
 		}
 	})
 }
+
+// TestLinuxCPUSharesWeight: cpu-shares become cgroup v2 weights as systemd
+// converts CPUShares= to CPUWeight=, within cpu.weight's range.
+func TestLinuxCPUSharesWeight(t *testing.T) {
+	for shares, want := range map[LinuxCPUShares]int64{2: 1, 10: 1, 11: 1, 20: 1, 21: 2, 512: 50, 1024: 100, 2048: 200, 262144: 10000} {
+		if got := shares.Weight(); got != want {
+			t.Errorf("LinuxCPUShares(%d).Weight() = %d, want %d", shares, got, want)
+		}
+	}
+}

@@ -96,6 +96,16 @@ const (
 	MaxCPUShares = 262144
 )
 
+// Weight is the cgroup v2 cpu.weight (1-10000), systemd's CPUWeight=, of
+// these cpu.shares, as systemd converts CPUShares= to CPUWeight=: scaled
+// so that the defaults, 1024 and 100, meet, so that what is weighed
+// against processes that set neither weighs as it would on cgroup v1.
+// stage1 writes it for an app on cgroup v2 and unitgen sums it for the
+// pod's unit: one conversion for both.
+func (s LinuxCPUShares) Weight() int64 {
+	return min(max(int64(s)*100/1024, 1), 10000)
+}
+
 // UnixSysctl is the value of os/unix/sysctl: kernel parameters to set in the
 // pod's namespaces, by name ("net.ipv4.tcp_fin_timeout").
 type UnixSysctl map[string]string

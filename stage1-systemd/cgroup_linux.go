@@ -138,8 +138,8 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs
 		var err error
 		if cm.v2 != "" {
 			if d, err = mk(cm.v2); err == nil {
-				set = "cpu.weight " + strconv.FormatInt(cpuWeight(*shares), 10)
-				err = write(d, "cpu.weight", strconv.FormatInt(cpuWeight(*shares), 10))
+				set = "cpu.weight " + strconv.FormatInt(aci.LinuxCPUShares(*shares).Weight(), 10)
+				err = write(d, "cpu.weight", strconv.FormatInt(aci.LinuxCPUShares(*shares).Weight(), 10))
 			}
 		} else if d, err = mk(cm.cpu); err == nil {
 			set = "cpu.shares " + strconv.FormatInt(*shares, 10)
@@ -155,14 +155,6 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs
 		}
 	}
 	return dirs, reports
-}
-
-// cpuWeight is the cgroup v2 cpu.weight (1-10000) of cpu.shares (2-262144)
-// as systemd converts CPUShares= to CPUWeight=: scaled so that the
-// defaults, 1024 and 100, meet, and an app weighs against the processes
-// that set neither as it would on cgroup v1.
-func cpuWeight(shares int64) int64 {
-	return min(max(shares*100/1024, 1), 10000)
 }
 
 // removePodCgroups removes the pod's cgroups once its processes are gone.

@@ -36,7 +36,11 @@ type resources struct {
 	// cgroup v1 makes 1024 cpu.shares, Kubernetes' shares for one CPU).
 	// An app without a request adds nothing, as Kubernetes gives a
 	// container without one the least share; 0 when no app has a request,
-	// which leaves systemd's default.
+	// which leaves systemd's default. When every app has an
+	// os/linux/cpu-shares (its own or the pod's), an explicit weight,
+	// that wins: the sum of the apps' weights converted as stage1 writes
+	// each app's (aci.LinuxCPUShares.Weight), so that the pod weighs
+	// against other units what its apps weigh together below it.
 	cpuWeight uint64
 	// oomScoreAdj is OOMScoreAdjust=, the supervisor's: set when every app
 	// has an os/linux/oom-score-adj (its own or the pod's), to the lowest
@@ -59,11 +63,13 @@ func podResources(pm *aci.PodManifest) resources {
 	podMem, _ := pm.Isolators.Memory()
 	podCPU, hasPodCPU := pm.Isolators.CPU()
 	podOOM, hasPodOOM := pm.Isolators.OOMScoreAdj()
+	podShares, hasPodShares := pm.Isolators.CPUShares()
 
 	var r resources
 	memSum, memAll := uint64(0), true
 	cpuSum, cpuAll := uint64(0), true
 	reqSum := uint64(0)
+	sharesSum, sharesAll := uint64(0), true
 	oomMin, oomAll := math.MaxInt, true
 	for _, ra := range pm.Apps {
 		is := ra.App.Isolators
@@ -95,6 +101,15 @@ func podResources(pm *aci.PodManifest) resources {
 		if req > 0 {
 			reqSum = addSaturating(reqSum, uint64(req))
 		}
+		// The app's own weight, or the pod's standing for an app that
+		// has none (as stage1 chooses).
+		if shares, ok := is.CPUShares(); ok {
+			sharesSum = addSaturating(sharesSum, uint64(shares.Weight()))
+		} else if hasPodShares {
+			sharesSum = addSaturating(sharesSum, uint64(podShares.Weight()))
+		} else {
+			sharesAll = false
+		}
 		oom, hasOOM := is.OOMScoreAdj()
 		switch {
 		case hasOOM:
@@ -115,6 +130,9 @@ func podResources(pm *aci.PodManifest) resources {
 	}
 	if reqSum > 0 {
 		r.cpuWeight = min(max((reqSum+5)/10, minCPUWeight), maxCPUWeight)
+	}
+	if sharesAll && len(pm.Apps) > 0 {
+		r.cpuWeight = min(sharesSum, maxCPUWeight)
 	}
 	if oomAll && len(pm.Apps) > 0 {
 		r.oomScoreAdj = &oomMin

@@ -12,6 +12,7 @@ func TestPodResources(t *testing.T) {
 	mem := func(limit int64) aci.IsolatorValue { return aci.ResourceMemory{Request: limit, Limit: limit} }
 	cpu := func(req, limit int64) aci.IsolatorValue { return aci.ResourceCPU{RequestMilli: req, LimitMilli: limit} }
 	oom := func(n int) aci.IsolatorValue { return aci.LinuxOOMScoreAdj(n) }
+	shares := func(n int) aci.IsolatorValue { return aci.LinuxCPUShares(n) }
 	intp := func(n int) *int { return &n }
 	for _, tc := range []struct {
 		name string
@@ -44,6 +45,23 @@ func TestPodResources(t *testing.T) {
 		{"a request without a limit", []aci.RuntimeApp{testApp("a", aci.ResourceCPU{RequestMilli: 1})}, nil,
 			resources{cpuWeight: 1}},
 		{"weight at most 10000", []aci.RuntimeApp{testApp("a", cpu(200000, 0))}, nil, resources{cpuWeight: 10000}},
+		{"cpu-shares", []aci.RuntimeApp{testApp("a", shares(2048))}, nil, resources{cpuWeight: 200}},
+		{"cpu-shares summed over apps, each converted", []aci.RuntimeApp{
+			testApp("a", shares(512)), testApp("b", shares(10)),
+		}, nil, resources{cpuWeight: 51}},
+		{"cpu-shares win over cpu requests", []aci.RuntimeApp{testApp("a", shares(512), cpu(4000, 0))}, nil, resources{cpuWeight: 50}},
+		{"cpu-shares of the pod stand for an app's", []aci.RuntimeApp{
+			testApp("a", shares(4096)), testApp("b"),
+		}, []aci.IsolatorValue{shares(1024)}, resources{cpuWeight: 500}},
+		{"cpu-shares not of every app: the requests' weight", []aci.RuntimeApp{
+			testApp("a", shares(4096), cpu(300, 0)), testApp("b"),
+		}, nil, resources{cpuWeight: 30}},
+		{"cpu-shares not of every app and no request: no weight", []aci.RuntimeApp{
+			testApp("a", shares(4096)), testApp("b"),
+		}, nil, resources{}},
+		{"cpu-shares sum at most 10000", []aci.RuntimeApp{
+			testApp("a", shares(262144)), testApp("b", shares(262144)),
+		}, nil, resources{cpuWeight: 10000}},
 		{"weight rounded", []aci.RuntimeApp{testApp("a", cpu(15, 0)), testApp("b", cpu(4, 0))}, nil, resources{cpuWeight: 2}},
 		{"a memory request alone limits nothing", []aci.RuntimeApp{testApp("a", aci.ResourceMemory{Request: mib})}, nil, resources{}},
 		{"sums too large for a limit", []aci.RuntimeApp{
