@@ -56,8 +56,8 @@ const (
 // Pod is what unitgen needs of a prepared pod; the host side fills it from
 // the pod directory. The pod's resource isolators (resource/memory,
 // resource/cpu, os/linux/cpu-shares and os/linux/oom-score-adj, of its apps
-// and of the pod),
-// its annotations and its images' names are read from Manifest.
+// and of the pod), its annotations and its images' names are read from
+// Manifest.
 type Pod struct {
 	// UUID is the pod's UUID; it names the default unit and is recorded in
 	// the journal field JournalFieldUUID.
