@@ -89,9 +89,6 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 	// Register the globals on the command's set too, with the values parsed
 	// so far as defaults, so both positions work.
 	c.Globals.registerCurrent(fs)
-	if err := explainUnknownFlags(fs, rest, cmd.unknownFlag); err != nil {
-		return err
-	}
 	pos, err := parseInterspersed(fs, rest)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,30 +97,6 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 		return c.flagError(cmd, err)
 	}
 	return cmd.run(ctx, c, pos)
-}
-
-// explainUnknownFlags returns a usage error for the first flag in args (up
-// to "--") that fs does not define and explain has a reason for.
-func explainUnknownFlags(fs *flag.FlagSet, args []string, explain func(string) string) error {
-	if explain == nil {
-		return nil
-	}
-	for _, a := range args {
-		if a == "--" {
-			return nil
-		}
-		if len(a) < 2 || a[0] != '-' {
-			continue
-		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if fs.Lookup(name) != nil {
-			continue
-		}
-		if why := explain(name); why != "" {
-			return usagef("%s", why)
-		}
-	}
-	return nil
 }
 
 // parseInterspersed parses flags wherever they appear among the positional

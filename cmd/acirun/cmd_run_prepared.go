@@ -49,12 +49,6 @@ separate service to register with.`,
 			fs.BoolVar(&mdsRegister, "mds-register", false, "accepted for rkt's command lines; does nothing (each pod serves its own metadata)")
 			uuidFileFlag(fs, &uuidFile)
 		},
-		unknownFlag: func(name string) string {
-			if d := lookupRunFlag(name); d != nil && !d.PerApp {
-				return fmt.Sprintf("run-prepared does not take --%s: it is chosen at prepare (acirun prepare --%s=… IMAGE)", name, name)
-			}
-			return ""
-		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			args, err := withUUIDFile(args, uuidFile)
 			if err != nil {
@@ -75,14 +69,4 @@ separate service to register with.`,
 			return c.host().RunPrepared(ctx, args[0], o, c.execStage1)
 		},
 	}
-}
-
-// lookupRunFlag returns the definition of run's flag name, or nil.
-func lookupRunFlag(name string) *runFlagDef {
-	for _, d := range runFlagDefs() {
-		if d.Name == name {
-			return &d
-		}
-	}
-	return nil
 }

@@ -18,11 +18,6 @@ type command struct {
 	// flags registers the command's own flags; the globals are added to the
 	// same set.
 	flags func(fs *flag.FlagSet)
-	// unknownFlag, when set, explains why the command does not take a flag
-	// (without dashes) that it does not define, or returns "" to leave the
-	// flag package's error as it is: run-prepared says which pod flags are
-	// chosen at prepare.
-	unknownFlag func(name string) string
 	// rawArgs passes the arguments after the command name unparsed (for
 	// commands such as run whose argument grammar is not flag's); such a
 	// command describes its flags with docFlags, for the completions and

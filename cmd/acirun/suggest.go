@@ -120,7 +120,7 @@ func (c *CLI) flagError(cmd *command, err error) error {
 			example += "=" + f.Value
 		}
 		if cmd != nil && cmd.name == "run-prepared" {
-			return usagef("unknown flag --%s%s: a pod's flags are chosen when it is prepared (acirun prepare %s IMAGE), and run-prepared runs it as prepared", name, where, example)
+			return usagef("unknown flag --%s%s: it is chosen when the pod is prepared (acirun prepare %s IMAGE); run-prepared changes only --%s", name, where, example, strings.Join(runPreparedFlags, ", --"))
 		}
 		return usagef("unknown flag --%s%s: it is a flag of run and prepare, given after the command name (acirun run %s IMAGE)", name, where, example)
 	}

@@ -19,10 +19,11 @@ func TestUsageErrorsSuggest(t *testing.T) {
 		{[]string{"image", "lsit"}, []string{`acirun: unknown command "image lsit"; did you mean image list?`}},
 		{[]string{"rn", "x"}, []string{`did you mean rm or run?`}},
 		{[]string{"frobnicate"}, []string{`acirun: unknown command "frobnicate"` + "\n"}},
-		{[]string{"run-prepared", "--net=none", "x"}, []string{
-			"acirun: unknown flag --net for run-prepared: a pod's flags are chosen when it is prepared (acirun prepare --net=default|host|none IMAGE)",
+		{[]string{"run-prepared", "--port=http:8080", "x"}, []string{
+			"acirun: unknown flag --port for run-prepared: it is chosen when the pod is prepared (acirun prepare --port=",
 			"usage: acirun run-prepared"}},
-		{[]string{"run-prepared", "--dns", "1.1.1.1", "x"}, []string{"unknown flag --dns for run-prepared: a pod's flags are chosen when it is prepared"}},
+		{[]string{"run-prepared", "--set-env", "A=b", "x"}, []string{"unknown flag --set-env for run-prepared: it is chosen when the pod is prepared"}},
+		{[]string{"run-prepared", "--exec=/bin/sh", "x"}, []string{"unknown flag --exec for run-prepared: it is chosen when the pod is prepared"}},
 		{[]string{"fetch", "--hostname=h", "x"}, []string{"unknown flag --hostname for fetch: it is a flag of run and prepare"}},
 		{[]string{"--version", "run"}, []string{"--version takes no command"}},
 		{[]string{"run", "-d", "--no-unit", "x"}, []string{"acirun: --detach and --no-unit cannot be combined", "drop one of them", "usage: acirun run"}},

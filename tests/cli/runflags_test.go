@@ -46,8 +46,8 @@ func TestRunPreparedFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--volume=v,kind=empty"}, 2, "run-prepared does not take --volume: it is chosen at prepare"},
-		{[]string{"--port", "www:80"}, 2, "run-prepared does not take --port: it is chosen at prepare"},
+		{[]string{"--volume=v,kind=empty"}, 2, "unknown flag --volume for run-prepared: it is chosen when the pod is prepared (acirun prepare --volume="},
+		{[]string{"--port", "www:80"}, 2, "unknown flag --port for run-prepared: it is chosen when the pod is prepared (acirun prepare --port="},
 		{[]string{"--dns=nope"}, 2, `invalid value "nope" for flag -dns: "nope" is not an IP address, host or none`},
 		{[]string{"--dns=host", "--dns=10.0.0.9"}, 2, "--dns host cannot be combined"},
 		{[]string{"--dns=host"}, 254, "with what prepare recorded (" + "--hostname=acirun-" + uuid[:8] + " --dns=10.0.0.1 --dns-search=a.example): --dns=host copies the host's /etc/resolv.conf as it is: --dns-search would be ignored"},
