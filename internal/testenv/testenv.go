@@ -35,6 +35,21 @@ func NeedTool(t testing.TB, name, why string) string {
 	return ""
 }
 
+// GoBuild builds the package pkg static (CGO_ENABLED=0) and with
+// -trimpath into the file out, running the go command in dir ("" for the
+// current directory) so that a relative pkg is of the module there: how
+// the tests build acirun, testapp and tools to run them as a user would.
+// The error holds the go command's output.
+func GoBuild(dir, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
 // unmet skips t for the need it states, or with CI=true fails it, saying
 // why CI should have met it.
 func unmet(t testing.TB, need, inCI string) {

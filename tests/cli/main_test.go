@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // acirunBin is the binary under test, built by TestMain.
@@ -31,11 +33,8 @@ func runTests(m *testing.M) int {
 	acirunBin = filepath.Join(dir, "acirun")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	build := exec.Command("go", "build", "-o", acirunBin, "./cmd/acirun")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build acirun: %v\n%s", err, out)
+	if err := testenv.GoBuild(root, acirunBin, "./cmd/acirun"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // aceVersion is the version of github.com/appc/spec pinned in go.mod; the
@@ -63,11 +65,8 @@ func aceModule(t *testing.T) string {
 func goTool(t *testing.T, pkg, dir string) string {
 	t.Helper()
 	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-	cmd.Dir = e.repo
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the tool %s (a tool dependency in go.mod): %v\n%s", pkg, err, b)
+	if err := testenv.GoBuild(e.repo, out, pkg); err != nil {
+		t.Fatalf("build the tool %s (a tool dependency in go.mod): %v", pkg, err)
 	}
 	return out
 }

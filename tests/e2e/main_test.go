@@ -57,11 +57,8 @@ func setup(m *testing.M) (int, error) {
 	e.acirun = filepath.Join(dir, "acirun")
 	e.testapp = filepath.Join(dir, "testapp")
 	for out, pkg := range map[string]string{e.acirun: "./cmd/acirun", e.testapp: "./tests/testapp"} {
-		build := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-		build.Dir = e.repo
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := build.CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("build %s: %v\n%s", pkg, err, b)
+		if err := testenv.GoBuild(e.repo, out, pkg); err != nil {
+			return 0, err
 		}
 	}
 	return m.Run(), nil

@@ -9,11 +9,12 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // AppPath is where Build puts testapp in the rootfs.
@@ -25,10 +26,8 @@ const AppPath = "/testapp"
 func Binary(t testing.TB) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "testapp")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/acirun/acirun/tests/testapp")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build testapp: %v\n%s", err, b)
+	if err := testenv.GoBuild("", out, "github.com/acirun/acirun/tests/testapp"); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
