@@ -87,6 +87,15 @@ func fetchOne(t *testing.T, h *Host, ref string) string {
 	return imgs[0].ID
 }
 
+// fetchBaseAndApp fetches into h two images built in dir: example.com/base,
+// and example.com/app, which depends on it; it returns their IDs.
+func fetchBaseAndApp(t *testing.T, h *Host, dir string) (base, app string) {
+	t.Helper()
+	base = fetchOne(t, h, buildACI(t, dir, "example.com/base", ""))
+	app = fetchOne(t, h, buildACI(t, dir, "example.com/app", `[{"imageName":"example.com/base","imageID":"`+base+`"}]`))
+	return base, app
+}
+
 // TestImageGCKeepsWhatPodsUse: the in-use rule. A prepared pod keeps its
 // images and, transitively, the dependencies their trees were composed
 // from, against both image rm and image gc; once the pod is gone, gc takes
@@ -95,8 +104,7 @@ func TestImageGCKeepsWhatPodsUse(t *testing.T) {
 	ctx := context.Background()
 	h := newHost(t)
 	dir := t.TempDir()
-	base := fetchOne(t, h, buildACI(t, dir, "example.com/base", ""))
-	app := fetchOne(t, h, buildACI(t, dir, "example.com/app", `[{"imageName":"example.com/base","imageID":"`+base+`"}]`))
+	base, app := fetchBaseAndApp(t, h, dir)
 	other := fetchOne(t, h, buildACI(t, dir, "example.com/other", ""))
 
 	pd, err := h.Prepare(ctx, &pod.RunRequest{Apps: []pod.AppRequest{{Image: app}}, Net: "none"}, PrepareOptions{})
@@ -344,8 +352,7 @@ func TestExtractAndRender(t *testing.T) {
 	ctx := context.Background()
 	h := newHost(t)
 	dir := t.TempDir()
-	base := fetchOne(t, h, buildACI(t, dir, "example.com/base", ""))
-	app := fetchOne(t, h, buildACI(t, dir, "example.com/app", `[{"imageName":"example.com/base","imageID":"`+base+`"}]`))
+	_, app := fetchBaseAndApp(t, h, dir)
 	out := t.TempDir()
 	for _, tc := range []struct {
 		name   string
