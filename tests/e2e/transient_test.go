@@ -75,6 +75,24 @@ func (p *boxPod) runInBox(ctx context.Context, args ...string) result {
 	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
 }
 
+// runDetached runs acirun run -d ARGS in the box, which must print the
+// pod's UUID and its unit, acirun-UUID.service; the unit is stopped and
+// reset when the test ends. It returns the UUID, the unit and what run did.
+func (p *boxPod) runDetached(ctx context.Context, args ...string) (uuid, unit string, r result) {
+	p.t.Helper()
+	r = p.runInBox(ctx, append([]string{"run", "-d"}, args...)...)
+	f := strings.Fields(r.stdout)
+	if r.code != 0 || len(f) != 2 || f[1] != "acirun-"+f[0]+".service" {
+		p.t.Fatalf("run -d: want \"UUID acirun-UUID.service\": %s", r)
+	}
+	uuid, unit = f[0], f[1]
+	p.t.Cleanup(func() {
+		p.b.Exec(context.Background(), "systemctl", "stop", unit)
+		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
+	})
+	return uuid, unit, r
+}
+
 // TestTransientRun: a one-shot `acirun run` is a transient unit while it
 // runs, its output reaches acirun's stdout, its exit code is acirun's, and
 // SIGINT to acirun (Ctrl-C) stops the unit, whose post-stop handler runs.
@@ -176,16 +194,7 @@ func TestTransientDetach(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/detached", nil, "hostname", "+", "sleep", "1h"), nil))
-	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", "--net=none", img, "--memory=64M")
-	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) != 2 || f[1] != "acirun-"+f[0]+".service" {
-		t.Fatalf("run -d: want \"UUID acirun-UUID.service\": %s", r)
-	}
-	uuid, unit := f[0], f[1]
-	t.Cleanup(func() {
-		p.b.Exec(context.Background(), "systemctl", "stop", unit)
-		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
-	})
+	uuid, unit, r := p.runDetached(ctx, "--insecure-options=image", "--net=none", img, "--memory=64M")
 	if strings.Contains(r.stdout+r.stderr, "hostname=") {
 		t.Errorf("run -d: the pod's output reached acirun's:\n%s", r)
 	}
@@ -303,12 +312,8 @@ func TestTransientKilled(t *testing.T) {
 
 	// Detached, nobody reads the unit's status: the killed pod's unit
 	// stays failed until gc.
-	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", img)
-	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) != 2 {
-		t.Fatalf("run -d: %s", r)
-	}
-	pid, err := os.ReadFile(filepath.Join(p.data, "pods", f[0], "pid"))
+	uuid, unit, _ := p.runDetached(ctx, "--insecure-options=image", img)
+	pid, err := os.ReadFile(filepath.Join(p.data, "pods", uuid, "pid"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,21 +322,21 @@ func TestTransientKilled(t *testing.T) {
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		u := p.units(ctx, "acirun-*.service")
-		if len(u) == 1 && u[0] == f[1]+" loaded failed failed" {
+		if len(u) == 1 && u[0] == unit+" loaded failed failed" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("units after the detached pod was killed: %q, want %s failed", u, f[1])
+			t.Fatalf("units after the detached pod was killed: %q, want %s failed", u, unit)
 		}
 	}
-	if st := p.show(ctx, f[1], "Result", "ExecMainStatus"); st["Result"] != "signal" || st["ExecMainStatus"] != "9" {
+	if st := p.show(ctx, unit, "Result", "ExecMainStatus"); st["Result"] != "signal" || st["ExecMainStatus"] != "9" {
 		t.Errorf("the killed pod's unit: %v", st)
 	}
-	if r := p.runInBox(ctx, "gc", "--grace-period=0s"); r.code != 0 || !strings.Contains(r.stdout, "removed "+f[0]) {
+	if r := p.runInBox(ctx, "gc", "--grace-period=0s"); r.code != 0 || !strings.Contains(r.stdout, "removed "+uuid) {
 		t.Errorf("gc after the detached pod was killed: %s", r)
 	}
 	t.Log("the detached pod killed, then gc: what it left follows, if anything")
-	p.noPodsLeft(ctx, []string{f[0]})
+	p.noPodsLeft(ctx, []string{uuid})
 }
 
 // onlyPodDir returns the UUID of the one pod directory of dataDir.
