@@ -105,7 +105,7 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 		}
 		return setMountAttr(-1, unix.MOUNT_ATTR_NODEV, false, r.path)
 	}
-	upper, work := filepath.Join(appDir, "upper"), filepath.Join(appDir, "work")
+	upper, work := filepath.Join(appDir, podcontract.AppUpperDir), filepath.Join(appDir, podcontract.AppWorkDir)
 	for _, d := range []string{upper, work, r.path} {
 		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err

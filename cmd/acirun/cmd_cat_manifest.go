@@ -15,14 +15,11 @@ func cmdCatManifest() *command {
 image ID and its complete app, every command-line override applied, as indented JSON.`,
 		flags: func(fs *flag.FlagSet) { uuidFileFlag(fs, &uuidFile) },
 		run: func(ctx context.Context, c *CLI, args []string) error {
-			args, err := withUUIDFile(args, uuidFile)
+			uuid, err := oneUUID("cat-manifest", args, uuidFile)
 			if err != nil {
 				return err
 			}
-			if len(args) != 1 {
-				return usagef("cat-manifest takes one UUID")
-			}
-			b, err := c.host().PodManifest(ctx, args[0])
+			b, err := c.host().PodManifest(ctx, uuid)
 			if err != nil {
 				return err
 			}

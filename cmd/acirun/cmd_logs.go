@@ -43,12 +43,9 @@ one object a line.`,
 			uuidFileFlag(fs, &uuidFile)
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
-			args, err := withUUIDFile(args, uuidFile)
+			uuid, err := oneUUID("logs", args, uuidFile)
 			if err != nil {
 				return err
-			}
-			if len(args) != 1 {
-				return usagef("logs takes one UUID")
 			}
 			if format != "text" && format != "json" {
 				return usagef("--format: %q is not text or json", format)
@@ -57,7 +54,7 @@ one object a line.`,
 				return usagef("-n: %d is not a number of lines", lines)
 			}
 			h := c.host()
-			pd, err := h.Pod(ctx, args[0])
+			pd, err := h.Pod(ctx, uuid)
 			if err != nil {
 				return err
 			}

@@ -50,12 +50,9 @@ separate service to register with.`,
 			uuidFileFlag(fs, &uuidFile)
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
-			args, err := withUUIDFile(args, uuidFile)
+			uuid, err := oneUUID("run-prepared", args, uuidFile)
 			if err != nil {
 				return err
-			}
-			if len(args) != 1 {
-				return usagef("run-prepared takes one UUID")
 			}
 			if mdsRegister {
 				fmt.Fprintln(c.Stderr, "acirun: --mds-register does nothing: the pod's supervisor serves its metadata service itself")
@@ -66,7 +63,7 @@ separate service to register with.`,
 			}
 			o := pod.StartOptions{Net: r.Net, Hostname: r.Hostname, DNS: r.DNS, DNSSearch: r.DNSSearch,
 				DNSOptions: r.DNSOptions, DNSDomain: r.DNSDomain, Interactive: r.Interactive}
-			return c.host().RunPrepared(ctx, args[0], o, c.execStage1)
+			return c.host().RunPrepared(ctx, uuid, o, c.execStage1)
 		},
 	}
 }

@@ -39,12 +39,9 @@ error (exit 254) saying what the pod is doing. A pod that exits before it is rea
 			uuidFileFlag(fs, &uuidFile)
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
-			args, err := withUUIDFile(args, uuidFile)
+			uuid, err := oneUUID("status", args, uuidFile)
 			if err != nil {
 				return err
-			}
-			if len(args) != 1 {
-				return usagef("status takes one UUID")
 			}
 			if format != "table" && format != "json" {
 				return usagef("--format: %q is not table or json", format)
@@ -53,7 +50,7 @@ error (exit 254) saying what the pod is doing. A pod that exits before it is rea
 			var pd *pod.Pod
 			if waitReady.on {
 				wctx, cancel := waitReady.context(ctx, "--wait-ready")
-				pd, _, err = h.WaitReady(wctx, args[0])
+				pd, _, err = h.WaitReady(wctx, uuid)
 				cancel()
 				if err != nil {
 					return err
@@ -61,14 +58,14 @@ error (exit 254) saying what the pod is doing. A pod that exits before it is rea
 			}
 			if wait.on {
 				wctx, cancel := wait.context(ctx, "--wait")
-				pd, err = h.WaitExited(wctx, args[0])
+				pd, err = h.WaitExited(wctx, uuid)
 				cancel()
 				if err != nil {
 					return err
 				}
 			}
 			if pd == nil {
-				if pd, err = h.Pod(ctx, args[0]); err != nil {
+				if pd, err = h.Pod(ctx, uuid); err != nil {
 					return err
 				}
 			}

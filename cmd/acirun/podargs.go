@@ -25,3 +25,16 @@ func withUUIDFile(args []string, file string) ([]string, error) {
 	}
 	return append([]string{uuid}, args...), nil
 }
+
+// oneUUID is the pod UUID of a command that takes exactly one: the argument,
+// or the one --uuid-file read.
+func oneUUID(cmd string, args []string, file string) (string, error) {
+	args, err := withUUIDFile(args, file)
+	if err != nil {
+		return "", err
+	}
+	if len(args) != 1 {
+		return "", usagef("%s takes one UUID", cmd)
+	}
+	return args[0], nil
+}

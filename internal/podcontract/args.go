@@ -247,6 +247,15 @@ func EncodeStage1Args(args []string) []byte {
 	return append(b, '\n')
 }
 
+// ParseRecordedFlags parses flags of `stage1 run` alone, as stage0 records
+// them (RunOptions.Args) or is about to hand them over: no operand and no
+// flag of stage1's own. It is ParseRunFlags on a flag set of its own.
+func ParseRecordedFlags(args []string) (*RunOptions, error) {
+	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return ParseRunFlags(fs, args)
+}
+
 // ParseStage1Args reads Stage1ArgsFile's content and checks that its flags
 // are ones `stage1 run` takes, so that a damaged file is found when the pod
 // is listed, not when it is started.
@@ -263,9 +272,7 @@ func ParseStage1Args(b []byte) ([]string, error) {
 			return nil, fmt.Errorf("argument %d %s: not a flag", i, strconv.Quote(a))
 		}
 	}
-	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if _, err := ParseRunFlags(fs, args); err != nil {
+	if _, err := ParseRecordedFlags(args); err != nil {
 		return nil, err
 	}
 	return args, nil

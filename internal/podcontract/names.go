@@ -60,6 +60,11 @@ const (
 	// AppRootfsDir is where the app's root is mounted (inside the pod's
 	// mount namespace), or its private copy with --no-overlay.
 	AppRootfsDir = "rootfs"
+	// AppUpperDir and AppWorkDir are the overlay's upper and work
+	// directories of the app's root: what the app changed is in the upper
+	// one (whiteouts and all), which acirun export merges back.
+	AppUpperDir = "upper"
+	AppWorkDir  = "work"
 	// AppProcessFile records the app's main process while it runs
 	// (AppProcess), written by PID 1 when it starts it and removed when
 	// it has exited.

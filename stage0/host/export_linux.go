@@ -3,9 +3,7 @@ package host
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -45,16 +43,14 @@ func (h *Host) ExportPod(ctx context.Context, ref, app, out string, overwrite bo
 	// The image link is the rendered tree: its dependencies are laid in
 	// and its pathWhitelist applied, so the ACI must not name them again.
 	opts := aci.BuildOptions{Overwrite: overwrite, Rendered: true}
-	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	ro, err := podcontract.ParseRunFlags(fs, pd.Stage1Args)
+	ro, err := podcontract.ParseRecordedFlags(pd.Stage1Args)
 	if err != nil {
 		return fmt.Errorf("export pod %s: %s: %w", pd.UUID, podcontract.Stage1ArgsFile, err)
 	}
 	if ro.NoOverlay {
 		opts.Rootfs = filepath.Join(appDir, podcontract.AppRootfsDir)
 	} else {
-		opts.Upper = filepath.Join(appDir, "upper")
+		opts.Upper = filepath.Join(appDir, podcontract.AppUpperDir)
 	}
 	for _, p := range []string{opts.Rootfs, opts.Upper} {
 		if p == "" {

@@ -3,9 +3,7 @@ package host
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -331,9 +329,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // stopTimeout is the pod's --stop-timeout, chosen at prepare time and read
 // from its stage1 flags by the contract's parser, or stage1's default.
 func stopTimeout(pd *pod.Pod) time.Duration {
-	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	o, err := podcontract.ParseRunFlags(fs, pd.Stage1Args)
+	o, err := podcontract.ParseRecordedFlags(pd.Stage1Args)
 	if err != nil {
 		return podcontract.DefaultStopTimeout
 	}

@@ -1,9 +1,7 @@
 package pod
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/acirun/acirun/internal/podcontract"
@@ -33,9 +31,7 @@ type StartOptions struct {
 // refused, say, rather than one of them ignored). The pod directory is
 // not changed.
 func (p *Pod) StartArgs(o StartOptions) ([]string, error) {
-	fs := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	ro, err := podcontract.ParseRunFlags(fs, p.Stage1Args)
+	ro, err := podcontract.ParseRecordedFlags(p.Stage1Args)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: stage1-args.json: %w", p.UUID, err)
 	}
@@ -69,9 +65,7 @@ func (p *Pod) StartArgs(o StartOptions) ([]string, error) {
 		}
 	}
 	args := ro.Args()
-	check := flag.NewFlagSet("stage1 run", flag.ContinueOnError)
-	check.SetOutput(io.Discard)
-	if _, err := podcontract.ParseRunFlags(check, args); err != nil {
+	if _, err := podcontract.ParseRecordedFlags(args); err != nil {
 		return nil, fmt.Errorf("pod %s: with what prepare recorded (%s): %w", p.UUID, strings.Join(p.Stage1Args, " "), err)
 	}
 	return args, nil
