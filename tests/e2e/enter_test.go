@@ -67,20 +67,11 @@ func TestEnter(t *testing.T) {
 		Dirs:   []string{"/work", "/tmp"},
 		Copies: hostShell(t),
 	}))
-	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", "--net=none",
+	uuid, unit, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none",
 		img, "--name=worker", "--user=alice", "--group=alice", "--supplementary-gids=27,100", "--working-dir=/work",
 		"--caps-remove=CAP_NET_RAW,CAP_CHOWN", "--seccomp=mode=remove,errno=ENOTSUP,keyctl,add_key", "--memory=64M",
 		"--environment=WHO=worker", "--oom-score-adj=300",
 		img, "--name=other")
-	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) != 2 {
-		t.Fatalf("run -d: %s", r)
-	}
-	uuid, unit := f[0], f[1]
-	t.Cleanup(func() {
-		p.b.Exec(context.Background(), "systemctl", "stop", unit)
-		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
-	})
 	podDir := filepath.Join(p.data, "pods", uuid)
 	// The app's PID in the pod, as PID 1 records it for enter.
 	appPid := func(app string) string {

@@ -122,16 +122,7 @@ func TestExportPodRunningAndApps(t *testing.T) {
 	defer cancel()
 	one := p.image(podImage(t, podManifest(t, "example.com/export-one", nil, "write", "/one", "1", "+", "sleep", "1h"), nil))
 	two := p.image(podImage(t, podManifest(t, "example.com/export-two", nil, "write", "/two", "2", "+", "sleep", "1h"), nil))
-	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", "--net=none", one, two)
-	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) != 2 {
-		t.Fatalf("run -d: want \"UUID UNIT\": %s", r)
-	}
-	uuid, unit := f[0], f[1]
-	t.Cleanup(func() {
-		p.b.Exec(context.Background(), "systemctl", "stop", unit)
-		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
-	})
+	uuid, _, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none", one, two)
 	for _, w := range []string{"write /one ok", "write /two ok"} {
 		p.waitEntries(ctx, w, "ACIRUN_POD_UUID="+uuid)
 	}
@@ -147,7 +138,7 @@ func TestExportPodRunningAndApps(t *testing.T) {
 	if r := p.runInBox(ctx, "stop", uuid); r.code != 0 {
 		t.Fatalf("stop: %s", r)
 	}
-	r = p.runInBox(ctx, "export", uuid, out)
+	r := p.runInBox(ctx, "export", uuid, out)
 	if r.code == 0 || !strings.Contains(r.stderr, "--app") || !strings.Contains(r.stderr, "export-one") || !strings.Contains(r.stderr, "export-two") {
 		t.Errorf("export of a two-app pod without --app: want an error naming --app and both apps: %s", r)
 	}

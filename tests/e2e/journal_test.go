@@ -115,16 +115,7 @@ func TestJournalPerApp(t *testing.T) {
 		"print-long", fmt.Sprint(long), "+", "print-partial", "one-partial"), nil))
 	two := p.image(podImage(t, podManifest(t, "example.com/journal-two", nil,
 		"print", "two-out", "+", "print-err", "two-err", "+", "sleep", "1h"), nil))
-	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", "--net=none", one, "--name=web-1", two)
-	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) != 2 {
-		t.Fatalf("run -d: want \"UUID UNIT\": %s", r)
-	}
-	uuid, unit := f[0], f[1]
-	t.Cleanup(func() {
-		p.b.Exec(context.Background(), "systemctl", "stop", unit)
-		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
-	})
+	uuid, unit, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none", one, "--name=web-1", two)
 
 	type line struct{ prio, msg, brk string }
 	check := func(app string, entries []map[string]string, want []line) {

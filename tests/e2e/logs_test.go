@@ -40,16 +40,7 @@ func TestLogs(t *testing.T) {
 		t.Errorf("logs of an unknown pod: want an error saying so: %s", r)
 	}
 
-	r := p.runInBox(ctx, "run", "-d", "--insecure-options=image", "--net=none", imgA, imgB)
-	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) != 2 {
-		t.Fatalf("run -d: %s", r)
-	}
-	uuid, unit := f[0], f[1]
-	t.Cleanup(func() {
-		p.b.Exec(context.Background(), "systemctl", "stop", unit)
-		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
-	})
+	uuid, _, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none", imgA, imgB)
 
 	// -f from the start: it must show the line printed seconds later and
 	// return by itself once the pod has exited.
