@@ -19,7 +19,7 @@ func NeedRoot(t testing.TB, why string) {
 	if os.Geteuid() == 0 {
 		return
 	}
-	unmet(t, "needs root ("+why+")", "CI runs as root")
+	Unmet(t, "needs root ("+why+")", "CI runs as root")
 }
 
 // NeedTool returns the path of the program name, found as exec.LookPath
@@ -31,7 +31,7 @@ func NeedTool(t testing.TB, name, why string) string {
 	if err == nil {
 		return path
 	}
-	unmet(t, fmt.Sprintf("needs %s (%s): %v", name, why, err), "CI has every program scripts/setup installs")
+	Unmet(t, fmt.Sprintf("needs %s (%s): %v", name, why, err), "CI has every program scripts/setup installs")
 	return ""
 }
 
@@ -50,9 +50,11 @@ func GoBuild(dir, out, pkg string) error {
 	return nil
 }
 
-// unmet skips t for the need it states, or with CI=true fails it, saying
-// why CI should have met it.
-func unmet(t testing.TB, need, inCI string) {
+// Unmet skips t for a need of the machine that is not met (root, a
+// program, a file system, the shared test data beside the repository), or
+// with CI=true fails it, saying why CI should have met it: the one way a
+// test gives up on the machine it runs on.
+func Unmet(t testing.TB, need, inCI string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s, and CI=true forbids skipping: %s", need, inCI)
