@@ -15,6 +15,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/internal/dirent"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
 )
@@ -391,46 +392,12 @@ func checkOverlayUpper(dir string, full bool) error {
 	case err != nil:
 		return fmt.Errorf("setxattr %s: %w", probe, err)
 	}
-	if ok, err := hasDType(dir); err != nil {
+	if typ, err := dirent.Type(dir, filepath.Base(probe)); err != nil {
 		return err
-	} else if !ok {
+	} else if typ == unix.DT_UNKNOWN {
 		return fmt.Errorf("the data directory %s does not report file types in directory entries (d_type), which overlayfs needs%s", filepath.Dir(dir), hint)
 	}
 	return nil
-}
-
-// hasDType reads dir's entries raw and reports whether the filesystem
-// fills in d_type (it must hold at least the probe directory).
-func hasDType(dir string) (bool, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false, fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return false, fmt.Errorf("getdents %s: %w", dir, err)
-		}
-		if n == 0 {
-			return true, nil // nothing to judge by
-		}
-		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-		for off := 0; off+19 <= n; {
-			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
-			if reclen == 0 {
-				break
-			}
-			if buf[off+18] == unix.DT_UNKNOWN {
-				return false, nil
-			}
-			if buf[off+18] == unix.DT_DIR || buf[off+18] == unix.DT_REG {
-				return true, nil
-			}
-			off += reclen
-		}
-	}
 }
 
 // lockFile takes a flock on name (created if needed), waiting while ctx

@@ -282,10 +282,6 @@ func TestCheckOverlayUpper(t *testing.T) {
 			t.Errorf("temp dir (full %v): %v", full, err)
 		}
 	}
-	ok, err := hasDType(t.TempDir())
-	if err != nil || !ok {
-		t.Errorf("hasDType(empty dir) = %v, %v", ok, err)
-	}
 }
 
 // TestWritePodDirFailure makes writing fail halfway (two apps of one name:
