@@ -15,12 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/trace"
 )
 
 // specPath is the PATH every app starts with (ace.md).
 const specPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-func appMain(args []string) int {
+func appMain(args []string, tr *trace.Tracer) int {
 	// Credentials, capabilities and seccomp are per thread: everything
 	// below happens on this one, which finally executes the app. No garbage
 	// collection between loading a filter and executing, either.
@@ -31,6 +32,7 @@ func appMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "acirun stage1 app: %v\n", err)
 		return 2
 	}
+	o.trace = tr
 	err = execApp(o)
 	if o.phase == "enter" {
 		fmt.Fprintf(os.Stderr, "acirun enter: app %s: %v\n", o.name, err)
@@ -76,7 +78,8 @@ func execApp(o *appOptions) error {
 	if err != nil {
 		return err
 	}
-	return execConfined(app, l)
+	o.trace.Step("root entered")
+	return execConfined(app, l, o.trace)
 }
 
 // loadApp returns app name of the pod in podDir, as its reified pod
@@ -134,7 +137,7 @@ type appLaunch struct {
 // credentials. The app launcher and `stage1 enter` both end here, so that
 // a process entered into an app is confined exactly as the app is (rkt's
 // enter was not: CVE-2019-10144, -10145). It returns only on failure.
-func execConfined(app *appSpec, l *appLaunch) error {
+func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 	rootFd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -193,6 +196,7 @@ func execConfined(app *appSpec, l *appLaunch) error {
 	if err := dropPrivileges(uid, gid, l.supp, caps.set, iso.noNewPrivs, plan); err != nil {
 		return err
 	}
+	tr.Step("exec %s", prog)
 	err = unix.Exec(prog, l.argv, env)
 	return fmt.Errorf("exec %s: %w", prog, err)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/netns"
 )
 
@@ -27,12 +28,13 @@ import (
 // garbage, and the pages of the binary it touched) and supervises the apps
 // with the collector off: PID 1 lives as long as the pod, and its resident
 // memory should be its working set, about 3 MB.
-func initMain(args []string) int {
+func initMain(args []string, tr *trace.Tracer) int {
 	o, err := parsePodOptions("init", args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return 2
 	}
+	o.trace = tr
 	p := &pod{o: o, procs: map[int]*proc{}, control: -1}
 	if o.controlFd >= 0 {
 		// No app may inherit it, and nothing may start before `stage1 run`
@@ -53,6 +55,7 @@ func initMain(args []string) int {
 			o.MetadataURL = m.MetadataURL
 		}
 		p.control = o.controlFd
+		tr.Step("go received")
 	}
 	if o.consoleFd >= 0 {
 		unix.CloseOnExec(o.consoleFd)
@@ -61,6 +64,7 @@ func initMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return exitCodeFailure
 	}
+	tr.Step("pod set up")
 	runtime.GC()
 	debug.FreeOSMemory()
 	// The supervisor allocates next to nothing per event: collecting
@@ -300,6 +304,7 @@ func (p *pod) setup() error {
 			return err
 		}
 		p.debugf("app %s: root ready", a.name)
+		o.trace.Step("app %s: root ready", a.name)
 	}
 	return nil
 }
@@ -520,6 +525,7 @@ func (p *pod) start(r *appRun, phase string) {
 		return
 	}
 	p.debugf("app %s: %s started as pid %d", r.name, phase, pid)
+	p.o.trace.Step("app %s: %s started as pid %d", r.name, phase, pid)
 	p.procs[pid] = &proc{app: r, phase: phase}
 	switch phase {
 	case "main":
@@ -588,6 +594,7 @@ func (p *pod) finished(r *appRun, phase string, code int, sig string) {
 		}
 		r.exit.ExitCode, r.exit.Signal, r.exited = code, sig, true
 		p.debugf("app %s: exited with %d %s", name, code, sig)
+		p.o.trace.Step("app %s: exited with %d %s", name, code, sig)
 		if code != 0 {
 			p.setCode(code)
 			if !p.stopping {

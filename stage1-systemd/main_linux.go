@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/trace"
 )
 
 // Main runs one of the hidden `acirun stage1` entry points; args are the
@@ -27,13 +29,16 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: acirun stage1 run|init|app|enter ...")
 		return 2
 	}
+	// ACIRUN_TRACE: the steps of a pod's start (internal/trace).
+	tr := trace.FromEnv("stage1 " + args[0])
+	tr.Step("main")
 	switch args[0] {
 	case "run":
-		return runMain(args[1:])
+		return runMain(args[1:], tr)
 	case "init":
-		return initMain(args[1:])
+		return initMain(args[1:], tr)
 	case "app":
-		return appMain(args[1:])
+		return appMain(args[1:], tr)
 	case "enter":
 		return enterMain(args[1:])
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/trace"
 )
 
 // podOptions are the flags of `stage1 run`, passed unchanged to `stage1 init`.
@@ -24,6 +25,8 @@ type podOptions struct {
 	// that are the apps' stdout and stderr, two per app in the pod
 	// manifest's order (podOutput). -1: the apps' are PID 1's own.
 	appStdioFd int
+	// trace is told the steps of the pod's start (ACIRUN_TRACE), or nil.
+	trace *trace.Tracer
 }
 
 // parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
@@ -67,6 +70,8 @@ type appOptions struct {
 	pidfd int
 	// command (enter only) is what to execute in the app.
 	command []string
+	// trace is told the steps of the launch (ACIRUN_TRACE), or nil.
+	trace *trace.Tracer
 }
 
 func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {

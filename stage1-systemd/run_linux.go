@@ -15,15 +15,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/trace"
 )
 
-func runMain(args []string) int {
+func runMain(args []string, tr *trace.Tracer) int {
 	o, err := parsePodOptions("run", args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		return 2
 	}
+	o.trace = tr
 	code, err := runPod(o, args)
+	tr.Step("exit %d", code)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		return exitCodeFailure
@@ -83,6 +86,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 	if err := podcontract.WritePID(podDir, podcontract.PIDFile, os.Getpid()); err != nil {
 		return 0, err
 	}
+	o.trace.Step("pod locked and checked")
 
 	exe, err := sealedExecutable()
 	if err != nil {
@@ -90,6 +94,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, err
 	}
 	defer exe.Close()
+	o.trace.Step("executable sealed")
 
 	// Pdeathsig follows the thread that forked: keep it.
 	runtime.LockOSThread()
@@ -171,6 +176,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, fmt.Errorf("start pod init: %w", err)
 	}
 	exe.Close()
+	o.trace.Step("init started as pid %d", pid)
 	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
@@ -211,6 +217,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		status += " at " + pn.att.Addr.String()
 		goMsg.Addr, goMsg.Gateway = pn.att.Addr, pn.att.Gateway
 		network = pn
+		o.trace.Step("network attached")
 	}
 	if o.MetadataURL == "" {
 		ms, err := startMetadata(o, podDir, network, pid)
@@ -219,6 +226,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		}
 		defer ms.Close()
 		debugf(o, "metadata service at %s", ms.URL)
+		o.trace.Step("metadata service started")
 		goMsg.MetadataURL = ms.URL
 	}
 	var ifindices []int32
@@ -228,6 +236,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
 	m, err := registerMachine(ctx, spec.uuid, pid, ifindices)
 	cancel()
+	o.trace.Step("machined registration: %v", err)
 	switch {
 	case err == nil:
 		debugf(o, "pod registered with systemd-machined as %s, unit %s", m.name, m.unit)
@@ -242,6 +251,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 	}
 	// PID 1 may go on; a PID 1 that already died finds nothing to read.
 	_, _ = control.Write(msg)
+	o.trace.Step("go sent")
 	ready := make(chan bool, 1)
 	go func() {
 		b := make([]byte, podcontract.MaxControlMessage)
@@ -269,6 +279,7 @@ wait:
 			_ = unix.Kill(pid, s.(unix.Signal))
 		case ok := <-readyC:
 			readyC = nil
+			o.trace.Step("apps started: %t", ok)
 			if ok {
 				// For readers without a unit to ask (acirun status
 				// --wait-ready): the same moment as READY=1.
@@ -287,6 +298,7 @@ wait:
 		notifyf("READY=1")
 	}
 	code := statusCode(ws)
+	o.trace.Step("init exited")
 	if con != nil {
 		con.restore()
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/host"
 )
 
@@ -18,6 +19,9 @@ type CLI struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Globals
+	// Trace, when ACIRUN_TRACE is set, prints where the time of a pod's
+	// start goes (internal/trace); nil otherwise.
+	Trace *trace.Tracer
 
 	// current is the command being run, for usage messages.
 	current *command
@@ -27,6 +31,7 @@ type CLI struct {
 func (c *CLI) host() *host.Host {
 	cfg := c.Globals.hostConfig()
 	cfg.Warnings = c.Stderr
+	cfg.Trace = c.Trace
 	return host.New(cfg)
 }
 

@@ -163,6 +163,7 @@ func (c *CLI) prepareOptions(sync bool) host.PrepareOptions {
 // code.
 func (c *CLI) execStage1(pd *pod.Pod, argv []string) error {
 	c.debugf("exec %s", strings.Join(argv, " "))
+	c.Trace.Step("exec stage1 run")
 	if err := syscall.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec stage1 for pod %s: %w", pd.UUID, err)
 	}

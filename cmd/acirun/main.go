@@ -16,7 +16,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/acirun/acirun/internal/trace"
 )
 
 // Exit codes of the whole CLI. `run` exits with the pod's own code instead.
@@ -36,14 +39,24 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := hiddenEntry(args); ok {
 		return code
 	}
+	// ACIRUN_TRACE: this process is the origin of the run's trace, which
+	// the processes it starts (stage1, through exec or a unit) inherit.
+	tr := trace.New("acirun", os.Getenv(trace.Var), stderr)
+	if tr.On() {
+		k, v, _ := strings.Cut(tr.ForChild(), "=")
+		os.Setenv(k, v)
+		tr.Step("main")
+	}
 	// SIGHUP too: a terminal that goes away ends a foreground command as
 	// Ctrl-C does (run stops its pod's unit rather than dying and leaving
 	// the unit running).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	cli := &CLI{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	cli := &CLI{Stdin: stdin, Stdout: stdout, Stderr: stderr, Trace: tr}
 	err := cli.Run(ctx, args)
-	return cli.exitCode(err)
+	code := cli.exitCode(err)
+	tr.Step("exit %d", code)
+	return code
 }
 
 // usageError marks an error in how acirun was called (exit code 2).

@@ -17,6 +17,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
@@ -52,6 +53,9 @@ type Config struct {
 	// that was used, an image in the store without a verified signature,
 	// a credentials file every user can read. Nil discards them.
 	Warnings io.Writer
+	// Trace is told the steps of a pod's start (ACIRUN_TRACE); nil
+	// traces nothing.
+	Trace *trace.Tracer
 }
 
 // Host runs the host-side operations under one Config. It keeps no state

@@ -37,6 +37,7 @@ type PrepareOptions struct {
 // enforced unless its insecure options say otherwise), holds them so that
 // no gc removes them meanwhile, and writes the pod.
 func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOptions) (*pod.Pod, error) {
+	h.cfg.Trace.Step("prepare")
 	ins, err := fetch.ParseInsecure(strings.Join(req.InsecureOptions, ","))
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 	if err != nil {
 		return nil, err
 	}
-	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync}
+	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace}
 	pd, notes, err := pod.Prepare(ctx, cfg, req)
 	if err != nil {
 		return nil, err

@@ -69,15 +69,18 @@ func (h *Host) RunPod(ctx context.Context, req *pod.RunRequest, prep PrepareOpti
 		}
 		return nil, h.Run(ctx, req, prep, inPlace)
 	}
+	tr := h.cfg.Trace
 	conn, err := connectSystemd(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
+	tr.Step("connected to systemd")
 	main, err := mainProcessOfService(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
+	tr.Step("main process of a service: %t", main)
 	if main {
 		if opts.Detach || opts.Name != "" {
 			return nil, errors.New("--detach and --unit make a unit of the pod's own, but acirun is already the main process of a service, which runs the pod: drop them, or start acirun some other way")
@@ -190,12 +193,18 @@ func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, sto
 	if err := conn.Subscribe(); err != nil {
 		return nil, h.dropPod(pd, fmt.Errorf("subscribe to systemd's signals: %w", err))
 	}
+	if tr := h.cfg.Trace; tr.On() {
+		props = append(props, sdbus.Property{Name: "Environment", Value: dbus.MakeVariant([]string{tr.ForChild()})})
+		tr.Step("start unit %s", u.Name())
+	}
 	job := make(chan string, 1)
 	if _, err := conn.StartTransientUnitContext(ctx, u.Name(), "fail", props, job); err != nil {
 		return nil, h.dropPod(pd, fmt.Errorf("pod %s: start unit %s: %w", pd.UUID, u.Name(), err))
 	}
+	h.cfg.Trace.Step("unit start queued")
 	select {
 	case r := <-job:
+		h.cfg.Trace.Step("unit start job %s", r)
 		if r != "done" && opts.Detach {
 			return res, fmt.Errorf("pod %s: unit %s did not start (job %s): see journalctl -u %s", pd.UUID, u.Name(), r, u.Name())
 		}
@@ -269,6 +278,7 @@ func (h *Host) waitUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, res 
 			return fmt.Errorf("pod %s: read the state of unit %s: %w", pd.UUID, res.Unit, err)
 		}
 		if s, _ := st.Value.Value().(string); s == "inactive" || s == "failed" {
+			h.cfg.Trace.Step("unit %s", s)
 			break
 		}
 		select {

@@ -18,6 +18,7 @@ import (
 	"github.com/acirun/acirun/internal/dirent"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/trace"
 )
 
 // hostnamePrefix starts a pod's default host name, before the first 8
@@ -41,6 +42,8 @@ type Config struct {
 	// fsyncs would cost several milliseconds of every warm start; after a
 	// crash such a pod may be listed with a Problem, and gc removes it.
 	Sync bool
+	// Trace is told Prepare's steps (ACIRUN_TRACE); nil traces nothing.
+	Trace *trace.Tracer
 }
 
 // Prepare makes a pod ready to run: it resolves the images, builds the
@@ -132,6 +135,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 			return nil, nil, err
 		}
 	}
+	cfg.Trace.Step("images resolved")
 	if err := pm.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("prepare: the pod manifest is invalid: %w", err)
 	}
@@ -157,6 +161,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.Trace.Step("pod %s written", uuid)
 	if req.UUIDFileSave != "" {
 		// As rkt: the bare UUID, no newline.
 		if err := os.WriteFile(req.UUIDFileSave, []byte(uuid), 0o644); err != nil {

@@ -7,13 +7,16 @@ package e2e
 // killed while it starts leaves nothing once acirun gc has run.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -439,4 +442,65 @@ func (p *boxPod) pty() (ptm, pts *os.File) {
 	}
 	p.t.Cleanup(func() { pts.Close() })
 	return ptm, pts
+}
+
+// TestTraceStart: with ACIRUN_TRACE=1 every process on the way from acirun
+// run to the app's exec prints its steps on one timeline, through the pod's
+// transient unit and with --no-unit; the app's environment does not carry
+// the variable.
+func TestTraceStart(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/traced", nil, "env"), nil))
+	line := regexp.MustCompile(`^acirun trace +([0-9]+\.[0-9]{3}) ms  ([a-z0-9 ]+)\[[0-9]+\]: (.*) \(cpu [0-9]+\.[0-9] ms\)$`)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  []string // process: step, in the order they happen
+	}{
+		{"unit", nil, []string{"acirun: main", "acirun: connected to systemd", "acirun: prepare", "acirun: start unit acirun-",
+			"stage1 run: main", "stage1 run: init started as pid", "stage1 run: go sent", "stage1 init: go received",
+			"stage1 init: app traced: main started", "stage1 app: main", "stage1 app: exec /testapp",
+			"stage1 run: init exited", "acirun: unit inactive", "acirun: exit 0"}},
+		{"no-unit", []string{"--no-unit"}, []string{"acirun: main", "acirun: exec stage1 run",
+			"stage1 run: main", "stage1 init: main", "stage1 init: go received", "stage1 app: main", "stage1 app: exec /testapp",
+			"stage1 run: init exited", "stage1 run: exit 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			argv := append([]string{"env", "ACIRUN_TRACE=1"}, p.acirun(append(append([]string{"run"}, tc.flags...), "--insecure-options=image", "--net=none", img)...)...)
+			cmd := p.b.Command(ctx, argv...)
+			var out, errb lockedOutput
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("ACIRUN_TRACE=1 acirun run: %v\n%s%s", err, out.String(), errb.String())
+			}
+			if strings.Contains(out.String(), "ACIRUN_TRACE") || !strings.Contains(out.String(), "AC_APP_NAME=traced") {
+				t.Errorf("the app's environment: want AC_APP_NAME and no ACIRUN_TRACE:\n%s", out.String())
+			}
+			type step struct {
+				ms   float64
+				what string
+			}
+			var steps []step
+			for _, l := range strings.Split(errb.String(), "\n") {
+				if m := line.FindStringSubmatch(l); m != nil {
+					ms, _ := strconv.ParseFloat(m[1], 64)
+					steps = append(steps, step{ms, m[2] + ": " + m[3]})
+				} else if strings.HasPrefix(l, "acirun trace") {
+					t.Errorf("trace line not in the documented form: %q", l)
+				}
+			}
+			slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(a.ms, b.ms) })
+			i := 0
+			for _, s := range steps {
+				if i < len(tc.want) && strings.HasPrefix(s.what, tc.want[i]) {
+					i++
+				}
+			}
+			if i < len(tc.want) {
+				t.Errorf("the trace lacks %q (after %q) in its time order:\n%s", tc.want[i], tc.want[:i], errb.String())
+			}
+		})
+	}
 }
