@@ -24,10 +24,10 @@ import (
 )
 
 // initMain is PID 1 of the pod. It sets the pod up (mounts, hostname,
-// loopback, volumes, cgroups), then sheds what setting up cost it (the
-// garbage, and the pages of the binary it touched) and supervises the apps
-// with the collector off: PID 1 lives as long as the pod, and its resident
-// memory should be its working set, about 3 MB.
+// loopback, volumes, cgroups), starts the apps, then sheds what setting up
+// cost it (the garbage, and the pages of the binary it touched) and
+// supervises them with the collector off: PID 1 lives as long as the pod,
+// and its resident memory should be its working set, about 3 MB.
 func initMain(args []string, tr *trace.Tracer) int {
 	o, err := parsePodOptions("init", args, os.Stderr)
 	if err != nil {
@@ -65,13 +65,6 @@ func initMain(args []string, tr *trace.Tracer) int {
 		return exitCodeFailure
 	}
 	tr.Step("pod set up")
-	runtime.GC()
-	debug.FreeOSMemory()
-	// The supervisor allocates next to nothing per event: collecting
-	// garbage would only page the collector back in. The limit still bounds
-	// the heap should that ever change.
-	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(32 << 20)
 	return p.supervise()
 }
 
@@ -347,8 +340,13 @@ func (p *pod) supervise() int {
 			p.start(r, "main")
 		}
 	}
-	// What starting the apps needed is not needed again while they run.
-	dropStartupPages()
+	// What starting the apps needed is not needed again while they run:
+	// its garbage, and the pages of the binary it touched. They are shed
+	// once the pod has run for a moment, not on the way to the apps' exec,
+	// which it would delay by milliseconds; a pod that ends sooner never
+	// pays for it.
+	shed := time.NewTimer(shedDelay)
+	defer shed.Stop()
 	for !p.allDone() {
 		p.closeDoneOutputs()
 		select {
@@ -359,6 +357,8 @@ func (p *pod) supervise() int {
 				p.debugf("received %v: stopping the pod", s)
 				p.stop(s.(unix.Signal))
 			}
+		case <-shed.C:
+			shedStartup()
 		case <-p.timer.C:
 			p.escalate()
 		case i := <-p.notified:
@@ -389,6 +389,23 @@ func (p *pod) supervise() int {
 		p.logf("%v", err)
 	}
 	return code
+}
+
+// shedDelay is how long after starting the apps PID 1 sheds what starting
+// them cost it (shedStartup).
+const shedDelay = 500 * time.Millisecond
+
+// shedStartup frees the garbage of PID 1's start and the pages of the
+// binary it touched, and turns the collector off: the supervisor allocates
+// next to nothing per event, and collecting garbage would only page the
+// collector back in. The limit still bounds the heap should that ever
+// change.
+func shedStartup() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(32 << 20)
+	dropStartupPages()
 }
 
 // reportIsolators prints one line per isolator of app: enforced, modified

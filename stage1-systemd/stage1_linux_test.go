@@ -378,12 +378,13 @@ func TestInitRSS(t *testing.T) {
 	// As on a host with 128 CPUs, whatever this one has: the Go runtime
 	// sizes itself by the CPUs it may use, and PID 1 must not.
 	t.Setenv("GOMAXPROCS", "128")
-	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:1s"}}}, nil)
+	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:2s"}}}, nil)
 	wait, _ := startPod(t, p, "--net=none")
 	b, err := os.ReadFile(filepath.Join(p.dir, "ppid1"))
 	must(t, err)
 	pid := strings.TrimSpace(string(b))
-	time.Sleep(200 * time.Millisecond)
+	// PID 1 sheds its start's memory shedDelay after starting the apps.
+	time.Sleep(shedDelay + 500*time.Millisecond)
 	status, err := os.ReadFile("/proc/" + pid + "/status")
 	must(t, err)
 	rollup, err := os.ReadFile("/proc/" + pid + "/smaps_rollup")
