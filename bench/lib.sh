@@ -52,3 +52,37 @@ verdict_gzip() {
 		status=1
 	fi
 }
+
+# The timer of quick commands (bench/start.sh, bench/oci.sh). The machine is
+# shared, and its load changes from second to second, so the commands
+# compared are not timed one after the other (as hyperfine would) but
+# alternately: run i of every command happens within the same moment. Each
+# run is timed with date +%s%N around it (the same fork overhead for every
+# command); the median of RUNS runs after 3 warm-ups is compared. Needs TMP
+# (a scratch directory) and RUNS set.
+#
+# alternate NAME=CMD... : each argument is a name, "=", and a command line
+# (split on spaces); writes the median in ms to $TMP/NAME.median.
+alternate() {
+	for spec in "$@"; do
+		: >"$TMP/${spec%%=*}.ms"
+	done
+	n=0
+	while [ $n -lt $((RUNS + 3)) ]; do
+		for spec in "$@"; do
+			name=${spec%%=*}
+			t0=$(date +%s%N)
+			${spec#*=} >/dev/null 2>&1 || die "${spec#*=} failed"
+			t1=$(date +%s%N)
+			[ $n -ge 3 ] && echo $(((t1 - t0) / 1000)) >>"$TMP/$name.ms"
+		done
+		n=$((n + 1))
+	done
+	for spec in "$@"; do
+		name=${spec%%=*}
+		sort -n "$TMP/$name.ms" | awk '{ v[NR] = $1 } END {
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1000 }' >"$TMP/$name.median"
+	done
+}
+median_ms() { cat "$TMP/$1.median"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

@@ -13,7 +13,7 @@
 #
 # Needs root, go (to build tests/testapp), runc (Debian: apt-get install
 # runc) and unshare (util-linux). The commands compared run alternately (see
-# "the timer"), so a busy machine slows them alike. Images, the OCI bundle and the
+# alternate in bench/lib.sh), so a busy machine slows them alike. Images, the OCI bundle and the
 # data directory live in $BENCH_DIR (default /var/tmp/acirun-bench, which must
 # not be on overlayfs); the images are built once and kept.
 #
@@ -92,39 +92,6 @@ ROOTFS=$S/bundle/rootfs
 rm -rf "$S/bundle"
 mkdir -p "$ROOTFS"
 cp "$S/testapp" "$ROOTFS/testapp"
-
-# --- the timer ---------------------------------------------------------------
-# The machine is shared, and its load changes from second to second, so the
-# commands compared are not timed one after the other (as hyperfine would)
-# but alternately: run i of every command happens within the same moment.
-# Each run is timed with date +%s%N around it (the same fork overhead for
-# every command); the median of RUNS runs after 3 warm-ups is compared.
-#
-# alternate NAME=CMD... : each argument is a name, "=", and a command line
-# (split on spaces); writes the median in ms to $TMP/NAME.median.
-alternate() {
-	for spec in "$@"; do
-		: >"$TMP/${spec%%=*}.ms"
-	done
-	n=0
-	while [ $n -lt $((RUNS + 3)) ]; do
-		for spec in "$@"; do
-			name=${spec%%=*}
-			t0=$(date +%s%N)
-			${spec#*=} >/dev/null 2>&1 || die "${spec#*=} failed"
-			t1=$(date +%s%N)
-			[ $n -ge 3 ] && echo $(((t1 - t0) / 1000)) >>"$TMP/$name.ms"
-		done
-		n=$((n + 1))
-	done
-	for spec in "$@"; do
-		name=${spec%%=*}
-		sort -n "$TMP/$name.ms" | awk '{ v[NR] = $1 } END {
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1000 }' >"$TMP/$name.median"
-	done
-}
-median_ms() { cat "$TMP/$1.median"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "median of $RUNS alternating runs after 3 warm-ups, timed with date +%s%N"
 status=0
