@@ -63,7 +63,7 @@ separate service to register with.`,
 			}
 			o := pod.StartOptions{Net: r.Net, Hostname: r.Hostname, DNS: r.DNS, DNSSearch: r.DNSSearch,
 				DNSOptions: r.DNSOptions, DNSDomain: r.DNSDomain, Interactive: r.Interactive}
-			return c.host().RunPrepared(ctx, uuid, o, c.execStage1)
+			return c.host().RunPrepared(ctx, uuid, o, c.startStage1)
 		},
 	}
 }

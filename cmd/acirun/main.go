@@ -54,6 +54,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	cli := &CLI{Stdin: stdin, Stdout: stdout, Stderr: stderr, Trace: tr}
 	err := cli.Run(ctx, args)
+	if err == nil && cli.stage1 != nil {
+		// The pod's supervisor takes this process over (startStage1),
+		// with signals of its own.
+		stop()
+		tr.Step("stage1 run in this process")
+		code, _ := hiddenEntry(cli.stage1)
+		return code
+	}
 	code := cli.exitCode(err)
 	tr.Step("exit %d", code)
 	return code

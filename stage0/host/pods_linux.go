@@ -66,7 +66,7 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 }
 
 // Starter starts a pod's stage1 from its command line (pod.Stage1Command).
-// The CLI execs it in place of itself, so that the pod keeps acirun's PID
+// The CLI runs it in its own process, so that the pod keeps acirun's PID
 // (a unit's main process), terminal and exit code; another front end may
 // hand it to systemd as a unit of its own.
 type Starter func(pd *pod.Pod, argv []string) error

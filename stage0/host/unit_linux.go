@@ -53,7 +53,7 @@ type UnitResult struct {
 
 // RunPod runs the pod req describes: as a transient systemd unit (RunUnit)
 // where systemd is the init system, or in this process with inPlace (the
-// CLI execs stage1 in its place): with opts.NoUnit, without systemd, and
+// CLI runs stage1 in its own process): with opts.NoUnit, without systemd, and
 // when this process is already the main process of a service, which was
 // made for this pod (units/aci@.service, `systemd-run acirun run …`, a
 // unit of the administrator's), so that its unit, not a new one,

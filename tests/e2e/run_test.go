@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/tests/testimage"
 )
 
@@ -104,7 +105,7 @@ func (h *host) podDirs() []string {
 
 // noLeftovers fails the test if a mount under the data directory is left in
 // the host's mount table, or a process is left whose command line names the
-// data directory (stage1 run and init do) or that lives in a mount namespace
+// data directory (stage1 run, acirun run and init do) or that lives in a mount namespace
 // with a mount of it (the apps).
 func (h *host) noLeftovers() {
 	h.t.Helper()
@@ -131,9 +132,11 @@ func (h *host) noLeftovers() {
 	h.t.Errorf("processes of the pod left running:\n%s", strings.Join(left, "\n"))
 }
 
-// podProcesses lists the processes that belong to a pod under dir: those
-// whose command line names it (stage1 run and the pod's PID 1), those in a
-// pod's mount namespace, and every process in the PID namespace whose PID 1
+// podProcesses lists the processes that belong to a pod under dir (a data
+// directory's pods/): those whose command line names it (stage1 run started
+// by a unit, and the pod's PID 1) or its data directory as --dir (acirun
+// run, in whose process stage1 runs the pod), those in a pod's mount
+// namespace, and every process in the PID namespace whose PID 1
 // is one of these (the apps: after pivot_root nothing in their mount table
 // names the pod directory, since stage1 hands overlayfs its directories as
 // /proc/self/fd/N).
@@ -142,6 +145,7 @@ func podProcesses(dir string) []string {
 	var left []string
 	listed := make(map[string]bool)
 	podNS := make(map[string]bool)
+	dataFlag := "--dir=" + strings.TrimSuffix(strings.TrimSuffix(dir, "/"), "/"+podcontract.PodsDir) + " "
 	for _, p := range procs {
 		cmdline, err := os.ReadFile(p + "/cmdline")
 		if err != nil || len(cmdline) == 0 { // gone, or a zombie or kernel thread
@@ -149,7 +153,7 @@ func podProcesses(dir string) []string {
 		}
 		cl := strings.ReplaceAll(string(cmdline), "\x00", " ")
 		switch mi, _ := os.ReadFile(p + "/mountinfo"); {
-		case strings.Contains(cl, dir):
+		case strings.Contains(cl, dir), strings.Contains(cl, dataFlag):
 			left = append(left, filepath.Base(p)+": "+cl)
 		case strings.Contains(string(mi), dir):
 			left = append(left, filepath.Base(p)+": "+cl+" (in a pod's mount namespace)")

@@ -222,15 +222,15 @@ func TestTransientDetach(t *testing.T) {
 }
 
 // TestTransientNoUnit: --no-unit runs the pod in acirun's own process, as
-// before: acirun execs stage1 (--debug says so).
+// before: stage1 runs in it (--debug says so).
 func TestTransientNoUnit(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/no-unit", nil, "exit", "4"), nil))
 	r := p.runInBox(ctx, "--debug", "run", "--no-unit", "--insecure-options=image", "--net=none", img)
-	if r.code != 4 || !strings.Contains(r.stderr, "exec "+e.acirun+" stage1 run") {
-		t.Errorf("run --no-unit: want exit 4 from stage1 exec'd in place: %s", r)
+	if r.code != 4 || !strings.Contains(r.stderr, "stage1 runs in this process: "+e.acirun+" stage1 run") {
+		t.Errorf("run --no-unit: want exit 4 from stage1 run in this process: %s", r)
 	}
 }
 
@@ -463,7 +463,7 @@ func TestTraceStart(t *testing.T) {
 			"stage1 run: main", "stage1 run: init started as pid", "stage1 run: go sent", "stage1 init: go received",
 			"stage1 init: app traced: main started", "stage1 app: main", "stage1 app: exec /testapp",
 			"stage1 run: init exited", "acirun: unit inactive", "acirun: exit 0"}},
-		{"no-unit", []string{"--no-unit"}, []string{"acirun: main", "acirun: exec stage1 run",
+		{"no-unit", []string{"--no-unit"}, []string{"acirun: main", "acirun: stage1 run in this process",
 			"stage1 run: main", "stage1 init: main", "stage1 init: go received", "stage1 app: main", "stage1 app: exec /testapp",
 			"stage1 run: init exited", "stage1 run: exit 0"}},
 	} {
