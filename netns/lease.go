@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,14 +15,17 @@ import (
 	"github.com/acirun/acirun/internal/flock"
 )
 
-// Network is a pod network: a subnet whose first address is the gateway
-// (the host end of every pod's link) and whose others are leased to pods,
-// one each, with the leases kept as files in LeaseDir.
+// Network is a pod network: an IPv4 subnet, an IPv6 subnet, or both. In
+// each, the first address after the subnet's own is the gateway (the host
+// end of every pod's link) and the others are leased to pods, one of each
+// family per pod, with the leases kept as files in LeaseDir.
 type Network struct {
 	// Name is the network's name, as --net gives it.
 	Name string
-	// Subnet holds the gateway and the pods' addresses. IPv4 only.
+	// Subnet is the IPv4 subnet; the zero Prefix for none.
 	Subnet netip.Prefix
+	// Subnet6 is the IPv6 subnet; the zero Prefix for none.
+	Subnet6 netip.Prefix
 	// LeaseDir holds one file per leased address, named by the address and
 	// holding its owner, and the lock that serialises leasing. It should
 	// not outlive a boot (/run/acirun/net/NAME); a lease whose owner is
@@ -29,53 +33,123 @@ type Network struct {
 	LeaseDir string
 }
 
-// DefaultSubnet is the default network's subnet, rkt's.
+// DefaultSubnet is the default network's IPv4 subnet, rkt's.
 var DefaultSubnet = netip.MustParsePrefix("172.16.28.0/24")
 
+// DefaultSubnet6 is the default network's IPv6 subnet: a unique local
+// /64 (RFC 4193) whose global ID is "aciru" in ASCII (61 63 69 72 75), so
+// that it is recognisable in a routing table and the same on every host
+// (pods are reached through their host, never across hosts, so hosts need
+// not pick different ones).
+var DefaultSubnet6 = netip.MustParsePrefix("fd61:6369:7275::/64")
+
 // Default is the network every pod gets unless it asks for the host's or
-// none, with its leases under leaseRoot/default.
+// none, with its leases under leaseRoot/default: DefaultSubnet and
+// DefaultSubnet6 unless the host's configuration says otherwise.
 func Default(leaseRoot string) Network {
-	return Network{Name: "default", Subnet: DefaultSubnet, LeaseDir: filepath.Join(leaseRoot, "default")}
+	return Network{Name: "default", Subnet: DefaultSubnet, Subnet6: DefaultSubnet6, LeaseDir: filepath.Join(leaseRoot, "default")}
 }
 
-// Gateway is the subnet's first address: the host end of every pod's link.
-func (n Network) Gateway() netip.Addr { return n.Subnet.Masked().Addr().Next() }
+// Gateway is the IPv4 subnet's first address: the host end of every pod's
+// link. It is the zero Addr on a network without IPv4.
+func (n Network) Gateway() netip.Addr { return gateway(n.Subnet) }
 
-// lastFile remembers the address leased last, so that an address just
-// given back is not handed out again at once.
-const lastFile = ".last"
+// Gateway6 is the IPv6 subnet's ::1, the host end of every pod's link (::
+// itself is the subnet-router anycast address). It is the zero Addr on a
+// network without IPv6.
+func (n Network) Gateway6() netip.Addr { return gateway(n.Subnet6) }
 
-// Lease leases an address of the network to owner (a pod directory).
-// alive tells whether the owner of an existing lease still needs it; a
-// lease whose owner is not alive is taken back. Leasing is serialised by
-// a lock in LeaseDir, for as long as ctx allows.
-func (n Network) Lease(ctx context.Context, owner string, alive func(owner string) bool) (netip.Addr, error) {
-	if !n.Subnet.Addr().Is4() || n.Subnet.Bits() > 30 {
-		return netip.Addr{}, fmt.Errorf("network %s: subnet %s: want an IPv4 subnet of at least 4 addresses", n.Name, n.Subnet)
+func gateway(p netip.Prefix) netip.Addr {
+	if !p.IsValid() {
+		return netip.Addr{}
+	}
+	return p.Masked().Addr().Next()
+}
+
+// Check says what is wrong with n's subnets, if anything: it needs at
+// least one; an IPv4 subnet of at least 4 addresses (itself, the gateway,
+// a pod, the broadcast address) and an IPv6 one of at least 4 (itself,
+// the gateway, a pod and another), each given as the subnet's own address.
+func (n Network) Check() error {
+	if !n.Subnet.IsValid() && !n.Subnet6.IsValid() {
+		return fmt.Errorf("network %s: no subnet: want an IPv4 subnet, an IPv6 subnet or both", n.Name)
+	}
+	if p := n.Subnet; p.IsValid() && (!p.Addr().Is4() || p.Bits() > 30) {
+		return fmt.Errorf("network %s: subnet %s: want an IPv4 subnet of at least 4 addresses (at most /30)", n.Name, p)
+	}
+	if p := n.Subnet6; p.IsValid() && (!p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" || p.Bits() > 126) {
+		return fmt.Errorf("network %s: IPv6 subnet %s: want an IPv6 subnet of at least 4 addresses (at most /126)", n.Name, p)
+	}
+	for _, p := range []netip.Prefix{n.Subnet, n.Subnet6} {
+		if p.IsValid() && p != p.Masked() {
+			return fmt.Errorf("network %s: subnet %s has host bits set: write it as %s", n.Name, p, p.Masked())
+		}
+	}
+	return nil
+}
+
+// Addrs are a pod's addresses on a network: an IPv4 one, an IPv6 one, or
+// both, as the network has subnets (the zero Addr where it has none).
+type Addrs struct {
+	IPv4, IPv6 netip.Addr
+}
+
+// lastFile and lastFile6 remember the address of each family leased last,
+// so that an address just given back is not handed out again at once.
+const (
+	lastFile  = ".last"
+	lastFile6 = ".last6"
+)
+
+// Lease leases an address of each of the network's subnets to owner (a pod
+// directory), under one hold of the lock. alive tells whether the owner of
+// an existing lease still needs it; a lease whose owner is not alive is
+// taken back. Leasing is serialised by a lock in LeaseDir, for as long as
+// ctx allows. On error nothing stays leased.
+func (n Network) Lease(ctx context.Context, owner string, alive func(owner string) bool) (Addrs, error) {
+	if err := n.Check(); err != nil {
+		return Addrs{}, err
 	}
 	if err := os.MkdirAll(n.LeaseDir, 0o700); err != nil {
-		return netip.Addr{}, fmt.Errorf("network %s: %w", n.Name, err)
+		return Addrs{}, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	lock, err := flock.Lock(ctx, filepath.Join(n.LeaseDir, ".lock"), true)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("network %s: %w", n.Name, err)
+		return Addrs{}, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	defer lock.Close()
+	var got Addrs
+	if n.Subnet.IsValid() {
+		if got.IPv4, err = n.leaseIn(n.Subnet, lastFile, owner, alive); err != nil {
+			return Addrs{}, err
+		}
+	}
+	if n.Subnet6.IsValid() {
+		if got.IPv6, err = n.leaseIn(n.Subnet6, lastFile6, owner, alive); err != nil {
+			n.Release(got, owner)
+			return Addrs{}, err
+		}
+	}
+	return got, nil
+}
 
-	subnet := n.Subnet.Masked()
-	first := n.Gateway().Next()
+// leaseIn leases an address of subnet (checked, masked) to owner, the lock
+// held: from the one after the address in last on, round to it again.
+func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(string) bool) (netip.Addr, error) {
+	first := gateway(subnet).Next()
 	start := first
-	if b, err := os.ReadFile(filepath.Join(n.LeaseDir, lastFile)); err == nil {
-		if a, err := netip.ParseAddr(strings.TrimSpace(string(b))); err == nil && subnet.Contains(a) {
+	if b, err := os.ReadFile(filepath.Join(n.LeaseDir, last)); err == nil {
+		if a, err := netip.ParseAddr(strings.TrimSpace(string(b))); err == nil && usable(a, subnet) {
 			start = a.Next()
 		}
 	}
-	// Every address but the subnet's own, the gateway and the broadcast
-	// address, from the one after the last leased on, round to it again.
-	usable := 1<<(32-subnet.Bits()) - 3
+	// Every address that usable allows, once. The search ends at the
+	// first free one, which is at most one past the number of leases
+	// held: an IPv6 subnet's count is never walked.
+	count := usableCount(subnet)
 	a := start
-	for i := 0; i < usable; i++ {
-		if !subnet.Contains(a) || isBroadcast(a, subnet) {
+	for i := uint64(0); i < count; i++ {
+		if !usable(a, subnet) {
 			a = first
 		}
 		ok, err := n.take(a, owner, alive)
@@ -83,12 +157,49 @@ func (n Network) Lease(ctx context.Context, owner string, alive func(owner strin
 			return netip.Addr{}, err
 		}
 		if ok {
-			_ = atomicfile.WriteFile(filepath.Join(n.LeaseDir, lastFile), []byte(a.String()+"\n"), atomicfile.Options{Perm: 0o600, NoSync: true})
+			_ = atomicfile.WriteFile(filepath.Join(n.LeaseDir, last), []byte(a.String()+"\n"), atomicfile.Options{Perm: 0o600, NoSync: true})
 			return a, nil
 		}
 		a = a.Next()
 	}
-	return netip.Addr{}, fmt.Errorf("network %s: no free address in %s: all %d are leased to running pods", n.Name, n.Subnet, usable)
+	return netip.Addr{}, fmt.Errorf("network %s: no free address in %s: all %d are leased to running pods", n.Name, subnet, count)
+}
+
+// usable reports whether a may be leased in subnet: not the subnet's own
+// address (IPv6's subnet-router anycast address), not the gateway, in
+// IPv4 not the broadcast address, and in an IPv6 /64 not one of the 128
+// interface identifiers at its top that RFC 5453 reserves for anycast.
+// IPv6 has no broadcast address.
+func usable(a netip.Addr, subnet netip.Prefix) bool {
+	if !subnet.Contains(a) || a == subnet.Addr() || a == gateway(subnet) {
+		return false
+	}
+	if a.Is4() {
+		return subnet.Contains(a.Next())
+	}
+	if subnet.Bits() == 64 {
+		b := a.As16()
+		iid := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 |
+			uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
+		return iid < math.MaxUint64-127
+	}
+	return true
+}
+
+// usableCount is how many addresses of subnet usable allows, at most
+// math.MaxUint64.
+func usableCount(subnet netip.Prefix) uint64 {
+	host := subnet.Addr().BitLen() - subnet.Bits()
+	switch {
+	case subnet.Addr().Is4():
+		return 1<<host - 3
+	case host > 64:
+		return math.MaxUint64
+	case host == 64:
+		return math.MaxUint64 - 128 - 1 // without the anycast, the gateway and the reserved top
+	default:
+		return 1<<host - 2
+	}
 }
 
 // take leases a to owner if it is free or its owner is not alive.
@@ -124,9 +235,20 @@ func (n Network) take(a netip.Addr, owner string, alive func(string) bool) (bool
 	return false, nil
 }
 
-// Release gives back owner's lease of a. A lease someone else holds now
-// (taken back from an owner presumed gone) is left alone.
-func (n Network) Release(a netip.Addr, owner string) error {
+// Release gives back owner's leases of addrs (either may be the zero
+// Addr). A lease someone else holds now (taken back from an owner presumed
+// gone) is left alone.
+func (n Network) Release(addrs Addrs, owner string) error {
+	var errs []error
+	for _, a := range []netip.Addr{addrs.IPv4, addrs.IPv6} {
+		if a.IsValid() {
+			errs = append(errs, n.release(a, owner))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (n Network) release(a netip.Addr, owner string) error {
 	path := filepath.Join(n.LeaseDir, a.String())
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -144,15 +266,12 @@ func (n Network) Release(a netip.Addr, owner string) error {
 	return nil
 }
 
-// isBroadcast reports whether a is the last address of subnet.
-func isBroadcast(a netip.Addr, subnet netip.Prefix) bool {
-	return !subnet.Contains(a.Next())
-}
-
 // ReleaseStale gives back the leases whose owners are not alive (a pod
-// whose stage1 was killed before it could release its address), for
+// whose stage1 was killed before it could release its addresses), for
 // garbage collection; Lease takes them back too, but only when it needs
-// an address. It returns the addresses released.
+// an address. Every lease in LeaseDir is looked at, whether or not it is
+// in the network's subnets now (the host's configuration may have changed
+// them since it was taken). It returns the addresses released.
 func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool) ([]netip.Addr, error) {
 	ents, err := os.ReadDir(n.LeaseDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -169,8 +288,8 @@ func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool
 	var released []netip.Addr
 	for _, e := range ents {
 		a, err := netip.ParseAddr(e.Name())
-		if err != nil || !n.Subnet.Contains(a) {
-			continue // .lock, .last
+		if err != nil || a.String() != e.Name() {
+			continue // .lock, .last, .last6, an atomic write's temporary file
 		}
 		b, err := os.ReadFile(filepath.Join(n.LeaseDir, e.Name()))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -183,10 +302,22 @@ func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool
 		if owner == "" || alive(owner) {
 			continue
 		}
-		if err := n.Release(a, owner); err != nil {
+		if err := n.release(a, owner); err != nil {
 			return released, err
 		}
 		released = append(released, a)
 	}
 	return released, nil
+}
+
+// String is the addresses there are, separated by a space.
+func (a Addrs) String() string {
+	switch {
+	case a.IPv4.IsValid() && a.IPv6.IsValid():
+		return a.IPv4.String() + " " + a.IPv6.String()
+	case a.IPv6.IsValid():
+		return a.IPv6.String()
+	default:
+		return a.IPv4.String()
+	}
 }

@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,8 +12,26 @@ import (
 	"testing"
 )
 
+// testNetwork is a network of subnet alone (IPv4 or IPv6).
 func testNetwork(t *testing.T, subnet string) Network {
-	return Network{Name: "test", Subnet: netip.MustParsePrefix(subnet), LeaseDir: filepath.Join(t.TempDir(), "leases")}
+	n := Network{Name: "test", LeaseDir: filepath.Join(t.TempDir(), "leases")}
+	p := netip.MustParsePrefix(subnet)
+	if p.Addr().Is4() {
+		n.Subnet = p
+	} else {
+		n.Subnet6 = p
+	}
+	return n
+}
+
+// lease4 leases from a network of IPv4 alone and returns the address.
+func lease4(ctx context.Context, n Network, owner string, alive func(string) bool) (netip.Addr, error) {
+	a, err := n.Lease(ctx, owner, alive)
+	return a.IPv4, err
+}
+
+func release4(n Network, a netip.Addr, owner string) error {
+	return n.Release(Addrs{IPv4: a}, owner)
 }
 
 func everyoneAlive(string) bool { return true }
@@ -23,11 +42,11 @@ func TestLease(t *testing.T) {
 	if g := n.Gateway(); g != netip.MustParseAddr("172.16.28.1") {
 		t.Fatalf("gateway %s", g)
 	}
-	a, err := n.Lease(ctx, "/pods/a", everyoneAlive)
+	a, err := lease4(ctx, n, "/pods/a", everyoneAlive)
 	if err != nil || a != netip.MustParseAddr("172.16.28.2") {
 		t.Fatalf("first lease: %s, %v; want 172.16.28.2", a, err)
 	}
-	b, err := n.Lease(ctx, "/pods/b", everyoneAlive)
+	b, err := lease4(ctx, n, "/pods/b", everyoneAlive)
 	if err != nil || b != netip.MustParseAddr("172.16.28.3") {
 		t.Fatalf("second lease: %s, %v; want 172.16.28.3", b, err)
 	}
@@ -35,22 +54,22 @@ func TestLease(t *testing.T) {
 		t.Errorf("lease file of a: %q, %v", got, err)
 	}
 	// Released addresses are not handed out again at once.
-	if err := n.Release(a, "/pods/a"); err != nil {
+	if err := release4(n, a, "/pods/a"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := n.Lease(ctx, "/pods/c", everyoneAlive)
+	c, err := lease4(ctx, n, "/pods/c", everyoneAlive)
 	if err != nil || c != netip.MustParseAddr("172.16.28.4") {
 		t.Fatalf("lease after a release: %s, %v; want 172.16.28.4", c, err)
 	}
 	// Release of someone else's lease leaves it.
-	if err := n.Release(b, "/pods/other"); err != nil {
+	if err := release4(n, b, "/pods/other"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(n.LeaseDir, b.String())); err != nil {
 		t.Errorf("another owner's release removed b's lease: %v", err)
 	}
 	// Releasing twice, or what was never leased, is no error.
-	if err := n.Release(a, "/pods/a"); err != nil {
+	if err := release4(n, a, "/pods/a"); err != nil {
 		t.Errorf("second release: %v", err)
 	}
 }
@@ -60,7 +79,7 @@ func TestLeaseWrapsAndTakesBackStale(t *testing.T) {
 	n := testNetwork(t, "10.9.0.0/29") // .1 gateway, .2-.6 for pods, .7 broadcast
 	var got []string
 	for i := 0; i < 5; i++ {
-		a, err := n.Lease(ctx, fmt.Sprintf("/pods/%d", i), everyoneAlive)
+		a, err := lease4(ctx, n, fmt.Sprintf("/pods/%d", i), everyoneAlive)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,14 +88,14 @@ func TestLeaseWrapsAndTakesBackStale(t *testing.T) {
 	if strings.Join(got, " ") != "10.9.0.2 10.9.0.3 10.9.0.4 10.9.0.5 10.9.0.6" {
 		t.Fatalf("leases %v", got)
 	}
-	_, err := n.Lease(ctx, "/pods/full", everyoneAlive)
+	_, err := lease4(ctx, n, "/pods/full", everyoneAlive)
 	if err == nil || !strings.Contains(err.Error(), "no free address in 10.9.0.0/29") {
 		t.Fatalf("a full network: %v", err)
 	}
 	// Pod 3 is gone without releasing: its address is taken back, and the
 	// search wraps around from the last lease to find it.
 	alive := func(owner string) bool { return owner != "/pods/3" }
-	a, err := n.Lease(ctx, "/pods/new", alive)
+	a, err := lease4(ctx, n, "/pods/new", alive)
 	if err != nil || a != netip.MustParseAddr("10.9.0.5") {
 		t.Fatalf("lease with a stale one: %s, %v; want 10.9.0.5", a, err)
 	}
@@ -114,10 +133,27 @@ func TestReleaseStale(t *testing.T) {
 }
 
 func TestLeaseBadSubnet(t *testing.T) {
-	for _, s := range []string{"10.0.0.0/31", "10.0.0.0/32", "fd00::/64"} {
-		n := testNetwork(t, s)
-		if _, err := n.Lease(context.Background(), "/pods/a", everyoneAlive); err == nil || !strings.Contains(err.Error(), s) {
-			t.Errorf("subnet %s: %v", s, err)
+	for _, tc := range []struct {
+		n    Network
+		want string
+	}{
+		{Network{Subnet: netip.MustParsePrefix("10.0.0.0/31")}, "subnet 10.0.0.0/31: want an IPv4 subnet"},
+		{Network{Subnet: netip.MustParsePrefix("10.0.0.0/32")}, "subnet 10.0.0.0/32: want an IPv4 subnet"},
+		{Network{Subnet: netip.MustParsePrefix("fd00::/64")}, "subnet fd00::/64: want an IPv4 subnet"},
+		{Network{Subnet6: netip.MustParsePrefix("10.0.0.0/24")}, "IPv6 subnet 10.0.0.0/24: want an IPv6 subnet"},
+		{Network{Subnet6: netip.MustParsePrefix("::ffff:10.0.0.0/120")}, "IPv6 subnet ::ffff:10.0.0.0/120: want an IPv6 subnet"},
+		{Network{Subnet6: netip.MustParsePrefix("fd00::/127")}, "IPv6 subnet fd00::/127: want an IPv6 subnet of at least 4 addresses"},
+		{Network{Subnet6: netip.MustParsePrefix("fd00::5/64")}, "subnet fd00::5/64 has host bits set: write it as fd00::/64"},
+		{Network{Subnet: netip.MustParsePrefix("10.0.0.1/24")}, "subnet 10.0.0.1/24 has host bits set: write it as 10.0.0.0/24"},
+		{Network{}, "no subnet"},
+	} {
+		tc.n.Name = "test"
+		tc.n.LeaseDir = filepath.Join(t.TempDir(), "leases")
+		if _, err := tc.n.Lease(context.Background(), "/pods/a", everyoneAlive); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v; want %q", tc.n, err, tc.want)
+		}
+		if _, err := os.Stat(tc.n.LeaseDir); err == nil {
+			t.Errorf("%+v: a refused network made its lease directory", tc.n)
 		}
 	}
 }
@@ -131,7 +167,7 @@ func TestLeaseConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func(owner string) {
 			defer wg.Done()
-			a, err := n.Lease(context.Background(), owner, everyoneAlive)
+			a, err := lease4(context.Background(), n, owner, everyoneAlive)
 			if err != nil {
 				t.Error(err)
 				return
@@ -147,5 +183,169 @@ func TestLeaseConcurrent(t *testing.T) {
 	wg.Wait()
 	if len(seen) != 40 {
 		t.Errorf("%d distinct addresses for 40 pods", len(seen))
+	}
+}
+
+// TestGateways: the gateway is the first address after the subnet's own in
+// either family (::1 of an IPv6 subnet, whose :: is the subnet-router
+// anycast address), and none where the network has no subnet of it.
+func TestGateways(t *testing.T) {
+	for _, tc := range []struct {
+		n      Network
+		v4, v6 string
+	}{
+		{Default("/run/acirun/net"), "172.16.28.1", "fd61:6369:7275::1"},
+		{Network{Subnet: netip.MustParsePrefix("10.1.0.0/16")}, "10.1.0.1", "invalid IP"},
+		{Network{Subnet6: netip.MustParsePrefix("fd00:1:2:3::/64")}, "invalid IP", "fd00:1:2:3::1"},
+		{Network{Subnet6: netip.MustParsePrefix("2001:db8::80/121")}, "invalid IP", "2001:db8::81"},
+	} {
+		if g, g6 := tc.n.Gateway().String(), tc.n.Gateway6().String(); g != tc.v4 || g6 != tc.v6 {
+			t.Errorf("%+v: gateways %s and %s, want %s and %s", tc.n, g, g6, tc.v4, tc.v6)
+		}
+	}
+}
+
+// TestUsable: which addresses a pod may lease, in both families.
+func TestUsable(t *testing.T) {
+	for _, tc := range []struct {
+		subnet, addr string
+		want         bool
+	}{
+		{"172.16.28.0/24", "172.16.28.0", false},   // the subnet's own
+		{"172.16.28.0/24", "172.16.28.1", false},   // the gateway
+		{"172.16.28.0/24", "172.16.28.2", true},    // the first pod's
+		{"172.16.28.0/24", "172.16.28.254", true},  // the last pod's
+		{"172.16.28.0/24", "172.16.28.255", false}, // broadcast
+		{"172.16.28.0/24", "172.16.29.2", false},   // outside
+		{"fd00::/64", "fd00::", false},             // subnet-router anycast
+		{"fd00::/64", "fd00::1", false},            // the gateway
+		{"fd00::/64", "fd00::2", true},
+		{"fd00::/64", "fd00::ffff", true},
+		{"fd00::/64", "fd00::ffff:ffff:ffff:ff7f", true},  // the last before the reserved anycast IDs
+		{"fd00::/64", "fd00::ffff:ffff:ffff:ff80", false}, // RFC 5453 reserved
+		{"fd00::/64", "fd00::ffff:ffff:ffff:ffff", false}, // no broadcast in IPv6, but reserved in a /64
+		{"fd00::/120", "fd00::ff", true},                  // no broadcast, no reserved IDs outside a /64
+		{"fd00::/120", "fd00::100", false},                // outside
+		{"fd00::/64", "172.16.28.2", false},
+		{"172.16.28.0/24", "::ffff:172.16.28.2", false},
+	} {
+		if got := usable(netip.MustParseAddr(tc.addr), netip.MustParsePrefix(tc.subnet)); got != tc.want {
+			t.Errorf("usable(%s in %s) = %v, want %v", tc.addr, tc.subnet, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		subnet string
+		want   uint64
+	}{
+		{"172.16.28.0/24", 253},
+		{"10.0.0.0/30", 1},
+		{"fd00::/126", 2},
+		{"fd00::/120", 254},
+		{"fd00::/64", math.MaxUint64 - 129},
+		{"fd00::/48", math.MaxUint64},
+	} {
+		if got := usableCount(netip.MustParsePrefix(tc.subnet)); got != tc.want {
+			t.Errorf("usableCount(%s) = %d, want %d", tc.subnet, got, tc.want)
+		}
+	}
+}
+
+// TestLeaseIPv6: leases in an IPv6 subnet, alone and beside IPv4.
+func TestLeaseIPv6(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		subnet  string // an IPv6 subnet alone
+		last    string // .last6 before the first lease ("" none)
+		owners  int
+		want    []string
+		wantErr string
+	}{
+		{name: "first pods of a /64", subnet: "fd61:6369:7275::/64", owners: 3,
+			want: []string{"fd61:6369:7275::2", "fd61:6369:7275::3", "fd61:6369:7275::4"}},
+		{name: "a /126 has two", subnet: "fd00::/126", owners: 3,
+			want: []string{"fd00::2", "fd00::3"}, wantErr: "no free address in fd00::/126: all 2 are leased"},
+		{name: "the last address is a pod's: no broadcast", subnet: "fd00::/125", last: "fd00::6", owners: 2,
+			want: []string{"fd00::7", "fd00::2"}},
+		{name: "the reserved top of a /64 is skipped", subnet: "fd00::/64", last: "fd00::ffff:ffff:ffff:ff7e", owners: 2,
+			want: []string{"fd00::ffff:ffff:ffff:ff7f", "fd00::2"}},
+		{name: "a last lease outside the subnet is ignored", subnet: "fd00::/64", last: "fd01::9", owners: 1,
+			want: []string{"fd00::2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testNetwork(t, tc.subnet)
+			if tc.last != "" {
+				if err := os.MkdirAll(n.LeaseDir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(n.LeaseDir, lastFile6), []byte(tc.last+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			var err error
+			for i := 0; i < tc.owners; i++ {
+				var a Addrs
+				if a, err = n.Lease(ctx, fmt.Sprintf("/pods/%d", i), everyoneAlive); err != nil {
+					break
+				}
+				if a.IPv4.IsValid() {
+					t.Errorf("an IPv6 network leased %s", a.IPv4)
+				}
+				got = append(got, a.IPv6.String())
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("leased %v, want %v", got, tc.want)
+			}
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("error %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestLeaseBoth: a network of both families leases one address of each to
+// a pod under one lock, records them as two leases, gives both back, and
+// gives back the IPv4 one when IPv6 has none left.
+func TestLeaseBoth(t *testing.T) {
+	ctx := context.Background()
+	n := Network{Name: "test", Subnet: netip.MustParsePrefix("10.9.0.0/29"), Subnet6: netip.MustParsePrefix("fd00::/126"),
+		LeaseDir: filepath.Join(t.TempDir(), "leases")}
+	a, err := n.Lease(ctx, "/pods/a", everyoneAlive)
+	if err != nil || a.IPv4.String() != "10.9.0.2" || a.IPv6.String() != "fd00::2" || a.String() != "10.9.0.2 fd00::2" {
+		t.Fatalf("lease: %v, %v", a, err)
+	}
+	for _, f := range []string{"10.9.0.2", "fd00::2"} {
+		if b, err := os.ReadFile(filepath.Join(n.LeaseDir, f)); err != nil || string(b) != "/pods/a\n" {
+			t.Errorf("lease file %s: %q, %v", f, b, err)
+		}
+	}
+	if _, err := n.Lease(ctx, "/pods/b", everyoneAlive); err != nil {
+		t.Fatal(err)
+	}
+	// IPv6 is full (fd00::2, fd00::3): the IPv4 address taken for c is
+	// given back.
+	if c, err := n.Lease(ctx, "/pods/c", everyoneAlive); err == nil || !strings.Contains(err.Error(), "no free address in fd00::/126") {
+		t.Fatalf("a third pod with IPv6 full: %v, %v", c, err)
+	}
+	if _, err := os.Stat(filepath.Join(n.LeaseDir, "10.9.0.4")); err == nil {
+		t.Errorf("the IPv4 lease of a refused pod stayed")
+	}
+	if err := n.Release(a, "/pods/a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"10.9.0.2", "fd00::2"} {
+		if _, err := os.Stat(filepath.Join(n.LeaseDir, f)); err == nil {
+			t.Errorf("lease %s outlived its release", f)
+		}
+	}
+	// ReleaseStale takes back both of b's, and a lease of a subnet the
+	// network no longer has.
+	if err := os.WriteFile(filepath.Join(n.LeaseDir, "fd99::7"), []byte("/pods/old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := n.ReleaseStale(ctx, func(string) bool { return false })
+	if err != nil || fmt.Sprint(got) != "[10.9.0.3 fd00::3 fd99::7]" {
+		t.Errorf("ReleaseStale: %v, %v", got, err)
 	}
 }

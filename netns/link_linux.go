@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -15,86 +16,131 @@ import (
 // PodInterface is the name of the pod's end of its link, inside the pod.
 const PodInterface = "eth0"
 
-// Attachment is a pod's place on a network: its link and its address.
+// Attachment is a pod's place on a network: its link and its addresses.
 type Attachment struct {
 	Network   Network
-	Owner     string     // the pod directory the lease is for
+	Owner     string     // the pod directory the leases are for
 	HostIface string     // the host end of the veth pair
 	HostIndex int        // its interface index on the host
-	Addr      netip.Addr // the pod's address
-	Gateway   netip.Addr // the host end's address
+	Addr      netip.Addr // the pod's IPv4 address; zero without IPv4
+	Gateway   netip.Addr // the host end's IPv4 address; zero without IPv4
+	Addr6     netip.Addr // the pod's IPv6 address; zero without IPv6
+	Gateway6  netip.Addr // the host end's IPv6 address; zero without IPv6
 	// NATError, if not nil, says why the host does not masquerade the
 	// network's traffic: the pod reaches the host and other pods only.
 	NATError error
+	// IPv6Error, if not nil, says why a pod of a network with both
+	// families has IPv4 only (a kernel without IPv6).
+	IPv6Error error
 }
 
-// Attach puts the pod whose PID 1 is podPid on network n: it leases an
-// address to owner, makes the veth pair hostIface (on the host, in the
+// Addrs are the pod's addresses, as leased.
+func (a *Attachment) Addrs() Addrs { return Addrs{IPv4: a.Addr, IPv6: a.Addr6} }
+
+// Gateways are the host end's addresses, as the pod's routes use them.
+func (a *Attachment) Gateways() Addrs { return Addrs{IPv4: a.Gateway, IPv6: a.Gateway6} }
+
+// Attach puts the pod whose PID 1 is podPid on network n: it leases
+// addresses to owner, makes the veth pair hostIface (on the host, in the
 // caller's network namespace) and PodInterface (in podPid's namespace),
-// gives the host end the gateway address and a route to the pod, and makes
+// makes the host end deaf to what a pod could use to change the host's
+// routes or addresses (hostLinkSettings), gives it the gateway addresses,
+// without duplicate address detection, and a route to the pod, and makes
 // sure the host forwards and masquerades the network's traffic (a failure
-// of the last is no error: see NATError). The pod's
-// end is left down and unaddressed: PID 1 configures it with
-// ConfigurePod. On error nothing is left behind.
+// of the last is no error: see NATError). The pod's end is left down and
+// unaddressed: PID 1 configures it with ConfigurePod. On error nothing is
+// left behind.
+//
+// Nothing here waits on the network: every address is usable when it is
+// added (no duplicate address detection: each link has two ends, both
+// ours), and each step is one netlink round trip on one socket.
 func (n Network) Attach(ctx context.Context, owner string, alive func(string) bool, hostIface string, podPid int) (_ *Attachment, err error) {
 	if len(hostIface) == 0 || len(hostIface) >= unix.IFNAMSIZ {
 		return nil, fmt.Errorf("network %s: interface name %q: want 1 to %d bytes", n.Name, hostIface, unix.IFNAMSIZ-1)
 	}
-	addr, err := n.Lease(ctx, owner, alive)
+	var v6Err error
+	if n.Subnet6.IsValid() && !kernelHasIPv6() {
+		v6Err = fmt.Errorf("network %s: no IPv6 for the pod (%s): the kernel has no IPv6 (booted with ipv6.disable=1?)", n.Name, n.Subnet6)
+		if !n.Subnet.IsValid() {
+			return nil, v6Err
+		}
+		n.Subnet6 = netip.Prefix{}
+	}
+	addrs, err := n.Lease(ctx, owner, alive)
 	if err != nil {
 		return nil, err
 	}
-	a := &Attachment{Network: n, Owner: owner, HostIface: hostIface, Addr: addr, Gateway: n.Gateway()}
+	a := &Attachment{Network: n, Owner: owner, HostIface: hostIface,
+		Addr: addrs.IPv4, Gateway: n.Gateway(), Addr6: addrs.IPv6, Gateway6: n.Gateway6(), IPv6Error: v6Err}
 	defer func() {
 		if err != nil {
 			a.Detach()
 		}
 	}()
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: netlink: %w", n.Name, err)
+	}
+	defer h.Close()
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: hostIface},
 		PeerName:      PodInterface,
 		PeerNamespace: netlink.NsPid(podPid),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	if err := h.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("network %s: create veth pair %s/%s: %w", n.Name, hostIface, PodInterface, err)
 	}
-	host, err := netlink.LinkByName(hostIface)
-	if err != nil {
-		return nil, fmt.Errorf("network %s: %s: %w", n.Name, hostIface, err)
+	// LinkAdd has looked the new link up by name.
+	a.HostIndex = veth.Attrs().Index
+	if a.HostIndex == 0 {
+		return nil, fmt.Errorf("network %s: %s: made, but not found", n.Name, hostIface)
 	}
-	a.HostIndex = host.Attrs().Index
-	gw := &netlink.Addr{IPNet: hostNet(a.Gateway), Scope: unix.RT_SCOPE_LINK}
-	if err := netlink.AddrAdd(host, gw); err != nil {
-		return nil, fmt.Errorf("network %s: address %s on %s: %w", n.Name, a.Gateway, hostIface, err)
-	}
-	if err := netlink.LinkSetUp(host); err != nil {
-		return nil, fmt.Errorf("network %s: bring up %s: %w", n.Name, hostIface, err)
-	}
-	route := &netlink.Route{
-		LinkIndex: a.HostIndex,
-		Dst:       hostNet(addr),
-		Src:       a.Gateway.AsSlice(),
-		Scope:     netlink.SCOPE_LINK,
-	}
-	if err := netlink.RouteAdd(route); err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return nil, fmt.Errorf("network %s: the host already has a route to %s (another pod network, or a stale lease directory?)", n.Name, addr)
-		}
-		return nil, fmt.Errorf("network %s: route to %s via %s: %w", n.Name, addr, hostIface, err)
-	}
-	if err := enableForwarding(); err != nil {
+	if err := hostLinkSettings(hostIface, a.Addr6.IsValid()); err != nil {
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
-	if err := ensureMasquerade(n.Subnet); err != nil {
-		// A kernel without nftables: the pod still reaches the host and
-		// the other pods, and the caller says that it reaches no further.
-		a.NATError = fmt.Errorf("network %s: no NAT beyond the host: %w", n.Name, err)
+	for _, gw := range []netip.Addr{a.Gateway, a.Gateway6} {
+		if !gw.IsValid() {
+			continue
+		}
+		addr := &netlink.Addr{IPNet: hostNet(gw), Flags: unix.IFA_F_NODAD}
+		if gw.Is4() {
+			addr.Scope = unix.RT_SCOPE_LINK
+		}
+		if err := h.AddrAdd(veth, addr); err != nil {
+			return nil, fmt.Errorf("network %s: address %s on %s: %w", n.Name, gw, hostIface, err)
+		}
+	}
+	if err := h.LinkSetUp(veth); err != nil {
+		return nil, fmt.Errorf("network %s: bring up %s: %w", n.Name, hostIface, err)
+	}
+	for _, p := range [][2]netip.Addr{{a.Addr, a.Gateway}, {a.Addr6, a.Gateway6}} {
+		pod, gw := p[0], p[1]
+		if !pod.IsValid() {
+			continue
+		}
+		route := &netlink.Route{LinkIndex: a.HostIndex, Dst: hostNet(pod), Src: gw.AsSlice(), Scope: netlink.SCOPE_LINK}
+		if err := h.RouteAdd(route); err != nil {
+			if errors.Is(err, unix.EEXIST) {
+				return nil, fmt.Errorf("network %s: the host already has a route to %s (another pod network, or a stale lease directory?)", n.Name, pod)
+			}
+			return nil, fmt.Errorf("network %s: route to %s via %s: %w", n.Name, pod, hostIface, err)
+		}
+	}
+	if err := enableForwarding(a.Addr.IsValid(), a.Addr6.IsValid()); err != nil {
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	if n.Subnet.IsValid() {
+		if err := ensureMasquerade(n.Subnet); err != nil {
+			// A kernel without nftables: the pod still reaches the host and
+			// the other pods, and the caller says that it reaches no further.
+			a.NATError = fmt.Errorf("network %s: no NAT beyond the host: %w", n.Name, err)
+		}
 	}
 	return a, nil
 }
 
 // Detach removes the host end of the link (the pod's end goes with it) and
-// gives the lease back. It may be called on a half-made attachment, and
+// gives the leases back. It may be called on a half-made attachment, and
 // more than once.
 func (a *Attachment) Detach() error {
 	var errs []error
@@ -108,34 +154,71 @@ func (a *Attachment) Detach() error {
 			}
 		}
 	}
-	if a.Addr.IsValid() {
-		if err := a.Network.Release(a.Addr, a.Owner); err != nil {
-			errs = append(errs, err)
-		}
+	if err := a.Network.Release(a.Addrs(), a.Owner); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // ConfigurePod configures the pod's end of its link from inside the pod's
-// network namespace (PID 1 calls it): addr as its one address, a route to
-// the gateway on the link, and the default route through it.
-func ConfigurePod(addr, gateway netip.Addr) error {
-	l, err := netlink.LinkByName(PodInterface)
+// network namespace (PID 1 calls it): addrs as its addresses (IPv4, IPv6
+// or both), usable at once (no duplicate address detection: the link has
+// one other end, the host's, whose addresses are the gateways), and for
+// each family a route to the gateway on the link and the default route
+// through it.
+func ConfigurePod(addrs, gateways Addrs) error {
+	if addrs.IPv4.IsValid() != gateways.IPv4.IsValid() || addrs.IPv6.IsValid() != gateways.IPv6.IsValid() {
+		return fmt.Errorf("pod network: addresses %v and gateways %v do not match", addrs, gateways)
+	}
+	if !addrs.IPv4.IsValid() && !addrs.IPv6.IsValid() {
+		return errors.New("pod network: no address")
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("pod network: netlink: %w", err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(PodInterface)
 	if err != nil {
 		return fmt.Errorf("pod network: %s: %w", PodInterface, err)
 	}
-	if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: hostNet(addr)}); err != nil {
-		return fmt.Errorf("pod network: address %s on %s: %w", addr, PodInterface, err)
+	if addrs.IPv6.IsValid() {
+		// A namespace's links start from the kernel's defaults, but a host
+		// may have them inherit its own (net.core.devconf_inherit_init_net).
+		if err := setSysctls(map[string]string{
+			"ipv6/conf/" + PodInterface + "/disable_ipv6": "0",
+			"ipv6/conf/" + PodInterface + "/accept_dad":   "0",
+		}); err != nil {
+			return fmt.Errorf("pod network: %w", err)
+		}
 	}
-	if err := netlink.LinkSetUp(l); err != nil {
+	for _, a := range []netip.Addr{addrs.IPv4, addrs.IPv6} {
+		if !a.IsValid() {
+			continue
+		}
+		if err := h.AddrAdd(l, &netlink.Addr{IPNet: hostNet(a), Flags: unix.IFA_F_NODAD}); err != nil {
+			return fmt.Errorf("pod network: address %s on %s: %w", a, PodInterface, err)
+		}
+	}
+	if err := h.LinkSetUp(l); err != nil {
 		return fmt.Errorf("pod network: bring up %s: %w", PodInterface, err)
 	}
 	idx := l.Attrs().Index
-	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: idx, Dst: hostNet(gateway), Src: addr.AsSlice(), Scope: netlink.SCOPE_LINK}); err != nil {
-		return fmt.Errorf("pod network: route to the gateway %s: %w", gateway, err)
-	}
-	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: idx, Gw: gateway.AsSlice(), Src: addr.AsSlice()}); err != nil {
-		return fmt.Errorf("pod network: default route via %s: %w", gateway, err)
+	for _, p := range [][2]netip.Addr{{addrs.IPv4, gateways.IPv4}, {addrs.IPv6, gateways.IPv6}} {
+		addr, gw := p[0], p[1]
+		if !addr.IsValid() {
+			continue
+		}
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: idx, Dst: hostNet(gw), Src: addr.AsSlice(), Scope: netlink.SCOPE_LINK}); err != nil {
+			return fmt.Errorf("pod network: route to the gateway %s: %w", gw, err)
+		}
+		def := &netlink.Route{LinkIndex: idx, Gw: gw.AsSlice(), Src: addr.AsSlice()}
+		if addr.Is6() {
+			def.Dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+		}
+		if err := h.RouteAdd(def); err != nil {
+			return fmt.Errorf("pod network: default route via %s: %w", gw, err)
+		}
 	}
 	return nil
 }
@@ -145,20 +228,86 @@ func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
 }
 
-// enableForwarding turns on IPv4 forwarding in the caller's network
-// namespace, which pods need to reach each other and beyond the host. It
-// writes only if forwarding is off.
-func enableForwarding() error {
-	const p = "/proc/sys/net/ipv4/ip_forward"
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", p, err)
+// hostLinkSettings makes the host end iface of a pod's link deaf to what
+// the pod could send to change the host's routes or addresses, before the
+// link is up: router advertisements (a default route or a prefix the
+// host would take an address from) and ICMP redirects (a route), and
+// source-routed packets; and the host sends the pod no redirects of its
+// own. With IPv6 on the link, it is enabled there (a host may disable it
+// on new links by default) without duplicate address detection; without,
+// it is disabled: the host end then has no IPv6 at all, not even a
+// link-local address, and ignores every IPv6 packet the pod sends.
+func hostLinkSettings(iface string, ipv6 bool) error {
+	s := map[string]string{
+		"ipv4/conf/" + iface + "/accept_redirects":    "0",
+		"ipv4/conf/" + iface + "/secure_redirects":    "0",
+		"ipv4/conf/" + iface + "/send_redirects":      "0",
+		"ipv4/conf/" + iface + "/accept_source_route": "0",
 	}
-	if len(b) > 0 && b[0] == '1' {
-		return nil
+	if kernelHasIPv6() {
+		if ipv6 {
+			for k, v := range map[string]string{
+				"disable_ipv6":        "0",
+				"accept_ra":           "0",
+				"accept_redirects":    "0",
+				"accept_source_route": "0",
+				"accept_dad":          "0",
+				"autoconf":            "0",
+			} {
+				s["ipv6/conf/"+iface+"/"+k] = v
+			}
+		} else {
+			s["ipv6/conf/"+iface+"/disable_ipv6"] = "1"
+		}
 	}
-	if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
-		return fmt.Errorf("enable IPv4 forwarding (%s): %w", p, err)
+	return setSysctls(s)
+}
+
+// kernelHasIPv6 reports whether the kernel has IPv6 (not booted with
+// ipv6.disable=1, or built without it).
+func kernelHasIPv6() bool {
+	_, err := os.Stat("/proc/sys/net/ipv6")
+	return err == nil
+}
+
+// setSysctls writes each value to /proc/sys/net/KEY, in the caller's
+// network namespace.
+func setSysctls(s map[string]string) error {
+	for k, v := range s {
+		p := "/proc/sys/net/" + k
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+			return fmt.Errorf("set %s to %s: %w", p, v, err)
+		}
+	}
+	return nil
+}
+
+// enableForwarding turns on IPv4 and IPv6 forwarding (as asked) in the
+// caller's network namespace, which pods need to reach each other and
+// beyond the host. It writes only if forwarding is off.
+//
+// Turning IPv6 forwarding on makes the host a router: links whose
+// accept_ra is 1 stop taking router advertisements (2 takes them while
+// forwarding), as with any container network that forwards IPv6.
+func enableForwarding(ipv4, ipv6 bool) error {
+	var ps []string
+	if ipv4 {
+		ps = append(ps, "/proc/sys/net/ipv4/ip_forward")
+	}
+	if ipv6 {
+		ps = append(ps, "/proc/sys/net/ipv6/conf/all/forwarding")
+	}
+	for _, p := range ps {
+		b, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		if len(b) > 0 && b[0] == '1' {
+			continue
+		}
+		if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+			return fmt.Errorf("enable forwarding (%s): %w", p, err)
+		}
 	}
 	return nil
 }

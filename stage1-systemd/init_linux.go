@@ -3,7 +3,6 @@ package stage1
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,7 +49,8 @@ func initMain(args []string, tr *trace.Tracer) int {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 			return exitCodeFailure
 		}
-		p.addr, p.gateway = m.Addr, m.Gateway
+		p.addrs = netns.Addrs{IPv4: m.Addr, IPv6: m.Addr6}
+		p.gateways = netns.Addrs{IPv4: m.Gateway, IPv6: m.Gateway6}
 		if o.MetadataURL == "" {
 			o.MetadataURL = m.MetadataURL
 		}
@@ -80,9 +80,9 @@ type pod struct {
 	timer    *time.Timer
 	control  int      // the control socket to `stage1 run` until the apps have started, or -1
 	notified chan int // index in apps of an app that sent READY=1
-	// addr and gateway are the pod's address on its pod network, and the
-	// host's: zero unless it is on one.
-	addr, gateway netip.Addr
+	// addrs and gateways are the pod's addresses on its pod network, and
+	// the host's: zero unless it is on one.
+	addrs, gateways netns.Addrs
 }
 
 // awaitGo waits for `stage1 run` to send its go message on the control
@@ -232,13 +232,13 @@ func (p *pod) setup() error {
 		}
 	}
 	if o.Net == "default" {
-		if !p.addr.IsValid() {
+		if !p.addrs.IPv4.IsValid() && !p.addrs.IPv6.IsValid() {
 			return errors.New("pod network: stage1 run gave no address")
 		}
-		if err := netns.ConfigurePod(p.addr, p.gateway); err != nil {
+		if err := netns.ConfigurePod(p.addrs, p.gateways); err != nil {
 			return err
 		}
-		p.debugf("network: %s on %s, gateway %s", p.addr, netns.PodInterface, p.gateway)
+		p.debugf("network: %s on %s, gateways %s", p.addrs, netns.PodInterface, p.gateways)
 	}
 	// The pod's sysctls, in its namespaces, before any app can run.
 	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {

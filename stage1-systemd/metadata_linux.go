@@ -90,8 +90,13 @@ func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, st
 			}
 			return err
 		}}
-		addr := netip.AddrPortFrom(pn.att.Gateway, metadataPort).String()
-		ln, err := lc.Listen(context.Background(), "tcp4", addr)
+		// The IPv4 gateway, or the IPv6 one on a network without IPv4.
+		gw, family := pn.att.Gateway, "tcp4"
+		if !gw.IsValid() {
+			gw, family = pn.att.Gateway6, "tcp6"
+		}
+		addr := netip.AddrPortFrom(gw, metadataPort).String()
+		ln, err := lc.Listen(context.Background(), family, addr)
 		if err != nil {
 			return nil, "", fmt.Errorf("listen on %s (%s): %w", addr, iface, err)
 		}

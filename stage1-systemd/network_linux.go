@@ -81,8 +81,16 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 		return nil, nil, err
 	}
 	pn := &podNetwork{att: att, pub: pub}
-	nf := &podcontract.Network{Name: n.Name, Interface: netns.PodInterface, IP: att.Addr.String(), Gateway: att.Gateway.String(),
-		HostInterface: att.HostIface}
+	if att.IPv6Error != nil {
+		warnings = append(warnings, fmt.Sprintf("WARNING: %v", att.IPv6Error))
+	}
+	nf := &podcontract.Network{Name: n.Name, Interface: netns.PodInterface, HostInterface: att.HostIface}
+	if att.Addr.IsValid() {
+		nf.IP, nf.Gateway = att.Addr.String(), att.Gateway.String()
+	}
+	if att.Addr6.IsValid() {
+		nf.IP6, nf.Gateway6 = att.Addr6.String(), att.Gateway6.String()
+	}
 	for _, m := range pub.Published() {
 		nf.Ports = append(nf.Ports, podcontract.PublishedPort{Name: m.Name, Protocol: m.Protocol, Host: m.Host.String(), Pod: m.Pod.String()})
 	}

@@ -210,12 +210,13 @@ func runPod(o *podOptions, args []string) (int, error) {
 		for _, w := range warnings {
 			fmt.Fprintf(os.Stderr, "acirun: %s\n", w)
 		}
-		debugf(o, "pod on network %s: %s (gateway %s, host interface %s)", pn.att.Network.Name, pn.att.Addr, pn.att.Gateway, pn.att.HostIface)
+		debugf(o, "pod on network %s: %s (gateways %s, host interface %s)", pn.att.Network.Name, pn.att.Addrs(), pn.att.Gateways(), pn.att.HostIface)
 		for _, m := range pn.pub.Published() {
 			debugf(o, "port %s", m)
 		}
-		status += " at " + pn.att.Addr.String()
+		status += " at " + pn.att.Addrs().String()
 		goMsg.Addr, goMsg.Gateway = pn.att.Addr, pn.att.Gateway
+		goMsg.Addr6, goMsg.Gateway6 = pn.att.Addr6, pn.att.Gateway6
 		network = pn
 		o.trace.Step("network attached")
 	}

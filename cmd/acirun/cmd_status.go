@@ -120,7 +120,13 @@ func printStatus(c *CLI, pd *pod.Pod, unit *host.UnitState) {
 		}
 	}
 	if n := pd.Network; n != nil {
-		fmt.Fprintf(c.Stdout, "network=%s\nip=%s\n", n.Name, n.IP)
+		fmt.Fprintf(c.Stdout, "network=%s\n", n.Name)
+		if n.IP != "" {
+			fmt.Fprintf(c.Stdout, "ip=%s\n", n.IP)
+		}
+		if n.IP6 != "" {
+			fmt.Fprintf(c.Stdout, "ip6=%s\n", n.IP6)
+		}
 		for _, pp := range n.Ports {
 			fmt.Fprintf(c.Stdout, "port-%s=%s/%s\n", pp.Name, pp.Host, pp.Protocol)
 		}

@@ -24,7 +24,7 @@ const (
 	ControlReady = 'r'
 	// ControlVersion is the version of GoMessage this binary writes and
 	// the only one it reads.
-	ControlVersion = 1
+	ControlVersion = 2
 	// MaxControlMessage is the largest message either side sends: a
 	// receiver's buffer of this size never truncates one.
 	MaxControlMessage = 512
@@ -32,17 +32,21 @@ const (
 
 // GoMessage is what `stage1 run` tells PID 1 when it may go on.
 type GoMessage struct {
-	// Addr and Gateway are the pod's address on its pod network and the
-	// host's end of the link (PID 1 configures eth0 with them): both valid
-	// on the default network, both zero otherwise.
+	// Addr and Gateway are the pod's IPv4 address on its pod network and
+	// the host's end of the link (PID 1 configures eth0 with them): both
+	// valid on a network with IPv4, both zero otherwise.
 	Addr, Gateway netip.Addr
+	// Addr6 and Gateway6 are the same in IPv6: both valid on a network
+	// with IPv6, both zero otherwise.
+	Addr6, Gateway6 netip.Addr
 	// MetadataURL is the apps' AC_METADATA_URL when `stage1 run` serves
 	// the metadata service itself; "" when it does not.
 	MetadataURL string
 }
 
-// Encode returns m on the wire: "g v=1", then " addr=A gateway=G" on a pod
-// network and " metadata=URL" when there is one, in that order. It refuses
+// Encode returns m on the wire: "g v=2", then " addr=A gateway=G" on a pod
+// network with IPv4, " addr6=A gateway6=G" with IPv6, and " metadata=URL"
+// when there is one, in that order. It refuses
 // what Parse would refuse, so that PID 1 never gets a message it cannot
 // read.
 func (m GoMessage) Encode() ([]byte, error) {
@@ -58,6 +62,12 @@ func (m GoMessage) Encode() ([]byte, error) {
 		b = append(b, " gateway="...)
 		b = m.Gateway.AppendTo(b)
 	}
+	if m.Addr6.IsValid() {
+		b = append(b, " addr6="...)
+		b = m.Addr6.AppendTo(b)
+		b = append(b, " gateway6="...)
+		b = m.Gateway6.AppendTo(b)
+	}
 	if m.MetadataURL != "" {
 		b = append(b, " metadata="...)
 		b = append(b, m.MetadataURL...)
@@ -69,8 +79,18 @@ func (m GoMessage) Encode() ([]byte, error) {
 }
 
 func (m GoMessage) check() error {
-	if m.Addr.IsValid() != m.Gateway.IsValid() {
+	if m.Addr.IsValid() != m.Gateway.IsValid() || m.Addr6.IsValid() != m.Gateway6.IsValid() {
 		return errors.New("an address without a gateway")
+	}
+	for _, a := range []netip.Addr{m.Addr, m.Gateway} {
+		if a.IsValid() && !a.Is4() {
+			return fmt.Errorf("%s is not an IPv4 address", a)
+		}
+	}
+	for _, a := range []netip.Addr{m.Addr6, m.Gateway6} {
+		if a.IsValid() && (!a.Is6() || a.Is4In6() || a.Zone() != "") {
+			return fmt.Errorf("%s is not an IPv6 address without a zone", a)
+		}
 	}
 	if m.MetadataURL != "" {
 		if err := CheckMetadataURL(m.MetadataURL); err != nil {
@@ -102,7 +122,7 @@ func ParseGoMessage(b []byte) (GoMessage, error) {
 	if len(f) < 2 || f[1] != "v="+strconv.Itoa(ControlVersion) {
 		return bad("want version " + strconv.Itoa(ControlVersion))
 	}
-	order := []string{"addr", "gateway", "metadata"}
+	order := []string{"addr", "gateway", "addr6", "gateway6", "metadata"}
 	next := 0 // fields come in this order, each at most once
 	for _, kv := range f[2:] {
 		k, v, _ := strings.Cut(kv, "=")
@@ -120,6 +140,10 @@ func ParseGoMessage(b []byte) (GoMessage, error) {
 			m.Addr, err = netip.ParseAddr(v)
 		case "gateway":
 			m.Gateway, err = netip.ParseAddr(v)
+		case "addr6":
+			m.Addr6, err = netip.ParseAddr(v)
+		case "gateway6":
+			m.Gateway6, err = netip.ParseAddr(v)
 		case "metadata":
 			m.MetadataURL = v
 			if v == "" {
@@ -129,7 +153,8 @@ func ParseGoMessage(b []byte) (GoMessage, error) {
 		if err != nil {
 			return bad(k + ": " + err.Error())
 		}
-		if (k == "addr" && m.Addr.String() != v) || (k == "gateway" && m.Gateway.String() != v) {
+		if (k == "addr" && m.Addr.String() != v) || (k == "gateway" && m.Gateway.String() != v) ||
+			(k == "addr6" && m.Addr6.String() != v) || (k == "gateway6" && m.Gateway6.String() != v) {
 			return bad(k + ": not in canonical form")
 		}
 	}

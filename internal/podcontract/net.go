@@ -10,12 +10,14 @@ import (
 // Network is NetFile: where the pod is on a pod network, written by
 // `stage1 run` before any app starts, read by stage0 for status.
 type Network struct {
-	Name          string          `json:"network"`       // the network, "default"
-	Interface     string          `json:"interface"`     // the pod's end, in its namespace
-	IP            string          `json:"ip"`            // the pod's address
-	Gateway       string          `json:"gateway"`       // the host's address on the link
-	HostInterface string          `json:"hostInterface"` // the host's end
-	Ports         []PublishedPort `json:"ports"`         // the ports actually published
+	Name          string          `json:"network"`            // the network, "default"
+	Interface     string          `json:"interface"`          // the pod's end, in its namespace
+	IP            string          `json:"ip,omitempty"`       // the pod's IPv4 address; none on an IPv6-only network
+	Gateway       string          `json:"gateway,omitempty"`  // the host's IPv4 address on the link
+	IP6           string          `json:"ip6,omitempty"`      // the pod's IPv6 address; none on an IPv4-only network
+	Gateway6      string          `json:"gateway6,omitempty"` // the host's IPv6 address on the link
+	HostInterface string          `json:"hostInterface"`      // the host's end
+	Ports         []PublishedPort `json:"ports"`              // the ports actually published
 }
 
 // PublishedPort is one app port published on the host.

@@ -118,8 +118,8 @@ func (bg *bgPod) stop(p *boxPod) {
 
 // netJSON is POD-DIR/net.json.
 type netJSON struct {
-	Network, Interface, IP, Gateway, HostInterface string
-	Ports                                          []struct{ Name, Protocol, Host, Pod string }
+	Network, Interface, IP, Gateway, IP6, Gateway6, HostInterface string
+	Ports                                                         []struct{ Name, Protocol, Host, Pod string }
 }
 
 func (bg *bgPod) net() netJSON {
@@ -250,7 +250,7 @@ func TestPodNetwork(t *testing.T) {
 		t.Errorf("machined has the pod's interfaces as %v, want the host end's index %d", ifs, hostIndex)
 	}
 	if st, err := p.b.Output(ctx, p.acirun("status", a.uuid)...); err != nil ||
-		!strings.Contains(string(st), "\nnetwork=default\nip="+na.IP+"\nport-http=127.0.0.1:8080/tcp\n") {
+		!strings.Contains(string(st), "\nnetwork=default\nip="+na.IP+"\nip6="+na.IP6+"\nport-http=127.0.0.1:8080/tcp\n") {
 		t.Errorf("acirun status of a pod on the default network: %s %v", st, err)
 	}
 	lease := filepath.Join("/run/acirun/net/default", na.IP)
