@@ -65,7 +65,17 @@ func imageFields() []imageField {
 			func(a, b imageRow) int { return strings.Compare(a.img.Origin.URL, b.img.Origin.URL) }},
 		{"signer", "SIGNER", func(r imageRow, _ bool) string { return cmp.Or(r.img.Origin.Signer, "-") },
 			func(a, b imageRow) int { return strings.Compare(a.img.Origin.Signer, b.img.Origin.Signer) }},
+		{"digest", "DIGEST", func(r imageRow, _ bool) string { return cmp.Or(ociDigest(r.img), "-") },
+			func(a, b imageRow) int { return strings.Compare(ociDigest(a.img), ociDigest(b.img)) }},
 	}
+}
+
+// ociDigest is the manifest digest of an OCI image, "" for an ACI.
+func ociDigest(img *store.Image) string {
+	if img.OCI == nil {
+		return ""
+	}
+	return img.OCI.Digest
 }
 
 func cmpBool(a, b bool) int {
@@ -129,7 +139,8 @@ func cmdImageList() *command {
 		name:    "image list",
 		usage:   "image list [--fields=…] [--sort=…] [--order=asc|desc] [--no-legend] [--full] [--format=table|json]",
 		summary: "List the images in the store",
-		help: `The table's columns are chosen with --fields, comma-separated, among: ` + "\n" + imageFieldNames() + ` (rkt's names; source and signer are acirun's).
+		help: `The table's columns are chosen with --fields, comma-separated, among: ` + "\n" + imageFieldNames() + ` (rkt's names; source, signer and digest are acirun's:
+source is the URL or OCI reference fetched, digest an OCI image's manifest digest).
 latest is true for the newest import of each name, the image NAME:latest finds.
 --sort orders by one or more of the same fields, --order says which way. --full
 prints whole image IDs, sizes in bytes and times to the nanosecond. --format=json

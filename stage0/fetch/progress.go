@@ -75,3 +75,18 @@ func (r *progressReader) Close() error {
 	r.p.done()
 	return r.rc.Close()
 }
+
+// Track reports the transfer of rc, a body that came by another way than
+// Get (an OCI layer fetched by the registry client), through the
+// Fetcher's Progress under label; total is its size (0 or less: unknown).
+// Without a Progress it returns rc itself.
+func (f *Fetcher) Track(rc io.ReadCloser, label string, total int64) io.ReadCloser {
+	if total <= 0 {
+		total = -1
+	}
+	p := f.newTransfer(label, total, 0)
+	if p == nil {
+		return rc
+	}
+	return &progressReader{rc: rc, p: p}
+}

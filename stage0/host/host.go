@@ -15,10 +15,12 @@ package host
 
 import (
 	"io"
+	"net/url"
 	"path/filepath"
 
 	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
 	"github.com/acirun/acirun/stage0/trust"
@@ -137,7 +139,12 @@ func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := h.fetcher(opts)
+	auth, err := h.Auth()
+	if err != nil {
+		return nil, err
+	}
+	f := fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress})
+	ociCfg, err := h.OCIConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -149,5 +156,27 @@ func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
 		Insecure:   opts.Insecure,
 		Warnings:   h.cfg.Warnings,
 		PartialDir: filepath.Join(h.cfg.DataDir, "store", "partial"),
+		OCI: pull.OCIConfig{
+			DefaultRegistry: ociCfg.DefaultRegistry,
+			Credentials:     registryCredentials(auth),
+		},
 	}, nil
+}
+
+// OCIConfig reads how registries are reached (oci.ConfigFile), system
+// then local.
+func (h *Host) OCIConfig() (oci.LocalConfig, error) {
+	return oci.LoadConfig(h.cfg.SystemConfig, h.cfg.LocalConfig)
+}
+
+// registryCredentials gives a registry the basic credentials auth.d has
+// for its host: the same files as ACI fetches.
+func registryCredentials(auth fetch.Auth) func(string) (oci.Credentials, bool) {
+	return func(registry string) (oci.Credentials, bool) {
+		c, ok := auth.For(&url.URL{Host: registry})
+		if !ok || c.Type != "basic" {
+			return oci.Credentials{}, false
+		}
+		return oci.Credentials{User: c.User, Password: c.Password}, true
+	}
 }

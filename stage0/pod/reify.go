@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/oci"
 )
 
 // Image is an image as the store knows it once fetched, verified and
@@ -155,7 +156,12 @@ func (in *reifyInput) overrideApp(ar *AppRequest, img *Image, desc string) (*aci
 		app.Exec = []string{ar.Exec}
 	}
 	if ar.Args != nil {
-		// As rkt: arguments after "--" are appended to the exec.
+		// As rkt: arguments after "--" are appended to the exec. An OCI
+		// image's exec ends with its config's Cmd, which they replace,
+		// as docker run's do.
+		if ar.Exec == "" {
+			app.Exec = app.Exec[:len(app.Exec)-oci.CmdArgs(img.Manifest)]
+		}
 		app.Exec = append(app.Exec, ar.Args...)
 	}
 	if len(app.Exec) == 0 {

@@ -27,6 +27,7 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/store"
 	"github.com/acirun/acirun/stage0/trust"
 )
@@ -55,6 +56,8 @@ type Puller struct {
 	// HostLabels are the os/arch labels discovery adds when the reference
 	// does not give them; nil means discovery.HostLabels().
 	HostLabels map[string]string
+	// OCI says how OCI and Docker images are reached.
+	OCI OCIConfig
 }
 
 // Kind says how a reference was understood.
@@ -66,19 +69,25 @@ const (
 	KindURL
 	KindID
 	KindName
+	// KindOCI is an OCI or Docker image: docker://, oci:, oci-archive:,
+	// docker-archive: (see package oci).
+	KindOCI
 )
 
 func (k Kind) String() string {
-	return [...]string{"file", "URL", "image ID", "name"}[k]
+	return [...]string{"file", "URL", "image ID", "name", "OCI image"}[k]
 }
 
 // Classify says how ref will be resolved: an http(s) URL; "sha512-…" (an
 // image ID or ID prefix in the store); a path to an existing file, or
 // anything that looks like a path (starts with /, ./ or ../, or ends in
-// .aci); otherwise an image name with optional version and labels
+// .aci); an OCI or Docker image reference (docker://…, oci:…,
+// oci-archive:…, docker-archive:…); otherwise an image name with optional version and labels
 // (example.com/app:1.0,os=linux).
 func Classify(ref string) Kind {
 	switch {
+	case oci.IsSource(ref):
+		return KindOCI
 	case fetch.IsURL(ref):
 		return KindURL
 	case strings.HasPrefix(ref, "file://"):
@@ -151,6 +160,11 @@ func (p *Puller) pull(ctx context.Context, ref, sigFile string) (*store.Image, e
 		img, err = p.pullFile(ctx, strings.TrimPrefix(ref, "file://"), sigFile)
 	case KindID:
 		img, err = p.Store.Get(ref)
+	case KindOCI:
+		if sigFile != "" {
+			return nil, fmt.Errorf("image %s: a signature file applies to an ACI; an OCI image is verified by its digest (@sha256:…)", ref)
+		}
+		img, err = p.pullOCI(ctx, ref)
 	default:
 		var app discovery.App
 		app, err = discovery.ParseApp(ref)
@@ -182,7 +196,7 @@ func (p *Puller) pull(ctx context.Context, ref, sigFile string) (*store.Image, e
 // that did not relax that check: the relaxation outlives the command that
 // gave it, and the operator should see where.
 func (p *Puller) warnUnsigned(img *store.Image) {
-	if img.Origin.Signer != "" || p.Insecure.Has(fetch.InsecureImage) || p.Warnings == nil {
+	if img.Origin.Signer != "" || img.Origin.Digest != "" || p.Insecure.Has(fetch.InsecureImage) || p.Warnings == nil {
 		return
 	}
 	fmt.Fprintf(p.Warnings, "warning: image %s (%s) is in the store without a verified signature: it was fetched with --insecure-options=image\n", img.Name, img.ShortID())

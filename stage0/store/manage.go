@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
@@ -77,6 +78,9 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	l.unlinkAndUnlock()
+	if _, err := s.removeUnusedLayers(); err != nil {
+		return fmt.Errorf("remove %s: layers: %w", id, err)
+	}
 	return nil
 }
 
@@ -98,15 +102,25 @@ func (s *Store) removeLocked(id string) error {
 }
 
 // Export writes the ACI file of id exactly as it was received, so that
-// importing it again gives the same ID.
+// importing it again gives the same ID. An OCI image has no such file: it
+// is written as an ACI of its rendered tree (gzip), which imports as an
+// image of its own.
 func (s *Store) Export(ctx context.Context, id string, w io.Writer) error {
 	l, err := s.lockImage(ctx, id, false)
 	if err != nil {
 		return fmt.Errorf("export %s: %w", id, err)
 	}
 	defer l.unlock()
-	if _, err := s.read(id); err != nil {
+	img, err := s.read(id)
+	if err != nil {
 		return fmt.Errorf("export %s: %w", id, err)
+	}
+	if img.OCI != nil {
+		// Its blob holds only the manifest: the ACI is its tree.
+		if err := aci.Build(s.treeDir(id), w, aci.BuildOptions{Rendered: true}); err != nil {
+			return fmt.Errorf("export %s: %w", id, err)
+		}
+		return nil
 	}
 	f, err := os.Open(s.blobPath(id))
 	if err != nil {
@@ -129,11 +143,19 @@ func (s *Store) ExtractTo(ctx context.Context, id, dir string) error {
 		return fmt.Errorf("extract %s: %w", id, err)
 	}
 	defer l.unlock()
-	if _, err := s.read(id); err != nil {
+	img, err := s.read(id)
+	if err != nil {
 		return fmt.Errorf("extract %s: %w", id, err)
 	}
 	if err := prepareTarget(dir); err != nil {
 		return fmt.Errorf("extract %s: %w", id, err)
+	}
+	if img.OCI != nil {
+		// Its own files are its layers, composed.
+		if err := s.renderOCI(ctx, img, dir); err != nil {
+			return fmt.Errorf("extract %s to %s: %w", id, dir, err)
+		}
+		return nil
 	}
 	if _, _, err := s.extractBlob(ctx, id, dir, nil, false); err != nil {
 		return fmt.Errorf("extract %s to %s: %w", id, dir, err)
@@ -304,6 +326,10 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	n, err = s.removeLeftovers(ctx)
 	res.Leftovers += n
+	if err == nil {
+		n, err = s.removeUnusedLayers()
+		res.Leftovers += n
+	}
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}

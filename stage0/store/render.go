@@ -97,7 +97,11 @@ func (s *Store) renderLocked(ctx context.Context, img *Image, resolve DepResolve
 	}
 
 	var depIDs []string
-	if len(m.Dependencies) == 0 {
+	if img.OCI != nil {
+		if err := s.renderOCI(ctx, img, rootfs); err != nil {
+			return nil, err
+		}
+	} else if len(m.Dependencies) == 0 {
 		_, res, err := s.extractBlob(ctx, id, rootfs, m.PathWhitelist, false)
 		if err != nil {
 			return nil, err

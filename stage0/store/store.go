@@ -12,6 +12,7 @@
 //	trees/ID/rootfs/    ... and the rendered root file system
 //	layers/ID/          an image with dependencies: its own manifest and rootfs,
 //	                    kept from import until Render has composed trees/ID
+//	ocilayers/sha256-HEX/  one layer of OCI images (see oci_linux.go)
 //	tmp/NAME/, NAME.lock  private staging of one import or render, flock-held
 //	                    by its owner; anything unlocked there is removed on Open
 //
@@ -123,6 +124,9 @@ type Origin struct {
 	// Signer is the fingerprint of the key whose signature was verified
 	// ("" when verification was skipped by --insecure-options=image).
 	Signer string `json:"signer,omitempty"`
+	// Digest is the manifest digest an OCI image's reference pinned
+	// ("sha256:HEX"): content verified by its digest, not a signature.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Image is the index entry of one stored image.
@@ -157,6 +161,10 @@ type Image struct {
 	// SkippedDevices lists device nodes of the image that were not
 	// created (see package extract).
 	SkippedDevices []string `json:"skippedDevices,omitempty"`
+	// OCI is set for an image fetched as an OCI or Docker image: its
+	// tree is composed from the layers it names (see oci_linux.go) and
+	// its blob holds only the manifest.
+	OCI *OCIRecord `json:"oci,omitempty"`
 	// Manifest is the image manifest as found in the ACI.
 	Manifest json.RawMessage `json:"manifest"`
 }

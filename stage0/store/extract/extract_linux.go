@@ -1054,3 +1054,73 @@ func (x *Extractor) applyDir(fd int, name string, m *meta) ([][2]string, error) 
 	}
 	return xs, nil
 }
+
+// Remove deletes the clean name below the root and, for a directory,
+// everything below it, never following a symlink. A name that does not
+// exist, or whose parent is missing or not a directory, is gone already:
+// no error. It is how layering applies an OCI whiteout, which removes
+// what lower layers put at a name; the rest of the tree is untouched.
+func (x *Extractor) Remove(ctx context.Context, name string) error {
+	return x.removeIn(ctx, name, false)
+}
+
+// RemoveBelow empties the directory dir (a clean name, "." for the root)
+// and keeps the directory itself: an OCI opaque directory hides what lower
+// layers put below it. A dir that does not exist or is not a directory has
+// nothing below it.
+func (x *Extractor) RemoveBelow(ctx context.Context, dir string) error {
+	return x.removeIn(ctx, dir, true)
+}
+
+func (x *Extractor) removeIn(ctx context.Context, name string, below bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	clean, err := CleanName(name)
+	if err != nil {
+		return fmt.Errorf("remove %q: %w", name, err)
+	}
+	if clean == "." && !below {
+		return errors.New("remove: the root cannot be removed")
+	}
+	if err := x.w.drain(); err != nil {
+		return err
+	}
+	x.recs.stop()
+	x.r.dropCache()
+	parent, base := splitName(clean)
+	if below {
+		parent, base = clean, ""
+	}
+	fd, err := x.r.openDir(parent, false)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", clean, err)
+	}
+	defer unix.Close(fd)
+	if !below {
+		return x.r.removeAt(fd, base, clean)
+	}
+	dfd, err := unix.Dup(fd)
+	if err != nil {
+		return fmt.Errorf("remove below %s: %w", clean, err)
+	}
+	f := os.NewFile(uintptr(dfd), clean)
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("remove below %s: %w", clean, err)
+	}
+	for _, n := range names {
+		child := n
+		if clean != "." {
+			child = clean + "/" + n
+		}
+		if err := x.r.removeAt(fd, n, child); err != nil {
+			return err
+		}
+	}
+	return nil
+}

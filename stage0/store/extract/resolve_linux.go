@@ -265,9 +265,9 @@ func (r *resolver) openDir(dir string, create bool) (int, error) {
 			serr := unix.Fstatat(cur, comp, &st, unix.AT_SYMLINK_NOFOLLOW)
 			unix.Close(cur)
 			if serr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return -1, fmt.Errorf("parent %s is a symlink: refusing to follow it", sofar)
+				return -1, &parentError{msg: fmt.Sprintf("parent %s is a symlink: refusing to follow it", sofar), errno: unix.ELOOP}
 			}
-			return -1, fmt.Errorf("parent %s is not a directory", sofar)
+			return -1, &parentError{msg: fmt.Sprintf("parent %s is not a directory", sofar), errno: unix.ENOTDIR}
 		}
 		unix.Close(cur)
 		if err != nil {
@@ -277,6 +277,17 @@ func (r *resolver) openDir(dir string, create bool) (int, error) {
 	}
 	return cur, nil
 }
+
+// parentError is a parent directory that is not one (a symlink, ELOOP, or
+// anything else, ENOTDIR): its message names the parent, and errors.Is
+// still tells the two apart for a caller to whom that means "not there".
+type parentError struct {
+	msg   string
+	errno unix.Errno
+}
+
+func (e *parentError) Error() string { return e.msg }
+func (e *parentError) Unwrap() error { return e.errno }
 
 // makeDir makes the directory comp (known as sofar) in the directory cur,
 // as a parent no entry describes, and opens it.
