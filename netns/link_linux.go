@@ -129,8 +129,14 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 	if err := enableForwarding(a.Addr.IsValid(), a.Addr6.IsValid()); err != nil {
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
-	if n.Subnet.IsValid() {
-		if err := ensureMasquerade(n.Subnet); err != nil {
+	var subnets []netip.Prefix
+	for _, s := range []netip.Prefix{n.Subnet, n.Subnet6} {
+		if s.IsValid() {
+			subnets = append(subnets, s)
+		}
+	}
+	if len(subnets) > 0 {
+		if err := ensureMasquerade(subnets...); err != nil {
 			// A kernel without nftables: the pod still reaches the host and
 			// the other pods, and the caller says that it reaches no further.
 			a.NATError = fmt.Errorf("network %s: no NAT beyond the host: %w", n.Name, err)

@@ -231,7 +231,7 @@ func (p *pod) setup() error {
 			return fmt.Errorf("bring up loopback: %w", err)
 		}
 	}
-	if o.Net == "default" {
+	if podcontract.OnDefaultNetwork(o.Net) {
 		if !p.addrs.IPv4.IsValid() && !p.addrs.IPv6.IsValid() {
 			return errors.New("pod network: stage1 run gave no address")
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -78,16 +77,10 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			if n == 0 {
 				n = 1
 			}
-			ps := portSpec{name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n,
-				hostIP: netip.IPv4Unspecified(), hostPort: port.Port}
+			ps := portSpec{name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n, hostPort: port.Port}
 			if ep, ok := exposed[port.Name]; ok {
-				ps.explicit, ps.hostPort = true, ep.HostPort
-				if ep.HostIP.IsValid() {
-					ps.hostIP = ep.HostIP
-				}
+				ps.explicit, ps.hostPort, ps.hostIP = true, ep.HostPort, ep.HostIP
 				used[port.Name] = true
-			} else {
-				ps.hostIP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 			}
 			if ps.hostPort+n-1 > 65535 {
 				return nil, fmt.Errorf("app %s: port %s: host ports %d-%d run past 65535", name, port.Name, ps.hostPort, ps.hostPort+n-1)

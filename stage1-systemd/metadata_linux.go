@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // metadataPort is where a pod finds its metadata service on the gateway.
@@ -77,8 +78,8 @@ func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*meta
 //
 // The token keeps others out wherever others can connect.
 func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, string, error) {
-	switch network {
-	case "default":
+	switch {
+	case podcontract.OnDefaultNetwork(network):
 		iface := pn.att.HostIface
 		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 			var serr error
@@ -101,7 +102,7 @@ func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, st
 			return nil, "", fmt.Errorf("listen on %s (%s): %w", addr, iface, err)
 		}
 		return ln, addr, nil
-	case "none":
+	case network == podcontract.NetNone:
 		// 0.0.0.0: the namespace has nothing but loopback, whose
 		// 127.0.0.1 exists only once PID 1 brings it up.
 		ln, err := listenInNetNS(pid, fmt.Sprintf("0.0.0.0:%d", metadataPort))

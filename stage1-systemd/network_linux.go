@@ -2,9 +2,11 @@ package stage1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,10 +19,13 @@ import (
 const networkTimeout = 30 * time.Second
 
 // podNetwork is what `stage1 run` keeps on the host for a pod on the
-// default network: its link and lease, and its published ports.
+// default network: its link and lease, and its rules in acirun's nftables
+// table (published ports, anti-spoofing, restriction).
 type podNetwork struct {
-	att *netns.Attachment
-	pub *netns.Publisher
+	att   *netns.Attachment
+	fw    netns.Firewall
+	uuid  string
+	ports []netns.PortMap // the ports published
 }
 
 // hostInterface names the host end of the pod's link: "ac-" and the first
@@ -34,22 +39,41 @@ func hostInterface(uuid string) string {
 }
 
 // portMaps is where each of the pod's ports is published on the host,
-// given the pod's address.
-func portMaps(ports []portSpec, pod netip.Addr) []netns.PortMap {
+// given the pod's addresses and where declared ports go (publish, one of
+// podcontract's Publish*): a port the pod manifest names goes to its host
+// address, or to every host address when it names none; another one
+// follows publish. "Every address" and "loopback" are both families', for
+// each of which the pod has an address.
+func portMaps(ports []portSpec, pod []netip.Addr, publish string) []netns.PortMap {
 	var maps []netns.PortMap
 	for _, p := range ports {
-		for i := uint(0); i < p.count; i++ {
-			name := p.name
-			if p.count > 1 {
-				name += "+" + strconv.Itoa(int(i))
+		var hosts []netip.Addr
+		switch {
+		case p.hostIP.IsValid():
+			hosts = []netip.Addr{p.hostIP}
+		case p.explicit || publish == podcontract.PublishAll:
+			hosts = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+		case publish == podcontract.PublishLoopback:
+			hosts = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
+		}
+		for _, h := range hosts {
+			i := slices.IndexFunc(pod, func(a netip.Addr) bool { return a.Is4() == h.Is4() })
+			if i < 0 {
+				continue
 			}
-			maps = append(maps, netns.PortMap{
-				Name:     name,
-				Protocol: p.protocol,
-				Host:     netip.AddrPortFrom(p.hostIP, uint16(p.hostPort+i)),
-				Pod:      netip.AddrPortFrom(pod, uint16(p.port+i)),
-				Implicit: !p.explicit,
-			})
+			for j := uint(0); j < p.count; j++ {
+				name := p.name
+				if p.count > 1 {
+					name += "+" + strconv.Itoa(int(j))
+				}
+				maps = append(maps, netns.PortMap{
+					Name:     name,
+					Protocol: p.protocol,
+					Host:     netip.AddrPortFrom(h, uint16(p.hostPort+j)),
+					Pod:      netip.AddrPortFrom(pod[i], uint16(p.port+j)),
+					Implicit: !p.explicit,
+				})
+			}
 		}
 	}
 	return maps
@@ -57,30 +81,38 @@ func portMaps(ports []portSpec, pod netip.Addr) []netns.PortMap {
 
 // attachNetwork puts the pod whose PID 1 is pid on the default network and
 // publishes its ports. It returns warnings about ports the apps declare
-// that could not be published on the host's loopback. On error nothing is
-// left behind.
-func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir string, pid int) (*podNetwork, []string, error) {
-	n := netns.Default(filepath.Join(o.RunDir, "net"))
+// that could not be published, and about a host firewall in the way. On
+// error nothing is left behind.
+func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir string, pid int) (_ *podNetwork, _ []string, err error) {
+	leases := filepath.Join(o.RunDir, "net")
+	n := netns.Default(leases)
 	// A lease's owner is a pod directory; it still needs its address while
 	// its stage1 holds the pod's lock.
 	att, err := n.Attach(ctx, podDir, podcontract.Running, hostInterface(spec.uuid), pid)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer func() {
+		if err != nil {
+			att.Detach()
+		}
+	}()
 	var warnings []string
 	if att.NATError != nil {
 		warnings = append(warnings, fmt.Sprintf("WARNING: %v", att.NATError))
 	}
-	maps := portMaps(spec.ports, att.Addr)
-	pub, portWarnings, err := netns.Publish(maps, func(format string, args ...any) {
-		debugf(o, format, args...)
-	})
-	warnings = append(warnings, portWarnings...)
+	pn := &podNetwork{att: att, fw: netns.DefaultFirewall(leases), uuid: spec.uuid}
+	addrs, gateways := valid(att.Addrs()), valid(att.Gateways())
+	pub, err := pn.fw.Install(ctx, netns.PodRules{
+		UUID: spec.uuid, Owner: podDir, HostIndex: att.HostIndex, HostIface: att.HostIface,
+		Addrs: addrs, Gateways: gateways, Ports: portMaps(spec.ports, addrs, o.Publish),
+		Restricted: o.Net == podcontract.NetDefaultRestricted,
+	}, podcontract.Running)
 	if err != nil {
-		att.Detach()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}
-	pn := &podNetwork{att: att, pub: pub}
+	pn.ports = pub.Ports
+	warnings = append(warnings, pub.Warnings...)
 	if att.IPv6Error != nil {
 		warnings = append(warnings, fmt.Sprintf("WARNING: %v", att.IPv6Error))
 	}
@@ -91,19 +123,31 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	if att.Addr6.IsValid() {
 		nf.IP6, nf.Gateway6 = att.Addr6.String(), att.Gateway6.String()
 	}
-	for _, m := range pub.Published() {
+	for _, m := range pub.Ports {
 		nf.Ports = append(nf.Ports, podcontract.PublishedPort{Name: m.Name, Protocol: m.Protocol, Host: m.Host.String(), Pod: m.Pod.String()})
 	}
 	if err := podcontract.WriteNetwork(podDir, nf); err != nil {
-		pn.close()
+		pn.fw.Remove(context.Background(), spec.uuid)
 		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}
 	return pn, warnings, nil
 }
 
-// close stops publishing the ports, removes the link and gives the address
-// back.
+// valid lists the addresses of a that are set, IPv4 first.
+func valid(a netns.Addrs) []netip.Addr {
+	var l []netip.Addr
+	for _, x := range []netip.Addr{a.IPv4, a.IPv6} {
+		if x.IsValid() {
+			l = append(l, x)
+		}
+	}
+	return l
+}
+
+// close takes the pod's rules out of the firewall, removes the link and
+// gives the address back.
 func (pn *podNetwork) close() error {
-	pn.pub.Close()
-	return pn.att.Detach()
+	ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+	defer cancel()
+	return errors.Join(pn.fw.Remove(ctx, pn.uuid), pn.att.Detach())
 }

@@ -173,7 +173,7 @@ func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 	var resolv []byte
 	set := resolvSettingsOf(o)
 	switch {
-	case len(o.DNS) == 0 && o.Net == "default":
+	case len(o.DNS) == 0 && podcontract.OnDefaultNetwork(o.Net):
 		// On its own network, a pod that names no server resolves names
 		// as the host does, through servers it can reach, with the
 		// search domains and options it asks for.

@@ -195,7 +195,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
 	}
 	var network *podNetwork
-	if o.Net == "default" {
+	if podcontract.OnDefaultNetwork(o.Net) {
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		pn, warnings, err := attachNetwork(ctx, o, spec, podDir, pid)
 		cancel()
@@ -211,7 +211,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 			fmt.Fprintf(os.Stderr, "acirun: %s\n", w)
 		}
 		debugf(o, "pod on network %s: %s (gateways %s, host interface %s)", pn.att.Network.Name, pn.att.Addrs(), pn.att.Gateways(), pn.att.HostIface)
-		for _, m := range pn.pub.Published() {
+		for _, m := range pn.ports {
 			debugf(o, "port %s", m)
 		}
 		status += " at " + pn.att.Addrs().String()

@@ -17,10 +17,10 @@ type podSpec struct {
 }
 
 // portSpec is one port an app declares (count ports from port on), and
-// where the host publishes it on a pod network: on hostIP:hostPort (and the
-// ports after it) if the pod manifest's ports name it (explicit; an
-// unspecified hostIP is every host address), else on the host's loopback
-// at the same number, if that is free.
+// where the host publishes it on a pod network: on hostPort (and the ports
+// after it) of hostIP if the pod manifest's ports name it (explicit; no
+// hostIP is every host address), else at the same number where --publish
+// says (portMaps).
 type portSpec struct {
 	name, protocol string
 	port, count    uint

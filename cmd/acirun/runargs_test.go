@@ -196,7 +196,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--interactive a b", "--interactive gives the terminal to one app, and the pod has 2"},
 		{"--interactive=yes a", `--interactive "yes": not a boolean`},
 		{"--pull-policy sometimes a", "valid: new, update, never"},
-		{"--net bridge a", "the network is default, host or none"},
+		{"--net bridge a", "the network is default, default-restricted (reaching the host only), host or none"},
 		{"--port http a", "want NAME:[IP:]HOSTPORT"},
 		{"--port :80 a", "want NAME:[IP:]HOSTPORT"},
 		{"--port Http:80 a", `port name: "Http" is not an AC Name`},

@@ -409,11 +409,11 @@ func (p *runParser) setPullPolicy(s string) error {
 
 func (p *runParser) setNet(s string) error {
 	switch s {
-	case "default", "host", "none":
+	case "default", "default-restricted", "host", "none":
 		p.req.Net = s
 		return nil
 	}
-	return errors.New("the network is default, host or none")
+	return errors.New("the network is default, default-restricted (reaching the host only), host or none")
 }
 
 // setPort parses NAME:HOSTPORT or NAME:IP:HOSTPORT.

@@ -18,7 +18,35 @@ const (
 	NetDefault = "default" // a veth pair to the host, NAT beyond it
 	NetHost    = "host"    // the host's network namespace
 	NetNone    = "none"    // loopback only
+	// NetDefaultRestricted is the default network for a pod that reaches
+	// the host and nothing beyond it (rkt's default-restricted): no
+	// forwarding of what it starts, only answers to what reaches it.
+	NetDefaultRestricted = "default-restricted"
 )
+
+// OnDefaultNetwork says whether a pod on network net has a link to the host
+// on the default network, restricted or not.
+func OnDefaultNetwork(net string) bool {
+	return net == NetDefault || net == NetDefaultRestricted
+}
+
+// Where the ports the apps declare are published on the host of a pod on
+// the default network (--publish, the local configuration's publish; ports
+// named by --port go where it says).
+const (
+	PublishAll      = "all"      // every host address, IPv4 and IPv6, loopback included
+	PublishLoopback = "loopback" // 127.0.0.1 and ::1 only
+	PublishNone     = "none"     // not at all: the pod answers at its own address
+)
+
+// CheckPublish accepts a value of --publish.
+func CheckPublish(s string) error {
+	switch s {
+	case PublishAll, PublishLoopback, PublishNone:
+		return nil
+	}
+	return fmt.Errorf("publish %q: want all (every host address), loopback (127.0.0.1 and ::1) or none", s)
+}
 
 // DefaultRunDir is where stage1 keeps the host's share of what its pods
 // need beyond one pod, and that must not outlive a boot, unless --run-dir
@@ -40,7 +68,8 @@ const DefaultStopTimeout = 10 * time.Second
 // leaves the defaults out, so that each is written in one place; one made
 // to be written starts from DefaultRunOptions.
 type RunOptions struct {
-	Net           string        // NetDefault, NetHost or NetNone
+	Net           string        // NetDefault, NetDefaultRestricted, NetHost or NetNone
+	Publish       string        // where declared ports are published: PublishAll, PublishLoopback or PublishNone
 	RunDir        string        // the host's runtime state shared by pods (DefaultRunDir)
 	Hostname      string        // the pod's host name; "" for stage1's default (acirun-UUID8)
 	DNS           []string      // nameserver IPs, or the single word DNSHost or DNSNone
@@ -63,7 +92,7 @@ type RunOptions struct {
 
 // DefaultRunOptions returns the options of a `stage1 run` given no flags.
 func DefaultRunOptions() RunOptions {
-	return RunOptions{Net: NetDefault, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout}
+	return RunOptions{Net: NetDefault, Publish: PublishAll, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout}
 }
 
 // Args returns o as flags of `stage1 run`, each in --flag=value form,
@@ -73,6 +102,9 @@ func (o *RunOptions) Args() []string {
 	a := []string{}
 	if o.Net != "" && o.Net != def.Net {
 		a = append(a, "--net="+o.Net)
+	}
+	if o.Publish != "" && o.Publish != def.Publish {
+		a = append(a, "--publish="+o.Publish)
 	}
 	if o.RunDir != "" && o.RunDir != def.RunDir {
 		a = append(a, "--run-dir="+o.RunDir)
@@ -126,7 +158,11 @@ func (o *RunOptions) Args() []string {
 // fs.Args() are the operands.
 func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 	o := DefaultRunOptions()
-	fs.StringVar(&o.Net, "net", o.Net, "network: default (a veth pair to the host, NAT beyond it), host (share the host's) or none (loopback only)")
+	fs.StringVar(&o.Net, "net", o.Net, "network: default (a veth pair to the host, NAT beyond it), default-restricted (the same, reaching the host only), host (share the host's) or none (loopback only)")
+	fs.Func("publish", "where the ports the apps declare are published on the host: all, loopback or none", func(s string) error {
+		o.Publish = s
+		return CheckPublish(s)
+	})
 	fs.StringVar(&o.RunDir, "run-dir", o.RunDir, "the host's runtime state shared by pods: address leases, the metadata signing key")
 	fs.Func("hostname", "pod hostname (default acirun- and the UUID's first 8 characters)", func(s string) error {
 		o.Hostname = s
@@ -188,9 +224,9 @@ func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 // on each other, and those of plain string and duration flags.
 func (o *RunOptions) check() error {
 	switch o.Net {
-	case NetDefault, NetHost, NetNone:
+	case NetDefault, NetDefaultRestricted, NetHost, NetNone:
 	default:
-		return fmt.Errorf("--net=%s: this stage1 supports default, host and none", o.Net)
+		return fmt.Errorf("--net=%s: this stage1 supports default, default-restricted, host and none", o.Net)
 	}
 	if !filepath.IsAbs(o.RunDir) {
 		return fmt.Errorf("--run-dir=%q: want an absolute path", o.RunDir)

@@ -20,10 +20,11 @@ func parseRun(args []string) (*RunOptions, []string, error) {
 func TestRunOptionsRoundTrip(t *testing.T) {
 	for _, o := range []RunOptions{
 		DefaultRunOptions(),
-		{Net: NetNone, RunDir: "/tmp/r", Hostname: "acirun-12345678", DNS: []string{"9.9.9.9", "2001:db8::1"}, DNSSearch: []string{"example.com"},
+		{Net: NetNone, Publish: PublishLoopback, RunDir: "/tmp/r", Hostname: "acirun-12345678", DNS: []string{"9.9.9.9", "2001:db8::1"}, DNSSearch: []string{"example.com"},
 			HostsEntries: []HostsEntry{{IP: netip.MustParseAddr("10.0.0.1"), Name: "db"}}, HostsFromHost: true,
 			StopTimeout: 3 * time.Second, Insecure: InsecurePaths | InsecureSeccomp, NoOverlay: true, MetadataURL: "http://127.0.0.1:1/x", Debug: true},
 		{Net: NetHost, RunDir: DefaultRunDir, DNS: []string{DNSHost}, StopTimeout: 0, Insecure: InsecureAllRun}, // SIGKILL at once
+		{Net: NetDefaultRestricted, Publish: PublishNone, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout},
 	} {
 		args := o.Args()
 		got, rest, err := parseRun(append(args, "/pod"))
@@ -64,7 +65,7 @@ func TestParseRunFlags(t *testing.T) {
 		{"--hosts-entry=1.2.3.4=bad name"}, {"--hostname=a\nb"}, {"--hostname=" + strings.Repeat("a", 65)},
 		{"--insecure-options=everything"}, {"--insecure-options=ondisk"}, {"--stop-timeout=-1s"}, {"--dns-search=a\nnameserver 6.6.6.6"},
 		{"--dns-opt=ndots:16"}, {"--dns-opt=rotate\nnameserver 6.6.6.6"}, {"--dns-domain=a b"}, {"--dns=host", "--dns-opt=rotate"},
-		{"--metadata-url=ftp://x/"}, {"--metadata-url=http://x/ y"}, {"--control-fd=3"},
+		{"--metadata-url=ftp://x/"}, {"--metadata-url=http://x/ y"}, {"--control-fd=3"}, {"--publish=everywhere"}, {"--publish="},
 	} {
 		if o, _, err := parseRun(append(bad, "p")); err == nil {
 			t.Errorf("ParseRunFlags(%q) = %+v, want an error", bad, o)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"github.com/acirun/acirun/internal/podcontract"
@@ -23,8 +24,15 @@ func (c Config) stage1RunDir() string {
 // is stage1's own rule when it takes a lease back). A stage1 killed with
 // SIGKILL cannot release its address; its link went with the pod's network
 // namespace.
+//
+// The rules of those pods in acirun's nftables table go too: a stage1
+// killed with SIGKILL leaves them behind.
 func (h *Host) releaseStaleLeases(ctx context.Context) error {
-	n := netns.Default(filepath.Join(h.cfg.stage1RunDir(), "net"))
+	root := filepath.Join(h.cfg.stage1RunDir(), "net")
+	n := netns.Default(root)
 	_, err := n.ReleaseStale(ctx, podcontract.Running)
+	if _, ferr := netns.DefaultFirewall(root).RemoveStale(ctx, podcontract.Running); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
 	return err
 }

@@ -52,7 +52,12 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 	if err != nil {
 		return nil, err
 	}
-	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace}
+	nc, err := h.NetworkConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace,
+		Publish: nc.Publish}
 	pd, notes, err := pod.Prepare(ctx, cfg, req)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,10 @@ type Config struct {
 	Sync bool
 	// Trace is told Prepare's steps (ACIRUN_TRACE); nil traces nothing.
 	Trace *trace.Tracer
+	// Publish is the host's setting of where the ports the apps declare
+	// are published (podcontract's Publish*; "" for the default), recorded
+	// with the pod's stage1 flags.
+	Publish string
 }
 
 // Prepare makes a pod ready to run: it resolves the images, builds the
@@ -153,7 +157,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
-	args, err := stage1Args(req, uuid, cfg.Debug)
+	args, err := stage1Args(req, uuid, cfg.Debug, cfg.Publish)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -211,8 +215,11 @@ func checkImage(img *Image, what string) error {
 // stage1Args are the flags for `acirun stage1 run` decided at prepare
 // time. The request's values were checked by RunRequest.Validate and the
 // front end with the parsers stage1 uses (podcontract's).
-func stage1Args(req *RunRequest, uuid string, debug bool) ([]string, error) {
+func stage1Args(req *RunRequest, uuid string, debug bool, publish string) ([]string, error) {
 	o := podcontract.DefaultRunOptions()
+	if publish != "" {
+		o.Publish = publish
+	}
 	if req.Net != "" {
 		o.Net = req.Net
 	}

@@ -37,7 +37,7 @@ type RunRequest struct {
 	UUIDFileSave    string            // --uuid-file-save F
 	InsecureOptions []string          // --insecure-options, validated names
 	PullPolicy      string            // --pull-policy: "", "new", "update" or "never"
-	Net             string            // --net: "", "default", "host" or "none"; "" leaves the choice to stage1 (default)
+	Net             string            // --net: "", "default", "default-restricted", "host" or "none"; "" leaves the choice to stage1 (default)
 	Ports           []aci.ExposedPort // --port NAME:[IP:]HOSTPORT, in the pod manifest's ports
 	PodManifest     string            // --pod-manifest FILE, used instead of images
 	StopTimeout     time.Duration

@@ -60,7 +60,7 @@ func (p *Pod) StartArgs(o StartOptions) ([]string, error) {
 				return nil, fmt.Errorf("pod %s: %w", p.UUID, err)
 			}
 		}
-		if len(p.Manifest.Ports) > 0 && ro.Net != podcontract.NetDefault {
+		if len(p.Manifest.Ports) > 0 && !podcontract.OnDefaultNetwork(ro.Net) {
 			return nil, fmt.Errorf("pod %s publishes ports (prepared with --port), which needs the default network, not --net=%s", p.UUID, ro.Net)
 		}
 	}

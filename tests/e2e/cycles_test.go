@@ -80,8 +80,8 @@ func TestDetachedCycles(t *testing.T) {
 // noPodsLeft fails the test if the box holds anything of the pods uuids:
 // a unit named acirun-* or for a pod (in any state; the box's own
 // acirun-box.target aside), a machine, a mount of the data
-// directory, an ac- link, an address lease, a cgroup named for a pod, or a
-// process of a pod.
+// directory, an ac- link, an address lease, a rule in acirun's nftables
+// table, a cgroup named for a pod, or a process of a pod.
 func (p *boxPod) noPodsLeft(ctx context.Context, uuids []string) {
 	p.t.Helper()
 	for _, u := range p.units(ctx, "*") {
@@ -125,6 +125,11 @@ func (p *boxPod) noPodsLeft(ctx context.Context, uuids []string) {
 			if !strings.HasPrefix(e.Name(), ".") {
 				p.t.Errorf("lease left: %s", e.Name())
 			}
+		}
+	}
+	for _, u := range uuids {
+		if rules := podRules(p.t, p, u); len(rules) > 0 {
+			p.t.Errorf("nftables rules left of pod %s: %q", u, rules)
 		}
 	}
 	// The pods' cgroups, in every hierarchy the box has: the units' below

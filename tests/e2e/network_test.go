@@ -217,11 +217,11 @@ func TestPodNetwork(t *testing.T) {
 	if !strings.Contains(a.out.String(), "addr eth0 "+na.IP+"/32") || !strings.Contains(a.out.String(), "addr lo 127.0.0.1/8") {
 		t.Errorf("the app does not see its address on eth0 and loopback:\n%s", a.out.String())
 	}
-	if len(na.Ports) != 1 || na.Ports[0].Host != "127.0.0.1:8080" || na.Ports[0].Pod != na.IP+":8080" {
-		t.Errorf("published ports: %+v, want http on 127.0.0.1:8080", na.Ports)
+	if len(na.Ports) == 0 || na.Ports[0].Host != "0.0.0.0:8080" || na.Ports[0].Pod != na.IP+":8080" {
+		t.Errorf("published ports: %+v, want http on 0.0.0.0:8080 (every address) first", na.Ports)
 	}
 	// The host reaches the pod at its address, and at the declared port on
-	// its own loopback.
+	// its own loopback (TestPublishedPorts: on its other addresses).
 	for _, url := range []string{"http://" + na.IP + ":8080/", "http://127.0.0.1:8080/"} {
 		if body, err := boxGet(t, p, "", url); err != nil || body != "hello from testapp\n" {
 			t.Errorf("GET %s from the host: %q, %v", url, body, err)
@@ -250,7 +250,7 @@ func TestPodNetwork(t *testing.T) {
 		t.Errorf("machined has the pod's interfaces as %v, want the host end's index %d", ifs, hostIndex)
 	}
 	if st, err := p.b.Output(ctx, p.acirun("status", a.uuid)...); err != nil ||
-		!strings.Contains(string(st), "\nnetwork=default\nip="+na.IP+"\nip6="+na.IP6+"\nport-http=127.0.0.1:8080/tcp\n") {
+		!strings.Contains(string(st), "\nnetwork=default\nip="+na.IP+"\nip6="+na.IP6+"\nport-http=0.0.0.0:8080/tcp\n") {
 		t.Errorf("acirun status of a pod on the default network: %s %v", st, err)
 	}
 	lease := filepath.Join("/run/acirun/net/default", na.IP)
@@ -293,14 +293,14 @@ func TestPodNetwork(t *testing.T) {
 		if _, err := net.InterfaceByName(na.HostInterface); err == nil {
 			t.Errorf("the host end %s outlived its pod", na.HostInterface)
 		}
-		ln, err := net.Listen("tcp4", "127.0.0.1:8080")
-		if err != nil {
-			t.Errorf("127.0.0.1:8080 still taken after the pod ended: %v", err)
-		} else {
-			ln.Close()
-		}
 		return nil
 	})
+	if body, err := boxGet(t, p, "", "http://127.0.0.1:8080/"); err == nil {
+		t.Errorf("127.0.0.1:8080 still answers after the pod ended: %q", body)
+	}
+	if rules := podRules(t, p, a.uuid); len(rules) > 0 {
+		t.Errorf("the ended pod's rules are left: %q", rules)
+	}
 	if _, err := p.b.Output(ctx, "test", "!", "-e", lease); err != nil {
 		t.Errorf("the lease %s outlived its pod", lease)
 	}
@@ -397,7 +397,8 @@ func TestPodNetworkBadInput(t *testing.T) {
 		port string
 		want []string
 	}{
-		{"--port=http:18081", []string{"publish port http on 0.0.0.0:18081", "address already in use"}},
+		{"--port=http:18081", []string{"publish port http (tcp) on every IPv4 address: the host's port 18081 is taken by a socket on 0.0.0.0:18081"}},
+		{"--port=http:127.0.0.1:18081", []string{"publish port http (tcp) on 127.0.0.1: the host's port 18081 is taken by a socket on 0.0.0.0:18081"}},
 		{"--port=https:443", []string{"--port=https: no app of the pod declares a port named https (they declare http)"}},
 	} {
 		cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", tc.port, web)...)
@@ -459,10 +460,12 @@ func TestPodNetworkDNS(t *testing.T) {
 }
 
 // TestPodNetworkKilled: the supervisor killed with SIGKILL takes the pod
-// with it, and its link and published port go too (the kernel removes the
-// veth pair with the pod's namespace, the port with the process); the next
-// pod takes the port (the dead pod's lease is taken back when its address
-// is needed: netns.TestLeaseWrapsAndTakesBackStale).
+// with it, and its link goes too (the kernel removes the veth pair with
+// the pod's namespace); its rules in acirun's nftables table stay until
+// the next pod starts, which removes them and takes the port (the dead
+// pod's lease is taken back when its address is needed:
+// netns.TestLeaseWrapsAndTakesBackStale); `acirun gc` removes those of a
+// pod killed after that, and its lease.
 func TestPodNetworkKilled(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -496,14 +499,43 @@ func TestPodNetworkKilled(t *testing.T) {
 			t.Fatalf("the host end %s outlived its killed pod by 10s", na.HostInterface)
 		}
 	}
+	if rules := podRules(t, p, a.uuid); len(rules) == 0 {
+		t.Errorf("the killed pod left no rules: the test shows nothing")
+	}
 	b := p.startPod(ctx, "serving", web)
-	if nb := b.net(); len(nb.Ports) != 1 || nb.Ports[0].Host != "127.0.0.1:8081" {
-		t.Errorf("the next pod did not get the port back: %+v", nb.Ports)
+	if nb := b.net(); len(nb.Ports) == 0 || nb.Ports[0].Host != "0.0.0.0:8081" {
+		t.Errorf("the next pod did not get the port back: %+v\n%s", nb.Ports, b.out.String())
+	}
+	if rules := podRules(t, p, a.uuid); len(rules) > 0 {
+		t.Errorf("the killed pod's rules outlived the next pod's start: %q", rules)
 	}
 	if body, err := boxGet(t, p, "", "http://127.0.0.1:8081/"); err != nil || body != "hello from testapp\n" {
 		t.Errorf("GET the next pod: %q, %v", body, err)
 	}
-	b.stop(p)
+
+	// Killed again, and collected by gc.
+	nb := b.net()
+	pid, err = os.ReadFile(filepath.Join(b.dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Exec(ctx, "kill", "-KILL", strings.TrimSpace(string(pid))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("acirun run did not end after SIGKILL")
+	}
+	if out, err := p.b.Output(ctx, p.acirun("gc", "--grace-period=0s")...); err != nil {
+		t.Fatalf("acirun gc: %v\n%s", err, out)
+	}
+	if rules := podRules(t, p, b.uuid); len(rules) > 0 {
+		t.Errorf("acirun gc left the killed pod's rules: %q", rules)
+	}
+	if _, err := p.b.Output(ctx, "test", "!", "-e", filepath.Join("/run/acirun/net/default", nb.IP)); err != nil {
+		t.Errorf("acirun gc left the killed pod's lease of %s", nb.IP)
+	}
 }
 
 // TestPodMetadata: on the default network every app has AC_METADATA_URL,

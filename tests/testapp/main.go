@@ -23,7 +23,12 @@
 //	exit N               exits with status N
 //	sleep DURATION       sleeps (Go duration, e.g. 2s)
 //	serve ADDR           serves "hello from testapp" over HTTP on ADDR, forever;
-//	                     prints "serving HOST:PORT" once listening (port 0 works)
+//	                     prints "serving HOST:PORT" once listening (port 0 works), and
+//	                     "request from IP:PORT" for each request
+//	udp-from SRC DST:PORT
+//	                     sends one UDP datagram "from SRC" to DST:PORT over a raw IPv4 socket,
+//	                     with SRC as its source whatever the pod's address (CAP_NET_RAW);
+//	                     SRC "eth0" is that interface's IPv4 address: "udp-from SRC ok" or an error line
 //	get URL              an HTTP GET (5s timeout): "get URL status=N body=FIRST-LINE" or "get URL error=..."
 //	addrs                every interface's addresses: "addr NAME PREFIX", in order
 //	notify STATE         sends STATE (e.g. READY=1) to $NOTIFY_SOCKET: "notify STATE ok" or an error line
@@ -50,11 +55,13 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -176,6 +183,9 @@ func run(cmd string, args []string) {
 	case "get":
 		nargs(cmd, args, 1)
 		get(args[0])
+	case "udp-from":
+		nargs(cmd, args, 2)
+		udpFrom(args[0], args[1])
 	case "addrs":
 		nargs(cmd, args, 0)
 		addrs()
@@ -381,6 +391,7 @@ func serve(addr string) {
 		os.Exit(1)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("request from %s\n", r.RemoteAddr)
 		fmt.Fprintln(w, "hello from testapp")
 	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
@@ -389,6 +400,54 @@ func serve(addr string) {
 		fmt.Fprintf(os.Stderr, "testapp: serve %s: %v\n", addr, err)
 		os.Exit(1)
 	}
+}
+
+// udpFrom sends one UDP datagram with a source address of its choosing:
+// an IPv4 header written by hand (IP_HDRINCL, implied by IPPROTO_RAW), the
+// UDP checksum left out (0, which IPv4 allows).
+func udpFrom(src, dst string) {
+	if src == "eth0" {
+		if i, err := net.InterfaceByName(src); err == nil {
+			as, _ := i.Addrs()
+			for _, a := range as {
+				if ip := a.(*net.IPNet).IP.To4(); ip != nil {
+					src = ip.String()
+					break
+				}
+			}
+		}
+	}
+	s, err := netip.ParseAddr(src)
+	if err != nil || !s.Is4() {
+		usage("udp-from: not an IPv4 address: " + src)
+	}
+	d, err := netip.ParseAddrPort(dst)
+	if err != nil || !d.Addr().Is4() {
+		usage("udp-from: not an IPv4 ADDR:PORT: " + dst)
+	}
+	payload := []byte("from " + src)
+	pkt := make([]byte, 28, 28+len(payload))
+	pkt[0] = 0x45                                                      // version 4, 5 words of header
+	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)+len(payload))) // total length
+	pkt[8], pkt[9] = 64, syscall.IPPROTO_UDP                           // TTL, protocol
+	sa, da := s.As4(), d.Addr().As4()
+	copy(pkt[12:], sa[:])
+	copy(pkt[16:], da[:])
+	binary.BigEndian.PutUint16(pkt[20:], 40000)
+	binary.BigEndian.PutUint16(pkt[22:], d.Port())
+	binary.BigEndian.PutUint16(pkt[24:], uint16(8+len(payload)))
+	pkt = append(pkt, payload...)
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_RAW)
+	if err != nil {
+		report("udp-from "+src, err)
+		return
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Sendto(fd, pkt, 0, &syscall.SockaddrInet4{Addr: da}); err != nil {
+		report("udp-from "+src, err)
+		return
+	}
+	fmt.Printf("udp-from %s ok\n", src)
 }
 
 // get prints the outcome of one HTTP GET.

@@ -1,0 +1,552 @@
+package netns
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/acirun/acirun/internal/flock"
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// tableName is acirun's nftables table, of family inet: every rule of
+// acirun's pod networks, IPv4 and IPv6, is in it and nothing of acirun's is
+// anywhere else. `nft delete table inet acirun` removes them all; the next
+// pod makes the table again, and the pods running meanwhile lose their
+// published ports and their NAT.
+const tableName = "acirun"
+
+// legacyTable is the table (family ip) that held the masquerade rule before
+// the inet table did; it is removed when the inet table is made.
+const legacyTable = "acirun"
+
+// The base chains of the table. Each hook has its chain, and each pod
+// jumps from it to chains of its own (podChain), through a rule whose user
+// data names the pod (podTag); the masquerade chain holds the rules shared
+// by all pods.
+const (
+	chainGuard       = "guard"       // filter, prerouting, raw priority: anti-spoofing
+	chainPrerouting  = "prerouting"  // nat, prerouting, dstnat: published ports, from elsewhere
+	chainOutput      = "output"      // nat, output, dstnat: published ports, from the host
+	chainPostrouting = "postrouting" // nat, postrouting, srcnat: loopback and hairpin
+	chainMasquerade  = "masquerade"  // nat, postrouting, srcnat: the shared rules
+	chainForward     = "forward"     // filter, forward: restricted pods
+)
+
+// podTagPrefix starts the user data of a pod's jump rules: "acirun pod
+// UUID OWNER". The kernel keeps at most 256 bytes of it.
+const podTagPrefix = "acirun pod "
+
+// maxUserData is the kernel's limit on a rule's user data.
+const maxUserData = 256
+
+func table() *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyINet, Name: tableName}
+}
+
+// baseChain describes one base chain of the table.
+func baseChain(name string) *nftables.Chain {
+	c := &nftables.Chain{Name: name, Table: table()}
+	switch name {
+	case chainGuard:
+		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw
+	case chainPrerouting:
+		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest
+	case chainOutput:
+		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest
+	case chainPostrouting, chainMasquerade:
+		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource
+	case chainForward:
+		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter
+	}
+	return c
+}
+
+// podBaseChains are the base chains from which a pod's chains are jumped
+// to, each to the pod's chain of the same name.
+var podBaseChains = []string{chainGuard, chainPrerouting, chainOutput, chainPostrouting, chainForward}
+
+// podChain names the pod's own chain for base chain base: "pod-UUID-base".
+func podChain(uuid, base string) string { return "pod-" + uuid + "-" + base }
+
+// Firewall is acirun's nftables table in the caller's network namespace,
+// with the lock that serialises its changes among the host's pods.
+type Firewall struct {
+	// LockFile serialises the changes of the table and the check of the
+	// host's ports against them. It should not outlive a boot.
+	LockFile string
+}
+
+// DefaultFirewall is the firewall of the pod networks whose leases are
+// under leaseRoot (as Default has them).
+func DefaultFirewall(leaseRoot string) Firewall {
+	return Firewall{LockFile: filepath.Join(leaseRoot, "firewall.lock")}
+}
+
+// PodRules are what the firewall holds for one pod.
+type PodRules struct {
+	UUID  string // the pod's UUID: its chains' names
+	Owner string // the pod directory: the pod is alive while its owner is
+	// HostIndex is the interface index of the host end of the pod's link.
+	HostIndex int
+	HostIface string
+	// Addrs are the pod's addresses: the only sources its link lets in.
+	Addrs []netip.Addr
+	// Gateways are the host end's addresses, one per family: the source
+	// of the host's loopback connections to the pod's published ports,
+	// and of its hairpin connections.
+	Gateways []netip.Addr
+	// Ports are the ports to publish: what cannot be (a host port that
+	// is taken) is an error, or a warning for an Implicit one.
+	Ports []PortMap
+	// Restricted: the pod reaches the host and nothing beyond it.
+	Restricted bool
+}
+
+// Published is what Install did for a pod.
+type Published struct {
+	Ports    []PortMap // the ports published, in the order given
+	Warnings []string  // ports left out, and what may keep the pod from the world
+}
+
+func (f Firewall) lock(ctx context.Context) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(f.LockFile), 0o700); err != nil {
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	l, err := flock.Lock(ctx, f.LockFile, true)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	return l, nil
+}
+
+// Install puts the pod's rules into the table in one transaction: the
+// anti-spoofing guard of its link, its published ports (DNAT in prerouting
+// and output), the masquerade of its hairpin traffic, and for a restricted
+// pod the drop of what it starts beyond the host. It first removes the
+// rules of pods that are no longer alive (alive is asked about each
+// owner), such as those of a stage1 killed with SIGKILL. On error nothing
+// of the pod's is left in the table.
+func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner string) bool) (*Published, error) {
+	tag := []byte(podTagPrefix + p.UUID + " " + p.Owner)
+	if len(tag) > maxUserData {
+		return nil, fmt.Errorf("firewall: pod directory %s: its name is too long to tag the pod's rules (%d bytes, the kernel keeps %d)", p.Owner, len(tag), maxUserData)
+	}
+	l, err := f.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	c, err := nftables.New()
+	if err != nil {
+		return nil, fmt.Errorf("firewall: nftables: %w", err)
+	}
+	pods, err := listPods(c)
+	if err != nil {
+		return nil, err
+	}
+	var stale []string
+	for uuid, owner := range pods {
+		if uuid == p.UUID || !alive(owner) {
+			stale = append(stale, uuid)
+		}
+	}
+	if err := removePods(c, stale); err != nil {
+		return nil, err
+	}
+	pub := &Published{}
+	taken, err := publishedPorts(c)
+	if err != nil {
+		return nil, err
+	}
+	var listeners []listener
+	if len(p.Ports) > 0 {
+		if listeners, err = hostListeners(); err != nil {
+			return nil, fmt.Errorf("firewall: %w", err)
+		}
+	}
+	for _, m := range p.Ports {
+		if err := checkProtocol(m.Protocol); err != nil {
+			if m.Implicit {
+				pub.Warnings = append(pub.Warnings, fmt.Sprintf("port %s not published: %v", m.Name, err))
+				continue
+			}
+			return nil, fmt.Errorf("publish port %s: %w", m.Name, err)
+		}
+		who := portOwner(m, listeners, taken)
+		if who == "" {
+			pub.Ports = append(pub.Ports, m)
+			taken = append(taken, ownedPort{m.Protocol, m.Host, "pod " + p.UUID})
+			continue
+		}
+		if m.Implicit {
+			pub.Warnings = append(pub.Warnings, fmt.Sprintf("WARNING: port %s (%s) not published on %s: the host's port %d is taken by %s; the pod answers at its own address", m.Name, m.Protocol, hostName(m.Host.Addr()), m.Host.Port(), who))
+			continue
+		}
+		return nil, fmt.Errorf("publish port %s (%s) on %s: the host's port %d is taken by %s", m.Name, m.Protocol, hostName(m.Host.Addr()), m.Host.Port(), who)
+	}
+
+	t := c.AddTable(table())
+	for _, name := range podBaseChains {
+		c.AddChain(baseChain(name))
+	}
+	chains := map[string]*nftables.Chain{}
+	add := func(base string, exprs []expr.Any, userData []byte) {
+		ch := chains[base]
+		if ch == nil {
+			ch = c.AddChain(&nftables.Chain{Name: podChain(p.UUID, base), Table: t})
+			chains[base] = ch
+			c.AddRule(&nftables.Rule{Table: t, Chain: baseChain(base), UserData: tag, Exprs: cat(matchJump(base, p.HostIndex), []expr.Any{jump(ch.Name)})})
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs, UserData: userData})
+	}
+	for _, r := range guardRules(p.Addrs) {
+		add(chainGuard, r, nil)
+	}
+	var loopback4, loopback6 bool
+	for _, m := range pub.Ports {
+		pre, out := dnatRules(m)
+		if pre != nil {
+			add(chainPrerouting, pre, nil)
+		}
+		// The host's port is kept on the output rule, where
+		// publishedPorts finds it.
+		add(chainOutput, out, []byte(m.Protocol+" "+m.Host.String()))
+		if a := m.Host.Addr(); a.IsUnspecified() || a.IsLoopback() {
+			loopback4, loopback6 = loopback4 || a.Is4(), loopback6 || a.Is6()
+		}
+	}
+	if len(pub.Ports) > 0 {
+		for _, r := range snatRules(p.HostIndex, p.Gateways) {
+			add(chainPostrouting, r, nil)
+		}
+	}
+	if p.Restricted {
+		add(chainForward, restrictRule(), nil)
+	}
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("firewall: rules of pod %s: %w", p.UUID, err)
+	}
+	if err := allowLoopback(p.HostIface, p.HostIndex, loopback4, loopback6); err != nil {
+		removePods(c, []string{p.UUID})
+		return nil, fmt.Errorf("firewall: ports on the host's loopback: %w", err)
+	}
+	if !p.Restricted {
+		if w := forwardDrops(c); w != "" {
+			pub.Warnings = append(pub.Warnings, fmt.Sprintf("WARNING: %s: the pod may not reach beyond the host, nor be reached from elsewhere at its published ports, unless that firewall accepts what is forwarded from and to %s", w, p.HostIface))
+		}
+	}
+	return pub, nil
+}
+
+// allowLoopback lets the host's connections from a loopback address reach
+// the pod's link and their answers come back, for ports published on the
+// host's loopback (v4: 127.0.0.1, v6: ::1). The DNAT in output sends a
+// packet with a loopback source out of the link (masqueraded on its way
+// out), and the answer, translated back in prerouting, arrives on the link
+// for a loopback address. IPv4 drops both as martians unless the link has
+// route_localnet. IPv6 looks up a route to ::1 on the interface the answer
+// arrived on (the loopback address is one of those only matched on their
+// own interface) and finds none, so the link gets a local route to ::1 of
+// its own. Both go with the link. Neither opens the host's loopback to
+// the pod: the kernel drops what arrives for a loopback address on any
+// interface but lo before any of this (ip_rcv's and ip6_rcv's checks run
+// before prerouting), and prerouting never translates to one.
+func allowLoopback(iface string, index int, v4, v6 bool) error {
+	if v4 && iface != "" {
+		path := filepath.Join("/proc/sys/net/ipv4/conf", iface, "route_localnet")
+		if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	if v6 && index != 0 {
+		r := &netlink.Route{LinkIndex: index, Dst: hostNet(netip.IPv6Loopback()), Type: unix.RTN_LOCAL, Table: unix.RT_TABLE_LOCAL}
+		if err := netlink.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("local route to ::1 on %s: %w", iface, err)
+		}
+	}
+	return nil
+}
+
+// matchJump is what a pod's jump rule in base chain base matches: its
+// link for the guard (what comes in from the pod), the forward chain
+// (what the pod sends on) and the hairpin (what goes out to it); every
+// packet for the published ports.
+func matchJump(base string, index int) []expr.Any {
+	switch base {
+	case chainGuard, chainForward:
+		return matchInterface(index, false)
+	case chainPostrouting:
+		return matchInterface(index, true)
+	}
+	return nil
+}
+
+// Remove takes the pod's rules out of the table, if it has any.
+func (f Firewall) Remove(ctx context.Context, uuid string) error {
+	l, err := f.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("firewall: nftables: %w", err)
+	}
+	return removePods(c, []string{uuid})
+}
+
+// RemoveStale takes out of the table the rules of every pod whose owner is
+// not alive, and returns their UUIDs.
+func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool) ([]string, error) {
+	l, err := f.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	c, err := nftables.New()
+	if err != nil {
+		return nil, fmt.Errorf("firewall: nftables: %w", err)
+	}
+	pods, err := listPods(c)
+	if err != nil {
+		return nil, err
+	}
+	var stale []string
+	for uuid, owner := range pods {
+		if !alive(owner) {
+			stale = append(stale, uuid)
+		}
+	}
+	slices.Sort(stale)
+	return stale, removePods(c, stale)
+}
+
+// listPods returns the pods that have rules in the table (by their jump
+// rules' tags), UUID to owner. No table is no pod.
+func listPods(c *nftables.Conn) (map[string]string, error) {
+	pods := map[string]string{}
+	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
+		return pods, nil // no table (or no nftables): no rules
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list chains: %w", err)
+	}
+	for _, ch := range chains {
+		if ch.Table.Name != tableName || !slices.Contains(podBaseChains, ch.Name) {
+			continue
+		}
+		rules, err := c.GetRules(table(), ch)
+		if err != nil {
+			return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
+		}
+		for _, r := range rules {
+			if uuid, owner, ok := parseTag(r.UserData); ok {
+				pods[uuid] = owner
+			}
+		}
+	}
+	return pods, nil
+}
+
+// parseTag reads a jump rule's user data.
+func parseTag(b []byte) (uuid, owner string, ok bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(podTagPrefix))
+	if !ok {
+		return "", "", false
+	}
+	u, o, ok := strings.Cut(string(rest), " ")
+	return u, o, ok && u != ""
+}
+
+// removePods deletes the jump rules and chains of the pods, in one
+// transaction. Nothing to delete writes nothing (a transaction that
+// deletes waits for an RCU grace period).
+func removePods(c *nftables.Conn, uuids []string) error {
+	if len(uuids) == 0 {
+		return nil
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return fmt.Errorf("firewall: list chains: %w", err)
+	}
+	n := 0
+	var own []*nftables.Chain
+	for _, ch := range chains {
+		if ch.Table.Name != tableName {
+			continue
+		}
+		if slices.Contains(podBaseChains, ch.Name) {
+			rules, err := c.GetRules(table(), ch)
+			if err != nil {
+				return fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
+			}
+			for _, r := range rules {
+				if uuid, _, ok := parseTag(r.UserData); ok && slices.Contains(uuids, uuid) {
+					if err := c.DelRule(r); err != nil {
+						return fmt.Errorf("firewall: %w", err)
+					}
+					n++
+				}
+			}
+			continue
+		}
+		for _, u := range uuids {
+			if strings.HasPrefix(ch.Name, "pod-"+u+"-") {
+				own = append(own, ch)
+			}
+		}
+	}
+	for _, ch := range own {
+		c.FlushChain(ch)
+		c.DelChain(ch)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("firewall: remove rules of pods %s: %w", strings.Join(uuids, ", "), err)
+	}
+	return nil
+}
+
+// ownedPort is a host port published by a pod.
+type ownedPort struct {
+	protocol string
+	host     netip.AddrPort
+	owner    string
+}
+
+// publishedPorts lists the ports the table publishes, from the user data
+// of the output rules of the pods' chains.
+func publishedPorts(c *nftables.Conn) ([]ownedPort, error) {
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list chains: %w", err)
+	}
+	var ports []ownedPort
+	for _, ch := range chains {
+		uuid, ok := strings.CutPrefix(ch.Name, "pod-")
+		if ch.Table.Name != tableName || !ok || !strings.HasSuffix(uuid, "-"+chainOutput) {
+			continue
+		}
+		uuid = strings.TrimSuffix(uuid, "-"+chainOutput)
+		rules, err := c.GetRules(table(), ch)
+		if err != nil {
+			return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
+		}
+		for _, r := range rules {
+			proto, hp, ok := strings.Cut(string(r.UserData), " ")
+			if !ok {
+				continue
+			}
+			if ap, err := netip.ParseAddrPort(hp); err == nil {
+				ports = append(ports, ownedPort{proto, ap, "pod " + uuid})
+			}
+		}
+	}
+	return ports, nil
+}
+
+// ensureMasquerade makes sure the masquerade chain holds exactly the
+// shared rules for subnets (masqueradeRules), tagged together in the first
+// rule's user data. The chain is flushed and its rules written in one
+// transaction, so pods starting at the same time end with the same rules.
+//
+// When the chain holds them already, nothing is written: a transaction
+// that deletes a rule waits for an RCU grace period, about 15 ms of every
+// pod's start.
+func ensureMasquerade(subnets ...netip.Prefix) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	var names []string
+	for i, s := range subnets {
+		subnets[i] = s.Masked()
+		names = append(names, subnets[i].String())
+	}
+	tag := []byte("acirun masquerade " + strings.Join(names, " "))
+	want := masqueradeRules(subnets)
+	ch := baseChain(chainMasquerade)
+	if rules, err := c.GetRules(table(), ch); err == nil && len(rules) == len(want) && bytes.Equal(rules[0].UserData, tag) {
+		return nil
+	}
+	if _, err := c.ListTableOfFamily(legacyTable, nftables.TableFamilyIPv4); err == nil {
+		c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: legacyTable})
+	}
+	t := c.AddTable(table())
+	c.AddChain(ch)
+	c.FlushChain(ch)
+	for i, r := range want {
+		rule := &nftables.Rule{Table: t, Chain: ch, Exprs: r}
+		if i == 0 {
+			rule.UserData = tag
+		}
+		c.AddRule(rule)
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: masquerade %s: %w", strings.Join(names, ", "), err)
+	}
+	return nil
+}
+
+// forwardDrops looks for a base chain of another table on the forward hook
+// whose policy is drop (iptables' FORWARD with -P DROP, as Docker sets it,
+// or an nftables firewall), and names it: such a chain drops the pods'
+// traffic unless one of its rules accepts it, and no rule of ours can
+// override another table's verdict. "" if there is none.
+func forwardDrops(c *nftables.Conn) string {
+	chains, err := c.ListChains()
+	if err != nil {
+		return ""
+	}
+	for _, ch := range chains {
+		if ch.Table.Name == tableName && ch.Table.Family == nftables.TableFamilyINet {
+			continue
+		}
+		if ch.Hooknum == nil || *ch.Hooknum != *nftables.ChainHookForward || ch.Policy == nil || *ch.Policy != nftables.ChainPolicyDrop {
+			continue
+		}
+		switch ch.Table.Family {
+		case nftables.TableFamilyIPv4, nftables.TableFamilyIPv6, nftables.TableFamilyINet:
+			return fmt.Sprintf("the host's firewall drops forwarded packets by default (table %s %s, chain %s, policy drop)", familyName(ch.Table.Family), ch.Table.Name, ch.Name)
+		}
+	}
+	return ""
+}
+
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyINet:
+		return "inet"
+	}
+	return fmt.Sprint(f)
+}
+
+// hostName says which host addresses a are: "every address" for an
+// unspecified one.
+func hostName(a netip.Addr) string {
+	if a.IsUnspecified() {
+		if a.Is4() {
+			return "every IPv4 address"
+		}
+		return "every IPv6 address"
+	}
+	return a.String()
+}

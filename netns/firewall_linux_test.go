@@ -1,0 +1,296 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acirun/acirun/internal/testenv"
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// testNS is a network namespace the test made, with a thread in it that
+// runs what do gives it: sockets and links made there stay there. The
+// thread ends, and with it the namespace, when the test does.
+type testNS struct {
+	t   *testing.T
+	tid int
+	run chan func()
+}
+
+func newTestNS(t *testing.T) *testNS {
+	t.Helper()
+	testenv.NeedRoot(t, "network namespaces")
+	ns := &testNS{t: t, run: make(chan func())}
+	ready := make(chan error)
+	go func() {
+		// Never unlocked: the thread dies with the goroutine rather than
+		// run others in the wrong namespace.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ready <- err
+			return
+		}
+		ns.tid = unix.Gettid()
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		ready <- err
+		for f := range ns.run {
+			f()
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatalf("new network namespace: %v", err)
+	}
+	t.Cleanup(func() { close(ns.run) })
+	return ns
+}
+
+// do runs f in the namespace and fails the test with its error.
+func (ns *testNS) do(f func() error) {
+	ns.t.Helper()
+	if err := ns.try(f); err != nil {
+		ns.t.Fatal(err)
+	}
+}
+
+func (ns *testNS) try(f func() error) error {
+	done := make(chan error)
+	ns.run <- func() { done <- f() }
+	return <-done
+}
+
+// who serves on ln: every connection is answered with the address it came
+// from, and closed.
+func who(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(c, "%s", c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap())
+		c.Close()
+	}
+}
+
+// ask connects to addr from the namespace and returns what who said; src,
+// if valid, is the source address to use.
+func (ns *testNS) ask(addr string, src netip.Addr) (string, error) {
+	var c net.Conn
+	err := ns.try(func() (err error) {
+		d := net.Dialer{Timeout: 3 * time.Second}
+		if src.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		}
+		c, err = d.Dial("tcp", addr)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// vethTo links ns to peer with a veth pair: name in ns with addrs, peerName
+// in peer with peerAddrs.
+func (ns *testNS) vethTo(peer *testNS, name, peerName string, addrs, peerAddrs []string) {
+	ns.t.Helper()
+	ns.do(func() error {
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peerName, PeerNamespace: netlink.NsPid(peer.tid)}); err != nil {
+			return err
+		}
+		return configure(name, addrs)
+	})
+	peer.do(func() error { return configure(peerName, peerAddrs) })
+}
+
+// configure gives link its addresses (without duplicate address detection)
+// and brings it up.
+func configure(link string, addrs []string) error {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		ad, err := netlink.ParseAddr(a)
+		if err != nil {
+			return err
+		}
+		ad.Flags = unix.IFA_F_NODAD
+		if err := netlink.AddrAdd(l, ad); err != nil {
+			return fmt.Errorf("%s on %s: %w", a, link, err)
+		}
+	}
+	return netlink.LinkSetUp(l)
+}
+
+// podOnNetwork attaches a new namespace to n as a pod, with a server that
+// says who calls on port 8080.
+func podOnNetwork(t *testing.T, host *testNS, n Network, owner, iface string) (*testNS, *Attachment) {
+	pod := newTestNS(t)
+	var att *Attachment
+	host.do(func() (err error) {
+		att, err = n.Attach(context.Background(), owner, everyoneAlive, iface, pod.tid)
+		if err != nil {
+			return err
+		}
+		return errors.Join(att.NATError, att.IPv6Error)
+	})
+	pod.do(func() error { return ConfigurePod(att.Addrs(), att.Gateways()) })
+	var ln net.Listener
+	pod.do(func() (err error) {
+		ln, err = net.Listen("tcp", ":8080")
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	go who(ln)
+	return pod, att
+}
+
+// ruleCount counts the rules in acirun's table (0 with no table).
+func ruleCount(t *testing.T, ns *testNS) (n int) {
+	ns.do(func() error {
+		c, err := nftables.New()
+		if err != nil {
+			return err
+		}
+		chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+		if err != nil {
+			return err
+		}
+		for _, ch := range chains {
+			if ch.Table.Name != tableName {
+				continue
+			}
+			if strings.HasPrefix(ch.Name, "pod-") {
+				n += 1000 // a pod's chain counts for more than any rule
+			}
+			rules, err := c.GetRules(table(), ch)
+			if err != nil {
+				return err
+			}
+			n += len(rules)
+		}
+		return nil
+	})
+	return n
+}
+
+// TestFirewallPublish runs the rules in the kernel, in namespaces the test
+// makes: a host, a pod on its network and a client that reaches the host
+// over a link of its own. A port published on every address answers on
+// the host's non-loopback address, on 127.0.0.1 and on ::1, from the
+// client with the client's own address; the pod reaches itself through the
+// host (hairpin); a source address the pod does not own is dropped; the
+// pod's rules go with Remove, and a dead pod's with the next Install.
+func TestFirewallPublish(t *testing.T) {
+	host := newTestNS(t)
+	client := newTestNS(t)
+	host.vethTo(client, "cl-host", "cl0", []string{"10.99.0.1/24", "fd99::1/64"}, []string{"10.99.0.2/24", "fd99::2/64"})
+	client.do(func() error {
+		l, err := netlink.LinkByName("cl0")
+		if err != nil {
+			return err
+		}
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP("10.99.0.1")}); err != nil {
+			return err
+		}
+		return netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP("fd99::1")})
+	})
+	root := t.TempDir()
+	n := Default(root)
+	fw := DefaultFirewall(root)
+	pod, att := podOnNetwork(t, host, n, "/pods/a", "ac-a")
+	pod6, gw6 := att.Addr6.String(), att.Gateway6.String()
+
+	var pub *Published
+	host.do(func() (err error) {
+		pub, err = fw.Install(context.Background(), PodRules{
+			UUID: "aaaa", Owner: "/pods/a", HostIndex: att.HostIndex, HostIface: att.HostIface,
+			Addrs:    []netip.Addr{att.Addr, att.Addr6},
+			Gateways: []netip.Addr{att.Gateway, att.Gateway6},
+			Ports: []PortMap{
+				{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:8080"), Pod: netip.AddrPortFrom(att.Addr, 8080)},
+				{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("[::]:8080"), Pod: netip.AddrPortFrom(att.Addr6, 8080)},
+			},
+		}, everyoneAlive)
+		return err
+	})
+	if len(pub.Ports) != 2 || len(pub.Warnings) != 0 {
+		t.Errorf("published %v, warnings %q", pub.Ports, pub.Warnings)
+	}
+	for _, tc := range []struct {
+		from *testNS
+		name string
+		addr string
+		want string
+	}{
+		{host, "host to the pod's IPv6 address", "[" + pod6 + "]:8080", gw6},
+		{client, "client to the pod's IPv6 address", "[" + pod6 + "]:8080", "fd99::2"},
+		{client, "client to the host's address", "10.99.0.1:8080", "10.99.0.2"},
+		{client, "client to the host's IPv6 address", "[fd99::1]:8080", "fd99::2"},
+		{host, "host to its own address", "10.99.0.1:8080", "10.99.0.1"},
+		{host, "host to 127.0.0.1", "127.0.0.1:8080", att.Gateway.String()},
+		{host, "host to ::1", "[::1]:8080", gw6},
+		{pod, "pod to itself through the host's IPv6 address", "[fd99::1]:8080", gw6},
+		{pod, "pod to itself through the host", att.Gateway.String() + ":8080", att.Gateway.String()},
+		{pod, "pod to itself through the host's other address", "10.99.0.1:8080", att.Gateway.String()},
+	} {
+		got, err := tc.from.ask(tc.addr, netip.Addr{})
+		if err != nil || got != tc.want {
+			t.Errorf("%s (%s): %q, %v; want %q", tc.name, tc.addr, got, err, tc.want)
+		}
+	}
+	// The host's own ::1 still works beside the port published there.
+	var ln net.Listener
+	host.do(func() (err error) {
+		ln, err = net.Listen("tcp", "[::1]:9999")
+		return err
+	})
+	defer ln.Close()
+	go who(ln)
+	if got, err := host.ask("[::1]:9999", netip.Addr{}); err != nil || got != "::1" {
+		t.Errorf("host to its own [::1]:9999: %q, %v", got, err)
+	}
+	// The client at an address the host does not publish on reaches no
+	// pod: prerouting never translates loopback addresses.
+	if got, err := client.ask("10.99.0.3:8080", netip.Addr{}); err == nil {
+		t.Errorf("client to an address that is not the host's: %q", got)
+	}
+
+	// A second address inside the pod: what it sends from it is dropped.
+	pod.do(func() error { return configure(PodInterface, []string{"172.16.28.200/32"}) })
+	if got, err := pod.ask(att.Gateway.String()+":8080", netip.MustParseAddr("172.16.28.200")); err == nil {
+		t.Errorf("spoofed source reached the host: %q", got)
+	}
+	if got, err := pod.ask("10.99.0.1:8080", att.Addr); err != nil {
+		t.Errorf("the pod's own address no longer passes: %q, %v", got, err)
+	}
+
+	// Removed: nothing of the pod's is left, and the port no longer
+	// answers on the host.
+	if n := ruleCount(t, host); n < 1000 {
+		t.Fatalf("the pod has no chain: %d", n)
+	}
+	host.do(func() error { return fw.Remove(context.Background(), "aaaa") })
+	if got, want := ruleCount(t, host), len(masqueradeRules([]netip.Prefix{n.Subnet, n.Subnet6})); got != want {
+		t.Errorf("after Remove: %d rules, want the %d shared ones", got, want)
+	}
+	if got, err := host.ask("127.0.0.1:8080", netip.Addr{}); err == nil {
+		t.Errorf("127.0.0.1:8080 still answers after Remove: %q", got)
+	}
+}

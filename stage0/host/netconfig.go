@@ -1,0 +1,106 @@
+package host
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/acirun/acirun/internal/podcontract"
+)
+
+// NetworkConfigDir is the directory of network settings under the system
+// and the local configuration (SYSTEM-CONFIG/network.d, then
+// LOCAL-CONFIG/network.d).
+const NetworkConfigDir = "network.d"
+
+// NetworkConfig is the host's network settings for pods.
+type NetworkConfig struct {
+	// Publish is where the ports the apps declare are published on the
+	// host, for pods on the default network: podcontract.PublishAll (the
+	// default), PublishLoopback or PublishNone. --port still publishes a
+	// port where it says.
+	Publish string
+	// Source is the file Publish comes from; "" for the default.
+	Source string
+}
+
+// networkFile is a network.d file, in the shape of rkt's configuration
+// files:
+//
+//	{"rktKind": "network", "rktVersion": "v1", "publish": "loopback"}
+type networkFile struct {
+	RktKind    string `json:"rktKind"`
+	RktVersion string `json:"rktVersion"`
+	Publish    string `json:"publish"`
+}
+
+// parseNetworkFile reads one network.d file: a JSON object of kind
+// "network", version v1, with nothing but the known settings in it.
+func parseNetworkFile(raw []byte) (networkFile, error) {
+	var f networkFile
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&f); err != nil {
+		return networkFile{}, err
+	}
+	if d.More() {
+		return networkFile{}, errors.New("more than one JSON value")
+	}
+	switch {
+	case f.RktKind == "":
+		return networkFile{}, errors.New("no rktKind")
+	case f.RktKind != "network":
+		return networkFile{}, fmt.Errorf("rktKind %q is not \"network\"", f.RktKind)
+	case f.RktVersion != "v1":
+		return networkFile{}, fmt.Errorf("rktVersion %q of kind network: want v1", f.RktVersion)
+	}
+	if f.Publish != "" {
+		if err := podcontract.CheckPublish(f.Publish); err != nil {
+			return networkFile{}, err
+		}
+	}
+	return f, nil
+}
+
+// NetworkConfig reads the *.json files of network.d, the system's then the
+// local ones, each in name order: a setting in a later file overrides an
+// earlier one. A file that cannot be read or understood is an error
+// naming it.
+func (h *Host) NetworkConfig() (NetworkConfig, error) {
+	nc := NetworkConfig{Publish: podcontract.PublishAll}
+	for _, base := range []string{h.cfg.SystemConfig, h.cfg.LocalConfig} {
+		if base == "" {
+			continue
+		}
+		dir := filepath.Join(base, NetworkConfigDir)
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return NetworkConfig{}, fmt.Errorf("read network config: %w", err)
+		}
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".json") {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return NetworkConfig{}, fmt.Errorf("read network config: %w", err)
+			}
+			f, err := parseNetworkFile(raw)
+			if err != nil {
+				return NetworkConfig{}, fmt.Errorf("network config %s: %w (want {\"rktKind\": \"network\", \"rktVersion\": \"v1\", \"publish\": \"all|loopback|none\"})", path, err)
+			}
+			if f.Publish != "" {
+				nc.Publish, nc.Source = f.Publish, path
+			}
+		}
+	}
+	return nc, nil
+}
