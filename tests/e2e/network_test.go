@@ -148,7 +148,7 @@ func boxGet(t *testing.T, p *boxPod, ns, url string) (string, error) {
 	req.Close = true
 	var c net.Conn
 	if err := p.b.InNetNS(ns, func() (err error) {
-		c, err = net.DialTimeout("tcp4", req.URL.Host, 5*time.Second)
+		c, err = net.DialTimeout("tcp", req.URL.Host, 5*time.Second)
 		return err
 	}); err != nil {
 		return "", err
@@ -265,8 +265,8 @@ func TestPodNetwork(t *testing.T) {
 	if nb.IP == na.IP {
 		t.Fatalf("two pods with the address %s", na.IP)
 	}
-	if len(nb.Ports) != 1 || nb.Ports[0].Host != "0.0.0.0:18080" {
-		t.Errorf("--port=http:18080: published %+v", nb.Ports)
+	if len(nb.Ports) != 2 || nb.Ports[0].Host != "0.0.0.0:18080" || nb.Ports[1].Host != "[::]:18080" {
+		t.Errorf("--port=http:18080: published %+v, want every address of both families", nb.Ports)
 	}
 	if strings.Contains(b.out.String(), "not published") {
 		t.Errorf("the second pod, whose http --port names, tried its declared port too:\n%s", b.out.String())

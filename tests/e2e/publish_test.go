@@ -61,13 +61,14 @@ func podRules(t *testing.T, p *boxPod, uuid string) []string {
 }
 
 // clientNetNS makes the namespace name in the box, linked to the box's by
-// a veth pair: the box's end has 10.214.N.1/24, the namespace's
-// 10.214.N.2/24 and its default route through the box. It goes with the
-// test.
+// a veth pair: the box's end has 10.214.N.1/24 and fd14:N::1/64, the
+// namespace's 10.214.N.2/24 and fd14:N::2/64 and its default routes
+// through the box. It goes with the test.
 func clientNetNS(t *testing.T, p *boxPod, name string, n int) (boxAddr, clientAddr string) {
 	t.Helper()
 	ctx := context.Background()
 	boxAddr, clientAddr = fmt.Sprintf("10.214.%d.1", n), fmt.Sprintf("10.214.%d.2", n)
+	box6, client6 := fmt.Sprintf("fd14:%d::1", n), fmt.Sprintf("fd14:%d::2", n)
 	for _, cmd := range [][]string{
 		{"ip", "netns", "add", name},
 		{"ip", "link", "add", name + "-h", "type", "veth", "peer", "name", name + "-c", "netns", name},
@@ -77,6 +78,9 @@ func clientNetNS(t *testing.T, p *boxPod, name string, n int) (boxAddr, clientAd
 		{"ip", "-n", name, "link", "set", name + "-c", "up"},
 		{"ip", "-n", name, "link", "set", "lo", "up"},
 		{"ip", "-n", name, "route", "add", "default", "via", boxAddr},
+		{"ip", "addr", "add", box6 + "/64", "dev", name + "-h", "nodad"},
+		{"ip", "-n", name, "addr", "add", client6 + "/64", "dev", name + "-c", "nodad"},
+		{"ip", "-n", name, "-6", "route", "add", "default", "via", box6},
 	} {
 		if err := p.b.Exec(ctx, cmd...); err != nil {
 			t.Fatal(err)
@@ -101,12 +105,11 @@ func (bg *bgPod) waitOutput(prefix string, n int) string {
 }
 
 // TestPublishedPorts: a declared port is published on every address of the
-// host: it answers on the box's non-loopback address, on 127.0.0.1 and on
-// the gateway; a client in a namespace of its own, reaching the box over a
-// veth pair, is seen by the app with its own address; a second pod reaches
-// the port at the host's addresses (hairpin) and is seen with its own.
-// (::1: netns.TestFirewallPublish, until the default network gives pods
-// IPv6 addresses.)
+// host: it answers on the box's non-loopback addresses (IPv4 and IPv6), on
+// 127.0.0.1, on ::1 and on the gateway; a client in a namespace of its
+// own, reaching the box over a veth pair, is seen by the app with its own
+// address (both families); a second pod reaches the port at the host's
+// addresses (hairpin) and is seen with its own.
 func TestPublishedPorts(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -117,13 +120,14 @@ func TestPublishedPorts(t *testing.T) {
 
 	a := p.startPod(ctx, "serving", web)
 	na := a.net()
-	if len(na.Ports) == 0 || na.Ports[0].Host != "0.0.0.0:8080" {
-		t.Errorf("published %+v, want http on 0.0.0.0:8080", na.Ports)
+	if len(na.Ports) != 2 || na.Ports[0].Host != "0.0.0.0:8080" || na.Ports[1].Host != "[::]:8080" || na.Ports[1].Pod != "["+na.IP6+"]:8080" {
+		t.Errorf("published %+v, want http on 0.0.0.0:8080 and [::]:8080", na.Ports)
 	}
 	if out := a.out.String(); strings.Contains(out, "not published") || strings.Contains(out, "WARNING") {
 		t.Errorf("warnings from a pod whose port is free:\n%s", out)
 	}
-	for _, url := range []string{"http://" + boxAddr + ":8080/", "http://127.0.0.1:8080/", "http://172.16.28.1:8080/"} {
+	for _, url := range []string{"http://" + boxAddr + ":8080/", "http://127.0.0.1:8080/", "http://172.16.28.1:8080/",
+		"http://[::1]:8080/", "http://[fd14:1::1]:8080/", "http://[" + na.Gateway6 + "]:8080/"} {
 		if body, err := boxGet(t, p, "", url); err != nil || body != "hello from testapp\n" {
 			t.Errorf("GET %s from the host: %q, %v", url, body, err)
 		}
@@ -131,8 +135,13 @@ func TestPublishedPorts(t *testing.T) {
 	if body, err := boxGet(t, p, "pubc", "http://"+boxAddr+":8080/"); err != nil || body != "hello from testapp\n" {
 		t.Errorf("GET from the client's namespace: %q, %v", body, err)
 	}
-	if out := a.waitOutput("request from "+clientAddr+":", 1); !strings.Contains(out, "request from "+clientAddr+":") {
-		t.Errorf("the app did not see the client's own address %s:\n%s", clientAddr, out)
+	if body, err := boxGet(t, p, "pubc", "http://[fd14:1::1]:8080/"); err != nil || body != "hello from testapp\n" {
+		t.Errorf("GET from the client's namespace over IPv6: %q, %v", body, err)
+	}
+	for _, from := range []string{clientAddr + ":", "[fd14:1::2]:"} {
+		if out := a.waitOutput("request from "+from, 1); !strings.Contains(out, "request from "+from) {
+			t.Errorf("the app did not see the client's own address %s:\n%s", from, out)
+		}
 	}
 
 	c := p.startPod(ctx, "get ", client, "--exec=/testapp", "--", "get", "http://"+boxAddr+":8080/", "+", "get", "http://172.16.28.1:8080/", "+", "sleep", "1h")
@@ -181,14 +190,18 @@ func TestPublishSetting(t *testing.T) {
 	setting("loopback")
 	a := p.startPod(ctx, "serving", web)
 	na := a.net()
-	if len(na.Ports) != 1 || na.Ports[0].Host != "127.0.0.1:8082" {
-		t.Errorf("publish=loopback: published %+v, want http on 127.0.0.1:8082", na.Ports)
+	if len(na.Ports) != 2 || na.Ports[0].Host != "127.0.0.1:8082" || na.Ports[1].Host != "[::1]:8082" {
+		t.Errorf("publish=loopback: published %+v, want http on 127.0.0.1:8082 and [::1]:8082", na.Ports)
 	}
-	if body, err := boxGet(t, p, "", "http://127.0.0.1:8082/"); err != nil || body != "hello from testapp\n" {
-		t.Errorf("publish=loopback: GET 127.0.0.1: %q, %v", body, err)
+	for _, url := range []string{"http://127.0.0.1:8082/", "http://[::1]:8082/"} {
+		if body, err := boxGet(t, p, "", url); err != nil || body != "hello from testapp\n" {
+			t.Errorf("publish=loopback: GET %s: %q, %v", url, body, err)
+		}
 	}
-	if body, err := boxGet(t, p, "", "http://172.16.28.1:8082/"); err == nil {
-		t.Errorf("publish=loopback: the port answers on the gateway: %q", body)
+	for _, url := range []string{"http://172.16.28.1:8082/", "http://[" + na.Gateway6 + "]:8082/"} {
+		if body, err := boxGet(t, p, "", url); err == nil {
+			t.Errorf("publish=loopback: the port answers on %s: %q", url, body)
+		}
 	}
 	a.stop(p)
 
