@@ -8,8 +8,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,8 +147,23 @@ func Start(t testing.TB, opts Options) *Registry {
 	r.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	t.Cleanup(tr.CloseIdleConnections)
 	var authConf string
+	var front net.Listener
 	if opts.Token != nil {
-		r.tokens = startTokenServer(t, opts, r.Scheme)
+		r.tokens = newTokenServer(t, opts)
+		if opts.Token.IP == "" {
+			// The token service on the registry's own host and port,
+			// in front of it, as Harbor or GHCR serve it: clients
+			// (go-containerregistry among them) refuse a realm on
+			// another port of a loopback address.
+			ln, err := opts.Netns.Listen("tcp4", net.JoinHostPort(opts.IP, "0"))
+			if err != nil {
+				t.Fatalf("registry: listen on %s: %v", opts.IP, err)
+			}
+			front = ln
+			r.tokens.realm = r.Scheme + "://" + ln.Addr().String() + "/token"
+		} else {
+			r.tokens.listen(t, opts, r.Scheme)
+		}
 		authConf = r.tokens.config()
 	}
 
@@ -156,7 +175,7 @@ func Start(t testing.TB, opts Options) *Registry {
 		if err != nil {
 			t.Fatalf("registry: find a free port on %s: %v", opts.IP, err)
 		}
-		r.Host = ln.Addr().String()
+		addr := ln.Addr().String()
 		ln.Close()
 		config := filepath.Join(opts.Dir, "config.yml")
 		writeFile(t, config, []byte(fmt.Sprintf(`version: 0.1
@@ -170,9 +189,14 @@ storage:
     enabled: true
 http:
   addr: %q
-%s%s`, r.Storage, r.Host, tlsConf, authConf)))
-		err = r.run(bin, config)
+%s%s`, r.Storage, addr, tlsConf, authConf)))
+		err = r.run(bin, config, addr)
 		if err == nil {
+			r.Host = addr
+			if front != nil {
+				r.Host = front.Addr().String()
+				r.serveFront(front, addr)
+			}
 			return r
 		}
 		if try < 3 && strings.Contains(r.Log(), "address already in use") {
@@ -182,16 +206,41 @@ http:
 	}
 }
 
+// serveFront serves the token service at /token of ln and passes every
+// other request on to the registry at addr, with the Host the client
+// sent (the registry writes it into the upload URLs it hands out).
+func (r *Registry) serveFront(ln net.Listener, addr string) {
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(&url.URL{Scheme: r.Scheme, Host: addr})
+			pr.Out.Host = pr.In.Host
+		},
+		Transport: r.client.Transport,
+		ErrorLog:  log.New(io.Discard, "", 0),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/token", r.tokens.serve)
+	mux.Handle("/", proxy)
+	srv := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
+	if r.opts.CA != nil {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{r.opts.CA.Certificate(r.t, r.opts.IP)}}
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
+	r.t.Cleanup(func() { srv.Close() })
+}
+
 // run starts docker-registry serve config, stopped when the test ends,
 // and waits until it answers.
-func (r *Registry) run(bin, config string) error {
-	log, err := os.Create(r.logFile)
+func (r *Registry) run(bin, config, addr string) error {
+	logf, err := os.Create(r.logFile)
 	if err != nil {
 		return err
 	}
-	defer log.Close()
+	defer logf.Close()
 	cmd := r.opts.Netns.Command(context.Background(), bin, "serve", config)
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr = logf, logf
 	// The registry dies with the test process, should it die first. The
 	// signal follows the thread that started it, so that thread is kept
 	// for the registry's life: another, which a goroutine locked and
@@ -226,7 +275,7 @@ func (r *Registry) run(bin, config string) error {
 			return fmt.Errorf("%s serve %s exited before it answered: %v", bin, config, err)
 		default:
 		}
-		resp, err := r.client.Get(r.URL("/v2/"))
+		resp, err := r.client.Get(r.Scheme + "://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
@@ -237,7 +286,7 @@ func (r *Registry) run(bin, config string) error {
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return fmt.Errorf("%s serve %s: no answer on %s after 20s: %v", bin, config, r.Host, err)
+			return fmt.Errorf("%s serve %s: no answer on %s after 20s: %v", bin, config, addr, err)
 		}
 	}
 }

@@ -35,9 +35,10 @@ type Token struct {
 	// Anonymous grants pull to requests without credentials; without it
 	// such requests get 401 from the token server.
 	Anonymous bool
-	// IP is the loopback address the token server listens on (the
-	// registry's if empty): another one (127.0.0.2) makes a realm on
-	// another host than the registry's.
+	// IP, if set, is the loopback address of a token server of its own
+	// (127.0.0.2: a realm on another host than the registry's). Unset,
+	// the token service is at /token of the registry's own host and
+	// port, served by a proxy of the test in front of the registry.
 	IP string
 }
 
@@ -72,31 +73,35 @@ type tokenServer struct {
 	reqs []TokenRequest
 }
 
-func startTokenServer(t testing.TB, opts Options, scheme string) *tokenServer {
+// newTokenServer makes the token server's signing key and CA; its realm
+// is set by the caller, or by listen.
+func newTokenServer(t testing.TB, opts Options) *tokenServer {
 	t.Helper()
 	signers := fetchtest.New(t)
 	c := signers.Certificate(t, "acirun-test-token-signer")
 	s := &tokenServer{t: t, opts: *opts.Token, key: c.PrivateKey.(*ecdsa.PrivateKey), cert: c.Certificate[0],
 		ca: filepath.Join(opts.Dir, "token-ca.pem")}
 	writeFile(t, s.ca, signers.CAPEM())
-	ip := s.opts.IP
-	if ip == "" {
-		ip = opts.IP
-	}
-	ln, err := opts.Netns.Listen("tcp4", net.JoinHostPort(ip, "0"))
+	return s
+}
+
+// listen serves the token service on a server of its own at Token.IP,
+// with TLS if the registry has it.
+func (s *tokenServer) listen(t testing.TB, opts Options, scheme string) {
+	t.Helper()
+	ln, err := opts.Netns.Listen("tcp4", net.JoinHostPort(s.opts.IP, "0"))
 	if err != nil {
-		t.Fatalf("token server: listen on %s: %v", ip, err)
+		t.Fatalf("token server: listen on %s: %v", s.opts.IP, err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(s.serve), ErrorLog: log.New(io.Discard, "", 0)}
 	if scheme == "https" {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{opts.CA.Certificate(t, ip)}}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{opts.CA.Certificate(t, s.opts.IP)}}
 		go srv.ServeTLS(ln, "", "")
 	} else {
 		go srv.Serve(ln)
 	}
 	t.Cleanup(func() { srv.Close() })
 	s.realm = scheme + "://" + ln.Addr().String() + "/token"
-	return s
 }
 
 // config is the registry configuration's auth section.
