@@ -2,6 +2,7 @@ package trust
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
 // The fixture: keys and signatures made once per test binary with the real
@@ -89,6 +93,9 @@ var keySpecs = map[string]keySpec{
 	"old":     {uid: "Old Signer <old@example.com>", algo: "ed25519", usage: "sign", expire: "never", created: time.Now().Add(-30 * 24 * time.Hour)},
 	"revoked": {uid: "Revoked Signer <revoked@example.com>", algo: "ed25519", usage: "sign", expire: "never"},
 	"sub":     {uid: "Subkey Signer <sub@example.com>", algo: "ed25519", usage: "cert", expire: "never"},
+	"dsa":     {uid: "DSA Signer <dsa@example.com>", algo: "dsa2048", usage: "sign", expire: "never"},
+	// Signs, then loses its sign flag (see makeFixture).
+	"nosign": {uid: "Certify Only <nosign@example.com>", algo: "ed25519", usage: "sign", expire: "never", created: time.Now().Add(-time.Hour)},
 }
 
 func makeKey(dir, name string, spec keySpec) (*gpgKey, error) {
@@ -232,6 +239,9 @@ func makeFixture() (*fixtureData, error) {
 		{"predates.asc", "ed", false, []string{"--armor", "--ignore-time-conflict", "--faked-system-time", fakedTime(now.Add(-24 * time.Hour))}},
 		{"revoked.asc", "revoked", false, []string{"--armor"}},
 		{"sub.asc", "sub", true, []string{"--armor"}},
+		{"dsa.asc", "dsa", false, []string{"--armor"}},
+		// A critical notation ("!") that no verifier knows.
+		{"critical.asc", "ed", false, []string{"--armor", "--sig-notation", "!frobnicate@example.com=1"}},
 	}
 	for _, s := range steps {
 		k := f.keys[s.key]
@@ -269,10 +279,60 @@ func makeFixture() (*fixtureData, error) {
 		return f, err
 	}
 
+	// Take the sign flag off "nosign": certification only. gpg will not
+	// sign with it any more, other tools may: sign with the library.
+	nk := f.keys["nosign"]
+	if _, err := gpg(nk.home, []byte("change-usage\nS\nQ\nsave\n"), "--expert", "--command-fd", "0", "--edit-key", nk.fp); err != nil {
+		return f, err
+	}
+	if nk.pub, err = gpg(nk.home, nil, "--export", nk.fp); err != nil {
+		return f, err
+	}
+	nsec, err := gpg(nk.home, nil, "--export-secret-keys", nk.fp)
+	if err != nil {
+		return f, err
+	}
+	if f.sigs["nosign.sig"], err = librarySign(nsec, f.image); err != nil {
+		return f, fmt.Errorf("signature nosign.sig: %w", err)
+	}
+
 	ek := f.keys["ed"]
 	if f.secretArm, err = gpg(ek.home, nil, "--export-secret-keys", "--armor", ek.fp); err != nil {
 		return f, err
 	}
 	f.twoKeys = append(append([]byte{}, ek.pub...), f.keys["other"].pub...)
 	return f, nil
+}
+
+// librarySign makes a binary detached SHA-256 signature over data with the
+// primary key of the secret key export sec, whatever its flags allow (gpg
+// refuses to sign with a key that lacks the sign flag).
+func librarySign(sec, data []byte) ([]byte, error) {
+	el, err := openpgp.ReadKeyRing(bytes.NewReader(sec))
+	if err != nil {
+		return nil, err
+	}
+	e := el[0]
+	sig := &packet.Signature{
+		Version:           4,
+		SigType:           packet.SigTypeBinary,
+		PubKeyAlgo:        e.PrimaryKey.PubKeyAlgo,
+		Hash:              crypto.SHA256,
+		CreationTime:      time.Now(),
+		IssuerKeyId:       &e.PrimaryKey.KeyId,
+		IssuerFingerprint: e.PrimaryKey.Fingerprint,
+	}
+	h, err := sig.PrepareSign(nil)
+	if err != nil {
+		return nil, err
+	}
+	h.Write(data)
+	if err := sig.Sign(h, e.PrivateKey, nil); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := sig.Serialize(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -293,7 +293,7 @@ func checkUsable(e *openpgp.Entity, now time.Time) error {
 func weakKey(pk *packet.PublicKey) string {
 	var cfg *packet.Config // the library defaults
 	if cfg.RejectPublicKeyAlgorithm(pk.PubKeyAlgo) {
-		return fmt.Sprintf("public key algorithm %s is not accepted", algorithmName(pk))
+		return fmt.Sprintf("key %s uses the public key algorithm %s, which is not accepted (DSA and ElGamal are refused)", pk.KeyIdString(), algorithmName(pk))
 	}
 	switch pk.PubKeyAlgo {
 	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly:

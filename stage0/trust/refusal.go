@@ -26,6 +26,8 @@ var (
 	ErrRevoked            = errors.New("revoked")
 	ErrWeakHash           = errors.New("weak digest algorithm")
 	ErrWeakKey            = errors.New("weak key")
+	ErrCriticalNotation   = errors.New("unknown critical notation")
+	ErrNotSigningKey      = errors.New("key not allowed to sign")
 )
 
 // VerifyError is a refused signature. Its message names the image, the
@@ -96,6 +98,10 @@ func fix(reason error, image string) string {
 		return "re-sign with SHA-256 or better (gpg --digest-algo SHA256)"
 	case ErrWeakKey:
 		return "re-sign with a stronger key (RSA of 2048 bits or more, or Ed25519)"
+	case ErrCriticalNotation:
+		return "ask the publisher to sign without critical notations (gpg --sig-notation without the leading '!')"
+	case ErrNotSigningKey:
+		return "ask the publisher to sign with a key or subkey that has the sign flag (gpg --quick-add-key FINGERPRINT ed25519 sign), then trust its new export"
 	}
 	return ""
 }

@@ -435,7 +435,19 @@ func (v *Verifier) libraryRefusal() error {
 		// reports this only as "no valid self signature".
 		ve.Reason, ve.Detail, ve.Err = ErrBadSignature, "the signature ("+sigTime.UTC().Format(time.RFC3339)+") predates the signing key's creation", nil
 	case errors.As(err, &weak):
+		// The library's text names the algorithm by a raw byte;
+		// name the key and its algorithm instead.
 		ve.Reason = ErrWeakKey
+		if pk := issuerKey(cand.SignedByEntity, cand.IssuerKeyId); pk != nil {
+			if w := weakKey(pk); w != "" {
+				ve.Detail, ve.Err = w, nil
+			}
+		}
+	case unknownCritical(cand.CorrespondingSig, v.cfg) != "":
+		// Decided from the signature's notations, which the library
+		// reports as a bad signature like a modified image.
+		ve.Reason, ve.Err = ErrCriticalNotation, nil
+		ve.Detail = fmt.Sprintf("the signature carries the critical notation %q, which acirun does not know and so may not ignore (RFC 4880, 5.2.3.16)", unknownCritical(cand.CorrespondingSig, v.cfg))
 	case rejectedHash(cand, v.cfg) != 0:
 		// Decided from the signatures and the library's policy, not
 		// from the text of its error.
@@ -458,12 +470,78 @@ func (v *Verifier) libraryRefusal() error {
 				ve.Reason, ve.Detail, ve.Err = ErrWeakKey, weak, nil
 				return ve
 			}
+			if pk := issuerKey(e, cand.IssuerKeyId); pk != nil && notSigning(e, cand.IssuerKeyId, sigTime) && notSigning(e, cand.IssuerKeyId, v.store.now()) {
+				// The library says only "no valid signing or
+				// verifying key found".
+				ve.Reason, ve.Err = ErrNotSigningKey, nil
+				ve.Detail = fmt.Sprintf("%s %s (%s) lacks the sign flag in its key flags: it may certify keys but not sign images", keyRole(e, cand.IssuerKeyId), pk.KeyIdString(), algorithmName(pk))
+				return ve
+			}
 		}
 		if errors.As(err, &sigErr) {
 			ve.Detail = fmt.Sprintf("the image (%d bytes read) was modified or the signature is for other data", v.n)
 		}
 	}
 	return ve
+}
+
+// issuerKey returns the primary key or subkey of e whose key ID is id, or
+// nil.
+func issuerKey(e *openpgp.Entity, id uint64) *packet.PublicKey {
+	if e == nil {
+		return nil
+	}
+	if e.PrimaryKey.KeyId == id {
+		return e.PrimaryKey
+	}
+	for i := range e.Subkeys {
+		if e.Subkeys[i].PublicKey.KeyId == id {
+			return e.Subkeys[i].PublicKey
+		}
+	}
+	return nil
+}
+
+// keyRole says "primary key" or "subkey" for the key of e with ID id.
+func keyRole(e *openpgp.Entity, id uint64) string {
+	if e.PrimaryKey.KeyId == id {
+		return "primary key"
+	}
+	return "subkey"
+}
+
+// notSigning says whether the key of e with ID id is valid at t but not
+// allowed to sign: its self-signature (or binding signature) has key flags
+// without the sign flag.
+func notSigning(e *openpgp.Entity, id uint64, t time.Time) bool {
+	if _, ok := e.SigningKeyById(t, id, nil); ok {
+		return false
+	}
+	if e.PrimaryKey.KeyId == id {
+		sig, err := e.VerifyPrimaryKey(t, nil)
+		return err == nil && sig.FlagsValid && !sig.FlagSign
+	}
+	for i := range e.Subkeys {
+		if sk := &e.Subkeys[i]; sk.PublicKey.KeyId == id {
+			sig, err := sk.Verify(t, nil)
+			return err == nil && sig.FlagsValid && !sig.FlagSign
+		}
+	}
+	return false
+}
+
+// unknownCritical returns the name of a notation of sig marked critical
+// that cfg does not know (a verifier must refuse such a signature), or "".
+func unknownCritical(sig *packet.Signature, cfg *packet.Config) string {
+	if sig == nil {
+		return ""
+	}
+	for _, n := range sig.Notations {
+		if n.IsCritical && !cfg.KnownNotation(n.Name) {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 // rejectedHash returns the digest algorithm the library's policy cfg

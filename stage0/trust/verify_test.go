@@ -167,6 +167,9 @@ func TestVerify(t *testing.T) {
 		{name: "SHA-1", places: []place{{key: "rsa", prefix: img}}, sig: "sha1.sig", want: ErrWeakHash, detail: "SHA-1", lib: stricter{v1: "v1 accepts SHA-1 message signatures; we refuse SHA-1 whatever the library's defaults (v2 refuses it too)"}},
 		{name: "MD5", places: []place{{key: "rsa", prefix: img}}, sig: "md5.sig", want: ErrWeakHash, detail: "MD5"},
 		{name: "RIPEMD-160", places: []place{{key: "rsa", prefix: img}}, sig: "ripemd160.sig", want: ErrWeakHash, detail: "RIPEMD-160"},
+		{name: "unknown critical notation", places: []place{{key: "ed", prefix: img}}, sig: "critical.asc", want: ErrCriticalNotation, detail: "frobnicate@example.com"},
+		{name: "key without the sign flag", places: []place{{key: "nosign", prefix: img}}, sig: "nosign.sig", want: ErrNotSigningKey, detail: "sign flag"},
+		{name: "DSA key", places: []place{{key: "dsa", prefix: img}}, sig: "dsa.asc", want: ErrWeakKey, detail: "algorithm dsa2048", lib: stricter{v1: "v1 accepts DSA signatures; we refuse DSA keys as v2 does"}},
 		{name: "SHA-1 by an untrusted key is untrusted", places: []place{{key: "ed", prefix: img}}, sig: "sha1.sig", want: ErrUnknownSigner},
 	}
 	for _, tc := range tests {
