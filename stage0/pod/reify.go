@@ -2,10 +2,10 @@ package pod
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path"
@@ -407,24 +407,37 @@ func (in *reifyInput) reifyManifest() (*aci.PodManifest, error) {
 	return pm, nil
 }
 
+// MaxEnvLine bounds one line of a --set-env-file: the kernel takes no
+// environment string longer than MAX_ARG_STRLEN (32 pages, 128 KiB) at
+// exec, so a longer line could never reach an app.
+const MaxEnvLine = 128 << 10
+
 // ReadEnvFile reads a --set-env-file: NAME=VALUE lines; empty lines and
-// lines starting with '#' are skipped; values are taken literally.
+// lines starting with '#' are skipped; values are taken literally. The file
+// is read a line at a time, so a huge one fails on its first long line
+// without being held in memory.
 func ReadEnvFile(name string) ([]EnvVar, error) {
-	b, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("--set-env-file: %w", err)
 	}
-	return parseEnvFile(name, b)
+	defer f.Close()
+	return parseEnvFile(name, f)
 }
 
-func parseEnvFile(name string, b []byte) ([]EnvVar, error) {
+func parseEnvFile(name string, r io.Reader) ([]EnvVar, error) {
 	var out []EnvVar
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
+	sc := bufio.NewScanner(r)
+	// The line, its newline and a CR.
+	sc.Buffer(make([]byte, 64*1024), MaxEnvLine+2)
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
+		}
+		if len(line) > MaxEnvLine {
+			return nil, envLineTooLong(name, n)
 		}
 		e, err := ParseEnvAssignment(line)
 		if err != nil {
@@ -433,11 +446,22 @@ func parseEnvFile(name string, b []byte) ([]EnvVar, error) {
 		out = slices.DeleteFunc(out, func(o EnvVar) bool { return o.Name == e.Name })
 		out = append(out, e)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, envLineTooLong(name, n)
+	} else if err != nil {
 		return nil, fmt.Errorf("--set-env-file %s: %w", name, err)
 	}
 	return out, nil
 }
+
+// envLineTooLong is the refusal of line n of the --set-env-file name.
+func envLineTooLong(name string, n int) error {
+	return fmt.Errorf("--set-env-file %s:%d: %w: no environment variable can be longer than %d bytes (the kernel's MAX_ARG_STRLEN); put a large value in a file and share it with a volume", name, n, ErrEnvLineTooLong, MaxEnvLine)
+}
+
+// ErrEnvLineTooLong is returned (wrapped) for a --set-env-file line longer
+// than MaxEnvLine.
+var ErrEnvLineTooLong = errors.New("line too long")
 
 // checkVolumeSources checks at prepare time what the flags cannot: a host
 // volume's source exists and is reached without symlinks (the spec asks to

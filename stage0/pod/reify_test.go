@@ -1,8 +1,12 @@
 package pod
 
 import (
+	"bytes"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -59,7 +63,7 @@ func TestReifyEnvironmentPrecedence(t *testing.T) {
 	other := testImage(t, manifestJSON("example.com/other", `{"exec":["/bin/other"],"user":"0","group":"0"}`))
 	host := []string{"A=host", "H=host", "BASH_FUNC_f%%=() { :; }", "NOVALUE", "E=host",
 		"AC_APP_NAME=host", "container=docker", "AC_METADATA_URL=http://host"} // the runtime's own: never inherited
-	fileEnv, err := parseEnvFile("f", []byte("# comment\n\nB=file\nC=file\nE=file=x\n"))
+	fileEnv, err := parseEnvFile("f", strings.NewReader("# comment\n\nB=file\nC=file\nE=file=x\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,16 +314,54 @@ func TestReifyPodManifest(t *testing.T) {
 }
 
 func TestParseEnvFile(t *testing.T) {
-	env, err := parseEnvFile("f", []byte("A=1\r\n  # indented comment\nB=two words\nA=3\n"))
+	env, err := parseEnvFile("f", strings.NewReader("A=1\r\n  # indented comment\nB=two words\nA=3\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []EnvVar{{"B", "two words"}, {"A", "3"}}; !reflect.DeepEqual(env, want) {
 		t.Errorf("env %v, want %v", env, want)
 	}
-	if _, err := parseEnvFile("f", []byte("A=1\nexport B=2\n")); err == nil || !strings.Contains(err.Error(), "f:2: invalid variable name") {
+	if _, err := parseEnvFile("f", strings.NewReader("A=1\nexport B=2\n")); err == nil || !strings.Contains(err.Error(), "f:2: invalid variable name") {
 		t.Errorf("bad line: %v", err)
 	}
+}
+
+func TestParseEnvFileLongLine(t *testing.T) {
+	long := strings.Repeat("x", MaxEnvLine)
+	tests := []struct {
+		name string
+		text io.Reader
+		line int // 0: accepted
+	}{
+		{"value at the limit", strings.NewReader("A=1\n" + "B=" + long[2:] + "\n"), 0},
+		{"value at the limit with CR LF", strings.NewReader("B=" + long[2:] + "\r\n"), 0},
+		{"one byte over", strings.NewReader("A=1\n\nB=" + long[1:] + "\n"), 3},
+		{"100 MB on line 2", io.MultiReader(strings.NewReader("# c\nB="), io.LimitReader(ys{}, 100<<20)), 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseEnvFile("f", tc.text)
+			if tc.line == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrEnvLineTooLong) || !strings.Contains(err.Error(), fmt.Sprintf("f:%d: ", tc.line)) || !strings.Contains(err.Error(), "MAX_ARG_STRLEN") {
+				t.Fatalf("error %v, want ErrEnvLineTooLong at f:%d naming MAX_ARG_STRLEN", err, tc.line)
+			}
+		})
+	}
+}
+
+// ys is an endless stream of 'y'.
+type ys struct{}
+
+func (ys) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'y'
+	}
+	return len(p), nil
 }
 
 func TestReifyPorts(t *testing.T) {
@@ -418,7 +460,7 @@ func TestQuantityOptionsAgreeWithManifests(t *testing.T) {
 func FuzzParseEnvFile(f *testing.F) {
 	f.Add([]byte("A=1\n# c\n\nB=x=y\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		env, err := parseEnvFile("f", b)
+		env, err := parseEnvFile("f", bytes.NewReader(b))
 		if err != nil {
 			return
 		}
