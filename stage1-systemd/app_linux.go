@@ -166,7 +166,7 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 		return err
 	}
 	iso := &app.isolators
-	caps := decideCaps(iso.capsRetain, iso.capsRemove, l.insecure.Has(podcontract.InsecureCapabilities))
+	caps := decideCaps(iso.capsRetain, iso.capsRemove, capsGrantFor(app, l.insecure) != grantNone)
 	if iso.capsBound != nil {
 		caps.set &= *iso.capsBound
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // capSet is a set of Linux capabilities, bit N for the capability whose
@@ -55,8 +56,30 @@ func (s capSet) count() int { return bits.OnesCount64(uint64(s)) }
 // capsDecision is the bounding set an app gets, and what to report about it.
 type capsDecision struct {
 	set    capSet
-	extra  capSet // capabilities beyond the default the image asked for
+	extra  capSet // capabilities beyond the default the isolators asked for
 	denied bool   // extra was asked for and refused (no --insecure-options=capabilities)
+}
+
+// capsGrant says who allows capabilities beyond the default.
+type capsGrant int
+
+const (
+	grantNone     capsGrant = iota // nobody: the extra capabilities are refused
+	grantOperator                  // the operator named them (--caps-retain)
+	grantInsecure                  // --insecure-options=capabilities
+)
+
+// capsGrantFor is the grant of app's capability isolators: an operator's
+// own sets (operatorCaps) are granted as they are; an image's beyond the
+// default only with --insecure-options=capabilities.
+func capsGrantFor(app *appSpec, insecure podcontract.Insecure) capsGrant {
+	switch {
+	case app.operatorCaps:
+		return grantOperator
+	case insecure.Has(podcontract.InsecureCapabilities):
+		return grantInsecure
+	}
+	return grantNone
 }
 
 // decideCaps computes an app's bounding set from its isolators: retain means

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 func capHex(s capSet) string { return fmt.Sprintf("%016x", uint64(s)) }
@@ -119,24 +121,30 @@ func TestPodCapabilities(t *testing.T) {
 	retain := `{"name":"os/linux/capabilities-retain-set","value":{"set":["CAP_NET_BIND_SERVICE","CAP_KILL"]}}`
 	remove := `{"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_CHOWN","CAP_NET_RAW"]}}`
 	admin := `{"name":"os/linux/capabilities-retain-set","value":{"set":["CAP_SYS_ADMIN","CAP_KILL"]}}`
+	operator := [][2]string{{podcontract.OperatorCapsAnnotation, podcontract.OperatorCapsValue}}
 	for _, tc := range []struct {
 		name   string
 		iso    []string
+		ann    [][2]string
 		user   string
 		flags  []string
 		bnd    capSet
 		eff    capSet
 		stderr string
 	}{
-		{"default root", nil, "", nil, defaultCaps(), defaultCaps(), ""},
-		{"default user", nil, "user", nil, defaultCaps(), 0, ""},
-		{"retain", []string{retain}, "", nil, mustCaps("CAP_NET_BIND_SERVICE", "CAP_KILL"), mustCaps("CAP_NET_BIND_SERVICE", "CAP_KILL"), "enforced"},
-		{"remove", []string{remove}, "", nil, defaultCaps() &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), defaultCaps() &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), "enforced"},
-		{"sys_admin refused", []string{admin}, "", nil, mustCaps("CAP_KILL"), mustCaps("CAP_KILL"), "refused (needs --insecure-options=capabilities)"},
-		{"sys_admin allowed", []string{admin}, "", []string{"--insecure-options=capabilities"}, mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), "WARNING"},
+		{"default root", nil, nil, "", nil, defaultCaps(), defaultCaps(), ""},
+		{"default user", nil, nil, "user", nil, defaultCaps(), 0, ""},
+		{"retain", []string{retain}, nil, "", nil, mustCaps("CAP_NET_BIND_SERVICE", "CAP_KILL"), mustCaps("CAP_NET_BIND_SERVICE", "CAP_KILL"), "enforced"},
+		{"remove", []string{remove}, nil, "", nil, defaultCaps() &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), defaultCaps() &^ mustCaps("CAP_CHOWN", "CAP_NET_RAW"), "enforced"},
+		{"sys_admin refused", []string{admin}, nil, "", nil, mustCaps("CAP_KILL"), mustCaps("CAP_KILL"), "CAP_SYS_ADMIN refused (the image asks for them: allow with --insecure-options=capabilities"},
+		{"sys_admin allowed", []string{admin}, nil, "", []string{"--insecure-options=capabilities"}, mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), "WARNING"},
+		// The operator's own set (stage0 marks it) needs no option.
+		{"sys_admin from the operator", []string{admin}, operator, "", nil, mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), mustCaps("CAP_SYS_ADMIN", "CAP_KILL"), "CAP_SYS_ADMIN beyond the default, as the operator's --caps-retain names them"},
+		// Only the exact value counts.
+		{"sys_admin, annotation not true", []string{admin}, [][2]string{{podcontract.OperatorCapsAnnotation, "yes"}}, "", nil, mustCaps("CAP_KILL"), mustCaps("CAP_KILL"), "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "status"}, iso: tc.iso, user: tc.user, group: tc.user}}, nil)
+			p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "status"}, iso: tc.iso, annotations: tc.ann, user: tc.user, group: tc.user}}, nil)
 			r := p.run(t, append([]string{"--net=none"}, tc.flags...)...)
 			r.has(t, "status CapBnd: "+capHex(tc.bnd)+"\n", "status CapEff: "+capHex(tc.eff)+"\n",
 				"status CapPrm: "+capHex(tc.eff)+"\n", "status CapInh: 0000000000000000\n", "status CapAmb: 0000000000000000\n")

@@ -424,14 +424,18 @@ func (p *pod) reportIsolators(a *appSpec) error {
 	}
 	if names != nil {
 		asked := decideCaps(iso.capsRetain, iso.capsRemove, true).set
-		d := decideCaps(iso.capsRetain, iso.capsRemove, p.o.Insecure.Has(podcontract.InsecureCapabilities))
+		grant := capsGrantFor(a, p.o.Insecure)
+		d := decideCaps(iso.capsRetain, iso.capsRemove, grant != grantNone)
 		if iso.capsBound != nil {
 			d.set &= *iso.capsBound
 		}
 		verdict, detail := "enforced", ""
-		if d.denied {
-			detail += fmt.Sprintf("; %s refused (needs --insecure-options=capabilities)", d.extra)
-		} else if d.extra != 0 {
+		switch {
+		case d.denied:
+			detail += fmt.Sprintf("; %s refused (the image asks for them: allow with --insecure-options=capabilities, or name them with --caps-retain)", d.extra)
+		case d.extra != 0 && grant == grantOperator:
+			detail += fmt.Sprintf("; %s beyond the default, as the operator's --caps-retain names them", d.extra)
+		case d.extra != 0:
 			p.logf("app %s: WARNING: capabilities beyond the default granted by --insecure-options=capabilities: %s", a.name, d.extra)
 		}
 		if iso.capsBound != nil && asked&^*iso.capsBound != 0 {

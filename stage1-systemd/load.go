@@ -136,6 +136,8 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			return nil, fmt.Errorf("app %s: %w", name, err)
 		}
 		as.isolators = iso
+		v, _ := ra.Annotations.Get(aci.ACIdentifier(podcontract.OperatorCapsAnnotation))
+		as.operatorCaps = v == podcontract.OperatorCapsValue
 		spec.apps = append(spec.apps, as)
 	}
 	for i, ep := range pm.Ports {

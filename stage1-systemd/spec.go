@@ -43,7 +43,11 @@ type appSpec struct {
 	mounts    []mountSpec
 	readOnly  bool // readOnlyRootFS
 	isolators appIsolators
-	imageDir  string // POD-DIR/apps/NAME/image
+	// operatorCaps: the app's capability isolators are the operator's
+	// (podcontract.OperatorCapsAnnotation), so capabilities beyond the
+	// default they name are granted without --insecure-options.
+	operatorCaps bool
+	imageDir     string // POD-DIR/apps/NAME/image
 	// listen are the app's socketActivated ports, in manifest order: PID 1
 	// opens them and the app receives them from fd 3 on (E8).
 	listen []listenPort

@@ -89,6 +89,8 @@ type testApp struct {
 	iso      []string    // isolator JSON objects
 	ports    []string    // port JSON objects
 	readOnly bool
+	// annotations are the RuntimeApp's (name, value).
+	annotations [][2]string
 	// rootfs customises the image's rootfs after the standard layout.
 	rootfs func(t testing.TB, dir string)
 }
@@ -178,6 +180,13 @@ func newPod(t testing.TB, apps []testApp, volumes []string, podIsolators ...stri
 		}
 		if a.readOnly {
 			ra["readOnlyRootFS"] = true
+		}
+		var anns []map[string]string
+		for _, kv := range a.annotations {
+			anns = append(anns, map[string]string{"name": kv[0], "value": kv[1]})
+		}
+		if anns != nil {
+			ra["annotations"] = anns
 		}
 		b, err := json.Marshal(ra)
 		must(t, err)

@@ -120,6 +120,8 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"a --user-annotation created=yesterday", `is not an RFC 3339 date-time`},
 		{"a --user-label =x", `--user-label "=x": name "" is not an AC Identifier`},
 		{"a --user-annotation k=1 --user-annotation k=2", `--user-annotation "k=2": name k given twice`},
+		{"a --user-annotation acirun.io/operator-capabilities=true", "--user-annotation acirun.io/operator-capabilities (image a): names under acirun.io/ are acirun's own"},
+		{"--user-annotation acirun.io/x=1 a", "--user-annotation acirun.io/x: names under acirun.io/ are acirun's own"},
 		{"--user-label k=1 --pod-manifest /p", "remove --user-label"},
 		{"a --name", "flag --name needs a value"},
 		{"a --name x --name y", "flag --name given twice for image a"},

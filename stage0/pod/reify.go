@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/oci"
 )
 
@@ -100,6 +101,11 @@ func (in *reifyInput) reify() (*aci.PodManifest, error) {
 			App:            app,
 			ReadOnlyRootFS: ar.ReadOnlyRootFS,
 			Annotations:    userAnnotations(req.UserAnnotations, ar.UserAnnotations),
+		}
+		if ar.CapsRetain != nil || ar.CapsRemove != nil {
+			// The app's capability sets are the operator's: stage1 grants
+			// what they name without --insecure-options=capabilities.
+			ra.Annotations.Set(aci.ACIdentifier(podcontract.OperatorCapsAnnotation), podcontract.OperatorCapsValue)
 		}
 		// Mounts: the app's own, then the pod-wide ones for other targets.
 		for _, m := range ar.Mounts {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // testImage makes an image as the store would hand it over: a parsed
@@ -179,6 +180,21 @@ func TestReifyAppOverrides(t *testing.T) {
 				}
 				if m, _ := full.Manifest.App.Isolators.Memory(); m.Limit != 1e9 {
 					t.Errorf("image manifest modified: memory %+v", m)
+				}
+			}},
+		// The operator's capability sets are marked as the operator's, so
+		// that stage1 grants what they name without
+		// --insecure-options=capabilities; the image's are not.
+		{name: "operator's capability sets marked", req: &RunRequest{Apps: []AppRequest{{Image: "a", CapsRetain: []string{"CAP_SYS_ADMIN"}}, {Image: "b", Name: "rm", CapsRemove: []string{"CAP_KILL"}}, {Image: "c", Name: "image"}}},
+			images: []*Image{full, full, full}, check: func(t *testing.T, pm *aci.PodManifest) {
+				for i, want := range []bool{true, true, false} {
+					v, ok := pm.Apps[i].Annotations.Get(podcontract.OperatorCapsAnnotation)
+					if got := ok && v == podcontract.OperatorCapsValue; got != want {
+						t.Errorf("app %s: operator capabilities annotation %q (%v), want it %v", pm.Apps[i].Name, v, ok, want)
+					}
+				}
+				if r, _ := pm.Apps[0].App.Isolators.CapabilitiesRetain(); !reflect.DeepEqual(r.Set, []aci.LinuxCapability{"CAP_SYS_ADMIN"}) {
+					t.Errorf("retain set %v", r.Set)
 				}
 			}},
 		{name: "image without app needs --exec", req: &RunRequest{Apps: []AppRequest{{Image: "base"}}}, images: []*Image{noApp}, err: "has no app: give --exec"},

@@ -3,6 +3,8 @@ package pod
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,8 +197,14 @@ func (r *RunRequest) Validate() error {
 	if err := checkMounts(r.Mounts, ""); err != nil {
 		return err
 	}
+	if err := checkUserAnnotations(r.UserAnnotations, ""); err != nil {
+		return err
+	}
 	names := map[string]string{}
 	for _, a := range r.Apps {
+		if err := checkUserAnnotations(a.UserAnnotations, " (image "+a.Image+")"); err != nil {
+			return err
+		}
 		if err := checkMounts(a.Mounts, " (image "+a.Image+")"); err != nil {
 			return err
 		}
@@ -208,6 +216,19 @@ func (r *RunRequest) Validate() error {
 		}
 	}
 	return podcontract.CheckResolv(r.DNS, r.DNSSearch, r.DNSOptions, r.DNSDomain)
+}
+
+// checkUserAnnotations refuses --user-annotation names that acirun keeps
+// for stage0's word to stage1 (podcontract.ReservedAnnotation): given by
+// hand they would speak for stage0, e.g. grant an image's capabilities as if
+// the operator had named them.
+func checkUserAnnotations(m map[string]string, where string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if podcontract.ReservedAnnotation(k) {
+			return fmt.Errorf("--user-annotation %s%s: names under %s are acirun's own (for capabilities, give --caps-retain or --caps-remove)", k, where, podcontract.ReservedAnnotationPrefix)
+		}
+	}
+	return nil
 }
 
 // ParseEnvAssignment parses an environment assignment NAME=VALUE, as

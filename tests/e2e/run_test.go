@@ -634,6 +634,29 @@ func TestRunCapabilities(t *testing.T) {
 	if !strings.Contains(r.stderr, "WARNING") || !strings.Contains(r.stderr, "CAP_SYS_ADMIN") {
 		t.Errorf("CAP_SYS_ADMIN granted without a warning: %s", r)
 	}
+
+	// The operator's own --caps-retain is the operator's intent: it needs no
+	// --insecure-options=capabilities, for an image that asks for nothing
+	// and for one that asks for more (whose set it replaces).
+	r = h.pod("--net=none", img, "--caps-retain=CAP_SYS_ADMIN,CAP_KILL")
+	wantExit(t, r, 0)
+	wantLines(t, r, "CapBnd-names=CAP_KILL,CAP_SYS_ADMIN", "CapEff-names=CAP_KILL,CAP_SYS_ADMIN")
+	if !strings.Contains(r.stderr, "as the operator's --caps-retain names them") {
+		t.Errorf("the operator's grant of CAP_SYS_ADMIN is not reported: %s", r)
+	}
+	r = h.pod("--net=none", admin, "--caps-retain=CAP_SYS_ADMIN")
+	wantExit(t, r, 0)
+	wantLines(t, r, "CapBnd-names=CAP_SYS_ADMIN")
+	r = h.pod("--net=none", admin, "--caps-remove=CAP_NET_RAW")
+	wantExit(t, r, 0)
+	if strings.Contains(r.stdout, "CAP_SYS_ADMIN") || !strings.Contains(r.stdout, "CAP_CHOWN") {
+		t.Errorf("--caps-remove from the operator: want the default set less CAP_NET_RAW: %s", r)
+	}
+	// Nobody but stage0 may speak for the operator.
+	r = h.pod("--net=none", admin, "--user-annotation=acirun.io/operator-capabilities=true")
+	if r.code == 0 || !strings.Contains(r.stderr, "acirun.io/operator-capabilities") || strings.Contains(r.stdout, "CAP_SYS_ADMIN") {
+		t.Errorf("--user-annotation acirun.io/operator-capabilities: want a refusal: %s", r)
+	}
 }
 
 func TestRunProcAndSeccomp(t *testing.T) {
