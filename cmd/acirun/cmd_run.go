@@ -44,46 +44,64 @@ func cmdRun() *command {
 		docFlags: runFlagDocs,
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			var u host.UnitOptions
-			req, err := c.runRequestWith(args, func(fs *flag.FlagSet) {
-				fs.StringVar(&u.Name, "unit", "", "")
-				fs.BoolVar(&u.NoUnit, "no-unit", false, "")
-				fs.BoolVar(&u.Detach, "detach", false, "")
-				fs.BoolVar(&u.Detach, "d", false, "")
-			})
+			req, err := c.runRequestWith(args, func(fs *flag.FlagSet) { unitFlags(fs, &u) })
 			if err != nil {
 				return err
 			}
-			// Contradictions of the command line, refused before anything
-			// is prepared: a detached pod needs systemd to supervise it, and
-			// a pod run in this process has no unit to name.
-			switch {
-			case u.NoUnit && u.Detach:
-				return usageError{errors.New("--detach and --no-unit cannot be combined: a detached pod runs as a unit of systemd, while --no-unit runs it in this process until it ends; drop one of them")}
-			case u.NoUnit && u.Name != "":
-				return usageError{fmt.Errorf("--unit=%s and --no-unit cannot be combined: --no-unit runs the pod in this process, without a unit to name; drop one of them", u.Name)}
-			}
-			if u.Name != "" && !strings.Contains(u.Name, ".") {
-				u.Name += ".service"
-			}
-			// The unit gets the streams when they are files (a terminal,
-			// a pipe); tests that call Main with buffers get the journal.
-			u.Stdin, _ = c.Stdin.(*os.File)
-			u.Stdout, _ = c.Stdout.(*os.File)
-			u.Stderr, _ = c.Stderr.(*os.File)
-			res, err := c.host().RunPod(ctx, req, c.prepareOptions(false), u, c.startStage1)
-			switch {
-			case err != nil:
+			if err := c.checkUnitOptions(&u); err != nil {
 				return err
-			case res == nil:
-				return nil // stage1 runs the pod in this process (startStage1)
-			case u.Detach:
-				fmt.Fprintf(c.Stdout, "%s %s\n", res.UUID, res.Unit)
-			case res.ExitCode != 0:
-				return exitCodeError{code: res.ExitCode}
 			}
-			return nil
+			res, err := c.host().RunPod(ctx, req, c.prepareOptions(false), u, c.startStage1)
+			return c.unitResult(u, res, err)
 		},
 	}
+}
+
+// unitFlags registers the flags of the pod's own unit, which run and
+// run-prepared take: --unit, --no-unit, --detach (-d).
+func unitFlags(fs *flag.FlagSet, u *host.UnitOptions) {
+	fs.StringVar(&u.Name, "unit", "", "name the pod's transient unit `NAME`.service instead of acirun-UUID.service")
+	fs.BoolVar(&u.NoUnit, "no-unit", false, "run the pod in this process, without a unit of its own")
+	fs.BoolVar(&u.Detach, "detach", false, "return once the pod is ready, printing its UUID and unit; its output goes to the journal")
+	fs.BoolVar(&u.Detach, "d", false, "short for --detach")
+}
+
+// checkUnitOptions refuses the contradictions of the unit flags before
+// anything is prepared or started (a detached pod needs systemd to
+// supervise it, and a pod run in this process has no unit to name), and
+// completes u: the unit's name, and the streams to hand it.
+func (c *CLI) checkUnitOptions(u *host.UnitOptions) error {
+	switch {
+	case u.NoUnit && u.Detach:
+		return usageError{errors.New("--detach and --no-unit cannot be combined: a detached pod runs as a unit of systemd, while --no-unit runs it in this process until it ends; drop one of them")}
+	case u.NoUnit && u.Name != "":
+		return usageError{fmt.Errorf("--unit=%s and --no-unit cannot be combined: --no-unit runs the pod in this process, without a unit to name; drop one of them", u.Name)}
+	}
+	if u.Name != "" && !strings.Contains(u.Name, ".") {
+		u.Name += ".service"
+	}
+	// The unit gets the streams when they are files (a terminal, a pipe);
+	// tests that call Main with buffers get the journal.
+	u.Stdin, _ = c.Stdin.(*os.File)
+	u.Stdout, _ = c.Stdout.(*os.File)
+	u.Stderr, _ = c.Stderr.(*os.File)
+	return nil
+}
+
+// unitResult is what run and run-prepared report of a pod they started:
+// its UUID and unit when detached, else its exit code as theirs.
+func (c *CLI) unitResult(u host.UnitOptions, res *host.UnitResult, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case res == nil:
+		return nil // stage1 runs the pod in this process (startStage1)
+	case u.Detach:
+		fmt.Fprintf(c.Stdout, "%s %s\n", res.UUID, res.Unit)
+	case res.ExitCode != 0:
+		return exitCodeError{code: res.ExitCode}
+	}
+	return nil
 }
 
 // runFlagsHelp is the table of the pod and app flags of run and prepare.

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/stage0/host"
 	"github.com/acirun/acirun/stage0/pod"
 )
 
@@ -20,10 +21,11 @@ func cmdRunPrepared() *command {
 	var (
 		mdsRegister bool
 		uuidFile    string
+		u           host.UnitOptions
 	)
 	return &command{
 		name:    "run-prepared",
-		usage:   "run-prepared [--net=…] [--hostname=…] [--dns=…]… [--interactive] [--uuid-file=FILE] UUID",
+		usage:   "run-prepared [--net=…] [--hostname=…] [--dns=…]… [--interactive] [--unit=NAME|--no-unit] [-d] [--uuid-file=FILE] UUID",
 		summary: "Run a pod made by prepare",
 		help: `Starts a pod that prepare made. The flags below replace what prepare recorded:
 the value given here wins, and a repeatable flag (--dns, --dns-search,
@@ -32,7 +34,13 @@ the value given here wins, and a repeatable flag (--dns, --dns-search,
 
 --mds-register is accepted for rkt's command lines and does nothing: each
 pod's supervisor serves the pod's own metadata service; there is no
-separate service to register with.`,
+separate service to register with.
+
+Like run, run-prepared starts the pod as the transient service
+acirun-UUID.service where systemd is the init system, with this terminal as
+its standard input and output, and exits with the pod's exit code; Ctrl-C
+stops it. --unit=NAME names the unit, --no-unit runs the pod in this
+process, -d (--detach) returns once it is ready, printing its UUID and unit.`,
 		flags: func(fs *flag.FlagSet) {
 			for _, d := range runFlagDefs() {
 				if !slices.Contains(runPreparedFlags, d.Name) {
@@ -47,11 +55,15 @@ separate service to register with.`,
 				}
 			}
 			fs.BoolVar(&mdsRegister, "mds-register", false, "accepted for rkt's command lines; does nothing (each pod serves its own metadata)")
+			unitFlags(fs, &u)
 			uuidFileFlag(fs, &uuidFile)
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			uuid, err := oneUUID("run-prepared", args, uuidFile)
 			if err != nil {
+				return err
+			}
+			if err := c.checkUnitOptions(&u); err != nil {
 				return err
 			}
 			if mdsRegister {
@@ -63,7 +75,8 @@ separate service to register with.`,
 			}
 			o := pod.StartOptions{Net: r.Net, Hostname: r.Hostname, DNS: r.DNS, DNSSearch: r.DNSSearch,
 				DNSOptions: r.DNSOptions, DNSDomain: r.DNSDomain, Interactive: r.Interactive}
-			return c.host().RunPrepared(ctx, uuid, o, c.startStage1)
+			res, err := c.host().RunPreparedPod(ctx, uuid, o, u, c.startStage1)
+			return c.unitResult(u, res, err)
 		},
 	}
 }

@@ -76,51 +76,34 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 // hand it to systemd as a unit of its own.
 type Starter func(pd *pod.Pod, argv []string) error
 
-// Run prepares the pod req describes and starts it with start.
-func (h *Host) Run(ctx context.Context, req *pod.RunRequest, opts PrepareOptions, start Starter) error {
-	pd, err := h.Prepare(ctx, req, opts)
-	if err != nil {
-		return err
-	}
-	argv, err := h.Stage1Command(pd)
-	if err != nil {
-		return err
-	}
-	return start(pd, argv)
-}
-
-// RunPrepared starts the prepared pod ref (a UUID or a unique prefix of
-// one) with start, with the options of o in place of those prepare
-// recorded (pod.StartOptions: o's win). A pod prepared in an earlier boot may use rendered trees
-// that boot never wrote to disk: each of its images is held for a moment
-// first, which verifies such a tree (and renders it again if damaged)
-// before the pod mounts it.
-func (h *Host) RunPrepared(ctx context.Context, ref string, o pod.StartOptions, start Starter) error {
+// preparedPod loads the prepared pod ref (a UUID or a unique prefix of
+// one) for RunPreparedPod, with the options of o in place of those prepare
+// recorded (pod.StartOptions: o's win). A pod prepared in an earlier boot
+// may use rendered trees that boot never wrote to disk: each of its images
+// is held for a moment first, which verifies such a tree (and renders it
+// again if damaged) before the pod mounts it.
+func (h *Host) preparedPod(ctx context.Context, ref string, o pod.StartOptions) (*pod.Pod, error) {
 	pd, err := pod.Load(h.cfg.DataDir, ref)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pd.State != pod.StatePrepared {
-		return fmt.Errorf("pod %s is %s, not prepared", pd.UUID, pd.State)
+		return nil, fmt.Errorf("pod %s is %s, not prepared", pd.UUID, pd.State)
 	}
 	if pd.Problem != "" {
-		return fmt.Errorf("pod %s cannot run: %s", pd.UUID, pd.Problem)
+		return nil, fmt.Errorf("pod %s cannot run: %s", pd.UUID, pd.Problem)
 	}
 	if pd.Stage1Args, err = pd.StartArgs(o); err != nil {
-		return err
+		return nil, err
 	}
 	if err := h.settleImages(ctx, pd); err != nil {
-		return fmt.Errorf("pod %s: %w", pd.UUID, err)
+		return nil, fmt.Errorf("pod %s: %w", pd.UUID, err)
 	}
-	argv, err := h.Stage1Command(pd)
-	if err != nil {
-		return err
-	}
-	return start(pd, argv)
+	return pd, nil
 }
 
 // settleImages holds each image of a prepared pod for a moment (see
-// RunPrepared).
+// preparedPod).
 func (h *Host) settleImages(ctx context.Context, pd *pod.Pod) error {
 	st, err := h.OpenStore()
 	if err != nil {

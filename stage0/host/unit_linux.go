@@ -63,11 +63,39 @@ type UnitResult struct {
 // `systemd-run --scope`) is never a service's main process. The result is
 // nil when the pod ran in this process (inPlace returned).
 func (h *Host) RunPod(ctx context.Context, req *pod.RunRequest, prep PrepareOptions, opts UnitOptions, inPlace Starter) (*UnitResult, error) {
+	return h.runPod(ctx, opts, podSource{made: true, get: func(ctx context.Context) (*pod.Pod, error) {
+		return h.Prepare(ctx, req, prep)
+	}}, inPlace)
+}
+
+// RunPreparedPod runs the prepared pod ref (a UUID or a unique prefix of
+// one), with the options of o in place of those prepare recorded, as
+// RunPod runs a new pod: as a transient unit, or in this process with
+// inPlace (see RunPod). A prepared pod whose unit cannot be started stays
+// prepared.
+func (h *Host) RunPreparedPod(ctx context.Context, ref string, o pod.StartOptions, opts UnitOptions, inPlace Starter) (*UnitResult, error) {
+	return h.runPod(ctx, opts, podSource{get: func(ctx context.Context) (*pod.Pod, error) {
+		return h.preparedPod(ctx, ref, o)
+	}}, inPlace)
+}
+
+// podSource is where RunPod and RunPreparedPod get the pod they start.
+type podSource struct {
+	// get returns the pod, ready to start (its Stage1Args final).
+	get func(context.Context) (*pod.Pod, error)
+	// made says get made the pod, which then goes again if its unit
+	// cannot be started.
+	made bool
+}
+
+// runPod is RunPod and RunPreparedPod: it starts the pod src gives as a
+// transient unit or, with inPlace, in this process.
+func (h *Host) runPod(ctx context.Context, opts UnitOptions, src podSource, inPlace Starter) (*UnitResult, error) {
 	if opts.NoUnit || !SystemdBooted() {
 		if opts.Detach {
 			return nil, errors.New("--detach needs systemd to supervise the pod, and this host has none or --no-unit was given")
 		}
-		return nil, h.Run(ctx, req, prep, inPlace)
+		return nil, h.startInPlace(ctx, src, inPlace)
 	}
 	tr := h.cfg.Trace
 	conn, err := connectSystemd(ctx)
@@ -86,9 +114,23 @@ func (h *Host) RunPod(ctx context.Context, req *pod.RunRequest, prep PrepareOpti
 			return nil, errors.New("--detach and --unit make a unit of the pod's own, but acirun is already the main process of a service, which runs the pod: drop them, or start acirun some other way")
 		}
 		conn.Close()
-		return nil, h.Run(ctx, req, prep, inPlace)
+		return nil, h.startInPlace(ctx, src, inPlace)
 	}
-	return h.runUnit(ctx, conn, req, prep, opts)
+	return h.runUnit(ctx, conn, src, opts)
+}
+
+// startInPlace starts the pod src gives with start (the CLI runs its
+// stage1 in its own process).
+func (h *Host) startInPlace(ctx context.Context, src podSource, start Starter) error {
+	pd, err := src.get(ctx)
+	if err != nil {
+		return err
+	}
+	argv, err := h.Stage1Command(pd)
+	if err != nil {
+		return err
+	}
+	return start(pd, argv)
 }
 
 // mainProcessOfService reports whether this process is the main process of
@@ -135,20 +177,24 @@ func connectSystemd(ctx context.Context) (*sdbus.Conn, error) {
 	return conn, nil
 }
 
-// runUnit prepares the pod req describes and starts it as a transient
-// systemd service (unitgen describes it) whose main process is the pod's
-// stage1, so that the unit runs the pod whether or not this process lives
-// on. Unless opts.Detach it waits for the pod to end and returns its exit
+// runUnit gets the pod src gives and starts it as a transient systemd
+// service (unitgen describes it) whose main process is the pod's stage1,
+// so that the unit runs the pod whether or not this process lives on.
+// Unless opts.Detach it waits for the pod to end and returns its exit
 // code: a cancelled ctx (the user's Ctrl-C) stops the unit, gracefully,
 // and runUnit still waits for the pod to stop and its post-stop handlers
-// to run (systemd's TimeoutStopSec bounds that). A pod whose unit cannot
-// be started is removed.
-func (h *Host) runUnit(ctx context.Context, conn *sdbus.Conn, req *pod.RunRequest, prep PrepareOptions, opts UnitOptions) (*UnitResult, error) {
-	pd, err := h.Prepare(ctx, req, prep)
+// to run (systemd's TimeoutStopSec bounds that). A pod src made is removed
+// if its unit cannot be started; a prepared one stays prepared.
+func (h *Host) runUnit(ctx context.Context, conn *sdbus.Conn, src podSource, opts UnitOptions) (*UnitResult, error) {
+	pd, err := src.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if req.Interactive && !opts.Detach && opts.Stdin != nil {
+	flags, err := podcontract.ParseRecordedFlags(pd.Stage1Args)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", pd.UUID, err)
+	}
+	if flags.Interactive && !opts.Detach && opts.Stdin != nil {
 		// This process holds the terminal for the whole of the pod's
 		// life, so it puts its settings back as it found them. Others
 		// change them meanwhile: systemd resets a terminal it is handed
@@ -159,39 +205,49 @@ func (h *Host) runUnit(ctx context.Context, conn *sdbus.Conn, req *pod.RunReques
 			defer func() { _ = term.Restore(int(opts.Stdin.Fd()), st) }()
 		}
 	}
-	res, err := h.startUnit(ctx, conn, pd, req.StopTimeout, opts)
+	res, err := h.startUnit(ctx, conn, pd, src.made, flags.StopTimeout, opts)
 	if err != nil || opts.Detach {
 		return res, err
 	}
 	return res, h.waitUnit(ctx, conn, pd, res)
 }
 
-// startUnit starts pd's unit and waits for its start job. The pod is
-// removed if the unit could not be made.
-func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, stopTimeout time.Duration, opts UnitOptions) (res *UnitResult, err error) {
+// startUnit starts pd's unit and waits for its start job. If the unit
+// could not be made, a pod this command made (made) is removed, and a
+// prepared one is left as it was.
+func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, made bool, stopTimeout time.Duration, opts UnitOptions) (res *UnitResult, err error) {
+	undo := func(err error) error {
+		if made {
+			return h.dropPod(pd, err)
+		}
+		if rerr := os.Remove(filepath.Join(pd.Dir, podcontract.UnitFile)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
 	argv, err := h.Stage1Command(pd)
 	if err != nil {
-		return nil, h.dropPod(pd, err)
+		return nil, undo(err)
 	}
 	u, err := unitgen.New(unitgen.Pod{UUID: pd.UUID, Manifest: pd.Manifest, Command: argv, StopTimeout: stopTimeout, Name: opts.Name})
 	if err != nil {
-		return nil, h.dropPod(pd, err)
+		return nil, undo(err)
 	}
 	props, err := u.Properties()
 	if err != nil {
-		return nil, h.dropPod(pd, err)
+		return nil, undo(err)
 	}
 	if !opts.Detach {
 		props = append(props, terminalProperties(opts.Stdin, opts.Stdout, opts.Stderr)...)
 	}
 	if err := os.WriteFile(filepath.Join(pd.Dir, podcontract.UnitFile), []byte(u.Name()+"\n"), 0o644); err != nil {
-		return nil, h.dropPod(pd, fmt.Errorf("pod %s: record its unit: %w", pd.UUID, err))
+		return nil, undo(fmt.Errorf("pod %s: record its unit: %w", pd.UUID, err))
 	}
 	res = &UnitResult{UUID: pd.UUID, Unit: u.Name()}
 	// Watch the unit's properties before it exists, so that no change of
 	// a pod that ends at once is missed (see waitUnit).
 	if err := conn.Subscribe(); err != nil {
-		return nil, h.dropPod(pd, fmt.Errorf("subscribe to systemd's signals: %w", err))
+		return nil, undo(fmt.Errorf("subscribe to systemd's signals: %w", err))
 	}
 	if tr := h.cfg.Trace; tr.On() {
 		props = append(props, sdbus.Property{Name: "Environment", Value: dbus.MakeVariant([]string{tr.ForChild()})})
@@ -199,7 +255,7 @@ func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, sto
 	}
 	job := make(chan string, 1)
 	if _, err := conn.StartTransientUnitContext(ctx, u.Name(), "fail", props, job); err != nil {
-		return nil, h.dropPod(pd, fmt.Errorf("pod %s: start unit %s: %w", pd.UUID, u.Name(), err))
+		return nil, undo(fmt.Errorf("pod %s: start unit %s: %w", pd.UUID, u.Name(), err))
 	}
 	h.cfg.Trace.Step("unit start queued")
 	select {

@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -502,5 +503,65 @@ func TestTraceStart(t *testing.T) {
 				t.Errorf("the trace lacks %q (after %q) in its time order:\n%s", tc.want[i], tc.want[:i], errb.String())
 			}
 		})
+	}
+}
+
+// TestTransientRunPrepared: run-prepared starts a prepared pod the way run
+// starts a new one: as its transient unit (recorded in the pod, the pod's
+// exit code acirun's, no unit left), named with --unit, or in acirun's own
+// process with --no-unit; contradictory unit flags are refused before
+// anything starts.
+func TestTransientRunPrepared(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/prepared-unit", nil, "exit", "3"), nil))
+	prepare := func() string {
+		t.Helper()
+		r := p.runInBox(ctx, "prepare", "--insecure-options=image", "--net=none", img)
+		if r.code != 0 {
+			t.Fatalf("prepare: %s", r)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	unitOf := func(uuid string) string {
+		b, err := os.ReadFile(filepath.Join(p.data, "pods", uuid, "unit"))
+		if errors.Is(err, os.ErrNotExist) {
+			return ""
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for _, tc := range []struct {
+		flags []string
+		unit  string // "" for none; "-" for acirun-UUID.service
+	}{
+		{nil, "-"},
+		{[]string{"--unit=prepared-named"}, "prepared-named.service"},
+		{[]string{"--no-unit"}, ""},
+	} {
+		uuid := prepare()
+		r := p.runInBox(ctx, append(append([]string{"run-prepared"}, tc.flags...), uuid)...)
+		want := tc.unit
+		if want == "-" {
+			want = "acirun-" + uuid + ".service"
+		}
+		if r.code != 3 || unitOf(uuid) != want {
+			t.Errorf("run-prepared %q: exit %d, unit %q; want 3 and unit %q: %s", tc.flags, r.code, unitOf(uuid), want, r)
+		}
+		if u := p.units(ctx, "*prepared*"); len(u) != 0 {
+			t.Errorf("units left after run-prepared %q: %q", tc.flags, u)
+		}
+		if u := p.units(ctx, "acirun-*.service"); len(u) != 0 {
+			t.Errorf("units left after run-prepared %q: %q", tc.flags, u)
+		}
+	}
+	uuid := prepare()
+	if r := p.runInBox(ctx, "run-prepared", "--no-unit", "-d", uuid); r.code != 2 || !strings.Contains(r.stderr, "--detach and --no-unit cannot be combined") {
+		t.Errorf("run-prepared --no-unit -d: want exit 2 naming the contradiction: %s", r)
+	}
+	if st := p.runInBox(ctx, "status", "--format=json", uuid); !strings.Contains(st.stdout, `"prepared"`) {
+		t.Errorf("the pod after a refused run-prepared: want it still prepared: %s", st)
 	}
 }
