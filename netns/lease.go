@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/internal/flock"
 )
 
@@ -157,7 +156,8 @@ func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(str
 			return netip.Addr{}, err
 		}
 		if ok {
-			_ = atomicfile.WriteFile(filepath.Join(n.LeaseDir, last), []byte(a.String()+"\n"), atomicfile.Options{Perm: 0o600, NoSync: true})
+			// A hint, written in place: a torn one reads as no hint.
+			_ = os.WriteFile(filepath.Join(n.LeaseDir, last), []byte(a.String()+"\n"), 0o600)
 			return a, nil
 		}
 		a = a.Next()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -153,11 +154,9 @@ func (a *Attachment) Detach() error {
 	// Only the link Attach made: a name taken by another pod's link
 	// (Attach failed on it) is not ours to remove. A link made but never
 	// found goes when the pod's namespace does.
-	if l, err := netlink.LinkByName(a.HostIface); err == nil && a.HostIndex != 0 {
-		if l.Attrs().Index == a.HostIndex {
-			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
-				errs = append(errs, fmt.Errorf("network %s: remove %s: %w", a.Network.Name, a.HostIface, err))
-			}
+	if i, err := linkIndex(a.HostIface); err == nil && a.HostIndex != 0 && i == a.HostIndex {
+		if err := netlink.LinkDel(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: i}}); err != nil && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("network %s: remove %s: %w", a.Network.Name, a.HostIface, err))
 		}
 	}
 	if err := a.Network.Release(a.Addrs(), a.Owner); err != nil {
@@ -229,6 +228,25 @@ func ConfigurePod(addrs, gateways Addrs) error {
 	return nil
 }
 
+// linkIndex is the index of the link named name in the caller's network
+// namespace (if_nametoindex: one ioctl, where netlink would list the
+// link's every attribute).
+func linkIndex(name string) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, err
+	}
+	return int(ifr.Uint32()), nil
+}
+
 // hostNet is a as a network of one address.
 func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
@@ -281,6 +299,14 @@ func kernelHasIPv6() bool {
 func setSysctls(s map[string]string) error {
 	for k, v := range s {
 		p := "/proc/sys/net/" + k
+		if strings.HasSuffix(k, "/disable_ipv6") {
+			// Writing it takes the kernel's rtnl lock, which every pod's
+			// start and end contends for, even when the value does not
+			// change: read first.
+			if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == v {
+				continue
+			}
+		}
 		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
 			return fmt.Errorf("set %s to %s: %w", p, v, err)
 		}

@@ -239,6 +239,7 @@ func (p *pod) setup() error {
 			return err
 		}
 		p.debugf("network: %s on %s, gateways %s", p.addrs, netns.PodInterface, p.gateways)
+		p.o.trace.Step("network configured")
 	}
 	// The pod's sysctls, in its namespaces, before any app can run.
 	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {

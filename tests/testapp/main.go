@@ -31,6 +31,8 @@
 //	                     SRC "eth0" is that interface's IPv4 address: "udp-from SRC ok" or an error line
 //	get URL              an HTTP GET (5s timeout): "get URL status=N body=FIRST-LINE" or "get URL error=..."
 //	addrs                every interface's addresses: "addr NAME PREFIX", in order
+//	ra IFACE PREFIX      sends 3 IPv6 router advertisements to ff02::1 on IFACE: a default router and
+//	                     the /64 PREFIX to take an address from; "ra IFACE ok" or an error line
 //	notify STATE         sends STATE (e.g. READY=1) to $NOTIFY_SOCKET: "notify STATE ok" or an error line
 //	meta PATH            GET $AC_METADATA_URL/acMetadata/v1/PATH: "meta PATH status=N body=FIRST-LINE"
 //	meta-sign CONTENT    POST pod/hmac/sign: "meta-sign status=N signature=SIG"
@@ -189,6 +191,9 @@ func run(cmd string, args []string) {
 	case "addrs":
 		nargs(cmd, args, 0)
 		addrs()
+	case "ra":
+		nargs(cmd, args, 2)
+		routerAdvertisement(args[0], args[1])
 	case "notify":
 		nargs(cmd, args, 1)
 		notify(args[0])
@@ -533,6 +538,56 @@ func addrs() {
 			fmt.Printf("addr %s %s\n", i.Name, a)
 		}
 	}
+}
+
+// routerAdvertisement sends what a rogue router on iface's link would
+// (RFC 4861 4.2): a router advertisement, to every node, that offers itself
+// as the default router for 30 minutes and prefix (a /64) as on-link and for
+// autoconfiguration, so that a host that takes it gains a default route and
+// an address. The kernel fills in the checksum of an ICMPv6 raw socket.
+func routerAdvertisement(iface, prefix string) {
+	op := "ra " + iface
+	p, err := netip.ParsePrefix(prefix)
+	if err != nil || !p.Addr().Is6() || p.Bits() != 64 {
+		usage("ra: want an IPv6 /64 prefix, got " + prefix)
+	}
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		report(op, err)
+		return
+	}
+	fd, err := syscall.Socket(syscall.AF_INET6, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, syscall.IPPROTO_ICMPV6)
+	if err != nil {
+		report(op, err)
+		return
+	}
+	defer syscall.Close(fd)
+	for _, o := range []int{syscall.IPV6_MULTICAST_HOPS, syscall.IPV6_UNICAST_HOPS} {
+		if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, o, 255); err != nil {
+			report(op, err)
+			return
+		}
+	}
+	msg := []byte{
+		134, 0, 0, 0, // router advertisement, code, checksum
+		64, 0, 0x07, 0x08, // hop limit, flags, router lifetime 1800 s
+		0, 0, 0, 0, 0, 0, 0, 0, // reachable time, retransmission timer
+		3, 4, 64, 0xc0, // prefix information, 32 bytes, /64, on-link and autonomous
+		0, 1, 0x51, 0x80, // valid lifetime 86400 s
+		0, 0, 0x38, 0x40, // preferred lifetime 14400 s
+		0, 0, 0, 0, // reserved
+	}
+	a := p.Addr().As16()
+	msg = append(msg, a[:]...)
+	to := &syscall.SockaddrInet6{Addr: netip.MustParseAddr("ff02::1").As16(), ZoneId: uint32(ifi.Index)}
+	for i := 0; i < 3; i++ {
+		if err := syscall.Sendto(fd, msg, 0, to); err != nil {
+			report(op, err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	report(op, nil)
 }
 
 // fds lists the open descriptors with raw system calls, so that the Go
