@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pod"
 	"github.com/acirun/acirun/stage0/pull"
@@ -58,6 +59,9 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 	}
 	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace,
 		Publish: nc.Publish}
+	if hl := discovery.HostLabels(); hl["os"] != "" && hl["arch"] != "" {
+		cfg.Platform = pod.Platform{OS: hl["os"], Arch: hl["arch"]}
+	}
 	pd, notes, err := pod.Prepare(ctx, cfg, req)
 	if err != nil {
 		return nil, err

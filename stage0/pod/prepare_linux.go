@@ -48,6 +48,10 @@ type Config struct {
 	// are published (podcontract's Publish*; "" for the default), recorded
 	// with the pod's stage1 flags.
 	Publish string
+	// Platform is the host's os and arch in appc names
+	// (discovery.HostLabels); images labelled for others are refused.
+	// Zero means the platform acirun was built for.
+	Platform Platform
 }
 
 // Prepare makes a pod ready to run: it resolves the images, builds the
@@ -79,6 +83,10 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	defer unlock()
 
 	in := &reifyInput{req: req, host: cfg.HostEnv}
+	platform := cfg.Platform
+	if platform == (Platform{}) {
+		platform = runtimePlatform()
+	}
 	defer func() {
 		for _, img := range in.images {
 			if img.Release != nil {
@@ -111,6 +119,9 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 			if err := checkImage(img, "app "+string(ra.Name)); err != nil {
 				return nil, nil, err
 			}
+			if err := checkRunnable(img, "of app "+string(ra.Name), platform, &in.notes); err != nil {
+				return nil, nil, fmt.Errorf("--pod-manifest %s: %w", req.PodManifest, err)
+			}
 		}
 		if pm, err = in.reifyManifest(); err != nil {
 			return nil, nil, err
@@ -125,6 +136,9 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 				in.images = append(in.images, img)
 			}
 			if err := checkImage(img, ar.Image); err != nil {
+				return nil, nil, err
+			}
+			if err := checkRunnable(img, ar.Image, platform, &in.notes); err != nil {
 				return nil, nil, err
 			}
 		}
