@@ -29,6 +29,7 @@ import (
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/store"
+	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/acirun/acirun/stage0/trust"
 )
 
@@ -666,7 +667,11 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 		}
 		return nil
 	}
+	start := time.Now()
 	img, err := p.Store.Import(ctx, r, opts)
+	if err == nil && !img.ImportTime.Before(start) {
+		p.warnDevices(img)
+	}
 	var ve *trust.VerifyError
 	if errors.As(err, &ve) {
 		return nil, p.refusal(is, ve)
@@ -675,6 +680,25 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 		return nil, fmt.Errorf("fetch %s: %w", is.source, err)
 	}
 	return img, nil
+}
+
+// warnDevices says once, when an image is imported, that its device nodes
+// were left out of its tree (the pod's /dev is the executor's; see
+// extract), naming how many and the first: an image that needs one would
+// otherwise fail later without a clue.
+func (p *Puller) warnDevices(img *store.Image) {
+	n := len(img.SkippedDevices)
+	if n == 0 || p.Warnings == nil {
+		return
+	}
+	count := fmt.Sprintf("%d device nodes", n)
+	switch {
+	case n == 1:
+		count = "1 device node"
+	case n >= extract.MaxSkippedDevices:
+		count = fmt.Sprintf("%d or more device nodes", n)
+	}
+	fmt.Fprintf(p.Warnings, "warning: image %s (%s): %s left out (the first is /%s): pods get /dev from acirun, never from an image\n", img.Name, img.ShortID(), count, img.SkippedDevices[0])
 }
 
 // refusal is the error for a signature the trust store refused, naming the

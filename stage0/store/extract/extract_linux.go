@@ -23,6 +23,9 @@ const (
 	MaxXattrs = 128
 	// maxXattrValue is the kernel's XATTR_SIZE_MAX.
 	maxXattrValue = 64 << 10
+	// MaxSkippedDevices is the most device nodes Result.SkippedDevices
+	// names.
+	MaxSkippedDevices = 1000
 )
 
 // Defaults for the zero Options fields.
@@ -100,7 +103,7 @@ type Result struct {
 	// Bytes is the regular-file content written.
 	Bytes int64
 	// SkippedDevices names the character and block devices that were not
-	// created (at most the first 1000).
+	// created (at most the first MaxSkippedDevices).
 	SkippedDevices []string
 	// DroppedXattrs counts extended attributes not restored because of
 	// their namespace.
@@ -350,7 +353,7 @@ func (x *Extractor) add(name string, hdr *tar.Header, body io.Reader) error {
 	case tar.TypeLink:
 		return x.hardlink(name, hdr)
 	case tar.TypeChar, tar.TypeBlock:
-		if len(x.res.SkippedDevices) < 1000 {
+		if len(x.res.SkippedDevices) < MaxSkippedDevices {
 			x.res.SkippedDevices = append(x.res.SkippedDevices, name)
 		}
 		return nil
