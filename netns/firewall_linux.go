@@ -366,7 +366,10 @@ func parseTag(b []byte) (uuid, owner string, ok bool) {
 		return "", "", false
 	}
 	u, o, ok := strings.Cut(string(rest), " ")
-	return u, o, ok && u != ""
+	if !ok || u == "" || o == "" {
+		return "", "", false
+	}
+	return u, o, true
 }
 
 // removePods deletes the jump rules and chains of the pods, in one

@@ -87,9 +87,15 @@ func who(ln net.Listener) {
 // ask connects to addr from the namespace and returns what who said; src,
 // if valid, is the source address to use.
 func (ns *testNS) ask(addr string, src netip.Addr) (string, error) {
+	return ns.askWithin(addr, src, 3*time.Second)
+}
+
+// askWithin is ask giving up on the connection after timeout: for what
+// must not connect.
+func (ns *testNS) askWithin(addr string, src netip.Addr, timeout time.Duration) (string, error) {
 	var c net.Conn
 	err := ns.try(func() (err error) {
-		d := net.Dialer{Timeout: 3 * time.Second}
+		d := net.Dialer{Timeout: timeout}
 		if src.IsValid() {
 			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
 		}
@@ -268,13 +274,13 @@ func TestFirewallPublish(t *testing.T) {
 	}
 	// The client at an address the host does not publish on reaches no
 	// pod: prerouting never translates loopback addresses.
-	if got, err := client.ask("10.99.0.3:8080", netip.Addr{}); err == nil {
+	if got, err := client.askWithin("10.99.0.3:8080", netip.Addr{}, 500*time.Millisecond); err == nil {
 		t.Errorf("client to an address that is not the host's: %q", got)
 	}
 
 	// A second address inside the pod: what it sends from it is dropped.
 	pod.do(func() error { return configure(PodInterface, []string{"172.16.28.200/32"}) })
-	if got, err := pod.ask(att.Gateway.String()+":8080", netip.MustParseAddr("172.16.28.200")); err == nil {
+	if got, err := pod.askWithin(att.Gateway.String()+":8080", netip.MustParseAddr("172.16.28.200"), 500*time.Millisecond); err == nil {
 		t.Errorf("spoofed source reached the host: %q", got)
 	}
 	if got, err := pod.ask("10.99.0.1:8080", att.Addr); err != nil {
@@ -290,7 +296,51 @@ func TestFirewallPublish(t *testing.T) {
 	if got, want := ruleCount(t, host), len(masqueradeRules([]netip.Prefix{n.Subnet, n.Subnet6})); got != want {
 		t.Errorf("after Remove: %d rules, want the %d shared ones", got, want)
 	}
-	if got, err := host.ask("127.0.0.1:8080", netip.Addr{}); err == nil {
+	if got, err := host.askWithin("127.0.0.1:8080", netip.Addr{}, 500*time.Millisecond); err == nil {
 		t.Errorf("127.0.0.1:8080 still answers after Remove: %q", got)
 	}
+
+	// A dead pod's rules go with the next Install, or with RemoveStale;
+	// a live one's stay.
+	dead := func(owner string) bool { return owner != "/pods/dead" }
+	rules := func(uuid, owner string) PodRules {
+		return PodRules{UUID: uuid, Owner: owner, HostIndex: att.HostIndex, HostIface: att.HostIface,
+			Addrs: []netip.Addr{att.Addr}, Gateways: []netip.Addr{att.Gateway},
+			Ports: []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:8080"), Pod: netip.AddrPortFrom(att.Addr, 8080), Implicit: true}}}
+	}
+	host.do(func() error {
+		ctx := context.Background()
+		if _, err := fw.Install(ctx, rules("dead1", "/pods/dead"), everyoneAlive); err != nil {
+			return err
+		}
+		pub, err := fw.Install(ctx, rules("live", "/pods/live"), dead)
+		if err != nil {
+			return err
+		}
+		if len(pub.Ports) != 1 {
+			return fmt.Errorf("the live pod did not get the dead one's port: %+v", pub)
+		}
+		if _, err := fw.Install(ctx, rules("dead2", "/pods/dead"), everyoneAlive); err != nil {
+			return err
+		}
+		stale, err := fw.RemoveStale(ctx, dead)
+		if err != nil || len(stale) != 1 || stale[0] != "dead2" {
+			return fmt.Errorf("RemoveStale: %q, %v; want dead2 (dead1 went with live's Install)", stale, err)
+		}
+		pods, err := listPods(must(nftables.New()))
+		if err != nil || len(pods) != 1 || pods["live"] != "/pods/live" {
+			return fmt.Errorf("pods left: %v, %v; want live", pods, err)
+		}
+		return nil
+	})
+	if got, err := host.ask("127.0.0.1:8080", netip.Addr{}); err != nil || got != att.Gateway.String() {
+		t.Errorf("the live pod's port: %q, %v", got, err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

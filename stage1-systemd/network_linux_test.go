@@ -1,0 +1,55 @@
+package stage1
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/acirun/acirun/internal/podcontract"
+)
+
+func TestPortMaps(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("172.16.28.2"), netip.MustParseAddr("fd61:6369:7275::2")
+	both := []netip.Addr{v4, v6}
+	declared := portSpec{name: "http", protocol: "tcp", port: 80, count: 1, hostPort: 80}
+	asked := portSpec{name: "dns", protocol: "udp", port: 53, count: 2, hostPort: 5353, explicit: true}
+	askedIP := portSpec{name: "api", protocol: "tcp", port: 9000, count: 1, hostPort: 19000, explicit: true, hostIP: netip.MustParseAddr("192.0.2.1")}
+	for _, tc := range []struct {
+		name    string
+		ports   []portSpec
+		pod     []netip.Addr
+		publish string
+		want    string
+	}{
+		{"declared, all: every address of both families", []portSpec{declared}, both, podcontract.PublishAll,
+			"http tcp 0.0.0.0:80 172.16.28.2:80 implicit; http tcp [::]:80 [fd61:6369:7275::2]:80 implicit"},
+		{"declared, loopback", []portSpec{declared}, both, podcontract.PublishLoopback,
+			"http tcp 127.0.0.1:80 172.16.28.2:80 implicit; http tcp [::1]:80 [fd61:6369:7275::2]:80 implicit"},
+		{"declared, none", []portSpec{declared}, both, podcontract.PublishNone, ""},
+		{"declared, IPv4-only pod", []portSpec{declared}, []netip.Addr{v4}, podcontract.PublishAll,
+			"http tcp 0.0.0.0:80 172.16.28.2:80 implicit"},
+		{"declared, IPv6-only pod", []portSpec{declared}, []netip.Addr{v6}, podcontract.PublishLoopback,
+			"http tcp [::1]:80 [fd61:6369:7275::2]:80 implicit"},
+		{"--port without an address, publish none: every address, each of count", []portSpec{asked}, both, podcontract.PublishNone,
+			"dns+0 udp 0.0.0.0:5353 172.16.28.2:53; dns+1 udp 0.0.0.0:5354 172.16.28.2:54; " +
+				"dns+0 udp [::]:5353 [fd61:6369:7275::2]:53; dns+1 udp [::]:5354 [fd61:6369:7275::2]:54"},
+		{"--port with an address: that one only", []portSpec{askedIP}, both, podcontract.PublishLoopback,
+			"api tcp 192.0.2.1:19000 172.16.28.2:9000"},
+		{"--port with an IPv4 address, IPv6-only pod: nothing", []portSpec{askedIP}, []netip.Addr{v6}, podcontract.PublishAll, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, m := range portMaps(tc.ports, tc.pod, tc.publish) {
+				s := fmt.Sprintf("%s %s %s %s", m.Name, m.Protocol, m.Host, m.Pod)
+				if m.Implicit {
+					s += " implicit"
+				}
+				got = append(got, s)
+			}
+			if g := strings.Join(got, "; "); g != tc.want {
+				t.Errorf("got  %s\nwant %s", g, tc.want)
+			}
+		})
+	}
+}
