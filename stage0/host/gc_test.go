@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,5 +73,50 @@ func TestGCPodsExpireAndMarkOnly(t *testing.T) {
 	}
 	if res, err = h.GCPods(ctx, GCOptions{ExpirePrepared: -1}); err != nil || len(res.Removed) != 0 {
 		t.Errorf("GCPods without expiry = %v, %v", res, err)
+	}
+}
+
+// TestGCPodsConcurrent: two gcs at once both succeed, each pod removed by
+// exactly one of them; neither reports the other's removals as errors.
+func TestGCPodsConcurrent(t *testing.T) {
+	ctx := context.Background()
+	h := newHost(t)
+	img := fetchOne(t, h, buildACI(t, t.TempDir(), "example.com/gc", ""))
+	for round := range 3 {
+		want := map[string]bool{}
+		for range 40 {
+			pd, err := h.Prepare(ctx, &pod.RunRequest{Apps: []pod.AppRequest{{Image: img}}, Net: "none"}, PrepareOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[pd.UUID] = true
+		}
+		var wg sync.WaitGroup
+		results := make([]*GCResult, 2)
+		errs := make([]error, 2)
+		for i := range 2 {
+			wg.Go(func() {
+				// A Host of its own, as a second acirun process has.
+				results[i], errs[i] = New(h.cfg).GCPods(ctx, GCOptions{ExpirePrepared: 0})
+			})
+		}
+		wg.Wait()
+		got := map[string]int{}
+		for i := range 2 {
+			if errs[i] != nil {
+				t.Fatalf("round %d: gc %d: %v", round, i, errs[i])
+			}
+			for _, u := range results[i].Removed {
+				got[u]++
+			}
+		}
+		for u := range want {
+			if got[u] != 1 {
+				t.Errorf("round %d: pod %s reported removed %d times", round, u, got[u])
+			}
+		}
+		if pods, _ := h.Pods(ctx); len(pods) != 0 {
+			t.Fatalf("round %d: %d pods left", round, len(pods))
+		}
 	}
 }

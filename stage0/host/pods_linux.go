@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pod"
@@ -192,8 +193,21 @@ type GCResult struct {
 // so systemd unloads it) and the network leases of pods no stage1 runs. A
 // pod that cannot be removed does not stop the others; the errors are
 // joined. A prepared pod that starts while gc looks at it is left alone.
+//
+// One gc runs at a time (the lock LockDir/gc.lock; a second waits for the
+// first, then finds what is left), so that two of them do not report each
+// other's removals as failures; a pod removed meanwhile by acirun rm is
+// neither an error nor reported.
 func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if !opts.MarkOnly {
+		if err := os.MkdirAll(h.cfg.LockDir(), 0o755); err != nil {
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		l, err := flock.Lock(ctx, filepath.Join(h.cfg.LockDir(), gcLockFile), true)
+		if err != nil {
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		defer l.Close()
 		if err := pod.RemoveStale(ctx, h.cfg.DataDir); err != nil {
 			return nil, err
 		}
@@ -216,7 +230,11 @@ func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		}
 		unit := podUnit(pd)
 		if err := pod.Remove(h.cfg.DataDir, pd.UUID); err != nil {
-			if now, lerr := pod.Load(h.cfg.DataDir, pd.UUID); lerr == nil && now.State == pod.StateRunning {
+			now, lerr := pod.Load(h.cfg.DataDir, pd.UUID)
+			switch {
+			case errors.Is(err, pod.ErrNotFound) || errors.Is(lerr, pod.ErrNotFound):
+				continue // acirun rm removed it meanwhile
+			case lerr == nil && now.State == pod.StateRunning:
 				continue // run-prepared took it meanwhile
 			}
 			errs = append(errs, err)
@@ -238,6 +256,9 @@ func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	return res, errors.Join(errs...)
 }
+
+// gcLockFile, in LockDir, is held by the gc that removes pods.
+const gcLockFile = "gc.lock"
 
 // isGarbage is the pods' gc rule: abandoned pods, exited pods past the
 // grace period, prepared pods past their expiry.
