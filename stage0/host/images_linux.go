@@ -14,6 +14,7 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/discovery"
+	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/pod"
 	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
@@ -64,11 +65,39 @@ func (h *Host) storedImage(ref string) (*store.Store, *store.Image, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if oci.IsSource(ref) {
+		img, err := h.findOCIImage(st, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, img, nil
+	}
 	img, err := findImage(st, ref)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, img, nil
+}
+
+// findOCIImage finds the stored image of an OCI reference (docker://…,
+// oci:…): the one last fetched as that reference, or with its digest.
+func (h *Host) findOCIImage(st *store.Store, ref string) (*store.Image, error) {
+	cfg, err := h.OCIConfig()
+	if err != nil {
+		return nil, err
+	}
+	src, err := oci.ParseSource(ref, cfg.DefaultRegistry)
+	if err != nil {
+		return nil, err
+	}
+	if src, err = src.AbsPath(); err != nil {
+		return nil, err
+	}
+	img, err := pull.StoredOCI(st, src.String())
+	if err != nil {
+		return nil, fmt.Errorf("%w (acirun image list --fields=name,source shows the stored images; acirun fetch %s brings it in)", err, ref)
+	}
+	return img, nil
 }
 
 // ErrAmbiguousImage is wrapped by the error of FindImage for a reference

@@ -1,6 +1,10 @@
 package oci
 
 import (
+	"net"
+	"net/http"
+	"strings"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -30,4 +34,39 @@ func (k configKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		return authn.FromConfig(authn.AuthConfig{Username: c.User, Password: c.Password}), nil
 	}
 	return authn.Anonymous, nil
+}
+
+// credentialGuard keeps a registry's credentials on the registry's own
+// host. go-containerregistry sends them (as basic auth) to whatever token
+// service the registry's WWW-Authenticate challenge names; a registry, or
+// whoever answers for it, could name any host there. On a request to
+// another host a basic Authorization header is dropped, so that the token
+// is asked for anonymously, or with that host's own auth.d credentials,
+// which the fetch transport adds. Docker Hub's token service,
+// auth.docker.io, is Docker Hub's own.
+type credentialGuard struct {
+	registry string // host[:port]
+	inner    http.RoundTripper
+}
+
+func (g credentialGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(req.Header.Get("Authorization"), "Basic ") && !g.sameService(req.URL.Host) {
+		req = req.Clone(req.Context())
+		req.Header.Del("Authorization")
+	}
+	return g.inner.RoundTrip(req)
+}
+
+func (g credentialGuard) sameService(host string) bool {
+	if strings.EqualFold(host, g.registry) || strings.EqualFold(stripPort(host), stripPort(g.registry)) {
+		return true
+	}
+	return isDockerHub(g.registry) && strings.EqualFold(stripPort(host), "auth.docker.io")
+}
+
+func stripPort(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }

@@ -81,7 +81,7 @@ func Resolve(ctx context.Context, src Source, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d, err := remote.Head(ref, opts.remote(ctx)...)
+	d, err := remote.Head(ref, opts.remote(ctx, src.Registry)...)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", src, err)
 	}
@@ -127,7 +127,7 @@ func openRemote(ctx context.Context, src Source, opts Options) (v1.Image, error)
 	if err != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(ref, opts.remote(ctx)...)
+	desc, err := remote.Get(ref, opts.remote(ctx, src.Registry)...)
 	if err != nil {
 		return nil, err
 	}
@@ -168,11 +168,13 @@ func (src Source) reference(opts Options) (name.Reference, error) {
 	return name.NewTag(s+":"+src.Tag, nopts...)
 }
 
-func (opts Options) remote(ctx context.Context) []remote.Option {
-	ro := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(opts.platform())}
-	if opts.Transport != nil {
-		ro = append(ro, remote.WithTransport(opts.Transport))
+func (opts Options) remote(ctx context.Context, registry string) []remote.Option {
+	t := opts.Transport
+	if t == nil {
+		t = http.DefaultTransport
 	}
+	ro := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(opts.platform()),
+		remote.WithTransport(credentialGuard{registry: registry, inner: t})}
 	if opts.Keychain != nil {
 		ro = append(ro, remote.WithAuthFromKeychain(opts.Keychain))
 	}

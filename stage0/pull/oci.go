@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/fetch"
@@ -121,15 +122,34 @@ func (p *Puller) ociOptions() oci.Options {
 // storedByReference returns the stored OCI image most recently fetched as
 // the canonical reference ref.
 func (p *Puller) storedByReference(ref string) *store.Image {
-	imgs, err := p.Store.List(store.Filter{})
+	img, _ := StoredOCI(p.Store, ref)
+	return img
+}
+
+// StoredOCI finds the stored image an OCI reference (in its canonical
+// form, oci.Source.String) stands for: the one most recently fetched as
+// that reference, or, for a reference pinned by digest, any image with
+// that manifest digest. None is an error wrapping store.ErrNotFound.
+func StoredOCI(st *store.Store, ref string) (*store.Image, error) {
+	imgs, err := st.List(store.Filter{})
 	if err != nil {
-		return nil
+		return nil, err
+	}
+	digest := ""
+	if i := strings.LastIndex(ref, "@sha256:"); i >= 0 && strings.HasPrefix(ref, "docker://") {
+		digest = ref[i+1:]
 	}
 	var best *store.Image
 	for _, img := range imgs {
-		if img.OCI != nil && img.OCI.Reference == ref && (best == nil || img.FetchedAt.After(best.FetchedAt)) {
+		if img.OCI == nil || img.OCI.Reference != ref && (digest == "" || img.OCI.Digest != digest) {
+			continue
+		}
+		if best == nil || img.FetchedAt.After(best.FetchedAt) {
 			best = img
 		}
 	}
-	return best
+	if best == nil {
+		return nil, fmt.Errorf("image %s: %w", ref, store.ErrNotFound)
+	}
+	return best, nil
 }

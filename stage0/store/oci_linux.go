@@ -247,7 +247,8 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 				return
 			}
 			defer func() { <-sem }()
-			if j.err = s.unpackOCILayer(jctx, j.layer, j.dir); j.err != nil {
+			if err := s.unpackOCILayer(jctx, j.layer, j.dir); err != nil {
+				j.err = fmt.Errorf("layer %s (%s): %w", j.layer.Digest, j.layer.DiffID, err)
 				cancel()
 			}
 		}()
@@ -267,7 +268,7 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 			return nil, ctx.Err()
 		}
 		if j.err != nil {
-			return nil, fmt.Errorf("layer %s (%s): %w", j.layer.Digest, j.layer.DiffID, firstCause(j.err, jobs))
+			return nil, firstCause(j.err, jobs)
 		}
 		dirs[i] = j.dir
 	}
@@ -438,8 +439,24 @@ func (s *Store) unpackOCILayer(ctx context.Context, l OCILayer, dir string) erro
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return err
 	}
-	blob := &hashingReader{r: ctxReader{ctx, rc}, h: sha256.New()}
-	br := bufio.NewReaderSize(blob, 1<<20)
+	blob := &hashingReader{r: rc, h: sha256.New()}
+	br := bufio.NewReaderSize(ctxReader{ctx, blob}, 1<<20)
+	err = s.unpackOCITar(ctx, l, br, blob, rootfs, dir)
+	if err != nil && !errors.Is(err, context.Canceled) && l.Size > 0 && blob.n <= l.Size {
+		// Bytes that do not decompress or untar are most often bytes
+		// that are not the blob: say that, if the rest of the blob (no
+		// more than the manifest says it has; read even when another
+		// layer's failure has cancelled this one) shows it.
+		io.CopyN(io.Discard, blob, l.Size-blob.n)
+		if got := "sha256:" + hex.EncodeToString(blob.h.Sum(nil)); got != l.Digest && blob.n == l.Size {
+			return fmt.Errorf("blob digest mismatch: the bytes received hash to %s, the manifest says %s", got, l.Digest)
+		}
+	}
+	return err
+}
+
+// unpackOCITar is unpackOCILayer once the blob is open.
+func (s *Store) unpackOCITar(ctx context.Context, l OCILayer, br *bufio.Reader, blob *hashingReader, rootfs, dir string) error {
 	dec, closeDec, err := layerTar(br)
 	if err != nil {
 		return err

@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"encoding/pem"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,7 +12,10 @@ import (
 
 	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/oci/ocitest"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // ociTestImage is a two-layer OCI image running testapp: the upper layer
@@ -78,9 +85,57 @@ func TestRunOCILayout(t *testing.T) {
 		t.Errorf("exported ACI: %s", r)
 	}
 
-	h.ok("image", "rm", "layout:1")
+	h.ok("image", "rm", ref)
 	layers, err := os.ReadDir(filepath.Join(h.data, "store", "ocilayers"))
 	if err != nil || len(layers) != 0 {
 		t.Errorf("layers left after image rm: %v %v", layers, err)
 	}
+}
+
+// TestRunRegistryDigest: acirun run docker://127.0.0.1:PORT/NAME@sha256:…
+// fetches from a registry over https (a test CA trusted through
+// SSL_CERT_FILE) and runs the image without --insecure-options: a digest
+// is verified content, and nothing warns. The same image by tag needs
+// --insecure-options=image; plain http needs --insecure-options=http.
+// (The registry is go-containerregistry's, in this process; tests/ has
+// Debian's docker-registry for the real thing.)
+func TestRunRegistryDigest(t *testing.T) {
+	h := podHost(t)
+	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := srv.Listener.Addr().String()
+	img := ociTestImage(t, "cat", "/etc/msg2")
+	ref, err := name.ParseReference(host + "/team/web:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(h.dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.env = append(h.env, "SSL_CERT_FILE="+ca)
+
+	pinned := "docker://" + host + "/team/web@" + digest.String()
+	r := h.run("run", "--net=none", pinned)
+	wantExit(t, r, 0)
+	if strings.TrimSpace(r.stdout) != "second" || strings.Contains(r.stderr, "warning") {
+		t.Errorf("run %s: %s", pinned, r)
+	}
+	h.noLeftovers()
+	r = h.ok("image", "list", "--fields=name,source,digest,signer", "--no-legend")
+	if !strings.Contains(r.stdout, strings.ReplaceAll(host, ":", "-")+"/team/web") || !strings.Contains(r.stdout, digest.String()) {
+		t.Errorf("image list: %s", r)
+	}
+
+	h.fails([]string{"named by tag, not by digest", "@sha256:"}, "fetch", "docker://"+host+"/team/web:1.0")
+	plain := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(plain.Close)
+	h.fails([]string{"--insecure-options=http"}, "fetch", "--insecure-options=image", "docker://"+plain.Listener.Addr().String()+"/team/web:1.0")
 }

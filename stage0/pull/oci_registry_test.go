@@ -1,0 +1,317 @@
+package pull
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/fetch/fetchtest"
+	"github.com/acirun/acirun/stage0/oci"
+	"github.com/acirun/acirun/stage0/oci/ocitest"
+	"github.com/acirun/acirun/stage0/store"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// testRegistry is go-containerregistry's in-process registry behind
+// https://registry.example.com (a test CA), with what a real deployment
+// puts in front of one: bearer-token auth whose token service (realm) is
+// https://REALM/token and wants basic credentials, and blob downloads
+// redirected to https://storage.example.com.
+type testRegistry struct {
+	net   *fetchtest.Net
+	inner http.Handler
+	user  string
+	pass  string
+	realm string // host of the token service
+
+	// Seen by the token service: the Authorization headers it got.
+	mu         sync.Mutex
+	tokenAuths []string
+	// corrupt, if set, flips a byte in the middle of every blob but the
+	// config of that digest.
+	corrupt   string
+	blobFetch atomic.Int32
+	fetched   map[string]int // digest → times served by the storage
+}
+
+const testToken = "s3cr3t-t0k3n"
+
+func newTestRegistry(t *testing.T, realm string) *testRegistry {
+	r := &testRegistry{net: fetchtest.New(t), inner: registry.New(registry.Logger(log.New(io.Discard, "", 0))), user: "alice", pass: "wonderland", realm: realm, fetched: map[string]int{}}
+	r.net.ServeTLS(t, http.HandlerFunc(r.serveRegistry), "registry.example.com")
+	r.net.ServeTLS(t, r.inner, "push.example.com") // no auth: how tests push
+	r.net.ServeTLS(t, http.HandlerFunc(r.serveStorage), "storage.example.com")
+	if realm != "registry.example.com" {
+		r.net.ServeTLS(t, http.HandlerFunc(r.serveToken), realm)
+	}
+	return r
+}
+
+func (r *testRegistry) serveRegistry(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == "/token" {
+		r.serveToken(w, req)
+		return
+	}
+	if req.Header.Get("Authorization") != "Bearer "+testToken {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://`+r.realm+`/token",service="registry.example.com"`)
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+		return
+	}
+	if strings.Contains(req.URL.Path, "/blobs/sha256:") && req.Method == http.MethodGet {
+		http.Redirect(w, req, "https://storage.example.com"+req.URL.Path, http.StatusTemporaryRedirect)
+		return
+	}
+	r.inner.ServeHTTP(w, req)
+}
+
+func (r *testRegistry) serveToken(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.tokenAuths = append(r.tokenAuths, req.Header.Get("Authorization"))
+	r.mu.Unlock()
+	u, p, ok := req.BasicAuth()
+	if !ok || u != r.user || p != r.pass {
+		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
+		http.Error(w, "bad credentials", http.StatusUnauthorized)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]string{"token": testToken})
+}
+
+// serveStorage is the blob storage redirected to: it needs no credentials
+// (the redirect URL would be signed in a real one).
+func (r *testRegistry) serveStorage(w http.ResponseWriter, req *http.Request) {
+	r.blobFetch.Add(1)
+	d := req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:]
+	r.mu.Lock()
+	r.fetched[d]++
+	r.mu.Unlock()
+	if r.corrupt != "" && d != r.corrupt {
+		rec := httptest.NewRecorder()
+		r.inner.ServeHTTP(rec, req)
+		b := rec.Body.Bytes()
+		b[len(b)/2] ^= 0xff // the same size, other bytes
+		w.Write(b)
+		return
+	}
+	r.inner.ServeHTTP(w, req)
+}
+
+// push writes img to REPO:TAG and returns its manifest digest.
+func (r *testRegistry) push(t *testing.T, repoTag string, img v1.Image) string {
+	t.Helper()
+	ref, err := name.ParseReference("push.example.com/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(r.net.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// puller is a Puller over this registry with the auth.d credentials of
+// credsFor (none when "").
+func (r *testRegistry) puller(t *testing.T, insecure fetch.Insecure, credsFor string) (*Puller, *strings.Builder) {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w strings.Builder
+	auth := fetch.Auth{}
+	if credsFor != "" {
+		auth[credsFor] = fetch.Credentials{Type: "basic", User: r.user, Password: r.pass, Source: "test"}
+	}
+	f := fetch.New(fetch.Options{Insecure: insecure, RootCAs: r.net.Pool, DialContext: r.net.DialContext, Auth: auth, Warnings: &w})
+	p := &Puller{Store: st, Fetcher: f, Insecure: insecure, Warnings: &w, OCI: OCIConfig{Credentials: func(reg string) (oci.Credentials, bool) {
+		if reg == credsFor {
+			return oci.Credentials{User: r.user, Password: r.pass}, true
+		}
+		return oci.Credentials{}, false
+	}}}
+	return p, &w
+}
+
+func registryImage(t *testing.T, body string) v1.Image {
+	return ocitest.Image(t, oci.HostPlatform(), v1.Config{Cmd: []string{"/bin/true"}},
+		ocitest.Layer(t, ocitest.Gzip, ocitest.Dir("etc"), ocitest.File("etc/os-release", "ID=test\n")),
+		ocitest.Layer(t, ocitest.Zstd, ocitest.File("msg", body)))
+}
+
+// TestPullRegistry: docker://REGISTRY/NAME@sha256:DIGEST is fetched over
+// https through the bearer-token challenge (the token service given the
+// auth.d credentials), the blobs from the storage the registry redirects
+// to, without --insecure-options=image (a digest is verified content) and
+// without a warning; a tag needs --insecure-options=image; another tag of
+// the same image reuses its layers.
+func TestPullRegistry(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRegistry(t, "registry.example.com")
+	digest := r.push(t, "team/web:1.0", registryImage(t, "hello"))
+
+	p, warnings := r.puller(t, 0, "registry.example.com")
+	ref := "docker://registry.example.com/team/web@" + digest
+	img, err := p.Pull(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if warnings.Len() != 0 {
+		t.Errorf("warnings: %s", warnings)
+	}
+	if img.OCI.Digest != digest || img.Origin.Digest != digest || img.Name != "registry.example.com/team/web" {
+		t.Errorf("entry %+v %+v", img, img.OCI)
+	}
+	tree, _ := p.Store.TreePath(img.ID)
+	if b, err := os.ReadFile(filepath.Join(tree, "rootfs/msg")); err != nil || string(b) != "hello" {
+		t.Errorf("msg: %q %v", b, err)
+	}
+	if r.blobFetch.Load() == 0 {
+		t.Errorf("no blob came from the storage redirected to")
+	}
+	for _, a := range r.tokenAuths {
+		if !strings.HasPrefix(a, "Basic ") {
+			t.Errorf("the token service got %q", a)
+		}
+	}
+
+	// A tag: refused without --insecure-options=image, nothing stored.
+	if _, err := p.Pull(ctx, "docker://registry.example.com/team/web:1.0"); err == nil || !strings.Contains(err.Error(), "--insecure-options=image") || !strings.Contains(err.Error(), "@sha256:") {
+		t.Fatalf("a tag: %v", err)
+	}
+	pi, warnings := r.puller(t, fetch.InsecureImage, "registry.example.com")
+	pi.Store = p.Store
+	timg, err := pi.Pull(ctx, "docker://registry.example.com/team/web:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warnings.String(), "not checked") {
+		t.Errorf("no warning for a tag: %q", warnings)
+	}
+	if v, _ := timg.ImageManifest(); v == nil {
+		t.Fatal("no manifest")
+	}
+	ls, _ := registryImage(t, "hello").Layers()
+	for _, l := range ls {
+		d, _ := l.Digest()
+		if n := r.fetched[d.String()]; n != 1 {
+			t.Errorf("layer %s fetched %d times, want once", d, n)
+		}
+	}
+	layers, _ := os.ReadDir(filepath.Join(p.Store.Dir(), "ocilayers"))
+	if len(layers) != 2 {
+		t.Errorf("%d layers stored, want 2", len(layers))
+	}
+}
+
+// TestPullRegistryRefuses: what must not work fails with a clear error and
+// leaves the store as it was.
+func TestPullRegistryRefuses(t *testing.T) {
+	ctx := context.Background()
+	t.Run("challenge to another host gets no credentials", func(t *testing.T) {
+		r := newTestRegistry(t, "evil.example.com")
+		digest := r.push(t, "web:1", registryImage(t, "x"))
+		p, _ := r.puller(t, 0, "registry.example.com")
+		_, err := p.Pull(ctx, "docker://registry.example.com/web@"+digest)
+		if err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+			t.Fatalf("error %v", err)
+		}
+		if len(r.tokenAuths) == 0 {
+			t.Fatal("the token service was never asked")
+		}
+		for _, a := range r.tokenAuths {
+			if a != "" {
+				t.Errorf("the token service of another host got credentials: %q", a)
+			}
+		}
+		t.Log(err)
+		assertEmpty(t, p.Store)
+	})
+	t.Run("no credentials", func(t *testing.T) {
+		r := newTestRegistry(t, "registry.example.com")
+		digest := r.push(t, "web:1", registryImage(t, "x"))
+		p, _ := r.puller(t, 0, "")
+		if _, err := p.Pull(ctx, "docker://registry.example.com/web@"+digest); err == nil {
+			t.Fatal("pulled without credentials")
+		}
+		assertEmpty(t, p.Store)
+	})
+	t.Run("blob digest mismatch", func(t *testing.T) {
+		r := newTestRegistry(t, "registry.example.com")
+		img := registryImage(t, "x")
+		digest := r.push(t, "web:1", img)
+		cd, _ := img.ConfigName()
+		r.corrupt = cd.String()
+		p, _ := r.puller(t, 0, "registry.example.com")
+		_, err := p.Pull(ctx, "docker://registry.example.com/web@"+digest)
+		if err == nil || !strings.Contains(err.Error(), "layer sha256:") || !strings.Contains(err.Error(), "mismatch") && !strings.Contains(err.Error(), "checksum") {
+			t.Fatalf("error %v, want one naming a layer and the mismatch", err)
+		}
+		t.Log(err)
+		assertEmpty(t, p.Store)
+	})
+	t.Run("manifest not matching its digest", func(t *testing.T) {
+		r := newTestRegistry(t, "registry.example.com")
+		r.push(t, "web:1", registryImage(t, "x"))
+		other := registryImage(t, "y")
+		d, _ := other.Digest()
+		p, _ := r.puller(t, 0, "registry.example.com")
+		if _, err := p.Pull(ctx, "docker://registry.example.com/web@"+d.String()); err == nil {
+			t.Fatal("pulled a digest the registry does not have")
+		}
+		assertEmpty(t, p.Store)
+	})
+	t.Run("plain http", func(t *testing.T) {
+		r := newTestRegistry(t, "registry.example.com")
+		digest := r.push(t, "web:1", registryImage(t, "x"))
+		srv := httptest.NewServer(r.inner)
+		t.Cleanup(srv.Close)
+		host := srv.Listener.Addr().String()
+		p, _ := r.puller(t, 0, "")
+		p.Fetcher = fetch.New(fetch.Options{})
+		_, err := p.Pull(ctx, "docker://"+host+"/web@"+digest)
+		if err == nil || !strings.Contains(err.Error(), "--insecure-options=http") {
+			t.Fatalf("plain http without --insecure-options=http: %v", err)
+		}
+		assertEmpty(t, p.Store)
+		var w strings.Builder
+		p.Insecure = fetch.InsecureHTTP
+		p.Fetcher = fetch.New(fetch.Options{Insecure: fetch.InsecureHTTP, Warnings: &w})
+		if _, err := p.Pull(ctx, "docker://"+host+"/web@"+digest); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(w.String(), "plain http") {
+			t.Errorf("no warning for plain http: %q", w.String())
+		}
+	})
+}
+
+func assertEmpty(t *testing.T, s *store.Store) {
+	t.Helper()
+	imgs, err := s.List(store.Filter{})
+	if err != nil || len(imgs) != 0 {
+		t.Errorf("images stored: %v %v", imgs, err)
+	}
+	for _, sub := range []string{"ocilayers", "tmp", "blobs", "trees"} {
+		ents, _ := os.ReadDir(filepath.Join(s.Dir(), sub))
+		if len(ents) != 0 {
+			t.Errorf("%s holds %d entries", sub, len(ents))
+		}
+	}
+}
