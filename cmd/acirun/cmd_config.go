@@ -10,7 +10,8 @@ import (
 
 // configEntry is one entry of `acirun config`, in the shape of rkt's
 // configuration entries (rktKind, rktVersion). The auth entries are valid
-// auth.d files as they stand (with --show-credentials); paths, stage1 and
+// auth.d files as they stand (with --show-credentials), and the network
+// entry a valid network.d file (less its source); paths, stage1 and
 // trustedKey describe what acirun has instead of rkt's config files.
 type configEntry struct {
 	RktVersion string `json:"rktVersion"`
@@ -31,6 +32,9 @@ type configEntry struct {
 	Name     string `json:"name,omitempty"`
 	Version  string `json:"version,omitempty"`
 	Location string `json:"location,omitempty"`
+
+	// network: where declared ports are published (network.d).
+	Publish string `json:"publish,omitempty"`
 
 	// trustedKey: Prefix "" with Root for a key trusted for every name.
 	Prefix      string   `json:"prefix,omitempty"`
@@ -55,7 +59,9 @@ func cmdConfig() *command {
 		summary: "Print the effective configuration as JSON, as rkt config does",
 		help: `Prints {"stage0": [...]}: one "auth" entry per domain of auth.d (system, then local,
 which overrides it domain by domain), the "paths" in use (--dir, --local-config,
---system-config and the run directory), the "stage1" (built into this binary), and one
+--system-config and the run directory), the "stage1" (built into this binary), the
+"network" settings of network.d (publish: where declared ports are published, and the
+file that says so), and one
 "trustedKey" entry per file of the trust store, with its prefix ("root" for every name)
 and whether it is used. The same code reads these for fetch and run.
 
@@ -106,6 +112,11 @@ is then a set of valid auth.d entries, and as secret as those files.`,
 				return err
 			}
 			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "stage1", Name: "github.com/acirun/acirun/stage1-systemd", Version: version(), Location: self})
+			nc, err := h.NetworkConfig()
+			if err != nil {
+				return err
+			}
+			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "network", Publish: nc.Publish, Source: nc.Source})
 			for _, k := range keys {
 				entries = append(entries, configEntry{RktVersion: "v1", RktKind: "trustedKey", Prefix: k.Prefix, Root: k.Root, Fingerprint: k.Fingerprint,
 					UserIDs: k.UserIDs, Status: k.Status.String(), Problem: k.Problem, Source: k.Path})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +66,16 @@ func TestConfig(t *testing.T) {
 	}
 	if s := byKind["stage1"]; len(s) != 1 || s[0]["location"] != acirunBin {
 		t.Errorf("stage1: %v", s)
+	}
+	if n := byKind["network"]; len(n) != 1 || n[0]["publish"] != "all" || n[0]["source"] != nil {
+		t.Errorf("network: %v, want publish all by default", n)
+	}
+	netconf := filepath.Join(local, "network.d", "publish.json")
+	write(netconf, `{"rktKind":"network","rktVersion":"v1","publish":"loopback"}`)
+	if _, es := config(); !slices.ContainsFunc(es, func(e entry) bool {
+		return e["rktKind"] == "network" && e["publish"] == "loopback" && e["source"] == netconf
+	}) {
+		t.Errorf("network with %s: %v", netconf, es)
 	}
 	keys := byKind["trustedKey"]
 	if len(keys) != 1 || keys[0]["prefix"] != "example.com/hello" || keys[0]["fingerprint"] != hex.EncodeToString(e.PrimaryKey.Fingerprint) || keys[0]["status"] != "trusted" {
