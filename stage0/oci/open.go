@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,6 +47,9 @@ type Options struct {
 	Platform v1.Platform
 	// UserAgent is sent to registries.
 	UserAgent string
+	// TempDir holds an oci-archive's layout while it is read; "" means
+	// os.TempDir().
+	TempDir string
 }
 
 // Layer is one layer of an opened image.
@@ -68,6 +72,19 @@ type Image struct {
 	ConfigDigest string
 	Config       *v1.ConfigFile
 	Layers       []Layer
+
+	cleanup func() error
+}
+
+// Close releases what reading the image needs (an oci-archive's unpacked
+// layout); its layers cannot be opened afterwards.
+func (img *Image) Close() error {
+	if img.cleanup == nil {
+		return nil
+	}
+	err := img.cleanup()
+	img.cleanup = nil
+	return err
 }
 
 // Resolve asks where src's tag points now, without fetching the image: the
@@ -109,7 +126,23 @@ func open(ctx context.Context, src Source, opts Options) (*Image, error) {
 	case Layout:
 		vimg, err = openLayout(src.Path, src.Tag, opts.platform())
 	case Archive:
-		return nil, errors.New("oci-archive: is not supported yet: unpack it (tar -xf FILE -C DIR) and use oci:DIR")
+		dir, err := unpackArchive(ctx, src.Path, opts.TempDir)
+		if err != nil {
+			return nil, err
+		}
+		img, err := func() (*Image, error) {
+			vimg, err := openLayout(dir, src.Tag, opts.platform())
+			if err != nil {
+				return nil, err
+			}
+			return describe(src, vimg, false)
+		}()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		img.cleanup = func() error { return os.RemoveAll(dir) }
+		return img, nil
 	case DockerArchive:
 		return openDockerArchive(src)
 	default:
@@ -261,6 +294,31 @@ func listOrNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// unpackArchive extracts an oci-archive (a tar of an OCI image layout)
+// into a new directory below tmp, with the extractor that unpacks images
+// (the archive is as untrusted as one), and returns it.
+func unpackArchive(ctx context.Context, file, tmp string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if tmp != "" {
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
+			return "", err
+		}
+	}
+	dir, err := os.MkdirTemp(tmp, "oci-archive-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := extract.Tar(ctx, f, dir, extract.Options{NoOwnership: true}); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("not an oci-archive (a tar of an OCI image layout): %w", err)
+	}
+	return dir, nil
 }
 
 // openDockerArchive reads what docker save writes: its layers are plain

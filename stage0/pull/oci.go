@@ -59,6 +59,7 @@ func (p *Puller) pullOCI(ctx context.Context, ref string) (*store.Image, error) 
 	if err != nil {
 		return nil, err
 	}
+	defer img.Close()
 	// Another fetch of the same reference, or an earlier one, may have
 	// stored this very manifest: nothing to fetch then.
 	if s := p.storedByReference(canonical); s != nil && s.OCI.Digest == img.Digest {
@@ -116,6 +117,7 @@ func (p *Puller) ociOptions() oci.Options {
 		Keychain:     oci.Keychain(p.OCI.Credentials),
 		InsecureHTTP: p.Insecure.Has(fetch.InsecureHTTP),
 		UserAgent:    "acirun",
+		TempDir:      p.PartialDir,
 	}
 }
 

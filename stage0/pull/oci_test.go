@@ -1,7 +1,9 @@
 package pull
 
 import (
+	"archive/tar"
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,5 +189,78 @@ func TestPullDockerArchive(t *testing.T) {
 	}
 	if img.Name != "web" {
 		t.Errorf("name %q", img.Name)
+	}
+}
+
+// TestPullOCIArchive: oci-archive:FILE:TAG (a tar of a layout, as skopeo
+// and podman write it) is unpacked aside, read as the layout, and the
+// unpacked copy removed.
+func TestPullOCIArchive(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "layout")
+	ocitest.WriteLayout(t, dir, "1.0", webImage(t))
+	file := filepath.Join(t.TempDir(), "web.tar")
+	tarDir(t, dir, file)
+	p, _ := ociPuller(t, fetch.InsecureImage)
+	p.PartialDir = t.TempDir()
+	img, err := p.Pull(context.Background(), "oci-archive:"+file+":1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Name != "web" {
+		t.Errorf("name %q", img.Name)
+	}
+	tree, _ := p.Store.TreePath(img.ID)
+	if b, err := os.ReadFile(filepath.Join(tree, "rootfs/srv/index.html")); err != nil || string(b) != "hello" {
+		t.Errorf("index.html: %q %v", b, err)
+	}
+	if left, _ := os.ReadDir(p.PartialDir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	notTar := filepath.Join(t.TempDir(), "x.tar")
+	os.WriteFile(notTar, []byte("not a tar at all, not even close to one, which is plain to see"), 0o644)
+	if _, err := p.Pull(context.Background(), "oci-archive:"+notTar); err == nil || !strings.Contains(err.Error(), "not an oci-archive") {
+		t.Errorf("not a tar: %v", err)
+	}
+}
+
+// tarDir writes the tree below dir as a tar file, names relative to dir.
+func tarDir(t *testing.T, dir, file string) {
+	t.Helper()
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		h.Name, _ = filepath.Rel(dir, path)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			tw.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

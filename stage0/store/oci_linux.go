@@ -312,6 +312,12 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 	for i, l := range opts.Layers {
 		rec.Layers[i] = l.DiffID
 	}
+	// Size is what the layers weigh as transferred, as an ACI's is its
+	// file's (the manifest-only blob would say nothing).
+	size := int64(len(blob))
+	for _, l := range opts.Layers {
+		size += l.Size
+	}
 	now := time.Now().UTC()
 	img := &Image{
 		ID:          id.String(),
@@ -320,7 +326,7 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 		Origin:      opts.Origin,
 		FetchedAt:   now,
 		ImportTime:  now,
-		Size:        int64(len(blob)),
+		Size:        size,
 		TarSize:     int64(len(blob)),
 		Compression: aci.CompressionNone.String(),
 		Rendered:    true,

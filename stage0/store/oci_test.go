@@ -291,3 +291,35 @@ func TestImportOCIRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestGCOCILayers: GC removes an OCI image no pod uses and then its layers;
+// a layer an image in use names stays.
+func TestGCOCILayers(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	shared := newTestLayer(t, ocitest.Gzip, ocitest.File("shared", "s"))
+	a, err := s.ImportOCI(ctx, ociOpts("a", digestOf([]byte("a")), shared, newTestLayer(t, ocitest.Gzip, ocitest.File("a", "a"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.ImportOCI(ctx, ociOpts("b", digestOf([]byte("b")), shared, newTestLayer(t, ocitest.Gzip, ocitest.File("b", "b"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.GC(ctx, GCOptions{InUse: func() (map[string]bool, error) { return map[string]bool{b.ID: true}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) != 1 || res.Removed[0] != a.ID {
+		t.Errorf("removed %v, want %s", res.Removed, a.ID)
+	}
+	if n := len(mustReadDir(t, s.path(ociLayersDir))); n != 2 {
+		t.Errorf("%d layers left, want b's 2", n)
+	}
+	if _, err := s.GC(ctx, GCOptions{InUse: func() (map[string]bool, error) { return nil, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(mustReadDir(t, s.path(ociLayersDir))); n != 0 {
+		t.Errorf("%d layers left with no image", n)
+	}
+}
