@@ -63,8 +63,13 @@
 //     system.* (ACLs) are dropped and counted in Result.DroppedXattrs. At
 //     most MaxXattrs per entry and 64 KiB per value.
 //   - Sizes are bounded: Options.MaxEntries entries and Options.MaxBytes
-//     bytes of file content in total; a header announcing more fails before
-//     anything is written. PAX headers are bounded by archive/tar (1 MiB).
+//     bytes of file content in total (ErrTooLarge); a header announcing
+//     more fails before anything is written. PAX headers are bounded by
+//     archive/tar (1 MiB).
+//   - Holes stay holes: every whole 4 KiB block of zeros in a file's
+//     content is skipped instead of written, and the file given its length
+//     at the end, so that a sparse file (whose holes archive/tar fills in)
+//     or any run of zeros in a tiny archive takes no disk space.
 //   - Ownership and times are restored after the content: mtime and atime
 //     with utimensat(AT_SYMLINK_NOFOLLOW) on the entry itself (symlinks
 //     included); directory metadata is applied in Finish, after all of

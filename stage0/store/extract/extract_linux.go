@@ -2,6 +2,7 @@ package extract
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -31,8 +32,16 @@ const (
 // Defaults for the zero Options fields.
 const (
 	DefaultMaxEntries = 1 << 20
-	DefaultMaxBytes   = 64 << 30
+	// DefaultMaxBytes bounds the regular-file content of one image: a
+	// few large images hold more, and their owners raise it (the store's
+	// setting), while a small archive of zeros expanding to tens of GiB
+	// is refused by the header that announces it.
+	DefaultMaxBytes = 8 << 30
 )
+
+// ErrTooLarge is returned (wrapped) when an archive's regular files would
+// hold more than Options.MaxBytes bytes.
+var ErrTooLarge = errors.New("image content over the size limit")
 
 // Options bound and shape an extraction.
 type Options struct {
@@ -542,6 +551,11 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 			unix.Close(fd)
 			return shortContent(n, f.size)
 		}
+		// Blocks of zeros were skipped: the length comes from here.
+		if err := unix.Ftruncate(fd, f.size); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("set length: %w", err)
+		}
 	}
 	x.digs.ended(id)
 	xs, err := f.complete(fd, pfd)
@@ -552,8 +566,17 @@ func (x *Extractor) file(name string, hdr *tar.Header, body io.Reader) error {
 	return x.recs.record(name, pfd, base, Entry{})
 }
 
+// holeBlock is the unit in which content of zeros is left as a hole: a
+// file system block, and the page size.
+const holeBlock = 4096
+
 // copyContent writes size bytes of body to fd, through the content hasher's
-// buffers (which hash it on the way) when there is one.
+// buffers (which hash it on the way) when there is one. Every whole block
+// of zeros (at a multiple of holeBlock) is skipped rather than written, so
+// that a sparse file of the archive, which archive/tar hands over with its
+// holes filled in, and any other run of zeros become holes again instead
+// of taking the disk space of their length: a tiny archive cannot fill the
+// store with zeros. The caller sets the file's length afterwards.
 func (x *Extractor) copyContent(fd, id int, body io.Reader, size int64) (int64, error) {
 	var done int64
 	for done < size {
@@ -571,7 +594,7 @@ func (x *Extractor) copyContent(fd, id int, body io.Reader, size int64) (int64, 
 		}
 		n, err := body.Read(b)
 		if n > 0 {
-			if _, werr := fdWriter(fd).Write(b[:n]); werr != nil {
+			if werr := writeSparse(fd, b[:n], done); werr != nil {
 				return done, werr
 			}
 			if x.digs.hasher != nil {
@@ -587,6 +610,53 @@ func (x *Extractor) copyContent(fd, id int, body io.Reader, size int64) (int64, 
 		}
 	}
 	return done, nil
+}
+
+// writeSparse writes p at offset off of fd, leaving out every whole
+// holeBlock-aligned block of zeros in it.
+func writeSparse(fd int, p []byte, off int64) error {
+	for len(p) > 0 {
+		// The data up to the next block boundary, or the block there.
+		n := holeBlock - int(off%holeBlock)
+		if n > len(p) {
+			n = len(p)
+		}
+		if n == holeBlock && allZero(p[:n]) {
+			p, off = p[n:], off+int64(n)
+			continue
+		}
+		// Write up to the next whole block of zeros.
+		for n < len(p) && (len(p)-n < holeBlock || !allZero(p[n:n+holeBlock])) {
+			n += min(holeBlock, len(p)-n)
+		}
+		if err := pwriteFull(fd, p[:n], off); err != nil {
+			return err
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}
+
+// allZero says whether b holds nothing but zero bytes (bytes.Count of one
+// byte is vectorised).
+func allZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
+
+// pwriteFull writes all of p at offset off of fd.
+func pwriteFull(fd int, p []byte, off int64) error {
+	for len(p) > 0 {
+		m, err := unix.Pwrite(fd, p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m == 0 {
+			return io.ErrShortWrite
+		}
+		p, off = p[m:], off+int64(m)
+	}
+	return nil
 }
 
 func (x *Extractor) recordDir(name string, hdr *tar.Header) error {

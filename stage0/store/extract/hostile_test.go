@@ -230,7 +230,7 @@ func TestHostileArchives(t *testing.T) {
 			b := gzipped(t, mkTar(t, file("f", strings.Repeat("0123456789", 50000))))
 			return b[:len(b)/2]
 		}},
-		{name: "gzip bomb bounded by MaxBytes", opts: Options{MaxBytes: 1 << 20}, wantErr: "exceeds the limit", data: func(t *testing.T, c string) []byte {
+		{name: "gzip bomb bounded by MaxBytes", opts: Options{MaxBytes: 1 << 20}, wantErr: "image content over the size limit", data: func(t *testing.T, c string) []byte {
 			// 256 MiB of zeros in about 300 KiB: gzip members concatenated
 			// (a multistream gzip) so that building it costs nothing.
 			var raw bytes.Buffer

@@ -78,7 +78,7 @@ func (x *Extractor) planFile(name string, hdr *tar.Header) (newFile, error) {
 		return newFile{}, fmt.Errorf("negative size %d", hdr.Size)
 	}
 	if hdr.Size > x.opts.MaxBytes-x.res.Bytes {
-		return newFile{}, fmt.Errorf("size %d exceeds the limit of %d bytes of content", hdr.Size, x.opts.MaxBytes)
+		return newFile{}, fmt.Errorf("%w: a file of %d bytes after %d bytes of content is more than the limit of %d bytes of one image", ErrTooLarge, hdr.Size, x.res.Bytes, x.opts.MaxBytes)
 	}
 	if err := checkIDs(hdr); err != nil {
 		return newFile{}, err
