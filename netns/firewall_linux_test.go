@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -285,6 +286,48 @@ func TestFirewallPublish(t *testing.T) {
 	}
 	if got, err := pod.ask("10.99.0.1:8080", att.Addr); err != nil {
 		t.Errorf("the pod's own address no longer passes: %q, %v", got, err)
+	}
+
+	// The link's route_localnet does not open the host's loopback to the
+	// pod: a datagram the pod routes to 127.0.0.1 out of its link itself
+	// reaches no socket of the host's. (TCP could not answer: the host
+	// routes no loopback source out of a link.)
+	var lo net.PacketConn
+	host.do(func() (err error) {
+		lo, err = net.ListenPacket("udp4", "127.0.0.1:9998")
+		return err
+	})
+	defer lo.Close()
+	pod.do(func() error {
+		for _, f := range []string{"all", PodInterface} {
+			if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+f+"/route_localnet", []byte("1"), 0o644); err != nil {
+				return err
+			}
+		}
+		l, err := netlink.LinkByName(PodInterface)
+		if err != nil {
+			return err
+		}
+		for _, p := range []string{"127.0.0.0/8", "127.0.0.1/32"} {
+			_, lonet, _ := net.ParseCIDR(p)
+			if err := netlink.RouteDel(&netlink.Route{Dst: lonet, Table: unix.RT_TABLE_LOCAL, Type: unix.RTN_LOCAL, Scope: unix.RT_SCOPE_HOST, LinkIndex: 1}); err != nil {
+				return fmt.Errorf("the pod's local route to %s: %w", p, err)
+			}
+		}
+		if err := netlink.RouteAdd(&netlink.Route{Dst: hostNet(netip.MustParseAddr("127.0.0.1")), LinkIndex: l.Attrs().Index, Gw: att.Gateway.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}); err != nil {
+			return err
+		}
+		c, err := net.Dial("udp4", "127.0.0.1:9998")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("from the pod"))
+		return err
+	})
+	lo.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if n, from, err := lo.ReadFrom(make([]byte, 100)); err == nil {
+		t.Errorf("the host's 127.0.0.1:9998 received %d bytes from %s in the pod", n, from)
 	}
 
 	// Removed: nothing of the pod's is left, and the port no longer

@@ -185,9 +185,17 @@ func dnatRules(m PortMap) (pre, out []expr.Any) {
 // guardRules are the anti-spoofing rules of a pod's host end: what comes
 // from the pod passes only with one of the pod's own addresses as its
 // source (or, for IPv6, a link-local one or none, which neighbour
-// discovery uses); the rest is dropped.
+// discovery uses); the rest is dropped. So is what the pod sends to the
+// host's loopback addresses: the link's route_localnet (allowLoopback)
+// would otherwise let it reach services the host keeps on 127.0.0.1. The
+// guard sees packets before connection tracking translates the answers to
+// the host's own loopback connections, which still carry the gateway as
+// their destination here.
 func guardRules(addrs []netip.Addr) [][]expr.Any {
-	var rules [][]expr.Any
+	rules := [][]expr.Any{
+		cat(matchPrefix(loopback4, true, false), []expr.Any{verdict(expr.VerdictDrop)}),
+		cat(matchPrefix(loopback6, true, false), []expr.Any{verdict(expr.VerdictDrop)}),
+	}
 	for _, a := range addrs {
 		rules = append(rules, cat(matchAddr(a, false), []expr.Any{verdict(expr.VerdictReturn)}))
 	}

@@ -167,6 +167,8 @@ func TestPodRules(t *testing.T) {
 		want []string
 	}{
 		{"guard of a pod of both families", guardRules([]netip.Addr{netip.MustParseAddr("172.16.28.2"), netip.MustParseAddr("fd61:6369:7275::2")}), []string{
+			fam4 + " | daddr&ff000000 =7f000000 | drop",
+			fam6 + " | daddr =00000000000000000000000000000001 | drop",
 			fam4 + " | saddr =ac101c02 | return",
 			fam6 + " | saddr =fd616369727500000000000000000002 | return",
 			fam6 + " | saddr&ffc00000000000000000000000000000 =fe800000000000000000000000000000 | return",
@@ -174,6 +176,8 @@ func TestPodRules(t *testing.T) {
 			"drop",
 		}},
 		{"guard of a pod without addresses drops all but IPv6 link-local", guardRules(nil), []string{
+			fam4 + " | daddr&ff000000 =7f000000 | drop",
+			fam6 + " | daddr =00000000000000000000000000000001 | drop",
 			fam6 + " | saddr&ffc00000000000000000000000000000 =fe800000000000000000000000000000 | return",
 			fam6 + " | saddr =00000000000000000000000000000000 | return",
 			"drop",
