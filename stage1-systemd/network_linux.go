@@ -86,6 +86,14 @@ func portMaps(ports []portSpec, pod []netip.Addr, publish string) []netns.PortMa
 func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir string, pid int) (_ *podNetwork, _ []string, err error) {
 	leases := filepath.Join(o.RunDir, "net")
 	n := netns.Default(leases)
+	// The host's network.d may set other subnets, or none of a family;
+	// ParseRunFlags has checked both.
+	if o.Subnet != "" {
+		n.Subnet, _ = podcontract.ParseSubnet(o.Subnet, false)
+	}
+	if o.Subnet6 != "" {
+		n.Subnet6, _ = podcontract.ParseSubnet(o.Subnet6, true)
+	}
 	// A lease's owner is a pod directory; it still needs its address while
 	// its stage1 holds the pod's lock.
 	att, err := n.Attach(ctx, podDir, podcontract.Running, hostInterface(spec.uuid), pid)

@@ -88,6 +88,11 @@ type RunOptions struct {
 	Interactive bool
 	MetadataURL string // the apps' AC_METADATA_URL when another service serves it
 	Debug       bool   // each step on stderr
+	// Subnet and Subnet6 are the default network's subnets when the host's
+	// configuration (network.d) sets them, flags of each start: "" for
+	// netns's defaults, SubnetNone for no address of that family
+	// (ParseSubnet).
+	Subnet, Subnet6 string
 }
 
 // DefaultRunOptions returns the options of a `stage1 run` given no flags.
@@ -105,6 +110,12 @@ func (o *RunOptions) Args() []string {
 	}
 	if o.Publish != "" && o.Publish != def.Publish {
 		a = append(a, "--publish="+o.Publish)
+	}
+	if o.Subnet != "" {
+		a = append(a, "--subnet="+o.Subnet)
+	}
+	if o.Subnet6 != "" {
+		a = append(a, "--subnet6="+o.Subnet6)
 	}
 	if o.RunDir != "" && o.RunDir != def.RunDir {
 		a = append(a, "--run-dir="+o.RunDir)
@@ -162,6 +173,16 @@ func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 	fs.Func("publish", "where the ports the apps declare are published on the host: all, loopback or none", func(s string) error {
 		o.Publish = s
 		return CheckPublish(s)
+	})
+	fs.Func("subnet", "the default network's IPv4 subnet (CIDR), or none", func(s string) error {
+		o.Subnet = s
+		_, err := ParseSubnet(s, false)
+		return err
+	})
+	fs.Func("subnet6", "the default network's IPv6 subnet (CIDR), or none", func(s string) error {
+		o.Subnet6 = s
+		_, err := ParseSubnet(s, true)
+		return err
 	})
 	fs.StringVar(&o.RunDir, "run-dir", o.RunDir, "the host's runtime state shared by pods: address leases, the metadata signing key")
 	fs.Func("hostname", "pod hostname (default acirun- and the UUID's first 8 characters)", func(s string) error {
@@ -227,6 +248,9 @@ func (o *RunOptions) check() error {
 	case NetDefault, NetDefaultRestricted, NetHost, NetNone:
 	default:
 		return fmt.Errorf("--net=%s: this stage1 supports default, default-restricted, host and none", o.Net)
+	}
+	if o.Subnet == SubnetNone && o.Subnet6 == SubnetNone {
+		return fmt.Errorf("--subnet=%s and --subnet6=%s: the default network needs IPv4, IPv6 or both", SubnetNone, SubnetNone)
 	}
 	if !filepath.IsAbs(o.RunDir) {
 		return fmt.Errorf("--run-dir=%q: want an absolute path", o.RunDir)

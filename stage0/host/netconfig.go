@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/netns"
 )
 
 // NetworkConfigDir is the directory of network settings under the system
@@ -26,16 +27,26 @@ type NetworkConfig struct {
 	Publish string
 	// Source is the file Publish comes from; "" for the default.
 	Source string
+	// Subnet and Subnet6 are the default network's IPv4 and IPv6 subnets
+	// when a file sets them (podcontract.ParseSubnet: a CIDR, or
+	// podcontract.SubnetNone for no address of that family); "" for
+	// netns.DefaultSubnet and DefaultSubnet6. They are handed to stage1
+	// at every start (Stage1Command), so that a pod prepared before a
+	// change starts on the subnets of its start.
+	Subnet, Subnet6 string
 }
 
 // networkFile is a network.d file, in the shape of rkt's configuration
 // files:
 //
-//	{"rktKind": "network", "rktVersion": "v1", "publish": "loopback"}
+//	{"rktKind": "network", "rktVersion": "v1", "publish": "loopback",
+//	 "subnet": "172.16.28.0/24", "subnet6": "fd61:6369:7275::/64"}
 type networkFile struct {
 	RktKind    string `json:"rktKind"`
 	RktVersion string `json:"rktVersion"`
 	Publish    string `json:"publish"`
+	Subnet     string `json:"subnet"`
+	Subnet6    string `json:"subnet6"`
 }
 
 // parseNetworkFile reads one network.d file: a JSON object of kind
@@ -62,6 +73,9 @@ func parseNetworkFile(raw []byte) (networkFile, error) {
 		if err := podcontract.CheckPublish(f.Publish); err != nil {
 			return networkFile{}, err
 		}
+	}
+	if err := checkSubnets(f.Subnet, f.Subnet6); err != nil {
+		return networkFile{}, err
 	}
 	return f, nil
 }
@@ -95,12 +109,45 @@ func (h *Host) NetworkConfig() (NetworkConfig, error) {
 			}
 			f, err := parseNetworkFile(raw)
 			if err != nil {
-				return NetworkConfig{}, fmt.Errorf("network config %s: %w (want {\"rktKind\": \"network\", \"rktVersion\": \"v1\", \"publish\": \"all|loopback|none\"})", path, err)
+				return NetworkConfig{}, fmt.Errorf("network config %s: %w (want {\"rktKind\": \"network\", \"rktVersion\": \"v1\", \"publish\": \"all|loopback|none\", \"subnet\": \"CIDR|none\", \"subnet6\": \"CIDR|none\"})", path, err)
 			}
 			if f.Publish != "" {
 				nc.Publish, nc.Source = f.Publish, path
 			}
+			if f.Subnet != "" {
+				nc.Subnet = f.Subnet
+			}
+			if f.Subnet6 != "" {
+				nc.Subnet6 = f.Subnet6
+			}
 		}
 	}
+	// Each file's subnets were checked alone; together, the network
+	// must keep a family.
+	if err := checkSubnets(nc.Subnet, nc.Subnet6); err != nil {
+		return NetworkConfig{}, fmt.Errorf("network config %s: %w", filepath.Join(h.cfg.LocalConfig, NetworkConfigDir), err)
+	}
 	return nc, nil
+}
+
+// checkSubnets checks the default network's subnets as network.d sets them
+// ("" where it does not): each of its family and large enough
+// (netns.Network.Check), and not both none.
+func checkSubnets(subnet, subnet6 string) error {
+	n := netns.Default("")
+	var err error
+	if subnet != "" {
+		if n.Subnet, err = podcontract.ParseSubnet(subnet, false); err != nil {
+			return err
+		}
+	}
+	if subnet6 != "" {
+		if n.Subnet6, err = podcontract.ParseSubnet(subnet6, true); err != nil {
+			return err
+		}
+	}
+	if !n.Subnet.IsValid() && !n.Subnet6.IsValid() {
+		return fmt.Errorf("subnet and subnet6 are both %s: the default network needs IPv4, IPv6 or both", podcontract.SubnetNone)
+	}
+	return n.Check()
 }

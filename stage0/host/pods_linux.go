@@ -137,6 +137,18 @@ func (h *Host) Stage1Command(pd *pod.Pod) ([]string, error) {
 	if h.cfg.RunDir != "" {
 		runFlags = append(runFlags, "--run-dir="+h.cfg.RunDir)
 	}
+	// The default network's subnets are the host's at each start: its
+	// leases are shared by every pod.
+	nc, err := h.NetworkConfig()
+	if err != nil {
+		return nil, err
+	}
+	if nc.Subnet != "" {
+		runFlags = append(runFlags, "--subnet="+nc.Subnet)
+	}
+	if nc.Subnet6 != "" {
+		runFlags = append(runFlags, "--subnet6="+nc.Subnet6)
+	}
 	return pod.Stage1Command(pd, self, runFlags...), nil
 }
 

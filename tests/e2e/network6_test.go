@@ -391,3 +391,71 @@ func TestPodNetworkRouterAdvertisement(t *testing.T) {
 	}
 	a.stop(p)
 }
+
+// TestPodNetworkIPv6Only: with the host's network.d setting subnet none
+// (and a subnet6 of its own), the default network is IPv6 only: the pod has
+// an IPv6 address and default route and no IPv4 one, the host reaches it
+// and it reaches the host and its metadata service over IPv6; a
+// configuration without any family is refused naming the file.
+func TestPodNetworkIPv6Only(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conf := filepath.Join(p.dir, "etc", "network.d", "50-v6only.json")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"rktKind": "network", "rktVersion": "v1", "subnet": "none", "subnet6": "fd00:ac:6::/64"}`)
+	web := p.image(podImage(t, podManifest(t, "example.com/net6-only", nil,
+		"addrs", "+", "meta", "pod/uuid", "+", "serve", ":8080"), nil))
+	a := p.startPod(ctx, "serving", web)
+	n := a.net()
+	v6, err := netip.ParseAddr(n.IP6)
+	if err != nil || n.IP != "" || n.Gateway != "" || n.Gateway6 != "fd00:ac:6::1" || !netip.MustParsePrefix("fd00:ac:6::/64").Contains(v6) {
+		t.Fatalf("net.json of an IPv6-only pod: %+v", n)
+	}
+	if out := a.out.String(); strings.Contains(out, "addr eth0 172.") || !strings.Contains(out, "addr eth0 "+n.IP6+"/128") ||
+		!strings.Contains(out, "meta pod/uuid status=200 body="+a.uuid) {
+		t.Errorf("the app: want its IPv6 address alone on eth0 and its metadata over IPv6:\n%s", out)
+	}
+	if r := inPodNet(t, p, ctx, a.dir, "ip", "-4", "route"); r != "" {
+		t.Errorf("IPv4 routes in an IPv6-only pod: %q", r)
+	}
+	if r := inPodNet(t, p, ctx, a.dir, "ip", "-6", "route", "show", "default"); !strings.HasPrefix(r, "default via fd00:ac:6::1 dev eth0 ") {
+		t.Errorf("the pod's IPv6 default route: %q", r)
+	}
+	if ad := boxOut(t, p, ctx, "ip", "-4", "addr", "show", "dev", n.HostInterface); ad != "" {
+		t.Errorf("the host end of an IPv6-only pod has IPv4 addresses:\n%s", ad)
+	}
+	if body, err := boxGetFamily(t, p, "tcp6", "http://["+n.IP6+"]:8080/"); err != nil || body != "hello from testapp\n" {
+		t.Errorf("GET the IPv6-only pod: %q, %v", body, err)
+	}
+	if st := boxOut(t, p, ctx, p.acirun("status", a.uuid)...); strings.Contains(st, "\nip=") || !strings.Contains(st, "\nnetwork=default\nip6="+n.IP6+"\n") {
+		t.Errorf("acirun status of an IPv6-only pod:\n%s", st)
+	}
+	a.stop(p)
+	if _, err := p.b.Output(ctx, "test", "!", "-e", filepath.Join(leaseDir, n.IP6)); err != nil {
+		t.Errorf("the lease of %s outlived its pod", n.IP6)
+	}
+
+	// Neither family, or a subnet too small: refused before anything runs.
+	for _, tc := range []struct{ conf, want string }{
+		{`{"rktKind": "network", "rktVersion": "v1", "subnet": "none", "subnet6": "none"}`, "the default network needs IPv4, IPv6 or both"},
+		{`{"rktKind": "network", "rktVersion": "v1", "subnet6": "fd00:ac:6::/127"}`, "want an IPv6 subnet of at least 4 addresses"},
+		{`{"rktKind": "network", "rktVersion": "v1", "subnet": "10.1.2.3/16"}`, "has host bits set: write it as 10.1.0.0/16"},
+	} {
+		write(tc.conf)
+		cmd := p.b.Command(ctx, p.acirun("run", "--insecure-options=image", web)...)
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), "network config "+conf) ||
+			!strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: want a non-zero exit naming %s and %q:\n%s", tc.conf, conf, tc.want, out)
+		}
+	}
+}
