@@ -193,6 +193,13 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 		return err
 	}
 	env = setEnv(env, listenEnv)
+	// Out of the other apps' reach, and they out of ours (apart_linux.go),
+	// unless PID 1 said why not.
+	if !l.insecure.Has(podcontract.InsecureSeccomp) {
+		if err := keepApart(rootFd); err != nil && !landlockAbsent(err) {
+			return err
+		}
+	}
 	if err := dropPrivileges(uid, gid, l.supp, caps.set, iso.noNewPrivs, plan); err != nil {
 		return err
 	}

@@ -207,6 +207,10 @@ func (p *pod) setup() error {
 	if err != nil {
 		return err
 	}
+	if err := apartFailure(o.Insecure); err != nil {
+		// Said once for the pod; each launcher then goes on without it.
+		p.logf("WARNING: the apps are not kept from each other's roots through /proc/PID/root: %v", err)
+	}
 	stdio, err := appStdio(o.appStdioFd, len(spec.apps))
 	if err != nil {
 		return err

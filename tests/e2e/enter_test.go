@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,41 @@ func hostShell(t *testing.T) map[string]string {
 		t.Fatalf("ldd %s names no libraries:\n%s", dash, out)
 	}
 	return files
+}
+
+// hostPid returns the host PID of the process of the pod in podDir whose PID
+// in the pod is pid: in the PID namespace of the pod's PID 1 (ppid1, a PID
+// of the box's namespace, the second last of PID 1's NSpid numbers), the
+// one whose last NSpid number is pid.
+func hostPid(t *testing.T, podDir, pid string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(podDir, "ppid1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initPid := strings.TrimSpace(string(b))
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	nspid := func(p string) []string {
+		st, _ := os.ReadFile(p + "/status")
+		return strings.Fields(statusFields(string(st))["NSpid"])
+	}
+	podNS := ""
+	for _, p := range procs {
+		if f := nspid(p); len(f) > 2 && f[len(f)-2] == initPid && f[len(f)-1] == "1" {
+			podNS, _ = os.Readlink(p + "/ns/pid")
+		}
+	}
+	for _, p := range procs {
+		if ns, _ := os.Readlink(p + "/ns/pid"); ns == "" || ns != podNS {
+			continue
+		}
+		if f := nspid(p); len(f) > 0 && f[len(f)-1] == pid {
+			n, _ := strconv.Atoi(filepath.Base(p))
+			return n
+		}
+	}
+	t.Fatalf("no process is PID %s of the pod whose PID 1 is %s in the box (PID namespace %q)", pid, initPid, podNS)
+	return 0
 }
 
 // statusFields parses /proc/PID/status text.
@@ -147,9 +183,20 @@ func TestEnter(t *testing.T) {
 		slices.Sort(env)
 		return env
 	}
-	envSelf, envApp := envOf(in("worker", "/testapp", "cat", "/proc/self/environ")), envOf(in("worker", "/testapp", "cat", "/proc/"+worker+"/environ"))
+	// The app's environment is read from the host: the entered process is
+	// kept from the app's /proc/PID as every app is from another's (its
+	// own Landlock domain), so that code of the app's root it runs cannot
+	// use it to reach the other apps.
+	appEnv, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", hostPid(t, podDir, worker)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envSelf, envApp := envOf(in("worker", "/testapp", "cat", "/proc/self/environ")), envOf(string(appEnv))
 	if !slices.Equal(envSelf, envApp) || !slices.Contains(envSelf, "WHO=worker") {
 		t.Errorf("environment of the entered process:\n%q\nof the app:\n%q", envSelf, envApp)
+	}
+	if got := in("worker", "/testapp", "cat", "/proc/"+worker+"/environ"); !strings.Contains(got, "error=EACCES") {
+		t.Errorf("the entered process reads the app's environ through /proc: %s", got)
 	}
 	if got := in("worker", "/testapp", "cwd"); !strings.Contains(got, "cwd=/work\n") {
 		t.Errorf("working directory of the entered process: %s, want the app's /work", got)

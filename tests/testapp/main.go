@@ -18,6 +18,7 @@
 //	cat FILE             the file's content
 //	write FILE CONTENT   writes CONTENT to FILE, prints "write FILE ok" or an error line
 //	rm PATH              removes PATH and what it holds, prints "rm PATH ok" or an error line
+//	rename OLD NEW       rename(2): "rename OLD NEW ok" or an error line
 //	stat PATH            type= perm= uid= gid= size= (lstat), or an error line
 //	ls DIR               the names in DIR, sorted
 //	exit N               exits with status N
@@ -42,6 +43,9 @@
 //	fds                  the open file descriptors: "fd=N target=..."
 //	zombies              orphans children that exit, waits, prints zombies=N
 //	exe-overwrite        tries to write /proc/self/exe and /proc/1/exe and to read /proc/1/root
+//	peer-roots NAME D    waits up to D for another process whose argv[1] is NAME (another app's
+//	                     testapp NAME ...), then tries its /proc/PID/root, cwd, environ and mem and the
+//	                     same of itself: "peer root ok" or "peer root error=ERRNO ...", "self root ok", ...
 //	seccomp [CALL...]    tries mount, umount2, unshare, keyctl, setns, bpf; prints the errno of each
 //	signal NAME          sends itself signal NAME (KILL, TERM, INT, HUP) with its default
 //	                     action; prints "signal NAME survived" and exits 1 if alive after 5s
@@ -156,6 +160,9 @@ func run(cmd string, args []string) {
 	case "rm":
 		nargs(cmd, args, 1)
 		report("rm "+args[0], os.RemoveAll(args[0]))
+	case "rename":
+		nargs(cmd, args, 2)
+		report("rename "+args[0]+" "+args[1], os.Rename(args[0], args[1]))
 	case "stat":
 		nargs(cmd, args, 1)
 		statPath(args[0])
@@ -236,6 +243,9 @@ func run(cmd string, args []string) {
 	case "exe-overwrite":
 		nargs(cmd, args, 0)
 		exeOverwrite()
+	case "peer-roots":
+		nargs(cmd, args, 2)
+		peerRoots(args[0], duration(args[1]))
 	case "seccomp":
 		probeSeccomp(args)
 	case "signal":
@@ -695,6 +705,45 @@ func exeOverwrite() {
 	if err == nil {
 		f.Close()
 		os.Remove("/proc/1/root/.testapp-escape")
+	}
+}
+
+// peerRoots tries what a process of one app could take from another of the
+// same pod through /proc/PID (the shared PID namespace): its root, working
+// directory, environment and memory, and as a control the same of itself.
+func peerRoots(name string, wait time.Duration) {
+	self := os.Getpid()
+	peer := 0
+	for deadline := time.Now().Add(wait); peer == 0; time.Sleep(20 * time.Millisecond) {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == self || pid == 1 {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if argv := strings.Split(string(b), "\x00"); err == nil && len(argv) > 1 && argv[1] == name {
+				peer = pid
+			}
+		}
+		if peer == 0 && time.Now().After(deadline) {
+			fmt.Printf("peer-roots: no process running %s within %s\n", name, wait)
+			return
+		}
+	}
+	fmt.Printf("peer pid=%d\n", peer)
+	for _, who := range []struct{ label, dir string }{{"peer", "/proc/" + strconv.Itoa(peer)}, {"self", "/proc/self"}} {
+		_, err := os.ReadDir(who.dir + "/root/")
+		report(who.label+" root", err)
+		_, err = os.Readlink(who.dir + "/cwd")
+		report(who.label+" cwd", err)
+		_, err = os.ReadFile(who.dir + "/environ")
+		report(who.label+" environ", err)
+		f, err := os.Open(who.dir + "/mem")
+		report(who.label+" mem", err)
+		if err == nil {
+			f.Close()
+		}
 	}
 }
 
