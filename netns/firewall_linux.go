@@ -177,7 +177,7 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	for _, m := range p.Ports {
 		if err := checkProtocol(m.Protocol); err != nil {
 			if m.Implicit {
-				pub.Warnings = append(pub.Warnings, fmt.Sprintf("port %s not published: %v", m.Name, err))
+				pub.Warnings = append(pub.Warnings, fmt.Sprintf("WARNING: port %s not published: %v", m.Name, err))
 				continue
 			}
 			return nil, fmt.Errorf("publish port %s: %w", m.Name, err)

@@ -123,6 +123,9 @@ func (in *reifyInput) reify() (*aci.PodManifest, error) {
 		found := false
 		for _, ra := range pm.Apps {
 			for _, port := range ra.App.Ports {
+				if port.Name == ep.Name && port.Protocol != "tcp" && port.Protocol != "udp" {
+					return nil, fmt.Errorf("--port=%s: app %s declares it as %s, and acirun publishes tcp and udp ports only (reach it at the pod's own address)", ep.Name, ra.Name, port.Protocol)
+				}
 				found = found || port.Name == ep.Name
 				names = append(names, string(port.Name))
 			}

@@ -384,6 +384,7 @@ func TestReifyPorts(t *testing.T) {
 	web := testImage(t, manifestJSON("example.com/web", `{"exec":["/bin/web"],"user":"0","group":"0",
 		"ports":[{"name":"http","protocol":"tcp","port":80},{"name":"metrics","protocol":"tcp","port":9100}]}`))
 	bare := testImage(t, manifestJSON("example.com/bare", `{"exec":["/bin/bare"],"user":"0","group":"0"}`))
+	sctp := testImage(t, manifestJSON("example.com/sctp", `{"exec":["/bin/s"],"user":"0","group":"0","ports":[{"name":"sig","protocol":"sctp","port":2905}]}`))
 	published := []aci.ExposedPort{{Name: "http", HostPort: 8080}, {Name: "metrics", HostPort: 9100, HostIP: netip.MustParseAddr("127.0.0.1")}}
 	for _, tc := range []struct {
 		args   string // as the command line would say it
@@ -396,6 +397,8 @@ func TestReifyPorts(t *testing.T) {
 		{"a", nil, []*Image{web}, nil, ""},
 		{"--port https:8443 a", []aci.ExposedPort{{Name: "https", HostPort: 8443}}, []*Image{web}, nil, "--port=https: no app of the pod declares a port named https (they declare http, metrics)"},
 		{"--port http:80 a", []aci.ExposedPort{{Name: "http", HostPort: 80}}, []*Image{bare}, nil, "--port=http: no app of the pod declares a port"},
+		{"--port sig:2905 s", []aci.ExposedPort{{Name: "sig", HostPort: 2905}}, []*Image{sctp}, nil, "--port=sig: app sctp declares it as sctp, and acirun publishes tcp and udp ports only"},
+		{"s", nil, []*Image{sctp}, nil, ""}, // a declared SCTP port is no error: stage1 says it is not published
 	} {
 		req := &RunRequest{Ports: tc.ports}
 		for _, img := range tc.images {
