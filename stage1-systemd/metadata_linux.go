@@ -74,6 +74,9 @@ func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*meta
 //   - none: port metadataPort on the pod's own loopback, a socket made in
 //     the pod's network namespace (from a thread that enters it and is
 //     thrown away), reachable by nothing else;
+//   - named networks: the same socket in the pod's namespace, which the
+//     pod's peers on those networks can reach too (the token keeps them
+//     out): their plugins give the host no address of its own on them;
 //   - host: a free port on the host's 127.0.0.1, which the pod shares.
 //
 // The token keeps others out wherever others can connect.
@@ -102,7 +105,7 @@ func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, st
 			return nil, "", fmt.Errorf("listen on %s (%s): %w", addr, iface, err)
 		}
 		return ln, addr, nil
-	case network == podcontract.NetNone:
+	case network == podcontract.NetNone || !podcontract.IsBuiltinNet(network):
 		// 0.0.0.0: the namespace has nothing but loopback, whose
 		// 127.0.0.1 exists only once PID 1 brings it up.
 		ln, err := listenInNetNS(pid, fmt.Sprintf("0.0.0.0:%d", metadataPort))

@@ -33,7 +33,7 @@ func TestParsePodOptions(t *testing.T) {
 		t.Errorf("stage0's flags: %v", err)
 	}
 	for _, bad := range [][]string{
-		{}, {"a", "b"}, {"--net=bridge", "p"}, {"--run-dir=run", "p"}, {"--control-fd=3", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
+		{}, {"a", "b"}, {"--net=bridge:", "p"}, {"--net=none,bridge", "p"}, {"--run-dir=run", "p"}, {"--control-fd=3", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
 		{"--hosts-entry=1.2.3.4", "p"}, {"--hosts-entry=1.2.3.4=bad name", "p"}, {"--hosts-entry=x=y", "p"},
 		{"--hostname=a\nb", "p"}, {"--insecure-options=everything", "p"}, {"--stop-timeout=-1s", "p"},
 		{"--dns-search=a\nnameserver 6.6.6.6", "p"}, {"--insecure-options=ondisk", "p"},

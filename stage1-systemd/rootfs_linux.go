@@ -173,10 +173,10 @@ func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 	var resolv []byte
 	set := resolvSettingsOf(o)
 	switch {
-	case len(o.DNS) == 0 && podcontract.OnDefaultNetwork(o.Net):
-		// On its own network, a pod that names no server resolves names
-		// as the host does, through servers it can reach, with the
-		// search domains and options it asks for.
+	case len(o.DNS) == 0 && (podcontract.OnDefaultNetwork(o.Net) || !podcontract.IsBuiltinNet(o.Net)):
+		// On its own network (or named ones), a pod that names no server
+		// resolves names as the host does, through servers it can reach,
+		// with the search domains and options it asks for.
 		host, err := os.ReadFile("/etc/resolv.conf")
 		if err == nil {
 			upstream, _ := os.ReadFile("/run/systemd/resolve/resolv.conf")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,6 +73,23 @@ func runPod(o *podOptions, args []string) (int, error) {
 	}
 	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {
 		return 0, fmt.Errorf("pod %s: %w", podDir, err)
+	}
+	cniCfg, cniReqs, err := cniRequests(o, spec)
+	if err != nil {
+		return 0, fmt.Errorf("pod %s: %w", podDir, err)
+	}
+	// What pods killed with SIGKILL left on named networks goes before
+	// this one takes its place there (acirun gc does it too).
+	if o.Net != podcontract.NetHost {
+		ctx, cancel := context.WithTimeout(context.Background(), cniTimeout)
+		released, err := cniCfg.ReleaseStale(ctx, podcontract.Running)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v\n", err)
+		}
+		for _, id := range released {
+			debugf(o, "detached the named networks of pod %s, whose stage1 is gone", id)
+		}
 	}
 	if o.Interactive {
 		if err := podcontract.CheckInteractive(len(spec.apps)); err != nil {
@@ -219,6 +237,25 @@ func runPod(o *podOptions, args []string) (int, error) {
 		goMsg.Addr6, goMsg.Gateway6 = pn.att.Addr6, pn.att.Gateway6
 		network = pn
 		o.trace.Step("network attached")
+	}
+	if len(cniReqs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), cniTimeout)
+		cp, nf, err := attachCNI(ctx, cniCfg, cniReqs, spec, podDir, pid)
+		cancel()
+		if err != nil {
+			return abort(err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), cniTimeout)
+			defer cancel()
+			if err := cp.Detach(ctx); err != nil {
+				fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+			}
+		}()
+		for _, a := range nf.Networks {
+			debugf(o, "pod on network %s: %s %s (host interfaces %s)", a.Name, a.Interface, strings.Join(a.IPs, " "), strings.Join(a.HostInterfaces, " "))
+		}
+		status += " at " + nf.IP
 	}
 	if o.MetadataURL == "" {
 		ms, err := startMetadata(o, podDir, network, pid)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/acirun/acirun/stage0/host"
@@ -129,6 +130,10 @@ func printStatus(c *CLI, pd *pod.Pod, unit *host.UnitState) {
 		}
 		for _, pp := range n.Ports {
 			fmt.Fprintf(c.Stdout, "port-%s=%s/%s\n", pp.Name, pp.Host, pp.Protocol)
+		}
+		// A pod on named networks: its interface and addresses on each.
+		for _, a := range n.Networks {
+			fmt.Fprintf(c.Stdout, "network-%s=%s\n", a.Name, strings.Join(append([]string{a.Interface}, a.IPs...), " "))
 		}
 	}
 	for _, a := range pd.Apps {

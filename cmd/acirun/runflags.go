@@ -408,12 +408,11 @@ func (p *runParser) setPullPolicy(s string) error {
 }
 
 func (p *runParser) setNet(s string) error {
-	switch s {
-	case "default", "default-restricted", "host", "none":
-		p.req.Net = s
-		return nil
+	if _, err := podcontract.ParseNet(s); err != nil {
+		return err
 	}
-	return errors.New("the network is default, default-restricted (reaching the host only), host or none")
+	p.req.Net = s
+	return nil
 }
 
 // setPort parses NAME:HOSTPORT or NAME:IP:HOSTPORT.

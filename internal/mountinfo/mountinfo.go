@@ -78,10 +78,24 @@ func parseLine(line string) (Mount, error) {
 	}
 	m.Root, m.Mountpoint, m.Options = Unescape(pf[3]), Unescape(pf[4]), pf[5]
 	m.FSType, m.Source, m.SuperOptions = Unescape(qf[0]), Unescape(qf[1]), qf[2]
-	if !strings.HasPrefix(m.Root, "/") || !strings.HasPrefix(m.Mountpoint, "/") {
+	if !(strings.HasPrefix(m.Root, "/") || isNamespaceRoot(m.Root)) || !strings.HasPrefix(m.Mountpoint, "/") {
 		return m, fmt.Errorf("root %q or mount point %q is not absolute", m.Root, m.Mountpoint)
 	}
 	return m, nil
+}
+
+// isNamespaceRoot reports whether root is what the kernel shows as the root
+// of a bind mount of a namespace (nsfs): its kind and inode, "net:[4026532458]".
+// `ip netns add` makes such mounts, and so does acirun for a pod on named
+// networks (netns/cni).
+func isNamespaceRoot(root string) bool {
+	kind, rest, ok := strings.Cut(root, ":[")
+	ino, ok2 := strings.CutSuffix(rest, "]")
+	if !ok || !ok2 || kind == "" || ino == "" {
+		return false
+	}
+	return !strings.ContainsFunc(kind, func(c rune) bool { return (c < 'a' || c > 'z') && c != '_' }) &&
+		!strings.ContainsFunc(ino, func(c rune) bool { return c < '0' || c > '9' })
 }
 
 // Unescape undoes the kernel's octal escapes in a mountinfo field: \040

@@ -68,9 +68,10 @@ const DefaultStopTimeout = 10 * time.Second
 // leaves the defaults out, so that each is written in one place; one made
 // to be written starts from DefaultRunOptions.
 type RunOptions struct {
-	Net           string        // NetDefault, NetDefaultRestricted, NetHost or NetNone
+	Net           string        // NetDefault, NetDefaultRestricted, NetHost, NetNone, or named networks (ParseNet)
 	Publish       string        // where declared ports are published: PublishAll, PublishLoopback or PublishNone
 	RunDir        string        // the host's runtime state shared by pods (DefaultRunDir)
+	NetConfigDir  string        // the named networks' CNI configurations (LOCAL-CONFIG/net.d), a flag of each start
 	Hostname      string        // the pod's host name; "" for stage1's default (acirun-UUID8)
 	DNS           []string      // nameserver IPs, or the single word DNSHost or DNSNone
 	DNSSearch     []string      // search domains
@@ -119,6 +120,9 @@ func (o *RunOptions) Args() []string {
 	}
 	if o.RunDir != "" && o.RunDir != def.RunDir {
 		a = append(a, "--run-dir="+o.RunDir)
+	}
+	if o.NetConfigDir != "" {
+		a = append(a, "--net-config-dir="+o.NetConfigDir)
 	}
 	if o.Hostname != "" {
 		a = append(a, "--hostname="+o.Hostname)
@@ -169,7 +173,8 @@ func (o *RunOptions) Args() []string {
 // fs.Args() are the operands.
 func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 	o := DefaultRunOptions()
-	fs.StringVar(&o.Net, "net", o.Net, "network: default (a veth pair to the host, NAT beyond it), default-restricted (the same, reaching the host only), host (share the host's) or none (loopback only)")
+	fs.StringVar(&o.Net, "net", o.Net, "network: default (a veth pair to the host, NAT beyond it), default-restricted (the same, reaching the host only), host (share the host's), none (loopback only), or NAME[:ARG=VALUE;...][,NAME...] of net-config-dir")
+	fs.StringVar(&o.NetConfigDir, "net-config-dir", "", "the CNI configurations of the named networks (LOCAL-CONFIG/net.d)")
 	fs.Func("publish", "where the ports the apps declare are published on the host: all, loopback or none", func(s string) error {
 		o.Publish = s
 		return CheckPublish(s)
@@ -247,7 +252,15 @@ func (o *RunOptions) check() error {
 	switch o.Net {
 	case NetDefault, NetDefaultRestricted, NetHost, NetNone:
 	default:
-		return fmt.Errorf("--net=%s: this stage1 supports default, default-restricted, host and none", o.Net)
+		if IsBuiltinNet(o.Net) {
+			return fmt.Errorf("--net=%s: this stage1 supports default, default-restricted, host, none and named networks", o.Net)
+		}
+		if _, err := ParseNet(o.Net); err != nil {
+			return fmt.Errorf("--net=%s: %w", o.Net, err)
+		}
+	}
+	if o.NetConfigDir != "" && !filepath.IsAbs(o.NetConfigDir) {
+		return fmt.Errorf("--net-config-dir=%q: want an absolute path", o.NetConfigDir)
 	}
 	if o.Subnet == SubnetNone && o.Subnet6 == SubnetNone {
 		return fmt.Errorf("--subnet=%s and --subnet6=%s: the default network needs IPv4, IPv6 or both", SubnetNone, SubnetNone)

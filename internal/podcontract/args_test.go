@@ -61,7 +61,7 @@ func TestParseRunFlags(t *testing.T) {
 		t.Errorf("parsed %+v", o)
 	}
 	for _, bad := range [][]string{
-		{"--net=bridge"}, {"--run-dir=run"}, {"--dns=host,1.1.1.1"}, {"--dns=nope"}, {"--hosts-entry=1.2.3.4"},
+		{"--net=bridge:"}, {"--net=default,bridge"}, {"--run-dir=run"}, {"--dns=host,1.1.1.1"}, {"--dns=nope"}, {"--hosts-entry=1.2.3.4"},
 		{"--hosts-entry=1.2.3.4=bad name"}, {"--hostname=a\nb"}, {"--hostname=" + strings.Repeat("a", 65)},
 		{"--insecure-options=everything"}, {"--insecure-options=ondisk"}, {"--stop-timeout=-1s"}, {"--dns-search=a\nnameserver 6.6.6.6"},
 		{"--dns-opt=ndots:16"}, {"--dns-opt=rotate\nnameserver 6.6.6.6"}, {"--dns-domain=a b"}, {"--dns=host", "--dns-opt=rotate"},
@@ -85,7 +85,7 @@ func TestStage1ArgsFile(t *testing.T) {
 	if string(EncodeStage1Args(nil)) != "[]\n" {
 		t.Error("no flags is not []")
 	}
-	for _, s := range []string{"", "null", "{}", `["--net=bridge"]`, `["/pod"]`, `["--bogus"]`, `[1]`} {
+	for _, s := range []string{"", "null", "{}", `["--net=bridge:"]`, `["/pod"]`, `["--bogus"]`, `[1]`} {
 		if args, err := ParseStage1Args([]byte(s)); err == nil {
 			t.Errorf("ParseStage1Args(%q) = %q, want an error", s, args)
 		}

@@ -18,6 +18,27 @@ type Network struct {
 	Gateway6      string          `json:"gateway6,omitempty"` // the host's IPv6 address on the link
 	HostInterface string          `json:"hostInterface"`      // the host's end
 	Ports         []PublishedPort `json:"ports"`              // the ports actually published
+	// Networks lists, for a pod on named networks (--net=NAME,…), its
+	// place on each, in --net's order, as the network's plugins made it.
+	// The fields above then describe the first: its name, the pod's
+	// interface on it, the first address and gateway and host interface
+	// its plugins gave, and every port published.
+	Networks []NetworkAttachment `json:"networks,omitempty"`
+}
+
+// NetworkAttachment is a pod's place on one named network, from the result
+// of the network's CNI plugins.
+type NetworkAttachment struct {
+	Name      string `json:"name"`      // the network's name
+	Interface string `json:"interface"` // the pod's interface on it
+	// IPs are the pod's addresses on it, with their prefix length
+	// (10.88.0.2/16).
+	IPs      []string `json:"ips"`
+	Gateways []string `json:"gateways,omitempty"`
+	// HostInterfaces are the links the plugins made or use on the host
+	// (a bridge, the host end of a veth pair).
+	HostInterfaces []string        `json:"hostInterfaces,omitempty"`
+	Ports          []PublishedPort `json:"ports,omitempty"`
 }
 
 // PublishedPort is one app port published on the host.

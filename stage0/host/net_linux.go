@@ -3,10 +3,12 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
+	"github.com/acirun/acirun/netns/cni"
 )
 
 // stage1RunDir is where stage1 keeps the host's state shared by pods
@@ -34,5 +36,57 @@ func (h *Host) releaseStaleLeases(ctx context.Context) error {
 	if _, ferr := netns.DefaultFirewall(root).RemoveStale(ctx, podcontract.Running); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
+	return err
+}
+
+// NetConfigDir is where the named networks are configured, in the CNI
+// format: LocalConfig/net.d, as an absolute path (stage1 gets it as
+// --net-config-dir).
+func (c Config) NetConfigDir() (string, error) {
+	dir, err := filepath.Abs(filepath.Join(c.LocalConfig, "net.d"))
+	if err != nil {
+		return "", fmt.Errorf("network configurations: %w", err)
+	}
+	return dir, nil
+}
+
+// cniConfig is the named networks' configuration as stage1 uses it: the
+// same directories, so that what is checked here is what stage1 finds.
+func (h *Host) cniConfig() (cni.Config, error) {
+	dir, err := h.cfg.NetConfigDir()
+	return cni.Config{ConfDir: dir, PluginDirs: cni.DefaultPluginDirs(), StateDir: filepath.Join(h.cfg.stage1RunDir(), "cni"),
+		Stderr: h.cfg.Warnings}, err
+}
+
+// CheckNetworks checks the named networks of a --net value before a pod is
+// prepared or started on them: each is configured in NetConfigDir with a
+// valid configuration, and its plugins are installed. The built-in
+// networks need nothing.
+func (h *Host) CheckNetworks(net string) error {
+	named, err := podcontract.ParseNet(net)
+	if err != nil || len(named) == 0 {
+		return err
+	}
+	cfg, err := h.cniConfig()
+	if err != nil {
+		return err
+	}
+	for _, n := range named {
+		if _, err := cfg.Find(n.Name, podcontract.IsBuiltinNet); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseStaleNetworks detaches the named networks of pods that no stage1
+// runs (killed with SIGKILL): their plugins' links, address leases and
+// rules go.
+func (h *Host) releaseStaleNetworks(ctx context.Context) error {
+	cfg, err := h.cniConfig()
+	if err != nil {
+		return err
+	}
+	_, err = cfg.ReleaseStale(ctx, podcontract.Running)
 	return err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/flock"
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pod"
@@ -52,6 +53,9 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 	}
 	p, err := h.Puller(FetchOptions{Insecure: ins, Policy: policy, Progress: opts.Progress})
 	if err != nil {
+		return nil, err
+	}
+	if err := h.CheckNetworks(req.Net); err != nil {
 		return nil, err
 	}
 	nc, err := h.NetworkConfig()
@@ -101,6 +105,11 @@ func (h *Host) preparedPod(ctx context.Context, ref string, o pod.StartOptions) 
 	if pd.Stage1Args, err = pd.StartArgs(o); err != nil {
 		return nil, err
 	}
+	if ro, err := podcontract.ParseRecordedFlags(pd.Stage1Args); err == nil {
+		if err := h.CheckNetworks(ro.Net); err != nil {
+			return nil, fmt.Errorf("pod %s: %w", pd.UUID, err)
+		}
+	}
 	if err := h.settleImages(ctx, pd); err != nil {
 		return nil, fmt.Errorf("pod %s: %w", pd.UUID, err)
 	}
@@ -148,6 +157,14 @@ func (h *Host) Stage1Command(pd *pod.Pod) ([]string, error) {
 	}
 	if nc.Subnet6 != "" {
 		runFlags = append(runFlags, "--subnet6="+nc.Subnet6)
+	}
+	// A pod on named networks finds them in this host's configuration.
+	if ro, err := podcontract.ParseRecordedFlags(pd.Stage1Args); err == nil && !podcontract.IsBuiltinNet(ro.Net) {
+		dir, err := h.cfg.NetConfigDir()
+		if err != nil {
+			return nil, err
+		}
+		runFlags = append(runFlags, "--net-config-dir="+dir)
 	}
 	return pod.Stage1Command(pd, self, runFlags...), nil
 }
@@ -202,7 +219,8 @@ type GCResult struct {
 // exited longer than opts.Grace ago and prepared pods older than
 // opts.ExpirePrepared. What a pod killed with SIGKILL could not clean up
 // itself goes too: the failed transient unit of each pod removed (reset,
-// so systemd unloads it) and the network leases of pods no stage1 runs. A
+// so systemd unloads it), and the network leases and the named networks'
+// attachments (DEL through their plugins) of pods no stage1 runs. A
 // pod that cannot be removed does not stop the others; the errors are
 // joined. A prepared pod that starts while gc looks at it is left alone.
 //
@@ -264,6 +282,9 @@ func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		errs = append(errs, err)
 	}
 	if err := h.releaseStaleLeases(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := h.releaseStaleNetworks(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return res, errors.Join(errs...)

@@ -60,8 +60,8 @@ func (p *Pod) StartArgs(o StartOptions) ([]string, error) {
 				return nil, fmt.Errorf("pod %s: %w", p.UUID, err)
 			}
 		}
-		if len(p.Manifest.Ports) > 0 && !podcontract.OnDefaultNetwork(ro.Net) {
-			return nil, fmt.Errorf("pod %s publishes ports (prepared with --port), which needs the default network, not --net=%s", p.UUID, ro.Net)
+		if len(p.Manifest.Ports) > 0 && (ro.Net == podcontract.NetHost || ro.Net == podcontract.NetNone) {
+			return nil, fmt.Errorf("pod %s publishes ports (prepared with --port), which needs a network of its own, not --net=%s", p.UUID, ro.Net)
 		}
 	}
 	args := ro.Args()

@@ -33,8 +33,8 @@ func TestStartArgs(t *testing.T) {
 		{"checked with what was recorded", one, recorded, StartOptions{DNS: []string{"host"}},
 			nil, "with what prepare recorded (--net=none --hostname=acirun-1234abcd --dns=10.0.0.1 --dns=10.0.0.2 --dns-search=a.example --no-overlay): --dns=host copies the host's /etc/resolv.conf as it is: --dns-search would be ignored"},
 		{"interactive, two apps", two, nil, StartOptions{Interactive: true}, nil, "--interactive gives the terminal to one app, and the pod has 2"},
-		{"ports need the default network", ports, nil, StartOptions{Net: "none"}, nil, "publishes ports (prepared with --port), which needs the default network, not --net=none"},
-		{"damaged record", one, []string{"--net=bridge"}, StartOptions{}, nil, "stage1-args.json: --net=bridge"},
+		{"ports need the default network", ports, nil, StartOptions{Net: "none"}, nil, "publishes ports (prepared with --port), which needs a network of its own, not --net=none"},
+		{"damaged record", one, []string{"--net=bridge:"}, StartOptions{}, nil, "stage1-args.json: --net=bridge:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &Pod{UUID: "u", Manifest: tc.manifest, Stage1Args: tc.recorded}
