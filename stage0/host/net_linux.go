@@ -61,8 +61,11 @@ func (h *Host) cniConfig() (cni.Config, error) {
 // CheckNetworks checks the named networks of a --net value before a pod is
 // prepared or started on them: each is configured in NetConfigDir with a
 // valid configuration, and its plugins are installed. The built-in
-// networks need nothing.
+// networks (and "", the default) need nothing.
 func (h *Host) CheckNetworks(net string) error {
+	if net == "" {
+		return nil
+	}
 	named, err := podcontract.ParseNet(net)
 	if err != nil || len(named) == 0 {
 		return err

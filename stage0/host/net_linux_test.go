@@ -1,0 +1,38 @@
+package host
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckNetworks: the built-in networks (and none given) need no
+// configuration; a named one must be in LocalConfig/net.d.
+func TestCheckNetworks(t *testing.T) {
+	local := t.TempDir()
+	netd := filepath.Join(local, "net.d")
+	if err := os.Mkdir(netd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(netd, "10-lo.conflist"),
+		[]byte(`{"cniVersion": "1.0.0", "name": "lo", "plugins": [{"type": "loopback"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{LocalConfig: local, RunDir: t.TempDir()})
+	for _, tc := range []struct{ net, err string }{
+		{"", ""}, {"default", ""}, {"default-restricted", ""}, {"host", ""}, {"none", ""},
+		{"web", "unknown network web: the networks in " + netd + " are lo"},
+		{"lo,web", "unknown network web"},
+		{"lo:", "network lo: nothing after ':'"},
+	} {
+		err := h.CheckNetworks(tc.net)
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("CheckNetworks(%q) = %v, want %q", tc.net, err, tc.err)
+		}
+	}
+	// Its plugin is Debian's containernetworking-plugins' (scripts/setup).
+	if err := h.CheckNetworks("lo"); err != nil {
+		t.Errorf("CheckNetworks(lo) = %v", err)
+	}
+}
