@@ -33,8 +33,11 @@ type configEntry struct {
 	Version  string `json:"version,omitempty"`
 	Location string `json:"location,omitempty"`
 
-	// network: where declared ports are published (network.d).
+	// network: where declared ports are published, and the default
+	// network's subnets (network.d, else the built-in ones).
 	Publish string `json:"publish,omitempty"`
+	Subnet  string `json:"subnet,omitempty"`
+	Subnet6 string `json:"subnet6,omitempty"`
 
 	// trustedKey: Prefix "" with Root for a key trusted for every name.
 	Prefix      string   `json:"prefix,omitempty"`
@@ -61,7 +64,7 @@ func cmdConfig() *command {
 which overrides it domain by domain), the "paths" in use (--dir, --local-config,
 --system-config and the run directory), the "stage1" (built into this binary), the
 "network" settings of network.d (publish: where declared ports are published, and the
-file that says so), and one
+file that says so; subnet and subnet6: the default network's, or none), and one
 "trustedKey" entry per file of the trust store, with its prefix ("root" for every name)
 and whether it is used. The same code reads these for fetch and run.
 
@@ -116,7 +119,8 @@ is then a set of valid auth.d entries, and as secret as those files.`,
 			if err != nil {
 				return err
 			}
-			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "network", Publish: nc.Publish, Source: nc.Source})
+			subnet, subnet6 := nc.Subnets()
+			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "network", Publish: nc.Publish, Subnet: subnet, Subnet6: subnet6, Source: nc.Source})
 			for _, k := range keys {
 				entries = append(entries, configEntry{RktVersion: "v1", RktKind: "trustedKey", Prefix: k.Prefix, Root: k.Root, Fingerprint: k.Fingerprint,
 					UserIDs: k.UserIDs, Status: k.Status.String(), Problem: k.Problem, Source: k.Path})

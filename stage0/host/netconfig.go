@@ -36,6 +36,20 @@ type NetworkConfig struct {
 	Subnet, Subnet6 string
 }
 
+// Subnets are the default network's subnets in effect: network.d's, else
+// the built-in ones (netns.DefaultSubnet, DefaultSubnet6), each a CIDR or
+// podcontract.SubnetNone.
+func (nc NetworkConfig) Subnets() (subnet, subnet6 string) {
+	subnet, subnet6 = nc.Subnet, nc.Subnet6
+	if subnet == "" {
+		subnet = netns.DefaultSubnet.String()
+	}
+	if subnet6 == "" {
+		subnet6 = netns.DefaultSubnet6.String()
+	}
+	return subnet, subnet6
+}
+
 // networkFile is a network.d file, in the shape of rkt's configuration
 // files:
 //

@@ -67,13 +67,14 @@ func TestConfig(t *testing.T) {
 	if s := byKind["stage1"]; len(s) != 1 || s[0]["location"] != acirunBin {
 		t.Errorf("stage1: %v", s)
 	}
-	if n := byKind["network"]; len(n) != 1 || n[0]["publish"] != "all" || n[0]["source"] != nil {
-		t.Errorf("network: %v, want publish all by default", n)
+	if n := byKind["network"]; len(n) != 1 || n[0]["publish"] != "all" || n[0]["source"] != nil ||
+		n[0]["subnet"] != "172.16.28.0/24" || n[0]["subnet6"] != "fd61:6369:7275::/64" {
+		t.Errorf("network: %v, want publish all and the built-in subnets by default", n)
 	}
 	netconf := filepath.Join(local, "network.d", "publish.json")
-	write(netconf, `{"rktKind":"network","rktVersion":"v1","publish":"loopback"}`)
+	write(netconf, `{"rktKind":"network","rktVersion":"v1","publish":"loopback","subnet":"none","subnet6":"fd00:1::/64"}`)
 	if _, es := config(); !slices.ContainsFunc(es, func(e entry) bool {
-		return e["rktKind"] == "network" && e["publish"] == "loopback" && e["source"] == netconf
+		return e["rktKind"] == "network" && e["publish"] == "loopback" && e["source"] == netconf && e["subnet"] == "none" && e["subnet6"] == "fd00:1::/64"
 	}) {
 		t.Errorf("network with %s: %v", netconf, es)
 	}
