@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -190,7 +191,9 @@ func TestOCITagNeedsInsecure(t *testing.T) {
 	}
 
 	plain := registry.Start(t, registry.Options{})
-	pd := plain.Push(l.Ref("1.0"), "web:1.0")
+	// An image the store lacks: a stored digest is not fetched again.
+	ociImage(t, l, "plain", registry.Config{Env: []string{"IMAGE=plain"}})
+	pd := plain.Push(l.Ref("plain"), "web:1.0")
 	ref := "docker://" + plain.Ref("web@"+pd)
 	before = h.dataTree()
 	h.fails([]string{"--insecure-options=http"}, "fetch", ref)
@@ -286,9 +289,10 @@ func TestOCIPlatforms(t *testing.T) {
 // TestOCIHostile: what a registry can send wrong, each refused with a
 // clear error and the data directory as it was: a layer whose bytes do
 // not match its digest, a manifest naming a blob the registry lacks,
-// layers writing outside the root (../ names, a whiteout of ../), and a
-// token realm on another host than the registry's, to which the
-// registry's credentials must not go.
+// layers writing outside the root (../ names, a whiteout of ../), a 1 GB
+// manifest (read no further than a manifest's limit), and a token realm
+// on another host than the registry's, to which the registry's
+// credentials must not go.
 func TestOCIHostile(t *testing.T) {
 	needRoot(t)
 	h := newHost(t)
@@ -367,18 +371,57 @@ func TestOCIHostile(t *testing.T) {
 		})
 	}
 
+	t.Run("1 GB manifest", func(t *testing.T) {
+		h := h.sub(t)
+		srv := ca.serve(t, listen(t, "127.0.0.1:0"), "127.0.0.1")
+		srv.handle("/v2/", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+			w.Write([]byte("{}"))
+		})
+		const size = 1 << 30
+		digest := "sha256:" + strings.Repeat("ab", 32)
+		srv.handle("/v2/big/manifests/"+digest, func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			w.Header().Set("Docker-Content-Digest", digest)
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			if req.Method == http.MethodHead {
+				return
+			}
+			w.Write([]byte(`{"schemaVersion":2,"annotations":{"pad":"`))
+			chunk := []byte(strings.Repeat("x", 1<<16))
+			for sent := 0; sent < size-64; sent += len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					return // the client hung up, as it should
+				}
+			}
+		})
+		host := strings.TrimPrefix(srv.base, "https://")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		res := h.runCtx(ctx, "fetch", "docker://"+host+"/big@"+digest)
+		if res.code != 254 || !strings.Contains(res.stderr, "manifest") {
+			t.Errorf("fetch of a 1 GB manifest: want exit 254 and an error about the manifest: %s", res)
+		}
+		if sent := srv.bodyBytes(); sent > 64<<20 {
+			t.Errorf("acirun read %d bytes of a 1 GB manifest before giving up, want a few MiB", sent)
+		}
+		h.unchanged("fetch of a 1 GB manifest", before)
+	})
+
 	t.Run("realm on another host", func(t *testing.T) {
 		h := h.sub(t)
 		other := registry.Start(t, registry.Options{CA: ca.net, Token: &registry.Token{
 			Users: map[string]string{"alice": "s3cret"}, IP: "127.0.0.2"}})
-		d := other.Push(l.Ref("good"), "good:1")
+		// An image the store lacks: a stored digest is not fetched again.
+		ociImage(t, l, "realm", registry.Config{Env: []string{"IMAGE=realm"}})
+		d := other.Push(l.Ref("realm"), "realm:1")
 		if !strings.HasPrefix(other.Realm(), "https://127.0.0.2:") {
 			t.Fatalf("realm %s, want one on 127.0.0.2", other.Realm())
 		}
 		pushes := len(other.TokenRequests())
 		h.authFor(other.Host, "alice", "s3cret")
 		defer os.RemoveAll(filepath.Join(h.local, "auth.d"))
-		h.fails([]string{"127.0.0.2"}, "fetch", "docker://"+other.Ref("good@"+d))
+		h.fails([]string{"127.0.0.2"}, "fetch", "docker://"+other.Ref("realm@"+d))
 		for _, q := range other.TokenRequests()[pushes:] {
 			if q.User != "" {
 				t.Errorf("the credentials for %s went to the realm on another host: %+v", other.Host, q)
