@@ -395,8 +395,9 @@ func TestPodNetworkRouterAdvertisement(t *testing.T) {
 // TestPodNetworkIPv6Only: with the host's network.d setting subnet none
 // (and a subnet6 of its own), the default network is IPv6 only: the pod has
 // an IPv6 address and default route and no IPv4 one, the host reaches it
-// and it reaches the host and its metadata service over IPv6; a
-// configuration without any family is refused naming the file.
+// and it reaches its metadata service over IPv6. With subnet6 none it is
+// IPv4 only, and the host end has IPv6 disabled. A configuration without
+// any family is refused naming the file.
 func TestPodNetworkIPv6Only(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -443,6 +444,25 @@ func TestPodNetworkIPv6Only(t *testing.T) {
 	if _, err := p.b.Output(ctx, "test", "!", "-e", filepath.Join(leaseDir, n.IP6)); err != nil {
 		t.Errorf("the lease of %s outlived its pod", n.IP6)
 	}
+
+	// IPv4 only: no IPv6 address or route in the pod, and IPv6 disabled on
+	// the host end, which then ignores every IPv6 packet of the pod.
+	write(`{"rktKind": "network", "rktVersion": "v1", "subnet6": "none"}`)
+	b := p.startPod(ctx, "serving", web)
+	nb := b.net()
+	if nb.IP == "" || nb.IP6 != "" || nb.Gateway6 != "" {
+		t.Errorf("net.json of an IPv4-only pod: %+v", nb)
+	}
+	if r := inPodNet(t, p, ctx, b.dir, "ip", "-6", "route", "show", "default"); r != "" {
+		t.Errorf("an IPv6 default route in an IPv4-only pod: %q", r)
+	}
+	if v := strings.TrimSpace(boxOut(t, p, ctx, "cat", "/proc/sys/net/ipv6/conf/"+nb.HostInterface+"/disable_ipv6")); v != "1" {
+		t.Errorf("the host end of an IPv4-only pod has disable_ipv6=%s, want 1", v)
+	}
+	if ad := boxOut(t, p, ctx, "ip", "-6", "addr", "show", "dev", nb.HostInterface); ad != "" {
+		t.Errorf("the host end of an IPv4-only pod has IPv6 addresses:\n%s", ad)
+	}
+	b.stop(p)
 
 	// Neither family, or a subnet too small: refused before anything runs.
 	for _, tc := range []struct{ conf, want string }{
