@@ -43,13 +43,14 @@ func imageID(img *store.Image, full bool) string {
 
 func cmdFetch() *command {
 	var (
-		ff   fetchFlags
-		full bool
-		sig  string
+		ff      fetchFlags
+		full    bool
+		sig     string
+		maxSize string
 	)
 	return &command{
 		name:    "fetch",
-		usage:   "fetch [--insecure-options=…] [--pull-policy=new|update|never] [--full] [--signature=FILE] IMAGE...",
+		usage:   "fetch [--insecure-options=…] [--pull-policy=new|update|never] [--full] [--signature=FILE] [--max-image-size=SIZE] IMAGE...",
 		summary: "Fetch images into the store, checking their signatures",
 		help: `IMAGE is a local file (signature FILE.asc beside it), an http(s) URL (signature at
 URL.asc), an image name with optional version and labels resolved by appc discovery
@@ -63,11 +64,17 @@ composed now, so that running it later costs no extraction. Prints the image ID.
 --signature=FILE checks the one IMAGE named against the detached signature in FILE
 instead of the one beside it or discovered with it. It applies to an image that is
 fetched: not to an image ID, nor to a name the store already has under
---pull-policy=new (that image was checked when it came in).`,
+--pull-policy=new (that image was checked when it came in).
+
+--max-image-size bounds what one image may expand to (the content of its files), for
+this command, instead of the store's setting: maxImageSize in LOCAL-CONFIG/store.d/*.json
+({"rktKind": "store", "rktVersion": "v1", "maxImageSize": "16Gi"}), 8Gi by default. An
+image announcing more is refused before its content is written, leaving nothing behind.`,
 		flags: func(fs *flag.FlagSet) {
 			ff.register(fs)
 			fs.BoolVar(&full, "full", false, "print the whole image ID")
 			fs.StringVar(&sig, "signature", "", "check the image against the detached signature in this `FILE` (one IMAGE only)")
+			fs.StringVar(&maxSize, "max-image-size", "", "most bytes one image may expand to, as a quantity (16Gi), instead of the store's maxImageSize (`SIZE`)")
 		},
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			if len(args) == 0 {
@@ -78,6 +85,13 @@ fetched: not to an image ID, nor to a name the store already has under
 			}
 			opts := ff.options(c)
 			opts.Signature = sig
+			if maxSize != "" {
+				n, err := host.ParseImageSize(maxSize)
+				if err != nil {
+					return usagef("--max-image-size: %v", err)
+				}
+				opts.MaxImageSize = n
+			}
 			imgs, err := c.host().Fetch(ctx, opts, args...)
 			for _, img := range imgs {
 				fmt.Fprintln(c.Stdout, imageID(img, full))

@@ -23,6 +23,7 @@ import (
 	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
+	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/acirun/acirun/stage0/trust"
 )
 
@@ -88,9 +89,25 @@ func (c Config) LockDir() string {
 }
 
 // OpenStore opens the image store under DataDir, with its lock files under
-// LockDir.
+// LockDir and the settings of StoreConfig.
 func (h *Host) OpenStore() (*store.Store, error) {
-	return store.Open(filepath.Join(h.cfg.DataDir, "store"), store.Options{LockDir: filepath.Join(h.cfg.LockDir(), "store")})
+	return h.openStore(0)
+}
+
+// openStore is OpenStore with one image's content bounded by maxImageSize
+// bytes instead of the setting of store.d, unless it is 0.
+func (h *Host) openStore(maxImageSize int64) (*store.Store, error) {
+	if maxImageSize == 0 {
+		sc, err := h.StoreConfig()
+		if err != nil {
+			return nil, err
+		}
+		maxImageSize = sc.MaxImageSize
+	}
+	return store.Open(filepath.Join(h.cfg.DataDir, "store"), store.Options{
+		LockDir: filepath.Join(h.cfg.LockDir(), "store"),
+		Limits:  extract.Options{MaxBytes: maxImageSize},
+	})
 }
 
 // TrustStore is the key store of the configured directories. A key file it
@@ -110,6 +127,9 @@ type FetchOptions struct {
 	Policy fetch.PullPolicy
 	// Progress is told of every download; nil reports none.
 	Progress fetch.Progress
+	// MaxImageSize, if not 0, bounds the content one image may expand to
+	// instead of StoreConfig's MaxImageSize (fetch --max-image-size).
+	MaxImageSize int64
 	// Signature, if set, is a file holding the detached signature of the
 	// one image fetched, in place of the one beside it or discovered with
 	// it (pull.Puller.PullSigned; rkt's fetch --signature).
@@ -135,7 +155,7 @@ func (h *Host) fetcher(opts FetchOptions) (*fetch.Fetcher, error) {
 // Puller builds the image pipeline over the store, the trust store and the
 // network.
 func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
-	st, err := h.OpenStore()
+	st, err := h.openStore(opts.MaxImageSize)
 	if err != nil {
 		return nil, err
 	}

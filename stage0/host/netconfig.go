@@ -67,21 +67,8 @@ type networkFile struct {
 // "network", version v1, with nothing but the known settings in it.
 func parseNetworkFile(raw []byte) (networkFile, error) {
 	var f networkFile
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&f); err != nil {
+	if err := parseConfigFile(raw, "network", &f, func() (string, string) { return f.RktKind, f.RktVersion }); err != nil {
 		return networkFile{}, err
-	}
-	if d.More() {
-		return networkFile{}, errors.New("more than one JSON value")
-	}
-	switch {
-	case f.RktKind == "":
-		return networkFile{}, errors.New("no rktKind")
-	case f.RktKind != "network":
-		return networkFile{}, fmt.Errorf("rktKind %q is not \"network\"", f.RktKind)
-	case f.RktVersion != "v1":
-		return networkFile{}, fmt.Errorf("rktVersion %q of kind network: want v1", f.RktVersion)
 	}
 	if f.Publish != "" {
 		if err := podcontract.CheckPublish(f.Publish); err != nil {
@@ -100,41 +87,24 @@ func parseNetworkFile(raw []byte) (networkFile, error) {
 // naming it.
 func (h *Host) NetworkConfig() (NetworkConfig, error) {
 	nc := NetworkConfig{Publish: podcontract.PublishAll}
-	for _, base := range []string{h.cfg.SystemConfig, h.cfg.LocalConfig} {
-		if base == "" {
-			continue
-		}
-		dir := filepath.Join(base, NetworkConfigDir)
-		entries, err := os.ReadDir(dir)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
+	err := h.eachConfigFile(NetworkConfigDir, func(path string, raw []byte) error {
+		f, err := parseNetworkFile(raw)
 		if err != nil {
-			return NetworkConfig{}, fmt.Errorf("read network config: %w", err)
+			return fmt.Errorf("network config %s: %w (want {\"rktKind\": \"network\", \"rktVersion\": \"v1\", \"publish\": \"all|loopback|none\", \"subnet\": \"CIDR|none\", \"subnet6\": \"CIDR|none\"})", path, err)
 		}
-		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), ".json") {
-				continue
-			}
-			path := filepath.Join(dir, e.Name())
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				return NetworkConfig{}, fmt.Errorf("read network config: %w", err)
-			}
-			f, err := parseNetworkFile(raw)
-			if err != nil {
-				return NetworkConfig{}, fmt.Errorf("network config %s: %w (want {\"rktKind\": \"network\", \"rktVersion\": \"v1\", \"publish\": \"all|loopback|none\", \"subnet\": \"CIDR|none\", \"subnet6\": \"CIDR|none\"})", path, err)
-			}
-			if f.Publish != "" {
-				nc.Publish, nc.Source = f.Publish, path
-			}
-			if f.Subnet != "" {
-				nc.Subnet = f.Subnet
-			}
-			if f.Subnet6 != "" {
-				nc.Subnet6 = f.Subnet6
-			}
+		if f.Publish != "" {
+			nc.Publish, nc.Source = f.Publish, path
 		}
+		if f.Subnet != "" {
+			nc.Subnet = f.Subnet
+		}
+		if f.Subnet6 != "" {
+			nc.Subnet6 = f.Subnet6
+		}
+		return nil
+	})
+	if err != nil {
+		return NetworkConfig{}, err
 	}
 	// Each file's subnets were checked alone; together, the network
 	// must keep a family.
@@ -164,4 +134,64 @@ func checkSubnets(subnet, subnet6 string) error {
 		return fmt.Errorf("subnet and subnet6 are both %s: the default network needs IPv4, IPv6 or both", podcontract.SubnetNone)
 	}
 	return n.Check()
+}
+
+// eachConfigFile calls fn with the path and content of each *.json file of
+// the directory sub of the system's, then the local configuration, each
+// in name order, so that a setting in a later file overrides an earlier
+// one (network.d, store.d). It stops at the first error.
+func (h *Host) eachConfigFile(sub string, fn func(path string, raw []byte) error) error {
+	for _, base := range []string{h.cfg.SystemConfig, h.cfg.LocalConfig} {
+		if base == "" {
+			continue
+		}
+		dir := filepath.Join(base, sub)
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read configuration: %w", err)
+		}
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".json") {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("read configuration: %w", err)
+			}
+			if err := fn(path, raw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parseConfigFile decodes one file of a configuration directory into f, a
+// pointer to a struct with the rktKind and rktVersion fields of rkt's
+// configuration files (which head returns once decoded) and the settings:
+// strictly (an unknown key is an error: a misspelt setting must not be
+// ignored), of the given kind and version v1.
+func parseConfigFile(raw []byte, kind string, f any, head func() (string, string)) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(f); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("more than one JSON value")
+	}
+	k, v := head()
+	switch {
+	case k == "":
+		return errors.New("no rktKind")
+	case k != kind:
+		return fmt.Errorf("rktKind %q is not %q", k, kind)
+	case v != "v1":
+		return fmt.Errorf("rktVersion %q of kind %s: want v1", v, kind)
+	}
+	return nil
 }

@@ -676,6 +676,9 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 	if errors.As(err, &ve) {
 		return nil, p.refusal(is, ve)
 	}
+	if errors.Is(err, extract.ErrTooLarge) {
+		return nil, fmt.Errorf("fetch %s: %w; if the image is meant to be this large, raise maxImageSize in LOCAL-CONFIG/store.d or give fetch --max-image-size", is.source, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", is.source, err)
 	}

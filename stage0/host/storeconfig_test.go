@@ -1,0 +1,60 @@
+package host
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acirun/acirun/stage0/store/extract"
+)
+
+// TestStoreConfig: maxImageSize from the system's store.d, then the local
+// one, the last setting winning; a bad file or size is an error naming the
+// file; without any, the extractor's default.
+func TestStoreConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		sys, local string // a store.d/a.json of each, "" for none
+		want       int64
+		err        string
+	}{
+		{name: "default", want: extract.DefaultMaxBytes},
+		{name: "local", local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "16Gi"}`, want: 16 << 30},
+		{name: "local over system", sys: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "1Gi"}`, local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "500M"}`, want: 500e6},
+		{name: "system", sys: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "2147483648"}`, want: 2 << 30},
+		{name: "no setting", local: `{"rktKind": "store", "rktVersion": "v1"}`, want: extract.DefaultMaxBytes},
+		{name: "bad quantity", local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "16GB"}`, err: `etc/store.d/a.json: "16GB" is not a valid quantity`},
+		{name: "too small", local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "1k"}`, err: `less than 1Mi`},
+		{name: "negative", local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "-1Gi"}`, err: `not a valid quantity`},
+		{name: "misspelt", local: `{"rktKind": "store", "rktVersion": "v1", "maxImgSize": "1Gi"}`, err: `unknown field "maxImgSize"`},
+		{name: "wrong kind", local: `{"rktKind": "network", "rktVersion": "v1"}`, err: `rktKind "network" is not "store"`},
+		{name: "number", local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": 5}`, err: `cannot unmarshal number`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sys, local := filepath.Join(dir, "usr"), filepath.Join(dir, "etc")
+			for base, content := range map[string]string{sys: tc.sys, local: tc.local} {
+				if content == "" {
+					continue
+				}
+				if err := os.MkdirAll(filepath.Join(base, StoreConfigDir), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(base, StoreConfigDir, "a.json"), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sc, err := New(Config{SystemConfig: sys, LocalConfig: local}).StoreConfig()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || sc.MaxImageSize != tc.want {
+				t.Fatalf("StoreConfig() = %+v, %v; want MaxImageSize %d", sc, err, tc.want)
+			}
+		})
+	}
+}
