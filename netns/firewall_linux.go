@@ -379,6 +379,9 @@ func removePods(c *nftables.Conn, uuids []string) error {
 	if len(uuids) == 0 {
 		return nil
 	}
+	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
+		return nil // no table (or no nftables): no rules
+	}
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return fmt.Errorf("firewall: list chains: %w", err)

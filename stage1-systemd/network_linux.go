@@ -111,12 +111,21 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	}
 	pn := &podNetwork{att: att, fw: netns.DefaultFirewall(leases), uuid: spec.uuid}
 	addrs, gateways := valid(att.Addrs()), valid(att.Gateways())
-	pub, err := pn.fw.Install(ctx, netns.PodRules{
+	rules := netns.PodRules{
 		UUID: spec.uuid, Owner: podDir, HostIndex: att.HostIndex, HostIface: att.HostIface,
 		Addrs: addrs, Gateways: gateways, Ports: portMaps(spec.ports, addrs, o.Publish),
 		Restricted: o.Net == podcontract.NetDefaultRestricted,
-	}, podcontract.Running)
-	if err != nil {
+	}
+	pub, err := pn.fw.Install(ctx, rules, podcontract.Running)
+	switch {
+	case err != nil && att.NATError != nil && !rules.Restricted && !slices.ContainsFunc(rules.Ports, func(m netns.PortMap) bool { return !m.Implicit }):
+		// No nftables at all (Attach could not masquerade either): the
+		// pod runs on its link alone, as the warning above says, and
+		// this one says what else it lacks. A pod that asked for a
+		// port or for restriction is refused instead.
+		warnings = append(warnings, fmt.Sprintf("WARNING: no firewall rules for the pod (no port published, no anti-spoofing on its link): %v", err))
+		pub = &netns.Published{}
+	case err != nil:
 		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}
 	pn.ports = pub.Ports
