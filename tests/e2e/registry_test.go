@@ -553,3 +553,48 @@ func TestOCIAciTemplateUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOCIRealmByName: a registry known by name (registry.test) whose
+// token service is on another host, also by name (auth.test), as Docker
+// Hub's is: the user's credentials for registry.test go to neither
+// auth.test nor anywhere else but the registry; the token is asked for
+// anonymously, so the image is fetched where anonymous pulls are granted,
+// and refused, with the data directory as it was, where they are not.
+func TestOCIRealmByName(t *testing.T) {
+	p := newBoxPod(t)
+	ca := newCA(t)
+	p.trustInBox(ca)
+	addHosts(t, p.b, "127.0.0.1 registry.test\n127.0.0.2 auth.test")
+	l := registry.NewLayout(t, filepath.Join(t.TempDir(), "layout"))
+	h := newBoxHost(t, p.b)
+	for _, anonymous := range []bool{true, false} {
+		tag := fmt.Sprintf("anonymous-%v", anonymous)
+		ociImage(t, l, tag, registry.Config{Env: []string{"IMAGE=" + tag}})
+		r := registry.Start(t, registry.Options{Netns: registry.InBox(p.b), CA: ca.net, Name: "registry.test",
+			Token: &registry.Token{Users: map[string]string{"alice": "s3cret"}, Anonymous: anonymous, IP: "127.0.0.2", Name: "auth.test"}})
+		if !strings.HasPrefix(r.Realm(), "https://auth.test:") {
+			t.Fatalf("realm %s, want one on auth.test", r.Realm())
+		}
+		d := r.Push(l.Ref(tag), "web:1.0")
+		pushes := len(r.TokenRequests())
+		ref := "docker://" + r.NameRef("web@"+d)
+		h.authFor(strings.Split(r.NameRef(""), "/")[0], "alice", "s3cret")
+		h.ok("image", "list")
+		before := h.dataTree()
+		if anonymous {
+			h.ok("fetch", ref)
+		} else {
+			h.fails([]string{"auth.test"}, "fetch", ref)
+			h.unchanged("fetch refused by the token service", before)
+		}
+		reqs := r.TokenRequests()[pushes:]
+		if len(reqs) == 0 {
+			t.Errorf("anonymous=%v: acirun asked auth.test for no token", anonymous)
+		}
+		for _, q := range reqs {
+			if q.User != "" {
+				t.Errorf("anonymous=%v: registry.test's credentials went to auth.test: %+v", anonymous, q)
+			}
+		}
+	}
+}

@@ -88,6 +88,10 @@ type Options struct {
 	// IP is the loopback address the registry listens on (127.0.0.1 if
 	// empty).
 	IP string
+	// Name, if set, is a host name the registry is also known by (its
+	// certificate names it; NameRef uses it), which a test maps to IP in
+	// the box's /etc/hosts. The harness itself reaches it by IP.
+	Name string
 	// CA, if set, makes the registry (and the token server) speak TLS with
 	// a certificate from this CA for IP.
 	CA *fetchtest.Net
@@ -139,7 +143,7 @@ func Start(t testing.TB, opts Options) *Registry {
 		r.Scheme = "https"
 		r.certDir = filepath.Join(opts.Dir, "certs.d")
 		r.caFile = filepath.Join(r.certDir, "ca.crt")
-		cert, key := writeCertificate(t, opts.CA, opts.Dir, "registry", opts.IP)
+		cert, key := writeCertificate(t, opts.CA, opts.Dir, "registry", opts.hosts()...)
 		writeFile(t, r.caFile, opts.CA.CAPEM())
 		tlsConf = fmt.Sprintf("  tls:\n    certificate: %q\n    key: %q\n", cert, key)
 		tr.TLSClientConfig = &tls.Config{RootCAs: opts.CA.Pool}
@@ -223,7 +227,7 @@ func (r *Registry) serveFront(ln net.Listener, addr string) {
 	mux.Handle("/", proxy)
 	srv := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
 	if r.opts.CA != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{r.opts.CA.Certificate(r.t, r.opts.IP)}}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{r.opts.CA.Certificate(r.t, r.opts.hosts()...)}}
 		go srv.ServeTLS(ln, "", "")
 	} else {
 		go srv.Serve(ln)
@@ -294,6 +298,33 @@ func (r *Registry) run(bin, config, addr string) error {
 // URL is the URL of path on the registry.
 func (r *Registry) URL(path string) string { return r.Scheme + "://" + r.Host + path }
 
+// names are /etc/hosts lines for the registry's and the token server's
+// names, "" if they have none.
+func (r *Registry) names() string {
+	var b strings.Builder
+	if r.opts.Name != "" {
+		fmt.Fprintf(&b, "%s %s\n", r.opts.IP, r.opts.Name)
+	}
+	if t := r.opts.Token; t != nil && t.Name != "" && t.IP != "" {
+		fmt.Fprintf(&b, "%s %s\n", t.IP, t.Name)
+	}
+	return b.String()
+}
+
+// hosts are the names the registry's certificate is for.
+func (o Options) hosts() []string {
+	if o.Name != "" {
+		return []string{o.Name, o.IP}
+	}
+	return []string{o.IP}
+}
+
+// NameRef is Ref with the registry's Name (Options.Name) for its IP.
+func (r *Registry) NameRef(name string) string {
+	_, port, _ := net.SplitHostPort(r.Host)
+	return net.JoinHostPort(r.opts.Name, port) + "/" + name
+}
+
 // Ref is the image reference of name (NAME[:TAG|@DIGEST]) on the
 // registry, without a transport: HOST:PORT/name.
 func (r *Registry) Ref(name string) string { return r.Host + "/" + name }
@@ -362,7 +393,18 @@ func (r *Registry) Skopeo(args ...string) []byte {
 func (r *Registry) skopeo(args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := r.opts.Netns.Command(ctx, append([]string{"skopeo"}, args...)...)
+	argv := append([]string{"skopeo"}, args...)
+	if names := r.names(); names != "" {
+		// The registry's and the token server's names resolve for
+		// skopeo through a hosts file of their own, bound over
+		// /etc/hosts in a mount namespace of skopeo's (never through
+		// DNS).
+		hosts := filepath.Join(r.Dir, "hosts")
+		writeFile(r.t, hosts, []byte("127.0.0.1 localhost\n"+names))
+		argv = append([]string{"unshare", "--mount", "--propagation=private", "sh", "-c",
+			`mount --bind "$0" /etc/hosts && exec "$@"`, hosts}, argv...)
+	}
+	cmd := r.opts.Netns.Command(ctx, argv...)
 	// No credentials or settings of the machine's user: only the
 	// options given.
 	home := filepath.Join(r.Dir, "skopeo-home")

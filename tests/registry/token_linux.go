@@ -40,6 +40,10 @@ type Token struct {
 	// the token service is at /token of the registry's own host and
 	// port, served by a proxy of the test in front of the registry.
 	IP string
+	// Name, if set with IP, is the host name the realm names instead of
+	// IP (its certificate names both), which a test maps to IP in the
+	// box's /etc/hosts: a realm on another host by name.
+	Name string
 }
 
 // TokenRequest is one request the token server answered.
@@ -95,13 +99,22 @@ func (s *tokenServer) listen(t testing.TB, opts Options, scheme string) {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(s.serve), ErrorLog: log.New(io.Discard, "", 0)}
 	if scheme == "https" {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{opts.CA.Certificate(t, s.opts.IP)}}
+		hosts := []string{s.opts.IP}
+		if s.opts.Name != "" {
+			hosts = append([]string{s.opts.Name}, hosts...)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{opts.CA.Certificate(t, hosts...)}}
 		go srv.ServeTLS(ln, "", "")
 	} else {
 		go srv.Serve(ln)
 	}
 	t.Cleanup(func() { srv.Close() })
-	s.realm = scheme + "://" + ln.Addr().String() + "/token"
+	host := ln.Addr().String()
+	if s.opts.Name != "" {
+		_, port, _ := net.SplitHostPort(host)
+		host = net.JoinHostPort(s.opts.Name, port)
+	}
+	s.realm = scheme + "://" + host + "/token"
 }
 
 // config is the registry configuration's auth section.
