@@ -70,6 +70,18 @@ func (r *testRegistry) serveRegistry(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
 		return
 	}
+	if strings.HasSuffix(req.URL.Path, "/manifests/huge") {
+		// A manifest without end (1 GiB, were it read to the end).
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("0", 64))
+		chunk := []byte(strings.Repeat(" ", 1<<20))
+		for i := 0; i < 1024; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		return
+	}
 	if strings.Contains(req.URL.Path, "/blobs/sha256:") && req.Method == http.MethodGet {
 		http.Redirect(w, req, "https://storage.example.com"+req.URL.Path, http.StatusTemporaryRedirect)
 		return
@@ -218,6 +230,30 @@ func TestPullRegistry(t *testing.T) {
 	if len(layers) != 2 {
 		t.Errorf("%d layers stored, want 2", len(layers))
 	}
+
+	// The tag moves on: --pull-policy=new keeps the stored image,
+	// update fetches the new one (its base layer from the store),
+	// never does not ask.
+	r.push(t, "team/web:1.0", registryImage(t, "hello again"))
+	if again, err := pi.Pull(ctx, "docker://registry.example.com/team/web:1.0"); err != nil || again.ID != timg.ID {
+		t.Errorf("--pull-policy=new: %v %v", again, err)
+	}
+	pi.Policy = fetch.PullUpdate
+	updated, err := pi.Pull(ctx, "docker://registry.example.com/team/web:1.0")
+	if err != nil || updated.ID == timg.ID {
+		t.Fatalf("--pull-policy=update: %v %v", updated, err)
+	}
+	tree, _ = p.Store.TreePath(updated.ID)
+	if b, _ := os.ReadFile(filepath.Join(tree, "rootfs/msg")); string(b) != "hello again" {
+		t.Errorf("updated msg %q", b)
+	}
+	if same, err := pi.Pull(ctx, "docker://registry.example.com/team/web:1.0"); err != nil || same.ID != updated.ID {
+		t.Errorf("update with nothing new: %v %v", same, err)
+	}
+	pi.Policy = fetch.PullNever
+	if _, err := pi.Pull(ctx, "docker://registry.example.com/team/web:2.0"); err == nil || !strings.Contains(err.Error(), "--pull-policy=never") {
+		t.Errorf("never: %v", err)
+	}
 }
 
 // TestPullRegistryRefuses: what must not work fails with a clear error and
@@ -264,6 +300,15 @@ func TestPullRegistryRefuses(t *testing.T) {
 			t.Fatalf("error %v, want one naming a layer and the mismatch", err)
 		}
 		t.Log(err)
+		assertEmpty(t, p.Store)
+	})
+	t.Run("1 GiB manifest", func(t *testing.T) {
+		r := newTestRegistry(t, "registry.example.com")
+		p, _ := r.puller(t, fetch.InsecureImage, "registry.example.com")
+		_, err := p.Pull(ctx, "docker://registry.example.com/web:huge")
+		if err == nil || !strings.Contains(err.Error(), "more than the 4194304 bytes a manifest may have") {
+			t.Fatalf("error %v", err)
+		}
 		assertEmpty(t, p.Store)
 	})
 	t.Run("manifest not matching its digest", func(t *testing.T) {
