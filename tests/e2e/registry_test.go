@@ -116,8 +116,7 @@ func (h *host) unchanged(what string, before []string) {
 // TestOCISources: the same image (three layers, whiteouts and an opaque
 // directory) from every source acirun takes: a registry by digest with
 // gzip layers and with zstd layers, an OCI layout by tag, podman save's
-// docker-archive. (podman save's oci-archive is not among them: acirun
-// refuses oci-archive: for now.) Each runs with its whiteouts applied; a
+// oci-archive and docker-archive. Each runs with its whiteouts applied; a
 // local layout or archive is unsigned, so it needs --insecure-options=image
 // as an unsigned ACI does, and says so.
 func TestOCISources(t *testing.T) {
@@ -131,7 +130,8 @@ func TestOCISources(t *testing.T) {
 	gz := r.Push(l.Ref("1.0"), "web:1.0")
 	zs := r.Push(l.Recompress("1.0", "zstd").Ref("1.0"), "webz:1.0")
 	dir := t.TempDir()
-	dockerArchive := filepath.Join(dir, "docker.tar")
+	ociArchive, dockerArchive := filepath.Join(dir, "oci.tar"), filepath.Join(dir, "docker.tar")
+	l.Save("1.0", ociArchive, "oci-archive", "example.com/web:1.0")
 	l.Save("1.0", dockerArchive, "docker-archive", "example.com/web:1.0")
 
 	for _, tc := range []struct {
@@ -141,6 +141,7 @@ func TestOCISources(t *testing.T) {
 		{"docker://" + r.Ref("web@"+gz), false},
 		{"docker://" + r.Ref("webz@"+zs), false},
 		{"oci:" + l.Dir + ":1.0", true},
+		{"oci-archive:" + ociArchive, true},
 		{"docker-archive:" + dockerArchive, true},
 	} {
 		if tc.insecure {
