@@ -224,6 +224,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 			if err := pn.close(); err != nil {
 				fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 			}
+			o.trace.Step("network detached")
 		}()
 		for _, w := range warnings {
 			fmt.Fprintf(os.Stderr, "acirun: %s\n", w)
