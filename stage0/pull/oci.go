@@ -2,6 +2,7 @@ package pull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/store"
+	"github.com/acirun/acirun/stage0/store/extract"
 )
 
 // OCIConfig is how OCI and Docker images are reached.
@@ -78,7 +80,7 @@ func (p *Puller) pullOCI(ctx context.Context, ref string) (*store.Image, error) 
 	if src.Pinned() {
 		origin.Digest = src.Digest
 	}
-	return p.Store.ImportOCI(ctx, store.OCIImportOptions{
+	imported, err := p.Store.ImportOCI(ctx, store.OCIImportOptions{
 		Layers: layers,
 		Record: store.OCIRecord{Reference: canonical, Digest: img.Digest, Config: img.ConfigDigest},
 		Manifest: func(rootfs string) (*aci.ImageManifest, error) {
@@ -86,6 +88,10 @@ func (p *Puller) pullOCI(ctx context.Context, ref string) (*store.Image, error) 
 		},
 		Origin: origin,
 	})
+	if errors.Is(err, extract.ErrTooLarge) {
+		return nil, tooLarge(canonical, err)
+	}
+	return imported, err
 }
 
 // pinHint says how to find a reference's digest.

@@ -677,7 +677,7 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 		return nil, p.refusal(is, ve)
 	}
 	if errors.Is(err, extract.ErrTooLarge) {
-		return nil, fmt.Errorf("fetch %s: %w; if the image is meant to be this large, raise maxImageSize in LOCAL-CONFIG/store.d or give fetch --max-image-size", is.source, err)
+		return nil, tooLarge(is.source, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", is.source, err)
@@ -702,6 +702,12 @@ func (p *Puller) warnDevices(img *store.Image) {
 		count = fmt.Sprintf("%d or more device nodes", n)
 	}
 	fmt.Fprintf(p.Warnings, "warning: image %s (%s): %s left out (the first is /%s): pods get /dev from acirun, never from an image\n", img.Name, img.ShortID(), count, img.SkippedDevices[0])
+}
+
+// tooLarge is the error for an image larger than the store takes
+// (extract.ErrTooLarge), saying how to take it.
+func tooLarge(source string, err error) error {
+	return fmt.Errorf("fetch %s: %w; if the image is meant to be this large, raise maxImageSize in LOCAL-CONFIG/store.d or give fetch --max-image-size", source, err)
 }
 
 // refusal is the error for a signature the trust store refused, naming the

@@ -33,6 +33,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -96,12 +97,16 @@ type OCIImportOptions struct {
 	Jobs int
 }
 
-// ociLayerLayout is the record of a layer's whiteouts.
+// ociWhiteouts is the record of a stored layer: its whiteouts, and what
+// its files hold.
 type ociWhiteouts struct {
 	// Remove are the names whose lower contents go.
 	Remove []string `json:"remove,omitempty"`
 	// Opaque are the directories whose lower contents go.
 	Opaque []string `json:"opaque,omitempty"`
+	// Bytes is the content of the layer's regular files: an image's
+	// layers together are bounded as one ACI is (Options.Limits).
+	Bytes int64 `json:"bytes"`
 }
 
 const (
@@ -529,9 +534,11 @@ func (s *Store) unpackOCITar(ctx context.Context, l OCILayer, br *bufio.Reader, 
 	if got := "sha256:" + hex.EncodeToString(diff.h.Sum(nil)); got != l.DiffID {
 		return fmt.Errorf("layer diffID mismatch: the uncompressed tar hashes to %s, the config says %s", got, l.DiffID)
 	}
-	if _, err := x.Finish(ctx); err != nil {
+	res, err := x.Finish(ctx)
+	if err != nil {
 		return err
 	}
+	wh.Bytes = res.Bytes
 	if err := writeOwnDirs(filepath.Join(dir, ownDirsFile), own); err != nil {
 		return err
 	}
@@ -553,20 +560,32 @@ func (s *Store) composeOCI(ctx context.Context, rootfs string, layers []string) 
 	lim := s.opts.Limits
 	lim.Overwrite = true
 	lim.NoOwnership = os.Geteuid() != 0
+	recs := make([]ociWhiteouts, len(layers))
+	total, counted := int64(0), map[string]bool{}
+	for i, dir := range layers {
+		b, err := os.ReadFile(filepath.Join(dir, whiteoutsFile))
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
+		}
+		if err := json.Unmarshal(b, &recs[i]); err != nil {
+			return fmt.Errorf("layer %s: %s: %w", filepath.Base(dir), whiteoutsFile, err)
+		}
+		if !counted[dir] {
+			counted[dir] = true
+			total += recs[i].Bytes
+		}
+	}
+	limit := cmp.Or(lim.MaxBytes, extract.DefaultMaxBytes)
+	if total > limit {
+		return fmt.Errorf("its layers hold %d bytes of files, more than the %d one image may hold: %w", total, limit, extract.ErrTooLarge)
+	}
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
-	for _, dir := range layers {
-		b, err := os.ReadFile(filepath.Join(dir, whiteoutsFile))
-		if err != nil {
-			return fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
-		}
-		var wh ociWhiteouts
-		if err := json.Unmarshal(b, &wh); err != nil {
-			return fmt.Errorf("layer %s: %s: %w", filepath.Base(dir), whiteoutsFile, err)
-		}
+	for i, dir := range layers {
+		wh := recs[i]
 		for _, d := range wh.Opaque {
 			if err := x.RemoveBelow(ctx, d); err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/oci/ocitest"
+	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -321,5 +322,28 @@ func TestGCOCILayers(t *testing.T) {
 	}
 	if n := len(mustReadDir(t, s.path(ociLayersDir))); n != 0 {
 		t.Errorf("%d layers left with no image", n)
+	}
+}
+
+// TestImportOCITooLarge: an image's layers together are bounded as one
+// ACI is (Options.Limits.MaxBytes), each within it or not.
+func TestImportOCITooLarge(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{NoSync: true, Limits: extract.Options{MaxBytes: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := storeState(t, s)
+	a := newTestLayer(t, ocitest.Gzip, ocitest.File("a", strings.Repeat("a", 60)))
+	b := newTestLayer(t, ocitest.Gzip, ocitest.File("b", strings.Repeat("b", 60)))
+	_, err = s.ImportOCI(context.Background(), ociOpts("big", digestOf([]byte("big")), a, b))
+	if !errors.Is(err, extract.ErrTooLarge) || !strings.Contains(err.Error(), "120 bytes") {
+		t.Fatalf("error %v", err)
+	}
+	if after := storeState(t, s); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("store changed: %v", after)
+	}
+	// The same layer twice counts once.
+	if _, err := s.ImportOCI(context.Background(), ociOpts("twice", digestOf([]byte("twice")), a, a)); err != nil {
+		t.Error(err)
 	}
 }
