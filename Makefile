@@ -21,10 +21,18 @@ export CGO_ENABLED = 0
 
 all: build
 
-build: bin/acirun
+# acirun and the pod side's binary, acirun-stage1, which acirun finds
+# beside itself (podcontract.FindStage1): they are built and installed
+# together.
+build: bin/acirun bin/acirun-stage1
 
-bin/acirun: $(shell find . -name '*.go' -not -path './build/*' -not -name '*_test.go') go.mod go.sum
+GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -name '*_test.go') go.mod go.sum
+
+bin/acirun: $(GO_SOURCES)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/acirun
+
+bin/acirun-stage1: $(GO_SOURCES)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/acirun-stage1
 
 # The whole suite, as CI runs it (.ci/run). End-to-end tests need root and
 # boot a real systemd in a namespace box (tests/README.md).
@@ -78,6 +86,7 @@ build/man/acirun.1: bin/acirun
 
 install: build man
 	install -D -m 0755 bin/acirun $(DESTDIR)$(PREFIX)/bin/acirun
+	install -D -m 0755 bin/acirun-stage1 $(DESTDIR)$(PREFIX)/bin/acirun-stage1
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	bin/acirun completion bash > $(DESTDIR)$(BASHCOMPDIR)/acirun
 	bin/acirun completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_acirun

@@ -106,12 +106,12 @@ func enterApp(o *enterOptions) (int, error) {
 	}
 	// The pod's processes see ours only through a read-only view of the
 	// binary (CVE-2019-5736), as they do PID 1's and the app launcher's.
-	exe, err := sealedExecutable()
+	exe, err := sealedExecutable("/proc/self/exe")
 	if err != nil {
 		return 0, err
 	}
 	defer exe.Close()
-	argv := []string{"acirun", "stage1", "app", "--phase=enter", "--pidfd=3"}
+	argv := []string{podcontract.Stage1Executable, "app", "--phase=enter", "--pidfd=3"}
 	if run := rec.Insecure & podcontract.InsecureAllRun; run != 0 {
 		argv = append(argv, "--insecure-options="+run.String())
 	}

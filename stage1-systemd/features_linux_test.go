@@ -582,7 +582,8 @@ func TestSealedExecutable(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "binary")
 	must(t, os.WriteFile(plain, []byte("not running"), 0o755))
 	bind := func() (*os.File, error) { return readOnlyBind(plain) }
-	for name, open := range map[string]func() (*os.File, error){"bind": bind, "memfd": memfdExecutable} {
+	memfd := func() (*os.File, error) { return memfdExecutable(plain) }
+	for name, open := range map[string]func() (*os.File, error){"bind": bind, "memfd": memfd} {
 		t.Run(name, func(t *testing.T) {
 			f, err := open()
 			must(t, err)

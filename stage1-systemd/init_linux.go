@@ -398,7 +398,7 @@ func (p *pod) supervise() int {
 
 // shedDelay is how long after starting the apps PID 1 sheds what starting
 // them cost it (shedStartup).
-const shedDelay = 500 * time.Millisecond
+const shedDelay = 250 * time.Millisecond
 
 // shedStartup frees the garbage of PID 1's start and the pages of the
 // binary it touched, and turns the collector off: the supervisor allocates
@@ -499,7 +499,7 @@ func (p *pod) reportSysctls(sysctls []sysctlSetting) {
 
 // start starts one phase of an app as a child of PID 1.
 func (p *pod) start(r *appRun, phase string) {
-	argv := []string{"acirun", "stage1", "app", "--phase=" + phase}
+	argv := []string{podcontract.Stage1Executable, "app", "--phase=" + phase}
 	if run := p.o.Insecure & podcontract.InsecureAllRun; run != 0 {
 		argv = append(argv, "--insecure-options="+run.String())
 	}

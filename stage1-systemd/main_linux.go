@@ -9,11 +9,15 @@ import (
 	"github.com/acirun/acirun/internal/trace"
 )
 
-// Main runs one of the hidden `acirun stage1` entry points; args are the
-// words after "stage1": `run [flags] POD-DIR`, `init [flags] POD-DIR`,
-// `app [flags] POD-DIR NAME` or `enter [flags] POD-DIR NAME CMD...`. It returns the process exit code: for run and
-// init the pod's exit code, 254 when stage1 itself fails, 2 on bad usage.
-func Main(args []string) int {
+// Main runs one of the entry points of acirun-stage1; args are the words
+// after the program's name: `run [flags] POD-DIR`, `init [flags] POD-DIR`,
+// `app [flags] POD-DIR NAME` or `enter [flags] POD-DIR NAME CMD...`. exe is
+// the stage1 binary the pod's processes start from (init and the apps'
+// launchers, from a sealed copy): "" for this process's own executable,
+// or the path of acirun-stage1 when acirun runs `run` in its own process.
+// It returns the process exit code: for run and init the pod's exit code,
+// 254 when stage1 itself fails, 2 on bad usage.
+func Main(args []string, exe string) int {
 	// Nothing of ours may be inspected or entered by an app through
 	// /proc/PID: not our executable, not our root, not our memory.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
@@ -26,7 +30,7 @@ func Main(args []string) int {
 		return 254
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: acirun stage1 run|init|app|enter ...")
+		fmt.Fprintln(os.Stderr, "usage: acirun-stage1 run|init|app|enter ...")
 		return 2
 	}
 	// ACIRUN_TRACE: the steps of a pod's start (internal/trace).
@@ -34,7 +38,7 @@ func Main(args []string) int {
 	tr.Step("main")
 	switch args[0] {
 	case "run":
-		return runMain(args[1:], tr)
+		return runMain(args[1:], exe, tr)
 	case "init":
 		return initMain(args[1:], tr)
 	case "app":
@@ -42,7 +46,7 @@ func Main(args []string) int {
 	case "enter":
 		return enterMain(args[1:])
 	}
-	fmt.Fprintf(os.Stderr, "acirun stage1: unknown command %q (want run, init, app or enter)\n", args[0])
+	fmt.Fprintf(os.Stderr, "acirun-stage1: unknown command %q (want run, init, app or enter; acirun runs it, users do not)\n", args[0])
 	return 2
 }
 

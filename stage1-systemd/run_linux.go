@@ -19,14 +19,14 @@ import (
 	"github.com/acirun/acirun/internal/trace"
 )
 
-func runMain(args []string, tr *trace.Tracer) int {
+func runMain(args []string, exe string, tr *trace.Tracer) int {
 	o, err := parsePodOptions("run", args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		return 2
 	}
 	o.trace = tr
-	code, err := runPod(o, args)
+	code, err := runPod(o, args, exe)
 	tr.Step("exit %d", code)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
@@ -35,8 +35,9 @@ func runMain(args []string, tr *trace.Tracer) int {
 	return code
 }
 
-// runPod is `stage1 run`: the host-side supervisor of one pod.
-func runPod(o *podOptions, args []string) (int, error) {
+// runPod is `stage1 run`: the host-side supervisor of one pod. Its PID 1
+// starts from exe (Main), or this process's executable when "".
+func runPod(o *podOptions, args []string, exe string) (int, error) {
 	podDir, err := filepath.Abs(o.podDir)
 	if err != nil {
 		return 0, err
@@ -106,12 +107,15 @@ func runPod(o *podOptions, args []string) (int, error) {
 	}
 	o.trace.Step("pod locked and checked")
 
-	exe, err := sealedExecutable()
+	if exe == "" {
+		exe = "/proc/self/exe"
+	}
+	sealed, err := sealedExecutable(exe)
 	if err != nil {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, err
 	}
-	defer exe.Close()
+	defer sealed.Close()
 	o.trace.Step("executable sealed")
 
 	// Pdeathsig follows the thread that forked: keep it.
@@ -133,7 +137,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		return 0, fmt.Errorf("pod control socket: %w", err)
 	}
 	files := []uintptr{0, 1, 2, uintptr(ctl[1])}
-	initArgs := []string{"acirun", "stage1", "init", "--control-fd=3"}
+	initArgs := []string{podcontract.Stage1Executable, "init", "--control-fd=3"}
 	// The apps read our standard input only with --interactive: the app
 	// then has this terminal through a pseudo-terminal of its own
 	// (terminal_linux.go), or this standard input if it is no terminal.
@@ -172,7 +176,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it
 	// starts inherit the setting; the apps do not (their environment is
 	// the manifest's).
-	pid, err := syscall.ForkExec(fdPath(int(exe.Fd())), argv, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(fdPath(int(sealed.Fd())), argv, &syscall.ProcAttr{
 		Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
 		Files: files,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
@@ -193,7 +197,7 @@ func runPod(o *podOptions, args []string) (int, error) {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, fmt.Errorf("start pod init: %w", err)
 	}
-	exe.Close()
+	sealed.Close()
 	o.trace.Step("init started as pid %d", pid)
 	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)

@@ -7,10 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sealedExecutable returns a descriptor of our own executable that no
-// process can write through, for the pod to run from: an app that reaches
-// /proc/PID/exe of one of ours must never be able to overwrite the host's
-// acirun binary (CVE-2019-5736).
+// sealedExecutable returns a descriptor of the stage1 executable exe (our
+// own, /proc/self/exe, or acirun-stage1 when acirun runs the pod in its own
+// process) that no process can write through, for the pod to run from: an
+// app that reaches /proc/PID/exe of one of ours must never be able to
+// overwrite the host's binary (CVE-2019-5736).
 //
 // The cheap way (as runc 1.2 does) is a private read-only bind mount of the
 // binary, detached from every mount namespace (open_tree): exec'd through it,
@@ -18,11 +19,11 @@ import (
 // with EROFS. Where the kernel lacks open_tree or mount_setattr (before 5.12)
 // the binary is copied into a sealed memfd instead, which costs a copy of
 // the binary per pod.
-func sealedExecutable() (*os.File, error) {
-	if f, err := readOnlyBind("/proc/self/exe"); err == nil {
+func sealedExecutable(exe string) (*os.File, error) {
+	if f, err := readOnlyBind(exe); err == nil {
 		return f, nil
 	}
-	return memfdExecutable()
+	return memfdExecutable(exe)
 }
 
 // readOnlyBind returns an O_PATH descriptor of file p in a private, detached,
@@ -41,8 +42,8 @@ func readOnlyBind(p string) (*os.File, error) {
 	return os.NewFile(uintptr(tree), p+" (read-only bind)"), nil
 }
 
-// memfdExecutable copies our executable into a sealed memfd.
-func memfdExecutable() (*os.File, error) {
+// memfdExecutable copies the executable exe into a sealed memfd.
+func memfdExecutable(exe string) (*os.File, error) {
 	fd, err := unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if err == unix.EINVAL { // kernels before 6.3 know no MFD_EXEC
 		fd, err = unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
@@ -51,10 +52,10 @@ func memfdExecutable() (*os.File, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	mem := os.NewFile(uintptr(fd), "memfd:acirun-stage1")
-	self, err := os.Open("/proc/self/exe")
+	self, err := os.Open(exe)
 	if err != nil {
 		mem.Close()
-		return nil, fmt.Errorf("open own executable: %w", err)
+		return nil, fmt.Errorf("open the stage1 executable: %w", err)
 	}
 	defer self.Close()
 	st, err := self.Stat()

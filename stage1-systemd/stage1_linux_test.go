@@ -57,8 +57,8 @@ func probeBin(t testing.TB) string {
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv(testMainEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "stage1" {
-		os.Exit(Main(os.Args[2:]))
+	if os.Getenv(testMainEnv) == "1" {
+		os.Exit(Main(os.Args[1:], ""))
 	}
 	code := m.Run()
 	if probe.dir != "" {
@@ -255,7 +255,7 @@ func (p *testPod) command(flags ...string) *exec.Cmd {
 	// The host state pods share (the metadata key), in the pod's test
 	// directory rather than the test machine's /run/acirun.
 	flags = append([]string{"--run-dir=" + filepath.Join(filepath.Dir(p.dir), "run")}, flags...)
-	args := append([]string{"stage1", "run"}, flags...)
+	args := append([]string{"run"}, flags...)
 	args = append(args, p.dir)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), testMainEnv+"=1")

@@ -140,7 +140,9 @@ func run(bin, aci string) (bool, error) {
 	// The box's directory is bound at the same path inside it, on a real
 	// file system (the data directory cannot lie on the box's overlay root).
 	dir := b.Dir()
-	for src, dst := range map[string]string{bin: "acirun", aci: "image.aci", self: "unitstart"} {
+	// acirun-stage1 goes beside acirun, where acirun finds it.
+	stage1 := filepath.Join(filepath.Dir(bin), "acirun-stage1")
+	for src, dst := range map[string]string{bin: "acirun", stage1: "acirun-stage1", aci: "image.aci", self: "unitstart"} {
 		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
 			return false, err
 		}

@@ -23,8 +23,9 @@ type CLI struct {
 	// start goes (internal/trace); nil otherwise.
 	Trace *trace.Tracer
 
-	// stage1, set by startStage1, is the `stage1 run …` command line that
-	// runs the pod in this process once the command has returned.
+	// stage1, set by startStage1, is the `acirun-stage1 run …` command
+	// line that runs the pod in this process once the command has
+	// returned.
 	stage1 []string
 	// current is the command being run, for usage messages.
 	current *command

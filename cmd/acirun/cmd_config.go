@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"os"
 	"sort"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // configEntry is one entry of `acirun config`, in the shape of rkt's
@@ -62,7 +63,7 @@ func cmdConfig() *command {
 		summary: "Print the effective configuration as JSON, as rkt config does",
 		help: `Prints {"stage0": [...]}: one "auth" entry per domain of auth.d (system, then local,
 which overrides it domain by domain), the "paths" in use (--dir, --local-config,
---system-config and the run directory), the "stage1" (built into this binary), the
+--system-config and the run directory), the "stage1" (the acirun-stage1 binary beside acirun), the
 "network" settings of network.d (publish: where declared ports are published, and the
 file that says so; subnet and subnet6: the default network's, or none), and one
 "trustedKey" entry per file of the trust store, with its prefix ("root" for every name)
@@ -110,11 +111,11 @@ is then a set of valid auth.d entries, and as secret as those files.`,
 			}
 			cfg := h.Config()
 			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "paths", Data: cfg.DataDir, LocalConfig: cfg.LocalConfig, SystemConfig: cfg.SystemConfig, Run: cfg.LockDir()})
-			self, err := os.Executable()
+			stage1, err := podcontract.FindStage1()
 			if err != nil {
 				return err
 			}
-			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "stage1", Name: "github.com/acirun/acirun/stage1-systemd", Version: version(), Location: self})
+			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "stage1", Name: "github.com/acirun/acirun/stage1-systemd", Version: version(), Location: stage1})
 			nc, err := h.NetworkConfig()
 			if err != nil {
 				return err

@@ -177,18 +177,18 @@ func (c *CLI) prepareOptions(sync bool) host.PrepareOptions {
 }
 
 // startStage1 is the host.Starter of the CLI: the pod's stage1 supervisor
-// (argv, pod.Stage1Command's `acirun stage1 run … POD-DIR`) takes this
-// process over once the command has returned (Main runs it), so that the
-// pod keeps this process's PID (a systemd unit's main process stays the
-// same), its terminal and its exit code. By then everything the command
-// opened is closed by its own defers, as an exec would have; running in
-// place rather than exec'ing acirun again saves a start of the binary, the
-// runtime's and every package's initialisation (about 15 ms: ACIRUN_TRACE).
+// (argv, pod.Stage1Command's `acirun-stage1 run … POD-DIR`) takes this
+// process over once the command has returned (Main runs it: runStage1),
+// so that the pod keeps this process's PID (a systemd unit's main process
+// stays the same), its terminal and its exit code. By then everything the
+// command opened is closed by its own defers, as an exec would have;
+// running in place rather than exec'ing acirun-stage1 saves a start of a
+// binary, the runtime's and its packages' initialisation (ACIRUN_TRACE).
 func (c *CLI) startStage1(pd *pod.Pod, argv []string) error {
-	if len(argv) < 3 || argv[1] != "stage1" || argv[2] != "run" {
+	if len(argv) < 2 || argv[1] != "run" {
 		return fmt.Errorf("pod %s: %q is no stage1 run command line", pd.UUID, argv)
 	}
 	c.debugf("stage1 runs in this process: %s", strings.Join(argv, " "))
-	c.stage1 = argv[1:]
+	c.stage1 = argv
 	return nil
 }

@@ -36,9 +36,6 @@ func main() {
 // Main runs the command line args and returns the process exit code. It is a
 // function of its arguments and streams so that tests can call it directly.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if code, ok := hiddenEntry(args); ok {
-		return code
-	}
 	// ACIRUN_TRACE: this process is the origin of the run's trace, which
 	// the processes it starts (stage1, through exec or a unit) inherit.
 	tr := trace.New("acirun", os.Getenv(trace.Var), stderr)
@@ -59,8 +56,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// with signals of its own.
 		stop()
 		tr.Step("stage1 run in this process")
-		code, _ := hiddenEntry(cli.stage1)
-		return code
+		return runStage1(cli.stage1)
 	}
 	code := cli.exitCode(err)
 	tr.Step("exit %d", code)

@@ -2,13 +2,11 @@ package main
 
 import stage1 "github.com/acirun/acirun/stage1-systemd"
 
-// hiddenEntry dispatches the entry points that acirun re-executes itself
-// into (docs/pod-layout.md); they are not commands a user types. This is
-// the one place the CLI reaches into the pod side: the acirun binary is
-// also stage1.
-func hiddenEntry(args []string) (int, bool) {
-	if len(args) > 0 && args[0] == "stage1" {
-		return stage1.Main(args[1:]), true
-	}
-	return 0, false
+// runStage1 runs, in this process, the pod's supervisor that startStage1
+// handed this process to: argv is pod.Stage1Command's `acirun-stage1 run
+// … POD-DIR`, whose binary the pod's own processes (its PID 1, the apps'
+// launchers) start from. This is the one place the CLI reaches into the pod
+// side; every other process of a pod is acirun-stage1's.
+func runStage1(argv []string) int {
+	return stage1.Main(argv[1:], argv[0])
 }

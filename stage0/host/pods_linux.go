@@ -133,14 +133,14 @@ func (h *Host) settleImages(ctx context.Context, pd *pod.Pod) error {
 	return nil
 }
 
-// Stage1Command is the command line that runs pd: this executable's stage1
-// with the flags of this start. What stage1 keeps for the host (address
+// Stage1Command is the command line that runs pd: acirun-stage1's run
+// (podcontract.FindStage1) with the flags of this start. What stage1 keeps for the host (address
 // leases, the metadata key) is the host's, not a store's: it stays in
 // DefaultRunDir unless RunDir is given.
 func (h *Host) Stage1Command(pd *pod.Pod) ([]string, error) {
-	self, err := os.Executable()
+	stage1, err := podcontract.FindStage1()
 	if err != nil {
-		return nil, fmt.Errorf("find the acirun binary: %w", err)
+		return nil, err
 	}
 	var runFlags []string
 	if h.cfg.RunDir != "" {
@@ -166,7 +166,7 @@ func (h *Host) Stage1Command(pd *pod.Pod) ([]string, error) {
 		}
 		runFlags = append(runFlags, "--net-config-dir="+dir)
 	}
-	return pod.Stage1Command(pd, self, runFlags...), nil
+	return pod.Stage1Command(pd, stage1, runFlags...), nil
 }
 
 // Pods lists the pods and their states.

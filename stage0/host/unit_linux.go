@@ -122,6 +122,11 @@ func (h *Host) runPod(ctx context.Context, opts UnitOptions, src podSource, inPl
 // startInPlace starts the pod src gives with start (the CLI runs its
 // stage1 in its own process).
 func (h *Host) startInPlace(ctx context.Context, src podSource, start Starter) error {
+	// Without the stage1 binary no pod can run: say so before anything
+	// is prepared.
+	if _, err := podcontract.FindStage1(); err != nil {
+		return err
+	}
 	pd, err := src.get(ctx)
 	if err != nil {
 		return err
@@ -186,6 +191,9 @@ func connectSystemd(ctx context.Context) (*sdbus.Conn, error) {
 // to run (systemd's TimeoutStopSec bounds that). A pod src made is removed
 // if its unit cannot be started; a prepared one stays prepared.
 func (h *Host) runUnit(ctx context.Context, conn *sdbus.Conn, src podSource, opts UnitOptions) (*UnitResult, error) {
+	if _, err := podcontract.FindStage1(); err != nil {
+		return nil, err
+	}
 	pd, err := src.get(ctx)
 	if err != nil {
 		return nil, err

@@ -133,7 +133,7 @@ func TestPrepareWritesPodDir(t *testing.T) {
 	if !reflect.DeepEqual(args, wantArgs) || !reflect.DeepEqual(p.Stage1Args, wantArgs) {
 		t.Errorf("stage1 args %q (loaded %q), want %q", args, p.Stage1Args, wantArgs)
 	}
-	if got, want := Stage1Command(p, "/usr/bin/acirun"), append(append([]string{"/usr/bin/acirun", "stage1", "run"}, wantArgs...), dir); !reflect.DeepEqual(got, want) {
+	if got, want := Stage1Command(p, "/usr/bin/acirun-stage1"), append(append([]string{"/usr/bin/acirun-stage1", "run"}, wantArgs...), dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("Stage1Command = %q, want %q", got, want)
 	}
 	if b, _ := os.ReadFile(uuidFile); string(b) != p.UUID {

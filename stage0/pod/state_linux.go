@@ -279,14 +279,14 @@ func loadDir(dir, uuid string) (*Pod, error) {
 	return p, nil
 }
 
-// Stage1Command returns the argv that runs the pod: binary (the acirun
-// executable, e.g. /proc/self/exe resolved) then `stage1 run`, the flags
-// chosen at prepare time, the flags of this start (runFlags: where this
-// host keeps what does not outlive a boot, --run-dir), and the pod
-// directory. `acirun run` and `run-prepared` exec it; a systemd unit runs
-// it as its main process.
+// Stage1Command returns the argv that runs the pod: binary (the stage1
+// executable, podcontract.FindStage1) then `run`, the flags chosen at
+// prepare time, the flags of this start (runFlags: where this host keeps
+// what does not outlive a boot, --run-dir), and the pod directory. A
+// systemd unit runs it as its main process; `acirun run` and
+// `run-prepared` run it in their own process.
 func Stage1Command(p *Pod, binary string, runFlags ...string) []string {
-	argv := []string{binary, "stage1", "run"}
+	argv := []string{binary, "run"}
 	argv = append(argv, p.Stage1Args...)
 	argv = append(argv, runFlags...)
 	return append(argv, p.Dir)

@@ -64,7 +64,7 @@ func TestConfig(t *testing.T) {
 	if p := byKind["paths"]; len(p) != 1 || p[0]["data"] != data || p[0]["local-config"] != local || p[0]["system-config"] != system || p[0]["run"] != filepath.Join(data, "run") {
 		t.Errorf("paths: %v", p)
 	}
-	if s := byKind["stage1"]; len(s) != 1 || s[0]["location"] != acirunBin {
+	if s := byKind["stage1"]; len(s) != 1 || s[0]["location"] != filepath.Join(filepath.Dir(acirunBin), "acirun-stage1") {
 		t.Errorf("stage1: %v", s)
 	}
 	if n := byKind["network"]; len(n) != 1 || n[0]["publish"] != "all" || n[0]["source"] != nil ||

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -116,5 +118,38 @@ func TestInsecureOptionsOneList(t *testing.T) {
 	}
 	if strings.Contains(string(readme), "ondisk") {
 		t.Error("the README lists ondisk")
+	}
+}
+
+// TestNoStage1Binary: an acirun without acirun-stage1 beside it (a partial
+// install) refuses to run or enter a pod, naming the binary it looks for
+// and how to install it, before it prepares anything; acirun config names
+// it too.
+func TestNoStage1Binary(t *testing.T) {
+	dir := t.TempDir()
+	lone := filepath.Join(dir, "acirun")
+	b, err := os.ReadFile(acirunBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lone, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	want := filepath.Join(dir, "acirun-stage1")
+	for _, args := range [][]string{
+		{"run", "--no-unit", "--insecure-options=image", "./no-such.aci"},
+		{"run-prepared", "--no-unit", "00000000-0000-4000-8000-000000000000"},
+		{"config"},
+	} {
+		cmd := exec.Command(lone, append([]string{"--dir=" + data, "--local-config=" + filepath.Join(dir, "etc"), "--system-config=" + filepath.Join(dir, "usr")}, args...)...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 254 || !strings.Contains(string(out), want) || !strings.Contains(string(out), "make install") {
+			t.Errorf("acirun %s without acirun-stage1: %v, want exit 254 naming %s and make install:\n%s", args[0], err, want, out)
+		}
+	}
+	if pods, _ := filepath.Glob(filepath.Join(data, "pods", "*")); len(pods) != 0 {
+		t.Errorf("pods left by the refused runs: %q", pods)
 	}
 }

@@ -56,7 +56,9 @@ func setup(m *testing.M) (int, error) {
 	}
 	e.acirun = filepath.Join(dir, "acirun")
 	e.testapp = filepath.Join(dir, "testapp")
-	for out, pkg := range map[string]string{e.acirun: "./cmd/acirun", e.testapp: "./tests/testapp"} {
+	// acirun-stage1 beside acirun, where acirun finds it.
+	stage1 := filepath.Join(dir, "acirun-stage1")
+	for out, pkg := range map[string]string{e.acirun: "./cmd/acirun", stage1: "./cmd/acirun-stage1", e.testapp: "./tests/testapp"} {
 		if err := testenv.GoBuild(e.repo, out, pkg); err != nil {
 			return 0, err
 		}

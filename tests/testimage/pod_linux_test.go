@@ -28,8 +28,8 @@ import (
 const stage1EnvVar = "ACIRUN_TESTIMAGE_STAGE1"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(stage1EnvVar) == "1" && len(os.Args) > 1 && os.Args[1] == "stage1" {
-		os.Exit(stage1.Main(os.Args[2:]))
+	if os.Getenv(stage1EnvVar) == "1" {
+		os.Exit(stage1.Main(os.Args[1:], ""))
 	}
 	os.Exit(m.Run())
 }
