@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
 	"github.com/acirun/acirun/netns/cni"
@@ -60,9 +61,11 @@ func (h *Host) cniConfig() (cni.Config, error) {
 
 // CheckNetworks checks the named networks of a --net value before a pod is
 // prepared or started on them: each is configured in NetConfigDir with a
-// valid configuration, and its plugins are installed. The built-in
-// networks (and "", the default) need nothing.
-func (h *Host) CheckNetworks(net string) error {
+// valid configuration, and its plugins are installed; and when the pod
+// publishes ports (--port, the pod manifest's ports), one of them has a
+// plugin that can (the portMappings capability), as stage1 requires. The
+// built-in networks (and "", the default) need nothing.
+func (h *Host) CheckNetworks(net string, ports []aci.ExposedPort) error {
 	if net == "" {
 		return nil
 	}
@@ -74,10 +77,17 @@ func (h *Host) CheckNetworks(net string) error {
 	if err != nil {
 		return err
 	}
+	canPublish := false
 	for _, n := range named {
-		if _, err := cfg.Find(n.Name, podcontract.IsBuiltinNet); err != nil {
+		nw, err := cfg.Find(n.Name, podcontract.IsBuiltinNet)
+		if err != nil {
 			return err
 		}
+		canPublish = canPublish || nw.HasCapability(cni.CapPortMappings)
+	}
+	if len(ports) > 0 && !canPublish {
+		return fmt.Errorf("port %s is to be published (--port), and no plugin of --net=%s has the portMappings capability "+
+			"(a portmap plugin with \"capabilities\": {\"portMappings\": true})", ports[0].Name, net)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // TestCheckNetworks: the built-in networks (and none given) need no
@@ -26,13 +28,17 @@ func TestCheckNetworks(t *testing.T) {
 		{"lo,web", "unknown network web"},
 		{"lo:", "network lo: nothing after ':'"},
 	} {
-		err := h.CheckNetworks(tc.net)
+		err := h.CheckNetworks(tc.net, nil)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("CheckNetworks(%q) = %v, want %q", tc.net, err, tc.err)
 		}
 	}
 	// Its plugin is Debian's containernetworking-plugins' (scripts/setup).
-	if err := h.CheckNetworks("lo"); err != nil {
+	if err := h.CheckNetworks("lo", nil); err != nil {
 		t.Errorf("CheckNetworks(lo) = %v", err)
+	}
+	if err := h.CheckNetworks("lo", []aci.ExposedPort{{Name: "http", HostPort: 80}}); err == nil ||
+		!strings.Contains(err.Error(), "port http is to be published (--port), and no plugin of --net=lo has the portMappings capability") {
+		t.Errorf("CheckNetworks(lo) of a pod with --port = %v", err)
 	}
 }

@@ -55,7 +55,7 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 	if err != nil {
 		return nil, err
 	}
-	if err := h.CheckNetworks(req.Net); err != nil {
+	if err := h.CheckNetworks(req.Net, req.Ports); err != nil {
 		return nil, err
 	}
 	nc, err := h.NetworkConfig()
@@ -106,7 +106,11 @@ func (h *Host) preparedPod(ctx context.Context, ref string, o pod.StartOptions) 
 		return nil, err
 	}
 	if ro, err := podcontract.ParseRecordedFlags(pd.Stage1Args); err == nil {
-		if err := h.CheckNetworks(ro.Net); err != nil {
+		var ports []aci.ExposedPort
+		if pd.Manifest != nil {
+			ports = pd.Manifest.Ports
+		}
+		if err := h.CheckNetworks(ro.Net, ports); err != nil {
 			return nil, fmt.Errorf("pod %s: %w", pd.UUID, err)
 		}
 	}

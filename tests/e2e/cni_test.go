@@ -235,8 +235,9 @@ func TestCNINetworks(t *testing.T) {
 		t.Errorf("acirun list --format=json does not show the pod's network: %s %v", ls, err)
 	}
 
-	// Two networks at once, the first with the address asked for.
-	b := p.startPod(ctx, "serving", "--net=cnitest:IP=10.99.0.77,cnitwo", web)
+	// Two networks at once, the first with the address asked for, and the
+	// port published where --port says, by the first network's portmap.
+	b := p.startPod(ctx, "serving", "--net=cnitest:IP=10.99.0.77,cnitwo", "--port=http:18082", web)
 	nb := b.cniNet()
 	if len(nb.Networks) != 2 || nb.Networks[0].Name != "cnitest" || nb.Networks[0].Interface != "eth0" ||
 		nb.Networks[1].Name != "cnitwo" || nb.Networks[1].Interface != "eth1" {
@@ -256,6 +257,12 @@ func TestCNINetworks(t *testing.T) {
 	}
 	if body, err := cniGet(t, p, "http://"+ipB2.Addr().String()+":8082/"); err != nil || body != "hello from testapp\n" {
 		t.Errorf("GET pod b on cnitwo: %q, %v", body, err)
+	}
+	if ports := nb.Networks[0].Ports; len(ports) != 1 || ports[0].Host != "0.0.0.0:18082" || ports[0].Pod != "10.99.0.77:8082" || len(nb.Networks[1].Ports) != 0 {
+		t.Errorf("--port=http:18082 on cnitest and cnitwo published %+v and %+v", ports, nb.Networks[1].Ports)
+	}
+	if body, err := cniGet(t, p, "http://10.99.0.1:18082/"); err != nil || body != "hello from testapp\n" {
+		t.Errorf("GET pod b through --port=http:18082: %q, %v", body, err)
 	}
 	// An address already taken is refused, and nothing is left of the try.
 	if out, code := cniRun(t, p, ctx, "run", "--insecure-options=image", "--net=cnitest:IP=10.99.0.77", web); code == 0 || !strings.Contains(out, "10.99.0.77") {
@@ -341,6 +348,10 @@ func TestCNINetworkIPv6(t *testing.T) {
 	if strings.Contains(a.out.String(), "addr eth0 10.") || !strings.Contains(a.out.String(), "addr eth0 "+ip.String()) {
 		t.Errorf("the pod's eth0 should have %s alone of the network's addresses:\n%s", ip, a.out.String())
 	}
+	if st, err := p.b.Output(ctx, p.acirun("status", a.uuid)...); err != nil || strings.Contains(string(st), "\nip=") ||
+		!strings.Contains(string(st), "\nip6="+ip.Addr().String()+"\n") || !strings.Contains(string(st), "\nnetwork-cni6=eth0 "+ip.String()+"\n") {
+		t.Errorf("acirun status of a pod on cni6: %s %v", st, err)
+	}
 	url := "http://" + netip.AddrPortFrom(ip.Addr(), 8083).String() + "/"
 	// The bridge's own address (the pod's gateway) is tentative until
 	// duplicate address detection is over, a second or two after the
@@ -394,10 +405,30 @@ func TestCNINetworkErrors(t *testing.T) {
 			}
 		}
 	}
+	// A --port that no network of the pod can publish (cnitwo has no
+	// portmap); a prepared pod started on an unknown network.
+	served := p.image(podImage(t, podManifest(t, "example.com/cni-bad-port", map[string]any{
+		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8084}},
+	}, "sleep", "1h"), nil))
+	if out, code := cniRun(t, p, ctx, "run", "--insecure-options=image", "--net=cnitwo", "--port=http:18084", served); code == 0 ||
+		!strings.Contains(out, "port http is to be published (--port), and no plugin of --net=cnitwo has the portMappings capability") {
+		t.Errorf("--port on a network without portmap: exit %d\n%s", code, out)
+	}
+	out, code := cniRun(t, p, ctx, "prepare", "--insecure-options=image", web)
+	if code != 0 {
+		t.Fatalf("prepare: exit %d\n%s", code, out)
+	}
+	uuid := strings.TrimSpace(out[strings.LastIndexByte(strings.TrimSpace(out), '\n')+1:])
+	if out, code := cniRun(t, p, ctx, "run-prepared", "--net=nosuch", uuid); code == 0 || !strings.Contains(out, "pod "+uuid+": unknown network nosuch") {
+		t.Errorf("run-prepared --net=nosuch: exit %d\n%s", code, out)
+	}
+	if out, code := cniRun(t, p, ctx, "rm", uuid); code != 0 {
+		t.Errorf("rm of the prepared pod: exit %d\n%s", code, out)
+	}
 	if err := os.WriteFile(filepath.Join(netd, "50-bad.conflist"), []byte(`{"cniVersion": "1.0.0", "name": "bad", "plugins": [{"type": "bridge"`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code := cniRun(t, p, ctx, "run", "--insecure-options=image", "--net=cnitest", web)
+	out, code = cniRun(t, p, ctx, "run", "--insecure-options=image", "--net=cnitest", web)
 	if want := "network configuration " + netd + "/50-bad.conflist: error parsing configuration list"; code == 0 || !strings.Contains(out, want) {
 		t.Errorf("a pod while net.d holds an invalid file: exit %d, want %q:\n%s", code, want, out)
 	}
