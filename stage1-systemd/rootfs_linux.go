@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/podcontract"
@@ -334,8 +335,11 @@ func setMountAttr(fd int, attr uint64, recursive bool, p ...string) error {
 }
 
 // mountVolumes binds the app's volumes into its root, shallowest first so
-// that nested targets land on their parent volume. Targets are resolved
-// inside the root; a symlinked target cannot lead out of it.
+// that nested targets land on their parent volume. Each target is resolved
+// inside the root first (the image's symlinks, and those of volumes
+// mounted before it, followed as the app would, never out of the root),
+// and the rules of podcontract.CheckVolumeTarget apply to where it leads: a symlink
+// in the image cannot take a volume onto /proc/sys, /dev or the root.
 func (r *appRoot) mountVolumes(app *appSpec, logf func(string, ...any)) error {
 	mounts := append([]mountSpec(nil), app.mounts...)
 	sort.SliceStable(mounts, func(i, j int) bool {
@@ -343,19 +347,39 @@ func (r *appRoot) mountVolumes(app *appSpec, logf func(string, ...any)) error {
 	})
 	seen := map[string]bool{}
 	for _, m := range mounts {
-		t := path.Clean("/" + m.target)
+		asked := path.Clean("/" + m.target)
+		t, err := r.resolveInRoot(asked)
+		if err != nil {
+			return fmt.Errorf("volume %s: target %s: %w", m.volume.name, asked, err)
+		}
+		if err := podcontract.CheckVolumeTarget(m.volume.name, asked, t); err != nil {
+			return err
+		}
 		if seen[t] {
 			return fmt.Errorf("volume %s: target %s is used by another mount", m.volume.name, t)
 		}
 		seen[t] = true
-		if t == "/" || t == "/proc" || strings.HasPrefix(t, "/proc/") || t == "/sys" || strings.HasPrefix(t, "/sys/") {
-			return fmt.Errorf("volume %s: target %s is not allowed", m.volume.name, t)
-		}
 		if err := r.mountVolume(m, t, logf); err != nil {
 			return fmt.Errorf("volume %s at %s: %w", m.volume.name, t, err)
 		}
 	}
 	return nil
+}
+
+// resolveInRoot returns the absolute path inside the root that p leads to,
+// its symlinks followed as inside the root (securejoin: ".." and absolute
+// targets stop at the root); components that do not exist yet are kept as
+// they are.
+func (r *appRoot) resolveInRoot(p string) (string, error) {
+	full, err := securejoin.SecureJoin(r.path, p)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(r.path, full)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("resolves to %s, outside the root", full)
+	}
+	return path.Clean("/" + rel), nil
 }
 
 func (r *appRoot) mountVolume(m mountSpec, target string, logf func(string, ...any)) error {

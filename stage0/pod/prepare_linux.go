@@ -163,6 +163,9 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	if err := checkVolumeSources(pm); err != nil {
 		return nil, nil, err
 	}
+	if err := checkVolumeTargets(pm, in.images); err != nil {
+		return nil, nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
