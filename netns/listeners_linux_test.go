@@ -2,82 +2,158 @@ package netns
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
-const procTCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:176F 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1629313 1 0000000007aeacf2 100 0 0 10 0
-   1: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 252 1 00000000b259d02e 100 0 0 10 0
-   2: 0100007F:B0D2 0100007F:176F 01 00000000:00000000 00:00000000 00000000     0        0 99 1 00000000b259d02e 100 0 0 10 0
-`
-
-const procTCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0000000000000000 100 0 0 10 0
-`
-
-const procUDP = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
-  1: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 55 2 0000000000000000 0
-  2: 0100007F:D431 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 56 2 0000000000000000 0
-`
-
-// hostOrder is true on a little-endian host, where the kernel's words read
-// backwards.
-var hostOrder = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
-
-func TestParseProcNet(t *testing.T) {
-	if !hostOrder {
-		t.Skip("the tables below are a little-endian host's")
+// diagMsg is a netlink message of type typ holding an inet_diag_msg for a
+// socket on addr, with inode.
+func diagMsg(typ uint16, addr netip.AddrPort, inode uint32) []byte {
+	b := make([]byte, 16+sizeofDiagMsg)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], typ)
+	d := b[16:]
+	d[0] = unix.AF_INET
+	if addr.Addr().Is6() {
+		d[0] = unix.AF_INET6
 	}
+	binary.BigEndian.PutUint16(d[4:], addr.Port())
+	copy(d[8:], addr.Addr().AsSlice())
+	binary.NativeEndian.PutUint32(d[68:], inode)
+	return b
+}
+
+// done is NLMSG_DONE; errMsg an NLMSG_ERROR with errno.
+func done() []byte {
+	b := make([]byte, 20)
+	binary.NativeEndian.PutUint32(b[0:], 20)
+	binary.NativeEndian.PutUint16(b[4:], unix.NLMSG_DONE)
+	return b
+}
+
+func errMsg(errno int32) []byte {
+	b := make([]byte, 20)
+	binary.NativeEndian.PutUint32(b[0:], 20)
+	binary.NativeEndian.PutUint16(b[4:], unix.NLMSG_ERROR)
+	binary.NativeEndian.PutUint32(b[16:], uint32(-errno))
+	return b
+}
+
+func cat2(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+func TestParseDiag(t *testing.T) {
+	const sock = 20 // SOCK_DIAG_BY_FAMILY
+	a4, a6 := netip.MustParseAddrPort("127.0.0.1:8080"), netip.MustParseAddrPort("[::]:53")
 	for _, tc := range []struct {
-		name, in, protocol string
-		want               []listener
-		err                string
+		name string
+		in   []byte
+		want []listener
+		done bool
+		err  string
 	}{
-		{"tcp: listeners only", procTCP, "tcp", []listener{
-			{"tcp", netip.MustParseAddrPort("127.0.0.1:5999"), 1629313},
-			{"tcp", netip.MustParseAddrPort("0.0.0.0:2024"), 252},
-		}, ""},
-		{"tcp6", procTCP6, "tcp", []listener{{"tcp", netip.MustParseAddrPort("[::1]:8080"), 77}}, ""},
-		{"udp: unconnected sockets only", procUDP, "udp", []listener{{"udp", netip.MustParseAddrPort("0.0.0.0:53"), 55}}, ""},
-		{"header only", "  sl  local_address\n", "tcp", nil, ""},
-		{"empty", "", "tcp", nil, ""},
-		{"short line", "h\n 0: 0100007F:176F 00000000:0000 0A\n", "tcp", nil, "want at least 10 fields"},
-		{"bad address", "h\n 0: 0100007G:176F 00000000:0000 0A a b c d e 1\n", "tcp", nil, `local address "0100007G:176F"`},
-		{"odd address", "h\n 0: 01007F:176F 00000000:0000 0A a b c d e 1\n", "tcp", nil, "want 8 or 32 hex digits"},
-		{"bad inode", "h\n 0: 0100007F:176F 00000000:0000 0A a b c d e x\n", "tcp", nil, `inode "x"`},
+		{"two sockets, then the end", cat2(diagMsg(sock, a4, 7), diagMsg(sock, a6, 8), done()),
+			[]listener{{"tcp", a4, 7}, {"tcp", a6, 8}}, true, ""},
+		{"more to come", diagMsg(sock, a4, 7), []listener{{"tcp", a4, 7}}, false, ""},
+		{"the end alone", done(), nil, true, ""},
+		{"an error", errMsg(int32(unix.EPERM)), nil, false, "operation not permitted"},
+		{"short message", diagMsg(sock, a4, 7)[:40], nil, false, ""},
+		{"bad family", func() []byte { b := diagMsg(sock, a4, 7); b[16] = 99; return b }(), nil, false, "address family 99"},
+		{"garbage", []byte{1, 2, 3}, nil, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseProcNet([]byte(tc.in), tc.protocol)
-			if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			got, done, err := parseDiag(tc.in, "tcp")
+			if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 				t.Fatalf("error %v, want %q", err, tc.err)
 			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
+			if tc.want == nil && !tc.done && err == nil {
+				t.Fatalf("no error, want one")
+			}
+			if err != nil && tc.want != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) || done != tc.done {
+				t.Errorf("got %v, %v; want %v, %v", got, done, tc.want, tc.done)
 			}
 		})
 	}
 }
 
-func FuzzParseProcNet(f *testing.F) {
-	for _, s := range []string{procTCP, procTCP6, procUDP, "h\n 0: 0100007F:176F 00000000:0000 0A a b c d e 1\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		for _, proto := range []string{"tcp", "udp"} {
-			ls, err := parseProcNet([]byte(in), proto)
-			if err != nil {
-				continue
-			}
-			for _, l := range ls {
-				if !l.addr.IsValid() || l.protocol != proto {
-					t.Fatalf("%q: listener %+v", in, l)
-				}
+func FuzzParseDiag(f *testing.F) {
+	f.Add(cat2(diagMsg(20, netip.MustParseAddrPort("127.0.0.1:8080"), 7), done()))
+	f.Add(errMsg(1))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ls, _, err := parseDiag(in, "udp")
+		if err != nil {
+			return
+		}
+		for _, l := range ls {
+			if !l.addr.IsValid() || l.protocol != "udp" {
+				t.Fatalf("%x: listener %+v", in, l)
 			}
 		}
 	})
+}
+
+// TestHostListeners asks the kernel, in a namespace the test makes, for
+// the sockets that take a port: the listening TCP ones and the bound,
+// unconnected UDP ones, of both families, with their inodes; not a
+// connected UDP socket, nor either end of a TCP connection.
+func TestHostListeners(t *testing.T) {
+	ns := newTestNS(t)
+	var got []listener
+	var keep []any
+	ns.do(func() error {
+		ln4, err := net.Listen("tcp4", "127.0.0.1:8081")
+		if err != nil {
+			return err
+		}
+		ln6, err := net.Listen("tcp6", "[::1]:8082")
+		if err != nil {
+			return err
+		}
+		u, err := net.ListenPacket("udp", ":5353")
+		if err != nil {
+			return err
+		}
+		uc, err := net.Dial("udp4", "127.0.0.1:5353")
+		if err != nil {
+			return err
+		}
+		tc, err := net.Dial("tcp4", "127.0.0.1:8081")
+		if err != nil {
+			return err
+		}
+		keep = append(keep, ln4, ln6, u, uc, tc)
+		got, err = hostListeners()
+		return err
+	})
+	defer func() {
+		for _, k := range keep {
+			k.(interface{ Close() error }).Close()
+		}
+	}()
+	var names []string
+	for _, l := range got {
+		if l.inode == 0 {
+			t.Errorf("%v: no inode", l)
+		}
+		names = append(names, l.protocol+" "+l.addr.String())
+	}
+	if want := []string{"tcp 127.0.0.1:8081", "tcp [::1]:8082", "udp [::]:5353"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("listeners %q, want %q", names, want)
+	}
 }
 
 func TestPortOwner(t *testing.T) {
