@@ -183,10 +183,14 @@ func ConfigurePod(addrs, gateways Addrs) error {
 		return fmt.Errorf("pod network: netlink: %w", err)
 	}
 	defer h.Close()
-	l, err := h.LinkByName(PodInterface)
+	// The link by its index alone: the pod's start waits for this, and
+	// netlink would list (and netlink.LinkByName parse) its every
+	// attribute.
+	idx, err := linkIndex(PodInterface)
 	if err != nil {
 		return fmt.Errorf("pod network: %s: %w", PodInterface, err)
 	}
+	l := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: PodInterface, Index: idx}}
 	if addrs.IPv6.IsValid() {
 		// A namespace's links start from the kernel's defaults, but a host
 		// may have them inherit its own (net.core.devconf_inherit_init_net).
@@ -208,7 +212,6 @@ func ConfigurePod(addrs, gateways Addrs) error {
 	if err := h.LinkSetUp(l); err != nil {
 		return fmt.Errorf("pod network: bring up %s: %w", PodInterface, err)
 	}
-	idx := l.Attrs().Index
 	for _, p := range [][2]netip.Addr{{addrs.IPv4, gateways.IPv4}, {addrs.IPv6, gateways.IPv6}} {
 		addr, gw := p[0], p[1]
 		if !addr.IsValid() {
