@@ -87,9 +87,26 @@ type authFile struct {
 // directory. A file every user may read is used, with a warning to
 // warnings (if not nil): its secrets are not secret.
 func LoadAuth(warnings io.Writer, authDirs ...string) (Auth, error) {
+	return loadAuth(warnings, parseAuthFile, authDirs)
+}
+
+// LoadDockerAuth reads the credentials of container registries from the
+// same auth.d directories, in rkt's other kind of file there:
+//
+//	{"rktKind": "dockerAuth", "rktVersion": "v1", "registries": ["quay.io"],
+//	 "credentials": {"user": "u", "password": "p"}}
+//
+// with the same rules as LoadAuth (a later directory wins registry by
+// registry; a file every user may read is used with a warning). Files of
+// kind "auth" are skipped here.
+func LoadDockerAuth(warnings io.Writer, authDirs ...string) (Auth, error) {
+	return loadAuth(warnings, parseDockerAuthFile, authDirs)
+}
+
+func loadAuth(warnings io.Writer, parse func([]byte) ([]string, Credentials, error), authDirs []string) (Auth, error) {
 	all := Auth{}
 	for _, dir := range authDirs {
-		one, err := loadAuthDir(warnings, dir)
+		one, err := loadAuthDir(warnings, dir, parse)
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +117,7 @@ func LoadAuth(warnings io.Writer, authDirs ...string) (Auth, error) {
 	return all, nil
 }
 
-func loadAuthDir(warnings io.Writer, dir string) (Auth, error) {
+func loadAuthDir(warnings io.Writer, dir string, parse func([]byte) ([]string, Credentials, error)) (Auth, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return Auth{}, nil
@@ -121,16 +138,17 @@ func loadAuthDir(warnings io.Writer, dir string) (Auth, error) {
 		if !fi.Mode().IsRegular() {
 			continue
 		}
-		if perm := fi.Mode().Perm(); perm&0o004 != 0 && warnings != nil {
-			fmt.Fprintf(warnings, "warning: auth config %s is readable by every user (mode %04o): anyone on this host can read its credentials (chmod o-r %s)\n", path, perm, path)
-		}
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read auth config: %w", err)
 		}
-		domains, creds, err := parseAuthFile(raw)
+		domains, creds, err := parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("auth config %s: %w", path, err)
+		}
+		// Said by the loader of the file's own kind only.
+		if perm := fi.Mode().Perm(); perm&0o004 != 0 && warnings != nil && len(domains) > 0 {
+			fmt.Fprintf(warnings, "warning: auth config %s is readable by every user (mode %04o): anyone on this host can read its credentials (chmod o-r %s)\n", path, perm, path)
 		}
 		creds.Source = path
 		for _, d := range domains {
@@ -211,4 +229,57 @@ func parseAuthFile(raw []byte) ([]string, Credentials, error) {
 		return nil, Credentials{}, fmt.Errorf("unknown type %q (want basic or oauth)", f.Type)
 	}
 	return domains, c, nil
+}
+
+// parseDockerAuthFile parses one auth.d file of kind dockerAuth; a file of
+// kind auth gives no registries and no error. Registries are host or
+// host:port, as domains are.
+func parseDockerAuthFile(raw []byte) ([]string, Credentials, error) {
+	var f struct {
+		RktKind     string          `json:"rktKind"`
+		RktVersion  string          `json:"rktVersion"`
+		Registries  []string        `json:"registries"`
+		Credentials json.RawMessage `json:"credentials"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, Credentials{}, err
+	}
+	switch {
+	case f.RktKind == "":
+		return nil, Credentials{}, errors.New("no rktKind")
+	case f.RktKind == "auth":
+		return nil, Credentials{}, nil
+	case f.RktKind != "dockerAuth":
+		return nil, Credentials{}, fmt.Errorf("rktKind %q is not \"dockerAuth\"", f.RktKind)
+	case f.RktVersion != "v1":
+		return nil, Credentials{}, fmt.Errorf("unknown rktVersion %q of kind dockerAuth (want v1)", f.RktVersion)
+	case len(f.Registries) == 0:
+		return nil, Credentials{}, errors.New("no registries")
+	case len(f.Credentials) == 0:
+		return nil, Credentials{}, errors.New("no credentials")
+	}
+	var regs []string
+	for _, r := range f.Registries {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if r == "" || strings.ContainsAny(r, "/@?# ") {
+			return nil, Credentials{}, fmt.Errorf("registry %q is not a host or host:port", r)
+		}
+		if !slices.Contains(regs, r) {
+			regs = append(regs, r)
+		}
+	}
+	var b struct {
+		User     string `json:"user"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal(f.Credentials, &b); err != nil {
+		return nil, Credentials{}, fmt.Errorf("credentials: %w", err)
+	}
+	if b.User == "" || b.Password == "" {
+		return nil, Credentials{}, errors.New("dockerAuth credentials need a user and a password")
+	}
+	if strings.Contains(b.User, ":") {
+		return nil, Credentials{}, errors.New("dockerAuth credentials: the user name contains ':'")
+	}
+	return regs, Credentials{Type: "basic", User: b.User, Password: b.Password}, nil
 }

@@ -79,3 +79,22 @@ func FuzzParseAuthFile(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseDockerAuthFile(f *testing.F) {
+	f.Add([]byte(`{"rktKind":"dockerAuth","rktVersion":"v1","registries":["quay.io:443"],"credentials":{"user":"u","password":"p"}}`))
+	f.Add([]byte(`{"rktKind":"auth"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		regs, c, err := parseDockerAuthFile(raw)
+		if err != nil || len(regs) == 0 {
+			return
+		}
+		for _, r := range regs {
+			if r == "" || r != strings.ToLower(r) || strings.ContainsAny(r, "/@?# ") {
+				t.Fatalf("bad registry %q accepted", r)
+			}
+		}
+		if c.Type != "basic" || c.User == "" || c.Password == "" {
+			t.Fatalf("bad credentials accepted: %+v", c)
+		}
+	})
+}

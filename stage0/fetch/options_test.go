@@ -231,3 +231,38 @@ func TestLoadAuthErrors(t *testing.T) {
 		t.Errorf("duplicate domain: %v", err)
 	}
 }
+
+// TestLoadDockerAuth: rkt's dockerAuth files of auth.d give registries'
+// credentials, a later directory winning registry by registry; auth files
+// are not theirs, and a bad dockerAuth file is an error naming it.
+func TestLoadDockerAuth(t *testing.T) {
+	system, local := t.TempDir(), t.TempDir()
+	writeAuth(t, system, "quay.json", `{"rktKind":"dockerAuth","rktVersion":"v1","registries":["quay.io","Registry.example.com:5000"],
+		"credentials":{"user":"sys","password":"p1"}}`)
+	writeAuth(t, local, "quay.json", `{"rktKind":"dockerAuth","rktVersion":"v1","registries":["quay.io"],
+		"credentials":{"user":"loc","password":"p2"}}`)
+	writeAuth(t, local, "coreos.json", `{"rktKind":"auth","rktVersion":"v1","domains":["coreos.com"],
+		"type":"basic","credentials":{"user":"foo","password":"bar"}}`)
+	auth, err := LoadDockerAuth(nil, filepath.Join(system, "auth.d"), filepath.Join(local, "auth.d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, user := range map[string]string{"quay.io": "loc", "registry.example.com:5000": "sys", "coreos.com": "", "registry.example.com": ""} {
+		c, ok := auth.For(&url.URL{Host: host})
+		if ok != (user != "") || c.User != user || ok && c.Type != "basic" {
+			t.Errorf("%s: %+v %v, want user %q", host, c, ok, user)
+		}
+	}
+	for content, want := range map[string]string{
+		`{"rktKind":"dockerAuth","rktVersion":"v1","credentials":{"user":"a","password":"b"}}`:                      "no registries",
+		`{"rktKind":"dockerAuth","rktVersion":"v2","registries":["a"],"credentials":{"user":"a","password":"b"}}`:   "rktVersion",
+		`{"rktKind":"dockerAuth","rktVersion":"v1","registries":["a/b"],"credentials":{"user":"a","password":"b"}}`: "not a host",
+		`{"rktKind":"dockerAuth","rktVersion":"v1","registries":["a"],"credentials":{"user":"a"}}`:                  "password",
+	} {
+		dir := t.TempDir()
+		writeAuth(t, dir, "bad.json", content)
+		if _, err := LoadDockerAuth(nil, filepath.Join(dir, "auth.d")); err == nil || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming bad.json and %q", content, err, want)
+		}
+	}
+}

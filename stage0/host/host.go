@@ -168,6 +168,10 @@ func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
+	dockerAuth, err := fetch.LoadDockerAuth(h.cfg.Warnings, filepath.Join(h.cfg.SystemConfig, "auth.d"), filepath.Join(h.cfg.LocalConfig, "auth.d"))
+	if err != nil {
+		return nil, err
+	}
 	return &pull.Puller{
 		Store:      st,
 		Trust:      h.TrustStore(),
@@ -178,7 +182,7 @@ func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
 		PartialDir: filepath.Join(h.cfg.DataDir, "store", "partial"),
 		OCI: pull.OCIConfig{
 			DefaultRegistry: ociCfg.DefaultRegistry,
-			Credentials:     registryCredentials(auth),
+			Credentials:     registryCredentials(dockerAuth, auth),
 		},
 	}, nil
 }
@@ -189,10 +193,21 @@ func (h *Host) OCIConfig() (oci.LocalConfig, error) {
 	return oci.LoadConfig(h.cfg.SystemConfig, h.cfg.LocalConfig)
 }
 
-// registryCredentials gives a registry the basic credentials auth.d has
-// for its host: the same files as ACI fetches.
-func registryCredentials(auth fetch.Auth) func(string) (oci.Credentials, bool) {
+// registryCredentials gives a registry its credentials from auth.d, the
+// same files as ACI fetches: rkt's dockerAuth files for the registry (for
+// Docker Hub, under any of its names), else the basic credentials of an
+// auth file for its host.
+func registryCredentials(dockerAuth, auth fetch.Auth) func(string) (oci.Credentials, bool) {
 	return func(registry string) (oci.Credentials, bool) {
+		names := []string{registry}
+		if oci.IsDockerHub(registry) {
+			names = oci.DockerHubNames()
+		}
+		for _, n := range names {
+			if c, ok := dockerAuth.For(&url.URL{Host: n}); ok {
+				return oci.Credentials{User: c.User, Password: c.Password}, true
+			}
+		}
 		c, ok := auth.For(&url.URL{Host: registry})
 		if !ok || c.Type != "basic" {
 			return oci.Credentials{}, false

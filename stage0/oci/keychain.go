@@ -61,7 +61,7 @@ func (g credentialGuard) sameService(host string) bool {
 	if strings.EqualFold(host, g.registry) || strings.EqualFold(stripPort(host), stripPort(g.registry)) {
 		return true
 	}
-	return isDockerHub(g.registry) && strings.EqualFold(stripPort(host), "auth.docker.io")
+	return IsDockerHub(g.registry) && strings.EqualFold(stripPort(host), "auth.docker.io")
 }
 
 func stripPort(hostport string) string {

@@ -156,7 +156,7 @@ func parseRegistry(rest, defaultRegistry string) (Source, error) {
 	if err := checkRegistry(s.Registry); err != nil {
 		return Source{}, err
 	}
-	if isDockerHub(s.Registry) && !strings.Contains(s.Repository, "/") {
+	if IsDockerHub(s.Registry) && !strings.Contains(s.Repository, "/") {
 		s.Repository = "library/" + s.Repository
 	}
 	if err := checkRepository(s.Repository); err != nil {
@@ -175,8 +175,22 @@ func namesRegistry(first string) bool {
 	return strings.ContainsAny(first, ".:") || first == "localhost"
 }
 
-func isDockerHub(reg string) bool {
-	return reg == "docker.io" || reg == "index.docker.io" || reg == "registry-1.docker.io"
+// IsDockerHub says whether reg is one of Docker Hub's names.
+func IsDockerHub(reg string) bool {
+	for _, n := range DockerHubNames() {
+		if reg == n {
+			return true
+		}
+	}
+	return false
+}
+
+// DockerHubNames are the names Docker Hub's registry goes by: docker.io in
+// references, index.docker.io in go-containerregistry and Docker's
+// credentials, registry-1.docker.io on the wire (and in rkt's dockerAuth
+// files).
+func DockerHubNames() []string {
+	return []string{"docker.io", "index.docker.io", "registry-1.docker.io"}
 }
 
 // checkRegistry checks host[:port]: a DNS name or IPv4 address (letters,
