@@ -150,7 +150,7 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	if err != nil {
 		return nil, fmt.Errorf("firewall: nftables: %w", err)
 	}
-	pods, err := listPods(c)
+	pods, base, err := listPodsAndBase(c)
 	if err != nil {
 		return nil, err
 	}
@@ -195,9 +195,17 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		return nil, fmt.Errorf("publish port %s (%s) on %s: the host's port %d is taken by %s", m.Name, m.Protocol, hostName(m.Host.Addr()), m.Host.Port(), who)
 	}
 
-	t := c.AddTable(table())
+	// The table and the base chains are made when missing only: adding
+	// what exists is no error, but the kernel's commit does the work of
+	// an update for each.
+	t := table()
+	if len(base) == 0 {
+		c.AddTable(t)
+	}
 	for _, name := range podBaseChains {
-		c.AddChain(baseChain(name))
+		if !base[name] {
+			c.AddChain(baseChain(name))
+		}
 	}
 	chains := map[string]*nftables.Chain{}
 	add := func(base string, exprs []expr.Any, userData []byte) {
@@ -334,21 +342,28 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 // listPods returns the pods that have rules in the table (by their jump
 // rules' tags), UUID to owner. No table is no pod.
 func listPods(c *nftables.Conn) (map[string]string, error) {
-	pods := map[string]string{}
+	pods, _, err := listPodsAndBase(c)
+	return pods, err
+}
+
+// listPodsAndBase is listPods, and also says which of podBaseChains exist.
+func listPodsAndBase(c *nftables.Conn) (map[string]string, map[string]bool, error) {
+	pods, base := map[string]string{}, map[string]bool{}
 	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
-		return pods, nil // no table (or no nftables): no rules
+		return pods, base, nil // no table (or no nftables): no rules
 	}
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return nil, fmt.Errorf("firewall: list chains: %w", err)
+		return nil, nil, fmt.Errorf("firewall: list chains: %w", err)
 	}
 	for _, ch := range chains {
 		if ch.Table.Name != tableName || !slices.Contains(podBaseChains, ch.Name) {
 			continue
 		}
+		base[ch.Name] = true
 		rules, err := c.GetRules(table(), ch)
 		if err != nil {
-			return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
+			return nil, nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
 		}
 		for _, r := range rules {
 			if uuid, owner, ok := parseTag(r.UserData); ok {
@@ -356,7 +371,7 @@ func listPods(c *nftables.Conn) (map[string]string, error) {
 			}
 		}
 	}
-	return pods, nil
+	return pods, base, nil
 }
 
 // parseTag reads a jump rule's user data.
