@@ -2,12 +2,14 @@ package cni
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"golang.org/x/sys/unix"
 
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/internal/flock"
 )
 
@@ -72,10 +75,23 @@ type Pod struct {
 
 // The files of a pod's state directory.
 const (
-	ownerFile = "owner" // the pod's owner (its pod directory), then "\n"
-	netnsFile = "netns" // the bind mount of its network namespace
-	tmpPrefix = ".tmp-" // a pod's state directory being made
+	ownerFile   = "owner"            // the pod's owner (its pod directory), then "\n"
+	netnsFile   = "netns"            // the bind mount of its network namespace
+	pendingFile = "attachments.json" // the attachments begun (pending)
+	tmpPrefix   = ".tmp-"            // a pod's state directory being made
 )
+
+// pending is an attachment as recorded before its ADD runs: what a DEL
+// needs when the ADD never finished, and so never reached libcni's cache
+// (a supervisor killed while the plugins ran, which may have leased an
+// address already).
+type pending struct {
+	Network        string          `json:"network"`
+	Config         json.RawMessage `json:"config"` // the network's configuration list
+	IfName         string          `json:"ifName"`
+	Args           [][2]string     `json:"args,omitempty"`
+	CapabilityArgs map[string]any  `json:"capabilityArgs,omitempty"`
+}
 
 // Attach puts the pod id (a CNI container ID: the pod's UUID), owned by
 // owner (its pod directory, which ReleaseStale hands to alive), whose
@@ -127,8 +143,13 @@ func (c Config) Attach(ctx context.Context, id, owner string, pid int, reqs []Re
 		if r.Network.HasCapability(CapPortMappings) {
 			a.Ports = r.Ports
 		}
-		// Added before ADD, so that a failed ADD is undone by Detach.
+		// Added before ADD, so that a failed ADD is undone by Detach,
+		// and recorded, so that ReleaseStale undoes one that was cut
+		// short.
 		p.Attachments = append(p.Attachments, a)
+		if err := p.recordPending(); err != nil {
+			return p, err
+		}
 		res, err := lib.AddNetworkList(ctx, r.Network.List, a.rt)
 		if err != nil {
 			return p, fmt.Errorf("network %s (%s): %w", r.Network.Name, r.Network.File, err)
@@ -138,6 +159,22 @@ func (c Config) Attach(ctx context.Context, id, owner string, pid int, reqs []Re
 		}
 	}
 	return p, nil
+}
+
+// recordPending writes the pod's attachments begun so far.
+func (p *Pod) recordPending() error {
+	recs := make([]pending, len(p.Attachments))
+	for i, a := range p.Attachments {
+		recs[i] = pending{Network: a.Network.Name, Config: a.Network.List.Bytes, IfName: a.IfName, Args: a.rt.Args, CapabilityArgs: a.rt.CapabilityArgs}
+	}
+	b, err := json.Marshal(recs)
+	if err != nil {
+		return fmt.Errorf("pod networks: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(p.dir, pendingFile), b, atomicfile.Options{Perm: 0o600, NoSync: true}); err != nil {
+		return fmt.Errorf("pod networks: %w", err)
+	}
+	return nil
 }
 
 // runtimeConf is what the plugins of r are run with for pod id.
@@ -251,12 +288,28 @@ func (c Config) ReleaseStale(ctx context.Context, alive func(owner string) bool)
 	return released, errors.Join(errs...)
 }
 
-// releasePod runs DEL for every cached attachment of pod id, whose state
-// is dir, and removes the state once all succeeded.
+// releasePod runs DEL for every attachment of pod id, whose state is dir,
+// the last begun first, and removes the state once all succeeded: those in
+// libcni's cache (complete ADDs, DEL given their results) and those
+// recorded as begun whose ADD never completed (DEL without a result, as
+// the CNI specification allows).
 func (c Config) releasePod(ctx context.Context, lib *libcni.CNIConfig, id, dir string) error {
-	atts, err := lib.GetCachedAttachments(id)
+	cached, err := lib.GetCachedAttachments(id)
 	if err != nil {
 		return fmt.Errorf("pod networks: %w", err)
+	}
+	var atts []pending
+	if b, err := os.ReadFile(filepath.Join(dir, pendingFile)); err == nil {
+		if err := json.Unmarshal(b, &atts); err != nil {
+			return fmt.Errorf("pod networks: %s: %w", filepath.Join(dir, pendingFile), err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pod networks: %w", err)
+	}
+	for _, a := range cached {
+		if !slices.ContainsFunc(atts, func(p pending) bool { return p.Network == a.Network && p.IfName == a.IfName }) {
+			atts = append(atts, pending{Network: a.Network, Config: a.Config, IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs})
+		}
 	}
 	netns := filepath.Join(dir, netnsFile)
 	if !isNetNS(netns) {
@@ -267,10 +320,10 @@ func (c Config) releasePod(ctx context.Context, lib *libcni.CNIConfig, id, dir s
 		a := atts[i]
 		list, err := libcni.NetworkConfFromBytes(a.Config)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("network %s: cached configuration: %w", a.Network, err))
+			errs = append(errs, fmt.Errorf("network %s: recorded configuration: %w", a.Network, err))
 			continue
 		}
-		rt := &libcni.RuntimeConf{ContainerID: id, NetNS: netns, IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs}
+		rt := &libcni.RuntimeConf{ContainerID: id, NetNS: netns, IfName: a.IfName, Args: a.Args, CapabilityArgs: a.CapabilityArgs}
 		if err := lib.DelNetworkList(ctx, list, rt); err != nil {
 			errs = append(errs, fmt.Errorf("network %s: %w", a.Network, err))
 		}
