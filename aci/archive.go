@@ -158,7 +158,7 @@ func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, ma
 		info:  &ArchiveInfo{Compression: comp},
 		seed1: maphash.MakeSeed(),
 		seed2: maphash.MakeSeed(),
-		seen:  make(map[[2]uint64]bool),
+		seen:  make(map[[2]uint64]byte),
 		pipe:  pipe,
 		max:   maxEntries,
 	}
@@ -250,10 +250,10 @@ func (e *archiveFuncError) Error() string { return e.err.Error() }
 type archiveWalker struct {
 	info         *ArchiveInfo
 	seed1, seed2 maphash.Seed
-	// seen maps a 128-bit hash of each cleaned name to whether it is a
-	// directory. With per-process random seeds a collision is not
-	// something an image author can arrange.
-	seen         map[[2]uint64]bool
+	// seen maps a 128-bit hash of each cleaned name to its kind (kind*
+	// below), implicit parents included. With per-process random seeds a
+	// collision is not something an image author can arrange.
+	seen         map[[2]uint64]byte
 	haveManifest bool
 	haveRootfs   bool
 	last         string // name of the last complete entry, for errors
@@ -322,10 +322,15 @@ func (w *archiveWalker) entry(tr *tar.Reader, hdr *tar.Header, fn func(*tar.Head
 		return badEntry(raw, "more than %d entries in the archive", w.max)
 	}
 	k := w.key(name)
-	if _, dup := w.seen[k]; dup {
-		return badEntry(raw, "duplicate entry: %q is already in the archive", name)
+	if was, dup := w.seen[k]; dup {
+		if was != kindImplicit {
+			return badEntry(raw, "duplicate entry: %q is already in the archive", name)
+		}
+		if hdr.Typeflag != tar.TypeDir {
+			return badEntry(raw, "a parent directory of earlier entries must stay a directory (type %s)", tarTypeName(hdr.Typeflag))
+		}
 	}
-	w.seen[k] = hdr.Typeflag == tar.TypeDir
+	w.seen[k] = entryKind(hdr.Typeflag)
 	w.info.Entries++
 
 	top, _, below := strings.Cut(name, "/")
@@ -379,6 +384,15 @@ func (w *archiveWalker) manifest(tr *tar.Reader, hdr *tar.Header, raw string) er
 }
 
 func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
+	if _, err := CleanEntryName(strings.TrimPrefix(name, RootfsEntry+"/")); err != nil {
+		return badEntry(raw, "%s", err)
+	}
+	if err := w.parents(name, raw); err != nil {
+		return err
+	}
+	if hdr.Uid < 0 || hdr.Uid > MaxID || hdr.Gid < 0 || hdr.Gid > MaxID {
+		return badEntry(raw, "owner %d:%d out of range (0 to %d)", hdr.Uid, hdr.Gid, MaxID)
+	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	case tar.TypeGNUSparse:
@@ -386,8 +400,13 @@ func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
 		// reader of the logical content.
 		hdr.Typeflag = tar.TypeReg
 	case tar.TypeSymlink:
-		if hdr.Linkname == "" {
+		switch {
+		case hdr.Linkname == "":
 			return badEntry(raw, "symlink with an empty target")
+		case len(hdr.Linkname) > MaxPathLen:
+			return badEntry(raw, "symlink target is %d bytes long, more than %d", len(hdr.Linkname), MaxPathLen)
+		case strings.IndexByte(hdr.Linkname, 0) >= 0:
+			return badEntry(raw, "symlink target contains a NUL byte")
 		}
 	case tar.TypeLink:
 		target, err := cleanArchiveName(hdr.Linkname)
@@ -397,18 +416,120 @@ func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
 		if t, _, _ := strings.Cut(target, "/"); t != RootfsEntry || target == RootfsEntry {
 			return badEntry(raw, "hard link to %q, which is not below rootfs/", hdr.Linkname)
 		}
-		isDir, ok := w.seen[w.key(target)]
-		if !ok || target == name {
+		kind, ok := w.seen[w.key(target)]
+		if !ok || kind == kindImplicit || target == name {
 			return badEntry(raw, "hard link to %q, which is not an earlier entry", hdr.Linkname)
 		}
-		if isDir {
+		switch kind {
+		case kindDir:
 			return badEntry(raw, "hard link to directory %q", hdr.Linkname)
+		case kindSymlink, kindOther:
+			return badEntry(raw, "hard link to %q, which is %s, not a regular file", hdr.Linkname, kindName(kind))
 		}
 		hdr.Linkname = target
 	default:
 		return badEntry(raw, "unsupported entry type %s", tarTypeName(hdr.Typeflag))
 	}
 	return nil
+}
+
+// Kinds of names in archiveWalker.seen: what a later entry below the name,
+// or a hard link to it, may rely on.
+const (
+	kindImplicit = 'i' // a parent of entries, not an entry itself
+	kindDir      = 'd'
+	kindFile     = 'f' // a regular file or a hard link to one
+	kindSymlink  = 's'
+	kindOther    = 'o' // device, fifo
+)
+
+func entryKind(typ byte) byte {
+	switch typ {
+	case tar.TypeDir:
+		return kindDir
+	case tar.TypeReg, tar.TypeLink, tar.TypeGNUSparse, tar.TypeCont:
+		return kindFile
+	case tar.TypeSymlink:
+		return kindSymlink
+	}
+	return kindOther
+}
+
+// kindName names a kind of entry other than a directory in errors.
+func kindName(k byte) string {
+	switch k {
+	case kindFile:
+		return "a regular file"
+	case kindSymlink:
+		return "a symlink"
+	}
+	return "a device or fifo"
+}
+
+// parents checks that every parent of the entry name below rootfs/ is, or
+// can still be, a directory: not an earlier symlink, file, device or fifo
+// of the archive (an extractor would have to follow the symlink or give
+// up), and records the ones no entry named as implicit directories.
+func (w *archiveWalker) parents(name, raw string) error {
+	for dir := path.Dir(name); dir != RootfsEntry && dir != "."; dir = path.Dir(dir) {
+		k := w.key(dir)
+		switch w.seen[k] {
+		case kindDir, kindImplicit:
+			return nil // and so are its parents
+		case 0:
+			w.seen[k] = kindImplicit
+		default:
+			return badEntry(raw, "parent %q is %s, not a directory", dir, kindName(w.seen[k]))
+		}
+	}
+	return nil
+}
+
+// Bounds on names that hold for every image: Linux's PATH_MAX and
+// NAME_MAX, for the path below rootfs/ and for each of its components.
+const (
+	MaxPathLen = 4096
+	MaxNameLen = 255
+)
+
+// MaxID is the largest user or group ID an entry may have (4294967294;
+// 2^32-1 is the kernel's "no ID").
+const MaxID = 1<<32 - 2
+
+// CleanEntryName is the one rule for the name of a file of an image's root
+// file system, relative to it (the archive's name without "rootfs/"; "."
+// for the root itself), shared by validation (WalkArchive) and extraction:
+// it refuses absolute names, ".." components, NUL bytes, names longer than
+// MaxPathLen and components longer than MaxNameLen, and returns the name
+// with "." components and repeated slashes removed.
+func CleanEntryName(name string) (string, error) {
+	switch {
+	case name == "":
+		return "", errors.New("empty name")
+	case strings.IndexByte(name, 0) >= 0:
+		return "", errors.New("name contains a NUL byte")
+	case len(name) > MaxPathLen:
+		return "", fmt.Errorf("name is %d bytes long, more than %d", len(name), MaxPathLen)
+	case name[0] == '/':
+		return "", errors.New("absolute name")
+	}
+	parts := strings.Split(name, "/")
+	out := parts[:0]
+	for _, p := range parts {
+		switch {
+		case p == "" || p == ".":
+			continue
+		case p == "..":
+			return "", errors.New(`name has a ".." component`)
+		case len(p) > MaxNameLen:
+			return "", fmt.Errorf("name component is %d bytes long, more than %d", len(p), MaxNameLen)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return ".", nil
+	}
+	return strings.Join(out, "/"), nil
 }
 
 // cleanArchiveName checks a name (or hard link target) from the archive and

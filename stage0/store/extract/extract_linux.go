@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // Bounds on an entry's extended attributes (MaxPathLen and MaxNameLen, the
@@ -402,7 +404,7 @@ func (x *Extractor) perm(hdr *tar.Header) uint32 {
 }
 
 func checkIDs(hdr *tar.Header) error {
-	if hdr.Uid < 0 || hdr.Uid > 1<<32-2 || hdr.Gid < 0 || hdr.Gid > 1<<32-2 {
+	if hdr.Uid < 0 || hdr.Uid > aci.MaxID || hdr.Gid < 0 || hdr.Gid > aci.MaxID {
 		return fmt.Errorf("owner %d:%d out of range", hdr.Uid, hdr.Gid)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // This file is the extractor's security boundary: every name an archive
@@ -34,45 +36,18 @@ import (
 //     with openChildDir, which refuses to follow a symlink, one level at a
 //     time.
 
-// Bounds on names that hold whatever the options say. They are the Linux
-// PATH_MAX and NAME_MAX.
+// Bounds on names that hold whatever the options say: the image format's
+// (aci.MaxPathLen, aci.MaxNameLen, Linux's PATH_MAX and NAME_MAX).
 const (
-	MaxPathLen = 4096
-	MaxNameLen = 255
+	MaxPathLen = aci.MaxPathLen
+	MaxNameLen = aci.MaxNameLen
 )
 
 // CleanName turns an archive entry name into a clean relative path (“.” for
 // the root itself), refusing absolute names, “..” components, NUL bytes and
-// over-long names or components.
-func CleanName(name string) (string, error) {
-	switch {
-	case name == "":
-		return "", errors.New("empty name")
-	case strings.IndexByte(name, 0) >= 0:
-		return "", errors.New("name contains a NUL byte")
-	case len(name) > MaxPathLen:
-		return "", fmt.Errorf("name is %d bytes long, more than %d", len(name), MaxPathLen)
-	case name[0] == '/':
-		return "", errors.New("absolute name")
-	}
-	parts := strings.Split(name, "/")
-	out := parts[:0]
-	for _, p := range parts {
-		switch {
-		case p == "" || p == ".":
-			continue
-		case p == "..":
-			return "", errors.New(`name has a ".." component`)
-		case len(p) > MaxNameLen:
-			return "", fmt.Errorf("name component is %d bytes long, more than %d", len(p), MaxNameLen)
-		}
-		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return ".", nil
-	}
-	return strings.Join(out, "/"), nil
-}
+// over-long names or components: aci.CleanEntryName, the rule that image
+// validation applies too, so that what validates extracts.
+func CleanName(name string) (string, error) { return aci.CleanEntryName(name) }
 
 // splitName splits a clean name other than "." into its parent directory
 // ("." for the root) and its last component.
