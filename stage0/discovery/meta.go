@@ -80,9 +80,9 @@ func prefixMatches(prefix, name string) bool {
 }
 
 // render substitutes {key} in tpl from vars in a single pass: the values are
-// inserted literally (no percent-encoding, so the '/' of a name stays a '/')
-// and are never substituted again. It reports false, with the first key that
-// has no value, if any '{' is left without a known key.
+// inserted as given (the caller escapes them, see templateVars) and are never
+// substituted again. It reports false, with the first key that has no value,
+// if any '{' is left without a known key.
 func render(tpl string, vars map[string]string) (out string, missing string, ok bool) {
 	var b strings.Builder
 	for {
@@ -106,29 +106,89 @@ func render(tpl string, vars map[string]string) (out string, missing string, ok 
 	}
 }
 
+// escapeValue percent-encodes every byte of a template value but the
+// unreserved characters of RFC 3986 (letters, digits, '-', '.', '_', '~'),
+// and keeps '/' too when keepSlash (the image name, whose segments are path
+// segments in every spec example). A label value thus stays one piece of
+// the path or query it is put in: it cannot add a segment, a query
+// parameter, a fragment, credentials or a port, nor end the host. The
+// values are the user's and, for dependencies, a signed image's: neither may
+// steer a request that carries the host's credentials.
+func escapeValue(v string, keepSlash bool) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == '/' && keepSlash:
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// labelMark stands for a label's value when the host part of a template is
+// worked out (see hostOf): it is no character a host may have.
+const labelMark = "\x00"
+
 // templateVars returns the substitution table for app: every label, then
 // {name} (always the image name, even if a label is called "name"), and
-// {version} defaulting to "latest".
-func templateVars(app App) map[string]string {
+// {version} defaulting to "latest", all escaped (escapeValue). With
+// markLabels every value but the name's is labelMark instead. A value made
+// only of dots is refused: escaped or not, "." and ".." are path segments
+// that servers resolve, so such a label could move the request up the path.
+func templateVars(app App, markLabels bool) (map[string]string, error) {
 	vars := make(map[string]string, len(app.Labels)+3)
 	for k, v := range app.Labels {
-		vars[k] = v
+		if v != "" && strings.Trim(v, ".") == "" {
+			return nil, fmt.Errorf("label %s value %q is only dots", k, v)
+		}
+		vars[k] = escapeValue(v, false)
 	}
-	vars["name"] = app.Name
 	if vars["version"] == "" {
 		vars["version"] = DefaultVersion
 	}
-	return vars
+	if markLabels {
+		for k := range vars {
+			vars[k] = labelMark
+		}
+	}
+	vars["name"] = escapeValue(app.Name, true)
+	return vars, nil
+}
+
+// hostOf returns the authority of an absolute URL string (what follows
+// "scheme://" up to the first '/', '?' or '#'), or "" if it has none.
+func hostOf(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
 }
 
 // renderEndpoint renders one ac-discovery template for app into the image
 // and signature URLs. The template must contain {ext} (spec: MUST) and render
-// completely, and the result must be an absolute http or https URL.
+// completely, and the result must be an absolute http or https URL on the
+// host the template names: its own text and the image name decide the host,
+// never a label (a template putting a label in its host is refused), and the
+// parsed URL's host must be that one.
 func renderEndpoint(tpl string, app App) (Endpoint, error) {
 	if !strings.Contains(tpl, "{ext}") {
 		return Endpoint{}, fmt.Errorf("template %s has no {ext}", tpl)
 	}
-	vars := templateVars(app)
+	vars, err := templateVars(app, false)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("template %s: %v", tpl, err)
+	}
 	vars["ext"] = "aci"
 	aci, missing, ok := render(tpl, vars)
 	if !ok {
@@ -145,6 +205,16 @@ func renderEndpoint(tpl string, app App) (Endpoint, error) {
 	}
 	if u.Host == "" {
 		return Endpoint{}, fmt.Errorf("template %s: rendered URL %s has no host", tpl, aci)
+	}
+	marked, _ := templateVars(app, true)
+	marked["ext"] = "aci"
+	shape, _, _ := render(tpl, marked)
+	want := hostOf(shape)
+	if strings.Contains(want, labelMark) {
+		return Endpoint{}, fmt.Errorf("template %s puts a label into the host: only the image name may choose it", tpl)
+	}
+	if !strings.EqualFold(u.Host, want) || u.User != nil {
+		return Endpoint{}, fmt.Errorf("template %s: rendered URL %s is for host %q, not the template's %q", tpl, u.Redacted(), u.Host, want)
 	}
 	return Endpoint{ACI: lowerScheme(aci, u), Sig: lowerScheme(sig, u)}, nil
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -111,8 +112,9 @@ func TestRenderEndpoint(t *testing.T) {
 		// The spec's own example: the '/' of the name stays literal.
 		{"https://storage.example.com/{os}/{arch}/{name}-{version}.{ext}",
 			"https://storage.example.com/linux/amd64/example.com/reduce-worker-1.0.0.aci", ""},
-		// Any label can be used; values are not substituted again.
-		{"https://s.example.com/{channel}/{name}.{ext}", "https://s.example.com/{os}/example.com/reduce-worker.aci", ""},
+		// Any label can be used; values are not substituted again, and
+		// are escaped.
+		{"https://s.example.com/{channel}/{name}.{ext}", "https://s.example.com/%7Bos%7D/example.com/reduce-worker.aci", ""},
 		{"https://s.example.com/{name}.{ext}?v={version}", "https://s.example.com/example.com/reduce-worker.aci?v=1.0.0", ""},
 		{"http://s.example.com/{name}.{ext}", "http://s.example.com/example.com/reduce-worker.aci", ""},
 		// Schemes are case-insensitive; the URL comes back with "https".
@@ -125,6 +127,11 @@ func TestRenderEndpoint(t *testing.T) {
 		{"/{name}.{ext}", "", `scheme ""`},
 		{"https:///{name}.{ext}", "", "no host"},
 		{"https://s.example.com/%zz{ext}", "", "rendered URL"},
+		{"https://s.example.com:8443/{name}.{ext}", "https://s.example.com:8443/example.com/reduce-worker.aci", ""},
+		// Only the template's text and the image name choose the host.
+		{"https://{os}.example.com/{name}.{ext}", "", "puts a label into the host"},
+		{"https://s.example.com{version}/{name}.{ext}", "", "puts a label into the host"},
+		{"https://{name}-{version}.{ext}", "https://example.com/reduce-worker-1.0.0.aci", ""},
 	} {
 		ep, err := renderEndpoint(tc.tpl, app)
 		if tc.errPart != "" {
@@ -140,6 +147,52 @@ func TestRenderEndpoint(t *testing.T) {
 		if ep.ACI != tc.aci || ep.Sig != strings.Replace(tc.aci, ".aci", ".aci.asc", 1) {
 			t.Errorf("renderEndpoint(%q) = %+v, want ACI %q", tc.tpl, ep, tc.aci)
 		}
+	}
+}
+
+// TestRenderEndpointHostileLabels: a label value (the user's, or a signed
+// image's dependency's) stays one escaped piece of the URL: it changes no
+// host, path segment, query parameter or fragment, and a value of dots is
+// refused. Credentials for the template's host must never be sent to a
+// request a label has shaped.
+func TestRenderEndpointHostileLabels(t *testing.T) {
+	const tpl = "https://s.example.com/{name}/{version}/{os}.{ext}?arch={arch}"
+	for _, tc := range []struct {
+		label, value string
+		aci, errPart string
+	}{
+		{"version", "1.0", "https://s.example.com/example.com/app/1.0/linux.aci?arch=amd64", ""},
+		{"version", "1.0/../../admin", "https://s.example.com/example.com/app/1.0%2F..%2F..%2Fadmin/linux.aci?arch=amd64", ""},
+		{"version", "..", "", "only dots"},
+		{"version", ".", "", "only dots"},
+		{"os", "x?token=stolen#", "https://s.example.com/example.com/app/latest/x%3Ftoken%3Dstolen%23.aci?arch=amd64", ""},
+		{"arch", "amd64&admin=1", "https://s.example.com/example.com/app/latest/linux.aci?arch=amd64%26admin%3D1", ""},
+		{"version", "@evil.example.net", "https://s.example.com/example.com/app/%40evil.example.net/linux.aci?arch=amd64", ""},
+		{"version", "%2e%2e", "https://s.example.com/example.com/app/%252e%252e/linux.aci?arch=amd64", ""},
+		{"version", "a b\n{os}", "https://s.example.com/example.com/app/a%20b%0A%7Bos%7D/linux.aci?arch=amd64", ""},
+	} {
+		app := App{Name: "example.com/app", Labels: map[string]string{"os": "linux", "arch": "amd64"}}
+		app.Labels[tc.label] = tc.value
+		ep, err := renderEndpoint(tpl, app)
+		if tc.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+				t.Errorf("%s=%q: %+v, %v; want error containing %q", tc.label, tc.value, ep, err, tc.errPart)
+			}
+			continue
+		}
+		if err != nil || ep.ACI != tc.aci {
+			t.Errorf("%s=%q: %+v, %v; want ACI %s", tc.label, tc.value, ep, err, tc.aci)
+			continue
+		}
+		u, err := url.Parse(ep.ACI)
+		if err != nil || u.Host != "s.example.com" || u.Fragment != "" || len(u.Query()) != 1 || strings.Count(u.EscapedPath(), "/") != 4 {
+			t.Errorf("%s=%q: %s reshaped the request: host %q, query %q, path %q", tc.label, tc.value, ep.ACI, u.Host, u.RawQuery, u.EscapedPath())
+		}
+	}
+	// Simple discovery puts the labels into the host when the name has
+	// no '/': refused rather than asked of a host a label chose.
+	if ep, err := simpleEndpoint(App{Name: "example.com", Labels: map[string]string{"os": "linux", "arch": "amd64"}}); err == nil {
+		t.Errorf("simple discovery of a one-segment name = %+v, want a refusal", ep)
 	}
 }
 
