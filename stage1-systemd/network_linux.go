@@ -111,9 +111,14 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	}
 	pn := &podNetwork{att: att, fw: netns.DefaultFirewall(leases), uuid: spec.uuid}
 	addrs, gateways := valid(att.Addrs()), valid(att.Gateways())
+	maps, reserved, err := withoutMetadataPort(portMaps(spec.ports, addrs, o.Publish), gateways)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pod network: %w", err)
+	}
+	warnings = append(warnings, reserved...)
 	rules := netns.PodRules{
 		UUID: spec.uuid, Owner: podDir, HostIndex: att.HostIndex, HostIface: att.HostIface,
-		Addrs: addrs, Gateways: gateways, Ports: portMaps(spec.ports, addrs, o.Publish),
+		Addrs: addrs, Gateways: gateways, Ports: maps,
 		Restricted: o.Net == podcontract.NetDefaultRestricted,
 	}
 	pub, err := pn.fw.Install(ctx, rules, podcontract.Running)
@@ -148,6 +153,27 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}
 	return pn, warnings, nil
+}
+
+// withoutMetadataPort leaves out the maps that would publish TCP port
+// metadataPort on every host address or on a gateway: that is where every
+// pod's metadata service listens, and a DNAT of it would hand other pods'
+// metadata requests, tokens and all, to this pod. A declared port is left
+// out with a warning; one the pod asked for (--port) is an error.
+func withoutMetadataPort(maps []netns.PortMap, gateways []netip.Addr) (keep []netns.PortMap, warnings []string, err error) {
+	for _, m := range maps {
+		a := m.Host.Addr()
+		if m.Protocol != "tcp" || m.Host.Port() != metadataPort || !(a.IsUnspecified() || slices.Contains(gateways, a)) {
+			keep = append(keep, m)
+			continue
+		}
+		what := fmt.Sprintf("port %s (tcp) on %s: the host's port %d is the pods' metadata service's", m.Name, m.Host.Addr(), metadataPort)
+		if !m.Implicit {
+			return nil, nil, fmt.Errorf("publish %s; ask for another host port (--port=%s:HOSTPORT)", what, m.Name)
+		}
+		warnings = append(warnings, "WARNING: not published: "+what)
+	}
+	return keep, warnings, nil
 }
 
 // valid lists the addresses of a that are set, IPv4 first.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/netns"
 )
 
 func TestPortMaps(t *testing.T) {
@@ -51,5 +52,36 @@ func TestPortMaps(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", g, tc.want)
 			}
 		})
+	}
+}
+
+func TestWithoutMetadataPort(t *testing.T) {
+	pod := netip.MustParseAddrPort("172.16.28.2:18112")
+	m := func(host string, implicit bool) netns.PortMap {
+		return netns.PortMap{Name: "meta", Protocol: "tcp", Host: netip.MustParseAddrPort(host), Pod: pod, Implicit: implicit}
+	}
+	for _, tc := range []struct {
+		name  string
+		in    netns.PortMap
+		kept  bool
+		issue string
+	}{
+		{"declared on every address", m("0.0.0.0:18112", true), false, "WARNING: not published: port meta (tcp) on 0.0.0.0: the host's port 18112 is the pods' metadata service's"},
+		{"declared on every IPv6 address", m("[::]:18112", true), false, "WARNING: not published"},
+		{"asked for on every address", m("0.0.0.0:18112", false), false, "publish port meta (tcp) on 0.0.0.0: the host's port 18112 is the pods' metadata service's; ask for another host port (--port=meta:HOSTPORT)"},
+		{"on the gateway", m("172.16.28.1:18112", false), false, "ask for another host port"},
+		{"on loopback", m("127.0.0.1:18112", true), true, ""},
+		{"on another address of the host", m("10.0.0.5:18112", false), true, ""},
+		{"another port", m("0.0.0.0:18113", true), true, ""},
+		{"udp", netns.PortMap{Name: "meta", Protocol: "udp", Host: netip.MustParseAddrPort("0.0.0.0:18112"), Pod: pod, Implicit: true}, true, ""},
+	} {
+		keep, warnings, err := withoutMetadataPort([]netns.PortMap{tc.in}, []netip.Addr{netip.MustParseAddr("172.16.28.1"), netip.MustParseAddr("fd61:6369:7275::1")})
+		got := strings.Join(warnings, "")
+		if err != nil {
+			got = err.Error()
+		}
+		if (len(keep) == 1) != tc.kept || (tc.issue == "") != (got == "") || !strings.Contains(got, tc.issue) {
+			t.Errorf("%s: kept %v, %q; want kept %v, %q", tc.name, keep, got, tc.kept, tc.issue)
+		}
 	}
 }
