@@ -17,6 +17,7 @@
 package cni
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,6 +187,17 @@ func (c Config) CheckPlugins(n *Network) error {
 		errs = append(errs, fmt.Errorf("network %s (%s): plugin %s not found in %s: %s", n.Name, n.File, t, strings.Join(c.PluginDirs, ":"), hint))
 	}
 	return errors.Join(errs...)
+}
+
+// Validate asks each plugin of n which versions of the CNI specification
+// it speaks (VERSION), and checks that n's cniVersion is one of them: a
+// configuration newer than its plugins is refused before a pod depends on
+// it, rather than by its first ADD. It runs every plugin once.
+func (c Config) Validate(ctx context.Context, n *Network) error {
+	if _, err := c.libcni().ValidateNetworkList(ctx, n.List); err != nil {
+		return fmt.Errorf("network %s (%s): %w", n.Name, n.File, err)
+	}
+	return nil
 }
 
 // HasCapability reports whether a plugin of n declares capability cap

@@ -63,9 +63,11 @@ func (h *Host) cniConfig() (cni.Config, error) {
 // prepared or started on them: each is configured in NetConfigDir with a
 // valid configuration, and its plugins are installed; and when the pod
 // publishes ports (--port, the pod manifest's ports), one of them has a
-// plugin that can (the portMappings capability), as stage1 requires. The
-// built-in networks (and "", the default) need nothing.
-func (h *Host) CheckNetworks(net string, ports []aci.ExposedPort) error {
+// plugin that can (the portMappings capability), as stage1 requires; and
+// every plugin speaks the configuration's cniVersion (cni.Config.Validate,
+// which runs each plugin once). The built-in networks (and "", the
+// default) need nothing.
+func (h *Host) CheckNetworks(ctx context.Context, net string, ports []aci.ExposedPort) error {
 	if net == "" {
 		return nil
 	}
@@ -81,6 +83,9 @@ func (h *Host) CheckNetworks(net string, ports []aci.ExposedPort) error {
 	for _, n := range named {
 		nw, err := cfg.Find(n.Name, podcontract.IsBuiltinNet)
 		if err != nil {
+			return err
+		}
+		if err := cfg.Validate(ctx, nw); err != nil {
 			return err
 		}
 		canPublish = canPublish || nw.HasCapability(cni.CapPortMappings)

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,23 +22,28 @@ func TestCheckNetworks(t *testing.T) {
 		[]byte(`{"cniVersion": "1.0.0", "name": "lo", "plugins": [{"type": "loopback"}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(netd, "20-new.conflist"),
+		[]byte(`{"cniVersion": "9.0.0", "name": "new", "plugins": [{"type": "loopback"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	h := New(Config{LocalConfig: local, RunDir: t.TempDir()})
 	for _, tc := range []struct{ net, err string }{
 		{"", ""}, {"default", ""}, {"default-restricted", ""}, {"host", ""}, {"none", ""},
-		{"web", "unknown network web: the networks in " + netd + " are lo"},
+		{"web", "unknown network web: the networks in " + netd + " are lo, new"},
 		{"lo,web", "unknown network web"},
 		{"lo:", "network lo: nothing after ':'"},
+		{"new", "network new (" + netd + "/20-new.conflist): [plugin loopback does not support config version \"9.0.0\"]"},
 	} {
-		err := h.CheckNetworks(tc.net, nil)
+		err := h.CheckNetworks(context.Background(), tc.net, nil)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("CheckNetworks(%q) = %v, want %q", tc.net, err, tc.err)
 		}
 	}
 	// Its plugin is Debian's containernetworking-plugins' (scripts/setup).
-	if err := h.CheckNetworks("lo", nil); err != nil {
+	if err := h.CheckNetworks(context.Background(), "lo", nil); err != nil {
 		t.Errorf("CheckNetworks(lo) = %v", err)
 	}
-	if err := h.CheckNetworks("lo", []aci.ExposedPort{{Name: "http", HostPort: 80}}); err == nil ||
+	if err := h.CheckNetworks(context.Background(), "lo", []aci.ExposedPort{{Name: "http", HostPort: 80}}); err == nil ||
 		!strings.Contains(err.Error(), "port http is to be published (--port), and no plugin of --net=lo has the portMappings capability") {
 		t.Errorf("CheckNetworks(lo) of a pod with --port = %v", err)
 	}

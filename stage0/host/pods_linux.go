@@ -55,7 +55,7 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 	if err != nil {
 		return nil, err
 	}
-	if err := h.CheckNetworks(req.Net, req.Ports); err != nil {
+	if err := h.CheckNetworks(ctx, req.Net, req.Ports); err != nil {
 		return nil, err
 	}
 	nc, err := h.NetworkConfig()
@@ -110,7 +110,7 @@ func (h *Host) preparedPod(ctx context.Context, ref string, o pod.StartOptions) 
 		if pd.Manifest != nil {
 			ports = pd.Manifest.Ports
 		}
-		if err := h.CheckNetworks(ro.Net, ports); err != nil {
+		if err := h.CheckNetworks(ctx, ro.Net, ports); err != nil {
 			return nil, fmt.Errorf("pod %s: %w", pd.UUID, err)
 		}
 	}
