@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,6 +144,9 @@ func (h *Host) startInPlace(ctx context.Context, src podSource, start Starter) e
 // service's MainPID): the environment ($INVOCATION_ID, $NOTIFY_SOCKET) is
 // inherited by every descendant and proves nothing.
 func mainProcessOfService(ctx context.Context, conn *sdbus.Conn) (bool, error) {
+	if !inServiceCgroup() {
+		return false, nil
+	}
 	self := os.Getpid()
 	name, err := conn.GetUnitNameByPID(ctx, uint32(self))
 	var de dbus.Error
@@ -164,6 +168,36 @@ func mainProcessOfService(ctx context.Context, conn *sdbus.Conn) (bool, error) {
 	return int(pid) == self, nil
 }
 
+// inServiceCgroup reports whether this process may be in a service: a
+// directory of its cgroup path (/proc/self/cgroup, any hierarchy) is named
+// NAME.service, which systemd names a service's cgroup and every cgroup
+// below it. A process in none (a login session's scope, the root cgroup)
+// is no service's main process, and mainProcessOfService need not ask
+// systemd: two D-Bus calls less on the way to a pod's start. When the file
+// cannot be read, systemd is asked.
+func inServiceCgroup() bool {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	return err != nil || cgroupsInService(string(b))
+}
+
+// cgroupsInService reports whether the cgroups of a /proc/PID/cgroup file
+// name a service (see inServiceCgroup).
+func cgroupsInService(procCgroup string) bool {
+	for _, l := range strings.Split(procCgroup, "\n") {
+		// hierarchy-ID:controllers:path
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, d := range strings.Split(parts[2], "/") {
+			if strings.HasSuffix(d, ".service") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // connectSystemd connects to systemd: its private socket as root (what
 // systemctl and systemd-run use; it needs no bus daemon), else the system
 // bus. The connection outlives ctx (godbus would close it when ctx is
@@ -171,7 +205,7 @@ func mainProcessOfService(ctx context.Context, conn *sdbus.Conn) (bool, error) {
 func connectSystemd(ctx context.Context) (*sdbus.Conn, error) {
 	ctx = context.WithoutCancel(ctx)
 	if os.Geteuid() == 0 {
-		if conn, err := sdbus.NewSystemdConnectionContext(ctx); err == nil {
+		if conn, err := sdbus.NewConnection(privateSystemdConn(ctx)); err == nil {
 			return conn, nil
 		}
 	}
@@ -180,6 +214,32 @@ func connectSystemd(ctx context.Context) (*sdbus.Conn, error) {
 		return nil, fmt.Errorf("connect to systemd: %w (run the pod in this process with --no-unit)", err)
 	}
 	return conn, nil
+}
+
+// privateSystemdConn is go-systemd's dial of systemd's private socket
+// (NewSystemdConnectionContext: EXTERNAL authentication, no Hello) for
+// sdbus.NewConnection, which dials twice, one connection for calls and one
+// for signals: this one dials once and hands the same connection out both
+// times, so that a run costs one connection and authentication handshake
+// with systemd rather than two, on the way to its pod's start. A D-Bus
+// connection carries calls and signals alike.
+func privateSystemdConn(ctx context.Context) func() (*dbus.Conn, error) {
+	var conn *dbus.Conn
+	return func() (*dbus.Conn, error) {
+		if conn != nil {
+			return conn, nil
+		}
+		c, err := dbus.Dial("unix:path=/run/systemd/private", dbus.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
+			c.Close()
+			return nil, err
+		}
+		conn = c
+		return c, nil
+	}
 }
 
 // runUnit gets the pod src gives and starts it as a transient systemd
