@@ -34,7 +34,12 @@ DATA=$S/data
 mkdir -p "$S"
 TMP=$(mktemp -d)
 cleanup() {
-	[ -n "${SLEEPER:-}" ] && kill "$SLEEPER" 2>/dev/null && wait "$SLEEPER" 2>/dev/null
+	# (|| true: under set -e dash leaves the trap at a failing kill or wait,
+	# which a sleeper killed by the signal is, and skips the rest)
+	if [ -n "${SLEEPER:-}" ]; then
+		kill "$SLEEPER" 2>/dev/null || true
+		wait "$SLEEPER" 2>/dev/null || true
+	fi
 	"$BIN" --dir="$DATA" --run-dir="$TMP/run" gc --grace-period=0s >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 }
