@@ -70,7 +70,7 @@ func TestCgroupsInService(t *testing.T) {
 		{"0::/user.slice/user-0.slice/session-3.scope\n", false},
 		{"0::/\n", false},
 		{"0::/system.slice/aci@example.com-hello:1.0.service\n", true},
-		{"0::/system.slice/foo.service/payload\n", true}, // a delegated service's sub-cgroup
+		{"0::/system.slice/foo.service/payload\n", true},                           // a delegated service's sub-cgroup
 		{"12:pids:/\n1:name=systemd:/system.slice/acirun-x.service\n0::/\n", true}, // v1 + v2 hybrid
 		{"12:pids:/user.slice\n1:name=systemd:/user.slice/session-1.scope\n0::/user.slice/session-1.scope\n", false},
 		{"0::/init.scope\n", false},
