@@ -73,7 +73,7 @@ func execApp(o *appOptions) error {
 	if o.phase == "enter" {
 		err = joinAppNamespaces(o.pidfd)
 	} else {
-		err = enterRoot(filepath.Join(podcontract.AppDir(o.podDir, app.name), podcontract.AppRootfsDir))
+		err = enterRoot(filepath.Join(podcontract.AppDir(o.podDir, app.name), podcontract.AppRootfsDir), o.privateUsers)
 	}
 	if err != nil {
 		return err
@@ -210,8 +210,18 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 
 // enterRoot makes root the process's root directory with pivot_root in the
 // private mount namespace the process was started in, and detaches the old
-// root, so the app sees neither the host's nor the other apps' files.
-func enterRoot(root string) error {
+// root, so the app sees neither the host's nor the other apps' files. In a
+// user namespace of its own (privateUsers) the mounts PID 1 made are
+// locked, and pivot_root takes none of them: root is bound onto itself
+// first, a mount of this namespace's own, its submounts still locked under
+// it (the app cannot unmount /proc's masks or make a read-only root
+// writable).
+func enterRoot(root string, privateUsers bool) error {
+	if privateUsers {
+		if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind the app's root %s onto itself: %w", root, err)
+		}
+	}
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("enter root %s: %w", root, err)
 	}

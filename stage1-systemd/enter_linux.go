@@ -97,6 +97,15 @@ func enterApp(o *enterOptions) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(pidfd)
+	// An app of a --private-users pod runs in a user namespace of its own,
+	// which this process, multi-threaded, cannot join: entered without it,
+	// the command would be the host's root in the app.
+	if same, err := sameFile(fmt.Sprintf("/proc/%d/ns/user", hostPid), "/proc/self/ns/user"); err != nil || !same {
+		if err == nil {
+			err = errors.New("the pod runs with --private-users, and acirun enter cannot join an app's user namespace yet")
+		}
+		return 0, fmt.Errorf("app %s: %w", o.name, err)
+	}
 	cgroups, err := processCgroupDirs(hostPid)
 	if err != nil {
 		return 0, fmt.Errorf("app %s: %w", o.name, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/netns"
+	"github.com/acirun/acirun/userns"
 )
 
 // initMain is PID 1 of the pod. It sets the pod up (mounts, hostname,
@@ -83,6 +84,10 @@ type pod struct {
 	// addrs and gateways are the pod's addresses on its pod network, and
 	// the host's: zero unless it is on one.
 	addrs, gateways netns.Addrs
+	// allCaps are the numbers of every capability the kernel has, which a
+	// launcher in a user namespace keeps as ambient across its exec
+	// (--private-users only).
+	allCaps []uintptr
 }
 
 // awaitGo waits for `stage1 run` to send its go message on the control
@@ -207,6 +212,31 @@ func (p *pod) setup() error {
 	if err != nil {
 		return err
 	}
+	if !o.idRange.IsZero() {
+		// The maps of a child's user namespace are written to
+		// /proc/PID/uid_map by the child's PID here: a /proc of the pod's
+		// PID namespace, not the host's, must be ours (in our mount
+		// namespace alone).
+		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("--private-users: mount the pod's /proc for PID 1: %w", err)
+		}
+		// Kept for the pod's life: the apps' images are ID-mapped through
+		// it (mountBase).
+		if o.userNS, err = userns.NewUserNS(o.idRange); err != nil {
+			return err
+		}
+		b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+		if err != nil {
+			return fmt.Errorf("--private-users: %w", err)
+		}
+		last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("--private-users: /proc/sys/kernel/cap_last_cap: %w", err)
+		}
+		for c := 0; c <= last; c++ {
+			p.allCaps = append(p.allCaps, uintptr(c))
+		}
+	}
 	if err := apartFailure(o.Insecure); err != nil {
 		// Said once for the pod; each launcher then goes on without it.
 		p.logf("WARNING: the apps are not kept from each other's roots through /proc/PID/root: %v", err)
@@ -266,7 +296,7 @@ func (p *pod) setup() error {
 		}
 		listen[i] = fds
 	}
-	if err := makeEmptyVolumes(spec); err != nil {
+	if err := makeEmptyVolumes(spec, o.idRange); err != nil {
 		return err
 	}
 	cm, cgErr := findCgroups()
@@ -530,11 +560,23 @@ func (p *pod) start(r *appRun, phase string) {
 		argv = append(argv, "--console-fd="+strconv.Itoa(len(files)))
 		files = append(files, uintptr(console))
 	}
+	sys := &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}
+	if rg := p.o.idRange; !rg.IsZero() {
+		// --private-users: each launch in a user namespace of its own with
+		// the pod's map, keeping every capability across its exec (its
+		// user, host root, is none of the namespace's) until it drops to
+		// the app's.
+		argv = append(argv, "--private-users")
+		m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(rg.First), Size: int(rg.Count)}}
+		sys.Cloneflags |= unix.CLONE_NEWUSER
+		sys.UidMappings, sys.GidMappings, sys.GidMappingsEnableSetgroups = m, m, true
+		sys.AmbientCaps = p.allCaps
+	}
 	argv = append(argv, p.o.podDir, r.name)
 	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: files,
-		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS},
+		Sys:   sys,
 	})
 	if phase == "main" {
 		// The app has its copies (or will never run): the ports live as
@@ -726,8 +768,9 @@ func (p *pod) allDone() bool {
 }
 
 // makeEmptyVolumes creates POD-DIR/volumes/NAME for each empty volume, with
-// its mode and owner, once per pod; all apps share it.
-func makeEmptyVolumes(spec *podSpec) error {
+// its mode and owner, once per pod; all apps share it. With --private-users
+// (ids not zero) the owner is the pod's user and group, the range's IDs.
+func makeEmptyVolumes(spec *podSpec, ids userns.Range) error {
 	vols := map[*volumeSpec]bool{}
 	for _, v := range spec.volumes {
 		vols[v] = true
@@ -747,7 +790,16 @@ func makeEmptyVolumes(spec *podSpec) error {
 		if err := os.Mkdir(v.source, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("volume %s: %w", v.name, err)
 		}
-		if err := os.Lchown(v.source, v.uid, v.gid); err != nil {
+		uid, gid := v.uid, v.gid
+		if !ids.IsZero() {
+			u, uok := ids.HostID(uint32(v.uid))
+			g, gok := ids.HostID(uint32(v.gid))
+			if !uok || !gok {
+				return fmt.Errorf("volume %s: owner %d:%d is outside the pod's %d IDs (--private-users)", v.name, v.uid, v.gid, ids.Count)
+			}
+			uid, gid = int(u), int(g)
+		}
+		if err := os.Lchown(v.source, uid, gid); err != nil {
 			return fmt.Errorf("volume %s: %w", v.name, err)
 		}
 		if err := unix.Chmod(v.source, uint32(v.mode)); err != nil {

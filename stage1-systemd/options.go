@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/trace"
+	"github.com/acirun/acirun/userns"
 )
 
 // podOptions are the flags of `stage1 run`, passed unchanged to `stage1 init`.
@@ -25,6 +27,13 @@ type podOptions struct {
 	// that are the apps' stdout and stderr, two per app in the pod
 	// manifest's order (podOutput). -1: the apps' are PID 1's own.
 	appStdioFd int
+	// idRange (init only, set by run for --private-users) is the range of
+	// host IDs leased to the pod, which its apps' user namespaces map
+	// their IDs to; the zero Range for none.
+	idRange userns.Range
+	// userNS (init only) is a user namespace of idRange's map, through
+	// which the apps' images are ID-mapped; nil without idRange.
+	userNS *os.File
 	// trace is told the steps of the pod's start (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
 }
@@ -39,6 +48,14 @@ func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, 
 		fs.IntVar(&o.controlFd, "control-fd", -1, "descriptor of the socket to stage1 run (set by run)")
 		fs.IntVar(&o.consoleFd, "console-fd", -1, "descriptor of the socket the app's terminal goes to stage1 run over (set by run)")
 		fs.IntVar(&o.appStdioFd, "app-stdio-fd", -1, "first descriptor of the apps' stdout and stderr, two per app (set by run)")
+		fs.Func("id-range", "UID:COUNT: the host IDs leased to the pod's user namespaces (set by run for --private-users)", func(s string) error {
+			r, err := userns.ParseRange(s)
+			if err == nil && r.IsZero() {
+				err = errors.New("want UID:COUNT")
+			}
+			o.idRange = r
+			return err
+		})
 	}
 	ro, err := podcontract.ParseRunFlags(fs, args)
 	if err != nil {
@@ -70,6 +87,10 @@ type appOptions struct {
 	pidfd int
 	// command (enter only) is what to execute in the app.
 	command []string
+	// privateUsers: started in a user namespace of the pod's range
+	// (--private-users), where the root the app is given must be a mount
+	// of that namespace's own before pivot_root takes it.
+	privateUsers bool
 	// trace is told the steps of the launch (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
 }
@@ -90,6 +111,7 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	fs.IntVar(&o.listenFds, "listen-fds", 0, "number of socket-activated fds passed from fd 3 on")
 	fs.IntVar(&o.consoleFd, "console-fd", -1, "socket to send the app's terminal over, after the socket-activated fds (main phase only)")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
+	fs.BoolVar(&o.privateUsers, "private-users", false, "started in the pod's user namespace (set by init)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/userns"
 )
 
 // maskedPaths returns the paths hidden from apps (as runc and Docker do):
@@ -88,6 +89,24 @@ func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string
 
 // mountBase mounts the app's root file system itself.
 func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
+	if o.userNS != nil {
+		// --private-users: the image through an ID-mapped copy, its
+		// owners the pod's range's (the store unchanged), attached here
+		// since overlayfs takes no unattached copy as a layer.
+		tree, err := userns.IDMapTree(lowerPath, o.userNS, true)
+		if err != nil {
+			return err
+		}
+		defer tree.Close()
+		mapped := filepath.Join(appDir, podcontract.AppLowerDir)
+		if err := os.Mkdir(mapped, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		if err := unix.MoveMount(int(tree.Fd()), "", unix.AT_FDCWD, mapped, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("attach the ID-mapped copy of %s at %s: %w", lowerPath, mapped, err)
+		}
+		lowerPath = mapped
+	}
 	lower, err := unix.Open(lowerPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open rendered image %s: %w", lowerPath, err)

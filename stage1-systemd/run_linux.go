@@ -17,6 +17,7 @@ import (
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/trace"
+	"github.com/acirun/acirun/userns"
 )
 
 func runMain(args []string, exe string, tr *trace.Tracer) int {
@@ -102,6 +103,34 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 			return 0, err
 		}
 	}
+	// --private-users: a range of host IDs no other running pod has, for
+	// as long as the pod runs (a stage1 killed leaves it to be taken back,
+	// as gc and the next lease do).
+	var idRange userns.Range
+	if o.PrivateUsers != "" {
+		r, err := userns.ParseRange(o.PrivateUsers)
+		if err != nil {
+			return 0, err
+		}
+		leases := userns.Leases{Dir: filepath.Join(o.RunDir, podcontract.UserNSLeaseDir)}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if r.IsZero() {
+			r, err = leases.Lease(ctx, podDir, podcontract.Running)
+		} else {
+			err = leases.Take(ctx, r, podDir, podcontract.Running)
+		}
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("pod %s: --private-users: %w", podDir, err)
+		}
+		idRange = r
+		defer func() {
+			if err := leases.Release(r, podDir); err != nil {
+				fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v\n", err)
+			}
+		}()
+		debugf(o, "user namespace: the pod's IDs 0-%d are the host's %d-%d", r.Count-1, r.First, uint64(r.First)+uint64(r.Count)-1)
+	}
 	if err := podcontract.WritePID(podDir, podcontract.PIDFile, os.Getpid()); err != nil {
 		return 0, err
 	}
@@ -138,6 +167,9 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	}
 	files := []uintptr{0, 1, 2, uintptr(ctl[1])}
 	initArgs := []string{podcontract.Stage1Executable, "init", "--control-fd=3"}
+	if !idRange.IsZero() {
+		initArgs = append(initArgs, "--id-range="+idRange.String())
+	}
 	// The apps read our standard input only with --interactive: the app
 	// then has this terminal through a pseudo-terminal of its own
 	// (terminal_linux.go), or this standard input if it is no terminal.

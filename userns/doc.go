@@ -13,14 +13,12 @@
 // 0x6FFFFFFF, nspawn's span, so that they stay clear of the host's own
 // users and of /etc/subuid's usual ranges.
 //
-// How a pod is to get its image (TestIDMapTreeAsOverlayLower): the host
-// makes the ID-mapped copy of the rendered tree (only the initial user
-// namespace may), the pod's PID 1, root of the pod's user namespace, gets
-// it as a descriptor, attaches it with move_mount in its own mount
-// namespace, and mounts the overlay over it with upper and work
-// directories owned by the range's root. Handing overlayfs the unattached
-// copy as /proc/self/fd/N is refused (EPERM, Linux 6.18). The directories
-// on the way must be searchable by the range's root.
+// An ID-mapped copy is made in the initial user namespace (only it may)
+// and attached with move_mount before overlayfs takes it as a layer:
+// handed the unattached copy as /proc/self/fd/N, overlayfs refuses it from a
+// user namespace (EPERM, Linux 6.18). stage1's PID 1, the host's root, does
+// both in the pod's mount namespace; TestIDMapTreeAsOverlayLower checks that
+// a mounter in the pod's user namespace could too.
 //
 // It is a leaf: it imports nothing of acirun's but internal/flock.
 package userns

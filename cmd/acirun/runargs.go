@@ -63,6 +63,7 @@ func runFlagDefs() []runFlagDef {
 		{runFlag{"stop-timeout", "DURATION", "time between SIGTERM and SIGKILL when the pod stops (e.g. 10s)", false, false}, (*runParser).setStopTimeout},
 		{runFlag{"interactive", "", "give the pod's one app this terminal (a shell works: --exec /bin/sh), or this standard input when it is no terminal; without it the apps' standard input is /dev/null", false, false}, (*runParser).setInteractive},
 		{runFlag{"no-overlay", "", "give each app a private copy of its image instead of an overlay", false, false}, (*runParser).setNoOverlay},
+		{runFlag{"private-users", "", "[=auto|UID:COUNT]: run the apps in a user namespace of the pod's own, their IDs 0 to COUNT-1 mapped to a range of the host's IDs (auto: 65536 IDs no other running pod has); the image is shared read-only through an ID-mapped overlay", false, false}, (*runParser).setPrivateUsers},
 
 		{runFlag{"exec", "CMD", "override the image's exec: an absolute path, or a name looked up in PATH in the app (arguments follow --)", true, false}, (*runParser).setExec},
 		{runFlag{"name", "NAME", "the app's name in the pod (default: the last part of the image name)", true, false}, (*runParser).setName},

@@ -21,6 +21,7 @@ import (
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pod"
+	"github.com/acirun/acirun/userns"
 )
 
 // checkACName accepts an appc AC Name (aci.ACName): pod app, volume and
@@ -479,6 +480,24 @@ func (p *runParser) setInteractive(s string) (err error) {
 func (p *runParser) setNoOverlay(s string) (err error) {
 	p.req.NoOverlay, err = parseBool(s)
 	return err
+}
+
+// setPrivateUsers takes --private-users without a value (auto), =auto,
+// =UID:COUNT, or a boolean.
+func (p *runParser) setPrivateUsers(s string) error {
+	switch s {
+	case "true", userns.Auto:
+		p.req.PrivateUsers = userns.Auto
+		return nil
+	case "false":
+		p.req.PrivateUsers = ""
+		return nil
+	}
+	if _, err := userns.ParseRange(s); err != nil {
+		return err
+	}
+	p.req.PrivateUsers = s
+	return nil
 }
 
 func (p *runParser) setExec(s string) error {

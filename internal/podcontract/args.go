@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acirun/acirun/userns"
 )
 
 // The networks of a pod (--net).
@@ -89,6 +91,10 @@ type RunOptions struct {
 	Interactive bool
 	MetadataURL string // the apps' AC_METADATA_URL when another service serves it
 	Debug       bool   // each step on stderr
+	// PrivateUsers gives the pod's apps a user namespace mapping their IDs
+	// 0 to COUNT-1 to host IDs: "" for none (the host's IDs), userns.Auto
+	// for a range stage1 leases, or UID:COUNT (userns.ParseRange).
+	PrivateUsers string
 	// Subnet and Subnet6 are the default network's subnets when the host's
 	// configuration (network.d) sets them, flags of each start: "" for
 	// netns's defaults, SubnetNone for no address of that family
@@ -159,6 +165,9 @@ func (o *RunOptions) Args() []string {
 	}
 	if o.MetadataURL != "" {
 		a = append(a, "--metadata-url="+o.MetadataURL)
+	}
+	if o.PrivateUsers != "" {
+		a = append(a, "--private-users="+o.PrivateUsers)
 	}
 	if o.Debug {
 		a = append(a, "--debug")
@@ -236,6 +245,14 @@ func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 	fs.BoolVar(&o.NoOverlay, "no-overlay", false, "give each app a private copy of its rendered tree instead of an overlay")
 	fs.BoolVar(&o.Interactive, "interactive", false, "give the one app the terminal (or the standard input) of stage1 run")
 	fs.StringVar(&o.MetadataURL, "metadata-url", "", "AC_METADATA_URL given to the apps")
+	fs.Func("private-users", "a user namespace for the apps: auto, or UID:COUNT of the host's IDs", func(s string) error {
+		if s == "" {
+			s = userns.Auto
+		}
+		o.PrivateUsers = s
+		_, err := userns.ParseRange(s)
+		return err
+	})
 	fs.BoolVar(&o.Debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -270,6 +287,9 @@ func (o *RunOptions) check() error {
 	}
 	if o.StopTimeout < 0 {
 		return fmt.Errorf("--stop-timeout=%s: must not be negative", o.StopTimeout)
+	}
+	if o.PrivateUsers != "" && o.NoOverlay {
+		return errors.New("--private-users with --no-overlay: a private copy would be owned by the host's IDs; drop --no-overlay (the image is shared read-only through an ID-mapped overlay)")
 	}
 	if o.MetadataURL != "" {
 		if err := CheckMetadataURL(o.MetadataURL); err != nil {

@@ -25,6 +25,8 @@ func TestRunOptionsRoundTrip(t *testing.T) {
 			StopTimeout: 3 * time.Second, Insecure: InsecurePaths | InsecureSeccomp, NoOverlay: true, MetadataURL: "http://127.0.0.1:1/x", Debug: true},
 		{Net: NetHost, RunDir: DefaultRunDir, DNS: []string{DNSHost}, StopTimeout: 0, Insecure: InsecureAllRun}, // SIGKILL at once
 		{Net: NetDefaultRestricted, Publish: PublishNone, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout},
+		{Net: NetNone, Publish: PublishAll, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout, PrivateUsers: "auto"},
+		{Net: NetNone, Publish: PublishAll, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout, PrivateUsers: "524288:65536"},
 	} {
 		args := o.Args()
 		got, rest, err := parseRun(append(args, "/pod"))
@@ -41,6 +43,21 @@ func TestRunOptionsRoundTrip(t *testing.T) {
 		if o.Net == NetNone && !reflect.DeepEqual(*got, o) {
 			t.Errorf("%q parsed as %+v, want %+v", args, *got, o)
 		}
+	}
+	// --private-users: its values checked, and never beside --no-overlay.
+	for args, want := range map[string]string{
+		"--private-users=0:65536":           "UID 0",
+		"--private-users=1:2":               "want at least 65536",
+		"--private-users=x":                 "want auto or UID:COUNT",
+		"--private-users=auto --no-overlay": "--private-users with --no-overlay",
+	} {
+		_, _, err := parseRun(append(strings.Fields(args), "/pod"))
+		if want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want an error with %q", args, err, want)
+		}
+	}
+	if o, _, err := parseRun([]string{"--private-users=", "/pod"}); err != nil || o.PrivateUsers != "auto" {
+		t.Errorf("--private-users= (no value): %+v, %v; want auto", o, err)
 	}
 	// The fetch relaxations are stage0's: never written for stage1.
 	o := DefaultRunOptions()

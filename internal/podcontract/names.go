@@ -37,6 +37,11 @@ const (
 	ExitFile = "exit.json"
 )
 
+// UserNSLeaseDir is where, under the run directory (--run-dir), stage1
+// keeps the leases of the host ID ranges of pods run with --private-users
+// (a userns.Leases), beside the network's address leases (RUN-DIR/net).
+const UserNSLeaseDir = "userns"
+
 // The names stage0 keeps in the pods directory (DATA/pods) besides the
 // pods themselves, which are named by their UUID.
 const (
@@ -57,6 +62,10 @@ const (
 	// AppImageLink is a symlink to the rendered tree of the app's image in
 	// the store: manifest and rootfs/, never written by stage1.
 	AppImageLink = "image"
+	// AppLowerDir is where, with --private-users, the ID-mapped copy of
+	// the app's image is mounted as the overlay's lower layer (inside the
+	// pod's mount namespace).
+	AppLowerDir = "lower"
 	// AppRootfsDir is where the app's root is mounted (inside the pod's
 	// mount namespace), or its private copy with --no-overlay.
 	AppRootfsDir = "rootfs"

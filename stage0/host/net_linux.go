@@ -10,6 +10,7 @@ import (
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
 	"github.com/acirun/acirun/netns/cni"
+	"github.com/acirun/acirun/userns"
 )
 
 // stage1RunDir is where stage1 keeps the host's state shared by pods
@@ -29,13 +30,19 @@ func (c Config) stage1RunDir() string {
 // namespace.
 //
 // The rules of those pods in acirun's nftables table go too: a stage1
-// killed with SIGKILL leaves them behind.
+// killed with SIGKILL leaves them behind; so do the host ID ranges leased
+// to --private-users pods.
 func (h *Host) releaseStaleLeases(ctx context.Context) error {
 	root := filepath.Join(h.cfg.stage1RunDir(), "net")
 	n := netns.Default(root)
 	_, err := n.ReleaseStale(ctx, podcontract.Running)
 	if _, ferr := netns.DefaultFirewall(root).RemoveStale(ctx, podcontract.Running); ferr != nil {
 		err = errors.Join(err, ferr)
+	}
+	// The host ID ranges of --private-users pods, kept beside.
+	ids := userns.Leases{Dir: filepath.Join(h.cfg.stage1RunDir(), podcontract.UserNSLeaseDir)}
+	if _, uerr := ids.ReleaseStale(ctx, podcontract.Running); uerr != nil {
+		err = errors.Join(err, uerr)
 	}
 	return err
 }

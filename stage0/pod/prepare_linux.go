@@ -246,6 +246,7 @@ func stage1Args(req *RunRequest, uuid string, debug bool, publish string) ([]str
 	o.Hostname, o.DNS, o.DNSSearch, o.HostsFromHost = req.Hostname, req.DNS, req.DNSSearch, req.HostsFromHost
 	o.DNSOptions, o.DNSDomain = req.DNSOptions, req.DNSDomain
 	o.NoOverlay, o.Debug, o.Interactive = req.NoOverlay, debug, req.Interactive
+	o.PrivateUsers = req.PrivateUsers
 	if o.Hostname == "" {
 		o.Hostname = hostnamePrefix + uuid[:8]
 	}

@@ -43,7 +43,8 @@ type RunRequest struct {
 	Ports           []aci.ExposedPort // --port NAME:[IP:]HOSTPORT, in the pod manifest's ports
 	PodManifest     string            // --pod-manifest FILE, used instead of images
 	StopTimeout     time.Duration
-	NoOverlay       bool // --no-overlay
+	NoOverlay       bool   // --no-overlay
+	PrivateUsers    string // --private-users: "", userns.Auto or UID:COUNT
 	// Interactive (--interactive) gives the pod's one app the terminal (or
 	// the standard input) it is run from.
 	Interactive bool

@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acirun/acirun/tests/testimage"
+)
+
+// uidMapOf returns the first ID and the count of the one line of
+// /proc/self/uid_map that `testapp cat` printed, or fails t.
+func uidMapOf(t *testing.T, r result) (first, count uint64) {
+	t.Helper()
+	for _, l := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 3 && f[0] == "0" {
+			first, _ = strconv.ParseUint(f[1], 10, 32)
+			count, _ = strconv.ParseUint(f[2], 10, 32)
+			return first, count
+		}
+	}
+	t.Fatalf("no uid_map line in the output: %s", r)
+	return 0, 0
+}
+
+// TestRunPrivateUsers: with --private-users the pod's root is root in a
+// user namespace mapped to a range of unprivileged host IDs: its
+// capabilities are the default set there, /proc/self/uid_map shows the
+// range, the image's files are root's to it (shared read-only from the
+// store through an ID-mapped overlay) while what it writes to a host
+// volume is owned by the range's first ID on the host, and the host's own
+// files (a host-owned file in the volume, the host's /etc through a
+// symlink in the volume to PID 1's root) stay out of its reach.
+func TestRunPrivateUsers(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/userns", map[string]any{
+		"mountPoints": []map[string]any{{"name": "data", "path": "/data"}},
+	}, "exit", "0"), &testimage.Options{Files: map[string]string{"/etc/motd": "image\n"}})
+	vol := t.TempDir()
+	if err := os.Chmod(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "hostfile"), []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/1/root/etc", filepath.Join(vol, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	marker := "acirun-userns-breakout-" + strconv.Itoa(os.Getpid())
+	r := h.pod("--net=none", "--private-users", "--volume=data,kind=host,source="+vol,
+		img, "--exec=/testapp", "--", "cat", "/proc/self/uid_map", "+", "ids", "+", "caps",
+		"+", "stat", "/etc/motd", "+", "write", "/etc/motd", "pod", "+", "write", "/data/made", "by the pod",
+		"+", "write", "/data/hostfile", "pod", "+", "write", "/data/escape/"+marker, "x")
+	wantExit(t, r, 0)
+	first, count := uidMapOf(t, r)
+	if first < 0x80000 || count != 65536 {
+		t.Errorf("uid_map: the pod's 0 is the host's %d, %d IDs; want an automatic range (65536 IDs from 524288 on)", first, count)
+	}
+	wantLines(t, r, "uid=0", "CapEff-names="+defaultCapSet, "CapBnd-names="+defaultCapSet,
+		"write /etc/motd ok", "write /data/made ok")
+	if !strings.Contains(r.stdout, "write /data/hostfile error=EACCES") {
+		t.Errorf("the pod's root wrote a file of the host's root in a host volume: %s", r)
+	}
+	if !strings.Contains(r.stdout, "write /data/escape/"+marker+" error=") {
+		t.Errorf("the pod's root wrote through a symlink in a host volume to PID 1's root: %s", r)
+	}
+	if _, err := os.Lstat("/etc/" + marker); err == nil {
+		os.Remove("/etc/" + marker)
+		t.Fatalf("a --private-users pod wrote /etc/%s on the host", marker)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(vol, "made"), &st); err != nil || uint64(st.Uid) != first || uint64(st.Gid) != first {
+		t.Errorf("the pod root's file on the host volume: owner %d:%d, %v; want the range's %d", st.Uid, st.Gid, err, first)
+	}
+	if b, _ := os.ReadFile(filepath.Join(vol, "hostfile")); string(b) != "host\n" {
+		t.Errorf("the host's file in the volume changed: %q", b)
+	}
+	// The range is given back with the pod.
+	if ents, _ := filepath.Glob(filepath.Join(h.data, "run", "userns", "[0-9]*")); len(ents) != 0 {
+		t.Errorf("range leases left after the pod: %v", ents)
+	}
+
+	// The operator's range.
+	r = h.pod("--net=none", "--private-users=3000000:65536", img, "--exec=/testapp", "--", "cat", "/proc/self/uid_map")
+	wantExit(t, r, 0)
+	if first, count := uidMapOf(t, r); first != 3000000 || count != 65536 {
+		t.Errorf("--private-users=3000000:65536: uid_map %d %d", first, count)
+	}
+	// Bad ranges are refused before anything runs.
+	for arg, want := range map[string]string{
+		"--private-users=0:65536":    "UID 0: the pod's root would be the host's root",
+		"--private-users=100000:100": "COUNT 100: want at least 65536",
+		"--private-users=lots":       "want auto or UID:COUNT",
+	} {
+		r := h.pod("--net=none", arg, img)
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: want a refusal with %q: %s", arg, want, r)
+		}
+	}
+}
+
+// TestRunPrivateUsersDisjoint: two pods running at once get ranges that
+// share no ID.
+func TestRunPrivateUsersDisjoint(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/userns2", nil, "exit", "0"), nil)
+	outs := make(chan string, 2)
+	for range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, e.acirun, h.args("run", "--insecure-options=image", "--net=none", "--private-users",
+				img, "--exec=/testapp", "--", "cat", "/proc/self/uid_map", "+", "sleep", "3s")...).CombinedOutput()
+			if err != nil {
+				t.Errorf("pod: %v\n%s", err, out)
+			}
+			outs <- string(out)
+		}()
+	}
+	a, b := <-outs, <-outs
+	fa, ca := uidMapOf(t, result{stdout: a})
+	fb, cb := uidMapOf(t, result{stdout: b})
+	if fa < fb+cb && fb < fa+ca {
+		t.Errorf("two running pods share IDs: %d+%d and %d+%d", fa, ca, fb, cb)
+	}
+}
+
+// TestPrivateUsersUnit: a --private-users pod as its transient unit in the
+// box's systemd: its app runs in the range, and acirun enter refuses it
+// (it cannot join the app's user namespace yet) instead of entering as the
+// host's root.
+func TestPrivateUsersUnit(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/userns-unit", nil, "sleep", "1h"), nil))
+	uuid, _, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none", "--private-users=2000000:65536", img)
+	podDir := filepath.Join(p.data, "pods", uuid)
+	var pid int
+	for deadline := time.Now().Add(20 * time.Second); pid == 0; time.Sleep(50 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(podDir, "apps", "userns-unit", "process.json"))
+		var rec struct{ PID int }
+		if err == nil && json.Unmarshal(b, &rec) == nil && rec.PID > 1 {
+			pid = hostPid(t, podDir, strconv.Itoa(rec.PID))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app's process.json: %v %q", err, b)
+		}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if f := strings.Fields(string(b)); err != nil || len(f) != 3 || f[0] != "0" || f[1] != "2000000" || f[2] != "65536" {
+		t.Errorf("the app's uid_map: %q, %v; want 0 2000000 65536", b, err)
+	}
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if uid := statusFields(string(st))["Uid"]; uid != "2000000 2000000 2000000 2000000" {
+		t.Errorf("the app's Uid on the host: %q, want the range's first ID", uid)
+	}
+	r := p.runInBox(ctx, "enter", uuid, "/testapp", "ids")
+	if r.code == 0 || !strings.Contains(r.stderr, "--private-users") {
+		t.Errorf("acirun enter a --private-users pod: want a refusal naming --private-users: %s", r)
+	}
+}
