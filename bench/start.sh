@@ -124,6 +124,22 @@ else
 	status=1
 fi
 
+# --- 1b. --private-users beside the warm start ---------------------------------
+# A user namespace per app launch, a leased ID range, an ID-mapped lower layer
+# (issue 21's target: at most 10 % more than the warm start).
+alternate "plain=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" \
+	"userns=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none --private-users $SMALL"
+A gc --grace-period=0s >/dev/null
+T_PLAIN=$(median_ms plain) T_USERNS=$(median_ms userns)
+printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_PLAIN" "acirun run --net=none --private-users IMAGE-ID" "$T_USERNS"
+R=$(ratio "$T_USERNS" "$T_PLAIN")
+if awk -v r="$R" 'BEGIN { exit !(r <= 1.10) }'; then
+	echo "PASS private users: $T_USERNS ms = $R x the warm start (target <= 1.10)"
+else
+	echo "FAIL private users: $T_USERNS ms = $R x the warm start (target <= 1.10)"
+	status=1
+fi
+
 # --- 2. memory of the pod's PID 1 ---------------------------------------------
 rm -f "$TMP/uuid"
 # Started without a subshell, so that $SLEEPER is acirun, which becomes the
