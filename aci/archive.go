@@ -393,6 +393,9 @@ func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
 	if hdr.Uid < 0 || hdr.Uid > MaxID || hdr.Gid < 0 || hdr.Gid > MaxID {
 		return badEntry(raw, "owner %d:%d out of range (0 to %d)", hdr.Uid, hdr.Gid, MaxID)
 	}
+	if err := CheckXattrs(hdr.PAXRecords); err != nil {
+		return badEntry(raw, "%s", err)
+	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	case tar.TypeGNUSparse:
@@ -491,6 +494,36 @@ const (
 	MaxPathLen = 4096
 	MaxNameLen = 255
 )
+
+// Bounds on an entry's extended attributes (PAX SCHILY.xattr.* records):
+// at most MaxXattrs, each name at most 255 bytes (XATTR_NAME_MAX) and each
+// value at most 64 KiB (XATTR_SIZE_MAX).
+const (
+	MaxXattrs     = 128
+	maxXattrName  = 255
+	maxXattrValue = 64 << 10
+	// PAXXattr prefixes the PAX records that carry extended attributes.
+	PAXXattr = "SCHILY.xattr."
+)
+
+// CheckXattrs applies the bounds on an entry's extended attributes to its
+// PAX records: one rule for validation and extraction.
+func CheckXattrs(pax map[string]string) error {
+	n := 0
+	for k, v := range pax {
+		name, ok := strings.CutPrefix(k, PAXXattr)
+		if !ok {
+			continue
+		}
+		if n++; n > MaxXattrs {
+			return fmt.Errorf("more than %d extended attributes", MaxXattrs)
+		}
+		if len(v) > maxXattrValue || len(name) > maxXattrName || name == "" {
+			return fmt.Errorf("extended attribute %.64q too large", name)
+		}
+	}
+	return nil
+}
 
 // MaxID is the largest user or group ID an entry may have (4294967294;
 // 2^32-1 is the kernel's "no ID").

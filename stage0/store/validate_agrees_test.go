@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -62,30 +63,56 @@ func TestValidateAgreesWithImport(t *testing.T) {
 	}
 }
 
-// An owner out of range is refused by both as well.
-func TestValidateAgreesOnOwners(t *testing.T) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, h := range []*tar.Header{
-		{Name: "rootfs", Typeflag: tar.TypeDir, Mode: 0o755},
-		{Name: "rootfs/f", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 1<<32 - 1},
+// Owners out of range and too many or too large extended attributes are
+// refused by both as well; the bounds themselves are accepted.
+func TestValidateAgreesOnHeaders(t *testing.T) {
+	xattrs := func(n, size int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("%suser.a%d", aci.PAXXattr, i)] = strings.Repeat("v", size)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		hdr  tar.Header
+		want string // "" accepted
+	}{
+		{"owner 2^32-2", tar.Header{Uid: 1<<32 - 2, Gid: 1<<32 - 2}, ""},
+		{"owner 2^32-1", tar.Header{Uid: 1<<32 - 1}, "4294967295"},
+		// (Larger ones within the bounds hit ext4's one block of
+		// attributes per inode, the file system's limit, not ours.)
+		{"a few xattrs", tar.Header{PAXRecords: xattrs(3, 100)}, ""},
+		{"129 xattrs", tar.Header{PAXRecords: xattrs(aci.MaxXattrs+1, 1)}, "more than 128 extended attributes"},
+		{"an xattr over 64 KiB", tar.Header{PAXRecords: xattrs(1, 64<<10+1)}, "too large"},
 	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	man := manifest("example.com/agree")
-	if err := tw.WriteHeader(&tar.Header{Name: "manifest", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(man))}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write([]byte(man))
-	tw.Close()
-	_, verr := aci.ValidateArchive(bytes.NewReader(buf.Bytes()))
-	s := openStore(t)
-	_, ierr := s.Import(context.Background(), bytes.NewReader(buf.Bytes()), ImportOptions{})
-	for what, err := range map[string]error{"validate": verr, "import": ierr} {
-		if err == nil || !strings.Contains(err.Error(), "4294967295") {
-			t.Errorf("%s: %v; want a refusal naming the owner", what, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			f := tc.hdr
+			f.Name, f.Typeflag, f.Mode, f.Format = "rootfs/f", tar.TypeReg, 0o644, tar.FormatPAX
+			for _, h := range []*tar.Header{{Name: "rootfs", Typeflag: tar.TypeDir, Mode: 0o755}, &f} {
+				if err := tw.WriteHeader(h); err != nil {
+					t.Fatal(err)
+				}
+			}
+			man := manifest("example.com/agree")
+			if err := tw.WriteHeader(&tar.Header{Name: "manifest", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(man))}); err != nil {
+				t.Fatal(err)
+			}
+			tw.Write([]byte(man))
+			tw.Close()
+			_, verr := aci.ValidateArchive(bytes.NewReader(buf.Bytes()))
+			s := openStore(t)
+			_, ierr := s.Import(context.Background(), bytes.NewReader(buf.Bytes()), ImportOptions{})
+			for what, err := range map[string]error{"validate": verr, "import": ierr} {
+				switch {
+				case tc.want == "" && err != nil:
+					t.Errorf("%s: %v; want it accepted", what, err)
+				case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+					t.Errorf("%s: %v; want a refusal saying %q", what, err, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -22,10 +22,9 @@ import (
 // Bounds on an entry's extended attributes (MaxPathLen and MaxNameLen, the
 // bounds on names, are with the name rules in resolve_linux.go).
 const (
-	// MaxXattrs is the most extended attributes one entry may carry.
-	MaxXattrs = 128
-	// maxXattrValue is the kernel's XATTR_SIZE_MAX.
-	maxXattrValue = 64 << 10
+	// MaxXattrs is the most extended attributes one entry may carry
+	// (aci.MaxXattrs, checked by aci.CheckXattrs).
+	MaxXattrs = aci.MaxXattrs
 	// MaxSkippedDevices is the most device nodes Result.SkippedDevices
 	// names.
 	MaxSkippedDevices = 1000
@@ -413,19 +412,14 @@ func checkIDs(hdr *tar.Header) error {
 // xattrs returns the extended attributes of hdr that are restored, counting
 // the dropped ones.
 func (x *Extractor) xattrs(hdr *tar.Header) ([][2]string, error) {
+	if err := aci.CheckXattrs(hdr.PAXRecords); err != nil {
+		return nil, err
+	}
 	var out [][2]string
-	n := 0
 	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
+		name, ok := strings.CutPrefix(k, aci.PAXXattr)
 		if !ok {
 			continue
-		}
-		n++
-		if n > MaxXattrs {
-			return nil, fmt.Errorf("more than %d extended attributes", MaxXattrs)
-		}
-		if len(v) > maxXattrValue || len(name) > 255 || name == "" {
-			return nil, fmt.Errorf("extended attribute %.64q too large", name)
 		}
 		if !KeepXattr(name) {
 			x.res.DroppedXattrs++
