@@ -54,6 +54,7 @@ import (
 	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
 // OCILayer is one layer of an OCI or Docker image, as its manifest and
@@ -107,6 +108,84 @@ type ociWhiteouts struct {
 	// Bytes is the content of the layer's regular files: an image's
 	// layers together are bounded as one ACI is (Options.Limits).
 	Bytes int64 `json:"bytes"`
+	// Entries are the layer's entries as extracted, with the content
+	// digests of its files, so that the tree hash of an image composed
+	// of layers reads none of their files again (see composedDigests).
+	// Empty for a layer recorded without them: its files are read.
+	Entries []ociEntry `json:"entries,omitempty"`
+}
+
+// ociEntry is one entry of a layer: its name, its type (f a regular file,
+// d a directory, o anything else), and for a file its size, content
+// SHA-256 and extended attributes as extracted.
+type ociEntry struct {
+	Name   string      `json:"n"`
+	Type   string      `json:"t"`
+	Size   int64       `json:"s,omitempty"`
+	Sum    string      `json:"h,omitempty"`
+	Xattrs [][2]string `json:"x,omitempty"`
+}
+
+// composedDigests follows the composition of layers (their records, the
+// lowest first) name by name and returns the content digest of every
+// regular file of the result, keyed by its name below the rootfs, or nil
+// if a layer has no entries recorded. Whatever a whiteout, an opaque
+// directory or a later entry replaced is forgotten, as composeOCI removes
+// it; TreeHash still takes a file's digest only when its size matches.
+func composedDigests(recs []ociWhiteouts) map[string]extract.Digest {
+	known := map[string]extract.Digest{}
+	dirs := map[string]bool{} // directories of the composition so far
+	forgetBelow := func(dir string) {
+		if dir != "." && !dirs[dir] {
+			return // nothing can be below what is not a directory
+		}
+		for n := range known {
+			if dir == "." || strings.HasPrefix(n, dir+"/") {
+				delete(known, n)
+			}
+		}
+		for n := range dirs {
+			if dir == "." || strings.HasPrefix(n, dir+"/") {
+				delete(dirs, n)
+			}
+		}
+	}
+	for _, r := range recs {
+		if r.Bytes > 0 && len(r.Entries) == 0 {
+			return nil
+		}
+		for _, d := range r.Opaque {
+			forgetBelow(d)
+		}
+		for _, n := range r.Remove {
+			delete(known, n)
+			forgetBelow(n)
+			delete(dirs, n)
+		}
+		for _, e := range r.Entries {
+			switch e.Type {
+			case "f":
+				var d extract.Digest
+				b, err := hex.DecodeString(e.Sum)
+				if err != nil || len(b) != len(d.Sum) {
+					return nil
+				}
+				copy(d.Sum[:], b)
+				d.Size, d.Xattrs = e.Size, e.Xattrs
+				forgetBelow(e.Name) // a file where a directory was
+				delete(dirs, e.Name)
+				known[e.Name] = d
+			case "d":
+				delete(known, e.Name) // merged with a directory below, or replacing a file
+				dirs[e.Name] = true
+			default:
+				delete(known, e.Name)
+				forgetBelow(e.Name)
+				delete(dirs, e.Name)
+			}
+		}
+	}
+	return known
 }
 
 const (
@@ -277,7 +356,8 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 		}
 		dirs[i] = j.dir
 	}
-	if err := s.composeOCI(ctx, rootfs, dirs); err != nil {
+	known, err := s.composeOCI(ctx, rootfs, dirs)
+	if err != nil {
 		return nil, err
 	}
 	wg.Wait()
@@ -308,7 +388,10 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 	if err := os.WriteFile(filepath.Join(tree, "manifest"), mjson, 0o644); err != nil {
 		return nil, err
 	}
-	th, err := TreeHash(ctx, tree)
+	th, err := treeHash(ctx, tree, func(name string) (extract.Digest, bool) {
+		d, ok := known[strings.TrimPrefix(name, "rootfs/")]
+		return d, ok && strings.HasPrefix(name, "rootfs/")
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -477,6 +560,7 @@ func (s *Store) unpackOCITar(ctx context.Context, l OCILayer, br *bufio.Reader, 
 	lim := s.opts.Limits
 	lim.Overwrite = false
 	lim.NoOwnership = os.Geteuid() != 0
+	lim.Record = true // the content digests, so that no tree hash reads the files again
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
 		return err
@@ -539,6 +623,21 @@ func (s *Store) unpackOCITar(ctx context.Context, l OCILayer, br *bufio.Reader, 
 		return err
 	}
 	wh.Bytes = res.Bytes
+	if ents, ok := x.Entries(); ok {
+		for _, e := range ents {
+			if e.Name == "." {
+				continue
+			}
+			r := ociEntry{Name: e.Name, Type: "o"}
+			switch e.Mode & unix.S_IFMT {
+			case unix.S_IFREG:
+				r.Type, r.Size, r.Sum, r.Xattrs = "f", e.Size, hex.EncodeToString(e.Sum[:]), e.Xattrs
+			case unix.S_IFDIR:
+				r.Type = "d"
+			}
+			wh.Entries = append(wh.Entries, r)
+		}
+	}
 	if err := writeOwnDirs(filepath.Join(dir, ownDirsFile), own); err != nil {
 		return err
 	}
@@ -556,7 +655,7 @@ func (s *Store) unpackOCITar(ctx context.Context, l OCILayer, br *bufio.Reader, 
 // the lowest first) into rootfs: each layer's whiteouts remove what the
 // layers below put there, then its files are linked in, its explicit
 // directories' metadata replacing what was below.
-func (s *Store) composeOCI(ctx context.Context, rootfs string, layers []string) error {
+func (s *Store) composeOCI(ctx context.Context, rootfs string, layers []string) (map[string]extract.Digest, error) {
 	lim := s.opts.Limits
 	lim.Overwrite = true
 	lim.NoOwnership = os.Geteuid() != 0
@@ -565,10 +664,10 @@ func (s *Store) composeOCI(ctx context.Context, rootfs string, layers []string) 
 	for i, dir := range layers {
 		b, err := os.ReadFile(filepath.Join(dir, whiteoutsFile))
 		if err != nil {
-			return fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
+			return nil, fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
 		}
 		if err := json.Unmarshal(b, &recs[i]); err != nil {
-			return fmt.Errorf("layer %s: %s: %w", filepath.Base(dir), whiteoutsFile, err)
+			return nil, fmt.Errorf("layer %s: %s: %w", filepath.Base(dir), whiteoutsFile, err)
 		}
 		if !counted[dir] {
 			counted[dir] = true
@@ -577,35 +676,37 @@ func (s *Store) composeOCI(ctx context.Context, rootfs string, layers []string) 
 	}
 	limit := cmp.Or(lim.MaxBytes, extract.DefaultMaxBytes)
 	if total > limit {
-		return fmt.Errorf("its layers hold %d bytes of files, more than the %d one image may hold: %w", total, limit, extract.ErrTooLarge)
+		return nil, fmt.Errorf("its layers hold %d bytes of files, more than the %d one image may hold: %w", total, limit, extract.ErrTooLarge)
 	}
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer x.Close()
 	for i, dir := range layers {
 		wh := recs[i]
 		for _, d := range wh.Opaque {
 			if err := x.RemoveBelow(ctx, d); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, n := range wh.Remove {
 			if err := x.Remove(ctx, n); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		own, err := readOwnDirs(filepath.Join(dir, ownDirsFile))
 		if err != nil {
-			return fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
+			return nil, fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
 		}
 		if err := copyTree(ctx, filepath.Join(dir, "rootfs"), x, true, own); err != nil {
-			return fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
+			return nil, fmt.Errorf("layer %s: %w", filepath.Base(dir), err)
 		}
 	}
-	_, err = x.Finish(ctx)
-	return err
+	if _, err := x.Finish(ctx); err != nil {
+		return nil, err
+	}
+	return composedDigests(recs), nil
 }
 
 // renderOCI composes img's tree again from its stored layers (repair,
@@ -622,7 +723,8 @@ func (s *Store) renderOCI(ctx context.Context, img *Image, rootfs string) error 
 			return fmt.Errorf("layer %s is missing from the store: fetch %s again", d, img.OCI.Reference)
 		}
 	}
-	return s.composeOCI(ctx, rootfs, dirs)
+	_, err := s.composeOCI(ctx, rootfs, dirs)
+	return err
 }
 
 // removeUnusedLayers removes the layers no image names and no import

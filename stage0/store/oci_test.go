@@ -116,6 +116,7 @@ func TestImportOCILayers(t *testing.T) {
 	top := newTestLayer(t, ocitest.None,
 		ocitest.Whiteout("", "c"), ocitest.Dir("c"), ocitest.File("c/z", "z"),
 		ocitest.File("a/keep", "k2"),
+		ocitest.File("b/new", "N"), // the same size as below: only its digest tells
 	)
 	img, err := s.ImportOCI(ctx, ociOpts("one", digestOf([]byte("one")), base, upper, top))
 	if err != nil {
@@ -129,7 +130,7 @@ func TestImportOCILayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(tree, "rootfs")
-	for name, want := range map[string]string{"a/keep": "k2", "b/new": "n", "c/z": "z", "tmp/t": "in tmp"} {
+	for name, want := range map[string]string{"a/keep": "k2", "b/new": "N", "c/z": "z", "tmp/t": "in tmp"} {
 		b, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil || string(b) != want {
 			t.Errorf("%s: %q, %v; want %q", name, b, err, want)
