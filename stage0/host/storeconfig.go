@@ -42,16 +42,12 @@ type storeFile struct {
 func (h *Host) StoreConfig() (StoreConfig, error) {
 	sc := StoreConfig{MaxImageSize: extract.DefaultMaxBytes}
 	err := h.eachConfigFile(StoreConfigDir, func(path string, raw []byte) error {
-		var f storeFile
-		err := parseConfigFile(raw, "store", &f, func() (string, string) { return f.RktKind, f.RktVersion })
-		if err == nil && f.MaxImageSize != "" {
-			var n int64
-			if n, err = ParseImageSize(f.MaxImageSize); err == nil {
-				sc.MaxImageSize, sc.Source = n, path
-			}
-		}
+		n, err := parseStoreFile(raw)
 		if err != nil {
 			return fmt.Errorf("store config %s: %w (want {\"rktKind\": \"store\", \"rktVersion\": \"v1\", \"maxImageSize\": \"16Gi\"})", path, err)
+		}
+		if n != 0 {
+			sc.MaxImageSize, sc.Source = n, path
 		}
 		return nil
 	})
@@ -59,6 +55,19 @@ func (h *Host) StoreConfig() (StoreConfig, error) {
 		return StoreConfig{}, err
 	}
 	return sc, nil
+}
+
+// parseStoreFile reads one store.d file and returns its maxImageSize in
+// bytes, 0 when it sets none.
+func parseStoreFile(raw []byte) (int64, error) {
+	var f storeFile
+	if err := parseConfigFile(raw, "store", &f, func() (string, string) { return f.RktKind, f.RktVersion }); err != nil {
+		return 0, err
+	}
+	if f.MaxImageSize == "" {
+		return 0, nil
+	}
+	return ParseImageSize(f.MaxImageSize)
 }
 
 // ParseImageSize reads a maxImageSize (store.d, fetch --max-image-size): a

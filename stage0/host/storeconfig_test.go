@@ -58,3 +58,18 @@ func TestStoreConfig(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseStoreFile(f *testing.F) {
+	f.Add(`{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "16Gi"}`)
+	f.Add(`{"rktKind": "store", "rktVersion": "v1"}`)
+	f.Add(`{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "1e9"}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		n, err := parseStoreFile([]byte(in))
+		if err != nil {
+			return
+		}
+		if n != 0 && n < 1<<20 {
+			t.Fatalf("%q: maxImageSize %d accepted, less than 1Mi", in, n)
+		}
+	})
+}
