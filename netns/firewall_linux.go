@@ -146,30 +146,31 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		return nil, err
 	}
 	defer l.Close()
-	c, err := nftables.New()
+	c, err := dial()
 	if err != nil {
-		return nil, fmt.Errorf("firewall: nftables: %w", err)
+		return nil, err
 	}
-	pods, base, err := listPodsAndBase(c)
+	defer c.CloseLasting()
+	st, err := listState(c)
 	if err != nil {
 		return nil, err
 	}
 	var stale []string
-	for uuid, owner := range pods {
+	for uuid, owner := range st.pods() {
 		if uuid == p.UUID || !alive(owner) {
 			stale = append(stale, uuid)
 		}
 	}
-	if err := removePods(c, stale); err != nil {
-		return nil, err
-	}
+	// The stale pods' rules go in the batch that adds the pod's: one
+	// transaction, and a failed one leaves the table as it was.
+	removePods(c, st, stale)
 	pub := &Published{}
-	taken, err := publishedPorts(c)
-	if err != nil {
-		return nil, err
-	}
+	var taken []ownedPort
 	var listeners []listener
 	if len(p.Ports) > 0 {
+		if taken, err = publishedPorts(c, st, stale); err != nil {
+			return nil, err
+		}
 		if listeners, err = hostListeners(); err != nil {
 			return nil, fmt.Errorf("firewall: %w", err)
 		}
@@ -199,11 +200,11 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	// what exists is no error, but the kernel's commit does the work of
 	// an update for each.
 	t := table()
-	if len(base) == 0 {
+	if !st.table {
 		c.AddTable(t)
 	}
 	for _, name := range podBaseChains {
-		if !base[name] {
+		if _, ok := st.base[name]; !ok {
 			c.AddChain(baseChain(name))
 		}
 	}
@@ -245,11 +246,13 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		return nil, fmt.Errorf("firewall: rules of pod %s: %w", p.UUID, err)
 	}
 	if err := allowLoopback(p.HostIface, p.HostIndex, loopback4, loopback6); err != nil {
-		removePods(c, []string{p.UUID})
+		if st, lerr := listState(c); lerr == nil && removePods(c, st, []string{p.UUID}) {
+			c.Flush()
+		}
 		return nil, fmt.Errorf("firewall: ports on the host's loopback: %w", err)
 	}
 	if !p.Restricted {
-		if w := forwardDrops(c); w != "" {
+		if w := forwardDrops(st.others); w != "" {
 			pub.Warnings = append(pub.Warnings, fmt.Sprintf("WARNING: %s: the pod may not reach beyond the host, nor be reached from elsewhere at its published ports, unless that firewall accepts what is forwarded from and to %s", w, p.HostIface))
 		}
 	}
@@ -306,11 +309,22 @@ func (f Firewall) Remove(ctx context.Context, uuid string) error {
 		return err
 	}
 	defer l.Close()
-	c, err := nftables.New()
+	c, err := dial()
 	if err != nil {
-		return fmt.Errorf("firewall: nftables: %w", err)
+		return err
 	}
-	return removePods(c, []string{uuid})
+	defer c.CloseLasting()
+	st, err := listState(c)
+	if err != nil {
+		return err
+	}
+	if !removePods(c, st, []string{uuid}) {
+		return nil
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("firewall: remove rules of pod %s: %w", uuid, err)
+	}
+	return nil
 }
 
 // RemoveStale takes out of the table the rules of every pod whose owner is
@@ -321,57 +335,115 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 		return nil, err
 	}
 	defer l.Close()
-	c, err := nftables.New()
+	c, err := dial()
 	if err != nil {
-		return nil, fmt.Errorf("firewall: nftables: %w", err)
+		return nil, err
 	}
-	pods, err := listPods(c)
+	defer c.CloseLasting()
+	st, err := listState(c)
 	if err != nil {
 		return nil, err
 	}
 	var stale []string
-	for uuid, owner := range pods {
+	for uuid, owner := range st.pods() {
 		if !alive(owner) {
 			stale = append(stale, uuid)
 		}
 	}
 	slices.Sort(stale)
-	return stale, removePods(c, stale)
-}
-
-// listPods returns the pods that have rules in the table (by their jump
-// rules' tags), UUID to owner. No table is no pod.
-func listPods(c *nftables.Conn) (map[string]string, error) {
-	pods, _, err := listPodsAndBase(c)
-	return pods, err
-}
-
-// listPodsAndBase is listPods, and also says which of podBaseChains exist.
-func listPodsAndBase(c *nftables.Conn) (map[string]string, map[string]bool, error) {
-	pods, base := map[string]string{}, map[string]bool{}
-	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
-		return pods, base, nil // no table (or no nftables): no rules
+	if !removePods(c, st, stale) {
+		return stale, nil
 	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("firewall: remove rules of pods %s: %w", strings.Join(stale, ", "), err)
+	}
+	return stale, nil
+}
+
+// dial opens the one netlink socket an operation on the table makes all
+// its requests over. Without AsLasting the library opens a socket for each
+// request and waits for each answer through the runtime's poller: a dozen
+// sockets and hundreds of syscalls of every pod's start. The caller closes
+// it with CloseLasting.
+func dial() (*nftables.Conn, error) {
+	c, err := nftables.New(nftables.AsLasting())
 	if err != nil {
-		return nil, nil, fmt.Errorf("firewall: list chains: %w", err)
+		return nil, fmt.Errorf("firewall: nftables: %w", err)
+	}
+	return c, nil
+}
+
+// tableState is what one listing of the host's chains, and of the rules of
+// acirun's base chains, tells: whether the table is there, the base chains
+// with the pods' jump rules in each, the pods' own chains, and the base
+// chains of the other tables (for forwardDrops). The pods' own chains are
+// named, not read: only publishedPorts reads them, and only for a pod that
+// publishes ports.
+type tableState struct {
+	table  bool
+	base   map[string][]*nftables.Rule // base chain name → its tagged jump rules
+	own    []*nftables.Chain           // the pods' chains
+	others []*nftables.Chain           // the chains of the other tables
+}
+
+// listState lists the chains of every table in one dump and the rules of
+// acirun's base chains (one dump each). No table (or no nftables) is no
+// pod.
+func listState(c *nftables.Conn) (*tableState, error) {
+	st := &tableState{base: map[string][]*nftables.Rule{}}
+	chains, err := c.ListChains()
+	if err != nil {
+		return st, nil // no nftables: no rules
 	}
 	for _, ch := range chains {
-		if ch.Table.Name != tableName || !slices.Contains(podBaseChains, ch.Name) {
+		if ch.Table.Name != tableName || ch.Table.Family != nftables.TableFamilyINet {
+			st.others = append(st.others, ch)
 			continue
 		}
-		base[ch.Name] = true
-		rules, err := c.GetRules(table(), ch)
-		if err != nil {
-			return nil, nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
+		st.table = true
+		switch {
+		case slices.Contains(podBaseChains, ch.Name):
+			rules, err := c.GetRules(table(), ch)
+			if err != nil {
+				return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
+			}
+			var tagged []*nftables.Rule
+			for _, r := range rules {
+				if _, _, ok := parseTag(r.UserData); ok {
+					tagged = append(tagged, r)
+				}
+			}
+			st.base[ch.Name] = tagged
+		case strings.HasPrefix(ch.Name, "pod-"):
+			st.own = append(st.own, ch)
 		}
+	}
+	// (A table without a chain is not in the listing: Install makes it
+	// again, which is no error.)
+	return st, nil
+}
+
+// pods returns the pods that have rules in the table (by their jump rules'
+// tags), UUID to owner.
+func (st *tableState) pods() map[string]string {
+	pods := map[string]string{}
+	for _, rules := range st.base {
 		for _, r := range rules {
 			if uuid, owner, ok := parseTag(r.UserData); ok {
 				pods[uuid] = owner
 			}
 		}
 	}
-	return pods, base, nil
+	return pods
+}
+
+// listPods returns the pods that have rules in the table, UUID to owner.
+func listPods(c *nftables.Conn) (map[string]string, error) {
+	st, err := listState(c)
+	if err != nil {
+		return nil, err
+	}
+	return st.pods(), nil
 }
 
 // parseTag reads a jump rule's user data.
@@ -387,59 +459,36 @@ func parseTag(b []byte) (uuid, owner string, ok bool) {
 	return u, o, true
 }
 
-// removePods deletes the jump rules and chains of the pods, in one
-// transaction. Nothing to delete writes nothing (a transaction that
-// deletes waits for an RCU grace period).
-func removePods(c *nftables.Conn, uuids []string) error {
+// removePods queues into c's batch the deletion of the pods' jump rules and
+// chains, as st lists them, and says whether it queued anything; the
+// caller flushes. Nothing to delete is no transaction at all: one that
+// deletes waits for an RCU grace period.
+func removePods(c *nftables.Conn, st *tableState, uuids []string) bool {
 	if len(uuids) == 0 {
-		return nil
-	}
-	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
-		return nil // no table (or no nftables): no rules
-	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return fmt.Errorf("firewall: list chains: %w", err)
+		return false
 	}
 	n := 0
-	var own []*nftables.Chain
-	for _, ch := range chains {
-		if ch.Table.Name != tableName {
-			continue
-		}
-		if slices.Contains(podBaseChains, ch.Name) {
-			rules, err := c.GetRules(table(), ch)
-			if err != nil {
-				return fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
-			}
-			for _, r := range rules {
-				if uuid, _, ok := parseTag(r.UserData); ok && slices.Contains(uuids, uuid) {
-					if err := c.DelRule(r); err != nil {
-						return fmt.Errorf("firewall: %w", err)
-					}
+	for _, name := range podBaseChains {
+		for _, r := range st.base[name] {
+			if uuid, _, ok := parseTag(r.UserData); ok && slices.Contains(uuids, uuid) {
+				// DelRule errs only on a rule without a handle,
+				// and listed rules have theirs.
+				if c.DelRule(r) == nil {
 					n++
 				}
 			}
-			continue
 		}
+	}
+	for _, ch := range st.own {
 		for _, u := range uuids {
 			if strings.HasPrefix(ch.Name, "pod-"+u+"-") {
-				own = append(own, ch)
+				c.FlushChain(ch)
+				c.DelChain(ch)
+				n++
 			}
 		}
 	}
-	for _, ch := range own {
-		c.FlushChain(ch)
-		c.DelChain(ch)
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("firewall: remove rules of pods %s: %w", strings.Join(uuids, ", "), err)
-	}
-	return nil
+	return n > 0
 }
 
 // ownedPort is a host port published by a pod.
@@ -450,19 +499,20 @@ type ownedPort struct {
 }
 
 // publishedPorts lists the ports the table publishes, from the user data
-// of the output rules of the pods' chains.
-func publishedPorts(c *nftables.Conn) ([]ownedPort, error) {
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return nil, fmt.Errorf("firewall: list chains: %w", err)
-	}
+// of the output rules of the pods' chains, leaving out the pods in skip
+// (those being removed). It reads one chain per pod with published ports:
+// only a pod that publishes ports needs it.
+func publishedPorts(c *nftables.Conn, st *tableState, skip []string) ([]ownedPort, error) {
 	var ports []ownedPort
-	for _, ch := range chains {
+	for _, ch := range st.own {
 		uuid, ok := strings.CutPrefix(ch.Name, "pod-")
-		if ch.Table.Name != tableName || !ok || !strings.HasSuffix(uuid, "-"+chainOutput) {
+		if !ok || !strings.HasSuffix(uuid, "-"+chainOutput) {
 			continue
 		}
 		uuid = strings.TrimSuffix(uuid, "-"+chainOutput)
+		if slices.Contains(skip, uuid) {
+			continue
+		}
 		rules, err := c.GetRules(table(), ch)
 		if err != nil {
 			return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
@@ -489,10 +539,11 @@ func publishedPorts(c *nftables.Conn) ([]ownedPort, error) {
 // that deletes a rule waits for an RCU grace period, about 15 ms of every
 // pod's start.
 func ensureMasquerade(subnets ...netip.Prefix) error {
-	c, err := nftables.New()
+	c, err := nftables.New(nftables.AsLasting())
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
+	defer c.CloseLasting()
 	var names []string
 	for i, s := range subnets {
 		subnets[i] = s.Masked()
@@ -528,15 +579,8 @@ func ensureMasquerade(subnets ...netip.Prefix) error {
 // or an nftables firewall), and names it: such a chain drops the pods'
 // traffic unless one of its rules accepts it, and no rule of ours can
 // override another table's verdict. "" if there is none.
-func forwardDrops(c *nftables.Conn) string {
-	chains, err := c.ListChains()
-	if err != nil {
-		return ""
-	}
+func forwardDrops(chains []*nftables.Chain) string {
 	for _, ch := range chains {
-		if ch.Table.Name == tableName && ch.Table.Family == nftables.TableFamilyINet {
-			continue
-		}
 		if ch.Hooknum == nil || *ch.Hooknum != *nftables.ChainHookForward || ch.Policy == nil || *ch.Policy != nftables.ChainPolicyDrop {
 			continue
 		}

@@ -376,6 +376,20 @@ func TestFirewallPublish(t *testing.T) {
 		}
 		return nil
 	})
+	// Installed again (a pod's UUID already in the table): its old chains
+	// are deleted and made again in the one transaction, and its port is
+	// its own, not taken.
+	before := ruleCount(t, host)
+	host.do(func() error {
+		pub, err := fw.Install(context.Background(), rules("live", "/pods/live"), everyoneAlive)
+		if err != nil || len(pub.Ports) != 1 {
+			return fmt.Errorf("Install of live again: %+v, %v; want its port", pub, err)
+		}
+		return nil
+	})
+	if after := ruleCount(t, host); after != before {
+		t.Errorf("Install of live again: %d rules, had %d", after, before)
+	}
 	if got, err := host.ask("127.0.0.1:8080", netip.Addr{}); err != nil || got != att.Gateway.String() {
 		t.Errorf("the live pod's port: %q, %v", got, err)
 	}
