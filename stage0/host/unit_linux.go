@@ -396,13 +396,19 @@ func (h *Host) waitUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, res 
 
 	done := ctx.Done()
 	bg := context.Background()
+	// state is the unit's ActiveState as last read or signalled; "" when
+	// it must be read (at first, and after a lost or other change).
+	state := ""
 	for {
-		st, err := conn.GetUnitPropertyContext(bg, res.Unit, "ActiveState")
-		if err != nil {
-			return fmt.Errorf("pod %s: read the state of unit %s: %w", pd.UUID, res.Unit, err)
+		if state == "" {
+			st, err := conn.GetUnitPropertyContext(bg, res.Unit, "ActiveState")
+			if err != nil {
+				return fmt.Errorf("pod %s: read the state of unit %s: %w", pd.UUID, res.Unit, err)
+			}
+			state, _ = st.Value.Value().(string)
 		}
-		if s, _ := st.Value.Value().(string); s == "inactive" || s == "failed" {
-			h.cfg.Trace.Step("unit %s", s)
+		if state == "inactive" || state == "failed" {
+			h.cfg.Trace.Step("unit %s", state)
 			break
 		}
 		select {
@@ -410,12 +416,22 @@ func (h *Host) waitUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, res 
 			if u.UnitName != res.Unit {
 				continue
 			}
+			// The signal carries the new state: no round trip to
+			// read it again.
+			v, ok := u.Changed["ActiveState"]
+			if s, isString := v.Value().(string); ok && isString && s != "" {
+				state = s
+			} else {
+				state = ""
+			}
 		case <-errs:
+			state = ""
 		case <-done:
 			done = nil
 			if err := stopUnit(conn, res.Unit); err != nil {
 				return fmt.Errorf("pod %s: stop unit %s: %w", pd.UUID, res.Unit, err)
 			}
+			state = ""
 		}
 	}
 	code, err := h.unitExitCode(bg, conn, pd, res.Unit)
@@ -423,6 +439,9 @@ func (h *Host) waitUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, res 
 		return err
 	}
 	res.ExitCode = code
+	if state != "failed" {
+		return nil // nothing to reset: systemd collects an inactive unit
+	}
 	if err := conn.ResetFailedUnitContext(bg, res.Unit); err != nil && !isNotFailed(err) {
 		return fmt.Errorf("pod %s: reset failed unit %s: %w", pd.UUID, res.Unit, err)
 	}
