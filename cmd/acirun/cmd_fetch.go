@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/host"
@@ -15,17 +16,22 @@ import (
 type fetchFlags struct {
 	policy fetch.PullPolicy
 	quiet  bool
+	stall  time.Duration
 }
 
 func (f *fetchFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.policy, "pull-policy", "when to fetch: new (only what the store lacks), update (ask the server whether it changed), never (store only)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.DurationVar(&f.stall, "stall-timeout", fetch.DefaultStallTimeout, "give up on a server that sends less than 1 KiB in this long (a download resumes where it can); 0 waits for ever")
 }
 
 // options are the host's fetch options; the progress bar is drawn on
 // stderr when it is a terminal, unless --quiet.
 func (f *fetchFlags) options(c *CLI) host.FetchOptions {
-	o := host.FetchOptions{Insecure: c.Insecure, Policy: f.policy}
+	o := host.FetchOptions{Insecure: c.Insecure, Policy: f.policy, StallTimeout: f.stall}
+	if f.stall <= 0 {
+		o.StallTimeout = -1 // never
+	}
 	if !f.quiet {
 		o.Progress = terminalProgress(c.Stderr)
 	}

@@ -182,5 +182,26 @@ func (d *Discoverer) get(ctx context.Context, u string) ([]meta, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	return parseMeta(io.LimitReader(resp.Body, maxPageSize)), nil
+	body := &errReader{r: io.LimitReader(resp.Body, maxPageSize)}
+	metas := parseMeta(body)
+	if body.err != nil {
+		// A page cut short (a stalled server, a reset) is an error of
+		// its own, not a page without tags.
+		return nil, fmt.Errorf("%s: read: %w", u, body.err)
+	}
+	return metas, nil
+}
+
+// errReader remembers the first read error other than io.EOF.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

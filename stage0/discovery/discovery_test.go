@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/fetch/fetchtest"
@@ -317,5 +318,35 @@ func TestWithFetchClient(t *testing.T) {
 	_, err = d.PublicKeys(context.Background(), "example.com/nothing/here")
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "--insecure-options=http") {
 		t.Errorf("http retry without the fetch relaxation: %v", err)
+	}
+}
+
+// TestEndpointsStalledPage: a discovery page trickled a byte at a time is
+// ended by the fetch client's stall timeout, and the error says so for that
+// level instead of treating the cut page as one without tags.
+func TestEndpointsStalledPage(t *testing.T) {
+	n := fetchtest.New(t)
+	n.ServeTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 1<<16; i++ {
+			if _, err := w.Write([]byte(" ")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}), "example.com")
+	f := fetch.New(fetch.Options{RootCAs: n.Pool, DialContext: n.DialContext, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }, StallTimeout: 200 * time.Millisecond})
+	d := &Discoverer{Client: f.Client()}
+	start := time.Now()
+	eps, err := d.Endpoints(context.Background(), App{Name: "example.com/app", Labels: map[string]string{}})
+	if err == nil || !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "stalled") || !strings.Contains(err.Error(), "https://example.com/app?ac-discovery=1") {
+		t.Errorf("Endpoints from a trickling server = %+v, %v; want an error naming the stalled page", eps, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the trickle held discovery for %v", d)
 	}
 }

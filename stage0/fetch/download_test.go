@@ -550,3 +550,96 @@ func TestDownloadSamePartialSerialized(t *testing.T) {
 		t.Errorf("waiting on a held lock: %v", err)
 	}
 }
+
+// trickle serves o, but the first request without a Range gets the headers
+// and then one byte every 20 ms, for as long as the client listens: a
+// server that would hold a fetch for as many 20 ms as the body has bytes.
+func trickle(o *object, first *int, mu *sync.Mutex) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		slow := *first > 0 && r.Header.Get("Range") == ""
+		if slow {
+			*first--
+		}
+		mu.Unlock()
+		if !slow {
+			o.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("ETag", o.etag)
+		w.Header().Set("Content-Length", strconv.Itoa(len(o.data)))
+		for i := 0; i < len(o.data); i++ {
+			if _, err := w.Write(o.data[i : i+1]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// TestTrickleIsStall: a server trickling a byte at a time (less than
+// MinProgress bytes in the stall timeout) is ended as stalled with an error
+// naming the URL and the setting, through Get, through the bare client
+// (discovery pages and keys), and Download resumes it with a Range request;
+// a server that never answers the headers is ended too.
+func TestTrickleIsStall(t *testing.T) {
+	o := newObject(256<<10, `"c1"`)
+	n := fetchtest.New(t)
+	var mu sync.Mutex
+	slow := 3
+	n.ServeTLS(t, trickle(o, &slow, &mu), "example.com")
+	n.ServeTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}), "mute.example.com")
+	opts := baseOptions(n)
+	opts.StallTimeout = 300 * time.Millisecond
+	f := New(opts)
+
+	start := time.Now()
+	r, err := f.Get(context.Background(), objURL, GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), objURL) || !strings.Contains(err.Error(), "--stall-timeout") {
+		t.Errorf("trickled Get body: %v; want ErrStalled naming %s and --stall-timeout", err, objURL)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the trickle held Get for %v", d)
+	}
+
+	resp, err := f.Client().Get(objURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !errors.Is(err, ErrStalled) {
+		t.Errorf("trickled body through Client(): %v, want ErrStalled", err)
+	}
+
+	var out bytes.Buffer
+	if _, err := f.Download(context.Background(), objURL, filepath.Join(t.TempDir(), "p"), &out, GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), o.data) {
+		t.Fatal("content wrong after a trickle")
+	}
+	if ranges, _ := o.requests(); len(ranges) != 1 || !strings.HasPrefix(ranges[0], "bytes=") || ranges[0] == "bytes=0-" {
+		t.Errorf("Download after a trickle asked %q, want one resuming Range", ranges)
+	}
+
+	start = time.Now()
+	if _, err := f.Get(context.Background(), "https://mute.example.com/app.aci", GetOptions{}); err == nil || !strings.Contains(err.Error(), "mute.example.com") {
+		t.Errorf("Get from a server that sends no headers: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("a mute server held Get for %v", d)
+	}
+}

@@ -58,10 +58,16 @@ type Options struct {
 	MaxRedirects int
 	// UserAgent is sent with every request; "" means "acirun".
 	UserAgent string
-	// StallTimeout ends a transfer that receives nothing for this long
-	// (Download then resumes it); 0 means one minute, negative means never.
+	// StallTimeout ends a transfer that receives less than MinProgress
+	// bytes in this long, or no response headers (Download then resumes
+	// it); 0 means DefaultStallTimeout, negative means never.
 	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is Options.StallTimeout when none is given: long
+// enough for a slow mirror, short enough that a hostile or dead one does not
+// hold a fetch (or a unit's start) for good.
+const DefaultStallTimeout = time.Minute
 
 // Fetcher performs HTTP requests under one policy. It is safe for concurrent
 // use; its only state is the set of warnings already printed and the
@@ -86,7 +92,7 @@ func New(opts Options) *Fetcher {
 		opts.Proxy = http.ProxyFromEnvironment
 	}
 	if opts.StallTimeout == 0 {
-		opts.StallTimeout = time.Minute
+		opts.StallTimeout = DefaultStallTimeout
 	}
 	f := &Fetcher{opts: opts, warned: map[string]bool{}}
 	dial := opts.DialContext
@@ -108,8 +114,13 @@ func New(opts Options) *Fetcher {
 		MaxIdleConns:          16,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   30 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
+		ResponseHeaderTimeout: DefaultStallTimeout,
 		ExpectContinueTimeout: time.Second,
+	}
+	if opts.StallTimeout > 0 {
+		// A server that accepts the request and answers nothing is a
+		// stall too.
+		base.ResponseHeaderTimeout = opts.StallTimeout
 	}
 	f.client = &http.Client{
 		Transport:     &policyTransport{f: f, base: base},
@@ -210,7 +221,20 @@ func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Header.Set("Authorization", c.header())
 		}
 	}
-	return t.base.RoundTrip(req)
+	timeout := f.opts.StallTimeout
+	if timeout <= 0 {
+		return t.base.RoundTrip(req)
+	}
+	// The body is read under a context of its own, so that a transfer
+	// making no progress can be ended from the stallReader's timer.
+	ctx, cancel := context.WithCancelCause(req.Context())
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = &stallReader{rc: resp.Body, timeout: timeout, cancel: cancel, url: req.URL.Redacted()}
+	return resp, nil
 }
 
 func closeBody(req *http.Request) {
@@ -327,18 +351,25 @@ func parseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// ErrStalled is wrapped by the read error of a body that delivered nothing
+// ErrStalled is wrapped by the read error of a body that made no progress
 // for Options.StallTimeout. Download resumes after it.
 var ErrStalled = errors.New("transfer stalled")
 
+// MinProgress is the fewest bytes a body must deliver in each
+// Options.StallTimeout spent waiting for it: a server trickling a byte a
+// second (or sending headers and then nothing) is ended as stalled, as
+// curl's --speed-limit and --speed-time would, instead of holding a fetch
+// for as many seconds as the body has bytes. A body's last bytes before
+// its end count whatever their number.
+const MinProgress = 1024
+
 // send performs a GET of u. header may add request headers. The response
-// body stops with ErrStalled if the network gives nothing for the stall
+// body, like that of every request of the Fetcher's client, stops with
+// ErrStalled if the network gives less than MinProgress bytes in the stall
 // timeout; time the caller spends between reads does not count.
 func (f *Fetcher) send(ctx context.Context, u *url.URL, opts GetOptions, header func(http.Header)) (*http.Request, *http.Response, error) {
-	rctx, cancel := context.WithCancelCause(ctx)
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		cancel(nil)
 		return nil, nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
 	if opts.Cache != nil && opts.Cache.ETag != "" {
@@ -349,33 +380,48 @@ func (f *Fetcher) send(ctx context.Context, u *url.URL, opts GetOptions, header 
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		cancel(nil)
 		return nil, nil, err
 	}
-	resp.Body = &stallReader{rc: resp.Body, timeout: f.opts.StallTimeout, cancel: cancel}
 	return req, resp, nil
 }
 
-// stallReader cancels the request when one Read waits longer than timeout.
+// stallReader ends the request when less than MinProgress bytes arrived
+// during timeout of time spent inside Read: a window that starts again
+// each time MinProgress bytes have come.
 type stallReader struct {
 	rc      io.ReadCloser
 	timeout time.Duration
 	cancel  context.CancelCauseFunc
+	url     string // redacted, for the error
 	stalled atomic.Bool
+
+	waited time.Duration // time spent in Read since the window started
+	got    int           // bytes received since the window started
 }
 
 func (r *stallReader) Read(b []byte) (int, error) {
-	if r.timeout <= 0 {
-		return r.rc.Read(b)
+	left := r.timeout - r.waited
+	if left <= 0 {
+		left = time.Nanosecond
 	}
-	t := time.AfterFunc(r.timeout, func() {
+	t := time.AfterFunc(left, func() {
 		r.stalled.Store(true)
 		r.cancel(ErrStalled)
 	})
+	start := time.Now()
 	n, err := r.rc.Read(b)
 	t.Stop()
+	r.waited += time.Since(start)
+	r.got += n
+	if r.got >= MinProgress {
+		r.waited, r.got = 0, 0
+	}
 	if err != nil && err != io.EOF && r.stalled.Load() {
-		err = fmt.Errorf("%w: nothing received for %v (%v)", ErrStalled, r.timeout, err)
+		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout sets the wait): %v", r.url, ErrStalled, MinProgress, r.timeout, err)
+	} else if err == nil && r.stalled.Load() {
+		// The timer fired as the last bytes came: the request is
+		// cancelled, so the next Read fails; say why now.
+		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout sets the wait)", r.url, ErrStalled, MinProgress, r.timeout)
 	}
 	return n, err
 }

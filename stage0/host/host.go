@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"time"
 
 	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/fetch"
@@ -134,6 +135,9 @@ type FetchOptions struct {
 	// one image fetched, in place of the one beside it or discovered with
 	// it (pull.Puller.PullSigned; rkt's fetch --signature).
 	Signature string
+	// StallTimeout is fetch.Options.StallTimeout (--stall-timeout): 0
+	// means fetch.DefaultStallTimeout, negative never.
+	StallTimeout time.Duration
 }
 
 // Auth reads the per-host credentials of auth.d, system then local (a
@@ -149,7 +153,7 @@ func (h *Host) fetcher(opts FetchOptions) (*fetch.Fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress}), nil
+	return fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: opts.StallTimeout}), nil
 }
 
 // Puller builds the image pipeline over the store, the trust store and the
@@ -163,7 +167,7 @@ func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress})
+	f := fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: opts.StallTimeout})
 	ociCfg, err := h.OCIConfig()
 	if err != nil {
 		return nil, err
