@@ -17,7 +17,7 @@ DEMO_DIR  ?= $(CURDIR)/build/demo
 
 export CGO_ENABLED = 0
 
-.PHONY: all build setup test unit e2e fuzz lint race bench install man demo demo-image clean
+.PHONY: all build setup test unit e2e fuzz mutants lint race bench install man demo demo-image clean
 
 all: build
 
@@ -39,6 +39,7 @@ bin/acirun-stage1: $(GO_SOURCES)
 test: setup lint build
 	$(GO) test -count=1 -timeout 40m ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
+	scripts/mutants
 	scripts/fuzz-brief $(FUZZTIME)
 
 # The Debian packages the suite needs, installed when missing (a no-op on a
@@ -59,6 +60,13 @@ unit:
 
 fuzz:
 	scripts/fuzz-brief $(FUZZTIME)
+
+# Deliberate breakages of the security checks, each of which some targeted
+# test must notice (scripts/mutants; about a minute of CPU). make test runs
+# them after the suite has passed; on their own, they check that the
+# targeted tests pass unbroken first.
+mutants:
+	scripts/mutants -baseline
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
