@@ -38,7 +38,10 @@ example.com/helloworld.
 Keys come from files or https URLs. With --prefix and no KEYFILE, they are found by
 appc discovery (the ac-discovery-pubkeys meta tag of https://PREFIX?ac-discovery=1).
 Each key's fingerprint and user IDs are shown and must be confirmed on a terminal;
-without a terminal the command refuses unless --skip-fingerprint-review.`,
+without a terminal the command refuses unless --skip-fingerprint-review.
+A discovered key served (after redirects) by another host than the prefix's first
+segment is shown with a warning on review, and refused with --skip-fingerprint-review:
+name its URL after the prefix to trust it anyway.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&opts.Prefix, "prefix", "", "image name prefix the keys are trusted for")
 			fs.BoolVar(&opts.Root, "root", false, "trust the keys for every image name")

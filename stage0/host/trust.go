@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
@@ -120,6 +122,7 @@ func (h *Host) loadKeys(ctx context.Context, opts TrustOptions) ([]keySource, er
 		}
 		sources = urls
 	}
+	discovered := len(opts.Sources) == 0
 	var keys []keySource
 	for _, a := range sources {
 		if !fetch.IsURL(a) {
@@ -146,9 +149,38 @@ func (h *Host) loadKeys(ctx context.Context, opts TrustOptions) ([]keySource, er
 		if len(data) > trust.MaxKeySize {
 			return nil, fmt.Errorf("key %s is larger than %d bytes", a, trust.MaxKeySize)
 		}
-		keys = append(keys, keySource{source: a, data: data})
+		src := a
+		if discovered {
+			if err := keyHostCheck(opts.Prefix, resp.URL); err != nil {
+				if opts.Review == nil {
+					return nil, fmt.Errorf("%w: review it on a terminal (without --skip-fingerprint-review), or name the key's URL after the prefix to trust it as it is", err)
+				}
+				src = fmt.Sprintf("%s (WARNING: %v)", a, err)
+			}
+		}
+		keys = append(keys, keySource{source: src, data: data})
 	}
 	return keys, nil
+}
+
+// keyHostCheck says whether a key discovered for prefix came (after
+// redirects) from another host than the prefix's own, its first segment.
+// Discovery lets a page hand a prefix to a key anywhere, and a redirect on
+// the way can do the same: someone should see that before such a key is
+// trusted. With --skip-fingerprint-review nobody does, so TrustKeys
+// refuses such a key then; naming the key's URL on the command line is the
+// operator's own choice of host, and a review on a terminal shows the
+// warning beside the fingerprint.
+func keyHostCheck(prefix, keyURL string) error {
+	want, _, _ := strings.Cut(prefix, "/")
+	u, err := url.Parse(keyURL)
+	if err != nil {
+		return fmt.Errorf("key %s for prefix %s: %v", keyURL, prefix, err)
+	}
+	if !strings.EqualFold(u.Hostname(), want) {
+		return fmt.Errorf("key %s for prefix %s comes from host %s, not %s", u.Redacted(), prefix, u.Hostname(), want)
+	}
+	return nil
 }
 
 // TrustedKeys lists the trusted keys, system and local, with their
