@@ -20,6 +20,7 @@ import (
 //
 //	import DIR LOCKDIR FILE        import FILE and exit 0, or print the error and exit 1
 //	import-stall DIR LOCKDIR FILE  import FILE, but after half of it create FILE.half and stall forever
+//	import-crash DIR LOCKDIR FILE  import FILE, and SIGKILL itself at the commitStep $ACIRUN_STORE_CRASH
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("ACIRUN_STORE_CHILD"); mode != "" {
 		os.Exit(child(mode, strings.Split(os.Getenv("ACIRUN_STORE_CHILD_ARGS"), "\n")))
@@ -29,7 +30,11 @@ func TestMain(m *testing.M) {
 
 func child(mode string, args []string) int {
 	dir, lockDir, file := args[0], args[1], args[2]
-	s, err := Open(dir, Options{LockDir: lockDir, NoSync: true})
+	opts := Options{LockDir: lockDir, NoSync: true}
+	if mode == "import-crash" {
+		opts.crashAt = crashAt(commitStep(os.Getenv("ACIRUN_STORE_CRASH")))
+	}
+	s, err := Open(dir, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

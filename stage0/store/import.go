@@ -291,6 +291,7 @@ func rootfsHeader(hdr *tar.Header) *tar.Header {
 // commit moves the staged blob and tree into place under the image lock and
 // writes the index entry last.
 func (s *Store) commit(ctx context.Context, st *staging, img *Image) (*Image, error) {
+	s.reached(stepStaged)
 	// An image already stored needs no exclusive lock, which would wait
 	// for every holder, this process's own Holds included (a pod naming
 	// two files of the same content). Its origin is updated only if the
@@ -341,12 +342,15 @@ func (s *Store) commitLocked(st *staging, img *Image) (*Image, error) {
 			return nil, err
 		}
 	}
+	s.reached(stepLeftoversDiscarded)
 	if err := os.Rename(filepath.Join(st.dir, "blob"), s.blobPath(img.ID)); err != nil {
 		return nil, err
 	}
+	s.reached(stepBlobRenamed)
 	if err := os.Rename(filepath.Join(st.dir, "tree"), treeDst); err != nil {
 		return nil, err
 	}
+	s.reached(stepTreeRenamed)
 	if !s.opts.NoSync {
 		for _, d := range []string{s.path("blobs"), filepath.Dir(treeDst)} {
 			if err := atomicfile.SyncDir(d); err != nil {
@@ -357,6 +361,7 @@ func (s *Store) commitLocked(st *staging, img *Image) (*Image, error) {
 	if err := s.write(img); err != nil {
 		return nil, err
 	}
+	s.reached(stepIndexWritten)
 	return img, nil
 }
 

@@ -102,6 +102,9 @@ type Options struct {
 	// kernel's, /proc/sys/kernel/random/boot_id. Tests set it to play a
 	// reboot.
 	BootID string
+	// crashAt, set only by this package's tests, is called at each
+	// commitStep of an import (crashpoint.go).
+	crashAt func(commitStep)
 }
 
 // Store is an open image store. Its methods are safe for concurrent use by
