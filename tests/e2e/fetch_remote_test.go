@@ -584,13 +584,22 @@ func TestDiscoveryInBox(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	srv := ca.serve(t, ln, "example.com")
-	addHosts(t, b, "127.0.0.1 example.com")
+	srv := ca.serve(t, ln, "example.com", "keys.example.net")
+	addHosts(t, b, "127.0.0.1 example.com keys.example.net")
 	h := newBoxHost(t, b)
 	h.useCA(ca)
 
 	alice := newSigner(t, "alice")
 	srv.put("/keys/alice.gpg", mustRead(t, alice.arm))
+	srv.put("/elsewhere?ac-discovery=1", []byte(`<meta name="ac-discovery-pubkeys" content="example.com/elsewhere https://keys.example.net/keys/alice.gpg">`))
+	// A key discovered on another host than the prefix's is refused when
+	// nobody reviews it, naming the host; named on the command line it is
+	// the operator's choice.
+	h.fails([]string{"keys.example.net", "not example.com", "--skip-fingerprint-review"}, "trust", "--prefix=example.com/elsewhere", "--skip-fingerprint-review")
+	if r := h.ok("trust", "--prefix=example.com/elsewhere", "--skip-fingerprint-review", "https://keys.example.net/keys/alice.gpg"); !strings.Contains(r.stdout, alice.fingerprint()) {
+		t.Errorf("trust of a named key on another host: %s", r)
+	}
+	h.ok("trust", "rm", alice.fingerprint())
 	tpl := "https://example.com/images/{name}-{version}-{os}-{arch}.{ext}"
 	srv.put("/?ac-discovery=1", []byte(`<!DOCTYPE html>
 <html><head>
