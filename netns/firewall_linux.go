@@ -43,8 +43,35 @@ const (
 )
 
 // podTagPrefix starts the user data of a pod's jump rules: "acirun pod
-// UUID OWNER". The kernel keeps at most 256 bytes of it.
+// UUID OWNER". The kernel keeps at most 256 bytes of it. The jump rule in
+// the output chain also lists the pod's published ports after the tag
+// (portsTag), so that a pod's start learns every pod's ports from the one
+// dump of that chain it makes anyway.
 const podTagPrefix = "acirun pod "
+
+// portsMore, as the ports part of an output jump rule's tag, says that the
+// ports did not fit in it: they are read from the pod's output chain.
+const portsMore = "+"
+
+// portsTag is the user data of a pod's jump rule in the output chain: tag,
+// then NUL and the published ports ("tcp 0.0.0.0:8080"), each after a NUL
+// (an owner, a path, has none), or NUL and portsMore when they do not fit.
+func portsTag(tag []byte, ports []PortMap) []byte {
+	b := slices.Clone(tag)
+	for _, m := range ports {
+		b = append(b, 0)
+		b = append(b, portUserData(m)...)
+	}
+	if len(b) > maxUserData {
+		b = append(slices.Clone(tag), 0)
+		b = append(b, portsMore...)
+	}
+	return b
+}
+
+// portUserData is how a published port is kept in user data: "tcp
+// 0.0.0.0:8080".
+func portUserData(m PortMap) string { return m.Protocol + " " + m.Host.String() }
 
 // maxUserData is the kernel's limit on a rule's user data.
 const maxUserData = 256
@@ -214,7 +241,11 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		if ch == nil {
 			ch = c.AddChain(&nftables.Chain{Name: podChain(p.UUID, base), Table: t})
 			chains[base] = ch
-			c.AddRule(&nftables.Rule{Table: t, Chain: baseChain(base), UserData: tag, Exprs: cat(matchJump(base, p.HostIndex), []expr.Any{jump(ch.Name)})})
+			jt := tag
+			if base == chainOutput {
+				jt = portsTag(tag, pub.Ports)
+			}
+			c.AddRule(&nftables.Rule{Table: t, Chain: baseChain(base), UserData: jt, Exprs: cat(matchJump(base, p.HostIndex), []expr.Any{jump(ch.Name)})})
 		}
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs, UserData: userData})
 	}
@@ -227,9 +258,9 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		if pre != nil {
 			add(chainPrerouting, pre, nil)
 		}
-		// The host's port is kept on the output rule, where
-		// publishedPorts finds it.
-		add(chainOutput, out, []byte(m.Protocol+" "+m.Host.String()))
+		// The host's port is kept on the output rule too, where
+		// publishedPorts finds it when the jump's tag has no room.
+		add(chainOutput, out, []byte(portUserData(m)))
 		if a := m.Host.Addr(); a.IsUnspecified() || a.IsLoopback() {
 			loopback4, loopback6 = loopback4 || a.Is4(), loopback6 || a.Is6()
 		}
@@ -452,6 +483,7 @@ func parseTag(b []byte) (uuid, owner string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
+	rest, _, _ = bytes.Cut(rest, []byte{0}) // the ports of an output jump
 	u, o, ok := strings.Cut(string(rest), " ")
 	if !ok || u == "" || o == "" {
 		return "", "", false
@@ -498,33 +530,40 @@ type ownedPort struct {
 	owner    string
 }
 
-// publishedPorts lists the ports the table publishes, from the user data
-// of the output rules of the pods' chains, leaving out the pods in skip
-// (those being removed). It reads one chain per pod with published ports:
-// only a pod that publishes ports needs it.
+// publishedPorts lists the ports the table publishes, leaving out the
+// pods in skip (those being removed). They are read from the tags of the
+// output chain's jump rules (portsTag), which listState has; only a pod
+// whose ports did not fit there, or whose rules an older acirun made, has
+// its own output chain read.
 func publishedPorts(c *nftables.Conn, st *tableState, skip []string) ([]ownedPort, error) {
 	var ports []ownedPort
-	for _, ch := range st.own {
-		uuid, ok := strings.CutPrefix(ch.Name, "pod-")
-		if !ok || !strings.HasSuffix(uuid, "-"+chainOutput) {
+	add := func(uuid, userData string) {
+		proto, hp, ok := strings.Cut(userData, " ")
+		if !ok {
+			return
+		}
+		if ap, err := netip.ParseAddrPort(hp); err == nil {
+			ports = append(ports, ownedPort{proto, ap, "pod " + uuid})
+		}
+	}
+	for _, r := range st.base[chainOutput] {
+		uuid, _, ok := parseTag(r.UserData)
+		if !ok || slices.Contains(skip, uuid) {
 			continue
 		}
-		uuid = strings.TrimSuffix(uuid, "-"+chainOutput)
-		if slices.Contains(skip, uuid) {
+		if _, list, ok := bytes.Cut(r.UserData, []byte{0}); ok && string(list) != portsMore {
+			for _, p := range bytes.Split(list, []byte{0}) {
+				add(uuid, string(p))
+			}
 			continue
 		}
+		ch := &nftables.Chain{Name: podChain(uuid, chainOutput), Table: table()}
 		rules, err := c.GetRules(table(), ch)
 		if err != nil {
 			return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
 		}
 		for _, r := range rules {
-			proto, hp, ok := strings.Cut(string(r.UserData), " ")
-			if !ok {
-				continue
-			}
-			if ap, err := netip.ParseAddrPort(hp); err == nil {
-				ports = append(ports, ownedPort{proto, ap, "pod " + uuid})
-			}
+			add(uuid, string(r.UserData))
 		}
 	}
 	return ports, nil

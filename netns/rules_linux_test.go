@@ -4,9 +4,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -231,12 +233,63 @@ func TestParseTag(t *testing.T) {
 		{"acirun pod 1234 /a dir/with space", "1234", "/a dir/with space", true},
 		{"acirun pod 1234", "", "", false},
 		{"acirun pod  /x", "", "", false},
+		{"acirun pod 1234 /pods/1234\x00tcp 0.0.0.0:80\x00udp [::]:53", "1234", "/pods/1234", true},
+		{"acirun pod 1234 /pods/1234\x00+", "1234", "/pods/1234", true},
+		{"acirun pod 1234\x00tcp 0.0.0.0:80", "", "", false},
 		{"acirun masquerade 172.16.28.0/24", "", "", false},
 		{"", "", "", false},
 	} {
 		uuid, owner, ok := parseTag([]byte(tc.in))
 		if uuid != tc.uuid || owner != tc.owner || ok != tc.ok {
 			t.Errorf("parseTag(%q) = %q, %q, %v", tc.in, uuid, owner, ok)
+		}
+	}
+}
+
+// TestPortsTag: the output jump's tag carries the pod's published ports
+// for publishedPorts, the owner still reads back, and ports that do not
+// fit leave the marker that sends publishedPorts to the pod's chain.
+func TestPortsTag(t *testing.T) {
+	tag := []byte(podTagPrefix + "1234 /var/lib/acirun/pods/run/1234")
+	pm := func(proto, host string) PortMap {
+		return PortMap{Protocol: proto, Host: netip.MustParseAddrPort(host)}
+	}
+	many := make([]PortMap, 20)
+	for i := range many {
+		many[i] = pm("tcp", fmt.Sprintf("[fd00::1]:%d", 10000+i))
+	}
+	for _, tc := range []struct {
+		name  string
+		ports []PortMap
+		want  []ownedPort // nil: did not fit
+	}{
+		{"one", []PortMap{pm("tcp", "0.0.0.0:8080")}, []ownedPort{{"tcp", netip.MustParseAddrPort("0.0.0.0:8080"), "pod 1234"}}},
+		{"two", []PortMap{pm("tcp", "0.0.0.0:8080"), pm("udp", "[::1]:53")}, []ownedPort{
+			{"tcp", netip.MustParseAddrPort("0.0.0.0:8080"), "pod 1234"},
+			{"udp", netip.MustParseAddrPort("[::1]:53"), "pod 1234"}}},
+		{"too many", many, nil},
+	} {
+		b := portsTag(tag, tc.ports)
+		if len(b) > maxUserData {
+			t.Errorf("%s: tag of %d bytes, the kernel keeps %d", tc.name, len(b), maxUserData)
+		}
+		if uuid, owner, ok := parseTag(b); !ok || uuid != "1234" || owner != "/var/lib/acirun/pods/run/1234" {
+			t.Errorf("%s: parseTag(%q) = %q, %q, %v", tc.name, b, uuid, owner, ok)
+		}
+		if tc.want == nil {
+			if want := string(tag) + "\x00" + portsMore; string(b) != want {
+				t.Errorf("%s: tag %q, want %q", tc.name, b, want)
+			}
+			continue
+		}
+		st := &tableState{base: map[string][]*nftables.Rule{chainOutput: {{UserData: b}}}}
+		// (No connection: ports in the tag are read without one.)
+		got, err := publishedPorts(nil, st, nil)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: publishedPorts = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+		if got, _ := publishedPorts(nil, st, []string{"1234"}); len(got) != 0 {
+			t.Errorf("%s: publishedPorts skipping the pod = %v", tc.name, got)
 		}
 	}
 }
