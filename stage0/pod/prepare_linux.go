@@ -44,6 +44,9 @@ type Config struct {
 	Sync bool
 	// Trace is told Prepare's steps (ACIRUN_TRACE); nil traces nothing.
 	Trace *trace.Tracer
+	// crashAt, set only by this package's tests, is called at each
+	// prepareStep (crashpoint_linux.go).
+	crashAt func(prepareStep)
 	// Publish is the host's setting of where the ports the apps declare
 	// are published (podcontract's Publish*; "" for the default), recorded
 	// with the pod's stage1 flags.
@@ -178,7 +181,7 @@ func Prepare(ctx context.Context, cfg Config, req *RunRequest) (*Pod, []string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
-	dir, err := writePodDir(podsDir, uuid, pm, in.images, args, !req.NoOverlay, cfg.Sync)
+	dir, err := writePodDir(podsDir, uuid, pm, in.images, args, !req.NoOverlay, cfg.Sync, cfg.reached)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +304,7 @@ func IsUUID(s string) bool {
 
 // writePodDir writes the pod directory under a temporary name in podsDir
 // and renames it to UUID once complete. On error nothing is left.
-func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, args []string, overlay, sync bool) (dir string, err error) {
+func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, args []string, overlay, sync bool, reached func(prepareStep)) (dir string, err error) {
 	tmp, err := os.MkdirTemp(podsDir, podcontract.PreparingPrefix+uuid+"-")
 	if err != nil {
 		return "", fmt.Errorf("prepare pod %s: %w", uuid, err)
@@ -325,6 +328,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 		return "", err
 	}
 	defer lock.Close()
+	reached(stepPodLocked)
 	b, err := json.MarshalIndent(pm, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("encode pod manifest: %w", err)
@@ -332,6 +336,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 	if err := writeFile(filepath.Join(tmp, podcontract.ManifestFile), append(b, '\n'), 0o640, sync); err != nil {
 		return "", err
 	}
+	reached(stepManifestWritten)
 	for i, ra := range pm.Apps {
 		appDir := podcontract.AppDir(tmp, string(ra.Name))
 		if err := os.MkdirAll(appDir, 0o700); err != nil {
@@ -341,12 +346,15 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 			return "", err
 		}
 	}
+	reached(stepAppsLinked)
 	if err := writeFile(filepath.Join(tmp, podcontract.Stage1ArgsFile), podcontract.EncodeStage1Args(args), 0o640, sync); err != nil {
 		return "", err
 	}
+	reached(stepArgsWritten)
 	if err := writeFile(filepath.Join(tmp, podcontract.PreparedFile), nil, 0o640, sync); err != nil {
 		return "", err
 	}
+	reached(stepPreparedMarked)
 	if sync {
 		if err := atomicfile.SyncDir(tmp); err != nil {
 			return "", err
@@ -361,6 +369,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", err
 	}
+	reached(stepRenamed)
 	if sync {
 		if err := atomicfile.SyncDir(podsDir); err != nil {
 			os.RemoveAll(dir)

@@ -300,7 +300,7 @@ func TestWritePodDirFailure(t *testing.T) {
 	}
 	pm.Apps = append(pm.Apps, pm.Apps[0])
 	uuid, _ := NewUUID()
-	if _, err := writePodDir(pods, uuid, pm, []*Image{img, img}, nil, true, true); err == nil || !strings.Contains(err.Error(), "prepare pod "+uuid) {
+	if _, err := writePodDir(pods, uuid, pm, []*Image{img, img}, nil, true, true, func(prepareStep) {}); err == nil || !strings.Contains(err.Error(), "prepare pod "+uuid) {
 		t.Fatalf("writePodDir error %v", err)
 	}
 	if got := podsDirEntries(t, data); len(got) != 0 {

@@ -21,7 +21,13 @@ import (
 // TestMain doubles as the lock holder: with ACIRUN_TEST_HOLD_LOCK set, the
 // test binary takes LOCK_EX on that file, says "locked", and keeps it until
 // its stdin closes, as a running stage1 would.
+//
+// With ACIRUN_TEST_PREPARE_CRASH set to a prepareStep, it prepares a pod
+// instead and SIGKILLs itself at that step (TestCrashAtEveryPrepareStep).
 func TestMain(m *testing.M) {
+	if step := os.Getenv("ACIRUN_TEST_PREPARE_CRASH"); step != "" {
+		os.Exit(crashingPrepare(prepareStep(step), os.Getenv("ACIRUN_TEST_DATA"), os.Getenv("ACIRUN_TEST_IMAGE")))
+	}
 	if name := os.Getenv("ACIRUN_TEST_HOLD_LOCK"); name != "" {
 		f, err := flock.Lock(context.Background(), name, true)
 		if err != nil {
