@@ -51,7 +51,7 @@ func TestRunPreparedFlags(t *testing.T) {
 		{[]string{"--dns=nope"}, 2, `invalid value "nope" for flag -dns: "nope" is not an IP address, host or none`},
 		{[]string{"--dns=host", "--dns=10.0.0.9"}, 2, "--dns host cannot be combined"},
 		{[]string{"--dns=host"}, 254, "with what prepare recorded (" + "--hostname=acirun-" + uuid[:8] + " --dns=10.0.0.1 --dns-search=a.example): --dns=host copies the host's /etc/resolv.conf as it is: --dns-search would be ignored"},
-		{[]string{"--net=none"}, 254, "publishes ports (prepared with --port), which needs the default network, not --net=none"},
+		{[]string{"--net=none"}, 254, "publishes ports (prepared with --port), which needs a network of its own, not --net=none"},
 		{[]string{"--interactive", "--net=host"}, 254, "publishes ports (prepared with --port), which needs a network of its own, not --net=host"},
 	} {
 		r := acirun(t, append(append([]string{"--dir", data, "run-prepared"}, tc.args...), uuid)...)
