@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // testRegistry is go-containerregistry's in-process registry behind
@@ -283,8 +285,12 @@ func TestPullRegistryRefuses(t *testing.T) {
 		r := newTestRegistry(t, "registry.example.com")
 		digest := r.push(t, "web:1", registryImage(t, "x"))
 		p, _ := r.puller(t, 0, "")
-		if _, err := p.Pull(ctx, "docker://registry.example.com/web@"+digest); err == nil {
-			t.Fatal("pulled without credentials")
+		// Refused by the token service for want of credentials, not by
+		// any failure on the way.
+		_, err := p.Pull(ctx, "docker://registry.example.com/web@"+digest)
+		var te *transport.Error
+		if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("without credentials: %v, want the registry's 401", err)
 		}
 		assertEmpty(t, p.Store)
 	})
@@ -317,8 +323,10 @@ func TestPullRegistryRefuses(t *testing.T) {
 		other := registryImage(t, "y")
 		d, _ := other.Digest()
 		p, _ := r.puller(t, 0, "registry.example.com")
-		if _, err := p.Pull(ctx, "docker://registry.example.com/web@"+d.String()); err == nil {
-			t.Fatal("pulled a digest the registry does not have")
+		_, err := p.Pull(ctx, "docker://registry.example.com/web@"+d.String())
+		var te *transport.Error
+		if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound || !strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {
+			t.Fatalf("a digest the registry does not have: %v, want its MANIFEST_UNKNOWN", err)
 		}
 		assertEmpty(t, p.Store)
 	})
