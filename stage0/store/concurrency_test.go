@@ -21,6 +21,7 @@ import (
 //	import DIR LOCKDIR FILE        import FILE and exit 0, or print the error and exit 1
 //	import-stall DIR LOCKDIR FILE  import FILE, but after half of it create FILE.half and stall forever
 //	import-crash DIR LOCKDIR FILE  import FILE, and SIGKILL itself at the commitStep $ACIRUN_STORE_CRASH
+//	render-crash DIR LOCKDIR ID    render the stored image ID, and SIGKILL itself at $ACIRUN_STORE_CRASH
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("ACIRUN_STORE_CHILD"); mode != "" {
 		os.Exit(child(mode, strings.Split(os.Getenv("ACIRUN_STORE_CHILD_ARGS"), "\n")))
@@ -31,13 +32,20 @@ func TestMain(m *testing.M) {
 func child(mode string, args []string) int {
 	dir, lockDir, file := args[0], args[1], args[2]
 	opts := Options{LockDir: lockDir, NoSync: true}
-	if mode == "import-crash" {
+	if mode == "import-crash" || mode == "render-crash" {
 		opts.crashAt = crashAt(commitStep(os.Getenv("ACIRUN_STORE_CRASH")))
 	}
 	s, err := Open(dir, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if mode == "render-crash" { // FILE is the image ID
+		if _, err := s.Render(context.Background(), file, nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {

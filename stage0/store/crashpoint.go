@@ -25,6 +25,25 @@ const (
 	stepIndexWritten commitStep = "index-written"
 )
 
+// The steps of a Render of an image with dependencies (renderLocked).
+const (
+	// stepRenderComposed: the composed tree is complete in staging.
+	stepRenderComposed commitStep = "render-composed"
+	// stepRenderTreeRenamed: trees/ID is in place, the entry still says
+	// not rendered.
+	stepRenderTreeRenamed commitStep = "render-tree-renamed"
+	// stepRenderIndexWritten: the entry says rendered; the image's own
+	// layer is not yet removed.
+	stepRenderIndexWritten commitStep = "render-index-written"
+	// stepRenderLayerDiscarded: the own layer is gone.
+	stepRenderLayerDiscarded commitStep = "render-layer-discarded"
+)
+
+// renderSteps is every render step, in the order a Render reaches them.
+func renderSteps() []commitStep {
+	return []commitStep{stepRenderComposed, stepRenderTreeRenamed, stepRenderIndexWritten, stepRenderLayerDiscarded}
+}
+
 // commitSteps is every commitStep, in the order an import reaches them.
 func commitSteps() []commitStep {
 	return []commitStep{stepStaged, stepLeftoversDiscarded, stepBlobRenamed, stepTreeRenamed, stepIndexWritten}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // crashAt is the child's crash hook: it SIGKILLs the process at want, as
@@ -92,6 +93,92 @@ func TestCrashAtEveryCommitStep(t *testing.T) {
 			assertOneEntry(t, s2, img.ID)
 			if n := dirEntries(t, s2, "layers"); len(n) != 0 {
 				t.Errorf("layers/ holds %q", n)
+			}
+		})
+	}
+}
+
+// TestCrashAtEveryRenderStep is TestCrashAtEveryCommitStep for the render
+// of an image with a dependency: after a kill at each render step, Open
+// works, the image is either not rendered or rendered with a tree that
+// verifies, rendering again (or finding it rendered) gives a good tree, and
+// no tree or layer is left that no entry accounts for.
+func TestCrashAtEveryRenderStep(t *testing.T) {
+	base := mkACI(t, manifest("example.com/base"), reg("etc/base", "base"))
+	setup := func(t *testing.T, s *Store) (top string) {
+		b := mustImport(t, s, base)
+		img := mustImport(t, s, mkACI(t, manifest("example.com/top", deps([2]string{"example.com/base", b.ID})), reg("etc/top", "top")))
+		if img.Rendered {
+			t.Fatal("an image with a dependency is rendered by its import")
+		}
+		return img.ID
+	}
+
+	t.Run("steps", func(t *testing.T) {
+		dir := t.TempDir()
+		var seen []commitStep
+		s, err := Open(filepath.Join(dir, "store"), Options{LockDir: filepath.Join(dir, "locks"), NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := setup(t, s)
+		s.opts.crashAt = func(step commitStep) { seen = append(seen, step) }
+		if _, err := s.Render(context.Background(), top, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seen, renderSteps()) {
+			t.Fatalf("a render reached %q, renderSteps lists %q: every step marked in the code needs its place in the list (and a kill below)", seen, renderSteps())
+		}
+	})
+
+	for _, step := range renderSteps() {
+		t.Run(string(step), func(t *testing.T) {
+			s := openStore(t)
+			top := setup(t, s)
+			cmd := childCmd(t, "render-crash", s, top)
+			cmd.Env = append(cmd.Env, "ACIRUN_STORE_CRASH="+string(step))
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("the render was not killed at %s: %v: %s", step, err, out.String())
+			}
+			s2, err := Open(s.dir, Options{LockDir: s.lockDir, NoSync: true})
+			if err != nil {
+				t.Fatalf("reopen after a kill at %s: %v", step, err)
+			}
+			img, err := s2.Get(top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Rendered {
+				if err := s2.VerifyTree(context.Background(), top); err != nil {
+					t.Errorf("rendered after a kill at %s: %v", step, err)
+				}
+			}
+			if img, err = s2.Render(context.Background(), top, nil); err != nil || !img.Rendered {
+				t.Fatalf("render after a kill at %s: %v", step, err)
+			}
+			if err := s2.VerifyTree(context.Background(), top); err != nil {
+				t.Error(err)
+			}
+			// GC (with a grace period that keeps both images) clears
+			// what the dead render left.
+			if _, err := s2.GC(context.Background(), GCOptions{GracePeriod: time.Hour, InUse: func() (map[string]bool, error) { return nil, nil }}); err != nil {
+				t.Fatal(err)
+			}
+			if n := dirEntries(t, s2, "tmp"); len(n) != 0 {
+				t.Errorf("tmp/ holds %q", n)
+			}
+			if imgs, _ := s2.List(Filter{}); len(imgs) != 2 {
+				t.Errorf("%d images listed after GC, want both", len(imgs))
+			}
+			if n := dirEntries(t, s2, "trees"); len(n) != 2 {
+				t.Errorf("trees/ holds %q, want the two images'", n)
+			}
+			if n := dirEntries(t, s2, "layers"); len(n) != 0 {
+				t.Errorf("layers/ holds %q: a rendered image's own layer is left", n)
 			}
 		})
 	}

@@ -343,8 +343,17 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	return res, nil
 }
 
+// rendered reports whether id's index entry says its tree is rendered.
+func (s *Store) rendered(id string) bool {
+	img, err := s.read(id)
+	return err == nil && img.Rendered
+}
+
 // removeLeftovers removes blobs, trees and layers that have no index entry
-// and whose image nobody has locked (a commit in progress holds the lock).
+// and whose image nobody has locked (a commit in progress holds the lock),
+// and the own layer of an image whose entry says it is rendered (a render
+// killed between writing the entry and discarding the layer leaves it, and
+// nothing else ever would remove it).
 func (s *Store) removeLeftovers(ctx context.Context) (int, error) {
 	n := 0
 	for _, sub := range []string{"blobs", "trees", "layers"} {
@@ -357,14 +366,16 @@ func (s *Store) removeLeftovers(ctx context.Context) (int, error) {
 			if checkID(id) != nil {
 				continue
 			}
-			if _, err := os.Lstat(s.indexPath(id)); err == nil {
+			if _, err := os.Lstat(s.indexPath(id)); err == nil && !(sub == "layers" && s.rendered(id)) {
 				continue
 			}
 			l, err := tryLock(s.lockPath(id), true)
 			if err != nil || l == nil {
 				continue
 			}
-			if _, err := os.Lstat(s.indexPath(id)); errors.Is(err, os.ErrNotExist) {
+			_, err = os.Lstat(s.indexPath(id))
+			switch {
+			case errors.Is(err, os.ErrNotExist):
 				if err := s.discard(filepath.Join(s.path(sub), id)); err != nil {
 					l.unlock()
 					return n, err
@@ -372,6 +383,12 @@ func (s *Store) removeLeftovers(ctx context.Context) (int, error) {
 				n++
 				l.unlinkAndUnlock()
 				continue
+			case err == nil && sub == "layers" && s.rendered(id):
+				if err := s.discard(filepath.Join(s.path(sub), id)); err != nil {
+					l.unlock()
+					return n, err
+				}
+				n++
 			}
 			l.unlock()
 		}

@@ -146,12 +146,14 @@ func (s *Store) renderLocked(ctx context.Context, img *Image, resolve DepResolve
 	if err != nil {
 		return nil, err
 	}
+	s.reached(stepRenderComposed)
 	if err := s.discard(s.treeDir(id)); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tree, s.treeDir(id)); err != nil {
 		return nil, err
 	}
+	s.reached(stepRenderTreeRenamed)
 	if !s.opts.NoSync {
 		if err := atomicfile.SyncDir(s.path("trees")); err != nil {
 			return nil, err
@@ -164,11 +166,13 @@ func (s *Store) renderLocked(ctx context.Context, img *Image, resolve DepResolve
 	if err := s.write(img); err != nil {
 		return nil, err
 	}
+	s.reached(stepRenderIndexWritten)
 	// The own layer is no longer needed: the tree holds it, the blob can
 	// recreate it.
 	if err := s.discard(s.layerDir(id)); err != nil {
 		return nil, err
 	}
+	s.reached(stepRenderLayerDiscarded)
 	return img, nil
 }
 
