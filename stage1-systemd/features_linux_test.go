@@ -278,6 +278,27 @@ func TestPodSignals(t *testing.T) {
 			t.Errorf("exit %d %+v, want 143 and SIGTERM", r.code, r.exit)
 		}
 	})
+	// An image naming its stop signal (an OCI image's StopSignal) is
+	// stopped with it, not SIGTERM; one that cannot be parsed stops the pod
+	// from starting, naming it.
+	t.Run("image stop signal", func(t *testing.T) {
+		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:1h"}}}, nil)
+		writeImageManifest(t, p, "a", `[{"name":"oci/stop-signal","value":"SIGHUP"}]`)
+		wait, sig := startPod(t, p, "--net=none")
+		time.Sleep(300 * time.Millisecond)
+		sig(syscall.SIGTERM)
+		r := wait()
+		if r.code != 128+int(syscall.SIGHUP) || len(r.exit.Apps) != 1 || r.exit.Apps[0].Signal != "SIGHUP" {
+			t.Errorf("exit %d %+v, want 129 and SIGHUP", r.code, r.exit)
+		}
+		p = newPod(t, []testApp{{name: "a", exec: []string{"/probe", "write:/tmp/never"}}}, nil)
+		writeImageManifest(t, p, "a", `[{"name":"oci/stop-signal","value":"SIGNOPE"}]`)
+		r = p.run(t, "--net=none")
+		if r.code == 0 || !strings.Contains(r.stderr, `annotation oci/stop-signal: stop signal "SIGNOPE"`) {
+			t.Errorf("bad stop signal: exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+		r.lacks(t, "write ok")
+	})
 	t.Run("stop timeout", func(t *testing.T) {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "ignore-term", "spawn:hostname", "sleep:1h"},
 			handlers: map[string][]string{"post-stop": {"/probe", "write:/tmp/x"}}}}, nil)
@@ -643,4 +664,12 @@ func TestPodNetwork(t *testing.T) {
 	if n := strings.Count(r.stdout, "iface "); n < 2 {
 		t.Errorf("--net=host: %d interfaces, want the host's", n)
 	}
+}
+
+// writeImageManifest gives app of p an image manifest with annotations (a
+// JSON array), as stage0 leaves it in the app's image directory.
+func writeImageManifest(t *testing.T, p *testPod, app, annotations string) {
+	t.Helper()
+	m := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/` + app + `","annotations":` + annotations + `}`
+	must(t, os.WriteFile(filepath.Join(p.dir, "apps", app, "image", "manifest"), []byte(m), 0o644))
 }

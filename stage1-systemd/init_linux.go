@@ -183,6 +183,9 @@ type appRun struct {
 	// READY=1), if its image says it does; "" if not.
 	notifySocket string
 	ready        bool // it has
+	// stopSignal is what stops main when the pod stops with SIGTERM (its
+	// image's stop signal); 0 for SIGTERM itself.
+	stopSignal unix.Signal
 }
 
 type proc struct {
@@ -304,11 +307,12 @@ func (p *pod) setup() error {
 		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
 			stdout: stdio[2*i], stderr: stdio[2*i+1]}
 		p.apps = append(p.apps, r)
-		notify, err := imageSupportsNotify(filepath.Join(a.imageDir, "manifest"))
+		traits, err := readImageTraits(filepath.Join(a.imageDir, "manifest"))
 		if err != nil {
 			return fmt.Errorf("app %s: %w", a.name, err)
 		}
-		if notify {
+		r.stopSignal = traits.stopSignal
+		if traits.notify {
 			r.notifySocket = notifySocketName(spec.uuid, a.name)
 			if err := p.listenNotify(len(p.apps)-1, r.notifySocket); err != nil {
 				return fmt.Errorf("app %s: %w", a.name, err)
@@ -695,7 +699,9 @@ func (p *pod) setCode(code int) {
 }
 
 // stop sends sig (SIGTERM, or the SIGINT we received) to every running app
-// and arms the stop timeout.
+// and arms the stop timeout. An app whose image names its own stop signal
+// gets that instead of SIGTERM, as Docker and podman send it; a SIGINT
+// (^C at a terminal) reaches every app as it is.
 func (p *pod) stop(sig unix.Signal) {
 	if p.stopping {
 		return
@@ -708,7 +714,12 @@ func (p *pod) stop(sig unix.Signal) {
 	}
 	for _, r := range p.apps {
 		if r.running {
-			_ = unix.Kill(r.mainPid, sig)
+			s := sig
+			if sig == unix.SIGTERM && r.stopSignal != 0 {
+				s = r.stopSignal
+				p.debugf("app %s: stopping with %s", r.name, unix.SignalName(s))
+			}
+			_ = unix.Kill(r.mainPid, s)
 		} else if !r.started && r.handlers == 0 {
 			r.done = true
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
+	"golang.org/x/sys/unix"
 )
 
 // loadPodSpec reads and checks POD-DIR/pod.
@@ -160,24 +161,42 @@ func notifySocketName(uuid, app string) string {
 	return n
 }
 
-// imageSupportsNotify reads the image manifest of an app for the
-// annotation appc.io/executor/supports-systemd-notify: such an app gets
-// NOTIFY_SOCKET, and the pod is ready only once it has sent READY=1. Only
-// PID 1, which listens for it, reads it. A pod directory without the
-// manifest (only in tests) means no.
-func imageSupportsNotify(path string) (bool, error) {
+// imageTraits is what PID 1 takes from an app's image manifest besides
+// the pod manifest: whether it tells when it is ready, and how it is
+// stopped.
+type imageTraits struct {
+	// notify: the annotation appc.io/executor/supports-systemd-notify. Such
+	// an app gets NOTIFY_SOCKET, and the pod is ready only once it has sent
+	// READY=1.
+	notify bool
+	// stopSignal is the annotation podcontract.StopSignalAnnotation (an OCI
+	// image's StopSignal): the signal that stops the app; 0 for SIGTERM.
+	stopSignal unix.Signal
+}
+
+// readImageTraits reads the image manifest of an app at path. Only PID 1,
+// which listens for readiness and stops the apps, reads it. A pod directory
+// without the manifest (only in tests) means no traits.
+func readImageTraits(path string) (imageTraits, error) {
+	var t imageTraits
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return t, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("image manifest: %w", err)
+		return t, fmt.Errorf("image manifest: %w", err)
 	}
 	im, err := aci.ParseImageManifest(b)
 	if err != nil {
-		return false, fmt.Errorf("image manifest %s: %w", path, err)
+		return t, fmt.Errorf("image manifest %s: %w", path, err)
 	}
-	return im.Annotations.SupportsSystemdNotify(), nil
+	t.notify = im.Annotations.SupportsSystemdNotify()
+	if v, ok := im.Annotations.Get(podcontract.StopSignalAnnotation); ok {
+		if t.stopSignal, err = podcontract.ParseStopSignal(v); err != nil {
+			return t, fmt.Errorf("image manifest %s: annotation %s: %w", path, podcontract.StopSignalAnnotation, err)
+		}
+	}
+	return t, nil
 }
 
 func volumeFromManifest(v aci.Volume, podDir string) (*volumeSpec, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/podcontract"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -22,9 +23,9 @@ const (
 	AnnotationDigest aci.ACIdentifier = "oci/manifest-digest"
 	// AnnotationConfig is the digest of its config.
 	AnnotationConfig aci.ACIdentifier = "oci/config-digest"
-	// AnnotationStopSignal is the config's StopSignal. stage1 stops apps
-	// with SIGTERM: it is recorded, not yet honoured.
-	AnnotationStopSignal aci.ACIdentifier = "oci/stop-signal"
+	// AnnotationStopSignal is the config's StopSignal, checked here so that
+	// a bad one is refused at fetch: stage1 stops the app with it.
+	AnnotationStopSignal aci.ACIdentifier = podcontract.StopSignalAnnotation
 	// AnnotationCmdArgs is how many of the app's exec arguments, at its
 	// end, are the config's Cmd (see CmdArgs).
 	AnnotationCmdArgs aci.ACIdentifier = "oci/cmd-args"
@@ -94,6 +95,11 @@ func Manifest(cfg *v1.ConfigFile, meta Meta, lookupGID func(user string) (string
 	}
 	if app.MountPoints, err = volumesOf(c.Volumes); err != nil {
 		return nil, err
+	}
+	if c.StopSignal != "" {
+		if _, err := podcontract.ParseStopSignal(c.StopSignal); err != nil {
+			return nil, fmt.Errorf("image config: StopSignal: %w", err)
+		}
 	}
 	m.App = app
 	m.Annotations = labelAnnotations(c.Labels)

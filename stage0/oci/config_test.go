@@ -84,6 +84,12 @@ func TestManifestMapping(t *testing.T) {
 			}
 		}},
 		{name: "relative volume", cfg: v1.Config{Volumes: map[string]struct{}{"data": {}}}, errHas: "absolute"},
+		{name: "stop signal", cfg: v1.Config{StopSignal: "SIGQUIT"}, check: func(t *testing.T, m *aci.ImageManifest) {
+			if v, _ := m.Annotations.Get(AnnotationStopSignal); v != "SIGQUIT" {
+				t.Errorf("stop signal annotation %q, want SIGQUIT", v)
+			}
+		}},
+		{name: "bad stop signal", cfg: v1.Config{StopSignal: "SIGNOPE"}, errHas: `StopSignal: stop signal "SIGNOPE"`},
 		{name: "labels", cfg: v1.Config{Labels: map[string]string{"Maintainer": "me", "created": "yesterday", "a b": "c", "!!": "gone"}}, check: func(t *testing.T, m *aci.ImageManifest) {
 			for name, want := range map[aci.ACIdentifier]string{"maintainer": "me", "oci/label/created": "yesterday", "a-b": "c"} {
 				if v, _ := m.Annotations.Get(name); v != want {

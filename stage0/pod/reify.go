@@ -90,6 +90,13 @@ func (in *reifyInput) reify() (*aci.PodManifest, error) {
 			return nil, fmt.Errorf("images %s and %s would both be app %q in the pod: give one of them --name", other, desc, name)
 		}
 		names[name] = desc
+		// stage1 stops the app with its image's stop signal: one it could
+		// not send is refused now, not when the pod stops.
+		if v, ok := img.Manifest.Annotations.Get(podcontract.StopSignalAnnotation); ok {
+			if _, err := podcontract.ParseStopSignal(v); err != nil {
+				return nil, fmt.Errorf("image %s: annotation %s: %w", desc, podcontract.StopSignalAnnotation, err)
+			}
+		}
 
 		app, err := in.overrideApp(&ar, img, desc)
 		if err != nil {

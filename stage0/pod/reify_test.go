@@ -556,3 +556,27 @@ func TestReifyUserAnnotations(t *testing.T) {
 		t.Errorf("empty user annotations written: %s", raw)
 	}
 }
+
+// TestReifyStopSignal: an image's stop signal annotation (what an OCI
+// image's StopSignal becomes) that stage1 could not send refuses the
+// prepare, naming the image and the value; a good one passes.
+func TestReifyStopSignal(t *testing.T) {
+	for _, tc := range []struct {
+		value, errHas string
+	}{
+		{"SIGQUIT", ""},
+		{"3", ""},
+		{"SIGNOPE", `annotation oci/stop-signal: stop signal "SIGNOPE"`},
+		{"0", `stop signal "0"`},
+	} {
+		img := testImage(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/stop",
+			"app":{"exec":["/s"],"user":"0","group":"0"},"annotations":[{"name":"oci/stop-signal","value":"`+tc.value+`"}]}`)
+		_, err := (&reifyInput{req: &RunRequest{Apps: []AppRequest{{Image: "stop"}}}, images: []*Image{img}}).reify()
+		if tc.errHas == "" && err != nil {
+			t.Errorf("stop signal %q: %v", tc.value, err)
+		}
+		if tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas) || !strings.Contains(err.Error(), "example.com/stop")) {
+			t.Errorf("stop signal %q: %v, want an error naming the image and saying %q", tc.value, err, tc.errHas)
+		}
+	}
+}
