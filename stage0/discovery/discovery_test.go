@@ -263,14 +263,27 @@ func TestContextCancelled(t *testing.T) {
 }
 
 func TestBadName(t *testing.T) {
-	d := &Discoverer{Client: http.DefaultClient} // must not be used
-	if _, err := d.Endpoints(context.Background(), App{Name: "Example.com/x"}); err == nil {
-		t.Error("Endpoints accepted a bad name")
+	// A client that fails every request: the refusal must be the name's,
+	// before any request, not a failure of the request.
+	asked := false
+	d := &Discoverer{Client: &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		asked = true
+		return nil, errors.New("no request may be made")
+	})}}
+	if _, err := d.Endpoints(context.Background(), App{Name: "Example.com/x"}); err == nil || !strings.Contains(err.Error(), "Example.com/x") {
+		t.Errorf("Endpoints of a bad name: %v, want a refusal naming it", err)
 	}
-	if _, err := d.PublicKeys(context.Background(), "example.com/../x"); err == nil {
-		t.Error("PublicKeys accepted a bad name")
+	if _, err := d.PublicKeys(context.Background(), "example.com/../x"); err == nil || !strings.Contains(err.Error(), "example.com/../x") {
+		t.Errorf("PublicKeys of a bad name: %v, want a refusal naming it", err)
+	}
+	if asked {
+		t.Error("a request was made for a bad name")
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestWithFetchClient(t *testing.T) {
 	n := fetchtest.New(t)
