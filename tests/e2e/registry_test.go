@@ -599,3 +599,52 @@ func TestOCIRealmByName(t *testing.T) {
 		}
 	}
 }
+
+// TestOCIStopSignal: an OCI image whose config says StopSignal SIGQUIT,
+// run from a shell and stopped with `acirun stop`: its app gets SIGQUIT,
+// not SIGTERM (testapp wait-signal exits 0 only on SIGQUIT, 3 on any
+// other), so the pod ends with 0. An image whose StopSignal is not a
+// signal is refused at fetch, naming it, with the store as it was.
+func TestOCIStopSignal(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	vol := filepath.Join(p.dir, "vol")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := registry.NewLayout(t, filepath.Join(p.dir, "layout"))
+	ociImage(t, l, "1.0", registry.Config{StopSignal: "SIGQUIT", Volumes: []string{"/data"}}, "wait-signal", "SIGQUIT", "/data/waiting")
+	uuid, cmd, done := p.shellPod(ctx, "--volume=volume-data,kind=host,source="+vol, "oci:"+l.Dir+":1.0")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(vol, "waiting")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the app does not listen for signals after 30s")
+		}
+	}
+	if r := p.runInBox(ctx, "stop", uuid); r.code != 0 {
+		t.Fatalf("stop: %s", r)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("acirun run still running 20s after stop returned")
+	}
+	b, m := p.exitOf(uuid)
+	if code := cmd.ProcessState.ExitCode(); code != 0 || m["exitCode"] != float64(0) {
+		t.Errorf("acirun run exited %d after stop, exit.json %s: want 0, the app having got SIGQUIT (3: another signal)", code, b)
+	}
+
+	// A StopSignal that is no signal: refused at fetch, naming it.
+	bad := registry.NewLayout(t, filepath.Join(p.dir, "bad"))
+	ociImage(t, bad, "1.0", registry.Config{StopSignal: "SIGNOPE"})
+	r := p.runInBox(ctx, "fetch", "--insecure-options=image", "oci:"+bad.Dir+":1.0")
+	if r.code == 0 || !strings.Contains(r.stderr, `StopSignal: stop signal "SIGNOPE"`) {
+		t.Errorf("fetch of an image whose StopSignal is SIGNOPE: %s", r)
+	}
+	if r := p.runInBox(ctx, "image", "list", "--fields=name"); strings.Contains(r.stdout, "bad") {
+		t.Errorf("the refused image is listed:\n%s", r)
+	}
+}

@@ -49,6 +49,9 @@
 //	seccomp [CALL...]    tries mount, umount2, unshare, keyctl, setns, bpf; prints the errno of each
 //	signal NAME          sends itself signal NAME (KILL, TERM, INT, HUP) with its default
 //	                     action; prints "signal NAME survived" and exits 1 if alive after 5s
+//	wait-signal NAME [FILE]  waits for a stop signal (TERM, INT, HUP, QUIT), writing FILE once
+//	                     it listens; exits 0 with "got NAME" if it is NAME, else 3 with
+//	                     "got OTHER, not NAME"
 //	alloc MIB            allocates and touches MIB mebibytes, printing "allocated N MiB" every
 //	                     8 MiB, then "alloc ok" (a memory limit ends it on the way)
 //	print TEXT           TEXT and a newline on stdout
@@ -251,6 +254,11 @@ func run(cmd string, args []string) {
 	case "signal":
 		nargs(cmd, args, 1)
 		raise(args[0])
+	case "wait-signal":
+		if len(args) < 1 || len(args) > 2 {
+			usage("wait-signal takes a signal name and maybe a file")
+		}
+		waitSignal(args[0], args[1:])
 	case "alloc":
 		nargs(cmd, args, 1)
 		n, err := strconv.Atoi(args[0])
@@ -803,12 +811,14 @@ func rawSyscall(nr int, a1, a2, a3 uintptr) error {
 // raise sends the process a signal with its default action restored, so
 // that it dies of it. Signals the Go runtime turns into a panic (SEGV, ABRT,
 // QUIT …) are left out: the process would exit 2 instead.
+// signals are the signals raise and waitSignal know, by name without SIG.
+var signals = map[string]syscall.Signal{
+	"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "QUIT": syscall.SIGQUIT,
+}
+
 func raise(name string) {
-	sigs := map[string]syscall.Signal{
-		"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP,
-	}
-	sig, ok := sigs[strings.TrimPrefix(name, "SIG")]
-	if !ok {
+	sig, ok := signals[strings.TrimPrefix(name, "SIG")]
+	if !ok || sig == syscall.SIGQUIT {
 		usage("signal: unknown signal " + name)
 	}
 	signal.Reset(sig)
@@ -819,6 +829,33 @@ func raise(name string) {
 	time.Sleep(5 * time.Second)
 	fmt.Printf("signal %s survived\n", name)
 	os.Exit(1)
+}
+
+// waitSignal waits for one of the signals that stop a pod's app and says
+// which it got: the exit code shows whether it was the one named, so a
+// test sees which signal its pod's stop sent. With file, it writes it once
+// it listens, for a test that must not signal before.
+func waitSignal(name string, file []string) {
+	want, ok := signals[strings.TrimPrefix(name, "SIG")]
+	if !ok || want == syscall.SIGKILL {
+		usage("wait-signal: unknown signal " + name)
+	}
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	if len(file) == 1 {
+		if err := os.WriteFile(file[0], []byte("waiting"), 0o644); err != nil {
+			report("wait-signal write "+file[0], err)
+			os.Exit(1)
+		}
+	}
+	fmt.Printf("waiting for %s\n", name)
+	got := (<-c).(syscall.Signal)
+	if got != want {
+		fmt.Printf("got %s, not %s\n", got, name)
+		os.Exit(3)
+	}
+	fmt.Printf("got %s\n", name)
+	os.Exit(0)
 }
 
 // alloc allocates n MiB and writes to every page, so that the memory is
