@@ -207,7 +207,7 @@ func (opts Options) remote(ctx context.Context, registry string) []remote.Option
 		t = http.DefaultTransport
 	}
 	ro := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(opts.platform()),
-		remote.WithTransport(manifestLimit{credentialGuard{registry: registry, inner: t}})}
+		remote.WithTransport(blobResume{manifestLimit{credentialGuard{registry: registry, inner: t}}})}
 	if opts.Keychain != nil {
 		ro = append(ro, remote.WithAuthFromKeychain(opts.Keychain))
 	}

@@ -1,19 +1,23 @@
 package pull
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/fetch/fetchtest"
@@ -47,7 +51,23 @@ type testRegistry struct {
 	corrupt   string
 	blobFetch atomic.Int32
 	fetched   map[string]int // digest → times served by the storage
+	// cut, if set, makes the storage drop the connection halfway through
+	// some blob downloads (see serveStorage); ranges counts the Range
+	// requests it answered.
+	cut    cutMode
+	ranges atomic.Int32
 }
+
+// cutMode is how the test storage breaks blob downloads.
+type cutMode int
+
+const (
+	cutNone    cutMode = iota
+	cutFirst           // the first download of each blob stops halfway; Range requests are answered
+	cutAlways          // every answer stops halfway, Range requests too
+	cutNoRange         // the first download stops halfway; Range is ignored (200, the whole blob)
+	cutCorrupt         // the first download stops halfway; the rest has a byte changed
+)
 
 const testToken = "s3cr3t-t0k3n"
 
@@ -112,6 +132,10 @@ func (r *testRegistry) serveStorage(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.fetched[d]++
 	r.mu.Unlock()
+	if r.cut != cutNone {
+		r.serveCut(w, req, r.fetched[d] == 1)
+		return
+	}
 	if r.corrupt != "" && d != r.corrupt {
 		rec := httptest.NewRecorder()
 		r.inner.ServeHTTP(rec, req)
@@ -121,6 +145,47 @@ func (r *testRegistry) serveStorage(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.inner.ServeHTTP(w, req)
+}
+
+// serveCut serves a blob as r.cut says: a download that is cut sends
+// half the blob under the whole blob's Content-Length, then aborts the
+// connection, as a dropped one ends.
+func (r *testRegistry) serveCut(w http.ResponseWriter, req *http.Request, first bool) {
+	whole := req.Clone(req.Context())
+	whole.Header.Del("Range")
+	rec := httptest.NewRecorder()
+	r.inner.ServeHTTP(rec, whole)
+	b := rec.Body.Bytes()
+	rng := req.Header.Get("Range")
+	if rng != "" && r.cut != cutNoRange {
+		r.ranges.Add(1)
+		if r.cut == cutAlways {
+			var start int
+			fmt.Sscanf(rng, "bytes=%d-", &start)
+			b = b[start:]
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+len(b)-1, start+len(b)))
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(b[:len(b)/2])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		if r.cut == cutCorrupt {
+			b = bytes.Clone(b)
+			b[len(b)-1] ^= 0xff
+		}
+		http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(b))
+		return
+	}
+	if !first && r.cut != cutAlways {
+		w.Write(b)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b[:len(b)/2])
+	w.(http.Flusher).Flush()
+	panic(http.ErrAbortHandler)
 }
 
 // push writes img to REPO:TAG and returns its manifest digest.
@@ -366,5 +431,52 @@ func assertEmpty(t *testing.T, s *store.Store) {
 		if len(ents) != 0 {
 			t.Errorf("%s holds %d entries", sub, len(ents))
 		}
+	}
+}
+
+// TestPullRegistryResumes: a blob download whose connection drops halfway
+// is taken up again with a Range request from the bytes already had, and
+// the image is stored whole, every blob verified against its digest over
+// the whole stream. A storage that drops every answer halfway is given up
+// on after oci.MaxBlobResumes, one that ignores Range is refused, and one
+// whose rest has other bytes fails the digest: each with an error naming
+// the blob and nothing stored.
+func TestPullRegistryResumes(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRegistry(t, "registry.example.com")
+	digest := r.push(t, "team/web:1.0", registryImage(t, "hello"))
+	ref := "docker://registry.example.com/team/web@" + digest
+
+	r.cut = cutFirst
+	p, _ := r.puller(t, 0, "registry.example.com")
+	img, err := p.Pull(ctx, ref)
+	if err != nil {
+		t.Fatalf("pull with every blob's first download cut halfway: %v", err)
+	}
+	tree, _ := p.Store.TreePath(img.ID)
+	if b, err := os.ReadFile(filepath.Join(tree, "rootfs/msg")); err != nil || string(b) != "hello" {
+		t.Errorf("msg: %q %v", b, err)
+	}
+	if n := r.ranges.Load(); n < 3 { // two layers and the config
+		t.Errorf("%d Range requests, want one per blob (3)", n)
+	}
+
+	for _, tc := range []struct {
+		mode   cutMode
+		errHas string
+	}{
+		{cutAlways, fmt.Sprintf("after %d resumes", oci.MaxBlobResumes)},
+		{cutNoRange, "not the rest of the blob"},
+		{cutCorrupt, "checksum"},
+	} {
+		r2 := newTestRegistry(t, "registry.example.com")
+		d := r2.push(t, "team/web:1.0", registryImage(t, "hello"))
+		r2.cut = tc.mode
+		p, _ := r2.puller(t, 0, "registry.example.com")
+		_, err := p.Pull(ctx, "docker://registry.example.com/team/web@"+d)
+		if err == nil || !strings.Contains(err.Error(), tc.errHas) || !strings.Contains(err.Error(), "blobs/sha256:") && !strings.Contains(err.Error(), "config sha256:") {
+			t.Errorf("cut mode %d: %v, want an error naming the blob and saying %q", tc.mode, err, tc.errHas)
+		}
+		assertEmpty(t, p.Store)
 	}
 }
