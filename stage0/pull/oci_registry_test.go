@@ -131,9 +131,10 @@ func (r *testRegistry) serveStorage(w http.ResponseWriter, req *http.Request) {
 	d := req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:]
 	r.mu.Lock()
 	r.fetched[d]++
+	first := r.fetched[d] == 1
 	r.mu.Unlock()
 	if r.cut != cutNone {
-		r.serveCut(w, req, r.fetched[d] == 1)
+		r.serveCut(w, req, first)
 		return
 	}
 	if r.corrupt != "" && d != r.corrupt {
