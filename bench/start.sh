@@ -1,11 +1,12 @@
 #!/bin/sh
 # bench/start.sh BIN — how fast does a pod start, and how small is its PID 1?
 #
-# Targets (issue 5), all measured side by side on this machine:
+# Targets (issues 5 and 22), all measured side by side on this machine:
 #   1. Warm start (image in the store, `BIN run --net=none IMAGE-ID`) of a
-#      trivial app (testapp exit 0) in a plain root shell: at most the time of
-#      Debian's `runc run` on the same rootfs, aiming at half of it. Bare
-#      `unshare` + `chroot` is shown as the floor.
+#      trivial app (testapp exit 0) in a plain root shell: at most half the
+#      time of Debian's `runc run` on the same rootfs (issue 22; issue 5 asked
+#      for at most runc's time), aiming at twice bare `unshare` + `chroot`,
+#      which is shown as the floor.
 #   2. Per-pod memory: VmRSS of the pod's PID 1 (`acirun stage1 init`) while
 #      a sleeping app runs, under 4 MB.
 #   3. Start cost does not grow with image size: a 250 MB image starts as fast
@@ -117,10 +118,10 @@ T_ACI=$(median_ms acirun) T_RUNC=$(median_ms runc) T_UNSHARE=$(median_ms unshare
 printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_ACI" "runc run (same rootfs, own netns)" "$T_RUNC" \
 	"unshare -mpfuin chroot ROOTFS /testapp" "$T_UNSHARE"
 R=$(ratio "$T_ACI" "$T_RUNC")
-if awk -v r="$R" 'BEGIN { exit !(r <= 1) }'; then
-	echo "PASS warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
+if awk -v r="$R" 'BEGIN { exit !(r <= 0.5) }'; then
+	echo "PASS warm start: $T_ACI ms = $R x runc (target <= 0.5, aim 2 x the floor); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
 else
-	echo "FAIL warm start: $T_ACI ms = $R x runc (target <= 1, aim 0.5); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
+	echo "FAIL warm start: $T_ACI ms = $R x runc (target <= 0.5, aim 2 x the floor); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
 	status=1
 fi
 
