@@ -198,20 +198,11 @@ func parseAuthFile(raw []byte) ([]string, Credentials, error) {
 	}
 	switch f.Type {
 	case "basic":
-		var b struct {
-			User     string `json:"user"`
-			Password string `json:"password"`
+		user, password, err := parseBasicCredentials(f.Credentials, "basic")
+		if err != nil {
+			return nil, Credentials{}, err
 		}
-		if err := json.Unmarshal(f.Credentials, &b); err != nil {
-			return nil, Credentials{}, fmt.Errorf("credentials: %w", err)
-		}
-		if b.User == "" || b.Password == "" {
-			return nil, Credentials{}, errors.New("basic credentials need a user and a password")
-		}
-		if strings.Contains(b.User, ":") {
-			return nil, Credentials{}, errors.New("basic credentials: the user name contains ':'")
-		}
-		c.User, c.Password = b.User, b.Password
+		c.User, c.Password = user, password
 	case "oauth":
 		var o struct {
 			Token string `json:"token"`
@@ -268,18 +259,30 @@ func parseDockerAuthFile(raw []byte) ([]string, Credentials, error) {
 			regs = append(regs, r)
 		}
 	}
+	user, password, err := parseBasicCredentials(f.Credentials, "dockerAuth")
+	if err != nil {
+		return nil, Credentials{}, err
+	}
+	return regs, Credentials{Type: "basic", User: user, Password: password}, nil
+}
+
+// parseBasicCredentials reads the {"user", "password"} credentials that
+// both kinds of auth.d file hold for basic auth; kind names the file's
+// kind in the errors. A ':' in the user name would make the Authorization
+// header ambiguous, so it is refused.
+func parseBasicCredentials(raw json.RawMessage, kind string) (user, password string, err error) {
 	var b struct {
 		User     string `json:"user"`
 		Password string `json:"password"`
 	}
-	if err := json.Unmarshal(f.Credentials, &b); err != nil {
-		return nil, Credentials{}, fmt.Errorf("credentials: %w", err)
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return "", "", fmt.Errorf("credentials: %w", err)
 	}
 	if b.User == "" || b.Password == "" {
-		return nil, Credentials{}, errors.New("dockerAuth credentials need a user and a password")
+		return "", "", fmt.Errorf("%s credentials need a user and a password", kind)
 	}
 	if strings.Contains(b.User, ":") {
-		return nil, Credentials{}, errors.New("dockerAuth credentials: the user name contains ':'")
+		return "", "", fmt.Errorf("%s credentials: the user name contains ':'", kind)
 	}
-	return regs, Credentials{Type: "basic", User: b.User, Password: b.Password}, nil
+	return b.User, b.Password, nil
 }
