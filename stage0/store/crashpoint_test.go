@@ -58,14 +58,7 @@ func TestCrashAtEveryCommitStep(t *testing.T) {
 		t.Run(string(step), func(t *testing.T) {
 			s := openStore(t)
 			cmd := childCmd(t, "import-crash", s, file)
-			cmd.Env = append(cmd.Env, "ACIRUN_STORE_CRASH="+string(step))
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("the import was not killed at %s: %v: %s", step, err, out.String())
-			}
+			runKilledAt(t, cmd, "import", string(step))
 
 			s2, err := Open(s.dir, Options{LockDir: s.lockDir, NoSync: true})
 			if err != nil {
@@ -136,14 +129,7 @@ func TestCrashAtEveryRenderStep(t *testing.T) {
 			s := openStore(t)
 			top := setup(t, s)
 			cmd := childCmd(t, "render-crash", s, top)
-			cmd.Env = append(cmd.Env, "ACIRUN_STORE_CRASH="+string(step))
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("the render was not killed at %s: %v: %s", step, err, out.String())
-			}
+			runKilledAt(t, cmd, "render", string(step))
 			s2, err := Open(s.dir, Options{LockDir: s.lockDir, NoSync: true})
 			if err != nil {
 				t.Fatalf("reopen after a kill at %s: %v", step, err)
@@ -181,5 +167,20 @@ func TestCrashAtEveryRenderStep(t *testing.T) {
 				t.Errorf("layers/ holds %q: a rendered image's own layer is left", n)
 			}
 		})
+	}
+}
+
+// runKilledAt runs a child with its crash hook set to step, and fails the
+// test unless the hook killed it there with SIGKILL: a child that ran to
+// its end, or died otherwise, proves nothing about that step.
+func runKilledAt(t *testing.T, cmd *exec.Cmd, what, step string) {
+	t.Helper()
+	cmd.Env = append(cmd.Env, "ACIRUN_STORE_CRASH="+step)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the %s was not killed at %s: %v: %s", what, step, err, out.String())
 	}
 }
