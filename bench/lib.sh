@@ -53,23 +53,28 @@ verdict_gzip() {
 	fi
 }
 
-# The timer of quick commands (bench/start.sh, bench/oci.sh). The machine is
-# shared, and its load changes from second to second, so the commands
-# compared are not timed one after the other (as hyperfine would) but
-# alternately: run i of every command happens within the same moment. Each
-# run is timed with date +%s%N around it (the same fork overhead for every
-# command); the median of RUNS runs after 3 warm-ups is compared. Needs TMP
-# (a scratch directory) and RUNS set.
+# The timer of quick commands (bench/start.sh, bench/oci.sh, ...). The
+# machine is shared, and its load changes from second to second, so the
+# commands compared are not timed one after the other (as hyperfine would)
+# but alternately: run i of every command happens within the same moment,
+# in an order shuffled afresh every round (shuf), so that no command always
+# follows the same one (a command after another that filled the page cache
+# or left work for the kernel pays for it). Each run is timed with date
+# +%s%N around it (the same fork overhead for every command); the median of
+# RUNS runs after 3 warm-ups is compared. Needs TMP (a scratch directory)
+# and RUNS set.
 #
 # alternate NAME=CMD... : each argument is a name, "=", and a command line
-# (split on spaces); writes the median in ms to $TMP/NAME.median.
+# (split on spaces); writes the median in ms to $TMP/NAME.median and, for
+# make bench's record (see record), every counted sample.
 alternate() {
 	for spec in "$@"; do
 		: >"$TMP/${spec%%=*}.ms"
 	done
 	n=0
 	while [ $n -lt $((RUNS + 3)) ]; do
-		for spec in "$@"; do
+		for k in $(shuffled_indices $#); do
+			eval "spec=\${$k}"
 			name=${spec%%=*}
 			t0=$(date +%s%N)
 			${spec#*=} >/dev/null 2>&1 || die "${spec#*=} failed"
@@ -82,7 +87,40 @@ alternate() {
 		name=${spec%%=*}
 		sort -n "$TMP/$name.ms" | awk '{ v[NR] = $1 } END {
 			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1000 }' >"$TMP/$name.median"
+		record "$name" "${spec#*=}" ms "$TMP/$name.ms" 1 0.001
 	done
 }
 median_ms() { cat "$TMP/$1.median"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# shuffled_indices N: the numbers 1..N in a random order, one a line; and
+# shuffled WORD...: the words in a random order. The benchmarks' rounds run
+# their commands in such an order (see alternate).
+shuffled_indices() { seq "$1" | shuf; }
+shuffled() { shuf -e -- "$@"; }
+
+# make bench's record of a run (scripts/bench sets BENCH_RECORD to a file;
+# a script run by hand records nothing). bench/report turns the record into
+# the run's JSON under bench/results/ and its chart. One line a fact, fields
+# separated by tabs:
+#   sample SCRIPT NAME LABEL UNIT VALUE...   every counted sample of a command
+#   figure SCRIPT TITLE SUBJECT PEER...      a chart row: SUBJECT's median
+#                                            beside each PEER's, with ratios
+# NAMEs are the script's own (unique within it); SUBJECT and PEERs name
+# samples of the same script.
+#
+# record NAME LABEL UNIT FILE [COLUMN [SCALE]]: the samples of a command,
+# one a line in FILE (COLUMN, default 1, times SCALE, default 1).
+record() {
+	[ -n "${BENCH_RECORD:-}" ] || return 0
+	vals=$(awk -v c="${5:-1}" -v f="${6:-1}" '{ printf " %.6g", $c * f }' "$4")
+	printf 'sample\t%s\t%s\t%s\t%s\t%s\n' "$(basename "$0" .sh)" "$1" "$2" "$3" "${vals# }" >>"$BENCH_RECORD"
+}
+# figure TITLE SUBJECT PEER...: a row of the chart (see above).
+figure() {
+	[ -n "${BENCH_RECORD:-}" ] || return 0
+	title=$1
+	shift
+	line=$(printf '%s\t' "$@")
+	printf 'figure\t%s\t%s\t%s\n' "$(basename "$0" .sh)" "$title" "${line%	}" >>"$BENCH_RECORD"
+}

@@ -6,14 +6,21 @@
 #      trivial app (testapp exit 0) in a plain root shell: at most half the
 #      time of Debian's `runc run` on the same rootfs (issue 22; issue 5 asked
 #      for at most runc's time), aiming at twice bare `unshare` + `chroot`,
-#      which is shown as the floor.
+#      which is shown as the floor. Debian's `podman run --rm --network=none
+#      --rootfs DIR` of the same tree runs alongside, with its ratio printed
+#      (no target: issue 22's table has it).
 #   2. Per-pod memory: VmRSS of the pod's PID 1 (`acirun stage1 init`) while
 #      a sleeping app runs, under 4 MB.
 #   3. Start cost does not grow with image size: a 250 MB image starts as fast
 #      as a 2 MB one, within 20 %.
 #
-# Needs root, go (to build tests/testapp), runc (Debian: apt-get install
-# runc) and unshare (util-linux). The commands compared run alternately (see
+# Needs root, go (to build tests/testapp), runc and podman (Debian: apt-get
+# install runc podman; scripts/setup bench does) and unshare (util-linux).
+# podman keeps its storage (--root) in $BENCH_DIR/start/podman and its run
+# state in a temporary directory, and runs with --cgroup-manager=cgroupfs
+# (this machine's PID 1 may be no systemd) and --ulimit nofile=1024:2048
+# --ulimit nproc=1024:2048 (the hard limits here are below podman's
+# defaults, which it would fail to set). The commands compared run alternately (see
 # alternate in bench/lib.sh), so a busy machine slows them alike. Images, the OCI bundle and the
 # data directory live in $BENCH_DIR (default /var/tmp/acirun-bench, which must
 # not be on overlayfs); the images are built once and kept.
@@ -42,9 +49,11 @@ cleanup() {
 		wait "$SLEEPER" 2>/dev/null || true
 	fi
 	"$BIN" --dir="$DATA" --run-dir="$TMP/run" gc --grace-period=0s >/dev/null 2>&1 || true
+	[ -d "$S/podman" ] && podman $PODMAN_OPTS system reset --force >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+PODMAN_OPTS="--root=$S/podman --runroot=$TMP/podman-run --storage-driver=overlay --events-backend=none --cgroup-manager=cgroupfs"
 A() { "$BIN" --dir="$DATA" --run-dir="$TMP/run" --local-config="$S/etc" --system-config="$S/usr" "$@"; }
 
 warn_if_loaded 2
@@ -98,12 +107,21 @@ ROOTFS=$S/bundle/rootfs
 rm -rf "$S/bundle"
 mkdir -p "$ROOTFS"
 cp "$S/testapp" "$ROOTFS/testapp"
+# podman makes its mount points (etc/hosts, proc, ...) in the tree it is
+# given: a copy of its own, so that runc's stays as the others see it.
+PROOTFS=$S/bundle/podman-rootfs
+mkdir -p "$PROOTFS"
+cp "$S/testapp" "$PROOTFS/testapp"
 
 echo "median of $RUNS alternating runs after 3 warm-ups, timed with date +%s%N"
 status=0
 
 # --- 1. warm start against runc and unshare+chroot ---------------------------
 command -v runc >/dev/null || die "runc is needed for the comparison (apt-get install runc)"
+command -v podman >/dev/null || die "podman is needed for the comparison (apt-get install podman)"
+# shellcheck disable=SC2086
+podman $PODMAN_OPTS run --rm --network=none --ulimit nofile=1024:2048 --ulimit nproc=1024:2048 \
+	--rootfs "$PROOTFS" /testapp exit 0 >"$TMP/podman.out" 2>&1 || die "podman run failed: $(cat "$TMP/podman.out")"
 (cd "$S/bundle" && rm -f config.json && runc spec) || die "runc spec failed"
 # testapp exit 0, no terminal; runc spec's namespaces already include a
 # network namespace of its own (as --net=none) and a read-only root.
@@ -112,11 +130,14 @@ sed -i -e 's/"terminal": true/"terminal": false/' \
 grep -q '"/testapp", "exit", "0"' "$S/bundle/config.json" || die "could not edit the runc config"
 alternate "acirun=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" \
 	"runc=runc --root $S/runc-state run --bundle $S/bundle acirun-bench-start" \
-	"unshare=unshare --mount --pid --fork --uts --ipc --net chroot $ROOTFS /testapp exit 0"
+	"unshare=unshare --mount --pid --fork --uts --ipc --net chroot $ROOTFS /testapp exit 0" \
+	"podman=podman $PODMAN_OPTS run --rm --network=none --ulimit nofile=1024:2048 --ulimit nproc=1024:2048 --rootfs $PROOTFS /testapp exit 0"
 A gc --grace-period=0s >/dev/null
-T_ACI=$(median_ms acirun) T_RUNC=$(median_ms runc) T_UNSHARE=$(median_ms unshare)
+T_ACI=$(median_ms acirun) T_RUNC=$(median_ms runc) T_UNSHARE=$(median_ms unshare) T_PODMAN=$(median_ms podman)
 printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_ACI" "runc run (same rootfs, own netns)" "$T_RUNC" \
 	"unshare -mpfuin chroot ROOTFS /testapp" "$T_UNSHARE"
+printf '%-44s %7s ms  (acirun = %s x podman)\n' "podman run --rm --network=none --rootfs" "$T_PODMAN" "$(ratio "$T_ACI" "$T_PODMAN")"
+figure "warm start, trivial app, --net=none" acirun runc podman unshare
 R=$(ratio "$T_ACI" "$T_RUNC")
 if awk -v r="$R" 'BEGIN { exit !(r <= 0.5) }'; then
 	echo "PASS warm start: $T_ACI ms = $R x runc (target <= 0.5, aim 2 x the floor); $(ratio "$T_ACI" "$T_UNSHARE") x unshare+chroot"
@@ -131,6 +152,7 @@ fi
 alternate "plain=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" \
 	"userns=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none --private-users $SMALL"
 A gc --grace-period=0s >/dev/null
+figure "warm start with --private-users" userns plain
 T_PLAIN=$(median_ms plain) T_USERNS=$(median_ms userns)
 printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_PLAIN" "acirun run --net=none --private-users IMAGE-ID" "$T_USERNS"
 R=$(ratio "$T_USERNS" "$T_PLAIN")
@@ -174,6 +196,7 @@ A gc --grace-period=0s >/dev/null
 alternate "small=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $SMALL" "big=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $BIG"
 A gc --grace-period=0s >/dev/null
 T_SMALL=$(median_ms small) T_BIG=$(median_ms big)
+figure "warm start of a 250 MB image" big small
 R=$(ratio "$T_BIG" "$T_SMALL")
 printf '%-44s %7s ms\n' "acirun run, 2 MB image" "$T_SMALL" "acirun run, 250 MB image" "$T_BIG"
 if awk -v r="$R" 'BEGIN { exit !(r >= 0.8 && r <= 1.2) }'; then
