@@ -417,8 +417,8 @@ func TestBuildFile(t *testing.T) {
 	// A failing build leaves neither the output nor a temporary file.
 	os.WriteFile(filepath.Join(dir, "manifest"), []byte("{"), 0o644)
 	out2 := filepath.Join(outDir, "bad.aci")
-	if err := BuildFile(dir, out2, BuildOptions{}); err == nil {
-		t.Fatal("built with an invalid manifest")
+	if err := BuildFile(dir, out2, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "manifest") || !strings.Contains(err.Error(), "invalid JSON") {
+		t.Fatalf("build with an invalid manifest: %v, want a refusal naming the manifest's JSON", err)
 	}
 	os.WriteFile(filepath.Join(dir, "manifest"), []byte(arManifest), 0o644)
 	l, err := net.Listen("unix", filepath.Join(dir, "rootfs/zz.sock"))

@@ -20,13 +20,16 @@ func TestParseImageID(t *testing.T) {
 	if got := id.Short(); got != "sha512-"+strings.Repeat("0123456789abcdef", 2) || len(got) != 39 {
 		t.Errorf("Short() = %q", got)
 	}
-	bad := []string{
-		"", "sha512-", "sha512-...", "sha512-zz", "sha256-" + full[7:], "SHA512-" + full[7:],
-		full[:len(full)-1], full + "0", "sha512-" + strings.ToUpper(full[7:]), " " + full,
+	bad := []struct{ s, why string }{
+		{"", `does not start with "sha512-"`}, {"sha512-", "has 0 hex digits, want 128"},
+		{"sha512-...", "has 3 hex digits, want 128"}, {"sha512-zz", "has 2 hex digits, want 128"},
+		{"sha256-" + full[7:], `does not start with "sha512-"`}, {"SHA512-" + full[7:], `does not start with "sha512-"`},
+		{full[:len(full)-1], "has 127 hex digits"}, {full + "0", "has 129 hex digits"},
+		{"sha512-" + strings.ToUpper(full[7:]), "is not lower-case hex"}, {" " + full, `does not start with "sha512-"`},
 	}
-	for _, s := range bad {
-		if _, err := ParseImageID(s); err == nil {
-			t.Errorf("ParseImageID(%q) ok, want error", s)
+	for _, tc := range bad {
+		if _, err := ParseImageID(tc.s); err == nil || !strings.HasPrefix(err.Error(), "image ID ") || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("ParseImageID(%q) = %v, want an error naming the image ID: %s", tc.s, err, tc.why)
 		}
 	}
 }
@@ -44,8 +47,12 @@ func TestParsePartialImageID(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "sha512-", "sha512-..", "sha512-A", "sha512-xyz", "sha512-" + strings.Repeat("a", 129), "md5-abc", "sha512-a.."} {
-		if _, err := ParsePartialImageID(s); err == nil {
-			t.Errorf("ParsePartialImageID(%q) ok, want error", s)
+		why := `want "sha512-" followed by 1 to 128 lower-case hex digits`
+		if !strings.HasPrefix(s, "sha512-") {
+			why = `does not start with "sha512-"`
+		}
+		if _, err := ParsePartialImageID(s); err == nil || !strings.HasPrefix(err.Error(), "image ID ") || !strings.Contains(err.Error(), why) {
+			t.Errorf("ParsePartialImageID(%q) = %v, want an error naming the image ID: %s", s, err, why)
 		}
 	}
 	f, _ := ParseImageID(full)
@@ -71,14 +78,14 @@ func TestImageIDFromHash(t *testing.T) {
 	if want := "sha512-" + hex.EncodeToString(sum[:]); id.String() != want || !id.IsFull() {
 		t.Errorf("ImageIDFromHash = %s, want %s", id, want)
 	}
-	if _, err := ImageIDFromHash(sha256.New()); err == nil {
-		t.Error("ImageIDFromHash(sha256) ok, want error")
+	if _, err := ImageIDFromHash(sha256.New()); err == nil || !strings.Contains(err.Error(), "32-byte digest: want a 64-byte SHA-512") {
+		t.Errorf("ImageIDFromHash(sha256) = %v, want an error naming the digest's size", err)
 	}
 	var z ImageID
 	if err := z.UnmarshalText([]byte("sha512-...")); err != nil || z.IsFull() {
 		t.Errorf("UnmarshalText placeholder: %v", err)
 	}
-	if err := z.UnmarshalText([]byte("bogus")); err == nil {
-		t.Error("UnmarshalText(bogus) ok")
+	if err := z.UnmarshalText([]byte("bogus")); err == nil || !strings.Contains(err.Error(), `image ID "bogus" does not start with "sha512-"`) {
+		t.Errorf("UnmarshalText(bogus) = %v, want an error naming it", err)
 	}
 }

@@ -1,6 +1,10 @@
 package aci
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestACIdentifier(t *testing.T) {
 	good := []string{
@@ -8,37 +12,45 @@ func TestACIdentifier(t *testing.T) {
 		"example.com/ourapp-1.0.0", "sub-domain.example.com/org/product/release-1.0.0",
 		"a_b", "a~b", "a.b", "0", "1-2-3", "a/b/c/d",
 	}
-	bad := []string{
-		"", "foo#", "EXAMPLE.com", "foo.com/BAR",
-		"-foo", "foo-", "foo--bar", "foo/", "/foo", "foo//bar", "a.-b", "a_", "ünicode",
-		"foo bar", "foo\x00",
+	// Each refusal names the identifier and the character or rule broken.
+	bad := []struct{ s, why string }{
+		{"", "empty"}, {"foo#", "character '#' at offset 3"}, {"EXAMPLE.com", "character 'E' at offset 0"},
+		{"foo.com/BAR", "character 'B' at offset 8"}, {"-foo", "'-' at offset 0 must follow a letter or digit"},
+		{"foo-", "must end with a letter or digit"}, {"foo--bar", "'-' at offset 4 must follow"},
+		{"foo/", "must end with a letter or digit"}, {"/foo", "'/' at offset 0 must follow"},
+		{"foo//bar", "'/' at offset 4 must follow"}, {"a.-b", "'-' at offset 2 must follow"},
+		{"a_", "must end with a letter or digit"}, {"ünicode", "character 'ü' at offset 0"},
+		{"foo bar", "character ' ' at offset 3"}, {"foo\x00", `character '\x00' at offset 3`},
 	}
 	for _, s := range good {
 		if _, err := NewACIdentifier(s); err != nil {
 			t.Errorf("NewACIdentifier(%q) = %v, want ok", s, err)
 		}
 	}
-	for _, s := range bad {
-		if _, err := NewACIdentifier(s); err == nil {
-			t.Errorf("NewACIdentifier(%q) ok, want error", s)
+	for _, tc := range bad {
+		if _, err := NewACIdentifier(tc.s); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q is not a valid AC Identifier: ", tc.s)) || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("NewACIdentifier(%q) = %v, want an error naming it: %s", tc.s, err, tc.why)
 		}
 	}
 }
 
 func TestACName(t *testing.T) {
 	good := []string{"asdf", "foo-bar-baz", "database", "a", "0", "a-1", "reduce-worker"}
-	bad := []string{
-		"", "foo#", "EXAMPLE", "example.com", "example/database", "foo_bar", "-foo", "foo-",
-		"foo--bar", "foo~bar", "foo bar",
+	bad := []struct{ s, why string }{
+		{"", "empty"}, {"foo#", "character '#' at offset 3"}, {"EXAMPLE", "character 'E' at offset 0"},
+		{"example.com", "character '.' at offset 7"}, {"example/database", "character '/' at offset 7"},
+		{"foo_bar", "character '_' at offset 3"}, {"-foo", "'-' at offset 0 must follow"},
+		{"foo-", "must end with a letter or digit"}, {"foo--bar", "'-' at offset 4 must follow"},
+		{"foo~bar", "character '~' at offset 3"}, {"foo bar", "character ' ' at offset 3"},
 	}
 	for _, s := range good {
 		if _, err := NewACName(s); err != nil {
 			t.Errorf("NewACName(%q) = %v, want ok", s, err)
 		}
 	}
-	for _, s := range bad {
-		if _, err := NewACName(s); err == nil {
-			t.Errorf("NewACName(%q) ok, want error", s)
+	for _, tc := range bad {
+		if _, err := NewACName(tc.s); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q is not a valid AC Name: ", tc.s)) || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("NewACName(%q) = %v, want an error naming it: %s", tc.s, err, tc.why)
 		}
 	}
 }
@@ -61,8 +73,8 @@ func TestSanitizeACName(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "---", "ÄÖÜ"} {
-		if got, err := SanitizeACName(in); err == nil {
-			t.Errorf("SanitizeACName(%q) = %q, want error", in, got)
+		if got, err := SanitizeACName(in); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q: no letters or digits", in)) {
+			t.Errorf("SanitizeACName(%q) = %q, %v; want an error: no letters or digits", in, got, err)
 		}
 	}
 }

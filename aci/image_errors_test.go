@@ -97,17 +97,21 @@ func TestParseManifest(t *testing.T) {
 			t.Errorf("%s: Validate() = %v", file, err)
 		}
 	}
-	for _, doc := range []string{`{}`, `{"acKind":"Pod"}`, `{"acKind":1}`, `[]`, `{"acKind":null}`, `nope`} {
-		if k, err := DetectKind([]byte(doc)); err == nil {
-			t.Errorf("DetectKind(%s) = %q", doc, k)
+	for _, tc := range []struct{ doc, want string }{
+		{`{}`, "acKind: required"}, {`{"acKind":"Pod"}`, `acKind: "Pod" is not "ImageManifest" or "PodManifest"`},
+		{`{"acKind":1}`, "acKind: 1 is a number, want a string"}, {`[]`, "manifest is an array, not a JSON object"},
+		{`{"acKind":null}`, "acKind: required"}, {`nope`, "invalid JSON at byte 0"},
+	} {
+		if k, err := DetectKind([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("DetectKind(%s) = %q, %v; want %q", tc.doc, k, err, tc.want)
 		}
-		if m, err := ParseManifest([]byte(doc)); err == nil || m != nil {
-			t.Errorf("ParseManifest(%s) = %v, %v", doc, m, err)
+		if m, err := ParseManifest([]byte(tc.doc)); err == nil || m != nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseManifest(%s) = %v, %v; want %q", tc.doc, m, err, tc.want)
 		}
 	}
 	m, err := ParseManifest([]byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[]}`))
-	if err == nil || m != nil {
-		t.Errorf("invalid pod: %v, %v", m, err)
+	if err == nil || m != nil || !strings.Contains(err.Error(), "apps: a pod needs at least one app") {
+		t.Errorf("invalid pod: %v, %v; want a refusal naming apps", m, err)
 	}
 }
 
@@ -121,8 +125,8 @@ func TestImageManifestUnmarshalJSON(t *testing.T) {
 		t.Fatalf("Unmarshal: %v", err)
 	}
 	bad := `{"m":{"acKind":"ImageManifest","acVersion":"0.8.11","name":"a","bogus":1}}`
-	if err := json.Unmarshal([]byte(bad), &wrapper); err == nil {
-		t.Error("unknown field accepted through json.Unmarshal")
+	if err := json.Unmarshal([]byte(bad), &wrapper); err == nil || !strings.Contains(err.Error(), "bogus: unknown field") {
+		t.Errorf("unknown field through json.Unmarshal: %v, want a refusal naming it", err)
 	}
 }
 

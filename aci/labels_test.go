@@ -83,8 +83,8 @@ func TestGoOSArch(t *testing.T) {
 	for _, tt := range tests {
 		os, arch, err := GoOSArch(tt.goos, tt.goarch, tt.goarm)
 		if tt.os == "" {
-			if err == nil {
-				t.Errorf("GoOSArch(%s/%s) = %s/%s, want error", tt.goos, tt.goarch, os, arch)
+			if want := "no appc os/arch for GOOS=" + tt.goos + " GOARCH=" + tt.goarch; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("GoOSArch(%s/%s) = %s/%s, %v; want %q", tt.goos, tt.goarch, os, arch, err, want)
 			}
 			continue
 		}

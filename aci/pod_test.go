@@ -258,11 +258,11 @@ func TestPodMiscAPI(t *testing.T) {
 	if len(wrapper.P.Apps) != 3 {
 		t.Errorf("apps = %d", len(wrapper.P.Apps))
 	}
-	if err := json.Unmarshal([]byte(`{"p":{"acKind":"PodManifest","acVersion":"0.8.11","apps":[]}}`), &wrapper); err == nil {
-		t.Error("pod without apps accepted through json.Unmarshal")
+	if err := json.Unmarshal([]byte(`{"p":{"acKind":"PodManifest","acVersion":"0.8.11","apps":[]}}`), &wrapper); err == nil || !strings.Contains(err.Error(), "apps: a pod needs at least one app") {
+		t.Errorf("pod without apps through json.Unmarshal: %v, want a refusal naming apps", err)
 	}
-	if _, err := (Volume{Name: "v", Kind: VolumeEmpty, Mode: "9"}).EmptyMode(); err == nil {
-		t.Error("EmptyMode(9) ok")
+	if _, err := (Volume{Name: "v", Kind: VolumeEmpty, Mode: "9"}).EmptyMode(); err == nil || !strings.Contains(err.Error(), `volume v: mode "9" is not an octal mode`) {
+		t.Errorf("EmptyMode(9) = %v, want an error naming the volume and its mode", err)
 	}
 	if m, err := (Volume{Name: "v", Kind: VolumeEmpty, Mode: "0700"}).EmptyMode(); err != nil || m != 0o700 {
 		t.Errorf("EmptyMode(0700) = %o, %v", m, err)
@@ -277,8 +277,8 @@ func TestPodMiscAPI(t *testing.T) {
 	if err := v.UnmarshalText([]byte("1.2.3-rc.1")); err != nil || v.Pre != "rc.1" {
 		t.Errorf("UnmarshalText = %+v, %v", v, err)
 	}
-	if err := v.UnmarshalText([]byte("1.2")); err == nil {
-		t.Error("UnmarshalText(1.2) ok")
+	if err := v.UnmarshalText([]byte("1.2")); err == nil || !strings.Contains(err.Error(), `"1.2" is not a SemVer`) {
+		t.Errorf("UnmarshalText(1.2) = %v, want an error naming it", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package aci
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -51,21 +52,28 @@ func TestParseQuantity(t *testing.T) {
 			t.Errorf("ParseQuantity(%q, %d) = %d, %v; want %d", tt.s, tt.scale, got, err, tt.want)
 		}
 	}
-	bad := []string{
-		"", "1K", "-1", "1 G", " 1", "1GG", "1g", "1Kib", "1KI", "m", "Gi", ".", "1.2.3",
-		"1e", "1e+", "1e1000", "8Ei", "10E", "abc", "0x10", "1,5", "1_000", "1e3Gi",
-		"1000000000000000000000000000000000000000000000000000000000000000000",
+	// Each refusal names the quantity and says what is wrong with it.
+	bad := []struct{ s, why string }{
+		{"", "empty"}, {"1K", `unknown suffix "K"`}, {"-1", "negative"}, {"1 G", `unknown suffix " G"`},
+		{" 1", "no digits"}, {"1GG", `unknown suffix "GG"`}, {"1g", `unknown suffix "g"`},
+		{"1Kib", `unknown suffix "Kib"`}, {"1KI", `unknown suffix "KI"`}, {"m", "no digits"}, {"Gi", "no digits"},
+		{".", "no digits"}, {"1.2.3", `unknown suffix ".3"`}, {"1e", `bad exponent "e"`}, {"1e+", `bad exponent "e+"`},
+		{"1e1000", "exponent out of range"}, {"8Ei", "too large"}, {"10E", "too large"}, {"abc", "no digits"},
+		{"0x10", `unknown suffix "x10"`}, {"1,5", `unknown suffix ",5"`}, {"1_000", `unknown suffix "_000"`},
+		{"1e3Gi", `bad exponent "e3Gi"`},
+		{"1000000000000000000000000000000000000000000000000000000000000000000", "too long"},
 	}
-	for _, s := range bad {
-		if got, err := ParseQuantity(s, 1); err == nil {
-			t.Errorf("ParseQuantity(%q) = %d, want error", s, got)
+	for _, tc := range bad {
+		got, err := ParseQuantity(tc.s, 1)
+		if want := fmt.Sprintf("%q is not a valid quantity: %s", tc.s, tc.why); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseQuantity(%q) = %d, %v; want an error saying %q", tc.s, got, err, want)
 		}
 	}
 	if _, err := ParseQuantity("9223372036854775807m", 1000); err != nil {
 		t.Errorf("max int64 millicores: %v", err)
 	}
-	if _, err := ParseQuantity("9223372036854775808m", 1000); err == nil {
-		t.Error("max int64 + 1 millicores accepted")
+	if _, err := ParseQuantity("9223372036854775808m", 1000); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("max int64 + 1 millicores: %v, want too large", err)
 	}
 }
 

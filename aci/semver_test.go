@@ -1,6 +1,10 @@
 package aci
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestParseSemVer(t *testing.T) {
 	good := map[string]SemVer{
@@ -31,8 +35,8 @@ func TestParseSemVer(t *testing.T) {
 		"1.2.3-01", "1.2.3-a..b", "1.2.3-a_b", "1.2.-3", "a.b.c", "1.2.3 ", "99999999999999999999.0.0",
 	}
 	for _, s := range bad {
-		if v, err := ParseSemVer(s); err == nil {
-			t.Errorf("ParseSemVer(%q) = %+v, want error", s, v)
+		if v, err := ParseSemVer(s); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q is not a SemVer 2.0.0 version", s)) {
+			t.Errorf("ParseSemVer(%q) = %+v, %v; want an error naming it", s, v, err)
 		}
 	}
 }

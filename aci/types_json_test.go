@@ -85,9 +85,13 @@ func TestParseJSON(t *testing.T) {
 		t.Run("", func(t *testing.T) { checkJSONAgainstStdlib(t, []byte(in)) })
 	}
 	// Our own strictness beyond encoding/json.
-	for _, in := range []string{`"\ud800"`, "\"\xff\"", strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1)} {
-		if _, err := parseJSON([]byte(in)); err == nil {
-			t.Errorf("parseJSON(%q) accepted", in)
+	for _, tc := range []struct{ in, want string }{
+		{`"\ud800"`, "unpaired UTF-16 surrogate"},
+		{"\"\xff\"", "not valid UTF-8"},
+		{strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1), "nested more than 64 levels deep"},
+	} {
+		if _, err := parseJSON([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseJSON(%.40q) = %v, want an error saying %q", tc.in, err, tc.want)
 		}
 	}
 	if _, err := parseJSON([]byte(strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth))); err != nil {
