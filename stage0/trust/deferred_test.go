@@ -2,6 +2,7 @@ package trust
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -46,8 +47,8 @@ func TestDeferredVerifierScoping(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Write(f.image)
-	if signer, err := v.Verify(); err == nil {
-		t.Fatalf("Verify on a deferred verifier accepted %s", signer.Fingerprint)
+	if signer, err := v.Verify(); err == nil || !strings.Contains(err.Error(), "Verify on a deferred Verifier; call VerifyFor") {
+		t.Fatalf("Verify on a deferred verifier: %v, %v; want a refusal naming VerifyFor", signer, err)
 	}
 	if _, err := v.VerifyFor("example.com/hello"); err != nil {
 		t.Fatalf("VerifyFor after a refused Verify: %v", err)

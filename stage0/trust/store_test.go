@@ -3,10 +3,12 @@ package trust
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -148,12 +150,12 @@ func TestAddKeyWriteFailure(t *testing.T) {
 	if err := os.WriteFile(s.LocalDir, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.AddKey("example.com", bytes.NewReader(fixture.keys["ed"].pub)); err == nil {
-		t.Fatal("AddKey into a file succeeded")
+	if _, _, err := s.AddKey("example.com", bytes.NewReader(fixture.keys["ed"].pub)); !errors.Is(err, syscall.ENOTDIR) || !strings.Contains(err.Error(), "add trusted key "+fixture.keys["ed"].fp) {
+		t.Fatalf("AddKey into a file: %v, want ENOTDIR naming the key", err)
 	}
 	if s2 := NewStore(s.SystemDir, ""); true {
-		if _, _, err := s2.AddRootKey(bytes.NewReader(fixture.keys["ed"].pub)); err == nil {
-			t.Fatal("AddRootKey without a local dir succeeded")
+		if _, _, err := s2.AddRootKey(bytes.NewReader(fixture.keys["ed"].pub)); err == nil || !strings.Contains(err.Error(), "no local key directory configured") {
+			t.Fatalf("AddRootKey without a local dir: %v, want a refusal naming the missing directory", err)
 		}
 	}
 }
@@ -219,8 +221,8 @@ func TestRemove(t *testing.T) {
 	t.Run("bad fingerprints", func(t *testing.T) {
 		s, _ := newTestStore(t)
 		for _, fp := range []string{"", "xyz", ed.fp[24:], ed.fp + "0", "../../etc/passwd"} {
-			if _, _, err := s.Remove(fp); err == nil || errors.Is(err, ErrNotFound) {
-				t.Errorf("Remove(%q): %v", fp, err)
+			if _, _, err := s.Remove(fp); err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), fmt.Sprintf("invalid fingerprint %q", fp)) {
+				t.Errorf("Remove(%q): %v, want a refusal naming the invalid fingerprint", fp, err)
 			}
 		}
 	})
@@ -379,8 +381,8 @@ func TestNormalizeFingerprint(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", fp[1:], fp + "a", strings.Replace(fp, fp[:1], "g", 1), "../" + fp[3:]} {
-		if _, err := NormalizeFingerprint(in); err == nil {
-			t.Errorf("NormalizeFingerprint(%q) accepted", in)
+		if _, err := NormalizeFingerprint(in); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("invalid fingerprint %q: want 40 or 64 hex digits", in)) {
+			t.Errorf("NormalizeFingerprint(%q) = %v, want a refusal naming it", in, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package trust
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -279,8 +280,8 @@ func TestDeferredVerifierMisuse(t *testing.T) {
 	if _, err := v.VerifyFor("example.com/other"); err == nil || !strings.Contains(err.Error(), "example.com/other") {
 		t.Errorf("VerifyFor with another name than NewVerifier's: %v", err)
 	}
-	if _, err := verifyDeferred(s, "Not A Name", f.image, f.sigs["ed.asc"]); err == nil {
-		t.Errorf("VerifyFor accepted an invalid image name")
+	if _, err := verifyDeferred(s, "Not A Name", f.image, f.sigs["ed.asc"]); err == nil || !strings.Contains(err.Error(), `image name: invalid prefix "Not A Name": not an AC Identifier`) {
+		t.Errorf("VerifyFor with an invalid image name: %v, want a refusal naming it", err)
 	}
 }
 
@@ -376,15 +377,19 @@ func TestVerifierMisuse(t *testing.T) {
 	if _, err := v.Verify(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Write([]byte("x")); err == nil {
-		t.Error("Write after Verify succeeded")
+	if _, err := v.Write([]byte("x")); err == nil || !strings.Contains(err.Error(), "write after Verify") {
+		t.Errorf("Write after Verify: %v, want a refusal saying so", err)
 	}
-	if _, err := v.Verify(); err == nil {
-		t.Error("second Verify succeeded")
+	if _, err := v.Verify(); err == nil || !strings.Contains(err.Error(), "Verify called twice") {
+		t.Errorf("second Verify: %v, want a refusal saying so", err)
 	}
 	for _, name := range []string{"", "Example.com/x", "example.com/../x", "/example.com", "example.com/", "a//b"} {
-		if _, err := s.NewVerifier(name, f.sigs["ed.sig"]); err == nil {
-			t.Errorf("image name %q accepted", name)
+		want := fmt.Sprintf("image name: invalid prefix %q: not an AC Identifier", name)
+		if name == "" {
+			want = "image name: empty prefix"
+		}
+		if _, err := s.NewVerifier(name, f.sigs["ed.sig"]); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("image name %q: %v, want %q", name, err, want)
 		}
 	}
 }
