@@ -395,21 +395,21 @@ func TestParseContentRange(t *testing.T) {
 	for _, tc := range []struct {
 		in               string
 		start, end, size int64
-		ok               bool
+		err              string // the refusal's reason; "" for none
 	}{
-		{"bytes 0-9/10", 0, 9, 10, true},
-		{"bytes 100-199/*", 100, 199, -1, true},
-		{"bytes 5-4/10", 0, 0, 0, false},
-		{"bytes 0-10/10", 0, 0, 0, false},
-		{"bytes -1-5/10", 0, 0, 0, false},
-		{"bytes */10", 0, 0, 0, false},
-		{"items 0-1/2", 0, 0, 0, false},
-		{"bytes 0-1", 0, 0, 0, false},
-		{"", 0, 0, 0, false},
+		{"bytes 0-9/10", 0, 9, 10, ""},
+		{"bytes 100-199/*", 100, 199, -1, ""},
+		{"bytes 5-4/10", 0, 0, 0, "bad end"},
+		{"bytes 0-10/10", 0, 0, 0, "bad size"},
+		{"bytes -1-5/10", 0, 0, 0, "bad start"},
+		{"bytes */10", 0, 0, 0, "no range"},
+		{"items 0-1/2", 0, 0, 0, "not a byte range"},
+		{"bytes 0-1", 0, 0, 0, "no size"},
+		{"", 0, 0, 0, "not a byte range"},
 	} {
 		s, e, z, err := parseContentRange(tc.in)
-		if (err == nil) != tc.ok || s != tc.start || e != tc.end || z != tc.size {
-			t.Errorf("parseContentRange(%q) = %d %d %d %v", tc.in, s, e, z, err)
+		if (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err || s != tc.start || e != tc.end || z != tc.size {
+			t.Errorf("parseContentRange(%q) = %d %d %d %v; want %d %d %d %q", tc.in, s, e, z, err, tc.start, tc.end, tc.size, tc.err)
 		}
 	}
 }

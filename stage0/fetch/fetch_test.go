@@ -100,9 +100,16 @@ func TestGet(t *testing.T) {
 	if !errors.As(err, &se) || se.StatusCode != 404 || !strings.Contains(err.Error(), "https://missing.example.com/app.aci: 404 Not Found") {
 		t.Errorf("404: %v", err)
 	}
-	for _, bad := range []string{"ftp://example.com/x", "example.com/x", "https:///x", "://"} {
-		if _, err := f.Get(context.Background(), bad, GetOptions{}); err == nil {
-			t.Errorf("Get(%q) succeeded", bad)
+	// Refused before any request: not by the transport's own complaint
+	// (net/http's "unsupported protocol scheme", a failed dial).
+	for _, tc := range []struct{ url, want string }{
+		{"ftp://example.com/x", "fetch ftp://example.com/x: not an absolute http(s) URL"},
+		{"example.com/x", "fetch example.com/x: not an absolute http(s) URL"},
+		{"https:///x", "fetch https:///x: not an absolute http(s) URL"},
+		{"://", "missing protocol scheme"},
+	} {
+		if _, err := f.Get(context.Background(), tc.url, GetOptions{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Get(%q) = %v, want %q", tc.url, err, tc.want)
 		}
 	}
 }

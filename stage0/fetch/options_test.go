@@ -26,11 +26,11 @@ func TestInsecureFlag(t *testing.T) {
 		t.Errorf("flags gave %v, %v", o, p)
 	}
 	fs.SetOutput(&bytes.Buffer{})
-	if err := fs.Parse([]string{"--insecure-options=nope"}); err == nil {
-		t.Error("bad --insecure-options accepted")
+	if err := fs.Parse([]string{"--insecure-options=nope"}); err == nil || !strings.Contains(err.Error(), `unknown insecure option "nope" (valid: image, tls, http,`) {
+		t.Errorf("bad --insecure-options: %v, want a refusal naming it and the valid ones", err)
 	}
-	if err := fs.Parse([]string{"--pull-policy=always"}); err == nil {
-		t.Error("bad --pull-policy accepted")
+	if err := fs.Parse([]string{"--pull-policy=always"}); err == nil || !strings.Contains(err.Error(), `unknown pull policy "always" (valid: new, update, never)`) {
+		t.Errorf("bad --pull-policy: %v, want a refusal naming it and the valid ones", err)
 	}
 }
 
@@ -51,8 +51,8 @@ func TestPullPolicy(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "New", "always", "update "} {
-		if _, err := ParsePullPolicy(s); err == nil {
-			t.Errorf("ParsePullPolicy(%q) succeeded", s)
+		if _, err := ParsePullPolicy(s); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("unknown pull policy %q", s)) {
+			t.Errorf("ParsePullPolicy(%q) = %v, want a refusal naming it", s, err)
 		}
 	}
 	var zero PullPolicy
