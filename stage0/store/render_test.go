@@ -282,8 +282,8 @@ func TestRenderErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "mismatch") {
 			t.Errorf("error = %v", err)
 		}
-		if _, err := s.TreePath(a.ID); err == nil {
-			t.Error("image rendered despite the mismatch")
+		if _, err := s.TreePath(a.ID); err == nil || !strings.Contains(err.Error(), a.ID+": not rendered yet") {
+			t.Errorf("TreePath after a refused render: %v, want not rendered", err)
 		}
 	})
 	t.Run("wrong name", func(t *testing.T) {

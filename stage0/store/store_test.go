@@ -112,8 +112,8 @@ func TestImportExportRoundTrip(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(ex, "etc/secret")); string(b) != "s" {
 		t.Errorf("extracted etc/secret = %q", b)
 	}
-	if err := s.ExtractTo(context.Background(), wantID, ex); err == nil {
-		t.Error("ExtractTo into a non-empty directory succeeded")
+	if err := s.ExtractTo(context.Background(), wantID, ex); err == nil || !strings.Contains(err.Error(), ex+": directory is not empty") {
+		t.Errorf("ExtractTo into a non-empty directory: %v, want a refusal naming it", err)
 	}
 	rd := filepath.Join(t.TempDir(), "r")
 	if err := s.RenderTo(context.Background(), wantID, rd); err != nil {
@@ -337,8 +337,8 @@ func TestGC(t *testing.T) {
 			t.Errorf("%s survived GC", p)
 		}
 	}
-	if _, err := s.GC(ctx, GCOptions{}); err == nil {
-		t.Error("GC without an in-use set succeeded")
+	if _, err := s.GC(ctx, GCOptions{}); err == nil || !strings.Contains(err.Error(), "no in-use set given") {
+		t.Errorf("GC without an in-use set: %v, want a refusal saying so", err)
 	}
 }
 
