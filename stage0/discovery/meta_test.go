@@ -191,8 +191,8 @@ func TestRenderEndpointHostileLabels(t *testing.T) {
 	}
 	// Simple discovery puts the labels into the host when the name has
 	// no '/': refused rather than asked of a host a label chose.
-	if ep, err := simpleEndpoint(App{Name: "example.com", Labels: map[string]string{"os": "linux", "arch": "amd64"}}); err == nil {
-		t.Errorf("simple discovery of a one-segment name = %+v, want a refusal", ep)
+	if ep, err := simpleEndpoint(App{Name: "example.com", Labels: map[string]string{"os": "linux", "arch": "amd64"}}); err == nil || !strings.Contains(err.Error(), "puts a label into the host: only the image name may choose it") {
+		t.Errorf("simple discovery of a one-segment name = %+v, %v; want a refusal of a label in the host", ep, err)
 	}
 }
 
