@@ -313,12 +313,12 @@ func TestPrepareReleasesImages(t *testing.T) {
 	tests := []struct {
 		name string
 		req  *RunRequest
-		ok   bool
+		err  string // the refusal's reason; "" for success
 	}{
-		{"success", &RunRequest{Apps: []AppRequest{{Image: "a"}, {Image: "b", Name: "b"}}}, true},
-		{"second image missing", apps("a", "missing"), false},
+		{"success", &RunRequest{Apps: []AppRequest{{Image: "a"}, {Image: "b", Name: "b"}}}, ""},
+		{"second image missing", apps("a", "missing"), "image missing: not in the store"},
 		{"bad volume after resolving", &RunRequest{Volumes: []VolumeFlag{{Name: "v", Kind: "host", Source: "/nonexistent/x"}},
-			Apps: []AppRequest{{Image: "a"}, {Image: "b", Name: "b"}}}, false},
+			Apps: []AppRequest{{Image: "a"}, {Image: "b", Name: "b"}}}, "volume v: host source /nonexistent/x does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -339,8 +339,8 @@ func TestPrepareReleasesImages(t *testing.T) {
 				r[ref] = &img
 			}
 			_, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: r}, tt.req)
-			if (err == nil) != tt.ok {
-				t.Fatalf("Prepare: %v", err)
+			if (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("Prepare: %v, want %q", err, tt.err)
 			}
 			if released["a"] != 1 || (len(tt.req.Apps) > 1 && tt.req.Apps[1].Image == "b" && released["b"] != 1) {
 				t.Errorf("releases %v, want each resolved image once", released)
@@ -348,7 +348,7 @@ func TestPrepareReleasesImages(t *testing.T) {
 			// On success the pod is listed (its image in use) before any
 			// release; on failure there is no pod.
 			for _, n := range inUseAtRelease {
-				if tt.ok && n != 1 || !tt.ok && n != 0 {
+				if tt.err == "" && n != 1 || tt.err != "" && n != 0 {
 					t.Errorf("images in use at release: %v", inUseAtRelease)
 				}
 			}
