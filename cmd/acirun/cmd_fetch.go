@@ -16,22 +16,59 @@ import (
 type fetchFlags struct {
 	policy fetch.PullPolicy
 	quiet  bool
-	stall  time.Duration
+	stall  stallFlag
 }
 
 func (f *fetchFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.policy, "pull-policy", "when to fetch: new (only what the store lacks), update (ask the server whether it changed), never (store only)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
-	fs.DurationVar(&f.stall, "stall-timeout", fetch.DefaultStallTimeout, "give up on a server that sends less than 1 KiB in this long (a download resumes where it can); 0 waits for ever")
+	fs.Var(&f.stall, "stall-timeout", stallTimeoutHelp)
+}
+
+// stallTimeoutHelp is the help of --stall-timeout, a flag of fetch, run
+// and prepare.
+const stallTimeoutHelp = "give up on a server that sends less than 1 KiB in this long (a download resumes where it can), as a duration (30s, 2m); 0 waits for ever; default: stallTimeout in LOCAL-CONFIG/store.d, else 1m"
+
+// stallFlag is --stall-timeout: unset (0) leaves the choice to store.d.
+type stallFlag time.Duration
+
+func (s *stallFlag) String() string {
+	if s == nil || *s == 0 {
+		return ""
+	}
+	if *s < 0 {
+		return "0"
+	}
+	return time.Duration(*s).String()
+}
+
+func (s *stallFlag) Set(v string) error {
+	d, err := parseStallTimeout(v)
+	if err != nil {
+		return err
+	}
+	*s = stallFlag(d)
+	return nil
+}
+
+// parseStallTimeout reads a --stall-timeout value as store.d's
+// stallTimeout is read, "0" (never) becoming a negative duration, as
+// host.FetchOptions has it.
+func parseStallTimeout(v string) (time.Duration, error) {
+	d, err := host.ParseStallTimeout(v)
+	if err != nil {
+		return 0, err
+	}
+	if d == 0 {
+		d = -1
+	}
+	return d, nil
 }
 
 // options are the host's fetch options; the progress bar is drawn on
 // stderr when it is a terminal, unless --quiet.
 func (f *fetchFlags) options(c *CLI) host.FetchOptions {
-	o := host.FetchOptions{Insecure: c.Insecure, Policy: f.policy, StallTimeout: f.stall}
-	if f.stall <= 0 {
-		o.StallTimeout = -1 // never
-	}
+	o := host.FetchOptions{Insecure: c.Insecure, Policy: f.policy, StallTimeout: time.Duration(f.stall)}
 	if !f.quiet {
 		o.Progress = terminalProgress(c.Stderr)
 	}

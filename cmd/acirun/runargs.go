@@ -57,6 +57,7 @@ func runFlagDefs() []runFlagDef {
 		{runFlag{"inherit-env", "", "pass the host's environment to the apps (lowest precedence)", false, false}, (*runParser).setInheritEnv},
 		{runFlag{"uuid-file-save", "FILE", "write the pod's UUID to FILE", false, false}, (*runParser).setUUIDFileSave},
 		{runFlag{"pull-policy", "new|update|never", "when to fetch an image: new (only if not in the store), update (always), never (store only)", false, false}, (*runParser).setPullPolicy},
+		{runFlag{"stall-timeout", "DURATION", stallTimeoutHelp, false, false}, (*runParser).setStallTimeout},
 		{runFlag{"net", "default|default-restricted|host|none|NAME[:IP=ADDR][,NAME…]", "the pod's network: default (its own address, a veth pair to the host, NAT beyond), default-restricted (the same, reaching the host only), the host's, loopback only, or networks named in LOCAL-CONFIG/net.d (CNI configurations run through their plugins; IP= asks for an address, other ARG=VALUE;… are the plugins' CNI_ARGS)", false, false}, (*runParser).setNet},
 		{runFlag{"port", "NAME:[IP:]HOSTPORT", "publish the app port NAME on the host at HOSTPORT, on IP or every address (default network; unasked, each app port is published under its own number on every host address, or where LOCAL-CONFIG/network.d's publish says: loopback or none)", false, true}, (*runParser).setPort},
 		{runFlag{"pod-manifest", "FILE", "run the apps of this pod manifest instead of images from the command line", false, false}, (*runParser).setPodManifest},

@@ -72,6 +72,8 @@ func TestParseRunArgs(t *testing.T) {
 			&pod.RunRequest{DNS: []string{"10.0.0.53"}, DNSOptions: []string{"ndots:3", "rotate"}, DNSDomain: "corp.example", Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"interactive", "--interactive a --exec /bin/sh", &pod.RunRequest{Interactive: true, Apps: []pod.AppRequest{{Image: "a", Exec: "/bin/sh"}}}},
 		{"stop timeout duration", "--stop-timeout=1m30s a", &pod.RunRequest{StopTimeout: 90 * time.Second, Apps: []pod.AppRequest{{Image: "a"}}}},
+		{"stall timeout", "--stall-timeout=30s a", &pod.RunRequest{StallTimeout: 30 * time.Second, Apps: []pod.AppRequest{{Image: "a"}}}},
+		{"stall timeout never", "--stall-timeout 0 a", &pod.RunRequest{StallTimeout: -1, Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"named networks", "--net=web,db:IP=10.1.0.5 a", &pod.RunRequest{Net: "web,db:IP=10.1.0.5", Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"pod manifest", "--pod-manifest /p.json --net none", &pod.RunRequest{PodManifest: "/p.json", Net: "none"}},
 		{"bare exec name", "a --exec sh -- -c", &pod.RunRequest{Apps: []pod.AppRequest{{Image: "a", Exec: "sh", Args: []string{"-c"}}}}},
@@ -213,6 +215,8 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--net=host --port http:80 a", "--port needs the default network, not --net=host"},
 		{"--stop-timeout soon a", "not a duration"},
 		{"--stop-timeout -1s a", "must be positive"},
+		{"--stall-timeout 30 a", `stall timeout "30" is not a duration such as 30s or 2m (0: never)`},
+		{"--stall-timeout 100ms a", `stall timeout "100ms" is less than 1s`},
 		{"--inherit-env=maybe a", "not a boolean"},
 		{"--pod-manifest /p a", "--pod-manifest /p: the pod manifest defines the apps and volumes; remove images"},
 		{"--pod-manifest /p --set-env A=1 --inherit-env", "remove --set-env, --inherit-env"},
@@ -268,7 +272,7 @@ func TestFlagsDescribeParser(t *testing.T) {
 		}
 	})
 	for _, want := range []string{"volume", "hostname", "dns", "dns-search", "dns-opt", "dns-domain", "hosts-entry", "set-env", "set-env-file",
-		"inherit-env", "uuid-file-save", "pull-policy", "net", "pod-manifest", "stop-timeout", "interactive", "no-overlay",
+		"inherit-env", "uuid-file-save", "pull-policy", "stall-timeout", "net", "pod-manifest", "stop-timeout", "interactive", "no-overlay",
 		"exec", "name", "user", "group", "supplementary-gids", "working-dir", "environment", "mount", "memory", "cpu",
 		"cpu-shares", "caps-retain", "caps-remove", "seccomp", "readonly-rootfs", "oom-score-adj"} {
 		if !seen[want] {

@@ -408,6 +408,15 @@ func (p *runParser) setPullPolicy(s string) error {
 	return nil
 }
 
+func (p *runParser) setStallTimeout(s string) error {
+	d, err := parseStallTimeout(s)
+	if err != nil {
+		return err
+	}
+	p.req.StallTimeout = d
+	return nil
+}
+
 func (p *runParser) setNet(s string) error {
 	if _, err := podcontract.ParseNet(s); err != nil {
 		return err

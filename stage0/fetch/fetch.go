@@ -417,11 +417,11 @@ func (r *stallReader) Read(b []byte) (int, error) {
 		r.waited, r.got = 0, 0
 	}
 	if err != nil && err != io.EOF && r.stalled.Load() {
-		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout sets the wait): %v", r.url, ErrStalled, MinProgress, r.timeout, err)
+		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout or store.d's stallTimeout sets the wait): %v", r.url, ErrStalled, MinProgress, r.timeout, err)
 	} else if err == nil && r.stalled.Load() {
 		// The timer fired as the last bytes came: the request is
 		// cancelled, so the next Read fails; say why now.
-		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout sets the wait)", r.url, ErrStalled, MinProgress, r.timeout)
+		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout or store.d's stallTimeout sets the wait)", r.url, ErrStalled, MinProgress, r.timeout)
 	}
 	return n, err
 }

@@ -136,7 +136,8 @@ type FetchOptions struct {
 	// it (pull.Puller.PullSigned; rkt's fetch --signature).
 	Signature string
 	// StallTimeout is fetch.Options.StallTimeout (--stall-timeout): 0
-	// means fetch.DefaultStallTimeout, negative never.
+	// means StoreConfig's StallTimeout (store.d's stallTimeout, else
+	// fetch.DefaultStallTimeout), negative never.
 	StallTimeout time.Duration
 }
 
@@ -153,13 +154,41 @@ func (h *Host) fetcher(opts FetchOptions) (*fetch.Fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: opts.StallTimeout}), nil
+	stall, err := h.stallTimeout(opts.StallTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: stall}), nil
+}
+
+// stallTimeout is the stall timeout of an operation that asked for d
+// (FetchOptions.StallTimeout): d itself unless 0, else store.d's.
+func (h *Host) stallTimeout(d time.Duration) (time.Duration, error) {
+	if d != 0 {
+		return d, nil
+	}
+	sc, err := h.StoreConfig()
+	if err != nil {
+		return 0, err
+	}
+	return sc.StallTimeout, nil
 }
 
 // Puller builds the image pipeline over the store, the trust store and the
 // network.
 func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
-	st, err := h.openStore(opts.MaxImageSize)
+	// store.d is read once for both of its settings; the options win.
+	sc, err := h.StoreConfig()
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxImageSize != 0 {
+		sc.MaxImageSize = opts.MaxImageSize
+	}
+	if opts.StallTimeout != 0 {
+		sc.StallTimeout = opts.StallTimeout
+	}
+	st, err := h.openStore(sc.MaxImageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +196,7 @@ func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: opts.StallTimeout})
+	f := fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: sc.StallTimeout})
 	ociCfg, err := h.OCIConfig()
 	if err != nil {
 		return nil, err

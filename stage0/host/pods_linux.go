@@ -51,7 +51,7 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 			return nil, err
 		}
 	}
-	p, err := h.Puller(FetchOptions{Insecure: ins, Policy: policy, Progress: opts.Progress})
+	p, err := h.Puller(FetchOptions{Insecure: ins, Policy: policy, Progress: opts.Progress, StallTimeout: req.StallTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package host
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/store/extract"
@@ -22,17 +23,36 @@ type StoreConfig struct {
 	MaxImageSize int64
 	// Source is the file MaxImageSize comes from; "" for the default.
 	Source string
+	// StallTimeout ends a download (image, signature, key, discovery
+	// page, registry blob) that receives less than fetch.MinProgress
+	// bytes in this long: fetch.Options.StallTimeout, for the commands
+	// without --stall-timeout and the aci@ units, whose command line
+	// the operator does not write. 0 means fetch.DefaultStallTimeout,
+	// negative never ("0" in the file).
+	StallTimeout time.Duration
+	// StallSource is the file StallTimeout comes from; "" for the
+	// default.
+	StallSource string
 }
 
 // storeFile is a store.d file, in the shape of rkt's configuration files:
 //
-//	{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "16Gi"}
+//	{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "16Gi", "stallTimeout": "30s"}
 //
-// maxImageSize is a quantity (bytes, or with a suffix: Mi, Gi, Ti, G...).
+// maxImageSize is a quantity (bytes, or with a suffix: Mi, Gi, Ti, G...);
+// stallTimeout a Go duration, "0" for never.
 type storeFile struct {
 	RktKind      string `json:"rktKind"`
 	RktVersion   string `json:"rktVersion"`
 	MaxImageSize string `json:"maxImageSize"`
+	StallTimeout string `json:"stallTimeout"`
+}
+
+// storeSettings are the settings one store.d file makes; a zero field is
+// one it leaves alone.
+type storeSettings struct {
+	maxImageSize int64
+	stallTimeout time.Duration // negative: never
 }
 
 // StoreConfig reads the *.json files of store.d, the system's then the
@@ -42,12 +62,15 @@ type storeFile struct {
 func (h *Host) StoreConfig() (StoreConfig, error) {
 	sc := StoreConfig{MaxImageSize: extract.DefaultMaxBytes}
 	err := h.eachConfigFile(StoreConfigDir, func(path string, raw []byte) error {
-		n, err := parseStoreFile(raw)
+		set, err := parseStoreFile(raw)
 		if err != nil {
-			return fmt.Errorf("store config %s: %w (want {\"rktKind\": \"store\", \"rktVersion\": \"v1\", \"maxImageSize\": \"16Gi\"})", path, err)
+			return fmt.Errorf("store config %s: %w (want {\"rktKind\": \"store\", \"rktVersion\": \"v1\", \"maxImageSize\": \"16Gi\", \"stallTimeout\": \"1m\"})", path, err)
 		}
-		if n != 0 {
-			sc.MaxImageSize, sc.Source = n, path
+		if set.maxImageSize != 0 {
+			sc.MaxImageSize, sc.Source = set.maxImageSize, path
+		}
+		if set.stallTimeout != 0 {
+			sc.StallTimeout, sc.StallSource = set.stallTimeout, path
 		}
 		return nil
 	})
@@ -57,17 +80,46 @@ func (h *Host) StoreConfig() (StoreConfig, error) {
 	return sc, nil
 }
 
-// parseStoreFile reads one store.d file and returns its maxImageSize in
-// bytes, 0 when it sets none.
-func parseStoreFile(raw []byte) (int64, error) {
+// parseStoreFile reads one store.d file.
+func parseStoreFile(raw []byte) (storeSettings, error) {
 	var f storeFile
 	if err := parseConfigFile(raw, "store", &f, func() (string, string) { return f.RktKind, f.RktVersion }); err != nil {
-		return 0, err
+		return storeSettings{}, err
 	}
-	if f.MaxImageSize == "" {
-		return 0, nil
+	var set storeSettings
+	if f.MaxImageSize != "" {
+		n, err := ParseImageSize(f.MaxImageSize)
+		if err != nil {
+			return storeSettings{}, err
+		}
+		set.maxImageSize = n
 	}
-	return ParseImageSize(f.MaxImageSize)
+	if f.StallTimeout != "" {
+		d, err := ParseStallTimeout(f.StallTimeout)
+		if err != nil {
+			return storeSettings{}, fmt.Errorf("stallTimeout: %w", err)
+		}
+		set.stallTimeout = d
+		if d == 0 {
+			set.stallTimeout = -1
+		}
+	}
+	return set, nil
+}
+
+// ParseStallTimeout reads a stall timeout (store.d's stallTimeout, the
+// --stall-timeout of fetch, run and prepare): a Go duration ("30s", "2m"),
+// "0" for never, and at least a second otherwise (less would end any
+// transfer over a slow link).
+func ParseStallTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("stall timeout %q is not a duration such as 30s or 2m (0: never)", s)
+	}
+	if d < 0 || d > 0 && d < time.Second {
+		return 0, fmt.Errorf("stall timeout %q is less than 1s (0: never)", s)
+	}
+	return d, nil
 }
 
 // ParseImageSize reads a maxImageSize (store.d, fetch --max-image-size): a

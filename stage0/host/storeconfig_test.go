@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acirun/acirun/stage0/store/extract"
 )
@@ -17,6 +18,7 @@ func TestStoreConfig(t *testing.T) {
 		name       string
 		sys, local string // a store.d/a.json of each, "" for none
 		want       int64
+		stall      time.Duration // 0: the default
 		err        string
 	}{
 		{name: "default", want: extract.DefaultMaxBytes},
@@ -29,6 +31,12 @@ func TestStoreConfig(t *testing.T) {
 		{name: "negative", local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "-1Gi"}`, err: `not a valid quantity`},
 		{name: "misspelt", local: `{"rktKind": "store", "rktVersion": "v1", "maxImgSize": "1Gi"}`, err: `unknown field "maxImgSize"`},
 		{name: "wrong kind", local: `{"rktKind": "network", "rktVersion": "v1"}`, err: `rktKind "network" is not "store"`},
+		{name: "stall timeout", local: `{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "30s"}`, want: extract.DefaultMaxBytes, stall: 30 * time.Second},
+		{name: "stall timeout never", local: `{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "0"}`, want: extract.DefaultMaxBytes, stall: -1},
+		{name: "stall timeout local over system", sys: `{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "5m", "maxImageSize": "1Gi"}`, local: `{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "2m"}`, want: 1 << 30, stall: 2 * time.Minute},
+		{name: "stall timeout not a duration", local: `{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "30"}`, err: `etc/store.d/a.json: stallTimeout: stall timeout "30" is not a duration`},
+		{name: "stall timeout too short", local: `{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "10ms"}`, err: `stall timeout "10ms" is less than 1s`},
+		{name: "stall timeout negative", local: `{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "-1m"}`, err: `stall timeout "-1m" is less than 1s`},
 		{name: "number", local: `{"rktKind": "store", "rktVersion": "v1", "maxImageSize": 5}`, err: `cannot unmarshal number`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,8 +60,11 @@ func TestStoreConfig(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || sc.MaxImageSize != tc.want {
-				t.Fatalf("StoreConfig() = %+v, %v; want MaxImageSize %d", sc, err, tc.want)
+			if err != nil || sc.MaxImageSize != tc.want || sc.StallTimeout != tc.stall {
+				t.Fatalf("StoreConfig() = %+v, %v; want MaxImageSize %d, StallTimeout %v", sc, err, tc.want, tc.stall)
+			}
+			if (sc.StallSource != "") != (tc.stall != 0) {
+				t.Errorf("StallSource %q for StallTimeout %v", sc.StallSource, sc.StallTimeout)
 			}
 		})
 	}
@@ -63,13 +74,17 @@ func FuzzParseStoreFile(f *testing.F) {
 	f.Add(`{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "16Gi"}`)
 	f.Add(`{"rktKind": "store", "rktVersion": "v1"}`)
 	f.Add(`{"rktKind": "store", "rktVersion": "v1", "maxImageSize": "1e9"}`)
+	f.Add(`{"rktKind": "store", "rktVersion": "v1", "stallTimeout": "1m30s"}`)
 	f.Fuzz(func(t *testing.T, in string) {
-		n, err := parseStoreFile([]byte(in))
+		set, err := parseStoreFile([]byte(in))
 		if err != nil {
 			return
 		}
-		if n != 0 && n < 1<<20 {
+		if n := set.maxImageSize; n != 0 && n < 1<<20 {
 			t.Fatalf("%q: maxImageSize %d accepted, less than 1Mi", in, n)
+		}
+		if d := set.stallTimeout; d != 0 && d != -1 && d < time.Second {
+			t.Fatalf("%q: stallTimeout %v accepted, less than 1s and not never", in, d)
 		}
 	})
 }

@@ -39,6 +39,7 @@ type RunRequest struct {
 	UUIDFileSave    string            // --uuid-file-save F
 	InsecureOptions []string          // --insecure-options, validated names
 	PullPolicy      string            // --pull-policy: "", "new", "update" or "never"
+	StallTimeout    time.Duration     // --stall-timeout: 0 means store.d's stallTimeout (else fetch's default), negative never
 	Net             string            // --net: "", "default", "default-restricted", "host" or "none"; "" leaves the choice to stage1 (default)
 	Ports           []aci.ExposedPort // --port NAME:[IP:]HOSTPORT, in the pod manifest's ports
 	PodManifest     string            // --pod-manifest FILE, used instead of images

@@ -56,17 +56,24 @@ type testRegistry struct {
 	// requests it answered.
 	cut    cutMode
 	ranges atomic.Int32
+	// stall is the puller's fetch.Options.StallTimeout (0: the default);
+	// muteManifests makes the registry send a manifest's headers and then
+	// nothing.
+	stall         time.Duration
+	muteManifests bool
 }
 
 // cutMode is how the test storage breaks blob downloads.
 type cutMode int
 
 const (
-	cutNone    cutMode = iota
-	cutFirst           // the first download of each blob stops halfway; Range requests are answered
-	cutAlways          // every answer stops halfway, Range requests too
-	cutNoRange         // the first download stops halfway; Range is ignored (200, the whole blob)
-	cutCorrupt         // the first download stops halfway; the rest has a byte changed
+	cutNone       cutMode = iota
+	cutFirst              // the first download of each blob stops halfway; Range requests are answered
+	cutAlways             // every answer stops halfway, Range requests too
+	cutNoRange            // the first download stops halfway; Range is ignored (200, the whole blob)
+	cutCorrupt            // the first download stops halfway; the rest has a byte changed
+	cutTrickle            // the first download sends 16 bytes, then a byte every 50ms; Range requests are answered
+	cutTrickleAll         // every answer sends 16 bytes, then trickles, Range requests too
 )
 
 const testToken = "s3cr3t-t0k3n"
@@ -102,6 +109,14 @@ func (r *testRegistry) serveRegistry(w http.ResponseWriter, req *http.Request) {
 				return
 			}
 		}
+		return
+	}
+	if r.muteManifests && strings.Contains(req.URL.Path, "/manifests/") && req.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-req.Context().Done()
 		return
 	}
 	if strings.Contains(req.URL.Path, "/blobs/sha256:") && req.Method == http.MethodGet {
@@ -158,6 +173,13 @@ func (r *testRegistry) serveCut(w http.ResponseWriter, req *http.Request, first 
 	r.inner.ServeHTTP(rec, whole)
 	b := rec.Body.Bytes()
 	rng := req.Header.Get("Range")
+	if r.cut == cutTrickleAll || r.cut == cutTrickle && rng == "" {
+		if rng != "" {
+			r.ranges.Add(1)
+		}
+		r.serveTrickle(w, req, b, rng)
+		return
+	}
 	if rng != "" && r.cut != cutNoRange {
 		r.ranges.Add(1)
 		if r.cut == cutAlways {
@@ -187,6 +209,37 @@ func (r *testRegistry) serveCut(w http.ResponseWriter, req *http.Request, first 
 	w.Write(b[:len(b)/2])
 	w.(http.Flusher).Flush()
 	panic(http.ErrAbortHandler)
+}
+
+// serveTrickle sends the blob b, or its part from the Range rng, as a
+// server with a failing link would: 16 bytes at once, then one byte
+// every 50ms until the client gives up.
+func (r *testRegistry) serveTrickle(w http.ResponseWriter, req *http.Request, b []byte, rng string) {
+	if rng != "" {
+		var start int
+		fmt.Sscanf(rng, "bytes=%d-", &start)
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, len(b)-1, len(b)))
+		b = b[start:]
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(http.StatusPartialContent)
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(http.StatusOK)
+	}
+	head := min(16, len(b))
+	w.Write(b[:head])
+	w.(http.Flusher).Flush()
+	for i := head; i < len(b); i++ {
+		select {
+		case <-req.Context().Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if _, err := w.Write(b[i : i+1]); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+	}
 }
 
 // push writes img to REPO:TAG and returns its manifest digest.
@@ -219,7 +272,7 @@ func (r *testRegistry) puller(t *testing.T, insecure fetch.Insecure, credsFor st
 	if credsFor != "" {
 		auth[credsFor] = fetch.Credentials{Type: "basic", User: r.user, Password: r.pass, Source: "test"}
 	}
-	f := fetch.New(fetch.Options{Insecure: insecure, RootCAs: r.net.Pool, DialContext: r.net.DialContext, Auth: auth, Warnings: &w})
+	f := fetch.New(fetch.Options{Insecure: insecure, RootCAs: r.net.Pool, DialContext: r.net.DialContext, Auth: auth, Warnings: &w, StallTimeout: r.stall})
 	p := &Puller{Store: st, Fetcher: f, Insecure: insecure, Warnings: &w, OCI: OCIConfig{Credentials: func(reg string) (oci.Credentials, bool) {
 		if reg == credsFor {
 			return oci.Credentials{User: r.user, Password: r.pass}, true
@@ -479,5 +532,74 @@ func TestPullRegistryResumes(t *testing.T) {
 			t.Errorf("cut mode %d: %v, want an error naming the blob and saying %q", tc.mode, err, tc.errHas)
 		}
 		assertEmpty(t, p.Store)
+	}
+}
+
+// TestPullRegistryStalls: registry traffic is under the fetcher's stall
+// deadline (fetch.Options.StallTimeout, --stall-timeout, store.d's
+// stallTimeout), as ACI downloads are. A blob whose storage sends half and
+// then trickles a byte every 50ms (under fetch.MinProgress in the 300ms
+// stall timeout) is given up on and resumed with a Range request, and the
+// image is stored whole; a storage that trickles every answer is given up
+// on after oci.MaxBlobResumes with ErrStalled's message naming the blob and
+// --stall-timeout, and a registry that sends a manifest's headers and then
+// nothing with the same message: each in seconds, not in the minutes the
+// trickle would last, and nothing is stored.
+func TestPullRegistryStalls(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRegistry(t, "registry.example.com")
+	body := strings.Repeat("trickled ", 400) // a layer of some KiB: a minute of trickling
+	digest := r.push(t, "team/web:1.0", registryImage(t, body))
+	ref := "docker://registry.example.com/team/web@" + digest
+	r.cut, r.stall = cutTrickle, 300*time.Millisecond
+	p, _ := r.puller(t, 0, "registry.example.com")
+	start := time.Now()
+	img, err := p.Pull(ctx, ref)
+	if err != nil {
+		t.Fatalf("pull from a storage trickling each blob's first download: %v", err)
+	}
+	tree, _ := p.Store.TreePath(img.ID)
+	if b, err := os.ReadFile(filepath.Join(tree, "rootfs/msg")); err != nil || string(b) != body {
+		t.Errorf("msg: %d bytes, %v; want the layer's %d", len(b), err, len(body))
+	}
+	if n := r.ranges.Load(); n < 3 { // two layers and the config
+		t.Errorf("%d Range requests, want one per blob (3)", n)
+	}
+	t.Logf("pulled with every blob stalled once in %v", time.Since(start))
+
+	for _, tc := range []struct {
+		name   string
+		setup  func(*testRegistry)
+		errHas []string
+	}{
+		{"every answer trickles", func(r *testRegistry) { r.cut = cutTrickleAll },
+			[]string{fmt.Sprintf("after %d resumes", oci.MaxBlobResumes), "blobs/sha256:", "transfer stalled", "--stall-timeout"}},
+		{"manifest headers then nothing", func(r *testRegistry) { r.muteManifests = true },
+			[]string{"manifests/", "transfer stalled", "--stall-timeout"}},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			r := newTestRegistry(t, "registry.example.com")
+			d := r.push(t, "team/web:1.0", registryImage(t, body))
+			tc.setup(r)
+			r.stall = 300 * time.Millisecond
+			p, _ := r.puller(t, 0, "registry.example.com")
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			start := time.Now()
+			_, err := p.Pull(ctx, "docker://registry.example.com/team/web@"+d)
+			if err == nil {
+				t.Fatal("pull succeeded")
+			}
+			for _, w := range tc.errHas {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if ctx.Err() != nil {
+				t.Errorf("gave up only at the test's deadline (%v)", time.Since(start))
+			}
+			t.Logf("given up after %v: %v", time.Since(start), err)
+			assertEmpty(t, p.Store)
+		})
 	}
 }
