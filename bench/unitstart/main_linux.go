@@ -192,6 +192,9 @@ func run(bin, aci string) (bool, error) {
 		med[c.Name] = m
 		fmt.Printf("%-44s %7.1f ms  (IQR %.1f-%.1f)\n", c.Label, m, q1, q3)
 	}
+	if err := record(os.Getenv("BENCH_RECORD"), p.Commands, samples); err != nil {
+		return false, err
+	}
 	r := med["acirun"] / med["systemd"]
 	verdict := "PASS"
 	if r > maxRatio {
@@ -200,6 +203,33 @@ func run(bin, aci string) (bool, error) {
 	fmt.Printf("%s transient unit start: acirun run %.1f ms = %.2f x systemd-run --wait --pipe %.1f ms (target <= %.1f, aim %.1f); --no-unit %.1f ms\n",
 		verdict, med["acirun"], r, med["systemd"], maxRatio, aimRatio, med["no-unit"])
 	return r <= maxRatio, nil
+}
+
+// record appends the samples, in ms, and the chart's figure to make
+// bench's record of the run (the file named by BENCH_RECORD, in the format
+// bench/lib.sh describes), if there is one.
+func record(file string, cmds []command, samples map[string][]time.Duration) error {
+	if file == "" {
+		return nil
+	}
+	var b strings.Builder
+	for _, c := range cmds {
+		vals := make([]string, len(samples[c.Name]))
+		for i, d := range samples[c.Name] {
+			vals[i] = strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
+		}
+		fmt.Fprintf(&b, "sample\tunit\t%s\t%s\tms\t%s\n", c.Name, c.Label, strings.Join(vals, " "))
+	}
+	fmt.Fprintf(&b, "figure\tunit\ttransient unit start (target <= %.1fx systemd-run)\tacirun=acirun run (a transient unit)\tsystemd=systemd-run --wait --pipe /bin/true\tno-unit=acirun run --no-unit\ttrue=/bin/true\n", maxRatio)
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return fmt.Errorf("record %s: %w", file, err)
+	}
+	return f.Close()
 }
 
 // checkUnits makes sure the figures are what they claim: n pods recorded
