@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -35,13 +36,67 @@ func NeedTool(t testing.TB, name, why string) string {
 	return ""
 }
 
+// CoverVar names the environment variable that asks the end-to-end suites
+// for coverage of what they run (scripts/cover sets it): the absolute path
+// of a directory where every acirun and acirun-stage1 process they start
+// writes its coverage data, as GOCOVERDIR. Unset, the suites build and run
+// the binaries exactly as a user would.
+const CoverVar = "ACIRUN_COVERDIR"
+
+// CoverDir is the directory CoverVar names, or "" when coverage is not
+// asked for.
+func CoverDir() string {
+	return os.Getenv(CoverVar)
+}
+
+// CoverPkg is the -coverpkg pattern of coverage builds: every package of
+// the module, so that a binary counts what it runs of each.
+const CoverPkg = "github.com/acirun/acirun/..."
+
+// BuildAcirun builds acirun and acirun-stage1, beside it where acirun finds
+// it, into the directory dir, as GoBuild does from the module root repo.
+// When CoverDir is set they are built with -cover over CoverPkg: the caller
+// then runs them with GOCOVERDIR (CoverEnv) so that each process writes its
+// counters there when it exits. A process that execs another program or is
+// killed by a signal writes none (Go writes them at exit).
+func BuildAcirun(repo, dir string) error {
+	var flags []string
+	if d := CoverDir(); d != "" {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || !filepath.IsAbs(d) {
+			return fmt.Errorf("%s=%s: not the absolute path of a directory (scripts/cover makes it)", CoverVar, d)
+		}
+		flags = []string{"-cover", "-coverpkg=" + CoverPkg}
+	}
+	for _, pkg := range []string{"acirun", "acirun-stage1"} {
+		if err := goBuild(repo, filepath.Join(dir, pkg), "./cmd/"+pkg, flags...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CoverEnv is the environment entry that makes a coverage build of acirun
+// write its counters into CoverDir, or "" when coverage is not asked for.
+// A coverage build run without it warns on its standard error.
+func CoverEnv() string {
+	if d := CoverDir(); d != "" {
+		return "GOCOVERDIR=" + d
+	}
+	return ""
+}
+
 // GoBuild builds the package pkg static (CGO_ENABLED=0) and with
 // -trimpath into the file out, running the go command in dir ("" for the
 // current directory) so that a relative pkg is of the module there: how
 // the tests build acirun, testapp and tools to run them as a user would.
 // The error holds the go command's output.
 func GoBuild(dir, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	return goBuild(dir, out, pkg)
+}
+
+func goBuild(dir, out, pkg string, flags ...string) error {
+	args := append(append([]string{"build", "-trimpath"}, flags...), "-o", out, pkg)
+	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acirun/acirun/internal/testenv"
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/godbus/dbus/v5"
@@ -171,6 +172,11 @@ func New(ctx context.Context, opts Options) (*Box, error) {
 			return nil, fmt.Errorf("box %s: %w", b.name, err)
 		}
 		cfg.Binds = append(cfg.Binds, bin)
+	}
+	if d := testenv.CoverDir(); d != "" {
+		// Coverage asked for (scripts/cover): the acirun processes of the
+		// box, its units' included, write their counters there.
+		cfg.Binds = append(cfg.Binds, d)
 	}
 	for _, d := range opts.Binds {
 		d, err := filepath.Abs(d)
@@ -361,6 +367,12 @@ AllowIsolate=yes
 		{Path: "/etc/hostname", Data: name + "\n"},
 		{Path: "/etc/fstab", Data: "# acirun test box: nothing to mount\n"},
 	}
+	if env := testenv.CoverEnv(); env != "" {
+		// Every unit's processes (pods' acirun-stage1, transient units
+		// running acirun) get GOCOVERDIR, as Command's do.
+		fs = append(fs, file{Path: "/etc/systemd/system.conf.d/acirun-box-cover.conf",
+			Data: fmt.Sprintf("[Manager]\nDefaultEnvironment=%q\n", env)})
+	}
 	names := make([]string, 0, len(opts.Units))
 	for n := range opts.Units {
 		names = append(names, n)
@@ -442,7 +454,8 @@ func (b *Box) WriteFile(path string, data []byte, perm os.FileMode) error {
 // directory. The test binary is re-executed to join the box's cgroups (so
 // that systemd in the box can move the command, e.g. into a scope) and then
 // execs nsenter(1), which forks argv into the box's pid namespace. Env
-// defaults to PATH, HOME and LANG; the caller may set Stdin, Stdout, Env and
+// defaults to PATH, HOME and LANG (and GOCOVERDIR in a coverage run, see
+// testenv.CoverVar); the caller may set Stdin, Stdout, Env and
 // the like as for any exec.Cmd. Cancelling ctx kills nsenter, not argv:
 // Close kills whatever is left in the box.
 func (b *Box) Command(ctx context.Context, argv ...string) *exec.Cmd {
@@ -454,6 +467,9 @@ func (b *Box) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, b.self, append([]string{execMarker + string(js)}, argv...)...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = []string{boxPATH, "HOME=/root", "LANG=C.UTF-8"}
+	if env := testenv.CoverEnv(); env != "" {
+		cmd.Env = append(cmd.Env, env)
+	}
 	return cmd
 }
 

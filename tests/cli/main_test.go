@@ -33,12 +33,13 @@ func runTests(m *testing.M) int {
 	acirunBin = filepath.Join(dir, "acirun")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	// acirun-stage1 beside acirun, where acirun finds it.
-	for out, pkg := range map[string]string{acirunBin: "./cmd/acirun", filepath.Join(dir, "acirun-stage1"): "./cmd/acirun-stage1"} {
-		if err := testenv.GoBuild(root, out, pkg); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	if err := testenv.BuildAcirun(root, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if d := testenv.CoverDir(); d != "" {
+		// Every acirun the tests start inherits it (scripts/cover).
+		os.Setenv("GOCOVERDIR", d)
 	}
 	return m.Run()
 }

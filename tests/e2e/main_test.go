@@ -56,12 +56,16 @@ func setup(m *testing.M) (int, error) {
 	}
 	e.acirun = filepath.Join(dir, "acirun")
 	e.testapp = filepath.Join(dir, "testapp")
-	// acirun-stage1 beside acirun, where acirun finds it.
-	stage1 := filepath.Join(dir, "acirun-stage1")
-	for out, pkg := range map[string]string{e.acirun: "./cmd/acirun", stage1: "./cmd/acirun-stage1", e.testapp: "./tests/testapp"} {
-		if err := testenv.GoBuild(e.repo, out, pkg); err != nil {
-			return 0, err
-		}
+	if err := testenv.BuildAcirun(e.repo, dir); err != nil {
+		return 0, err
+	}
+	if err := testenv.GoBuild(e.repo, e.testapp, "./tests/testapp"); err != nil {
+		return 0, err
+	}
+	if d := testenv.CoverDir(); d != "" {
+		// Every acirun the tests start on the host inherits it; the box
+		// passes it to its commands and units (tests/box).
+		os.Setenv("GOCOVERDIR", d)
 	}
 	return m.Run(), nil
 }
