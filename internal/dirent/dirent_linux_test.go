@@ -2,8 +2,10 @@ package dirent
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -28,11 +30,11 @@ func TestType(t *testing.T) {
 			t.Errorf("Type(%q) = %d, %v; want %d", tc.name, got, err, tc.want)
 		}
 	}
-	if _, err := Type(dir, "missing"); err == nil {
-		t.Error("Type of a name that is not there: no error")
+	if _, err := Type(dir, "missing"); err == nil || err.Error() != "read directory "+dir+": missing is not listed" {
+		t.Errorf("Type of a name that is not there: %v, want a refusal naming it", err)
 	}
-	if _, err := Type(filepath.Join(dir, "f"), "x"); err == nil {
-		t.Error("Type in a file: no error")
+	if _, err := Type(filepath.Join(dir, "f"), "x"); !errors.Is(err, unix.ENOTDIR) || !strings.Contains(err.Error(), "read directory "+filepath.Join(dir, "f")) {
+		t.Errorf("Type in a file: %v, want ENOTDIR naming the file", err)
 	}
 }
 

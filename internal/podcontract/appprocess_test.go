@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -35,12 +36,15 @@ func TestAppProcessRoundTrip(t *testing.T) {
 }
 
 func TestParseAppProcessRefuses(t *testing.T) {
-	for _, in := range []string{
-		``, `{}`, `[]`, `{"pid":1}`, `{"pid":0}`, `{"pid":-5}`, `{"pid":"7"}`,
-		`{"pid":7,"insecureOptions":"image"}`, `{"pid":7,"insecureOptions":"bogus"}`,
+	for _, tc := range []struct{ in, want string }{
+		{``, "unexpected end of JSON input"}, {`{}`, "no app PID (above 1)"}, {`[]`, "cannot unmarshal array"},
+		{`{"pid":1}`, "no app PID (above 1)"}, {`{"pid":0}`, "no app PID (above 1)"}, {`{"pid":-5}`, "no app PID (above 1)"},
+		{`{"pid":"7"}`, "cannot unmarshal string"},
+		{`{"pid":7,"insecureOptions":"image"}`, `insecureOptions "image": only run relaxations apply to an app`},
+		{`{"pid":7,"insecureOptions":"bogus"}`, `unknown insecure option "bogus"`},
 	} {
-		if p, err := ParseAppProcess([]byte(in)); err == nil {
-			t.Errorf("ParseAppProcess(%q) = %+v, want an error", in, p)
+		if p, err := ParseAppProcess([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseAppProcess(%q) = %+v, %v; want an error saying %q", tc.in, p, err, tc.want)
 		}
 	}
 }

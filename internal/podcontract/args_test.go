@@ -77,15 +77,36 @@ func TestParseRunFlags(t *testing.T) {
 		o.StopTimeout != 3*time.Second || !o.Insecure.Has(InsecurePaths) || o.Insecure.Has(InsecureSeccomp) || !o.NoOverlay {
 		t.Errorf("parsed %+v", o)
 	}
-	for _, bad := range [][]string{
-		{"--net=bridge:"}, {"--net=default,bridge"}, {"--run-dir=run"}, {"--dns=host,1.1.1.1"}, {"--dns=nope"}, {"--hosts-entry=1.2.3.4"},
-		{"--hosts-entry=1.2.3.4=bad name"}, {"--hostname=a\nb"}, {"--hostname=" + strings.Repeat("a", 65)},
-		{"--insecure-options=everything"}, {"--insecure-options=ondisk"}, {"--stop-timeout=-1s"}, {"--dns-search=a\nnameserver 6.6.6.6"},
-		{"--dns-opt=ndots:16"}, {"--dns-opt=rotate\nnameserver 6.6.6.6"}, {"--dns-domain=a b"}, {"--dns=host", "--dns-opt=rotate"},
-		{"--metadata-url=ftp://x/"}, {"--metadata-url=http://x/ y"}, {"--control-fd=3"}, {"--publish=everywhere"}, {"--publish="},
+	// Each refusal names the flag or value refused and why.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--net=bridge:"}, "network bridge: nothing after ':'"},
+		{[]string{"--net=default,bridge"}, "network default is acirun's own"},
+		{[]string{"--run-dir=run"}, `--run-dir="run": want an absolute path`},
+		{[]string{"--dns=host,1.1.1.1"}, "--dns host cannot be combined with other --dns values"},
+		{[]string{"--dns=nope"}, `"nope" is not an IP address, host or none`},
+		{[]string{"--hosts-entry=1.2.3.4"}, `"1.2.3.4" is not IP=NAME`},
+		{[]string{"--hosts-entry=1.2.3.4=bad name"}, `"bad name" is not a valid domain name`},
+		{[]string{"--hostname=a\nb"}, `"a\nb" is not a valid host name`},
+		{[]string{"--hostname=" + strings.Repeat("a", 65)}, "a host name has 1 to 64 characters"},
+		{[]string{"--insecure-options=everything"}, `unknown insecure option "everything"`},
+		{[]string{"--insecure-options=ondisk"}, `unknown insecure option "ondisk"`},
+		{[]string{"--stop-timeout=-1s"}, "--stop-timeout=-1s: must not be negative"},
+		{[]string{"--dns-search=a\nnameserver 6.6.6.6"}, `"a\nnameserver 6.6.6.6" is not a valid domain name`},
+		{[]string{"--dns-opt=ndots:16"}, "resolv.conf option ndots:16: want ndots:N, N from 0 to 15"},
+		{[]string{"--dns-opt=rotate\nnameserver 6.6.6.6"}, `"rotate\nnameserver 6.6.6.6" is not a resolv.conf option`},
+		{[]string{"--dns-domain=a b"}, `"a b" is not a valid domain name`},
+		{[]string{"--dns=host", "--dns-opt=rotate"}, "--dns-opt would be ignored"},
+		{[]string{"--metadata-url=ftp://x/"}, `--metadata-url: "ftp://x/": want an http or https URL`},
+		{[]string{"--metadata-url=http://x/ y"}, `--metadata-url: "http://x/ y": want an http or https URL`},
+		{[]string{"--control-fd=3"}, "flag provided but not defined: -control-fd"},
+		{[]string{"--publish=everywhere"}, `publish "everywhere": want all`},
+		{[]string{"--publish="}, `publish "": want all`},
 	} {
-		if o, _, err := parseRun(append(bad, "p")); err == nil {
-			t.Errorf("ParseRunFlags(%q) = %+v, want an error", bad, o)
+		if o, _, err := parseRun(append(tc.args, "p")); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRunFlags(%q) = %+v, %v; want an error saying %q", tc.args, o, err, tc.want)
 		}
 	}
 }
@@ -102,9 +123,13 @@ func TestStage1ArgsFile(t *testing.T) {
 	if string(EncodeStage1Args(nil)) != "[]\n" {
 		t.Error("no flags is not []")
 	}
-	for _, s := range []string{"", "null", "{}", `["--net=bridge:"]`, `["/pod"]`, `["--bogus"]`, `[1]`} {
-		if args, err := ParseStage1Args([]byte(s)); err == nil {
-			t.Errorf("ParseStage1Args(%q) = %q, want an error", s, args)
+	for _, tc := range []struct{ in, want string }{
+		{"", "unexpected end of JSON input"}, {"null", "not a JSON array of flags"}, {"{}", "cannot unmarshal object"},
+		{`["--net=bridge:"]`, "network bridge: nothing after ':'"}, {`["/pod"]`, `argument 0 "/pod": not a flag`},
+		{`["--bogus"]`, "flag provided but not defined: -bogus"}, {`[1]`, "cannot unmarshal number"},
+	} {
+		if args, err := ParseStage1Args([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseStage1Args(%q) = %q, %v; want an error saying %q", tc.in, args, err, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package podcontract
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -30,33 +31,48 @@ func TestGoMessage(t *testing.T) {
 			t.Errorf("ParseGoMessage(%q) = %+v, %v; want %+v", b, m, err, tc.m)
 		}
 	}
-	for _, m := range []GoMessage{
-		{Addr: addr},
-		{Gateway: gw},
-		{Addr6: addr6},
-		{Gateway6: gw6},
-		{Addr: addr6, Gateway: gw6},
-		{Addr6: addr, Gateway6: gw},
-		{Addr6: netip.MustParseAddr("::ffff:172.16.28.5"), Gateway6: gw6},
-		{Addr6: netip.MustParseAddr("fe80::5%eth0"), Gateway6: gw6},
-		{MetadataURL: "http://a b/"},
-		{MetadataURL: "ftp://x/"},
-		{MetadataURL: "http://x/" + strings.Repeat("a", MaxControlMessage)},
+	noGateway := "an address without a gateway"
+	for _, tc := range []struct {
+		m    GoMessage
+		want string
+	}{
+		{GoMessage{Addr: addr}, noGateway},
+		{GoMessage{Gateway: gw}, noGateway},
+		{GoMessage{Addr6: addr6}, noGateway},
+		{GoMessage{Gateway6: gw6}, noGateway},
+		{GoMessage{Addr: addr6, Gateway: gw6}, addr6.String() + " is not an IPv4 address"},
+		{GoMessage{Addr6: addr, Gateway6: gw}, addr.String() + " is not an IPv6 address without a zone"},
+		{GoMessage{Addr6: netip.MustParseAddr("::ffff:172.16.28.5"), Gateway6: gw6}, "::ffff:172.16.28.5 is not an IPv6 address without a zone"},
+		{GoMessage{Addr6: netip.MustParseAddr("fe80::5%eth0"), Gateway6: gw6}, "fe80::5%eth0 is not an IPv6 address without a zone"},
+		{GoMessage{MetadataURL: "http://a b/"}, `metadata: "http://a b/": want an http or https URL`},
+		{GoMessage{MetadataURL: "ftp://x/"}, `metadata: "ftp://x/": want an http or https URL`},
+		{GoMessage{MetadataURL: "http://x/" + strings.Repeat("a", MaxControlMessage)}, fmt.Sprintf("bytes, more than %d", MaxControlMessage)},
 	} {
-		if b, err := m.Encode(); err == nil {
-			t.Errorf("Encode(%+v) = %q, want an error", m, b)
+		if b, err := tc.m.Encode(); err == nil || !strings.HasPrefix(err.Error(), "control message: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Encode(%+v) = %q, %v; want an error saying %q", tc.m, b, err, tc.want)
 		}
 	}
-	for _, s := range []string{
-		"", "g", "r", "g v=1", "g v=3", "g v=2 ", "g  v=2", "g v=2 addr=1.2.3.4", "g v=2 addr6=fd00::2", "g v=2 addr6=fd00::2 gateway6=1.1.1.1",
-		"g v=2 gateway6=fd00::1 addr6=fd00::2", "g v=2 addr6=fd00::2 gateway6=fd00::1 addr=1.2.3.4 gateway=1.1.1.1", "g v=2 addr6=fd00:0::2 gateway6=fd00::1",
-		"g v=2 addr=fd00::2 gateway=fd00::1", "g v=2 gateway=1.2.3.4", "g v=2 addr=x gateway=1.2.3.4",
-		"g v=2 gateway=1.1.1.1 addr=1.2.3.4", "g v=2 addr=1.2.3.4 addr=1.2.3.4 gateway=1.1.1.1", "g v=2 metadata=",
-		"g v=2 metadata=http://x/ metadata=http://y/", "g v=2 bogus=1", "g v=2 metadata=file:///etc/passwd", "G v=2",
-		"g addr=1.2.3.4 gateway=1.1.1.1", "g v=2 metadata=http://x/\n",
+	// Each refusal names the message and what is wrong with it.
+	misplaced := func(f string) string { return fmt.Sprintf("unknown, repeated or misplaced field %q", f) }
+	for _, tc := range []struct{ in, want string }{
+		{"", "not a go message"}, {"g", "want version 2"}, {"r", "not a go message"}, {"g v=1", "want version 2"},
+		{"g v=3", "want version 2"}, {"g v=2 ", misplaced("")}, {"g  v=2", "want version 2"},
+		{"g v=2 addr=1.2.3.4", noGateway}, {"g v=2 addr6=fd00::2", noGateway},
+		{"g v=2 addr6=fd00::2 gateway6=1.1.1.1", "1.1.1.1 is not an IPv6 address without a zone"},
+		{"g v=2 gateway6=fd00::1 addr6=fd00::2", misplaced("addr6")},
+		{"g v=2 addr6=fd00::2 gateway6=fd00::1 addr=1.2.3.4 gateway=1.1.1.1", misplaced("addr")},
+		{"g v=2 addr6=fd00:0::2 gateway6=fd00::1", "addr6: not in canonical form"},
+		{"g v=2 addr=fd00::2 gateway=fd00::1", "fd00::2 is not an IPv4 address"}, {"g v=2 gateway=1.2.3.4", noGateway},
+		{"g v=2 addr=x gateway=1.2.3.4", `addr: ParseAddr("x")`}, {"g v=2 gateway=1.1.1.1 addr=1.2.3.4", misplaced("addr")},
+		{"g v=2 addr=1.2.3.4 addr=1.2.3.4 gateway=1.1.1.1", misplaced("addr")}, {"g v=2 metadata=", "metadata: empty"},
+		{"g v=2 metadata=http://x/ metadata=http://y/", misplaced("metadata")}, {"g v=2 bogus=1", misplaced("bogus")},
+		{"g v=2 metadata=file:///etc/passwd", `metadata: "file:///etc/passwd": want an http or https URL`},
+		{"G v=2", "not a go message"}, {"g addr=1.2.3.4 gateway=1.1.1.1", "want version 2"},
+		{"g v=2 metadata=http://x/\n", `metadata: "http://x/\n": want an http or https URL`},
 	} {
-		if m, err := ParseGoMessage([]byte(s)); err == nil {
-			t.Errorf("ParseGoMessage(%q) = %+v, want an error", s, m)
+		want := fmt.Sprintf("bad go message %q: %s", tc.in, tc.want)
+		if m, err := ParseGoMessage([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseGoMessage(%q) = %+v, %v; want an error saying %q", tc.in, m, err, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package podcontract
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -70,9 +71,13 @@ func TestWriteExit(t *testing.T) {
 }
 
 func TestParseExitDamaged(t *testing.T) {
-	for _, s := range []string{"", "{", "[]", `{"apps":[]}`, `{"exitCode":"1"}`, `{"exitCode":1,"apps":[{"name":"a"}]}`, `{"exitCode":1.5}`} {
-		if e, err := ParseExit([]byte(s)); err == nil {
-			t.Errorf("ParseExit(%q) = %+v, want an error", s, e)
+	for _, tc := range []struct{ in, want string }{
+		{"", "unexpected end of JSON input"}, {"{", "unexpected end of JSON input"}, {"[]", "cannot unmarshal array"},
+		{`{"apps":[]}`, "no exitCode"}, {`{"exitCode":"1"}`, "cannot unmarshal string"},
+		{`{"exitCode":1,"apps":[{"name":"a"}]}`, `app "a": no exitCode`}, {`{"exitCode":1.5}`, "cannot unmarshal number 1.5"},
+	} {
+		if e, err := ParseExit([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseExit(%q) = %+v, %v; want an error saying %q", tc.in, e, err, tc.want)
 		}
 	}
 }
@@ -100,8 +105,8 @@ func TestPIDFile(t *testing.T) {
 		t.Errorf("ParsePID(%q) = %d, %v", b, pid, err)
 	}
 	for _, s := range []string{"", "x", "0", "-1", "1 2"} {
-		if pid, err := ParsePID([]byte(s)); err == nil {
-			t.Errorf("ParsePID(%q) = %d", s, pid)
+		if pid, err := ParsePID([]byte(s)); err == nil || err.Error() != fmt.Sprintf("%q is not a PID", s) {
+			t.Errorf("ParsePID(%q) = %d, %v; want a refusal naming it", s, pid, err)
 		}
 	}
 }

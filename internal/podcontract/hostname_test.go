@@ -1,6 +1,7 @@
 package podcontract
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,38 +13,48 @@ import (
 func TestHostnames(t *testing.T) {
 	label63 := strings.Repeat("a", 63)
 	long := label63 + "." + label63 + "." + label63 + "." + strings.Repeat("b", 61) // 253
+	// hostname and dom: "" accepted, "length" refused for its length,
+	// "name" refused for its characters or labels.
 	for _, tc := range []struct {
 		s             string
-		hostname, dom bool
+		hostname, dom string
 	}{
-		{"acirun-12345678", true, true},
-		{"db", true, true},
-		{"a.example.com", true, true},
-		{"A-1.b2", true, true},
-		{strings.Repeat("h", 64), false, false}, // one label of 64
-		{label63, true, true},
-		{label63 + ".a", false, true}, // 65 characters: too long for sethostname
-		{strings.Repeat("a.", 32), false, false},
-		{strings.Repeat("a.", 31) + "bc", true, true}, // 64
-		{long, false, true},
-		{long + "c", false, false},
-		{"", false, false},
-		{"-a", false, false},
-		{"a-", false, false},
-		{"a..b", false, false},
-		{".a", false, false},
-		{"a.", false, false},
-		{"my_host", false, false},
-		{"a b", false, false},
-		{"a\nnameserver 6.6.6.6", false, false},
-		{"a#b", false, false},
-		{"é", false, false},
+		{"acirun-12345678", "", ""},
+		{"db", "", ""},
+		{"a.example.com", "", ""},
+		{"A-1.b2", "", ""},
+		{strings.Repeat("h", 64), "name", "name"}, // one label of 64
+		{label63, "", ""},
+		{label63 + ".a", "length", ""}, // 65 characters: too long for sethostname
+		{strings.Repeat("a.", 32), "name", "name"},
+		{strings.Repeat("a.", 31) + "bc", "", ""}, // 64
+		{long, "length", ""},
+		{long + "c", "length", "length"},
+		{"", "length", "length"},
+		{"-a", "name", "name"},
+		{"a-", "name", "name"},
+		{"a..b", "name", "name"},
+		{".a", "name", "name"},
+		{"a.", "name", "name"},
+		{"my_host", "name", "name"},
+		{"a b", "name", "name"},
+		{"a\nnameserver 6.6.6.6", "name", "name"},
+		{"a#b", "name", "name"},
+		{"é", "name", "name"},
 	} {
-		if err := CheckHostname(tc.s); (err == nil) != tc.hostname {
-			t.Errorf("CheckHostname(%q) = %v, want ok=%v", tc.s, err, tc.hostname)
+		why := map[string]string{
+			"length": fmt.Sprintf("%q: a host name has 1 to 64 characters", tc.s),
+			"name":   fmt.Sprintf("%q is not a valid host name (letters, digits, '-' and '.')", tc.s),
 		}
-		if err := CheckDomain(tc.s); (err == nil) != tc.dom {
-			t.Errorf("CheckDomain(%q) = %v, want ok=%v", tc.s, err, tc.dom)
+		if err := CheckHostname(tc.s); (err == nil) != (tc.hostname == "") || err != nil && err.Error() != why[tc.hostname] {
+			t.Errorf("CheckHostname(%q) = %v, want %q", tc.s, err, why[tc.hostname])
+		}
+		why = map[string]string{
+			"length": fmt.Sprintf("%q: a domain name has 1 to 253 characters", tc.s),
+			"name":   fmt.Sprintf("%q is not a valid domain name (letters, digits, '-' and '.')", tc.s),
+		}
+		if err := CheckDomain(tc.s); (err == nil) != (tc.dom == "") || err != nil && err.Error() != why[tc.dom] {
+			t.Errorf("CheckDomain(%q) = %v, want %q", tc.s, err, why[tc.dom])
 		}
 	}
 }
@@ -82,19 +93,21 @@ func TestNameservers(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "nope", "1.1.1", "Host", "1.1.1.1:53", "1.1.1.1 "} {
-		if got, err := ParseNameserver(s); err == nil {
-			t.Errorf("ParseNameserver(%q) = %q, want an error", s, got)
+		if got, err := ParseNameserver(s); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q is not an IP address, host or none", s)) {
+			t.Errorf("ParseNameserver(%q) = %q, %v; want a refusal naming it", s, got, err)
 		}
 	}
 	for _, tc := range []struct {
 		dns []string
-		ok  bool
+		err string // the refusal; "" for none
 	}{
-		{nil, true}, {[]string{"host"}, true}, {[]string{"none"}, true}, {[]string{"1.1.1.1", "8.8.8.8"}, true},
-		{[]string{"host", "1.1.1.1"}, false}, {[]string{"1.1.1.1", "none"}, false}, {[]string{"host", "host"}, false},
+		{nil, ""}, {[]string{"host"}, ""}, {[]string{"none"}, ""}, {[]string{"1.1.1.1", "8.8.8.8"}, ""},
+		{[]string{"host", "1.1.1.1"}, "--dns host cannot be combined with other --dns values"},
+		{[]string{"1.1.1.1", "none"}, "--dns none cannot be combined with other --dns values"},
+		{[]string{"host", "host"}, "--dns host cannot be combined with other --dns values"},
 	} {
-		if err := CheckNameservers(tc.dns); (err == nil) != tc.ok {
-			t.Errorf("CheckNameservers(%q) = %v, want ok=%v", tc.dns, err, tc.ok)
+		if err := CheckNameservers(tc.dns); (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
+			t.Errorf("CheckNameservers(%q) = %v, want %q", tc.dns, err, tc.err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package podcontract
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -36,9 +37,9 @@ func TestParseInsecure(t *testing.T) {
 			t.Errorf("round trip of %q: %v, %v", tc.in, again, err)
 		}
 	}
-	for _, bad := range []string{"ondisk", "image,", "tlss", "all fetch", "image;tls"} {
-		if _, err := ParseInsecure(bad); err == nil {
-			t.Errorf("ParseInsecure(%q) succeeded", bad)
+	for bad, word := range map[string]string{"ondisk": "ondisk", "image,": "", "tlss": "tlss", "all fetch": "all fetch", "image;tls": "image;tls"} {
+		if _, err := ParseInsecure(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("unknown insecure option %q", word)) {
+			t.Errorf("ParseInsecure(%q) = %v, want a refusal naming %q", bad, err, word)
 		}
 	}
 	_, err := ParseInsecure("image,bogus")
