@@ -21,7 +21,7 @@ import (
 // specPath is the PATH every app starts with (ace.md).
 const specPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-func appMain(args []string, tr *trace.Tracer) int {
+func appMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
 	// Credentials, capabilities and seccomp are per thread: everything
 	// below happens on this one, which finally executes the app. No garbage
 	// collection between loading a filter and executing, either.
@@ -32,7 +32,7 @@ func appMain(args []string, tr *trace.Tracer) int {
 		fmt.Fprintf(os.Stderr, "acirun stage1 app: %v\n", err)
 		return 2
 	}
-	o.trace = tr
+	o.trace, o.crashAt = tr, crashAt
 	err = execApp(o)
 	if o.phase == "enter" {
 		fmt.Fprintf(os.Stderr, "acirun enter: app %s: %v\n", o.name, err)
@@ -79,6 +79,9 @@ func execApp(o *appOptions) error {
 		return err
 	}
 	o.trace.Step("root entered")
+	if o.crashAt != nil && o.phase == "main" {
+		o.crashAt(stepAppRootEntered)
+	}
 	return execConfined(app, l, o.trace)
 }
 

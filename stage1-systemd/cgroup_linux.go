@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/mountinfo"
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // cgroupMounts are where the memory and cpu controllers can be used from the
@@ -67,7 +67,7 @@ func findCgroups() (cgroupMounts, error) {
 
 // podCgroupName is the directory, under our own cgroup in each hierarchy,
 // that holds the pod's per-app cgroups.
-func podCgroupName(uuid string) string { return "acirun-" + uuid }
+func podCgroupName(uuid string) string { return podcontract.PodCgroupPrefix + uuid }
 
 // setupAppCgroups creates the app's cgroups for its memory and cpu limits
 // and its cpu weight (iso), and returns the directories the app must join,
@@ -157,44 +157,15 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs
 	return dirs, reports
 }
 
-// removePodCgroups removes the pod's cgroups once its processes are gone.
-// The kernel frees a cgroup's last tasks asynchronously after they exit, so
-// a busy cgroup is retried for a short while.
-func removePodCgroups(cm cgroupMounts, uuid string) error {
-	var errs []error
+// podDirs are the pod's cgroup directories, one in each hierarchy it may
+// use, made on demand by setupAppCgroups (and recorded before, for
+// podcontract.RemoveCgroups).
+func (cm cgroupMounts) podDirs(uuid string) []string {
+	var dirs []string
 	for _, base := range []string{cm.memory, cm.cpu, cm.v2} {
-		if base == "" {
-			continue
-		}
-		dir := filepath.Join(base, podCgroupName(uuid))
-		ents, err := os.ReadDir(dir)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		for _, e := range ents {
-			if e.IsDir() {
-				if err := rmdirRetry(filepath.Join(dir, e.Name())); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-		if err := rmdirRetry(dir); err != nil {
-			errs = append(errs, err)
+		if base != "" {
+			dirs = append(dirs, filepath.Join(base, podCgroupName(uuid)))
 		}
 	}
-	return errors.Join(errs...)
-}
-
-func rmdirRetry(d string) error {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		err := os.Remove(d)
-		if err == nil || errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("remove cgroup %s: %w", d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return dirs
 }

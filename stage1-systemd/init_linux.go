@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,13 +29,13 @@ import (
 // cost it (the garbage, and the pages of the binary it touched) and
 // supervises them with the collector off: PID 1 lives as long as the pod,
 // and its resident memory should be its working set, about 3 MB.
-func initMain(args []string, tr *trace.Tracer) int {
+func initMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
 	o, err := parsePodOptions("init", args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return 2
 	}
-	o.trace = tr
+	o.trace, o.crashAt = tr, crashAt
 	p := &pod{o: o, procs: map[int]*proc{}, control: -1}
 	if o.controlFd >= 0 {
 		// No app may inherit it, and nothing may start before `stage1 run`
@@ -57,6 +58,7 @@ func initMain(args []string, tr *trace.Tracer) int {
 		}
 		p.control = o.controlFd
 		tr.Step("go received")
+		o.reached(stepInitGoReceived)
 	}
 	if o.consoleFd >= 0 {
 		unix.CloseOnExec(o.consoleFd)
@@ -66,6 +68,7 @@ func initMain(args []string, tr *trace.Tracer) int {
 		return exitCodeFailure
 	}
 	tr.Step("pod set up")
+	o.reached(stepInitSetUp)
 	return p.supervise()
 }
 
@@ -303,6 +306,12 @@ func (p *pod) setup() error {
 		return err
 	}
 	cm, cgErr := findCgroups()
+	if cgErr == nil && slices.ContainsFunc(spec.apps, func(a *appSpec) bool { return a.isolators.hasCgroupLimits() }) {
+		// Whoever removes the pod finds them, should stage1 die first.
+		if err := podcontract.RecordCgroups(o.podDir, cm.podDirs(spec.uuid)); err != nil {
+			return err
+		}
+	}
 	for i, a := range spec.apps {
 		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
 			stdout: stdio[2*i], stderr: stdio[2*i+1]}
@@ -321,7 +330,7 @@ func (p *pod) setup() error {
 		if err := p.reportIsolators(a); err != nil {
 			return fmt.Errorf("app %s: %w", a.name, err)
 		}
-		if a.isolators.memoryLimit != nil || a.isolators.cpuLimitMilli != nil || a.isolators.cpuShares != nil {
+		if a.isolators.hasCgroupLimits() {
 			if cgErr != nil {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
 			} else {

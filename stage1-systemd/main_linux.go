@@ -18,6 +18,12 @@ import (
 // It returns the process exit code: for run and init the pod's exit code,
 // 254 when stage1 itself fails, 2 on bad usage.
 func Main(args []string, exe string) int {
+	return mainWith(args, exe, builtCrashHook())
+}
+
+// mainWith is Main with the crash hook of the start's steps
+// (crashpoint_linux.go): nil but in the tests' builds.
+func mainWith(args []string, exe string, crashAt func(startStep)) int {
 	// Nothing of ours may be inspected or entered by an app through
 	// /proc/PID: not our executable, not our root, not our memory.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
@@ -38,11 +44,11 @@ func Main(args []string, exe string) int {
 	tr.Step("main")
 	switch args[0] {
 	case "run":
-		return runMain(args[1:], exe, tr)
+		return runMain(args[1:], exe, tr, crashAt)
 	case "init":
-		return initMain(args[1:], tr)
+		return initMain(args[1:], tr, crashAt)
 	case "app":
-		return appMain(args[1:], tr)
+		return appMain(args[1:], tr, crashAt)
 	case "enter":
 		return enterMain(args[1:])
 	}

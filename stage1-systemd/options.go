@@ -36,6 +36,9 @@ type podOptions struct {
 	userNS *os.File
 	// trace is told the steps of the pod's start (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
+	// crashAt is told each step of the start (crashpoint_linux.go); nil
+	// but in test builds.
+	crashAt func(startStep)
 }
 
 // parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
@@ -93,6 +96,8 @@ type appOptions struct {
 	privateUsers bool
 	// trace is told the steps of the launch (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
+	// crashAt is podOptions.crashAt, for the launch's steps.
+	crashAt func(startStep)
 }
 
 func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {

@@ -20,13 +20,13 @@ import (
 	"github.com/acirun/acirun/userns"
 )
 
-func runMain(args []string, exe string, tr *trace.Tracer) int {
+func runMain(args []string, exe string, tr *trace.Tracer, crashAt func(startStep)) int {
 	o, err := parsePodOptions("run", args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		return 2
 	}
-	o.trace = tr
+	o.trace, o.crashAt = tr, crashAt
 	code, err := runPod(o, args, exe)
 	tr.Step("exit %d", code)
 	if err != nil {
@@ -135,6 +135,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		return 0, err
 	}
 	o.trace.Step("pod locked and checked")
+	o.reached(stepPodLocked)
 
 	if exe == "" {
 		exe = "/proc/self/exe"
@@ -146,6 +147,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	}
 	defer sealed.Close()
 	o.trace.Step("executable sealed")
+	o.reached(stepExeSealed)
 
 	// Pdeathsig follows the thread that forked: keep it.
 	runtime.LockOSThread()
@@ -234,6 +236,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
+	o.reached(stepInitStarted)
 	_ = unix.SetNonblock(ctl[0], true) // for the runtime's poller
 	control := os.NewFile(uintptr(ctl[0]), "pod control socket")
 	defer control.Close()
@@ -274,6 +277,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		goMsg.Addr6, goMsg.Gateway6 = pn.att.Addr6, pn.att.Gateway6
 		network = pn
 		o.trace.Step("network attached")
+		o.reached(stepNetworkAttached)
 	}
 	if len(cniReqs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), cniTimeout)
@@ -302,6 +306,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		defer ms.Close()
 		debugf(o, "metadata service at %s", ms.URL)
 		o.trace.Step("metadata service started")
+		o.reached(stepMetadataStarted)
 		goMsg.MetadataURL = ms.URL
 	}
 	var ifindices []int32
@@ -312,6 +317,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	m, err := registerMachine(ctx, spec.uuid, pid, ifindices)
 	cancel()
 	o.trace.Step("machined registration: %v", err)
+	o.reached(stepMachineRegistered)
 	switch {
 	case err == nil:
 		debugf(o, "pod registered with systemd-machined as %s, unit %s", m.name, m.unit)
@@ -327,6 +333,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	// PID 1 may go on; a PID 1 that already died finds nothing to read.
 	_, _ = control.Write(msg)
 	o.trace.Step("go sent")
+	o.reached(stepGoSent)
 	ready := make(chan bool, 1)
 	go func() {
 		b := make([]byte, podcontract.MaxControlMessage)
@@ -362,6 +369,7 @@ wait:
 					fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 				}
 				notifyf("READY=1\nSTATUS=" + status)
+				o.reached(stepAppsStarted)
 			}
 		case ws = <-done:
 			break wait
@@ -381,10 +389,7 @@ wait:
 	// journal before the pod is reported as exited.
 	out.finish(outputGrace)
 
-	var cleanupErr error
-	if cm, err := findCgroups(); err == nil {
-		cleanupErr = removePodCgroups(cm, filepath.Base(podDir))
-	}
+	cleanupErr := podcontract.RemoveCgroups(podDir)
 	if _, err := os.Stat(filepath.Join(podDir, podcontract.ExitFile)); err != nil {
 		// init died before it could tell: record what we know.
 		if ws.Signaled() {

@@ -94,6 +94,12 @@ type appIsolators struct {
 	ignored                []string
 }
 
+// hasCgroupLimits reports whether the app needs cgroups of its own
+// (setupAppCgroups): a memory or cpu limit, or cpu shares.
+func (iso *appIsolators) hasCgroupLimits() bool {
+	return iso.memoryLimit != nil || iso.cpuLimitMilli != nil || iso.cpuShares != nil
+}
+
 // seccompIsolator is os/linux/seccomp-retain-set or -remove-set.
 type seccompIsolator struct {
 	retain bool

@@ -58,7 +58,9 @@ func probeBin(t testing.TB) string {
 
 func TestMain(m *testing.M) {
 	if os.Getenv(testMainEnv) == "1" {
-		os.Exit(Main(os.Args[1:], ""))
+		// The pod's processes die where crashEnv says
+		// (TestCrashAtEveryStartStep).
+		os.Exit(mainWith(os.Args[1:], "", crashHook(os.Getenv(crashEnv))))
 	}
 	code := m.Run()
 	if probe.dir != "" {

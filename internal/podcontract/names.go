@@ -35,6 +35,11 @@ const (
 	ReadyFile = "ready"
 	// ExitFile is the exit record (Exit), written when the pod stopped.
 	ExitFile = "exit.json"
+	// CgroupsFile lists the cgroup directories PID 1 makes for the apps'
+	// resource limits (one absolute path a line, RecordCgroups), written
+	// before it makes them, so that a pod whose stage1 was killed has
+	// them removed by acirun gc (RemoveCgroups).
+	CgroupsFile = "cgroups"
 )
 
 // UserNSLeaseDir is where, under the run directory (--run-dir), stage1

@@ -322,8 +322,9 @@ func InUseImages(dataDir string) ([]aci.ImageID, error) {
 // (gc passes only exited and abandoned ones). It takes the pod's lock so
 // that the pod cannot start meanwhile, refuses if anything is still
 // mounted below the pod directory (deleting through a leftover mount could
-// delete a host volume's data), moves the directory out of sight, then
-// deletes it.
+// delete a host volume's data), removes the cgroups a pod whose stage1 was
+// killed left (podcontract.CgroupsFile), moves the directory out of
+// sight, then deletes it.
 func Remove(dataDir, uuid string) error {
 	if !IsUUID(uuid) {
 		return fmt.Errorf("remove pod: %q is not a pod UUID", uuid)
@@ -345,6 +346,9 @@ func Remove(dataDir, uuid string) error {
 		defer lock.Close()
 	}
 	if err := checkNoMounts(dir); err != nil {
+		return fmt.Errorf("remove pod %s: %w", uuid, err)
+	}
+	if err := podcontract.RemoveCgroups(dir); err != nil {
 		return fmt.Errorf("remove pod %s: %w", uuid, err)
 	}
 	gone := filepath.Join(podsDir, podcontract.RemovingPrefix+uuid)
