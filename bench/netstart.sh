@@ -88,6 +88,7 @@ alternate "none=$BIN --dir=$DATA --run-dir=$TMP/run run --net=none $IMG" \
 	"default=$BIN --dir=$DATA --run-dir=$TMP/run run --net=default $IMG"
 A gc --grace-period=0s >/dev/null
 T_NONE=$(median_ms none) T_DEF=$(median_ms default)
+figure "start on the default network (target <= 5 ms more than --net=none)" "default=acirun run --net=default" "none=acirun run --net=none"
 DIFF=$(awk -v a="$T_DEF" -v b="$T_NONE" 'BEGIN { printf "%.1f", a - b }')
 printf '%-44s %7s ms\n' "acirun run --net=none IMAGE-ID" "$T_NONE" "acirun run --net=default IMAGE-ID" "$T_DEF"
 if awk -v d="$DIFF" 'BEGIN { exit !(d <= 5) }'; then
@@ -139,6 +140,11 @@ ADDRS=$(cat "$DATA"/pods/*/net.json | sed -n 's/.*"ip":"\([^"]*\)".*"ip6":"\([^"
 FIRST=$(head -n1 "$TMP/starts") LAST=$(tail -n1 "$TMP/starts")
 med() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m }'; }
 M_FIRST=$(head -n10 "$TMP/starts" | med) M_LAST=$(tail -n10 "$TMP/starts" | med)
+head -n10 "$TMP/starts" >"$TMP/starts.first"
+tail -n10 "$TMP/starts" >"$TMP/starts.last"
+record first10 "start of pods 1-10 (apps started)" ms "$TMP/starts.first"
+record last10 "start of the last 10 of $PODS pods (apps started)" ms "$TMP/starts.last"
+figure "start with $PODS pods on the network (target <= 1.2x the first)" "last10=the last 10 pods" "first10=the first 10 pods"
 printf '%-44s %7s ms\n' "start of pod 1 (apps started)" "$FIRST" "start of pod $PODS" "$LAST" \
 	"median start of pods 1-10" "$M_FIRST" "median start of pods $((PODS - 9))-$PODS" "$M_LAST"
 echo "$PODS pods running, $ADDRS distinct addresses (want $((2 * PODS))), $unreached addresses unreached"

@@ -19,8 +19,8 @@
 # content is verified) whose storage is kept there too, and pushes them
 # with skopeo. Every pull goes into a store of its own, acirun's (--dir)
 # or podman's (--root, overlay driver, as podman is used), in $STORES,
-# alternating acirun and podman, $RUNS times (default 5) after a warm-up
-# each; the stores are evicted from the page cache between runs
+# alternating acirun and podman in a shuffled order each round, $RUNS
+# times (default 5) after a warm-up each; the stores are evicted from the page cache between runs
 # (bench/evict) and deleted at the end (see bench/import.sh for why not
 # between runs: ext4 without a journal skips recently freed inodes).
 # Warm starts are timed by alternate (bench/lib.sh).
@@ -205,10 +205,15 @@ acirun_pull warm w
 podman_pull warm w
 i=0
 while [ $i -lt "$RUNS" ]; do
-	acirun_pull acirun $i
-	podman_pull podman $i
+	for c in $(shuffled acirun podman); do
+		${c}_pull $c $i
+	done
 	i=$((i + 1))
 done
+record acirun "acirun fetch docker://…@sha256 (9 layers, 250 MB)" s "$TMP/acirun.runs" 1
+record podman "podman pull (overlay)" s "$TMP/podman.runs" 1
+record acirun-rss "peak RSS of acirun fetch docker://" KB "$TMP/acirun.runs" 2
+figure "pull + unpack of a 9-layer OCI image from a local registry (target <= ${MAX_RATIO}x podman pull)" "acirun=acirun fetch docker://" "podman=podman pull"
 podman --root="$STORES/podman0" --runroot="$TMP/prun0" --storage-driver=overlay --events-backend=none \
 	images --digests | grep -q "${TREE_REF#*@}" || die "podman's store lacks the image it pulled"
 TA=$(median "$TMP/acirun.runs" 1)
@@ -240,6 +245,7 @@ LAYERED=$(AD fetch --full --insecure-options=http "docker://$LAYERED_REF" 2>"$TM
 alternate "one=$BIN --dir=$D --run-dir=$TMP/run run --net=none $SMALL" "twenty=$BIN --dir=$D --run-dir=$TMP/run run --net=none $LAYERED"
 AD gc --grace-period=0s >/dev/null
 T1=$(median_ms one) T20=$(median_ms twenty)
+figure "warm start of a 20-layer OCI image (target 1 +- 0.2x)" "twenty=acirun run, 20 layers" "one=acirun run, 1 layer"
 R=$(ratio "$T20" "$T1")
 printf '%-44s %7s ms\n' "acirun run, 1-layer image" "$T1" "acirun run, 20-layer image" "$T20"
 if awk -v r="$R" 'BEGIN { exit !(r >= 0.8 && r <= 1.2) }'; then

@@ -6,9 +6,9 @@
 # acirun's nftables table) are at least 0.95x those of the same server
 # reached at the pod's own address. Debian's nginx serves a fixed reply in
 # the pod; Debian's wrk (2 threads, 32 connections) loads it from the host.
-# Both paths are measured in the same run, alternately (published, direct,
-# published, ...), so that a busy machine slows them alike; the ratio is of
-# the medians.
+# Both paths are measured in the same run, alternately (each round both, in
+# a shuffled order), so that a busy machine slows them alike; the ratio is
+# of the medians.
 #
 # Everything runs in a private network namespace (unshare --net): the
 # pod's link, its address and the rules exist only there, and the load
@@ -127,13 +127,22 @@ wrk_run() {
 : >"$TMP/direct"
 n=0
 while [ $n -lt "$RUNS" ]; do
-	wrk_run published "http://127.0.0.1:8080/"
-	wrk_run direct "http://$POD_IP:8080/"
+	for c in $(shuffled published direct); do
+		case $c in
+		published) wrk_run published "http://127.0.0.1:8080/" ;;
+		direct) wrk_run direct "http://$POD_IP:8080/" ;;
+		esac
+	done
 	n=$((n + 1))
 done
 P_RPS=$(median "$TMP/published" 1) D_RPS=$(median "$TMP/direct" 1)
 P_LAT=$(median "$TMP/published" 2) D_LAT=$(median "$TMP/direct" 2)
 R=$(ratio "$P_RPS" "$D_RPS")
+record published "wrk http://127.0.0.1:8080/ (published port)" req/s "$TMP/published" 1
+record direct "wrk http://POD-IP:8080/ (the pod's own address)" req/s "$TMP/direct" 1
+record published-latency "mean latency, published port" ms "$TMP/published" 2
+record direct-latency "mean latency, the pod's own address" ms "$TMP/direct" 2
+figure "throughput of a published port (target >= 0.95x the pod's own address)" "published=published port" "direct=pod's own address"
 echo "nginx in a pod, wrk -t2 -c32 -d${SECONDS_PER_RUN}s, $RUNS runs each, alternately (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
 printf '  %-40s %10s req/s  %8s ms mean latency\n' "published port (127.0.0.1:8080)" "$P_RPS" "$P_LAT" \
 	"pod's own address ($POD_IP:8080)" "$D_RPS" "$D_LAT"
