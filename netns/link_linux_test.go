@@ -1,0 +1,329 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// leases lists the addresses leased in n's lease directory.
+func leases(t *testing.T, n Network) []string {
+	t.Helper()
+	ents, err := os.ReadDir(n.LeaseDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		if _, err := netip.ParseAddr(e.Name()); err == nil {
+			got = append(got, e.Name())
+		}
+	}
+	return got
+}
+
+// sysctl reads /proc/sys/net/key in the namespace ns.
+func (ns *testNS) sysctl(key string) string {
+	ns.t.Helper()
+	var v string
+	ns.do(func() error {
+		b, err := os.ReadFile("/proc/sys/net/" + key)
+		v = strings.TrimSpace(string(b))
+		return err
+	})
+	return v
+}
+
+// hasLink reports whether ns has a link named name.
+func (ns *testNS) hasLink(name string) bool {
+	ns.t.Helper()
+	var ok bool
+	ns.do(func() error {
+		_, err := linkIndex(name)
+		ok = err == nil
+		if errors.Is(err, unix.ENODEV) {
+			err = nil
+		}
+		return err
+	})
+	return ok
+}
+
+// TestAttachConfigureDetach attaches a pod namespace to a network of both
+// families from a host namespace, both made by the test, and checks what
+// each step leaves: the host end with the gateways, its hardening sysctls
+// and a route to each pod address, forwarding on; the pod's end addressed
+// with a default route per family and reaching the host; after Detach no
+// link on either side and no lease, and a second Detach is no error.
+func TestAttachConfigureDetach(t *testing.T) {
+	host, pod := newTestNS(t), newTestNS(t)
+	n := Default(t.TempDir())
+	var att *Attachment
+	host.do(func() (err error) {
+		att, err = n.Attach(context.Background(), "/pods/a", everyoneAlive, "ac-a", pod.tid)
+		return err
+	})
+	if att.NATError != nil || att.IPv6Error != nil {
+		t.Fatalf("NAT: %v, IPv6: %v", att.NATError, att.IPv6Error)
+	}
+	want := Attachment{Addr: netip.MustParseAddr("172.16.28.2"), Gateway: netip.MustParseAddr("172.16.28.1"),
+		Addr6: netip.MustParseAddr("fd61:6369:7275::2"), Gateway6: netip.MustParseAddr("fd61:6369:7275::1")}
+	if att.Addr != want.Addr || att.Gateway != want.Gateway || att.Addr6 != want.Addr6 || att.Gateway6 != want.Gateway6 || att.HostIndex == 0 {
+		t.Fatalf("attachment %+v, want the addresses of %+v and an index", att, want)
+	}
+	if got := leases(t, n); len(got) != 2 {
+		t.Errorf("leases %v, want the pod's two", got)
+	}
+	for key, v := range map[string]string{
+		"ipv4/ip_forward":                    "1",
+		"ipv6/conf/all/forwarding":           "1",
+		"ipv4/conf/ac-a/accept_redirects":    "0",
+		"ipv4/conf/ac-a/accept_source_route": "0",
+		"ipv4/conf/ac-a/send_redirects":      "0",
+		"ipv6/conf/ac-a/accept_ra":           "0",
+		"ipv6/conf/ac-a/autoconf":            "0",
+		"ipv6/conf/ac-a/disable_ipv6":        "0",
+	} {
+		if got := host.sysctl(key); got != v {
+			t.Errorf("host %s = %s, want %s", key, got, v)
+		}
+	}
+	host.do(func() error {
+		l, err := netlink.LinkByName("ac-a")
+		if err != nil {
+			return err
+		}
+		for fam, gw := range map[int]netip.Addr{netlink.FAMILY_V4: att.Gateway, netlink.FAMILY_V6: att.Gateway6} {
+			addrs, err := netlink.AddrList(l, fam)
+			if err != nil {
+				return err
+			}
+			if !containsAddr(addrs, gw) {
+				t.Errorf("host end addresses %v lack the gateway %s", addrs, gw)
+			}
+		}
+		for _, a := range []netip.Addr{att.Addr, att.Addr6} {
+			rs, err := netlink.RouteGet(a.AsSlice())
+			if err != nil || len(rs) != 1 || rs[0].LinkIndex != att.HostIndex {
+				t.Errorf("host route to %s: %v, %v; want one through ac-a (%d)", a, rs, err, att.HostIndex)
+			}
+		}
+		return nil
+	})
+	if pod.hasLink(PodInterface) != true {
+		t.Fatalf("the pod has no %s", PodInterface)
+	}
+
+	pod.do(func() error { return ConfigurePod(att.Addrs(), att.Gateways()) })
+	pod.do(func() error {
+		for _, dst := range []string{"192.0.2.1", "2001:db8::1"} {
+			rs, err := netlink.RouteGet(net.ParseIP(dst))
+			if err != nil || len(rs) != 1 {
+				t.Errorf("pod route to %s: %v, %v", dst, rs, err)
+				continue
+			}
+			if gw, _ := netip.AddrFromSlice(rs[0].Gw); gw.Unmap() != att.Gateway && gw != att.Gateway6 {
+				t.Errorf("pod route to %s through %s, want the gateway", dst, rs[0].Gw)
+			}
+		}
+		return nil
+	})
+	if got := pod.sysctl("ipv6/conf/eth0/accept_dad"); got != "0" {
+		t.Errorf("pod eth0 accept_dad = %s, want 0", got)
+	}
+	// The host's server, asked from the pod over each family.
+	var ln net.Listener
+	host.do(func() (err error) {
+		ln, err = net.Listen("tcp", ":8081")
+		return err
+	})
+	defer ln.Close()
+	go who(ln)
+	for _, gw := range []netip.Addr{att.Gateway, att.Gateway6} {
+		if got, err := pod.ask(netip.AddrPortFrom(gw, 8081).String(), netip.Addr{}); err != nil || got != att.Addr.String() && got != att.Addr6.String() {
+			t.Errorf("pod to the host at %s: %q, %v; want the pod's address", gw, got, err)
+		}
+	}
+
+	host.do(att.Detach)
+	if host.hasLink("ac-a") || pod.hasLink(PodInterface) {
+		t.Errorf("after Detach: host ac-a %v, pod %s %v; want neither", host.hasLink("ac-a"), PodInterface, pod.hasLink(PodInterface))
+	}
+	if got := leases(t, n); len(got) != 0 {
+		t.Errorf("after Detach: leases %v, want none", got)
+	}
+	host.do(att.Detach)
+}
+
+// addLink makes a link named name (a veth pair with name+"p", both in the
+// caller's namespace: this kernel may lack the dummy driver).
+func addLink(name string) error {
+	return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p"})
+}
+
+func containsAddr(addrs []netlink.Addr, a netip.Addr) bool {
+	for _, x := range addrs {
+		if y, ok := netip.AddrFromSlice(x.IP); ok && y.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAttachIPv4Only: on a network without IPv6 the host end has no IPv6
+// at all (disable_ipv6), so it ignores what the pod sends over IPv6, and
+// the pod gets one address.
+func TestAttachIPv4Only(t *testing.T) {
+	host, pod := newTestNS(t), newTestNS(t)
+	n := testNetwork(t, "10.77.0.0/29")
+	var att *Attachment
+	host.do(func() (err error) {
+		att, err = n.Attach(context.Background(), "/pods/a", everyoneAlive, "ac-4", pod.tid)
+		return err
+	})
+	defer host.do(att.Detach)
+	if att.Addr != netip.MustParseAddr("10.77.0.2") || att.Addr6.IsValid() || att.Gateway6.IsValid() {
+		t.Errorf("attachment %+v: want 10.77.0.2 and no IPv6", att)
+	}
+	if got := host.sysctl("ipv6/conf/ac-4/disable_ipv6"); got != "1" {
+		t.Errorf("host ac-4 disable_ipv6 = %s, want 1", got)
+	}
+	if got := host.sysctl("ipv6/conf/all/forwarding"); got != "0" {
+		t.Errorf("IPv6 forwarding turned on (%s) for a network without IPv6", got)
+	}
+}
+
+// TestAttachRefusals: each way Attach fails names what is wrong and leaves
+// nothing behind: no lease, no link of its own, and a link of the same
+// name that was there before untouched.
+func TestAttachRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		iface string
+		net   func(t *testing.T) Network
+		setup func(host *testNS) // before Attach, in the host namespace
+		pid   func(pod *testNS) int
+		want  string
+		keep  bool // the link iface was there before and must stay
+	}{
+		{name: "empty interface name", iface: "", want: `network default: interface name "": want 1 to 15 bytes`},
+		{name: "interface name too long", iface: "ac-0123456789abc", want: `network default: interface name "ac-0123456789abc": want 1 to 15 bytes`},
+		{name: "subnet with host bits", iface: "ac-x", net: func(t *testing.T) Network {
+			n := testNetwork(t, "10.77.0.0/24")
+			n.Subnet = netip.MustParsePrefix("10.77.0.9/24")
+			return n
+		}, want: "network test: subnet 10.77.0.9/24 has host bits set: write it as 10.77.0.0/24"},
+		{name: "interface name taken", iface: "ac-x", setup: func(host *testNS) {
+			host.do(func() error { return addLink("ac-x") })
+		}, want: "network default: create veth pair ac-x/eth0: file exists", keep: true},
+		{name: "no such pod", iface: "ac-x", pid: func(*testNS) int { return 1 << 30 },
+			want: "network default: create veth pair ac-x/eth0: no such process"},
+		{name: "route to the pod's address taken", iface: "ac-x", setup: func(host *testNS) {
+			host.do(func() error {
+				if err := addLink("other"); err != nil {
+					return err
+				}
+				l, err := netlink.LinkByName("other")
+				if err == nil {
+					err = netlink.LinkSetUp(l)
+				}
+				if err != nil {
+					return err
+				}
+				return netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: hostNet(netip.MustParseAddr("172.16.28.2"))})
+			})
+		}, want: "network default: the host already has a route to 172.16.28.2 (another pod network, or a stale lease directory?)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host, pod := newTestNS(t), newTestNS(t)
+			n := Default(t.TempDir())
+			if tc.net != nil {
+				n = tc.net(t)
+			}
+			if tc.setup != nil {
+				tc.setup(host)
+			}
+			pid := pod.tid
+			if tc.pid != nil {
+				pid = tc.pid(pod)
+			}
+			err := host.try(func() error {
+				att, err := n.Attach(context.Background(), "/pods/a", everyoneAlive, tc.iface, pid)
+				if err == nil {
+					att.Detach()
+				}
+				return err
+			})
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Attach: %v\nwant: %s", err, tc.want)
+			}
+			if got := leases(t, n); len(got) != 0 {
+				t.Errorf("leases %v left", got)
+			}
+			if tc.iface != "" && len(tc.iface) < unix.IFNAMSIZ && host.hasLink(tc.iface) != tc.keep {
+				t.Errorf("host link %s there: %v, want %v", tc.iface, !tc.keep, tc.keep)
+			}
+			if pod.hasLink(PodInterface) {
+				t.Errorf("the pod's %s left", PodInterface)
+			}
+		})
+	}
+}
+
+// TestConfigurePodRefusals: ConfigurePod refuses addresses that do not
+// match the gateways, no address at all, and a namespace without the
+// pod's end of the link, naming it.
+func TestConfigurePodRefusals(t *testing.T) {
+	a4, g4 := netip.MustParseAddr("172.16.28.2"), netip.MustParseAddr("172.16.28.1")
+	a6, g6 := netip.MustParseAddr("fd61:6369:7275::2"), netip.MustParseAddr("fd61:6369:7275::1")
+	for _, tc := range []struct {
+		name            string
+		addrs, gateways Addrs
+		want            string
+	}{
+		{"IPv4 without its gateway", Addrs{IPv4: a4}, Addrs{IPv6: g6}, "pod network: addresses 172.16.28.2 and gateways fd61:6369:7275::1 do not match"},
+		{"IPv6 without its gateway", Addrs{IPv4: a4, IPv6: a6}, Addrs{IPv4: g4}, "pod network: addresses 172.16.28.2 fd61:6369:7275::2 and gateways 172.16.28.1 do not match"},
+		{"no address", Addrs{}, Addrs{}, "pod network: no address"},
+		{"no eth0", Addrs{IPv4: a4}, Addrs{IPv4: g4}, "pod network: eth0: no such device"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := newTestNS(t)
+			err := pod.try(func() error { return ConfigurePod(tc.addrs, tc.gateways) })
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("ConfigurePod(%v, %v): %v\nwant: %s", tc.addrs, tc.gateways, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDetachLeavesOthersLink: Detach of an attachment whose interface name
+// is now another link's (its own went with the pod's namespace, and the
+// name was reused) removes nothing but its leases.
+func TestDetachLeavesOthersLink(t *testing.T) {
+	host := newTestNS(t)
+	n := Default(t.TempDir())
+	host.do(func() error { return addLink("ac-o") })
+	addrs, err := n.Lease(context.Background(), "/pods/a", everyoneAlive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att := &Attachment{Network: n, Owner: "/pods/a", HostIface: "ac-o", HostIndex: 1 << 20, Addr: addrs.IPv4, Addr6: addrs.IPv6}
+	host.do(att.Detach)
+	if !host.hasLink("ac-o") {
+		t.Error("Detach removed another's link of the same name")
+	}
+	if got := leases(t, n); len(got) != 0 {
+		t.Errorf("leases %v left", got)
+	}
+	if _, err := os.Stat(filepath.Join(n.LeaseDir, ".lock")); err != nil {
+		t.Errorf("lease lock: %v", err)
+	}
+}
