@@ -130,15 +130,19 @@ func TestParseAppOptionsEnter(t *testing.T) {
 	if o.pidfd != 3 || o.podDir != "/pods/u" || o.name != "web" || !slices.Equal(o.command, []string{"/bin/sh", "-c", "--help"}) || !slices.Equal(o.cgroups, []string{"/sys/fs/cgroup/x"}) {
 		t.Errorf("parseAppOptions: %+v", o)
 	}
-	for _, bad := range [][]string{
-		{"--phase=enter", "/pods/u", "web", "/bin/sh"},              // no pidfd
-		{"--phase=enter", "--pidfd=3", "/pods/u", "web"},            // no command
-		{"--phase=enter", "--pidfd=0", "/pods/u", "web", "/bin/sh"}, // the terminal is no pidfd
-		{"--phase=main", "--pidfd=3", "/pods/u", "web"},             // pidfd is for enter
-		{"--phase=main", "/pods/u", "web", "/bin/sh"},               // a command is for enter
+	enterUsage := "stage1 app --phase=enter: want --pidfd=FD POD-DIR NAME CMD [ARGS...]"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--phase=enter", "/pods/u", "web", "/bin/sh"}, enterUsage},              // no pidfd
+		{[]string{"--phase=enter", "--pidfd=3", "/pods/u", "web"}, enterUsage},            // no command
+		{[]string{"--phase=enter", "--pidfd=0", "/pods/u", "web", "/bin/sh"}, enterUsage}, // the terminal is no pidfd
+		{[]string{"--phase=main", "--pidfd=3", "/pods/u", "web"}, "stage1 app: --pidfd is for --phase=enter only"},
+		{[]string{"--phase=main", "/pods/u", "web", "/bin/sh"}, "stage1 app: want POD-DIR NAME"}, // a command is for enter
 	} {
-		if o, err := parseAppOptions(bad, io.Discard); err == nil {
-			t.Errorf("parseAppOptions(%q) = %+v, want an error", bad, o)
+		if o, err := parseAppOptions(tc.args, io.Discard); err == nil || err.Error() != tc.want {
+			t.Errorf("parseAppOptions(%q) = %+v, %v; want %q", tc.args, o, err, tc.want)
 		}
 	}
 }

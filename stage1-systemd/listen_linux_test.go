@@ -21,14 +21,15 @@ func TestListenNamesAndEnv(t *testing.T) {
 		proto string
 		port  uint
 		count uint
-		ok    bool
+		err   string // the refusal's reason; "" for none
 	}{
-		{"tcp", 80, 1, true}, {"udp", 65535, 1, true}, {"tcp", 65535, 2, false},
-		{"tcp6", 80, 1, false}, {"TCP", 80, 1, false}, {"sctp", 80, 1, false}, {"", 80, 1, false},
+		{"tcp", 80, 1, ""}, {"udp", 65535, 1, ""}, {"tcp", 65535, 2, "65535 (count 2) out of range 1-65535"},
+		{"tcp6", 80, 1, `protocol "tcp6" is not supported (want tcp or udp)`}, {"TCP", 80, 1, `protocol "TCP" is not supported`},
+		{"sctp", 80, 1, `protocol "sctp" is not supported`}, {"", 80, 1, `protocol "" is not supported`},
 	} {
 		err := checkListenProtocols([]*appSpec{{name: "web", listen: []listenPort{{name: "www", protocol: tc.proto, port: tc.port, count: tc.count}}}})
-		if (err == nil) != tc.ok {
-			t.Errorf("%s/%d count %d: error %v, want ok=%v", tc.proto, tc.port, tc.count, err, tc.ok)
+		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s/%d count %d: error %v, want %q", tc.proto, tc.port, tc.count, err, tc.err)
 		}
 		if err != nil && !strings.Contains(err.Error(), "app web: socket-activated port www") {
 			t.Errorf("error %q does not name the app and port", err)

@@ -2,6 +2,7 @@ package stage1
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -40,8 +41,8 @@ func TestMachineID(t *testing.T) {
 		t.Errorf("machineID = %x, %v; want %x", id, err, want)
 	}
 	for _, bad := range []string{"", "4f215d60", "4f215d600b374c2d9a1e5b0c9f3e2a11", "4f215d60-0b37-4c2d-9a1e-5b0c9f3e2a1z", "4f215d60-0b37-4c2d-9a1e-5b0c9f3e2a1"} {
-		if _, err := machineID(bad); err == nil {
-			t.Errorf("machineID(%q): no error", bad)
+		if _, err := machineID(bad); err == nil || err.Error() != fmt.Sprintf("pod UUID %q is not a UUID", bad) {
+			t.Errorf("machineID(%q): %v, want a refusal naming it", bad, err)
 		}
 	}
 	if n := machineName("4f215d60-0b37-4c2d-9a1e-5b0c9f3e2a11"); n != "acirun-4f215d60-0b37-4c2d-9a1e-5b0c9f3e2a11" || len(n) > 64 {

@@ -3,6 +3,8 @@ package stage1
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -151,8 +153,8 @@ func TestMetadataServiceBadPod(t *testing.T) {
 	if _, err := newMetadataService(dir, testToken, nil); err == nil || !strings.Contains(err.Error(), "app web") {
 		t.Errorf("a pod without its image manifest: %v", err)
 	}
-	if _, err := newMetadataService(t.TempDir(), testToken, nil); err == nil {
-		t.Error("a directory without a pod: no error")
+	if _, err := newMetadataService(t.TempDir(), testToken, nil); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "metadata service: open ") {
+		t.Errorf("a directory without a pod: %v, want ENOENT naming the pod manifest", err)
 	}
 }
 

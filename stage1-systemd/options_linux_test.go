@@ -32,16 +32,30 @@ func TestParsePodOptions(t *testing.T) {
 		"--dns=host", "--insecure-options=all-run", "--insecure-options=Image", "p"}, os.Stderr); err != nil {
 		t.Errorf("stage0's flags: %v", err)
 	}
-	for _, bad := range [][]string{
-		{}, {"a", "b"}, {"--net=bridge:", "p"}, {"--net=none,bridge", "p"}, {"--run-dir=run", "p"}, {"--control-fd=3", "p"}, {"--dns=host,1.1.1.1", "p"}, {"--dns=nope", "p"},
-		{"--hosts-entry=1.2.3.4", "p"}, {"--hosts-entry=1.2.3.4=bad name", "p"}, {"--hosts-entry=x=y", "p"},
-		{"--hostname=a\nb", "p"}, {"--insecure-options=everything", "p"}, {"--stop-timeout=-1s", "p"},
-		{"--dns-search=a\nnameserver 6.6.6.6", "p"}, {"--insecure-options=ondisk", "p"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "want exactly one POD-DIR, got 0 arguments"}, {[]string{"a", "b"}, "want exactly one POD-DIR, got 2 arguments"},
+		{[]string{"--net=bridge:", "p"}, "network bridge: nothing after ':'"},
+		{[]string{"--net=none,bridge", "p"}, "network none is acirun's own"},
+		{[]string{"--run-dir=run", "p"}, `--run-dir="run": want an absolute path`},
+		{[]string{"--control-fd=3", "p"}, "flag provided but not defined: -control-fd"},
+		{[]string{"--dns=host,1.1.1.1", "p"}, "--dns host cannot be combined with other --dns values"},
+		{[]string{"--dns=nope", "p"}, `"nope" is not an IP address, host or none`},
+		{[]string{"--hosts-entry=1.2.3.4", "p"}, `"1.2.3.4" is not IP=NAME`},
+		{[]string{"--hosts-entry=1.2.3.4=bad name", "p"}, `"bad name" is not a valid domain name`},
+		{[]string{"--hosts-entry=x=y", "p"}, `"x" is not an IP address`},
+		{[]string{"--hostname=a\nb", "p"}, `"a\nb" is not a valid host name`},
+		{[]string{"--insecure-options=everything", "p"}, `unknown insecure option "everything"`},
+		{[]string{"--stop-timeout=-1s", "p"}, "--stop-timeout=-1s: must not be negative"},
+		{[]string{"--dns-search=a\nnameserver 6.6.6.6", "p"}, `"a\nnameserver 6.6.6.6" is not a valid domain name`},
+		{[]string{"--insecure-options=ondisk", "p"}, `unknown insecure option "ondisk"`},
 		// stage0 refuses a host name sethostname(2) would: so does stage1.
-		{"--hostname=" + strings.Repeat("a", 63) + ".b", "p"},
+		{[]string{"--hostname=" + strings.Repeat("a", 63) + ".b", "p"}, "a host name has 1 to 64 characters"},
 	} {
-		if _, err := parsePodOptions("run", bad, devNull(t)); err == nil {
-			t.Errorf("parsePodOptions(%q) accepted", bad)
+		if _, err := parsePodOptions("run", tc.args, devNull(t)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parsePodOptions(%q) = %v, want an error saying %q", tc.args, err, tc.want)
 		}
 	}
 }
