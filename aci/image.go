@@ -86,7 +86,11 @@ func (m *ImageManifest) validate(errs *ErrorList) {
 		m.App.validate(errs, "app")
 	}
 	m.Annotations.validate(errs, "annotations")
-	for i, dep := range m.Dependencies {
+	deps := m.Dependencies
+	if tooMany(errs, "dependencies", len(deps), MaxDependencies) {
+		deps = nil
+	}
+	for i, dep := range deps {
 		p := index("dependencies", i)
 		validateIdentifier(errs, join(p, "imageName"), dep.ImageName)
 		if !dep.ImageID.IsZero() {

@@ -143,6 +143,12 @@ func (pm *PodManifest) validate(errs *ErrorList) {
 	if len(pm.Apps) == 0 {
 		errs.add("apps", "a pod needs at least one app")
 	}
+	tooMany(errs, "apps", len(pm.Apps), MaxApps)
+	tooMany(errs, "volumes", len(pm.Volumes), MaxVolumes)
+	tooMany(errs, "ports", len(pm.Ports), MaxPorts)
+	if len(pm.Apps) > MaxApps || len(pm.Volumes) > MaxVolumes || len(pm.Ports) > MaxPorts {
+		return
+	}
 	vols := map[ACName]bool{}
 	for i, v := range pm.Volumes {
 		p := index("volumes", i)
@@ -176,7 +182,11 @@ func (pm *PodManifest) validate(errs *ErrorList) {
 		}
 		mp := join(p, "mounts")
 		mountPaths := seen[string]{}
-		for k, m := range ra.Mounts {
+		mounts := ra.Mounts
+		if tooMany(errs, mp, len(mounts), MaxMountPoints) {
+			mounts = nil
+		}
+		for k, m := range mounts {
 			q := index(mp, k)
 			validateName(errs, join(q, "volume"), m.Volume)
 			validateAbsPath(errs, join(q, "path"), m.Path)

@@ -218,7 +218,11 @@ func (a *App) validate(errs *ErrorList, p string) {
 		validateExec(errs, join(hp, "exec"), h.Exec, true)
 	}
 	envp := join(p, "environment")
-	for i, e := range a.Environment {
+	env := a.Environment
+	if tooMany(errs, envp, len(env), MaxEnvironment) {
+		env = nil
+	}
+	for i, e := range env {
 		vp := index(envp, i)
 		if !ValidEnvironmentName(e.Name) {
 			errs.add(join(vp, "name"), fmt.Sprintf("%q is not a valid variable name (^[A-Za-z_][A-Za-z_0-9.-]*$)", clip(e.Name)))
@@ -231,7 +235,11 @@ func (a *App) validate(errs *ErrorList, p string) {
 		}
 	}
 	mpp := join(p, "mountPoints")
-	for i, m := range a.MountPoints {
+	mps := a.MountPoints
+	if tooMany(errs, mpp, len(mps), MaxMountPoints) {
+		mps = nil
+	}
+	for i, m := range mps {
 		mp := index(mpp, i)
 		validateName(errs, join(mp, "name"), m.Name)
 		if j, dup := mpNames.dup(m.Name, i); dup {
@@ -240,7 +248,11 @@ func (a *App) validate(errs *ErrorList, p string) {
 		validateAbsPath(errs, join(mp, "path"), m.Path)
 	}
 	pp := join(p, "ports")
-	for i, port := range a.Ports {
+	ports := a.Ports
+	if tooMany(errs, pp, len(ports), MaxPorts) {
+		ports = nil
+	}
+	for i, port := range ports {
 		validatePort(errs, index(pp, i), port)
 		if j, dup := portNames.dup(port.Name, i); dup {
 			errs.add(join(index(pp, i), "name"), fmt.Sprintf("%q given twice (also %s)", port.Name, index(pp, j)))
