@@ -39,8 +39,8 @@ func TestNewService(t *testing.T) {
 		"Service.SyslogIdentifier": "%N",
 		"Install.WantedBy":         "multi-user.target",
 	})
-	if _, err := u.Properties(); err == nil {
-		t.Error("a service's unit gave transient properties")
+	if _, err := u.Properties(); err == nil || !strings.Contains(err.Error(), "systemd starts its instances from the unit file") {
+		t.Errorf("a service's unit's transient properties: %v, want a refusal saying it is only a file", err)
 	}
 	for _, s := range []Service{
 		{Command: []string{"/bin/acirun", "run", "x"}},
@@ -53,7 +53,7 @@ func TestNewService(t *testing.T) {
 	}
 	// A line break cannot be in a unit file's command line.
 	u, _ = NewService(Service{Images: []string{"x"}, Command: []string{"/bin/acirun", "run", "a\nb"}})
-	if _, err := u.File(); err == nil {
-		t.Error("a unit file with a line break in an argument")
+	if _, err := u.File(); err == nil || !strings.Contains(err.Error(), `ExecStart=: the command's argument 2 "a\nb" holds a line break`) {
+		t.Errorf("a unit file with a line break in an argument: %v, want a refusal naming the argument", err)
 	}
 }
