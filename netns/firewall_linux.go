@@ -111,6 +111,8 @@ type Firewall struct {
 	// LockFile serialises the changes of the table and the check of the
 	// host's ports against them. It should not outlive a boot.
 	LockFile string
+	// crashAt is Network.crashAt, for Install's step.
+	crashAt func(attachStep)
 }
 
 // DefaultFirewall is the firewall of the pod networks whose leases are
@@ -276,6 +278,7 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	if err := c.Flush(); err != nil {
 		return nil, fmt.Errorf("firewall: rules of pod %s: %w", p.UUID, err)
 	}
+	f.reached(stepRulesInstalled)
 	if err := allowLoopback(p.HostIface, p.HostIndex, loopback4, loopback6); err != nil {
 		if st, lerr := listState(c); lerr == nil && removePods(c, st, []string{p.UUID}) {
 			c.Flush()

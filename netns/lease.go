@@ -30,6 +30,9 @@ type Network struct {
 	// not outlive a boot (/run/acirun/net/NAME); a lease whose owner is
 	// gone is taken back whenever an address is needed.
 	LeaseDir string
+	// crashAt is told each step of an attachment (crashpoint.go); only
+	// the package's tests set it.
+	crashAt func(attachStep)
 }
 
 // DefaultSubnet is the default network's IPv4 subnet, rkt's.

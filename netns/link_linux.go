@@ -71,6 +71,7 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 	if err != nil {
 		return nil, err
 	}
+	n.reached(stepLeaseTaken)
 	a := &Attachment{Network: n, Owner: owner, HostIface: hostIface,
 		Addr: addrs.IPv4, Gateway: n.Gateway(), Addr6: addrs.IPv6, Gateway6: n.Gateway6(), IPv6Error: v6Err}
 	defer func() {
@@ -96,9 +97,11 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 	if a.HostIndex == 0 {
 		return nil, fmt.Errorf("network %s: %s: made, but not found", n.Name, hostIface)
 	}
+	n.reached(stepVethCreated)
 	if err := hostLinkSettings(hostIface, a.Addr6.IsValid()); err != nil {
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
+	n.reached(stepHostLinkSet)
 	for _, gw := range []netip.Addr{a.Gateway, a.Gateway6} {
 		if !gw.IsValid() {
 			continue
@@ -111,9 +114,11 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 			return nil, fmt.Errorf("network %s: address %s on %s: %w", n.Name, gw, hostIface, err)
 		}
 	}
+	n.reached(stepGatewaysAddressed)
 	if err := h.LinkSetUp(veth); err != nil {
 		return nil, fmt.Errorf("network %s: bring up %s: %w", n.Name, hostIface, err)
 	}
+	n.reached(stepLinkUp)
 	for _, p := range [][2]netip.Addr{{a.Addr, a.Gateway}, {a.Addr6, a.Gateway6}} {
 		pod, gw := p[0], p[1]
 		if !pod.IsValid() {
@@ -127,6 +132,7 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 			return nil, fmt.Errorf("network %s: route to %s via %s: %w", n.Name, pod, hostIface, err)
 		}
 	}
+	n.reached(stepRoutesAdded)
 	if err := enableForwarding(a.Addr.IsValid(), a.Addr6.IsValid()); err != nil {
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
@@ -143,6 +149,7 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 			a.NATError = fmt.Errorf("network %s: no NAT beyond the host: %w", n.Name, err)
 		}
 	}
+	n.reached(stepNATEnsured)
 	return a, nil
 }
 
