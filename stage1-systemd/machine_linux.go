@@ -39,16 +39,20 @@ type scopeProperty struct {
 }
 
 // registerMachine registers the pod with this UUID, whose PID 1 has host PID
-// leader, with systemd-machined. Where the caller runs as a unit's main
+// leader, with systemd-machined, over the system bus connection bus makes
+// (dialSystemBus: it is made while the pod's network and metadata service
+// start, so that only the registration's one call is left on the way to the
+// apps' start); the connection is closed when this returns. Where the caller runs as a unit's main
 // process (keepUnit), the machine is that unit, and stopping one stops the
 // other; anywhere else (a login session, a shell in the box of the tests,
 // a host without units) machined puts leader into a new scope unit,
 // machine-acirun\x2dUUID.scope, which holds the whole pod from then on: the
 // caller must not let PID 1 start anything before this returns. ifindices are
 // the host-side network interfaces of the pod, for machinectl to show its
-// addresses (none yet). It returns errNoMachined, wrapped, when there is no
-// machined to register with.
-func registerMachine(ctx context.Context, uuid string, leader int, ifindices []int32) (machine, error) {
+// addresses (none yet). The name of a scope machined made is asked for only
+// withUnit (--debug, which prints it): two more round trips. It returns
+// errNoMachined, wrapped, when there is no machined to register with.
+func registerMachine(ctx context.Context, bus *busDial, uuid string, leader int, ifindices []int32, withUnit bool) (machine, error) {
 	m := machine{name: machineName(uuid)}
 	id, err := machineID(uuid)
 	if err != nil {
@@ -59,7 +63,7 @@ func registerMachine(ctx context.Context, uuid string, leader int, ifindices []i
 		return m, fmt.Errorf("register machine %s: %w", m.name, err)
 	}
 	unit, keep := keepUnit(string(cg))
-	conn, err := systemBus(ctx)
+	conn, err := bus.wait(ctx)
 	if err != nil {
 		return m, fmt.Errorf("register machine %s: %w", m.name, err)
 	}
@@ -88,7 +92,7 @@ func registerMachine(ctx context.Context, uuid string, leader int, ifindices []i
 	if err := call.Err; err != nil {
 		return m, fmt.Errorf("register machine %s: %w", m.name, busError(err))
 	}
-	if m.created {
+	if m.created && withUnit {
 		// The scope's name, for the log: machined escapes the machine's.
 		var path dbus.ObjectPath
 		if err := obj.CallWithContext(ctx, machinedManager+".GetMachine", 0, m.name).Store(&path); err == nil {
@@ -100,6 +104,36 @@ func registerMachine(ctx context.Context, uuid string, leader int, ifindices []i
 		}
 	}
 	return m, nil
+}
+
+// busDial is a connection to the system bus in the making (dialSystemBus).
+type busDial struct {
+	done chan struct{} // closed when conn or err is set
+	conn *dbus.Conn
+	err  error
+}
+
+// dialSystemBus starts connecting to the system bus (systemBus) in the
+// background: the connection, its authentication and Hello are three round
+// trips with the bus, which can go on beside other work. The connection is
+// closed when ctx is done, if its user has not closed it before.
+func dialSystemBus(ctx context.Context) *busDial {
+	d := &busDial{done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.conn, d.err = systemBus(ctx)
+	}()
+	return d
+}
+
+// wait returns the connection d makes once it is made, or ctx's error.
+func (d *busDial) wait(ctx context.Context) (*dbus.Conn, error) {
+	select {
+	case <-d.done:
+		return d.conn, d.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // systemBus connects to the system bus and authenticates as our uid,

@@ -24,7 +24,8 @@ func TestRegisterMachineNoBus(t *testing.T) {
 	}
 	for _, addr := range []string{"unix:path=" + filepath.Join(dir, "missing.sock"), "unix:path=" + refusing} {
 		t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
-		_, err := registerMachine(context.Background(), "4f215d60-0b37-4c2d-9a1e-5b0c9f3e2a11", os.Getpid(), nil)
+		ctx := context.Background()
+		_, err := registerMachine(ctx, dialSystemBus(ctx), "4f215d60-0b37-4c2d-9a1e-5b0c9f3e2a11", os.Getpid(), nil, true)
 		if !errors.Is(err, errNoMachined) {
 			t.Errorf("bus %s: %v, want errNoMachined (no warning for a host without a bus)", addr, err)
 		}

@@ -237,6 +237,11 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
 	o.reached(stepInitStarted)
+	// The pod's registration with systemd-machined (below) connects to the
+	// system bus now, while the network and the metadata service start.
+	busCtx, busCancel := context.WithCancel(context.Background())
+	defer busCancel()
+	bus := dialSystemBus(busCtx)
 	_ = unix.SetNonblock(ctl[0], true) // for the runtime's poller
 	control := os.NewFile(uintptr(ctl[0]), "pod control socket")
 	defer control.Close()
@@ -298,9 +303,29 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		}
 		status += " at " + nf.IP
 	}
+	// The registration and the metadata service start side by side: both
+	// must be done before PID 1 goes on (it may start nothing before
+	// machined has put it in its scope, and the apps find the service's
+	// URL in their environment), neither needs the other.
+	var ifindices []int32
+	if network != nil {
+		ifindices = []int32{int32(network.att.HostIndex)}
+	}
+	type registration struct {
+		m   machine
+		err error
+	}
+	registered := make(chan registration, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
+		defer cancel()
+		m, err := registerMachine(ctx, bus, spec.uuid, pid, ifindices, o.Debug)
+		registered <- registration{m, err}
+	}()
 	if o.MetadataURL == "" {
 		ms, err := startMetadata(o, podDir, network, pid)
 		if err != nil {
+			<-registered
 			return abort(err)
 		}
 		defer ms.Close()
@@ -309,22 +334,16 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		o.reached(stepMetadataStarted)
 		goMsg.MetadataURL = ms.URL
 	}
-	var ifindices []int32
-	if network != nil {
-		ifindices = []int32{int32(network.att.HostIndex)}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
-	m, err := registerMachine(ctx, spec.uuid, pid, ifindices)
-	cancel()
-	o.trace.Step("machined registration: %v", err)
+	reg := <-registered
+	o.trace.Step("machined registration: %v", reg.err)
 	o.reached(stepMachineRegistered)
 	switch {
-	case err == nil:
-		debugf(o, "pod registered with systemd-machined as %s, unit %s", m.name, m.unit)
-	case errors.Is(err, errNoMachined):
-		debugf(o, "pod not registered: %v", err)
+	case reg.err == nil:
+		debugf(o, "pod registered with systemd-machined as %s, unit %s", reg.m.name, reg.m.unit)
+	case errors.Is(reg.err, errNoMachined):
+		debugf(o, "pod not registered: %v", reg.err)
 	default:
-		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: machinectl will not show the pod\n", err)
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: machinectl will not show the pod\n", reg.err)
 	}
 	msg, err := goMsg.Encode()
 	if err != nil {
