@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
@@ -99,25 +100,57 @@ func (h *Host) runPod(ctx context.Context, opts UnitOptions, src podSource, inPl
 		return nil, h.startInPlace(ctx, src, inPlace)
 	}
 	tr := h.cfg.Trace
+	if !inServiceCgroup() {
+		// No service's main process (mainProcessOfService): the pod gets
+		// a unit of its own, and the connection to systemd that starts
+		// it is made while the pod is prepared, not before.
+		c := make(chan error, 1)
+		var conn *sdbus.Conn
+		go func() {
+			var err error
+			if conn, err = connectSystemd(ctx); err == nil {
+				tr.Step("connected to systemd")
+				err = subscribe(conn)
+			}
+			c <- err
+		}()
+		return h.runUnit(ctx, sync.OnceValues(func() (*sdbus.Conn, error) {
+			if err := <-c; err != nil {
+				return nil, err
+			}
+			return conn, nil
+		}), src, opts)
+	}
 	conn, err := connectSystemd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
 	tr.Step("connected to systemd")
 	main, err := mainProcessOfService(ctx, conn)
 	if err != nil {
+		conn.Close()
 		return nil, err
 	}
 	tr.Step("main process of a service: %t", main)
 	if main {
+		conn.Close()
 		if opts.Detach || opts.Name != "" {
 			return nil, errors.New("--detach and --unit make a unit of the pod's own, but acirun is already the main process of a service, which runs the pod: drop them, or start acirun some other way")
 		}
-		conn.Close()
 		return nil, h.startInPlace(ctx, src, inPlace)
 	}
-	return h.runUnit(ctx, conn, src, opts)
+	return h.runUnit(ctx, sync.OnceValues(func() (*sdbus.Conn, error) { return conn, subscribe(conn) }), src, opts)
+}
+
+// subscribe has systemd send conn the changes of its units' properties
+// (waitUnit watches the pod's), before the pod's unit exists, so that no
+// change of a pod that ends at once is missed.
+func subscribe(conn *sdbus.Conn) error {
+	if err := conn.Subscribe(); err != nil {
+		conn.Close()
+		return fmt.Errorf("subscribe to systemd's signals: %w", err)
+	}
+	return nil
 }
 
 // startInPlace starts the pod src gives with start (the CLI runs its
@@ -244,18 +277,32 @@ func privateSystemdConn(ctx context.Context) func() (*dbus.Conn, error) {
 
 // runUnit gets the pod src gives and starts it as a transient systemd
 // service (unitgen describes it) whose main process is the pod's stage1,
-// so that the unit runs the pod whether or not this process lives on.
+// so that the unit runs the pod whether or not this process lives on. It
+// starts the unit over the connection connect returns (once made, it is
+// closed when runUnit returns), subscribed to systemd's signals.
 // Unless opts.Detach it waits for the pod to end and returns its exit
 // code: a cancelled ctx (the user's Ctrl-C) stops the unit, gracefully,
 // and runUnit still waits for the pod to stop and its post-stop handlers
 // to run (systemd's TimeoutStopSec bounds that). A pod src made is removed
 // if its unit cannot be started; a prepared one stays prepared.
-func (h *Host) runUnit(ctx context.Context, conn *sdbus.Conn, src podSource, opts UnitOptions) (*UnitResult, error) {
+func (h *Host) runUnit(ctx context.Context, connect func() (*sdbus.Conn, error), src podSource, opts UnitOptions) (*UnitResult, error) {
+	defer func() {
+		if conn, err := connect(); err == nil {
+			conn.Close()
+		}
+	}()
 	if _, err := podcontract.FindStage1(); err != nil {
 		return nil, err
 	}
 	pd, err := src.get(ctx)
 	if err != nil {
+		return nil, err
+	}
+	conn, err := connect()
+	if err != nil {
+		if src.made {
+			return nil, h.dropPod(pd, err)
+		}
 		return nil, err
 	}
 	flags, err := podcontract.ParseRecordedFlags(pd.Stage1Args)
@@ -312,11 +359,6 @@ func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, mad
 		return nil, undo(fmt.Errorf("pod %s: record its unit: %w", pd.UUID, err))
 	}
 	res = &UnitResult{UUID: pd.UUID, Unit: u.Name()}
-	// Watch the unit's properties before it exists, so that no change of
-	// a pod that ends at once is missed (see waitUnit).
-	if err := conn.Subscribe(); err != nil {
-		return nil, undo(fmt.Errorf("subscribe to systemd's signals: %w", err))
-	}
 	if tr := h.cfg.Trace; tr.On() {
 		props = append(props, sdbus.Property{Name: "Environment", Value: dbus.MakeVariant([]string{tr.ForChild()})})
 		tr.Step("start unit %s", u.Name())
