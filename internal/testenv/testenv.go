@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,18 +55,23 @@ func CoverDir() string {
 const CoverPkg = "github.com/acirun/acirun/..."
 
 // BuildAcirun builds acirun and acirun-stage1, beside it where acirun finds
-// it, into the directory dir, as GoBuild does from the module root repo.
+// it, into the directory dir, as GoBuild does from the module root repo,
+// with the build tags given (acirun_crashpoints: the crash points of a
+// pod's start, for TestKillAtEveryStartStep only).
 // When CoverDir is set they are built with -cover over CoverPkg: the caller
 // then runs them with GOCOVERDIR (CoverEnv) so that each process writes its
 // counters there when it exits. A process that execs another program or is
 // killed by a signal writes none (Go writes them at exit).
-func BuildAcirun(repo, dir string) error {
+func BuildAcirun(repo, dir string, tags ...string) error {
 	var flags []string
+	if len(tags) > 0 {
+		flags = []string{"-tags=" + strings.Join(tags, ",")}
+	}
 	if d := CoverDir(); d != "" {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || !filepath.IsAbs(d) {
 			return fmt.Errorf("%s=%s: not the absolute path of a directory (scripts/cover makes it)", CoverVar, d)
 		}
-		flags = []string{"-cover", "-coverpkg=" + CoverPkg}
+		flags = append(flags, "-cover", "-coverpkg="+CoverPkg)
 	}
 	for _, pkg := range []string{"acirun", "acirun-stage1"} {
 		if err := goBuild(repo, filepath.Join(dir, pkg), "./cmd/"+pkg, flags...); err != nil {

@@ -26,6 +26,9 @@ type boxPod struct {
 	b    *box.Box
 	dir  string // per test, under the box's directory
 	data string
+	// bin is the acirun to run, e.acirun when "" (TestKillAtEveryStartStep
+	// runs one whose acirun-stage1 has crash points).
+	bin string
 }
 
 func newBoxPod(t *testing.T) *boxPod {
@@ -86,7 +89,11 @@ func (p *boxPod) image(aci string) string {
 
 // acirun is the command line of acirun with the test's data directory.
 func (p *boxPod) acirun(args ...string) []string {
-	return append([]string{e.acirun, "--dir=" + p.data, "--local-config=" + filepath.Join(p.dir, "etc"),
+	bin := e.acirun
+	if p.bin != "" {
+		bin = p.bin
+	}
+	return append([]string{bin, "--dir=" + p.data, "--local-config=" + filepath.Join(p.dir, "etc"),
 		"--system-config=" + filepath.Join(p.dir, "usr")}, args...)
 }
 

@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acirun/acirun/internal/testenv"
+)
+
+// crashEnv is the variable an acirun-stage1 built with the
+// acirun_crashpoints tag reads (stage1-systemd crashpoint_linux.go): STEP
+// dies at that step of a pod's start, record:FILE writes each step reached
+// to FILE.
+const crashEnv = "ACIRUN_STAGE1_CRASH"
+
+// TestKillAtEveryStartStep (issues 18, 21 and 23): `acirun run` of a pod
+// on the default network, with a memory limit, through its transient unit
+// in the box, killed with SIGKILL at every step of its start — the
+// supervisor's, its PID 1's and its app launcher's, as the acirun-stage1 of
+// a build with crash points reports them (the stage1 package's
+// TestCrashAtEveryStartStep checks that list against the code) — leaves a
+// failed unit and, once acirun gc has run, nothing: no unit, machine,
+// mount, link, lease, nftables rule, cgroup, process or pod directory; and
+// the next start of the image succeeds and leaves nothing either (the next
+// gc removes it). About 5 s a step on an idle machine.
+func TestKillAtEveryStartStep(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// Built where the box sees it: the repository's bin/.
+	dir := filepath.Join(e.repo, "bin", "e2e-crash")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.BuildAcirun(e.repo, dir, "acirun_crashpoints"); err != nil {
+		t.Fatal(err)
+	}
+	p.bin = filepath.Join(dir, "acirun")
+	img := p.image(podImage(t, podManifest(t, "example.com/crash", map[string]any{
+		"isolators": []map[string]any{{"name": "resource/memory", "value": map[string]string{"limit": "64M"}}},
+	}, "print", "hello from the crash test"), nil))
+	// The pod's unit gets the variable from the box's service manager.
+	setCrash := func(v string) {
+		t.Helper()
+		boxOut(t, p, ctx, "systemctl", "set-environment", crashEnv+"="+v)
+	}
+	unsetCrash := func() {
+		t.Helper()
+		boxOut(t, p, ctx, "systemctl", "unset-environment", crashEnv)
+	}
+	t.Cleanup(func() { p.b.Exec(context.Background(), "systemctl", "unset-environment", crashEnv) })
+	pods := func() []string {
+		t.Helper()
+		dirs, err := filepath.Glob(filepath.Join(p.data, "pods", "*-*-*-*-*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var uuids []string
+		for _, d := range dirs {
+			uuids = append(uuids, filepath.Base(d))
+		}
+		return uuids
+	}
+	gc := func(uuids []string) {
+		t.Helper()
+		r := p.runInBox(ctx, "gc", "--grace-period=0s")
+		if r.code != 0 {
+			t.Errorf("gc: %s", r)
+		}
+		for _, u := range uuids {
+			if !strings.Contains(r.stdout, "removed "+u) {
+				t.Errorf("gc did not remove %s: %s", u, r)
+			}
+		}
+		if left := pods(); len(left) > 0 {
+			t.Errorf("pods left after gc: %q", left)
+		}
+		p.noPodsLeft(ctx, uuids)
+	}
+	// run runs acirun run ARGS… IMG and returns the pod it made.
+	run := func(args ...string) (string, result) {
+		t.Helper()
+		before := pods()
+		r := p.runInBox(ctx, append(append([]string{"run", "--insecure-options=image"}, args...), img)...)
+		var uuid string
+		for _, u := range pods() {
+			if !slices.Contains(before, u) {
+				uuid = u
+			}
+		}
+		if uuid == "" {
+			t.Fatalf("run made no pod: %s", r)
+		}
+		return uuid, r
+	}
+	record := filepath.Join(p.dir, "steps")
+	setCrash("record:" + record)
+	uuid, r := run()
+	unsetCrash()
+	if r.code != 0 || !strings.Contains(r.stdout, "hello from the crash test") {
+		t.Fatalf("the recorded start: %s", r)
+	}
+	gc([]string{uuid})
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := slices.Compact(slices.Sorted(slices.Values(strings.Fields(string(b)))))
+	if len(steps) < 10 {
+		t.Fatalf("a start reported steps %q: too few (the supervisor's, PID 1's and the launcher's)", steps)
+	}
+	var collect []string // pods the next gc must remove
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			// Detached, so that the unit outlives acirun: a start
+			// killed before the pod is ready fails run -d, one killed
+			// after it (apps-started) fails the unit only.
+			setCrash(step)
+			killed, r := run("-d")
+			unsetCrash()
+			unit := "acirun-" + killed + ".service"
+			var st map[string]string
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				st = p.show(ctx, unit, "ActiveState", "Result")
+				if st["ActiveState"] == "failed" || time.Now().After(deadline) {
+					break
+				}
+			}
+			if st["ActiveState"] != "failed" {
+				t.Errorf("killed at %s: the pod's unit is %v, want failed (run -d: %s)", step, st, r)
+			}
+			gc(append(collect, killed))
+			next, r := run()
+			if r.code != 0 || !strings.Contains(r.stdout, "hello from the crash test") {
+				t.Errorf("the next start after a kill at %s: %s", step, r)
+			}
+			collect = []string{next}
+		})
+	}
+	gc(collect)
+}
