@@ -32,6 +32,16 @@ const (
 	// network; systemd kills the whole unit only if stage1 has not ended
 	// StopGrace after that.
 	StopGrace = 20 * time.Second
+	// TasksMax bounds the processes and threads of a pod's unit (its
+	// supervisor and every app; the cgroup's pids.max): a fork bomb in an
+	// app gets EAGAIN from fork and clone past it, instead of the host's
+	// process table filling up. systemd's own default (DefaultTasksMax,
+	// 15% of kernel.pid_max, or infinity where a distribution sets so)
+	// depends on the host; this is the pod's, the same everywhere. A
+	// drop-in's TasksMax= overrides it for an aci@ unit. systemd-nspawn's
+	// unit allows 16384 for a whole OS container; podman's default pids
+	// limit is 2048.
+	TasksMax = 4096
 	// JournalFieldUUID is the journal field that carries the pod's UUID in
 	// every entry of its unit (journalctl ACIRUN_POD_UUID=...).
 	JournalFieldUUID = "ACIRUN_POD_UUID"
@@ -286,6 +296,7 @@ func (d *description) settings() []setting {
 	// stage1 makes cgroups for its apps below the unit's.
 	add(sectionService, "Delegate", "yes", nil, prop("Delegate", true))
 	add(sectionService, "Slice", d.slice, nil, ptr(sdbus.PropSlice(d.slice)))
+	add(sectionService, "TasksMax", strconv.Itoa(TasksMax), nil, prop("TasksMax", uint64(TasksMax)))
 	r := d.resources
 	if r.memoryMax > 0 {
 		add(sectionService, "MemoryMax", strconv.FormatUint(r.memoryMax, 10), nil, prop("MemoryMax", r.memoryMax))

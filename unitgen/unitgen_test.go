@@ -77,6 +77,7 @@ func TestPodProperties(t *testing.T) {
 		"TimeoutStopUSec":  uint64(30e6),
 		"Delegate":         true,
 		"Slice":            "machine.slice",
+		"TasksMax":         uint64(TasksMax),
 		"SyslogIdentifier": "acirun-" + testUUID,
 		"LogExtraFields":   [][]byte{[]byte("ACIRUN_POD_UUID=" + testUUID)},
 	}
@@ -212,7 +213,7 @@ func fileProperty(o *unit.UnitOption) (string, any, error) {
 	case "TimeoutStopSec", "TimeoutStartSec":
 		us, err := parseTimespan(v)
 		return strings.TrimSuffix(o.Name, "Sec") + "USec", us, err
-	case "MemoryMax", "CPUWeight":
+	case "MemoryMax", "CPUWeight", "TasksMax":
 		n, err := strconv.ParseUint(v, 10, 64)
 		return o.Name, n, err
 	case "CPUQuota":

@@ -58,6 +58,11 @@
 //	print-err TEXT       TEXT and a newline on stderr
 //	print-partial TEXT   TEXT on stdout, no newline
 //	print-long N         a line of N bytes on stdout: "0123456789" over and over, then a newline
+//	forks N              starts up to N processes that sleep: "forked=K", the error that stopped
+//	                     it ("fork error=EAGAIN ..." under a pids limit), then kills them: "killed=K"
+//	argv ARGS...         only as the first command, taking every argument after it ("+" too):
+//	                     each of the process's arguments, argv[0] included, as argv[N]=QUOTED,
+//	                     then its environment, sorted, as env QUOTED (Go's %q)
 //
 // A command that cannot run (bad arguments) prints "testapp: ..." to stderr
 // and exits 2. Failures of what is probed are printed, not fatal.
@@ -89,6 +94,10 @@ func main() {
 	if len(args) == 0 {
 		usage("no command")
 	}
+	if args[0] == "argv" {
+		argv()
+		return
+	}
 	var cmd []string
 	for i := 0; i <= len(args); i++ {
 		if i == len(args) || args[i] == "+" {
@@ -100,6 +109,19 @@ func main() {
 			continue
 		}
 		cmd = append(cmd, args[i])
+	}
+}
+
+// argv prints the process's arguments and environment exactly, quoted, so
+// that a test sees what reached the app byte for byte.
+func argv() {
+	for i, a := range os.Args {
+		fmt.Printf("argv[%d]=%q\n", i, a)
+	}
+	env := os.Environ()
+	sort.Strings(env)
+	for _, e := range env {
+		fmt.Printf("env %q\n", e)
 	}
 }
 
@@ -266,6 +288,13 @@ func run(cmd string, args []string) {
 			usage("alloc: not a number of MiB: " + args[0])
 		}
 		alloc(n)
+	case "forks":
+		nargs(cmd, args, 1)
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			usage("forks: not a number of processes: " + args[0])
+		}
+		forks(n)
 	case "print":
 		nargs(cmd, args, 1)
 		fmt.Println(args[0])
