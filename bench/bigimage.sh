@@ -1,25 +1,23 @@
-# bench/bigimage.sh — sourced by the benchmark scripts: the large gzip ACI
-# they share. Needs BIN, BENCH_DIR, IMAGE and die() set by the caller. The
-# image is built once with `BIN image build` from a copy of a large local tree
-# (BENCH_TREE, default the Go toolchain: ~250 MB / ~17k files), named
-# BIGIMAGE_NAME:1.0.0, and cached in BENCH_DIR; delete it there to rebuild.
+# bench/bigimage.sh — sourced by the benchmark scripts: the large ACIs they
+# share. Needs BIN, BENCH_DIR, IMAGE and die() set by the caller. The images
+# are made once from a copy of a large local tree (BENCH_TREE, default the
+# Go toolchain: ~250 MB / ~17k files), named BIGIMAGE_NAME:1.0.0, and cached
+# in BENCH_DIR; delete them there to rebuild.
 
 BIGIMAGE_NAME=example.com/acirun-bench/tree
 
-build_big_image() {
-	[ -s "$IMAGE" ] && return 0
+# big_layout DIR: an image layout of the tree in DIR (manifest, rootfs).
+big_layout() {
 	TREE=${BENCH_TREE:-$(go env GOROOT 2>/dev/null || true)}
 	[ -n "$TREE" ] && [ -d "$TREE" ] || die "no tree to pack: set BENCH_TREE or put go in PATH"
-	LAYOUT=$BENCH_DIR/layout.$$
-	rm -rf "$LAYOUT"
-	mkdir -p "$LAYOUT"
-	echo "building $IMAGE from a copy of $TREE (once) ..."
+	rm -rf "$1"
+	mkdir -p "$1"
 	# Hard links where the tree is on the same file system: removing the
 	# layout afterwards then frees no file inodes, which on ext4 without a
 	# journal would slow the next benchmark's file creation for minutes
 	# (see import.sh).
-	cp -al "$TREE" "$LAYOUT/rootfs" 2>/dev/null || { rm -rf "$LAYOUT/rootfs"; cp -a "$TREE" "$LAYOUT/rootfs"; }
-	cat >"$LAYOUT/manifest" <<-JSON
+	cp -al "$TREE" "$1/rootfs" 2>/dev/null || { rm -rf "$1/rootfs"; cp -a "$TREE" "$1/rootfs"; }
+	cat >"$1/manifest" <<-JSON
 	{
 	  "acKind": "ImageManifest",
 	  "acVersion": "0.8.11",
@@ -27,7 +25,37 @@ build_big_image() {
 	  "labels": [{"name": "version", "value": "1.0.0"}]
 	}
 	JSON
+}
+
+# build_big_image: IMAGE, made by `BIN image build` (gzip).
+build_big_image() {
+	[ -s "$IMAGE" ] && return 0
+	LAYOUT=$BENCH_DIR/layout.$$
+	echo "building $IMAGE from a copy of the tree (once) ..."
+	big_layout "$LAYOUT"
 	"$BIN" image build --overwrite "$LAYOUT" "$IMAGE.tmp.$$" || die "image build failed"
 	mv "$IMAGE.tmp.$$" "$IMAGE"
 	rm -rf "$LAYOUT"
+}
+
+# build_tar_images: the same layout packed by GNU tar as users make ACIs by
+# hand, `tar -czf`, `tar -cjf` and `tar -cJf`, into $BENCH_DIR/gotree-tar.gz.aci,
+# gotree-tar.bz2.aci and gotree-tar.xz.aci; each image's ID (the sha512 of
+# its tar) is kept beside it in FILE.id, since decompressing a 250 MB bzip2
+# file for it takes a while. (xz packs with XZ_OPT=-T0, every CPU: several
+# minutes less, the same format.)
+build_tar_images() {
+	for z in gz:z:gzip bz2:j:bzip2 xz:J:xz; do
+		ext=${z%%:*} flag=${z#*:} flag=${flag%%:*} tool=${z##*:}
+		out=$BENCH_DIR/gotree-tar.$ext.aci
+		[ -s "$out" ] && [ -s "$out.id" ] && continue
+		LAYOUT=$BENCH_DIR/layout.$$
+		[ -d "$LAYOUT/rootfs" ] || big_layout "$LAYOUT"
+		echo "packing $out with GNU tar -c${flag}f (once) ..."
+		XZ_OPT=-T0 tar -C "$LAYOUT" -c${flag}f "$out.tmp" manifest rootfs || die "tar -c${flag}f failed"
+		id=sha512-$($tool -dc "$out.tmp" | sha512sum | cut -d' ' -f1) || die "$tool -dc $out.tmp failed"
+		mv "$out.tmp" "$out"
+		echo "$id" >"$out.id"
+	done
+	rm -rf "$BENCH_DIR/layout.$$"
 }
