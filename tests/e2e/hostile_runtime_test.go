@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/tests/testimage"
 	"github.com/acirun/acirun/unitgen"
 )
 
@@ -55,5 +58,68 @@ func TestPodTasksMax(t *testing.T) {
 	}
 	if st := p.show(ctx, unit, "ActiveState"); st["ActiveState"] != "active" {
 		t.Errorf("the pod after its fork bomb: %v, want it still active", st)
+	}
+}
+
+// TestRunSymlinkedSystemPaths: an image whose rootfs makes a path that
+// stage1 mounts or writes (/proc, /dev, /sys, /etc/hosts,
+// /etc/resolv.conf) or that apps write to (/tmp) a symlink out of the
+// root, to a directory or file of the host (absolute, and climbing with
+// ../), one expectation each. /proc, /dev and /sys are refused before the
+// app runs, naming the path; /etc/hosts and /etc/resolv.conf are the pod's
+// own (the app reads what --hosts-entry and --dns asked for, and its
+// writes stay in the pod); the image's /tmp stays the image's symlink,
+// resolved inside the root (here a loop: the app's write fails). In every
+// case nothing is written behind the symlink on the host, and nothing of
+// the pod is left.
+func TestRunSymlinkedSystemPaths(t *testing.T) {
+	h := podHost(t)
+	pod := []string{"--net=none", "--hosts-entry=10.9.9.9=hosts-marker", "--dns=10.9.9.8"}
+	ownFiles := []string{"10.9.9.9\thosts-marker", "nameserver 10.9.9.8"}
+	for _, tc := range []struct {
+		path   string
+		toFile bool     // the symlink leads to a host file, not a directory
+		want   []string // in the app's output; nil: refused, naming the path
+	}{
+		{path: "/proc"},
+		{path: "/dev"},
+		{path: "/sys"},
+		{path: "/tmp", want: append([]string{"write /tmp/x error=ELOOP open /tmp/x: too many levels of symbolic links"}, ownFiles...)},
+		{path: "/etc/hosts", toFile: true, want: append([]string{"write /etc/hosts ok"}, ownFiles...)},
+		{path: "/etc/resolv.conf", toFile: true, want: append([]string{"write /etc/resolv.conf ok"}, ownFiles...)},
+	} {
+		t.Run(strings.TrimPrefix(strings.ReplaceAll(tc.path, "/", "_"), "_"), func(t *testing.T) {
+			sentinel := t.TempDir()
+			if err := os.WriteFile(filepath.Join(sentinel, "file"), []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			target := sentinel
+			if tc.toFile {
+				target = filepath.Join(sentinel, "file")
+			}
+			args := []string{"cat", "/etc/hosts", "+", "cat", "/etc/resolv.conf", "+", "write", tc.path + "/x", "y"}
+			if tc.toFile {
+				args = append(args, "+", "write", tc.path, "y")
+			}
+			for _, link := range []string{target, "../../../../../../.." + target} {
+				img := podImage(t, podManifest(t, "example.com/hostile-system", nil, args...),
+					&testimage.Options{Symlinks: map[string]string{tc.path: link}})
+				r := h.pod(append(pod, img)...)
+				if tc.want == nil {
+					if want := "mount point " + tc.path + " (symlinks are refused here)"; r.code != 254 || !strings.Contains(r.stderr, want) || r.stdout != "" {
+						t.Errorf("%s -> %s: want exit 254 saying %q, and the app not run: %s", tc.path, link, want, r)
+					}
+				} else {
+					wantExit(t, r, 0)
+					wantLines(t, r, tc.want...)
+				}
+				if b, _ := os.ReadFile(filepath.Join(sentinel, "file")); string(b) != "keep" {
+					t.Errorf("%s -> %s: the host file behind the symlink changed: %q", tc.path, link, b)
+				}
+				if ents, _ := os.ReadDir(sentinel); len(ents) != 1 {
+					t.Errorf("%s -> %s: the pod wrote into the host directory behind the symlink: %v", tc.path, link, ents)
+				}
+			}
+		})
 	}
 }
