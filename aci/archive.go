@@ -6,7 +6,6 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 	"path"
@@ -131,10 +130,24 @@ func badEntry(name, format string, args ...any) *ArchiveError {
 // after it returns. r is read ahead of what the decompressor has used, up to
 // a few MiB, and to its end for a valid archive.
 func WalkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*ArchiveInfo, error) {
-	return walkArchive(r, fn, MaxArchiveEntries)
+	return walkArchive(r, fn, walkConfig{maxEntries: MaxArchiveEntries})
 }
 
-func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, maxEntries int) (*ArchiveInfo, error) {
+// WalkArchiveIn is WalkArchive with the names it must remember spilled,
+// past a few MB, to a temporary directory it makes in dir (see
+// nameLedger), not os.TempDir(): the store's own, where an import stages.
+func WalkArchiveIn(dir string, r io.Reader, fn func(hdr *tar.Header, body io.Reader) error) (*ArchiveInfo, error) {
+	return walkArchive(r, fn, walkConfig{maxEntries: MaxArchiveEntries, spillDir: dir})
+}
+
+// walkConfig is what a walk's bounds and spill are; tests make them small.
+type walkConfig struct {
+	maxEntries int
+	spillDir   string
+	ledgerRecs int // records the ledger keeps in memory; 0 means ledgerMaxRecs
+}
+
+func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, cfg walkConfig) (*ArchiveInfo, error) {
 	// The input is read ahead in a goroutine of its own (see walk_pipe.go).
 	// src is looked at only once that goroutine has stopped.
 	src := &countingReader{r: r}
@@ -156,12 +169,11 @@ func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, ma
 
 	w := archiveWalker{
 		info:  &ArchiveInfo{Compression: comp},
-		seed1: maphash.MakeSeed(),
-		seed2: maphash.MakeSeed(),
-		seen:  make(map[[2]uint64]byte),
+		names: newNameLedger(cfg.spillDir, cfg.ledgerRecs),
 		pipe:  pipe,
-		max:   maxEntries,
+		max:   cfg.maxEntries,
 	}
+	defer w.names.close()
 	if err := w.walk(tar.NewReader(pipe), fn); err != nil {
 		return nil, w.streamError(err, pipe, in, src)
 	}
@@ -174,6 +186,13 @@ func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, ma
 	}
 	if nonZero >= 0 {
 		return nil, &ArchiveError{Msg: fmt.Sprintf("data after the end-of-archive marker at offset %d", nonZero)}
+	}
+	// The rules the ledger could not apply as the entries came (see
+	// nameLedger) are applied now.
+	if n, err := w.names.finish(); err != nil {
+		return nil, err
+	} else if n > w.max {
+		return nil, &ArchiveError{Msg: fmt.Sprintf("more than %d entries in the archive", w.max)}
 	}
 	if !w.haveManifest {
 		return nil, &ArchiveError{Msg: "no manifest: an ACI must hold a regular file \"manifest\" at the top level"}
@@ -248,22 +267,18 @@ type archiveFuncError struct {
 func (e *archiveFuncError) Error() string { return e.err.Error() }
 
 type archiveWalker struct {
-	info         *ArchiveInfo
-	seed1, seed2 maphash.Seed
-	// seen maps a 128-bit hash of each cleaned name to its kind (kind*
-	// below), implicit parents included. With per-process random seeds a
-	// collision is not something an image author can arrange.
-	seen         map[[2]uint64]byte
+	info *ArchiveInfo
+	// names knows every cleaned name met and its kind (kind* below),
+	// implicit parents included, by a 128-bit hash: with per-process
+	// random seeds a collision is not something an image author can
+	// arrange.
+	names        *nameLedger
 	haveManifest bool
 	haveRootfs   bool
 	last         string // name of the last complete entry, for errors
 	cur          string // name of the entry being read, for errors
 	max          int    // most entries allowed
 	pipe         *walkPipe
-}
-
-func (w *archiveWalker) key(name string) [2]uint64 {
-	return [2]uint64{maphash.String(w.seed1, name), maphash.String(w.seed2, name)}
 }
 
 func (w *archiveWalker) walk(tr *tar.Reader, fn func(*tar.Header, io.Reader) error) error {
@@ -318,19 +333,15 @@ func (w *archiveWalker) entry(tr *tar.Reader, hdr *tar.Header, fn func(*tar.Head
 		}
 		return nil
 	}
-	if len(w.seen) >= w.max {
+	// The names met so far (implicit parents included) while the ledger
+	// holds them all, the entries after that; the ledger counts the
+	// names exactly at the end.
+	if n := len(w.names.seen); (w.names.spilled() && w.info.Entries >= w.max) || (!w.names.spilled() && n >= w.max) {
 		return badEntry(raw, "more than %d entries in the archive", w.max)
 	}
-	k := w.key(name)
-	if was, dup := w.seen[k]; dup {
-		if was != kindImplicit {
-			return badEntry(raw, "duplicate entry: %q is already in the archive", name)
-		}
-		if hdr.Typeflag != tar.TypeDir {
-			return badEntry(raw, "a parent directory of earlier entries must stay a directory (type %s)", tarTypeName(hdr.Typeflag))
-		}
+	if _, err := w.names.apply(w.names.key(name), opEntry, hdr.Typeflag, raw, name); err != nil {
+		return err
 	}
-	w.seen[k] = entryKind(hdr.Typeflag)
 	w.info.Entries++
 
 	top, _, below := strings.Cut(name, "/")
@@ -419,15 +430,11 @@ func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
 		if t, _, _ := strings.Cut(target, "/"); t != RootfsEntry || target == RootfsEntry {
 			return badEntry(raw, "hard link to %q, which is not below rootfs/", hdr.Linkname)
 		}
-		kind, ok := w.seen[w.key(target)]
-		if !ok || kind == kindImplicit || target == name {
+		if target == name {
 			return badEntry(raw, "hard link to %q, which is not an earlier entry", hdr.Linkname)
 		}
-		switch kind {
-		case kindDir:
-			return badEntry(raw, "hard link to directory %q", hdr.Linkname)
-		case kindSymlink, kindOther:
-			return badEntry(raw, "hard link to %q, which is %s, not a regular file", hdr.Linkname, kindName(kind))
+		if _, err := w.names.apply(w.names.key(target), opLink, hdr.Typeflag, raw, hdr.Linkname); err != nil {
+			return err
 		}
 		hdr.Linkname = target
 	default:
@@ -475,14 +482,12 @@ func kindName(k byte) string {
 // up), and records the ones no entry named as implicit directories.
 func (w *archiveWalker) parents(name, raw string) error {
 	for dir := path.Dir(name); dir != RootfsEntry && dir != "."; dir = path.Dir(dir) {
-		k := w.key(dir)
-		switch w.seen[k] {
-		case kindDir, kindImplicit:
+		was, err := w.names.apply(w.names.key(dir), opParent, 0, raw, dir)
+		if err != nil {
+			return err
+		}
+		if was == kindDir || was == kindImplicit {
 			return nil // and so are its parents
-		case 0:
-			w.seen[k] = kindImplicit
-		default:
-			return badEntry(raw, "parent %q is %s, not a directory", dir, kindName(w.seen[k]))
 		}
 	}
 	return nil

@@ -513,10 +513,10 @@ func TestWalkArchiveEntryLimit(t *testing.T) {
 		entries = append(entries, arReg("rootfs/"+strconv.Itoa(i), ""))
 	}
 	raw := arTar(t, entries...)
-	if _, err := walkArchive(bytes.NewReader(raw), nil, 12); err != nil {
+	if _, err := walkArchive(bytes.NewReader(raw), nil, walkConfig{maxEntries: 12}); err != nil {
 		t.Fatalf("12 entries refused with a limit of 12: %v", err)
 	}
-	_, err := walkArchive(bytes.NewReader(raw), nil, 11)
+	_, err := walkArchive(bytes.NewReader(raw), nil, walkConfig{maxEntries: 11})
 	if want := `entry "rootfs/9": more than 11 entries in the archive`; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
