@@ -123,8 +123,10 @@ func badEntry(name, format string, args ...any) *ArchiveError {
 // only be known to be valid at the end, a caller extracting through fn must
 // discard its work if WalkArchive returns an error.
 //
-// Memory use is constant except for the duplicate check, which keeps a
-// 16-byte hash of each name (at most MaxArchiveEntries of them). Reading r,
+// Memory use is bounded whatever the number of entries: the names the
+// rules need are kept in a window of a few MB, past which they are spilled
+// to files in os.TempDir() (WalkArchiveIn picks another directory) and the
+// rules that need an earlier name are applied at the end (see nameLedger). Reading r,
 // decompressing and hashing each run in a goroutine of their own, side by
 // side with fn; all have returned before WalkArchive does, so r is not read
 // after it returns. r is read ahead of what the decompressor has used, up to

@@ -28,8 +28,8 @@ import (
 // by the budget and by one partition's records, not by the number of
 // entries; the refusals are the same, only later.
 const (
-	ledgerMaxRecs  = 64 << 10 // records (and map keys) kept in memory
-	ledgerMaxArena = 4 << 20  // bytes of names kept in memory for messages
+	ledgerMaxRecs  = 32 << 10 // records (and map keys) kept in memory
+	ledgerMaxArena = 2 << 20  // bytes of names kept in memory for messages
 	ledgerParts    = 128
 )
 
@@ -86,7 +86,8 @@ func (l *nameLedger) key(name string) [2]uint64 {
 	return [2]uint64{maphash.String(l.seed1, name), maphash.String(l.seed2, name)}
 }
 
-// spilled reports whether the map no longer holds every name.
+// spilled reports whether the map no longer holds every name (tmp names
+// the private directory, removed as soon as its files were made).
 func (l *nameLedger) spilled() bool { return l.tmp != "" }
 
 // log records one fact about the name of key k, met in the entry raw; arg
@@ -133,6 +134,11 @@ func (l *nameLedger) spill() error {
 			return fmt.Errorf("name ledger: %w", err)
 		}
 		l.strs, l.strsBuf = f, bufio.NewWriterSize(f, 64<<10)
+		// Used through their descriptors only: unlinked at once, they
+		// leave nothing behind whatever becomes of this process.
+		if err := os.RemoveAll(tmp); err != nil {
+			return fmt.Errorf("name ledger: %w", err)
+		}
 	}
 	var b [ledgerRecSize]byte
 	for i := range l.recs {
@@ -234,7 +240,7 @@ func (l *nameLedger) apply(k [2]uint64, op, typ byte, raw, arg string) (byte, er
 
 // finish replays the spilled records, if any, through ledgerRule and
 // returns the refusal of the earliest entry that breaks a rule, and the
-// number of distinct names met. It removes the private directory.
+// number of distinct names met.
 func (l *nameLedger) finish() (names int, err error) {
 	if !l.spilled() {
 		return len(l.seen), nil
@@ -338,7 +344,7 @@ func cmpKey(a, b [2]uint64) int {
 	return 0
 }
 
-// close removes the spill files, if any.
+// close releases the spill files, if any.
 func (l *nameLedger) close() {
 	if l.tmp == "" {
 		return
@@ -349,6 +355,5 @@ func (l *nameLedger) close() {
 	if l.strs != nil {
 		l.strs.Close()
 	}
-	os.RemoveAll(l.tmp)
 	l.tmp, l.files, l.parts, l.strs = "", nil, nil, nil
 }

@@ -107,6 +107,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	lim.Overwrite = false
 	lim.NoOwnership = os.Geteuid() != 0
 	lim.Record = true
+	lim.SpillDir = st.dir
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
 		return nil, err
@@ -114,12 +115,20 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	defer x.Close()
 
 	// The image's own explicit directories survive its whitelist (see
-	// whitelist); implicit parents do not.
-	own := make(map[string]bool)
-	info, err := aci.WalkArchive(src, func(hdr *tar.Header, body io.Reader) error {
+	// whitelist); implicit parents do not. Only an image with
+	// dependencies or a whitelist needs them, which the manifest (last,
+	// as a rule) says: they go to a file, not memory, in the meantime.
+	own, err := newOwnDirsLog(filepath.Join(st.dir, ownDirsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer own.close()
+	info, err := aci.WalkArchiveIn(st.dir, src, func(hdr *tar.Header, body io.Reader) error {
 		h := rootfsHeader(hdr)
 		if h.Typeflag == tar.TypeDir {
-			own[h.Name] = true
+			if err := own.add(h.Name); err != nil {
+				return err
+			}
 		}
 		return x.Add(ctx, h, body)
 	})
@@ -164,11 +173,15 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	case len(m.Dependencies) > 0:
 		// Rendered later, over the dependencies: keep what the whitelist
 		// needs to know.
-		if err := writeOwnDirs(filepath.Join(tree, ownDirsFile), own); err != nil {
+		if err := own.moveTo(filepath.Join(tree, ownDirsFile)); err != nil {
 			return nil, err
 		}
 	case len(m.PathWhitelist) > 0:
-		if err := x.Prune(ctx, whitelist(m.PathWhitelist, own)); err != nil {
+		dirs, err := own.read()
+		if err != nil {
+			return nil, err
+		}
+		if err := x.Prune(ctx, whitelist(m.PathWhitelist, dirs)); err != nil {
 			return nil, err
 		}
 	}

@@ -280,13 +280,14 @@ func (s *Store) extractBlob(ctx context.Context, id, rootfs string, pwl []string
 	lim := s.opts.Limits
 	lim.Overwrite = false
 	lim.NoOwnership = noOwner || os.Geteuid() != 0
+	lim.SpillDir = s.path("tmp")
 	x, err := extract.New(rootfs, lim)
 	if err != nil {
 		return nil, extract.Result{}, err
 	}
 	defer x.Close()
 	own := make(map[string]bool)
-	info, err := aci.WalkArchive(ctxReader{ctx, f}, func(hdr *tar.Header, body io.Reader) error {
+	info, err := aci.WalkArchiveIn(s.path("tmp"), ctxReader{ctx, f}, func(hdr *tar.Header, body io.Reader) error {
 		h := rootfsHeader(hdr)
 		if h.Typeflag == tar.TypeDir {
 			own[h.Name] = true

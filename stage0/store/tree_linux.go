@@ -403,6 +403,47 @@ func writeOwnDirs(path string, own map[string]bool) error {
 	return os.WriteFile(path, []byte(strings.Join(names, "\x00")), 0o600)
 }
 
+// ownDirsLog is the file an import writes the image's explicit directories
+// to as they come, in readOwnDirs's format, so that a million of them cost
+// no memory unless the manifest asks for them (issue 21).
+type ownDirsLog struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newOwnDirsLog(path string) (*ownDirsLog, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &ownDirsLog{f: f, w: bufio.NewWriterSize(f, 16<<10)}, nil
+}
+
+func (o *ownDirsLog) add(name string) error {
+	if _, err := o.w.WriteString(name); err != nil {
+		return fmt.Errorf("record directory %s: %w", name, err)
+	}
+	return o.w.WriteByte(0)
+}
+
+// read returns the directories logged.
+func (o *ownDirsLog) read() (map[string]bool, error) {
+	if err := o.w.Flush(); err != nil {
+		return nil, err
+	}
+	return readOwnDirs(o.f.Name())
+}
+
+// moveTo puts the log at path, for a later render.
+func (o *ownDirsLog) moveTo(path string) error {
+	if err := o.w.Flush(); err != nil {
+		return err
+	}
+	return os.Rename(o.f.Name(), path)
+}
+
+func (o *ownDirsLog) close() { o.f.Close() }
+
 func readOwnDirs(path string) (map[string]bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

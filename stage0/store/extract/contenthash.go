@@ -130,10 +130,12 @@ type contentDigests struct {
 	done    map[string]Digest
 	pending map[string]int // name → content ID in the hasher
 	known   map[int]Digest // content ID → size and xattrs
+	max     int            // digestsWindow
+	dropped bool           // past max: none are kept
 }
 
 func newContentDigests(on bool) contentDigests {
-	c := contentDigests{on: on}
+	c := contentDigests{on: on, max: digestsWindow}
 	if on {
 		c.done = make(map[string]Digest)
 		c.pending = make(map[string]int)
@@ -163,7 +165,7 @@ func (c *contentDigests) ended(id int) {
 // wrote says that file id, whose content ended, was made as name with the
 // given size and extended attributes.
 func (c *contentDigests) wrote(name string, id int, size int64, xs [][2]string) {
-	if c.hasher != nil {
+	if c.hasher != nil && !c.full() {
 		c.pending[name] = id
 		c.known[id] = Digest{Size: size, Xattrs: xs}
 	}
@@ -171,7 +173,7 @@ func (c *contentDigests) wrote(name string, id int, size int64, xs [][2]string) 
 
 // put records the digest of a file a writer made and hashed.
 func (c *contentDigests) put(name string, d Digest) {
-	if c.done != nil {
+	if c.done != nil && !c.full() {
 		c.done[name] = d
 	}
 }
@@ -179,11 +181,30 @@ func (c *contentDigests) put(name string, d Digest) {
 // link gives name, a new hard link to target, target's digest.
 func (c *contentDigests) link(name, target string) {
 	c.forget(name)
+	if c.full() {
+		return
+	}
 	if id, ok := c.pending[target]; ok {
 		c.pending[name] = id
 	} else if d, ok := c.done[target]; ok {
 		c.done[name] = d
 	}
+}
+
+// full says whether the digests reached digestsWindow (see
+// bounds_linux.go). Then they are all dropped, and no more are kept: a tree
+// hash reads the content of the files (as it must for most of them
+// anyway), and the memory is free for the rest of the extraction.
+func (c *contentDigests) full() bool {
+	if c.dropped {
+		return true
+	}
+	if len(c.done)+len(c.pending) < c.max {
+		return false
+	}
+	c.dropped = true
+	c.done, c.pending, c.known = map[string]Digest{}, map[string]int{}, map[int]Digest{}
+	return true
 }
 
 // settle waits for the hasher and moves its results into done.
@@ -193,6 +214,9 @@ func (c *contentDigests) settle() {
 	}
 	sums := c.hasher.wait()
 	c.hasher = nil
+	if c.dropped {
+		return
+	}
 	for name, id := range c.pending {
 		if sum, ok := sums[id]; ok {
 			d := c.known[id]

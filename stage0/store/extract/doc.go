@@ -75,6 +75,11 @@
 //     with utimensat(AT_SYMLINK_NOFOLLOW) on the entry itself (symlinks
 //     included); directory metadata is applied in Finish, after all of
 //     their children exist, so that creating children does not disturb it.
+//   - Memory is bounded whatever the number of entries (bounds_linux.go):
+//     what is remembered per name (kinds, directory metadata, records,
+//     digests) lives in windows of a few thousand entries; past them the
+//     file system tells what the window forgot, directory metadata goes
+//     to a spill file (Options.SpillDir), and a tree hash walks the tree.
 //   - In strict mode, regular files of at most 64 KiB are made by writer
 //     goroutines, in batches, while the archive is read on: the same checks
 //     decide them first, their parent directories exist before they are

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +64,9 @@ type Options struct {
 	// is written (see Digest), so that a tree hash need not read the files
 	// back.
 	HashContent bool
+	// SpillDir is where what the extractor remembers per entry goes past
+	// its memory bounds (see bounds_linux.go); "" means os.TempDir().
+	SpillDir string
 	// Record keeps every entry's final metadata as the kernel reports it
 	// (see Entries), so that a tree hash need not walk the tree after
 	// the extraction: in an import that walk was the longest step left
@@ -163,6 +168,12 @@ type Extractor struct {
 	// in Finish.
 	seen map[string]byte
 	dirs map[string]*meta
+	// seenReset says that seen was emptied (seenWindow) and no longer
+	// knows every name; spill holds the directories' metadata past
+	// dirsWindow.
+	seenReset bool
+	spill     dirSpill
+	win       windows
 
 	// buf is the serial write path's buffer when nothing hashes.
 	buf []byte
@@ -218,7 +229,8 @@ func New(root string, opts Options) (*Extractor, error) {
 		gid:   os.Getegid(),
 		umask: processUmask(),
 		digs:  newContentDigests(opts.HashContent),
-		recs:  records{on: opts.Record},
+		recs:  records{on: opts.Record, max: recordsWindow},
+		win:   windows{seen: seenWindow, dirs: dirsWindow},
 	}
 	x.r = resolver{fd: fd, overwrite: opts.Overwrite, book: x}
 	x.w = fileWriter{hash: opts.HashContent, digs: &x.digs, recs: &x.recs}
@@ -265,6 +277,7 @@ func (x *Extractor) Entries() (entries []Entry, ok bool) {
 
 // Close releases the root directory. It does not remove anything.
 func (x *Extractor) Close() error {
+	x.closeSpill()
 	x.w.stop()
 	x.settle()
 	return x.r.close()
@@ -273,14 +286,22 @@ func (x *Extractor) Close() error {
 // The Extractor is the resolver's bookkeeping (treeBook).
 
 func (x *Extractor) unmade(name string) bool {
-	return x.w.running() && x.seen[name] == seenFile
+	if !x.w.running() {
+		return false
+	}
+	k := x.seen[name]
+	return k == seenFile || (k == 0 && x.seenReset)
 }
 
 func (x *Extractor) flush() error { return x.w.drain() }
 
 func (x *Extractor) madeDir(name string) {
 	x.mark(name, seenImplicitDir)
-	x.dirs[name] = &meta{mode: 0o755, implicit: true}
+	// An error here (the spill file) comes back from Finish, which
+	// reads the spill.
+	if err := x.setDir(name, &meta{mode: 0o755, implicit: true}); err != nil && x.w.err == nil {
+		x.w.err = err
+	}
 }
 
 func (x *Extractor) removed(name string, isDir bool) {
@@ -374,9 +395,14 @@ func (x *Extractor) add(name string, hdr *tar.Header, body io.Reader) error {
 }
 
 func (x *Extractor) mark(name string, k byte) {
-	if x.seen != nil {
-		x.seen[name] = k
+	if x.seen == nil {
+		return
 	}
+	if _, ok := x.seen[name]; !ok && len(x.seen) >= x.win.seen {
+		clear(x.seen)
+		x.seenReset = true
+	}
+	x.seen[name] = k
 }
 
 // prepare finds the parent of a non-directory entry and, in Overwrite mode,
@@ -663,15 +689,14 @@ func (x *Extractor) recordDir(name string, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	x.dirs[name] = &meta{
+	return x.setDir(name, &meta{
 		mode:   x.perm(hdr),
 		uid:    hdr.Uid,
 		gid:    hdr.Gid,
 		atime:  hdr.AccessTime,
 		mtime:  hdr.ModTime,
 		xattrs: xs,
-	}
-	return nil
+	})
 }
 
 func (x *Extractor) dir(name string, hdr *tar.Header) error {
@@ -688,7 +713,7 @@ func (x *Extractor) dir(name string, hdr *tar.Header) error {
 			return fmt.Errorf("stat: %w", err)
 		}
 		switch {
-		case st.Mode&unix.S_IFMT == unix.S_IFDIR && (x.seen == nil || x.seen[name] == seenImplicitDir):
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR && (x.seen == nil || x.seen[name] == seenImplicitDir || (x.seenReset && x.seen[name] == 0)):
 			// Merge with the directory already there.
 		case x.opts.Overwrite:
 			if err := x.r.removeAt(pfd, base, name); err != nil {
@@ -772,7 +797,11 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 	if target == name || target == "." {
 		return fmt.Errorf("hard link to %q: not a file", hdr.Linkname)
 	}
-	if x.seen != nil && x.seen[target] != seenFile {
+	k := byte(0)
+	if x.seen != nil {
+		k = x.seen[target]
+	}
+	if x.seen != nil && k != seenFile && !(k == 0 && x.seenReset) {
 		return fmt.Errorf("hard link to %q: not an earlier regular file of this archive", hdr.Linkname)
 	}
 	// The target may be a batched file not made yet.
@@ -784,6 +813,14 @@ func (x *Extractor) hardlink(name string, hdr *tar.Header) error {
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 	}
 	defer unix.Close(tfd)
+	if k == 0 && x.seenReset {
+		// Past the window the file system tells: in strict mode the
+		// root held nothing the archive did not make.
+		var st unix.Stat_t
+		if err := unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return fmt.Errorf("hard link to %q: not an earlier regular file of this archive", hdr.Linkname)
+		}
+	}
 	pfd, base, err := x.prepare(name)
 	if err != nil {
 		return err
@@ -1050,39 +1087,32 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	if x.recs.finished {
 		x.recs.stop() // the directories are recorded already
 	}
-	names := make([]string, 0, len(x.dirs))
-	for n := range x.dirs {
-		names = append(names, n)
+	// The spilled directories first, in the order they came; those an
+	// unprivileged extractor must keep open until the end get their mode
+	// last, deepest first, as the window's do.
+	restricted := make(map[string]uint32)
+	if err := x.finishSpilled(restricted); err != nil {
+		return x.res, err
 	}
-	sort.Slice(names, func(i, j int) bool {
-		di, dj := strings.Count(names[i], "/"), strings.Count(names[j], "/")
-		if names[i] == "." || names[j] == "." {
-			return names[j] == "." && names[i] != "."
+	x.closeSpill()
+	if err := x.w.err; err != nil {
+		return x.res, err
+	}
+	for _, n := range sortDeepestFirst(slices.Collect(maps.Keys(restricted))) {
+		if _, later := x.dirs[n]; later {
+			continue
 		}
-		if di != dj {
-			return di > dj
+		if err := x.finishDir(n, &meta{mode: restricted[n], implicit: true}, false); err != nil {
+			return x.res, err
 		}
-		return names[i] < names[j]
-	})
+	}
+	names := sortDeepestFirst(slices.Collect(maps.Keys(x.dirs)))
 	for _, n := range names {
 		if err := ctx.Err(); err != nil {
 			return x.res, err
 		}
-		m := x.dirs[n]
-		fd, err := x.r.openDir(n, false)
-		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue
-			}
-			return x.res, fmt.Errorf("finish directory %s: %w", n, err)
-		}
-		xs, err := x.applyDir(fd, n, m)
-		if err == nil {
-			err = x.recs.record(n, fd, "", Entry{Xattrs: xs})
-		}
-		unix.Close(fd)
-		if err != nil {
-			return x.res, fmt.Errorf("finish directory %s: %w", n, err)
+		if err := x.finishDir(n, x.dirs[n], true); err != nil {
+			return x.res, err
 		}
 	}
 	if _, ok := x.dirs["."]; !ok {
@@ -1093,6 +1123,45 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 	// Sorted here, once: the records are all there is to sort.
 	x.recs.finish()
 	return x.res, nil
+}
+
+// sortDeepestFirst sorts directory names so that every directory comes
+// before its parent ("." last).
+func sortDeepestFirst(names []string) []string {
+	sort.Slice(names, func(i, j int) bool {
+		di, dj := strings.Count(names[i], "/"), strings.Count(names[j], "/")
+		if names[i] == "." || names[j] == "." {
+			return names[j] == "." && names[i] != "."
+		}
+		if di != dj {
+			return di > dj
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// finishDir gives the directory n its metadata m and, with record, records
+// it. A directory that is gone (pruned, removed) is skipped, and so is one
+// that is no longer a directory when spilled metadata is applied (a later
+// entry replaced it while layering).
+func (x *Extractor) finishDir(n string, m *meta, record bool) error {
+	fd, err := x.r.openDir(n, false)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || (x.opts.Overwrite && !record && (errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP))) {
+			return nil
+		}
+		return fmt.Errorf("finish directory %s: %w", n, err)
+	}
+	xs, err := x.applyDir(fd, n, m)
+	if err == nil && record {
+		err = x.recs.record(n, fd, "", Entry{Xattrs: xs})
+	}
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("finish directory %s: %w", n, err)
+	}
+	return nil
 }
 
 // applyDir gives the directory fd (name) its metadata m and returns the

@@ -16,6 +16,7 @@ type records struct {
 	on       bool
 	recs     []Entry
 	finished bool // Finish has recorded the directories and sorted
+	max      int  // recordsWindow
 }
 
 // record adds the entry name, whose metadata is final, as the file system
@@ -28,15 +29,21 @@ func (r *records) record(name string, dirfd int, base string, e Entry) error {
 		return err
 	}
 	e.Name = name
-	r.recs = append(r.recs, e)
+	r.add(e)
 	return nil
 }
 
-// add adds an entry a writer recorded.
+// add adds an entry a writer recorded. Past recordsWindow entries the
+// records stop (see bounds_linux.go): a tree hash walks the tree instead.
 func (r *records) add(e Entry) {
-	if r.on {
-		r.recs = append(r.recs, e)
+	if !r.on {
+		return
 	}
+	if len(r.recs) >= r.max {
+		r.stop()
+		return
+	}
+	r.recs = append(r.recs, e)
 }
 
 // stop ends recording for this extraction.
