@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,4 +126,146 @@ func TestRunSymlinkedSystemPaths(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunStrayDescriptors: acirun started with descriptors left open (not
+// close-on-exec) by its caller, of every kind a careless or hostile parent
+// leaves: a file, a directory of the host's root (the classic way out of a
+// chroot), a listening TCP socket and a connected Unix socket. None reaches
+// the app (what it finds in /proc/self/fd) nor the pod's PID 1 (what the
+// host sees in /proc/PID/fd of the process that is PID 1 in the pod's PID
+// namespace), compared by device and inode, whatever the descriptor's
+// number.
+func TestRunStrayDescriptors(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/stray-fds", nil, "fds", "+", "sleep", "3s"), nil)
+	file, err := os.Create(filepath.Join(t.TempDir(), "stray-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	root, err := os.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lnFile, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lnFile.Close()
+	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unixEnd, peer := os.NewFile(uintptr(pair[0]), "unix"), os.NewFile(uintptr(pair[1]), "peer")
+	defer unixEnd.Close()
+	defer peer.Close()
+	stray := map[[2]uint64]string{}
+	for _, f := range []*os.File{file, root, lnFile, unixEnd} {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		stray[[2]uint64{st.Dev, st.Ino}] = f.Name()
+	}
+	leaked := func(pid int) []string {
+		var found []string
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, e := range ents {
+			var st syscall.Stat_t
+			if syscall.Stat(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()), &st) == nil {
+				if name, ok := stray[[2]uint64{st.Dev, st.Ino}]; ok {
+					found = append(found, "fd "+e.Name()+": "+name)
+				}
+			}
+		}
+		return found
+	}
+	// The check itself: the test's own process holds all four.
+	if l := leaked(os.Getpid()); len(l) != len(stray) {
+		t.Fatalf("the test's own descriptors found by device and inode: %q, want all %d", l, len(stray))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.acirun, h.args("run", "--insecure-options=image", "--net=none", img)...)
+	// fds 3 to 6 of acirun, and 9 past a gap (a descriptor's number
+	// proves nothing).
+	cmd.ExtraFiles = []*os.File{file, root, lnFile, unixEnd, nil, nil, root}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The pod's PID 1: a process whose NSpid is "HOST 1".
+	pid1 := 0
+	for deadline := time.Now().Add(90 * time.Second); pid1 == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		pid1 = podPID1(cmd.Process.Pid)
+	}
+	t.Logf("acirun (pid %d) holds %q; the pod's PID 1 is pid %d", cmd.Process.Pid, leaked(cmd.Process.Pid), pid1)
+	if pid1 == 0 {
+		t.Errorf("no process of the pod is PID 1 of a PID namespace below acirun (pid %d)", cmd.Process.Pid)
+	} else if l := leaked(pid1); len(l) != 0 {
+		t.Errorf("the pod's PID 1 (host pid %d) holds the caller's descriptors: %q", pid1, l)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	h.noLeftovers()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if fds := outLines(r.stdout, "fd="); len(fds) != 3 || !strings.HasPrefix(fds[0], "fd=0 ") || !strings.HasPrefix(fds[2], "fd=2 ") {
+		t.Errorf("descriptors other than 0-2 reach the app: %q", fds)
+	}
+}
+
+// podPID1 finds, among the descendants of pid, a process that is PID 1 of
+// its own PID namespace (its NSpid line ends in 1), or returns 0.
+func podPID1(pid int) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		var nspid []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(l, "NSpid:"); ok {
+				nspid = strings.Fields(rest)
+			}
+		}
+		if len(nspid) < 2 || nspid[len(nspid)-1] != "1" {
+			continue
+		}
+		for a := p; a > 1; {
+			a = parentOf(a)
+			if a == pid {
+				return p
+			}
+		}
+	}
+	return 0
+}
+
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "PPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return n
+		}
+	}
+	return 0
 }
