@@ -126,6 +126,7 @@ func (c Config) Attach(ctx context.Context, id, owner string, pid int, reqs []Re
 	if err := os.Rename(tmp, p.dir); err != nil {
 		return nil, fmt.Errorf("pod networks: %w", err)
 	}
+	c.reached(stepStateMade)
 	defer func() {
 		if err != nil {
 			if derr := p.Detach(context.WithoutCancel(ctx)); derr != nil {
@@ -137,6 +138,7 @@ func (c Config) Attach(ctx context.Context, id, owner string, pid int, reqs []Re
 	if err := unix.Mount(src, p.NetNS, "", unix.MS_BIND, ""); err != nil {
 		return p, fmt.Errorf("pod networks: bind mount %s on %s: %w", src, p.NetNS, err)
 	}
+	c.reached(stepNetNSBound)
 	lib := c.libcni()
 	for _, r := range reqs {
 		a := &Attachment{Network: r.Network, IfName: r.IfName, rt: runtimeConf(id, p.NetNS, r)}
@@ -150,6 +152,7 @@ func (c Config) Attach(ctx context.Context, id, owner string, pid int, reqs []Re
 		if err := p.recordPending(); err != nil {
 			return p, err
 		}
+		c.reached(stepAddRecorded)
 		res, err := lib.AddNetworkList(ctx, r.Network.List, a.rt)
 		if err != nil {
 			return p, fmt.Errorf("network %s (%s): %w", r.Network.Name, r.Network.File, err)
@@ -157,6 +160,7 @@ func (c Config) Attach(ctx context.Context, id, owner string, pid int, reqs []Re
 		if a.Result, err = types100.GetResult(res); err != nil {
 			return p, fmt.Errorf("network %s (%s): the plugins' result: %w", r.Network.Name, r.Network.File, err)
 		}
+		c.reached(stepAddDone)
 	}
 	return p, nil
 }

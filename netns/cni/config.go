@@ -65,6 +65,9 @@ type Config struct {
 	// Stderr receives what the plugins write on their standard error;
 	// nil discards it.
 	Stderr io.Writer
+	// crashAt is told each step of an Attach (crashpoint.go); only the
+	// package's tests set it.
+	crashAt func(attachStep)
 }
 
 // Network is a named network: its configuration and the file it is from.
