@@ -53,17 +53,10 @@ func execApp(o *appOptions) error {
 	if err := joinCgroups(o.cgroups); err != nil {
 		return err
 	}
-	l := &appLaunch{
-		argv: app.exec, user: app.user, group: app.group, supp: app.suppGIDs,
-		insecure: o.insecure, metadataURL: o.metadataURL, notifySocket: o.notifySocket, consoleFd: -1,
-	}
+	l := launchFor(app, o.phase, o.insecure, o.metadataURL, o.notifySocket)
 	switch o.phase {
-	case "pre-start":
-		l.argv, l.user, l.group, l.supp = app.preStart, "0", "0", nil
-	case "post-stop":
-		l.argv, l.user, l.group, l.supp = app.postStop, "0", "0", nil
 	case "main":
-		l.listen, l.listenFds, l.consoleFd = listenNames(app), o.listenFds, o.consoleFd
+		l.listenFds, l.consoleFd = o.listenFds, o.consoleFd
 	case "enter":
 		l.argv = o.command
 	}
@@ -133,39 +126,89 @@ type appLaunch struct {
 	consoleFd int
 }
 
-// execConfined makes the calling thread, already in the app's root, one of
-// the app's processes and executes l.argv: user and groups resolved in the
-// app's root, its working directory, environment and oom-score-adj, then
-// its capability bounding set, no_new_privs, seccomp filter and
-// credentials. The app launcher and `stage1 enter` both end here, so that
-// a process entered into an app is confined exactly as the app is (rkt's
-// enter was not: CVE-2019-10144, -10145). It returns only on failure.
-func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
+// launchFor is what the process of app in phase ("main", "pre-start",
+// "post-stop" or "enter") is launched as, from PID 1's launch options:
+// event handlers run as root, the main process as the app's user with its
+// socket-activated ports named (their descriptors and the terminal are the
+// launcher's to add), and what is entered as the app's user too (its
+// command is the caller's to set).
+func launchFor(app *appSpec, phase string, insecure podcontract.Insecure, metadataURL, notifySocket string) *appLaunch {
+	l := &appLaunch{
+		argv: app.exec, user: app.user, group: app.group, supp: app.suppGIDs,
+		insecure: insecure, metadataURL: metadataURL, notifySocket: notifySocket, consoleFd: -1,
+	}
+	switch phase {
+	case "pre-start":
+		l.argv, l.user, l.group, l.supp = app.preStart, "0", "0", nil
+	case "post-stop":
+		l.argv, l.user, l.group, l.supp = app.postStop, "0", "0", nil
+	case "main":
+		l.listen = listenNames(app)
+	}
+	return l
+}
+
+// confinedExec is one process of an app resolved in the app's root (the
+// calling thread's): what it executes, with which environment, as whom,
+// in which working directory, and the capabilities, filter and Landlock
+// domain it gets. resolveConfined makes it; confine applies it to the
+// calling thread. Both ways an app's process starts end in confine: the
+// app launcher and `stage1 enter` (execConfined, which then executes the
+// program itself) and PID 1's own launch (launch_linux.go, which forks the
+// program from the confined thread), so that an entered process is
+// confined exactly as the app is (rkt's enter was not: CVE-2019-10144,
+// -10145).
+type confinedExec struct {
+	prog      string
+	argv, env []string
+	uid, gid  uint32
+	supp      []uint32
+	// rootFd and wdFd are the app's root and working directory (O_PATH),
+	// until close.
+	rootFd, wdFd int
+	caps         capSet
+	nnp          bool
+	plan         *seccompPlan
+	// apart: confine puts the thread in a Landlock domain of its own
+	// (keepApart), unless PID 1 was told why not.
+	apart bool
+}
+
+// resolveConfined resolves l, a process of app, in the calling thread's
+// root, changing nothing of the thread: user and groups from the app's
+// root, its working directory, environment and program, its capability
+// bounding set and seccomp filter.
+func resolveConfined(app *appSpec, l *appLaunch) (*confinedExec, error) {
 	rootFd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return nil, err
+	}
+	c := &confinedExec{argv: l.argv, supp: l.supp, rootFd: rootFd, wdFd: -1,
+		nnp: app.isolators.noNewPrivs, apart: !l.insecure.Has(podcontract.InsecureSeccomp)}
+	if err := c.resolve(app, l); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *confinedExec) resolve(app *appSpec, l *appLaunch) error {
+	var err error
+	if c.uid, err = resolveID(c.rootFd, l.user, "/etc/passwd", "user"); err != nil {
 		return err
 	}
-	defer unix.Close(rootFd)
-	uid, err := resolveID(rootFd, l.user, "/etc/passwd", "user")
-	if err != nil {
-		return err
-	}
-	gid, err := resolveID(rootFd, l.group, "/etc/group", "group")
-	if err != nil {
+	if c.gid, err = resolveID(c.rootFd, l.group, "/etc/group", "group"); err != nil {
 		return err
 	}
 	// We still hold every capability, CAP_SYS_PTRACE included: a working
 	// directory such as /proc/1/root would be the host's root. Resolve it
 	// inside the root, without magic links, and enter it by descriptor.
 	wd := app.workDir
-	wdFd, err := openInRoot(rootFd, wd, unix.O_PATH|unix.O_DIRECTORY, resolveContained)
-	if err != nil {
+	if c.wdFd, err = openInRoot(c.rootFd, wd, unix.O_PATH|unix.O_DIRECTORY, resolveContained); err != nil {
 		return fmt.Errorf("working directory %s does not exist in the app's root (image and volumes): %w", wd, err)
 	}
-	defer unix.Close(wdFd)
-	env := appEnv(app, l.metadataURL, l.notifySocket)
-	prog, err := lookPath(l.argv[0], env)
-	if err != nil {
+	c.env = appEnv(app, l.metadataURL, l.notifySocket)
+	if c.prog, err = lookPath(l.argv[0], c.env); err != nil {
 		return err
 	}
 	iso := &app.isolators
@@ -173,20 +216,60 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 	if iso.capsBound != nil {
 		caps.set &= *iso.capsBound
 	}
-	plan, err := planSeccomp(iso.seccomp, l.insecure.Has(podcontract.InsecureSeccomp))
+	c.caps = caps.set
+	c.plan, err = planSeccomp(iso.seccomp, l.insecure.Has(podcontract.InsecureSeccomp))
+	return err
+}
+
+// close closes the descriptors c holds.
+func (c *confinedExec) close() {
+	unix.Close(c.rootFd)
+	if c.wdFd >= 0 {
+		unix.Close(c.wdFd)
+	}
+}
+
+// confine makes the calling thread one of the app's: in its working
+// directory, in a Landlock domain of its own, then with its capability
+// bounding set, no_new_privs, seccomp filter and credentials
+// (dropPrivileges). Every one of them is per thread, and a process the
+// thread forks or becomes by exec keeps them. After it the thread can
+// only exec or fork the program.
+func (c *confinedExec) confine() error {
+	if err := unix.Fchdir(c.wdFd); err != nil {
+		return fmt.Errorf("working directory: %w", err)
+	}
+	// Out of the other apps' reach, and they out of ours (apart_linux.go),
+	// unless PID 1 said why not.
+	if c.apart {
+		if err := keepApart(c.rootFd); err != nil && !landlockAbsent(err) {
+			return err
+		}
+	}
+	return dropPrivileges(c.uid, c.gid, c.supp, c.caps, c.nnp, c.plan)
+}
+
+// execConfined makes the calling process, already in the app's root, one
+// of the app's processes and executes l.argv: resolved and confined as
+// every process of the app is (confinedExec), with the app's
+// oom-score-adj, the terminal or the socket-activated fds l brings, and
+// nothing else of ours. The app launcher and `stage1 enter` end here. It
+// returns only on failure.
+func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
+	c, err := resolveConfined(app, l)
 	if err != nil {
 		return err
 	}
-	if iso.oomScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*iso.oomScoreAdj)), 0); err != nil {
-			return fmt.Errorf("oom-score-adj %d: %w", *iso.oomScoreAdj, err)
+	defer c.close()
+	if adj := app.isolators.oomScoreAdj; adj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+			return fmt.Errorf("oom-score-adj %d: %w", *adj, err)
 		}
 	}
-	if err := unix.Fchdir(wdFd); err != nil {
-		return fmt.Errorf("working directory %s: %w", wd, err)
-	}
 	if l.consoleFd >= 0 {
-		if err := takeTerminal(l.consoleFd, uid); err != nil {
+		err := takeTerminal(l.consoleFd, c.uid)
+		unix.Close(l.consoleFd)
+		if err != nil {
 			return err
 		}
 	}
@@ -195,20 +278,13 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 	if err != nil {
 		return err
 	}
-	env = setEnv(env, listenEnv)
-	// Out of the other apps' reach, and they out of ours (apart_linux.go),
-	// unless PID 1 said why not.
-	if !l.insecure.Has(podcontract.InsecureSeccomp) {
-		if err := keepApart(rootFd); err != nil && !landlockAbsent(err) {
-			return err
-		}
-	}
-	if err := dropPrivileges(uid, gid, l.supp, caps.set, iso.noNewPrivs, plan); err != nil {
+	c.env = setEnv(c.env, listenEnv)
+	if err := c.confine(); err != nil {
 		return err
 	}
-	tr.Step("exec %s", prog)
-	err = unix.Exec(prog, l.argv, env)
-	return fmt.Errorf("exec %s: %w", prog, err)
+	tr.Step("exec %s", c.prog)
+	err = unix.Exec(c.prog, c.argv, c.env)
+	return fmt.Errorf("exec %s: %w", c.prog, err)
 }
 
 // enterRoot makes root the process's root directory with pivot_root in the

@@ -129,39 +129,53 @@ func receiveFd(sock int) (int, error) {
 	}
 }
 
-// takeTerminal is the launcher's part, in the app's root before it drops
-// its privileges: a new pseudo-terminal of the app's /dev/pts, owned by
-// the app's user, becomes the controlling terminal of a new session (the
-// app's) and its standard input, output and error; the master goes to
-// `stage1 run` over sock, and neither it nor sock stays open.
-func takeTerminal(sock int, uid uint32) error {
-	defer unix.Close(sock)
+// openTerminal is the launch's part of an interactive pod's terminal, in
+// the app's root before the launching thread drops its privileges: a new
+// pseudo-terminal of the app's /dev/pts, owned by the app's user; its
+// master goes to `stage1 run` over sock (which stays open: it is the
+// caller's) and is not kept. It returns the peer (close-on-exec), for the
+// app's new session to make its controlling terminal and its standard
+// input, output and error.
+func openTerminal(sock int, uid uint32) (int, error) {
 	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("terminal: open /dev/ptmx: %w", err)
+		return -1, fmt.Errorf("terminal: open /dev/ptmx: %w", err)
 	}
 	defer unix.Close(master)
 	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return fmt.Errorf("terminal: unlock: %w", err)
+		return -1, fmt.Errorf("terminal: unlock: %w", err)
 	}
 	// The peer by the master, not by a path an app could have replaced.
 	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
 	if errno != 0 {
-		return fmt.Errorf("terminal: open the peer: %w", errno)
+		return -1, fmt.Errorf("terminal: open the peer: %w", errno)
 	}
 	peer := int(r)
-	defer unix.Close(peer)
 	if err := unix.Fchown(peer, int(uid), -1); err != nil {
-		return fmt.Errorf("terminal: chown: %w", err)
+		unix.Close(peer)
+		return -1, fmt.Errorf("terminal: chown: %w", err)
 	}
+	if err := unix.Sendmsg(sock, []byte{'t'}, unix.UnixRights(master), nil, 0); err != nil {
+		unix.Close(peer)
+		return -1, fmt.Errorf("terminal: send it to stage1 run: %w", err)
+	}
+	return peer, nil
+}
+
+// takeTerminal is the app launcher's way (it executes the app itself):
+// the terminal of openTerminal becomes the controlling terminal of a new
+// session, the launcher's, and its standard input, output and error.
+func takeTerminal(sock int, uid uint32) error {
+	peer, err := openTerminal(sock, uid)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(peer)
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("terminal: setsid: %w", err)
 	}
 	if err := unix.IoctlSetInt(peer, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("terminal: make it the controlling terminal: %w", err)
-	}
-	if err := unix.Sendmsg(sock, []byte{'t'}, unix.UnixRights(master), nil, 0); err != nil {
-		return fmt.Errorf("terminal: send it to stage1 run: %w", err)
 	}
 	for fd := 0; fd <= 2; fd++ {
 		if err := unix.Dup3(peer, fd, 0); err != nil {
