@@ -167,18 +167,22 @@ func (p *pod) startedAll() {
 
 // appRun is one app's progress through pre-start, main and post-stop.
 type appRun struct {
-	name     string
-	preStart bool
-	postStop bool
-	cgroups  []string
-	mainPid  int
-	started  bool // main was started
-	running  bool // main is running
-	done     bool // main and post-stop are over (or will never run)
-	exit     podcontract.AppExit
-	exited   bool
-	handlers int   // event handlers running
-	listen   []int // socket-activated fds for main, closed once it started
+	name string
+	spec *appSpec
+	// launchRefused is why PID 1 cannot start this app's processes itself
+	// for its seccomp filter (launchRefusedBy), or "".
+	launchRefused string
+	preStart      bool
+	postStop      bool
+	cgroups       []string
+	mainPid       int
+	started       bool // main was started
+	running       bool // main is running
+	done          bool // main and post-stop are over (or will never run)
+	exit          podcontract.AppExit
+	exited        bool
+	handlers      int   // event handlers running
+	listen        []int // socket-activated fds for main, closed once it started
 	// stdout and stderr are the descriptors PID 1 gives each of the app's
 	// processes as 1 and 2: its own, or the app's from stage1 run.
 	stdout, stderr int
@@ -313,7 +317,7 @@ func (p *pod) setup() error {
 		}
 	}
 	for i, a := range spec.apps {
-		r := &appRun{name: a.name, preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
+		r := &appRun{name: a.name, spec: a, launchRefused: launchRefusedBy(a, o.Insecure), preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
 			stdout: stdio[2*i], stderr: stdio[2*i+1]}
 		p.apps = append(p.apps, r)
 		traits, err := readImageTraits(filepath.Join(a.imageDir, "manifest"))
@@ -540,57 +544,24 @@ func (p *pod) reportSysctls(sysctls []sysctlSetting) {
 	}
 }
 
-// start starts one phase of an app as a child of PID 1.
+// start starts one phase of an app as a child of PID 1: from a thread of
+// PID 1 (launchHere) where it can, else through the app launcher.
 func (p *pod) start(r *appRun, phase string) {
-	argv := []string{podcontract.Stage1Executable, "app", "--phase=" + phase}
-	if run := p.o.Insecure & podcontract.InsecureAllRun; run != 0 {
-		argv = append(argv, "--insecure-options="+run.String())
-	}
-	for _, cg := range r.cgroups {
-		argv = append(argv, "--cgroup="+cg)
-	}
-	if p.o.MetadataURL != "" {
-		argv = append(argv, "--metadata-url="+p.o.MetadataURL)
-	}
-	if r.notifySocket != "" {
-		argv = append(argv, "--notify-socket="+r.notifySocket)
-	}
-	if p.o.Debug {
-		argv = append(argv, "--debug")
-	}
-	files := []uintptr{0, uintptr(r.stdout), uintptr(r.stderr)}
-	if phase == "main" && len(r.listen) > 0 {
-		argv = append(argv, "--listen-fds="+strconv.Itoa(len(r.listen)))
-		for _, fd := range r.listen {
-			files = append(files, uintptr(fd))
-		}
-	}
+	files := []int{0, r.stdout, r.stderr}
 	// The terminal of an interactive pod goes to its one app's main
 	// process, once.
 	console := -1
 	if phase == "main" && p.o.consoleFd >= 0 {
 		console, p.o.consoleFd = p.o.consoleFd, -1
-		argv = append(argv, "--console-fd="+strconv.Itoa(len(files)))
-		files = append(files, uintptr(console))
 	}
-	sys := &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}
-	if rg := p.o.idRange; !rg.IsZero() {
-		// --private-users: each launch in a user namespace of its own with
-		// the pod's map, keeping every capability across its exec (its
-		// user, host root, is none of the namespace's) until it drops to
-		// the app's.
-		argv = append(argv, "--private-users")
-		m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(rg.First), Size: int(rg.Count)}}
-		sys.Cloneflags |= unix.CLONE_NEWUSER
-		sys.UidMappings, sys.GidMappings, sys.GidMappingsEnableSetgroups = m, m, true
-		sys.AmbientCaps = p.allCaps
+	var pid int
+	var err error
+	if why := p.launchHereRefused(r, phase); why != "" {
+		p.debugf("app %s: %s through the app launcher: %s", r.name, phase, why)
+		pid, err = p.startLauncher(r, phase, files, console)
+	} else {
+		pid, err = p.launchHere(r, phase, files, console)
 	}
-	argv = append(argv, p.o.podDir, r.name)
-	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: files,
-		Sys:   sys,
-	})
 	if phase == "main" {
 		// The app has its copies (or will never run): the ports live as
 		// long as it holds them.
@@ -601,7 +572,7 @@ func (p *pod) start(r *appRun, phase string) {
 		}
 	}
 	if err != nil {
-		p.logf("app %s: start %s: %v", r.name, phase, err)
+		p.logf("app %s (%s): %v", r.name, phase, err)
 		p.finished(r, phase, exitCodeFailure, "")
 		return
 	}
@@ -621,6 +592,62 @@ func (p *pod) start(r *appRun, phase string) {
 	default:
 		r.handlers++
 	}
+}
+
+// startLauncher starts phase of app r through the app launcher (`stage1
+// app`), a process of its own that confines itself as PID 1's launch
+// would confine its thread, and executes the app; files are its
+// descriptors 0, 1 and 2, console the console socket of an interactive
+// pod or -1. It returns the launcher's PID.
+func (p *pod) startLauncher(r *appRun, phase string, files []int, console int) (int, error) {
+	argv := []string{podcontract.Stage1Executable, "app", "--phase=" + phase}
+	if run := p.o.Insecure & podcontract.InsecureAllRun; run != 0 {
+		argv = append(argv, "--insecure-options="+run.String())
+	}
+	for _, cg := range r.cgroups {
+		argv = append(argv, "--cgroup="+cg)
+	}
+	if p.o.MetadataURL != "" {
+		argv = append(argv, "--metadata-url="+p.o.MetadataURL)
+	}
+	if r.notifySocket != "" {
+		argv = append(argv, "--notify-socket="+r.notifySocket)
+	}
+	if p.o.Debug {
+		argv = append(argv, "--debug")
+	}
+	fds := make([]uintptr, 0, len(files)+len(r.listen)+1)
+	for _, fd := range files {
+		fds = append(fds, uintptr(fd))
+	}
+	if phase == "main" && len(r.listen) > 0 {
+		argv = append(argv, "--listen-fds="+strconv.Itoa(len(r.listen)))
+		for _, fd := range r.listen {
+			fds = append(fds, uintptr(fd))
+		}
+	}
+	if console >= 0 {
+		argv = append(argv, "--console-fd="+strconv.Itoa(len(fds)))
+		fds = append(fds, uintptr(console))
+	}
+	sys := &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}
+	if rg := p.o.idRange; !rg.IsZero() {
+		// --private-users: each launch in a user namespace of its own with
+		// the pod's map, keeping every capability across its exec (its
+		// user, host root, is none of the namespace's) until it drops to
+		// the app's.
+		argv = append(argv, "--private-users")
+		m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(rg.First), Size: int(rg.Count)}}
+		sys.Cloneflags |= unix.CLONE_NEWUSER
+		sys.UidMappings, sys.GidMappings, sys.GidMappingsEnableSetgroups = m, m, true
+		sys.AmbientCaps = p.allCaps
+	}
+	argv = append(argv, p.o.podDir, r.name)
+	return syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: fds,
+		Sys:   sys,
+	})
 }
 
 // reap collects every exited child; orphans re-parented to us are reaped too.

@@ -1,6 +1,8 @@
 package stage1
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -234,4 +236,92 @@ func loadSeccomp(filter []bpf.RawInstruction) error {
 		return fmt.Errorf("load seccomp filter: %w", errno)
 	}
 	return nil
+}
+
+// seccompCall is one system call as a seccomp filter sees it: its name
+// and arguments.
+type seccompCall struct {
+	name string
+	args [6]uint64
+}
+
+// launchCalls are the calls that starting an app from a thread of PID 1
+// makes under the app's filter (launch_linux.go): the thread's own, from
+// dropping its privileges to its exit, Go's syscall.ForkExec's in it (the
+// status pipe, the vfork-style clone, reading the status, reaping a child
+// whose exec failed) and in the child until the app's execve (the signal
+// state reset, the descriptor shuffle, the session and controlling
+// terminal of an interactive pod, the restored RLIMIT_NOFILE), and what
+// the Go runtime may call on any thread meanwhile (parking, signals,
+// preemption, memory). PID 1 launches an app itself only when its filter
+// allows every one of them (seccompRefuses), so that the filter is
+// exactly the app's: nothing is added to it for PID 1's sake.
+func launchCalls() []seccompCall {
+	calls := []seccompCall{
+		{name: "clone", args: [6]uint64{unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD)}},
+		{name: "ioctl", args: [6]uint64{0, unix.TIOCSCTTY, 1}},
+		{name: "pipe2", args: [6]uint64{unix.O_CLOEXEC}},
+		{name: "fcntl", args: [6]uint64{0, unix.F_SETFD}},
+		{name: "dup3", args: [6]uint64{0, 0, unix.O_CLOEXEC}},
+		{name: "dup3"},
+	}
+	for _, n := range append(seccompEssential(), "read", "wait4", "setsid", "prlimit64", "getppid",
+		"mprotect", "clock_gettime", "clock_nanosleep", "getrandom", "sched_getaffinity") {
+		calls = append(calls, seccompCall{name: n})
+	}
+	return calls
+}
+
+// seccompRefuses returns the first of calls that filter (nil: none)
+// does not allow, or "" when it allows them all. It runs the filter as
+// the kernel would, on the running architecture's seccomp_data.
+func seccompRefuses(filter []bpf.RawInstruction, calls []seccompCall) (string, error) {
+	if len(filter) == 0 {
+		return "", nil
+	}
+	prog, ok := bpf.Disassemble(filter)
+	if !ok {
+		return "", errors.New("seccomp: the filter does not disassemble")
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		return "", fmt.Errorf("seccomp: %w", err)
+	}
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return "", fmt.Errorf("seccomp: %w", err)
+	}
+	for _, c := range calls {
+		nr, ok := info.SyscallNames[c.name]
+		if !ok {
+			continue // not on this architecture: never called
+		}
+		ret, err := vm.Run(seccompData(uint32(nr), uint32(info.ID), c.args))
+		if err != nil {
+			return "", fmt.Errorf("seccomp: run the filter on %s: %w", c.name, err)
+		}
+		if uint32(ret)&unix.SECCOMP_RET_ACTION_FULL != unix.SECCOMP_RET_ALLOW {
+			return c.name, nil
+		}
+	}
+	return "", nil
+}
+
+// seccompData is struct seccomp_data for a call, laid out for the BPF
+// virtual machine: the kernel loads each 32-bit word in the machine's own
+// byte order, the virtual machine in network order, so every word is
+// written big-endian with the value the kernel would read there.
+func seccompData(nr, archID uint32, args [6]uint64) []byte {
+	native := make([]byte, 64)
+	binary.NativeEndian.PutUint32(native[0:], nr)
+	binary.NativeEndian.PutUint32(native[4:], archID)
+	// native[8:16], the instruction pointer, stays 0.
+	for i, a := range args {
+		binary.NativeEndian.PutUint64(native[16+8*i:], a)
+	}
+	out := make([]byte, len(native))
+	for off := 0; off < len(native); off += 4 {
+		binary.BigEndian.PutUint32(out[off:], binary.NativeEndian.Uint32(native[off:]))
+	}
+	return out
 }

@@ -447,8 +447,8 @@ func (p *boxPod) pty() (ptm, pts *os.File) {
 
 // TestTraceStart: with ACIRUN_TRACE=1 every process on the way from acirun
 // run to the app's exec prints its steps on one timeline, through the pod's
-// transient unit and with --no-unit; the app's environment does not carry
-// the variable.
+// transient unit and with --no-unit; PID 1 executes the app itself, with no
+// app launcher between; the app's environment does not carry the variable.
 func TestTraceStart(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -464,10 +464,10 @@ func TestTraceStart(t *testing.T) {
 		// connection's step is checked below, before the unit's start.)
 		{"unit", nil, []string{"acirun: main", "acirun: prepare", "acirun: start unit acirun-",
 			"stage1 run: main", "stage1 run: init started as pid", "stage1 run: go sent", "stage1 init: go received",
-			"stage1 init: app traced: main started", "stage1 app: main", "stage1 app: exec /testapp",
+			"stage1 init: app traced: root entered", "stage1 init: app traced: exec /testapp", "stage1 init: app traced: main started",
 			"stage1 run: init exited", "acirun: unit inactive", "acirun: exit 0"}},
 		{"no-unit", []string{"--no-unit"}, []string{"acirun: main", "acirun: stage1 run in this process",
-			"stage1 run: main", "stage1 init: main", "stage1 init: go received", "stage1 app: main", "stage1 app: exec /testapp",
+			"stage1 run: main", "stage1 init: main", "stage1 init: go received", "stage1 init: app traced: exec /testapp",
 			"stage1 run: init exited", "stage1 run: exit 0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -511,6 +511,11 @@ func TestTraceStart(t *testing.T) {
 				if c, u := at("acirun: connected to systemd"), at("acirun: start unit"); c < 0 || c > u {
 					t.Errorf("the trace lacks acirun's connection to systemd before the unit's start:\n%s", errb.String())
 				}
+			}
+			// PID 1 starts the app from a thread of its own: no app
+			// launcher process (a whole Go process start) on the way.
+			if strings.Contains(errb.String(), "stage1 app[") {
+				t.Errorf("an app launcher (stage1 app) ran on the way to the app's exec:\n%s", errb.String())
 			}
 		})
 	}

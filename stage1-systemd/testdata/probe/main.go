@@ -3,7 +3,7 @@
 //
 //	env                print the environment
 //	ids                print uid, gid and groups
-//	status             print the Cap*, NoNewPrivs and Seccomp lines of /proc/self/status
+//	status             print the Cap*, NoNewPrivs, Seccomp*, Uid, Gid and Groups lines of /proc/self/status
 //	hostname           print the host name
 //	cat:FILE           print FILE
 //	write:FILE         write "probe" to FILE
@@ -66,7 +66,8 @@ func main() {
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
 				l := sc.Text()
-				if strings.HasPrefix(l, "Cap") || strings.HasPrefix(l, "NoNewPrivs") || strings.HasPrefix(l, "Seccomp:") {
+				if strings.HasPrefix(l, "Cap") || strings.HasPrefix(l, "NoNewPrivs") || strings.HasPrefix(l, "Seccomp") ||
+					strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "Groups:") {
 					fmt.Println("status", strings.Join(strings.Fields(l), " "))
 				}
 			}

@@ -1,0 +1,120 @@
+package stage1
+
+import (
+	"bytes"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/trace"
+)
+
+// TestSeccompRefuses: the calls of PID 1's own launch are checked against
+// an app's filter as the kernel would run it, arguments included: the
+// default deny list lets them all through (clone of a vfork-style child,
+// not of a user namespace), a remove set of unrelated calls too, and a
+// filter refusing any of them sends the app through the launcher.
+func TestSeccompRefuses(t *testing.T) {
+	calls := launchCalls()
+	for _, tc := range []struct {
+		name  string
+		iso   *seccompIsolator
+		insec bool
+		calls []seccompCall
+		want  string
+	}{
+		{"default", nil, false, calls, ""},
+		{"no filter", nil, true, calls, ""},
+		{"remove set of other calls", &seccompIsolator{set: []string{"mkdir", "mkdirat"}}, false, calls, ""},
+		{"remove set with clone", &seccompIsolator{set: []string{"clone"}}, false, calls, "clone"},
+		{"remove set with ioctl", &seccompIsolator{set: []string{"ioctl"}, errno: "ENOTTY"}, false, calls, "ioctl"},
+		{"remove set with dup3", &seccompIsolator{set: []string{"mkdir", "dup3"}}, false, calls, "dup3"},
+		{"retain set", &seccompIsolator{retain: true, set: []string{"read", "write"}}, false, calls, "clone"},
+		{"retain set of them all", &seccompIsolator{retain: true, set: launchCallNames()}, false, calls, ""},
+		// The arguments count: the default filter refuses a clone of a
+		// user namespace, and lets a plain one through.
+		{"clone of a user namespace", nil, false, []seccompCall{{name: "clone", args: [6]uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}}}, "clone"},
+		{"clone3", nil, false, []seccompCall{{name: "clone3"}}, "clone3"},
+		{"mount", nil, false, []seccompCall{{name: "getpid"}, {name: "mount"}}, "mount"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := planSeccomp(tc.iso, tc.insec)
+			must(t, err)
+			got, err := seccompRefuses(plan.filter, tc.calls)
+			must(t, err)
+			if got != tc.want {
+				t.Errorf("seccompRefuses = %q, want %q (filter %s)", got, tc.want, plan.report)
+			}
+		})
+	}
+}
+
+func launchCallNames() []string {
+	var names []string
+	for _, c := range launchCalls() {
+		if !slices.Contains(names, c.name) {
+			names = append(names, c.name)
+		}
+	}
+	return names
+}
+
+// TestPodLaunch: PID 1 executes an app itself, from a thread it confines
+// (no `stage1 app` process in the trace), and the app is confined exactly
+// as one started through the app launcher, which socket activation still
+// needs: the same capability sets, no_new_privs, seccomp mode and filter
+// count, user and groups, oom-score-adj, a seccomp remove set, no way to
+// PID 1's root; and PID 1 keeps its own oom-score-adj.
+func TestPodLaunch(t *testing.T) {
+	iso := []string{`{"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_CHOWN","CAP_NET_RAW"]}}`,
+		`{"name":"os/linux/no-new-privileges","value":true}`, `{"name":"os/linux/oom-score-adj","value":700}`,
+		`{"name":"os/linux/seccomp-remove-set","value":{"set":["mkdirat","mkdir"],"errno":"EXDEV"}}`}
+	probe := []string{"/probe", "status", "ids", "cat:/proc/self/oom_score_adj", "mkdir:/tmp/d", "stat:/proc/1/root/",
+		"sleep:300ms", "cat:/proc/1/oom_score_adj"}
+	run := func(t *testing.T, ports []string) *podResult {
+		p := newPod(t, []testApp{{name: "a", exec: probe, user: "user", group: "staff", supp: []uint32{7}, iso: iso, ports: ports}}, nil)
+		cmd := p.command("--net=none", "--debug")
+		cmd.Env = append(cmd.Env, trace.Var+"=1")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		r := p.result(t, cmd, cmd.Run(), &out, &errb)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		return r
+	}
+	own, err := os.ReadFile("/proc/self/oom_score_adj") // PID 1 inherits ours
+	must(t, err)
+	here := run(t, nil)
+	if strings.Contains(here.stderr, "stage1 app[") || !strings.Contains(here.stderr, "stage1 init[1]: app a: exec /probe") {
+		t.Errorf("PID 1 did not execute the app itself:\n%s", here.stderr)
+	}
+	launched := run(t, []string{`{"name":"www","protocol":"tcp","port":8080,"socketActivated":true}`})
+	if !strings.Contains(launched.stderr, "through the app launcher: socket activation") || !strings.Contains(launched.stderr, "stage1 app[") {
+		t.Errorf("the socket-activated app was not started through the launcher:\n%s", launched.stderr)
+	}
+	want := []string{"status CapBnd: " + capHex(defaultCaps()&^mustCaps("CAP_CHOWN", "CAP_NET_RAW")) + "\n",
+		"status CapEff: 0000000000000000\n", "status CapPrm: 0000000000000000\n", "status CapInh: 0000000000000000\n",
+		"status CapAmb: 0000000000000000\n", "status NoNewPrivs: 1\n", "status Seccomp: 2\n", "status Seccomp_filters: 1\n",
+		"status Uid: 1000 1000 1000 1000\n", "status Gid: 50 50 50 50\n", "status Groups: 7\n",
+		"uid 1000 gid 50 groups [7]\n", "cat /proc/self/oom_score_adj\n700\n", "mkdir error mkdir /tmp/d: invalid cross-device link",
+		"stat error", "cat /proc/1/oom_score_adj\n" + string(own)}
+	for name, r := range map[string]*podResult{"PID 1's launch": here, "the launcher": launched} {
+		t.Run(name, func(t *testing.T) { r.has(t, want...) })
+	}
+	statusLines := func(r *podResult) []string {
+		var ls []string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, "status ") {
+				ls = append(ls, l)
+			}
+		}
+		return ls
+	}
+	if a, b := statusLines(here), statusLines(launched); !slices.Equal(a, b) {
+		t.Errorf("confinement differs:\nPID 1's launch: %q\nthe launcher:   %q", a, b)
+	}
+}
