@@ -44,8 +44,9 @@ const (
 	// stepInitSetUp: the pod's mounts, network, cgroups and the apps'
 	// roots are set up; no app is started.
 	stepInitSetUp startStep = "init-set-up"
-	// stepAppRootEntered: an app's launcher is in the app's root, before
-	// its credentials and exec.
+	// stepAppRootEntered: the launch of an app's main process (PID 1's
+	// launching thread, or the app launcher where one is needed) is in the
+	// app's root, before its credentials and exec.
 	stepAppRootEntered startStep = "app-root-entered"
 )
 

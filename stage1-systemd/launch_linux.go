@@ -121,7 +121,7 @@ func (p *pod) launchHere(r *appRun, phase string, files []int, console int) (int
 		// Never unlocked: the thread ends with this goroutine, and its
 		// confinement with it.
 		runtime.LockOSThread()
-		pid, err := p.launchOnThread(r, l, root, files, console)
+		pid, err := p.launchOnThread(r, phase, l, root, files, console)
 		done <- started{pid, err}
 	}()
 	s := <-done
@@ -130,7 +130,7 @@ func (p *pod) launchHere(r *appRun, phase string, files []int, console int) (int
 
 // launchOnThread confines the calling thread, locked to its goroutine for
 // good, as a process of app r, and forks and executes l from it.
-func (p *pod) launchOnThread(r *appRun, l *appLaunch, root string, files []int, console int) (int, error) {
+func (p *pod) launchOnThread(r *appRun, phase string, l *appLaunch, root string, files []int, console int) (int, error) {
 	// A mount namespace (and fs struct) of this thread's own, in which
 	// the app's root becomes the root.
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
@@ -146,6 +146,9 @@ func (p *pod) launchOnThread(r *appRun, l *appLaunch, root string, files []int, 
 		return 0, err
 	}
 	p.o.trace.Step("app %s: root entered", r.name)
+	if phase == "main" {
+		p.o.reached(stepAppRootEntered)
+	}
 	c, err := resolveConfined(r.spec, l)
 	if err != nil {
 		return 0, err
