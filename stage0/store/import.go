@@ -68,7 +68,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*Image, error) {
 	img, err := s.doImport(ctx, r, opts)
 	if err != nil {
-		return nil, fmt.Errorf("import image: %w", err)
+		return nil, fmt.Errorf("import image: %w", s.noSpace(err))
 	}
 	return img, nil
 }

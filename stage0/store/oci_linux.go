@@ -235,7 +235,7 @@ func (s *Store) ociLayerLock(key string) string {
 func (s *Store) ImportOCI(ctx context.Context, opts OCIImportOptions) (*Image, error) {
 	img, err := s.importOCI(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", opts.Record.Reference, err)
+		return nil, fmt.Errorf("import %s: %w", opts.Record.Reference, s.noSpace(err))
 	}
 	return img, nil
 }

@@ -39,7 +39,7 @@ type DepResolver func(ctx context.Context, dep aci.Dependency) (id string, err e
 func (s *Store) Render(ctx context.Context, id string, resolve DepResolver) (*Image, error) {
 	img, err := s.render(ctx, id, resolve, nil, false)
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", id, err)
+		return nil, fmt.Errorf("render %s: %w", id, s.noSpace(err))
 	}
 	return img, nil
 }

@@ -73,6 +73,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/acirun/acirun/aci"
@@ -223,6 +224,18 @@ func Open(dir string, opts Options) (*Store, error) {
 
 // Dir returns the store directory.
 func (s *Store) Dir() string { return s.dir }
+
+// noSpace names the store in an error of a write that found its
+// filesystem full (ENOSPC, or EDQUOT over a quota) and says what to do:
+// the bare "write: no space left on device" of a file deep in a staging
+// tree names neither. What was staged is removed by then: nothing of the
+// image is kept.
+func (s *Store) noSpace(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("the store %s has no space left on its filesystem (free some there, e.g. acirun image gc; nothing of this image was kept): %w", s.dir, err)
+	}
+	return err
+}
 
 func (s *Store) path(elem ...string) string {
 	return filepath.Join(append([]string{s.dir}, elem...)...)
