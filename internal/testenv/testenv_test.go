@@ -36,6 +36,39 @@ func TestNeedTool(t *testing.T) {
 	checkChild(t, "TestNeedTool", nil, `needs acirun-testenv-no-such-program (the reason): exec: "acirun-testenv-no-such-program"`)
 }
 
+// TestUnmetPart runs UnmetPart in a child test, without and with CI=true:
+// it passes, logging what was not checked, without; it fails with.
+func TestUnmetPart(t *testing.T) {
+	if os.Getenv("TESTENV_CHILD") == "1" {
+		UnmetPart(t, "the part's need", "the reason CI has it")
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ci, want string
+		wantCode int
+	}{
+		{"", "not checked: the part's need", 0},
+		{"true", "the part's need, and CI=true forbids leaving it unchecked: the reason CI has it", 1},
+	} {
+		cmd := exec.Command(exe, "-test.run=^TestUnmetPart$", "-test.v")
+		cmd.Env = append(os.Environ(), "TESTENV_CHILD=1", "CI="+tc.ci)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("run the child: %v", err)
+		}
+		if code != tc.wantCode || !strings.Contains(string(out), tc.want) {
+			t.Errorf("CI=%q: exit %d, want %d with %q:\n%s", tc.ci, code, tc.wantCode, tc.want, out)
+		}
+	}
+}
+
 // checkChild runs test in a child of this test binary (behind the command
 // prefix, if any), with TESTENV_CHILD=1, without and with CI=true: it must
 // be skipped, then failed, with the message want both times.
