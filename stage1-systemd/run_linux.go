@@ -335,6 +335,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		goMsg.MetadataURL = ms.URL
 	}
 	reg := <-registered
+	busCancel() // the connection goes, whichever way the registration went
 	o.trace.Step("machined registration: %v", reg.err)
 	o.reached(stepMachineRegistered)
 	switch {
