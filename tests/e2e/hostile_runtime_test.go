@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -273,4 +276,122 @@ func parentOf(pid int) int {
 		}
 	}
 	return 0
+}
+
+// unitSyntax are strings that systemd's unit syntax would change on the
+// way (variables, specifiers, quotes, escapes, separators, line breaks,
+// the prefixes of ExecStart=) or testapp's own command syntax (+).
+var unitSyntax = []string{"$HOME", "${HOME}", "$$", "%n", "%%", "% n", `\`, `\\`, `\n`, "a\nb", "a\tb", `"`, "'", `"'"`, ";", `\;`, "#x",
+	"-x", "@x", ":x", "+x", "!x", "!!x", "-@:+!x", "+", " lead", "trail ", ""}
+
+// TestHostileUnitSyntax: an image whose exec arguments and environment
+// values hold unit syntax, run with more of it from the command line
+// (arguments after --, --set-env, --environment), through the transient
+// unit of `acirun run` and through the shipped aci@ unit (systemctl start):
+// the app gets every argument and variable byte for byte (testapp argv
+// prints them quoted).
+func TestHostileUnitSyntax(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var env []map[string]string
+	for i, s := range unitSyntax {
+		env = append(env, map[string]string{"name": fmt.Sprintf("IMG_%d", i), "value": s})
+	}
+	m := podManifest(t, "example.com/unit-syntax", map[string]any{"environment": env}, append([]string{"argv"}, unitSyntax...)...)
+	var mm map[string]any
+	if err := json.Unmarshal(m, &mm); err != nil {
+		t.Fatal(err)
+	}
+	mm["labels"] = append(mm["labels"].([]any), map[string]string{"name": "version", "value": "1.0"})
+	m, _ = json.Marshal(mm)
+	img := p.image(podImage(t, m, nil))
+
+	// check compares testapp argv's lines with the arguments and
+	// environment variables wanted.
+	check := func(how, out string, args []string, vars map[string]string) {
+		t.Helper()
+		got := map[string]bool{}
+		for _, l := range strings.Split(out, "\n") {
+			got[l] = true
+		}
+		for i, a := range args {
+			if l := fmt.Sprintf("argv[%d]=%q", i+2, a); !got[l] {
+				t.Errorf("%s: the app's argument %d is not %q (no line %s)", how, i+2, a, l)
+			}
+		}
+		if l := fmt.Sprintf("argv[%d]=", len(args)+2); strings.Contains(out, l) {
+			t.Errorf("%s: the app has more arguments than the %d given", how, len(args))
+		}
+		for k, v := range vars {
+			if l := fmt.Sprintf("env %q", k+"="+v); !got[l] {
+				t.Errorf("%s: the app's %s is not %q (no line %s)", how, k, v, l)
+			}
+		}
+	}
+	imgVars := map[string]string{}
+	for i, s := range unitSyntax {
+		imgVars[fmt.Sprintf("IMG_%d", i)] = s
+	}
+
+	// acirun run: its transient unit.
+	run := []string{"run", "--insecure-options=image", "--net=none"}
+	vars := maps.Clone(imgVars)
+	for i, s := range unitSyntax {
+		if strings.ContainsAny(s, "\n") {
+			continue // a --set-env-file line could not hold it; --set-env can
+		}
+		run = append(run, fmt.Sprintf("--set-env=POD_%d=%s", i, s))
+		vars[fmt.Sprintf("POD_%d", i)] = s
+	}
+	run = append(run, img)
+	for i, s := range unitSyntax {
+		run = append(run, fmt.Sprintf("--environment=APP_%d=%s", i, s))
+		vars[fmt.Sprintf("APP_%d", i)] = s
+	}
+	extra := []string{"---x", "--", "-- ", "$HOME", "%n"}
+	run = append(append(run, "--"), extra...)
+	r := p.runInBox(ctx, run...)
+	if r.code != 0 {
+		t.Fatalf("acirun run: %s", r)
+	}
+	check("acirun run", r.stdout, append(slices.Clone(unitSyntax), extra...), vars)
+
+	// systemctl start aci@…: the image from the store, signed.
+	p.installUnits(ctx)
+	alice := newSigner(t, "alice")
+	alice.sign(img)
+	key := filepath.Join(p.dir, "alice.gpg")
+	if b, err := os.ReadFile(alice.pub); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(key, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Exec(ctx, e.acirun, "trust", "--prefix=example.com/unit-syntax", "--skip-fingerprint-review", key); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Exec(ctx, e.acirun, "fetch", img); err != nil {
+		t.Fatal(err)
+	}
+	u := `aci@example.com-unit\x2dsyntax:1.0.service`
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		p.b.Exec(c, "systemctl", "stop", u)
+		p.b.Exec(c, "systemctl", "reset-failed", u)
+	})
+	// The pod ends as soon as the app has printed: --no-block, and the
+	// journal read once the last line is there.
+	if err := p.b.Exec(ctx, "systemctl", "start", "--no-block", u); err != nil {
+		t.Fatal(err)
+	}
+	last := fmt.Sprintf("env %q", fmt.Sprintf("IMG_%d=%s", len(unitSyntax)-1, unitSyntax[len(unitSyntax)-1]))
+	var journal string
+	for deadline := time.Now().Add(90 * time.Second); !strings.Contains(journal, "argv[0]=") || !strings.Contains(journal, "PATH="); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the journal of %s lacks the app's output (%s):\n%s", u, last, journal)
+		}
+		journal, _ = p.b.Journal(ctx, u)
+	}
+	check("aci@ unit", journal, unitSyntax, imgVars)
 }
