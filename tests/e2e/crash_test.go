@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,31 @@ import (
 // dies at that step of a pod's start, record:FILE writes each step reached
 // to FILE.
 const crashEnv = "ACIRUN_STAGE1_CRASH"
+
+// crashBuild builds acirun and acirun-stage1 with crash points where the
+// box sees them (the repository's bin/), once per test run, and returns
+// acirun's path. Both have them: acirun runs stage1's supervisor in its
+// own process with --no-unit.
+func crashBuild(t *testing.T) string {
+	t.Helper()
+	crashBin.once.Do(func() {
+		dir := filepath.Join(e.repo, "bin", "e2e-crash")
+		if crashBin.err = os.MkdirAll(dir, 0o755); crashBin.err == nil {
+			crashBin.err = testenv.BuildAcirun(e.repo, dir, "acirun_crashpoints")
+		}
+		crashBin.path = filepath.Join(dir, "acirun")
+	})
+	if crashBin.err != nil {
+		t.Fatal(crashBin.err)
+	}
+	return crashBin.path
+}
+
+var crashBin struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // TestKillAtEveryStartStep (issues 18, 21 and 23): `acirun run` of a pod
 // on the default network, with a memory limit, through its transient unit
@@ -32,15 +58,7 @@ func TestKillAtEveryStartStep(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	// Built where the box sees it: the repository's bin/.
-	dir := filepath.Join(e.repo, "bin", "e2e-crash")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := testenv.BuildAcirun(e.repo, dir, "acirun_crashpoints"); err != nil {
-		t.Fatal(err)
-	}
-	p.bin = filepath.Join(dir, "acirun")
+	p.bin = crashBuild(t)
 	img := p.image(podImage(t, podManifest(t, "example.com/crash", map[string]any{
 		"isolators": []map[string]any{{"name": "resource/memory", "value": map[string]string{"limit": "64M"}}},
 	}, "print", "hello from the crash test"), nil))
@@ -143,4 +161,48 @@ func TestKillAtEveryStartStep(t *testing.T) {
 		})
 	}
 	gc(collect)
+}
+
+// TestKillNoUnitStart: `acirun run --no-unit`, whose own process is the
+// pod's supervisor, killed with SIGKILL after the pod's network is attached
+// and after its apps started leaves nothing once acirun gc has run. The
+// cgroups of the app's memory limit are recorded in the pod; in the box
+// they are below the scope systemd-machined made for the pod, which goes
+// with it. Where no machined moves PID 1 they are below acirun's own
+// cgroup, and gc removes them from the record (stage0/pod
+// TestRemoveKilledPodsCgroups, stage1-systemd TestCrashAtEveryStartStep).
+func TestKillNoUnitStart(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p.bin = crashBuild(t)
+	img := p.image(podImage(t, podManifest(t, "example.com/crash-nounit", map[string]any{
+		"isolators": []map[string]any{{"name": "resource/memory", "value": map[string]string{"limit": "64M"}}},
+	}, "print", "up", "+", "sleep", "1h"), nil))
+	for _, step := range []string{"network-attached", "apps-started"} {
+		t.Run(step, func(t *testing.T) {
+			cmd := p.b.Command(ctx, append([]string{"env", crashEnv + "=" + step}, p.acirun("run", "--no-unit", "--insecure-options=image", img)...)...)
+			out, err := cmd.CombinedOutput()
+			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != -1 && cmd.ProcessState.ExitCode() != 137 {
+				t.Fatalf("acirun run --no-unit was not killed at %s: %v\n%s", step, err, out)
+			}
+			dirs, _ := filepath.Glob(filepath.Join(p.data, "pods", "*-*-*-*-*"))
+			if len(dirs) != 1 {
+				t.Fatalf("pods after the kill: %q", dirs)
+			}
+			uuid := filepath.Base(dirs[0])
+			if step == "apps-started" {
+				b, err := os.ReadFile(filepath.Join(dirs[0], "cgroups"))
+				if err != nil || len(b) == 0 {
+					t.Errorf("the pod recorded no cgroups (%v): the test shows nothing", err)
+				}
+				t.Logf("recorded cgroups: %s", b)
+			}
+			r := p.runInBox(ctx, "gc", "--grace-period=0s")
+			if r.code != 0 || !strings.Contains(r.stdout, "removed "+uuid) {
+				t.Errorf("gc: %s", r)
+			}
+			p.noPodsLeft(ctx, []string{uuid})
+		})
+	}
 }
