@@ -30,6 +30,12 @@ import (
 // supervises them with the collector off: PID 1 lives as long as the pod,
 // and its resident memory should be its working set, about 3 MB.
 func initMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
+	// The main thread is this goroutine's for good. PID 1 launches apps
+	// from threads it confines and lets the runtime end with their
+	// goroutines (launch_linux.go); the runtime ends any thread but the
+	// main one, which it would park forever instead, confined as an app,
+	// and /proc/1 shows the main thread's credentials.
+	runtime.LockOSThread()
 	o, err := parsePodOptions("init", args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)

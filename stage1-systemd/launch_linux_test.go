@@ -67,13 +67,14 @@ func launchCallNames() []string {
 // as one started through the app launcher, which socket activation still
 // needs: the same capability sets, no_new_privs, seccomp mode and filter
 // count, user and groups, oom-score-adj, a seccomp remove set, no way to
-// PID 1's root; and PID 1 keeps its own oom-score-adj.
+// PID 1's root; and PID 1 keeps its own oom-score-adj and its main
+// thread's credentials.
 func TestPodLaunch(t *testing.T) {
 	iso := []string{`{"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_CHOWN","CAP_NET_RAW"]}}`,
 		`{"name":"os/linux/no-new-privileges","value":true}`, `{"name":"os/linux/oom-score-adj","value":700}`,
 		`{"name":"os/linux/seccomp-remove-set","value":{"set":["mkdirat","mkdir"],"errno":"EXDEV"}}`}
 	probe := []string{"/probe", "status", "ids", "cat:/proc/self/oom_score_adj", "mkdir:/tmp/d", "stat:/proc/1/root/",
-		"sleep:300ms", "cat:/proc/1/oom_score_adj"}
+		"sleep:300ms", "cat:/proc/1/oom_score_adj", "cat:/proc/1/task/1/status"}
 	run := func(t *testing.T, ports []string) *podResult {
 		p := newPod(t, []testApp{{name: "a", exec: probe, user: "user", group: "staff", supp: []uint32{7}, iso: iso, ports: ports}}, nil)
 		cmd := p.command("--net=none", "--debug")
@@ -101,7 +102,9 @@ func TestPodLaunch(t *testing.T) {
 		"status CapAmb: 0000000000000000\n", "status NoNewPrivs: 1\n", "status Seccomp: 2\n", "status Seccomp_filters: 1\n",
 		"status Uid: 1000 1000 1000 1000\n", "status Gid: 50 50 50 50\n", "status Groups: 7\n",
 		"uid 1000 gid 50 groups [7]\n", "cat /proc/self/oom_score_adj\n700\n", "mkdir error mkdir /tmp/d: invalid cross-device link",
-		"stat error", "cat /proc/1/oom_score_adj\n" + string(own)}
+		"stat error", "cat /proc/1/oom_score_adj\n" + string(own),
+		// PID 1's main thread never launches: it stays root.
+		"\nUid:\t0\t0\t0\t0\n"}
 	for name, r := range map[string]*podResult{"PID 1's launch": here, "the launcher": launched} {
 		t.Run(name, func(t *testing.T) { r.has(t, want...) })
 	}
