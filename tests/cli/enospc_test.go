@@ -3,11 +3,12 @@ package cli
 import (
 	"archive/tar"
 	"crypto/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // TestFetchENOSPC: a fetch into a store whose filesystem fills up (a 12
@@ -16,12 +17,7 @@ import (
 // leaves nothing half-written in the store, and, once the filesystem has
 // room (remounted at 64 MiB), the same fetch succeeds.
 func TestFetchENOSPC(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to mount a tmpfs")
-		}
-		t.Skip("needs root to mount a tmpfs")
-	}
+	testenv.NeedRoot(t, "to mount a tmpfs")
 	img := filepath.Join(t.TempDir(), "big.aci")
 	body := make([]byte, 16<<20)
 	if _, err := rand.Read(body); err != nil {
