@@ -315,11 +315,16 @@ func (p *pod) setup() error {
 	if err := makeEmptyVolumes(spec, o.idRange); err != nil {
 		return err
 	}
-	cm, cgErr := findCgroups()
-	if cgErr == nil && slices.ContainsFunc(spec.apps, func(a *appSpec) bool { return a.isolators.hasCgroupLimits() }) {
-		// Whoever removes the pod finds them, should stage1 die first.
-		if err := podcontract.RecordCgroups(o.podDir, cm.podDirs(spec.uuid)); err != nil {
-			return err
+	// The cgroups and the mount table (long on a busy host) are read only
+	// for a pod with resource limits: on the way to every app's start.
+	var cm cgroupMounts
+	var cgErr error
+	if slices.ContainsFunc(spec.apps, func(a *appSpec) bool { return a.isolators.hasCgroupLimits() }) {
+		if cm, cgErr = findCgroups(); cgErr == nil {
+			// Whoever removes the pod finds them, should stage1 die first.
+			if err := podcontract.RecordCgroups(o.podDir, cm.podDirs(spec.uuid)); err != nil {
+				return err
+			}
 		}
 	}
 	for i, a := range spec.apps {
