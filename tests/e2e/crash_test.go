@@ -160,6 +160,29 @@ func TestKillAtEveryStartStep(t *testing.T) {
 			collect = []string{next}
 		})
 	}
+	// With --private-users the supervisor leases a range of host IDs
+	// before it marks the pod locked: gc takes it back too.
+	t.Run("private-users/pod-locked", func(t *testing.T) {
+		setCrash("pod-locked")
+		killed, r := run("-d", "--private-users")
+		unsetCrash()
+		if r.code == 0 {
+			t.Errorf("killed at pod-locked, run -d succeeded: %s", r)
+		}
+		leases, err := p.b.Path("/run/acirun/userns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, _ := filepath.Glob(filepath.Join(leases, "[0-9]*"))
+		if len(held) == 0 {
+			t.Errorf("no host ID range leased by the killed pod: the test shows nothing")
+		}
+		gc(append(collect, killed))
+		collect = nil
+		if held, _ := filepath.Glob(filepath.Join(leases, "[0-9]*")); len(held) != 0 {
+			t.Errorf("host ID ranges leased after gc: %q", held)
+		}
+	})
 	gc(collect)
 }
 
