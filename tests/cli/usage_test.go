@@ -129,3 +129,32 @@ func TestNoSuchPod(t *testing.T) {
 		t.Errorf("acirun stop --uuid-file of a missing file: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestValidateACIManifests: image validate of ACIs made with plain tar
+// lists every error of a manifest that parses but is invalid, each on its
+// own line after the file's name and "manifest:", says where a manifest is
+// no JSON, gives the ID of a valid one, and exits 254 naming how many of
+// the files are invalid.
+func TestValidateACIManifests(t *testing.T) {
+	dir := t.TempDir()
+	for name, manifest := range map[string]string{
+		"good":    helloManifest,
+		"invalid": `{"acKind": "ImageManifest", "acVersion": "0.8.11", "name": "Example.com/x", "app": {"exec": ["bin/x"], "user": "0", "group": "0"}}`,
+		"nojson":  `{"acKind": "ImageManifest", "acVersion": "0.8.11", "name": "example.com/x", "labels": [`,
+	} {
+		img := filepath.Join(dir, name)
+		must(t, os.MkdirAll(filepath.Join(img, "rootfs"), 0o755))
+		must(t, os.WriteFile(filepath.Join(img, "manifest"), []byte(manifest), 0o644))
+		sh(t, img, "tar -czf ../"+name+".aci manifest rootfs")
+	}
+	good, invalid, nojson := filepath.Join(dir, "good.aci"), filepath.Join(dir, "invalid.aci"), filepath.Join(dir, "nojson.aci")
+	id := "sha512-" + strings.Fields(sh(t, dir, "gzip -dc good.aci | sha512sum"))[0]
+	r := acirun(t, "image", "validate", good, invalid, nojson)
+	want := good + ": ok " + id + "\n" +
+		invalid + `: manifest: name: "Example.com/x" is not a valid AC Identifier: character 'E' at offset 0 (only a-z, 0-9 and -._~/ are allowed)` + "\n" +
+		invalid + `: manifest: app.exec[0]: "bin/x" is a relative path; use an absolute path or a bare command name` + "\n" +
+		nojson + ": manifest: invalid JSON: unexpected end of input\n"
+	if r.code != 254 || r.stdout != want || r.stderr != "acirun: 2 of 3 files invalid\n" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 254, stdout:\n%s", r.code, r.stdout, r.stderr, want)
+	}
+}
