@@ -131,6 +131,26 @@ func TestCrashAtEveryStartStep(t *testing.T) {
 						return
 					}
 				}
+				// The pod directory says what happened: a pod whose
+				// PID 1 or launcher died exited with 137 (exit.json);
+				// one whose supervisor died has its pid and no exit
+				// record, its lock free (stage0 lists it as exited,
+				// code unknown, and gc removes it).
+				exit, xerr := os.ReadFile(filepath.Join(p.dir, podcontract.ExitFile))
+				_, perr := os.Stat(filepath.Join(p.dir, podcontract.PIDFile))
+				lock, lerr := podcontract.LockPod(p.dir, false)
+				if lerr != nil || lock == nil {
+					t.Errorf("killed at %s: the pod's lock is still held (%v)", step, lerr)
+				} else {
+					lock.Close()
+				}
+				if ws.Signaled() {
+					if xerr == nil || perr != nil {
+						t.Errorf("killed at %s: exit record %q (%v), pid file %v; want no exit record and the pid file", step, exit, xerr, perr)
+					}
+				} else if x, err := podcontract.ParseExit(exit); err != nil || x.ExitCode != 137 {
+					t.Errorf("killed at %s: exit record %q: %v", step, exit, err)
+				}
 				// The link goes with the pod's network namespace,
 				// which the kernel frees after its last process.
 				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
