@@ -537,8 +537,8 @@ func TestPullRegistryResumes(t *testing.T) {
 
 // TestPullRegistryStalls: registry traffic is under the fetcher's stall
 // deadline (fetch.Options.StallTimeout, --stall-timeout, store.d's
-// stallTimeout), as ACI downloads are. A blob whose storage sends half and
-// then trickles a byte every 50ms (under fetch.MinProgress in the 300ms
+// stallTimeout), as ACI downloads are. A blob whose storage sends 16 bytes and
+// then trickles a byte every 50ms (under fetch.MinProgress in the 1s
 // stall timeout) is given up on and resumed with a Range request, and the
 // image is stored whole; a storage that trickles every answer is given up
 // on after oci.MaxBlobResumes with ErrStalled's message naming the blob and
@@ -551,7 +551,7 @@ func TestPullRegistryStalls(t *testing.T) {
 	body := strings.Repeat("trickled ", 400) // a layer of some KiB: a minute of trickling
 	digest := r.push(t, "team/web:1.0", registryImage(t, body))
 	ref := "docker://registry.example.com/team/web@" + digest
-	r.cut, r.stall = cutTrickle, 300*time.Millisecond
+	r.cut, r.stall = cutTrickle, time.Second
 	p, _ := r.puller(t, 0, "registry.example.com")
 	start := time.Now()
 	img, err := p.Pull(ctx, ref)
@@ -581,7 +581,7 @@ func TestPullRegistryStalls(t *testing.T) {
 			r := newTestRegistry(t, "registry.example.com")
 			d := r.push(t, "team/web:1.0", registryImage(t, body))
 			tc.setup(r)
-			r.stall = 300 * time.Millisecond
+			r.stall = time.Second
 			p, _ := r.puller(t, 0, "registry.example.com")
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
