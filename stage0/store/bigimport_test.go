@@ -103,6 +103,12 @@ func TestImportMemoryBound(t *testing.T) {
 		bigImportChild(t, p)
 		return
 	}
+	entries := *bigImportEntries
+	if raceDetector {
+		// make test's race pass: the races of the spilling paths are
+		// what it is for; the bound is checked by the plain pass.
+		entries = min(entries, 40_000)
+	}
 	base := t.TempDir()
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		var fs unix.Statfs_t
@@ -122,7 +128,7 @@ func TestImportMemoryBound(t *testing.T) {
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	start := time.Now()
-	if err := writeBigACI(bw, *bigImportEntries); err != nil {
+	if err := writeBigACI(bw, entries); err != nil {
 		t.Fatal(err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -131,7 +137,7 @@ func TestImportMemoryBound(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("archive of %d entries written in %v", *bigImportEntries, time.Since(start).Round(time.Millisecond))
+	t.Logf("archive of %d entries written in %v", entries, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestImportMemoryBound$", "-test.v", "-test.count=1")
@@ -146,9 +152,11 @@ func TestImportMemoryBound(t *testing.T) {
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	rss := ru.Maxrss << 10
 	t.Logf("import of %d entries: %v wall, %v user + %v system CPU, peak RSS %d MiB",
-		*bigImportEntries, time.Since(start).Round(time.Millisecond),
+		entries, time.Since(start).Round(time.Millisecond),
 		time.Duration(ru.Utime.Nano()).Round(time.Millisecond), time.Duration(ru.Stime.Nano()).Round(time.Millisecond), rss>>20)
-	if rss >= maxImportRSS {
+	if raceDetector {
+		t.Logf("built with the race detector: its peak RSS is not the import's, and is not checked")
+	} else if rss >= maxImportRSS {
 		t.Errorf("peak RSS of the import is %d MiB, want under %d MiB\n%s", rss>>20, maxImportRSS>>20, out)
 	}
 }
