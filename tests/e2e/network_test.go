@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -295,8 +297,8 @@ func TestPodNetwork(t *testing.T) {
 		}
 		return nil
 	})
-	if body, err := boxGet(t, p, "", "http://127.0.0.1:8080/"); err == nil {
-		t.Errorf("127.0.0.1:8080 still answers after the pod ended: %q", body)
+	if body, err := boxGet(t, p, "", "http://127.0.0.1:8080/"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("127.0.0.1:8080 still answers after the pod ended: %q, %v; want the connection refused (nothing listening)", body, err)
 	}
 	if rules := podRules(t, p, a.uuid); len(rules) > 0 {
 		t.Errorf("the ended pod's rules are left: %q", rules)

@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,8 +165,8 @@ func TestPublishedPorts(t *testing.T) {
 	if rules := podRules(t, p, a.uuid); len(rules) > 0 {
 		t.Errorf("the ended pod's rules are left: %q", rules)
 	}
-	if body, err := boxGet(t, p, "pubc", "http://"+boxAddr+":8080/"); err == nil {
-		t.Errorf("the port still answers after the pod ended: %q", body)
+	if body, err := boxGet(t, p, "pubc", "http://"+boxAddr+":8080/"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("the port still answers after the pod ended: %q, %v; want the connection refused (nothing listening)", body, err)
 	}
 }
 
@@ -199,8 +201,8 @@ func TestPublishSetting(t *testing.T) {
 		}
 	}
 	for _, url := range []string{"http://172.16.28.1:8082/", "http://[" + na.Gateway6 + "]:8082/"} {
-		if body, err := boxGet(t, p, "", url); err == nil {
-			t.Errorf("publish=loopback: the port answers on %s: %q", url, body)
+		if body, err := boxGet(t, p, "", url); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("publish=loopback: the port answers on %s: %q, %v; want the connection refused (nothing listening)", url, body, err)
 		}
 	}
 	a.stop(p)
@@ -211,8 +213,8 @@ func TestPublishSetting(t *testing.T) {
 	if len(nb.Ports) != 0 {
 		t.Errorf("publish=none: published %+v", nb.Ports)
 	}
-	if body, err := boxGet(t, p, "", "http://127.0.0.1:8082/"); err == nil {
-		t.Errorf("publish=none: the port answers on 127.0.0.1: %q", body)
+	if body, err := boxGet(t, p, "", "http://127.0.0.1:8082/"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("publish=none: the port answers on 127.0.0.1: %q, %v; want the connection refused (nothing listening)", body, err)
 	}
 	if body, err := boxGet(t, p, "", "http://"+nb.IP+":8082/"); err != nil || body != "hello from testapp\n" {
 		t.Errorf("publish=none: GET the pod's address: %q, %v", body, err)
