@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -269,5 +271,7 @@ func TestInBox(t *testing.T) {
 	if c, err := (&net.Dialer{}).DialContext(ctx, "tcp4", r.Host); err == nil {
 		c.Close()
 		t.Errorf("the box's registry at %s answers on the test machine's loopback", r.Host)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial %s on the test machine's loopback: %v, want ECONNREFUSED (nothing listening there)", r.Host, err)
 	}
 }
