@@ -421,14 +421,16 @@ type tableState struct {
 }
 
 // listState lists the chains of every table in one dump and the rules of
-// acirun's base chains (one dump each). No table (or no nftables) is no
-// pod.
+// acirun's base chains (one dump each, read for their tags and handles
+// only: ruleTags). No table (or no nftables) is no pod.
 func listState(c *nftables.Conn) (*tableState, error) {
 	st := &tableState{base: map[string][]*nftables.Rule{}}
 	chains, err := c.ListChains()
 	if err != nil {
 		return st, nil // no nftables: no rules
 	}
+	var tags ruleLister
+	defer tags.close()
 	for _, ch := range chains {
 		if ch.Table.Name != tableName || ch.Table.Family != nftables.TableFamilyINet {
 			st.others = append(st.others, ch)
@@ -437,9 +439,9 @@ func listState(c *nftables.Conn) (*tableState, error) {
 		st.table = true
 		switch {
 		case slices.Contains(podBaseChains, ch.Name):
-			rules, err := c.GetRules(table(), ch)
+			rules, err := tags.list(ch.Name)
 			if err != nil {
-				return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
+				return nil, err
 			}
 			var tagged []*nftables.Rule
 			for _, r := range rules {
