@@ -64,7 +64,16 @@ func execApp(o *appOptions) error {
 		return fmt.Errorf("no %s command in the pod manifest", o.phase)
 	}
 	if o.phase == "enter" {
-		err = joinAppNamespaces(o.pidfd)
+		if o.privateUsers {
+			// Until it drops to the app's credentials, which leaves it
+			// undumpable too: the app's root, holding CAP_SYS_PTRACE in
+			// this user namespace, is not to trace us while we are
+			// still in the host's mount namespace.
+			if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+				return fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
+			}
+		}
+		err = joinAppNamespaces(o.pidfd, o.privateUsers)
 	} else {
 		err = enterRoot(filepath.Join(podcontract.AppDir(o.podDir, app.name), podcontract.AppRootfsDir), o.privateUsers)
 	}

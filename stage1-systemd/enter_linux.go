@@ -54,7 +54,9 @@ func parseEnterOptions(args []string, stderr io.Writer) (*enterOptions, error) {
 // the app's PID namespace (setns on a pidfd of the app's process, which
 // only places our children), and waits for it. That child joins the app's
 // cgroups and its other namespaces, and then goes the app launcher's own
-// way (execConfined). The mount namespace is joined there, on the one
+// way (execConfined). An app of a --private-users pod has a user
+// namespace of its own, which the child is started in (startInUserNS).
+// The mount namespace is joined there, on the one
 // thread that executes CMD, after unshare(CLONE_FS): setns refuses a mount
 // namespace to a thread sharing its root and working directory, as every
 // thread of a Go process does, and nothing of the host's file system is
@@ -98,14 +100,12 @@ func enterApp(o *enterOptions) (int, error) {
 	}
 	defer unix.Close(pidfd)
 	// An app of a --private-users pod runs in a user namespace of its own,
-	// which this process, multi-threaded, cannot join: entered without it,
-	// the command would be the host's root in the app.
-	if same, err := sameFile(fmt.Sprintf("/proc/%d/ns/user", hostPid), "/proc/self/ns/user"); err != nil || !same {
-		if err == nil {
-			err = errors.New("the pod runs with --private-users, and acirun enter cannot join an app's user namespace yet")
-		}
+	// which the entering process joins before it executes (startInUserNS).
+	same, err := sameFile(fmt.Sprintf("/proc/%d/ns/user", hostPid), "/proc/self/ns/user")
+	if err != nil {
 		return 0, fmt.Errorf("app %s: %w", o.name, err)
 	}
+	privateUsers := !same
 	cgroups, err := processCgroupDirs(hostPid)
 	if err != nil {
 		return 0, fmt.Errorf("app %s: %w", o.name, err)
@@ -124,8 +124,12 @@ func enterApp(o *enterOptions) (int, error) {
 	if run := rec.Insecure & podcontract.InsecureAllRun; run != 0 {
 		argv = append(argv, "--insecure-options="+run.String())
 	}
-	for _, cg := range cgroups {
-		argv = append(argv, "--cgroup="+cg)
+	if privateUsers {
+		argv = append(argv, "--private-users") // its cgroups joined by startInUserNS
+	} else {
+		for _, cg := range cgroups {
+			argv = append(argv, "--cgroup="+cg)
+		}
 	}
 	if rec.MetadataURL != "" {
 		argv = append(argv, "--metadata-url="+rec.MetadataURL)
@@ -152,10 +156,15 @@ func enterApp(o *enterOptions) (int, error) {
 	if err := unix.Setns(pidfd, unix.CLONE_NEWPID); err != nil {
 		return 0, fmt.Errorf("join the PID namespace of app %s: %w", o.name, err)
 	}
-	pid, err := syscall.ForkExec(fdPath(int(exe.Fd())), argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2, uintptr(pidfd)},
-	})
+	var pid int
+	if privateUsers {
+		pid, err = startInUserNS(exe, argv, pidfd, cgroups)
+	} else {
+		pid, err = syscall.ForkExec(fdPath(int(exe.Fd())), argv, &syscall.ProcAttr{
+			Env:   os.Environ(),
+			Files: []uintptr{0, 1, 2, uintptr(pidfd)},
+		})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("start the process entering app %s: %w", o.name, err)
 	}
@@ -290,11 +299,19 @@ func sameFile(a, b string) (bool, error) {
 // namespace the caller was born in). Its root and working directory become
 // the root of the app's mount namespace: the app's root, into which the
 // app launcher pivoted.
-func joinAppNamespaces(pidfd int) error {
+//
+// A process of a --private-users pod's app (privateUsers) is started in the
+// app's user namespace and the namespaces the host's user namespace owns
+// (startInUserNS), holding capabilities in the app's user namespace only:
+// it joins the mount namespace, which that one owns.
+func joinAppNamespaces(pidfd int, privateUsers bool) error {
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare(CLONE_FS): %w", err)
 	}
-	const nss = unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+	nss := unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+	if privateUsers {
+		nss = unix.CLONE_NEWNS
+	}
 	if err := unix.Setns(pidfd, nss); err != nil {
 		return fmt.Errorf("join the app's namespaces: %w", err)
 	}

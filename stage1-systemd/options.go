@@ -92,7 +92,8 @@ type appOptions struct {
 	command []string
 	// privateUsers: started in a user namespace of the pod's range
 	// (--private-users), where the root the app is given must be a mount
-	// of that namespace's own before pivot_root takes it.
+	// of that namespace's own before pivot_root takes it; for enter, in
+	// the app's, where only the app's mount namespace is left to join.
 	privateUsers bool
 	// trace is told the steps of the launch (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
@@ -116,7 +117,7 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	fs.IntVar(&o.listenFds, "listen-fds", 0, "number of socket-activated fds passed from fd 3 on")
 	fs.IntVar(&o.consoleFd, "console-fd", -1, "socket to send the app's terminal over, after the socket-activated fds (main phase only)")
 	fs.BoolVar(&o.debug, "debug", false, "log each step to stderr")
-	fs.BoolVar(&o.privateUsers, "private-users", false, "started in the pod's user namespace (set by init)")
+	fs.BoolVar(&o.privateUsers, "private-users", false, "started in the pod's user namespace (set by init, or by enter in the app's)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -135,22 +135,26 @@ func TestRunPrivateUsersDisjoint(t *testing.T) {
 }
 
 // TestPrivateUsersUnit: a --private-users pod as its transient unit in the
-// box's systemd: its app runs in the range, and acirun enter refuses it
-// (it cannot join the app's user namespace yet) instead of entering as the
-// host's root.
+// box's systemd: its app runs in the range, and acirun enter runs a command
+// as one more process of the app: in the app's user namespace (not as the
+// host's root), confined exactly as the app is, in its cgroups, with the
+// host's PID 1 and the pod's PID 1 out of reach.
 func TestPrivateUsersUnit(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	img := p.image(podImage(t, podManifest(t, "example.com/userns-unit", nil, "sleep", "1h"), nil))
-	uuid, _, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none", "--private-users=2000000:65536", img)
+	img := p.image(podImage(t, podManifest(t, "example.com/userns-unit", map[string]any{
+		"isolators": []map[string]any{{"name": "os/linux/no-new-privileges", "value": true}},
+	}, "sleep", "1h"), nil))
+	uuid, _, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none", "--private-users=2000000:65536", img,
+		"--caps-remove=CAP_NET_RAW,CAP_CHOWN", "--seccomp=mode=remove,errno=ENOTSUP,keyctl,add_key")
 	podDir := filepath.Join(p.data, "pods", uuid)
-	var pid int
+	var pid, podPid int
 	for deadline := time.Now().Add(20 * time.Second); pid == 0; time.Sleep(50 * time.Millisecond) {
 		b, err := os.ReadFile(filepath.Join(podDir, "apps", "userns-unit", "process.json"))
 		var rec struct{ PID int }
 		if err == nil && json.Unmarshal(b, &rec) == nil && rec.PID > 1 {
-			pid = hostPid(t, podDir, strconv.Itoa(rec.PID))
+			podPid, pid = rec.PID, hostPid(t, podDir, strconv.Itoa(rec.PID))
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the app's process.json: %v %q", err, b)
@@ -161,11 +165,102 @@ func TestPrivateUsersUnit(t *testing.T) {
 		t.Errorf("the app's uid_map: %q, %v; want 0 2000000 65536", b, err)
 	}
 	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if uid := statusFields(string(st))["Uid"]; uid != "2000000 2000000 2000000 2000000" {
+	app := statusFields(string(st))
+	if uid := app["Uid"]; uid != "2000000 2000000 2000000 2000000" {
 		t.Errorf("the app's Uid on the host: %q, want the range's first ID", uid)
 	}
-	r := p.runInBox(ctx, "enter", uuid, "/testapp", "ids")
-	if r.code == 0 || !strings.Contains(r.stderr, "--private-users") {
-		t.Errorf("acirun enter a --private-users pod: want a refusal naming --private-users: %s", r)
+
+	// enter runs acirun enter UUID ARGS until the app is no longer
+	// starting.
+	enter := func(args ...string) result {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			r := p.runInBox(ctx, append([]string{"enter", uuid}, args...)...)
+			if !strings.Contains(r.stderr, "still starting") || time.Now().After(deadline) {
+				return r
+			}
+		}
+	}
+	r := enter("/testapp", "pid", "+", "cat", "/proc/self/status", "+", "cat", "/proc/self/uid_map",
+		"+", "ls", "/proc", "+", "exe-overwrite", "+", "seccomp", "keyctl")
+	wantExit(t, r, 0)
+	var self map[string]string
+	if i := strings.Index(r.stdout, "Name:"); i >= 0 {
+		self = statusFields(r.stdout[i:])
+	}
+	for _, k := range []string{"CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb", "Seccomp", "Seccomp_filters", "NoNewPrivs", "Uid", "Gid", "Groups"} {
+		if self[k] != app[k] && !(k == "Uid" || k == "Gid") {
+			t.Errorf("%s: the entered process has %q, the app %q", k, self[k], app[k])
+		}
+	}
+	// Seen from inside, the IDs are the namespace's: 0, as the app's are.
+	for k, want := range map[string]string{"Uid": "0 0 0 0", "Gid": "0 0 0 0", "NoNewPrivs": "1", "Seccomp": "2", "CapBnd": "00000000a80405fa"} {
+		if self[k] != want {
+			t.Errorf("%s of the entered process: %q, want %q", k, self[k], want)
+		}
+	}
+	if first, count := uidMapOf(t, r); first != 2000000 || count != 65536 {
+		t.Errorf("the entered process's uid_map: %d %d, want 2000000 65536", first, count)
+	}
+	if !strings.Contains(r.stdout, "keyctl error=EOPNOTSUPP") {
+		t.Errorf("keyctl in the entered process (the app's --seccomp says ENOTSUP): %s", r)
+	}
+	for _, w := range []string{"readlink /proc/self/exe ok target=/testapp", "readlink /proc/1/exe error=EACCES",
+		"open-write /proc/1/exe error=EACCES", "open-read /proc/1/exe error=EACCES", "readdir /proc/1/root error=EACCES",
+		"open-write /proc/self/exe error="} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("the entered process reaches out of its app: no %q in\n%s", w, r.stdout)
+		}
+	}
+	// On the host, it is the app's user namespace's, and its IDs the range's.
+	var mypid string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if v, ok := strings.CutPrefix(l, "pid="); ok {
+			mypid = v
+		}
+	}
+	if mypid == "" || mypid == strconv.Itoa(podPid) {
+		t.Fatalf("the entered process's PID: %q: %s", mypid, r)
+	}
+	r = enter("/testapp", "cat", "/proc/"+strconv.Itoa(podPid)+"/status")
+	if got := statusFields(r.stdout)["Uid"]; r.code != 0 || got != "0 0 0 0" {
+		t.Errorf("the app's Uid seen from the entered process: %q, want 0 (the namespace's root): %s", got, r)
+	}
+	// An entered process that stays, seen from the host.
+	done := make(chan result, 1)
+	go func() { done <- enter("/testapp", "sleep", "5s") }()
+	var entered int
+	for deadline := time.Now().Add(10 * time.Second); entered == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		procs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, pp := range procs {
+			if cmd, _ := os.ReadFile(pp + "/cmdline"); string(cmd) == "/testapp\x00sleep\x005s\x00" {
+				entered, _ = strconv.Atoi(filepath.Base(pp))
+			}
+		}
+	}
+	if entered == 0 {
+		t.Fatalf("the entered /testapp sleep 5s is nowhere on the host: %s", <-done)
+	}
+	appNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	for _, ns := range []string{"user", "mnt", "net", "uts", "ipc", "cgroup", "pid"} {
+		a, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		e, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", entered, ns))
+		if a == "" || a != e {
+			t.Errorf("the entered process's %s namespace: %q, the app's %q", ns, e, a)
+		}
+	}
+	if self, _ := os.Readlink("/proc/self/ns/user"); appNS == self {
+		t.Errorf("the app runs in the host's user namespace %s", appNS)
+	}
+	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if ecg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", entered)); string(ecg) != string(cg) || !strings.Contains(string(cg), "acirun-"+uuid) {
+		t.Errorf("cgroups of the entered process:\n%s\nof the app:\n%s", ecg, cg)
+	}
+	est, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", entered))
+	if uid := statusFields(string(est))["Uid"]; uid != "2000000 2000000 2000000 2000000" {
+		t.Errorf("the entered process's Uid on the host: %q, want the range's first ID", uid)
+	}
+	if r := <-done; r.code != 0 {
+		t.Errorf("acirun enter UUID /testapp sleep 5s: %s", r)
 	}
 }
