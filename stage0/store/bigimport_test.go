@@ -24,8 +24,8 @@ import (
 // import (aci's name ledger, extract's windows), so that every spill and
 // fallback is taken, in about 7 s of CPU. The million of issue 21 is
 // `go test ./stage0/store -run TestImportMemoryBound -bigimport.entries=1000000`:
-// about 75 s of CPU (5 min wall at load average 25 on this 2-CPU machine),
-// peak RSS 62 MB when first measured.
+// about 77 s of CPU (6.4 min wall at load average 35 to 150 on this 2-CPU
+// machine), peak RSS 49 MiB, the check's walk included.
 var bigImportEntries = flag.Int("bigimport.entries", 100_000, "entries in TestImportMemoryBound's archive (issue 21: 1000000)")
 
 // maxImportRSS is issue 21's bound on an import's memory, whatever the
