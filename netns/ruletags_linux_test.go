@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
-	mnl "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,13 +85,13 @@ func TestRuleTags(t *testing.T) {
 // ruleMsg is the body of an NFT_MSG_NEWRULE message with a handle and
 // user data.
 func ruleMsg(handle uint64, userData string) []byte {
-	ae := mnl.NewAttributeEncoder()
-	ae.ByteOrder = binary.BigEndian
-	ae.String(unix.NFTA_RULE_TABLE, tableName)
-	ae.Uint64(unix.NFTA_RULE_HANDLE, handle)
-	ae.Bytes(unix.NFTA_RULE_USERDATA, []byte(userData))
-	b, _ := ae.Encode()
-	return append([]byte{unix.NFPROTO_INET, 0, 0, 0}, b...)
+	b := []byte{unix.NFPROTO_INET, 0, 0, 0}
+	b = appendAttr(b, unix.NFTA_RULE_TABLE, append([]byte(tableName), 0))
+	if handle != 0 {
+		b = appendAttr(b, unix.NFTA_RULE_HANDLE, binary.BigEndian.AppendUint64(nil, handle))
+	}
+	b = appendAttr(b, unix.NFTA_RULE_EXPRESSIONS|unix.NLA_F_NESTED, []byte{8, 0, 1, 0, 1, 2, 3, 4})
+	return appendAttr(b, unix.NFTA_RULE_USERDATA, []byte(userData))
 }
 
 func TestParseRuleTag(t *testing.T) {
@@ -108,6 +107,8 @@ func TestParseRuleTag(t *testing.T) {
 		{"no handle", ruleMsg(0, "x"), 0, "", false},
 		{"short", []byte{1, 0}, 0, "", false},
 		{"truncated attribute", ruleMsg(7, "abc")[:10], 0, "", false},
+		{"attribute longer than the message", ruleMsg(7, "abc")[:len(ruleMsg(7, "abc"))-4], 0, "", false},
+		{"short handle", appendAttr([]byte{1, 0, 0, 0}, unix.NFTA_RULE_HANDLE, []byte{1, 2}), 0, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := parseRuleTag(tc.in)
