@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -57,7 +58,10 @@ func printPods(w io.Writer, pods []*pod.Pod, format string, full, noLegend bool)
 		}
 		return printJSON(w, out)
 	case "table":
-		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		// tabwriter writes each cell of each line on its own: a thousand
+		// pods were ten thousand write calls unbuffered.
+		bw := bufio.NewWriter(w)
+		tw := tabwriter.NewWriter(bw, 2, 8, 2, ' ', 0)
 		// row prints one line; the image ID column is there with --full.
 		row := func(uuid, app, image, imageID, state, created string) {
 			cells := []string{uuid, app, image, imageID, state, created}
@@ -89,7 +93,10 @@ func printPods(w io.Writer, pods []*pod.Pod, format string, full, noLegend bool)
 				row(uuid, a.Name, a.ImageName, a.ImageID.String(), string(pd.State), created)
 			}
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
 	return usagef("--format: %q is not table or json", format)
 }

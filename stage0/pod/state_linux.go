@@ -171,9 +171,11 @@ func podNames(podsDir string) ([]string, error) {
 // is reported in Problem. The only error is a pod directory that is gone
 // (wrapping fs.ErrNotExist) or unreadable.
 func loadDir(dir, uuid string) (*Pod, error) {
-	if _, err := os.Stat(dir); err != nil {
+	files, err := openPodFiles(dir)
+	if err != nil {
 		return nil, fmt.Errorf("pod %s: %w", uuid, err)
 	}
+	defer files.close()
 	p := &Pod{UUID: uuid, Dir: dir}
 	problem := func(format string, args ...any) {
 		if p.Problem == "" {
@@ -193,27 +195,21 @@ func loadDir(dir, uuid string) (*Pod, error) {
 	default:
 		defer lock.Close()
 	}
-	exists := func(name string) (time.Time, bool) {
-		fi, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			return time.Time{}, false
-		}
-		return fi.ModTime(), true
-	}
+	exists := files.modTime
 	var prepared, hasPID, hasExit bool
 	p.Created, prepared = exists(podcontract.PreparedFile)
 	p.Started, hasPID = exists(podcontract.PIDFile)
 	p.Exited, hasExit = exists(podcontract.ExitFile)
 
 	if hasPID {
-		b, err := os.ReadFile(filepath.Join(dir, podcontract.PIDFile))
+		b, err := files.read(podcontract.PIDFile)
 		if err == nil {
 			p.PID, _ = podcontract.ParsePID(b)
 		}
 	}
 	exit := &podcontract.Exit{}
 	if hasExit {
-		b, err := os.ReadFile(filepath.Join(dir, podcontract.ExitFile))
+		b, err := files.read(podcontract.ExitFile)
 		if err == nil {
 			exit, err = podcontract.ParseExit(b)
 		}
@@ -243,12 +239,12 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		p.Exited = time.Time{}
 	}
 
-	if b, err := os.ReadFile(filepath.Join(dir, podcontract.NetFile)); err == nil {
+	if b, err := files.read(podcontract.NetFile); err == nil {
 		if p.Network, err = podcontract.ParseNetwork(b); err != nil {
 			problem("%s: %v", podcontract.NetFile, err)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, podcontract.ManifestFile))
+	b, err := files.read(podcontract.ManifestFile)
 	if err == nil {
 		p.Manifest, err = aci.ParsePodManifest(b)
 	}
@@ -269,7 +265,7 @@ func loadDir(dir, uuid string) (*Pod, error) {
 			p.Apps = append(p.Apps, a)
 		}
 	}
-	b, err = os.ReadFile(filepath.Join(dir, podcontract.Stage1ArgsFile))
+	b, err = files.read(podcontract.Stage1ArgsFile)
 	if err == nil {
 		p.Stage1Args, err = podcontract.ParseStage1Args(b)
 	}
