@@ -85,7 +85,7 @@ done
 record gzip "gzip -dc IMAGE" s "$TMP/gzip" 1
 record acirun "acirun image validate IMAGE" s "$TMP/acirun" 1
 record acirun-rss "peak RSS of acirun image validate" KB "$TMP/acirun" 2
-figure "image validate of a 250 MB gzip image (target <= ${MAX_RATIO}x gzip -dc)" "acirun=acirun image validate" "gzip=gzip -dc"
+figure "image validate of a $((SIZE / 1048576)) MiB gzip image (target <= ${MAX_RATIO}x gzip -dc)" "acirun=acirun image validate" "gzip=gzip -dc"
 
 G=$(median "$TMP/gzip" 1)
 A=$(median "$TMP/acirun" 1)

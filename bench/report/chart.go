@@ -64,9 +64,9 @@ func drawChart(w io.Writer, run *Run) error {
 	}
 
 	head := heading(run)
-	height := 20 + len(head)*18 + 10
+	height := 20 + len(head)*18 + 10 + 8 // and a margin below
 	for _, b := range blocks {
-		height += titleSkip + len(b.rows)*rowHeight + 8
+		height += titleSkip + len(b.rows)*rowHeight
 	}
 	var sb strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&sb, format, a...) }
