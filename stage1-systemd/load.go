@@ -47,6 +47,12 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 		if err != nil {
 			return nil, err
 		}
+		if a, ok := pm.Annotations.Get(aci.ACIdentifier(podcontract.IDMapVolumeAnnotationPrefix + string(v.Name))); ok {
+			if a != podcontract.IDMapVolumeValue || vs.kind != "host" {
+				return nil, fmt.Errorf("volume %s: annotation %s%s=%q: want %q, for a host volume", v.Name, podcontract.IDMapVolumeAnnotationPrefix, v.Name, a, podcontract.IDMapVolumeValue)
+			}
+			vs.idmap = true
+		}
 		spec.volumes[string(v.Name)] = vs
 	}
 	exposed := map[aci.ACName]aci.ExposedPort{}

@@ -43,6 +43,9 @@ func devices() []string {
 type appRoot struct {
 	path string // POD-DIR/apps/NAME/rootfs
 	fd   int    // O_PATH descriptor of the mounted root
+	// userNS is the pod's user namespace (podOptions.userNS), for the
+	// volumes bound ID-mapped; nil without --private-users.
+	userNS *os.File
 }
 
 // buildAppRoot mounts app's root at POD-DIR/apps/NAME/rootfs: the overlay (or
@@ -52,7 +55,7 @@ type appRoot struct {
 // with the pod, so nothing is left on the host however this ends.
 func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string, ...any)) (err error) {
 	appDir := podcontract.AppDir(o.podDir, app.name)
-	r := &appRoot{path: filepath.Join(appDir, podcontract.AppRootfsDir), fd: -1}
+	r := &appRoot{path: filepath.Join(appDir, podcontract.AppRootfsDir), fd: -1, userNS: o.userNS}
 	if err := r.mountBase(o, appDir, filepath.Join(app.imageDir, "rootfs")); err != nil {
 		return fmt.Errorf("app %s: %w", app.name, err)
 	}
@@ -439,7 +442,39 @@ func (r *appRoot) mountVolume(m mountSpec, target string, logf func(string, ...a
 	if m.readOnly || m.volume.readOnly {
 		attr |= unix.MOUNT_ATTR_RDONLY
 	}
+	if m.volume.idmap {
+		return r.bindIDMapped(sfd, tfd, recursive, attr)
+	}
 	return bindFd(sfd, tfd, recursive, attr)
+}
+
+// bindIDMapped is bindFd through the pod's user namespace's map (a host
+// volume with idmap=true): a file the host sees owned by ID N is the pod's
+// N, and what the pod's N writes is the host's N. A file system the kernel
+// cannot ID-map is refused, never chowned.
+func (r *appRoot) bindIDMapped(src, dst int, recursive bool, attr uint64) error {
+	if r.userNS == nil {
+		return errors.New("idmap=true needs --private-users (without a user namespace the pod's IDs already are the host's)")
+	}
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(src, "", flags)
+	if err != nil {
+		return fmt.Errorf("open_tree %s: %w", fdTarget(src), err)
+	}
+	defer unix.Close(tree)
+	if err := userns.SetIDMap(tree, r.userNS, attr, recursive); err != nil {
+		if errors.Is(err, userns.ErrCannotIDMap) {
+			return fmt.Errorf("idmap=true: source %s: %w; drop idmap=true (the pod's root then writes as the range's first ID), or use a file system that can (ext4, xfs, btrfs, tmpfs)", fdTarget(src), err)
+		}
+		return fmt.Errorf("idmap=true: source %s: %w", fdTarget(src), err)
+	}
+	if err := unix.MoveMount(tree, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount onto %s: %w", fdTarget(dst), err)
+	}
+	return nil
 }
 
 // removeInRoot removes the non-directory at p inside the root.

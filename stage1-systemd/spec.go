@@ -76,8 +76,11 @@ type volumeSpec struct {
 	source    string // host: absolute host path
 	readOnly  bool
 	recursive bool
-	mode      os.FileMode // empty
-	uid, gid  int         // empty
+	// idmap (host): bound through an ID-mapped mount of the pod's map
+	// (podcontract.IDMapVolumeAnnotationPrefix).
+	idmap    bool
+	mode     os.FileMode // empty
+	uid, gid int         // empty
 }
 
 // appIsolators holds the isolators stage1 understands, already bounded by

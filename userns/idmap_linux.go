@@ -80,18 +80,43 @@ func IDMapTree(path string, ns *os.File, readOnly bool) (*os.File, error) {
 		return nil, fmt.Errorf("ID-mapped copy of %s: open_tree: %w", path, err)
 	}
 	tree := os.NewFile(uintptr(fd), path)
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+	var attr uint64
 	if readOnly {
-		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+		attr = unix.MOUNT_ATTR_RDONLY
 	}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+	if err := SetIDMap(fd, ns, attr, true); err != nil {
 		tree.Close()
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) {
-			return nil, fmt.Errorf("ID-mapped copy of %s: the kernel refuses to ID-map it (%w): its file system (%s) cannot be ID-mapped; keep the store on one that can (ext4, xfs, btrfs, tmpfs), or run the pod without --private-users", path, err, fsName(path))
+		if errors.Is(err, ErrCannotIDMap) {
+			return nil, fmt.Errorf("ID-mapped copy of %s: %w; keep the store on one that can (ext4, xfs, btrfs, tmpfs), or run the pod without --private-users", path, err)
 		}
-		return nil, fmt.Errorf("ID-mapped copy of %s: mount_setattr(MOUNT_ATTR_IDMAP): %w", path, err)
+		return nil, fmt.Errorf("ID-mapped copy of %s: %w", path, err)
 	}
 	return tree, nil
+}
+
+// ErrCannotIDMap is what SetIDMap's error wraps when the kernel refuses to
+// ID-map a file system.
+var ErrCannotIDMap = errors.New("cannot be ID-mapped")
+
+// SetIDMap makes tree, a detached mount (open_tree with OPEN_TREE_CLONE),
+// and with recursive the mounts below it, show files through ns's map,
+// with the other MOUNT_ATTR_* attr set too. A file system without
+// FS_ALLOW_IDMAP (NFS, FUSE, ramfs, an overlay's own mount, proc) is an
+// error wrapping ErrCannotIDMap and naming the file system: nothing is
+// ever chowned instead.
+func SetIDMap(tree int, ns *os.File, attr uint64, recursive bool) error {
+	flags := uint(unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	a := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | attr, Userns_fd: uint64(ns.Fd())}
+	if err := unix.MountSetattr(tree, "", flags, &a); err != nil {
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) {
+			return fmt.Errorf("the kernel refuses to ID-map it (%w): its file system (%s) %w", err, fsName(fmt.Sprintf("/proc/self/fd/%d", tree)), ErrCannotIDMap)
+		}
+		return fmt.Errorf("mount_setattr(MOUNT_ATTR_IDMAP): %w", err)
+	}
+	return nil
 }
 
 // fsName names the file system path is on, for an error.
@@ -103,7 +128,7 @@ func fsName(path string) string {
 	names := map[int64]string{
 		unix.EXT4_SUPER_MAGIC: "ext4", unix.XFS_SUPER_MAGIC: "xfs", unix.BTRFS_SUPER_MAGIC: "btrfs",
 		unix.TMPFS_MAGIC: "tmpfs", unix.OVERLAYFS_SUPER_MAGIC: "overlayfs", unix.NFS_SUPER_MAGIC: "nfs",
-		unix.FUSE_SUPER_MAGIC: "fuse", unix.PROC_SUPER_MAGIC: "proc", unix.SYSFS_MAGIC: "sysfs",
+		unix.FUSE_SUPER_MAGIC: "fuse", unix.PROC_SUPER_MAGIC: "proc", unix.SYSFS_MAGIC: "sysfs", unix.RAMFS_MAGIC: "ramfs",
 	}
 	if n, ok := names[int64(st.Type)]; ok {
 		return n

@@ -44,8 +44,8 @@ func runFlags() []runFlag {
 
 func runFlagDefs() []runFlagDef {
 	return []runFlagDef{
-		{runFlag{"volume", "NAME,kind=host,source=PATH[,readOnly=true][,recursive=false] | NAME,kind=empty[,mode=0755][,uid=0][,gid=0][,readOnly=true]",
-			"make a volume available to the pod's apps", false, true}, (*runParser).setVolume},
+		{runFlag{"volume", "NAME,kind=host,source=PATH[,readOnly=true][,recursive=false][,idmap=true] | NAME,kind=empty[,mode=0755][,uid=0][,gid=0][,readOnly=true]",
+			"make a volume available to the pod's apps (idmap=true, with --private-users: bound through an ID-mapped mount, the pod's IDs being the host's on it)", false, true}, (*runParser).setVolume},
 		{runFlag{"hostname", "NAME", "the pod's hostname (default acirun- and the first 8 characters of the UUID)", false, false}, (*runParser).setHostname},
 		{runFlag{"dns", "IP|host|none", "name server for the pod's /etc/resolv.conf; host copies the host's file, none writes none", false, true}, (*runParser).setDNS},
 		{runFlag{"dns-search", "DOMAIN", "search domain for the pod's /etc/resolv.conf", false, true}, (*runParser).setDNSSearch},

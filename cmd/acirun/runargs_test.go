@@ -51,6 +51,8 @@ func TestParseRunArgs(t *testing.T) {
 				Mounts: []pod.MountFlag{{Volume: "tmp", Target: "/tmp"}},
 				Apps:   []pod.AppRequest{{Image: "a", Mounts: []pod.MountFlag{{Volume: "data", Target: "/data"}}}},
 			}},
+		{"an ID-mapped host volume", "--private-users --volume data,kind=host,source=/srv,idmap=true a",
+			&pod.RunRequest{PrivateUsers: "auto", Volumes: []pod.VolumeFlag{{Name: "data", Kind: "host", Source: "/srv", IDMap: true}}, Apps: []pod.AppRequest{{Image: "a"}}}},
 		{"user annotations and labels", "--user-annotation team=ops --user-label=env=prod a --user-annotation example.com/role=a=b --user-annotation team= --user-label tier=front b",
 			&pod.RunRequest{UserAnnotations: map[string]string{"team": "ops"}, UserLabels: map[string]string{"env": "prod"},
 				Apps: []pod.AppRequest{{Image: "a", UserAnnotations: map[string]string{"example.com/role": "a=b", "team": ""}, UserLabels: map[string]string{"tier": "front"}}, {Image: "b"}}}},
@@ -139,6 +141,8 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--volume data,kind=host,source=/x,readOnly=yes a", `readOnly=yes: not a boolean`},
 		{"--volume data,kind=host,source=/x,mode=0700 a", `key "mode" applies to kind=empty volumes only`},
 		{"--volume data,kind=empty,source=/x a", `key "source" applies to kind=host volumes only`},
+		{"--volume data,kind=empty,idmap=true a", `key "idmap" applies to kind=host volumes only`},
+		{"--volume data,kind=host,source=/x,idmap=yes a", `idmap=yes: not a boolean`},
 		{"--volume data,kind=empty,mode=999 a", `mode=999: not an octal file mode`},
 		{"--volume data,kind=empty,uid=-1 a", `uid=-1: not a non-negative number`},
 		{"--volume data,kind=nfs a", `kind=nfs: unknown kind`},
@@ -313,6 +317,7 @@ func FuzzParseRunArgs(f *testing.F) {
 
 func FuzzParseVolume(f *testing.F) {
 	f.Add("data,kind=host,source=/srv,readOnly=true,recursive=false")
+	f.Add("data,kind=host,source=/srv,idmap=true")
 	f.Add("tmp,kind=empty,mode=0700,uid=1,gid=2")
 	f.Fuzz(func(t *testing.T, s string) {
 		v, err := parseVolume(s)

@@ -91,7 +91,7 @@ func keyValues(parts []string, allowed ...string) (map[string]string, error) {
 }
 
 // parseVolume parses the value of --volume in appc's syntax:
-// NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL] or
+// NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL][,idmap=BOOL] or
 // NAME,kind=empty[,mode=OCTAL][,uid=N][,gid=N][,readOnly=BOOL].
 func parseVolume(s string) (pod.VolumeFlag, error) {
 	parts := strings.Split(s, ",")
@@ -100,7 +100,7 @@ func parseVolume(s string) (pod.VolumeFlag, error) {
 	if err := checkACName(v.Name); err != nil {
 		return v, fmt.Errorf("volume name: %w", err)
 	}
-	kv, err := keyValues(parts[1:], "kind", "source", "readOnly", "recursive", "mode", "uid", "gid")
+	kv, err := keyValues(parts[1:], "kind", "source", "readOnly", "recursive", "idmap", "mode", "uid", "gid")
 	if err != nil {
 		return v, err
 	}
@@ -138,8 +138,13 @@ func parseVolume(s string) (pod.VolumeFlag, error) {
 			}
 			v.Recursive = &b
 		}
+		if m, ok := kv["idmap"]; ok {
+			if v.IDMap, err = parseBool(m); err != nil {
+				return v, fmt.Errorf("idmap=%s: %w", m, err)
+			}
+		}
 	case "empty":
-		if err := only("host", "source", "recursive"); err != nil {
+		if err := only("host", "source", "recursive", "idmap"); err != nil {
 			return v, err
 		}
 		if m, ok := kv["mode"]; ok {

@@ -17,6 +17,18 @@ const (
 	OperatorCapsValue      = "true"
 )
 
+// IDMapVolumeAnnotationPrefix, followed by a volume's name, is the
+// annotation of a pod manifest (PodManifest.Annotations) by which stage0
+// tells stage1 that the operator asked for that host volume to be bound
+// through an ID-mapped mount (--volume …,idmap=true, as systemd-nspawn's
+// --bind=…:idmap): in a --private-users pod the pod's IDs 0 to COUNT-1 are
+// the host's 0 to COUNT-1 on it. Its value is IDMapVolumeValue. The
+// appc volume has no field for it.
+const (
+	IDMapVolumeAnnotationPrefix = "acirun.io/idmap-volume/"
+	IDMapVolumeValue            = "true"
+)
+
 // ReservedAnnotationPrefix starts the annotation names acirun defines for
 // its own use between stage0 and stage1.
 const ReservedAnnotationPrefix = "acirun.io/"

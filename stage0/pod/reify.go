@@ -74,6 +74,12 @@ func (in *reifyInput) reify() (*aci.PodManifest, error) {
 	pm := &aci.PodManifest{ACVersion: ver, ACKind: aci.ACKindPodManifest}
 	for _, v := range req.Volumes {
 		pm.Volumes = append(pm.Volumes, v.Volume())
+		if v.IDMap {
+			if req.PrivateUsers == "" {
+				return nil, fmt.Errorf("--volume %s: idmap=true needs --private-users (without a user namespace the pod's IDs already are the host's)", v.Name)
+			}
+			pm.Annotations.Set(aci.ACIdentifier(podcontract.IDMapVolumeAnnotationPrefix+v.Name), podcontract.IDMapVolumeValue)
+		}
 	}
 	names := map[aci.ACName]string{}
 	for i, ar := range req.Apps {

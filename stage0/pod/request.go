@@ -97,9 +97,12 @@ type VolumeFlag struct {
 	Kind      string // "host" or "empty"
 	Source    string // host only: absolute, cleaned
 	ReadOnly  bool
-	Recursive *bool  // host only; nil means the default (true)
-	Mode      string // empty only; "" means the default "0755"
-	UID, GID  *int   // empty only; nil means 0
+	Recursive *bool // host only; nil means the default (true)
+	// IDMap (host only): bound through an ID-mapped mount of the pod's
+	// map (--private-users only), podcontract.IDMapVolumeAnnotationPrefix.
+	IDMap    bool
+	Mode     string // empty only; "" means the default "0755"
+	UID, GID *int   // empty only; nil means 0
 }
 
 // MountFlag is one --mount volume=NAME,target=PATH.

@@ -108,6 +108,68 @@ func TestRunPrivateUsers(t *testing.T) {
 	}
 }
 
+// TestRunPrivateUsersIDMapVolume: a host volume given idmap=true is bound
+// through an ID-mapped mount of the pod's map, so that on it the pod's IDs
+// are the host's: the host's root-owned files are the pod root's, and what
+// the pod's root writes is owned by the host's root, not by the range. A
+// file system the kernel cannot ID-map (ramfs) is refused naming it, as is
+// idmap=true without --private-users; nothing is chowned.
+func TestRunPrivateUsersIDMapVolume(t *testing.T) {
+	h := podHost(t)
+	img := podImage(t, podManifest(t, "example.com/userns-idmap", map[string]any{
+		"mountPoints": []map[string]any{{"name": "data", "path": "/data"}},
+	}, "exit", "0"), nil)
+	vol := t.TempDir() // 0700, the host root's
+	if err := os.WriteFile(filepath.Join(vol, "hostfile"), []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "alices"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(vol, "alices"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	r := h.pod("--net=none", "--private-users", "--volume=data,kind=host,source="+vol+",idmap=true",
+		img, "--exec=/testapp", "--", "cat", "/proc/self/uid_map", "+", "stat", "/data/hostfile", "+", "stat", "/data/alices",
+		"+", "write", "/data/hostfile", "pod", "+", "write", "/data/made", "by the pod")
+	wantExit(t, r, 0)
+	if first, _ := uidMapOf(t, r); first < 0x80000 {
+		t.Errorf("uid_map: the pod's 0 is the host's %d, want an automatic range", first)
+	}
+	if !strings.Contains(r.stdout, "perm=0644\nuid=0\ngid=0\n") || !strings.Contains(r.stdout, "perm=0600\nuid=1000\ngid=1000\n") {
+		t.Errorf("through idmap=true the host's 0 and 1000 are not the pod's 0 and 1000: %s", r)
+	}
+	wantLines(t, r, "write /data/hostfile ok", "write /data/made ok")
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(vol, "made"), &st); err != nil || st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("the pod root's file on an idmap=true volume: owner %d:%d, %v; want the host's root (0:0)", st.Uid, st.Gid, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(vol, "hostfile")); string(b) != "pod" {
+		t.Errorf("the host root's file, written by the pod's root through idmap=true: %q", b)
+	}
+	if err := syscall.Lstat(filepath.Join(vol, "alices"), &st); err != nil || st.Uid != 1000 {
+		t.Errorf("alices: owner %d, %v; want 1000 as before (nothing chowned)", st.Uid, err)
+	}
+
+	// Refusals, before or instead of running anything.
+	ram := t.TempDir()
+	if err := syscall.Mount("ramfs", ram, "ramfs", 0, ""); err != nil {
+		t.Fatalf("mount a ramfs (a file system without ID-mapped mounts) at %s: %v", ram, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(ram, syscall.MNT_DETACH) })
+	r = h.pod("--net=none", "--private-users", "--volume=data,kind=host,source="+ram+",idmap=true", img, "--exec=/testapp", "--", "write", "/data/x", "x")
+	if r.code == 0 || !strings.Contains(r.stderr, "volume data") || !strings.Contains(r.stderr, "(ramfs) cannot be ID-mapped") || !strings.Contains(r.stderr, "drop idmap=true") {
+		t.Errorf("idmap=true on a ramfs: want a refusal naming the volume and ramfs: %s", r)
+	}
+	if _, err := os.Lstat(filepath.Join(ram, "x")); err == nil {
+		t.Errorf("the pod wrote to the ramfs it was refused")
+	}
+	r = h.pod("--net=none", "--volume=data,kind=host,source="+vol+",idmap=true", img)
+	if r.code == 0 || !strings.Contains(r.stderr, "--volume data: idmap=true needs --private-users") {
+		t.Errorf("idmap=true without --private-users: want a refusal: %s", r)
+	}
+}
+
 // TestRunPrivateUsersDisjoint: two pods running at once get ranges that
 // share no ID.
 func TestRunPrivateUsersDisjoint(t *testing.T) {
