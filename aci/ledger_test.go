@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -74,11 +75,11 @@ func TestLedgerSpilledCount(t *testing.T) {
 	// manifest, rootfs, a (implicit), a/b, a/c, d: 6 names.
 	for _, tc := range []struct {
 		max int
-		ok  bool
-	}{{6, true}, {5, false}} {
+		err string // the refusal; "" for none
+	}{{6, ""}, {5, "more than 5 entries in the archive"}} {
 		_, err := walkArchive(bytes.NewReader(raw), nil, walkConfig{maxEntries: tc.max, spillDir: t.TempDir(), ledgerRecs: 2})
-		if (err == nil) != tc.ok {
-			t.Errorf("max %d: %v, want ok %v", tc.max, err, tc.ok)
+		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("max %d: %v, want %q", tc.max, err, tc.err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/nftables"
@@ -100,20 +101,21 @@ func TestParseRuleTag(t *testing.T) {
 		in     []byte
 		handle uint64
 		tag    string
-		ok     bool
+		err    string // the refusal's reason; "" for none
 	}{
-		{"tagged", ruleMsg(7, "acirun pod aaaa /pods/a"), 7, "acirun pod aaaa /pods/a", true},
-		{"untagged", ruleMsg(9, ""), 9, "", true},
-		{"no handle", ruleMsg(0, "x"), 0, "", false},
-		{"short", []byte{1, 0}, 0, "", false},
-		{"truncated attribute", ruleMsg(7, "abc")[:10], 0, "", false},
-		{"attribute longer than the message", ruleMsg(7, "abc")[:len(ruleMsg(7, "abc"))-4], 0, "", false},
-		{"short handle", appendAttr([]byte{1, 0, 0, 0}, unix.NFTA_RULE_HANDLE, []byte{1, 2}), 0, "", false},
+		{"tagged", ruleMsg(7, "acirun pod aaaa /pods/a"), 7, "acirun pod aaaa /pods/a", ""},
+		{"untagged", ruleMsg(9, ""), 9, "", ""},
+		{"no handle", ruleMsg(0, "x"), 0, "", "a rule without a handle"},
+		{"short", []byte{1, 0}, 0, "", "short rule message"},
+		{"attribute header cut", []byte{1, 0, 0, 0, 8, 0}, 0, "", "a truncated attribute"},
+		{"truncated attribute", ruleMsg(7, "abc")[:10], 0, "", "an attribute of 11 bytes in 6"},
+		{"attribute longer than the message", ruleMsg(7, "abc")[:len(ruleMsg(7, "abc"))-4], 0, "", "an attribute of "},
+		{"short handle", appendAttr([]byte{1, 0, 0, 0}, unix.NFTA_RULE_HANDLE, []byte{1, 2}), 0, "", "a handle of 2 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := parseRuleTag(tc.in)
-			if (err == nil) != tc.ok {
-				t.Fatalf("error %v, want ok=%v", err, tc.ok)
+			if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want %q", err, tc.err)
 			}
 			if err == nil && (r.Handle != tc.handle || string(r.UserData) != tc.tag) {
 				t.Errorf("handle %d user data %q, want %d %q", r.Handle, r.UserData, tc.handle, tc.tag)

@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,7 @@ func TestRemoveKilledPodsCgroups(t *testing.T) {
 	if _, err := os.Stat(cg); !os.IsNotExist(err) {
 		t.Errorf("the pod's cgroup after Remove: %v", err)
 	}
-	if _, err := Load(data, p.UUID); err == nil {
-		t.Error("the pod is still there")
+	if _, err := Load(data, p.UUID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Load after Remove: %v, want ErrNotFound", err)
 	}
 }
