@@ -252,19 +252,27 @@ func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	now := time.Now()
 	res := &GCResult{}
-	var units []string
-	var errs []error
+	var garbage, podUnits []string
 	for _, pd := range pods {
 		if !isGarbage(pd, opts, now) {
 			continue
 		}
-		if opts.MarkOnly {
-			res.Removed = append(res.Removed, pd.UUID)
-			continue
+		garbage = append(garbage, pd.UUID)
+		if !opts.MarkOnly {
+			// Read before the pod directory goes.
+			podUnits = append(podUnits, podUnit(pd))
 		}
-		unit := podUnit(pd)
-		if err := pod.Remove(h.cfg.DataDir, pd.UUID); err != nil {
-			now, lerr := pod.Load(h.cfg.DataDir, pd.UUID)
+	}
+	if opts.MarkOnly {
+		res.Removed = garbage
+		return res, nil
+	}
+	var units []string
+	var errs []error
+	for i, err := range pod.RemoveEach(h.cfg.DataDir, garbage) {
+		uuid := garbage[i]
+		if err != nil {
+			now, lerr := pod.Load(h.cfg.DataDir, uuid)
 			switch {
 			case errors.Is(err, pod.ErrNotFound) || errors.Is(lerr, pod.ErrNotFound):
 				continue // acirun rm removed it meanwhile
@@ -274,13 +282,10 @@ func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
 			errs = append(errs, err)
 			continue
 		}
-		res.Removed = append(res.Removed, pd.UUID)
-		if unit != "" {
-			units = append(units, unit)
+		res.Removed = append(res.Removed, uuid)
+		if podUnits[i] != "" {
+			units = append(units, podUnits[i])
 		}
-	}
-	if opts.MarkOnly {
-		return res, nil
 	}
 	if err := resetFailedUnits(ctx, units); err != nil {
 		errs = append(errs, err)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -322,39 +323,90 @@ func InUseImages(dataDir string) ([]aci.ImageID, error) {
 // killed left (podcontract.CgroupsFile), moves the directory out of
 // sight, then deletes it.
 func Remove(dataDir, uuid string) error {
-	if !IsUUID(uuid) {
-		return fmt.Errorf("remove pod: %q is not a pod UUID", uuid)
+	return RemoveEach(dataDir, []string{uuid})[0]
+}
+
+// removeBatch is how many pods RemoveEach locks at once: each lock is an
+// open descriptor, and the soft limit is often 1024.
+const removeBatch = 256
+
+// RemoveEach is Remove of each of uuids, the error of each at its index
+// (nil when removed). gc removes a thousand pods at once: it locks them a
+// batch at a time and reads the mount table once per batch, after the
+// locks are held (so that no pod of the batch can start and mount
+// meanwhile), not once per pod.
+func RemoveEach(dataDir string, uuids []string) []error {
+	errs := make([]error, len(uuids))
+	for lo := 0; lo < len(uuids); lo += removeBatch {
+		hi := min(lo+removeBatch, len(uuids))
+		removeBatchOf(dataDir, uuids[lo:hi], errs[lo:hi])
 	}
+	return errs
+}
+
+// removeBatchOf removes uuids, setting errs[i] for uuids[i].
+func removeBatchOf(dataDir string, uuids []string, errs []error) {
 	podsDir := filepath.Join(dataDir, podcontract.PodsDir)
-	dir := filepath.Join(podsDir, uuid)
-	lock, err := podcontract.LockPod(dir, true)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
-			return fmt.Errorf("remove pod %s: %w", uuid, ErrNotFound)
+	locked := make([]bool, len(uuids))
+	for i, uuid := range uuids {
+		if !IsUUID(uuid) {
+			errs[i] = fmt.Errorf("remove pod: %q is not a pod UUID", uuid)
+			continue
 		}
-		// No lock file: nothing can be using it.
-	case err != nil:
-		return fmt.Errorf("remove pod %s: %w", uuid, err)
-	case lock == nil:
-		return fmt.Errorf("remove pod %s: it is running (or being prepared)", uuid)
-	default:
-		defer lock.Close()
+		dir := filepath.Join(podsDir, uuid)
+		lock, err := podcontract.LockPod(dir, true)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+				errs[i] = fmt.Errorf("remove pod %s: %w", uuid, ErrNotFound)
+				continue
+			}
+			// No lock file: nothing can be using it.
+		case err != nil:
+			errs[i] = fmt.Errorf("remove pod %s: %w", uuid, err)
+			continue
+		case lock == nil:
+			errs[i] = fmt.Errorf("remove pod %s: it is running (or being prepared)", uuid)
+			continue
+		default:
+			defer lock.Close()
+		}
+		locked[i] = true
 	}
-	if err := checkNoMounts(dir); err != nil {
-		return fmt.Errorf("remove pod %s: %w", uuid, err)
+	var ms []mountinfo.Mount
+	if slices.Contains(locked, true) {
+		var err error
+		if ms, err = mountinfo.Self(); err != nil {
+			for i := range uuids {
+				if locked[i] {
+					errs[i] = fmt.Errorf("remove pod %s: %w", uuids[i], err)
+				}
+			}
+			return
+		}
 	}
-	if err := podcontract.RemoveCgroups(dir); err != nil {
-		return fmt.Errorf("remove pod %s: %w", uuid, err)
+	for i, uuid := range uuids {
+		if !locked[i] {
+			continue
+		}
+		dir := filepath.Join(podsDir, uuid)
+		if err := checkNoMounts(ms, dir); err != nil {
+			errs[i] = fmt.Errorf("remove pod %s: %w", uuid, err)
+			continue
+		}
+		if err := podcontract.RemoveCgroups(dir); err != nil {
+			errs[i] = fmt.Errorf("remove pod %s: %w", uuid, err)
+			continue
+		}
+		gone := filepath.Join(podsDir, podcontract.RemovingPrefix+uuid)
+		if err := os.Rename(dir, gone); err != nil {
+			errs[i] = fmt.Errorf("remove pod %s: %w", uuid, err)
+			continue
+		}
+		if err := os.RemoveAll(gone); err != nil {
+			errs[i] = fmt.Errorf("remove pod %s: %w", uuid, err)
+		}
 	}
-	gone := filepath.Join(podsDir, podcontract.RemovingPrefix+uuid)
-	if err := os.Rename(dir, gone); err != nil {
-		return fmt.Errorf("remove pod %s: %w", uuid, err)
-	}
-	if err := os.RemoveAll(gone); err != nil {
-		return fmt.Errorf("remove pod %s: %w", uuid, err)
-	}
-	return nil
 }
 
 // RemoveStale deletes what dead prepares and removals left in the pods
@@ -392,7 +444,11 @@ func RemoveStale(ctx context.Context, dataDir string) error {
 				continue
 			}
 		}
-		if err := checkNoMounts(p); err != nil {
+		ms, err := mountinfo.Self()
+		if err != nil {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+		if err := checkNoMounts(ms, p); err != nil {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}
 		if err := os.RemoveAll(p); err != nil {
@@ -402,13 +458,9 @@ func RemoveStale(ctx context.Context, dataDir string) error {
 	return nil
 }
 
-// checkNoMounts fails if anything is mounted at or below dir in this mount
-// namespace.
-func checkNoMounts(dir string) error {
-	ms, err := mountinfo.Self()
-	if err != nil {
-		return err
-	}
+// checkNoMounts fails if anything in ms (this mount namespace's table,
+// read after dir's lock was taken) is mounted at or below dir.
+func checkNoMounts(ms []mountinfo.Mount, dir string) error {
 	dir = filepath.Clean(dir)
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real

@@ -359,3 +359,60 @@ func TestListDamagedPods(t *testing.T) {
 		t.Errorf("Remove(pod without lock): %v", err)
 	}
 }
+
+// TestRemoveEach: each pod's outcome at its own index, whatever its
+// neighbours' (a running pod, a missing one, a bad UUID, one with a mount
+// below it), across more pods than one batch locks at once.
+func TestRemoveEach(t *testing.T) {
+	testenv.NeedRoot(t, "to mount")
+	data := t.TempDir()
+	running := preparedPod(t, data)
+	holdLock(t, filepath.Join(running.Dir, "lock"))
+	mounted := preparedPod(t, data)
+	target := filepath.Join(mounted.Dir, "apps", "hello", "rootfs")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostDir := t.TempDir()
+	write(t, filepath.Join(hostDir, "precious"), "data")
+	if err := unix.Mount(hostDir, target, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(target, unix.MNT_DETACH)
+	gone, err := NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uuids := []string{running.UUID, "not-a-uuid", gone, mounted.UUID}
+	want := []string{"running", "not a pod UUID", ErrNotFound.Error(), "still mounted"}
+	// Enough removable pods that the last batch starts after the
+	// troublesome ones' batch: empty pod directories with a lock file
+	// (what a prepare that died after locking leaves).
+	for range removeBatch + 3 {
+		u, err := NewUUID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(data, podcontract.PodsDir, u), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(data, podcontract.PodsDir, u, podcontract.LockFile), "")
+		uuids = append(uuids, u)
+		want = append(want, "")
+	}
+	errs := RemoveEach(data, uuids)
+	if len(errs) != len(uuids) {
+		t.Fatalf("%d errors for %d pods", len(errs), len(uuids))
+	}
+	for i, err := range errs {
+		if (want[i] == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want[i])) {
+			t.Errorf("pod %d (%s): %v, want %q", i, uuids[i], err, want[i])
+		}
+	}
+	if got := podsDirEntries(t, data); len(got) != 2 {
+		t.Errorf("pods directory holds %v, want the running and the mounted pod", got)
+	}
+	if _, err := os.Stat(filepath.Join(hostDir, "precious")); err != nil {
+		t.Errorf("host data lost: %v", err)
+	}
+}
