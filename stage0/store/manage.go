@@ -73,7 +73,10 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 		l.unlock()
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
-	if err := s.removeLocked(id); err != nil {
+	t := &trash{s: s}
+	err = s.removeLocked(id, t)
+	t.empty()
+	if err != nil {
 		l.unlock()
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
@@ -84,9 +87,9 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-// removeLocked removes everything of id; the caller holds its lock
-// exclusively.
-func (s *Store) removeLocked(id string) error {
+// removeLocked removes everything of id, moving its files into t; the
+// caller holds its lock exclusively, and empties t.
+func (s *Store) removeLocked(id string, t *trash) error {
 	if err := os.Remove(s.indexPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -94,7 +97,7 @@ func (s *Store) removeLocked(id string) error {
 		atomicfile.SyncDir(s.path("images"))
 	}
 	for _, p := range []string{s.treeDir(id), s.layerDir(id), s.blobPath(id)} {
-		if err := s.discard(p); err != nil {
+		if err := t.put(p); err != nil {
 			return err
 		}
 	}
@@ -305,6 +308,8 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gc: listing images in use: %w", err)
 	}
+	t := &trash{s: s}
+	defer t.empty()
 	for _, img := range imgs {
 		l := locks[img.ID]
 		if l == nil {
@@ -317,13 +322,14 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if err := s.removeLocked(img.ID); err != nil {
+		if err := s.removeLocked(img.ID, t); err != nil {
 			return res, fmt.Errorf("gc: remove %s: %w", img.ID, err)
 		}
 		l.unlinkAndUnlock()
 		delete(locks, img.ID)
 		res.Removed = append(res.Removed, img.ID)
 	}
+	t.empty()
 	n, err = s.removeLeftovers(ctx)
 	res.Leftovers += n
 	if err == nil {
