@@ -63,9 +63,12 @@ setup:
 # goroutines side by side: the import pipeline, fetches, locks, the pod
 # network's leases and port proxies, the pod side (its PID 1, journal
 # streams, metadata service), user-namespace leases. make test runs it on
-# these (stage1-systemd's pods run the race-built test binary: about a minute
+# these, and on the test harnesses that start goroutines (the box and its
+# D-Bus watcher, the registry and its token server: about 30 s more)
+# (stage1-systemd's pods run the race-built test binary: about a minute
 # of CPU, 3.5 minutes wall at load average 9); make race on everything.
-RACE_PKGS ?= ./aci/... ./internal/... ./stage0/... ./netns/... ./userns/... ./stage1-systemd/...
+RACE_PKGS ?= ./aci/... ./internal/... ./stage0/... ./netns/... ./userns/... ./stage1-systemd/... \
+	./cmd/... ./tests/box/ ./tests/registry/
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 40m ./...
 
