@@ -18,6 +18,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // The child of TestCrashAtEveryAttachStep: its pod, its interface and the
@@ -129,8 +131,7 @@ func TestCrashAtEveryAttachStep(t *testing.T) {
 				err = cmd.Run()
 				return nil
 			})
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			if !testenv.KilledBySIGKILL(err) {
 				t.Fatalf("the attachment was not killed at %s: %v: %s", step, err, out.String())
 			}
 			// The link goes with the pod's namespace, which the kernel

@@ -6,11 +6,14 @@
 package testenv
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -134,4 +137,28 @@ func UnmetPart(t testing.TB, need, inCI string) {
 		return
 	}
 	t.Logf("not checked: %s", need)
+}
+
+// KilledBySIGKILL reports whether err, from running a child, says that the
+// child was killed by SIGKILL: what a crash-point test's child must end
+// with, and nothing else (an exit, even 137, means it was not killed).
+func KilledBySIGKILL(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// RunKilled runs cmd, a child that kills itself at a crash point, with its
+// output captured, and fails t unless SIGKILL ended it: "the WHAT was not
+// killed at STEP", with the child's error and output.
+func RunKilled(t testing.TB, cmd *exec.Cmd, what, step string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); !KilledBySIGKILL(err) {
+		t.Fatalf("the %s was not killed at %s: %v: %s", what, step, err, out.String())
+	}
 }

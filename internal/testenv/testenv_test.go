@@ -101,3 +101,25 @@ func checkChild(t *testing.T, test string, prefix []string, want string) {
 		}
 	}
 }
+
+// TestKilledBySIGKILL: only a child that SIGKILL ended counts as killed;
+// an exit with 137, another signal, a success or a start failure do not.
+func TestKilledBySIGKILL(t *testing.T) {
+	for _, c := range []struct {
+		script string
+		want   bool
+	}{
+		{"kill -KILL $$", true},
+		{"exit 137", false},
+		{"kill -TERM $$", false},
+		{"true", false},
+	} {
+		err := exec.Command("/bin/sh", "-c", c.script).Run()
+		if got := KilledBySIGKILL(err); got != c.want {
+			t.Errorf("%q: KilledBySIGKILL(%v) = %v, want %v", c.script, err, got, c.want)
+		}
+	}
+	if KilledBySIGKILL(exec.Command("/nonexistent/program").Run()) {
+		t.Error("a child that never started counts as killed")
+	}
+}

@@ -1,9 +1,7 @@
 package cni
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,13 +91,7 @@ func TestCrashAtEveryAttachStep(t *testing.T) {
 			cfg := crashConfig(t, dir)
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashAtEveryAttachStep$")
 			cmd.Env = append(os.Environ(), "ACIRUN_CNI_CRASH_DIR="+dir, "ACIRUN_CNI_CRASH_STEP="+string(step))
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("the Attach was not killed at %s: %v: %s", step, err, out.String())
-			}
+			testenv.RunKilled(t, cmd, "Attach", string(step))
 			if _, err := cfg.ReleaseStale(context.Background(), func(string) bool { return false }); err != nil {
 				t.Fatalf("ReleaseStale after a kill at %s: %v", step, err)
 			}

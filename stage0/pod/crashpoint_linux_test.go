@@ -1,11 +1,9 @@
 package pod
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha512"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // imageAt is the image testImage made in tree, read back by a child.
@@ -83,13 +82,7 @@ func TestCrashAtEveryPrepareStep(t *testing.T) {
 			data := t.TempDir()
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "ACIRUN_TEST_PREPARE_CRASH="+string(step), "ACIRUN_TEST_DATA="+data, "ACIRUN_TEST_IMAGE="+img.Tree)
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("the prepare was not killed at %s: %v: %s", step, err, out.String())
-			}
+			testenv.RunKilled(t, cmd, "prepare", string(step))
 
 			pods, err := List(data)
 			if err != nil {

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // crashAt is the child's crash hook: it SIGKILLs the process at want, as
@@ -176,11 +176,5 @@ func TestCrashAtEveryRenderStep(t *testing.T) {
 func runKilledAt(t *testing.T, cmd *exec.Cmd, what, step string) {
 	t.Helper()
 	cmd.Env = append(cmd.Env, "ACIRUN_STORE_CRASH="+step)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("the %s was not killed at %s: %v: %s", what, step, err, out.String())
-	}
+	testenv.RunKilled(t, cmd, what, step)
 }
