@@ -244,27 +244,38 @@ func TestRemove(t *testing.T) {
 	}
 }
 
+// mountHostDirBelow bind-mounts a host directory onto p's app root, as a
+// pod whose stage1 died may leave it, until t ends. It returns the mount's
+// target and the host file in that directory that no removal of the pod
+// may delete.
+func mountHostDirBelow(t *testing.T, p *Pod) (target, precious string) {
+	t.Helper()
+	target = filepath.Join(p.Dir, "apps", "hello", "rootfs")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostDir := t.TempDir()
+	precious = filepath.Join(hostDir, "precious")
+	write(t, precious, "data")
+	if err := unix.Mount(hostDir, target, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
+	return target, precious
+}
+
 func TestRemoveRefusesMounts(t *testing.T) {
 	testenv.NeedRoot(t, "to mount")
 	data := t.TempDir()
 	p := preparedPod(t, data)
 	write(t, filepath.Join(p.Dir, "exit.json"), `{"exitCode":0,"apps":[]}`)
-	target := filepath.Join(p.Dir, "apps", "hello", "rootfs")
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// A host directory left bind-mounted in the pod: Remove must not
 	// delete its contents.
-	hostDir := t.TempDir()
-	write(t, filepath.Join(hostDir, "precious"), "data")
-	if err := unix.Mount(hostDir, target, "", unix.MS_BIND, ""); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(target, unix.MNT_DETACH)
+	target, precious := mountHostDirBelow(t, p)
 	if err := Remove(data, p.UUID); err == nil || !strings.Contains(err.Error(), "still mounted") {
 		t.Errorf("Remove with a mount below: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(hostDir, "precious")); err != nil {
+	if _, err := os.Stat(precious); err != nil {
 		t.Errorf("host data lost: %v", err)
 	}
 	if err := unix.Unmount(target, 0); err != nil {
@@ -369,16 +380,7 @@ func TestRemoveEach(t *testing.T) {
 	running := preparedPod(t, data)
 	holdLock(t, filepath.Join(running.Dir, "lock"))
 	mounted := preparedPod(t, data)
-	target := filepath.Join(mounted.Dir, "apps", "hello", "rootfs")
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	hostDir := t.TempDir()
-	write(t, filepath.Join(hostDir, "precious"), "data")
-	if err := unix.Mount(hostDir, target, "", unix.MS_BIND, ""); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(target, unix.MNT_DETACH)
+	_, precious := mountHostDirBelow(t, mounted)
 	gone, err := NewUUID()
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +414,7 @@ func TestRemoveEach(t *testing.T) {
 	if got := podsDirEntries(t, data); len(got) != 2 {
 		t.Errorf("pods directory holds %v, want the running and the mounted pod", got)
 	}
-	if _, err := os.Stat(filepath.Join(hostDir, "precious")); err != nil {
+	if _, err := os.Stat(precious); err != nil {
 		t.Errorf("host data lost: %v", err)
 	}
 }
