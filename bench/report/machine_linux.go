@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acirun/acirun/internal/mountinfo"
 )
 
 // machine describes this machine and the file system of dir.
@@ -62,26 +63,21 @@ func fileSystem(dir string) FileSystem {
 	if abs, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = abs
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	text, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return fs
 	}
-	defer f.Close()
+	mounts, err := mountinfo.Parse(string(text))
+	if err != nil {
+		return fs
+	}
 	best := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTIONS
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		a, b := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(a) < 6 || len(b) < 3 {
+	for _, m := range mounts {
+		if !within(dir, m.Mountpoint) || len(m.Mountpoint) < len(best) {
 			continue
 		}
-		mp := unescapeMount(a[4])
-		if !within(dir, mp) || len(mp) < len(best) {
-			continue
-		}
-		best = mp
-		fs.Type, fs.Source, fs.Options = b[0], b[1], a[5]+","+b[2]
+		best = m.Mountpoint
+		fs.Type, fs.Source, fs.Options = m.FSType, m.Source, m.Options+","+m.SuperOptions
 	}
 	switch {
 	case fs.Type != "ext4":
@@ -108,25 +104,6 @@ func fileSystem(dir string) FileSystem {
 // within reports whether path is mp or below it.
 func within(path, mp string) bool {
 	return mp == "/" || path == mp || strings.HasPrefix(path, mp+"/")
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space, …).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // version runs argv (stdin empty, 10 s at most) and returns the first

@@ -5,7 +5,8 @@
 // load averages), each peer's version, every sample of every command and
 // the verdicts; and it draws the run's chart beside it, an SVG of acirun's
 // figures beside its peers' with the ratios (see drawChart). Only Go's
-// standard library: the bench needs no dependency of its own.
+// standard library and our internal/mountinfo (the one mountinfo reader):
+// the bench needs no dependency of its own.
 //
 // Usage:
 //
