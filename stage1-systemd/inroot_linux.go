@@ -191,9 +191,21 @@ func mountFd(source string, fd int, fstype string, flags uintptr, data string) e
 
 // bindFd binds the file or tree src refers to onto the object dst refers to,
 // with attr (MOUNT_ATTR_*) set on the new mount and, when recursive, on the
-// mounts below it. The new mount is built detached (open_tree) and attached
-// in one step (move_mount), so no path is looked up again.
+// mounts below it.
 func bindFd(src, dst int, recursive bool, attr uint64) error {
+	return bindTree(src, dst, recursive, func(tree int) error {
+		if attr == 0 {
+			return nil
+		}
+		return setMountAttr(tree, attr, recursive)
+	})
+}
+
+// bindTree binds what src refers to (and, when recursive, the mounts below
+// it) onto what dst refers to, after set has set the detached copy's
+// attributes. The new mount is built detached (open_tree) and attached in
+// one step (move_mount), so no path is looked up again.
+func bindTree(src, dst int, recursive bool, set func(tree int) error) error {
 	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
 	if recursive {
 		flags |= unix.AT_RECURSIVE
@@ -203,10 +215,8 @@ func bindFd(src, dst int, recursive bool, attr uint64) error {
 		return fmt.Errorf("open_tree %s: %w", fdTarget(src), err)
 	}
 	defer unix.Close(tree)
-	if attr != 0 {
-		if err := setMountAttr(tree, attr, recursive); err != nil {
-			return err
-		}
+	if err := set(tree); err != nil {
+		return err
 	}
 	if err := unix.MoveMount(tree, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount onto %s: %w", fdTarget(dst), err)

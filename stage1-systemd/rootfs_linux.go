@@ -456,25 +456,16 @@ func (r *appRoot) bindIDMapped(src, dst int, recursive bool, attr uint64) error 
 	if r.userNS == nil {
 		return errors.New("idmap=true needs --private-users (without a user namespace the pod's IDs already are the host's)")
 	}
-	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
-	if recursive {
-		flags |= unix.AT_RECURSIVE
-	}
-	tree, err := unix.OpenTree(src, "", flags)
-	if err != nil {
-		return fmt.Errorf("open_tree %s: %w", fdTarget(src), err)
-	}
-	defer unix.Close(tree)
-	if err := userns.SetIDMap(tree, r.userNS, attr, recursive); err != nil {
+	return bindTree(src, dst, recursive, func(tree int) error {
+		err := userns.SetIDMap(tree, r.userNS, attr, recursive)
 		if errors.Is(err, userns.ErrCannotIDMap) {
 			return fmt.Errorf("idmap=true: source %s: %w; drop idmap=true (the pod's root then writes as the range's first ID), or use a file system that can (ext4, xfs, btrfs, tmpfs)", fdTarget(src), err)
 		}
-		return fmt.Errorf("idmap=true: source %s: %w", fdTarget(src), err)
-	}
-	if err := unix.MoveMount(tree, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("move_mount onto %s: %w", fdTarget(dst), err)
-	}
-	return nil
+		if err != nil {
+			return fmt.Errorf("idmap=true: source %s: %w", fdTarget(src), err)
+		}
+		return nil
+	})
 }
 
 // removeInRoot removes the non-directory at p inside the root.
