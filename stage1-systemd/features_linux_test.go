@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/internal/mountinfo"
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/testenv"
 )
@@ -658,6 +660,32 @@ func TestPodAppsIsolated(t *testing.T) {
 	if strings.Contains(r.stdout, "apps/a/") {
 		t.Error("app b sees app a's root in its mounts")
 	}
+}
+
+// TestPodRootVolatile checks that an app's root is its overlay mounted
+// volatile (mountBase): the pod's end then syncs nothing of the host's
+// file system on the way to `stage1 run`'s exit.
+func TestPodRootVolatile(t *testing.T) {
+	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "cat:/proc/self/mountinfo"}}}, nil)
+	r := p.run(t, "--net=none")
+	_, text, ok := strings.Cut(r.stdout, "cat /proc/self/mountinfo\n")
+	if !ok {
+		t.Fatalf("no mountinfo in the app's output: %q", r.stdout)
+	}
+	ms, err := mountinfo.Parse(text)
+	must(t, err)
+	for _, m := range ms {
+		if m.Mountpoint != "/" {
+			continue
+		}
+		// Linux 6.0 on shows it as fsync=volatile.
+		opts := strings.Split(m.SuperOptions, ",")
+		if m.FSType != "overlay" || !slices.Contains(opts, "volatile") && !slices.Contains(opts, "fsync=volatile") {
+			t.Errorf("the app's root: %s %s, want overlay with volatile", m.FSType, m.SuperOptions)
+		}
+		return
+	}
+	t.Errorf("the app's mounts have no root: %q", text)
 }
 
 func TestPodNetwork(t *testing.T) {
