@@ -59,3 +59,45 @@ build_tar_images() {
 	done
 	rm -rf "$BENCH_DIR/layout.$$"
 }
+
+LARGEIMAGE_NAME=example.com/acirun-bench/large
+
+# build_large_image OUT: an ACI of a few large files (~250 MB uncompressed,
+# issue 22's large-file case), made by `BIN image build` (gzip) into OUT
+# once: 12 files of 10 MiB from /dev/urandom (incompressible: gzip stores
+# them, so decompressing them costs gzip -dc almost nothing and the
+# import's own work shows), 64 MiB of text (the tree's .go files, one after
+# the other) and 64 MiB of machine code (the tree's executables), which
+# compress 4:1 and 3:1. The layout is removed afterwards; its files are few,
+# so their deletion does not slow the file system (see import.sh).
+build_large_image() {
+	[ -s "$1" ] && return 0
+	TREE=${BENCH_TREE:-$(go env GOROOT 2>/dev/null || true)}
+	[ -n "$TREE" ] && [ -d "$TREE" ] || die "no tree to take text and executables from: set BENCH_TREE or put go in PATH"
+	LAYOUT=$BENCH_DIR/large-layout.$$
+	echo "building $1 (a few large files, ~250 MB, once) ..."
+	rm -rf "$LAYOUT"
+	mkdir -p "$LAYOUT/rootfs/data"
+	i=0
+	while [ $i -lt 12 ]; do
+		head -c 10485760 /dev/urandom >"$LAYOUT/rootfs/data/random$i" || die "cannot write $LAYOUT"
+		i=$((i + 1))
+	done
+	# (|| true: head closing the pipe early makes find's cat fail)
+	(find "$TREE" -name '*.go' -type f -print0 | sort -z | xargs -0 cat) 2>/dev/null | head -c 67108864 >"$LAYOUT/rootfs/data/text" || true
+	(find "$TREE" -type f -perm -u+x -size +1M -print0 | sort -z | xargs -0 cat) 2>/dev/null | head -c 67108864 >"$LAYOUT/rootfs/data/code" || true
+	for f in text code; do
+		[ "$(wc -c <"$LAYOUT/rootfs/data/$f")" -eq 67108864 ] || die "$TREE holds less than 64 MiB for $LAYOUT/rootfs/data/$f"
+	done
+	cat >"$LAYOUT/manifest" <<-JSON
+	{
+	  "acKind": "ImageManifest",
+	  "acVersion": "0.8.11",
+	  "name": "$LARGEIMAGE_NAME",
+	  "labels": [{"name": "version", "value": "1.0.0"}]
+	}
+	JSON
+	"$BIN" image build --overwrite "$LAYOUT" "$1.tmp.$$" || die "image build of $LAYOUT failed"
+	mv "$1.tmp.$$" "$1"
+	rm -rf "$LAYOUT"
+}

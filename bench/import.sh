@@ -98,6 +98,7 @@ mkdir -p "$BENCH_DIR"
 
 # --- the image -------------------------------------------------------------
 . "$HERE/bigimage.sh"
+. "$HERE/https.sh"
 build_big_image
 build_tar_images
 NAME=$BIGIMAGE_NAME
@@ -126,8 +127,7 @@ mkdir -p "$STORES"
 SERVER=
 DELETED=$STORE_DIR/.acirun-bench-deleted
 cleanup() {
-	[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
-	gpgconf --homedir "$TMP/gnupg" --kill all 2>/dev/null || true
+	https_stop
 	rm -rf "$TMP" "$STORES" ${SHM:+"$SHM"}
 	date +%s >"$DELETED" 2>/dev/null || true
 	forget_deleted
@@ -139,67 +139,17 @@ forget_deleted() {
 	sync -f "$STORE_DIR" 2>/dev/null || sync
 	[ "$(id -u)" -eq 0 ] && echo 1 >/proc/sys/vm/drop_caches 2>/dev/null || true
 }
-# ext4_nojournal DIR: is DIR on ext4 without a journal (no /proc/fs/jbd2 entry
-# for its device)?
-ext4_nojournal() {
-	[ "$(findmnt -n -o FSTYPE -T "$1" 2>/dev/null)" = ext4 ] || return 1
-	dev=$(findmnt -n -o SOURCE -T "$1" 2>/dev/null) || return 1
-	! ls -d "/proc/fs/jbd2/${dev##*/}-"* >/dev/null 2>&1
-}
 trap cleanup EXIT
 trap 'exit 254' INT TERM
 
-# --- key, signatures, CA, server ----------------------------------------------
-mkdir -m 0700 "$TMP/gnupg" "$TMP/www" "$TMP/ca"
-g() { gpg --batch --quiet --homedir "$TMP/gnupg" --passphrase '' --pinentry-mode loopback "$@"; }
-g --quick-gen-key "acirun bench <bench@example.com>" ed25519 sign never
-g --armor --output "$TMP/key.asc" --export bench@example.com
-serve() { # serve FILE NAME: FILE as /NAME, signed
-	ln "$1" "$TMP/www/$2" 2>/dev/null || cp "$1" "$TMP/www/$2"
-	g --armor --detach-sign --output "$TMP/www/$2.asc" "$TMP/www/$2"
-}
+# --- key, signatures, CA, server (bench/https.sh) ------------------------------
+https_start
 serve "$IMAGE" gotree.aci
 for ext in gz bz2 xz; do
 	serve "$BENCH_DIR/gotree-tar.$ext.aci" "gotree-tar.$ext.aci"
 done
-
-# A CA of this run only, and a certificate from it for 127.0.0.1; acirun
-# trusts the CA as an operator's would be trusted, through SSL_CERT_FILE
-# (and no other roots, and no proxy).
-o() { openssl "$@" >"$TMP/ca/log" 2>&1 || die "openssl $1 failed: $(cat "$TMP/ca/log")"; }
-o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=acirun bench CA" \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-	-keyout "$TMP/ca/ca.key" -out "$TMP/ca/ca.pem"
-o req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
-	-keyout "$TMP/ca/server.key" -out "$TMP/ca/server.csr"
-printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$TMP/ca/ext"
-o x509 -req -in "$TMP/ca/server.csr" -CA "$TMP/ca/ca.pem" -CAkey "$TMP/ca/ca.key" -CAcreateserial -days 1 \
-	-extfile "$TMP/ca/ext" -out "$TMP/ca/server.pem"
-export SSL_CERT_FILE="$TMP/ca/ca.pem" SSL_CERT_DIR=
-unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
-
-# python3's http.server (threads, as `python3 -m http.server` runs) with
-# its socket wrapped in TLS.
-(cd "$TMP/www" && exec python3 -u -c '
-import functools, http.server, ssl, sys
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory="."))
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("Serving HTTPS on 127.0.0.1 port %d" % srv.server_address[1], flush=True)
-srv.serve_forever()
-' "$TMP/ca/server.pem" "$TMP/ca/server.key" >"$TMP/server.log" 2>&1) &
-SERVER=$!
-PORT=
-i=0
-while [ -z "$PORT" ] && [ $i -lt 100 ]; do
-	PORT=$(sed -n 's/^Serving HTTPS on 127\.0\.0\.1 port \([0-9]*\).*/\1/p' "$TMP/server.log")
-	[ -n "$PORT" ] || sleep 0.1
-	i=$((i + 1))
-done
-[ -n "$PORT" ] || die "python3's https server did not start: $(cat "$TMP/server.log")"
-URL=https://127.0.0.1:$PORT/gotree.aci
-TURL=https://127.0.0.1:$PORT/gotree-tar # .gz.aci, .bz2.aci, .xz.aci
+URL=$HTTPS/gotree.aci
+TURL=$HTTPS/gotree-tar # .gz.aci, .bz2.aci, .xz.aci
 
 A() { "$BIN" --dir="$DATA" --local-config="$TMP/etc" --system-config="$TMP/usr" "$@"; }
 A trust --prefix="$NAME" --skip-fingerprint-review "$TMP/key.asc" >/dev/null || die "trust failed"
@@ -353,7 +303,7 @@ while [ $i -lt "$RUNS" ]; do
 	measure byurl "$BIN" --dir="$DATA" --local-config="$TMP/etc" --system-config="$TMP/usr" fetch --pull-policy=new "$URL"
 	i=$((i + 1))
 done
-REQS=$(grep -c '"GET /gotree.aci HTTP' "$TMP/server.log" || true)
+REQS=$(https_requests gotree.aci)
 EXPECT=$((2 * RUNS + 2)) # the check, the unprepared imports, the warm-up and the timed imports
 [ -n "$SHM" ] && EXPECT=$((EXPECT + RUNS)) # and those on tmpfs
 [ "$REQS" -eq "$EXPECT" ] || die "the server saw $REQS image requests, want $EXPECT: --pull-policy=new went to the network"

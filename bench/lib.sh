@@ -27,6 +27,15 @@ warn_if_loaded() {
 	fi
 }
 
+# ext4_nojournal DIR: is DIR on ext4 without a journal (no /proc/fs/jbd2 entry
+# for its device)? There, inodes freed in the last minutes make creating
+# files slow (see import.sh).
+ext4_nojournal() {
+	[ "$(findmnt -n -o FSTYPE -T "$1" 2>/dev/null)" = ext4 ] || return 1
+	dev=$(findmnt -n -o SOURCE -T "$1" 2>/dev/null) || return 1
+	! ls -d "/proc/fs/jbd2/${dev##*/}-"* >/dev/null 2>&1
+}
+
 # Files of runs, one line per run: "SECONDS RSS_KB CPU_SECONDS".
 # median FILE COLUMN, best FILE (the least seconds), maxcol FILE COLUMN.
 median() {
