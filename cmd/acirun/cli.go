@@ -203,8 +203,8 @@ func (c *CLI) printHelp(cmd *command) error {
 		return nil
 	}
 	fmt.Fprintf(w, "Usage: acirun %s\n\n%s\n", cmd.usage, cmd.summary)
-	if cmd.help != "" {
-		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(cmd.help))
+	if help := cmd.helpText(); help != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(help))
 	}
 	if docs := cmd.flagDocs(); cmd.flags != nil && len(docs) > 0 { // run's grammar prints its own
 		fmt.Fprintf(w, "\nFlags:\n")

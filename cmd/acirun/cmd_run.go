@@ -36,12 +36,13 @@ aci@.service), which then runs the pod itself. Flags of run alone:
 
 func cmdRun() *command {
 	return &command{
-		name:     "run",
-		usage:    "run [pod flags] IMAGE [app flags] [-- ARGS [---]] [IMAGE ...]",
-		summary:  "Run a pod of apps from images, in their own namespaces",
-		help:     runHelp + "\n" + runFlagsHelp(),
-		rawArgs:  true,
-		docFlags: runFlagDocs,
+		name:         "run",
+		usage:        "run [pod flags] IMAGE [app flags] [-- ARGS [---]] [IMAGE ...]",
+		summary:      "Run a pod of apps from images, in their own namespaces",
+		help:         runHelp,
+		runFlagTable: true,
+		rawArgs:      true,
+		docFlags:     runFlagDocs,
 		run: func(ctx context.Context, c *CLI, args []string) error {
 			var u host.UnitOptions
 			req, err := c.runRequestWith(args, func(fs *flag.FlagSet) { unitFlags(fs, &u) })

@@ -14,7 +14,12 @@ type command struct {
 	usage   string // after "acirun ": "image build [flags] DIR OUT.aci"
 	summary string // one line for the command list
 	help    string // paragraphs printed by --help after the usage line
-	hidden  bool
+	// runFlagTable: help goes on with the table of run's pod and app
+	// flags (runFlagsHelp), made only when it is printed: made for every
+	// command line, it was a fifth of the instructions of `acirun
+	// version` (callgrind), paid by every start of acirun.
+	runFlagTable bool
+	hidden       bool
 	// flags registers the command's own flags; the globals are added to the
 	// same set.
 	flags func(fs *flag.FlagSet)
@@ -25,6 +30,15 @@ type command struct {
 	rawArgs  bool
 	docFlags func() []flagDoc
 	run      func(ctx context.Context, c *CLI, args []string) error
+}
+
+// helpText is the command's help as --help prints it: help, then run's
+// flag table where runFlagTable asks for it.
+func (cmd *command) helpText() string {
+	if cmd.runFlagTable {
+		return cmd.help + "\n" + runFlagsHelp()
+	}
+	return cmd.help
 }
 
 // commands lists every command. To add one, write its cmd_WORDS.go and

@@ -91,14 +91,10 @@ Every command takes --help; "acirun help COMMAND" prints the same.`)
 		fmt.Fprintf(w, ".SS \"acirun %s\"\n", roffEscape(cmd.name))
 		fmt.Fprintf(w, ".B acirun %s\n", roffEscape(strings.TrimPrefix(cmd.usage, cmd.name)))
 		fmt.Fprintf(w, ".PP\n%s.\n", roffEscape(cmd.summary))
-		help := cmd.help
-		if cmd.docFlags != nil {
-			// run's help ends with its flag table (runFlagsHelp),
-			// which the page sets as lists instead.
-			help, _, _ = strings.Cut(help, "\nPod flags:")
-		}
-		if strings.TrimSpace(help) != "" {
-			roffText(w, help)
+		// Without run's flag table (runFlagTable), which the page sets
+		// as lists instead.
+		if strings.TrimSpace(cmd.help) != "" {
+			roffText(w, cmd.help)
 		}
 		var app []flagDoc
 		var own []flagDoc
