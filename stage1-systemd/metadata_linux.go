@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -35,7 +34,7 @@ type metadataServer struct {
 // startMetadata serves the pod's metadata on a listener the pod can reach,
 // at a URL with a fresh token. Where the listener is depends on the pod's
 // network (metadataListener).
-func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*metadataServer, error) {
+func startMetadata(o *podOptions, podDir string, pn *podNetwork, thread *podThread) (*metadataServer, error) {
 	key, err := metadataKey(filepath.Join(o.RunDir, "metadata", "hmac.key"))
 	if err != nil {
 		return nil, err
@@ -49,7 +48,7 @@ func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*meta
 	if err != nil {
 		return nil, err
 	}
-	ln, host, err := metadataListener(o.Net, pn, pid)
+	ln, host, err := metadataListener(o.Net, pn, thread)
 	if err != nil {
 		return nil, fmt.Errorf("metadata service: %w", err)
 	}
@@ -72,15 +71,15 @@ func startMetadata(o *podOptions, podDir string, pn *podNetwork, pid int) (*meta
 //     the pod's own link, so that every pod's supervisor has the same address
 //     and no pod reaches another's;
 //   - none: port metadataPort on the pod's own loopback, a socket made in
-//     the pod's network namespace (from a thread that enters it and is
-//     thrown away), reachable by nothing else;
+//     the pod's network namespace (on the thread that made it, podThread),
+//     reachable by nothing else;
 //   - named networks: the same socket in the pod's namespace, which the
 //     pod's peers on those networks can reach too (the token keeps them
 //     out): their plugins give the host no address of its own on them;
 //   - host: a free port on the host's 127.0.0.1, which the pod shares.
 //
 // The token keeps others out wherever others can connect.
-func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, string, error) {
+func metadataListener(network string, pn *podNetwork, thread *podThread) (net.Listener, string, error) {
 	switch {
 	case podcontract.OnDefaultNetwork(network):
 		iface := pn.att.HostIface
@@ -108,7 +107,14 @@ func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, st
 	case network == podcontract.NetNone || !podcontract.IsBuiltinNet(network):
 		// 0.0.0.0: the namespace has nothing but loopback, whose
 		// 127.0.0.1 exists only once PID 1 brings it up.
-		ln, err := listenInNetNS(pid, fmt.Sprintf("0.0.0.0:%d", metadataPort))
+		addr := fmt.Sprintf("0.0.0.0:%d", metadataPort)
+		var ln net.Listener
+		err := thread.do(func() (err error) {
+			if ln, err = net.Listen("tcp4", addr); err != nil {
+				return fmt.Errorf("listen on %s in the pod: %w", addr, err)
+			}
+			return nil
+		})
 		if err != nil {
 			return nil, "", err
 		}
@@ -120,39 +126,6 @@ func metadataListener(network string, pn *podNetwork, pid int) (net.Listener, st
 		}
 		return ln, ln.Addr().String(), nil
 	}
-}
-
-// listenInNetNS opens a TCP listener on addr inside the network namespace
-// of process pid. The socket is made on an OS thread that joins the
-// namespace and is never given back to the Go scheduler (the goroutine
-// ends locked, so the runtime ends the thread); the listener serves from
-// any thread afterwards.
-func listenInNetNS(pid int, addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
-		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-		if err != nil {
-			ch <- result{err: fmt.Errorf("pod network namespace: %w", err)}
-			return
-		}
-		defer ns.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("enter the pod network namespace: %w", err)}
-			return
-		}
-		ln, err := net.Listen("tcp4", addr)
-		if err != nil {
-			err = fmt.Errorf("listen on %s in the pod: %w", addr, err)
-		}
-		ch <- result{ln, err}
-	}()
-	r := <-ch
-	return r.ln, r.err
 }
 
 // Close stops the service and waits for it.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +43,14 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		return 0, err
 	}
 	o.podDir = podDir
+	// The thread PID 1 starts from makes its new namespaces while the pod
+	// is checked (podThread).
+	nsFlags := unix.CLONE_NEWIPC
+	if o.Net != podcontract.NetHost {
+		nsFlags |= unix.CLONE_NEWNET
+	}
+	thread := startPodThread(nsFlags)
+	defer thread.close()
 	if o.Insecure.Has(podcontract.InsecureCapabilities) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=capabilities: apps may get capabilities beyond the default bounding set")
 	}
@@ -149,17 +156,10 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	o.trace.Step("executable sealed")
 	o.reached(stepExeSealed)
 
-	// Pdeathsig follows the thread that forked: keep it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer signal.Stop(sigs)
 
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if o.Net != "host" {
-		flags |= unix.CLONE_NEWNET
-	}
 	// PID 1 waits on its end of ctl until the pod is registered, and tells
 	// through it when the apps have started.
 	ctl, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -210,10 +210,16 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it
 	// starts inherit the setting; the apps do not (their environment is
 	// the manifest's).
-	pid, err := syscall.ForkExec(fdPath(int(sealed.Fd())), argv, &syscall.ProcAttr{
-		Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
-		Files: files,
-		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
+	// The network and IPC namespaces are the thread's (nsFlags); the
+	// mount namespace is copied from the host's at the clone.
+	var pid int
+	err = thread.do(func() (err error) {
+		pid, err = syscall.ForkExec(fdPath(int(sealed.Fd())), argv, &syscall.ProcAttr{
+			Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
+			Files: files,
+			Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL},
+		})
+		return err
 	})
 	unix.Close(ctl[1])
 	out.started()
@@ -323,7 +329,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		registered <- registration{m, err}
 	}()
 	if o.MetadataURL == "" {
-		ms, err := startMetadata(o, podDir, network, pid)
+		ms, err := startMetadata(o, podDir, network, thread)
 		if err != nil {
 			<-registered
 			return abort(err)

@@ -1,0 +1,75 @@
+package stage1
+
+import (
+	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// A podThread is the OS thread that starts the pod's PID 1. It makes the
+// namespaces PID 1 gets new and empty, not copied from the host (the
+// network namespace, unless --net=host, and the IPC one), for itself
+// (unshare) as soon as runPod begins, and PID 1, forked from it, inherits
+// them. A network namespace costs the kernel half a millisecond or more
+// (every per-network subsystem sets itself up, the loopback device
+// registers): made by the clone that starts PID 1 it was on the way of
+// every start, while on this thread it is made beside runPod's checks, on
+// the other CPU.
+//
+// The thread is locked to its goroutine and ends with it (close), once
+// the pod has ended: no other goroutine may run in the pod's namespaces,
+// and PID 1's parent-death signal (Pdeathsig) follows the thread that
+// forked it, so the thread must outlive PID 1. Until then it runs what do
+// hands it: the fork of PID 1, and the metadata service's socket on a pod
+// without a network of acirun's (metadataListener), which stays in the
+// pod's network namespace and serves from any thread.
+type podThread struct {
+	calls chan func()
+	stop  chan struct{}
+	// err, set before the thread takes its first call, is why it could
+	// not make the namespaces.
+	err error
+}
+
+// startPodThread starts the thread and has it unshare flags
+// (unix.CLONE_NEWNET, unix.CLONE_NEWIPC).
+func startPodThread(flags int) *podThread {
+	t := &podThread{calls: make(chan func()), stop: make(chan struct{})}
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+		if err := unix.Unshare(flags); err != nil {
+			t.err = fmt.Errorf("make the pod's namespaces: %w", err)
+		}
+		for {
+			select {
+			case fn := <-t.calls:
+				fn()
+			case <-t.stop:
+				return
+			}
+		}
+	}()
+	return t
+}
+
+// do runs fn on the thread, in the pod's namespaces, and returns its
+// error, or the thread's own if it could not make them (fn does not run).
+func (t *podThread) do(fn func() error) error {
+	var err error
+	done := make(chan struct{})
+	t.calls <- func() {
+		defer close(done)
+		if t.err != nil {
+			err = t.err
+			return
+		}
+		err = fn()
+	}
+	<-done
+	return err
+}
+
+// close ends the thread, and with it the namespaces that PID 1 does not
+// hold. It is called once PID 1 has ended, or was never started.
+func (t *podThread) close() { close(t.stop) }
