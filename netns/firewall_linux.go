@@ -161,10 +161,15 @@ func (f Firewall) lock(ctx context.Context) (*os.File, error) {
 // Install puts the pod's rules into the table in one transaction: the
 // anti-spoofing guard of its link, its published ports (DNAT in prerouting
 // and output), the masquerade of its hairpin traffic, and for a restricted
-// pod the drop of what it starts beyond the host. It first removes the
-// rules of pods that are no longer alive (alive is asked about each
-// owner), such as those of a stage1 killed with SIGKILL. On error nothing
-// of the pod's is left in the table.
+// pod the drop of what it starts beyond the host. The rules of a pod of
+// the same UUID go in the same transaction, and so do those of a pod
+// holding a host port this pod publishes if that pod is no longer alive
+// (alive is asked about the owner of each such port), such as a stage1
+// killed with SIGKILL. The rules of the other pods that are no longer
+// alive are left to RemoveStale, which the pod's start runs once the
+// apps have started: asking about every pod here would grow every start
+// with the number of pods. On error nothing of the pod's is left in the
+// table.
 func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner string) bool) (*Published, error) {
 	tag := []byte(podTagPrefix + p.UUID + " " + p.Owner)
 	if len(tag) > maxUserData {
@@ -180,29 +185,47 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		return nil, err
 	}
 	defer c.CloseLasting()
-	st, err := listState(c)
+	var rl ruleLister
+	defer rl.close()
+	// The chains first, and the base chains' rules only as needed: every
+	// pod has a jump rule in each base chain it uses.
+	st, err := listChains(&rl)
 	if err != nil {
 		return nil, err
 	}
 	var stale []string
-	for uuid, owner := range st.pods() {
-		if uuid == p.UUID || !alive(owner) {
-			stale = append(stale, uuid)
-		}
+	if st.hasPod(p.UUID) {
+		stale = append(stale, p.UUID)
 	}
-	// The stale pods' rules go in the batch that adds the pod's: one
-	// transaction, and a failed one leaves the table as it was.
-	removePods(c, st, stale)
 	pub := &Published{}
 	var taken []ownedPort
 	var listeners []listener
 	if len(p.Ports) > 0 {
+		if err := st.readRules(&rl, chainOutput); err != nil {
+			return nil, err
+		}
 		if taken, err = publishedPorts(c, st, stale); err != nil {
 			return nil, err
 		}
+		// A pod that holds one of the ports and is no longer alive
+		// gives it up.
+		for _, t := range taken {
+			if !slices.Contains(stale, t.uuid) && slices.ContainsFunc(p.Ports, t.conflicts) && !alive(t.dir) {
+				stale = append(stale, t.uuid)
+			}
+		}
+		taken = slices.DeleteFunc(taken, func(t ownedPort) bool { return slices.Contains(stale, t.uuid) })
 		if listeners, err = hostListeners(); err != nil {
 			return nil, fmt.Errorf("firewall: %w", err)
 		}
+	}
+	// The stale pods' rules go in the batch that adds the pod's: one
+	// transaction, and a failed one leaves the table as it was.
+	if len(stale) > 0 {
+		if err := st.readRules(&rl, podBaseChains...); err != nil {
+			return nil, err
+		}
+		removePods(c, st, stale)
 	}
 	for _, m := range p.Ports {
 		if err := checkProtocol(m.Protocol); err != nil {
@@ -215,7 +238,7 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		who := portOwner(m, listeners, taken)
 		if who == "" {
 			pub.Ports = append(pub.Ports, m)
-			taken = append(taken, ownedPort{m.Protocol, m.Host, "pod " + p.UUID})
+			taken = append(taken, ownedPort{protocol: m.Protocol, host: m.Host, owner: "pod " + p.UUID})
 			continue
 		}
 		if m.Implicit {
@@ -280,7 +303,7 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	}
 	f.reached(stepRulesInstalled)
 	if err := allowLoopback(p.HostIface, p.HostIndex, loopback4, loopback6); err != nil {
-		if st, lerr := listState(c); lerr == nil && removePods(c, st, []string{p.UUID}) {
+		if st, lerr := listState(&rl); lerr == nil && removePods(c, st, []string{p.UUID}) {
 			c.Flush()
 		}
 		return nil, fmt.Errorf("firewall: ports on the host's loopback: %w", err)
@@ -348,7 +371,9 @@ func (f Firewall) Remove(ctx context.Context, uuid string) error {
 		return err
 	}
 	defer c.CloseLasting()
-	st, err := listState(c)
+	var rl ruleLister
+	defer rl.close()
+	st, err := listState(&rl)
 	if err != nil {
 		return err
 	}
@@ -374,7 +399,9 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 		return nil, err
 	}
 	defer c.CloseLasting()
-	st, err := listState(c)
+	var rl ruleLister
+	defer rl.close()
+	st, err := listState(&rl)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +442,8 @@ func dial() (*nftables.Conn, error) {
 // publishes ports.
 type tableState struct {
 	table  bool
-	base   map[string][]*nftables.Rule // base chain name → its tagged jump rules
+	base   map[string][]*nftables.Rule // base chain name → its tagged jump rules, once read (readRules)
+	read   map[string]bool             // the base chains whose rules were read
 	own    []*nftables.Chain           // the pods' chains
 	others []*nftables.Chain           // the chains of the other tables
 }
@@ -423,14 +451,24 @@ type tableState struct {
 // listState lists the chains of every table in one dump and the rules of
 // acirun's base chains (one dump each, read for their tags and handles
 // only: ruleTags). No table (or no nftables) is no pod.
-func listState(c *nftables.Conn) (*tableState, error) {
-	st := &tableState{base: map[string][]*nftables.Rule{}}
-	chains, err := c.ListChains()
+func listState(l *ruleLister) (*tableState, error) {
+	st, err := listChains(l)
+	if err != nil {
+		return nil, err
+	}
+	return st, st.readRules(l, podBaseChains...)
+}
+
+// listChains lists the chains of every table in one dump (ruleLister's
+// chains), without the rules of any: what a pod's start needs when no pod
+// of its UUID is in the table and it publishes no port. No table (or no
+// nftables) is no pod.
+func listChains(l *ruleLister) (*tableState, error) {
+	st := &tableState{base: map[string][]*nftables.Rule{}, read: map[string]bool{}}
+	chains, err := l.chains()
 	if err != nil {
 		return st, nil // no nftables: no rules
 	}
-	var tags ruleLister
-	defer tags.close()
 	for _, ch := range chains {
 		if ch.Table.Name != tableName || ch.Table.Family != nftables.TableFamilyINet {
 			st.others = append(st.others, ch)
@@ -439,17 +477,7 @@ func listState(c *nftables.Conn) (*tableState, error) {
 		st.table = true
 		switch {
 		case slices.Contains(podBaseChains, ch.Name):
-			rules, err := tags.list(ch.Name)
-			if err != nil {
-				return nil, err
-			}
-			var tagged []*nftables.Rule
-			for _, r := range rules {
-				if _, _, ok := parseTag(r.UserData); ok {
-					tagged = append(tagged, r)
-				}
-			}
-			st.base[ch.Name] = tagged
+			st.base[ch.Name] = nil
 		case strings.HasPrefix(ch.Name, "pod-"):
 			st.own = append(st.own, ch)
 		}
@@ -457,6 +485,33 @@ func listState(c *nftables.Conn) (*tableState, error) {
 	// (A table without a chain is not in the listing: Install makes it
 	// again, which is no error.)
 	return st, nil
+}
+
+// readRules reads the tagged jump rules of the base chains names (those
+// the table has, and not read yet), one dump each.
+func (st *tableState) readRules(l *ruleLister, names ...string) error {
+	for _, name := range names {
+		if _, ok := st.base[name]; !ok || st.read[name] {
+			continue
+		}
+		rules, err := l.list(name)
+		if err != nil {
+			return err
+		}
+		var tagged []*nftables.Rule
+		for _, r := range rules {
+			if _, _, ok := parseTag(r.UserData); ok {
+				tagged = append(tagged, r)
+			}
+		}
+		st.base[name], st.read[name] = tagged, true
+	}
+	return nil
+}
+
+// hasPod reports whether the table has chains of the pod uuid.
+func (st *tableState) hasPod(uuid string) bool {
+	return slices.ContainsFunc(st.own, func(ch *nftables.Chain) bool { return strings.HasPrefix(ch.Name, "pod-"+uuid+"-") })
 }
 
 // pods returns the pods that have rules in the table (by their jump rules'
@@ -474,8 +529,10 @@ func (st *tableState) pods() map[string]string {
 }
 
 // listPods returns the pods that have rules in the table, UUID to owner.
-func listPods(c *nftables.Conn) (map[string]string, error) {
-	st, err := listState(c)
+func listPods() (map[string]string, error) {
+	var l ruleLister
+	defer l.close()
+	st, err := listState(&l)
 	if err != nil {
 		return nil, err
 	}
@@ -532,7 +589,17 @@ func removePods(c *nftables.Conn, st *tableState, uuids []string) bool {
 type ownedPort struct {
 	protocol string
 	host     netip.AddrPort
-	owner    string
+	owner    string // "pod UUID"
+	uuid     string // the pod's UUID, "" for one of the pod being installed
+	dir      string // the pod's owner (its directory)
+}
+
+// conflicts reports whether publishing m would take t's port: the same
+// protocol and port number on host addresses of the same family that
+// overlap.
+func (t ownedPort) conflicts(m PortMap) bool {
+	return t.protocol == m.Protocol && t.host.Port() == m.Host.Port() && t.host.Addr().Is4() == m.Host.Addr().Is4() &&
+		(overlaps(m.Host.Addr(), t.host.Addr()) || overlaps(t.host.Addr(), m.Host.Addr()))
 }
 
 // publishedPorts lists the ports the table publishes, leaving out the
@@ -542,23 +609,23 @@ type ownedPort struct {
 // its own output chain read.
 func publishedPorts(c *nftables.Conn, st *tableState, skip []string) ([]ownedPort, error) {
 	var ports []ownedPort
-	add := func(uuid, userData string) {
+	add := func(uuid, owner, userData string) {
 		proto, hp, ok := strings.Cut(userData, " ")
 		if !ok {
 			return
 		}
 		if ap, err := netip.ParseAddrPort(hp); err == nil {
-			ports = append(ports, ownedPort{proto, ap, "pod " + uuid})
+			ports = append(ports, ownedPort{protocol: proto, host: ap, owner: "pod " + uuid, uuid: uuid, dir: owner})
 		}
 	}
 	for _, r := range st.base[chainOutput] {
-		uuid, _, ok := parseTag(r.UserData)
+		uuid, owner, ok := parseTag(r.UserData)
 		if !ok || slices.Contains(skip, uuid) {
 			continue
 		}
 		if _, list, ok := bytes.Cut(r.UserData, []byte{0}); ok && string(list) != portsMore {
 			for _, p := range bytes.Split(list, []byte{0}) {
-				add(uuid, string(p))
+				add(uuid, owner, string(p))
 			}
 			continue
 		}
@@ -568,7 +635,7 @@ func publishedPorts(c *nftables.Conn, st *tableState, skip []string) ([]ownedPor
 			return nil, fmt.Errorf("firewall: list rules of chain %s: %w", ch.Name, err)
 		}
 		for _, r := range rules {
-			add(uuid, string(r.UserData))
+			add(uuid, owner, string(r.UserData))
 		}
 	}
 	return ports, nil

@@ -378,7 +378,7 @@ func TestFirewallPublish(t *testing.T) {
 		if err != nil || len(stale) != 1 || stale[0] != "dead2" {
 			return fmt.Errorf("RemoveStale: %q, %v; want dead2 (dead1 went with live's Install)", stale, err)
 		}
-		pods, err := listPods(must(nftables.New()))
+		pods, err := listPods()
 		if err != nil || len(pods) != 1 || pods["live"] != "/pods/live" {
 			return fmt.Errorf("pods left: %v, %v; want live", pods, err)
 		}

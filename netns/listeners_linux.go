@@ -164,8 +164,7 @@ func overlaps(host, sock netip.Addr) bool {
 // port. "" when the port is free.
 func portOwner(m PortMap, ls []listener, taken []ownedPort) string {
 	for _, t := range taken {
-		if t.protocol == m.Protocol && t.host.Port() == m.Host.Port() && t.host.Addr().Is4() == m.Host.Addr().Is4() &&
-			(overlaps(m.Host.Addr(), t.host.Addr()) || overlaps(t.host.Addr(), m.Host.Addr())) {
+		if t.conflicts(m) {
 			return t.owner + " (on " + hostName(t.host.Addr()) + ")"
 		}
 	}

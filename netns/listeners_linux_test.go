@@ -163,7 +163,7 @@ func TestPortOwner(t *testing.T) {
 		{"udp", netip.MustParseAddrPort("0.0.0.0:53"), 0},
 		{"tcp", netip.MustParseAddrPort("192.0.2.1:7070"), 0},
 	}
-	taken := []ownedPort{{"tcp", netip.MustParseAddrPort("0.0.0.0:6060"), "pod X"}}
+	taken := []ownedPort{{protocol: "tcp", host: netip.MustParseAddrPort("0.0.0.0:6060"), owner: "pod X"}}
 	pod := netip.MustParseAddrPort("172.16.28.2:1")
 	for _, tc := range []struct {
 		protocol, host, want string

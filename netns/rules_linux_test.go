@@ -254,6 +254,9 @@ func TestPortsTag(t *testing.T) {
 	pm := func(proto, host string) PortMap {
 		return PortMap{Protocol: proto, Host: netip.MustParseAddrPort(host)}
 	}
+	owned := func(proto, host string) ownedPort {
+		return ownedPort{protocol: proto, host: netip.MustParseAddrPort(host), owner: "pod 1234", uuid: "1234", dir: "/var/lib/acirun/pods/run/1234"}
+	}
 	many := make([]PortMap, 20)
 	for i := range many {
 		many[i] = pm("tcp", fmt.Sprintf("[fd00::1]:%d", 10000+i))
@@ -263,10 +266,8 @@ func TestPortsTag(t *testing.T) {
 		ports []PortMap
 		want  []ownedPort // nil: did not fit
 	}{
-		{"one", []PortMap{pm("tcp", "0.0.0.0:8080")}, []ownedPort{{"tcp", netip.MustParseAddrPort("0.0.0.0:8080"), "pod 1234"}}},
-		{"two", []PortMap{pm("tcp", "0.0.0.0:8080"), pm("udp", "[::1]:53")}, []ownedPort{
-			{"tcp", netip.MustParseAddrPort("0.0.0.0:8080"), "pod 1234"},
-			{"udp", netip.MustParseAddrPort("[::1]:53"), "pod 1234"}}},
+		{"one", []PortMap{pm("tcp", "0.0.0.0:8080")}, []ownedPort{owned("tcp", "0.0.0.0:8080")}},
+		{"two", []PortMap{pm("tcp", "0.0.0.0:8080"), pm("udp", "[::1]:53")}, []ownedPort{owned("tcp", "0.0.0.0:8080"), owned("udp", "[::1]:53")}},
 		{"too many", many, nil},
 	} {
 		b := portsTag(tag, tc.ports)

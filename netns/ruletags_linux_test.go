@@ -14,8 +14,10 @@ import (
 
 // TestRuleTags lists the base chains of a table the test fills, in a
 // namespace of its own, both ways: ruleTags finds every rule
-// nftables.Conn.GetRules does, with the same handle and user data, and
-// listState's pods and their removal work from them.
+// nftables.Conn.GetRules does, with the same handle and user data, chains
+// every chain nftables.Conn.ListChains does, with the same table, hook and
+// policy (another table's forward chain among them), and listState's pods
+// and their removal work from them.
 func TestRuleTags(t *testing.T) {
 	ns := newTestNS(t)
 	fw := DefaultFirewall(t.TempDir())
@@ -57,26 +59,66 @@ func TestRuleTags(t *testing.T) {
 		if got := len(must(l.list(chainGuard))); got != 3 {
 			t.Errorf("guard chain: %d jump rules, want 3", got)
 		}
-		st, err := listState(c)
+		other := c.AddTable(&nftables.Table{Name: "filter", Family: nftables.TableFamilyIPv4})
+		drop := nftables.ChainPolicyDrop
+		c.AddChain(&nftables.Chain{Name: "FORWARD", Table: other, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop})
+		if err := c.Flush(); err != nil {
+			return err
+		}
+		want, err := c.ListChains()
+		if err != nil {
+			return err
+		}
+		got, err := l.chains()
+		if err != nil {
+			return err
+		}
+		if len(got) != len(want) || len(got) < 1+len(podBaseChains)+3 {
+			t.Fatalf("chains: %d, ListChains %d", len(got), len(want))
+		}
+		forward := 0
+		for i := range got {
+			g, w := got[i], want[i]
+			if g.Name != w.Name || g.Table.Name != w.Table.Name || g.Table.Family != w.Table.Family ||
+				(g.Hooknum == nil) != (w.Hooknum == nil) || g.Hooknum != nil && *g.Hooknum != *w.Hooknum ||
+				(g.Policy == nil) != (w.Policy == nil) || g.Policy != nil && *g.Policy != *w.Policy {
+				t.Errorf("chain %d: %s %s %s hook %v policy %v, ListChains %s %s %s hook %v policy %v", i,
+					familyName(g.Table.Family), g.Table.Name, g.Name, g.Hooknum, g.Policy, familyName(w.Table.Family), w.Table.Name, w.Name, w.Hooknum, w.Policy)
+			}
+			if g.Hooknum != nil && *g.Hooknum == *nftables.ChainHookForward {
+				forward++
+			}
+		}
+		if forward != 2 {
+			t.Errorf("%d forward chains, want ours and the other table's", forward)
+		}
+		if w := forwardDrops(got); !strings.Contains(w, "table ip filter, chain FORWARD, policy drop") {
+			t.Errorf("forwardDrops of the listed chains: %q", w)
+		}
+		c.DelTable(other)
+		if err := c.Flush(); err != nil {
+			return err
+		}
+		st, err := listState(&l)
 		if err != nil {
 			return err
 		}
 		if p := st.pods(); len(p) != 3 || p["bbbb"] != "/pods/bbbb" {
 			t.Errorf("pods %v", p)
 		}
+		if !st.hasPod("bbbb") || st.hasPod("bbb") || st.hasPod("dddd") {
+			t.Errorf("hasPod: bbbb %t, bbb %t, dddd %t; want true, false, false", st.hasPod("bbbb"), st.hasPod("bbb"), st.hasPod("dddd"))
+		}
 		return nil
 	})
 	ns.do(func() error { return fw.Remove(context.Background(), "bbbb") })
 	ns.do(func() error {
-		c, err := nftables.New()
+		p, err := listPods()
 		if err != nil {
 			return err
 		}
-		st, err := listState(c)
-		if err != nil {
-			return err
-		}
-		if p := st.pods(); len(p) != 2 || p["bbbb"] != "" {
+		if len(p) != 2 || p["bbbb"] != "" {
 			t.Errorf("after Remove: pods %v", p)
 		}
 		return nil
@@ -131,6 +173,74 @@ func FuzzParseRuleTag(f *testing.F) {
 		r, err := parseRuleTag(in)
 		if err == nil && r.Handle == 0 {
 			t.Fatalf("%x: a rule without a handle", in)
+		}
+	})
+}
+
+// chainMsg is the body of an NFT_MSG_NEWCHAIN message of family ip: table
+// and name, and when hook is not 0 a hook (and priority) and a policy.
+func chainMsg(tableName, name string, hook, policy uint32) []byte {
+	b := []byte{unix.NFPROTO_IPV4, 0, 0, 0}
+	b = appendAttr(b, unix.NFTA_CHAIN_TABLE, append([]byte(tableName), 0))
+	b = appendAttr(b, unix.NFTA_CHAIN_HANDLE, binary.BigEndian.AppendUint64(nil, 1))
+	b = appendAttr(b, unix.NFTA_CHAIN_NAME, append([]byte(name), 0))
+	if hook != 0 {
+		h := appendAttr(nil, unix.NFTA_HOOK_HOOKNUM, binary.BigEndian.AppendUint32(nil, hook))
+		h = appendAttr(h, unix.NFTA_HOOK_PRIORITY, binary.BigEndian.AppendUint32(nil, 0))
+		b = appendAttr(b, unix.NFTA_CHAIN_HOOK|unix.NLA_F_NESTED, h)
+		b = appendAttr(b, unix.NFTA_CHAIN_POLICY, binary.BigEndian.AppendUint32(nil, policy))
+	}
+	return b
+}
+
+func TestParseChain(t *testing.T) {
+	forward := chainMsg("filter", "FORWARD", unix.NF_INET_FORWARD, uint32(nftables.ChainPolicyDrop))
+	for _, tc := range []struct {
+		name         string
+		in           []byte
+		table, chain string
+		hook, policy int    // -1 for none
+		err          string // the refusal's reason; "" for none
+	}{
+		{"base chain", forward, "filter", "FORWARD", unix.NF_INET_FORWARD, int(nftables.ChainPolicyDrop), ""},
+		{"regular chain", chainMsg("acirun", "pod-aaaa-guard", 0, 0), "acirun", "pod-aaaa-guard", -1, -1, ""},
+		{"short", []byte{2, 0}, "", "", 0, 0, "short chain message"},
+		{"no name", []byte{2, 0, 0, 0}, "", "", 0, 0, "a chain without a table or a name"},
+		{"attribute longer than the message", forward[:len(forward)-4], "", "", 0, 0, "an attribute of "},
+		{"short policy", appendAttr(chainMsg("t", "c", 0, 0), unix.NFTA_CHAIN_POLICY, []byte{1}), "", "", 0, 0, "a policy of 1 bytes"},
+		{"short hook number", appendAttr(chainMsg("t", "c", 0, 0), unix.NFTA_CHAIN_HOOK|unix.NLA_F_NESTED, appendAttr(nil, unix.NFTA_HOOK_HOOKNUM, []byte{1, 2})), "", "", 0, 0, "a hook number of 2 bytes"},
+		{"truncated hook", appendAttr(chainMsg("t", "c", 0, 0), unix.NFTA_CHAIN_HOOK|unix.NLA_F_NESTED, []byte{8, 0}), "", "", 0, 0, "a truncated attribute"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, err := parseChain(tc.in)
+			if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			hook, policy := -1, -1
+			if ch.Hooknum != nil {
+				hook = int(*ch.Hooknum)
+			}
+			if ch.Policy != nil {
+				policy = int(*ch.Policy)
+			}
+			if ch.Table.Name != tc.table || ch.Table.Family != nftables.TableFamilyIPv4 || ch.Name != tc.chain || hook != tc.hook || policy != tc.policy {
+				t.Errorf("table %s family %d chain %s hook %d policy %d, want %s ip %s %d %d", ch.Table.Name, ch.Table.Family, ch.Name, hook, policy, tc.table, tc.chain, tc.hook, tc.policy)
+			}
+		})
+	}
+}
+
+func FuzzParseChain(f *testing.F) {
+	f.Add(chainMsg("filter", "FORWARD", unix.NF_INET_FORWARD, uint32(nftables.ChainPolicyDrop)))
+	f.Add(chainMsg("acirun", "pod-aaaa-guard", 0, 0))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ch, err := parseChain(in)
+		if err == nil && (ch.Name == "" || ch.Table == nil || ch.Table.Name == "") {
+			t.Fatalf("%x: a chain without a table or a name", in)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,6 +27,7 @@ type podNetwork struct {
 	fw    netns.Firewall
 	uuid  string
 	ports []netns.PortMap // the ports published
+	swept chan struct{}   // closed when sweep is done; nil before sweep
 }
 
 // hostInterface names the host end of the pod's link: "ac-" and the first
@@ -187,9 +189,35 @@ func valid(a netns.Addrs) []netip.Addr {
 	return l
 }
 
+// sweep takes out of the firewall, in the background, the rules of the
+// pods that are no longer alive, which a stage1 killed with SIGKILL
+// leaves: run calls it once PID 1 has said whether the apps started, and
+// close if run did not.
+// Install removes only those in the pod's way (of its UUID, or holding a
+// port it publishes), so that no pod's start waits for a look at every
+// pod's owner; this is the rest of that look, where the start no longer
+// waits for it. close waits for it to end. Errors are printed: the next
+// start or acirun gc tries again.
+func (pn *podNetwork) sweep() {
+	pn.swept = make(chan struct{})
+	go func() {
+		defer close(pn.swept)
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		if _, err := pn.fw.RemoveStale(ctx, podcontract.Running); err != nil {
+			fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+		}
+	}()
+}
+
 // close takes the pod's rules out of the firewall, removes the link and
-// gives the address back.
+// gives the address back, once sweep has ended (started here if run did
+// not: a pod that ended before PID 1 said whether its apps started).
 func (pn *podNetwork) close() error {
+	if pn.swept == nil {
+		pn.sweep()
+	}
+	<-pn.swept
 	ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 	defer cancel()
 	return errors.Join(pn.fw.Remove(ctx, pn.uuid), pn.att.Detach())

@@ -388,6 +388,9 @@ wait:
 		case ok := <-readyC:
 			readyC = nil
 			o.trace.Step("apps started: %t", ok)
+			if network != nil {
+				network.sweep()
+			}
 			if ok {
 				// For readers without a unit to ask (acirun status
 				// --wait-ready): the same moment as READY=1.
