@@ -9,12 +9,11 @@ import (
 	"strings"
 	"unsafe"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/sysnum"
 )
 
 // seccompDefaultDeny returns the calls refused (EPERM) to every app unless
@@ -73,13 +72,29 @@ func errnoByName(name string) (unix.Errno, bool) {
 	return 0, false
 }
 
+// The actions of a seccomp filter's rules (seccomp(2)'s SECCOMP_RET_*).
+const (
+	seccompAllow       = unix.SECCOMP_RET_ALLOW
+	seccompKillProcess = unix.SECCOMP_RET_KILL_PROCESS
+	seccompEPERM       = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	seccompENOSYS      = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+)
+
+// seccompRule gives the calls of names an action: every such call, or,
+// with arg0Bit set, only those whose first argument has that flag (a
+// single bit of its low 32).
+type seccompRule struct {
+	names   []string
+	action  uint32
+	arg0Bit uint32
+}
+
 // planSeccomp turns an app's seccomp isolator (nil if none) into a filter.
 func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: %w", err)
+	if !sysnum.Supported() {
+		return nil, fmt.Errorf("seccomp: no system call table for %s", runtime.GOARCH)
 	}
-	known := func(n string) bool { _, ok := info.SyscallNames[n]; return ok }
+	known := func(n string) bool { _, ok := sysnum.Number(n); return ok }
 	var deny []string // the default deny list, for this architecture
 	if !insecure {
 		for _, n := range seccompDefaultDeny() {
@@ -88,26 +103,24 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 			}
 		}
 	}
-	eperm := seccomp.ActionErrno | seccomp.Action(unix.EPERM)
 	if iso == nil {
 		if insecure {
 			return &seccompPlan{report: "no filter (--insecure-options=seccomp)"}, nil
 		}
-		f, err := assembleSeccomp(seccomp.ActionAllow, []seccomp.SyscallGroup{
-			{Names: deny, Action: eperm},
-			{NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone", Conditions: []seccomp.Condition{
-				{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_NEWUSER}}}}, Action: eperm},
-			{Names: []string{"clone3"}, Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS)},
+		f, err := assembleSeccomp(seccompAllow, []seccompRule{
+			{names: deny, action: seccompEPERM},
+			{names: []string{"clone"}, action: seccompEPERM, arg0Bit: unix.CLONE_NEWUSER},
+			{names: []string{"clone3"}, action: seccompENOSYS},
 		})
 		return &seccompPlan{filter: f, report: fmt.Sprintf("default deny list (%d calls)", len(deny))}, err
 	}
-	blocked := seccomp.ActionKillProcess
+	blocked := uint32(seccompKillProcess)
 	if iso.errno != "" {
 		e, ok := errnoByName(iso.errno)
 		if !ok {
 			return nil, fmt.Errorf("seccomp errno %q: not a known errno", iso.errno)
 		}
-		blocked = seccomp.ActionErrno | seccomp.Action(e)
+		blocked = unix.SECCOMP_RET_ERRNO | uint32(e)
 	}
 	set := map[string]bool{}
 	all, empty := false, false
@@ -143,7 +156,7 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		groups := []seccomp.SyscallGroup{{Names: names, Action: blocked}}
+		rules := []seccompRule{{names: names, action: blocked}}
 		var extra []string
 		for _, n := range deny {
 			if !set[n] {
@@ -151,10 +164,10 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 			}
 		}
 		if len(extra) > 0 {
-			groups = append(groups, seccomp.SyscallGroup{Names: extra, Action: eperm})
+			rules = append(rules, seccompRule{names: extra, action: seccompEPERM})
 			notes = append(notes, fmt.Sprintf("plus the default deny list (%d calls)", len(extra)))
 		}
-		f, err := assembleSeccomp(seccomp.ActionAllow, groups)
+		f, err := assembleSeccomp(seccompAllow, rules)
 		return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("remove set of %d calls", len(names)), notes)}, err
 	}
 	var added []string
@@ -182,7 +195,7 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	f, err := assembleSeccomp(blocked, []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionAllow}})
+	f, err := assembleSeccomp(blocked, []seccompRule{{names: names, action: seccompAllow}})
 	return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("retain set of %d calls", len(names)), notes), modified: len(notes) > 0}, err
 }
 
@@ -193,32 +206,72 @@ func joinReport(s string, notes []string) string {
 	return s + "; " + strings.Join(notes, "; ")
 }
 
-// assembleSeccomp builds the BPF program. Unlike the library's own program it
-// also refuses (ENOSYS) every call made through a foreign ABI (i386 through
-// int 0x80 on amd64), which would otherwise bypass a deny list, and it allows
-// any default action, errno included.
-func assembleSeccomp(def seccomp.Action, groups []seccomp.SyscallGroup) ([]bpf.RawInstruction, error) {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return nil, err
+// assembleSeccomp builds the BPF program: the first of rules that names
+// a call decides it, def the calls none names. Every call made through a
+// foreign ABI is refused (ENOSYS), whatever the rules: another audit
+// architecture's (i386 through int 0x80 on amd64, 32-bit ARM on arm64),
+// and on amd64 the x32 ABI's, which shares x86_64's audit architecture
+// but numbers its calls from __X32_SYSCALL_BIT, so that no deny list can
+// be gone around. Each rule's call is compared and, when it matches,
+// returned from right below, so every jump is short whatever the length.
+func assembleSeccomp(def uint32, rules []seccompRule) ([]bpf.RawInstruction, error) {
+	// struct seccomp_data: nr, arch, instruction_pointer, args[6].
+	const nrOff, archOff, argsOff = 0, 4, 16
+	arg0Low := uint32(argsOff) // the low 32 bits of args[0]
+	if binary.NativeEndian.Uint16([]byte{0, 1}) == 1 {
+		arg0Low += 4 // big-endian: the second word
 	}
-	p := seccomp.Policy{DefaultAction: seccomp.ActionAllow, Syscalls: groups}
-	insts, err := p.Assemble()
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: %w", err)
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: archOff, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: sysnum.Arch, SkipTrue: 1},
+		bpf.RetConstant{Val: seccompENOSYS},
+		bpf.LoadAbsolute{Off: nrOff, Size: 4},
 	}
-	last, ok := insts[len(insts)-1].(bpf.RetConstant)
-	if !ok || last.Val != uint32(seccomp.ActionAllow) {
-		return nil, fmt.Errorf("seccomp: unexpected program shape (last instruction %v)", insts[len(insts)-1])
+	if runtime.GOARCH == "amd64" {
+		prog = append(prog,
+			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32SyscallBit, SkipFalse: 1},
+			bpf.RetConstant{Val: seccompENOSYS})
 	}
-	insts[len(insts)-1] = bpf.RetConstant{Val: uint32(def)}
-	prog := append([]bpf.Instruction{
-		bpf.LoadAbsolute{Off: 4, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
-		bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.ENOSYS)},
-	}, insts...)
+	seen := map[string]bool{}
+	for _, r := range rules {
+		for _, n := range r.names {
+			nr, ok := sysnum.Number(n)
+			if !ok {
+				return nil, fmt.Errorf("seccomp: unknown system call %q for %s", n, runtime.GOARCH)
+			}
+			if seen[n] {
+				return nil, fmt.Errorf("seccomp: system call %q in two rules", n)
+			}
+			seen[n] = true
+			if r.arg0Bit == 0 {
+				prog = append(prog,
+					bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1},
+					bpf.RetConstant{Val: r.action})
+				continue
+			}
+			prog = append(prog,
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 4},
+				bpf.LoadAbsolute{Off: arg0Low, Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: r.arg0Bit, SkipFalse: 1},
+				bpf.RetConstant{Val: r.action},
+				bpf.LoadAbsolute{Off: nrOff, Size: 4}) // the call's number again
+		}
+	}
+	prog = append(prog, bpf.RetConstant{Val: def})
+	if len(prog) > bpfMaxInstructions {
+		return nil, fmt.Errorf("seccomp: the filter has %d instructions, more than the kernel's %d", len(prog), bpfMaxInstructions)
+	}
 	return bpf.Assemble(prog)
 }
+
+const (
+	// x32SyscallBit is amd64's __X32_SYSCALL_BIT: calls numbered from it
+	// are the x32 ABI's.
+	x32SyscallBit = 0x40000000
+	// bpfMaxInstructions is BPF_MAXINSNS, the longest filter the kernel
+	// loads.
+	bpfMaxInstructions = 4096
+)
 
 // loadSeccomp installs filter on the calling thread.
 func loadSeccomp(filter []bpf.RawInstruction) error {
@@ -287,16 +340,12 @@ func seccompRefuses(filter []bpf.RawInstruction, calls []seccompCall) (string, e
 	if err != nil {
 		return "", fmt.Errorf("seccomp: %w", err)
 	}
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return "", fmt.Errorf("seccomp: %w", err)
-	}
 	for _, c := range calls {
-		nr, ok := info.SyscallNames[c.name]
+		nr, ok := sysnum.Number(c.name)
 		if !ok {
 			continue // not on this architecture: never called
 		}
-		ret, err := vm.Run(seccompData(uint32(nr), uint32(info.ID), c.args))
+		ret, err := vm.Run(seccompData(nr, sysnum.Arch, c.args))
 		if err != nil {
 			return "", fmt.Errorf("seccomp: run the filter on %s: %w", c.name, err)
 		}

@@ -1,10 +1,14 @@
 package stage1
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/sysnum"
 )
 
 func TestPlanSeccomp(t *testing.T) {
@@ -55,4 +59,92 @@ func TestErrnoByName(t *testing.T) {
 	if _, ok := errnoByName("EACCESS"); ok {
 		t.Error("EACCESS (the spec example's typo) accepted")
 	}
+}
+
+// TestAssembleSeccomp runs assembled filters as the kernel would
+// (seccompData) and checks each verdict: the rules' actions, the first
+// rule naming a call deciding it, the argument condition, the default,
+// and the refusal of every call through a foreign ABI.
+func TestAssembleSeccomp(t *testing.T) {
+	nr := func(name string) uint32 {
+		n, ok := sysnum.Number(name)
+		if !ok {
+			t.Fatalf("no system call %s", name)
+		}
+		return n
+	}
+	foreign := uint32(unix.AUDIT_ARCH_I386)
+	if sysnum.Arch == unix.AUDIT_ARCH_I386 {
+		foreign = unix.AUDIT_ARCH_X86_64
+	}
+	def, err := planSeccomp(nil, false)
+	must(t, err)
+	retain, err := planSeccomp(&seccompIsolator{retain: true, set: []string{"read"}}, false)
+	must(t, err)
+	remove, err := assembleSeccomp(seccompAllow, []seccompRule{
+		{names: []string{"mkdir", "mount"}, action: unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)},
+		{names: []string{"rmdir"}, action: seccompEPERM},
+	})
+	must(t, err)
+	type call struct {
+		nr, arch uint32
+		arg0     uint64
+	}
+	for _, tc := range []struct {
+		name   string
+		filter []bpf.RawInstruction
+		call   call
+		want   uint32
+	}{
+		{"default: read", def.filter, call{nr("read"), sysnum.Arch, 0}, seccompAllow},
+		{"default: mount", def.filter, call{nr("mount"), sysnum.Arch, 0}, seccompEPERM},
+		{"default: bpf", def.filter, call{nr("bpf"), sysnum.Arch, 0}, seccompEPERM},
+		{"default: clone", def.filter, call{nr("clone"), sysnum.Arch, uint64(unix.SIGCHLD)}, seccompAllow},
+		{"default: clone of a user namespace", def.filter, call{nr("clone"), sysnum.Arch, unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, seccompEPERM},
+		{"default: clone3", def.filter, call{nr("clone3"), sysnum.Arch, 0}, seccompENOSYS},
+		{"default: another ABI", def.filter, call{nr("read"), foreign, 0}, seccompENOSYS},
+		{"retain: read", retain.filter, call{nr("read"), sysnum.Arch, 0}, seccompAllow},
+		{"retain: execve (essential)", retain.filter, call{nr("execve"), sysnum.Arch, 0}, seccompAllow},
+		{"retain: mkdirat", retain.filter, call{nr("mkdirat"), sysnum.Arch, 0}, seccompKillProcess},
+		{"retain: another ABI", retain.filter, call{nr("read"), foreign, 0}, seccompENOSYS},
+		{"rules: first", remove, call{nr("mount"), sysnum.Arch, 0}, unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)},
+		{"rules: second", remove, call{nr("rmdir"), sysnum.Arch, 0}, seccompEPERM},
+		{"rules: default", remove, call{nr("unlink"), sysnum.Arch, 0}, seccompAllow},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runSeccomp(t, tc.filter, seccompData(tc.call.nr, tc.call.arch, [6]uint64{tc.call.arg0})); got != tc.want {
+				t.Errorf("verdict %#x, want %#x", got, tc.want)
+			}
+		})
+	}
+	if runtime.GOARCH == "amd64" {
+		// The x32 ABI: x86_64's audit architecture, numbers from
+		// __X32_SYSCALL_BIT; refused, or a deny list would not hold.
+		for _, name := range []string{"read", "mount"} {
+			if got := runSeccomp(t, def.filter, seccompData(x32SyscallBit|nr(name), sysnum.Arch, [6]uint64{})); got != seccompENOSYS {
+				t.Errorf("x32 %s: verdict %#x, want ENOSYS", name, got)
+			}
+		}
+	}
+	if _, err := assembleSeccomp(seccompAllow, []seccompRule{{names: []string{"fly"}, action: seccompEPERM}}); err == nil || !strings.Contains(err.Error(), `"fly"`) {
+		t.Errorf("unknown call: %v", err)
+	}
+	if _, err := assembleSeccomp(seccompAllow, []seccompRule{{names: []string{"read"}, action: seccompEPERM}, {names: []string{"read"}, action: seccompAllow}}); err == nil {
+		t.Error("a call in two rules accepted")
+	}
+}
+
+// runSeccomp runs filter on data (seccompData) in x/net/bpf's virtual
+// machine and returns its verdict.
+func runSeccomp(t *testing.T, filter []bpf.RawInstruction, data []byte) uint32 {
+	t.Helper()
+	prog, ok := bpf.Disassemble(filter)
+	if !ok {
+		t.Fatal("the filter does not disassemble")
+	}
+	vm, err := bpf.NewVM(prog)
+	must(t, err)
+	ret, err := vm.Run(data)
+	must(t, err)
+	return uint32(ret)
 }
