@@ -144,7 +144,8 @@ type Image struct {
 	// or a 304 Not Modified recorded with UpdateOrigin).
 	FetchedAt  time.Time `json:"fetchedAt"`
 	ImportTime time.Time `json:"importTime"`
-	// LastUsed is the last time Hold was called for it (zero: never).
+	// LastUsed is the last time Hold was called for it, to within
+	// LastUsedResolution (zero: never).
 	LastUsed time.Time `json:"lastUsed,omitzero"`
 	// Size is the size of the ACI file as stored; TarSize the size of its
 	// uncompressed tar.

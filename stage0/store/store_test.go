@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -339,6 +340,86 @@ func TestGC(t *testing.T) {
 	}
 	if _, err := s.GC(ctx, GCOptions{}); err == nil || !strings.Contains(err.Error(), "no in-use set given") {
 		t.Errorf("GC without an in-use set: %v, want a refusal saying so", err)
+	}
+}
+
+// TestLastUsedResolution: Hold records a use only when the recorded one is
+// LastUsedResolution old or more (or in the future: a clock set back), and
+// GC counts an image as used until LastUsed plus the resolution, so that a
+// use it did not record never lets it remove the image sooner than its
+// grace period.
+func TestLastUsedResolution(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for _, tc := range []struct {
+		name     string
+		lastUsed time.Time // recorded before the Hold
+		rewrite  bool      // Hold records a new LastUsed
+	}{
+		{"never used", time.Time{}, true},
+		{"used a second ago", now.Add(-time.Second), false},
+		{"used just within the resolution", now.Add(-LastUsedResolution + 5*time.Second), false},
+		{"used a resolution ago", now.Add(-LastUsedResolution), true},
+		{"used an hour ago", now.Add(-time.Hour), true},
+		{"used in the future", now.Add(time.Hour), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			img := mustImport(t, s, mkACI(t, manifest("example.com/used"), reg("f", "1")))
+			img.LastUsed = tc.lastUsed
+			if err := s.write(img); err != nil {
+				t.Fatal(err)
+			}
+			_, release, err := s.Hold(ctx, img.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release()
+			got, err := s.Get(img.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rewrote := !got.LastUsed.Equal(tc.lastUsed); rewrote != tc.rewrite {
+				t.Errorf("LastUsed %v -> %v: rewritten %t, want %t", tc.lastUsed, got.LastUsed, rewrote, tc.rewrite)
+			}
+			if tc.rewrite && got.LastUsed.Before(now) {
+				t.Errorf("LastUsed = %v, want the Hold's time (after %v)", got.LastUsed, now)
+			}
+		})
+	}
+	// GC: an image recorded as used half a resolution ago may have been
+	// used since, and stays for a grace period shorter than that; one
+	// recorded two resolutions ago goes. Without a grace period both go,
+	// as every image no pod uses.
+	for _, tc := range []struct {
+		grace      time.Duration
+		keepRecent bool
+	}{
+		{LastUsedResolution / 4, true},
+		{0, false},
+	} {
+		s := openStore(t)
+		recent := mustImport(t, s, mkACI(t, manifest("example.com/recent"), reg("f", "1")))
+		stale := mustImport(t, s, mkACI(t, manifest("example.com/stale"), reg("f", "2")))
+		for img, used := range map[*Image]time.Time{recent: now.Add(-LastUsedResolution / 2), stale: now.Add(-2 * LastUsedResolution)} {
+			img.ImportTime, img.LastUsed = now.Add(-time.Hour), used
+			if err := s.write(img); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := s.GC(ctx, GCOptions{GracePeriod: tc.grace, InUse: func() (map[string]bool, error) { return nil, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{stale.ID}
+		if !tc.keepRecent {
+			want = append(want, recent.ID)
+		}
+		slices.Sort(want)
+		slices.Sort(res.Removed)
+		if !slices.Equal(res.Removed, want) {
+			t.Errorf("GC with a grace period of %v removed %v, want %v", tc.grace, res.Removed, want)
+		}
 	}
 }
 
