@@ -87,27 +87,42 @@ func landlockVersion() (int, error) {
 // exec. A kernel without Landlock makes it return an error for which
 // landlockAbsent is true; PID 1 has reported that once for the pod.
 func keepApart(rootFd int) error {
-	v, err := landlockVersion()
+	fd, err := apartRuleset(rootFd)
 	if err != nil {
 		return err
 	}
+	defer unix.Close(fd)
+	if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(fd), 0, 0); e != 0 {
+		return fmt.Errorf("keep the app apart: landlock_restrict_self: %w", e)
+	}
+	return nil
+}
+
+// apartRuleset returns the Landlock ruleset of keepApart's domain for the
+// app whose root is rootFd (close-on-exec), to be enforced with
+// landlock_restrict_self by the thread that becomes the app's: keepApart,
+// or the child of a launch into a user namespace (launchuserns_linux.go),
+// which makes no call but raw system calls. A rule is bound to the root's
+// inode, not to the descriptor or the mount namespace it was made in.
+func apartRuleset(rootFd int) (int, error) {
+	v, err := landlockVersion()
+	if err != nil {
+		return -1, err
+	}
 	if v < landlockMinABI {
-		return errLandlockOld
+		return -1, errLandlockOld
 	}
 	const access = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_REFER
 	// Only handled_access_fs: the smallest ruleset every Landlock ABI reads.
 	attr := unix.LandlockRulesetAttr{Handled_access_fs: access}
 	fd, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr.Handled_access_fs), 0)
 	if e != 0 {
-		return fmt.Errorf("keep the app apart: landlock_create_ruleset: %w", e)
+		return -1, fmt.Errorf("keep the app apart: landlock_create_ruleset: %w", e)
 	}
-	defer unix.Close(int(fd))
 	rule := unix.LandlockPathBeneathAttr{Allowed_access: access, Parent_fd: int32(rootFd)}
 	if _, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0); e != 0 {
-		return fmt.Errorf("keep the app apart: landlock_add_rule (execute and reparent beneath the app's root): %w", e)
+		unix.Close(int(fd))
+		return -1, fmt.Errorf("keep the app apart: landlock_add_rule (execute and reparent beneath the app's root): %w", e)
 	}
-	if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); e != 0 {
-		return fmt.Errorf("keep the app apart: landlock_restrict_self: %w", e)
-	}
-	return nil
+	return int(fd), nil
 }

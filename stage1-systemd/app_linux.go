@@ -133,6 +133,11 @@ type appLaunch struct {
 	// consoleFd is the socket the main process of an interactive pod
 	// sends its terminal over (takeTerminal), or -1.
 	consoleFd int
+	// ids, when the process is resolved outside the user namespace it
+	// will run in (PID 1's launch of a --private-users app), is how that
+	// namespace sees the owner of a file, for a user or group given as a
+	// path; nil when the resolving thread sees IDs as the app will.
+	ids *nsIDs
 }
 
 // launchFor is what the process of app in phase ("main", "pre-start",
@@ -203,10 +208,10 @@ func resolveConfined(app *appSpec, l *appLaunch) (*confinedExec, error) {
 
 func (c *confinedExec) resolve(app *appSpec, l *appLaunch) error {
 	var err error
-	if c.uid, err = resolveID(c.rootFd, l.user, "/etc/passwd", "user"); err != nil {
+	if c.uid, err = resolveID(c.rootFd, l.user, "/etc/passwd", "user", l.ids); err != nil {
 		return err
 	}
-	if c.gid, err = resolveID(c.rootFd, l.group, "/etc/group", "group"); err != nil {
+	if c.gid, err = resolveID(c.rootFd, l.group, "/etc/group", "group", l.ids); err != nil {
 		return err
 	}
 	// We still hold every capability, CAP_SYS_PTRACE included: a working
@@ -324,9 +329,9 @@ func enterRoot(root string, privateUsers bool) error {
 
 // resolveID resolves an app's user or group per A12: a name in the image's
 // /etc/passwd or /etc/group, else a number, else an absolute path in the
-// root whose owner is taken. The files are read inside the root, without
-// following magic links.
-func resolveID(root int, val, file, what string) (uint32, error) {
+// root whose owner is taken (as ids sees it, when not nil). The files are
+// read inside the root, without following magic links.
+func resolveID(root int, val, file, what string, ids *nsIDs) (uint32, error) {
 	fd, err := openInRoot(root, file, unix.O_RDONLY, resolveContained)
 	if err == nil {
 		f := os.NewFile(uintptr(fd), file)
@@ -353,9 +358,9 @@ func resolveID(root int, val, file, what string) (uint32, error) {
 			return 0, fmt.Errorf("%s %q: %w", what, val, err)
 		}
 		if what == "user" {
-			return st.Uid, nil
+			return ids.user(st.Uid), nil
 		}
-		return st.Gid, nil
+		return ids.group(st.Gid), nil
 	}
 	return 0, fmt.Errorf("%s %q: not in the image's %s, not a number, not an absolute path", what, val, file)
 }

@@ -97,6 +97,9 @@ type pod struct {
 	// launcher in a user namespace keeps as ambient across its exec
 	// (--private-users only).
 	allCaps []uintptr
+	// ns is what PID 1 launches an app's process into a user namespace
+	// with (--private-users only, launchuserns_linux.go).
+	ns *nsLaunch
 }
 
 // awaitGo waits for `stage1 run` to send its go message on the control
@@ -241,16 +244,15 @@ func (p *pod) setup() error {
 		if o.userNS, err = userns.NewUserNS(o.idRange); err != nil {
 			return err
 		}
-		b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+		last, err := readProcUint("/proc/sys/kernel/cap_last_cap")
 		if err != nil {
 			return fmt.Errorf("--private-users: %w", err)
 		}
-		last, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			return fmt.Errorf("--private-users: /proc/sys/kernel/cap_last_cap: %w", err)
+		for c := uintptr(0); c <= uintptr(last); c++ {
+			p.allCaps = append(p.allCaps, c)
 		}
-		for c := 0; c <= last; c++ {
-			p.allCaps = append(p.allCaps, uintptr(c))
+		if p.ns, err = newNSLaunch(o.idRange); err != nil {
+			return fmt.Errorf("--private-users: %w", err)
 		}
 	}
 	if err := apartFailure(o.Insecure); err != nil {

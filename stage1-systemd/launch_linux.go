@@ -46,26 +46,32 @@ import (
 // becomes the controlling terminal of the child's new session by
 // SysProcAttr (Setsid, Setctty).
 //
-// The app launcher stays for what a thread cannot do (launchHereRefused):
-// a --private-users pod (each app's user namespace: unshare(CLONE_NEWUSER)
-// is refused to a thread of a multi-threaded process, and a user
-// namespace made by clone resets the capability bounding set), socket
-// activation (LISTEN_PID must be the app's PID, which is known only after
-// the fork, when the environment is set), cgroups of the v2 hierarchy (a
-// thread cannot join a domain cgroup alone; CLONE_INTO_CGROUP needs
-// clone3, which the default filter refuses), and a seccomp filter that
-// refuses a call of the launch (launchCalls: nothing is added to an app's
-// filter for PID 1's sake). `stage1 enter` keeps it too: it is a process
-// of its own anyway.
+// A --private-users pod's app runs in a user namespace of its own, which a
+// thread cannot enter (unshare(CLONE_NEWUSER) is refused to a thread of a
+// multi-threaded process, and a user namespace made by clone resets the
+// capability bounding set): there the thread does the part that does not
+// depend on the namespace and the child it forks into a new one confines
+// itself with raw system calls before its execve (launchuserns_linux.go).
+//
+// The app launcher stays for what PID 1 cannot do (launchHereRefused):
+// socket activation (LISTEN_PID must be the app's PID, which is known only
+// after the fork, when the environment is set), and, but for a
+// --private-users pod, cgroups of the v2 hierarchy (a thread cannot join a
+// domain cgroup alone; CLONE_INTO_CGROUP needs clone3, which the default
+// filter refuses) and a seccomp filter that refuses a call of the launch
+// (launchCalls: nothing is added to an app's filter for PID 1's sake).
+// `stage1 enter` keeps it too: it is a process of its own anyway.
 
 // launchHereRefused says why PID 1 cannot start phase of app r itself (it
 // then starts the app launcher), or "" when it can.
 func (p *pod) launchHereRefused(r *appRun, phase string) string {
 	switch {
-	case !p.o.idRange.IsZero():
-		return "--private-users: each app has a user namespace of its own, which a thread cannot enter"
 	case phase == "main" && len(r.listen) > 0:
 		return "socket activation: LISTEN_PID names the app's process, known only after its fork"
+	case p.ns != nil:
+		// Its child confines itself and joins the cgroups of either
+		// hierarchy (launchuserns_linux.go).
+		return ""
 	case r.launchRefused != "":
 		return r.launchRefused
 	}
@@ -104,7 +110,8 @@ func (p *pod) launchHere(r *appRun, phase string, files []int, console int) (int
 	if len(l.argv) == 0 {
 		return 0, fmt.Errorf("no %s command in the pod manifest", phase)
 	}
-	if adj := r.spec.isolators.oomScoreAdj; adj != nil {
+	// In a user namespace of its own, the child sets it itself.
+	if adj := r.spec.isolators.oomScoreAdj; adj != nil && p.ns == nil {
 		restore, err := setOOMScoreAdj(*adj)
 		if err != nil {
 			return 0, err
@@ -121,7 +128,11 @@ func (p *pod) launchHere(r *appRun, phase string, files []int, console int) (int
 		// Never unlocked: the thread ends with this goroutine, and its
 		// confinement with it.
 		runtime.LockOSThread()
-		pid, err := p.launchOnThread(r, phase, l, root, files, console)
+		launch := p.launchOnThread
+		if p.ns != nil {
+			launch = p.launchInUserNS
+		}
+		pid, err := launch(r, phase, l, root, files, console)
 		done <- started{pid, err}
 	}()
 	s := <-done

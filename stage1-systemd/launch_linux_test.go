@@ -121,3 +121,63 @@ func TestPodLaunch(t *testing.T) {
 		t.Errorf("confinement differs:\nPID 1's launch: %q\nthe launcher:   %q", a, b)
 	}
 }
+
+// TestPodLaunchPrivateUsers: PID 1 starts a --private-users app itself too
+// (no `stage1 app` process in the trace), forked into a user namespace of
+// its own, and the app is confined exactly as one started through the app
+// launcher (which socket activation still needs): the same capability
+// sets, no_new_privs, seccomp mode and filter, user and groups (given as a
+// path in the image: its owner as the app's namespace sees it), the
+// pod's map, cgroups, oom-score-adj, and no way to PID 1's root.
+func TestPodLaunchPrivateUsers(t *testing.T) {
+	iso := []string{`{"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_CHOWN","CAP_NET_RAW"]}}`,
+		`{"name":"os/linux/no-new-privileges","value":true}`, `{"name":"os/linux/oom-score-adj","value":700}`,
+		`{"name":"os/linux/seccomp-remove-set","value":{"set":["mkdirat","mkdir"],"errno":"EXDEV"}}`,
+		`{"name":"resource/memory","value":{"limit":"64Mi"}}`}
+	probe := []string{"/probe", "status", "ids", "cat:/proc/self/uid_map", "cat:/proc/self/gid_map", "cat:/proc/self/cgroup",
+		"cat:/proc/self/oom_score_adj", "mkdir:/tmp/d", "stat:/proc/1/root/"}
+	const idRange = "3100000:65536"
+	run := func(t *testing.T, ports []string) *podResult {
+		p := newPod(t, []testApp{{name: "a", exec: probe, user: "/home/user", group: "/home/user", supp: []uint32{7}, iso: iso, ports: ports}}, nil)
+		cmd := p.command("--net=none", "--debug", "--private-users="+idRange)
+		cmd.Env = append(cmd.Env, trace.Var+"=1")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		r := p.result(t, cmd, cmd.Run(), &out, &errb)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		r.stdout = strings.ReplaceAll(r.stdout, p.uuid, "UUID")
+		return r
+	}
+	here := run(t, nil)
+	if strings.Contains(here.stderr, "stage1 app[") || !strings.Contains(here.stderr, "stage1 init[1]: app a: exec /probe") {
+		t.Errorf("PID 1 did not execute the --private-users app itself:\n%s", here.stderr)
+	}
+	launched := run(t, []string{`{"name":"www","protocol":"tcp","port":8080,"socketActivated":true}`})
+	if !strings.Contains(launched.stderr, "through the app launcher: socket activation") || !strings.Contains(launched.stderr, "stage1 app[") {
+		t.Errorf("the socket-activated app was not started through the launcher:\n%s", launched.stderr)
+	}
+	want := []string{"status CapBnd: " + capHex(defaultCaps()&^mustCaps("CAP_CHOWN", "CAP_NET_RAW")) + "\n",
+		"status CapEff: 0000000000000000\n", "status CapPrm: 0000000000000000\n", "status CapInh: 0000000000000000\n",
+		"status CapAmb: 0000000000000000\n", "status NoNewPrivs: 1\n", "status Seccomp: 2\n", "status Seccomp_filters: 1\n",
+		"status Uid: 1000 1000 1000 1000\n", "status Gid: 50 50 50 50\n", "status Groups: 7\n",
+		"uid 1000 gid 50 groups [7]\n", "0    3100000      65536\n", "cat /proc/self/oom_score_adj\n700\n",
+		"mkdir error mkdir /tmp/d: invalid cross-device link", "stat error"}
+	for name, r := range map[string]*podResult{"PID 1's launch": here, "the launcher": launched} {
+		t.Run(name, func(t *testing.T) { r.has(t, want...) })
+	}
+	// Everything the probe printed but the socket's own lines is the same.
+	lines := func(r *podResult) []string {
+		var ls []string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if !strings.Contains(l, "listen") {
+				ls = append(ls, l)
+			}
+		}
+		return ls
+	}
+	if a, b := lines(here), lines(launched); !slices.Equal(a, b) {
+		t.Errorf("confinement differs:\nPID 1's launch: %q\nthe launcher:   %q", a, b)
+	}
+}

@@ -275,6 +275,20 @@ const (
 
 // loadSeccomp installs filter on the calling thread.
 func loadSeccomp(filter []bpf.RawInstruction) error {
+	prog := seccompProg(filter)
+	if prog == nil {
+		return nil
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(prog))); errno != 0 {
+		return fmt.Errorf("load seccomp filter: %w", errno)
+	}
+	return nil
+}
+
+// seccompProg is filter as seccomp(SECCOMP_SET_MODE_FILTER) takes it, or
+// nil for no filter: loadSeccomp's, and the one the child of a launch into
+// a user namespace loads with a raw system call (launchuserns_linux.go).
+func seccompProg(filter []bpf.RawInstruction) *unix.SockFprog {
 	if len(filter) == 0 {
 		return nil
 	}
@@ -282,13 +296,7 @@ func loadSeccomp(filter []bpf.RawInstruction) error {
 	for i, in := range filter {
 		sf[i] = unix.SockFilter{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
 	}
-	prog := unix.SockFprog{Len: uint16(len(sf)), Filter: &sf[0]}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
-	runtime.KeepAlive(sf)
-	if errno != 0 {
-		return fmt.Errorf("load seccomp filter: %w", errno)
-	}
-	return nil
+	return &unix.SockFprog{Len: uint16(len(sf)), Filter: &sf[0]}
 }
 
 // seccompCall is one system call as a seccomp filter sees it: its name

@@ -104,15 +104,23 @@ func readUntil(f *os.File, out *bytes.Buffer, want string, timeout time.Duration
 // terminal: what is typed reaches it, tty names its terminal, job control
 // is on, its exit code is the pod's, and the terminal acirun ran from is
 // raw while the pod runs and as it was afterwards. The app holds no
-// descriptor but its terminal's.
+// descriptor but its terminal's. The same in a --private-users pod, whose
+// app PID 1 forks into a user namespace of its own (the terminal is the
+// app's user's on the host's side: the range's first ID).
 func TestPodInteractiveTerminal(t *testing.T) {
+	for name, flags := range map[string][]string{"plain": nil, "private-users": {"--private-users=3200000:65536"}} {
+		t.Run(name, func(t *testing.T) { testPodInteractiveTerminal(t, flags) })
+	}
+}
+
+func testPodInteractiveTerminal(t *testing.T, flags []string) {
 	p := newPod(t, []testApp{{name: "sh", exec: []string{"/bin/sh", "-i"}, rootfs: func(t testing.TB, dir string) {
 		hostPrograms(t, dir, "/bin/sh", "/usr/bin/tty")
 	}}}, nil)
 	master, peer := openPTY(t)
 	before, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
 	must(t, err)
-	cmd := p.command("--interactive")
+	cmd := p.command(append([]string{"--interactive"}, flags...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = peer, peer, peer
 	// As from a login shell: a session whose controlling terminal it is.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}

@@ -95,3 +95,13 @@ func (r Range) HostID(id uint32) (uint32, bool) {
 	}
 	return r.First + id, true
 }
+
+// PodID is the pod's ID for the host's ID id, and whether the range has id
+// at all (HostID's inverse). A user namespace of the range's map shows any
+// other host ID as the overflow ID (/proc/sys/kernel/overflowuid).
+func (r Range) PodID(id uint32) (uint32, bool) {
+	if id < r.First || id-r.First >= r.Count {
+		return 0, false
+	}
+	return id - r.First, true
+}

@@ -69,6 +69,19 @@ func TestRangeOverlapsAndHostID(t *testing.T) {
 	if _, ok := a.HostID(65536); ok {
 		t.Error("HostID(65536) in a range of 65536")
 	}
+	for _, tc := range []struct {
+		host, pod uint32
+		ok        bool
+	}{
+		{100000, 0, true}, {165535, 65535, true}, {99999, 0, false}, {165536, 0, false}, {0, 0, false},
+	} {
+		if id, ok := a.PodID(tc.host); id != tc.pod || ok != tc.ok {
+			t.Errorf("PodID(%d) = %d, %v; want %d, %v", tc.host, id, ok, tc.pod, tc.ok)
+		}
+	}
+	if id, ok := (Range{First: 4294901759, Count: 65536}).PodID(4294967294); !ok || id != 65535 {
+		t.Errorf("PodID of the last ID of the last range = %d, %v", id, ok)
+	}
 }
 
 func FuzzParseRange(f *testing.F) {
