@@ -614,7 +614,15 @@ func (x *Extractor) copyContent(fd, id int, body io.Reader, size int64) (int64, 
 		if int64(len(b)) > size-done {
 			b = b[:size-done]
 		}
-		n, err := body.Read(b)
+		// b is filled before it is written: a read gives what is left
+		// of the archive's current chunk, and a write per read made
+		// twice the writes, each with the file system's cost per call.
+		n, err := 0, error(nil)
+		for n < len(b) && err == nil {
+			var m int
+			m, err = body.Read(b[n:])
+			n += m
+		}
 		if n > 0 {
 			if werr := writeSparse(fd, b[:n], done); werr != nil {
 				return done, werr
