@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestTryLock(t *testing.T) {
@@ -184,5 +186,59 @@ func TestTryLockNew(t *testing.T) {
 	}
 	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("TryLockNew created the symlink's target: %v", err)
+	}
+}
+
+// TestTryLockExistingAt: the raw-descriptor variant finds the file through
+// its directory's descriptor, conflicts with the other lockers as
+// TryLockExisting does, creates nothing and releases the lock on close.
+func TestTryLockExistingAt(t *testing.T) {
+	dir := t.TempDir()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dirfd := int(d.Fd())
+	if fd, err := TryLockExistingAt(dirfd, "lock", false); !errors.Is(err, fs.ErrNotExist) || fd != -1 {
+		t.Fatalf("missing file: %d, %v; want -1 and fs.ErrNotExist", fd, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lock")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("TryLockExistingAt created the file: %v", err)
+	}
+	a, err := TryLock(filepath.Join(dir, "lock"), true)
+	if err != nil || a == nil {
+		t.Fatal(a, err)
+	}
+	if fd, err := TryLockExistingAt(dirfd, "lock", false); err != nil || fd != -1 {
+		t.Fatalf("shared lock beside an exclusive one: %d, %v; want -1", fd, err)
+	}
+	a.Close()
+	fd, err := TryLockExistingAt(dirfd, "lock", false)
+	if err != nil || fd < 0 {
+		t.Fatalf("shared lock of a free file: %d, %v", fd, err)
+	}
+	if b, err := TryLockExistingAt(dirfd, "lock", false); err != nil || b < 0 {
+		t.Errorf("a second shared lock: %d, %v", b, err)
+	} else {
+		unix.Close(b)
+	}
+	if c, err := TryLock(filepath.Join(dir, "lock"), true); err != nil || c != nil {
+		t.Fatalf("exclusive lock beside a shared one: %v, %v", c, err)
+	}
+	if e, err := TryLockExistingAt(dirfd, "lock", true); err != nil || e != -1 {
+		t.Fatalf("exclusive raw lock beside a shared one: %d, %v", e, err)
+	}
+	unix.Close(fd)
+	c, err := TryLock(filepath.Join(dir, "lock"), true)
+	if err != nil || c == nil {
+		t.Fatalf("exclusive lock after the shared one was closed: %v, %v", c, err)
+	}
+	c.Close()
+	if err := os.Symlink("lock", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if fd, err := TryLockExistingAt(dirfd, "link", false); err == nil || fd != -1 {
+		t.Errorf("lock through a symlink: %d, %v; want an error", fd, err)
 	}
 }

@@ -17,6 +17,16 @@ func LockPod(podDir string, exclusive bool) (*os.File, error) {
 	return flock.TryLockExisting(filepath.Join(podDir, LockFile), exclusive)
 }
 
+// LockPodAt is LockPod for a reader of many pods (list): podDir is relative
+// to the directory descriptor dirfd ("." for the pod directory's own), and
+// the lock a raw descriptor (flock.TryLockExistingAt), -1 when a
+// conflicting lock is held; closing it with unix.Close releases the lock.
+// A pod's lock file goes only with its directory, so what
+// TryLockExistingAt does not check cannot happen here.
+func LockPodAt(dirfd int, podDir string, exclusive bool) (int, error) {
+	return flock.TryLockExistingAt(dirfd, podDir+"/"+LockFile, exclusive)
+}
+
 // CreatePodLock makes the lock file of a pod being written in podDir (a
 // directory nobody else knows yet) and holds it exclusively.
 func CreatePodLock(podDir string) (*os.File, error) {

@@ -13,6 +13,13 @@ const (
 	// AppsDir holds a directory per app: apps/NAME/image (a symlink to
 	// the rendered image), and while it runs upper, work and rootfs.
 	AppsDir = "apps"
+	// SummaryFile is what acirun list shows of the pod manifest, written
+	// with it: a line per app, its name, its image's name and ID, in a
+	// format cheap to read (stage0/pod's encodeSummary and summaryParser,
+	// docs/pod-layout.md), so that a list of a thousand pods does not
+	// decode a thousand pod manifests. Pods prepared before it existed
+	// have none: list reads their pod manifest.
+	SummaryFile = "summary"
 	// Stage1ArgsFile is a JSON array of the flags of `stage1 run` chosen
 	// at prepare time (RunOptions.Args).
 	Stage1ArgsFile = "stage1-args.json"

@@ -11,7 +11,7 @@ type prepareStep string
 const (
 	// stepPodLocked: the temporary directory exists with the pod's lock.
 	stepPodLocked prepareStep = "pod-locked"
-	// stepManifestWritten: the pod manifest is written.
+	// stepManifestWritten: the pod manifest and its summary are written.
 	stepManifestWritten prepareStep = "manifest-written"
 	// stepAppsLinked: each app's directory links to its image.
 	stepAppsLinked prepareStep = "apps-linked"

@@ -8,14 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// podFiles reads the small files of one pod directory through a
-// descriptor of the directory, with plain system calls: list and gc read
-// five of them in each of a thousand pods, and os.ReadFile's os.File (a
-// poller registration attempt and a fcntl per file, a path walk from the
-// root per open) made those reads most of their cost.
+// podFiles reads the small files of one pod directory through a directory
+// descriptor, with plain system calls: list and gc read five of them in
+// each of a thousand pods, and os.ReadFile's os.File (a poller
+// registration attempt and a fcntl per file, a path walk from the root per
+// open) made those reads most of their cost.
 type podFiles struct {
-	dir string
-	fd  int
+	dir  string // the pod directory's path, for Pod.Dir and errors
+	fd   int    // a directory descriptor
+	rel  string // the pod directory relative to fd
+	owns bool   // close closes fd
 }
 
 // openPodFiles opens dir; the error wraps fs.ErrNotExist when it is gone.
@@ -24,15 +26,37 @@ func openPodFiles(dir string) (*podFiles, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	return &podFiles{dir: dir, fd: fd}, nil
+	return &podFiles{dir: dir, fd: fd, rel: ".", owns: true}, nil
 }
 
-func (p *podFiles) close() { unix.Close(p.fd) }
+// podFilesAt reads the pod directory name in the directory of podsFd (the
+// pods directory, whose path is podsDir) without opening it: List reaches
+// each file of a thousand pods with one path step from podsFd, and saves
+// an open and a close per pod.
+func podFilesAt(podsFd int, podsDir, name string) *podFiles {
+	return &podFiles{dir: podsDir + "/" + name, fd: podsFd, rel: name}
+}
+
+func (p *podFiles) close() {
+	if p.owns {
+		unix.Close(p.fd)
+	}
+}
+
+// path is name's path relative to fd.
+func (p *podFiles) path(name string) string { return p.rel + "/" + name }
+
+// exists reports whether the pod directory itself is still there; an
+// error other than its absence counts as there.
+func (p *podFiles) exists() bool {
+	var st unix.Stat_t
+	return unix.Fstatat(p.fd, p.rel, &st, 0) != unix.ENOENT
+}
 
 // modTime returns when name was last written, and whether it exists.
 func (p *podFiles) modTime(name string) (time.Time, bool) {
 	var st unix.Stat_t
-	if err := unix.Fstatat(p.fd, name, &st, 0); err != nil {
+	if err := unix.Fstatat(p.fd, p.path(name), &st, 0); err != nil {
 		return time.Time{}, false
 	}
 	return time.Unix(st.Mtim.Unix()), true
@@ -41,7 +65,7 @@ func (p *podFiles) modTime(name string) (time.Time, bool) {
 // read returns the contents of name, as os.ReadFile would (its errors are
 // *fs.PathError naming the file).
 func (p *podFiles) read(name string) ([]byte, error) {
-	fd, err := unix.Openat(p.fd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(p.fd, p.path(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: filepath.Join(p.dir, name), Err: err}
 	}

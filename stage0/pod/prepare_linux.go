@@ -336,6 +336,13 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 	if err := writeFile(filepath.Join(tmp, podcontract.ManifestFile), append(b, '\n'), 0o640, sync); err != nil {
 		return "", err
 	}
+	summary, err := encodeSummary(pm)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(tmp, podcontract.SummaryFile), summary, 0o640, sync); err != nil {
+		return "", err
+	}
 	reached(stepManifestWritten)
 	for i, ra := range pm.Apps {
 		appDir := podcontract.AppDir(tmp, string(ra.Name))

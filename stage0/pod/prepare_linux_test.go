@@ -103,7 +103,7 @@ func TestPrepareWritesPodDir(t *testing.T) {
 	if got := podsDirEntries(t, data); !reflect.DeepEqual(got, []string{p.UUID}) {
 		t.Errorf("pods directory holds %v, want only the pod", got)
 	}
-	for _, f := range []string{"lock", "pod", "stage1-args.json", "prepared"} {
+	for _, f := range []string{"lock", "pod", "summary", "stage1-args.json", "prepared"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("pod file: %v", err)
 		}

@@ -21,7 +21,7 @@ import (
 
 // testImage makes an image as the store would hand it over: a parsed
 // manifest, an ID and a rendered tree with a rootfs directory.
-func testImage(t *testing.T, manifest string) *Image {
+func testImage(t testing.TB, manifest string) *Image {
 	t.Helper()
 	m, err := aci.ParseImageManifest([]byte(manifest))
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/mountinfo"
@@ -121,25 +123,35 @@ func Load(dataDir, uuidOrPrefix string) (*Pod, error) {
 	return p, err
 }
 
-// List returns every pod in dataDir, oldest first. Pods that vanish while
-// being read (removed by gc) are left out.
+// List returns every pod in dataDir, oldest first, with what list and gc
+// need of each: its state, times, PID, exit codes, network and apps. It
+// leaves Manifest and Stage1Args nil (Load reads them) and takes the apps
+// from the pod's summary (podcontract.SummaryFile), or from its pod
+// manifest when it has none (a pod prepared before summaries) or a damaged
+// one; its Problem says only what of the files it read was damaged. Pods
+// that vanish while being read (removed by gc) are left out.
 func List(dataDir string) ([]*Pod, error) {
 	podsDir, err := podsPath(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	names, err := podNames(podsDir)
-	if err != nil {
+	d, names, err := openPods(podsDir)
+	if err != nil || d == nil {
 		return nil, err
 	}
-	var pods []*Pod
+	defer d.Close()
+	// One descriptor for the whole directory: each pod's files are one
+	// path step from it.
+	dirfd := int(d.Fd())
+	var sp summaryParser
+	pods := make([]*Pod, 0, len(names))
 	for _, n := range names {
-		p, err := loadDir(filepath.Join(podsDir, n), n)
+		p, err := readPod(podFilesAt(dirfd, podsDir, n), n, &sp)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pod %s: %w", n, err)
 		}
 		pods = append(pods, p)
 	}
@@ -147,54 +159,84 @@ func List(dataDir string) ([]*Pod, error) {
 	return pods, nil
 }
 
-// podNames lists the pod directories (names that are UUIDs).
-func podNames(podsDir string) ([]string, error) {
-	ents, err := os.ReadDir(podsDir)
+// openPods opens the pods directory and lists the pods in it (the names
+// that are UUIDs), sorted; the caller closes the directory. No pods
+// directory is no pods: nil, nil, nil.
+func openPods(podsDir string) (*os.File, []string, error) {
+	d, err := os.Open(podsDir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
+		return nil, nil, fmt.Errorf("list pods: %w", err)
 	}
-	var names []string
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		d.Close()
+		return nil, nil, fmt.Errorf("list pods: %w", err)
+	}
+	names := make([]string, 0, len(ents))
 	for _, e := range ents {
 		if e.IsDir() && IsUUID(e.Name()) {
 			names = append(names, e.Name())
 		}
 	}
-	return names, nil
+	slices.Sort(names)
+	return d, names, nil
 }
 
-// loadDir reads a pod directory. The files that decide the state are read
-// while holding a shared lock when the lock is free, so that nobody who
-// changes the pod (and holds the lock exclusively) is seen halfway. A file
-// that cannot be read or decoded does not make the pod vanish from list: it
-// is reported in Problem. The only error is a pod directory that is gone
-// (wrapping fs.ErrNotExist) or unreadable.
+// podNames lists the pod directories (names that are UUIDs), sorted.
+func podNames(podsDir string) ([]string, error) {
+	d, names, err := openPods(podsDir)
+	if d != nil {
+		d.Close()
+	}
+	return names, err
+}
+
+// loadDir reads the pod directory dir whole, for Load: what List reads,
+// and its pod manifest and stage1 flags.
 func loadDir(dir, uuid string) (*Pod, error) {
 	files, err := openPodFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: %w", uuid, err)
 	}
 	defer files.close()
-	p := &Pod{UUID: uuid, Dir: dir}
+	p, err := readPod(files, uuid, nil)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", uuid, err)
+	}
+	return p, nil
+}
+
+// readPod reads a pod directory: for Load when sp is nil, all of it; for
+// List, with sp, what List says. The files that decide the state are read
+// while holding a shared lock when the lock is free, so that nobody who
+// changes the pod (and holds the lock exclusively) is seen halfway. A file
+// that cannot be read or decoded does not make the pod vanish from list: it
+// is reported in Problem. The only error is a pod directory that is gone
+// (wrapping fs.ErrNotExist) or unreadable.
+func readPod(files *podFiles, uuid string, sp *summaryParser) (*Pod, error) {
+	p := &Pod{UUID: uuid, Dir: files.dir}
 	problem := func(format string, args ...any) {
 		if p.Problem == "" {
 			p.Problem = fmt.Sprintf(format, args...)
 		}
 	}
 	held := false
-	lock, err := podcontract.LockPod(dir, false)
+	lock, err := podcontract.LockPodAt(files.fd, files.rel, false)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && !files.exists():
+		return nil, &fs.PathError{Op: "open", Path: files.dir, Err: fs.ErrNotExist}
 	case errors.Is(err, fs.ErrNotExist):
 		// Nobody can hold a lock that does not exist.
 		problem("no lock file")
 	case err != nil:
-		return nil, fmt.Errorf("pod %s: %w", uuid, err)
-	case lock == nil:
+		return nil, fmt.Errorf("%s: %w", files.dir, err)
+	case lock < 0:
 		held = true
 	default:
-		defer lock.Close()
+		defer unix.Close(lock)
 	}
 	exists := files.modTime
 	var prepared, hasPID, hasExit bool
@@ -240,32 +282,43 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		p.Exited = time.Time{}
 	}
 
-	if b, err := files.read(podcontract.NetFile); err == nil {
-		if p.Network, err = podcontract.ParseNetwork(b); err != nil {
-			problem("%s: %v", podcontract.NetFile, err)
+	// stage1 writes net.json after its pid: a pod that never started has
+	// none to look for.
+	if hasPID || held {
+		if b, err := files.read(podcontract.NetFile); err == nil {
+			if p.Network, err = podcontract.ParseNetwork(b); err != nil {
+				problem("%s: %v", podcontract.NetFile, err)
+			}
+		}
+	}
+	if sp != nil {
+		if b, err := files.read(podcontract.SummaryFile); err == nil {
+			if p.Apps, err = sp.parse(b); err == nil {
+				p.setExits(exit)
+				return p, nil
+			}
 		}
 	}
 	b, err := files.read(podcontract.ManifestFile)
+	var pm *aci.PodManifest
 	if err == nil {
-		p.Manifest, err = aci.ParsePodManifest(b)
+		pm, err = aci.ParsePodManifest(b)
 	}
 	if err != nil {
 		if prepared {
 			problem("pod manifest: %v", err)
 		}
 	} else {
-		for _, ra := range p.Manifest.Apps {
-			a := AppStatus{Name: string(ra.Name), ImageName: string(ra.Image.Name), ImageID: ra.Image.ID}
-			if p.State == StateExited {
-				for _, e := range exit.Apps {
-					if e.Name == a.Name {
-						a.ExitCode, a.Signal = &e.ExitCode, e.Signal
-					}
-				}
-			}
-			p.Apps = append(p.Apps, a)
+		p.Apps = make([]AppStatus, 0, len(pm.Apps))
+		for _, ra := range pm.Apps {
+			p.Apps = append(p.Apps, AppStatus{Name: string(ra.Name), ImageName: string(ra.Image.Name), ImageID: ra.Image.ID})
 		}
+		p.setExits(exit)
 	}
+	if sp != nil {
+		return p, nil
+	}
+	p.Manifest = pm
 	b, err = files.read(podcontract.Stage1ArgsFile)
 	if err == nil {
 		p.Stage1Args, err = podcontract.ParseStage1Args(b)
@@ -274,6 +327,22 @@ func loadDir(dir, uuid string) (*Pod, error) {
 		problem("%s: %v", podcontract.Stage1ArgsFile, err)
 	}
 	return p, nil
+}
+
+// setExits gives an exited pod's apps their exit codes and signals from
+// its exit record.
+func (p *Pod) setExits(exit *podcontract.Exit) {
+	if p.State != StateExited {
+		return
+	}
+	for i := range p.Apps {
+		a := &p.Apps[i]
+		for _, e := range exit.Apps {
+			if e.Name == a.Name {
+				a.ExitCode, a.Signal = &e.ExitCode, e.Signal
+			}
+		}
+	}
 }
 
 // Stage1Command returns the argv that runs the pod: binary (the stage1

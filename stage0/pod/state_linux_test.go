@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -363,11 +364,103 @@ func TestListDamagedPods(t *testing.T) {
 		}
 	}
 	check(good, StatePrepared, "")
-	check(badManifest, StatePrepared, "pod manifest:")
+	// List takes the apps from the summary, and leaves the pod manifest
+	// to Load, which reports it.
+	check(badManifest, StatePrepared, "")
+	if q := got[badManifest.UUID]; len(q.Apps) != 1 || q.Apps[0] != good.Apps[0] {
+		t.Errorf("pod with a damaged manifest listed with apps %+v, want %+v (its summary's)", q.Apps, good.Apps)
+	}
+	if q, err := Load(data, badManifest.UUID); err != nil || !strings.Contains(q.Problem, "pod manifest:") {
+		t.Errorf("Load of a pod with a damaged manifest: problem %q, %v", q.Problem, err)
+	}
 	check(badExit, StateExited, "exit.json:")
 	check(noLock, StatePrepared, "no lock file")
 	if err := Remove(data, noLock.UUID); err != nil {
 		t.Errorf("Remove(pod without lock): %v", err)
+	}
+}
+
+// TestListSummary: List shows the same pods from their summaries as from
+// their pod manifests (Load's), exit codes and all; a pod without a
+// summary (prepared before they existed) or with a damaged one is listed
+// from its pod manifest, never with wrong apps or none.
+func TestListSummary(t *testing.T) {
+	data := t.TempDir()
+	img := testImage(t, manifestJSON("example.com/hello", `{"exec":["/hello"],"user":"0","group":"0"}`))
+	other := testImage(t, manifestJSON("example.com/other-image", `{"exec":["/x"],"user":"0","group":"0"}`))
+	r := mapResolver{"a": img, "b": other}
+	summary := func(p *Pod) string { return filepath.Join(p.Dir, podcontract.SummaryFile) }
+	mk := func(t *testing.T, damage func(p *Pod)) *Pod {
+		p, _, err := Prepare(context.Background(), Config{DataDir: data, Resolver: r}, apps("a", "b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if damage != nil {
+			damage(p)
+		}
+		return p
+	}
+	good := mk(t, nil)
+	b, err := os.ReadFile(summary(good))
+	if err != nil {
+		t.Fatalf("prepare wrote no summary: %v", err)
+	}
+	if want := "acirun pod summary 1\napp hello example.com/hello " + img.ID.String() + "\napp other-image example.com/other-image " + other.ID.String() + "\nend\n"; string(b) != want {
+		t.Errorf("summary\n%s\nwant\n%s", b, want)
+	}
+	exited := mk(t, func(p *Pod) {
+		write(t, filepath.Join(p.Dir, "pid"), "4242\n")
+		write(t, filepath.Join(p.Dir, "exit.json"), `{"exitCode": 3, "apps": [{"name": "hello", "exitCode": 0}, {"name": "other-image", "exitCode": 3, "signal": "SIGKILL"}]}`)
+	})
+	damaged := map[string]*Pod{
+		"missing": mk(t, func(p *Pod) { os.Remove(summary(p)) }),
+		"empty":   mk(t, func(p *Pod) { write(t, summary(p), "") }),
+		"cut":     mk(t, func(p *Pod) { write(t, summary(p), string(b[:len(b)-4])) }),
+		"cut at a line": mk(t, func(p *Pod) {
+			write(t, summary(p), strings.Join(strings.SplitAfter(string(b), "\n")[:2], ""))
+		}),
+		"version 2":    mk(t, func(p *Pod) { write(t, summary(p), strings.Replace(string(b), "summary 1", "summary 2", 1)) }),
+		"bad image ID": mk(t, func(p *Pod) { write(t, summary(p), strings.Replace(string(b), "sha512-", "sha256-", 1)) }),
+		"a directory": mk(t, func(p *Pod) {
+			os.Remove(summary(p))
+			os.Mkdir(summary(p), 0o700)
+		}),
+	}
+	pods, err := List(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]*Pod{}
+	for _, p := range pods {
+		listed[p.UUID] = p
+		if p.Manifest != nil || p.Stage1Args != nil {
+			t.Errorf("List read pod %s's manifest or stage1 flags: Load's", p.UUID)
+		}
+	}
+	if len(listed) != 2+len(damaged) {
+		t.Fatalf("listed %d pods, want %d", len(listed), 2+len(damaged))
+	}
+	same := func(t *testing.T, p *Pod) {
+		t.Helper()
+		want, err := Load(data, p.UUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := listed[p.UUID]
+		if got.State != want.State || !got.Created.Equal(want.Created) || got.Problem != "" || !reflect.DeepEqual(got.Apps, want.Apps) {
+			t.Errorf("listed %s %v %q apps %+v; Load: %s %v apps %+v", got.State, got.Created, got.Problem, got.Apps, want.State, want.Created, want.Apps)
+		}
+		if len(got.Apps) != 2 || got.Apps[0].ImageID != img.ID || got.Apps[1].ImageName != "example.com/other-image" {
+			t.Errorf("listed apps %+v", got.Apps)
+		}
+	}
+	same(t, good)
+	same(t, exited)
+	if a := listed[exited.UUID].Apps[1]; a.ExitCode == nil || *a.ExitCode != 3 || a.Signal != "SIGKILL" {
+		t.Errorf("exited pod's app %+v, want exit code 3 and SIGKILL", a)
+	}
+	for name, p := range damaged {
+		t.Run(name, func(t *testing.T) { same(t, p) })
 	}
 }
 
@@ -417,4 +510,66 @@ func TestRemoveEach(t *testing.T) {
 	if _, err := os.Stat(precious); err != nil {
 		t.Errorf("host data lost: %v", err)
 	}
+}
+
+// listPods makes n pods in a new data directory as bench/scale.sh does:
+// exited of them run and exited (pid, ppid1, ready, exit.json), the rest
+// prepared, all of one image.
+func listPods(b *testing.B, n, exited int) string {
+	b.Helper()
+	data := b.TempDir()
+	img := testImage(b, manifestJSON("example.com/acirun-bench/scale", `{"exec":["/testapp","exit","0"],"user":"0","group":"0"}`))
+	cfg := Config{DataDir: data, Resolver: mapResolver{"a": img}}
+	req := &RunRequest{Net: "none", Apps: []AppRequest{{Image: "a"}}}
+	for i := range n {
+		p, _, err := Prepare(context.Background(), cfg, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i >= exited {
+			continue
+		}
+		for _, f := range []string{podcontract.PIDFile, podcontract.PPID1File} {
+			if err := podcontract.WritePID(p.Dir, f, 4242); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := podcontract.WriteReady(p.Dir); err != nil {
+			b.Fatal(err)
+		}
+		if err := podcontract.WriteExit(p.Dir, &podcontract.Exit{Apps: []podcontract.AppExit{{Name: "scale"}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return data
+}
+
+// BenchmarkList: List of the pods of bench/scale.sh (1,000, 100 of them
+// exited), as prepared now (with summaries) and as prepared before
+// summaries (each pod's manifest decoded). bench/scale.sh's `acirun list`
+// is the judge; this is its part in stage0/pod.
+func BenchmarkList(b *testing.B) {
+	data := listPods(b, 1000, 100)
+	list := func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			pods, err := List(data)
+			if err != nil || len(pods) != 1000 {
+				b.Fatal(len(pods), err)
+			}
+		}
+	}
+	b.Run("summary", list)
+	pods, err := os.ReadDir(filepath.Join(data, podcontract.PodsDir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range pods {
+		if IsUUID(p.Name()) {
+			if err := os.Remove(filepath.Join(data, podcontract.PodsDir, p.Name(), podcontract.SummaryFile)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("manifest", list)
 }
