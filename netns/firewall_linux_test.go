@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +24,16 @@ import (
 // runs what do gives it: sockets and links made there stay there. The
 // thread ends, and with it the namespace, when the test does.
 type testNS struct {
-	t   *testing.T
-	tid int
-	run chan func()
+	t    *testing.T
+	tid  int
+	run  chan func()
+	stop sync.Once
+}
+
+// end ends the namespace's thread, and with it the namespace (unless
+// something else holds it), before the test does.
+func (ns *testNS) end() {
+	ns.stop.Do(func() { close(ns.run) })
 }
 
 func newTestNS(t *testing.T) *testNS {
@@ -54,7 +62,7 @@ func newTestNS(t *testing.T) *testNS {
 	if err := <-ready; err != nil {
 		t.Fatalf("new network namespace: %v", err)
 	}
-	t.Cleanup(func() { close(ns.run) })
+	t.Cleanup(ns.end)
 	return ns
 }
 

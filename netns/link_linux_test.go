@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -161,6 +162,77 @@ func TestAttachConfigureDetach(t *testing.T) {
 		t.Errorf("after Detach: leases %v, want none", got)
 	}
 	host.do(att.Detach)
+}
+
+// TestAwaitLinkGone: once the pod's namespace has ended, AwaitLinkGone
+// returns as soon as the kernel has removed the link with it, long before
+// its context's deadline, and the host's routes to the pod went with the
+// link: the lease can be given back at once, and a pod started right
+// after on a network of one address (a /30) gets that address and its own
+// route to it. While something else holds the pod's namespace, the kernel
+// removes nothing: AwaitLinkGone removes the link itself at the deadline.
+func TestAwaitLinkGone(t *testing.T) {
+	host := newTestNS(t)
+	n := testNetwork(t, "10.78.0.0/30")
+	n.Subnet6 = netip.MustParsePrefix("fd00:78::/126")
+	routes := func(a netip.Addr) (rs []netlink.Route) {
+		host.do(func() (err error) {
+			rs, err = netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Dst: hostNet(a)}, netlink.RT_FILTER_DST)
+			return err
+		})
+		return rs
+	}
+	for _, tc := range []struct {
+		name string
+		end  bool          // the pod's namespace ends before AwaitLinkGone
+		wait time.Duration // AwaitLinkGone's deadline
+	}{{"namespace ended", true, 20 * time.Second}, {"namespace held", false, 300 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := newTestNS(t)
+			var att *Attachment
+			host.do(func() (err error) {
+				att, err = n.Attach(context.Background(), "/pods/a", everyoneAlive, "ac-gone", pod.tid)
+				return err
+			})
+			if tc.end {
+				pod.end()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.wait)
+			defer cancel()
+			start := time.Now()
+			host.do(func() error { return att.AwaitLinkGone(ctx) })
+			took := time.Since(start)
+			if tc.end && took >= tc.wait {
+				t.Errorf("AwaitLinkGone took %v after the namespace ended: it waited out its deadline (%v) instead of the kernel", took, tc.wait)
+			}
+			if !tc.end && took < tc.wait {
+				t.Errorf("AwaitLinkGone took %v with the namespace held: want its deadline, %v, first", took, tc.wait)
+			}
+			if host.hasLink("ac-gone") {
+				t.Fatal("ac-gone is still there after AwaitLinkGone")
+			}
+			for _, a := range []netip.Addr{att.Addr, att.Addr6} {
+				if rs := routes(a); len(rs) != 0 {
+					t.Errorf("routes to %s after AwaitLinkGone: %v", a, rs)
+				}
+			}
+			host.do(att.Release)
+			// At once, the same address: its route is the new link's.
+			next := newTestNS(t)
+			var again *Attachment
+			host.do(func() (err error) {
+				again, err = n.Attach(context.Background(), "/pods/b", everyoneAlive, "ac-next", next.tid)
+				return err
+			})
+			defer host.do(again.Detach)
+			if again.Addr != att.Addr {
+				t.Errorf("the next pod got %s, want %s again (the /30's one address)", again.Addr, att.Addr)
+			}
+			if rs := routes(again.Addr); len(rs) != 1 || rs[0].LinkIndex != again.HostIndex {
+				t.Errorf("routes to %s: %v, want one through ac-next (%d)", again.Addr, rs, again.HostIndex)
+			}
+		})
+	}
 }
 
 // addLink makes a link named name (a veth pair with name+"p", both in the

@@ -88,7 +88,8 @@ type pod struct {
 	code     int
 	codeSet  bool
 	timer    *time.Timer
-	control  int      // the control socket to `stage1 run` until the apps have started, or -1
+	control  int      // the control socket to `stage1 run` until the pod is down, or -1
+	said     bool     // ControlReady is sent
 	notified chan int // index in apps of an app that sent READY=1
 	// addrs and gateways are the pod's addresses on its pod network, and
 	// the host's: zero unless it is on one.
@@ -159,7 +160,7 @@ func (p *pod) listenNotify(i int, name string) error {
 // started, and every app that tells when it is ready has, for it to tell
 // systemd the pod is ready.
 func (p *pod) startedAll() {
-	if p.control < 0 {
+	if p.control < 0 || p.said {
 		return
 	}
 	for _, r := range p.apps {
@@ -167,7 +168,20 @@ func (p *pod) startedAll() {
 			return
 		}
 	}
+	p.said = true
 	if _, err := unix.Write(p.control, []byte{podcontract.ControlReady}); err != nil {
+		p.debugf("control socket: %v", err)
+	}
+}
+
+// down tells `stage1 run` that nothing of the pod runs but PID 1, which
+// exits next, and closes the control socket: run takes the pod off its
+// network meanwhile, instead of once the kernel has ended PID 1.
+func (p *pod) down() {
+	if p.control < 0 {
+		return
+	}
+	if _, err := unix.Write(p.control, []byte{podcontract.ControlDown}); err != nil {
 		p.debugf("control socket: %v", err)
 	}
 	unix.Close(p.control)
@@ -438,7 +452,12 @@ func (p *pod) supervise() int {
 	_ = unix.Kill(-1, unix.SIGKILL)
 	for {
 		var ws unix.WaitStatus
-		if _, err := unix.Wait4(-1, &ws, 0, nil); err == unix.ECHILD || (err != nil && err != unix.EINTR) {
+		_, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.ECHILD {
+			p.down()
+			break
+		}
+		if err != nil && err != unix.EINTR {
 			break
 		}
 	}

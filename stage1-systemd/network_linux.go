@@ -19,15 +19,23 @@ import (
 // networkTimeout bounds the wait for the lease lock of a pod network.
 const networkTimeout = 30 * time.Second
 
+// linkGoneWait bounds how long a pod's end waits for the kernel to remove
+// its link with its network namespace before it removes the link itself
+// (netns.AwaitLinkGone): milliseconds after PID 1 has gone, unless the
+// machine's queue of namespaces to tear down is long (it was, a second and
+// more, with seven test suites making namespaces on two CPUs).
+const linkGoneWait = 100 * time.Millisecond
+
 // podNetwork is what `stage1 run` keeps on the host for a pod on the
 // default network: its link and lease, and its rules in acirun's nftables
 // table (published ports, anti-spoofing, restriction).
 type podNetwork struct {
-	att   *netns.Attachment
-	fw    netns.Firewall
-	uuid  string
-	ports []netns.PortMap // the ports published
-	swept chan struct{}   // closed when sweep is done; nil before sweep
+	att          *netns.Attachment
+	fw           netns.Firewall
+	uuid         string
+	ports        []netns.PortMap // the ports published
+	swept        chan struct{}   // closed when sweep is done; nil before sweep
+	rulesRemoved chan error      // removeRules's result, once it has started
 }
 
 // hostInterface names the host end of the pod's link: "ac-" and the first
@@ -192,11 +200,11 @@ func valid(a netns.Addrs) []netip.Addr {
 // sweep takes out of the firewall, in the background, the rules of the
 // pods that are no longer alive, which a stage1 killed with SIGKILL
 // leaves: run calls it once PID 1 has said whether the apps started, and
-// close if run did not.
+// detach if run did not.
 // Install removes only those in the pod's way (of its UUID, or holding a
 // port it publishes), so that no pod's start waits for a look at every
 // pod's owner; this is the rest of that look, where the start no longer
-// waits for it. close waits for it to end. Errors are printed: the next
+// waits for it. detach waits for it to end. Errors are printed: the next
 // start or acirun gc tries again.
 func (pn *podNetwork) sweep() {
 	pn.swept = make(chan struct{})
@@ -210,15 +218,46 @@ func (pn *podNetwork) sweep() {
 	}()
 }
 
-// close takes the pod's rules out of the firewall, removes the link and
-// gives the address back, once sweep has ended (started here if run did
-// not: a pod that ended before PID 1 said whether its apps started).
-func (pn *podNetwork) close() error {
+// removeRules starts taking the pod's rules out of acirun's table, once;
+// detach waits for it. run calls it as soon as nothing of the pod runs but
+// PID 1 (podcontract.ControlDown), and detach again (for a PID 1 that
+// died without saying so). The kernel frees removed rules only after an
+// RCU grace period, and closing the socket that removed them waits for it
+// (5 to 25 ms here): that wait then passes while the kernel ends PID 1 and
+// removes the pod's link, not after. The link is still there meanwhile,
+// but nothing is left in the pod to send through it.
+func (pn *podNetwork) removeRules() {
+	if pn.rulesRemoved != nil {
+		return
+	}
+	done := make(chan error, 1)
+	pn.rulesRemoved = done
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		done <- pn.fw.Remove(ctx, pn.uuid)
+	}()
+}
+
+// detach takes the pod off its network once its PID 1 is gone: its rules
+// (removeRules), and its link, which the kernel removes with the pod's
+// network namespace (AwaitLinkGone), both at once; then its addresses,
+// once neither the link's route nor a rule of the pod's uses them, so
+// that the next pod to lease them finds neither. It waits for sweep too
+// (started here if run did not: a pod that ended before PID 1 said
+// whether its apps started). Errors are printed.
+func (pn *podNetwork) detach(o *podOptions) {
 	if pn.swept == nil {
 		pn.sweep()
 	}
-	<-pn.swept
-	ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+	pn.removeRules()
+	ctx, cancel := context.WithTimeout(context.Background(), linkGoneWait)
 	defer cancel()
-	return errors.Join(pn.fw.Remove(ctx, pn.uuid), pn.att.Detach())
+	linkErr := pn.att.AwaitLinkGone(ctx)
+	<-pn.swept
+	err := errors.Join(<-pn.rulesRemoved, linkErr, pn.att.Release())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+	}
+	o.trace.Step("network detached")
 }

@@ -3,6 +3,7 @@ package stage1
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +28,7 @@ import (
 type podThread struct {
 	calls chan func()
 	stop  chan struct{}
+	once  sync.Once
 	// err, set before the thread takes its first call, is why it could
 	// not make the namespaces.
 	err error
@@ -71,5 +73,8 @@ func (t *podThread) do(fn func() error) error {
 }
 
 // close ends the thread, and with it the namespaces that PID 1 does not
-// hold. It is called once PID 1 has ended, or was never started.
-func (t *podThread) close() { close(t.stop) }
+// hold. It is called once PID 1 has ended, or was never started: as soon
+// as PID 1 has ended, so that the kernel removes the pod's link with its
+// network namespace (podNetwork.detach waits for that), and again when
+// runPod returns; the second call does nothing.
+func (t *podThread) close() { t.once.Do(func() { close(t.stop) }) }

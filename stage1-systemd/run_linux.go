@@ -259,6 +259,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	abort := func(err error) (int, error) {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		waitPid(pid)
+		thread.close()
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
 		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
 	}
@@ -270,12 +271,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		if err != nil {
 			return abort(err)
 		}
-		defer func() {
-			if err := pn.close(); err != nil {
-				fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
-			}
-			o.trace.Step("network detached")
-		}()
+		defer pn.detach(o)
 		for _, w := range warnings {
 			fmt.Fprintf(os.Stderr, "acirun: %s\n", w)
 		}
@@ -360,13 +356,24 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	_, _ = control.Write(msg)
 	o.trace.Step("go sent")
 	o.reached(stepGoSent)
+	// PID 1 says when the apps have started (ControlReady, sent on ready
+	// once, false when it ended before), and when nothing of the pod runs
+	// but itself (ControlDown, which closes down).
 	ready := make(chan bool, 1)
+	down := make(chan struct{})
 	go func() {
 		b := make([]byte, podcontract.MaxControlMessage)
 		n, _ := control.Read(b)
-		ready <- n == 1 && b[0] == podcontract.ControlReady
+		started := n == 1 && b[0] == podcontract.ControlReady
+		ready <- started
+		if started {
+			n, _ = control.Read(b)
+		}
+		if n == 1 && b[0] == podcontract.ControlDown {
+			close(down)
+		}
 	}()
-	readyC := ready
+	readyC, downC := ready, down
 	notifyf := func(state string) {
 		if err := notify(state); err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
@@ -400,6 +407,12 @@ wait:
 				notifyf("READY=1\nSTATUS=" + status)
 				o.reached(stepAppsStarted)
 			}
+		case <-downC:
+			downC = nil
+			o.trace.Step("pod down")
+			if network != nil {
+				network.removeRules()
+			}
 		case ws = <-done:
 			break wait
 		}
@@ -411,6 +424,7 @@ wait:
 	}
 	code := statusCode(ws)
 	o.trace.Step("init exited")
+	thread.close()
 	if con != nil {
 		con.restore()
 	}

@@ -13,7 +13,8 @@ import (
 // does anything, for run's GoMessage: the pod is registered (and PID 1 in
 // its final cgroup), and here is what PID 1 needs of the host's set-up.
 // PID 1 answers ControlReady, one byte, once every app's main process has
-// started. Both ends are the same acirun binary (PID 1 is executed from a
+// started, and ControlDown, one byte, once every other process of the pod
+// has ended, just before it exits. Both ends are the same acirun binary (PID 1 is executed from a
 // sealed view of run's own executable), but the message still carries its
 // version, so that a change to it is a deliberate one that the parser of
 // the old form refuses rather than misreads.
@@ -22,6 +23,11 @@ const (
 	ControlGo = 'g'
 	// ControlReady is PID 1's message to run: every app has started.
 	ControlReady = 'r'
+	// ControlDown is PID 1's last message to run: nothing of the pod runs
+	// but PID 1, which exits next. run then takes the pod off its network
+	// while the kernel ends PID 1 (the unmount of the pod's roots, which
+	// syncs their file system, is part of that), rather than after.
+	ControlDown = 'd'
 	// ControlVersion is the version of GoMessage this binary writes and
 	// the only one it reads.
 	ControlVersion = 2
