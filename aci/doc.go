@@ -1,6 +1,8 @@
 // Package aci implements the App Container Image format of the appc spec
-// (0.8.11): image and pod manifests with their types and validation, image
-// IDs, and reading and writing .aci archives.
+// (0.8.11): image and pod manifests with their types and validation, and
+// image IDs. Reading and writing .aci archives is aci/archive's, so that a
+// program that only parses manifests (the pod side: every pod's PID 1)
+// links and initialises none of the decompressors.
 //
 // # Manifests
 //

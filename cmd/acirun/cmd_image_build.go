@@ -4,7 +4,7 @@ import (
 	"context"
 	"flag"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 )
 
 func cmdImageBuild() *command {
@@ -28,12 +28,12 @@ appears only once it is complete; an existing OUT.aci is refused unless --overwr
 			if len(args) != 2 {
 				return usagef("image build takes DIR and OUT.aci, got %d arguments", len(args))
 			}
-			comp, err := aci.ParseCompression(compression)
+			comp, err := archive.ParseCompression(compression)
 			if err != nil {
 				return usagef("--compression: %v", err)
 			}
-			opts := aci.BuildOptions{Compression: comp, Overwrite: overwrite}
-			if err := aci.BuildFile(args[0], args[1], opts); err != nil {
+			opts := archive.BuildOptions{Compression: comp, Overwrite: overwrite}
+			if err := archive.BuildFile(args[0], args[1], opts); err != nil {
 				return err
 			}
 			c.debugf("wrote %s", args[1])

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 )
 
 func cmdImageCatManifest() *command {
@@ -76,13 +77,13 @@ func manifestOf(ctx context.Context, c *CLI, ref string) (json.RawMessage, error
 
 // readACI reads an ACI file in one pass and returns its parsed manifest and
 // archive facts (the image ID among them).
-func readACI(path string) (*aci.ImageManifest, *aci.ArchiveInfo, error) {
+func readACI(path string) (*aci.ImageManifest, *archive.ArchiveInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	info, err := aci.ValidateArchive(f)
+	info, err := archive.ValidateArchive(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}

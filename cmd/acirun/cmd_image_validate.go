@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 )
 
 func cmdImageValidate() *command {
@@ -70,7 +71,7 @@ func validateOne(c *CLI, path string) bool {
 	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] == '{' {
 		return validateJSON(c, path, f, fail)
 	}
-	info, err := aci.ValidateArchive(f)
+	info, err := archive.ValidateArchive(f)
 	if err != nil {
 		return fail(err)
 	}

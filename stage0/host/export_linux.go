@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/pod"
 )
@@ -17,10 +17,10 @@ import (
 // pod's changes, under the image's manifest without the dependencies and
 // pathWhitelist that the rendered tree already reflects (rkt kept them,
 // and a consumer applied them twice). Its overlay's upper directory is
-// merged into the rendered image (aci.BuildOptions.Upper); a pod run
+// merged into the rendered image (archive.BuildOptions.Upper); a pod run
 // with --no-overlay has its private copy exported instead. The pod must
 // not be running: its files would change while they are read. The file is
-// written by aci.BuildFile, whole or not at all.
+// written by archive.BuildFile, whole or not at all.
 func (h *Host) ExportPod(ctx context.Context, ref, app, out string, overwrite bool) error {
 	pd, err := pod.Load(h.cfg.DataDir, ref)
 	if err != nil {
@@ -42,7 +42,7 @@ func (h *Host) ExportPod(ctx context.Context, ref, app, out string, overwrite bo
 	}
 	// The image link is the rendered tree: its dependencies are laid in
 	// and its pathWhitelist applied, so the ACI must not name them again.
-	opts := aci.BuildOptions{Overwrite: overwrite, Rendered: true}
+	opts := archive.BuildOptions{Overwrite: overwrite, Rendered: true}
 	ro, err := podcontract.ParseRecordedFlags(pd.Stage1Args)
 	if err != nil {
 		return fmt.Errorf("export pod %s: %s: %w", pd.UUID, podcontract.Stage1ArgsFile, err)
@@ -63,7 +63,7 @@ func (h *Host) ExportPod(ctx context.Context, ref, app, out string, overwrite bo
 			return fmt.Errorf("export pod %s app %s: %w", pd.UUID, app, err)
 		}
 	}
-	if err := aci.BuildFile(image, out, opts); err != nil {
+	if err := archive.BuildFile(image, out, opts); err != nil {
 		return fmt.Errorf("export pod %s app %s: %w", pd.UUID, app, err)
 	}
 	return nil

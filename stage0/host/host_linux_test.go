@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/pod"
 	"github.com/acirun/acirun/stage0/store"
@@ -68,7 +69,7 @@ func buildACIWith(t *testing.T, out, name, extra string) string {
 	if err := os.WriteFile(filepath.Join(src, "manifest"), []byte(m+"}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := aci.BuildFile(src, out, aci.BuildOptions{}); err != nil {
+	if err := archive.BuildFile(src, out, archive.BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return out

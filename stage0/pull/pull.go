@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/oci"
@@ -721,7 +722,7 @@ func (p *Puller) refusal(is importSpec, err error) error {
 		return fmt.Errorf("image %s: %w", is.source, err)
 	}
 	if ve.Image == is.source && is.file != "" && errors.Is(ve, trust.ErrUntrusted) {
-		if m, _, merr := aci.OpenImage(is.file); merr == nil {
+		if m, _, merr := archive.OpenImage(is.file); merr == nil {
 			named := *ve
 			named.Image = string(m.Name)
 			ve = &named

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 )
 
 // benchImage is a gzip ACI of n files of about size bytes each, half of
@@ -47,7 +47,7 @@ func BenchmarkImport(b *testing.B) {
 			if dec == 0 {
 				start := time.Now()
 				for range 3 {
-					zr, _, _ := aci.Decompress(bytes.NewReader(data))
+					zr, _, _ := archive.Decompress(bytes.NewReader(data))
 					io.Copy(io.Discard, zr)
 				}
 				dec = time.Since(start) / 3
@@ -109,7 +109,7 @@ func benchInput(b *testing.B) ([]byte, int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		info, err := aci.ValidateArchive(bytes.NewReader(data))
+		info, err := archive.ValidateArchive(bytes.NewReader(data))
 		if err != nil {
 			b.Fatal(err)
 		}

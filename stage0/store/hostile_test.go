@@ -35,7 +35,7 @@ func snapshotDir(t *testing.T, dir string) string {
 	return strings.Join(lines, "\n")
 }
 
-// Hostile ACIs through the whole import pipeline (aci.WalkArchive and the
+// Hostile ACIs through the whole import pipeline (archive.WalkArchive and the
 // extractor): each fails, leaves the store empty and a canary directory
 // beside the store untouched. The full table of extractor cases is in
 // package extract.

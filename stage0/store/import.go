@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 	"golang.org/x/sys/unix"
@@ -124,7 +125,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 		return nil, err
 	}
 	defer own.close()
-	info, err := aci.WalkArchiveIn(st.dir, src, func(hdr *tar.Header, body io.Reader) error {
+	info, err := archive.WalkArchiveIn(st.dir, src, func(hdr *tar.Header, body io.Reader) error {
 		h := rootfsHeader(hdr)
 		if h.Typeflag == tar.TypeDir {
 			if err := own.add(h.Name); err != nil {
@@ -287,17 +288,17 @@ func (w *writebackWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// rootfsHeader turns a header from aci.WalkArchive ("rootfs",
+// rootfsHeader turns a header from archive.WalkArchive ("rootfs",
 // "rootfs/bin/sh", hard links to "rootfs/...") into one relative to the
 // rootfs directory.
 func rootfsHeader(hdr *tar.Header) *tar.Header {
 	h := *hdr
-	h.Name = strings.TrimPrefix(strings.TrimPrefix(hdr.Name, aci.RootfsEntry), "/")
+	h.Name = strings.TrimPrefix(strings.TrimPrefix(hdr.Name, archive.RootfsEntry), "/")
 	if h.Name == "" {
 		h.Name = "."
 	}
 	if h.Typeflag == tar.TypeLink {
-		h.Linkname = strings.TrimPrefix(hdr.Linkname, aci.RootfsEntry+"/")
+		h.Linkname = strings.TrimPrefix(hdr.Linkname, archive.RootfsEntry+"/")
 	}
 	return &h
 }

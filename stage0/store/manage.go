@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
@@ -134,7 +134,7 @@ func (s *Store) Export(ctx context.Context, id string, w io.Writer) error {
 	}
 	if img.OCI != nil {
 		// Its blob holds only the manifest: the ACI is its tree.
-		if err := aci.Build(s.treeDir(id), w, aci.BuildOptions{Rendered: true}); err != nil {
+		if err := archive.Build(s.treeDir(id), w, archive.BuildOptions{Rendered: true}); err != nil {
 			return fmt.Errorf("export %s: %w", id, err)
 		}
 		return nil

@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -416,7 +417,7 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 		ImportTime:  now,
 		Size:        size,
 		TarSize:     int64(len(blob)),
-		Compression: aci.CompressionNone.String(),
+		Compression: archive.CompressionNone.String(),
 		Rendered:    true,
 		TreeHash:    th,
 		OCI:         &rec,
@@ -462,13 +463,13 @@ func manifestACI(mjson []byte) ([]byte, error) {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	epoch := time.Unix(0, 0)
-	if err := tw.WriteHeader(&tar.Header{Name: aci.ManifestEntry, Mode: 0o644, Size: int64(len(mjson)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: archive.ManifestEntry, Mode: 0o644, Size: int64(len(mjson)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
 		return nil, err
 	}
 	if _, err := tw.Write(mjson); err != nil {
 		return nil, err
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: aci.RootfsEntry + "/", Mode: 0o755, ModTime: epoch, Typeflag: tar.TypeDir, Format: tar.FormatUSTAR}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: archive.RootfsEntry + "/", Mode: 0o755, ModTime: epoch, Typeflag: tar.TypeDir, Format: tar.FormatUSTAR}); err != nil {
 		return nil, err
 	}
 	if err := tw.Close(); err != nil {

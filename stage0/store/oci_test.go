@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/stage0/oci/ocitest"
 	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/klauspost/compress/gzip"
@@ -190,7 +191,7 @@ func TestImportOCILayers(t *testing.T) {
 	if err := s.Export(ctx, img.ID, &aciBuf); err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := aci.ReadImage(&aciBuf)
+	m, _, err := archive.ReadImage(&aciBuf)
 	if err != nil || m.Name != "example.com/one" {
 		t.Fatalf("exported ACI: %v, %v", m, err)
 	}

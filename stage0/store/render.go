@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
@@ -287,7 +288,7 @@ func (s *Store) extractBlob(ctx context.Context, id, rootfs string, pwl []string
 	}
 	defer x.Close()
 	own := make(map[string]bool)
-	info, err := aci.WalkArchiveIn(s.path("tmp"), ctxReader{ctx, f}, func(hdr *tar.Header, body io.Reader) error {
+	info, err := archive.WalkArchiveIn(s.path("tmp"), ctxReader{ctx, f}, func(hdr *tar.Header, body io.Reader) error {
 		h := rootfsHeader(hdr)
 		if h.Typeflag == tar.TypeDir {
 			own[h.Name] = true

@@ -44,7 +44,7 @@
 //
 //   - Extraction is done by package extract (see its documentation for
 //     names, links, devices, setuid bits, xattrs and limits); a whole ACI is
-//     validated and hashed by aci.WalkArchive in the same pass.
+//     validated and hashed by archive.WalkArchive in the same pass.
 //   - pathWhitelist (spec A14, A16) keeps listed paths, directories that
 //     still hold something listed, and the image's own explicit
 //     directories (as the appc reference renderer does); implicit parents

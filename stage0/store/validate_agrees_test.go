@@ -8,16 +8,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 )
 
-// TestValidateAgreesWithImport: `image validate` (aci.ValidateArchive) and
+// TestValidateAgreesWithImport: `image validate` (archive.ValidateArchive) and
 // fetch (Import: the same walk, then the extractor) take and refuse the
 // same archives, because the rules of names, parents, link targets and
-// owners are one set (aci.CleanEntryName and the walker's kinds), where
+// owners are one set (archive.CleanEntryName and the walker's kinds), where
 // validate used to say ok to archives that fetch refused.
 func TestValidateAgreesWithImport(t *testing.T) {
-	long := strings.Repeat("n", aci.MaxNameLen)
+	long := strings.Repeat("n", archive.MaxNameLen)
 	deep := strings.Repeat("a/", 1000) + "f"   // 2001 bytes: fine
 	deeper := strings.Repeat("a/", 2100) + "f" // more than MaxPathLen
 	ent := func(name string, typ byte, link string) tent { return tent{name: name, typ: typ, link: link} }
@@ -44,7 +44,7 @@ func TestValidateAgreesWithImport(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := mkACI(t, manifest("example.com/agree"), tc.ents...)
-			_, verr := aci.ValidateArchive(bytes.NewReader(b))
+			_, verr := archive.ValidateArchive(bytes.NewReader(b))
 			s := openStore(t)
 			_, ierr := s.Import(context.Background(), bytes.NewReader(b), ImportOptions{})
 			if tc.ok {
@@ -69,7 +69,7 @@ func TestValidateAgreesOnHeaders(t *testing.T) {
 	xattrs := func(n, size int) map[string]string {
 		m := map[string]string{}
 		for i := range n {
-			m[fmt.Sprintf("%suser.a%d", aci.PAXXattr, i)] = strings.Repeat("v", size)
+			m[fmt.Sprintf("%suser.a%d", archive.PAXXattr, i)] = strings.Repeat("v", size)
 		}
 		return m
 	}
@@ -83,7 +83,7 @@ func TestValidateAgreesOnHeaders(t *testing.T) {
 		// (Larger ones within the bounds hit ext4's one block of
 		// attributes per inode, the file system's limit, not ours.)
 		{"a few xattrs", tar.Header{PAXRecords: xattrs(3, 100)}, ""},
-		{"129 xattrs", tar.Header{PAXRecords: xattrs(aci.MaxXattrs+1, 1)}, "more than 128 extended attributes"},
+		{"129 xattrs", tar.Header{PAXRecords: xattrs(archive.MaxXattrs+1, 1)}, "more than 128 extended attributes"},
 		{"an xattr over 64 KiB", tar.Header{PAXRecords: xattrs(1, 64<<10+1)}, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestValidateAgreesOnHeaders(t *testing.T) {
 			}
 			tw.Write([]byte(man))
 			tw.Close()
-			_, verr := aci.ValidateArchive(bytes.NewReader(buf.Bytes()))
+			_, verr := archive.ValidateArchive(bytes.NewReader(buf.Bytes()))
 			s := openStore(t)
 			_, ierr := s.Import(context.Background(), bytes.NewReader(buf.Bytes()), ImportOptions{})
 			for what, err := range map[string]error{"validate": verr, "import": ierr} {

@@ -20,7 +20,7 @@ import (
 //     name it no longer knows is judged by what is on disk: a second
 //     entry of a name fails to be created (O_EXCL, EEXIST), a directory
 //     met again is merged (image archives reach the extractor through
-//     aci.WalkArchive, whose name ledger refuses a second explicit
+//     archive.WalkArchive, whose name ledger refuses a second explicit
 //     directory), a hard link's target must be a regular file there, and
 //     a missing parent may be a batched file, so the writers are drained
 //     before it is made.

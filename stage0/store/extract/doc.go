@@ -61,7 +61,7 @@
 //     trusted.overlay.redirect would steer the pod's overlay), security.*
 //     labels other than capabilities (the host policy labels files) and
 //     system.* (ACLs) are dropped and counted in Result.DroppedXattrs. At
-//     most MaxXattrs per entry and 64 KiB per value (aci.CheckXattrs, the
+//     most MaxXattrs per entry and 64 KiB per value (archive.CheckXattrs, the
 //     bounds image validation applies too).
 //   - Sizes are bounded: Options.MaxEntries entries and Options.MaxBytes
 //     bytes of file content in total (ErrTooLarge); a header announcing

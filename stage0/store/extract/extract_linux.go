@@ -18,15 +18,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 )
 
 // Bounds on an entry's extended attributes (MaxPathLen and MaxNameLen, the
 // bounds on names, are with the name rules in resolve_linux.go).
 const (
 	// MaxXattrs is the most extended attributes one entry may carry
-	// (aci.MaxXattrs, checked by aci.CheckXattrs).
-	MaxXattrs = aci.MaxXattrs
+	// (archive.MaxXattrs, checked by archive.CheckXattrs).
+	MaxXattrs = archive.MaxXattrs
 	// MaxSkippedDevices is the most device nodes Result.SkippedDevices
 	// names.
 	MaxSkippedDevices = 1000
@@ -429,7 +429,7 @@ func (x *Extractor) perm(hdr *tar.Header) uint32 {
 }
 
 func checkIDs(hdr *tar.Header) error {
-	if hdr.Uid < 0 || hdr.Uid > aci.MaxID || hdr.Gid < 0 || hdr.Gid > aci.MaxID {
+	if hdr.Uid < 0 || hdr.Uid > archive.MaxID || hdr.Gid < 0 || hdr.Gid > archive.MaxID {
 		return fmt.Errorf("owner %d:%d out of range", hdr.Uid, hdr.Gid)
 	}
 	return nil
@@ -438,12 +438,12 @@ func checkIDs(hdr *tar.Header) error {
 // xattrs returns the extended attributes of hdr that are restored, counting
 // the dropped ones.
 func (x *Extractor) xattrs(hdr *tar.Header) ([][2]string, error) {
-	if err := aci.CheckXattrs(hdr.PAXRecords); err != nil {
+	if err := archive.CheckXattrs(hdr.PAXRecords); err != nil {
 		return nil, err
 	}
 	var out [][2]string
 	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, aci.PAXXattr)
+		name, ok := strings.CutPrefix(k, archive.PAXXattr)
 		if !ok {
 			continue
 		}

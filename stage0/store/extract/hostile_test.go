@@ -429,7 +429,7 @@ func hugePAX(t testing.TB, n int) []byte {
 }
 
 // decompress undoes gzip when the data starts with its magic (the store
-// uses aci.Decompress; this package does not depend on aci).
+// uses archive.Decompress; this package does not depend on aci).
 func decompress(b []byte) (io.Reader, error) {
 	if bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
 		return gzip.NewReader(bytes.NewReader(b))

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/aci/archive"
 )
 
 // This file is the extractor's security boundary: every name an archive
@@ -37,17 +37,17 @@ import (
 //     time.
 
 // Bounds on names that hold whatever the options say: the image format's
-// (aci.MaxPathLen, aci.MaxNameLen, Linux's PATH_MAX and NAME_MAX).
+// (archive.MaxPathLen, archive.MaxNameLen, Linux's PATH_MAX and NAME_MAX).
 const (
-	MaxPathLen = aci.MaxPathLen
-	MaxNameLen = aci.MaxNameLen
+	MaxPathLen = archive.MaxPathLen
+	MaxNameLen = archive.MaxNameLen
 )
 
 // CleanName turns an archive entry name into a clean relative path (“.” for
 // the root itself), refusing absolute names, “..” components, NUL bytes and
-// over-long names or components: aci.CleanEntryName, the rule that image
+// over-long names or components: archive.CleanEntryName, the rule that image
 // validation applies too, so that what validates extracts.
-func CleanName(name string) (string, error) { return aci.CleanEntryName(name) }
+func CleanName(name string) (string, error) { return archive.CleanEntryName(name) }
 
 // splitName splits a clean name other than "." into its parent directory
 // ("." for the root) and its last component.

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package aci
+package archive
 
 import (
 	"errors"

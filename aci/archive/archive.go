@@ -1,4 +1,4 @@
-package aci
+package archive
 
 import (
 	"archive/tar"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // The two top-level names of an ACI (spec/aci.md): the image manifest, a
@@ -39,7 +41,7 @@ type ArchiveInfo struct {
 	// ID is the image ID: the SHA-512 of the whole uncompressed tar
 	// stream, end-of-archive blocks and padding included, i.e. what
 	// `gzip -dc FILE | sha512sum` prints.
-	ID ImageID
+	ID aci.ImageID
 	// Compression is the outer encoding found by the magic bytes.
 	Compression Compression
 	// ManifestJSON is the content of the manifest entry, unparsed.
@@ -202,7 +204,7 @@ func walkArchive(r io.Reader, fn func(hdr *tar.Header, body io.Reader) error, cf
 	if !w.haveRootfs {
 		return nil, &ArchiveError{Msg: "no rootfs: an ACI must hold a directory \"rootfs/\" at the top level"}
 	}
-	if w.info.ID, err = ImageIDFromHash(h); err != nil {
+	if w.info.ID, err = aci.ImageIDFromHash(h); err != nil {
 		return nil, err
 	}
 	w.info.TarSize = pipe.recv
@@ -382,8 +384,8 @@ func (w *archiveWalker) manifest(tr *tar.Reader, hdr *tar.Header, raw string) er
 	if hdr.Typeflag != tar.TypeReg {
 		return badEntry(raw, "manifest is not a regular file (type %s)", tarTypeName(hdr.Typeflag))
 	}
-	if hdr.Size > MaxManifestSize {
-		return badEntry(raw, "manifest is %d bytes, more than the limit of %d", hdr.Size, MaxManifestSize)
+	if hdr.Size > aci.MaxManifestSize {
+		return badEntry(raw, "manifest is %d bytes, more than the limit of %d", hdr.Size, aci.MaxManifestSize)
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(hdr.Size))
@@ -655,12 +657,12 @@ func ReadManifest(r io.Reader) ([]byte, error) {
 // ReadImage reads a whole ACI from r, checks it as WalkArchive does and
 // parses and validates its manifest. A manifest error is an *ArchiveError
 // for the entry "manifest" wrapping the parser's ErrorList.
-func ReadImage(r io.Reader) (*ImageManifest, *ArchiveInfo, error) {
+func ReadImage(r io.Reader) (*aci.ImageManifest, *ArchiveInfo, error) {
 	info, err := WalkArchive(r, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := ParseImageManifest(info.ManifestJSON)
+	m, err := aci.ParseImageManifest(info.ManifestJSON)
 	if err != nil {
 		return nil, nil, &ArchiveError{Entry: ManifestEntry, Msg: "invalid image manifest", Err: err}
 	}
@@ -668,7 +670,7 @@ func ReadImage(r io.Reader) (*ImageManifest, *ArchiveInfo, error) {
 }
 
 // OpenImage is ReadImage for the ACI file named file.
-func OpenImage(file string) (*ImageManifest, *ArchiveInfo, error) {
+func OpenImage(file string) (*aci.ImageManifest, *ArchiveInfo, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, nil, err

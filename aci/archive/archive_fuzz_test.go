@@ -1,4 +1,4 @@
-package aci
+package archive
 
 import (
 	"archive/tar"

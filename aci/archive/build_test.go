@@ -1,4 +1,4 @@
-package aci
+package archive
 
 import (
 	"archive/tar"
@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -495,14 +496,14 @@ func TestBuildRendered(t *testing.T) {
 				}
 				return
 			}
-			got, err := ParseImageManifest(stored)
+			got, err := aci.ParseImageManifest(stored)
 			if err != nil {
 				t.Fatalf("stored manifest does not parse: %v\n%s", err, stored)
 			}
 			if len(got.Dependencies) != 0 || len(got.PathWhitelist) != 0 {
 				t.Errorf("stored manifest keeps dependencies %v, pathWhitelist %v", got.Dependencies, got.PathWhitelist)
 			}
-			want, _ := ParseImageManifest([]byte(tc.manifest))
+			want, _ := aci.ParseImageManifest([]byte(tc.manifest))
 			want.Dependencies, want.PathWhitelist = nil, nil
 			gj, _ := json.Marshal(got)
 			wj, _ := json.Marshal(want)

@@ -1,4 +1,4 @@
-package aci
+package archive
 
 import (
 	"archive/tar"
@@ -18,6 +18,8 @@ import (
 	"github.com/dsnet/compress/bzip2"
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
+
+	"github.com/acirun/acirun/aci"
 )
 
 // BuildOptions tune Build and BuildFile.
@@ -194,10 +196,10 @@ func readBuildManifest(dir string) ([]byte, fs.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, nil, fmt.Errorf("build %s: not a regular file", p)
 	}
-	if fi.Size() > MaxManifestSize {
-		return nil, nil, fmt.Errorf("build %s: %d bytes, more than the limit of %d", p, fi.Size(), MaxManifestSize)
+	if fi.Size() > aci.MaxManifestSize {
+		return nil, nil, fmt.Errorf("build %s: %d bytes, more than the limit of %d", p, fi.Size(), aci.MaxManifestSize)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, aci.MaxManifestSize+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("build: read %s: %w", p, err)
 	}
@@ -212,7 +214,7 @@ func readBuildManifest(dir string) ([]byte, fs.FileInfo, error) {
 
 // checkBuildManifest validates the manifest before anything is written.
 func checkBuildManifest(data []byte) error {
-	_, err := ParseImageManifest(data)
+	_, err := aci.ParseImageManifest(data)
 	return err
 }
 
@@ -221,7 +223,7 @@ func checkBuildManifest(data []byte) error {
 // without either is returned unchanged. Decoding is strict, so re-encoding
 // loses nothing else.
 func standaloneManifest(data []byte) ([]byte, error) {
-	m, err := ParseImageManifest(data)
+	m, err := aci.ParseImageManifest(data)
 	if err != nil {
 		return nil, fmt.Errorf("invalid image manifest:\n%w", err)
 	}

@@ -1,4 +1,4 @@
-package aci
+package archive
 
 import (
 	"archive/tar"
@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/aci"
 )
 
 const arManifest = `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/test"}`
@@ -346,7 +348,7 @@ func TestWalkArchiveBad(t *testing.T) {
 }
 
 func TestWalkArchiveManifestLimit(t *testing.T) {
-	big := strings.Repeat(" ", MaxManifestSize+1)
+	big := strings.Repeat(" ", aci.MaxManifestSize+1)
 	_, err := WalkArchive(bytes.NewReader(arTar(t, arReg("manifest", big), arDir("rootfs"))), nil)
 	if err == nil || !strings.Contains(err.Error(), `entry "manifest": manifest is 4194305 bytes, more than the limit of 4194304`) {
 		t.Fatalf("err = %v", err)
@@ -488,14 +490,14 @@ func TestReadImage(t *testing.T) {
 	if m.Name.String() != "example.com/test" || info.ID.String() != arSHA512ID(raw) {
 		t.Errorf("got name %v ID %v", m.Name, info.ID)
 	}
-	if !info.ID.IsFull() || len(info.ID.Short()) != ShortImageIDLen {
+	if !info.ID.IsFull() || len(info.ID.Short()) != aci.ShortImageIDLen {
 		t.Errorf("ID %v is not a full ImageID", info.ID)
 	}
 
 	bad := arTar(t, arReg("manifest", `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"Not A Name"}`), arDir("rootfs"))
 	_, _, err = ReadImage(bytes.NewReader(bad))
 	var ae *ArchiveError
-	var el ErrorList
+	var el aci.ErrorList
 	if !errors.As(err, &ae) || !errors.As(err, &el) || !strings.Contains(err.Error(), `entry "manifest": invalid image manifest: name: `) {
 		t.Fatalf("err = %v, want an ArchiveError wrapping the manifest's ErrorList", err)
 	}
