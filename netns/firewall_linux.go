@@ -187,9 +187,10 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	defer c.CloseLasting()
 	var rl ruleLister
 	defer rl.close()
-	// The chains first, and the base chains' rules only as needed: every
-	// pod has a jump rule in each base chain it uses.
-	st, err := listChains(&rl)
+	// The table's state without a look at every pod's chains, and the
+	// base chains' rules only as needed: every pod has a jump rule in
+	// each base chain it uses.
+	st, err := installState(&rl, p.UUID)
 	if err != nil {
 		return nil, err
 	}
@@ -222,10 +223,13 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	// The stale pods' rules go in the batch that adds the pod's: one
 	// transaction, and a failed one leaves the table as it was.
 	if len(stale) > 0 {
-		if err := st.readRules(&rl, podBaseChains...); err != nil {
+		// Their chains are named by the full listing (installState
+		// names those of a pod of this UUID only).
+		full, err := listState(&rl)
+		if err != nil {
 			return nil, err
 		}
-		removePods(c, st, stale)
+		removePods(c, full, stale)
 	}
 	for _, m := range p.Ports {
 		if err := checkProtocol(m.Protocol); err != nil {
@@ -465,7 +469,7 @@ func listState(l *ruleLister) (*tableState, error) {
 // nftables) is no pod.
 func listChains(l *ruleLister) (*tableState, error) {
 	st := &tableState{base: map[string][]*nftables.Rule{}, read: map[string]bool{}}
-	chains, err := l.chains()
+	chains, err := l.chains(unix.NFPROTO_UNSPEC)
 	if err != nil {
 		return st, nil // no nftables: no rules
 	}
@@ -484,6 +488,64 @@ func listChains(l *ruleLister) (*tableState, error) {
 	}
 	// (A table without a chain is not in the listing: Install makes it
 	// again, which is no error.)
+	return st, nil
+}
+
+// installState is what Install needs of the table before it adds a pod's
+// rules, learnt without a dump of the chains of acirun's table, whose
+// number grows with the pods: whether the table is there (one dump of the
+// tables), which base chains it has (a lookup each), the chains of the
+// other tables (for forwardDrops: a dump of those of each family among
+// ip, ip6 and inet that has another table; on a host with another inet
+// table, acirun's chains come with it and are left out), and whether a
+// pod of UUID uuid has chains (its guard chain, which every pod has, is
+// looked up): if so, the state is listChains', which names them.
+func installState(l *ruleLister, uuid string) (*tableState, error) {
+	st := &tableState{base: map[string][]*nftables.Rule{}, read: map[string]bool{}}
+	tables, err := l.tables()
+	if err != nil {
+		return st, nil // no nftables: no rules
+	}
+	families := map[nftables.TableFamily]bool{}
+	for _, t := range tables {
+		if t.Name == tableName && t.Family == nftables.TableFamilyINet {
+			st.table = true
+			continue
+		}
+		families[t.Family] = true
+	}
+	for _, f := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6, nftables.TableFamilyINet} {
+		if !families[f] {
+			continue
+		}
+		chains, err := l.chains(byte(f))
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range chains {
+			if ch.Table.Name != tableName || ch.Table.Family != nftables.TableFamilyINet {
+				st.others = append(st.others, ch)
+			}
+		}
+	}
+	if !st.table {
+		return st, nil
+	}
+	if ok, err := l.hasChain(podChain(uuid, chainGuard)); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return listChains(l)
+	}
+	for _, name := range podBaseChains {
+		ok, err := l.hasChain(name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			st.base[name] = nil
+		}
+	}
 	return st, nil
 }
 

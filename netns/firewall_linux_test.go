@@ -390,6 +390,15 @@ func TestFirewallPublish(t *testing.T) {
 		if err != nil || len(pods) != 1 || pods["live"] != "/pods/live" {
 			return fmt.Errorf("pods left: %v, %v; want live", pods, err)
 		}
+		chains, err := must(nftables.New()).ListChains()
+		if err != nil {
+			return err
+		}
+		for _, ch := range chains {
+			if strings.HasPrefix(ch.Name, "pod-dead") {
+				return fmt.Errorf("chain %s left of a dead pod", ch.Name)
+			}
+		}
 		return nil
 	})
 	// Installed again (a pod's UUID already in the table): its old chains

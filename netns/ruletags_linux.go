@@ -35,9 +35,17 @@ func (l *ruleLister) close() {
 
 // dump sends the NFT_MSG_GET* request typ with NLM_F_DUMP for family,
 // with the attributes attrs (appendAttr's), on the lister's socket (opened
-// on the first dump), and calls each with the body of every message of
+// on the first request), and calls each with the body of every message of
 // the answer.
 func (l *ruleLister) dump(typ uint16, family byte, attrs []byte, each func([]byte) error) error {
+	return l.request(typ, unix.NLM_F_DUMP, family, attrs, each)
+}
+
+// request is dump with the request's flags besides NLM_F_REQUEST: with
+// NLM_F_ACK instead of NLM_F_DUMP, it gets one object, and an error
+// (unix.ENOENT for one that does not exist) or the acknowledgement ends
+// the answer.
+func (l *ruleLister) request(typ, flags uint16, family byte, attrs []byte, each func([]byte) error) error {
 	if l.fd == 0 {
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
 		if err != nil {
@@ -58,7 +66,7 @@ func (l *ruleLister) dump(typ uint16, family byte, attrs []byte, each func([]byt
 	req = append(req, attrs...)
 	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
 	binary.NativeEndian.PutUint16(req[4:], unix.NFNL_SUBSYS_NFTABLES<<8|typ)
-	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|flags)
 	binary.NativeEndian.PutUint32(req[8:], 1) // the sequence number
 	if err := unix.Sendto(l.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return err
@@ -127,16 +135,15 @@ func (l *ruleLister) ruleTags(chain string) ([]*nftables.Rule, error) {
 	return rules, err
 }
 
-// chains lists the chains of every table in one dump, each with its
-// table's name and family, its name, and for a base chain its hook and
-// policy: what listState needs of them. The chains of acirun's table (a
-// pod's five among them) are read for their names only, and nothing of a
-// chain is decoded into more than that, unlike nftables.Conn.ListChains,
-// whose decoding of every pod's chains grew every pod's start with the
-// number of pods.
-func (l *ruleLister) chains() ([]*nftables.Chain, error) {
+// chains lists the chains of every table of family (every family for
+// unix.NFPROTO_UNSPEC) in one dump, each with its table's name and family,
+// its name, and for a base chain its hook and policy: what listState
+// needs of them. Nothing of a chain is decoded into more than that,
+// unlike nftables.Conn.ListChains, whose decoding of every pod's five
+// chains grew every pod's start with the number of pods.
+func (l *ruleLister) chains(family byte) ([]*nftables.Chain, error) {
 	var chains []*nftables.Chain
-	err := l.dump(unix.NFT_MSG_GETCHAIN, unix.NFPROTO_UNSPEC, nil, func(b []byte) error {
+	err := l.dump(unix.NFT_MSG_GETCHAIN, family, nil, func(b []byte) error {
 		ch, err := parseChain(b)
 		if err != nil {
 			return err
@@ -148,6 +155,43 @@ func (l *ruleLister) chains() ([]*nftables.Chain, error) {
 		return nil, fmt.Errorf("firewall: list chains: %w", err)
 	}
 	return chains, nil
+}
+
+// tables lists every table, by family and name, in one dump.
+func (l *ruleLister) tables() ([]*nftables.Table, error) {
+	var tables []*nftables.Table
+	err := l.dump(unix.NFT_MSG_GETTABLE, unix.NFPROTO_UNSPEC, nil, func(b []byte) error {
+		t, err := parseTable(b)
+		if err != nil {
+			return err
+		}
+		tables = append(tables, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list tables: %w", err)
+	}
+	return tables, nil
+}
+
+// hasChain reports whether acirun's table has the chain name: one
+// request, whatever the number of chains.
+func (l *ruleLister) hasChain(name string) (bool, error) {
+	t := table()
+	attrs := appendAttr(nil, unix.NFTA_CHAIN_TABLE, append([]byte(t.Name), 0))
+	attrs = appendAttr(attrs, unix.NFTA_CHAIN_NAME, append([]byte(name), 0))
+	found := false
+	err := l.request(unix.NFT_MSG_GETCHAIN, unix.NLM_F_ACK, byte(t.Family), attrs, func([]byte) error {
+		found = true
+		return nil
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("firewall: look up chain %s: %w", name, err)
+	}
+	return found, nil
 }
 
 // appendAttr appends a netlink attribute (struct nlattr, then data,
@@ -213,6 +257,29 @@ func parseRuleTag(b []byte) (*nftables.Rule, error) {
 		return nil, errors.New("a rule without a handle")
 	}
 	return r, nil
+}
+
+// parseTable reads a table's family (the nfgenmsg's) and name from the
+// body of an NFT_MSG_NEWTABLE message, skipping every other attribute
+// unread.
+func parseTable(b []byte) (*nftables.Table, error) {
+	if len(b) < 4 {
+		return nil, errors.New("short table message")
+	}
+	t := &nftables.Table{Family: nftables.TableFamily(b[0])}
+	err := eachAttr(b[4:], func(typ uint16, data []byte) error {
+		if typ == unix.NFTA_TABLE_NAME {
+			t.Name = string(bytes.TrimRight(data, "\x00"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if t.Name == "" {
+		return nil, errors.New("a table without a name")
+	}
+	return t, nil
 }
 
 // parseChain reads a chain from the body of an NFT_MSG_NEWCHAIN message

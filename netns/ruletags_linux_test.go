@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,7 +72,7 @@ func TestRuleTags(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		got, err := l.chains()
+		got, err := l.chains(unix.NFPROTO_UNSPEC)
 		if err != nil {
 			return err
 		}
@@ -96,9 +98,50 @@ func TestRuleTags(t *testing.T) {
 		if w := forwardDrops(got); !strings.Contains(w, "table ip filter, chain FORWARD, policy drop") {
 			t.Errorf("forwardDrops of the listed chains: %q", w)
 		}
+		// installState learns the same of the table without listing its
+		// chains, and lists them for a pod of a UUID it has.
+		full, err := listChains(&l)
+		if err != nil {
+			return err
+		}
+		for _, uuid := range []string{"dddd", "bbbb"} {
+			st, err := installState(&l, uuid)
+			if err != nil {
+				return err
+			}
+			if !st.table || !maps.EqualFunc(st.base, full.base, func(a, b []*nftables.Rule) bool { return len(a) == len(b) }) ||
+				len(st.others) != 1 || st.others[0].Name != "FORWARD" || forwardDrops(st.others) != forwardDrops(full.others) ||
+				st.hasPod(uuid) != (uuid == "bbbb") || uuid == "bbbb" && len(st.own) != len(full.own) {
+				t.Errorf("installState for %s: table %t, base chains %v, others %d, own %d; listChains: base chains %v, own %d", uuid, st.table, slices.Sorted(maps.Keys(st.base)), len(st.others), len(st.own), slices.Sorted(maps.Keys(full.base)), len(full.own))
+			}
+		}
+		tables, err := l.tables()
+		if err != nil {
+			return err
+		}
+		wantTables, err := c.ListTables()
+		if err != nil {
+			return err
+		}
+		if len(tables) != len(wantTables) || len(tables) != 2 {
+			t.Errorf("tables: %d, ListTables %d, want 2", len(tables), len(wantTables))
+		}
+		for i := range tables {
+			if i < len(wantTables) && (tables[i].Name != wantTables[i].Name || tables[i].Family != wantTables[i].Family) {
+				t.Errorf("table %d: %s %s, ListTables %s %s", i, familyName(tables[i].Family), tables[i].Name, familyName(wantTables[i].Family), wantTables[i].Name)
+			}
+		}
+		for name, want := range map[string]bool{chainGuard: true, podChain("aaaa", chainGuard): true, podChain("dddd", chainGuard): false, chainMasquerade: false} {
+			if got, err := l.hasChain(name); got != want || err != nil {
+				t.Errorf("hasChain(%s) = %t, %v; want %t", name, got, err, want)
+			}
+		}
 		c.DelTable(other)
 		if err := c.Flush(); err != nil {
 			return err
+		}
+		if st, err := installState(&l, "dddd"); err != nil || len(st.others) != 0 {
+			t.Errorf("installState with no other table: %d other chains, %v", len(st.others), err)
 		}
 		st, err := listState(&l)
 		if err != nil {
@@ -191,6 +234,39 @@ func chainMsg(tableName, name string, hook, policy uint32) []byte {
 		b = appendAttr(b, unix.NFTA_CHAIN_POLICY, binary.BigEndian.AppendUint32(nil, policy))
 	}
 	return b
+}
+
+func TestParseTable(t *testing.T) {
+	msg := appendAttr([]byte{unix.NFPROTO_INET, 0, 0, 0}, unix.NFTA_TABLE_NAME, append([]byte("acirun"), 0))
+	msg = appendAttr(msg, unix.NFTA_TABLE_FLAGS, []byte{0, 0, 0, 0})
+	for _, tc := range []struct {
+		name, in, want, err string
+	}{
+		{"table", string(msg), "acirun", ""},
+		{"short", "\x01\x00", "", "short table message"},
+		{"no name", string(msg[:4]), "", "a table without a name"},
+		{"attribute longer than the message", string(msg[:len(msg)-4]), "", "an attribute of "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb, err := parseTable([]byte(tc.in))
+			if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+			if err == nil && (tb.Name != tc.want || tb.Family != nftables.TableFamilyINet) {
+				t.Errorf("table %s %s, want inet %s", familyName(tb.Family), tb.Name, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseTable(f *testing.F) {
+	f.Add(appendAttr([]byte{unix.NFPROTO_INET, 0, 0, 0}, unix.NFTA_TABLE_NAME, append([]byte("acirun"), 0)))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if tb, err := parseTable(in); err == nil && tb.Name == "" {
+			t.Fatalf("%x: a table without a name", in)
+		}
+	})
 }
 
 func TestParseChain(t *testing.T) {
