@@ -14,12 +14,12 @@ import (
 	"github.com/acirun/acirun/internal/podcontract"
 )
 
-// cgroupMounts are where the memory and cpu controllers can be used from the
-// current process: a cgroup v1 hierarchy per controller, or the v2 unified
-// hierarchy when it is the only one.
+// cgroupMounts are where the memory, cpu and pids controllers can be used
+// from the current process: a cgroup v1 hierarchy per controller, or the v2
+// unified hierarchy when it is the only one.
 type cgroupMounts struct {
-	memory, cpu string // directories of our own cgroup in each hierarchy ("" if none)
-	v2          string // our own cgroup in a pure v2 system ("" otherwise)
+	memory, cpu, pids string // directories of our own cgroup in each hierarchy ("" if none)
+	v2                string // our own cgroup in a pure v2 system ("" otherwise)
 }
 
 // findCgroups reads this process's cgroups and the mount table.
@@ -52,12 +52,15 @@ func findCgroups() (cgroupMounts, error) {
 			}
 		case "cgroup":
 			for _, o := range strings.Split(m.SuperOptions, ",") {
-				if p, ok := own[o]; ok && (o == "memory" || o == "cpu") {
-					if o == "memory" {
-						cm.memory = rel(p)
-					} else {
-						cm.cpu = rel(p)
-					}
+				p, ok := own[o]
+				switch {
+				case !ok:
+				case o == "memory":
+					cm.memory = rel(p)
+				case o == "cpu":
+					cm.cpu = rel(p)
+				case o == "pids":
+					cm.pids = rel(p)
 				}
 			}
 		}
@@ -157,12 +160,43 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs
 	return dirs, reports
 }
 
+// limitPodTasks bounds the processes and threads of the calling process
+// (PID 1) and of everything it starts from now on to max, as a unit's
+// TasksMax would (pids.max): it makes the pod's cgroup in the pids
+// hierarchy (the unified one on cgroup v2) and moves itself into it. The
+// apps' own cgroups, in the memory and cpu hierarchies, or below it on v2,
+// leave it in force. It returns the cgroup.
+func limitPodTasks(cm cgroupMounts, uuid string, max int) (string, error) {
+	base := cm.pids
+	if base == "" {
+		base = cm.v2
+	}
+	if base == "" {
+		return "", errors.New("no pids cgroup hierarchy here")
+	}
+	d := filepath.Join(base, podCgroupName(uuid))
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", err
+	}
+	err := os.WriteFile(filepath.Join(d, "pids.max"), []byte(strconv.Itoa(max)), 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s has no pids.max: the pids controller is not enabled for acirun's cgroup", d)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := joinCgroups([]string{d}); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
 // podDirs are the pod's cgroup directories, one in each hierarchy it may
 // use, made on demand by setupAppCgroups (and recorded before, for
 // podcontract.RemoveCgroups).
 func (cm cgroupMounts) podDirs(uuid string) []string {
 	var dirs []string
-	for _, base := range []string{cm.memory, cm.cpu, cm.v2} {
+	for _, base := range []string{cm.memory, cm.cpu, cm.pids, cm.v2} {
 		if base != "" {
 			dirs = append(dirs, filepath.Join(base, podCgroupName(uuid)))
 		}

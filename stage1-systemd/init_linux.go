@@ -327,15 +327,29 @@ func (p *pod) setup() error {
 		return err
 	}
 	// The cgroups and the mount table (long on a busy host) are read only
-	// for a pod with resource limits: on the way to every app's start.
+	// for a pod with resource limits or a bound on its tasks: on the way
+	// to every app's start.
 	var cm cgroupMounts
 	var cgErr error
-	if slices.ContainsFunc(spec.apps, func(a *appSpec) bool { return a.isolators.hasCgroupLimits() }) {
+	if o.TasksMax > 0 || slices.ContainsFunc(spec.apps, func(a *appSpec) bool { return a.isolators.hasCgroupLimits() }) {
 		if cm, cgErr = findCgroups(); cgErr == nil {
 			// Whoever removes the pod finds them, should stage1 die first.
 			if err := podcontract.RecordCgroups(o.podDir, cm.podDirs(spec.uuid)); err != nil {
 				return err
 			}
+		}
+	}
+	if o.TasksMax > 0 {
+		// No unit bounds the pod (--tasks-max, from stage0): PID 1 and
+		// every process of the pod are bounded here, before any app runs.
+		d, err := "", cgErr
+		if err == nil {
+			d, err = limitPodTasks(cm, spec.uuid, o.TasksMax)
+		}
+		if err != nil {
+			p.logf("WARNING: the pod's processes and threads are not bounded to %d (--tasks-max): %v", o.TasksMax, err)
+		} else {
+			p.debugf("the pod's processes and threads: at most %d (%s)", o.TasksMax, d)
 		}
 	}
 	for i, a := range spec.apps {

@@ -100,6 +100,12 @@ type RunOptions struct {
 	// netns's defaults, SubnetNone for no address of that family
 	// (ParseSubnet).
 	Subnet, Subnet6 string
+	// TasksMax, when not 0, bounds the processes and threads of the pod's
+	// PID 1 and apps, in a pids cgroup of the pod's own: a flag of each
+	// start, which stage0 gives a pod it runs in its own process with no
+	// unit to bound it (--no-unit, or no systemd), as unitgen.TasksMax
+	// bounds a pod's unit.
+	TasksMax int
 }
 
 // DefaultRunOptions returns the options of a `stage1 run` given no flags.
@@ -168,6 +174,9 @@ func (o *RunOptions) Args() []string {
 	}
 	if o.PrivateUsers != "" {
 		a = append(a, "--private-users="+o.PrivateUsers)
+	}
+	if o.TasksMax != 0 {
+		a = append(a, "--tasks-max="+strconv.Itoa(o.TasksMax))
 	}
 	if o.Debug {
 		a = append(a, "--debug")
@@ -252,6 +261,14 @@ func ParseRunFlags(fs *flag.FlagSet, args []string) (*RunOptions, error) {
 		o.PrivateUsers = s
 		_, err := userns.ParseRange(s)
 		return err
+	})
+	fs.Func("tasks-max", "bound the pod's processes and threads to N in a pids cgroup of its own", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q: want a number of tasks, 1 or more", s)
+		}
+		o.TasksMax = n
+		return nil
 	})
 	fs.BoolVar(&o.Debug, "debug", false, "log each step to stderr")
 	if err := fs.Parse(args); err != nil {

@@ -27,6 +27,7 @@ func TestRunOptionsRoundTrip(t *testing.T) {
 		{Net: NetDefaultRestricted, Publish: PublishNone, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout},
 		{Net: NetNone, Publish: PublishAll, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout, PrivateUsers: "auto"},
 		{Net: NetNone, Publish: PublishAll, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout, PrivateUsers: "524288:65536"},
+		{Net: NetNone, Publish: PublishAll, RunDir: DefaultRunDir, StopTimeout: DefaultStopTimeout, TasksMax: 4096},
 	} {
 		args := o.Args()
 		got, rest, err := parseRun(append(args, "/pod"))
@@ -50,6 +51,8 @@ func TestRunOptionsRoundTrip(t *testing.T) {
 		"--private-users=1:2":               "want at least 65536",
 		"--private-users=x":                 "want auto or UID:COUNT",
 		"--private-users=auto --no-overlay": "--private-users with --no-overlay",
+		"--tasks-max=0":                     `"0": want a number of tasks, 1 or more`,
+		"--tasks-max=lots":                  `"lots": want a number of tasks, 1 or more`,
 	} {
 		_, _, err := parseRun(append(strings.Fields(args), "/pod"))
 		if want != "" && (err == nil || !strings.Contains(err.Error(), want)) {

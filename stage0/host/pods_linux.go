@@ -138,10 +138,11 @@ func (h *Host) settleImages(ctx context.Context, pd *pod.Pod) error {
 }
 
 // Stage1Command is the command line that runs pd: acirun-stage1's run
-// (podcontract.FindStage1) with the flags of this start. What stage1 keeps for the host (address
+// (podcontract.FindStage1) with the flags of this start, and startFlags
+// after them. What stage1 keeps for the host (address
 // leases, the metadata key) is the host's, not a store's: it stays in
 // DefaultRunDir unless RunDir is given.
-func (h *Host) Stage1Command(pd *pod.Pod) ([]string, error) {
+func (h *Host) Stage1Command(pd *pod.Pod, startFlags ...string) ([]string, error) {
 	stage1, err := podcontract.FindStage1()
 	if err != nil {
 		return nil, err
@@ -170,7 +171,7 @@ func (h *Host) Stage1Command(pd *pod.Pod) ([]string, error) {
 		}
 		runFlags = append(runFlags, "--net-config-dir="+dir)
 	}
-	return pod.Stage1Command(pd, stage1, runFlags...), nil
+	return pod.Stage1Command(pd, stage1, append(runFlags, startFlags...)...), nil
 }
 
 // Pods lists the pods and their states.

@@ -97,7 +97,9 @@ func (h *Host) runPod(ctx context.Context, opts UnitOptions, src podSource, inPl
 		if opts.Detach {
 			return nil, errors.New("--detach needs systemd to supervise the pod, and this host has none or --no-unit was given")
 		}
-		return nil, h.startInPlace(ctx, src, inPlace)
+		// No unit bounds the pod's processes: it bounds them itself, as
+		// its unit would (TasksMax).
+		return nil, h.startInPlace(ctx, src, inPlace, "--tasks-max="+strconv.Itoa(unitgen.TasksMax))
 	}
 	tr := h.cfg.Trace
 	if !inServiceCgroup() {
@@ -154,8 +156,9 @@ func subscribe(conn *sdbus.Conn) error {
 }
 
 // startInPlace starts the pod src gives with start (the CLI runs its
-// stage1 in its own process).
-func (h *Host) startInPlace(ctx context.Context, src podSource, start Starter) error {
+// stage1 in its own process), with the flags of stage1 run startFlags
+// besides those of every start (Stage1Command).
+func (h *Host) startInPlace(ctx context.Context, src podSource, start Starter, startFlags ...string) error {
 	// Without the stage1 binary no pod can run: say so before anything
 	// is prepared.
 	if _, err := podcontract.FindStage1(); err != nil {
@@ -165,7 +168,7 @@ func (h *Host) startInPlace(ctx context.Context, src podSource, start Starter) e
 	if err != nil {
 		return err
 	}
-	argv, err := h.Stage1Command(pd)
+	argv, err := h.Stage1Command(pd, startFlags...)
 	if err != nil {
 		return err
 	}

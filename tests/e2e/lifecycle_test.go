@@ -61,8 +61,9 @@ func (p *boxPod) unitPod(ctx context.Context, unit string, args ...string) strin
 
 // shellPod starts `acirun run --no-unit ARGS` from a shell of the box (no
 // unit of its own) and returns the pod's UUID, once status --wait-ready says it is
-// ready, the running command, and a channel closed when it has ended.
-func (p *boxPod) shellPod(ctx context.Context, args ...string) (string, *exec.Cmd, chan struct{}) {
+// ready, the running command, a channel closed when it has ended, and its
+// output (the apps' too).
+func (p *boxPod) shellPod(ctx context.Context, args ...string) (string, *exec.Cmd, chan struct{}, *lockedOutput) {
 	p.t.Helper()
 	f, err := os.CreateTemp(p.dir, "shell-*.uuid")
 	if err != nil {
@@ -119,7 +120,7 @@ func (p *boxPod) shellPod(ctx context.Context, args ...string) (string, *exec.Cm
 		p.t.Errorf("a pod run from a shell has no unit of its own, status says:\n%s", r.stdout)
 	}
 	p.t.Cleanup(func() { os.Remove(uuidFile) })
-	return uuid, cmd, done
+	return uuid, cmd, done, out
 }
 
 // exitOf reads the pod's exit.json.
@@ -145,7 +146,7 @@ func TestStopShellPod(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	img, vol := p.stopImage("example.com/stop-shell")
-	uuid, cmd, done := p.shellPod(ctx, "--volume=data,kind=host,source="+vol, img)
+	uuid, cmd, done, _ := p.shellPod(ctx, "--volume=data,kind=host,source="+vol, img)
 
 	uuidFile := filepath.Join(p.dir, "stop.uuid")
 	if err := os.WriteFile(uuidFile, []byte(uuid+"\n"), 0o644); err != nil {
@@ -171,7 +172,7 @@ func TestStopShellPod(t *testing.T) {
 	}
 
 	// Not running: an error per UUID, the others stopped.
-	uuid2, _, done2 := p.shellPod(ctx, "--volume=data,kind=host,source="+vol, img, "--name=second")
+	uuid2, _, done2, _ := p.shellPod(ctx, "--volume=data,kind=host,source="+vol, img, "--name=second")
 	r = p.runInBox(ctx, "stop", uuid, uuid2)
 	if r.code != 254 || !strings.Contains(r.stderr, uuid) || !strings.Contains(r.stderr, "not running") ||
 		strings.TrimSpace(r.stdout) != "stopped "+uuid2 {

@@ -615,7 +615,7 @@ func TestOCIStopSignal(t *testing.T) {
 	}
 	l := registry.NewLayout(t, filepath.Join(p.dir, "layout"))
 	ociImage(t, l, "1.0", registry.Config{StopSignal: "SIGQUIT", Volumes: []string{"/data"}}, "wait-signal", "SIGQUIT", "/data/waiting")
-	uuid, cmd, done := p.shellPod(ctx, "--volume=volume-data,kind=host,source="+vol, "oci:"+l.Dir+":1.0")
+	uuid, cmd, done, _ := p.shellPod(ctx, "--volume=volume-data,kind=host,source="+vol, "oci:"+l.Dir+":1.0")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(vol, "waiting")); err == nil {
 			break
