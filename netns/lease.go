@@ -270,7 +270,8 @@ func (n Network) release(a netip.Addr, owner string) error {
 }
 
 // ReleaseStale gives back the leases whose owners are not alive (a pod
-// whose stage1 was killed before it could release its addresses), for
+// whose stage1 was killed before it could release its addresses, or while
+// it took one), for
 // garbage collection; Lease takes them back too, but only when it needs
 // an address. Every lease in LeaseDir is looked at, whether or not it is
 // in the network's subnets now (the host's configuration may have changed
@@ -301,8 +302,11 @@ func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool
 		if err != nil {
 			return released, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err)
 		}
+		// An empty lease is one whose taker died between making it and
+		// writing its owner: take does both with the lock held, as it is
+		// here, so none is being written now.
 		owner := strings.TrimSpace(string(b))
-		if owner == "" || alive(owner) {
+		if owner != "" && alive(owner) {
 			continue
 		}
 		if err := n.release(a, owner); err != nil {

@@ -104,9 +104,10 @@ func TestLeaseWrapsAndTakesBackStale(t *testing.T) {
 	}
 }
 
-// TestReleaseStale: only the leases of owners that are gone are released;
-// the lock and the last-lease record stay, and a network that never
-// leased anything has nothing to release.
+// TestReleaseStale: only the leases of owners that are gone are released,
+// and an empty one (a taker killed before it wrote the owner); the lock
+// and the last-lease record stay, and a network that never leased
+// anything has nothing to release.
 func TestReleaseStale(t *testing.T) {
 	ctx := context.Background()
 	n := testNetwork(t, "10.9.0.0/29")
@@ -118,9 +119,13 @@ func TestReleaseStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A lease made and never written: its taker was killed in between.
+	if err := os.WriteFile(filepath.Join(n.LeaseDir, "10.9.0.5"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	got, err := n.ReleaseStale(ctx, func(o string) bool { return o == "/pods/b" })
-	if err != nil || fmt.Sprint(got) != "[10.9.0.2 10.9.0.4]" {
-		t.Fatalf("released %v, %v; want a's and c's addresses", got, err)
+	if err != nil || fmt.Sprint(got) != "[10.9.0.2 10.9.0.4 10.9.0.5]" {
+		t.Fatalf("released %v, %v; want a's and c's addresses and the empty lease", got, err)
 	}
 	ents, _ := os.ReadDir(n.LeaseDir)
 	var names []string

@@ -87,8 +87,12 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 		return nil, fmt.Errorf("network %s: netlink: %w", n.Name, err)
 	}
 	defer h.Close()
+	// One queue each way on both ends, asked for: a veth left to its
+	// default gets one per CPU, and cutting them down to one waits for an
+	// expedited RCU grace period per end (netif_set_real_num_tx_queues),
+	// with the kernel's rtnl lock held.
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: hostIface},
+		LinkAttrs:     netlink.LinkAttrs{Name: hostIface, NumTxQueues: 1, NumRxQueues: 1},
 		PeerName:      PodInterface,
 		PeerNamespace: netlink.NsPid(podPid),
 	}

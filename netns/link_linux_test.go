@@ -60,10 +60,11 @@ func (ns *testNS) hasLink(name string) bool {
 
 // TestAttachConfigureDetach attaches a pod namespace to a network of both
 // families from a host namespace, both made by the test, and checks what
-// each step leaves: the host end with the gateways, its hardening sysctls
-// and a route to each pod address, forwarding on; the pod's end addressed
-// with a default route per family and reaching the host; after Detach no
-// link on either side and no lease, and a second Detach is no error.
+// each step leaves: the host end with one queue each way, the gateways,
+// its hardening sysctls and a route to each pod address, forwarding on;
+// the pod's end addressed with a default route per family and reaching
+// the host; after Detach no link on either side and no lease, and a
+// second Detach is no error.
 func TestAttachConfigureDetach(t *testing.T) {
 	host, pod := newTestNS(t), newTestNS(t)
 	n := Default(t.TempDir())
@@ -101,6 +102,11 @@ func TestAttachConfigureDetach(t *testing.T) {
 		l, err := netlink.LinkByName("ac-a")
 		if err != nil {
 			return err
+		}
+		// Made with one queue each way, not one per CPU cut down to one
+		// (which waits for a grace period per end).
+		if q := l.Attrs(); q.NumTxQueues != 1 || q.NumRxQueues != 1 {
+			t.Errorf("host end: %d transmit and %d receive queues, want 1 and 1", q.NumTxQueues, q.NumRxQueues)
 		}
 		for fam, gw := range map[int]netip.Addr{netlink.FAMILY_V4: att.Gateway, netlink.FAMILY_V6: att.Gateway6} {
 			addrs, err := netlink.AddrList(l, fam)

@@ -89,7 +89,28 @@ func portMaps(ports []portSpec, pod []netip.Addr, publish string) []netns.PortMa
 	return maps
 }
 
-// attachNetwork puts the pod whose PID 1 is pid on the default network and
+// attachResult is what attachNetworkTo did.
+type attachResult struct {
+	pn       *podNetwork
+	warnings []string
+	err      error
+}
+
+// attachNetworkTo is attachNetwork into the network namespace thread made
+// for the pod, within networkTimeout.
+func attachNetworkTo(o *podOptions, spec *podSpec, podDir string, thread *podThread) attachResult {
+	tid, err := thread.tid()
+	if err != nil {
+		return attachResult{err: err}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+	defer cancel()
+	pn, warnings, err := attachNetwork(ctx, o, spec, podDir, tid)
+	return attachResult{pn, warnings, err}
+}
+
+// attachNetwork puts the pod whose network namespace is pid's (the thread
+// that made it, or its PID 1) on the default network and
 // publishes its ports. It returns warnings about ports the apps declare
 // that could not be published, and about a host firewall in the way. On
 // error nothing is left behind.

@@ -22,9 +22,9 @@ import (
 // the pod has ended: no other goroutine may run in the pod's namespaces,
 // and PID 1's parent-death signal (Pdeathsig) follows the thread that
 // forked it, so the thread must outlive PID 1. Until then it runs what do
-// hands it: the fork of PID 1, and the metadata service's socket on a pod
-// without a network of acirun's (metadataListener), which stays in the
-// pod's network namespace and serves from any thread.
+// hands it: the fork of PID 1, its ID (tid), and the metadata service's
+// socket on a pod without a network of acirun's (metadataListener), which
+// stays in the pod's network namespace and serves from any thread.
 type podThread struct {
 	calls chan func()
 	stop  chan struct{}
@@ -70,6 +70,18 @@ func (t *podThread) do(fn func() error) error {
 	}
 	<-done
 	return err
+}
+
+// tid is the thread's ID, once it has made the namespaces: the pod's
+// network namespace is named by it (IFLA_NET_NS_PID takes a thread's ID as
+// well as a process's) while PID 1 is being started.
+func (t *podThread) tid() (int, error) {
+	var tid int
+	err := t.do(func() error {
+		tid = unix.Gettid()
+		return nil
+	})
+	return tid, err
 }
 
 // close ends the thread, and with it the namespaces that PID 1 does not

@@ -144,6 +144,26 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	o.trace.Step("pod locked and checked")
 	o.reached(stepPodLocked)
 
+	// On the default network the pod's link, addresses and rules are made
+	// in the background, into the network namespace the pod thread made,
+	// while PID 1 is forked and starts (its Go runtime's start is
+	// milliseconds), rather than after; PID 1 is let go once they are.
+	// A start that fails before that takes them off again.
+	var attaching chan attachResult
+	if podcontract.OnDefaultNetwork(o.Net) {
+		attaching = make(chan attachResult, 1)
+		go func() { attaching <- attachNetworkTo(o, spec, podDir, thread) }()
+		defer func() {
+			if attaching == nil {
+				return
+			}
+			if r := <-attaching; r.err == nil {
+				thread.close() // PID 1 never ran: nothing else holds the namespace
+				r.pn.detach(o)
+			}
+		}()
+	}
+
 	if exe == "" {
 		exe = "/proc/self/exe"
 	}
@@ -264,15 +284,15 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
 	}
 	var network *podNetwork
-	if podcontract.OnDefaultNetwork(o.Net) {
-		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
-		pn, warnings, err := attachNetwork(ctx, o, spec, podDir, pid)
-		cancel()
-		if err != nil {
-			return abort(err)
+	if attaching != nil {
+		r := <-attaching
+		attaching = nil
+		if r.err != nil {
+			return abort(r.err)
 		}
+		pn := r.pn
 		defer pn.detach(o)
-		for _, w := range warnings {
+		for _, w := range r.warnings {
 			fmt.Fprintf(os.Stderr, "acirun: %s\n", w)
 		}
 		debugf(o, "pod on network %s: %s (gateways %s, host interface %s)", pn.att.Network.Name, pn.att.Addrs(), pn.att.Gateways(), pn.att.HostIface)
