@@ -78,3 +78,25 @@ func memfdExecutable(exe string) (*os.File, error) {
 	}
 	return mem, nil
 }
+
+// execPath returns the path by which a child that syscall.ForkExec starts
+// with nfiles descriptors executes the file exe refers to (a sealed
+// executable), and the descriptor behind the path, which the caller closes
+// once the child has started.
+//
+// The path, /proc/self/fd/N, is opened by the child's execve, after
+// ForkExec has laid the child's descriptors out: it puts them at 0 to
+// nfiles-1, and first moves each one that is in the way to a number from
+// nfiles up (fewer than nfiles of them). A descriptor of exe numbered below
+// 2*nfiles may then have been replaced, and the child would execute
+// whatever took its number: a pipe or a socket (EACCES), or another
+// file. Which numbers are free depends on what else the process holds (the
+// Go runtime's own cgroup files, the apps' journal streams), so the copy is
+// put past all of them.
+func execPath(exe *os.File, nfiles int) (string, *os.File, error) {
+	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*nfiles)
+	if err != nil {
+		return "", nil, fmt.Errorf("copy the descriptor of %s: %w", exe.Name(), err)
+	}
+	return fdPath(fd), os.NewFile(uintptr(fd), exe.Name()), nil
+}

@@ -1,7 +1,9 @@
 package stage1
 
 import (
+	"fmt"
 	"os"
+	"syscall"
 	"testing"
 )
 
@@ -22,5 +24,59 @@ func BenchmarkProtectExecutable(b *testing.B) {
 				f.Close()
 			}
 		})
+	}
+}
+
+// TestExecPath: a child started by ForkExec with many descriptors executes
+// the sealed executable through execPath even when the executable's
+// descriptor has a number that the child's layout reuses, where
+// /proc/self/fd/N itself would be /dev/null by the time of the child's
+// execve.
+func TestExecPath(t *testing.T) {
+	needRoot(t)
+	exe, err := sealedExecutable("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exe.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	// The child gets /dev/null at 3 to 63, the executable's number among
+	// them.
+	files := []uintptr{0, 1, 2}
+	for len(files) < 64 {
+		files = append(files, null.Fd())
+	}
+	if int(exe.Fd()) >= len(files) {
+		t.Fatalf("the executable's descriptor is %d: the test needs it below %d", exe.Fd(), len(files))
+	}
+	run := func(path string) error {
+		pid, err := syscall.ForkExec(path, []string{"true"}, &syscall.ProcAttr{Files: files})
+		if err != nil {
+			return err
+		}
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+			return err
+		}
+		if !ws.Exited() || ws.ExitStatus() != 0 {
+			return fmt.Errorf("child: %v", ws)
+		}
+		return nil
+	}
+	// The check itself: the bare path fails as described.
+	if err := run(fdPath(int(exe.Fd()))); err == nil {
+		t.Fatalf("ForkExec of %s with %d files ran the executable: the test shows nothing", fdPath(int(exe.Fd())), len(files))
+	}
+	path, cp, err := execPath(exe, len(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if err := run(path); err != nil {
+		t.Errorf("ForkExec of %s (execPath of fd %d, %d files): %v", path, exe.Fd(), len(files), err)
 	}
 }

@@ -87,7 +87,7 @@ func (p *boxPod) runDetached(ctx context.Context, args ...string) (uuid, unit st
 	r = p.runInBox(ctx, append([]string{"run", "-d"}, args...)...)
 	f := strings.Fields(r.stdout)
 	if r.code != 0 || len(f) != 2 || f[1] != "acirun-"+f[0]+".service" {
-		p.t.Fatalf("run -d: want \"UUID acirun-UUID.service\": %s", r)
+		p.t.Fatalf("run -d: want \"UUID acirun-UUID.service\": %s%s", r, p.unitJournal(ctx, r.stderr))
 	}
 	uuid, unit = f[0], f[1]
 	p.t.Cleanup(func() {
@@ -95,6 +95,22 @@ func (p *boxPod) runDetached(ctx context.Context, args ...string) (uuid, unit st
 		p.b.Exec(context.Background(), "systemctl", "reset-failed", unit)
 	})
 	return uuid, unit, r
+}
+
+// unitJournal is the journal of the unit that a failed start's message
+// sends the user to ("see journalctl -u UNIT"), for the test's report: the
+// reason a unit failed is there, not in acirun's output.
+func (p *boxPod) unitJournal(ctx context.Context, stderr string) string {
+	_, rest, ok := strings.Cut(stderr, "journalctl -u ")
+	if !ok {
+		return ""
+	}
+	unit := strings.Fields(rest)[0]
+	out, err := p.b.Output(ctx, "journalctl", "--no-pager", "-o", "cat", "-u", unit)
+	if err != nil {
+		return fmt.Sprintf("\njournalctl -u %s: %v", unit, err)
+	}
+	return fmt.Sprintf("\nthe journal of %s:\n%s", unit, out)
 }
 
 // TestTransientRun: a one-shot `acirun run` is a transient unit while it
