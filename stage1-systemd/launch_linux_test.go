@@ -128,14 +128,16 @@ func TestPodLaunch(t *testing.T) {
 // launcher (which socket activation still needs): the same capability
 // sets, no_new_privs, seccomp mode and filter, user and groups (given as a
 // path in the image: its owner as the app's namespace sees it), the
-// pod's map, cgroups, oom-score-adj, and no way to PID 1's root.
+// pod's map, cgroups, oom-score-adj, no way to PID 1's root, and no user
+// namespace of its own making (refused by the remove set's filter as by
+// the default one).
 func TestPodLaunchPrivateUsers(t *testing.T) {
 	iso := []string{`{"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_CHOWN","CAP_NET_RAW"]}}`,
 		`{"name":"os/linux/no-new-privileges","value":true}`, `{"name":"os/linux/oom-score-adj","value":700}`,
 		`{"name":"os/linux/seccomp-remove-set","value":{"set":["mkdirat","mkdir"],"errno":"EXDEV"}}`,
 		`{"name":"resource/memory","value":{"limit":"64Mi"}}`}
 	probe := []string{"/probe", "status", "ids", "cat:/proc/self/uid_map", "cat:/proc/self/gid_map", "cat:/proc/self/cgroup",
-		"cat:/proc/self/oom_score_adj", "mkdir:/tmp/d", "stat:/proc/1/root/"}
+		"cat:/proc/self/oom_score_adj", "mkdir:/tmp/d", "stat:/proc/1/root/", "userns"}
 	const idRange = "3100000:65536"
 	run := func(t *testing.T, ports []string) *podResult {
 		p := newPod(t, []testApp{{name: "a", exec: probe, user: "/home/user", group: "/home/user", supp: []uint32{7}, iso: iso, ports: ports}}, nil)
@@ -163,7 +165,7 @@ func TestPodLaunchPrivateUsers(t *testing.T) {
 		"status CapAmb: 0000000000000000\n", "status NoNewPrivs: 1\n", "status Seccomp: 2\n", "status Seccomp_filters: 1\n",
 		"status Uid: 1000 1000 1000 1000\n", "status Gid: 50 50 50 50\n", "status Groups: 7\n",
 		"uid 1000 gid 50 groups [7]\n", "0    3100000      65536\n", "cat /proc/self/oom_score_adj\n700\n",
-		"mkdir error mkdir /tmp/d: invalid cross-device link", "stat error"}
+		"mkdir error mkdir /tmp/d: invalid cross-device link", "stat error", "userns error"}
 	for name, r := range map[string]*podResult{"PID 1's launch": here, "the launcher": launched} {
 		t.Run(name, func(t *testing.T) { r.has(t, want...) })
 	}

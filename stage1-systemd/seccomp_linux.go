@@ -107,11 +107,7 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 		if insecure {
 			return &seccompPlan{report: "no filter (--insecure-options=seccomp)"}, nil
 		}
-		f, err := assembleSeccomp(seccompAllow, []seccompRule{
-			{names: deny, action: seccompEPERM},
-			{names: []string{"clone"}, action: seccompEPERM, arg0Bit: unix.CLONE_NEWUSER},
-			{names: []string{"clone3"}, action: seccompENOSYS},
-		})
+		f, err := assembleSeccomp(seccompAllow, append([]seccompRule{{names: deny, action: seccompEPERM}}, seccompNoUserNS(func(string) bool { return true })...))
 		return &seccompPlan{filter: f, report: fmt.Sprintf("default deny list (%d calls)", len(deny))}, err
 	}
 	blocked := uint32(seccompKillProcess)
@@ -167,6 +163,11 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 			rules = append(rules, seccompRule{names: extra, action: seccompEPERM})
 			notes = append(notes, fmt.Sprintf("plus the default deny list (%d calls)", len(extra)))
 		}
+		if !insecure {
+			// The default filter's refusal of new user namespaces too,
+			// for the calls the set leaves.
+			rules = append(rules, seccompNoUserNS(func(n string) bool { return !set[n] })...)
+		}
 		f, err := assembleSeccomp(seccompAllow, rules)
 		return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("remove set of %d calls", len(names)), notes)}, err
 	}
@@ -190,13 +191,47 @@ func planSeccomp(iso *seccompIsolator, insecure bool) (*seccompPlan, error) {
 	if len(dropped) > 0 {
 		notes = append(notes, "denied "+strings.Join(dropped, ",")+" (default deny list; --insecure-options=seccomp allows them)")
 	}
+	// A retained clone still makes no user namespace, and a retained
+	// clone3, whose flags a filter cannot read, reports ENOSYS, as in the
+	// default filter.
+	var rules []seccompRule
+	if !insecure {
+		rules = seccompNoUserNS(func(n string) bool { return set[n] })
+		for _, r := range rules {
+			switch r.names[0] {
+			case "clone":
+				notes = append(notes, "clone of a user namespace denied (default deny list; --insecure-options=seccomp allows it)")
+			case "clone3":
+				delete(set, "clone3") // decided by the rule
+				notes = append(notes, "clone3 reports ENOSYS (default deny list; --insecure-options=seccomp allows it)")
+			}
+		}
+	}
 	var names []string
 	for n := range set {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	f, err := assembleSeccomp(blocked, []seccompRule{{names: names, action: seccompAllow}})
+	f, err := assembleSeccomp(blocked, append(rules, seccompRule{names: names, action: seccompAllow}))
 	return &seccompPlan{filter: f, report: joinReport(fmt.Sprintf("retain set of %d calls", len(names)), notes), modified: len(notes) > 0}, err
+}
+
+// seccompNoUserNS are the default filter's rules against new user
+// namespaces beside its deny list (which has unshare and setns), for the
+// calls of clone and clone3 for which of says so (a remove set's calls
+// have a rule already; a retain set's others are refused anyway): clone
+// with CLONE_NEWUSER is refused, and clone3, whose flags are in memory a
+// filter cannot read, reports ENOSYS, so that libraries fall back to
+// clone.
+func seccompNoUserNS(of func(name string) bool) []seccompRule {
+	var rules []seccompRule
+	if of("clone") {
+		rules = append(rules, seccompRule{names: []string{"clone"}, action: seccompEPERM, arg0Bit: unix.CLONE_NEWUSER})
+	}
+	if of("clone3") {
+		rules = append(rules, seccompRule{names: []string{"clone3"}, action: seccompENOSYS})
+	}
+	return rules
 }
 
 func joinReport(s string, notes []string) string {
@@ -214,6 +249,8 @@ func joinReport(s string, notes []string) string {
 // but numbers its calls from __X32_SYSCALL_BIT, so that no deny list can
 // be gone around. Each rule's call is compared and, when it matches,
 // returned from right below, so every jump is short whatever the length.
+// A call is named by one rule, or by one with an argument condition and
+// then one more (which decides the calls the condition lets through).
 func assembleSeccomp(def uint32, rules []seccompRule) ([]bpf.RawInstruction, error) {
 	// struct seccomp_data: nr, arch, instruction_pointer, args[6].
 	const nrOff, archOff, argsOff = 0, 4, 16
@@ -232,6 +269,8 @@ func assembleSeccomp(def uint32, rules []seccompRule) ([]bpf.RawInstruction, err
 			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32SyscallBit, SkipFalse: 1},
 			bpf.RetConstant{Val: seccompENOSYS})
 	}
+	// Whether a rule named the call: with an argument condition (false),
+	// or deciding it whatever its arguments (true).
 	seen := map[string]bool{}
 	for _, r := range rules {
 		for _, n := range r.names {
@@ -239,10 +278,10 @@ func assembleSeccomp(def uint32, rules []seccompRule) ([]bpf.RawInstruction, err
 			if !ok {
 				return nil, fmt.Errorf("seccomp: unknown system call %q for %s", n, runtime.GOARCH)
 			}
-			if seen[n] {
+			if decided, named := seen[n]; named && (decided || r.arg0Bit != 0) {
 				return nil, fmt.Errorf("seccomp: system call %q in two rules", n)
 			}
-			seen[n] = true
+			seen[n] = r.arg0Bit == 0
 			if r.arg0Bit == 0 {
 				prog = append(prog,
 					bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1},

@@ -29,6 +29,9 @@ func TestPlanSeccomp(t *testing.T) {
 		{"retain all", &seccompIsolator{retain: true, set: []string{"@appc.io/all"}}, false, false, "retain @appc.io/all: default deny list", ""},
 		{"remove all", &seccompIsolator{set: []string{"@appc.io/all"}}, false, false, "retain set of", ""},
 		{"empty", &seccompIsolator{set: []string{"@appc.io/empty"}}, false, false, "remove set of 0 calls", ""},
+		{"retain clone", &seccompIsolator{retain: true, set: []string{"read", "clone", "clone3"}}, false, false,
+			"clone of a user namespace denied (default deny list; --insecure-options=seccomp allows it); clone3 reports ENOSYS", ""},
+		{"retain clone insecure", &seccompIsolator{retain: true, set: []string{"read", "clone", "clone3"}}, true, false, "retain set of 25 calls; added", ""},
 		{"unknown call", &seccompIsolator{set: []string{"fly"}}, false, false, "", `unknown system call "fly"`},
 		{"unknown errno", &seccompIsolator{set: []string{"read"}, errno: "EACCESS"}, false, false, "", `errno "EACCESS"`},
 	} {
@@ -81,6 +84,16 @@ func TestAssembleSeccomp(t *testing.T) {
 	must(t, err)
 	retain, err := planSeccomp(&seccompIsolator{retain: true, set: []string{"read"}}, false)
 	must(t, err)
+	// The default filter's refusal of user namespaces holds with an
+	// isolator too: a remove set (unless it names clone, clone3 itself),
+	// a retain set of clone and clone3.
+	removeSet, err := planSeccomp(&seccompIsolator{set: []string{"mkdir"}, errno: "EXDEV"}, false)
+	must(t, err)
+	removeClone, err := planSeccomp(&seccompIsolator{set: []string{"clone", "clone3"}, errno: "EXDEV"}, false)
+	must(t, err)
+	retainClone, err := planSeccomp(&seccompIsolator{retain: true, set: []string{"read", "clone", "clone3"}}, false)
+	must(t, err)
+	exdev := unix.SECCOMP_RET_ERRNO | uint32(unix.EXDEV)
 	remove, err := assembleSeccomp(seccompAllow, []seccompRule{
 		{names: []string{"mkdir", "mount"}, action: unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)},
 		{names: []string{"rmdir"}, action: seccompEPERM},
@@ -107,6 +120,18 @@ func TestAssembleSeccomp(t *testing.T) {
 		{"retain: execve (essential)", retain.filter, call{nr("execve"), sysnum.Arch, 0}, seccompAllow},
 		{"retain: mkdirat", retain.filter, call{nr("mkdirat"), sysnum.Arch, 0}, seccompKillProcess},
 		{"retain: another ABI", retain.filter, call{nr("read"), foreign, 0}, seccompENOSYS},
+		{"remove set: mkdir", removeSet.filter, call{nr("mkdir"), sysnum.Arch, 0}, exdev},
+		{"remove set: mount", removeSet.filter, call{nr("mount"), sysnum.Arch, 0}, seccompEPERM},
+		{"remove set: clone", removeSet.filter, call{nr("clone"), sysnum.Arch, uint64(unix.SIGCHLD)}, seccompAllow},
+		{"remove set: clone of a user namespace", removeSet.filter, call{nr("clone"), sysnum.Arch, unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, seccompEPERM},
+		{"remove set: clone3", removeSet.filter, call{nr("clone3"), sysnum.Arch, 0}, seccompENOSYS},
+		{"remove set of clone: clone", removeClone.filter, call{nr("clone"), sysnum.Arch, uint64(unix.SIGCHLD)}, exdev},
+		{"remove set of clone3: clone3", removeClone.filter, call{nr("clone3"), sysnum.Arch, 0}, exdev},
+		{"retain clone: clone", retainClone.filter, call{nr("clone"), sysnum.Arch, uint64(unix.SIGCHLD)}, seccompAllow},
+		{"retain clone: clone of a user namespace", retainClone.filter, call{nr("clone"), sysnum.Arch, unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, seccompEPERM},
+		{"retain clone: clone3", retainClone.filter, call{nr("clone3"), sysnum.Arch, 0}, seccompENOSYS},
+		{"retain clone: mkdirat", retainClone.filter, call{nr("mkdirat"), sysnum.Arch, 0}, seccompKillProcess},
+		{"retain: clone3 not retained", retain.filter, call{nr("clone3"), sysnum.Arch, 0}, seccompKillProcess},
 		{"rules: first", remove, call{nr("mount"), sysnum.Arch, 0}, unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)},
 		{"rules: second", remove, call{nr("rmdir"), sysnum.Arch, 0}, seccompEPERM},
 		{"rules: default", remove, call{nr("unlink"), sysnum.Arch, 0}, seccompAllow},
@@ -131,6 +156,16 @@ func TestAssembleSeccomp(t *testing.T) {
 	}
 	if _, err := assembleSeccomp(seccompAllow, []seccompRule{{names: []string{"read"}, action: seccompEPERM}, {names: []string{"read"}, action: seccompAllow}}); err == nil {
 		t.Error("a call in two rules accepted")
+	}
+	// A conditional rule and then one more; never a rule after one that
+	// decides, nor two conditions.
+	for _, rules := range [][]seccompRule{
+		{{names: []string{"clone"}, action: seccompAllow}, {names: []string{"clone"}, action: seccompEPERM, arg0Bit: unix.CLONE_NEWUSER}},
+		{{names: []string{"clone"}, action: seccompEPERM, arg0Bit: unix.CLONE_NEWUSER}, {names: []string{"clone"}, action: seccompEPERM, arg0Bit: unix.CLONE_NEWNS}},
+	} {
+		if _, err := assembleSeccomp(seccompAllow, rules); err == nil {
+			t.Errorf("rules %+v accepted", rules)
+		}
 	}
 }
 
