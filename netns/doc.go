@@ -12,7 +12,7 @@
 //
 // Both sides of acirun use it: the pod's supervisor on the host (stage1
 // run) leases the address, makes the veth pair with its pod end inside the
-// pod's namespace, and publishes the ports; the pod's PID 1, already in
-// that namespace, configures the pod end with ConfigurePod. Nothing here
-// ever enters another namespace.
+// pod's namespace, and publishes the ports; a thread of its own already in
+// that namespace (the one PID 1 is forked from) configures the pod end
+// with ConfigurePod. Nothing here ever enters another namespace.
 package netns

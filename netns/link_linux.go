@@ -52,7 +52,7 @@ func (a *Attachment) Gateways() Addrs { return Addrs{IPv4: a.Gateway, IPv6: a.Ga
 // without duplicate address detection, and a route to the pod, and makes
 // sure the host forwards and masquerades the network's traffic (a failure
 // of the last is no error: see NATError). The pod's end is left down and
-// unaddressed: PID 1 configures it with ConfigurePod. On error nothing is
+// unaddressed: ConfigurePod, from inside the pod's namespace, configures it. On error nothing is
 // left behind.
 //
 // Nothing here waits on the network: every address is usable when it is
@@ -274,7 +274,8 @@ func (a *Attachment) Release() error {
 }
 
 // ConfigurePod configures the pod's end of its link from inside the pod's
-// network namespace (PID 1 calls it): addrs as its addresses (IPv4, IPv6
+// network namespace (stage1 run calls it from the thread that made the
+// namespace, before PID 1 goes on): addrs as its addresses (IPv4, IPv6
 // or both), usable at once (no duplicate address detection: the link has
 // one other end, the host's, whose addresses are the gateways), and for
 // each family a route to the gateway on the link and the default route

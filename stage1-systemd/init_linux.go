@@ -293,14 +293,12 @@ func (p *pod) setup() error {
 		}
 	}
 	if podcontract.OnDefaultNetwork(o.Net) {
+		// stage1 run has configured eth0 (from the thread PID 1 was
+		// forked from, in the pod's network namespace) before it let us go.
 		if !p.addrs.IPv4.IsValid() && !p.addrs.IPv6.IsValid() {
 			return errors.New("pod network: stage1 run gave no address")
 		}
-		if err := netns.ConfigurePod(p.addrs, p.gateways); err != nil {
-			return err
-		}
 		p.debugf("network: %s on %s, gateways %s", p.addrs, netns.PodInterface, p.gateways)
-		p.o.trace.Step("network configured")
 	}
 	// The pod's sysctls, in its namespaces, before any app can run.
 	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {

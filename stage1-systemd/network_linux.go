@@ -97,7 +97,9 @@ type attachResult struct {
 }
 
 // attachNetworkTo is attachNetwork into the network namespace thread made
-// for the pod, within networkTimeout.
+// for the pod, within networkTimeout, and the pod's end of the link
+// configured from the thread (netns.ConfigurePod), all while PID 1 starts:
+// PID 1 finds eth0 ready.
 func attachNetworkTo(o *podOptions, spec *podSpec, podDir string, thread *podThread) attachResult {
 	tid, err := thread.tid()
 	if err != nil {
@@ -106,7 +108,15 @@ func attachNetworkTo(o *podOptions, spec *podSpec, podDir string, thread *podThr
 	ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 	defer cancel()
 	pn, warnings, err := attachNetwork(ctx, o, spec, podDir, tid)
-	return attachResult{pn, warnings, err}
+	if err != nil {
+		return attachResult{err: err}
+	}
+	if err := thread.do(func() error { return netns.ConfigurePod(pn.att.Addrs(), pn.att.Gateways()) }); err != nil {
+		pn.fw.Remove(ctx, spec.uuid)
+		pn.att.Detach()
+		return attachResult{err: err}
+	}
+	return attachResult{pn, warnings, nil}
 }
 
 // attachNetwork puts the pod whose network namespace is pid's (the thread
