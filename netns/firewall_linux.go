@@ -139,6 +139,11 @@ type PodRules struct {
 	Ports []PortMap
 	// Restricted: the pod reaches the host and nothing beyond it.
 	Restricted bool
+	// Gone are owners known to be no longer alive (Attachment's
+	// TookBackFrom: the pod has their addresses now); their pods' rules,
+	// which may still send traffic to those addresses, are removed with
+	// the pod's installation.
+	Gone []string
 }
 
 // Published is what Install did for a pod.
@@ -162,14 +167,15 @@ func (f Firewall) lock(ctx context.Context) (*os.File, error) {
 // anti-spoofing guard of its link, its published ports (DNAT in prerouting
 // and output), the masquerade of its hairpin traffic, and for a restricted
 // pod the drop of what it starts beyond the host. The rules of a pod of
-// the same UUID go in the same transaction, and so do those of a pod
-// holding a host port this pod publishes if that pod is no longer alive
-// (alive is asked about the owner of each such port), such as a stage1
-// killed with SIGKILL. The rules of the other pods that are no longer
-// alive are left to RemoveStale, which the pod's start runs once the
-// apps have started: asking about every pod here would grow every start
-// with the number of pods. On error nothing of the pod's is left in the
-// table.
+// the same UUID go in the same transaction, and so do those of the pods
+// whose owners are in p.Gone and of a pod holding a host port this pod
+// publishes if that pod is no longer alive (alive is asked about the owner
+// of each such port), such as a stage1 killed with SIGKILL. The rules of
+// the other pods that are no longer alive, which name neither this pod's
+// ports nor its addresses, are left to RemoveStale, which the pod's start
+// runs once the apps have started: asking about every pod here would grow
+// every start with the number of pods. On error nothing of the pod's is
+// left in the table.
 func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner string) bool) (*Published, error) {
 	tag := []byte(podTagPrefix + p.UUID + " " + p.Owner)
 	if len(tag) > maxUserData {
@@ -222,12 +228,17 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	}
 	// The stale pods' rules go in the batch that adds the pod's: one
 	// transaction, and a failed one leaves the table as it was.
-	if len(stale) > 0 {
+	if len(stale) > 0 || len(p.Gone) > 0 {
 		// Their chains are named by the full listing (installState
 		// names those of a pod of this UUID only).
 		full, err := listState(&rl)
 		if err != nil {
 			return nil, err
+		}
+		for uuid, owner := range full.pods() {
+			if slices.Contains(p.Gone, owner) && !slices.Contains(stale, uuid) {
+				stale = append(stale, uuid)
+			}
 		}
 		removePods(c, full, stale)
 	}

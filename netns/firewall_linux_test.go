@@ -399,6 +399,30 @@ func TestFirewallPublish(t *testing.T) {
 				return fmt.Errorf("chain %s left of a dead pod", ch.Name)
 			}
 		}
+		// A dead pod that published nothing goes with the Install of a
+		// pod that took back its lease (Gone), not before.
+		dead3 := rules("dead3", "/pods/dead3")
+		dead3.Ports = nil
+		if _, err := fw.Install(ctx, dead3, everyoneAlive); err != nil {
+			return err
+		}
+		if _, err := fw.Install(ctx, rules("other", "/pods/other"), dead); err != nil {
+			return err
+		}
+		if pods, err := listPods(); err != nil || pods["dead3"] == "" {
+			return fmt.Errorf("pods after another's Install: %v, %v; want dead3 still there (its rules are RemoveStale's)", pods, err)
+		}
+		if err := fw.Remove(ctx, "other"); err != nil {
+			return err
+		}
+		live := rules("live", "/pods/live")
+		live.Gone = []string{"/pods/dead3"}
+		if _, err := fw.Install(ctx, live, everyoneAlive); err != nil {
+			return err
+		}
+		if pods, err := listPods(); err != nil || len(pods) != 1 || pods["live"] != "/pods/live" {
+			return fmt.Errorf("pods after an Install with dead3 gone: %v, %v; want live", pods, err)
+		}
 		return nil
 	})
 	// Installed again (a pod's UUID already in the table): its old chains

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/acirun/acirun/internal/flock"
@@ -109,35 +110,43 @@ const (
 // taken back. Leasing is serialised by a lock in LeaseDir, for as long as
 // ctx allows. On error nothing stays leased.
 func (n Network) Lease(ctx context.Context, owner string, alive func(owner string) bool) (Addrs, error) {
+	a, _, err := n.lease(ctx, owner, alive)
+	return a, err
+}
+
+// lease is Lease that also returns the owners whose leases it took back.
+func (n Network) lease(ctx context.Context, owner string, alive func(owner string) bool) (Addrs, []string, error) {
 	if err := n.Check(); err != nil {
-		return Addrs{}, err
+		return Addrs{}, nil, err
 	}
 	if err := os.MkdirAll(n.LeaseDir, 0o700); err != nil {
-		return Addrs{}, fmt.Errorf("network %s: %w", n.Name, err)
+		return Addrs{}, nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	lock, err := flock.Lock(ctx, filepath.Join(n.LeaseDir, ".lock"), true)
 	if err != nil {
-		return Addrs{}, fmt.Errorf("network %s: %w", n.Name, err)
+		return Addrs{}, nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	defer lock.Close()
 	var got Addrs
+	var gone []string
 	if n.Subnet.IsValid() {
-		if got.IPv4, err = n.leaseIn(n.Subnet, lastFile, owner, alive); err != nil {
-			return Addrs{}, err
+		if got.IPv4, err = n.leaseIn(n.Subnet, lastFile, owner, alive, &gone); err != nil {
+			return Addrs{}, nil, err
 		}
 	}
 	if n.Subnet6.IsValid() {
-		if got.IPv6, err = n.leaseIn(n.Subnet6, lastFile6, owner, alive); err != nil {
+		if got.IPv6, err = n.leaseIn(n.Subnet6, lastFile6, owner, alive, &gone); err != nil {
 			n.Release(got, owner)
-			return Addrs{}, err
+			return Addrs{}, nil, err
 		}
 	}
-	return got, nil
+	return got, gone, nil
 }
 
 // leaseIn leases an address of subnet (checked, masked) to owner, the lock
-// held: from the one after the address in last on, round to it again.
-func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(string) bool) (netip.Addr, error) {
+// held: from the one after the address in last on, round to it again. The
+// owners of the leases it takes back are appended to gone.
+func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(string) bool, gone *[]string) (netip.Addr, error) {
 	first := gateway(subnet).Next()
 	start := first
 	if b, err := os.ReadFile(filepath.Join(n.LeaseDir, last)); err == nil {
@@ -154,7 +163,7 @@ func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(str
 		if !usable(a, subnet) {
 			a = first
 		}
-		ok, err := n.take(a, owner, alive)
+		ok, err := n.take(a, owner, alive, gone)
 		if err != nil {
 			return netip.Addr{}, err
 		}
@@ -205,8 +214,9 @@ func usableCount(subnet netip.Prefix) uint64 {
 	}
 }
 
-// take leases a to owner if it is free or its owner is not alive.
-func (n Network) take(a netip.Addr, owner string, alive func(string) bool) (bool, error) {
+// take leases a to owner if it is free or its owner is not alive, whom it
+// appends to gone.
+func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone *[]string) (bool, error) {
 	path := filepath.Join(n.LeaseDir, a.String())
 	for try := 0; try < 2; try++ {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -228,11 +238,15 @@ func (n Network) take(a netip.Addr, owner string, alive func(string) bool) (bool
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err)
 		}
-		if prev := strings.TrimSpace(string(b)); err == nil && prev != "" && alive(prev) {
+		prev := strings.TrimSpace(string(b))
+		if err == nil && prev != "" && alive(prev) {
 			return false, nil
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false, fmt.Errorf("network %s: take back the lease of %s: %w", n.Name, a, err)
+		}
+		if err == nil && prev != "" && !slices.Contains(*gone, prev) {
+			*gone = append(*gone, prev)
 		}
 	}
 	return false, nil

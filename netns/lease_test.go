@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,10 +95,14 @@ func TestLeaseWrapsAndTakesBackStale(t *testing.T) {
 	}
 	// Pod 3 is gone without releasing: its address is taken back, and the
 	// search wraps around from the last lease to find it.
+	// Its owner is named, for its rules (PodRules.Gone).
 	alive := func(owner string) bool { return owner != "/pods/3" }
-	a, err := lease4(ctx, n, "/pods/new", alive)
-	if err != nil || a != netip.MustParseAddr("10.9.0.5") {
-		t.Fatalf("lease with a stale one: %s, %v; want 10.9.0.5", a, err)
+	addrs, gone, err := n.lease(ctx, "/pods/new", alive)
+	if a := addrs.IPv4; err != nil || a != netip.MustParseAddr("10.9.0.5") || !slices.Equal(gone, []string{"/pods/3"}) {
+		t.Fatalf("lease with a stale one: %s, taken back from %q, %v; want 10.9.0.5 from /pods/3", a, gone, err)
+	}
+	if _, gone, err := n.lease(ctx, "/pods/full", alive); err == nil || len(gone) > 0 {
+		t.Fatalf("a full network with every owner alive: taken back from %q, %v; want an error and nothing taken back", gone, err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(n.LeaseDir, "10.9.0.5")); string(b) != "/pods/new\n" {
 		t.Errorf("taken-back lease holds %q", b)

@@ -36,6 +36,10 @@ type Attachment struct {
 	// IPv6Error, if not nil, says why a pod of a network with both
 	// families has IPv4 only (a kernel without IPv6).
 	IPv6Error error
+	// TookBackFrom are the owners whose leases of the pod's addresses were
+	// taken back: pods no longer alive, whose rules may still name the
+	// addresses (PodRules.Gone).
+	TookBackFrom []string
 }
 
 // Addrs are the pod's addresses, as leased.
@@ -70,13 +74,13 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 		}
 		n.Subnet6 = netip.Prefix{}
 	}
-	addrs, err := n.Lease(ctx, owner, alive)
+	addrs, gone, err := n.lease(ctx, owner, alive)
 	if err != nil {
 		return nil, err
 	}
 	n.reached(stepLeaseTaken)
 	a := &Attachment{Network: n, Owner: owner, HostIface: hostIface,
-		Addr: addrs.IPv4, Gateway: n.Gateway(), Addr6: addrs.IPv6, Gateway6: n.Gateway6(), IPv6Error: v6Err}
+		Addr: addrs.IPv4, Gateway: n.Gateway(), Addr6: addrs.IPv6, Gateway6: n.Gateway6(), IPv6Error: v6Err, TookBackFrom: gone}
 	defer func() {
 		if err != nil {
 			a.Detach()

@@ -161,6 +161,7 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 		UUID: spec.uuid, Owner: podDir, HostIndex: att.HostIndex, HostIface: att.HostIface,
 		Addrs: addrs, Gateways: gateways, Ports: maps,
 		Restricted: o.Net == podcontract.NetDefaultRestricted,
+		Gone:       att.TookBackFrom,
 	}
 	pub, err := pn.fw.Install(ctx, rules, podcontract.Running)
 	switch {
