@@ -38,7 +38,8 @@ example.com/helloworld.
 Keys come from files or https URLs. With --prefix and no KEYFILE, they are found by
 appc discovery (the ac-discovery-pubkeys meta tag of https://PREFIX?ac-discovery=1).
 Each key's fingerprint and user IDs are shown and must be confirmed on a terminal;
-without a terminal the command refuses unless --skip-fingerprint-review.
+declining any key refuses the command (exit 254) and no key is written. Without a
+terminal the command refuses unless --skip-fingerprint-review.
 A discovered key served (after redirects) by another host than the prefix's first
 segment is shown with a warning on review, and refused with --skip-fingerprint-review:
 name its URL after the prefix to trust it anyway.`,
@@ -108,10 +109,7 @@ func (c *CLI) reviewKey(prefix string, root bool) func(info *trust.KeyInfo, sour
 			return false, err
 		}
 		answer := strings.ToLower(strings.TrimSpace(line))
-		if answer != "y" && answer != "yes" {
-			fmt.Fprintf(c.Stderr, "Key %s from %s not trusted.\n", info.Fingerprint, source)
-			return false, nil
-		}
-		return true, nil
+		// A decline is reported by TrustKeys' error, naming the key.
+		return answer == "y" || answer == "yes", nil
 	}
 }

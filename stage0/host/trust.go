@@ -30,8 +30,8 @@ type TrustOptions struct {
 	// they are fetched.
 	Discovered func(urls []string)
 	// Review is asked about each key before it is added, with where the
-	// key came from; a false answer skips the key. Nil adds every key
-	// without asking (--skip-fingerprint-review).
+	// key came from; a false answer refuses the command, and no key is
+	// added. Nil adds every key without asking (--skip-fingerprint-review).
 	Review func(k *trust.KeyInfo, source string) (bool, error)
 }
 
@@ -43,8 +43,9 @@ type TrustedKey struct {
 	Path        string // where it is kept
 }
 
-// TrustKeys adds keys to the local trust store, after Review accepted each.
-// It returns the keys added, also those added before an error.
+// TrustKeys adds keys to the local trust store, after Review accepted all
+// of them. It returns the keys added, also those added before an error in
+// writing one.
 func (h *Host) TrustKeys(ctx context.Context, opts TrustOptions) ([]TrustedKey, error) {
 	switch {
 	case (opts.Prefix == "") == !opts.Root:
@@ -60,23 +61,33 @@ func (h *Host) TrustKeys(ctx context.Context, opts TrustOptions) ([]TrustedKey, 
 	if err != nil {
 		return nil, err
 	}
-	ts := h.TrustStore()
-	var added []TrustedKey
-	for _, k := range keys {
+	// Every key is parsed and reviewed before the first is written: a key
+	// declined is a refusal of the command (exit non-zero, as a script
+	// running `acirun trust … && acirun fetch …` must not go on), and a
+	// refused command leaves the trust store as it was.
+	infos := make([]*trust.KeyInfo, len(keys))
+	for i, k := range keys {
 		info, err := trust.ParseKey(bytes.NewReader(k.data))
 		if err != nil {
-			return added, fmt.Errorf("key %s: %w", k.source, err)
+			return nil, fmt.Errorf("key %s: %w", k.source, err)
 		}
 		if opts.Review != nil {
 			ok, err := opts.Review(info, k.source)
 			if err != nil {
-				return added, err
+				return nil, err
 			}
 			if !ok {
-				continue
+				return nil, fmt.Errorf("key %s from %s not trusted (declined on review): no key written", info.Fingerprint, k.source)
 			}
 		}
+		infos[i] = info
+	}
+	ts := h.TrustStore()
+	var added []TrustedKey
+	for i, k := range keys {
+		info := infos[i]
 		var fp, path string
+		var err error
 		if opts.Root {
 			fp, path, err = ts.AddRootKey(bytes.NewReader(k.data))
 		} else {

@@ -44,7 +44,9 @@ func newKey(t *testing.T, name string) (*openpgp.Entity, string) {
 }
 
 // TestTrustKeys: keys are added for the prefix only when the review
-// accepts them, listed, and removed by fingerprint.
+// accepts every one of them (a key declined refuses the call, naming the
+// key, and writes none, not even one accepted before it), listed, and
+// removed by fingerprint.
 func TestTrustKeys(t *testing.T) {
 	ctx := context.Background()
 	h := newHost(t)
@@ -55,11 +57,19 @@ func TestTrustKeys(t *testing.T) {
 			asked = append(asked, source)
 			return source == alice, nil
 		}})
-	if err != nil {
-		t.Fatal(err)
+	if err == nil || !strings.Contains(err.Error(), "from "+bob+" not trusted (declined on review)") || len(added) != 0 {
+		t.Fatalf("bob declined: TrustKeys = %+v, %v; want an error naming bob's key and nothing added", added, err)
 	}
 	if strings.Join(asked, " ") != alice+" "+bob {
 		t.Errorf("review asked about %q, want both keys in order", asked)
+	}
+	if keys, err := h.TrustedKeys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("after a declined key: trusted keys %+v, %v; want none", keys, err)
+	}
+	added, err = h.TrustKeys(ctx, TrustOptions{Prefix: "example.com/hello", Sources: []string{alice},
+		Review: func(k *trust.KeyInfo, source string) (bool, error) { return true, nil }})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(added) != 1 || added[0].Source != alice || len(added[0].UserIDs) != 1 || !strings.Contains(added[0].UserIDs[0], "alice@example.com") ||
 		added[0].Path != filepath.Join(h.Config().LocalConfig, "trustedkeys", "prefix.d", "example.com", "hello", added[0].Fingerprint) {

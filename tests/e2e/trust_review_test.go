@@ -71,10 +71,10 @@ func (h *host) trustOnTerminal(answer string, args ...string) (code int, stdout,
 // TestTrustFingerprintReview: on a terminal, acirun trust shows each key's
 // fingerprint, algorithm and user IDs and the prefix it would be trusted
 // for, and trusts it only on "y" or "yes" (any case): any other answer
-// (none, "n", "yess") leaves the trust store as it was, says so on the
-// terminal and prints no "Trusted key" (declining is the operator's
-// choice, not an error: exit 0, as rkt trust). A root key's question says
-// it is for all images.
+// (none, "n", "yess") refuses the command: exit 254, one line naming the
+// key and saying nothing was written, no "Trusted key", the trust store as
+// it was (a script's `acirun trust … && acirun fetch …` stops there). A
+// root key's question says it is for all images.
 func TestTrustFingerprintReview(t *testing.T) {
 	h := newHost(t)
 	alice := newSigner(t, "alice")
@@ -82,13 +82,14 @@ func TestTrustFingerprintReview(t *testing.T) {
 	for _, answer := range []string{"", "n", "yess"} {
 		code, stdout, shown := h.trustOnTerminal(answer, "--prefix=example.com/hello", alice.pub)
 		for _, w := range []string{"Key from " + alice.pub, "fingerprint: " + fp, "user ID:", "alice@example.com",
-			`Trust this key for images under the prefix "example.com/hello"? [y/N] `, "Key " + fp + " from " + alice.pub + " not trusted."} {
+			`Trust this key for images under the prefix "example.com/hello"? [y/N] `,
+			"acirun: key " + fp + " from " + alice.pub + " not trusted (declined on review): no key written\r\n"} {
 			if !strings.Contains(shown, w) {
 				t.Errorf("answer %q: the terminal lacks %q:\n%s", answer, w, shown)
 			}
 		}
-		if code != 0 || stdout != "" {
-			t.Errorf("answer %q: exit %d, stdout %q; want exit 0 and nothing trusted", answer, code, stdout)
+		if code != 254 || stdout != "" || strings.Count(shown, "not trusted") != 1 {
+			t.Errorf("answer %q: exit %d, stdout %q; want exit 254, nothing trusted, said once", answer, code, stdout)
 		}
 		if r := h.ok("trust", "list"); strings.Contains(r.stdout, fp) {
 			t.Fatalf("answer %q: the key is trusted:\n%s", answer, r.stdout)
