@@ -99,6 +99,10 @@ func (f *Fetcher) Download(ctx context.Context, rawURL, partialPath string, w io
 		return nil, fmt.Errorf("fetch %s: partial download %s: %w", u.Redacted(), partialPath, err)
 	}
 	resp, err := d.run(ctx)
+	var stall *StallError
+	if errors.As(err, &stall) {
+		return nil, err // names the URL
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
@@ -270,6 +274,9 @@ func (d *download) run(ctx context.Context) (*Response, error) {
 				Cache: cacheInfo(resp.Header, now)}, nil
 		}
 		if ctx.Err() != nil || n == 0 || resumes >= resumeAttempts || d.info.validator() == "" {
+			if stall := (*StallError)(nil); errors.As(rerr, &stall) {
+				return nil, &StallError{URL: stall.URL, After: d.have, Timeout: stall.Timeout}
+			}
 			return nil, fmt.Errorf("after %d bytes: %w", d.have, rerr)
 		}
 		resumes++

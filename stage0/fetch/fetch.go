@@ -351,9 +351,30 @@ func parseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// ErrStalled is wrapped by the read error of a body that made no progress
-// for Options.StallTimeout. Download resumes after it.
+// ErrStalled is what a *StallError is (errors.Is): the read error of a body
+// that made no progress for Options.StallTimeout. Download resumes after it.
 var ErrStalled = errors.New("transfer stalled")
+
+// StallError ends a body that made no progress for Timeout. It names the URL
+// itself, as some readers of the Fetcher's bodies (discovery, the registry
+// client) add nothing to a read error; who wraps it need not name the URL
+// again.
+type StallError struct {
+	URL     string        // redacted
+	After   int64         // bytes of the content received before, or -1 if unknown
+	Timeout time.Duration // the stall timeout
+}
+
+func (e *StallError) Error() string {
+	after := ""
+	if e.After >= 0 {
+		after = fmt.Sprintf(" after %d bytes", e.After)
+	}
+	return fmt.Sprintf("GET %s: transfer stalled%s: less than %d bytes received in %v (the server sends too slowly or not at all; give a longer --stall-timeout, or set stallTimeout in LOCAL-CONFIG/store.d)", e.URL, after, MinProgress, e.Timeout)
+}
+
+// Is makes a *StallError ErrStalled.
+func (e *StallError) Is(target error) bool { return target == ErrStalled }
 
 // MinProgress is the fewest bytes a body must deliver in each
 // Options.StallTimeout spent waiting for it: a server trickling a byte a
@@ -416,12 +437,12 @@ func (r *stallReader) Read(b []byte) (int, error) {
 	if r.got >= MinProgress {
 		r.waited, r.got = 0, 0
 	}
-	if err != nil && err != io.EOF && r.stalled.Load() {
-		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout or store.d's stallTimeout sets the wait): %v", r.url, ErrStalled, MinProgress, r.timeout, err)
-	} else if err == nil && r.stalled.Load() {
-		// The timer fired as the last bytes came: the request is
-		// cancelled, so the next Read fails; say why now.
-		err = fmt.Errorf("GET %s: %w: less than %d bytes received in %v (the server sends too slowly or not at all; --stall-timeout or store.d's stallTimeout sets the wait)", r.url, ErrStalled, MinProgress, r.timeout)
+	// Once the timer fired, a read error is the cancellation it caused
+	// (no more to say than the stall); a read without error means the
+	// timer fired as the last bytes came: the request is cancelled, so the
+	// next Read fails; say why now.
+	if err != io.EOF && r.stalled.Load() {
+		err = &StallError{URL: r.url, After: -1, Timeout: r.timeout}
 	}
 	return n, err
 }

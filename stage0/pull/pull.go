@@ -558,7 +558,12 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 		}
 		// A broken transfer explains the import's failure (a short
 		// stream), unless the transfer broke only because the import had
-		// already failed and stopped reading.
+		// already failed and stopped reading. A stall says it all,
+		// naming the URL, once.
+		var stall *fetch.StallError
+		if errors.As(r.err, &stall) {
+			return nil, r.err
+		}
 		if r.err != nil && !errors.Is(err, r.err) && !errors.Is(r.err, errImportEnded) {
 			return nil, fmt.Errorf("fetch %s: %w", fs.aciURL, r.err)
 		}

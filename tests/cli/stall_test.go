@@ -15,8 +15,10 @@ import (
 // answers an image request with its headers and then a byte every 100ms
 // (a 100 KiB image: three hours) is given up on within seconds by fetch,
 // prepare and run given --stall-timeout=1s, and by fetch given nothing
-// but store.d's stallTimeout of 1s; each exits 254 naming the URL and the
-// stall, and stores nothing. A bad value is refused naming the flag or
+// but store.d's stallTimeout of 1s; each exits 254 with one line naming
+// the URL once, the stall once, and what to do, and stores nothing. (It
+// said "fetch URL: import image: read archive: fetch URL: after 10 bytes:
+// GET URL: transfer stalled: … : transfer stalled".) A bad value is refused naming the flag or
 // the file.
 func TestStallTimeoutEverywhere(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,8 +65,11 @@ func TestStallTimeoutEverywhere(t *testing.T) {
 			start := time.Now()
 			r := acirun(t, append([]string{"--dir", data}, tc.args...)...)
 			took := time.Since(start)
-			if r.code != 254 || !strings.Contains(r.stderr, url) || !strings.Contains(r.stderr, "transfer stalled") {
-				t.Errorf("exit %d, want 254 naming %s and the stall:\n%s", r.code, url, r.stderr)
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			last := lines[len(lines)-1]
+			if r.code != 254 || !strings.HasPrefix(last, "acirun: GET "+url+": transfer stalled after ") || strings.Count(last, url) != 1 ||
+				strings.Count(last, "stalled") != 1 || !strings.HasSuffix(last, "give a longer --stall-timeout, or set stallTimeout in LOCAL-CONFIG/store.d)") {
+				t.Errorf("exit %d, want 254 and a last line naming %s and the stall once and what to do:\n%s", r.code, url, r.stderr)
 			}
 			// Up to 6 resumes, each given up on after a second.
 			if took > 30*time.Second {
