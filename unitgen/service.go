@@ -58,5 +58,5 @@ func NewService(s Service) (*Unit, error) {
 	}
 	// A file only: the name is the installer's, and a transient unit of a
 	// persistent service would not be one.
-	return &Unit{name: "acirun-service.service", template: true, settings: d.settings()}, nil
+	return &Unit{name: "acirun-service.service", fileOnly: "it is a persistent service, to be installed as a unit file (File) and enabled", settings: d.settings()}, nil
 }

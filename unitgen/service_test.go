@@ -39,7 +39,7 @@ func TestNewService(t *testing.T) {
 		"Service.SyslogIdentifier": "%N",
 		"Install.WantedBy":         "multi-user.target",
 	})
-	if _, err := u.Properties(); err == nil || !strings.Contains(err.Error(), "systemd starts its instances from the unit file") {
+	if _, err := u.Properties(); err == nil || !strings.Contains(err.Error(), "is no transient unit: it is a persistent service") {
 		t.Errorf("a service's unit's transient properties: %v, want a refusal saying it is only a file", err)
 	}
 	for _, s := range []Service{

@@ -21,7 +21,7 @@ func Template() *Unit {
 		syslogID:     unitSpecifiers("%N"),
 		wantedBy:     []string{"multi-user.target"},
 	}
-	return &Unit{name: "aci@.service", template: true, settings: d.settings()}
+	return &Unit{name: "aci@.service", fileOnly: "it is a template, whose instances systemd starts from the unit file", settings: d.settings()}
 }
 
 // TemplateFile returns units/aci@.service as shipped: a comment for the

@@ -96,8 +96,11 @@ func UnitName(uuid string) string { return "acirun-" + uuid + ".service" }
 // properties of a transient unit (Properties) or as a unit file (Options,
 // File).
 type Unit struct {
-	name     string
-	template bool
+	name string
+	// fileOnly, if not "", says why the unit is a unit file only and no
+	// transient unit (Properties refuses with it): a template, or a
+	// persistent service.
+	fileOnly string
 	settings []setting
 }
 
@@ -185,8 +188,8 @@ func (u *Unit) Name() string { return u.name }
 
 // Properties returns the unit's properties for StartTransientUnit.
 func (u *Unit) Properties() ([]sdbus.Property, error) {
-	if u.template {
-		return nil, fmt.Errorf("%s is a template: systemd starts its instances from the unit file", u.name)
+	if u.fileOnly != "" {
+		return nil, fmt.Errorf("%s is no transient unit: %s", u.name, u.fileOnly)
 	}
 	props := make([]sdbus.Property, 0, len(u.settings))
 	for _, s := range u.settings {

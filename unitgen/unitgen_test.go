@@ -433,10 +433,25 @@ func TestOptionsRefuses(t *testing.T) {
 	}
 }
 
-// TestTemplateHasNoProperties: a template is only a file.
-func TestTemplateHasNoProperties(t *testing.T) {
-	if _, err := Template().Properties(); err == nil || !strings.Contains(err.Error(), "aci@.service is a template: systemd starts its instances from the unit file") {
-		t.Fatalf("Template().Properties() = %v, want a refusal naming the template", err)
+// TestFileOnlyUnitsHaveNoProperties: a template and a persistent service
+// are only files, and asking for either as a transient unit is refused
+// saying which it is (a service was called a template).
+func TestFileOnlyUnitsHaveNoProperties(t *testing.T) {
+	svc, err := NewService(Service{Images: []string{"example.com/hello"}, Command: []string{"/usr/bin/acirun", "run", "example.com/hello"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		u    *Unit
+		want string
+	}{
+		{"template", Template(), "aci@.service is no transient unit: it is a template, whose instances systemd starts from the unit file"},
+		{"service", svc, "acirun-service.service is no transient unit: it is a persistent service, to be installed as a unit file (File) and enabled"},
+	} {
+		if _, err := tc.u.Properties(); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: Properties() = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
 
