@@ -84,7 +84,8 @@ func parseNetworkFile(raw []byte) (networkFile, error) {
 // NetworkConfig reads the *.json files of network.d, the system's then the
 // local ones, each in name order: a setting in a later file overrides an
 // earlier one. A file that cannot be read or understood is an error
-// naming it.
+// naming it. Starting a pod reads it once (RunPod, RunPreparedPod) and
+// passes it on to Prepare's and Stage1Command's parts.
 func (h *Host) NetworkConfig() (NetworkConfig, error) {
 	nc := NetworkConfig{Publish: podcontract.PublishAll}
 	err := h.eachConfigFile(NetworkConfigDir, func(path string, raw []byte) error {
@@ -111,6 +112,7 @@ func (h *Host) NetworkConfig() (NetworkConfig, error) {
 	if err := checkSubnets(nc.Subnet, nc.Subnet6); err != nil {
 		return NetworkConfig{}, fmt.Errorf("network config %s: %w", filepath.Join(h.cfg.LocalConfig, NetworkConfigDir), err)
 	}
+	h.cfg.Trace.Step("network config read")
 	return nc, nil
 }
 

@@ -40,6 +40,15 @@ type PrepareOptions struct {
 // enforced unless its insecure options say otherwise), holds them so that
 // no gc removes them meanwhile, and writes the pod.
 func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOptions) (*pod.Pod, error) {
+	nc, err := h.NetworkConfig()
+	if err != nil {
+		return nil, err
+	}
+	return h.prepare(ctx, req, opts, nc)
+}
+
+// prepare is Prepare with the host's network configuration read.
+func (h *Host) prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOptions, nc NetworkConfig) (*pod.Pod, error) {
 	h.cfg.Trace.Step("prepare")
 	ins, err := fetch.ParseInsecure(strings.Join(req.InsecureOptions, ","))
 	if err != nil {
@@ -56,10 +65,6 @@ func (h *Host) Prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 		return nil, err
 	}
 	if err := h.CheckNetworks(ctx, req.Net, req.Ports); err != nil {
-		return nil, err
-	}
-	nc, err := h.NetworkConfig()
-	if err != nil {
 		return nil, err
 	}
 	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace,
@@ -138,11 +143,11 @@ func (h *Host) settleImages(ctx context.Context, pd *pod.Pod) error {
 }
 
 // Stage1Command is the command line that runs pd: acirun-stage1's run
-// (podcontract.FindStage1) with the flags of this start, and startFlags
-// after them. What stage1 keeps for the host (address
-// leases, the metadata key) is the host's, not a store's: it stays in
-// DefaultRunDir unless RunDir is given.
-func (h *Host) Stage1Command(pd *pod.Pod, startFlags ...string) ([]string, error) {
+// (podcontract.FindStage1) with the flags of this start, the default
+// network's from nc (NetworkConfig), and startFlags after them. What stage1
+// keeps for the host (address leases, the metadata key) is the host's, not
+// a store's: it stays in DefaultRunDir unless RunDir is given.
+func (h *Host) Stage1Command(pd *pod.Pod, nc NetworkConfig, startFlags ...string) ([]string, error) {
 	stage1, err := podcontract.FindStage1()
 	if err != nil {
 		return nil, err
@@ -153,10 +158,6 @@ func (h *Host) Stage1Command(pd *pod.Pod, startFlags ...string) ([]string, error
 	}
 	// The default network's subnets are the host's at each start: its
 	// leases are shared by every pod.
-	nc, err := h.NetworkConfig()
-	if err != nil {
-		return nil, err
-	}
 	if nc.Subnet != "" {
 		runFlags = append(runFlags, "--subnet="+nc.Subnet)
 	}

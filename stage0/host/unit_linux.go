@@ -65,8 +65,12 @@ type UnitResult struct {
 // `systemd-run --scope`) is never a service's main process. The result is
 // nil when the pod ran in this process (inPlace returned).
 func (h *Host) RunPod(ctx context.Context, req *pod.RunRequest, prep PrepareOptions, opts UnitOptions, inPlace Starter) (*UnitResult, error) {
-	return h.runPod(ctx, opts, podSource{made: true, get: func(ctx context.Context) (*pod.Pod, error) {
-		return h.Prepare(ctx, req, prep)
+	nc, err := h.NetworkConfig()
+	if err != nil {
+		return nil, err
+	}
+	return h.runPod(ctx, opts, podSource{made: true, nc: nc, get: func(ctx context.Context) (*pod.Pod, error) {
+		return h.prepare(ctx, req, prep, nc)
 	}}, inPlace)
 }
 
@@ -76,7 +80,11 @@ func (h *Host) RunPod(ctx context.Context, req *pod.RunRequest, prep PrepareOpti
 // inPlace (see RunPod). A prepared pod whose unit cannot be started stays
 // prepared.
 func (h *Host) RunPreparedPod(ctx context.Context, ref string, o pod.StartOptions, opts UnitOptions, inPlace Starter) (*UnitResult, error) {
-	return h.runPod(ctx, opts, podSource{get: func(ctx context.Context) (*pod.Pod, error) {
+	nc, err := h.NetworkConfig()
+	if err != nil {
+		return nil, err
+	}
+	return h.runPod(ctx, opts, podSource{nc: nc, get: func(ctx context.Context) (*pod.Pod, error) {
 		return h.preparedPod(ctx, ref, o)
 	}}, inPlace)
 }
@@ -88,6 +96,9 @@ type podSource struct {
 	// made says get made the pod, which then goes again if its unit
 	// cannot be started.
 	made bool
+	// nc is the host's network configuration, read once for the start
+	// (the pod's publish setting, stage1's subnets).
+	nc NetworkConfig
 }
 
 // runPod is RunPod and RunPreparedPod: it starts the pod src gives as a
@@ -168,7 +179,7 @@ func (h *Host) startInPlace(ctx context.Context, src podSource, start Starter, s
 	if err != nil {
 		return err
 	}
-	argv, err := h.Stage1Command(pd, startFlags...)
+	argv, err := h.Stage1Command(pd, src.nc, startFlags...)
 	if err != nil {
 		return err
 	}
@@ -323,7 +334,7 @@ func (h *Host) runUnit(ctx context.Context, connect func() (*sdbus.Conn, error),
 			defer func() { _ = term.Restore(int(opts.Stdin.Fd()), st) }()
 		}
 	}
-	res, err := h.startUnit(ctx, conn, pd, src.made, flags.StopTimeout, opts)
+	res, err := h.startUnit(ctx, conn, pd, src, flags.StopTimeout, opts)
 	if err != nil || opts.Detach {
 		return res, err
 	}
@@ -331,11 +342,11 @@ func (h *Host) runUnit(ctx context.Context, connect func() (*sdbus.Conn, error),
 }
 
 // startUnit starts pd's unit and waits for its start job. If the unit
-// could not be made, a pod this command made (made) is removed, and a
+// could not be made, a pod this command made (src.made) is removed, and a
 // prepared one is left as it was.
-func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, made bool, stopTimeout time.Duration, opts UnitOptions) (res *UnitResult, err error) {
+func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, src podSource, stopTimeout time.Duration, opts UnitOptions) (res *UnitResult, err error) {
 	undo := func(err error) error {
-		if made {
+		if src.made {
 			return h.dropPod(pd, err)
 		}
 		if rerr := os.Remove(filepath.Join(pd.Dir, podcontract.UnitFile)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
@@ -343,7 +354,7 @@ func (h *Host) startUnit(ctx context.Context, conn *sdbus.Conn, pd *pod.Pod, mad
 		}
 		return err
 	}
-	argv, err := h.Stage1Command(pd)
+	argv, err := h.Stage1Command(pd, src.nc)
 	if err != nil {
 		return nil, undo(err)
 	}

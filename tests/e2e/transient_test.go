@@ -464,7 +464,9 @@ func (p *boxPod) pty() (ptm, pts *os.File) {
 // TestTraceStart: with ACIRUN_TRACE=1 every process on the way from acirun
 // run to the app's exec prints its steps on one timeline, through the pod's
 // transient unit and with --no-unit; PID 1 executes the app itself, with no
-// app launcher between; the app's environment does not carry the variable.
+// app launcher between; the app's environment does not carry the variable;
+// acirun reads the network configuration once (it was read by prepare and
+// again for stage1's command line).
 func TestTraceStart(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -527,6 +529,9 @@ func TestTraceStart(t *testing.T) {
 				if c, u := at("acirun: connected to systemd"), at("acirun: start unit"); c < 0 || c > u {
 					t.Errorf("the trace lacks acirun's connection to systemd before the unit's start:\n%s", errb.String())
 				}
+			}
+			if n := strings.Count(errb.String(), "]: network config read (cpu"); n != 1 {
+				t.Errorf("acirun read the network configuration %d times, want once:\n%s", n, errb.String())
 			}
 			// PID 1 starts the app from a thread of its own: no app
 			// launcher process (a whole Go process start) on the way.
