@@ -65,12 +65,28 @@ func (p *podFiles) modTime(name string) (time.Time, bool) {
 // read returns the contents of name, as os.ReadFile would (its errors are
 // *fs.PathError naming the file).
 func (p *podFiles) read(name string) ([]byte, error) {
+	return p.readInto(name, make([]byte, 0, 512), false)
+}
+
+// readMarked is read for a file whose format marks its own end (the
+// summary's "end" line), into buf, which it returns grown as needed: the
+// caller reuses it from one pod to the next. A first read that does not
+// fill buf is taken as the whole file, without the read(2) that would
+// return 0: a short read of a regular file is its end, and were it not, the
+// part read would lack its end mark (or the file is damaged after it).
+func (p *podFiles) readMarked(name string, buf []byte) ([]byte, error) {
+	if cap(buf) < 512 {
+		buf = make([]byte, 0, 512)
+	}
+	return p.readInto(name, buf[:0], true)
+}
+
+func (p *podFiles) readInto(name string, b []byte, marked bool) ([]byte, error) {
 	fd, err := unix.Openat(p.fd, p.path(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: filepath.Join(p.dir, name), Err: err}
 	}
 	defer unix.Close(fd)
-	b := make([]byte, 0, 512)
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
@@ -86,5 +102,8 @@ func (p *podFiles) read(name string) ([]byte, error) {
 			return b, nil
 		}
 		b = b[:len(b)+n]
+		if marked && len(b) < cap(b) {
+			return b, nil
+		}
 	}
 }

@@ -50,3 +50,33 @@ func TestPodFilesRead(t *testing.T) {
 		t.Errorf("openPodFiles of a missing directory: %v, want fs.ErrNotExist", err)
 	}
 }
+
+// TestPodFilesReadMarked: readMarked reads whole files of every size
+// around its buffer's, reusing the buffer it is given when it suffices.
+func TestPodFilesReadMarked(t *testing.T) {
+	dir := t.TempDir()
+	f, err := openPodFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	var buf []byte
+	for _, size := range []int{0, 1, 511, 512, 513, 1024, 100_000, 10} {
+		want := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+		if err := os.WriteFile(filepath.Join(dir, "f"), want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := cap(buf)
+		got, err := f.readMarked("f", buf)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("read of %d bytes: %d bytes, %v", size, len(got), err)
+		}
+		if size < before && &got[:1][0] != &buf[:1][0] {
+			t.Errorf("read of %d bytes into a buffer of %d: a new buffer", size, before)
+		}
+		buf = got
+	}
+	if _, err := f.readMarked("missing", buf); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read of a missing file: %v, want fs.ErrNotExist", err)
+	}
+}

@@ -292,7 +292,9 @@ func readPod(files *podFiles, uuid string, sp *summaryParser) (*Pod, error) {
 		}
 	}
 	if sp != nil {
-		if b, err := files.read(podcontract.SummaryFile); err == nil {
+		b, err := files.readMarked(podcontract.SummaryFile, sp.buf)
+		if err == nil {
+			sp.buf = b
 			if p.Apps, err = sp.parse(b); err == nil {
 				p.setExits(exit)
 				return p, nil

@@ -54,6 +54,9 @@ func encodeSummary(pm *aci.PodManifest) ([]byte, error) {
 // zero value is ready.
 type summaryParser struct {
 	seen map[string]AppStatus // by the app's line, without "app " and "\n"
+	// buf is where List reads each pod's summary (podFiles.readMarked):
+	// parse keeps nothing of what it parses.
+	buf []byte
 }
 
 // parse returns the apps of summary b (without exit codes). Its error says
