@@ -402,31 +402,51 @@ func (f Firewall) Remove(ctx context.Context, uuid string) error {
 }
 
 // RemoveStale takes out of the table the rules of every pod whose owner is
-// not alive, and returns their UUIDs.
+// not alive, and returns their UUIDs. The pods are named by the tags of
+// the guard chain's jump rules (every pod has one there): one dump of one
+// chain, and the full listing only when a pod is to be removed. It runs
+// after every pod's start on the default network, so the look at every
+// pod it is stays small.
 func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool) ([]string, error) {
 	l, err := f.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Close()
+	var rl ruleLister
+	defer rl.close()
+	tables, err := rl.tables()
+	if err != nil || !slices.ContainsFunc(tables, func(t *nftables.Table) bool {
+		return t.Name == tableName && t.Family == nftables.TableFamilyINet
+	}) {
+		return nil, nil // no nftables, or no table: no rules
+	}
+	guard, err := rl.list(chainGuard)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, nil // a table without its guard chain: no pod
+	}
+	if err != nil {
+		return nil, err
+	}
+	var stale []string
+	for _, r := range guard {
+		if uuid, owner, ok := parseTag(r.UserData); ok && !slices.Contains(stale, uuid) && !alive(owner) {
+			stale = append(stale, uuid)
+		}
+	}
+	if len(stale) == 0 {
+		return nil, nil
+	}
+	slices.Sort(stale)
 	c, err := dial()
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	var rl ruleLister
-	defer rl.close()
 	st, err := listState(&rl)
 	if err != nil {
 		return nil, err
 	}
-	var stale []string
-	for uuid, owner := range st.pods() {
-		if !alive(owner) {
-			stale = append(stale, uuid)
-		}
-	}
-	slices.Sort(stale)
 	if !removePods(c, st, stale) {
 		return stale, nil
 	}
