@@ -15,13 +15,18 @@ func cmdImageRm() *command {
 			if len(args) == 0 {
 				return usagef("image rm needs at least one IMAGE")
 			}
-			h := c.host()
-			return c.eachArg(args, func(ref string) error {
-				img, err := h.RemoveImage(ctx, ref)
-				if err == nil {
-					fmt.Fprintf(c.Stdout, "removed %s\n", img.ShortID())
-				}
+			// One decision for all: the pods' in-use set is made once.
+			imgs, errs, err := c.host().RemoveImages(ctx, args)
+			if err != nil {
 				return err
+			}
+			i := 0
+			return c.eachArg(args, func(string) error {
+				defer func() { i++ }()
+				if errs[i] == nil {
+					fmt.Fprintf(c.Stdout, "removed %s\n", imgs[i].ShortID())
+				}
+				return errs[i]
 			})
 		},
 	}

@@ -119,10 +119,9 @@ func TestImageGCKeepsWhatPodsUse(t *testing.T) {
 	if len(inUse) != 2 || !inUse[app] || !inUse[base] {
 		t.Errorf("in use %v, want the pod's image and its dependency", inUse)
 	}
-	for _, id := range []string{app, base} {
-		if _, err := h.RemoveImage(ctx, id); !errors.Is(err, ErrImageInUse) {
-			t.Errorf("RemoveImage(%s) = %v, want ErrImageInUse", id, err)
-		}
+	if imgs, errs, err := h.RemoveImages(ctx, []string{app, base}); err != nil || imgs[0] != nil || imgs[1] != nil ||
+		!errors.Is(errs[0], ErrImageInUse) || !errors.Is(errs[1], ErrImageInUse) {
+		t.Errorf("RemoveImages(%s, %s) = %v, %v, %v; want ErrImageInUse for both", app, base, imgs, errs, err)
 	}
 
 	res, err := h.ImageGC(ctx, 0)
@@ -284,8 +283,8 @@ func TestFindImage(t *testing.T) {
 		}
 	}
 	// The image commands take names: rm by name removes that image only.
-	if img, err := h.RemoveImage(ctx, "example.com/hello:2.0"); err != nil || img.ID != v2 {
-		t.Fatalf("RemoveImage by name = %v, %v", img, err)
+	if imgs, errs, err := h.RemoveImages(ctx, []string{"example.com/hello:2.0"}); err != nil || errs[0] != nil || imgs[0].ID != v2 {
+		t.Fatalf("RemoveImages by name = %v, %v, %v", imgs, errs, err)
 	}
 	if imgs, _ := h.Images(ctx); len(imgs) != 3 {
 		t.Errorf("%d images left, want 3", len(imgs))

@@ -65,18 +65,19 @@ func (h *Host) storedImage(ref string) (*store.Store, *store.Image, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if oci.IsSource(ref) {
-		img, err := h.findOCIImage(st, ref)
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, img, nil
-	}
-	img, err := findImage(st, ref)
+	img, err := h.storedImageIn(st, ref)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, img, nil
+}
+
+// storedImageIn finds the image ref in st (see storedImage).
+func (h *Host) storedImageIn(st *store.Store, ref string) (*store.Image, error) {
+	if oci.IsSource(ref) {
+		return h.findOCIImage(st, ref)
+	}
+	return findImage(st, ref)
 }
 
 // findOCIImage finds the stored image of an OCI reference (docker://…,
@@ -206,28 +207,54 @@ func inUseImages(dataDir string, st *store.Store) (map[string]bool, error) {
 	return set, nil
 }
 
-// ErrImageInUse is wrapped by the error of RemoveImage for an image that a
+// ErrImageInUse is wrapped by the error of RemoveImages for an image that a
 // prepared or running pod uses.
-var ErrImageInUse = errors.New("used by a prepared or running pod")
+var ErrImageInUse = store.ErrInUse
 
-// RemoveImage removes the image ref (an ID or a unique prefix of one) from
-// the store, unless a pod that may still run uses it (ErrImageInUse).
-func (h *Host) RemoveImage(ctx context.Context, ref string) (*store.Image, error) {
-	st, img, err := h.storedImage(ref)
+// RemoveImages removes the images refs name (IDs or unique prefixes of
+// one, names, OCI references) from the store, except those a pod that may
+// still run uses (ErrImageInUse), or that another process holds. It
+// returns, for each ref in order, the image removed or the error saying
+// why not. The pods' in-use set is made once, after the images are locked
+// (store.RemoveUnused, as gc), so that a pod prepared meanwhile keeps its
+// image.
+func (h *Host) RemoveImages(ctx context.Context, refs []string) ([]*store.Image, []error, error) {
+	st, err := h.OpenStore()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	inUse, err := inUseImages(h.cfg.DataDir, st)
+	imgs := make([]*store.Image, len(refs))
+	errs := make([]error, len(refs))
+	var ids []string
+	var at []int // the ref of each of ids
+	for i, ref := range refs {
+		if imgs[i], errs[i] = h.storedImageIn(st, ref); errs[i] == nil {
+			ids = append(ids, imgs[i].ID)
+			at = append(at, i)
+		}
+	}
+	if len(ids) == 0 {
+		return imgs, errs, nil
+	}
+	removed, err := st.RemoveUnused(ctx, ids, func() (map[string]bool, error) {
+		return inUseImages(h.cfg.DataDir, st)
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if inUse[img.ID] {
-		return nil, fmt.Errorf("image %s is %w", ref, ErrImageInUse)
+	for j, err := range removed {
+		i := at[j]
+		switch {
+		case errors.Is(err, ErrImageInUse):
+			errs[i] = fmt.Errorf("image %s is %w: remove those pods first (acirun list, acirun rm)", refs[i], ErrImageInUse)
+		case err != nil:
+			errs[i] = fmt.Errorf("image %s: %w", refs[i], err)
+		}
+		if errs[i] != nil {
+			imgs[i] = nil
+		}
 	}
-	if err := st.Remove(ctx, img.ID); err != nil {
-		return nil, err
-	}
-	return img, nil
+	return imgs, errs, nil
 }
 
 // ImageGC removes the images that no pod uses (InUseImages) and that were

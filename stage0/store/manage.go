@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/acirun/acirun/aci/archive"
@@ -70,8 +71,8 @@ func (s *Store) UpdateOrigin(ctx context.Context, id string, o Origin) error {
 
 // Remove deletes id: its index entry first (so it is gone at once), then
 // its tree, layer and blob. It fails if the image is held (Hold) or being
-// changed. It does not know about pods: the caller checks that no pod uses
-// the image, as GC does.
+// changed. It does not know about pods: to remove an image no pod uses,
+// use RemoveUnused, which makes that check and the removal one decision.
 func (s *Store) Remove(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
@@ -116,6 +117,133 @@ func (s *Store) removeLocked(id string, t *trash) error {
 		}
 	}
 	return nil
+}
+
+// ErrInUse is what RemoveUnused says of an image its in-use set names.
+var ErrInUse = errors.New("used by a prepared or running pod")
+
+// ErrHeld is what RemoveUnused says of an image another holder has locked
+// (Hold, an import or render of it).
+var ErrHeld = errors.New("in use by another acirun process (a pod being prepared or started, an import): try again once it is done")
+
+// RemoveUnused removes each image of ids that inUse does not name, as GC
+// does: every image is locked before inUse is called, once, so that a pod
+// prepared meanwhile either is in the set or still holds its image (Hold),
+// which makes the image held. "In use" and "remove" are thus one decision;
+// checking the set first and removing after (Remove) would take an image
+// from a pod prepared in between. The result has an error for each id, in
+// order: nil when it was removed, ErrInUse, ErrHeld, or another failure.
+func (s *Store) RemoveUnused(ctx context.Context, ids []string, inUse func() (map[string]bool, error)) ([]error, error) {
+	errs := make([]error, len(ids))
+	var candidates []string
+	for i, id := range ids {
+		if err := checkID(id); err != nil {
+			errs[i] = fmt.Errorf("remove %s: %w", id, err)
+			continue
+		}
+		candidates = append(candidates, id)
+	}
+	u, err := s.lockUnused(candidates, inUse)
+	if err != nil {
+		return nil, fmt.Errorf("remove: %w", err)
+	}
+	defer u.unlock()
+	t := &trash{s: s}
+	defer t.empty()
+	removed := make(map[string]bool)
+	for i, id := range ids {
+		if errs[i] != nil {
+			continue
+		}
+		l := u.locks[id]
+		switch {
+		case removed[id]: // named twice
+			errs[i] = fmt.Errorf("remove %s: %w", id, ErrNotFound)
+			continue
+		case l == nil && slices.Contains(u.held, id):
+			errs[i] = fmt.Errorf("remove %s: %w", id, ErrHeld)
+			continue
+		case l == nil:
+			errs[i] = fmt.Errorf("remove %s: %w", id, ErrInUse)
+			continue
+		}
+		if _, err := s.read(id); err != nil {
+			errs[i] = fmt.Errorf("remove %s: %w", id, err)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			errs[i] = fmt.Errorf("remove %s: %w", id, err)
+			continue
+		}
+		if err := s.removeLocked(id, t); err != nil {
+			errs[i] = fmt.Errorf("remove %s: %w", id, err)
+			continue
+		}
+		t.empty()
+		l.unlinkAndUnlock()
+		delete(u.locks, id)
+		removed[id] = true
+	}
+	if len(removed) > 0 {
+		if _, err := s.removeUnusedLayers(); err != nil {
+			return errs, fmt.Errorf("remove: layers: %w", err)
+		}
+	}
+	return errs, nil
+}
+
+// unusedLocks is what lockUnused took: the exclusive locks of the
+// candidates no pod uses, and the candidates it left alone.
+type unusedLocks struct {
+	locks map[string]*lock
+	held  []string // locked by another holder
+	inUse []string // named by the in-use set
+}
+
+// lockUnused locks each of ids exclusively, without waiting, and only then
+// asks inUse for the images pods use, once (see RemoveUnused); it keeps
+// the locks of the images the set does not name. unlock releases those
+// still kept.
+func (s *Store) lockUnused(ids []string, inUse func() (map[string]bool, error)) (*unusedLocks, error) {
+	u := &unusedLocks{locks: make(map[string]*lock, len(ids))}
+	for _, id := range ids {
+		if u.locks[id] != nil {
+			continue // named twice
+		}
+		l, err := tryLock(s.lockPath(id), true)
+		if err != nil {
+			u.unlock()
+			return nil, err
+		}
+		if l == nil {
+			u.held = append(u.held, id)
+			continue
+		}
+		u.locks[id] = l
+	}
+	if len(u.locks) == 0 {
+		return u, nil
+	}
+	used, err := inUse()
+	if err != nil {
+		u.unlock()
+		return nil, fmt.Errorf("listing images in use: %w", err)
+	}
+	for _, id := range ids {
+		if l := u.locks[id]; l != nil && used[id] {
+			l.unlock()
+			delete(u.locks, id)
+			u.inUse = append(u.inUse, id)
+		}
+	}
+	return u, nil
+}
+
+func (u *unusedLocks) unlock() {
+	for _, l := range u.locks {
+		l.unlock()
+	}
+	clear(u.locks)
 }
 
 // Export writes the ACI file of id exactly as it was received, so that
@@ -295,12 +423,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	start := time.Now()
 	cutoff := start.Add(-opts.GracePeriod)
-	locks := make(map[string]*lock)
-	defer func() {
-		for _, l := range locks {
-			l.unlock()
-		}
-	}()
+	var candidates []string
 	for _, img := range imgs {
 		last := img.ImportTime
 		// A use is up to LastUsedResolution later than recorded, and
@@ -315,40 +438,30 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		if last.After(cutoff) {
 			continue
 		}
-		l, err := tryLock(s.lockPath(img.ID), true)
-		if err != nil {
-			return nil, fmt.Errorf("gc: %w", err)
-		}
-		if l == nil {
-			res.Held = append(res.Held, img.ID)
-			continue
-		}
-		locks[img.ID] = l
+		candidates = append(candidates, img.ID)
 	}
-	inUse, err := opts.InUse()
+	u, err := s.lockUnused(candidates, opts.InUse)
 	if err != nil {
-		return nil, fmt.Errorf("gc: listing images in use: %w", err)
+		return nil, fmt.Errorf("gc: %w", err)
 	}
+	defer u.unlock()
+	res.Held, res.InUse = u.held, u.inUse
 	t := &trash{s: s}
 	defer t.empty()
-	for _, img := range imgs {
-		l := locks[img.ID]
+	for _, id := range candidates {
+		l := u.locks[id]
 		if l == nil {
-			continue
-		}
-		if inUse[img.ID] {
-			res.InUse = append(res.InUse, img.ID)
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if err := s.removeLocked(img.ID, t); err != nil {
-			return res, fmt.Errorf("gc: remove %s: %w", img.ID, err)
+		if err := s.removeLocked(id, t); err != nil {
+			return res, fmt.Errorf("gc: remove %s: %w", id, err)
 		}
 		l.unlinkAndUnlock()
-		delete(locks, img.ID)
-		res.Removed = append(res.Removed, img.ID)
+		delete(u.locks, id)
+		res.Removed = append(res.Removed, id)
 	}
 	t.empty()
 	n, err = s.removeLeftovers(ctx)
@@ -360,10 +473,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
-	for _, l := range locks {
-		l.unlock()
-	}
-	clear(locks)
+	u.unlock()
 	if err := s.confirmSynced(ctx); err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}

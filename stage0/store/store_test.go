@@ -255,6 +255,54 @@ func TestRemoveAndHold(t *testing.T) {
 	}
 }
 
+// TestRemoveUnused: images are locked before the in-use set is asked for,
+// once for all of them, so that no pod can take one (Hold) between the
+// decision and the removal; an image in the set stays (ErrInUse), a held
+// one stays (ErrHeld), the others go; an ID named twice is removed once.
+func TestRemoveUnused(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	a := mustImport(t, s, gz(t, mkACI(t, manifest("example.com/a"), reg("f", "a"))))
+	b := mustImport(t, s, gz(t, mkACI(t, manifest("example.com/b"), reg("f", "b"))))
+	c := mustImport(t, s, gz(t, mkACI(t, manifest("example.com/c"), reg("f", "c"))))
+	_, release, err := s.Hold(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	calls := 0
+	errs, err := s.RemoveUnused(ctx, []string{a.ID, b.ID, c.ID, a.ID}, func() (map[string]bool, error) {
+		calls++
+		// A pod being prepared now cannot take a or c.
+		for _, id := range []string{a.ID, c.ID} {
+			if l, err := tryLock(s.lockPath(id), false); err != nil || l != nil {
+				if l != nil {
+					l.unlock()
+				}
+				t.Errorf("%s could be held while the in-use set was made (%v)", id, err)
+			}
+		}
+		return map[string]bool{c.ID: true}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Errorf("the in-use set was made %d times, want once", calls)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], ErrHeld) || !errors.Is(errs[2], ErrInUse) || !errors.Is(errs[3], ErrNotFound) {
+		t.Errorf("RemoveUnused = %v; want a removed, b held, c in use, a again not found", errs)
+	}
+	for _, tc := range []struct {
+		id    string
+		there bool
+	}{{a.ID, false}, {b.ID, true}, {c.ID, true}} {
+		if _, err := s.Get(tc.id); (err == nil) != tc.there {
+			t.Errorf("Get(%s) after RemoveUnused = %v, want it there: %t", tc.id, err, tc.there)
+		}
+	}
+}
+
 // TestImportWhileHeld: importing an image that this process holds (a pod
 // naming two files of the same content) returns the stored entry instead of
 // waiting for an exclusive lock that the hold keeps forever.
