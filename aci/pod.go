@@ -3,6 +3,7 @@ package aci
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -71,6 +72,11 @@ const (
 
 // DefaultEmptyVolumeMode is the mode of an empty volume that sets none.
 const DefaultEmptyVolumeMode = "0755"
+
+// maxVolumeID is the largest owner an empty volume may have: 4294967294
+// (2^32-1 is the kernel's "no ID"), or the largest int where int has 32
+// bits, so that Volume.UID and GID hold every ID a manifest is allowed.
+const maxVolumeID = min(1<<32-2, math.MaxInt)
 
 // Volume is storage the pod's apps can mount. Which fields apply depends on
 // Kind: Source and Recursive for "host"; Mode, UID and GID for "empty".
@@ -245,11 +251,11 @@ func (v Volume) validate(errs *ErrorList, p string) {
 				errs.add(join(p, "mode"), fmt.Sprintf("%q is not an octal mode of at most 07777", clip(v.Mode)))
 			}
 		}
-		if v.UID < 0 || v.UID > 1<<32-2 {
-			errs.add(join(p, "uid"), fmt.Sprintf("%d out of range 0-4294967294", v.UID))
+		if v.UID < 0 || v.UID > maxVolumeID {
+			errs.add(join(p, "uid"), fmt.Sprintf("%d out of range 0-%d", v.UID, maxVolumeID))
 		}
-		if v.GID < 0 || v.GID > 1<<32-2 {
-			errs.add(join(p, "gid"), fmt.Sprintf("%d out of range 0-4294967294", v.GID))
+		if v.GID < 0 || v.GID > maxVolumeID {
+			errs.add(join(p, "gid"), fmt.Sprintf("%d out of range 0-%d", v.GID, maxVolumeID))
 		}
 	case "":
 		errs.add(join(p, "kind"), "required")
@@ -541,12 +547,12 @@ func (d *decoder) volume(v *jval, p string) (Volume, bool) {
 			vol.Mode = d.str(mode, join(p, "mode"))
 		}
 		if uid != nil {
-			if n, ok := d.integer(uid, join(p, "uid"), 0, 1<<32-2); ok {
+			if n, ok := d.integer(uid, join(p, "uid"), 0, maxVolumeID); ok {
 				vol.UID = int(n)
 			}
 		}
 		if gid != nil {
-			if n, ok := d.integer(gid, join(p, "gid"), 0, 1<<32-2); ok {
+			if n, ok := d.integer(gid, join(p, "gid"), 0, maxVolumeID); ok {
 				vol.GID = int(n)
 			}
 		}

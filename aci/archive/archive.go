@@ -405,8 +405,8 @@ func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
 	if err := w.parents(name, raw); err != nil {
 		return err
 	}
-	if hdr.Uid < 0 || hdr.Uid > MaxID || hdr.Gid < 0 || hdr.Gid > MaxID {
-		return badEntry(raw, "owner %d:%d out of range (0 to %d)", hdr.Uid, hdr.Gid, MaxID)
+	if hdr.Uid < 0 || int64(hdr.Uid) > MaxID || hdr.Gid < 0 || int64(hdr.Gid) > MaxID {
+		return badEntry(raw, "owner %d:%d out of range (0 to %d)", hdr.Uid, hdr.Gid, int64(MaxID))
 	}
 	if err := CheckXattrs(hdr.PAXRecords); err != nil {
 		return badEntry(raw, "%s", err)

@@ -3,6 +3,7 @@ package podcontract
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -47,7 +48,7 @@ func TestExitRoundTrip(t *testing.T) {
 		{ExitCode: 0},
 		{ExitCode: 254, Apps: []AppExit{}},
 		{ExitCode: 137, Apps: []AppExit{{Name: "web", ExitCode: 137, Signal: "SIGKILL"}, {Name: "db", ExitCode: 0}}},
-		{ExitCode: -1, Apps: []AppExit{{Name: "a\"b\\c\n\t\x00\x1f\x7f", ExitCode: 1 << 31}}},
+		{ExitCode: -1, Apps: []AppExit{{Name: "a\"b\\c\n\t\x00\x1f\x7f", ExitCode: math.MaxInt}}},
 		{ExitCode: 3, Apps: []AppExit{{Name: "é✓", Signal: "\xff\xfe"}, {Name: "x\xc3"}}},
 	} {
 		checkExitAgainstJSON(t, e)

@@ -94,7 +94,7 @@ func (e *treeEntry) readlink() (string, error) {
 	return string(buf[:n]), nil
 }
 
-func ts(t unix.Timespec) time.Time { return time.Unix(t.Sec, t.Nsec) }
+func ts(t unix.Timespec) time.Time { return time.Unix(t.Unix()) }
 
 // header describes e as a tar header (without xattrs).
 func (e *treeEntry) header() (*tar.Header, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -429,7 +430,7 @@ func (x *Extractor) perm(hdr *tar.Header) uint32 {
 }
 
 func checkIDs(hdr *tar.Header) error {
-	if hdr.Uid < 0 || hdr.Uid > archive.MaxID || hdr.Gid < 0 || hdr.Gid > archive.MaxID {
+	if hdr.Uid < 0 || int64(hdr.Uid) > archive.MaxID || hdr.Gid < 0 || int64(hdr.Gid) > archive.MaxID {
 		return fmt.Errorf("owner %d:%d out of range", hdr.Uid, hdr.Gid)
 	}
 	return nil
@@ -492,9 +493,18 @@ func times(hdr *tar.Header) []unix.Timespec {
 }
 
 // timespec converts without UnixNano's overflow for dates far from now; the
-// kernel clamps to what the file system can store.
+// kernel clamps to what the file system can store. Where time_t has 32
+// bits, a date past its range is clamped the same way here.
 func timespec(t time.Time) unix.Timespec {
-	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
+	ts, err := unix.TimeToTimespec(t)
+	if err != nil { // out of a 32-bit time_t's range
+		edge := time.Unix(math.MaxInt32, 0)
+		if t.Unix() < 0 {
+			edge = time.Unix(math.MinInt32, 0)
+		}
+		ts, _ = unix.TimeToTimespec(edge)
+	}
+	return ts
 }
 
 // fdWriter writes to a bare descriptor: a file made by the extractor is
