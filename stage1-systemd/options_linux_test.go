@@ -38,7 +38,7 @@ func TestParsePodOptions(t *testing.T) {
 	}{
 		{[]string{}, "want exactly one POD-DIR, got 0 arguments"}, {[]string{"a", "b"}, "want exactly one POD-DIR, got 2 arguments"},
 		{[]string{"--net=bridge:", "p"}, "network bridge: nothing after ':'"},
-		{[]string{"--net=none,bridge", "p"}, "network none is acirun's own"},
+		{[]string{"--net=none,bridge", "p"}, "network none cannot be listed with other networks: give --net=none alone"},
 		{[]string{"--run-dir=run", "p"}, `--run-dir="run": want an absolute path`},
 		{[]string{"--control-fd=3", "p"}, "flag provided but not defined: -control-fd"},
 		{[]string{"--dns=host,1.1.1.1", "p"}, "--dns host cannot be combined with other --dns values"},

@@ -206,7 +206,7 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{"--interactive=yes a", `--interactive "yes": not a boolean`},
 		{"--pull-policy sometimes a", "valid: new, update, never"},
 		{"--net bridge: a", "network bridge: nothing after ':'"},
-		{"--net=default,web a", "network default is acirun's own: it cannot be listed with other networks"},
+		{"--net=default,web a", "network default is built in and cannot be listed with named networks: to be on a NAT'd network and another at once"},
 		{"--port http a", "want NAME:[IP:]HOSTPORT"},
 		{"--port :80 a", "want NAME:[IP:]HOSTPORT"},
 		{"--port Http:80 a", `port name: "Http" is not an AC Name`},

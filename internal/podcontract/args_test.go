@@ -86,7 +86,7 @@ func TestParseRunFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--net=bridge:"}, "network bridge: nothing after ':'"},
-		{[]string{"--net=default,bridge"}, "network default is acirun's own"},
+		{[]string{"--net=default,bridge"}, "network default is built in and cannot be listed with named networks"},
 		{[]string{"--run-dir=run"}, `--run-dir="run": want an absolute path`},
 		{[]string{"--dns=host,1.1.1.1"}, "--dns host cannot be combined with other --dns values"},
 		{[]string{"--dns=nope"}, `"nope" is not an IP address, host or none`},

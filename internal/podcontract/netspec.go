@@ -105,6 +105,23 @@ func ParseNet(s string) ([]NetRequest, error) {
 	return reqs, nil
 }
 
+// builtinInList is the refusal of the built-in network name in a --net
+// list, or given arguments (hasArgs), saying what to do instead. A pod on
+// the default network and a named one at once, as rkt allowed, is not
+// offered: the default network's leases, rules and teardown are stage1's
+// own, apart from CNI's; a bridge network with NAT in net.d gives the same.
+func builtinInList(name string, hasArgs bool) error {
+	switch {
+	case hasArgs:
+		return fmt.Errorf("network %s is built in and takes no arguments: ARG=VALUE (IP=, …) is for the named networks of net.d", name)
+	case name == "default" || name == "default-restricted":
+		return fmt.Errorf("network %s is built in and cannot be listed with named networks: to be on a NAT'd network and another at once, "+
+			"configure a bridge network with ipMasq in net.d (README, Named networks) and list both, --net=BRIDGE,NAME", name)
+	default:
+		return fmt.Errorf("network %s cannot be listed with other networks: give --net=%s alone, or only named networks", name, name)
+	}
+}
+
 // parseNetItem parses one NAME[:ARG=VALUE[;ARG=VALUE]...] of a list.
 func parseNetItem(item string) (NetRequest, error) {
 	name, args, hasArgs := strings.Cut(item, ":")
@@ -112,7 +129,7 @@ func parseNetItem(item string) (NetRequest, error) {
 		return NetRequest{}, fmt.Errorf("%q: a network without a name: want NAME[:ARG=VALUE[;ARG=VALUE]...], comma-separated", item)
 	}
 	if IsBuiltinNet(name) {
-		return NetRequest{}, fmt.Errorf("network %s is acirun's own: it cannot be listed with other networks nor take arguments", name)
+		return NetRequest{}, builtinInList(name, hasArgs)
 	}
 	if err := utils.ValidateNetworkName(name); err != nil {
 		return NetRequest{}, fmt.Errorf("network name %q: want a letter or digit, then letters, digits, '_', '.' or '-'", name)
