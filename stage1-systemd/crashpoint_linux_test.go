@@ -52,8 +52,8 @@ func inNewNetNS(t *testing.T, f func()) {
 
 // crashPod is the pod of TestCrashAtEveryStartStep: one app with a memory
 // limit (so that PID 1 makes the pod's cgroups) that exits at once.
-func crashPod(t *testing.T) *testPod {
-	return newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"},
+func crashPod(t *testing.T, probe ...string) *testPod {
+	return newPod(t, []testApp{{name: "a", exec: append(append([]string{"/probe"}, probe...), "exit:0"),
 		iso: []string{`{"name":"resource/memory","value":{"limit":"64Mi"}}`}}}, nil)
 }
 
@@ -102,7 +102,11 @@ func TestCrashAtEveryStartStep(t *testing.T) {
 
 	for _, step := range startSteps() {
 		t.Run(string(step), func(t *testing.T) {
-			p := crashPod(t)
+			// The app outlives every step: one that had ended could
+			// take PID 1 with it before the supervisor reaches the step
+			// (apps-started, the last), and the pod would end as no
+			// kill makes it.
+			p := crashPod(t, "sleep:5s")
 			runDir := filepath.Join(t.TempDir(), "run")
 			leases := filepath.Join(runDir, "net")
 			inNewNetNS(t, func() {

@@ -404,6 +404,24 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		}
 	}
 
+	// appsStarted is what PID 1's word on the apps' start makes of the
+	// pod, whether it comes while PID 1 runs or with its end.
+	appsStarted := func(ok bool) {
+		o.trace.Step("apps started: %t", ok)
+		if network != nil {
+			network.sweep()
+		}
+		if ok {
+			// For readers without a unit to ask (acirun status
+			// --wait-ready): the same moment as READY=1.
+			if err := podcontract.WriteReady(podDir); err != nil {
+				fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+			}
+			notifyf("READY=1\nSTATUS=" + status)
+			o.reached(stepAppsStarted)
+		}
+	}
+
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- waitPid(pid) }()
 	var ws unix.WaitStatus
@@ -418,19 +436,7 @@ wait:
 			_ = unix.Kill(pid, s.(unix.Signal))
 		case ok := <-readyC:
 			readyC = nil
-			o.trace.Step("apps started: %t", ok)
-			if network != nil {
-				network.sweep()
-			}
-			if ok {
-				// For readers without a unit to ask (acirun status
-				// --wait-ready): the same moment as READY=1.
-				if err := podcontract.WriteReady(podDir); err != nil {
-					fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
-				}
-				notifyf("READY=1\nSTATUS=" + status)
-				o.reached(stepAppsStarted)
-			}
+			appsStarted(ok)
 		case <-downC:
 			downC = nil
 			o.trace.Step("pod down")
@@ -441,10 +447,11 @@ wait:
 			break wait
 		}
 	}
-	// PID 1 may have said the apps started just before it ended: a unit
-	// that waits for READY still gets it, and ends normally after it.
-	if readyC != nil && <-readyC {
-		notifyf("READY=1")
+	// PID 1 may have said the apps started just before it ended (both
+	// were ready at once, and select took its end): a unit that waits for
+	// READY still gets it, and ends normally after it.
+	if readyC != nil {
+		appsStarted(<-readyC)
 	}
 	code := statusCode(ws)
 	o.trace.Step("init exited")
