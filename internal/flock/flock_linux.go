@@ -50,7 +50,14 @@ func TryLockExistingAt(dirfd int, name string, exclusive bool) (int, error) {
 	if exclusive {
 		how = unix.LOCK_EX
 	}
-	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
 	if err != nil {
 		return -1, fmt.Errorf("lock %s: %w", name, err)
 	}
@@ -140,32 +147,18 @@ func Lock(ctx context.Context, path string, exclusive bool) (*os.File, error) {
 
 // Free reports whether path can be locked exclusively right now, that is,
 // whether no one holds a lock on it. A missing file is free. It creates
-// nothing. It is three system calls on a bare descriptor (open, flock,
-// close), not an *os.File's seven (its poller registration attempt and
-// four fcntl calls besides): the sweep after every pod's start on the
-// default network and acirun gc ask it about every pod's lock.
+// nothing. It probes with TryLockExistingAt's bare descriptor (open, flock,
+// close), not an *os.File's seven system calls (its poller registration
+// attempt and four fcntl calls besides): the sweep after every pod's start
+// on the default network and acirun gc ask it about every pod's lock.
 func Free(path string) (bool, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err == unix.ENOENT {
+	fd, err := TryLockExistingAt(unix.AT_FDCWD, path, true)
+	if errors.Is(err, unix.ENOENT) {
 		return true, nil
 	}
-	if err != nil {
-		return false, &os.PathError{Op: "open", Path: path, Err: err}
+	if err != nil || fd < 0 {
+		return false, err
 	}
-	defer unix.Close(fd)
-	err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-	if err == unix.EWOULDBLOCK {
-		return false, nil
-	}
-	if err != nil {
-		return false, &os.PathError{Op: "flock", Path: path, Err: err}
-	}
+	unix.Close(fd)
 	return true, nil
 }
