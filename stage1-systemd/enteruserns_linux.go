@@ -190,18 +190,28 @@ func startInUserNS(exe *os.File, argv []string, pidfd int, cgroups []string) (in
 		return 0, fmt.Errorf("fork: %w", e1)
 	}
 	pid := int(r1)
-	// The pipe closes on the child's exec; its report says what failed.
+	return childReport(rfd, pid, func(step uint32) string { return inUserNSSteps[step] },
+		"the child entering the app's user namespace failed without saying why")
+}
+
+// childReport learns whether the child pid, forked to set itself up with
+// raw system calls and exec, got as far as its exec: the report pipe fd
+// (close-on-exec in the child) ends without a word when it did, and PID is
+// returned. Else the child wrote the step that failed and its errno, two
+// native-endian uint32s, before it exited: it is reaped and the error names
+// the step (name), or says silent when the report was cut short.
+func childReport(fd, pid int, name func(step uint32) string, silent string) (int, error) {
 	var buf [8]byte
-	n, err := readFull(rfd, buf[:])
+	n, err := readFull(fd, buf[:])
 	if err != nil || n == 0 {
 		return pid, err
 	}
 	waitPid(pid)
 	if n != len(buf) {
-		return 0, errors.New("the child entering the app's user namespace failed without saying why")
+		return 0, errors.New(silent)
 	}
 	step, errno := binary.NativeEndian.Uint32(buf[:4]), syscall.Errno(binary.NativeEndian.Uint32(buf[4:]))
-	return 0, fmt.Errorf("%s: %w", inUserNSSteps[step], errno)
+	return 0, fmt.Errorf("%s: %w", name(step), errno)
 }
 
 // readFull reads fd until buf is full or the end, retrying on EINTR.

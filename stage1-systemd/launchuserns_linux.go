@@ -1,8 +1,6 @@
 package stage1
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -626,18 +624,8 @@ func (k *nsChild) start() (int, error) {
 		waitPid(pid)
 		return 0, err
 	}
-	// The pipe closes on the child's exec; its report says what failed.
-	var buf [8]byte
-	n, err := readFull(report[0], buf[:])
-	if err != nil || n == 0 {
-		return pid, err
-	}
-	waitPid(pid)
-	if n != len(buf) {
-		return 0, errors.New("the app's process failed in its user namespace without saying why")
-	}
-	step, errno := binary.NativeEndian.Uint32(buf[:4]), syscall.Errno(binary.NativeEndian.Uint32(buf[4:]))
-	return 0, fmt.Errorf("%s: %w", nsStepName(step, k), errno)
+	return childReport(report[0], pid, func(step uint32) string { return nsStepName(step, k) },
+		"the app's process failed in its user namespace without saying why")
 }
 
 // writeMaps writes the pod's map as the uid and gid maps of the user
