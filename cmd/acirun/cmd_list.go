@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/acirun/acirun/internal/jsonstr"
 	"github.com/acirun/acirun/stage0/pod"
 )
 
@@ -166,9 +167,9 @@ func writePodsJSON(w io.Writer, pods []*pod.Pod) error {
 func appendPodJSON(b []byte, pd *pod.Pod) ([]byte, error) {
 	const in = "\n    " // a field of the pod
 	b = append(b, "  {"+in+`"uuid": `...)
-	b = appendJSONString(b, pd.UUID)
+	b = jsonstr.Append(b, pd.UUID)
 	b = append(b, ","+in+`"state": `...)
-	b = appendJSONString(b, string(pd.State))
+	b = jsonstr.Append(b, string(pd.State))
 	if pd.PID != 0 {
 		b = append(b, ","+in+`"pid": `...)
 		b = strconv.AppendInt(b, int64(pd.PID), 10)
@@ -204,18 +205,18 @@ func appendPodJSON(b []byte, pd *pod.Pod) ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, "\n      {"+ain+`"name": `...)
-		b = appendJSONString(b, a.Name)
+		b = jsonstr.Append(b, a.Name)
 		b = append(b, ","+ain+`"imageName": `...)
-		b = appendJSONString(b, a.ImageName)
+		b = jsonstr.Append(b, a.ImageName)
 		b = append(b, ","+ain+`"imageID": `...)
-		b = appendJSONString(b, a.ImageID.String())
+		b = jsonstr.Append(b, a.ImageID.String())
 		if a.ExitCode != nil {
 			b = append(b, ","+ain+`"exitCode": `...)
 			b = strconv.AppendInt(b, int64(*a.ExitCode), 10)
 		}
 		if a.Signal != "" {
 			b = append(b, ","+ain+`"signal": `...)
-			b = appendJSONString(b, a.Signal)
+			b = jsonstr.Append(b, a.Signal)
 		}
 		b = append(b, "\n      }"...)
 	}
@@ -223,21 +224,6 @@ func appendPodJSON(b []byte, pd *pod.Pod) ([]byte, error) {
 		b = append(b, "\n    "...)
 	}
 	return append(b, "]\n  }"...), nil
-}
-
-// appendJSONString appends s as encoding/json writes it: as it is when
-// every byte is printable ASCII that it does not escape (the names, IDs and
-// states of list, always), else through encoding/json itself.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // printJSON writes v as indented JSON.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/internal/jsonstr"
 )
 
 // AppProcess is what the pod's PID 1 records of an app's main process while
@@ -36,11 +37,11 @@ func (p *AppProcess) AppendJSON(b []byte) []byte {
 	b = append(b, `{"pid":`...)
 	b = strconv.AppendInt(b, int64(p.PID), 10)
 	b = append(b, `,"insecureOptions":`...)
-	b = appendJSONString(b, p.Insecure.String())
+	b = jsonstr.Append(b, p.Insecure.String())
 	b = append(b, `,"metadataURL":`...)
-	b = appendJSONString(b, p.MetadataURL)
+	b = jsonstr.Append(b, p.MetadataURL)
 	b = append(b, `,"notifySocket":`...)
-	b = appendJSONString(b, p.NotifySocket)
+	b = jsonstr.Append(b, p.NotifySocket)
 	return append(b, "}\n"...)
 }
 

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/internal/jsonstr"
 )
 
 func TestAppProcessRoundTrip(t *testing.T) {
@@ -27,7 +29,7 @@ func TestAppProcessRoundTrip(t *testing.T) {
 		want := *p
 		// Invalid UTF-8 reads back as U+FFFD, as encoding/json writes it.
 		var s string
-		_ = json.Unmarshal(appendJSONString(nil, p.NotifySocket), &s)
+		_ = json.Unmarshal(jsonstr.Append(nil, p.NotifySocket), &s)
 		want.NotifySocket = s
 		if !reflect.DeepEqual(*got, want) {
 			t.Errorf("ParseAppProcess(%q) = %+v, want %+v", b, *got, want)

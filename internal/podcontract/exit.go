@@ -5,9 +5,9 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/internal/jsonstr"
 )
 
 // Exit is the exit record of a pod (ExitFile), written by stage1 when the
@@ -40,45 +40,14 @@ func (e *Exit) AppendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = appendJSONString(b, a.Name)
+		b = jsonstr.Append(b, a.Name)
 		b = append(b, `,"exitCode":`...)
 		b = strconv.AppendInt(b, int64(a.ExitCode), 10)
 		b = append(b, `,"signal":`...)
-		b = appendJSONString(b, a.Signal)
+		b = jsonstr.Append(b, a.Signal)
 		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
-}
-
-// appendJSONString appends s as a JSON string: control characters, quotes
-// and backslashes escaped, valid UTF-8 as it is, and each byte of invalid
-// UTF-8 as U+FFFD (as encoding/json does).
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(b, '"')
 }
 
 // WriteExit writes e as podDir's ExitFile, atomically (readers see all of
