@@ -46,13 +46,25 @@ const (
 	inUserNSExec
 )
 
-var inUserNSSteps = map[uint32]string{
-	inUserNSCgroup:  "join the app's cgroups",
-	inUserNSSetns:   "join the app's user, network, UTS, IPC and cgroup namespaces",
-	inUserNSCapset:  "keep its capabilities in the app's user namespace",
-	inUserNSAmbient: "raise its ambient capabilities",
-	inUserNSDup:     "pass the app's pidfd",
-	inUserNSExec:    "execute the stage1 executable",
+// inUserNSStepName names step of startInUserNS's child for its error. A
+// switch, not a package-level map, which every start of acirun-stage1
+// would build and which anyone could change.
+func inUserNSStepName(step uint32) string {
+	switch step {
+	case inUserNSCgroup:
+		return "join the app's cgroups"
+	case inUserNSSetns:
+		return "join the app's user, network, UTS, IPC and cgroup namespaces"
+	case inUserNSCapset:
+		return "keep its capabilities in the app's user namespace"
+	case inUserNSAmbient:
+		return "raise its ambient capabilities"
+	case inUserNSDup:
+		return "pass the app's pidfd"
+	case inUserNSExec:
+		return "execute the stage1 executable"
+	}
+	return "step " + strconv.FormatUint(uint64(step), 10)
 }
 
 // startInUserNS starts the executable exe (a descriptor) with argv and the
@@ -190,7 +202,7 @@ func startInUserNS(exe *os.File, argv []string, pidfd int, cgroups []string) (in
 		return 0, fmt.Errorf("fork: %w", e1)
 	}
 	pid := int(r1)
-	return childReport(rfd, pid, func(step uint32) string { return inUserNSSteps[step] },
+	return childReport(rfd, pid, inUserNSStepName,
 		"the child entering the app's user namespace failed without saying why")
 }
 
