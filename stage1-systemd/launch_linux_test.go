@@ -62,6 +62,40 @@ func launchCallNames() []string {
 	return names
 }
 
+// launchBothWays runs app, a /probe app, in a pod of its own (--net=none,
+// --debug, the trace, and flags) twice: as it is, which PID 1 executes
+// itself, and socket-activated, which only the app launcher (a `stage1
+// app` process) can start; it checks that each was started that way and
+// returns both results, the pod's UUID in their output replaced by "UUID",
+// for the caller to compare the confinement of the two.
+func launchBothWays(t *testing.T, app testApp, flags ...string) (here, launched *podResult) {
+	t.Helper()
+	run := func(ports []string) *podResult {
+		a := app
+		a.ports = ports
+		p := newPod(t, []testApp{a}, nil)
+		cmd := p.command(append([]string{"--net=none", "--debug"}, flags...)...)
+		cmd.Env = append(cmd.Env, trace.Var+"=1")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		r := p.result(t, cmd, cmd.Run(), &out, &errb)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		r.stdout = strings.ReplaceAll(r.stdout, p.uuid, "UUID")
+		return r
+	}
+	here = run(nil)
+	if strings.Contains(here.stderr, "stage1 app[") || !strings.Contains(here.stderr, "stage1 init[1]: app "+app.name+": exec /probe") {
+		t.Errorf("PID 1 did not execute the app itself:\n%s", here.stderr)
+	}
+	launched = run([]string{`{"name":"www","protocol":"tcp","port":8080,"socketActivated":true}`})
+	if !strings.Contains(launched.stderr, "through the app launcher: socket activation") || !strings.Contains(launched.stderr, "stage1 app[") {
+		t.Errorf("the socket-activated app was not started through the launcher:\n%s", launched.stderr)
+	}
+	return here, launched
+}
+
 // TestPodLaunch: PID 1 executes an app itself, from a thread it confines
 // (no `stage1 app` process in the trace), and the app is confined exactly
 // as one started through the app launcher, which socket activation still
@@ -75,28 +109,9 @@ func TestPodLaunch(t *testing.T) {
 		`{"name":"os/linux/seccomp-remove-set","value":{"set":["mkdirat","mkdir"],"errno":"EXDEV"}}`}
 	probe := []string{"/probe", "status", "ids", "cat:/proc/self/oom_score_adj", "mkdir:/tmp/d", "stat:/proc/1/root/",
 		"sleep:300ms", "cat:/proc/1/oom_score_adj", "cat:/proc/1/task/1/status"}
-	run := func(t *testing.T, ports []string) *podResult {
-		p := newPod(t, []testApp{{name: "a", exec: probe, user: "user", group: "staff", supp: []uint32{7}, iso: iso, ports: ports}}, nil)
-		cmd := p.command("--net=none", "--debug")
-		cmd.Env = append(cmd.Env, trace.Var+"=1")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		r := p.result(t, cmd, cmd.Run(), &out, &errb)
-		if r.code != 0 {
-			t.Fatalf("exit %d\n%s", r.code, r.stderr)
-		}
-		return r
-	}
 	own, err := os.ReadFile("/proc/self/oom_score_adj") // PID 1 inherits ours
 	must(t, err)
-	here := run(t, nil)
-	if strings.Contains(here.stderr, "stage1 app[") || !strings.Contains(here.stderr, "stage1 init[1]: app a: exec /probe") {
-		t.Errorf("PID 1 did not execute the app itself:\n%s", here.stderr)
-	}
-	launched := run(t, []string{`{"name":"www","protocol":"tcp","port":8080,"socketActivated":true}`})
-	if !strings.Contains(launched.stderr, "through the app launcher: socket activation") || !strings.Contains(launched.stderr, "stage1 app[") {
-		t.Errorf("the socket-activated app was not started through the launcher:\n%s", launched.stderr)
-	}
+	here, launched := launchBothWays(t, testApp{name: "a", exec: probe, user: "user", group: "staff", supp: []uint32{7}, iso: iso})
 	want := []string{"status CapBnd: " + capHex(defaultCaps()&^mustCaps("CAP_CHOWN", "CAP_NET_RAW")) + "\n",
 		"status CapEff: 0000000000000000\n", "status CapPrm: 0000000000000000\n", "status CapInh: 0000000000000000\n",
 		"status CapAmb: 0000000000000000\n", "status NoNewPrivs: 1\n", "status Seccomp: 2\n", "status Seccomp_filters: 1\n",
@@ -139,27 +154,8 @@ func TestPodLaunchPrivateUsers(t *testing.T) {
 	probe := []string{"/probe", "status", "ids", "cat:/proc/self/uid_map", "cat:/proc/self/gid_map", "cat:/proc/self/cgroup",
 		"cat:/proc/self/oom_score_adj", "mkdir:/tmp/d", "stat:/proc/1/root/", "userns"}
 	const idRange = "3100000:65536"
-	run := func(t *testing.T, ports []string) *podResult {
-		p := newPod(t, []testApp{{name: "a", exec: probe, user: "/home/user", group: "/home/user", supp: []uint32{7}, iso: iso, ports: ports}}, nil)
-		cmd := p.command("--net=none", "--debug", "--private-users="+idRange)
-		cmd.Env = append(cmd.Env, trace.Var+"=1")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		r := p.result(t, cmd, cmd.Run(), &out, &errb)
-		if r.code != 0 {
-			t.Fatalf("exit %d\n%s", r.code, r.stderr)
-		}
-		r.stdout = strings.ReplaceAll(r.stdout, p.uuid, "UUID")
-		return r
-	}
-	here := run(t, nil)
-	if strings.Contains(here.stderr, "stage1 app[") || !strings.Contains(here.stderr, "stage1 init[1]: app a: exec /probe") {
-		t.Errorf("PID 1 did not execute the --private-users app itself:\n%s", here.stderr)
-	}
-	launched := run(t, []string{`{"name":"www","protocol":"tcp","port":8080,"socketActivated":true}`})
-	if !strings.Contains(launched.stderr, "through the app launcher: socket activation") || !strings.Contains(launched.stderr, "stage1 app[") {
-		t.Errorf("the socket-activated app was not started through the launcher:\n%s", launched.stderr)
-	}
+	here, launched := launchBothWays(t, testApp{name: "a", exec: probe, user: "/home/user", group: "/home/user", supp: []uint32{7}, iso: iso},
+		"--private-users="+idRange)
 	want := []string{"status CapBnd: " + capHex(defaultCaps()&^mustCaps("CAP_CHOWN", "CAP_NET_RAW")) + "\n",
 		"status CapEff: 0000000000000000\n", "status CapPrm: 0000000000000000\n", "status CapInh: 0000000000000000\n",
 		"status CapAmb: 0000000000000000\n", "status NoNewPrivs: 1\n", "status Seccomp: 2\n", "status Seccomp_filters: 1\n",
