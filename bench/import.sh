@@ -170,14 +170,6 @@ IDS=$(for f in "$BENCH_DIR"/gotree-tar.*.aci.id; do cat "$f"; done | sort -u | w
 SIGNERS=$(A image list --format=json | grep -c '"signer": ".' || true)
 [ "$SIGNERS" -eq $((IDS + 1)) ] || die "$SIGNERS of the $((IDS + 1)) stored images record a signer: a signature was not checked"
 
-# measure NAME CMD... appends "SECONDS RSS_KB CPU_SECONDS" for one run to $TMP/NAME,
-# with the command's stdout thrown away.
-measure() {
-	name=$1
-	shift
-	"$MEASURE" "$TMP/one" "$@" 2>"$TMP/err" || die "$* failed: $(cat "$TMP/err")"
-	cat "$TMP/one" >>"$TMP/$name"
-}
 # import NAME STORE URL: one timed import of URL into the new store
 # directory STORE.
 import() { measure "$1" "$BIN" --dir="$2" --local-config="$TMP/etc" --system-config="$TMP/usr" fetch --quiet "$3"; }

@@ -101,14 +101,6 @@ OUT=$(A fetch --full --quiet "$URL" 2>"$TMP/err") || die "fetch $URL failed: $(c
 [ ! -s "$TMP/err" ] || die "fetch $URL warned: $(cat "$TMP/err")"
 A image list --format=json | grep -q '"signer": "[^"]' || die "the stored image records no signer: its signature was not checked"
 
-# measure NAME CMD... appends "SECONDS RSS_KB CPU_SECONDS" of one run to
-# $TMP/NAME, the command's stdout thrown away.
-measure() {
-	name=$1
-	shift
-	"$MEASURE" "$TMP/one" "$@" 2>"$TMP/err" || die "$* failed: $(cat "$TMP/err")"
-	cat "$TMP/one" >>"$TMP/$name"
-}
 # run NAME KIND DIR: one run of KIND (gzip, acirun or tar) writing into the
 # new directory DIR, then DIR out of the page cache.
 run() {

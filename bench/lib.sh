@@ -99,6 +99,15 @@ alternate() {
 		record "$name" "${spec#*=}" ms "$TMP/$name.ms" 1 0.001
 	done
 }
+# measure NAME CMD... appends "SECONDS RSS_KB CPU_SECONDS" of one run of
+# CMD to $TMP/NAME, its stdout thrown away: the script has built
+# bench/measure as $MEASURE.
+measure() {
+	name=$1
+	shift
+	"$MEASURE" "$TMP/one" "$@" 2>"$TMP/err" || die "$* failed: $(cat "$TMP/err")"
+	cat "$TMP/one" >>"$TMP/$name"
+}
 median_ms() { cat "$TMP/$1.median"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 

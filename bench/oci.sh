@@ -178,21 +178,14 @@ mkdir -p "$STORES"
 status=0
 
 # --- 1. pull + unpack against podman pull --------------------------------------
-# measure NAME CMD... appends "SECONDS RSS_KB CPU_SECONDS" for one run to
-# $TMP/NAME.runs, with the command's stdout thrown away.
-measure() {
-	name=$1
-	shift
-	"$MEASURE" "$TMP/one" "$@" 2>"$TMP/err" || die "$* failed: $(cat "$TMP/err")"
-	cat "$TMP/one" >>"$TMP/$name.runs"
-}
+# measure (lib.sh) appends each run to $TMP/NAME.runs here.
 acirun_pull() { # acirun_pull NAME RUN
-	measure "$1" "$BIN" --dir="$STORES/acirun$2" --local-config="$TMP/etc" --system-config="$TMP/usr" \
+	measure "$1.runs" "$BIN" --dir="$STORES/acirun$2" --local-config="$TMP/etc" --system-config="$TMP/usr" \
 		fetch --quiet --insecure-options=http "docker://$TREE_REF"
 	"$EVICT" "$STORES/acirun$2" || die "evict failed"
 }
 podman_pull() { # podman_pull NAME RUN
-	measure "$1" podman --root="$STORES/podman$2" --runroot="$TMP/prun$2" --storage-driver=overlay \
+	measure "$1.runs" podman --root="$STORES/podman$2" --runroot="$TMP/prun$2" --storage-driver=overlay \
 		--events-backend=none --cgroup-manager=cgroupfs pull --quiet --tls-verify=false "$TREE_REF"
 	"$EVICT" "$STORES/podman$2" || die "evict failed"
 }
