@@ -1,6 +1,7 @@
 package stage1
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -57,16 +58,22 @@ func startPodThread(flags int) *podThread {
 
 // do runs fn on the thread, in the pod's namespaces, and returns its
 // error, or the thread's own if it could not make them (fn does not run).
+// Once the thread is closed fn does not run either and do says so: a call
+// that came too late must not wait forever for a thread that has gone.
 func (t *podThread) do(fn func() error) error {
 	var err error
 	done := make(chan struct{})
-	t.calls <- func() {
+	select {
+	case t.calls <- func() {
 		defer close(done)
 		if t.err != nil {
 			err = t.err
 			return
 		}
 		err = fn()
+	}:
+	case <-t.stop:
+		return errors.New("the pod's thread has ended with the pod")
 	}
 	<-done
 	return err
