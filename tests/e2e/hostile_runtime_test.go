@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/tests/testimage"
 	"github.com/acirun/acirun/unitgen"
 )
@@ -281,8 +282,20 @@ func TestRunStrayDescriptors(t *testing.T) {
 		if l := leaked(pid1); len(l) != 0 {
 			t.Errorf("the pod's PID 1 (host pid %d) holds the caller's descriptors: %q", pid1, l)
 		}
-		if l := hostFiles(pid1); len(l) != 0 {
-			t.Errorf("the pod's PID 1 (host pid %d) holds descriptors of the host's files: %q", pid1, l)
+		// PID 1 holds the image's tree while it sets the apps' roots up;
+		// once they have started (the pod's ready file), nothing.
+		ready := false
+		for deadline := time.Now().Add(90 * time.Second); !ready && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			for _, uuid := range h.podDirs() {
+				if _, err := os.Stat(filepath.Join(h.data, "pods", uuid, podcontract.ReadyFile)); err == nil {
+					ready = true
+				}
+			}
+		}
+		if !ready {
+			t.Errorf("the pod's apps did not start in 90s")
+		} else if l := hostFiles(pid1); len(l) != 0 {
+			t.Errorf("the pod's PID 1 (host pid %d) holds descriptors of the host's files once its apps run: %q", pid1, l)
 		}
 	}
 	if err := cmd.Wait(); err != nil {
