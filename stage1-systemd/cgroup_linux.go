@@ -160,16 +160,12 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs
 	return dirs, reports
 }
 
-// limitPodTasks makes the pod's cgroup in the pids hierarchy (the unified
-// one on cgroup v2) with pids.max at max, as a unit's TasksMax would, and
-// returns it: every process PID 1 starts for an app joins it (appRun's
-// cgroups), so the apps and all they start are bounded together. PID 1
-// itself does not move into it: moving a whole multi-threaded process
-// (cgroup.procs) makes the kernel wait for an RCU grace period, about
-// 10 ms on every start, while the launch thread joins by writing "0" to
-// tasks, which moves only itself and waits for nothing. The apps' own
-// cgroups, in the memory and cpu hierarchies, or below it on v2, leave it
-// in force.
+// limitPodTasks bounds the processes and threads of the calling process
+// (PID 1) and of everything it starts from now on to max, as a unit's
+// TasksMax would (pids.max): it makes the pod's cgroup in the pids
+// hierarchy (the unified one on cgroup v2) and moves itself into it. The
+// apps' own cgroups, in the memory and cpu hierarchies, or below it on v2,
+// leave it in force. It returns the cgroup.
 func limitPodTasks(cm cgroupMounts, uuid string, max int) (string, error) {
 	base := cm.pids
 	if base == "" {
@@ -187,6 +183,9 @@ func limitPodTasks(cm cgroupMounts, uuid string, max int) (string, error) {
 		return "", fmt.Errorf("%s has no pids.max: the pids controller is not enabled for acirun's cgroup", d)
 	}
 	if err != nil {
+		return "", err
+	}
+	if err := joinCgroups([]string{d}); err != nil {
 		return "", err
 	}
 	return d, nil

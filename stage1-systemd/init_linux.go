@@ -337,10 +337,9 @@ func (p *pod) setup() error {
 			}
 		}
 	}
-	var tasksDir string // the pod's pids cgroup, which every app's process joins
 	if o.TasksMax > 0 {
-		// No unit bounds the pod (--tasks-max, from stage0): every
-		// process PID 1 starts is bounded here, before any app runs.
+		// No unit bounds the pod (--tasks-max, from stage0): PID 1 and
+		// every process of the pod are bounded here, before any app runs.
 		d, err := "", cgErr
 		if err == nil {
 			d, err = limitPodTasks(cm, spec.uuid, o.TasksMax)
@@ -348,7 +347,6 @@ func (p *pod) setup() error {
 		if err != nil {
 			p.logf("WARNING: the pod's processes and threads are not bounded to %d (--tasks-max): %v", o.TasksMax, err)
 		} else {
-			tasksDir = d
 			p.debugf("the pod's processes and threads: at most %d (%s)", o.TasksMax, d)
 		}
 	}
@@ -356,9 +354,6 @@ func (p *pod) setup() error {
 		r := &appRun{name: a.name, spec: a, launchRefused: launchRefusedBy(a, o.Insecure), preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
 			stdout: stdio[2*i], stderr: stdio[2*i+1]}
 		p.apps = append(p.apps, r)
-		if tasksDir != "" {
-			r.cgroups = append(r.cgroups, tasksDir)
-		}
 		traits, err := readImageTraits(filepath.Join(a.imageDir, "manifest"))
 		if err != nil {
 			return fmt.Errorf("app %s: %w", a.name, err)
@@ -378,7 +373,7 @@ func (p *pod) setup() error {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
 			} else {
 				dirs, reports := setupAppCgroups(cm, spec.uuid, a.name, &a.isolators)
-				r.cgroups = append(r.cgroups, dirs...)
+				r.cgroups = dirs
 				for _, l := range reports {
 					p.logf("app %s: isolator %s", a.name, l)
 				}

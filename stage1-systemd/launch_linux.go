@@ -147,10 +147,9 @@ func (p *pod) launchOnThread(r *appRun, phase string, l *appLaunch, root string,
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return 0, fmt.Errorf("unshare the mount namespace: %w", err)
 	}
-	// "0" is the writing thread: the kernel moves it without the global
-	// lock a named task needs (and its RCU grace period).
+	tid := strconv.Itoa(unix.Gettid())
 	for _, cg := range r.cgroups {
-		if err := os.WriteFile(filepath.Join(cg, "tasks"), []byte("0"), 0); err != nil {
+		if err := os.WriteFile(filepath.Join(cg, "tasks"), []byte(tid), 0); err != nil {
 			return 0, fmt.Errorf("join cgroup %s: %w", cg, err)
 		}
 	}
