@@ -405,7 +405,7 @@ func (w *archiveWalker) rootfsEntry(hdr *tar.Header, name, raw string) error {
 	if err := w.parents(name, raw); err != nil {
 		return err
 	}
-	if hdr.Uid < 0 || int64(hdr.Uid) > MaxID || hdr.Gid < 0 || int64(hdr.Gid) > MaxID {
+	if !OwnerInRange(hdr) {
 		return badEntry(raw, "owner %d:%d out of range (0 to %d)", hdr.Uid, hdr.Gid, int64(MaxID))
 	}
 	if err := CheckXattrs(hdr.PAXRecords); err != nil {
@@ -537,6 +537,13 @@ func CheckXattrs(pax map[string]string) error {
 // MaxID is the largest user or group ID an entry may have (4294967294;
 // 2^32-1 is the kernel's "no ID").
 const MaxID = 1<<32 - 2
+
+// OwnerInRange says whether hdr's user and group IDs are both from 0 to
+// MaxID: the one check of an entry's owner, for the walker that validates
+// an archive and for the extractor that writes it.
+func OwnerInRange(hdr *tar.Header) bool {
+	return hdr.Uid >= 0 && int64(hdr.Uid) <= MaxID && hdr.Gid >= 0 && int64(hdr.Gid) <= MaxID
+}
 
 // CleanEntryName is the one rule for the name of a file of an image's root
 // file system, relative to it (the archive's name without "rootfs/"; "."

@@ -430,7 +430,7 @@ func (x *Extractor) perm(hdr *tar.Header) uint32 {
 }
 
 func checkIDs(hdr *tar.Header) error {
-	if hdr.Uid < 0 || int64(hdr.Uid) > archive.MaxID || hdr.Gid < 0 || int64(hdr.Gid) > archive.MaxID {
+	if !archive.OwnerInRange(hdr) {
 		return fmt.Errorf("owner %d:%d out of range", hdr.Uid, hdr.Gid)
 	}
 	return nil
