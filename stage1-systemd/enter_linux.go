@@ -160,13 +160,10 @@ func enterApp(o *enterOptions) (int, error) {
 	if privateUsers {
 		pid, err = startInUserNS(exe, argv, pidfd, cgroups)
 	} else {
-		files := []uintptr{0, 1, 2, uintptr(pidfd)}
-		var path string
-		var exeCopy *os.File
-		if path, exeCopy, err = execPath(exe, len(files)); err == nil {
-			pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files})
-			exeCopy.Close()
-		}
+		pid, err = forkExecFile(exe, argv, &syscall.ProcAttr{
+			Env:   os.Environ(),
+			Files: []uintptr{0, 1, 2, uintptr(pidfd)},
+		})
 	}
 	if err != nil {
 		return 0, fmt.Errorf("start the process entering app %s: %w", o.name, err)

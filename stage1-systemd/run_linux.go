@@ -233,18 +233,14 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	// The network and IPC namespaces are the thread's (nsFlags); the
 	// mount namespace is copied from the host's at the clone.
 	var pid int
-	exePath, exeCopy, err := execPath(sealed, len(files))
-	if err == nil {
-		err = thread.do(func() (err error) {
-			pid, err = syscall.ForkExec(exePath, argv, &syscall.ProcAttr{
-				Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
-				Files: files,
-				Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL},
-			})
-			return err
+	err = thread.do(func() (err error) {
+		pid, err = forkExecFile(sealed, argv, &syscall.ProcAttr{
+			Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
+			Files: files,
+			Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL},
 		})
-		exeCopy.Close()
-	}
+		return err
+	})
 	unix.Close(ctl[1])
 	out.started()
 	if con != nil {

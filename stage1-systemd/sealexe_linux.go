@@ -3,6 +3,7 @@ package stage1
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,24 +80,23 @@ func memfdExecutable(exe string) (*os.File, error) {
 	return mem, nil
 }
 
-// execPath returns the path by which a child that syscall.ForkExec starts
-// with nfiles descriptors executes the file exe refers to (a sealed
-// executable), and the descriptor behind the path, which the caller closes
-// once the child has started.
+// forkExecFile is syscall.ForkExec of the executable exe refers to (a
+// sealed executable), for PID 1 and for enter's process.
 //
-// The path, /proc/self/fd/N, is opened by the child's execve, after
-// ForkExec has laid the child's descriptors out: it puts them at 0 to
-// nfiles-1, and first moves each one that is in the way to a number from
-// nfiles up (fewer than nfiles of them). A descriptor of exe numbered below
-// 2*nfiles may then have been replaced, and the child would execute
-// whatever took its number: a pipe or a socket (EACCES), or another
-// file. Which numbers are free depends on what else the process holds (the
-// Go runtime's own cgroup files, the apps' journal streams), so the copy is
-// put past all of them.
-func execPath(exe *os.File, nfiles int) (string, *os.File, error) {
-	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*nfiles)
+// The child's execve opens /proc/self/fd/N after ForkExec has laid the
+// child's descriptors out: it puts attr.Files at 0 to n-1, and first
+// moves each one in the way to a number from n up (fewer than n of them).
+// A descriptor of exe numbered below 2n may then have been replaced, and
+// the child would execute whatever took its number: a pipe or a socket
+// (EACCES), or another file. Which numbers are free depends on what else
+// the process holds (the Go runtime's own files, the apps' journal
+// streams), so exe is executed through a copy put past all of them,
+// closed once the child has started.
+func forkExecFile(exe *os.File, argv []string, attr *syscall.ProcAttr) (int, error) {
+	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*len(attr.Files))
 	if err != nil {
-		return "", nil, fmt.Errorf("copy the descriptor of %s: %w", exe.Name(), err)
+		return 0, fmt.Errorf("copy the descriptor of %s: %w", exe.Name(), err)
 	}
-	return fdPath(fd), os.NewFile(uintptr(fd), exe.Name()), nil
+	defer unix.Close(fd)
+	return syscall.ForkExec(fdPath(fd), argv, attr)
 }

@@ -28,7 +28,7 @@ func BenchmarkProtectExecutable(b *testing.B) {
 }
 
 // TestExecPath: a child started by ForkExec with many descriptors executes
-// the sealed executable through execPath even when the executable's
+// the sealed executable through forkExecFile even when the executable's
 // descriptor has a number that the child's layout reuses, where
 // /proc/self/fd/N itself would be /dev/null by the time of the child's
 // execve.
@@ -53,11 +53,7 @@ func TestExecPath(t *testing.T) {
 	if int(exe.Fd()) >= len(files) {
 		t.Fatalf("the executable's descriptor is %d: the test needs it below %d", exe.Fd(), len(files))
 	}
-	run := func(path string) error {
-		pid, err := syscall.ForkExec(path, []string{"true"}, &syscall.ProcAttr{Files: files})
-		if err != nil {
-			return err
-		}
+	wait := func(pid int) error {
 		var ws syscall.WaitStatus
 		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
 			return err
@@ -67,16 +63,22 @@ func TestExecPath(t *testing.T) {
 		}
 		return nil
 	}
+	run := func(path string) error {
+		pid, err := syscall.ForkExec(path, []string{"true"}, &syscall.ProcAttr{Files: files})
+		if err != nil {
+			return err
+		}
+		return wait(pid)
+	}
 	// The check itself: the bare path fails as described.
 	if err := run(fdPath(int(exe.Fd()))); err == nil {
 		t.Fatalf("ForkExec of %s with %d files ran the executable: the test shows nothing", fdPath(int(exe.Fd())), len(files))
 	}
-	path, cp, err := execPath(exe, len(files))
-	if err != nil {
-		t.Fatal(err)
+	pid, err := forkExecFile(exe, []string{"true"}, &syscall.ProcAttr{Files: files})
+	if err == nil {
+		err = wait(pid)
 	}
-	defer cp.Close()
-	if err := run(path); err != nil {
-		t.Errorf("ForkExec of %s (execPath of fd %d, %d files): %v", path, exe.Fd(), len(files), err)
+	if err != nil {
+		t.Errorf("forkExecFile of fd %d with %d files: %v", exe.Fd(), len(files), err)
 	}
 }
