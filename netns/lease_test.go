@@ -359,3 +359,36 @@ func TestLeaseBoth(t *testing.T) {
 		t.Errorf("ReleaseStale: %v, %v", got, err)
 	}
 }
+
+// TestWriteHint: the last-leased hint is written over the old one, whatever
+// that held (none, an older acirun's "ADDR\n", a longer address), and
+// reads back as the new address; the file always has hintSize bytes, so
+// that writing it never truncates it (which frees its block, and on a file
+// system mounted with discard waits for the device).
+func TestWriteHint(t *testing.T) {
+	const longest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0"
+	for _, tc := range []struct{ old, addr string }{
+		{"", "10.9.0.2"},
+		{"172.16.28.254\n", "10.9.0.2"},
+		{longest + "\n", "fd00::2"},
+		{"fd00::2\n", longest},
+	} {
+		path := filepath.Join(t.TempDir(), lastFile)
+		if tc.old != "" {
+			if err := os.WriteFile(path, []byte(tc.old), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := netip.MustParseAddr(tc.addr)
+		if err := writeHint(path, a); err != nil {
+			t.Fatalf("writeHint(%s) over %q: %v", a, tc.old, err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := netip.ParseAddr(strings.TrimSpace(string(b))); err != nil || got != a || len(b) != hintSize {
+			t.Errorf("writeHint(%s) over %q: the file holds %q (%d bytes), want the address in %d bytes", a, tc.old, b, len(b), hintSize)
+		}
+	}
+}
