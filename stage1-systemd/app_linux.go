@@ -50,9 +50,6 @@ func execApp(o *appOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := joinCgroups(o.cgroups); err != nil {
-		return err
-	}
 	l := launchFor(app, o.phase, o.insecure, o.metadataURL, o.notifySocket)
 	switch o.phase {
 	case "main":
@@ -102,16 +99,6 @@ func loadApp(podDir, name string) (*appSpec, error) {
 		names = append(names, a.name)
 	}
 	return nil, fmt.Errorf("no app %q in the pod manifest (its apps: %s)", name, strings.Join(names, ", "))
-}
-
-// joinCgroups moves the calling process into each cgroup directory.
-func joinCgroups(dirs []string) error {
-	for _, cg := range dirs {
-		if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte("0"), 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", cg, err)
-		}
-	}
-	return nil
 }
 
 // appLaunch is what differs between the processes of one app: the app's

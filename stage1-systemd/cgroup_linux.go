@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/mountinfo"
@@ -160,12 +163,15 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs
 	return dirs, reports
 }
 
-// limitPodTasks bounds the processes and threads of the calling process
-// (PID 1) and of everything it starts from now on to max, as a unit's
-// TasksMax would (pids.max): it makes the pod's cgroup in the pids
-// hierarchy (the unified one on cgroup v2) and moves itself into it. The
-// apps' own cgroups, in the memory and cpu hierarchies, or below it on v2,
-// leave it in force. It returns the cgroup.
+// limitPodTasks makes the pod's cgroup in the pids hierarchy (the unified
+// one on cgroup v2) with pids.max at max, as a unit's TasksMax would, and
+// returns it: every process PID 1 starts for an app joins it (appRun's
+// cgroups, joined by joinCgroupsAsThread or at the fork), so the apps and
+// all they start are bounded together. PID 1 itself stays out: the only
+// way to move a running process of many threads is cgroup.procs, where the
+// kernel takes its cgroup threadgroup lock, which waits for an RCU grace
+// period (about 10 ms of every start here). The apps' own cgroups, in the
+// memory and cpu hierarchies, or below it on v2, leave it in force.
 func limitPodTasks(cm cgroupMounts, uuid string, max int) (string, error) {
 	base := cm.pids
 	if base == "" {
@@ -185,10 +191,104 @@ func limitPodTasks(cm cgroupMounts, uuid string, max int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := joinCgroups([]string{d}); err != nil {
-		return "", err
-	}
 	return d, nil
+}
+
+// threadJoinable says whether a thread can join cgroup dir alone: dir is of
+// a v1 hierarchy (it has a tasks file). In the unified hierarchy a thread
+// cannot leave its process's domain; a new process enters dir at its fork
+// instead (cgroupFD).
+func threadJoinable(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "tasks"))
+	return err == nil
+}
+
+// joinCgroupsAsThread moves the calling thread alone into each of dirs of
+// a v1 hierarchy, by writing "0" to its tasks file, and returns the others
+// (of the unified hierarchy), which the process the thread forks must
+// enter at its fork (cgroupFD). A process forked from the thread starts in
+// the thread's cgroups.
+//
+// "0" in tasks is the one move the kernel makes without its cgroup
+// threadgroup lock (kernel/cgroup/cgroup.c, cgroup_procs_write_start):
+// writing a PID, or anything to cgroup.procs, takes it, and it waits for
+// an RCU grace period, about 10 ms a start on this project's machines.
+// The caller's thread must be locked to its goroutine for good, so that
+// the Go runtime ends it rather than running other goroutines on it; it is
+// one task of these cgroups until then.
+func joinCgroupsAsThread(dirs []string) (unified []string, err error) {
+	for _, cg := range dirs {
+		if !threadJoinable(cg) {
+			unified = append(unified, cg)
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(cg, "tasks"), []byte("0"), 0); err != nil {
+			return nil, fmt.Errorf("join cgroup %s: %w", cg, err)
+		}
+	}
+	return unified, nil
+}
+
+// cgroupFD opens the cgroup of the unified hierarchy that a new process
+// enters at its fork (clone3's CLONE_INTO_CGROUP, SysProcAttr.CgroupFD),
+// which puts it there without the kernel's threadgroup lock: the deepest
+// of unified, which must be one cgroup and its ancestors (a process is in
+// one cgroup of the hierarchy, and an ancestor's limits hold below it). It
+// returns -1 when unified is empty; the caller closes the descriptor.
+func cgroupFD(unified []string) (int, error) {
+	if len(unified) == 0 {
+		return -1, nil
+	}
+	deepest := slices.MaxFunc(unified, func(a, b string) int { return len(a) - len(b) })
+	for _, cg := range unified {
+		if cg != deepest && !strings.HasPrefix(deepest, cg+"/") {
+			return -1, fmt.Errorf("cgroups %s and %s of the unified hierarchy: a process can be in one only", cg, deepest)
+		}
+	}
+	fd, err := unix.Open(deepest, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("join cgroup %s: %w", deepest, err)
+	}
+	return fd, nil
+}
+
+// startInCgroups calls start on a thread of its own that is in cgroups
+// first, so that the process start forks from it starts in them without
+// the kernel's threadgroup lock: the thread joins those of v1 hierarchies
+// alone (joinCgroupsAsThread), and start gets the descriptor of the one of
+// the unified hierarchy, for its fork to enter (cgroupFD, CLONE_INTO_CGROUP;
+// -1 if none). It returns what start returns. The process's main thread
+// must be its main goroutine's for good (initMain, enterMain): the runtime
+// parks a main thread left locked forever instead of ending it, and it
+// would stay in cgroups.
+func startInCgroups(cgroups []string, start func(cgroupFD int) (int, error)) (int, error) {
+	type started struct {
+		pid int
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, and its
+		// cgroups with it.
+		runtime.LockOSThread()
+		pid, err := func() (int, error) {
+			unified, err := joinCgroupsAsThread(cgroups)
+			if err != nil {
+				return 0, err
+			}
+			fd, err := cgroupFD(unified)
+			if err != nil {
+				return 0, err
+			}
+			if fd >= 0 {
+				defer unix.Close(fd)
+			}
+			return start(fd)
+		}()
+		done <- started{pid, err}
+	}()
+	s := <-done
+	return s.pid, s.err
 }
 
 // podDirs are the pod's cgroup directories, one in each hierarchy it may

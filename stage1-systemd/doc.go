@@ -18,8 +18,8 @@
 //     the event handlers and the apps, reaps zombies, stops the pod and writes
 //     `exit.json`. Its flags are exactly those of `run`.
 //   - `stage1 app [--phase=main|pre-start|post-stop] [--insecure-options=…]
-//     [--cgroup=DIR]… POD-DIR NAME` is the last step before an app (or one of
-//     its event handlers) runs: it enters a private mount namespace, pivots into
+//     POD-DIR NAME` is the last step before an app (or one of its event
+//     handlers) runs, started in the app's cgroups: it enters a private mount namespace, pivots into
 //     the app's root, resolves user and group inside it, applies capabilities,
 //     no_new_privs, seccomp and oom-score-adj, and executes the app.
 //

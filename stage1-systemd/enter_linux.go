@@ -62,6 +62,11 @@ func parseEnterOptions(args []string, stderr io.Writer) (*enterOptions, error) {
 // thread of a Go process does, and nothing of the host's file system is
 // left to that thread afterwards.
 func enterMain(args []string) int {
+	// The main thread is this goroutine's for good, as PID 1's is
+	// (initMain): the runtime parks the main thread forever, rather than
+	// ending it, when a goroutine locked to it for good (startInCgroups)
+	// ends, and it would stay in the app's cgroups.
+	runtime.LockOSThread()
 	o, err := parseEnterOptions(args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 enter: %v\n", err)
@@ -125,11 +130,7 @@ func enterApp(o *enterOptions) (int, error) {
 		argv = append(argv, "--insecure-options="+run.String())
 	}
 	if privateUsers {
-		argv = append(argv, "--private-users") // its cgroups joined by startInUserNS
-	} else {
-		for _, cg := range cgroups {
-			argv = append(argv, "--cgroup="+cg)
-		}
+		argv = append(argv, "--private-users")
 	}
 	if rec.MetadataURL != "" {
 		argv = append(argv, "--metadata-url="+rec.MetadataURL)
@@ -148,23 +149,24 @@ func enterApp(o *enterOptions) (int, error) {
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	// setns(CLONE_NEWPID) changes where this thread's children are born:
-	// keep the thread to ourselves. No Pdeathsig: the child, whose parent
-	// is outside its PID namespace, would take getppid's 0 for our death.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := unix.Setns(pidfd, unix.CLONE_NEWPID); err != nil {
-		return 0, fmt.Errorf("join the PID namespace of app %s: %w", o.name, err)
-	}
-	var pid int
-	if privateUsers {
-		pid, err = startInUserNS(exe, argv, pidfd, cgroups)
-	} else {
-		pid, err = forkExecFile(exe, argv, &syscall.ProcAttr{
+	// The child starts in the app's cgroups (startInCgroups), forked from
+	// a thread of their own: setns(CLONE_NEWPID) changes where that
+	// thread's children are born, and the thread ends once it has forked.
+	// No Pdeathsig: the child, whose parent is outside its PID namespace,
+	// would take getppid's 0 for our death.
+	pid, err := startInCgroups(cgroups, func(cgroupFD int) (int, error) {
+		if err := unix.Setns(pidfd, unix.CLONE_NEWPID); err != nil {
+			return 0, fmt.Errorf("join the PID namespace of app %s: %w", o.name, err)
+		}
+		if privateUsers {
+			return startInUserNS(exe, argv, pidfd, cgroupFD)
+		}
+		return forkExecFile(exe, argv, &syscall.ProcAttr{
 			Env:   os.Environ(),
 			Files: []uintptr{0, 1, 2, uintptr(pidfd)},
+			Sys:   &syscall.SysProcAttr{UseCgroupFD: cgroupFD >= 0, CgroupFD: cgroupFD},
 		})
-	}
+	})
 	if err != nil {
 		return 0, fmt.Errorf("start the process entering app %s: %w", o.name, err)
 	}

@@ -123,11 +123,11 @@ func FuzzCgroupDirs(f *testing.F) {
 }
 
 func TestParseAppOptionsEnter(t *testing.T) {
-	o, err := parseAppOptions([]string{"--phase=enter", "--pidfd=3", "--cgroup=/sys/fs/cgroup/x", "/pods/u", "web", "/bin/sh", "-c", "--help"}, nil)
+	o, err := parseAppOptions([]string{"--phase=enter", "--pidfd=3", "/pods/u", "web", "/bin/sh", "-c", "--help"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.pidfd != 3 || o.podDir != "/pods/u" || o.name != "web" || !slices.Equal(o.command, []string{"/bin/sh", "-c", "--help"}) || !slices.Equal(o.cgroups, []string{"/sys/fs/cgroup/x"}) {
+	if o.pidfd != 3 || o.podDir != "/pods/u" || o.name != "web" || !slices.Equal(o.command, []string{"/bin/sh", "-c", "--help"}) {
 		t.Errorf("parseAppOptions: %+v", o)
 	}
 	enterUsage := "stage1 app --phase=enter: want --pidfd=FD POD-DIR NAME CMD [ARGS...]"

@@ -38,8 +38,7 @@ const userNSJoined = unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWUTS 
 
 // Steps of startInUserNS's child, named in its error.
 const (
-	inUserNSCgroup = iota + 1
-	inUserNSSetns
+	inUserNSSetns = iota + 1
 	inUserNSCapset
 	inUserNSAmbient
 	inUserNSDup
@@ -51,8 +50,6 @@ const (
 // would build and which anyone could change.
 func inUserNSStepName(step uint32) string {
 	switch step {
-	case inUserNSCgroup:
-		return "join the app's cgroups"
 	case inUserNSSetns:
 		return "join the app's user, network, UTS, IPC and cgroup namespaces"
 	case inUserNSCapset:
@@ -76,10 +73,10 @@ func inUserNSStepName(step uint32) string {
 // setns(CLONE_NEWUSER) is refused to a process of more than one thread, as
 // every Go process is (nsenter and runc's nsexec are C for this reason), so
 // it happens in the forked child before it executes anything, as
-// systemd-nspawn and nsenter do: the child, still the host's root, first
-// joins the app's cgroups (writing cgroup.procs of the host's cgroup file
-// system, which the app's cgroup namespace would no longer let it
-// migrate into), then the app's user namespace together with the
+// systemd-nspawn and nsenter do: the child, in the app's cgroups from its
+// fork on (the calling thread's of v1 hierarchies, and the one of the
+// unified hierarchy whose descriptor is cgroupFD, entered at the fork, if
+// not -1: see startInCgroups), joins the app's user namespace together with the
 // namespaces the host's user namespace owns, in one setns of the pidfd
 // (the kernel checks all of them with the host root's credentials before
 // it switches any), keeps every capability of the app's user namespace as
@@ -91,7 +88,7 @@ func inUserNSStepName(step uint32) string {
 // The child calls nothing but raw system calls on data prepared here.
 //
 //go:norace
-func startInUserNS(exe *os.File, argv []string, pidfd int, cgroups []string) (int, error) {
+func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int) (int, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 0, err
@@ -108,14 +105,7 @@ func startInUserNS(exe *os.File, argv []string, pidfd int, cgroups []string) (in
 	if err != nil {
 		return 0, err
 	}
-	procs := make([]*byte, len(cgroups))
-	for i, cg := range cgroups {
-		if procs[i], err = syscall.BytePtrFromString(cg + "/cgroup.procs"); err != nil {
-			return 0, err
-		}
-	}
 	empty := []byte{0}
-	zero := []byte{'0'}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	all := [2]unix.CapUserData{
 		{Effective: ^uint32(0), Permitted: ^uint32(0), Inheritable: ^uint32(0)},
@@ -147,27 +137,23 @@ func startInUserNS(exe *os.File, argv []string, pidfd int, cgroups []string) (in
 		return 0, err
 	}
 	var report [2]uint32 // step, errno
-	cwd := unix.AT_FDCWD
+	// clone3 only to enter a cgroup at the fork (see nsChild.start).
+	args := cloneArgs{flags: unix.CLONE_INTO_CGROUP, exitSignal: uint64(unix.SIGCHLD), cgroup: uint64(cgroupFD)}
+	var r1 uintptr
+	var e1 syscall.Errno
 
 	syscall.ForkLock.Lock()
 	runtimeBeforeFork()
-	r1, _, e1 := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if cgroupFD >= 0 {
+		r1, _, e1 = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
+	} else {
+		r1, _, e1 = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	}
 	if e1 == 0 && r1 == 0 {
 		// The child: raw system calls only.
 		runtimeAfterForkInChild()
 		var e syscall.Errno
-		step := uint32(inUserNSCgroup)
-		for _, path := range procs {
-			fd, _, err := syscall.RawSyscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(path)), uintptr(unix.O_WRONLY|unix.O_CLOEXEC), 0, 0, 0)
-			if e = err; e != 0 {
-				goto fail
-			}
-			if _, _, e = syscall.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&zero[0])), 1); e != 0 {
-				goto fail
-			}
-			syscall.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
-		}
-		step = inUserNSSetns
+		step := uint32(inUserNSSetns)
 		if _, _, e = syscall.RawSyscall(unix.SYS_SETNS, uintptr(pfd), userNSJoined, 0); e != 0 {
 			goto fail
 		}

@@ -196,15 +196,18 @@ type appRun struct {
 	launchRefused string
 	preStart      bool
 	postStop      bool
-	cgroups       []string
-	mainPid       int
-	started       bool // main was started
-	running       bool // main is running
-	done          bool // main and post-stop are over (or will never run)
-	exit          podcontract.AppExit
-	exited        bool
-	handlers      int   // event handlers running
-	listen        []int // socket-activated fds for main, closed once it started
+	// cgroups are the cgroup directories every process of the app
+	// starts in: the pod's pids cgroup (a pod no unit bounds) and the
+	// app's own for its limits.
+	cgroups  []string
+	mainPid  int
+	started  bool // main was started
+	running  bool // main is running
+	done     bool // main and post-stop are over (or will never run)
+	exit     podcontract.AppExit
+	exited   bool
+	handlers int   // event handlers running
+	listen   []int // socket-activated fds for main, closed once it started
 	// stdout and stderr are the descriptors PID 1 gives each of the app's
 	// processes as 1 and 2: its own, or the app's from stage1 run.
 	stdout, stderr int
@@ -337,9 +340,10 @@ func (p *pod) setup() error {
 			}
 		}
 	}
+	var tasksDir string // the pod's pids cgroup, which every app's process joins
 	if o.TasksMax > 0 {
-		// No unit bounds the pod (--tasks-max, from stage0): PID 1 and
-		// every process of the pod are bounded here, before any app runs.
+		// No unit bounds the pod (--tasks-max, from stage0): every
+		// process PID 1 starts for an app is bounded here.
 		d, err := "", cgErr
 		if err == nil {
 			d, err = limitPodTasks(cm, spec.uuid, o.TasksMax)
@@ -347,6 +351,7 @@ func (p *pod) setup() error {
 		if err != nil {
 			p.logf("WARNING: the pod's processes and threads are not bounded to %d (--tasks-max): %v", o.TasksMax, err)
 		} else {
+			tasksDir = d
 			p.debugf("the pod's processes and threads: at most %d (%s)", o.TasksMax, d)
 		}
 	}
@@ -354,6 +359,9 @@ func (p *pod) setup() error {
 		r := &appRun{name: a.name, spec: a, launchRefused: launchRefusedBy(a, o.Insecure), preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
 			stdout: stdio[2*i], stderr: stdio[2*i+1]}
 		p.apps = append(p.apps, r)
+		if tasksDir != "" {
+			r.cgroups = append(r.cgroups, tasksDir)
+		}
 		traits, err := readImageTraits(filepath.Join(a.imageDir, "manifest"))
 		if err != nil {
 			return fmt.Errorf("app %s: %w", a.name, err)
@@ -373,7 +381,7 @@ func (p *pod) setup() error {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
 			} else {
 				dirs, reports := setupAppCgroups(cm, spec.uuid, a.name, &a.isolators)
-				r.cgroups = dirs
+				r.cgroups = append(r.cgroups, dirs...)
 				for _, l := range reports {
 					p.logf("app %s: isolator %s", a.name, l)
 				}
@@ -659,17 +667,15 @@ func (p *pod) start(r *appRun, phase string) {
 }
 
 // startLauncher starts phase of app r through the app launcher (`stage1
-// app`), a process of its own that confines itself as PID 1's launch
-// would confine its thread, and executes the app; files are its
+// app`), a process of its own that starts in the app's cgroups, confines
+// itself as PID 1's launch would confine its thread, and executes the app;
+// files are its
 // descriptors 0, 1 and 2, console the console socket of an interactive
 // pod or -1. It returns the launcher's PID.
 func (p *pod) startLauncher(r *appRun, phase string, files []int, console int) (int, error) {
 	argv := []string{podcontract.Stage1Executable, "app", "--phase=" + phase}
 	if run := p.o.Insecure & podcontract.InsecureAllRun; run != 0 {
 		argv = append(argv, "--insecure-options="+run.String())
-	}
-	for _, cg := range r.cgroups {
-		argv = append(argv, "--cgroup="+cg)
 	}
 	if p.o.MetadataURL != "" {
 		argv = append(argv, "--metadata-url="+p.o.MetadataURL)
@@ -707,10 +713,16 @@ func (p *pod) startLauncher(r *appRun, phase string, files []int, console int) (
 		sys.AmbientCaps = p.allCaps
 	}
 	argv = append(argv, p.o.podDir, r.name)
-	return syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: fds,
-		Sys:   sys,
+	// It starts in the app's cgroups.
+	return startInCgroups(r.cgroups, func(cgroupFD int) (int, error) {
+		if cgroupFD >= 0 {
+			sys.UseCgroupFD, sys.CgroupFD = true, cgroupFD
+		}
+		return syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
+			Env:   os.Environ(),
+			Files: fds,
+			Sys:   sys,
+		})
 	})
 }
 

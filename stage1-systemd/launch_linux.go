@@ -22,7 +22,7 @@ import (
 // in Linux, and that a process forked from a thread inherits that
 // thread's: the mount namespace and root (unshare(CLONE_NEWNS), which
 // copies the thread's fs struct too, then pivot_root), v1 cgroup
-// membership (the tasks file), credentials, the capability sets,
+// membership (joinCgroupsAsThread), credentials, the capability sets,
 // no_new_privs, the seccomp filter (loaded without TSYNC) and the
 // Landlock domain. So a goroutine locks itself to a thread, confines that
 // thread exactly as the launcher confined itself (confinedExec.confine,
@@ -76,7 +76,7 @@ func (p *pod) launchHereRefused(r *appRun, phase string) string {
 		return r.launchRefused
 	}
 	for _, cg := range r.cgroups {
-		if _, err := os.Stat(filepath.Join(cg, "tasks")); err != nil {
+		if !threadJoinable(cg) {
 			return "cgroup " + cg + " is not of a v1 hierarchy: a thread cannot join it alone"
 		}
 	}
@@ -147,11 +147,11 @@ func (p *pod) launchOnThread(r *appRun, phase string, l *appLaunch, root string,
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return 0, fmt.Errorf("unshare the mount namespace: %w", err)
 	}
-	tid := strconv.Itoa(unix.Gettid())
-	for _, cg := range r.cgroups {
-		if err := os.WriteFile(filepath.Join(cg, "tasks"), []byte(tid), 0); err != nil {
-			return 0, fmt.Errorf("join cgroup %s: %w", cg, err)
-		}
+	// The app's cgroups, all of v1 hierarchies (launchHereRefused).
+	if unified, err := joinCgroupsAsThread(r.cgroups); err != nil {
+		return 0, err
+	} else if len(unified) > 0 {
+		return 0, fmt.Errorf("cgroups %s: a thread cannot join them alone", strings.Join(unified, " "))
 	}
 	if err := enterRoot(root, false); err != nil {
 		return 0, err

@@ -3,7 +3,6 @@ package stage1
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -46,10 +45,11 @@ import (
 //     dumpable to anyone but the host's CAP_SYS_PTRACE (its memory's owner
 //     is the host's user namespace), and it has nothing else in its user
 //     namespace.
-//   - The child joins the app's cgroups by writing to cgroup.procs
-//     descriptors the thread opened in the host's view, as the launcher
-//     wrote to the same files: of either hierarchy, since it is a process
-//     of one thread.
+//   - The child starts in the app's cgroups without joining any: the
+//     thread joins those of v1 hierarchies alone (joinCgroupsAsThread)
+//     before it forks, and the child enters the app's cgroup of the
+//     unified hierarchy at its fork (clone3's CLONE_INTO_CGROUP): a write
+//     to cgroup.procs would make the kernel wait for an RCU grace period.
 //   - The child sets the app's oom-score-adj itself once in its user
 //     namespace, as the launcher did: a value below PID 1's needs
 //     CAP_SYS_RESOURCE in the host's user namespace, which the pod's root
@@ -63,6 +63,12 @@ import (
 //     (launchRefusedBy) does not apply.
 //
 // Socket activation still goes through the launcher (LISTEN_PID).
+
+// cloneArgs is the kernel's struct clone_args, the argument of clone3 (its
+// second version, which has cgroup).
+type cloneArgs struct {
+	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls, setTID, setTIDSize, cgroup uint64
+}
 
 // nsLaunch is what PID 1 of a --private-users pod needs to launch an app's
 // process into a user namespace of its own (launchInUserNS), learned once.
@@ -190,15 +196,15 @@ func childNofile() (*unix.Rlimit, error) {
 // returns the child's PID once the app's program has been executed, or why
 // it was not.
 func (p *pod) launchInUserNS(r *appRun, phase string, l *appLaunch, root string, files []int, console int) (int, error) {
-	k := nsChild{ns: p.ns, peer: -1, ruleset: -1}
+	k := nsChild{ns: p.ns, peer: -1, ruleset: -1, cgroup: -1}
 	defer k.close()
 	// While the host's cgroup file system is in sight.
-	for _, cg := range r.cgroups {
-		fd, err := unix.Open(filepath.Join(cg, "cgroup.procs"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return 0, fmt.Errorf("join cgroup %s: %w", cg, err)
-		}
-		k.procs = append(k.procs, fd)
+	unified, err := joinCgroupsAsThread(r.cgroups)
+	if err != nil {
+		return 0, err
+	}
+	if k.cgroup, err = cgroupFD(unified); err != nil {
+		return 0, err
 	}
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return 0, fmt.Errorf("unshare the mount namespace: %w", err)
@@ -254,12 +260,13 @@ func (p *pod) launchInUserNS(r *appRun, phase string, l *appLaunch, root string,
 // so that the child makes nothing but raw system calls (nsChild.start).
 type nsChild struct {
 	ns *nsLaunch
-	// procs are the app's cgroup.procs files, peer the terminal's peer
-	// as this thread opened it (or -1), ruleset the Landlock ruleset of
-	// the app's domain (or -1), wd the working directory; files are the
-	// descriptors that become 0, 1 and 2 (copies above 2, close-on-exec),
-	// or -1 when the terminal is.
-	procs         []int
+	// cgroup is the app's cgroup of the unified hierarchy, which the
+	// child enters at its fork (or -1), peer the terminal's peer as this
+	// thread opened it (or -1), ruleset the Landlock ruleset of the app's
+	// domain (or -1), wd the working directory; files are the descriptors
+	// that become 0, 1 and 2 (copies above 2, close-on-exec), or -1 when
+	// the terminal is.
+	cgroup        int
 	peer, ruleset int
 	// The terminal of an interactive pod, as the child opens it again
 	// (ttyHow, ttyPath: in its own mount namespace, as the app's user,
@@ -289,7 +296,6 @@ type nsChild struct {
 // Steps of nsChild's child, named in its error.
 const (
 	nsStepMaps = iota + 1
-	nsStepCgroup
 	nsStepOOM
 	nsStepTerminal
 	nsStepSetsid
@@ -316,8 +322,6 @@ func nsStepName(step uint32, k *nsChild) string {
 	switch step {
 	case nsStepMaps:
 		return "wait for its user namespace's maps"
-	case nsStepCgroup:
-		return "join the app's cgroups"
 	case nsStepOOM:
 		return "oom-score-adj " + string(k.oom) + ": write /proc/self/oom_score_adj"
 	case nsStepTerminal:
@@ -421,8 +425,7 @@ func (k *nsChild) prepareTerminal(uid uint32) error {
 
 // close closes the descriptors k holds.
 func (k *nsChild) close() {
-	closeFds(k.procs)
-	for _, fd := range append(k.files[:], k.peer, k.ruleset) {
+	for _, fd := range append(k.files[:], k.peer, k.ruleset, k.cgroup) {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
@@ -449,12 +452,20 @@ func (k *nsChild) start() (int, error) {
 	defer unix.Close(report[0])
 	var rep [2]uint32 // step, errno
 	var one [1]byte
-	zero := [1]byte{'0'}
 	cwd := unix.AT_FDCWD
+	// clone3 only to enter a cgroup at the fork: a host's seccomp
+	// profile may refuse it where it allows clone.
+	args := cloneArgs{flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_INTO_CGROUP, exitSignal: uint64(unix.SIGCHLD), cgroup: uint64(k.cgroup)}
+	var r1 uintptr
+	var e1 syscall.Errno
 
 	syscall.ForkLock.Lock()
 	runtimeBeforeFork()
-	r1, _, e1 := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.CLONE_NEWUSER|unix.CLONE_NEWNS|unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if k.cgroup >= 0 {
+		r1, _, e1 = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
+	} else {
+		r1, _, e1 = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.CLONE_NEWUSER|unix.CLONE_NEWNS|unix.SIGCHLD), 0, 0, 0, 0, 0)
+	}
 	if e1 == 0 && r1 == 0 {
 		// The child: raw system calls only.
 		runtimeAfterForkInChild()
@@ -472,12 +483,6 @@ func (k *nsChild) start() (int, error) {
 		}
 		if e != 0 {
 			goto fail
-		}
-		step = nsStepCgroup
-		for _, fd := range k.procs {
-			if _, _, e = syscall.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&zero[0])), 1); e != 0 {
-				goto fail
-			}
 		}
 		if k.oom != nil {
 			step = nsStepOOM

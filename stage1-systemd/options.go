@@ -79,9 +79,8 @@ type appOptions struct {
 	// notifySocket is the app's NOTIFY_SOCKET, where PID 1 hears its
 	// sd_notify messages; "" for an app whose image does not use them.
 	notifySocket string
-	cgroups      []string // cgroup directories to join before executing
-	listenFds    int      // socket-activated fds passed as 3, 4, … (main phase only)
-	consoleFd    int      // the socket to send the app's terminal over (terminal_linux.go), or -1
+	listenFds    int // socket-activated fds passed as 3, 4, … (main phase only)
+	consoleFd    int // the socket to send the app's terminal over (terminal_linux.go), or -1
 	debug        bool
 	podDir       string
 	name         string
@@ -108,10 +107,6 @@ func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {
 	fs.StringVar(&o.phase, "phase", "main", "main, pre-start, post-stop or enter")
 	fs.IntVar(&o.pidfd, "pidfd", -1, "pidfd of the app's main process (enter only)")
 	fs.Var(&o.insecure, "insecure-options", "capabilities,paths,seccomp")
-	fs.Func("cgroup", "cgroup directory to join (repeatable)", func(s string) error {
-		o.cgroups = append(o.cgroups, s)
-		return nil
-	})
 	fs.StringVar(&o.metadataURL, "metadata-url", "", "AC_METADATA_URL")
 	fs.StringVar(&o.notifySocket, "notify-socket", "", "NOTIFY_SOCKET of the app (an abstract socket of PID 1)")
 	fs.IntVar(&o.listenFds, "listen-fds", 0, "number of socket-activated fds passed from fd 3 on")

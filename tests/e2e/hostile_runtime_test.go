@@ -72,9 +72,9 @@ func TestPodTasksMax(t *testing.T) {
 		if pids == "" {
 			t.Fatalf("no pids cgroup among the pod's cgroups:\n%s", b)
 		}
-		// PID 1's threads count, but not those of acirun run, which stays
-		// outside.
-		checkForks(t, waitForks(t, out.String), "PID 1's threads")
+		// The app's own threads count, but not those of PID 1 or acirun
+		// run, which stay outside.
+		checkForks(t, waitForks(t, out.String), "the app's threads")
 		r := p.runInBox(ctx, "stop", uuid)
 		if r.code != 0 {
 			t.Errorf("stop: %s", r)
