@@ -76,8 +76,8 @@ func attachWithRules(n Network, fw Firewall, owner, iface, uuid string, pid int)
 	}
 	_, err = fw.Install(ctx, PodRules{
 		UUID: uuid, Owner: owner, HostIndex: att.HostIndex, HostIface: att.HostIface,
-		Addrs: []netip.Addr{att.Addr, att.Addr6}, Gateways: []netip.Addr{att.Gateway, att.Gateway6},
-		Ports: []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:8080"), Pod: netip.AddrPortFrom(att.Addr, 8080)}},
+		Gateways: []netip.Addr{att.Gateway, att.Gateway6},
+		Ports:    []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:8080"), Pod: netip.AddrPortFrom(att.Addr, 8080)}},
 	}, everyoneAlive)
 	if err != nil {
 		att.Detach()

@@ -30,11 +30,12 @@ const tableName = "acirun"
 const legacyTable = "acirun"
 
 // The base chains of the table. Each hook has its chain, and each pod
-// jumps from it to chains of its own (podChain), through a rule whose user
-// data names the pod (podTag); the masquerade chain holds the rules shared
-// by all pods.
+// with rules of its own jumps from it to chains of its own (podChain),
+// through a rule whose user data names the pod (podTag); the masquerade
+// and antispoof chains hold rules shared by all pods.
 const (
-	chainGuard       = "guard"       // filter, prerouting, raw priority: anti-spoofing
+	chainAntiSpoof   = "antispoof"   // filter, prerouting, raw priority: anti-spoofing (spoofRules)
+	chainGuard       = "guard"       // filter, prerouting, raw priority: an older acirun's anti-spoofing, per pod
 	chainPrerouting  = "prerouting"  // nat, prerouting, dstnat: published ports, from elsewhere
 	chainOutput      = "output"      // nat, output, dstnat: published ports, from the host
 	chainPostrouting = "postrouting" // nat, postrouting, srcnat: loopback and hairpin
@@ -84,7 +85,7 @@ func table() *nftables.Table {
 func baseChain(name string) *nftables.Chain {
 	c := &nftables.Chain{Name: name, Table: table()}
 	switch name {
-	case chainGuard:
+	case chainGuard, chainAntiSpoof:
 		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw
 	case chainPrerouting:
 		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest
@@ -99,8 +100,20 @@ func baseChain(name string) *nftables.Chain {
 }
 
 // podBaseChains are the base chains from which a pod's chains are jumped
-// to, each to the pod's chain of the same name.
+// to, each to the pod's chain of the same name. Only pods an older acirun
+// started have a guard chain.
 var podBaseChains = []string{chainGuard, chainPrerouting, chainOutput, chainPostrouting, chainForward}
+
+// podMarkChains are the base chains of which every pod with rules has one
+// (a published port has an output rule; a restricted pod has a forward
+// one; an older acirun gave every pod a guard chain): the pods of the
+// table are named by their jump rules.
+var podMarkChains = []string{chainOutput, chainForward, chainGuard}
+
+// spoofTag is the user data of the antispoof chain's first rule: the
+// chain holds exactly spoofRules when it has as many rules and the first
+// carries it.
+const spoofTag = "acirun antispoof fib"
 
 // podChain names the pod's own chain for base chain base: "pod-UUID-base".
 func podChain(uuid, base string) string { return "pod-" + uuid + "-" + base }
@@ -128,8 +141,6 @@ type PodRules struct {
 	// HostIndex is the interface index of the host end of the pod's link.
 	HostIndex int
 	HostIface string
-	// Addrs are the pod's addresses: the only sources its link lets in.
-	Addrs []netip.Addr
 	// Gateways are the host end's addresses, one per family: the source
 	// of the host's loopback connections to the pod's published ports,
 	// and of its hairpin connections.
@@ -150,6 +161,10 @@ type PodRules struct {
 type Published struct {
 	Ports    []PortMap // the ports published, in the order given
 	Warnings []string  // ports left out, and what may keep the pod from the world
+	// Rules: the pod has rules of its own in the table (a port
+	// published, or restriction), which Remove takes out. A pod without
+	// has none to remove: its anti-spoofing is the shared chain's.
+	Rules bool
 }
 
 func (f Firewall) lock(ctx context.Context) (*os.File, error) {
@@ -163,10 +178,12 @@ func (f Firewall) lock(ctx context.Context) (*os.File, error) {
 	return l, nil
 }
 
-// Install puts the pod's rules into the table in one transaction: the
-// anti-spoofing guard of its link, its published ports (DNAT in prerouting
-// and output), the masquerade of its hairpin traffic, and for a restricted
-// pod the drop of what it starts beyond the host. The rules of a pod of
+// Install puts the pod's rules into the table in one transaction: its
+// published ports (DNAT in prerouting and output), the masquerade of its
+// hairpin traffic, and for a restricted pod the drop of what it starts
+// beyond the host; and makes sure the anti-spoofing rules every pod's link
+// shares are there (spoofRules). A pod with none of the first adds
+// nothing: no transaction at all. The rules of a pod of
 // the same UUID go in the same transaction, and so do those of the pods
 // whose owners are in p.Gone and of a pod holding a host port this pod
 // publishes if that pod is no longer alive (alive is asked about the owner
@@ -263,22 +280,36 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		return nil, fmt.Errorf("publish port %s (%s) on %s: the host's port %d is taken by %s", m.Name, m.Protocol, hostName(m.Host.Addr()), m.Host.Port(), who)
 	}
 
-	// The table and the base chains are made when missing only: adding
-	// what exists is no error, but the kernel's commit does the work of
-	// an update for each.
+	// The table and the base chains are made when missing only, and
+	// only those the pod uses: adding what exists is no error, but the
+	// kernel's commit does the work of an update for each.
 	t := table()
+	spoofReady, err := hasSpoofRules(&rl, st)
+	if err != nil {
+		return nil, err
+	}
+	changed := len(stale) > 0 || len(p.Gone) > 0 || !spoofReady
 	if !st.table {
 		c.AddTable(t)
 	}
-	for _, name := range podBaseChains {
-		if _, ok := st.base[name]; !ok {
-			c.AddChain(baseChain(name))
+	if !spoofReady {
+		ch := c.AddChain(baseChain(chainAntiSpoof))
+		c.FlushChain(ch)
+		for i, r := range spoofRules() {
+			rule := &nftables.Rule{Table: t, Chain: ch, Exprs: r}
+			if i == 0 {
+				rule.UserData = []byte(spoofTag)
+			}
+			c.AddRule(rule)
 		}
 	}
 	chains := map[string]*nftables.Chain{}
 	add := func(base string, exprs []expr.Any, userData []byte) {
 		ch := chains[base]
 		if ch == nil {
+			if _, ok := st.base[base]; !ok {
+				c.AddChain(baseChain(base))
+			}
 			ch = c.AddChain(&nftables.Chain{Name: podChain(p.UUID, base), Table: t})
 			chains[base] = ch
 			jt := tag
@@ -288,9 +319,6 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 			c.AddRule(&nftables.Rule{Table: t, Chain: baseChain(base), UserData: jt, Exprs: cat(matchJump(base, p.HostIndex), []expr.Any{jump(ch.Name)})})
 		}
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs, UserData: userData})
-	}
-	for _, r := range guardRules(p.Addrs) {
-		add(chainGuard, r, nil)
 	}
 	var loopback4, loopback6 bool
 	for _, m := range pub.Ports {
@@ -313,8 +341,11 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	if p.Restricted {
 		add(chainForward, restrictRule(), nil)
 	}
-	if err := c.Flush(); err != nil {
-		return nil, fmt.Errorf("firewall: rules of pod %s: %w", p.UUID, err)
+	pub.Rules = len(chains) > 0
+	if changed || pub.Rules {
+		if err := c.Flush(); err != nil {
+			return nil, fmt.Errorf("firewall: rules of pod %s: %w", p.UUID, err)
+		}
 	}
 	f.reached(stepRulesInstalled)
 	if err := allowLoopback(p.HostIface, p.HostIndex, loopback4, loopback6); err != nil {
@@ -403,10 +434,10 @@ func (f Firewall) Remove(ctx context.Context, uuid string) error {
 
 // RemoveStale takes out of the table the rules of every pod whose owner is
 // not alive, and returns their UUIDs. The pods are named by the tags of
-// the guard chain's jump rules (every pod has one there): one dump of one
-// chain, and the full listing only when a pod is to be removed. It runs
-// after every pod's start on the default network, so the look at every
-// pod it is stays small.
+// the jump rules of podMarkChains (every pod with rules has one there):
+// one dump of each of those chains the table has, and the full listing
+// only when a pod is to be removed. It runs after every pod's start on the
+// default network, so the look at every pod it is stays small.
 func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool) ([]string, error) {
 	l, err := f.lock(ctx)
 	if err != nil {
@@ -421,17 +452,23 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 	}) {
 		return nil, nil // no nftables, or no table: no rules
 	}
-	guard, err := rl.list(chainGuard)
-	if errors.Is(err, unix.ENOENT) {
-		return nil, nil // a table without its guard chain: no pod
-	}
-	if err != nil {
-		return nil, err
-	}
 	var stale []string
-	for _, r := range guard {
-		if uuid, owner, ok := parseTag(r.UserData); ok && !slices.Contains(stale, uuid) && !alive(owner) {
-			stale = append(stale, uuid)
+	seen := map[string]bool{}
+	for _, name := range podMarkChains {
+		rules, err := rl.list(name)
+		if errors.Is(err, unix.ENOENT) {
+			continue // no such chain: no pod there
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			if uuid, owner, ok := parseTag(r.UserData); ok && !seen[uuid] {
+				seen[uuid] = true
+				if !alive(owner) {
+					stale = append(stale, uuid)
+				}
+			}
 		}
 	}
 	if len(stale) == 0 {
@@ -529,8 +566,9 @@ func listChains(l *ruleLister) (*tableState, error) {
 // other tables (for forwardDrops: a dump of those of each family among
 // ip, ip6 and inet that has another table; on a host with another inet
 // table, acirun's chains come with it and are left out), and whether a
-// pod of UUID uuid has chains (its guard chain, which every pod has, is
-// looked up): if so, the state is listChains', which names them.
+// pod of UUID uuid has chains (its chains of podMarkChains, one of which
+// every pod with rules has, are looked up): if so, the state is
+// listChains', which names them.
 func installState(l *ruleLister, uuid string) (*tableState, error) {
 	st := &tableState{base: map[string][]*nftables.Rule{}, read: map[string]bool{}}
 	tables, err := l.tables()
@@ -562,11 +600,13 @@ func installState(l *ruleLister, uuid string) (*tableState, error) {
 	if !st.table {
 		return st, nil
 	}
-	if ok, err := l.hasChain(podChain(uuid, chainGuard)); err != nil || ok {
-		if err != nil {
-			return nil, err
+	for _, name := range podMarkChains {
+		if ok, err := l.hasChain(podChain(uuid, name)); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return listChains(l)
 		}
-		return listChains(l)
 	}
 	for _, name := range podBaseChains {
 		ok, err := l.hasChain(name)
@@ -578,6 +618,24 @@ func installState(l *ruleLister, uuid string) (*tableState, error) {
 		}
 	}
 	return st, nil
+}
+
+// hasSpoofRules reports whether the table's antispoof chain holds
+// spoofRules (one dump of that chain's rules, which are few): the chain and
+// its rules are made in one transaction, and the first rule's tag says
+// which rules they are.
+func hasSpoofRules(l *ruleLister, st *tableState) (bool, error) {
+	if !st.table {
+		return false, nil
+	}
+	rules, err := l.list(chainAntiSpoof)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return len(rules) == len(spoofRules()) && string(rules[0].UserData) == spoofTag, nil
 }
 
 // readRules reads the tagged jump rules of the base chains names (those

@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,7 +246,6 @@ func TestFirewallPublish(t *testing.T) {
 	host.do(func() (err error) {
 		pub, err = fw.Install(context.Background(), PodRules{
 			UUID: "aaaa", Owner: "/pods/a", HostIndex: att.HostIndex, HostIface: att.HostIface,
-			Addrs:    []netip.Addr{att.Addr, att.Addr6},
 			Gateways: []netip.Addr{att.Gateway, att.Gateway6},
 			Ports: []PortMap{
 				{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:8080"), Pod: netip.AddrPortFrom(att.Addr, 8080)},
@@ -304,6 +305,42 @@ func TestFirewallPublish(t *testing.T) {
 		t.Errorf("the pod's own address no longer passes: %q, %v", got, err)
 	}
 
+	// Of datagrams the pod sends to the host from every kind of address,
+	// only those from its own arrive: not from another pod's (routed to
+	// that pod's link), from the host's own or the gateway's (local), or
+	// from one nobody has.
+	_, other := podOnNetwork(t, host, n, "/pods/b", "ac-b")
+	var sink net.PacketConn
+	host.do(func() (err error) {
+		sink, err = net.ListenPacket("udp", "[::]:9997")
+		return err
+	})
+	defer sink.Close()
+	var sent []string
+	for _, src := range []netip.Addr{att.Addr, att.Addr6, other.Addr, other.Addr6, att.Gateway, att.Gateway6,
+		netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("fd99::1"), netip.MustParseAddr("172.16.28.200"),
+		netip.MustParseAddr("fd61:6369:7275::c8")} {
+		to := netip.AddrPortFrom(att.Gateway, 9997)
+		if src.Is6() {
+			to = netip.AddrPortFrom(att.Gateway6, 9997)
+		}
+		pod.do(func() error { return sendFrom(src, to, src.String()) })
+		sent = append(sent, src.String())
+	}
+	var arrived []string
+	for {
+		sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		b := make([]byte, 100)
+		k, from, err := sink.ReadFrom(b)
+		if err != nil {
+			break
+		}
+		arrived = append(arrived, fmt.Sprintf("%s from %s", b[:k], from.(*net.UDPAddr).AddrPort().Addr().Unmap()))
+	}
+	if want := []string{att.Addr.String() + " from " + att.Addr.String(), att.Addr6.String() + " from " + att.Addr6.String()}; !slices.Equal(arrived, want) {
+		t.Errorf("of datagrams from %q the host received %q; want only %q", sent, arrived, want)
+	}
+
 	// The link's route_localnet does not open the host's loopback to the
 	// pod: a datagram the pod routes to 127.0.0.1 out of its link itself
 	// reaches no socket of the host's. (TCP could not answer: the host
@@ -352,7 +389,7 @@ func TestFirewallPublish(t *testing.T) {
 		t.Fatalf("the pod has no chain: %d", n)
 	}
 	host.do(func() error { return fw.Remove(context.Background(), "aaaa") })
-	if got, want := ruleCount(t, host), len(masqueradeRules([]netip.Prefix{n.Subnet, n.Subnet6})); got != want {
+	if got, want := ruleCount(t, host), len(masqueradeRules([]netip.Prefix{n.Subnet, n.Subnet6}))+len(spoofRules()); got != want {
 		t.Errorf("after Remove: %d rules, want the %d shared ones", got, want)
 	}
 	if got, err := host.askWithin("127.0.0.1:8080", netip.Addr{}, 500*time.Millisecond); !errors.Is(err, unix.ECONNREFUSED) {
@@ -364,8 +401,8 @@ func TestFirewallPublish(t *testing.T) {
 	dead := func(owner string) bool { return owner != "/pods/dead" }
 	rules := func(uuid, owner string) PodRules {
 		return PodRules{UUID: uuid, Owner: owner, HostIndex: att.HostIndex, HostIface: att.HostIface,
-			Addrs: []netip.Addr{att.Addr}, Gateways: []netip.Addr{att.Gateway},
-			Ports: []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:8080"), Pod: netip.AddrPortFrom(att.Addr, 8080), Implicit: true}}}
+			Gateways: []netip.Addr{att.Gateway},
+			Ports:    []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:8080"), Pod: netip.AddrPortFrom(att.Addr, 8080), Implicit: true}}}
 	}
 	host.do(func() error {
 		ctx := context.Background()
@@ -379,7 +416,11 @@ func TestFirewallPublish(t *testing.T) {
 		if len(pub.Ports) != 1 {
 			return fmt.Errorf("the live pod did not get the dead one's port: %+v", pub)
 		}
-		if _, err := fw.Install(ctx, rules("dead2", "/pods/dead"), everyoneAlive); err != nil {
+		// Its port taken by live, dead2 has rules only as a restricted
+		// pod.
+		dead2 := rules("dead2", "/pods/dead")
+		dead2.Restricted = true
+		if _, err := fw.Install(ctx, dead2, everyoneAlive); err != nil {
 			return err
 		}
 		stale, err := fw.RemoveStale(ctx, dead)
@@ -399,10 +440,11 @@ func TestFirewallPublish(t *testing.T) {
 				return fmt.Errorf("chain %s left of a dead pod", ch.Name)
 			}
 		}
-		// A dead pod that published nothing goes with the Install of a
-		// pod that took back its lease (Gone), not before.
+		// A dead pod that published nothing (restricted: it has rules)
+		// goes with the Install of a pod that took back its lease
+		// (Gone), not before.
 		dead3 := rules("dead3", "/pods/dead3")
-		dead3.Ports = nil
+		dead3.Ports, dead3.Restricted = nil, true
 		if _, err := fw.Install(ctx, dead3, everyoneAlive); err != nil {
 			return err
 		}
@@ -442,6 +484,33 @@ func TestFirewallPublish(t *testing.T) {
 	if got, err := host.ask("127.0.0.1:8080", netip.Addr{}); err != nil || got != att.Gateway.String() {
 		t.Errorf("the live pod's port: %q, %v", got, err)
 	}
+}
+
+// sendFrom sends one datagram with text from src (bound with
+// IP_TRANSPARENT: the sender need not hold the address) to to.
+func sendFrom(src netip.Addr, to netip.AddrPort, text string) error {
+	lc := net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if strings.HasSuffix(network, "6") {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
+			} else {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, 1)
+			}
+		})
+		return errors.Join(err, serr)
+	}}
+	network := "udp4"
+	if src.Is6() {
+		network = "udp6"
+	}
+	c, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(src, 0).String())
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	defer c.Close()
+	_, err = c.WriteTo([]byte(text), net.UDPAddrFromAddrPort(to))
+	return err
 }
 
 func must[T any](v T, err error) T {

@@ -28,7 +28,7 @@ func TestFirewallPortConflicts(t *testing.T) {
 	_, att := podOnNetwork(t, host, n, "/pods/a", "ac-a")
 	rules := func(uuid string, ports ...PortMap) PodRules {
 		return PodRules{UUID: uuid, Owner: "/pods/" + uuid, HostIndex: att.HostIndex, HostIface: att.HostIface,
-			Addrs: []netip.Addr{att.Addr}, Gateways: []netip.Addr{att.Gateway}, Ports: ports}
+			Gateways: []netip.Addr{att.Gateway}, Ports: ports}
 	}
 	port := func(name, proto, hostAddr string, implicit bool) PortMap {
 		h := netip.MustParseAddrPort(hostAddr)

@@ -19,6 +19,11 @@ import (
 // PodInterface is the name of the pod's end of its link, inside the pod.
 const PodInterface = "eth0"
 
+// HostIfacePrefix begins the name of the host end of every pod's link on
+// a network of acirun's (Attach refuses another name): the anti-spoofing
+// rules, shared by all pods (spoofRules), know the pods' links by it.
+const HostIfacePrefix = "ac-"
+
 // Attachment is a pod's place on a network: its link and its addresses.
 type Attachment struct {
 	Network   Network
@@ -64,6 +69,9 @@ func (a *Attachment) Gateways() Addrs { return Addrs{IPv4: a.Gateway, IPv6: a.Ga
 func (n Network) Attach(ctx context.Context, owner string, alive func(string) bool, hostIface string, podPid int) (_ *Attachment, err error) {
 	if len(hostIface) == 0 || len(hostIface) >= unix.IFNAMSIZ {
 		return nil, fmt.Errorf("network %s: interface name %q: want 1 to %d bytes", n.Name, hostIface, unix.IFNAMSIZ-1)
+	}
+	if !strings.HasPrefix(hostIface, HostIfacePrefix) {
+		return nil, fmt.Errorf("network %s: interface name %q: a pod's host end is named %s…, which the anti-spoofing rules know it by", n.Name, hostIface, HostIfacePrefix)
 	}
 	sys, err := openSysctls()
 	if err != nil {

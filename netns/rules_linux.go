@@ -182,27 +182,61 @@ func dnatRules(m PortMap) (pre, out []expr.Any) {
 	return cat(matchAddr(host, true), port, dnatTo(pod)), out
 }
 
-// guardRules are the anti-spoofing rules of a pod's host end: what comes
-// from the pod passes only with one of the pod's own addresses as its
-// source (or, for IPv6, a link-local one or none, which neighbour
-// discovery uses); the rest is dropped. So is what the pod sends to the
-// host's loopback addresses: the link's route_localnet (allowLoopback)
-// would otherwise let it reach services the host keeps on 127.0.0.1. The
-// guard sees packets before connection tracking translates the answers to
-// the host's own loopback connections, which still carry the gateway as
-// their destination here.
-func guardRules(addrs []netip.Addr) [][]expr.Any {
-	rules := [][]expr.Any{
-		cat(matchPrefix(loopback4, true, false), []expr.Any{verdict(expr.VerdictDrop)}),
-		cat(matchPrefix(loopback6, true, false), []expr.Any{verdict(expr.VerdictDrop)}),
+// spoofRules are the rules of the antispoof chain, shared by every pod's
+// link (the host ends, named HostIfacePrefix…; the rest passes at once):
+// what comes from a pod passes only with a source address that the host
+// routes back out of the link it came in on, the pod's own (Attach routes
+// each pod address to its pod's link), or, for IPv6, a link-local one or
+// none, which neighbour discovery uses: `fib saddr . iif oif missing drop`,
+// the kernel's strict reverse-path check. So another pod's address (routed
+// to that pod's link), one of the host's (local: routed out of no link),
+// one nobody has (routed elsewhere or nowhere) and 0.0.0.0 are dropped.
+// So is what a pod sends to the host's loopback addresses: the link's
+// route_localnet (allowLoopback) would otherwise let it reach services the
+// host keeps on 127.0.0.1. The chain sees packets before connection
+// tracking translates the answers to the host's own loopback connections,
+// which still carry the gateway as their destination there.
+//
+// A pod's part in this is its route, which goes with its link: a pod that
+// publishes no port and is not restricted has no rule of its own, so that
+// neither its start nor its end changes the table. A transaction that
+// deletes a rule makes the closing of its socket wait for an RCU grace
+// period, with the lock held that the removal of a link waits for.
+func spoofRules() [][]expr.Any {
+	drop := []expr.Any{verdict(expr.VerdictDrop)}
+	pass := []expr.Any{verdict(expr.VerdictReturn)}
+	return [][]expr.Any{
+		cat(matchInputPrefix(HostIfacePrefix, true), pass),
+		cat(matchPrefix(loopback4, true, false), drop),
+		cat(matchPrefix(loopback6, true, false), drop),
+		cat(matchAddr(netip.IPv4Unspecified(), false), drop),
+		cat(matchPrefix(netip.MustParsePrefix("fe80::/10"), false, false), pass),
+		cat(matchAddr(netip.IPv6Unspecified(), false), pass),
+		cat(matchSourceElsewhere(), drop),
 	}
-	for _, a := range addrs {
-		rules = append(rules, cat(matchAddr(a, false), []expr.Any{verdict(expr.VerdictReturn)}))
+}
+
+// matchInputPrefix is `iifname "PREFIX*"` (or != ): the name of the
+// interface the packet came in on begins with prefix.
+func matchInputPrefix(prefix string, negate bool) []expr.Any {
+	op := expr.CmpOpEq
+	if negate {
+		op = expr.CmpOpNeq
 	}
-	for _, p := range []netip.Prefix{netip.MustParsePrefix("fe80::/10"), netip.MustParsePrefix("::/128")} {
-		rules = append(rules, cat(matchPrefix(p, false, false), []expr.Any{verdict(expr.VerdictReturn)}))
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: op, Register: 1, Data: []byte(prefix)},
 	}
-	return append(rules, []expr.Any{verdict(expr.VerdictDrop)})
+}
+
+// matchSourceElsewhere is `fib saddr . iif oif missing`: the host has no
+// route to the packet's source out of the interface it came in on (a
+// local address counts as none).
+func matchSourceElsewhere() []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
 }
 
 // snatRules are the source translations of what the host sends out of a

@@ -32,6 +32,8 @@ func render(exprs []expr.Any) string {
 				pending = "iif"
 			case expr.MetaKeyOIF:
 				pending = "oif"
+			case expr.MetaKeyIIFNAME:
+				pending = "iifname"
 			default:
 				pending = fmt.Sprintf("meta%d", e.Key)
 			}
@@ -49,7 +51,12 @@ func render(exprs []expr.Any) string {
 		case *expr.Bitwise:
 			pending += "&" + hex.EncodeToString(e.Mask)
 		case *expr.Fib:
-			pending = fmt.Sprintf("fib(daddr=%v,type=%v)", e.FlagDADDR, e.ResultADDRTYPE)
+			switch {
+			case e.FlagSADDR && e.FlagIIF && e.ResultOIF && !e.FlagDADDR && !e.FlagMARK && !e.FlagOIF && !e.ResultOIFNAME && !e.ResultADDRTYPE:
+				pending = "fib(saddr.iif,oif)"
+			default:
+				pending = fmt.Sprintf("fib(daddr=%v,type=%v)", e.FlagDADDR, e.ResultADDRTYPE)
+			}
 		case *expr.Ct:
 			pending = fmt.Sprintf("ct%d", e.Key)
 		case *expr.Cmp:
@@ -168,21 +175,14 @@ func TestPodRules(t *testing.T) {
 		got  [][]expr.Any
 		want []string
 	}{
-		{"guard of a pod of both families", guardRules([]netip.Addr{netip.MustParseAddr("172.16.28.2"), netip.MustParseAddr("fd61:6369:7275::2")}), []string{
+		{"anti-spoofing shared by the pods' links", spoofRules(), []string{
+			"iifname !=61632d | return", // not "ac-*"
 			fam4 + " | daddr&ff000000 =7f000000 | drop",
 			fam6 + " | daddr =00000000000000000000000000000001 | drop",
-			fam4 + " | saddr =ac101c02 | return",
-			fam6 + " | saddr =fd616369727500000000000000000002 | return",
+			fam4 + " | saddr =00000000 | drop",
 			fam6 + " | saddr&ffc00000000000000000000000000000 =fe800000000000000000000000000000 | return",
 			fam6 + " | saddr =00000000000000000000000000000000 | return",
-			"drop",
-		}},
-		{"guard of a pod without addresses drops all but IPv6 link-local", guardRules(nil), []string{
-			fam4 + " | daddr&ff000000 =7f000000 | drop",
-			fam6 + " | daddr =00000000000000000000000000000001 | drop",
-			fam6 + " | saddr&ffc00000000000000000000000000000 =fe800000000000000000000000000000 | return",
-			fam6 + " | saddr =00000000000000000000000000000000 | return",
-			"drop",
+			"fib(saddr.iif,oif) =00000000 | drop", // no route back out of the link it came in on
 		}},
 		{"source NAT on the link with index 7", snatRules(7, []netip.Addr{netip.MustParseAddr("172.16.28.1"), netip.MustParseAddr("fd61:6369:7275::1")}), []string{
 			fam4 + " | saddr&ff000000 =7f000000 | to ac101c01 | snat2",

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"maps"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -26,8 +25,7 @@ func TestRuleTags(t *testing.T) {
 	for i, uuid := range []string{"aaaa", "bbbb", "cccc"} {
 		ns.do(func() error {
 			_, err := fw.Install(context.Background(), PodRules{
-				UUID: uuid, Owner: "/pods/" + uuid, HostIndex: 100 + i, HostIface: "ac-" + uuid,
-				Addrs: []netip.Addr{netip.AddrFrom4([4]byte{172, 16, 28, byte(2 + i)})},
+				UUID: uuid, Owner: "/pods/" + uuid, HostIndex: 100 + i, HostIface: "ac-" + uuid, Restricted: true,
 			}, everyoneAlive)
 			return err
 		})
@@ -58,8 +56,8 @@ func TestRuleTags(t *testing.T) {
 				}
 			}
 		}
-		if got := len(must(l.list(chainGuard))); got != 3 {
-			t.Errorf("guard chain: %d jump rules, want 3", got)
+		if got := len(must(l.list(chainForward))); got != 3 {
+			t.Errorf("forward chain: %d jump rules, want 3", got)
 		}
 		other := c.AddTable(&nftables.Table{Name: "filter", Family: nftables.TableFamilyIPv4})
 		drop := nftables.ChainPolicyDrop
@@ -76,7 +74,8 @@ func TestRuleTags(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(got) != len(want) || len(got) < 1+len(podBaseChains)+3 {
+		// The other table's, antispoof, forward and the pods' own.
+		if len(got) != len(want) || len(got) < 1+2+3 {
 			t.Fatalf("chains: %d, ListChains %d", len(got), len(want))
 		}
 		forward := 0
@@ -131,7 +130,7 @@ func TestRuleTags(t *testing.T) {
 				t.Errorf("table %d: %s %s, ListTables %s %s", i, familyName(tables[i].Family), tables[i].Name, familyName(wantTables[i].Family), wantTables[i].Name)
 			}
 		}
-		for name, want := range map[string]bool{chainGuard: true, podChain("aaaa", chainGuard): true, podChain("dddd", chainGuard): false, chainMasquerade: false} {
+		for name, want := range map[string]bool{chainForward: true, chainAntiSpoof: true, podChain("aaaa", chainForward): true, podChain("dddd", chainForward): false, chainGuard: false, chainMasquerade: false} {
 			if got, err := l.hasChain(name); got != want || err != nil {
 				t.Errorf("hasChain(%s) = %t, %v; want %t", name, got, err, want)
 			}

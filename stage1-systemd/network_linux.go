@@ -34,18 +34,20 @@ type podNetwork struct {
 	fw           netns.Firewall
 	uuid         string
 	ports        []netns.PortMap // the ports published
+	rules        bool            // the pod has rules of its own in the table (netns.Published.Rules)
 	swept        chan struct{}   // closed when sweep is done; nil before sweep
 	rulesRemoved chan error      // removeRules's result, once it has started
 }
 
-// hostInterface names the host end of the pod's link: "ac-" and the first
-// 12 hex digits of its UUID, within the kernel's 15 bytes.
+// hostInterface names the host end of the pod's link: "ac-"
+// (netns.HostIfacePrefix) and the first 12 hex digits of its UUID, within
+// the kernel's 15 bytes.
 func hostInterface(uuid string) string {
 	h := strings.ReplaceAll(uuid, "-", "")
 	if len(h) > 12 {
 		h = h[:12]
 	}
-	return "ac-" + h
+	return netns.HostIfacePrefix + h
 }
 
 // portMaps is where each of the pod's ports is published on the host,
@@ -159,7 +161,7 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	warnings = append(warnings, reserved...)
 	rules := netns.PodRules{
 		UUID: spec.uuid, Owner: podDir, HostIndex: att.HostIndex, HostIface: att.HostIface,
-		Addrs: addrs, Gateways: gateways, Ports: maps,
+		Gateways: gateways, Ports: maps,
 		Restricted: o.Net == podcontract.NetDefaultRestricted,
 		Gone:       att.TookBackFrom,
 	}
@@ -175,7 +177,7 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	case err != nil:
 		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}
-	pn.ports = pub.Ports
+	pn.ports, pn.rules = pub.Ports, pub.Rules
 	warnings = append(warnings, pub.Warnings...)
 	if att.IPv6Error != nil {
 		warnings = append(warnings, fmt.Sprintf("WARNING: %v", att.IPv6Error))
@@ -257,13 +259,20 @@ func (pn *podNetwork) sweep() {
 // RCU grace period, and closing the socket that removed them waits for it
 // (5 to 25 ms here): that wait then passes while the kernel ends PID 1 and
 // removes the pod's link, not after. The link is still there meanwhile,
-// but nothing is left in the pod to send through it.
+// but nothing is left in the pod to send through it. A pod without rules
+// of its own (no port published, not restricted) has nothing to remove,
+// and does not even look: its link's removal then waits for no lock of
+// nftables that the closing of such a socket holds.
 func (pn *podNetwork) removeRules() {
 	if pn.rulesRemoved != nil {
 		return
 	}
 	done := make(chan error, 1)
 	pn.rulesRemoved = done
+	if !pn.rules {
+		done <- nil
+		return
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		defer cancel()
