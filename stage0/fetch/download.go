@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/internal/flock"
 )
 
@@ -72,10 +73,11 @@ const resumeAttempts = 3
 //   - If the connection breaks in the middle, Download asks for the rest
 //     itself, up to 3 times, as long as data keeps coming.
 //
-// On success the partial file and its info are removed and the Response
-// (Body nil) carries the caching data. On error the partial file stays for
-// the next call, which must be given a fresh w (the old one has received a
-// prefix). A 304 or a still-fresh opts.Cache writes nothing to w.
+// On success the partial file's info is removed and the file itself too,
+// or moved to opts.KeepAs; the Response (Body nil) carries the caching data.
+// On error the partial file stays for the next call, which must be given a
+// fresh w (the old one has received a prefix). A 304 or a still-fresh
+// opts.Cache writes nothing to w.
 //
 // Downloads of the same partialPath are serialized with a flock on it, across
 // processes too: a second one waits for the first and then starts afresh.
@@ -107,11 +109,22 @@ func (f *Fetcher) Download(ctx context.Context, rawURL, partialPath string, w io
 		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
 	if resp.Outcome == Fetched {
-		if err := RemovePartial(partialPath); err != nil {
+		if err := d.finish(); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 		}
 	}
 	return resp, nil
+}
+
+// finish, with the whole content in the partial file and its lock still
+// held, moves the file to opts.KeepAs, if set, and removes the rest.
+func (d *download) finish() error {
+	if d.opts.KeepAs != "" {
+		if err := os.Rename(d.path, d.opts.KeepAs); err != nil {
+			return fmt.Errorf("keep the download: %w", err)
+		}
+	}
+	return RemovePartial(d.path)
 }
 
 // download is the state of one Download call.
@@ -323,6 +336,9 @@ func (d *download) copyBody(ctx context.Context, body io.Reader) (n int64, rerr,
 		if m > 0 {
 			if _, e := d.file.Write(buf[:m]); e != nil {
 				return n, nil, fmt.Errorf("write %s: %w", d.path, e)
+			}
+			if d.opts.KeepAs != "" {
+				atomicfile.StartWriteback(d.file, d.have, int64(m))
 			}
 			d.have += int64(m)
 			if _, e := d.w.Write(buf[:m]); e != nil {

@@ -643,3 +643,98 @@ func TestTrickleIsStall(t *testing.T) {
 		t.Errorf("a mute server held Get for %v", d)
 	}
 }
+
+// The complete file goes to KeepAs instead of being removed: after a
+// download interrupted and resumed in another call, and cut and resumed
+// within a call, it holds exactly the content; an interrupted call moves
+// nothing there.
+func TestDownloadKeepAs(t *testing.T) {
+	o := newObject(1<<20, `"c1"`)
+	f := serveObject(t, o)
+	dir := t.TempDir()
+	partial, keep := filepath.Join(dir, "p"), filepath.Join(dir, "kept")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := f.Download(ctx, objURL, partial, &cancelWriter{limit: 300_000, cancel: cancel}, GetOptions{KeepAs: keep})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted call: %v", err)
+	}
+	if _, err := os.Stat(keep); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an interrupted download was kept (%v)", err)
+	}
+
+	o.mu.Lock()
+	o.cutAt, o.cuts = 600<<10, 1 // only requests without Range are cut: none here
+	o.mu.Unlock()
+	var out bytes.Buffer
+	if _, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{KeepAs: keep}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(keep)
+	if err != nil || !bytes.Equal(got, o.data) || !bytes.Equal(out.Bytes(), o.data) {
+		t.Fatalf("kept %d bytes (%v), wrote %d, want the %d of the content", len(got), err, out.Len(), len(o.data))
+	}
+	assertGone(t, partial)
+
+	// Cut within the call, resumed by it.
+	os.Remove(keep)
+	out.Reset()
+	if _, err := f.Download(context.Background(), objURL, partial, &out, GetOptions{KeepAs: keep}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(keep); err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("kept %d bytes (%v) after a cut, want the %d of the content", len(got), err, len(o.data))
+	}
+	if ranges, _ := o.requests(); len(ranges) != 4 || ranges[3] != "bytes=614400-" {
+		t.Errorf("requests %q, want the last to resume at 614400", ranges)
+	}
+	assertGone(t, partial)
+}
+
+// A Download waiting for the partial file's lock while another finishes
+// with KeepAs starts afresh in a new file: the kept file, moved while its
+// lock was still held, is never truncated or written by it.
+func TestDownloadKeepAsWhileAnotherWaits(t *testing.T) {
+	o := newObject(1<<20, `"c1"`)
+	f := serveObject(t, o)
+	dir := t.TempDir()
+	partial, keep := filepath.Join(dir, "p"), filepath.Join(dir, "kept")
+
+	var second bytes.Buffer
+	secondErr := make(chan error, 1)
+	w := &hookWriter{hook: func() {
+		// Once the first holds the lock, the second waits for it.
+		go func() {
+			_, err := f.Download(context.Background(), objURL, partial, &second, GetOptions{})
+			secondErr <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+	}}
+	if _, err := f.Download(context.Background(), objURL, partial, w, GetOptions{KeepAs: keep}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-secondErr; err != nil || !bytes.Equal(second.Bytes(), o.data) {
+		t.Fatalf("second download: %v, %d bytes", err, second.Len())
+	}
+	if got, err := os.ReadFile(keep); err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("kept %d bytes (%v), want the %d of the content", len(got), err, len(o.data))
+	}
+	if ranges, _ := o.requests(); len(ranges) != 2 || ranges[1] != "" {
+		t.Errorf("requests %q, want the second whole", ranges)
+	}
+	assertGone(t, partial)
+}
+
+// hookWriter is a bytes.Buffer that calls hook at its first write.
+type hookWriter struct {
+	bytes.Buffer
+	hook func()
+}
+
+func (w *hookWriter) Write(b []byte) (int, error) {
+	if w.hook != nil {
+		w.hook()
+		w.hook = nil
+	}
+	return w.Buffer.Write(b)
+}

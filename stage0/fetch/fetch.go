@@ -311,6 +311,14 @@ type GetOptions struct {
 	// still fresh no request is made (StillFresh); otherwise its ETag is
 	// sent in If-None-Match and a 304 gives NotModified. nil: unconditional.
 	Cache *CacheInfo
+	// KeepAs, for Download only, is where the complete file goes instead
+	// of being removed: a path on the partial file's file system, which
+	// Download renames the file to while it still holds the file's lock,
+	// so that no other Download of the same partial path can touch it
+	// again. A caller that keeps the content anyway (the store, as an
+	// image's stored copy) then need not write it a second time. The
+	// file's writeback is started as it is written, for the caller's sync.
+	KeepAs string
 }
 
 // Response is the result of Get or Download.

@@ -232,7 +232,7 @@ func TestFetchEnforcesSignatures(t *testing.T) {
 	t.Run("signed", func(t *testing.T) {
 		tc := enforcement{image: withDep, sig: alice.sign(t, withDep), dep: base, depSig: alice.sign(t, base)}
 		for _, how := range []string{"name", "url", "file"} {
-			p, _ := newPuller(t, serve(tc))
+			p, partial := newPuller(t, serve(tc))
 			img, err := p.Pull(ctx, refFor(t, how, tc))
 			if err != nil {
 				t.Fatalf("%s: %v", how, err)
@@ -243,6 +243,19 @@ func TestFetchEnforcesSignatures(t *testing.T) {
 			imgs, err := p.Store.List(store.Filter{})
 			if err != nil || len(imgs) != 2 {
 				t.Errorf("%s: stored %d images (%v), want the image and its dependency", how, len(imgs), err)
+			}
+			// Each is stored as it was served (a download is
+			// moved into the store, not written again), and no
+			// partial download is left.
+			for _, img := range imgs {
+				want := map[string][]byte{"example.com/hello": withDep, "example.com/base": base}[img.Name]
+				var got bytes.Buffer
+				if err := p.Store.Export(ctx, img.ID, &got); err != nil || !bytes.Equal(got.Bytes(), want) {
+					t.Errorf("%s: %s stored as %d bytes (%v), want the %d served", how, img.Name, got.Len(), err, len(want))
+				}
+			}
+			if ents, _ := os.ReadDir(partial); len(ents) != 0 {
+				t.Errorf("%s: %d partial downloads left", how, len(ents))
 			}
 		}
 	})

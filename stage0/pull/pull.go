@@ -509,34 +509,50 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 		err  error
 	}
 	done := make(chan result, 1)
-	go func() {
-		var resp *fetch.Response
-		var err error
-		if partial != "" {
-			resp, err = p.Fetcher.Download(ctx, fs.aciURL, partial, pw, fetch.GetOptions{Label: "image", Cache: cache})
-		} else {
-			resp, err = p.Fetcher.Get(ctx, fs.aciURL, fetch.GetOptions{Label: "image", Cache: cache})
-			if err == nil && resp.Body != nil {
-				_, err = io.Copy(pw, resp.Body)
-				resp.Body.Close()
+	// The transfer starts once the import is ready for it; with a partial
+	// file, that is when the store says where its stored copy of the image
+	// goes: the complete download is moved there, not written again.
+	started := false
+	start := func(keepAs string) {
+		started = true
+		go func() {
+			var resp *fetch.Response
+			var err error
+			if partial != "" {
+				resp, err = p.Fetcher.Download(ctx, fs.aciURL, partial, pw, fetch.GetOptions{Label: "image", Cache: cache, KeepAs: keepAs})
+			} else {
+				resp, err = p.Fetcher.Get(ctx, fs.aciURL, fetch.GetOptions{Label: "image", Cache: cache})
+				if err == nil && resp.Body != nil {
+					_, err = io.Copy(pw, resp.Body)
+					resp.Body.Close()
+				}
 			}
-		}
-		if err == nil && resp.Outcome != fetch.Fetched {
-			err = errNotModified
-		}
-		pw.CloseWithError(err)
-		done <- result{resp, err}
-	}()
+			if err == nil && resp.Outcome != fetch.Fetched {
+				err = errNotModified
+			}
+			pw.CloseWithError(err)
+			done <- result{resp, err}
+		}()
+	}
 	origin := store.Origin{URL: fs.aciURL}
-	img, err := p.importStream(ctx, pr, importSpec{source: fs.aciURL, sig: sig, app: fs.app, expectedID: fs.expectedID, origin: &origin, cache: func() *fetch.CacheInfo {
+	spec := importSpec{source: fs.aciURL, sig: sig, app: fs.app, expectedID: fs.expectedID, origin: &origin, cache: func() *fetch.CacheInfo {
 		r := <-done
 		done <- r
 		if r.resp == nil {
 			return nil
 		}
 		return &r.resp.Cache
-	}})
+	}}
+	if partial != "" {
+		spec.blobAt = start
+	} else {
+		start("")
+	}
+	img, err := p.importStream(ctx, pr, spec)
 	pr.CloseWithError(errImportEnded)
+	if !started {
+		return nil, err // the import failed before it read anything
+	}
 	r := <-done
 	if errors.Is(r.err, errNotModified) && fs.stored != nil {
 		o := fs.stored.Origin
@@ -630,6 +646,9 @@ type importSpec struct {
 	// cache, when set, gives the caching data of the download once the
 	// stream is complete.
 	cache func() *fetch.CacheInfo
+	// blobAt, when set, is store.ImportOptions.BlobAt: the stream's bytes
+	// are kept in a file that is moved into the store.
+	blobAt func(path string)
 }
 
 // importStream imports r into the store, teeing it into the signature
@@ -649,7 +668,7 @@ func (p *Puller) importStream(ctx context.Context, r io.Reader, is importSpec) (
 		}
 		r = io.TeeReader(r, v)
 	}
-	opts := store.ImportOptions{ExpectedID: is.expectedID}
+	opts := store.ImportOptions{ExpectedID: is.expectedID, BlobAt: is.blobAt}
 	if is.origin != nil {
 		opts.Origin = *is.origin
 	}

@@ -39,6 +39,15 @@ type ImportOptions struct {
 	Verify func(m *aci.ImageManifest, origin *Origin) error
 	// Origin is recorded in the index entry.
 	Origin Origin
+	// BlobAt, if set, is told where in the import's staging the image's
+	// stored copy (blobs/ID) goes, before r is read, by a caller that keeps
+	// the bytes of r in a file anyway (a resumable download on the store's
+	// file system): by the time r ends, that file must be at that path,
+	// renamed there, holding exactly the bytes r gave. Import then writes
+	// no copy of its own, which would write the image a second time; it
+	// checks the file's size and syncs it before the entry appears, as it
+	// does its own copy.
+	BlobAt func(path string)
 }
 
 // ctxReader fails reads once ctx is done, so a cancelled import stops
@@ -87,18 +96,25 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	}
 	defer st.remove()
 
-	blob, err := os.OpenFile(filepath.Join(st.dir, "blob"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer blob.Close()
+	blobPath := filepath.Join(st.dir, "blob")
+	var blob *os.File
 	var bw *bufio.Writer
-	if s.opts.NoSync {
-		bw = bufio.NewWriterSize(blob, 1<<20)
+	src := io.Reader(ctxReader{ctx, r})
+	if opts.BlobAt != nil {
+		opts.BlobAt(blobPath)
 	} else {
-		bw = bufio.NewWriterSize(&writebackWriter{f: blob}, 1<<20)
+		blob, err = os.OpenFile(blobPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer blob.Close()
+		if s.opts.NoSync {
+			bw = bufio.NewWriterSize(blob, 1<<20)
+		} else {
+			bw = bufio.NewWriterSize(&writebackWriter{f: blob}, 1<<20)
+		}
+		src = io.TeeReader(src, bw)
 	}
-	src := io.TeeReader(ctxReader{ctx, r}, bw)
 
 	tree := filepath.Join(st.dir, "tree")
 	rootfs := filepath.Join(tree, "rootfs")
@@ -139,10 +155,16 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	}
 	// Read to the end of the input, so that the stored file and whatever
 	// the caller tees the stream into see every byte.
-	if _, err := io.Copy(io.Discard, src); err != nil {
+	rest, err := io.Copy(io.Discard, src)
+	if err != nil {
 		return nil, fmt.Errorf("read archive: %w", err)
 	}
-	if err := bw.Flush(); err != nil {
+	if blob == nil {
+		if blob, err = keptBlob(blobPath, info.ArchiveSize+rest); err != nil {
+			return nil, err
+		}
+		defer blob.Close()
+	} else if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("store archive: %w", err)
 	}
 	// The blob alone is synced before the entry appears; the tree is
@@ -246,6 +268,29 @@ func importTreeHash(ctx context.Context, tree string, x *extract.Extractor) (str
 	})
 }
 
+// keptBlob opens the stored copy of an image that the caller of Import put
+// at path (ImportOptions.BlobAt), once size bytes have been read: a file of
+// another size is not a copy of what was imported. It is made readable as
+// Import's own copies are.
+func keptBlob(path string, size int64) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("the image's stored copy: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() != size {
+		err = fmt.Errorf("%s holds %d bytes, the image has %d", path, fi.Size(), size)
+	}
+	if err == nil && fi.Mode().Perm() != 0o644 {
+		err = f.Chmod(0o644)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("the image's stored copy: %w", err)
+	}
+	return f, nil
+}
+
 // syncInBackground starts fdatasync of f in a goroutine of its own and
 // returns the function that waits for it and returns its error; every call
 // returns the same. The sync holds os.File's reference to the descriptor, so
@@ -271,8 +316,8 @@ func syncInBackground(f *os.File) func() error {
 }
 
 // writebackWriter writes to f and starts writing each chunk to disk at once
-// (sync_file_range, without waiting), so that the fdatasync at the end of
-// an import finds the blob mostly on disk already.
+// (atomicfile.StartWriteback), so that the fdatasync at the end of an import
+// finds the blob mostly on disk already.
 type writebackWriter struct {
 	f   *os.File
 	off int64
@@ -281,8 +326,7 @@ type writebackWriter struct {
 func (w *writebackWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	if n > 0 {
-		// Only a hint: the final sync is what counts.
-		unix.SyncFileRange(int(w.f.Fd()), w.off, int64(n), unix.SYNC_FILE_RANGE_WRITE)
+		atomicfile.StartWriteback(w.f, w.off, int64(n))
 		w.off += int64(n)
 	}
 	return n, err

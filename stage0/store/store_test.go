@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -538,4 +539,82 @@ func TestImportVerifyGetsManifest(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 	assertEmptyStore(t, s2)
+}
+
+// atEOF is a reader of data that calls hook once, when data is used up,
+// before it reports the end: a download finishing.
+type atEOF struct {
+	r    *bytes.Reader
+	hook func()
+}
+
+func (a *atEOF) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err == io.EOF && a.hook != nil {
+		a.hook()
+		a.hook = nil
+	}
+	return n, err
+}
+
+// With BlobAt, the stored copy of the image is the file the caller moved
+// there by the end of the stream (the same file, not a copy), made
+// readable; one missing or of the wrong size fails the import, leaving
+// nothing, and so does a failure after it was moved in.
+func TestImportBlobAt(t *testing.T) {
+	data := gz(t, mkACI(t, manifest("example.com/kept"), reg("f", "hello")))
+	cases := []struct {
+		name    string
+		content []byte // what the caller moves in; nil: nothing
+		verify  error
+		wantErr string
+	}{
+		{name: "kept", content: data},
+		{name: "missing", wantErr: "stored copy"},
+		{name: "longer", content: append(append([]byte(nil), data...), 0), wantErr: fmt.Sprintf("holds %d bytes, the image has %d", len(data)+1, len(data))},
+		{name: "shorter", content: data[:len(data)-1], wantErr: "bytes, the image has"},
+		{name: "verify fails", content: data, verify: errors.New("bad signature"), wantErr: "bad signature"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			src := filepath.Join(t.TempDir(), "download")
+			var at string
+			var moved os.FileInfo
+			r := &atEOF{r: bytes.NewReader(data), hook: func() {
+				if tc.content == nil || at == "" {
+					return
+				}
+				if err := os.WriteFile(src, tc.content, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(src, at); err != nil {
+					t.Fatal(err)
+				}
+				moved, _ = os.Stat(at)
+			}}
+			opts := ImportOptions{BlobAt: func(path string) { at = path }}
+			if tc.verify != nil {
+				opts.Verify = func(*aci.ImageManifest, *Origin) error { return tc.verify }
+			}
+			img, err := s.Import(context.Background(), r, opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				assertEmptyStore(t, s)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(s.blobPath(img.ID))
+			if err != nil || !os.SameFile(fi, moved) || fi.Mode().Perm() != 0o644 {
+				t.Fatalf("blob %v (%v), want the file moved in (%v), mode 0644", fi, err, moved)
+			}
+			if got, err := os.ReadFile(s.blobPath(img.ID)); err != nil || !bytes.Equal(got, data) {
+				t.Errorf("blob holds %d bytes (%v), want the %d of the image", len(got), err, len(data))
+			}
+		})
+	}
 }
