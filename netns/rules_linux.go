@@ -163,6 +163,15 @@ func cat(parts ...[]expr.Any) []expr.Any {
 // one, and one for output (the host's own connections). An unspecified
 // host address stands for every local address of the pod address's family:
 // in prerouting every one but loopback.
+//
+// The first packet of every connection the host opens (output), and of
+// every one arriving for a host address that is not a loopback one
+// (prerouting), runs the rules of every pod that publishes a port, and
+// the kernel evaluates a rule's matches in order up to the first that
+// fails. So the port is matched first, and `fib daddr type local`, a route
+// lookup, last: with it first, each publishing pod cost every new
+// connection of the host a lookup (100 pods: about 35 us of CPU per
+// loopback connection).
 func dnatRules(m PortMap) (pre, out []expr.Any) {
 	host, pod := m.Host.Addr(), m.Pod
 	port := matchPort(m.Protocol, m.Host.Port())
@@ -171,8 +180,8 @@ func dnatRules(m PortMap) (pre, out []expr.Any) {
 		if pod.Addr().Is6() {
 			loop = loopback6
 		}
-		pre = cat(matchPrefix(loop, true, true), matchLocalDst(), port, dnatTo(pod))
-		out = cat(matchFamily(pod.Addr()), matchLocalDst(), port, dnatTo(pod))
+		pre = cat(port, matchPrefix(loop, true, true), matchLocalDst(), dnatTo(pod))
+		out = cat(port, matchFamily(pod.Addr()), matchLocalDst(), dnatTo(pod))
 		return pre, out
 	}
 	out = cat(matchAddr(host, true), port, dnatTo(pod))

@@ -129,14 +129,14 @@ func TestDNATRules(t *testing.T) {
 		{
 			"every IPv4 address: prerouting leaves out 127.0.0.0/8",
 			PortMap{Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:80"), Pod: pod4},
-			fam4 + " | daddr&ff000000 !=7f000000 | " + local + " | " + tcp + " | dport =0050 | to ac101c02:1f90 | dnat2",
-			fam4 + " | " + local + " | " + tcp + " | dport =0050 | to ac101c02:1f90 | dnat2",
+			tcp + " | dport =0050 | " + fam4 + " | daddr&ff000000 !=7f000000 | " + local + " | to ac101c02:1f90 | dnat2",
+			tcp + " | dport =0050 | " + fam4 + " | " + local + " | to ac101c02:1f90 | dnat2",
 		},
 		{
 			"every IPv6 address: prerouting leaves out ::1",
 			PortMap{Protocol: "udp", Host: netip.MustParseAddrPort("[::]:53"), Pod: pod6},
-			fam6 + " | daddr !=00000000000000000000000000000001 | " + local + " | " + udp + " | dport =0035 | to fd616369727500000000000000000002:1f90 | dnat10",
-			fam6 + " | " + local + " | " + udp + " | dport =0035 | to fd616369727500000000000000000002:1f90 | dnat10",
+			udp + " | dport =0035 | " + fam6 + " | daddr !=00000000000000000000000000000001 | " + local + " | to fd616369727500000000000000000002:1f90 | dnat10",
+			udp + " | dport =0035 | " + fam6 + " | " + local + " | to fd616369727500000000000000000002:1f90 | dnat10",
 		},
 		{
 			"127.0.0.1: output only",
