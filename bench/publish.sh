@@ -8,7 +8,11 @@
 # the pod; Debian's wrk (2 threads, 32 connections) loads it from the host.
 # Both paths are measured in the same run, alternately (each round both, in
 # a shuffled order), so that a busy machine slows them alike; the ratio is
-# of the medians.
+# of the medians. Beside them it prints (and records) the CPU time of wrk
+# and of the pod's processes per request on each path: the kernel's work
+# for a packet is counted to the process it runs in, so the difference is
+# what the published path's translation of each packet costs, a figure a
+# busy machine, which takes CPUs away from both, distorts differently.
 #
 # Everything runs in a private network namespace (unshare --net): the
 # pod's link, its address and the rules exist only there, and the load
@@ -112,15 +116,33 @@ POD_IP=$(sed -n 's/.*"ip":"\([0-9.]*\)".*/\1/p' "$NET" 2>/dev/null)
 grep -q '"host":"0.0.0.0:8080"' "$NET" || { cat "$NET" >&2; die "the pod's port is not published on every address"; }
 
 # --- the load, alternately -------------------------------------------------------
-# wrk_run NAME URL: one run; appends "REQUESTS_PER_S LATENCY_MS" to TMP/NAME.
+# The nginx processes of the pod: the run's descendants (acirun-stage1 init,
+# then nginx's master and workers).
+descendants() { for c in $(pgrep -P "$1"); do echo "$c" && descendants "$c"; done; }
+NGINX_PIDS=$(descendants "$POD" | tr '\n' ' ')
+# cpu_ticks: the CPU time (user and system, in clock ticks) of the pod's
+# processes, and of this shell's children that have ended (wrk's); the
+# kernel's work for a packet is counted to the process it runs in.
+cpu_ticks() {
+	for p in $$ $NGINX_PIDS; do sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null; done |
+		awk -v self=1 '{ t += $12 + $13; if (self) t += $14 + $15; self = 0 } END { print t }'
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# wrk_run NAME URL: one run; appends "REQUESTS_PER_S LATENCY_MS
+# CPU_US_PER_REQUEST" to TMP/NAME. The CPU time per request (wrk's and the
+# pod's) is what a busy machine distorts least: there the requests per
+# second follow the share of the CPUs the run gets.
 wrk_run() {
+	c0=$(cpu_ticks)
 	wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" "$2" >"$TMP/wrk.out" 2>&1 || die "wrk $2 failed: $(cat "$TMP/wrk.out")"
+	c1=$(cpu_ticks)
 	grep -q 'Non-2xx\|Socket errors' "$TMP/wrk.out" && die "wrk $2 had errors: $(cat "$TMP/wrk.out")"
-	awk '
+	awk -v cpu=$(((c1 - c0) * TICK_US)) '
 		/^ *Latency/ { v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
 			ms = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
+		/ requests in / { n = $1 }
 		/^Requests\/sec:/ { rps = $2 }
-		END { if (rps == "") exit 1; printf "%s %.3f\n", rps, ms }' "$TMP/wrk.out" >>"$TMP/$1" ||
+		END { if (rps == "" || n == 0) exit 1; printf "%s %.3f %.2f\n", rps, ms, cpu / n }' "$TMP/wrk.out" >>"$TMP/$1" ||
 		die "wrk $2: no figures in: $(cat "$TMP/wrk.out")"
 }
 : >"$TMP/published"
@@ -137,15 +159,19 @@ while [ $n -lt "$RUNS" ]; do
 done
 P_RPS=$(median "$TMP/published" 1) D_RPS=$(median "$TMP/direct" 1)
 P_LAT=$(median "$TMP/published" 2) D_LAT=$(median "$TMP/direct" 2)
+P_CPU=$(median "$TMP/published" 3) D_CPU=$(median "$TMP/direct" 3)
 R=$(ratio "$P_RPS" "$D_RPS")
 record published "wrk http://127.0.0.1:8080/ (published port)" req/s "$TMP/published" 1
 record direct "wrk http://POD-IP:8080/ (the pod's own address)" req/s "$TMP/direct" 1
 record published-latency "mean latency, published port" ms "$TMP/published" 2
 record direct-latency "mean latency, the pod's own address" ms "$TMP/direct" 2
+record published-cpu "CPU per request (wrk and nginx), published port" us "$TMP/published" 3
+record direct-cpu "CPU per request (wrk and nginx), the pod's own address" us "$TMP/direct" 3
 figure "throughput of a published port (target >= 0.95x the pod's own address)" "published=published port" "direct=pod's own address"
 echo "nginx in a pod, wrk -t2 -c32 -d${SECONDS_PER_RUN}s, $RUNS runs each, alternately (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
-printf '  %-40s %10s req/s  %8s ms mean latency\n' "published port (127.0.0.1:8080)" "$P_RPS" "$P_LAT" \
-	"pod's own address ($POD_IP:8080)" "$D_RPS" "$D_LAT"
+printf '  %-40s %10s req/s  %8s ms mean latency  %6s us CPU per request\n' "published port (127.0.0.1:8080)" "$P_RPS" "$P_LAT" "$P_CPU" \
+	"pod's own address ($POD_IP:8080)" "$D_RPS" "$D_LAT" "$D_CPU"
+echo "CPU per request through the published port: $(ratio "$P_CPU" "$D_CPU") x the pod's own address"
 status=0
 if awk -v r="$R" 'BEGIN { exit !(r >= 0.95) }'; then
 	echo "PASS published port: $R x the pod's own address (target >= 0.95); latency $(ratio "$P_LAT" "$D_LAT") x"
