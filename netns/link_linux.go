@@ -395,7 +395,7 @@ func hostNet(a netip.Addr) *net.IPNet {
 // on new links by default) without duplicate address detection; without,
 // it is disabled: the host end then has no IPv6 at all, not even a
 // link-local address, and ignores every IPv6 packet the pod sends.
-func (sys sysctls) hostLinkSettings(iface string, ipv6 bool) error {
+func (sys *sysctls) hostLinkSettings(iface string, ipv6 bool) error {
 	s := map[string]string{
 		"ipv4/conf/" + iface + "/accept_redirects":    "0",
 		"ipv4/conf/" + iface + "/secure_redirects":    "0",
@@ -421,73 +421,84 @@ func (sys sysctls) hostLinkSettings(iface string, ipv6 bool) error {
 	return sys.set(s)
 }
 
-// sysctls are the directories /proc/sys/net/ipv4 and /proc/sys/net/ipv6
-// of the caller's network namespace, opened once for the settings of one
-// attachment: the kernel keeps the entries of /proc/sys/net, and of
-// /proc/sys/net/ipv4 and ipv6, once per network namespace under one name,
-// and a path looked up from /proc compares its way through every
-// namespace's at each of those steps. With 200 pods (200 namespaces) on
-// the host, that was 50 to 150 us per setting, of which a pod's start
-// makes about 15; below the two directories, the entries are the
-// namespace's own.
+// sysctls are /proc/sys/net of the caller's network namespace and its
+// directories (ipv4, ipv6), each opened once, when first needed, for the
+// settings of one attachment: the kernel keeps the entries of
+// /proc/sys/net and of each directory in it once per network namespace
+// under one name, and each lookup of one compares its way through every
+// namespace's. With 200 pods (200 namespaces) on the host, each path
+// looked up from /proc cost 50 to 150 us, and a pod's start looked up
+// about 15; below the directories, the entries are the namespace's own.
 type sysctls struct {
-	v4, v6 int // -1: not there (a kernel without IPv6)
+	net  int // /proc/sys/net
+	dirs map[string]sysctlDir
 }
 
-// openSysctls opens the caller's network namespace's sysctl directories;
-// the caller closes them.
-func openSysctls() (sysctls, error) {
-	s := sysctls{v4: -1, v6: -1}
-	for _, d := range []struct {
-		fd   *int
-		path string
-	}{{&s.v4, "/proc/sys/net/ipv4"}, {&s.v6, "/proc/sys/net/ipv6"}} {
-		fd, err := unix.Open(d.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.ENOENT) {
-			continue
+// sysctlDir is a directory of /proc/sys/net as opened: its descriptor,
+// or -1 and why it could not be opened (ENOENT: IPv6 on a kernel without).
+type sysctlDir struct {
+	fd  int
+	err error
+}
+
+// openSysctls opens the caller's network namespace's /proc/sys/net; the
+// caller closes it.
+func openSysctls() (*sysctls, error) {
+	fd, err := unix.Open("/proc/sys/net", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /proc/sys/net: %w", err)
+	}
+	return &sysctls{net: fd, dirs: map[string]sysctlDir{}}, nil
+}
+
+func (sys *sysctls) close() {
+	for _, d := range sys.dirs {
+		if d.fd >= 0 {
+			unix.Close(d.fd)
 		}
+	}
+	unix.Close(sys.net)
+}
+
+// dir is the directory name of /proc/sys/net, opened on first use.
+func (sys *sysctls) dir(name string) sysctlDir {
+	d, ok := sys.dirs[name]
+	if !ok {
+		fd, err := unix.Openat(sys.net, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		d = sysctlDir{fd: fd, err: err}
 		if err != nil {
-			s.close()
-			return sysctls{}, fmt.Errorf("open %s: %w", d.path, err)
+			d.fd = -1
 		}
-		*d.fd = fd
+		sys.dirs[name] = d
 	}
-	return s, nil
-}
-
-func (sys sysctls) close() {
-	for _, fd := range []int{sys.v4, sys.v6} {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}
+	return d
 }
 
 // hasIPv6 reports whether the kernel has IPv6 (not booted with
-// ipv6.disable=1, or built without it).
-func (sys sysctls) hasIPv6() bool { return sys.v6 >= 0 }
+// ipv6.disable=1, or built without it): whether its directory is there.
+// (A directory there that could not be opened makes the first setting
+// in it fail, naming why.)
+func (sys *sysctls) hasIPv6() bool { return !errors.Is(sys.dir("ipv6").err, unix.ENOENT) }
 
-// open opens key ("ipv4/…" or "ipv6/…", below /proc/sys/net) from its
-// family's directory.
-func (sys sysctls) open(key string, flags int) (int, error) {
-	dir, rest := -1, ""
-	if r, ok := strings.CutPrefix(key, "ipv4/"); ok {
-		dir, rest = sys.v4, r
-	} else if r, ok := strings.CutPrefix(key, "ipv6/"); ok {
-		dir, rest = sys.v6, r
-	}
+// open opens key (below /proc/sys/net: "ipv4/…" or "ipv6/…") from its
+// directory.
+func (sys *sysctls) open(key string, flags int) (int, error) {
+	name, rest, _ := strings.Cut(key, "/")
 	err := error(unix.ENOENT)
-	if dir >= 0 && rest != "" {
-		var fd int
-		if fd, err = unix.Openat(dir, rest, flags|unix.O_CLOEXEC, 0); err == nil {
-			return fd, nil
+	if rest != "" {
+		d := sys.dir(name)
+		if err = d.err; err == nil {
+			var fd int
+			if fd, err = unix.Openat(d.fd, rest, flags|unix.O_CLOEXEC, 0); err == nil {
+				return fd, nil
+			}
 		}
 	}
 	return -1, &fs.PathError{Op: "open", Path: "/proc/sys/net/" + key, Err: err}
 }
 
 // read returns the value of key, as the kernel prints it.
-func (sys sysctls) read(key string) ([]byte, error) {
+func (sys *sysctls) read(key string) ([]byte, error) {
 	fd, err := sys.open(key, unix.O_RDONLY)
 	if err != nil {
 		return nil, err
@@ -502,7 +513,7 @@ func (sys sysctls) read(key string) ([]byte, error) {
 }
 
 // write sets key to v.
-func (sys sysctls) write(key, v string) error {
+func (sys *sysctls) write(key, v string) error {
 	fd, err := sys.open(key, unix.O_WRONLY)
 	if err != nil {
 		return err
@@ -515,7 +526,7 @@ func (sys sysctls) write(key, v string) error {
 }
 
 // set writes each value to its key (below /proc/sys/net).
-func (sys sysctls) set(s map[string]string) error {
+func (sys *sysctls) set(s map[string]string) error {
 	for k, v := range s {
 		if strings.HasSuffix(k, "/disable_ipv6") {
 			// Writing it takes the kernel's rtnl lock, which every pod's
@@ -539,7 +550,7 @@ func (sys sysctls) set(s map[string]string) error {
 // Turning IPv6 forwarding on makes the host a router: links whose
 // accept_ra is 1 stop taking router advertisements (2 takes them while
 // forwarding), as with any container network that forwards IPv6.
-func (sys sysctls) enableForwarding(ipv4, ipv6 bool) error {
+func (sys *sysctls) enableForwarding(ipv4, ipv6 bool) error {
 	var keys []string
 	if ipv4 {
 		keys = append(keys, "ipv4/ip_forward")
