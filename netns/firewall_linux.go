@@ -203,17 +203,13 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		return nil, err
 	}
 	defer l.Close()
-	c, err := dial()
-	if err != nil {
-		return nil, err
-	}
-	defer c.CloseLasting()
 	var rl ruleLister
 	defer rl.close()
 	// The table's state without a look at every pod's chains, and the
 	// base chains' rules only as needed: every pod has a jump rule in
 	// each base chain it uses.
-	st, err := installState(&rl, p.UUID)
+	own := len(p.Ports) > 0 || p.Restricted
+	st, err := installState(&rl, p.UUID, own)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +217,23 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	if st.hasPod(p.UUID) {
 		stale = append(stale, p.UUID)
 	}
+	spoofReady, err := hasSpoofRules(&rl, st)
+	if err != nil {
+		return nil, err
+	}
 	pub := &Published{}
+	if !own && spoofReady && len(stale) == 0 && len(p.Gone) == 0 {
+		// Nothing to add, nothing to take out: no connection to write
+		// on, no transaction.
+		f.reached(stepRulesInstalled)
+		pub.Warnings = forwardWarnings(st, p)
+		return pub, nil
+	}
+	c, err := dial()
+	if err != nil {
+		return nil, err
+	}
+	defer c.CloseLasting()
 	var taken []ownedPort
 	var listeners []listener
 	if len(p.Ports) > 0 {
@@ -284,10 +296,6 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	// only those the pod uses: adding what exists is no error, but the
 	// kernel's commit does the work of an update for each.
 	t := table()
-	spoofReady, err := hasSpoofRules(&rl, st)
-	if err != nil {
-		return nil, err
-	}
 	changed := len(stale) > 0 || len(p.Gone) > 0 || !spoofReady
 	if !st.table {
 		c.AddTable(t)
@@ -354,12 +362,20 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		}
 		return nil, fmt.Errorf("firewall: ports on the host's loopback: %w", err)
 	}
-	if !p.Restricted {
-		if w := forwardDrops(st.others); w != "" {
-			pub.Warnings = append(pub.Warnings, fmt.Sprintf("WARNING: %s: the pod may not reach beyond the host, nor be reached from elsewhere at its published ports, unless that firewall accepts what is forwarded from and to %s", w, p.HostIface))
-		}
-	}
+	pub.Warnings = append(pub.Warnings, forwardWarnings(st, p)...)
 	return pub, nil
+}
+
+// forwardWarnings warns of a host firewall that drops forwarded packets
+// (forwardDrops), for a pod that is not restricted.
+func forwardWarnings(st *tableState, p PodRules) []string {
+	if p.Restricted {
+		return nil
+	}
+	if w := forwardDrops(st.others); w != "" {
+		return []string{fmt.Sprintf("WARNING: %s: the pod may not reach beyond the host, nor be reached from elsewhere at its published ports, unless that firewall accepts what is forwarded from and to %s", w, p.HostIface)}
+	}
+	return nil
 }
 
 // allowLoopback lets the host's connections from a loopback address reach
@@ -562,14 +578,15 @@ func listChains(l *ruleLister) (*tableState, error) {
 // installState is what Install needs of the table before it adds a pod's
 // rules, learnt without a dump of the chains of acirun's table, whose
 // number grows with the pods: whether the table is there (one dump of the
-// tables), which base chains it has (a lookup each), the chains of the
+// tables), which base chains it has (a lookup each, when bases: the pod
+// will have rules of its own to jump to from them), the chains of the
 // other tables (for forwardDrops: a dump of those of each family among
 // ip, ip6 and inet that has another table; on a host with another inet
 // table, acirun's chains come with it and are left out), and whether a
 // pod of UUID uuid has chains (its chains of podMarkChains, one of which
 // every pod with rules has, are looked up): if so, the state is
 // listChains', which names them.
-func installState(l *ruleLister, uuid string) (*tableState, error) {
+func installState(l *ruleLister, uuid string, bases bool) (*tableState, error) {
 	st := &tableState{base: map[string][]*nftables.Rule{}, read: map[string]bool{}}
 	tables, err := l.tables()
 	if err != nil {
@@ -607,6 +624,9 @@ func installState(l *ruleLister, uuid string) (*tableState, error) {
 			}
 			return listChains(l)
 		}
+	}
+	if !bases {
+		return st, nil
 	}
 	for _, name := range podBaseChains {
 		ok, err := l.hasChain(name)
@@ -799,13 +819,11 @@ func publishedPorts(c *nftables.Conn, st *tableState, skip []string) ([]ownedPor
 //
 // When the chain holds them already, nothing is written: a transaction
 // that deletes a rule waits for an RCU grace period, about 15 ms of every
-// pod's start.
+// pod's start. That is known from the rules' tags and count alone (one
+// dump, read as ruleTags reads it), without decoding their expressions
+// as nftables.Conn.GetRules would, on a connection of its own: a third of
+// a millisecond of every start's CPU.
 func ensureMasquerade(subnets ...netip.Prefix) error {
-	c, err := nftables.New(nftables.AsLasting())
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	defer c.CloseLasting()
 	var names []string
 	for i, s := range subnets {
 		subnets[i] = s.Masked()
@@ -813,15 +831,21 @@ func ensureMasquerade(subnets ...netip.Prefix) error {
 	}
 	tag := []byte("acirun masquerade " + strings.Join(names, " "))
 	want := masqueradeRules(subnets)
-	ch := baseChain(chainMasquerade)
-	if rules, err := c.GetRules(table(), ch); err == nil && len(rules) == len(want) && bytes.Equal(rules[0].UserData, tag) {
+	var rl ruleLister
+	defer rl.close()
+	if rules, err := rl.list(chainMasquerade); err == nil && len(rules) == len(want) && bytes.Equal(rules[0].UserData, tag) {
 		return nil
 	}
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	defer c.CloseLasting()
 	if _, err := c.ListTableOfFamily(legacyTable, nftables.TableFamilyIPv4); err == nil {
 		c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: legacyTable})
 	}
 	t := c.AddTable(table())
-	c.AddChain(ch)
+	ch := c.AddChain(baseChain(chainMasquerade))
 	c.FlushChain(ch)
 	for i, r := range want {
 		rule := &nftables.Rule{Table: t, Chain: ch, Exprs: r}

@@ -519,3 +519,51 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestEnsureMasquerade: the masquerade chain is written when it lacks the
+// rules for the subnets, and left alone (the same rule handles) when it has
+// them; other subnets replace them, and an older acirun's table of family
+// ip goes.
+func TestEnsureMasquerade(t *testing.T) {
+	ns := newTestNS(t)
+	handles := func() (h []uint64, tag string) {
+		ns.do(func() error {
+			var rl ruleLister
+			defer rl.close()
+			rules, err := rl.list(chainMasquerade)
+			for _, r := range rules {
+				h = append(h, r.Handle)
+			}
+			if len(rules) > 0 {
+				tag = string(rules[0].UserData)
+			}
+			return err
+		})
+		return h, tag
+	}
+	ns.do(func() error {
+		c := must(nftables.New())
+		c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: legacyTable})
+		return c.Flush()
+	})
+	both := []netip.Prefix{netip.MustParsePrefix("172.16.28.0/24"), netip.MustParsePrefix("fd61:6369:7275::/64")}
+	ns.do(func() error { return ensureMasquerade(both...) })
+	first, tag := handles()
+	if len(first) != 2 || tag != "acirun masquerade 172.16.28.0/24 fd61:6369:7275::/64" {
+		t.Fatalf("after the first: handles %v, tag %q", first, tag)
+	}
+	ns.do(func() error {
+		if _, err := must(nftables.New()).ListTableOfFamily(legacyTable, nftables.TableFamilyIPv4); err == nil {
+			return errors.New("the older table of family ip is still there")
+		}
+		return nil
+	})
+	ns.do(func() error { return ensureMasquerade(both...) })
+	if again, _ := handles(); !slices.Equal(again, first) {
+		t.Errorf("the same subnets again: handles %v, had %v (rewritten)", again, first)
+	}
+	ns.do(func() error { return ensureMasquerade(netip.MustParsePrefix("10.88.0.0/16")) })
+	if other, tag := handles(); len(other) != 1 || tag != "acirun masquerade 10.88.0.0/16" {
+		t.Errorf("another subnet: handles %v, tag %q; want one rule of its own", other, tag)
+	}
+}

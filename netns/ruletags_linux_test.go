@@ -104,7 +104,7 @@ func TestRuleTags(t *testing.T) {
 			return err
 		}
 		for _, uuid := range []string{"dddd", "bbbb"} {
-			st, err := installState(&l, uuid)
+			st, err := installState(&l, uuid, true)
 			if err != nil {
 				return err
 			}
@@ -139,7 +139,7 @@ func TestRuleTags(t *testing.T) {
 		if err := c.Flush(); err != nil {
 			return err
 		}
-		if st, err := installState(&l, "dddd"); err != nil || len(st.others) != 0 {
+		if st, err := installState(&l, "dddd", true); err != nil || len(st.others) != 0 {
 			t.Errorf("installState with no other table: %d other chains, %v", len(st.others), err)
 		}
 		st, err := listState(&l)
