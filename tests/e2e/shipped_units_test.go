@@ -131,8 +131,14 @@ func TestAciTemplateUnit(t *testing.T) {
 		t.Errorf("machine of the pod: %v, want unit %s", m, u)
 	}
 	journal := p.waitJournal(ctx, u, "hostname=acirun-"+uuid[:8])
-	// The app's lines are its own entries in the unit (journal_test.go).
-	for _, m := range p.journalEntries(ctx, "-u", u, "SYSLOG_IDENTIFIER=tpl-app") {
+	// The app's lines are its own entries in the unit (journal_test.go):
+	// in this invocation of it, since the box's journal keeps earlier ones
+	// (go test -count).
+	inv := p.show(ctx, u, "InvocationID")["InvocationID"]
+	if inv == "" {
+		t.Fatalf("%s has no InvocationID", u)
+	}
+	for _, m := range p.journalEntries(ctx, "-u", u, "SYSLOG_IDENTIFIER=tpl-app", "_SYSTEMD_INVOCATION_ID="+inv) {
 		if m["ACIRUN_APP"] != "tpl-app" || m["ACIRUN_POD_UUID"] != uuid || (m["MESSAGE"] != "hostname ok" && m["MESSAGE"] != "hostname=acirun-"+uuid[:8]) {
 			t.Errorf("journal entry of app tpl-app in %s: %v", u, m)
 		}
