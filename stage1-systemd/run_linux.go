@@ -373,8 +373,10 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		return abort(err)
 	}
 	// PID 1 may go on; a PID 1 that already died finds nothing to read.
-	_, _ = control.Write(msg)
+	// The step is recorded before the write: PID 1 may record "go
+	// received" before this thread runs again after it.
 	o.trace.Step("go sent")
+	_, _ = control.Write(msg)
 	o.reached(stepGoSent)
 	// PID 1 says when the apps have started (ControlReady, sent on ready
 	// once, false when it ended before), and when nothing of the pod runs
