@@ -22,10 +22,12 @@ export CGO_ENABLED = 0
 
 all: build
 
-# acirun and the pod side's binary, acirun-stage1, which acirun finds
-# beside itself (podcontract.FindStage1): they are built and installed
-# together.
-build: bin/acirun bin/acirun-stage1
+# acirun and the pod side's two binaries, which acirun finds beside itself
+# (podcontract.FindStage1): acirun-stage1, the pod's supervisor (a unit's
+# `run`), and acirun-pod, its PID 1, app launchers and enter's process,
+# which links none of the supervisor's network, D-Bus or HTTP code. The
+# three are built and installed together.
+build: bin/acirun bin/acirun-stage1 bin/acirun-pod
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -name '*_test.go') go.mod go.sum
 
@@ -34,6 +36,9 @@ bin/acirun: $(GO_SOURCES)
 
 bin/acirun-stage1: $(GO_SOURCES)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/acirun-stage1
+
+bin/acirun-pod: $(GO_SOURCES)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/acirun-pod
 
 # The whole suite, as CI runs it (.ci/run). End-to-end tests need root and
 # boot a real systemd in a namespace box (tests/README.md). The suite runs
@@ -117,6 +122,7 @@ build/man/acirun.1: bin/acirun
 install: build man
 	install -D -m 0755 bin/acirun $(DESTDIR)$(PREFIX)/bin/acirun
 	install -D -m 0755 bin/acirun-stage1 $(DESTDIR)$(PREFIX)/bin/acirun-stage1
+	install -D -m 0755 bin/acirun-pod $(DESTDIR)$(PREFIX)/bin/acirun-pod
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	bin/acirun completion bash > $(DESTDIR)$(BASHCOMPDIR)/acirun
 	bin/acirun completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_acirun

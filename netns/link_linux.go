@@ -24,6 +24,17 @@ const PodInterface = "eth0"
 // rules, shared by all pods (spoofRules), know the pods' links by it.
 const HostIfacePrefix = "ac-"
 
+// HostInterface names the host end of the link of the pod of this UUID:
+// HostIfacePrefix and the first 12 hex digits of the UUID, within the
+// kernel's 15 bytes.
+func HostInterface(uuid string) string {
+	h := strings.ReplaceAll(uuid, "-", "")
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return HostIfacePrefix + h
+}
+
 // Attachment is a pod's place on a network: its link and its addresses.
 type Attachment struct {
 	Network   Network

@@ -21,7 +21,7 @@ import (
 // specPath is the PATH every app starts with (ace.md).
 const specPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-func appMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
+func appMain(args []string, tr *trace.Tracer, crashAt func(StartStep)) int {
 	// Credentials, capabilities and seccomp are per thread: everything
 	// below happens on this one, which finally executes the app. No garbage
 	// collection between loading a filter and executing, either.
@@ -39,7 +39,7 @@ func appMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
 	} else {
 		fmt.Fprintf(os.Stderr, "acirun: app %s (%s): %v\n", o.name, o.phase, err)
 	}
-	return exitCodeFailure
+	return ExitCodeFailure
 }
 
 // execApp enters the app's root (or, for `stage1 enter`, the namespaces of
@@ -279,7 +279,7 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 	if err != nil {
 		return err
 	}
-	c.env = setEnv(c.env, listenEnv)
+	c.env = SetEnv(c.env, listenEnv)
 	if err := c.confine(); err != nil {
 		return err
 	}

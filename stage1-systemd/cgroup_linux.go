@@ -32,7 +32,7 @@ func findCgroups() (cgroupMounts, error) {
 	if err != nil {
 		return cm, err
 	}
-	own := procCgroups(string(b))
+	own := ProcCgroups(string(b))
 	ms, err := mountinfo.Self()
 	if err != nil {
 		return cm, err

@@ -47,7 +47,7 @@ func TestStartInCgroups(t *testing.T) {
 	}
 	own, err := os.ReadFile("/proc/self/cgroup")
 	must(t, err)
-	cgs := procCgroups(string(own))
+	cgs := ProcCgroups(string(own))
 	name := "acirun-test-" + strconv.Itoa(os.Getpid())
 	pidsDir := filepath.Join(v1, cgs["pids"], name)
 	v2Dir := filepath.Join(v2, cgs[""], name)
@@ -77,9 +77,9 @@ func TestStartInCgroups(t *testing.T) {
 	must(t, err)
 	b, err := io.ReadAll(r)
 	must(t, err)
-	waitPid(pid)
+	WaitPid(pid)
 	out := string(b)
-	got := procCgroups(out)
+	got := ProcCgroups(out)
 	if want := strings.TrimPrefix(pidsDir, v1); got["pids"] != want {
 		t.Errorf("the child's pids cgroup: %q, want %q\n%s", got["pids"], want, out)
 	}

@@ -1,6 +1,6 @@
 package stage1
 
-// startStep names a point of a pod's start at which one of its processes
+// StartStep names a point of a pod's start at which one of its processes
 // may die (kill -9, the OOM killer, a power cut of the unit's cgroup): the
 // supervisor (`run`), the pod's PID 1 (`init`) or an app's launcher
 // (`app`). Each must leave the host so that once the unit has stopped and
@@ -10,53 +10,53 @@ package stage1
 // by the start of a pod on the default network, or
 // TestCrashAtEveryStartStep fails: a new step of the start cannot be added
 // without a kill point.
-type startStep string
+type StartStep string
 
 // The steps of `stage1 run`, the supervisor.
 const (
-	// stepPodLocked: the pod is locked and checked, its pid file written,
+	// StepPodLocked: the pod is locked and checked, its pid file written,
 	// a --private-users range leased.
-	stepPodLocked startStep = "pod-locked"
-	// stepExeSealed: the sealed copy of the executable exists.
-	stepExeSealed startStep = "exe-sealed"
-	// stepInitStarted: PID 1 runs in the pod's namespaces (waiting for
+	StepPodLocked StartStep = "pod-locked"
+	// StepExeSealed: the sealed copy of the executable exists.
+	StepExeSealed StartStep = "exe-sealed"
+	// StepInitStarted: PID 1 runs in the pod's namespaces (waiting for
 	// go), its pid recorded.
-	stepInitStarted startStep = "init-started"
-	// stepNetworkAttached: the pod has its link, leases and rules on the
+	StepInitStarted StartStep = "init-started"
+	// StepNetworkAttached: the pod has its link, leases and rules on the
 	// default network, and net.json is written.
-	stepNetworkAttached startStep = "network-attached"
-	// stepMetadataStarted: the metadata service serves the pod.
-	stepMetadataStarted startStep = "metadata-started"
-	// stepMachineRegistered: systemd-machined was asked to register the
+	StepNetworkAttached StartStep = "network-attached"
+	// StepMetadataStarted: the metadata service serves the pod.
+	StepMetadataStarted StartStep = "metadata-started"
+	// StepMachineRegistered: systemd-machined was asked to register the
 	// pod (whatever it answered).
-	stepMachineRegistered startStep = "machine-registered"
-	// stepGoSent: PID 1 has been told to go on.
-	stepGoSent startStep = "go-sent"
-	// stepAppsStarted: PID 1 said the apps started; the ready file is
+	StepMachineRegistered StartStep = "machine-registered"
+	// StepGoSent: PID 1 has been told to go on.
+	StepGoSent StartStep = "go-sent"
+	// StepAppsStarted: PID 1 said the apps started; the ready file is
 	// written and READY=1 sent.
-	stepAppsStarted startStep = "apps-started"
+	StepAppsStarted StartStep = "apps-started"
 )
 
 // The steps of `stage1 init`, the pod's PID 1, and of `stage1 app`.
 const (
 	// stepInitGoReceived: PID 1 has the go message.
-	stepInitGoReceived startStep = "init-go-received"
+	stepInitGoReceived StartStep = "init-go-received"
 	// stepInitSetUp: the pod's mounts, network, cgroups and the apps'
 	// roots are set up; no app is started.
-	stepInitSetUp startStep = "init-set-up"
+	stepInitSetUp StartStep = "init-set-up"
 	// stepAppRootEntered: the launch of an app's main process (PID 1's
 	// launching thread, or the app launcher where one is needed) is in the
 	// app's root, before its credentials and exec.
-	stepAppRootEntered startStep = "app-root-entered"
+	stepAppRootEntered StartStep = "app-root-entered"
 )
 
-// startSteps is every startStep. Steps of different processes race (the
+// startSteps is every StartStep. Steps of different processes race (the
 // supervisor's go-sent and PID 1's go-received), so the order is of each
 // process's own steps only.
-func startSteps() []startStep {
-	return []startStep{
-		stepPodLocked, stepExeSealed, stepInitStarted, stepNetworkAttached, stepMetadataStarted,
-		stepMachineRegistered, stepGoSent, stepAppsStarted,
+func startSteps() []StartStep {
+	return []StartStep{
+		StepPodLocked, StepExeSealed, StepInitStarted, StepNetworkAttached, StepMetadataStarted,
+		StepMachineRegistered, StepGoSent, StepAppsStarted,
 		stepInitGoReceived, stepInitSetUp,
 		stepAppRootEntered,
 	}

@@ -19,7 +19,7 @@ const crashEnv = "ACIRUN_STAGE1_CRASH"
 // there; the pod's PID 1 cannot SIGKILL itself (the kernel protects a PID
 // namespace's init from signals sent inside it), so it ends with
 // exit_group: no deferred function runs either way.
-func crashHook(value string) func(startStep) {
+func crashHook(value string) func(StartStep) {
 	if value == "" {
 		return nil
 	}
@@ -27,13 +27,13 @@ func crashHook(value string) func(startStep) {
 		// Opened now: an app's launcher reaches its step inside the
 		// app's root, where the file is not.
 		f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		return func(step startStep) {
+		return func(step StartStep) {
 			if err == nil {
 				f.WriteString(string(step) + "\n")
 			}
 		}
 	}
-	return func(step startStep) {
+	return func(step StartStep) {
 		if string(step) != value {
 			return
 		}
@@ -47,7 +47,7 @@ func crashHook(value string) func(startStep) {
 
 // reached marks step for the crash hook (crashAt, set only in test
 // builds); it does nothing otherwise.
-func (o *podOptions) reached(step startStep) {
+func (o *podOptions) reached(step StartStep) {
 	if o.crashAt != nil {
 		o.crashAt(step)
 	}

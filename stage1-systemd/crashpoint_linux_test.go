@@ -57,7 +57,7 @@ func crashPod(t *testing.T, probe ...string) *testPod {
 		iso: []string{`{"name":"resource/memory","value":{"limit":"64Mi"}}`}}}, nil)
 }
 
-// TestCrashAtEveryStartStep kills a pod's start at each startStep — the
+// TestCrashAtEveryStartStep kills a pod's start at each StartStep — the
 // supervisor (stage1 run) with SIGKILL, PID 1 and an app's launcher as
 // SIGKILL would — on the default network in a network namespace of the
 // test's, and checks what is left: no process, mount or cgroup of the pod,
@@ -158,11 +158,11 @@ func TestCrashAtEveryStartStep(t *testing.T) {
 				// The link goes with the pod's network namespace,
 				// which the kernel frees after its last process.
 				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-					if _, err := netlink.LinkByName(hostInterface(p.uuid)); err != nil {
+					if _, err := netlink.LinkByName(netns.HostInterface(p.uuid)); err != nil {
 						break
 					}
 					if time.Now().After(deadline) {
-						t.Errorf("killed at %s: the host end %s outlived the pod by 10s", step, hostInterface(p.uuid))
+						t.Errorf("killed at %s: the host end %s outlived the pod by 10s", step, netns.HostInterface(p.uuid))
 						return
 					}
 				}
@@ -215,8 +215,8 @@ func podNetworkLeft(t *testing.T, leases, uuid string) []string {
 			left = append(left, "lease "+e.Name())
 		}
 	}
-	if _, err := netlink.LinkByName(hostInterface(uuid)); err == nil {
-		left = append(left, "link "+hostInterface(uuid))
+	if _, err := netlink.LinkByName(netns.HostInterface(uuid)); err == nil {
+		left = append(left, "link "+netns.HostInterface(uuid))
 	}
 	c, err := nftables.New()
 	if err != nil {

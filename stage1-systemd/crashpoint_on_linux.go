@@ -4,7 +4,7 @@ package stage1
 
 import "os"
 
-// builtCrashHook is the crash hook of an acirun-stage1 built with the
+// BuiltCrashHook is the crash hook of an acirun-stage1 built with the
 // acirun_crashpoints tag, which only the tests build (tests/e2e
 // TestKillAtEveryStartStep): it dies where crashEnv says.
-func builtCrashHook() func(startStep) { return crashHook(os.Getenv(crashEnv)) }
+func BuiltCrashHook() func(StartStep) { return crashHook(os.Getenv(crashEnv)) }

@@ -75,7 +75,7 @@ func enterMain(args []string) int {
 	code, err := enterApp(o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun enter: %v\n", err)
-		return exitCodeFailure
+		return ExitCodeFailure
 	}
 	return code
 }
@@ -120,7 +120,7 @@ func enterApp(o *enterOptions) (int, error) {
 	}
 	// The pod's processes see ours only through a read-only view of the
 	// binary (CVE-2019-5736), as they do PID 1's and the app launcher's.
-	exe, err := sealedExecutable("/proc/self/exe")
+	exe, err := SealedExecutable("/proc/self/exe")
 	if err != nil {
 		return 0, err
 	}
@@ -161,7 +161,7 @@ func enterApp(o *enterOptions) (int, error) {
 		if privateUsers {
 			return startInUserNS(exe, argv, pidfd, cgroupFD)
 		}
-		return forkExecFile(exe, argv, &syscall.ProcAttr{
+		return ForkExecFile(exe, argv, &syscall.ProcAttr{
 			Env:   os.Environ(),
 			Files: []uintptr{0, 1, 2, uintptr(pidfd)},
 			Sys:   &syscall.SysProcAttr{UseCgroupFD: cgroupFD >= 0, CgroupFD: cgroupFD},
@@ -172,7 +172,7 @@ func enterApp(o *enterOptions) (int, error) {
 	}
 	exe.Close()
 	done := make(chan unix.WaitStatus, 1)
-	go func() { done <- waitPid(pid) }()
+	go func() { done <- WaitPid(pid) }()
 	for {
 		select {
 		case s := <-sigs:
@@ -180,7 +180,7 @@ func enterApp(o *enterOptions) (int, error) {
 				_ = unix.Kill(pid, s.(unix.Signal))
 			}
 		case ws := <-done:
-			return statusCode(ws), nil
+			return StatusCode(ws), nil
 		}
 	}
 }

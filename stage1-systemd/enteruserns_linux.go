@@ -178,7 +178,7 @@ func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int) (int, error
 		report[0], report[1] = step, uint32(e)
 		syscall.RawSyscall(unix.SYS_WRITE, uintptr(wfd), uintptr(unsafe.Pointer(&report[0])), unsafe.Sizeof(report))
 		for {
-			syscall.RawSyscall(unix.SYS_EXIT_GROUP, exitCodeFailure, 0, 0)
+			syscall.RawSyscall(unix.SYS_EXIT_GROUP, ExitCodeFailure, 0, 0)
 		}
 	}
 	runtimeAfterFork()
@@ -204,7 +204,7 @@ func childReport(fd, pid int, name func(step uint32) string, silent string) (int
 	if err != nil || n == 0 {
 		return pid, err
 	}
-	waitPid(pid)
+	WaitPid(pid)
 	if n != len(buf) {
 		return 0, errors.New(silent)
 	}

@@ -70,7 +70,7 @@ func TestPodHostsResolv(t *testing.T) {
 		r.has(t, string(hosts))
 		if rerr == nil {
 			r.has(t, string(resolv))
-		} else if r.code != exitCodeFailure {
+		} else if r.code != ExitCodeFailure {
 			t.Errorf("--dns=host without a host resolv.conf: exit %d", r.code)
 		}
 	})
@@ -199,7 +199,7 @@ func TestPodWorkingDirectory(t *testing.T) {
 	}
 	p = newPod(t, []testApp{{name: "a", exec: []string{"/probe", "pwd"}, workDir: "/nowhere"}}, nil)
 	r = p.run(t, "--net=none")
-	if r.code != exitCodeFailure || !strings.Contains(r.stderr, "working directory /nowhere does not exist") {
+	if r.code != ExitCodeFailure || !strings.Contains(r.stderr, "working directory /nowhere does not exist") {
 		t.Errorf("missing working directory: exit %d", r.code)
 	}
 }
@@ -355,7 +355,7 @@ func TestPodHostEscape(t *testing.T) {
 	for _, wd := range []string{"/proc/1/root", "/proc/1/cwd", "/proc/self/root/../../proc/1/root/etc"} {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "pwd", "cat:hostname", "cat:passwd"}, workDir: wd}}, nil)
 		r := p.run(t, "--net=none")
-		if r.code != exitCodeFailure || !strings.Contains(r.stderr, "working directory") {
+		if r.code != ExitCodeFailure || !strings.Contains(r.stderr, "working directory") {
 			t.Errorf("working directory %s: exit %d", wd, r.code)
 		}
 	}
@@ -375,7 +375,7 @@ func TestPodHostileRootfs(t *testing.T) {
 			must(t, os.Symlink("/", filepath.Join(dir, "proc")))
 		}}}, nil)
 		r := p.run(t, "--net=none")
-		if r.code != exitCodeFailure || !strings.Contains(r.stderr, "/proc") || !strings.Contains(r.stderr, "symlink") {
+		if r.code != ExitCodeFailure || !strings.Contains(r.stderr, "/proc") || !strings.Contains(r.stderr, "symlink") {
 			t.Errorf("symlinked /proc: exit %d", r.code)
 		}
 	})
@@ -385,7 +385,7 @@ func TestPodHostileRootfs(t *testing.T) {
 			must(t, os.Symlink(filepath.Dir(hostFile), filepath.Join(dir, "dev")))
 		}}}, nil)
 		r := p.run(t, "--net=none")
-		if r.code != exitCodeFailure {
+		if r.code != ExitCodeFailure {
 			t.Errorf("symlinked /dev: exit %d", r.code)
 		}
 	})
@@ -456,7 +456,7 @@ func TestPodVolumes(t *testing.T) {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, mounts: [][2]string{{"l", "/mnt"}}}},
 			[]string{fmt.Sprintf(`{"name":"l","kind":"host","source":%q}`, link)})
 		r := p.run(t, "--net=none")
-		if r.code != exitCodeFailure || !strings.Contains(r.stderr, "symlink") {
+		if r.code != ExitCodeFailure || !strings.Contains(r.stderr, "symlink") {
 			t.Errorf("symlinked source: exit %d", r.code)
 		}
 	})
@@ -473,7 +473,7 @@ func TestPodVolumes(t *testing.T) {
 		p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "exit:0"}, mounts: [][2]string{{"gone", "/mnt"}}}},
 			[]string{`{"name":"gone","kind":"host","source":"/nonexistent/acirun-test"}`})
 		r := p.run(t, "--net=none")
-		if r.code != exitCodeFailure || !strings.Contains(r.stderr, "/nonexistent/acirun-test") {
+		if r.code != ExitCodeFailure || !strings.Contains(r.stderr, "/nonexistent/acirun-test") {
 			t.Errorf("missing source: exit %d", r.code)
 		}
 	})
@@ -591,7 +591,7 @@ func TestPodLocked(t *testing.T) {
 	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe", "spawn:hostname", "sleep:2s"}}}, nil)
 	wait, sig := startPod(t, p, "--net=none")
 	r2 := p.run(t, "--net=none")
-	if r2.code != exitCodeFailure || !strings.Contains(r2.stderr, "locked") {
+	if r2.code != ExitCodeFailure || !strings.Contains(r2.stderr, "locked") {
 		t.Errorf("second run of a running pod: exit %d", r2.code)
 	}
 	sig(syscall.SIGINT)
@@ -600,7 +600,7 @@ func TestPodLocked(t *testing.T) {
 		t.Errorf("exit %d after SIGINT", r.code)
 	}
 	r3 := p.run(t, "--net=none")
-	if r3.code != exitCodeFailure || !strings.Contains(r3.stderr, "already run") {
+	if r3.code != ExitCodeFailure || !strings.Contains(r3.stderr, "already run") {
 		t.Errorf("rerun of an exited pod: exit %d", r3.code)
 	}
 }

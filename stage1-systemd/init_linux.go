@@ -19,7 +19,6 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/trace"
-	"github.com/acirun/acirun/netns"
 	"github.com/acirun/acirun/userns"
 )
 
@@ -28,14 +27,14 @@ import (
 // cost it (the garbage, and the pages of the binary it touched) and
 // supervises them with the collector off: PID 1 lives as long as the pod,
 // and its resident memory should be its working set, about 3 MB.
-func initMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
+func initMain(args []string, tr *trace.Tracer, crashAt func(StartStep)) int {
 	// The main thread is this goroutine's for good. PID 1 launches apps
 	// from threads it confines and lets the runtime end with their
 	// goroutines (launch_linux.go); the runtime ends any thread but the
 	// main one, which it would park forever instead, confined as an app,
 	// and /proc/1 shows the main thread's credentials.
 	runtime.LockOSThread()
-	o, err := parsePodOptions("init", args, os.Stderr)
+	o, err := parsePodOptions(args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return 2
@@ -49,15 +48,14 @@ func initMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
 		msg, err := awaitGo(o.controlFd)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
-			return exitCodeFailure
+			return ExitCodeFailure
 		}
 		m, err := podcontract.ParseGoMessage(msg)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
-			return exitCodeFailure
+			return ExitCodeFailure
 		}
-		p.addrs = netns.Addrs{IPv4: m.Addr, IPv6: m.Addr6}
-		p.gateways = netns.Addrs{IPv4: m.Gateway, IPv6: m.Gateway6}
+		p.net = m
 		if o.MetadataURL == "" {
 			o.MetadataURL = m.MetadataURL
 		}
@@ -70,7 +68,7 @@ func initMain(args []string, tr *trace.Tracer, crashAt func(startStep)) int {
 	}
 	if err := p.setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
-		return exitCodeFailure
+		return ExitCodeFailure
 	}
 	tr.Step("pod set up")
 	o.reached(stepInitSetUp)
@@ -90,9 +88,10 @@ type pod struct {
 	control  int      // the control socket to `stage1 run` until the pod is down, or -1
 	said     bool     // ControlReady is sent
 	notified chan int // index in apps of an app that sent READY=1
-	// addrs and gateways are the pod's addresses on its pod network, and
-	// the host's: zero unless it is on one.
-	addrs, gateways netns.Addrs
+	// net is what `stage1 run` said of the pod's network in the go
+	// message (the addresses it gave eth0, the host's gateways), and the
+	// metadata URL: the zero GoMessage without one.
+	net podcontract.GoMessage
 	// allCaps are the numbers of every capability the kernel has, which a
 	// launcher in a user namespace keeps as ambient across its exec
 	// (--private-users only).
@@ -298,10 +297,11 @@ func (p *pod) setup() error {
 	if podcontract.OnDefaultNetwork(o.Net) {
 		// stage1 run has configured eth0 (from the thread PID 1 was
 		// forked from, in the pod's network namespace) before it let us go.
-		if !p.addrs.IPv4.IsValid() && !p.addrs.IPv6.IsValid() {
+		if !p.net.Addr.IsValid() && !p.net.Addr6.IsValid() {
 			return errors.New("pod network: stage1 run gave no address")
 		}
-		p.debugf("network: %s on %s, gateways %s", p.addrs, netns.PodInterface, p.gateways)
+		msg, _ := p.net.Encode()
+		p.debugf("network: eth0 as stage1 run configured it: %s", msg)
 	}
 	// The pod's sysctls, in its namespaces, before any app can run.
 	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {
@@ -645,7 +645,7 @@ func (p *pod) start(r *appRun, phase string) {
 	}
 	if err != nil {
 		p.logf("app %s (%s): %v", r.name, phase, err)
-		p.finished(r, phase, exitCodeFailure, "")
+		p.finished(r, phase, ExitCodeFailure, "")
 		return
 	}
 	p.debugf("app %s: %s started as pid %d", r.name, phase, pid)
@@ -749,7 +749,7 @@ func (p *pod) reap() {
 		if pr.phase != "main" {
 			pr.app.handlers--
 		}
-		p.finished(pr.app, pr.phase, statusCode(ws), sig)
+		p.finished(pr.app, pr.phase, StatusCode(ws), sig)
 	}
 }
 

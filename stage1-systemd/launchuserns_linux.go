@@ -174,9 +174,9 @@ func childNofile() (*unix.Rlimit, error) {
 	}
 	defer func() {
 		unix.Kill(pid, unix.SIGKILL)
-		waitPid(pid)
+		WaitPid(pid)
 	}()
-	if ws := waitPid(pid); !ws.Stopped() {
+	if ws := WaitPid(pid); !ws.Stopped() {
 		return nil, fmt.Errorf("RLIMIT_NOFILE of PID 1's children: the child did not stop at its exec (status %#x)", ws)
 	}
 	var lim unix.Rlimit
@@ -613,7 +613,7 @@ func (k *nsChild) start() (int, error) {
 		rep[0], rep[1] = step, uint32(e)
 		syscall.RawSyscall(unix.SYS_WRITE, uintptr(report[1]), uintptr(unsafe.Pointer(&rep[0])), unsafe.Sizeof(rep))
 		for {
-			syscall.RawSyscall(unix.SYS_EXIT_GROUP, exitCodeFailure, 0, 0)
+			syscall.RawSyscall(unix.SYS_EXIT_GROUP, ExitCodeFailure, 0, 0)
 		}
 	}
 	runtimeAfterFork()
@@ -626,7 +626,7 @@ func (k *nsChild) start() (int, error) {
 	pid := int(r1)
 	if err := k.writeMaps(pid, maps[1]); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
-		waitPid(pid)
+		WaitPid(pid)
 		return 0, err
 	}
 	return childReport(report[0], pid, func(step uint32) string { return nsStepName(step, k) },

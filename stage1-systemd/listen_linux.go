@@ -150,9 +150,9 @@ func takeListenFds(names []string, n int) ([]string, error) {
 	}, nil
 }
 
-// setEnv sets each NAME=VALUE of vars in env, replacing a variable of that
+// SetEnv sets each NAME=VALUE of vars in env, replacing a variable of that
 // name (the app's own LISTEN_* would only mislead it).
-func setEnv(env, vars []string) []string {
+func SetEnv(env, vars []string) []string {
 	for _, v := range vars {
 		name, _, _ := strings.Cut(v, "=")
 		out := env[:0:0]

@@ -13,9 +13,9 @@ func TestListenNamesAndEnv(t *testing.T) {
 	if got, want := listenNames(a), []string{"www", "www", "dns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("listenNames = %q, want %q", got, want)
 	}
-	env := setEnv([]string{"PATH=/bin", "LISTEN_FDS=9", "A=b"}, []string{"LISTEN_FDS=3", "LISTEN_PID=7"})
+	env := SetEnv([]string{"PATH=/bin", "LISTEN_FDS=9", "A=b"}, []string{"LISTEN_FDS=3", "LISTEN_PID=7"})
 	if want := []string{"PATH=/bin", "A=b", "LISTEN_FDS=3", "LISTEN_PID=7"}; !reflect.DeepEqual(env, want) {
-		t.Errorf("setEnv = %q, want %q", env, want)
+		t.Errorf("SetEnv = %q, want %q", env, want)
 	}
 	for _, tc := range []struct {
 		proto string
@@ -115,8 +115,8 @@ func TestPodSocketActivationRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPod(t, tc.apps, nil)
 			r := p.run(t, "--net="+tc.net)
-			if r.code != exitCodeFailure {
-				t.Errorf("exit %d, want %d", r.code, exitCodeFailure)
+			if r.code != ExitCodeFailure {
+				t.Errorf("exit %d, want %d", r.code, ExitCodeFailure)
 			}
 			if r.stdout != "" {
 				t.Errorf("an app ran: %q", r.stdout)

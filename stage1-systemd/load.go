@@ -84,13 +84,13 @@ func specFromManifest(pm *aci.PodManifest, podDir string) (*podSpec, error) {
 			if n == 0 {
 				n = 1
 			}
-			ps := portSpec{name: string(port.Name), protocol: port.Protocol, port: port.Port, count: n, hostPort: port.Port}
+			ps := Port{Name: string(port.Name), Protocol: port.Protocol, Port: port.Port, Count: n, HostPort: port.Port}
 			if ep, ok := exposed[port.Name]; ok {
-				ps.explicit, ps.hostPort, ps.hostIP = true, ep.HostPort, ep.HostIP
+				ps.Explicit, ps.HostPort, ps.HostIP = true, ep.HostPort, ep.HostIP
 				used[port.Name] = true
 			}
-			if ps.hostPort+n-1 > 65535 {
-				return nil, fmt.Errorf("app %s: port %s: host ports %d-%d run past 65535", name, port.Name, ps.hostPort, ps.hostPort+n-1)
+			if ps.HostPort+n-1 > 65535 {
+				return nil, fmt.Errorf("app %s: port %s: host ports %d-%d run past 65535", name, port.Name, ps.HostPort, ps.HostPort+n-1)
 			}
 			spec.ports = append(spec.ports, ps)
 			if !port.SocketActivated {

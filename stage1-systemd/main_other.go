@@ -10,7 +10,7 @@ import (
 
 // Main runs a stage1 entry point. Pods need Linux namespaces, so on other
 // systems it only explains that and fails.
-func Main(args []string) int {
+func Main(args []string, crashAt func(StartStep)) int {
 	fmt.Fprintf(os.Stderr, "acirun stage1: pods need Linux (this is %s)\n", runtime.GOOS)
 	return 254
 }

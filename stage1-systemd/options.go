@@ -12,60 +12,60 @@ import (
 	"github.com/acirun/acirun/userns"
 )
 
-// podOptions are the flags of `stage1 run`, passed unchanged to `stage1 init`.
+// podOptions are the flags of `stage1 init`: those of `stage1 run`, the
+// pod's supervisor (package supervisor), which passes them on unchanged,
+// and what it sets for PID 1 alone.
 type podOptions struct {
 	podcontract.RunOptions
 	podDir string
-	// controlFd (init only, set by run) is PID 1's end of a socket pair
-	// with `stage1 run` (podcontract.GoMessage). -1 when there is none.
+	// controlFd (set by run) is PID 1's end of a socket pair with
+	// `stage1 run` (podcontract.GoMessage). -1 when there is none.
 	controlFd int
-	// consoleFd (init only, set by an interactive run on a terminal) is
+	// consoleFd (set by an interactive run on a terminal) is
 	// the socket the app's launcher sends its terminal over
 	// (terminal_linux.go). -1 when there is none.
 	consoleFd int
-	// appStdioFd (init only, set by run) is the first of the descriptors
+	// appStdioFd (set by run) is the first of the descriptors
 	// that are the apps' stdout and stderr, two per app in the pod
 	// manifest's order (podOutput). -1: the apps' are PID 1's own.
 	appStdioFd int
-	// idRange (init only, set by run for --private-users) is the range of
+	// idRange (set by run for --private-users) is the range of
 	// host IDs leased to the pod, which its apps' user namespaces map
 	// their IDs to; the zero Range for none.
 	idRange userns.Range
-	// userNS (init only) is a user namespace of idRange's map, through
+	// userNS is a user namespace of idRange's map, through
 	// which the apps' images are ID-mapped; nil without idRange.
 	userNS *os.File
 	// trace is told the steps of the pod's start (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
 	// crashAt is told each step of the start (crashpoint_linux.go); nil
 	// but in test builds.
-	crashAt func(startStep)
+	crashAt func(StartStep)
 }
 
-// parsePodOptions parses the flags of `stage1 run` (and `stage1 init`),
-// followed by exactly one POD-DIR.
-func parsePodOptions(cmd string, args []string, stderr io.Writer) (*podOptions, error) {
+// parsePodOptions parses the flags of `stage1 init`, followed by exactly
+// one POD-DIR.
+func parsePodOptions(args []string, stderr io.Writer) (*podOptions, error) {
 	o := &podOptions{controlFd: -1, consoleFd: -1, appStdioFd: -1}
-	fs := flag.NewFlagSet("stage1 "+cmd, flag.ContinueOnError)
+	fs := flag.NewFlagSet("stage1 init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if cmd == "init" {
-		fs.IntVar(&o.controlFd, "control-fd", -1, "descriptor of the socket to stage1 run (set by run)")
-		fs.IntVar(&o.consoleFd, "console-fd", -1, "descriptor of the socket the app's terminal goes to stage1 run over (set by run)")
-		fs.IntVar(&o.appStdioFd, "app-stdio-fd", -1, "first descriptor of the apps' stdout and stderr, two per app (set by run)")
-		fs.Func("id-range", "UID:COUNT: the host IDs leased to the pod's user namespaces (set by run for --private-users)", func(s string) error {
-			r, err := userns.ParseRange(s)
-			if err == nil && r.IsZero() {
-				err = errors.New("want UID:COUNT")
-			}
-			o.idRange = r
-			return err
-		})
-	}
+	fs.IntVar(&o.controlFd, "control-fd", -1, "descriptor of the socket to stage1 run (set by run)")
+	fs.IntVar(&o.consoleFd, "console-fd", -1, "descriptor of the socket the app's terminal goes to stage1 run over (set by run)")
+	fs.IntVar(&o.appStdioFd, "app-stdio-fd", -1, "first descriptor of the apps' stdout and stderr, two per app (set by run)")
+	fs.Func("id-range", "UID:COUNT: the host IDs leased to the pod's user namespaces (set by run for --private-users)", func(s string) error {
+		r, err := userns.ParseRange(s)
+		if err == nil && r.IsZero() {
+			err = errors.New("want UID:COUNT")
+		}
+		o.idRange = r
+		return err
+	})
 	ro, err := podcontract.ParseRunFlags(fs, args)
 	if err != nil {
 		return nil, err
 	}
 	if fs.NArg() != 1 {
-		return nil, fmt.Errorf("stage1 %s: want exactly one POD-DIR, got %d arguments", cmd, fs.NArg())
+		return nil, fmt.Errorf("stage1 init: want exactly one POD-DIR, got %d arguments", fs.NArg())
 	}
 	o.RunOptions, o.podDir = *ro, fs.Arg(0)
 	return o, nil
@@ -97,7 +97,7 @@ type appOptions struct {
 	// trace is told the steps of the launch (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
 	// crashAt is podOptions.crashAt, for the launch's steps.
-	crashAt func(startStep)
+	crashAt func(StartStep)
 }
 
 func parseAppOptions(args []string, stderr io.Writer) (*appOptions, error) {

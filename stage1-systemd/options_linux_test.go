@@ -10,7 +10,7 @@ import (
 )
 
 func TestParsePodOptions(t *testing.T) {
-	o, err := parsePodOptions("run", []string{"--net=host", "--dns=1.1.1.1,8.8.8.8", "--dns-search=a.example",
+	o, err := parsePodOptions([]string{"--net=host", "--dns=1.1.1.1,8.8.8.8", "--dns-search=a.example",
 		"--hosts-entry=10.0.0.1=db", "--hosts-entry=host", "--stop-timeout=3s", "--insecure-options=paths,image", "--no-overlay", "/pods/x"}, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
@@ -19,16 +19,16 @@ func TestParsePodOptions(t *testing.T) {
 		o.StopTimeout.Seconds() != 3 || !o.Insecure.Has(podcontract.InsecurePaths) || o.Insecure.Has(podcontract.InsecureSeccomp) || !o.NoOverlay || o.podDir != "/pods/x" {
 		t.Errorf("parsed %+v", o)
 	}
-	// The defaults: the default network, its leases in /run/acirun/net;
-	// only init has a control socket.
-	if o, err := parsePodOptions("run", []string{"p"}, os.Stderr); err != nil || o.Net != "default" || o.RunDir != "/run/acirun" || o.controlFd != -1 {
+	// The defaults: the default network, its leases in /run/acirun/net,
+	// no control socket.
+	if o, err := parsePodOptions([]string{"p"}, os.Stderr); err != nil || o.Net != "default" || o.RunDir != "/run/acirun" || o.controlFd != -1 {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
-	if o, err := parsePodOptions("init", []string{"--control-fd=3", "--run-dir=/r", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.RunDir != "/r" {
+	if o, err := parsePodOptions([]string{"--control-fd=3", "--run-dir=/r", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.RunDir != "/r" {
 		t.Errorf("init flags: %+v, %v", o, err)
 	}
 	// What stage0 accepts and writes into stage1-args.json.
-	if _, err := parsePodOptions("run", []string{"--hostname=" + strings.Repeat("a", 63), "--hosts-entry=::1=" + strings.Repeat("a", 63) + ".b",
+	if _, err := parsePodOptions([]string{"--hostname=" + strings.Repeat("a", 63), "--hosts-entry=::1=" + strings.Repeat("a", 63) + ".b",
 		"--dns=host", "--insecure-options=all-run", "--insecure-options=Image", "p"}, os.Stderr); err != nil {
 		t.Errorf("stage0's flags: %v", err)
 	}
@@ -40,7 +40,7 @@ func TestParsePodOptions(t *testing.T) {
 		{[]string{"--net=bridge:", "p"}, "network bridge: nothing after ':'"},
 		{[]string{"--net=none,bridge", "p"}, "network none cannot be listed with other networks: give --net=none alone"},
 		{[]string{"--run-dir=run", "p"}, `--run-dir="run": want an absolute path`},
-		{[]string{"--control-fd=3", "p"}, "flag provided but not defined: -control-fd"},
+		{[]string{"--id-range=auto", "p"}, "want UID:COUNT"},
 		{[]string{"--dns=host,1.1.1.1", "p"}, "--dns host cannot be combined with other --dns values"},
 		{[]string{"--dns=nope", "p"}, `"nope" is not an IP address, host or none`},
 		{[]string{"--hosts-entry=1.2.3.4", "p"}, `"1.2.3.4" is not IP=NAME`},
@@ -54,7 +54,7 @@ func TestParsePodOptions(t *testing.T) {
 		// stage0 refuses a host name sethostname(2) would: so does stage1.
 		{[]string{"--hostname=" + strings.Repeat("a", 63) + ".b", "p"}, "a host name has 1 to 64 characters"},
 	} {
-		if _, err := parsePodOptions("run", tc.args, devNull(t)); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := parsePodOptions(tc.args, devNull(t)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parsePodOptions(%q) = %v, want an error saying %q", tc.args, err, tc.want)
 		}
 	}
@@ -76,7 +76,7 @@ func FuzzPodOptions(f *testing.F) {
 	f.Add("--dns-search=a.b", "--insecure-options=all", "--stop-timeout=1s")
 	f.Add("--dns-opt=ndots:3", "--dns-domain=d.example", "--dns-opt=rotate")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
-		o, err := parsePodOptions("run", []string{a, b, c, "/pod"}, io.Discard)
+		o, err := parsePodOptions([]string{a, b, c, "/pod"}, io.Discard)
 		if err != nil {
 			return
 		}

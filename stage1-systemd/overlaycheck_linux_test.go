@@ -51,7 +51,7 @@ func TestPodOnOverlay(t *testing.T) {
 	must(t, unix.Mount("overlay", pods, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work))
 	t.Cleanup(func() { unix.Unmount(pods, unix.MNT_DETACH) })
 	r := p.run(t, "--net=none")
-	if r.code != exitCodeFailure || !strings.Contains(r.stderr, "--no-overlay") {
+	if r.code != ExitCodeFailure || !strings.Contains(r.stderr, "--no-overlay") {
 		t.Errorf("pod on overlayfs: exit %d", r.code)
 	}
 	if _, err := os.Stat(filepath.Join(p.dir, "pid")); err == nil {

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sealedExecutable returns a descriptor of the stage1 executable exe (our
+// SealedExecutable returns a descriptor of the stage1 executable exe (our
 // own, /proc/self/exe, or acirun-stage1 when acirun runs the pod in its own
 // process) that no process can write through, for the pod to run from: an
 // app that reaches /proc/PID/exe of one of ours must never be able to
@@ -20,7 +20,7 @@ import (
 // with EROFS. Where the kernel lacks open_tree or mount_setattr (before 5.12)
 // the binary is copied into a sealed memfd instead, which costs a copy of
 // the binary per pod.
-func sealedExecutable(exe string) (*os.File, error) {
+func SealedExecutable(exe string) (*os.File, error) {
 	if f, err := readOnlyBind(exe); err == nil {
 		return f, nil
 	}
@@ -80,7 +80,7 @@ func memfdExecutable(exe string) (*os.File, error) {
 	return mem, nil
 }
 
-// forkExecFile is syscall.ForkExec of the executable exe refers to (a
+// ForkExecFile is syscall.ForkExec of the executable exe refers to (a
 // sealed executable), for PID 1 and for enter's process.
 //
 // The child's execve opens /proc/self/fd/N after ForkExec has laid the
@@ -92,7 +92,7 @@ func memfdExecutable(exe string) (*os.File, error) {
 // the process holds (the Go runtime's own files, the apps' journal
 // streams), so exe is executed through a copy put past all of them,
 // closed once the child has started.
-func forkExecFile(exe *os.File, argv []string, attr *syscall.ProcAttr) (int, error) {
+func ForkExecFile(exe *os.File, argv []string, attr *syscall.ProcAttr) (int, error) {
 	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*len(attr.Files))
 	if err != nil {
 		return 0, fmt.Errorf("copy the descriptor of %s: %w", exe.Name(), err)

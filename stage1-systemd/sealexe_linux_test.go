@@ -12,7 +12,7 @@ import (
 // memfd copy (the fallback).
 func BenchmarkProtectExecutable(b *testing.B) {
 	needRoot(b)
-	bind := func() (*os.File, error) { return sealedExecutable("/proc/self/exe") }
+	bind := func() (*os.File, error) { return SealedExecutable("/proc/self/exe") }
 	memfd := func() (*os.File, error) { return memfdExecutable("/proc/self/exe") }
 	for name, open := range map[string]func() (*os.File, error){"bind": bind, "memfd": memfd} {
 		b.Run(name, func(b *testing.B) {
@@ -28,13 +28,13 @@ func BenchmarkProtectExecutable(b *testing.B) {
 }
 
 // TestExecPath: a child started by ForkExec with many descriptors executes
-// the sealed executable through forkExecFile even when the executable's
+// the sealed executable through ForkExecFile even when the executable's
 // descriptor has a number that the child's layout reuses, where
 // /proc/self/fd/N itself would be /dev/null by the time of the child's
 // execve.
 func TestExecPath(t *testing.T) {
 	needRoot(t)
-	exe, err := sealedExecutable("/bin/true")
+	exe, err := SealedExecutable("/bin/true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +74,11 @@ func TestExecPath(t *testing.T) {
 	if err := run(fdPath(int(exe.Fd()))); err == nil {
 		t.Fatalf("ForkExec of %s with %d files ran the executable: the test shows nothing", fdPath(int(exe.Fd())), len(files))
 	}
-	pid, err := forkExecFile(exe, []string{"true"}, &syscall.ProcAttr{Files: files})
+	pid, err := ForkExecFile(exe, []string{"true"}, &syscall.ProcAttr{Files: files})
 	if err == nil {
 		err = wait(pid)
 	}
 	if err != nil {
-		t.Errorf("forkExecFile of fd %d with %d files: %v", exe.Fd(), len(files), err)
+		t.Errorf("ForkExecFile of fd %d with %d files: %v", exe.Fd(), len(files), err)
 	}
 }

@@ -13,20 +13,20 @@ type podSpec struct {
 	apps    []*appSpec
 	volumes map[string]*volumeSpec
 	sysctls []sysctlSetting // os/unix/sysctl of the pod and of every app (pod scope)
-	ports   []portSpec      // every app's ports, as the pod publishes them on the host
+	ports   []Port          // every app's ports, as the pod publishes them on the host
 }
 
-// portSpec is one port an app declares (count ports from port on), and
-// where the host publishes it on a pod network: on hostPort (and the ports
-// after it) of hostIP if the pod manifest's ports name it (explicit; no
-// hostIP is every host address), else at the same number where --publish
-// says (portMaps).
-type portSpec struct {
-	name, protocol string
-	port, count    uint
-	hostIP         netip.Addr
-	hostPort       uint
-	explicit       bool
+// Port is one port an app declares (Count ports from Port on), and where
+// the host publishes it on a pod network: on HostPort (and the ports after
+// it) of HostIP if the pod manifest's ports name it (Explicit; no HostIP
+// is every host address), else at the same number where --publish says.
+// The supervisor publishes them (package supervisor).
+type Port struct {
+	Name, Protocol string
+	Port, Count    uint
+	HostIP         netip.Addr
+	HostPort       uint
+	Explicit       bool
 }
 
 // appSpec is one app of the pod, with everything stage1 needs to run it.

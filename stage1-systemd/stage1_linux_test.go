@@ -20,9 +20,10 @@ import (
 	"github.com/acirun/acirun/internal/testenv"
 )
 
-// The tests run real pods: the test binary is the acirun binary (TestMain
-// hands `stage1 …` to Main when testMainEnv is set), and the app is probe
-// (testdata/probe), built statically for the test.
+// The tests run real pods: the test binary is acirun-stage1 and acirun-pod
+// (TestMain, main_linux_test.go, hands `stage1 run …` to supervisor.Main and
+// the pod's processes to Main when testMainEnv is set), and the app is
+// probe (testdata/probe), built statically for the test.
 
 const testMainEnv = "ACIRUN_STAGE1_TEST_MAIN"
 
@@ -53,19 +54,6 @@ func probeBin(t testing.TB) string {
 		t.Fatal(probe.err)
 	}
 	return probe.path
-}
-
-func TestMain(m *testing.M) {
-	if os.Getenv(testMainEnv) == "1" {
-		// The pod's processes die where crashEnv says
-		// (TestCrashAtEveryStartStep).
-		os.Exit(mainWith(os.Args[1:], "", crashHook(os.Getenv(crashEnv))))
-	}
-	code := m.Run()
-	if probe.dir != "" {
-		os.RemoveAll(probe.dir)
-	}
-	os.Exit(code)
 }
 
 // needRoot is testenv.NeedRoot for the tests of stage1, which all need root

@@ -153,8 +153,8 @@ func TestPodSysctlsRefused(t *testing.T) {
 				net = "none"
 			}
 			r := p.run(t, "--net="+net)
-			if r.code != exitCodeFailure {
-				t.Errorf("exit %d, want %d", r.code, exitCodeFailure)
+			if r.code != ExitCodeFailure {
+				t.Errorf("exit %d, want %d", r.code, ExitCodeFailure)
 			}
 			if !strings.Contains(r.stderr, tc.err) {
 				t.Errorf("stderr lacks %q", tc.err)

@@ -196,7 +196,7 @@ func TestPodInteractiveStdin(t *testing.T) {
 	// One terminal, one app.
 	p := newPod(t, []testApp{{name: "a", exec: []string{"/probe"}}, {name: "b", exec: []string{"/probe"}}}, nil)
 	r := p.run(t, "--interactive")
-	if r.code != exitCodeFailure || !strings.Contains(r.stderr, "--interactive gives the terminal to one app, and the pod has 2") {
+	if r.code != ExitCodeFailure || !strings.Contains(r.stderr, "--interactive gives the terminal to one app, and the pod has 2") {
 		t.Errorf("--interactive with two apps: exit %d, %s", r.code, r.stderr)
 	}
 }

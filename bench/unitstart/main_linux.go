@@ -140,9 +140,10 @@ func run(bin, aci string) (bool, error) {
 	// The box's directory is bound at the same path inside it, on a real
 	// file system (the data directory cannot lie on the box's overlay root).
 	dir := b.Dir()
-	// acirun-stage1 goes beside acirun, where acirun finds it.
+	// acirun-stage1 and acirun-pod go beside acirun, where acirun finds them.
 	stage1 := filepath.Join(filepath.Dir(bin), "acirun-stage1")
-	for src, dst := range map[string]string{bin: "acirun", stage1: "acirun-stage1", aci: "image.aci", self: "unitstart"} {
+	pod := filepath.Join(filepath.Dir(bin), "acirun-pod")
+	for src, dst := range map[string]string{bin: "acirun", stage1: "acirun-stage1", pod: "acirun-pod", aci: "image.aci", self: "unitstart"} {
 		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
 			return false, err
 		}

@@ -1,24 +1,32 @@
-// Command acirun-stage1 is the pod side of acirun: the entry points a pod's
-// processes run (docs/pod-layout.md, "The entry points"): `run`, the pod's
-// supervisor, which a pod's systemd unit starts; `init`, the pod's PID 1;
-// `app`, the last step before an app's exec; and `enter`, what `acirun
-// enter` execs. Users do not type it; acirun finds it beside itself
-// (podcontract.FindStage1) and make install puts both in PREFIX/bin.
+// Command acirun-stage1 is the pod's supervisor (docs/pod-layout.md, "The
+// entry points"): `run`, which a pod's systemd unit starts, and which
+// starts the pod's PID 1 from acirun-pod beside it. Users do not type it;
+// acirun finds it beside itself (podcontract.FindStage1) and make install
+// puts acirun, acirun-stage1 and acirun-pod in PREFIX/bin.
 //
 // It is a binary of its own, rather than acirun re-executing itself, so that
-// each process of a pod's start initialises only the pod side: acirun also
-// links the image store, OpenPGP, HTTP, HTML discovery and the OCI
-// registry client, whose packages' initialisation and pages every start of
-// it paid (ACIRUN_TRACE shows a process's start as the CPU time of its
-// first line).
+// a unit's start initialises only the pod side: acirun also links the
+// image store, OpenPGP, HTTP, HTML discovery and the OCI registry client,
+// whose packages' initialisation and pages every start of it paid
+// (ACIRUN_TRACE shows a process's start as the CPU time of its first
+// line). acirun itself runs `run` in its own process (cmd/acirun's
+// stage1.go).
 package main
 
 import (
+	"fmt"
 	"os"
 
+	"github.com/acirun/acirun/internal/podcontract"
 	stage1 "github.com/acirun/acirun/stage1-systemd"
+	"github.com/acirun/acirun/stage1-systemd/supervisor"
 )
 
 func main() {
-	os.Exit(stage1.Main(os.Args[1:], ""))
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun-stage1: find the pod's binary beside this one: %v\n", err)
+		os.Exit(stage1.ExitCodeFailure)
+	}
+	os.Exit(supervisor.Main(os.Args[1:], podcontract.PodExecutableBeside(self), stage1.BuiltCrashHook()))
 }

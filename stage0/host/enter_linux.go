@@ -13,7 +13,7 @@ const DefaultEnterCommand = "/bin/sh"
 
 // EnterCommand returns the command line that runs argv (DefaultEnterCommand
 // when empty) in app of the running pod ref (a UUID or a unique prefix of
-// one): acirun-stage1's `enter`, which joins the app's namespaces
+// one): acirun-pod's `enter`, which joins the app's namespaces
 // and cgroups and confines the command as the app is confined. app may be ""
 // for a pod of one app. The CLI execs it in place of itself, so that the
 // command has acirun's terminal and exit code.
@@ -31,11 +31,11 @@ func (h *Host) EnterCommand(ctx context.Context, ref, app string, argv []string)
 	if len(argv) == 0 {
 		argv = []string{DefaultEnterCommand}
 	}
-	stage1, err := podcontract.FindStage1()
+	exe, err := podcontract.FindPodExecutable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := []string{stage1, "enter"}
+	cmd := []string{exe, "enter"}
 	if h.cfg.Debug {
 		cmd = append(cmd, "--debug")
 	}

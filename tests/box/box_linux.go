@@ -368,8 +368,8 @@ AllowIsolate=yes
 		{Path: "/etc/fstab", Data: "# acirun test box: nothing to mount\n"},
 	}
 	if env := testenv.CoverEnv(); env != "" {
-		// Every unit's processes (pods' acirun-stage1, transient units
-		// running acirun) get GOCOVERDIR, as Command's do.
+		// Every unit's processes (pods' acirun-stage1 and acirun-pod,
+		// transient units running acirun) get GOCOVERDIR, as Command's do.
 		fs = append(fs, file{Path: "/etc/systemd/system.conf.d/acirun-box-cover.conf",
 			Data: fmt.Sprintf("[Manager]\nDefaultEnvironment=%q\n", env)})
 	}

@@ -13,16 +13,16 @@ import (
 	"github.com/acirun/acirun/internal/testenv"
 )
 
-// crashEnv is the variable an acirun-stage1 built with the
+// crashEnv is the variable an acirun-stage1 or acirun-pod built with the
 // acirun_crashpoints tag reads (stage1-systemd crashpoint_linux.go): STEP
 // dies at that step of a pod's start, record:FILE writes each step reached
 // to FILE.
 const crashEnv = "ACIRUN_STAGE1_CRASH"
 
-// crashBuild builds acirun and acirun-stage1 with crash points where the
-// box sees them (the repository's bin/), once per test run, and returns
-// acirun's path. Both have them: acirun runs stage1's supervisor in its
-// own process with --no-unit.
+// crashBuild builds acirun, acirun-stage1 and acirun-pod with crash points
+// where the box sees them (the repository's bin/), once per test run, and
+// returns acirun's path. All have them: acirun runs stage1's supervisor in
+// its own process with --no-unit.
 func crashBuild(t *testing.T) string {
 	t.Helper()
 	crashBin.once.Do(func() {
@@ -47,8 +47,8 @@ var crashBin struct {
 // TestKillAtEveryStartStep (issues 18, 21 and 23): `acirun run` of a pod
 // on the default network, with a memory limit, through its transient unit
 // in the box, killed with SIGKILL at every step of its start — the
-// supervisor's, its PID 1's and its app launcher's, as the acirun-stage1 of
-// a build with crash points reports them (the stage1 package's
+// supervisor's, its PID 1's and its app launcher's, as the acirun-stage1
+// and acirun-pod of a build with crash points report them (the stage1 package's
 // TestCrashAtEveryStartStep checks that list against the code) — leaves a
 // failed unit and, once acirun gc has run, nothing: no unit, machine,
 // mount, link, lease, nftables rule, cgroup, process or pod directory; and

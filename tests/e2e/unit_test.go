@@ -27,7 +27,7 @@ type boxPod struct {
 	dir  string // per test, under the box's directory
 	data string
 	// bin is the acirun to run, e.acirun when "" (TestKillAtEveryStartStep
-	// runs one whose acirun-stage1 has crash points).
+	// runs one whose acirun-stage1 and acirun-pod have crash points).
 	bin string
 }
 

@@ -2,8 +2,10 @@ package testimage
 
 // End-to-end: images built around testapp, prepared by stage0/pod exactly
 // as `acirun run` prepares them, run by the real stage1 through the argv
-// pod.Stage1Command builds. This test binary stands in for the acirun
-// binary: with stage1EnvVar set it hands `stage1 …` to stage1.Main.
+// pod.Stage1Command builds. This test binary stands in for the pod side's
+// binaries: with stage1EnvVar set it hands `stage1 run …` to
+// supervisor.Main (acirun-stage1), whose pod's processes start from this
+// binary again, and those to stage1.Main (acirun-pod).
 
 import (
 	"bytes"
@@ -23,13 +25,22 @@ import (
 	"github.com/acirun/acirun/internal/testenv"
 	"github.com/acirun/acirun/stage0/pod"
 	stage1 "github.com/acirun/acirun/stage1-systemd"
+	"github.com/acirun/acirun/stage1-systemd/supervisor"
 )
 
 const stage1EnvVar = "ACIRUN_TESTIMAGE_STAGE1"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(stage1EnvVar) == "1" {
-		os.Exit(stage1.Main(os.Args[1:], ""))
+		if len(os.Args) > 1 && os.Args[1] == "run" {
+			self, err := os.Executable()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "testimage: %v\n", err)
+				os.Exit(stage1.ExitCodeFailure)
+			}
+			os.Exit(supervisor.Main(os.Args[1:], self, nil))
+		}
+		os.Exit(stage1.Main(os.Args[1:], nil))
 	}
 	os.Exit(m.Run())
 }

@@ -1,9 +1,11 @@
-package stage1
+package supervisor
 
 import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 // The pod as systemd sees it: a machine registered with systemd-machined,
@@ -28,26 +30,6 @@ func machineID(uuid string) ([]byte, error) {
 	return id, nil
 }
 
-// procCgroups reads the text of /proc/PID/cgroup: the process's cgroup
-// path in each hierarchy, by controller (or named hierarchy, such as
-// "name=systemd"), and in the unified hierarchy under "".
-func procCgroups(text string) map[string]string {
-	own := map[string]string{}
-	for _, line := range strings.Split(text, "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[1] == "" {
-			own[""] = parts[2]
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			own[c] = parts[2]
-		}
-	}
-	return own
-}
-
 // keepUnit decides, from the text of /proc/self/cgroup, whether the pod is
 // registered with the systemd unit it already runs in, or gets a new scope
 // unit of its own. It returns the unit and true when the unit can be the
@@ -63,7 +45,7 @@ func procCgroups(text string) map[string]string {
 // belongs to that unit. The name=systemd hierarchy is used on cgroup v1,
 // the unified one otherwise.
 func keepUnit(procCgroup string) (unit string, keep bool) {
-	own := procCgroups(procCgroup)
+	own := stage1.ProcCgroups(procCgroup)
 	path, ok := own["name=systemd"]
 	if !ok {
 		path = own[""]

@@ -1,4 +1,4 @@
-// Go's container-aware GOMAXPROCS (Go 1.25) is off in acirun-stage1: the
+// Go's container-aware GOMAXPROCS (Go 1.25) is off in acirun-pod: the
 // runtime would open the CPU quota files of the process's cgroup before
 // main and keep them open for a thread that rereads them, so the pod's
 // PID 1 would hold two descriptors of the host's cgroup file system for

@@ -1,4 +1,4 @@
-package stage1
+package supervisor
 
 import (
 	"context"
@@ -13,31 +13,33 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/trace"
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 	"github.com/acirun/acirun/userns"
 )
 
-func runMain(args []string, exe string, tr *trace.Tracer, crashAt func(startStep)) int {
-	o, err := parsePodOptions("run", args, os.Stderr)
+func runMain(args []string, podExe string, tr *trace.Tracer, crashAt func(stage1.StartStep)) int {
+	o, err := parseOptions(args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		return 2
 	}
 	o.trace, o.crashAt = tr, crashAt
-	code, err := runPod(o, args, exe)
+	code, err := runPod(o, args, podExe)
 	tr.Step("exit %d", code)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
-		return exitCodeFailure
+		return stage1.ExitCodeFailure
 	}
 	return code
 }
 
 // runPod is `stage1 run`: the host-side supervisor of one pod. Its PID 1
-// starts from exe (Main), or this process's executable when "".
-func runPod(o *podOptions, args []string, exe string) (int, error) {
+// starts from a sealed view of podExe (Main).
+func runPod(o *options, args []string, podExe string) (int, error) {
 	podDir, err := filepath.Abs(o.podDir)
 	if err != nil {
 		return 0, err
@@ -76,12 +78,9 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	}
 	// Everything that can be checked before anything is started is checked
 	// here, so that bad input leaves nothing behind.
-	spec, err := loadPodSpec(podDir)
+	spec, err := stage1.CheckPod(podDir, &o.RunOptions)
 	if err != nil {
 		return 0, err
-	}
-	if err := checkSysctlNet(spec.sysctls, o.Net); err != nil {
-		return 0, fmt.Errorf("pod %s: %w", podDir, err)
 	}
 	cniCfg, cniReqs, err := cniRequests(o, spec)
 	if err != nil {
@@ -98,16 +97,6 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		}
 		for _, id := range released {
 			debugf(o, "detached the named networks of pod %s, whose stage1 is gone", id)
-		}
-	}
-	if o.Interactive {
-		if err := podcontract.CheckInteractive(len(spec.apps)); err != nil {
-			return 0, fmt.Errorf("pod %s: %w", podDir, err)
-		}
-	}
-	if !o.NoOverlay {
-		if err := checkOverlaySupport(filepath.Join(podDir, podcontract.AppsDir)); err != nil {
-			return 0, err
 		}
 	}
 	// --private-users: a range of host IDs no other running pod has, for
@@ -142,7 +131,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		return 0, err
 	}
 	o.trace.Step("pod locked and checked")
-	o.reached(stepPodLocked)
+	o.reached(stage1.StepPodLocked)
 
 	// On the default network the pod's link, addresses and rules are made
 	// in the background, into the network namespace the pod thread made,
@@ -164,17 +153,14 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		}()
 	}
 
-	if exe == "" {
-		exe = "/proc/self/exe"
-	}
-	sealed, err := sealedExecutable(exe)
+	sealed, err := stage1.SealedExecutable(podExe)
 	if err != nil {
-		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 		return 0, err
 	}
 	defer sealed.Close()
 	o.trace.Step("executable sealed")
-	o.reached(stepExeSealed)
+	o.reached(stage1.StepExeSealed)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
@@ -184,11 +170,11 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	// through it when the apps have started.
 	ctl, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 		return 0, fmt.Errorf("pod control socket: %w", err)
 	}
 	files := []uintptr{0, 1, 2, uintptr(ctl[1])}
-	initArgs := []string{podcontract.Stage1Executable, "init", "--control-fd=3"}
+	initArgs := []string{podcontract.PodExecutable, "init", "--control-fd=3"}
 	if !idRange.IsZero() {
 		initArgs = append(initArgs, "--id-range="+idRange.String())
 	}
@@ -196,18 +182,18 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	// then has this terminal through a pseudo-terminal of its own
 	// (terminal_linux.go), or this standard input if it is no terminal.
 	var con *console
-	if !o.Interactive || isTerminal(0) {
+	if !o.Interactive || term.IsTerminal(0) {
 		null, err := os.Open(os.DevNull)
 		if err != nil {
-			_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
+			_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 			return 0, err
 		}
 		defer null.Close()
 		files[0] = null.Fd()
 	}
-	if o.Interactive && isTerminal(0) {
+	if o.Interactive && term.IsTerminal(0) {
 		if con, err = newConsole(os.Stdin, os.Stdout); err != nil {
-			_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
+			_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 			return 0, err
 		}
 		files = append(files, uintptr(con.child))
@@ -234,8 +220,8 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	// mount namespace is copied from the host's at the clone.
 	var pid int
 	err = thread.do(func() (err error) {
-		pid, err = forkExecFile(sealed, argv, &syscall.ProcAttr{
-			Env:   setEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
+		pid, err = stage1.ForkExecFile(sealed, argv, &syscall.ProcAttr{
+			Env:   stage1.SetEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
 			Files: files,
 			Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL},
 		})
@@ -254,7 +240,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	}
 	if err != nil {
 		unix.Close(ctl[0])
-		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 		return 0, fmt.Errorf("start pod init: %w", err)
 	}
 	sealed.Close()
@@ -262,7 +248,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
-	o.reached(stepInitStarted)
+	o.reached(stage1.StepInitStarted)
 	// The pod's registration with systemd-machined (below) connects to the
 	// system bus now, while the network and the metadata service start.
 	busCtx, busCancel := context.WithCancel(context.Background())
@@ -273,15 +259,15 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	defer control.Close()
 	var goMsg podcontract.GoMessage
 	// What systemctl status says of a running pod.
-	status := "Running " + strconv.Itoa(len(spec.apps)) + " app(s)"
+	status := "Running " + strconv.Itoa(len(spec.Apps)) + " app(s)"
 	// abort ends a pod whose PID 1 waits for us and has started nothing:
 	// it goes, and its network namespace with it.
 	abort := func(err error) (int, error) {
 		_ = unix.Kill(pid, unix.SIGKILL)
-		waitPid(pid)
+		stage1.WaitPid(pid)
 		thread.close()
-		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: exitCodeFailure})
-		return 0, fmt.Errorf("pod %s: %w", spec.uuid, err)
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
+		return 0, fmt.Errorf("pod %s: %w", spec.UUID, err)
 	}
 	var network *podNetwork
 	if attaching != nil {
@@ -304,7 +290,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		goMsg.Addr6, goMsg.Gateway6 = pn.att.Addr6, pn.att.Gateway6
 		network = pn
 		o.trace.Step("network attached")
-		o.reached(stepNetworkAttached)
+		o.reached(stage1.StepNetworkAttached)
 	}
 	if len(cniReqs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), cniTimeout)
@@ -341,7 +327,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), machinedTimeout)
 		defer cancel()
-		m, err := registerMachine(ctx, bus, spec.uuid, pid, ifindices, o.Debug)
+		m, err := registerMachine(ctx, bus, spec.UUID, pid, ifindices, o.Debug)
 		registered <- registration{m, err}
 	}()
 	if o.MetadataURL == "" {
@@ -353,13 +339,13 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 		defer ms.Close()
 		debugf(o, "metadata service at %s", ms.URL)
 		o.trace.Step("metadata service started")
-		o.reached(stepMetadataStarted)
+		o.reached(stage1.StepMetadataStarted)
 		goMsg.MetadataURL = ms.URL
 	}
 	reg := <-registered
 	busCancel() // the connection goes, whichever way the registration went
 	o.trace.Step("machined registration: %v", reg.err)
-	o.reached(stepMachineRegistered)
+	o.reached(stage1.StepMachineRegistered)
 	switch {
 	case reg.err == nil:
 		debugf(o, "pod registered with systemd-machined as %s, unit %s", reg.m.name, reg.m.unit)
@@ -377,7 +363,7 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 	// received" before this thread runs again after it.
 	o.trace.Step("go sent")
 	_, _ = control.Write(msg)
-	o.reached(stepGoSent)
+	o.reached(stage1.StepGoSent)
 	// PID 1 says when the apps have started (ControlReady, sent on ready
 	// once, false when it ended before), and when nothing of the pod runs
 	// but itself (ControlDown, which closes down).
@@ -416,12 +402,12 @@ func runPod(o *podOptions, args []string, exe string) (int, error) {
 				fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 			}
 			notifyf("READY=1\nSTATUS=" + status)
-			o.reached(stepAppsStarted)
+			o.reached(stage1.StepAppsStarted)
 		}
 	}
 
 	done := make(chan unix.WaitStatus, 1)
-	go func() { done <- waitPid(pid) }()
+	go func() { done <- stage1.WaitPid(pid) }()
 	var ws unix.WaitStatus
 wait:
 	for {
@@ -451,7 +437,7 @@ wait:
 	if readyC != nil {
 		appsStarted(<-readyC)
 	}
-	code := statusCode(ws)
+	code := stage1.StatusCode(ws)
 	o.trace.Step("init exited")
 	thread.close()
 	if con != nil {
@@ -480,28 +466,3 @@ wait:
 // machinedTimeout bounds the registration of a pod with systemd-machined: a
 // pod whose machined does not answer starts unregistered, with a warning.
 const machinedTimeout = 10 * time.Second
-
-// debugf prints a --debug line of `stage1 run`.
-func debugf(o *podOptions, format string, args ...any) {
-	if o.Debug {
-		fmt.Fprintf(os.Stderr, "acirun stage1 run: "+format+"\n", args...)
-	}
-}
-
-// waitPid waits for our child pid to end and returns how it did.
-func waitPid(pid int) unix.WaitStatus {
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
-			return ws
-		}
-	}
-}
-
-// statusCode is the shell's convention: the exit code, or 128+N for signal N.
-func statusCode(ws unix.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
-}

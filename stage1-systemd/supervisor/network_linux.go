@@ -1,4 +1,4 @@
-package stage1
+package supervisor
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 // networkTimeout bounds the wait for the lease lock of a pod network.
@@ -39,31 +39,20 @@ type podNetwork struct {
 	rulesRemoved chan error      // removeRules's result, once it has started
 }
 
-// hostInterface names the host end of the pod's link: "ac-"
-// (netns.HostIfacePrefix) and the first 12 hex digits of its UUID, within
-// the kernel's 15 bytes.
-func hostInterface(uuid string) string {
-	h := strings.ReplaceAll(uuid, "-", "")
-	if len(h) > 12 {
-		h = h[:12]
-	}
-	return netns.HostIfacePrefix + h
-}
-
 // portMaps is where each of the pod's ports is published on the host,
 // given the pod's addresses and where declared ports go (publish, one of
 // podcontract's Publish*): a port the pod manifest names goes to its host
 // address, or to every host address when it names none; another one
 // follows publish. "Every address" and "loopback" are both families', for
 // each of which the pod has an address.
-func portMaps(ports []portSpec, pod []netip.Addr, publish string) []netns.PortMap {
+func portMaps(ports []stage1.Port, pod []netip.Addr, publish string) []netns.PortMap {
 	var maps []netns.PortMap
 	for _, p := range ports {
 		var hosts []netip.Addr
 		switch {
-		case p.hostIP.IsValid():
-			hosts = []netip.Addr{p.hostIP}
-		case p.explicit || publish == podcontract.PublishAll:
+		case p.HostIP.IsValid():
+			hosts = []netip.Addr{p.HostIP}
+		case p.Explicit || publish == podcontract.PublishAll:
 			hosts = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
 		case publish == podcontract.PublishLoopback:
 			hosts = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
@@ -73,17 +62,17 @@ func portMaps(ports []portSpec, pod []netip.Addr, publish string) []netns.PortMa
 			if i < 0 {
 				continue
 			}
-			for j := uint(0); j < p.count; j++ {
-				name := p.name
-				if p.count > 1 {
+			for j := uint(0); j < p.Count; j++ {
+				name := p.Name
+				if p.Count > 1 {
 					name += "+" + strconv.Itoa(int(j))
 				}
 				maps = append(maps, netns.PortMap{
 					Name:     name,
-					Protocol: p.protocol,
-					Host:     netip.AddrPortFrom(h, uint16(p.hostPort+j)),
-					Pod:      netip.AddrPortFrom(pod[i], uint16(p.port+j)),
-					Implicit: !p.explicit,
+					Protocol: p.Protocol,
+					Host:     netip.AddrPortFrom(h, uint16(p.HostPort+j)),
+					Pod:      netip.AddrPortFrom(pod[i], uint16(p.Port+j)),
+					Implicit: !p.Explicit,
 				})
 			}
 		}
@@ -102,7 +91,7 @@ type attachResult struct {
 // for the pod, within networkTimeout, and the pod's end of the link
 // configured from the thread (netns.ConfigurePod), all while PID 1 starts:
 // PID 1 finds eth0 ready.
-func attachNetworkTo(o *podOptions, spec *podSpec, podDir string, thread *podThread) attachResult {
+func attachNetworkTo(o *options, spec *stage1.CheckedPod, podDir string, thread *podThread) attachResult {
 	tid, err := thread.tid()
 	if err != nil {
 		return attachResult{err: err}
@@ -114,7 +103,7 @@ func attachNetworkTo(o *podOptions, spec *podSpec, podDir string, thread *podThr
 		return attachResult{err: err}
 	}
 	if err := thread.do(func() error { return netns.ConfigurePod(pn.att.Addrs(), pn.att.Gateways()) }); err != nil {
-		pn.fw.Remove(ctx, spec.uuid)
+		pn.fw.Remove(ctx, spec.UUID)
 		pn.att.Detach()
 		return attachResult{err: err}
 	}
@@ -126,7 +115,7 @@ func attachNetworkTo(o *podOptions, spec *podSpec, podDir string, thread *podThr
 // publishes its ports. It returns warnings about ports the apps declare
 // that could not be published, and about a host firewall in the way. On
 // error nothing is left behind.
-func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir string, pid int) (_ *podNetwork, _ []string, err error) {
+func attachNetwork(ctx context.Context, o *options, spec *stage1.CheckedPod, podDir string, pid int) (_ *podNetwork, _ []string, err error) {
 	leases := filepath.Join(o.RunDir, "net")
 	n := netns.Default(leases)
 	// The host's network.d may set other subnets, or none of a family;
@@ -139,7 +128,7 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	}
 	// A lease's owner is a pod directory; it still needs its address while
 	// its stage1 holds the pod's lock.
-	att, err := n.Attach(ctx, podDir, podcontract.Running, hostInterface(spec.uuid), pid)
+	att, err := n.Attach(ctx, podDir, podcontract.Running, netns.HostInterface(spec.UUID), pid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,15 +141,15 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 	if att.NATError != nil {
 		warnings = append(warnings, fmt.Sprintf("WARNING: %v", att.NATError))
 	}
-	pn := &podNetwork{att: att, fw: netns.DefaultFirewall(leases), uuid: spec.uuid}
+	pn := &podNetwork{att: att, fw: netns.DefaultFirewall(leases), uuid: spec.UUID}
 	addrs, gateways := valid(att.Addrs()), valid(att.Gateways())
-	maps, reserved, err := withoutMetadataPort(portMaps(spec.ports, addrs, o.Publish), gateways)
+	maps, reserved, err := withoutMetadataPort(portMaps(spec.Ports, addrs, o.Publish), gateways)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}
 	warnings = append(warnings, reserved...)
 	rules := netns.PodRules{
-		UUID: spec.uuid, Owner: podDir, HostIndex: att.HostIndex, HostIface: att.HostIface,
+		UUID: spec.UUID, Owner: podDir, HostIndex: att.HostIndex, HostIface: att.HostIface,
 		Gateways: gateways, Ports: maps,
 		Restricted: o.Net == podcontract.NetDefaultRestricted,
 		Gone:       att.TookBackFrom,
@@ -193,7 +182,7 @@ func attachNetwork(ctx context.Context, o *podOptions, spec *podSpec, podDir str
 		nf.Ports = append(nf.Ports, podcontract.PublishedPort{Name: m.Name, Protocol: m.Protocol, Host: m.Host.String(), Pod: m.Pod.String()})
 	}
 	if err := podcontract.WriteNetwork(podDir, nf); err != nil {
-		pn.fw.Remove(context.Background(), spec.uuid)
+		pn.fw.Remove(context.Background(), spec.UUID)
 		return nil, nil, fmt.Errorf("pod network: %w", err)
 	}
 	return pn, warnings, nil
@@ -287,7 +276,7 @@ func (pn *podNetwork) removeRules() {
 // that the next pod to lease them finds neither. It waits for sweep too
 // (started here if run did not: a pod that ended before PID 1 said
 // whether its apps started). Errors are printed.
-func (pn *podNetwork) detach(o *podOptions) {
+func (pn *podNetwork) detach(o *options) {
 	if pn.swept == nil {
 		pn.sweep()
 	}

@@ -1,4 +1,4 @@
-package stage1
+package supervisor
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/journal"
 	"golang.org/x/sys/unix"
+
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 // podOutput carries the apps' stdout and stderr to the journal, as entries
@@ -57,7 +59,7 @@ func journalStreams() (stdout, stderr bool, err error) {
 // startPodOutput makes the pipes of the apps whose output goes to the
 // journal and starts copying from them. It returns nil, and the reason
 // when that is not plain, when no output of the pod goes to the journal.
-func startPodOutput(spec *podSpec) (*podOutput, error) {
+func startPodOutput(spec *stage1.CheckedPod) (*podOutput, error) {
 	toOut, toErr, err := journalStreams()
 	if err != nil || (!toOut && !toErr) {
 		return nil, err
@@ -66,7 +68,7 @@ func startPodOutput(spec *podSpec) (*podOutput, error) {
 		return nil, fmt.Errorf("journal: our output is a journal stream, but journald's native socket does not answer: the apps write to that stream")
 	}
 	o := &podOutput{}
-	for _, a := range spec.apps {
+	for _, app := range spec.Apps {
 		for _, s := range []struct {
 			journal bool
 			fd      uintptr
@@ -77,7 +79,7 @@ func startPodOutput(spec *podSpec) (*podOutput, error) {
 				o.files = append(o.files, s.fd)
 				continue
 			}
-			r, w, err := outputPipe(a.name)
+			r, w, err := outputPipe(app)
 			if err != nil {
 				o.close()
 				return nil, err
@@ -86,7 +88,7 @@ func startPodOutput(spec *podSpec) (*podOutput, error) {
 			o.writers = append(o.writers, w)
 			o.files = append(o.files, w.Fd())
 			o.done.Add(1)
-			go o.copy(r, spec.uuid, a.name, s.prio, s.own)
+			go o.copy(r, spec.UUID, app, s.prio, s.own)
 		}
 	}
 	return o, nil

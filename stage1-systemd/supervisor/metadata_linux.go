@@ -1,4 +1,4 @@
-package stage1
+package supervisor
 
 import (
 	"context"
@@ -34,7 +34,7 @@ type metadataServer struct {
 // startMetadata serves the pod's metadata on a listener the pod can reach,
 // at a URL with a fresh token. Where the listener is depends on the pod's
 // network (metadataListener).
-func startMetadata(o *podOptions, podDir string, pn *podNetwork, thread *podThread) (*metadataServer, error) {
+func startMetadata(o *options, podDir string, pn *podNetwork, thread *podThread) (*metadataServer, error) {
 	key, err := metadataKey(filepath.Join(o.RunDir, "metadata", "hmac.key"))
 	if err != nil {
 		return nil, err

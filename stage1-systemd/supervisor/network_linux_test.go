@@ -1,4 +1,4 @@
-package stage1
+package supervisor
 
 import (
 	"fmt"
@@ -8,36 +8,37 @@ import (
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns"
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 func TestPortMaps(t *testing.T) {
 	v4, v6 := netip.MustParseAddr("172.16.28.2"), netip.MustParseAddr("fd61:6369:7275::2")
 	both := []netip.Addr{v4, v6}
-	declared := portSpec{name: "http", protocol: "tcp", port: 80, count: 1, hostPort: 80}
-	asked := portSpec{name: "dns", protocol: "udp", port: 53, count: 2, hostPort: 5353, explicit: true}
-	askedIP := portSpec{name: "api", protocol: "tcp", port: 9000, count: 1, hostPort: 19000, explicit: true, hostIP: netip.MustParseAddr("192.0.2.1")}
+	declared := stage1.Port{Name: "http", Protocol: "tcp", Port: 80, Count: 1, HostPort: 80}
+	asked := stage1.Port{Name: "dns", Protocol: "udp", Port: 53, Count: 2, HostPort: 5353, Explicit: true}
+	askedIP := stage1.Port{Name: "api", Protocol: "tcp", Port: 9000, Count: 1, HostPort: 19000, Explicit: true, HostIP: netip.MustParseAddr("192.0.2.1")}
 	for _, tc := range []struct {
 		name    string
-		ports   []portSpec
+		ports   []stage1.Port
 		pod     []netip.Addr
 		publish string
 		want    string
 	}{
-		{"declared, all: every address of both families", []portSpec{declared}, both, podcontract.PublishAll,
+		{"declared, all: every address of both families", []stage1.Port{declared}, both, podcontract.PublishAll,
 			"http tcp 0.0.0.0:80 172.16.28.2:80 implicit; http tcp [::]:80 [fd61:6369:7275::2]:80 implicit"},
-		{"declared, loopback", []portSpec{declared}, both, podcontract.PublishLoopback,
+		{"declared, loopback", []stage1.Port{declared}, both, podcontract.PublishLoopback,
 			"http tcp 127.0.0.1:80 172.16.28.2:80 implicit; http tcp [::1]:80 [fd61:6369:7275::2]:80 implicit"},
-		{"declared, none", []portSpec{declared}, both, podcontract.PublishNone, ""},
-		{"declared, IPv4-only pod", []portSpec{declared}, []netip.Addr{v4}, podcontract.PublishAll,
+		{"declared, none", []stage1.Port{declared}, both, podcontract.PublishNone, ""},
+		{"declared, IPv4-only pod", []stage1.Port{declared}, []netip.Addr{v4}, podcontract.PublishAll,
 			"http tcp 0.0.0.0:80 172.16.28.2:80 implicit"},
-		{"declared, IPv6-only pod", []portSpec{declared}, []netip.Addr{v6}, podcontract.PublishLoopback,
+		{"declared, IPv6-only pod", []stage1.Port{declared}, []netip.Addr{v6}, podcontract.PublishLoopback,
 			"http tcp [::1]:80 [fd61:6369:7275::2]:80 implicit"},
-		{"--port without an address, publish none: every address, each of count", []portSpec{asked}, both, podcontract.PublishNone,
+		{"--port without an address, publish none: every address, each of count", []stage1.Port{asked}, both, podcontract.PublishNone,
 			"dns+0 udp 0.0.0.0:5353 172.16.28.2:53; dns+1 udp 0.0.0.0:5354 172.16.28.2:54; " +
 				"dns+0 udp [::]:5353 [fd61:6369:7275::2]:53; dns+1 udp [::]:5354 [fd61:6369:7275::2]:54"},
-		{"--port with an address: that one only", []portSpec{askedIP}, both, podcontract.PublishLoopback,
+		{"--port with an address: that one only", []stage1.Port{askedIP}, both, podcontract.PublishLoopback,
 			"api tcp 192.0.2.1:19000 172.16.28.2:9000"},
-		{"--port with an IPv4 address, IPv6-only pod: nothing", []portSpec{askedIP}, []netip.Addr{v6}, podcontract.PublishAll, ""},
+		{"--port with an IPv4 address, IPv6-only pod: nothing", []stage1.Port{askedIP}, []netip.Addr{v6}, podcontract.PublishAll, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string

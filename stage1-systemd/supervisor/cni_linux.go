@@ -1,4 +1,4 @@
-package stage1
+package supervisor
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/netns/cni"
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 // cniTimeout bounds the plugins of a pod's named networks, at its start
@@ -21,7 +22,7 @@ const cniTimeout = time.Minute
 // cniConfig is where the CNI networks, their plugins and the state of the
 // host's attachments are for a stage1 with options o: the configurations
 // in --net-config-dir, the state in RUN-DIR/cni.
-func cniConfig(o *podOptions) cni.Config {
+func cniConfig(o *options) cni.Config {
 	return cni.Config{ConfDir: o.NetConfigDir, PluginDirs: cni.DefaultPluginDirs(),
 		StateDir: filepath.Join(o.RunDir, "cni"), Stderr: os.Stderr}
 }
@@ -33,7 +34,7 @@ func cniConfig(o *podOptions) cni.Config {
 // the address asked for with IP=, and the first network with a plugin of
 // the portMappings capability gets the pod's ports. A port named by
 // --port that no network can publish is an error.
-func cniRequests(o *podOptions, spec *podSpec) (cni.Config, []cni.Request, error) {
+func cniRequests(o *options, spec *stage1.CheckedPod) (cni.Config, []cni.Request, error) {
 	cfg := cniConfig(o)
 	named, err := podcontract.ParseNet(o.Net)
 	if err != nil || len(named) == 0 {
@@ -51,15 +52,15 @@ func cniRequests(o *podOptions, spec *podSpec) (cni.Config, []cni.Request, error
 		}
 		r := cni.Request{Network: n, IfName: podcontract.PodInterfaceName(i), Args: nr.Args, IP: nr.IP()}
 		if !portsGiven && n.HasCapability(cni.CapPortMappings) {
-			r.Ports, portsGiven = cniPortMappings(spec.ports, o.Publish), true
+			r.Ports, portsGiven = cniPortMappings(spec.Ports, o.Publish), true
 		}
 		reqs = append(reqs, r)
 	}
 	if !portsGiven {
-		for _, p := range spec.ports {
-			if p.explicit {
+		for _, p := range spec.Ports {
+			if p.Explicit {
 				return cfg, nil, fmt.Errorf("port %s is to be published (--port), and no plugin of --net=%s has the portMappings capability "+
-					"(a portmap plugin with \"capabilities\": {\"portMappings\": true})", p.name, o.Net)
+					"(a portmap plugin with \"capabilities\": {\"portMappings\": true})", p.Name, o.Net)
 			}
 		}
 	}
@@ -70,22 +71,22 @@ func cniRequests(o *podOptions, spec *podSpec) (cni.Config, []cni.Request, error
 // takes them: each on its host port, on the host address --port named,
 // else where publish (--publish) says: on every host address (all), on
 // 127.0.0.1 (loopback) or not at all (none).
-func cniPortMappings(ports []portSpec, publish string) []cni.PortMapping {
+func cniPortMappings(ports []stage1.Port, publish string) []cni.PortMapping {
 	var maps []cni.PortMapping
 	for _, p := range ports {
-		if !p.explicit && publish == podcontract.PublishNone {
+		if !p.Explicit && publish == podcontract.PublishNone {
 			continue
 		}
-		for i := uint(0); i < p.count; i++ {
-			name := p.name
-			if p.count > 1 {
+		for i := uint(0); i < p.Count; i++ {
+			name := p.Name
+			if p.Count > 1 {
 				name += "+" + strconv.Itoa(int(i))
 			}
-			m := cni.PortMapping{Name: name, HostPort: int(p.hostPort + i), ContainerPort: int(p.port + i), Protocol: p.protocol}
+			m := cni.PortMapping{Name: name, HostPort: int(p.HostPort + i), ContainerPort: int(p.Port + i), Protocol: p.Protocol}
 			switch {
-			case p.explicit && p.hostIP.IsValid() && !p.hostIP.IsUnspecified():
-				m.HostIP = p.hostIP.String()
-			case !p.explicit && publish == podcontract.PublishLoopback:
+			case p.Explicit && p.HostIP.IsValid() && !p.HostIP.IsUnspecified():
+				m.HostIP = p.HostIP.String()
+			case !p.Explicit && publish == podcontract.PublishLoopback:
 				m.HostIP = "127.0.0.1"
 			}
 			maps = append(maps, m)
@@ -96,8 +97,8 @@ func cniPortMappings(ports []portSpec, publish string) []cni.PortMapping {
 
 // attachCNI puts the pod whose PID 1 is pid on its named networks and
 // writes its network record. On error nothing is left behind.
-func attachCNI(ctx context.Context, cfg cni.Config, reqs []cni.Request, spec *podSpec, podDir string, pid int) (*cni.Pod, *podcontract.Network, error) {
-	p, err := cfg.Attach(ctx, spec.uuid, podDir, pid, reqs)
+func attachCNI(ctx context.Context, cfg cni.Config, reqs []cni.Request, spec *stage1.CheckedPod, podDir string, pid int) (*cni.Pod, *podcontract.Network, error) {
+	p, err := cfg.Attach(ctx, spec.UUID, podDir, pid, reqs)
 	if err != nil {
 		return nil, nil, err
 	}

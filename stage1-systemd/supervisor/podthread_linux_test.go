@@ -1,17 +1,19 @@
-package stage1
+package supervisor
 
 import (
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // TestPodThreadDoAfterClose: a call handed to the pod thread after it was
 // closed fails at once instead of waiting forever for a thread that is
 // gone; one before runs on the thread, in its namespaces.
 func TestPodThreadDoAfterClose(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "a network namespace of the pod thread")
 	th := startPodThread(unix.CLONE_NEWIPC)
 	tid, err := th.tid()
 	if err != nil {
