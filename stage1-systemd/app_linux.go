@@ -125,6 +125,10 @@ type appLaunch struct {
 	// namespace sees the owner of a file, for a user or group given as a
 	// path; nil when the resolving thread sees IDs as the app will.
 	ids *nsIDs
+	// seccomp is the app's filter when PID 1 launches the process, which
+	// planned it once for the app (appRun.seccomp); nil in the launcher,
+	// whose resolve plans it.
+	seccomp *seccompPlan
 }
 
 // launchFor is what the process of app in phase ("main", "pre-start",
@@ -218,6 +222,10 @@ func (c *confinedExec) resolve(app *appSpec, l *appLaunch) error {
 		caps.set &= *iso.capsBound
 	}
 	c.caps = caps.set
+	if l.seccomp != nil {
+		c.plan = l.seccomp
+		return nil
+	}
 	c.plan, err = planSeccomp(iso.seccomp, l.insecure.Has(podcontract.InsecureSeccomp))
 	return err
 }

@@ -190,6 +190,9 @@ func (p *pod) down() {
 type appRun struct {
 	name string
 	spec *appSpec
+	// seccomp is the app's seccomp filter, planned once for every process
+	// PID 1 launches of it.
+	seccomp *seccompPlan
 	// launchRefused is why PID 1 cannot start this app's processes itself
 	// for its seccomp filter (launchRefusedBy), or "".
 	launchRefused string
@@ -356,7 +359,11 @@ func (p *pod) setup() error {
 		}
 	}
 	for i, a := range spec.apps {
-		r := &appRun{name: a.name, spec: a, launchRefused: launchRefusedBy(a, o.Insecure), preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
+		plan, err := planSeccomp(a.isolators.seccomp, o.Insecure.Has(podcontract.InsecureSeccomp))
+		if err != nil {
+			return fmt.Errorf("app %s: %w", a.name, err)
+		}
+		r := &appRun{name: a.name, spec: a, seccomp: plan, launchRefused: launchRefusedBy(plan), preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
 			stdout: stdio[2*i], stderr: stdio[2*i+1]}
 		p.apps = append(p.apps, r)
 		if tasksDir != "" {
@@ -373,9 +380,7 @@ func (p *pod) setup() error {
 				return fmt.Errorf("app %s: %w", a.name, err)
 			}
 		}
-		if err := p.reportIsolators(a); err != nil {
-			return fmt.Errorf("app %s: %w", a.name, err)
-		}
+		p.reportIsolators(a, plan)
 		if a.isolators.hasCgroupLimits() {
 			if cgErr != nil {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
@@ -533,8 +538,8 @@ func shedStartup() {
 }
 
 // reportIsolators prints one line per isolator of app: enforced, modified
-// or ignored (E9), and fails on isolators that cannot be honoured safely.
-func (p *pod) reportIsolators(a *appSpec) error {
+// or ignored (E9); seccomp is the app's planned filter.
+func (p *pod) reportIsolators(a *appSpec, seccomp *seccompPlan) {
 	iso := &a.isolators
 	var names []string
 	if iso.capsRetain != nil {
@@ -570,21 +575,17 @@ func (p *pod) reportIsolators(a *appSpec) error {
 		}
 		p.logf("app %s: isolator %s: %s: bounding set %s%s", a.name, strings.Join(names, " + "), verdict, d.set, detail)
 	}
-	plan, err := planSeccomp(iso.seccomp, p.o.Insecure.Has(podcontract.InsecureSeccomp))
-	if err != nil {
-		return err
-	}
 	if iso.seccomp != nil {
 		name, verdict := aci.IsolatorSeccompRemoveSet, "enforced"
 		if iso.seccomp.retain {
 			name = aci.IsolatorSeccompRetainSet
 		}
-		if plan.modified {
+		if seccomp.modified {
 			verdict = "modified"
 		}
-		p.logf("app %s: isolator %s: %s: %s", a.name, name, verdict, plan.report)
+		p.logf("app %s: isolator %s: %s: %s", a.name, name, verdict, seccomp.report)
 	} else {
-		p.debugf("app %s: seccomp: %s", a.name, plan.report)
+		p.debugf("app %s: seccomp: %s", a.name, seccomp.report)
 	}
 	if iso.noNewPrivs {
 		p.logf("app %s: isolator %s: enforced", a.name, aci.IsolatorNoNewPrivileges)
@@ -595,7 +596,6 @@ func (p *pod) reportIsolators(a *appSpec) error {
 	for _, n := range iso.ignored {
 		p.logf("app %s: isolator %s: ignored (not supported by this stage1)", a.name, n)
 	}
-	return nil
 }
 
 // reportSysctls prints one line per source of os/unix/sysctl settings (the

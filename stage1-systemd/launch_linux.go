@@ -83,14 +83,10 @@ func (p *pod) launchHereRefused(r *appRun, phase string) string {
 	return ""
 }
 
-// launchRefusedBy is launchHereRefused's verdict on app a's seccomp
-// filter, which stays the same for each of its processes: "" when the
-// filter allows every call of PID 1's launch.
-func launchRefusedBy(a *appSpec, insecure podcontract.Insecure) string {
-	plan, err := planSeccomp(a.isolators.seccomp, insecure.Has(podcontract.InsecureSeccomp))
-	if err != nil {
-		return err.Error()
-	}
+// launchRefusedBy is launchHereRefused's verdict on an app's seccomp
+// filter plan, which stays the same for each of its processes: "" when
+// the filter allows every call of PID 1's launch.
+func launchRefusedBy(plan *seccompPlan) string {
 	call, err := seccompRefuses(plan.filter, launchCalls())
 	switch {
 	case err != nil:
@@ -107,6 +103,7 @@ func launchRefusedBy(a *appSpec, insecure podcontract.Insecure) string {
 // been executed, or why it was not.
 func (p *pod) launchHere(r *appRun, phase string, files []int, console int) (int, error) {
 	l := launchFor(r.spec, phase, p.o.Insecure&podcontract.InsecureAllRun, p.o.MetadataURL, r.notifySocket)
+	l.seccomp = r.seccomp
 	if len(l.argv) == 0 {
 		return 0, fmt.Errorf("no %s command in the pod manifest", phase)
 	}
