@@ -2,7 +2,8 @@ package stage1
 
 import (
 	"bufio"
-	"debug/elf"
+	"encoding/binary"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -25,11 +26,7 @@ func dropStartupPages() {
 	if err != nil {
 		return
 	}
-	pie := true
-	if f, err := elf.Open("/proc/self/exe"); err == nil {
-		pie = f.Type != elf.ET_EXEC
-		f.Close()
-	}
+	pie := !isELFExec("/proc/self/exe")
 	maps, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return
@@ -57,4 +54,29 @@ func dropStartupPages() {
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_RANDOM)
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 	}
+}
+
+// isELFExec reports whether the executable at path is a fixed-address ELF
+// executable (e_type ET_EXEC), not a position-independent one: its header
+// says so in the two bytes at 16, in the byte order of e_ident[EI_DATA].
+// It reads those bytes rather than calling debug/elf, whose packages'
+// initialisation (DWARF tables, zlib) every start of PID 1 would pay.
+func isELFExec(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [18]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:4]) != "\x7fELF" {
+		return false
+	}
+	const etExec = 2 // ET_EXEC
+	switch h[5] {
+	case 1: // ELFDATA2LSB
+		return binary.LittleEndian.Uint16(h[16:]) == etExec
+	case 2: // ELFDATA2MSB
+		return binary.BigEndian.Uint16(h[16:]) == etExec
+	}
+	return false
 }

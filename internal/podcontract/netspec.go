@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"github.com/containernetworking/cni/pkg/utils"
 )
 
 // builtinNets are the networks acirun makes itself, which no named network
@@ -131,7 +129,7 @@ func parseNetItem(item string) (NetRequest, error) {
 	if IsBuiltinNet(name) {
 		return NetRequest{}, builtinInList(name, hasArgs)
 	}
-	if err := utils.ValidateNetworkName(name); err != nil {
+	if !ValidNetworkName(name) {
 		return NetRequest{}, fmt.Errorf("network name %q: want a letter or digit, then letters, digits, '_', '.' or '-'", name)
 	}
 	r := NetRequest{Name: name}
@@ -178,4 +176,23 @@ func FormatNet(reqs []NetRequest) string {
 		s[i] = r.String()
 	}
 	return strings.Join(s, ",")
+}
+
+// ValidNetworkName reports whether name is a network name CNI accepts
+// (libcni's ValidateNetworkName): a letter or digit, then letters, digits,
+// '_', '.' or '-'. It is that rule spelled out rather than libcni's call,
+// whose package compiles a regular expression and links net and the
+// regexp tables into every binary that parses the flags of a start, the
+// pod's PID 1 among them; FuzzValidNetworkName holds it to libcni's.
+func ValidNetworkName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return name != ""
 }

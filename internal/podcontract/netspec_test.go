@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/containernetworking/cni/pkg/utils"
 )
 
 func TestParseNet(t *testing.T) {
@@ -167,4 +169,17 @@ func hasIPArg(r NetRequest) bool {
 		}
 	}
 	return false
+}
+
+// FuzzValidNetworkName: ValidNetworkName accepts exactly the names libcni
+// does.
+func FuzzValidNetworkName(f *testing.F) {
+	for _, s := range []string{"", "web", "a", "-a", "_a", ".a", "a-b_c.d", "a b", "a\n", "a\x00", "é", "a/b", "A9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidNetworkName(s), utils.ValidateNetworkName(s) == nil; got != want {
+			t.Fatalf("ValidNetworkName(%q) = %t, libcni's ValidateNetworkName says %t", s, got, want)
+		}
+	})
 }
