@@ -9,7 +9,7 @@
 #      which is shown as the floor. Debian's `podman run --rm --network=none
 #      --rootfs DIR` of the same tree runs alongside, with its ratio printed
 #      (no target: issue 22's table has it).
-#   2. Per-pod memory: VmRSS of the pod's PID 1 (`acirun stage1 init`) while
+#   2. Per-pod memory: VmRSS of the pod's PID 1 (`acirun-pod init`) while
 #      a sleeping app runs, under 4 MB.
 #   3. Start cost does not grow with image size: a 250 MB image starts as fast
 #      as a 2 MB one, within 20 %.

@@ -8,9 +8,9 @@ import (
 )
 
 // crashEnv is the environment variable the crash hook reads, in the test
-// binary of this package and in an acirun-stage1 built with the
-// acirun_crashpoints tag (crashpoint_on_linux.go), never in the shipped one
-// (crashpoint_off_linux.go): STEP dies at that step; record:FILE appends
+// binary of this package and in an acirun-stage1 or acirun-pod built with
+// the acirun_crashpoints tag (crashpoint_on_linux.go), never in the shipped
+// ones (crashpoint_off_linux.go): STEP dies at that step; record:FILE appends
 // each step reached, one a line, to FILE.
 const crashEnv = "ACIRUN_STAGE1_CRASH"
 

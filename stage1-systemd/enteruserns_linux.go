@@ -46,7 +46,7 @@ const (
 )
 
 // inUserNSStepName names step of startInUserNS's child for its error. A
-// switch, not a package-level map, which every start of acirun-stage1
+// switch, not a package-level map, which every start of acirun-pod
 // would build and which anyone could change.
 func inUserNSStepName(step uint32) string {
 	switch step {

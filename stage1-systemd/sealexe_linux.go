@@ -6,11 +6,13 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
-// SealedExecutable returns a descriptor of the stage1 executable exe (our
-// own, /proc/self/exe, or acirun-stage1 when acirun runs the pod in its own
-// process) that no process can write through, for the pod to run from: an
+// SealedExecutable returns a descriptor of the executable exe (acirun-pod,
+// for the supervisor's PID 1; our own, /proc/self/exe, for enter) that no
+// process can write through, for the pod to run from: an
 // app that reaches /proc/PID/exe of one of ours must never be able to
 // overwrite the host's binary (CVE-2019-5736).
 //
@@ -45,14 +47,14 @@ func readOnlyBind(p string) (*os.File, error) {
 
 // memfdExecutable copies the executable exe into a sealed memfd.
 func memfdExecutable(exe string) (*os.File, error) {
-	fd, err := unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	fd, err := unix.MemfdCreate(podcontract.PodExecutable, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if err == unix.EINVAL { // kernels before 6.3 know no MFD_EXEC
-		fd, err = unix.MemfdCreate("acirun-stage1", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		fd, err = unix.MemfdCreate(podcontract.PodExecutable, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	mem := os.NewFile(uintptr(fd), "memfd:acirun-stage1")
+	mem := os.NewFile(uintptr(fd), "memfd:"+podcontract.PodExecutable)
 	self, err := os.Open(exe)
 	if err != nil {
 		mem.Close()
