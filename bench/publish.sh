@@ -120,6 +120,10 @@ grep -q '"host":"0.0.0.0:8080"' "$NET" || { cat "$NET" >&2; die "the pod's port 
 # then nginx's master and workers).
 descendants() { for c in $(pgrep -P "$1"); do echo "$c" && descendants "$c"; done; }
 NGINX_PIDS=$(descendants "$POD" | tr '\n' ' ')
+case " $(for p in $NGINX_PIDS; do cat "/proc/$p/comm"; done | tr '\n' ' ')" in
+*" nginx "*) ;;
+*) echo "warning: no nginx process under the run's ($POD): the CPU per request counts wrk's only" >&2 ;;
+esac
 # cpu_ticks: the CPU time (user and system, in clock ticks) of the pod's
 # processes, and of this shell's children that have ended (wrk's); the
 # kernel's work for a packet is counted to the process it runs in.
