@@ -338,6 +338,17 @@ type Response struct {
 	Cache CacheInfo
 }
 
+// WarmSystemRoots starts reading the system's root certificates in the
+// background, for a command that is about to make https requests and has
+// set-up of its own to do first: Go reads and parses them (some 150 files
+// on a Debian host, about 10 ms, 40 % of the CPU time of fetching a tiny
+// image) when the first server certificate is verified, and the request
+// waits for it there. A request that comes before the reading is done
+// waits for the rest of it, as it would have anyway.
+func WarmSystemRoots() {
+	go x509.SystemCertPool()
+}
+
 // IsURL reports whether s is meant as a URL for a Fetcher: it starts with
 // http:// or https://, in any case, since schemes are case-insensitive
 // (RFC 3986, 3.1). Callers use it to tell a URL from a file name or an image

@@ -8,12 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
 	"github.com/acirun/acirun/stage0/discovery"
+	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/pod"
 	"github.com/acirun/acirun/stage0/pull"
@@ -29,6 +31,12 @@ import (
 func (h *Host) Fetch(ctx context.Context, opts FetchOptions, refs ...string) ([]*store.Image, error) {
 	if opts.Signature != "" && len(refs) != 1 {
 		return nil, fmt.Errorf("a signature file is for one image, and %d are named", len(refs))
+	}
+	if opts.Policy != fetch.PullNever && slices.ContainsFunc(refs, func(ref string) bool {
+		k := pull.Classify(ref)
+		return k == pull.KindURL || k == pull.KindName
+	}) {
+		fetch.WarmSystemRoots() // beside the set-up of the store and the pipeline
 	}
 	p, err := h.Puller(opts)
 	if err != nil {
