@@ -324,7 +324,7 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 			if base == chainOutput {
 				jt = portsTag(tag, pub.Ports)
 			}
-			c.AddRule(&nftables.Rule{Table: t, Chain: baseChain(base), UserData: jt, Exprs: cat(matchJump(base, p.HostIndex), []expr.Any{jump(ch.Name)})})
+			c.AddRule(&nftables.Rule{Table: t, Chain: baseChain(base), UserData: jt, Exprs: cat(matchJump(base, p.HostIndex, pub.Ports), []expr.Any{jump(ch.Name)})})
 		}
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs, UserData: userData})
 	}
@@ -409,14 +409,32 @@ func allowLoopback(iface string, index int, v4, v6 bool) error {
 
 // matchJump is what a pod's jump rule in base chain base matches: its
 // link for the guard (what comes in from the pod), the forward chain
-// (what the pod sends on) and the hairpin (what goes out to it); every
-// packet for the published ports.
-func matchJump(base string, index int) []expr.Any {
+// (what the pod sends on) and the hairpin (what goes out to it). For the
+// published ports (prerouting, output), ports are the pod's: when its
+// rules in that chain are all for one protocol and host port, the jump
+// matches them, else every packet. The first packet of every connection
+// of the host runs the jump rule of every pod that publishes a port, and
+// a jump that fails costs less than a jump into the pod's chain and back.
+func matchJump(base string, index int, ports []PortMap) []expr.Any {
 	switch base {
 	case chainGuard, chainForward:
 		return matchInterface(index, false)
 	case chainPostrouting:
 		return matchInterface(index, true)
+	case chainPrerouting, chainOutput:
+		var one *PortMap
+		for i, m := range ports {
+			if base == chainPrerouting && m.Host.Addr().IsLoopback() {
+				continue // no prerouting rule (dnatRules)
+			}
+			if one != nil && (m.Protocol != one.Protocol || m.Host.Port() != one.Host.Port()) {
+				return nil
+			}
+			one = &ports[i]
+		}
+		if one != nil {
+			return matchPort(one.Protocol, one.Host.Port())
+		}
 	}
 	return nil
 }

@@ -196,9 +196,22 @@ func TestPodRules(t *testing.T) {
 			fam6 + " | saddr&ffffffffffffffff0000000000000000 =fd616369727500000000000000000000 | " +
 				fam6 + " | daddr&ffffffffffffffff0000000000000000 !=fd616369727500000000000000000000 | masq",
 		}},
-		{"jumps", [][]expr.Any{cat(matchJump(chainGuard, 7), []expr.Any{jump("g")}), cat(matchJump(chainPostrouting, 7), []expr.Any{jump("p")}),
-			cat(matchJump(chainOutput, 7), []expr.Any{jump("o")})}, []string{
+		{"jumps", [][]expr.Any{cat(matchJump(chainGuard, 7, nil), []expr.Any{jump("g")}), cat(matchJump(chainPostrouting, 7, nil), []expr.Any{jump("p")}),
+			cat(matchJump(chainOutput, 7, nil), []expr.Any{jump("o")})}, []string{
 			"iif =07000000 | jump g", "oif =07000000 | jump p", "jump o",
+		}},
+		{"jumps to the published ports' chains", [][]expr.Any{
+			// one port on two addresses: both chains match it
+			cat(matchJump(chainPrerouting, 7, []PortMap{portMap("tcp", "192.0.2.7:80"), portMap("tcp", "192.0.2.8:80")}), []expr.Any{jump("a")}),
+			cat(matchJump(chainOutput, 7, []PortMap{portMap("tcp", "192.0.2.7:80"), portMap("tcp", "192.0.2.8:80")}), []expr.Any{jump("b")}),
+			// two numbers, or two protocols: every packet
+			cat(matchJump(chainOutput, 7, []PortMap{portMap("tcp", "0.0.0.0:80"), portMap("tcp", "0.0.0.0:443")}), []expr.Any{jump("c")}),
+			cat(matchJump(chainOutput, 7, []PortMap{portMap("tcp", "0.0.0.0:53"), portMap("udp", "0.0.0.0:53")}), []expr.Any{jump("d")}),
+			// a loopback port has no prerouting rule: the other one is the only one there
+			cat(matchJump(chainPrerouting, 7, []PortMap{portMap("tcp", "127.0.0.1:8080"), portMap("udp", "[::]:53")}), []expr.Any{jump("e")}),
+			cat(matchJump(chainOutput, 7, []PortMap{portMap("tcp", "127.0.0.1:8080"), portMap("udp", "[::]:53")}), []expr.Any{jump("f")}),
+		}, []string{
+			tcp + " | dport =0050 | jump a", tcp + " | dport =0050 | jump b", "jump c", "jump d", udp + " | dport =0035 | jump e", "jump f",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,6 +221,12 @@ func TestPodRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// portMap is a published port of protocol on host (to a pod address that
+// matchJump does not look at).
+func portMap(protocol, host string) PortMap {
+	return PortMap{Protocol: protocol, Host: netip.MustParseAddrPort(host), Pod: netip.MustParseAddrPort("172.16.28.2:8080")}
 }
 
 func TestCheckProtocol(t *testing.T) {
