@@ -31,10 +31,12 @@ type metadataServer struct {
 	URL  string // AC_METADATA_URL
 }
 
-// startMetadata serves the pod's metadata on a listener the pod can reach,
-// at a URL with a fresh token. Where the listener is depends on the pod's
-// network (metadataListener).
-func startMetadata(o *options, podDir string, pn *podNetwork, thread *podThread) (*metadataServer, error) {
+// podMetadata is the pod's metadata service, with the host's key and a
+// fresh token, before it listens (startMetadata): what it serves (the
+// manifests, read and parsed here) needs no network, so that run makes it
+// while the pod's network is still being attached, off the way to PID 1's
+// go message.
+func podMetadata(o *options, podDir string) (*metadataService, error) {
 	key, err := metadataKey(filepath.Join(o.RunDir, "metadata", "hmac.key"))
 	if err != nil {
 		return nil, err
@@ -43,11 +45,13 @@ func startMetadata(o *options, podDir string, pn *podNetwork, thread *podThread)
 	if _, err := rand.Read(t); err != nil {
 		return nil, fmt.Errorf("metadata service: token: %w", err)
 	}
-	token := hex.EncodeToString(t)
-	svc, err := newMetadataService(podDir, token, key)
-	if err != nil {
-		return nil, err
-	}
+	return newMetadataService(podDir, hex.EncodeToString(t), key)
+}
+
+// startMetadata serves svc on a listener the pod can reach, at a URL with
+// its token. Where the listener is depends on the pod's network
+// (metadataListener).
+func startMetadata(o *options, svc *metadataService, pn *podNetwork, thread *podThread) (*metadataServer, error) {
 	ln, host, err := metadataListener(o.Net, pn, thread)
 	if err != nil {
 		return nil, fmt.Errorf("metadata service: %w", err)
@@ -55,7 +59,7 @@ func startMetadata(o *options, podDir string, pn *podNetwork, thread *podThread)
 	m := &metadataServer{
 		srv:  &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute},
 		done: make(chan struct{}),
-		URL:  fmt.Sprintf("http://%s/%s", host, token),
+		URL:  fmt.Sprintf("http://%s/%s", host, svc.token),
 	}
 	go func() {
 		defer close(m.done)

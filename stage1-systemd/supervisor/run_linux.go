@@ -269,6 +269,14 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 		return 0, fmt.Errorf("pod %s: %w", spec.UUID, err)
 	}
+	// The metadata service's content needs no network: it is made while
+	// the network is being attached, and only its listener after.
+	var meta *metadataService
+	if o.MetadataURL == "" {
+		if meta, err = podMetadata(o, podDir); err != nil {
+			return abort(err)
+		}
+	}
 	var network *podNetwork
 	if attaching != nil {
 		r := <-attaching
@@ -330,8 +338,8 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		m, err := registerMachine(ctx, bus, spec.UUID, pid, ifindices, o.Debug)
 		registered <- registration{m, err}
 	}()
-	if o.MetadataURL == "" {
-		ms, err := startMetadata(o, podDir, network, thread)
+	if meta != nil {
+		ms, err := startMetadata(o, meta, network, thread)
 		if err != nil {
 			<-registered
 			return abort(err)
