@@ -18,6 +18,7 @@ import (
 
 	"github.com/acirun/acirun/internal/testenv"
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -566,4 +567,48 @@ func TestEnsureMasquerade(t *testing.T) {
 	if other, tag := handles(); len(other) != 1 || tag != "acirun masquerade 10.88.0.0/16" {
 		t.Errorf("another subnet: handles %v, tag %q; want one rule of its own", other, tag)
 	}
+}
+
+// TestRemoveStaleOlderGuard: the guard chain an older acirun gave every
+// pod (no pod gets one now) still names its pods: a dead one's rules go
+// with RemoveStale, a live one's stay, and the next Install adds nothing
+// to that chain.
+func TestRemoveStaleOlderGuard(t *testing.T) {
+	ns := newTestNS(t)
+	fw := DefaultFirewall(t.TempDir())
+	ns.do(func() error {
+		c := must(nftables.New())
+		tb := c.AddTable(table())
+		guard := c.AddChain(baseChain(chainGuard))
+		for i, uuid := range []string{"old", "kept"} {
+			ch := c.AddChain(&nftables.Chain{Name: podChain(uuid, chainGuard), Table: tb})
+			c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: []expr.Any{verdict(expr.VerdictDrop)}})
+			c.AddRule(&nftables.Rule{Table: tb, Chain: guard, UserData: []byte(podTagPrefix + uuid + " /pods/" + uuid),
+				Exprs: cat(matchInterface(100+i, false), []expr.Any{jump(ch.Name)})})
+		}
+		return c.Flush()
+	})
+	ns.do(func() error {
+		ctx := context.Background()
+		if _, err := fw.Install(ctx, PodRules{UUID: "new", Owner: "/pods/new", HostIndex: 9, HostIface: "ac-new"}, everyoneAlive); err != nil {
+			return err
+		}
+		stale, err := fw.RemoveStale(ctx, func(owner string) bool { return owner != "/pods/old" })
+		if err != nil || !slices.Equal(stale, []string{"old"}) {
+			return fmt.Errorf("RemoveStale: %q, %v; want old", stale, err)
+		}
+		pods, err := listPods()
+		if err != nil || len(pods) != 1 || pods["kept"] != "/pods/kept" {
+			return fmt.Errorf("pods left: %v, %v; want kept", pods, err)
+		}
+		var rl ruleLister
+		defer rl.close()
+		if ok, err := rl.hasChain(podChain("old", chainGuard)); ok || err != nil {
+			return fmt.Errorf("the dead pod's guard chain is left (%v)", err)
+		}
+		if rules, err := rl.list(chainGuard); err != nil || len(rules) != 1 {
+			return fmt.Errorf("guard chain: %d rules, %v; want the live pod's jump alone", len(rules), err)
+		}
+		return nil
+	})
 }
