@@ -2,10 +2,15 @@ package supervisor
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 func TestMetadataKey(t *testing.T) {
@@ -26,5 +31,31 @@ func TestMetadataKey(t *testing.T) {
 	}
 	if _, err := metadataKey(path); err == nil || !strings.Contains(err.Error(), "5 bytes, want 64") {
 		t.Errorf("a damaged key: %v", err)
+	}
+}
+
+// TestMetadataListenerPlainTCP: the metadata service listens on a TCP
+// socket, not on Go's default MPTCP one (plainTCP), here on the host
+// network's loopback port.
+func TestMetadataListenerPlainTCP(t *testing.T) {
+	ln, _, err := metadataListener(podcontract.NetHost, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proto int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { proto, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL) }); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if proto != unix.IPPROTO_TCP {
+		t.Errorf("the metadata listener's protocol is %d, want IPPROTO_TCP (%d)", proto, unix.IPPROTO_TCP)
 	}
 }
