@@ -456,11 +456,16 @@ func (r *stallReader) Read(b []byte) (int, error) {
 	if r.got >= MinProgress {
 		r.waited, r.got = 0, 0
 	}
-	// Once the timer fired, a read error is the cancellation it caused
-	// (no more to say than the stall); a read without error means the
-	// timer fired as the last bytes came: the request is cancelled, so the
-	// next Read fails; say why now.
-	if err != io.EOF && r.stalled.Load() {
+	// Once the timer fired, whatever the read returns is the stall: an
+	// error is the cancellation it caused (no more to say than the
+	// stall); io.EOF may be that too (the cancelled transfer can end as
+	// if the body were complete, a page cut short taken for the whole);
+	// and a read without error means the timer fired as the last bytes
+	// came: the request is cancelled, so the next Read fails; say why now.
+	// A body whose real end came just as the timer fired is called
+	// stalled too: that is rare and says to retry, where taking a cut
+	// body for a whole one would not be seen.
+	if r.stalled.Load() {
 		err = &StallError{URL: r.url, After: -1, Timeout: r.timeout}
 	}
 	return n, err

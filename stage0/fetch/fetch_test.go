@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acirun/acirun/stage0/fetch/fetchtest"
 )
@@ -475,5 +476,30 @@ func TestProxyFromEnvironment(t *testing.T) {
 	}
 	if got := readAll(t, r); got != "via proxy" || len(seen) != 1 || seen[0] != "http://example.com/app.aci" {
 		t.Errorf("got %q, proxy saw %v", got, seen)
+	}
+}
+
+// cutBody is a body that sends nothing until its request is cancelled,
+// and then ends as end says: a transport may end a cancelled transfer with
+// io.EOF, as if the body were complete.
+type cutBody struct {
+	ctx context.Context
+	end error
+}
+
+func (b cutBody) Read([]byte) (int, error) { <-b.ctx.Done(); return 0, b.end }
+func (b cutBody) Close() error             { return nil }
+
+// TestStallReaderCutBody: once the stall timer has cancelled the transfer,
+// the body's end is the stall whatever the transport says, io.EOF
+// included: a page cut short must not pass for a whole one.
+func TestStallReaderCutBody(t *testing.T) {
+	for _, end := range []error{io.EOF, context.Canceled, io.ErrUnexpectedEOF} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		r := &stallReader{rc: cutBody{ctx: ctx, end: end}, timeout: 20 * time.Millisecond, cancel: cancel, url: "https://example.com/page"}
+		_, err := r.Read(make([]byte, 16))
+		if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "https://example.com/page") {
+			t.Errorf("a body cut by the stall timer ending with %v: Read error %v, want a StallError naming the URL", end, err)
+		}
 	}
 }
