@@ -86,16 +86,28 @@ func memfdExecutable(exe string) (*os.File, error) {
 // sealed executable), for PID 1 and for enter's process.
 //
 // The child's execve opens /proc/self/fd/N after ForkExec has laid the
-// child's descriptors out: it puts attr.Files at 0 to n-1, and first
-// moves each one in the way to a number from n up (fewer than n of them).
-// A descriptor of exe numbered below 2n may then have been replaced, and
-// the child would execute whatever took its number: a pipe or a socket
+// child's descriptors out. It puts attr.Files at 0 to n-1, and before that
+// moves what is in the way to numbers above m, the largest of n and the
+// numbers in attr.Files: its own status pipe, when that is numbered below
+// m+1, then each file numbered below its place (fewer than n of them),
+// stepping over the pipe once. A descriptor of exe numbered up to m+n+1
+// may then have been replaced, and the child
+// would execute whatever took its number: the status pipe or a socket
 // (EACCES), or another file. Which numbers are free depends on what else
-// the process holds (the Go runtime's own files, the apps' journal
-// streams), so exe is executed through a copy put past all of them,
-// closed once the child has started.
+// the process holds and when (the network's sysctl directories, journal
+// streams, the runtime's own files), so exe is executed through a copy
+// put past all of them, closed once the child has started. (A copy past
+// 2n only was not enough: a pod start failed now and then with "start
+// pod init: permission denied" when its copy took the number one past
+// its last file, where the child moved its status pipe.)
 func ForkExecFile(exe *os.File, argv []string, attr *syscall.ProcAttr) (int, error) {
-	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*len(attr.Files))
+	m := len(attr.Files)
+	for _, f := range attr.Files {
+		if int(f) > m && f != ^uintptr(0) {
+			m = int(f)
+		}
+	}
+	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, m+len(attr.Files)+3)
 	if err != nil {
 		return 0, fmt.Errorf("copy the descriptor of %s: %w", exe.Name(), err)
 	}

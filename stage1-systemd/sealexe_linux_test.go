@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // BenchmarkProtectExecutable compares the two ways of protecting the
@@ -80,5 +82,72 @@ func TestExecPath(t *testing.T) {
 	}
 	if err != nil {
 		t.Errorf("ForkExecFile of fd %d with %d files: %v", exe.Fd(), len(files), err)
+	}
+}
+
+// TestExecPathPipe: ForkExec moves its status pipe, when it is numbered
+// low, to one past the largest descriptor of the child's files; a copy of
+// the executable's descriptor must not be there either. The test fills the
+// numbers up to last, gives the child 12 files, last among them, and frees
+// two numbers below 24 for the pipe: a copy past twice the file count (the
+// lowest free number from 24) would be last+1, and the child would execute
+// its pipe (EACCES).
+func TestExecPathPipe(t *testing.T) {
+	needRoot(t)
+	exe, err := SealedExecutable("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exe.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	const last = 40
+	var fillers []int
+	defer func() {
+		for _, fd := range fillers {
+			unix.Close(fd)
+		}
+	}()
+	for {
+		fd, err := unix.Dup(int(null.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fd > last {
+			unix.Close(fd)
+			break
+		}
+		fillers = append(fillers, fd)
+		if fd == last {
+			break
+		}
+	}
+	files := []uintptr{0, 1, 2}
+	for len(files) < 12 {
+		files = append(files, last)
+	}
+	var low []int
+	for i, fd := range fillers {
+		if fd < 2*len(files) && len(low) < 2 {
+			low = append(low, fd)
+			fillers[i] = -1
+		}
+	}
+	if len(low) < 2 || fillers[len(fillers)-1] != last {
+		t.Fatalf("descriptors: fillers %v, low %v: the test needs two free numbers below %d and %d filled", fillers, low, 2*len(files), last)
+	}
+	for _, fd := range low {
+		unix.Close(fd)
+	}
+	pid, err := ForkExecFile(exe, []string{"true"}, &syscall.ProcAttr{Files: files})
+	if err != nil {
+		t.Fatalf("ForkExecFile with files %v: %v", files, err)
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Errorf("child: %v %v", ws, err)
 	}
 }
