@@ -344,7 +344,7 @@ func (r *Resolver) image(ctx context.Context, img *store.Image) (*pod.Image, err
 		release()
 		return nil, err
 	}
-	tree, err := r.p.Store.TreePath(held.ID)
+	tree, err := r.p.Store.Tree(held)
 	if err != nil {
 		release()
 		return nil, err

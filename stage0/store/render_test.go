@@ -285,6 +285,16 @@ func TestRenderErrors(t *testing.T) {
 		if _, err := s.TreePath(a.ID); err == nil || !strings.Contains(err.Error(), a.ID+": not rendered yet") {
 			t.Errorf("TreePath after a refused render: %v, want not rendered", err)
 		}
+		// A pod's start takes the tree from Hold's entry (Tree), which
+		// refuses it alike.
+		held, release, err := s.Hold(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		if _, err := s.Tree(held); err == nil || !strings.Contains(err.Error(), a.ID+": not rendered yet") {
+			t.Errorf("Tree of the held entry after a refused render: %v, want not rendered", err)
+		}
 	})
 	t.Run("wrong name", func(t *testing.T) {
 		s := openStore(t)

@@ -257,10 +257,17 @@ func (s *Store) TreePath(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return s.Tree(img)
+}
+
+// Tree is TreePath of an index entry already read, such as Hold's: a pod's
+// start holds its image and takes the tree from the entry Hold read under
+// the image's lock, not from a second read of it.
+func (s *Store) Tree(img *Image) (string, error) {
 	if !img.Rendered {
-		return "", fmt.Errorf("image %s: not rendered yet (its dependencies are missing)", id)
+		return "", fmt.Errorf("image %s: not rendered yet (its dependencies are missing)", img.ID)
 	}
-	return s.treeDir(id), nil
+	return s.treeDir(img.ID), nil
 }
 
 // checkID makes sure id is a full image ID, so that it is safe as a file
