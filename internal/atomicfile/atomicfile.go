@@ -35,7 +35,7 @@ func Write(path string, opts Options, write func(io.Writer) error) (err error) {
 	if perm == 0 {
 		perm = 0o644
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -70,7 +70,7 @@ func Write(path string, opts Options, write func(io.Writer) error) (err error) {
 			return err
 		}
 		os.Remove(tmp)
-	} else if err := os.Rename(tmp, path); err != nil {
+	} else if err := rename(tmp, path); err != nil {
 		return err
 	}
 	if !opts.NoSync {

@@ -80,3 +80,23 @@ func text(s string) func(io.Writer) error {
 		return err
 	}
 }
+
+// TestWriteOverDirectory: a directory where the file goes is not replaced
+// (rename(2) refuses it) and no temporary file is left beside it.
+func TestWriteOverDirectory(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteFile(path, []byte("x"), Options{NoSync: true})
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("WriteFile over a directory: %v, want an error naming %s", err, path)
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+		t.Errorf("the directory after the write: %v, %v", fi, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left in the directory: %v", ents)
+	}
+}
