@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -8,27 +9,22 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/regfile"
 )
 
 // createTemp creates a new file in dir named prefix and a random number,
-// mode 0600, open for reading and writing, as os.CreateTemp does. Its
-// *os.File is made from the descriptor (os.NewFile: one fcntl), not by
-// os.OpenFile, which switches a regular file to non-blocking, tries to
-// register it with the runtime's poller (which refuses regular files) and
-// switches it back: four system calls more for every file written, and a
-// pod's start writes several (its pid files, the apps' records, the exit
-// record) on its way.
+// mode 0600, open for reading and writing, as os.CreateTemp does, but
+// opened with regfile.OpenFile: a pod's start writes several files this
+// way (its pid files, the apps' records, the exit record) on its way.
 func createTemp(dir, prefix string) (*os.File, error) {
 	for range 10000 {
 		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
-		fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
-		if err == unix.EEXIST {
+		f, err := regfile.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		return os.NewFile(uintptr(fd), name), nil
+		return f, err
 	}
 	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/regfile"
 )
 
 // TryLock opens path (creating it with mode 0600, never through a symlink)
@@ -93,7 +95,7 @@ func tryLock(path string, flags int, exclusive bool) (*os.File, error) {
 		how = unix.LOCK_EX
 	}
 	for {
-		f, err := os.OpenFile(path, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		f, err := regfile.OpenFile(path, flags|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
