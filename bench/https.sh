@@ -31,7 +31,9 @@ https_start() {
 	printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$TMP/ca/ext"
 	o x509 -req -in "$TMP/ca/server.csr" -CA "$TMP/ca/ca.pem" -CAkey "$TMP/ca/ca.key" -CAcreateserial -days 1 \
 		-extfile "$TMP/ca/ext" -out "$TMP/ca/server.pem"
-	export SSL_CERT_FILE="$TMP/ca/ca.pem" SSL_CERT_DIR=
+	# An empty SSL_CERT_DIR is unset to Go, which would read the system's
+	# certificate directory too: a directory that does not exist is none.
+	export SSL_CERT_FILE="$TMP/ca/ca.pem" SSL_CERT_DIR="$TMP/ca/no-such-dir"
 	unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
 
 	(cd "$TMP/www" && exec python3 -u -c '
