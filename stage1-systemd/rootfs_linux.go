@@ -11,6 +11,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/userns"
@@ -525,7 +526,7 @@ func volumeSource(v *volumeSpec, src string) (string, error) {
 // is /dev/null, as when there is no terminal; the apps still write to the
 // terminal through the descriptors they inherit.
 func terminalNode(fd int) int {
-	if !isTerminal(fd) {
+	if !term.IsTerminal(fd) {
 		return -1
 	}
 	path, err := os.Readlink(fdPath(fd))
@@ -543,10 +544,4 @@ func terminalNode(fd int) int {
 		return -1
 	}
 	return node
-}
-
-// isTerminal reports whether fd is a terminal.
-func isTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
 }
