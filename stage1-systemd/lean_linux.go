@@ -13,9 +13,9 @@ import (
 
 // dropStartupPages unmaps, from PID 1's page tables only, the pages of its
 // executable that it touched while starting: runtime and package
-// initialisation of the whole acirun binary fault in megabytes of text and
-// read-only data that the supervisor loop never uses again. The pages stay
-// in the page cache (shared with every other acirun process) and fault back
+// initialisation and the pod's set-up fault in text and read-only data of
+// acirun-pod that its supervision loop never uses again. The pages stay in
+// the page cache (shared with every process of acirun-pod) and fault back
 // in one by one (MADV_RANDOM: no read-around) if used, so afterwards the
 // resident set is PID 1's real working set.
 //
