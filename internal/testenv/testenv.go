@@ -42,9 +42,9 @@ func NeedTool(t testing.TB, name, why string) string {
 
 // CoverVar names the environment variable that asks the end-to-end suites
 // for coverage of what they run (scripts/cover sets it): the absolute path
-// of a directory where every acirun, acirun-stage1 and acirun-pod process they start
-// writes its coverage data, as GOCOVERDIR. Unset, the suites build and run
-// the binaries exactly as a user would.
+// of a directory where every acirun, acirun-stage1 and acirun-pod process
+// they start writes its coverage data, as GOCOVERDIR. Unset, the suites
+// build and run the binaries exactly as a user would.
 const CoverVar = "ACIRUN_COVERDIR"
 
 // CoverDir is the directory CoverVar names, or "" when coverage is not
@@ -58,9 +58,9 @@ func CoverDir() string {
 const CoverPkg = "github.com/acirun/acirun/..."
 
 // BuildAcirun builds acirun, and acirun-stage1 and acirun-pod beside it
-// where acirun finds them, into the directory dir, as GoBuild does from the module root repo,
-// with the build tags given (acirun_crashpoints: the crash points of a
-// pod's start, for TestKillAtEveryStartStep only).
+// where acirun finds them, into the directory dir, as GoBuild does from
+// the module root repo, with the build tags given (acirun_crashpoints: the
+// crash points of a pod's start, for TestKillAtEveryStartStep only).
 // When CoverDir is set they are built with -cover over CoverPkg: the caller
 // then runs them with GOCOVERDIR (CoverEnv) so that each process writes its
 // counters there when it exits. A process that execs another program or is
