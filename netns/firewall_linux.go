@@ -108,7 +108,7 @@ var podBaseChains = []string{chainGuard, chainPrerouting, chainOutput, chainPost
 // (a published port has an output rule; a restricted pod has a forward
 // one; an older acirun gave every pod a guard chain): the pods of the
 // table are named by their jump rules.
-var podMarkChains = []string{chainOutput, chainForward, chainGuard}
+var podMarkChains = [...]string{chainOutput, chainForward, chainGuard}
 
 // spoofTag is the user data of the antispoof chain's first rule: the
 // chain holds exactly spoofRules when it has as many rules and the first
