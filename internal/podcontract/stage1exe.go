@@ -30,6 +30,11 @@ func FindStage1() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find the acirun binary: %w", err)
 	}
+	return findStage1Beside(self)
+}
+
+// findStage1Beside is FindStage1 for the acirun binary at self.
+func findStage1Beside(self string) (string, error) {
 	p := filepath.Join(filepath.Dir(self), Stage1Executable)
 	for _, exe := range []string{p, PodExecutableBeside(p)} {
 		if err := checkExecutable(exe); err != nil {
