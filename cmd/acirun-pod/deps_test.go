@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLinksThePodSideOnly: acirun-pod, every pod's PID 1 and app launcher,
+// links none of what it was split from acirun-stage1 to leave out (the
+// supervisor, the pod network, its nftables, netlink, CNI and D-Bus
+// libraries, the network and HTTP stacks, regexp, debug/elf), whose
+// packages' initialisation every start of theirs would pay, nor anything
+// of stage0 (the pod side never imports it). One import of any of them
+// anywhere under stage1-systemd brings it back unseen otherwise.
+func TestLinksThePodSideOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps listed %q", deps)
+	}
+	exact := []string{"net", "net/http", "crypto/tls", "regexp", "debug/elf", "debug/dwarf"}
+	prefixes := []string{
+		"github.com/acirun/acirun/stage0/",
+		"github.com/acirun/acirun/netns",
+		"github.com/acirun/acirun/stage1-systemd/supervisor",
+		"github.com/containernetworking/",
+		"github.com/google/nftables",
+		"github.com/vishvananda/",
+		"github.com/mdlayher/",
+		"github.com/godbus/",
+		"github.com/coreos/go-systemd",
+	}
+	for _, d := range deps {
+		for _, e := range exact {
+			if d == e {
+				t.Errorf("acirun-pod links %s", d)
+			}
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(d, p) {
+				t.Errorf("acirun-pod links %s", d)
+			}
+		}
+	}
+}
