@@ -628,11 +628,22 @@ func (p *pod) start(r *appRun, phase string) {
 	}
 	var pid int
 	var err error
-	if why := p.launchHereRefused(r, phase); why != "" {
+	// The app's oom-score-adj, for the instant of the fork of its
+	// process or launcher (setOOMScoreAdj): PID 1's own is the
+	// supervisor's lowered one (ProtectFromOOM).
+	restore := func() {}
+	if adj := p.appOOMScoreAdj(r); adj != nil {
+		restore, err = setOOMScoreAdj(*adj)
+	}
+	switch why := p.launchHereRefused(r, phase); {
+	case err != nil:
+	case why != "":
 		p.debugf("app %s: %s through the app launcher: %s", r.name, phase, why)
 		pid, err = p.startLauncher(r, phase, files, console)
-	} else {
+		restore()
+	default:
 		pid, err = p.launchHere(r, phase, files, console)
+		restore()
 	}
 	if phase == "main" {
 		// The app has its copies (or will never run): the ports live as
@@ -664,6 +675,17 @@ func (p *pod) start(r *appRun, phase string) {
 	default:
 		r.handlers++
 	}
+}
+
+// appOOMScoreAdj is the oom_score_adj of app r's processes: its
+// os/linux/oom-score-adj (its own or the pod's), else the one the
+// supervisor had before it lowered its own (podOptions.appsOOMScoreAdj);
+// nil when neither is given, and they inherit PID 1's.
+func (p *pod) appOOMScoreAdj(r *appRun) *int {
+	if adj := r.spec.isolators.oomScoreAdj; adj != nil {
+		return adj
+	}
+	return p.o.appsOOMScoreAdj
 }
 
 // startLauncher starts phase of app r through the app launcher (`stage1

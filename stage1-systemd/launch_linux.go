@@ -2,10 +2,8 @@ package stage1
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -39,9 +37,9 @@ import (
 // passed to it.
 //
 // What is per process is done around the fork: PID 1 takes the app's
-// oom-score-adj for the instant of the fork (the child inherits it, and
-// the floor CAP_SYS_RESOURCE sets with it, as the launcher's own write
-// did) and restores its own; RLIMIT_NOFILE is restored in the child by Go
+// oom-score-adj for the instant of the fork (pod.start: the child
+// inherits it, and the floor CAP_SYS_RESOURCE sets with it) and restores
+// its own; RLIMIT_NOFILE is restored in the child by Go
 // as it was when PID 1 started, as the launcher's exec did; a terminal
 // becomes the controlling terminal of the child's new session by
 // SysProcAttr (Setsid, Setctty).
@@ -106,14 +104,6 @@ func (p *pod) launchHere(r *appRun, phase string, files []int, console int) (int
 	l.seccomp = r.seccomp
 	if len(l.argv) == 0 {
 		return 0, fmt.Errorf("no %s command in the pod manifest", phase)
-	}
-	// In a user namespace of its own, the child sets it itself.
-	if adj := r.spec.isolators.oomScoreAdj; adj != nil && p.ns == nil {
-		restore, err := setOOMScoreAdj(*adj)
-		if err != nil {
-			return 0, err
-		}
-		defer restore()
 	}
 	type started struct {
 		pid int
@@ -185,26 +175,4 @@ func (p *pod) launchOnThread(r *appRun, phase string, l *appLaunch, root string,
 		return 0, fmt.Errorf("exec %s: %w", c.prog, err)
 	}
 	return pid, nil
-}
-
-// setOOMScoreAdj gives PID 1 the oom-score-adj v, for a child to inherit
-// at its fork, and returns what puts PID 1's own back. With
-// CAP_SYS_RESOURCE the write also sets the floor below which the process
-// cannot lower it again without that capability, which the child inherits
-// too: as when the app launcher wrote its own.
-func setOOMScoreAdj(v int) (restore func(), err error) {
-	const file = "/proc/self/oom_score_adj"
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("oom-score-adj %d: %w", v, err)
-	}
-	own := strings.TrimSpace(string(b))
-	if err := os.WriteFile(file, []byte(strconv.Itoa(v)), 0); err != nil {
-		return nil, fmt.Errorf("oom-score-adj %d: %w", v, err)
-	}
-	return func() {
-		if err := os.WriteFile(file, []byte(own), 0); err != nil {
-			fmt.Fprintf(os.Stderr, "acirun: restore PID 1's oom-score-adj %s: %v\n", own, err)
-		}
-	}, nil
 }

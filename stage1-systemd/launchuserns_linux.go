@@ -50,10 +50,10 @@ import (
 //     before it forks, and the child enters the app's cgroup of the
 //     unified hierarchy at its fork (clone3's CLONE_INTO_CGROUP): a write
 //     to cgroup.procs would make the kernel wait for an RCU grace period.
-//   - The child sets the app's oom-score-adj itself once in its user
-//     namespace, as the launcher did: a value below PID 1's needs
-//     CAP_SYS_RESOURCE in the host's user namespace, which the pod's root
-//     has not.
+//   - The child inherits the app's oom-score-adj, which PID 1 takes for
+//     the instant of the fork (pod.start), and that value's floor: the
+//     child could not write one below PID 1's own itself, which needs
+//     CAP_SYS_RESOURCE in the host's user namespace.
 //   - A user or group given as a path is the owner of that file as the
 //     app's namespace sees it (nsIDs), and the terminal of an interactive
 //     pod is chowned to the host's ID of the app's user.
@@ -222,9 +222,6 @@ func (p *pod) launchInUserNS(r *appRun, phase string, l *appLaunch, root string,
 		return 0, err
 	}
 	defer c.close()
-	if adj := r.spec.isolators.oomScoreAdj; adj != nil {
-		k.oomPath, k.oom = []byte("/proc/self/oom_score_adj\x00"), []byte(strconv.Itoa(*adj))
-	}
 	if console >= 0 {
 		// The app's user's, as in any pod. (The launcher's fchown, made
 		// in the app's namespace, of a terminal the host's root owns
@@ -277,7 +274,6 @@ type nsChild struct {
 	ttyStat, ttyGot unix.Stat_t
 	wd              int
 	files           [3]int
-	oomPath, oom    []byte
 	bounding        capSet // kept in the bounding set
 	groups          []uint32
 	ngroups         int
@@ -296,7 +292,6 @@ type nsChild struct {
 // Steps of nsChild's child, named in its error.
 const (
 	nsStepMaps = iota + 1
-	nsStepOOM
 	nsStepTerminal
 	nsStepSetsid
 	nsStepCtty
@@ -322,8 +317,6 @@ func nsStepName(step uint32, k *nsChild) string {
 	switch step {
 	case nsStepMaps:
 		return "wait for its user namespace's maps"
-	case nsStepOOM:
-		return "oom-score-adj " + string(k.oom) + ": write /proc/self/oom_score_adj"
 	case nsStepTerminal:
 		return "terminal: open " + string(k.ttyPath[:len(k.ttyPath)-1]) + " in the app's mount namespace"
 	case nsStepSetsid:
@@ -483,17 +476,6 @@ func (k *nsChild) start() (int, error) {
 		}
 		if e != 0 {
 			goto fail
-		}
-		if k.oom != nil {
-			step = nsStepOOM
-			n, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&k.oomPath[0])), uintptr(unix.O_WRONLY|unix.O_CLOEXEC), 0, 0, 0)
-			if e != 0 {
-				goto fail
-			}
-			if _, _, e = syscall.RawSyscall(unix.SYS_WRITE, n, uintptr(unsafe.Pointer(&k.oom[0])), uintptr(len(k.oom))); e != 0 {
-				goto fail
-			}
-			syscall.RawSyscall(unix.SYS_CLOSE, n, 0, 0)
 		}
 		// From here on, confinedExec.confine and dropPrivileges, in their
 		// order, the terminal and the descriptors coming between the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/trace"
@@ -36,6 +37,11 @@ type podOptions struct {
 	// userNS is a user namespace of idRange's map, through
 	// which the apps' images are ID-mapped; nil without idRange.
 	userNS *os.File
+	// appsOOMScoreAdj (set by run when it lowered its own, which PID 1
+	// inherited: ProtectFromOOM) is the oom_score_adj run had before, which
+	// every process of an app without an os/linux/oom-score-adj gets
+	// (appOOMScoreAdj); nil: they inherit PID 1's.
+	appsOOMScoreAdj *int
 	// trace is told the steps of the pod's start (ACIRUN_TRACE), or nil.
 	trace *trace.Tracer
 	// crashAt is told each step of the start (crashpoint_linux.go); nil
@@ -58,6 +64,14 @@ func parsePodOptions(args []string, stderr io.Writer) (*podOptions, error) {
 			err = errors.New("want UID:COUNT")
 		}
 		o.idRange = r
+		return err
+	})
+	fs.Func("apps-oom-score-adj", "N: the oom_score_adj of the apps without os/linux/oom-score-adj (set by run when it lowered its own)", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err == nil && (n < -1000 || n > 1000) {
+			err = errors.New("want -1000 to 1000")
+		}
+		o.appsOOMScoreAdj = &n
 		return err
 	})
 	ro, err := podcontract.ParseRunFlags(fs, args)

@@ -27,6 +27,12 @@ func TestParsePodOptions(t *testing.T) {
 	if o, err := parsePodOptions([]string{"--control-fd=3", "--run-dir=/r", "p"}, os.Stderr); err != nil || o.controlFd != 3 || o.RunDir != "/r" {
 		t.Errorf("init flags: %+v, %v", o, err)
 	}
+	if o, err := parsePodOptions([]string{"p"}, os.Stderr); err != nil || o.appsOOMScoreAdj != nil {
+		t.Errorf("no --apps-oom-score-adj: %+v, %v", o, err)
+	}
+	if o, err := parsePodOptions([]string{"--apps-oom-score-adj=-1000", "p"}, os.Stderr); err != nil || o.appsOOMScoreAdj == nil || *o.appsOOMScoreAdj != -1000 {
+		t.Errorf("--apps-oom-score-adj=-1000: %+v, %v", o, err)
+	}
 	// What stage0 accepts and writes into stage1-args.json.
 	if _, err := parsePodOptions([]string{"--hostname=" + strings.Repeat("a", 63), "--hosts-entry=::1=" + strings.Repeat("a", 63) + ".b",
 		"--dns=host", "--insecure-options=all-run", "--insecure-options=Image", "p"}, os.Stderr); err != nil {
@@ -41,6 +47,9 @@ func TestParsePodOptions(t *testing.T) {
 		{[]string{"--net=none,bridge", "p"}, "network none cannot be listed with other networks: give --net=none alone"},
 		{[]string{"--run-dir=run", "p"}, `--run-dir="run": want an absolute path`},
 		{[]string{"--id-range=auto", "p"}, "want UID:COUNT"},
+		{[]string{"--apps-oom-score-adj=1001", "p"}, "want -1000 to 1000"},
+		{[]string{"--apps-oom-score-adj=-1001", "p"}, "want -1000 to 1000"},
+		{[]string{"--apps-oom-score-adj=x", "p"}, `invalid value "x"`},
 		{[]string{"--dns=host,1.1.1.1", "p"}, "--dns host cannot be combined with other --dns values"},
 		{[]string{"--dns=nope", "p"}, `"nope" is not an IP address, host or none`},
 		{[]string{"--hosts-entry=1.2.3.4", "p"}, `"1.2.3.4" is not IP=NAME`},

@@ -22,7 +22,8 @@ import (
 // unlimited app makes the pod unlimited, and any number on the unit would
 // be a limit nobody asked for. The supervisor is charged to the unit too;
 // it is a few MiB of the sum, and the kernel's OOM killer chooses the app
-// that grew, not the small supervisor.
+// that grew, not the supervisor, which lowers its oom_score_adj for that
+// (a larger one, a coverage build's, was chosen before).
 type resources struct {
 	// memoryMax is MemoryMax= in bytes: the sum of the apps' memory
 	// limits; 0 when some app is unlimited.
@@ -42,12 +43,15 @@ type resources struct {
 	// each app's (aci.LinuxCPUShares.Weight), so that the pod weighs
 	// against other units what its apps weigh together below it.
 	cpuWeight uint64
-	// oomScoreAdj is OOMScoreAdjust=, the supervisor's: set when every app
-	// has an os/linux/oom-score-adj (its own or the pod's), to the lowest
-	// of them. Killing the supervisor ends every app, so it must be no
-	// likelier a victim than the best-protected one; stage1 gives each app
-	// its own value. When some app has none it inherits the supervisor's,
-	// so the unit then keeps systemd's default.
+	// oomScoreAdj is OOMScoreAdjust=, the value the supervisor starts
+	// with: set when every app has an os/linux/oom-score-adj (its own or
+	// the pod's), to the lowest of them. Killing the supervisor ends every
+	// app, so it must be no likelier a victim than the best-protected one;
+	// it lowers its own further (stage1.ProtectFromOOM, -1000) before PID 1
+	// starts, and gives each app its own value. When some app has none,
+	// that app gets the value the supervisor started with, so the unit
+	// then keeps systemd's default: the app is then no likelier a victim
+	// than any other service's process.
 	oomScoreAdj *int
 }
 

@@ -178,6 +178,21 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	if !idRange.IsZero() {
 		initArgs = append(initArgs, "--id-range="+idRange.String())
 	}
+	// Under memory pressure the OOM killer must choose an app before us
+	// or PID 1, or the pod's status goes with us: both take a lowered
+	// oom_score_adj (PID 1 inherits ours; without CAP_SYS_RESOURCE no
+	// lower than the floor we were given), and the apps get the one we
+	// had, unless they ask for their own.
+	was, now, err := stage1.ProtectFromOOM()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: the OOM killer may end the pod's supervisor or PID 1 before its apps\n", err)
+	}
+	if now != was {
+		initArgs = append(initArgs, "--apps-oom-score-adj="+strconv.Itoa(was))
+	}
+	if now > stage1.SupervisorOOMScoreAdj {
+		debugf(o, "oom_score_adj %d, not %d: no CAP_SYS_RESOURCE to go lower", now, stage1.SupervisorOOMScoreAdj)
+	}
 	// The apps read our standard input only with --interactive: the app
 	// then has this terminal through a pseudo-terminal of its own
 	// (terminal_linux.go), or this standard input if it is no terminal.
