@@ -1,9 +1,10 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/acirun/acirun/internal/testenv"
 )
 
 // TestLinksThePodSideOnly: acirun-pod, every pod's PID 1 and app launcher,
@@ -14,19 +15,11 @@ import (
 // of stage0 (the pod side never imports it). One import of any of them
 // anywhere under stage1-systemd brings it back unseen otherwise.
 func TestLinksThePodSideOnly(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	deps := strings.Fields(string(out))
-	if len(deps) < 10 {
-		t.Fatalf("go list -deps listed %q", deps)
-	}
 	exact := []string{"net", "net/http", "crypto/tls", "regexp", "debug/elf", "debug/dwarf"}
 	prefixes := []string{
-		"github.com/acirun/acirun/stage0/",
-		"github.com/acirun/acirun/netns",
-		"github.com/acirun/acirun/stage1-systemd/supervisor",
+		testenv.Module + "/stage0/",
+		testenv.Module + "/netns",
+		testenv.Module + "/stage1-systemd/supervisor",
 		"github.com/containernetworking/",
 		"github.com/google/nftables",
 		"github.com/vishvananda/",
@@ -34,7 +27,7 @@ func TestLinksThePodSideOnly(t *testing.T) {
 		"github.com/godbus/",
 		"github.com/coreos/go-systemd",
 	}
-	for _, d := range deps {
+	for _, d := range testenv.Deps(t, ".") {
 		for _, e := range exact {
 			if d == e {
 				t.Errorf("acirun-pod links %s", d)

@@ -55,7 +55,7 @@ func CoverDir() string {
 
 // CoverPkg is the -coverpkg pattern of coverage builds: every package of
 // the module, so that a binary counts what it runs of each.
-const CoverPkg = "github.com/acirun/acirun/..."
+const CoverPkg = Module + "/..."
 
 // BuildAcirun builds acirun, and acirun-stage1 and acirun-pod beside it
 // where acirun finds them, into the directory dir, as GoBuild does from
@@ -92,6 +92,43 @@ func CoverEnv() string {
 		return "GOCOVERDIR=" + d
 	}
 	return ""
+}
+
+// Module is the import path of acirun's module.
+const Module = "github.com/acirun/acirun"
+
+// Deps lists the packages pkg (a pattern of the go command, relative to the
+// test's package directory: "." for its own) depends on, itself among
+// them, as `go list -deps` does for its build: how a test holds a package
+// to the brief's map of what may import what.
+func Deps(t testing.TB, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) == 0 {
+		t.Fatalf("go list -deps %s listed nothing", pkg)
+	}
+	return deps
+}
+
+// OwnDeps is Deps of pkg reduced to the module's packages, without
+// Module's prefix ("internal/flock"), pkg's own included.
+func OwnDeps(t testing.TB, pkg string) []string {
+	t.Helper()
+	var own []string
+	for _, d := range Deps(t, pkg) {
+		if rest, ok := strings.CutPrefix(d, Module+"/"); ok {
+			own = append(own, rest)
+		}
+	}
+	return own
 }
 
 // GoBuild builds the package pkg static (CGO_ENABLED=0) and with
