@@ -294,8 +294,18 @@ func TestRunStrayDescriptors(t *testing.T) {
 		}
 		if !ready {
 			t.Errorf("the pod's apps did not start in 90s")
-		} else if l := hostFiles(pid1); len(l) != 0 {
-			t.Errorf("the pod's PID 1 (host pid %d) holds descriptors of the host's files once its apps run: %q", pid1, l)
+		} else {
+			if l := hostFiles(pid1); len(l) != 0 {
+				t.Errorf("the pod's PID 1 (host pid %d) holds descriptors of the host's files once its apps run: %q", pid1, l)
+			}
+			// The supervisor (stage1 run in acirun's process here) holds
+			// its pod's files, but nothing of the cgroup file system for
+			// the pod's life (Go's container-aware GOMAXPROCS would).
+			for _, l := range hostFiles(cmd.Process.Pid) {
+				if strings.Contains(l, ": /sys/fs/cgroup/") {
+					t.Errorf("acirun, the pod's supervisor (pid %d), holds a descriptor of the cgroup file system while its pod runs: %s", cmd.Process.Pid, l)
+				}
+			}
 		}
 	}
 	if err := cmd.Wait(); err != nil {
