@@ -271,7 +271,7 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 	}
 	defer c.close()
 	if adj := app.isolators.oomScoreAdj; adj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+		if err := os.WriteFile(oomScoreAdjFile, []byte(strconv.Itoa(*adj)), 0); err != nil {
 			return fmt.Errorf("oom-score-adj %d: %w", *adj, err)
 		}
 	}

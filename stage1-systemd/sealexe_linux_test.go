@@ -29,23 +29,44 @@ func BenchmarkProtectExecutable(b *testing.B) {
 	}
 }
 
+// sealedTrue returns /bin/true sealed, and /dev/null: what the tests of
+// ForkExecFile run and give the child as its files. Both are closed when
+// the test ends.
+func sealedTrue(t *testing.T) (exe, null *os.File) {
+	t.Helper()
+	needRoot(t)
+	exe, err := SealedExecutable("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exe.Close() })
+	null, err = os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { null.Close() })
+	return exe, null
+}
+
+// waitTrue waits for child pid, which must exit 0 as /bin/true does.
+func waitTrue(pid int) error {
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		return err
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return fmt.Errorf("child: %v", ws)
+	}
+	return nil
+}
+
 // TestExecPath: a child started by ForkExec with many descriptors executes
 // the sealed executable through ForkExecFile even when the executable's
 // descriptor has a number that the child's layout reuses, where
 // /proc/self/fd/N itself would be /dev/null by the time of the child's
 // execve.
 func TestExecPath(t *testing.T) {
-	needRoot(t)
-	exe, err := SealedExecutable("/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exe.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
+	exe, null := sealedTrue(t)
 	// The child gets /dev/null at 3 to 63, the executable's number among
 	// them.
 	files := []uintptr{0, 1, 2}
@@ -55,22 +76,12 @@ func TestExecPath(t *testing.T) {
 	if int(exe.Fd()) >= len(files) {
 		t.Fatalf("the executable's descriptor is %d: the test needs it below %d", exe.Fd(), len(files))
 	}
-	wait := func(pid int) error {
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
-			return err
-		}
-		if !ws.Exited() || ws.ExitStatus() != 0 {
-			return fmt.Errorf("child: %v", ws)
-		}
-		return nil
-	}
 	run := func(path string) error {
 		pid, err := syscall.ForkExec(path, []string{"true"}, &syscall.ProcAttr{Files: files})
 		if err != nil {
 			return err
 		}
-		return wait(pid)
+		return waitTrue(pid)
 	}
 	// The check itself: the bare path fails as described.
 	if err := run(fdPath(int(exe.Fd()))); err == nil {
@@ -78,7 +89,7 @@ func TestExecPath(t *testing.T) {
 	}
 	pid, err := ForkExecFile(exe, []string{"true"}, &syscall.ProcAttr{Files: files})
 	if err == nil {
-		err = wait(pid)
+		err = waitTrue(pid)
 	}
 	if err != nil {
 		t.Errorf("ForkExecFile of fd %d with %d files: %v", exe.Fd(), len(files), err)
@@ -93,17 +104,7 @@ func TestExecPath(t *testing.T) {
 // lowest free number from 24) would be last+1, and the child would execute
 // its pipe (EACCES).
 func TestExecPathPipe(t *testing.T) {
-	needRoot(t)
-	exe, err := SealedExecutable("/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exe.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
+	exe, null := sealedTrue(t)
 	const last = 40
 	var fillers []int
 	defer func() {
@@ -146,8 +147,7 @@ func TestExecPathPipe(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ForkExecFile with files %v: %v", files, err)
 	}
-	var ws syscall.WaitStatus
-	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
-		t.Errorf("child: %v %v", ws, err)
+	if err := waitTrue(pid); err != nil {
+		t.Error(err)
 	}
 }
