@@ -10,7 +10,7 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/acirun/acirun/stage0/host"
-	"github.com/acirun/acirun/stage0/pull"
+	"github.com/acirun/acirun/stage0/imageref"
 	"github.com/acirun/acirun/unitgen"
 )
 
@@ -44,7 +44,7 @@ local image must be given by an absolute path: a unit does not run in this direc
 			}
 			var images []string
 			for _, a := range req.Apps {
-				if pull.Classify(a.Image) == pull.KindFile && !filepath.IsAbs(strings.TrimPrefix(a.Image, "file://")) {
+				if imageref.Classify(a.Image) == imageref.KindFile && !filepath.IsAbs(strings.TrimPrefix(a.Image, "file://")) {
 					return usagef("image %s is a relative path, and a unit does not run in this directory: give it as an absolute path", a.Image)
 				}
 				images = append(images, a.Image)

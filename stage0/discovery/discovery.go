@@ -1,3 +1,13 @@
+// Package discovery turns an image name such as
+// "example.com/app:1.0,os=linux,arch=amd64" (package imagename) into the URLs
+// of the image and its detached signature, following appc meta discovery
+// (spec/discovery.md): the page at https://NAME?ac-discovery=1 carries
+// <meta name="ac-discovery"> templates, and the path is walked up until one
+// is found.
+//
+// The package does no fetching of images itself and keeps no state: the HTTP
+// client (with its TLS roots, credentials and insecure policy) is handed in by
+// the caller, normally the one built by stage0/fetch.
 package discovery
 
 import (
@@ -7,6 +17,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 // ErrNotFound is wrapped by the errors of Endpoints and PublicKeys when no
@@ -57,8 +69,8 @@ type Discoverer struct {
 // If no level gives anything, it falls back to simple discovery,
 // https://{name}-{version}-{os}-{arch}.{ext}, which needs the os and arch
 // labels.
-func (d *Discoverer) Endpoints(ctx context.Context, app App) ([]Endpoint, error) {
-	if err := ValidateIdentifier(app.Name); err != nil {
+func (d *Discoverer) Endpoints(ctx context.Context, app imagename.App) ([]Endpoint, error) {
+	if err := imagename.ValidateIdentifier(app.Name); err != nil {
 		return nil, fmt.Errorf("discover %s: %w", app.Name, err)
 	}
 	var eps []Endpoint
@@ -85,7 +97,7 @@ func (d *Discoverer) Endpoints(ctx context.Context, app App) ([]Endpoint, error)
 // through ac-discovery-pubkeys tags, with a walk of its own: the keys may be
 // announced at another level than the images.
 func (d *Discoverer) PublicKeys(ctx context.Context, name string) ([]string, error) {
-	if err := ValidateIdentifier(name); err != nil {
+	if err := imagename.ValidateIdentifier(name); err != nil {
 		return nil, fmt.Errorf("discover keys for %s: %w", name, err)
 	}
 	var keys []string
@@ -106,7 +118,7 @@ func (d *Discoverer) PublicKeys(ctx context.Context, name string) ([]string, err
 }
 
 // simpleEndpoint renders the pre-0.8 simple discovery location.
-func simpleEndpoint(app App) (Endpoint, error) {
+func simpleEndpoint(app imagename.App) (Endpoint, error) {
 	for _, l := range []string{"os", "arch"} {
 		if app.Labels[l] == "" {
 			return Endpoint{}, fmt.Errorf("needs the %s label", l)

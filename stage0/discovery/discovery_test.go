@@ -16,6 +16,7 @@ import (
 
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/fetch/fetchtest"
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 // pages serves testdata files (or literal HTML) at paths of example.com and
@@ -62,66 +63,66 @@ func TestEndpointsAndKeys(t *testing.T) {
 	for _, tc := range []struct {
 		what   string
 		files  map[string]string
-		app    App
+		app    imagename.App
 		eps    []Endpoint // nil: meta discovery must fail
 		keys   []string   // nil: key discovery must fail
 		simple string     // the simple-discovery URL expected when eps is nil
 	}{
 		{"meta01 at the name", map[string]string{"/myapp": "meta01.html"},
-			App{"example.com/myapp", full},
+			imagename.App{Name: "example.com/myapp", Labels: full},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0-linux-amd64.aci")}, []string{keyURL}, ""},
 		{"walk up to the host", map[string]string{"/": "meta01.html"},
-			App{"example.com/myapp/foobar", full},
+			imagename.App{Name: "example.com/myapp/foobar", Labels: full},
 			[]Endpoint{endpoint(storage + "myapp/foobar-1.0.0-linux-amd64.aci")}, []string{keyURL}, ""},
 		{"nothing on the walk: simple discovery", map[string]string{"/path/out/of/myapp": "meta01.html"},
-			App{"example.com/myapp/foobar/bazzer", full}, nil, nil,
+			imagename.App{Name: "example.com/myapp/foobar/bazzer", Labels: full}, nil, nil,
 			"https://example.com/myapp/foobar/bazzer-1.0.0-linux-amd64.aci"},
 		{"images at /, keys at /myapp", map[string]string{"/": "meta02.html", "/myapp": "meta03.html"},
-			App{"example.com/myapp", full},
+			imagename.App{Name: "example.com/myapp", Labels: full},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0-linux-amd64.aci")}, []string{keyURL}, ""},
 		{"keys at /, images at /myapp", map[string]string{"/": "meta03.html", "/myapp": "meta02.html"},
-			App{"example.com/myapp", full},
+			imagename.App{Name: "example.com/myapp", Labels: full},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0-linux-amd64.aci")}, []string{keyURL}, ""},
 		{"images only", map[string]string{"/": "meta02.html"},
-			App{"example.com/myapp", full},
+			imagename.App{Name: "example.com/myapp", Labels: full},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0-linux-amd64.aci")}, nil, ""},
 		{"keys only", map[string]string{"/": "meta03.html"},
-			App{"example.com/myapp", full}, nil, []string{keyURL},
+			imagename.App{Name: "example.com/myapp", Labels: full}, nil, []string{keyURL},
 			"https://example.com/myapp-1.0.0-linux-amd64.aci"},
 		{"deeper level wins", map[string]string{"/": "meta04.html", "/myapp": "meta02.html"},
-			App{"example.com/myapp", full},
+			imagename.App{Name: "example.com/myapp", Labels: full},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0-linux-amd64.aci")}, []string{keyURL}, ""},
 		{"missing labels: only the template that renders", map[string]string{"/myapp": "meta05.html"},
-			App{"example.com/myapp", map[string]string{"version": "1.0.0"}},
+			imagename.App{Name: "example.com/myapp", Labels: map[string]string{"version": "1.0.0"}},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0.aci")}, []string{keyURL}, ""},
 		{"no version: latest", map[string]string{"/myapp": "meta05.html"},
-			App{"example.com/myapp", map[string]string{}},
+			imagename.App{Name: "example.com/myapp", Labels: map[string]string{}},
 			[]Endpoint{endpoint(storage + "myapp-latest.aci")}, []string{keyURL}, ""},
 		{"no version with os/arch: latest in both", map[string]string{"/myapp": "meta05.html"},
-			App{"example.com/myapp", map[string]string{"os": "linux", "arch": "amd64"}},
+			imagename.App{Name: "example.com/myapp", Labels: map[string]string{"os": "linux", "arch": "amd64"}},
 			[]Endpoint{endpoint(storage + "myapp-latest-linux-amd64.aci"), endpoint(storage + "myapp-latest.aci")},
 			[]string{keyURL}, ""},
 		{"a label called name is not {name}", map[string]string{"/myapp": "meta05.html"},
-			App{"example.com/myapp", map[string]string{"name": "labelcalledname", "version": "1.0.0"}},
+			imagename.App{Name: "example.com/myapp", Labels: map[string]string{"name": "labelcalledname", "version": "1.0.0"}},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0.aci")}, []string{keyURL}, ""},
 		{"several endpoints, hdfs dropped", map[string]string{"/myapp": "meta06.html"},
-			App{"example.com/myapp", full},
+			imagename.App{Name: "example.com/myapp", Labels: full},
 			[]Endpoint{endpoint(storage + "myapp-1.0.0-linux-amd64.aci"), endpoint(storage + "myapp-1.0.0.aci")},
 			[]string{keyURL}, ""},
 		{"https before http", map[string]string{"/": `<meta name="ac-discovery" content="example.com http://plain.example.com/{name}.{ext}">
 			<meta name="ac-discovery" content="example.com https://tls.example.com/{name}.{ext}">`},
-			App{"example.com/myapp", full},
+			imagename.App{Name: "example.com/myapp", Labels: full},
 			[]Endpoint{endpoint("https://tls.example.com/example.com/myapp.aci")}, nil, ""},
 		{"sibling prefix is refused", map[string]string{"/": `<meta name="ac-discovery" content="example.com/hello https://s.example.com/{name}.{ext}">
 			<meta name="ac-discovery-pubkeys" content="example.com/hello https://example.com/hello.gpg">`},
-			App{"example.com/helloworld", full}, nil, nil,
+			imagename.App{Name: "example.com/helloworld", Labels: full}, nil, nil,
 			"https://example.com/helloworld-1.0.0-linux-amd64.aci"},
 		{"child of the prefix matches", map[string]string{"/": `<meta name="ac-discovery" content="example.com/hello https://s.example.com/{name}.{ext}">
 			<meta name="ac-discovery-pubkeys" content="example.com/hello https://example.com/hello.gpg">`},
-			App{"example.com/hello/x", full},
+			imagename.App{Name: "example.com/hello/x", Labels: full},
 			[]Endpoint{endpoint("https://s.example.com/example.com/hello/x.aci")}, []string{"https://example.com/hello.gpg"}, ""},
 		{"no os label: no simple discovery", map[string]string{},
-			App{"example.com/myapp", map[string]string{"arch": "amd64"}}, nil, nil, ""},
+			imagename.App{Name: "example.com/myapp", Labels: map[string]string{"arch": "amd64"}}, nil, nil, ""},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			n := fetchtest.New(t)
@@ -169,7 +170,7 @@ func TestWalkOrderAndErrors(t *testing.T) {
 	p := &pages{t: t, files: map[string]string{"/a": "meta03.html"}}
 	n.ServeTLS(t, p, "example.com")
 	d := &Discoverer{Client: n.Client()}
-	_, err := d.Endpoints(context.Background(), App{"example.com/a/b/c", map[string]string{"version": "1"}})
+	_, err := d.Endpoints(context.Background(), imagename.App{Name: "example.com/a/b/c", Labels: map[string]string{"version": "1"}})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
@@ -193,7 +194,7 @@ func TestRedirectFollowed(t *testing.T) {
 		http.Redirect(w, r, "https://pages.example.com/real?"+r.URL.RawQuery, http.StatusMovedPermanently)
 	}), "example.com")
 	d := &Discoverer{Client: n.Client()}
-	eps, err := d.Endpoints(context.Background(), App{"example.com/myapp", full})
+	eps, err := d.Endpoints(context.Background(), imagename.App{Name: "example.com/myapp", Labels: full})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestHTTPOnlyWhenAllowed(t *testing.T) {
 	p := &pages{t: t, files: map[string]string{"/myapp": `<meta name="ac-discovery" content="example.com http://plain.example.com/{name}.{ext}">
 		<meta name="ac-discovery-pubkeys" content="example.com http://plain.example.com/keys.gpg">`}}
 	n.ServeHTTP(t, p, "example.com") // no https server at all
-	app := App{"example.com/myapp", map[string]string{"version": "1"}}
+	app := imagename.App{Name: "example.com/myapp", Labels: map[string]string{"version": "1"}}
 
 	d := &Discoverer{Client: n.Client()}
 	if eps, err := d.Endpoints(context.Background(), app); !errors.Is(err, ErrNotFound) {
@@ -253,7 +254,7 @@ func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	d := &Discoverer{Client: n.Client()}
-	eps, err := d.Endpoints(ctx, App{"example.com/a/b", full})
+	eps, err := d.Endpoints(ctx, imagename.App{Name: "example.com/a/b", Labels: full})
 	if !errors.Is(err, context.Canceled) || eps != nil {
 		t.Errorf("Endpoints with a cancelled context = %v, %v; want context.Canceled and no simple fallback", eps, err)
 	}
@@ -270,7 +271,7 @@ func TestBadName(t *testing.T) {
 		asked = true
 		return nil, errors.New("no request may be made")
 	})}}
-	if _, err := d.Endpoints(context.Background(), App{Name: "Example.com/x"}); err == nil || !strings.Contains(err.Error(), "Example.com/x") {
+	if _, err := d.Endpoints(context.Background(), imagename.App{Name: "Example.com/x"}); err == nil || !strings.Contains(err.Error(), "Example.com/x") {
 		t.Errorf("Endpoints of a bad name: %v, want a refusal naming it", err)
 	}
 	if _, err := d.PublicKeys(context.Background(), "example.com/../x"); err == nil || !strings.Contains(err.Error(), "example.com/../x") {
@@ -308,7 +309,7 @@ func TestWithFetchClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	noProxy := func(*http.Request) (*url.URL, error) { return nil, nil }
-	app := App{"example.com/myapp", full}
+	app := imagename.App{Name: "example.com/myapp", Labels: full}
 
 	// Without credentials every level says 401 and only simple discovery is left.
 	f := fetch.New(fetch.Options{RootCAs: n.Pool, DialContext: n.DialContext, Proxy: noProxy})
@@ -355,7 +356,7 @@ func TestEndpointsStalledPage(t *testing.T) {
 	f := fetch.New(fetch.Options{RootCAs: n.Pool, DialContext: n.DialContext, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }, StallTimeout: 200 * time.Millisecond})
 	d := &Discoverer{Client: f.Client()}
 	start := time.Now()
-	eps, err := d.Endpoints(context.Background(), App{Name: "example.com/app", Labels: map[string]string{}})
+	eps, err := d.Endpoints(context.Background(), imagename.App{Name: "example.com/app", Labels: map[string]string{}})
 	if err == nil || !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "stalled") || !strings.Contains(err.Error(), "https://example.com/app?ac-discovery=1") {
 		t.Errorf("Endpoints from a trickling server = %+v, %v; want an error naming the stalled page", eps, err)
 	}

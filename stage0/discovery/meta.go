@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 // The meta tag names of spec/discovery.md.
@@ -142,7 +144,7 @@ const labelMark = "\x00"
 // markLabels every value but the name's is labelMark instead. A value made
 // only of dots is refused: escaped or not, "." and ".." are path segments
 // that servers resolve, so such a label could move the request up the path.
-func templateVars(app App, markLabels bool) (map[string]string, error) {
+func templateVars(app imagename.App, markLabels bool) (map[string]string, error) {
 	vars := make(map[string]string, len(app.Labels)+3)
 	for k, v := range app.Labels {
 		if v != "" && strings.Trim(v, ".") == "" {
@@ -151,7 +153,7 @@ func templateVars(app App, markLabels bool) (map[string]string, error) {
 		vars[k] = escapeValue(v, false)
 	}
 	if vars["version"] == "" {
-		vars["version"] = DefaultVersion
+		vars["version"] = imagename.DefaultVersion
 	}
 	if markLabels {
 		for k := range vars {
@@ -181,7 +183,7 @@ func hostOf(raw string) string {
 // host the template names: its own text and the image name decide the host,
 // never a label (a template putting a label in its host is refused), and the
 // parsed URL's host must be that one.
-func renderEndpoint(tpl string, app App) (Endpoint, error) {
+func renderEndpoint(tpl string, app imagename.App) (Endpoint, error) {
 	if !strings.Contains(tpl, "{ext}") {
 		return Endpoint{}, fmt.Errorf("template %s has no {ext}", tpl)
 	}
@@ -236,7 +238,7 @@ func lowerScheme(raw string, u *url.URL) string {
 // app. The https endpoints come first, in document order, then the http ones
 // if allowHTTP; other schemes are dropped. skipped says why each applicable
 // tag gave nothing.
-func endpointsFromMeta(metas []meta, app App, allowHTTP bool) (eps []Endpoint, skipped []string) {
+func endpointsFromMeta(metas []meta, app imagename.App, allowHTTP bool) (eps []Endpoint, skipped []string) {
 	var plain []Endpoint
 	for _, m := range metas {
 		if m.name != metaDiscovery || !prefixMatches(m.prefix, app.Name) {

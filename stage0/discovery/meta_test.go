@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 func TestParseMetaTestdata(t *testing.T) {
@@ -103,7 +105,7 @@ func TestPrefixMatches(t *testing.T) {
 }
 
 func TestRenderEndpoint(t *testing.T) {
-	app := App{Name: "example.com/reduce-worker", Labels: map[string]string{
+	app := imagename.App{Name: "example.com/reduce-worker", Labels: map[string]string{
 		"version": "1.0.0", "os": "linux", "arch": "amd64", "channel": "{os}",
 	}}
 	for _, tc := range []struct {
@@ -171,7 +173,7 @@ func TestRenderEndpointHostileLabels(t *testing.T) {
 		{"version", "%2e%2e", "https://s.example.com/example.com/app/%252e%252e/linux.aci?arch=amd64", ""},
 		{"version", "a b\n{os}", "https://s.example.com/example.com/app/a%20b%0A%7Bos%7D/linux.aci?arch=amd64", ""},
 	} {
-		app := App{Name: "example.com/app", Labels: map[string]string{"os": "linux", "arch": "amd64"}}
+		app := imagename.App{Name: "example.com/app", Labels: map[string]string{"os": "linux", "arch": "amd64"}}
 		app.Labels[tc.label] = tc.value
 		ep, err := renderEndpoint(tpl, app)
 		if tc.errPart != "" {
@@ -191,7 +193,7 @@ func TestRenderEndpointHostileLabels(t *testing.T) {
 	}
 	// Simple discovery puts the labels into the host when the name has
 	// no '/': refused rather than asked of a host a label chose.
-	if ep, err := simpleEndpoint(App{Name: "example.com", Labels: map[string]string{"os": "linux", "arch": "amd64"}}); err == nil || !strings.Contains(err.Error(), "puts a label into the host: only the image name may choose it") {
+	if ep, err := simpleEndpoint(imagename.App{Name: "example.com", Labels: map[string]string{"os": "linux", "arch": "amd64"}}); err == nil || !strings.Contains(err.Error(), "puts a label into the host: only the image name may choose it") {
 		t.Errorf("simple discovery of a one-segment name = %+v, %v; want a refusal of a label in the host", ep, err)
 	}
 }
@@ -246,9 +248,9 @@ func FuzzParseMeta(f *testing.F) {
 	f.Add([]byte(`<meta name="ac-discovery" content="a https://{name}/{x}.{ext}">`), "a/b")
 	f.Fuzz(func(t *testing.T, page []byte, name string) {
 		metas := parseMeta(strings.NewReader(string(page)))
-		app, err := ParseApp(name)
+		app, err := imagename.ParseApp(name)
 		if err != nil {
-			app = App{Name: "example.com/myapp", Labels: map[string]string{}}
+			app = imagename.App{Name: "example.com/myapp", Labels: map[string]string{}}
 		}
 		for _, m := range metas {
 			if m.name != metaDiscovery && m.name != metaPubKeys {

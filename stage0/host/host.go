@@ -22,6 +22,7 @@ import (
 	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/oci"
+	"github.com/acirun/acirun/stage0/ociref"
 	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
 	"github.com/acirun/acirun/stage0/store/extract"
@@ -220,10 +221,10 @@ func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
 	}, nil
 }
 
-// OCIConfig reads how registries are reached (oci.ConfigFile), system
+// OCIConfig reads how registries are reached (ociref.ConfigFile), system
 // then local.
-func (h *Host) OCIConfig() (oci.LocalConfig, error) {
-	return oci.LoadConfig(h.cfg.SystemConfig, h.cfg.LocalConfig)
+func (h *Host) OCIConfig() (ociref.LocalConfig, error) {
+	return ociref.LoadConfig(h.cfg.SystemConfig, h.cfg.LocalConfig)
 }
 
 // registryCredentials gives a registry its credentials from auth.d, the
@@ -233,8 +234,8 @@ func (h *Host) OCIConfig() (oci.LocalConfig, error) {
 func registryCredentials(dockerAuth, auth fetch.Auth) func(string) (oci.Credentials, bool) {
 	return func(registry string) (oci.Credentials, bool) {
 		names := []string{registry}
-		if oci.IsDockerHub(registry) {
-			names = oci.DockerHubNames()
+		if ociref.IsDockerHub(registry) {
+			names = ociref.DockerHubNames()
 		}
 		for _, n := range names {
 			if c, ok := dockerAuth.For(&url.URL{Host: n}); ok {

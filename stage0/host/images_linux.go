@@ -14,11 +14,11 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
-	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
-	"github.com/acirun/acirun/stage0/oci"
+	"github.com/acirun/acirun/stage0/imagename"
+	"github.com/acirun/acirun/stage0/imageref"
+	"github.com/acirun/acirun/stage0/ociref"
 	"github.com/acirun/acirun/stage0/pod"
-	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
 	"golang.org/x/sys/unix"
 )
@@ -33,8 +33,8 @@ func (h *Host) Fetch(ctx context.Context, opts FetchOptions, refs ...string) ([]
 		return nil, fmt.Errorf("a signature file is for one image, and %d are named", len(refs))
 	}
 	if opts.Policy != fetch.PullNever && slices.ContainsFunc(refs, func(ref string) bool {
-		k := pull.Classify(ref)
-		return k == pull.KindURL || k == pull.KindName
+		k := imageref.Classify(ref)
+		return k == imageref.KindURL || k == imageref.KindName
 	}) {
 		fetch.WarmSystemRoots() // beside the set-up of the store and the pipeline
 	}
@@ -82,7 +82,7 @@ func (h *Host) storedImage(ref string) (*store.Store, *store.Image, error) {
 
 // storedImageIn finds the image ref in st (see storedImage).
 func (h *Host) storedImageIn(st *store.Store, ref string) (*store.Image, error) {
-	if oci.IsSource(ref) {
+	if ociref.IsSource(ref) {
 		return h.findOCIImage(st, ref)
 	}
 	return findImage(st, ref)
@@ -95,14 +95,14 @@ func (h *Host) findOCIImage(st *store.Store, ref string) (*store.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := oci.ParseSource(ref, cfg.DefaultRegistry)
+	src, err := ociref.ParseSource(ref, cfg.DefaultRegistry)
 	if err != nil {
 		return nil, err
 	}
 	if src, err = src.AbsPath(); err != nil {
 		return nil, err
 	}
-	img, err := pull.StoredOCI(st, src.String())
+	img, err := imageref.StoredOCI(st, src.String())
 	if err != nil {
 		return nil, fmt.Errorf("%w (acirun image list --fields=name,source shows the stored images; acirun fetch %s brings it in)", err, ref)
 	}
@@ -131,19 +131,19 @@ func findImage(st *store.Store, ref string) (*store.Image, error) {
 	if strings.HasPrefix(ref, aci.ImageIDPrefix) {
 		return st.Get(ref)
 	}
-	app, perr := discovery.ParseApp(ref)
+	app, perr := imagename.ParseApp(ref)
 	if perr != nil {
 		if isHexPrefix(ref) {
 			return st.Get(ref)
 		}
 		return nil, fmt.Errorf("image %q is neither an image ID (sha512-…) nor an image name: %w", ref, perr)
 	}
-	imgs, err := st.List(pull.NameFilter(app))
+	imgs, err := st.List(imageref.NameFilter(app))
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case len(imgs) == 1, len(imgs) > 1 && app.Labels["version"] == discovery.DefaultVersion:
+	case len(imgs) == 1, len(imgs) > 1 && app.Labels["version"] == imagename.DefaultVersion:
 		return imgs[0], nil // List gives the newest first
 	case len(imgs) == 0:
 		// A bare hex string is an ID prefix with "sha512-" left out,

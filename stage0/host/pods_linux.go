@@ -12,8 +12,9 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
-	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/imagename"
+	"github.com/acirun/acirun/stage0/imageref"
 	"github.com/acirun/acirun/stage0/pod"
 	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
@@ -69,7 +70,7 @@ func (h *Host) prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 	}
 	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace,
 		Publish: nc.Publish}
-	if hl := discovery.HostLabels(); hl["os"] != "" && hl["arch"] != "" {
+	if hl := imagename.HostLabels(); hl["os"] != "" && hl["arch"] != "" {
 		cfg.Platform = pod.Platform{OS: hl["os"], Arch: hl["arch"]}
 	}
 	pd, notes, err := pod.Prepare(ctx, cfg, req)
@@ -361,7 +362,7 @@ func (r *Resolver) image(ctx context.Context, img *store.Image) (*pod.Image, err
 // however it is spelled (t.aci, ./t.aci, file://…, a symlink), anything
 // else as it is.
 func sameRef(ref string) string {
-	if pull.Classify(ref) != pull.KindFile {
+	if imageref.Classify(ref) != imageref.KindFile {
 		return ref
 	}
 	p, err := filepath.Abs(strings.TrimPrefix(ref, "file://"))

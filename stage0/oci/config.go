@@ -11,6 +11,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/stage0/ociref"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -26,9 +27,6 @@ const (
 	// AnnotationStopSignal is the config's StopSignal, checked here so that
 	// a bad one is refused at fetch: stage1 stops the app with it.
 	AnnotationStopSignal aci.ACIdentifier = podcontract.StopSignalAnnotation
-	// AnnotationCmdArgs is how many of the app's exec arguments, at its
-	// end, are the config's Cmd (see CmdArgs).
-	AnnotationCmdArgs aci.ACIdentifier = "oci/cmd-args"
 	// labelAnnotationPrefix names a config label whose name is one of the
 	// spec's well-known annotations, whose values the spec constrains.
 	labelAnnotationPrefix = "oci/label/"
@@ -111,7 +109,7 @@ func Manifest(cfg *v1.ConfigFile, meta Meta, lookupGID func(user string) (string
 		{AnnotationDigest, meta.Digest},
 		{AnnotationConfig, meta.ConfigDigest},
 		{AnnotationStopSignal, c.StopSignal},
-		{AnnotationCmdArgs, cmdArgs(c.Cmd)},
+		{ociref.AnnotationCmdArgs, cmdArgs(c.Cmd)},
 	} {
 		if a.value != "" {
 			m.Annotations.Set(a.name, a.value)
@@ -131,25 +129,6 @@ func cmdArgs(cmd []string) string {
 		return ""
 	}
 	return strconv.Itoa(len(cmd))
-}
-
-// CmdArgs says how many elements at the end of m's exec came from an OCI
-// image's Cmd, which the arguments a user gives after "--" replace (as
-// docker run's do), where an ACI's exec is kept and they are appended
-// (as rkt does): 0 for an ACI, never more than the exec has.
-func CmdArgs(m *aci.ImageManifest) int {
-	if m == nil || m.App == nil {
-		return 0
-	}
-	v, ok := m.Annotations.Get(AnnotationCmdArgs)
-	if !ok {
-		return 0
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return min(n, len(m.App.Exec))
 }
 
 // execOf is Entrypoint then Cmd. A relative program with a '/' (./run) is
@@ -205,7 +184,7 @@ func envOf(env []string) (aci.Environment, error) {
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		if !validEnvName(k) {
-			return nil, fmt.Errorf("image config: environment entry %q: the name is not a valid variable name", clip(kv))
+			return nil, fmt.Errorf("image config: environment entry %q: the name is not a valid variable name", ociref.Clip(kv))
 		}
 		out.Set(k, v)
 	}
@@ -257,20 +236,20 @@ func ParsePort(k string) (aci.Port, error) {
 	}
 	proto = strings.ToLower(proto)
 	if proto != "tcp" && proto != "udp" && proto != "sctp" {
-		return aci.Port{}, fmt.Errorf("image config: exposed port %q: protocol %q is not tcp, udp or sctp", clip(k), clip(proto))
+		return aci.Port{}, fmt.Errorf("image config: exposed port %q: protocol %q is not tcp, udp or sctp", ociref.Clip(k), ociref.Clip(proto))
 	}
 	lo, hi, isRange := strings.Cut(spec, "-")
 	first, err := portNumber(lo)
 	if err != nil {
-		return aci.Port{}, fmt.Errorf("image config: exposed port %q: %w", clip(k), err)
+		return aci.Port{}, fmt.Errorf("image config: exposed port %q: %w", ociref.Clip(k), err)
 	}
 	last := first
 	if isRange {
 		if last, err = portNumber(hi); err != nil {
-			return aci.Port{}, fmt.Errorf("image config: exposed port %q: %w", clip(k), err)
+			return aci.Port{}, fmt.Errorf("image config: exposed port %q: %w", ociref.Clip(k), err)
 		}
 		if last < first {
-			return aci.Port{}, fmt.Errorf("image config: exposed port %q: the range ends before it starts", clip(k))
+			return aci.Port{}, fmt.Errorf("image config: exposed port %q: the range ends before it starts", ociref.Clip(k))
 		}
 	}
 	return aci.Port{Name: aci.ACName(fmt.Sprintf("%d-%s", first, proto)), Protocol: proto, Port: first, Count: last - first + 1}, nil
@@ -279,7 +258,7 @@ func ParsePort(k string) (aci.Port, error) {
 func portNumber(s string) (uint, error) {
 	n, err := strconv.ParseUint(s, 10, 16)
 	if err != nil || n == 0 || len(s) > 5 {
-		return 0, fmt.Errorf("%q is not a port number (1-65535)", clip(s))
+		return 0, fmt.Errorf("%q is not a port number (1-65535)", ociref.Clip(s))
 	}
 	return uint(n), nil
 }
@@ -297,7 +276,7 @@ func volumesOf(vols map[string]struct{}) ([]aci.MountPoint, error) {
 	seenPath := map[string]bool{}
 	for _, p := range paths {
 		if !strings.HasPrefix(p, "/") || strings.IndexByte(p, 0) >= 0 {
-			return nil, fmt.Errorf("image config: volume %q is not an absolute path", clip(p))
+			return nil, fmt.Errorf("image config: volume %q is not an absolute path", ociref.Clip(p))
 		}
 		clean := path.Clean(p)
 		if clean == "/" {
@@ -309,7 +288,7 @@ func volumesOf(vols map[string]struct{}) ([]aci.MountPoint, error) {
 		seenPath[clean] = true
 		base, err := aci.SanitizeACName("volume-" + clean)
 		if err != nil {
-			return nil, fmt.Errorf("image config: volume %q: %w", clip(p), err)
+			return nil, fmt.Errorf("image config: volume %q: %w", ociref.Clip(p), err)
 		}
 		name := base
 		for i := 2; seen[name]; i++ {
@@ -341,7 +320,7 @@ func labelAnnotations(labels map[string]string) aci.Annotations {
 		}
 		switch name {
 		case aci.AnnotationAuthors, aci.AnnotationCreated, aci.AnnotationDocumentation, aci.AnnotationHomepage, aci.AnnotationSupportsSystemdNotify,
-			AnnotationReference, AnnotationDigest, AnnotationConfig, AnnotationStopSignal, AnnotationCmdArgs:
+			AnnotationReference, AnnotationDigest, AnnotationConfig, AnnotationStopSignal, ociref.AnnotationCmdArgs:
 			name = labelAnnotationPrefix + name
 		}
 		if _, dup := out.Get(name); dup {

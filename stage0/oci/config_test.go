@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/ociref"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -23,17 +24,17 @@ func TestManifestMapping(t *testing.T) {
 			if got := strings.Join(m.App.Exec, "|"); got != "/bin/sh|-c|echo hi" {
 				t.Errorf("exec %q", got)
 			}
-			if CmdArgs(m) != 1 {
-				t.Errorf("CmdArgs %d", CmdArgs(m))
+			if ociref.CmdArgs(m) != 1 {
+				t.Errorf("CmdArgs %d", ociref.CmdArgs(m))
 			}
 		}},
 		{name: "bare program name kept for PATH", cfg: v1.Config{Cmd: []string{"nginx", "-g", "daemon off;"}}, check: func(t *testing.T, m *aci.ImageManifest) {
-			if m.App.Exec[0] != "nginx" || CmdArgs(m) != 3 {
-				t.Errorf("exec %q, CmdArgs %d", m.App.Exec, CmdArgs(m))
+			if m.App.Exec[0] != "nginx" || ociref.CmdArgs(m) != 3 {
+				t.Errorf("exec %q, CmdArgs %d", m.App.Exec, ociref.CmdArgs(m))
 			}
 		}},
 		{name: "relative program from the working directory", cfg: v1.Config{Entrypoint: []string{"./bin/run"}, WorkingDir: "/app"}, check: func(t *testing.T, m *aci.ImageManifest) {
-			if m.App.Exec[0] != "/app/bin/run" || m.App.WorkingDirectory != "/app" || CmdArgs(m) != 0 {
+			if m.App.Exec[0] != "/app/bin/run" || m.App.WorkingDirectory != "/app" || ociref.CmdArgs(m) != 0 {
 				t.Errorf("exec %q, wd %q", m.App.Exec, m.App.WorkingDirectory)
 			}
 		}},
@@ -148,7 +149,7 @@ func FuzzManifest(f *testing.F) {
 		if _, err := aci.ParseImageManifest(b); err != nil {
 			t.Fatalf("the manifest made does not parse back: %v\n%s", err, b)
 		}
-		if n := CmdArgs(m); n < 0 || n > len(m.App.Exec) {
+		if n := ociref.CmdArgs(m); n < 0 || n > len(m.App.Exec) {
 			t.Fatalf("CmdArgs %d of %d", n, len(m.App.Exec))
 		}
 	})
@@ -208,7 +209,7 @@ func TestName(t *testing.T) {
 		"oci-archive:/srv/web.tar":           "web",
 		"docker-archive:./x/busybox.tar.gz":  "busybox",
 	} {
-		src, err := ParseSource(ref, "")
+		src, err := ociref.ParseSource(ref, "")
 		if err != nil {
 			t.Fatal(err)
 		}

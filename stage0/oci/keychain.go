@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/acirun/acirun/stage0/ociref"
 )
 
 // Credentials are a registry's user and password.
@@ -61,7 +63,7 @@ func (g credentialGuard) sameService(host string) bool {
 	if strings.EqualFold(host, g.registry) || strings.EqualFold(stripPort(host), stripPort(g.registry)) {
 		return true
 	}
-	return IsDockerHub(g.registry) && strings.EqualFold(stripPort(host), "auth.docker.io")
+	return ociref.IsDockerHub(g.registry) && strings.EqualFold(stripPort(host), "auth.docker.io")
 }
 
 func stripPort(hostport string) string {

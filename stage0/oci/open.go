@@ -1,3 +1,15 @@
+// Package oci turns OCI and Docker images into what acirun's store takes:
+// it opens the image references package ociref parses through
+// go-containerregistry (the registry protocol with its auth challenges,
+// image layouts, archives, manifests and indexes, the platform of an index
+// chosen for the host), and maps an image's config onto an app, so that an
+// OCI image becomes an image manifest and a list of layers for
+// store.ImportOCI, and everything downstream (pods, units, image commands)
+// treats it as any other image.
+//
+// Nothing here contacts a registry that the reference does not name or the
+// local configuration does not set as the default; every blob is verified
+// by the store against its digest while it streams.
 package oci
 
 import (
@@ -13,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/stage0/ociref"
 	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -65,7 +78,7 @@ type Layer struct {
 
 // Image is an opened OCI image: what the store needs to import it.
 type Image struct {
-	Source Source
+	Source ociref.Source
 	// Digest is the image manifest's ("sha256:HEX"), ConfigDigest the
 	// config's.
 	Digest       string
@@ -90,11 +103,11 @@ func (img *Image) Close() error {
 // Resolve asks where src's tag points now, without fetching the image: the
 // manifest digest (of the index, for a multi-platform image). It is how
 // --pull-policy=update tells whether a stored image is current.
-func Resolve(ctx context.Context, src Source, opts Options) (string, error) {
-	if src.Transport != Registry {
+func Resolve(ctx context.Context, src ociref.Source, opts Options) (string, error) {
+	if src.Transport != ociref.Registry {
 		return "", fmt.Errorf("%s: only registry images are resolved", src)
 	}
-	ref, err := src.reference(opts)
+	ref, err := reference(src, opts)
 	if err != nil {
 		return "", err
 	}
@@ -109,7 +122,7 @@ func Resolve(ctx context.Context, src Source, opts Options) (string, error) {
 // config, and returns the image with its layers still to be fetched. The
 // manifest and the config are checked against their digests here; the
 // layers are checked by whoever reads them.
-func Open(ctx context.Context, src Source, opts Options) (*Image, error) {
+func Open(ctx context.Context, src ociref.Source, opts Options) (*Image, error) {
 	img, err := open(ctx, src, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
@@ -117,15 +130,15 @@ func Open(ctx context.Context, src Source, opts Options) (*Image, error) {
 	return img, nil
 }
 
-func open(ctx context.Context, src Source, opts Options) (*Image, error) {
+func open(ctx context.Context, src ociref.Source, opts Options) (*Image, error) {
 	var vimg v1.Image
 	var err error
 	switch src.Transport {
-	case Registry:
+	case ociref.Registry:
 		vimg, err = openRemote(ctx, src, opts)
-	case Layout:
+	case ociref.Layout:
 		vimg, err = openLayout(src.Path, src.Tag, opts.platform())
-	case Archive:
+	case ociref.Archive:
 		dir, err := unpackArchive(ctx, src.Path, opts.TempDir)
 		if err != nil {
 			return nil, err
@@ -143,7 +156,7 @@ func open(ctx context.Context, src Source, opts Options) (*Image, error) {
 		}
 		img.cleanup = func() error { return os.RemoveAll(dir) }
 		return img, nil
-	case DockerArchive:
+	case ociref.DockerArchive:
 		return openDockerArchive(src)
 	default:
 		return nil, fmt.Errorf("unknown transport %q", src.Transport)
@@ -155,8 +168,8 @@ func open(ctx context.Context, src Source, opts Options) (*Image, error) {
 }
 
 // openRemote fetches the manifest (or index) of a registry image.
-func openRemote(ctx context.Context, src Source, opts Options) (v1.Image, error) {
-	ref, err := src.reference(opts)
+func openRemote(ctx context.Context, src ociref.Source, opts Options) (v1.Image, error) {
+	ref, err := reference(src, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +202,7 @@ func openRemote(ctx context.Context, src Source, opts Options) (v1.Image, error)
 }
 
 // reference is src as go-containerregistry names it.
-func (src Source) reference(opts Options) (name.Reference, error) {
+func reference(src ociref.Source, opts Options) (name.Reference, error) {
 	nopts := []name.Option{name.StrictValidation}
 	if opts.InsecureHTTP {
 		nopts = append(nopts, name.Insecure)
@@ -324,7 +337,7 @@ func unpackArchive(ctx context.Context, file, tmp string) (string, error) {
 // openDockerArchive reads what docker save writes: its layers are plain
 // tars (or, from Docker 25 on, OCI blobs), read uncompressed, so each is
 // its own digest.
-func openDockerArchive(src Source) (*Image, error) {
+func openDockerArchive(src ociref.Source) (*Image, error) {
 	if _, err := os.Stat(src.Path); err != nil {
 		return nil, err
 	}
@@ -338,7 +351,7 @@ func openDockerArchive(src Source) (*Image, error) {
 // describe checks the manifest and config against their digests and lists
 // the layers. With uncompressed, layers are read as plain tars whose digest
 // is their diffID.
-func describe(src Source, vimg v1.Image, uncompressed bool) (*Image, error) {
+func describe(src ociref.Source, vimg v1.Image, uncompressed bool) (*Image, error) {
 	raw, err := vimg.RawManifest()
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -412,10 +425,10 @@ func sha256Digest(b []byte) string {
 // image REGISTRY/REPOSITORY (a port written host-port, as an AC identifier
 // cannot hold ':'), for a layout or archive the base name of its path; tag
 // is the version label.
-func Name(src Source) (aci.ACIdentifier, error) {
+func Name(src ociref.Source) (aci.ACIdentifier, error) {
 	var s string
 	switch src.Transport {
-	case Registry:
+	case ociref.Registry:
 		s = strings.NewReplacer(":", "-", "[", "", "]", "").Replace(src.Registry) + "/" + src.Repository
 	default:
 		base := src.Path

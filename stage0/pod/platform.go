@@ -17,7 +17,7 @@ type Platform struct {
 func (p Platform) String() string { return p.OS + "/" + p.Arch }
 
 // runtimePlatform is the platform acirun was built for, in appc names;
-// Config.Platform overrides it (discovery.HostLabels also knows GOARM).
+// Config.Platform overrides it (imagename.HostLabels also knows GOARM).
 func runtimePlatform() Platform {
 	os, arch, err := aci.GoOSArch(runtime.GOOS, runtime.GOARCH, "")
 	if err != nil {

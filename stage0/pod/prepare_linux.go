@@ -52,7 +52,7 @@ type Config struct {
 	// with the pod's stage1 flags.
 	Publish string
 	// Platform is the host's os and arch in appc names
-	// (discovery.HostLabels); images labelled for others are refused.
+	// (imagename.HostLabels); images labelled for others are refused.
 	// Zero means the platform acirun was built for.
 	Platform Platform
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
-	"github.com/acirun/acirun/stage0/oci"
+	"github.com/acirun/acirun/stage0/ociref"
 )
 
 // Image is an image as the store knows it once fetched, verified and
@@ -182,7 +182,7 @@ func (in *reifyInput) overrideApp(ar *AppRequest, img *Image, desc string) (*aci
 		// image's exec ends with its config's Cmd, which they replace,
 		// as docker run's do.
 		if ar.Exec == "" {
-			app.Exec = app.Exec[:len(app.Exec)-oci.CmdArgs(img.Manifest)]
+			app.Exec = app.Exec[:len(app.Exec)-ociref.CmdArgs(img.Manifest)]
 		}
 		app.Exec = append(app.Exec, ar.Args...)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/acirun/acirun/stage0/discovery"
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 func TestNameOnce(t *testing.T) {
@@ -29,7 +30,7 @@ func TestNameOnce(t *testing.T) {
 // TestUnresolved: the failure of the simple discovery's URL is condensed
 // when it is the name's own host that does not resolve, and only then.
 func TestUnresolved(t *testing.T) {
-	app := discovery.App{Name: "example.invalid/hello", Labels: map[string]string{"version": "1.0"}}
+	app := imagename.App{Name: "example.invalid/hello", Labels: map[string]string{"version": "1.0"}}
 	simple := discovery.Endpoint{ACI: "https://example.invalid/hello-1.0-linux-amd64.aci", Simple: true}
 	meta := discovery.Endpoint{ACI: "https://cdn.example.com/hello.aci"}
 	notFound := func(host string) error {

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/imageref"
 	"github.com/acirun/acirun/stage0/oci"
+	"github.com/acirun/acirun/stage0/ociref"
 	"github.com/acirun/acirun/stage0/store"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
@@ -30,7 +31,7 @@ type OCIConfig struct {
 // signature acirun can check, needs --insecure-options=image and is
 // printed as a warning.
 func (p *Puller) pullOCI(ctx context.Context, ref string) (*store.Image, error) {
-	src, err := oci.ParseSource(ref, p.OCI.DefaultRegistry)
+	src, err := ociref.ParseSource(ref, p.OCI.DefaultRegistry)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +96,8 @@ func (p *Puller) pullOCI(ctx context.Context, ref string) (*store.Image, error) 
 }
 
 // pinHint says how to find a reference's digest.
-func pinHint(src oci.Source) string {
-	if src.Transport == oci.Registry {
+func pinHint(src ociref.Source) string {
+	if src.Transport == ociref.Registry {
 		return "docker://" + src.Registry + "/" + src.Repository + "@sha256:…; skopeo inspect shows the digest"
 	}
 	return "a local image has none: check it yourself"
@@ -130,34 +131,6 @@ func (p *Puller) ociOptions() oci.Options {
 // storedByReference returns the stored OCI image most recently fetched as
 // the canonical reference ref.
 func (p *Puller) storedByReference(ref string) *store.Image {
-	img, _ := StoredOCI(p.Store, ref)
+	img, _ := imageref.StoredOCI(p.Store, ref)
 	return img
-}
-
-// StoredOCI finds the stored image an OCI reference (in its canonical
-// form, oci.Source.String) stands for: the one most recently fetched as
-// that reference, or, for a reference pinned by digest, any image with
-// that manifest digest. None is an error wrapping store.ErrNotFound.
-func StoredOCI(st *store.Store, ref string) (*store.Image, error) {
-	imgs, err := st.List(store.Filter{})
-	if err != nil {
-		return nil, err
-	}
-	digest := ""
-	if i := strings.LastIndex(ref, "@sha256:"); i >= 0 && strings.HasPrefix(ref, "docker://") {
-		digest = ref[i+1:]
-	}
-	var best *store.Image
-	for _, img := range imgs {
-		if img.OCI == nil || img.OCI.Reference != ref && (digest == "" || img.OCI.Digest != digest) {
-			continue
-		}
-		if best == nil || img.FetchedAt.After(best.FetchedAt) {
-			best = img
-		}
-	}
-	if best == nil {
-		return nil, fmt.Errorf("image %s: %w", ref, store.ErrNotFound)
-	}
-	return best, nil
 }

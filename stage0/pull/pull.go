@@ -20,7 +20,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -28,7 +27,8 @@ import (
 	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
-	"github.com/acirun/acirun/stage0/oci"
+	"github.com/acirun/acirun/stage0/imagename"
+	"github.com/acirun/acirun/stage0/imageref"
 	"github.com/acirun/acirun/stage0/store"
 	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/acirun/acirun/stage0/trust"
@@ -56,53 +56,10 @@ type Puller struct {
 	// resumes them; "" disables resuming.
 	PartialDir string
 	// HostLabels are the os/arch labels discovery adds when the reference
-	// does not give them; nil means discovery.HostLabels().
+	// does not give them; nil means imagename.HostLabels().
 	HostLabels map[string]string
 	// OCI says how OCI and Docker images are reached.
 	OCI OCIConfig
-}
-
-// Kind says how a reference was understood.
-type Kind int
-
-// The kinds of image reference.
-const (
-	KindFile Kind = iota
-	KindURL
-	KindID
-	KindName
-	// KindOCI is an OCI or Docker image: docker://, oci:, oci-archive:,
-	// docker-archive: (see package oci).
-	KindOCI
-)
-
-func (k Kind) String() string {
-	return [...]string{"file", "URL", "image ID", "name", "OCI image"}[k]
-}
-
-// Classify says how ref will be resolved: an http(s) URL; "sha512-…" (an
-// image ID or ID prefix in the store); a path to an existing file, or
-// anything that looks like a path (starts with /, ./ or ../, or ends in
-// .aci); an OCI or Docker image reference (docker://…, oci:…,
-// oci-archive:…, docker-archive:…); otherwise an image name with optional version and labels
-// (example.com/app:1.0,os=linux).
-func Classify(ref string) Kind {
-	switch {
-	case oci.IsSource(ref):
-		return KindOCI
-	case fetch.IsURL(ref):
-		return KindURL
-	case strings.HasPrefix(ref, "file://"):
-		return KindFile
-	case strings.HasPrefix(ref, aci.ImageIDPrefix):
-		return KindID
-	case strings.HasPrefix(ref, "/"), strings.HasPrefix(ref, "./"), strings.HasPrefix(ref, "../"), strings.HasSuffix(ref, ".aci"):
-		return KindFile
-	}
-	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		return KindFile
-	}
-	return KindName
 }
 
 // Pull resolves ref per the policy and returns the stored, rendered image.
@@ -121,7 +78,7 @@ func (p *Puller) PullSigned(ctx context.Context, ref, sigFile string) (*store.Im
 	if sigFile == "" {
 		return nil, fmt.Errorf("image %s: empty signature file name", ref)
 	}
-	if Classify(ref) == KindID {
+	if imageref.Classify(ref) == imageref.KindID {
 		return nil, fmt.Errorf("image %s: a signature file applies to an image that is fetched (a file, URL or name), not to an image ID already in the store", ref)
 	}
 	if p.Insecure.Has(fetch.InsecureImage) {
@@ -155,21 +112,21 @@ func (p *Puller) pull(ctx context.Context, ref, sigFile string) (*store.Image, e
 	start := time.Now()
 	var img *store.Image
 	var err error
-	switch Classify(ref) {
-	case KindURL:
+	switch imageref.Classify(ref) {
+	case imageref.KindURL:
 		img, err = p.pullURL(ctx, ref, sigFile)
-	case KindFile:
+	case imageref.KindFile:
 		img, err = p.pullFile(ctx, strings.TrimPrefix(ref, "file://"), sigFile)
-	case KindID:
+	case imageref.KindID:
 		img, err = p.Store.Get(ref)
-	case KindOCI:
+	case imageref.KindOCI:
 		if sigFile != "" {
 			return nil, fmt.Errorf("image %s: a signature file applies to an ACI; an OCI image is verified by its digest (@sha256:…)", ref)
 		}
 		img, err = p.pullOCI(ctx, ref)
 	default:
-		var app discovery.App
-		app, err = discovery.ParseApp(ref)
+		var app imagename.App
+		app, err = imagename.ParseApp(ref)
 		if err == nil {
 			img, err = p.pullName(ctx, app, "", sigFile)
 		}
@@ -193,15 +150,9 @@ func (p *Puller) pull(ctx context.Context, ref, sigFile string) (*store.Image, e
 	return rendered, nil
 }
 
-// warnUnsigned says so when an image that went into the store without a
-// signature check (a fetch with --insecure-options=image) is used by a pull
-// that did not relax that check: the relaxation outlives the command that
-// gave it, and the operator should see where.
+// warnUnsigned is imageref.WarnUnsigned on the pull's warnings.
 func (p *Puller) warnUnsigned(img *store.Image) {
-	if img.Origin.Signer != "" || img.Origin.Digest != "" || p.Insecure.Has(fetch.InsecureImage) || p.Warnings == nil {
-		return
-	}
-	fmt.Fprintf(p.Warnings, "warning: image %s (%s) is in the store without a verified signature: it was fetched with --insecure-options=image\n", img.Name, img.ShortID())
+	imageref.WarnUnsigned(p.Warnings, img, p.Insecure)
 }
 
 // render makes sure img's tree is composed, fetching missing dependencies.
@@ -223,7 +174,7 @@ func (p *Puller) resolveDependency(ctx context.Context, dep aci.Dependency) (str
 			return img.ID, nil
 		}
 	}
-	app := discovery.App{Name: string(dep.ImageName), Labels: map[string]string{}}
+	app := imagename.App{Name: string(dep.ImageName), Labels: map[string]string{}}
 	for _, l := range dep.Labels {
 		app.Labels[string(l.Name)] = l.Value
 	}
@@ -304,7 +255,7 @@ func (p *Puller) skipSignatures(what string) bool {
 // sigFile, or URL.asc if that is "".
 func (p *Puller) pullURL(ctx context.Context, rawURL, sigFile string) (*store.Image, error) {
 	since := time.Now()
-	stored := p.storedByURL(rawURL)
+	stored := imageref.StoredByURL(p.Store, rawURL)
 	switch {
 	case p.Policy == fetch.PullNever:
 		if stored == nil {
@@ -317,30 +268,11 @@ func (p *Puller) pullURL(ctx context.Context, rawURL, sigFile string) (*store.Im
 	return p.download(ctx, fetchSpec{aciURL: rawURL, sigURL: rawURL + ".asc", sigFile: sigFile, stored: stored, since: since})
 }
 
-// storedByURL returns the stored image most recently fetched from rawURL.
-// That is the latest FetchedAt, not the latest import: an image fetched
-// again from rawURL keeps its import time but records the new fetch (and
-// caching data) in its origin, and it, not a newer import whose content the
-// server no longer serves, is what rawURL stands for now.
-func (p *Puller) storedByURL(rawURL string) *store.Image {
-	imgs, err := p.Store.List(store.Filter{})
-	if err != nil {
-		return nil
-	}
-	var best *store.Image
-	for _, img := range imgs {
-		if img.Origin.URL == rawURL && (best == nil || img.FetchedAt.After(best.FetchedAt)) {
-			best = img
-		}
-	}
-	return best
-}
-
 // pullName resolves an image name by the store and by discovery; the
 // signature is the discovered one, or the file sigFile if not "".
-func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID, sigFile string) (*store.Image, error) {
+func (p *Puller) pullName(ctx context.Context, app imagename.App, expectedID, sigFile string) (*store.Image, error) {
 	since := time.Now()
-	stored := p.storedByName(app)
+	stored := imageref.StoredByName(p.Store, app)
 	switch {
 	case p.Policy == fetch.PullNever:
 		if stored == nil {
@@ -352,7 +284,7 @@ func (p *Puller) pullName(ctx context.Context, app discovery.App, expectedID, si
 	}
 	hostLabels := p.HostLabels
 	if hostLabels == nil {
-		hostLabels = discovery.HostLabels()
+		hostLabels = imagename.HostLabels()
 	}
 	full := app.WithDefaults(hostLabels)
 	d := &discovery.Discoverer{Client: p.Fetcher.Client(), AllowHTTP: p.Insecure.Has(fetch.InsecureHTTP)}
@@ -400,7 +332,7 @@ func (e *UnresolvedError) Unwrap() error { return e.Err }
 // endpoint of app, is the lookup of the name's own host failing: meta
 // discovery asked that host first, and failed the same way. The nested
 // errors of both say nothing more than that.
-func unresolved(app discovery.App, ep discovery.Endpoint, err error) error {
+func unresolved(app imagename.App, ep discovery.Endpoint, err error) error {
 	var dnsErr *net.DNSError
 	if !ep.Simple || !errors.As(err, &dnsErr) {
 		return nil
@@ -412,42 +344,13 @@ func unresolved(app discovery.App, ep discovery.Endpoint, err error) error {
 	return &UnresolvedError{Name: app.String(), Host: host, Err: dnsErr}
 }
 
-// storedByName finds the newest stored image with app's name and labels.
-func (p *Puller) storedByName(app discovery.App) *store.Image {
-	f := NameFilter(app)
-	img, err := p.Store.GetByName(f.Name, f.Labels)
-	if err != nil {
-		return nil
-	}
-	return img
-}
-
-// NameFilter is the store filter for the images an image name stands for:
-// its name and its labels, in a stable order. Version "latest" is not a
-// label to match but the newest of them, as in discovery, so it is left out.
-func NameFilter(app discovery.App) store.Filter {
-	keys := make([]string, 0, len(app.Labels))
-	for k := range app.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	f := store.Filter{Name: app.Name}
-	for _, k := range keys {
-		if k == "version" && app.Labels[k] == discovery.DefaultVersion {
-			continue
-		}
-		f.Labels = append(f.Labels, aci.Label{Name: aci.ACIdentifier(k), Value: app.Labels[k]})
-	}
-	return f
-}
-
 // fetchSpec is one image download.
 type fetchSpec struct {
 	aciURL, sigURL string
 	// sigFile, if set, is read instead of fetching sigURL.
 	sigFile string
 	// app is what discovery was asked for; the manifest must match it.
-	app        *discovery.App
+	app        *imagename.App
 	expectedID string
 	// stored is the copy already in the store (for --pull-policy=update).
 	stored *store.Image
@@ -481,7 +384,7 @@ func (p *Puller) download(ctx context.Context, fs fetchSpec) (*store.Image, erro
 		return nil, err
 	}
 	defer unlock()
-	if img := p.storedByURL(fs.aciURL); img != nil && !img.FetchedAt.Before(fs.since) && p.accepts(img, fs) {
+	if img := imageref.StoredByURL(p.Store, fs.aciURL); img != nil && !img.FetchedAt.Before(fs.since) && p.accepts(img, fs) {
 		return img, nil
 	}
 	var sig []byte
@@ -602,13 +505,13 @@ func (p *Puller) accepts(img *store.Image, fs fetchSpec) bool {
 	return img.Origin.Signer != "" || p.skipSignatures(fs.aciURL)
 }
 
-// matchApp is discovery.MatchManifest on a manifest's name and labels.
-func matchApp(app discovery.App, name string, labels []aci.Label) error {
+// matchApp is imagename.MatchManifest on a manifest's name and labels.
+func matchApp(app imagename.App, name string, labels []aci.Label) error {
 	m := make(map[string]string, len(labels))
 	for _, l := range labels {
 		m[string(l.Name)] = l.Value
 	}
-	return discovery.MatchManifest(app, name, m)
+	return imagename.MatchManifest(app, name, m)
 }
 
 // fetchSignature downloads a detached signature.
@@ -640,7 +543,7 @@ type importSpec struct {
 	// arrives.
 	file       string
 	sig        []byte // nil: not checked (--insecure-options=image)
-	app        *discovery.App
+	app        *imagename.App
 	expectedID string
 	origin     *store.Origin
 	// cache, when set, gives the caching data of the download once the

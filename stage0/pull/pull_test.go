@@ -1,51 +1,14 @@
 package pull
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/acirun/acirun/aci"
-	"github.com/acirun/acirun/stage0/discovery"
 	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/imagename"
 	"github.com/acirun/acirun/stage0/store"
 )
-
-func TestClassify(t *testing.T) {
-	dir := t.TempDir()
-	plain := filepath.Join(dir, "image") // an existing file without .aci
-	if err := os.WriteFile(plain, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	tests := []struct {
-		ref  string
-		want Kind
-	}{
-		{"https://example.com/hello.aci", KindURL},
-		{"http://example.com/hello.aci", KindURL},
-		{"HTTPS://example.com/hello.aci", KindURL}, // schemes are case-insensitive
-		{"Http://example.com/hello.aci", KindURL},
-		{"file:///srv/hello.aci", KindFile},
-		{"/srv/hello.aci", KindFile},
-		{"./hello", KindFile},
-		{"../hello", KindFile},
-		{"hello.aci", KindFile},
-		{"image", KindFile}, // exists in the working directory
-		{plain, KindFile},
-		{"sha512-0123abcd", KindID},
-		{"example.com/hello", KindName},
-		{"example.com/hello:1.0,os=linux,arch=amd64", KindName},
-		{"hello", KindName}, // no such file
-		{"example.com/hello.aci.d", KindName},
-	}
-	for _, tc := range tests {
-		if got := Classify(tc.ref); got != tc.want {
-			t.Errorf("Classify(%q) = %v, want %v", tc.ref, got, tc.want)
-		}
-	}
-}
 
 // TestAccepts: a fetch that waited for another of the same URL takes the
 // image that one stored only if it passes its own checks.
@@ -55,8 +18,8 @@ func TestAccepts(t *testing.T) {
 		Origin: store.Origin{URL: "https://example.com/app.aci", Signer: "0123456789ABCDEF0123456789ABCDEF01234567"}}
 	unsigned := *signed
 	unsigned.Origin.Signer = ""
-	app := func(name, version string) *discovery.App {
-		return &discovery.App{Name: name, Labels: map[string]string{"version": version}}
+	app := func(name, version string) *imagename.App {
+		return &imagename.App{Name: name, Labels: map[string]string{"version": version}}
 	}
 	for _, tc := range []struct {
 		name     string

@@ -1,16 +1,11 @@
-// Package oci turns OCI and Docker images into what acirun's store takes:
-// it parses the image references a user writes (docker://, oci:,
-// oci-archive:, docker-archive:), opens them through go-containerregistry
-// (the registry protocol with its auth challenges, image layouts, archives,
-// manifests and indexes, the platform of an index chosen for the host), and
-// maps an image's config onto an app, so that an OCI image becomes an image
-// manifest and a list of layers for store.ImportOCI, and everything
-// downstream (pods, units, image commands) treats it as any other image.
-//
-// Nothing here contacts a registry that the reference does not name or the
-// local configuration does not set as the default; every blob is verified
-// by the store against its digest while it streams.
-package oci
+// Package ociref names OCI and Docker images without opening them: the
+// references a user writes (docker://, oci:, oci-archive:,
+// docker-archive:), the local configuration of registries (ConfigFile), and
+// what an image made from one carries for a pod (CmdArgs). Package oci
+// opens and converts the images; this one is apart from it so that what
+// only finds a stored image by its reference (acirun's run of a stored
+// image, image rm) links none of go-containerregistry.
+package ociref
 
 import (
 	"errors"
@@ -278,13 +273,13 @@ func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 // starting with '.' or '-'.
 func checkTag(t string) error {
 	if t == "" || len(t) > 128 {
-		return fmt.Errorf("tag %q: want 1 to 128 characters", clip(t))
+		return fmt.Errorf("tag %q: want 1 to 128 characters", Clip(t))
 	}
 	for i := 0; i < len(t); i++ {
 		c := t[i]
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || i > 0 && (c == '.' || c == '-')
 		if !ok {
-			return fmt.Errorf("tag %q: letters, digits, '_', '.' and '-' only, not starting with '.' or '-'", clip(t))
+			return fmt.Errorf("tag %q: letters, digits, '_', '.' and '-' only, not starting with '.' or '-'", Clip(t))
 		}
 	}
 	return nil
@@ -295,17 +290,19 @@ func checkTag(t string) error {
 func checkDigest(d string) error {
 	h, ok := strings.CutPrefix(d, "sha256:")
 	if !ok || len(h) != 64 {
-		return fmt.Errorf("digest %q: want sha256: and 64 lower-case hex digits", clip(d))
+		return fmt.Errorf("digest %q: want sha256: and 64 lower-case hex digits", Clip(d))
 	}
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return fmt.Errorf("digest %q: want sha256: and 64 lower-case hex digits", clip(d))
+			return fmt.Errorf("digest %q: want sha256: and 64 lower-case hex digits", Clip(d))
 		}
 	}
 	return nil
 }
 
-func clip(s string) string {
+// Clip shortens a value that an error quotes to its first 80 bytes: an
+// error message must not repeat a hostile reference or config value whole.
+func Clip(s string) string {
 	if len(s) > 80 {
 		return s[:80] + "…"
 	}

@@ -1,13 +1,9 @@
-// Package discovery turns an image reference such as
-// "example.com/app:1.0,os=linux,arch=amd64" into the URLs of the image and its
-// detached signature, following appc meta discovery (spec/discovery.md): the
-// page at https://NAME?ac-discovery=1 carries <meta name="ac-discovery">
-// templates, and the path is walked up until one is found.
-//
-// The package does no fetching of images itself and keeps no state: the HTTP
-// client (with its TLS roots, credentials and insecure policy) is handed in by
-// the caller, normally the one built by stage0/fetch.
-package discovery
+// Package imagename parses and prints appc image names with an optional
+// version and labels ("example.com/app:1.0,os=linux,arch=amd64"), the
+// references discovery resolves and the store's images are found by. It is
+// apart from discovery, which parses HTML, so that what finds stored images
+// by name (acirun's run of a stored image, image rm) links no HTML parser.
+package imagename
 
 import (
 	"errors"
