@@ -111,6 +111,14 @@ func enterApp(o *enterOptions) (int, error) {
 		return 0, fmt.Errorf("app %s: %w", o.name, err)
 	}
 	privateUsers := !same
+	var nofile *unix.Rlimit
+	if privateUsers {
+		// Asked here, not in the app's PID namespace, where the child
+		// asked would take its parent for dead.
+		if nofile, err = childNofile(); err != nil {
+			return 0, err
+		}
+	}
 	cgroups, err := processCgroupDirs(hostPid)
 	if err != nil {
 		return 0, fmt.Errorf("app %s: %w", o.name, err)
@@ -159,7 +167,7 @@ func enterApp(o *enterOptions) (int, error) {
 			return 0, fmt.Errorf("join the PID namespace of app %s: %w", o.name, err)
 		}
 		if privateUsers {
-			return startInUserNS(exe, argv, pidfd, cgroupFD)
+			return startInUserNS(exe, argv, pidfd, cgroupFD, nofile)
 		}
 		return ForkExecFile(exe, argv, &syscall.ProcAttr{
 			Env:   os.Environ(),

@@ -42,6 +42,7 @@ const (
 	inUserNSCapset
 	inUserNSAmbient
 	inUserNSDup
+	inUserNSNofile
 	inUserNSExec
 )
 
@@ -58,6 +59,8 @@ func inUserNSStepName(step uint32) string {
 		return "raise its ambient capabilities"
 	case inUserNSDup:
 		return "pass the app's pidfd"
+	case inUserNSNofile:
+		return "restore RLIMIT_NOFILE"
 	case inUserNSExec:
 		return "execute the stage1 executable"
 	}
@@ -82,13 +85,16 @@ func inUserNSStepName(step uint32) string {
 // it switches any), keeps every capability of the app's user namespace as
 // ambient ones across its exec (its user, the host's root, is not the
 // namespace's root) and executes exe, with pidfd as its descriptor 3 and
-// 0, 1 and 2 as ours. What follows is `stage1 app --phase=enter
+// 0, 1 and 2 as ours, and with nofile as its RLIMIT_NOFILE unless nil: the
+// limit this process began with (childNofile, which Go's runtime restores
+// only in the children it forks itself), so that the command entered gets
+// it as it would without --private-users. What follows is `stage1 app --phase=enter
 // --private-users`: the app's mount namespace, then the app's confinement.
 //
 // The child calls nothing but raw system calls on data prepared here.
 //
 //go:norace
-func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int) (int, error) {
+func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int, nofile *unix.Rlimit) (int, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 0, err
@@ -170,6 +176,12 @@ func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int) (int, error
 		step = inUserNSDup
 		if _, _, e = syscall.RawSyscall(unix.SYS_DUP3, uintptr(pfd), 3, 0); e != 0 {
 			goto fail
+		}
+		if nofile != nil {
+			step = inUserNSNofile
+			if _, _, e = syscall.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, uintptr(unsafe.Pointer(nofile)), 0, 0, 0); e != 0 {
+				goto fail
+			}
 		}
 		step = inUserNSExec
 		_, _, e = syscall.RawSyscall6(unix.SYS_EXECVEAT, uintptr(efd), uintptr(unsafe.Pointer(&empty[0])),

@@ -145,12 +145,13 @@ func readProcUint(file string) (uint64, error) {
 	return n, nil
 }
 
-// childNofile returns the RLIMIT_NOFILE that a child of PID 1 begins with
-// when it differs from PID 1's own, else nil. Go's runtime raised PID 1's
-// soft limit at its start (to the hard one less one, leaving alone a soft
-// limit already there) and syscall.ForkExec gives each child the limit PID
-// 1 started with, as the app launcher's exec gave the app; a child forked
-// with raw system calls must set it itself. Only the runtime knows the
+// childNofile returns the RLIMIT_NOFILE that a child of this process (PID
+// 1, or enter's) begins with when it differs from the process's own, else
+// nil. Go's runtime raised the process's soft limit at its start (to the
+// hard one less one, leaving alone a soft limit already there) and
+// syscall.ForkExec gives each child the limit the process started with, as
+// the app launcher's exec gave the app; a child forked with raw system
+// calls must set it itself. Only the runtime knows the
 // original, and tells it to no one but such a child: one is started,
 // stopped by ptrace at its exec before it runs anything (as
 // userns.NewUserNS's holder is), asked, and killed.

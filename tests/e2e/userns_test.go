@@ -207,7 +207,7 @@ func TestPrivateUsersUnit(t *testing.T) {
 	defer cancel()
 	img := p.image(podImage(t, podManifest(t, "example.com/userns-unit", map[string]any{
 		"isolators": []map[string]any{{"name": "os/linux/no-new-privileges", "value": true}},
-	}, "sleep", "1h"), nil))
+	}, "sleep", "1h"), &testimage.Options{Copies: hostShell(t)}))
 	uuid, _, _ := p.runDetached(ctx, "--insecure-options=image", "--net=none", "--private-users=2000000:65536", img,
 		"--caps-remove=CAP_NET_RAW,CAP_CHOWN", "--seccomp=mode=remove,errno=ENOTSUP,keyctl,add_key")
 	podDir := filepath.Join(p.data, "pods", uuid)
@@ -284,6 +284,22 @@ func TestPrivateUsersUnit(t *testing.T) {
 	if mypid == "" || mypid == strconv.Itoa(podPid) {
 		t.Fatalf("the entered process's PID: %q: %s", mypid, r)
 	}
+	// Its RLIMIT_NOFILE is its caller's, as without --private-users (and
+	// as nsenter's), not the one Go's runtime raised in the processes on
+	// the way in (acirun enter, acirun-pod enter). A shell, which raises
+	// nothing itself, tells.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		cmd := p.b.Command(ctx, append([]string{"sh", "-c", `ulimit -Sn 1000 && exec "$@"`, "sh"},
+			p.acirun("enter", uuid, "/bin/sh", "-c", "ulimit -Sn; ulimit -Hn")...)...)
+		out, err := cmd.CombinedOutput()
+		if strings.Contains(string(out), "still starting") && time.Now().Before(deadline) {
+			continue
+		}
+		if hard, _ := os.ReadFile("/proc/self/limits"); err != nil || string(out) != "1000\n"+limitField(string(hard), "Max open files", 1)+"\n" {
+			t.Errorf("soft and hard RLIMIT_NOFILE of a process entered with a soft limit of 1000: %q (%v), want 1000 and the caller's hard limit", out, err)
+		}
+		break
+	}
 	r = enter("/testapp", "cat", "/proc/"+strconv.Itoa(podPid)+"/status")
 	if got := statusFields(r.stdout)["Uid"]; r.code != 0 || got != "0 0 0 0" {
 		t.Errorf("the app's Uid seen from the entered process: %q, want 0 (the namespace's root): %s", got, r)
@@ -325,4 +341,18 @@ func TestPrivateUsersUnit(t *testing.T) {
 	if r := <-done; r.code != 0 {
 		t.Errorf("acirun enter UUID /testapp sleep 5s: %s", r)
 	}
+}
+
+// limitField is field i of the line of a /proc/PID/limits text for name,
+// counted after the name (0 the soft limit, 1 the hard one, 2 the unit), or
+// "".
+func limitField(text, name string, i int) string {
+	for _, l := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(l, name); ok {
+			if f := strings.Fields(rest); i < len(f) {
+				return f[i]
+			}
+		}
+	}
+	return ""
 }
