@@ -302,11 +302,11 @@ func (a *Attachment) Release() error {
 
 // ConfigurePod configures the pod's end of its link from inside the pod's
 // network namespace (stage1 run calls it from the thread that made the
-// namespace, before PID 1 goes on): addrs as its addresses (IPv4, IPv6
-// or both), usable at once (no duplicate address detection: the link has
-// one other end, the host's, whose addresses are the gateways), and for
-// each family a route to the gateway on the link and the default route
-// through it.
+// namespace, before it tells PID 1 the network is ready): addrs as its
+// addresses (IPv4, IPv6 or both), usable at once (no duplicate address
+// detection: the link has one other end, the host's, whose addresses are
+// the gateways), and for each family a route to the gateway on the link
+// and the default route through it.
 func ConfigurePod(addrs, gateways Addrs) error {
 	if addrs.IPv4.IsValid() != gateways.IPv4.IsValid() || addrs.IPv6.IsValid() != gateways.IPv6.IsValid() {
 		return fmt.Errorf("pod network: addresses %v and gateways %v do not match", addrs, gateways)

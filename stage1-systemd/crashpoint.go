@@ -22,6 +22,9 @@ const (
 	// StepInitStarted: PID 1 runs in the pod's namespaces (waiting for
 	// go), its pid recorded.
 	StepInitStarted StartStep = "init-started"
+	// StepGoSent: PID 1 has been told to set the pod up
+	// (podcontract.GoMessage); the network may still be being attached.
+	StepGoSent StartStep = "go-sent"
 	// StepNetworkAttached: the pod has its link, leases and rules on the
 	// default network, and net.json is written.
 	StepNetworkAttached StartStep = "network-attached"
@@ -30,8 +33,9 @@ const (
 	// StepMachineRegistered: systemd-machined was asked to register the
 	// pod (whatever it answered).
 	StepMachineRegistered StartStep = "machine-registered"
-	// StepGoSent: PID 1 has been told to go on.
-	StepGoSent StartStep = "go-sent"
+	// StepNetworkReadySent: PID 1 has been told the pod's host side is
+	// ready (podcontract.NetworkReady) and may start the apps.
+	StepNetworkReadySent StartStep = "network-ready-sent"
 	// StepAppsStarted: PID 1 said the apps started; the ready file is
 	// written and READY=1 sent.
 	StepAppsStarted StartStep = "apps-started"
@@ -41,6 +45,10 @@ const (
 const (
 	// stepInitGoReceived: PID 1 has the go message.
 	stepInitGoReceived StartStep = "init-go-received"
+	// stepInitRootsBuilt: the pod's mounts and the apps' roots are set
+	// up, and PID 1 waits for NetworkReady: it has made no cgroup, set no
+	// sysctl and opened no port.
+	stepInitRootsBuilt StartStep = "init-roots-built"
 	// stepInitSetUp: the pod's mounts, network, cgroups and the apps'
 	// roots are set up; no app is started.
 	stepInitSetUp StartStep = "init-set-up"
@@ -55,9 +63,9 @@ const (
 // process's own steps only.
 func startSteps() []StartStep {
 	return []StartStep{
-		StepPodLocked, StepExeSealed, StepInitStarted, StepNetworkAttached, StepMetadataStarted,
-		StepMachineRegistered, StepGoSent, StepAppsStarted,
-		stepInitGoReceived, stepInitSetUp,
+		StepPodLocked, StepExeSealed, StepInitStarted, StepGoSent, StepNetworkAttached, StepMetadataStarted,
+		StepMachineRegistered, StepNetworkReadySent, StepAppsStarted,
+		stepInitGoReceived, stepInitRootsBuilt, stepInitSetUp,
 		stepAppRootEntered,
 	}
 }

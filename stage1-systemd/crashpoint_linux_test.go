@@ -122,7 +122,7 @@ func TestCrashAtEveryStartStep(t *testing.T) {
 				}
 				ws := ee.Sys().(syscall.WaitStatus)
 				switch step {
-				case stepInitGoReceived, stepInitSetUp, stepAppRootEntered:
+				case stepInitGoReceived, stepInitRootsBuilt, stepInitSetUp, stepAppRootEntered:
 					// PID 1 or a launcher died: the supervisor ends
 					// the pod as killed.
 					if ws.Signaled() || ws.ExitStatus() != 128+int(syscall.SIGKILL) {

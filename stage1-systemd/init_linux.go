@@ -42,22 +42,17 @@ func initMain(args []string, tr *trace.Tracer, crashAt func(StartStep)) int {
 	o.trace, o.crashAt = tr, crashAt
 	p := &pod{o: o, procs: map[int]*proc{}, control: -1}
 	if o.controlFd >= 0 {
-		// No app may inherit it, and nothing may start before `stage1 run`
-		// has registered the pod (which can move PID 1 to another cgroup).
+		// No app may inherit it. Nothing of the pod is set up before
+		// `stage1 run` says go, and nothing that needs the host's side of
+		// the pod before it says that is ready (setup).
 		unix.CloseOnExec(o.controlFd)
-		msg, err := awaitGo(o.controlFd)
+		msg, err := awaitControl(o.controlFd)
+		if err == nil {
+			err = podcontract.CheckGoMessage(msg)
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 			return ExitCodeFailure
-		}
-		m, err := podcontract.ParseGoMessage(msg)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
-			return ExitCodeFailure
-		}
-		p.net = m
-		if o.MetadataURL == "" {
-			o.MetadataURL = m.MetadataURL
 		}
 		p.control = o.controlFd
 		tr.Step("go received")
@@ -88,10 +83,10 @@ type pod struct {
 	control  int      // the control socket to `stage1 run` until the pod is down, or -1
 	said     bool     // ControlReady is sent
 	notified chan int // index in apps of an app that sent READY=1
-	// net is what `stage1 run` said of the pod's network in the go
-	// message (the addresses it gave eth0, the host's gateways), and the
-	// metadata URL: the zero GoMessage without one.
-	net podcontract.GoMessage
+	// net is what `stage1 run` said of the pod's network once it was
+	// ready (the addresses it gave eth0, the host's gateways), and the
+	// metadata URL: the zero NetworkReady without one.
+	net podcontract.NetworkReady
 	// allCaps are the numbers of every capability the kernel has, which a
 	// launcher in a user namespace keeps as ambient across its exec
 	// (--private-users only).
@@ -101,9 +96,10 @@ type pod struct {
 	ns *nsLaunch
 }
 
-// awaitGo waits for `stage1 run` to send its go message on the control
-// socket (podcontract.GoMessage), and returns it.
-func awaitGo(fd int) ([]byte, error) {
+// awaitControl waits for `stage1 run`'s next message on the control
+// socket (podcontract.GoMessage, then podcontract.NetworkReady), and
+// returns it.
+func awaitControl(fd int) ([]byte, error) {
 	b := make([]byte, podcontract.MaxControlMessage)
 	for {
 		n, err := unix.Read(fd, b)
@@ -118,6 +114,30 @@ func awaitGo(fd int) ([]byte, error) {
 		}
 		return b[:n], nil
 	}
+}
+
+// awaitNetworkReady waits for `stage1 run` to say that the host's side of
+// the pod is ready (podcontract.NetworkReady: its network attached, the
+// pod registered, the metadata service listening), and keeps what it says.
+// Without a control socket there is nobody to wait for.
+func (p *pod) awaitNetworkReady() error {
+	if p.control < 0 {
+		return nil
+	}
+	msg, err := awaitControl(p.control)
+	if err != nil {
+		return err
+	}
+	m, err := podcontract.ParseNetworkReady(msg)
+	if err != nil {
+		return err
+	}
+	p.net = m
+	if p.o.MetadataURL == "" {
+		p.o.MetadataURL = m.MetadataURL
+	}
+	p.o.trace.Step("network ready received")
+	return nil
 }
 
 // listenNotify binds the abstract socket on which app i sends its
@@ -237,7 +257,14 @@ func (p *pod) debugf(format string, args ...any) {
 	}
 }
 
-// setup builds every app's root and the pod around them.
+// setup builds every app's root and the pod around them: first what needs
+// nothing of the host's side of the pod (the mounts, hostname, loopback,
+// empty volumes and the apps' roots: most of PID 1's work before the apps
+// start), which runs while `stage1 run` attaches the network; then, once
+// run says that side is ready (awaitNetworkReady), what does: the sysctls
+// (which may name eth0, there only once the network is attached), the
+// socket-activated ports, and the cgroups (made below PID 1's own, which
+// machined's registration may change).
 func (p *pod) setup() error {
 	o := p.o
 	// Our mounts must never propagate to the host: from here on the host's
@@ -297,9 +324,44 @@ func (p *pod) setup() error {
 			return fmt.Errorf("bring up loopback: %w", err)
 		}
 	}
+	if err := makeEmptyVolumes(spec, o.idRange); err != nil {
+		return err
+	}
+	for i, a := range spec.apps {
+		plan, err := planSeccomp(a.isolators.seccomp, o.Insecure.Has(podcontract.InsecureSeccomp))
+		if err != nil {
+			return fmt.Errorf("app %s: %w", a.name, err)
+		}
+		r := &appRun{name: a.name, spec: a, seccomp: plan, launchRefused: launchRefusedBy(plan), preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name},
+			stdout: stdio[2*i], stderr: stdio[2*i+1]}
+		p.apps = append(p.apps, r)
+		traits, err := readImageTraits(filepath.Join(a.imageDir, "manifest"))
+		if err != nil {
+			return fmt.Errorf("app %s: %w", a.name, err)
+		}
+		r.stopSignal = traits.stopSignal
+		if traits.notify {
+			r.notifySocket = notifySocketName(spec.uuid, a.name)
+			if err := p.listenNotify(len(p.apps)-1, r.notifySocket); err != nil {
+				return fmt.Errorf("app %s: %w", a.name, err)
+			}
+		}
+		p.reportIsolators(a, plan)
+		if err := buildAppRoot(o, a, hostname, p.logf); err != nil {
+			return err
+		}
+		p.debugf("app %s: root ready", a.name)
+		o.trace.Step("app %s: root ready", a.name)
+	}
+	o.reached(stepInitRootsBuilt)
+
+	if err := p.awaitNetworkReady(); err != nil {
+		return err
+	}
 	if podcontract.OnDefaultNetwork(o.Net) {
 		// stage1 run has configured eth0 (from the thread PID 1 was
-		// forked from, in the pod's network namespace) before it let us go.
+		// forked from, in the pod's network namespace) before it said the
+		// network is ready.
 		if !p.net.Addr.IsValid() && !p.net.Addr6.IsValid() {
 			return errors.New("pod network: stage1 run gave no address")
 		}
@@ -319,16 +381,12 @@ func (p *pod) setup() error {
 	if err := checkListenProtocols(spec.apps); err != nil {
 		return err
 	}
-	listen := make([][]int, len(spec.apps))
-	for i, a := range spec.apps {
-		fds, err := openListeners(a, p.logf)
+	for _, r := range p.apps {
+		fds, err := openListeners(r.spec, p.logf)
 		if err != nil {
 			return err
 		}
-		listen[i] = fds
-	}
-	if err := makeEmptyVolumes(spec, o.idRange); err != nil {
-		return err
+		r.listen = fds
 	}
 	// The cgroups and the mount table (long on a busy host) are read only
 	// for a pod with resource limits or a bound on its tasks: on the way
@@ -358,29 +416,11 @@ func (p *pod) setup() error {
 			p.debugf("the pod's processes and threads: at most %d (%s)", o.TasksMax, d)
 		}
 	}
-	for i, a := range spec.apps {
-		plan, err := planSeccomp(a.isolators.seccomp, o.Insecure.Has(podcontract.InsecureSeccomp))
-		if err != nil {
-			return fmt.Errorf("app %s: %w", a.name, err)
-		}
-		r := &appRun{name: a.name, spec: a, seccomp: plan, launchRefused: launchRefusedBy(plan), preStart: a.preStart != nil, postStop: a.postStop != nil, exit: podcontract.AppExit{Name: a.name}, listen: listen[i],
-			stdout: stdio[2*i], stderr: stdio[2*i+1]}
-		p.apps = append(p.apps, r)
+	for _, r := range p.apps {
+		a := r.spec
 		if tasksDir != "" {
 			r.cgroups = append(r.cgroups, tasksDir)
 		}
-		traits, err := readImageTraits(filepath.Join(a.imageDir, "manifest"))
-		if err != nil {
-			return fmt.Errorf("app %s: %w", a.name, err)
-		}
-		r.stopSignal = traits.stopSignal
-		if traits.notify {
-			r.notifySocket = notifySocketName(spec.uuid, a.name)
-			if err := p.listenNotify(len(p.apps)-1, r.notifySocket); err != nil {
-				return fmt.Errorf("app %s: %w", a.name, err)
-			}
-		}
-		p.reportIsolators(a, plan)
 		if a.isolators.hasCgroupLimits() {
 			if cgErr != nil {
 				p.logf("app %s: resource limits: not enforced (%v)", a.name, cgErr)
@@ -392,11 +432,6 @@ func (p *pod) setup() error {
 				}
 			}
 		}
-		if err := buildAppRoot(o, a, hostname, p.logf); err != nil {
-			return err
-		}
-		p.debugf("app %s: root ready", a.name)
-		o.trace.Step("app %s: root ready", a.name)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ type metadataServer struct {
 // fresh token, before it listens (startMetadata): what it serves (the
 // manifests, read and parsed here) needs no network, so that run makes it
 // while the pod's network is still being attached, off the way to PID 1's
-// go message.
+// network-ready message.
 func podMetadata(o *options, podDir string) (*metadataService, error) {
 	key, err := metadataKey(filepath.Join(o.RunDir, "metadata", "hmac.key"))
 	if err != nil {

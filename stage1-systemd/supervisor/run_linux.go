@@ -135,9 +135,10 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 
 	// On the default network the pod's link, addresses and rules are made
 	// in the background, into the network namespace the pod thread made,
-	// while PID 1 is forked and starts (its Go runtime's start is
-	// milliseconds), rather than after; PID 1 is let go once they are.
-	// A start that fails before that takes them off again.
+	// while PID 1 is forked, starts (its Go runtime's start is
+	// milliseconds) and sets up the pod's mounts, rather than after; PID 1
+	// is told the network is ready once they are. A start that fails
+	// before that takes them off again.
 	var attaching chan attachResult
 	if podcontract.OnDefaultNetwork(o.Net) {
 		attaching = make(chan attachResult, 1)
@@ -166,8 +167,9 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer signal.Stop(sigs)
 
-	// PID 1 waits on its end of ctl until the pod is registered, and tells
-	// through it when the apps have started.
+	// PID 1 waits on its end of ctl until it may set up the pod, and again
+	// until the pod's host side is ready, and tells through it when the
+	// apps have started (podcontract's control messages).
 	ctl, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
@@ -272,11 +274,21 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	_ = unix.SetNonblock(ctl[0], true) // for the runtime's poller
 	control := os.NewFile(uintptr(ctl[0]), "pod control socket")
 	defer control.Close()
-	var goMsg podcontract.GoMessage
+	// PID 1 sets up what needs nothing of the host's side of the pod (its
+	// mounts, the apps' roots: milliseconds of its CPU) while that is
+	// made below, and waits for NetworkReady before anything that does.
+	// A PID 1 that already died finds nothing to read. The step is
+	// recorded before the write: PID 1 may record "go received" before
+	// this thread runs again after it.
+	o.trace.Step("go sent")
+	_, _ = control.Write([]byte(podcontract.GoMessage))
+	o.reached(stage1.StepGoSent)
+	var netReady podcontract.NetworkReady
 	// What systemctl status says of a running pod.
 	status := "Running " + strconv.Itoa(len(spec.Apps)) + " app(s)"
-	// abort ends a pod whose PID 1 waits for us and has started nothing:
-	// it goes, and its network namespace with it.
+	// abort ends a pod whose PID 1 waits for NetworkReady and has started
+	// nothing (it may be setting up its own mounts, which go with it, and
+	// has made no cgroup): it goes, and its network namespace with it.
 	abort := func(err error) (int, error) {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		stage1.WaitPid(pid)
@@ -309,8 +321,8 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 			debugf(o, "port %s", m)
 		}
 		status += " at " + pn.att.Addrs().String()
-		goMsg.Addr, goMsg.Gateway = pn.att.Addr, pn.att.Gateway
-		goMsg.Addr6, goMsg.Gateway6 = pn.att.Addr6, pn.att.Gateway6
+		netReady.Addr, netReady.Gateway = pn.att.Addr, pn.att.Gateway
+		netReady.Addr6, netReady.Gateway6 = pn.att.Addr6, pn.att.Gateway6
 		network = pn
 		o.trace.Step("network attached")
 		o.reached(stage1.StepNetworkAttached)
@@ -335,9 +347,10 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		status += " at " + nf.IP
 	}
 	// The registration and the metadata service start side by side: both
-	// must be done before PID 1 goes on (it may start nothing before
-	// machined has put it in its scope, and the apps find the service's
-	// URL in their environment), neither needs the other.
+	// must be done before PID 1 is told the network is ready (it makes
+	// the apps' cgroups below its own and starts them only once machined
+	// has put it in its scope, and the apps find the service's URL in
+	// their environment), neither needs the other.
 	var ifindices []int32
 	if network != nil {
 		ifindices = []int32{int32(network.att.HostIndex)}
@@ -363,7 +376,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		debugf(o, "metadata service at %s", ms.URL)
 		o.trace.Step("metadata service started")
 		o.reached(stage1.StepMetadataStarted)
-		goMsg.MetadataURL = ms.URL
+		netReady.MetadataURL = ms.URL
 	}
 	reg := <-registered
 	busCancel() // the connection goes, whichever way the registration went
@@ -377,16 +390,15 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	default:
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: machinectl will not show the pod\n", reg.err)
 	}
-	msg, err := goMsg.Encode()
+	msg, err := netReady.Encode()
 	if err != nil {
 		return abort(err)
 	}
-	// PID 1 may go on; a PID 1 that already died finds nothing to read.
-	// The step is recorded before the write: PID 1 may record "go
-	// received" before this thread runs again after it.
-	o.trace.Step("go sent")
+	// PID 1 may start the apps; one that already died finds nothing to
+	// read.
+	o.trace.Step("network ready sent")
 	_, _ = control.Write(msg)
-	o.reached(stage1.StepGoSent)
+	o.reached(stage1.StepNetworkReadySent)
 	// PID 1 says when the apps have started (ControlReady, sent on ready
 	// once, false when it ended before), and when nothing of the pod runs
 	// but itself (ControlDown, which closes down).
