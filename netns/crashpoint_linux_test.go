@@ -154,7 +154,7 @@ func TestCrashAtEveryAttachStep(t *testing.T) {
 			}
 			// What acirun gc runs for the network.
 			host.do(func() error {
-				_, err := n.ReleaseStale(context.Background(), never)
+				_, _, err := n.ReleaseStale(context.Background(), never)
 				if _, ferr := fw.RemoveStale(context.Background(), never); ferr != nil {
 					err = errors.Join(err, ferr)
 				}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/acirun/acirun/internal/flock"
@@ -29,7 +31,9 @@ type Network struct {
 	// LeaseDir holds one file per leased address, named by the address and
 	// holding its owner, and the lock that serialises leasing. It should
 	// not outlive a boot (/run/acirun/net/NAME); a lease whose owner is
-	// gone is taken back whenever an address is needed.
+	// gone, or that its owner gave back on condition of a link that is
+	// gone now (ReleaseWhenGone), is taken back whenever an address is
+	// needed.
 	LeaseDir string
 	// crashAt is told each step of an attachment (crashpoint.go); only
 	// the package's tests set it.
@@ -233,8 +237,9 @@ func usableCount(subnet netip.Prefix) uint64 {
 	}
 }
 
-// take leases a to owner if it is free or its owner is not alive, whom it
-// appends to gone.
+// take leases a to owner if it is free or its lease may be taken back
+// (reclaimable); the owner of a lease taken back from a pod no longer
+// alive is appended to gone.
 func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone *[]string) (bool, error) {
 	path := filepath.Join(n.LeaseDir, a.String())
 	for try := 0; try < 2; try++ {
@@ -257,23 +262,33 @@ func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone 
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err)
 		}
-		prev := strings.TrimSpace(string(b))
-		if err == nil && prev != "" && alive(prev) {
-			return false, nil
+		var prev leaseFile
+		ownerGone := false
+		if err == nil {
+			if prev, err = parseLease(b); err != nil {
+				// Not ours to judge: another address is leased,
+				// and acirun gc names this one.
+				return false, nil
+			}
+			var free bool
+			if free, ownerGone = prev.reclaimable(alive, linkGone); !free {
+				return false, nil
+			}
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false, fmt.Errorf("network %s: take back the lease of %s: %w", n.Name, a, err)
 		}
-		if err == nil && prev != "" && !slices.Contains(*gone, prev) {
-			*gone = append(*gone, prev)
+		if ownerGone && !slices.Contains(*gone, prev.owner) {
+			*gone = append(*gone, prev.owner)
 		}
 	}
 	return false, nil
 }
 
 // Release gives back owner's leases of addrs (either may be the zero
-// Addr). A lease someone else holds now (taken back from an owner presumed
-// gone) is left alone.
+// Addr) at once: call it only once nothing uses them, the host's link to
+// the pod and its routes gone (see ReleaseWhenGone). A lease someone else
+// holds now (taken back from an owner presumed gone) is left alone.
 func (n Network) Release(addrs Addrs, owner string) error {
 	var errs []error
 	for _, a := range []netip.Addr{addrs.IPv4, addrs.IPv6} {
@@ -293,7 +308,7 @@ func (n Network) release(a netip.Addr, owner string) error {
 	if err != nil {
 		return fmt.Errorf("network %s: release %s: %w", n.Name, a, err)
 	}
-	if strings.TrimSpace(string(b)) != owner {
+	if l, err := parseLease(b); err != nil || l.owner != owner {
 		return nil
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -302,27 +317,100 @@ func (n Network) release(a netip.Addr, owner string) error {
 	return nil
 }
 
-// ReleaseStale gives back the leases whose owners are not alive (a pod
-// whose stage1 was killed before it could release its addresses, or while
-// it took one), for
-// garbage collection; Lease takes them back too, but only when it needs
-// an address. Every lease in LeaseDir is looked at, whether or not it is
-// in the network's subnets now (the host's configuration may have changed
-// them since it was taken). It returns the addresses released.
-func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool) ([]netip.Addr, error) {
-	ents, err := os.ReadDir(n.LeaseDir)
+// ReleaseWhenGone gives back owner's leases of addrs on a condition that
+// nobody waits for: each is held until the host link named link, of
+// interface index index, is gone, and the next Lease or ReleaseStale to
+// find it gone takes the address back. A pod's end calls it, its rules
+// removed, instead of waiting for the kernel to remove its link with its
+// network namespace (and the host's routes to the pod with it), which is
+// done by the machine's one namespace-cleanup work, 2 to 40 ms and more
+// after the pod's last process, or never while something else holds the
+// namespace. A lease someone else holds now is left alone, and so is one
+// already given back.
+//
+// The condition is a second line added to the lease file, in one write
+// (leaseFile); an acirun that predates it reads the whole file as the
+// owner, finds no such pod running, and takes the address back as it takes
+// back a killed pod's.
+func (n Network) ReleaseWhenGone(addrs Addrs, owner, link string, index int) error {
+	if link == "" || len(link) >= 16 || strings.ContainsAny(link, " \n") || index <= 0 {
+		return fmt.Errorf("network %s: release on condition of link %q (index %d): want a link's name and index", n.Name, link, index)
+	}
+	var errs []error
+	for _, a := range []netip.Addr{addrs.IPv4, addrs.IPv6} {
+		if a.IsValid() {
+			errs = append(errs, n.releaseWhenGone(a, owner, link, index))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (n Network) releaseWhenGone(a netip.Addr, owner, link string, index int) error {
+	f, err := os.OpenFile(filepath.Join(n.LeaseDir, a.String()), os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		return fmt.Errorf("network %s: release %s: %w", n.Name, a, err)
+	}
+	defer f.Close()
+	// The owner's file, which nobody else writes while its owner lives
+	// and has not given it back: read and appended to without the lock.
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("network %s: release %s: %w", n.Name, a, err)
+	}
+	if l, err := parseLease(b); err != nil || l.owner != owner || l.link != "" {
+		return nil // another's, or given back already
+	}
+	if string(b) != owner+"\n" {
+		return fmt.Errorf("network %s: release %s: lease file %s holds %q, not the owner's line alone as take writes it", n.Name, a, f.Name(), b)
+	}
+	// One write, past the owner's line: a reader that sees a part of it
+	// (a line without its newline) refuses it (parseLease), and leaves
+	// the address leased.
+	if _, err := f.WriteAt(fmt.Appendf(nil, "%s%s %d\n", linkPrefix, link, index), int64(len(b))); err != nil {
+		return fmt.Errorf("network %s: release %s: %w", n.Name, a, err)
+	}
+	return nil
+}
+
+// Waiting is a lease given back on condition of a link that is still
+// there (ReleaseWhenGone): its owner has ended, and something else holds
+// its network namespace, or the kernel has yet to remove it.
+type Waiting struct {
+	Addr  netip.Addr
+	Owner string // the pod directory that gave it back
+	Link  string // the host end of its link
+	Index int    // the link's interface index
+}
+
+// ReleaseStale gives back, for garbage collection, the leases that Lease
+// would take back: those whose owners are not alive (a pod whose stage1
+// was killed before it could release its addresses, or while it took
+// one), and those given back on condition of a link that is gone
+// (ReleaseWhenGone); Lease takes them back too, but only when it needs an
+// address. Every lease in LeaseDir is looked at, whether or not it is in
+// the network's subnets now (the host's configuration may have changed
+// them since it was taken). It returns the addresses released and the
+// leases still waiting for their links; a lease file it cannot read is an
+// error naming it, the others released all the same.
+func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool) ([]netip.Addr, []Waiting, error) {
+	ents, err := os.ReadDir(n.LeaseDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	lock, err := flock.Lock(ctx, filepath.Join(n.LeaseDir, ".lock"), true)
 	if err != nil {
-		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	defer lock.Close()
 	var released []netip.Addr
+	var waiting []Waiting
+	var errs []error
 	for _, e := range ents {
 		a, err := netip.ParseAddr(e.Name())
 		if err != nil || a.String() != e.Name() {
@@ -333,21 +421,91 @@ func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool
 			continue
 		}
 		if err != nil {
-			return released, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err)
+			errs = append(errs, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err))
+			continue
+		}
+		l, err := parseLease(b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("network %s: lease %s (%s): %w", n.Name, a, filepath.Join(n.LeaseDir, e.Name()), err))
+			continue
 		}
 		// An empty lease is one whose taker died between making it and
 		// writing its owner: take does both with the lock held, as it is
 		// here, so none is being written now.
-		owner := strings.TrimSpace(string(b))
-		if owner != "" && alive(owner) {
+		if free, _ := l.reclaimable(alive, linkGone); !free {
+			if l.link != "" {
+				waiting = append(waiting, Waiting{Addr: a, Owner: l.owner, Link: l.link, Index: l.index})
+			}
 			continue
 		}
-		if err := n.release(a, owner); err != nil {
-			return released, err
+		if err := os.Remove(filepath.Join(n.LeaseDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("network %s: release %s: %w", n.Name, a, err))
+			continue
 		}
 		released = append(released, a)
 	}
-	return released, nil
+	return released, waiting, errors.Join(errs...)
+}
+
+// linkPrefix begins a lease file's second line (leaseFile).
+const linkPrefix = "link "
+
+// leaseFile is what a lease file says. Its first line is the owner (a pod
+// directory), as every version of acirun has written it; an owner that
+// has given the address back on condition of its link (ReleaseWhenGone)
+// has added a second,
+//
+//	link NAME INDEX
+//
+// the host end of its link and its interface index, whole with its
+// newline or not at all. The file is a contract between processes of
+// different versions on one host: one of the owner's line alone is read
+// as before, and one with another second line is refused, not guessed at.
+type leaseFile struct {
+	owner string
+	link  string // the link the lease waits for; "" for a lease held while its owner lives
+	index int
+}
+
+// parseLease reads a lease file's bytes. An empty file (a taker killed
+// between making it and writing its owner) is a lease of no owner.
+func parseLease(b []byte) (leaseFile, error) {
+	first, rest, _ := strings.Cut(string(b), "\n")
+	l := leaseFile{owner: strings.TrimSpace(first)}
+	if strings.TrimSpace(rest) == "" {
+		return l, nil
+	}
+	line, after, complete := strings.Cut(rest, "\n")
+	f := strings.Fields(strings.TrimPrefix(line, linkPrefix))
+	var err error
+	if !complete || strings.TrimSpace(after) != "" || !strings.HasPrefix(line, linkPrefix) || len(f) != 2 || l.owner == "" {
+		err = errors.New("bad")
+	} else {
+		l.link = f[0]
+		l.index, err = strconv.Atoi(f[1])
+	}
+	if err != nil || l.index <= 0 {
+		return leaseFile{}, fmt.Errorf("lease file %q: want the owner's line and at most \"link NAME INDEX\" (written by another version of acirun?): remove it once no pod uses the address", b)
+	}
+	return l, nil
+}
+
+// reclaimable reports whether l's address may be leased again, and
+// whether it is taken back from an owner no longer alive, whose rules may
+// still name the address (PodRules.Gone): a lease of no owner may; one
+// given back on condition of a link, once linkGone says that the link is
+// gone (its owner removed its rules before); another, once its owner is
+// not alive (a stage1 killed with SIGKILL).
+func (l leaseFile) reclaimable(alive func(owner string) bool, linkGone func(link string, index int) bool) (free, ownerGone bool) {
+	switch {
+	case l.owner == "":
+		return true, false
+	case l.link != "":
+		return linkGone(l.link, l.index), false
+	default:
+		gone := !alive(l.owner)
+		return gone, gone
+	}
 }
 
 // String is the addresses there are, separated by a space.

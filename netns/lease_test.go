@@ -116,7 +116,7 @@ func TestLeaseWrapsAndTakesBackStale(t *testing.T) {
 func TestReleaseStale(t *testing.T) {
 	ctx := context.Background()
 	n := testNetwork(t, "10.9.0.0/29")
-	if got, err := n.ReleaseStale(ctx, everyoneAlive); err != nil || len(got) != 0 {
+	if got, _, err := n.ReleaseStale(ctx, everyoneAlive); err != nil || len(got) != 0 {
 		t.Fatalf("no leases yet: %v, %v", got, err)
 	}
 	for _, o := range []string{"/pods/a", "/pods/b", "/pods/c"} {
@@ -128,7 +128,7 @@ func TestReleaseStale(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(n.LeaseDir, "10.9.0.5"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := n.ReleaseStale(ctx, func(o string) bool { return o == "/pods/b" })
+	got, _, err := n.ReleaseStale(ctx, func(o string) bool { return o == "/pods/b" })
 	if err != nil || fmt.Sprint(got) != "[10.9.0.2 10.9.0.4 10.9.0.5]" {
 		t.Fatalf("released %v, %v; want a's and c's addresses and the empty lease", got, err)
 	}
@@ -354,7 +354,7 @@ func TestLeaseBoth(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(n.LeaseDir, "fd99::7"), []byte("/pods/old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := n.ReleaseStale(ctx, func(string) bool { return false })
+	got, _, err := n.ReleaseStale(ctx, func(string) bool { return false })
 	if err != nil || fmt.Sprint(got) != "[10.9.0.3 fd00::3 fd99::7]" {
 		t.Errorf("ReleaseStale: %v, %v", got, err)
 	}
@@ -390,5 +390,150 @@ func TestWriteHint(t *testing.T) {
 		if got, err := netip.ParseAddr(strings.TrimSpace(string(b))); err != nil || got != a || len(b) != hintSize {
 			t.Errorf("writeHint(%s) over %q: the file holds %q (%d bytes), want the address in %d bytes", a, tc.old, b, len(b), hintSize)
 		}
+	}
+}
+
+// TestParseLease: a lease file of every version reads as its owner wrote
+// it: the owner's line alone (as every acirun wrote it, with its newline
+// or cut before it), with the condition of a link (ReleaseWhenGone), or
+// empty (a taker killed before it wrote); anything else is refused, not
+// guessed at: a second line of another form, a condition cut before its
+// newline (read while being written), a condition without an owner.
+func TestParseLease(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want leaseFile
+		err  bool
+	}{
+		{"/pods/a\n", leaseFile{owner: "/pods/a"}, false},
+		{"/pods/a", leaseFile{owner: "/pods/a"}, false},
+		{"", leaseFile{}, false},
+		{"\n", leaseFile{}, false},
+		{"/pods/a\nlink ac-0123456789ab 42\n", leaseFile{owner: "/pods/a", link: "ac-0123456789ab", index: 42}, false},
+		{"/pods/a\n\n", leaseFile{owner: "/pods/a"}, false},
+		{"/pods/a\nlink ac-x 42", leaseFile{}, true},
+		{"/pods/a\nlink ac-x 4", leaseFile{}, true},
+		{"/pods/a\nlink ac-x\n", leaseFile{}, true},
+		{"/pods/a\nlink ac-x 0\n", leaseFile{}, true},
+		{"/pods/a\nlink ac-x -3\n", leaseFile{}, true},
+		{"/pods/a\nlink ac-x 42 more\n", leaseFile{}, true},
+		{"/pods/a\nlink ac-x 42\nlink ac-y 43\n", leaseFile{}, true},
+		{"/pods/a\nuntil 2026-12-07\n", leaseFile{}, true},
+		{"\nlink ac-x 42\n", leaseFile{}, true},
+	} {
+		got, err := parseLease([]byte(tc.file))
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("parseLease(%q) = %+v, %v; want %+v, error %v", tc.file, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestReclaimable: a lease of no owner is free; one given back on
+// condition of a link is free once that link is gone, whether or not its
+// owner still runs, and nobody's rules are to be removed for it (its owner
+// removed them); another is free once its owner is not alive, whose rules
+// go then (PodRules.Gone).
+func TestReclaimable(t *testing.T) {
+	for _, tc := range []struct {
+		lease                 leaseFile
+		alive, linkGone       bool
+		wantFree, wantGoneOwn bool
+	}{
+		{leaseFile{}, true, false, true, false},
+		{leaseFile{owner: "/pods/a"}, true, true, false, false},
+		{leaseFile{owner: "/pods/a"}, false, false, true, true},
+		{leaseFile{owner: "/pods/a", link: "ac-a", index: 7}, true, false, false, false},
+		{leaseFile{owner: "/pods/a", link: "ac-a", index: 7}, false, false, false, false},
+		{leaseFile{owner: "/pods/a", link: "ac-a", index: 7}, true, true, true, false},
+		{leaseFile{owner: "/pods/a", link: "ac-a", index: 7}, false, true, true, false},
+	} {
+		var asked []string
+		alive := func(o string) bool { asked = append(asked, "alive "+o); return tc.alive }
+		linkGone := func(l string, i int) bool { asked = append(asked, fmt.Sprint("link ", l, " ", i)); return tc.linkGone }
+		free, ownerGone := tc.lease.reclaimable(alive, linkGone)
+		if free != tc.wantFree || ownerGone != tc.wantGoneOwn {
+			t.Errorf("%+v, alive %v, link gone %v: free %v, owner gone %v; want %v, %v (asked %q)", tc.lease, tc.alive, tc.linkGone, free, ownerGone, tc.wantFree, tc.wantGoneOwn, asked)
+		}
+		if tc.lease.link != "" && (len(asked) != 1 || asked[0] != fmt.Sprint("link ", tc.lease.link, " ", tc.lease.index)) {
+			t.Errorf("%+v: asked %q; want the link by its name and index alone", tc.lease, asked)
+		}
+	}
+}
+
+// TestReleaseWhenGone: the condition is added to the owner's own leases
+// once, as one line, after the owner's; another owner's lease, one given
+// back already and an address never leased are left as they are; a link
+// that is no name or index is refused. Release of a lease given back on
+// condition still removes it (the owner knows its link gone).
+func TestReleaseWhenGone(t *testing.T) {
+	ctx := context.Background()
+	n := testNetwork(t, "10.9.0.0/29")
+	n.Subnet6 = netip.MustParsePrefix("fd00:9::/64")
+	a, err := n.Lease(ctx, "/pods/a", everyoneAlive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.Lease(ctx, "/pods/b", everyoneAlive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(x netip.Addr) string {
+		got, _ := os.ReadFile(filepath.Join(n.LeaseDir, x.String()))
+		return string(got)
+	}
+	for _, bad := range []struct {
+		link  string
+		index int
+	}{{"", 3}, {"ac-a", 0}, {"ac-a b", 3}, {"ac-0123456789abc", 3}} {
+		if err := n.ReleaseWhenGone(a, "/pods/a", bad.link, bad.index); err == nil {
+			t.Errorf("link %q index %d: no error", bad.link, bad.index)
+		}
+	}
+	if err := n.ReleaseWhenGone(a, "/pods/a", "ac-a", 12); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ReleaseWhenGone(a, "/pods/a", "ac-a", 13); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ReleaseWhenGone(b, "/pods/a", "ac-a", 12); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ReleaseWhenGone(Addrs{IPv4: netip.MustParseAddr("10.9.0.6")}, "/pods/a", "ac-a", 12); err != nil {
+		t.Fatal(err)
+	}
+	for x, want := range map[netip.Addr]string{
+		a.IPv4: "/pods/a\nlink ac-a 12\n", a.IPv6: "/pods/a\nlink ac-a 12\n",
+		b.IPv4: "/pods/b\n", b.IPv6: "/pods/b\n",
+	} {
+		if got := read(x); got != want {
+			t.Errorf("lease of %s: %q, want %q", x, got, want)
+		}
+	}
+	if l := leases(t, n); len(l) != 4 {
+		t.Errorf("leases %v, want a's and b's", l)
+	}
+	if err := n.Release(a, "/pods/a"); err != nil || len(leases(t, n)) != 2 {
+		t.Errorf("Release of a lease given back on condition: %v, leases %v", err, leases(t, n))
+	}
+}
+
+// TestLeaseSkipsUnreadable: a lease file this version cannot read (written
+// by another) is never taken back by Lease, which leases another address,
+// and acirun gc (ReleaseStale) names it and releases the others.
+func TestLeaseSkipsUnreadable(t *testing.T) {
+	ctx := context.Background()
+	n := testNetwork(t, "10.9.0.0/30")
+	if err := os.MkdirAll(n.LeaseDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(n.LeaseDir, "10.9.0.2"), []byte("/pods/x\nnext-version 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := lease4(ctx, n, "/pods/a", func(string) bool { return false }); err == nil {
+		t.Errorf("leased %s over a lease file it cannot read", a)
+	}
+	released, _, err := n.ReleaseStale(ctx, func(string) bool { return false })
+	if len(released) != 0 || err == nil || !strings.Contains(err.Error(), filepath.Join(n.LeaseDir, "10.9.0.2")) {
+		t.Errorf("ReleaseStale: released %v, %v; want nothing and an error naming the file", released, err)
 	}
 }

@@ -2,15 +2,12 @@ package netns
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -209,95 +206,27 @@ func (a *Attachment) RemoveLink() error {
 	return nil
 }
 
-// AwaitLinkGone waits, once the pod's last process has ended, for the
-// kernel to remove the link with the pod's network namespace, and removes
-// it itself (RemoveLink) once ctx is done: the namespace may outlive the
-// pod (something else holds it: a process that entered it, a bind mount
-// of it), or the kernel's queue of namespaces to tear down (one for the
-// whole machine) may be long. The kernel does it in the background, where
-// removing it here would wait, before it returns, for every pending RCU
-// callback of the machine (rcu_barrier in netdev_run_todo: 20 to 50 ms on
-// a loaded host); what waits here is only the kernel's notice that the
-// link is gone from the host's view (RTM_DELLINK, sent once its routes
-// are gone). The link is gone when it returns nil.
-func (a *Attachment) AwaitLinkGone(ctx context.Context) error {
-	if a.HostIndex == 0 {
-		return a.RemoveLink()
-	}
-	// Subscribed before the link is looked for: it cannot go unnoticed
-	// in between.
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err != nil {
-		return a.RemoveLink()
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
-		return a.RemoveLink()
-	}
-	buf := make([]byte, 32<<10)
-	for {
-		if i, err := linkIndex(a.HostIface); err != nil || i != a.HostIndex {
-			return nil
-		}
-		gone, err := awaitDelLink(ctx, fd, buf, int32(a.HostIndex))
-		switch {
-		case gone:
-			return nil
-		case errors.Is(err, unix.ENOBUFS):
-			continue // notices were lost: look again
-		case err != nil:
-			return a.RemoveLink()
-		}
-	}
-}
-
-// awaitPoll is how long awaitDelLink waits for a notice before it looks at
-// its context again.
-const awaitPoll = 50 * time.Millisecond
-
-// awaitDelLink reads link notices from fd until one says that the link
-// index is gone (true), ctx is done or reading fails.
-func awaitDelLink(ctx context.Context, fd int, buf []byte, index int32) (bool, error) {
-	for {
-		wait := awaitPoll
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
-			wait = time.Until(d)
-		}
-		if err := ctx.Err(); err != nil || wait <= 0 {
-			return false, context.Cause(ctx)
-		}
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(wait.Milliseconds())+1)
-		if err == unix.EINTR || (err == nil && n == 0) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		n, _, err = unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
-		if err == unix.EINTR || err == unix.EAGAIN {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, m := range msgs {
-			if m.Header.Type == unix.RTM_DELLINK && len(m.Data) >= unix.SizeofIfInfomsg &&
-				int32(binary.NativeEndian.Uint32(m.Data[4:8])) == index {
-				return true, nil
-			}
-		}
-	}
-}
-
 // Release gives the leases back; call it once the link is gone (see
 // RemoveLink), or the next pod leasing an address may find the host's
 // route to it still there.
 func (a *Attachment) Release() error {
 	return a.Network.Release(a.Addrs(), a.Owner)
+}
+
+// ReleaseWhenLinkGone gives the leases back without waiting for the link
+// to go, once the pod's last process has ended (and its rules are gone):
+// they are held until the link Attach made is gone (Network.
+// ReleaseWhenGone), which the kernel removes with the pod's network
+// namespace in its own time, or never while something else holds the
+// namespace (a process that entered it, a bind mount of it): then the
+// link outlives the pod, and its addresses stay out of other pods' reach
+// with it. An attachment whose link was never found has only its leases
+// to give back.
+func (a *Attachment) ReleaseWhenLinkGone() error {
+	if a.HostIndex == 0 {
+		return a.Release()
+	}
+	return a.Network.ReleaseWhenGone(a.Addrs(), a.Owner, a.HostIface, a.HostIndex)
 }
 
 // ConfigurePod configures the pod's end of its link from inside the pod's
@@ -582,4 +511,14 @@ func (sys *sysctls) enableForwarding(ipv4, ipv6 bool) error {
 		}
 	}
 	return nil
+}
+
+// linkGone reports whether the link named name, of interface index index,
+// is gone from the caller's network namespace: no link has that name, or
+// one made since (another index) has it. A lookup that fails otherwise
+// counts as the link still there: what waits for it waits longer, rather
+// than an address being given out while its old route may remain.
+func linkGone(name string, index int) bool {
+	i, err := linkIndex(name)
+	return errors.Is(err, unix.ENODEV) || (err == nil && i != index)
 }

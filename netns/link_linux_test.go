@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -170,17 +171,28 @@ func TestAttachConfigureDetach(t *testing.T) {
 	host.do(att.Detach)
 }
 
-// TestAwaitLinkGone: once the pod's namespace has ended, AwaitLinkGone
-// returns as soon as the kernel has removed the link with it, long before
-// its context's deadline, and the host's routes to the pod went with the
-// link: the lease can be given back at once, and a pod started right
-// after on a network of one address (a /30) gets that address and its own
-// route to it. While something else holds the pod's namespace, the kernel
-// removes nothing: AwaitLinkGone removes the link itself at the deadline.
-func TestAwaitLinkGone(t *testing.T) {
+// awaitLinkGone waits for the kernel to remove the link name from ns
+// with the namespace of its other end, in its own time (the machine's one
+// namespace-cleanup work).
+func (ns *testNS) awaitLinkGone(name string) {
+	ns.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ns.hasLink(name); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			ns.t.Fatalf("%s is still there 20s after the namespace of its other end ended", name)
+		}
+	}
+}
+
+// TestReleaseWhenLinkGone: an ended pod gives its addresses back without
+// waiting for its link, which outlives it while something else holds its
+// network namespace (here a descriptor of it): ReleaseWhenLinkGone returns
+// with the link still there, the next pod on a network of one address of
+// each family (a /30 and a /126) gets none meanwhile, and acirun gc (ReleaseStale) releases nothing and names what
+// holds the namespace; an IPv6 lease gets the subnet's other address. Once the namespace has gone, with the link and the
+// host's routes to the pod, the next attach or gc takes the addresses back,
+// and a pod started then gets them with routes of its own.
+func TestReleaseWhenLinkGone(t *testing.T) {
 	host := newTestNS(t)
-	n := testNetwork(t, "10.78.0.0/30")
-	n.Subnet6 = netip.MustParsePrefix("fd00:78::/126")
 	routes := func(a netip.Addr) (rs []netlink.Route) {
 		host.do(func() (err error) {
 			rs, err = netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Dst: hostNet(a)}, netlink.RT_FILTER_DST)
@@ -189,53 +201,111 @@ func TestAwaitLinkGone(t *testing.T) {
 		return rs
 	}
 	for _, tc := range []struct {
-		name string
-		end  bool          // the pod's namespace ends before AwaitLinkGone
-		wait time.Duration // AwaitLinkGone's deadline
-	}{{"namespace ended", true, 20 * time.Second}, {"namespace held", false, 300 * time.Millisecond}} {
+		name    string
+		reclaim string // what takes the addresses back: "attach" or "gc"
+	}{{"next attach takes back", "attach"}, {"gc takes back", "gc"}} {
 		t.Run(tc.name, func(t *testing.T) {
+			n := testNetwork(t, "10.78.0.0/30")
+			n.Subnet6 = netip.MustParsePrefix("fd00:78::/126")
 			pod := newTestNS(t)
 			var att *Attachment
 			host.do(func() (err error) {
-				att, err = n.Attach(context.Background(), "/pods/a", everyoneAlive, "ac-gone", pod.tid)
+				att, err = n.Attach(context.Background(), "/pods/a", everyoneAlive, "ac-ended", pod.tid)
 				return err
 			})
-			if tc.end {
-				pod.end()
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), tc.wait)
-			defer cancel()
-			start := time.Now()
-			host.do(func() error { return att.AwaitLinkGone(ctx) })
-			took := time.Since(start)
-			if tc.end && took >= tc.wait {
-				t.Errorf("AwaitLinkGone took %v after the namespace ended: it waited out its deadline (%v) instead of the kernel", took, tc.wait)
-			}
-			if !tc.end && took < tc.wait {
-				t.Errorf("AwaitLinkGone took %v with the namespace held: want its deadline, %v, first", took, tc.wait)
-			}
-			if host.hasLink("ac-gone") {
-				t.Fatal("ac-gone is still there after AwaitLinkGone")
+			// Held by a descriptor, as by a process that entered it or
+			// a bind mount of it.
+			var held int
+			pod.do(func() (err error) {
+				held, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				return err
+			})
+			defer func() {
+				if held >= 0 {
+					unix.Close(held)
+				}
+			}()
+			pod.end()
+			host.do(att.ReleaseWhenLinkGone)
+			if !host.hasLink("ac-ended") {
+				t.Fatal("ac-ended is gone with its namespace held: ReleaseWhenLinkGone removed it, or waited for it")
 			}
 			for _, a := range []netip.Addr{att.Addr, att.Addr6} {
-				if rs := routes(a); len(rs) != 0 {
-					t.Errorf("routes to %s after AwaitLinkGone: %v", a, rs)
+				if b, err := os.ReadFile(filepath.Join(n.LeaseDir, a.String())); err != nil || string(b) != fmt.Sprintf("/pods/a\nlink ac-ended %d\n", att.HostIndex) {
+					t.Errorf("lease of %s after ReleaseWhenLinkGone: %q, %v; want the owner and the link's condition", a, b, err)
 				}
 			}
-			host.do(att.Release)
-			// At once, the same address: its route is the new link's.
+
+			// Meanwhile neither address is given out, to an attach or
+			// by gc, whoever is alive; gc names the holder.
 			next := newTestNS(t)
+			host.try(func() error {
+				again, err := n.Attach(context.Background(), "/pods/b", func(string) bool { return false }, "ac-next", next.tid)
+				if err == nil {
+					defer again.Detach()
+					t.Errorf("the next pod got %s and %s while the ended pod's link is there", again.Addr, again.Addr6)
+				} else if !strings.Contains(err.Error(), "no free address") {
+					t.Errorf("the next pod: %v; want no free address", err)
+				}
+				return nil
+			})
+			// The IPv6 subnet's other address is given instead of the
+			// ended pod's.
+			n6 := n
+			n6.Subnet = netip.Prefix{}
+			host.do(func() error {
+				got, err := n6.Lease(context.Background(), "/pods/c", everyoneAlive)
+				if err != nil || got.IPv6 == att.Addr6 {
+					t.Errorf("an IPv6 lease: %s, %v; want the address other than %s", got.IPv6, err, att.Addr6)
+				}
+				return n6.Release(got, "/pods/c")
+			})
+			host.do(func() error {
+				released, waiting, err := n.ReleaseStale(context.Background(), func(string) bool { return false })
+				if err != nil || len(released) != 0 || len(waiting) != 2 || waiting[0].Link != "ac-ended" || waiting[0].Owner != "/pods/a" {
+					t.Errorf("gc with the link there: released %v, waiting %+v, %v; want nothing released and both waiting for ac-ended", released, waiting, err)
+				}
+				holders, err := LinkHolders("ac-ended", att.HostIndex)
+				want := fmt.Sprintf("a descriptor of process %d (", os.Getpid())
+				if err != nil || len(holders) != 1 || !strings.HasPrefix(holders[0], want) {
+					t.Errorf("LinkHolders: %q, %v; want %q…", holders, err, want)
+				}
+				return nil
+			})
+
+			unix.Close(held)
+			held = -1
+			host.awaitLinkGone("ac-ended")
+			for _, a := range []netip.Addr{att.Addr, att.Addr6} {
+				if rs := routes(a); len(rs) != 0 {
+					t.Errorf("routes to %s after its link went: %v", a, rs)
+				}
+			}
+			if tc.reclaim == "gc" {
+				host.do(func() error {
+					released, waiting, err := n.ReleaseStale(context.Background(), everyoneAlive)
+					if err != nil || len(released) != 2 || len(waiting) != 0 {
+						t.Errorf("gc once the link is gone: released %v, waiting %+v, %v; want both released", released, waiting, err)
+					}
+					return nil
+				})
+				if l := leases(t, n); len(l) != 0 {
+					t.Errorf("leases after gc: %v", l)
+				}
+			}
 			var again *Attachment
 			host.do(func() (err error) {
 				again, err = n.Attach(context.Background(), "/pods/b", everyoneAlive, "ac-next", next.tid)
 				return err
 			})
 			defer host.do(again.Detach)
-			if again.Addr != att.Addr {
-				t.Errorf("the next pod got %s, want %s again (the /30's one address)", again.Addr, att.Addr)
+			if again.Addr != att.Addr || again.Addr6 != att.Addr6 || len(again.TookBackFrom) != 0 {
+				t.Errorf("the next pod got %s and %s, taken back from %q; want %s and %s again, from nobody's rules", again.Addr, again.Addr6, again.TookBackFrom, att.Addr, att.Addr6)
 			}
-			if rs := routes(again.Addr); len(rs) != 1 || rs[0].LinkIndex != again.HostIndex {
-				t.Errorf("routes to %s: %v, want one through ac-next (%d)", again.Addr, rs, again.HostIndex)
+			for _, a := range []netip.Addr{again.Addr, again.Addr6} {
+				if rs := routes(a); len(rs) != 1 || rs[0].LinkIndex != again.HostIndex {
+					t.Errorf("routes to %s: %v, want one through ac-next (%d)", a, rs, again.HostIndex)
+				}
 			}
 		})
 	}

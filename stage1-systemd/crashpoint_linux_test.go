@@ -157,23 +157,10 @@ func TestCrashAtEveryStartStep(t *testing.T) {
 				}
 				// The link goes with the pod's network namespace,
 				// which the kernel frees after its last process.
-				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-					if _, err := netlink.LinkByName(netns.HostInterface(p.uuid)); err != nil {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Errorf("killed at %s: the host end %s outlived the pod by 10s", step, netns.HostInterface(p.uuid))
-						return
-					}
+				if !awaitHostEndGone(t, p.uuid) {
+					return
 				}
-				// What acirun gc runs for the default network.
-				ctx := context.Background()
-				if _, err := netns.Default(leases).ReleaseStale(ctx, podcontract.Running); err != nil {
-					t.Error(err)
-				}
-				if _, err := netns.DefaultFirewall(leases).RemoveStale(ctx, podcontract.Running); err != nil {
-					t.Error(err)
-				}
+				gcNetwork(t, leases)
 				// What acirun gc (pod.Remove) runs for the pod's
 				// cgroups, left by a supervisor killed after PID 1
 				// made them.
@@ -190,6 +177,12 @@ func TestCrashAtEveryStartStep(t *testing.T) {
 				if r.code != 0 {
 					t.Errorf("the next pod after a kill at %s: exit %d", step, r.code)
 				}
+				// Its addresses are given back once its link is gone,
+				// which the kernel removes in its own time: then gc
+				// takes them back.
+				if awaitHostEndGone(t, next.uuid) {
+					gcNetwork(t, leases)
+				}
 				if left := podNetworkLeft(t, leases, next.uuid); len(left) > 0 {
 					t.Errorf("the next pod left on the network: %q", left)
 				}
@@ -197,6 +190,35 @@ func TestCrashAtEveryStartStep(t *testing.T) {
 			// checkClean (newPod's cleanup) looks for processes, mounts
 			// and cgroups of both pods.
 		})
+	}
+}
+
+// awaitHostEndGone waits for the kernel to remove the host end of the
+// link of the pod uuid with the pod's network namespace, after the pod's
+// last process, and fails the test if it has not in 10s.
+func awaitHostEndGone(t *testing.T, uuid string) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := netlink.LinkByName(netns.HostInterface(uuid)); err != nil {
+			return true
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the host end %s outlived the pod by 10s", netns.HostInterface(uuid))
+			return false
+		}
+	}
+}
+
+// gcNetwork runs what acirun gc runs for the default network whose leases
+// are under leases.
+func gcNetwork(t *testing.T, leases string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := netns.Default(leases).ReleaseStale(ctx, podcontract.Running); err != nil {
+		t.Error(err)
+	}
+	if _, err := netns.DefaultFirewall(leases).RemoveStale(ctx, podcontract.Running); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
@@ -35,7 +36,10 @@ func (c Config) stage1RunDir() string {
 func (h *Host) releaseStaleLeases(ctx context.Context) error {
 	root := filepath.Join(h.cfg.stage1RunDir(), "net")
 	n := netns.Default(root)
-	_, err := n.ReleaseStale(ctx, podcontract.Running)
+	_, waiting, err := n.ReleaseStale(ctx, podcontract.Running)
+	for _, w := range waiting {
+		h.warnWaiting(w)
+	}
 	if _, ferr := netns.DefaultFirewall(root).RemoveStale(ctx, podcontract.Running); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
@@ -114,4 +118,18 @@ func (h *Host) releaseStaleNetworks(ctx context.Context) error {
 	}
 	_, err = cfg.ReleaseStale(ctx, podcontract.Running)
 	return err
+}
+
+// warnWaiting says what keeps the addresses of an ended pod leased (w,
+// given back on condition of its link): the processes and mounts that
+// hold its network namespace, its link with it. Nothing is said when
+// nothing is found: the kernel is most likely removing the namespace now,
+// and the next gc or pod start takes the addresses back.
+func (h *Host) warnWaiting(w netns.Waiting) {
+	holders, err := netns.LinkHolders(w.Link, w.Index)
+	if err != nil || len(holders) == 0 {
+		return
+	}
+	h.warnf("address %s stays leased to the ended pod %s while its link %s is there: its network namespace is held by %s; the address is free again once they are gone",
+		w.Addr, filepath.Base(w.Owner), w.Link, strings.Join(holders, ", "))
 }

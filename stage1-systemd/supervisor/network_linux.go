@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -18,13 +17,6 @@ import (
 
 // networkTimeout bounds the wait for the lease lock of a pod network.
 const networkTimeout = 30 * time.Second
-
-// linkGoneWait bounds how long a pod's end waits for the kernel to remove
-// its link with its network namespace before it removes the link itself
-// (netns.AwaitLinkGone): milliseconds after PID 1 has gone, unless the
-// machine's queue of namespaces to tear down is long (it was, a second and
-// more, with seven test suites making namespaces on two CPUs).
-const linkGoneWait = 100 * time.Millisecond
 
 // podNetwork is what `stage1 run` keeps on the host for a pod on the
 // default network: its link and lease, and its rules in acirun's nftables
@@ -246,9 +238,10 @@ func (pn *podNetwork) sweep() {
 // PID 1 (podcontract.ControlDown), and detach again (for a PID 1 that
 // died without saying so). The kernel frees removed rules only after an
 // RCU grace period, and closing the socket that removed them waits for it
-// (5 to 25 ms here): that wait then passes while the kernel ends PID 1 and
-// removes the pod's link, not after. The link is still there meanwhile,
-// but nothing is left in the pod to send through it. A pod without rules
+// (5 to 25 ms here): that wait then passes while the kernel ends PID 1,
+// not after. The link is still there meanwhile, but nothing is left in
+// the pod to send through it; the pod's addresses are given back once the
+// rules are gone (detach). A pod without rules
 // of its own (no port published, not restricted) has nothing to remove,
 // and does not even look: its link's removal then waits for no lock of
 // nftables that the closing of such a socket holds.
@@ -270,22 +263,28 @@ func (pn *podNetwork) removeRules() {
 }
 
 // detach takes the pod off its network once its PID 1 is gone: its rules
-// (removeRules), and its link, which the kernel removes with the pod's
-// network namespace (AwaitLinkGone), both at once; then its addresses,
-// once neither the link's route nor a rule of the pod's uses them, so
-// that the next pod to lease them finds neither. It waits for sweep too
-// (started here if run did not: a pod that ended before PID 1 said
-// whether its apps started). Errors are printed.
+// (removeRules), then its addresses, given back on condition of its link
+// (netns.Attachment.ReleaseWhenLinkGone): they stay out of other pods'
+// reach until the kernel has removed the link, and the host's route to
+// the pod with it, with the pod's network namespace, and the next pod's
+// attach or acirun gc takes them back then. The pod's end does not wait
+// for that removal, done by the machine's one namespace-cleanup work (2 to
+// 40 ms, rcu_barrier; never while something else holds the namespace).
+// Rules that could not be removed keep the addresses the pod's until its
+// stage1 has exited: then they are taken back as a killed pod's are, with
+// its rules (netns.PodRules.Gone). It waits for sweep too (started here if
+// run did not: a pod that ended before PID 1 said whether its apps
+// started). Errors are printed.
 func (pn *podNetwork) detach(o *options) {
 	if pn.swept == nil {
 		pn.sweep()
 	}
 	pn.removeRules()
-	ctx, cancel := context.WithTimeout(context.Background(), linkGoneWait)
-	defer cancel()
-	linkErr := pn.att.AwaitLinkGone(ctx)
+	err := <-pn.rulesRemoved
+	if err == nil {
+		err = pn.att.ReleaseWhenLinkGone()
+	}
 	<-pn.swept
-	err := errors.Join(<-pn.rulesRemoved, linkErr, pn.att.Release())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 	}

@@ -86,6 +86,14 @@ func TestKillAtEveryStartStep(t *testing.T) {
 	}
 	gc := func(uuids []string) {
 		t.Helper()
+		// The links of pods that ended go with their network
+		// namespaces in the kernel's time, and their addresses with
+		// gc once they have.
+		var ifaces []string
+		for _, u := range uuids {
+			ifaces = append(ifaces, hostIface(u))
+		}
+		awaitHostEndsGone(t, p, ifaces...)
 		r := p.runInBox(ctx, "gc", "--grace-period=0s")
 		if r.code != 0 {
 			t.Errorf("gc: %s", r)

@@ -61,6 +61,9 @@ func TestDetachedCycles(t *testing.T) {
 	}
 	t.Logf("%d cycles in %v", len(uuids), time.Since(start).Round(time.Millisecond))
 
+	// The last pods' links go with their network namespaces in the
+	// kernel's time, and their addresses with gc once they have.
+	awaitHostEndsGone(t, p)
 	r = p.runInBox(ctx, "gc", "--grace-period=0s")
 	if r.code != 0 {
 		t.Fatalf("gc: %s", r)

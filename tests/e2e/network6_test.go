@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,40 @@ func hostEnds(t *testing.T, p *boxPod) []string {
 		return err
 	})
 	return names
+}
+
+// awaitHostEndsGone waits for the kernel to remove the host ends of the
+// ended pods' links (by name, or all of the box's with none named) with
+// the pods' network namespaces, which it does in its own time after each
+// pod's end, and fails the test if one is still there after 20s.
+func awaitHostEndsGone(t *testing.T, p *boxPod, names ...string) {
+	t.Helper()
+	left := func() []string {
+		return slices.DeleteFunc(hostEnds(t, p), func(n string) bool { return len(names) > 0 && !slices.Contains(names, n) })
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(left()) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("host ends %q still there 20s after their pods ended", left())
+		}
+	}
+}
+
+// reclaim is what gives back the addresses of ended pods on the default
+// network: their ends gave them back on condition of their links, which
+// the kernel removes in its own time; once those are gone, acirun gc
+// (as the next pod's start would) takes them back. It removes the ended
+// pods too.
+func reclaim(t *testing.T, p *boxPod, ctx context.Context, hostIfaces ...string) {
+	t.Helper()
+	awaitHostEndsGone(t, p, hostIfaces...)
+	if out, err := p.b.Output(ctx, p.acirun("gc", "--grace-period=0s")...); err != nil {
+		t.Fatalf("acirun gc: %v\n%s", err, out)
+	}
+}
+
+// hostIface names the host end of the link of the pod uuid.
+func hostIface(uuid string) string {
+	return "ac-" + strings.ReplaceAll(uuid, "-", "")[:12]
 }
 
 // checkNet checks a pod's net.json on the default network with both
@@ -219,9 +254,10 @@ func TestPodNetworkIPv6(t *testing.T) {
 	}
 
 	a.stop(p)
+	reclaim(t, p, ctx, na.HostInterface)
 	for _, gone := range []string{na.IP, na.IP6} {
 		if _, err := p.b.Output(ctx, "test", "!", "-e", filepath.Join(leaseDir, gone)); err != nil {
-			t.Errorf("the lease of %s outlived its pod", gone)
+			t.Errorf("the lease of %s outlived its pod and its link", gone)
 		}
 	}
 	if r := boxOut(t, p, ctx, "ip", "-6", "route", "show", na.IP6); r != "" {
@@ -303,9 +339,12 @@ func TestPodNetworkMany(t *testing.T) {
 			}
 		}
 	}
+	var ifaces []string
 	for _, bg := range all {
 		bg.stop(p)
+		ifaces = append(ifaces, bg.net().HostInterface)
 	}
+	reclaim(t, p, ctx, ifaces...)
 	if after := hostEnds(t, p); strings.Join(after, " ") != strings.Join(linksBefore, " ") {
 		t.Errorf("host ends before the pods %v, after %v", linksBefore, after)
 	}
@@ -441,8 +480,9 @@ func TestPodNetworkIPv6Only(t *testing.T) {
 		t.Errorf("acirun status of an IPv6-only pod:\n%s", st)
 	}
 	a.stop(p)
+	reclaim(t, p, ctx, n.HostInterface)
 	if _, err := p.b.Output(ctx, "test", "!", "-e", filepath.Join(leaseDir, n.IP6)); err != nil {
-		t.Errorf("the lease of %s outlived its pod", n.IP6)
+		t.Errorf("the lease of %s outlived its pod and its link", n.IP6)
 	}
 
 	// IPv4 only: no IPv6 address or route in the pod, and IPv6 disabled on

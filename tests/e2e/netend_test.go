@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPodNetworkEndHeldNamespace (issue 19): a pod's end does not wait for
+// the kernel to remove its link with its network namespace, and its
+// addresses stay out of other pods' reach until the link is gone. With
+// the namespace held by a process that entered it, `acirun run` returns
+// while the link is still there; on a network of one IPv4 address the
+// next pod is refused for want of an address, and acirun gc gives nothing
+// back and names the process; once that process is gone and the kernel
+// has removed the namespace and the link, the next pod gets the address.
+func TestPodNetworkEndHeldNamespace(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conf := filepath.Join(p.dir, "etc", "network.d", "50-one.json")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(`{"rktKind": "network", "rktVersion": "v1", "subnet": "10.79.0.0/30", "subnet6": "fd00:79::/126"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := p.image(podImage(t, podManifest(t, "example.com/net-held", nil, "print", "up", "+", "sleep", "1h"), nil))
+	quick := p.image(podImage(t, podManifest(t, "example.com/net-held-next", nil, "print", "next ran"), nil))
+	a := p.startPod(ctx, "up", img)
+	na := a.net()
+	if na.IP != "10.79.0.2" {
+		t.Fatalf("the pod's address %q, want 10.79.0.2, the /30's one", na.IP)
+	}
+
+	// A process enters the pod's network namespace and stays.
+	holder := p.b.Command(ctx, "nsenter", "-t", ppid1(t, a.dir), "-n", "sh", "-c", "echo $$; exec sleep 1h")
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the process entering the pod's namespace: %v", err)
+	}
+	holderPID := strings.TrimSpace(line)
+
+	a.stop(p)
+	// acirun run has returned, and the link is still there: the pod's end
+	// neither removed it nor waited for it.
+	if !slices.Contains(hostEnds(t, p), na.HostInterface) {
+		t.Fatalf("the host end %s was gone when acirun run returned, with the pod's namespace held", na.HostInterface)
+	}
+	if held := leaseFiles(t, p); !slices.Contains(held, na.IP) || !slices.Contains(held, na.IP6) {
+		t.Fatalf("leases %q, want the ended pod's %s and %s while its link is there", held, na.IP, na.IP6)
+	}
+	if r := p.runInBox(ctx, "run", "--insecure-options=image", quick); r.code == 0 || !strings.Contains(r.stderr, "no free address in 10.79.0.0/30") {
+		t.Errorf("a pod started while the ended pod's link is there: %s; want it refused: no free address", r)
+	}
+	r := p.runInBox(ctx, "gc", "--grace-period=0s")
+	if r.code != 0 || !strings.Contains(r.stderr, "address "+na.IP+" stays leased") || !strings.Contains(r.stderr, "process "+holderPID+" (sleep)") {
+		t.Errorf("gc with the link there: %s; want it to say that %s stays leased, held by process %s (sleep)", r, na.IP, holderPID)
+	}
+	if held := leaseFiles(t, p); !slices.Contains(held, na.IP) || !slices.Contains(held, na.IP6) {
+		t.Errorf("leases after gc %q, want the ended pod's %s and %s while its link is there", held, na.IP, na.IP6)
+	}
+
+	// The process gone, the kernel removes the namespace and the link
+	// with it, and the next start takes the addresses back.
+	boxOut(t, p, ctx, "kill", holderPID)
+	awaitHostEndsGone(t, p, na.HostInterface)
+	if r := p.runInBox(ctx, "run", "--insecure-options=image", quick); r.code != 0 || !strings.Contains(r.stdout, "next ran") {
+		t.Errorf("a pod started once the ended pod's link is gone: %s", r)
+	}
+	reclaim(t, p, ctx)
+	if left := leaseFiles(t, p); len(left) != 0 {
+		t.Errorf("leases left once every pod ended and its link went: %q", left)
+	}
+}
