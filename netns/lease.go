@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/acirun/acirun/internal/flock"
+	"github.com/acirun/acirun/internal/regfile"
 )
 
 // Network is a pod network: an IPv4 subnet, an IPv6 subnet, or both. In
@@ -153,7 +154,7 @@ func (n Network) lease(ctx context.Context, owner string, alive func(owner strin
 func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(string) bool, gone *[]string) (netip.Addr, error) {
 	first := gateway(subnet).Next()
 	start := first
-	if b, err := os.ReadFile(filepath.Join(n.LeaseDir, last)); err == nil {
+	if b, err := regfile.ReadFile(filepath.Join(n.LeaseDir, last)); err == nil {
 		if a, err := netip.ParseAddr(strings.TrimSpace(string(b))); err == nil && usable(a, subnet) {
 			start = a.Next()
 		}
@@ -192,7 +193,7 @@ const hintSize = 40
 // for the device to discard it, 5 to 12 ms of every pod's start with the
 // lease lock held. A hint is only a hint: a torn one reads as no hint.
 func writeHint(path string, a netip.Addr) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := regfile.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func usableCount(subnet netip.Prefix) uint64 {
 func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone *[]string) (bool, error) {
 	path := filepath.Join(n.LeaseDir, a.String())
 	for try := 0; try < 2; try++ {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := regfile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			_, err = f.WriteString(owner + "\n")
 			if cerr := f.Close(); err == nil {
@@ -258,7 +259,7 @@ func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone 
 		if !errors.Is(err, fs.ErrExist) {
 			return false, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err)
 		}
-		b, err := os.ReadFile(path)
+		b, err := regfile.ReadFile(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false, fmt.Errorf("network %s: lease %s: %w", n.Name, a, err)
 		}
@@ -301,7 +302,7 @@ func (n Network) Release(addrs Addrs, owner string) error {
 
 func (n Network) release(a netip.Addr, owner string) error {
 	path := filepath.Join(n.LeaseDir, a.String())
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -346,7 +347,7 @@ func (n Network) ReleaseWhenGone(addrs Addrs, owner, link string, index int) err
 }
 
 func (n Network) releaseWhenGone(a netip.Addr, owner, link string, index int) error {
-	f, err := os.OpenFile(filepath.Join(n.LeaseDir, a.String()), os.O_RDWR, 0)
+	f, err := regfile.OpenFile(filepath.Join(n.LeaseDir, a.String()), os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -416,7 +417,7 @@ func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool
 		if err != nil || a.String() != e.Name() {
 			continue // .lock, .last, .last6, an atomic write's temporary file
 		}
-		b, err := os.ReadFile(filepath.Join(n.LeaseDir, e.Name()))
+		b, err := regfile.ReadFile(filepath.Join(n.LeaseDir, e.Name()))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

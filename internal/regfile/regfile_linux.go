@@ -9,6 +9,7 @@
 package regfile
 
 import (
+	"io"
 	"io/fs"
 	"os"
 
@@ -30,4 +31,16 @@ func OpenFile(path string, flags int, perm os.FileMode) (*os.File, error) {
 		}
 		return os.NewFile(uintptr(fd), path), nil
 	}
+}
+
+// ReadFile is os.ReadFile for a small regular file: opened with OpenFile,
+// read to its end. The pod network's lease files are read this way, on
+// every pod's start and end.
+func ReadFile(path string) ([]byte, error) {
+	f, err := OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

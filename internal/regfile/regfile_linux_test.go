@@ -46,3 +46,20 @@ func TestOpenFile(t *testing.T) {
 		t.Errorf("OpenFile of a missing file: %v, want fs.ErrNotExist", err)
 	}
 }
+
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, content := range []string{"", "owner\n", string(make([]byte, 5000))} {
+		path := filepath.Join(dir, "f")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := ReadFile(path); err != nil || string(b) != content {
+			t.Errorf("ReadFile of %d bytes: %d bytes, %v", len(content), len(b), err)
+		}
+	}
+	var pe *fs.PathError
+	if _, err := ReadFile(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) {
+		t.Errorf("ReadFile of a missing file: %v, want a PathError matching fs.ErrNotExist", err)
+	}
+}
