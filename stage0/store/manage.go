@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,12 +85,12 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 	if l == nil {
 		return fmt.Errorf("remove %s: the image is in use by another acirun process", id)
 	}
-	if _, err := s.read(id); err != nil {
+	if err := s.removeEntries(ctx, []string{id})[0]; err != nil {
 		l.unlock()
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	t := &trash{s: s}
-	err = s.removeLocked(id, t)
+	err = s.discardFiles(id, t)
 	t.empty()
 	if err != nil {
 		l.unlock()
@@ -102,15 +103,35 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-// removeLocked removes everything of id, moving its files into t; the
-// caller holds its lock exclusively, and empties t.
-func (s *Store) removeLocked(id string, t *trash) error {
-	if err := os.Remove(s.indexPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+// removeEntries removes the index entries of ids, whose locks the caller
+// holds exclusively, and makes that durable with one sync of images/ before
+// it returns: from then on none of them is visible, so their files may go
+// (discardFiles), and a crash before they are gone leaves only files
+// without an entry, which GC removes (removeLeftovers). An entry already
+// gone is ErrNotFound; once ctx is done, the entries not yet removed stay
+// and get its error. One sync for all of ids, not one per image: image rm
+// and gc of a thousand images synced the directory a thousand times.
+func (s *Store) removeEntries(ctx context.Context, ids []string) []error {
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		if errs[i] = ctx.Err(); errs[i] != nil {
+			continue
+		}
+		errs[i] = os.Remove(s.indexPath(id))
+		if errors.Is(errs[i], os.ErrNotExist) {
+			errs[i] = ErrNotFound
+		}
 	}
 	if !s.opts.NoSync {
 		atomicfile.SyncDir(s.path("images"))
 	}
+	return errs
+}
+
+// discardFiles moves the tree, layer and blob of id, whose entry
+// removeEntries removed, into t; the caller holds id's lock exclusively,
+// and empties t.
+func (s *Store) discardFiles(id string, t *trash) error {
 	for _, p := range []string{s.treeDir(id), s.layerDir(id), s.blobPath(id)} {
 		if err := t.put(p); err != nil {
 			return err
@@ -148,43 +169,63 @@ func (s *Store) RemoveUnused(ctx context.Context, ids []string, inUse func() (ma
 		return nil, fmt.Errorf("remove: %w", err)
 	}
 	defer u.unlock()
-	t := &trash{s: s}
-	defer t.empty()
-	removed := make(map[string]bool)
+	var locked []string // each once, in order
+	var at []int        // the index in ids of each of locked
+	first := make(map[string]int)
 	for i, id := range ids {
 		if errs[i] != nil {
 			continue
 		}
-		l := u.locks[id]
+		if _, ok := first[id]; ok {
+			continue // named twice: settled below
+		}
+		first[id] = i
 		switch {
-		case removed[id]: // named twice
-			errs[i] = fmt.Errorf("remove %s: %w", id, ErrNotFound)
-			continue
-		case l == nil && slices.Contains(u.held, id):
+		case u.locks[id] == nil && slices.Contains(u.held, id):
 			errs[i] = fmt.Errorf("remove %s: %w", id, ErrHeld)
-			continue
-		case l == nil:
+		case u.locks[id] == nil:
 			errs[i] = fmt.Errorf("remove %s: %w", id, ErrInUse)
-			continue
+		default:
+			locked = append(locked, id)
+			at = append(at, i)
 		}
-		if _, err := s.read(id); err != nil {
-			errs[i] = fmt.Errorf("remove %s: %w", id, err)
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			errs[i] = fmt.Errorf("remove %s: %w", id, err)
-			continue
-		}
-		if err := s.removeLocked(id, t); err != nil {
-			errs[i] = fmt.Errorf("remove %s: %w", id, err)
-			continue
-		}
-		t.empty()
-		l.unlinkAndUnlock()
-		delete(u.locks, id)
-		removed[id] = true
 	}
-	if len(removed) > 0 {
+	// Every entry first, under one sync, then the files of those removed,
+	// all through one trash emptied once, as gc does: not a sync of
+	// images/, a staging directory and its lock file for each image.
+	gone := s.removeEntries(ctx, locked)
+	t := &trash{s: s}
+	defer t.empty()
+	removed := 0
+	for j, id := range locked {
+		err := gone[j]
+		if err == nil {
+			err = s.discardFiles(id, t)
+		}
+		if err != nil {
+			errs[at[j]] = fmt.Errorf("remove %s: %w", id, err)
+		}
+		// An entry another process removed before this one locked it
+		// leaves the lock file this one made.
+		if err == nil || errors.Is(err, ErrNotFound) {
+			u.locks[id].unlinkAndUnlock()
+			delete(u.locks, id)
+		}
+		if err == nil {
+			removed++
+		}
+	}
+	t.empty()
+	for i, id := range ids {
+		// An ID named again: gone once the first removed it, else kept for
+		// the same reason.
+		if j, ok := first[id]; ok && j != i {
+			if errs[i] = errs[j]; errs[j] == nil {
+				errs[i] = fmt.Errorf("remove %s: %w", id, ErrNotFound)
+			}
+		}
+	}
+	if removed > 0 {
 		if _, err := s.removeUnusedLayers(); err != nil {
 			return errs, fmt.Errorf("remove: layers: %w", err)
 		}
@@ -446,24 +487,42 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	defer u.unlock()
 	res.Held, res.InUse = u.held, u.inUse
+	var locked []string
+	for _, id := range candidates {
+		if u.locks[id] != nil {
+			locked = append(locked, id)
+		}
+	}
+	gone := s.removeEntries(ctx, locked)
 	t := &trash{s: s}
 	defer t.empty()
-	for _, id := range candidates {
-		l := u.locks[id]
-		if l == nil {
+	var first error
+	for j, id := range locked {
+		err := gone[j]
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// Removed by another process since List: not removed by
+			// this one, but the lock file is this one's.
+		case err != nil && err == ctx.Err():
+			first = cmp.Or(first, err)
 			continue
+		case err != nil:
+			first = cmp.Or(first, fmt.Errorf("gc: remove %s: %w", id, err))
+			continue
+		default:
+			if err := s.discardFiles(id, t); err != nil {
+				first = cmp.Or(first, fmt.Errorf("gc: remove %s: %w", id, err))
+				continue
+			}
+			res.Removed = append(res.Removed, id)
 		}
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		if err := s.removeLocked(id, t); err != nil {
-			return res, fmt.Errorf("gc: remove %s: %w", id, err)
-		}
-		l.unlinkAndUnlock()
+		u.locks[id].unlinkAndUnlock()
 		delete(u.locks, id)
-		res.Removed = append(res.Removed, id)
 	}
 	t.empty()
+	if first != nil {
+		return res, first
+	}
 	n, err = s.removeLeftovers(ctx)
 	res.Leftovers += n
 	if err == nil {
