@@ -443,12 +443,15 @@ type trash struct {
 	n  int
 }
 
-// put moves path (which may be missing) into the trash.
+// put moves path (which may be missing) into the trash. Only the first
+// path put is looked at first, so that a missing one makes no staging
+// directory; after that, a missing path is a rename that fails, which costs
+// what the look would have, and spares it for every path that is there.
 func (t *trash) put(path string) error {
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	if t.st == nil {
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
 		st, err := t.s.newStaging("trash")
 		if err != nil {
 			return err
@@ -456,8 +459,10 @@ func (t *trash) put(path string) error {
 		t.st = st
 	}
 	t.n++
-	if err := os.Rename(path, filepath.Join(t.st.dir, strconv.Itoa(t.n))); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
+	// rename(2) itself: the name in the trash is new, and os.Rename would
+	// look at it first.
+	if err := unix.Rename(path, filepath.Join(t.st.dir, strconv.Itoa(t.n))); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove %s: move into %s: %w", path, t.st.dir, err)
 	}
 	return nil
 }

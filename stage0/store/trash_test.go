@@ -35,6 +35,10 @@ func TestTrash(t *testing.T) {
 			t.Errorf("%s still there after put: %v", p, err)
 		}
 	}
+	// Once the trash is there, a missing path is still no error.
+	if err := tr.put(s.path("trees", "missing")); err != nil {
+		t.Errorf("put of a missing path into a trash: %v", err)
+	}
 	if ents, _ := os.ReadDir(tr.st.dir); len(ents) != 2 {
 		t.Errorf("trash holds %d entries, want 2", len(ents))
 	}
