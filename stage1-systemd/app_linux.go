@@ -53,7 +53,7 @@ func execApp(o *appOptions) error {
 	l := launchFor(app, o.phase, o.insecure, o.metadataURL, o.notifySocket)
 	switch o.phase {
 	case "main":
-		l.listenFds, l.consoleFd = o.listenFds, o.consoleFd
+		l.listenFds, l.consoleFd, l.privateUsers = o.listenFds, o.consoleFd, o.privateUsers
 	case "enter":
 		l.argv = o.command
 	}
@@ -120,6 +120,9 @@ type appLaunch struct {
 	// consoleFd is the socket the main process of an interactive pod
 	// sends its terminal over (takeTerminal), or -1.
 	consoleFd int
+	// privateUsers says that the process is started in the app's user
+	// namespace of a --private-users pod (the launcher's --private-users).
+	privateUsers bool
 	// ids, when the process is resolved outside the user namespace it
 	// will run in (PID 1's launch of a --private-users app), is how that
 	// namespace sees the owner of a file, for a user or group given as a
@@ -276,7 +279,7 @@ func execConfined(app *appSpec, l *appLaunch, tr *trace.Tracer) error {
 		}
 	}
 	if l.consoleFd >= 0 {
-		err := takeTerminal(l.consoleFd, c.uid)
+		err := takeTerminal(l.consoleFd, c.uid, l.privateUsers)
 		unix.Close(l.consoleFd)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -47,6 +48,9 @@ type appRoot struct {
 	// userNS is the pod's user namespace (podOptions.userNS), for the
 	// volumes bound ID-mapped; nil without --private-users.
 	userNS *os.File
+	// ttyGID is the host's ID of the pod's ttyGID, the group of its
+	// terminals.
+	ttyGID uint32
 }
 
 // buildAppRoot mounts app's root at POD-DIR/apps/NAME/rootfs: the overlay (or
@@ -56,7 +60,14 @@ type appRoot struct {
 // with the pod, so nothing is left on the host however this ends.
 func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string, ...any)) (err error) {
 	appDir := podcontract.AppDir(o.podDir, app.name)
-	r := &appRoot{path: filepath.Join(appDir, podcontract.AppRootfsDir), fd: -1, userNS: o.userNS}
+	r := &appRoot{path: filepath.Join(appDir, podcontract.AppRootfsDir), fd: -1, userNS: o.userNS, ttyGID: ttyGID}
+	if rg := o.idRange; !rg.IsZero() {
+		gid, ok := rg.HostID(ttyGID)
+		if !ok {
+			return fmt.Errorf("app %s: the tty group %d is outside the pod's %d IDs", app.name, ttyGID, rg.Count)
+		}
+		r.ttyGID = gid
+	}
 	if err := r.mountBase(o, appDir, filepath.Join(app.imageDir, "rootfs")); err != nil {
 		return fmt.Errorf("app %s: %w", app.name, err)
 	}
@@ -253,7 +264,7 @@ func (r *appRoot) mountSystem() error {
 		{"/proc", "proc", nsd, ""},
 		{"/sys", "sysfs", nsd | unix.MS_RDONLY, ""},
 		{"/dev", "tmpfs", unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, "mode=755,size=65536k"},
-		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=" + strconv.FormatUint(uint64(r.ttyGID), 10)},
 		{"/dev/shm", "tmpfs", nsd, "mode=1777,size=65536k"},
 	} {
 		fd, err := mkdirAllInRoot(r.fd, m.target, resolveStrict)

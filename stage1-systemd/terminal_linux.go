@@ -20,6 +20,7 @@ package stage1
 
 import (
 	"fmt"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,11 +58,43 @@ func openTerminal(sock int, uid uint32) (int, error) {
 	return peer, nil
 }
 
+// ttyGID is the group of a terminal of the pod's devpts (its gid= option)
+// as the pod numbers it: tty's on Debian and most distributions, as
+// systemd-nspawn and runc give it.
+const ttyGID = 5
+
 // takeTerminal is the app launcher's way (it executes the app itself):
 // the terminal of openTerminal becomes the controlling terminal of a new
 // session, the launcher's, and its standard input, output and error.
-func takeTerminal(sock int, uid uint32) error {
-	peer, err := openTerminal(sock, uid)
+//
+// In a --private-users pod (privateUsers) the launcher runs in the app's
+// user namespace as the host's root, which the namespace does not map, and
+// changing a file's owner takes CAP_CHOWN over both its owner and group:
+// the terminal, owned by its opener, is opened by a thread acting as the
+// namespace's root (its file system UID; the devpts gives the pod's own
+// ttyGID as group), which then ends.
+func takeTerminal(sock int, uid uint32, privateUsers bool) error {
+	open := openTerminal
+	if privateUsers {
+		open = func(sock int, uid uint32) (int, error) {
+			type opened struct {
+				peer int
+				err  error
+			}
+			done := make(chan opened, 1)
+			go func() {
+				// Never unlocked: the thread, and its file system UID,
+				// end with this goroutine.
+				runtime.LockOSThread()
+				unix.Setfsuid(0)
+				peer, err := openTerminal(sock, uid)
+				done <- opened{peer, err}
+			}()
+			o := <-done
+			return o.peer, o.err
+		}
+	}
+	peer, err := open(sock, uid)
 	if err != nil {
 		return err
 	}

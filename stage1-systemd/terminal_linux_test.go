@@ -107,14 +107,28 @@ func readUntil(f *os.File, out *bytes.Buffer, want string, timeout time.Duration
 // descriptor but its terminal's. The same in a --private-users pod, whose
 // app PID 1 forks into a user namespace of its own (the terminal is the
 // app's user's on the host's side: the range's first ID).
+//
+// With a socket-activated port, the app is started by the app launcher
+// (launchHereRefused), which takes the terminal itself (takeTerminal): in a
+// --private-users pod, from inside the app's user namespace.
 func TestPodInteractiveTerminal(t *testing.T) {
-	for name, flags := range map[string][]string{"plain": nil, "private-users": {"--private-users=3200000:65536"}} {
-		t.Run(name, func(t *testing.T) { testPodInteractiveTerminal(t, flags) })
+	const activated = `{"name":"www","protocol":"tcp","port":8080,"socketActivated":true}`
+	for _, c := range []struct {
+		name  string
+		flags []string
+		ports []string
+	}{
+		{"plain", nil, nil},
+		{"private-users", []string{"--private-users=3200000:65536"}, nil},
+		{"launcher", []string{"--net=none"}, []string{activated}},
+		{"private-users-launcher", []string{"--net=none", "--private-users=3200000:65536"}, []string{activated}},
+	} {
+		t.Run(c.name, func(t *testing.T) { testPodInteractiveTerminal(t, c.flags, c.ports) })
 	}
 }
 
-func testPodInteractiveTerminal(t *testing.T, flags []string) {
-	p := newPod(t, []testApp{{name: "sh", exec: []string{"/bin/sh", "-i"}, rootfs: func(t testing.TB, dir string) {
+func testPodInteractiveTerminal(t *testing.T, flags, ports []string) {
+	p := newPod(t, []testApp{{name: "sh", exec: []string{"/bin/sh", "-i"}, ports: ports, rootfs: func(t testing.TB, dir string) {
 		hostPrograms(t, dir, "/bin/sh", "/usr/bin/tty")
 	}}}, nil)
 	master, peer := openPTY(t)
@@ -138,7 +152,7 @@ func testPodInteractiveTerminal(t *testing.T, flags []string) {
 	if raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
 		t.Errorf("the terminal is not raw while the pod runs: lflag %#x", raw.Lflag)
 	}
-	_, err = master.Write([]byte("echo hi; tty; case $- in *m*) echo jobcontrol;; esac; /probe fds; exit 3\n"))
+	_, err = master.Write([]byte("echo hi; tty; case $- in *m*) echo jobcontrol;; esac; /probe fds stat:/dev/pts/0; exit 3\n"))
 	must(t, err)
 	readUntil(master, &out, "\x00never", 20*time.Second) // to the end: EIO
 	err = cmd.Wait()
@@ -148,7 +162,8 @@ func testPodInteractiveTerminal(t *testing.T, flags []string) {
 	}
 	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
 	t.Logf("terminal:\n%s", got)
-	for _, want := range []string{"\nhi\n", "\n/dev/pts/0\n", "\njobcontrol\n"} {
+	// The app's user's, in the tty group as the pod numbers it.
+	for _, want := range []string{"\nhi\n", "\n/dev/pts/0\n", "\njobcontrol\n", "\nstat /dev/pts/0 Dcrw--w---- owner 0:5\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal output lacks %q", want)
 		}
@@ -160,7 +175,11 @@ func testPodInteractiveTerminal(t *testing.T, flags []string) {
 			continue
 		}
 		for _, fd := range strings.Fields(l)[1:] {
-			if n, target, _ := strings.Cut(fd, "="); target != "/dev/pts/0" && target != "" {
+			n, target, _ := strings.Cut(fd, "=")
+			if n == "3" && len(ports) > 0 && strings.HasPrefix(target, "socket:") {
+				continue // the socket-activated port
+			}
+			if target != "/dev/pts/0" && target != "" {
 				t.Errorf("the app holds fd %s -> %s", n, target)
 			}
 		}

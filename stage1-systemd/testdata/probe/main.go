@@ -20,7 +20,7 @@
 //	spawn:ACTIONS      start "probe ACTIONS" (ACTIONS joined by '+'), print its PID, do not wait
 //	orphan             spawn a child that spawns a short-lived grandchild and exits; later
 //	                   check that the orphaned grandchild was reaped by PID 1
-//	stat:FILE          print the type and permissions of FILE (lstat)
+//	stat:FILE          print the type, permissions and owner (UID:GID) of FILE (lstat)
 //	ifaces             print the network interfaces and whether they are up
 //	userns             try to start a child in a new user namespace, print "ok" or the error
 //	listen-fds:LABEL   print "LABEL" lines: LISTEN_FDS, LISTEN_FDNAMES, whether LISTEN_PID is our
@@ -162,7 +162,11 @@ func main() {
 				fmt.Println("stat error", err)
 				continue
 			}
-			fmt.Println("stat", arg, st.Mode())
+			owner := ""
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+				owner = fmt.Sprintf(" owner %d:%d", sys.Uid, sys.Gid)
+			}
+			fmt.Println("stat", arg, st.Mode().String()+owner)
 		case "exit":
 			n, _ := strconv.Atoi(arg)
 			os.Exit(n)
