@@ -256,29 +256,49 @@ func (r *appRoot) writeEtcFiles(o *podOptions, hostname string) error {
 // symlinks: a hostile image's /proc -> / is refused, never followed.
 func (r *appRoot) mountSystem() error {
 	const nsd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	for _, m := range []struct {
-		target, fstype string
-		flags          uintptr
-		data           string
-	}{
+	for _, m := range []systemMount{
 		{"/proc", "proc", nsd, ""},
 		{"/sys", "sysfs", nsd | unix.MS_RDONLY, ""},
-		{"/dev", "tmpfs", unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, "mode=755,size=65536k"},
-		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=" + strconv.FormatUint(uint64(r.ttyGID), 10)},
-		{"/dev/shm", "tmpfs", nsd, "mode=1777,size=65536k"},
+		{"/dev", "tmpfs", nsd, "mode=755,size=65536k"},
 	} {
 		fd, err := mkdirAllInRoot(r.fd, m.target, resolveStrict)
 		if err != nil {
 			return fmt.Errorf("mount point %s (symlinks are refused here): %w", m.target, err)
 		}
-		err = mountFd(m.fstype, fd, m.fstype, m.flags, m.data)
+		err = m.mount(fd)
 		unix.Close(fd)
 		if err != nil {
-			return fmt.Errorf("%s: %w", m.target, err)
+			return err
+		}
+	}
+	// /dev is now the tmpfs just mounted, which nothing but us has seen
+	// and nothing of the image is in: what goes in it is made by name in
+	// it, without a lookup from the app's root for each (three system
+	// calls a file instead of eight).
+	dev, err := openInRoot(r.fd, "/dev", unix.O_RDONLY|unix.O_DIRECTORY, resolveStrict)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dev)
+	for _, m := range []systemMount{
+		{"pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=" + strconv.FormatUint(uint64(r.ttyGID), 10)},
+		{"shm", "tmpfs", nsd, "mode=1777,size=65536k"},
+	} {
+		if err := unix.Mkdirat(dev, m.target, 0o755); err != nil {
+			return fmt.Errorf("mount point /dev/%s: %w", m.target, err)
+		}
+		fd, err := unix.Openat(dev, m.target, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("mount point /dev/%s: %w", m.target, err)
+		}
+		err = m.mount(fd)
+		unix.Close(fd)
+		if err != nil {
+			return err
 		}
 	}
 	for _, d := range devices() {
-		if err := r.bindDevice("/dev/"+d, "/dev/"+d); err != nil {
+		if err := bindDevice(dev, "/dev/"+d, d); err != nil {
 			return err
 		}
 	}
@@ -287,14 +307,9 @@ func (r *appRoot) mountSystem() error {
 		defer unix.Close(t)
 		console = fdPath(t)
 	}
-	if err := r.bindDevice(console, "/dev/console"); err != nil {
+	if err := bindDevice(dev, console, "console"); err != nil {
 		return err
 	}
-	dev, err := openInRoot(r.fd, "/dev", unix.O_RDONLY|unix.O_DIRECTORY, resolveStrict)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dev)
 	for name, target := range map[string]string{
 		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
 		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
@@ -306,14 +321,33 @@ func (r *appRoot) mountSystem() error {
 	return nil
 }
 
-func (r *appRoot) bindDevice(host, target string) error {
-	fd, err := ensureFileInRoot(r.fd, target, resolveStrict)
+// systemMount is a file system mountSystem mounts at target.
+type systemMount struct {
+	target, fstype string
+	flags          uintptr
+	data           string
+}
+
+// mount mounts m onto what fd refers to.
+func (m systemMount) mount(fd int) error {
+	if err := mountFd(m.fstype, fd, m.fstype, m.flags, m.data); err != nil {
+		return fmt.Errorf("%s: %w", m.target, err)
+	}
+	return nil
+}
+
+// bindDevice binds the host's device node host onto a new file name in
+// dev, the app's /dev (mountSystem's), which mounts no device node of its
+// own (nodev: an app with CAP_MKNOD may not make one there), while a bind
+// mount brings its own node.
+func bindDevice(dev int, host, name string) error {
+	fd, err := unix.Openat(dev, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return fmt.Errorf("device %s: %w", target, err)
+		return fmt.Errorf("device /dev/%s: %w", name, err)
 	}
 	defer unix.Close(fd)
 	if err := mountFd(host, fd, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("device %s: %w", target, err)
+		return fmt.Errorf("device /dev/%s: %w", name, err)
 	}
 	return nil
 }
