@@ -3,6 +3,7 @@ package stage1
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -138,7 +139,10 @@ func ensureFileInRoot(root int, p string, resolve uint64) (int, error) {
 }
 
 // writeFileInRoot replaces p inside root with a regular file holding data.
-// A symlink at p is replaced, not followed.
+// A symlink at p is replaced, not followed. Where nothing is at p yet (an
+// app's root before any process of it runs: nobody can read p meanwhile)
+// the file is written in place, else it is written aside and renamed over
+// what is there: an overlayfs rename is the dearest of these calls.
 func writeFileInRoot(root int, p string, data []byte, mode uint32) error {
 	p = path.Clean("/" + p)
 	parent, err := mkdirAllInRoot(root, path.Dir(p), resolveContained)
@@ -154,25 +158,51 @@ func writeFileInRoot(root int, p string, data []byte, mode uint32) error {
 	}
 	defer unix.Close(dir)
 	base := path.Base(p)
+	err = writeNewFile(dir, base, p, data, mode)
+	if err != unix.EEXIST {
+		return err
+	}
 	tmp := "." + base + ".acirun-tmp"
 	_ = unix.Unlinkat(dir, tmp, 0)
-	fd, err := unix.Openat(dir, tmp, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	if err := writeNewFile(dir, tmp, p, data, mode); err != nil {
+		return err
+	}
+	if err := unix.Renameat(dir, tmp, dir, base); err != nil {
+		_ = unix.Unlinkat(dir, tmp, 0)
+		return &os.PathError{Op: "write", Path: p, Err: err}
+	}
+	return nil
+}
+
+// writeNewFile creates name in dir, which must not exist (unix.EEXIST,
+// as it is, when it does), with data and mode (whatever the umask), for
+// writeFileInRoot's p; a file it could not complete is removed.
+func writeNewFile(dir int, name, p string, data []byte, mode uint32) error {
+	fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	if err == unix.EEXIST {
+		return err
+	}
 	if err != nil {
 		return &os.PathError{Op: "create", Path: p, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), p)
-	_, werr := f.Write(data)
-	if cerr := f.Close(); werr == nil {
+	werr := unix.Fchmod(fd, mode)
+	for b := data; werr == nil && len(b) > 0; {
+		var n int
+		n, werr = unix.Write(fd, b)
+		if werr == unix.EINTR {
+			werr = nil
+		}
+		if n > 0 {
+			b = b[n:]
+		} else if werr == nil {
+			werr = io.ErrShortWrite
+		}
+	}
+	if cerr := unix.Close(fd); werr == nil {
 		werr = cerr
 	}
-	if werr == nil {
-		werr = unix.Fchmodat(dir, tmp, mode, 0)
-	}
-	if werr == nil {
-		werr = unix.Renameat(dir, tmp, dir, base)
-	}
 	if werr != nil {
-		_ = unix.Unlinkat(dir, tmp, 0)
+		_ = unix.Unlinkat(dir, name, 0)
 		return &os.PathError{Op: "write", Path: p, Err: werr}
 	}
 	return nil
