@@ -37,9 +37,7 @@ func (h *Host) releaseStaleLeases(ctx context.Context) error {
 	root := filepath.Join(h.cfg.stage1RunDir(), "net")
 	n := netns.Default(root)
 	_, waiting, err := n.ReleaseStale(ctx, podcontract.Running)
-	for _, w := range waiting {
-		h.warnWaiting(w)
-	}
+	h.warnWaiting(waiting)
 	if _, ferr := netns.DefaultFirewall(root).RemoveStale(ctx, podcontract.Running); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
@@ -120,16 +118,34 @@ func (h *Host) releaseStaleNetworks(ctx context.Context) error {
 	return err
 }
 
-// warnWaiting says what keeps the addresses of an ended pod leased (w,
-// given back on condition of its link): the processes and mounts that
-// hold its network namespace, its link with it. Nothing is said when
-// nothing is found: the kernel is most likely removing the namespace now,
-// and the next gc or pod start takes the addresses back.
-func (h *Host) warnWaiting(w netns.Waiting) {
-	holders, err := netns.LinkHolders(w.Link, w.Index)
-	if err != nil || len(holders) == 0 {
-		return
+// warnWaiting says, for each ended pod whose addresses wait for its link
+// (ReleaseStale's waiting: given back on condition of the link), what
+// keeps them leased: the processes and mounts that hold its network
+// namespace, and so its link. Nothing is said of a pod where nothing is
+// found: the kernel is most likely removing the namespace now, and the
+// next gc or pod start takes the addresses back.
+func (h *Host) warnWaiting(waiting []netns.Waiting) {
+	type link struct {
+		name  string
+		index int
 	}
-	h.warnf("address %s stays leased to the ended pod %s while its link %s is there: its network namespace is held by %s; the address is free again once they are gone",
-		w.Addr, filepath.Base(w.Owner), w.Link, strings.Join(holders, ", "))
+	var links []link
+	addrs := map[link][]string{}
+	owner := map[link]string{}
+	for _, w := range waiting {
+		l := link{w.Link, w.Index}
+		if _, ok := addrs[l]; !ok {
+			links = append(links, l)
+		}
+		addrs[l] = append(addrs[l], w.Addr.String())
+		owner[l] = w.Owner
+	}
+	for _, l := range links {
+		holders, err := netns.LinkHolders(l.name, l.index)
+		if err != nil || len(holders) == 0 {
+			continue
+		}
+		h.warnf("the ended pod %s keeps its addresses %s while its link %s is there: its network namespace is held by %s; they are free again once that is gone",
+			filepath.Base(owner[l]), strings.Join(addrs[l], " "), l.name, strings.Join(holders, ", "))
+	}
 }

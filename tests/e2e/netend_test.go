@@ -67,8 +67,9 @@ func TestPodNetworkEndHeldNamespace(t *testing.T) {
 		t.Errorf("a pod started while the ended pod's link is there: %s; want it refused: no free address", r)
 	}
 	r := p.runInBox(ctx, "gc", "--grace-period=0s")
-	if r.code != 0 || !strings.Contains(r.stderr, "address "+na.IP+" stays leased") || !strings.Contains(r.stderr, "process "+holderPID+" (sleep)") {
-		t.Errorf("gc with the link there: %s; want it to say that %s stays leased, held by process %s (sleep)", r, na.IP, holderPID)
+	if want := "the ended pod " + a.uuid + " keeps its addresses " + na.IP + " " + na.IP6 + " while its link " + na.HostInterface +
+		" is there: its network namespace is held by process " + holderPID + " (sleep)"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("gc with the link there: %s; want it to say %q", r, want)
 	}
 	if held := leaseFiles(t, p); !slices.Contains(held, na.IP) || !slices.Contains(held, na.IP6) {
 		t.Errorf("leases after gc %q, want the ended pod's %s and %s while its link is there", held, na.IP, na.IP6)
