@@ -185,12 +185,14 @@ func (ns *testNS) awaitLinkGone(name string) {
 
 // TestReleaseWhenLinkGone: an ended pod gives its addresses back without
 // waiting for its link, which outlives it while something else holds its
-// network namespace (here a descriptor of it): ReleaseWhenLinkGone returns
-// with the link still there, the next pod on a network of one address of
-// each family (a /30 and a /126) gets none meanwhile, and acirun gc (ReleaseStale) releases nothing and names what
-// holds the namespace; an IPv6 lease gets the subnet's other address. Once the namespace has gone, with the link and the
-// host's routes to the pod, the next attach or gc takes the addresses back,
-// and a pod started then gets them with routes of its own.
+// network namespace (a descriptor or a bind mount of it):
+// ReleaseWhenLinkGone returns with the link still there, the next pod on a
+// network of one IPv4 address gets none meanwhile (an IPv6 lease gets the
+// /126's other address), and acirun gc (ReleaseStale) releases nothing and
+// names what holds the namespace (LinkHolders). Once the namespace has
+// gone, with the link and the host's routes to the pod, the next attach or
+// gc takes the addresses back, and a pod started then gets them with
+// routes of its own.
 func TestReleaseWhenLinkGone(t *testing.T) {
 	host := newTestNS(t)
 	routes := func(a netip.Addr) (rs []netlink.Route) {
@@ -202,8 +204,12 @@ func TestReleaseWhenLinkGone(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
+		hold    string // what holds the namespace: "descriptor" or "mount"
 		reclaim string // what takes the addresses back: "attach" or "gc"
-	}{{"next attach takes back", "attach"}, {"gc takes back", "gc"}} {
+	}{
+		{"descriptor, next attach takes back", "descriptor", "attach"},
+		{"mount, gc takes back", "mount", "gc"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := testNetwork(t, "10.78.0.0/30")
 			n.Subnet6 = netip.MustParsePrefix("fd00:78::/126")
@@ -213,16 +219,42 @@ func TestReleaseWhenLinkGone(t *testing.T) {
 				att, err = n.Attach(context.Background(), "/pods/a", everyoneAlive, "ac-ended", pod.tid)
 				return err
 			})
-			// Held by a descriptor, as by a process that entered it or
-			// a bind mount of it.
-			var held int
-			pod.do(func() (err error) {
-				held, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-				return err
-			})
+			// Held by a descriptor (as by a process that entered it), or
+			// by a bind mount of it in a mount namespace of the host
+			// thread's own (private: the machine's mounts stay as they
+			// are).
+			var unhold func()
+			var holder string
+			switch tc.hold {
+			case "descriptor":
+				var held int
+				pod.do(func() (err error) {
+					held, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+					return err
+				})
+				unhold = func() { unix.Close(held) }
+				holder = fmt.Sprintf("a descriptor of process %d (", os.Getpid())
+			case "mount":
+				target := filepath.Join(t.TempDir(), "ns")
+				if err := os.WriteFile(target, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				host.do(func() error {
+					if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+						return err
+					}
+					if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+						return err
+					}
+					return unix.Mount(fmt.Sprintf("/proc/%d/ns/net", pod.tid), target, "", unix.MS_BIND, "")
+				})
+				unhold = func() { host.do(func() error { return unix.Unmount(target, unix.MNT_DETACH) }) }
+				holder = "a mount on " + target
+			}
+			held := true
 			defer func() {
-				if held >= 0 {
-					unix.Close(held)
+				if held {
+					unhold()
 				}
 			}()
 			pod.end()
@@ -266,15 +298,14 @@ func TestReleaseWhenLinkGone(t *testing.T) {
 					t.Errorf("gc with the link there: released %v, waiting %+v, %v; want nothing released and both waiting for ac-ended", released, waiting, err)
 				}
 				holders, err := LinkHolders("ac-ended", att.HostIndex)
-				want := fmt.Sprintf("a descriptor of process %d (", os.Getpid())
-				if err != nil || len(holders) != 1 || !strings.HasPrefix(holders[0], want) {
-					t.Errorf("LinkHolders: %q, %v; want %q…", holders, err, want)
+				if err != nil || len(holders) != 1 || !strings.HasPrefix(holders[0], holder) {
+					t.Errorf("LinkHolders: %q, %v; want %q…", holders, err, holder)
 				}
 				return nil
 			})
 
-			unix.Close(held)
-			held = -1
+			unhold()
+			held = false
 			host.awaitLinkGone("ac-ended")
 			for _, a := range []netip.Addr{att.Addr, att.Addr6} {
 				if rs := routes(a); len(rs) != 0 {
