@@ -180,6 +180,11 @@ func TestNetworkAttachFailsAfterGo(t *testing.T) {
 		if r := next.run(t, "--net=default", "--run-dir="+runDir); r.code != 0 {
 			t.Errorf("the next pod: exit %d", r.code)
 		}
+		// Its addresses are given back once the kernel has removed its
+		// link: then gc takes them back.
+		if awaitHostEndGone(t, next.uuid) {
+			gcNetwork(t, leases)
+		}
 		if left := podNetworkLeft(t, leases, next.uuid); len(left) > 0 {
 			t.Errorf("the next pod left on the network: %q", left)
 		}
