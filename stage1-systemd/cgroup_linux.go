@@ -15,6 +15,7 @@ import (
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/mountinfo"
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/regfile"
 )
 
 // cgroupMounts are where the memory, cpu and pids controllers can be used
@@ -28,7 +29,7 @@ type cgroupMounts struct {
 // findCgroups reads this process's cgroups and the mount table.
 func findCgroups() (cgroupMounts, error) {
 	var cm cgroupMounts
-	b, err := os.ReadFile("/proc/self/cgroup")
+	b, err := regfile.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return cm, err
 	}
@@ -91,7 +92,7 @@ func setupAppCgroups(cm cgroupMounts, uuid, app string, iso *appIsolators) (dirs
 		return d, nil
 	}
 	write := func(dir, file, val string) error {
-		err := os.WriteFile(filepath.Join(dir, file), []byte(val), 0)
+		err := regfile.WriteFile(filepath.Join(dir, file), []byte(val), 0)
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s has no %s: the controller is not enabled for acirun's cgroup", dir, file)
 		}
@@ -184,7 +185,7 @@ func limitPodTasks(cm cgroupMounts, uuid string, max int) (string, error) {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return "", err
 	}
-	err := os.WriteFile(filepath.Join(d, "pids.max"), []byte(strconv.Itoa(max)), 0)
+	err := regfile.WriteFile(filepath.Join(d, "pids.max"), []byte(strconv.Itoa(max)), 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%s has no pids.max: the pids controller is not enabled for acirun's cgroup", d)
 	}
@@ -222,7 +223,7 @@ func joinCgroupsAsThread(dirs []string) (unified []string, err error) {
 			unified = append(unified, cg)
 			continue
 		}
-		if err := os.WriteFile(filepath.Join(cg, "tasks"), []byte("0"), 0); err != nil {
+		if err := regfile.WriteFile(filepath.Join(cg, "tasks"), []byte("0"), 0); err != nil {
 			return nil, fmt.Errorf("join cgroup %s: %w", cg, err)
 		}
 	}

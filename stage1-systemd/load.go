@@ -11,13 +11,14 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/regfile"
 	"golang.org/x/sys/unix"
 )
 
 // loadPodSpec reads and checks POD-DIR/pod.
 func loadPodSpec(podDir string) (*podSpec, error) {
 	p := filepath.Join(podDir, podcontract.ManifestFile)
-	b, err := os.ReadFile(p)
+	b, err := regfile.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read pod manifest: %w", err)
 	}
@@ -185,7 +186,7 @@ type imageTraits struct {
 // without the manifest (only in tests) means no traits.
 func readImageTraits(path string) (imageTraits, error) {
 	var t imageTraits
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return t, nil
 	}

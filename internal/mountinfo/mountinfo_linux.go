@@ -2,7 +2,8 @@ package mountinfo
 
 import (
 	"fmt"
-	"os"
+
+	"github.com/acirun/acirun/internal/regfile"
 )
 
 // Self returns the mounts of the calling thread's mount namespace. It reads
@@ -11,7 +12,7 @@ import (
 // would show the main thread's.
 func Self() ([]Mount, error) {
 	const path = "/proc/thread-self/mountinfo"
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

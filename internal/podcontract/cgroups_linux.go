@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/regfile"
 )
 
 // PodCgroupPrefix begins the name of a pod's cgroup directory,
@@ -28,7 +30,7 @@ func RecordCgroups(podDir string, dirs []string) error {
 		}
 		b.WriteString(d + "\n")
 	}
-	f, err := os.OpenFile(filepath.Join(podDir, CgroupsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := regfile.OpenFile(filepath.Join(podDir, CgroupsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("record the pod's cgroups: %w", err)
 	}
@@ -51,7 +53,7 @@ func RecordCgroups(podDir string, dirs []string) error {
 // pod cgroup directory is (the file is stage1's, in a directory only root
 // writes, but removal is no place to trust it).
 func RemoveCgroups(podDir string) error {
-	b, err := os.ReadFile(filepath.Join(podDir, CgroupsFile))
+	b, err := regfile.ReadFile(filepath.Join(podDir, CgroupsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

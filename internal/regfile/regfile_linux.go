@@ -44,3 +44,20 @@ func ReadFile(path string) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(f)
 }
+
+// WriteFile is os.WriteFile for a small regular file, or a control file
+// of the kernel's (a cgroup's tasks or pids.max): opened with OpenFile
+// (O_WRONLY|O_CREATE|O_TRUNC, perm before the umask), written, closed.
+// The pod's PID 1 writes its cgroups' this way, on the way to every app's
+// start.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	f, err := OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -62,4 +62,38 @@ func TestReadFile(t *testing.T) {
 	if _, err := ReadFile(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) {
 		t.Errorf("ReadFile of a missing file: %v, want a PathError matching fs.ErrNotExist", err)
 	}
+	// A file of the kernel's whose size says 0 (PID 1 reads its cgroups
+	// and mounts this way): all of it, as os.ReadFile reads it.
+	want, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFile("/proc/self/cgroup"); err != nil || string(b) != string(want) || len(b) == 0 {
+		t.Errorf("ReadFile(/proc/self/cgroup) = %q, %v, want %q", b, err, want)
+	}
+}
+
+// TestWriteFile: a new file gets the content and perm (less the umask),
+// an existing one's longer content is cut to the new, and a missing
+// directory is a PathError matching fs.ErrNotExist.
+func TestWriteFile(t *testing.T) {
+	defer unix.Umask(unix.Umask(0o022))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := WriteFile(path, []byte("4096 and more"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v (%v), want 0640 (umask 022)", fi.Mode().Perm(), err)
+	}
+	if err := WriteFile(path, []byte("0"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); string(b) != "0" {
+		t.Errorf("content %q (%v), want %q", b, err, "0")
+	}
+	var pe *fs.PathError
+	if err := WriteFile(filepath.Join(dir, "none", "f"), []byte("0"), 0); !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) {
+		t.Errorf("WriteFile into a missing directory: %v, want a PathError matching fs.ErrNotExist", err)
+	}
 }
