@@ -187,15 +187,17 @@ func writeNewFile(dir int, name, p string, data []byte, mode uint32) error {
 	}
 	werr := unix.Fchmod(fd, mode)
 	for b := data; werr == nil && len(b) > 0; {
-		var n int
-		n, werr = unix.Write(fd, b)
-		if werr == unix.EINTR {
-			werr = nil
-		}
-		if n > 0 {
-			b = b[n:]
-		} else if werr == nil {
+		// An interrupted write returns -1 and wrote nothing: it is
+		// made again, not taken for a short one.
+		n, err := unix.Write(fd, b)
+		switch {
+		case err == unix.EINTR:
+		case err != nil:
+			werr = err
+		case n == 0:
 			werr = io.ErrShortWrite
+		default:
+			b = b[n:]
 		}
 	}
 	if cerr := unix.Close(fd); werr == nil {
