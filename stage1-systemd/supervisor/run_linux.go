@@ -447,6 +447,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- stage1.WaitPid(pid) }()
+	var cgroupsRemoved chan error // once PID 1 has said the pod is down
 	var ws unix.WaitStatus
 wait:
 	for {
@@ -463,6 +464,12 @@ wait:
 		case <-downC:
 			downC = nil
 			o.trace.Step("pod down")
+			// Nothing of the pod runs but PID 1, which is in none of its
+			// cgroups: they go while the kernel ends PID 1 (its mounts,
+			// its PID namespace), not after.
+			removed := make(chan error, 1)
+			go func() { removed <- podcontract.RemoveCgroups(podDir) }()
+			cgroupsRemoved = removed
 			if network != nil {
 				network.removeRules()
 			}
@@ -486,7 +493,13 @@ wait:
 	// journal before the pod is reported as exited.
 	out.finish(outputGrace)
 
-	cleanupErr := podcontract.RemoveCgroups(podDir)
+	// What could not go then (a cgroup kept busy by a process acirun
+	// enter started in the pod, which PID 1 does not reap) is tried again
+	// now that PID 1's end has waited for every process of the pod.
+	var cleanupErr error
+	if cgroupsRemoved == nil || <-cgroupsRemoved != nil {
+		cleanupErr = podcontract.RemoveCgroups(podDir)
+	}
 	if _, err := os.Stat(filepath.Join(podDir, podcontract.ExitFile)); err != nil {
 		// init died before it could tell: record what we know.
 		if ws.Signaled() {
