@@ -22,17 +22,22 @@ export CGO_ENABLED = 0
 
 all: build
 
-# acirun and the pod side's two binaries, which acirun finds beside itself
-# (podcontract.FindStage1): acirun-stage1, the pod's supervisor (a unit's
-# `run`), and acirun-pod, its PID 1, app launchers and enter's process,
-# which links none of the supervisor's network, D-Bus or HTTP code. The
-# three are built and installed together.
-build: bin/acirun bin/acirun-stage1 bin/acirun-pod
+# acirun, its fetch helper and the pod side's two binaries, which acirun
+# finds beside itself (fetchcontract.Find, podcontract.FindStage1):
+# acirun-fetch, which fetches, verifies and trusts (acirun links no HTTP
+# discovery, OpenPGP or registry code of its own), acirun-stage1, the
+# pod's supervisor (a unit's `run`), and acirun-pod, its PID 1, app
+# launchers and enter's process, which links none of the supervisor's
+# network, D-Bus or HTTP code. The four are built and installed together.
+build: bin/acirun bin/acirun-fetch bin/acirun-stage1 bin/acirun-pod
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -name '*_test.go') go.mod go.sum
 
 bin/acirun: $(GO_SOURCES)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/acirun
+
+bin/acirun-fetch: $(GO_SOURCES)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/acirun-fetch
 
 bin/acirun-stage1: $(GO_SOURCES)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/acirun-stage1
@@ -44,8 +49,8 @@ bin/acirun-pod: $(GO_SOURCES)
 # boot a real systemd in a namespace box (tests/README.md). The suite runs
 # with coverage (scripts/cover -run: go test ./... built with -cover, and
 # the acirun binaries the end-to-end tests run too); the merged table comes
-# last, and fails make test when stage0/pull, cmd/acirun or netns is below
-# 80 %.
+# last, and fails make test when stage0/pull, cmd/acirun, cmd/acirun-fetch,
+# stage0/hostfetch or netns is below 80 %.
 test: setup lint build
 	scripts/cover -run
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
@@ -121,6 +126,7 @@ build/man/acirun.1: bin/acirun
 
 install: build man
 	install -D -m 0755 bin/acirun $(DESTDIR)$(PREFIX)/bin/acirun
+	install -D -m 0755 bin/acirun-fetch $(DESTDIR)$(PREFIX)/bin/acirun-fetch
 	install -D -m 0755 bin/acirun-stage1 $(DESTDIR)$(PREFIX)/bin/acirun-stage1
 	install -D -m 0755 bin/acirun-pod $(DESTDIR)$(PREFIX)/bin/acirun-pod
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)

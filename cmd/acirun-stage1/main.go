@@ -6,10 +6,9 @@
 //
 // It is a binary of its own, rather than acirun re-executing itself, so that
 // a unit's start initialises only the pod side: acirun also links the
-// image store, OpenPGP, HTTP, HTML discovery and the OCI registry client,
-// whose packages' initialisation and pages every start of it paid
-// (ACIRUN_TRACE shows a process's start as the CPU time of its first
-// line). acirun itself runs `run` in its own process (cmd/acirun's
+// image store, the archive formats and the command line, whose packages'
+// initialisation and pages every start of it paid (ACIRUN_TRACE shows a
+// process's start as the CPU time of its first line). acirun itself runs `run` in its own process (cmd/acirun's
 // stage1.go).
 package main
 

@@ -124,7 +124,7 @@ is then a set of valid auth.d entries, and as secret as those files.`,
 			entries = append(entries, configEntry{RktVersion: "v1", RktKind: "network", Publish: nc.Publish, Subnet: subnet, Subnet6: subnet6, Source: nc.Source})
 			for _, k := range keys {
 				entries = append(entries, configEntry{RktVersion: "v1", RktKind: "trustedKey", Prefix: k.Prefix, Root: k.Root, Fingerprint: k.Fingerprint,
-					UserIDs: k.UserIDs, Status: k.Status.String(), Problem: k.Problem, Source: k.Path})
+					UserIDs: k.UserIDs, Status: k.Status, Problem: k.Problem, Source: k.Path})
 			}
 			enc := json.NewEncoder(c.Stdout)
 			enc.SetIndent("", "  ")

@@ -13,8 +13,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/fetchcontract"
 	"github.com/acirun/acirun/stage0/host"
-	"github.com/acirun/acirun/stage0/trust"
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 func cmdTrust() *command {
@@ -57,7 +58,7 @@ name its URL after the prefix to trust it anyway.`,
 				return usagef("--root needs a KEYFILE or URL")
 			}
 			if opts.Prefix != "" {
-				if err := trust.ValidatePrefix(opts.Prefix); err != nil {
+				if err := imagename.ValidatePrefix(opts.Prefix); err != nil {
 					return usagef("--prefix: %v", err)
 				}
 			}
@@ -89,8 +90,8 @@ name its URL after the prefix to trust it anyway.`,
 
 // reviewKey returns the question put to the operator on the terminal for
 // each key: trust it for prefix (or every name)?
-func (c *CLI) reviewKey(prefix string, root bool) func(info *trust.KeyInfo, source string) (bool, error) {
-	return func(info *trust.KeyInfo, source string) (bool, error) {
+func (c *CLI) reviewKey(prefix string, root bool) func(info *fetchcontract.KeyInfo, source string) (bool, error) {
+	return func(info *fetchcontract.KeyInfo, source string) (bool, error) {
 		in, ok := c.Stdin.(*os.File)
 		if !ok || !term.IsTerminal(int(in.Fd())) {
 			return false, errors.New("not a terminal: cannot ask to review the key's fingerprint; check it another way and pass --skip-fingerprint-review")

@@ -32,7 +32,7 @@ func cmdTrustList() *command {
 				if k.System {
 					where = "system"
 				}
-				status := k.Status.String()
+				status := k.Status
 				if k.Problem != "" {
 					status += ": " + k.Problem
 				}

@@ -42,7 +42,7 @@ func NeedTool(t testing.TB, name, why string) string {
 
 // CoverVar names the environment variable that asks the end-to-end suites
 // for coverage of what they run (scripts/cover sets it): the absolute path
-// of a directory where every acirun, acirun-stage1 and acirun-pod process
+// of a directory where every acirun, acirun-fetch, acirun-stage1 and acirun-pod process
 // they start writes its coverage data, as GOCOVERDIR. Unset, the suites
 // build and run the binaries exactly as a user would.
 const CoverVar = "ACIRUN_COVERDIR"
@@ -57,7 +57,7 @@ func CoverDir() string {
 // the module, so that a binary counts what it runs of each.
 const CoverPkg = Module + "/..."
 
-// BuildAcirun builds acirun, and acirun-stage1 and acirun-pod beside it
+// BuildAcirun builds acirun, and acirun-fetch, acirun-stage1 and acirun-pod beside it
 // where acirun finds them, into the directory dir, as GoBuild does from
 // the module root repo, with the build tags given (acirun_crashpoints: the
 // crash points of a pod's start, for TestKillAtEveryStartStep only).
@@ -76,7 +76,7 @@ func BuildAcirun(repo, dir string, tags ...string) error {
 		}
 		flags = append(flags, "-cover", "-coverpkg="+CoverPkg)
 	}
-	for _, pkg := range []string{"acirun", "acirun-stage1", "acirun-pod"} {
+	for _, pkg := range []string{"acirun", "acirun-fetch", "acirun-stage1", "acirun-pod"} {
 		if err := goBuild(repo, filepath.Join(dir, pkg), "./cmd/"+pkg, flags...); err != nil {
 			return err
 		}

@@ -7,6 +7,14 @@
 // every front end applies the same rules: the command line (cmd/acirun)
 // today, a Kubernetes CRI server later.
 //
+// What talks to image sources or handles OpenPGP keys (fetching, signature
+// checks, the trust store) is not done in this process: Fetch, TrustKeys,
+// TrustedKeys, Untrust, the repair of VerifyImages and a prepare's images
+// that the store does not have are done by the helper acirun-fetch
+// (package hostfetch), through package fetchcontract, so that a process
+// that runs pods links none of that code. A stored image is found here by
+// the rules the helper applies (package imageref).
+//
 // It prints nothing to a terminal and reads nothing from one. Warnings go to
 // Config.Warnings, the progress of downloads to FetchOptions.Progress, and
 // questions (may this key be trusted?) to callbacks; results are returned
@@ -15,18 +23,14 @@ package host
 
 import (
 	"io"
-	"net/url"
 	"path/filepath"
 	"time"
 
 	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/fetch"
-	"github.com/acirun/acirun/stage0/oci"
 	"github.com/acirun/acirun/stage0/ociref"
-	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
 	"github.com/acirun/acirun/stage0/store/extract"
-	"github.com/acirun/acirun/stage0/trust"
 )
 
 // The default locations, rkt's. Every one of them can be changed in Config
@@ -61,6 +65,10 @@ type Config struct {
 	// Trace is told the steps of a pod's start (ACIRUN_TRACE); nil
 	// traces nothing.
 	Trace *trace.Tracer
+	// FetchExecutable is the helper that fetches, verifies and trusts
+	// (acirun-fetch, see package fetchcontract); "" means the one beside
+	// the running executable (fetchcontract.Find).
+	FetchExecutable string
 }
 
 // Host runs the host-side operations under one Config. It keeps no state
@@ -93,12 +101,13 @@ func (c Config) LockDir() string {
 // OpenStore opens the image store under DataDir, with its lock files under
 // LockDir and the settings of StoreConfig.
 func (h *Host) OpenStore() (*store.Store, error) {
-	return h.openStore(0)
+	return h.OpenStoreWith(0)
 }
 
-// openStore is OpenStore with one image's content bounded by maxImageSize
-// bytes instead of the setting of store.d, unless it is 0.
-func (h *Host) openStore(maxImageSize int64) (*store.Store, error) {
+// OpenStoreWith is OpenStore with one image's content bounded by
+// maxImageSize bytes instead of the setting of store.d, unless it is 0
+// (fetch --max-image-size).
+func (h *Host) OpenStoreWith(maxImageSize int64) (*store.Store, error) {
 	if maxImageSize == 0 {
 		sc, err := h.StoreConfig()
 		if err != nil {
@@ -110,14 +119,6 @@ func (h *Host) openStore(maxImageSize int64) (*store.Store, error) {
 		LockDir: filepath.Join(h.cfg.LockDir(), "store"),
 		Limits:  extract.Options{MaxBytes: maxImageSize},
 	})
-}
-
-// TrustStore is the key store of the configured directories. A key file it
-// ignores (not named by its key's fingerprint, unreadable) is a warning.
-func (h *Host) TrustStore() *trust.Store {
-	s := trust.NewStore(filepath.Join(h.cfg.SystemConfig, "trustedkeys"), filepath.Join(h.cfg.LocalConfig, "trustedkeys"))
-	s.Warnings = h.cfg.Warnings
-	return s
 }
 
 // FetchOptions are the relaxations and the policy of one operation that
@@ -149,22 +150,9 @@ func (h *Host) Auth() (fetch.Auth, error) {
 	return fetch.LoadAuth(h.cfg.Warnings, filepath.Join(h.cfg.SystemConfig, "auth.d"), filepath.Join(h.cfg.LocalConfig, "auth.d"))
 }
 
-// fetcher builds the HTTP side with the credentials of Auth.
-func (h *Host) fetcher(opts FetchOptions) (*fetch.Fetcher, error) {
-	auth, err := h.Auth()
-	if err != nil {
-		return nil, err
-	}
-	stall, err := h.stallTimeout(opts.StallTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: stall}), nil
-}
-
-// stallTimeout is the stall timeout of an operation that asked for d
+// StallTimeout is the stall timeout of an operation that asked for d
 // (FetchOptions.StallTimeout): d itself unless 0, else store.d's.
-func (h *Host) stallTimeout(d time.Duration) (time.Duration, error) {
+func (h *Host) StallTimeout(d time.Duration) (time.Duration, error) {
 	if d != 0 {
 		return d, nil
 	}
@@ -175,77 +163,8 @@ func (h *Host) stallTimeout(d time.Duration) (time.Duration, error) {
 	return sc.StallTimeout, nil
 }
 
-// Puller builds the image pipeline over the store, the trust store and the
-// network.
-func (h *Host) Puller(opts FetchOptions) (*pull.Puller, error) {
-	// store.d is read once for both of its settings; the options win.
-	sc, err := h.StoreConfig()
-	if err != nil {
-		return nil, err
-	}
-	if opts.MaxImageSize != 0 {
-		sc.MaxImageSize = opts.MaxImageSize
-	}
-	if opts.StallTimeout != 0 {
-		sc.StallTimeout = opts.StallTimeout
-	}
-	st, err := h.openStore(sc.MaxImageSize)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := h.Auth()
-	if err != nil {
-		return nil, err
-	}
-	f := fetch.New(fetch.Options{Insecure: opts.Insecure, Auth: auth, Warnings: h.cfg.Warnings, Progress: opts.Progress, StallTimeout: sc.StallTimeout})
-	ociCfg, err := h.OCIConfig()
-	if err != nil {
-		return nil, err
-	}
-	dockerAuth, err := fetch.LoadDockerAuth(h.cfg.Warnings, filepath.Join(h.cfg.SystemConfig, "auth.d"), filepath.Join(h.cfg.LocalConfig, "auth.d"))
-	if err != nil {
-		return nil, err
-	}
-	return &pull.Puller{
-		Store:      st,
-		Trust:      h.TrustStore(),
-		Fetcher:    f,
-		Policy:     opts.Policy,
-		Insecure:   opts.Insecure,
-		Warnings:   h.cfg.Warnings,
-		PartialDir: filepath.Join(h.cfg.DataDir, "store", "partial"),
-		OCI: pull.OCIConfig{
-			DefaultRegistry: ociCfg.DefaultRegistry,
-			Credentials:     registryCredentials(dockerAuth, auth),
-		},
-	}, nil
-}
-
 // OCIConfig reads how registries are reached (ociref.ConfigFile), system
 // then local.
 func (h *Host) OCIConfig() (ociref.LocalConfig, error) {
 	return ociref.LoadConfig(h.cfg.SystemConfig, h.cfg.LocalConfig)
-}
-
-// registryCredentials gives a registry its credentials from auth.d, the
-// same files as ACI fetches: rkt's dockerAuth files for the registry (for
-// Docker Hub, under any of its names), else the basic credentials of an
-// auth file for its host.
-func registryCredentials(dockerAuth, auth fetch.Auth) func(string) (oci.Credentials, bool) {
-	return func(registry string) (oci.Credentials, bool) {
-		names := []string{registry}
-		if ociref.IsDockerHub(registry) {
-			names = ociref.DockerHubNames()
-		}
-		for _, n := range names {
-			if c, ok := dockerAuth.For(&url.URL{Host: n}); ok {
-				return oci.Credentials{User: c.User, Password: c.Password}, true
-			}
-		}
-		c, ok := auth.For(&url.URL{Host: registry})
-		if !ok || c.Type != "basic" {
-			return oci.Credentials{}, false
-		}
-		return oci.Credentials{User: c.User, Password: c.Password}, true
-	}
 }

@@ -40,7 +40,8 @@ func TestLockDir(t *testing.T) {
 func newHost(t *testing.T) *Host {
 	t.Helper()
 	dir := t.TempDir()
-	return New(Config{DataDir: filepath.Join(dir, "data"), LocalConfig: filepath.Join(dir, "etc"), SystemConfig: filepath.Join(dir, "lib")})
+	return New(Config{DataDir: filepath.Join(dir, "data"), LocalConfig: filepath.Join(dir, "etc"), SystemConfig: filepath.Join(dir, "lib"),
+		FetchExecutable: fetchExe})
 }
 
 // buildACI writes an ACI of the manifest (name, and the dependencies'
@@ -192,13 +193,12 @@ func TestResolverPullsOnce(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	file := buildACI(t, dir, "example.com/one", "")
-	p, err := h.Puller(unsigned)
+	r, err := h.NewResolver(unsigned)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	r := NewResolver(p)
 	var held []*pod.Image
 	defer func() {
 		for _, img := range held {

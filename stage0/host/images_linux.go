@@ -8,13 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
-	"github.com/acirun/acirun/stage0/fetch"
+	"github.com/acirun/acirun/stage0/fetchcontract"
 	"github.com/acirun/acirun/stage0/imagename"
 	"github.com/acirun/acirun/stage0/imageref"
 	"github.com/acirun/acirun/stage0/ociref"
@@ -24,38 +23,46 @@ import (
 )
 
 // Fetch brings each image reference into the store (a file, an http(s)
-// URL, a name found by discovery, or a stored image ID), verified and
-// rendered, and returns the images in order. On an error it returns the
-// images fetched before it. A signature file (opts.Signature) is for one
-// image only.
+// URL, a name found by discovery, an OCI reference, or a stored image ID),
+// verified and rendered, and returns the images in order. On an error it
+// returns the images fetched before it. A signature file (opts.Signature)
+// is for one image only. acirun-fetch does the work (hostfetch.Fetch),
+// telling opts.Progress of its downloads.
 func (h *Host) Fetch(ctx context.Context, opts FetchOptions, refs ...string) ([]*store.Image, error) {
 	if opts.Signature != "" && len(refs) != 1 {
 		return nil, fmt.Errorf("a signature file is for one image, and %d are named", len(refs))
 	}
-	if opts.Policy != fetch.PullNever && slices.ContainsFunc(refs, func(ref string) bool {
-		k := imageref.Classify(ref)
-		return k == imageref.KindURL || k == imageref.KindName
-	}) {
-		fetch.WarmSystemRoots() // beside the set-up of the store and the pipeline
+	ids, ferr := h.fetch(ctx, opts, refs...)
+	if len(ids) == 0 {
+		return nil, ferr
 	}
-	p, err := h.Puller(opts)
+	st, err := h.OpenStore()
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(ferr, err)
 	}
-	var imgs []*store.Image
-	for _, ref := range refs {
-		var img *store.Image
-		if opts.Signature != "" {
-			img, err = p.PullSigned(ctx, ref, opts.Signature)
-		} else {
-			img, err = p.Pull(ctx, ref)
-		}
+	imgs := make([]*store.Image, 0, len(ids))
+	for _, id := range ids {
+		img, err := st.Get(id)
 		if err != nil {
-			return imgs, err
+			return imgs, errors.Join(ferr, err)
 		}
 		imgs = append(imgs, img)
 	}
-	return imgs, nil
+	return imgs, ferr
+}
+
+// fetch has acirun-fetch fetch refs, and returns the IDs of the images
+// fetched, in order, also those before an error.
+func (h *Host) fetch(ctx context.Context, opts FetchOptions, refs ...string) ([]string, error) {
+	c := h.fetchClient()
+	c.Progress = opts.Progress
+	res, err := c.Do(ctx, &fetchcontract.Request{Config: h.contractConfig(), Fetch: &fetchcontract.FetchRequest{
+		Refs: refs, Insecure: opts.Insecure, Policy: opts.Policy, MaxImageSize: opts.MaxImageSize, Signature: opts.Signature,
+		StallTimeout: opts.StallTimeout}})
+	if res == nil {
+		return nil, err
+	}
+	return res.Images, err
 }
 
 // Images lists the images in the store.
@@ -438,13 +445,12 @@ func (r VerifyResult) OK() bool { return r.Damage == nil || r.Repaired }
 // VerifyImages re-hashes the rendered trees of refs (every stored image if
 // none) against the hashes recorded when they were rendered and, with
 // repair, renders a damaged one again from its stored ACI, fetching
-// dependencies it lacks.
+// dependencies it lacks (acirun-fetch: hostfetch.Repair).
 func (h *Host) VerifyImages(ctx context.Context, refs []string, repair bool) ([]VerifyResult, error) {
-	p, err := h.Puller(FetchOptions{})
+	st, err := h.OpenStore()
 	if err != nil {
 		return nil, err
 	}
-	st := p.Store
 	var imgs []*store.Image
 	if len(refs) == 0 {
 		if imgs, err = st.List(store.Filter{}); err != nil {
@@ -462,7 +468,7 @@ func (h *Host) VerifyImages(ctx context.Context, refs []string, repair bool) ([]
 	for _, img := range imgs {
 		r := VerifyResult{Image: img, Damage: st.VerifyTree(ctx, img.ID)}
 		if r.Damage != nil && repair {
-			_, r.RepairErr = p.Repair(ctx, img.ID)
+			_, r.RepairErr = h.fetchClient().Do(ctx, &fetchcontract.Request{Config: h.contractConfig(), Repair: &fetchcontract.RepairRequest{ImageID: img.ID}})
 			r.Repaired = r.RepairErr == nil
 		}
 		res = append(res, r)

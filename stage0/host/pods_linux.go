@@ -16,7 +16,6 @@ import (
 	"github.com/acirun/acirun/stage0/imagename"
 	"github.com/acirun/acirun/stage0/imageref"
 	"github.com/acirun/acirun/stage0/pod"
-	"github.com/acirun/acirun/stage0/pull"
 	"github.com/acirun/acirun/stage0/store"
 )
 
@@ -61,14 +60,14 @@ func (h *Host) prepare(ctx context.Context, req *pod.RunRequest, opts PrepareOpt
 			return nil, err
 		}
 	}
-	p, err := h.Puller(FetchOptions{Insecure: ins, Policy: policy, Progress: opts.Progress, StallTimeout: req.StallTimeout})
+	r, err := h.NewResolver(FetchOptions{Insecure: ins, Policy: policy, Progress: opts.Progress, StallTimeout: req.StallTimeout})
 	if err != nil {
 		return nil, err
 	}
 	if err := h.CheckNetworks(ctx, req.Net, req.Ports); err != nil {
 		return nil, err
 	}
-	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: NewResolver(p), HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace,
+	cfg := pod.Config{DataDir: h.cfg.DataDir, Resolver: r, HostEnv: opts.HostEnv, Debug: h.cfg.Debug, Sync: opts.Sync, Trace: h.cfg.Trace,
 		Publish: nc.Publish}
 	if hl := imagename.HostLabels(); hl["os"] != "" && hl["arch"] != "" {
 		cfg.Platform = pod.Platform{OS: hl["os"], Arch: hl["arch"]}
@@ -319,24 +318,40 @@ func isGarbage(pd *pod.Pod, opts GCOptions, now time.Time) bool {
 	return false
 }
 
-// Resolver implements pod.ImageResolver over the image pipeline, for one
-// prepare. An image named again (rkt's `run IMG --- IMG`) is not pulled a
-// second time: importing it again would wait for an exclusive lock on the
-// image that this very prepare holds shared until the pod is recorded.
+// Resolver implements pod.ImageResolver for one prepare: an image the
+// store has as the pull policy takes it (imageref.InStore: an image ID, or
+// under --pull-policy=new a stored name, URL or OCI reference), rendered,
+// is used as it is; anything else is fetched by acirun-fetch, with the
+// prepare's options. An image named again (rkt's `run IMG --- IMG`) is not
+// pulled a second time: importing it again would wait for an exclusive
+// lock on the image that this very prepare holds shared until the pod is
+// recorded.
 type Resolver struct {
-	p    *pull.Puller
-	seen map[string]string // reference → image ID already pulled
+	h    *Host
+	opts FetchOptions
+	st   *store.Store
+	// defaultRegistry is registries.json's, for OCI references.
+	defaultRegistry string
+	seen            map[string]string // reference → image ID already pulled
 }
 
-// NewResolver returns a Resolver pulling with p.
-func NewResolver(p *pull.Puller) *Resolver {
-	return &Resolver{p: p, seen: map[string]string{}}
+// NewResolver returns a Resolver fetching with opts.
+func (h *Host) NewResolver(opts FetchOptions) (*Resolver, error) {
+	st, err := h.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	oc, err := h.OCIConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &Resolver{h: h, opts: opts, st: st, defaultRegistry: oc.DefaultRegistry, seen: map[string]string{}}, nil
 }
 
 // image holds img in the store (so that gc cannot remove it before the pod
 // that uses it is recorded; Prepare calls Release) and describes it.
 func (r *Resolver) image(ctx context.Context, img *store.Image) (*pod.Image, error) {
-	held, release, err := r.p.Store.Hold(ctx, img.ID)
+	held, release, err := r.st.Hold(ctx, img.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +360,7 @@ func (r *Resolver) image(ctx context.Context, img *store.Image) (*pod.Image, err
 		release()
 		return nil, err
 	}
-	tree, err := r.p.Store.Tree(held)
+	tree, err := r.st.Tree(held)
 	if err != nil {
 		release()
 		return nil, err
@@ -381,12 +396,31 @@ func (r *Resolver) ResolveImage(ctx context.Context, ref string) (*pod.Image, er
 	if id, ok := r.seen[key]; ok {
 		return r.image(ctx, &store.Image{ID: id})
 	}
-	img, err := r.p.Pull(ctx, ref)
+	id, err := r.pull(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	r.seen[key] = img.ID
-	return r.image(ctx, img)
+	r.seen[key] = id
+	return r.image(ctx, &store.Image{ID: id})
+}
+
+// pull returns the ID of the stored image ref stands for: the store's
+// when the policy takes it from there and its tree is rendered (with the
+// warning of an image stored unsigned, as the pipeline gives it),
+// otherwise the one acirun-fetch brings in.
+func (r *Resolver) pull(ctx context.Context, ref string) (string, error) {
+	if img := imageref.InStore(r.st, ref, r.opts.Policy, r.defaultRegistry); img != nil && img.Rendered {
+		imageref.WarnUnsigned(r.h.cfg.Warnings, img, r.opts.Insecure)
+		return img.ID, nil
+	}
+	ids, err := r.h.fetch(ctx, r.opts, ref)
+	if err != nil {
+		return "", err
+	}
+	if len(ids) != 1 {
+		return "", fmt.Errorf("image %s: the fetch helper returned %d images for one", ref, len(ids))
+	}
+	return ids[0], nil
 }
 
 // ResolveRuntimeImage resolves an image of a pod manifest: by its ID when

@@ -12,7 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/acirun/acirun/stage0/fetch"
-	"github.com/acirun/acirun/stage0/trust"
+	"github.com/acirun/acirun/stage0/fetchcontract"
 )
 
 // writeKey makes a new OpenPGP key and writes its public half, as
@@ -53,7 +53,7 @@ func TestTrustKeys(t *testing.T) {
 	alice, bob := writeKey(t, "alice"), writeKey(t, "bob")
 	var asked []string
 	added, err := h.TrustKeys(ctx, TrustOptions{Prefix: "example.com/hello", Sources: []string{alice, bob},
-		Review: func(k *trust.KeyInfo, source string) (bool, error) {
+		Review: func(k *fetchcontract.KeyInfo, source string) (bool, error) {
 			asked = append(asked, source)
 			return source == alice, nil
 		}})
@@ -67,7 +67,7 @@ func TestTrustKeys(t *testing.T) {
 		t.Fatalf("after a declined key: trusted keys %+v, %v; want none", keys, err)
 	}
 	added, err = h.TrustKeys(ctx, TrustOptions{Prefix: "example.com/hello", Sources: []string{alice},
-		Review: func(k *trust.KeyInfo, source string) (bool, error) { return true, nil }})
+		Review: func(k *fetchcontract.KeyInfo, source string) (bool, error) { return true, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestFetchSignatureFile(t *testing.T) {
 	h := newHost(t)
 	e, pub := newKey(t, "signer")
 	if _, err := h.TrustKeys(ctx, TrustOptions{Prefix: "example.com", Sources: []string{pub},
-		Review: func(*trust.KeyInfo, string) (bool, error) { return true, nil }}); err != nil {
+		Review: func(*fetchcontract.KeyInfo, string) (bool, error) { return true, nil }}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -201,31 +201,5 @@ func TestAuth(t *testing.T) {
 	if len(auth) != 2 || auth["a.example"].Type != "oauth" || auth["a.example"].Token != "t" || auth["b.example"].User != "sys" ||
 		auth["a.example"].Source != filepath.Join(h.Config().LocalConfig, "auth.d", "mine.json") {
 		t.Errorf("auth %v, want a.example from the local file and b.example from the system's", auth)
-	}
-}
-
-// TestKeyHostCheck: a key discovered for a prefix is from the prefix's own
-// host (its first segment, any port, any case), or it is reported, naming
-// both hosts.
-func TestKeyHostCheck(t *testing.T) {
-	for _, tc := range []struct {
-		prefix, url string
-		ok          bool
-	}{
-		{"example.com/hello", "https://example.com/pubkeys.gpg", true},
-		{"example.com/hello", "https://EXAMPLE.com:8443/keys/a.gpg", true},
-		{"example.com", "https://example.com/k.gpg", true},
-		{"example.com/hello", "https://keys.example.net/k.gpg", false},
-		{"example.com/hello", "https://example.com.evil.example/k.gpg", false},
-		{"example.com/hello", "https://sub.example.com/k.gpg", false},
-		{"example.com/hello", "https://evil.example@example.net/k.gpg", false},
-	} {
-		err := keyHostCheck(tc.prefix, tc.url)
-		if (err == nil) != tc.ok {
-			t.Errorf("keyHostCheck(%q, %q) = %v, want ok=%v", tc.prefix, tc.url, err, tc.ok)
-		}
-		if err != nil && (!strings.Contains(err.Error(), tc.prefix) || !strings.Contains(err.Error(), "not example.com")) {
-			t.Errorf("keyHostCheck(%q, %q) = %v, want the prefix and its host named", tc.prefix, tc.url, err)
-		}
 	}
 }

@@ -209,3 +209,22 @@ func MatchManifest(a App, name string, labels map[string]string) error {
 	}
 	return nil
 }
+
+// ValidatePrefix reports whether prefix may name a prefix of image names,
+// a trust store's prefix.d directory (package trust): it must be a
+// non-empty AC Identifier (lower-case letters, digits and the separators
+// - . _ ~ /, each separator between two alphanumerics). Image names obey
+// the same rule.
+//
+// The AC Identifier grammar (aci.ACIdentifier) also rules out "..", ".",
+// empty and absolute segments, so a valid prefix is always a safe relative
+// path below prefix.d.
+func ValidatePrefix(prefix string) error {
+	if prefix == "" {
+		return errors.New("empty prefix")
+	}
+	if aci.ACIdentifier(prefix).Validate() != nil {
+		return fmt.Errorf("invalid prefix %q: not an AC Identifier (want ^[a-z0-9]+([-._~/][a-z0-9]+)*$)", prefix)
+	}
+	return nil
+}

@@ -14,32 +14,12 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
-
-	"github.com/acirun/acirun/aci"
 )
 
 // MaxKeySize bounds a public key file, armored or binary. Real keys are a
 // few KiB; the bound keeps a hostile key URL or a stray large file from
 // being read into memory whole.
 const MaxKeySize = 1 << 20
-
-// ValidatePrefix reports whether prefix may name a prefix.d directory: it
-// must be a non-empty AC Identifier (lower-case letters, digits and the
-// separators - . _ ~ /, each separator between two alphanumerics). Image
-// names obey the same rule.
-//
-// The AC Identifier grammar (aci.ACIdentifier) also rules out "..", ".",
-// empty and absolute segments, so a valid prefix is always a safe relative
-// path below prefix.d.
-func ValidatePrefix(prefix string) error {
-	if prefix == "" {
-		return errors.New("empty prefix")
-	}
-	if aci.ACIdentifier(prefix).Validate() != nil {
-		return fmt.Errorf("invalid prefix %q: not an AC Identifier (want ^[a-z0-9]+([-._~/][a-z0-9]+)*$)", prefix)
-	}
-	return nil
-}
 
 // NormalizeFingerprint turns a fingerprint as a user types or copies it
 // (upper or lower case, gpg's groups of four separated by spaces, an

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 // The verification (verify.go) decides: it accepts a signature or refuses
@@ -86,7 +88,7 @@ func fix(reason error, image string) string {
 		return "fetch the image and its signature again; if this persists, the image is not the one that was signed"
 	case ErrUnknownSigner, ErrUntrusted:
 		prefix := "PREFIX"
-		if ValidatePrefix(image) == nil {
+		if imagename.ValidatePrefix(image) == nil {
 			prefix = image
 		}
 		return "if you trust the signing key for this name, add it with acirun trust --prefix=" + prefix + " KEYFILE"

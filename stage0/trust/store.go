@@ -48,6 +48,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 // Directory names inside a trusted keys directory.
@@ -229,7 +230,7 @@ type trustedKey struct {
 // trusted returns the keys in force for name, in a stable order (root
 // keys first, then shallower prefixes), warning about ignored files.
 func (s *Store) trusted(name string) ([]*trustedKey, error) {
-	if err := ValidatePrefix(name); err != nil {
+	if err := imagename.ValidatePrefix(name); err != nil {
 		return nil, fmt.Errorf("image name: %w", err)
 	}
 	type loc struct {
@@ -429,7 +430,7 @@ func scanAll(base string, system bool) ([]keyFile, error) {
 			switch {
 			case rel == "":
 				out = append(out, keyFile{path: p, name: name, system: system, problem: "key file directly in " + PrefixDir + ", outside any prefix directory"})
-			case ValidatePrefix(rel) != nil:
+			case imagename.ValidatePrefix(rel) != nil:
 				out = append(out, keyFile{path: p, name: name, system: system, prefix: rel, problem: fmt.Sprintf("directory %q is not a valid prefix", rel)})
 			default:
 				out = append(out, loadKeyFile(p, name, fi, system, false, rel))
@@ -451,7 +452,7 @@ func scanAll(base string, system bool) ([]keyFile, error) {
 // which is how an updated key (new expiry, revocation) is brought in; it
 // also lifts a mask of that fingerprint at the same location.
 func (s *Store) AddKey(prefix string, r io.Reader) (fingerprint, path string, err error) {
-	if err := ValidatePrefix(prefix); err != nil {
+	if err := imagename.ValidatePrefix(prefix); err != nil {
 		return "", "", fmt.Errorf("add trusted key: %w", err)
 	}
 	return s.add(false, prefix, r)

@@ -15,6 +15,8 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/acirun/acirun/stage0/imagename"
 )
 
 // MaxSignatureSize bounds a detached signature file. A signature is a few
@@ -86,7 +88,7 @@ func (f *feed) Read(p []byte) (int, error) {
 // accepted: a text-mode signature would also match the image with its line
 // endings changed.
 func (s *Store) NewVerifier(imageName string, signature []byte) (*Verifier, error) {
-	if err := ValidatePrefix(imageName); err != nil {
+	if err := imagename.ValidatePrefix(imageName); err != nil {
 		return nil, fmt.Errorf("verify signature: image name: %w", err)
 	}
 	trusted, err := s.trusted(imageName)
@@ -144,7 +146,7 @@ func (v *Verifier) VerifyFor(name string) (*Signer, error) {
 		}
 		return v.Verify()
 	}
-	if err := ValidatePrefix(name); err != nil {
+	if err := imagename.ValidatePrefix(name); err != nil {
 		return nil, fmt.Errorf("verify signature: image name: %w", err)
 	}
 	trusted, err := v.store.trusted(name)

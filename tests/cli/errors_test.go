@@ -121,20 +121,30 @@ func TestInsecureOptionsOneList(t *testing.T) {
 	}
 }
 
+// copyBinaries copies the binaries of the build under test named by names
+// (acirun, acirun-fetch, ...) into dir, as a partial install, and returns
+// the path of the copy of acirun.
+func copyBinaries(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(acirunBin), n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "acirun")
+}
+
 // TestNoStage1Binary: an acirun without acirun-stage1 beside it (a partial
 // install) refuses to run or enter a pod, naming the binary it looks for
 // and how to install it, before it prepares anything; acirun config names
 // it too.
 func TestNoStage1Binary(t *testing.T) {
 	dir := t.TempDir()
-	lone := filepath.Join(dir, "acirun")
-	b, err := os.ReadFile(acirunBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(lone, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	lone := copyBinaries(t, dir, "acirun", "acirun-fetch")
 	data := filepath.Join(dir, "data")
 	want := filepath.Join(dir, "acirun-stage1")
 	for _, args := range [][]string{
@@ -150,6 +160,41 @@ func TestNoStage1Binary(t *testing.T) {
 		}
 	}
 	if pods, _ := filepath.Glob(filepath.Join(data, "pods", "*")); len(pods) != 0 {
+		t.Errorf("pods left by the refused runs: %q", pods)
+	}
+}
+
+// TestNoFetchBinary: an acirun without acirun-fetch beside it (a partial
+// install) refuses what needs the helper, fetching and the trust store,
+// naming the binary it looks for and how to install it, and stores
+// nothing; what needs no helper (the store's list) works.
+func TestNoFetchBinary(t *testing.T) {
+	dir := t.TempDir()
+	lone := copyBinaries(t, dir, "acirun", "acirun-stage1", "acirun-pod")
+	data := filepath.Join(dir, "data")
+	want := filepath.Join(dir, "acirun-fetch")
+	acirunLone := func(args ...string) ([]byte, error) {
+		cmd := exec.Command(lone, append([]string{"--dir=" + data, "--local-config=" + filepath.Join(dir, "etc"), "--system-config=" + filepath.Join(dir, "usr")}, args...)...)
+		return cmd.CombinedOutput()
+	}
+	for _, args := range [][]string{
+		{"fetch", "--insecure-options=image", "./no-such.aci"},
+		{"run", "--no-unit", "--insecure-options=image", "./no-such.aci"},
+		{"trust", "--root", "--skip-fingerprint-review", "./no-such.gpg"},
+		{"trust", "list"},
+		{"trust", "rm", "0123456789abcdef0123456789abcdef01234567"},
+		{"config"},
+	} {
+		out, err := acirunLone(args...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 254 || !strings.Contains(string(out), want) || !strings.Contains(string(out), "make install") {
+			t.Errorf("acirun %s without acirun-fetch: %v, want exit 254 naming %s and make install:\n%s", strings.Join(args, " "), err, want, out)
+		}
+	}
+	if out, err := acirunLone("image", "list"); err != nil {
+		t.Errorf("acirun image list without acirun-fetch: %v\n%s", err, out)
+	}
+	if pods, _ := filepath.Glob(filepath.Join(data, "pods", "[0-9a-f]*")); len(pods) != 0 {
 		t.Errorf("pods left by the refused runs: %q", pods)
 	}
 }
