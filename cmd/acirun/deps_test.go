@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/acirun/acirun/internal/testenv"
+)
+
+// TestLinksNoFetching: acirun links none of what acirun-fetch does for it
+// (package fetchcontract): no OpenPGP, no HTML discovery, no OCI registry
+// client, nor the packages of ours that import them (hostfetch, pull,
+// trust, discovery, oci). Their packages' initialisation was a third of
+// every acirun start's before main, a run of a stored image included, and
+// one import of any of them anywhere acirun reaches (host, pod, the
+// supervisor acirun runs in its own process) brings it back unseen
+// otherwise.
+func TestLinksNoFetching(t *testing.T) {
+	exact := []string{
+		testenv.Module + "/stage0/hostfetch",
+		testenv.Module + "/stage0/pull",
+		testenv.Module + "/stage0/trust",
+		testenv.Module + "/stage0/discovery",
+		testenv.Module + "/stage0/oci",
+	}
+	prefixes := []string{
+		"github.com/ProtonMail/go-crypto",
+		"github.com/cloudflare/circl",
+		"golang.org/x/net/html",
+		"github.com/google/go-containerregistry",
+		"github.com/opencontainers/go-digest",
+		"github.com/opencontainers/image-spec",
+	}
+	for _, d := range testenv.Deps(t, ".") {
+		for _, e := range exact {
+			if d == e {
+				t.Errorf("acirun links %s", d)
+			}
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(d, p) {
+				t.Errorf("acirun links %s", d)
+			}
+		}
+	}
+}
