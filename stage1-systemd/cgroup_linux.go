@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -258,38 +257,23 @@ func cgroupFD(unified []string) (int, error) {
 // the kernel's threadgroup lock: the thread joins those of v1 hierarchies
 // alone (joinCgroupsAsThread), and start gets the descriptor of the one of
 // the unified hierarchy, for its fork to enter (cgroupFD, CLONE_INTO_CGROUP;
-// -1 if none). It returns what start returns. The process's main thread
-// must be its main goroutine's for good (initMain, enterMain): the runtime
-// parks a main thread left locked forever instead of ending it, and it
-// would stay in cgroups.
+// -1 if none). It returns what start returns.
 func startInCgroups(cgroups []string, start func(cgroupFD int) (int, error)) (int, error) {
-	type started struct {
-		pid int
-		err error
-	}
-	done := make(chan started, 1)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine, and its
-		// cgroups with it.
-		runtime.LockOSThread()
-		pid, err := func() (int, error) {
-			unified, err := joinCgroupsAsThread(cgroups)
-			if err != nil {
-				return 0, err
-			}
-			fd, err := cgroupFD(unified)
-			if err != nil {
-				return 0, err
-			}
-			if fd >= 0 {
-				defer unix.Close(fd)
-			}
-			return start(fd)
-		}()
-		done <- started{pid, err}
-	}()
-	s := <-done
-	return s.pid, s.err
+	// The thread's cgroups end with it.
+	return onOwnThread(func() (int, error) {
+		unified, err := joinCgroupsAsThread(cgroups)
+		if err != nil {
+			return 0, err
+		}
+		fd, err := cgroupFD(unified)
+		if err != nil {
+			return 0, err
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+		}
+		return start(fd)
+	})
 }
 
 // podDirs are the pod's cgroup directories, one in each hierarchy it may

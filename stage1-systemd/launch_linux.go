@@ -3,7 +3,6 @@ package stage1
 import (
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 
@@ -105,25 +104,13 @@ func (p *pod) launchHere(r *appRun, phase string, files []int, console int) (int
 	if len(l.argv) == 0 {
 		return 0, fmt.Errorf("no %s command in the pod manifest", phase)
 	}
-	type started struct {
-		pid int
-		err error
-	}
-	done := make(chan started, 1)
 	root := filepath.Join(podcontract.AppDir(p.o.podDir, r.name), podcontract.AppRootfsDir)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine, and its
-		// confinement with it.
-		runtime.LockOSThread()
-		launch := p.launchOnThread
-		if p.ns != nil {
-			launch = p.launchInUserNS
-		}
-		pid, err := launch(r, phase, l, root, files, console)
-		done <- started{pid, err}
-	}()
-	s := <-done
-	return s.pid, s.err
+	launch := p.launchOnThread
+	if p.ns != nil {
+		launch = p.launchInUserNS
+	}
+	// The thread's confinement ends with it.
+	return onOwnThread(func() (int, error) { return launch(r, phase, l, root, files, console) })
 }
 
 // launchOnThread confines the calling thread, locked to its goroutine for

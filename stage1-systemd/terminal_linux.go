@@ -20,7 +20,6 @@ package stage1
 
 import (
 	"fmt"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,21 +76,11 @@ func takeTerminal(sock int, uid uint32, privateUsers bool) error {
 	open := openTerminal
 	if privateUsers {
 		open = func(sock int, uid uint32) (int, error) {
-			type opened struct {
-				peer int
-				err  error
-			}
-			done := make(chan opened, 1)
-			go func() {
-				// Never unlocked: the thread, and its file system UID,
-				// end with this goroutine.
-				runtime.LockOSThread()
+			// The thread's file system UID ends with it.
+			return onOwnThread(func() (int, error) {
 				unix.Setfsuid(0)
-				peer, err := openTerminal(sock, uid)
-				done <- opened{peer, err}
-			}()
-			o := <-done
-			return o.peer, o.err
+				return openTerminal(sock, uid)
+			})
 		}
 	}
 	peer, err := open(sock, uid)
