@@ -26,9 +26,10 @@ import (
 )
 
 func main() {
-	// acirun stops it with SIGTERM (its context ended, or acirun died);
-	// Ctrl-C reaches it with acirun's own process group. Either cancels
-	// the work, which cleans up as a cancelled fetch does.
+	// acirun stops it with SIGTERM when its context ends; Ctrl-C reaches
+	// it with acirun's own process group. Either cancels the work, which
+	// cleans up as a cancelled fetch does. acirun's death kills it
+	// (SIGKILL, fetchcontract.Client's Pdeathsig): nothing to catch.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := hostfetch.Serve(ctx, os.Stdin, os.Stdout, os.Stderr); err != nil {
