@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/acirun/acirun/internal/mountinfo"
@@ -65,29 +64,15 @@ func LinkHolders(name string, index int) ([]string, error) {
 			more++
 		}
 	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
+	eachProcess(func(pid string) bool {
+		nsPath := filepath.Join("/proc", pid, "ns", "net")
+		if ns, err := os.Readlink(nsPath); err == nil && isIt(nsPath, ns) {
+			add(processName(pid))
+		} else if hasDescriptor(pid, func(path, l string) bool { return strings.HasPrefix(l, "net:[") && isIt(path, l) }) {
+			add("a descriptor of " + processName(pid))
 		}
-		dir := filepath.Join("/proc", p.Name())
-		comm := func() string {
-			b, _ := os.ReadFile(filepath.Join(dir, "comm"))
-			return fmt.Sprintf("process %s (%s)", p.Name(), strings.TrimSpace(string(b)))
-		}
-		if ns, err := os.Readlink(filepath.Join(dir, "ns", "net")); err == nil && isIt(filepath.Join(dir, "ns", "net"), ns) {
-			add(comm())
-			continue
-		}
-		fds, _ := os.ReadDir(filepath.Join(dir, "fd"))
-		for _, fd := range fds {
-			path := filepath.Join(dir, "fd", fd.Name())
-			if ns, err := os.Readlink(path); err == nil && strings.HasPrefix(ns, "net:[") && isIt(path, ns) {
-				add("a descriptor of " + comm())
-				break
-			}
-		}
-	}
+		return true
+	})
 	ms, _ := mountinfo.Self()
 	for _, m := range ms {
 		if m.FSType == "nsfs" && strings.HasPrefix(m.Root, "net:[") && isIt(m.Mountpoint, m.Root) {

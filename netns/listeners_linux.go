@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -180,26 +177,19 @@ func portOwner(m PortMap, ls []listener, taken []ownedPort) string {
 	return ""
 }
 
-// socketProcess names the process that holds the socket inode, "PID
-// (COMMAND)", or "" when no process visible to us does.
+// socketProcess names the process that holds the socket inode ("process
+// PID (COMMAND)", processName), or "" when no process visible to us does.
 func socketProcess(inode uint64) string {
 	if inode == 0 {
 		return ""
 	}
 	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
+	who := ""
+	eachProcess(func(pid string) bool {
+		if hasDescriptor(pid, func(_, l string) bool { return l == want }) {
+			who = processName(pid)
 		}
-		dir := filepath.Join("/proc", p.Name(), "fd")
-		fds, _ := os.ReadDir(dir)
-		for _, fd := range fds {
-			if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && l == want {
-				comm, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
-				return fmt.Sprintf("process %s (%s)", p.Name(), strings.TrimSpace(string(comm)))
-			}
-		}
-	}
-	return ""
+		return who == ""
+	})
+	return who
 }
