@@ -3,8 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,13 +21,7 @@ func TestPodNetworkEndHeldNamespace(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conf := filepath.Join(p.dir, "etc", "network.d", "50-one.json")
-	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(conf, []byte(`{"rktKind": "network", "rktVersion": "v1", "subnet": "10.79.0.0/30", "subnet6": "fd00:79::/126"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p.networkConfig("50-one.json", `{"rktKind": "network", "rktVersion": "v1", "subnet": "10.79.0.0/30", "subnet6": "fd00:79::/126"}`)
 	img := p.image(podImage(t, podManifest(t, "example.com/net-held", nil, "print", "up", "+", "sleep", "1h"), nil))
 	quick := p.image(podImage(t, podManifest(t, "example.com/net-held-next", nil, "print", "next ran"), nil))
 	a := p.startPod(ctx, "up", img)

@@ -441,16 +441,8 @@ func TestPodNetworkIPv6Only(t *testing.T) {
 	p := newBoxPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conf := filepath.Join(p.dir, "etc", "network.d", "50-v6only.json")
-	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write := func(s string) {
-		t.Helper()
-		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var conf string
+	write := func(s string) { conf = p.networkConfig("50-v6only.json", s) }
 	write(`{"rktKind": "network", "rktVersion": "v1", "subnet": "none", "subnet6": "fd00:ac:6::/64"}`)
 	web := p.image(podImage(t, podManifest(t, "example.com/net6-only", nil,
 		"addrs", "+", "meta", "pod/uuid", "+", "serve", ":8080"), nil))

@@ -364,6 +364,21 @@ func (p *boxPod) servingImage(name string, port int) string {
 	}, "serve", ":"+strconv.Itoa(port)), nil))
 }
 
+// networkConfig writes the default network's settings, content, to the
+// file name of the local configuration's network.d (made if need be), and
+// returns its path, as acirun's errors name it.
+func (p *boxPod) networkConfig(name, content string) string {
+	p.t.Helper()
+	conf := filepath.Join(p.dir, "etc", "network.d", name)
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(content), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	return conf
+}
+
 // TestPodNetworkBadInput: a port the pod asks for that is taken, or that no
 // app declares, refuses the pod and leaves no link, lease or pod running.
 func TestPodNetworkBadInput(t *testing.T) {

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -179,14 +177,9 @@ func TestPublishSetting(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	web := p.servingImage("example.com/pub-setting", 8082)
-	conf := filepath.Join(p.dir, "etc", "network.d", "publish.json")
-	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	var conf string
 	setting := func(v string) {
-		if err := os.WriteFile(conf, []byte(`{"rktKind": "network", "rktVersion": "v1", "publish": "`+v+`"}`), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		conf = p.networkConfig("publish.json", `{"rktKind": "network", "rktVersion": "v1", "publish": "`+v+`"}`)
 	}
 
 	setting("loopback")
