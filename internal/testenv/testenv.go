@@ -42,9 +42,9 @@ func NeedTool(t testing.TB, name, why string) string {
 
 // CoverVar names the environment variable that asks the end-to-end suites
 // for coverage of what they run (scripts/cover sets it): the absolute path
-// of a directory where every acirun, acirun-fetch, acirun-stage1 and acirun-pod process
-// they start writes its coverage data, as GOCOVERDIR. Unset, the suites
-// build and run the binaries exactly as a user would.
+// of a directory where every acirun, acirun-fetch, acirun-stage1 and
+// acirun-pod process they start writes its coverage data, as GOCOVERDIR.
+// Unset, the suites build and run the binaries exactly as a user would.
 const CoverVar = "ACIRUN_COVERDIR"
 
 // CoverDir is the directory CoverVar names, or "" when coverage is not
@@ -57,15 +57,29 @@ func CoverDir() string {
 // the module, so that a binary counts what it runs of each.
 const CoverPkg = Module + "/..."
 
-// BuildAcirun builds acirun, and acirun-fetch, acirun-stage1 and acirun-pod beside it
-// where acirun finds them, into the directory dir, as GoBuild does from
-// the module root repo, with the build tags given (acirun_crashpoints: the
-// crash points of a pod's start, for TestKillAtEveryStartStep only).
+// BuildAcirun builds acirun, and acirun-fetch, acirun-stage1 and
+// acirun-pod beside it where acirun finds them, into the directory dir, as
+// GoBuild does from the module root repo, with the build tags given
+// (acirun_crashpoints: the crash points of a pod's start, for
+// TestKillAtEveryStartStep only).
 // When CoverDir is set they are built with -cover over CoverPkg: the caller
 // then runs them with GOCOVERDIR (CoverEnv) so that each process writes its
 // counters there when it exits. A process that execs another program or is
 // killed by a signal writes none (Go writes them at exit).
 func BuildAcirun(repo, dir string, tags ...string) error {
+	for _, pkg := range []string{"acirun", "acirun-fetch", "acirun-stage1", "acirun-pod"} {
+		if err := BuildCommand(repo, filepath.Join(dir, pkg), pkg, tags...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BuildCommand builds one of acirun's binaries, cmd/NAME, into the file
+// out, as BuildAcirun builds it: for a package's tests that run one of
+// them (stage0/host's run acirun-fetch), with coverage when CoverDir is
+// set.
+func BuildCommand(repo, out, name string, tags ...string) error {
 	var flags []string
 	if len(tags) > 0 {
 		flags = []string{"-tags=" + strings.Join(tags, ",")}
@@ -76,12 +90,7 @@ func BuildAcirun(repo, dir string, tags ...string) error {
 		}
 		flags = append(flags, "-cover", "-coverpkg="+CoverPkg)
 	}
-	for _, pkg := range []string{"acirun", "acirun-fetch", "acirun-stage1", "acirun-pod"} {
-		if err := goBuild(repo, filepath.Join(dir, pkg), "./cmd/"+pkg, flags...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return goBuild(repo, out, "./cmd/"+name, flags...)
 }
 
 // CoverEnv is the environment entry that makes a coverage build of acirun

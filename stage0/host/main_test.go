@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/acirun/acirun/internal/testenv"
@@ -28,9 +29,14 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	_, file, _, _ := runtime.Caller(0)
 	fetchExe = filepath.Join(dir, fetchcontract.Executable)
-	if err := testenv.GoBuild(filepath.Join(filepath.Dir(file), "..", ".."), fetchExe, "./cmd/acirun-fetch"); err != nil {
+	if err := testenv.BuildCommand(filepath.Join(filepath.Dir(file), "..", ".."), fetchExe, "acirun-fetch"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if e := testenv.CoverEnv(); e != "" {
+		// A coverage build writes its counters there (scripts/cover).
+		k, v, _ := strings.Cut(e, "=")
+		os.Setenv(k, v)
 	}
 	return m.Run()
 }

@@ -29,21 +29,29 @@ type TrustOptions struct {
 	Review func(k *fetchcontract.KeyInfo, source string) (bool, error)
 }
 
+// Check refuses options that name no scope, or two, or a root key
+// without a source: acirun before it starts the helper, and the helper
+// before it acts.
+func (o TrustOptions) Check() error {
+	switch {
+	case (o.Prefix == "") == !o.Root:
+		return errors.New("trust: give exactly one of a prefix and root")
+	case o.Root && len(o.Sources) == 0:
+		return errors.New("trust: a root key needs a key file or URL")
+	case o.Prefix != "":
+		return imagename.ValidatePrefix(o.Prefix)
+	}
+	return nil
+}
+
 // TrustKeys adds keys to the local trust store, after Review accepted all
 // of them. It returns the keys added, also those added before an error in
 // writing one. The keys are read, fetched, parsed and written by
 // acirun-fetch (hostfetch.TrustKeys), which asks Review through the
 // contract.
 func (h *Host) TrustKeys(ctx context.Context, opts TrustOptions) ([]fetchcontract.TrustedKey, error) {
-	switch {
-	case (opts.Prefix == "") == !opts.Root:
-		return nil, errors.New("trust: give exactly one of a prefix and root")
-	case opts.Root && len(opts.Sources) == 0:
-		return nil, errors.New("trust: a root key needs a key file or URL")
-	case opts.Prefix != "":
-		if err := imagename.ValidatePrefix(opts.Prefix); err != nil {
-			return nil, err
-		}
+	if err := opts.Check(); err != nil {
+		return nil, err
 	}
 	c := h.fetchClient()
 	c.Discovered, c.Review = opts.Discovered, opts.Review

@@ -3,7 +3,6 @@ package hostfetch
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"github.com/acirun/acirun/stage0/fetch"
 	"github.com/acirun/acirun/stage0/fetchcontract"
 	"github.com/acirun/acirun/stage0/host"
-	"github.com/acirun/acirun/stage0/imagename"
 	"github.com/acirun/acirun/stage0/trust"
 )
 
@@ -22,15 +20,8 @@ import (
 // store, after Review accepted all of them. It returns the keys added, also
 // those added before an error in writing one.
 func TrustKeys(ctx context.Context, h *host.Host, opts host.TrustOptions) ([]fetchcontract.TrustedKey, error) {
-	switch {
-	case (opts.Prefix == "") == !opts.Root:
-		return nil, errors.New("trust: give exactly one of a prefix and root")
-	case opts.Root && len(opts.Sources) == 0:
-		return nil, errors.New("trust: a root key needs a key file or URL")
-	case opts.Prefix != "":
-		if err := imagename.ValidatePrefix(opts.Prefix); err != nil {
-			return nil, err
-		}
+	if err := opts.Check(); err != nil {
+		return nil, err
 	}
 	keys, err := loadKeys(ctx, h, opts)
 	if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -196,5 +197,33 @@ func TestNoFetchBinary(t *testing.T) {
 	}
 	if pods, _ := filepath.Glob(filepath.Join(data, "pods", "[0-9a-f]*")); len(pods) != 0 {
 		t.Errorf("pods left by the refused runs: %q", pods)
+	}
+}
+
+// TestFetchHelperAlone: acirun-fetch run by hand, or by an acirun of
+// another build (another version of the contract), refuses with exit 1,
+// saying what it is and what to do; the version refusal is also its
+// answer on standard output, for the acirun that asked.
+func TestFetchHelperAlone(t *testing.T) {
+	helper := filepath.Join(filepath.Dir(acirunBin), "acirun-fetch")
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"", "it is run by acirun, not by hand"},
+		{"not json\n", "it is run by acirun, not by hand"},
+		{`{"version": 999, "config": {}, "trustedKeys": {}}` + "\n", "asked in version 999: install acirun and acirun-fetch from one build (make install)"},
+	} {
+		cmd := exec.Command(helper)
+		cmd.Stdin = strings.NewReader(tc.in)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "acirun-fetch: ") || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("acirun-fetch given %q: %v, want exit 1 saying %q:\n%s", tc.in, err, tc.want, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), `"result"`) || !strings.Contains(stdout.String(), tc.want) {
+			t.Errorf("acirun-fetch given %q answered %q, want a result saying %q", tc.in, stdout.String(), tc.want)
+		}
 	}
 }
