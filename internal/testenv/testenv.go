@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,6 +126,20 @@ func Deps(t testing.TB, pkg string) []string {
 		t.Fatalf("go list -deps %s listed nothing", pkg)
 	}
 	return deps
+}
+
+// DepsAmong is Deps of pkg reduced to the packages that are one of exact
+// or under one of prefixes: what a test of what a binary must not link
+// reports, each one it finds.
+func DepsAmong(t testing.TB, pkg string, exact, prefixes []string) []string {
+	t.Helper()
+	var found []string
+	for _, d := range Deps(t, pkg) {
+		if slices.Contains(exact, d) || slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(d, p) }) {
+			found = append(found, d)
+		}
+	}
+	return found
 }
 
 // OwnDeps is Deps of pkg reduced to the module's packages, without
