@@ -174,3 +174,55 @@ func TestClientNoAnswer(t *testing.T) {
 		t.Errorf("a helper past its context: %v after %v", err, time.Since(start))
 	}
 }
+
+// TestReviewStopsWithContext: a helper waiting for acirun's answer to a
+// key's review stops waiting once its context is done (acirun stopped it
+// while its user was being asked), with the context's error, and asks no
+// more: a late answer must never be taken for the next key's. An answer
+// in time is read as it was written.
+func TestReviewStopsWithContext(t *testing.T) {
+	in, answers, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	defer answers.Close()
+	if _, err := fmt.Fprintf(answers, `{"version": %d, "config": {}, "trust": {"root": true, "sources": ["k"], "review": true}}`+"\n", Version); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c, _, err := ReadRequest(in, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := answers.WriteString(`{"trust": true}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Review(context.Background(), KeyInfo{Fingerprint: "aa"}, "k"); !ok || err != nil {
+		t.Errorf("a review answered in time: %v, %v", ok, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Review(ctx, KeyInfo{Fingerprint: "bb"}, "k")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "bb") {
+			t.Errorf("a review past its context: %v, want context.Canceled naming the key", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a review past its context still waits for its answer")
+	}
+	// The answer meant for bb comes late: the next review is refused,
+	// never answered with it.
+	if _, err := answers.WriteString(`{"trust": true}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Review(context.Background(), KeyInfo{Fingerprint: "cc"}, "k"); ok || err == nil {
+		t.Errorf("a review after one that stopped waiting: %v, %v; want it refused", ok, err)
+	}
+}

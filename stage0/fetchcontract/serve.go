@@ -19,6 +19,10 @@ type Conn struct {
 	mu  sync.Mutex // one message at a time on out
 	out *json.Encoder
 	ids int // the last Progress ID given
+	// reviewGone is set once a review stopped waiting for its answer
+	// (its context done): that answer may still come, and must not be
+	// read as another key's, so no review is asked after it.
+	reviewGone error
 }
 
 // ReadRequest starts the helper's end of an exchange: it reads the
@@ -59,19 +63,41 @@ func (c *Conn) Discovered(urls []string) {
 	c.send(Message{Discovered: urls})
 }
 
-// Review asks acirun whether k, from source, may be trusted.
+// Review asks acirun whether k, from source, may be trusted, and waits
+// for its answer until ctx is done: acirun stops the helper with SIGTERM
+// when its own context ends, maybe while its user is being asked.
 func (c *Conn) Review(ctx context.Context, k KeyInfo, source string) (bool, error) {
+	if c.reviewGone != nil {
+		return false, fmt.Errorf("the review of key %s: not asked after %w", k.Fingerprint, c.reviewGone)
+	}
 	if err := c.send(Message{Review: &Review{Key: k, Source: source}}); err != nil {
 		return false, fmt.Errorf("ask for the review of key %s: %w", k.Fingerprint, err)
 	}
-	var a Answer
-	if err := c.in.Decode(&a); err != nil {
-		return false, fmt.Errorf("the review of key %s: %w", k.Fingerprint, err)
+	type answer struct {
+		a   Answer
+		err error
 	}
-	if a.Err != "" {
-		return false, errors.New(a.Err)
+	got := make(chan answer, 1)
+	go func() {
+		// Left reading when ctx ends first, until acirun answers or
+		// closes the helper's input (its exit).
+		var a Answer
+		err := c.in.Decode(&a)
+		got <- answer{a, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			return false, fmt.Errorf("the review of key %s: %w", k.Fingerprint, r.err)
+		}
+		if r.a.Err != "" {
+			return false, errors.New(r.a.Err)
+		}
+		return r.a.Trust, nil
+	case <-ctx.Done():
+		c.reviewGone = fmt.Errorf("the review of key %s: %w", k.Fingerprint, context.Cause(ctx))
+		return false, c.reviewGone
 	}
-	return a.Trust, nil
 }
 
 // Progress is the fetch.Progress that tells acirun of every download.
