@@ -86,7 +86,13 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("remove %s: the image is in use by another acirun process", id)
 	}
 	if err := s.removeEntries(ctx, []string{id})[0]; err != nil {
-		l.unlock()
+		if errors.Is(err, ErrNotFound) {
+			// Removed by another process before this one locked it:
+			// the lock file is this one's.
+			l.unlinkAndUnlock()
+		} else {
+			l.unlock()
+		}
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	t := &trash{s: s}

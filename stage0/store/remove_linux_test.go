@@ -151,3 +151,21 @@ func TestRemoveEntryGone(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveOneEntryGone: Remove of an image whose entry another process
+// removed before this one locked it is ErrNotFound, and leaves no lock file
+// of the one it made to lock it, as image rm and gc leave none
+// (TestRemoveEntryGone).
+func TestRemoveOneEntryGone(t *testing.T) {
+	s := openStore(t)
+	id := importN(t, s, 1)[0]
+	if err := os.Remove(s.indexPath(id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(context.Background(), id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove of an image whose entry is gone: %v, want ErrNotFound", err)
+	}
+	if ents, err := os.ReadDir(s.lockDir); err != nil || len(ents) != 0 {
+		t.Errorf("lock directory after the removal: %v, %v", ents, err)
+	}
+}
