@@ -12,6 +12,7 @@ import (
 
 	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/host"
+	"github.com/acirun/acirun/stage1-systemd/supervisor"
 )
 
 // CLI holds the streams and the global options of one invocation.
@@ -27,6 +28,10 @@ type CLI struct {
 	// line that runs the pod in this process once the command has
 	// returned.
 	stage1 []string
+	// podThread, made by run when the pod will run in this process, is
+	// the pod's thread (supervisor.StartPodThread), which runStage1
+	// hands the supervisor, or Main closes.
+	podThread *supervisor.PodThread
 	// current is the command being run, for usage messages.
 	current *command
 }

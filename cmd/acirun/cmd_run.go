@@ -11,6 +11,7 @@ import (
 
 	"github.com/acirun/acirun/stage0/host"
 	"github.com/acirun/acirun/stage0/pod"
+	"github.com/acirun/acirun/stage1-systemd/supervisor"
 )
 
 // runHelp documents the grammar of run and prepare; the flag table is
@@ -51,6 +52,9 @@ func cmdRun() *command {
 			}
 			if err := c.checkUnitOptions(&u); err != nil {
 				return err
+			}
+			if u.InPlace() && !u.Detach {
+				c.podThread = supervisor.StartPodThread(req.Net) // runStage1's
 			}
 			res, err := c.host().RunPod(ctx, req, c.prepareOptions(false), u, c.startStage1)
 			return c.unitResult(u, res, err)

@@ -56,8 +56,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// with signals of its own.
 		stop()
 		tr.Step("stage1 run in this process")
-		return runStage1(cli.stage1)
+		return runStage1(cli.stage1, cli.podThread)
 	}
+	cli.podThread.Close()
 	code := cli.exitCode(err)
 	tr.Step("exit %d", code)
 	return code

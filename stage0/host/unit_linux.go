@@ -44,6 +44,11 @@ type UnitOptions struct {
 	Stdin, Stdout, Stderr *os.File
 }
 
+// InPlace reports whether RunPod runs the pod in this process without
+// asking systemd (--no-unit, or no systemd): the caller may then make
+// ahead what its Starter will need (the CLI: the pod's thread).
+func (o UnitOptions) InPlace() bool { return o.NoUnit || !SystemdBooted() }
+
 // UnitResult is what RunPod did with a unit.
 type UnitResult struct {
 	UUID string
@@ -104,7 +109,7 @@ type podSource struct {
 // runPod is RunPod and RunPreparedPod: it starts the pod src gives as a
 // transient unit or, with inPlace, in this process.
 func (h *Host) runPod(ctx context.Context, opts UnitOptions, src podSource, inPlace Starter) (*UnitResult, error) {
-	if opts.NoUnit || !SystemdBooted() {
+	if opts.InPlace() {
 		if opts.Detach {
 			return nil, errors.New("--detach needs systemd to supervise the pod, and this host has none or --no-unit was given")
 		}

@@ -21,6 +21,9 @@ type options struct {
 	// crashAt is told each step of the start (stage1.StartStep); nil but
 	// in test builds.
 	crashAt func(stage1.StartStep)
+	// premade is the pod's thread made by the process that prepared the
+	// pod (MainInProcess), or nil: runPod makes it.
+	premade *podThread
 }
 
 // parseOptions parses the flags of `stage1 run`, followed by exactly one

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/podcontract"
 )
 
 // A podThread is the OS thread that starts the pod's PID 1. It makes the
@@ -27,6 +29,8 @@ import (
 // socket on a pod without a network of acirun's (metadataListener), which
 // stays in the pod's network namespace and serves from any thread.
 type podThread struct {
+	// flags are the namespaces it makes (podNamespaces).
+	flags int
 	calls chan func()
 	stop  chan struct{}
 	once  sync.Once
@@ -35,25 +39,59 @@ type podThread struct {
 	err error
 }
 
+// podNamespaces are the namespaces the pod thread makes for a pod on
+// network net (podcontract.RunOptions.Net): the network one unless
+// --net=host, and the IPC one. What else PID 1 gets new is its clone's
+// (runPod).
+func podNamespaces(net string) int {
+	if net == podcontract.NetHost {
+		return unix.CLONE_NEWIPC
+	}
+	return unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+}
+
 // startPodThread starts the thread and has it unshare flags
-// (unix.CLONE_NEWNET, unix.CLONE_NEWIPC).
+// (podNamespaces).
 func startPodThread(flags int) *podThread {
-	t := &podThread{calls: make(chan func()), stop: make(chan struct{})}
+	t := &podThread{flags: flags, calls: make(chan func()), stop: make(chan struct{})}
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
-		if err := unix.Unshare(flags); err != nil {
-			t.err = fmt.Errorf("make the pod's namespaces: %w", err)
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			t.serve()
+			return
 		}
-		for {
-			select {
-			case fn := <-t.calls:
-				fn()
-			case <-t.stop:
-				return
-			}
-		}
+		// The process's main thread is wedged, not ended, when a
+		// goroutine locked to it returns: it would keep the pod's
+		// namespaces for as long as the process lives. Another
+		// goroutine serves, which cannot run on this thread while it is
+		// locked to this one.
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(locked)
+			t.serve()
+		}()
+		<-locked
+		runtime.UnlockOSThread()
 	}()
 	return t
+}
+
+// serve makes the namespaces on the calling thread, locked to its
+// goroutine and never unlocked (the thread goes with the goroutine), and
+// runs the calls handed to it until the thread is closed.
+func (t *podThread) serve() {
+	if err := unix.Unshare(t.flags); err != nil {
+		t.err = fmt.Errorf("make the pod's namespaces: %w", err)
+	}
+	for {
+		select {
+		case fn := <-t.calls:
+			fn()
+		case <-t.stop:
+			return
+		}
+	}
 }
 
 // do runs fn on the thread, in the pod's namespaces, and returns its
@@ -97,3 +135,29 @@ func (t *podThread) tid() (int, error) {
 // network namespace (podNetwork.detach waits for that), and again when
 // runPod returns; the second call does nothing.
 func (t *podThread) close() { t.once.Do(func() { close(t.stop) }) }
+
+// A PodThread is the pod's thread (podThread) made ahead of its
+// supervisor, by the process that will run it in place (acirun run
+// without a unit of its own: MainInProcess), as soon as the command line
+// tells the pod's network: the kernel makes the pod's network and IPC
+// namespaces (0.7 to 1 ms) on the other CPU while that process resolves
+// the images and writes the pod, instead of after. It holds nothing but
+// the thread and those namespaces; whoever made it hands it to
+// MainInProcess, which takes it over, or closes it.
+type PodThread struct{ t *podThread }
+
+// StartPodThread starts the thread of a pod on network net (--net: "",
+// "default", "host", "none", or named networks), which makes the
+// namespaces that the pod's supervisor would make for it.
+func StartPodThread(net string) *PodThread {
+	return &PodThread{startPodThread(podNamespaces(net))}
+}
+
+// Close ends the thread and its namespaces: the maker of a PodThread
+// that it does not hand to MainInProcess (its command failed, or ran the
+// pod in a unit) closes it. A nil PodThread is nothing to close.
+func (p *PodThread) Close() {
+	if p != nil {
+		p.t.close()
+	}
+}

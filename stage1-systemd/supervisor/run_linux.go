@@ -21,13 +21,13 @@ import (
 	"github.com/acirun/acirun/userns"
 )
 
-func runMain(args []string, podExe string, tr *trace.Tracer, crashAt func(stage1.StartStep)) int {
+func runMain(args []string, podExe string, tr *trace.Tracer, crashAt func(stage1.StartStep), premade *podThread) int {
 	o, err := parseOptions(args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		return 2
 	}
-	o.trace, o.crashAt = tr, crashAt
+	o.trace, o.crashAt, o.premade = tr, crashAt, premade
 	code, err := runPod(o, args, podExe)
 	tr.Step("exit %d", code)
 	if err != nil {
@@ -46,12 +46,15 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	}
 	o.podDir = podDir
 	// The thread PID 1 starts from makes its new namespaces while the pod
-	// is checked (podThread).
-	nsFlags := unix.CLONE_NEWIPC
-	if o.Net != podcontract.NetHost {
-		nsFlags |= unix.CLONE_NEWNET
+	// is checked (podThread), unless the process that prepared the pod
+	// made it while it did (MainInProcess).
+	thread := o.premade
+	if nsFlags := podNamespaces(o.Net); thread == nil || thread.flags != nsFlags {
+		if thread != nil {
+			thread.close()
+		}
+		thread = startPodThread(nsFlags)
 	}
-	thread := startPodThread(nsFlags)
 	defer thread.close()
 	if o.Insecure.Has(podcontract.InsecureCapabilities) {
 		fmt.Fprintln(os.Stderr, "acirun: WARNING: --insecure-options=capabilities: apps may get capabilities beyond the default bounding set")
