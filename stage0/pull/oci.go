@@ -88,6 +88,7 @@ func (p *Puller) pullOCI(ctx context.Context, ref string) (*store.Image, error) 
 			return oci.Manifest(img.Config, meta, oci.PrimaryGroup(rootfs))
 		},
 		Origin: origin,
+		Zstd:   oci.ZstdReader,
 	})
 	if errors.Is(err, extract.ErrTooLarge) {
 		return nil, tooLarge(canonical, err)

@@ -54,7 +54,6 @@ import (
 	"github.com/acirun/acirun/aci/archive"
 	"github.com/acirun/acirun/stage0/store/extract"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
 
@@ -97,6 +96,12 @@ type OCIImportOptions struct {
 	Origin   Origin
 	// Jobs bounds the layers fetched and unpacked at once; 0 means 4.
 	Jobs int
+	// Zstd opens a zstd-compressed layer's content (oci.ZstdReader); nil
+	// refuses such layers. The importer gives it, so that the store,
+	// which acirun links to run pods, links no zstd decoder, whose
+	// package initialisation every acirun start paid: only acirun-fetch
+	// imports OCI images.
+	Zstd func(io.Reader) (io.ReadCloser, error)
 }
 
 // ociWhiteouts is the record of a stored layer: its whiteouts, and what
@@ -332,7 +337,7 @@ func (s *Store) importOCI(ctx context.Context, opts OCIImportOptions) (*Image, e
 				return
 			}
 			defer func() { <-sem }()
-			if err := s.unpackOCILayer(jctx, j.layer, j.dir); err != nil {
+			if err := s.unpackOCILayer(jctx, j.layer, j.dir, opts.Zstd); err != nil {
 				j.err = fmt.Errorf("layer %s (%s): %w", j.layer.Digest, j.layer.DiffID, err)
 				cancel()
 			}
@@ -499,9 +504,10 @@ var (
 )
 
 // layerTar returns the uncompressed tar of a layer blob, recognising gzip
-// and zstd by their magic numbers (a media type can lie; the bytes cannot)
-// and taking anything else as a plain tar, which the tar reader checks.
-func layerTar(br *bufio.Reader) (io.Reader, func(), error) {
+// and zstd (opened by openZstd) by their magic numbers (a media type can
+// lie; the bytes cannot) and taking anything else as a plain tar, which
+// the tar reader checks.
+func layerTar(br *bufio.Reader, openZstd func(io.Reader) (io.ReadCloser, error)) (io.Reader, func(), error) {
 	head, _ := br.Peek(4)
 	switch {
 	case bytes.HasPrefix(head, magicGzip):
@@ -512,11 +518,14 @@ func layerTar(br *bufio.Reader) (io.Reader, func(), error) {
 		zr.Multistream(true)
 		return zr, func() { zr.Close() }, nil
 	case bytes.HasPrefix(head, magicZstd):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if openZstd == nil {
+			return nil, nil, errors.New("zstd: the layer is zstd-compressed and the import was given no zstd decoder (OCIImportOptions.Zstd)")
+		}
+		zr, err := openZstd(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("zstd: %w", err)
 		}
-		return zr, zr.Close, nil
+		return zr, func() { zr.Close() }, nil
 	}
 	return br, func() {}, nil
 }
@@ -524,7 +533,7 @@ func layerTar(br *bufio.Reader) (io.Reader, func(), error) {
 // unpackOCILayer fetches one layer into dir (rootfs/, owndirs,
 // whiteouts), checking the blob's digest and size and the tar's diffID on
 // the way; dir is staging, thrown away on error.
-func (s *Store) unpackOCILayer(ctx context.Context, l OCILayer, dir string) error {
+func (s *Store) unpackOCILayer(ctx context.Context, l OCILayer, dir string, openZstd func(io.Reader) (io.ReadCloser, error)) error {
 	rc, err := l.Open(ctx)
 	if err != nil {
 		return err
@@ -536,7 +545,7 @@ func (s *Store) unpackOCILayer(ctx context.Context, l OCILayer, dir string) erro
 	}
 	blob := &hashingReader{r: rc, h: sha256.New()}
 	br := bufio.NewReaderSize(ctxReader{ctx, blob}, 1<<20)
-	err = s.unpackOCITar(ctx, l, br, blob, rootfs, dir)
+	err = s.unpackOCITar(ctx, l, br, blob, rootfs, dir, openZstd)
 	if err != nil && !errors.Is(err, context.Canceled) && l.Size > 0 && blob.n <= l.Size {
 		// Bytes that do not decompress or untar are most often bytes
 		// that are not the blob: say that, if the rest of the blob (no
@@ -551,8 +560,8 @@ func (s *Store) unpackOCILayer(ctx context.Context, l OCILayer, dir string) erro
 }
 
 // unpackOCITar is unpackOCILayer once the blob is open.
-func (s *Store) unpackOCITar(ctx context.Context, l OCILayer, br *bufio.Reader, blob *hashingReader, rootfs, dir string) error {
-	dec, closeDec, err := layerTar(br)
+func (s *Store) unpackOCITar(ctx context.Context, l OCILayer, br *bufio.Reader, blob *hashingReader, rootfs, dir string, openZstd func(io.Reader) (io.ReadCloser, error)) error {
+	dec, closeDec, err := layerTar(br, openZstd)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,13 @@ func (l *testLayer) layer() OCILayer {
 func ociOpts(name, digest string, layers ...*testLayer) OCIImportOptions {
 	o := OCIImportOptions{
 		Record: OCIRecord{Reference: "oci:/test/" + name, Digest: digest, Config: digestOf([]byte(name))},
+		Zstd: func(r io.Reader) (io.ReadCloser, error) {
+			zr, err := zstd.NewReader(r)
+			if err != nil {
+				return nil, err
+			}
+			return zr.IOReadCloser(), nil
+		},
 		Manifest: func(string) (*aci.ImageManifest, error) {
 			return aci.ParseImageManifest([]byte(manifest("example.com/" + name)))
 		},
@@ -279,6 +286,21 @@ func TestImportOCIRefuses(t *testing.T) {
 			}
 		})
 	}
+	t.Run("zstd without a decoder", func(t *testing.T) {
+		// The importer gives the decoder (OCIImportOptions.Zstd), so
+		// that the store links none; without one a zstd layer is
+		// refused whole, not taken for a plain tar.
+		s := openStore(t)
+		before := storeState(t, s)
+		o := ociOpts("bad", digestOf([]byte("bad")), newTestLayer(t, ocitest.Zstd, ocitest.File("f", "x")))
+		o.Zstd = nil
+		if _, err := s.ImportOCI(ctx, o); err == nil || !strings.Contains(err.Error(), "no zstd decoder") {
+			t.Fatalf("error %v", err)
+		}
+		if after := storeState(t, s); strings.Join(after, " ") != strings.Join(before, " ") {
+			t.Errorf("store changed: %v", after)
+		}
+	})
 	t.Run("missing blob", func(t *testing.T) {
 		s := openStore(t)
 		before := storeState(t, s)
