@@ -320,7 +320,7 @@ func (p *pod) setup() error {
 		return fmt.Errorf("set hostname %q: %w", hostname, err)
 	}
 	if o.Net != "host" {
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			return fmt.Errorf("bring up loopback: %w", err)
 		}
 	}
@@ -432,31 +432,6 @@ func (p *pod) setup() error {
 				}
 			}
 		}
-	}
-	return nil
-}
-
-// loopbackUp brings up lo, the pod's loopback interface, with two ioctls
-// on a socket of no address family's network: a netlink socket, a dump of
-// the link to find its index and a change request cost PID 1 twice the
-// system calls and the netlink package's code on the way to every app's
-// start, and a --net=none pod needs no other.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("SIOCGIFFLAGS: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("SIOCSIFFLAGS: %w", err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 // A podThread is the OS thread that starts the pod's PID 1. It makes the
@@ -79,10 +80,17 @@ func startPodThread(flags int) *podThread {
 
 // serve makes the namespaces on the calling thread, locked to its
 // goroutine and never unlocked (the thread goes with the goroutine), and
-// runs the calls handed to it until the thread is closed.
+// brings up the new network namespace's loopback, which PID 1 would do on
+// its way to the apps; then it runs the calls handed to it until the
+// thread is closed.
 func (t *podThread) serve() {
 	if err := unix.Unshare(t.flags); err != nil {
 		t.err = fmt.Errorf("make the pod's namespaces: %w", err)
+	} else if t.flags&unix.CLONE_NEWNET != 0 {
+		// PID 1 finds it up (stage1.LoopbackUp).
+		if err := stage1.LoopbackUp(); err != nil {
+			t.err = fmt.Errorf("bring up the pod's loopback: %w", err)
+		}
 	}
 	for {
 		select {
