@@ -55,27 +55,30 @@ func podNamespaces(net string) int {
 // (podNamespaces).
 func startPodThread(flags int) *podThread {
 	t := &podThread{flags: flags, calls: make(chan func()), stop: make(chan struct{})}
+	go t.lockAndServe()
+	return t
+}
+
+// lockAndServe locks the calling goroutine to its thread and serves
+// there, or on another thread if that is the process's main thread: the
+// main thread is wedged, not ended, when a goroutine locked to it
+// returns, and would keep the pod's namespaces for as long as the process
+// lives. Another goroutine then serves, which cannot run on this thread
+// while it is locked to this one.
+func (t *podThread) lockAndServe() {
+	runtime.LockOSThread()
+	if unix.Gettid() != unix.Getpid() {
+		t.serve()
+		return
+	}
+	locked := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
-		if unix.Gettid() != unix.Getpid() {
-			t.serve()
-			return
-		}
-		// The process's main thread is wedged, not ended, when a
-		// goroutine locked to it returns: it would keep the pod's
-		// namespaces for as long as the process lives. Another
-		// goroutine serves, which cannot run on this thread while it is
-		// locked to this one.
-		locked := make(chan struct{})
-		go func() {
-			runtime.LockOSThread()
-			close(locked)
-			t.serve()
-		}()
-		<-locked
-		runtime.UnlockOSThread()
+		close(locked)
+		t.serve()
 	}()
-	return t
+	<-locked
+	runtime.UnlockOSThread()
 }
 
 // serve makes the namespaces on the calling thread, locked to its
