@@ -23,7 +23,7 @@ const (
 	// go), its pid recorded.
 	StepInitStarted StartStep = "init-started"
 	// StepGoSent: PID 1 has been told to set the pod up
-	// (podcontract.GoMessage); the network may still be being attached.
+	// (podcontract.Go); the network may still be being attached.
 	StepGoSent StartStep = "go-sent"
 	// StepNetworkAttached: the pod has its link, leases and rules on the
 	// default network, and net.json is written.

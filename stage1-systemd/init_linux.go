@@ -34,27 +34,36 @@ func initMain(args []string, tr *trace.Tracer, crashAt func(StartStep)) int {
 	// main one, which it would park forever instead, confined as an app,
 	// and /proc/1 shows the main thread's credentials.
 	runtime.LockOSThread()
+	// `stage1 run` forks PID 1 before it knows the pod (so that this
+	// runtime starts while the pod is prepared), with nothing on its
+	// command line but the control socket: the rest, and the descriptors
+	// it names, come with the go message. Nothing of the pod is set up
+	// before it, and nothing that needs the host's side of the pod before
+	// run says that is ready (setup).
+	control := -1
+	if len(args) == 1 && args[0] == podcontract.ControlFDFlag {
+		control = podcontract.ControlFD
+		unix.CloseOnExec(control) // no app may inherit it
+		rest, err := awaitGo(control)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
+			return ExitCodeFailure
+		}
+		args = append(args, rest...)
+	}
 	o, err := parsePodOptions(args, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
 		return 2
 	}
+	if o.controlFd != control {
+		fmt.Fprintf(os.Stderr, "acirun stage1 init: --control-fd=%d: want %s alone, the rest in the go message (stage1 run starts init so)\n", o.controlFd, podcontract.ControlFDFlag)
+		return 2
+	}
 	o.trace, o.crashAt = tr, crashAt
 	p := &pod{o: o, procs: map[int]*proc{}, control: -1}
-	if o.controlFd >= 0 {
-		// No app may inherit it. Nothing of the pod is set up before
-		// `stage1 run` says go, and nothing that needs the host's side of
-		// the pod before it says that is ready (setup).
-		unix.CloseOnExec(o.controlFd)
-		msg, err := awaitControl(o.controlFd)
-		if err == nil {
-			err = podcontract.CheckGoMessage(msg)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "acirun stage1 init: %v\n", err)
-			return ExitCodeFailure
-		}
-		p.control = o.controlFd
+	if control >= 0 {
+		p.control = control
 		tr.Step("go received")
 		o.reached(stepInitGoReceived)
 	}
@@ -97,8 +106,7 @@ type pod struct {
 }
 
 // awaitControl waits for `stage1 run`'s next message on the control
-// socket (podcontract.GoMessage, then podcontract.NetworkReady), and
-// returns it.
+// socket after the go message (podcontract.NetworkReady), and returns it.
 func awaitControl(fd int) ([]byte, error) {
 	b := make([]byte, podcontract.MaxControlMessage)
 	for {
@@ -114,6 +122,84 @@ func awaitControl(fd int) ([]byte, error) {
 		}
 		return b[:n], nil
 	}
+}
+
+// awaitGo waits for `stage1 run`'s go message on the control socket
+// (podcontract.Go), moves the descriptors that came with it to the
+// numbers it gives them, and returns the rest of PID 1's command line.
+// The kernel gives received descriptors the lowest free numbers, which
+// may be some of the targets: each is moved above all of them first, so
+// that no dup3 to a target closes a descriptor not yet in its place.
+func awaitGo(fd int) ([]string, error) {
+	b := make([]byte, podcontract.MaxGoMessage)
+	oob := make([]byte, unix.CmsgSpace(4*podcontract.MaxGoDescriptors))
+	var n, oobn, flags int
+	var err error
+	for {
+		n, oobn, flags, _, err = unix.Recvmsg(fd, b, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	var fds []int
+	if oobn > 0 {
+		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
+		for _, c := range cmsgs {
+			got, err := unix.ParseUnixRights(&c)
+			if err != nil {
+				return nil, fmt.Errorf("control socket: %w", err)
+			}
+			fds = append(fds, got...)
+		}
+	}
+	defer func() {
+		for _, f := range fds {
+			unix.Close(f)
+		}
+	}()
+	if n < 1 {
+		return nil, errors.New("control socket: stage1 run went away before the pod started")
+	}
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+		return nil, errors.New("control socket: go message truncated")
+	}
+	m, err := podcontract.ParseGo(b[:n])
+	if err != nil {
+		return nil, err
+	}
+	if len(fds) != len(m.FDs) {
+		return nil, fmt.Errorf("control socket: go message with %d descriptors, names %d", len(fds), len(m.FDs))
+	}
+	above := podcontract.ControlFD
+	for _, t := range m.FDs {
+		above = max(above, t)
+	}
+	for i, f := range fds {
+		up, err := unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, above+1)
+		if err != nil {
+			return nil, fmt.Errorf("control socket: move descriptor %d: %w", f, err)
+		}
+		unix.Close(f)
+		fds[i] = up
+	}
+	for i, f := range fds {
+		// Standard input is the apps' to inherit (PID 1 passes its own);
+		// every other descriptor PID 1 passes on explicitly.
+		flag := unix.O_CLOEXEC
+		if m.FDs[i] == 0 {
+			flag = 0
+		}
+		if err := unix.Dup3(f, m.FDs[i], flag); err != nil {
+			return nil, fmt.Errorf("control socket: descriptor %d: %w", m.FDs[i], err)
+		}
+	}
+	return m.Args, nil
 }
 
 // awaitNetworkReady waits for `stage1 run` to say that the host's side of

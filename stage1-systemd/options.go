@@ -20,7 +20,7 @@ type podOptions struct {
 	podcontract.RunOptions
 	podDir string
 	// controlFd (set by run) is PID 1's end of a socket pair with
-	// `stage1 run` (podcontract.GoMessage, NetworkReady). -1 when there is
+	// `stage1 run` (podcontract.Go, NetworkReady). -1 when there is
 	// none.
 	controlFd int
 	// consoleFd (set by an interactive run on a terminal) is

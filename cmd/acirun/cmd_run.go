@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/stage0/host"
 	"github.com/acirun/acirun/stage0/pod"
 	"github.com/acirun/acirun/stage1-systemd/supervisor"
@@ -54,7 +55,14 @@ func cmdRun() *command {
 				return err
 			}
 			if u.InPlace() && !u.Detach {
-				c.podThread = supervisor.StartPodThread(req.Net) // runStage1's
+				// runStage1's; its PID 1 starts from acirun-pod beside
+				// the acirun-stage1 the pod's command line names
+				// (Stage1Command), and none without one (run fails).
+				podExe := ""
+				if stage1, err := podcontract.FindStage1(); err == nil {
+					podExe = podcontract.PodExecutableBeside(stage1)
+				}
+				c.podThread = supervisor.StartPodThread(req.Net, podExe, c.Trace)
 			}
 			res, err := c.host().RunPod(ctx, req, c.prepareOptions(false), u, c.startStage1)
 			return c.unitResult(u, res, err)

@@ -9,9 +9,13 @@ import (
 )
 
 // The control socket is a SOCK_SEQPACKET pair between `stage1 run` and the
-// pod's PID 1 (`acirun-pod init --control-fd=3`). run tells PID 1 twice
-// when it may go on:
-//   - GoMessage, as soon as PID 1 is forked: PID 1 may set up what needs
+// pod's PID 1 (`acirun-pod init --control-fd=3`, and nothing else on its
+// command line). run tells PID 1 twice when it may go on:
+//   - Go, once the pod is locked and checked: what PID 1 is of this pod
+//     (its flags and POD-DIR) and the descriptors it needs (its stdin, the
+//     console socket, the apps' output), which PID 1, forked before any of
+//     that was known so that its runtime starts while the pod is prepared,
+//     could not have on its command line. PID 1 may then set up what needs
 //     nothing of the host's side of the pod (its mounts, hostname,
 //     loopback, empty volumes, the apps' roots), while run attaches the
 //     pod's network, registers it and starts its metadata service;
@@ -28,7 +32,7 @@ import (
 // form refuses rather than misreads (run and PID 1 come from one install,
 // but from two binaries).
 const (
-	// ControlGo starts GoMessage.
+	// ControlGo starts a Go message.
 	ControlGo = 'g'
 	// ControlNetworkReady starts a NetworkReady message.
 	ControlNetworkReady = 'n'
@@ -41,27 +45,129 @@ const (
 	ControlDown = 'd'
 	// ControlVersion is the version of the messages this binary writes
 	// and the only one it reads.
-	ControlVersion = 3
-	// MaxControlMessage is the largest message either side sends: a
-	// receiver's buffer of this size never truncates one.
+	ControlVersion = 4
+	// MaxControlMessage is the largest message either side sends but Go:
+	// a receiver's buffer of this size never truncates one.
 	MaxControlMessage = 512
+	// MaxGoMessage is the largest Go message, whose size is its command
+	// line's (a pod's flags: volumes, environment, annotations).
+	MaxGoMessage = 64 << 10
+	// MaxGoDescriptors is the most descriptors a Go message carries: the
+	// kernel's limit of one SCM_RIGHTS message (SCM_MAX_FD).
+	MaxGoDescriptors = 253
 )
 
-// GoMessage is run's first message to PID 1, whole: ControlGo and the
-// version.
-const GoMessage = "g v=3"
+// Go is run's first message to PID 1: the rest of PID 1's command line
+// (`stage1 init`'s flags and POD-DIR, after --control-fd), and where the
+// descriptors that come with it (SCM_RIGHTS, in this order) go in PID 1:
+// FDs[i] is the number the i-th takes. A receiver moves them there before
+// it parses Args, which name them (--console-fd, --app-stdio-fd).
+type Go struct {
+	// FDs are distinct numbers, none of them the control socket's
+	// (ControlFD): 0 for stdin, 4 and up for the rest.
+	FDs []int
+	// Args are the words of the command line, none empty or with a NUL.
+	Args []string
+}
 
-// CheckGoMessage returns nil for GoMessage, and for anything else an error
-// that quotes it.
-func CheckGoMessage(b []byte) error {
-	if string(b) == GoMessage {
-		return nil
+// ControlFD is the number of PID 1's end of the control socket, and
+// ControlFDFlag the whole of PID 1's command line after `init`, which
+// says so (TestGo checks that they agree).
+const (
+	ControlFD     = 3
+	ControlFDFlag = "--control-fd=3"
+)
+
+// Encode returns m on the wire: "g v=4", then NUL, "fds=" and the numbers
+// separated by commas, then a NUL before each word of Args. It refuses
+// what ParseGo would refuse, so that PID 1 never gets a message it cannot
+// read.
+func (m Go) Encode() ([]byte, error) {
+	if err := m.check(); err != nil {
+		return nil, fmt.Errorf("control message: %w", err)
 	}
-	msg := string(b)
-	if len(msg) > 80 {
-		msg = msg[:80] + "…"
+	b := []byte{ControlGo}
+	b = append(b, " v="...)
+	b = strconv.AppendInt(b, ControlVersion, 10)
+	b = append(b, "\x00fds="...)
+	for i, fd := range m.FDs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(fd), 10)
 	}
-	return fmt.Errorf("control socket: bad go message %q: want %q", msg, GoMessage)
+	for _, a := range m.Args {
+		b = append(b, 0)
+		b = append(b, a...)
+	}
+	if len(b) > MaxGoMessage {
+		return nil, fmt.Errorf("control message: %d bytes, more than %d", len(b), MaxGoMessage)
+	}
+	return b, nil
+}
+
+func (m Go) check() error {
+	if len(m.FDs) > MaxGoDescriptors {
+		return fmt.Errorf("%d descriptors, more than %d", len(m.FDs), MaxGoDescriptors)
+	}
+	seen := make(map[int]bool, len(m.FDs))
+	for _, fd := range m.FDs {
+		if fd < 0 || fd == ControlFD || (fd > 0 && fd < ControlFD) {
+			return fmt.Errorf("descriptor number %d: want 0 or above %d", fd, ControlFD)
+		}
+		if seen[fd] {
+			return fmt.Errorf("descriptor number %d twice", fd)
+		}
+		seen[fd] = true
+	}
+	if len(m.Args) == 0 {
+		return errors.New("no command line")
+	}
+	for _, a := range m.Args {
+		if a == "" || strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("argument %q: empty or with a NUL", a)
+		}
+	}
+	return nil
+}
+
+// ParseGo reads a Go message. Anything but exactly what Encode writes (a
+// version other than ControlVersion, a descriptor number out of range,
+// repeated or not in canonical form, an empty word) is an error that
+// quotes the message.
+func ParseGo(b []byte) (Go, error) {
+	bad := func(why string) (Go, error) {
+		msg := string(b)
+		if len(msg) > 80 {
+			msg = msg[:80] + "…"
+		}
+		return Go{}, fmt.Errorf("control socket: bad go message %q: %s", msg, why)
+	}
+	if len(b) > MaxGoMessage {
+		return bad("too long")
+	}
+	f := strings.Split(string(b), "\x00")
+	if f[0] != string(rune(ControlGo))+" v="+strconv.Itoa(ControlVersion) {
+		return bad("want " + strconv.Quote(string(rune(ControlGo))+" v="+strconv.Itoa(ControlVersion)))
+	}
+	if len(f) < 2 || !strings.HasPrefix(f[1], "fds=") {
+		return bad("no fds")
+	}
+	var m Go
+	if list := strings.TrimPrefix(f[1], "fds="); list != "" {
+		for _, s := range strings.Split(list, ",") {
+			fd, err := strconv.Atoi(s)
+			if err != nil || strconv.Itoa(fd) != s {
+				return bad("descriptor number " + strconv.Quote(s) + ": not in canonical form")
+			}
+			m.FDs = append(m.FDs, fd)
+		}
+	}
+	m.Args = f[2:]
+	if err := m.check(); err != nil {
+		return bad(err.Error())
+	}
+	return m, nil
 }
 
 // NetworkReady is what `stage1 run` tells PID 1 when the host's side of
@@ -79,7 +185,7 @@ type NetworkReady struct {
 	MetadataURL string
 }
 
-// Encode returns m on the wire: "n v=3", then " addr=A gateway=G" on a pod
+// Encode returns m on the wire: "n v=4", then " addr=A gateway=G" on a pod
 // network with IPv4, " addr6=A gateway6=G" with IPv6, and " metadata=URL"
 // when there is one, in that order. It refuses what ParseNetworkReady
 // would refuse, so that PID 1 never gets a message it cannot

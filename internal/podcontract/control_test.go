@@ -3,26 +3,95 @@ package podcontract
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// TestGoMessage: the go message is ControlGo and the version, and
-// CheckGoMessage takes it and nothing else, quoting what it refuses.
-func TestGoMessage(t *testing.T) {
-	if want := string(rune(ControlGo)) + " v=" + strconv.Itoa(ControlVersion); GoMessage != want {
-		t.Errorf("GoMessage = %q, want %q", GoMessage, want)
+// TestGo: a Go message is ControlGo and the version, the descriptors'
+// numbers and the command line, NUL-separated; ParseGo reads back what
+// Encode writes, and refuses anything else, quoting it.
+func TestGo(t *testing.T) {
+	if want := "--control-fd=" + strconv.Itoa(ControlFD); ControlFDFlag != want {
+		t.Errorf("ControlFDFlag = %q, want %q", ControlFDFlag, want)
 	}
-	if err := CheckGoMessage([]byte(GoMessage)); err != nil {
-		t.Errorf("CheckGoMessage(%q): %v", GoMessage, err)
-	}
-	for _, in := range []string{"", "g", "g v=2", "g v=3 ", "g v=3 addr=172.16.28.5 gateway=172.16.28.1", "n v=3", "G v=3"} {
-		want := fmt.Sprintf("bad go message %q: want %q", in, GoMessage)
-		if err := CheckGoMessage([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("CheckGoMessage(%q) = %v, want an error saying %q", in, err, want)
+	for _, tc := range []struct {
+		m    Go
+		wire string
+	}{
+		{Go{Args: []string{"/pod"}}, "g v=4\x00fds=\x00/pod"},
+		{Go{FDs: []int{0}, Args: []string{"--debug", "/var/lib/acirun/pods/run/x"}}, "g v=4\x00fds=0\x00--debug\x00/var/lib/acirun/pods/run/x"},
+		{Go{FDs: []int{0, 4, 5, 6}, Args: []string{"--console-fd=4", "--app-stdio-fd=5", "--set-env=A=b c", "/pod"}},
+			"g v=4\x00fds=0,4,5,6\x00--console-fd=4\x00--app-stdio-fd=5\x00--set-env=A=b c\x00/pod"},
+		{Go{FDs: []int{7, 4}, Args: []string{"x"}}, "g v=4\x00fds=7,4\x00x"},
+	} {
+		b, err := tc.m.Encode()
+		if err != nil || string(b) != tc.wire {
+			t.Errorf("Encode(%+v) = %q, %v; want %q", tc.m, b, err, tc.wire)
+			continue
+		}
+		if m, err := ParseGo(b); err != nil || !slices.Equal(m.FDs, tc.m.FDs) || !slices.Equal(m.Args, tc.m.Args) {
+			t.Errorf("ParseGo(%q) = %+v, %v; want %+v", b, m, err, tc.m)
 		}
 	}
+	for _, tc := range []struct {
+		m    Go
+		want string
+	}{
+		{Go{}, "no command line"},
+		{Go{FDs: []int{0}}, "no command line"},
+		{Go{Args: []string{""}}, `argument "": empty or with a NUL`},
+		{Go{Args: []string{"a\x00b"}}, `argument "a\x00b": empty or with a NUL`},
+		{Go{FDs: []int{3}, Args: []string{"x"}}, "descriptor number 3: want 0 or above 3"},
+		{Go{FDs: []int{1}, Args: []string{"x"}}, "descriptor number 1: want 0 or above 3"},
+		{Go{FDs: []int{-1}, Args: []string{"x"}}, "descriptor number -1: want 0 or above 3"},
+		{Go{FDs: []int{4, 4}, Args: []string{"x"}}, "descriptor number 4 twice"},
+		{Go{FDs: make([]int, MaxGoDescriptors+1), Args: []string{"x"}}, fmt.Sprintf("%d descriptors, more than %d", MaxGoDescriptors+1, MaxGoDescriptors)},
+		{Go{Args: []string{strings.Repeat("a", MaxGoMessage)}}, fmt.Sprintf("bytes, more than %d", MaxGoMessage)},
+	} {
+		if b, err := tc.m.Encode(); err == nil || !strings.HasPrefix(err.Error(), "control message: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Encode(%+v) = %q, %v; want an error saying %q", tc.m, b, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"", `want "g v=4"`}, {"g", `want "g v=4"`}, {"g v=3\x00fds=\x00/pod", `want "g v=4"`}, {"n v=4", `want "g v=4"`},
+		{"g v=4", "no fds"}, {"g v=4\x00/pod", "no fds"}, {"g v=4\x00fds=", "no command line"},
+		{"g v=4\x00fds=\x00", `argument "": empty`}, {"g v=4\x00fds=\x00/pod\x00", `argument "": empty`},
+		{"g v=4\x00fds=04\x00/pod", `descriptor number "04": not in canonical form`},
+		{"g v=4\x00fds=4,\x00/pod", `descriptor number "": not in canonical form`},
+		{"g v=4\x00fds=+4\x00/pod", `descriptor number "+4": not in canonical form`},
+		{"g v=4\x00fds=2\x00/pod", "descriptor number 2: want 0 or above 3"},
+		{"g v=4\x00fds=5,5\x00/pod", "descriptor number 5 twice"},
+		{"g v=4 \x00fds=\x00/pod", `want "g v=4"`},
+	} {
+		want := fmt.Sprintf("bad go message %q: %s", tc.in, tc.want)
+		if m, err := ParseGo([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseGo(%q) = %+v, %v; want an error saying %q", tc.in, m, err, want)
+		}
+	}
+}
+
+// FuzzGo feeds ParseGo hostile bytes: it never panics, and what it
+// accepts encodes back to the same bytes.
+func FuzzGo(f *testing.F) {
+	for _, s := range []string{"g v=4\x00fds=\x00/pod", "g v=4\x00fds=0,4,5,6\x00--console-fd=4\x00--app-stdio-fd=5\x00/pod",
+		"g v=4", "g v=4\x00fds=3\x00x", "g v=4\x00fds=-0\x00x", "n v=4"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseGo(b)
+		if err != nil {
+			return
+		}
+		back, err := m.Encode()
+		if err != nil {
+			t.Fatalf("%q parsed as %+v, which does not encode: %v", b, m, err)
+		}
+		if string(back) != string(b) {
+			t.Fatalf("%q parsed as %+v, encoded as %q", b, m, back)
+		}
+	})
 }
 
 func TestNetworkReady(t *testing.T) {
@@ -32,13 +101,13 @@ func TestNetworkReady(t *testing.T) {
 		m    NetworkReady
 		wire string
 	}{
-		{NetworkReady{}, "n v=3"},
-		{NetworkReady{Addr: addr, Gateway: gw}, "n v=3 addr=172.16.28.5 gateway=172.16.28.1"},
-		{NetworkReady{MetadataURL: "http://127.0.0.1:18112/abc"}, "n v=3 metadata=http://127.0.0.1:18112/abc"},
-		{NetworkReady{Addr: addr, Gateway: gw, MetadataURL: "http://172.16.28.1:18112/t=x"}, "n v=3 addr=172.16.28.5 gateway=172.16.28.1 metadata=http://172.16.28.1:18112/t=x"},
+		{NetworkReady{}, "n v=4"},
+		{NetworkReady{Addr: addr, Gateway: gw}, "n v=4 addr=172.16.28.5 gateway=172.16.28.1"},
+		{NetworkReady{MetadataURL: "http://127.0.0.1:18112/abc"}, "n v=4 metadata=http://127.0.0.1:18112/abc"},
+		{NetworkReady{Addr: addr, Gateway: gw, MetadataURL: "http://172.16.28.1:18112/t=x"}, "n v=4 addr=172.16.28.5 gateway=172.16.28.1 metadata=http://172.16.28.1:18112/t=x"},
 		{NetworkReady{Addr: addr, Gateway: gw, Addr6: addr6, Gateway6: gw6, MetadataURL: "http://172.16.28.1:18112/t"},
-			"n v=3 addr=172.16.28.5 gateway=172.16.28.1 addr6=fd61:6369:7275::5 gateway6=fd61:6369:7275::1 metadata=http://172.16.28.1:18112/t"},
-		{NetworkReady{Addr6: addr6, Gateway6: gw6}, "n v=3 addr6=fd61:6369:7275::5 gateway6=fd61:6369:7275::1"},
+			"n v=4 addr=172.16.28.5 gateway=172.16.28.1 addr6=fd61:6369:7275::5 gateway6=fd61:6369:7275::1 metadata=http://172.16.28.1:18112/t"},
+		{NetworkReady{Addr6: addr6, Gateway6: gw6}, "n v=4 addr6=fd61:6369:7275::5 gateway6=fd61:6369:7275::1"},
 	} {
 		b, err := tc.m.Encode()
 		if err != nil || string(b) != tc.wire {
@@ -73,20 +142,20 @@ func TestNetworkReady(t *testing.T) {
 	// Each refusal names the message and what is wrong with it.
 	misplaced := func(f string) string { return fmt.Sprintf("unknown, repeated or misplaced field %q", f) }
 	for _, tc := range []struct{ in, want string }{
-		{"", "not a network-ready message"}, {"n", "want version 3"}, {"r", "not a network-ready message"}, {"g v=3", "not a network-ready message"}, {"n v=1", "want version 3"},
-		{"n v=2", "want version 3"}, {"n v=3 ", misplaced("")}, {"n  v=3", "want version 3"},
-		{"n v=3 addr=1.2.3.4", noGateway}, {"n v=3 addr6=fd00::2", noGateway},
-		{"n v=3 addr6=fd00::2 gateway6=1.1.1.1", "1.1.1.1 is not an IPv6 address without a zone"},
-		{"n v=3 gateway6=fd00::1 addr6=fd00::2", misplaced("addr6")},
-		{"n v=3 addr6=fd00::2 gateway6=fd00::1 addr=1.2.3.4 gateway=1.1.1.1", misplaced("addr")},
-		{"n v=3 addr6=fd00:0::2 gateway6=fd00::1", "addr6: not in canonical form"},
-		{"n v=3 addr=fd00::2 gateway=fd00::1", "fd00::2 is not an IPv4 address"}, {"n v=3 gateway=1.2.3.4", noGateway},
-		{"n v=3 addr=x gateway=1.2.3.4", `addr: ParseAddr("x")`}, {"n v=3 gateway=1.1.1.1 addr=1.2.3.4", misplaced("addr")},
-		{"n v=3 addr=1.2.3.4 addr=1.2.3.4 gateway=1.1.1.1", misplaced("addr")}, {"n v=3 metadata=", "metadata: empty"},
-		{"n v=3 metadata=http://x/ metadata=http://y/", misplaced("metadata")}, {"n v=3 bogus=1", misplaced("bogus")},
-		{"n v=3 metadata=file:///etc/passwd", `metadata: "file:///etc/passwd": want an http or https URL`},
-		{"N v=3", "not a network-ready message"}, {"n addr=1.2.3.4 gateway=1.1.1.1", "want version 3"},
-		{"n v=3 metadata=http://x/\n", `metadata: "http://x/\n": want an http or https URL`},
+		{"", "not a network-ready message"}, {"n", "want version 4"}, {"r", "not a network-ready message"}, {"g v=4", "not a network-ready message"}, {"n v=1", "want version 4"},
+		{"n v=2", "want version 4"}, {"n v=4 ", misplaced("")}, {"n  v=3", "want version 4"},
+		{"n v=4 addr=1.2.3.4", noGateway}, {"n v=4 addr6=fd00::2", noGateway},
+		{"n v=4 addr6=fd00::2 gateway6=1.1.1.1", "1.1.1.1 is not an IPv6 address without a zone"},
+		{"n v=4 gateway6=fd00::1 addr6=fd00::2", misplaced("addr6")},
+		{"n v=4 addr6=fd00::2 gateway6=fd00::1 addr=1.2.3.4 gateway=1.1.1.1", misplaced("addr")},
+		{"n v=4 addr6=fd00:0::2 gateway6=fd00::1", "addr6: not in canonical form"},
+		{"n v=4 addr=fd00::2 gateway=fd00::1", "fd00::2 is not an IPv4 address"}, {"n v=4 gateway=1.2.3.4", noGateway},
+		{"n v=4 addr=x gateway=1.2.3.4", `addr: ParseAddr("x")`}, {"n v=4 gateway=1.1.1.1 addr=1.2.3.4", misplaced("addr")},
+		{"n v=4 addr=1.2.3.4 addr=1.2.3.4 gateway=1.1.1.1", misplaced("addr")}, {"n v=4 metadata=", "metadata: empty"},
+		{"n v=4 metadata=http://x/ metadata=http://y/", misplaced("metadata")}, {"n v=4 bogus=1", misplaced("bogus")},
+		{"n v=4 metadata=file:///etc/passwd", `metadata: "file:///etc/passwd": want an http or https URL`},
+		{"N v=3", "not a network-ready message"}, {"n addr=1.2.3.4 gateway=1.1.1.1", "want version 4"},
+		{"n v=4 metadata=http://x/\n", `metadata: "http://x/\n": want an http or https URL`},
 	} {
 		want := fmt.Sprintf("bad network-ready message %q: %s", tc.in, tc.want)
 		if m, err := ParseNetworkReady([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), want) {
@@ -98,9 +167,9 @@ func TestNetworkReady(t *testing.T) {
 // FuzzNetworkReady feeds the parser hostile bytes: it never panics, and
 // what it accepts encodes back to the same bytes.
 func FuzzNetworkReady(f *testing.F) {
-	for _, s := range []string{"n v=3", "n v=3 addr=172.16.28.5 gateway=172.16.28.1 metadata=http://172.16.28.1:18112/t",
-		"n v=3 addr=172.16.28.5 gateway=172.16.28.1 addr6=fd61:6369:7275::5 gateway6=fd61:6369:7275::1 metadata=http://172.16.28.1:18112/t",
-		"n v=3 addr6=fe80::1%eth0 gateway6=::1", "n v=1", "n", "r", "g v=3", "n v=3 metadata=http://x/?a=b=c"} {
+	for _, s := range []string{"n v=4", "n v=4 addr=172.16.28.5 gateway=172.16.28.1 metadata=http://172.16.28.1:18112/t",
+		"n v=4 addr=172.16.28.5 gateway=172.16.28.1 addr6=fd61:6369:7275::5 gateway6=fd61:6369:7275::1 metadata=http://172.16.28.1:18112/t",
+		"n v=4 addr6=fe80::1%eth0 gateway6=::1", "n v=1", "n", "r", "g v=4", "n v=4 metadata=http://x/?a=b=c"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

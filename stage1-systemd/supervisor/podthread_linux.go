@@ -3,12 +3,15 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/internal/trace"
 	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
@@ -22,22 +25,60 @@ import (
 // every start, while on this thread it is made beside runPod's checks, on
 // the other CPU.
 //
+// Then it forks PID 1 (earlyInit) from the sealed executable exe, before
+// anything of the pod is known: PID 1's exec and its Go runtime's start
+// (2 to 3 ms) run on the other CPU while the pod is prepared and checked,
+// and PID 1 waits for the go message (podcontract.Go) that tells it which
+// pod it is.
+//
 // The thread is locked to its goroutine and ends with it (close), once
 // the pod has ended: no other goroutine may run in the pod's namespaces,
 // and PID 1's parent-death signal (Pdeathsig) follows the thread that
 // forked it, so the thread must outlive PID 1. Until then it runs what do
-// hands it: the fork of PID 1, its ID (tid), and the metadata service's
-// socket on a pod without a network of acirun's (metadataListener), which
-// stays in the pod's network namespace and serves from any thread.
+// hands it: its ID (tid), and the metadata service's socket on a pod
+// without a network of acirun's (metadataListener), which stays in the
+// pod's network namespace and serves from any thread.
 type podThread struct {
 	// flags are the namespaces it makes (podNamespaces).
 	flags int
+	// exe is the executable PID 1 starts from (podcontract.PodExecutable),
+	// or "": none is started.
+	exe string
+	// trace is told when the executable is sealed and PID 1 started.
+	trace *trace.Tracer
 	calls chan func()
 	stop  chan struct{}
+	// ended is closed once the thread has ended, and with it a PID 1
+	// that was never told go.
+	ended chan struct{}
 	once  sync.Once
 	// err, set before the thread takes its first call, is why it could
 	// not make the namespaces.
 	err error
+	// init, set with err before the thread takes its first call, is the
+	// PID 1 it forked, or why it could not.
+	init    *earlyInit
+	initErr error
+}
+
+// earlyInit is the pod's PID 1 as the pod thread forks it: its pid, the
+// supervisor's end of its control socket, the sealed executable it runs
+// from, and what ProtectFromOOM did just before the fork (PID 1 inherits
+// the lowered oom_score_adj). Until runPod sends it go (sent), PID 1 is
+// the thread's: whatever ends the thread kills and reaps it, so that a
+// start that fails before (the pod's lock, its checks, bad input) leaves
+// no process; from then on it is runPod's to wait for.
+type earlyInit struct {
+	pid    int
+	ctl    int
+	sealed *os.File
+	// oomWas and oomNow are ProtectFromOOM's, and oomErr why it failed.
+	oomWas, oomNow int
+	oomErr         error
+	// taken: runPod has ctl and sealed, and closes them.
+	taken bool
+	// sent: runPod has sent the go message, and waits for PID 1.
+	sent bool
 }
 
 // podNamespaces are the namespaces the pod thread makes for a pod on
@@ -52,9 +93,9 @@ func podNamespaces(net string) int {
 }
 
 // startPodThread starts the thread and has it unshare flags
-// (podNamespaces).
-func startPodThread(flags int) *podThread {
-	t := &podThread{flags: flags, calls: make(chan func()), stop: make(chan struct{})}
+// (podNamespaces), then fork PID 1 from exe unless exe is "".
+func startPodThread(flags int, exe string, tr *trace.Tracer) *podThread {
+	t := &podThread{flags: flags, exe: exe, trace: tr, calls: make(chan func()), stop: make(chan struct{}), ended: make(chan struct{})}
 	go t.lockAndServe()
 	return t
 }
@@ -87,6 +128,7 @@ func (t *podThread) lockAndServe() {
 // its way to the apps; then it runs the calls handed to it until the
 // thread is closed.
 func (t *podThread) serve() {
+	defer close(t.ended)
 	if err := unix.Unshare(t.flags); err != nil {
 		t.err = fmt.Errorf("make the pod's namespaces: %w", err)
 	} else if t.flags&unix.CLONE_NEWNET != 0 {
@@ -95,14 +137,103 @@ func (t *podThread) serve() {
 			t.err = fmt.Errorf("bring up the pod's loopback: %w", err)
 		}
 	}
+	if t.err == nil && t.exe != "" {
+		t.init, t.initErr = forkInit(t.exe, t.trace)
+	}
 	for {
 		select {
 		case fn := <-t.calls:
 			fn()
 		case <-t.stop:
+			t.endInit()
 			return
 		}
 	}
+}
+
+// forkInit seals exe and forks PID 1 from it on the calling thread, in
+// its namespaces, with nothing on its command line but its control
+// socket: the rest comes with the go message (podcontract.Go), stdin
+// among it (PID 1's is closed until then). The mount, PID and UTS
+// namespaces are new with the clone, the mount one a copy of the host's.
+func forkInit(exe string, tr *trace.Tracer) (*earlyInit, error) {
+	// The fork may come before MainInProcess hardens the process that
+	// prepares the pod: no descriptor its caller leaked to it (one not
+	// close-on-exec) may reach PID 1, nor anything of ours be inspected
+	// through /proc, from now on rather than from then on.
+	if err := stage1.HardenProcess(); err != nil {
+		return nil, err
+	}
+	sealed, err := stage1.SealedExecutable(exe)
+	if err != nil {
+		return nil, err
+	}
+	tr.Step("executable sealed")
+	ctl, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		sealed.Close()
+		return nil, fmt.Errorf("pod control socket: %w", err)
+	}
+	// Under memory pressure the OOM killer must choose an app before the
+	// supervisor or PID 1, or the pod's status goes with them: both take
+	// a lowered oom_score_adj (PID 1 inherits ours; without
+	// CAP_SYS_RESOURCE no lower than the floor we were given), and the
+	// apps get the one we had, unless they ask for their own (runPod
+	// tells PID 1).
+	in := &earlyInit{ctl: ctl[0], sealed: sealed}
+	in.oomWas, in.oomNow, in.oomErr = stage1.ProtectFromOOM()
+	// PID 1 is one event loop, and every P the Go runtime makes beyond
+	// the first (it makes one per CPU) costs it memory for as long as the
+	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it
+	// starts inherit the setting; the apps do not (their environment is
+	// the manifest's).
+	in.pid, err = stage1.ForkExecFile(sealed, []string{podcontract.PodExecutable, "init", podcontract.ControlFDFlag}, &syscall.ProcAttr{
+		Env:   stage1.SetEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
+		Files: []uintptr{^uintptr(0), 1, 2, uintptr(ctl[1])},
+		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL},
+	})
+	unix.Close(ctl[1])
+	if err != nil {
+		unix.Close(ctl[0])
+		sealed.Close()
+		return nil, fmt.Errorf("start pod init: %w", err)
+	}
+	tr.Step("init started as pid %d", in.pid)
+	return in, nil
+}
+
+// endInit kills and reaps a PID 1 that was never told go, and closes what
+// runPod did not take of it.
+func (t *podThread) endInit() {
+	in := t.init
+	if in == nil || in.sent {
+		return
+	}
+	_ = unix.Kill(in.pid, unix.SIGKILL)
+	stage1.WaitPid(in.pid)
+	if !in.taken {
+		unix.Close(in.ctl)
+		in.sealed.Close()
+	}
+}
+
+// takeInit hands runPod the PID 1 the thread forked (its control socket
+// and sealed executable are runPod's to close from then on; PID 1 stays
+// the thread's until in.sent), or why there is none.
+func (t *podThread) takeInit() (*earlyInit, error) {
+	var in *earlyInit
+	err := t.do(func() error {
+		if t.initErr != nil {
+			return t.initErr
+		}
+		if t.init == nil {
+			return errors.New("the pod's thread started no PID 1")
+		}
+		t.init.taken = true
+		in = t.init
+		return nil
+	})
+	return in, err
 }
 
 // do runs fn on the thread, in the pod's namespaces, and returns its
@@ -141,32 +272,40 @@ func (t *podThread) tid() (int, error) {
 }
 
 // close ends the thread, and with it the namespaces that PID 1 does not
-// hold. It is called once PID 1 has ended, or was never started: as soon
-// as PID 1 has ended, so that the kernel removes the pod's link with its
+// hold, and a PID 1 that was never told go (endInit), before it returns.
+// It is called once PID 1 has ended, or was never told go: as soon as
+// PID 1 has ended, so that the kernel removes the pod's link with its
 // network namespace (podNetwork.detach waits for that), and again when
 // runPod returns; the second call does nothing.
-func (t *podThread) close() { t.once.Do(func() { close(t.stop) }) }
+func (t *podThread) close() {
+	t.once.Do(func() { close(t.stop) })
+	<-t.ended
+}
 
 // A PodThread is the pod's thread (podThread) made ahead of its
 // supervisor, by the process that will run it in place (acirun run
 // without a unit of its own: MainInProcess), as soon as the command line
 // tells the pod's network: the kernel makes the pod's network and IPC
-// namespaces (0.7 to 1 ms) on the other CPU while that process resolves
-// the images and writes the pod, instead of after. It holds nothing but
-// the thread and those namespaces; whoever made it hands it to
-// MainInProcess, which takes it over, or closes it.
+// namespaces (0.7 to 1 ms), and PID 1 is forked and starts (2 to 3 ms),
+// on the other CPU while that process resolves the images and writes the
+// pod, instead of after. It holds nothing but the thread, those
+// namespaces and a PID 1 that waits to be told which pod it is; whoever
+// made it hands it to MainInProcess, which takes it over, or closes it.
 type PodThread struct{ t *podThread }
 
 // StartPodThread starts the thread of a pod on network net (--net: "",
 // "default", "host", "none", or named networks), which makes the
-// namespaces that the pod's supervisor would make for it.
-func StartPodThread(net string) *PodThread {
-	return &PodThread{startPodThread(podNamespaces(net))}
+// namespaces that the pod's supervisor would make for it, and forks PID 1
+// from podExe (podcontract.PodExecutableBeside; "" for none). tr is told
+// when PID 1 is started.
+func StartPodThread(net, podExe string, tr *trace.Tracer) *PodThread {
+	return &PodThread{startPodThread(podNamespaces(net), podExe, tr)}
 }
 
-// Close ends the thread and its namespaces: the maker of a PodThread
-// that it does not hand to MainInProcess (its command failed, or ran the
-// pod in a unit) closes it. A nil PodThread is nothing to close.
+// Close ends the thread, its namespaces and its PID 1: the maker of a
+// PodThread that it does not hand to MainInProcess (its command failed,
+// or ran the pod in a unit) closes it. A nil PodThread is nothing to
+// close.
 func (p *PodThread) Close() {
 	if p != nil {
 		p.t.close()

@@ -2,11 +2,14 @@ package supervisor
 
 import (
 	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/testenv"
 )
 
@@ -15,7 +18,7 @@ import (
 // gone; one before runs on the thread, in its namespaces.
 func TestPodThreadDoAfterClose(t *testing.T) {
 	testenv.NeedRoot(t, "a network namespace of the pod thread")
-	th := startPodThread(unix.CLONE_NEWIPC)
+	th := startPodThread(unix.CLONE_NEWIPC, "", nil)
 	tid, err := th.tid()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +52,7 @@ func TestPodThreadLoopbackUp(t *testing.T) {
 		net    string
 		newNet bool
 	}{{"none", true}, {"default", true}, {"host", false}} {
-		th := StartPodThread(tc.net)
+		th := StartPodThread(tc.net, "", nil)
 		var ns string
 		var flags uint16
 		err := th.t.do(func() error {
@@ -83,4 +86,61 @@ func TestPodThreadLoopbackUp(t *testing.T) {
 			t.Errorf("--net=%s: the pod's loopback is down (flags %#x)", tc.net, flags)
 		}
 	}
+}
+
+// TestFailedStartKillsInit: the pod thread forks PID 1 as soon as it has
+// made the pod's namespaces, before the pod is known (forkInit); a start
+// that fails before PID 1 is told go (here, a pod directory that does not
+// exist, which the supervisor cannot lock), or whose thread is closed
+// without a supervisor, leaves no PID 1, no thread in the pod's
+// namespaces and no descriptor. It fails with endInit's kill left out.
+func TestFailedStartKillsInit(t *testing.T) {
+	testenv.NeedRoot(t, "the pod thread's namespaces and PID 1's clone")
+	_, file, _, _ := runtime.Caller(0)
+	podExe := filepath.Join(t.TempDir(), podcontract.PodExecutable)
+	if err := testenv.BuildCommand(filepath.Join(filepath.Dir(file), "..", ".."), podExe, podcontract.PodExecutable); err != nil {
+		t.Fatal(err)
+	}
+	for _, withSupervisor := range []bool{false, true} {
+		fds := countFDs(t)
+		th := StartPodThread("none", podExe, nil)
+		var pid int
+		if err := th.t.do(func() error {
+			if th.t.initErr != nil {
+				return th.t.initErr
+			}
+			pid = th.t.init.pid
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Kill(pid, 0); err != nil {
+			t.Fatalf("PID 1 (pid %d) is not there before the start: %v", pid, err)
+		}
+		if withSupervisor {
+			args := []string{"run", "--net=none", filepath.Join(t.TempDir(), "no-such-pod")}
+			if code := MainInProcess(args, podExe, nil, th); code == 0 {
+				t.Fatal("stage1 run of a pod directory that does not exist: exit 0")
+			}
+		} else {
+			th.Close()
+		}
+		if err := unix.Kill(pid, 0); err != unix.ESRCH {
+			t.Errorf("supervisor %t: PID 1 (pid %d) is left after a failed start: kill 0: %v", withSupervisor, pid, err)
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		if now := countFDs(t); now != fds {
+			t.Errorf("supervisor %t: after a failed start, %d descriptors are open, %d before", withSupervisor, now, fds)
+		}
+	}
+}
+
+// countFDs counts this process's open descriptors.
+func countFDs(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
 }

@@ -31,7 +31,7 @@ func onMainThread() int {
 		fmt.Println("package initialisation is not on the main thread")
 		return 1
 	}
-	t := &podThread{calls: make(chan func()), stop: make(chan struct{})}
+	t := &podThread{calls: make(chan func()), stop: make(chan struct{}), ended: make(chan struct{})}
 	t.lockAndServe() // the flags 0: unshare(0) changes nothing
 	tid, err := t.tid()
 	if err != nil {

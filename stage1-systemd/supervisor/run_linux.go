@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -45,15 +44,15 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		return 0, err
 	}
 	o.podDir = podDir
-	// The thread PID 1 starts from makes its new namespaces while the pod
-	// is checked (podThread), unless the process that prepared the pod
-	// made it while it did (MainInProcess).
+	// The thread PID 1 starts from makes its new namespaces and forks
+	// PID 1 while the pod is checked (podThread), unless the process that
+	// prepared the pod made it while it did (MainInProcess).
 	thread := o.premade
-	if nsFlags := podNamespaces(o.Net); thread == nil || thread.flags != nsFlags {
+	if nsFlags := podNamespaces(o.Net); thread == nil || thread.flags != nsFlags || thread.exe != podExe {
 		if thread != nil {
 			thread.close()
 		}
-		thread = startPodThread(nsFlags)
+		thread = startPodThread(nsFlags, podExe, o.trace)
 	}
 	defer thread.close()
 	if o.Insecure.Has(podcontract.InsecureCapabilities) {
@@ -157,51 +156,55 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		}()
 	}
 
-	sealed, err := stage1.SealedExecutable(podExe)
+	// PID 1 was forked from the sealed executable by the pod's thread
+	// while the pod was checked, or before (podThread); it waits for the
+	// go message, and dies with the thread until it is sent.
+	pid1, err := thread.takeInit()
 	if err != nil {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 		return 0, err
 	}
+	sealed, pid := pid1.sealed, pid1.pid
 	defer sealed.Close()
-	o.trace.Step("executable sealed")
+	var control *os.File // once the go message is sent
+	defer func() {
+		if control != nil {
+			control.Close()
+		} else {
+			unix.Close(pid1.ctl)
+		}
+	}()
 	o.reached(stage1.StepExeSealed)
+	if pid1.oomErr != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: the OOM killer may end the pod's supervisor or PID 1 before its apps\n", pid1.oomErr)
+	}
+	if pid1.oomNow > stage1.SupervisorOOMScoreAdj {
+		debugf(o, "oom_score_adj %d, not %d: no CAP_SYS_RESOURCE to go lower", pid1.oomNow, stage1.SupervisorOOMScoreAdj)
+	}
+	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
+		return 0, err
+	}
+	o.reached(stage1.StepInitStarted)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer signal.Stop(sigs)
 
-	// PID 1 waits on its end of ctl until it may set up the pod, and again
-	// until the pod's host side is ready, and tells through it when the
-	// apps have started (podcontract's control messages).
-	ctl, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
-		return 0, fmt.Errorf("pod control socket: %w", err)
-	}
-	files := []uintptr{0, 1, 2, uintptr(ctl[1])}
-	initArgs := []string{podcontract.PodExecutable, "init", "--control-fd=3"}
+	// The rest of PID 1's command line, and the descriptors it names,
+	// which it gets with the go message (podcontract.Go).
+	goMsg := podcontract.Go{FDs: []int{0}}
 	if !idRange.IsZero() {
-		initArgs = append(initArgs, "--id-range="+idRange.String())
+		goMsg.Args = append(goMsg.Args, "--id-range="+idRange.String())
 	}
-	// Under memory pressure the OOM killer must choose an app before us
-	// or PID 1, or the pod's status goes with us: both take a lowered
-	// oom_score_adj (PID 1 inherits ours; without CAP_SYS_RESOURCE no
-	// lower than the floor we were given), and the apps get the one we
-	// had, unless they ask for their own.
-	was, now, err := stage1.ProtectFromOOM()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: the OOM killer may end the pod's supervisor or PID 1 before its apps\n", err)
-	}
-	if now != was {
-		initArgs = append(initArgs, "--apps-oom-score-adj="+strconv.Itoa(was))
-	}
-	if now > stage1.SupervisorOOMScoreAdj {
-		debugf(o, "oom_score_adj %d, not %d: no CAP_SYS_RESOURCE to go lower", now, stage1.SupervisorOOMScoreAdj)
+	if pid1.oomNow != pid1.oomWas {
+		goMsg.Args = append(goMsg.Args, "--apps-oom-score-adj="+strconv.Itoa(pid1.oomWas))
 	}
 	// The apps read our standard input only with --interactive: the app
 	// then has this terminal through a pseudo-terminal of its own
 	// (terminal_linux.go), or this standard input if it is no terminal.
 	var con *console
+	files := []int{0}
 	if !o.Interactive || term.IsTerminal(0) {
 		null, err := os.Open(os.DevNull)
 		if err != nil {
@@ -209,15 +212,16 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 			return 0, err
 		}
 		defer null.Close()
-		files[0] = null.Fd()
+		files[0] = int(null.Fd())
 	}
 	if o.Interactive && term.IsTerminal(0) {
 		if con, err = newConsole(os.Stdin, os.Stdout); err != nil {
 			_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 			return 0, err
 		}
-		files = append(files, uintptr(con.child))
-		initArgs = append(initArgs, "--console-fd=4")
+		files = append(files, con.child)
+		goMsg.FDs = append(goMsg.FDs, podcontract.ControlFD+1)
+		goMsg.Args = append(goMsg.Args, "--console-fd="+strconv.Itoa(podcontract.ControlFD+1))
 	}
 	// The apps' output, where ours is the journal's, goes there app by
 	// app; an interactive pod's one app keeps our stdio (its terminal).
@@ -228,63 +232,48 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		}
 	}
 	defer out.close()
-	outFiles, outFlags := out.initArgs(len(files))
-	files = append(files, outFiles...)
-	argv := append(append(initArgs, outFlags...), args...)
-	// PID 1 is one event loop, and every P the Go runtime makes beyond
-	// the first (it makes one per CPU) costs it memory for as long as the
-	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it
-	// starts inherit the setting; the apps do not (their environment is
-	// the manifest's).
-	// The network and IPC namespaces are the thread's (nsFlags); the
-	// mount namespace is copied from the host's at the clone.
-	var pid int
-	err = thread.do(func() (err error) {
-		pid, err = stage1.ForkExecFile(sealed, argv, &syscall.ProcAttr{
-			Env:   stage1.SetEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
-			Files: files,
-			Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL},
-		})
-		return err
-	})
-	unix.Close(ctl[1])
-	out.started()
-	if con != nil {
-		unix.Close(con.child)
-		if err != nil {
-			unix.Close(con.sock)
-		} else {
-			go con.relay()
-			defer con.restore()
-		}
+	// PID 1's descriptors after the control socket: the console's, then
+	// the apps' output.
+	first := podcontract.ControlFD + len(files)
+	outFiles, outFlags := out.initArgs(first)
+	for i, f := range outFiles {
+		files = append(files, int(f))
+		goMsg.FDs = append(goMsg.FDs, first+i)
 	}
+	goMsg.Args = append(append(goMsg.Args, outFlags...), args...)
+	msg, err := goMsg.Encode()
 	if err != nil {
-		unix.Close(ctl[0])
+		if con != nil {
+			unix.Close(con.child)
+			unix.Close(con.sock)
+		}
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
-		return 0, fmt.Errorf("start pod init: %w", err)
+		return 0, fmt.Errorf("pod %s: %w", spec.UUID, err)
 	}
-	o.trace.Step("init started as pid %d", pid)
-	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-	}
-	o.reached(stage1.StepInitStarted)
-	// The pod's registration with systemd-machined (below) connects to the
-	// system bus now, while the network and the metadata service start.
-	busCtx, busCancel := context.WithCancel(context.Background())
-	defer busCancel()
-	bus := dialSystemBus(busCtx)
-	_ = unix.SetNonblock(ctl[0], true) // for the runtime's poller
-	control := os.NewFile(uintptr(ctl[0]), "pod control socket")
-	defer control.Close()
 	// PID 1 sets up what needs nothing of the host's side of the pod (its
 	// mounts, the apps' roots: milliseconds of its CPU) while that is
 	// made below, and waits for NetworkReady before anything that does.
 	// A PID 1 that already died finds nothing to read. The step is
 	// recorded before the write: PID 1 may record "go received" before
-	// this thread runs again after it.
+	// this thread runs again after it. From the write on, PID 1 is ours
+	// to wait for, not the thread's to kill.
 	o.trace.Step("go sent")
-	_, _ = control.Write([]byte(podcontract.GoMessage))
+	pid1.sent = true
+	_ = unix.Sendmsg(pid1.ctl, msg, unix.UnixRights(files...), nil, 0)
+	_ = unix.SetNonblock(pid1.ctl, true) // for the runtime's poller
+	control = os.NewFile(uintptr(pid1.ctl), "pod control socket")
+	out.started()
+	if con != nil {
+		unix.Close(con.child)
+		go con.relay()
+		defer con.restore()
+	}
 	o.reached(stage1.StepGoSent)
+	// The pod's registration with systemd-machined (below) connects to the
+	// system bus now, while the network and the metadata service start.
+	busCtx, busCancel := context.WithCancel(context.Background())
+	defer busCancel()
+	bus := dialSystemBus(busCtx)
 	var netReady podcontract.NetworkReady
 	// What systemctl status says of a running pod.
 	status := "Running " + strconv.Itoa(len(spec.Apps)) + " app(s)"
@@ -392,14 +381,14 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	default:
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: machinectl will not show the pod\n", reg.err)
 	}
-	msg, err := netReady.Encode()
+	readyMsg, err := netReady.Encode()
 	if err != nil {
 		return abort(err)
 	}
 	// PID 1 may start the apps; one that already died finds nothing to
 	// read.
 	o.trace.Step("network ready sent")
-	_, _ = control.Write(msg)
+	_, _ = control.Write(readyMsg)
 	o.reached(stage1.StepNetworkReadySent)
 	// PID 1 runs from the sealed executable; our descriptor of it goes
 	// now, not on the way to PID 1's messages: closing the last

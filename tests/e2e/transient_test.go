@@ -484,9 +484,12 @@ func TestTraceStart(t *testing.T) {
 			"stage1 run: main", "stage1 run: init started as pid", "stage1 run: go sent", "stage1 init: go received",
 			"stage1 init: app traced: root entered", "stage1 init: app traced: exec /testapp", "stage1 init: app traced: main started",
 			"stage1 run: init exited", "acirun: unit inactive", "acirun: exit 0"}},
+		// (acirun forks PID 1 while it prepares the pod, on the pod's
+		// thread: PID 1's start is checked below, apart from acirun's
+		// steps, which it races.)
 		{"no-unit", []string{"--no-unit"}, []string{"acirun: main", "acirun: stage1 run in this process",
-			"stage1 run: main", "stage1 init: main", "stage1 init: go received", "stage1 init: app traced: exec /testapp",
-			"stage1 run: init exited", "stage1 run: exit 0"}},
+			"stage1 run: main", "stage1 run: pod locked and checked", "stage1 run: go sent", "stage1 init: go received",
+			"stage1 init: app traced: exec /testapp", "stage1 run: init exited", "stage1 run: exit 0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			argv := append([]string{"env", "ACIRUN_TRACE=1"}, p.acirun(append(append([]string{"run"}, tc.flags...), "--insecure-options=image", "--net=none", img)...)...)
@@ -522,12 +525,19 @@ func TestTraceStart(t *testing.T) {
 			if i < len(tc.want) {
 				t.Errorf("the trace lacks %q (after %q) in its time order:\n%s", tc.want[i], tc.want[:i], errb.String())
 			}
+			at := func(prefix string) int {
+				return slices.IndexFunc(steps, func(s step) bool { return strings.HasPrefix(s.what, prefix) })
+			}
 			if tc.flags == nil {
-				at := func(prefix string) int {
-					return slices.IndexFunc(steps, func(s step) bool { return strings.HasPrefix(s.what, prefix) })
-				}
 				if c, u := at("acirun: connected to systemd"), at("acirun: start unit"); c < 0 || c > u {
 					t.Errorf("the trace lacks acirun's connection to systemd before the unit's start:\n%s", errb.String())
+				}
+			} else {
+				// PID 1 is forked by acirun itself, from the executable
+				// it sealed, and starts before it is told go.
+				sealed, started, main, sent := at("acirun: executable sealed"), at("acirun: init started as pid"), at("stage1 init: main"), at("stage1 run: go sent")
+				if sealed < 0 || started < sealed || main < started || sent < started || main > at("stage1 init: go received") {
+					t.Errorf("the trace lacks acirun's executable sealed, init started, PID 1's main, in that order, before go:\n%s", errb.String())
 				}
 			}
 			if n := strings.Count(errb.String(), "]: network config read (cpu"); n != 1 {
