@@ -85,6 +85,20 @@ func ProtectFromOOM() (was, now int, err error) {
 	return was, now, nil
 }
 
+// UnprotectFromOOM puts back the oom_score_adj was that ProtectFromOOM
+// returned, for a process that lowered it only for a child to inherit at
+// its fork: acirun run --no-unit forks the pod's PID 1 while it prepares
+// the pod (supervisor.StartPodThread), and the rest of that preparation,
+// the fetch helper it may start among it, must stay as killable as it was
+// until the supervisor protects itself again. Raising it needs no
+// capability.
+func UnprotectFromOOM(was int) error {
+	if err := os.WriteFile(oomScoreAdjFile, []byte(strconv.Itoa(was)), 0); err != nil {
+		return fmt.Errorf("oom-score-adj %d: %w", was, err)
+	}
+	return nil
+}
+
 // setOOMScoreAdj gives the calling process the oom-score-adj v, for a
 // child to inherit at its fork, and returns what puts its own back: PID 1
 // gives each app's process its value so (appOOMScoreAdj), and `stage1

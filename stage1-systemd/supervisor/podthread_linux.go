@@ -179,9 +179,19 @@ func forkInit(exe string, tr *trace.Tracer) (*earlyInit, error) {
 	// a lowered oom_score_adj (PID 1 inherits ours; without
 	// CAP_SYS_RESOURCE no lower than the floor we were given), and the
 	// apps get the one we had, unless they ask for their own (runPod
-	// tells PID 1).
+	// tells PID 1). Ours goes back up once PID 1 is forked: the process
+	// may still be preparing the pod (fetching an image), which must stay
+	// as killable as before; runPod lowers it again once the pod is
+	// locked.
 	in := &earlyInit{ctl: ctl[0], sealed: sealed}
 	in.oomWas, in.oomNow, in.oomErr = stage1.ProtectFromOOM()
+	if in.oomNow != in.oomWas {
+		defer func() {
+			if err := stage1.UnprotectFromOOM(in.oomWas); err != nil && in.oomErr == nil {
+				in.oomErr = err
+			}
+		}()
+	}
 	// PID 1 is one event loop, and every P the Go runtime makes beyond
 	// the first (it makes one per CPU) costs it memory for as long as the
 	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it

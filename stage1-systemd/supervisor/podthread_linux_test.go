@@ -1,9 +1,12 @@
 package supervisor
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/testenv"
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 // TestPodThreadDoAfterClose: a call handed to the pod thread after it was
@@ -96,11 +100,7 @@ func TestPodThreadLoopbackUp(t *testing.T) {
 // namespaces and no descriptor. It fails with endInit's kill left out.
 func TestFailedStartKillsInit(t *testing.T) {
 	testenv.NeedRoot(t, "the pod thread's namespaces and PID 1's clone")
-	_, file, _, _ := runtime.Caller(0)
-	podExe := filepath.Join(t.TempDir(), podcontract.PodExecutable)
-	if err := testenv.BuildCommand(filepath.Join(filepath.Dir(file), "..", ".."), podExe, podcontract.PodExecutable); err != nil {
-		t.Fatal(err)
-	}
+	podExe := buildPodExe(t)
 	for _, withSupervisor := range []bool{false, true} {
 		fds := countFDs(t)
 		th := StartPodThread("none", podExe, nil)
@@ -143,4 +143,63 @@ func countFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(fds)
+}
+
+// TestEarlyInitOOMScoreAdj: PID 1, forked while the pod is prepared, is
+// forked with the supervisor's lowered oom_score_adj
+// (stage1.SupervisorOOMScoreAdj, or the floor without CAP_SYS_RESOURCE),
+// and the process that forked it gets its
+// own back at once: the rest of the pod's preparation (a fetch helper it
+// starts among it) stays as killable as it was. It fails with forkInit's
+// UnprotectFromOOM left out.
+func TestEarlyInitOOMScoreAdj(t *testing.T) {
+	testenv.NeedRoot(t, "the pod thread's namespaces, and CAP_SYS_RESOURCE for oom_score_adj")
+	own := func(p string) string {
+		t.Helper()
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	was := own("/proc/self/oom_score_adj")
+	t.Cleanup(func() { _ = os.WriteFile("/proc/self/oom_score_adj", []byte(was), 0) })
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("100"), 0); err != nil {
+		t.Fatal(err)
+	}
+	th := StartPodThread("none", buildPodExe(t), nil)
+	defer th.Close()
+	var pid, now int
+	if err := th.t.do(func() error {
+		if th.t.initErr != nil {
+			return th.t.initErr
+		}
+		pid = th.t.init.pid
+		now = th.t.init.oomNow
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Without CAP_SYS_RESOURCE in the host's user namespace, no lower
+	// than the floor this process was given (ProtectFromOOM).
+	if now >= 100 || now < stage1.SupervisorOOMScoreAdj {
+		t.Fatalf("ProtectFromOOM took 100 to %d", now)
+	}
+	if got := own(fmt.Sprintf("/proc/%d/oom_score_adj", pid)); got != strconv.Itoa(now) {
+		t.Errorf("PID 1's oom_score_adj %s, want the lowered %d", got, now)
+	}
+	if got := own("/proc/self/oom_score_adj"); got != "100" {
+		t.Errorf("after PID 1's fork, the preparing process's oom_score_adj is %s, want its own 100 back", got)
+	}
+}
+
+// buildPodExe builds acirun-pod for a test, into its temporary directory.
+func buildPodExe(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	podExe := filepath.Join(t.TempDir(), podcontract.PodExecutable)
+	if err := testenv.BuildCommand(filepath.Join(filepath.Dir(file), "..", ".."), podExe, podcontract.PodExecutable); err != nil {
+		t.Fatal(err)
+	}
+	return podExe
 }

@@ -175,11 +175,12 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		}
 	}()
 	o.reached(stage1.StepExeSealed)
-	if pid1.oomErr != nil {
-		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: the OOM killer may end the pod's supervisor or PID 1 before its apps\n", pid1.oomErr)
-	}
-	if pid1.oomNow > stage1.SupervisorOOMScoreAdj {
-		debugf(o, "oom_score_adj %d, not %d: no CAP_SYS_RESOURCE to go lower", pid1.oomNow, stage1.SupervisorOOMScoreAdj)
+	// The supervisor takes the oom_score_adj PID 1 was forked with
+	// (forkInit) for the rest of the pod's life.
+	if _, now, err := stage1.ProtectFromOOM(); err != nil || pid1.oomErr != nil {
+		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: the OOM killer may end the pod's supervisor or PID 1 before its apps\n", errors.Join(pid1.oomErr, err))
+	} else if now > stage1.SupervisorOOMScoreAdj {
+		debugf(o, "oom_score_adj %d, not %d: no CAP_SYS_RESOURCE to go lower", now, stage1.SupervisorOOMScoreAdj)
 	}
 	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
