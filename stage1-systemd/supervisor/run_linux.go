@@ -254,13 +254,24 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	// PID 1 sets up what needs nothing of the host's side of the pod (its
 	// mounts, the apps' roots: milliseconds of its CPU) while that is
 	// made below, and waits for NetworkReady before anything that does.
-	// A PID 1 that already died finds nothing to read. The step is
-	// recorded before the write: PID 1 may record "go received" before
+	// The step is recorded before the write: PID 1 may record "go received" before
 	// this thread runs again after it. From the write on, PID 1 is ours
-	// to wait for, not the thread's to kill.
+	// to wait for, not the thread's to kill; a write that fails leaves it
+	// the thread's.
 	o.trace.Step("go sent")
+	if err := unix.Sendmsg(pid1.ctl, msg, unix.UnixRights(files...), nil, 0); err != nil {
+		// PID 1 has none of it (a SOCK_SEQPACKET message goes whole or
+		// not at all): dead already, or it would wait for ever. It is
+		// still the thread's, which kills and reaps it when it ends
+		// (endInit).
+		if con != nil {
+			unix.Close(con.child)
+			unix.Close(con.sock)
+		}
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
+		return 0, fmt.Errorf("pod %s: send PID 1 the go message: %w", spec.UUID, err)
+	}
 	pid1.sent = true
-	_ = unix.Sendmsg(pid1.ctl, msg, unix.UnixRights(files...), nil, 0)
 	_ = unix.SetNonblock(pid1.ctl, true) // for the runtime's poller
 	control = os.NewFile(uintptr(pid1.ctl), "pod control socket")
 	out.started()
