@@ -534,10 +534,13 @@ func TestTraceStart(t *testing.T) {
 				}
 			} else {
 				// PID 1 is forked by acirun itself, from the executable
-				// it sealed, and starts before it is told go.
+				// it sealed, and starts before it is told go. Its main
+				// may come before "init started", which the forking
+				// thread records once the fork has returned: a loaded
+				// machine runs the child first.
 				sealed, started, main, sent := at("acirun: executable sealed"), at("acirun: init started as pid"), at("stage1 init: main"), at("stage1 run: go sent")
-				if sealed < 0 || started < sealed || main < started || sent < started || main > at("stage1 init: go received") {
-					t.Errorf("the trace lacks acirun's executable sealed, init started, PID 1's main, in that order, before go:\n%s", errb.String())
+				if sealed < 0 || started < sealed || main < sealed || sent < started || main > at("stage1 init: go received") {
+					t.Errorf("the trace lacks acirun's executable sealed, then init started and PID 1's main, before go:\n%s", errb.String())
 				}
 			}
 			if n := strings.Count(errb.String(), "]: network config read (cpu"); n != 1 {
