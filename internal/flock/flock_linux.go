@@ -127,6 +127,29 @@ func tryLock(path string, flags int, exclusive bool) (*os.File, error) {
 	}
 }
 
+// Unlock releases the lock held on f and closes it. Closing alone releases
+// it only once no descriptor refers to the open file any more, and a child
+// this process forks at that moment holds a copy of every descriptor until
+// its exec closes it (acirun forks the pod's PID 1 while it prepares the
+// pod): for that while, whoever locks the file next would find it held.
+// flock(LOCK_UN) releases it at once, whatever copies there are.
+func Unlock(f *os.File) error {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// UnlockFd is Unlock for a lock taken by TryLockExistingAt.
+func UnlockFd(fd int) error {
+	err := unix.Flock(fd, unix.LOCK_UN)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // Lock is TryLock that waits for a conflicting lock to be released, polling
 // (flock cannot wait on a context), for as long as ctx allows.
 func Lock(ctx context.Context, path string, exclusive bool) (*os.File, error) {

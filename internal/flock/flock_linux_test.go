@@ -242,3 +242,30 @@ func TestTryLockExistingAt(t *testing.T) {
 		t.Errorf("lock through a symlink: %d, %v; want an error", fd, err)
 	}
 }
+
+// TestUnlockWithCopies: Unlock releases the lock at once even while another
+// descriptor of the same open file exists, as in a child forked at that
+// moment before its exec, where closing would leave it held.
+func TestUnlockWithCopies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	for _, exclusive := range []bool{true, false} {
+		f, err := TryLock(path, true)
+		if err != nil || f == nil {
+			t.Fatalf("TryLock: %v, %v", f, err)
+		}
+		dup, err := unix.Dup(int(f.Fd())) // the forked child's copy
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Unlock(f); err != nil {
+			t.Errorf("Unlock: %v", err)
+		}
+		g, err := TryLock(path, exclusive)
+		if err != nil || g == nil {
+			t.Errorf("TryLock (exclusive %v) after Unlock, a copy of the descriptor still open: %v, %v; want the lock", exclusive, g, err)
+		} else {
+			g.Close()
+		}
+		unix.Close(dup)
+	}
+}

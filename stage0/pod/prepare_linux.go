@@ -368,7 +368,7 @@ func writePodDir(podsDir, uuid string, pm *aci.PodManifest, images []*Image, arg
 		}
 	}
 	// Whoever finds the pod once it is in place may lock it.
-	if err := lock.Close(); err != nil {
+	if err := flock.Unlock(lock); err != nil {
 		return "", fmt.Errorf("unlock: %w", err)
 	}
 	dir = filepath.Join(podsDir, uuid)

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/mountinfo"
@@ -236,7 +234,10 @@ func readPod(files *podFiles, uuid string, sp *summaryParser) (*Pod, error) {
 	case lock < 0:
 		held = true
 	default:
-		defer unix.Close(lock)
+		// Released at once, not only with the last copy of the descriptor:
+		// a run reads its pod while its PID 1 is being forked, and then
+		// locks it.
+		defer flock.UnlockFd(lock)
 	}
 	exists := files.modTime
 	var prepared, hasPID, hasExit bool
