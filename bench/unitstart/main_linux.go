@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/internal/podcontract"
+	"github.com/acirun/acirun/stage0/fetchcontract"
 	"github.com/acirun/acirun/tests/box"
 )
 
@@ -140,10 +141,13 @@ func run(bin, aci string) (bool, error) {
 	// The box's directory is bound at the same path inside it, on a real
 	// file system (the data directory cannot lie on the box's overlay root).
 	dir := b.Dir()
-	// acirun-stage1 and acirun-pod go beside acirun, where acirun finds them.
-	stage1 := filepath.Join(filepath.Dir(bin), "acirun-stage1")
-	pod := filepath.Join(filepath.Dir(bin), "acirun-pod")
-	for src, dst := range map[string]string{bin: "acirun", stage1: "acirun-stage1", pod: "acirun-pod", aci: "image.aci", self: "unitstart"} {
+	// acirun-fetch (the image's fetch below), acirun-stage1 and acirun-pod
+	// go beside acirun, where acirun finds them.
+	files := map[string]string{bin: "acirun", aci: "image.aci", self: "unitstart"}
+	for _, name := range []string{fetchcontract.Executable, podcontract.Stage1Executable, podcontract.PodExecutable} {
+		files[filepath.Join(filepath.Dir(bin), name)] = name
+	}
+	for src, dst := range files {
 		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
 			return false, err
 		}
