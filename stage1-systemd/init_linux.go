@@ -190,10 +190,14 @@ func awaitGo(fd int) ([]string, error) {
 	}
 	for i, f := range fds {
 		// Standard input is the apps' to inherit (PID 1 passes its own);
-		// every other descriptor PID 1 passes on explicitly.
+		// every other descriptor PID 1 passes on explicitly. Stdin's
+		// number holds /dev/null from the fork on; any other must be free:
+		// a descriptor of ours there (the runtime's poller) would go.
 		flag := unix.O_CLOEXEC
 		if m.FDs[i] == 0 {
 			flag = 0
+		} else if _, err := unix.FcntlInt(uintptr(m.FDs[i]), unix.F_GETFD, 0); err == nil {
+			return nil, fmt.Errorf("control socket: descriptor %d is taken in PID 1 already", m.FDs[i])
 		}
 		if err := unix.Dup3(f, m.FDs[i], flag); err != nil {
 			return nil, fmt.Errorf("control socket: descriptor %d: %w", m.FDs[i], err)

@@ -64,7 +64,7 @@ const (
 // it parses Args, which name them (--console-fd, --app-stdio-fd).
 type Go struct {
 	// FDs are distinct numbers, none of them the control socket's
-	// (ControlFD): 0 for stdin, 4 and up for the rest.
+	// (ControlFD): 0 for stdin, FirstGoTarget and up for the rest.
 	FDs []int
 	// Args are the words of the command line, none empty or with a NUL.
 	Args []string
@@ -77,6 +77,13 @@ const (
 	ControlFD     = 3
 	ControlFDFlag = "--control-fd=3"
 )
+
+// FirstGoTarget is where the descriptors of a Go message other than stdin
+// go in PID 1: well above the lowest numbers, which PID 1's Go runtime may
+// have taken before the message came (its poller's epoll descriptor, made
+// by the first os.Open, which the coverage runtime of a -cover build does at
+// its start); a receiver refuses to move one onto a number in use.
+const FirstGoTarget = 64
 
 // Encode returns m on the wire: "g v=4", then NUL, "fds=" and the numbers
 // separated by commas, then a NUL before each word of Args. It refuses

@@ -174,6 +174,17 @@ func forkInit(exe string, tr *trace.Tracer) (*earlyInit, error) {
 		sealed.Close()
 		return nil, fmt.Errorf("pod control socket: %w", err)
 	}
+	// PID 1's standard input until the go message brings the apps' (which
+	// takes its number): held, the number cannot become a descriptor of
+	// PID 1's own meanwhile.
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		unix.Close(ctl[0])
+		unix.Close(ctl[1])
+		sealed.Close()
+		return nil, err
+	}
+	defer null.Close()
 	// Under memory pressure the OOM killer must choose an app before the
 	// supervisor or PID 1, or the pod's status goes with them: both take
 	// a lowered oom_score_adj (PID 1 inherits ours; without
@@ -199,7 +210,7 @@ func forkInit(exe string, tr *trace.Tracer) (*earlyInit, error) {
 	// the manifest's).
 	in.pid, err = stage1.ForkExecFile(sealed, []string{podcontract.PodExecutable, "init", podcontract.ControlFDFlag}, &syscall.ProcAttr{
 		Env:   stage1.SetEnv(os.Environ(), []string{"GOMAXPROCS=1"}),
-		Files: []uintptr{^uintptr(0), 1, 2, uintptr(ctl[1])},
+		Files: []uintptr{null.Fd(), 1, 2, uintptr(ctl[1])},
 		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL},
 	})
 	unix.Close(ctl[1])

@@ -221,8 +221,8 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 			return 0, err
 		}
 		files = append(files, con.child)
-		goMsg.FDs = append(goMsg.FDs, podcontract.ControlFD+1)
-		goMsg.Args = append(goMsg.Args, "--console-fd="+strconv.Itoa(podcontract.ControlFD+1))
+		goMsg.FDs = append(goMsg.FDs, podcontract.FirstGoTarget)
+		goMsg.Args = append(goMsg.Args, "--console-fd="+strconv.Itoa(podcontract.FirstGoTarget))
 	}
 	// The apps' output, where ours is the journal's, goes there app by
 	// app; an interactive pod's one app keeps our stdio (its terminal).
@@ -233,9 +233,9 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		}
 	}
 	defer out.close()
-	// PID 1's descriptors after the control socket: the console's, then
-	// the apps' output.
-	first := podcontract.ControlFD + len(files)
+	// PID 1's descriptors from FirstGoTarget on: the console's, then the
+	// apps' output.
+	first := podcontract.FirstGoTarget + len(files) - 1
 	outFiles, outFlags := out.initArgs(first)
 	for i, f := range outFiles {
 		files = append(files, int(f))
