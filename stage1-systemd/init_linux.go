@@ -730,7 +730,7 @@ func (p *pod) start(r *appRun, phase string) {
 	var err error
 	// The app's oom-score-adj, for the instant of the fork of its
 	// process or launcher (setOOMScoreAdj): PID 1's own is the
-	// supervisor's lowered one (ProtectFromOOM).
+	// supervisor's lowered one (ProtectChildFromOOM).
 	restore := func() {}
 	if adj := p.appOOMScoreAdj(r); adj != nil {
 		restore, err = setOOMScoreAdj(*adj)

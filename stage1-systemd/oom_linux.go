@@ -11,7 +11,7 @@ import (
 )
 
 // SupervisorOOMScoreAdj is the oom_score_adj the pod's supervisor (`stage1
-// run`) takes before it forks PID 1, which inherits it: under memory
+// run`) gives PID 1 once it is forked, and takes itself: under memory
 // pressure the kernel's OOM killer then chooses an app, never either. The
 // supervisor is the only one to report the pod's end (its exit code, the
 // exit file) and PID 1 the only one to reap the apps; killing either ends
@@ -34,24 +34,42 @@ const oomScoreAdjFile = "/proc/self/oom_score_adj"
 // the unit's OOMScoreAdjust, or the caller's), and the one it has now. Lowering below the floor the
 // process inherited (oom_score_adj_min, the value of the last write made
 // with the capability) needs CAP_SYS_RESOURCE in the host's user
-// namespace; with it the write also sets that floor, which PID 1 inherits.
-// Without it (a container that drops it) the process goes down to the
-// floor, which /proc does not show: found by trying, two writes when it is
-// the value the process had, else halving the distance each time, a dozen
-// at most.
+// namespace; with it the write also sets that floor. Without it (a
+// container that drops it) the process goes down to the floor, which
+// /proc does not show: found by trying, two writes when it is the value
+// the process had, else halving the distance each time, a dozen at most.
 func ProtectFromOOM() (was, now int, err error) {
-	b, err := os.ReadFile(oomScoreAdjFile)
+	return protectFromOOM(oomScoreAdjFile)
+}
+
+// ProtectChildFromOOM is ProtectFromOOM for the caller's child pid, which
+// must not be reaped yet (its pid cannot be another's), nor have forked
+// anything that should inherit the value: the pod's PID 1, which waits
+// for the go message. Lowering the caller's own value for the instant of
+// the fork instead would lower it for the whole process, and any process
+// another of its threads started in that instant (the fetch helper while
+// acirun prepares the pod) would keep it. The capability is the
+// caller's, the floor the child's (inherited from the caller); with the
+// capability the write sets the child's floor too.
+func ProtectChildFromOOM(pid int) (was, now int, err error) {
+	return protectFromOOM("/proc/" + strconv.Itoa(pid) + "/oom_score_adj")
+}
+
+// protectFromOOM is ProtectFromOOM for the process whose oom_score_adj
+// file is file.
+func protectFromOOM(file string) (was, now int, err error) {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0, 0, fmt.Errorf("oom-score-adj: %w", err)
 	}
 	was, err = strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return 0, 0, fmt.Errorf("oom-score-adj: %s: %w", oomScoreAdjFile, err)
+		return 0, 0, fmt.Errorf("oom-score-adj: %s: %w", file, err)
 	}
 	if was <= SupervisorOOMScoreAdj {
 		return was, was, nil
 	}
-	f, err := os.OpenFile(oomScoreAdjFile, os.O_WRONLY, 0)
+	f, err := os.OpenFile(file, os.O_WRONLY, 0)
 	if err != nil {
 		return was, was, fmt.Errorf("oom-score-adj: %w", err)
 	}
@@ -68,7 +86,7 @@ func ProtectFromOOM() (was, now int, err error) {
 		case errors.Is(err, unix.EACCES):
 			refused = try
 		default:
-			return was, now, fmt.Errorf("oom-score-adj %d: %w", try, err)
+			return was, now, fmt.Errorf("oom-score-adj %d: %s: %w", try, file, err)
 		}
 		if now-refused <= 1 {
 			break
@@ -83,20 +101,6 @@ func ProtectFromOOM() (was, now int, err error) {
 		}
 	}
 	return was, now, nil
-}
-
-// UnprotectFromOOM puts back the oom_score_adj was that ProtectFromOOM
-// returned, for a process that lowered it only for a child to inherit at
-// its fork: acirun run --no-unit forks the pod's PID 1 while it prepares
-// the pod (supervisor.StartPodThread), and the rest of that preparation,
-// the fetch helper it may start among it, must stay as killable as it was
-// until the supervisor protects itself again. Raising it needs no
-// capability.
-func UnprotectFromOOM(was int) error {
-	if err := os.WriteFile(oomScoreAdjFile, []byte(strconv.Itoa(was)), 0); err != nil {
-		return fmt.Errorf("oom-score-adj %d: %w", was, err)
-	}
-	return nil
 }
 
 // setOOMScoreAdj gives the calling process the oom-score-adj v, for a

@@ -38,8 +38,8 @@ type podOptions struct {
 	// userNS is a user namespace of idRange's map, through
 	// which the apps' images are ID-mapped; nil without idRange.
 	userNS *os.File
-	// appsOOMScoreAdj (set by run when it lowered its own, which PID 1
-	// inherited: ProtectFromOOM) is the oom_score_adj run had before, which
+	// appsOOMScoreAdj (set by run when it lowered PID 1's:
+	// ProtectChildFromOOM) is the oom_score_adj run had before, which
 	// every process of an app without an os/linux/oom-score-adj gets
 	// (appOOMScoreAdj); nil: they inherit PID 1's.
 	appsOOMScoreAdj *int

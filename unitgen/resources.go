@@ -47,8 +47,8 @@ type resources struct {
 	// with: set when every app has an os/linux/oom-score-adj (its own or
 	// the pod's), to the lowest of them. Killing the supervisor ends every
 	// app, so it must be no likelier a victim than the best-protected one;
-	// it lowers its own further (stage1.ProtectFromOOM, -1000) before PID 1
-	// starts, and gives each app its own value. When some app has none,
+	// it lowers its own and PID 1's further (stage1.ProtectFromOOM and
+	// ProtectChildFromOOM, -1000), and gives each app its own value. When some app has none,
 	// that app gets the value the supervisor started with, so the unit
 	// then keeps systemd's default: the app is then no likelier a victim
 	// than any other service's process.

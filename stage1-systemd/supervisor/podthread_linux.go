@@ -63,16 +63,17 @@ type podThread struct {
 
 // earlyInit is the pod's PID 1 as the pod thread forks it: its pid, the
 // supervisor's end of its control socket, the sealed executable it runs
-// from, and what ProtectFromOOM did just before the fork (PID 1 inherits
-// the lowered oom_score_adj). Until runPod sends it go (sent), PID 1 is
-// the thread's: whatever ends the thread kills and reaps it, so that a
-// start that fails before (the pod's lock, its checks, bad input) leaves
-// no process; from then on it is runPod's to wait for.
+// from, and what ProtectChildFromOOM did to it once it was started.
+// Until runPod sends it go (sent), PID 1 is the thread's: whatever ends
+// the thread kills and reaps it, so that a start that fails before (the
+// pod's lock, its checks, bad input) leaves no process; from then on it
+// is runPod's to wait for.
 type earlyInit struct {
 	pid    int
 	ctl    int
 	sealed *os.File
-	// oomWas and oomNow are ProtectFromOOM's, and oomErr why it failed.
+	// oomWas and oomNow are ProtectChildFromOOM's, and oomErr why it
+	// failed.
 	oomWas, oomNow int
 	oomErr         error
 	// taken: runPod has ctl and sealed, and closes them.
@@ -185,24 +186,7 @@ func forkInit(exe string, tr *trace.Tracer) (*earlyInit, error) {
 		return nil, err
 	}
 	defer null.Close()
-	// Under memory pressure the OOM killer must choose an app before the
-	// supervisor or PID 1, or the pod's status goes with them: both take
-	// a lowered oom_score_adj (PID 1 inherits ours; without
-	// CAP_SYS_RESOURCE no lower than the floor we were given), and the
-	// apps get the one we had, unless they ask for their own (runPod
-	// tells PID 1). Ours goes back up once PID 1 is forked: the process
-	// may still be preparing the pod (fetching an image), which must stay
-	// as killable as before; runPod lowers it again once the pod is
-	// locked.
 	in := &earlyInit{ctl: ctl[0], sealed: sealed}
-	in.oomWas, in.oomNow, in.oomErr = stage1.ProtectFromOOM()
-	if in.oomNow != in.oomWas {
-		defer func() {
-			if err := stage1.UnprotectFromOOM(in.oomWas); err != nil && in.oomErr == nil {
-				in.oomErr = err
-			}
-		}()
-	}
 	// PID 1 is one event loop, and every P the Go runtime makes beyond
 	// the first (it makes one per CPU) costs it memory for as long as the
 	// pod lives: 5.7 MB instead of 3.8 MB with 64. The launchers it
@@ -219,6 +203,15 @@ func forkInit(exe string, tr *trace.Tracer) (*earlyInit, error) {
 		sealed.Close()
 		return nil, fmt.Errorf("start pod init: %w", err)
 	}
+	// Under memory pressure the OOM killer must choose an app before the
+	// supervisor or PID 1, or the pod's status goes with them: both take
+	// a lowered oom_score_adj (without CAP_SYS_RESOURCE no lower than the
+	// floor we were given), and the apps get the one we had, unless they
+	// ask for their own (runPod tells PID 1). PID 1's is lowered once it
+	// is started, not ours for its fork: the process may still be
+	// preparing the pod (fetching an image), which must stay as killable
+	// as before; runPod lowers ours once the pod is locked.
+	in.oomWas, in.oomNow, in.oomErr = stage1.ProtectChildFromOOM(in.pid)
 	tr.Step("init started as pid %d", in.pid)
 	return in, nil
 }

@@ -145,13 +145,14 @@ func countFDs(t *testing.T) int {
 	return len(fds)
 }
 
-// TestEarlyInitOOMScoreAdj: PID 1, forked while the pod is prepared, is
-// forked with the supervisor's lowered oom_score_adj
-// (stage1.SupervisorOOMScoreAdj, or the floor without CAP_SYS_RESOURCE),
-// and the process that forked it gets its
-// own back at once: the rest of the pod's preparation (a fetch helper it
-// starts among it) stays as killable as it was. It fails with forkInit's
-// UnprotectFromOOM left out.
+// TestEarlyInitOOMScoreAdj: PID 1, forked while the pod is prepared, gets
+// the supervisor's lowered oom_score_adj (stage1.SupervisorOOMScoreAdj,
+// or the floor without CAP_SYS_RESOURCE), and the process that forked it
+// keeps its own throughout, the instant of the fork among it: the rest of
+// the pod's preparation (a fetch helper another goroutine starts in that
+// instant among it) stays as killable as it was. It fails when forkInit
+// lowers its own value for the fork and puts it back after (the watcher
+// sees it lowered), and without ProtectChildFromOOM.
 func TestEarlyInitOOMScoreAdj(t *testing.T) {
 	testenv.NeedRoot(t, "the pod thread's namespaces, and CAP_SYS_RESOURCE for oom_score_adj")
 	own := func(p string) string {
@@ -167,29 +168,58 @@ func TestEarlyInitOOMScoreAdj(t *testing.T) {
 	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("100"), 0); err != nil {
 		t.Fatal(err)
 	}
-	th := StartPodThread("none", buildPodExe(t), nil)
-	defer th.Close()
-	var pid, now int
-	if err := th.t.do(func() error {
-		if th.t.initErr != nil {
-			return th.t.initErr
+	podExe := buildPodExe(t)
+	// The watcher reads this process's value on another thread for as
+	// long as the pod thread starts PID 1 (a fork and exec, a millisecond
+	// or more; a read takes microseconds) and says what else it saw. On a
+	// loaded machine it may sleep through one start: five of them.
+	stop, seen := make(chan struct{}), make(chan string, 1)
+	go func() {
+		other := ""
+		for {
+			select {
+			case <-stop:
+				seen <- other
+				return
+			default:
+			}
+			if b, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil && strings.TrimSpace(string(b)) != "100" && other == "" {
+				other = strings.TrimSpace(string(b))
+			}
 		}
-		pid = th.t.init.pid
-		now = th.t.init.oomNow
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	}()
+	for range 5 {
+		th := StartPodThread("none", podExe, nil)
+		var pid, now int
+		err := th.t.do(func() error {
+			if th.t.initErr != nil {
+				return th.t.initErr
+			}
+			pid = th.t.init.pid
+			now = th.t.init.oomNow
+			return nil
+		})
+		if err != nil {
+			th.Close()
+			close(stop)
+			t.Fatal(err)
+		}
+		// Without CAP_SYS_RESOURCE in the host's user namespace, no lower
+		// than the floor this process was given (ProtectChildFromOOM).
+		if now >= 100 || now < stage1.SupervisorOOMScoreAdj {
+			t.Errorf("ProtectChildFromOOM took 100 to %d", now)
+		}
+		if got := own(fmt.Sprintf("/proc/%d/oom_score_adj", pid)); got != strconv.Itoa(now) {
+			t.Errorf("PID 1's oom_score_adj %s, want the lowered %d", got, now)
+		}
+		th.Close()
 	}
-	// Without CAP_SYS_RESOURCE in the host's user namespace, no lower
-	// than the floor this process was given (ProtectFromOOM).
-	if now >= 100 || now < stage1.SupervisorOOMScoreAdj {
-		t.Fatalf("ProtectFromOOM took 100 to %d", now)
-	}
-	if got := own(fmt.Sprintf("/proc/%d/oom_score_adj", pid)); got != strconv.Itoa(now) {
-		t.Errorf("PID 1's oom_score_adj %s, want the lowered %d", got, now)
+	close(stop)
+	if other := <-seen; other != "" {
+		t.Errorf("while PID 1 was forked, the preparing process's oom_score_adj was %s, want its own 100 throughout", other)
 	}
 	if got := own("/proc/self/oom_score_adj"); got != "100" {
-		t.Errorf("after PID 1's fork, the preparing process's oom_score_adj is %s, want its own 100 back", got)
+		t.Errorf("after PID 1's fork, the preparing process's oom_score_adj is %s, want its own 100", got)
 	}
 }
 

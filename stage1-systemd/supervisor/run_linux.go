@@ -175,7 +175,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		}
 	}()
 	o.reached(stage1.StepExeSealed)
-	// The supervisor takes the oom_score_adj PID 1 was forked with
+	// The supervisor takes the oom_score_adj PID 1 was given once forked
 	// (forkInit) for the rest of the pod's life.
 	if _, now, err := stage1.ProtectFromOOM(); err != nil || pid1.oomErr != nil {
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: the OOM killer may end the pod's supervisor or PID 1 before its apps\n", errors.Join(pid1.oomErr, err))
