@@ -214,25 +214,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	echo "dropping the clean page cache (sync; echo 1 >/proc/sys/vm/drop_caches) so that inodes deleted before this run slow it less"
 	forget_deleted
 fi
-waited=0
-good=0
-while :; do
-	US=$("$FSPROBE" "$STORES" 2000) || die "fsprobe failed"
-	if awk -v u="$US" 'BEGIN { exit !(u < 25) }'; then
-		good=$((good + 1))
-		[ $good -ge 3 ] && break
-		continue
-	fi
-	good=0
-	if [ $waited -ge 420 ]; then
-		echo "warning: creating a file in $STORES still costs $US us after ${waited}s: the figures below are unreliable" >&2
-		break
-	fi
-	[ $waited -eq 0 ] && echo "creating a file in $STORES costs $US us (inodes freed in the last minutes, ext4 without a journal?): waiting for it to settle ..."
-	sleep 5
-	waited=$((waited + 5))
-done
-echo "file creation in $STORES: $US us per file$([ $waited -gt 0 ] && echo ", after waiting ${waited}s")"
+await_settled "$STORES" "$FSPROBE" 420
 
 echo "$US" >"$TMP/fsprobe-prepared"
 CPUS=$(nproc)

@@ -142,3 +142,45 @@ figure() {
 	line=$(printf '%s\t' "$@")
 	printf 'figure\t%s\t%s\t%s\n' "$(basename "$0" .sh)" "$title" "${line%	}" >>"$BENCH_RECORD"
 }
+
+# await_settled DIR PROBE MAXWAIT: on ext4 without a journal, inodes freed in
+# the last minutes make every file creation slow (25 us per file at rest here,
+# 35-40 us for minutes after a large deletion, ~900 us right after; see
+# import.sh), which a start (~30 files) or an import (thousands) pays while
+# its peers create none: so wait, up to MAXWAIT seconds and saying so, until
+# creating a file in DIR costs under 25 us three times in a row (PROBE is
+# bench/fsprobe built; a single probe can land in a block group the deletion
+# did not touch). Sets US to the last figure. A warning when it does not
+# settle: the figures are then unreliable, as earlier sessions' were.
+await_settled() {
+	waited=0
+	good=0
+	while :; do
+		US=$("$2" "$1" 2000) || die "fsprobe failed"
+		if awk -v u="$US" 'BEGIN { exit !(u < 25) }'; then
+			good=$((good + 1))
+			[ $good -ge 3 ] && break
+			continue
+		fi
+		good=0
+		if [ $waited -ge "$3" ]; then
+			echo "warning: creating a file in $1 still costs $US us after ${waited}s: the figures below are unreliable" >&2
+			break
+		fi
+		[ $waited -eq 0 ] && echo "creating a file in $1 costs $US us (inodes freed in the last minutes, ext4 without a journal?): waiting for it to settle ..."
+		sleep 5
+		waited=$((waited + 5))
+	done
+	echo "file creation in $1: $US us per file$([ $waited -gt 0 ] && echo ", after waiting ${waited}s")"
+}
+
+# settle_disk DIR MAXWAIT: await_settled for a script's own directory DIR
+# (bench/fsprobe built into $BENCH_DIR), the figure recorded with the run.
+# Needs go, BENCH_DIR and TMP.
+settle_disk() {
+	probe=$BENCH_DIR/fsprobe
+	(cd "$(dirname "$0")/fsprobe" && go build -o "$probe" .) || die "cannot build bench/fsprobe"
+	await_settled "$1" "$probe" "$2"
+	echo "$US" >"$TMP/fsprobe"
+	record fsprobe "file creation before the runs (bench/fsprobe)" us "$TMP/fsprobe"
+}
