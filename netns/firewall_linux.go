@@ -202,7 +202,7 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
+	defer flock.Unlock(l)
 	var rl ruleLister
 	defer rl.close()
 	// The table's state without a look at every pod's chains, and the
@@ -445,7 +445,7 @@ func (f Firewall) Remove(ctx context.Context, uuid string) error {
 	if err != nil {
 		return err
 	}
-	defer l.Close()
+	defer flock.Unlock(l)
 	c, err := dial()
 	if err != nil {
 		return err
@@ -477,7 +477,7 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
+	defer flock.Unlock(l)
 	var rl ruleLister
 	defer rl.close()
 	tables, err := rl.tables()

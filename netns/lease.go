@@ -131,7 +131,7 @@ func (n Network) lease(ctx context.Context, owner string, alive func(owner strin
 	if err != nil {
 		return Addrs{}, nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
-	defer lock.Close()
+	defer flock.Unlock(lock)
 	var got Addrs
 	var gone []string
 	if n.Subnet.IsValid() {
@@ -408,7 +408,7 @@ func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool
 	if err != nil {
 		return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
-	defer lock.Close()
+	defer flock.Unlock(lock)
 	var released []netip.Addr
 	var waiting []Waiting
 	var errs []error

@@ -145,7 +145,7 @@ func (l Leases) locked(ctx context.Context, f func() error) error {
 	if err != nil {
 		return fmt.Errorf("user namespaces: %w", err)
 	}
-	defer lock.Close()
+	defer flock.Unlock(lock)
 	return f()
 }
 

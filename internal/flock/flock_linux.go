@@ -25,7 +25,7 @@ import (
 // TryLock opens path (creating it with mode 0600, never through a symlink)
 // and takes an exclusive or shared flock on it without waiting. It returns
 // the locked file, or nil and no error if a conflicting lock is held.
-// Closing the file releases the lock.
+// Unlock releases the lock (closing the file alone may not, at once).
 func TryLock(path string, exclusive bool) (*os.File, error) {
 	return tryLock(path, os.O_RDWR|os.O_CREATE, exclusive)
 }
@@ -42,7 +42,7 @@ func TryLockExisting(path string, exclusive bool) (*os.File, error) {
 // the file is name in the directory of the descriptor dirfd, and the lock is
 // a raw descriptor, not an *os.File, which costs a poller registration and
 // four fcntl calls more per file. It returns the descriptor, which the
-// caller closes with unix.Close to release the lock, or -1 and no error if
+// caller releases with UnlockFd, or -1 and no error if
 // a conflicting lock is held. It does not check, as TryLock does, that the
 // file was not removed or replaced after it was opened: it is for lock
 // files removed only with their directory, whose holder is never "the
@@ -184,6 +184,10 @@ func Free(path string) (bool, error) {
 	if err != nil || fd < 0 {
 		return false, err
 	}
-	unix.Close(fd)
+	// The probe's own lock would otherwise outlast its close in a child
+	// forked meanwhile (Unlock), and the lock's owner find it held.
+	if err := UnlockFd(fd); err != nil {
+		return false, fmt.Errorf("lock %s: %w", path, err)
+	}
 	return true, nil
 }

@@ -12,7 +12,7 @@ import (
 // waiting: exclusively to change or run the pod, shared to read its state
 // knowing that nobody changes it meanwhile. It returns nil and no error
 // when a conflicting lock is held, and an error wrapping fs.ErrNotExist
-// when the pod has no lock file. Closing the file releases the lock.
+// when the pod has no lock file. flock.Unlock releases the lock.
 func LockPod(podDir string, exclusive bool) (*os.File, error) {
 	return flock.TryLockExisting(filepath.Join(podDir, LockFile), exclusive)
 }
@@ -20,7 +20,7 @@ func LockPod(podDir string, exclusive bool) (*os.File, error) {
 // LockPodAt is LockPod for a reader of many pods (list): podDir is relative
 // to the directory descriptor dirfd ("." for the pod directory's own), and
 // the lock a raw descriptor (flock.TryLockExistingAt), -1 when a
-// conflicting lock is held; closing it with unix.Close releases the lock.
+// conflicting lock is held; flock.UnlockFd releases the lock.
 // A pod's lock file goes only with its directory, so what
 // TryLockExistingAt does not check cannot happen here.
 func LockPodAt(dirfd int, podDir string, exclusive bool) (int, error) {

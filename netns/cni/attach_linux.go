@@ -258,7 +258,7 @@ func (c Config) ReleaseStale(ctx context.Context, alive func(owner string) bool)
 	if err != nil {
 		return nil, fmt.Errorf("pod networks: %w", err)
 	}
-	defer lock.Close()
+	defer flock.Unlock(lock)
 	lib := c.libcni()
 	var released []string
 	var errs []error

@@ -95,7 +95,7 @@ func (f *Fetcher) Download(ctx context.Context, rawURL, partialPath string, w io
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
-	defer file.Close() // releases the lock, after the removal below
+	defer flock.Unlock(file) // releases the lock, after the removal below
 	d := &download{f: f, u: u.String(), file: file, path: partialPath, w: w, opts: opts}
 	if err := d.loadPartial(); err != nil {
 		return nil, fmt.Errorf("fetch %s: partial download %s: %w", u.Redacted(), partialPath, err)

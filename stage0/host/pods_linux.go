@@ -243,7 +243,7 @@ func (h *Host) GCPods(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gc: %w", err)
 		}
-		defer l.Close()
+		defer flock.Unlock(l)
 		if err := pod.RemoveStale(ctx, h.cfg.DataDir); err != nil {
 			return nil, err
 		}

@@ -453,5 +453,5 @@ func lockFile(ctx context.Context, name string, exclusive bool) (func(), error) 
 	if err != nil {
 		return nil, err
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = flock.Unlock(f) }, nil
 }

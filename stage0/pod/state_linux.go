@@ -441,7 +441,7 @@ func removeBatchOf(dataDir string, uuids []string, errs []error) {
 			errs[i] = fmt.Errorf("remove pod %s: it is running (or being prepared)", uuid)
 			continue
 		default:
-			defer lock.Close()
+			defer flock.Unlock(lock)
 		}
 		locked[i] = true
 	}
@@ -496,7 +496,7 @@ func RemoveStale(ctx context.Context, dataDir string) error {
 	case lock == nil:
 		return nil // a prepare is under way
 	}
-	defer lock.Close()
+	defer flock.Unlock(lock)
 	ents, err := os.ReadDir(podsDir)
 	if err != nil {
 		return err

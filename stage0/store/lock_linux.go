@@ -19,10 +19,14 @@ import (
 type lock struct{ f *os.File }
 
 // unlock releases the lock. Removing the lock file first (while holding it)
-// is done by unlinkAndUnlock.
+// is done by unlinkAndUnlock. It releases with flock(LOCK_UN), not by
+// closing alone (flock.Unlock): a child this process forks in that
+// instant (the pod's PID 1 while acirun prepares the pod, the fetch
+// helper, a CNI plugin) holds a copy of the descriptor until its exec,
+// and a gc or image rm would find the image in use meanwhile.
 func (l *lock) unlock() {
 	if l != nil && l.f != nil {
-		l.f.Close() // closing the descriptor drops the flock
+		_ = flock.Unlock(l.f)
 		l.f = nil
 	}
 }

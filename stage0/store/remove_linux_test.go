@@ -169,3 +169,26 @@ func TestRemoveOneEntryGone(t *testing.T) {
 		t.Errorf("lock directory after the removal: %v, %v", ents, err)
 	}
 }
+
+// TestRemoveAfterHoldWithForkedCopy: an image's lock, released by Hold's
+// release while a child this process forked still holds a copy of its
+// descriptor (the pod's PID 1, forked while acirun prepares the pod, until
+// its exec), is released at once: image rm and gc do not find the image in
+// use meanwhile. It fails when unlock only closes the descriptor.
+func TestRemoveAfterHoldWithForkedCopy(t *testing.T) {
+	s := openStore(t)
+	id := importN(t, s, 1)[0]
+	l, err := s.lockImage(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := unix.Dup(int(l.f.Fd())) // the forked child's copy
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(copied)
+	l.unlock()
+	if err := s.Remove(context.Background(), id); err != nil {
+		t.Errorf("Remove after the hold's release, a copy of its descriptor still open: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/acirun/acirun/internal/flock"
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/trace"
 	stage1 "github.com/acirun/acirun/stage1-systemd"
@@ -71,7 +72,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	if lock == nil {
 		return 0, fmt.Errorf("pod %s is locked: it is being prepared or is already running", podDir)
 	}
-	defer lock.Close()
+	defer flock.Unlock(lock)
 	if _, err := os.Stat(filepath.Join(podDir, podcontract.PreparedFile)); err != nil {
 		return 0, fmt.Errorf("pod %s is not prepared (no %s)", podDir, podcontract.PreparedFile)
 	}
