@@ -15,23 +15,7 @@ import (
 // the SHA-512 of the decompressed bytes and the callback must only have seen
 // rootfs and names below it.
 func FuzzWalk(f *testing.F) {
-	valid := arTar(f, arValidEntries()...)
-	f.Add(valid)
-	f.Add(arGzip(f, valid))
-	f.Add(arTar(f, arDir("./"), arReg("./manifest", arManifest), arDir("./rootfs/"), arReg("./rootfs/a", "a")))
-	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arReg("rootfsX/a", "")))
-	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arReg("rootfs/a", ""), arDir("rootfs/a/")))
-	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"),
-		arEntry{name: "rootfs/l", typ: tar.TypeLink, linkname: "rootfs/../manifest"}))
-	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arReg("rootfs/"+strings.Repeat("n", 200), "long")))
-	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"),
-		arEntry{name: "rootfs/x", typ: tar.TypeReg, pax: map[string]string{"SCHILY.xattr.user.a": "b"}}))
-	f.Add(valid[:len(valid)-1024])
-	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
-	f.Add([]byte("BZh91AY&SY"))
-	f.Add([]byte{0xfd, '7', 'z', 'X', 'Z', 0})
-	f.Add([]byte{})
-
+	addWalkSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var names []string
 		info, err := WalkArchive(bytes.NewReader(data), func(hdr *tar.Header, body io.Reader) error {
@@ -75,4 +59,44 @@ func FuzzWalk(f *testing.F) {
 			t.Fatalf("second walk differs: %v %+v vs %+v", err, again, info)
 		}
 	})
+}
+
+// FuzzLedgerSpilled: with the name ledger's window at three records, so that
+// nearly every rule on names is applied when the spilled records are
+// replayed at the end (as for an image of millions of entries), the walk
+// takes exactly the archives it takes with every name in memory. (The
+// refusal may differ: a spilled walk reads on past a broken rule and may
+// meet another error first.)
+func FuzzLedgerSpilled(f *testing.F) {
+	addWalkSeeds(f)
+	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arReg("rootfs/a/b", ""), arReg("rootfs/a/c", ""), arReg("rootfs/a", "")))
+	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arDir("rootfs/a/"), arReg("rootfs/a/b", ""), arReg("rootfs/c", ""),
+		arEntry{name: "rootfs/a/b/c", typ: tar.TypeReg}, arEntry{name: "rootfs/h", typ: tar.TypeLink, linkname: "rootfs/a"}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, inMem := walkArchive(bytes.NewReader(data), nil, walkConfig{maxEntries: MaxArchiveEntries})
+		_, spilled := walkArchive(bytes.NewReader(data), nil, walkConfig{maxEntries: MaxArchiveEntries, spillDir: t.TempDir(), ledgerRecs: 3})
+		if (inMem == nil) != (spilled == nil) {
+			t.Fatalf("in memory: %v; spilled: %v", inMem, spilled)
+		}
+	})
+}
+
+// addWalkSeeds adds the seed archives of the walk's fuzz targets.
+func addWalkSeeds(f *testing.F) {
+	valid := arTar(f, arValidEntries()...)
+	f.Add(valid)
+	f.Add(arGzip(f, valid))
+	f.Add(arTar(f, arDir("./"), arReg("./manifest", arManifest), arDir("./rootfs/"), arReg("./rootfs/a", "a")))
+	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arReg("rootfsX/a", "")))
+	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arReg("rootfs/a", ""), arDir("rootfs/a/")))
+	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"),
+		arEntry{name: "rootfs/l", typ: tar.TypeLink, linkname: "rootfs/../manifest"}))
+	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"), arReg("rootfs/"+strings.Repeat("n", 200), "long")))
+	f.Add(arTar(f, arReg("manifest", arManifest), arDir("rootfs/"),
+		arEntry{name: "rootfs/x", typ: tar.TypeReg, pax: map[string]string{"SCHILY.xattr.user.a": "b"}}))
+	f.Add(valid[:len(valid)-1024])
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	f.Add([]byte("BZh91AY&SY"))
+	f.Add([]byte{0xfd, '7', 'z', 'X', 'Z', 0})
+	f.Add([]byte{})
 }

@@ -16,8 +16,9 @@ import (
 // parent turned into a non-directory, and hard links to anything but an
 // earlier regular file. Keeping every name in memory made a million-entry
 // archive cost hundreds of MB (issue 21), so the ledger keeps a bounded
-// window in memory and logs every fact about a name as a fixed-size record
-// keyed by a 128-bit hash of the name. While the log fits in its budget,
+// window in memory and logs every fact about a name (but a parent the
+// window knows already, see apply) as a fixed-size record keyed by a
+// 128-bit hash of the name. While the log fits in its budget,
 // the in-memory map holds every name and each rule is applied as the entry
 // arrives. Past the budget the log goes to partition files (by key) in a
 // private temporary directory and the map starts afresh: rules that can
@@ -51,6 +52,10 @@ type ledgerRec struct {
 }
 
 const ledgerRecSize = 16 + 4 + 1 + 1 + 8 + 2 + 2
+
+// argIsRaw is a record's alen when its argument is its raw name, stored
+// once (names are bounded far below it).
+const argIsRaw = 0xffff
 
 type nameLedger struct {
 	seed1, seed2 maphash.Seed
@@ -94,15 +99,21 @@ func (l *nameLedger) spilled() bool { return l.tmp != "" }
 // is what a message about it names (the cleaned name, the parent, the
 // link's target).
 func (l *nameLedger) log(k [2]uint64, op, typ byte, raw, arg string) error {
-	if len(raw) > 0xffff || len(arg) > 0xffff {
+	if len(raw) >= argIsRaw || len(arg) >= argIsRaw {
 		// Names are bounded far below this by the walker's checks.
 		return fmt.Errorf("name of %d bytes in the name ledger", max(len(raw), len(arg)))
 	}
-	l.recs = append(l.recs, ledgerRec{key: k, seq: l.seq, op: op, typ: typ,
-		off: l.strsOff + uint64(len(l.arena)), rlen: uint16(len(raw)), alen: uint16(len(arg))})
+	r := ledgerRec{key: k, seq: l.seq, op: op, typ: typ,
+		off: l.strsOff + uint64(len(l.arena)), rlen: uint16(len(raw)), alen: uint16(len(arg))}
 	l.seq++
 	l.arena = append(l.arena, raw...)
-	l.arena = append(l.arena, arg...)
+	if arg == raw {
+		// An entry's clean name is most often its raw name: kept once.
+		r.alen = argIsRaw
+	} else {
+		l.arena = append(l.arena, arg...)
+	}
+	l.recs = append(l.recs, r)
 	if len(l.recs) >= l.maxRecs || len(l.arena) >= ledgerMaxArena || len(l.seen) >= l.maxRecs {
 		return l.spill()
 	}
@@ -223,8 +234,19 @@ func ledgerRule(state, op, typ byte, arg string) (byte, string) {
 // window) and a refusal, if any: a hard link to a name the window does not
 // hold is refused only while nothing was spilled, since the target may be
 // in a partition (the replay at the end decides).
+//
+// A parent met again that the window knows as a directory is not logged:
+// most entries' parent is such a one, and logging it doubled the records,
+// which made an image of 17k files spill (and replay 34k records at the
+// end of its walk, 80 ms). The replay loses nothing by it: the window knew
+// the name from an earlier record of this window, and if the replay's
+// state before that record was not a directory's (a file of an earlier
+// window), that record is refused already, and earlier.
 func (l *nameLedger) apply(k [2]uint64, op, typ byte, raw, arg string) (byte, error) {
 	state, known := l.seen[k]
+	if op == opParent && known && (state == kindDir || state == kindImplicit) {
+		return state, nil
+	}
 	next, msg := ledgerRule(state, op, typ, arg)
 	if msg != "" && !(op == opLink && !known && l.spilled()) {
 		return state, badEntry(raw, "%s", msg)
@@ -257,8 +279,10 @@ func (l *nameLedger) finish() (names int, err error) {
 	if err := l.strsBuf.Flush(); err != nil {
 		return 0, fmt.Errorf("name ledger: %w", err)
 	}
+	// The earliest record that breaks a rule, and its name's state then;
+	// only its names are read back, for the message.
 	var first *ledgerRec
-	var firstMsg string
+	var firstState byte
 	var recs []ledgerRec
 	for _, f := range l.files {
 		b, err := readAllAt(f)
@@ -285,14 +309,10 @@ func (l *nameLedger) finish() (names int, err error) {
 			if first != nil && r.seq >= first.seq {
 				continue
 			}
-			arg, err := l.name(r.off+uint64(r.rlen), r.alen)
-			if err != nil {
-				return 0, err
-			}
-			next, msg := ledgerRule(state, r.op, r.typ, arg)
+			next, msg := ledgerRule(state, r.op, r.typ, "")
 			if msg != "" {
 				rc := *r
-				first, firstMsg = &rc, msg
+				first, firstState = &rc, state
 				continue
 			}
 			state = next
@@ -303,7 +323,14 @@ func (l *nameLedger) finish() (names int, err error) {
 		if err != nil {
 			return 0, err
 		}
-		return names, badEntry(raw, "%s", firstMsg)
+		arg := raw
+		if first.alen != argIsRaw {
+			if arg, err = l.name(first.off+uint64(first.rlen), first.alen); err != nil {
+				return 0, err
+			}
+		}
+		_, msg := ledgerRule(firstState, first.op, first.typ, arg)
+		return names, badEntry(raw, "%s", msg)
 	}
 	return names, nil
 }
