@@ -367,9 +367,10 @@ func (n Network) releaseWhenGone(a netip.Addr, owner, link string, index int) er
 	if string(b) != owner+"\n" {
 		return fmt.Errorf("network %s: release %s: lease file %s holds %q, not the owner's line alone as take writes it", n.Name, a, f.Name(), b)
 	}
-	// One write, past the owner's line: a reader that sees a part of it
-	// (a line without its newline) refuses it (parseLease), and leaves
-	// the address leased.
+	// One write, past the owner's line, and without the lock: a reader
+	// that sees a part of it (a line without its newline) reads the
+	// owner's line alone (parseLease), a lease held while its owner
+	// lives, which it is until this returns.
 	if _, err := f.WriteAt(fmt.Appendf(nil, "%s%s %d\n", linkPrefix, link, index), int64(len(b))); err != nil {
 		return fmt.Errorf("network %s: release %s: %w", n.Name, a, err)
 	}
@@ -458,8 +459,11 @@ const linkPrefix = "link "
 //
 //	link NAME INDEX
 //
-// the host end of its link and its interface index, whole with its
-// newline or not at all. The file is a contract between processes of
+// the host end of its link and its interface index, with its newline. A
+// second line without its newline that could still become one is a
+// ReleaseWhenGone's write read in part (it appends without the lease
+// lock): the lease reads as the owner's alone, which it was until that
+// write, and is held while its owner lives. The file is a contract between processes of
 // different versions on one host: one of the owner's line alone is read
 // as before, and one with another second line is refused, not guessed at.
 type leaseFile struct {
@@ -477,6 +481,9 @@ func parseLease(b []byte) (leaseFile, error) {
 		return l, nil
 	}
 	line, after, complete := strings.Cut(rest, "\n")
+	if !complete && l.owner != "" && partialLinkLine(line) {
+		return l, nil
+	}
 	f := strings.Fields(strings.TrimPrefix(line, linkPrefix))
 	var err error
 	if !complete || strings.TrimSpace(after) != "" || !strings.HasPrefix(line, linkPrefix) || len(f) != 2 || l.owner == "" {
@@ -489,6 +496,24 @@ func parseLease(b []byte) (leaseFile, error) {
 		return leaseFile{}, fmt.Errorf("lease file %q: want the owner's line and at most \"link NAME INDEX\" (written by another version of acirun?): remove it once no pod uses the address", b)
 	}
 	return l, nil
+}
+
+// partialLinkLine reports whether s, a line without its newline, begins a
+// "link NAME INDEX" line (leaseFile): the link prefix or a part of it, a
+// name of at most 15 bytes or a part of it, and a space and digits.
+func partialLinkLine(s string) bool {
+	if len(s) <= len(linkPrefix) {
+		return strings.HasPrefix(linkPrefix, s)
+	}
+	rest, ok := strings.CutPrefix(s, linkPrefix)
+	if !ok {
+		return false
+	}
+	name, index, spaced := strings.Cut(rest, " ")
+	if name == "" && spaced || len(name) >= 16 {
+		return false
+	}
+	return strings.Trim(index, "0123456789") == ""
 }
 
 // reclaimable reports whether l's address may be leased again, and

@@ -395,10 +395,11 @@ func TestWriteHint(t *testing.T) {
 
 // TestParseLease: a lease file of every version reads as its owner wrote
 // it: the owner's line alone (as every acirun wrote it, with its newline
-// or cut before it), with the condition of a link (ReleaseWhenGone), or
-// empty (a taker killed before it wrote); anything else is refused, not
-// guessed at: a second line of another form, a condition cut before its
-// newline (read while being written), a condition without an owner.
+// or cut before it), with the condition of a link (ReleaseWhenGone), with
+// that condition cut before its newline (read while being written: the
+// owner's alone), or empty (a taker killed before it wrote); anything else
+// is refused, not guessed at: a second line of another form, a cut one
+// that no write of a condition leaves, a condition without an owner.
 func TestParseLease(t *testing.T) {
 	for _, tc := range []struct {
 		file string
@@ -411,8 +412,21 @@ func TestParseLease(t *testing.T) {
 		{"\n", leaseFile{}, false},
 		{"/pods/a\nlink ac-0123456789ab 42\n", leaseFile{owner: "/pods/a", link: "ac-0123456789ab", index: 42}, false},
 		{"/pods/a\n\n", leaseFile{owner: "/pods/a"}, false},
-		{"/pods/a\nlink ac-x 42", leaseFile{}, true},
-		{"/pods/a\nlink ac-x 4", leaseFile{}, true},
+		// ReleaseWhenGone's write, read in part: the owner's lease.
+		{"/pods/a\nlink ac-x 42", leaseFile{owner: "/pods/a"}, false},
+		{"/pods/a\nlink ac-x 4", leaseFile{owner: "/pods/a"}, false},
+		{"/pods/a\nlink ac-x ", leaseFile{owner: "/pods/a"}, false},
+		{"/pods/a\nlink ac-x", leaseFile{owner: "/pods/a"}, false},
+		{"/pods/a\nlink ", leaseFile{owner: "/pods/a"}, false},
+		{"/pods/a\nli", leaseFile{owner: "/pods/a"}, false},
+		// Nothing a write of that line could leave.
+		{"/pods/a\nlink ac-x 42 ", leaseFile{}, true},
+		{"/pods/a\nlink ac-x 4x", leaseFile{}, true},
+		{"/pods/a\nlink  42", leaseFile{}, true},
+		{"/pods/a\nlink ac-0123456789abcdef", leaseFile{}, true},
+		{"/pods/a\nlinks", leaseFile{}, true},
+		{"/pods/a\nuntil", leaseFile{}, true},
+		{"\nlink ac-x 4", leaseFile{}, true},
 		{"/pods/a\nlink ac-x\n", leaseFile{}, true},
 		{"/pods/a\nlink ac-x 0\n", leaseFile{}, true},
 		{"/pods/a\nlink ac-x -3\n", leaseFile{}, true},
@@ -535,5 +549,32 @@ func TestLeaseSkipsUnreadable(t *testing.T) {
 	released, _, err := n.ReleaseStale(ctx, func(string) bool { return false })
 	if len(released) != 0 || err == nil || !strings.Contains(err.Error(), filepath.Join(n.LeaseDir, "10.9.0.2")) {
 		t.Errorf("ReleaseStale: released %v, %v; want nothing and an error naming the file", released, err)
+	}
+}
+
+// TestReleaseStaleConditionInPart: acirun gc reading a lease file while
+// its owner appends the condition of its link (ReleaseWhenGone, without
+// the lease lock) reads the owner's lease, held while the owner lives,
+// not a bad file; once the owner is gone, it is released as a killed
+// pod's. It fails when a condition cut before its newline is refused.
+func TestReleaseStaleConditionInPart(t *testing.T) {
+	ctx := context.Background()
+	n := testNetwork(t, "10.9.0.0/30")
+	if err := os.MkdirAll(n.LeaseDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	full := "/pods/a\nlink ac-a 12\n"
+	for cut := len("/pods/a\n") + 1; cut < len(full); cut++ {
+		if err := os.WriteFile(filepath.Join(n.LeaseDir, "10.9.0.2"), []byte(full[:cut]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		released, waiting, err := n.ReleaseStale(ctx, everyoneAlive)
+		if err != nil || len(released) != 0 || len(waiting) != 0 {
+			t.Errorf("ReleaseStale of %q, its owner alive: released %v, waiting %v, %v; want the lease held, no error", full[:cut], released, waiting, err)
+		}
+		released, _, err = n.ReleaseStale(ctx, func(string) bool { return false })
+		if err != nil || len(released) != 1 {
+			t.Errorf("ReleaseStale of %q, its owner gone: released %v, %v; want it released", full[:cut], released, err)
+		}
 	}
 }
