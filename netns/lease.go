@@ -164,11 +164,12 @@ func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(str
 	// held: an IPv6 subnet's count is never walked.
 	count := usableCount(subnet)
 	a := start
+	var unreadable []string
 	for i := uint64(0); i < count; i++ {
 		if !usable(a, subnet) {
 			a = first
 		}
-		ok, err := n.take(a, owner, alive, gone)
+		ok, err := n.take(a, owner, alive, gone, &unreadable)
 		if err != nil {
 			return netip.Addr{}, err
 		}
@@ -178,8 +179,19 @@ func (n Network) leaseIn(subnet netip.Prefix, last, owner string, alive func(str
 		}
 		a = a.Next()
 	}
-	return netip.Addr{}, fmt.Errorf("network %s: no free address in %s: all %d are leased to running pods", n.Name, subnet, count)
+	if len(unreadable) == 0 {
+		return netip.Addr{}, fmt.Errorf("network %s: no free address in %s: all %d are leased to running pods", n.Name, subnet, count)
+	}
+	named := unreadable
+	if len(named) > maxNamed {
+		named = append(named[:maxNamed:maxNamed], fmt.Sprintf("%d more", len(unreadable)-maxNamed))
+	}
+	return netip.Addr{}, fmt.Errorf("network %s: no free address in %s: of its %d, %d are held by lease files this acirun cannot read (%s), the others leased to running pods: remove such a file once no pod uses its address (acirun gc says why each is bad)",
+		n.Name, subnet, count, len(unreadable), strings.Join(named, ", "))
 }
+
+// maxNamed is how many unreadable lease files an error names.
+const maxNamed = 3
 
 // hintSize is the size of a last-leased hint file: an address padded to
 // 39 bytes (the longest an address of a subnet that Check allows prints
@@ -240,8 +252,9 @@ func usableCount(subnet netip.Prefix) uint64 {
 
 // take leases a to owner if it is free or its lease may be taken back
 // (reclaimable); the owner of a lease taken back from a pod no longer
-// alive is appended to gone.
-func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone *[]string) (bool, error) {
+// alive is appended to gone, and the path of a lease file it cannot read
+// (parseLease), which it leaves alone, to unreadable.
+func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone, unreadable *[]string) (bool, error) {
 	path := filepath.Join(n.LeaseDir, a.String())
 	for try := 0; try < 2; try++ {
 		f, err := regfile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -269,6 +282,7 @@ func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone 
 			if prev, err = parseLease(b); err != nil {
 				// Not ours to judge: another address is leased,
 				// and acirun gc names this one.
+				*unreadable = append(*unreadable, path)
 				return false, nil
 			}
 			var free bool

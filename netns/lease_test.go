@@ -532,8 +532,9 @@ func TestReleaseWhenGone(t *testing.T) {
 }
 
 // TestLeaseSkipsUnreadable: a lease file this version cannot read (written
-// by another) is never taken back by Lease, which leases another address,
-// and acirun gc (ReleaseStale) names it and releases the others.
+// by another) is never taken back by Lease, which leases another address
+// or, when there is none, names it in its error, and acirun gc
+// (ReleaseStale) names it and releases the others.
 func TestLeaseSkipsUnreadable(t *testing.T) {
 	ctx := context.Background()
 	n := testNetwork(t, "10.9.0.0/30")
@@ -545,6 +546,8 @@ func TestLeaseSkipsUnreadable(t *testing.T) {
 	}
 	if a, err := lease4(ctx, n, "/pods/a", func(string) bool { return false }); err == nil {
 		t.Errorf("leased %s over a lease file it cannot read", a)
+	} else if !strings.Contains(err.Error(), filepath.Join(n.LeaseDir, "10.9.0.2")) {
+		t.Errorf("no free address, the only one held by a lease file it cannot read: %v; want the file named", err)
 	}
 	released, _, err := n.ReleaseStale(ctx, func(string) bool { return false })
 	if len(released) != 0 || err == nil || !strings.Contains(err.Error(), filepath.Join(n.LeaseDir, "10.9.0.2")) {
