@@ -186,9 +186,14 @@ func (n Network) Attach(ctx context.Context, owner string, alive func(string) bo
 
 // Detach removes the link and gives the leases back (RemoveLink, then
 // Release). It may be called on a half-made attachment, and more than
-// once.
+// once. A link it could not remove keeps the leases, held while their
+// owner lives: given back, the next pod to lease the address would find
+// the host's route to it still there.
 func (a *Attachment) Detach() error {
-	return errors.Join(a.RemoveLink(), a.Release())
+	if err := a.RemoveLink(); err != nil {
+		return err
+	}
+	return a.Release()
 }
 
 // RemoveLink removes the host end of the link; the pod's end goes with it,
@@ -197,11 +202,23 @@ func (a *Attachment) Detach() error {
 func (a *Attachment) RemoveLink() error {
 	// Only the link Attach made: a name taken by another pod's link
 	// (Attach failed on it) is not ours to remove. A link made but never
-	// found goes when the pod's namespace does.
-	if i, err := linkIndex(a.HostIface); err == nil && a.HostIndex != 0 && i == a.HostIndex {
-		if err := netlink.LinkDel(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: i}}); err != nil && !errors.Is(err, unix.ENODEV) {
-			return fmt.Errorf("network %s: remove %s: %w", a.Network.Name, a.HostIface, err)
-		}
+	// found goes when the pod's namespace does. Only "no such device"
+	// says that it is gone: another error of the lookup is reported, not
+	// taken for that.
+	if a.HostIndex == 0 {
+		return nil
+	}
+	i, err := linkIndex(a.HostIface)
+	switch {
+	case errors.Is(err, unix.ENODEV):
+		return nil
+	case err != nil:
+		return fmt.Errorf("network %s: find %s to remove it: %w", a.Network.Name, a.HostIface, err)
+	case i != a.HostIndex:
+		return nil
+	}
+	if err := netlink.LinkDel(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: i}}); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("network %s: remove %s: %w", a.Network.Name, a.HostIface, err)
 	}
 	return nil
 }

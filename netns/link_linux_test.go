@@ -506,3 +506,27 @@ func TestDetachLeavesOthersLink(t *testing.T) {
 		t.Errorf("lease lock: %v", err)
 	}
 }
+
+// TestDetachLinkNotFound: a lookup of the attachment's link that fails
+// for another reason than "no such device" is an error, not the link
+// gone, and Detach keeps the leases, which their owner holds while it
+// lives: the host's route to the pod may still be there. It fails when
+// any lookup error is taken for the link gone.
+func TestDetachLinkNotFound(t *testing.T) {
+	n := testNetwork(t, "10.9.0.0/30")
+	addrs, err := n.Lease(context.Background(), "/pods/a", everyoneAlive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A name the kernel's lookup refuses (longer than IFNAMSIZ allows).
+	att := &Attachment{Network: n, Owner: "/pods/a", HostIface: "ac-0123456789abcdef", HostIndex: 7, Addr: addrs.IPv4}
+	if err := att.RemoveLink(); err == nil || !strings.Contains(err.Error(), att.HostIface) {
+		t.Errorf("RemoveLink: %v; want an error naming %s", err, att.HostIface)
+	}
+	if err := att.Detach(); err == nil {
+		t.Error("Detach: no error")
+	}
+	if got := leases(t, n); len(got) != 1 {
+		t.Errorf("leases %v after a Detach that could not find the link; want the pod's kept", got)
+	}
+}
