@@ -121,9 +121,10 @@ func (h *Host) releaseStaleNetworks(ctx context.Context) error {
 // warnWaiting says, for each ended pod whose addresses wait for its link
 // (ReleaseStale's waiting: given back on condition of the link), what
 // keeps them leased: the processes and mounts that hold its network
-// namespace, and so its link. Nothing is said of a pod where nothing is
-// found: the kernel is most likely removing the namespace now, and the
-// next gc or pod start takes the addresses back.
+// namespace, and so its link, or why they could not be looked for.
+// Nothing is said of a pod where nothing is found: the kernel is most
+// likely removing the namespace now, and the next gc or pod start takes
+// the addresses back.
 func (h *Host) warnWaiting(waiting []netns.Waiting) {
 	type link struct {
 		name  string
@@ -142,7 +143,12 @@ func (h *Host) warnWaiting(waiting []netns.Waiting) {
 	}
 	for _, l := range links {
 		holders, err := netns.LinkHolders(l.name, l.index)
-		if err != nil || len(holders) == 0 {
+		if err != nil {
+			h.warnf("the ended pod %s keeps its addresses %s while its link %s is there; what holds its network namespace could not be found: %v",
+				filepath.Base(owner[l]), strings.Join(addrs[l], " "), l.name, err)
+			continue
+		}
+		if len(holders) == 0 {
 			continue
 		}
 		h.warnf("the ended pod %s keeps its addresses %s while its link %s is there: its network namespace is held by %s; they are free again once that is gone",

@@ -1,13 +1,16 @@
 package host
 
 import (
+	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/netns"
 )
 
 // TestCheckNetworks: the built-in networks (and none given) need no
@@ -46,5 +49,18 @@ func TestCheckNetworks(t *testing.T) {
 	if err := h.CheckNetworks(context.Background(), "lo", []aci.ExposedPort{{Name: "http", HostPort: 80}}); err == nil ||
 		!strings.Contains(err.Error(), "port http is to be published (--port), and no plugin of --net=lo has the portMappings capability") {
 		t.Errorf("CheckNetworks(lo) of a pod with --port = %v", err)
+	}
+}
+
+// TestWarnWaitingLookupFails: gc says why it cannot name what holds an
+// ended pod's link, rather than nothing. The link here is loopback (index
+// 1 in every network namespace), which has no other end: LinkHolders
+// fails on it. It fails when warnWaiting drops LinkHolders' error.
+func TestWarnWaitingLookupFails(t *testing.T) {
+	var warnings bytes.Buffer
+	h := New(Config{Warnings: &warnings})
+	h.warnWaiting([]netns.Waiting{{Addr: netip.MustParseAddr("10.9.0.2"), Owner: "/pods/a", Link: "lo", Index: 1}})
+	if got := warnings.String(); !strings.Contains(got, "pod a keeps its addresses 10.9.0.2 while its link lo is there") || !strings.Contains(got, "could not be found") {
+		t.Errorf("warnings %q; want one saying that what holds lo's namespace could not be found", got)
 	}
 }
