@@ -32,9 +32,10 @@ type Network struct {
 	// LeaseDir holds one file per leased address, named by the address and
 	// holding its owner, and the lock that serialises leasing. It should
 	// not outlive a boot (/run/acirun/net/NAME); a lease whose owner is
-	// gone, or that its owner gave back on condition of a link that is
-	// gone now (ReleaseWhenGone), is taken back whenever an address is
-	// needed.
+	// gone (with the owner's link, if the kernel has not removed it yet:
+	// removeEndedLink), or that its owner gave back on condition of a
+	// link that is gone now (ReleaseWhenGone), is taken back whenever an
+	// address is needed.
 	LeaseDir string
 	// crashAt is told each step of an attachment (crashpoint.go); only
 	// the package's tests set it.
@@ -290,6 +291,11 @@ func (n Network) take(a netip.Addr, owner string, alive func(string) bool, gone,
 				return false, nil
 			}
 		}
+		if ownerGone {
+			if err := removeEndedLink(prev.owner); err != nil {
+				return false, fmt.Errorf("network %s: take back the lease of %s: %w", n.Name, a, err)
+			}
+		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false, fmt.Errorf("network %s: take back the lease of %s: %w", n.Name, a, err)
 		}
@@ -448,11 +454,18 @@ func (n Network) ReleaseStale(ctx context.Context, alive func(owner string) bool
 		// An empty lease is one whose taker died between making it and
 		// writing its owner: take does both with the lock held, as it is
 		// here, so none is being written now.
-		if free, _ := l.reclaimable(alive, linkGone); !free {
+		free, ownerGone := l.reclaimable(alive, linkGone)
+		if !free {
 			if l.link != "" {
 				waiting = append(waiting, Waiting{Addr: a, Owner: l.owner, Link: l.link, Index: l.index})
 			}
 			continue
+		}
+		if ownerGone {
+			if err := removeEndedLink(l.owner); err != nil {
+				errs = append(errs, fmt.Errorf("network %s: release %s: %w", n.Name, a, err))
+				continue
+			}
 		}
 		if err := os.Remove(filepath.Join(n.LeaseDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("network %s: release %s: %w", n.Name, a, err))

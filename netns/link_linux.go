@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -23,7 +24,9 @@ const HostIfacePrefix = "ac-"
 
 // HostInterface names the host end of the link of the pod of this UUID:
 // HostIfacePrefix and the first 12 hex digits of the UUID, within the
-// kernel's 15 bytes.
+// kernel's 15 bytes. A lease's owner is the pod's directory, named by its
+// UUID: the link of an owner that ended without giving its addresses back
+// is found by this name when they are taken back (removeEndedLink).
 func HostInterface(uuid string) string {
 	h := strings.ReplaceAll(uuid, "-", "")
 	if len(h) > 12 {
@@ -526,6 +529,42 @@ func (sys *sysctls) enableForwarding(ipv4, ipv6 bool) error {
 		if err := sys.write(k, "1"); err != nil {
 			return fmt.Errorf("enable forwarding (/proc/sys/net/%s): %w", k, err)
 		}
+	}
+	return nil
+}
+
+// removeEndedLink removes the host end of the link of owner (a pod
+// directory, named by the pod's UUID: HostInterface), a pod that ended
+// without giving its addresses back (its stage1 killed with SIGKILL) and
+// whose lease is being taken back, if the link is still there: the kernel
+// removes it with the pod's network namespace, 2 to 40 ms after the pod's
+// last process or never while something else holds the namespace, and
+// until then the host's route to the address through it stays, and the
+// next pod given the address would find it ("the host already has a
+// route"). It is ours to remove: named for a pod that no stage1 runs, by
+// acirun's prefix, and a veth pair, as Attach makes. Nothing is done for a
+// link gone, or a name that another kind of link has.
+func removeEndedLink(owner string) error {
+	name := HostInterface(filepath.Base(owner))
+	i, err := linkIndex(name)
+	if errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find %s, the link of the ended pod %s: %w", name, owner, err)
+	}
+	l, err := netlink.LinkByIndex(i)
+	if errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find %s, the link of the ended pod %s: %w", name, owner, err)
+	}
+	if l.Attrs().Name != name || l.Type() != "veth" {
+		return nil
+	}
+	if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("remove %s, the link of the ended pod %s: %w", name, owner, err)
 	}
 	return nil
 }

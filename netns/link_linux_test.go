@@ -530,3 +530,70 @@ func TestDetachLinkNotFound(t *testing.T) {
 		t.Errorf("leases %v after a Detach that could not find the link; want the pod's kept", got)
 	}
 }
+
+// TestAttachRemovesKilledPodsLink: a pod whose stage1 was killed with
+// SIGKILL gave nothing back, and its link stays until the kernel removes
+// its network namespace (2 to 40 ms on, or never while something holds
+// it: here a descriptor). The next pod given its address (on a /30, the
+// only one) takes the lease back with the link and its route, and starts;
+// gc (ReleaseStale) does the same. It fails on the old code with "the host
+// already has a route to 10.77.0.2".
+func TestAttachRemovesKilledPodsLink(t *testing.T) {
+	host := newTestNS(t)
+	for _, reclaim := range []string{"attach", "gc"} {
+		t.Run(reclaim, func(t *testing.T) {
+			n := testNetwork(t, "10.77.0.0/30")
+			n.Subnet6 = netip.MustParsePrefix("fd00:77::/126")
+			killed := "/pods/0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+			link := HostInterface(filepath.Base(killed))
+			pod := newTestNS(t)
+			var att *Attachment
+			host.do(func() (err error) {
+				att, err = n.Attach(context.Background(), killed, everyoneAlive, link, pod.tid)
+				return err
+			})
+			var held int
+			pod.do(func() (err error) {
+				held, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				return err
+			})
+			defer unix.Close(held)
+			// Killed: no Detach, no ReleaseWhenLinkGone; its owner is no
+			// longer alive.
+			pod.end()
+			if !host.hasLink(link) {
+				t.Fatalf("%s is gone with its namespace held", link)
+			}
+			notKilled := func(o string) bool { return o != killed }
+			if reclaim == "gc" {
+				host.do(func() error {
+					released, waiting, err := n.ReleaseStale(context.Background(), notKilled)
+					if err != nil || len(released) != 2 || len(waiting) != 0 {
+						t.Errorf("gc of the killed pod's leases: released %v, waiting %v, %v; want both released", released, waiting, err)
+					}
+					return nil
+				})
+				if host.hasLink(link) {
+					t.Errorf("gc released the killed pod's addresses and left its link %s", link)
+				}
+			}
+			next := newTestNS(t)
+			host.do(func() error {
+				again, err := n.Attach(context.Background(), "/pods/next", notKilled, "ac-next", next.tid)
+				if err != nil {
+					t.Errorf("the next pod: %v; want the killed pod's addresses", err)
+					return nil
+				}
+				defer again.Detach()
+				// The /126's other address may come first (the hint).
+				if again.Addr != att.Addr || !again.Addr6.IsValid() {
+					t.Errorf("the next pod got %s %s, want %s and an IPv6 address", again.Addr, again.Addr6, att.Addr)
+				}
+				return nil
+			})
+			if host.hasLink(link) {
+				t.Errorf("the killed pod's link %s outlived the next pod's start", link)
+			}
+		})
+	}
+}

@@ -27,8 +27,9 @@ func (c Config) stage1RunDir() string {
 // releaseStaleLeases gives back the default network's leases of pods that
 // no stage1 runs (a lease's owner is a pod directory; podcontract.Running
 // is stage1's own rule when it takes a lease back). A stage1 killed with
-// SIGKILL cannot release its address; its link went with the pod's network
-// namespace.
+// SIGKILL cannot release its address; its link goes with the pod's network
+// namespace, and the one still there (the namespace held) goes with the
+// lease.
 //
 // The rules of those pods in acirun's nftables table go too: a stage1
 // killed with SIGKILL leaves them behind; so do the host ID ranges leased

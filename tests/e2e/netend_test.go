@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +76,62 @@ func TestPodNetworkEndHeldNamespace(t *testing.T) {
 	if r := p.runInBox(ctx, "run", "--insecure-options=image", quick); r.code != 0 || !strings.Contains(r.stdout, "next ran") {
 		t.Errorf("a pod started once the ended pod's link is gone: %s", r)
 	}
+	reclaim(t, p, ctx)
+	if left := leaseFiles(t, p); len(left) != 0 {
+		t.Errorf("leases left once every pod ended and its link went: %q", left)
+	}
+}
+
+// TestPodNetworkKilledHeldNamespace: a pod whose supervisor is killed with
+// SIGKILL gives nothing back, and its link stays while something holds
+// its network namespace (a process that entered it). The next pod on a
+// network of one IPv4 address takes the dead pod's lease back and, with
+// it, the link and the host's route to the address, which it is given:
+// it used to fail with "the host already has a route". No link of either
+// pod is left once the holder and the next pod are gone.
+func TestPodNetworkKilledHeldNamespace(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p.networkConfig("50-one.json", `{"rktKind": "network", "rktVersion": "v1", "subnet": "10.79.0.0/30", "subnet6": "fd00:79::/126"}`)
+	img := p.image(podImage(t, podManifest(t, "example.com/net-killed-held", nil, "print", "up", "+", "sleep", "1h"), nil))
+	quick := p.image(podImage(t, podManifest(t, "example.com/net-killed-held-next", nil, "print", "next ran"), nil))
+	a := p.startPod(ctx, "up", img)
+	na := a.net()
+	holder := p.b.Command(ctx, "nsenter", "-t", ppid1(t, a.dir), "-n", "sh", "-c", "echo $$; exec sleep 1h")
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the process entering the pod's namespace: %v", err)
+	}
+	holderPID := strings.TrimSpace(line)
+	pid, err := os.ReadFile(filepath.Join(a.dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxOut(t, p, ctx, "kill", "-KILL", strings.TrimSpace(string(pid)))
+	select {
+	case <-a.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("acirun run did not end after SIGKILL")
+	}
+	if !slices.Contains(hostEnds(t, p), na.HostInterface) {
+		t.Fatalf("the host end %s went with its killed pod, its namespace held: the test shows nothing", na.HostInterface)
+	}
+	if r := p.runInBox(ctx, "run", "--insecure-options=image", quick); r.code != 0 || !strings.Contains(r.stdout, "next ran") {
+		t.Errorf("a pod started after a killed one whose link is held: %s; want it to take the address back", r)
+	}
+	if slices.Contains(hostEnds(t, p), na.HostInterface) {
+		t.Errorf("the killed pod's host end %s outlived the next pod's start", na.HostInterface)
+	}
+	boxOut(t, p, ctx, "kill", holderPID)
 	reclaim(t, p, ctx)
 	if left := leaseFiles(t, p); len(left) != 0 {
 		t.Errorf("leases left once every pod ended and its link went: %q", left)
