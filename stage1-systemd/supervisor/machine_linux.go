@@ -11,6 +11,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/godbus/dbus/v5"
+
+	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
 const (
@@ -23,6 +25,12 @@ const (
 // errNoMachined says the host has no system bus or no systemd-machined: the
 // pod runs as before, only machinectl does not know it.
 var errNoMachined = errors.New("no systemd-machined on this host")
+
+// errLeaderEnded says the pod's PID 1 ended before its registration with
+// systemd-machined was done (it failed while the network was attached):
+// the pod is not registered, or no longer, and the start fails for PID 1's
+// reason, which the caller reports.
+var errLeaderEnded = errors.New("PID 1 has ended")
 
 // machine is a pod's registration with systemd-machined.
 type machine struct {
@@ -52,8 +60,17 @@ type scopeProperty struct {
 // addresses (none yet). The name of a scope machined made is asked for only
 // withUnit (--debug, which prints it): two more round trips. It returns
 // errNoMachined, wrapped, when there is no machined to register with.
+//
+// A leader that is our child and has ended (stage1.Ended) is not
+// registered, and one that ended during the call is unregistered: machined
+// would keep a machine whose leader is gone (a scope made for a process
+// that ended stays, and machinectl shows it). It returns errLeaderEnded
+// then.
 func registerMachine(ctx context.Context, bus *busDial, uuid string, leader int, ifindices []int32, withUnit bool) (machine, error) {
 	m := machine{name: machineName(uuid)}
+	if stage1.Ended(leader) {
+		return m, fmt.Errorf("register machine %s: %w", m.name, errLeaderEnded)
+	}
 	id, err := machineID(uuid)
 	if err != nil {
 		return m, err
@@ -90,7 +107,22 @@ func registerMachine(ctx context.Context, bus *busDial, uuid string, leader int,
 			m.name, id, "acirun", "container", uint32(leader), "", ifindices, props)
 	}
 	if err := call.Err; err != nil {
+		if stage1.Ended(leader) {
+			return m, fmt.Errorf("register machine %s: %w", m.name, errLeaderEnded)
+		}
 		return m, fmt.Errorf("register machine %s: %w", m.name, busError(err))
+	}
+	if stage1.Ended(leader) {
+		// Only the record of a machine in our own unit (which is
+		// the supervisor's); a scope made for the pod goes with it.
+		method := "UnregisterMachine"
+		if m.created {
+			method = "TerminateMachine"
+		}
+		if err := obj.CallWithContext(ctx, machinedManager+"."+method, 0, m.name).Err; err != nil {
+			return m, fmt.Errorf("register machine %s: %w, and %s: %w", m.name, errLeaderEnded, method, busError(err))
+		}
+		return m, fmt.Errorf("register machine %s: %w", m.name, errLeaderEnded)
 	}
 	if m.created && withUnit {
 		// The scope's name, for the log: machined escapes the machine's.

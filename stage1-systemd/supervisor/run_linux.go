@@ -389,7 +389,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	switch {
 	case reg.err == nil:
 		debugf(o, "pod registered with systemd-machined as %s, unit %s", reg.m.name, reg.m.unit)
-	case errors.Is(reg.err, errNoMachined):
+	case errors.Is(reg.err, errNoMachined), errors.Is(reg.err, errLeaderEnded):
 		debugf(o, "pod not registered: %v", reg.err)
 	default:
 		fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v: machinectl will not show the pod\n", reg.err)

@@ -237,3 +237,59 @@ func TestKillNoUnitStart(t *testing.T) {
 		})
 	}
 }
+
+// TestInitDiesWhileNetworkAttaches: a PID 1 that dies once it has the go
+// message, while its supervisor attaches the pod's network, is not
+// registered with systemd-machined (it is gone: nothing to register), and
+// the failed start says nothing about machined, with or without a unit of
+// its own; nothing is left once gc has run. It fails when the supervisor
+// registers whatever PID 1 it started: without a unit, machined kept the
+// machine (and its scope) of the dead PID 1 ("machine left").
+func TestInitDiesWhileNetworkAttaches(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p.bin = crashBuild(t)
+	img := p.image(podImage(t, podManifest(t, "example.com/crash-early-init", nil, "print", "up"), nil))
+	for _, unit := range []bool{false, true} {
+		args := []string{"run", "--insecure-options=image", img}
+		if !unit {
+			args = slices.Insert(args, 1, "--no-unit")
+		}
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			var r result
+			if unit {
+				boxOut(t, p, ctx, "systemctl", "set-environment", crashEnv+"=init-go-received")
+				r = p.runInBox(ctx, args...)
+				boxOut(t, p, ctx, "systemctl", "unset-environment", crashEnv)
+			} else {
+				cmd := p.b.Command(ctx, append([]string{"env", crashEnv + "=init-go-received"}, p.acirun(args...)...)...)
+				var out, errb lockedOutput
+				cmd.Stdout, cmd.Stderr = &out, &errb
+				_ = cmd.Run()
+				r = result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+			}
+			t.Logf("%s", r)
+			if r.code == 0 {
+				t.Fatalf("run with PID 1 killed once it had go: %s", r)
+			}
+			if strings.Contains(r.stderr, "machine") {
+				t.Errorf("run with PID 1 dead before the network was ready: %s; want nothing said of machined", r)
+			}
+			dirs, _ := filepath.Glob(filepath.Join(p.data, "pods", "*-*-*-*-*"))
+			var uuids []string
+			for _, d := range dirs {
+				uuids = append(uuids, filepath.Base(d))
+			}
+			var ifaces []string
+			for _, u := range uuids {
+				ifaces = append(ifaces, hostIface(u))
+			}
+			awaitHostEndsGone(t, p, ifaces...)
+			if r := p.runInBox(ctx, "gc", "--grace-period=0s"); r.code != 0 {
+				t.Errorf("gc: %s", r)
+			}
+			p.noPodsLeft(ctx, uuids)
+		})
+	}
+}
