@@ -211,7 +211,7 @@ func (x *Extractor) finishSpilled(restricted map[string]uint32) error {
 		} else {
 			delete(restricted, name)
 		}
-		if err := x.finishDir(name, m, false); err != nil {
+		if err := x.finishDir(name, m, nil); err != nil {
 			return err
 		}
 	}

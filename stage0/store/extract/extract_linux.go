@@ -12,10 +12,13 @@ import (
 	"maps"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -1127,18 +1130,12 @@ func (x *Extractor) Finish(ctx context.Context) (Result, error) {
 		if _, later := x.dirs[n]; later {
 			continue
 		}
-		if err := x.finishDir(n, &meta{mode: restricted[n], implicit: true}, false); err != nil {
+		if err := x.finishDir(n, &meta{mode: restricted[n], implicit: true}, nil); err != nil {
 			return x.res, err
 		}
 	}
-	names := sortDeepestFirst(slices.Collect(maps.Keys(x.dirs)))
-	for _, n := range names {
-		if err := ctx.Err(); err != nil {
-			return x.res, err
-		}
-		if err := x.finishDir(n, x.dirs[n], true); err != nil {
-			return x.res, err
-		}
+	if err := x.finishDirs(ctx, sortDeepestFirst(slices.Collect(maps.Keys(x.dirs)))); err != nil {
+		return x.res, err
 	}
 	if _, ok := x.dirs["."]; !ok {
 		if err := x.recs.record(".", x.r.fd, "", Entry{}); err != nil {
@@ -1166,21 +1163,98 @@ func sortDeepestFirst(names []string) []string {
 	return names
 }
 
-// finishDir gives the directory n its metadata m and, with record, records
-// it. A directory that is gone (pruned, removed) is skipped, and so is one
-// that is no longer a directory when spilled metadata is applied (a later
-// entry replaced it while layering).
-func (x *Extractor) finishDir(n string, m *meta, record bool) error {
+// finishDirs gives the window's directories, names sorted deepest first,
+// their metadata and records them. The directories of one depth are done
+// side by side, on as many goroutines as there are CPUs to run them, one
+// depth after the other, so that a parent still comes after its children
+// (an unprivileged extractor may take its own search permission off a
+// parent): the pass is five system calls a directory, and for the 1,667
+// of bench/import.sh's image it was a third of the import's tail after the
+// last entry, on one CPU while the others idled.
+func (x *Extractor) finishDirs(ctx context.Context, names []string) error {
+	workers := runtime.GOMAXPROCS(0)
+	for len(names) > 0 {
+		n := 1
+		for n < len(names) && dirDepth(names[n]) == dirDepth(names[0]) {
+			n++
+		}
+		level := names[:n]
+		names = names[n:]
+		var ents []Entry // the level's records, if recording
+		if x.recs.on {
+			ents = make([]Entry, len(level))
+		}
+		errs := make([]error, len(level))
+		do := func(i int) {
+			if errs[i] = ctx.Err(); errs[i] != nil {
+				return
+			}
+			var rec *Entry
+			if ents != nil {
+				rec = &ents[i]
+			}
+			errs[i] = x.finishDir(level[i], x.dirs[level[i]], rec)
+		}
+		if k := min(workers, len(level)/minDirsEach); k > 1 {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range k {
+				wg.Go(func() {
+					for i := int(next.Add(1) - 1); i < len(level); i = int(next.Add(1) - 1) {
+						do(i)
+					}
+				})
+			}
+			wg.Wait()
+		} else {
+			for i := range level {
+				do(i)
+			}
+		}
+		for i := range level {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if ents != nil && ents[i].Name != "" {
+				x.recs.add(ents[i])
+			}
+		}
+	}
+	return nil
+}
+
+// minDirsEach is the fewest directories worth a goroutine of their own in
+// finishDirs.
+const minDirsEach = 16
+
+// dirDepth orders the directories of Finish by depth: the root after every
+// top-level directory.
+func dirDepth(name string) int {
+	if name == "." {
+		return -1
+	}
+	return strings.Count(name, "/")
+}
+
+// finishDir gives the directory n its metadata m and, if rec is not nil,
+// fills in rec as the directory's record. A directory that is gone (pruned,
+// removed) is skipped, rec left empty, and so is one that is no longer a
+// directory when spilled metadata is applied (a later entry replaced it
+// while layering). Directories of one depth are finished side by side (see
+// finishDirs): it changes nothing but the directory n.
+func (x *Extractor) finishDir(n string, m *meta, rec *Entry) error {
 	fd, err := x.r.openDir(n, false)
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) || (x.opts.Overwrite && !record && (errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP))) {
+		if errors.Is(err, unix.ENOENT) || (x.opts.Overwrite && rec == nil && (errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP))) {
 			return nil
 		}
 		return fmt.Errorf("finish directory %s: %w", n, err)
 	}
 	xs, err := x.applyDir(fd, n, m)
-	if err == nil && record {
-		err = x.recs.record(n, fd, "", Entry{Xattrs: xs})
+	if err == nil && rec != nil {
+		if err = statEntry(fd, "", rec); err == nil {
+			rec.Name, rec.Xattrs = n, xs
+		}
 	}
 	unix.Close(fd)
 	if err != nil {

@@ -182,6 +182,7 @@ func TestEntriesMatchWalk(t *testing.T) {
 			hardlink("d/x", "x"),
 		}},
 		{"many small files", many},
+		{"many directories", manyDirs()},
 		{"big and empty content", []ent{file("big", big), file("empty", ""), file("small", "s"), hardlink("big2", "big")}},
 		{"nanosecond times", []ent{{name: "t", typ: tar.TypeReg, body: "t", mtime: time.Unix(1500000000, 123456789)}, {name: "l", typ: tar.TypeSymlink, link: "t", mtime: time.Unix(1600000000, 987654321)}}},
 	}
@@ -373,4 +374,63 @@ func walkCompare(a, b string) int {
 		}
 	}
 	return cmp.Compare(len(a), len(b))
+}
+
+// manyDirs is an archive of directories enough at each depth for Finish to
+// do them side by side (finishDirs), each with a mode, owner, time or
+// attribute of its own, some implicit, with a file in each.
+func manyDirs() []ent {
+	var es []ent
+	for i := range 3 * minDirsEach * 4 {
+		d := dir(fmt.Sprintf("t%d/u%d/v%d", i%3, i%(2*minDirsEach+5), i))
+		d.mode = []int64{0o755, 0o700, 0o555, 0o1777, 0o2750}[i%5]
+		d.mtime = time.Unix(1400000000+int64(i)*3600, int64(i)*1000)
+		if i%4 == 0 {
+			d.uid, d.gid = 300+i, 400+i
+		}
+		if i%6 == 0 {
+			d.pax = map[string]string{"SCHILY.xattr.user.n": fmt.Sprint(i)}
+		}
+		es = append(es, d, file(d.name+"/f", fmt.Sprint(i)))
+		if i%2 == 0 {
+			// (i and i+111 differ in parity: no duplicate.)
+			p := dir(fmt.Sprintf("t%d/u%d", i%3, i%(2*minDirsEach+5)))
+			p.mode = 0o711 + int64(i%2)*0o40
+			es = append(es, p)
+		}
+	}
+	return es
+}
+
+// TestFinishDirsMetadata: directories finished side by side (finishDirs)
+// each get their own entry's mode, owner, time and attributes.
+func TestFinishDirsMetadata(t *testing.T) {
+	testenv.NeedRoot(t, "directories owned by others")
+	es := manyDirs()
+	root := t.TempDir()
+	r, _ := decompress(mkTar(t, es...))
+	if _, err := tarChecked(t, r, root, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.typ != tar.TypeDir {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, e.name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode&0o7777 != uint32(e.mode) || int(st.Uid) != e.uid || int(st.Gid) != e.gid {
+			t.Errorf("%s: mode %o, owner %d:%d; want %o, %d:%d", e.name, st.Mode&0o7777, st.Uid, st.Gid, e.mode, e.uid, e.gid)
+		}
+		if !e.mtime.IsZero() && (st.Mtim.Sec != e.mtime.Unix() || st.Mtim.Nsec != int64(e.mtime.Nanosecond())) {
+			t.Errorf("%s: mtime %v, want %v", e.name, time.Unix(st.Mtim.Unix()), e.mtime)
+		}
+		v, ok := e.pax["SCHILY.xattr.user.n"]
+		got := make([]byte, 64)
+		n, err := unix.Lgetxattr(filepath.Join(root, e.name), "user.n", got)
+		if ok && (err != nil || string(got[:n]) != v) || !ok && err == nil {
+			t.Errorf("%s: user.n %q (%v), want %q", e.name, got[:max(n, 0)], err, v)
+		}
+	}
 }
