@@ -366,6 +366,23 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 	return pub, nil
 }
 
+// PublishSockets puts the ports Install published for the pod uuid into
+// the socket path (sockprog.go), so that the host's own connections to
+// them are translated at connect() rather than by the rules, and says how
+// they are translated, for the debug output. It is not part of Install:
+// the first pod that publishes loads and attaches the programs (~3.5 ms
+// of CPU), which the pod's start need not wait for, since the rules
+// translate those connections meanwhile. The pod's Remove must come
+// after it.
+func (f Firewall) PublishSockets(ctx context.Context, uuid string, ports []PortMap) string {
+	l, err := f.lock(ctx)
+	if err != nil {
+		return fmt.Sprintf("the host's own connections to the published ports are translated by nftables (%v)", err)
+	}
+	defer flock.Unlock(l)
+	return f.publishSockets(uuid, ports)
+}
+
 // forwardWarnings warns of a host firewall that drops forwarded packets
 // (forwardDrops), for a pod that is not restricted.
 func forwardWarnings(st *tableState, p PodRules) []string {
@@ -439,13 +456,19 @@ func matchJump(base string, index int, ports []PortMap) []expr.Any {
 	return nil
 }
 
-// Remove takes the pod's rules out of the table, if it has any.
+// Remove takes the pod's rules out of the table, if it has any, and its
+// ports out of the socket path's map before them.
 func (f Firewall) Remove(ctx context.Context, uuid string) error {
 	l, err := f.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer flock.Unlock(l)
+	if id, err := podUUID(uuid); err == nil {
+		if err := removeSockets(func(u [16]byte) bool { return u != id }); err != nil {
+			return fmt.Errorf("remove ports of pod %s: %w", uuid, err)
+		}
+	}
 	c, err := dial()
 	if err != nil {
 		return err
@@ -471,7 +494,9 @@ func (f Firewall) Remove(ctx context.Context, uuid string) error {
 // the jump rules of podMarkChains (every pod with rules has one there):
 // one dump of each of those chains the table has, and the full listing
 // only when a pod is to be removed. It runs after every pod's start on the
-// default network, so the look at every pod it is stays small.
+// default network, so the look at every pod it is stays small. The ports
+// of those pods, and of any pod without rules (the table flushed by hand),
+// go out of the socket path's map first, as Remove takes them.
 func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool) ([]string, error) {
 	l, err := f.lock(ctx)
 	if err != nil {
@@ -480,11 +505,13 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 	defer flock.Unlock(l)
 	var rl ruleLister
 	defer rl.close()
+	keep := map[[16]byte]bool{}
 	tables, err := rl.tables()
 	if err != nil || !slices.ContainsFunc(tables, func(t *nftables.Table) bool {
 		return t.Name == tableName && t.Family == nftables.TableFamilyINet
 	}) {
-		return nil, nil // no nftables, or no table: no rules
+		// No nftables, or no table: no rules, and no port either.
+		return nil, removeSockets(func(u [16]byte) bool { return keep[u] })
 	}
 	var stale []string
 	seen := map[string]bool{}
@@ -501,9 +528,14 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 				seen[uuid] = true
 				if !alive(owner) {
 					stale = append(stale, uuid)
+				} else if id, err := podUUID(uuid); err == nil {
+					keep[id] = true
 				}
 			}
 		}
+	}
+	if err := removeSockets(func(u [16]byte) bool { return keep[u] }); err != nil {
+		return nil, err
 	}
 	if len(stale) == 0 {
 		return nil, nil

@@ -28,6 +28,7 @@ type podNetwork struct {
 	ports        []netns.PortMap // the ports published
 	rules        bool            // the pod has rules of its own in the table (netns.Published.Rules)
 	swept        chan struct{}   // closed when sweep is done; nil before sweep
+	published    chan struct{}   // closed when sweep has put the ports into the socket path; nil if it does not
 	rulesRemoved chan error      // removeRules's result, once it has started
 }
 
@@ -212,21 +213,33 @@ func valid(a netns.Addrs) []netip.Addr {
 	return l
 }
 
-// sweep takes out of the firewall, in the background, the rules of the
+// sweep puts the pod's published ports into the socket path, with
+// publish (netns.Firewall.PublishSockets: the set-up of its programs is no
+// part of the start, the rules translate meanwhile; removeRules waits for
+// it), and takes out of the firewall, in the background, the rules of the
 // pods that are no longer alive, which a stage1 killed with SIGKILL
 // leaves: run calls it once PID 1 has said whether the apps started, and
-// detach if run did not.
+// detach, without publish, if run did not.
 // Install removes only those in the pod's way (of its UUID, or holding a
 // port it publishes), so that no pod's start waits for a look at every
 // pod's owner; this is the rest of that look, where the start no longer
 // waits for it. detach waits for it to end. Errors are printed: the next
 // start or acirun gc tries again.
-func (pn *podNetwork) sweep() {
+func (pn *podNetwork) sweep(o *options, publish bool) {
 	pn.swept = make(chan struct{})
+	published := make(chan struct{})
+	publish = publish && len(pn.ports) > 0
+	if publish {
+		pn.published = published
+	}
 	go func() {
 		defer close(pn.swept)
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		defer cancel()
+		if publish {
+			debugf(o, "%s", pn.fw.PublishSockets(ctx, pn.uuid, pn.ports))
+		}
+		close(published)
 		if _, err := pn.fw.RemoveStale(ctx, podcontract.Running); err != nil {
 			fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		}
@@ -249,6 +262,7 @@ func (pn *podNetwork) removeRules() {
 	if pn.rulesRemoved != nil {
 		return
 	}
+	published := pn.published
 	done := make(chan error, 1)
 	pn.rulesRemoved = done
 	if !pn.rules {
@@ -256,6 +270,9 @@ func (pn *podNetwork) removeRules() {
 		return
 	}
 	go func() {
+		if published != nil {
+			<-published // the ports sweep put into the socket path go with the rules
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		defer cancel()
 		done <- pn.fw.Remove(ctx, pn.uuid)
@@ -277,7 +294,7 @@ func (pn *podNetwork) removeRules() {
 // started). Errors are printed.
 func (pn *podNetwork) detach(o *options) {
 	if pn.swept == nil {
-		pn.sweep()
+		pn.sweep(o, false)
 	}
 	pn.removeRules()
 	err := <-pn.rulesRemoved

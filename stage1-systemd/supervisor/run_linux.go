@@ -437,7 +437,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	appsStarted := func(ok bool) {
 		o.trace.Step("apps started: %t", ok)
 		if network != nil {
-			network.sweep()
+			network.sweep(o, true)
 		}
 		if ok {
 			// For readers without a unit to ask (acirun status

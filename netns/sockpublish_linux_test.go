@@ -1,0 +1,165 @@
+package netns
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestSocketPath: with a port in the socket path's map, a connection made
+// in the publishing namespace to the host address goes to the pod's
+// address (here another loopback address and port of the namespace, so
+// that no rule and no link is involved: only the programs can get it
+// there), and the socket reports the address it dialled as its peer; UDP
+// datagrams go there and their answers come from the address sent to;
+// ::1 too; a port published on every address is taken for another
+// loopback address; another namespace's connection to the same address
+// and port is left alone; and once the pod's entries are gone, so is the
+// translation, and with the last entry the pins.
+func TestSocketPath(t *testing.T) {
+	ns, other := newTestNS(t), newTestNS(t)
+	var podTCP, podTCP6 net.Listener
+	var podUDP net.PacketConn
+	ns.do(func() (err error) {
+		if podTCP, err = net.Listen("tcp", "127.0.0.2:0"); err != nil {
+			return err
+		}
+		if podTCP6, err = net.Listen("tcp", "[::1]:0"); err != nil {
+			return err
+		}
+		podUDP, err = net.ListenPacket("udp", "127.0.0.2:0")
+		return err
+	})
+	defer podTCP.Close()
+	defer podTCP6.Close()
+	defer podUDP.Close()
+	pod := func(a net.Addr) netip.AddrPort {
+		switch a := a.(type) {
+		case *net.TCPAddr:
+			return a.AddrPort()
+		case *net.UDPAddr:
+			return a.AddrPort()
+		}
+		return netip.AddrPort{}
+	}
+	const uuid = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+	ports := []PortMap{
+		{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("127.0.0.1:18080"), Pod: pod(podTCP.Addr())},
+		{Name: "every", Protocol: "tcp", Host: netip.MustParseAddrPort("0.0.0.0:18081"), Pod: pod(podTCP.Addr())},
+		{Name: "dns", Protocol: "udp", Host: netip.MustParseAddrPort("127.0.0.1:18053"), Pod: pod(podUDP.LocalAddr())},
+		{Name: "http6", Protocol: "tcp", Host: netip.MustParseAddrPort("[::1]:18080"), Pod: pod(podTCP6.Addr())},
+	}
+	_, pinned := os.Stat(sockDir())
+	ns.do(func() error { return Firewall{}.addSockets(uuid, ports) })
+	removed := false
+	t.Cleanup(func() {
+		if !removed {
+			ns.try(func() error { return removeSockets(func([16]byte) bool { return false }) })
+		}
+	})
+
+	// TCP: dialled, accepted by the pod's listener, peer as dialled.
+	for _, c := range []struct{ dial, host string }{
+		{"127.0.0.1:18080", "127.0.0.1:18080"},
+		{"127.0.0.9:18081", "127.0.0.9:18081"},
+		{"[::1]:18080", "[::1]:18080"},
+	} {
+		ln := podTCP
+		if c.dial[0] == '[' {
+			ln = podTCP6
+		}
+		var conn net.Conn
+		ns.do(func() (err error) {
+			conn, err = net.DialTimeout("tcp", c.dial, 3*time.Second)
+			return err
+		})
+		accepted, err := accept(ln)
+		if err != nil {
+			t.Fatalf("%s: the pod's listener: %v", c.dial, err)
+		}
+		if got := conn.RemoteAddr().String(); got != c.host {
+			t.Errorf("%s: the client's peer is %s, want what it dialled", c.dial, got)
+		}
+		if accepted.RemoteAddr().String() != conn.LocalAddr().String() {
+			t.Errorf("%s: the pod accepted %s, the client is %s", c.dial, accepted.RemoteAddr(), conn.LocalAddr())
+		}
+		conn.Close()
+		accepted.Close()
+	}
+
+	// UDP: sent to the host port, received by the pod, answered from it,
+	// the answer seen as from the host port.
+	var client net.PacketConn
+	ns.do(func() (err error) {
+		client, err = net.ListenPacket("udp", "127.0.0.1:0")
+		return err
+	})
+	defer client.Close()
+	host := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:18053"))
+	if _, err := client.WriteTo([]byte("q"), host); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	podUDP.SetDeadline(time.Now().Add(3 * time.Second))
+	_, from, err := podUDP.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("udp: the pod received nothing: %v", err)
+	}
+	if _, err := podUDP.WriteTo([]byte("a"), from); err != nil {
+		t.Fatal(err)
+	}
+	client.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, src, err := client.ReadFrom(buf); err != nil || src.String() != host.String() {
+		t.Errorf("udp: the answer came from %v (%v), want %s", src, err, host)
+	}
+
+	// Another namespace: its own 127.0.0.1:18080.
+	var own net.Listener
+	other.do(func() (err error) {
+		own, err = net.Listen("tcp", "127.0.0.1:18080")
+		return err
+	})
+	defer own.Close()
+	var conn net.Conn
+	other.do(func() (err error) {
+		conn, err = net.DialTimeout("tcp", "127.0.0.1:18080", 3*time.Second)
+		return err
+	})
+	if a, err := accept(own); err != nil {
+		t.Errorf("another namespace's connection did not reach its own listener: %v", err)
+	} else {
+		a.Close()
+	}
+	conn.Close()
+
+	// The pod's end: no translation, and no pins when nothing else
+	// published.
+	ns.do(func() error {
+		id, _ := podUUID(uuid)
+		return removeSockets(func(u [16]byte) bool { return u != id })
+	})
+	removed = true
+	err = ns.try(func() error {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:18080", 3*time.Second)
+		if err == nil {
+			c.Close()
+			return errors.New("still reached the pod")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("after the pod's end, 127.0.0.1:18080: %v", err)
+	}
+	if _, err := os.Stat(sockDir()); pinned != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left after the last entry: %v", sockDir(), err)
+	}
+}
+
+// accept takes the next connection of ln within 3 seconds.
+func accept(ln net.Listener) (net.Conn, error) {
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
+	return ln.Accept()
+}
