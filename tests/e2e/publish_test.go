@@ -379,3 +379,129 @@ func TestPodContainment(t *testing.T) {
 	}
 	f.stop(p)
 }
+
+// sockClient is a client run in the box (in its cgroups, where the socket
+// path's programs see it): for each "tcp|udp ADDR PORT" argument it
+// connects (udp too, which then sends a datagram), or with "sendto" sends
+// a datagram from a socket it does not connect, and prints what its socket
+// says: the local address (the gateway when the socket went to the pod's
+// address itself, the loopback address dialled when the rules translate
+// its packets; an unconnected socket's is unspecified), the peer
+// (getpeername) or the source of the answer (recvfrom), and the answer; or
+// the error.
+const sockClient = `
+import socket, sys
+for arg in sys.argv[1:]:
+    proto, addr, port = arg.split()
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    try:
+        if proto == "tcp":
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect((addr, int(port)))
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            body = s.recv(4096).split(b"\r\n")[-1].decode().strip()
+            print(arg, "local=%s peer=%s:%d body=%s" % (s.getsockname()[0], s.getpeername()[0], s.getpeername()[1], body))
+        else:
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.settimeout(5)
+            if proto == "udp":
+                s.connect((addr, int(port)))
+            s.sendto(b"ping", (addr, int(port)))
+            data, src = s.recvfrom(100)
+            print(arg, "local=%s from=%s:%d body=%s" % (s.getsockname()[0], src[0], src[1], data.decode()))
+    except OSError as e:
+        print(arg, "error=%s" % e.strerror)
+`
+
+// sockPins lists the socket path's pins in the box's bpffs ("" when there
+// are none).
+func sockPins(t *testing.T, p *boxPod) string {
+	t.Helper()
+	out, err := p.b.Output(context.Background(), "sh", "-c", "ls /sys/fs/bpf/acirun 2>/dev/null | tr '\\n' ' '")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestPublishedPortsSocketPath: the box's own connections to a port
+// published on every address, at 127.0.0.1 and ::1, are connected by the
+// socket path (cgroup BPF) to the pod's address itself: their socket's
+// local address is the gateway, not the loopback address the rules would
+// leave it (no DNAT touched them), while getpeername still says what was
+// dialled; a UDP port's answer comes from the address sent to, both
+// families, from a connected socket and from one that is not. Another network namespace's 127.0.0.1 is not translated. The
+// programs and maps are pinned while the pod publishes and gone once it
+// ends, and once a pod whose supervisor was killed with SIGKILL is taken
+// away by acirun gc.
+func TestPublishedPortsSocketPath(t *testing.T) {
+	p := newBoxPod(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	img := p.image(podImage(t, podManifest(t, "example.com/pub-sock", map[string]any{
+		"ports": []map[string]any{{"name": "http", "protocol": "tcp", "port": 8086}, {"name": "echo", "protocol": "udp", "port": 8087}},
+	}, "udp-echo", ":8087", "+", "serve", ":8086"), nil))
+	if pins := sockPins(t, p); pins != "" {
+		t.Fatalf("pins before any pod: %s", pins)
+	}
+	a := p.startPod(ctx, "serving", img)
+	na := a.net()
+	// The socket path is set up once the apps have started, in the
+	// background (the rules translate meanwhile).
+	pins := sockPins(t, p)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(pins, "ports-v1") && time.Now().Before(deadline); pins = sockPins(t, p) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(pins, "ports-v1") || !strings.Contains(pins, "connect4-v1") {
+		t.Errorf("pinned while the pod publishes: %q, want the ports map and the programs' links", pins)
+	}
+	out, err := p.b.Output(ctx, "python3", "-c", sockClient, "tcp 127.0.0.1 8086", "tcp ::1 8086", "udp 127.0.0.1 8087", "udp ::1 8087",
+		"sendto 127.0.0.1 8087", "sendto ::1 8087")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, want := range []string{
+		"tcp 127.0.0.1 8086 local=" + na.Gateway + " peer=127.0.0.1:8086 body=hello from testapp",
+		"tcp ::1 8086 local=" + na.Gateway6 + " peer=::1:8086 body=hello from testapp",
+		"udp 127.0.0.1 8087 local=" + na.Gateway + " from=127.0.0.1:8087 body=echo ping",
+		"udp ::1 8087 local=" + na.Gateway6 + " from=::1:8087 body=echo ping",
+		"sendto 127.0.0.1 8087 local=0.0.0.0 from=127.0.0.1:8087 body=echo ping",
+		"sendto ::1 8087 local=:: from=::1:8087 body=echo ping",
+	} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("the box's client lacks %q:\n%s", want, out)
+		}
+	}
+	// Another namespace: nothing listens on its 127.0.0.1:8086.
+	for _, cmd := range [][]string{{"ip", "netns", "add", "pubsock"}, {"ip", "-n", "pubsock", "link", "set", "lo", "up"}} {
+		if err := p.b.Exec(ctx, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { p.b.Exec(context.Background(), "ip", "netns", "del", "pubsock") })
+	out, err = p.b.Output(ctx, "ip", "netns", "exec", "pubsock", "python3", "-c", sockClient, "tcp 127.0.0.1 8086")
+	if err != nil || !strings.Contains(string(out), "tcp 127.0.0.1 8086 error=Connection refused") {
+		t.Errorf("another namespace's 127.0.0.1:8086: %s (%v), want the connection refused", out, err)
+	}
+	a.stop(p)
+	if pins := sockPins(t, p); pins != "" {
+		t.Errorf("pinned after the only publishing pod ended: %s", pins)
+	}
+
+	b := p.startPod(ctx, "serving", img)
+	pins = sockPins(t, p)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(pins, "ports-v1") && time.Now().Before(deadline); pins = sockPins(t, p) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.kill(p)
+	if pins := sockPins(t, p); !strings.Contains(pins, "ports-v1") {
+		t.Errorf("the killed pod's port is no longer pinned before gc (%q): the check below proves nothing", pins)
+	}
+	if out, err := p.b.Output(ctx, p.acirun("gc", "--grace-period=0s")...); err != nil {
+		t.Fatalf("acirun gc: %v\n%s", err, out)
+	}
+	if pins := sockPins(t, p); pins != "" {
+		t.Errorf("pinned after the killed pod's gc: %s", pins)
+	}
+}

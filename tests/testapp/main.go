@@ -30,6 +30,8 @@
 //	                     sends one UDP datagram "from SRC" to DST:PORT over a raw IPv4 socket,
 //	                     with SRC as its source whatever the pod's address (CAP_NET_RAW);
 //	                     SRC "eth0" is that interface's IPv4 address: "udp-from SRC ok" or an error line
+//	udp-echo ADDR        answers each UDP datagram on ADDR with "echo " and it, in the background;
+//	                     prints "udp-echo ADDR" once it listens and "udp from ADDR" for each
 //	get URL              an HTTP GET (5s timeout): "get URL status=N body=FIRST-LINE" or "get URL error=..."
 //	addrs                every interface's addresses: "addr NAME PREFIX", in order
 //	ra IFACE PREFIX      sends 3 IPv6 router advertisements to ff02::1 on IFACE: a default router and
@@ -217,6 +219,9 @@ func run(cmd string, args []string) {
 	case "get":
 		nargs(cmd, args, 1)
 		get(args[0])
+	case "udp-echo":
+		nargs(cmd, args, 1)
+		udpEcho(args[0])
 	case "udp-from":
 		nargs(cmd, args, 2)
 		udpFrom(args[0], args[1])
@@ -452,6 +457,28 @@ func serve(addr string) {
 		fmt.Fprintf(os.Stderr, "testapp: serve %s: %v\n", addr, err)
 		os.Exit(1)
 	}
+}
+
+// udpEcho answers the datagrams sent to addr, from a goroutine: the
+// commands after it run meanwhile (a serve, a sleep).
+func udpEcho(addr string) {
+	c, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testapp: udp-echo %s: %v\n", addr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("udp-echo %s\n", c.LocalAddr())
+	go func() {
+		b := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			fmt.Printf("udp from %s\n", from)
+			c.WriteTo(append([]byte("echo "), b[:n]...), from)
+		}
+	}()
 }
 
 // udpFrom sends one UDP datagram with a source address of its choosing:
