@@ -16,18 +16,11 @@ import (
 // PID 1 calls it again, which then only reads the flags: the change
 // (dev_open, IPv6's ::1) is made once.
 func LoopbackUp() error {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, ifr, err := loopbackFlags()
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("SIOCGIFFLAGS: %w", err)
-	}
 	if ifr.Uint16()&unix.IFF_UP != 0 {
 		return nil
 	}
@@ -36,4 +29,35 @@ func LoopbackUp() error {
 		return fmt.Errorf("SIOCSIFFLAGS: %w", err)
 	}
 	return nil
+}
+
+// LoopbackFlags are the flags of lo in the calling thread's network
+// namespace (unix.IFF_UP among them), read as LoopbackUp reads them.
+func LoopbackFlags() (uint16, error) {
+	fd, ifr, err := loopbackFlags()
+	if err != nil {
+		return 0, err
+	}
+	unix.Close(fd)
+	return ifr.Uint16(), nil
+}
+
+// loopbackFlags reads lo's flags into ifr, and returns the socket it
+// asked on, for a change; the caller closes it.
+func loopbackFlags() (fd int, ifr *unix.Ifreq, err error) {
+	fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, nil, err
+	}
+	if ifr, err = unix.NewIfreq("lo"); err == nil {
+		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+		if err != nil {
+			err = fmt.Errorf("SIOCGIFFLAGS: %w", err)
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, err
+	}
+	return fd, ifr, nil
 }

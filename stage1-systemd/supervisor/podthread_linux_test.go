@@ -64,20 +64,8 @@ func TestPodThreadLoopbackUp(t *testing.T) {
 			if ns, err = os.Readlink("/proc/thread-self/ns/net"); err != nil {
 				return err
 			}
-			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				return err
-			}
-			defer unix.Close(fd)
-			ifr, err := unix.NewIfreq("lo")
-			if err != nil {
-				return err
-			}
-			if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-				return err
-			}
-			flags = ifr.Uint16()
-			return nil
+			flags, err = stage1.LoopbackFlags()
+			return err
 		})
 		th.Close()
 		if err != nil {
