@@ -3,8 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -33,20 +31,7 @@ func TestPodNetworkEndHeldNamespace(t *testing.T) {
 	}
 
 	// A process enters the pod's network namespace and stays.
-	holder := p.b.Command(ctx, "nsenter", "-t", ppid1(t, a.dir), "-n", "sh", "-c", "echo $$; exec sleep 1h")
-	stdout, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { holder.Process.Kill(); holder.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the process entering the pod's namespace: %v", err)
-	}
-	holderPID := strings.TrimSpace(line)
+	holderPID := holdNetNS(t, p, ctx, a)
 
 	a.stop(p)
 	// acirun run has returned, and the link is still there: the pod's end
@@ -98,30 +83,8 @@ func TestPodNetworkKilledHeldNamespace(t *testing.T) {
 	quick := p.image(podImage(t, podManifest(t, "example.com/net-killed-held-next", nil, "print", "next ran"), nil))
 	a := p.startPod(ctx, "up", img)
 	na := a.net()
-	holder := p.b.Command(ctx, "nsenter", "-t", ppid1(t, a.dir), "-n", "sh", "-c", "echo $$; exec sleep 1h")
-	stdout, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { holder.Process.Kill(); holder.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the process entering the pod's namespace: %v", err)
-	}
-	holderPID := strings.TrimSpace(line)
-	pid, err := os.ReadFile(filepath.Join(a.dir, "pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	boxOut(t, p, ctx, "kill", "-KILL", strings.TrimSpace(string(pid)))
-	select {
-	case <-a.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("acirun run did not end after SIGKILL")
-	}
+	holderPID := holdNetNS(t, p, ctx, a)
+	a.kill(p)
 	if !slices.Contains(hostEnds(t, p), na.HostInterface) {
 		t.Fatalf("the host end %s went with its killed pod, its namespace held: the test shows nothing", na.HostInterface)
 	}
@@ -136,4 +99,33 @@ func TestPodNetworkKilledHeldNamespace(t *testing.T) {
 	if left := leaseFiles(t, p); len(left) != 0 {
 		t.Errorf("leases left once every pod ended and its link went: %q", left)
 	}
+}
+
+// holdNetNS starts a process in the box that enters pod a's network
+// namespace and stays, and returns its PID in the box; the test kills it
+// (kill PID in the box) when the namespace is to go, and its end kills it
+// anyway.
+func holdNetNS(t *testing.T, p *boxPod, ctx context.Context, a *bgPod) string {
+	t.Helper()
+	holder := p.b.Command(ctx, "nsenter", "-t", ppid1(t, a.dir), "-n", "sh", "-c", "echo $$; exec sleep 1h")
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	pid := strings.TrimSpace(line)
+	t.Cleanup(func() {
+		if pid != "" {
+			_ = p.b.Exec(context.Background(), "kill", pid)
+		}
+		holder.Process.Kill()
+		holder.Wait()
+	})
+	if err != nil {
+		t.Fatalf("the process entering the pod's namespace: %v", err)
+	}
+	return pid
 }

@@ -277,16 +277,7 @@ func TestPodNetworkKilledLeases(t *testing.T) {
 	a := p.startPod(ctx, "up", img)
 	na := a.net()
 	checkNet(t, na)
-	pid, err := os.ReadFile(filepath.Join(a.dir, "pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	boxOut(t, p, ctx, "kill", "-KILL", strings.TrimSpace(string(pid)))
-	select {
-	case <-a.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("acirun run did not end after SIGKILL")
-	}
+	a.kill(p)
 	for deadline := time.Now().Add(10 * time.Second); strings.Contains(strings.Join(hostEnds(t, p), " "), na.HostInterface); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the host end %s outlived its killed pod by 10s", na.HostInterface)

@@ -487,18 +487,7 @@ func TestPodNetworkKilled(t *testing.T) {
 	web := p.servingImage("example.com/net-killed", 8081)
 	a := p.startPod(ctx, "serving", web)
 	na := a.net()
-	pid, err := os.ReadFile(filepath.Join(a.dir, "pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.b.Exec(ctx, "kill", "-KILL", strings.TrimSpace(string(pid))); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-a.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("acirun run did not end after SIGKILL")
-	}
+	a.kill(p)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		gone := true
 		inBox(t, p, func() error {
@@ -529,18 +518,7 @@ func TestPodNetworkKilled(t *testing.T) {
 
 	// Killed again, and collected by gc.
 	nb := b.net()
-	pid, err = os.ReadFile(filepath.Join(b.dir, "pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.b.Exec(ctx, "kill", "-KILL", strings.TrimSpace(string(pid))); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-b.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("acirun run did not end after SIGKILL")
-	}
+	b.kill(p)
 	if out, err := p.b.Output(ctx, p.acirun("gc", "--grace-period=0s")...); err != nil {
 		t.Fatalf("acirun gc: %v\n%s", err, out)
 	}
