@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -525,21 +526,14 @@ func bpfProgLoad(code []byte, attach uint32, name string) (int, error) {
 		return fd, err
 	}
 	log := make([]byte, 64<<10)
-	if _, lerr := load(log); lerr != nil {
-		if n := bytesIndexZero(log); n > 0 {
-			return -1, fmt.Errorf("%w: %s", err, log[:n])
-		}
+	lfd, lerr := load(log)
+	if lerr == nil {
+		return lfd, nil // refused once, taken with its log: a passing failure
+	}
+	if n := bytes.IndexByte(log, 0); n > 0 {
+		return -1, fmt.Errorf("%w: %s", err, log[:n])
 	}
 	return -1, err
-}
-
-func bytesIndexZero(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return len(b)
 }
 
 func bpfObjPin(fd int, path string) error {

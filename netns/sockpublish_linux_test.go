@@ -5,8 +5,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/acirun/acirun/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // TestSocketPath: with a port in the socket path's map, a connection made
@@ -162,4 +166,22 @@ func TestSocketPath(t *testing.T) {
 func accept(ln net.Listener) (net.Conn, error) {
 	ln.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
 	return ln.Accept()
+}
+
+// TestProgramRefusedWithLog: a program the verifier refuses is an error
+// that carries the verifier's reason.
+func TestProgramRefusedWithLog(t *testing.T) {
+	testenv.NeedRoot(t, "bpf(2)")
+	code, err := assemble([]insn{exit()}) // r0 never set
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := bpfProgLoad(code, unix.BPF_CGROUP_INET4_CONNECT, "acirun_test")
+	if err == nil {
+		unix.Close(fd)
+		t.Fatal("a program returning an unset r0 was loaded")
+	}
+	if !strings.Contains(err.Error(), "R0") {
+		t.Errorf("the error lacks the verifier's reason: %v", err)
+	}
 }
