@@ -1,8 +1,10 @@
-// Package trace says where the milliseconds of a pod's start go. With
-// ACIRUN_TRACE set in its environment (to anything but "" or "0"), every
-// acirun process on the way from the command to the app's exec (the
-// command, systemd's start of the pod's unit, `stage1 run`, the pod's PID 1,
-// the app's launcher) prints one line per step on its standard error:
+// Package trace says where the milliseconds of a pod's start go, and those
+// of an image's import. With ACIRUN_TRACE set in its environment (to
+// anything but "" or "0"), every acirun process on the way from the command
+// to the app's exec (the command, systemd's start of the pod's unit, `stage1
+// run`, the pod's PID 1, the app's launcher) and the fetch helper
+// (acirun-fetch: an import's steps after its last byte, store.Options.Trace)
+// prints one line per step on its standard error:
 //
 //	acirun trace  41.236 ms  stage1 init[1]: go received (cpu 9.8 ms)
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"runtime"
 	"syscall"
@@ -30,6 +31,9 @@ type Client struct {
 	Discovered func(urls []string)
 	// Review is asked about each key of a TrustRequest with Review set.
 	Review func(k *KeyInfo, source string) (bool, error)
+	// Trace, if not "", is the environment entry that makes the helper
+	// trace its steps from acirun's origin (trace.Tracer.ForChild).
+	Trace string
 }
 
 // stopGrace is how long the helper has to end after ctx is done (it is
@@ -63,6 +67,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Result, error) {
 	}
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Stderr = c.Stderr
+	if c.Trace != "" {
+		cmd.Env = append(os.Environ(), c.Trace)
+	}
 	// SIGTERM lets a cancelled fetch clean up as within one process.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = stopGrace

@@ -118,6 +118,7 @@ func (h *Host) OpenStoreWith(maxImageSize int64) (*store.Store, error) {
 	return store.Open(filepath.Join(h.cfg.DataDir, "store"), store.Options{
 		LockDir: filepath.Join(h.cfg.LockDir(), "store"),
 		Limits:  extract.Options{MaxBytes: maxImageSize},
+		Trace:   h.cfg.Trace,
 	})
 }
 

@@ -88,7 +88,7 @@ func (h *Host) Untrust(ctx context.Context, fingerprint string) (removed, masked
 // fetchClient runs acirun-fetch (Config.FetchExecutable) with the
 // warnings on Config.Warnings.
 func (h *Host) fetchClient() *fetchcontract.Client {
-	return &fetchcontract.Client{Path: h.cfg.FetchExecutable, Stderr: h.cfg.Warnings}
+	return &fetchcontract.Client{Path: h.cfg.FetchExecutable, Stderr: h.cfg.Warnings, Trace: h.cfg.Trace.ForChild()}
 }
 
 // contractConfig is the Config as acirun-fetch is given it.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 
+	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/fetchcontract"
 	"github.com/acirun/acirun/stage0/host"
 )
@@ -24,10 +26,13 @@ func Serve(ctx context.Context, in io.Reader, out, warnings io.Writer) error {
 		return err
 	}
 	c := req.Config
+	tr := trace.New("acirun-fetch", os.Getenv(trace.Var), warnings)
 	h := host.New(host.Config{DataDir: c.DataDir, LocalConfig: c.LocalConfig, SystemConfig: c.SystemConfig, RunDir: c.RunDir,
-		Debug: c.Debug, Warnings: warnings})
+		Debug: c.Debug, Warnings: warnings, Trace: tr})
 	res, err := do(ctx, h, conn, req)
-	return conn.Finish(res, err)
+	err = conn.Finish(res, err)
+	tr.Step("answered")
+	return err
 }
 
 // do runs the operation req names.

@@ -90,6 +90,7 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 			return nil, fmt.Errorf("expected ID: %w", err)
 		}
 	}
+	s.opts.Trace.Step("import: started")
 	st, err := s.newStaging("import")
 	if err != nil {
 		return nil, err
@@ -153,6 +154,8 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 	if err != nil {
 		return nil, err
 	}
+	tr := s.opts.Trace
+	tr.Step("import: archive walked (%d entries, %d bytes of tar)", info.Entries, info.TarSize)
 	// Read to the end of the input, so that the stored file and whatever
 	// the caller tees the stream into see every byte.
 	rest, err := io.Copy(io.Discard, src)
@@ -209,10 +212,12 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 			return nil, err
 		}
 	}
+	tr.Step("import: image checked")
 	res, err := x.Finish(ctx)
 	if err != nil {
 		return nil, err
 	}
+	tr.Step("import: tree finished")
 	if err := os.WriteFile(filepath.Join(tree, "manifest"), info.ManifestJSON, 0o644); err != nil {
 		return nil, err
 	}
@@ -235,10 +240,12 @@ func (s *Store) doImport(ctx context.Context, r io.Reader, opts ImportOptions) (
 			return nil, err
 		}
 		img.Rendered = true
+		tr.Step("import: tree hashed")
 	}
 	if err := waitBlob(); err != nil {
 		return nil, fmt.Errorf("sync %s: %w", blob.Name(), err)
 	}
+	tr.Step("import: stored copy synced")
 	if img.Unsynced, err = s.unsynced(); err != nil {
 		return nil, err
 	}
@@ -371,7 +378,11 @@ func (s *Store) commit(ctx context.Context, st *staging, img *Image) (*Image, er
 		return nil, err
 	}
 	defer l.unlock()
-	return s.commitLocked(st, img)
+	img, err = s.commitLocked(st, img)
+	if err == nil {
+		s.opts.Trace.Step("import: committed")
+	}
+	return img, err
 }
 
 // commitLocked, with the image's exclusive lock held, returns the stored

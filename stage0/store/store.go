@@ -78,6 +78,7 @@ import (
 
 	"github.com/acirun/acirun/aci"
 	"github.com/acirun/acirun/internal/atomicfile"
+	"github.com/acirun/acirun/internal/trace"
 	"github.com/acirun/acirun/stage0/store/extract"
 )
 
@@ -103,6 +104,9 @@ type Options struct {
 	// kernel's, /proc/sys/kernel/random/boot_id. Tests set it to play a
 	// reboot.
 	BootID string
+	// Trace is told the steps of an import (ACIRUN_TRACE): where its
+	// time goes after the last byte; nil traces nothing.
+	Trace *trace.Tracer
 	// crashAt, set only by this package's tests, is called at each
 	// commitStep of an import (crashpoint.go).
 	crashAt func(commitStep)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/acirun/acirun/aci"
+	"github.com/acirun/acirun/internal/trace"
 )
 
 func TestImportExportRoundTrip(t *testing.T) {
@@ -616,5 +617,28 @@ func TestImportBlobAt(t *testing.T) {
 				t.Errorf("blob holds %d bytes (%v), want the %d of the image", len(got), err, len(data))
 			}
 		})
+	}
+}
+
+// TestImportTraces: with a Tracer, an import says where its time goes
+// after the last byte, step by step, in order (ACIRUN_TRACE).
+func TestImportTraces(t *testing.T) {
+	var out bytes.Buffer
+	dir := t.TempDir()
+	s, err := Open(filepath.Join(dir, "store"), Options{LockDir: filepath.Join(dir, "locks"), Trace: trace.New("test", "1", &out)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustImport(t, s, gz(t, mkACI(t, manifest("example.com/traced"), reg("rootfs/a", "a"), dirm("rootfs/d", 0o755))))
+	var steps []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		_, step, _ := strings.Cut(l, "]: ")
+		step, _, _ = strings.Cut(step, " (")
+		steps = append(steps, step)
+	}
+	want := []string{"import: started", "import: archive walked", "import: image checked", "import: tree finished",
+		"import: tree hashed", "import: stored copy synced", "import: committed"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("steps %q, want %q\n%s", steps, want, out.String())
 	}
 }

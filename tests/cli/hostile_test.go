@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -174,5 +175,32 @@ func TestFetchRefusesBomb(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 254 naming the limit", r.code, r.stderr)
 			}
 		})
+	}
+}
+
+// TestFetchTraces: with ACIRUN_TRACE set, the fetch helper says the steps
+// of its import on acirun's standard error, in order, after acirun's main.
+func TestFetchTraces(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "hello.aci")
+	writeTar(t, img, []tarEntry{
+		{hdr: tar.Header{Name: "rootfs", Typeflag: tar.TypeDir}},
+		{hdr: tar.Header{Name: "rootfs/bin/hello", Typeflag: tar.TypeReg}, body: "#!/bin/sh\n"},
+		{hdr: tar.Header{Name: "manifest", Typeflag: tar.TypeReg, Mode: 0o644}, body: helloManifest},
+	})
+	t.Setenv("ACIRUN_TRACE", "1")
+	r := mustRun(t, "--dir", t.TempDir(), "fetch", "--insecure-options=image", img)
+	var steps []string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if _, step, ok := strings.Cut(l, "]: "); ok && strings.Contains(l, "acirun trace") {
+			who, _, _ := strings.Cut(l[strings.Index(l, "ms  ")+4:], "[")
+			step, _, _ = strings.Cut(step, " (")
+			steps = append(steps, who+": "+step)
+		}
+	}
+	want := []string{"acirun: main", "acirun-fetch: import: started", "acirun-fetch: import: archive walked", "acirun-fetch: import: image checked",
+		"acirun-fetch: import: tree finished", "acirun-fetch: import: tree hashed", "acirun-fetch: import: stored copy synced",
+		"acirun-fetch: import: committed", "acirun-fetch: answered", "acirun: exit 0"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("trace steps %q, want %q\nstderr:\n%s", steps, want, r.stderr)
 	}
 }
