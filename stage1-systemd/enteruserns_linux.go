@@ -11,22 +11,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/forkhook"
 )
-
-// The runtime's fork hooks, which syscall.forkExec brackets its fork with:
-// signals blocked and the stack made unable to grow across the fork (the
-// child throws instead of running the scheduler), signal handlers reset in
-// the child. startInUserNS forks as syscall.forkExec does, but must call
-// setns in the child, which syscall.SysProcAttr has no field for.
-//
-//go:linkname runtimeBeforeFork syscall.runtime_BeforeFork
-func runtimeBeforeFork()
-
-//go:linkname runtimeAfterFork syscall.runtime_AfterFork
-func runtimeAfterFork()
-
-//go:linkname runtimeAfterForkInChild syscall.runtime_AfterForkInChild
-func runtimeAfterForkInChild()
 
 // userNSJoined are the namespaces startInUserNS joins together with the
 // app's user namespace: those owned by the host's user namespace (PID 1
@@ -149,7 +136,7 @@ func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int, nofile *uni
 	var e1 syscall.Errno
 
 	syscall.ForkLock.Lock()
-	runtimeBeforeFork()
+	forkhook.Before()
 	if cgroupFD >= 0 {
 		r1, _, e1 = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
 	} else {
@@ -157,7 +144,7 @@ func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int, nofile *uni
 	}
 	if e1 == 0 && r1 == 0 {
 		// The child: raw system calls only.
-		runtimeAfterForkInChild()
+		forkhook.AfterInChild()
 		var e syscall.Errno
 		step := uint32(inUserNSSetns)
 		if _, _, e = syscall.RawSyscall(unix.SYS_SETNS, uintptr(pfd), userNSJoined, 0); e != 0 {
@@ -193,7 +180,7 @@ func startInUserNS(exe *os.File, argv []string, pidfd, cgroupFD int, nofile *uni
 			syscall.RawSyscall(unix.SYS_EXIT_GROUP, ExitCodeFailure, 0, 0)
 		}
 	}
-	runtimeAfterFork()
+	forkhook.After()
 	syscall.ForkLock.Unlock()
 	unix.Close(wfd)
 	if e1 != 0 {

@@ -375,10 +375,14 @@ func (p *pod) setup() error {
 			return fmt.Errorf("--private-users: mount the pod's /proc for PID 1: %w", err)
 		}
 		// Kept for the pod's life: the apps' images are ID-mapped through
-		// it (mountBase).
-		if o.userNS, err = userns.NewUserNS(o.idRange); err != nil {
+		// it (mountBase). The child that made it exits at once; it is
+		// reaped once the rest of the set-up has given it the time to,
+		// before any app could see it in the pod's /proc.
+		var holder int
+		if o.userNS, holder, err = userns.NewUserNS(o.idRange); err != nil {
 			return err
 		}
+		defer WaitPid(holder)
 		last, err := readProcUint("/proc/sys/kernel/cap_last_cap")
 		if err != nil {
 			return fmt.Errorf("--private-users: %w", err)

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/acirun/acirun/internal/forkhook"
+	"github.com/acirun/acirun/internal/regfile"
 	"github.com/acirun/acirun/userns"
 )
 
@@ -132,9 +134,10 @@ func newNSLaunch(rg userns.Range) (*nsLaunch, error) {
 	return &nsLaunch{ids: nsIDs{rg: rg, overflowUID: uint32(uid), overflowGID: uint32(gid)}, nofile: nofile, proc: proc}, nil
 }
 
-// readProcUint reads the unsigned number in file (of /proc/sys).
+// readProcUint reads the unsigned number in file (of /proc/sys), without
+// os.ReadFile's attempt to put it under the runtime's poller (regfile).
 func readProcUint(file string) (uint64, error) {
-	b, err := os.ReadFile(file)
+	b, err := regfile.ReadFile(file)
 	if err != nil {
 		return 0, err
 	}
@@ -153,8 +156,8 @@ func readProcUint(file string) (uint64, error) {
 // the app launcher's exec gave the app; a child forked with raw system
 // calls must set it itself. Only the runtime knows the
 // original, and tells it to no one but such a child: one is started,
-// stopped by ptrace at its exec before it runs anything (as
-// userns.NewUserNS's holder is), asked, and killed.
+// stopped by ptrace at its exec before it runs anything, asked, and
+// killed.
 func childNofile() (*unix.Rlimit, error) {
 	var own unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &own); err != nil {
@@ -454,7 +457,7 @@ func (k *nsChild) start() (int, error) {
 	var e1 syscall.Errno
 
 	syscall.ForkLock.Lock()
-	runtimeBeforeFork()
+	forkhook.Before()
 	if k.cgroup >= 0 {
 		r1, _, e1 = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
 	} else {
@@ -462,7 +465,7 @@ func (k *nsChild) start() (int, error) {
 	}
 	if e1 == 0 && r1 == 0 {
 		// The child: raw system calls only.
-		runtimeAfterForkInChild()
+		forkhook.AfterInChild()
 		var e syscall.Errno
 		var n uintptr
 		step := uint32(nsStepMaps)
@@ -599,7 +602,7 @@ func (k *nsChild) start() (int, error) {
 			syscall.RawSyscall(unix.SYS_EXIT_GROUP, ExitCodeFailure, 0, 0)
 		}
 	}
-	runtimeAfterFork()
+	forkhook.After()
 	syscall.ForkLock.Unlock()
 	unix.Close(maps[0])
 	unix.Close(report[1])

@@ -20,5 +20,6 @@
 // both in the pod's mount namespace; TestIDMapTreeAsOverlayLower checks that
 // a mounter in the pod's user namespace could too.
 //
-// It is a leaf: it imports nothing of acirun's but internal/flock.
+// It is a leaf: it imports nothing of acirun's but internal/flock, regfile
+// and forkhook.
 package userns

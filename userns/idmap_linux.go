@@ -4,61 +4,69 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acirun/acirun/internal/forkhook"
+	"github.com/acirun/acirun/internal/regfile"
 )
 
 // NewUserNS returns a user namespace mapping the IDs 0 to r.Count-1 to
 // r's host IDs (users and groups), as an open /proc/PID/ns/user, for
-// IDMapTree or setns. The namespace is made by a child that never runs a
-// line of its own: it stops, traced, before its exec, the maps are written
-// by Go's fork, and it is killed once its namespace is open.
-func NewUserNS(r Range) (*os.File, error) {
+// IDMapTree, and the PID of the child that made it, which the caller
+// reaps (wait4) when it likes: the child runs nothing but exit_group, and
+// a namespace is all it leaves.
+//
+// The child is forked into the namespace (clone(CLONE_NEWUSER), not
+// executed: an exec of an executable stopped by ptrace cost a start 1 to 2
+// ms), and the maps are written, and the namespace opened, through its
+// /proc/PID whether it is still running, exiting or already a zombie: a
+// task's user namespace is its credentials', which stay with it until it
+// is reaped. So nothing waits for the child to be scheduled at all.
+func NewUserNS(r Range) (ns *os.File, holder int, err error) {
 	if err := r.Check(); err != nil {
-		return nil, fmt.Errorf("user namespace %s: %w", r, err)
+		return nil, 0, fmt.Errorf("user namespace %s: %w", r, err)
 	}
-	// The tracer is the thread that forked: stay on it until the child is
-	// reaped.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(r.First), Size: int(r.Count)}}
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"acirun-userns"}, &syscall.ProcAttr{
-		Sys: &syscall.SysProcAttr{
-			Cloneflags:  unix.CLONE_NEWUSER,
-			UidMappings: m, GidMappings: m,
-			Ptrace:    true, // stopped at its exec, before it runs anything
-			Pdeathsig: syscall.SIGKILL,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("user namespace %s: start its holder: %w", r, err)
-	}
-	defer func() {
-		unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
+	m := []byte(fmt.Sprintf("0 %d %d\n", r.First, r.Count))
+	syscall.ForkLock.Lock()
+	forkhook.Before()
+	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.CLONE_NEWUSER|unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if e == 0 && pid == 0 {
+		// The child: signals still blocked, nothing but this call.
 		for {
-			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
-				break
+			syscall.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
+		}
+	}
+	forkhook.After()
+	syscall.ForkLock.Unlock()
+	if e != 0 {
+		return nil, 0, fmt.Errorf("user namespace %s: fork into it: %w", r, e)
+	}
+	dir := "/proc/" + strconv.Itoa(int(pid)) + "/"
+	defer func() {
+		if err != nil {
+			var ws unix.WaitStatus
+			for {
+				if _, err := unix.Wait4(int(pid), &ws, 0, nil); err != unix.EINTR {
+					break
+				}
 			}
 		}
 	}()
-	var ws unix.WaitStatus
-	for {
-		_, err = unix.Wait4(pid, &ws, 0, nil)
-		if err != unix.EINTR {
-			break
+	// setgroups stays allowed: nothing runs in the namespace, which is a
+	// map for ID-mapped mounts.
+	for _, f := range []string{"uid_map", "gid_map"} {
+		if err := regfile.WriteFile(dir+f, m, 0); err != nil {
+			return nil, 0, fmt.Errorf("user namespace %s: write %s: %w", r, strings.TrimSpace(string(m)), err)
 		}
 	}
-	if err != nil || !ws.Stopped() {
-		return nil, fmt.Errorf("user namespace %s: its holder did not stop at its exec (%v, status %#x)", r, err, ws)
+	if ns, err = regfile.OpenFile(dir+"ns/user", os.O_RDONLY, 0); err != nil {
+		return nil, 0, fmt.Errorf("user namespace %s: %w", r, err)
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
-	if err != nil {
-		return nil, fmt.Errorf("user namespace %s: %w", r, err)
-	}
-	return f, nil
+	return ns, int(pid), nil
 }
 
 // IDMapTree returns a detached copy of the mount tree at path (path and the

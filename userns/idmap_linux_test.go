@@ -18,11 +18,12 @@ import (
 func TestIDMapTree(t *testing.T) {
 	testenv.NeedRoot(t, "user namespaces with maps and ID-mapped mounts need CAP_SYS_ADMIN")
 	r := Range{First: AutoFirst + 7*AutoSize, Count: AutoSize}
-	ns, err := NewUserNS(r)
+	ns, holder, err := NewUserNS(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Close()
+	reap(t, holder)
 
 	dir := t.TempDir()
 	root := filepath.Join(dir, "rootfs")
@@ -75,7 +76,26 @@ func TestIDMapTree(t *testing.T) {
 }
 
 func TestNewUserNSRefusesBadRanges(t *testing.T) {
-	if _, err := NewUserNS(Range{0, AutoSize}); err == nil || !strings.Contains(err.Error(), "UID 0") {
+	if _, _, err := NewUserNS(Range{0, AutoSize}); err == nil || !strings.Contains(err.Error(), "UID 0") {
 		t.Errorf("range at 0: %v", err)
+	}
+}
+
+// reap reaps NewUserNS's holder, which must have exited with status 0.
+func reap(t *testing.T, holder int) {
+	t.Helper()
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(holder, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("reap the user namespace's holder %d: %v", holder, err)
+		}
+		break
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("the user namespace's holder %d ended with status %#x, not exit 0", holder, ws)
 	}
 }

@@ -101,11 +101,12 @@ func TestIDMapTreeAsOverlayLower(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ns, err := NewUserNS(r)
+	ns, holder, err := NewUserNS(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Close()
+	reap(t, holder)
 	mapped, err := IDMapTree(tree, ns, true)
 	if err != nil {
 		t.Fatal(err)

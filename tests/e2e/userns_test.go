@@ -32,6 +32,26 @@ func uidMapOf(t *testing.T, r result) (first, count uint64) {
 	return 0, 0
 }
 
+// wantOnlyProcesses fails t unless the processes of the pod, as `testapp
+// pid + ls /proc` in its one app listed them, are PID 1 and the app: PID 1
+// reaps what it forked on its own account (the child that makes the pod's
+// user namespace) before any app could see it.
+func wantOnlyProcesses(t *testing.T, r result) {
+	t.Helper()
+	var app string
+	var pids []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if p, ok := strings.CutPrefix(l, "pid="); ok {
+			app = p
+		} else if _, err := strconv.Atoi(l); err == nil {
+			pids = append(pids, l)
+		}
+	}
+	if app == "" || len(pids) != 2 || pids[0] != "1" || pids[1] != app {
+		t.Errorf("the pod's processes: %v, want PID 1 and the app's (%s) alone: %s", pids, app, r)
+	}
+}
+
 // TestRunPrivateUsers: with --private-users the pod's root is root in a
 // user namespace mapped to a range of unprivileged host IDs: its
 // capabilities are the default set there, /proc/self/uid_map shows the
@@ -59,8 +79,9 @@ func TestRunPrivateUsers(t *testing.T) {
 	r := h.pod("--net=none", "--private-users", "--volume=data,kind=host,source="+vol,
 		img, "--exec=/testapp", "--", "cat", "/proc/self/uid_map", "+", "ids", "+", "caps",
 		"+", "stat", "/etc/motd", "+", "write", "/etc/motd", "pod", "+", "write", "/data/made", "by the pod",
-		"+", "write", "/data/hostfile", "pod", "+", "write", "/data/escape/"+marker, "x")
+		"+", "write", "/data/hostfile", "pod", "+", "write", "/data/escape/"+marker, "x", "+", "pid", "+", "ls", "/proc")
 	wantExit(t, r, 0)
+	wantOnlyProcesses(t, r)
 	first, count := uidMapOf(t, r)
 	if first < 0x80000 || count != 65536 {
 		t.Errorf("uid_map: the pod's 0 is the host's %d, %d IDs; want an automatic range (65536 IDs from 524288 on)", first, count)
