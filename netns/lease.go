@@ -490,9 +490,10 @@ const linkPrefix = "link "
 // second line without its newline that could still become one is a
 // ReleaseWhenGone's write read in part (it appends without the lease
 // lock): the lease reads as the owner's alone, which it was until that
-// write, and is held while its owner lives. The file is a contract between processes of
-// different versions on one host: one of the owner's line alone is read
-// as before, and one with another second line is refused, not guessed at.
+// write, and is held while its owner lives. The file is a contract
+// between processes of different versions on one host: one of the
+// owner's line alone is read as before, and one with another second line
+// is refused, not guessed at.
 type leaseFile struct {
 	owner string
 	link  string // the link the lease waits for; "" for a lease held while its owner lives
