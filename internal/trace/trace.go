@@ -3,7 +3,7 @@
 // anything but "" or "0"), every acirun process on the way from the command
 // to the app's exec (the command, systemd's start of the pod's unit, `stage1
 // run`, the pod's PID 1, the app's launcher) and the fetch helper
-// (acirun-fetch: an import's steps after its last byte, store.Options.Trace)
+// (acirun-fetch, "fetch helper": an import's steps, store.Options.Trace)
 // prints one line per step on its standard error:
 //
 //	acirun trace  41.236 ms  stage1 init[1]: go received (cpu 9.8 ms)

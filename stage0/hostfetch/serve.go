@@ -26,7 +26,7 @@ func Serve(ctx context.Context, in io.Reader, out, warnings io.Writer) error {
 		return err
 	}
 	c := req.Config
-	tr := trace.New("acirun-fetch", os.Getenv(trace.Var), warnings)
+	tr := trace.New("fetch helper", os.Getenv(trace.Var), warnings)
 	h := host.New(host.Config{DataDir: c.DataDir, LocalConfig: c.LocalConfig, SystemConfig: c.SystemConfig, RunDir: c.RunDir,
 		Debug: c.Debug, Warnings: warnings, Trace: tr})
 	res, err := do(ctx, h, conn, req)

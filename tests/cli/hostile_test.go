@@ -197,9 +197,9 @@ func TestFetchTraces(t *testing.T) {
 			steps = append(steps, who+": "+step)
 		}
 	}
-	want := []string{"acirun: main", "acirun-fetch: import: started", "acirun-fetch: import: archive walked", "acirun-fetch: import: image checked",
-		"acirun-fetch: import: tree finished", "acirun-fetch: import: tree hashed", "acirun-fetch: import: stored copy synced",
-		"acirun-fetch: import: committed", "acirun-fetch: answered", "acirun: exit 0"}
+	want := []string{"acirun: main", "fetch helper: import: started", "fetch helper: import: archive walked", "fetch helper: import: image checked",
+		"fetch helper: import: tree finished", "fetch helper: import: tree hashed", "fetch helper: import: stored copy synced",
+		"fetch helper: import: committed", "fetch helper: answered", "acirun: exit 0"}
 	if !slices.Equal(steps, want) {
 		t.Errorf("trace steps %q, want %q\nstderr:\n%s", steps, want, r.stderr)
 	}
