@@ -53,8 +53,7 @@ func (l Leases) Lease(ctx context.Context, owner string, alive func(owner string
 			if err := l.write(r, owner); err != nil {
 				return err
 			}
-			// A hint, written in place: a torn one reads as no hint.
-			_ = os.WriteFile(filepath.Join(l.Dir, lastFile), []byte(strconv.FormatUint(uint64(r.First), 10)+"\n"), 0o600)
+			l.hint(r)
 			got = r
 			return nil
 		}
@@ -128,6 +127,23 @@ func (l Leases) ReleaseStale(ctx context.Context, alive func(owner string) bool)
 		return nil
 	})
 	return released, err
+}
+
+// hint records r as the last automatic range leased (lastFile), in place
+// and at a fixed width (ten digits and a newline, as wide as any First, so
+// that no digit of a longer one is left behind): truncating the file, as
+// os.WriteFile does, freed its block each time, and on a file system
+// mounted with discard the free is a discard that the truncation waits for
+// (0.3 to 2 ms on this project's test machine, before every
+// --private-users pod's start). A torn hint reads as no hint; an error is
+// ignored, as the hint is.
+func (l Leases) hint(r Range) {
+	f, err := os.OpenFile(filepath.Join(l.Dir, lastFile), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	_, _ = f.WriteAt(fmt.Appendf(nil, "%010d\n", r.First), 0)
+	f.Close()
 }
 
 // lease is one file of Dir.
