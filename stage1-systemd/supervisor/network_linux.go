@@ -228,7 +228,7 @@ func valid(a netns.Addrs) []netip.Addr {
 func (pn *podNetwork) sweep(o *options, publish bool) {
 	pn.swept = make(chan struct{})
 	published := make(chan struct{})
-	publish = publish && len(pn.ports) > 0
+	publish = pn.publishesSockets(publish)
 	if publish {
 		pn.published = published
 	}
@@ -244,6 +244,14 @@ func (pn *podNetwork) sweep(o *options, publish bool) {
 			fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
 		}
 	}()
+}
+
+// publishesSockets says whether sweep, asked to publish, puts the pod's
+// ports into the socket path: not without ports, and not once removeRules
+// has started, whose Remove would not wait for it (PID 1 may say the apps
+// started after it said the pod is down: run takes both as they come).
+func (pn *podNetwork) publishesSockets(publish bool) bool {
+	return publish && len(pn.ports) > 0 && pn.rulesRemoved == nil
 }
 
 // removeRules starts taking the pod's rules out of acirun's table, once;

@@ -86,3 +86,27 @@ func TestWithoutMetadataPort(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishesSockets: sweep puts a pod's ports into the socket path only
+// when asked, when there are ports, and not after the pod's rule removal
+// has started (its Remove would not wait, and the entries would outlive
+// the pod until the next start's sweep or acirun gc).
+func TestPublishesSockets(t *testing.T) {
+	port := []netns.PortMap{{Name: "http", Protocol: "tcp"}}
+	started := make(chan error, 1)
+	for _, c := range []struct {
+		name    string
+		pn      podNetwork
+		publish bool
+		want    bool
+	}{
+		{"ports", podNetwork{ports: port}, true, true},
+		{"not asked (detach)", podNetwork{ports: port}, false, false},
+		{"no ports", podNetwork{}, true, false},
+		{"rules being removed", podNetwork{ports: port, rulesRemoved: started}, true, false},
+	} {
+		if got := c.pn.publishesSockets(c.publish); got != c.want {
+			t.Errorf("%s: %t, want %t", c.name, got, c.want)
+		}
+	}
+}
