@@ -164,6 +164,7 @@ const (
 	opJa       = 0x05 // BPF_JMP|BPF_JA
 	opJeqImm   = 0x15 // BPF_JMP|BPF_JEQ|BPF_K
 	opJneImm   = 0x55 // BPF_JMP|BPF_JNE|BPF_K
+	opJne32Imm = 0x56 // BPF_JMP32|BPF_JNE|BPF_K: the low 32 bits only (BPF_JMP sign-extends the immediate)
 	opCall     = 0x85 // BPF_JMP|BPF_CALL
 	opExit     = 0x95 // BPF_JMP|BPF_EXIT
 	pseudoMap  = 1    // BPF_PSEUDO_MAP_FD: ld_imm64's immediate is a map's descriptor
@@ -194,6 +195,9 @@ func jeq(dst byte, imm int32, label string) insn {
 }
 func jne(dst byte, imm int32, label string) insn {
 	return insn{op: opJneImm, dst: dst, imm: imm, label: label}
+}
+func jne32(dst byte, imm int32, label string) insn {
+	return insn{op: opJne32Imm, dst: dst, imm: imm, label: label}
 }
 func ja(label string) insn    { return insn{op: opJa, label: label} }
 func place(label string) insn { return insn{op: labelPlace, label: label} }
@@ -350,9 +354,30 @@ func forwardProgram(v4 bool, ports, rev int) []insn {
 // reverseProgram is getpeername4/6's and recvmsg4/6's: a socket that the
 // forward program sent to a pod reports the address it dialled as its
 // peer, and as the source of what it receives from the pod.
+//
+// A v6 socket's v4-mapped peer (::ffff:a.b.c.d) is looked up as the v4
+// address: the kernel sends a dual-stack socket's datagram to a v4-mapped
+// address through the v4 sendmsg hook, whose forward program keys the
+// entry as v4, but hands the answer's source to the v6 recvmsg hook, and
+// a resolver that checks where the answer came from would drop it.
 func reverseProgram(v4 bool, rev int) []insn {
 	p := []insn{mov(6, 1)}
 	p = append(p, loadKey(v4, fnSocketCookie, stKey)...)
+	if !v4 {
+		p = append(p,
+			ldx(opLdxDW, 2, regFP, stKey+sockKeyAddr), jne(2, 0, "native"),
+			ldx(opLdxW, 2, regFP, stKey+sockKeyAddr+8), jne32(2, int32(binary.NativeEndian.Uint32([]byte{0, 0, 0xff, 0xff})), "native"),
+			ldx(opLdxW, 2, regFP, stKey+sockKeyAddr+12), stx(opStxW, regFP, 2, stKey+sockKeyAddr),
+			st(opStW, regFP, stKey+sockKeyAddr+4, 0), st(opStDW, regFP, stKey+sockKeyAddr+8, 0),
+			ldx(opLdxW, 2, 6, ctxProtocol), orImm(2, familyByte(true)), stx(opStxW, regFP, 2, stKey+sockKeyProto))
+		p = append(p, lookup(rev, stKey)...)
+		p = append(p, jeq(0, 0, "out"), mov(7, 0), ldx(opLdxW, 3, 7, 0), movImm(2, 0),
+			stx(opStxW, 6, 2, ctxUserIP6), stx(opStxW, 6, 2, ctxUserIP6+4),
+			movImm(2, int32(binary.NativeEndian.Uint32([]byte{0, 0, 0xff, 0xff}))), stx(opStxW, 6, 2, ctxUserIP6+8),
+			stx(opStxW, 6, 3, ctxUserIP6+12),
+			ldx(opLdxW, 2, 7, revValuePort), stx(opStxW, 6, 2, ctxUserPort), ja("out"),
+			place("native"))
+	}
 	p = append(p, lookup(rev, stKey)...)
 	p = append(p, jeq(0, 0, "out"), mov(7, 0))
 	p = append(p, storeAddr(v4, revValuePort)...)

@@ -120,6 +120,31 @@ func TestSocketPath(t *testing.T) {
 		t.Errorf("udp: the answer came from %v (%v), want %s", src, err, host)
 	}
 
+	// UDP from a dual-stack socket (what Go's ListenPacket("udp", ":0")
+	// makes): the kernel sends a v4-mapped destination through the v4
+	// sendmsg hook, and hands the answer's source to the v6 recvmsg hook
+	// as ::ffff:a.b.c.d, which must find the v4 entry the send made.
+	var dual net.PacketConn
+	ns.do(func() (err error) {
+		dual, err = net.ListenPacket("udp", ":0")
+		return err
+	})
+	defer dual.Close()
+	if _, err := dual.WriteTo([]byte("q"), host); err != nil {
+		t.Fatal(err)
+	}
+	podUDP.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, from, err = podUDP.ReadFrom(buf); err != nil {
+		t.Fatalf("udp from a dual-stack socket: the pod received nothing: %v", err)
+	}
+	if _, err := podUDP.WriteTo([]byte("a"), from); err != nil {
+		t.Fatal(err)
+	}
+	dual.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, src, err := dual.ReadFrom(buf); err != nil || src.String() != host.String() {
+		t.Errorf("udp from a dual-stack socket: the answer came from %v (%v), want %s", src, err, host)
+	}
+
 	// Another namespace: its own 127.0.0.1:18080.
 	var own net.Listener
 	other.do(func() (err error) {
