@@ -270,6 +270,15 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 			}
 		}
 		removePods(c, full, stale)
+		// Their ports in the socket path go too, first, as Remove takes
+		// them: the programs run before the rules, and a dead pod's entry
+		// would send the host's connections to its address until this
+		// pod's own replaced it, once its apps started.
+		if err := removeSockets(func(u [16]byte) bool {
+			return !slices.ContainsFunc(stale, func(s string) bool { id, err := podUUID(s); return err == nil && id == u })
+		}); err != nil {
+			return nil, fmt.Errorf("firewall: remove ports of pods %s: %w", strings.Join(stale, ", "), err)
+		}
 	}
 	for _, m := range p.Ports {
 		if err := checkProtocol(m.Protocol); err != nil {

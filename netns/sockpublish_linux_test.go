@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -209,4 +210,54 @@ func TestProgramRefusedWithLog(t *testing.T) {
 	if !strings.Contains(err.Error(), "R0") {
 		t.Errorf("the error lacks the verifier's reason: %v", err)
 	}
+}
+
+// TestInstallTakesStalePodsSockets: a pod that is no longer alive and
+// holds a port another pod now publishes gives up its entries in the
+// socket path with its rules, in that Install: the programs run before
+// the rules, so its entry sent the host's connections to the port to the
+// dead pod's address until the new pod's own entries replaced it, once
+// its apps had started (or, if the socket path failed for it, until the
+// sweep after that).
+func TestInstallTakesStalePodsSockets(t *testing.T) {
+	host := newTestNS(t)
+	root := t.TempDir()
+	fw := DefaultFirewall(root)
+	_, att := podOnNetwork(t, host, Default(root), "/pods/a", "ac-a")
+	const a, b = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9", "1a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+	ports := []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("127.0.0.1:18090"), Pod: netip.AddrPortFrom(att.Addr, 8080)}}
+	rules := func(uuid string) PodRules {
+		return PodRules{UUID: uuid, Owner: "/pods/" + uuid, HostIndex: att.HostIndex, HostIface: att.HostIface,
+			Gateways: []netip.Addr{att.Gateway}, Ports: ports}
+	}
+	t.Cleanup(func() { host.try(func() error { return removeSockets(func([16]byte) bool { return false }) }) })
+	host.do(func() error {
+		if _, err := fw.Install(context.Background(), rules(a), everyoneAlive); err != nil {
+			return err
+		}
+		if msg := fw.PublishSockets(context.Background(), a, ports); !strings.Contains(msg, "connect()") {
+			return errors.New(msg)
+		}
+		_, err := fw.Install(context.Background(), rules(b), func(owner string) bool { return owner != "/pods/"+a })
+		return err
+	})
+	host.do(func() error {
+		m, err := openSocketPath(false)
+		if err != nil || m == nil {
+			return err
+		}
+		defer m.close()
+		id, _ := podUUID(a)
+		key, next, value := []byte(nil), make([]byte, sockKeySize), make([]byte, sockValueSize)
+		for bpfMapNextKey(m.ports, key, next) == nil {
+			key = append(key[:0], next...)
+			if bpfMapLookup(m.ports, key, value) != nil {
+				continue
+			}
+			if o, _ := sockEntry(key, value); o.uuid == id {
+				return errors.New("the dead pod's entry is still in the socket path after another pod's Install took its port")
+			}
+		}
+		return nil
+	})
 }
