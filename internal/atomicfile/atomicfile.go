@@ -25,6 +25,12 @@ type Options struct {
 	// NoSync skips the fsync of the file and of its directory: for what
 	// does not need to survive a power cut (and for tests).
 	NoSync bool
+	// Ready, if set, is called once the temporary file is complete (and
+	// synced), before it is put in place; an error from it fails the
+	// write, leaving path as it was. A caller whose file must not appear
+	// before something else is durable waits for that here, so that the
+	// file's own write and sync overlap with the wait.
+	Ready func() error
 }
 
 // Write writes path with what write writes to it. Unless NoSync, the file is
@@ -60,6 +66,11 @@ func Write(path string, opts Options, write func(io.Writer) error) (err error) {
 	}
 	if err := f.Close(); err != nil {
 		return err
+	}
+	if opts.Ready != nil {
+		if err := opts.Ready(); err != nil {
+			return err
+		}
 	}
 	if opts.NoReplace {
 		// A hard link fails if path exists; the temporary name goes after.

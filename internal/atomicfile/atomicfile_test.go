@@ -100,3 +100,49 @@ func TestWriteOverDirectory(t *testing.T) {
 		t.Errorf("left in the directory: %v", ents)
 	}
 }
+
+// TestWriteReady: Options.Ready runs once the temporary file is complete,
+// before the file appears at its path; its error fails the write and
+// leaves the old file and no temporary one.
+func TestWriteReady(t *testing.T) {
+	failed := errors.New("not ready")
+	for _, fail := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "f")
+		if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		called := 0
+		err := WriteFile(path, []byte("new"), Options{Ready: func() error {
+			called++
+			if b, _ := os.ReadFile(path); string(b) != "old" {
+				t.Errorf("when ready: %s holds %q, want the old content", path, b)
+			}
+			ents, _ := os.ReadDir(dir)
+			if len(ents) != 2 {
+				t.Errorf("when ready: %v in the directory, want the file and the temporary one", ents)
+			} else if b, _ := os.ReadFile(filepath.Join(dir, ents[0].Name())); string(b) != "new" {
+				t.Errorf("when ready: the temporary file %s holds %q, want it complete", ents[0].Name(), b)
+			}
+			if fail {
+				return failed
+			}
+			return nil
+		}})
+		want := "new"
+		if fail {
+			want = "old"
+			if !errors.Is(err, failed) {
+				t.Errorf("Write with Ready failing: %v, want %v", err, failed)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != want || called != 1 {
+			t.Errorf("fail %v: %q after the write, Ready called %d times; want %q, once", fail, b, called, want)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Errorf("fail %v: left in the directory: %v", fail, ents)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/acirun/acirun/aci"
@@ -421,14 +422,23 @@ func (s *Store) commitLocked(st *staging, img *Image) (*Image, error) {
 		return nil, err
 	}
 	s.reached(stepTreeRenamed)
+	// The renames must be on disk before the entry appears. The two
+	// directories are synced side by side, and while they are, the
+	// entry's own file is written and synced: one flush waited for
+	// instead of three before the entry's rename.
+	var renamesSynced func() error
 	if !s.opts.NoSync {
+		errs := make(chan error, 2)
 		for _, d := range []string{s.path("blobs"), filepath.Dir(treeDst)} {
-			if err := atomicfile.SyncDir(d); err != nil {
-				return nil, err
-			}
+			go func() { errs <- atomicfile.SyncDir(d) }()
 		}
+		renamesSynced = sync.OnceValue(func() error { return errors.Join(<-errs, <-errs) })
 	}
-	if err := s.write(img); err != nil {
+	err := s.writeIndex(img, !s.opts.NoSync, renamesSynced)
+	if renamesSynced != nil {
+		renamesSynced() // no sync outlives the commit, whatever failed
+	}
+	if err != nil {
 		return nil, err
 	}
 	s.reached(stepIndexWritten)

@@ -33,7 +33,7 @@ func (s *Store) Hold(ctx context.Context, id string) (img *Image, release func()
 	now := time.Now().UTC()
 	if d := now.Sub(img.LastUsed); d < 0 || d >= LastUsedResolution {
 		img.LastUsed = now
-		if err := s.writeIndex(img, false); err != nil {
+		if err := s.writeIndex(img, false, nil); err != nil {
 			l.unlock()
 			return nil, nil, fmt.Errorf("hold %s: %w", id, err)
 		}

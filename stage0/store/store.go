@@ -311,18 +311,19 @@ func (s *Store) read(id string) (*Image, error) {
 
 // write replaces the index entry atomically.
 func (s *Store) write(img *Image) error {
-	return s.writeIndex(img, !s.opts.NoSync)
+	return s.writeIndex(img, !s.opts.NoSync, nil)
 }
 
 // writeIndex writes img's index entry atomically; sync makes it durable
 // first. Only a record that may be lost in a crash without harm (the last
-// use of an image) is written without.
-func (s *Store) writeIndex(img *Image, sync bool) error {
+// use of an image) is written without. ready, if not nil, is waited for
+// before the entry appears (atomicfile.Options.Ready).
+func (s *Store) writeIndex(img *Image, sync bool, ready func() error) error {
 	b, err := json.MarshalIndent(img, "", "\t")
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(s.indexPath(img.ID), append(b, '\n'), atomicfile.Options{NoSync: !sync})
+	return atomicfile.WriteFile(s.indexPath(img.ID), append(b, '\n'), atomicfile.Options{NoSync: !sync, Ready: ready})
 }
 
 // Filter selects images in List. Empty fields match everything.
