@@ -211,10 +211,13 @@ func openSocketPath(create bool) (_ *sockMaps, err error) {
 	if m.ports, err = pinnedMap(sockPortsPin, create, unix.BPF_MAP_TYPE_HASH, unix.BPF_F_NO_PREALLOC, sockKeySize, sockValueSize, sockMaxPorts); err != nil || m.ports < 0 {
 		return nil, err
 	}
-	if m.rev, err = pinnedMap(sockRevPin, create, unix.BPF_MAP_TYPE_LRU_HASH, 0, sockKeySize, revValueSize, sockMaxSockets); err != nil || m.rev < 0 {
+	if m.rev, err = pinnedMap(sockRevPin, create, unix.BPF_MAP_TYPE_LRU_HASH, 0, sockKeySize, revValueSize, sockMaxSockets); err != nil {
 		return nil, err
 	}
 	if !create {
+		// The reverse map may be missing (a set-up killed between the
+		// two pins): the entries' removal needs the ports map alone,
+		// and unpins what is left.
 		return m, nil
 	}
 	cgroup := -1

@@ -261,3 +261,45 @@ func TestInstallTakesStalePodsSockets(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRemoveSocketsPartialPins: a set-up killed between the pins of its
+// two maps leaves the ports map alone; the next removal unpins it, and
+// keeps no descriptor of it.
+func TestRemoveSocketsPartialPins(t *testing.T) {
+	testenv.NeedRoot(t, "bpf(2)")
+	if _, err := os.Stat(sockDir()); err == nil {
+		t.Skipf("%s is in use", sockDir())
+	}
+	if err := mountBPF(); err != nil {
+		t.Skip(err)
+	}
+	if err := os.Mkdir(sockDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unpinSocketPath() })
+	fd, err := pinnedMap(sockPortsPin, true, unix.BPF_MAP_TYPE_HASH, unix.BPF_F_NO_PREALLOC, sockKeySize, sockValueSize, sockMaxPorts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	before := openFDs(t)
+	if err := removeSockets(func([16]byte) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open after the removal, %d before", after, before)
+	}
+	if _, err := os.Stat(sockDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left with an empty ports map and no reverse map: %v", sockDir(), err)
+	}
+}
+
+// openFDs counts the process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	d, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(d)
+}
