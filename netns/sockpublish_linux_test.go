@@ -282,24 +282,14 @@ func TestRemoveSocketsPartialPins(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Close(fd)
-	before := openFDs(t)
+	before := testenv.OpenFDs(t)
 	if err := removeSockets(func([16]byte) bool { return false }); err != nil {
 		t.Fatal(err)
 	}
-	if after := openFDs(t); after != before {
+	if after := testenv.OpenFDs(t); after != before {
 		t.Errorf("%d descriptors open after the removal, %d before", after, before)
 	}
 	if _, err := os.Stat(sockDir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s left with an empty ports map and no reverse map: %v", sockDir(), err)
 	}
-}
-
-// openFDs counts the process's open descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	d, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(d)
 }

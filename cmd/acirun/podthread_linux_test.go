@@ -21,7 +21,7 @@ import (
 func TestRunFailedLeavesNoPodThread(t *testing.T) {
 	testenv.NeedRoot(t, "the pod thread's network namespace")
 	dir := t.TempDir()
-	fds := openFDs(t)
+	fds := testenv.OpenFDs(t)
 	args := []string{"--dir=" + filepath.Join(dir, "data"), "--run-dir=" + filepath.Join(dir, "run"),
 		"run", "--no-unit", "--net=none", "sha512-" + strings.Repeat("0", 64)}
 	var stderr strings.Builder
@@ -39,7 +39,7 @@ func TestRunFailedLeavesNoPodThread(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("after a failed run (%s), threads of this process are still in namespaces of their own: %s", strings.TrimSpace(stderr.String()), strings.Join(left, "; "))
 	}
-	if now := openFDs(t); now != fds {
+	if now := testenv.OpenFDs(t); now != fds {
 		t.Errorf("after a failed run, %d descriptors are open, %d before", now, fds)
 	}
 }
@@ -66,14 +66,4 @@ func threadsInOtherNamespaces(t *testing.T) []string {
 		}
 	}
 	return left
-}
-
-// openFDs counts this process's open descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(fds)
 }

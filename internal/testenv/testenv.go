@@ -223,3 +223,14 @@ func RunKilled(t testing.TB, cmd *exec.Cmd, what, step string) {
 		t.Fatalf("the %s was not killed at %s: %v: %s", what, step, err, out.String())
 	}
 }
+
+// OpenFDs counts the test process's open descriptors, for a test that
+// checks that what it calls leaves none open.
+func OpenFDs(t testing.TB) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
+}

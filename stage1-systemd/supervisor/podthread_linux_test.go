@@ -90,7 +90,7 @@ func TestFailedStartKillsInit(t *testing.T) {
 	testenv.NeedRoot(t, "the pod thread's namespaces and PID 1's clone")
 	podExe := buildPodExe(t)
 	for _, withSupervisor := range []bool{false, true} {
-		fds := countFDs(t)
+		fds := testenv.OpenFDs(t)
 		th := StartPodThread("none", podExe, nil)
 		var pid int
 		if err := th.t.do(func() error {
@@ -117,20 +117,10 @@ func TestFailedStartKillsInit(t *testing.T) {
 			t.Errorf("supervisor %t: PID 1 (pid %d) is left after a failed start: kill 0: %v", withSupervisor, pid, err)
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
-		if now := countFDs(t); now != fds {
+		if now := testenv.OpenFDs(t); now != fds {
 			t.Errorf("supervisor %t: after a failed start, %d descriptors are open, %d before", withSupervisor, now, fds)
 		}
 	}
-}
-
-// countFDs counts this process's open descriptors.
-func countFDs(t *testing.T) int {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(fds)
 }
 
 // TestEarlyInitOOMScoreAdj: PID 1, forked while the pod is prepared, gets
