@@ -1265,29 +1265,33 @@ func (x *Extractor) finishDir(n string, m *meta, rec *Entry) error {
 
 // applyDir gives the directory fd (name) its metadata m and returns the
 // extended attributes it set, which are all it has that KeepXattr accepts.
+// The mode comes last: an unprivileged extractor needs the directory's
+// write permission to set its user.* attributes and its search permission
+// to set its times through ".", which a mode such as 0500 or 0600 takes
+// away (neither the attributes nor the times change with the mode, nor
+// the mode of a directory with its owner).
 func (x *Extractor) applyDir(fd int, name string, m *meta) ([][2]string, error) {
 	if !m.implicit && x.needsChown(m.uid, m.gid) {
 		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
 			return nil, fmt.Errorf("chown: %w", err)
 		}
 	}
-	if err := unix.Fchmod(fd, m.mode); err != nil {
-		return nil, fmt.Errorf("chmod: %w", err)
-	}
 	xs, err := setXattrs(fd, name, m.xattrs)
 	if err != nil {
 		return nil, err
 	}
-	if m.implicit {
-		return xs, nil
+	if !m.implicit {
+		at := m.atime
+		if at.IsZero() {
+			at = m.mtime
+		}
+		ts := []unix.Timespec{timespec(at), timespec(m.mtime)}
+		if err := unix.UtimesNanoAt(fd, ".", ts, 0); err != nil {
+			return nil, fmt.Errorf("set times: %w", err)
+		}
 	}
-	at := m.atime
-	if at.IsZero() {
-		at = m.mtime
-	}
-	ts := []unix.Timespec{timespec(at), timespec(m.mtime)}
-	if err := unix.UtimesNanoAt(fd, ".", ts, 0); err != nil {
-		return nil, fmt.Errorf("set times: %w", err)
+	if err := unix.Fchmod(fd, m.mode); err != nil {
+		return nil, fmt.Errorf("chmod: %w", err)
 	}
 	return xs, nil
 }

@@ -10,9 +10,11 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -432,6 +434,106 @@ func TestFinishDirsMetadata(t *testing.T) {
 		n, err := unix.Lgetxattr(filepath.Join(root, e.name), "user.n", got)
 		if ok && (err != nil || string(got[:n]) != v) || !ok && err == nil {
 			t.Errorf("%s: user.n %q (%v), want %q", e.name, got[:max(n, 0)], err, v)
+		}
+	}
+}
+
+// unprivilegedRun is the environment variable that tells a test run as
+// nobody by TestFinishDirsUnprivileged that it is the child.
+const unprivilegedRun = "EXTRACT_TEST_UNPRIVILEGED"
+
+// TestFinishDirsUnprivileged: an unprivileged extractor (NoOwnership)
+// gives directories modes that take its own search or write permission
+// away (0600, 0500, 0070, 0100), and user attributes and times to such
+// directories, nested, many at a depth. As root the test runs itself as
+// nobody; root's permissions would hide what it checks.
+func TestFinishDirsUnprivileged(t *testing.T) {
+	if os.Geteuid() == 0 && os.Getenv(unprivilegedRun) == "" {
+		// The test binary, copied where nobody may run it (t.TempDir's
+		// parent is root's alone).
+		dir, err := os.MkdirTemp("", "extract-nobody-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		self, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, "extract.test")
+		if err := os.WriteFile(bin, self, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run=^TestFinishDirsUnprivileged$", "-test.v")
+		cmd.Env = append(os.Environ(), unprivilegedRun+"=1", "TMPDIR="+dir, "GOCOVERDIR=")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestFinishDirsUnprivileged") {
+			t.Fatalf("as nobody: %v\n%s", err, out)
+		}
+		return
+	}
+	var es []ent
+	for i := range 3 * minDirsEach * 2 {
+		d := dir(fmt.Sprintf("t%d/u%d/v%d", i%3, i%(minDirsEach+5), i))
+		d.mode = []int64{0o755, 0o500, 0o070, 0o100, 0o600}[i%5]
+		d.mtime = time.Unix(1400000000+int64(i)*3600, 0)
+		d.pax = map[string]string{"SCHILY.xattr.user.n": fmt.Sprint(i)}
+		es = append(es, file(d.name+"/f", "x"), d)
+		if i < minDirsEach+5 {
+			p := dir(fmt.Sprintf("t%d/u%d", i%3, i))
+			p.mode = []int64{0o500, 0o100, 0o070, 0o600}[i%4]
+			es = append(es, p)
+		}
+	}
+	root := t.TempDir()
+	t.Cleanup(func() {
+		filepath.WalkDir(root, func(p string, _ fs.DirEntry, _ error) error { os.Chmod(p, 0o700); return nil })
+	})
+	r, _ := decompress(mkTar(t, es...))
+	x, err := New(root, Options{NoOwnership: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if err := x.addTar(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Finish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Only what nobody can still reach is looked at: below a directory
+	// without its owner's search permission, nothing.
+	modes := map[string]int64{}
+	for _, e := range es {
+		if e.typ == tar.TypeDir {
+			modes[e.name] = e.mode
+		}
+	}
+	reachable := func(name string) bool {
+		for d := filepath.Dir(name); d != "."; d = filepath.Dir(d) {
+			if m, ok := modes[d]; ok && m&0o100 == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for _, e := range es {
+		if !reachable(e.name) {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, e.name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if e.typ == tar.TypeDir && st.Mode&0o7777 != uint32(e.mode) {
+			t.Errorf("%s: mode %o, want %o", e.name, st.Mode&0o7777, e.mode)
+		}
+		if !e.mtime.IsZero() && st.Mtim.Sec != e.mtime.Unix() {
+			t.Errorf("%s: mtime %d, want %d", e.name, st.Mtim.Sec, e.mtime.Unix())
 		}
 	}
 }
