@@ -274,10 +274,12 @@ func (f Firewall) Install(ctx context.Context, p PodRules, alive func(owner stri
 		// them: the programs run before the rules, and a dead pod's entry
 		// would send the host's connections to its address until this
 		// pod's own replaced it, once its apps started.
+		// That failing fails no start: the pod's own entries replace
+		// theirs, and the next sweep or acirun gc tries again.
 		if err := removeSockets(func(u [16]byte) bool {
 			return !slices.ContainsFunc(stale, func(s string) bool { id, err := podUUID(s); return err == nil && id == u })
 		}); err != nil {
-			return nil, fmt.Errorf("firewall: remove ports of pods %s: %w", strings.Join(stale, ", "), err)
+			pub.Warnings = append(pub.Warnings, fmt.Sprintf("WARNING: the ports of the ended pods %s stay in the socket path until acirun gc: %v", strings.Join(stale, ", "), err))
 		}
 	}
 	for _, m := range p.Ports {
@@ -467,17 +469,20 @@ func matchJump(base string, index int, ports []PortMap) []expr.Any {
 
 // Remove takes the pod's rules out of the table, if it has any, and its
 // ports out of the socket path's map before them.
-func (f Firewall) Remove(ctx context.Context, uuid string) error {
+// A socket path that fails is reported, and the rules go all the same.
+func (f Firewall) Remove(ctx context.Context, uuid string) (err error) {
 	l, err := f.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer flock.Unlock(l)
+	var sockErr error
 	if id, err := podUUID(uuid); err == nil {
 		if err := removeSockets(func(u [16]byte) bool { return u != id }); err != nil {
-			return fmt.Errorf("remove ports of pod %s: %w", uuid, err)
+			sockErr = fmt.Errorf("remove ports of pod %s: %w", uuid, err)
 		}
 	}
+	defer func() { err = errors.Join(sockErr, err) }()
 	c, err := dial()
 	if err != nil {
 		return err
@@ -505,7 +510,8 @@ func (f Firewall) Remove(ctx context.Context, uuid string) error {
 // only when a pod is to be removed. It runs after every pod's start on the
 // default network, so the look at every pod it is stays small. The ports
 // of those pods, and of any pod without rules (the table flushed by hand),
-// go out of the socket path's map first, as Remove takes them.
+// go out of the socket path's map first, as Remove takes them; should
+// that fail, the rules go all the same, and the error is returned.
 func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool) ([]string, error) {
 	l, err := f.lock(ctx)
 	if err != nil {
@@ -543,19 +549,23 @@ func (f Firewall) RemoveStale(ctx context.Context, alive func(owner string) bool
 			}
 		}
 	}
-	if err := removeSockets(func(u [16]byte) bool { return keep[u] }); err != nil {
-		return nil, err
-	}
+	sockErr := removeSockets(func(u [16]byte) bool { return keep[u] })
 	if len(stale) == 0 {
-		return nil, nil
+		return nil, sockErr
 	}
+	stale, err = removeStaleRules(&rl, stale)
+	return stale, errors.Join(sockErr, err)
+}
+
+// removeStaleRules takes the rules of the pods stale out of the table.
+func removeStaleRules(rl *ruleLister, stale []string) ([]string, error) {
 	slices.Sort(stale)
 	c, err := dial()
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	st, err := listState(&rl)
+	st, err := listState(rl)
 	if err != nil {
 		return nil, err
 	}

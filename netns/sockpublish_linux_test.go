@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +292,54 @@ func TestRemoveSocketsPartialPins(t *testing.T) {
 	}
 	if _, err := os.Stat(sockDir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s left with an empty ports map and no reverse map: %v", sockDir(), err)
+	}
+}
+
+// TestRemoveRulesDespiteSocketPath: a socket path that cannot be read (here
+// a directory where the ports map's pin should be) fails Remove and
+// RemoveStale, which say so, but the pods' rules still go: before, each
+// returned at that error and left the rules in the table.
+func TestRemoveRulesDespiteSocketPath(t *testing.T) {
+	host := newTestNS(t)
+	if _, err := os.Stat(sockDir()); err == nil {
+		t.Skipf("%s is in use", sockDir())
+	}
+	if err := mountBPF(); err != nil {
+		t.Skip(err)
+	}
+	bad := filepath.Join(sockDir(), sockPortsPin)
+	if err := os.MkdirAll(bad, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(bad); os.Remove(sockDir()) })
+	root := t.TempDir()
+	fw := DefaultFirewall(root)
+	_, att := podOnNetwork(t, host, Default(root), "/pods/a", "ac-a")
+	install := func(uuid string) {
+		host.do(func() error {
+			_, err := fw.Install(context.Background(), PodRules{UUID: uuid, Owner: "/pods/" + uuid, HostIndex: att.HostIndex, HostIface: att.HostIface,
+				Gateways: []netip.Addr{att.Gateway}, Ports: []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("127.0.0.1:18090"), Pod: netip.AddrPortFrom(att.Addr, 8080)}}}, everyoneAlive)
+			return err
+		})
+	}
+	const a = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+	install(a)
+	err := host.try(func() error { return fw.Remove(context.Background(), a) })
+	if err == nil || !strings.Contains(err.Error(), "socket path") {
+		t.Errorf("Remove: %v, want the socket path's error", err)
+	}
+	if n := ruleCount(t, host); n >= 1000 {
+		t.Errorf("Remove left the pod's chains (%d)", n)
+	}
+	install(a)
+	err = host.try(func() error {
+		_, err := fw.RemoveStale(context.Background(), func(string) bool { return false })
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "socket path") {
+		t.Errorf("RemoveStale: %v, want the socket path's error", err)
+	}
+	if n := ruleCount(t, host); n >= 1000 {
+		t.Errorf("RemoveStale left the stale pod's chains (%d)", n)
 	}
 }
