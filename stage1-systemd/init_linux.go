@@ -283,17 +283,23 @@ func (p *pod) startedAll() {
 }
 
 // down tells `stage1 run` that nothing of the pod runs but PID 1, which
-// exits next, and closes the control socket: run takes the pod off its
-// network meanwhile, instead of once the kernel has ended PID 1.
-func (p *pod) down() {
+// exits next, with the pod's exit record e (podcontract.EncodeDown), and
+// closes the control socket: run takes the pod off its network and writes
+// the record meanwhile, instead of PID 1 before its end and run after it.
+// It reports whether run has the record; without a control socket, with a
+// record too large for the message or a failed send PID 1 writes it itself.
+func (p *pod) down(e *podcontract.Exit) bool {
 	if p.control < 0 {
-		return
+		return false
 	}
-	if _, err := unix.Write(p.control, []byte{podcontract.ControlDown}); err != nil {
+	msg, carried := podcontract.EncodeDown(e)
+	if _, err := unix.Write(p.control, msg); err != nil {
 		p.debugf("control socket: %v", err)
+		carried = false
 	}
 	unix.Close(p.control)
 	p.control = -1
+	return carried
 }
 
 // appRun is one app's progress through pre-start, main and post-stop.
@@ -599,11 +605,12 @@ func (p *pod) supervise() int {
 	}
 	// Stray processes (daemons the apps left behind) go with the pod.
 	_ = unix.Kill(-1, unix.SIGKILL)
+	gone := false
 	for {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(-1, &ws, 0, nil)
 		if err == unix.ECHILD {
-			p.down()
+			gone = true
 			break
 		}
 		if err != nil && err != unix.EINTR {
@@ -614,12 +621,15 @@ func (p *pod) supervise() int {
 	if p.codeSet {
 		code = p.code
 	}
-	exits := make([]podcontract.AppExit, 0, len(p.apps))
+	exit := &podcontract.Exit{ExitCode: code, Apps: make([]podcontract.AppExit, 0, len(p.apps))}
 	for _, r := range p.apps {
-		exits = append(exits, r.exit)
+		exit.Apps = append(exit.Apps, r.exit)
 	}
-	if err := podcontract.WriteExit(o.podDir, &podcontract.Exit{ExitCode: code, Apps: exits}); err != nil {
-		p.logf("%v", err)
+	// Down only once nothing of the pod runs; its record goes with it.
+	if !gone || !p.down(exit) {
+		if err := podcontract.WriteExit(o.podDir, exit); err != nil {
+			p.logf("%v", err)
+		}
 	}
 	return code
 }

@@ -26,11 +26,13 @@ import (
 //     nothing.
 //
 // PID 1 answers ControlReady, one byte, once every app's main process has
-// started, and ControlDown, one byte, once every other process of the pod
-// has ended, just before it exits. Both messages carry the version, so
-// that a change to them is a deliberate one that the parser of the old
-// form refuses rather than misreads (run and PID 1 come from one install,
-// but from two binaries).
+// started, and a Down message once every other process of the pod has
+// ended, just before it exits: the pod's exit record, which run writes
+// (ExitFile) while the kernel ends PID 1, rather than PID 1 before its
+// end. Go, NetworkReady and Down carry the version, so that a change to
+// them is a deliberate one that the parser of the old form refuses rather
+// than misreads (run and PID 1 come from one install, but from two
+// binaries).
 const (
 	// ControlGo starts a Go message.
 	ControlGo = 'g'
@@ -38,20 +40,24 @@ const (
 	ControlNetworkReady = 'n'
 	// ControlReady is PID 1's message to run: every app has started.
 	ControlReady = 'r'
-	// ControlDown is PID 1's last message to run: nothing of the pod runs
-	// but PID 1, which exits next. run then takes the pod off its network
-	// while the kernel ends PID 1 (the unmount of the pod's roots, which
-	// syncs their file system, is part of that), rather than after.
+	// ControlDown starts PID 1's last message to run (Down): nothing of
+	// the pod runs but PID 1, which exits next. run then takes the pod off
+	// its network and writes its exit record while the kernel ends PID 1
+	// (the unmount of the pod's roots is part of that), rather than after.
 	ControlDown = 'd'
 	// ControlVersion is the version of the messages this binary writes
 	// and the only one it reads.
-	ControlVersion = 4
+	ControlVersion = 5
 	// MaxControlMessage is the largest message either side sends but Go:
 	// a receiver's buffer of this size never truncates one.
 	MaxControlMessage = 512
 	// MaxGoMessage is the largest Go message, whose size is its command
 	// line's (a pod's flags: volumes, environment, annotations).
 	MaxGoMessage = 64 << 10
+	// MaxDownMessage is the largest Down message, whose size is the exit
+	// record's (a line per app); a receiver's buffer of this size never
+	// truncates one. A larger record PID 1 writes itself.
+	MaxDownMessage = 64 << 10
 	// MaxGoDescriptors is the most descriptors a Go message carries: the
 	// kernel's limit of one SCM_RIGHTS message (SCM_MAX_FD).
 	MaxGoDescriptors = 253
@@ -85,7 +91,7 @@ const (
 // its start); a receiver refuses to move one onto a number in use.
 const FirstGoTarget = 64
 
-// Encode returns m on the wire: "g v=4", then NUL, "fds=" and the numbers
+// Encode returns m on the wire: "g v=5", then NUL, "fds=" and the numbers
 // separated by commas, then a NUL before each word of Args. It refuses
 // what ParseGo would refuse, so that PID 1 never gets a message it cannot
 // read.
@@ -192,7 +198,7 @@ type NetworkReady struct {
 	MetadataURL string
 }
 
-// Encode returns m on the wire: "n v=4", then " addr=A gateway=G" on a pod
+// Encode returns m on the wire: "n v=5", then " addr=A gateway=G" on a pod
 // network with IPv4, " addr6=A gateway6=G" with IPv6, and " metadata=URL"
 // when there is one, in that order. It refuses what ParseNetworkReady
 // would refuse, so that PID 1 never gets a message it cannot
@@ -310,4 +316,50 @@ func ParseNetworkReady(b []byte) (NetworkReady, error) {
 		return bad(err.Error())
 	}
 	return m, nil
+}
+
+// EncodeDown returns PID 1's Down message: "d v=5", then a NUL and the
+// pod's exit record e (Exit.AppendJSON) for run to write. A record that
+// would make the message longer than MaxDownMessage is left out, and
+// carried reports false: PID 1 then writes the record itself.
+func EncodeDown(e *Exit) (msg []byte, carried bool) {
+	b := []byte{ControlDown}
+	b = append(b, " v="...)
+	b = strconv.AppendInt(b, ControlVersion, 10)
+	head := len(b)
+	b = e.AppendJSON(append(b, 0))
+	if len(b) > MaxDownMessage {
+		return b[:head], false
+	}
+	return b, true
+}
+
+// ParseDown reads a Down message: the exit record it carries, or nil when
+// PID 1 wrote the record itself. Anything but what EncodeDown writes (a
+// version other than ControlVersion, a damaged record) is an error that
+// quotes the message.
+func ParseDown(b []byte) (*Exit, error) {
+	bad := func(why string) (*Exit, error) {
+		msg := string(b)
+		if len(msg) > 80 {
+			msg = msg[:80] + "…"
+		}
+		return nil, fmt.Errorf("control socket: bad down message %q: %s", msg, why)
+	}
+	if len(b) > MaxDownMessage {
+		return bad("too long")
+	}
+	want := string(rune(ControlDown)) + " v=" + strconv.Itoa(ControlVersion)
+	head, record, withRecord := strings.Cut(string(b), "\x00")
+	if head != want {
+		return bad("want " + strconv.Quote(want))
+	}
+	if !withRecord {
+		return nil, nil
+	}
+	e, err := ParseExit([]byte(record))
+	if err != nil {
+		return bad("exit record: " + err.Error())
+	}
+	return e, nil
 }

@@ -28,9 +28,9 @@ type AppExit struct {
 
 // AppendJSON appends e as JSON, as encoding/json would decode it, and a
 // newline. It is written by hand, not with encoding/json, because the
-// pod's PID 1 writes the record last, after it has shed the pages of its
-// setup (stage1's dropStartupPages): the reflection-based encoder would be
-// paged back in for it.
+// pod's PID 1 encodes the record last (in its Down message, EncodeDown),
+// after it has shed the pages of its setup (stage1's dropStartupPages):
+// the reflection-based encoder would be paged back in for it.
 func (e *Exit) AppendJSON(b []byte) []byte {
 	b = append(b, `{"exitCode":`...)
 	b = strconv.AppendInt(b, int64(e.ExitCode), 10)

@@ -410,19 +410,25 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	sealed.Close()
 	// PID 1 says when the apps have started (ControlReady, sent on ready
 	// once, false when it ended before), and when nothing of the pod runs
-	// but itself (ControlDown, which closes down).
+	// but itself (a Down message with the pod's exit record, which
+	// closes down).
 	ready := make(chan bool, 1)
-	down := make(chan struct{})
+	type downMessage struct {
+		exit *podcontract.Exit // nil: PID 1 writes it
+		err  error
+	}
+	down := make(chan downMessage, 1)
 	go func() {
-		b := make([]byte, podcontract.MaxControlMessage)
+		b := make([]byte, podcontract.MaxDownMessage)
 		n, _ := control.Read(b)
 		started := n == 1 && b[0] == podcontract.ControlReady
 		ready <- started
 		if started {
 			n, _ = control.Read(b)
 		}
-		if n == 1 && b[0] == podcontract.ControlDown {
-			close(down)
+		if n > 0 && b[0] == podcontract.ControlDown {
+			e, err := podcontract.ParseDown(b[:n])
+			down <- downMessage{e, err}
 		}
 	}()
 	readyC, downC := ready, down
@@ -453,6 +459,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- stage1.WaitPid(pid) }()
 	var cgroupsRemoved chan error // once PID 1 has said the pod is down
+	exitWritten := false          // the record PID 1 sent with down
 	var ws unix.WaitStatus
 wait:
 	for {
@@ -466,17 +473,29 @@ wait:
 		case ok := <-readyC:
 			readyC = nil
 			appsStarted(ok)
-		case <-downC:
+		case d := <-downC:
 			downC = nil
 			o.trace.Step("pod down")
 			// Nothing of the pod runs but PID 1, which is in none of its
 			// cgroups: they go while the kernel ends PID 1 (its mounts,
-			// its PID namespace), not after.
+			// its PID namespace), not after, and so does the pod's exit
+			// record, which PID 1 sent rather than wrote.
 			removed := make(chan error, 1)
 			go func() { removed <- podcontract.RemoveCgroups(podDir) }()
 			cgroupsRemoved = removed
 			if network != nil {
 				network.removeRules()
+			}
+			switch {
+			case d.err != nil:
+				fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v\n", d.err)
+			case d.exit != nil:
+				if err := podcontract.WriteExit(podDir, d.exit); err != nil {
+					fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+				} else {
+					exitWritten = true
+					o.trace.Step("exit record written")
+				}
 			}
 		case ws = <-done:
 			break wait
@@ -505,13 +524,16 @@ wait:
 	if cgroupsRemoved == nil || <-cgroupsRemoved != nil {
 		cleanupErr = podcontract.RemoveCgroups(podDir)
 	}
-	if _, err := os.Stat(filepath.Join(podDir, podcontract.ExitFile)); err != nil {
-		// init died before it could tell: record what we know.
-		if ws.Signaled() {
-			fmt.Fprintf(os.Stderr, "acirun stage1 run: pod init killed by %v\n", ws.Signal())
-		}
-		if err := podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: code}); err != nil {
-			return code, err
+	if !exitWritten {
+		if _, err := os.Stat(filepath.Join(podDir, podcontract.ExitFile)); err != nil {
+			// init died before it could tell (or write its record
+			// itself): record what we know.
+			if ws.Signaled() {
+				fmt.Fprintf(os.Stderr, "acirun stage1 run: pod init killed by %v\n", ws.Signal())
+			}
+			if err := podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: code}); err != nil {
+				return code, err
+			}
 		}
 	}
 	if cleanupErr != nil {

@@ -464,7 +464,9 @@ func (p *boxPod) pty() (ptm, pts *os.File) {
 // TestTraceStart: with ACIRUN_TRACE=1 every process on the way from acirun
 // run to the app's exec prints its steps on one timeline, through the pod's
 // transient unit and with --no-unit; PID 1 executes the app itself, with no
-// app launcher between; the app's environment does not carry the variable;
+// app launcher between; the supervisor writes the pod's exit record that
+// PID 1 sends it while the kernel ends PID 1, before PID 1 has exited;
+// the app's environment does not carry the variable;
 // acirun reads the network configuration once (it was read by prepare and
 // again for stage1's command line).
 func TestTraceStart(t *testing.T) {
@@ -483,13 +485,14 @@ func TestTraceStart(t *testing.T) {
 		{"unit", nil, []string{"acirun: main", "acirun: prepare", "acirun: start unit acirun-",
 			"stage1 run: main", "stage1 run: init started as pid", "stage1 run: go sent", "stage1 init: go received",
 			"stage1 init: app traced: root entered", "stage1 init: app traced: exec /testapp", "stage1 init: app traced: main started",
-			"stage1 run: init exited", "acirun: unit inactive", "acirun: exit 0"}},
+			"stage1 run: pod down", "stage1 run: exit record written", "stage1 run: init exited", "acirun: unit inactive", "acirun: exit 0"}},
 		// (acirun forks PID 1 while it prepares the pod, on the pod's
 		// thread: PID 1's start is checked below, apart from acirun's
 		// steps, which it races.)
 		{"no-unit", []string{"--no-unit"}, []string{"acirun: main", "acirun: stage1 run in this process",
 			"stage1 run: main", "stage1 run: pod locked and checked", "stage1 run: go sent", "stage1 init: go received",
-			"stage1 init: app traced: exec /testapp", "stage1 run: init exited", "stage1 run: exit 0"}},
+			"stage1 init: app traced: exec /testapp", "stage1 run: pod down", "stage1 run: exit record written", "stage1 run: init exited",
+			"stage1 run: exit 0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			argv := append([]string{"env", "ACIRUN_TRACE=1"}, p.acirun(append(append([]string{"run"}, tc.flags...), "--insecure-options=image", "--net=none", img)...)...)
