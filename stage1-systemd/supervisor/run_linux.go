@@ -133,6 +133,10 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	if err := podcontract.WritePID(podDir, podcontract.PIDFile, os.Getpid()); err != nil {
 		return 0, err
 	}
+	// Made here, beside PID 1's start, rather than by PID 1 after go.
+	if err := stage1.MakeAppDirs(podDir, &o.RunOptions, spec.Apps); err != nil {
+		return 0, fmt.Errorf("pod %s: %w", podDir, err)
+	}
 	o.trace.Step("pod locked and checked")
 	o.reached(stage1.StepPodLocked)
 
