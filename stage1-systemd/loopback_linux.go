@@ -11,8 +11,8 @@ import (
 // network: a netlink socket, a dump of the link to find its index and a
 // change request cost PID 1 twice the system calls and the netlink
 // package's code on the way to every app's start, and a --net=none pod
-// needs no other. The supervisor's pod thread brings it up as soon as it
-// has made the pod's network namespace, beside the pod's preparation;
+// needs no other. The supervisor's pod thread brings it up once it has
+// forked PID 1 into the pod's network namespace, beside PID 1's start;
 // PID 1 calls it again, which then only reads the flags: the change
 // (dev_open, IPv6's ::1) is made once.
 func LoopbackUp() error {

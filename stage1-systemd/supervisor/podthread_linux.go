@@ -124,22 +124,27 @@ func (t *podThread) lockAndServe() {
 }
 
 // serve makes the namespaces on the calling thread, locked to its
-// goroutine and never unlocked (the thread goes with the goroutine), and
-// brings up the new network namespace's loopback, which PID 1 would do on
-// its way to the apps; then it runs the calls handed to it until the
-// thread is closed.
+// goroutine and never unlocked (the thread goes with the goroutine), forks
+// PID 1 into them, and then brings up the new network namespace's
+// loopback, which PID 1 would do on its way to the apps: while PID 1's
+// runtime starts, not before its fork. Then it runs the calls handed to it
+// until the thread is closed: the first of them (takeInit, before go is
+// sent) comes after the loopback is up, which PID 1 finds so.
 func (t *podThread) serve() {
 	defer close(t.ended)
 	if err := unix.Unshare(t.flags); err != nil {
 		t.err = fmt.Errorf("make the pod's namespaces: %w", err)
-	} else if t.flags&unix.CLONE_NEWNET != 0 {
-		// PID 1 finds it up (stage1.LoopbackUp).
-		if err := stage1.LoopbackUp(); err != nil {
-			t.err = fmt.Errorf("bring up the pod's loopback: %w", err)
-		}
 	}
 	if t.err == nil && t.exe != "" {
 		t.init, t.initErr = forkInit(t.exe, t.trace)
+	}
+	if t.err == nil && t.flags&unix.CLONE_NEWNET != 0 {
+		// PID 1 finds it up (stage1.LoopbackUp); should this fail, the
+		// thread's calls fail with it and its end kills PID 1 (endInit).
+		if err := stage1.LoopbackUp(); err != nil {
+			t.err = fmt.Errorf("bring up the pod's loopback: %w", err)
+		}
+		t.trace.Step("loopback up")
 	}
 	for {
 		select {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/acirun/acirun/internal/podcontract"
 	"github.com/acirun/acirun/internal/testenv"
+	"github.com/acirun/acirun/internal/trace"
 	stage1 "github.com/acirun/acirun/stage1-systemd"
 )
 
@@ -77,6 +78,37 @@ func TestPodThreadLoopbackUp(t *testing.T) {
 		if tc.newNet && flags&unix.IFF_UP == 0 {
 			t.Errorf("--net=%s: the pod's loopback is down (flags %#x)", tc.net, flags)
 		}
+	}
+}
+
+// TestPodThreadForksBeforeLoopback: the pod thread forks PID 1 as soon as
+// it has made the pod's namespaces, and brings up their loopback after,
+// beside PID 1's start rather than on its way; PID 1 still finds it up,
+// as the thread's calls (go among them) come after. It fails with the
+// loopback brought up before the fork.
+func TestPodThreadForksBeforeLoopback(t *testing.T) {
+	testenv.NeedRoot(t, "the pod thread's namespaces and PID 1's clone")
+	var out strings.Builder
+	th := StartPodThread("none", buildPodExe(t), trace.New("acirun", "1", &out))
+	var flags uint16
+	err := th.t.do(func() error {
+		if th.t.initErr != nil {
+			return th.t.initErr
+		}
+		var err error
+		flags, err = stage1.LoopbackFlags()
+		return err
+	})
+	th.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags&unix.IFF_UP == 0 {
+		t.Errorf("the pod's loopback is down when the thread takes calls (flags %#x)", flags)
+	}
+	forked, up := strings.Index(out.String(), "init started as pid"), strings.Index(out.String(), "loopback up")
+	if forked < 0 || up < 0 || up < forked {
+		t.Errorf("want PID 1 forked, then the loopback up:\n%s", out.String())
 	}
 }
 
