@@ -447,7 +447,17 @@ func (p *pod) setup() error {
 			}
 		}
 		p.reportIsolators(a, plan)
-		if err := buildAppRoot(o, a, hostname, p.logf); err != nil {
+		overlay := -1
+		if o.appOverlayFd >= 0 {
+			overlay = o.appOverlayFd + i
+		}
+		err = buildAppRoot(o, a, overlay, hostname, p.logf)
+		if overlay >= 0 {
+			// Attached, or never to be: the detached mount goes with
+			// its last descriptor.
+			unix.Close(overlay)
+		}
+		if err != nil {
 			return err
 		}
 		p.debugf("app %s: root ready", a.name)

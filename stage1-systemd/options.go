@@ -31,6 +31,11 @@ type podOptions struct {
 	// that are the apps' stdout and stderr, two per app in the pod
 	// manifest's order (podOutput). -1: the apps' are PID 1's own.
 	appStdioFd int
+	// appOverlayFd (set by run) is the first of the descriptors that
+	// are the apps' overlays, detached mounts run made (AppOverlays), one
+	// per app in the pod manifest's order, which PID 1 attaches as their
+	// roots. -1: PID 1 makes them.
+	appOverlayFd int
 	// idRange (set by run for --private-users) is the range of
 	// host IDs leased to the pod, which its apps' user namespaces map
 	// their IDs to; the zero Range for none.
@@ -53,12 +58,13 @@ type podOptions struct {
 // parsePodOptions parses the flags of `stage1 init`, followed by exactly
 // one POD-DIR.
 func parsePodOptions(args []string, stderr io.Writer) (*podOptions, error) {
-	o := &podOptions{controlFd: -1, consoleFd: -1, appStdioFd: -1}
+	o := &podOptions{controlFd: -1, consoleFd: -1, appStdioFd: -1, appOverlayFd: -1}
 	fs := flag.NewFlagSet("stage1 init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.controlFd, "control-fd", -1, "descriptor of the socket to stage1 run (set by run)")
 	fs.IntVar(&o.consoleFd, "console-fd", -1, "descriptor of the socket the app's terminal goes to stage1 run over (set by run)")
 	fs.IntVar(&o.appStdioFd, "app-stdio-fd", -1, "first descriptor of the apps' stdout and stderr, two per app (set by run)")
+	fs.IntVar(&o.appOverlayFd, "app-overlay-fd", -1, "first descriptor of the apps' overlays, detached mounts, one per app (set by run)")
 	fs.Func("id-range", "UID:COUNT: the host IDs leased to the pod's user namespaces (set by run for --private-users)", func(s string) error {
 		r, err := userns.ParseRange(s)
 		if err == nil && r.IsZero() {

@@ -58,7 +58,7 @@ type appRoot struct {
 // volumes, the masked and read-only paths, and finally the read-only root if
 // asked for. Everything is mounted in the pod's mount namespace, which dies
 // with the pod, so nothing is left on the host however this ends.
-func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string, ...any)) (err error) {
+func buildAppRoot(o *podOptions, app *appSpec, overlay int, hostname string, logf func(string, ...any)) (err error) {
 	appDir := podcontract.AppDir(o.podDir, app.name)
 	r := &appRoot{path: filepath.Join(appDir, podcontract.AppRootfsDir), fd: -1, userNS: o.userNS, ttyGID: ttyGID}
 	if rg := o.idRange; !rg.IsZero() {
@@ -68,7 +68,7 @@ func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string
 		}
 		r.ttyGID = gid
 	}
-	if err := r.mountBase(o, appDir, filepath.Join(app.imageDir, "rootfs")); err != nil {
+	if err := r.mountBase(o, appDir, filepath.Join(app.imageDir, "rootfs"), overlay); err != nil {
 		return fmt.Errorf("app %s: %w", app.name, err)
 	}
 	defer func() {
@@ -102,8 +102,16 @@ func buildAppRoot(o *podOptions, app *appSpec, hostname string, logf func(string
 	return nil
 }
 
-// mountBase mounts the app's root file system itself.
-func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
+// mountBase mounts the app's root file system itself: the overlay whose
+// detached mount overlay is, when stage1 run made it (AppOverlays), or
+// else PID 1's own (overlay -1).
+func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string, overlay int) error {
+	if overlay >= 0 {
+		if err := os.Mkdir(r.path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		return attachAppOverlay(overlay, r.path)
+	}
 	if o.userNS != nil {
 		// --private-users: the image through an ID-mapped copy, its
 		// owners the pod's range's (the store unchanged), attached here
@@ -122,15 +130,6 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 		}
 		lowerPath = mapped
 	}
-	lower, err := unix.Open(lowerPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open rendered image %s: %w", lowerPath, err)
-	}
-	defer unix.Close(lower)
-	var st unix.Stat_t
-	if err := unix.Fstat(lower, &st); err != nil {
-		return fmt.Errorf("stat %s: %w", lowerPath, err)
-	}
 	if o.NoOverlay {
 		if err := copyTree(lowerPath, r.path); err != nil {
 			return fmt.Errorf("copy %s: %w", lowerPath, err)
@@ -140,34 +139,102 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 		}
 		return setMountAttr(-1, unix.MOUNT_ATTR_NODEV, false, r.path)
 	}
+	if err := os.Mkdir(r.path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	mnt, err := appOverlay(appDir, lowerPath)
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	return attachAppOverlay(int(mnt.Fd()), r.path)
+}
+
+// attachAppOverlay attaches the detached overlay mnt (appOverlay's) at the
+// app's root mount point.
+func attachAppOverlay(mnt int, root string) error {
+	if err := unix.MoveMount(mnt, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach the overlay at %s: %w", root, err)
+	}
+	return nil
+}
+
+// AppOverlays makes the overlay of each app's root (appOverlay) for
+// `stage1 run` to hand PID 1 with the go message (--app-overlay-fd), one
+// detached mount per app in apps' order: the overlay's mount (its
+// superblock, the checks and the directories overlayfs makes in the work
+// directory, half a millisecond to a millisecond here) then runs beside
+// PID 1's start, before go, rather than on PID 1's way to the apps. None
+// with --no-overlay (the root is a copy) or --private-users (PID 1 makes
+// the ID-mapped copy of the image the overlay's lower layer is). A
+// detached mount goes when its last descriptor is closed: one never
+// attached leaves nothing.
+func AppOverlays(podDir string, o *podcontract.RunOptions, apps []string) ([]*os.File, error) {
+	if o.NoOverlay || o.PrivateUsers != "" {
+		return nil, nil
+	}
+	var mnts []*os.File
+	for _, name := range apps {
+		appDir := podcontract.AppDir(podDir, name)
+		mnt, err := appOverlay(appDir, filepath.Join(appDir, podcontract.AppImageLink, "rootfs"))
+		if err != nil {
+			for _, m := range mnts {
+				m.Close()
+			}
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+		mnts = append(mnts, mnt)
+	}
+	return mnts, nil
+}
+
+// appOverlay makes the overlay of an app's root, lowerPath (the rendered
+// image, or its ID-mapped copy) under the app's upper layer in appDir, as
+// a detached mount (fsopen, fsmount), and returns its descriptor. The
+// upper and work directories are made unless they are there
+// (MakeAppDirs), and the upper one takes the owner and mode of the
+// image's root, which the overlay's root shows.
+func appOverlay(appDir, lowerPath string) (*os.File, error) {
+	lower, err := unix.Open(lowerPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rendered image %s: %w", lowerPath, err)
+	}
+	defer unix.Close(lower)
+	var st unix.Stat_t
+	if err := unix.Fstat(lower, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", lowerPath, err)
+	}
 	upper, work := filepath.Join(appDir, podcontract.AppUpperDir), filepath.Join(appDir, podcontract.AppWorkDir)
-	for _, d := range []string{upper, work, r.path} {
+	for _, d := range []string{upper, work} {
 		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
+			return nil, err
 		}
 	}
-	// The overlay's root takes the upper directory's owner and mode.
 	if err := os.Chown(upper, int(st.Uid), int(st.Gid)); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.Chmod(upper, os.FileMode(st.Mode&0o7777)); err != nil {
-		return err
+		return nil, err
 	}
-	// Every directory through /proc/self/fd: overlayfs splits its options
-	// at ',' and the lower layers at ':', and reads '\' as an escape, in
-	// every option, so a pod directory holding any of them (a --dir the
-	// user chose) would otherwise need escaping by the kernel's rules of
-	// the day. The symlink to the store is also resolved exactly once.
+	// Every directory through /proc/self/fd: overlayfs splits the lower
+	// layers at ':' and reads '\' as an escape, so a pod directory
+	// holding either (a --dir the user chose) would otherwise need
+	// escaping by the kernel's rules of the day. The symlink to the store
+	// is also resolved exactly once.
 	dirs := []int{lower}
 	for _, d := range []string{upper, work} {
 		fd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("open overlay directory %s: %w", d, err)
+			return nil, fmt.Errorf("open overlay directory %s: %w", d, err)
 		}
 		defer unix.Close(fd)
 		dirs = append(dirs, fd)
 	}
-	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", fdPath(dirs[0]), fdPath(dirs[1]), fdPath(dirs[2]))
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
 	// volatile (Linux 5.10; mount_setattr, which the pod's mounts need,
 	// came in 5.12): no sync reaches the upper layer's file system.
 	// Without it the overlay's end, when the pod's mount namespace goes
@@ -182,10 +249,22 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string) error {
 	// podman's --rm and CRI-O's containers. The mark overlayfs leaves in
 	// the work directory (work/incompat/volatile) only refuses a second
 	// mount of the same layers, which a pod, run once, never makes.
-	if err := unix.Mount("overlay", r.path, "overlay", unix.MS_NODEV, data+",volatile"); err != nil {
-		return fmt.Errorf("mount overlay on %s (lowerdir %s, upperdir %s, workdir %s): %w", r.path, lowerPath, upper, work, err)
+	for _, kv := range [][2]string{{"lowerdir", fdPath(dirs[0])}, {"upperdir", fdPath(dirs[1])}, {"workdir", fdPath(dirs[2])}} {
+		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("overlay %s %s: %w", kv[0], kv[1], err)
+		}
 	}
-	return nil
+	if err := unix.FsconfigSetFlag(fsfd, "volatile"); err != nil {
+		return nil, fmt.Errorf("overlay volatile: %w", err)
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("mount overlay (lowerdir %s, upperdir %s, workdir %s): %w", lowerPath, upper, work, err)
+	}
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return nil, fmt.Errorf("mount overlay (lowerdir %s, upperdir %s, workdir %s): %w", lowerPath, upper, work, err)
+	}
+	return os.NewFile(uintptr(mnt), "overlay of "+appDir), nil
 }
 
 // writeEtcFiles writes /etc/hosts and /etc/resolv.conf into the root (the

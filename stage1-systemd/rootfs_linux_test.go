@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/acirun/acirun/internal/podcontract"
 )
 
@@ -72,5 +74,71 @@ func TestMakeAppDirs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAppOverlays: stage1 run makes each app's overlay as a detached mount
+// for PID 1 to attach: the image under the app's upper layer, which takes
+// what is written, and shows the image's root's owner and mode; none with
+// --no-overlay or --private-users (PID 1 makes those roots).
+func TestAppOverlays(t *testing.T) {
+	needRoot(t)
+	base := t.TempDir()
+	pod := filepath.Join(base, "pod")
+	img := filepath.Join(base, "img")
+	must(t, os.MkdirAll(filepath.Join(img, "rootfs"), 0o750))
+	must(t, os.Chown(filepath.Join(img, "rootfs"), 1000, 50))
+	must(t, os.WriteFile(filepath.Join(img, "rootfs", "file"), []byte("image"), 0o644))
+	apps := []string{"a", "b"}
+	for _, app := range apps {
+		must(t, os.MkdirAll(podcontract.AppDir(pod, app), 0o755))
+		must(t, os.Symlink(img, filepath.Join(podcontract.AppDir(pod, app), podcontract.AppImageLink)))
+	}
+	for _, o := range []*podcontract.RunOptions{{NoOverlay: true}, {PrivateUsers: "auto"}} {
+		if mnts, err := AppOverlays(pod, o, apps); mnts != nil || err != nil {
+			t.Errorf("AppOverlays with %+v: %v, %v; want none", o, mnts, err)
+		}
+	}
+	must(t, MakeAppDirs(pod, &podcontract.RunOptions{}, apps))
+	mnts, err := AppOverlays(pod, &podcontract.RunOptions{}, apps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, m := range mnts {
+			m.Close()
+		}
+	}()
+	if len(mnts) != len(apps) {
+		t.Fatalf("%d overlays for %d apps", len(mnts), len(apps))
+	}
+	for i, m := range mnts {
+		var sfs unix.Statfs_t
+		must(t, unix.Fstatfs(int(m.Fd()), &sfs))
+		if sfs.Type != unix.OVERLAYFS_SUPER_MAGIC {
+			t.Errorf("app %s: file system %#x, want overlayfs", apps[i], sfs.Type)
+		}
+		var st unix.Stat_t
+		must(t, unix.Fstat(int(m.Fd()), &st))
+		if st.Uid != 1000 || st.Gid != 50 || st.Mode&0o7777 != 0o750 {
+			t.Errorf("app %s: the root is %d:%d %#o, want the image's 1000:50 0750", apps[i], st.Uid, st.Gid, st.Mode&0o7777)
+		}
+		b := make([]byte, 16)
+		fd, err := unix.Openat(int(m.Fd()), "file", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		must(t, err)
+		n, _ := unix.Read(fd, b)
+		unix.Close(fd)
+		if string(b[:n]) != "image" {
+			t.Errorf("app %s: file reads %q, want the image's", apps[i], b[:n])
+		}
+		fd, err = unix.Openat(int(m.Fd()), "new", unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+		must(t, err)
+		unix.Close(fd)
+		if _, err := os.Stat(filepath.Join(podcontract.AppDir(pod, apps[i]), podcontract.AppUpperDir, "new")); err != nil {
+			t.Errorf("app %s: a file made in the root is not in the upper layer: %v", apps[i], err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(img, "rootfs", "new")); err == nil {
+		t.Error("a file made in an app's root reached the image")
 	}
 }

@@ -130,12 +130,45 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		}()
 		debugf(o, "user namespace: the pod's IDs 0-%d are the host's %d-%d", r.Count-1, r.First, uint64(r.First)+uint64(r.Count)-1)
 	}
+	// The apps' directories and overlays, which PID 1 attaches, are made
+	// here (MakeAppDirs, AppOverlays), beside PID 1's start and the rest
+	// of what comes before go, rather than by PID 1 after it. takeRoots
+	// waits for them, once; a start that fails before go waits for them
+	// too, and drops the overlays (detached mounts, gone with their
+	// descriptors).
+	type appRoots struct {
+		overlays []*os.File
+		err      error
+	}
+	made := make(chan appRoots, 1)
+	go func() {
+		var r appRoots
+		if r.err = stage1.MakeAppDirs(podDir, &o.RunOptions, spec.Apps); r.err == nil {
+			r.overlays, r.err = stage1.AppOverlays(podDir, &o.RunOptions, spec.Apps)
+		}
+		made <- r
+	}()
+	var overlays []*os.File
+	takeRoots := func() error {
+		if made == nil {
+			return nil
+		}
+		r := <-made
+		made, overlays = nil, r.overlays
+		return r.err
+	}
+	closeOverlays := func() {
+		for _, f := range overlays {
+			f.Close()
+		}
+		overlays = nil
+	}
+	defer func() {
+		_ = takeRoots()
+		closeOverlays()
+	}()
 	if err := podcontract.WritePID(podDir, podcontract.PIDFile, os.Getpid()); err != nil {
 		return 0, err
-	}
-	// Made here, beside PID 1's start, rather than by PID 1 after go.
-	if err := stage1.MakeAppDirs(podDir, &o.RunOptions, spec.Apps); err != nil {
-		return 0, fmt.Errorf("pod %s: %w", podDir, err)
 	}
 	o.trace.Step("pod locked and checked")
 	o.reached(stage1.StepPodLocked)
@@ -190,6 +223,10 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	if err := podcontract.WritePID(podDir, podcontract.PPID1File, pid); err != nil {
 		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
 		return 0, err
+	}
+	if err := takeRoots(); err != nil {
+		_ = podcontract.WriteExit(podDir, &podcontract.Exit{ExitCode: stage1.ExitCodeFailure})
+		return 0, fmt.Errorf("pod %s: %w", podDir, err)
 	}
 	o.reached(stage1.StepInitStarted)
 
@@ -246,6 +283,15 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		files = append(files, int(f))
 		goMsg.FDs = append(goMsg.FDs, first+i)
 	}
+	// Then the apps' overlays, which PID 1 attaches as their roots.
+	if len(overlays) > 0 {
+		first := podcontract.FirstGoTarget + len(files) - 1
+		for i, f := range overlays {
+			files = append(files, int(f.Fd()))
+			goMsg.FDs = append(goMsg.FDs, first+i)
+		}
+		goMsg.Args = append(goMsg.Args, "--app-overlay-fd="+strconv.Itoa(first))
+	}
 	goMsg.Args = append(append(goMsg.Args, outFlags...), args...)
 	msg, err := goMsg.Encode()
 	if err != nil {
@@ -277,6 +323,9 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		return 0, fmt.Errorf("pod %s: send PID 1 the go message: %w", spec.UUID, err)
 	}
 	pid1.sent = true
+	// PID 1 has its own copies of the overlays: ours go now, so that
+	// none outlives PID 1's mount namespace.
+	closeOverlays()
 	_ = unix.SetNonblock(pid1.ctl, true) // for the runtime's poller
 	control = os.NewFile(uintptr(pid1.ctl), "pod control socket")
 	out.started()
