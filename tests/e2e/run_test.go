@@ -739,8 +739,14 @@ func TestRunStopTimeout(t *testing.T) {
 	if st := h.podStatus(uuid()); st["state"] != "running" {
 		t.Errorf("status of the running pod: %v", st)
 	}
-	// The leftover check sees a running pod: stage1 run, its PID 1, two apps.
-	if procs := podProcesses(h.data + "/pods/"); len(procs) != 4 {
+	// The leftover check sees a running pod: stage1 run, its PID 1, two apps
+	// (the second maybe a moment after the first has said it runs: PID 1
+	// starts them one after the other).
+	procs := podProcesses(h.data + "/pods/")
+	for deadline := time.Now().Add(5 * time.Second); len(procs) != 4 && time.Now().Before(deadline); procs = podProcesses(h.data + "/pods/") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(procs) != 4 {
 		t.Errorf("processes of the running pod: want 4, found %q", procs)
 	}
 	sent := time.Now()
