@@ -13,12 +13,14 @@
 // 0x6FFFFFFF, nspawn's span, so that they stay clear of the host's own
 // users and of /etc/subuid's usual ranges.
 //
-// An ID-mapped copy is made in the initial user namespace (only it may)
-// and attached with move_mount before overlayfs takes it as a layer:
-// handed the unattached copy as /proc/self/fd/N, overlayfs refuses it from a
-// user namespace (EPERM, Linux 6.18). stage1's PID 1, the host's root, does
-// both in the pod's mount namespace; TestIDMapTreeAsOverlayLower checks that
-// a mounter in the pod's user namespace could too.
+// An ID-mapped copy is made in the initial user namespace (only it may).
+// A mounter in a user namespace must attach it with move_mount before
+// overlayfs takes it as a layer: handed the unattached copy as
+// /proc/self/fd/N, overlayfs refuses it there (EPERM, Linux 6.18);
+// TestIDMapTreeAsOverlayLower checks that such a mounter could do both.
+// stage1 run, the host's root, hands it unattached as it makes the
+// overlay (Linux 6.15 and later take it from the initial user namespace);
+// on an older kernel PID 1 attaches it first in the pod's mount namespace.
 //
 // It is a leaf: it imports nothing of acirun's but internal/flock, regfile
 // and forkhook.

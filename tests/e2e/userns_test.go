@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acirun/acirun/internal/testenv"
 	"github.com/acirun/acirun/tests/testimage"
 )
 
@@ -104,6 +105,13 @@ func TestRunPrivateUsers(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(vol, "hostfile")); string(b) != "host\n" {
 		t.Errorf("the host's file in the volume changed: %q", b)
+	}
+	// The image's ID-mapped copy is handed to the overlay unattached on a
+	// kernel that takes it (Linux 6.15 on): no directory is made for it.
+	if testenv.KernelAtLeast(t, 6, 15) {
+		if dirs, _ := filepath.Glob(filepath.Join(h.data, "pods", "*", "apps", "*", "lower")); len(dirs) != 0 {
+			t.Errorf("the pod made a directory to attach its image's ID-mapped copy at: %v", dirs)
+		}
 	}
 	// The range is given back with the pod.
 	if ents, _ := filepath.Glob(filepath.Join(h.data, "run", "userns", "[0-9]*")); len(ents) != 0 {
