@@ -2,7 +2,9 @@ package netns
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -341,5 +343,145 @@ func TestRemoveRulesDespiteSocketPath(t *testing.T) {
 	}
 	if n := ruleCount(t, host); n >= 1000 {
 		t.Errorf("RemoveStale left the stale pod's chains (%d)", n)
+	}
+}
+
+// TestSocketPathReplacesPrograms: a link pinned by an acirun whose program
+// differs from this one's (here a connect4 program that only lets the
+// connection through) has its program replaced when a pod publishes, so
+// that the host's connections are translated by this acirun's programs;
+// the pins' names carry the maps' layout, not the programs'. Before, the
+// old program stayed attached until the last publishing pod ended. A
+// second publish finds the programs the same and leaves them.
+func TestSocketPathReplacesPrograms(t *testing.T) {
+	ns := newTestNS(t)
+	if _, err := os.Stat(sockDir()); err == nil {
+		t.Skipf("%s is in use", sockDir())
+	}
+	connect4 := sockHooks()[0]
+	pin := filepath.Join(sockDir(), connect4.name+sockPinVersion)
+	t.Cleanup(func() { ns.try(func() error { return removeSockets(func([16]byte) bool { return false }) }) })
+	ns.do(func() error {
+		if err := mountBPF(); err != nil {
+			return err
+		}
+		if err := os.Mkdir(sockDir(), 0o700); err != nil {
+			return err
+		}
+		for _, m := range []struct {
+			name        string
+			typ, flags  uint32
+			value, size uint32
+		}{
+			{sockPortsPin, unix.BPF_MAP_TYPE_HASH, unix.BPF_F_NO_PREALLOC, sockValueSize, sockMaxPorts},
+			{sockRevPin, unix.BPF_MAP_TYPE_LRU_HASH, 0, revValueSize, sockMaxSockets},
+		} {
+			fd, err := pinnedMap(m.name, true, m.typ, m.flags, sockKeySize, m.value, m.size)
+			if err != nil {
+				return err
+			}
+			unix.Close(fd)
+		}
+		code, err := assemble([]insn{movImm(0, 1), exit()})
+		if err != nil {
+			return err
+		}
+		pfd, err := bpfProgLoad(code, connect4.attach, "acirun_old")
+		if err != nil {
+			return err
+		}
+		defer unix.Close(pfd)
+		cgroup, err := openCgroupRoot()
+		if err != nil {
+			return err
+		}
+		defer unix.Close(cgroup)
+		lfd, err := bpfLinkCreate(pfd, cgroup, connect4.attach)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(lfd)
+		return bpfObjPin(lfd, pin)
+	})
+	var podTCP net.Listener
+	ns.do(func() (err error) {
+		podTCP, err = net.Listen("tcp", "127.0.0.2:0")
+		return err
+	})
+	defer podTCP.Close()
+	ports := []PortMap{{Name: "http", Protocol: "tcp", Host: netip.MustParseAddrPort("127.0.0.1:18082"), Pod: podTCP.Addr().(*net.TCPAddr).AddrPort()}}
+	// attached is the id and the tag of the program the pin's link
+	// attaches, and want the tag of this acirun's, which progTags must
+	// compute (or every publish loads each program to learn it).
+	attached := func() (id uint32, tag, want [unix.BPF_TAG_SIZE]byte) {
+		ns.do(func() error {
+			m, err := openSocketPath(false)
+			if err != nil || m == nil {
+				return fmt.Errorf("the socket path's maps: %v", err)
+			}
+			defer m.close()
+			lfd, err := bpfObjGet(pin)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(lfd)
+			var link [16]byte
+			if err := bpfObjGetInfo(lfd, link[:]); err != nil {
+				return err
+			}
+			id = binary.NativeEndian.Uint32(link[8:])
+			pfd, err := bpfProgGetFDByID(id)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(pfd)
+			if tag, err = progTag(pfd); err != nil {
+				return err
+			}
+			ours, err := loadHook(connect4, m)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(ours)
+			if want, err = progTag(ours); err != nil {
+				return err
+			}
+			code, err := assemble(hookProgram(connect4, m))
+			if err != nil {
+				return err
+			}
+			if tags := progTags(code); want != tags[0] && want != tags[1] {
+				t.Errorf("the kernel's tag of program %s is %x, progTags computed %x", connect4.name, want, tags)
+			}
+			return nil
+		})
+		return id, tag, want
+	}
+	if _, tag, want := attached(); tag == want {
+		t.Fatal("the stand-in program has this acirun's tag")
+	}
+	const uuid = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+	ns.do(func() error { return Firewall{}.addSockets(uuid, ports) })
+	id, tag, want := attached()
+	if tag != want {
+		t.Errorf("the pinned link still attaches program %x, want %x", tag, want)
+	}
+	var conn net.Conn
+	err := ns.try(func() (err error) {
+		conn, err = net.DialTimeout("tcp", "127.0.0.1:18082", 3*time.Second)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("127.0.0.1:18082 not translated to the pod's address: %v", err)
+	}
+	conn.Close()
+	if a, err := accept(podTCP); err != nil {
+		t.Errorf("the pod's listener: %v", err)
+	} else {
+		a.Close()
+	}
+	ns.do(func() error { return Firewall{}.addSockets(uuid, ports) })
+	if again, _, _ := attached(); again != id {
+		t.Errorf("a second publish replaced the same program (id %d, now %d)", id, again)
 	}
 }
