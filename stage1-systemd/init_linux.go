@@ -381,22 +381,14 @@ func (p *pod) setup() error {
 			return fmt.Errorf("--private-users: mount the pod's /proc for PID 1: %w", err)
 		}
 		// Kept for the pod's life: the apps' images are ID-mapped through
-		// it (mountBase) where run made no overlays (a kernel before
-		// 6.15: AppOverlays), and the volumes with idmap=true are. The
-		// child that made it exits at once; it is reaped once the rest of
-		// the set-up has given it the time to, before any app could see
-		// it in the pod's /proc.
-		needNS := o.appOverlayFd < 0
-		for _, v := range spec.volumes {
-			needNS = needNS || v.idmap
+		// it (mountBase). The child that made it exits at once; it is
+		// reaped once the rest of the set-up has given it the time to,
+		// before any app could see it in the pod's /proc.
+		var holder int
+		if o.userNS, holder, err = userns.NewUserNS(o.idRange); err != nil {
+			return err
 		}
-		if needNS {
-			var holder int
-			if o.userNS, holder, err = userns.NewUserNS(o.idRange); err != nil {
-				return err
-			}
-			defer WaitPid(holder)
-		}
+		defer WaitPid(holder)
 		last, err := readProcUint("/proc/sys/kernel/cap_last_cap")
 		if err != nil {
 			return fmt.Errorf("--private-users: %w", err)

@@ -113,15 +113,28 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string, overlay int
 		return attachAppOverlay(overlay, r.path)
 	}
 	if o.userNS != nil {
-		// --private-users on a kernel before 6.15 (AppOverlays made
-		// none): the image through an ID-mapped copy, its owners the
-		// pod's range's (the store unchanged), attached here since
-		// overlayfs takes no unattached copy as a layer there.
+		// --private-users: the image through an ID-mapped copy, its
+		// owners the pod's range's (the store unchanged). overlayfs takes
+		// the copy unattached, as /proc/self/fd/N, from the initial user
+		// namespace on Linux 6.15 and later: nothing is made on disk for
+		// it. An older kernel refuses it (EINVAL), and the copy is then
+		// attached at apps/NAME/lower first, a directory made for it.
 		tree, err := userns.IDMapTree(lowerPath, o.userNS, true)
 		if err != nil {
 			return err
 		}
 		defer tree.Close()
+		if err := os.Mkdir(r.path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		mnt, err := appOverlayOf(appDir, lowerPath, int(tree.Fd()))
+		if err == nil {
+			defer mnt.Close()
+			return attachAppOverlay(int(mnt.Fd()), r.path)
+		}
+		if !errors.Is(err, unix.EINVAL) {
+			return err
+		}
 		mapped := filepath.Join(appDir, podcontract.AppLowerDir)
 		if err := os.Mkdir(mapped, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
@@ -166,58 +179,27 @@ func attachAppOverlay(mnt int, root string) error {
 // superblock, the checks and the directories overlayfs makes in the work
 // directory, half a millisecond to a millisecond here) then runs beside
 // PID 1's start, before go, rather than on PID 1's way to the apps. None
-// with --no-overlay (the root is a copy). With --private-users (ids, the
-// pod's range) the lower layer is an ID-mapped copy of the image through a
-// user namespace of the range's map, handed to overlayfs unattached, which
-// Linux 6.15 and later take from the initial user namespace; an older
-// kernel refuses it (EINVAL) and AppOverlays then returns none: PID 1
-// attaches such a copy in its own mount namespace and mounts the overlay
-// itself (mountBase). A detached mount goes when its last descriptor is
-// closed: one never attached leaves nothing.
-func AppOverlays(podDir string, o *podcontract.RunOptions, apps []string, ids userns.Range) ([]*os.File, error) {
-	if o.NoOverlay {
+// with --no-overlay (the root is a copy) or --private-users (PID 1 makes
+// the ID-mapped copy of the image the overlay's lower layer is). A
+// detached mount goes when its last descriptor is closed: one never
+// attached leaves nothing.
+func AppOverlays(podDir string, o *podcontract.RunOptions, apps []string) ([]*os.File, error) {
+	if o.NoOverlay || o.PrivateUsers != "" {
 		return nil, nil
-	}
-	var ns *os.File
-	if !ids.IsZero() {
-		f, holder, err := userns.NewUserNS(ids)
-		if err != nil {
-			return nil, err
-		}
-		defer WaitPid(holder)
-		defer f.Close()
-		ns = f
 	}
 	var mnts []*os.File
 	for _, name := range apps {
 		appDir := podcontract.AppDir(podDir, name)
-		mnt, err := appOverlayOfImage(appDir, filepath.Join(appDir, podcontract.AppImageLink, "rootfs"), ns)
+		mnt, err := appOverlay(appDir, filepath.Join(appDir, podcontract.AppImageLink, "rootfs"))
 		if err != nil {
 			for _, m := range mnts {
 				m.Close()
-			}
-			if ns != nil && errors.Is(err, unix.EINVAL) {
-				return nil, nil
 			}
 			return nil, fmt.Errorf("app %s: %w", name, err)
 		}
 		mnts = append(mnts, mnt)
 	}
 	return mnts, nil
-}
-
-// appOverlayOfImage is appOverlay of the image at lowerPath, or of an
-// unattached ID-mapped copy of it through ns unless ns is nil.
-func appOverlayOfImage(appDir, lowerPath string, ns *os.File) (*os.File, error) {
-	if ns == nil {
-		return appOverlay(appDir, lowerPath)
-	}
-	tree, err := userns.IDMapTree(lowerPath, ns, true)
-	if err != nil {
-		return nil, err
-	}
-	defer tree.Close()
-	return appOverlayOf(appDir, lowerPath, int(tree.Fd()))
 }
 
 // appOverlay makes the overlay of an app's root, lowerPath (the rendered
@@ -236,7 +218,7 @@ func appOverlay(appDir, lowerPath string) (*os.File, error) {
 }
 
 // appOverlayOf is appOverlay of the lower layer open as lower (an O_PATH
-// descriptor of lowerPath, or of a detached copy of it).
+// descriptor of lowerPath, or of an unattached ID-mapped copy of it).
 func appOverlayOf(appDir, lowerPath string, lower int) (*os.File, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(lower, &st); err != nil {

@@ -9,8 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acirun/acirun/internal/podcontract"
-	"github.com/acirun/acirun/internal/testenv"
-	"github.com/acirun/acirun/userns"
 )
 
 // TestMakeAppDirs: the supervisor makes each app's overlay directories and,
@@ -96,11 +94,13 @@ func TestAppOverlays(t *testing.T) {
 		must(t, os.MkdirAll(podcontract.AppDir(pod, app), 0o755))
 		must(t, os.Symlink(img, filepath.Join(podcontract.AppDir(pod, app), podcontract.AppImageLink)))
 	}
-	if mnts, err := AppOverlays(pod, &podcontract.RunOptions{NoOverlay: true}, apps, userns.Range{}); mnts != nil || err != nil {
-		t.Errorf("AppOverlays with --no-overlay: %v, %v; want none", mnts, err)
+	for _, o := range []*podcontract.RunOptions{{NoOverlay: true}, {PrivateUsers: "auto"}} {
+		if mnts, err := AppOverlays(pod, o, apps); mnts != nil || err != nil {
+			t.Errorf("AppOverlays with %+v: %v, %v; want none", o, mnts, err)
+		}
 	}
 	must(t, MakeAppDirs(pod, &podcontract.RunOptions{}, apps))
-	mnts, err := AppOverlays(pod, &podcontract.RunOptions{}, apps, userns.Range{})
+	mnts, err := AppOverlays(pod, &podcontract.RunOptions{}, apps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,63 +140,5 @@ func TestAppOverlays(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(img, "rootfs", "new")); err == nil {
 		t.Error("a file made in an app's root reached the image")
-	}
-}
-
-// TestAppOverlaysPrivateUsers: with --private-users the overlays' lower
-// layer is an ID-mapped copy of the image through the pod's range, given
-// unattached (Linux 6.15 on): the image's 1000:50 is the range's, and so
-// is what is written in the root, in the upper layer; the image is as it
-// was. An older kernel, which refuses an unattached layer, gets none
-// (PID 1 makes them).
-func TestAppOverlaysPrivateUsers(t *testing.T) {
-	needRoot(t)
-	base := t.TempDir()
-	must(t, os.Chmod(base, 0o755))
-	pod := filepath.Join(base, "pod")
-	img := filepath.Join(base, "img")
-	must(t, os.MkdirAll(filepath.Join(img, "rootfs"), 0o750))
-	must(t, os.Chown(filepath.Join(img, "rootfs"), 1000, 50))
-	must(t, os.WriteFile(filepath.Join(img, "rootfs", "file"), []byte("image"), 0o644))
-	must(t, os.MkdirAll(podcontract.AppDir(pod, "a"), 0o755))
-	must(t, os.Symlink(img, filepath.Join(podcontract.AppDir(pod, "a"), podcontract.AppImageLink)))
-	ids := userns.Range{First: userns.AutoFirst + 13*userns.AutoSize, Count: userns.AutoSize}
-	o := &podcontract.RunOptions{PrivateUsers: ids.String()}
-	must(t, MakeAppDirs(pod, o, []string{"a"}))
-	mnts, err := AppOverlays(pod, o, []string{"a"}, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range mnts {
-		defer m.Close()
-	}
-	if !testenv.KernelAtLeast(t, 6, 15) {
-		if mnts != nil {
-			t.Fatalf("%d overlays with --private-users on a kernel before 6.15, want none (PID 1 makes them)", len(mnts))
-		}
-		return
-	}
-	if len(mnts) != 1 {
-		t.Fatalf("%d overlays for 1 app", len(mnts))
-	}
-	m := int(mnts[0].Fd())
-	var st unix.Stat_t
-	must(t, unix.Fstat(m, &st))
-	if st.Uid != ids.First+1000 || st.Gid != ids.First+50 {
-		t.Errorf("the root is %d:%d, want the range's %d:%d", st.Uid, st.Gid, ids.First+1000, ids.First+50)
-	}
-	must(t, unix.Fstatat(m, "file", &st, 0))
-	if st.Uid != ids.First || st.Gid != ids.First {
-		t.Errorf("the image's file is %d:%d through the root, want the range's %d", st.Uid, st.Gid, ids.First)
-	}
-	fd, err := unix.Openat(m, "new", unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
-	must(t, err)
-	unix.Close(fd)
-	must(t, unix.Stat(filepath.Join(podcontract.AppDir(pod, "a"), podcontract.AppUpperDir, "new"), &st))
-	if _, err := os.Stat(filepath.Join(img, "rootfs", "new")); err == nil {
-		t.Error("a file made in the root reached the image")
-	}
-	if b, err := os.ReadFile(filepath.Join(img, "rootfs", "file")); err != nil || string(b) != "image" {
-		t.Errorf("the image's file: %q, %v", b, err)
 	}
 }

@@ -18,9 +18,9 @@
 // overlayfs takes it as a layer: handed the unattached copy as
 // /proc/self/fd/N, overlayfs refuses it there (EPERM, Linux 6.18);
 // TestIDMapTreeAsOverlayLower checks that such a mounter could do both.
-// stage1 run, the host's root, hands it unattached as it makes the
-// overlay (Linux 6.15 and later take it from the initial user namespace);
-// on an older kernel PID 1 attaches it first in the pod's mount namespace.
+// stage1's PID 1, the host's root, hands it unattached (Linux 6.15 and
+// later take it from the initial user namespace), or attaches it first on
+// an older kernel.
 //
 // It is a leaf: it imports nothing of acirun's but internal/flock, regfile
 // and forkhook.

@@ -76,10 +76,9 @@ const (
 	AppImageLink = "image"
 	// AppLowerDir is where, with --private-users, the ID-mapped copy of
 	// the app's image is mounted as the overlay's lower layer (inside the
-	// pod's mount namespace) by PID 1 on a kernel whose overlayfs takes
-	// no unattached copy as a layer (before Linux 6.15); on a later one
-	// stage1 run makes the overlay with the copy unattached
-	// (AppOverlays), and the directory is not made.
+	// pod's mount namespace) on a kernel whose overlayfs takes no
+	// unattached copy as a layer (before Linux 6.15); a later one takes
+	// it as it is, and the directory is not made.
 	AppLowerDir = "lower"
 	// AppRootfsDir is where the app's root is mounted (inside the pod's
 	// mount namespace), or its private copy with --no-overlay.

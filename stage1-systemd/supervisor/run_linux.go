@@ -144,7 +144,7 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	go func() {
 		var r appRoots
 		if r.err = stage1.MakeAppDirs(podDir, &o.RunOptions, spec.Apps); r.err == nil {
-			r.overlays, r.err = stage1.AppOverlays(podDir, &o.RunOptions, spec.Apps, idRange)
+			r.overlays, r.err = stage1.AppOverlays(podDir, &o.RunOptions, spec.Apps)
 		}
 		made <- r
 	}()
