@@ -32,15 +32,21 @@ const aceVersion = "0.8.11"
 // aceModule is where the go command keeps the pinned github.com/appc/spec.
 func aceModule(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}} {{.Version}}", "github.com/appc/spec")
+	// -json, not a -f template: Dir is empty until the module is in the
+	// cache (a fresh machine), which a space-separated line loses.
+	cmd := exec.Command("go", "list", "-m", "-json", "github.com/appc/spec")
 	cmd.Dir = e.repo
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list -m github.com/appc/spec (the ACE validator is a tool dependency in go.mod): %v", err)
 	}
-	dir, version, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	var listed struct{ Dir, Version string }
+	if err := json.Unmarshal(out, &listed); err != nil {
+		t.Fatalf("go list -m -json github.com/appc/spec: %v\n%s", err, out)
+	}
+	dir, version := listed.Dir, listed.Version
 	if version != "v"+aceVersion {
-		t.Fatalf("go.mod pins github.com/appc/spec %s, the test expects v%s", version, aceVersion)
+		t.Fatalf("go.mod pins github.com/appc/spec %q, the test expects v%s", version, aceVersion)
 	}
 	if dir == "" {
 		// Not in the module cache yet: go mod download fetches it.
