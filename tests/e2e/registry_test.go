@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +35,24 @@ var ociListing = []string{"srv:", "keep", "new", "d:", "fresh"}
 // then runs args (testapp commands), unless cfg sets Cmd.
 func ociImage(t *testing.T, l *registry.Layout, tag string, cfg registry.Config, args ...string) string {
 	t.Helper()
+	return buildOCIImage(t, l, tag, nil, cfg, args...)
+}
+
+// ociImageOwnLayers is ociImage with a file /image naming tag in the first
+// layer, so that no other image has its layers: umoci's tar headers keep
+// whole seconds, and two images of ociImage made within one second have
+// the same layers, which a store holding one of them need not fetch again.
+func ociImageOwnLayers(t *testing.T, l *registry.Layout, tag string, cfg registry.Config) string {
+	t.Helper()
+	return buildOCIImage(t, l, tag, map[string]string{"/image": tag}, cfg)
+}
+
+// buildOCIImage builds ociImage's image with the files more in its first
+// layer too.
+func buildOCIImage(t *testing.T, l *registry.Layout, tag string, more map[string]string, cfg registry.Config, args ...string) string {
+	t.Helper()
+	files := map[string]string{"/srv/keep": "k", "/srv/gone": "g", "/srv/sub/x": "x", "/d/old": "o"}
+	maps.Copy(files, more)
 	if cfg.Entrypoint == nil {
 		cfg.Entrypoint = []string{"/testapp"}
 	}
@@ -47,7 +66,7 @@ func ociImage(t *testing.T, l *registry.Layout, tag string, cfg registry.Config,
 		Layers: []registry.Layer{
 			{
 				Copies: map[string]string{"/testapp": e.testapp},
-				Files:  map[string]string{"/srv/keep": "k", "/srv/gone": "g", "/srv/sub/x": "x", "/d/old": "o"},
+				Files:  files,
 			},
 			{Remove: []string{"/srv/gone", "/srv/sub"}, Files: map[string]string{"/srv/new": "n"}},
 			{Raw: []registry.Entry{{Name: "d/", Type: tar.TypeDir}, {Name: "d/.wh..wh..opq"}, {Name: "d/fresh", Body: "f"}}},
@@ -308,13 +327,14 @@ func TestOCIHostile(t *testing.T) {
 
 	t.Run("corrupt blob", func(t *testing.T) {
 		h := h.sub(t)
-		ociImage(t, l, "corrupt", registry.Config{Env: []string{"IMAGE=corrupt"}})
+		ociImageOwnLayers(t, l, "corrupt", registry.Config{Env: []string{"IMAGE=corrupt"}})
 		d := r.Push(l.Ref("corrupt"), "corrupt:1")
 		var m registry.Manifest
 		if err := json.Unmarshal(r.Inspect("corrupt@"+d), &m); err != nil {
 			t.Fatal(err)
 		}
-		// The first layer (testapp): the same length, other bytes.
+		// The first layer (testapp and /image), which no other image
+		// has: the same length, other bytes.
 		layer := m.Layers[0].Digest
 		file := r.BlobFile(layer)
 		b, err := os.ReadFile(file)
@@ -331,14 +351,14 @@ func TestOCIHostile(t *testing.T) {
 
 	t.Run("missing blob", func(t *testing.T) {
 		h := h.sub(t)
-		ociImage(t, l, "missing", registry.Config{Env: []string{"IMAGE=missing"}})
+		ociImageOwnLayers(t, l, "missing", registry.Config{Env: []string{"IMAGE=missing"}})
 		d := r.Push(l.Ref("missing"), "missing:1")
 		var m registry.Manifest
 		if err := json.Unmarshal(r.Inspect("missing@"+d), &m); err != nil {
 			t.Fatal(err)
 		}
-		// The first layer: the last (raw, its times fixed) is the
-		// good image's too, which the store has and need not fetch.
+		// The first layer, its own: the last (raw, its times fixed) is
+		// the good image's too, which the store has and need not fetch.
 		layer := m.Layers[0].Digest
 		if err := os.Remove(r.BlobFile(layer)); err != nil {
 			t.Fatal(err)
