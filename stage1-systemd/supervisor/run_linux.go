@@ -467,9 +467,12 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 	// closes down).
 	ready := make(chan bool, 1)
 	type downMessage struct {
+		said bool              // false: the socket closed without it
 		exit *podcontract.Exit // nil: PID 1 writes it
 		err  error
 	}
+	// The reader sends on ready, then on down, once each, whatever PID 1
+	// said: after PID 1's end the loop below takes what it left unread.
 	down := make(chan downMessage, 1)
 	go func() {
 		b := make([]byte, podcontract.MaxDownMessage)
@@ -479,10 +482,12 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		if started {
 			n, _ = control.Read(b)
 		}
+		var d downMessage
 		if n > 0 && b[0] == podcontract.ControlDown {
-			e, err := podcontract.ParseDown(b[:n])
-			down <- downMessage{e, err}
+			d.said = true
+			d.exit, d.err = podcontract.ParseDown(b[:n])
 		}
+		down <- d
 	}()
 	readyC, downC := ready, down
 	notifyf := func(state string) {
@@ -509,10 +514,25 @@ func runPod(o *options, args []string, podExe string) (int, error) {
 		}
 	}
 
+	exitWritten := false // the record PID 1 sent with down
+	// writeExit writes the exit record PID 1 sent with its down message.
+	writeExit := func(d downMessage) {
+		switch {
+		case d.err != nil:
+			fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v\n", d.err)
+		case d.exit != nil:
+			if err := podcontract.WriteExit(podDir, d.exit); err != nil {
+				fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
+			} else {
+				exitWritten = true
+				o.trace.Step("exit record written")
+			}
+		}
+	}
+
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- stage1.WaitPid(pid) }()
 	var cgroupsRemoved chan error // once PID 1 has said the pod is down
-	exitWritten := false          // the record PID 1 sent with down
 	var ws unix.WaitStatus
 wait:
 	for {
@@ -528,6 +548,9 @@ wait:
 			appsStarted(ok)
 		case d := <-downC:
 			downC = nil
+			if !d.said {
+				continue // PID 1 is ending without a word: done tells
+			}
 			o.trace.Step("pod down")
 			// Nothing of the pod runs but PID 1, which is in none of its
 			// cgroups: they go while the kernel ends PID 1 (its mounts,
@@ -539,17 +562,7 @@ wait:
 			if network != nil {
 				network.removeRules()
 			}
-			switch {
-			case d.err != nil:
-				fmt.Fprintf(os.Stderr, "acirun stage1 run: WARNING: %v\n", d.err)
-			case d.exit != nil:
-				if err := podcontract.WriteExit(podDir, d.exit); err != nil {
-					fmt.Fprintf(os.Stderr, "acirun stage1 run: %v\n", err)
-				} else {
-					exitWritten = true
-					o.trace.Step("exit record written")
-				}
-			}
+			writeExit(d)
 		case ws = <-done:
 			break wait
 		}
@@ -559,6 +572,17 @@ wait:
 	// READY still gets it, and ends normally after it.
 	if readyC != nil {
 		appsStarted(<-readyC)
+	}
+	// So may its down message and the pod's exit record have come with
+	// its end: they are in the socket, which PID 1's end has closed, and
+	// the reader has them or reads them next. Taken for PID 1's end, they
+	// left the record of an exit code without the apps' (exit.json with
+	// no apps: stage1 TestPodExitCodes, 2 runs of 40 at load 2).
+	if downC != nil {
+		if d := <-downC; d.said {
+			o.trace.Step("pod down")
+			writeExit(d)
+		}
 	}
 	code := stage1.StatusCode(ws)
 	o.trace.Step("init exited")
