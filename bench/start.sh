@@ -18,7 +18,10 @@
 # install runc podman; scripts/setup bench does) and unshare (util-linux).
 # podman keeps its storage (--root) in $BENCH_DIR/start/podman and its run
 # state in a temporary directory, and runs with --cgroup-manager=cgroupfs
-# (this machine's PID 1 may be no systemd) and --ulimit nofile=1024:2048
+# (this machine's PID 1 may be no systemd), --runtime=runc (the runtime of
+# the runc peer; Debian's podman prefers crun when both are installed, and
+# crun 1.8 refuses these machines' hybrid cgroups: "cgroups in hybrid mode
+# not supported") and --ulimit nofile=1024:2048
 # --ulimit nproc=1024:2048 (the hard limits here are below podman's
 # defaults, which it would fail to set). The commands compared run alternately (see
 # alternate in bench/lib.sh), so a busy machine slows them alike. Images, the OCI bundle and the
@@ -58,7 +61,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-PODMAN_OPTS="--root=$S/podman --runroot=$TMP/podman-run --storage-driver=overlay --events-backend=none --cgroup-manager=cgroupfs"
+PODMAN_OPTS="--root=$S/podman --runroot=$TMP/podman-run --storage-driver=overlay --events-backend=none --cgroup-manager=cgroupfs --runtime=runc"
 A() { "$BIN" --dir="$DATA" --run-dir="$TMP/run" --local-config="$S/etc" --system-config="$S/usr" "$@"; }
 
 warn_if_loaded 2
