@@ -99,9 +99,7 @@ func (m Go) Encode() ([]byte, error) {
 	if err := m.check(); err != nil {
 		return nil, fmt.Errorf("control message: %w", err)
 	}
-	b := []byte{ControlGo}
-	b = append(b, " v="...)
-	b = strconv.AppendInt(b, ControlVersion, 10)
+	b := appendHead(nil, ControlGo)
 	b = append(b, "\x00fds="...)
 	for i, fd := range m.FDs {
 		if i > 0 {
@@ -149,19 +147,13 @@ func (m Go) check() error {
 // repeated or not in canonical form, an empty word) is an error that
 // quotes the message.
 func ParseGo(b []byte) (Go, error) {
-	bad := func(why string) (Go, error) {
-		msg := string(b)
-		if len(msg) > 80 {
-			msg = msg[:80] + "…"
-		}
-		return Go{}, fmt.Errorf("control socket: bad go message %q: %s", msg, why)
-	}
+	bad := func(why string) (Go, error) { return Go{}, badMessage("go", b, why) }
 	if len(b) > MaxGoMessage {
 		return bad("too long")
 	}
 	f := strings.Split(string(b), "\x00")
-	if f[0] != string(rune(ControlGo))+" v="+strconv.Itoa(ControlVersion) {
-		return bad("want " + strconv.Quote(string(rune(ControlGo))+" v="+strconv.Itoa(ControlVersion)))
+	if want := string(appendHead(nil, ControlGo)); f[0] != want {
+		return bad("want " + strconv.Quote(want))
 	}
 	if len(f) < 2 || !strings.HasPrefix(f[1], "fds=") {
 		return bad("no fds")
@@ -207,9 +199,7 @@ func (m NetworkReady) Encode() ([]byte, error) {
 	if err := m.check(); err != nil {
 		return nil, fmt.Errorf("control message: %w", err)
 	}
-	b := []byte{ControlNetworkReady}
-	b = append(b, " v="...)
-	b = strconv.AppendInt(b, ControlVersion, 10)
+	b := appendHead(nil, ControlNetworkReady)
 	if m.Addr.IsValid() {
 		b = append(b, " addr="...)
 		b = m.Addr.AppendTo(b)
@@ -259,13 +249,7 @@ func (m NetworkReady) check() error {
 // field, a field out of order) is an error that quotes the message.
 func ParseNetworkReady(b []byte) (NetworkReady, error) {
 	var m NetworkReady
-	bad := func(why string) (NetworkReady, error) {
-		msg := string(b)
-		if len(msg) > 80 {
-			msg = msg[:80] + "…"
-		}
-		return NetworkReady{}, fmt.Errorf("control socket: bad network-ready message %q: %s", msg, why)
-	}
+	bad := func(why string) (NetworkReady, error) { return NetworkReady{}, badMessage("network-ready", b, why) }
 	if len(b) > MaxControlMessage {
 		return bad("too long")
 	}
@@ -323,9 +307,7 @@ func ParseNetworkReady(b []byte) (NetworkReady, error) {
 // would make the message longer than MaxDownMessage is left out, and
 // carried reports false: PID 1 then writes the record itself.
 func EncodeDown(e *Exit) (msg []byte, carried bool) {
-	b := []byte{ControlDown}
-	b = append(b, " v="...)
-	b = strconv.AppendInt(b, ControlVersion, 10)
+	b := appendHead(nil, ControlDown)
 	head := len(b)
 	b = e.AppendJSON(append(b, 0))
 	if len(b) > MaxDownMessage {
@@ -339,17 +321,11 @@ func EncodeDown(e *Exit) (msg []byte, carried bool) {
 // version other than ControlVersion, a damaged record) is an error that
 // quotes the message.
 func ParseDown(b []byte) (*Exit, error) {
-	bad := func(why string) (*Exit, error) {
-		msg := string(b)
-		if len(msg) > 80 {
-			msg = msg[:80] + "…"
-		}
-		return nil, fmt.Errorf("control socket: bad down message %q: %s", msg, why)
-	}
+	bad := func(why string) (*Exit, error) { return nil, badMessage("down", b, why) }
 	if len(b) > MaxDownMessage {
 		return bad("too long")
 	}
-	want := string(rune(ControlDown)) + " v=" + strconv.Itoa(ControlVersion)
+	want := string(appendHead(nil, ControlDown))
 	head, record, withRecord := strings.Cut(string(b), "\x00")
 	if head != want {
 		return bad("want " + strconv.Quote(want))
@@ -362,4 +338,22 @@ func ParseDown(b []byte) (*Exit, error) {
 		return bad("exit record: " + err.Error())
 	}
 	return e, nil
+}
+
+// appendHead appends the head of a message of the kind (ControlGo,
+// ControlNetworkReady, ControlDown): the kind's byte, " v=" and
+// ControlVersion.
+func appendHead(b []byte, kind byte) []byte {
+	b = append(b, kind, ' ', 'v', '=')
+	return strconv.AppendInt(b, ControlVersion, 10)
+}
+
+// badMessage is a parser's error for the message b of the kind named
+// what: it quotes the message, cut at 80 bytes, and says why.
+func badMessage(what string, b []byte, why string) error {
+	msg := string(b)
+	if len(msg) > 80 {
+		msg = msg[:80] + "…"
+	}
+	return fmt.Errorf("control socket: bad %s message %q: %s", what, msg, why)
 }
