@@ -106,10 +106,14 @@ func buildAppRoot(o *podOptions, app *appSpec, overlay int, hostname string, log
 // detached mount overlay is, when stage1 run made it (AppOverlays), or
 // else PID 1's own (overlay -1).
 func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string, overlay int) error {
-	if overlay >= 0 {
+	// The overlay's mount point (with --no-overlay, copyTree makes the
+	// root; --private-users refuses --no-overlay).
+	if !o.NoOverlay {
 		if err := os.Mkdir(r.path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
+	}
+	if overlay >= 0 {
 		return attachAppOverlay(overlay, r.path)
 	}
 	if o.userNS != nil {
@@ -124,9 +128,6 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string, overlay int
 			return err
 		}
 		defer tree.Close()
-		if err := os.Mkdir(r.path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
 		mnt, err := appOverlayOf(appDir, lowerPath, int(tree.Fd()))
 		if err == nil {
 			defer mnt.Close()
@@ -152,9 +153,6 @@ func (r *appRoot) mountBase(o *podOptions, appDir, lowerPath string, overlay int
 			return fmt.Errorf("bind %s: %w", r.path, err)
 		}
 		return setMountAttr(-1, unix.MOUNT_ATTR_NODEV, false, r.path)
-	}
-	if err := os.Mkdir(r.path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
 	}
 	mnt, err := appOverlay(appDir, lowerPath)
 	if err != nil {
